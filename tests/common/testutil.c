@@ -1,0 +1,148 @@
+/* testutil.c — see testutil.h. */
+#include "tests/common/testutil.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+int tu_free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+        return 0;
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = 0 };
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    int port = 0;
+    if (bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
+        getsockname(fd, (struct sockaddr *)&a, &len) == 0)
+        port = ntohs(a.sin_port);
+    close(fd);
+    return port;
+}
+
+int tu_wait_port(int port, int timeout_ms)
+{
+    long deadline = now_ms() + timeout_ms;
+    while (now_ms() < deadline) {
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        if (fd < 0)
+            return -1;
+        struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        int ok = connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
+        close(fd);
+        if (ok)
+            return 0;
+        usleep(20000);
+    }
+    return -1;
+}
+
+pid_t tu_spawn(char *const argv[], const char *log_path)
+{
+    pid_t pid = fork();
+    if (pid != 0)
+        return pid;
+    if (log_path) {
+        int fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        if (fd >= 0) {
+            dup2(fd, 1);
+            dup2(fd, 2);
+            close(fd);
+        }
+    }
+    execvp(argv[0], argv);
+    fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
+    _exit(127);
+}
+
+static int wait_bounded(pid_t pid, int timeout_ms, int *status)
+{
+    long deadline = now_ms() + timeout_ms;
+    for (;;) {
+        pid_t r = waitpid(pid, status, WNOHANG);
+        if (r == pid)
+            return 0;
+        if (r < 0)
+            return -1;
+        if (now_ms() >= deadline)
+            return 1;
+        usleep(10000);
+    }
+}
+
+int tu_stop(pid_t pid, int timeout_ms)
+{
+    if (pid <= 0)
+        return -1;
+    int status = -1;
+    kill(pid, SIGTERM);
+    if (wait_bounded(pid, timeout_ms, &status) == 1) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+    }
+    return status;
+}
+
+int tu_run(char *const argv[], const char *log_path, int timeout_ms)
+{
+    pid_t pid = tu_spawn(argv, log_path);
+    if (pid < 0)
+        return -1;
+    int status;
+    if (wait_bounded(pid, timeout_ms, &status) != 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+        return -1;
+    }
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+char *tu_mkdtemp(const char *tag)
+{
+    const char *base = getenv("TMPDIR");
+    char path[4096];
+    snprintf(path, sizeof path, "%s/sr-%s-XXXXXX", base && *base ? base : "/tmp", tag);
+    if (!mkdtemp(path))
+        return NULL;
+    return strdup(path);
+}
+
+void tu_rm_rf(const char *dir)
+{
+    const char *base = getenv("TMPDIR");
+    int ok = strncmp(dir, "/tmp/", 5) == 0 ||
+             (base && *base && strncmp(dir, base, strlen(base)) == 0);
+    if (!ok || strstr(dir, ".."))
+        return;
+    char *argv[] = { "rm", "-rf", "--", (char *)dir, NULL };
+    tu_run(argv, NULL, 30000);
+}
+
+const char *tu_root(void) { const char *s = getenv("SR_ROOT"); return s && *s ? s : "."; }
+const char *tu_bin(void) { const char *s = getenv("SR_BIN"); return s && *s ? s : "bin"; }
+const char *tu_shared(void) { const char *s = getenv("SHARED_DIR"); return s && *s ? s : "../shared"; }
+
+int tu_exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0;
+}
