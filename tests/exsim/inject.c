@@ -1,0 +1,186 @@
+/* inject.c — latency, throttling, HTTP errors, dropped connections and slow
+ * bodies, decided per request; settable on the command line and at run time
+ * through POST /_sim/config?key=value&... */
+#include "tests/exsim/server.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static exsim_inject cur;
+static long counter;           /* counted requests since start/config/reset */
+static unsigned rng_state;
+
+/* Per-account in-flight counts for throttling (accounts are few). */
+#define MAX_TRACKED 256
+static struct { const exsim_account *acct; int in_flight; } flights[MAX_TRACKED];
+
+void exsim_inject_init(const exsim_inject *initial)
+{
+    pthread_mutex_lock(&lock);
+    cur = *initial;
+    counter = 0;
+    rng_state = cur.fail_seed ? cur.fail_seed : 1;
+    pthread_mutex_unlock(&lock);
+}
+
+static int parse_long(const char *v, long lo, long hi, long *out)
+{
+    char *end;
+    errno = 0;
+    long x = strtol(v, &end, 10);
+    if (errno || end == v || *end || x < lo || x > hi)
+        return -1;
+    *out = x;
+    return 0;
+}
+
+int exsim_inject_set(exsim_inject *inj, const char *key, const char *val)
+{
+    long x;
+    if (!strcmp(key, "fail-rate") || !strcmp(key, "fail_rate")) {
+        char *end;
+        double d = strtod(val, &end);
+        if (end == val || *end || d < 0 || d > 1)
+            return -1;
+        inj->fail_rate = d;
+        return 0;
+    }
+    struct { const char *a, *b; long lo, hi; } keys[] = {
+        { "rtt-ms", "rtt_ms", 0, 600000 },
+        { "max-concurrency", "max_concurrency", 0, 100000 },
+        { "backoff-ms", "backoff_ms", 0, 3600000 },
+        { "fail-seed", "fail_seed", 0, 0x7fffffff },
+        { "fail-nth", "fail_nth", 0, 0x7fffffff },
+        { "fail-status", "fail_status", 400, 599 },
+        { "drop-nth", "drop_nth", 0, 0x7fffffff },
+        { "slow-body-ms", "slow_body_ms", 0, 600000 },
+    };
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        if (strcmp(key, keys[i].a) && strcmp(key, keys[i].b))
+            continue;
+        if (parse_long(val, keys[i].lo, keys[i].hi, &x))
+            return -1;
+        switch (i) {
+        case 0: inj->rtt_ms = (int)x; break;
+        case 1: inj->max_concurrency = (int)x; break;
+        case 2: inj->backoff_ms = (int)x; break;
+        case 3: inj->fail_seed = (unsigned)x; break;
+        case 4: inj->fail_nth = x; break;
+        case 5: inj->fail_status = (int)x; break;
+        case 6: inj->drop_nth = x; break;
+        default: inj->slow_body_ms = (int)x; break;
+        }
+        return 0;
+    }
+    return -1;
+}
+
+int exsim_inject_apply(const char *query, char *err, size_t errlen)
+{
+    pthread_mutex_lock(&lock);
+    exsim_inject next = cur;
+    pthread_mutex_unlock(&lock);
+    char *q = strdup(query ? query : "");
+    if (!q) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    char *save = NULL;
+    int rc = 0;
+    for (char *kv = strtok_r(q, "&", &save); kv; kv = strtok_r(NULL, "&", &save)) {
+        char *eq = strchr(kv, '=');
+        if (!eq) {
+            snprintf(err, errlen, "parameter '%s': expected key=value", kv);
+            rc = -1;
+            break;
+        }
+        *eq = '\0';
+        if (!strcmp(kv, "reset")) {
+            next = (exsim_inject){ .fail_status = 500, .backoff_ms = next.backoff_ms };
+            continue;
+        }
+        if (exsim_inject_set(&next, kv, eq + 1)) {
+            snprintf(err, errlen, "parameter '%s': bad name or value '%s'", kv, eq + 1);
+            rc = -1;
+            break;
+        }
+    }
+    free(q);
+    if (rc == 0)
+        exsim_inject_init(&next);   /* restarts the nth counter and the PRNG */
+    return rc;
+}
+
+exsim_inject exsim_inject_get(void)
+{
+    pthread_mutex_lock(&lock);
+    exsim_inject c = cur;
+    pthread_mutex_unlock(&lock);
+    return c;
+}
+
+void exsim_inject_reset_counter(void)
+{
+    pthread_mutex_lock(&lock);
+    counter = 0;
+    rng_state = cur.fail_seed ? cur.fail_seed : 1;
+    pthread_mutex_unlock(&lock);
+}
+
+exsim_fate exsim_inject_next(void)
+{
+    exsim_fate f = { 0 };
+    pthread_mutex_lock(&lock);
+    long n = ++counter;
+    f.rtt_ms = cur.rtt_ms;
+    f.slow_body_ms = cur.slow_body_ms;
+    if (cur.fail_nth > 0 && n == cur.fail_nth)
+        f.fail_status = cur.fail_status ? cur.fail_status : 500;
+    if (cur.fail_rate > 0) {
+        double r = (double)rand_r(&rng_state) / ((double)RAND_MAX + 1.0);
+        if (r < cur.fail_rate)
+            f.fail_status = cur.fail_status ? cur.fail_status : 500;
+    }
+    if (cur.drop_nth > 0 && n == cur.drop_nth)
+        f.drop = 1;
+    pthread_mutex_unlock(&lock);
+    return f;
+}
+
+int exsim_inject_enter(const exsim_account *acct)
+{
+    pthread_mutex_lock(&lock);
+    int slot = -1, free_slot = -1;
+    for (int i = 0; i < MAX_TRACKED; i++) {
+        if (flights[i].acct == acct) { slot = i; break; }
+        if (!flights[i].acct && free_slot < 0)
+            free_slot = i;
+    }
+    if (slot < 0)
+        slot = free_slot;
+    int rc = 0;
+    if (slot < 0) {
+        rc = 0;                  /* table full: do not throttle */
+    } else if (cur.max_concurrency > 0 && flights[slot].in_flight >= cur.max_concurrency) {
+        rc = -1;
+    } else {
+        flights[slot].acct = acct;
+        flights[slot].in_flight++;
+    }
+    pthread_mutex_unlock(&lock);
+    return rc;
+}
+
+void exsim_inject_leave(const exsim_account *acct)
+{
+    pthread_mutex_lock(&lock);
+    for (int i = 0; i < MAX_TRACKED; i++)
+        if (flights[i].acct == acct && flights[i].in_flight > 0) {
+            flights[i].in_flight--;
+            break;
+        }
+    pthread_mutex_unlock(&lock);
+}

@@ -1,0 +1,133 @@
+/* server.h — private interface of the simulator's server half (HTTP, auth,
+ * Autodiscover, SOAP envelope, schema validation, injection, counters).
+ * The store half never includes this; exsim.h is the shared contract.
+ *
+ * Threading: MHD runs one thread per connection.  The store is not
+ * thread-safe, so every call into it happens under exsim_srv.store_lock;
+ * injection and stats have their own locks; the injected round-trip delay
+ * is slept with no lock held so concurrency stays observable. */
+#ifndef EXSIM_SERVER_H
+#define EXSIM_SERVER_H
+
+#include "tests/exsim/exsim.h"
+
+#include <libxml/xmlschemas.h>
+#include <pthread.h>
+#include <stdint.h>
+
+#define EXSIM_MAX_REDIRECTS 16
+
+/* Fault injection settings; switchable at run time via /_sim/config. */
+typedef struct exsim_inject {
+    int rtt_ms;            /* delay before each response */
+    int max_concurrency;   /* per account; 0 = unlimited */
+    int backoff_ms;        /* BackOffMilliseconds in ErrorServerBusy */
+    double fail_rate;      /* 0..1: share of requests answered fail_status */
+    unsigned fail_seed;
+    long fail_nth;         /* the Nth request (1-based, since last config) fails */
+    int fail_status;       /* 500 or 503 */
+    long drop_nth;         /* the Nth request's response is cut mid-body */
+    int slow_body_ms;      /* pause between response body chunks */
+} exsim_inject;
+
+/* What injection decided for one request. */
+typedef struct exsim_fate {
+    int fail_status;       /* non-zero: answer this HTTP error */
+    int drop;              /* cut the body after some bytes */
+    int rtt_ms;
+    int slow_body_ms;
+} exsim_fate;
+
+typedef struct exsim_server {
+    /* command line */
+    int port;
+    const char *port_file, *pid_file, *seed, *schemas_dir, *dump_on_exit;
+    const char *tls_cert, *tls_key;
+    const char *get_redirect;                   /* 302 target for GET autodiscover */
+    const char *redirect_dom[EXSIM_MAX_REDIRECTS]; /* --redirect-url DOMAIN=URL */
+    const char *redirect_url[EXSIM_MAX_REDIRECTS];
+    int n_redirects;
+    int validate_responses;
+    int no_bearer;
+    size_t max_request_bytes;
+    /* run time */
+    int tls;
+    int bound_port;
+    char base_url[128];                         /* http(s)://127.0.0.1:port */
+    exsim_org *org;
+    xmlSchemaPtr schema;                        /* NULL: validation off (WARNING) */
+    pthread_mutex_t store_lock;
+} exsim_server;
+
+extern exsim_server exsim_srv;
+
+/* ---- http.c ---- */
+struct MHD_Daemon;
+/* Start the daemon on 127.0.0.1:port (0: a free port, *bound gets it).
+ * cert_pem/key_pem non-NULL: HTTPS.  NULL on failure. */
+struct MHD_Daemon *exsim_http_start(int port, const char *cert_pem, const char *key_pem, int *bound);
+
+/* ---- validate.c ---- */
+/* Compile DIR/messages.xsd; 0 ok, -1 (message printed) when absent/broken. */
+int exsim_schema_load(const char *dir);
+void exsim_schema_free(void);
+/* Validate one element in place.  0 valid; -1 invalid with the first error's
+ * text/line/column in the out-params (msg buffer of msglen). */
+int exsim_schema_validate(xmlNodePtr el, char *msg, size_t msglen, int *line, int *col);
+
+/* ---- auth.c ---- */
+/* Authenticate from the Authorization header value (may be NULL).  NULL when
+ * refused; caller must hold store_lock. */
+const exsim_account *exsim_auth(const char *authorization);
+/* Add the WWW-Authenticate challenges Exchange sends to a 401 response. */
+struct MHD_Response;
+void exsim_auth_challenge(struct MHD_Response *resp);
+
+/* ---- soap.c (server-side parts) ---- */
+/* Handle one EWS POST body of an authenticated caller.  Fills *out (malloc'd, caller frees), returns the
+ * HTTP status; *op_name gets the operation's name (static or into opbuf),
+ * *mailbox the mailbox touched (static, owned by org) or NULL. */
+int exsim_ews_handle(const exsim_account *acct, const char *body, size_t len,
+                     char **out, size_t *outlen, char *opbuf, size_t opbuflen,
+                     const char **mailbox);
+/* A stand-alone fault envelope (no request needed), e.g. ErrorServerBusy. */
+char *exsim_soap_fault_doc(const char *response_code, const char *text,
+                           int backoff_ms, size_t *outlen);
+
+/* ---- autodiscover.c ---- */
+/* Handle one POX POST (caller authenticated it).  Returns HTTP status and a
+ * malloc'd body; *mailbox as above. */
+int exsim_autodiscover_post(const char *body, size_t len, const char *client_can_handle,
+                            char **out, size_t *outlen, const char **mailbox);
+
+/* ---- inject.c ---- */
+void exsim_inject_init(const exsim_inject *initial);
+/* Apply "k=v&k=v" settings; 0 ok, -1 with a message in err. */
+int exsim_inject_apply(const char *query, char *err, size_t errlen);
+/* Parse one option name/value into *inj (command line or query). */
+int exsim_inject_set(exsim_inject *inj, const char *key, const char *val);
+/* Decide the fate of the next counted request. */
+exsim_fate exsim_inject_next(void);
+exsim_inject exsim_inject_get(void);
+/* Throttling: register a request for account; returns 0 admitted, -1 throttled
+ * (no slot taken).  exsim_inject_leave releases an admitted slot. */
+int exsim_inject_enter(const exsim_account *acct);
+void exsim_inject_leave(const exsim_account *acct);
+void exsim_inject_reset_counter(void);
+
+/* ---- stats.c ---- */
+void exsim_stats_init(void);
+void exsim_stats_connection(void);
+/* In-flight accounting (for max in flight). */
+void exsim_stats_begin(void);
+/* One finished request: operation name, mailbox (may be NULL), HTTP status,
+ * start/end (monotonic µs), bytes in/out. */
+void exsim_stats_end(const char *op, const char *mailbox, int status,
+                     int64_t start_us, int64_t end_us, size_t in, size_t out);
+void exsim_stats_count(const char *what);   /* "throttled", "schema_rejected", ... */
+void exsim_stats_reset(void);
+/* JSON text, malloc'd. */
+char *exsim_stats_json(size_t *len);
+int64_t exsim_now_us(void);
+
+#endif
