@@ -1,0 +1,334 @@
+/* statemachine.c — the generic engine and its SQLite journal (see header). */
+#include "statemachine/statemachine.h"
+
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Version 1 of the journal layout.  An object row holds where the object is:
+ * pending = 0: it rests in `state` and `event` is the next event to handle;
+ * pending = 1: the row (from_state, event) -> state was begun and its action
+ *              has not ended; resume runs that action again. */
+static const char *const schema_sql =
+    "PRAGMA journal_mode=WAL;"
+    "PRAGMA synchronous=FULL;"
+    "CREATE TABLE IF NOT EXISTS meta(k TEXT PRIMARY KEY, v TEXT);"
+    "INSERT OR IGNORE INTO meta VALUES('format','1');"
+    "CREATE TABLE IF NOT EXISTS objects(id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " object TEXT UNIQUE NOT NULL, state INTEGER NOT NULL, from_state INTEGER NOT NULL,"
+    " event INTEGER NOT NULL, pending INTEGER NOT NULL, exit_bits INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS data(object TEXT NOT NULL, k TEXT NOT NULL, v TEXT,"
+    " PRIMARY KEY(object, k));"
+    "CREATE TABLE IF NOT EXISTS log(seq INTEGER PRIMARY KEY AUTOINCREMENT, ts TEXT NOT NULL,"
+    " object TEXT NOT NULL, phase TEXT NOT NULL, state INTEGER, event INTEGER, next INTEGER,"
+    " detail TEXT);";
+
+struct sm_journal {
+    sqlite3 *db;
+    char *path;
+    unsigned writes;
+    unsigned crash_at;
+};
+
+struct sm_step {
+    sm_journal *j;
+    const char *object;
+    unsigned exit_bits;
+    char *got;           /* last sm_get result */
+    sr_err err;
+};
+
+typedef struct {
+    int state, from_state, event, pending;
+    unsigned exit_bits;
+} obj_row;
+
+static sr_code db_fail(sm_journal *j, sr_err *err, const char *what)
+{
+    return sr_err_set(err, SR_E_IO, "journal %s: %s: %s", j->path, what, sqlite3_errmsg(j->db));
+}
+
+/* Every durable write goes through here so crash tests can stop after any. */
+static void count_write(sm_journal *j)
+{
+    j->writes++;
+    if (j->crash_at && j->writes == j->crash_at)
+        _exit(SM_CRASH_EXIT);
+}
+
+sm_journal *sm_journal_open(const char *path, sr_err *err)
+{
+    sm_journal *j = calloc(1, sizeof *j);
+    if (!j || !(j->path = sr_strdup(path))) {
+        free(j);
+        sr_err_set(err, SR_E_NOMEM, "journal %s: out of memory", path);
+        return NULL;
+    }
+    int fd_mode_ok = access(path, F_OK) == 0;
+    if (sqlite3_open_v2(path, &j->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+                        SQLITE_OPEN_FULLMUTEX, NULL) != SQLITE_OK ||
+        sqlite3_busy_timeout(j->db, 10000) != SQLITE_OK ||
+        sqlite3_exec(j->db, schema_sql, NULL, NULL, NULL) != SQLITE_OK) {
+        db_fail(j, err, "cannot open");
+        sm_journal_close(j);
+        return NULL;
+    }
+    if (!fd_mode_ok)
+        chmod(path, 0600);   /* the journal names mailboxes: not for other users */
+    const char *crash = getenv("SM_CRASH_AT_STEP");
+    if (crash && *crash)
+        j->crash_at = (unsigned)strtoul(crash, NULL, 10);
+    return j;
+}
+
+void sm_journal_close(sm_journal *j)
+{
+    if (!j)
+        return;
+    sqlite3_close(j->db);
+    free(j->path);
+    free(j);
+}
+
+void sm_journal_crash_at(sm_journal *j, unsigned n) { j->crash_at = n; }
+unsigned sm_journal_writes(const sm_journal *j) { return j->writes; }
+
+static const struct sm_row *find_row(const sm_def *def, int state, int event)
+{
+    for (size_t i = 0; i < def->n_rows; i++)
+        if (def->rows[i].state == state && def->rows[i].event == event)
+            return &def->rows[i];
+    return NULL;
+}
+
+static const char *state_name(const sm_def *def, int s)
+{
+    return s >= 0 && s < def->n_states ? def->state_names[s] : "?";
+}
+
+static const char *event_name(const sm_def *def, int e)
+{
+    return e >= 0 && e < def->n_events ? def->event_names[e] : "?";
+}
+
+sr_code sm_def_check(const sm_def *def, sr_err *err)
+{
+    for (size_t i = 0; i < def->n_rows; i++) {
+        const struct sm_row *r = &def->rows[i];
+        if (r->state < 0 || r->state >= def->n_states || r->next < 0 ||
+            r->next >= def->n_states || r->event < 0 || r->event >= def->n_events)
+            return sr_err_set(err, SR_E_INTERNAL, "%s table row %zu: state or event out of range",
+                              def->name, i);
+        if (find_row(def, r->state, r->event) != r)
+            return sr_err_set(err, SR_E_INTERNAL, "%s table row %zu: (%s, %s) appears twice",
+                              def->name, i, state_name(def, r->state), event_name(def, r->event));
+        if (!r->action && !def->terminal[r->next])
+            return sr_err_set(err, SR_E_INTERNAL, "%s table row %zu: no action into non-terminal %s",
+                              def->name, i, state_name(def, r->next));
+    }
+    for (int s = 0; s < def->n_states; s++) {
+        int has = 0;
+        for (size_t i = 0; i < def->n_rows && !has; i++)
+            has = def->rows[i].state == s;
+        if (!def->terminal[s] && !has)
+            return sr_err_set(err, SR_E_INTERNAL, "%s table: non-terminal state %s has no row",
+                              def->name, state_name(def, s));
+    }
+    return SR_OK;
+}
+
+static int load_obj(sm_journal *j, const char *object, obj_row *o, sr_err *err)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(j->db, "SELECT state, from_state, event, pending, exit_bits "
+                           "FROM objects WHERE object = ?", -1, &st, NULL) != SQLITE_OK) {
+        db_fail(j, err, "read");
+        return -1;
+    }
+    sqlite3_bind_text(st, 1, object, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st), found = 0;
+    if (rc == SQLITE_ROW) {
+        o->state = sqlite3_column_int(st, 0);
+        o->from_state = sqlite3_column_int(st, 1);
+        o->event = sqlite3_column_int(st, 2);
+        o->pending = sqlite3_column_int(st, 3);
+        o->exit_bits = (unsigned)sqlite3_column_int64(st, 4);
+        found = 1;
+    } else if (rc != SQLITE_DONE) {
+        db_fail(j, err, "read");
+        found = -1;
+    }
+    sqlite3_finalize(st);
+    return found;
+}
+
+/* Update the object row and append one log line in one transaction. */
+static sr_code save_obj(sm_journal *j, const char *object, const obj_row *o, const char *phase,
+                        int next, const char *detail, sr_err *err)
+{
+    static const char *const sql[] = {
+        "INSERT INTO objects(object, state, from_state, event, pending, exit_bits)"
+        " VALUES(?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(object) DO UPDATE SET state = ?2,"
+        " from_state = ?3, event = ?4, pending = ?5, exit_bits = ?6",
+        "INSERT INTO log(ts, object, phase, state, event, next, detail)"
+        " VALUES(strftime('%Y-%m-%dT%H:%M:%fZ','now'), ?1, ?7, ?3, ?4, ?8, ?9)",
+    };
+    if (sqlite3_exec(j->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+        return db_fail(j, err, "begin");
+    for (size_t i = 0; i < 2; i++) {
+        sqlite3_stmt *st;
+        if (sqlite3_prepare_v2(j->db, sql[i], -1, &st, NULL) != SQLITE_OK) {
+            sqlite3_exec(j->db, "ROLLBACK", NULL, NULL, NULL);
+            return db_fail(j, err, "write");
+        }
+        int n = sqlite3_bind_parameter_count(st);
+        for (int p = 1; p <= n; p++) {
+            const char *name = sqlite3_bind_parameter_name(st, p);
+            int idx = name ? atoi(name + 1) : p;
+            switch (idx) {
+            case 1: sqlite3_bind_text(st, p, object, -1, SQLITE_STATIC); break;
+            case 2: sqlite3_bind_int(st, p, o->state); break;
+            case 3: sqlite3_bind_int(st, p, o->from_state); break;
+            case 4: sqlite3_bind_int(st, p, o->event); break;
+            case 5: sqlite3_bind_int(st, p, o->pending); break;
+            case 6: sqlite3_bind_int64(st, p, o->exit_bits); break;
+            case 7: sqlite3_bind_text(st, p, phase, -1, SQLITE_STATIC); break;
+            case 8: sqlite3_bind_int(st, p, next); break;
+            case 9: sqlite3_bind_text(st, p, detail, -1, SQLITE_STATIC); break;
+            default: break;
+            }
+        }
+        int rc = sqlite3_step(st);
+        sqlite3_finalize(st);
+        if (rc != SQLITE_DONE) {
+            sqlite3_exec(j->db, "ROLLBACK", NULL, NULL, NULL);
+            return db_fail(j, err, "write");
+        }
+    }
+    if (sqlite3_exec(j->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+        return db_fail(j, err, "commit");
+    count_write(j);
+    return SR_OK;
+}
+
+/* Run one row's action: journal "begin" (unless resuming it), act, journal "end". */
+static sr_code step_row(const sm_def *def, sm_journal *j, const char *object, void *ctx,
+                        obj_row *o, const struct sm_row *row, int resuming, sr_err *err)
+{
+    if (!resuming) {
+        o->from_state = o->state;
+        o->state = row->next;
+        o->pending = 1;
+        if (save_obj(j, object, o, "begin", row->next, NULL, err) != SR_OK)
+            return err ? err->code : SR_E_IO;
+    }
+    sr_log(SR_LOG_NOTICE, object, "%s -> %s%s", state_name(def, o->from_state),
+           state_name(def, row->next), resuming ? " (resumed)" : "");
+    sm_step step = { .j = j, .object = object };
+    sr_err_clear(&step.err);
+    int ev = row->action ? row->action(&step, ctx) : 0;
+    free(step.got);
+    if (step.err.code != SR_OK)
+        sr_log(SR_LOG_ERROR, object, "%s: %s", state_name(def, row->next), step.err.msg);
+    o->event = ev;
+    o->pending = 0;
+    o->exit_bits |= step.exit_bits;
+    return save_obj(j, object, o, "end", row->next, step.err.code ? step.err.msg : NULL, err);
+}
+
+sr_code sm_run(const sm_def *def, sm_journal *j, const char *object, void *ctx,
+               int *final_state, unsigned *exit_bits, sr_err *err)
+{
+    obj_row o = { .state = def->initial_state, .from_state = def->initial_state,
+                  .event = def->start_event };
+    int found = load_obj(j, object, &o, err);
+    if (found < 0)
+        return err ? err->code : SR_E_IO;
+    for (int steps = 0; ; steps++) {
+        if (!o.pending && def->terminal[o.state])
+            break;
+        if (steps >= SM_MAX_STEPS)
+            return sr_err_set(err, SR_E_INTERNAL, "%s %s: more than %d steps, stopped",
+                              def->name, object, SM_MAX_STEPS);
+        int from = o.pending ? o.from_state : o.state;
+        const struct sm_row *row = find_row(def, from, o.event);
+        if (!row)
+            return sr_err_set(err, SR_E_INTERNAL, "%s %s: no transition from %s on %s",
+                              def->name, object, state_name(def, from), event_name(def, o.event));
+        if (o.pending && row->next != o.state)   /* the table changed under a journal */
+            return sr_err_set(err, SR_E_INTERNAL, "%s %s: journal says %s -> %s, table says -> %s",
+                              def->name, object, state_name(def, from), state_name(def, o.state),
+                              state_name(def, row->next));
+        if (step_row(def, j, object, ctx, &o, row, o.pending, err) != SR_OK)
+            return err ? err->code : SR_E_IO;
+    }
+    if (final_state)
+        *final_state = o.state;
+    if (exit_bits)
+        *exit_bits = o.exit_bits;
+    return SR_OK;
+}
+
+int sm_state_of(sm_journal *j, const char *object, sr_err *err)
+{
+    obj_row o;
+    int found = load_obj(j, object, &o, err);
+    return found == 1 ? o.state : -1;
+}
+
+sr_code sm_foreach(sm_journal *j, int (*fn)(const char *, int, unsigned, void *), void *arg,
+                   sr_err *err)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(j->db, "SELECT object, state, exit_bits FROM objects ORDER BY id",
+                           -1, &st, NULL) != SQLITE_OK)
+        return db_fail(j, err, "read");
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        if (fn((const char *)sqlite3_column_text(st, 0), sqlite3_column_int(st, 1),
+               (unsigned)sqlite3_column_int64(st, 2), arg))
+            break;
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? SR_OK : db_fail(j, err, "read");
+}
+
+const char *sm_object(const sm_step *step) { return step->object; }
+void sm_add_exit_bits(sm_step *step, unsigned bits) { step->exit_bits |= bits; }
+sr_err *sm_err(sm_step *step) { return &step->err; }
+
+sr_code sm_put(sm_step *step, const char *key, const char *value)
+{
+    sm_journal *j = step->j;
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(j->db, "INSERT OR REPLACE INTO data(object, k, v) VALUES(?, ?, ?)",
+                           -1, &st, NULL) != SQLITE_OK)
+        return db_fail(j, &step->err, "write");
+    sqlite3_bind_text(st, 1, step->object, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, value, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+        return db_fail(j, &step->err, "write");
+    count_write(j);
+    return SR_OK;
+}
+
+const char *sm_get(sm_step *step, const char *key)
+{
+    sqlite3_stmt *st;
+    free(step->got);
+    step->got = NULL;
+    if (sqlite3_prepare_v2(step->j->db, "SELECT v FROM data WHERE object = ? AND k = ?", -1,
+                           &st, NULL) != SQLITE_OK)
+        return NULL;
+    sqlite3_bind_text(st, 1, step->object, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
+        step->got = sr_strdup((const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    return step->got;
+}
