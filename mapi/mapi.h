@@ -112,9 +112,11 @@ mapi_service *mapi_profile_add_service(mapi_profile *p, const char *name);
 sr_code mapi_service_set(mapi_service *s, const char *key, const char *value, sr_err *err);
 sr_code mapi_account_add_mailbox(mapi_account *a, const char *mailbox, sr_err *err);
 
-/* Profile names: 1..MAPI_PROFILE_NAME_MAX bytes of UTF-8, no '/', no NUL,
- * no control characters, not starting with '.'.  SR_E_INVALID otherwise. */
-#define MAPI_PROFILE_NAME_MAX 200
+/* Profile names: 1..MAPI_PROFILE_NAME_MAX bytes of valid UTF-8, no '/', no
+ * control characters, not starting with '.' or ending with
+ * MAPI_PROFILE_BACKUP_SUFFIX.  SR_E_INVALID otherwise.  (64 as Outlook; the
+ * escaped file name then stays far below NAME_MAX.) */
+#define MAPI_PROFILE_NAME_MAX 64
 sr_code mapi_profile_name_check(const char *name, sr_err *err);
 
 typedef struct mapi_pstore mapi_pstore;
@@ -128,6 +130,9 @@ mapi_pstore *mapi_pstore_open(const char *dir, int repair, sr_err *err);
 void mapi_pstore_free(mapi_pstore *st);
 /* The directory in use (owned by st). */
 const char *mapi_pstore_dir(const mapi_pstore *st);
+/* How long update/delete/backup wait for another process's lock on the same
+ * profile before failing with SR_E_BUSY (default 10000 ms). */
+void mapi_pstore_set_lock_timeout(mapi_pstore *st, unsigned ms);
 
 /* Sorted profile names; *names heap array of heap strings, free with
  * mapi_names_free. */
