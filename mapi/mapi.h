@@ -761,6 +761,25 @@ sr_code mapi_session_run(mapi_session *s, mapi_ews_call *calls, size_t n, sr_err
 /* Builders' addressing for this session. */
 mapi_ews_target mapi_session_target(const mapi_session *s);
 
+/* -- the switch message over EWS (switchmsg_ews.c; format in Part 3) ------ */
+/* Append the switch message's property addresses (for FindItem/GetItem). */
+sr_code mapi_switchmsg_want(mapi_extprops *l, sr_err *err);
+/* Read the switch message.  SR_E_NOTFOUND: none (CPUU code 2); SR_E_PARSE:
+ * present but invalid (code 512); other codes: the mailbox could not be
+ * read.  On success the caller owns *m (mapi_switchmsg_clear) and *item_id
+ * (heap, may be NULL). */
+sr_code mapi_session_read_switchmsg(mapi_session *s, mapi_switchmsg *m, char **item_id, sr_err *err);
+/* Folder tree and switch message in ONE concurrent round trip (FindFolder
+ * Deep on msgfolderroot + FindItem Associated).  Returns the transport/EWS
+ * outcome; the switch message's own outcome goes to *sm_err (SR_OK,
+ * SR_E_NOTFOUND, SR_E_PARSE).  Caller clears *folders and *m. */
+sr_code mapi_session_open_mailbox(mapi_session *s, mapi_folders *folders, mapi_switchmsg *m,
+                                  sr_err *sm_err, sr_err *err);
+/* Create the switch message.  When one exists: SR_E_EXISTS unless recreate
+ * (RecreateSwitchMsg=1), which deletes every old one first. */
+sr_code mapi_session_write_switchmsg(mapi_session *s, const mapi_switchmsg *m, int recreate,
+                                     sr_err *err);
+
 /* ==== end Part 6 ==== */
 
 #endif /* MAPI_H */

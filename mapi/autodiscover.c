@@ -1,0 +1,660 @@
+/* autodiscover.c — POX Autodiscover client (autodiscover-for-exchange,
+ * pox-autodiscover-*): candidate URLs in Outlook's order, redirectAddr /
+ * redirectUrl / HTTP 302 with a hop limit, local XML files
+ * (UseLocalAutodiscoverXMLs), a per-domain cache of the URL that answered and
+ * a per-address cache of results.  Log lines carry what the spec's
+ * "Dealing with Autodiscover service issues" table needs: the address, the
+ * URL, the transport error or HTTP status, and what it means. */
+#include "mapi/ews_int.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define AD_MAX_HOPS 10      /* "stop redirecting after 10 redirects" */
+#define AD_MAX_BYTES (1u << 20)
+
+typedef struct ad_kv { char *key, *val; } ad_kv;
+
+struct mapi_ad {
+    mapi_net *net;
+    char *side, *configured_url, *local_xml_dir;
+    char **scp_urls, **url_domains;
+    int exclude_scp, no_domain_candidates, use_local_xml, skip_checking;
+    mapi_ad_rewrite_fn rewrite;
+    void *rewrite_ctx;
+    ad_kv *domain_url;          /* domain → Autodiscover URL that answered */
+    size_t n_domain_url;
+    mapi_ad_result **results;   /* per address (lower case) */
+    size_t n_results;
+    unsigned requests;
+};
+
+static char **copy_list(const char *const *in)
+{
+    size_t n = 0;
+    while (in && in[n])
+        n++;
+    char **out = calloc(n + 1, sizeof *out);
+    for (size_t i = 0; out && i < n; i++)
+        out[i] = sr_strdup(in[i]);
+    return out;
+}
+
+static void free_list(char **l)
+{
+    for (size_t i = 0; l && l[i]; i++)
+        free(l[i]);
+    free(l);
+}
+
+void mapi_ad_result_free(mapi_ad_result *r)
+{
+    if (!r)
+        return;
+    free(r->address); free(r->smtp); free(r->display_name); free(r->legacy_dn);
+    free(r->deployment_id); free(r->ews_url); free(r->ews_url_external); free(r->server);
+    free(r->ad_url);
+    free(r);
+}
+
+mapi_ad *mapi_ad_new(mapi_net *net, const mapi_ad_opts *o, sr_err *err)
+{
+    static const mapi_ad_opts none = { 0 };
+    if (!o)
+        o = &none;
+    mapi_ad *ad = calloc(1, sizeof *ad);
+    if (!ad || !net) {
+        free(ad);
+        sr_err_set(err, ad ? SR_E_INVALID : SR_E_NOMEM, "Autodiscover: %s",
+                   ad ? "no network handle" : "out of memory");
+        return NULL;
+    }
+    ad->net = net;
+    ad->side = sr_strdup(o->side ? o->side : "source");
+    ad->configured_url = o->configured_url && *o->configured_url ? sr_strdup(o->configured_url) : NULL;
+    ad->local_xml_dir = o->local_xml_dir ? sr_strdup(o->local_xml_dir) : NULL;
+    ad->scp_urls = copy_list(o->scp_urls);
+    ad->url_domains = o->url_domains ? copy_list(o->url_domains) : NULL;
+    ad->exclude_scp = o->exclude_scp;
+    ad->no_domain_candidates = o->no_domain_candidates;
+    ad->use_local_xml = o->use_local_xml;
+    ad->skip_checking = o->skip_checking;
+    ad->rewrite = o->rewrite;
+    ad->rewrite_ctx = o->rewrite_ctx;
+    if (ad->use_local_xml && !ad->local_xml_dir) {
+        mapi_ad_free(ad);
+        sr_err_set(err, SR_E_CONFIG, "UseLocalAutodiscoverXMLs=1 needs a directory of <address>.xml files");
+        return NULL;
+    }
+    return ad;
+}
+
+void mapi_ad_free(mapi_ad *ad)
+{
+    if (!ad)
+        return;
+    free(ad->side); free(ad->configured_url); free(ad->local_xml_dir);
+    free_list(ad->scp_urls);
+    free_list(ad->url_domains);
+    for (size_t i = 0; i < ad->n_domain_url; i++) {
+        free(ad->domain_url[i].key);
+        free(ad->domain_url[i].val);
+    }
+    free(ad->domain_url);
+    for (size_t i = 0; i < ad->n_results; i++)
+        mapi_ad_result_free(ad->results[i]);
+    free(ad->results);
+    free(ad);
+}
+
+unsigned mapi_ad_requests(const mapi_ad *ad) { return ad ? ad->requests : 0; }
+
+static char *lower_dup(const char *s)
+{
+    char *d = sr_strdup(s);
+    for (char *p = d; p && *p; p++)
+        *p = (char)tolower((unsigned char)*p);
+    return d;
+}
+
+static const char *domain_of(const char *address)
+{
+    const char *at = strrchr(address, '@');
+    return at ? at + 1 : address;
+}
+
+/* ---- URL host checks ------------------------------------------------------ */
+static int url_host(const char *url, char *host, size_t cap)
+{
+    const char *p = strstr(url, "://");
+    if (!p)
+        return -1;
+    p += 3;
+    const char *at = NULL;
+    size_t n = strcspn(p, "/?#");
+    for (const char *q = p; q < p + n; q++)
+        if (*q == '@')
+            at = q;
+    if (at) {   /* user info in a URL: never ours, and never followed */
+        n -= (size_t)(at + 1 - p);
+        p = at + 1;
+    }
+    size_t hl = p[0] == '[' ? strcspn(p, "]") + 1 : strcspn(p, ":/?#");
+    if (hl > n)
+        hl = n;
+    if (hl == 0 || hl >= cap)
+        return -1;
+    memcpy(host, p, hl);
+    host[hl] = '\0';
+    return 0;
+}
+
+int mapi_ad_url_on_domains(const char *url, const char *const *domains)
+{
+    char host[256];
+    if (!url || url_host(url, host, sizeof host) != 0)
+        return 0;
+    size_t hl = strlen(host);
+    for (const char *const *d = domains; d && *d; d++) {
+        size_t dl = strlen(*d);
+        if (dl == 0 || dl > hl)
+            continue;
+        if (strcasecmp(host + hl - dl, *d) == 0 && (hl == dl || host[hl - dl - 1] == '.'))
+            return 1;
+    }
+    return 0;
+}
+
+static int is_https(const char *url)
+{
+    return url && strncasecmp(url, "https://", 8) == 0;
+}
+
+/* ---- POX request and response -------------------------------------------- */
+char *mapi_ad_build_pox(const char *address, sr_err *err)
+{
+    xmlDocPtr doc = xmlNewDoc((const xmlChar *)"1.0");
+    xmlNodePtr root = doc ? xmlNewDocNode(doc, NULL, (const xmlChar *)"Autodiscover", NULL) : NULL;
+    if (!root) {
+        xmlFreeDoc(doc);
+        sr_err_set(err, SR_E_NOMEM, "out of memory");
+        return NULL;
+    }
+    xmlDocSetRootElement(doc, root);
+    xmlSetNs(root, xmlNewNs(root, (const xmlChar *)MAPI_NS_AD_REQ, NULL));
+    xmlNodePtr req = xmlNewChild(root, NULL, (const xmlChar *)"Request", NULL);
+    mapi_xml_add(req, NULL, "EMailAddress", address);
+    mapi_xml_add(req, NULL, "AcceptableResponseSchema", MAPI_NS_AD_OUTLOOK);
+    int len = 0;
+    xmlChar *out = mapi_xml_dump(doc, &len);
+    xmlFreeDoc(doc);
+    char *s = out ? sr_strdup((const char *)out) : NULL;
+    xmlFree(out);
+    if (!s)
+        sr_err_set(err, SR_E_NOMEM, "out of memory");
+    return s;
+}
+
+/* Pick the EWS URLs: EXCH (inside the organisation) first, then EXPR. */
+static void take_protocols(xmlNodePtr account, mapi_ad_result *r)
+{
+    for (xmlNodePtr p = mapi_xml_child(account, NULL, "Protocol"); p;
+         p = mapi_xml_next(p, NULL, "Protocol")) {
+        char *type = mapi_xml_child_text(p, NULL, "Type");
+        char *ews = mapi_xml_child_text(p, NULL, "EwsUrl");
+        if (type && strcmp(type, "EXCH") == 0) {
+            if (!r->server)
+                r->server = mapi_xml_child_text(p, NULL, "Server");
+            if (ews && !r->ews_url) {
+                r->ews_url = ews;
+                ews = NULL;
+            }
+        } else if (type && strcmp(type, "EXPR") == 0 && ews && !r->ews_url_external) {
+            r->ews_url_external = ews;
+            ews = NULL;
+        }
+        free(type);
+        free(ews);
+    }
+    if (!r->ews_url && r->ews_url_external)
+        r->ews_url = sr_strdup(r->ews_url_external);
+}
+
+static sr_code pox_error(xmlNodePtr resp, const char *what, sr_err *err)
+{
+    xmlNodePtr e = mapi_xml_child(resp, NULL, "Error");
+    char *code = mapi_xml_child_text(e, NULL, "ErrorCode");
+    char *msg = mapi_xml_child_text(e, NULL, "Message");
+    sr_err_set(err, SR_E_SERVER, "%s: Autodiscover error %s: %s", what, code ? code : "?",
+               msg ? msg : "(no message)");
+    free(code);
+    free(msg);
+    return SR_E_SERVER;
+}
+
+sr_code mapi_ad_parse_pox(const char *xml, size_t len, const char *what, mapi_ad_result **out,
+                          char **redirect_addr, char **redirect_url, sr_err *err)
+{
+    *out = NULL;
+    *redirect_addr = *redirect_url = NULL;
+    xmlDocPtr doc = mapi_xml_parse(xml, len, what, err);
+    if (!doc)
+        return SR_E_PARSE;
+    xmlNodePtr root = xmlDocGetRootElement(doc);
+    xmlNodePtr resp = mapi_xml_child(root, NULL, "Response");
+    sr_code rc = SR_OK;
+    if (strcmp((const char *)root->name, "Autodiscover") != 0 || !resp) {
+        rc = sr_err_set(err, SR_E_PROTOCOL, "%s: not an Autodiscover response", what);
+    } else if (mapi_xml_child(resp, NULL, "Error")) {
+        rc = pox_error(resp, what, err);
+    } else {
+        xmlNodePtr acct = mapi_xml_child(resp, NULL, "Account");
+        char *action = mapi_xml_child_text(acct, NULL, "Action");
+        if (action && strcmp(action, "redirectAddr") == 0) {
+            if (!(*redirect_addr = mapi_xml_child_text(acct, NULL, "RedirectAddr")) || !**redirect_addr)
+                rc = sr_err_set(err, SR_E_PROTOCOL, "%s: redirectAddr without an address", what);
+        } else if (action && strcmp(action, "redirectUrl") == 0) {
+            if (!(*redirect_url = mapi_xml_child_text(acct, NULL, "RedirectUrl")) || !**redirect_url)
+                rc = sr_err_set(err, SR_E_PROTOCOL, "%s: redirectUrl without a URL", what);
+        } else if (action && strcmp(action, "settings") == 0) {
+            mapi_ad_result *r = calloc(1, sizeof *r);
+            xmlNodePtr user = mapi_xml_child(resp, NULL, "User");
+            if (!r) {
+                rc = sr_err_set(err, SR_E_NOMEM, "out of memory");
+            } else {
+                r->display_name = mapi_xml_child_text(user, NULL, "DisplayName");
+                r->legacy_dn = mapi_xml_child_text(user, NULL, "LegacyDN");
+                r->deployment_id = mapi_xml_child_text(user, NULL, "DeploymentId");
+                r->smtp = mapi_xml_child_text(user, NULL, "AutoDiscoverSMTPAddress");
+                take_protocols(acct, r);
+                if (!r->ews_url)
+                    rc = sr_err_set(err, SR_E_PROTOCOL, "%s: settings without an EWS URL (EwsUrl)", what);
+                if (rc == SR_OK)
+                    *out = r;
+                else
+                    mapi_ad_result_free(r);
+            }
+        } else {
+            rc = sr_err_set(err, SR_E_PROTOCOL, "%s: unknown Autodiscover Action '%s'", what,
+                            action ? action : "(none)");
+        }
+        free(action);
+    }
+    if (rc != SR_OK) {
+        free(*redirect_addr);
+        free(*redirect_url);
+        *redirect_addr = *redirect_url = NULL;
+    }
+    xmlFreeDoc(doc);
+    return rc;
+}
+
+sr_code mapi_ad_check_legacy_dn(const mapi_ad_result *r, const char *side, const char *profile_dn,
+                                sr_err *err)
+{
+    if (!r || !profile_dn || !*profile_dn || !r->legacy_dn || sr_streq_ci(r->legacy_dn, profile_dn))
+        return SR_OK;
+    sr_log(SR_LOG_WARN, r->address,
+           "User LegacyExchangeDN properties are different: from the %s Autodiscover response: '%s', "
+           "from the profile: '%s' (the Autodiscover URL %s may point to the wrong Exchange organisation)",
+           side ? side : "source", r->legacy_dn, profile_dn, r->ad_url ? r->ad_url : "?");
+    return sr_err_set(err, SR_E_AMBIGUOUS,
+                      "%s: LegacyExchangeDN from the %s Autodiscover response '%s' differs from the profile's '%s'",
+                      r->address, side ? side : "source", r->legacy_dn, profile_dn);
+}
+
+/* ---- caches ------------------------------------------------------------- */
+static const char *cached_url(const mapi_ad *ad, const char *domain)
+{
+    for (size_t i = 0; i < ad->n_domain_url; i++)
+        if (strcasecmp(ad->domain_url[i].key, domain) == 0)
+            return ad->domain_url[i].val;
+    return NULL;
+}
+
+static void remember_url(mapi_ad *ad, const char *domain, const char *url)
+{
+    for (size_t i = 0; i < ad->n_domain_url; i++)
+        if (strcasecmp(ad->domain_url[i].key, domain) == 0) {
+            char *v = sr_strdup(url);
+            if (v) {
+                free(ad->domain_url[i].val);
+                ad->domain_url[i].val = v;
+            }
+            return;
+        }
+    ad_kv *n = realloc(ad->domain_url, (ad->n_domain_url + 1) * sizeof *n);
+    if (!n)
+        return;
+    ad->domain_url = n;
+    n[ad->n_domain_url].key = lower_dup(domain);
+    n[ad->n_domain_url].val = sr_strdup(url);
+    if (n[ad->n_domain_url].key && n[ad->n_domain_url].val)
+        ad->n_domain_url++;
+}
+
+static const mapi_ad_result *cached_result(const mapi_ad *ad, const char *address)
+{
+    for (size_t i = 0; i < ad->n_results; i++)
+        if (sr_streq_ci(ad->results[i]->address, address))
+            return ad->results[i];
+    return NULL;
+}
+
+static const mapi_ad_result *keep_result(mapi_ad *ad, mapi_ad_result *r)
+{
+    mapi_ad_result **n = realloc(ad->results, (ad->n_results + 1) * sizeof *n);
+    if (!n) {
+        mapi_ad_result_free(r);
+        return NULL;
+    }
+    ad->results = n;
+    n[ad->n_results++] = r;
+    return r;
+}
+
+/* ---- candidates ----------------------------------------------------------
+ * Outlook's order (autodiscover-for-exchange): the configured URL, SCP URLs
+ * from AD, https://domain/..., https://autodiscover.domain/..., then an
+ * unauthenticated GET to http://autodiscover.domain/... whose redirect is
+ * followed when it is https.  A URL that answered for the domain before
+ * goes first. */
+typedef struct cand { char *url; int get_probe; } cand;
+
+static void cand_add(cand *c, size_t *n, size_t cap, char *url, int probe)
+{
+    if (!url)
+        return;
+    for (size_t i = 0; i < *n; i++)
+        if (c[i].get_probe == probe && strcasecmp(c[i].url, url) == 0) {
+            free(url);
+            return;
+        }
+    if (*n >= cap) {
+        free(url);
+        return;
+    }
+    c[*n].url = url;
+    c[*n].get_probe = probe;
+    (*n)++;
+}
+
+static size_t build_candidates(const mapi_ad *ad, const char *domain, cand *c, size_t cap)
+{
+    size_t n = 0;
+    const char *hit = cached_url(ad, domain);
+    if (hit)
+        cand_add(c, &n, cap, sr_strdup(hit), 0);
+    if (ad->configured_url)
+        cand_add(c, &n, cap, sr_strdup(ad->configured_url), 0);
+    for (size_t i = 0; !ad->exclude_scp && ad->scp_urls && ad->scp_urls[i]; i++)
+        cand_add(c, &n, cap, sr_strdup(ad->scp_urls[i]), 0);
+    if (!ad->no_domain_candidates) {
+        cand_add(c, &n, cap, sr_asprintf("https://%s/autodiscover/autodiscover.xml", domain), 0);
+        cand_add(c, &n, cap, sr_asprintf("https://autodiscover.%s/autodiscover/autodiscover.xml", domain), 0);
+        cand_add(c, &n, cap, sr_asprintf("http://autodiscover.%s/autodiscover/autodiscover.xml", domain), 1);
+    }
+    return n;
+}
+
+/* ---- one attempt ---------------------------------------------------------- */
+typedef enum { TRY_FAILED, TRY_SETTINGS, TRY_REDIR_ADDR, TRY_REDIR_URL } try_result;
+
+typedef struct attempt {
+    mapi_ad_result *res;
+    char *next;                 /* redirect address or URL */
+    sr_err err;                 /* why it failed */
+} attempt;
+
+static void trace_failure(const mapi_ad *ad, const char *address, const char *url, const sr_err *e)
+{
+    sr_log(SR_LOG_WARN, address,
+           "Failed to get Autodiscover response for email '%s' on %s. Autodiscover URL: '%s'. %s",
+           address, ad->side, url, e->msg);
+}
+
+static try_result try_url(mapi_ad *ad, const char *address, const char *url, int get_probe,
+                          attempt *a)
+{
+    const mapi_netopts *no = mapi_net_opts(ad->net);
+    char *wire = ad->rewrite ? ad->rewrite(ad->rewrite_ctx, url) : NULL;
+    char *body = get_probe ? NULL : mapi_ad_build_pox(address, &a->err);
+    if (!get_probe && !body) {
+        free(wire);
+        return TRY_FAILED;
+    }
+    mapi_http_req rq = { .url = wire ? wire : url, .who = address,
+                         .method = get_probe ? "GET" : "POST",
+                         .content_type = "text/xml; charset=utf-8", .body = body,
+                         .body_len = body ? strlen(body) : 0, .auth = !get_probe,
+                         .idempotent = 1 };
+    mapi_http_resp rs;
+    sr_err he;
+    ad->requests++;
+    sr_code rc = mapi_http_run(ad->net, &rq, &rs, &he, 1);
+    free(body);
+    try_result out = TRY_FAILED;
+    if (rc != SR_OK) {
+        a->err = he;
+    } else if (rs.status >= 300 && rs.status < 400) {
+        if (!rs.location) {
+            sr_err_set(&a->err, SR_E_PROTOCOL, "HTTP %ld redirect without a Location", rs.status);
+        } else if (!is_https(rs.location) && !no->allow_http) {
+            sr_err_set(&a->err, SR_E_PROTOCOL,
+                       "HTTP %ld redirect to '%s' refused: an Autodiscover redirect must be https",
+                       rs.status, rs.location);
+        } else {
+            a->next = sr_strdup(rs.location);
+            out = TRY_REDIR_URL;
+        }
+    } else if (get_probe) {
+        sr_err_set(&a->err, SR_E_NOTFOUND, "HTTP %ld: no redirect to an Autodiscover service", rs.status);
+    } else if (rs.status != 200) {
+        sr_code c;
+        const char *w = mapi_http_words(rs.status, &c);
+        sr_err_set(&a->err, c, "HTTP status code %ld received: %s", rs.status, w);
+    } else {
+        char *raddr = NULL, *rurl = NULL;
+        if (mapi_ad_parse_pox(rs.body, rs.len, "Autodiscover response", &a->res, &raddr, &rurl,
+                              &a->err) == SR_OK) {
+            out = a->res ? TRY_SETTINGS : raddr ? TRY_REDIR_ADDR : TRY_REDIR_URL;
+            a->next = raddr ? raddr : rurl;
+        }
+    }
+    mapi_http_resp_clear(&rs);
+    free(wire);
+    if (out == TRY_FAILED)
+        trace_failure(ad, address, url, &a->err);
+    return out;
+}
+
+/* ---- local XML files (UseLocalAutodiscoverXMLs=1) -------------------------
+ * One file per address, "<dir>/<address in lower case>.xml", holding a POX
+ * response; redirectAddr moves to the other address's file. */
+static sr_code discover_local(mapi_ad *ad, const char *address, const mapi_ad_result **out,
+                              sr_err *err)
+{
+    char *addr = lower_dup(address);
+    for (int hop = 0; addr && hop <= AD_MAX_HOPS; hop++) {
+        char *path = sr_asprintf("%s/%s.xml", ad->local_xml_dir, addr);
+        sr_err e;
+        sr_err_clear(&e);
+        size_t len = 0;
+        char *xml = path ? sr_read_file(path, AD_MAX_BYTES, &len, &e) : NULL;
+        mapi_ad_result *r = NULL;
+        char *raddr = NULL, *rurl = NULL;
+        sr_code rc = xml ? mapi_ad_parse_pox(xml, len, path, &r, &raddr, &rurl, &e) : e.code;
+        free(xml);
+        if (rc == SR_OK && r) {
+            r->address = sr_strdup(address);
+            r->ad_url = path;
+            r->redirects = hop;
+            if (!r->smtp)
+                r->smtp = sr_strdup(addr);
+            free(addr);
+            *out = keep_result(ad, r);
+            return *out ? SR_OK : sr_err_set(err, SR_E_NOMEM, "out of memory");
+        }
+        if (rc == SR_OK && raddr && !sr_streq_ci(raddr, addr)) {
+            free(addr);
+            addr = lower_dup(raddr);
+            free(raddr);
+            free(path);
+            continue;
+        }
+        if (rc == SR_OK)
+            sr_err_set(&e, SR_E_PROTOCOL, "%s: %s is not usable in a local file", path,
+                       raddr ? "a redirectAddr to the same address" : "redirectUrl");
+        free(raddr);
+        free(rurl);
+        free(path);
+        free(addr);
+        sr_log(SR_LOG_WARN, address, "Cannot get an Autodiscover response for the user '%s' from the local files: %s",
+               address, e.msg);
+        return sr_err_set(err, e.code == SR_E_IO ? SR_E_NOTFOUND : e.code,
+                          "Cannot get an Autodiscover response on %s for '%s': %s", ad->side, address, e.msg);
+    }
+    free(addr);
+    return sr_err_set(err, SR_E_PROTOCOL, "Cannot get an Autodiscover response on %s for '%s': more than %d redirects in the local files",
+                      ad->side, address, AD_MAX_HOPS);
+}
+
+/* ---- the search ----------------------------------------------------------- */
+typedef struct search {
+    char *addr;                 /* current address (after redirectAddr) */
+    char *url;                  /* explicit next URL (redirectUrl / 302) */
+    char *last_url;
+    int hops, stop;
+    sr_err last;
+} search;
+
+static int url_allowed(mapi_ad *ad, search *s, const char *url)
+{
+    if (ad->skip_checking || !ad->url_domains || mapi_ad_url_on_domains(url, (const char *const *)ad->url_domains))
+        return 1;
+    sr_err_set(&s->last, SR_E_CONFIG,
+               "the Autodiscover URL '%s' is not on a %s domain (-SkipAutodiscoverChecking allows it)",
+               url, ad->side);
+    sr_log(SR_LOG_WARN, s->addr, "%s", s->last.msg);
+    return 0;
+}
+
+/* Follow one answer; returns 1 when the search moved (redirect), 0 when the
+ * next candidate should be tried, -1 when it must stop. */
+static int follow(mapi_ad *ad, search *s, try_result t, attempt *a)
+{
+    const mapi_netopts *no = mapi_net_opts(ad->net);
+    if (t == TRY_FAILED) {
+        s->last = a->err;
+        return 0;
+    }
+    if (++s->hops > AD_MAX_HOPS) {
+        sr_err_set(&s->last, SR_E_PROTOCOL, "more than %d Autodiscover redirects (a redirect loop?)",
+                   AD_MAX_HOPS);
+        return -1;
+    }
+    if (t == TRY_REDIR_ADDR) {
+        if (sr_streq_ci(a->next, s->addr)) {
+            sr_err_set(&s->last, SR_E_PROTOCOL, "redirectAddr points back to the address sent ('%s')",
+                       s->addr);
+            return -1;
+        }
+        sr_log(SR_LOG_INFO, s->addr, "Autodiscover redirects to the address '%s'", a->next);
+        free(s->addr);
+        s->addr = a->next;
+        a->next = NULL;
+        return 1;
+    }
+    if (!is_https(a->next) && !no->allow_http) {
+        sr_err_set(&s->last, SR_E_PROTOCOL, "redirect to '%s' refused: Autodiscover redirects must be https",
+                   a->next);
+        return -1;
+    }
+    sr_log(SR_LOG_INFO, s->addr, "Autodiscover redirects to the URL '%s'", a->next);
+    free(s->url);
+    s->url = a->next;
+    a->next = NULL;
+    return 1;
+}
+
+static const mapi_ad_result *found(mapi_ad *ad, search *s, const char *address, const char *url,
+                                   int probe, mapi_ad_result *r)
+{
+    r->address = sr_strdup(address);
+    r->ad_url = sr_strdup(url);
+    r->redirects = s->hops;
+    if (!r->smtp)
+        r->smtp = sr_strdup(s->addr);
+    if (!probe)
+        remember_url(ad, domain_of(s->addr), url);
+    sr_log(SR_LOG_INFO, address, "Autodiscover (%s) answered at '%s': EWS URL '%s'", ad->side, url,
+           r->ews_url);
+    return keep_result(ad, r);
+}
+
+/* One round over the candidates for the current address/URL. */
+static int search_round(mapi_ad *ad, search *s, const char *address, const mapi_ad_result **out)
+{
+    cand c[16];
+    size_t n = 0;
+    if (s->url) {
+        c[0].url = s->url;
+        c[0].get_probe = 0;
+        s->url = NULL;
+        n = 1;
+    } else {
+        n = build_candidates(ad, domain_of(s->addr), c, 16);
+    }
+    int moved = 0;
+    for (size_t i = 0; i < n && !moved && !*out && !s->stop; i++) {
+        if (!url_allowed(ad, s, c[i].url))
+            continue;
+        free(s->last_url);
+        s->last_url = sr_strdup(c[i].url);
+        attempt a = { 0 };
+        try_result t = try_url(ad, s->addr, c[i].url, c[i].get_probe, &a);
+        if (t == TRY_SETTINGS) {
+            if (!(*out = found(ad, s, address, c[i].url, c[i].get_probe, a.res)))
+                sr_err_set(&s->last, SR_E_NOMEM, "out of memory");
+        } else {
+            int f = follow(ad, s, t, &a);
+            moved = f > 0;
+            s->stop = f < 0;
+        }
+        free(a.next);
+    }
+    for (size_t i = 0; i < n; i++)
+        free(c[i].url);
+    return moved;
+}
+
+sr_code mapi_ad_discover(mapi_ad *ad, const char *address, const mapi_ad_result **out, sr_err *err)
+{
+    *out = NULL;
+    if (!ad || !address || !strchr(address, '@'))
+        return sr_err_set(err, SR_E_INVALID, "Autodiscover: '%s' is not an SMTP address",
+                          address ? address : "(null)");
+    if ((*out = cached_result(ad, address)))
+        return SR_OK;
+    if (ad->use_local_xml)
+        return discover_local(ad, address, out, err);
+    search s = { .addr = sr_strdup(address) };
+    sr_err_set(&s.last, SR_E_CONFIG, "no Autodiscover URL to try");
+    while (s.addr && !*out && !s.stop && search_round(ad, &s, address, out))
+        ;
+    sr_code rc = SR_OK;
+    if (!*out) {
+        sr_log(SR_LOG_WARN, address, "Cannot get an Autodiscover response for the user '%s' from the URL: '%s'.",
+               address, s.last_url ? s.last_url : "(none)");
+        sr_log(SR_LOG_ERROR, address, "Cannot get an Autodiscover response on %s. %s", ad->side, s.last.msg);
+        rc = sr_err_set(err, s.last.code == SR_OK ? SR_E_NOTFOUND : s.last.code,
+                        "%s: Cannot get an Autodiscover response on %s (last URL '%s'): %s", address,
+                        ad->side, s.last_url ? s.last_url : "(none)", s.last.msg);
+    }
+    free(s.addr);
+    free(s.url);
+    free(s.last_url);
+    return rc;
+}

@@ -1,0 +1,121 @@
+/* ews_call.c — one EWS round trip per call, many calls at once: serialize
+ * the envelopes, send them through the HTTP layer concurrently, parse the
+ * answers safely and turn HTTP statuses and SOAP faults into errors that
+ * name the mailbox, the URL and the cause. */
+#include "mapi/ews_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* The first element child of soap:Body, or an error. */
+static xmlNodePtr body_op(xmlDocPtr doc)
+{
+    xmlNodePtr body = mapi_xml_child(xmlDocGetRootElement(doc), MAPI_NS_SOAP, "Body");
+    return mapi_xml_child(body, NULL, NULL);
+}
+
+static void fault_error(mapi_ews_call *c, xmlDocPtr doc)
+{
+    char *code = NULL, *text = NULL;
+    unsigned backoff = 0;
+    mapi_ews_fault(doc, &code, &text, &backoff);
+    sr_class k;
+    sr_code rc = mapi_ews_code(code, &k);
+    if (rc == SR_OK)
+        rc = SR_E_SERVER;
+    sr_err_set(&c->err, rc, "%s: %s: SOAP fault %s%s%s", c->mailbox ? c->mailbox : "EWS", c->url,
+               code ? code : "(no code)", text ? ": " : "", text ? text : "");
+    c->err.cls = k;
+    c->err.backoff_ms = backoff;
+    free(code);
+    free(text);
+}
+
+/* Classify one HTTP answer into c's outputs. */
+static void take_answer(mapi_ews_call *c, mapi_http_resp *rs)
+{
+    const char *who = c->mailbox ? c->mailbox : "EWS";
+    c->http_status = rs->status;
+    int xml_like = rs->len > 0 && (rs->status == 200 || rs->status == 500);
+    if (!xml_like) {
+        sr_code code;
+        const char *w = mapi_http_words(rs->status, &code);
+        sr_err_set(&c->err, code, "%s: %s: HTTP %ld: %s", who, c->url, rs->status, w);
+        return;
+    }
+    sr_err pe;
+    sr_err_clear(&pe);
+    char what[96];
+    snprintf(what, sizeof what, "EWS response (HTTP %ld)", rs->status);
+    xmlDocPtr doc = mapi_xml_parse(rs->body, rs->len, what, &pe);
+    if (!doc) {
+        sr_err_set(&c->err, rs->status == 500 ? SR_E_SERVER : pe.code, "%s: %s: %s", who, c->url, pe.msg);
+        return;
+    }
+    xmlNodePtr op = body_op(doc);
+    if (!op || (op->ns && strcmp((const char *)op->ns->href, MAPI_NS_SOAP) == 0 &&
+                strcmp((const char *)op->name, "Fault") == 0)) {
+        if (op)
+            fault_error(c, doc);
+        else
+            sr_err_set(&c->err, SR_E_PROTOCOL, "%s: %s: not a SOAP envelope", who, c->url);
+        xmlFreeDoc(doc);
+        return;
+    }
+    if (rs->status != 200) {
+        sr_err_set(&c->err, SR_E_SERVER, "%s: %s: HTTP %ld with a %s body", who, c->url,
+                   rs->status, (const char *)op->name);
+        xmlFreeDoc(doc);
+        return;
+    }
+    c->resp = doc;
+    c->resp_op = op;
+}
+
+sr_code mapi_ews_run(mapi_net *net, mapi_ews_call *calls, size_t n, sr_err *err)
+{
+    mapi_http_req *rq = calloc(n ? n : 1, sizeof *rq);
+    mapi_http_resp *rs = calloc(n ? n : 1, sizeof *rs);
+    sr_err *es = calloc(n ? n : 1, sizeof *es);
+    xmlChar **bodies = calloc(n ? n : 1, sizeof *bodies);
+    if (!rq || !rs || !es || !bodies) {
+        free(rq); free(rs); free(es); free(bodies);
+        return sr_err_set(err, SR_E_NOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < n; i++) {
+        mapi_ews_call *c = &calls[i];
+        c->resp = NULL;
+        c->resp_op = NULL;
+        c->http_status = 0;
+        sr_err_clear(&c->err);
+        int len = 0;
+        bodies[i] = c->req ? mapi_xml_dump(c->req, &len) : NULL;
+        rq[i] = (mapi_http_req){ .url = c->url, .who = c->mailbox, .method = "POST",
+                                 .content_type = "text/xml; charset=utf-8",
+                                 .body = (const char *)bodies[i], .body_len = (size_t)len,
+                                 .auth = 1, .idempotent = c->idempotent, .soap = 1 };
+    }
+    mapi_http_run(net, rq, rs, es, n);
+    sr_code rc = SR_OK;
+    for (size_t i = 0; i < n; i++) {
+        mapi_ews_call *c = &calls[i];
+        if (!bodies[i])
+            sr_err_set(&c->err, SR_E_INVALID, "%s: no request document", c->url);
+        else if (es[i].code != SR_OK)
+            c->err = es[i];
+        else
+            take_answer(c, &rs[i]);
+        if (c->err.code != SR_OK) {
+            sr_log(SR_LOG_WARN, c->mailbox, "%s", c->err.msg);
+            if (rc == SR_OK) {
+                rc = c->err.code;
+                if (err)
+                    *err = c->err;
+            }
+        }
+        mapi_http_resp_clear(&rs[i]);
+        xmlFree(bodies[i]);
+    }
+    free(rq); free(rs); free(es); free(bodies);
+    return rc;
+}

@@ -1,0 +1,696 @@
+/* ews_http.c — the HTTP layer under Autodiscover and EWS: one curl multi
+ * handle per mapi_net (its connection pool is shared by every request, so
+ * connections are reused across mailboxes), a share handle for DNS and TLS
+ * sessions, concurrent batches, bounded retries, size limits and redacted
+ * tracing.  What a response means is decided elsewhere. */
+#include "mapi/ews_int.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct mapi_net {
+    mapi_netopts o;             /* strings below are our copies */
+    char *user, *password, *client_id, *client_secret;
+    char *authority_url, *resource_url, *proxy, *ca_file, *ca_dir, *server_version;
+    struct curl_slist *connect_to;
+    CURLM *multi;
+    CURLSH *share;
+    unsigned requests, connections;
+    int trace;                  /* SR_EWS_DEBUG: 1 headers, 2 bodies */
+    mapi_oauth_cache oauth;
+};
+
+long long mapi_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void mapi_sleep_ms(long ms)
+{
+    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+    while (ms > 0 && nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
+
+const mapi_netopts *mapi_net_opts(const mapi_net *net) { return &net->o; }
+mapi_oauth_cache *mapi_net_oauth(mapi_net *net) { return &net->oauth; }
+unsigned mapi_net_requests(const mapi_net *net) { return net ? net->requests : 0; }
+unsigned mapi_net_connections(const mapi_net *net) { return net ? net->connections : 0; }
+
+static int copy_str(char **dst, const char **view, const char *src)
+{
+    *dst = NULL;
+    *view = NULL;
+    if (!src)
+        return 0;
+    if (!(*dst = sr_strdup(src)))
+        return -1;
+    *view = *dst;
+    return 0;
+}
+
+static int copy_opts(mapi_net *net, const mapi_netopts *in)
+{
+    net->o = *in;
+    int bad = 0;
+    bad |= copy_str(&net->user, &net->o.user, in->user);
+    bad |= copy_str(&net->password, &net->o.password, in->password);
+    bad |= copy_str(&net->client_id, &net->o.client_id, in->client_id);
+    bad |= copy_str(&net->client_secret, &net->o.client_secret, in->client_secret);
+    bad |= copy_str(&net->authority_url, &net->o.authority_url,
+                    in->authority_url ? in->authority_url : "https://login.microsoftonline.com/common");
+    bad |= copy_str(&net->resource_url, &net->o.resource_url,
+                    in->resource_url ? in->resource_url : "https://outlook.office365.com");
+    bad |= copy_str(&net->proxy, &net->o.proxy, in->proxy);
+    bad |= copy_str(&net->ca_file, &net->o.ca_file, in->ca_file);
+    bad |= copy_str(&net->ca_dir, &net->o.ca_dir, in->ca_dir);
+    bad |= copy_str(&net->server_version, &net->o.server_version,
+                    in->server_version ? in->server_version : "Exchange2013_SP1");
+    net->o.connect_to = NULL;
+    for (const char *const *c = in->connect_to; c && *c; c++) {
+        struct curl_slist *l = curl_slist_append(net->connect_to, *c);
+        if (!l)
+            return -1;
+        net->connect_to = l;
+    }
+    if (!net->o.connect_timeout_ms) net->o.connect_timeout_ms = 10000;
+    if (!net->o.timeout_ms) net->o.timeout_ms = 120000;
+    if (!net->o.max_response_bytes) net->o.max_response_bytes = 32u << 20;
+    if (!net->o.max_retries) net->o.max_retries = 6;
+    if (!net->o.max_backoff_ms) net->o.max_backoff_ms = 120000;
+    if (!net->o.max_parallel) net->o.max_parallel = 8;
+    return bad ? -1 : 0;
+}
+
+mapi_net *mapi_net_new(const mapi_netopts *opts, sr_err *err)
+{
+    static const mapi_netopts none = { .auth = MAPI_AUTH_NONE };
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        sr_err_set(err, SR_E_INTERNAL, "libcurl could not be initialised");
+        return NULL;
+    }
+    mapi_net *net = calloc(1, sizeof *net);
+    if (!net || copy_opts(net, opts ? opts : &none) != 0) {
+        mapi_net_free(net);
+        sr_err_set(err, SR_E_NOMEM, "out of memory creating the network handle");
+        return NULL;
+    }
+    if ((net->o.auth == MAPI_AUTH_BASIC || net->o.auth == MAPI_AUTH_NTLM) && !net->user) {
+        mapi_net_free(net);
+        sr_err_set(err, SR_E_CONFIG, "Basic/NTLM authentication needs a user name");
+        return NULL;
+    }
+    net->multi = curl_multi_init();
+    net->share = curl_share_init();
+    if (!net->multi || !net->share) {
+        mapi_net_free(net);
+        sr_err_set(err, SR_E_NOMEM, "out of memory creating curl handles");
+        return NULL;
+    }
+    curl_share_setopt(net->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+    curl_share_setopt(net->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+    curl_multi_setopt(net->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)net->o.max_parallel);
+    const char *dbg = getenv("SR_EWS_DEBUG");
+    net->trace = dbg ? atoi(dbg) : 0;
+    return net;
+}
+
+void mapi_net_free(mapi_net *net)
+{
+    if (!net)
+        return;
+    if (net->multi)
+        curl_multi_cleanup(net->multi);
+    if (net->share)
+        curl_share_cleanup(net->share);
+    curl_slist_free_all(net->connect_to);
+    sr_secret_free(net->password);
+    sr_secret_free(net->client_secret);
+    free(net->user);
+    free(net->client_id);
+    free(net->authority_url);
+    free(net->resource_url);
+    free(net->proxy);
+    free(net->ca_file);
+    free(net->ca_dir);
+    free(net->server_version);
+    mapi_oauth_cache_clear(&net->oauth);
+    free(net);
+    curl_global_cleanup();
+}
+
+/* ---- plain words (the spec's "Dealing with Autodiscover service issues") - */
+const char *mapi_curl_words(CURLcode cc, sr_code *code)
+{
+    sr_code c = SR_E_CONNECT;
+    const char *w;
+    switch (cc) {
+    case CURLE_COULDNT_RESOLVE_HOST:
+        w = "the server name or address could not be resolved"; break;
+    case CURLE_COULDNT_RESOLVE_PROXY:
+        w = "the proxy server name could not be resolved"; break;
+    case CURLE_COULDNT_CONNECT:
+        w = "a connection with the server could not be established"; break;
+    case CURLE_OPERATION_TIMEDOUT:
+        c = SR_E_TIMEOUT; w = "the server did not answer in time"; break;
+    case CURLE_PEER_FAILED_VERIFICATION:
+        c = SR_E_TLS; w = "the server's certificate is not trusted (TLS verification failed)"; break;
+    case CURLE_SSL_CONNECT_ERROR:
+        c = SR_E_TLS; w = "the TLS handshake with the server failed (certificate not trusted or not TLS)"; break;
+    case CURLE_SSL_CACERT_BADFILE:
+        c = SR_E_TLS; w = "the CA file or directory could not be read"; break;
+    case CURLE_SSL_CERTPROBLEM:
+        c = SR_E_TLS; w = "a problem with the local client certificate"; break;
+    case CURLE_WRITE_ERROR:
+        c = SR_E_LIMIT; w = "the response is larger than the configured limit"; break;
+    case CURLE_GOT_NOTHING:
+        w = "the server closed the connection without answering"; break;
+    case CURLE_RECV_ERROR:
+    case CURLE_SEND_ERROR:
+    case CURLE_PARTIAL_FILE:
+        w = "the connection broke while talking to the server"; break;
+    case CURLE_TOO_MANY_REDIRECTS:
+        c = SR_E_PROTOCOL; w = "too many HTTP redirects"; break;
+    case CURLE_UNSUPPORTED_PROTOCOL:
+        c = SR_E_PROTOCOL; w = "the URL scheme is not allowed (https is required)"; break;
+    case CURLE_URL_MALFORMAT:
+        c = SR_E_INVALID; w = "the URL is malformed"; break;
+    case CURLE_LOGIN_DENIED:
+        c = SR_E_AUTH; w = "authorization was refused: credentials are invalid"; break;
+    case CURLE_OUT_OF_MEMORY:
+        c = SR_E_NOMEM; w = "out of memory"; break;
+    default:
+        c = SR_E_PROTOCOL; w = curl_easy_strerror(cc); break;
+    }
+    if (code)
+        *code = c;
+    return w;
+}
+
+const char *mapi_http_words(long status, sr_code *code)
+{
+    sr_code c = SR_E_SERVER;
+    const char *w = "the server reported an error";
+    switch (status) {
+    case 401: c = SR_E_AUTH; w = "authorization was refused: credentials are invalid"; break;
+    case 403: c = SR_E_ACCESS; w = "access is denied for the account used"; break;
+    case 404: c = SR_E_NOTFOUND; w = "no service at this URL (wrong URL)"; break;
+    case 456: c = SR_E_AUTH; w = "multi-factor authentication is required"; break;
+    case 500: w = "internal server error"; break;
+    case 502: case 504: w = "a gateway or proxy could not reach the server"; break;
+    case 503: c = SR_E_BUSY; w = "the service is unavailable (busy or throttling)"; break;
+    default:
+        if (status >= 300 && status < 400) { c = SR_E_PROTOCOL; w = "unexpected HTTP redirect"; }
+        else if (status >= 400 && status < 500) { c = SR_E_PROTOCOL; w = "the server refused the request"; }
+        break;
+    }
+    if (code)
+        *code = c;
+    return w;
+}
+
+/* ---- redaction for tracing ---------------------------------------------- */
+static const char *const secret_headers[] = {
+    "authorization:", "proxy-authorization:", "cookie:", "set-cookie:",
+    "www-authenticate:", "proxy-authenticate:",
+};
+
+static void redact_header_line(char *line)
+{
+    for (size_t i = 0; i < sizeof secret_headers / sizeof secret_headers[0]; i++) {
+        size_t n = strlen(secret_headers[i]);
+        if (strncasecmp(line, secret_headers[i], n) != 0)
+            continue;
+        char *p = line + n;
+        while (*p == ' ')
+            p++;
+        /* keep the scheme name ("Basic", "NTLM", "Bearer") — it helps and is no secret */
+        char *sp = p;
+        while (*sp && *sp != ' ' && *sp != '\r' && *sp != '\n' && *sp != ';' && *sp != '=')
+            sp++;
+        char *keep_end = (*sp == ' ' && i != 2 && i != 3) ? sp : p;
+        char *eol = keep_end + strcspn(keep_end, "\r\n");
+        const char *tag = keep_end == p ? "[redacted]" : " [redacted]";
+        size_t tl = strlen(tag);
+        if ((size_t)(eol - keep_end) >= tl) {
+            memcpy(keep_end, tag, tl);
+            memmove(keep_end + tl, eol, strlen(eol) + 1);
+        } else {
+            memset(keep_end, '*', (size_t)(eol - keep_end));
+        }
+        return;
+    }
+}
+
+/* Blank the value after key up to a delimiter in place. */
+static void blank_after(char *s, const char *key, const char *stops)
+{
+    size_t kl = strlen(key);
+    for (char *p = strcasestr(s, key); p; p = strcasestr(p + kl, key)) {
+        char *v = p + kl;
+        size_t n = strcspn(v, stops);
+        memset(v, '*', n);
+    }
+}
+
+char *mapi_trace_redact(const char *data, size_t len, int is_header)
+{
+    char *s = malloc(len + 1);
+    if (!s)
+        return NULL;
+    memcpy(s, data, len);
+    s[len] = '\0';
+    for (size_t i = 0; i < len; i++)  /* binary bodies: keep the trace printable */
+        if (s[i] == '\0')
+            s[i] = '.';
+    if (is_header) {
+        for (char *line = s; line && *line;) {
+            redact_header_line(line);
+            char *nl = strchr(line, '\n');
+            line = nl ? nl + 1 : NULL;
+        }
+        return s;
+    }
+    blank_after(s, "client_secret=", "&\r\n");
+    blank_after(s, "password=", "&\r\n");
+    blank_after(s, "\"access_token\":\"", "\"");
+    blank_after(s, "\"refresh_token\":\"", "\"");
+    blank_after(s, "Password>", "<");
+    return s;
+}
+
+static int trace_cb(CURL *h, curl_infotype type, char *data, size_t size, void *ud)
+{
+    (void)h;
+    const char *who = ud;
+    int level = 0;
+    const char *dir = "";
+    switch (type) {
+    case CURLINFO_HEADER_OUT: level = 1; dir = ">"; break;
+    case CURLINFO_HEADER_IN: level = 1; dir = "<"; break;
+    case CURLINFO_DATA_OUT: level = 2; dir = ">>"; break;
+    case CURLINFO_DATA_IN: level = 2; dir = "<<"; break;
+    default: return 0;
+    }
+    const char *env = getenv("SR_EWS_DEBUG");
+    if (!env || atoi(env) < level)
+        return 0;
+    char *r = mapi_trace_redact(data, size, level == 1);
+    if (r) {
+        size_t n = strlen(r);
+        while (n && (r[n - 1] == '\n' || r[n - 1] == '\r'))
+            r[--n] = '\0';
+        sr_log(SR_LOG_NOTICE, who, "http %s %s", dir, r);
+        free(r);
+    }
+    return 0;
+}
+
+/* ---- one transfer ------------------------------------------------------- */
+enum { X_PENDING, X_RUNNING, X_WAITING, X_DONE };
+
+typedef struct xfer {
+    const mapi_http_req *req;
+    mapi_http_resp *resp;
+    sr_err *err;
+    CURL *easy;
+    struct curl_slist *hdrs;
+    char *buf;
+    size_t len, cap, limit;
+    int overflow, state, attempts;
+    long long wait_until;
+    unsigned waited_ms;
+    char errbuf[CURL_ERROR_SIZE];
+} xfer;
+
+static size_t write_cb(char *p, size_t sz, size_t nm, void *ud)
+{
+    xfer *x = ud;
+    size_t n = sz * nm;
+    if (x->len + n > x->limit) {
+        x->overflow = 1;
+        return 0;   /* aborts the transfer with CURLE_WRITE_ERROR */
+    }
+    if (x->len + n + 1 > x->cap) {
+        size_t cap = x->cap ? x->cap : 16384;
+        while (cap < x->len + n + 1)
+            cap *= 2;
+        char *nb = realloc(x->buf, cap);
+        if (!nb)
+            return 0;
+        x->buf = nb;
+        x->cap = cap;
+    }
+    memcpy(x->buf + x->len, p, n);
+    x->len += n;
+    x->buf[x->len] = '\0';
+    return n;
+}
+
+static sr_code setup_auth(mapi_net *net, CURL *h, const char *token)
+{
+    const mapi_netopts *o = &net->o;
+    switch (o->auth) {
+    case MAPI_AUTH_BASIC:
+    case MAPI_AUTH_NTLM:
+        curl_easy_setopt(h, CURLOPT_HTTPAUTH,
+                         o->auth == MAPI_AUTH_BASIC ? CURLAUTH_BASIC : CURLAUTH_NTLM);
+        curl_easy_setopt(h, CURLOPT_USERNAME, o->user);
+        curl_easy_setopt(h, CURLOPT_PASSWORD, o->password ? o->password : "");
+        break;
+    case MAPI_AUTH_NEGOTIATE:
+        curl_easy_setopt(h, CURLOPT_HTTPAUTH, CURLAUTH_NEGOTIATE);
+        curl_easy_setopt(h, CURLOPT_USERPWD, ":");   /* use the Kerberos ccache */
+        break;
+    case MAPI_AUTH_OAUTH2:
+        curl_easy_setopt(h, CURLOPT_HTTPAUTH, CURLAUTH_BEARER);
+        curl_easy_setopt(h, CURLOPT_XOAUTH2_BEARER, token);
+        break;
+    case MAPI_AUTH_NONE:
+        break;
+    }
+    return SR_OK;
+}
+
+static sr_code xfer_start(mapi_net *net, xfer *x, const char *token)
+{
+    const mapi_http_req *r = x->req;
+    const mapi_netopts *o = &net->o;
+    CURL *h = x->easy ? x->easy : curl_easy_init();
+    if (!h)
+        return sr_err_set(x->err, SR_E_NOMEM, "%s: out of memory", r->url);
+    curl_easy_reset(h);
+    x->easy = h;
+    x->len = 0;
+    x->overflow = 0;
+    x->errbuf[0] = '\0';
+    const char *protos = o->allow_http ? "http,https" : "https";
+    curl_easy_setopt(h, CURLOPT_URL, r->url);
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, protos);
+    curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, protos);
+    curl_easy_setopt(h, CURLOPT_SHARE, net->share);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, o->connect_timeout_ms);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, o->timeout_ms);
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, x->errbuf);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, write_cb);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, x);
+    curl_easy_setopt(h, CURLOPT_USERAGENT, "switchresmb/1.0");
+    curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+    /* No proxy unless configured: the environment's *_proxy never applies. */
+    curl_easy_setopt(h, CURLOPT_PROXY, o->proxy ? o->proxy : "");
+    if (o->ca_file)
+        curl_easy_setopt(h, CURLOPT_CAINFO, o->ca_file);
+    if (o->ca_dir)
+        curl_easy_setopt(h, CURLOPT_CAPATH, o->ca_dir);
+    if (net->connect_to)
+        curl_easy_setopt(h, CURLOPT_CONNECT_TO, net->connect_to);
+    if (r->follow_redirects) {
+        curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
+        curl_easy_setopt(h, CURLOPT_MAXREDIRS, 10L);
+    }
+    if (r->auth)
+        setup_auth(net, h, token);
+    curl_slist_free_all(x->hdrs);
+    x->hdrs = NULL;
+    if (r->body) {
+        char ct[160];
+        snprintf(ct, sizeof ct, "Content-Type: %s",
+                 r->content_type ? r->content_type : "text/xml; charset=utf-8");
+        x->hdrs = curl_slist_append(x->hdrs, ct);
+        x->hdrs = curl_slist_append(x->hdrs, "Expect:");
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, r->body);
+        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->body_len);
+    } else if (r->method && strcmp(r->method, "GET") != 0) {
+        curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, r->method);
+    }
+    if (r->extra_header)
+        x->hdrs = curl_slist_append(x->hdrs, r->extra_header);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, x->hdrs);
+    if (net->trace > 0) {
+        curl_easy_setopt(h, CURLOPT_VERBOSE, 1L);
+        curl_easy_setopt(h, CURLOPT_DEBUGFUNCTION, trace_cb);
+        curl_easy_setopt(h, CURLOPT_DEBUGDATA, (void *)(r->who ? r->who : r->url));
+    }
+    curl_easy_setopt(h, CURLOPT_PRIVATE, x);
+    x->attempts++;
+    net->requests++;
+    if (curl_multi_add_handle(net->multi, h) != CURLM_OK)
+        return sr_err_set(x->err, SR_E_INTERNAL, "%s: cannot start the transfer", r->url);
+    x->state = X_RUNNING;
+    return SR_OK;
+}
+
+/* ---- outcome of one attempt --------------------------------------------- */
+static int may_retry(const mapi_net *net, const xfer *x, unsigned delay_ms)
+{
+    return (unsigned)x->attempts <= net->o.max_retries &&
+           x->waited_ms + delay_ms <= net->o.max_backoff_ms;
+}
+
+static void schedule_retry(xfer *x, unsigned delay_ms)
+{
+    x->state = X_WAITING;
+    x->wait_until = mapi_now_ms() + delay_ms;
+    x->waited_ms += delay_ms;
+}
+
+/* ErrorServerBusy as a SOAP fault (whole request refused: always safe to
+ * resend) or, for reads, as the first response message.  *backoff_ms from
+ * MessageXml. */
+static int soap_busy(const xfer *x, int message_level_ok, unsigned *backoff_ms)
+{
+    *backoff_ms = 0;
+    xmlDocPtr doc = mapi_xml_parse(x->buf, x->len, "busy check", NULL);
+    if (!doc)
+        return 0;
+    char *code = NULL, *text = NULL;
+    int busy = 0;
+    if (mapi_ews_fault(doc, &code, &text, backoff_ms)) {
+        busy = code && strcmp(code, "ErrorServerBusy") == 0;
+    } else if (message_level_ok) {
+        xmlNodePtr body = mapi_xml_child(xmlDocGetRootElement(doc), MAPI_NS_SOAP, "Body");
+        xmlNodePtr op = mapi_xml_child(body, NULL, NULL);
+        xmlNodePtr msgs = mapi_xml_child(op, NULL, "ResponseMessages");
+        xmlNodePtr m = mapi_xml_child(msgs, NULL, NULL);
+        code = mapi_xml_child_text(m, NULL, "ResponseCode");
+        busy = code && strcmp(code, "ErrorServerBusy") == 0;
+        if (busy)
+            *backoff_ms = mapi_ews_backoff(m);
+    }
+    free(code);
+    free(text);
+    xmlFreeDoc(doc);
+    return busy;
+}
+
+static void xfer_curl_failed(mapi_net *net, xfer *x, CURLcode cc)
+{
+    const mapi_http_req *r = x->req;
+    const char *who = r->who ? r->who : "request";
+    if (x->overflow) {
+        sr_err_set(x->err, SR_E_LIMIT, "%s: %s: the response is larger than the limit of %zu bytes",
+                   who, r->url, x->limit);
+        x->state = X_DONE;
+        return;
+    }
+    sr_code code;
+    const char *words = mapi_curl_words(cc, &code);
+    /* Refused connections never carried the request; broken ones may have,
+     * so only reads are resent then. */
+    int unsent = cc == CURLE_COULDNT_CONNECT;
+    int broken = cc == CURLE_GOT_NOTHING || cc == CURLE_RECV_ERROR || cc == CURLE_SEND_ERROR ||
+                 cc == CURLE_PARTIAL_FILE || cc == CURLE_OPERATION_TIMEDOUT;
+    unsigned delay = 250u * (unsigned)x->attempts;
+    if ((unsent || (broken && r->idempotent)) && may_retry(net, x, delay)) {
+        sr_log(SR_LOG_INFO, who, "%s: %s; retrying in %u ms (attempt %d)", r->url, words, delay,
+               x->attempts + 1);
+        schedule_retry(x, delay);
+        return;
+    }
+    sr_err_set(x->err, code, "%s: %s: %s (%s)%s", who, r->url, words,
+               x->errbuf[0] ? x->errbuf : curl_easy_strerror(cc),
+               x->attempts > 1 ? " after retries" : "");
+    x->state = X_DONE;
+}
+
+static void xfer_throttled(mapi_net *net, xfer *x, const char *what, unsigned delay)
+{
+    const char *who = x->req->who ? x->req->who : "request";
+    if (may_retry(net, x, delay)) {
+        sr_log(SR_LOG_NOTICE, who, "%s: throttled by the server (%s); waiting %u ms (attempt %d)",
+               x->req->url, what, delay, x->attempts + 1);
+        schedule_retry(x, delay);
+        return;
+    }
+    sr_err_set(x->err, SR_E_BUSY,
+               "%s: %s: the server kept throttling (%s); gave up after %d attempts and %u ms of waiting",
+               who, x->req->url, what, x->attempts, x->waited_ms);
+    x->err->backoff_ms = delay;
+    x->state = X_DONE;
+}
+
+static void xfer_finish(mapi_net *net, xfer *x, CURLcode cc)
+{
+    long conns = 0, status = 0;
+    curl_easy_getinfo(x->easy, CURLINFO_NUM_CONNECTS, &conns);
+    net->connections += (unsigned)conns;
+    if (cc != CURLE_OK) {
+        xfer_curl_failed(net, x, cc);
+        return;
+    }
+    curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
+    if (status == 503) {
+        curl_off_t ra = -1;
+        curl_easy_getinfo(x->easy, CURLINFO_RETRY_AFTER, &ra);
+        char what[64];
+        snprintf(what, sizeof what, "HTTP 503, Retry-After %lld s", (long long)ra);
+        xfer_throttled(net, x, what, ra > 0 ? (unsigned)ra * 1000u : 1000u * (unsigned)x->attempts);
+        return;
+    }
+    unsigned backoff;
+    if (x->req->soap && (status == 500 || status == 200) && x->buf &&
+        strstr(x->buf, "ErrorServerBusy") &&
+        soap_busy(x, status == 200 && x->req->idempotent, &backoff)) {
+        char what[80];
+        snprintf(what, sizeof what, "ErrorServerBusy, BackOffMilliseconds=%u", backoff);
+        xfer_throttled(net, x, what, backoff ? backoff : 1000u * (unsigned)x->attempts);
+        return;
+    }
+    mapi_http_resp *rs = x->resp;
+    rs->status = status;
+    rs->body = x->buf ? x->buf : sr_strdup("");
+    rs->len = x->len;
+    x->buf = NULL;
+    x->cap = x->len = 0;
+    char *loc = NULL;
+    if (status >= 300 && status < 400 &&
+        curl_easy_getinfo(x->easy, CURLINFO_REDIRECT_URL, &loc) == CURLE_OK && loc)
+        rs->location = sr_strdup(loc);
+    x->state = X_DONE;
+}
+
+void mapi_http_resp_clear(mapi_http_resp *r)
+{
+    if (!r)
+        return;
+    free(r->body);
+    free(r->location);
+    memset(r, 0, sizeof *r);
+    r->retry_after_s = -1;
+}
+
+static size_t start_ready(mapi_net *net, xfer *xs, size_t n, size_t running, const char *token,
+                          size_t *done)
+{
+    long long now = mapi_now_ms();
+    for (size_t i = 0; i < n && running < net->o.max_parallel; i++) {
+        xfer *x = &xs[i];
+        if (x->state == X_PENDING || (x->state == X_WAITING && x->wait_until <= now)) {
+            if (xfer_start(net, x, token) == SR_OK) {
+                running++;
+            } else {
+                x->state = X_DONE;
+                (*done)++;
+            }
+        }
+    }
+    return running;
+}
+
+static long poll_wait_ms(const xfer *xs, size_t n, size_t running)
+{
+    if (running)
+        return 100;
+    long long now = mapi_now_ms(), next = now + 1000;
+    for (size_t i = 0; i < n; i++)
+        if (xs[i].state == X_WAITING && xs[i].wait_until < next)
+            next = xs[i].wait_until;
+    return next > now ? (long)(next - now) : 0;
+}
+
+static void run_loop(mapi_net *net, xfer *xs, size_t n, const char *token)
+{
+    size_t done = 0, running = 0;
+    const mapi_netopts *o = &net->o;
+    long long hard = mapi_now_ms() + (o->timeout_ms + 1000) * (long long)(o->max_retries + 1) +
+                     o->max_backoff_ms;
+    while (done < n && mapi_now_ms() < hard) {
+        running = start_ready(net, xs, n, running, token, &done);
+        int still = 0;
+        curl_multi_perform(net->multi, &still);
+        CURLMsg *m;
+        int left;
+        while ((m = curl_multi_info_read(net->multi, &left))) {
+            if (m->msg != CURLMSG_DONE)
+                continue;
+            xfer *x = NULL;
+            curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&x);
+            CURLcode cc = m->data.result;
+            curl_multi_remove_handle(net->multi, m->easy_handle);
+            running--;
+            xfer_finish(net, x, cc);
+            if (x->state == X_DONE)
+                done++;
+        }
+        if (done < n)
+            curl_multi_poll(net->multi, NULL, 0, (int)poll_wait_ms(xs, n, running), NULL);
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (xs[i].state == X_DONE)
+            continue;
+        if (xs[i].state == X_RUNNING)
+            curl_multi_remove_handle(net->multi, xs[i].easy);
+        sr_err_set(xs[i].err, SR_E_TIMEOUT, "%s: %s: no answer within the time limit",
+                   xs[i].req->who ? xs[i].req->who : "request", xs[i].req->url);
+    }
+}
+
+sr_code mapi_http_run(mapi_net *net, const mapi_http_req *reqs, mapi_http_resp *resps,
+                      sr_err *errs, size_t n)
+{
+    const char *token = NULL;
+    for (size_t i = 0; i < n; i++) {
+        memset(&resps[i], 0, sizeof resps[i]);
+        resps[i].retry_after_s = -1;
+        sr_err_clear(&errs[i]);
+    }
+    for (size_t i = 0; i < n && net->o.auth == MAPI_AUTH_OAUTH2 && !token; i++) {
+        if (!reqs[i].auth)
+            continue;
+        sr_err e;
+        sr_err_clear(&e);
+        if (!(token = mapi_oauth_token(net, &e))) {
+            for (size_t j = 0; j < n; j++)
+                errs[j] = e;
+            return e.code;
+        }
+    }
+    xfer *xs = calloc(n ? n : 1, sizeof *xs);
+    if (!xs) {
+        for (size_t j = 0; j < n; j++)
+            sr_err_set(&errs[j], SR_E_NOMEM, "out of memory");
+        return SR_E_NOMEM;
+    }
+    for (size_t i = 0; i < n; i++) {
+        xs[i] = (xfer){ .req = &reqs[i], .resp = &resps[i], .err = &errs[i],
+                        .limit = net->o.max_response_bytes, .state = X_PENDING };
+    }
+    run_loop(net, xs, n, token);
+    sr_code rc = SR_OK;
+    for (size_t i = 0; i < n; i++) {
+        resps[i].attempts = xs[i].attempts;
+        if (xs[i].easy)
+            curl_easy_cleanup(xs[i].easy);
+        curl_slist_free_all(xs[i].hdrs);
+        free(xs[i].buf);
+        if (rc == SR_OK && errs[i].code != SR_OK)
+            rc = errs[i].code;
+    }
+    free(xs);
+    return rc;
+}

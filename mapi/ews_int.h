@@ -1,0 +1,118 @@
+/* ews_int.h — private to mapi/: the network half's internals shared by
+ * autodiscover.c, ews_http.c, ews_xml.c, ews_req.c, ews_resp.c, oauth.c,
+ * session.c and switchmsg_ews.c.  Not for other modules (use mapi/mapi.h). */
+#ifndef MAPI_EWS_INT_H
+#define MAPI_EWS_INT_H
+
+#include <curl/curl.h>
+#include <libxml/tree.h>
+#include <stddef.h>
+
+#include "mapi/mapi.h"
+
+#define MAPI_NS_SOAP "http://schemas.xmlsoap.org/soap/envelope/"
+#define MAPI_NS_T    "http://schemas.microsoft.com/exchange/services/2006/types"
+#define MAPI_NS_M    "http://schemas.microsoft.com/exchange/services/2006/messages"
+#define MAPI_NS_AD_REQ  "http://schemas.microsoft.com/exchange/autodiscover/outlook/requestschema/2006"
+#define MAPI_NS_AD_RESP "http://schemas.microsoft.com/exchange/autodiscover/responseschema/2006"
+#define MAPI_NS_AD_OUTLOOK "http://schemas.microsoft.com/exchange/autodiscover/outlook/responseschema/2006a"
+
+/* ---- one HTTP exchange (ews_http.c) ------------------------------------- */
+typedef struct mapi_http_req {
+    const char *url;
+    const char *who;            /* mailbox / address for log lines */
+    const char *method;         /* "POST" (default) or "GET" */
+    const char *content_type;   /* of body */
+    const char *body;           /* NULL for GET */
+    size_t body_len;
+    int auth;                   /* send credentials (Autodiscover GET probe: 0) */
+    int follow_redirects;       /* 0: 3xx is returned to the caller */
+    int idempotent;             /* may be resent after it reached the server */
+    int soap;                   /* parse SOAP faults / ErrorServerBusy for retries */
+    const char *extra_header;   /* one "Name: value" header or NULL */
+} mapi_http_req;
+
+typedef struct mapi_http_resp {
+    long status;
+    char *body;                 /* NUL-terminated; caller frees */
+    size_t len;
+    char *location;             /* Location header on 3xx; caller frees */
+    long retry_after_s;         /* Retry-After on 503, -1 when absent */
+    int attempts;               /* how many times it was sent */
+} mapi_http_resp;
+
+/* Send several requests concurrently through the handle's multi handle
+ * (shared connection pool), with retries per the net options.  Each resps[i]
+ * and errs[i] is filled; returns SR_OK when every request produced an HTTP
+ * answer (any status), else the first failure's code. */
+sr_code mapi_http_run(mapi_net *net, const mapi_http_req *reqs, mapi_http_resp *resps,
+                      sr_err *errs, size_t n);
+void mapi_http_resp_clear(mapi_http_resp *r);
+
+/* Plain words for a curl failure, naming what it means (the spec's
+ * troubleshooting table); sets the project code in *code. Static string. */
+const char *mapi_curl_words(CURLcode cc, sr_code *code);
+/* Plain words for an HTTP status; static string. */
+const char *mapi_http_words(long status, sr_code *code);
+
+/* Redact credentials in one HTTP header line or body chunk for tracing.
+ * Returns a heap copy (caller frees). */
+char *mapi_trace_redact(const char *data, size_t len, int is_header);
+
+/* Options and shared state (ews_http.c). */
+const mapi_netopts *mapi_net_opts(const mapi_net *net);
+/* OAuth2 bearer for the handle (oauth.c); cached until shortly before
+ * expiry.  Returns a pointer owned by net, valid until the next call. */
+const char *mapi_oauth_token(mapi_net *net, sr_err *err);
+/* Parse an OAuth2 token JSON answer; *token caller frees (sr_secret_free). */
+sr_code mapi_oauth_parse(const char *json, char **token, long *expires_in, sr_err *err);
+/* oauth.c state inside mapi_net. */
+typedef struct mapi_oauth_cache {
+    char *token;
+    long long expires_at;       /* monotonic ms */
+} mapi_oauth_cache;
+mapi_oauth_cache *mapi_net_oauth(mapi_net *net);
+void mapi_oauth_cache_clear(mapi_oauth_cache *c);
+
+long long mapi_now_ms(void);
+void mapi_sleep_ms(long ms);
+
+/* ---- XML (ews_xml.c) ------------------------------------------------------ */
+/* Parse untrusted XML: no network, no DTD, no entity expansion. */
+xmlDocPtr mapi_xml_parse(const char *buf, size_t len, const char *what, sr_err *err);
+/* First element child of n with local name and namespace (ns may be NULL = any). */
+xmlNodePtr mapi_xml_child(xmlNodePtr n, const char *ns, const char *name);
+xmlNodePtr mapi_xml_next(xmlNodePtr n, const char *ns, const char *name);
+/* Text content of a child element; heap string or NULL. */
+char *mapi_xml_child_text(xmlNodePtr n, const char *ns, const char *name);
+/* Heap copy of an attribute or NULL. */
+char *mapi_xml_attr(xmlNodePtr n, const char *name);
+/* Serialize a document; *len gets the size; caller frees with xmlFree. */
+xmlChar *mapi_xml_dump(xmlDocPtr doc, int *len);
+/* Add a child element in namespace ns with optional text (escaped). */
+xmlNodePtr mapi_xml_add(xmlNodePtr parent, xmlNsPtr ns, const char *name, const char *text);
+
+/* ---- EWS envelope, errors (ews_xml.c) ------------------------------------ */
+typedef struct mapi_ews_env {
+    xmlDocPtr doc;
+    xmlNodePtr body;            /* soap:Body: builders add the operation here */
+    xmlNsPtr ns_t, ns_m;
+} mapi_ews_env;
+
+/* Response code table entry (sorted by name for bsearch). */
+typedef struct mapi_ews_code_entry {
+    const char *name;
+    sr_code code;
+    sr_class cls;
+} mapi_ews_code_entry;
+const mapi_ews_code_entry *mapi_ews_code_lookup(const char *response_code);
+/* Read a SOAP fault / ErrorServerBusy answer: response code, text and
+ * BackOffMilliseconds (0 when absent).  Returns 1 when the doc is a fault. */
+int mapi_ews_fault(xmlDocPtr doc, char **code, char **text, unsigned *backoff_ms);
+/* Back-off of a response message (MessageXml Value Name=BackOffMilliseconds). */
+unsigned mapi_ews_backoff(xmlNodePtr response_message);
+
+/* ---- request builders (ews_req.c) and parsers (ews_resp.c) ----------------
+ * Declared in mapi.h Part 5 so tests and other callers can use them. */
+
+#endif
