@@ -1,0 +1,299 @@
+/* configs.h — SwitchResMB.ini and CPUU.ini: load, validate, typed structs;
+ * stored-credential encryption (the spec's "Encryption Modes"); the
+ * CPUUCmdLine tokenizer; notification templates; rewriting DCPassword in place.
+ *
+ * Reading: our own line-oriented reader (configs/ini_lines.c), not iniparser,
+ * because every message must name file:line, duplicates must be caught, and
+ * the list sections ([Mailboxes], [MailboxesSMTP], [TargetMailboxesSMTP])
+ * hold bare lines — iniparser 4.1 rejects a whole file on the first bare line.
+ * Section and key names are case-insensitive; values keep their case and are
+ * trimmed of surrounding blanks.  Lines starting with ';' or '#' are comments.
+ *
+ * Diagnostics: every error and warning is logged through sr_log() with
+ * "file:line" as `who`; the first error is also returned in sr_err with the
+ * message "file:line: [Section] Key: what".  Secrets never appear in either.
+ *
+ * Ownership: every pointer a function returns says who frees it, above the
+ * prototype.  Structs returned by *_load are freed with the matching *_free,
+ * which wipes secret fields. */
+#ifndef SR_CONFIGS_H
+#define SR_CONFIGS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "util/util.h"
+
+/* ---- shared bits ----------------------------------------------------------- */
+
+/* Counts of what a load found; every item was already logged.  The two
+ * kinds map to the spec's SwitchResMb exit bits 4 (INI) and 32 (CPUUCmdLine). */
+typedef struct cfg_diag {
+    unsigned errors;          /* config_errors + cmdline_errors */
+    unsigned config_errors;   /* incorrect INI parameters (incl. unreadable file) */
+    unsigned cmdline_errors;  /* incorrect CPUUCmdLine */
+    unsigned warnings;
+} cfg_diag;
+
+/* One entry of a list section, with the source line it came from. */
+typedef struct cfg_list_entry {
+    char *value;              /* trimmed line, case kept */
+    int line;
+} cfg_list_entry;
+
+typedef struct cfg_list {
+    int present;              /* the section header appeared */
+    int line;                 /* line of the section header (0 when absent) */
+    size_t n;
+    cfg_list_entry *v;        /* n entries, in file order */
+} cfg_list;
+
+/* ---- features (spec: "What the Utility Updates", "Critical Functionalities") -
+ * Bit positions are shared with the engine; append only, never renumber. */
+typedef enum {
+    CFG_F_ADDBOXES = 0,
+    CFG_F_CONTAB,
+    CFG_F_CONTACTMEMBERS,
+    CFG_F_DELEGATES,
+    CFG_F_MOVETOFOLDER,
+    CFG_F_NICKS,
+    CFG_F_OTHERUSERSFOLDERS,
+    CFG_F_PUBLICFAV,
+    CFG_F_RULES,
+    CFG_F_SRS,
+    CFG_F_SEARCHFOLDERS,
+    CFG_F_SERVICES,
+    CFG_F_SHORTCUTS,
+    CFG_F_USERNAMES,
+    CFG_F_FAVORITES,
+    CFG_F_CALENDAR,
+    CFG_F_CONTACTS,
+    CFG_F_TASKS,
+    CFG_F_NOTES,
+    CFG_F_JOURNAL,
+    CFG_F_ACTIVITIES,         /* only valid as a Critical value */
+    CFG_F__MAX
+} cfg_feature;
+
+typedef uint32_t cfg_feature_set;
+#define CFG_FSET(f) ((cfg_feature_set)1u << (unsigned)(f))
+/* Every feature that Features/Skip may name (all but Activities). */
+#define CFG_FSET_PROCESSABLE (((cfg_feature_set)1u << CFG_F_ACTIVITIES) - 1u)
+/* The spec's critical list: Activities AddBoxes CONTAB Delegates Rules SRS
+ * SearchFolders Shortcuts. */
+#define CFG_FSET_CRITICAL_ALLOWED                                               \
+    (CFG_FSET(CFG_F_ACTIVITIES) | CFG_FSET(CFG_F_ADDBOXES) | CFG_FSET(CFG_F_CONTAB) | \
+     CFG_FSET(CFG_F_DELEGATES) | CFG_FSET(CFG_F_RULES) | CFG_FSET(CFG_F_SRS) |    \
+     CFG_FSET(CFG_F_SEARCHFOLDERS) | CFG_FSET(CFG_F_SHORTCUTS))
+
+/* INI name of a feature ("ContactMembers"); static, NULL when out of range. */
+const char *cfg_feature_name(cfg_feature f);
+/* Feature by INI name, case-insensitive; -1 when unknown. */
+int cfg_feature_parse(const char *name);
+
+/* ---- SwitchResMB.ini (spec: "SwitchResMB.ini Parameters") ------------------- */
+
+typedef enum { CFG_AGENT_NONE = 0, CFG_AGENT_LEGACY, CFG_AGENT_CONTEMPORARY } cfg_agent_type;
+typedef enum { CFG_TARGET_NONE = 0, CFG_TARGET_EXCHANGE, CFG_TARGET_O365 } cfg_target;
+
+typedef struct cfg_resmb {
+    char *path;                       /* as given to cfg_resmb_load */
+    struct {
+        int present, line;            /* always present after a successful load */
+        char *cpuu_cmdline;           /* raw value, may be "" */
+        int cpuu_cmdline_line;
+        char **cpuu_argv;             /* tokenized, NULL-terminated (may be empty) */
+        size_t cpuu_argc;
+        char *src_exch_server;        /* may be "" (Outlook 2016/2019) */
+        /* 0/1 flags; absent = 0 */
+        int logon_negotiate, logon_winnt, logon_anonymous, logon_kerberos, logon_smartcard;
+        int leave_temporary_profiles;
+    } settings;
+    struct {
+        int present, line;
+        char *dc_name;
+        char *dc_account;
+        char *dc_password;            /* stored (encrypted) form; decrypt with
+                                         cfg_resmb_dc_password() */
+        int dc_password_line;
+    } ad;
+    struct {
+        int present, line;
+        int connect_using_http;
+        char *proxy_server;
+        char *principal_name;         /* may be "" */
+        int ssl_only, mutual_auth, http_first_on_fast, http_first_on_slow;
+        /* optional; when none of the three is given, auth_ntlm = 1 (spec default) */
+        int auth_ntlm, auth_basic, auth_negotiate;
+        int auth_line;                /* line of the last Auth* key, 0 if none */
+    } rpc;
+    struct {
+        int present, line;
+        int recreate;                 /* RecreateSwitchMsg, default 0 */
+        cfg_agent_type agent;
+        cfg_target target;            /* CFG_TARGET_NONE unless given */
+        int target_line;
+    } switch_msg;
+    cfg_list mailboxes;               /* legacyExchangeDN per entry */
+    cfg_list mailboxes_smtp;
+    cfg_list target_mailboxes_smtp;   /* empty, or 1:1 with mailboxes_smtp */
+} cfg_resmb;
+
+/* Load and validate.  Returns NULL when any error was found (all of them are
+ * logged; the first is in *err, code SR_E_CONFIG or SR_E_CMDLINE); diag may
+ * be NULL.  Caller frees the result with cfg_resmb_free(). */
+cfg_resmb *cfg_resmb_load(const char *path, cfg_diag *diag, sr_err *err);
+/* NULL-safe; wipes the stored password. */
+void cfg_resmb_free(cfg_resmb *cfg);
+
+/* Decrypt [AD] DCPassword; errors are prefixed "file:line: [AD] DCPassword: ".
+ * *plain_out is a secret: caller frees with sr_secret_free(). */
+sr_code cfg_resmb_dc_password(const cfg_resmb *cfg, char **plain_out, sr_err *err);
+
+/* Replace the value of [AD] DCPassword in the file at path with `stored`,
+ * atomically (temp + fsync + rename, permissions kept), changing no other
+ * byte.  No [AD] section or no DCPassword line in it → SR_E_CONFIG naming
+ * the file.  stored must be one line (no CR/LF). */
+sr_code cfg_resmb_set_dcpassword(const char *path, const char *stored, sr_err *err);
+
+/* ---- CPUUCmdLine -------------------------------------------------------------- */
+
+/* Split a command line the way a POSIX shell would split words, without
+ * running one: blanks separate words; '...' is literal; "..." keeps blanks and
+ * honours backslash before " \ $ ` only; a backslash outside quotes escapes
+ * the next character.  Unquoted shell operators | & ; < > ( ) ` $ and
+ * unbalanced quotes are rejected (SR_E_CMDLINE, message names the column).
+ * On success *argv_out is a NULL-terminated vector (possibly just {NULL});
+ * caller frees with cfg_argv_free(). */
+sr_code cfg_cpuu_cmdline_tokenize(const char *cmdline, char ***argv_out, size_t *argc_out,
+                                  sr_err *err);
+/* NULL-safe. */
+void cfg_argv_free(char **argv);
+
+/* ---- CPUU.ini (spec: "CPUU Parameters", "Notification Format") -------------- */
+
+typedef enum { CFG_PRIO_LOW = 0, CFG_PRIO_NORMAL, CFG_PRIO_HIGH } cfg_notify_priority;
+typedef enum { CFG_ATTACH_NONE = 0, CFG_ATTACH_ALL, CFG_ATTACH_STATISTICS } cfg_notify_attach;
+typedef enum { CFG_NOTIFY_ALL = 0, CFG_NOTIFY_SUCCESS, CFG_NOTIFY_FAIL } cfg_notify_when;
+typedef enum { CFG_NPROFILE_DEFAULT = 0, CFG_NPROFILE_CURRENT } cfg_notify_profile;
+
+/* Spec defaults, applied when a parameter is absent. */
+#define CFG_DEFAULT_AUTHORITY_URL "https://login.microsoftonline.com/common"
+#define CFG_DEFAULT_RESOURCE_URL "https://outlook.office365.com"
+#define CFG_DEFAULT_ATTEMPT 3
+#define CFG_DEFAULT_WATCHDOG 1
+#define CFG_DEFAULT_MAX_LOCAL_DUMPS 10
+#define CFG_DEFAULT_STOP_PROCESSES \
+    "Communicator.exe Outlook.exe Rim.Desktop.exe Desktopmanager.exe GoogleCalendarSync.exe"
+/* The spec's example subject; the body is our wording with the same variables. */
+#define CFG_DEFAULT_NOTIFY_SUBJECT "%R: Profile %P on computer %H"
+#define CFG_DEFAULT_NOTIFY_BODY                                                     \
+    "Profile %P of user %U on computer %H was %R by the profile updating utility " \
+    "(processed at %T on %D). The CPUU log file has the details."
+
+typedef struct cfg_cpuu {
+    char *path;
+    int parameters_present, parameters_line;
+    /* source lines of keys that cross-checks and callers point at (0 = absent) */
+    int admin_line, password_line, admin_trg_line, password_trg_line, skip_line, features_line;
+    /* [Parameters] — configuration parameters */
+    char *admin;                      /* NULL when absent; requires password */
+    char *password;                   /* stored (encrypted) form or NULL */
+    char *admin_trg;                  /* requires password_trg */
+    char *password_trg;
+    int ask_credentials;              /* 0/1, default 0 */
+    int ask_source_credentials_only;  /* default 0 */
+    char **allow_additional_services; /* NULL-terminated, may be {NULL}; "All" kept */
+    int allow_all_services;           /* AllowAdditionalServices=All */
+    int features_given;               /* Features had a non-empty value */
+    cfg_feature_set features;         /* as written (Features=) */
+    cfg_feature_set skip;             /* Skip= (All → every processable feature) */
+    cfg_feature_set effective;        /* what the engine processes */
+    cfg_feature_set critical;
+    cfg_feature_set remove;           /* Remove= (only Nicks is defined) */
+    int remove_junk_email_messages, process_offline_profiles, keep_ost, backup_ost;
+    int create_reg_file_for_ost_recovery, use_target_ost, silent;
+    int watchdog;                     /* default 1 */
+    char **stop_processes;            /* NULL-terminated; default CFG_DEFAULT_STOP_PROCESSES */
+    int attempt;                      /* default 3 */
+    int open_store_wait, feature_wait, global_wait; /* seconds; 0 = not set (no limit) */
+    char **processed_domains_fqdns;   /* NULL-terminated, may be {NULL} */
+    int use_local_autodiscover_xmls;  /* default 0 */
+    char *autodiscover_source_url;    /* NULL when absent */
+    char *autodiscover_target_url;
+    char *authority_url;              /* default CFG_DEFAULT_AUTHORITY_URL */
+    char *resource_url;               /* default CFG_DEFAULT_RESOURCE_URL */
+    /* [Parameters] — management parameters that may also be written there */
+    char **profiles;                  /* Profiles=, NULL-terminated */
+    char **undo;                      /* Undo=, NULL-terminated */
+    int undo_all, default_profile, leave_temporary_profile, undo_default_profile;
+    char *log;                        /* Log=, NULL when absent */
+    int move_dumps_to_remote;
+    int max_local_dumps;              /* default 10 */
+    int log_write_directly, cleanup, do_not_modify_exclude_scp_lookup;
+    int name_trg_store_as_src, skip_autodiscover_checking, disable_logon_through_outlook;
+    /* [Admin notification] */
+    struct {
+        int present, line;
+        char **smtp_addresses;        /* NULL-terminated, at least one when present */
+        cfg_notify_priority priority; /* default normal */
+        cfg_notify_attach attach;     /* default none */
+        cfg_notify_when when;         /* default all */
+        cfg_notify_profile profile;   /* default "default" (spec) */
+        char *subject;                /* default CFG_DEFAULT_NOTIFY_SUBJECT */
+        char *body;                   /* default CFG_DEFAULT_NOTIFY_BODY */
+        int subject_line, body_line;
+    } notify;
+} cfg_cpuu;
+
+/* Load and validate CPUU.ini.  NULL on any error (all logged, first in *err,
+ * code SR_E_CONFIG).  Caller frees with cfg_cpuu_free(). */
+cfg_cpuu *cfg_cpuu_load(const char *path, cfg_diag *diag, sr_err *err);
+/* NULL-safe; wipes the stored passwords. */
+void cfg_cpuu_free(cfg_cpuu *cfg);
+
+/* Values for the notification variables (spec "Notification Format"). */
+typedef struct cfg_notify_vars {
+    int updated;                      /* %R: "UPDATED" / "NOT UPDATED" */
+    const char *user;                 /* %U */
+    const char *profile;              /* %P */
+    const char *host;                 /* %H */
+    const char *time;                 /* %T */
+    const char *date;                 /* %D */
+} cfg_notify_vars;
+
+/* Expand %R %U %P %H %T %D (either case) and %% in tmpl; an unknown %x is
+ * kept as written.  tmpl NULL → "".  NULL vars fields expand to "".
+ * Caller frees the result with free(); NULL only on OOM. */
+char *cfg_notification_expand(const char *tmpl, const cfg_notify_vars *vars);
+
+/* ---- stored credentials (spec: "Encryption Modes") --------------------------
+ * Stored form: "srenc1:<mode>:<base64(key id[4] | nonce[24] | ciphertext)>",
+ * XChaCha20-Poly1305 (libsodium), key = BLAKE2b over a purpose label and:
+ *   user          the host id and the uid (only this user on this host)
+ *   host          the host id (any user on this host) — suits parallel runs
+ *   unrestricted  a key built into the program (test labs only)
+ * The host id is the content of /etc/machine-id, or of the file named by env
+ * SR_MACHINE_ID_FILE (tests use it to act as another host).  The key id lets
+ * decryption tell "another host/user" from "altered". */
+typedef enum { CFG_ENC_USER = 0, CFG_ENC_HOST, CFG_ENC_UNRESTRICTED } cfg_enc_mode;
+
+/* "user" / "host" / "unrestricted"; static. */
+const char *cfg_enc_mode_name(cfg_enc_mode m);
+/* Mode by name; -1 when unknown. */
+int cfg_enc_mode_parse(const char *s);
+
+/* Encrypt plain for the current host/uid.  Unrestricted mode logs a warning.
+ * *out is the stored form (not secret): caller frees with free(). */
+sr_code cfg_secret_encrypt(const char *plain, cfg_enc_mode mode, char **out, sr_err *err);
+/* Decrypt a stored value as the current uid.  Foreign (non-srenc) values,
+ * another host/user, and altered values fail with SR_E_CRYPTO and a message
+ * saying which.  *plain_out: caller frees with sr_secret_free(). */
+sr_code cfg_secret_decrypt(const char *stored, char **plain_out, sr_err *err);
+/* For tests: decrypt as if running as uid. */
+sr_code cfg_secret_decrypt_as(const char *stored, uid_t uid, char **plain_out, sr_err *err);
+/* Whether a value is in our stored format (any version we know). */
+int cfg_secret_is_ours(const char *stored);
+
+#endif

@@ -1,0 +1,240 @@
+/* cpuu_ini.c — CPUU.ini (spec: "CPUU Parameters": Configuration Parameters,
+ * the Management Parameters that may also be written there, and
+ * "Notification Format").  Defaults are documented in configs.h. */
+#include "configs/ini.h"
+
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define OFF(f) offsetof(cfg_cpuu, f)
+#define KEY(n, t, f) { .name = n, .type = t, .off = OFF(f) }
+#define FLAG(n, f) KEY(n, KT_FLAG, f)
+#define SECONDS(n, f) { .name = n, .type = KT_INT, .off = OFF(f), .min = 0, .max = 7 * 86400 }
+
+static const key_spec parameter_keys[] = {
+    { .name = "Admin", .type = KT_STR_NE, .off = OFF(admin), .line_off = OFF(admin_line) },
+    { .name = "Password", .type = KT_SECRET, .off = OFF(password), .line_off = OFF(password_line) },
+    { .name = "AdminTrg", .type = KT_STR_NE, .off = OFF(admin_trg), .line_off = OFF(admin_trg_line) },
+    { .name = "PasswordTrg", .type = KT_SECRET, .off = OFF(password_trg),
+      .line_off = OFF(password_trg_line) },
+    FLAG("AskCredentials", ask_credentials),
+    FLAG("AskSourceCredentialsOnly", ask_source_credentials_only),
+    KEY("AllowAdditionalServices", KT_WORDS, allow_additional_services),
+    { .name = "Skip", .type = KT_FEATURES, .off = OFF(skip), .allowed = CFG_FSET_PROCESSABLE,
+      .allow_all = 1, .line_off = OFF(skip_line) },
+    { .name = "Features", .type = KT_FEATURES, .off = OFF(features),
+      .allowed = CFG_FSET_PROCESSABLE, .line_off = OFF(features_line) },
+    { .name = "Critical", .type = KT_FEATURES, .off = OFF(critical),
+      .allowed = CFG_FSET_CRITICAL_ALLOWED },
+    { .name = "Remove", .type = KT_FEATURES, .off = OFF(remove), .allowed = CFG_FSET(CFG_F_NICKS) },
+    FLAG("RemoveJunkEmailMessages", remove_junk_email_messages),
+    FLAG("ProcessOfflineProfiles", process_offline_profiles),
+    FLAG("KeepOST", keep_ost),
+    FLAG("BackupOST", backup_ost),
+    FLAG("CreateRegFileForOSTRecovery", create_reg_file_for_ost_recovery),
+    FLAG("UseTargetOST", use_target_ost),
+    FLAG("Silent", silent),
+    FLAG("WatchDog", watchdog),
+    KEY("StopProcesses", KT_WORDS, stop_processes),
+    { .name = "Attempt", .type = KT_INT, .off = OFF(attempt), .min = 1, .max = 100 },
+    SECONDS("OpenStoreWait", open_store_wait),
+    SECONDS("FeatureWait", feature_wait),
+    SECONDS("GlobalWait", global_wait),
+    KEY("ProcessedDomainsFQDNs", KT_WORDS, processed_domains_fqdns),
+    FLAG("UseLocalAutodiscoverXMLs", use_local_autodiscover_xmls),
+    KEY("AutodiscoverSourceURL", KT_URL, autodiscover_source_url),
+    KEY("AutodiscoverTargetURL", KT_URL, autodiscover_target_url),
+    KEY("AuthorityURL", KT_URL, authority_url),
+    KEY("ResourceURL", KT_URL, resource_url),
+    /* management parameters (spec: "Management Parameters") */
+    KEY("Profiles", KT_WORDS, profiles),
+    KEY("Undo", KT_WORDS, undo),
+    FLAG("UndoAll", undo_all),
+    FLAG("DefaultProfile", default_profile),
+    FLAG("LeaveTemporaryProfile", leave_temporary_profile),
+    FLAG("UndoDefaultProfile", undo_default_profile),
+    KEY("Log", KT_STR_NE, log),
+    FLAG("MoveDumpsToRemote", move_dumps_to_remote),
+    { .name = "MaxLocalDumps", .type = KT_INT, .off = OFF(max_local_dumps), .min = 0, .max = 1000 },
+    FLAG("LogWriteDirectly", log_write_directly),
+    FLAG("Cleanup", cleanup),
+    FLAG("DoNotModifyExcludeSCPLookup", do_not_modify_exclude_scp_lookup),
+    FLAG("NameTrgStoreAsSrc", name_trg_store_as_src),
+    FLAG("SkipAutodiscoverChecking", skip_autodiscover_checking),
+    FLAG("DisableLogonThroughOutlook", disable_logon_through_outlook),
+    { .name = NULL },
+};
+
+static const char *const priority_names[] = { "low", "normal", "high", NULL };
+static const char *const attach_names[] = { "none", "all", "statistics", NULL };
+static const char *const when_names[] = { "all", "success", "fail", NULL };
+static const char *const nprofile_names[] = { "default", "current", NULL };
+
+#define ENUMK(n, f, tbl) { .name = n, .type = KT_ENUM, .off = OFF(f), .names = tbl }
+
+static const key_spec notify_keys[] = {
+    { .name = "SMTPAddress", .type = KT_WORDS, .required = 1, .off = OFF(notify.smtp_addresses) },
+    ENUMK("Priority", notify.priority, priority_names),
+    ENUMK("Attach log", notify.attach, attach_names),
+    ENUMK("Notification", notify.when, when_names),
+    ENUMK("Profile", notify.profile, nprofile_names),
+    { .name = "Subject", .type = KT_STR, .off = OFF(notify.subject),
+      .line_off = OFF(notify.subject_line) },
+    { .name = "Body", .type = KT_STR, .off = OFF(notify.body), .line_off = OFF(notify.body_line) },
+    { .name = NULL },
+};
+
+static const section_spec cpuu_sections[] = {
+    { .name = "Parameters", .keys = parameter_keys, .unknown = UNKNOWN_WARN,
+      .present_off = OFF(parameters_present), .line_off = OFF(parameters_line) },
+    /* the spec names the section [Admin notification]; its parameter table
+     * calls it [Notification], so both spellings are accepted */
+    { .name = "Admin notification", .alias = "Notification", .keys = notify_keys,
+      .unknown = UNKNOWN_WARN, .present_off = OFF(notify.present), .line_off = OFF(notify.line) },
+    { .name = NULL },
+};
+
+static void set_defaults(cfg_cpuu *c)
+{
+    c->watchdog = CFG_DEFAULT_WATCHDOG;
+    c->attempt = CFG_DEFAULT_ATTEMPT;
+    c->max_local_dumps = CFG_DEFAULT_MAX_LOCAL_DUMPS;
+    c->stop_processes = ini_split_words(CFG_DEFAULT_STOP_PROCESSES);
+    c->notify.priority = CFG_PRIO_NORMAL;
+    c->notify.attach = CFG_ATTACH_NONE;
+    c->notify.when = CFG_NOTIFY_ALL;
+    c->notify.profile = CFG_NPROFILE_DEFAULT;
+}
+
+/* Defaults for what only gets a value when absent (strings) */
+static void fill_absent(cfg_cpuu *c)
+{
+    char ***lists[] = { &c->allow_additional_services, &c->processed_domains_fqdns, &c->profiles,
+                        &c->undo, &c->notify.smtp_addresses };
+    for (size_t i = 0; i < sizeof lists / sizeof lists[0]; i++)
+        if (!*lists[i])
+            *lists[i] = ini_split_words("");
+    if (!c->authority_url)
+        c->authority_url = ini_xstrdup(CFG_DEFAULT_AUTHORITY_URL);
+    if (!c->resource_url)
+        c->resource_url = ini_xstrdup(CFG_DEFAULT_RESOURCE_URL);
+    if (!c->notify.subject || !*c->notify.subject) {
+        free(c->notify.subject);
+        c->notify.subject = ini_xstrdup(CFG_DEFAULT_NOTIFY_SUBJECT);
+    }
+    if (!c->notify.body || !*c->notify.body) {
+        free(c->notify.body);
+        c->notify.body = ini_xstrdup(CFG_DEFAULT_NOTIFY_BODY);
+    }
+}
+
+/* Warn about %x in a template that expands to nothing we know. */
+static void check_template(const char *name, const char *t, int line, ini_diag *d)
+{
+    for (const char *p = t; p && *p; p++) {
+        if (*p != '%')
+            continue;
+        if (p[1] && strchr("RrUuPpHhTtDd%", p[1])) {
+            p++;
+            continue;
+        }
+        ini_warn(d, line, "[Admin notification] %s: '%%%c' is not a variable (use %%R %%U %%P %%H "
+                          "%%T %%D or %%%%); it is sent as written", name, p[1] ? p[1] : ' ');
+    }
+}
+
+static void check_pairs(cfg_cpuu *c, ini_diag *d)
+{
+    if (c->admin && !c->password)
+        ini_error(d, c->admin_line, SR_E_CONFIG, "[Parameters] Admin: needs Password as well");
+    if (c->password && !c->admin)
+        ini_error(d, c->password_line, SR_E_CONFIG, "[Parameters] Password: needs Admin as well");
+    if (c->admin_trg && !c->password_trg)
+        ini_error(d, c->admin_trg_line, SR_E_CONFIG, "[Parameters] AdminTrg: needs PasswordTrg as well");
+    if (c->password_trg && !c->admin_trg)
+        ini_error(d, c->password_trg_line, SR_E_CONFIG,
+                  "[Parameters] PasswordTrg: needs AdminTrg as well");
+}
+
+static void cross_checks(cfg_cpuu *c, ini_diag *d)
+{
+    check_pairs(c, d);
+    for (size_t i = 0; c->allow_additional_services && c->allow_additional_services[i]; i++)
+        if (sr_streq_ci(c->allow_additional_services[i], "All"))
+            c->allow_all_services = 1;
+    c->features_given = c->features != 0;
+    if (c->features && c->skip)
+        ini_error(d, c->features_line, SR_E_CONFIG,
+                  "[Parameters] Features: cannot be used together with Skip (line %d); keep one",
+                  c->skip_line);
+    c->effective = c->features_given ? c->features : (CFG_FSET_PROCESSABLE & ~c->skip);
+    if (c->notify.present) {
+        for (size_t i = 0; c->notify.smtp_addresses && c->notify.smtp_addresses[i]; i++)
+            if (!strchr(c->notify.smtp_addresses[i], '@'))
+                ini_error(d, c->notify.line, SR_E_CONFIG,
+                          "[Admin notification] SMTPAddress: '%s' is not an SMTP address",
+                          c->notify.smtp_addresses[i]);
+        if (c->notify.smtp_addresses && !c->notify.smtp_addresses[0])
+            ini_error(d, c->notify.line, SR_E_CONFIG,
+                      "[Admin notification] SMTPAddress: must name at least one address");
+        check_template("Subject", c->notify.subject, c->notify.subject_line, d);
+        check_template("Body", c->notify.body, c->notify.body_line, d);
+    }
+}
+
+cfg_cpuu *cfg_cpuu_load(const char *path, cfg_diag *diag, sr_err *err)
+{
+    ini_diag d;
+    ini_diag_init(&d, path ? path : "(null)", err);
+    cfg_cpuu *c = calloc(1, sizeof *c);
+    if (!c) {
+        sr_err_set(err, SR_E_NOMEM, "out of memory");
+        return NULL;
+    }
+    c->path = ini_xstrdup(path);
+    set_defaults(c);
+    ini_doc doc = { 0 };
+    if (path && ini_doc_read(&doc, path, &d) == 0) {
+        ini_apply(&doc, cpuu_sections, c, &d);
+        if (!c->parameters_present)
+            ini_warn(&d, doc.last_line, "no [Parameters] section; every parameter has its default");
+        cross_checks(c, &d);
+    }
+    ini_doc_free(&doc);
+    fill_absent(c);
+    if (diag)
+        *diag = d.counts;
+    if (d.counts.errors) {
+        if (d.counts.errors > 1 && err)
+            sr_err_prefix(err, "%u errors; first: ", d.counts.errors);
+        cfg_cpuu_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+void cfg_cpuu_free(cfg_cpuu *c)
+{
+    if (!c)
+        return;
+    free(c->path);
+    free(c->admin);
+    sr_secret_free(c->password);
+    free(c->admin_trg);
+    sr_secret_free(c->password_trg);
+    cfg_argv_free(c->allow_additional_services);
+    cfg_argv_free(c->stop_processes);
+    cfg_argv_free(c->processed_domains_fqdns);
+    free(c->autodiscover_source_url);
+    free(c->autodiscover_target_url);
+    free(c->authority_url);
+    free(c->resource_url);
+    cfg_argv_free(c->profiles);
+    cfg_argv_free(c->undo);
+    free(c->log);
+    cfg_argv_free(c->notify.smtp_addresses);
+    free(c->notify.subject);
+    free(c->notify.body);
+    free(c);
+}

@@ -1,0 +1,146 @@
+/* main.c — the switchresmb command line.  Parses options and delegates:
+ * loading/validation to configs/, encryption of DCPassword to password.c,
+ * the --check summary to summary.c.  The processing pipeline is not built
+ * yet; a run without --check says so and exits 1. */
+#include "resmb/cli.h"
+
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void usage(FILE *out)
+{
+    fputs(
+        "Usage: switchresmb [OPTIONS] SwitchResMB.ini\n"
+        "       switchresmb [--mode MODE] SwitchResMB.ini PASSWORD|-\n"
+        "\n"
+        "Process the resource mailboxes listed in SwitchResMB.ini, or, with a second\n"
+        "argument, encrypt the domain controller password into its [AD] DCPassword.\n"
+        "\n"
+        "Options:\n"
+        "  --check            validate the file(s) and print what would be processed\n"
+        "  --cpuu-ini PATH    also load and validate this CPUU.ini\n"
+        "  --log-level LEVEL  error, warn, notice (default), info or debug\n"
+        "  --mode MODE        encryption mode for DCPassword:\n"
+        "                       host (default) any user, this host only; suits several\n"
+        "                                      sessions running switchresmb side by side\n"
+        "                       user           this user on this host only\n"
+        "                       unrestricted   any host: test labs only, never for\n"
+        "                                      production or administrative accounts\n"
+        "  --help, --version\n"
+        "\n"
+        "Give the password as `-` to type it without echo (or pipe it on stdin): an\n"
+        "argument is visible to every local user in ps and /proc/PID/cmdline.\n"
+        "\n"
+        "Exit status (bits may combine): 0 success, 1 processing failed, 2 wrong\n"
+        "command line, 4 incorrect INI parameters (including an unreadable file),\n"
+        "32 incorrect CPUUCmdLine.\n",
+        out);
+}
+
+typedef struct {
+    int check;
+    const char *cpuu_ini;
+    cfg_enc_mode mode;
+    int mode_given;
+} cli_opts;
+
+/* Returns -1 to continue, else an exit code. */
+static int parse_options(int argc, char **argv, cli_opts *o)
+{
+    static const struct option longopts[] = {
+        { "check", no_argument, NULL, 'c' },      { "cpuu-ini", required_argument, NULL, 'i' },
+        { "log-level", required_argument, NULL, 'l' }, { "mode", required_argument, NULL, 'm' },
+        { "help", no_argument, NULL, 'h' },       { "version", no_argument, NULL, 'V' },
+        { NULL, 0, NULL, 0 },
+    };
+    int c, lvl, m;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "+hV", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'c': o->check = 1; break;
+        case 'i': o->cpuu_ini = optarg; break;
+        case 'l':
+            if ((lvl = sr_log_level_parse(optarg)) < 0) {
+                fprintf(stderr, "switchresmb: --log-level: unknown level '%s'\n", optarg);
+                return RESMB_EXIT_CMDLINE;
+            }
+            sr_log_set_level((sr_log_level)lvl);
+            break;
+        case 'm':
+            if ((m = cfg_enc_mode_parse(optarg)) < 0) {
+                fprintf(stderr, "switchresmb: --mode: expected user, host or unrestricted, got '%s'\n",
+                        optarg);
+                return RESMB_EXIT_CMDLINE;
+            }
+            o->mode = (cfg_enc_mode)m;
+            o->mode_given = 1;
+            break;
+        case 'h': usage(stdout); return RESMB_EXIT_OK;
+        case 'V': printf("switchresmb %s\n", RESMB_VERSION); return RESMB_EXIT_OK;
+        default:
+            fprintf(stderr, "switchresmb: unknown option or missing value: %s\n",
+                    argv[optind - 1]);
+            fputs("Try 'switchresmb --help'.\n", stderr);
+            return RESMB_EXIT_CMDLINE;
+        }
+    }
+    return -1;
+}
+
+static int run_load(const char *path, const cli_opts *o)
+{
+    sr_err err;
+    cfg_diag d;
+    cfg_resmb *cfg = cfg_resmb_load(path, &d, &err);
+    cfg_cpuu *cpuu = NULL;
+    int bits = cfg ? 0 : resmb_exit_for_diag(&d);
+    if (o->cpuu_ini) {
+        cfg_diag cd;
+        sr_err cerr;
+        cpuu = cfg_cpuu_load(o->cpuu_ini, &cd, &cerr);
+        if (!cpuu)
+            bits |= resmb_exit_for_diag(&cd);
+    }
+    if (bits) {
+        /* every error was logged above with its file:line */
+        fprintf(stderr, "switchresmb: configuration is not valid; exit status %d\n", bits);
+    } else if (o->check) {
+        resmb_print_summary(stdout, cfg, cpuu);
+    } else {
+        fprintf(stderr, "switchresmb: %s is valid, but the mailbox processing pipeline is not "
+                        "built yet; nothing was processed (use --check to validate only)\n", path);
+        bits = RESMB_EXIT_FAILED;
+    }
+    cfg_resmb_free(cfg);
+    cfg_cpuu_free(cpuu);
+    return bits;
+}
+
+int main(int argc, char **argv)
+{
+    cli_opts o = { .mode = CFG_ENC_HOST };
+    sr_log_set_level(SR_LOG_NOTICE);
+    int rc = parse_options(argc, argv, &o);
+    if (rc >= 0)
+        return rc;
+    int npos = argc - optind;
+    if (npos < 1 || npos > 2) {
+        fprintf(stderr, "switchresmb: %s\nTry 'switchresmb --help'.\n",
+                npos < 1 ? "missing the SwitchResMB.ini argument" : "too many arguments");
+        return RESMB_EXIT_CMDLINE;
+    }
+    if (npos == 2) {
+        if (o.check || o.cpuu_ini) {
+            fputs("switchresmb: --check and --cpuu-ini do not apply when encrypting a password\n",
+                  stderr);
+            return RESMB_EXIT_CMDLINE;
+        }
+        return resmb_encrypt_command(argv[optind], argv[optind + 1], o.mode);
+    }
+    if (o.mode_given) {
+        fputs("switchresmb: --mode only applies when encrypting a password\n", stderr);
+        return RESMB_EXIT_CMDLINE;
+    }
+    return run_load(argv[optind], &o);
+}
