@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# resmb_cli.sh — the switchresmb command line: the spec's exit codes (0, 1,
+# 2, 4, 32 and their OR), file:line messages, and DCPassword encryption
+# (argv and stdin), run as a user would run it.
+# Env: SR_BIN (binaries of this build), SR_ROOT.  Ends with "N passed, N failed".
+set -u
+cd "${SR_ROOT:-.}" || exit 2
+BIN="${SR_BIN:-bin}/switchresmb"
+DATA=tests/data/switchresmb
+passed=0 failed=0
+work=$(mktemp -d /tmp/sr-resmb-cli-XXXXXX)
+trap 'rm -rf "$work"' EXIT
+# every run acts as one simulated host, never depending on this machine's id
+echo 0123456789abcdef0123456789abcdef >"$work/host-a"
+echo fedcba9876543210fedcba9876543210 >"$work/host-b"
+export SR_MACHINE_ID_FILE="$work/host-a"
+
+ok()   { passed=$((passed + 1)); echo "ok   $1"; }
+bad()  { failed=$((failed + 1)); echo "FAIL $1"; [ -f "$work/err" ] && sed 's/^/     | /' "$work/err" | head -20; }
+
+# run EXPECTED_RC NAME ARGS... ; output in $work/out, $work/err
+run() {
+    local want=$1 name=$2; shift 2
+    timeout 20 "$BIN" "$@" >"$work/out" 2>"$work/err" </dev/null
+    local rc=$?
+    if [ "$rc" -eq "$want" ]; then ok "$name (exit $rc)"; else bad "$name: exit $rc, want $want"; fi
+}
+# expect FILE TEXT NAME: FILE contains TEXT literally
+expect() {
+    if grep -qF -- "$2" "$1"; then ok "$3"; else bad "$3: [$2] not in $(basename "$1")"; fi
+}
+
+# ---- help and version
+run 0 "--help" --help
+expect "$work/out" "/proc" "--help says why argv is unsafe"
+expect "$work/out" "host (default)" "--help names the default mode"
+run 0 "--version" --version
+expect "$work/out" "switchresmb " "--version prints the name"
+
+# ---- 2: wrong command line
+run 2 "no arguments"
+expect "$work/err" "missing the SwitchResMB.ini argument" "no-arguments message"
+run 2 "too many arguments" a b c
+run 2 "unknown option" --frobnicate "$DATA/seed_ex1_legacy.ini"
+expect "$work/err" "--frobnicate" "unknown option named"
+run 2 "bad --log-level" --log-level loud "$DATA/seed_ex1_legacy.ini"
+run 2 "bad --mode" --mode galaxy "$DATA/seed_ex1_legacy.ini" pw
+run 2 "--mode without a password" --mode user "$DATA/seed_ex1_legacy.ini"
+run 2 "--check while encrypting" --check "$DATA/seed_ex1_legacy.ini" pw
+
+# ---- 0: --check on every seed example and the full fixture
+for f in seed_ex1_legacy seed_ex2_rpc seed_ex3_ad seed_ex3_target; do
+    run 0 "--check $f" --check "$DATA/$f.ini"
+    expect "$work/out" "$DATA/$f.ini: valid" "$f summary"
+done
+expect "$work/out" "line 20: Room-1@target.domain" "summary lists target mailboxes with lines"
+run 0 "--check with --cpuu-ini" --check --cpuu-ini tests/data/cpuu/recommended.ini "$DATA/full.ini"
+expect "$work/out" "features processed: Delegates Rules" "CPUU.ini features in summary"
+expect "$work/out" "[Room One]" "CPUUCmdLine tokenized in summary"
+run 0 "seed DCPassword is foreign: warns, still valid" --check "$DATA/seed_ex1_legacy.ini"
+expect "$work/err" "seed_ex1_legacy.ini:31: [AD] DCPassword: the stored value is not in switchresmb's encrypted format" \
+    "foreign DCPassword message names file:line"
+
+# ---- 1: valid, but the pipeline does not exist yet
+run 1 "run without --check" "$DATA/seed_ex3_target.ini"
+expect "$work/err" "pipeline is not built yet" "honest not-built message"
+
+# ---- 4: incorrect INI parameters
+run 4 "SSLOnly=2" --check "$DATA/bad_sslonly.ini"
+expect "$work/err" "$DATA/bad_sslonly.ini:8: [RPCOverHTTP] SSLOnly: expected 0 or 1, got 2" "SSLOnly message"
+run 4 "missing file" --check "$work/nope.ini"
+expect "$work/err" "nope.ini: cannot read the configuration file: cannot open: No such file" "missing-file message"
+printf '[Parameters]\nSkip=Nicks\nFeatures=Rules\n' >"$work/cpuu-bad.ini"
+run 4 "bad CPUU.ini" --check --cpuu-ini "$work/cpuu-bad.ini" "$DATA/seed_ex3_target.ini"
+expect "$work/err" "cpuu-bad.ini:3: [Parameters] Features: cannot be used together with Skip" "CPUU.ini message"
+
+# ---- 32 and 36: incorrect CPUUCmdLine, alone and with an INI error
+run 32 "unbalanced quote in CPUUCmdLine" --check "$DATA/bad_cmdline.ini"
+expect "$work/err" "$DATA/bad_cmdline.ini:2: [Settings] CPUUCmdLine: unbalanced double quote" "CPUUCmdLine message"
+run 36 "INI error and CPUUCmdLine error" --check "$DATA/bad_both.ini"
+expect "$work/err" "bad_both.ini:4: [Settings] LeaveTemporaryProfiles: expected 0 or 1, got yes" "both: INI message"
+
+# ---- encrypting DCPassword
+ini="$work/SwitchResMB.ini"
+cp "$DATA/seed_ex1_legacy.ini" "$ini"; chmod 600 "$ini"
+pw='Tr1cky pa$$ "word"'
+printf '%s\n' "$pw" | timeout 20 "$BIN" "$ini" - >"$work/out" 2>"$work/err"
+rc=$?
+[ $rc -eq 0 ] && ok "encrypt from stdin (exit 0)" || bad "encrypt from stdin: exit $rc"
+if grep -qF -- "Tr1cky" "$work/out" "$work/err" "$ini"; then bad "password leaked"; else ok "password appears nowhere"; fi
+if diff <(grep -v '^DCPassword=' "$DATA/seed_ex1_legacy.ini") <(grep -v '^DCPassword=' "$ini") >/dev/null; then
+    ok "every other line byte-identical"
+else
+    bad "other lines changed"
+fi
+grep -q '^DCPassword=srenc1:host:' "$ini" && ok "stored as srenc1:host" || bad "stored format"
+old_size=$(stat -c %s "$DATA/seed_ex1_legacy.ini"); new_size=$(stat -c %s "$ini")
+new_val=$(sed -n 's/^DCPassword=//p' "$ini")
+[ $((new_size - old_size)) -eq $((${#new_val} - 18)) ] && ok "size differs by the value only" || bad "size"
+[ "$(stat -c %a "$ini")" = 600 ] && ok "mode 600 kept" || bad "mode changed"
+run 0 "--check after encrypting" --check "$ini"
+expect "$work/out" "DCPassword: encrypted by switchresmb, decrypts here" "decrypts on the same host"
+SR_MACHINE_ID_FILE="$work/host-b" run 0 "--check on another host" --check "$ini"
+expect "$work/err" "encrypted on another host" "another host is named"
+
+chmod 644 "$ini"
+run 0 "encrypt from argv, mode user" --mode user "$ini" "$pw"
+expect "$work/err" "visible to other local users" "argv warning"
+expect "$work/err" "readable by group or others" "world-readable file warning"
+grep -q '^DCPassword=srenc1:user:' "$ini" && ok "stored as srenc1:user" || bad "user mode format"
+run 0 "encrypt, mode unrestricted" --mode unrestricted "$ini" "$pw"
+expect "$work/err" "never in production" "unrestricted warning"
+SR_MACHINE_ID_FILE="$work/host-b" run 0 "unrestricted decrypts anywhere" --check "$ini"
+expect "$work/out" "decrypts here" "unrestricted on another host"
+
+cp "$DATA/no_ad.ini" "$work/no_ad.ini"
+run 4 "encrypt into a file without [AD]" "$work/no_ad.ini" secret
+expect "$work/err" "no [AD] section" "no-[AD] message"
+cmp -s "$DATA/no_ad.ini" "$work/no_ad.ini" && ok "file without [AD] untouched" || bad "file without [AD] changed"
+run 4 "encrypt into a missing file" "$work/none.ini" secret
+timeout 20 "$BIN" "$ini" - >"$work/out" 2>"$work/err" </dev/null
+rc=$?
+[ $rc -eq 2 ] && ok "empty stdin password (exit 2)" || bad "empty stdin: exit $rc"
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
