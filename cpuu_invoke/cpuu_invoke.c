@@ -1,0 +1,285 @@
+/* cpuu_invoke.c — child process, progress pipe, watchdog, exit decoding. */
+#include "cpuu_invoke/cpuu_invoke.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char **environ;
+
+static long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+char *invoke_describe_bits(unsigned bits)
+{
+    static const char *const names[] = {
+        "CPUU_SUCCESS", "CPUU_NO_SWITCH_MSG", "CPUU_SWITCH_ERR", "CPUU_USER_ABORT",
+        "CPUU_GLOBAL_ERR", "CPUU_CRASH", "CPUU_FAILED_TO_WRITE_LOG",
+        "CPUU_FAILED_TO_CREATE_TMP_DIR", "CPUU_FAILED_TO_COPY_LOCALLOG_TO_REMOTE_SHARE",
+        "CPUU_INVALID_SWITCH_MSG",
+    };
+    if (bits == 0)
+        return sr_strdup("CPUU_CANNOT_START");
+    char buf[512] = "";
+    for (unsigned i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (bits & (1u << i))
+            snprintf(buf + strlen(buf), sizeof buf - strlen(buf), "%s%s", buf[0] ? "|" : "", names[i]);
+    unsigned unknown = bits & ~((1u << (sizeof names / sizeof names[0])) - 1);
+    if (unknown)
+        snprintf(buf + strlen(buf), sizeof buf - strlen(buf), "%s0x%x", buf[0] ? "|" : "", unknown);
+    return sr_strdup(buf);
+}
+
+/* One attempt's live state, fed by the progress lines. */
+typedef struct {
+    long started, stage_started;
+    enum { ST_NONE, ST_STORE, ST_FEATURE } stage;
+    char stage_what[80];
+    int have_exit_line;
+    unsigned exit_bits;
+    char line[256];
+    size_t line_len;
+} watch;
+
+static void on_line(watch *w, const char *line)
+{
+    unsigned bits;
+    if (strncmp(line, "openstore begin", 15) == 0) {
+        w->stage = ST_STORE;
+        snprintf(w->stage_what, sizeof w->stage_what, "openstore%.68s", line + 15);
+        w->stage_started = now_ms();
+    } else if (strncmp(line, "feature begin ", 14) == 0) {
+        w->stage = ST_FEATURE;
+        snprintf(w->stage_what, sizeof w->stage_what, "feature %.70s", line + 14);
+        w->stage_started = now_ms();
+    } else if (strncmp(line, "openstore end", 13) == 0 || strncmp(line, "feature end", 11) == 0) {
+        w->stage = ST_NONE;
+    } else if (sscanf(line, "exit %u", &bits) == 1) {
+        w->have_exit_line = 1;
+        w->exit_bits = bits;
+    }
+}
+
+static void feed(watch *w, const char *buf, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (buf[i] == '\n') {
+            w->line[w->line_len] = '\0';
+            on_line(w, w->line);
+            w->line_len = 0;
+        } else if (w->line_len < sizeof w->line - 1) {
+            w->line[w->line_len++] = buf[i];
+        }
+    }
+}
+
+/* Milliseconds until the nearest watchdog deadline (-1: none); *which names it. */
+static long next_deadline(const watch *w, const invoke_opts *o, const char **which)
+{
+    long best = -1;
+    *which = NULL;
+    if (!o->watchdog)
+        return -1;
+    if (o->global_wait_s) {
+        best = w->started + o->global_wait_s * 1000L;
+        *which = "global";
+    }
+    unsigned stage_s = w->stage == ST_STORE ? o->open_store_wait_s
+                     : w->stage == ST_FEATURE ? o->feature_wait_s : 0;
+    if (stage_s) {
+        long d = w->stage_started + stage_s * 1000L;
+        if (best < 0 || d < best) {
+            best = d;
+            *which = w->stage_what;
+        }
+    }
+    return best;
+}
+
+static char **child_env(const invoke_opts *o, int progress_fd, int secret_fd)
+{
+    size_t n = 0, extra = 0;
+    while (environ[n])
+        n++;
+    while (o->extra_env && o->extra_env[extra])
+        extra++;
+    char **env = calloc(n + extra + 3, sizeof *env);
+    if (!env)
+        return NULL;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)   /* ours win over inherited ones */
+        if (strncmp(environ[i], "CPUU_PROGRESS_FD=", 17) && strncmp(environ[i], "CPUU_SECRET_FD=", 15))
+            env[k++] = environ[i];
+    for (size_t i = 0; i < extra; i++)
+        env[k++] = o->extra_env[i];
+    env[k++] = sr_asprintf("CPUU_PROGRESS_FD=%d", progress_fd);
+    if (secret_fd >= 0)
+        env[k++] = sr_asprintf("CPUU_SECRET_FD=%d", secret_fd);
+    return env;
+}
+
+static void free_child_env(char **env)
+{
+    if (!env)
+        return;
+    for (size_t i = 0; env[i]; i++)
+        if (!strncmp(env[i], "CPUU_PROGRESS_FD=", 17) || !strncmp(env[i], "CPUU_SECRET_FD=", 15))
+            free(env[i]);
+    free(env);
+}
+
+static void stop_group(pid_t pid, unsigned grace_ms)
+{
+    kill(-pid, SIGTERM);
+    long end = now_ms() + grace_ms;
+    while (now_ms() < end) {
+        if (waitpid(pid, NULL, WNOHANG) == pid)
+            return;
+        usleep(10000);
+    }
+    kill(-pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+}
+
+typedef struct { int status; int timed_out; int exec_errno; watch w; } attempt;
+
+/* Fork, exec and watch one attempt. */
+static sr_code run_once(char *const argv[], const invoke_opts *o, attempt *a, sr_err *err)
+{
+    int prog[2], secret[2] = { -1, -1 }, execfail[2];
+    if (pipe2(prog, O_CLOEXEC) != 0 || pipe2(execfail, O_CLOEXEC) != 0 ||
+        (o->secret && pipe2(secret, O_CLOEXEC) != 0))
+        return sr_err_set(err, SR_E_IO, "cannot create pipes: %s", strerror(errno));
+    char **env = child_env(o, prog[1], o->secret ? secret[0] : -1);
+    fflush(NULL);
+    pid_t pid = env ? fork() : -1;
+    if (pid == 0) {
+        setpgid(0, 0);   /* its own group: the watchdog stops everything it started */
+        fcntl(prog[1], F_SETFD, 0);
+        if (o->secret)
+            fcntl(secret[0], F_SETFD, 0);
+        execve(argv[0], argv, env);
+        int e = errno;
+        (void)!write(execfail[1], &e, sizeof e);
+        _exit(127);
+    }
+    free_child_env(env);
+    close(prog[1]);
+    close(execfail[1]);
+    if (o->secret)
+        close(secret[0]);
+    if (pid < 0) {
+        close(prog[0]);
+        close(execfail[0]);
+        if (o->secret)
+            close(secret[1]);
+        return sr_err_set(err, SR_E_IO, "cannot start %s: %s", argv[0], strerror(errno));
+    }
+    setpgid(pid, pid);
+    if (o->secret) {   /* a password fits the pipe buffer: this does not block */
+        (void)!write(secret[1], o->secret, strlen(o->secret));
+        close(secret[1]);
+    }
+    memset(a, 0, sizeof *a);
+    a->w.started = now_ms();
+    if (read(execfail[0], &a->exec_errno, sizeof a->exec_errno) != (ssize_t)sizeof a->exec_errno)
+        a->exec_errno = 0;   /* EOF: exec succeeded */
+    close(execfail[0]);
+    for (int open_pipe = 1; open_pipe;) {
+        const char *which;
+        long dl = next_deadline(&a->w, o, &which);
+        long wait = dl < 0 ? 1000 : dl - now_ms();
+        if (dl >= 0 && wait <= 0) {
+            if (which != a->w.stage_what)
+                snprintf(a->w.stage_what, sizeof a->w.stage_what, "%s", which);
+            a->timed_out = 1;
+            stop_group(pid, o->kill_grace_ms ? o->kill_grace_ms : 2000);
+            close(prog[0]);
+            return SR_OK;
+        }
+        struct pollfd p = { .fd = prog[0], .events = POLLIN };
+        int r = poll(&p, 1, (int)(wait > 1000 ? 1000 : wait));
+        if (r > 0) {
+            char buf[512];
+            ssize_t n = read(prog[0], buf, sizeof buf);
+            if (n > 0)
+                feed(&a->w, buf, (size_t)n);
+            else if (n == 0)
+                open_pipe = 0;   /* child closed it (usually: exited) */
+        }
+        if (waitpid(pid, &a->status, WNOHANG) == pid) {
+            /* drain what it wrote just before exiting */
+            char buf[512];
+            ssize_t n;
+            while ((n = read(prog[0], buf, sizeof buf)) > 0)
+                feed(&a->w, buf, (size_t)n);
+            close(prog[0]);
+            return SR_OK;
+        }
+    }
+    close(prog[0]);
+    /* Pipe closed but the child lives on (it closed the fd): wait under the global limit. */
+    long end = o->watchdog && o->global_wait_s ? a->w.started + o->global_wait_s * 1000L : -1;
+    for (;;) {
+        if (waitpid(pid, &a->status, WNOHANG) == pid)
+            return SR_OK;
+        if (end >= 0 && now_ms() >= end) {
+            snprintf(a->w.stage_what, sizeof a->w.stage_what, "global");
+            a->timed_out = 1;
+            stop_group(pid, o->kill_grace_ms ? o->kill_grace_ms : 2000);
+            return SR_OK;
+        }
+        usleep(20000);
+    }
+}
+
+sr_code invoke_run(char *const argv[], const invoke_opts *opts, invoke_result *res, sr_err *err)
+{
+    memset(res, 0, sizeof *res);
+    unsigned attempts = opts->attempts ? opts->attempts : 3;
+    for (unsigned i = 1; i <= attempts; i++) {
+        attempt a;
+        sr_code rc = run_once(argv, opts, &a, err);
+        if (rc != SR_OK)
+            return rc;
+        res->attempts_used = i;
+        if (a.exec_errno) {
+            res->outcome = INVOKE_CANNOT_START;
+            sr_err_set(err, SR_E_IO, "cannot start %s: %s", argv[0], strerror(a.exec_errno));
+            return SR_OK;
+        }
+        if (a.timed_out) {
+            res->outcome = INVOKE_TIMEOUT;
+            snprintf(res->stage, sizeof res->stage, "%s", a.w.stage_what);
+            sr_log(SR_LOG_WARN, opts->who, "watchdog: %s hung in %s (attempt %u of %u)%s",
+                   argv[0], res->stage, i, attempts, i < attempts ? ", restarting" : "");
+            continue;
+        }
+        res->stage[0] = '\0';
+        if (WIFSIGNALED(a.status)) {
+            res->outcome = INVOKE_CRASHED;
+            res->term_signal = WTERMSIG(a.status);
+            res->cpuu_bits = (a.w.have_exit_line ? a.w.exit_bits : 0) | CPUU_CRASH;
+            sr_log(SR_LOG_WARN, opts->who, "%s crashed with signal %d (attempt %u of %u)%s",
+                   argv[0], res->term_signal, i, attempts, i < attempts ? ", restarting" : "");
+            continue;
+        }
+        res->outcome = INVOKE_EXITED;
+        res->term_signal = 0;
+        res->exit_status = WEXITSTATUS(a.status);
+        res->cpuu_bits = a.w.have_exit_line ? a.w.exit_bits : (unsigned)res->exit_status;
+        return SR_OK;
+    }
+    return SR_OK;
+}

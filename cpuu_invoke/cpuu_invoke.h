@@ -1,0 +1,73 @@
+/* cpuu_invoke.h — run the update engine as a child process, the way the spec's
+ * SwitchResMb runs ClientProfileUpdatingUtility: argv without a shell, the
+ * watchdog (OpenStoreWait, FeatureWait, GlobalWait, Attempt), exit decoding.
+ *
+ * The child talks back on a pipe whose number it finds in CPUU_PROGRESS_FD,
+ * one line per event (the engine's side of this protocol lives in cpuu/):
+ *     openstore begin <what>     openstore end
+ *     feature begin <Name>       feature end <Name>
+ *     exit <bits>                the full CPUU exit bitmask
+ * "exit" exists because the spec's bitmask reaches 512 while a process exit
+ * status carries 8 bits: the status alone keeps only the low bits.
+ * A secret (the decrypted admin password) goes to the child on a second pipe
+ * (CPUU_SECRET_FD), never in argv or the environment, where other users or a
+ * core dump of the parent's children could read it.
+ *
+ * Depends on util only.  Ownership: invoke_run fills a caller-owned result. */
+#ifndef INVOKE_CPUU_INVOKE_H
+#define INVOKE_CPUU_INVOKE_H
+
+#include "util/util.h"
+
+/* The spec's ClientProfileUpdatingUtility exit bits ("Exit Codes"). */
+enum {
+    CPUU_CANNOT_START = 0,
+    CPUU_SUCCESS = 1,
+    CPUU_NO_SWITCH_MSG = 2,
+    CPUU_SWITCH_ERR = 4,
+    CPUU_USER_ABORT = 8,
+    CPUU_GLOBAL_ERR = 16,
+    CPUU_CRASH = 32,
+    CPUU_FAILED_TO_WRITE_LOG = 64,
+    CPUU_FAILED_TO_CREATE_TMP_DIR = 128,
+    CPUU_FAILED_TO_COPY_LOCALLOG_TO_REMOTE_SHARE = 256,
+    CPUU_INVALID_SWITCH_MSG = 512,
+};
+
+typedef struct invoke_opts {
+    unsigned open_store_wait_s;  /* OpenStoreWait: max seconds inside "openstore begin" (0: none) */
+    unsigned feature_wait_s;     /* FeatureWait: max seconds inside one "feature begin" (0: none) */
+    unsigned global_wait_s;      /* GlobalWait: max seconds for one run (0: none) */
+    unsigned attempts;           /* Attempt: runs at most, restarting after a hang or crash (0 → 3) */
+    int watchdog;                /* WatchDog: 0 disables the three timers */
+    unsigned kill_grace_ms;      /* SIGTERM → SIGKILL grace (0 → 2000) */
+    const char *secret;          /* sent on CPUU_SECRET_FD; NULL: no secret pipe */
+    const char *who;             /* mailbox named in log lines */
+    char *const *extra_env;      /* NAME=VALUE entries added to the child's environment; NULL-terminated */
+} invoke_opts;
+
+typedef enum {
+    INVOKE_EXITED = 0,           /* the child ended by itself (see cpuu_bits) */
+    INVOKE_TIMEOUT,              /* the watchdog stopped every attempt */
+    INVOKE_CRASHED,              /* killed by a signal on the last attempt */
+    INVOKE_CANNOT_START          /* exec failed (missing file, no permission) */
+} invoke_outcome;
+
+typedef struct invoke_result {
+    invoke_outcome outcome;
+    int exit_status;             /* 0..255 when the last attempt exited */
+    int term_signal;             /* signal that ended the last attempt, else 0 */
+    unsigned cpuu_bits;          /* "exit" line if sent, else the exit status; CPUU_CRASH added on a signal */
+    unsigned attempts_used;
+    char stage[96];              /* where the watchdog fired: "openstore <what>", "feature Rules", "global" */
+} invoke_result;
+
+/* Run argv[0] (absolute or relative path; no PATH search, no shell) under the
+ * watchdog.  Returns SR_OK when an outcome was reached (any of the four), an
+ * error only when the parent itself failed (pipe/fork).  Logs every restart. */
+sr_code invoke_run(char *const argv[], const invoke_opts *opts, invoke_result *res, sr_err *err);
+
+/* "CPUU_SUCCESS|CPUU_NO_SWITCH_MSG" (or "CPUU_CANNOT_START" for 0).  Caller frees. */
+char *invoke_describe_bits(unsigned bits);
+
+#endif

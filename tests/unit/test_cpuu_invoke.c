@@ -1,0 +1,142 @@
+/* test_cpuu_invoke.c — the watchdog and exit decoding, with /bin/sh scripts
+ * standing in for the engine (they speak the progress protocol). */
+#include "cpuu_invoke/cpuu_invoke.h"
+
+#include <CUnit/Basic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+static invoke_result run_sh(const char *script, invoke_opts o)
+{
+    char *argv[] = { "/bin/sh", "-c", (char *)script, NULL };
+    invoke_result r;
+    sr_err e;
+    CU_ASSERT_EQUAL(invoke_run(argv, &o, &r, &e), SR_OK);
+    return r;
+}
+
+static void test_full_bitmask_from_progress_line(void)
+{
+    /* 512 does not fit an exit status: the "exit" line carries it */
+    invoke_result r = run_sh("echo 'exit 513' >&$CPUU_PROGRESS_FD; exit 1",
+                             (invoke_opts){ .watchdog = 1 });
+    CU_ASSERT_EQUAL(r.outcome, INVOKE_EXITED);
+    CU_ASSERT_EQUAL(r.exit_status, 1);
+    CU_ASSERT_EQUAL(r.cpuu_bits, CPUU_SUCCESS | CPUU_INVALID_SWITCH_MSG);
+    char *d = invoke_describe_bits(r.cpuu_bits);
+    CU_ASSERT_STRING_EQUAL(d, "CPUU_SUCCESS|CPUU_INVALID_SWITCH_MSG");
+    free(d);
+    r = run_sh("exit 6", (invoke_opts){ .watchdog = 1 });
+    CU_ASSERT_EQUAL(r.cpuu_bits, CPUU_NO_SWITCH_MSG | CPUU_SWITCH_ERR);
+    d = invoke_describe_bits(0);
+    CU_ASSERT_STRING_EQUAL(d, "CPUU_CANNOT_START");
+    free(d);
+}
+
+static void test_secret_travels_on_a_pipe(void)
+{
+    /* The expected value sits in a file so that the script text (argv) does
+     * not itself contain the secret it checks argv and environment for. */
+    char expect[] = "/tmp/sr-invoke-secret-XXXXXX";
+    int fd = mkstemp(expect);
+    CU_ASSERT_EQUAL_FATAL(write(fd, "s3cr=t pass", 11), 11);
+    close(fd);
+    invoke_opts o = { .watchdog = 1, .secret = "s3cr=t pass" };
+    char *script = sr_asprintf(
+        "read -r p <&$CPUU_SECRET_FD || true; [ \"$p\" = \"$(cat %s)\" ] || exit 4; "
+        "env | grep -qF \"$p\" && exit 8; "
+        "tr '\\0' ' ' </proc/$$/cmdline | grep -qF \"$p\" && exit 16; exit 1", expect);
+    invoke_result r = run_sh(script, o);
+    CU_ASSERT_EQUAL(r.outcome, INVOKE_EXITED);
+    CU_ASSERT_EQUAL(r.exit_status, 1);
+    unlink(expect);
+    free(script);
+}
+
+static void test_open_store_hang_is_killed_and_retried(void)
+{
+    invoke_opts o = { .watchdog = 1, .open_store_wait_s = 1, .attempts = 2, .kill_grace_ms = 200 };
+    long t0 = now_ms();
+    invoke_result r = run_sh("echo 'openstore begin room-1' >&$CPUU_PROGRESS_FD; sleep 30", o);
+    long took = now_ms() - t0;
+    CU_ASSERT_EQUAL(r.outcome, INVOKE_TIMEOUT);
+    CU_ASSERT_EQUAL(r.attempts_used, 2);
+    CU_ASSERT_STRING_EQUAL(r.stage, "openstore room-1");
+    CU_ASSERT_TRUE(took >= 2000 && took < 10000);
+}
+
+static void test_feature_hang_then_success_on_restart(void)
+{
+    char marker[] = "/tmp/sr-invoke-XXXXXX";
+    int fd = mkstemp(marker);
+    close(fd);
+    unlink(marker);
+    char *script = sr_asprintf(
+        "echo 'feature begin Rules' >&$CPUU_PROGRESS_FD; "
+        "if [ ! -e %s ]; then : > %s; sleep 30; fi; "
+        "echo 'feature end Rules' >&$CPUU_PROGRESS_FD; echo 'exit 1' >&$CPUU_PROGRESS_FD; exit 1",
+        marker, marker);
+    invoke_opts o = { .watchdog = 1, .feature_wait_s = 1, .attempts = 3, .kill_grace_ms = 200 };
+    invoke_result r = run_sh(script, o);
+    CU_ASSERT_EQUAL(r.outcome, INVOKE_EXITED);
+    CU_ASSERT_EQUAL(r.attempts_used, 2);
+    CU_ASSERT_EQUAL(r.cpuu_bits, CPUU_SUCCESS);
+    unlink(marker);
+    free(script);
+}
+
+static void test_global_wait_and_watchdog_off(void)
+{
+    invoke_opts o = { .watchdog = 1, .global_wait_s = 1, .attempts = 1, .kill_grace_ms = 200 };
+    invoke_result r = run_sh("sleep 30", o);
+    CU_ASSERT_EQUAL(r.outcome, INVOKE_TIMEOUT);
+    CU_ASSERT_STRING_EQUAL(r.stage, "global");
+    /* WatchDog=0: no timer fires even with short waits configured */
+    o.watchdog = 0;
+    r = run_sh("echo 'openstore begin x' >&$CPUU_PROGRESS_FD; sleep 2; exit 1", o);
+    CU_ASSERT_EQUAL(r.outcome, INVOKE_EXITED);
+    CU_ASSERT_EQUAL(r.cpuu_bits, CPUU_SUCCESS);
+}
+
+static void test_crash_and_cannot_start(void)
+{
+    invoke_result r = run_sh("kill -SEGV $$", (invoke_opts){ .watchdog = 1, .attempts = 2 });
+    CU_ASSERT_EQUAL(r.outcome, INVOKE_CRASHED);
+    CU_ASSERT_EQUAL(r.attempts_used, 2);
+    CU_ASSERT_TRUE(r.cpuu_bits & CPUU_CRASH);
+    char *argv[] = { "/nonexistent/cpuu", NULL };
+    invoke_opts o = { .watchdog = 1 };
+    sr_err e;
+    CU_ASSERT_EQUAL(invoke_run(argv, &o, &r, &e), SR_OK);
+    CU_ASSERT_EQUAL(r.outcome, INVOKE_CANNOT_START);
+    CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "/nonexistent/cpuu"));
+}
+
+int main(void)
+{
+    sr_log_set_level(SR_LOG_ERROR);
+    if (CU_initialize_registry() != CUE_SUCCESS)
+        return 2;
+    CU_pSuite s = CU_add_suite("cpuu_invoke", NULL, NULL);
+    CU_add_test(s, "full bitmask from the progress line", test_full_bitmask_from_progress_line);
+    CU_add_test(s, "secret travels on a pipe", test_secret_travels_on_a_pipe);
+    CU_add_test(s, "open store hang: killed, retried", test_open_store_hang_is_killed_and_retried);
+    CU_add_test(s, "feature hang, success on restart", test_feature_hang_then_success_on_restart);
+    CU_add_test(s, "global wait; watchdog off", test_global_wait_and_watchdog_off);
+    CU_add_test(s, "crash; cannot start", test_crash_and_cannot_start);
+    CU_basic_set_mode(CU_BRM_VERBOSE);
+    CU_basic_run_tests();
+    int failed = (int)CU_get_number_of_failures();
+    CU_cleanup_registry();
+    return failed ? 1 : 0;
+}
