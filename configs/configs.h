@@ -79,7 +79,8 @@ typedef enum {
 typedef uint32_t cfg_feature_set;
 #define CFG_FSET(f) ((cfg_feature_set)1u << (unsigned)(f))
 /* Every feature that Features/Skip may name (all but Activities). */
-#define CFG_FSET_PROCESSABLE (((cfg_feature_set)1u << CFG_F_ACTIVITIES) - 1u)
+#define CFG_FSET_PROCESSABLE \
+    ((((cfg_feature_set)1u << CFG_F__MAX) - 1u) & ~CFG_FSET(CFG_F_ACTIVITIES))
 /* The spec's critical list: Activities AddBoxes CONTAB Delegates Rules SRS
  * SearchFolders Shortcuts. */
 #define CFG_FSET_CRITICAL_ALLOWED                                               \
@@ -196,7 +197,8 @@ typedef struct cfg_cpuu {
     char *path;
     int parameters_present, parameters_line;
     /* source lines of keys that cross-checks and callers point at (0 = absent) */
-    int admin_line, password_line, admin_trg_line, password_trg_line, skip_line, features_line;
+    int admin_line, password_line, admin_trg_line, password_trg_line;
+    int skip_line, features_line, critical_line;
     /* [Parameters] — configuration parameters */
     char *admin;                      /* NULL when absent; requires password */
     char *password;                   /* stored (encrypted) form or NULL */

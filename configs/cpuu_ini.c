@@ -26,7 +26,7 @@ static const key_spec parameter_keys[] = {
     { .name = "Features", .type = KT_FEATURES, .off = OFF(features),
       .allowed = CFG_FSET_PROCESSABLE, .line_off = OFF(features_line) },
     { .name = "Critical", .type = KT_FEATURES, .off = OFF(critical),
-      .allowed = CFG_FSET_CRITICAL_ALLOWED },
+      .allowed = CFG_FSET_CRITICAL_ALLOWED, .line_off = OFF(critical_line) },
     { .name = "Remove", .type = KT_FEATURES, .off = OFF(remove), .allowed = CFG_FSET(CFG_F_NICKS) },
     FLAG("RemoveJunkEmailMessages", remove_junk_email_messages),
     FLAG("ProcessOfflineProfiles", process_offline_profiles),
@@ -169,6 +169,12 @@ static void cross_checks(cfg_cpuu *c, ini_diag *d)
                   "[Parameters] Features: cannot be used together with Skip (line %d); keep one",
                   c->skip_line);
     c->effective = c->features_given ? c->features : (CFG_FSET_PROCESSABLE & ~c->skip);
+    cfg_feature_set idle = c->critical & ~c->effective & ~CFG_FSET(CFG_F_ACTIVITIES);
+    for (int f = 0; f < CFG_F__MAX; f++)
+        if (idle & CFG_FSET(f))
+            ini_warn(d, c->critical_line,
+                     "[Parameters] Critical: %s is not processed (Features/Skip), so it cannot fail",
+                     cfg_feature_name((cfg_feature)f));
     if (c->notify.present) {
         for (size_t i = 0; c->notify.smtp_addresses && c->notify.smtp_addresses[i]; i++)
             if (!strchr(c->notify.smtp_addresses[i], '@'))
@@ -195,7 +201,9 @@ cfg_cpuu *cfg_cpuu_load(const char *path, cfg_diag *diag, sr_err *err)
     c->path = ini_xstrdup(path);
     set_defaults(c);
     ini_doc doc = { 0 };
-    if (path && ini_doc_read(&doc, path, &d) == 0) {
+    if (!path)
+        ini_error(&d, 0, SR_E_CONFIG, "no configuration file given");
+    else if (ini_doc_read(&doc, path, &d) == 0) {
         ini_apply(&doc, cpuu_sections, c, &d);
         if (!c->parameters_present)
             ini_warn(&d, doc.last_line, "no [Parameters] section; every parameter has its default");

@@ -127,8 +127,8 @@ static int parse_value(const key_spec *k, const char *sec, const ini_item *it, v
         return 1;
     case KT_FLAG:
         if (strcmp(v, "0") != 0 && strcmp(v, "1") != 0) {
-            ini_error(d, it->line, SR_E_CONFIG, "[%s] %s: expected 0 or 1, got %s%s%s", sec, k->name,
-                      *v ? "" : "an empty value", *v ? v : "", "");
+            ini_error(d, it->line, SR_E_CONFIG, "[%s] %s: expected 0 or 1, got %s", sec, k->name,
+                      *v ? v : "an empty value");
             return 0;
         }
         *FIELD(base, k->off, int) = v[0] - '0';

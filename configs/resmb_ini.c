@@ -206,7 +206,9 @@ cfg_resmb *cfg_resmb_load(const char *path, cfg_diag *diag, sr_err *err)
     }
     c->path = ini_xstrdup(path);
     ini_doc doc = { 0 };
-    if (path && ini_doc_read(&doc, path, &d) == 0) {
+    if (!path)
+        ini_error(&d, 0, SR_E_CONFIG, "no configuration file given");
+    else if (ini_doc_read(&doc, path, &d) == 0) {
         ini_apply(&doc, resmb_sections, c, &d);
         cross_checks(c, doc.last_line, &d);
     }

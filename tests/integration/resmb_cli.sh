@@ -113,6 +113,36 @@ expect "$work/err" "never in production" "unrestricted warning"
 SR_MACHINE_ID_FILE="$work/host-b" run 0 "unrestricted decrypts anywhere" --check "$ini"
 expect "$work/out" "decrypts here" "unrestricted on another host"
 
+# from a terminal: a prompt, and the typed password is not echoed back
+/usr/bin/python3 - "$BIN" "$ini" >"$work/tty" 2>&1 <<'PY'
+import os, pty, select, sys, time
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(sys.argv[1], [sys.argv[1], sys.argv[2], "-"])
+seen, deadline, sent = b"", time.time() + 15, False
+while time.time() < deadline:
+    r, _, _ = select.select([fd], [], [], 0.2)
+    if r:
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        seen += chunk
+    if not sent and b"not echoed" in seen:
+        time.sleep(0.2)  # let the child switch echo off before typing
+        os.write(fd, b"TtyS3cret\n")
+        sent = True
+_, status = os.waitpid(pid, 0)
+print("exit=%d" % os.waitstatus_to_exitcode(status))
+print("echoed" if b"TtyS3cret" in seen else "not-echoed")
+print(seen.decode(errors="replace"))
+PY
+expect "$work/tty" "exit=0" "encrypt from a terminal"
+expect "$work/tty" "not-echoed" "terminal input not echoed"
+expect "$work/tty" "DCPassword encrypted (mode host)" "terminal encrypt reported"
+
 cp "$DATA/no_ad.ini" "$work/no_ad.ini"
 run 4 "encrypt into a file without [AD]" "$work/no_ad.ini" secret
 expect "$work/err" "no [AD] section" "no-[AD] message"

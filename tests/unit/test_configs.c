@@ -641,7 +641,7 @@ static void test_cpuu_skip_all_and_alias(void)
 {
     log_reset();
     char *p = write_tmp("skipall.ini", "[Parameters]\nSkip=All\nAllowAdditionalServices=All\n"
-                                       "Frobnicate=1\n[notification]\nSMTPAddress=a@b.c\n"
+                                       "Frobnicate=1\nCritical=Rules\n[notification]\nSMTPAddress=a@b.c\n"
                                        "Subject=%Q done\n");
     sr_err e;
     cfg_diag d;
@@ -654,9 +654,10 @@ static void test_cpuu_skip_all_and_alias(void)
     CU_ASSERT_EQUAL(c->notify.when, CFG_NOTIFY_ALL);
     CU_ASSERT_EQUAL(c->notify.attach, CFG_ATTACH_NONE);
     CU_ASSERT_STRING_EQUAL(c->notify.body, CFG_DEFAULT_NOTIFY_BODY);
-    CU_ASSERT_EQUAL(d.warnings, 2);
+    CU_ASSERT_EQUAL(d.warnings, 3);
     CU_ASSERT_TRUE(log_has("skipall.ini:4: [Parameters] Frobnicate: unknown parameter"));
-    CU_ASSERT_TRUE(log_has("skipall.ini:7: [Admin notification] Subject: '%Q' is not a variable"));
+    CU_ASSERT_TRUE(log_has("skipall.ini:5: [Parameters] Critical: Rules is not processed"));
+    CU_ASSERT_TRUE(log_has("skipall.ini:8: [Admin notification] Subject: '%Q' is not a variable"));
     cfg_cpuu_free(c);
     free(p);
 }
