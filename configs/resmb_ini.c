@@ -255,6 +255,11 @@ sr_code cfg_resmb_dc_password(const cfg_resmb *c, char **plain_out, sr_err *err)
     *plain_out = NULL;
     if (!c->ad.present || !c->ad.dc_password)
         return sr_err_set(err, SR_E_CONFIG, "%s: [AD] DCPassword: not configured", c->path);
+    if (!cfg_secret_is_ours(c->ad.dc_password) && strncmp(c->ad.dc_password, "srenc", 5) != 0)
+        return sr_err_set(err, SR_E_CRYPTO,
+                          "%s:%d: [AD] DCPassword: not in switchresmb's encrypted format (it was "
+                          "encrypted by another tool, e.g. the Windows utility); re-encrypt it "
+                          "with: switchresmb %s -", c->path, c->ad.dc_password_line, c->path);
     sr_code rc = cfg_secret_decrypt(c->ad.dc_password, plain_out, err);
     if (rc != SR_OK)
         sr_err_prefix(err, "%s:%d: [AD] DCPassword: ", c->path, c->ad.dc_password_line);

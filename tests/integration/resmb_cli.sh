@@ -58,8 +58,9 @@ run 0 "--check with --cpuu-ini" --check --cpuu-ini tests/data/cpuu/recommended.i
 expect "$work/out" "features processed: Delegates Rules" "CPUU.ini features in summary"
 expect "$work/out" "[Room One]" "CPUUCmdLine tokenized in summary"
 run 0 "seed DCPassword is foreign: warns, still valid" --check "$DATA/seed_ex1_legacy.ini"
-expect "$work/err" "seed_ex1_legacy.ini:31: [AD] DCPassword: the stored value is not in switchresmb's encrypted format" \
+expect "$work/err" "seed_ex1_legacy.ini:31: [AD] DCPassword: not in switchresmb's encrypted format" \
     "foreign DCPassword message names file:line"
+expect "$work/err" "re-encrypt it with: switchresmb $DATA/seed_ex1_legacy.ini -" "foreign: says how to fix"
 
 # ---- 1: valid, but the pipeline does not exist yet
 run 1 "run without --check" "$DATA/seed_ex3_target.ini"

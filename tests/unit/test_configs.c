@@ -824,6 +824,10 @@ static void test_resmb_dc_password_foreign(void)
     CU_ASSERT_EQUAL(cfg_resmb_dc_password(c, &plain, &e), SR_E_CRYPTO);
     CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "seed_ex1_legacy.ini:31: [AD] DCPassword: "));
     CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "another tool"));
+    char *cmd = sr_asprintf("re-encrypt it with: switchresmb %s -", c->path);
+    CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, cmd));
+    free(cmd);
+    CU_ASSERT_PTR_NULL(plain);
     cfg_resmb_free(c);
 }
 
