@@ -1,6 +1,7 @@
 /* auth.c — HTTP authentication as Exchange offers it: Basic and OAuth2
  * bearer are accepted; NTLM/Negotiate are advertised (as Exchange does) but
- * a client that tries them is refused with the same 401. */
+ * a client that tries them is refused with the same 401.  --www-auth
+ * narrows the offer (a server whose virtual directory allows Basic only). */
 #include "tests/exsim/server.h"
 #include "util/util.h"
 
@@ -87,10 +88,14 @@ const exsim_account *exsim_auth(const char *authorization)
 
 void exsim_auth_challenge(struct MHD_Response *resp)
 {
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Negotiate");
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "NTLM");
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Basic realm=\"127.0.0.1\"");
-    if (!exsim_srv.no_bearer)
+    unsigned o = exsim_srv.offer;
+    if (o & EXSIM_OFFER_NEGOTIATE)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Negotiate");
+    if (o & EXSIM_OFFER_NTLM)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "NTLM");
+    if (o & EXSIM_OFFER_BASIC)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Basic realm=\"127.0.0.1\"");
+    if ((o & EXSIM_OFFER_BEARER) && !exsim_srv.no_bearer)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
             "Bearer client_id=\"00000002-0000-0ff1-ce00-000000000000\", "
             "trusted_issuers=\"00000001-0000-0000-c000-000000000000@*\", "

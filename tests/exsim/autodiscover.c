@@ -105,7 +105,7 @@ static void add_exch(xmlNodePtr acc, const exsim_mailbox_info *mb, const char *s
     text(p, "Type", "EXCH");
     text(p, "Server", server);
     text(p, "ServerDN", sdn);
-    text(p, "ServerVersion", "73C18880");
+    text(p, "ServerVersion", "73C189CB");   /* 15.1.2507, packed as MS-OXDSCLI says */
     text(p, "MdbDN", mdb);
     text(p, "ASUrl", ews);
     text(p, "EwsUrl", ews);

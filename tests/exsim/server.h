@@ -17,6 +17,12 @@
 
 #define EXSIM_MAX_REDIRECTS 16
 
+/* Schemes offered in WWW-Authenticate (--www-auth). */
+#define EXSIM_OFFER_NEGOTIATE 1u
+#define EXSIM_OFFER_NTLM 2u
+#define EXSIM_OFFER_BASIC 4u
+#define EXSIM_OFFER_BEARER 8u
+
 /* Fault injection settings; switchable at run time via /_sim/config. */
 typedef struct exsim_inject {
     int rtt_ms;            /* delay before each response */
@@ -49,6 +55,7 @@ typedef struct exsim_server {
     int n_redirects;
     int validate_responses;
     int no_bearer;
+    unsigned offer;                             /* EXSIM_OFFER_* bits for 401 challenges */
     size_t max_request_bytes;
     /* run time */
     int tls;
