@@ -278,7 +278,11 @@ char *cfg_notification_expand(const char *tmpl, const cfg_notify_vars *vars);
  *   unrestricted  a key built into the program (test labs only)
  * The host id is the content of /etc/machine-id, or of the file named by env
  * SR_MACHINE_ID_FILE (tests use it to act as another host).  The key id lets
- * decryption tell "another host/user" from "altered". */
+ * decryption tell "another host/user" from "altered".
+ * Threat model, honestly: /etc/machine-id and uids are readable by every
+ * local user, so "host" and "user" stop a copied file from being decrypted
+ * elsewhere, not a local user who can read the file and run this code —
+ * keep SwitchResMB.ini mode 600 (the encrypt command warns otherwise). */
 typedef enum { CFG_ENC_USER = 0, CFG_ENC_HOST, CFG_ENC_UNRESTRICTED } cfg_enc_mode;
 
 /* "user" / "host" / "unrestricted"; static. */
