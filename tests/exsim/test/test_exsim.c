@@ -322,7 +322,8 @@ static int suite_init(void)
     }
     if (prepare_seed(s_seed, &src) || prepare_seed(t_seed, &tgt))
         return -1;
-    if (start(&src, "src", s_seed, NULL, NULL) || start(&tgt, "tgt", t_seed, NULL, NULL)) {
+    if (start(&src, "src", s_seed, "--max-request-bytes=1048576", NULL) ||
+        start(&tgt, "tgt", t_seed, NULL, NULL)) {
         fprintf(stderr, "test_exsim: bin/exsim did not start (logs in %s)\n", tmp);
         return -1;
     }
@@ -798,6 +799,26 @@ static void test_stop_and_dump(void)
     free(log);
 }
 
+static void test_request_limit(void)
+{
+    size_t n = 1100000;
+    char *big = malloc(n + 1);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(big);
+    memset(big, ' ', n);
+    big[n] = '\0';
+    memcpy(big, "<x>", 3);
+    resp r;
+    ews(&src, big, &r);
+    CU_ASSERT_EQUAL(r.status, 413);
+    free(r.body);
+    free(big);
+    char *b = envelope(HDR2016, GETFOLDER_INBOX);   /* the connection pool still works */
+    ews(&src, b, &r);
+    CU_ASSERT_EQUAL(r.status, 200);
+    free(r.body);
+    free(b);
+}
+
 static void test_bad_command_lines(void)
 {
     char *exe = sr_asprintf("%s/exsim", tu_bin());
@@ -825,6 +846,7 @@ int main(void)
     CU_add_test(s, "faults", test_faults);
     CU_add_test(s, "stats and round trips", test_stats_and_round_trips);
     CU_add_test(s, "tls", test_tls);
+    CU_add_test(s, "request size limit", test_request_limit);
     CU_add_test(s, "bad command lines", test_bad_command_lines);
     CU_add_test(s, "stop and dump", test_stop_and_dump);
     CU_basic_set_mode(CU_BRM_VERBOSE);
