@@ -83,7 +83,7 @@ static sr_code rd_bytes(rd *r, const char *field, void *out, size_t n)
 
 static sr_code rd_u16(rd *r, const char *field, uint16_t *v)
 {
-    uint8_t b[2];
+    uint8_t b[2] = { 0 };
     sr_code rc = rd_bytes(r, field, b, 2);
     if (rc == SR_OK)
         *v = (uint16_t)(b[0] | b[1] << 8);
@@ -92,7 +92,7 @@ static sr_code rd_u16(rd *r, const char *field, uint16_t *v)
 
 static sr_code rd_u32(rd *r, const char *field, uint32_t *v)
 {
-    uint8_t b[4];
+    uint8_t b[4] = { 0 };
     sr_code rc = rd_bytes(r, field, b, 4);
     if (rc == SR_OK)
         *v = (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
@@ -102,7 +102,7 @@ static sr_code rd_u32(rd *r, const char *field, uint32_t *v)
 static sr_code rd_expect_u32(rd *r, const char *field, uint32_t want)
 {
     size_t at = r->off;
-    uint32_t v;
+    uint32_t v = 0;
     sr_code rc = rd_u32(r, field, &v);
     if (rc == SR_OK && v != want)
         rc = sr_err_set(r->err, SR_E_PARSE, "%s EntryID: %s at offset %zu: expected 0x%08X, got 0x%08X",
@@ -200,7 +200,7 @@ static sr_code dec_addrbook(rd *r, mapi_eid *e)
 
 static sr_code dec_oneoff(rd *r, mapi_eid *e)
 {
-    uint16_t version;
+    uint16_t version = 0;
     sr_code rc;
     if ((rc = rd_u16(r, "Version", &version)))
         return rc;
@@ -224,7 +224,7 @@ static sr_code dec_oneoff(rd *r, mapi_eid *e)
 
 static sr_code dec_contact(rd *r, mapi_eid *e)
 {
-    uint32_t count;
+    uint32_t count = 0;
     sr_code rc;
     if ((rc = rd_expect_u32(r, "Version", 3)) || (rc = rd_u32(r, "Type", &e->contact_type)) ||
         (rc = rd_u32(r, "Index", &e->contact_index)) || (rc = rd_u32(r, "EntryIdCount", &count)))
@@ -241,7 +241,7 @@ static sr_code dec_contact(rd *r, mapi_eid *e)
 
 static sr_code dec_store(rd *r, mapi_eid *e)
 {
-    uint8_t version, flag, dll[STORE_DLL_LEN];
+    uint8_t version = 0, flag = 0, dll[STORE_DLL_LEN] = { 0 };
     mapi_guid wuid;
     sr_code rc;
     if ((rc = rd_bytes(r, "Version", &version, 1)) || (rc = rd_bytes(r, "Flag", &flag, 1)))
@@ -301,7 +301,7 @@ static int message_type_ok(uint16_t t)
 
 static sr_code rd_pad2(rd *r, const char *field)
 {
-    uint16_t pad;
+    uint16_t pad = 0;
     sr_code rc = rd_u16(r, field, &pad);
     if (rc == SR_OK && pad != 0)
         rc = sr_err_set(r->err, SR_E_PARSE, "%s EntryID: %s at offset %zu: not zero", r->what, field, r->off - 2);

@@ -586,8 +586,10 @@ static sr_code parse_lines(pstate *st, char *text, size_t len)
     char *end = text + len, *line = text;
     while (line < end) {
         char *nl = memchr(line, '\n', (size_t)(end - line));
-        if (!nl)
+        if (!nl) {
+            st->line++;
             return perr(st, "incomplete last line (no newline)", NULL, NULL);
+        }
         *nl = '\0';
         st->line++;
         if (memchr(line, '\0', (size_t)(nl - line)))

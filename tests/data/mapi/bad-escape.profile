@@ -1,0 +1,4 @@
+switchresmb-profile 1
+
+[profile]
+name = Bad\q

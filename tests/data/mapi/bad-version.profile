@@ -1,0 +1,4 @@
+switchresmb-profile 2
+
+[profile]
+name = Bad
