@@ -173,11 +173,34 @@ char *exsim_soap_fault_doc(const char *response_code, const char *text, int back
     return fault_doc(NULL, response_code, text, text, backoff_ms > 0 ? &x : NULL, outlen);
 }
 
+/* libxml2 messages quote what they saw: keep only text XML 1.0 can carry
+ * (a control byte or broken UTF-8 would make our own fault unparsable). */
+static void xml_safe(char *s)
+{
+    while (*s) {
+        unsigned char c = (unsigned char)*s;
+        if (c < 0x20 && c != '\t' && c != '\n' && c != '\r') {
+            *s++ = '?';
+        } else if (c >= 0x80) {
+            int len = 4;
+            if (xmlGetUTF8Char((const unsigned char *)s, &len) < 0 || len <= 0) {
+                *s++ = '?';
+            } else {
+                s += len;
+            }
+        } else {
+            s++;
+        }
+    }
+}
+
 static char *schema_fault(const char *violation, int line, int col, size_t *len)
 {
-    char fs[1400];
-    snprintf(fs, sizeof fs, "The request failed schema validation: %s", violation);
-    fault_extra x = { .line = line, .col = col, .violation = violation };
+    char fs[1400], v[1024];
+    snprintf(v, sizeof v, "%s", violation);
+    xml_safe(v);
+    snprintf(fs, sizeof fs, "The request failed schema validation: %s", v);
+    fault_extra x = { .line = line, .col = col, .violation = v };
     exsim_stats_count("schema_rejected");
     return fault_doc(NULL, "ErrorSchemaValidation", fs, "The request failed schema validation.", &x, len);
 }
@@ -334,6 +357,7 @@ static int check_response(exsim_req *r, const char *op, int status)
         return status;
     snprintf(text, sizeof text, "exsim: the %s handler built a schema-invalid %s: %s",
              op, (const char *)el->name, msg);
+    xml_safe(text);
     fprintf(stderr, "exsim: ERROR: %s\n", text);
     exsim_stats_count("invalid_responses");
     build_fault(r->resp_body, NULL, "ErrorInternalServerError", text, text, NULL);

@@ -123,6 +123,7 @@ def main(argv):
     ap.add_argument("--mailbox", required=True)
     ap.add_argument("--account", help="seed account to log on with (default: the first)")
     ap.add_argument("--map", action="append", default=[], help="DOMAIN=PORT")
+    ap.add_argument("--only", help="comma list of check names to run (debugging)")
     ap.add_argument("--ad-address")
     ap.add_argument("--ad-expect-address")
     ap.add_argument("--ad-expect-ews")
@@ -220,6 +221,8 @@ def main(argv):
                      ("GetItem", get_item), ("CreateItem", create_item), ("UpdateItem", update_item),
                      ("GetDelegate", get_delegate), ("GetUserConfiguration", get_user_config),
                      ("UpdateUserConfiguration", update_user_config), ("ResolveNames", resolve_names)):
+        if a.only and name not in a.only.split(","):
+            continue
         r.check(name, fn)
     print(f"{r.passed} passed, {r.failed} failed")
     return 1 if r.failed else 0
