@@ -1,8 +1,9 @@
 /* autodiscover.c — POX Autodiscover (Outlook schema 2006 / 2006a): checks the
  * request's shape, then answers settings (User + Account with EXCH, EXPR,
- * optional EXHTTP, WEB protocols pointing at this instance's EWS URL),
- * redirectAddr (migrated mailbox), redirectUrl (--redirect-url), or the
- * documented error responses (500 unknown address, 600 invalid request). */
+ * EXHTTP on X-ClientCanHandle: ExHttpInfo, WEB, mapiHttp on
+ * X-MapiHttpCapability; URLs point at this instance), redirectAddr (migrated
+ * mailbox), redirectUrl (--redirect-url), or the documented error responses
+ * (500 unknown address, 600 invalid request). */
 #include "tests/exsim/server.h"
 #include "util/util.h"
 
@@ -129,7 +130,23 @@ static void add_expr(xmlNodePtr acc, const char *type, const char *ews)
     text(p, "CertPrincipalName", "None");
 }
 
-static char *settings_response(const exsim_mailbox_info *mb, int exhttp, size_t *len)
+/* With X-MapiHttpCapability the answer also names the MAPI/HTTP endpoints. */
+static void add_mapihttp(xmlNodePtr acc, const char *server)
+{
+    xmlNodePtr p = xmlNewChild(acc, acc->ns, BAD_CAST "Protocol", NULL);
+    xmlNewProp(p, BAD_CAST "Type", BAD_CAST "mapiHttp");
+    xmlNewProp(p, BAD_CAST "Version", BAD_CAST "1");
+    static const char *const parts[][2] = { { "MailStore", "emsmdb" }, { "AddressBook", "nspi" } };
+    char url[512];
+    for (int i = 0; i < 2; i++) {
+        xmlNodePtr e = xmlNewChild(p, p->ns, BAD_CAST parts[i][0], NULL);
+        snprintf(url, sizeof url, "%s/mapi/%s/?MailboxId=%s", exsim_srv.base_url, parts[i][1], server);
+        text(e, "InternalUrl", url);
+        text(e, "ExternalUrl", url);
+    }
+}
+
+static char *settings_response(const exsim_mailbox_info *mb, int exhttp, int mapihttp, size_t *len)
 {
     char ews[256], server[256], owa[256];
     snprintf(ews, sizeof ews, "%s/EWS/Exchange.asmx", exsim_srv.base_url);
@@ -151,6 +168,8 @@ static char *settings_response(const exsim_mailbox_info *mb, int exhttp, size_t 
     add_expr(acc, "EXPR", ews);
     if (exhttp)
         add_expr(acc, "EXHTTP", ews);
+    if (mapihttp)
+        add_mapihttp(acc, server);
     xmlNodePtr web = xmlNewChild(acc, acc->ns, BAD_CAST "Protocol", NULL);
     text(web, "Type", "WEB");
     xmlNodePtr in = xmlNewChild(web, web->ns, BAD_CAST "Internal", NULL);
@@ -210,7 +229,7 @@ static const char *redirect_for(const char *addr)
 }
 
 int exsim_autodiscover_post(const char *body, size_t len, const char *client_can_handle,
-                            char **out, size_t *outlen, const char **mailbox)
+                            const char *mapi_http, char **out, size_t *outlen, const char **mailbox)
 {
     *mailbox = NULL;
     xmlDocPtr doc = xmlReadMemory(body, (int)len, "autodiscover.xml", NULL,
@@ -234,7 +253,8 @@ int exsim_autodiscover_post(const char *body, size_t len, const char *client_can
     else if (mb->redirect_addr && !sr_streq_ci(mb->redirect_addr, (const char *)addr))
         *out = redirect_response("redirectAddr", "RedirectAddr", mb->redirect_addr, outlen);
     else
-        *out = settings_response(mb, client_can_handle && strstr(client_can_handle, "ExHttpInfo"), outlen);
+        *out = settings_response(mb, client_can_handle && strcasestr(client_can_handle, "ExHttpInfo"),
+                                 mapi_http && atoi(mapi_http) >= 1, outlen);
     if (mb)
         *mailbox = mb->smtp;
     pthread_mutex_unlock(&exsim_srv.store_lock);

@@ -226,6 +226,7 @@ static enum MHD_Result counted(struct MHD_Connection *c, int is_ews, const exsim
         else
             status = exsim_autodiscover_post(rc->body ? rc->body : "", rc->len,
                                              MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-ClientCanHandle"),
+                                             MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-MapiHttpCapability"),
                                              &out, &outlen, &mailbox);
         exsim_inject_leave(acct);
     }

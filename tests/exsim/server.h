@@ -105,7 +105,7 @@ char *exsim_soap_fault_doc(const char *response_code, const char *text,
 /* Handle one POX POST (caller authenticated it).  Returns HTTP status and a
  * malloc'd body; *mailbox as above. */
 int exsim_autodiscover_post(const char *body, size_t len, const char *client_can_handle,
-                            char **out, size_t *outlen, const char **mailbox);
+                            const char *mapi_http, char **out, size_t *outlen, const char **mailbox);
 
 /* ---- inject.c ---- */
 void exsim_inject_init(const exsim_inject *initial);

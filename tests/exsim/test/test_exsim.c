@@ -34,6 +34,7 @@ static inst src, tgt, tls;
 static char plain_pass[] = "Plain-pw-1!";
 static char cert_path[512];
 static int tls_ok;
+static const char *extra_header;   /* one more request header for the next requests */
 
 /* ---- HTTP client ---------------------------------------------------------- */
 
@@ -105,6 +106,8 @@ static struct curl_slist *prep(CURL *h, const inst *in, const char *path, const 
         curl_easy_setopt(h, CURLOPT_NOBODY, !strcmp(method, "HEAD") ? 1L : 0L);
     }
     struct curl_slist *hl = curl_slist_append(NULL, "Content-Type: text/xml; charset=utf-8");
+    if (extra_header)
+        hl = curl_slist_append(hl, extra_header);
     char ah[300];
     curl_easy_setopt(h, CURLOPT_HTTPAUTH, CURLAUTH_BASIC);
     curl_easy_setopt(h, CURLOPT_USERNAME, NULL);
@@ -405,6 +408,20 @@ static void test_autodiscover(void)
     CU_ASSERT_TRUE(has(&r, "@tgt.test</Server>"));
     CU_ASSERT_TRUE(has(&r, "<Type>EXPR</Type>"));
     CU_ASSERT_TRUE(has(&r, "responseschema/2006a"));
+    CU_ASSERT_FALSE(has(&r, "<Type>EXHTTP</Type>"));
+    CU_ASSERT_FALSE(has(&r, "mapiHttp"));
+    free(r.body);
+    q = autod("user-0001@tgt.test", "EMailAddress");
+    extra_header = "X-ClientCanHandle: Negotiate, ExHttpInfo";
+    do_req(&tgt, "/autodiscover/autodiscover.xml", "POST", q, A_BASIC, &r);
+    CU_ASSERT_TRUE(has(&r, "<Type>EXHTTP</Type>"));
+    free(r.body);
+    extra_header = "X-MapiHttpCapability: 1";
+    do_req(&tgt, "/autodiscover/autodiscover.xml", "POST", q, A_BASIC, &r);
+    extra_header = NULL;
+    free(q);
+    CU_ASSERT_TRUE(has(&r, "<Protocol Type=\"mapiHttp\" Version=\"1\">"));
+    CU_ASSERT_TRUE(has(&r, "/mapi/emsmdb/?MailboxId="));
     free(r.body);
     /* migrated source mailbox: redirectAddr to its target address */
     q = autod("user-0001@src.test", "EMailAddress");
