@@ -69,7 +69,9 @@ argsfile $d/slapd.args
 modulepath /usr/lib/ldap
 moduleload back_mdb
 loglevel 0
-sizelimit 500
+# AD-like: unpaged searches stop at 500 entries, pages up to 1000 (MaxPageSize),
+# paged result sets unbounded.
+sizelimit size.soft=500 size.hard=500 size.pr=1000 size.prtotal=unlimited
 TLSCACertificateFile $d/ca.pem
 TLSCertificateFile $d/cert.pem
 TLSCertificateKeyFile $d/key.pem

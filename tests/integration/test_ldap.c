@@ -1,0 +1,904 @@
+/* test_ldap.c — the AD client (ldap/) against a real directory lab.
+ *
+ * The lab script comes from $LAB_SCRIPT (default tests/lab/slapd-lab.sh; the
+ * Samba AD DC's tests/lab/samba-lab.sh has the same interface,
+ * tests/lab/LAB-CONTRACT.md).  This binary generates an org.json with
+ * orggen.py, starts the lab into a private temp dir, reads lab.env, runs every
+ * case, and stops the lab.  Cases the lab cannot do (lab.env flags) pass with
+ * a printed "SKIP" note.
+ *
+ *   test_ldap               the CUnit suite
+ *   test_ldap --bench N     resolve N addresses once, print time and searches */
+#include "ldap/ldap_dir.h"
+#include "tests/common/testutil.h"
+#include "util/util.h"
+
+#include <CUnit/Basic.h>
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define PY "/usr/bin/python3"
+enum { MAX_ENV = 64, MAX_RCPT = 20000 };
+
+/* ---- the lab ------------------------------------------------------------ */
+
+static char *tmp_dir, *lab_dir, *org_path, *lab_script;
+static char *env_keys[MAX_ENV], *env_vals[MAX_ENV];
+static int n_env;
+
+typedef struct {
+    char *id, *smtp, *legacy, *target, *problems, *proxies, *dn;
+    long long rtd;
+} rcpt;
+static rcpt rc_list[MAX_RCPT];
+static int n_rc;
+static char ews_host[256];
+
+static const char *lab(const char *key)
+{
+    for (int i = 0; i < n_env; i++)
+        if (!strcmp(env_keys[i], key))
+            return env_vals[i];
+    return "";
+}
+
+static void skip_note(const char *what, const char *why)
+{
+    printf("\n    SKIP %s: lab %s %s\n", what, lab("LAB_KIND"), why);
+}
+
+static long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+static int read_env(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    char line[4096];
+    while (n_env < MAX_ENV && fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\r\n")] = '\0';
+        char *eq = strchr(line, '=');
+        if (!eq || line[0] == '#')
+            continue;
+        *eq = '\0';
+        env_keys[n_env] = strdup(line);
+        env_vals[n_env++] = strdup(eq + 1);
+    }
+    fclose(f);
+    return 0;
+}
+
+/* One TSV line per recipient of the source side, written by Python from org.json. */
+static const char *tsv_script =
+    "import json,sys\n"
+    "org=json.load(open(sys.argv[1]))\n"
+    "print('#ews\\t'+org['sides']['source']['ews_host'])\n"
+    "for r in org['recipients']:\n"
+    "    s=r['source']\n"
+    "    print('\\t'.join([r['id'],s['smtp'],s.get('legacy_dn') or '',s.get('target_address') or '',"
+    "str(s['recipient_type_details']),','.join(r['problems']) or '-','|'.join(s['proxies']),s['dn']]))\n";
+
+static int read_expect(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    char line[8192];
+    while (n_rc < MAX_RCPT && fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\r\n")] = '\0';
+        char *fld[8] = { 0 };
+        int nf = 0;
+        for (char *p = line, *tab; nf < 8; p = tab + 1) {
+            fld[nf++] = p;
+            if (!(tab = strchr(p, '\t')))
+                break;
+            *tab = '\0';
+        }
+        if (nf == 2 && !strcmp(fld[0], "#ews")) {
+            snprintf(ews_host, sizeof ews_host, "%s", fld[1]);
+            continue;
+        }
+        if (nf != 8)
+            continue;
+        rcpt *r = &rc_list[n_rc++];
+        r->id = strdup(fld[0]);
+        r->smtp = strdup(fld[1]);
+        r->legacy = strdup(fld[2]);
+        r->target = strdup(fld[3]);
+        r->rtd = atoll(fld[4]);
+        r->problems = strdup(fld[5]);
+        r->proxies = strdup(fld[6]);
+        r->dn = strdup(fld[7]);
+    }
+    fclose(f);
+    return n_rc > 0 ? 0 : -1;
+}
+
+/* Killed by the runner's timeout: take the lab server down with us. */
+static volatile pid_t lab_pid;
+static void on_signal(int sig)
+{
+    if (lab_pid > 0)
+        kill(lab_pid, SIGTERM);
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+static int lab_start(int users, int rooms, int equipment)
+{
+    tmp_dir = tu_mkdtemp("ldaplab");
+    if (!tmp_dir)
+        return -1;
+    const char *ls = getenv("LAB_SCRIPT");
+    lab_script = ls && *ls ? strdup(ls) : sr_asprintf("%s/tests/lab/slapd-lab.sh", tu_root());
+    org_path = sr_asprintf("%s/org.json", tmp_dir);
+    lab_dir = sr_asprintf("%s/lab", tmp_dir);
+    char *gen = sr_asprintf("%s/tests/lab/orggen.py", tu_root());
+    char u[16], r[16], e[16];
+    snprintf(u, sizeof u, "%d", users);
+    snprintf(r, sizeof r, "%d", rooms);
+    snprintf(e, sizeof e, "%d", equipment);
+    char *log = sr_asprintf("%s/lab-start.log", tmp_dir);
+    char *tsv = sr_asprintf("%s/expect.tsv", tmp_dir);
+    char *envp = sr_asprintf("%s/lab.env", lab_dir);
+    char *gen_argv[] = { PY, gen, "--users", u, "--rooms", r, "--equipment", e, "--seed", "7",
+                         "-o", org_path, NULL };
+    char *tsv_argv[] = { PY, "-c", (char *)tsv_script, org_path, NULL };
+    char *start_argv[] = { "bash", lab_script, "start", lab_dir, org_path, NULL };
+    int ok = tu_run(gen_argv, NULL, 60000) == 0 && tu_run(tsv_argv, tsv, 60000) == 0 &&
+             read_expect(tsv) == 0 && mkdir(lab_dir, 0700) == 0;
+    if (ok && tu_run(start_argv, log, 300000) != 0) {
+        fprintf(stderr, "lab start failed (%s):\n", lab_script);
+        char *cat[] = { "cat", log, NULL };
+        tu_run(cat, NULL, 5000);
+        ok = 0;
+    }
+    if (ok)
+        ok = read_env(envp) == 0;
+    if (ok)
+        lab_pid = (pid_t)atoi(lab("LAB_PID"));
+    free(gen);
+    free(log);
+    free(tsv);
+    free(envp);
+    return ok ? 0 : -1;
+}
+
+static void lab_stop(void)
+{
+    if (lab_dir && lab_script) {
+        char *argv[] = { "bash", lab_script, "stop", lab_dir, NULL };
+        tu_run(argv, NULL, 60000);
+    }
+    if (tmp_dir)
+        tu_rm_rf(tmp_dir);
+}
+
+/* ---- helpers -------------------------------------------------------------- */
+
+static ldapdir_opts base_opts(void)
+{
+    ldapdir_opts o = { 0 };
+    o.dc = lab("LAB_LDAPS_URI");
+    o.account = lab("LAB_BIND_DN");
+    o.password = lab("LAB_PASSWORD");
+    o.ca_file = lab("LAB_CA");
+    o.connect_timeout_ms = 3000;
+    o.op_timeout_ms = 10000;
+    return o;
+}
+
+static ldapdir *open_dir(const ldapdir_opts *o)
+{
+    ldapdir *d = NULL;
+    sr_err e;
+    if (ldapdir_connect(o, &d, &e) != SR_OK)
+        printf("\n    connect: %s\n", e.msg);
+    return d;
+}
+
+static const rcpt *with_problem(const char *p, int nth)
+{
+    for (int i = 0; i < n_rc; i++)
+        if (strstr(rc_list[i].problems, p) && nth-- == 0)
+            return &rc_list[i];
+    return NULL;
+}
+
+static const rcpt *plain_migrated(int nth)
+{
+    for (int i = 0; i < n_rc; i++)
+        if (!strcmp(rc_list[i].problems, "-") && rc_list[i].target[0] && nth-- == 0)
+            return &rc_list[i];
+    return NULL;
+}
+
+static const rcpt *unmigrated(void)
+{
+    for (int i = 0; i < n_rc; i++)
+        if (!strcmp(rc_list[i].problems, "-") && !rc_list[i].target[0])
+            return &rc_list[i];
+    return NULL;
+}
+
+/* The n-th proxy of r with prefix (case-sensitive), into buf. */
+static const char *proxy_of(const rcpt *r, const char *prefix, char *buf, size_t len)
+{
+    const char *p = r->proxies;
+    while (p && *p) {
+        const char *end = strchr(p, '|');
+        size_t l = end ? (size_t)(end - p) : strlen(p);
+        if (!strncmp(p, prefix, strlen(prefix)) && l < len) {
+            memcpy(buf, p, l);
+            buf[l] = '\0';
+            return buf;
+        }
+        p = end ? end + 1 : NULL;
+    }
+    return NULL;
+}
+
+static int has_ci(const char *hay, const char *needle)
+{
+    return strcasestr(hay, needle) != NULL;
+}
+
+/* ---- connection and bind -------------------------------------------------- */
+
+static void test_escape(void)
+{
+    static const char in[] = "a*b(c)d\\e\0f";
+    char *s = ldapdir_filter_escape(in, sizeof in - 1);
+    CU_ASSERT_STRING_EQUAL(s, "a\\2ab\\28c\\29d\\5ce\\00f");
+    free(s);
+}
+
+static void test_ldaps_verified(void)
+{
+    ldapdir_opts o = base_opts();
+    ldapdir *d = open_dir(&o);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+    CU_ASSERT(sr_streq_ci(ldapdir_base(d), lab("LAB_BASE")));
+    CU_ASSERT(sr_streq_ci(ldapdir_config_base(d), lab("LAB_CONFIG_BASE")));
+    ldapdir_free(d);
+    /* A plain host name means LDAPS with verification. */
+    char host[128];
+    snprintf(host, sizeof host, "%s:%s", lab("LAB_HOST"), lab("LAB_LDAPS_PORT"));
+    o.dc = host;
+    d = open_dir(&o);
+    CU_ASSERT_PTR_NOT_NULL(d);
+    ldapdir_free(d);
+}
+
+static void test_starttls_and_plain(void)
+{
+    ldapdir_opts o = base_opts();
+    o.dc = lab("LAB_LDAP_URI");          /* ldap:// → StartTLS by default */
+    ldapdir *d = open_dir(&o);
+    CU_ASSERT_PTR_NOT_NULL(d);
+    ldapdir_free(d);
+    sr_err e;
+    o.tls = LDAPDIR_TLS_NONE;            /* plain: refused unless allowed */
+    CU_ASSERT_EQUAL(ldapdir_connect(&o, &d, &e), SR_E_CONFIG);
+    CU_ASSERT(has_ci(e.msg, "plain"));
+    if (strcmp(lab("LAB_PLAIN_SIMPLE_BIND"), "1") != 0) {
+        skip_note("plain ldap:// simple bind", "refuses simple binds without TLS");
+        return;
+    }
+    o.allow_plain = 1;
+    d = open_dir(&o);
+    CU_ASSERT_PTR_NOT_NULL(d);
+    ldapdir_free(d);
+}
+
+static void test_bind_forms(void)
+{
+    const char *forms[][2] = { { "LAB_BIND_UPN", "user@domain" }, { "LAB_BIND_NT", "DOMAIN\\user" } };
+    for (int i = 0; i < 2; i++) {
+        if (!*lab(forms[i][0])) {
+            skip_note(forms[i][1], "cannot bind so (empty in lab.env)");
+            continue;
+        }
+        ldapdir_opts o = base_opts();
+        o.account = lab(forms[i][0]);
+        ldapdir *d = open_dir(&o);
+        CU_ASSERT_PTR_NOT_NULL(d);
+        ldapdir_free(d);
+    }
+}
+
+static void test_gssapi(void)
+{
+    if (strcmp(lab("LAB_SASL_GSSAPI"), "1") != 0) {
+        skip_note("SASL GSSAPI bind", "has no KDC (LAB_SASL_GSSAPI!=1)");
+        return;
+    }
+    setenv("KRB5_CONFIG", lab("LAB_KRB5_CONFIG"), 1);
+    setenv("KRB5_CLIENT_KTNAME", lab("LAB_KEYTAB"), 1);
+    char *cc = sr_asprintf("FILE:%s/krb5cc", tmp_dir);
+    setenv("KRB5CCNAME", cc, 1);
+    free(cc);
+    ldapdir_opts o = base_opts();
+    o.bind = LDAPDIR_BIND_GSSAPI;
+    if (*lab("LAB_GSSAPI_URI"))
+        o.dc = lab("LAB_GSSAPI_URI");
+    ldapdir *d = open_dir(&o);
+    CU_ASSERT_PTR_NOT_NULL(d);
+    ldapdir_free(d);
+}
+
+static void test_wrong_password(void)
+{
+    ldapdir_opts o = base_opts();
+    o.password = "Wr0ng-Secret-xyzzy";
+    ldapdir *d = NULL;
+    sr_err e;
+    CU_ASSERT_EQUAL(ldapdir_connect(&o, &d, &e), SR_E_AUTH);
+    CU_ASSERT_PTR_NULL(d);
+    CU_ASSERT_EQUAL(e.cls, SR_CLASS_FINAL);
+    CU_ASSERT(strstr(e.msg, o.dc) != NULL);
+    CU_ASSERT(strstr(e.msg, "xyzzy") == NULL);
+    o.password = "";                     /* never an unauthenticated bind */
+    CU_ASSERT_EQUAL(ldapdir_connect(&o, &d, &e), SR_E_CONFIG);
+    CU_ASSERT(strstr(e.msg, "DCPassword") != NULL);
+}
+
+static void test_untrusted_certificate(void)
+{
+    ldapdir_opts o = base_opts();
+    o.ca_file = NULL;
+    ldapdir *d = NULL;
+    sr_err e;
+    CU_ASSERT_EQUAL(ldapdir_connect(&o, &d, &e), SR_E_TLS);
+    CU_ASSERT(strstr(e.msg, o.dc) != NULL);
+    o.dc = lab("LAB_LDAP_URI");          /* StartTLS verifies too */
+    CU_ASSERT_EQUAL(ldapdir_connect(&o, &d, &e), SR_E_TLS);
+    o.ca_file = "/nonexistent/ca.pem";
+    CU_ASSERT_EQUAL(ldapdir_connect(&o, &d, &e), SR_E_CONFIG);
+    CU_ASSERT(strstr(e.msg, "/nonexistent/ca.pem") != NULL);
+}
+
+static void test_refused(void)
+{
+    char uri[64];
+    snprintf(uri, sizeof uri, "ldaps://127.0.0.1:%d", tu_free_port());
+    ldapdir_opts o = base_opts();
+    o.dc = uri;
+    ldapdir *d = NULL;
+    sr_err e;
+    long t0 = now_ms();
+    CU_ASSERT_EQUAL(ldapdir_connect(&o, &d, &e), SR_E_CONNECT);
+    CU_ASSERT(now_ms() - t0 < 2000);
+    CU_ASSERT_EQUAL(e.cls, SR_CLASS_RETRY);
+    CU_ASSERT(strstr(e.msg, uri) != NULL);
+}
+
+/* A socket that listens but never answers: the kernel completes the TCP
+ * handshake, nobody ever reads. */
+static void test_timeout(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = { .sin_family = AF_INET };
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    CU_ASSERT_FATAL(bind(fd, (struct sockaddr *)&a, sizeof a) == 0 && listen(fd, 16) == 0 &&
+                    getsockname(fd, (struct sockaddr *)&a, &len) == 0);
+    const char *schemes[] = { "ldaps", "ldap" };
+    for (int i = 0; i < 2; i++) {
+        char uri[64];
+        snprintf(uri, sizeof uri, "%s://127.0.0.1:%d", schemes[i], ntohs(a.sin_port));
+        ldapdir_opts o = base_opts();
+        o.dc = uri;
+        o.connect_timeout_ms = 600;
+        o.op_timeout_ms = 600;
+        ldapdir *d = NULL;
+        sr_err e;
+        long t0 = now_ms();
+        CU_ASSERT_EQUAL(ldapdir_connect(&o, &d, &e), SR_E_TIMEOUT);
+        long spent = now_ms() - t0;
+        CU_ASSERT(spent >= 500 && spent < 4000);
+        CU_ASSERT(strstr(e.msg, uri) != NULL);
+        CU_ASSERT_EQUAL(e.cls, SR_CLASS_RETRY);
+    }
+    close(fd);
+}
+
+/* ---- resolution ----------------------------------------------------------- */
+
+static void check_found(const ldapdir_result *r, const rcpt *x)
+{
+    CU_ASSERT_EQUAL_FATAL(r->status, LDAPDIR_FOUND);
+    CU_ASSERT(sr_streq_ci(r->rcpt->dn, x->dn));
+    CU_ASSERT_STRING_EQUAL(r->rcpt->primary_smtp, x->smtp);
+    if (x->legacy[0])
+        CU_ASSERT(r->rcpt->legacy_dn && !strcmp(r->rcpt->legacy_dn, x->legacy));
+    CU_ASSERT_EQUAL(r->rcpt->recipient_type, x->rtd);
+    CU_ASSERT(r->rcpt->has_mailbox_guid);
+    CU_ASSERT_STRING_EQUAL(r->msg, "");
+}
+
+static void test_resolve_kinds(void)
+{
+    ldapdir_opts o = base_opts();
+    ldapdir *d = open_dir(&o);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+    const rcpt *x = NULL;
+    for (int i = 0; i < n_rc && !x; i++)      /* one with an X500 proxy */
+        if (!strcmp(rc_list[i].problems, "-") && rc_list[i].target[0] && strstr(rc_list[i].proxies, "X500:"))
+            x = &rc_list[i];
+    CU_ASSERT_PTR_NOT_NULL_FATAL(x);
+    char sec[512], x500[1024], upper[512], pref[512];
+    CU_ASSERT_PTR_NOT_NULL_FATAL(proxy_of(x, "smtp:", sec, sizeof sec));
+    CU_ASSERT_PTR_NOT_NULL_FATAL(proxy_of(x, "X500:", x500, sizeof x500));
+    snprintf(upper, sizeof upper, "%s", x->smtp);
+    for (char *p = upper; *p; p++)
+        *p = (char)toupper((unsigned char)*p);
+    snprintf(pref, sizeof pref, "SMTP:%s", x->smtp);
+    const char *keys[] = { x->smtp, sec + 5, upper, pref, x->legacy, x500, x500 + 5 };
+    ldapdir_result out[7];
+    sr_err e;
+    CU_ASSERT_EQUAL_FATAL(ldapdir_resolve(d, keys, 7, out, &e), SR_OK);
+    for (int i = 0; i < 7; i++) {
+        check_found(&out[i], x);
+        CU_ASSERT_STRING_EQUAL(ldapdir_target_smtp(out[i].rcpt), x->target + 5);
+        CU_ASSERT_EQUAL(ldapdir_outcome_of(&out[i], 1), LDAPDIR_OUT_OK);
+    }
+    CU_ASSERT_EQUAL(ldapdir_search_count(d) >= 2, 1);  /* RootDSE + one batch */
+    ldapdir_free(d);
+}
+
+static void test_resolve_1000_in_few_searches(void)
+{
+    ldapdir_opts o = base_opts();
+    ldapdir *d = open_dir(&o);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+    static const char *keys[1000];
+    static const rcpt *want[1000];
+    static char bufs[1000][512];
+    int n = 0;
+    for (int pass = 0; pass < 3 && n < 1000; pass++)
+        for (int i = 0; i < n_rc && n < 1000; i++) {
+            const rcpt *r = &rc_list[i];
+            if (strstr(r->problems, "duplicate") || (pass == 1 && !r->legacy[0]))
+                continue;
+            want[n] = r;
+            keys[n] = pass == 0 ? r->smtp : pass == 1 ? r->legacy
+                                            : proxy_of(r, "smtp:", bufs[n], sizeof bufs[n]) + 5;
+            n++;
+        }
+    CU_ASSERT_EQUAL_FATAL(n, 1000);
+    ldapdir_result *out = calloc(1000, sizeof *out);
+    sr_err e;
+    unsigned long before = ldapdir_search_count(d);
+    long t0 = now_ms();
+    CU_ASSERT_EQUAL_FATAL(ldapdir_resolve(d, keys, 1000, out, &e), SR_OK);
+    unsigned long used = ldapdir_search_count(d) - before;
+    printf("\n    1000 keys: %lu searches, %ld ms\n", used, now_ms() - t0);
+    CU_ASSERT(used >= 1 && used <= 5);
+    int found = 0;
+    for (int i = 0; i < 1000; i++)
+        if (out[i].status == LDAPDIR_FOUND && sr_streq_ci(out[i].rcpt->dn, want[i]->dn))
+            found++;
+    CU_ASSERT_EQUAL(found, 1000);
+    /* The same keys again: all from the cache, no search at all. */
+    before = ldapdir_search_count(d);
+    CU_ASSERT_EQUAL(ldapdir_resolve(d, keys, 1000, out, &e), SR_OK);
+    CU_ASSERT_EQUAL(ldapdir_search_count(d), before);
+    CU_ASSERT_EQUAL(out[999].status, LDAPDIR_FOUND);
+    free(out);
+    ldapdir_free(d);
+}
+
+static void test_not_found_bad_keys_and_escaping(void)
+{
+    ldapdir_opts o = base_opts();
+    ldapdir *d = open_dir(&o);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+    char inj[600], star[64];
+    snprintf(inj, sizeof inj, "%s)(mail=*", rc_list[0].smtp);
+    const char *dom = strchr(rc_list[0].smtp, '@');
+    snprintf(star, sizeof star, "*%s", dom);
+    const char *keys[] = { "nobody@nowhere.test", star, inj, "a\\b@(x)", "/o=*", "X500:/o=Nope/cn=x",
+                           "no-at-sign", "", "x@y@z", "X500:relative" };
+    const ldapdir_status want[] = { LDAPDIR_NOT_FOUND, LDAPDIR_NOT_FOUND, LDAPDIR_NOT_FOUND,
+                                    LDAPDIR_NOT_FOUND, LDAPDIR_NOT_FOUND, LDAPDIR_NOT_FOUND,
+                                    LDAPDIR_BAD_KEY, LDAPDIR_BAD_KEY, LDAPDIR_BAD_KEY, LDAPDIR_BAD_KEY };
+    ldapdir_result out[10];
+    sr_err e;
+    CU_ASSERT_EQUAL_FATAL(ldapdir_resolve(d, keys, 10, out, &e), SR_OK);
+    for (int i = 0; i < 10; i++) {
+        CU_ASSERT_EQUAL(out[i].status, want[i]);
+        CU_ASSERT(strstr(out[i].msg, ldapdir_dc(d)) != NULL);
+        CU_ASSERT(strstr(out[i].msg, keys[i]) != NULL);
+    }
+    CU_ASSERT_EQUAL(ldapdir_outcome_of(&out[0], 0), LDAPDIR_OUT_NOT_FOUND);
+    CU_ASSERT_EQUAL(ldapdir_outcome_of(&out[6], 0), LDAPDIR_OUT_BAD_KEY);
+    CU_ASSERT_EQUAL(ldapdir_outcome_exit_bits(LDAPDIR_OUT_NOT_FOUND), 1);
+    CU_ASSERT_EQUAL(ldapdir_outcome_exit_bits(LDAPDIR_OUT_OK), 0);
+    ldapdir_free(d);
+}
+
+static void test_ambiguous(void)
+{
+    const rcpt *a = with_problem("duplicate-proxy", 0), *b = with_problem("duplicate-proxy", 1);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+    /* The shared proxy is the one smtp: proxy both carry. */
+    char shared[512] = "";
+    for (const char *p = a->proxies; p && *p;) {
+        const char *end = strchr(p, '|');
+        size_t l = end ? (size_t)(end - p) : strlen(p);
+        if (l < sizeof shared) {
+            memcpy(shared, p, l);
+            shared[l] = '\0';
+            if (!strncmp(shared, "smtp:", 5) && strstr(b->proxies, shared))
+                break;
+        }
+        shared[0] = '\0';
+        p = end ? end + 1 : NULL;
+    }
+    CU_ASSERT_FATAL(shared[0] != '\0');
+    ldapdir_opts o = base_opts();
+    ldapdir *d = open_dir(&o);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+    const char *keys[] = { shared + 5, a->smtp };
+    ldapdir_result out[2];
+    sr_err e;
+    CU_ASSERT_EQUAL_FATAL(ldapdir_resolve(d, keys, 2, out, &e), SR_OK);
+    CU_ASSERT_EQUAL(out[0].status, LDAPDIR_AMBIGUOUS);
+    CU_ASSERT_EQUAL(out[0].matches, 2);
+    CU_ASSERT_PTR_NULL(out[0].rcpt);
+    CU_ASSERT(strstr(out[0].msg, "ambiguous") && strstr(out[0].msg, shared + 5));
+    CU_ASSERT_EQUAL(ldapdir_outcome_of(&out[0], 1), LDAPDIR_OUT_AMBIGUOUS);
+    CU_ASSERT_EQUAL(out[1].status, LDAPDIR_FOUND);   /* its own address is unique */
+    ldapdir_free(d);
+}
+
+static void test_mapping_attribute(void)
+{
+    const rcpt *x = plain_migrated(3), *u = unmigrated(), *nt = with_problem("no-target-address", 0);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(x);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(u);
+    ldapdir_opts o = base_opts();
+    o.mapping_attr = "extensionAttribute15";
+    ldapdir *d = open_dir(&o);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+    const char *keys[] = { x->smtp, u->smtp, nt ? nt->smtp : u->smtp };
+    ldapdir_result out[3];
+    sr_err e;
+    CU_ASSERT_EQUAL_FATAL(ldapdir_resolve(d, keys, 3, out, &e), SR_OK);
+    CU_ASSERT_EQUAL_FATAL(out[0].status, LDAPDIR_FOUND);
+    CU_ASSERT_STRING_EQUAL(out[0].rcpt->target_address, x->target + 5);   /* stored bare */
+    CU_ASSERT_STRING_EQUAL(ldapdir_target_smtp(out[0].rcpt), x->target + 5);
+    CU_ASSERT_EQUAL(ldapdir_outcome_of(&out[1], 1), LDAPDIR_OUT_NO_TARGET);
+    CU_ASSERT_EQUAL(ldapdir_outcome_of(&out[2], 1), LDAPDIR_OUT_NO_TARGET);
+    ldapdir_free(d);
+    o.mapping_attr = "bad attr";
+    CU_ASSERT_EQUAL(ldapdir_connect(&o, &d, &e), SR_E_CONFIG);
+}
+
+/* ---- switch message values ---------------------------------------------- */
+
+static void test_switch_values(void)
+{
+    const rcpt *x = plain_migrated(1), *u = unmigrated(), *nt = with_problem("no-target-address", 0),
+               *nl = with_problem("no-legacy-dn", 0);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(x);
+    ldapdir_opts o = base_opts();
+    ldapdir *d = open_dir(&o);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+    ldapdir_switch_values v;
+    sr_err e;
+    /* Contemporary, no target directory: target SMTP known, legacy DN left empty. */
+    CU_ASSERT_EQUAL(ldapdir_switch_from_directory(d, NULL, x->legacy, LDAPDIR_SWITCH_CONTEMPORARY, 1, &v, &e),
+                    LDAPDIR_OUT_OK);
+    CU_ASSERT_STRING_EQUAL(v.target_smtp, x->target + 5);
+    CU_ASSERT_PTR_NULL(v.target_legacy_dn);
+    CU_ASSERT_EQUAL(v.target_is_o365, 1);
+    CU_ASSERT_EQUAL(v.version, LDAPDIR_SWITCH_CONTEMPORARY);
+    ldapdir_switch_values_clear(&v);
+    /* Legacy needs the target legacyExchangeDN: no target directory → error. */
+    CU_ASSERT_EQUAL(ldapdir_switch_from_directory(d, NULL, x->smtp, LDAPDIR_SWITCH_LEGACY, 0, &v, &e),
+                    LDAPDIR_OUT_NO_LEGACY_DN);
+    CU_ASSERT(strstr(e.msg, x->smtp) != NULL);
+    CU_ASSERT_PTR_NULL(v.target_smtp);
+    /* A "target directory" that lacks the target object: not found, named. */
+    CU_ASSERT_EQUAL(ldapdir_switch_from_directory(d, d, x->smtp, LDAPDIR_SWITCH_LEGACY, 0, &v, &e),
+                    LDAPDIR_OUT_NOT_FOUND);
+    CU_ASSERT(strstr(e.msg, "target mailbox") && strstr(e.msg, x->target + 5));
+    /* [TargetMailboxesSMTP] with a target directory holding the object. */
+    CU_ASSERT_EQUAL(ldapdir_switch_from_smtp(d, x->smtp, LDAPDIR_SWITCH_LEGACY, 0, &v, &e), LDAPDIR_OUT_OK);
+    CU_ASSERT(v.target_legacy_dn && !strcmp(v.target_legacy_dn, x->legacy));
+    CU_ASSERT_STRING_EQUAL(v.target_smtp, x->smtp);
+    ldapdir_switch_values_clear(&v);
+    CU_ASSERT_EQUAL(ldapdir_switch_from_smtp(NULL, "room@tgt.test", LDAPDIR_SWITCH_CONTEMPORARY, 1, &v, &e),
+                    LDAPDIR_OUT_OK);
+    CU_ASSERT(v.target_is_o365 && v.target_smtp && !v.target_legacy_dn);
+    ldapdir_switch_values_clear(&v);
+    CU_ASSERT_EQUAL(ldapdir_switch_from_smtp(NULL, "not-an-address", LDAPDIR_SWITCH_CONTEMPORARY, 1, &v, &e),
+                    LDAPDIR_OUT_BAD_KEY);
+    CU_ASSERT(strstr(e.msg, "TargetMailboxesSMTP") != NULL);
+    /* Objects without the mapping attribute (unmigrated, no-target-address). */
+    const rcpt *missing[] = { u, nt };
+    for (int i = 0; i < 2; i++) {
+        if (!missing[i])
+            continue;
+        CU_ASSERT_EQUAL(ldapdir_switch_from_directory(d, NULL, missing[i]->smtp, LDAPDIR_SWITCH_CONTEMPORARY,
+                                                      0, &v, &e), LDAPDIR_OUT_NO_TARGET);
+        CU_ASSERT(strstr(e.msg, ldapdir_dc(d)) && strstr(e.msg, missing[i]->smtp) &&
+                  strstr(e.msg, "targetAddress"));
+    }
+    if (nl) {
+        CU_ASSERT_EQUAL(ldapdir_switch_from_smtp(d, nl->smtp, LDAPDIR_SWITCH_LEGACY, 0, &v, &e),
+                        LDAPDIR_OUT_NO_LEGACY_DN);
+        CU_ASSERT(strstr(e.msg, "legacyExchangeDN") != NULL);
+    }
+    ldapdir_free(d);
+}
+
+/* ---- SCP, paging, size limit, dropped connection ---------------------------- */
+
+static void test_scp(void)
+{
+    ldapdir_opts o = base_opts();
+    ldapdir *d = open_dir(&o);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+    char **urls = NULL;
+    size_t n = 0;
+    sr_err e;
+    CU_ASSERT_EQUAL_FATAL(ldapdir_scp_autodiscover(d, "Default-First-Site-Name", &urls, &n, &e), SR_OK);
+    char want[400];
+    snprintf(want, sizeof want, "https://%s/Autodiscover/Autodiscover.xml", ews_host);
+    CU_ASSERT(n >= 1);
+    int seen = 0;
+    for (size_t i = 0; i < n; i++)
+        seen |= sr_streq_ci(urls[i], want);
+    CU_ASSERT(seen);
+    ldapdir_strv_free(urls);
+    ldapdir_free(d);
+}
+
+static int count_cb(const ldapdir_entry *e, void *ctx)
+{
+    (void)e;
+    (*(int *)ctx)++;
+    return 0;
+}
+
+static void test_paging_and_size_limit(void)
+{
+    const char *attrs[] = { "mail", NULL };
+    ldapdir_opts o = base_opts();
+    o.page_size = 100;
+    ldapdir *d = open_dir(&o);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+    int count = 0;
+    sr_err e;
+    unsigned long before = ldapdir_search_count(d);
+    sr_code rc = ldapdir_search(d, ldapdir_base(d), "(proxyAddresses=smtp:*)", attrs, count_cb, &count, &e);
+    if (rc != SR_OK)
+        printf("\n    paged search: %s\n", e.msg);
+    CU_ASSERT_EQUAL(rc, SR_OK);
+    CU_ASSERT_EQUAL(count, n_rc);
+    CU_ASSERT(ldapdir_search_count(d) - before >= (unsigned long)(n_rc / 100));
+    ldapdir_free(d);
+    o.page_size = -1;                    /* no paging: the server's size limit bites */
+    d = open_dir(&o);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+    count = 0;
+    rc = ldapdir_search(d, ldapdir_base(d), "(proxyAddresses=smtp:*)", attrs, count_cb, &count, &e);
+    if (rc == SR_OK && count == n_rc) {
+        skip_note("size limit", "returned every object without paging (limit above the org size)");
+    } else {
+        CU_ASSERT_EQUAL(rc, SR_E_LIMIT);
+        CU_ASSERT(strstr(e.msg, "size limit") && strstr(e.msg, ldapdir_dc(d)));
+        CU_ASSERT(count < n_rc);
+    }
+    ldapdir_free(d);
+}
+
+/* A relay to the lab's ldap:// port that cuts each connection after `limit`
+ * bytes from the server. */
+typedef struct { int lfd, up_port; long limit; } relay_args;
+
+static void relay_one(int c, const relay_args *ra)
+{
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)ra->up_port) };
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (s < 0 || connect(s, (struct sockaddr *)&a, sizeof a) != 0) {
+        if (s >= 0)
+            close(s);
+        return;
+    }
+    long down = 0, t_end = now_ms() + 15000;
+    char buf[4096];
+    while (now_ms() < t_end) {
+        struct pollfd p[2] = { { .fd = c, .events = POLLIN }, { .fd = s, .events = POLLIN } };
+        if (poll(p, 2, 200) < 0)
+            break;
+        if (p[0].revents) {
+            ssize_t n = read(c, buf, sizeof buf);
+            if (n <= 0 || write(s, buf, (size_t)n) != n)
+                break;
+        }
+        if (p[1].revents) {
+            ssize_t n = read(s, buf, sizeof buf);
+            if (n <= 0)
+                break;
+            if (down + n > ra->limit)
+                n = ra->limit - down;
+            if (n > 0 && write(c, buf, (size_t)n) != n)
+                break;
+            down += n;
+            if (down >= ra->limit)
+                break;                   /* the drop */
+        }
+    }
+    close(s);
+}
+
+static void *relay_main(void *arg)
+{
+    relay_args *ra = arg;
+    for (int conns = 0; conns < 3; conns++) {
+        struct pollfd p = { .fd = ra->lfd, .events = POLLIN };
+        if (poll(&p, 1, 8000) <= 0)
+            break;
+        int c = accept(ra->lfd, NULL, NULL);
+        if (c < 0)
+            break;
+        relay_one(c, ra);
+        close(c);
+    }
+    return NULL;
+}
+
+static void test_drop_mid_search(void)
+{
+    int lfd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = { .sin_family = AF_INET };
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    CU_ASSERT_FATAL(bind(lfd, (struct sockaddr *)&a, sizeof a) == 0 && listen(lfd, 4) == 0 &&
+                    getsockname(lfd, (struct sockaddr *)&a, &len) == 0);
+    relay_args ra = { lfd, atoi(lab("LAB_LDAP_PORT")), 20000 };
+    pthread_t th;
+    CU_ASSERT_FATAL(pthread_create(&th, NULL, relay_main, &ra) == 0);
+    char uri[64];
+    snprintf(uri, sizeof uri, "ldap://127.0.0.1:%d", ntohs(a.sin_port));
+    ldapdir_opts o = base_opts();
+    o.dc = uri;                          /* StartTLS through the relay */
+    o.op_timeout_ms = 5000;
+    ldapdir *d = open_dir(&o);
+    CU_ASSERT_PTR_NOT_NULL(d);
+    if (d) {
+        const char *attrs[] = { "mail", "proxyAddresses", "legacyExchangeDN", NULL };
+        int count = 0;
+        sr_err e;
+        sr_code rc = ldapdir_search(d, ldapdir_base(d), "(proxyAddresses=smtp:*)", attrs, count_cb, &count, &e);
+        CU_ASSERT_EQUAL(rc, SR_E_CONNECT);
+        CU_ASSERT(strstr(e.msg, uri) != NULL);
+        CU_ASSERT_EQUAL(e.cls, SR_CLASS_RETRY);
+        CU_ASSERT(count < n_rc);
+        /* The handle stays failed, with a clear message, per key too. */
+        const char *key = rc_list[0].smtp;
+        ldapdir_result r;
+        CU_ASSERT_EQUAL(ldapdir_resolve(d, &key, 1, &r, &e), SR_E_CONNECT);
+        CU_ASSERT_EQUAL(r.status, LDAPDIR_DIR_ERROR);
+        CU_ASSERT_EQUAL(ldapdir_outcome_of(&r, 1), LDAPDIR_OUT_DIRECTORY_DOWN);
+        CU_ASSERT(strstr(r.msg, key) && strstr(r.msg, uri));
+        ldapdir_free(d);
+    }
+    shutdown(lfd, SHUT_RDWR);
+    pthread_join(th, NULL);
+    close(lfd);
+}
+
+/* ---- benchmark ------------------------------------------------------------ */
+
+static int bench(int nkeys)
+{
+    int nr = nkeys / 3 + 10;
+    if (lab_start(nr - 100 > 1 ? nr - 100 : 1, 80, 20) != 0) {
+        lab_stop();
+        return 2;
+    }
+    const char **keys = calloc((size_t)nkeys, sizeof *keys);
+    char (*bufs)[512] = calloc((size_t)n_rc, sizeof *bufs);
+    int n = 0;
+    for (int pass = 0; pass < 3 && n < nkeys; pass++)
+        for (int i = 0; i < n_rc && n < nkeys; i++) {
+            const rcpt *r = &rc_list[i];
+            const char *k = pass == 0 ? r->smtp : pass == 1 ? r->legacy
+                          : proxy_of(r, "smtp:", bufs[i], sizeof bufs[i]);
+            if (k && *k)
+                keys[n++] = pass == 2 ? k + 5 : k;
+        }
+    ldapdir_opts o = base_opts();
+    ldapdir *d = open_dir(&o);
+    int rc = 1;
+    if (d) {
+        ldapdir_result *out = calloc((size_t)n, sizeof *out);
+        sr_err e;
+        unsigned long s0 = ldapdir_search_count(d);
+        long t0 = now_ms();
+        sr_code c = ldapdir_resolve(d, keys, (size_t)n, out, &e);
+        long ms = now_ms() - t0;
+        int found = 0;
+        for (int i = 0; i < n; i++)
+            found += out[i].status == LDAPDIR_FOUND;
+        printf("ldap_resolve: lab=%s keys=%d recipients=%d found=%d searches=%lu time_ms=%ld result=%s\n",
+               lab("LAB_KIND"), n, n_rc, found, ldapdir_search_count(d) - s0, ms,
+               c == SR_OK ? "ok" : e.msg);
+        rc = c == SR_OK ? 0 : 1;
+        free(out);
+        ldapdir_free(d);
+    }
+    free(keys);
+    free(bufs);
+    lab_stop();
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    /* Only our options decide trust: no CA from the caller's environment. */
+    unsetenv("LDAPTLS_CACERT");
+    unsetenv("LDAPTLS_CACERTDIR");
+    unsetenv("LDAPTLS_REQCERT");
+    signal(SIGTERM, on_signal);
+    signal(SIGINT, on_signal);
+    signal(SIGPIPE, SIG_IGN);
+    if (argc == 3 && !strcmp(argv[1], "--bench"))
+        return bench(atoi(argv[2]) > 0 ? atoi(argv[2]) : 10000);
+    if (lab_start(600, 40, 10) != 0) {
+        lab_stop();
+        fprintf(stderr, "test_ldap: could not start the lab\n");
+        return 1;
+    }
+    printf("lab: %s (%s), %d recipients\n", lab("LAB_KIND"), lab_script, n_rc);
+    if (CU_initialize_registry() != CUE_SUCCESS)
+        return 1;
+    CU_pSuite s = CU_add_suite("ldap", NULL, NULL);
+    CU_add_test(s, "filter escaping (RFC 4515)", test_escape);
+    CU_add_test(s, "ldaps:// verified, plain host → LDAPS", test_ldaps_verified);
+    CU_add_test(s, "StartTLS; plain only when allowed", test_starttls_and_plain);
+    CU_add_test(s, "bind as user@domain and DOMAIN\\user", test_bind_forms);
+    CU_add_test(s, "SASL GSSAPI bind", test_gssapi);
+    CU_add_test(s, "wrong password", test_wrong_password);
+    CU_add_test(s, "certificate not trusted", test_untrusted_certificate);
+    CU_add_test(s, "connection refused", test_refused);
+    CU_add_test(s, "server never answers: timeout", test_timeout);
+    CU_add_test(s, "resolve by every key kind", test_resolve_kinds);
+    CU_add_test(s, "1000 keys in <= 5 searches, cached", test_resolve_1000_in_few_searches);
+    CU_add_test(s, "not found, bad keys, filter injection", test_not_found_bad_keys_and_escaping);
+    CU_add_test(s, "ambiguous key (duplicate proxy)", test_ambiguous);
+    CU_add_test(s, "custom mapping attribute, no target", test_mapping_attribute);
+    CU_add_test(s, "switch message values", test_switch_values);
+    CU_add_test(s, "Autodiscover SCP", test_scp);
+    CU_add_test(s, "paging and size limit", test_paging_and_size_limit);
+    CU_add_test(s, "connection dropped mid-search", test_drop_mid_search);
+    CU_basic_set_mode(CU_BRM_VERBOSE);
+    CU_basic_run_tests();
+    unsigned failed = CU_get_number_of_failures();
+    CU_cleanup_registry();
+    lab_stop();
+    return failed ? 1 : 0;
+}
