@@ -418,7 +418,6 @@ static void trace_failure(const mapi_ad *ad, const char *address, const char *ur
 static try_result try_url(mapi_ad *ad, const char *address, const char *url, int get_probe,
                           attempt *a)
 {
-    const mapi_netopts *no = mapi_net_opts(ad->net);
     char *wire = ad->rewrite ? ad->rewrite(ad->rewrite_ctx, url) : NULL;
     char *body = get_probe ? NULL : mapi_ad_build_pox(address, &a->err);
     if (!get_probe && !body) {
@@ -429,7 +428,7 @@ static try_result try_url(mapi_ad *ad, const char *address, const char *url, int
                          .method = get_probe ? "GET" : "POST",
                          .content_type = "text/xml; charset=utf-8", .body = body,
                          .body_len = body ? strlen(body) : 0, .auth = !get_probe,
-                         .idempotent = 1 };
+                         .idempotent = 1, .plain_http_ok = get_probe };
     mapi_http_resp rs;
     sr_err he;
     ad->requests++;
@@ -441,7 +440,7 @@ static try_result try_url(mapi_ad *ad, const char *address, const char *url, int
     } else if (rs.status >= 300 && rs.status < 400) {
         if (!rs.location) {
             sr_err_set(&a->err, SR_E_PROTOCOL, "HTTP %ld redirect without a Location", rs.status);
-        } else if (!is_https(rs.location) && !no->allow_http) {
+        } else if (!is_https(rs.location)) {
             sr_err_set(&a->err, SR_E_PROTOCOL,
                        "HTTP %ld redirect to '%s' refused: an Autodiscover redirect must be https",
                        rs.status, rs.location);
@@ -543,9 +542,8 @@ static int url_allowed(mapi_ad *ad, search *s, const char *url)
 
 /* Follow one answer; returns 1 when the search moved (redirect), 0 when the
  * next candidate should be tried, -1 when it must stop. */
-static int follow(mapi_ad *ad, search *s, try_result t, attempt *a)
+static int follow(search *s, try_result t, attempt *a)
 {
-    const mapi_netopts *no = mapi_net_opts(ad->net);
     if (t == TRY_FAILED) {
         s->last = a->err;
         return 0;
@@ -567,7 +565,7 @@ static int follow(mapi_ad *ad, search *s, try_result t, attempt *a)
         a->next = NULL;
         return 1;
     }
-    if (!is_https(a->next) && !no->allow_http) {
+    if (!is_https(a->next)) {
         sr_err_set(&s->last, SR_E_PROTOCOL, "redirect to '%s' refused: Autodiscover redirects must be https",
                    a->next);
         return -1;
@@ -619,7 +617,7 @@ static int search_round(mapi_ad *ad, search *s, const char *address, const mapi_
             if (!(*out = found(ad, s, address, c[i].url, c[i].get_probe, a.res)))
                 sr_err_set(&s->last, SR_E_NOMEM, "out of memory");
         } else {
-            int f = follow(ad, s, t, &a);
+            int f = follow(s, t, &a);
             moved = f > 0;
             s->stop = f < 0;
         }

@@ -4,6 +4,7 @@
  * name the mailbox, the URL and the cause. */
 #include "mapi/ews_int.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -106,7 +107,7 @@ sr_code mapi_ews_run(mapi_net *net, mapi_ews_call *calls, size_t n, sr_err *err)
         else
             take_answer(c, &rs[i]);
         if (c->err.code != SR_OK) {
-            sr_log(SR_LOG_WARN, c->mailbox, "%s", c->err.msg);
+            sr_log(SR_LOG_WARN, NULL, "%s", c->err.msg);   /* the message names the mailbox */
             if (rc == SR_OK) {
                 rc = c->err.code;
                 if (err)

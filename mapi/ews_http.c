@@ -388,7 +388,7 @@ static sr_code xfer_start(mapi_net *net, xfer *x, const char *token)
     x->len = 0;
     x->overflow = 0;
     x->errbuf[0] = '\0';
-    const char *protos = o->allow_http ? "http,https" : "https";
+    const char *protos = o->allow_http || r->plain_http_ok ? "http,https" : "https";
     curl_easy_setopt(h, CURLOPT_URL, r->url);
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, protos);
     curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, protos);

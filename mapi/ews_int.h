@@ -29,6 +29,7 @@ typedef struct mapi_http_req {
     int follow_redirects;       /* 0: 3xx is returned to the caller */
     int idempotent;             /* may be resent after it reached the server */
     int soap;                   /* parse SOAP faults / ErrorServerBusy for retries */
+    int plain_http_ok;          /* the Autodiscover GET probe goes to http:// by design */
     const char *extra_header;   /* one "Name: value" header or NULL */
 } mapi_http_req;
 

@@ -69,11 +69,23 @@ static xmlNodePtr messages_of(xmlNodePtr resp_op, sr_err *err)
     return m;
 }
 
+static void trim(char *s)
+{
+    if (!s)
+        return;
+    size_t a = strspn(s, " \t\r\n"), n = strlen(s);
+    while (n > a && strchr(" \t\r\n", s[n - 1]))
+        n--;
+    memmove(s, s + a, n - a);
+    s[n - a] = '\0';
+}
+
 /* SR_OK for ResponseClass Success/Warning with NoError; else the mapped
  * error naming the ResponseCode and MessageText. */
 static sr_code message_status(xmlNodePtr msg, char **code_out, sr_err *err)
 {
     char *code = mapi_xml_child_text(msg, MAPI_NS_M, "ResponseCode");
+    trim(code);   /* real servers (and the docs) pad it with whitespace */
     char *cls = mapi_xml_attr(msg, "ResponseClass");
     sr_code rc = SR_OK;
     if (!code) {

@@ -15,3 +15,8 @@ TESTS += $(if $(wildcard tests/integration/test_mapi_ews.c),test_mapi_ews)
 test_mapi_ews_SRCS := tests/integration/test_mapi_ews.c
 test_mapi_ews_USES := mapi testutil util
 test_mapi_ews_LDLIBS := -lcunit
+
+TESTS += test_mapi_ewsreq
+test_mapi_ewsreq_SRCS := tests/unit/test_mapi_ewsreq.c
+test_mapi_ewsreq_USES := mapi testutil util
+test_mapi_ewsreq_LDLIBS := -lcunit -lpthread
