@@ -545,10 +545,18 @@ static sr_code open_section(pstate *st, const char *line)
 static sr_code parse_kv(pstate *st, char *line)
 {
     char *eq = strstr(line, " = ");
-    if (!eq)
+    size_t n = strlen(line);
+    char empty[1] = "";
+    char *v = empty;
+    if (eq) {
+        *eq = '\0';
+        v = eq + 3;
+    } else if (n >= 2 && strcmp(line + n - 2, " =") == 0) {
+        line[n - 2] = '\0';    /* "key =": an empty value whose blank an editor trimmed */
+    } else {
         return perr(st, "expected 'key = value'", NULL, NULL);
-    *eq = '\0';
-    char *k = line, *v = eq + 3;
+    }
+    char *k = line;
     if (!*k)
         return perr(st, "empty key", NULL, NULL);
     if (unescape(v) != 0)

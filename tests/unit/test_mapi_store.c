@@ -830,6 +830,7 @@ static void test_profile_corrupt(void)
         { "switchresmb-profile 1\n[profile]\nname=A\n", 0, "x:3: expected 'key = value'" },
         { "switchresmb-profile 1\n[profile]\nname = A\n[status]\nupdated-at = 2026-13-01T00:00:00Z\n", 0, "x:5: updated-at" },
         { "", 0, "x:0: empty file" },
+        { "switchresmb-profile 1\n[profile]\nname = A\n[status]\n[account]\nsmtp =\nsmtp = b\n", 0, "x:7: smtp: duplicate" },
     };
     for (size_t i = 0; i < sizeof inl / sizeof inl[0]; i++) {
         mapi_profile p;
@@ -856,6 +857,7 @@ static mapi_profile sample_profile(const char *name)
     a->logon = MAPI_LOGON_NEGOTIATE;
     a->autodiscover_url = sr_strdup("https://autodiscover.src.example/autodiscover/autodiscover.xml");
     a->display_name = sr_strdup("line1\nline2 ");     /* escapes and a trailing blank */
+    a->rpc.principal_name = sr_strdup("");              /* empty, but present */
     mapi_account_add_mailbox(a, "shared@src.example", &e);
     mapi_service *s = mapi_profile_add_service(&p, "MSPST MS");
     mapi_service_set(s, "path", "/home/u/a.pst", &e);
@@ -917,6 +919,7 @@ static void test_store_crud(void)
     CU_ASSERT_STRING_EQUAL(r.accounts[0].add_mailboxes[0], "shared@src.example");
     CU_ASSERT_STRING_EQUAL(r.services[0].values[0], "/home/u/a.pst");
     CU_ASSERT_TRUE(r.accounts[0].rpc.auth_ntlm);      /* default NTLM */
+    CU_ASSERT_STRING_EQUAL(r.accounts[0].rpc.principal_name, "");
     /* update */
     free(r.accounts[0].ews_url);
     r.accounts[0].ews_url = sr_strdup("https://mail.tgt.example/EWS/Exchange.asmx");
