@@ -309,6 +309,17 @@ static void test_starttls_and_plain(void)
 
 static void test_bind_forms(void)
 {
+    if (!*lab("LAB_BIND_NT")) {
+        /* A server that knows no DOMAIN\user binds must say so clearly. */
+        char nt[256];
+        snprintf(nt, sizeof nt, "%s\\admin", *lab("LAB_NETBIOS") ? lab("LAB_NETBIOS") : "SRC");
+        ldapdir_opts o = base_opts();
+        o.account = nt;
+        ldapdir *d = NULL;
+        sr_err e;
+        CU_ASSERT_EQUAL(ldapdir_connect(&o, &d, &e), SR_E_AUTH);
+        CU_ASSERT(strstr(e.msg, nt) && strstr(e.msg, o.dc));
+    }
     const char *forms[][2] = { { "LAB_BIND_UPN", "user@domain" }, { "LAB_BIND_NT", "DOMAIN\\user" } };
     for (int i = 0; i < 2; i++) {
         if (!*lab(forms[i][0])) {
@@ -847,6 +858,7 @@ static int bench(int nkeys)
         printf("ldap_resolve: lab=%s keys=%d recipients=%d found=%d searches=%lu time_ms=%ld result=%s\n",
                lab("LAB_KIND"), n, n_rc, found, ldapdir_search_count(d) - s0, ms,
                c == SR_OK ? "ok" : e.msg);
+        fflush(stdout);
         rc = c == SR_OK ? 0 : 1;
         free(out);
         ldapdir_free(d);

@@ -10,7 +10,8 @@
   subtree CN=Configuration,<base> holding the Exchange Autodiscover SCP.
 --style ad: for a real AD / Samba AD DC that already has the domain root,
   CN=Users, the admin account and CN=Configuration: only the OUs, the
-  recipients and the Exchange containers + SCP under CN=Configuration.
+  recipients (without objectGUID, which the DC assigns) and the Exchange
+  containers + SCP under CN=Configuration.
 
 Every migrated recipient carries the target address in targetAddress (what a
 directory synchronisation agent writes) and, unless --ext-attr 0, the bare
@@ -67,7 +68,7 @@ def guid_bytes(text):
     return uuid.UUID(text).bytes_le
 
 
-def recipient(r, side, ext_attr):
+def recipient(r, side, ext_attr, style):
     ep = r[side]
     target = ep.get("target_address")
     attrs = [
@@ -79,7 +80,8 @@ def recipient(r, side, ext_attr):
         ("mail", ep["smtp"]),
         ("proxyAddresses", ep["proxies"]),
         ("legacyExchangeDN", ep.get("legacy_dn")),
-        ("objectGUID", guid_bytes(ep["object_guid"])),
+        # A real DC makes objectGUID itself and refuses one in an add.
+        ("objectGUID", guid_bytes(ep["object_guid"]) if style == "slapd" else None),
         ("msExchMailboxGuid", guid_bytes(ep["mailbox_guid"])),
         ("msExchRecipientTypeDetails", ep["recipient_type_details"]),
         ("targetAddress", target),
@@ -141,7 +143,7 @@ def convert(org, side, style, ext_attr, site):
                                               ("ou", ou)]))
     for r in org["recipients"]:
         if r.get(side):
-            out.append(recipient(r, side, ext_attr))
+            out.append(recipient(r, side, ext_attr, style))
     out += config_entries(sd, base, site, style == "slapd")
     return "\n".join(out)
 
