@@ -284,7 +284,7 @@ exsim_org *exsim_org_load(const char *seed_path, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    org->doc = xmlReadFile(seed_path, NULL, XML_PARSE_NONET | XML_PARSE_NOBLANKS);
+    org->doc = xmlReadFile(seed_path, NULL, XML_PARSE_NONET | XML_PARSE_NOBLANKS | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
     if (!org->doc) {
         const xmlError *e = xmlGetLastError();
         snprintf(err, errlen, "%s:%d: not well-formed XML: %s", seed_path, e ? e->line : 0,

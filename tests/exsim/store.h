@@ -94,6 +94,12 @@ xmlNodePtr exsim_resolve_item(exsim_req *r, xmlNodePtr idel, exsim_mbx **mbx,
                               const char **code);
 /* Append an error message (ResponseClass Error, DescriptiveLinkKey 0). */
 xmlNodePtr exsim_error_msg(xmlNodePtr messages, const char *msg_name, const char *code);
+/* Exchange's MessageText for a ResponseCode (static). */
+const char *exsim_error_text(const char *code);
+/* Responses that are themselves a response message (GetDelegate, GetInboxRules, ...):
+ * <m:{name} ResponseClass> with MessageText/ResponseCode/DescriptiveLinkKey
+ * (code NULL = Success/NoError) directly under resp_body. */
+xmlNodePtr exsim_top_response(exsim_req *r, const char *name, const char *code);
 /* Append t:FolderId / t:ItemId (Id + ChangeKey) for an object. */
 xmlNodePtr exsim_add_folder_id(xmlNodePtr parent, const char *elname, exsim_mbx *m,
                                xmlNodePtr obj);
@@ -110,6 +116,34 @@ xmlNodePtr exsim_store_copy(exsim_org *org, xmlNodePtr parent, xmlNodePtr src);
 /* Insert child into parent before the first existing element that comes
  * later in the schema order `order` (NULL-terminated local names). */
 void exsim_insert_ordered(xmlNodePtr parent, xmlNodePtr child, const char *const *order);
+
+/* ---- ews_props.c: shapes, extended properties, restrictions, paging ---- */
+enum { EXSIM_SHAPE_IDONLY, EXSIM_SHAPE_DEFAULT, EXSIM_SHAPE_ALL };
+typedef struct exsim_shape {
+    int base;
+    xmlNodePtr addl;           /* t:AdditionalProperties of the request, or NULL */
+} exsim_shape;
+void exsim_shape_parse(xmlNodePtr shape_el, exsim_shape *s);
+/* Whether AdditionalProperties names a FieldURI whose local part is element_name. */
+int exsim_shape_wants(const exsim_shape *s, const char *element_name);
+/* Do two t:ExtendedFieldURI elements name the same property? */
+int exsim_efu_match(xmlNodePtr a, xmlNodePtr b);
+/* The stored t:ExtendedProperty of body matching efu, or NULL. */
+xmlNodePtr exsim_find_extprop(xmlNodePtr body, xmlNodePtr efu);
+/* Append requested extended properties (stored in body, or computed:
+ * 0x0FFF PR_ENTRYID, 0x3001, 0x3613) of obj to out. */
+void exsim_emit_extprops(exsim_req *r, xmlNodePtr out, exsim_mbx *m, xmlNodePtr obj,
+                         xmlNodePtr body, const exsim_shape *s);
+/* Value of a property path (FieldURI/ExtendedFieldURI element) of the object
+ * in ctx; malloc'd string, NULL when the object lacks it. */
+typedef char *(*exsim_getter)(void *ctx, xmlNodePtr path);
+/* Evaluate a t:Restriction (or one of its expressions); 1 match. */
+int exsim_restrict(xmlNodePtr el, exsim_getter get, void *ctx);
+/* Paging by an Indexed*View element (may be NULL): first index and count. */
+void exsim_page(xmlNodePtr view, size_t total, size_t *first, size_t *count);
+/* IndexedPagingOffset / TotalItemsInView / IncludesLastItemInRange on a RootFolder. */
+void exsim_root_attrs(xmlNodePtr root, xmlNodePtr view, size_t total, size_t first,
+                      size_t count);
 
 /* Handlers (one per EWS operation), in ews_*.c. */
 typedef int (*exsim_handler)(exsim_req *r);
