@@ -157,6 +157,8 @@ char *mapi_pstore_default(mapi_pstore *st, sr_err *err);
 sr_code mapi_pstore_create_temp(mapi_pstore *st, mapi_profile *p, const char *prefix, sr_err *err);
 /* Non-zero when name looks like "{GUID}" / "CPUU_{GUID}". */
 int mapi_profile_name_is_temp(const char *name);
+/* Non-zero when name ends with MAPI_PROFILE_BACKUP_SUFFIX (a backup copy). */
+int mapi_profile_name_is_backup(const char *name);
 
 /* Backups (rollback): the backup of "X" is the profile named
  * "X" MAPI_PROFILE_BACKUP_SUFFIX, whose file is a byte copy of X's file; it
@@ -365,7 +367,7 @@ typedef struct mapi_eid {
 
     /* CONTACT */
     uint32_t contact_type;      /* Type field: 0x04 user / 0x05 DL (PR_DISPLAY_TYPE_EX style) */
-    uint32_t contact_index;     /* which e-mail address of the contact (0..2), or 5 for DL */
+    uint32_t contact_index;     /* which address of the contact: 0..2 e-mail, 3..5 fax */
     uint8_t *contact_eid;       /* the contact's Message EntryID, owned */
     size_t contact_eid_len;
 

@@ -91,6 +91,11 @@ static sr_code stored_name_check(const char *name, sr_err *err)
     return mapi_profile_name_check(name, err);
 }
 
+int mapi_profile_name_is_backup(const char *name)
+{
+    return name && has_backup_suffix(name);
+}
+
 char *mapi_profile_backup_name(const char *name)
 {
     return sr_asprintf("%s%s", name, MAPI_PROFILE_BACKUP_SUFFIX);

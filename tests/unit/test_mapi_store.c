@@ -982,8 +982,18 @@ static void test_store_dir_rules(void)
     CU_ASSERT_PTR_NULL(st);
     CU_ASSERT_EQUAL(e.code, SR_E_ACCESS);
     CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "0777"));
-    st = mapi_pstore_open(sdir, 1, &e);     /* repair */
+    FILE *log = tmpfile();
+    CU_ASSERT_PTR_NOT_NULL_FATAL(log);
+    sr_log_set_stream(log);
+    st = mapi_pstore_open(sdir, 1, &e);     /* repair, and say so */
+    sr_log_set_stream(NULL);
     CU_ASSERT_PTR_NOT_NULL(st);
+    char logbuf[512] = "";
+    rewind(log);
+    size_t got = fread(logbuf, 1, sizeof logbuf - 1, log);
+    logbuf[got] = '\0';
+    fclose(log);
+    CU_ASSERT_PTR_NOT_NULL(strstr(logbuf, "was mode 0777; repaired to 0700"));
     struct stat sb;
     CU_ASSERT_EQUAL(stat(sdir, &sb), 0);
     CU_ASSERT_EQUAL(sb.st_mode & 0777, 0700);
@@ -1058,6 +1068,8 @@ static void test_store_temp_and_backup(void)
     char *bname = mapi_profile_backup_name("Outlook");
     CU_ASSERT_EQUAL_FATAL(mapi_pstore_load(st, bname, &r, &e), SR_OK);
     CU_ASSERT_TRUE(r.status.is_backup);
+    CU_ASSERT_TRUE(mapi_profile_name_is_backup(bname));
+    CU_ASSERT_FALSE(mapi_profile_name_is_backup("Outlook"));
     CU_ASSERT_STRING_EQUAL(r.status.backup_of, "Outlook");
     CU_ASSERT_STRING_EQUAL(r.name, bname);
     CU_ASSERT_EQUAL(mapi_pstore_update(st, &r, &e), SR_E_INVALID);   /* backups are not edited */
