@@ -482,6 +482,10 @@ static sr_code clear_other_defaults(mapi_pstore *st, const char *keep, sr_err *e
             rc = write_profile(st, &other, err);
         } else if (rc == SR_E_NOTFOUND) {
             rc = SR_OK;     /* deleted meanwhile */
+        } else if (rc == SR_E_PARSE) {
+            /* A broken neighbour must not block creating this profile. */
+            sr_log(SR_LOG_WARN, names[i], "not checked for the default flag: %s", err ? err->msg : "corrupt");
+            rc = SR_OK;
         }
         mapi_profile_clear(&other);
         unlock_profile(fd);

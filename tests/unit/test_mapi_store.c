@@ -830,6 +830,8 @@ static void test_profile_corrupt(void)
         { "switchresmb-profile 1\n[profile]\nname=A\n", 0, "x:3: expected 'key = value'" },
         { "switchresmb-profile 1\n[profile]\nname = A\n[status]\nupdated-at = 2026-13-01T00:00:00Z\n", 0, "x:5: updated-at" },
         { "", 0, "x:0: empty file" },
+        { "switchresmb-profile 1\n[profile]\nname = A\tB\n", 0, "x:3: raw control character 0x09 in column 9" },
+        { "switchresmb-profile 1\n[profile]\nname = A\xC3(\n", 0, "x:3: not valid UTF-8" },
         { "switchresmb-profile 1\n[profile]\nname = A\n[status]\n[account]\nsmtp =\nsmtp = b\n", 0, "x:7: smtp: duplicate" },
     };
     for (size_t i = 0; i < sizeof inl / sizeof inl[0]; i++) {
