@@ -244,7 +244,7 @@ static void head(bytes *v, const mapi_guid *uid)
     put(v, uid->b, 16);
 }
 
-/* MS-OXCDATA 2.2.5.2 Address Book EntryID (page 68ad4f81-ab1c-4b84-8aaf-...):
+/* MS-OXCDATA 2.2.5.2 Address Book EntryID (layout as in shared/protocol/FORMATS.md):
  * Flags · ProviderUID DCA740C8... · Version 1 · Type · X500DN NUL-terminated. */
 static bytes vec_addrbook(void)
 {
@@ -467,6 +467,12 @@ static void test_eid_folder_message_contact(void)
     CU_ASSERT_EQUAL(inner.kind, MAPI_EID_MESSAGE);
     mapi_eid_clear(&inner);
     mapi_eid_clear(&d);
+
+    /* EntryIdCount larger than what is left. */
+    v = vec_contact();
+    v.b[32] = 0xFF, v.b[33] = 0xFF, v.b[34] = 0xFF, v.b[35] = 0xFF;
+    CU_ASSERT_EQUAL(mapi_eid_decode(v.b, v.n, &d, &e), SR_E_PARSE);
+    CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "EntryIdBytes"));
 
     /* A folder-sized buffer with a message type: unknown provider, reported. */
     v = vec_folder();
@@ -845,6 +851,56 @@ static void test_profile_corrupt(void)
     }
 }
 
+/* Every prefix and many single-byte mutations of a valid file: the parser
+ * either accepts or names file:line — never crashes, never leaks (ASan). */
+static void test_profile_parse_fuzz(void)
+{
+    size_t len;
+    char *text = fixture("good-two-accounts.profile", &len);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(text);
+    int bad = 0, accepted_prefixes = 0;
+    for (size_t n = 0; n < len; n++) {
+        char *buf = malloc(n ? n : 1);
+        memcpy(buf, text, n);
+        mapi_profile p;
+        sr_err e;
+        sr_code rc = mapi_profile_parse(buf, n, "f", &p, &e);
+        if (rc == SR_OK)
+            accepted_prefixes++;    /* a prefix ending at a line end may be a valid file */
+        else if (rc != SR_E_PARSE || strncmp(e.msg, "f:", 2) != 0 || p.name)
+            bad++;
+        mapi_profile_clear(&p);
+        free(buf);
+    }
+    CU_ASSERT(accepted_prefixes < 60);
+    unsigned seed = 99;
+    static const char junk[] = { '\0', '\n', '\\', '=', '[', ']', ' ', '\xFF', 'x', '#', '\r' };
+    for (int round = 0; round < 2000; round++) {
+        char *buf = malloc(len);
+        memcpy(buf, text, len);
+        seed = seed * 1103515245u + 12345u;
+        buf[(seed >> 8) % len] = junk[(seed >> 20) % sizeof junk];
+        mapi_profile p;
+        sr_err e;
+        sr_code rc = mapi_profile_parse(buf, len, "f", &p, &e);
+        if (rc != SR_OK && (rc != SR_E_PARSE || strncmp(e.msg, "f:", 2) != 0))
+            bad++;
+        if (rc == SR_OK) {      /* whatever was accepted formats and re-parses */
+            char *again = mapi_profile_format(&p, &e);
+            mapi_profile q;
+            if (!again || mapi_profile_parse(again, strlen(again), "g", &q, &e) != SR_OK)
+                bad++;
+            else
+                mapi_profile_clear(&q);
+            free(again);
+        }
+        mapi_profile_clear(&p);
+        free(buf);
+    }
+    CU_ASSERT_EQUAL(bad, 0);
+    free(text);
+}
+
 /* ---- profile store ------------------------------------------------------------------------ */
 
 static mapi_profile sample_profile(const char *name)
@@ -1199,6 +1255,7 @@ int main(void)
     s = CU_add_suite("mapi_profile", NULL, NULL);
     CU_add_test(s, "fixture parses and formats back", test_profile_fixture);
     CU_add_test(s, "corrupt files give file:line", test_profile_corrupt);
+    CU_add_test(s, "parser survives prefixes and mutations", test_profile_parse_fuzz);
     CU_add_test(s, "store CRUD, names, permissions", test_store_crud);
     CU_add_test(s, "store directory rules and environment", test_store_dir_rules);
     CU_add_test(s, "temporary profiles and backup/restore", test_store_temp_and_backup);
