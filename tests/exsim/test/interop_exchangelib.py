@@ -202,6 +202,70 @@ def main(argv):
         addrs = [getattr(x, "email_address", "") or "" for x in res]
         expect(other.lower() in [x.lower() for x in addrs], f"ResolveNames({other}): {res}")
 
+    def sim(path, query=""):
+        """POST (or GET stats) on the instance behind --url (loopback only)."""
+        import json
+        import ssl
+        import urllib.request
+        from urllib.parse import urlparse
+        u = urlparse(a.url)
+        assert u.hostname == "127.0.0.1"
+        ctx = ssl.create_default_context(cafile=os.environ.get("REQUESTS_CA_BUNDLE")) \
+            if u.scheme == "https" else None
+        get = path == "/_sim/stats"
+        req = urllib.request.Request(f"{u.scheme}://{u.netloc}{path}{'?' + query if query else ''}",
+                                     data=None if get else b"", method="GET" if get else "POST")
+        with urllib.request.urlopen(req, context=ctx, timeout=10) as resp:
+            expect(resp.status == 200, f"{path}: HTTP {resp.status}")
+            return json.loads(resp.read()) if get else None
+
+    def fresh_account(**cfg):
+        # exchangelib caches one Protocol (version, session pool) per endpoint
+        # and credentials: drop it so this account really starts afresh.
+        from exchangelib.protocol import Protocol
+        Protocol.clear_cache()
+        c = Configuration(service_endpoint=a.url, credentials=Credentials(exp["user"], exp["password"]),
+                          auth_type=BASIC, **cfg)
+        return Account(primary_smtp_address=a.mailbox, config=c, autodiscover=False, access_type=DELEGATE)
+
+    def version_probe():
+        # No version given: exchangelib probes with Exchange2019, which the
+        # 2016-level schema does not know, and must step down on our answer.
+        sim("/_sim/reset-stats")
+        probed = fresh_account()
+        expect(probed.inbox.name == "Inbox", "inbox after the version probe")
+        v = probed.version
+        expect((v.build.major_version, v.build.minor_version, v.build.major_build) == (15, 1, 2507),
+               f"server build {v.build}")
+        expect(v.api_version == "Exchange2016", f"api version {v.api_version}")
+        probes = sim("/_sim/stats")["requests"].get("ConvertId", 0)
+        expect(probes >= 1, f"no version probe reached the server ({probes})")
+
+    def server_busy():
+        import threading
+        from exchangelib.errors import ErrorServerBusy
+        busy_acct = fresh_account(max_connections=2, version=Version(build=Build(15, 1, 2507, 6)))
+        busy_acct.inbox  # noqa: B018 — warm up outside the throttled window
+        sim("/_sim/config", "max_concurrency=1&rtt_ms=700&backoff_ms=3000")
+        errors, done = [], []
+
+        def one():
+            try:
+                busy_acct.inbox.refresh()
+                done.append(1)
+            except ErrorServerBusy as e:
+                errors.append(e)
+        try:
+            threads = [threading.Thread(target=one) for _ in range(2)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(30)
+        finally:
+            sim("/_sim/config", "reset=1")
+        expect(len(errors) == 1 and len(done) == 1, f"busy {errors}, served {len(done)}")
+        expect(errors[0].back_off == 3.0, f"back_off {errors[0].back_off}")
+
     def autodiscover():
         from exchangelib.autodiscover import clear_cache
         clear_cache()
@@ -220,7 +284,9 @@ def main(argv):
     for name, fn in (("GetFolder", get_folder), ("FindFolder", find_folder), ("FindItem", find_item),
                      ("GetItem", get_item), ("CreateItem", create_item), ("UpdateItem", update_item),
                      ("GetDelegate", get_delegate), ("GetUserConfiguration", get_user_config),
-                     ("UpdateUserConfiguration", update_user_config), ("ResolveNames", resolve_names)):
+                     ("UpdateUserConfiguration", update_user_config), ("ResolveNames", resolve_names),
+                     ("Version probe (ErrorInvalidServerVersion step-down)", version_probe),
+                     ("ErrorServerBusy with BackOffMilliseconds", server_busy)):
         if a.only and name not in a.only.split(","):
             continue
         r.check(name, fn)
