@@ -838,6 +838,47 @@ static void test_request_limit(void)
     free(b);
 }
 
+/* Without schemas the simulator still serves, but says loudly that it
+ * does not validate. */
+static void test_without_schemas(void)
+{
+    char seed[600], port_file[600], log[600];
+    snprintf(seed, sizeof seed, "%s/target.xml", tmp);
+    snprintf(port_file, sizeof port_file, "%s/noschema.port", tmp);
+    snprintf(log, sizeof log, "%s/noschema.log", tmp);
+    char *exe = sr_asprintf("%s/exsim", tu_bin());
+    char *argv[] = { exe, "--seed", seed, "--port", "0", "--port-file", port_file,
+                     "--schemas", "/nonexistent/ews", NULL };
+    inst ns = tgt;
+    ns.pid = tu_spawn(argv, log);
+    free(exe);
+    ns.port = 0;
+    for (int i = 0; i < 500 && ns.port <= 0; i++) {
+        FILE *f = fopen(port_file, "r");
+        if (f) {
+            if (fscanf(f, "%d", &ns.port) != 1)
+                ns.port = 0;
+            fclose(f);
+        }
+        if (ns.port <= 0)
+            usleep(20000);
+    }
+    CU_ASSERT_TRUE_FATAL(ns.port > 0);
+    char *b = envelope(HDR2016, "<m:GetFolder Bogus=\"1\"><m:FolderShape><t:BaseShape>Default</t:BaseShape>"
+                       "</m:FolderShape><m:FolderIds><t:DistinguishedFolderId Id=\"inbox\"/></m:FolderIds></m:GetFolder>");
+    resp r;
+    ews(&ns, b, &r);
+    CU_ASSERT_EQUAL(r.status, 200);
+    CU_ASSERT_FALSE(has(&r, "ErrorSchemaValidation"));
+    free(r.body);
+    free(b);
+    CU_ASSERT_EQUAL(tu_stop(ns.pid, 5000), 0);
+    sr_err e;
+    char *text = sr_read_file(log, 1 << 20, NULL, &e);
+    CU_ASSERT_PTR_NOT_NULL(text && strstr(text, "WARNING") && strstr(text, "NOT validated"));
+    free(text);
+}
+
 static void test_bad_command_lines(void)
 {
     char *exe = sr_asprintf("%s/exsim", tu_bin());
@@ -866,6 +907,7 @@ int main(void)
     CU_add_test(s, "stats and round trips", test_stats_and_round_trips);
     CU_add_test(s, "tls", test_tls);
     CU_add_test(s, "request size limit", test_request_limit);
+    CU_add_test(s, "without schemas", test_without_schemas);
     CU_add_test(s, "bad command lines", test_bad_command_lines);
     CU_add_test(s, "stop and dump", test_stop_and_dump);
     CU_basic_set_mode(CU_BRM_VERBOSE);
