@@ -44,7 +44,6 @@ sr_code ldapdir__ldap_err(ldapdir *d, int rc, const char *what, sr_err *err)
         code = SR_E_TIMEOUT;
         break;
     case LDAP_INVALID_CREDENTIALS:
-    case LDAP_INVALID_DN_SYNTAX:
     case LDAP_INAPPROPRIATE_AUTH:
     case LDAP_STRONG_AUTH_REQUIRED:
     case LDAP_CONFIDENTIALITY_REQUIRED:
@@ -66,6 +65,9 @@ sr_code ldapdir__ldap_err(ldapdir *d, int rc, const char *what, sr_err *err)
         break;
     case LDAP_NO_MEMORY:
         code = SR_E_NOMEM;
+        break;
+    case LDAP_INVALID_DN_SYNTAX:   /* a base DN; a bind name is mapped by bind_simple */
+        code = SR_E_CONFIG;
         break;
     case LDAP_FILTER_ERROR:
     case LDAP_PARAM_ERROR:
@@ -321,7 +323,14 @@ static sr_code bind_simple(ldapdir *d, const ldapdir_opts *o, sr_err *err)
         return SR_OK;
     char what[300];
     snprintf(what, sizeof what, "bind as '%s'", who);
-    return ldapdir__ldap_err(d, rc, what, err);
+    sr_code c = ldapdir__ldap_err(d, rc, what, err);
+    if (rc == LDAP_INVALID_DN_SYNTAX) {
+        /* slapd takes only DNs; AD also takes DOMAIN\user and user@domain. */
+        char msg[sizeof err->msg];
+        snprintf(msg, sizeof msg, "%.900s (this server accepts only a DN as DCAccount)", err ? err->msg : "");
+        c = sr_err_set(err, SR_E_AUTH, "%s", msg);
+    }
+    return c;
 }
 
 static sr_code bind_gssapi(ldapdir *d, sr_err *err)

@@ -8,7 +8,8 @@
  * Ownership: an ldapdir handle owns every recipient it returns (valid until
  * ldapdir_free); strings in ldapdir_switch_values are the caller's, freed by
  * ldapdir_switch_values_clear.  The password in ldapdir_opts is used for the
- * bind only: never kept, logged, or put in an error message. */
+ * bind only: never kept, logged, or put in an error message.
+ * A handle is used by one thread at a time; open one per worker. */
 #ifndef SR_LDAP_DIR_H
 #define SR_LDAP_DIR_H
 
