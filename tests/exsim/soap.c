@@ -306,7 +306,8 @@ static int check_headers(xmlNodePtr header, const exsim_account *acct, hdr_resul
             }
             continue;
         }
-        if (!strcmp((const char *)c->name, "RequestServerVersion")) {
+        if (!strcmp((const char *)c->name, "RequestServerVersion") && xmlHasProp(c, BAD_CAST "Version")) {
+            /* (a missing Version is left to the schema to report) */
             xmlChar *v = xmlGetProp(c, BAD_CAST "Version");
             int known = 0;
             for (size_t i = 0; v && i < sizeof known_versions / sizeof known_versions[0]; i++)

@@ -510,6 +510,9 @@ static void test_schema_rejections(void)
                  GETFOLDER_INBOX);
     expect_schema_fault(&src, b, "invalid SOAP header");
     free(b);
+    b = envelope("<soap:Header><t:RequestServerVersion/></soap:Header>", GETFOLDER_INBOX);
+    expect_schema_fault(&src, b, "header without its required attribute");
+    free(b);
     expect_schema_fault(&src, "this is not XML at all", "non-XML body");
     expect_schema_fault(&src, "<soap:Envelope xmlns:soap=\"http://schemas.xmlsoap.org/soap/envelope/\"><soap:Body>",
                         "truncated XML");
