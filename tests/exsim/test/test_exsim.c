@@ -783,6 +783,16 @@ static void test_stats_and_round_trips(void)
     CU_ASSERT_TRUE(stat_num(&tgt, NULL, "bytes_out") > 1000);
     CU_ASSERT_EQUAL(stat_num(&tgt, NULL, "Autodiscover"), 6);
     free(q);
+    /* EWS: the mailbox the handler touched is counted */
+    char *imp = impersonating("room-0002@tgt.test");
+    for (int i = 0; i < 2; i++) {
+        ews(&tgt, imp, &r);
+        CU_ASSERT_EQUAL(r.status, 200);
+        free(r.body);
+    }
+    free(imp);
+    CU_ASSERT_EQUAL(stat_num(&tgt, "room-0002@tgt.test", "round_trips"), 2);
+    CU_ASSERT_EQUAL(stat_num(&tgt, NULL, "GetFolder"), 2);
     do_req(&tgt, "/_sim/state", "GET", NULL, A_NONE, &r);
     CU_ASSERT_EQUAL(r.status, 200);
     CU_ASSERT_TRUE(has(&r, "room-0001@tgt.test"));
