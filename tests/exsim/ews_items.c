@@ -289,6 +289,44 @@ static void gather_search(exsim_req *r, exsim_mbx *m, xmlNodePtr sf, node_list *
     r->mailbox = m->info.smtp;
 }
 
+/* Compare two items by the request's t:FieldOrder list (numbers numerically). */
+static int order_cmp(exsim_mbx *m, xmlNodePtr sort, xmlNodePtr a, xmlNodePtr b)
+{
+    for (xmlNodePtr fo = exsim_first_el(sort); fo; fo = exsim_next_el(fo)) {
+        item_ctx ca = {m, a}, cb = {m, b};
+        char *va = item_value(&ca, exsim_first_el(fo)), *vb = item_value(&cb, exsim_first_el(fo));
+        char *ea = NULL, *eb = NULL;
+        double x = va ? strtod(va, &ea) : 0, y = vb ? strtod(vb, &eb) : 0;
+        int c;
+        if (!va || !vb)
+            c = (va != NULL) - (vb != NULL);
+        else if (*va && *vb && !*ea && !*eb)
+            c = (x > y) - (x < y);
+        else
+            c = strcasecmp(va, vb);
+        free(va);
+        free(vb);
+        const char *ord = exsim_attr(fo, "Order");
+        if (c)
+            return ord && strcmp(ord, "Descending") == 0 ? -c : c;
+    }
+    return 0;
+}
+
+/* Stable insertion sort: result sets are small. */
+static void sort_items(exsim_mbx *m, xmlNodePtr sort, node_list *l)
+{
+    for (size_t i = 1; sort && i < l->n; i++) {
+        xmlNodePtr k = l->v[i];
+        size_t j = i;
+        while (j > 0 && order_cmp(m, sort, l->v[j - 1], k) > 0) {
+            l->v[j] = l->v[j - 1];
+            j--;
+        }
+        l->v[j] = k;
+    }
+}
+
 static void find_in(exsim_req *r, xmlNodePtr msgs, exsim_mbx *m, xmlNodePtr f,
                     const exsim_shape *s, int assoc)
 {
@@ -303,6 +341,7 @@ static void find_in(exsim_req *r, xmlNodePtr msgs, exsim_mbx *m, xmlNodePtr f,
         if (!restr || exsim_restrict(restr, item_value, &ctx))
             push(&hits, all.v[i]);
     }
+    sort_items(m, exsim_child(r->op, EXSIM_NS_M, "SortOrder"), &hits);
     size_t first, count;
     xmlNodePtr view = exsim_child(r->op, EXSIM_NS_M, "IndexedPageItemView");
     exsim_page(view, hits.n, &first, &count);
@@ -428,20 +467,6 @@ static void drop(xmlNodePtr n)
     }
 }
 
-/* Indexed fields (contacts:EmailAddress etc.): container and Entry Key. */
-static const char *indexed_container(const char *local)
-{
-    if (strcmp(local, "EmailAddress") == 0)
-        return "EmailAddresses";
-    if (strcmp(local, "PhoneNumber") == 0)
-        return "PhoneNumbers";
-    if (strcmp(local, "ImAddress") == 0)
-        return "ImAddresses";
-    if (strncmp(local, "PhysicalAddress", 15) == 0)
-        return "PhysicalAddresses";
-    return NULL;
-}
-
 static xmlNodePtr entry_with_key(xmlNodePtr container, const char *key)
 {
     for (xmlNodePtr e = exsim_first_el(container); e; e = exsim_next_el(e))
@@ -459,7 +484,7 @@ static const char *delete_field(exsim_req *r, xmlNodePtr body, xmlNodePtr path)
     }
     const char *local = local_uri(path);
     if (exsim_is(path, EXSIM_NS_T, "IndexedFieldURI")) {
-        const char *cn = indexed_container(local);
+        const char *cn = exsim_indexed_container(local);
         xmlNodePtr cont = cn ? exsim_child(body, EXSIM_NS_T, cn) : NULL;
         drop(entry_with_key(cont, exsim_attr(path, "FieldIndex")));
         if (cont && !exsim_first_el(cont))
@@ -487,7 +512,7 @@ static const char *set_field(exsim_req *r, xmlNodePtr body, xmlNodePtr path, xml
     }
     const char *local = local_uri(path);
     if (exsim_is(path, EXSIM_NS_T, "IndexedFieldURI")) {
-        const char *cn = indexed_container(local);
+        const char *cn = exsim_indexed_container(local);
         xmlNodePtr scont = cn ? exsim_child(src, EXSIM_NS_T, cn) : NULL;
         xmlNodePtr sentry = exsim_first_el(scont);
         if (!sentry)

@@ -26,12 +26,28 @@ static const char *local_of(const char *uri)
     return c ? c + 1 : (uri ? uri : "");
 }
 
+const char *exsim_indexed_container(const char *local)
+{
+    if (strcmp(local, "EmailAddress") == 0)
+        return "EmailAddresses";
+    if (strcmp(local, "PhoneNumber") == 0)
+        return "PhoneNumbers";
+    if (strcmp(local, "ImAddress") == 0)
+        return "ImAddresses";
+    if (strncmp(local, "PhysicalAddress", 15) == 0)
+        return "PhysicalAddresses";
+    return NULL;
+}
+
 int exsim_shape_wants(const exsim_shape *s, const char *element_name)
 {
     for (xmlNodePtr p = exsim_first_el(s->addl); p; p = exsim_next_el(p)) {
-        if (!exsim_is(p, EXSIM_NS_T, "FieldURI") && !exsim_is(p, EXSIM_NS_T, "IndexedFieldURI"))
-            continue;
-        if (strcmp(local_of(exsim_attr(p, "FieldURI")), element_name) == 0)
+        const char *local = local_of(exsim_attr(p, "FieldURI"));
+        if (exsim_is(p, EXSIM_NS_T, "FieldURI") && strcmp(local, element_name) == 0)
+            return 1;
+        /* indexed fields: the whole container (all its entries) */
+        const char *cont = exsim_is(p, EXSIM_NS_T, "IndexedFieldURI") ? exsim_indexed_container(local) : NULL;
+        if (cont && strcmp(cont, element_name) == 0)
             return 1;
     }
     return 0;

@@ -126,6 +126,8 @@ typedef struct exsim_shape {
 void exsim_shape_parse(xmlNodePtr shape_el, exsim_shape *s);
 /* Whether AdditionalProperties names a FieldURI whose local part is element_name. */
 int exsim_shape_wants(const exsim_shape *s, const char *element_name);
+/* Container element of an indexed field ("EmailAddress" → "EmailAddresses"), or NULL. */
+const char *exsim_indexed_container(const char *local);
 /* Do two t:ExtendedFieldURI elements name the same property? */
 int exsim_efu_match(xmlNodePtr a, xmlNodePtr b);
 /* The stored t:ExtendedProperty of body matching efu, or NULL. */

@@ -707,6 +707,62 @@ static void test_distribution_list(void)
     done(&c);
 }
 
+static void test_sort_and_indexed_fields(void)
+{
+    call c;
+    run(&c, src_org, admin, IMP,
+        "<m:FindItem Traversal=\"Shallow\"><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape><t:AdditionalProperties>"
+        "<t:FieldURI FieldURI=\"item:Subject\"/></t:AdditionalProperties></m:ItemShape>"
+        "<m:SortOrder><t:FieldOrder Order=\"Descending\"><t:FieldURI FieldURI=\"item:Subject\"/></t:FieldOrder>"
+        "</m:SortOrder><m:ParentFolderIds>" DFID("inbox") "</m:ParentFolderIds></m:FindItem>");
+    CU_ASSERT(c.valid);
+    CU_ASSERT_STRING_EQUAL(str(&c, "string(//t:Items/t:Message[1]/t:Subject)"), "Status report 3");
+    CU_ASSERT_STRING_EQUAL(str(&c, "string(//t:Items/t:Message[3]/t:Subject)"), "Status report 1");
+    done(&c);
+    /* a contact: indexed e-mail addresses set and read back (as exchangelib does) */
+    run(&c, src_org, admin, IMP,
+        "<m:CreateItem MessageDisposition=\"SaveOnly\"><m:Items><t:Contact><t:DisplayName>Ext Person</t:DisplayName>"
+        "<t:EmailAddresses><t:Entry Key=\"EmailAddress1\">ext@example.org</t:Entry></t:EmailAddresses>"
+        "</t:Contact></m:Items></m:CreateItem>");
+    CU_ASSERT(c.valid);
+    char id[128];
+    snprintf(id, sizeof id, "%s", str(&c, "string(//t:Contact/t:ItemId/@Id)"));
+    done(&c);
+    run(&c, src_org, admin, IMP,
+        "<m:UpdateItem ConflictResolution=\"AlwaysOverwrite\"><m:ItemChanges><t:ItemChange><t:ItemId Id=\"%s\"/>"
+        "<t:Updates><t:SetItemField><t:IndexedFieldURI FieldURI=\"contacts:EmailAddress\" FieldIndex=\"EmailAddress2\"/>"
+        "<t:Contact><t:EmailAddresses><t:Entry Key=\"EmailAddress2\">two@example.org</t:Entry></t:EmailAddresses>"
+        "</t:Contact></t:SetItemField><t:DeleteItemField><t:IndexedFieldURI FieldURI=\"contacts:EmailAddress\" "
+        "FieldIndex=\"EmailAddress1\"/></t:DeleteItemField></t:Updates></t:ItemChange></m:ItemChanges></m:UpdateItem>", id);
+    CU_ASSERT(c.valid);
+    CU_ASSERT_STRING_EQUAL(str(&c, "string(//m:ResponseCode)"), "NoError");
+    done(&c);
+    run(&c, src_org, admin, IMP,
+        "<m:GetItem><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape><t:AdditionalProperties>"
+        "<t:IndexedFieldURI FieldURI=\"contacts:EmailAddress\" FieldIndex=\"EmailAddress2\"/>"
+        "<t:FieldURI FieldURI=\"item:ParentFolderId\"/></t:AdditionalProperties></m:ItemShape>"
+        "<m:ItemIds><t:ItemId Id=\"%s\"/></m:ItemIds></m:GetItem>", id);
+    CU_ASSERT(c.valid);
+    CU_ASSERT_EQUAL(count(&c, "//t:EmailAddresses/t:Entry"), 1);
+    CU_ASSERT_STRING_EQUAL(str(&c, "string(//t:Entry[@Key='EmailAddress2'])"), "two@example.org");
+    /* saved without SavedItemFolderId: lands in Contacts */
+    exsim_mbx *m = exsim_store_mbx_by_addr(src_org, SRC_USER);
+    char *cid = exsim_id_ews(m, EXSIM_KIND_FOLDER, exsim_store_id_of(exsim_store_distinguished(m, "contacts")));
+    CU_ASSERT_STRING_EQUAL(str(&c, "string(//t:ParentFolderId/@Id)"), cid);
+    free(cid);
+    done(&c);
+    /* FindFolder with a restriction on the display name */
+    run(&c, src_org, admin, IMP,
+        "<m:FindFolder Traversal=\"Deep\"><m:FolderShape><t:BaseShape>Default</t:BaseShape></m:FolderShape>"
+        "<m:Restriction><t:Contains ContainmentMode=\"Prefixed\" ContainmentComparison=\"IgnoreCase\">"
+        "<t:FieldURI FieldURI=\"folder:DisplayName\"/><t:Constant Value=\"team\"/></t:Contains></m:Restriction>"
+        "<m:ParentFolderIds>" DFID("root") "</m:ParentFolderIds></m:FindFolder>");
+    CU_ASSERT(c.valid);
+    CU_ASSERT_EQUAL(count(&c, "//t:Folders/*"), 1);
+    CU_ASSERT_STRING_EQUAL(str(&c, "string(//t:CalendarFolder/t:DisplayName)"), "Team Calendar");
+    done(&c);
+}
+
 /* ---- delegates ----------------------------------------------------------- */
 
 static void test_delegates(void)
@@ -986,6 +1042,7 @@ int main(void)
     CU_add_test(s, "GetItem batch order", test_getitem_batch_order);
     CU_add_test(s, "FAI create/update/delete", test_fai_create_update);
     CU_add_test(s, "distribution list", test_distribution_list);
+    CU_add_test(s, "FindItem SortOrder, indexed fields, FindFolder restriction", test_sort_and_indexed_fields);
     CU_add_test(s, "delegates", test_delegates);
     CU_add_test(s, "inbox rules", test_inbox_rules);
     CU_add_test(s, "user configuration", test_user_configuration);
