@@ -291,6 +291,10 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     pthread_mutex_lock(&exsim_srv.store_lock);
     const exsim_account *acct = exsim_auth(authz);
     pthread_mutex_unlock(&exsim_srv.store_lock);
+    /* Uncounted answers (challenges, redirects) cost a round trip too. */
+    int uncounted = !acct || strcmp(method, "POST");
+    if (uncounted)
+        sleep_ms(exsim_inject_get().rtt_ms);
     if (is_ad && (!strcmp(method, "GET") || !strcmp(method, "HEAD")))
         return autodiscover_get(c, acct);
     if (strcmp(method, "POST"))

@@ -107,8 +107,9 @@ static void build_fault(xmlNodePtr body, const char *faultcode, const char *code
     xmlNodePtr f = xmlNewChild(body, s, BAD_CAST "Fault", NULL);
     char fc[160];
     xmlNodePtr fcn;
-    if (faultcode && !strncmp(faultcode, "s:", 2)) {
-        fcn = unq_child(f, "faultcode", faultcode);
+    if (faultcode && (!strncmp(faultcode, "s:", 2) || !strncmp(faultcode, "soap:", 5))) {
+        snprintf(fc, sizeof fc, "s:%s", strchr(faultcode, ':') + 1);
+        fcn = unq_child(f, "faultcode", fc);
     } else {
         const char *bare = faultcode ? (strchr(faultcode, ':') ? strchr(faultcode, ':') + 1 : faultcode) : code;
         snprintf(fc, sizeof fc, "a:%s", bare);

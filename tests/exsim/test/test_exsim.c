@@ -634,6 +634,10 @@ static void test_latency(void)
     CU_ASSERT_TRUE(r.ms >= 250);
     CU_ASSERT_TRUE(has(&r, "<Action>settings</Action>"));
     free(r.body);
+    do_req(&tgt, "/autodiscover/autodiscover.xml", "POST", q, A_NONE, &r);   /* the challenge too */
+    CU_ASSERT_EQUAL(r.status, 401);
+    CU_ASSERT_TRUE(r.ms >= 250);
+    free(r.body);
     sim(&tgt, "/_sim/config?rtt_ms=0");
     do_req(&tgt, "/autodiscover/autodiscover.xml", "POST", q, A_BASIC, &r);
     CU_ASSERT_TRUE(r.ms < 250 || base >= 250);
