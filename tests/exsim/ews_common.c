@@ -66,7 +66,7 @@ static const struct {
     {"ErrorUnsupportedPathForQuery", "The property path is not supported for a query."},
     {"ErrorItemPropertyRequestFailed", "The property could not be set."},
     {"ErrorItemCorrupt", "The item is corrupt."},
-    {"ErrorInvalidPropertySet", "The property cannot be set on this object."},
+    {"ErrorInvalidPropertySet", "Set action is invalid for property."},
     {"ErrorInvalidUserInfo", "The user information is not valid."},
 };
 

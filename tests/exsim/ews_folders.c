@@ -216,8 +216,11 @@ static const char *store_search(exsim_req *r, exsim_mbx *m, xmlNodePtr folder, x
         exsim_mbx *bm = NULL;
         const char *code = NULL;
         xmlNodePtr bf = exsim_resolve_folder(r, b, &bm, &code);
-        if (!bf)
+        if (!bf) {
+            xmlUnlinkNode(copy);
+            xmlFreeNode(copy);
             return code;
+        }
         if (exsim_is(b, EXSIM_NS_T, "DistinguishedFolderId")) {
             char *id = exsim_id_ews(bm, EXSIM_KIND_FOLDER, exsim_store_id_of(bf));
             xmlNodePtr fid = xmlNewNode(b->ns, BAD_CAST "FolderId");
@@ -303,6 +306,82 @@ int exsim_op_DeleteFolder(exsim_req *r)
         }
         exsim_store_remove(m, f);
         success(r, msgs, "DeleteFolderResponseMessage");
+    }
+    return 200;
+}
+
+/* ---- UpdateFolder ---- */
+
+static const char *update_field(exsim_req *r, exsim_mbx *m, xmlNodePtr f, xmlNodePtr upd)
+{
+    xmlNodePtr path = exsim_first_el(upd);
+    xmlNodePtr src = exsim_next_el(path);
+    int del = exsim_is(upd, EXSIM_NS_T, "DeleteFolderField");
+    if (exsim_is(upd, EXSIM_NS_T, "AppendToFolderField"))
+        return "ErrorInvalidPropertyAppend";
+    if (exsim_is(path, EXSIM_NS_T, "ExtendedFieldURI")) {
+        xmlNodePtr v = del ? NULL : exsim_find_extprop(src, path);
+        if (!del && !v)
+            return "ErrorInvalidRequest";
+        xmlNodePtr old = exsim_find_extprop(f, path);
+        if (old) {
+            xmlUnlinkNode(old);
+            xmlFreeNode(old);
+        }
+        if (v)
+            exsim_store_copy(r->org, f, v);
+        return NULL;
+    }
+    const char *uri = exsim_attr(path, "FieldURI");
+    const char *local = uri && strchr(uri, ':') ? strchr(uri, ':') + 1 : "";
+    xmlNodePtr v = del ? NULL : exsim_child(src, EXSIM_NS_T, local);
+    if (!del && !v)
+        return "ErrorInvalidRequest";
+    if (strcmp(local, "DisplayName") == 0) {
+        if (del || !*exsim_text(v))
+            return "ErrorInvalidPropertyDelete";
+        if (exsim_attr(f, "distinguished"))
+            return "ErrorInvalidOperation";
+        xmlNodePtr same = child_named(f->parent, exsim_text(v));
+        if (same && same != f)
+            return "ErrorFolderExists";
+        xmlSetProp(f, BAD_CAST "name", BAD_CAST exsim_text(v));
+    } else if (strcmp(local, "FolderClass") == 0) {
+        if (del)
+            xmlUnsetProp(f, BAD_CAST "class");
+        else
+            xmlSetProp(f, BAD_CAST "class", BAD_CAST exsim_text(v));
+    } else if (strcmp(local, "SearchParameters") == 0 && exsim_attr(f, "search") && !del) {
+        xmlNodePtr old = exsim_child(f, EXSIM_NS_T, "SearchParameters");
+        const char *code = store_search(r, m, f, v);
+        if (code)
+            return code;
+        xmlUnlinkNode(old);
+        xmlFreeNode(old);
+    } else {
+        return "ErrorInvalidPropertySet";
+    }
+    return NULL;
+}
+
+int exsim_op_UpdateFolder(exsim_req *r)
+{
+    xmlNodePtr msgs = exsim_resp_messages(r, "UpdateFolderResponse");
+    xmlNodePtr changes = exsim_child(r->op, EXSIM_NS_M, "FolderChanges");
+    for (xmlNodePtr ch = exsim_first_el(changes); ch; ch = exsim_next_el(ch)) {
+        exsim_mbx *m = NULL;
+        const char *code = NULL;
+        xmlNodePtr f = exsim_resolve_folder(r, exsim_first_el(ch), &m, &code);
+        for (xmlNodePtr u = exsim_first_el(exsim_child(ch, EXSIM_NS_T, "Updates")); f && !code && u;
+             u = exsim_next_el(u))
+            code = update_field(r, m, f, u);
+        if (!f || code) {
+            exsim_error_msg(msgs, "UpdateFolderResponseMessage", code);
+            continue;
+        }
+        xmlNodePtr msg = success(r, msgs, "UpdateFolderResponseMessage");
+        xmlNodePtr out = exsim_t(r, exsim_m(r, msg, "Folders", NULL), folder_type(f), NULL);
+        exsim_add_folder_id(out, "FolderId", m, f);
     }
     return 200;
 }

@@ -154,7 +154,7 @@ typedef int (*exsim_handler)(exsim_req *r);
     X(DeleteFolder) X(DeleteItem) X(DeleteUserConfiguration) X(ExpandDL) X(FindFolder) \
     X(FindItem) X(GetDelegate) X(GetFolder) X(GetInboxRules) X(GetItem) \
     X(GetUserConfiguration) X(RemoveDelegate) X(ResolveNames) X(UpdateDelegate) \
-    X(UpdateInboxRules) X(UpdateItem) X(UpdateUserConfiguration)
+    X(UpdateFolder) X(UpdateInboxRules) X(UpdateItem) X(UpdateUserConfiguration)
 #define EXSIM_DECL(n) int exsim_op_##n(exsim_req *r);
 EXSIM_HANDLERS(EXSIM_DECL)
 #undef EXSIM_DECL

@@ -100,6 +100,8 @@ static xmlNodePtr op_of(xmlDocPtr doc)
     return NULL;
 }
 
+static int skip_request_check; /* robustness test: schema-invalid requests on purpose */
+
 static void run_doc(call *c, exsim_org *org, const exsim_account *acct, const char *imp,
                     xmlDocPtr req)
 {
@@ -107,7 +109,8 @@ static void run_doc(call *c, exsim_org *org, const exsim_account *acct, const ch
     c->req = req;
     exsim_req r = {.org = org, .account = acct, .impersonated = imp, .op = op_of(req)};
     CU_ASSERT_PTR_NOT_NULL_FATAL(r.op);
-    CU_ASSERT(validate(r.op)); /* the request itself is schema-valid */
+    if (!skip_request_check)
+        CU_ASSERT(validate(r.op)); /* the request itself is schema-valid */
     c->resp = new_resp(&r.resp_body);
     r.resp_doc = c->resp;
     c->status = exsim_ews_dispatch(&r);
@@ -506,6 +509,77 @@ static void test_searchfolder_create_get_delete(void)
     CU_ASSERT_STRING_EQUAL(str(&c, "string(//m:DeleteFolderResponseMessage[2]/m:ResponseCode)"), "ErrorDeleteDistinguishedFolder");
     CU_ASSERT_STRING_EQUAL(str(&c, "string(//m:DeleteFolderResponseMessage[3]/m:ResponseCode)"), "ErrorFolderNotFound");
     done(&c);
+}
+
+static xmlNodePtr folder_named(exsim_mbx *m, xmlNodePtr parent, const char *name)
+{
+    for (xmlNodePtr f = exsim_child(parent, NULL, "folder"); f; f = exsim_next(f, NULL, "folder"))
+        if (strcmp(exsim_attr(f, "name"), name) == 0)
+            return f;
+    (void)m;
+    return NULL;
+}
+
+static void test_updatefolder_hidden(void)
+{
+    call c;
+    exsim_mbx *m = exsim_store_mbx_by_addr(src_org, SRC_USER);
+    xmlNodePtr reports = folder_named(m, exsim_store_distinguished(m, "msgfolderroot"), "Reports");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(reports);
+    char *rid = exsim_id_ews(m, EXSIM_KIND_FOLDER, exsim_store_id_of(reports));
+    run_example(&c, src_org, admin, IMP, "updatefolder-extendedproperty-howto-request.xml",
+                "IQywAAAA==", rid, NULL);
+    CU_ASSERT(c.valid);
+    CU_ASSERT_STRING_EQUAL(str(&c, "string(//m:UpdateFolderResponseMessage/@ResponseClass)"), "Success");
+    done(&c);
+    run_example(&c, src_org, admin, IMP, "findfolder-hidden-howto-request.xml", NULL);
+    CU_ASSERT(c.valid);
+    CU_ASSERT_EQUAL(count(&c, "//t:Folders/*"), 1);
+    CU_ASSERT_STRING_EQUAL(str(&c, "string(//t:Folders/t:Folder/t:DisplayName)"), "Reports");
+    CU_ASSERT_STRING_EQUAL(str(&c, "string(//t:Folders/t:Folder/t:ExtendedProperty/t:Value)"), "true");
+    done(&c);
+    /* rename, and a name that is taken */
+    run(&c, src_org, admin, IMP,
+        "<m:UpdateFolder><m:FolderChanges><t:FolderChange><t:FolderId Id=\"%s\"/><t:Updates><t:SetFolderField>"
+        "<t:FieldURI FieldURI=\"folder:DisplayName\"/><t:Folder><t:DisplayName>Inbox</t:DisplayName></t:Folder>"
+        "</t:SetFolderField></t:Updates></t:FolderChange><t:FolderChange><t:FolderId Id=\"%s\"/><t:Updates>"
+        "<t:SetFolderField><t:FieldURI FieldURI=\"folder:DisplayName\"/><t:Folder><t:DisplayName>Reports 2"
+        "</t:DisplayName></t:Folder></t:SetFolderField><t:DeleteFolderField><t:ExtendedFieldURI PropertyTag=\"4340\" "
+        "PropertyType=\"Boolean\"/></t:DeleteFolderField></t:Updates></t:FolderChange></m:FolderChanges></m:UpdateFolder>",
+        rid, rid);
+    CU_ASSERT(c.valid);
+    CU_ASSERT_STRING_EQUAL(str(&c, "string(//m:UpdateFolderResponseMessage[1]/m:ResponseCode)"), "ErrorFolderExists");
+    CU_ASSERT_STRING_EQUAL(str(&c, "string(//m:UpdateFolderResponseMessage[2]/m:ResponseCode)"), "NoError");
+    CU_ASSERT_STRING_EQUAL(exsim_attr(reports, "name"), "Reports 2");
+    CU_ASSERT_PTR_NULL(exsim_child(reports, EXSIM_NS_T, "ExtendedProperty"));
+    done(&c);
+    free(rid);
+}
+
+/* Every operation of the table is reachable (the table is sorted), and an
+ * empty or half-empty operation element never crashes a handler. */
+static void test_every_operation_robust(void)
+{
+    static const char *const ops[] = {
+#define EXSIM_NAME(n) #n,
+        EXSIM_HANDLERS(EXSIM_NAME)
+#undef EXSIM_NAME
+    };
+    skip_request_check = 1;
+    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++) {
+        call c;
+        run(&c, src_org, admin, IMP, "<m:%s/>", ops[i]);
+        CU_ASSERT_EQUAL(c.status, 200);
+        if (c.status != 200)
+            fprintf(stderr, "%s: status %d\n", ops[i], c.status);
+        done(&c);
+        run(&c, src_org, admin, IMP, "<m:%s><m:FolderIds><t:FolderId/></m:FolderIds><m:ItemIds><t:ItemId/>"
+            "</m:ItemIds><m:Mailbox/><m:ItemChanges><t:ItemChange><t:Updates><t:SetItemField/></t:Updates>"
+            "</t:ItemChange></m:ItemChanges></m:%s>", ops[i], ops[i]);
+        CU_ASSERT_EQUAL(c.status, 200);
+        done(&c);
+    }
+    skip_request_check = 0;
 }
 
 /* ---- items --------------------------------------------------------------- */
@@ -1038,6 +1112,8 @@ int main(void)
     CU_add_test(s, "access checks", test_access_checks);
     CU_add_test(s, "FindFolder deep, PR_ENTRYID, paging", test_findfolder_entryids_paging);
     CU_add_test(s, "search folder create/get/find/delete", test_searchfolder_create_get_delete);
+    CU_add_test(s, "UpdateFolder and hidden folders (documented examples)", test_updatefolder_hidden);
+    CU_add_test(s, "every operation reachable and robust", test_every_operation_robust);
     CU_add_test(s, "FindItem associated shortcuts", test_finditem_associated_shortcuts);
     CU_add_test(s, "GetItem batch order", test_getitem_batch_order);
     CU_add_test(s, "FAI create/update/delete", test_fai_create_update);
