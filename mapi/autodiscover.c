@@ -529,23 +529,49 @@ typedef struct search {
     sr_err last;
 } search;
 
+static int err_rank(sr_code c)
+{
+    switch (c) {
+    case SR_E_AUTH: case SR_E_TLS: case SR_E_ACCESS: case SR_E_PROTOCOL: case SR_E_LIMIT:
+        return 3;
+    case SR_E_SERVER: case SR_E_PARSE:
+        return 2;
+    case SR_E_CONNECT: case SR_E_TIMEOUT: case SR_E_BUSY:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
 static int url_allowed(mapi_ad *ad, search *s, const char *url)
 {
     if (ad->skip_checking || !ad->url_domains || mapi_ad_url_on_domains(url, (const char *const *)ad->url_domains))
         return 1;
-    sr_err_set(&s->last, SR_E_CONFIG,
+    sr_err e;
+    sr_err_set(&e, SR_E_CONFIG,
                "the Autodiscover URL '%s' is not on a %s domain (-SkipAutodiscoverChecking allows it)",
                url, ad->side);
-    sr_log(SR_LOG_WARN, s->addr, "%s", s->last.msg);
+    sr_log(SR_LOG_WARN, s->addr, "%s", e.msg);
+    if (err_rank(SR_E_CONFIG) >= err_rank(s->last.code)) {
+        s->last = e;
+        free(s->last_url);
+        s->last_url = sr_strdup(url);
+    }
     return 0;
 }
 
 /* Follow one answer; returns 1 when the search moved (redirect), 0 when the
  * next candidate should be tried, -1 when it must stop. */
-static int follow(search *s, try_result t, attempt *a)
+static int follow(search *s, const char *url, try_result t, attempt *a)
 {
     if (t == TRY_FAILED) {
-        s->last = a->err;
+        /* keep the most telling failure: a refused credential says more
+         * than the unauthenticated probe that found nothing after it */
+        if (err_rank(a->err.code) >= err_rank(s->last.code)) {
+            s->last = a->err;
+            free(s->last_url);
+            s->last_url = sr_strdup(url);
+        }
         return 0;
     }
     if (++s->hops > AD_MAX_HOPS) {
@@ -609,17 +635,19 @@ static int search_round(mapi_ad *ad, search *s, const char *address, const mapi_
     for (size_t i = 0; i < n && !moved && !*out && !s->stop; i++) {
         if (!url_allowed(ad, s, c[i].url))
             continue;
-        free(s->last_url);
-        s->last_url = sr_strdup(c[i].url);
         attempt a = { 0 };
         try_result t = try_url(ad, s->addr, c[i].url, c[i].get_probe, &a);
         if (t == TRY_SETTINGS) {
             if (!(*out = found(ad, s, address, c[i].url, c[i].get_probe, a.res)))
                 sr_err_set(&s->last, SR_E_NOMEM, "out of memory");
         } else {
-            int f = follow(s, t, &a);
+            int f = follow(s, c[i].url, t, &a);
             moved = f > 0;
             s->stop = f < 0;
+            if (s->stop) {
+                free(s->last_url);
+                s->last_url = sr_strdup(c[i].url);
+            }
         }
         free(a.next);
     }

@@ -49,11 +49,17 @@ static void take_answer(mapi_ews_call *c, mapi_http_resp *rs)
     char what[96];
     snprintf(what, sizeof what, "EWS response (HTTP %ld)", rs->status);
     xmlDocPtr doc = mapi_xml_parse(rs->body, rs->len, what, &pe);
-    if (!doc) {
-        sr_err_set(&c->err, rs->status == 500 ? SR_E_SERVER : pe.code, "%s: %s: %s", who, c->url, pe.msg);
+    xmlNodePtr op = doc ? body_op(doc) : NULL;
+    if (!op && rs->status == 500) {   /* an error page, not SOAP */
+        sr_err_set(&c->err, SR_E_SERVER, "%s: %s: HTTP 500: %s (the answer is not SOAP)", who, c->url,
+                   mapi_http_words(500, NULL));
+        xmlFreeDoc(doc);
         return;
     }
-    xmlNodePtr op = body_op(doc);
+    if (!doc) {
+        sr_err_set(&c->err, pe.code, "%s: %s: %s", who, c->url, pe.msg);
+        return;
+    }
     if (!op || (op->ns && strcmp((const char *)op->ns->href, MAPI_NS_SOAP) == 0 &&
                 strcmp((const char *)op->name, "Fault") == 0)) {
         if (op)

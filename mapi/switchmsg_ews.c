@@ -80,6 +80,7 @@ sr_code mapi_session_open_mailbox(mapi_session *s, mapi_folders *folders, mapi_s
     static const mapi_ews_folder_ref root = { .distinguished = "msgfolderroot" };
     memset(folders, 0, sizeof *folders);
     memset(m, 0, sizeof *m);
+    sr_err_clear(sm_err);
     mapi_ews_target t = mapi_session_target(s);
     mapi_extprops want = { 0 };
     mapi_ews_call calls[2] = { { .idempotent = 1 }, { .idempotent = 1 } };
