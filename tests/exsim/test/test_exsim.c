@@ -327,7 +327,11 @@ static int suite_init(void)
         return -1;
     if (start(&src, "src", s_seed, "--max-request-bytes=1048576", NULL) ||
         start(&tgt, "tgt", t_seed, NULL, NULL)) {
-        fprintf(stderr, "test_exsim: bin/exsim did not start (logs in %s)\n", tmp);
+        fprintf(stderr, "test_exsim: %s/exsim did not start (logs kept in %s)\n", tu_bin(), tmp);
+        if (src.pid > 0)
+            tu_stop(src.pid, 5000);
+        if (tgt.pid > 0)
+            tu_stop(tgt.pid, 5000);
         return -1;
     }
     char key[600];
@@ -344,7 +348,7 @@ static int suite_init(void)
 
 static int suite_clean(void)
 {
-    if (tls_ok)
+    if (tls.pid > 0 && tls.pid != tgt.pid)   /* tls starts as a copy of tgt */
         tu_stop(tls.pid, 5000);
     if (tgt.pid > 0)
         tu_stop(tgt.pid, 5000);
@@ -929,7 +933,8 @@ int main(void)
     CU_add_test(s, "stop and dump", test_stop_and_dump);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
-    int failed = (int)CU_get_number_of_failures();
+    /* a suite whose set-up failed ran nothing: that is a failure too */
+    int failed = (int)CU_get_number_of_failures() + (int)CU_get_number_of_suites_failed();
     CU_cleanup_registry();
     return failed ? 1 : 0;
 }
