@@ -295,8 +295,11 @@ def make_userconfigs(box, others, side):
         tsub(v, "Value", val)
 
 
-def make_delegates(box, others, side):
-    dl = sub(box.node, "delegates", deliver="DelegatesAndSendInformationToMe")
+DELIVER = ("DelegatesAndSendInformationToMe", "DelegatesOnly", "DelegatesAndMe")
+
+
+def make_delegates(box, others, side, n):
+    dl = sub(box.node, "delegates", deliver=DELIVER[n % len(DELIVER)])
     for n, other in enumerate(others[:2]):
         o = other[side]
         du = tsub(dl, "DelegateUser")
@@ -378,7 +381,7 @@ def generate(org, side, redirect):
             make_search_folder(box)
             make_shortcuts(box, others, side)
             make_userconfigs(box, others, side)
-            make_delegates(box, others, side)
+            make_delegates(box, others, side, start)
             make_rules(box, others, side)
         else:
             sub(mb, "delegates", deliver="DelegatesAndSendInformationToMe")

@@ -6,6 +6,7 @@
  * three soap.c helpers are re-implemented below the way soap.c builds them. */
 #include "tests/exsim/store.h"
 #include "tests/common/testutil.h"
+#include "util/util.h"
 
 #include <CUnit/Basic.h>
 #include <libxml/parser.h>
@@ -332,6 +333,24 @@ static void test_dump_roundtrip(void)
     CU_ASSERT_EQUAL(o->mbx[0].next_id, tgt_org->mbx[0].next_id);
     CU_ASSERT_PTR_NOT_NULL(exsim_store_distinguished(&o->mbx[0], "inbox"));
     exsim_org_free(o);
+}
+
+/* seedgen.py: same org.json → byte-identical seed. */
+static void test_seedgen_deterministic(void)
+{
+    char a[512], b[512], seedgen[512], org[512];
+    snprintf(a, sizeof a, "%s/source.xml", tmpdir);
+    snprintf(b, sizeof b, "%s/source-again.xml", tmpdir);
+    snprintf(org, sizeof org, "%s/org.json", tmpdir);
+    snprintf(seedgen, sizeof seedgen, "%s/tests/exsim/seedgen.py", tu_root());
+    char *argv[] = {"/usr/bin/python3", seedgen, "--org", org, "--side", "source", "-o", b, NULL};
+    CU_ASSERT_EQUAL_FATAL(tu_run(argv, NULL, 30000), 0);
+    size_t la = 0, lb = 0;
+    sr_err e;
+    char *da = sr_read_file(a, 16 << 20, &la, &e), *db = sr_read_file(b, 16 << 20, &lb, &e);
+    CU_ASSERT(da && db && la == lb && memcmp(da, db, la) == 0);
+    free(da);
+    free(db);
 }
 
 /* ---- ids ------------------------------------------------------------------ */
@@ -1107,6 +1126,7 @@ int main(void)
     CU_add_test(s, "accounts and mailbox lookup", test_accounts_and_lookup);
     CU_add_test(s, "seed load errors", test_load_errors);
     CU_add_test(s, "dump round trip", test_dump_roundtrip);
+    CU_add_test(s, "seedgen deterministic", test_seedgen_deterministic);
     CU_add_test(s, "EWS ids and EntryIDs", test_ids);
     CU_add_test(s, "GetFolder (documented example, errors)", test_getfolder_example);
     CU_add_test(s, "access checks", test_access_checks);
