@@ -11,8 +11,12 @@ passed=0 failed=0
 log_dir="$SR_BUILD/test-logs"; mkdir -p "$log_dir"
 
 # CUnit prints "  tests  total  ran  passed  failed  inactive" in its Run Summary.
+# A suite whose set-up failed is counted by CUnit under "suites ... Failed", not
+# under tests: count it as a failure too.
 count_cunit() {
-    awk '$1=="tests" && NF>=5 && $2 ~ /^[0-9]+$/ {print $4, $5; found=1} END {if (!found) print "x x"}' "$1"
+    awk '$1=="suites" && NF>=5 && $5 ~ /^[0-9]+$/ {sf += $5}
+         $1=="tests" && NF>=5 && $2 ~ /^[0-9]+$/ {p = $4; f = $5; found=1}
+         END {if (!found) print "x x"; else print p, f + sf}' "$1"
 }
 # Scripts end with "N passed, N failed".
 count_plain() {
