@@ -234,7 +234,9 @@ exsim_mbx *exsim_access(exsim_req *r, const char *address, const char **code)
         *code = "ErrorNonExistentMailbox";
         return NULL;
     }
-    if (m != self && !(r->account && r->account->full_access)) {
+    /* Impersonating, the caller acts as that user (whose rights stop at its own
+     * mailbox here); otherwise Full Access opens every mailbox. */
+    if (m != self && (r->impersonated || !(r->account && r->account->full_access))) {
         *code = "ErrorAccessDenied";
         return NULL;
     }

@@ -435,6 +435,13 @@ static void test_access_checks(void)
     CU_ASSERT_STRING_EQUAL(str(&c, "string(//m:GetFolderResponseMessage[1]/@ResponseClass)"), "Success");
     CU_ASSERT_STRING_EQUAL(str(&c, "string(//m:GetFolderResponseMessage[2]/m:ResponseCode)"), "ErrorAccessDenied");
     done(&c);
+    /* impersonating user-0001, the admin acts as that user: no way into user-0002 */
+    run(&c, src_org, admin, IMP,
+        "<m:GetFolder><m:FolderShape><t:BaseShape>IdOnly</t:BaseShape></m:FolderShape><m:FolderIds>"
+        "<t:DistinguishedFolderId Id=\"inbox\"><t:Mailbox><t:EmailAddress>user-0002@src.test"
+        "</t:EmailAddress></t:Mailbox></t:DistinguishedFolderId></m:FolderIds></m:GetFolder>");
+    CU_ASSERT_STRING_EQUAL(str(&c, "string(//m:ResponseCode)"), "ErrorAccessDenied");
+    done(&c);
     run(&c, src_org, &plain_user, "user-0002@src.test",
         "<m:GetFolder><m:FolderShape><t:BaseShape>IdOnly</t:BaseShape></m:FolderShape><m:FolderIds>"
         DFID("inbox") "</m:FolderIds></m:GetFolder>");
@@ -1095,6 +1102,30 @@ static void test_convert_id(void)
         "Mailbox=\"" SRC_USER "\"/></m:SourceIds></m:ConvertId>", hex);
     CU_ASSERT(c.valid);
     CU_ASSERT_STRING_EQUAL(str(&c, "string(//m:AlternateId/@Id)"), ews);
+    done(&c);
+    free(ews);
+    /* an item: EwsId → EntryId (base64 Message EntryID, 70 bytes) → EwsLegacyId */
+    xmlNodePtr item = exsim_child(exsim_store_distinguished(m, "inbox"), NULL, "item");
+    ews = exsim_id_ews(m, EXSIM_KIND_ITEM, exsim_store_id_of(item));
+    run(&c, src_org, admin, NULL,
+        "<m:ConvertId DestinationFormat=\"EntryId\"><m:SourceIds><t:AlternateId Id=\"%s\" Format=\"EwsId\" "
+        "Mailbox=\"" SRC_USER "\"/></m:SourceIds></m:ConvertId>", ews);
+    CU_ASSERT(c.valid);
+    char b64[200];
+    snprintf(b64, sizeof b64, "%s", str(&c, "string(//m:AlternateId/@Id)"));
+    size_t n = 0;
+    uint8_t *eid = exsim_b64_decode(b64, &n);
+    CU_ASSERT_EQUAL(n, 70);
+    CU_ASSERT(eid && eid[20] == 0x07);
+    free(eid);
+    done(&c);
+    run(&c, src_org, admin, NULL,
+        "<m:ConvertId DestinationFormat=\"EwsLegacyId\"><m:SourceIds><t:AlternateId Id=\"%s\" Format=\"EntryId\" "
+        "Mailbox=\"" SRC_USER "\"/><t:AlternateId Id=\"AAAA\" Format=\"EntryId\" Mailbox=\"" SRC_USER "\"/>"
+        "</m:SourceIds></m:ConvertId>", b64);
+    CU_ASSERT(c.valid);
+    CU_ASSERT_STRING_EQUAL(str(&c, "string(//m:ConvertIdResponseMessage[1]/m:AlternateId/@Id)"), ews);
+    CU_ASSERT_STRING_EQUAL(str(&c, "string(//m:ConvertIdResponseMessage[2]/m:ResponseCode)"), "ErrorInvalidIdMalformed");
     done(&c);
     free(ews);
 }
