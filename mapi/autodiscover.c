@@ -472,11 +472,28 @@ static try_result try_url(mapi_ad *ad, const char *address, const char *url, int
 /* ---- local XML files (UseLocalAutodiscoverXMLs=1) -------------------------
  * One file per address, "<dir>/<address in lower case>.xml", holding a POX
  * response; redirectAddr moves to the other address's file. */
+/* An address used as a file name: no path separators, no dot files, no
+ * control characters (a redirectAddr comes from a file's content). */
+static int safe_file_name(const char *a)
+{
+    if (!a[0] || a[0] == '.' || strlen(a) > 200)
+        return 0;
+    for (const char *p = a; *p; p++)
+        if (*p == '/' || *p == '\\' || (unsigned char)*p < 0x20)
+            return 0;
+    return 1;
+}
+
 static sr_code discover_local(mapi_ad *ad, const char *address, const mapi_ad_result **out,
                               sr_err *err)
 {
     char *addr = lower_dup(address);
     for (int hop = 0; addr && hop <= AD_MAX_HOPS; hop++) {
+        if (!safe_file_name(addr)) {
+            sr_err_set(err, SR_E_INVALID, "Autodiscover: '%s' cannot name a local XML file", addr);
+            free(addr);
+            return SR_E_INVALID;
+        }
         char *path = sr_asprintf("%s/%s.xml", ad->local_xml_dir, addr);
         sr_err e;
         sr_err_clear(&e);

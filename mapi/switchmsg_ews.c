@@ -137,9 +137,13 @@ sr_code mapi_session_write_switchmsg(mapi_session *s, const mapi_switchmsg *m, i
             sr_log(SR_LOG_NOTICE, mapi_session_mailbox(s), "deleted %zu old switch message(s) to recreate it",
                    items.n);
     }
-    if (rc == SR_OK)
+    if (rc == SR_OK) {
         rc = mapi_session_create_item(s, &sm_folder, MAPI_SWITCHMSG_ITEM_CLASS, MAPI_SWITCHMSG_SUBJECT,
                                       &props, 1, NULL, err);
+        /* never leave a half-done recreate unsaid */
+        if (rc != SR_OK && items.n)
+            sr_err_prefix(err, "the old switch message was deleted but the new one was not created: ");
+    }
     mapi_items_clear(&items);
     mapi_extprops_clear(&props);
     return rc;

@@ -425,7 +425,7 @@ typedef struct canned {
 } canned;
 
 typedef struct rec {
-    char method[8], path[256], auth[512];
+    char method[8], path[256], auth[512], host[128];
     char *body;
 } rec;
 
@@ -498,6 +498,9 @@ static void *srv_conn(void *arg)
         char *au = strcasestr(buf, "\r\nAuthorization: ");
         if (au && au < buf + hlen)
             sscanf(au + 17, "%511[^\r]", r.auth);
+        char *ho = strcasestr(buf, "\r\nHost: ");
+        if (ho && ho < buf + hlen)
+            sscanf(ho + 8, "%127[^\r]", r.host);
         r.body = strndup(buf + hlen, blen);
         const canned *c = srv_pick(s, r.path, &r);
         if (c->delay_ms)
@@ -845,6 +848,55 @@ static void test_oauth_bearer(void)
     srv_stop(s);
 }
 
+static void test_proxy_connect_to_and_trace(void)
+{
+    static const canned script[] = { { 200, NULL, GETITEM_OK, 0 } };
+    srv *s = srv_start(script, 1);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    char proxy[64], map[96];
+    snprintf(proxy, sizeof proxy, "127.0.0.1:%d", s->port);
+    mapi_ews_call c;
+    sr_err e;
+    /* [RPCOverHTTP] ProxyServer as the HTTP proxy: the absolute URL goes to it, no DNS */
+    mapi_net *net = test_net((mapi_netopts){ .proxy = proxy });
+    CU_ASSERT_EQUAL(getitem_call(net, "http://exch.src.example/EWS/Exchange.asmx", &c, &e), SR_OK);
+    call_done(&c);
+    mapi_net_free(net);
+    CU_ASSERT_STRING_EQUAL(s->recs[0].path, "http://exch.src.example/EWS/Exchange.asmx");
+    /* CONNECT_TO: a name mapped to loopback (tests' resolver override) */
+    snprintf(map, sizeof map, "exch.src.example:80:127.0.0.1:%d", s->port);
+    const char *const ct[] = { map, NULL };
+    net = test_net((mapi_netopts){ .connect_to = ct });
+    /* tracing with bodies: credentials never reach the log */
+    char *dir = tu_mkdtemp("trace");
+    char path[512];
+    snprintf(path, sizeof path, "%s/trace.log", dir);
+    FILE *log = fopen(path, "w");
+    setenv("SR_EWS_DEBUG", "2", 1);
+    sr_log_set_stream(log);
+    mapi_net *traced = test_net((mapi_netopts){ .connect_to = ct });
+    CU_ASSERT_EQUAL(getitem_call(traced, "http://exch.src.example/EWS/Exchange.asmx", &c, &e), SR_OK);
+    call_done(&c);
+    sr_log_set_stream(NULL);
+    unsetenv("SR_EWS_DEBUG");
+    fclose(log);
+    mapi_net_free(traced);
+    CU_ASSERT_STRING_EQUAL(s->recs[1].host, "exch.src.example");
+    CU_ASSERT_STRING_EQUAL(s->recs[1].path, "/EWS/Exchange.asmx");
+    char *t = sr_read_file(path, 1 << 20, NULL, &e);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+    CU_ASSERT_PTR_NOT_NULL(strstr(t, "Authorization: Basic [redacted]"));
+    CU_ASSERT_PTR_NULL(strstr(t, "U1JDXHN2YzpzM2NyZXQ="));
+    CU_ASSERT_PTR_NULL(strstr(t, "s3cret"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(t, "GetItem"));      /* bodies at level 2 */
+    CU_ASSERT_PTR_NOT_NULL(strstr(t, "GetItemResponse"));
+    free(t);
+    tu_rm_rf(dir);
+    free(dir);
+    mapi_net_free(net);
+    srv_stop(s);
+}
+
 /* ======================================================================
  * Autodiscover search against the responder (hosts rewritten to 127.0.0.1)
  * ==================================================================== */
@@ -1042,31 +1094,30 @@ static void test_ad_domain_check_and_401(void)
 
 static void test_ad_local_files(void)
 {
-    char *dir = tu_mkdtemp("adxml");
-    char p1[512], p2[512];
-    snprintf(p1, sizeof p1, "%s/room-1@src.example.xml", dir);
-    snprintf(p2, sizeof p2, "%s/room-1@tgt.example.xml", dir);
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/tests/data/autodiscover", tu_root());
     sr_err e;
-    CU_ASSERT_EQUAL(sr_write_file_atomic(p1, POX_MOVED, strlen(POX_MOVED), 0600, 0, &e), SR_OK);
-    CU_ASSERT_EQUAL(sr_write_file_atomic(p2, POX_SETTINGS, strlen(POX_SETTINGS), 0600, 0, &e), SR_OK);
     mapi_net *net = test_net((mapi_netopts){ 0 });
     mapi_ad_opts o = { .use_local_xml = 1, .local_xml_dir = dir };
     mapi_ad *ad = mapi_ad_new(net, &o, &e);
     const mapi_ad_result *r;
     CU_ASSERT_EQUAL_FATAL(mapi_ad_discover(ad, "Room-1@SRC.example", &r, &e), SR_OK);
-    CU_ASSERT_STRING_EQUAL(r->ad_url, p2);
+    CU_ASSERT_PTR_NOT_NULL(strstr(r->ad_url, "room-1@tgt.example.xml"));
     CU_ASSERT_STRING_EQUAL(r->smtp, "room-1@tgt.example");
+    CU_ASSERT_STRING_EQUAL(r->ews_url, "https://mail.tgt.example/EWS/Exchange.asmx");
+    CU_ASSERT_STRING_EQUAL(r->server, "7d3c2b1a-0000-4000-8000-000000000001@tgt.example");
     CU_ASSERT_EQUAL(r->redirects, 1);
     CU_ASSERT_EQUAL(mapi_ad_discover(ad, "nobody@src.example", &r, &e), SR_E_NOTFOUND);
     CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "nobody@src.example.xml"));
+    CU_ASSERT_EQUAL(mapi_ad_discover(ad, "broken@src.example", &r, &e), SR_E_PARSE);
+    CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "broken@src.example.xml: malformed XML"));
+    CU_ASSERT_EQUAL(mapi_ad_discover(ad, "../../etc/passwd@x", &r, &e), SR_E_INVALID);
     CU_ASSERT_EQUAL(mapi_net_requests(net), 0);
     mapi_ad_free(ad);
     o.local_xml_dir = NULL;
     CU_ASSERT_PTR_NULL(mapi_ad_new(net, &o, &e));
     CU_ASSERT_EQUAL(e.code, SR_E_CONFIG);
     mapi_net_free(net);
-    tu_rm_rf(dir);
-    free(dir);
 }
 
 int main(void)
@@ -1094,6 +1145,7 @@ int main(void)
     CU_add_test(n, "refused, unresolvable, https required", test_connect_failures);
     CU_add_test(n, "concurrent batch, connection reuse", test_concurrency_and_reuse);
     CU_add_test(n, "OAuth2 client credentials, token cached", test_oauth_bearer);
+    CU_add_test(n, "proxy, CONNECT_TO, redacted tracing", test_proxy_connect_to_and_trace);
     CU_add_test(n, "Autodiscover: candidate order, caches, LegacyDN check", test_ad_candidates_and_cache);
     CU_add_test(n, "Autodiscover: GET probe 302 must be https", test_ad_http_redirect_probe);
     CU_add_test(n, "Autodiscover: loop limit, redirectAddr", test_ad_redirect_limits);
