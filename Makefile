@@ -102,7 +102,7 @@ demo: all
 # Every Debian package the build, the tests and the demo need.
 DEB_PACKAGES := build-essential pkg-config \
     libldap2-dev libsasl2-dev libsasl2-modules-gssapi-mit \
-    libcurl4-openssl-dev libxml2-dev libxml2-utils libiniparser-dev libcunit1-dev \
+    libcurl4-openssl-dev libxml2-dev libxml2-utils libcunit1-dev \
     libsodium-dev libssl-dev libsqlite3-dev libmicrohttpd-dev \
     slapd ldap-utils openssl samba ldb-tools krb5-user \
     python3 python3-exchangelib python3-aiosmtpd
