@@ -67,6 +67,7 @@ static const struct {
     {"ErrorItemPropertyRequestFailed", "The property could not be set."},
     {"ErrorItemCorrupt", "The item is corrupt."},
     {"ErrorInvalidPropertySet", "Set action is invalid for property."},
+    {"ErrorInvalidPropertyRequest", "The property can't be used in FindItem requests."},
     {"ErrorInvalidUserInfo", "The user information is not valid."},
 };
 

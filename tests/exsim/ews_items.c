@@ -155,9 +155,24 @@ static xmlNodePtr folder_of(xmlNodePtr item)
     return item->parent;
 }
 
-/* One item in the requested shape. */
+/* Properties FindItem never returns (bodies, recipient lists, DL members):
+ * the client must GetItem them (finditem-operation.md). */
+static const char *const not_in_find[] = {
+    "MimeContent", "Body", "UniqueBody", "NormalizedBody", "TextBody", "Attachments",
+    "InternetMessageHeaders", "ToRecipients", "CcRecipients", "BccRecipients", "ReplyTo",
+    "Members", NULL};
+
+static int find_forbids(const char *name)
+{
+    for (int i = 0; not_in_find[i]; i++)
+        if (strcmp(not_in_find[i], name) == 0)
+            return 1;
+    return 0;
+}
+
+/* One item in the requested shape (find: as FindItem shows it). */
 static void emit_item(exsim_req *r, xmlNodePtr parent, exsim_mbx *m, xmlNodePtr it,
-                      const exsim_shape *s)
+                      const exsim_shape *s, int find)
 {
     xmlNodePtr body = item_body(it);
     const char *type = body ? (const char *)body->name : "Item";
@@ -168,7 +183,7 @@ static void emit_item(exsim_req *r, xmlNodePtr parent, exsim_mbx *m, xmlNodePtr 
         exsim_add_folder_id(out, "ParentFolderId", m, folder_of(it));
     for (xmlNodePtr c = exsim_first_el(body); c; c = exsim_next_el(c)) {
         const char *n = (const char *)c->name;
-        if (strcmp(n, "ExtendedProperty") == 0)
+        if (strcmp(n, "ExtendedProperty") == 0 || (find && find_forbids(n)))
             continue;
         if (def || exsim_shape_wants(s, n))
             exsim_copy_into(r, out, c);
@@ -207,7 +222,7 @@ int exsim_op_GetItem(exsim_req *r)
             continue;
         }
         xmlNodePtr msg = exsim_resp_message(msgs, "GetItemResponseMessage", "NoError", NULL);
-        emit_item(r, exsim_m(r, msg, "Items", NULL), m, it, &s);
+        emit_item(r, exsim_m(r, msg, "Items", NULL), m, it, &s, 0);
     }
     return 200;
 }
@@ -350,7 +365,7 @@ static void find_in(exsim_req *r, xmlNodePtr msgs, exsim_mbx *m, xmlNodePtr f,
     exsim_root_attrs(root, view, hits.n, first, count);
     xmlNodePtr items = exsim_t(r, root, "Items", NULL);
     for (size_t i = first; i < first + count; i++)
-        emit_item(r, items, m, hits.v[i], s);
+        emit_item(r, items, m, hits.v[i], s, 1);
     free(all.v);
     free(hits.v);
 }
@@ -359,6 +374,15 @@ int exsim_op_FindItem(exsim_req *r)
 {
     exsim_shape s;
     exsim_shape_parse(exsim_child(r->op, EXSIM_NS_M, "ItemShape"), &s);
+    for (int i = 0; not_in_find[i]; i++)
+        if (exsim_shape_wants(&s, not_in_find[i])) {
+            /* Exchange refuses these in FindItem (one message per parent folder). */
+            xmlNodePtr msgs = exsim_resp_messages(r, "FindItemResponse");
+            xmlNodePtr ids = exsim_child(r->op, EXSIM_NS_M, "ParentFolderIds");
+            for (xmlNodePtr id = exsim_first_el(ids); id; id = exsim_next_el(id))
+                exsim_error_msg(msgs, "FindItemResponseMessage", "ErrorInvalidPropertyRequest");
+            return 200;
+        }
     const char *trav = exsim_attr(r->op, "Traversal");
     int assoc = trav && strcmp(trav, "Associated") == 0;
     xmlNodePtr msgs = exsim_resp_messages(r, "FindItemResponse");

@@ -819,6 +819,22 @@ static void test_sort_and_indexed_fields(void)
     CU_ASSERT_STRING_EQUAL(str(&c, "string(//t:Items/t:Message[1]/t:Subject)"), "Status report 3");
     CU_ASSERT_STRING_EQUAL(str(&c, "string(//t:Items/t:Message[3]/t:Subject)"), "Status report 1");
     done(&c);
+    /* FindItem never returns bodies or member lists: Default omits them, asking is an error */
+    run(&c, src_org, admin, IMP,
+        "<m:FindItem Traversal=\"Shallow\"><m:ItemShape><t:BaseShape>AllProperties</t:BaseShape></m:ItemShape>"
+        "<m:ParentFolderIds>" DFID("inbox") DFID("contacts") "</m:ParentFolderIds></m:FindItem>");
+    CU_ASSERT(c.valid);
+    CU_ASSERT_EQUAL(count(&c, "//t:Body"), 0);
+    CU_ASSERT_EQUAL(count(&c, "//t:Members"), 0);
+    CU_ASSERT(count(&c, "//t:DistributionList") >= 1);
+    done(&c);
+    run(&c, src_org, admin, IMP,
+        "<m:FindItem Traversal=\"Shallow\"><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape><t:AdditionalProperties>"
+        "<t:FieldURI FieldURI=\"distributionlist:Members\"/></t:AdditionalProperties></m:ItemShape>"
+        "<m:ParentFolderIds>" DFID("contacts") "</m:ParentFolderIds></m:FindItem>");
+    CU_ASSERT(c.valid);
+    CU_ASSERT_STRING_EQUAL(str(&c, "string(//m:ResponseCode)"), "ErrorInvalidPropertyRequest");
+    done(&c);
     /* a contact: indexed e-mail addresses set and read back (as exchangelib does) */
     run(&c, src_org, admin, IMP,
         "<m:CreateItem MessageDisposition=\"SaveOnly\"><m:Items><t:Contact><t:DisplayName>Ext Person</t:DisplayName>"
