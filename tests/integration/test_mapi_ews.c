@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -465,6 +466,71 @@ static void test_impersonation_and_temp_profile(void)
     mapi_net_free(nt);
 }
 
+/* ---- SCP URLs from the directory lab (tests/lab/LAB-CONTRACT.md) ---------- */
+static char *lab_env(const char *env, const char *key)
+{
+    size_t kl = strlen(key);
+    for (const char *p = env; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+        if (strncmp(p, key, kl) == 0 && p[kl] == '=')
+            return strndup(p + kl + 1, strcspn(p + kl + 1, "\n"));
+    return NULL;
+}
+
+static void test_scp_from_ldap_lab(void)
+{
+    CU_ASSERT_EQUAL_FATAL(pick_room(), 0);
+    char lab[400], script[512], org[512], envp[512], out[512], pw[512];
+    snprintf(lab, sizeof lab, "%s/lab", g_dir);
+    snprintf(script, sizeof script, "%s/tests/lab/slapd-lab.sh", tu_root());
+    snprintf(org, sizeof org, "%s/org.json", g_dir);
+    snprintf(envp, sizeof envp, "%s/lab.env", lab);
+    snprintf(out, sizeof out, "%s/scp.ldif", g_dir);
+    snprintf(pw, sizeof pw, "%s/password", lab);
+    mkdir(lab, 0700);
+    char *start[] = { script, "start", lab, org, NULL };
+    if (!tu_exists(script) || tu_run(start, NULL, 60000) != 0) {
+        fprintf(stderr, "\n  SKIP: the slapd lab did not start; SCP part not run\n");
+        return;
+    }
+    sr_err e;
+    char *env = sr_read_file(envp, 65536, NULL, &e);
+    char *uri = lab_env(env, "LAB_LDAP_URI"), *dn = lab_env(env, "LAB_BIND_DN");
+    char *base = lab_env(env, "LAB_CONFIG_BASE");
+    /* the password stays in its 0600 file (-y), never in argv */
+    char *q[] = { "ldapsearch", "-x", "-H", uri, "-D", dn, "-y", pw, "-b", base, "-LLL",
+                  "-o", "ldif-wrap=no",
+                  "(&(objectClass=serviceConnectionPoint)(keywords=77378F46-2C66-4aa9-A6A6-3E7A48B19596))",
+                  "serviceBindingInformation", NULL };
+    setenv("LDAPNOINIT", "1", 1);
+    CU_ASSERT_EQUAL(tu_run(q, out, 20000), 0);
+    char *stop[] = { script, "stop", lab, NULL };
+    tu_run(stop, NULL, 20000);
+    char *ldif = sr_read_file(out, 65536, NULL, &e);
+    const char *b = ldif ? strstr(ldif, "serviceBindingInformation: ") : NULL;
+    char *scp = b ? strndup(b + 27, strcspn(b + 27, "\r\n")) : NULL;
+    CU_ASSERT_PTR_NOT_NULL_FATAL(scp);
+    fprintf(stderr, "\n  [SCP from the lab: %s]\n", scp);
+    /* the SCP URL is the only candidate: it must answer (rewritten to the source simulator) */
+    mapi_net *ns = net_for(&g_src, NULL, (mapi_netopts){ 0 });
+    const char *scps[] = { scp, NULL };
+    mapi_ad_opts o = { .side = "source", .scp_urls = scps, .no_domain_candidates = 1,
+                       .url_domains = src_domains, .rewrite = to_loopback };
+    mapi_ad *ad = mapi_ad_new(ns, &o, &e);
+    const mapi_ad_result *r;
+    CU_ASSERT_EQUAL(mapi_ad_discover(ad, g_room_src, &r, &e), SR_OK);
+    if (r)
+        CU_ASSERT_STRING_EQUAL(r->ad_url, scp);
+    mapi_ad_free(ad);
+    /* ExcludeScpLookup: the SCP URL is ignored, nothing else to try */
+    o.exclude_scp = 1;
+    ad = mapi_ad_new(ns, &o, &e);
+    CU_ASSERT_NOT_EQUAL(mapi_ad_discover(ad, g_room_src, &r, &e), SR_OK);
+    CU_ASSERT_EQUAL(mapi_ad_requests(ad), 0);
+    mapi_ad_free(ad);
+    mapi_net_free(ns);
+    free(scp); free(ldif); free(env); free(uri); free(dn); free(base);
+}
+
 /* ---- faults -------------------------------------------------------------- */
 static void test_autodiscover_faults(void)
 {
@@ -625,6 +691,7 @@ int main(void)
     CU_add_test(s, "Autodiscover on source and target", test_autodiscover_both_sides);
     CU_add_test(s, "logon, folder tree, switch message; round trips and reuse", test_logon_tree_switchmsg);
     CU_add_test(s, "impersonation; temporary profile", test_impersonation_and_temp_profile);
+    CU_add_test(s, "SCP URL from the LDAP lab; ExcludeScpLookup", test_scp_from_ldap_lab);
     CU_add_test(s, "Autodiscover faults: 401, loop, unresolvable, domain check, TLS", test_autodiscover_faults);
     CU_add_test(s, "EWS faults: 500, 503 storm, drop, busy, schema fault, limit, refused", test_ews_faults);
     CU_basic_set_mode(CU_BRM_VERBOSE);
