@@ -177,9 +177,14 @@ xmlNodePtr exsim_copy_into(exsim_req *r, xmlNodePtr parent, xmlNodePtr src)
     return copy_to(r->resp_doc, parent, src, exsim_ns_t(r), exsim_ns_m(r));
 }
 
+xmlNsPtr exsim_store_ns_t(exsim_org *org)
+{
+    return ns_for(org->doc, xmlDocGetRootElement(org->doc), EXSIM_NS_T, "t");
+}
+
 xmlNodePtr exsim_store_copy(exsim_org *org, xmlNodePtr parent, xmlNodePtr src)
 {
-    xmlNsPtr t = ns_for(org->doc, xmlDocGetRootElement(org->doc), EXSIM_NS_T, "t");
+    xmlNsPtr t = exsim_store_ns_t(org);
     xmlNsPtr m = ns_for(org->doc, xmlDocGetRootElement(org->doc), EXSIM_NS_M, "m");
     return copy_to(org->doc, parent, src, t, m);
 }
@@ -287,7 +292,8 @@ xmlNodePtr exsim_resolve_folder(exsim_req *r, xmlNodePtr idel, exsim_mbx **mbx,
         exsim_mbx *m = exsim_access(r, explicit_mailbox(idel), code);
         if (!m)
             return NULL;
-        xmlNodePtr f = exsim_store_distinguished(m, exsim_attr(idel, "Id"));
+        const char *name = exsim_attr(idel, "Id");
+        xmlNodePtr f = name ? exsim_store_distinguished(m, name) : NULL;
         if (!f) {
             *code = "ErrorFolderNotFound";
             return NULL;

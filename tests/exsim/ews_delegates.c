@@ -135,8 +135,7 @@ static void merge_child(exsim_req *r, xmlNodePtr dst, xmlNodePtr src, const char
 /* A new stored delegate: UserId normalised to the directory's address and name. */
 static xmlNodePtr add_one(exsim_req *r, xmlNodePtr dels, exsim_mbx *who, xmlNodePtr spec)
 {
-    xmlNsPtr t = xmlSearchNsByHref(r->org->doc, xmlDocGetRootElement(r->org->doc),
-                                   BAD_CAST EXSIM_NS_T);
+    xmlNsPtr t = exsim_store_ns_t(r->org);
     xmlNodePtr d = xmlNewChild(dels, t, BAD_CAST "DelegateUser", NULL);
     xmlNodePtr uid = xmlNewChild(d, t, BAD_CAST "UserId", NULL);
     xmlNewTextChild(uid, t, BAD_CAST "PrimarySmtpAddress", BAD_CAST who->info.smtp);

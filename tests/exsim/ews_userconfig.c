@@ -15,6 +15,8 @@ static const char *const parts[] = {"Dictionary", "XmlData", "BinaryData", NULL}
 static xmlNodePtr find_config(xmlNodePtr folder, const char *name)
 {
     size_t pl = strlen(CFG_PREFIX);
+    if (!name)
+        return NULL;
     for (xmlNodePtr it = exsim_child(folder, NULL, "item"); it; it = exsim_next(it, NULL, "item")) {
         if (!exsim_attr(it, "associated"))
             continue;
@@ -103,8 +105,7 @@ static void store_parts(exsim_req *r, xmlNodePtr it, xmlNodePtr uc)
 
 static xmlNodePtr new_config(exsim_req *r, exsim_mbx *m, xmlNodePtr folder, const char *name)
 {
-    xmlNsPtr t = xmlSearchNsByHref(r->org->doc, xmlDocGetRootElement(r->org->doc),
-                                   BAD_CAST EXSIM_NS_T);
+    xmlNsPtr t = exsim_store_ns_t(r->org);
     xmlNodePtr it = xmlNewChild(folder, NULL, BAD_CAST "item", NULL);
     exsim_store_add(m, it);
     xmlSetProp(it, BAD_CAST "associated", BAD_CAST "1");
@@ -132,6 +133,8 @@ static int change(exsim_req *r, const char *resp, const char *msgname, int creat
     const char *code = locate(r, ucn, &m, &folder, &it);
     if (!code && creating && it)
         code = "ErrorItemSave";
+    if (!code && creating && !exsim_attr(ucn, "Name"))
+        code = "ErrorInvalidRequest";
     if (!code && !creating && !it)
         code = "ErrorItemNotFound";
     if (code) {

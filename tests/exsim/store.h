@@ -111,6 +111,8 @@ xmlNodePtr exsim_t(exsim_req *r, xmlNodePtr parent, const char *name, const char
 xmlNodePtr exsim_m(exsim_req *r, xmlNodePtr parent, const char *name, const char *text);
 /* Copy a stored subtree under parent in the response, reconciling namespaces. */
 xmlNodePtr exsim_copy_into(exsim_req *r, xmlNodePtr parent, xmlNodePtr src);
+/* The seed document's declaration of the types namespace (created when absent). */
+xmlNsPtr exsim_store_ns_t(exsim_org *org);
 /* Copy a request subtree into the store under parent (stored nodes). */
 xmlNodePtr exsim_store_copy(exsim_org *org, xmlNodePtr parent, xmlNodePtr src);
 /* Insert child into parent before the first existing element that comes

@@ -604,6 +604,15 @@ static void test_every_operation_robust(void)
             "</t:ItemChange></m:ItemChanges></m:%s>", ops[i], ops[i]);
         CU_ASSERT_EQUAL(c.status, 200);
         done(&c);
+        run(&c, src_org, admin, IMP, "<m:%s><m:ParentFolderIds><t:DistinguishedFolderId/></m:ParentFolderIds>"
+            "<m:FolderIds><t:DistinguishedFolderId/></m:FolderIds><m:UserConfigurationName><t:DistinguishedFolderId "
+            "Id=\"inbox\"/></m:UserConfigurationName><m:UserConfiguration><t:UserConfigurationName>"
+            "<t:DistinguishedFolderId Id=\"inbox\"/></t:UserConfigurationName></m:UserConfiguration>"
+            "<m:SourceIds><t:AlternateId/></m:SourceIds><m:Operations><t:SetRuleOperation/></m:Operations>"
+            "<m:DelegateUsers><t:DelegateUser/></m:DelegateUsers><m:UserIds><t:UserId/></m:UserIds></m:%s>",
+            ops[i], ops[i]);
+        CU_ASSERT_EQUAL(c.status, 200);
+        done(&c);
     }
     skip_request_check = 0;
 }
