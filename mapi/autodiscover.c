@@ -110,6 +110,7 @@ void mapi_ad_free(mapi_ad *ad)
 }
 
 unsigned mapi_ad_requests(const mapi_ad *ad) { return ad ? ad->requests : 0; }
+const char *mapi_ad_side(const mapi_ad *ad) { return ad ? ad->side : "source"; }
 
 static char *lower_dup(const char *s)
 {

@@ -512,9 +512,11 @@ static void xfer_curl_failed(mapi_net *net, xfer *x, CURLcode cc)
         schedule_retry(x, delay);
         return;
     }
-    sr_err_set(x->err, code, "%s: %s: %s (%s)%s", who, r->url, words,
+    /* a write cut off in flight may or may not have been applied: say so */
+    sr_err_set(x->err, code, "%s: %s: %s (%s)%s%s", who, r->url, words,
                x->errbuf[0] ? x->errbuf : curl_easy_strerror(cc),
-               x->attempts > 1 ? " after retries" : "");
+               x->attempts > 1 ? " after retries" : "",
+               broken && !r->idempotent ? "; the request may have been applied by the server" : "");
     x->state = X_DONE;
 }
 

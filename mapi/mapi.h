@@ -542,6 +542,8 @@ sr_code mapi_ad_check_legacy_dn(const mapi_ad_result *r, const char *side,
 int mapi_ad_url_on_domains(const char *url, const char *const *domains);
 /* Counters for tests and benchmarks: HTTP requests sent by this handle. */
 unsigned mapi_ad_requests(const mapi_ad *ad);
+/* "source"/"target" as given in the options (static for ad's lifetime). */
+const char *mapi_ad_side(const mapi_ad *ad);
 /* Parse a POX response body (exposed for unit tests); *out caller frees
  * with mapi_ad_result_free.  Sets *redirect_addr / *redirect_url (heap,
  * caller frees) instead of *out for redirects. */
@@ -591,7 +593,9 @@ typedef struct mapi_netopts {
 } mapi_netopts;
 
 /* Caller frees with mapi_net_free.  Reads SR_EWS_DEBUG (1 headers, 2 bodies)
- * for redacted HTTP tracing. */
+ * for redacted HTTP tracing.  A handle (and the mapi_ad / mapi_session
+ * objects using it) belongs to one thread at a time; concurrency comes from
+ * batches (mapi_ews_run), bulk runs give each worker its own handle. */
 mapi_net *mapi_net_new(const mapi_netopts *opts, sr_err *err);
 void mapi_net_free(mapi_net *net);
 /* Requests sent (including retries) and TCP connections opened by net. */

@@ -35,7 +35,7 @@ mapi_session *mapi_session_logon(mapi_net *net, const mapi_session_opts *o, sr_e
         }
         if (mapi_ad_discover(o->ad, o->mailbox, &r, err) != SR_OK)
             return NULL;
-        if (mapi_ad_check_legacy_dn(r, NULL, o->profile_legacy_dn, err) != SR_OK)
+        if (mapi_ad_check_legacy_dn(r, mapi_ad_side(o->ad), o->profile_legacy_dn, err) != SR_OK)
             return NULL;
         url = r->ews_url;
     }

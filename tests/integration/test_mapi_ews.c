@@ -646,6 +646,16 @@ static void test_ews_faults(void)
     mapi_session_free(sb);
     mapi_net_free(nb);
     sim_config(&g_src, "reset=1");
+    /* a write cut off in flight (RecreateSwitchMsg: FindItem, DeleteItem, CreateItem):
+     * not resent, and the error says what state it may have left */
+    mapi_switchmsg w = { .version = MAPI_SWITCHMSG_LEGACY, .target_smtp = g_room_tgt,
+                         .target_legacy_dn = "/o=TargetOrg/cn=Recipients/cn=room" };
+    CU_ASSERT_EQUAL(mapi_session_write_switchmsg(s, &w, 1, &e), SR_OK);   /* one exists now */
+    sim_config(&g_src, "reset=1&drop_nth=3");
+    CU_ASSERT_EQUAL(mapi_session_write_switchmsg(s, &w, 1, &e), SR_E_CONNECT);
+    CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "the old switch message was deleted but the new one was not created"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "may have been applied"));
+    sim_config(&g_src, "reset=1");
     /* a request the strict server refuses: SOAP fault with ErrorSchemaValidation */
     mapi_ews_target t = mapi_session_target(s);
     mapi_ews_folder_ref root = { .distinguished = "msgfolderroot" };

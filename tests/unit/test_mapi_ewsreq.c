@@ -848,6 +848,25 @@ static void test_oauth_bearer(void)
     srv_stop(s);
 }
 
+static void test_ntlm_offered(void)
+{
+    static const canned script[] = { { 401, "WWW-Authenticate: NTLM\r\n", "", 0 } };
+    srv *s = srv_start(script, 1);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    char url[128];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/EWS/Exchange.asmx", s->port);
+    mapi_net *net = test_net((mapi_netopts){ .auth = MAPI_AUTH_NTLM, .user = "SRC\\svc", .password = "s3cret" });
+    mapi_ews_call c;
+    sr_err e;
+    CU_ASSERT_EQUAL(getitem_call(net, url, &c, &e), SR_E_AUTH);
+    call_done(&c);
+    CU_ASSERT_TRUE(srv_count(s) >= 1);
+    /* NTLMSSP negotiate (type 1) message, base64 "TlRMTVNTUAAB" */
+    CU_ASSERT_EQUAL(strncmp(s->recs[0].auth, "NTLM TlRMTVNTUAAB", 17), 0);
+    mapi_net_free(net);
+    srv_stop(s);
+}
+
 static void test_proxy_connect_to_and_trace(void)
 {
     static const canned script[] = { { 200, NULL, GETITEM_OK, 0 } };
@@ -1146,6 +1165,7 @@ int main(void)
     CU_add_test(n, "concurrent batch, connection reuse", test_concurrency_and_reuse);
     CU_add_test(n, "OAuth2 client credentials, token cached", test_oauth_bearer);
     CU_add_test(n, "proxy, CONNECT_TO, redacted tracing", test_proxy_connect_to_and_trace);
+    CU_add_test(n, "NTLM offered when configured", test_ntlm_offered);
     CU_add_test(n, "Autodiscover: candidate order, caches, LegacyDN check", test_ad_candidates_and_cache);
     CU_add_test(n, "Autodiscover: GET probe 302 must be https", test_ad_http_redirect_probe);
     CU_add_test(n, "Autodiscover: loop limit, redirectAddr", test_ad_redirect_limits);
