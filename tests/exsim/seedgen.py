@@ -248,17 +248,26 @@ def make_shortcuts(box, others, side):
 
 
 def autocomplete_stream(entries):
-    """Autocomplete stream (MS-OXOCFG / Outlook 'Autocomplete Stream'): rows of
-    PR_DISPLAY_NAME_W, PR_ADDRTYPE_W, PR_EMAIL_ADDRESS_W, PR_SMTP_ADDRESS_W,
-    PR_ENTRYID.  Strings are UTF-16LE with NUL; value data = length (4) + bytes."""
+    """Autocomplete stream (Outlook "Autocomplete Stream" page; MS-OXOCFG): rows
+    of recipient properties.  Each property: tag (4) . reserved (4) . value
+    union (8) . value data.  Fixed-size values (PT_LONG) sit in the union;
+    PT_UNICODE / PT_BINARY have an unused union and value data = byte count (4)
+    + bytes (strings UTF-16LE with NUL)."""
     out = struct.pack("<IIII", 0xBAADF00D, 12, 0, len(entries))
-    for name, addrtype, addr, smtp, eid in entries:
+    for weight, (name, addrtype, addr, smtp, eid) in enumerate(entries):
+        search_key = (addrtype + ":" + addr).upper().encode("ascii") + b"\0"
         props = [(0x3001001F, name), (0x3002001F, addrtype), (0x3003001F, addr),
-                 (0x39FE001F, smtp), (0x0FFF0102, eid)]
+                 (0x39FE001F, smtp), (0x300B0102, search_key), (0x0FFE0003, 6),
+                 (0x39000003, 0), (0x6001001F, smtp), (0x6004 << 16 | 0x0003, 10000 - weight)]
+        if eid:
+            props.append((0x0FFF0102, eid))
         out += struct.pack("<I", len(props))
         for tag, val in props:
+            if isinstance(val, int):
+                out += struct.pack("<IIiI", tag, 0, val, 0)
+                continue
             data = val if isinstance(val, bytes) else (val + "\0").encode("utf-16-le")
-            out += struct.pack("<II", tag, 0) + struct.pack("<Q", len(data))
+            out += struct.pack("<II", tag, 0) + b"\0" * 8
             out += struct.pack("<I", len(data)) + data
     out += struct.pack("<I", 0) + struct.pack("<II", 0xBAADF00D, 0)
     return out
@@ -274,6 +283,7 @@ def make_userconfigs(box, others, side):
                             ab_entryid(o["legacy_dn"])))
         else:
             entries.append((other["display_name"], "SMTP", o["smtp"], o["smtp"], b""))
+    entries.append(("Partner Contact", "SMTP", "partner@example.org", "partner@example.org", b""))
     it, _, _ = box.item(inbox, "Message", "IPM.Configuration.Autocomplete",
                         "IPM.Configuration.Autocomplete", True)
     it.set("config", "Autocomplete")

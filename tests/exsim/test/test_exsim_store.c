@@ -201,12 +201,13 @@ static int count(call *c, const char *expr)
 /* String value of an XPath expression (static buffer, "" when none). */
 static const char *str(call *c, const char *expr)
 {
-    static char buf[8][4096];
+    static char buf[8][65536];
     static int slot;
     char *out = buf[slot++ % 8];
     xmlXPathObjectPtr o = xp(c->resp, expr);
     xmlChar *s = o ? xmlXPathCastToString(o) : NULL;
-    snprintf(out, 4096, "%s", s ? (const char *)s : "");
+    CU_ASSERT(!s || strlen((const char *)s) < sizeof buf[0]);
+    snprintf(out, sizeof buf[0], "%s", s ? (const char *)s : "");
     xmlFree(s);
     xmlXPathFreeObject(o);
     return out;
@@ -1008,6 +1009,48 @@ static void test_inbox_rules(void)
 
 /* ---- user configuration ---------------------------------------------------- */
 
+static uint32_t le32(const uint8_t *p) { return p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24; }
+
+/* Walk an autocomplete stream; count EX rows whose PR_EMAIL_ADDRESS is a
+ * known legacyExchangeDN and SMTP rows.  0 when the layout is consistent. */
+static int walk_autocomplete(const uint8_t *b, size_t n, int *ex, int *smtp)
+{
+    size_t off = 16;
+    uint32_t rows = le32(b + 12);
+    for (uint32_t r = 0; r < rows; r++) {
+        if (off + 4 > n)
+            return -1;
+        uint32_t props = le32(b + off);
+        off += 4;
+        char type[8] = "", addr[512] = "";
+        for (uint32_t i = 0; i < props; i++) {
+            if (off + 16 > n)
+                return -1;
+            uint32_t tag = le32(b + off), pt = tag & 0xFFFF;
+            off += 16;
+            if (pt != 0x001F && pt != 0x0102)
+                continue;
+            uint32_t len = le32(b + off);
+            off += 4;
+            if (off + len > n)
+                return -1;
+            if (tag == 0x3002001F || tag == 0x3003001F) { /* UTF-16LE ASCII text */
+                char *dst = tag == 0x3002001F ? type : addr;
+                size_t cap = tag == 0x3002001F ? sizeof type : sizeof addr, k = 0;
+                for (; k + 1 < cap && 2 * k + 1 < len && b[off + 2 * k]; k++)
+                    dst[k] = (char)b[off + 2 * k];
+                dst[k] = '\0';
+            }
+            off += len;
+        }
+        if (strcmp(type, "EX") == 0 && exsim_org_find_mailbox(src_org, addr))
+            (*ex)++;
+        else if (strcmp(type, "SMTP") == 0)
+            (*smtp)++;
+    }
+    return off + 4 + 8 == n && le32(b + off) == 0 ? 0 : -1;
+}
+
 static void test_user_configuration(void)
 {
     call c;
@@ -1021,6 +1064,10 @@ static void test_user_configuration(void)
     CU_ASSERT_PTR_NOT_NULL_FATAL(blob);
     CU_ASSERT(n > 16 && blob[0] == 0x0D && blob[1] == 0xF0 && blob[4] == 12); /* metadata, major 12 */
     CU_ASSERT(blob[12] >= 1);                                                 /* rows */
+    int ex = 0, smtp = 0;
+    CU_ASSERT_EQUAL(walk_autocomplete(blob, n, &ex, &smtp), 0);
+    CU_ASSERT(ex >= 3);   /* rows naming organisation recipients by legacyExchangeDN */
+    CU_ASSERT(smtp >= 1); /* and an external SMTP row */
     free(blob);
     CU_ASSERT_EQUAL(count(&c, "//m:UserConfiguration/t:ItemId"), 1);
     done(&c);
