@@ -376,18 +376,11 @@ static sr_code setup_auth(mapi_net *net, CURL *h, const char *token)
     return SR_OK;
 }
 
-static sr_code xfer_start(mapi_net *net, xfer *x, const char *token)
+/* Options every request gets: URL, schemes, limits, TLS, proxy. */
+static void set_common(mapi_net *net, xfer *x, CURL *h)
 {
     const mapi_http_req *r = x->req;
     const mapi_netopts *o = &net->o;
-    CURL *h = x->easy ? x->easy : curl_easy_init();
-    if (!h)
-        return sr_err_set(x->err, SR_E_NOMEM, "%s: out of memory", r->url);
-    curl_easy_reset(h);
-    x->easy = h;
-    x->len = 0;
-    x->overflow = 0;
-    x->errbuf[0] = '\0';
     const char *protos = o->allow_http || r->plain_http_ok ? "http,https" : "https";
     curl_easy_setopt(h, CURLOPT_URL, r->url);
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, protos);
@@ -413,8 +406,17 @@ static sr_code xfer_start(mapi_net *net, xfer *x, const char *token)
         curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
         curl_easy_setopt(h, CURLOPT_MAXREDIRS, 10L);
     }
-    if (r->auth)
-        setup_auth(net, h, token);
+    if (net->trace > 0) {
+        curl_easy_setopt(h, CURLOPT_VERBOSE, 1L);
+        curl_easy_setopt(h, CURLOPT_DEBUGFUNCTION, trace_cb);
+        curl_easy_setopt(h, CURLOPT_DEBUGDATA, (void *)(r->who ? r->who : r->url));
+    }
+}
+
+/* Method, body and headers; the body buffer stays the caller's. */
+static void set_body(xfer *x, CURL *h)
+{
+    const mapi_http_req *r = x->req;
     curl_slist_free_all(x->hdrs);
     x->hdrs = NULL;
     if (r->body) {
@@ -431,16 +433,27 @@ static sr_code xfer_start(mapi_net *net, xfer *x, const char *token)
     if (r->extra_header)
         x->hdrs = curl_slist_append(x->hdrs, r->extra_header);
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, x->hdrs);
-    if (net->trace > 0) {
-        curl_easy_setopt(h, CURLOPT_VERBOSE, 1L);
-        curl_easy_setopt(h, CURLOPT_DEBUGFUNCTION, trace_cb);
-        curl_easy_setopt(h, CURLOPT_DEBUGDATA, (void *)(r->who ? r->who : r->url));
-    }
+}
+
+static sr_code xfer_start(mapi_net *net, xfer *x, const char *token)
+{
+    CURL *h = x->easy ? x->easy : curl_easy_init();
+    if (!h)
+        return sr_err_set(x->err, SR_E_NOMEM, "%s: out of memory", x->req->url);
+    curl_easy_reset(h);
+    x->easy = h;
+    x->len = 0;
+    x->overflow = 0;
+    x->errbuf[0] = '\0';
+    set_common(net, x, h);
+    set_body(x, h);
+    if (x->req->auth)
+        setup_auth(net, h, token);
     curl_easy_setopt(h, CURLOPT_PRIVATE, x);
     x->attempts++;
     net->requests++;
     if (curl_multi_add_handle(net->multi, h) != CURLM_OK)
-        return sr_err_set(x->err, SR_E_INTERNAL, "%s: cannot start the transfer", r->url);
+        return sr_err_set(x->err, SR_E_INTERNAL, "%s: cannot start the transfer", x->req->url);
     x->state = X_RUNNING;
     return SR_OK;
 }
@@ -618,6 +631,8 @@ static long poll_wait_ms(const xfer *xs, size_t n, size_t running)
 static void run_loop(mapi_net *net, xfer *xs, size_t n, const char *token)
 {
     size_t done = 0, running = 0;
+    for (size_t i = 0; i < n; i++)   /* a second pass leaves finished ones alone */
+        done += xs[i].state == X_DONE;
     const mapi_netopts *o = &net->o;
     long long hard = mapi_now_ms() + (o->timeout_ms + 1000) * (long long)(o->max_retries + 1) +
                      o->max_backoff_ms;
@@ -652,6 +667,34 @@ static void run_loop(mapi_net *net, xfer *xs, size_t n, const char *token)
     }
 }
 
+/* A bearer token can be revoked or expire early: on HTTP 401, fetch a new
+ * one once and resend the refused requests (they were not processed). */
+static const char *renew_if_refused(mapi_net *net, xfer *xs, size_t n)
+{
+    size_t refused = 0;
+    for (size_t i = 0; i < n; i++)
+        refused += xs[i].state == X_DONE && xs[i].resp->status == 401 && xs[i].req->auth;
+    if (!refused)
+        return NULL;
+    mapi_oauth_cache_clear(mapi_net_oauth(net));
+    sr_err e;
+    sr_err_clear(&e);
+    const char *token = mapi_oauth_token(net, &e);
+    if (!token)
+        return NULL;
+    sr_log(SR_LOG_INFO, "oauth2", "bearer token refused (HTTP 401): renewed, resending %zu request(s)",
+           refused);
+    for (size_t i = 0; i < n; i++) {
+        if (xs[i].resp->status != 401 || !xs[i].req->auth)
+            continue;
+        mapi_http_resp_clear(xs[i].resp);
+        sr_err_clear(xs[i].err);
+        xs[i].state = X_PENDING;
+    }
+    run_loop(net, xs, n, token);
+    return token;
+}
+
 sr_code mapi_http_run(mapi_net *net, const mapi_http_req *reqs, mapi_http_resp *resps,
                       sr_err *errs, size_t n)
 {
@@ -683,6 +726,8 @@ sr_code mapi_http_run(mapi_net *net, const mapi_http_req *reqs, mapi_http_resp *
                         .limit = net->o.max_response_bytes, .state = X_PENDING };
     }
     run_loop(net, xs, n, token);
+    if (token)
+        token = renew_if_refused(net, xs, n);
     sr_code rc = SR_OK;
     for (size_t i = 0; i < n; i++) {
         resps[i].attempts = xs[i].attempts;

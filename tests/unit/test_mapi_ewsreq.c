@@ -846,6 +846,26 @@ static void test_oauth_bearer(void)
     CU_ASSERT_STRING_EQUAL(s->recs[2].auth, "Bearer tok-123");
     mapi_net_free(net);
     srv_stop(s);
+    /* a refused (revoked) token is renewed once */
+    static const canned renew[] = {
+        { 200, NULL, "{\"access_token\":\"tok-old\",\"expires_in\":3600}", 0 },
+        { 401, NULL, "", 0 },
+        { 200, NULL, "{\"access_token\":\"tok-new\",\"expires_in\":3600}", 0 },
+        { 200, NULL, GETITEM_OK, 0 },
+    };
+    s = srv_start(renew, 4);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    snprintf(auth, sizeof auth, "http://127.0.0.1:%d/tenant-1", s->port);
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/EWS/Exchange.asmx", s->port);
+    net = test_net((mapi_netopts){ .auth = MAPI_AUTH_OAUTH2, .client_id = "app-1",
+                                   .client_secret = "x", .authority_url = auth });
+    CU_ASSERT_EQUAL(getitem_call(net, url, &c, &e), SR_OK);
+    call_done(&c);
+    CU_ASSERT_EQUAL_FATAL(srv_count(s), 4);
+    CU_ASSERT_STRING_EQUAL(s->recs[1].auth, "Bearer tok-old");
+    CU_ASSERT_STRING_EQUAL(s->recs[3].auth, "Bearer tok-new");
+    mapi_net_free(net);
+    srv_stop(s);
 }
 
 static void test_ntlm_offered(void)
