@@ -114,6 +114,33 @@ static int check_folders(exsim_req *r, exsim_mbx *m, xmlNodePtr rule, rule_err *
     return 0;
 }
 
+/* EX addresses must name recipients of this organisation (a source-side
+ * legacyExchangeDN left in a rule written to the target is refused). */
+static int check_addresses(exsim_req *r, xmlNodePtr rule, rule_err *e)
+{
+    static const char *const parts[] = {"Conditions", "Condition", "Exceptions", "Exception",
+                                        "Actions", "Action", NULL};
+    static char field[64];
+    for (int p = 0; parts[p]; p += 2) {
+        for (xmlNodePtr list = exsim_first_el(exsim_child(rule, EXSIM_NS_T, parts[p])); list;
+             list = exsim_next_el(list)) {
+            for (xmlNodePtr a = exsim_child(list, EXSIM_NS_T, "Address"); a;
+                 a = exsim_next(a, EXSIM_NS_T, "Address")) {
+                xmlNodePtr rt = exsim_child(a, EXSIM_NS_T, "RoutingType");
+                const char *addr = exsim_text(exsim_child(a, EXSIM_NS_T, "EmailAddress"));
+                if (!rt || strcmp(exsim_text(rt), "EX") != 0 || exsim_store_mbx_by_addr(r->org, addr))
+                    continue;
+                snprintf(field, sizeof field, "%s:%s", parts[p + 1], (const char *)list->name);
+                e->field = field;
+                e->code = "RecipientDoesNotExist";
+                e->value = addr;
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
 static void set_rule_id(xmlNodePtr rules, xmlNodePtr rule)
 {
     const char *nx = exsim_attr(rules, "next-id");
@@ -162,7 +189,7 @@ static int apply_op(exsim_req *r, exsim_mbx *m, xmlNodePtr rules, xmlNodePtr op,
         *e = (rule_err){e->index, "Actions", "MissingAction", ""};
         return -1;
     }
-    if (check_folders(r, m, spec, e) != 0)
+    if (check_folders(r, m, spec, e) != 0 || check_addresses(r, spec, e) != 0)
         return -1;
     xmlNodePtr copy = exsim_store_copy(r->org, rules, spec);
     if (create)

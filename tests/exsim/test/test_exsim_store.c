@@ -1001,6 +1001,18 @@ static void test_inbox_rules(void)
     CU_ASSERT_STRING_EQUAL(str(&c, "string(//t:RuleOperationError/t:OperationIndex)"), "1");
     CU_ASSERT_STRING_EQUAL(str(&c, "string(//t:RuleOperationError//t:ErrorCode)"), "RuleNotFound");
     done(&c);
+    /* an EX address nobody here has (e.g. a source DN written to the target) */
+    run(&c, tgt_org, &tgt_org->accounts[0], "user-0001@tgt.test",
+        "<m:UpdateInboxRules><m:Operations><t:CreateRuleOperation><t:Rule><t:DisplayName>x</t:DisplayName>"
+        "<t:Priority>1</t:Priority><t:IsEnabled>true</t:IsEnabled><t:Conditions><t:FromAddresses><t:Address>"
+        "<t:EmailAddress>/o=SourceOrg/ou=Exchange Administrative Group (FYDIBOHF23SPDLT)/cn=Recipients/cn=user-0002"
+        "</t:EmailAddress><t:RoutingType>EX</t:RoutingType></t:Address></t:FromAddresses></t:Conditions>"
+        "<t:Actions><t:Delete>true</t:Delete></t:Actions></t:Rule></t:CreateRuleOperation></m:Operations>"
+        "</m:UpdateInboxRules>");
+    CU_ASSERT(c.valid);
+    CU_ASSERT_STRING_EQUAL(str(&c, "string(//t:RuleOperationError//t:ErrorCode)"), "RecipientDoesNotExist");
+    CU_ASSERT_STRING_EQUAL(str(&c, "string(//t:RuleOperationError//t:FieldURI)"), "Condition:FromAddresses");
+    done(&c);
     run(&c, src_org, admin, IMP, "<m:GetInboxRules/>");
     CU_ASSERT_EQUAL(count(&c, "//m:InboxRules/t:Rule"), 4); /* R1 kept: all or nothing */
     CU_ASSERT_STRING_EQUAL(str(&c, "string(//t:Rule[t:RuleId='R2']/t:DisplayName)"), "Renamed");
