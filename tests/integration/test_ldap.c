@@ -307,6 +307,28 @@ static void test_starttls_and_plain(void)
     ldapdir_free(d);
 }
 
+static void test_bad_options(void)
+{
+    ldapdir_opts o = base_opts();
+    ldapdir *d = NULL;
+    sr_err e;
+    const char *bad[] = { "", "http://dc.example", "dc example", NULL };
+    for (int i = 0; i < 3; i++) {
+        o.dc = bad[i];
+        CU_ASSERT_EQUAL(ldapdir_connect(&o, &d, &e), SR_E_CONFIG);
+        CU_ASSERT(strstr(e.msg, "DCName") != NULL);
+    }
+    o.dc = lab("LAB_LDAPS_URI");         /* ldaps:// URI with StartTLS asked for */
+    o.tls = LDAPDIR_TLS_STARTTLS;
+    CU_ASSERT_EQUAL(ldapdir_connect(&o, &d, &e), SR_E_CONFIG);
+    o = base_opts();
+    o.account = "";
+    CU_ASSERT_EQUAL(ldapdir_connect(&o, &d, &e), SR_E_CONFIG);
+    CU_ASSERT(strstr(e.msg, "DCAccount") != NULL);
+    for (int i = 0; i < LDAPDIR_OUT__MAX; i++)
+        CU_ASSERT(strcmp(ldapdir_outcome_name((ldapdir_outcome)i), "unknown") != 0);
+}
+
 static void test_bind_forms(void)
 {
     if (!*lab("LAB_BIND_NT")) {
@@ -896,6 +918,7 @@ int main(int argc, char **argv)
     CU_add_test(s, "filter escaping (RFC 4515)", test_escape);
     CU_add_test(s, "ldaps:// verified, plain host → LDAPS", test_ldaps_verified);
     CU_add_test(s, "StartTLS; plain only when allowed", test_starttls_and_plain);
+    CU_add_test(s, "bad DCName, TLS mode, account", test_bad_options);
     CU_add_test(s, "bind as user@domain and DOMAIN\\user", test_bind_forms);
     CU_add_test(s, "SASL GSSAPI bind", test_gssapi);
     CU_add_test(s, "wrong password", test_wrong_password);
