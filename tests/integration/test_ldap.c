@@ -616,7 +616,8 @@ static void test_mapping_attribute(void)
     o.mapping_attr = "extensionAttribute15";
     ldapdir *d = open_dir(&o);
     CU_ASSERT_PTR_NOT_NULL_FATAL(d);
-    const char *keys[] = { x->smtp, u->smtp, nt ? nt->smtp : u->smtp };
+    CU_ASSERT_PTR_NOT_NULL_FATAL(nt);
+    const char *keys[] = { x->smtp, u->smtp, nt->smtp };
     ldapdir_result out[3];
     sr_err e;
     CU_ASSERT_EQUAL_FATAL(ldapdir_resolve(d, keys, 3, out, &e), SR_OK);
@@ -637,6 +638,9 @@ static void test_switch_values(void)
     const rcpt *x = plain_migrated(1), *u = unmigrated(), *nt = with_problem("no-target-address", 0),
                *nl = with_problem("no-legacy-dn", 0);
     CU_ASSERT_PTR_NOT_NULL_FATAL(x);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(u);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(nt);   /* orggen's deliberate problems */
+    CU_ASSERT_PTR_NOT_NULL_FATAL(nl);
     ldapdir_opts o = base_opts();
     ldapdir *d = open_dir(&o);
     CU_ASSERT_PTR_NOT_NULL_FATAL(d);
@@ -674,18 +678,14 @@ static void test_switch_values(void)
     /* Objects without the mapping attribute (unmigrated, no-target-address). */
     const rcpt *missing[] = { u, nt };
     for (int i = 0; i < 2; i++) {
-        if (!missing[i])
-            continue;
         CU_ASSERT_EQUAL(ldapdir_switch_from_directory(d, NULL, missing[i]->smtp, LDAPDIR_SWITCH_CONTEMPORARY,
                                                       0, &v, &e), LDAPDIR_OUT_NO_TARGET);
         CU_ASSERT(strstr(e.msg, ldapdir_dc(d)) && strstr(e.msg, missing[i]->smtp) &&
                   strstr(e.msg, "targetAddress"));
     }
-    if (nl) {
-        CU_ASSERT_EQUAL(ldapdir_switch_from_smtp(d, nl->smtp, LDAPDIR_SWITCH_LEGACY, 0, &v, &e),
-                        LDAPDIR_OUT_NO_LEGACY_DN);
-        CU_ASSERT(strstr(e.msg, "legacyExchangeDN") != NULL);
-    }
+    CU_ASSERT_EQUAL(ldapdir_switch_from_smtp(d, nl->smtp, LDAPDIR_SWITCH_LEGACY, 0, &v, &e),
+                    LDAPDIR_OUT_NO_LEGACY_DN);
+    CU_ASSERT(strstr(e.msg, "legacyExchangeDN") != NULL);
     ldapdir_free(d);
 }
 
