@@ -181,7 +181,9 @@ def make_contacts(box, others, side):
         tsub(body, "DisplayName", other["display_name"])
         tsub(body, "GivenName", other["display_name"].split()[0])
         ea = tsub(body, "EmailAddresses")
-        tsub(ea, "Entry", o["smtp"], Key="EmailAddress1")
+        # a contact added from the GAL carries the EX address (legacyExchangeDN)
+        ex = not contact_ids and o.get("legacy_dn")
+        tsub(ea, "Entry", o["legacy_dn"] if ex else o["smtp"], Key="EmailAddress1")
         tsub(body, "Surname", other["display_name"].split()[-1])
         contact_ids.append((cid, other))
     _, body, _ = box.item(cont, "DistributionList", "IPM.DistList", "Project team")
@@ -368,6 +370,7 @@ def generate(org, side, redirect):
             token=a.get("token") or "", full_access=int(bool(a.get("full_access"))),
             impersonation=int(bool(a.get("impersonation"))))
     hosted = [r for r in org["recipients"] if r.get(side)]
+    everyone = [r for r in org["recipients"] if r.get("source")]
     for rec in hosted:
         ep = dict(rec[side])
         ep["db_guid"] = str(uuid.UUID(int=rng.getrandbits(128), version=4))
@@ -381,12 +384,14 @@ def generate(org, side, redirect):
         for p in ep["proxies"]:
             sub(mb, "proxy", p)
         box = Box(rec, ep, mb)
-        others = [o for o in hosted if o is not rec]
-        start = hosted.index(rec)
+        # Content names the other recipients by their SOURCE addresses on both
+        # sides: the target's items are a copy of the source's, not yet fixed.
+        others = [o for o in everyone if o is not rec]
+        start = everyone.index(rec)
         others = others[start:] + others[:start]
         make_folders(box, side)
-        make_mail(box, others, side)
-        make_contacts(box, others, side)
+        make_mail(box, others, "source")
+        make_contacts(box, others, "source")
         if side == "source":
             make_search_folder(box)
             make_shortcuts(box, others, side)

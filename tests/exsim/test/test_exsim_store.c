@@ -1231,6 +1231,15 @@ static void test_target_side(void)
     CU_ASSERT(c.valid);
     CU_ASSERT_EQUAL(count(&c, "//t:Items/*"), 3);
     done(&c);
+    /* copied content still names source recipients (what CPUU fixes) */
+    run(&c, tgt_org, tadm, "user-0001@tgt.test",
+        "<m:FindItem Traversal=\"Shallow\"><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape><t:AdditionalProperties>"
+        "<t:IndexedFieldURI FieldURI=\"contacts:EmailAddress\" FieldIndex=\"EmailAddress1\"/></t:AdditionalProperties>"
+        "</m:ItemShape><m:ParentFolderIds>" DFID("contacts") "</m:ParentFolderIds></m:FindItem>");
+    CU_ASSERT(c.valid);
+    CU_ASSERT_EQUAL(count(&c, "//t:Contact/t:EmailAddresses/t:Entry[starts-with(., '/o=SourceOrg/')]"), 1);
+    CU_ASSERT_EQUAL(count(&c, "//t:Contact/t:EmailAddresses/t:Entry[contains(., '@src.test')]"), 1);
+    done(&c);
 }
 
 int main(void)
