@@ -68,6 +68,7 @@ static const struct {
     {"ErrorItemCorrupt", "The item is corrupt."},
     {"ErrorInvalidPropertySet", "Set action is invalid for property."},
     {"ErrorInvalidPropertyRequest", "The property can't be used in FindItem requests."},
+    {"ErrorIrresolvableConflict", "The send or update operation could not be performed because the change key passed in the request does not match the current change key for the item."},
     {"ErrorInvalidUserInfo", "The user information is not valid."},
 };
 

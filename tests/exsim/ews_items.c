@@ -604,6 +604,15 @@ int exsim_op_UpdateItem(exsim_req *r)
         xmlNodePtr idel = exsim_child(ch, EXSIM_NS_T, "ItemId");
         xmlNodePtr it = idel ? exsim_resolve_item(r, idel, &m, &code)
                              : (set_code(&code, "ErrorInvalidIdMalformed"), NULL);
+        /* NeverOverwrite: a stale ChangeKey is a conflict (updateitem.md). */
+        const char *ck = exsim_attr(idel, "ChangeKey");
+        const char *conflict = exsim_attr(r->op, "ConflictResolution");
+        if (it && ck && conflict && strcmp(conflict, "NeverOverwrite") == 0) {
+            char *now = exsim_id_changekey(m, it);
+            if (strcmp(now, ck) != 0)
+                it = NULL, code = "ErrorIrresolvableConflict";
+            free(now);
+        }
         /* Apply to a scratch copy first so a failed change leaves the item as it was. */
         xmlNodePtr body = it ? item_body(it) : NULL;
         xmlNodePtr scratch = body ? xmlCopyNode(body, 1) : NULL;

@@ -720,8 +720,9 @@ static void test_fai_create_update(void)
         "PropertyType=\"Binary\"/><t:Value>AAEC</t:Value></t:ExtendedProperty>"
         "<t:IsAssociated>true</t:IsAssociated></t:Message></m:Items></m:CreateItem>");
     CU_ASSERT(c.valid);
-    char id[128];
+    char id[128], ck[128];
     snprintf(id, sizeof id, "%s", str(&c, "string(//t:Message/t:ItemId/@Id)"));
+    snprintf(ck, sizeof ck, "%s", str(&c, "string(//t:Message/t:ItemId/@ChangeKey)"));
     CU_ASSERT(strlen(id) > 10);
     done(&c);
     run(&c, src_org, admin, IMP,
@@ -745,6 +746,15 @@ static void test_fai_create_update(void)
     CU_ASSERT_STRING_EQUAL(str(&c, "string(//t:Message/t:ExtendedProperty/t:Value)"), "AQID");
     CU_ASSERT_STRING_EQUAL(str(&c, "string(//t:Message/t:Subject)"), "cfg2");
     CU_ASSERT_STRING_EQUAL(str(&c, "string(//t:Message/t:IsAssociated)"), "true");
+    done(&c);
+    /* the ChangeKey from CreateItem is stale now: NeverOverwrite refuses */
+    run(&c, src_org, admin, IMP,
+        "<m:UpdateItem ConflictResolution=\"NeverOverwrite\"><m:ItemChanges><t:ItemChange><t:ItemId Id=\"%s\" "
+        "ChangeKey=\"%s\"/><t:Updates><t:SetItemField><t:FieldURI FieldURI=\"item:Subject\"/><t:Message>"
+        "<t:Subject>late</t:Subject></t:Message></t:SetItemField></t:Updates></t:ItemChange></m:ItemChanges>"
+        "</m:UpdateItem>", id, ck);
+    CU_ASSERT(c.valid);
+    CU_ASSERT_STRING_EQUAL(str(&c, "string(//m:ResponseCode)"), "ErrorIrresolvableConflict");
     done(&c);
     run(&c, src_org, admin, IMP,
         "<m:UpdateItem ConflictResolution=\"AlwaysOverwrite\"><m:ItemChanges><t:ItemChange><t:ItemId Id=\"%s\"/>"
