@@ -401,6 +401,28 @@ static void test_logon_tree_switchmsg(void)
     CU_ASSERT_NOT_EQUAL(items.v[1].code, SR_OK);
     CU_ASSERT_PTR_NOT_NULL(mapi_extprops_find_named(&items.v[0].props, MAPI_SWITCHMSG_PSET_GUID, MAPI_SMP_SMTP));
     mapi_items_clear(&items);
+    /* UpdateItem: set one property, delete another, read back */
+    mapi_extprops set = { 0 }, del = { 0 };
+    mapi_extprops_add_named(&set, MAPI_SWITCHMSG_PSET_GUID, MAPI_SMP_CREATED_BY, MAPI_PT_UNICODE,
+                            "updated by test_mapi_ews", &e);
+    mapi_extprops_add_named(&del, MAPI_SWITCHMSG_PSET_GUID, MAPI_SMP_CREATED_AT, MAPI_PT_SYSTIME, "", &e);
+    CU_ASSERT_EQUAL(mapi_session_update_item(s, id2, NULL, &set, &del, &e), SR_OK);
+    CU_ASSERT_EQUAL(mapi_session_get_items(s, ids, 1, &want, &items, &e), SR_OK);
+    if (items.n == 1) {
+        const mapi_extprop *cb = mapi_extprops_find_named(&items.v[0].props, MAPI_SWITCHMSG_PSET_GUID,
+                                                          MAPI_SMP_CREATED_BY);
+        CU_ASSERT_TRUE(cb && cb->nvalues == 1 && strcmp(cb->values[0], "updated by test_mapi_ews") == 0);
+        CU_ASSERT_PTR_NULL(mapi_extprops_find_named(&items.v[0].props, MAPI_SWITCHMSG_PSET_GUID,
+                                                    MAPI_SMP_CREATED_AT));
+    }
+    mapi_items_clear(&items);
+    mapi_extprops_clear(&set);
+    mapi_extprops_clear(&del);
+    /* an id that does not exist: UpdateItem names the EWS code */
+    mapi_extprops_add_named(&set, MAPI_SWITCHMSG_PSET_GUID, MAPI_SMP_CREATED_BY, MAPI_PT_UNICODE, "x", &e);
+    CU_ASSERT_NOT_EQUAL(mapi_session_update_item(s, ids[1], NULL, &set, NULL, &e), SR_OK);
+    CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "Error"));
+    mapi_extprops_clear(&set);
     mapi_extprops_clear(&want);
     free(id);
     free(id2);
