@@ -499,8 +499,10 @@ typedef struct mapi_ad_opts {
     const char *side;               /* "source" or "target": log lines, checks */
     const char *configured_url;     /* AutodiscoverSourceURL/TargetURL: tried first */
     const char *const *scp_urls;    /* from the ldap module's SCP lookup, NULL-terminated */
-    int exclude_scp;                /* ExcludeScpLookup: ignore scp_urls */
-    int no_domain_candidates;       /* only configured/SCP URLs (no https://domain, ...) */
+    int exclude_scp;                /* ExcludeScpLookup: ignore scp_urls (CPUU sets it
+                                     * unless -DoNotModifyExcludeSCPLookup) */
+    int no_domain_candidates;       /* only configured/SCP URLs (no https://domain, ...):
+                                     * for same source/target SMTP domains (spec) */
     int use_local_xml;              /* UseLocalAutodiscoverXMLs=1 */
     const char *local_xml_dir;      /* files named "<address>.xml" (lower case) */
     const char *const *url_domains; /* source/target domains the URL host must be on */
@@ -527,9 +529,14 @@ typedef struct mapi_ad mapi_ad;
 /* net is borrowed (must outlive the result).  Caller frees with mapi_ad_free. */
 mapi_ad *mapi_ad_new(mapi_net *net, const mapi_ad_opts *opts, sr_err *err);
 void mapi_ad_free(mapi_ad *ad);
-/* Autodiscover one address: candidates in Outlook's order, redirects (max
- * 10), local XML, per-domain cache of the URL that answered and per-address
- * results.  *out is owned by ad (valid until mapi_ad_free); do not free.
+/* Autodiscover one address: candidates in Outlook's order (the URL that
+ * answered for this domain before, configured_url, scp_urls,
+ * https://DOMAIN/autodiscover/autodiscover.xml, https://autodiscover.DOMAIN/...,
+ * then an unauthenticated GET to http://autodiscover.DOMAIN/... whose 302 must
+ * point to https), redirectAddr/redirectUrl/3xx (max 10 hops; a redirectAddr
+ * to the address sent stops), local XML, per-domain cache of the URL that
+ * answered and per-address results.  A failed candidate is logged with the
+ * address, the URL and the cause; the search moves on to the next.  *out is owned by ad (valid until mapi_ad_free); do not free.
  * Errors name the address, the URL and the cause in plain words. */
 sr_code mapi_ad_discover(mapi_ad *ad, const char *address, const mapi_ad_result **out,
                          sr_err *err);
