@@ -69,6 +69,7 @@ static const struct {
     {"ErrorInvalidPropertySet", "Set action is invalid for property."},
     {"ErrorInvalidPropertyRequest", "The property can't be used in FindItem requests."},
     {"ErrorIrresolvableConflict", "The send or update operation could not be performed because the change key passed in the request does not match the current change key for the item."},
+    {"ErrorMissingEmailAddress", "When making a request as an account that does not have a mailbox, you must specify the mailbox primary SMTP address for any distinguished folder Ids."},
     {"ErrorInvalidUserInfo", "The user information is not valid."},
 };
 
@@ -236,9 +237,11 @@ exsim_mbx *exsim_access(exsim_req *r, const char *address, const char **code)
             return NULL;
         }
     }
-    exsim_mbx *m = address && *address ? exsim_store_mbx_by_addr(r->org, address) : self;
+    int implicit = !address || !*address;
+    exsim_mbx *m = implicit ? self : exsim_store_mbx_by_addr(r->org, address);
     if (!m) {
-        *code = "ErrorNonExistentMailbox";
+        /* an account without a mailbox must name one (responsecode.md) */
+        *code = implicit ? "ErrorMissingEmailAddress" : "ErrorNonExistentMailbox";
         return NULL;
     }
     /* Impersonating, the caller acts as that user (whose rights stop at its own

@@ -448,6 +448,11 @@ static void test_access_checks(void)
         DFID("inbox") "</m:FolderIds></m:GetFolder>");
     CU_ASSERT_STRING_EQUAL(str(&c, "string(//m:ResponseCode)"), "ErrorImpersonateUserDenied");
     done(&c);
+    /* the admin has no mailbox of its own: a distinguished folder needs a Mailbox */
+    run_example(&c, src_org, admin, NULL, "getfolder-1-request.xml", NULL);
+    CU_ASSERT(c.valid);
+    CU_ASSERT_STRING_EQUAL(str(&c, "string(//m:ResponseCode)"), "ErrorMissingEmailAddress");
+    done(&c);
     /* unknown operation → SOAP fault */
     run(&c, src_org, admin, IMP, "<m:GetRoomLists/>");
     CU_ASSERT_EQUAL(c.status, 500);
