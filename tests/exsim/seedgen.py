@@ -38,9 +38,10 @@ STD_FOLDERS = [
 ]
 
 # MS-OXOCFG 2.2.9 WunderBar link properties (tags from MS-OXPROPS).
-WLINK_TYPE, WLINK_SECTION, WLINK_ENTRYID = "0x6849", "0x684C", "0x684B"
-WLINK_ORDINAL, WLINK_STORE_EID, WLINK_FOLDERTYPE = "0x684D", "0x684E", "0x684F"
-WLINK_GROUP_CLSID, WLINK_GROUP_NAME = "0x6850", "0x6851"
+WLINK_TYPE, WLINK_FLAGS, WLINK_ORDINAL = "0x6849", "0x684A", "0x684B"
+WLINK_ENTRYID, WLINK_RECKEY, WLINK_FOLDERTYPE = "0x684C", "0x684D", "0x684F"
+WLINK_GROUP_CLSID, WLINK_GROUP_NAME, WLINK_SECTION = "0x6850", "0x6851", "0x6852"
+WLINK_CALENDAR_COLOR, WLINK_ABEID, WLINK_GROUP_HEADER_ID = "0x6853", "0x6854", "0x6842"
 FOLDER_CLSID = {"calendar": "{02780600-0000-0000-C000-000000000046}",
                 "contacts": "{01780600-0000-0000-C000-000000000046}",
                 "inbox": "{00780600-0000-0000-C000-000000000046}"}
@@ -227,13 +228,16 @@ def make_shortcuts(box, others, side):
     ext_prop(body, WLINK_SECTION, "Integer", 3)
     ext_prop(body, WLINK_ORDINAL, "Binary", b64(b"\x80"))
     ext_prop(body, WLINK_GROUP_NAME, "String", "My Calendars")
-    ext_prop(body, "0x6842", "Binary", b64(header_id))
+    ext_prop(body, WLINK_FLAGS, "Integer", 0)
+    ext_prop(body, WLINK_GROUP_HEADER_ID, "Binary", b64(header_id))
     for n, dist in enumerate(("calendar", "contacts", "inbox")):
         _, fid = box.folders[dist]
         _, body, _ = box.item(cv, "Message", "IPM.Microsoft.WunderBar.Link", dist.title(), True)
         ext_prop(body, WLINK_TYPE, "Integer", 0)
+        ext_prop(body, WLINK_FLAGS, "Integer", 0)
         ext_prop(body, WLINK_SECTION, "Integer", {"calendar": 3, "contacts": 4, "inbox": 1}[dist])
         ext_prop(body, WLINK_ENTRYID, "Binary", b64(folder_entryid(box.ep, fid)))
+        ext_prop(body, WLINK_RECKEY, "Binary", b64(folder_entryid(box.ep, fid)))
         ext_prop(body, WLINK_ORDINAL, "Binary", b64(bytes([0x81 + n])))
         ext_prop(body, WLINK_FOLDERTYPE, "Binary", b64(uuid.UUID(FOLDER_CLSID[dist]).bytes_le))
         if dist == "calendar":
@@ -244,8 +248,11 @@ def make_shortcuts(box, others, side):
         _, body, _ = box.item(cv, "Message", "IPM.Microsoft.WunderBar.Link",
                               others[0]["display_name"] + " - Calendar", True)
         ext_prop(body, WLINK_TYPE, "Integer", 2)
+        ext_prop(body, WLINK_FLAGS, "Integer", 0)
         ext_prop(body, WLINK_SECTION, "Integer", 3)
-        ext_prop(body, "0x6854", "Binary", b64(ab_entryid(o["legacy_dn"])))
+        ext_prop(body, WLINK_ORDINAL, "Binary", b64(b"\x90"))
+        ext_prop(body, WLINK_CALENDAR_COLOR, "Integer", 2)
+        ext_prop(body, WLINK_ABEID, "Binary", b64(ab_entryid(o["legacy_dn"])))
         ext_prop(body, WLINK_GROUP_CLSID, "Binary", b64(header_id))
 
 

@@ -629,7 +629,7 @@ static void test_every_operation_robust(void)
     "<m:FindItem Traversal=\"Associated\"><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape>" \
     "<t:AdditionalProperties><t:FieldURI FieldURI=\"item:ItemClass\"/>" \
     "<t:ExtendedFieldURI PropertyTag=\"0x6849\" PropertyType=\"Integer\"/>" \
-    "<t:ExtendedFieldURI PropertyTag=\"0x684B\" PropertyType=\"Binary\"/>" \
+    "<t:ExtendedFieldURI PropertyTag=\"0x684C\" PropertyType=\"Binary\"/>" \
     "</t:AdditionalProperties></m:ItemShape>%s<m:Restriction>%s</m:Restriction>" \
     "<m:ParentFolderIds><t:FolderId Id=\"%s\"/></m:ParentFolderIds></m:FindItem>"
 
@@ -654,13 +654,13 @@ static void test_finditem_associated_shortcuts(void)
     CU_ASSERT(c.valid);
     CU_ASSERT_EQUAL(count(&c, "//t:Items/t:Message"), 5);
     CU_ASSERT_EQUAL(count(&c, "//t:Message[t:ExtendedProperty/t:ExtendedFieldURI[@PropertyTag='0x6849'] and t:ExtendedProperty/t:Value='4']"), 1);
-    /* the calendar link's PidTagWlinkEntryId is the calendar folder's EntryID */
+    /* the calendar link's PidTagWlinkEntryId (0x684C) is the calendar folder's EntryID */
     exsim_mbx *m = exsim_store_mbx_by_addr(src_org, SRC_USER);
     uint8_t eid[70];
     size_t n = exsim_id_entryid(m, exsim_store_distinguished(m, "calendar"), eid);
     char *b64 = exsim_b64_encode(eid, n);
     char q[256];
-    snprintf(q, sizeof q, "//t:ExtendedProperty[t:ExtendedFieldURI/@PropertyTag='0x684B' and t:Value='%s']", b64);
+    snprintf(q, sizeof q, "//t:ExtendedProperty[t:ExtendedFieldURI/@PropertyTag='0x684C' and t:Value='%s']", b64);
     CU_ASSERT_EQUAL(count(&c, q), 1);
     free(b64);
     done(&c);
