@@ -113,6 +113,9 @@ int mapi_ews_fault(xmlDocPtr doc, char **code, char **text, unsigned *backoff_ms
 /* Back-off of a response message (MessageXml Value Name=BackOffMilliseconds). */
 unsigned mapi_ews_backoff(xmlNodePtr response_message);
 
+/* The network handle a session was opened on (session.c). */
+mapi_net *mapi_session_net(const mapi_session *s);
+
 /* ---- request builders (ews_req.c) and parsers (ews_resp.c) ----------------
  * Declared in mapi.h Part 5 so tests and other callers can use them. */
 

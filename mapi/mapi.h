@@ -788,6 +788,12 @@ sr_code mapi_session_read_switchmsg(mapi_session *s, mapi_switchmsg *m, char **i
  * SR_E_NOTFOUND, SR_E_PARSE).  Caller clears *folders and *m. */
 sr_code mapi_session_open_mailbox(mapi_session *s, mapi_folders *folders, mapi_switchmsg *m,
                                   sr_err *sm_err, sr_err *err);
+/* The same for n mailboxes at once (bulk runs): all 2n reads in one
+ * concurrent batch, so n mailboxes cost one dependent round trip.  The
+ * sessions must share one mapi_net.  Arrays have n entries; per mailbox,
+ * errs[i] / sm_errs[i] say what happened; returns the first failure. */
+sr_code mapi_session_open_many(mapi_session *const *s, size_t n, mapi_folders *folders,
+                               mapi_switchmsg *msgs, sr_err *sm_errs, sr_err *errs);
 /* Create the switch message.  When one exists: SR_E_EXISTS unless recreate
  * (RecreateSwitchMsg=1), which deletes every old one first. */
 sr_code mapi_session_write_switchmsg(mapi_session *s, const mapi_switchmsg *m, int recreate,

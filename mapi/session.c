@@ -67,6 +67,7 @@ void mapi_session_free(mapi_session *s)
 }
 
 const char *mapi_session_ews_url(const mapi_session *s) { return s->ews_url; }
+mapi_net *mapi_session_net(const mapi_session *s) { return s->net; }
 const char *mapi_session_mailbox(const mapi_session *s) { return s->mailbox; }
 const mapi_ad_result *mapi_session_ad(const mapi_session *s) { return s->ad; }
 

@@ -74,27 +74,37 @@ sr_code mapi_session_read_switchmsg(mapi_session *s, mapi_switchmsg *m, char **i
     return rc;
 }
 
-sr_code mapi_session_open_mailbox(mapi_session *s, mapi_folders *folders, mapi_switchmsg *m,
-                                  sr_err *sm_err, sr_err *err)
+/* The two reads of an open: FindFolder Deep on msgfolderroot and FindItem
+ * Associated for the switch message, addressed for s. */
+static sr_code open_build(mapi_session *s, const mapi_extprops *want, mapi_ews_call *calls, sr_err *err)
 {
     static const mapi_ews_folder_ref root = { .distinguished = "msgfolderroot" };
+    mapi_ews_target t = mapi_session_target(s);
+    for (int i = 0; i < 2; i++)
+        calls[i] = (mapi_ews_call){ .url = mapi_session_ews_url(s), .mailbox = mapi_session_mailbox(s),
+                                    .idempotent = 1 };
+    if (!(calls[0].req = mapi_ews_req_findfolder_deep(&t, &root, 0, 1000, err)) ||
+        !(calls[1].req = mapi_ews_req_finditem_fai(&t, &sm_folder, MAPI_SWITCHMSG_ITEM_CLASS, want, 0,
+                                                   1000, err)))
+        return err ? err->code : SR_E_INVALID;
+    return SR_OK;
+}
+
+static sr_code open_finish(mapi_session *s, mapi_ews_call *calls, mapi_folders *folders,
+                           mapi_switchmsg *m, sr_err *sm_err, sr_err *err)
+{
     memset(folders, 0, sizeof *folders);
     memset(m, 0, sizeof *m);
     sr_err_clear(sm_err);
-    mapi_ews_target t = mapi_session_target(s);
-    mapi_extprops want = { 0 };
-    mapi_ews_call calls[2] = { { .idempotent = 1 }, { .idempotent = 1 } };
-    sr_code rc = mapi_switchmsg_want(&want, err);
-    if (rc == SR_OK && !(calls[0].req = mapi_ews_req_findfolder_deep(&t, &root, 0, 1000, err)))
-        rc = err ? err->code : SR_E_INVALID;
-    if (rc == SR_OK && !(calls[1].req = mapi_ews_req_finditem_fai(&t, &sm_folder, MAPI_SWITCHMSG_ITEM_CLASS,
-                                                                  &want, 0, 1000, err)))
-        rc = err ? err->code : SR_E_INVALID;
-    if (rc == SR_OK)
-        rc = mapi_session_run(s, calls, 2, err);
+    for (int i = 0; i < 2; i++)
+        if (calls[i].err.code != SR_OK) {
+            if (err)
+                *err = calls[i].err;
+            return calls[i].err.code;
+        }
     mapi_items items = { 0 };
-    if (rc == SR_OK && (rc = mapi_ews_parse_findfolder(calls[0].resp_op, folders, err)) == SR_OK &&
-        (rc = mapi_ews_parse_items(calls[1].resp_op, &items, err)) == SR_OK)
+    sr_code rc = mapi_ews_parse_findfolder(calls[0].resp_op, folders, err);
+    if (rc == SR_OK && (rc = mapi_ews_parse_items(calls[1].resp_op, &items, err)) == SR_OK)
         pick(s, &items, m, NULL, sm_err);
     if (rc == SR_OK && !folders->includes_last) {
         /* more than one page of folders: read the rest the ordinary way */
@@ -104,12 +114,61 @@ sr_code mapi_session_open_mailbox(mapi_session *s, mapi_folders *folders, mapi_s
             *folders = all;
         }
     }
+    if (rc != SR_OK)
+        sr_err_prefix(err, "%s: ", mapi_session_mailbox(s));
     mapi_items_clear(&items);
-    mapi_extprops_clear(&want);
-    for (int i = 0; i < 2; i++) {
+    return rc;
+}
+
+static void calls_free(mapi_ews_call *calls, size_t n)
+{
+    for (size_t i = 0; calls && i < n; i++) {
         xmlFreeDoc(calls[i].req);
         xmlFreeDoc(calls[i].resp);
     }
+    free(calls);
+}
+
+sr_code mapi_session_open_many(mapi_session *const *s, size_t n, mapi_folders *folders,
+                               mapi_switchmsg *msgs, sr_err *sm_errs, sr_err *errs)
+{
+    mapi_ews_call *calls = calloc(2 * (n ? n : 1), sizeof *calls);
+    mapi_extprops want = { 0 };
+    sr_err e;
+    sr_err_clear(&e);
+    sr_code rc = calls ? mapi_switchmsg_want(&want, &e) : sr_err_set(&e, SR_E_NOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        memset(&folders[i], 0, sizeof folders[i]);
+        memset(&msgs[i], 0, sizeof msgs[i]);
+        sr_err_clear(&sm_errs[i]);
+        errs[i] = e;
+        if (rc == SR_OK && open_build(s[i], &want, &calls[2 * i], &errs[i]) != SR_OK)
+            rc = errs[i].code;
+        else if (i > 0 && mapi_session_net(s[i]) != mapi_session_net(s[0]))
+            rc = sr_err_set(&errs[i], SR_E_INVALID, "%s: sessions of one batch must share a network handle",
+                            mapi_session_mailbox(s[i]));
+    }
+    if (rc == SR_OK && n) {
+        /* one batch: every mailbox's reads run side by side */
+        mapi_ews_run(mapi_session_net(s[0]), calls, 2 * n, NULL);
+        for (size_t i = 0; i < n; i++) {
+            sr_code r = open_finish(s[i], &calls[2 * i], &folders[i], &msgs[i], &sm_errs[i], &errs[i]);
+            if (rc == SR_OK)
+                rc = r;
+        }
+    }
+    mapi_extprops_clear(&want);
+    calls_free(calls, 2 * n);
+    return rc;
+}
+
+sr_code mapi_session_open_mailbox(mapi_session *s, mapi_folders *folders, mapi_switchmsg *m,
+                                  sr_err *sm_err, sr_err *err)
+{
+    sr_err e;
+    sr_code rc = mapi_session_open_many(&s, 1, folders, m, sm_err, &e);
+    if (err)
+        *err = e;
     return rc;
 }
 

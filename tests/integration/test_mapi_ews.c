@@ -488,6 +488,47 @@ static void test_impersonation_and_temp_profile(void)
     mapi_net_free(nt);
 }
 
+/* Bulk: six mailboxes opened in one batch cost one dependent round trip each. */
+static void test_open_many(void)
+{
+    static const char *const boxes[] = { "user-0001@src.test", "user-0002@src.test", "room-0001@src.test",
+                                         "room-0002@src.test", "equip-0001@src.test", "equip-0002@src.test" };
+    enum { N = 6 };
+    mapi_net *ns = net_for(&g_src, NULL, (mapi_netopts){ .max_parallel = 2 * N });
+    char url[200];
+    snprintf(url, sizeof url, "%s/EWS/Exchange.asmx", g_src.url);
+    mapi_session *s[N];
+    sr_err e, errs[N], sms[N];
+    for (int i = 0; i < N; i++) {
+        mapi_session_opts so = { .mailbox = boxes[i], .ews_url = url };
+        s[i] = mapi_session_logon(ns, &so, &e);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(s[i]);
+    }
+    sim_config(&g_src, "reset=1&rtt_ms=200");
+    free(sim(&g_src, "/_sim/reset-stats", 1));
+    mapi_folders f[N];
+    mapi_switchmsg m[N];
+    time_t t0 = time(NULL);
+    CU_ASSERT_EQUAL(mapi_session_open_many(s, N, f, m, sms, errs), SR_OK);
+    CU_ASSERT_TRUE(time(NULL) - t0 <= 1);   /* 12 requests of 200 ms each, side by side */
+    char *st = sim(&g_src, "/_sim/stats", 0);
+    fprintf(stderr, "\n  [open_many: %ld requests, max %ld dependent round trips per mailbox]\n",
+            json_num(st, NULL, "requests_total"), json_num(st, NULL, "max_round_trips"));
+    CU_ASSERT_EQUAL(json_num(st, NULL, "requests_total"), 2 * N);
+    CU_ASSERT_EQUAL(json_num(st, NULL, "max_round_trips"), 1);
+    free(st);
+    sim_config(&g_src, "reset=1");
+    for (int i = 0; i < N; i++) {
+        CU_ASSERT_EQUAL(errs[i].code, SR_OK);
+        CU_ASSERT_TRUE(f[i].n >= 10);
+        CU_ASSERT_TRUE(sms[i].code == SR_OK || sms[i].code == SR_E_NOTFOUND);
+        mapi_folders_clear(&f[i]);
+        mapi_switchmsg_clear(&m[i]);
+        mapi_session_free(s[i]);
+    }
+    mapi_net_free(ns);
+}
+
 /* ---- SCP URLs from the directory lab (tests/lab/LAB-CONTRACT.md) ---------- */
 static char *lab_env(const char *env, const char *key)
 {
@@ -723,6 +764,7 @@ int main(void)
     CU_add_test(s, "Autodiscover on source and target", test_autodiscover_both_sides);
     CU_add_test(s, "logon, folder tree, switch message; round trips and reuse", test_logon_tree_switchmsg);
     CU_add_test(s, "impersonation; temporary profile", test_impersonation_and_temp_profile);
+    CU_add_test(s, "six mailboxes opened in one batch", test_open_many);
     CU_add_test(s, "SCP URL from the LDAP lab; ExcludeScpLookup", test_scp_from_ldap_lab);
     CU_add_test(s, "Autodiscover faults: 401, loop, unresolvable, domain check, TLS", test_autodiscover_faults);
     CU_add_test(s, "EWS faults: 500, 503 storm, drop, busy, schema fault, limit, refused", test_ews_faults);
