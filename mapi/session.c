@@ -39,10 +39,14 @@ mapi_session *mapi_session_logon(mapi_net *net, const mapi_session_opts *o, sr_e
             return NULL;
         url = r->ews_url;
     }
+    /* Autodiscover moved the address (redirectAddr): the mailbox is the new one */
+    const char *mailbox = r && r->redirects && r->smtp ? r->smtp : o->mailbox;
+    if (mailbox != o->mailbox)
+        sr_log(SR_LOG_INFO, o->mailbox, "Autodiscover redirected the mailbox to %s", mailbox);
     mapi_session *s = calloc(1, sizeof *s);
     if (s) {
         s->net = net;
-        s->mailbox = sr_strdup(o->mailbox);
+        s->mailbox = sr_strdup(mailbox);
         s->ews_url = sr_strdup(url);
         s->impersonate = o->impersonate;
         s->ad = r;

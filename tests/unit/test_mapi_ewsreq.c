@@ -1092,6 +1092,13 @@ static void test_ad_redirect_limits(void)
     CU_ASSERT_STRING_EQUAL(r->smtp, "room-1@tgt.example");
     CU_ASSERT_STRING_EQUAL(r->address, "room-1@src.example");
     CU_ASSERT_PTR_NOT_NULL(strstr(s->recs[1].body, "room-1@tgt.example"));
+    /* a session opened through that answer addresses the moved mailbox */
+    mapi_session_opts so = { .mailbox = "room-1@src.example", .ad = ad };
+    mapi_session *ses = mapi_session_logon(net, &so, &e);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(ses);
+    CU_ASSERT_STRING_EQUAL(mapi_session_mailbox(ses), "room-1@tgt.example");
+    CU_ASSERT_STRING_EQUAL(mapi_session_ews_url(ses), "https://mail.src.example/EWS/Exchange.asmx");
+    mapi_session_free(ses);
     mapi_ad_free(ad);
     srv_stop(s);
     mapi_net_free(net);
