@@ -337,7 +337,10 @@ static int check_headers(xmlNodePtr header, const exsim_account *acct, hdr_resul
     char *addr = (char *)impersonation_address(imp);
     const exsim_mailbox_info *mb = addr ? exsim_org_find_mailbox(exsim_srv.org, addr) : NULL;
     xmlFree(addr);
-    if (!mb || mb->redirect_addr) {
+    /* A migrated mailbox (redirect_addr set) still lives here: Autodiscover
+     * points clients at the target, but the source mailbox is where the
+     * switch message is read and written, as with the spec's legacy agents. */
+    if (!mb) {
         const char *t = "The SMTP address has no mailbox associated with it.";
         h->out = fault_doc(NULL, "ErrorNonExistentMailbox", t, t, NULL, &h->outlen);
         return h->status = 500;
