@@ -708,6 +708,19 @@ static void test_ews_faults(void)
     free(st);
     mapi_session_free(sb);
     mapi_net_free(nb);
+    /* a storm: the server asks for 5 s, our budget is 1 s: fail, saying it was throttling */
+    sim_config(&g_src, "reset=1&max_concurrency=1&backoff_ms=5000&rtt_ms=300");
+    nb = net_for(&g_src, NULL, (mapi_netopts){ .max_retries = 3, .max_backoff_ms = 1000 });
+    sb = src_session(nb);
+    time_t t1 = time(NULL);
+    CU_ASSERT_EQUAL(mapi_session_get_items(sb, ids, 250, NULL, &items, &e), SR_E_BUSY);
+    CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "throttling (ErrorServerBusy, BackOffMilliseconds=5000)"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, g_room_src));
+    CU_ASSERT_EQUAL(e.cls, SR_CLASS_WAIT);
+    CU_ASSERT_TRUE(time(NULL) - t1 < 4);
+    mapi_items_clear(&items);
+    mapi_session_free(sb);
+    mapi_net_free(nb);
     sim_config(&g_src, "reset=1");
     /* a write cut off in flight (RecreateSwitchMsg: FindItem, DeleteItem, CreateItem):
      * not resent, and the error says what state it may have left */
