@@ -1,0 +1,73 @@
+/* feature.h — what every update-engine feature implements (private to cpuu/).
+ *
+ * A feature is one file exporting one `const struct feature_ops` (STYLE.md,
+ * mbsync's driver_t); the engine iterates a table of them (features.c).
+ * Adding a feature touches that file and one line in the table.
+ *
+ * The engine calls, per profile/mailbox and per selected feature:
+ *   update mode:   read → plan → backup → apply     (stop at the first error)
+ *   rollback mode: restore                           (from what backup saved)
+ *   cleanup mode:  the engine deletes the backups itself
+ * Performance model (DESIGN.md): read gets everything in as few *dependent*
+ * EWS round trips as possible (batches via mapi_session_run / get_items),
+ * plan resolves every referenced recipient with ONE recipient-map batch
+ * (rmap_resolve), apply writes in batches.  Never one request per delegate,
+ * rule or item.  Backups are exact: restore must give back what read saw. */
+#ifndef CPUU_FEATURE_H
+#define CPUU_FEATURE_H
+
+#include "configs/configs.h"
+#include "cpuu/recipient_map.h"
+#include "mapi/mapi.h"
+#include "util/util.h"
+
+/* Everything a feature may use; owned by the engine, borrowed by features. */
+typedef struct cpuu_ctx {
+    const char *who;             /* mailbox / profile named in every log line */
+    mapi_session *src;           /* source mailbox (where the settings are read) */
+    mapi_session *tgt;           /* target mailbox (where they are written); may equal src
+                                  * when the mailbox is updated in place (server-side run) */
+    mapi_folders src_folders;    /* folder trees (read once by the engine: one FindFolder Deep) */
+    mapi_folders tgt_folders;
+    rmap *map;                   /* source → target recipients */
+    const char *backup_dir;      /* private (0700) directory for this profile's backups */
+    const cfg_cpuu *cfg;         /* CPUU.ini */
+    int dry_run;                 /* plan and log, write nothing */
+} cpuu_ctx;
+
+/* Backups: one file per (feature, name) under ctx->backup_dir, written
+ * atomically, mode 0600.  get: *data heap (caller frees), SR_E_NOTFOUND when absent. */
+sr_code cpuu_backup_put(const cpuu_ctx *c, const char *feature, const char *name,
+                        const void *data, size_t len, sr_err *err);
+sr_code cpuu_backup_get(const cpuu_ctx *c, const char *feature, const char *name,
+                        char **data, size_t *len, sr_err *err);
+
+/* Counts a feature reports for the log and the run report. */
+typedef struct feature_stats {
+    unsigned seen;               /* objects read (delegates, rules, nicknames ...) */
+    unsigned changed;            /* objects rewritten */
+    unsigned unresolved;         /* references the recipient map could not map (kept, logged) */
+    unsigned unsupported;        /* objects EWS cannot represent (reported, never dropped) */
+} feature_stats;
+
+struct feature_ops {
+    cfg_feature id;              /* configs' enum; the INI name comes from cfg_feature_name */
+    /* Read what the feature needs; *state is the feature's own (freed by free_state). */
+    sr_code (*read)(cpuu_ctx *c, void **state, feature_stats *st, sr_err *err);
+    /* Compute the new values with the recipient map; no writes. */
+    sr_code (*plan)(cpuu_ctx *c, void *state, feature_stats *st, sr_err *err);
+    /* Save exactly what apply will change (cpuu_backup_put). */
+    sr_code (*backup)(cpuu_ctx *c, void *state, sr_err *err);
+    /* Write the planned values (skipped when c->dry_run). */
+    sr_code (*apply)(cpuu_ctx *c, void *state, feature_stats *st, sr_err *err);
+    /* Rollback: put back what backup saved; SR_E_NOTFOUND when there is none. */
+    sr_code (*restore)(cpuu_ctx *c, sr_err *err);
+    void (*free_state)(void *state);
+};
+
+/* The table (features.c): every implemented feature, NULL-terminated. */
+extern const struct feature_ops *const cpuu_features[];
+/* The ops of one feature, or NULL when it is not implemented yet. */
+const struct feature_ops *cpuu_feature_ops(cfg_feature id);
+
+#endif

@@ -1,0 +1,59 @@
+/* recipient_map.h — source → target recipients for the engine (private to cpuu/).
+ *
+ * Features meet recipients as SMTP addresses (SMTP routing), legacyExchangeDNs
+ * / X500 DNs (EX routing, Address Book EntryIDs).  The map answers, for any of
+ * those keys, the target's primary SMTP address and legacyExchangeDN.
+ * Resolution is batched (DESIGN.md performance model): a feature collects all
+ * keys it met, calls rmap_resolve once, then looks each up; the source
+ * directory is asked with many keys per LDAP filter (ldapdir_resolve), the
+ * target's legacyExchangeDN comes from the target directory or, without one,
+ * from one batched ResolveNames on the target mailbox.  A key is resolved at
+ * most once per run (cache).
+ *
+ * Ownership: rmap_new → rmap_free.  Strings returned by rmap_lookup are owned
+ * by the map and valid until rmap_free. */
+#ifndef CPUU_RECIPIENT_MAP_H
+#define CPUU_RECIPIENT_MAP_H
+
+#include "ldap/ldap_dir.h"
+#include "mapi/mapi.h"
+#include "util/util.h"
+
+#include <stddef.h>
+
+typedef struct rmap rmap;
+
+typedef enum {
+    RMAP_MAPPED = 0,     /* source recipient with a target */
+    RMAP_NOT_MIGRATED,   /* known source recipient without a target: keep the reference */
+    RMAP_UNKNOWN,        /* not a recipient of the source organisation (external): keep */
+    RMAP_AMBIGUOUS,      /* several source objects: keep, and report */
+    RMAP_ERROR           /* lookup failed (directory down ...): the feature fails */
+} rmap_status;
+
+typedef struct rmap_target {
+    const char *smtp;        /* target primary SMTP */
+    const char *legacy_dn;   /* target legacyExchangeDN (may be NULL when unknown) */
+    const char *display_name;
+} rmap_target;
+
+/* src_dir: the source directory (borrowed, may be NULL: then only rmap_add
+ * pairs and tgt ResolveNames are used); tgt_dir: target directory (borrowed,
+ * may be NULL); tgt: a target mailbox session for ResolveNames (borrowed, may
+ * be NULL). */
+rmap *rmap_new(ldapdir *src_dir, ldapdir *tgt_dir, mapi_session *tgt, sr_err *err);
+void rmap_free(rmap *m);
+/* A known pair (from [TargetMailboxesSMTP], a switch message, a test). */
+sr_code rmap_add(rmap *m, const char *src_key, const char *tgt_smtp, const char *tgt_legacy_dn,
+                 sr_err *err);
+/* Resolve n keys (SMTP, "smtp:..." / "SMTP:...", "X500:/o=...", "/o=..." DNs),
+ * skipping those already known, in as few directory searches as the batch
+ * size allows. */
+sr_code rmap_resolve(rmap *m, const char *const *keys, size_t n, sr_err *err);
+/* Status of one key (after rmap_resolve); *t filled when RMAP_MAPPED. */
+rmap_status rmap_lookup(rmap *m, const char *key, rmap_target *t);
+const char *rmap_status_name(rmap_status s);
+/* Directory searches + EWS calls this map made (for the performance tests). */
+unsigned rmap_lookups_made(const rmap *m);
+
+#endif
