@@ -108,7 +108,8 @@ static sr_code make_uri(const ldapdir_opts *o, char **uri, tls_mode *mode, sr_er
     }
     if (is_uri && (scheme_s != (*mode == MODE_LDAPS)))
         return sr_err_set(err, SR_E_CONFIG, "DC %s: URI scheme contradicts the TLS mode asked for", dc);
-    if (*mode == MODE_PLAIN && !o->allow_plain)
+    /* GSSAPI without TLS is protected by its own sign/seal layer (required below). */
+    if (*mode == MODE_PLAIN && !o->allow_plain && o->bind != LDAPDIR_BIND_GSSAPI)
         return sr_err_set(err, SR_E_CONFIG,
                           "DC %s: plain ldap:// without TLS refused (credentials would travel in clear)", dc);
     if (is_uri)
@@ -333,8 +334,13 @@ static sr_code bind_simple(ldapdir *d, const ldapdir_opts *o, sr_err *err)
     return c;
 }
 
-static sr_code bind_gssapi(ldapdir *d, sr_err *err)
+static sr_code bind_gssapi(ldapdir *d, tls_mode mode, sr_err *err)
 {
+    /* AD refuses GSSAPI sign/seal inside TLS (one protection layer only), and
+     * without TLS it is sign/seal that protects the connection: ask for it. */
+    const char *secprops = mode == MODE_PLAIN ? "minssf=56" : "maxssf=0";
+    if (ldap_set_option(d->ld, LDAP_OPT_X_SASL_SECPROPS, secprops) != LDAP_OPT_SUCCESS)
+        return sr_err_set(err, SR_E_UNSUPPORTED, "DC %s: SASL not available in this libldap", d->dc);
     int rc = ldap_sasl_interactive_bind_s(d->ld, NULL, "GSSAPI", NULL, NULL, LDAP_SASL_QUIET,
                                           sasl_interact, NULL);
     if (rc == LDAP_SUCCESS)
@@ -342,9 +348,12 @@ static sr_code bind_gssapi(ldapdir *d, sr_err *err)
     if (rc == LDAP_AUTH_UNKNOWN || rc == LDAP_NOT_SUPPORTED)
         return sr_err_set(err, SR_E_UNSUPPORTED, "DC %s: SASL GSSAPI not available: %s",
                           d->dc, ldap_err2string(rc));
-    sr_code c = ldapdir__ldap_err(d, rc, "SASL GSSAPI bind", err);
-    if (c == SR_E_SERVER || c == SR_E_INVALID)
-        c = sr_err_set(err, SR_E_AUTH, "%s", err ? err->msg : "GSSAPI bind failed");
+    sr_code c = ldapdir__ldap_err(d, rc, "SASL GSSAPI bind (Kerberos ticket?)", err);
+    if (c == SR_E_SERVER || c == SR_E_INVALID) {
+        char msg[sizeof err->msg];
+        snprintf(msg, sizeof msg, "%.1000s", err ? err->msg : "GSSAPI bind failed");
+        c = sr_err_set(err, SR_E_AUTH, "%s", msg);
+    }
     return c;
 }
 
@@ -400,7 +409,7 @@ static sr_code open_and_bind(ldapdir *d, const ldapdir_opts *o, sr_err *err)
     if ((rc = set_options(d, o, connect_ms, err)) != SR_OK ||
         (rc = open_tls(d, mode, connect_ms, err)) != SR_OK)
         return rc;
-    rc = o->bind == LDAPDIR_BIND_GSSAPI ? bind_gssapi(d, err) : bind_simple(d, o, err);
+    rc = o->bind == LDAPDIR_BIND_GSSAPI ? bind_gssapi(d, mode, err) : bind_simple(d, o, err);
     if (rc != SR_OK)
         return rc;
     return read_rootdse(d, o, err);

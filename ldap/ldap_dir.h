@@ -22,7 +22,8 @@ struct berval;   /* <lber.h> */
 /* How the connection is protected.  DEFAULT: a plain host (DCName) gets
  * ldaps:// (port 636) with certificate verification; an ldap:// URI gets
  * StartTLS; an ldaps:// URI gets LDAPS.  NONE (no TLS at all) is refused
- * unless allow_plain is set. */
+ * unless allow_plain is set — except with GSSAPI, whose sign/seal layer is
+ * then required instead (over TLS it is switched off: AD refuses both). */
 typedef enum {
     LDAPDIR_TLS_DEFAULT = 0,
     LDAPDIR_TLS_LDAPS,

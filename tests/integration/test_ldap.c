@@ -371,13 +371,24 @@ static void test_gssapi(void)
         setenv("KRB5CCNAME", cc, 1);
         free(cc);
     }
-    ldapdir_opts o = base_opts();
-    o.bind = LDAPDIR_BIND_GSSAPI;
-    if (*lab("LAB_GSSAPI_URI"))
-        o.dc = lab("LAB_GSSAPI_URI");
-    ldapdir *d = open_dir(&o);
-    CU_ASSERT_PTR_NOT_NULL(d);
-    ldapdir_free(d);
+    /* Over LDAPS (no SASL security layer) and over ldap:// (sign/seal). */
+    const char *uris[] = { lab("LAB_LDAPS_URI"), lab("LAB_LDAP_URI") };
+    for (int i = 0; i < 2; i++) {
+        ldapdir_opts o = base_opts();
+        o.bind = LDAPDIR_BIND_GSSAPI;
+        o.dc = uris[i];
+        o.tls = i == 0 ? LDAPDIR_TLS_DEFAULT : LDAPDIR_TLS_NONE;
+        ldapdir *d = open_dir(&o);
+        CU_ASSERT_PTR_NOT_NULL(d);
+        if (d) {
+            const char *key = rc_list[0].smtp;
+            ldapdir_result r;
+            sr_err e;
+            CU_ASSERT_EQUAL(ldapdir_resolve(d, &key, 1, &r, &e), SR_OK);
+            CU_ASSERT_EQUAL(r.status, LDAPDIR_FOUND);
+        }
+        ldapdir_free(d);
+    }
 }
 
 static void test_wrong_password(void)
