@@ -1,0 +1,56 @@
+/* backup.c — per-profile feature backups: one file per (feature, name). */
+#include "cpuu/feature.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Feature and name become one file name; refuse anything that could leave
+ * the backup directory. */
+static char *backup_path(const cpuu_ctx *c, const char *feature, const char *name, sr_err *err)
+{
+    for (const char *s = name; *s; s++)
+        if (*s == '/' || (unsigned char)*s < 0x20) {
+            sr_err_set(err, SR_E_INVALID, "%s: backup name '%s' is not a plain file name",
+                       c->who, name);
+            return NULL;
+        }
+    if (!c->backup_dir || !*feature || !*name || name[0] == '.') {
+        sr_err_set(err, SR_E_INVALID, "%s: no backup directory or empty backup name", c->who);
+        return NULL;
+    }
+    char *p = sr_asprintf("%s/%s.%s", c->backup_dir, feature, name);
+    if (!p)
+        sr_err_set(err, SR_E_NOMEM, "out of memory");
+    return p;
+}
+
+sr_code cpuu_backup_put(const cpuu_ctx *c, const char *feature, const char *name,
+                        const void *data, size_t len, sr_err *err)
+{
+    if (sr_mkdir_p(c->backup_dir, 0700, err) != SR_OK)
+        return err->code;
+    char *p = backup_path(c, feature, name, err);
+    if (!p)
+        return err->code;
+    sr_code rc = sr_write_file_atomic(p, data, len, 0600, 0, err);
+    if (rc != SR_OK)
+        sr_err_prefix(err, "%s: backup of %s: ", c->who, feature);
+    free(p);
+    return rc;
+}
+
+sr_code cpuu_backup_get(const cpuu_ctx *c, const char *feature, const char *name,
+                        char **data, size_t *len, sr_err *err)
+{
+    char *p = backup_path(c, feature, name, err);
+    if (!p)
+        return err->code;
+    *data = sr_read_file(p, 64u * 1024u * 1024u, len, err);
+    free(p);
+    if (!*data) {
+        sr_err_prefix(err, "%s: backup of %s: ", c->who, feature);
+        return err->code;
+    }
+    return SR_OK;
+}

@@ -1,0 +1,20 @@
+# cpuu/: the update engine.  cpuu_core = everything but main.c, so tests link it.
+MODULES += cpuu_core
+cpuu_core_SRCS := $(sort $(filter-out cpuu/main.c,$(wildcard cpuu/*.c)))
+cpuu_core_LDLIBS :=
+
+PROGRAMS += $(if $(wildcard cpuu/main.c),cpuu)
+cpuu_SRCS := cpuu/main.c
+cpuu_USES := cpuu_core mapi ldap configs util
+
+# Engine: modes, profiles, CSV, exit bits (against exsim + slapd lab).
+TESTS += $(if $(wildcard tests/integration/test_cpuu_engine.c),test_cpuu_engine)
+test_cpuu_engine_SRCS := tests/integration/test_cpuu_engine.c
+test_cpuu_engine_USES := cpuu_core mapi ldap configs testutil util
+test_cpuu_engine_LDLIBS := -lcunit
+
+# Recipient map and the features (against exsim + slapd lab).
+TESTS += $(if $(wildcard tests/integration/test_cpuu_features.c),test_cpuu_features)
+test_cpuu_features_SRCS := tests/integration/test_cpuu_features.c
+test_cpuu_features_USES := cpuu_core mapi ldap configs testutil util
+test_cpuu_features_LDLIBS := -lcunit
