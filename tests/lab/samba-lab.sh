@@ -32,6 +32,8 @@
 # lab.env beyond the contract: LAB_NETBIOS, LAB_PRINCIPAL (the admin as
 # user@REALM), LAB_KRB5CCNAME (a ticket cache holding its TGT, made at start;
 # tickets last 10 h), LAB_KDC_PORT, LAB_GC_URI.
+# Test hook: LAB_SAMBA_TEST_FAIL_SELFCHECK=1 makes the self-check bind fail
+# after samba is up (tests/integration/ldap_samba.sh checks the cleanup).
 #
 # GSSAPI: libldap + Cyrus SASL ask for ldap/<host> where <host> is the host
 # the client connected to; libldap turns a loopback address into this
@@ -46,7 +48,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 PY=/usr/bin/python3
 SAMBA=${SAMBA:-/usr/sbin/samba}
 SAMBA_TOOL=${SAMBA_TOOL:-/usr/bin/samba-tool}
-LAB_RUNTIME=${LAB_SAMBA_MAX_RUNTIME:-3600}   # samba ends itself after this (leak guard)
+LAB_RUNTIME=${LAB_SAMBA_MAX_RUNTIME:-900}   # samba ends itself after this (leak guard)
 
 die() { echo "samba-lab: $*" >&2; exit 1; }
 note() { [ -n "${LAB_VERBOSE:-}" ] && echo "samba-lab: $*" >&2; return 0; }
@@ -162,7 +164,7 @@ for line in text.splitlines():
                 f"\tlog file = {d}/log/samba.log",
                 f"\tlog level = 1",
                 f"\tmax log size = 0",
-                f"\tldap server require strong auth = yes",
+                f"\tldap server require strong auth = allow_sasl_over_tls",
                 f"\ttls enabled = yes",
                 f"\ttls keyfile = {d}/tls/key.pem",
                 f"\ttls certfile = {d}/tls/cert.pem",
@@ -208,9 +210,28 @@ ldb_apply() {  # TOOL SAM LDIF LOG [extra options...]
     "$tool" -H "$sam" "$@" "$ldif" >>"$log" 2>&1
 }
 
+# A samba left running by a lab whose DIR was deleted (its test was killed
+# before it could run stop): it holds the fixed ports until --maximum-runtime.
+# Recognised by its executable and by its sam.ldb being a deleted file in a
+# .../dc/private/ directory; stopped by PID.  A system Samba is never touched.
+reap_orphans() {
+    local p exe
+    for p in $(ss -ltnpH 'sport = :389' 2>/dev/null | grep -o 'pid=[0-9]*' | cut -d= -f2 | sort -u); do
+        exe=$(readlink "/proc/$p/exe" 2>/dev/null) || continue
+        case "$exe" in */samba) ;; *) continue ;; esac
+        ls -l "/proc/$p/fd" 2>/dev/null | grep -q '/dc/private/sam\.ldb.* (deleted)$' || continue
+        echo "samba-lab: stopping orphaned lab DC pid $p (its directory was deleted)" >&2
+        kill -TERM "$p" 2>/dev/null
+        local i
+        for i in $(seq 1 50); do alive "$p" || break; sleep 0.1; done
+        alive "$p" && kill -KILL "$p" 2>/dev/null
+    done
+}
+
 # Waits (bounded) until Samba's fixed LDAP ports are free.
 wait_ports_free() {
     local i limit=$(( ${LAB_SAMBA_PORT_WAIT:-60} * 10 ))
+    reap_orphans
     for ((i = 0; i < limit; i++)); do
         port_open 389 || port_open 636 || port_open 3268 || port_open 3269 || return 0
         sleep 0.1
@@ -316,9 +337,13 @@ except OSError: pass' 2>/dev/null); do
 
     # 5. self-checks
     password_of "$org" "$side" >"$d/password"
+    local pwfile=$d/password
+    if [ -n "${LAB_SAMBA_TEST_FAIL_SELFCHECK:-}" ]; then   # test hook: fail after samba is up
+        printf 'Wr0ng-for-test' >"$d/password.bad"; pwfile=$d/password.bad
+    fi
     if ! LDAPTLS_CACERT="$d/tls/ca.pem" LDAPTLS_REQCERT=demand timeout 20 \
          ldapsearch -LLL -o nettimeout=10 -H ldaps://127.0.0.1:636 -x -D "$netbios\\$acct" \
-         -y "$d/password" -b "$base" -s base dn >"$d/check-ldaps.out" 2>&1; then
+         -y "$pwfile" -b "$base" -s base dn >"$d/check-ldaps.out" 2>&1; then
         die "start: simple bind over ldaps:// as $netbios\\$acct failed: $(tail -n 2 "$d/check-ldaps.out")"
     fi
     local gssapi=0
