@@ -432,6 +432,9 @@ static void test_logon_tree_switchmsg(void)
     long reqs = json_num(st, NULL, "requests_total"), conns = json_num(st, NULL, "connections") - 2;
     fprintf(stderr, "  [after the scenario: %ld requests over %ld client connections]\n", reqs, conns);
     CU_ASSERT_TRUE(reqs >= 10);
+    /* the strict server accepted every request we built (schema-validated) */
+    CU_ASSERT_TRUE(json_num(st, NULL, "schema_rejected") <= 0);   /* listed only when non-zero */
+    CU_ASSERT_TRUE(json_num(st, NULL, "invalid_responses") <= 0);
     CU_ASSERT_TRUE(conns >= 1 && conns <= 3);   /* Autodiscover's, and one more for the concurrent pair */
     free(st);
     mapi_session_free(s);
@@ -742,6 +745,9 @@ static void test_ews_faults(void)
     xmlNewProp(body->children, BAD_CAST "Bogus", BAD_CAST "1");
     CU_ASSERT_EQUAL(mapi_session_run(s, &c, 1, &e), SR_E_PROTOCOL);
     CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "SOAP fault ErrorSchemaValidation"));
+    char *st2 = sim(&g_src, "/_sim/stats", 0);
+    CU_ASSERT_TRUE(json_num(st2, NULL, "schema_rejected") >= 1);   /* the counter the scenario checks */
+    free(st2);
     xmlFreeDoc(c.req);
     xmlFreeDoc(c.resp);
     mapi_session_free(s);
