@@ -59,6 +59,8 @@ const char *mapi_http_words(long status, sr_code *code);
 /* Redact credentials in one HTTP header line or body chunk for tracing.
  * Returns a heap copy (caller frees). */
 char *mapi_trace_redact(const char *data, size_t len, int is_header);
+/* CURLOPT_DEBUGFUNCTION writing redacted lines through sr_log; ud = who. */
+int mapi_trace_cb(CURL *h, curl_infotype type, char *data, size_t size, void *ud);
 
 /* Options and shared state (ews_http.c). */
 const mapi_netopts *mapi_net_opts(const mapi_net *net);
