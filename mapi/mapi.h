@@ -773,6 +773,12 @@ sr_code mapi_session_delete_items(mapi_session *s, const char *const *ids, size_
 sr_code mapi_session_run(mapi_session *s, mapi_ews_call *calls, size_t n, sr_err *err);
 /* Builders' addressing for this session. */
 mapi_ews_target mapi_session_target(const mapi_session *s);
+/* Authentication scheme and HTTP proxy from a profile account (Part 1):
+ * [RPCOverHTTP] when enabled (its Basic/NTLM/Negotiate choice and
+ * ProxyServer), else LogonNetworkSecurity (NTLM → NTLM, Negotiate/Kerberos →
+ * Negotiate, Anonymous → none).  Strings in o point into a (borrowed until
+ * mapi_net_new copies them); credentials are the caller's to add. */
+sr_code mapi_netopts_from_account(const mapi_account *a, mapi_netopts *o, sr_err *err);
 
 /* -- the switch message over EWS (switchmsg_ews.c; format in Part 3) ------ */
 /* Append the switch message's property addresses (for FindItem/GetItem). */

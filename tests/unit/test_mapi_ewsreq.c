@@ -414,6 +414,28 @@ static void test_oauth_parse(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "invalid_client"));
 }
 
+static void test_netopts_from_account(void)
+{
+    sr_err e;
+    mapi_account a = { .smtp = "room-1@src.example", .logon = MAPI_LOGON_KERBEROS };
+    mapi_netopts o = { 0 };
+    CU_ASSERT_EQUAL(mapi_netopts_from_account(&a, &o, &e), SR_OK);
+    CU_ASSERT_EQUAL(o.auth, MAPI_AUTH_NEGOTIATE);
+    CU_ASSERT_PTR_NULL(o.proxy);
+    a.logon = MAPI_LOGON_NTLM;
+    CU_ASSERT_EQUAL(mapi_netopts_from_account(&a, &o, &e), SR_OK);
+    CU_ASSERT_EQUAL(o.auth, MAPI_AUTH_NTLM);
+    a.logon = MAPI_LOGON_SMARTCARD;
+    CU_ASSERT_EQUAL(mapi_netopts_from_account(&a, &o, &e), SR_E_UNSUPPORTED);
+    CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "SmartCard"));
+    a.rpc = (mapi_rpchttp){ .enabled = 1, .proxy_server = "proxy.src.example:8080", .auth_basic = 1 };
+    CU_ASSERT_EQUAL(mapi_netopts_from_account(&a, &o, &e), SR_OK);
+    CU_ASSERT_EQUAL(o.auth, MAPI_AUTH_BASIC);
+    CU_ASSERT_STRING_EQUAL(o.proxy, "proxy.src.example:8080");
+    a.rpc.auth_basic = 0;
+    CU_ASSERT_EQUAL(mapi_netopts_from_account(&a, &o, &e), SR_E_CONFIG);
+}
+
 /* ======================================================================
  * a tiny scripted HTTP/1.1 responder on 127.0.0.1 (keep-alive, threads)
  * ==================================================================== */
@@ -1186,6 +1208,7 @@ int main(void)
     CU_add_test(s, "curl and HTTP words", test_words);
     CU_add_test(s, "trace redaction", test_redaction);
     CU_add_test(s, "OAuth2 token answer", test_oauth_parse);
+    CU_add_test(s, "auth and proxy from a profile account", test_netopts_from_account);
     CU_pSuite n = CU_add_suite("mapi_ews_responder", NULL, NULL);
     CU_add_test(n, "ErrorServerBusy: back off, then succeed", test_busy_backoff_then_ok);
     CU_add_test(n, "throttling storm: bounded, says throttling", test_throttling_storm_gives_up);
