@@ -217,6 +217,11 @@ static const mapi_ad_result *cached_result(const mapi_ad *ad, const char *addres
 
 static const mapi_ad_result *keep_result(mapi_ad *ad, mapi_ad_result *r)
 {
+    if (ad->n_results >= MAPI_AD_CACHE_MAX) {   /* bounded: drop the oldest */
+        mapi_ad_result_free(ad->results[0]);
+        memmove(ad->results, ad->results + 1, (ad->n_results - 1) * sizeof *ad->results);
+        ad->n_results--;
+    }
     mapi_ad_result **n = realloc(ad->results, (ad->n_results + 1) * sizeof *n);
     if (!n) {
         mapi_ad_result_free(r);

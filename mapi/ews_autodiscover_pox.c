@@ -17,6 +17,24 @@ void mapi_ad_result_free(mapi_ad_result *r)
     free(r);
 }
 
+mapi_ad_result *mapi_ad_result_dup(const mapi_ad_result *r)
+{
+    mapi_ad_result *d = r ? calloc(1, sizeof *d) : NULL;
+    if (!d)
+        return NULL;
+    const char *const src[] = { r->address, r->smtp, r->display_name, r->legacy_dn, r->deployment_id,
+                                r->ews_url, r->ews_url_external, r->server, r->ad_url };
+    char **dst[] = { &d->address, &d->smtp, &d->display_name, &d->legacy_dn, &d->deployment_id,
+                     &d->ews_url, &d->ews_url_external, &d->server, &d->ad_url };
+    for (size_t i = 0; i < sizeof src / sizeof src[0]; i++)
+        if (src[i] && !(*dst[i] = sr_strdup(src[i]))) {
+            mapi_ad_result_free(d);
+            return NULL;
+        }
+    d->redirects = r->redirects;
+    return d;
+}
+
 /* ---- POX request and response -------------------------------------------- */
 char *mapi_ad_build_pox(const char *address, sr_err *err)
 {

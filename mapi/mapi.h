@@ -536,8 +536,13 @@ void mapi_ad_free(mapi_ad *ad);
  * point to https), redirectAddr/redirectUrl/3xx (max 10 hops; a redirectAddr
  * to the address sent stops), local XML, per-domain cache of the URL that
  * answered and per-address results.  A failed candidate is logged with the
- * address, the URL and the cause; the search moves on to the next.  *out is owned by ad (valid until mapi_ad_free); do not free.
- * Errors name the address, the URL and the cause in plain words. */
+ * address, the URL and the cause; the search moves on to the next.
+ * *out is owned by ad and stays valid until the next mapi_ad_discover on ad
+ * (the per-address cache is bounded, MAPI_AD_CACHE_MAX entries, oldest
+ * dropped, so memory does not grow with the mailbox list) or mapi_ad_free;
+ * keep a copy (mapi_ad_result_dup) for longer.  Errors name the address, the
+ * URL and the cause in plain words. */
+#define MAPI_AD_CACHE_MAX 64
 sr_code mapi_ad_discover(mapi_ad *ad, const char *address, const mapi_ad_result **out,
                          sr_err *err);
 /* The spec's "LegacyExchangeDN properties are different" check: warns with
@@ -558,6 +563,8 @@ sr_code mapi_ad_parse_pox(const char *xml, size_t len, const char *what,
                           mapi_ad_result **out, char **redirect_addr, char **redirect_url,
                           sr_err *err);
 void mapi_ad_result_free(mapi_ad_result *r);
+/* Deep copy; caller frees with mapi_ad_result_free.  NULL on OOM. */
+mapi_ad_result *mapi_ad_result_dup(const mapi_ad_result *r);
 /* The POX request body for an address; heap string (caller frees). */
 char *mapi_ad_build_pox(const char *address, sr_err *err);
 
@@ -745,7 +752,8 @@ void mapi_session_free(mapi_session *s);
 /* Static for the session's lifetime. */
 const char *mapi_session_ews_url(const mapi_session *s);
 const char *mapi_session_mailbox(const mapi_session *s);
-/* Autodiscover answer used by the logon, or NULL when ews_url was given. */
+/* Autodiscover answer used by the logon (the session's own copy), or NULL
+ * when ews_url was given. */
 const mapi_ad_result *mapi_session_ad(const mapi_session *s);
 
 /* The whole folder tree under msgfolderroot in one FindFolder Deep (paged

@@ -16,7 +16,7 @@ struct mapi_session {
     mapi_net *net;
     char *mailbox, *ews_url;
     int impersonate;
-    const mapi_ad_result *ad;   /* owned by the mapi_ad handle */
+    mapi_ad_result *ad;         /* our copy of the Autodiscover answer, or NULL */
 };
 
 mapi_session *mapi_session_logon(mapi_net *net, const mapi_session_opts *o, sr_err *err)
@@ -49,9 +49,9 @@ mapi_session *mapi_session_logon(mapi_net *net, const mapi_session_opts *o, sr_e
         s->mailbox = sr_strdup(mailbox);
         s->ews_url = sr_strdup(url);
         s->impersonate = o->impersonate;
-        s->ad = r;
+        s->ad = r ? mapi_ad_result_dup(r) : NULL;
     }
-    if (!s || !s->mailbox || !s->ews_url) {
+    if (!s || !s->mailbox || !s->ews_url || (r && !s->ad)) {
         mapi_session_free(s);
         sr_err_set(err, SR_E_NOMEM, "%s: out of memory", o->mailbox);
         return NULL;
@@ -67,6 +67,7 @@ void mapi_session_free(mapi_session *s)
         return;
     free(s->mailbox);
     free(s->ews_url);
+    mapi_ad_result_free(s->ad);
     free(s);
 }
 

@@ -1049,6 +1049,36 @@ static void test_ad_candidates_and_cache(void)
     srv_stop(s);
 }
 
+static void test_ad_cache_bounded(void)
+{
+    static const canned script[] = { { 200, NULL, POX_SETTINGS, 0 } };
+    srv *s = srv_start(script, 1);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    rw_map m = { .to = { { "https://", s->port }, { 0 }, { 0 }, { NULL, 1 } } };
+    mapi_net *net = test_net((mapi_netopts){ 0 });
+    mapi_ad *ad = test_ad(net, &m, (mapi_ad_opts){ .configured_url = "https://ad.src.example/autodiscover/autodiscover.xml",
+                                                    .no_domain_candidates = 1 });
+    const mapi_ad_result *r;
+    sr_err e;
+    char addr[64];
+    for (int i = 0; i < MAPI_AD_CACHE_MAX + 6; i++) {
+        snprintf(addr, sizeof addr, "room-%d@src.example", i);
+        CU_ASSERT_EQUAL(mapi_ad_discover(ad, addr, &r, &e), SR_OK);
+    }
+    unsigned before = mapi_ad_requests(ad);
+    CU_ASSERT_EQUAL(mapi_ad_discover(ad, "room-69@src.example", &r, &e), SR_OK);   /* cached */
+    CU_ASSERT_EQUAL(mapi_ad_requests(ad), before);
+    CU_ASSERT_EQUAL(mapi_ad_discover(ad, "room-0@src.example", &r, &e), SR_OK);    /* dropped: asked again */
+    CU_ASSERT_EQUAL(mapi_ad_requests(ad), before + 1);
+    mapi_ad_result *copy = mapi_ad_result_dup(r);
+    CU_ASSERT_STRING_EQUAL(copy->legacy_dn, r->legacy_dn);
+    CU_ASSERT_STRING_EQUAL(copy->address, "room-0@src.example");
+    mapi_ad_result_free(copy);
+    mapi_ad_free(ad);
+    mapi_net_free(net);
+    srv_stop(s);
+}
+
 static void test_ad_http_redirect_probe(void)
 {
     static const canned script[] = {
@@ -1220,6 +1250,7 @@ int main(void)
     CU_add_test(n, "proxy, CONNECT_TO, redacted tracing", test_proxy_connect_to_and_trace);
     CU_add_test(n, "NTLM offered when configured", test_ntlm_offered);
     CU_add_test(n, "Autodiscover: candidate order, caches, LegacyDN check", test_ad_candidates_and_cache);
+    CU_add_test(n, "Autodiscover: bounded per-address cache", test_ad_cache_bounded);
     CU_add_test(n, "Autodiscover: GET probe 302 must be https", test_ad_http_redirect_probe);
     CU_add_test(n, "Autodiscover: loop limit, redirectAddr", test_ad_redirect_limits);
     CU_add_test(n, "Autodiscover: domain check, 401", test_ad_domain_check_and_401);
