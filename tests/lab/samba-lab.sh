@@ -322,7 +322,7 @@ except OSError: pass' 2>/dev/null); do
     tune_smb_conf "$d" "$kdc_port" "$kpw_port" || die "start: cannot rewrite smb.conf"
     write_krb5_conf "$d/krb5.conf" "$realm" "$domain" "$kdc_port" $spn_hosts
     chmod 644 "$d/krb5.conf"
-    "$SAMBA" -F -M single --maximum-runtime="$LAB_RUNTIME" -s "$d/dc/etc/smb.conf" \
+    "$SAMBA" -F -M single --maximum-runtime="$LAB_RUNTIME" -l "$d/log" -s "$d/dc/etc/smb.conf" \
         </dev/null >"$d/samba.out" 2>&1 &
     local pid=$!
     echo "$pid" >"$d/samba.pid"
