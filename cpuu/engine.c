@@ -1,0 +1,611 @@
+/* engine.c — the network half of one profile update: log on to the source
+ * mailbox (folder tree + switch message in one round trip), the target check
+ * through a temporary CPUU_{GUID} profile, the profile backup, the features
+ * (read → plan → backup → apply; a failed Critical one rolls back the
+ * others), then the switch of the profile to the target. */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cpuu/engine.h"
+
+static const char *domain_of(const char *smtp)
+{
+    const char *at = smtp ? strrchr(smtp, '@') : NULL;
+    return at ? at + 1 : "";
+}
+
+void cpuu_sides_free(cpuu_sides *s)
+{
+    mapi_session_free(s->src);
+    mapi_session_free(s->tgt);
+    mapi_ad_free(s->src_ad);
+    mapi_ad_free(s->tgt_ad);
+    mapi_net_free(s->src_net);
+    mapi_net_free(s->tgt_net);
+    memset(s, 0, sizeof *s);
+}
+
+/* The password of one side: the secret from the parent (source, and target
+ * unless AdminTrg has its own), else the decrypted INI value.  NULL without
+ * an account (Kerberos from the credential cache).  Caller: sr_secret_free. */
+static sr_code side_password(cpuu_run_ctx *r, int target, char **out, sr_err *err)
+{
+    const cfg_cpuu *c = r->cfg;
+    *out = NULL;
+    const char *stored = target && c->admin_trg ? c->password_trg : c->password;
+    int line = target && c->admin_trg ? c->password_trg_line : c->password_line;
+    if (r->secret && !(target && c->admin_trg)) {
+        *out = sr_strdup(r->secret);
+        return *out ? SR_OK : sr_err_set(err, SR_E_NOMEM, "out of memory");
+    }
+    if (!stored)
+        return SR_OK;
+    if (cfg_secret_decrypt(stored, out, err) != SR_OK) {
+        sr_err_prefix(err, "%s:%d: [Parameters] %s: ", c->path, line,
+                      target && c->admin_trg ? "PasswordTrg" : "Password");
+        return err->code;
+    }
+    return SR_OK;
+}
+
+mapi_net *cpuu_net_for(cpuu_run_ctx *r, int target, const mapi_account *acct, sr_err *err)
+{
+    const cfg_cpuu *c = r->cfg;
+    char *password = NULL;
+    if (side_password(r, target, &password, err) != SR_OK)
+        return NULL;
+    const char *user = target && c->admin_trg ? c->admin_trg : c->admin;
+    mapi_netopts o = { 0 };
+    if (user && password)
+        o.auth = acct && acct->logon == MAPI_LOGON_NTLM ? MAPI_AUTH_NTLM : MAPI_AUTH_BASIC;
+    else
+        o.auth = MAPI_AUTH_NEGOTIATE;   /* no stored account: the Kerberos credential cache */
+    o.user = user;
+    o.password = password;
+    o.authority_url = c->authority_url;
+    o.resource_url = c->resource_url;
+    if (acct && acct->rpc.enabled && acct->rpc.proxy_server && *acct->rpc.proxy_server)
+        o.proxy = acct->rpc.proxy_server;
+    const char *ca = getenv("CPUU_CA_FILE");
+    o.ca_file = ca && *ca ? ca : NULL;
+    const char *http = getenv("CPUU_ALLOW_HTTP");
+    o.allow_http = http && !strcmp(http, "1");
+    if (c->open_store_wait > 0)
+        o.timeout_ms = (long)c->open_store_wait * 1000L;
+    mapi_net *net = mapi_net_new(&o, err);
+    sr_secret_free(password);
+    if (!net)
+        sr_err_prefix(err, "%s: ", target ? "target" : "source");
+    return net;
+}
+
+mapi_ad *cpuu_ad_for(cpuu_run_ctx *r, mapi_net *net, int target, const char *account_ad_url,
+                     const char *domain, sr_err *err)
+{
+    const cfg_cpuu *c = r->cfg;
+    const char *domains[] = { domain, NULL };
+    const char *conf = target ? c->autodiscover_target_url
+                              : (c->autodiscover_source_url ? c->autodiscover_source_url : account_ad_url);
+    mapi_ad_opts o = {
+        .side = target ? "target" : "source",
+        .configured_url = conf,
+        .exclude_scp = !r->opts->do_not_modify_exclude_scp,
+        .use_local_xml = c->use_local_autodiscover_xmls,
+        .local_xml_dir = r->ini_dir,
+        .url_domains = domains,
+        .skip_checking = r->opts->skip_autodiscover_checking,
+    };
+    return mapi_ad_new(net, &o, err);
+}
+
+/* A logon failure → CSV code: an address Exchange does not know is "cannot
+ * be resolved" (4), anything else "cannot open mailbox store" (18). */
+static int logon_rc(const sr_err *e)
+{
+    return e->code == SR_E_NOTFOUND ? CPUU_RC_NOT_RESOLVED : CPUU_RC_UNABLE_OPEN_MAILBOX_STORE;
+}
+
+static mapi_session *logon(cpuu_run_ctx *r, cpuu_sides *sd, int target, const mapi_account *acct,
+                           const char *smtp, const char *legacy_dn, sr_err *err)
+{
+    mapi_net **net = target ? &sd->tgt_net : &sd->src_net;
+    mapi_ad **ad = target ? &sd->tgt_ad : &sd->src_ad;
+    if (!*net && !(*net = cpuu_net_for(r, target, acct, err)))
+        return NULL;
+    if (!*ad && !(*ad = cpuu_ad_for(r, *net, target, target ? NULL : acct->autodiscover_url,
+                                    domain_of(smtp), err)))
+        return NULL;
+    mapi_session_opts so = { .mailbox = smtp, .ad = *ad, .impersonate = 1,
+                             .profile_legacy_dn = legacy_dn };
+    /* The source as the profile knows it: a migrated source mailbox answers
+     * Autodiscover with a redirect to the target, so a known EWS URL wins. */
+    if (!target && acct->ews_url && *acct->ews_url && sr_streq_ci(smtp, acct->smtp))
+        so.ews_url = acct->ews_url;
+    return mapi_session_logon(*net, &so, err);
+}
+
+/* Source: logon, folder tree and switch message.  Returns 0 to go on, else
+ * the CSV code (with *extra for the switch-message bits). */
+static int open_source(cpuu_run_ctx *r, const mapi_profile *p, cpuu_sides *sd, cpuu_ctx *ctx,
+                       mapi_switchmsg *sm, unsigned *extra)
+{
+    const mapi_account *a = &p->accounts[0];
+    sr_err e, sme;
+    cpuu_progress("openstore begin source %s", a->smtp);
+    sd->src = logon(r, sd, 0, a, a->smtp, a->legacy_dn, &e);
+    if (sd->src && mapi_session_open_mailbox(sd->src, &ctx->src_folders, sm, &sme, &e) != SR_OK) {
+        mapi_session_free(sd->src);
+        sd->src = NULL;
+    }
+    cpuu_progress("openstore end");
+    if (!sd->src) {
+        sr_log(SR_LOG_ERROR, p->name, "source mailbox %s: %s", a->smtp, e.msg);
+        sr_log(SR_LOG_ERROR, p->name, "cannot open the source mailbox %s; profile not processed",
+               a->smtp);
+        return logon_rc(&e);
+    }
+    if (sme.code == SR_E_NOTFOUND) {
+        sr_log(SR_LOG_NOTICE, p->name, "no switch message in %s: the mailbox is not switched yet; "
+               "profile not processed", a->smtp);
+        *extra = CPUU_NO_SWITCH_MSG;
+        return CPUU_RC_NOT_PROCESSED;
+    }
+    if (sme.code != SR_OK) {
+        sr_log(SR_LOG_ERROR, p->name, "invalid switch message in %s: %s; profile not processed",
+               a->smtp, sme.msg);
+        *extra = CPUU_INVALID_SWITCH_MSG;
+        return CPUU_RC_NOT_PROCESSED;
+    }
+    sr_log(SR_LOG_INFO, p->name, "switch message: %s -> %s (%s)%s", a->smtp, sm->target_smtp,
+           sm->target_legacy_dn, sm->target_is_o365 ? ", Office 365" : "");
+    return 0;
+}
+
+/* The spec's target check: a temporary CPUU_{GUID} profile for the target
+ * mailbox and a logon to it (plus the target folder tree the features use). */
+static int target_check(cpuu_run_ctx *r, const mapi_profile *p, cpuu_sides *sd, cpuu_ctx *ctx,
+                        const mapi_switchmsg *sm)
+{
+    const mapi_account *a = &p->accounts[0];
+    sr_err e;
+    mapi_profile tp = { 0 };
+    mapi_account *ta = mapi_profile_add_account(&tp);
+    int made = 0;
+    if (ta && (tp.name = sr_strdup("CPUU_check")) && (ta->smtp = sr_strdup(sm->target_smtp)) &&
+        (ta->legacy_dn = sr_strdup(sm->target_legacy_dn)) && (ta->home_server = sr_strdup(""))) {
+        ta->logon = a->logon;
+        tp.status.temporary = 1;
+        made = mapi_pstore_create_temp(r->store, &tp, "CPUU_", &e) == SR_OK;
+        if (!made)
+            sr_log(SR_LOG_WARN, p->name, "cannot create the temporary target profile: %s", e.msg);
+    }
+    cpuu_progress("openstore begin target %s", sm->target_smtp);
+    sd->tgt = logon(r, sd, 1, a, sm->target_smtp, sm->target_legacy_dn, &e);
+    if (sd->tgt && mapi_session_folders(sd->tgt, &ctx->tgt_folders, &e) != SR_OK) {
+        mapi_session_free(sd->tgt);
+        sd->tgt = NULL;
+    }
+    cpuu_progress("openstore end");
+    if (made && sd->tgt && r->opts->leave_temporary_profile) {
+        const mapi_ad_result *ad = mapi_session_ad(sd->tgt);
+        free(ta->home_server);
+        ta->home_server = sr_strdup(ad && ad->server ? ad->server : "");
+        ta->autodiscover_url = ad && ad->ad_url ? sr_strdup(ad->ad_url) : NULL;
+        ta->ews_url = sr_strdup(mapi_session_ews_url(sd->tgt));
+        (void)mapi_pstore_update(r->store, &tp, NULL);
+    }
+    if (made && !r->opts->leave_temporary_profile && mapi_pstore_delete(r->store, tp.name, &e) != SR_OK)
+        sr_log(SR_LOG_WARN, p->name, "cannot delete the temporary profile %s: %s", tp.name, e.msg);
+    else if (made && r->opts->leave_temporary_profile)
+        sr_log(SR_LOG_NOTICE, p->name, "temporary target profile %s left (-LeaveTemporaryProfile)",
+               tp.name);
+    mapi_profile_clear(&tp);
+    if (!sd->tgt) {
+        sr_log(SR_LOG_ERROR, p->name, "target mailbox %s: %s", sm->target_smtp, e.msg);
+        sr_log(SR_LOG_ERROR, p->name, "target check failed: cannot log on to the target mailbox %s; "
+               "profile not updated", sm->target_smtp);
+        return e.code == SR_E_NOTFOUND ? CPUU_RC_NOT_RESOLVED : CPUU_RC_MODIFYING_FAILED;
+    }
+    sr_log(SR_LOG_INFO, p->name, "target check passed: %s via %s", sm->target_smtp,
+           mapi_session_ews_url(sd->tgt));
+    return 0;
+}
+
+/* One feature: read → plan → backup → apply. */
+static sr_code run_feature(cpuu_ctx *c, const struct feature_ops *ops, const char *name, sr_err *err)
+{
+    void *state = NULL;
+    feature_stats st = { 0 };
+    cpuu_progress("feature begin %s", name);
+    sr_code rc = ops->read(c, &state, &st, err);
+    if (rc == SR_OK)
+        rc = ops->plan(c, state, &st, err);
+    if (rc == SR_OK && !c->dry_run)
+        rc = ops->backup(c, state, err);
+    if (rc == SR_OK && !c->dry_run)
+        rc = ops->apply(c, state, &st, err);
+    if (ops->free_state)
+        ops->free_state(state);
+    cpuu_progress("feature end %s", name);
+    if (rc == SR_OK)
+        sr_log(SR_LOG_INFO, c->who, "%s: %u seen, %u changed, %u unresolved, %u unsupported%s", name,
+               st.seen, st.changed, st.unresolved, st.unsupported, c->dry_run ? " (dry run)" : "");
+    return rc;
+}
+
+/* Put back what the features in done wrote (rollback after a critical failure). */
+static void restore_features(cpuu_ctx *c, cfg_feature_set done)
+{
+    for (int f = 0; f < CFG_F__MAX; f++) {
+        const struct feature_ops *ops = (done & CFG_FSET(f)) ? cpuu_feature_ops((cfg_feature)f) : NULL;
+        sr_err e;
+        if (!ops || !ops->restore)
+            continue;
+        sr_code rc = ops->restore(c, &e);
+        if (rc == SR_OK)
+            sr_log(SR_LOG_NOTICE, c->who, "%s: rolled back", cfg_feature_name((cfg_feature)f));
+        else if (rc != SR_E_NOTFOUND)
+            sr_log(SR_LOG_ERROR, c->who, "%s: rollback failed: %s", cfg_feature_name((cfg_feature)f), e.msg);
+    }
+}
+
+/* Every selected feature; 0 when the profile may be switched, -1 when a
+ * Critical feature failed (the others were rolled back). */
+static int run_features(cpuu_run_ctx *r, cpuu_ctx *c)
+{
+    cfg_feature_set done = 0;
+    for (int f = 0; f < CFG_F__MAX; f++) {
+        if (!(r->cfg->effective & CFG_FSET(f)))
+            continue;
+        const char *name = cfg_feature_name((cfg_feature)f);
+        int critical = (r->cfg->critical & CFG_FSET(f)) != 0;
+        const struct feature_ops *ops = cpuu_feature_ops((cfg_feature)f);
+        if (!ops) {
+            sr_log(critical ? SR_LOG_ERROR : SR_LOG_INFO, c->who, "%s: not implemented in this version%s",
+                   name, critical ? " but Critical: profile not updated" : ": skipped");
+            if (critical)
+                goto failed;
+            continue;
+        }
+        sr_err e;
+        done |= CFG_FSET(f);   /* a failed apply may have written part of it */
+        if (run_feature(c, ops, name, &e) == SR_OK)
+            continue;
+        sr_log(critical ? SR_LOG_ERROR : SR_LOG_WARN, c->who, "%s failed: %s%s", name, e.msg,
+               critical ? " (Critical: rolling back this profile)" : " (not Critical: continuing)");
+        if (critical)
+            goto failed;
+    }
+    return 0;
+failed:
+    restore_features(c, done);
+    return -1;
+}
+
+/* Point the primary Exchange account at the target and mark the profile. */
+static sr_code switch_profile(cpuu_run_ctx *r, mapi_profile *p, const cpuu_sides *sd,
+                              const mapi_switchmsg *sm, sr_err *err)
+{
+    mapi_account *a = &p->accounts[0];
+    const mapi_ad_result *ad = mapi_session_ad(sd->tgt);
+    char *server = sr_strdup(ad && ad->server ? ad->server : a->home_server);
+    char *dn = sr_strdup(sm->target_legacy_dn), *smtp = sr_strdup(sm->target_smtp);
+    char *ews = sr_strdup(mapi_session_ews_url(sd->tgt));
+    char *adu = ad && ad->ad_url ? sr_strdup(ad->ad_url) : NULL;
+    char *disp = r->opts->name_trg_store_as_src || !ad || !ad->display_name
+                     ? (a->display_name ? sr_strdup(a->display_name) : NULL)
+                     : sr_strdup(ad->display_name);
+    if (!server || !dn || !smtp || !ews) {
+        free(server); free(dn); free(smtp); free(ews); free(adu); free(disp);
+        return sr_err_set(err, SR_E_NOMEM, "out of memory");
+    }
+    free(a->home_server); a->home_server = server;
+    free(a->legacy_dn); a->legacy_dn = dn;
+    free(a->smtp); a->smtp = smtp;
+    free(a->ews_url); a->ews_url = ews;
+    free(a->autodiscover_url); a->autodiscover_url = adu;
+    free(a->display_name); a->display_name = disp;
+    if (a->offline && !r->cfg->keep_ost) {   /* an OST belongs to one mailbox: Outlook makes a new one */
+        sr_log(SR_LOG_INFO, p->name, "offline profile: the source OST %s is no longer used",
+               a->ost_path ? a->ost_path : "(default)");
+        free(a->ost_path);
+        a->ost_path = NULL;
+    }
+    p->status.updated = 1;
+    p->status.updated_at = (int64_t)time(NULL);
+    return mapi_pstore_update(r->store, p, err);
+}
+
+static void ctx_clear(cpuu_ctx *c)
+{
+    mapi_folders_clear(&c->src_folders);
+    mapi_folders_clear(&c->tgt_folders);
+    rmap_free(c->map);
+    c->map = NULL;
+}
+
+/* Backup, features, switch; the CSV code. */
+static int update_with_sessions(cpuu_run_ctx *r, mapi_profile *p, cpuu_sides *sd, cpuu_ctx *c,
+                                const mapi_switchmsg *sm)
+{
+    sr_err e;
+    const mapi_account *a = &p->accounts[0];
+    if (r->opts->dry_run) {
+        c->dry_run = 1;
+        run_features(r, c);
+        sr_log(SR_LOG_NOTICE, p->name, "dry run: profile not changed");
+        return CPUU_RC_NOT_PROCESSED;
+    }
+    sr_code rc = mapi_pstore_backup(r->store, p->name, &e);
+    if (rc == SR_E_EXISTS)
+        sr_log(SR_LOG_NOTICE, p->name, "a backup copy exists already (kept: it is the state before "
+               "the first attempt)");
+    else if (rc != SR_OK) {
+        sr_log(SR_LOG_ERROR, p->name, "cannot back up the profile: %s", e.msg);
+        return CPUU_RC_FAILED_TO_CREATE_BACKUP;
+    }
+    if (!(c->map = rmap_new(NULL, NULL, sd->tgt, &e)) ||
+        rmap_add(c->map, a->smtp, sm->target_smtp, sm->target_legacy_dn, &e) != SR_OK ||
+        rmap_add(c->map, a->legacy_dn, sm->target_smtp, sm->target_legacy_dn, &e) != SR_OK) {
+        sr_log(SR_LOG_ERROR, p->name, "recipient map: %s", e.msg);
+        return CPUU_RC_MODIFYING_FAILED;
+    }
+    if (run_features(r, c) != 0)
+        return CPUU_RC_MODIFYING_FAILED;
+    if (switch_profile(r, p, sd, sm, &e) != SR_OK) {
+        sr_log(SR_LOG_ERROR, p->name, "cannot switch the profile: %s", e.msg);
+        restore_features(c, r->cfg->effective);
+        return CPUU_RC_MODIFYING_FAILED;
+    }
+    sr_log(SR_LOG_NOTICE, p->name, "switched to the target mailbox %s (%s)", sm->target_smtp,
+           sm->target_legacy_dn);
+    return CPUU_RC_MODIFYING_OK;
+}
+
+int cpuu_update_profile(cpuu_run_ctx *r, mapi_profile *p, unsigned *extra)
+{
+    cpuu_sides sd = { 0 };
+    mapi_switchmsg sm = { 0 };
+    char *bdir = cpuu_backup_dir(r, p->name);
+    cpuu_ctx c = { .who = p->name, .backup_dir = bdir, .cfg = r->cfg };
+    *extra = 0;
+    int rc = bdir ? open_source(r, p, &sd, &c, &sm, extra) : CPUU_RC_MODIFYING_FAILED;
+    if (rc == 0)
+        rc = target_check(r, p, &sd, &c, &sm);
+    if (rc == 0) {
+        c.src = sd.src;
+        c.tgt = sd.tgt;
+        rc = update_with_sessions(r, p, &sd, &c, &sm);
+        if (rc == CPUU_RC_MODIFYING_FAILED && !r->opts->dry_run) {
+            sr_err e;   /* nothing was switched: the backup copy must not look like a rollback point */
+            if (mapi_pstore_delete_backup(r->store, p->name, &e) != SR_OK && e.code != SR_E_NOTFOUND)
+                sr_log(SR_LOG_WARN, p->name, "cannot delete the backup copy: %s", e.msg);
+        }
+    }
+    ctx_clear(&c);
+    mapi_switchmsg_clear(&sm);
+    cpuu_sides_free(&sd);
+    free(bdir);
+    return rc;
+}
+
+sr_code cpuu_restore_features(cpuu_run_ctx *r, const char *name, const mapi_profile *cur,
+                              const mapi_profile *orig, sr_err *err)
+{
+    char *bdir = cpuu_backup_dir(r, name);
+    if (!bdir)
+        return sr_err_set(err, SR_E_NOMEM, "out of memory");
+    cfg_feature_set have = 0;
+    for (int f = 0; f < CFG_F__MAX; f++)
+        if (cpuu_backup_dir_has(bdir, cfg_feature_name((cfg_feature)f)))
+            have |= CFG_FSET(f);
+    sr_code rc = SR_OK;
+    if (have && (cur->n_accounts == 0 || orig->n_accounts == 0))
+        rc = sr_err_set(err, SR_E_INVALID, "%s: feature backups exist but the profile has no "
+                        "Exchange account to reach the mailboxes", name);
+    if (rc == SR_OK && have) {
+        cpuu_sides sd = { 0 };
+        const mapi_account *src = &orig->accounts[0], *tgt = &cur->accounts[0];
+        cpuu_ctx c = { .who = name, .backup_dir = bdir, .cfg = r->cfg };
+        cpuu_progress("openstore begin source %s", src->smtp);
+        /* no legacy DN check: a migrated source answers Autodiscover with a redirect */
+        sd.src = logon(r, &sd, 0, src, src->smtp, NULL, err);
+        cpuu_progress("openstore end");
+        cpuu_progress("openstore begin target %s", tgt->smtp);
+        sd.tgt = sd.src ? logon(r, &sd, 1, src, tgt->smtp, tgt->legacy_dn, err) : NULL;
+        cpuu_progress("openstore end");
+        if (!sd.tgt)
+            rc = err->code ? err->code : SR_E_INTERNAL;
+        for (int f = 0; rc == SR_OK && f < CFG_F__MAX; f++) {
+            const struct feature_ops *ops = (have & CFG_FSET(f)) ? cpuu_feature_ops((cfg_feature)f) : NULL;
+            if (!ops || !ops->restore)
+                continue;
+            c.src = sd.src;
+            c.tgt = sd.tgt;
+            const char *fname = cfg_feature_name((cfg_feature)f);
+            cpuu_progress("feature begin %s", fname);
+            sr_code frc = ops->restore(&c, err);
+            cpuu_progress("feature end %s", fname);
+            if (frc == SR_OK)
+                sr_log(SR_LOG_NOTICE, name, "%s: restored from its backup", fname);
+            else if (frc != SR_E_NOTFOUND) {
+                sr_err_prefix(err, "%s: ", fname);
+                rc = frc;
+            }
+        }
+        cpuu_sides_free(&sd);
+    }
+    free(bdir);
+    return rc;
+}
+
+/* ---- one run ------------------------------------------------------------------ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <unistd.h>
+
+/* The log file (0600, appended); NULL when it cannot be opened. */
+static FILE *open_log(const char *path)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
+    FILE *fp = fd >= 0 ? fdopen(fd, "a") : NULL;
+    if (fd >= 0 && !fp)
+        close(fd);
+    if (fp)
+        setvbuf(fp, NULL, _IOLBF, 0);
+    return fp;
+}
+
+static void apply_overrides(cfg_cpuu *c, const cpuu_opts *o)
+{
+    if (o->features_given) {
+        c->features = o->features;
+        c->features_given = 1;
+        c->skip = 0;
+    }
+    if (o->skip_given) {
+        c->skip = o->skip;
+        c->features = 0;
+        c->features_given = 0;
+    }
+    c->effective = c->features_given ? c->features : (CFG_FSET_PROCESSABLE & ~c->skip);
+    if (o->critical_given)
+        c->critical = o->critical;
+    if (o->remove_given)
+        c->remove = o->remove;
+    if (o->silent >= 0)
+        c->silent = o->silent;
+    if (o->process_offline_profiles >= 0)
+        c->process_offline_profiles = o->process_offline_profiles;
+    if (o->keep_ost >= 0)
+        c->keep_ost = o->keep_ost;
+    if (o->autodiscover_source_url) {
+        free(c->autodiscover_source_url);
+        c->autodiscover_source_url = sr_strdup(o->autodiscover_source_url);
+    }
+    if (o->autodiscover_target_url) {
+        free(c->autodiscover_target_url);
+        c->autodiscover_target_url = sr_strdup(o->autodiscover_target_url);
+    }
+}
+
+/* Parameters with no meaning on Linux are accepted and said so. */
+static void note_not_applicable(const cpuu_opts *o, const cfg_cpuu *c)
+{
+    if (o->move_dumps_to_remote || c->move_dumps_to_remote)
+        sr_log(SR_LOG_INFO, "cpuu", "-MoveDumpsToRemote: not applicable on Linux (no crash dumps)");
+    if (o->log_write_directly || c->log_write_directly)
+        sr_log(SR_LOG_INFO, "cpuu", "-LogWriteDirectly: not applicable on Linux (the log is always "
+               "written directly)");
+    if (o->max_local_dumps != CFG_DEFAULT_MAX_LOCAL_DUMPS)
+        sr_log(SR_LOG_INFO, "cpuu", "-MaxLocalDumps: not applicable on Linux");
+    if (o->disable_logon_through_outlook || c->disable_logon_through_outlook)
+        sr_log(SR_LOG_INFO, "cpuu", "-DisableLogonThroughOutlook: no Outlook here; the engine logs "
+               "on to the target itself");
+    if (c->ask_credentials)
+        sr_log(SR_LOG_WARN, "cpuu", "AskCredentials: no prompts in this engine; give the password "
+               "in CPUU.ini or on CPUU_SECRET_FD");
+}
+
+static char *dir_of(const char *path)
+{
+    const char *sl = strrchr(path, '/');
+    return sl ? sr_asprintf("%.*s", (int)(sl == path ? 1 : sl - path), path) : sr_strdup(".");
+}
+
+static const char *const bit_names[] = {
+    "CPUU_SUCCESS", "CPUU_NO_SWITCH_MSG", "CPUU_SWITCH_ERR", "CPUU_USER_ABORT", "CPUU_GLOBAL_ERR",
+    "CPUU_CRASH", "CPUU_FAILED_TO_WRITE_LOG", "CPUU_FAILED_TO_CREATE_TMP_DIR",
+    "CPUU_FAILED_TO_COPY_LOCALLOG_TO_REMOTE_SHARE", "CPUU_INVALID_SWITCH_MSG",
+};
+
+static void log_exit(unsigned bits)
+{
+    char buf[400] = "";
+    for (unsigned i = 0; i < sizeof bit_names / sizeof bit_names[0]; i++)
+        if (bits & (1u << i))
+            snprintf(buf + strlen(buf), sizeof buf - strlen(buf), "%s%s", buf[0] ? "|" : "", bit_names[i]);
+    sr_log(SR_LOG_NOTICE, "cpuu", "exit %u (%s)", bits, buf[0] ? buf : "CPUU_CANNOT_START");
+}
+
+/* Log + CSV; returns the log stream (NULL: stderr) and sets bits on failure. */
+static FILE *open_outputs(cpuu_run_ctx *r, const char *pattern, char **log_path)
+{
+    *log_path = cpuu_log_expand(pattern);
+    FILE *fp = *log_path ? open_log(*log_path) : NULL;
+    if (!fp) {
+        fprintf(stderr, "cpuu: cannot write the log file %s: %s (exit bit 64 "
+                "CPUU_FAILED_TO_WRITE_LOG); logging to stderr\n", *log_path ? *log_path : pattern,
+                strerror(errno));
+        r->bits |= CPUU_FAILED_TO_WRITE_LOG;
+    }
+    sr_log_set_stream(fp);
+    char *csv = *log_path ? cpuu_csv_path(*log_path) : NULL;
+    sr_err e;
+    if (!csv || !(r->csv = cpuu_csv_open(csv, &e))) {
+        fprintf(stderr, "cpuu: %s (exit bit 64 CPUU_FAILED_TO_WRITE_LOG)\n", csv ? e.msg : "out of memory");
+        r->bits |= CPUU_FAILED_TO_WRITE_LOG;
+    }
+    free(csv);
+    return fp;
+}
+
+static unsigned run_mode(cpuu_run_ctx *r)
+{
+    sr_err e;
+    r->secret = cpuu_secret_from_fd(&e);
+    r->store = mapi_pstore_open(NULL, 0, &e);
+    if (!r->store) {
+        sr_log(SR_LOG_ERROR, "cpuu", "profile store: %s", e.msg);
+        fprintf(stderr, "cpuu: profile store: %s (exit bit 16 CPUU_GLOBAL_ERR)\n", e.msg);
+        return r->bits | CPUU_GLOBAL_ERR;
+    }
+    cpuu_mode mode = cpuu_opts_mode(r->opts);
+    static const char *const mode_names[] = { "update", "rollback", "cleanup" };
+    sr_log(SR_LOG_NOTICE, "cpuu", "%s mode; profiles in %s; INI %s", mode_names[mode],
+           mapi_pstore_dir(r->store), r->cfg->path);
+    if (mode == CPUU_MODE_UPDATE)
+        cpuu_mode_update(r);
+    else if (mode == CPUU_MODE_ROLLBACK)
+        cpuu_mode_rollback(r);
+    else
+        cpuu_mode_cleanup(r);
+    return r->bits;
+}
+
+unsigned cpuu_run(const cpuu_opts *o)
+{
+    cpuu_run_ctx r = { .opts = o };
+    char *log_path = NULL;
+    sr_log_set_level(SR_LOG_INFO);
+    FILE *logfp = open_outputs(&r, o->log ? o->log : "CPUU.log", &log_path);
+    sr_err e;
+    cfg_diag diag;
+    const char *ini = o->ini ? o->ini : "CPUU.ini";
+    r.cfg = cfg_cpuu_load(ini, &diag, &e);
+    unsigned bits;
+    if (!r.cfg) {
+        sr_log(SR_LOG_ERROR, "cpuu", "%s; nothing processed", e.msg);
+        fprintf(stderr, "cpuu: %s (%u error(s) in %s; see the log); exit bit 16 CPUU_GLOBAL_ERR\n",
+                e.msg, diag.errors, ini);
+        bits = r.bits | CPUU_GLOBAL_ERR;
+    } else {
+        apply_overrides(r.cfg, o);
+        note_not_applicable(o, r.cfg);
+        r.ini_dir = dir_of(r.cfg->path);
+        bits = run_mode(&r);
+    }
+    log_exit(bits);
+    sr_log_set_stream(NULL);
+    if (logfp && fclose(logfp) != 0)
+        bits |= CPUU_FAILED_TO_WRITE_LOG;
+    cpuu_csv_close(r.csv);
+    mapi_pstore_free(r.store);
+    cfg_cpuu_free(r.cfg);
+    sr_secret_free(r.secret);
+    free(r.ini_dir);
+    free(log_path);
+    return bits;
+}

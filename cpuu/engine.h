@@ -1,0 +1,165 @@
+/* engine.h — the update engine's private interface (cpuu/ only): the
+ * command line as parsed, the spec's CSV return codes and exit bits in one
+ * table, the run (log, CSV, progress, profile store) and the three modes.
+ *
+ * Flow: main.c parses argv into cpuu_opts (cpuu_opts_parse), cpuu_run opens
+ * the log/CSV/progress channel, loads CPUU.ini, applies command-line
+ * overrides, opens the profile store and runs one mode; it returns the spec's
+ * exit bitmask (the process exits with bits & 0xff after writing
+ * "exit <bits>" on the progress channel).
+ *
+ * Ownership: cpuu_opts_parse fills a caller-owned struct whose arrays point
+ * into argv (nothing to free but cpuu_opts_clear).  Everything cpuu_run
+ * creates it frees. */
+#ifndef CPUU_ENGINE_H
+#define CPUU_ENGINE_H
+
+#include <stdio.h>
+
+#include "configs/configs.h"
+#include "cpuu/feature.h"
+#include "cpuu_invoke/cpuu_invoke.h"
+#include "mapi/mapi.h"
+#include "util/util.h"
+
+/* ---- the spec's "CPUU Return Codes" (CSV) --------------------------------- */
+typedef enum {
+    CPUU_RC_NOT_PROCESSED = 0,
+    CPUU_RC_IS_BACKUP = 1,
+    CPUU_RC_ALREADY_UPDATED = 2,
+    CPUU_RC_BACKUP_NOT_FOUND = 3,
+    CPUU_RC_NOT_RESOLVED = 4,
+    CPUU_RC_NOT_EXCHANGE_SERVICE = 5,
+    CPUU_RC_IS_OFFLINE = 6,
+    CPUU_RC_HAS_NO_SERVER = 7,
+    CPUU_RC_UNEXPECTED_SERVICES = 8,
+    CPUU_RC_FAILED_TO_CREATE_BACKUP = 9,
+    CPUU_RC_MODIFYING_OK = 10,
+    CPUU_RC_MODIFYING_FAILED = 11,
+    CPUU_RC_RESTORE_OK = 12,
+    CPUU_RC_RESTORE_FAILED = 13,
+    CPUU_RC_CLEANUP_OK = 14,
+    CPUU_RC_CLEANUP_FAILED = 15,
+    CPUU_RC_CLEANUP_CANCELED = 16,
+    CPUU_RC_UNABLE_OPEN_DEFSTORE = 17,
+    CPUU_RC_UNABLE_OPEN_MAILBOX_STORE = 18,
+    CPUU_RC_UNSUPPORTED_AUTHENTICATION = 19,
+    CPUU_RC_CFG_UI_LOCK = 20,
+    CPUU_RC_OFFLINE_AND_RC = 21,
+    CPUU_RC_NO_FREESPACE_FOR_BACKUPOST = 22,
+    CPUU_RC_MORE_THAN_ONE_ACCOUNT = 23,
+    CPUU_RC_NO_ACCOUNT_ALLOWED = 24,
+    CPUU_RC__MAX
+} cpuu_rc;
+
+/* The spec's name ("PROFILE_MODIFYING_OK"); static, "?" when out of range. */
+const char *cpuu_rc_name(int rc);
+
+typedef enum { CPUU_MODE_UPDATE = 0, CPUU_MODE_ROLLBACK, CPUU_MODE_CLEANUP } cpuu_mode;
+
+/* What one profile's outcome adds to the exit bitmask, per mode (the spec's
+ * "Exit Codes" table); extra = CPUU_NO_SWITCH_MSG / CPUU_INVALID_SWITCH_MSG
+ * when the profile stopped at the switch message, else 0. */
+unsigned cpuu_rc_bits(cpuu_mode mode, int rc, unsigned extra);
+
+/* ---- the command line ------------------------------------------------------- */
+typedef struct cpuu_opts {
+    const char *ini;                  /* -INI; default "CPUU.ini" */
+    const char *log;                  /* -Log; default "CPUU.log" (or Log= in the INI) */
+    const char **profiles;            /* -Profiles, NULL-terminated (NULL: not given) */
+    const char **undo;                /* -Undo names */
+    int default_profile, undo_all, undo_default_profile, cleanup, help;
+    int leave_temporary_profile, skip_autodiscover_checking, do_not_modify_exclude_scp;
+    int name_trg_store_as_src, disable_logon_through_outlook;
+    int move_dumps_to_remote, log_write_directly, max_local_dumps; /* accepted, no effect */
+    /* configuration parameters given on the command line (override CPUU.ini) */
+    int features_given, skip_given, critical_given, remove_given;
+    cfg_feature_set features, skip, critical, remove;
+    int silent, process_offline_profiles, keep_ost;   /* -1: not given */
+    const char *autodiscover_source_url, *autodiscover_target_url;
+    const char **processed_domains;   /* NULL: not given */
+    int dry_run;                      /* -DryRun: plan and log, write nothing */
+} cpuu_opts;
+
+/* Parse argv (argv[0] skipped).  SR_E_USAGE with a message naming the
+ * argument.  Arrays are heap (cpuu_opts_clear), strings point into argv. */
+sr_code cpuu_opts_parse(int argc, char **argv, cpuu_opts *o, sr_err *err);
+void cpuu_opts_clear(cpuu_opts *o);
+void cpuu_usage(FILE *fp);
+cpuu_mode cpuu_opts_mode(const cpuu_opts *o);
+
+/* ---- log file, CSV, progress ---------------------------------------------- */
+/* -Log pattern → path: #H host, #D date (YYYYMMDD), #T time (HHMMSS), %VAR%
+ * environment (unknown variables stay as written).  Heap, caller frees. */
+char *cpuu_log_expand(const char *pattern);
+/* The CSV beside the log: "x.log" → "x.csv", else "<log>.csv".  Heap. */
+char *cpuu_csv_path(const char *log_path);
+
+typedef struct cpuu_csv cpuu_csv;
+/* Open (append, 0600).  NULL with err on failure.  Free with cpuu_csv_close. */
+cpuu_csv *cpuu_csv_open(const char *path, sr_err *err);
+/* "<profile>\t<current>\t<previous>\n"; SR_E_IO on a write failure. */
+sr_code cpuu_csv_write(cpuu_csv *c, const char *profile, int current, int previous, sr_err *err);
+void cpuu_csv_close(cpuu_csv *c);
+
+/* Progress protocol, child side (cpuu_invoke.h): lines on $CPUU_PROGRESS_FD.
+ * Without the variable (or with a bad fd) every call is a no-op. */
+void cpuu_progress_init(void);
+void cpuu_progress(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The secret on $CPUU_SECRET_FD (read to EOF, trailing newline dropped);
+ * NULL without one.  Caller frees with sr_secret_free. */
+char *cpuu_secret_from_fd(sr_err *err);
+
+/* ---- one run ---------------------------------------------------------------- */
+typedef struct cpuu_run_ctx {
+    const cpuu_opts *opts;
+    cfg_cpuu *cfg;                    /* loaded and overridden */
+    mapi_pstore *store;
+    cpuu_csv *csv;
+    char *secret;                     /* from CPUU_SECRET_FD (source password), or NULL */
+    char *ini_dir;                    /* directory of CPUU.ini (local Autodiscover XMLs) */
+    unsigned bits;                    /* exit bitmask so far */
+    unsigned n_done;                  /* profiles with a final "OK" code */
+} cpuu_run_ctx;
+
+/* Everything from CPUU.ini parse to the last CSV line.  Returns the exit bits. */
+unsigned cpuu_run(const cpuu_opts *o);
+
+/* Modes (modes.c): each handles every selected profile, writes the CSV and
+ * ORs bits into r->bits. */
+void cpuu_mode_update(cpuu_run_ctx *r);
+void cpuu_mode_rollback(cpuu_run_ctx *r);
+void cpuu_mode_cleanup(cpuu_run_ctx *r);
+
+/* Per-profile state under the store: <store>/backups/<escaped name>/ (feature
+ * backups, 0700) and <store>/backups/<escaped name>.status (last CSV code).
+ * Heap, caller frees. */
+char *cpuu_backup_dir(const cpuu_run_ctx *r, const char *profile);
+int cpuu_status_prev(const cpuu_run_ctx *r, const char *profile);
+/* Whether bdir holds a backup file of this feature ("<feature>.<name>"). */
+int cpuu_backup_dir_has(const char *bdir, const char *feature);
+void cpuu_status_save(const cpuu_run_ctx *r, const char *profile, int rc);
+/* CSV line + status file + log line; ORs the bits. */
+void cpuu_report(cpuu_run_ctx *r, cpuu_mode mode, const char *profile, int rc, unsigned extra);
+
+/* engine.c: the network half of one profile. */
+typedef struct cpuu_sides {
+    mapi_net *src_net, *tgt_net;
+    mapi_ad *src_ad, *tgt_ad;
+    mapi_session *src, *tgt;
+} cpuu_sides;
+void cpuu_sides_free(cpuu_sides *s);
+/* Network handle for one side ("source"/"target") with the configured
+ * credentials; errors name the side and the INI line. */
+mapi_net *cpuu_net_for(cpuu_run_ctx *r, int target, const mapi_account *acct, sr_err *err);
+mapi_ad *cpuu_ad_for(cpuu_run_ctx *r, mapi_net *net, int target, const char *account_ad_url,
+                     const char *domain, sr_err *err);
+/* Update one profile (already loaded and checked); returns its CSV code and
+ * sets *extra (switch message bits). */
+int cpuu_update_profile(cpuu_run_ctx *r, mapi_profile *p, unsigned *extra);
+/* Rollback: restore every feature's backup for this profile (network when
+ * there are backups).  SR_OK when nothing needed restoring. */
+sr_code cpuu_restore_features(cpuu_run_ctx *r, const char *name, const mapi_profile *cur,
+                              const mapi_profile *orig, sr_err *err);
+
+#endif
