@@ -24,10 +24,15 @@
 #      the DC's KDC (LAB_SASL_GSSAPI=1 only when it worked).
 #
 # Ports: Samba's LDAP ports are fixed (389, 636, 3268, 3269; no smb.conf
-# option moves them), so only one Samba lab can run on a machine at a time;
-# LAB_LDAP_PORT/LAB_LDAPS_PORT are therefore 389/636; start waits (bounded, LAB_SAMBA_PORT_WAIT seconds, default 60) for another
-# lab to release them and fails clearly otherwise.  The KDC and kpasswd ports
-# are free ports.  Env: LAB_SIDE=target loads the target side instead.
+# option moves them), so only one Samba lab can run on a machine at a time:
+# LAB_LDAP_PORT/LAB_LDAPS_PORT are 389/636, and start takes a lock
+# (/tmp/switchresmb-samba-lab.lock, inherited by samba, so held while the DC
+# runs), waiting at most LAB_SAMBA_PORT_WAIT seconds (default 180) for
+# another lab to end, then checks the ports are free; it fails clearly
+# otherwise.  A DC left behind by a killed test ends itself after
+# LAB_SAMBA_MAX_RUNTIME seconds (default 600); one whose DIR was deleted is
+# stopped by the next start.  The KDC and kpasswd ports are free ports.
+# Env: LAB_SIDE=target loads the target side instead.
 #
 # lab.env beyond the contract: LAB_NETBIOS, LAB_PRINCIPAL (the admin as
 # user@REALM), LAB_KRB5CCNAME (a ticket cache holding its TGT, made at start;
@@ -48,7 +53,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 PY=/usr/bin/python3
 SAMBA=${SAMBA:-/usr/sbin/samba}
 SAMBA_TOOL=${SAMBA_TOOL:-/usr/bin/samba-tool}
-LAB_RUNTIME=${LAB_SAMBA_MAX_RUNTIME:-900}   # samba ends itself after this (leak guard)
+LAB_RUNTIME=${LAB_SAMBA_MAX_RUNTIME:-600}   # samba ends itself after this (leak guard)
+LOCK=/tmp/switchresmb-samba-lab.lock        # one Samba lab per machine: fixed ports
 
 die() { echo "samba-lab: $*" >&2; exit 1; }
 note() { [ -n "${LAB_VERBOSE:-}" ] && echo "samba-lab: $*" >&2; return 0; }
@@ -161,7 +167,6 @@ for line in text.splitlines():
                 f"\tpid directory = {d}/run",
                 f"\tncalrpc dir = {d}/run/ncalrpc",
                 f"\tlogging = file",
-                f"\tlog file = {d}/log/samba.log",
                 f"\tlog level = 1",
                 f"\tmax log size = 0",
                 f"\tldap server require strong auth = allow_sasl_over_tls",
@@ -230,8 +235,7 @@ reap_orphans() {
 
 # Waits (bounded) until Samba's fixed LDAP ports are free.
 wait_ports_free() {
-    local i limit=$(( ${LAB_SAMBA_PORT_WAIT:-60} * 10 ))
-    reap_orphans
+    local i limit=100   # 10 s: the lock is ours, so only a stray server could hold them
     for ((i = 0; i < limit; i++)); do
         port_open 389 || port_open 636 || port_open 3268 || port_open 3269 || return 0
         sleep 0.1
@@ -239,8 +243,22 @@ wait_ports_free() {
     return 1
 }
 
+# What provisioning needs beyond the samba package (Debian installs these as
+# samba's Recommends, which apt --no-install-recommends leaves out).
+preflight() {
+    local c missing=""
+    for c in "$SAMBA" "$SAMBA_TOOL" ldbadd ldbmodify ldapsearch openssl ss; do
+        command -v "$c" >/dev/null 2>&1 || missing="$missing $c"
+    done
+    [ -d /usr/share/samba/setup/ad-schema ] || missing="$missing samba-ad-provision"
+    ls /usr/lib/*/samba/ldb/samba_secrets.so >/dev/null 2>&1 || missing="$missing samba-dsdb-modules"
+    ls /usr/lib/*/samba/vfs/acl_xattr.so >/dev/null 2>&1 || missing="$missing samba-vfs-modules"
+    [ -z "$missing" ] || die "start: missing:$missing (Debian packages samba samba-ad-provision samba-dsdb-modules samba-vfs-modules ldb-tools ldap-utils openssl iproute2)"
+}
+
 start() {  # DIR ORG_JSON
     local d=$1 org=$2 side=${LAB_SIDE:-source}
+    preflight
     [ -f "$org" ] || die "start: $org: no such org.json"
     mkdir -p "$d" && chmod 700 "$d" || die "start: cannot create $d"
     [ -e "$d/samba.pid" ] && die "start: $d already holds a lab (samba.pid exists)"
@@ -258,7 +276,15 @@ start() {  # DIR ORG_JSON
     local log=$d/start.log sam=$d/dc/private/sam.ldb
     : >"$log"
 
-    wait_ports_free || die "start: 127.0.0.1 ports 389/636/3268/3269 are in use (another Samba lab or LDAP server?); Samba cannot move them"
+    # One Samba lab per machine (fixed ports): a lock that samba inherits, so
+    # it is held exactly as long as this lab's DC runs (released by stop, by
+    # a failed start's cleanup, or when samba ends for any reason).
+    reap_orphans
+    exec 9>>"$LOCK" || die "start: cannot open $LOCK"
+    note "waiting for $LOCK"
+    flock -w "${LAB_SAMBA_PORT_WAIT:-180}" 9 ||
+        die "start: another Samba lab still runs after ${LAB_SAMBA_PORT_WAIT:-180} s (lock $LOCK)"
+    wait_ports_free || die "start: 127.0.0.1 ports 389/636/3268/3269 are in use (another LDAP server?); Samba cannot move them"
 
     # 1. provision (no --adminpass: Administrator gets a random password we never use)
     note "provisioning $realm"
@@ -332,7 +358,7 @@ except OSError: pass' 2>/dev/null); do
         if port_open 389 && port_open 636 && port_open "$kdc_port"; then up=1; break; fi
         sleep 0.1
     done
-    [ $up = 1 ] || die "start: samba did not come up (see $d/samba.out, $d/log/samba.log): $(tail -n 3 "$d/samba.out")"
+    [ $up = 1 ] || die "start: samba did not come up (see $d/log/log.samba): $(grep -v '^\[' "$d/log/log.samba" 2>/dev/null | tail -n 3)"
     note "samba up after $((SECONDS - t0)) s"
 
     # 5. self-checks
