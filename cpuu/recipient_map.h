@@ -56,4 +56,19 @@ const char *rmap_status_name(rmap_status s);
 /* Directory searches + EWS calls this map made (for the performance tests). */
 unsigned rmap_lookups_made(const rmap *m);
 
+/* ---- additions (cpuu features helper) ---------------------------------- */
+/* The source primary SMTP address of a key the source directory knows
+ * (whatever its status: a not-migrated recipient stays reachable by SMTP);
+ * owned by the map, NULL when unknown.  Valid after rmap_resolve. */
+const char *rmap_source_smtp(rmap *m, const char *key);
+/* Resolve keys that already belong to the TARGET organisation (what the
+ * target mailbox itself holds, e.g. the EX legacyExchangeDNs GetInboxRules
+ * answers) to their target primary SMTP: the target directory when given,
+ * else one concurrent ResolveNames batch on the target session.  Cached;
+ * counted in rmap_lookups_made.  Without either source: no-op. */
+sr_code rmap_resolve_target(rmap *m, const char *const *keys, size_t n, sr_err *err);
+/* Target primary SMTP of a target-organisation key (after
+ * rmap_resolve_target); owned by the map, NULL when unknown. */
+const char *rmap_target_smtp_of(rmap *m, const char *key);
+
 #endif

@@ -1,0 +1,560 @@
+/* ews_feat.c — delegate, inbox-rule and ResolveNames requests and answers
+ * for the cpuu features (see ews_feat.h).  Built with libxml2's tree API:
+ * values go in as text nodes (escaped), never pasted into markup. */
+#include "cpuu/ews_feat.h"
+
+#include <libxml/parser.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *const ewsf_perm_folders[EWSF_NPERM] = {"Calendar", "Tasks",  "Inbox",
+                                                    "Contacts", "Notes", "Journal"};
+
+/* ---- XML helpers ---- */
+static int node_is(xmlNodePtr n, const char *ns, const char *name)
+{
+    if (!n || n->type != XML_ELEMENT_NODE || strcmp((const char *)n->name, name) != 0)
+        return 0;
+    if (!ns)
+        return 1;
+    return n->ns && n->ns->href && strcmp((const char *)n->ns->href, ns) == 0;
+}
+
+xmlNodePtr ewsf_child(xmlNodePtr n, const char *ns, const char *name)
+{
+    for (xmlNodePtr c = n ? n->children : NULL; c; c = c->next)
+        if (node_is(c, ns, name))
+            return c;
+    return NULL;
+}
+
+xmlNodePtr ewsf_next(xmlNodePtr n, const char *ns, const char *name)
+{
+    for (xmlNodePtr c = n ? n->next : NULL; c; c = c->next)
+        if (node_is(c, ns, name))
+            return c;
+    return NULL;
+}
+
+char *ewsf_child_text(xmlNodePtr n, const char *ns, const char *name)
+{
+    xmlNodePtr c = ewsf_child(n, ns, name);
+    if (!c)
+        return NULL;
+    xmlChar *t = xmlNodeGetContent(c);
+    char *s = sr_strdup(t ? (const char *)t : "");
+    xmlFree(t);
+    return s;
+}
+
+sr_code ewsf_msg_status(xmlNodePtr msg, sr_err *err)
+{
+    char *code = ewsf_child_text(msg, EWSF_NS_M, "ResponseCode");
+    if (!code)
+        return sr_err_set(err, SR_E_PROTOCOL, "EWS answer without a ResponseCode");
+    sr_class cls;
+    sr_code rc = mapi_ews_code(code, &cls);
+    if (rc != SR_OK) {
+        char *text = ewsf_child_text(msg, EWSF_NS_M, "MessageText");
+        sr_err_set(err, rc, "%s%s%s", code, text ? ": " : "", text ? text : "");
+        if (err)
+            err->cls = cls;
+        free(text);
+    }
+    free(code);
+    return rc;
+}
+
+/* ---- envelope ---- */
+typedef struct env {
+    xmlDocPtr doc;
+    xmlNodePtr body;
+    xmlNsPtr t, m;
+} env;
+
+static int env_new(env *e, const mapi_ews_target *tg, sr_err *err)
+{
+    memset(e, 0, sizeof *e);
+    e->doc = xmlNewDoc(BAD_CAST "1.0");
+    xmlNodePtr root = e->doc ? xmlNewDocNode(e->doc, NULL, BAD_CAST "Envelope", NULL) : NULL;
+    if (!root) {
+        xmlFreeDoc(e->doc);
+        e->doc = NULL;
+        sr_err_set(err, SR_E_NOMEM, "out of memory building an EWS request");
+        return -1;
+    }
+    xmlDocSetRootElement(e->doc, root);
+    xmlNsPtr soap = xmlNewNs(root, BAD_CAST "http://schemas.xmlsoap.org/soap/envelope/",
+                             BAD_CAST "soap");
+    e->t = xmlNewNs(root, BAD_CAST EWSF_NS_T, BAD_CAST "t");
+    e->m = xmlNewNs(root, BAD_CAST EWSF_NS_M, BAD_CAST "m");
+    xmlSetNs(root, soap);
+    xmlNodePtr hdr = xmlNewChild(root, soap, BAD_CAST "Header", NULL);
+    xmlNodePtr v = xmlNewChild(hdr, e->t, BAD_CAST "RequestServerVersion", NULL);
+    xmlNewProp(v, BAD_CAST "Version",
+               BAD_CAST(tg && tg->server_version ? tg->server_version : "Exchange2013_SP1"));
+    if (tg && tg->impersonate) {
+        xmlNodePtr imp = xmlNewChild(hdr, e->t, BAD_CAST "ExchangeImpersonation", NULL);
+        xmlNodePtr sid = xmlNewChild(imp, e->t, BAD_CAST "ConnectingSID", NULL);
+        xmlNewTextChild(sid, e->t, BAD_CAST "PrimarySmtpAddress", BAD_CAST tg->impersonate);
+    }
+    e->body = xmlNewChild(root, soap, BAD_CAST "Body", NULL);
+    return 0;
+}
+
+static xmlNodePtr add(xmlNodePtr parent, xmlNsPtr ns, const char *name, const char *text)
+{
+    return xmlNewTextChild(parent, ns, BAD_CAST name, text ? BAD_CAST text : NULL);
+}
+
+static xmlDocPtr finish(env *e, int failed, sr_err *err)
+{
+    if (failed || !e->body) {
+        xmlFreeDoc(e->doc);
+        sr_err_set(err, SR_E_NOMEM, "out of memory building an EWS request");
+        return NULL;
+    }
+    return e->doc;
+}
+
+/* ---- delegates ---- */
+void ewsf_delegate_clear(ewsf_delegate *d)
+{
+    if (!d)
+        return;
+    free(d->smtp);
+    free(d->display_name);
+    free(d->sid);
+    for (int i = 0; i < EWSF_NPERM; i++)
+        free(d->perm[i]);
+    memset(d, 0, sizeof *d);
+}
+
+void ewsf_delegates_clear(ewsf_delegates *l)
+{
+    if (!l)
+        return;
+    for (size_t i = 0; i < l->n; i++)
+        ewsf_delegate_clear(&l->v[i]);
+    free(l->v);
+    free(l->deliver);
+    memset(l, 0, sizeof *l);
+}
+
+static char *dup_or_null(const char *s)
+{
+    return s ? sr_strdup(s) : NULL;
+}
+
+sr_code ewsf_delegates_add(ewsf_delegates *l, const ewsf_delegate *d, sr_err *err)
+{
+    if (l->n == l->cap) {
+        size_t nc = l->cap ? l->cap * 2 : 8;
+        ewsf_delegate *nv = realloc(l->v, nc * sizeof *nv);
+        if (!nv)
+            return sr_err_set(err, SR_E_NOMEM, "out of memory");
+        l->v = nv;
+        l->cap = nc;
+    }
+    ewsf_delegate *c = &l->v[l->n];
+    memset(c, 0, sizeof *c);
+    c->smtp = dup_or_null(d->smtp);
+    c->display_name = dup_or_null(d->display_name);
+    c->sid = dup_or_null(d->sid);
+    for (int i = 0; i < EWSF_NPERM; i++)
+        c->perm[i] = dup_or_null(d->perm[i]);
+    c->receive_copies = d->receive_copies;
+    c->view_private = d->view_private;
+    l->n++;
+    return SR_OK;
+}
+
+static xmlNodePtr add_mailbox(env *e, xmlNodePtr op, const char *mailbox)
+{
+    xmlNodePtr mb = add(op, e->m, "Mailbox", NULL);
+    add(mb, e->t, "EmailAddress", mailbox);
+    return mb;
+}
+
+xmlDocPtr ewsf_req_getdelegate(const mapi_ews_target *t, const char *mailbox, sr_err *err)
+{
+    env e;
+    if (env_new(&e, t, err) != 0)
+        return NULL;
+    xmlNodePtr op = add(e.body, e.m, "GetDelegate", NULL);
+    xmlNewProp(op, BAD_CAST "IncludePermissions", BAD_CAST "true");
+    return finish(&e, !add_mailbox(&e, op, mailbox), err);
+}
+
+/* One t:DelegateUser; only the fields that are set (UpdateDelegate changes
+ * exactly those). */
+static void add_delegate(env *e, xmlNodePtr parent, const ewsf_delegate *d)
+{
+    xmlNodePtr du = add(parent, e->t, "DelegateUser", NULL);
+    xmlNodePtr uid = add(du, e->t, "UserId", NULL);
+    add(uid, e->t, "PrimarySmtpAddress", d->smtp);
+    int any = 0;
+    for (int i = 0; i < EWSF_NPERM; i++)
+        any |= d->perm[i] != NULL;
+    if (any) {
+        xmlNodePtr p = add(du, e->t, "DelegatePermissions", NULL);
+        for (int i = 0; i < EWSF_NPERM; i++) {
+            if (!d->perm[i])
+                continue;
+            char name[64];
+            snprintf(name, sizeof name, "%sFolderPermissionLevel", ewsf_perm_folders[i]);
+            add(p, e->t, name, d->perm[i]);
+        }
+    }
+    if (d->receive_copies >= 0)
+        add(du, e->t, "ReceiveCopiesOfMeetingMessages", d->receive_copies ? "true" : "false");
+    if (d->view_private >= 0)
+        add(du, e->t, "ViewPrivateItems", d->view_private ? "true" : "false");
+}
+
+static xmlDocPtr change_delegates(const char *opname, const mapi_ews_target *t,
+                                  const char *mailbox, const ewsf_delegate *d, size_t n,
+                                  const char *deliver, sr_err *err)
+{
+    env e;
+    if (env_new(&e, t, err) != 0)
+        return NULL;
+    xmlNodePtr op = add(e.body, e.m, opname, NULL);
+    add_mailbox(&e, op, mailbox);
+    if (n) {
+        xmlNodePtr users = add(op, e.m, "DelegateUsers", NULL);
+        for (size_t i = 0; i < n; i++)
+            add_delegate(&e, users, &d[i]);
+    }
+    if (deliver)
+        add(op, e.m, "DeliverMeetingRequests", deliver);
+    return finish(&e, !op, err);
+}
+
+xmlDocPtr ewsf_req_adddelegate(const mapi_ews_target *t, const char *mailbox,
+                               const ewsf_delegate *d, size_t n, const char *deliver, sr_err *err)
+{
+    if (n == 0) {
+        sr_err_set(err, SR_E_INVALID, "%s: AddDelegate needs at least one delegate", mailbox);
+        return NULL;
+    }
+    return change_delegates("AddDelegate", t, mailbox, d, n, deliver, err);
+}
+
+xmlDocPtr ewsf_req_updatedelegate(const mapi_ews_target *t, const char *mailbox,
+                                  const ewsf_delegate *d, size_t n, const char *deliver,
+                                  sr_err *err)
+{
+    return change_delegates("UpdateDelegate", t, mailbox, d, n, deliver, err);
+}
+
+xmlDocPtr ewsf_req_removedelegate(const mapi_ews_target *t, const char *mailbox,
+                                  const char *const *smtp, size_t n, sr_err *err)
+{
+    env e;
+    if (env_new(&e, t, err) != 0)
+        return NULL;
+    xmlNodePtr op = add(e.body, e.m, "RemoveDelegate", NULL);
+    add_mailbox(&e, op, mailbox);
+    xmlNodePtr ids = add(op, e.m, "UserIds", NULL);
+    for (size_t i = 0; i < n; i++)
+        add(add(ids, e.t, "UserId", NULL), e.t, "PrimarySmtpAddress", smtp[i]);
+    return finish(&e, !ids, err);
+}
+
+static int parse_bool(const char *s)
+{
+    if (!s)
+        return -1;
+    return strcmp(s, "true") == 0 || strcmp(s, "1") == 0;
+}
+
+static sr_code parse_delegate(xmlNodePtr du, ewsf_delegate *d, sr_err *err)
+{
+    memset(d, 0, sizeof *d);
+    xmlNodePtr uid = ewsf_child(du, EWSF_NS_T, "UserId");
+    d->smtp = ewsf_child_text(uid, EWSF_NS_T, "PrimarySmtpAddress");
+    d->display_name = ewsf_child_text(uid, EWSF_NS_T, "DisplayName");
+    d->sid = ewsf_child_text(uid, EWSF_NS_T, "SID");
+    xmlNodePtr p = ewsf_child(du, EWSF_NS_T, "DelegatePermissions");
+    for (int i = 0; i < EWSF_NPERM; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "%sFolderPermissionLevel", ewsf_perm_folders[i]);
+        d->perm[i] = ewsf_child_text(p, EWSF_NS_T, name);
+    }
+    char *rc = ewsf_child_text(du, EWSF_NS_T, "ReceiveCopiesOfMeetingMessages");
+    char *vp = ewsf_child_text(du, EWSF_NS_T, "ViewPrivateItems");
+    d->receive_copies = parse_bool(rc);
+    d->view_private = parse_bool(vp);
+    free(rc);
+    free(vp);
+    if (!d->smtp && !d->sid)
+        return sr_err_set(err, SR_E_PROTOCOL, "DelegateUser without PrimarySmtpAddress or SID");
+    return SR_OK;
+}
+
+sr_code ewsf_parse_getdelegate(xmlNodePtr resp_op, ewsf_delegates *out, sr_err *err)
+{
+    sr_code rc = ewsf_msg_status(resp_op, err);
+    if (rc != SR_OK)
+        return rc;
+    xmlNodePtr msgs = ewsf_child(resp_op, EWSF_NS_M, "ResponseMessages");
+    for (xmlNodePtr m = msgs ? msgs->children : NULL; m; m = m->next) {
+        if (m->type != XML_ELEMENT_NODE)
+            continue;
+        if ((rc = ewsf_msg_status(m, err)) != SR_OK)
+            return rc;
+        ewsf_delegate d;
+        rc = parse_delegate(ewsf_child(m, EWSF_NS_M, "DelegateUser"), &d, err);
+        if (rc == SR_OK)
+            rc = ewsf_delegates_add(out, &d, err);
+        ewsf_delegate_clear(&d);
+        if (rc != SR_OK)
+            return rc;
+    }
+    free(out->deliver);
+    out->deliver = ewsf_child_text(resp_op, EWSF_NS_M, "DeliverMeetingRequests");
+    return SR_OK;
+}
+
+sr_code ewsf_parse_delegate_changes(xmlNodePtr resp_op, size_t n, sr_code *codes, char **msgs,
+                                    sr_err *err)
+{
+    for (size_t i = 0; i < n; i++) {
+        codes[i] = SR_OK;
+        msgs[i] = NULL;
+    }
+    sr_code first = ewsf_msg_status(resp_op, err);
+    xmlNodePtr list = ewsf_child(resp_op, EWSF_NS_M, "ResponseMessages");
+    size_t i = 0;
+    for (xmlNodePtr m = list ? list->children : NULL; m && i < n; m = m->next) {
+        if (m->type != XML_ELEMENT_NODE)
+            continue;
+        sr_err e = {0};
+        codes[i] = ewsf_msg_status(m, &e);
+        if (codes[i] != SR_OK) {
+            msgs[i] = sr_strdup(e.msg);
+            if (first == SR_OK) {
+                first = codes[i];
+                if (err)
+                    *err = e;
+            }
+        }
+        i++;
+    }
+    if (first == SR_OK && i < n)
+        first = sr_err_set(err, SR_E_PROTOCOL, "%zu answers for %zu delegates", i, n);
+    return first;
+}
+
+/* ---- inbox rules ---- */
+xmlDocPtr ewsf_req_getinboxrules(const mapi_ews_target *t, const char *mailbox, sr_err *err)
+{
+    env e;
+    if (env_new(&e, t, err) != 0)
+        return NULL;
+    xmlNodePtr op = add(e.body, e.m, "GetInboxRules", NULL);
+    return finish(&e, !add(op, e.m, "MailboxSmtpAddress", mailbox), err);
+}
+
+/* Deep copy of a t: subtree into the request (every element in t:,
+ * attributes and text kept), so no namespace of the source document leaks. */
+static xmlNodePtr copy_t(env *e, xmlNodePtr parent, xmlNodePtr src)
+{
+    xmlNodePtr n = xmlNewChild(parent, e->t, src->name, NULL);
+    if (!n)
+        return NULL;
+    for (xmlAttrPtr a = src->properties; a; a = a->next) {
+        xmlChar *v = xmlNodeListGetString(src->doc, a->children, 1);
+        xmlNewProp(n, a->name, v ? v : BAD_CAST "");
+        xmlFree(v);
+    }
+    for (xmlNodePtr c = src->children; c; c = c->next) {
+        if (c->type == XML_ELEMENT_NODE) {
+            if (!copy_t(e, n, c))
+                return NULL;
+        } else if (c->type == XML_TEXT_NODE || c->type == XML_CDATA_SECTION_NODE) {
+            if (src->children == c && !c->next)    /* a leaf value: keep it */
+                xmlNodeAddContent(n, c->content);
+        }
+    }
+    return n;
+}
+
+static int add_rule(env *e, xmlNodePtr parent, xmlNodePtr rule, int with_id)
+{
+    xmlNodePtr r = add(parent, e->t, "Rule", NULL);
+    for (xmlNodePtr c = rule->children; c; c = c->next) {
+        if (c->type != XML_ELEMENT_NODE)
+            continue;
+        const char *nm = (const char *)c->name;
+        /* read-only flags of GetInboxRules are not part of a write */
+        if (strcmp(nm, "IsNotSupported") == 0 || strcmp(nm, "IsInError") == 0)
+            continue;
+        if (strcmp(nm, "RuleId") == 0 && !with_id)
+            continue;
+        if (!copy_t(e, r, c))
+            return -1;
+    }
+    return 0;
+}
+
+xmlDocPtr ewsf_req_updateinboxrules(const mapi_ews_target *t, const char *mailbox,
+                                    int remove_blob, const ewsf_rule_op *ops, size_t n,
+                                    sr_err *err)
+{
+    if (n == 0) {
+        sr_err_set(err, SR_E_INVALID, "%s: UpdateInboxRules needs at least one operation", mailbox);
+        return NULL;
+    }
+    env e;
+    if (env_new(&e, t, err) != 0)
+        return NULL;
+    xmlNodePtr op = add(e.body, e.m, "UpdateInboxRules", NULL);
+    add(op, e.m, "MailboxSmtpAddress", mailbox);
+    add(op, e.m, "RemoveOutlookRuleBlob", remove_blob ? "true" : "false");
+    xmlNodePtr list = add(op, e.m, "Operations", NULL);
+    int failed = !list;
+    for (size_t i = 0; i < n && !failed; i++) {
+        static const char *const names[] = {"CreateRuleOperation", "SetRuleOperation",
+                                            "DeleteRuleOperation"};
+        xmlNodePtr o = add(list, e.t, names[ops[i].kind], NULL);
+        if (ops[i].kind == EWSF_RULE_DELETE)
+            failed = !add(o, e.t, "RuleId", ops[i].rule_id);
+        else
+            failed = add_rule(&e, o, ops[i].rule, ops[i].kind == EWSF_RULE_SET) != 0;
+    }
+    return finish(&e, failed, err);
+}
+
+sr_code ewsf_parse_getinboxrules(xmlNodePtr resp_op, xmlNodePtr **rules, size_t *n, int *blob,
+                                 sr_err *err)
+{
+    *rules = NULL;
+    *n = 0;
+    sr_code rc = ewsf_msg_status(resp_op, err);
+    if (rc != SR_OK)
+        return rc;
+    char *b = ewsf_child_text(resp_op, EWSF_NS_M, "OutlookRuleBlobExists");
+    *blob = parse_bool(b) == 1;
+    free(b);
+    xmlNodePtr list = ewsf_child(resp_op, EWSF_NS_M, "InboxRules");
+    size_t cnt = 0;
+    for (xmlNodePtr r = ewsf_child(list, EWSF_NS_T, "Rule"); r; r = ewsf_next(r, EWSF_NS_T, "Rule"))
+        cnt++;
+    if (!cnt)
+        return SR_OK;
+    *rules = calloc(cnt, sizeof **rules);
+    if (!*rules)
+        return sr_err_set(err, SR_E_NOMEM, "out of memory");
+    for (xmlNodePtr r = ewsf_child(list, EWSF_NS_T, "Rule"); r; r = ewsf_next(r, EWSF_NS_T, "Rule"))
+        (*rules)[(*n)++] = r;
+    return SR_OK;
+}
+
+sr_code ewsf_parse_updateinboxrules(xmlNodePtr resp_op, sr_err *err)
+{
+    sr_code rc = ewsf_msg_status(resp_op, err);
+    if (rc == SR_OK)
+        return SR_OK;
+    xmlNodePtr oe = ewsf_child(ewsf_child(resp_op, EWSF_NS_M, "RuleOperationErrors"), EWSF_NS_T,
+                               "RuleOperationError");
+    if (!oe)
+        return rc;
+    char *idx = ewsf_child_text(oe, EWSF_NS_T, "OperationIndex");
+    xmlNodePtr ve = ewsf_child(ewsf_child(oe, EWSF_NS_T, "ValidationErrors"), EWSF_NS_T, "Error");
+    char *field = ewsf_child_text(ve, EWSF_NS_T, "FieldURI");
+    char *code = ewsf_child_text(ve, EWSF_NS_T, "ErrorCode");
+    char *value = ewsf_child_text(ve, EWSF_NS_T, "FieldValue");
+    sr_err_prefix(err, "rule operation %s: %s %s '%s': ", idx ? idx : "?", code ? code : "?",
+                  field ? field : "?", value ? value : "");
+    free(idx);
+    free(field);
+    free(code);
+    free(value);
+    return rc;
+}
+
+/* ---- ResolveNames ---- */
+xmlDocPtr ewsf_req_resolvenames(const mapi_ews_target *t, const char *entry, sr_err *err)
+{
+    env e;
+    if (env_new(&e, t, err) != 0)
+        return NULL;
+    xmlNodePtr op = add(e.body, e.m, "ResolveNames", NULL);
+    xmlNewProp(op, BAD_CAST "ReturnFullContactData", BAD_CAST "false");
+    /* the directory only: a personal contact is no recipient of the org */
+    xmlNewProp(op, BAD_CAST "SearchScope", BAD_CAST "ActiveDirectory");
+    return finish(&e, !add(op, e.m, "UnresolvedEntry", entry), err);
+}
+
+sr_code ewsf_parse_resolvenames(xmlNodePtr resp_op, char **smtp, char **name, sr_err *err)
+{
+    *smtp = *name = NULL;
+    xmlNodePtr msg = ewsf_child(ewsf_child(resp_op, EWSF_NS_M, "ResponseMessages"), EWSF_NS_M,
+                                "ResolveNamesResponseMessage");
+    if (!msg)
+        return sr_err_set(err, SR_E_PROTOCOL, "ResolveNames answer without a response message");
+    char *code = ewsf_child_text(msg, EWSF_NS_M, "ResponseCode");
+    sr_code rc = SR_OK;
+    if (code && strcmp(code, "ErrorNameResolutionNoResults") == 0)
+        rc = sr_err_set(err, SR_E_NOTFOUND, "no match");
+    else if (code && strcmp(code, "ErrorNameResolutionMultipleResults") == 0)
+        rc = sr_err_set(err, SR_E_AMBIGUOUS, "several matches");
+    else
+        rc = ewsf_msg_status(msg, err);
+    free(code);
+    if (rc != SR_OK)
+        return rc;
+    xmlNodePtr set = ewsf_child(msg, EWSF_NS_M, "ResolutionSet");
+    xmlNodePtr r = ewsf_child(set, EWSF_NS_T, "Resolution");
+    if (!r)
+        return sr_err_set(err, SR_E_NOTFOUND, "no match");
+    if (ewsf_next(r, EWSF_NS_T, "Resolution"))
+        return sr_err_set(err, SR_E_AMBIGUOUS, "several matches");
+    xmlNodePtr mb = ewsf_child(r, EWSF_NS_T, "Mailbox");
+    *smtp = ewsf_child_text(mb, EWSF_NS_T, "EmailAddress");
+    *name = ewsf_child_text(mb, EWSF_NS_T, "Name");
+    if (!*smtp)
+        return sr_err_set(err, SR_E_PROTOCOL, "ResolveNames resolution without EmailAddress");
+    return SR_OK;
+}
+
+/* ---- serialisation ---- */
+xmlChar *ewsf_dump_node(xmlNodePtr node, int *len)
+{
+    xmlDocPtr d = xmlNewDoc(BAD_CAST "1.0");
+    xmlNodePtr c = d ? xmlDocCopyNode(node, d, 1) : NULL;
+    xmlChar *out = NULL;
+    *len = 0;
+    if (c) {
+        xmlDocSetRootElement(d, c);
+        xmlReconciliateNs(d, c);
+        xmlDocDumpMemoryEnc(d, &out, len, "UTF-8");
+    }
+    xmlFreeDoc(d);
+    return out;
+}
+
+xmlDocPtr ewsf_parse(const char *buf, size_t len, const char *what, sr_err *err)
+{
+    if (len > (size_t)INT32_MAX) {
+        sr_err_set(err, SR_E_LIMIT, "%s: too large", what);
+        return NULL;
+    }
+    xmlDocPtr d = xmlReadMemory(buf, (int)len, what, NULL,
+                                XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+    if (!d || !xmlDocGetRootElement(d)) {
+        xmlFreeDoc(d);
+        sr_err_set(err, SR_E_PARSE, "%s: not well-formed XML", what);
+        return NULL;
+    }
+    if (d->intSubset) {
+        xmlFreeDoc(d);
+        sr_err_set(err, SR_E_PARSE, "%s: DTDs are refused", what);
+        return NULL;
+    }
+    return d;
+}

@@ -1,0 +1,112 @@
+/* ews_feat.h — EWS requests and answers the cpuu features need and mapi/
+ * does not offer (private to cpuu/): delegates (MS-OXWSDLGM), inbox rules
+ * (MS-OXWSRULES) and ResolveNames for the recipient map.
+ *
+ * Builders return a SOAP envelope made with libxml2's tree API from typed
+ * values (every value escaped; element order per messages.xsd/types.xsd —
+ * the unit check in tests/integration/test_cpuu_features.c validates each
+ * against the schema).  Caller frees with xmlFreeDoc; NULL with err set on
+ * OOM.  Parsers read a response operation (mapi_ews_call.resp_op).
+ * Ownership: every struct here owns its strings; *_clear releases them. */
+#ifndef CPUU_EWS_FEAT_H
+#define CPUU_EWS_FEAT_H
+
+#include <libxml/tree.h>
+#include <stddef.h>
+
+#include "mapi/mapi.h"
+#include "util/util.h"
+
+#define EWSF_NS_T "http://schemas.microsoft.com/exchange/services/2006/types"
+#define EWSF_NS_M "http://schemas.microsoft.com/exchange/services/2006/messages"
+
+/* ---- small XML helpers (namespace-checked) ---- */
+xmlNodePtr ewsf_child(xmlNodePtr n, const char *ns, const char *name);
+xmlNodePtr ewsf_next(xmlNodePtr n, const char *ns, const char *name);
+/* Text of child `name` in the t: or m: namespace; heap or NULL. */
+char *ewsf_child_text(xmlNodePtr n, const char *ns, const char *name);
+/* ResponseClass/ResponseCode of one response message: SR_OK for NoError,
+ * else the mapped code with err naming the ResponseCode and MessageText. */
+sr_code ewsf_msg_status(xmlNodePtr msg, sr_err *err);
+
+/* ---- delegates ---- */
+/* The six folders of DelegatePermissionsType, in schema order. */
+#define EWSF_NPERM 6
+extern const char *const ewsf_perm_folders[EWSF_NPERM];   /* "Calendar", "Tasks", ... */
+
+typedef struct ewsf_delegate {
+    char *smtp;                 /* UserId/PrimarySmtpAddress */
+    char *display_name;         /* UserId/DisplayName, may be NULL */
+    char *sid;                  /* UserId/SID, may be NULL */
+    char *perm[EWSF_NPERM];     /* level ("None","Editor",...), NULL = not given */
+    int receive_copies;         /* -1 not given, 0/1 */
+    int view_private;           /* -1 not given, 0/1 */
+} ewsf_delegate;
+
+typedef struct ewsf_delegates {
+    ewsf_delegate *v;
+    size_t n, cap;
+    char *deliver;              /* DeliverMeetingRequests, may be NULL */
+} ewsf_delegates;
+void ewsf_delegate_clear(ewsf_delegate *d);
+void ewsf_delegates_clear(ewsf_delegates *l);
+/* Append a deep copy of d. */
+sr_code ewsf_delegates_add(ewsf_delegates *l, const ewsf_delegate *d, sr_err *err);
+
+xmlDocPtr ewsf_req_getdelegate(const mapi_ews_target *t, const char *mailbox, sr_err *err);
+/* AddDelegate / UpdateDelegate of n delegates (n may be 0 for Update: then
+ * only deliver is set); deliver may be NULL. */
+xmlDocPtr ewsf_req_adddelegate(const mapi_ews_target *t, const char *mailbox,
+                               const ewsf_delegate *d, size_t n, const char *deliver, sr_err *err);
+xmlDocPtr ewsf_req_updatedelegate(const mapi_ews_target *t, const char *mailbox,
+                                  const ewsf_delegate *d, size_t n, const char *deliver,
+                                  sr_err *err);
+/* RemoveDelegate of n delegates by PrimarySmtpAddress. */
+xmlDocPtr ewsf_req_removedelegate(const mapi_ews_target *t, const char *mailbox,
+                                  const char *const *smtp, size_t n, sr_err *err);
+/* A GetDelegateResponse into *out (appends); per-delegate errors fail. */
+sr_code ewsf_parse_getdelegate(xmlNodePtr resp_op, ewsf_delegates *out, sr_err *err);
+/* Add/Update/RemoveDelegate answers: per-delegate outcome in order.
+ * codes[i] (n entries, caller's array) = SR_OK or the code; msgs[i] heap text
+ * (caller frees) or NULL.  Returns SR_OK when all are NoError, else the
+ * first failure (err names the ResponseCode). */
+sr_code ewsf_parse_delegate_changes(xmlNodePtr resp_op, size_t n, sr_code *codes, char **msgs,
+                                    sr_err *err);
+
+/* ---- inbox rules ---- */
+xmlDocPtr ewsf_req_getinboxrules(const mapi_ews_target *t, const char *mailbox, sr_err *err);
+
+/* One operation of UpdateInboxRules. */
+typedef enum { EWSF_RULE_CREATE = 0, EWSF_RULE_SET, EWSF_RULE_DELETE } ewsf_rule_op_kind;
+typedef struct ewsf_rule_op {
+    ewsf_rule_op_kind kind;
+    xmlNodePtr rule;            /* CREATE/SET: a t:Rule element (any document; deep-copied,
+                                 * IsNotSupported/IsInError left out, RuleId dropped on CREATE) */
+    const char *rule_id;        /* DELETE */
+} ewsf_rule_op;
+xmlDocPtr ewsf_req_updateinboxrules(const mapi_ews_target *t, const char *mailbox,
+                                    int remove_blob, const ewsf_rule_op *ops, size_t n,
+                                    sr_err *err);
+/* GetInboxRulesResponse: rule elements (pointers into resp_op's document,
+ * *rules heap array, caller frees the array only), *blob = OutlookRuleBlobExists. */
+sr_code ewsf_parse_getinboxrules(xmlNodePtr resp_op, xmlNodePtr **rules, size_t *n, int *blob,
+                                 sr_err *err);
+/* UpdateInboxRulesResponse: SR_OK, or the error naming the failing
+ * operation index, field, rule error code and value. */
+sr_code ewsf_parse_updateinboxrules(xmlNodePtr resp_op, sr_err *err);
+
+/* ---- ResolveNames (one UnresolvedEntry per request, as the schema says) ---- */
+xmlDocPtr ewsf_req_resolvenames(const mapi_ews_target *t, const char *entry, sr_err *err);
+/* The single mailbox a ResolveNames answer names: *smtp and *name heap
+ * (caller frees; *name may be NULL).  SR_E_NOTFOUND when nothing resolved,
+ * SR_E_AMBIGUOUS when several did. */
+sr_code ewsf_parse_resolvenames(xmlNodePtr resp_op, char **smtp, char **name, sr_err *err);
+
+/* ---- serialisation (backups) ---- */
+/* The subtree of node as a standalone UTF-8 document (namespaces kept);
+ * heap (caller frees with xmlFree), *len its size. */
+xmlChar *ewsf_dump_node(xmlNodePtr node, int *len);
+/* Parse a backup written by ewsf_dump_node (no network, no DTD). */
+xmlDocPtr ewsf_parse(const char *buf, size_t len, const char *what, sr_err *err);
+
+#endif

@@ -1,0 +1,704 @@
+/* feat_rules.c — the Rules feature: the source mailbox's ENABLED inbox rules,
+ * with every recipient and folder reference mapped, written to the target
+ * mailbox (docs/features.md).
+ *
+ * read:    GetInboxRules on the source and on the target.
+ * plan:    one rmap_resolve for every address in the enabled rules (and one
+ *          rmap_resolve_target for the target rules' EX addresses, so both
+ *          sides compare in target SMTP terms); folders are mapped by PATH
+ *          (source id → source path → target id), never by copying ids.
+ *          A source rule's copy on the target is the target rule with the
+ *          same DisplayName (the n-th of that name for the n-th source rule
+ *          of that name): equal content → nothing to do, else Set; none →
+ *          Create.  The target's own rules are never touched.
+ * backup:  the target's GetInboxRulesResponse (the first run's is kept).
+ * apply:   ONE UpdateInboxRules with every Create/Set operation.
+ * restore: ONE UpdateInboxRules putting the saved rules back (Delete the
+ *          rules not in the backup, Set changed ones, Create missing ones). */
+#include "cpuu/ews_feat.h"
+#include "cpuu/feature.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define FEATURE "Rules"
+#define BACKUP_NAME "target.xml"
+
+typedef struct rules {
+    xmlDocPtr doc;
+    xmlNodePtr op;
+    xmlNodePtr *v;
+    size_t n;
+    int blob;                   /* OutlookRuleBlobExists */
+} rules;
+
+typedef struct rstate {
+    rules src, tgt;
+    xmlDocPtr work;             /* mapped copies of the source rules */
+    ewsf_rule_op *ops;
+    size_t nops;
+    int remove_blob;
+} rstate;
+
+static void rules_clear(rules *r)
+{
+    xmlFreeDoc(r->doc);
+    free(r->v);
+    memset(r, 0, sizeof *r);
+}
+
+static void rstate_free(void *v)
+{
+    rstate *s = v;
+    if (!s)
+        return;
+    rules_clear(&s->src);
+    rules_clear(&s->tgt);
+    xmlFreeDoc(s->work);
+    free(s->ops);
+    free(s);
+}
+
+static sr_code get_rules(cpuu_ctx *c, mapi_session *s, rules *out, sr_err *err)
+{
+    mapi_ews_target t = mapi_session_target(s);
+    mapi_ews_call call = {.idempotent = 1};
+    call.req = ewsf_req_getinboxrules(&t, mapi_session_mailbox(s), err);
+    if (!call.req)
+        return err->code;
+    sr_code rc = mapi_session_run(s, &call, 1, err);
+    if (rc == SR_OK)
+        rc = ewsf_parse_getinboxrules(call.resp_op, &out->v, &out->n, &out->blob, err);
+    xmlFreeDoc(call.req);
+    out->doc = call.resp;
+    out->op = call.resp_op;
+    if (rc != SR_OK)
+        sr_err_prefix(err, "%s: %s: GetInboxRules on %s: ", c->who, FEATURE, mapi_session_mailbox(s));
+    return rc;
+}
+
+static sr_code r_read(cpuu_ctx *c, void **state, feature_stats *st, sr_err *err)
+{
+    rstate *s = calloc(1, sizeof *s);
+    if (!s)
+        return sr_err_set(err, SR_E_NOMEM, "out of memory");
+    *state = s;
+    sr_code rc = get_rules(c, c->src, &s->src, err);
+    if (rc == SR_OK)
+        rc = get_rules(c, c->tgt, &s->tgt, err);
+    st->seen = (unsigned)s->src.n;
+    return rc;
+}
+
+/* ---- small accessors ---- */
+static char *text_of(xmlNodePtr rule, const char *name)
+{
+    return ewsf_child_text(rule, EWSF_NS_T, name);
+}
+
+static int flag(xmlNodePtr rule, const char *name)
+{
+    char *v = text_of(rule, name);
+    int on = v && (strcmp(v, "true") == 0 || strcmp(v, "1") == 0);
+    free(v);
+    return on;
+}
+
+static void set_child_text(xmlNodePtr parent, const char *name, const char *text)
+{
+    xmlNodePtr n = ewsf_child(parent, EWSF_NS_T, name);
+    if (n) {
+        xmlNodeSetContent(n, NULL);
+        xmlNodeAddContent(n, BAD_CAST text);   /* escaped as text */
+    } else {
+        xmlNewTextChild(parent, parent->ns, BAD_CAST name, BAD_CAST text);
+    }
+}
+
+/* Visit every t:Address under the rule's Conditions, Exceptions, Actions. */
+typedef int (*addr_fn)(void *ctx, xmlNodePtr addr);
+
+static int each_address(xmlNodePtr rule, addr_fn fn, void *ctx)
+{
+    static const char *const parts[] = {"Conditions", "Exceptions", "Actions", NULL};
+    for (int p = 0; parts[p]; p++) {
+        xmlNodePtr part = ewsf_child(rule, EWSF_NS_T, parts[p]);
+        for (xmlNodePtr list = part ? part->children : NULL; list; list = list->next)
+            for (xmlNodePtr a = ewsf_child(list, EWSF_NS_T, "Address"); a;
+                 a = ewsf_next(a, EWSF_NS_T, "Address"))
+                if (fn(ctx, a) != 0)
+                    return -1;
+    }
+    return 0;
+}
+
+/* Routing of an address: EX, SMTP, or something else (MOBILE for SMS). */
+static char *routing_of(xmlNodePtr a, const char *email)
+{
+    char *rt = ewsf_child_text(a, EWSF_NS_T, "RoutingType");
+    if (rt)
+        return rt;
+    return sr_strdup(email && email[0] == '/' ? "EX" : "SMTP");
+}
+
+/* ---- collecting keys ---- */
+typedef struct keys {
+    char **v;
+    size_t n, cap;
+    int ex_only;
+} keys;
+
+static int collect_key(void *ctx, xmlNodePtr a)
+{
+    keys *k = ctx;
+    char *email = ewsf_child_text(a, EWSF_NS_T, "EmailAddress");
+    char *rt = routing_of(a, email);
+    int want = email && *email && (strcmp(rt, "EX") == 0 || (!k->ex_only && strcmp(rt, "SMTP") == 0));
+    free(rt);
+    if (!want) {
+        free(email);
+        return 0;
+    }
+    if (k->n == k->cap) {
+        size_t nc = k->cap ? k->cap * 2 : 32;
+        char **nv = realloc(k->v, nc * sizeof *nv);
+        if (!nv) {
+            free(email);
+            return -1;
+        }
+        k->v = nv;
+        k->cap = nc;
+    }
+    k->v[k->n++] = email;
+    return 0;
+}
+
+static void keys_clear(keys *k)
+{
+    for (size_t i = 0; i < k->n; i++)
+        free(k->v[i]);
+    free(k->v);
+    memset(k, 0, sizeof *k);
+}
+
+static int processed(xmlNodePtr rule)
+{
+    return flag(rule, "IsEnabled") && !flag(rule, "IsNotSupported");
+}
+
+/* ---- canonical form (idempotency) ---- */
+typedef struct cbuf {
+    char *p;
+    size_t n, cap;
+    int fail;
+} cbuf;
+
+static void cput(cbuf *b, const char *s)
+{
+    size_t l = strlen(s);
+    if (b->fail)
+        return;
+    if (b->n + l + 1 > b->cap) {
+        size_t nc = (b->n + l + 1) * 2;
+        char *np = realloc(b->p, nc);
+        if (!np) {
+            b->fail = 1;
+            return;
+        }
+        b->p = np;
+        b->cap = nc;
+    }
+    memcpy(b->p + b->n, s, l + 1);
+    b->n += l;
+}
+
+/* An address as the identity of its recipient: target SMTP when the map
+ * knows the target key, else the address itself, lower case.  Name and
+ * routing are presentation: Exchange answers known SMTP as EX. */
+static void canon_address(cbuf *b, rmap *map, xmlNodePtr a)
+{
+    char *email = ewsf_child_text(a, EWSF_NS_T, "EmailAddress");
+    const char *id = email ? email : "";
+    const char *t = map && email ? rmap_target_smtp_of(map, email) : NULL;
+    if (t)
+        id = t;
+    cput(b, "<addr:");
+    for (const char *s = id; *s; s++) {
+        char ch[2] = {(char)tolower((unsigned char)*s), 0};
+        cput(b, ch);
+    }
+    cput(b, ">");
+    free(email);
+}
+
+static void canon_node(cbuf *b, rmap *map, xmlNodePtr n)
+{
+    if (strcmp((const char *)n->name, "Address") == 0) {
+        canon_address(b, map, n);
+        return;
+    }
+    cput(b, "<");
+    cput(b, (const char *)n->name);
+    for (xmlAttrPtr a = n->properties; a; a = a->next) {
+        if (strcmp((const char *)a->name, "ChangeKey") == 0)   /* changes with every write */
+            continue;
+        xmlChar *v = xmlNodeListGetString(n->doc, a->children, 1);
+        cput(b, " ");
+        cput(b, (const char *)a->name);
+        cput(b, "=");
+        cput(b, v ? (const char *)v : "");
+        xmlFree(v);
+    }
+    cput(b, ">");
+    int leaf = 1;
+    for (xmlNodePtr c = n->children; c; c = c->next)
+        if (c->type == XML_ELEMENT_NODE) {
+            leaf = 0;
+            canon_node(b, map, c);
+        }
+    if (leaf) {
+        xmlChar *v = xmlNodeGetContent(n);
+        cput(b, v ? (const char *)v : "");
+        xmlFree(v);
+    }
+    cput(b, "</>");
+}
+
+/* DisplayName, IsEnabled, Conditions, Exceptions, Actions — not RuleId,
+ * Priority (the server renumbers), nor the read-only flags. */
+static char *canon_rule(rmap *map, xmlNodePtr rule)
+{
+    static const char *const parts[] = {"DisplayName", "IsEnabled", "Conditions", "Exceptions",
+                                        "Actions", NULL};
+    cbuf b = {0};
+    cput(&b, "");
+    for (int i = 0; parts[i]; i++) {
+        xmlNodePtr n = ewsf_child(rule, EWSF_NS_T, parts[i]);
+        if (n)
+            canon_node(&b, map, n);
+    }
+    if (b.fail) {
+        free(b.p);
+        return NULL;
+    }
+    return b.p;
+}
+
+static int same_rule(rmap *map, xmlNodePtr a, xmlNodePtr b)
+{
+    char *x = canon_rule(map, a), *y = canon_rule(map, b);
+    int eq = x && y && strcmp(x, y) == 0;
+    free(x);
+    free(y);
+    return eq;
+}
+
+/* ---- mapping one rule ---- */
+typedef struct mapctx {
+    cpuu_ctx *c;
+    feature_stats *st;
+    const char *rule_name;
+    int bad;                    /* the rule cannot be written */
+} mapctx;
+
+static int map_address(void *ctx, xmlNodePtr a)
+{
+    mapctx *m = ctx;
+    char *email = ewsf_child_text(a, EWSF_NS_T, "EmailAddress");
+    char *rt = routing_of(a, email);
+    int ex = strcmp(rt, "EX") == 0;
+    if (!email || !*email || (!ex && strcmp(rt, "SMTP") != 0)) {   /* MOBILE etc.: as is */
+        free(email);
+        free(rt);
+        return 0;
+    }
+    rmap_target t = {0};
+    rmap_status st = rmap_lookup(m->c->map, email, &t);
+    if (st == RMAP_MAPPED) {
+        int use_ex = ex && t.legacy_dn;
+        set_child_text(a, "EmailAddress", use_ex ? t.legacy_dn : t.smtp);
+        set_child_text(a, "RoutingType", use_ex ? "EX" : "SMTP");
+        if (t.display_name && ewsf_child(a, EWSF_NS_T, "Name"))
+            set_child_text(a, "Name", t.display_name);
+    } else if (st == RMAP_UNKNOWN && !ex) {
+        /* an external SMTP address: nothing to map */
+    } else {
+        const char *smtp = ex ? rmap_source_smtp(m->c->map, email) : NULL;
+        m->st->unresolved++;
+        if (ex && smtp) {
+            /* the target refuses a source-org EX address; the source SMTP
+             * address keeps mail flowing through the source org */
+            set_child_text(a, "EmailAddress", smtp);
+            set_child_text(a, "RoutingType", "SMTP");
+        } else if (ex) {
+            m->bad = 1;
+        }
+        sr_log(SR_LOG_WARN, m->c->who, "%s: rule '%s': recipient %s is %s in the target organisation%s",
+               FEATURE, m->rule_name, email, rmap_status_name(st),
+               ex && smtp ? ": kept as its source SMTP address" :
+               ex ? ": no address the target accepts" : ": kept as it is");
+    }
+    free(email);
+    free(rt);
+    return 0;
+}
+
+/* Path of a folder under msgfolderroot ("Inbox/Projects"); heap or NULL. */
+static char *folder_path(const mapi_folders *f, const char *id)
+{
+    const mapi_folder *cur = NULL;
+    for (size_t i = 0; i < f->n && !cur; i++)
+        if (f->v[i].id && strcmp(f->v[i].id, id) == 0)
+            cur = &f->v[i];
+    if (!cur)
+        return NULL;
+    char *path = sr_strdup(cur->display_name ? cur->display_name : "");
+    for (size_t depth = 0; path && cur->parent_id && depth < 256; depth++) {
+        const mapi_folder *up = NULL;
+        for (size_t i = 0; i < f->n && !up; i++)
+            if (f->v[i].id && strcmp(f->v[i].id, cur->parent_id) == 0)
+                up = &f->v[i];
+        if (!up)
+            break;
+        char *np = sr_asprintf("%s/%s", up->display_name ? up->display_name : "", path);
+        free(path);
+        path = np;
+        cur = up;
+    }
+    return path;
+}
+
+static const mapi_folder *folder_by_path(const mapi_folders *f, const char *path)
+{
+    for (size_t i = 0; i < f->n; i++) {
+        char *p = f->v[i].id ? folder_path(f, f->v[i].id) : NULL;
+        int hit = p && strcmp(p, path) == 0;
+        free(p);
+        if (hit)
+            return &f->v[i];
+    }
+    return NULL;
+}
+
+static void map_folders(mapctx *m, xmlNodePtr rule)
+{
+    static const char *const acts[] = {"MoveToFolder", "CopyToFolder", NULL};
+    xmlNodePtr actions = ewsf_child(rule, EWSF_NS_T, "Actions");
+    for (int i = 0; acts[i]; i++) {
+        xmlNodePtr fid = ewsf_child(ewsf_child(actions, EWSF_NS_T, acts[i]), EWSF_NS_T, "FolderId");
+        if (!fid)
+            continue;   /* DistinguishedFolderId: the same name is valid in the target */
+        xmlChar *id = xmlGetProp(fid, BAD_CAST "Id");
+        char *path = id ? folder_path(&m->c->src_folders, (const char *)id) : NULL;
+        const mapi_folder *t = path ? folder_by_path(&m->c->tgt_folders, path) : NULL;
+        if (t) {
+            xmlSetProp(fid, BAD_CAST "Id", BAD_CAST t->id);
+            if (t->change_key)
+                xmlSetProp(fid, BAD_CAST "ChangeKey", BAD_CAST t->change_key);
+            else
+                xmlUnsetProp(fid, BAD_CAST "ChangeKey");
+        } else {
+            m->bad = 1;
+            sr_log(SR_LOG_WARN, m->c->who, "%s: rule '%s': %s folder %s has no counterpart in the "
+                   "target mailbox (a PST folder or one not migrated): rule not written",
+                   FEATURE, m->rule_name, acts[i], path ? path : "(not in the source mailbox)");
+        }
+        xmlFree(id);
+        free(path);
+    }
+}
+
+/* ---- plan ---- */
+static sr_code add_op(rstate *s, ewsf_rule_op op, sr_err *err)
+{
+    ewsf_rule_op *nv = realloc(s->ops, (s->nops + 1) * sizeof *nv);
+    if (!nv)
+        return sr_err_set(err, SR_E_NOMEM, "out of memory");
+    s->ops = nv;
+    s->ops[s->nops++] = op;
+    return SR_OK;
+}
+
+/* The n-th target rule (n from 0) named name, or NULL. */
+static xmlNodePtr target_copy(const rules *tgt, const char *name, int nth)
+{
+    for (size_t i = 0; i < tgt->n; i++) {
+        char *dn = text_of(tgt->v[i], "DisplayName");
+        int hit = dn && strcmp(dn, name) == 0 && nth-- == 0;
+        free(dn);
+        if (hit)
+            return tgt->v[i];
+    }
+    return NULL;
+}
+
+static sr_code resolve_all(cpuu_ctx *c, rstate *s, sr_err *err)
+{
+    keys k = {0}, kt = {.ex_only = 1};
+    int fail = 0;
+    for (size_t i = 0; i < s->src.n && !fail; i++)
+        if (processed(s->src.v[i]))
+            fail = each_address(s->src.v[i], collect_key, &k) != 0;
+    for (size_t i = 0; i < s->tgt.n && !fail; i++)
+        fail = each_address(s->tgt.v[i], collect_key, &kt) != 0;
+    sr_code rc = fail ? sr_err_set(err, SR_E_NOMEM, "out of memory") : SR_OK;
+    if (rc == SR_OK)
+        rc = rmap_resolve(c->map, (const char *const *)k.v, k.n, err);
+    if (rc == SR_OK && kt.n)
+        rc = rmap_resolve_target(c->map, (const char *const *)kt.v, kt.n, err);
+    keys_clear(&k);
+    keys_clear(&kt);
+    if (rc != SR_OK)
+        sr_err_prefix(err, "%s: %s: ", c->who, FEATURE);
+    return rc;
+}
+
+/* Map one processed source rule into the work document and queue its
+ * Create/Set (or nothing when the target copy is already equal). */
+static sr_code plan_rule(cpuu_ctx *c, rstate *s, xmlNodePtr src, int nth, feature_stats *st,
+                         sr_err *err)
+{
+    char *name = text_of(src, "DisplayName");
+    xmlNodePtr copy = xmlDocCopyNode(src, s->work, 1);
+    if (!name || !copy) {
+        free(name);
+        xmlFreeNode(copy);
+        return sr_err_set(err, SR_E_NOMEM, "out of memory");
+    }
+    xmlAddChild(xmlDocGetRootElement(s->work), copy);
+    mapctx m = {.c = c, .st = st, .rule_name = name};
+    each_address(copy, map_address, &m);
+    map_folders(&m, copy);
+    sr_code rc = SR_OK;
+    if (m.bad) {
+        st->unsupported++;
+        sr_log(SR_LOG_WARN, c->who, "%s: rule '%s' is not written to the target (see above)",
+               FEATURE, name);
+    } else {
+        xmlNodePtr have = target_copy(&s->tgt, name, nth);
+        if (!have) {
+            rc = add_op(s, (ewsf_rule_op){.kind = EWSF_RULE_CREATE, .rule = copy}, err);
+        } else if (!same_rule(c->map, copy, have)) {
+            char *id = text_of(have, "RuleId");
+            if (id)
+                set_child_text(copy, "RuleId", id);
+            free(id);
+            rc = add_op(s, (ewsf_rule_op){.kind = EWSF_RULE_SET, .rule = copy}, err);
+        }
+    }
+    free(name);
+    return rc;
+}
+
+/* How many earlier processed source rules carry this rule's name. */
+static int name_ordinal(const rules *r, size_t upto, const char *name)
+{
+    int n = 0;
+    for (size_t i = 0; i < upto; i++) {
+        char *dn = processed(r->v[i]) ? text_of(r->v[i], "DisplayName") : NULL;
+        n += dn && strcmp(dn, name) == 0;
+        free(dn);
+    }
+    return n;
+}
+
+static int has_client_only(const rules *r)
+{
+    for (size_t i = 0; i < r->n; i++)
+        if (flag(r->v[i], "IsNotSupported"))
+            return 1;
+    return 0;
+}
+
+static sr_code r_plan(cpuu_ctx *c, void *state, feature_stats *st, sr_err *err)
+{
+    rstate *s = state;
+    sr_code rc = resolve_all(c, s, err);
+    if (rc != SR_OK)
+        return rc;
+    xmlFreeDoc(s->work);
+    free(s->ops);
+    s->ops = NULL;
+    s->nops = 0;
+    s->work = xmlNewDoc(BAD_CAST "1.0");
+    xmlNodePtr root = s->work ? xmlNewDocNode(s->work, NULL, BAD_CAST "rules", NULL) : NULL;
+    if (!root)
+        return sr_err_set(err, SR_E_NOMEM, "out of memory");
+    xmlDocSetRootElement(s->work, root);
+    unsigned disabled = 0;
+    for (size_t i = 0; i < s->src.n && rc == SR_OK; i++) {
+        xmlNodePtr r = s->src.v[i];
+        char *name = text_of(r, "DisplayName");
+        if (flag(r, "IsNotSupported")) {
+            st->unsupported++;
+            sr_log(SR_LOG_WARN, c->who, "%s: rule '%s' is a client-only rule EWS cannot represent: "
+                   "reported, not copied", FEATURE, name ? name : "?");
+        } else if (!flag(r, "IsEnabled")) {
+            disabled++;
+            sr_log(SR_LOG_INFO, c->who, "%s: rule '%s' is disabled: not processed", FEATURE,
+                   name ? name : "?");
+        } else if (name) {
+            rc = plan_rule(c, s, r, name_ordinal(&s->src, i, name), st, err);
+        }
+        free(name);
+    }
+    /* RemoveOutlookRuleBlob drops Outlook's client-only rules: only when the
+     * target has none of them */
+    s->remove_blob = !has_client_only(&s->tgt);
+    st->changed = (unsigned)s->nops;
+    sr_log(SR_LOG_INFO, c->who, "%s: %zu source rules (%u disabled); %zu to write to the target",
+           FEATURE, s->src.n, disabled, s->nops);
+    if (rc != SR_OK)
+        sr_err_prefix(err, "%s: %s: ", c->who, FEATURE);
+    return rc;
+}
+
+static sr_code r_backup(cpuu_ctx *c, void *state, sr_err *err)
+{
+    rstate *s = state;
+    if (c->dry_run)
+        return SR_OK;
+    char *old = NULL;
+    size_t len = 0;
+    sr_err e = {0};
+    if (cpuu_backup_get(c, FEATURE, BACKUP_NAME, &old, &len, &e) == SR_OK) {
+        free(old);   /* the first run's backup is the pre-switch state: keep it */
+        return SR_OK;
+    }
+    int n = 0;
+    xmlChar *x = ewsf_dump_node(s->tgt.op, &n);
+    if (!x)
+        return sr_err_set(err, SR_E_NOMEM, "%s: %s: out of memory", c->who, FEATURE);
+    sr_code rc = cpuu_backup_put(c, FEATURE, BACKUP_NAME, x, (size_t)n, err);
+    xmlFree(x);
+    return rc;
+}
+
+static sr_code write_ops(cpuu_ctx *c, const ewsf_rule_op *ops, size_t n, int remove_blob,
+                         sr_err *err)
+{
+    if (!n)
+        return SR_OK;
+    mapi_ews_target t = mapi_session_target(c->tgt);
+    mapi_ews_call call = {0};
+    call.req = ewsf_req_updateinboxrules(&t, mapi_session_mailbox(c->tgt), remove_blob, ops, n, err);
+    if (!call.req)
+        return err->code;
+    sr_code rc = mapi_session_run(c->tgt, &call, 1, err);
+    if (rc == SR_OK)
+        rc = ewsf_parse_updateinboxrules(call.resp_op, err);
+    if (rc != SR_OK)
+        sr_err_prefix(err, "%s: %s: UpdateInboxRules on %s: ", c->who, FEATURE,
+                      mapi_session_mailbox(c->tgt));
+    xmlFreeDoc(call.req);
+    xmlFreeDoc(call.resp);
+    return rc;
+}
+
+static sr_code r_apply(cpuu_ctx *c, void *state, feature_stats *st, sr_err *err)
+{
+    rstate *s = state;
+    if (c->dry_run) {
+        sr_log(SR_LOG_NOTICE, c->who, "%s: dry run: %u rule operations not written", FEATURE,
+               st->changed);
+        return SR_OK;
+    }
+    return write_ops(c, s->ops, s->nops, s->remove_blob, err);
+}
+
+/* ---- restore ---- */
+static xmlNodePtr rule_by_id(const rules *r, const char *id)
+{
+    for (size_t i = 0; id && i < r->n; i++) {
+        char *x = text_of(r->v[i], "RuleId");
+        int hit = x && strcmp(x, id) == 0;
+        free(x);
+        if (hit)
+            return r->v[i];
+    }
+    return NULL;
+}
+
+/* Operations turning cur into saved; ids in *idbuf (freed by caller). */
+static sr_code restore_ops(cpuu_ctx *c, const rules *saved, const rules *cur, rstate *s,
+                           char ***ids, size_t *nids, sr_err *err)
+{
+    *ids = calloc(cur->n + 1, sizeof **ids);
+    *nids = 0;
+    if (!*ids)
+        return sr_err_set(err, SR_E_NOMEM, "out of memory");
+    sr_code rc = SR_OK;
+    for (size_t i = 0; i < cur->n && rc == SR_OK; i++) {
+        char *id = text_of(cur->v[i], "RuleId");
+        if (id && !rule_by_id(saved, id)) {
+            (*ids)[(*nids)++] = id;
+            rc = add_op(s, (ewsf_rule_op){.kind = EWSF_RULE_DELETE, .rule_id = id}, err);
+        } else {
+            free(id);
+        }
+    }
+    for (size_t i = 0; i < saved->n && rc == SR_OK; i++) {
+        char *id = text_of(saved->v[i], "RuleId");
+        xmlNodePtr have = rule_by_id(cur, id);
+        free(id);
+        if (have && same_rule(NULL, saved->v[i], have))
+            continue;
+        if (flag(saved->v[i], "IsNotSupported")) {
+            sr_log(SR_LOG_WARN, c->who, "%s: restore: a client-only rule cannot be written "
+                   "through EWS and stays as it is", FEATURE);
+            continue;
+        }
+        rc = add_op(s, (ewsf_rule_op){.kind = have ? EWSF_RULE_SET : EWSF_RULE_CREATE,
+                                      .rule = saved->v[i]}, err);
+    }
+    return rc;
+}
+
+static sr_code r_restore(cpuu_ctx *c, sr_err *err)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    sr_code rc = cpuu_backup_get(c, FEATURE, BACKUP_NAME, &buf, &len, err);
+    if (rc != SR_OK)
+        return rc;
+    rules saved = {0}, cur = {0};
+    saved.doc = ewsf_parse(buf, len, "Rules backup", err);
+    free(buf);
+    if (!saved.doc) {
+        sr_err_prefix(err, "%s: %s: ", c->who, FEATURE);
+        return err->code;
+    }
+    rc = ewsf_parse_getinboxrules(xmlDocGetRootElement(saved.doc), &saved.v, &saved.n, &saved.blob,
+                                  err);
+    if (rc != SR_OK)
+        sr_err_prefix(err, "%s: %s: backup: ", c->who, FEATURE);
+    if (rc == SR_OK)
+        rc = get_rules(c, c->tgt, &cur, err);
+    rstate s = {0};
+    char **ids = NULL;
+    size_t nids = 0;
+    if (rc == SR_OK)
+        rc = restore_ops(c, &saved, &cur, &s, &ids, &nids, err);
+    if (rc == SR_OK && !c->dry_run)
+        rc = write_ops(c, s.ops, s.nops, !has_client_only(&cur), err);
+    sr_log(SR_LOG_INFO, c->who, "%s: restore: %zu rule operations", FEATURE, s.nops);
+    for (size_t i = 0; i < nids; i++)
+        free(ids[i]);
+    free(ids);
+    free(s.ops);
+    rules_clear(&saved);
+    rules_clear(&cur);
+    return rc;
+}
+
+const struct feature_ops cpuu_feat_rules = {
+    .id = CFG_F_RULES,
+    .read = r_read,
+    .plan = r_plan,
+    .backup = r_backup,
+    .apply = r_apply,
+    .restore = r_restore,
+    .free_state = rstate_free,
+};

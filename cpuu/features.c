@@ -1,0 +1,22 @@
+/* features.c — the table of implemented features (feature.h).  Adding a
+ * feature: one file exporting its feature_ops, one line here. */
+#include "cpuu/feature.h"
+
+#include <stddef.h>
+
+extern const struct feature_ops cpuu_feat_delegates;
+extern const struct feature_ops cpuu_feat_rules;
+
+const struct feature_ops *const cpuu_features[] = {
+    &cpuu_feat_delegates,
+    &cpuu_feat_rules,
+    NULL,
+};
+
+const struct feature_ops *cpuu_feature_ops(cfg_feature id)
+{
+    for (size_t i = 0; cpuu_features[i]; i++)
+        if (cpuu_features[i]->id == id)
+            return cpuu_features[i];
+    return NULL;
+}

@@ -1,0 +1,566 @@
+/* recipient_map.c — source → target recipients, resolved in batches with a
+ * per-run cache (see recipient_map.h and docs/features.md).
+ *
+ * Order of the sources of truth:
+ *   1. pairs given by rmap_add (TargetMailboxesSMTP, switch message);
+ *   2. the source directory (ldapdir_resolve: many keys per filter), whose
+ *      mapping attribute names the target address;
+ *   3. the target directory for the target legacyExchangeDN, else ONE
+ *      concurrent batch of ResolveNames on the target mailbox session (the
+ *      schema allows one UnresolvedEntry per request) that also proves the
+ *      target recipient exists;
+ *   4. without a source directory: the identity check — the target org
+ *      resolves the very same SMTP address or legacyExchangeDN (migrated
+ *      mailboxes keep the old addresses as proxies); nothing else is guessed.
+ * Counting (rmap_lookups_made): every LDAP search request, plus one per
+ * concurrent ResolveNames batch (a batch is one dependent round trip). */
+#include "cpuu/recipient_map.h"
+
+#include "cpuu/ews_feat.h"
+
+#include <ctype.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define RESOLVE_BATCH 100   /* ResolveNames requests per concurrent batch */
+
+typedef struct entry {
+    char *key;              /* normalised: prefix removed, lower case */
+    char *orig;             /* as first met (directory searches keep its case) */
+    rmap_status st;
+    char *tgt_smtp, *tgt_dn, *display;
+    char *src_smtp;         /* source primary SMTP when the source directory knows it */
+    int pending;            /* collected in this rmap_resolve call */
+} entry;
+
+typedef struct table {
+    entry *v;
+    size_t n, cap;
+    size_t *idx;            /* open addressing: 1 + index into v, 0 = empty */
+    size_t nidx;
+} table;
+
+struct rmap {
+    ldapdir *src_dir, *tgt_dir;
+    mapi_session *tgt;
+    table map;              /* source keys */
+    table tgt_keys;         /* target-organisation keys → target SMTP (rmap_resolve_target) */
+    unsigned lookups;
+};
+
+/* ---- keys ---- */
+static const char *strip_prefix(const char *k)
+{
+    while (*k == ' ' || *k == '\t')
+        k++;
+    static const char *const pfx[] = {"smtp:", "x500:", "ex:", NULL};
+    for (int i = 0; pfx[i]; i++)
+        if (strncasecmp(k, pfx[i], strlen(pfx[i])) == 0)
+            return k + strlen(pfx[i]);
+    return k;
+}
+
+static char *normalise(const char *key)
+{
+    const char *k = strip_prefix(key);
+    size_t len = strlen(k);
+    while (len && (k[len - 1] == ' ' || k[len - 1] == '\t'))
+        len--;
+    char *s = malloc(len + 1);
+    if (!s)
+        return NULL;
+    for (size_t i = 0; i < len; i++)
+        s[i] = (char)tolower((unsigned char)k[i]);
+    s[len] = '\0';
+    return s;
+}
+
+static int is_dn(const char *norm) { return norm[0] == '/'; }
+static int is_smtp(const char *norm) { return !is_dn(norm) && strchr(norm, '@') && !strchr(norm, ' '); }
+
+/* ---- the cache table ---- */
+static uint64_t hash(const char *s)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
+}
+
+static entry *tfind(table *t, const char *norm)
+{
+    if (!t->nidx)
+        return NULL;
+    for (size_t i = hash(norm) & (t->nidx - 1), k = 0; k < t->nidx; i = (i + 1) & (t->nidx - 1), k++) {
+        if (!t->idx[i])
+            return NULL;
+        if (strcmp(t->v[t->idx[i] - 1].key, norm) == 0)
+            return &t->v[t->idx[i] - 1];
+    }
+    return NULL;
+}
+
+static int reindex(table *t, size_t nidx)
+{
+    size_t *idx = calloc(nidx, sizeof *idx);
+    if (!idx)
+        return -1;
+    for (size_t e = 0; e < t->n; e++) {
+        size_t i = hash(t->v[e].key) & (nidx - 1);
+        while (idx[i])
+            i = (i + 1) & (nidx - 1);
+        idx[i] = e + 1;
+    }
+    free(t->idx);
+    t->idx = idx;
+    t->nidx = nidx;
+    return 0;
+}
+
+/* Add an entry for norm (taking ownership of norm); NULL on OOM. */
+static entry *tadd(table *t, char *norm, const char *orig)
+{
+    if (t->n == t->cap) {
+        size_t nc = t->cap ? t->cap * 2 : 64;
+        entry *nv = realloc(t->v, nc * sizeof *nv);
+        if (!nv)
+            return NULL;
+        t->v = nv;
+        t->cap = nc;
+    }
+    if ((t->n + 1) * 2 > t->nidx && reindex(t, t->nidx ? t->nidx * 2 : 128) != 0)
+        return NULL;
+    char *o = sr_strdup(strip_prefix(orig));
+    if (!o)
+        return NULL;
+    entry *e = &t->v[t->n];
+    memset(e, 0, sizeof *e);
+    e->key = norm;
+    e->orig = o;
+    e->st = RMAP_UNKNOWN;
+    size_t i = hash(norm) & (t->nidx - 1);
+    while (t->idx[i])
+        i = (i + 1) & (t->nidx - 1);
+    t->idx[i] = ++t->n;
+    return e;
+}
+
+static void tfree(table *t)
+{
+    for (size_t i = 0; i < t->n; i++) {
+        entry *e = &t->v[i];
+        free(e->key);
+        free(e->orig);
+        free(e->tgt_smtp);
+        free(e->tgt_dn);
+        free(e->display);
+        free(e->src_smtp);
+    }
+    free(t->v);
+    free(t->idx);
+    memset(t, 0, sizeof *t);
+}
+
+static void set_str(char **dst, const char *v)
+{
+    free(*dst);
+    *dst = v ? sr_strdup(v) : NULL;
+}
+
+/* ---- public ---- */
+rmap *rmap_new(ldapdir *src_dir, ldapdir *tgt_dir, mapi_session *tgt, sr_err *err)
+{
+    rmap *m = calloc(1, sizeof *m);
+    if (!m) {
+        sr_err_set(err, SR_E_NOMEM, "out of memory");
+        return NULL;
+    }
+    m->src_dir = src_dir;
+    m->tgt_dir = tgt_dir;
+    m->tgt = tgt;
+    return m;
+}
+
+void rmap_free(rmap *m)
+{
+    if (!m)
+        return;
+    tfree(&m->map);
+    tfree(&m->tgt_keys);
+    free(m);
+}
+
+/* Find or create the entry of key; *fresh = 1 when created now. */
+static entry *get_entry(table *t, const char *key, int *fresh, sr_err *err)
+{
+    char *norm = normalise(key);
+    if (!norm) {
+        sr_err_set(err, SR_E_NOMEM, "out of memory");
+        return NULL;
+    }
+    entry *e = tfind(t, norm);
+    *fresh = !e;
+    if (e) {
+        free(norm);
+        return e;
+    }
+    e = tadd(t, norm, key);
+    if (!e) {
+        free(norm);
+        sr_err_set(err, SR_E_NOMEM, "out of memory");
+    }
+    return e;
+}
+
+sr_code rmap_add(rmap *m, const char *src_key, const char *tgt_smtp, const char *tgt_legacy_dn,
+                 sr_err *err)
+{
+    if (!src_key || !*src_key || !tgt_smtp || !*tgt_smtp)
+        return sr_err_set(err, SR_E_INVALID, "recipient map: empty source key or target address");
+    int fresh;
+    entry *e = get_entry(&m->map, src_key, &fresh, err);
+    if (!e)
+        return err->code;
+    e->st = RMAP_MAPPED;
+    set_str(&e->tgt_smtp, strip_prefix(tgt_smtp));
+    set_str(&e->tgt_dn, tgt_legacy_dn);
+    return SR_OK;
+}
+
+/* Step 2: the source directory for every pending entry. */
+static sr_code resolve_source(rmap *m, entry **p, size_t n, sr_err *err)
+{
+    const char **keys = calloc(n, sizeof *keys);
+    ldapdir_result *res = calloc(n, sizeof *res);
+    if (!keys || !res) {
+        free(keys);
+        free(res);
+        return sr_err_set(err, SR_E_NOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < n; i++)
+        keys[i] = p[i]->orig;
+    unsigned long before = ldapdir_search_count(m->src_dir);
+    sr_code rc = ldapdir_resolve(m->src_dir, keys, n, res, err);
+    m->lookups += (unsigned)(ldapdir_search_count(m->src_dir) - before);
+    for (size_t i = 0; i < n; i++) {
+        entry *e = p[i];
+        switch (res[i].status) {
+        case LDAPDIR_FOUND: {
+            const char *t = ldapdir_target_smtp(res[i].rcpt);
+            set_str(&e->src_smtp, res[i].rcpt->primary_smtp);
+            set_str(&e->display, res[i].rcpt->display_name);
+            if (t) {
+                e->st = RMAP_MAPPED;
+                set_str(&e->tgt_smtp, t);
+            } else {
+                e->st = RMAP_NOT_MIGRATED;
+            }
+            break;
+        }
+        case LDAPDIR_AMBIGUOUS: e->st = RMAP_AMBIGUOUS; break;
+        case LDAPDIR_DIR_ERROR: e->st = RMAP_ERROR; break;
+        default: e->st = RMAP_UNKNOWN; break;
+        }
+    }
+    free(keys);
+    free(res);
+    if (rc != SR_OK)
+        sr_err_prefix(err, "recipient map: source directory %s: ", ldapdir_dc(m->src_dir));
+    return rc;
+}
+
+/* Step 3 with a target directory: the target legacyExchangeDN; a target
+ * address the target directory does not know is not migrated yet. */
+static sr_code target_from_directory(rmap *m, entry **p, size_t n, sr_err *err)
+{
+    const char **keys = calloc(n ? n : 1, sizeof *keys);
+    ldapdir_result *res = calloc(n ? n : 1, sizeof *res);
+    if (!keys || !res) {
+        free(keys);
+        free(res);
+        return sr_err_set(err, SR_E_NOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < n; i++)
+        keys[i] = p[i]->tgt_smtp;
+    unsigned long before = ldapdir_search_count(m->tgt_dir);
+    sr_code rc = ldapdir_resolve(m->tgt_dir, keys, n, res, err);
+    m->lookups += (unsigned)(ldapdir_search_count(m->tgt_dir) - before);
+    for (size_t i = 0; i < n; i++) {
+        if (res[i].status == LDAPDIR_FOUND) {
+            set_str(&p[i]->tgt_dn, res[i].rcpt->legacy_dn);
+            if (res[i].rcpt->display_name)
+                set_str(&p[i]->display, res[i].rcpt->display_name);
+            if (res[i].rcpt->primary_smtp)
+                set_str(&p[i]->tgt_smtp, res[i].rcpt->primary_smtp);
+        } else if (res[i].status == LDAPDIR_DIR_ERROR) {
+            p[i]->st = RMAP_ERROR;
+        } else {
+            p[i]->st = res[i].status == LDAPDIR_AMBIGUOUS ? RMAP_AMBIGUOUS : RMAP_NOT_MIGRATED;
+        }
+    }
+    free(keys);
+    free(res);
+    if (rc != SR_OK)
+        sr_err_prefix(err, "recipient map: target directory %s: ", ldapdir_dc(m->tgt_dir));
+    return rc;
+}
+
+/* ResolveNames of entries[i]->query on the target, RESOLVE_BATCH requests per
+ * concurrent batch.  found[i]: 1 resolved (smtp/name filled), 0 no match,
+ * 2 several matches.  Transport failures fail the whole call. */
+typedef struct rn_job {
+    const char *query;
+    int found;
+    char *smtp, *name;
+} rn_job;
+
+static sr_code resolve_names(rmap *m, rn_job *jobs, size_t n, sr_err *err)
+{
+    mapi_ews_target t = mapi_session_target(m->tgt);
+    t.mailbox = NULL;   /* ResolveNames addresses the directory, not a mailbox */
+    for (size_t off = 0; off < n; off += RESOLVE_BATCH) {
+        size_t k = n - off < RESOLVE_BATCH ? n - off : RESOLVE_BATCH;
+        mapi_ews_call *calls = calloc(k, sizeof *calls);
+        if (!calls)
+            return sr_err_set(err, SR_E_NOMEM, "out of memory");
+        sr_code rc = SR_OK;
+        for (size_t i = 0; i < k && rc == SR_OK; i++) {
+            calls[i].req = ewsf_req_resolvenames(&t, jobs[off + i].query, err);
+            calls[i].idempotent = 1;
+            if (!calls[i].req)
+                rc = err->code;
+        }
+        if (rc == SR_OK) {
+            m->lookups++;
+            rc = mapi_session_run(m->tgt, calls, k, err);
+        }
+        for (size_t i = 0; i < k; i++) {
+            rn_job *j = &jobs[off + i];
+            if (rc == SR_OK) {
+                sr_err e = {0};
+                sr_code r = ewsf_parse_resolvenames(calls[i].resp_op, &j->smtp, &j->name, &e);
+                j->found = r == SR_OK ? 1 : r == SR_E_AMBIGUOUS ? 2 : 0;
+                if (r != SR_OK && r != SR_E_NOTFOUND && r != SR_E_AMBIGUOUS) {
+                    *err = e;
+                    rc = r;
+                }
+            }
+            xmlFreeDoc(calls[i].req);
+            xmlFreeDoc(calls[i].resp);
+        }
+        free(calls);
+        if (rc != SR_OK) {
+            sr_err_prefix(err, "recipient map: ResolveNames on %s: ", mapi_session_mailbox(m->tgt));
+            return rc;
+        }
+    }
+    return SR_OK;
+}
+
+static void jobs_free(rn_job *jobs, size_t n)
+{
+    for (size_t i = 0; jobs && i < n; i++) {
+        free(jobs[i].smtp);
+        free(jobs[i].name);
+    }
+    free(jobs);
+}
+
+/* Queries for ResolveNames: "SMTP:addr" or "EX:/o=..." (exact forms). */
+static char *query_of(const char *norm_or_orig)
+{
+    const char *k = strip_prefix(norm_or_orig);
+    return sr_asprintf("%s%s", k[0] == '/' ? "EX:" : "SMTP:", k);
+}
+
+/* Step 3 without a target directory (verify = 1: mapped entries must exist
+ * in the target org) or step 4 (identity: the target knows the key itself). */
+static sr_code target_from_ews(rmap *m, entry **p, size_t n, int identity, sr_err *err)
+{
+    rn_job *jobs = calloc(n ? n : 1, sizeof *jobs);
+    char **q = calloc(n ? n : 1, sizeof *q);
+    sr_code rc = jobs && q ? SR_OK : sr_err_set(err, SR_E_NOMEM, "out of memory");
+    for (size_t i = 0; i < n && rc == SR_OK; i++) {
+        q[i] = query_of(identity ? p[i]->orig : p[i]->tgt_smtp);
+        jobs[i].query = q[i];
+        if (!q[i])
+            rc = sr_err_set(err, SR_E_NOMEM, "out of memory");
+    }
+    if (rc == SR_OK)
+        rc = resolve_names(m, jobs, n, err);
+    for (size_t i = 0; i < n && rc == SR_OK; i++) {
+        entry *e = p[i];
+        if (jobs[i].found == 1) {
+            e->st = RMAP_MAPPED;
+            set_str(&e->tgt_smtp, jobs[i].smtp);
+            if (jobs[i].name)
+                set_str(&e->display, jobs[i].name);
+        } else if (identity) {
+            e->st = jobs[i].found == 2 ? RMAP_AMBIGUOUS : RMAP_UNKNOWN;
+        } else {
+            e->st = jobs[i].found == 2 ? RMAP_AMBIGUOUS : RMAP_NOT_MIGRATED;
+        }
+    }
+    for (size_t i = 0; q && i < n; i++)
+        free(q[i]);
+    free(q);
+    jobs_free(jobs, n);
+    return rc;
+}
+
+/* The pending entries with status st. */
+static size_t select_pending(table *t, rmap_status st, entry **out)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < t->n; i++)
+        if (t->v[i].pending && t->v[i].st == st)
+            out[k++] = &t->v[i];
+    return k;
+}
+
+static sr_code collect(table *t, const char *const *keys, size_t n, size_t *npend, sr_err *err)
+{
+    *npend = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!keys[i] || !*keys[i])
+            continue;
+        int fresh;
+        entry *e = get_entry(t, keys[i], &fresh, err);
+        if (!e)
+            return err->code;
+        if (fresh) {
+            e->pending = 1;
+            (*npend)++;
+        }
+    }
+    return SR_OK;
+}
+
+static void clear_pending(table *t, sr_code rc)
+{
+    for (size_t i = 0; i < t->n; i++) {
+        if (t->v[i].pending && rc != SR_OK && t->v[i].st != RMAP_MAPPED)
+            t->v[i].st = RMAP_ERROR;
+        t->v[i].pending = 0;
+    }
+}
+
+sr_code rmap_resolve(rmap *m, const char *const *keys, size_t n, sr_err *err)
+{
+    size_t np;
+    sr_code rc = collect(&m->map, keys, n, &np, err);
+    if (rc != SR_OK || np == 0) {
+        clear_pending(&m->map, rc);
+        return rc;
+    }
+    entry **p = calloc(m->map.n, sizeof *p);
+    if (!p) {
+        clear_pending(&m->map, SR_E_NOMEM);
+        return sr_err_set(err, SR_E_NOMEM, "out of memory");
+    }
+    /* fresh entries start UNKNOWN: that is the selection of step 2 / 4 */
+    size_t k = select_pending(&m->map, RMAP_UNKNOWN, p);
+    if (m->src_dir) {
+        rc = resolve_source(m, p, k, err);
+        if (rc == SR_OK) {
+            k = select_pending(&m->map, RMAP_MAPPED, p);
+            if (m->tgt_dir)
+                rc = target_from_directory(m, p, k, err);
+            else if (m->tgt && k)
+                rc = target_from_ews(m, p, k, 0, err);
+        }
+    } else if (m->tgt) {
+        size_t j = 0;
+        for (size_t i = 0; i < k; i++)   /* only addresses can be checked for identity */
+            if (is_smtp(p[i]->key) || is_dn(p[i]->key))
+                p[j++] = p[i];
+        if (j)
+            rc = target_from_ews(m, p, j, 1, err);
+    }
+    if (rc != SR_OK)
+        rc = err->code;
+    clear_pending(&m->map, rc);
+    free(p);
+    return rc;
+}
+
+rmap_status rmap_lookup(rmap *m, const char *key, rmap_target *t)
+{
+    char *norm = key ? normalise(key) : NULL;
+    entry *e = norm ? tfind(&m->map, norm) : NULL;
+    free(norm);
+    if (!e)
+        return RMAP_UNKNOWN;
+    if (t && e->st == RMAP_MAPPED) {
+        t->smtp = e->tgt_smtp;
+        t->legacy_dn = e->tgt_dn;
+        t->display_name = e->display;
+    }
+    return e->st;
+}
+
+const char *rmap_source_smtp(rmap *m, const char *key)
+{
+    char *norm = key ? normalise(key) : NULL;
+    entry *e = norm ? tfind(&m->map, norm) : NULL;
+    free(norm);
+    return e ? e->src_smtp : NULL;
+}
+
+sr_code rmap_resolve_target(rmap *m, const char *const *keys, size_t n, sr_err *err)
+{
+    size_t np;
+    sr_code rc = collect(&m->tgt_keys, keys, n, &np, err);
+    if (rc != SR_OK || np == 0 || (!m->tgt_dir && !m->tgt)) {
+        clear_pending(&m->tgt_keys, rc);
+        return rc;
+    }
+    entry **p = calloc(m->tgt_keys.n, sizeof *p);
+    if (!p)
+        return sr_err_set(err, SR_E_NOMEM, "out of memory");
+    size_t k = select_pending(&m->tgt_keys, RMAP_UNKNOWN, p);
+    if (m->tgt_dir) {
+        /* the target directory: the same lookup as a source directory's */
+        ldapdir *save = m->src_dir;
+        m->src_dir = m->tgt_dir;
+        rc = resolve_source(m, p, k, err);
+        m->src_dir = save;
+        for (size_t i = 0; i < k; i++)
+            if (p[i]->src_smtp) {
+                p[i]->st = RMAP_MAPPED;
+                set_str(&p[i]->tgt_smtp, p[i]->src_smtp);
+            }
+    } else {
+        rc = target_from_ews(m, p, k, 1, err);
+    }
+    clear_pending(&m->tgt_keys, rc);
+    free(p);
+    return rc;
+}
+
+const char *rmap_target_smtp_of(rmap *m, const char *key)
+{
+    char *norm = key ? normalise(key) : NULL;
+    entry *e = norm ? tfind(&m->tgt_keys, norm) : NULL;
+    free(norm);
+    return e && e->st == RMAP_MAPPED ? e->tgt_smtp : NULL;
+}
+
+const char *rmap_status_name(rmap_status s)
+{
+    switch (s) {
+    case RMAP_MAPPED: return "mapped";
+    case RMAP_NOT_MIGRATED: return "not-migrated";
+    case RMAP_UNKNOWN: return "unknown";
+    case RMAP_AMBIGUOUS: return "ambiguous";
+    case RMAP_ERROR: return "error";
+    }
+    return "?";
+}
+
+unsigned rmap_lookups_made(const rmap *m)
+{
+    return m ? m->lookups : 0;
+}
