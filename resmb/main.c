@@ -1,8 +1,8 @@
 /* main.c — the switchresmb command line.  Parses options and delegates:
  * loading/validation to configs/, encryption of DCPassword to password.c,
- * the --check summary to summary.c.  The processing pipeline is not built
- * yet; a run without --check says so and exits 1. */
+ * the --check summary to summary.c, the processing run to run.c. */
 #include "resmb/cli.h"
+#include "resmb/resmb.h"
 
 #include <getopt.h>
 #include <stdlib.h>
@@ -19,7 +19,18 @@ static void usage(FILE *out)
         "\n"
         "Options:\n"
         "  --check            validate the file(s) and print what would be processed\n"
-        "  --cpuu-ini PATH    also load and validate this CPUU.ini\n"
+        "  --cpuu-ini PATH    also load and validate this CPUU.ini (with --check)\n"
+        "  --dry-run          resolve the mailboxes and read their switch messages;\n"
+        "                     write nothing, create no profile, run no engine\n"
+        "  --jobs N           mailboxes processed at the same time (default 4, max 32)\n"
+        "  --state-dir DIR    journal, lock and report (default\n"
+        "                     $XDG_STATE_HOME/switchresmb, else ~/.local/state/switchresmb)\n"
+        "  --restart          start a fresh journal (only when no mailbox is mid-way)\n"
+        "  --cpuu PATH        the update engine (default $SWITCHRESMB_CPUU, else cpuu\n"
+        "                     beside switchresmb)\n"
+        "  --ca-file FILE     extra CA certificates for Exchange (env SWITCHRESMB_CA_FILE)\n"
+        "  --allow-http       allow http:// Exchange URLs (test labs only; env\n"
+        "                     SWITCHRESMB_ALLOW_HTTP=1)\n"
         "  --log-level LEVEL  error, warn, notice (default), info or debug\n"
         "  --mode MODE        encryption mode for DCPassword:\n"
         "                       host (default) any user, this host only; suits several\n"
@@ -34,7 +45,9 @@ static void usage(FILE *out)
         "\n"
         "Exit status (bits may combine): 0 success, 1 processing failed, 2 wrong\n"
         "command line, 4 incorrect INI parameters (including an unreadable file),\n"
-        "32 incorrect CPUUCmdLine.\n",
+        "8 a temporary profile could not be created, 16 no profile could be created,\n"
+        "32 incorrect CPUUCmdLine, 64 the engine could not be started for updating,\n"
+        "128 the engine could not be started for cleanup.\n",
         out);
 }
 
@@ -43,7 +56,19 @@ typedef struct {
     const char *cpuu_ini;
     cfg_enc_mode mode;
     int mode_given;
+    int run_opts_given;       /* any option that only applies to a run */
+    resmb_opts run;
 } cli_opts;
+
+static int parse_jobs(const char *s, int *out)
+{
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (*s == '\0' || *end != '\0' || v < 1 || v > 32)
+        return -1;
+    *out = (int)v;
+    return 0;
+}
 
 /* Returns -1 to continue, else an exit code. */
 static int parse_options(int argc, char **argv, cli_opts *o)
@@ -52,6 +77,10 @@ static int parse_options(int argc, char **argv, cli_opts *o)
         { "check", no_argument, NULL, 'c' },      { "cpuu-ini", required_argument, NULL, 'i' },
         { "log-level", required_argument, NULL, 'l' }, { "mode", required_argument, NULL, 'm' },
         { "help", no_argument, NULL, 'h' },       { "version", no_argument, NULL, 'V' },
+        { "dry-run", no_argument, NULL, 'n' },    { "jobs", required_argument, NULL, 'j' },
+        { "state-dir", required_argument, NULL, 's' }, { "restart", no_argument, NULL, 'r' },
+        { "cpuu", required_argument, NULL, 'u' }, { "ca-file", required_argument, NULL, 'a' },
+        { "allow-http", no_argument, NULL, 'H' },
         { NULL, 0, NULL, 0 },
     };
     int c, lvl, m;
@@ -76,6 +105,19 @@ static int parse_options(int argc, char **argv, cli_opts *o)
             o->mode = (cfg_enc_mode)m;
             o->mode_given = 1;
             break;
+        case 'n': o->run.dry_run = 1; o->run_opts_given = 1; break;
+        case 'j':
+            if (parse_jobs(optarg, &o->run.jobs) != 0) {
+                fprintf(stderr, "switchresmb: --jobs: expected 1..32, got '%s'\n", optarg);
+                return RESMB_EXIT_CMDLINE;
+            }
+            o->run_opts_given = 1;
+            break;
+        case 's': o->run.state_dir = optarg; o->run_opts_given = 1; break;
+        case 'r': o->run.restart = 1; o->run_opts_given = 1; break;
+        case 'u': o->run.cpuu_path = optarg; o->run_opts_given = 1; break;
+        case 'a': o->run.ca_file = optarg; o->run_opts_given = 1; break;
+        case 'H': o->run.allow_http = 1; o->run_opts_given = 1; break;
         case 'h': usage(stdout); return RESMB_EXIT_OK;
         case 'V': printf("switchresmb %s\n", RESMB_VERSION); return RESMB_EXIT_OK;
         default:
@@ -108,9 +150,17 @@ static int run_load(const char *path, const cli_opts *o)
     } else if (o->check) {
         resmb_print_summary(stdout, cfg, cpuu);
     } else {
-        fprintf(stderr, "switchresmb: %s is valid, but the mailbox processing pipeline is not "
-                        "built yet; nothing was processed (use --check to validate only)\n", path);
-        bits = RESMB_EXIT_FAILED;
+        resmb_opts ro = o->run;
+        ro.ini_path = path;
+        const char *h = getenv("SWITCHRESMB_ALLOW_HTTP");
+        if (h && strcmp(h, "1") == 0)
+            ro.allow_http = 1;
+        if (!ro.ca_file && getenv("SWITCHRESMB_CA_FILE") && *getenv("SWITCHRESMB_CA_FILE"))
+            ro.ca_file = getenv("SWITCHRESMB_CA_FILE");
+        if (ro.allow_http)
+            sr_log(SR_LOG_WARN, NULL, "http:// Exchange URLs allowed: credentials may cross the "
+                   "network unencrypted (test labs only)");
+        bits = resmb_run_all(cfg, &ro);
     }
     cfg_resmb_free(cfg);
     cfg_cpuu_free(cpuu);
@@ -119,7 +169,7 @@ static int run_load(const char *path, const cli_opts *o)
 
 int main(int argc, char **argv)
 {
-    cli_opts o = { .mode = CFG_ENC_HOST };
+    cli_opts o = { .mode = CFG_ENC_HOST, .run = { .jobs = 4 } };
     sr_log_set_level(SR_LOG_NOTICE);
     int rc = parse_options(argc, argv, &o);
     if (rc >= 0)
@@ -131,9 +181,9 @@ int main(int argc, char **argv)
         return RESMB_EXIT_CMDLINE;
     }
     if (npos == 2) {
-        if (o.check || o.cpuu_ini) {
-            fputs("switchresmb: --check and --cpuu-ini do not apply when encrypting a password\n",
-                  stderr);
+        if (o.check || o.cpuu_ini || o.run_opts_given) {
+            fputs("switchresmb: --check, --cpuu-ini and the run options do not apply when "
+                  "encrypting a password\n", stderr);
             return RESMB_EXIT_CMDLINE;
         }
         return resmb_encrypt_command(argv[optind], argv[optind + 1], o.mode);

@@ -1,5 +1,8 @@
-# resmb/: the switchresmb executable (for now: the command line front end).
+# resmb/: the switchresmb executable: command line front end, the per-mailbox
+# workflow (statemachine), the worker pool, the journal and the report.
 PROGRAMS += switchresmb
-switchresmb_SRCS := resmb/main.c resmb/password.c resmb/summary.c
-switchresmb_USES := configs util
+switchresmb_SRCS := resmb/main.c resmb/password.c resmb/summary.c resmb/workflow.c \
+                    resmb/actions.c resmb/run.c
+switchresmb_USES := statemachine cpuu_invoke ldap mapi configs util
 switchresmb_LDLIBS :=
+

@@ -62,9 +62,10 @@ expect "$work/err" "seed_ex1_legacy.ini:31: [AD] DCPassword: not in switchresmb'
     "foreign DCPassword message names file:line"
 expect "$work/err" "re-encrypt it with: switchresmb $DATA/seed_ex1_legacy.ini -" "foreign: says how to fix"
 
-# ---- 1: valid, but the pipeline does not exist yet
-run 1 "run without --check" "$DATA/seed_ex3_target.ini"
-expect "$work/err" "pipeline is not built yet" "honest not-built message"
+# ---- 4: a run needs CPUU.ini (beside the file, or -INI in CPUUCmdLine)
+run 4 "run without CPUU.ini" --state-dir "$work/state" "$DATA/seed_ex3_target.ini"
+expect "$work/out" "CPUU.ini $DATA/CPUU.ini: No such file" "missing CPUU.ini named"
+expect "$work/out" "nothing processed; exit code 4" "nothing processed"
 
 # ---- 4: incorrect INI parameters
 run 4 "SSLOnly=2" --check "$DATA/bad_sslonly.ini"

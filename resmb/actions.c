@@ -1,0 +1,469 @@
+/* actions.c — one function per action of the workflow table (workflow.c).
+ *
+ * Each action is idempotent: it first looks in the journal (sm_get) for what
+ * an earlier, interrupted attempt did, records what it is about to create
+ * (sm_put) before creating it, and returns EV_OK or EV_FAIL.  A failing action
+ * puts the reason into mb->reason (the report) and sm_err (the journal) and
+ * ORs the spec's SwitchResMB exit bits into the mailbox. */
+#include "resmb/resmb.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cpuu_invoke/cpuu_invoke.h"
+
+/* ---- helpers ------------------------------------------------------------- */
+
+/* Fail the step: reason for the report and the journal, bits for the exit code. */
+__attribute__((format(printf, 4, 5)))
+static int fail(sm_step *step, resmb_actx *a, unsigned bits, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(a->mb->reason, sizeof a->mb->reason, fmt, ap);
+    va_end(ap);
+    sr_err_set(sm_err(step), SR_E_SERVER, "%s", a->mb->reason);
+    sm_add_exit_bits(step, bits);
+    return EV_FAIL;
+}
+
+/* A journal value as a heap copy (sm_get's string dies at the next call). */
+static char *jget(sm_step *step, const char *key)
+{
+    const char *v = sm_get(step, key);
+    return v ? sr_strdup(v) : NULL;
+}
+
+static int put_ok(sm_step *step, resmb_actx *a, const char *key, const char *value)
+{
+    if (sm_put(step, key, value) == SR_OK)
+        return 1;
+    snprintf(a->mb->reason, sizeof a->mb->reason, "journal: %s", sm_err(step)->msg);
+    sm_add_exit_bits(step, RESMB_EXIT_FAILED);
+    return 0;
+}
+
+/* Fill what the AD batch found from the journal when this run's batch has
+ * nothing (e.g. the directory was down on a resumed run). */
+static void load_resolved(sm_step *step, resmb_mb *m)
+{
+    struct { const char *key; char **dst; } f[] = {
+        { "smtp", &m->smtp }, { "legacy_dn", &m->legacy_dn },
+        { "display_name", &m->display_name }, { "home_guid", &m->home_guid },
+        { "target_smtp", &m->target_smtp },
+    };
+    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
+        if (!*f[i].dst)
+            *f[i].dst = jget(step, f[i].key);
+}
+
+mapi_net *resmb_net_new(const resmb_run *run, int target, unsigned max_parallel, sr_err *err)
+{
+    mapi_netopts o = {
+        .auth = MAPI_AUTH_BASIC,
+        .user = target && run->admin_trg ? run->admin_trg : run->admin,
+        .password = target && run->admin_trg ? run->admin_trg_pw : run->admin_pw,
+        .authority_url = run->cpuu->authority_url,
+        .resource_url = run->cpuu->resource_url,
+        .ca_file = run->o->ca_file,
+        .connect_timeout_ms = 10000,
+        .timeout_ms = 60000,
+        .max_parallel = max_parallel,
+        .allow_http = run->o->allow_http,
+    };
+    return mapi_net_new(&o, err);
+}
+
+void resmb_actx_release(resmb_actx *a)
+{
+    mapi_ad_free(a->tgt_ad);
+    mapi_net_free(a->tgt_net);
+    mapi_net_free(a->src_net);
+    a->tgt_ad = NULL;
+    a->tgt_net = a->src_net = NULL;
+}
+
+/* ---- QUEUED -> RESOLVED ------------------------------------------------- */
+int resmb_act_resolve(sm_step *step, void *ctx)
+{
+    resmb_actx *a = ctx;
+    resmb_mb *m = a->mb;
+    const char *done = sm_get(step, "smtp");
+    if (done && !m->ad_ok)
+        return EV_OK;   /* resolved by an interrupted earlier run */
+    if (!m->ad_ok)
+        return fail(step, a, m->ad_bits ? m->ad_bits : RESMB_EXIT_FAILED, "%s", m->ad_msg);
+    struct { const char *key, *val; } f[] = {
+        { "smtp", m->smtp }, { "legacy_dn", m->legacy_dn }, { "display_name", m->display_name },
+        { "home_guid", m->home_guid }, { "target_smtp", m->target_smtp },
+    };
+    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
+        if (f[i].val && !put_ok(step, a, f[i].key, f[i].val))
+            return EV_FAIL;
+    sr_log(SR_LOG_INFO, m->key, "directory: %s, %s", m->smtp,
+           m->legacy_dn ? m->legacy_dn : "(no legacyExchangeDN)");
+    return EV_OK;
+}
+
+/* ---- RESOLVED -> SWITCHMSG_READY ---------------------------------------- */
+
+/* The target mailbox's legacyExchangeDN from the target's Autodiscover. */
+static sr_code target_legacy_dn(resmb_actx *a, const char *target, char **dn, char **smtp,
+                                sr_err *err)
+{
+    const resmb_run *run = a->run;
+    if (!a->tgt_net && !(a->tgt_net = resmb_net_new(run, 1, 2, err)))
+        return err->code;
+    if (!a->tgt_ad) {
+        mapi_ad_opts o = { .side = "target",
+                           .configured_url = run->cpuu->autodiscover_target_url,
+                           .use_local_xml = run->cpuu->use_local_autodiscover_xmls,
+                           .skip_checking = run->cpuu->skip_autodiscover_checking };
+        if (!(a->tgt_ad = mapi_ad_new(a->tgt_net, &o, err)))
+            return err->code;
+    }
+    const mapi_ad_result *r;
+    if (mapi_ad_discover(a->tgt_ad, target, &r, err) != SR_OK)
+        return err->code;
+    if (!r->legacy_dn)
+        return sr_err_set(err, SR_E_PROTOCOL, "target Autodiscover for %s gave no LegacyDN", target);
+    *dn = sr_strdup(r->legacy_dn);
+    *smtp = sr_strdup(r->smtp ? r->smtp : target);
+    return SR_OK;
+}
+
+static sr_code write_switchmsg(resmb_actx *a, const mapi_switchmsg *msg, int recreate, sr_err *err)
+{
+    const resmb_run *run = a->run;
+    if (!a->src_net && !(a->src_net = resmb_net_new(run, 0, 4, err)))
+        return err->code;
+    mapi_session_opts so = { .mailbox = a->mb->smtp, .ews_url = run->src_ews_url,
+                             .impersonate = 1 };
+    mapi_session *s = mapi_session_logon(a->src_net, &so, err);
+    if (!s)
+        return err->code;
+    sr_code rc = mapi_session_write_switchmsg(s, msg, recreate, err);
+    mapi_session_free(s);
+    return rc;
+}
+
+int resmb_act_switchmsg(sm_step *step, void *ctx)
+{
+    resmb_actx *a = ctx;
+    resmb_mb *m = a->mb;
+    const cfg_resmb *cfg = a->run->cfg;
+    if (sm_get(step, "switchmsg"))
+        return EV_OK;
+    load_resolved(step, m);
+    if (!m->read_done)
+        return fail(step, a, RESMB_EXIT_FAILED, "source mailbox not read: %s",
+                    m->read_msg[0] ? m->read_msg : "no answer");
+    if (m->read_code != SR_OK && m->read_code != SR_E_NOTFOUND && m->read_code != SR_E_PARSE)
+        return fail(step, a, RESMB_EXIT_FAILED, "source mailbox %s: %s", m->smtp, m->read_msg);
+    int have = m->read_code == SR_OK;
+    if (!cfg->switch_msg.present) {
+        if (have)
+            return put_ok(step, a, "switchmsg", "present") ? EV_OK : EV_FAIL;
+        return fail(step, a, RESMB_EXIT_FAILED,
+                    "%s switch message in the source mailbox %s, and no [SwitchMessage] section "
+                    "to create one: mailbox not processed",
+                    m->read_code == SR_E_PARSE ? "invalid" : "no", m->smtp);
+    }
+    if (have && !cfg->switch_msg.recreate)
+        return put_ok(step, a, "switchmsg", "present") ? EV_OK : EV_FAIL;
+    const char *target = m->target_given ? m->target_given : m->target_smtp;
+    if (!target)
+        return fail(step, a, RESMB_EXIT_FAILED,
+                    "no target address for the switch message: no [TargetMailboxesSMTP] entry "
+                    "and no target address in the directory");
+    sr_err e;
+    mapi_switchmsg msg = { .version = cfg->switch_msg.agent == CFG_AGENT_LEGACY
+                                          ? MAPI_SWITCHMSG_LEGACY : MAPI_SWITCHMSG_CONTEMPORARY };
+    msg.target_is_o365 = msg.version == MAPI_SWITCHMSG_CONTEMPORARY &&
+                         cfg->switch_msg.target == CFG_TARGET_O365;
+    if (target_legacy_dn(a, target, &msg.target_legacy_dn, &msg.target_smtp, &e) != SR_OK) {
+        mapi_switchmsg_clear(&msg);
+        return fail(step, a, RESMB_EXIT_FAILED, "target mailbox %s: %s", target, e.msg);
+    }
+    char host[128] = "";
+    gethostname(host, sizeof host - 1);
+    msg.created_by = sr_asprintf("switchresmb %s on %s", RESMB_VERSION, host);
+    msg.created_at = (int64_t)time(NULL);
+    /* an earlier attempt may have written it before being killed */
+    int retried = sm_get(step, "switchmsg_target") != NULL;
+    if (!put_ok(step, a, "switchmsg_target", msg.target_smtp)) {
+        mapi_switchmsg_clear(&msg);
+        return EV_FAIL;
+    }
+    int recreate = have || m->read_code == SR_E_PARSE;
+    sr_code rc = write_switchmsg(a, &msg, recreate, &e);
+    if (rc == SR_E_EXISTS && retried)
+        rc = write_switchmsg(a, &msg, 1, &e);
+    if (rc != SR_OK) {
+        mapi_switchmsg_clear(&msg);
+        return fail(step, a, RESMB_EXIT_FAILED, "cannot write the switch message: %s", e.msg);
+    }
+    sr_log(SR_LOG_NOTICE, m->key, "switch message %s: target %s (%s)",
+           recreate ? "recreated" : "created", msg.target_smtp,
+           m->target_given ? "[TargetMailboxesSMTP]" : "directory");
+    mapi_switchmsg_clear(&msg);
+    return put_ok(step, a, "switchmsg", recreate ? "recreated" : "created") ? EV_OK : EV_FAIL;
+}
+
+/* ---- SWITCHMSG_READY -> PROFILE_CREATED --------------------------------- */
+
+static char *new_profile_name(sr_err *err)
+{
+    mapi_guid g;
+    char txt[MAPI_GUID_STRLEN + 1];
+    if (mapi_guid_random(&g, err) != SR_OK)
+        return NULL;
+    mapi_guid_format(&g, txt);
+    for (char *p = txt; *p; p++)
+        *p = (char)toupper((unsigned char)*p);
+    return sr_asprintf("{%s}", txt);
+}
+
+static mapi_logon_security logon_of(const cfg_resmb *c)
+{
+    if (c->settings.logon_winnt)
+        return MAPI_LOGON_NTLM;
+    if (c->settings.logon_kerberos)
+        return MAPI_LOGON_KERBEROS;
+    if (c->settings.logon_smartcard)
+        return MAPI_LOGON_SMARTCARD;
+    if (c->settings.logon_anonymous)
+        return MAPI_LOGON_ANONYMOUS;
+    return MAPI_LOGON_NEGOTIATE;
+}
+
+/* The source mailbox's temporary profile, as Outlook would have it. */
+static sr_code build_profile(const resmb_run *run, const resmb_mb *m, const char *name,
+                             mapi_profile *p, sr_err *err)
+{
+    const cfg_resmb *c = run->cfg;
+    const char *home = *c->settings.src_exch_server ? c->settings.src_exch_server : m->home_guid;
+    if (!home)
+        return sr_err_set(err, SR_E_CONFIG, "no home server: SrcExchServer is empty and the "
+                          "directory has no msExchMailboxGuid for %s", m->smtp);
+    if (!m->legacy_dn)
+        return sr_err_set(err, SR_E_NOTFOUND, "the directory has no legacyExchangeDN for %s", m->smtp);
+    memset(p, 0, sizeof *p);
+    p->name = sr_strdup(name);
+    p->status.temporary = 1;
+    mapi_account *ac = mapi_profile_add_account(p);
+    if (!p->name || !ac)
+        return sr_err_set(err, SR_E_NOMEM, "out of memory");
+    ac->home_server = sr_strdup(home);
+    ac->legacy_dn = sr_strdup(m->legacy_dn);
+    ac->smtp = sr_strdup(m->smtp);
+    ac->display_name = m->display_name ? sr_strdup(m->display_name) : NULL;
+    ac->logon = logon_of(c);
+    ac->autodiscover_url = run->cpuu->autodiscover_source_url
+                               ? sr_strdup(run->cpuu->autodiscover_source_url) : NULL;
+    ac->ews_url = run->src_ews_url ? sr_strdup(run->src_ews_url) : NULL;
+    if (c->rpc.present) {
+        ac->rpc.enabled = c->rpc.connect_using_http;
+        ac->rpc.proxy_server = sr_strdup(c->rpc.proxy_server);
+        ac->rpc.principal_name = sr_strdup(c->rpc.principal_name);
+        ac->rpc.ssl_only = c->rpc.ssl_only;
+        ac->rpc.mutual_auth = c->rpc.mutual_auth;
+        ac->rpc.http_first_fast = c->rpc.http_first_on_fast;
+        ac->rpc.http_first_slow = c->rpc.http_first_on_slow;
+        ac->rpc.auth_ntlm = c->rpc.auth_ntlm;
+        ac->rpc.auth_basic = c->rpc.auth_basic;
+        ac->rpc.auth_negotiate = c->rpc.auth_negotiate;
+    }
+    return SR_OK;
+}
+
+int resmb_act_create_profile(sm_step *step, void *ctx)
+{
+    resmb_actx *a = ctx;
+    resmb_mb *m = a->mb;
+    sr_err e;
+    load_resolved(step, m);
+    char *name = jget(step, "profile");
+    if (!name) {
+        /* the name goes to the journal before the profile exists */
+        if (!(name = new_profile_name(&e)))
+            return fail(step, a, RESMB_EXIT_ONE_PROFILE, "temporary profile: %s", e.msg);
+        if (!put_ok(step, a, "profile", name)) {
+            free(name);
+            return EV_FAIL;
+        }
+    }
+    mapi_pstore *st = mapi_pstore_open(a->run->profile_dir, 0, &e);
+    mapi_profile p = { 0 };
+    int ev = EV_OK;
+    if (!st) {
+        ev = fail(step, a, RESMB_EXIT_ONE_PROFILE, "profile store: %s", e.msg);
+    } else if (mapi_pstore_load(st, name, &p, &e) == SR_OK) {
+        sr_log(SR_LOG_INFO, m->key, "temporary profile %s already exists (resumed)", name);
+    } else if (build_profile(a->run, m, name, &p, &e) != SR_OK ||
+               mapi_pstore_create(st, &p, &e) != SR_OK) {
+        ev = fail(step, a, RESMB_EXIT_ONE_PROFILE, "cannot create the temporary profile %s: %s",
+                  name, e.msg);
+    } else {
+        sr_log(SR_LOG_INFO, m->key, "temporary profile %s created in %s", name,
+               mapi_pstore_dir(st));
+    }
+    mapi_profile_clear(&p);
+    mapi_pstore_free(st);
+    free(name);
+    return ev;
+}
+
+/* ---- PROFILE_CREATED -> UPDATED -> CLEANED: the engine ------------------ */
+
+static sr_code run_engine(resmb_actx *a, const char *profile, int cleanup, invoke_result *res,
+                          sr_err *err)
+{
+    const resmb_run *run = a->run;
+    const cfg_cpuu *cp = run->cpuu;
+    char **argv = calloc(run->engine_argc + 5, sizeof *argv);
+    if (!argv)
+        return sr_err_set(err, SR_E_NOMEM, "out of memory");
+    size_t n = 0;
+    for (size_t i = 0; i < run->engine_argc; i++)
+        argv[n++] = run->engine_argv[i];
+    if (cleanup)
+        argv[n++] = "-Cleanup";
+    argv[n++] = "-Profiles";
+    argv[n++] = (char *)profile;
+    argv[n] = NULL;
+    char *envv[2] = { sr_asprintf("SWITCHRESMB_PROFILE_DIR=%s", run->profile_dir), NULL };
+    invoke_opts io = {
+        .open_store_wait_s = (unsigned)cp->open_store_wait,
+        .feature_wait_s = (unsigned)cp->feature_wait,
+        .global_wait_s = (unsigned)cp->global_wait,
+        .attempts = (unsigned)cp->attempt,
+        .watchdog = cp->watchdog,
+        .secret = run->admin_pw,
+        .who = a->mb->key,
+        .extra_env = envv,
+    };
+    sr_code rc = invoke_run(argv, &io, res, err);
+    free(envv[0]);
+    free(argv);
+    return rc;
+}
+
+/* Hard failures among the engine's bits (64/128/256 are log/dump warnings). */
+#define ENGINE_ERR_BITS (CPUU_NO_SWITCH_MSG | CPUU_SWITCH_ERR | CPUU_USER_ABORT | \
+                         CPUU_GLOBAL_ERR | CPUU_CRASH | CPUU_INVALID_SWITCH_MSG)
+
+static int engine_step(sm_step *step, resmb_actx *a, int cleanup)
+{
+    const char *what = cleanup ? "cleanup" : "update";
+    unsigned start_bit = cleanup ? RESMB_EXIT_CPUU_CLEANUP : RESMB_EXIT_CPUU_START;
+    char *profile = jget(step, "profile");
+    if (!profile)
+        return fail(step, a, RESMB_EXIT_FAILED, "journal has no temporary profile name");
+    invoke_result res;
+    sr_err e;
+    memset(&res, 0, sizeof res);
+    sr_code rc = run_engine(a, profile, cleanup, &res, &e);
+    free(profile);
+    if (rc != SR_OK)
+        return fail(step, a, start_bit, "cannot start %s for %s: %s", a->run->cpuu_bin, what, e.msg);
+    char *bits = invoke_describe_bits(res.cpuu_bits);
+    int ev = EV_OK;
+    switch (res.outcome) {
+    case INVOKE_CANNOT_START:
+        ev = fail(step, a, start_bit, "cannot start %s for %s", a->run->cpuu_bin, what);
+        break;
+    case INVOKE_TIMEOUT:
+        ev = fail(step, a, RESMB_EXIT_FAILED, "%s: the watchdog stopped the engine at %s after %u "
+                  "attempt(s)", what, res.stage[0] ? res.stage : "?", res.attempts_used);
+        break;
+    case INVOKE_CRASHED:
+        ev = fail(step, a, RESMB_EXIT_FAILED, "%s: the engine was killed by signal %d (%u attempt(s))",
+                  what, res.term_signal, res.attempts_used);
+        break;
+    case INVOKE_EXITED:
+        if (res.cpuu_bits & ENGINE_ERR_BITS)
+            ev = fail(step, a, RESMB_EXIT_FAILED, "%s: the engine reported %s", what,
+                      bits ? bits : "?");
+        else if (!cleanup && !(res.cpuu_bits & CPUU_SUCCESS))
+            /* CPUU_CANNOT_START from an update: it found nothing it could start on */
+            ev = fail(step, a, RESMB_EXIT_CPUU_START, "update: the engine reported "
+                      "CPUU_CANNOT_START (exit status %d)", res.exit_status);
+        else
+            sr_log(SR_LOG_INFO, a->mb->key, "%s: the engine reported %s", what, bits ? bits : "?");
+        break;
+    }
+    free(bits);
+    return ev;
+}
+
+int resmb_act_update(sm_step *step, void *ctx)
+{
+    return engine_step(step, ctx, 0);
+}
+
+int resmb_act_cleanup(sm_step *step, void *ctx)
+{
+    return engine_step(step, ctx, 1);
+}
+
+/* ---- the end: the temporary profile goes, or stays on request ------------ */
+
+/* Delete the recorded temporary profile unless LeaveTemporaryProfiles=1.
+ * Returns 0, or -1 with the reason appended. */
+static int drop_profile(sm_step *step, resmb_actx *a)
+{
+    char *name = jget(step, "profile");
+    if (!name)
+        return 0;
+    int r = 0;
+    if (a->run->cfg->settings.leave_temporary_profiles) {
+        sr_log(SR_LOG_NOTICE, a->mb->key, "temporary profile %s kept (LeaveTemporaryProfiles=1)",
+               name);
+    } else {
+        sr_err e;
+        mapi_pstore *st = mapi_pstore_open(a->run->profile_dir, 0, &e);
+        sr_code rc = st ? mapi_pstore_delete(st, name, &e) : e.code;
+        if (rc == SR_OK || rc == SR_E_NOTFOUND) {
+            sr_log(SR_LOG_INFO, a->mb->key, "temporary profile %s deleted", name);
+        } else {
+            size_t l = strlen(a->mb->reason);
+            snprintf(a->mb->reason + l, sizeof a->mb->reason - l, "%scannot delete temporary "
+                     "profile %s: %s", l ? "; " : "", name, e.msg);
+            r = -1;
+        }
+        mapi_pstore_free(st);
+    }
+    free(name);
+    return r;
+}
+
+int resmb_act_finish(sm_step *step, void *ctx)
+{
+    resmb_actx *a = ctx;
+    if (drop_profile(step, a) != 0) {
+        sm_add_exit_bits(step, RESMB_EXIT_FAILED);
+        return EV_FAIL;   /* terminal anyway; the bit tells the admin */
+    }
+    return EV_OK;
+}
+
+int resmb_act_fail(sm_step *step, void *ctx)
+{
+    resmb_actx *a = ctx;
+    if (!a->mb->reason[0]) {
+        /* resumed inside this action: the reason is in the journal */
+        char *r = jget(step, "reason");
+        snprintf(a->mb->reason, sizeof a->mb->reason, "%s",
+                 r ? r : "interrupted while failing (see the journal)");
+        free(r);
+    } else {
+        sm_put(step, "reason", a->mb->reason);
+    }
+    drop_profile(step, a);
+    return EV_OK;
+}

@@ -1,0 +1,121 @@
+/* resmb.h — private to resmb/: the processing pipeline of switchresmb.
+ *
+ *   workflow.c  the per-mailbox state machine (states, events, the table)
+ *   actions.c   one function per action of the table
+ *   run.c       the run: configuration, journal, batched AD/EWS reads,
+ *               the worker pool, the report and the exit bits
+ *
+ * Ownership: resmb_run owns everything it builds; a resmb_mb lives for the
+ * chunk it belongs to and is freed by resmb_mb_clear.  Workers are forked
+ * child processes: they inherit the run (read-only) and open their own
+ * journal handle and network handles, never the parent's. */
+#ifndef SR_RESMB_RESMB_H
+#define SR_RESMB_RESMB_H
+
+#include <stdio.h>
+
+#include "configs/configs.h"
+#include "mapi/mapi.h"
+#include "resmb/cli.h"
+#include "statemachine/statemachine.h"
+
+/* ---- the state machine (workflow.c) ------------------------------------- */
+typedef enum {
+    MB_QUEUED = 0,
+    MB_RESOLVED,
+    MB_SWITCHMSG_READY,
+    MB_PROFILE_CREATED,
+    MB_UPDATED,
+    MB_CLEANED,
+    MB_DONE,
+    MB_FAILED,
+    MB__NSTATES
+} resmb_state;
+
+typedef enum { EV_START = 0, EV_OK, EV_FAIL, EV__NEVENTS } resmb_event;
+
+/* The checked table; NULL with *err set when the table is inconsistent. */
+const sm_def *resmb_workflow(sr_err *err);
+const char *resmb_state_name(int state);
+
+/* ---- one run -------------------------------------------------------------- */
+typedef struct resmb_opts {
+    const char *ini_path;
+    const char *state_dir;       /* NULL: $XDG_STATE_HOME/switchresmb or ~/.local/state/switchresmb */
+    const char *cpuu_path;       /* NULL: $SWITCHRESMB_CPUU, else cpuu beside this executable */
+    int jobs;                    /* concurrent mailboxes (>= 1) */
+    int dry_run;
+    int restart;
+    int allow_http;              /* http:// EWS/Autodiscover (loopback labs) */
+    const char *ca_file;         /* extra trust anchors for EWS (NULL: system) */
+} resmb_opts;
+
+/* What the run knows about the whole job; built once, shared read-only. */
+typedef struct resmb_run {
+    const resmb_opts *o;
+    const cfg_resmb *cfg;
+    cfg_cpuu *cpuu;
+    char *cpuu_ini_path;         /* absolute */
+    char *cpuu_bin;
+    char **engine_argv;          /* cpuu + CPUUCmdLine tokens (+ -INI ...), NULL-terminated */
+    size_t engine_argc;
+    char *journal_path;
+    char *report_path;
+    char *profile_dir;           /* SWITCHRESMB_PROFILE_DIR for the engine and us */
+    char *src_ews_url;           /* source EWS endpoint (Autodiscover once per run) */
+    char *admin, *admin_pw;      /* CPUU.ini Admin / Password (decrypted: secret) */
+    char *admin_trg, *admin_trg_pw;
+    const sm_def *def;
+} resmb_run;
+
+/* One mailbox of the current chunk, with what the batches found. */
+typedef struct resmb_mb {
+    const char *key;             /* as written in the INI (borrowed from cfg) */
+    int line;                    /* its line in SwitchResMB.ini */
+    const char *section;         /* "Mailboxes" or "MailboxesSMTP" */
+    const char *target_given;    /* [TargetMailboxesSMTP] entry, or NULL */
+    int state_before;            /* journal state at the start of the run (-1: new) */
+    /* AD batch */
+    int ad_ok;
+    unsigned ad_bits;
+    char *smtp, *legacy_dn, *display_name, *home_guid;  /* home_guid: "<guid>@<domain>" or NULL */
+    char *target_smtp;           /* where the switch message must point, or NULL */
+    char ad_msg[1200];
+    /* EWS batch: the switch message in the source mailbox */
+    int read_done;
+    sr_code read_code;           /* SR_OK (present), SR_E_NOTFOUND, SR_E_PARSE, else failure */
+    char read_msg[1200];
+    mapi_switchmsg existing;
+    /* filled by the actions (in the worker) */
+    char reason[1200];
+} resmb_mb;
+
+void resmb_mb_clear(resmb_mb *m);
+
+/* Context handed to every action. */
+typedef struct resmb_actx {
+    const resmb_run *run;
+    resmb_mb *mb;
+    mapi_net *src_net, *tgt_net; /* the worker's own, created on first use */
+    mapi_ad *tgt_ad;
+} resmb_actx;
+
+/* ---- actions (actions.c): each returns EV_OK or EV_FAIL ------------------- */
+int resmb_act_resolve(sm_step *step, void *ctx);
+int resmb_act_switchmsg(sm_step *step, void *ctx);
+int resmb_act_create_profile(sm_step *step, void *ctx);
+int resmb_act_update(sm_step *step, void *ctx);
+int resmb_act_cleanup(sm_step *step, void *ctx);
+int resmb_act_finish(sm_step *step, void *ctx);
+int resmb_act_fail(sm_step *step, void *ctx);
+void resmb_actx_release(resmb_actx *a);
+
+/* Network handle for one side ("source"/"target") with the run's credentials.
+ * Caller frees with mapi_net_free. */
+mapi_net *resmb_net_new(const resmb_run *run, int target, unsigned max_parallel, sr_err *err);
+
+/* ---- the run (run.c) ------------------------------------------------------- */
+/* Process every mailbox of cfg; returns the exit code (spec bitmask). */
+int resmb_run_all(const cfg_resmb *cfg, const resmb_opts *o);
+
+#endif
