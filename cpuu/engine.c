@@ -101,9 +101,17 @@ mapi_ad *cpuu_ad_for(cpuu_run_ctx *r, mapi_net *net, int target, const char *acc
 
 /* A logon failure → CSV code: an address Exchange does not know is "cannot
  * be resolved" (4), anything else "cannot open mailbox store" (18). */
+static int address_unknown(const sr_err *e)
+{
+    /* POX ErrorCode 500 is "the e-mail address cannot be found"; mapi reports
+     * it as SR_E_SERVER with the code in the text (see the report to the lead) */
+    return e->code == SR_E_NOTFOUND ||
+           (e->code == SR_E_SERVER && strstr(e->msg, "Autodiscover error 500:") != NULL);
+}
+
 static int logon_rc(const sr_err *e)
 {
-    return e->code == SR_E_NOTFOUND ? CPUU_RC_NOT_RESOLVED : CPUU_RC_UNABLE_OPEN_MAILBOX_STORE;
+    return address_unknown(e) ? CPUU_RC_NOT_RESOLVED : CPUU_RC_UNABLE_OPEN_MAILBOX_STORE;
 }
 
 static mapi_session *logon(cpuu_run_ctx *r, cpuu_sides *sd, int target, const mapi_account *acct,
@@ -125,7 +133,9 @@ static mapi_session *logon(cpuu_run_ctx *r, cpuu_sides *sd, int target, const ma
     return mapi_session_logon(*net, &so, err);
 }
 
-/* Source: logon, folder tree and switch message.  Returns 0 to go on, else
+#define GO_ON (-1)   /* a step's "carry on": every CSV code, 0 included, is a final answer */
+
+/* Source: logon, folder tree and switch message.  Returns GO_ON, else
  * the CSV code (with *extra for the switch-message bits). */
 static int open_source(cpuu_run_ctx *r, const mapi_profile *p, cpuu_sides *sd, cpuu_ctx *ctx,
                        mapi_switchmsg *sm, unsigned *extra)
@@ -159,7 +169,7 @@ static int open_source(cpuu_run_ctx *r, const mapi_profile *p, cpuu_sides *sd, c
     }
     sr_log(SR_LOG_INFO, p->name, "switch message: %s -> %s (%s)%s", a->smtp, sm->target_smtp,
            sm->target_legacy_dn, sm->target_is_o365 ? ", Office 365" : "");
-    return 0;
+    return GO_ON;
 }
 
 /* The spec's target check: a temporary CPUU_{GUID} profile for the target
@@ -205,11 +215,11 @@ static int target_check(cpuu_run_ctx *r, const mapi_profile *p, cpuu_sides *sd, 
         sr_log(SR_LOG_ERROR, p->name, "target mailbox %s: %s", sm->target_smtp, e.msg);
         sr_log(SR_LOG_ERROR, p->name, "target check failed: cannot log on to the target mailbox %s; "
                "profile not updated", sm->target_smtp);
-        return e.code == SR_E_NOTFOUND ? CPUU_RC_NOT_RESOLVED : CPUU_RC_MODIFYING_FAILED;
+        return address_unknown(&e) ? CPUU_RC_NOT_RESOLVED : CPUU_RC_MODIFYING_FAILED;
     }
     sr_log(SR_LOG_INFO, p->name, "target check passed: %s via %s", sm->target_smtp,
            mapi_session_ews_url(sd->tgt));
-    return 0;
+    return GO_ON;
 }
 
 /* One feature: read → plan → backup → apply. */
@@ -371,9 +381,9 @@ int cpuu_update_profile(cpuu_run_ctx *r, mapi_profile *p, unsigned *extra)
     cpuu_ctx c = { .who = p->name, .backup_dir = bdir, .cfg = r->cfg };
     *extra = 0;
     int rc = bdir ? open_source(r, p, &sd, &c, &sm, extra) : CPUU_RC_MODIFYING_FAILED;
-    if (rc == 0)
+    if (rc == GO_ON)
         rc = target_check(r, p, &sd, &c, &sm);
-    if (rc == 0) {
+    if (rc == GO_ON) {
         c.src = sd.src;
         c.tgt = sd.tgt;
         rc = update_with_sessions(r, p, &sd, &c, &sm);

@@ -10,7 +10,7 @@ cpuu_USES := cpuu_core mapi ldap configs util
 # Engine: modes, profiles, CSV, exit bits (against exsim + slapd lab).
 TESTS += $(if $(wildcard tests/integration/test_cpuu_engine.c),test_cpuu_engine)
 test_cpuu_engine_SRCS := tests/integration/test_cpuu_engine.c
-test_cpuu_engine_USES := cpuu_core mapi ldap configs testutil util
+test_cpuu_engine_USES := cpuu_core cpuu_invoke mapi ldap configs testutil util
 test_cpuu_engine_LDLIBS := -lcunit
 
 # Recipient map and the features (against exsim + slapd lab).

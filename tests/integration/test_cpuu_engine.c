@@ -1,0 +1,627 @@
+/* test_cpuu_engine.c — bin/cpuu end to end against two Exchange simulators
+ * (source and target organisations from tests/lab/orggen.py +
+ * tests/exsim/seedgen.py), in a private profile store: update (CSV 10, exit
+ * bit 1, the profile points at the target, backup copy, no temporary
+ * profile left), already updated (2), rollback (12, byte-identical profile),
+ * cleanup (14, backups gone), no / invalid switch message (bits 2 / 512),
+ * unknown mailbox (4), wrong password (18), the profile checks that need no
+ * network (1, 5, 6, 7, 8, 23, 24), CPUU.ini and command-line errors (16),
+ * the progress protocol on a pipe and the secret on CPUU_SECRET_FD through
+ * cpuu_invoke.  All traffic stays on 127.0.0.1. */
+#include <CUnit/Basic.h>
+#include <fcntl.h>
+#include <libxml/parser.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "configs/configs.h"
+#include "cpuu_invoke/cpuu_invoke.h"
+#include "mapi/mapi.h"
+#include "tests/common/testutil.h"
+
+typedef struct inst {
+    pid_t pid;
+    int port;
+    char url[128];
+    char user[64], password[128];
+} inst;
+
+typedef struct mbx {
+    char smtp[128], legacy_dn[256], guid[64], redirect[128], kind[16];
+} mbx;
+
+static char *g_dir, g_store[512], g_ini[512], g_log[512], g_csv[512];
+static inst g_src, g_tgt;
+static mbx g_a, g_a_tgt;       /* a room not migrated yet, with its target */
+static mbx g_c;                /* another unmigrated mailbox: never gets a switch message */
+static mbx g_d;                /* a migrated user (source Autodiscover redirects) */
+
+/* ---- servers ---------------------------------------------------------------- */
+static int run_py(const char *script, const char *const *args)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", tu_root(), script);
+    char *argv[16] = { "/usr/bin/python3", path };
+    int n = 2;
+    for (; args[n - 2] && n < 15; n++)
+        argv[n] = (char *)args[n - 2];
+    argv[n] = NULL;
+    return tu_run(argv, NULL, 30000);
+}
+
+static xmlNodePtr first_child(xmlNodePtr n, const char *name)
+{
+    for (xmlNodePtr c = n ? n->children : NULL; c; c = c->next)
+        if (c->type == XML_ELEMENT_NODE && !strcmp((const char *)c->name, name))
+            return c;
+    return NULL;
+}
+
+static void attr(xmlNodePtr n, const char *name, char *out, size_t len)
+{
+    xmlChar *v = xmlGetProp(n, BAD_CAST name);
+    snprintf(out, len, "%s", v ? (char *)v : "");
+    xmlFree(v);
+}
+
+/* The seed's admin account and its mailboxes (up to max). */
+static int read_seed(const char *seed, inst *in, mbx *m, int max)
+{
+    xmlDocPtr d = xmlReadFile(seed, NULL, XML_PARSE_NONET);
+    xmlNodePtr root = d ? xmlDocGetRootElement(d) : NULL, a = first_child(root, "account");
+    if (!a) {
+        xmlFreeDoc(d);
+        return -1;
+    }
+    attr(a, "name", in->user, sizeof in->user);
+    attr(a, "password", in->password, sizeof in->password);
+    int n = 0;
+    for (xmlNodePtr c = root->children; c && n < max; c = c->next) {
+        if (c->type != XML_ELEMENT_NODE || strcmp((const char *)c->name, "mailbox"))
+            continue;
+        attr(c, "smtp", m[n].smtp, sizeof m[n].smtp);
+        attr(c, "legacy-dn", m[n].legacy_dn, sizeof m[n].legacy_dn);
+        attr(c, "guid", m[n].guid, sizeof m[n].guid);
+        attr(c, "redirect", m[n].redirect, sizeof m[n].redirect);
+        attr(c, "kind", m[n].kind, sizeof m[n].kind);
+        n++;
+    }
+    xmlFreeDoc(d);
+    return n;
+}
+
+static int start_exsim(inst *in, const char *name, const char *seed)
+{
+    char bin[512], pf[512], log[512], schemas[512];
+    snprintf(bin, sizeof bin, "%s/exsim", tu_bin());
+    snprintf(pf, sizeof pf, "%s/%s.port", g_dir, name);
+    snprintf(log, sizeof log, "%s/%s.log", g_dir, name);
+    snprintf(schemas, sizeof schemas, "%s/protocol/ews", tu_shared());
+    char *argv[] = { bin, "--seed", (char *)seed, "--port", "0", "--port-file", pf,
+                     "--schemas", schemas, "--validate-responses", NULL };
+    if (!tu_exists(bin)) {
+        fprintf(stderr, "%s is missing: build it with make bin/exsim\n", bin);
+        return -1;
+    }
+    in->pid = tu_spawn(argv, log);
+    for (int i = 0; in->pid > 0 && i < 100 && !tu_exists(pf); i++)
+        usleep(100 * 1000);
+    sr_err e;
+    char *p = sr_read_file(pf, 64, NULL, &e);
+    in->port = p ? atoi(p) : 0;
+    free(p);
+    if (in->port <= 0 || tu_wait_port(in->port, 10000) != 0) {
+        fprintf(stderr, "exsim %s did not start (see %s)\n", name, log);
+        return -1;
+    }
+    snprintf(in->url, sizeof in->url, "http://127.0.0.1:%d", in->port);
+    return 0;
+}
+
+/* A (unmigrated room with a target), C (another unmigrated mailbox), D (a
+ * migrated user). */
+static int pick_mailboxes(mbx *src, int ns, mbx *tgt, int nt)
+{
+    for (int i = 0; i < ns; i++) {
+        const char *at = strchr(src[i].smtp, '@');
+        if (!src[i].legacy_dn[0] || !at)
+            continue;
+        if (!g_a.smtp[0] && !src[i].redirect[0] && !strcmp(src[i].kind, "room")) {
+            for (int k = 0; k < nt; k++)
+                if (!strncmp(tgt[k].smtp, src[i].smtp, (size_t)(at - src[i].smtp) + 1) && tgt[k].legacy_dn[0]) {
+                    g_a = src[i];
+                    g_a_tgt = tgt[k];
+                }
+            if (g_a.smtp[0])
+                continue;
+        }
+        if (!g_c.smtp[0] && !src[i].redirect[0] && strcmp(src[i].smtp, g_a.smtp))
+            g_c = src[i];
+        if (!g_d.smtp[0] && src[i].redirect[0] && !strcmp(src[i].kind, "user"))
+            g_d = src[i];
+    }
+    return g_a.smtp[0] && g_c.smtp[0] && g_d.smtp[0] ? 0 : -1;
+}
+
+static int suite_init(void)
+{
+    g_dir = tu_mkdtemp("cpuuengine");
+    if (!g_dir)
+        return 1;
+    char org[512], src[512], tgt[512];
+    snprintf(org, sizeof org, "%s/org.json", g_dir);
+    snprintf(src, sizeof src, "%s/src.xml", g_dir);
+    snprintf(tgt, sizeof tgt, "%s/tgt.xml", g_dir);
+    const char *og[] = { "--users", "3", "--rooms", "3", "--unmigrated-every", "7", "-o", org, NULL };
+    const char *sg[] = { "--org", org, "--side", "source", "-o", src, NULL };
+    const char *tg[] = { "--org", org, "--side", "target", "-o", tgt, NULL };
+    if (run_py("tests/lab/orggen.py", og) != 0 || run_py("tests/exsim/seedgen.py", sg) != 0 ||
+        run_py("tests/exsim/seedgen.py", tg) != 0) {
+        fprintf(stderr, "orggen/seedgen failed\n");
+        return 1;
+    }
+    static mbx sm[64], tm[64];
+    int ns = read_seed(src, &g_src, sm, 64), nt = read_seed(tgt, &g_tgt, tm, 64);
+    if (ns <= 0 || nt <= 0 || pick_mailboxes(sm, ns, tm, nt) != 0) {
+        fprintf(stderr, "seeds lack the mailboxes this test needs\n");
+        return 1;
+    }
+    if (start_exsim(&g_src, "src", src) != 0 || start_exsim(&g_tgt, "tgt", tgt) != 0)
+        return 1;
+    snprintf(g_store, sizeof g_store, "%s/profiles", g_dir);
+    snprintf(g_ini, sizeof g_ini, "%s/CPUU.ini", g_dir);
+    snprintf(g_log, sizeof g_log, "%s/CPUU.log", g_dir);
+    snprintf(g_csv, sizeof g_csv, "%s/CPUU.csv", g_dir);
+    setenv("SWITCHRESMB_PROFILE_DIR", g_store, 1);
+    setenv("CPUU_ALLOW_HTTP", "1", 1);   /* the simulators speak plain HTTP on loopback */
+    return 0;
+}
+
+static int suite_clean(void)
+{
+    if (g_src.pid > 0)
+        tu_stop(g_src.pid, 5000);
+    if (g_tgt.pid > 0)
+        tu_stop(g_tgt.pid, 5000);
+    if (g_dir && !getenv("SR_KEEP_TMP"))
+        tu_rm_rf(g_dir);
+    free(g_dir);
+    return 0;
+}
+
+/* ---- helpers ------------------------------------------------------------------ */
+static char *enc(const char *plain)
+{
+    char *out = NULL;
+    sr_err e;
+    CU_ASSERT_EQUAL_FATAL(cfg_secret_encrypt(plain, CFG_ENC_USER, &out, &e), SR_OK);
+    return out;
+}
+
+/* CPUU.ini for the two simulators; extra lines go to [Parameters]. */
+static void write_ini(const char *path, const char *src_password, const char *extra)
+{
+    char *ps = enc(src_password), *pt = enc(g_tgt.password);
+    char *text = sr_asprintf("; written by test_cpuu_engine\n[Parameters]\nAdmin=%s\nPassword=%s\n"
+                             "AdminTrg=%s\nPasswordTrg=%s\n"
+                             "AutodiscoverSourceURL=%s/autodiscover/autodiscover.xml\n"
+                             "AutodiscoverTargetURL=%s/autodiscover/autodiscover.xml\n%s",
+                             g_src.user, ps, g_tgt.user, pt, g_src.url, g_tgt.url, extra ? extra : "");
+    sr_err e;
+    CU_ASSERT_EQUAL(sr_write_file_atomic(path, text, strlen(text), 0600, 0, &e), SR_OK);
+    free(text);
+    free(ps);
+    free(pt);
+}
+
+static mapi_pstore *store(void)
+{
+    sr_err e;
+    mapi_pstore *st = mapi_pstore_open(g_store, 0, &e);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(st);
+    return st;
+}
+
+/* A profile for mailbox m; ews_url NULL → the engine uses Autodiscover. */
+static void make_profile(const char *name, const mbx *m, const char *ews_url)
+{
+    mapi_profile p = { 0 };
+    sr_err e;
+    p.name = sr_strdup(name);
+    mapi_account *a = mapi_profile_add_account(&p);
+    a->smtp = sr_strdup(m->smtp);
+    a->legacy_dn = sr_strdup(m->legacy_dn);
+    a->home_server = sr_asprintf("%s@src.test", m->guid);
+    a->display_name = sr_strdup("Source store");
+    a->logon = MAPI_LOGON_NEGOTIATE;
+    a->ews_url = ews_url ? sr_strdup(ews_url) : NULL;
+    mapi_service *s = mapi_profile_add_service(&p, "MSUPST MS");
+    mapi_service_set(s, "PstPath", "/home/room/archive.pst", &e);
+    mapi_pstore *st = store();
+    CU_ASSERT_EQUAL(mapi_pstore_create(st, &p, &e), SR_OK);
+    mapi_pstore_free(st);
+    mapi_profile_clear(&p);
+}
+
+static mapi_session *src_session(const char *mailbox, mapi_net **net)
+{
+    mapi_netopts o = { .auth = MAPI_AUTH_BASIC, .user = g_src.user, .password = g_src.password,
+                       .allow_http = 1, .connect_timeout_ms = 3000, .timeout_ms = 10000 };
+    sr_err e;
+    *net = mapi_net_new(&o, &e);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(*net);
+    char ews[256];
+    snprintf(ews, sizeof ews, "%s/EWS/Exchange.asmx", g_src.url);
+    mapi_session_opts so = { .mailbox = mailbox, .ews_url = ews, .impersonate = 1 };
+    mapi_session *s = mapi_session_logon(*net, &so, &e);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    return s;
+}
+
+static void write_switchmsg(const mbx *m, const mbx *t)
+{
+    mapi_net *net;
+    mapi_session *s = src_session(m->smtp, &net);
+    mapi_switchmsg w = { .version = MAPI_SWITCHMSG_CONTEMPORARY, .target_smtp = (char *)t->smtp,
+                         .target_legacy_dn = (char *)t->legacy_dn, .created_by = "test_cpuu_engine",
+                         .created_at = 1764000000 };
+    sr_err e;
+    CU_ASSERT_EQUAL(mapi_session_write_switchmsg(s, &w, 1, &e), SR_OK);
+    mapi_session_free(s);
+    mapi_net_free(net);
+}
+
+/* A switch message with an unknown version and a non-address target. */
+static void write_bad_switchmsg(const mbx *m)
+{
+    mapi_net *net;
+    mapi_session *s = src_session(m->smtp, &net);
+    mapi_extprops props = { 0 };
+    sr_err e;
+    mapi_extprops_add_named(&props, MAPI_SWITCHMSG_PSET_GUID, MAPI_SMP_VERSION, MAPI_PT_LONG, "99", &e);
+    mapi_extprops_add_named(&props, MAPI_SWITCHMSG_PSET_GUID, MAPI_SMP_SMTP, MAPI_PT_UNICODE,
+                            "not-an-address", &e);
+    mapi_extprops_add_named(&props, MAPI_SWITCHMSG_PSET_GUID, MAPI_SMP_LEGACYDN, MAPI_PT_UNICODE,
+                            "nowhere", &e);
+    mapi_ews_folder_ref inbox = { .distinguished = MAPI_SWITCHMSG_FOLDER };
+    CU_ASSERT_EQUAL(mapi_session_create_item(s, &inbox, MAPI_SWITCHMSG_ITEM_CLASS, MAPI_SWITCHMSG_SUBJECT,
+                                             &props, 1, NULL, &e), SR_OK);
+    mapi_extprops_clear(&props);
+    mapi_session_free(s);
+    mapi_net_free(net);
+}
+
+/* Run bin/cpuu with -INI ini -Log log and the given arguments; returns the
+ * exit status; stdout+stderr go to <dir>/out.txt. */
+static int run_cpuu(const char *ini, const char *const *args)
+{
+    char bin[512], out[512];
+    snprintf(bin, sizeof bin, "%s/cpuu", tu_bin());
+    snprintf(out, sizeof out, "%s/out.txt", g_dir);
+    char *argv[40] = { bin, "-INI", (char *)ini, "-Log", g_log };
+    int n = 5;
+    for (int i = 0; args[i] && n < 39; i++)
+        argv[n++] = (char *)args[i];
+    argv[n] = NULL;
+    unlink(out);
+    return tu_run(argv, out, 20000);
+}
+
+static char *slurp(const char *path)
+{
+    sr_err e;
+    char *t = sr_read_file(path, 4u << 20, NULL, &e);
+    return t ? t : strdup("");
+}
+
+static int file_has(const char *path, const char *needle)
+{
+    char *t = slurp(path);
+    int hit = strstr(t, needle) != NULL;
+    free(t);
+    return hit;
+}
+
+/* Codes of the last CSV line for profile; -1 when none. */
+static int csv_last(const char *profile, int *prev)
+{
+    char *t = slurp(g_csv), *save = NULL;
+    int cur = -1;
+    size_t n = strlen(profile);
+    for (char *l = strtok_r(t, "\n", &save); l; l = strtok_r(NULL, "\n", &save))
+        if (!strncmp(l, profile, n) && l[n] == '\t') {
+            cur = atoi(l + n + 1);
+            const char *tab = strchr(l + n + 1, '\t');
+            if (prev)
+                *prev = tab ? atoi(tab + 1) : -1;
+        }
+    free(t);
+    return cur;
+}
+
+static char *profile_file(const char *escaped)
+{
+    char path[700];
+    snprintf(path, sizeof path, "%s/%s.profile", g_store, escaped);
+    return slurp(path);
+}
+
+static int temp_profiles(void)
+{
+    mapi_pstore *st = store();
+    char **names;
+    size_t n;
+    sr_err e;
+    int k = 0;
+    if (mapi_pstore_list(st, &names, &n, &e) == SR_OK) {
+        for (size_t i = 0; i < n; i++)
+            k += !strncmp(names[i], "CPUU_", 5);
+        mapi_names_free(names, n);
+    }
+    mapi_pstore_free(st);
+    return k;
+}
+
+/* ---- tests ---------------------------------------------------------------------- */
+static void test_update_rollback_cleanup(void)
+{
+    write_ini(g_ini, g_src.password, NULL);
+    make_profile("Room Two", &g_a, NULL);
+    write_switchmsg(&g_a, &g_a_tgt);
+    char *before = profile_file("Room%20Two");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(strstr(before, g_a.smtp));
+    const char *upd[] = { "-Profiles", "Room Two", "-SkipAutodiscoverChecking", "-Features", NULL };
+    int rc = run_cpuu(g_ini, upd);
+    CU_ASSERT_EQUAL(rc, CPUU_SUCCESS);
+    int prev = -2;
+    CU_ASSERT_EQUAL(csv_last("Room Two", &prev), 10);
+    CU_ASSERT_EQUAL(prev, 0);
+    /* the profile now points at the target mailbox */
+    mapi_pstore *st = store();
+    mapi_profile p = { 0 };
+    sr_err e;
+    CU_ASSERT_EQUAL_FATAL(mapi_pstore_load(st, "Room Two", &p, &e), SR_OK);
+    CU_ASSERT_STRING_EQUAL(p.accounts[0].smtp, g_a_tgt.smtp);
+    CU_ASSERT_STRING_EQUAL(p.accounts[0].legacy_dn, g_a_tgt.legacy_dn);
+    CU_ASSERT_PTR_NOT_NULL(strstr(p.accounts[0].home_server, "@tgt.test"));
+    CU_ASSERT_PTR_NOT_NULL(p.accounts[0].ews_url && strstr(p.accounts[0].ews_url, g_tgt.url));
+    CU_ASSERT_EQUAL(p.status.updated, 1);
+    CU_ASSERT_EQUAL(p.n_services, 1);
+    mapi_profile_clear(&p);
+    /* the backup copy holds the original bytes; no temporary profile is left */
+    char *bname = mapi_profile_backup_name("Room Two");
+    CU_ASSERT_EQUAL(mapi_pstore_load(st, bname, &p, &e), SR_OK);
+    CU_ASSERT_EQUAL(p.status.is_backup, 1);
+    mapi_profile_clear(&p);
+    mapi_pstore_free(st);
+    CU_ASSERT_EQUAL(temp_profiles(), 0);
+    CU_ASSERT_TRUE(file_has(g_log, "target check passed"));
+    CU_ASSERT_FALSE(file_has(g_log, g_src.password));
+    CU_ASSERT_FALSE(file_has(g_log, g_tgt.password));
+    struct stat sb;
+    CU_ASSERT_EQUAL(stat(g_log, &sb), 0);
+    CU_ASSERT_EQUAL(sb.st_mode & 077, 0);
+
+    /* again: already updated */
+    CU_ASSERT_EQUAL(run_cpuu(g_ini, upd), CPUU_CANNOT_START);
+    CU_ASSERT_EQUAL(csv_last("Room Two", &prev), 2);
+    CU_ASSERT_EQUAL(prev, 10);
+
+    /* rollback: byte for byte */
+    const char *undo[] = { "-Undo", "Room Two", NULL };
+    CU_ASSERT_EQUAL(run_cpuu(g_ini, undo), CPUU_SUCCESS);
+    CU_ASSERT_EQUAL(csv_last("Room Two", NULL), 12);
+    char *after = profile_file("Room%20Two");
+    CU_ASSERT_STRING_EQUAL(after, before);
+    free(after);
+    /* no backup any more → 3 */
+    CU_ASSERT_EQUAL(run_cpuu(g_ini, undo), CPUU_SWITCH_ERR);
+    CU_ASSERT_EQUAL(csv_last("Room Two", NULL), 3);
+
+    /* update again (leaving the target-check profile), then clean up */
+    const char *upd2[] = { "-Profiles", "Room Two", "-SkipAutodiscoverChecking", "-Features",
+                           "-LeaveTemporaryProfile", NULL };
+    CU_ASSERT_EQUAL(run_cpuu(g_ini, upd2), CPUU_SUCCESS);
+    CU_ASSERT_EQUAL(temp_profiles(), 1);
+    const char *clean[] = { "-Cleanup", NULL };
+    CU_ASSERT_EQUAL(run_cpuu(g_ini, clean), CPUU_SUCCESS);
+    CU_ASSERT_EQUAL(csv_last("Room Two", NULL), 14);
+    st = store();
+    CU_ASSERT_EQUAL(mapi_pstore_load(st, bname, &p, &e), SR_E_NOTFOUND);
+    mapi_profile_clear(&p);
+    mapi_pstore_free(st);
+    CU_ASSERT_EQUAL(temp_profiles(), 0);
+    char bdir[700];
+    snprintf(bdir, sizeof bdir, "%s/backups/Room%%20Two", g_store);
+    CU_ASSERT_NOT_EQUAL(stat(bdir, &sb), 0);
+    /* nothing left to roll back */
+    CU_ASSERT_EQUAL(run_cpuu(g_ini, undo), CPUU_SWITCH_ERR);
+    CU_ASSERT_EQUAL(csv_last("Room Two", NULL), 3);
+    free(bname);
+    free(before);
+}
+
+static void test_switch_message_cases(void)
+{
+    write_ini(g_ini, g_src.password, NULL);
+    make_profile("No Message", &g_c, NULL);
+    const char *a1[] = { "-Profiles", "No Message", "-SkipAutodiscoverChecking", "-Features", NULL };
+    CU_ASSERT_EQUAL(run_cpuu(g_ini, a1), CPUU_NO_SWITCH_MSG);
+    CU_ASSERT_EQUAL(csv_last("No Message", NULL), 0);
+    CU_ASSERT_TRUE(file_has(g_log, "no switch message"));
+    /* a migrated mailbox reached through the profile's EWS URL, with an invalid message */
+    char ews[256];
+    snprintf(ews, sizeof ews, "%s/EWS/Exchange.asmx", g_src.url);
+    make_profile("Bad Message", &g_d, ews);
+    write_bad_switchmsg(&g_d);
+    const char *a2[] = { "-Profiles", "Bad Message", "-SkipAutodiscoverChecking", "-Features", NULL };
+    CU_ASSERT_EQUAL(run_cpuu(g_ini, a2), CPUU_INVALID_SWITCH_MSG & 0xff);
+    CU_ASSERT_EQUAL(csv_last("Bad Message", NULL), 0);
+    CU_ASSERT_TRUE(file_has(g_log, "invalid switch message"));
+    /* the full mask (512 does not fit an exit status) through cpuu_invoke */
+    char bin[512];
+    snprintf(bin, sizeof bin, "%s/cpuu", tu_bin());
+    char *argv[] = { bin, "-INI", g_ini, "-Log", g_log, "-Profiles", "Bad Message", "No Message",
+                     "-SkipAutodiscoverChecking", "-Features", "-Silent", NULL };
+    invoke_opts io = { .attempts = 1, .who = "test", .global_wait_s = 20, .watchdog = 1 };
+    invoke_result res;
+    sr_err e;
+    CU_ASSERT_EQUAL_FATAL(invoke_run(argv, &io, &res, &e), SR_OK);
+    CU_ASSERT_EQUAL(res.outcome, INVOKE_EXITED);
+    CU_ASSERT_EQUAL(res.cpuu_bits, CPUU_INVALID_SWITCH_MSG | CPUU_NO_SWITCH_MSG);
+}
+
+static void test_unknown_mailbox_and_bad_password(void)
+{
+    mbx ghost = g_c;
+    snprintf(ghost.smtp, sizeof ghost.smtp, "ghost-9999@src.test");
+    make_profile("Ghost", &ghost, NULL);
+    write_ini(g_ini, g_src.password, NULL);
+    const char *a1[] = { "-Profiles", "Ghost", "-SkipAutodiscoverChecking", "-Features", NULL };
+    CU_ASSERT_EQUAL(run_cpuu(g_ini, a1), CPUU_SWITCH_ERR);
+    CU_ASSERT_EQUAL(csv_last("Ghost", NULL), 4);
+    CU_ASSERT_TRUE(file_has(g_log, "cannot open the source mailbox ghost-9999@src.test"));
+    /* wrong password: the mailbox store cannot be opened */
+    char bad[512];
+    snprintf(bad, sizeof bad, "%s/bad.ini", g_dir);
+    write_ini(bad, "not-the-password", NULL);
+    const char *a2[] = { "-Profiles", "No Message", "-SkipAutodiscoverChecking", "-Features", NULL };
+    CU_ASSERT_EQUAL(run_cpuu(bad, a2), CPUU_SWITCH_ERR);
+    CU_ASSERT_EQUAL(csv_last("No Message", NULL), 18);
+    CU_ASSERT_TRUE(file_has(g_log, "401") || file_has(g_log, "credential"));
+    CU_ASSERT_FALSE(file_has(g_log, "not-the-password"));
+    /* the same INI, but the parent hands the right password over CPUU_SECRET_FD */
+    char bin[512];
+    snprintf(bin, sizeof bin, "%s/cpuu", tu_bin());
+    char *argv[] = { bin, "-INI", bad, "-Log", g_log, "-Profiles", "No Message",
+                     "-SkipAutodiscoverChecking", "-Features", "-Silent", NULL };
+    invoke_opts io = { .attempts = 1, .who = "test", .global_wait_s = 20, .watchdog = 1,
+                       .secret = g_src.password };
+    invoke_result res;
+    sr_err e;
+    CU_ASSERT_EQUAL_FATAL(invoke_run(argv, &io, &res, &e), SR_OK);
+    CU_ASSERT_EQUAL(res.cpuu_bits, CPUU_NO_SWITCH_MSG);
+    CU_ASSERT_EQUAL(csv_last("No Message", NULL), 0);
+}
+
+static void test_progress_lines(void)
+{
+    write_ini(g_ini, g_src.password, NULL);
+    int pfd[2];
+    CU_ASSERT_EQUAL_FATAL(pipe(pfd), 0);
+    char fdv[16];
+    snprintf(fdv, sizeof fdv, "%d", pfd[1]);
+    setenv("CPUU_PROGRESS_FD", fdv, 1);
+    const char *a[] = { "-Profiles", "No Message", "-SkipAutodiscoverChecking", "-Features", NULL };
+    CU_ASSERT_EQUAL(run_cpuu(g_ini, a), CPUU_NO_SWITCH_MSG);
+    unsetenv("CPUU_PROGRESS_FD");
+    close(pfd[1]);
+    char lines[4096] = "";
+    ssize_t got = read(pfd[0], lines, sizeof lines - 1);
+    close(pfd[0]);
+    lines[got > 0 ? got : 0] = '\0';
+    char want[256];
+    snprintf(want, sizeof want, "openstore begin source %s\nopenstore end\n", g_c.smtp);
+    CU_ASSERT_PTR_NOT_NULL(strstr(lines, want));
+    CU_ASSERT_PTR_NOT_NULL(strstr(lines, "exit 2\n"));
+}
+
+/* Profile checks that need no network. */
+static void add_profile(mapi_pstore *st, const char *name, int accounts, int offline, const char *svc,
+                        int with_dn)
+{
+    mapi_profile p = { 0 };
+    sr_err e;
+    p.name = sr_strdup(name);
+    for (int i = 0; i < accounts; i++) {
+        mapi_account *a = mapi_profile_add_account(&p);
+        a->smtp = sr_asprintf("acct%d@%s", i, i ? "other.test" : "src.test");
+        a->legacy_dn = with_dn ? sr_strdup("/o=SourceOrg/cn=x") : NULL;
+        a->home_server = sr_strdup("mail.src.test");
+        a->offline = offline;
+    }
+    if (svc)
+        mapi_profile_add_service(&p, svc);
+    CU_ASSERT_EQUAL(mapi_pstore_create(st, &p, &e), SR_OK);
+    mapi_profile_clear(&p);
+}
+
+static void test_profile_checks(void)
+{
+    mapi_pstore *st = store();
+    add_profile(st, "P-none", 0, 0, NULL, 1);
+    add_profile(st, "P-multi", 2, 0, NULL, 1);
+    add_profile(st, "P-nodn", 1, 0, NULL, 0);
+    add_profile(st, "P-offline", 1, 1, NULL, 1);
+    add_profile(st, "P-svc", 1, 0, "FOO BAR", 1);
+    sr_err e;
+    CU_ASSERT_EQUAL(mapi_pstore_backup(st, "P-none", &e), SR_OK);
+    mapi_pstore_free(st);
+    write_ini(g_ini, g_src.password, NULL);
+    const char *a[] = { "-Profiles", "P-none", "P-multi", "P-nodn", "P-offline", "P-svc",
+                        "P-none" MAPI_PROFILE_BACKUP_SUFFIX, "P-missing", "-Features", NULL };
+    CU_ASSERT_EQUAL(run_cpuu(g_ini, a), CPUU_SWITCH_ERR);
+    CU_ASSERT_EQUAL(csv_last("P-none", NULL), 7);
+    CU_ASSERT_EQUAL(csv_last("P-multi", NULL), 23);
+    CU_ASSERT_EQUAL(csv_last("P-nodn", NULL), 5);
+    CU_ASSERT_EQUAL(csv_last("P-offline", NULL), 6);
+    CU_ASSERT_EQUAL(csv_last("P-svc", NULL), 8);
+    CU_ASSERT_EQUAL(csv_last("P-none" MAPI_PROFILE_BACKUP_SUFFIX, NULL), 1);
+    CU_ASSERT_EQUAL(csv_last("P-missing", NULL), 4);
+    CU_ASSERT_TRUE(file_has(g_log, "contains multiple Exchange accounts"));
+    /* ProcessedDomainsFQDNs: the primary account's domain decides */
+    char ini2[512];
+    snprintf(ini2, sizeof ini2, "%s/domains.ini", g_dir);
+    write_ini(ini2, g_src.password, "ProcessedDomainsFQDNs=other.test\n");
+    const char *b[] = { "-Profiles", "P-multi", "-Features", NULL };
+    CU_ASSERT_EQUAL(run_cpuu(ini2, b), CPUU_SWITCH_ERR);
+    CU_ASSERT_EQUAL(csv_last("P-multi", NULL), 24);
+}
+
+static void test_config_errors(void)
+{
+    char ini[512], out[512];
+    snprintf(ini, sizeof ini, "%s/broken.ini", g_dir);
+    snprintf(out, sizeof out, "%s/out.txt", g_dir);
+    write_ini(ini, g_src.password, "Features=Rules\nSkip=Delegates\n");
+    const char *a[] = { "-Features", NULL };
+    CU_ASSERT_EQUAL(run_cpuu(ini, a), CPUU_GLOBAL_ERR);
+    CU_ASSERT_TRUE(file_has(out, "broken.ini:"));
+    CU_ASSERT_TRUE(file_has(out, "Skip"));
+    /* an unknown parameter and an unknown feature on the command line */
+    const char *b[] = { "-Bogus", NULL };
+    CU_ASSERT_EQUAL(run_cpuu(g_ini, b), CPUU_GLOBAL_ERR);
+    CU_ASSERT_TRUE(file_has(out, "unknown parameter '-Bogus'"));
+    const char *c[] = { "-Features", "Teleport", NULL };
+    CU_ASSERT_EQUAL(run_cpuu(g_ini, c), CPUU_GLOBAL_ERR);
+    CU_ASSERT_TRUE(file_has(out, "unknown feature 'Teleport'"));
+    const char *d[] = { "-UndoAll", "-Cleanup", NULL };
+    CU_ASSERT_EQUAL(run_cpuu(g_ini, d), CPUU_GLOBAL_ERR);
+    /* a missing INI */
+    char missing[512];
+    snprintf(missing, sizeof missing, "%s/none.ini", g_dir);
+    const char *e[] = { NULL };
+    CU_ASSERT_EQUAL(run_cpuu(missing, e), CPUU_GLOBAL_ERR);
+    CU_ASSERT_TRUE(file_has(out, "none.ini"));
+}
+
+int main(void)
+{
+    if (CU_initialize_registry() != CUE_SUCCESS)
+        return 1;
+    CU_pSuite s = CU_add_suite("cpuu_engine", suite_init, suite_clean);
+    CU_add_test(s, "update, already updated, rollback, cleanup", test_update_rollback_cleanup);
+    CU_add_test(s, "no / invalid switch message", test_switch_message_cases);
+    CU_add_test(s, "unknown mailbox, wrong password, secret fd", test_unknown_mailbox_and_bad_password);
+    CU_add_test(s, "progress lines", test_progress_lines);
+    CU_add_test(s, "profile checks 1 5 6 7 8 23 24 4", test_profile_checks);
+    CU_add_test(s, "CPUU.ini and command-line errors", test_config_errors);
+    CU_basic_set_mode(CU_BRM_VERBOSE);
+    CU_basic_run_tests();
+    unsigned failed = CU_get_number_of_failures();
+    CU_cleanup_registry();
+    return failed ? 1 : 0;
+}
