@@ -126,9 +126,9 @@ static mapi_session *logon(cpuu_run_ctx *r, cpuu_sides *sd, int target, const ma
         return NULL;
     mapi_session_opts so = { .mailbox = smtp, .ad = *ad, .impersonate = 1,
                              .profile_legacy_dn = legacy_dn };
-    /* The source as the profile knows it: a migrated source mailbox answers
+    /* The mailbox as the profile knows it: a migrated source mailbox answers
      * Autodiscover with a redirect to the target, so a known EWS URL wins. */
-    if (!target && acct->ews_url && *acct->ews_url && sr_streq_ci(smtp, acct->smtp))
+    if (acct->ews_url && *acct->ews_url && sr_streq_ci(smtp, acct->smtp))
         so.ews_url = acct->ews_url;
     return mapi_session_logon(*net, &so, err);
 }
@@ -416,14 +416,11 @@ sr_code cpuu_restore_features(cpuu_run_ctx *r, const char *name, const mapi_prof
                         "Exchange account to reach the mailboxes", name);
     if (rc == SR_OK && have) {
         cpuu_sides sd = { 0 };
-        const mapi_account *src = &orig->accounts[0], *tgt = &cur->accounts[0];
+        /* feature backups hold what was written to the target mailbox: only it is needed */
+        const mapi_account *tgt = &cur->accounts[0];
         cpuu_ctx c = { .who = name, .backup_dir = bdir, .cfg = r->cfg };
-        cpuu_progress("openstore begin source %s", src->smtp);
-        /* no legacy DN check: a migrated source answers Autodiscover with a redirect */
-        sd.src = logon(r, &sd, 0, src, src->smtp, NULL, err);
-        cpuu_progress("openstore end");
         cpuu_progress("openstore begin target %s", tgt->smtp);
-        sd.tgt = sd.src ? logon(r, &sd, 1, src, tgt->smtp, tgt->legacy_dn, err) : NULL;
+        sd.tgt = logon(r, &sd, 1, tgt, tgt->smtp, NULL, err);
         cpuu_progress("openstore end");
         if (!sd.tgt)
             rc = err->code ? err->code : SR_E_INTERNAL;

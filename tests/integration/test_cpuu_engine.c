@@ -529,6 +529,80 @@ static void test_progress_lines(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(lines, "exit 2\n"));
 }
 
+/* Read everything on a pipe's read end (the writer closed). */
+static void drain(int fd, char *buf, size_t len)
+{
+    size_t n = 0;
+    for (int i = 0; i < 64 && n < len - 1; i++) {
+        ssize_t r = read(fd, buf + n, len - 1 - n);
+        if (r <= 0)
+            break;
+        n += (size_t)r;
+    }
+    buf[n] = '\0';
+    close(fd);
+}
+
+/* The implemented features run through the engine (progress lines, feature
+ * backups), and roll back with the profile. */
+static void test_features_and_critical(void)
+{
+    write_ini(g_ini, g_src.password, NULL);
+    make_profile("Room Feat", &g_a, NULL);
+    int pfd[2];
+    CU_ASSERT_EQUAL_FATAL(pipe(pfd), 0);
+    char fdv[16];
+    snprintf(fdv, sizeof fdv, "%d", pfd[1]);
+    setenv("CPUU_PROGRESS_FD", fdv, 1);
+    const char *a[] = { "-Profiles", "Room Feat", "-SkipAutodiscoverChecking", "-Features", "Delegates",
+                        "Rules", "-Critical", "Delegates", "Rules", NULL };
+    int rc = run_cpuu(g_ini, a);
+    unsetenv("CPUU_PROGRESS_FD");
+    close(pfd[1]);
+    char lines[8192];
+    drain(pfd[0], lines, sizeof lines);
+    CU_ASSERT_EQUAL(rc, CPUU_SUCCESS);
+    CU_ASSERT_EQUAL(csv_last("Room Feat", NULL), 10);
+    char want[1024];
+    snprintf(want, sizeof want, "openstore begin source %s\nopenstore end\nopenstore begin target %s\n"
+             "openstore end\nfeature begin Delegates\nfeature end Delegates\nfeature begin Rules\n"
+             "feature end Rules\nexit 1\n", g_a.smtp, g_a_tgt.smtp);
+    CU_ASSERT_STRING_EQUAL(lines, want);
+    CU_ASSERT_TRUE(file_has(g_log, "Room Feat: Delegates:"));
+    const char *u[] = { "-Undo", "Room Feat", NULL };
+    CU_ASSERT_EQUAL(run_cpuu(g_ini, u), CPUU_SUCCESS);
+    CU_ASSERT_EQUAL(csv_last("Room Feat", NULL), 12);
+    CU_ASSERT_TRUE(file_has(g_log, "Room Feat: Rules: restored from its backup"));
+    char bdir[700];
+    struct stat sb;
+    snprintf(bdir, sizeof bdir, "%s/backups/Room%%20Feat", g_store);
+    CU_ASSERT_NOT_EQUAL(stat(bdir, &sb), 0);
+    /* a Critical feature that cannot be updated: the profile stays as it was */
+    make_profile("Room Crit", &g_a, NULL);
+    char *before = profile_file("Room%20Crit");
+    const char *c[] = { "-Profiles", "Room Crit", "-SkipAutodiscoverChecking", "-Features", "SRS",
+                        "-Critical", "SRS", NULL };
+    CU_ASSERT_EQUAL(run_cpuu(g_ini, c), CPUU_SWITCH_ERR);
+    CU_ASSERT_EQUAL(csv_last("Room Crit", NULL), 11);
+    CU_ASSERT_TRUE(file_has(g_log, "Room Crit: SRS: not implemented in this version but Critical"));
+    char *after = profile_file("Room%20Crit");
+    CU_ASSERT_STRING_EQUAL(after, before);
+    free(after);
+    free(before);
+    mapi_pstore *st = store();
+    mapi_profile p = { 0 };
+    sr_err e;
+    char *bname = mapi_profile_backup_name("Room Crit");
+    CU_ASSERT_EQUAL(mapi_pstore_load(st, bname, &p, &e), SR_E_NOTFOUND);
+    mapi_profile_clear(&p);
+    mapi_pstore_free(st);
+    free(bname);
+    /* Autodiscover checking (no -SkipAutodiscoverChecking): 127.0.0.1 is not on src.test */
+    const char *d[] = { "-Profiles", "Room Crit", "-Features", NULL };
+    CU_ASSERT_EQUAL(run_cpuu(g_ini, d), CPUU_SWITCH_ERR);
+    CU_ASSERT_EQUAL(csv_last("Room Crit", NULL), 18);
+}
+
 /* Profile checks that need no network. */
 static void add_profile(mapi_pstore *st, const char *name, int accounts, int offline, const char *svc,
                         int with_dn)
@@ -617,6 +691,7 @@ int main(void)
     CU_add_test(s, "no / invalid switch message", test_switch_message_cases);
     CU_add_test(s, "unknown mailbox, wrong password, secret fd", test_unknown_mailbox_and_bad_password);
     CU_add_test(s, "progress lines", test_progress_lines);
+    CU_add_test(s, "features, Critical, Autodiscover checking", test_features_and_critical);
     CU_add_test(s, "profile checks 1 5 6 7 8 23 24 4", test_profile_checks);
     CU_add_test(s, "CPUU.ini and command-line errors", test_config_errors);
     CU_basic_set_mode(CU_BRM_VERBOSE);
