@@ -28,6 +28,7 @@ static int fail(sm_step *step, resmb_actx *a, unsigned bits, const char *fmt, ..
     va_end(ap);
     sr_err_set(sm_err(step), SR_E_SERVER, "%s", a->mb->reason);
     sm_add_exit_bits(step, bits);
+    a->mb->run_bits |= bits;
     return EV_FAIL;
 }
 
@@ -44,6 +45,7 @@ static int put_ok(sm_step *step, resmb_actx *a, const char *key, const char *val
         return 1;
     snprintf(a->mb->reason, sizeof a->mb->reason, "journal: %s", sm_err(step)->msg);
     sm_add_exit_bits(step, RESMB_EXIT_FAILED);
+    a->mb->run_bits |= RESMB_EXIT_FAILED;
     return 0;
 }
 
@@ -121,6 +123,7 @@ static sr_code target_legacy_dn(resmb_actx *a, const char *target, char **dn, ch
     if (!a->tgt_ad) {
         mapi_ad_opts o = { .side = "target",
                            .configured_url = run->cpuu->autodiscover_target_url,
+                           .no_domain_candidates = run->cpuu->autodiscover_target_url != NULL,
                            .use_local_xml = run->cpuu->use_local_autodiscover_xmls,
                            .skip_checking = run->cpuu->skip_autodiscover_checking };
         if (!(a->tgt_ad = mapi_ad_new(a->tgt_net, &o, err)))
@@ -447,6 +450,7 @@ int resmb_act_finish(sm_step *step, void *ctx)
     resmb_actx *a = ctx;
     if (drop_profile(step, a) != 0) {
         sm_add_exit_bits(step, RESMB_EXIT_FAILED);
+        a->mb->run_bits |= RESMB_EXIT_FAILED;
         return EV_FAIL;   /* terminal anyway; the bit tells the admin */
     }
     return EV_OK;
@@ -466,4 +470,19 @@ int resmb_act_fail(sm_step *step, void *ctx)
     }
     drop_profile(step, a);
     return EV_OK;
+}
+
+/* FAILED -> QUEUED on a rerun: forget what the failed attempt recorded, so
+ * every action starts afresh (a kept temporary profile stays in the store). */
+int resmb_act_requeue(sm_step *step, void *ctx)
+{
+    static const char *const keys[] = { "smtp", "legacy_dn", "display_name", "home_guid",
+                                         "target_smtp", "switchmsg", "switchmsg_target",
+                                         "profile", "reason" };
+    resmb_actx *a = ctx;
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        if (sm_get(step, keys[i]) && sm_put(step, keys[i], NULL) != SR_OK)
+            return fail(step, a, RESMB_EXIT_FAILED, "journal: %s", sm_err(step)->msg);
+    sr_log(SR_LOG_NOTICE, a->mb->key, "failed in an earlier run: retrying");
+    return EV_START;
 }

@@ -36,6 +36,8 @@ typedef enum { EV_START = 0, EV_OK, EV_FAIL, EV__NEVENTS } resmb_event;
 
 /* The checked table; NULL with *err set when the table is inconsistent. */
 const sm_def *resmb_workflow(sr_err *err);
+/* The one-step table that puts a FAILED mailbox back to QUEUED (reruns). */
+const sm_def *resmb_workflow_retry(sr_err *err);
 const char *resmb_state_name(int state);
 
 /* ---- one run -------------------------------------------------------------- */
@@ -66,6 +68,7 @@ typedef struct resmb_run {
     char *admin, *admin_pw;      /* CPUU.ini Admin / Password (decrypted: secret) */
     char *admin_trg, *admin_trg_pw;
     const sm_def *def;
+    const sm_def *retry_def;
 } resmb_run;
 
 /* One mailbox of the current chunk, with what the batches found. */
@@ -88,6 +91,7 @@ typedef struct resmb_mb {
     mapi_switchmsg existing;
     /* filled by the actions (in the worker) */
     char reason[1200];
+    unsigned run_bits;           /* exit bits set in this run (the journal ORs over all runs) */
 } resmb_mb;
 
 void resmb_mb_clear(resmb_mb *m);
@@ -108,6 +112,7 @@ int resmb_act_update(sm_step *step, void *ctx);
 int resmb_act_cleanup(sm_step *step, void *ctx);
 int resmb_act_finish(sm_step *step, void *ctx);
 int resmb_act_fail(sm_step *step, void *ctx);
+int resmb_act_requeue(sm_step *step, void *ctx);
 void resmb_actx_release(resmb_actx *a);
 
 /* Network handle for one side ("source"/"target") with the run's credentials.

@@ -51,7 +51,7 @@ void resmb_mb_clear(resmb_mb *m)
 typedef struct report {
     FILE *f;                 /* per-mailbox lines */
     unsigned bits;           /* OR over the mailboxes */
-    unsigned n, done_now, done_before, failed, failed_before, pending, profile_fail;
+    unsigned n, done_now, done_before, failed, pending, profile_fail;
 } report;
 
 static void report_line(report *r, const char *who, int state, unsigned bits, const char *why)
@@ -347,14 +347,14 @@ static void resolve_chunk(shared *sh, resmb_mb *mb, size_t n)
     ldapdir_result *res = calloc(n, sizeof *res);
     size_t k = 0;
     for (size_t i = 0; i < n; i++)
-        if (mb[i].state_before != MB_DONE && mb[i].state_before != MB_FAILED)
+        if (mb[i].state_before != MB_DONE)
             keys[k++] = mb[i].key;
     sr_err e;
     if (sh->dir && keys && res && k)
         ldapdir_resolve(sh->dir, keys, k, res, &e);
     for (size_t i = 0, r = 0; i < n; i++) {
         resmb_mb *m = &mb[i];
-        if (m->state_before == MB_DONE || m->state_before == MB_FAILED)
+        if (m->state_before == MB_DONE)
             continue;
         ldapdir_result *x = res ? &res[r++] : NULL;
         m->ad_bits = RESMB_EXIT_FAILED;
@@ -416,6 +416,7 @@ static void find_src_ews(resmb_run *run, shared *sh, resmb_mb *mb, size_t n)
     if (!sh->src_ad) {
         mapi_ad_opts o = { .side = "source",
                            .configured_url = run->cpuu->autodiscover_source_url,
+                           .no_domain_candidates = run->cpuu->autodiscover_source_url != NULL,
                            .use_local_xml = run->cpuu->use_local_autodiscover_xmls,
                            .skip_checking = run->cpuu->skip_autodiscover_checking };
         if (!(sh->src_ad = mapi_ad_new(sh->src_net, &o, &e))) {
@@ -424,7 +425,7 @@ static void find_src_ews(resmb_run *run, shared *sh, resmb_mb *mb, size_t n)
         }
     }
     int tries = 0;
-    for (size_t i = 0; i < n && tries < 3 && !run->src_ews_url; i++) {
+    for (size_t i = 0; i < n && tries < 1 && !run->src_ews_url; i++) {
         if (!mb[i].ad_ok)
             continue;
         tries++;
@@ -453,7 +454,8 @@ static void read_chunk(resmb_run *run, shared *sh, resmb_mb *mb, size_t n)
     sr_err e;
     for (size_t i = 0; s && idx && i < n; i++) {
         resmb_mb *m = &mb[i];
-        int need = m->state_before < MB_SWITCHMSG_READY;   /* NEW (-1), QUEUED, RESOLVED */
+        /* NEW (-1), QUEUED, RESOLVED, and FAILED (retried from the start) */
+        int need = m->state_before < MB_SWITCHMSG_READY || m->state_before == MB_FAILED;
         if (!need || !m->ad_ok)
             continue;
         if (!run->src_ews_url) {
@@ -506,9 +508,10 @@ static void plan_one(const resmb_run *run, const resmb_mb *m, report *rep)
 {
     char why[600];
     const cfg_resmb *c = run->cfg;
-    int st = m->state_before >= MB_SWITCHMSG_READY ? m->state_before : MB_QUEUED;
+    int resumes = m->state_before >= MB_SWITCHMSG_READY && m->state_before != MB_FAILED;
+    int st = resumes ? m->state_before : MB_QUEUED;
     unsigned bits = 0;
-    if (m->state_before >= MB_SWITCHMSG_READY) {
+    if (resumes) {
         snprintf(why, sizeof why, "would resume after %s", resmb_state_name(m->state_before));
     } else if (!m->ad_ok) {
         bits = m->ad_bits;
@@ -531,10 +534,19 @@ static void plan_one(const resmb_run *run, const resmb_mb *m, report *rep)
         if (!t) {
             bits = RESMB_EXIT_FAILED;
             st = MB_FAILED;
+            snprintf(why, sizeof why, "would fail: no target address for the switch message "
+                     "(no [TargetMailboxesSMTP] entry, none in the directory)");
+        } else {
+            snprintf(why, sizeof why, "would %s the switch message -> %s (%s); would update",
+                     m->read_code == SR_OK ? "recreate" : "create", t,
+                     m->target_given ? "[TargetMailboxesSMTP]" : "directory");
         }
-        snprintf(why, sizeof why, "would %s the switch message -> %s (%s); would update",
-                 m->read_code == SR_OK ? "recreate" : "create", t ? t : "NO TARGET ADDRESS",
-                 m->target_given ? "[TargetMailboxesSMTP]" : "directory");
+    }
+    if (!bits && st != MB_FAILED && m->ad_ok && !m->legacy_dn) {
+        bits = RESMB_EXIT_ONE_PROFILE;
+        st = MB_FAILED;
+        snprintf(why, sizeof why, "would fail: no legacyExchangeDN in the directory, so no "
+                 "temporary profile");
     }
     report_line(rep, m->key, st, bits, why);
 }
@@ -555,13 +567,21 @@ static void worker(resmb_run *run, resmb_mb *m, int idx, int wfd)
     sr_err e;
     sm_journal *j = sm_journal_open(run->journal_path, &e);
     resmb_actx a = { .run = run, .mb = m };
-    if (!j || sm_run(run->def, j, m->key, &a, &r.state, &r.bits, &e) != SR_OK) {
+    /* a mailbox that failed before: finish an interrupted failure, then
+     * requeue it, then the normal table */
+    int retry = m->state_before == MB_FAILED;
+    if (!j || (retry && (sm_run(run->def, j, m->key, &a, NULL, NULL, &e) != SR_OK ||
+                         sm_run(run->retry_def, j, m->key, &a, NULL, NULL, &e) != SR_OK)) ||
+        sm_run(run->def, j, m->key, &a, &r.state, &r.bits, &e) != SR_OK) {
         r.state = -1;
         r.bits |= RESMB_EXIT_FAILED;
         snprintf(r.reason, sizeof r.reason, "%s", e.msg);
         sr_log(SR_LOG_ERROR, m->key, "%s", e.msg);
     } else {
         snprintf(r.reason, sizeof r.reason, "%s", m->reason);
+        /* the journal's bits are OR-ed over every attempt; report this run's */
+        if (m->run_bits || r.state == MB_DONE)
+            r.bits = m->run_bits;
     }
     sm_journal_close(j);
     resmb_actx_release(&a);
@@ -582,7 +602,8 @@ static void drain(int rfd, resmb_mb *mb, int *got, report *rep)
         char buf[200];
         if (r.state == MB_DONE && !why[0]) {
             snprintf(buf, sizeof buf, "processed%s",
-                     mb[r.idx].state_before > MB_QUEUED ? " (resumed)" : "");
+                     mb[r.idx].state_before == MB_FAILED ? " (retried after an earlier failure)"
+                     : mb[r.idx].state_before > MB_QUEUED ? " (resumed)" : "");
             why = buf;
         }
         report_line(rep, mb[r.idx].key, r.state, r.bits, why);
@@ -608,12 +629,11 @@ static int run_chunk(resmb_run *run, resmb_mb *mb, size_t n, report *rep)
     while (got && pids && (running > 0 || (next < n && !g_stop && !crashed))) {
         while (running < run->o->jobs && next < n && !g_stop && !crashed) {
             size_t i = next++;
-            if (mb[i].state_before == MB_DONE || mb[i].state_before == MB_FAILED) {
+            if (mb[i].state_before == MB_DONE) {
                 got[i] = 1;
                 continue;
             }
-            fflush(stdout);
-            fflush(stderr);
+            fflush(NULL);   /* no buffered report line may be written twice */
             pid_t pid = fork();
             if (pid == 0) {
                 close(p[0]);
@@ -665,12 +685,8 @@ static int report_earlier(const char *object, int state, unsigned bits, void *ar
     if (state == MB_DONE) {
         report_line(rep, object, state, bits, "done in an earlier run; not processed again");
         rep->done_before++;
-    } else if (state == MB_FAILED) {
-        report_line(rep, object, state, bits,
-                    "failed in an earlier run (see the log of that run; --restart retries all)");
-        rep->failed_before++;
     }
-    return 0;
+    return 0;   /* FAILED mailboxes are retried by this run */
 }
 
 /* States at the start of this run for the chunk; the journal is closed again
@@ -720,9 +736,9 @@ static void print_report(resmb_run *run, report *rep, unsigned code, FILE *out)
     char line[2048];
     while (fgets(line, sizeof line, rep->f))
         fputs(line, out);
-    fprintf(out, "  ---\n  %u mailbox(es): %u processed now, %u done earlier, %u failed now, "
-            "%u failed earlier, %u interrupted\n", rep->n, rep->done_now, rep->done_before,
-            rep->failed, rep->failed_before, rep->pending);
+    fprintf(out, "  ---\n  %u mailbox(es): %u processed now, %u done in earlier runs, %u failed, "
+            "%u interrupted\n", rep->n, rep->done_now, rep->done_before, rep->failed,
+            rep->pending);
     fprintf(out, "  journal %s\n  exit code %u: ", run->journal_path, code);
     describe_bits(out, code);
     fputc('\n', out);
@@ -763,7 +779,7 @@ static int setup(resmb_run *run, char **sd, char **stem, int *lock_fd)
 {
     sr_err e;
     int bits;
-    if (!(run->def = resmb_workflow(&e))) {
+    if (!(run->def = resmb_workflow(&e)) || !(run->retry_def = resmb_workflow_retry(&e))) {
         sr_log(SR_LOG_ERROR, NULL, "%s", e.msg);
         return RESMB_EXIT_FAILED;
     }
@@ -832,7 +848,7 @@ int resmb_run_all(const cfg_resmb *cfg, const resmb_opts *o)
         read_chunk(&run, &sh, mb, n);
         if (o->dry_run) {
             for (size_t i = 0; i < n; i++)
-                if (mb[i].state_before != MB_DONE && mb[i].state_before != MB_FAILED)
+                if (mb[i].state_before != MB_DONE)
                     plan_one(&run, &mb[i], &rep);
         } else {
             crashed = run_chunk(&run, mb, n, &rep);

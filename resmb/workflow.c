@@ -54,6 +54,37 @@ static const sm_def def = {
     .terminal = terminal,
 };
 
+/* A rerun retries the mailboxes that FAILED before: this one-row table moves
+ * such a mailbox back to QUEUED (forgetting what the failed attempt recorded);
+ * the main table then takes it from there.  Every state but FAILED is
+ * terminal here, so this table can do nothing else. */
+static const struct sm_row retry_rows[] = {
+    { MB_FAILED, EV_OK, MB_QUEUED, resmb_act_requeue },
+};
+
+static const unsigned char retry_terminal[MB__NSTATES] = {
+    [MB_QUEUED] = 1, [MB_RESOLVED] = 1, [MB_SWITCHMSG_READY] = 1, [MB_PROFILE_CREATED] = 1,
+    [MB_UPDATED] = 1, [MB_CLEANED] = 1, [MB_DONE] = 1,
+};
+
+static const sm_def retry_def = {
+    .name = "mailbox retry",
+    .state_names = state_names,
+    .n_states = MB__NSTATES,
+    .event_names = event_names,
+    .n_events = EV__NEVENTS,
+    .rows = retry_rows,
+    .n_rows = 1,
+    .initial_state = MB_FAILED,
+    .start_event = EV_OK,
+    .terminal = retry_terminal,
+};
+
+const sm_def *resmb_workflow_retry(sr_err *err)
+{
+    return sm_def_check(&retry_def, err) == SR_OK ? &retry_def : NULL;
+}
+
 const sm_def *resmb_workflow(sr_err *err)
 {
     return sm_def_check(&def, err) == SR_OK ? &def : NULL;
