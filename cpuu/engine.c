@@ -85,11 +85,14 @@ mapi_ad *cpuu_ad_for(cpuu_run_ctx *r, mapi_net *net, int target, const char *acc
 {
     const cfg_cpuu *c = r->cfg;
     const char *domains[] = { domain, NULL };
-    const char *conf = target ? c->autodiscover_target_url
-                              : (c->autodiscover_source_url ? c->autodiscover_source_url : account_ad_url);
+    const char *given = target ? c->autodiscover_target_url : c->autodiscover_source_url;
+    const char *conf = given ? given : account_ad_url;
     mapi_ad_opts o = {
         .side = target ? "target" : "source",
         .configured_url = conf,
+        /* an Autodiscover URL the admin configured is where Autodiscover is:
+         * no guessing from the SMTP domain (and no DNS for guessed names) */
+        .no_domain_candidates = given != NULL,
         .exclude_scp = !r->opts->do_not_modify_exclude_scp,
         .use_local_xml = c->use_local_autodiscover_xmls,
         .local_xml_dir = r->ini_dir,

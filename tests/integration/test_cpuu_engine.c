@@ -601,6 +601,29 @@ static void test_features_and_critical(void)
     const char *d[] = { "-Profiles", "Room Crit", "-Features", NULL };
     CU_ASSERT_EQUAL(run_cpuu(g_ini, d), CPUU_SWITCH_ERR);
     CU_ASSERT_EQUAL(csv_last("Room Crit", NULL), 18);
+    CU_ASSERT_TRUE(file_has(g_log, "is not on a source domain (-SkipAutodiscoverChecking allows it)"));
+}
+
+/* -Log: #H, #D, #T and %VAR% in the name; the CSV beside it; both 0600. */
+static void test_log_name(void)
+{
+    char bin[512], pattern[512], want[700], host[256] = "";
+    snprintf(bin, sizeof bin, "%s/cpuu", tu_bin());
+    snprintf(pattern, sizeof pattern, "%s/%%CPUU_TEST_TAG%%_#H.log", g_dir);
+    gethostname(host, sizeof host - 1);
+    setenv("CPUU_TEST_TAG", "tag42", 1);
+    char *argv[] = { bin, "-INI", g_ini, "-Log", pattern, "-Profiles", "P-nodn", "-Features", "-Silent", NULL };
+    CU_ASSERT_EQUAL(tu_run(argv, NULL, 20000), CPUU_SWITCH_ERR);
+    unsetenv("CPUU_TEST_TAG");
+    snprintf(want, sizeof want, "%s/tag42_%s.log", g_dir, host);
+    CU_ASSERT_TRUE(file_has(want, "P-nodn: result 5 PROFILE_NOT_EXCHANGE_SERVICE"));
+    struct stat sb;
+    CU_ASSERT_EQUAL(stat(want, &sb), 0);
+    CU_ASSERT_EQUAL(sb.st_mode & 077, 0);
+    snprintf(want, sizeof want, "%s/tag42_%s.csv", g_dir, host);
+    CU_ASSERT_TRUE(file_has(want, "P-nodn\t5\t5\n"));
+    CU_ASSERT_EQUAL(stat(want, &sb), 0);
+    CU_ASSERT_EQUAL(sb.st_mode & 077, 0);
 }
 
 /* Profile checks that need no network. */
@@ -694,6 +717,7 @@ int main(void)
     CU_add_test(s, "features, Critical, Autodiscover checking", test_features_and_critical);
     CU_add_test(s, "profile checks 1 5 6 7 8 23 24 4", test_profile_checks);
     CU_add_test(s, "CPUU.ini and command-line errors", test_config_errors);
+    CU_add_test(s, "-Log name expansion", test_log_name);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned failed = CU_get_number_of_failures();
