@@ -1,0 +1,1021 @@
+/* test_cpuu_features.c — the recipient map and the Delegates and Rules
+ * features against the slapd lab (source directory) and two Exchange
+ * simulators (source and target organisations from orggen.py/seedgen.py).
+ *
+ * The source seed is extended for one mailbox (the first migrated user)
+ * with a disabled rule, a client-only rule (IsNotSupported) and a rule
+ * moving to a folder the target does not have; expectations come from
+ * org.json through a TSV the helper script prints, never hard-coded.
+ * Scenario: request builders valid against messages.xsd; recipient map
+ * batching and cache; dry run writes nothing; update maps delegates and
+ * rules onto the target (target addresses, target folder ids, counts of
+ * unresolved/unsupported), in few dependent round trips; a second run
+ * changes nothing; restore gives the previous target state back; a
+ * directory outage fails the feature naming mailbox and DC. */
+#include <CUnit/Basic.h>
+#include <curl/curl.h>
+#include <libxml/parser.h>
+#include <libxml/xmlschemas.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cpuu/ews_feat.h"
+#include "cpuu/feature.h"
+#include "ldap/ldap_dir.h"
+#include "mapi/mapi.h"
+#include "tests/common/testutil.h"
+
+#define PY "/usr/bin/python3"
+#define MAX_RCPT 64
+
+typedef struct inst {
+    pid_t pid;
+    int port;
+    char url[128], ews[160];
+    char user[64], password[128];
+} inst;
+
+typedef struct rcpt {
+    char src[128], src_dn[256], tgt[128];   /* tgt "" when not migrated */
+} rcpt;
+
+static char *g_dir, *g_lab_dir, *g_org;
+static inst g_src, g_tgt;
+static rcpt g_rc[MAX_RCPT];
+static int g_nrc;
+static char g_mbx_src[128], g_mbx_tgt[128], g_own[128];
+static char *g_env_k[32], *g_env_v[32];
+static int g_nenv, g_lab_up;
+
+/* ---- the helper script: patch the source seed, print expectations ---- */
+static const char *patch_py =
+    "import json, sys, base64, uuid\n"
+    "import xml.etree.ElementTree as ET\n"
+    "T = 'http://schemas.microsoft.com/exchange/services/2006/types'\n"
+    "ET.register_namespace('t', T)\n"
+    "org = json.load(open(sys.argv[1]))\n"
+    "for r in org['recipients']:\n"
+    "    s, t = r['source'], r.get('target') or {}\n"
+    "    tgt = t.get('smtp', '-') if s.get('target_address') else '-'\n"
+    "    print('R', s['smtp'], s.get('legacy_dn') or '-', tgt, sep='\\t')\n"
+    "me = next(r for r in org['recipients'] if r['kind'] == 'user' and r.get('target'))\n"
+    "print('M', me['source']['smtp'], me['target']['smtp'], sep='\\t')\n"
+    "tree = ET.parse(sys.argv[2])\n"
+    "mb = next(m for m in tree.getroot().iter('mailbox') if m.get('smtp') == me['source']['smtp'])\n"
+    "nid = int(mb.get('next-id'))\n"
+    "mb.set('next-id', str(nid + 1))\n"
+    "def q(n): return '{%s}%s' % (T, n)\n"
+    "inbox = next(f for f in mb.iter('folder') if f.get('distinguished') == 'inbox')\n"
+    "ET.SubElement(inbox, 'folder', {'id': str(nid), 'name': 'Source only', 'class': 'IPF.Note'})\n"
+    "raw = b'EX\\x01F' + uuid.UUID(mb.get('guid')).bytes_le + nid.to_bytes(6, 'big') + b'\\0'\n"
+    "fid = base64.b64encode(raw).decode()\n"
+    "rules = mb.find('rules')\n"
+    "n = int(rules.get('next-id'))\n"
+    "other = next(r for r in org['recipients'] if r is not me and r.get('target'))['source']['smtp']\n"
+    "def rule(name, enabled, unsupported, action):\n"
+    "    global n\n"
+    "    r = ET.SubElement(rules, q('Rule'))\n"
+    "    for k, v in (('RuleId', 'R%d' % n), ('DisplayName', name), ('Priority', str(n)),\n"
+    "                 ('IsEnabled', enabled)):\n"
+    "        ET.SubElement(r, q(k)).text = v\n"
+    "    if unsupported: ET.SubElement(r, q('IsNotSupported')).text = 'true'\n"
+    "    c = ET.SubElement(ET.SubElement(r, q('Conditions')), q('FromAddresses'))\n"
+    "    a = ET.SubElement(c, q('Address'))\n"
+    "    ET.SubElement(a, q('EmailAddress')).text = other\n"
+    "    ET.SubElement(a, q('RoutingType')).text = 'SMTP'\n"
+    "    act = ET.SubElement(r, q('Actions'))\n"
+    "    if action: ET.SubElement(ET.SubElement(act, q('MoveToFolder')), q('FolderId'), {'Id': fid})\n"
+    "    else: ET.SubElement(act, q('MarkAsRead')).text = 'true'\n"
+    "    n += 1\n"
+    "rule('Disabled rule', 'false', False, False)\n"
+    "rule('Client only', 'true', True, False)\n"
+    "rule('To a source-only folder', 'true', False, True)\n"
+    "rules.set('next-id', str(n))\n"
+    "tree.write(sys.argv[2], encoding='utf-8', xml_declaration=True)\n"
+    "# the target's own delegate and rule (must survive every run)\n"
+    "own = [r for r in org['recipients'] if r is not me and r.get('target')][-1]\n"
+    "print('O', own['target']['smtp'], sep='\\t')\n"
+    "tree = ET.parse(sys.argv[3])\n"
+    "mb = next(m for m in tree.getroot().iter('mailbox') if m.get('smtp') == me['target']['smtp'])\n"
+    "du = ET.SubElement(mb.find('delegates'), q('DelegateUser'))\n"
+    "uid = ET.SubElement(du, q('UserId'))\n"
+    "ET.SubElement(uid, q('PrimarySmtpAddress')).text = own['target']['smtp']\n"
+    "ET.SubElement(ET.SubElement(du, q('DelegatePermissions')), q('TasksFolderPermissionLevel')).text = 'Reviewer'\n"
+    "ET.SubElement(du, q('ReceiveCopiesOfMeetingMessages')).text = 'false'\n"
+    "ET.SubElement(du, q('ViewPrivateItems')).text = 'false'\n"
+    "rules = mb.find('rules')\n"
+    "r = ET.SubElement(rules, q('Rule'))\n"
+    "for k, v in (('RuleId', 'R1'), ('DisplayName', 'Target own rule'), ('Priority', '1'), ('IsEnabled', 'true')):\n"
+    "    ET.SubElement(r, q(k)).text = v\n"
+    "a = ET.SubElement(ET.SubElement(ET.SubElement(r, q('Conditions')), q('FromAddresses')), q('Address'))\n"
+    "ET.SubElement(a, q('EmailAddress')).text = own['target']['smtp']\n"
+    "ET.SubElement(a, q('RoutingType')).text = 'SMTP'\n"
+    "ET.SubElement(ET.SubElement(r, q('Actions')), q('MarkAsRead')).text = 'true'\n"
+    "for k in list(rules.attrib): del rules.attrib[k]\n"
+    "rules.set('next-id', '2')\n"
+    "tree.write(sys.argv[3], encoding='utf-8', xml_declaration=True)\n";
+
+static int run_py(char *const *argv, const char *out)
+{
+    return tu_run(argv, out, 60000);
+}
+
+static int read_tsv(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    char line[1024];
+    while (fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\n")] = '\0';
+        char *save = NULL, *kind = strtok_r(line, "\t", &save);
+        char *a = strtok_r(NULL, "\t", &save), *b = strtok_r(NULL, "\t", &save);
+        char *c = strtok_r(NULL, "\t", &save);
+        if (kind && !strcmp(kind, "M") && a && b) {
+            snprintf(g_mbx_src, sizeof g_mbx_src, "%s", a);
+            snprintf(g_mbx_tgt, sizeof g_mbx_tgt, "%s", b);
+        } else if (kind && !strcmp(kind, "O") && a) {
+            snprintf(g_own, sizeof g_own, "%s", a);
+        } else if (kind && !strcmp(kind, "R") && a && b && c && g_nrc < MAX_RCPT) {
+            rcpt *r = &g_rc[g_nrc++];
+            snprintf(r->src, sizeof r->src, "%s", a);
+            snprintf(r->src_dn, sizeof r->src_dn, "%s", strcmp(b, "-") ? b : "");
+            snprintf(r->tgt, sizeof r->tgt, "%s", strcmp(c, "-") ? c : "");
+        }
+    }
+    fclose(f);
+    return g_mbx_src[0] && g_own[0] && g_nrc ? 0 : -1;
+}
+
+static const rcpt *rcpt_by_src(const char *smtp)
+{
+    for (int i = 0; i < g_nrc; i++)
+        if (strcasecmp(g_rc[i].src, smtp) == 0 || strcasecmp(g_rc[i].src_dn, smtp) == 0)
+            return &g_rc[i];
+    return NULL;
+}
+
+static const rcpt *rcpt_by_tgt(const char *smtp)
+{
+    for (int i = 0; i < g_nrc; i++)
+        if (g_rc[i].tgt[0] && strcasecmp(g_rc[i].tgt, smtp) == 0)
+            return &g_rc[i];
+    return NULL;
+}
+
+/* ---- lab and simulators ---- */
+static const char *lab(const char *k)
+{
+    for (int i = 0; i < g_nenv; i++)
+        if (!strcmp(g_env_k[i], k))
+            return g_env_v[i];
+    return "";
+}
+
+static int read_env(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    char line[1024];
+    while (fgets(line, sizeof line, f) && g_nenv < 32) {
+        line[strcspn(line, "\n")] = '\0';
+        char *eq = strchr(line, '=');
+        if (!eq)
+            continue;
+        *eq = '\0';
+        g_env_k[g_nenv] = strdup(line);
+        g_env_v[g_nenv++] = strdup(eq + 1);
+    }
+    fclose(f);
+    return 0;
+}
+
+static char *lab_script(void)
+{
+    return sr_asprintf("%s/tests/lab/slapd-lab.sh", tu_root());
+}
+
+static int lab_start(void)
+{
+    g_lab_dir = sr_asprintf("%s/lab", g_dir);
+    char *script = lab_script(), *log = sr_asprintf("%s/lab.log", g_dir);
+    char *env = sr_asprintf("%s/lab.env", g_lab_dir);
+    char *argv[] = {"bash", script, "start", g_lab_dir, g_org, NULL};
+    int ok = mkdir(g_lab_dir, 0700) == 0 && tu_run(argv, log, 120000) == 0 && read_env(env) == 0;
+    if (!ok)
+        fprintf(stderr, "slapd lab did not start (see %s)\n", log);
+    g_lab_up = ok;
+    free(script);
+    free(log);
+    free(env);
+    return ok ? 0 : -1;
+}
+
+static void lab_stop(void)
+{
+    if (!g_lab_up)
+        return;
+    char *script = lab_script();
+    char *argv[] = {"bash", script, "stop", g_lab_dir, NULL};
+    tu_run(argv, NULL, 30000);
+    free(script);
+    g_lab_up = 0;
+}
+
+static int seed_account(const char *seed, inst *in)
+{
+    xmlDocPtr d = xmlReadFile(seed, NULL, XML_PARSE_NONET);
+    xmlNodePtr a = NULL;
+    for (xmlNodePtr c = d ? xmlDocGetRootElement(d)->children : NULL; c && !a; c = c->next)
+        if (c->type == XML_ELEMENT_NODE && strcmp((const char *)c->name, "account") == 0)
+            a = c;
+    if (!a) {
+        xmlFreeDoc(d);
+        return -1;
+    }
+    xmlChar *n = xmlGetProp(a, BAD_CAST "name"), *p = xmlGetProp(a, BAD_CAST "password");
+    snprintf(in->user, sizeof in->user, "%s", n ? (char *)n : "");
+    snprintf(in->password, sizeof in->password, "%s", p ? (char *)p : "");
+    xmlFree(n);
+    xmlFree(p);
+    xmlFreeDoc(d);
+    return 0;
+}
+
+static int start_exsim(inst *in, const char *name, const char *seed)
+{
+    char bin[512], pf[512], log[512], schemas[512];
+    snprintf(bin, sizeof bin, "%s/exsim", tu_bin());
+    snprintf(pf, sizeof pf, "%s/%s.port", g_dir, name);
+    snprintf(log, sizeof log, "%s/%s.log", g_dir, name);
+    snprintf(schemas, sizeof schemas, "%s/protocol/ews", tu_shared());
+    char *argv[] = {bin, "--seed", (char *)seed, "--port", "0", "--port-file", pf,
+                    "--schemas", schemas, "--validate-responses", NULL};
+    if (!tu_exists(bin)) {
+        fprintf(stderr, "%s is missing: build it with make bin/exsim\n", bin);
+        return -1;
+    }
+    in->pid = tu_spawn(argv, log);
+    for (int i = 0; in->pid > 0 && i < 100 && !tu_exists(pf); i++)
+        usleep(100 * 1000);
+    sr_err e;
+    char *p = sr_read_file(pf, 64, NULL, &e);
+    in->port = p ? atoi(p) : 0;
+    free(p);
+    if (in->port <= 0 || tu_wait_port(in->port, 10000) != 0) {
+        fprintf(stderr, "exsim %s did not start (see %s)\n", name, log);
+        return -1;
+    }
+    snprintf(in->url, sizeof in->url, "http://127.0.0.1:%d", in->port);
+    snprintf(in->ews, sizeof in->ews, "%s/EWS/Exchange.asmx", in->url);
+    return seed_account(seed, in);
+}
+
+static int suite_init(void)
+{
+    g_dir = tu_mkdtemp("cpuufeat");
+    if (!g_dir)
+        return 1;
+    g_org = sr_asprintf("%s/org.json", g_dir);
+    char src[512], tgt[512], tsv[512], gen[512], seedgen[512];
+    snprintf(src, sizeof src, "%s/src.xml", g_dir);
+    snprintf(tgt, sizeof tgt, "%s/tgt.xml", g_dir);
+    snprintf(tsv, sizeof tsv, "%s/expect.tsv", g_dir);
+    snprintf(gen, sizeof gen, "%s/tests/lab/orggen.py", tu_root());
+    snprintf(seedgen, sizeof seedgen, "%s/tests/exsim/seedgen.py", tu_root());
+    char *og[] = {PY, gen, "--users", "6", "--rooms", "2", "--unmigrated-every", "3",
+                  "--no-problems", "--seed", "5", "-o", g_org, NULL};
+    char *sg[] = {PY, seedgen, "--org", g_org, "--side", "source", "-o", src, NULL};
+    char *tg[] = {PY, seedgen, "--org", g_org, "--side", "target", "-o", tgt, NULL};
+    char *pp[] = {PY, "-c", (char *)patch_py, g_org, src, tgt, NULL};
+    if (run_py(og, NULL) || run_py(sg, NULL) || run_py(tg, NULL) || run_py(pp, tsv) ||
+        read_tsv(tsv)) {
+        fprintf(stderr, "orggen/seedgen/patch failed\n");
+        return 1;
+    }
+    if (lab_start() != 0)
+        return 1;
+    return start_exsim(&g_src, "src", src) != 0 || start_exsim(&g_tgt, "tgt", tgt) != 0;
+}
+
+static int suite_clean(void)
+{
+    inst *all[] = {&g_src, &g_tgt};
+    for (int i = 0; i < 2; i++)
+        if (all[i]->pid > 0)
+            tu_stop(all[i]->pid, 5000);
+    lab_stop();
+    if (g_dir && !getenv("SR_KEEP_TMP"))
+        tu_rm_rf(g_dir);
+    free(g_dir);
+    free(g_org);
+    free(g_lab_dir);
+    for (int i = 0; i < g_nenv; i++) {
+        free(g_env_k[i]);
+        free(g_env_v[i]);
+    }
+    return 0;
+}
+
+/* ---- /_sim ---- */
+typedef struct buf {
+    char *p;
+    size_t n;
+} buf;
+
+static size_t buf_write(char *d, size_t sz, size_t nm, void *ud)
+{
+    buf *b = ud;
+    char *np = realloc(b->p, b->n + sz * nm + 1);
+    if (!np)
+        return 0;
+    memcpy(np + b->n, d, sz * nm);
+    b->p = np;
+    b->n += sz * nm;
+    b->p[b->n] = '\0';
+    return sz * nm;
+}
+
+static char *sim(const inst *in, const char *path, int post)
+{
+    char url[256];
+    snprintf(url, sizeof url, "%s%s", in->url, path);
+    CURL *h = curl_easy_init();
+    buf b = {0};
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, buf_write);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT, 10L);
+    curl_easy_setopt(h, CURLOPT_PROXY, "");
+    if (post)
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, "");
+    CURLcode cc = curl_easy_perform(h);
+    curl_easy_cleanup(h);
+    if (cc != CURLE_OK) {
+        free(b.p);
+        return NULL;
+    }
+    return b.p;
+}
+
+static long json_num(const char *json, const char *after, const char *key)
+{
+    const char *p = json;
+    if (after && p)
+        p = strstr(p, after);
+    char k[96];
+    snprintf(k, sizeof k, "\"%s\":", key);
+    p = p ? strstr(p, k) : NULL;
+    return p ? strtol(p + strlen(k), NULL, 10) : -1;
+}
+
+static void reset_stats(void)
+{
+    free(sim(&g_src, "/_sim/reset-stats", 1));
+    free(sim(&g_tgt, "/_sim/reset-stats", 1));
+}
+
+/* Dependent round trips of the target mailbox and count of one operation. */
+static long tgt_round_trips(void)
+{
+    char *j = sim(&g_tgt, "/_sim/stats", 0);
+    char key[160];
+    snprintf(key, sizeof key, "\"%s\"", g_mbx_tgt);
+    long n = json_num(j, key, "round_trips");
+    free(j);
+    return n < 0 ? 0 : n;
+}
+
+static long tgt_ops(const char *op)
+{
+    char *j = sim(&g_tgt, "/_sim/stats", 0);
+    char key[64];
+    snprintf(key, sizeof key, "\"requests\":{");
+    const char *r = j ? strstr(j, key) : NULL;
+    long n = r ? json_num(r, NULL, op) : -1;
+    free(j);
+    return n < 0 ? 0 : n;
+}
+
+/* ---- the engine's part, done by hand ---- */
+typedef struct world {
+    mapi_net *ns, *nt;
+    mapi_session *src, *tgt;
+    ldapdir *dir;
+    cpuu_ctx c;
+    char *backup;
+} world;
+
+static mapi_net *net_for(const inst *in)
+{
+    mapi_netopts o = {.auth = MAPI_AUTH_BASIC, .user = in->user, .password = in->password,
+                      .allow_http = 1, .connect_timeout_ms = 3000, .timeout_ms = 10000};
+    sr_err e;
+    mapi_net *n = mapi_net_new(&o, &e);
+    CU_ASSERT_PTR_NOT_NULL(n);
+    return n;
+}
+
+static ldapdir *dir_open(void)
+{
+    ldapdir_opts o = {.dc = lab("LAB_LDAPS_URI"), .account = lab("LAB_BIND_DN"),
+                      .password = lab("LAB_PASSWORD"), .ca_file = lab("LAB_CA"),
+                      .connect_timeout_ms = 3000, .op_timeout_ms = 10000};
+    ldapdir *d = NULL;
+    sr_err e;
+    if (ldapdir_connect(&o, &d, &e) != SR_OK)
+        fprintf(stderr, "\n    ldap connect: %s\n", e.msg);
+    return d;
+}
+
+static int world_open(world *w, int dry_run, int with_dir)
+{
+    memset(w, 0, sizeof *w);
+    w->ns = net_for(&g_src);
+    w->nt = net_for(&g_tgt);
+    sr_err e;
+    mapi_session_opts so = {.mailbox = g_mbx_src, .ews_url = g_src.ews};
+    mapi_session_opts to = {.mailbox = g_mbx_tgt, .ews_url = g_tgt.ews};
+    w->src = mapi_session_logon(w->ns, &so, &e);
+    w->tgt = mapi_session_logon(w->nt, &to, &e);
+    if (!w->src || !w->tgt)
+        return -1;
+    if (mapi_session_folders(w->src, &w->c.src_folders, &e) != SR_OK ||
+        mapi_session_folders(w->tgt, &w->c.tgt_folders, &e) != SR_OK)
+        return -1;
+    w->dir = with_dir ? dir_open() : NULL;
+    if (with_dir && !w->dir)
+        return -1;
+    w->c.map = rmap_new(w->dir, NULL, w->tgt, &e);
+    w->backup = sr_asprintf("%s/backup", g_dir);
+    w->c.who = g_mbx_src;
+    w->c.src = w->src;
+    w->c.tgt = w->tgt;
+    w->c.backup_dir = w->backup;
+    w->c.dry_run = dry_run;
+    return w->c.map ? 0 : -1;
+}
+
+static void world_close(world *w)
+{
+    rmap_free(w->c.map);
+    mapi_folders_clear(&w->c.src_folders);
+    mapi_folders_clear(&w->c.tgt_folders);
+    mapi_session_free(w->src);
+    mapi_session_free(w->tgt);
+    mapi_net_free(w->ns);
+    mapi_net_free(w->nt);
+    ldapdir_free(w->dir);
+    free(w->backup);
+}
+
+/* read → plan → backup → apply, as the engine does in update mode. */
+static sr_code run_feature(world *w, cfg_feature f, feature_stats *st, sr_err *e)
+{
+    const struct feature_ops *ops = cpuu_feature_ops(f);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(ops);
+    memset(st, 0, sizeof *st);
+    void *state = NULL;
+    sr_code rc = ops->read(&w->c, &state, st, e);
+    if (rc == SR_OK)
+        rc = ops->plan(&w->c, state, st, e);
+    if (rc == SR_OK)
+        rc = ops->backup(&w->c, state, e);
+    if (rc == SR_OK)
+        rc = ops->apply(&w->c, state, st, e);
+    ops->free_state(state);
+    if (rc != SR_OK)
+        fprintf(stderr, "\n    %s: %s\n", cfg_feature_name(f), e->msg);
+    return rc;
+}
+
+/* The target's delegates / rules as a canonical text (for before/after). */
+static char *tgt_delegates_text(world *w, ewsf_delegates *out)
+{
+    mapi_ews_target t = mapi_session_target(w->tgt);
+    sr_err e;
+    mapi_ews_call c = {.idempotent = 1, .req = ewsf_req_getdelegate(&t, g_mbx_tgt, &e)};
+    ewsf_delegates l = {0};
+    char *s = NULL;
+    if (mapi_session_run(w->tgt, &c, 1, &e) == SR_OK &&
+        ewsf_parse_getdelegate(c.resp_op, &l, &e) == SR_OK) {
+        s = sr_asprintf("deliver=%s", l.deliver ? l.deliver : "");
+        for (size_t i = 0; i < l.n; i++) {
+            char *n = sr_asprintf("%s|%s", s, l.v[i].smtp);
+            free(s);
+            s = n;
+            for (int k = 0; k < EWSF_NPERM; k++) {
+                n = sr_asprintf("%s,%s", s, l.v[i].perm[k] ? l.v[i].perm[k] : "None");
+                free(s);
+                s = n;
+            }
+            n = sr_asprintf("%s,%d,%d", s, l.v[i].receive_copies, l.v[i].view_private);
+            free(s);
+            s = n;
+        }
+    }
+    if (out)
+        *out = l;
+    else
+        ewsf_delegates_clear(&l);
+    xmlFreeDoc(c.req);
+    xmlFreeDoc(c.resp);
+    return s;
+}
+
+/* GetInboxRules of the target: the dump of InboxRules (RuleIds included). */
+static xmlDocPtr tgt_rules(world *w, xmlNodePtr **rules, size_t *n)
+{
+    mapi_ews_target t = mapi_session_target(w->tgt);
+    sr_err e;
+    mapi_ews_call c = {.idempotent = 1, .req = ewsf_req_getinboxrules(&t, g_mbx_tgt, &e)};
+    int blob;
+    *rules = NULL;
+    *n = 0;
+    if (mapi_session_run(w->tgt, &c, 1, &e) != SR_OK ||
+        ewsf_parse_getinboxrules(c.resp_op, rules, n, &blob, &e) != SR_OK) {
+        xmlFreeDoc(c.resp);
+        c.resp = NULL;
+    }
+    xmlFreeDoc(c.req);
+    return c.resp;
+}
+
+static char *tgt_rules_text(world *w)
+{
+    xmlNodePtr *r;
+    size_t n;
+    xmlDocPtr d = tgt_rules(w, &r, &n);
+    char *s = sr_strdup("");
+    for (size_t i = 0; d && i < n; i++) {
+        int len = 0;
+        xmlChar *x = ewsf_dump_node(r[i], &len);
+        char *ns = sr_asprintf("%s\n%s", s, x ? (char *)x : "");
+        xmlFree(x);
+        free(s);
+        s = ns;
+    }
+    free(r);
+    xmlFreeDoc(d);
+    return s;
+}
+
+static xmlNodePtr rule_named(xmlNodePtr *r, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++) {
+        char *dn = ewsf_child_text(r[i], EWSF_NS_T, "DisplayName");
+        int hit = dn && strcmp(dn, name) == 0;
+        free(dn);
+        if (hit)
+            return r[i];
+    }
+    return NULL;
+}
+
+static const mapi_folder *folder_named(const mapi_folders *f, const char *name)
+{
+    for (size_t i = 0; i < f->n; i++)
+        if (f->v[i].display_name && strcmp(f->v[i].display_name, name) == 0)
+            return &f->v[i];
+    return NULL;
+}
+
+/* ---- the tests ---- */
+static xmlSchemaPtr g_schema;
+
+static void validate(xmlDocPtr d, const char *what)
+{
+    CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+    xmlNodePtr body = xmlDocGetRootElement(d)->children;
+    while (body && (body->type != XML_ELEMENT_NODE || strcmp((const char *)body->name, "Body")))
+        body = body->next;
+    xmlNodePtr op = body ? body->children : NULL;
+    xmlSchemaValidCtxtPtr v = xmlSchemaNewValidCtxt(g_schema);
+    int rc = op ? xmlSchemaValidateOneElement(v, op) : -1;
+    if (rc != 0)
+        fprintf(stderr, "\n    %s is not valid against messages.xsd (%d)\n", what, rc);
+    CU_ASSERT_EQUAL(rc, 0);
+    xmlSchemaFreeValidCtxt(v);
+    xmlFreeDoc(d);
+}
+
+static void test_builders_valid(void)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/protocol/ews/messages.xsd", tu_shared());
+    xmlSchemaParserCtxtPtr pc = xmlSchemaNewParserCtxt(path);
+    g_schema = pc ? xmlSchemaParse(pc) : NULL;
+    xmlSchemaFreeParserCtxt(pc);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(g_schema);
+    sr_err e;
+    mapi_ews_target t = {.impersonate = "room@x.test"};
+    ewsf_delegate d[2] = {{.smtp = "a@x.test", .receive_copies = 1, .view_private = -1},
+                          {.smtp = "b<&>@x.test", .receive_copies = -1, .view_private = 0}};
+    d[0].perm[0] = "Editor";
+    d[0].perm[5] = "Reviewer";
+    const char *ids[] = {"a@x.test", "b@x.test"};
+    validate(ewsf_req_getdelegate(&t, "room@x.test", &e), "GetDelegate");
+    validate(ewsf_req_adddelegate(&t, "room@x.test", d, 2, "DelegatesAndMe", &e), "AddDelegate");
+    validate(ewsf_req_updatedelegate(&t, "room@x.test", d, 1, NULL, &e), "UpdateDelegate");
+    validate(ewsf_req_updatedelegate(&t, "room@x.test", NULL, 0, "NoForward", &e),
+             "UpdateDelegate (deliver only)");
+    validate(ewsf_req_removedelegate(&t, "room@x.test", ids, 2, &e), "RemoveDelegate");
+    validate(ewsf_req_getinboxrules(&t, "room@x.test", &e), "GetInboxRules");
+    validate(ewsf_req_resolvenames(&t, "SMTP:a@x.test", &e), "ResolveNames");
+    /* rules: taken from a documented GetInboxRules answer (read-only flags included) */
+    snprintf(path, sizeof path, "%s/protocol/ews/examples/getinboxrules-2-response.xml", tu_shared());
+    size_t len = 0;
+    char *x = sr_read_file(path, 1 << 20, &len, &e);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(x);
+    xmlDocPtr resp = ewsf_parse(x, len, path, &e);
+    free(x);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(resp);
+    xmlNodePtr op = xmlDocGetRootElement(resp);
+    for (xmlNodePtr n = op; n;) {   /* find the GetInboxRulesResponse element */
+        if (n->type == XML_ELEMENT_NODE && !strcmp((const char *)n->name, "GetInboxRulesResponse")) {
+            op = n;
+            break;
+        }
+        n = n->children ? n->children : n->next ? n->next : n->parent ? n->parent->next : NULL;
+    }
+    xmlNodePtr *rules = NULL;
+    size_t nr = 0;
+    int blob = 0;
+    CU_ASSERT_EQUAL(ewsf_parse_getinboxrules(op, &rules, &nr, &blob, &e), SR_OK);
+    CU_ASSERT_TRUE_FATAL(nr >= 1);
+    ewsf_rule_op ops[] = {{.kind = EWSF_RULE_CREATE, .rule = rules[0]},
+                          {.kind = EWSF_RULE_SET, .rule = rules[0]},
+                          {.kind = EWSF_RULE_DELETE, .rule_id = "AQAAAATnzOA="}};
+    validate(ewsf_req_updateinboxrules(&t, "room@x.test", 1, ops, 3, &e), "UpdateInboxRules");
+    free(rules);
+    xmlFreeDoc(resp);
+}
+
+static void test_rmap_batching(void)
+{
+    world w;
+    CU_ASSERT_EQUAL_FATAL(world_open(&w, 0, 1), 0);
+    /* 200 keys: every recipient in its SMTP, prefixed and DN forms, the rest unknown */
+    char *keys[200];
+    int n = 0;
+    for (int i = 0; i < g_nrc && n < 150; i++) {
+        keys[n++] = sr_asprintf("%s", g_rc[i].src);
+        keys[n++] = sr_asprintf("SMTP:%s", g_rc[i].src);
+        if (g_rc[i].src_dn[0])
+            keys[n++] = sr_asprintf("X500:%s", g_rc[i].src_dn);
+    }
+    while (n < 200) {
+        keys[n] = sr_asprintf("nobody-%03d@external.test", n);
+        n++;
+    }
+    sr_err e;
+    CU_ASSERT_EQUAL(rmap_resolve(w.c.map, (const char *const *)keys, 200, &e), SR_OK);
+    unsigned lookups = rmap_lookups_made(w.c.map);
+    printf("\n    200 keys: %u lookups (LDAP searches + ResolveNames batches)\n", lookups);
+    CU_ASSERT_TRUE(lookups >= 1 && lookups <= 3);
+    for (int i = 0; i < g_nrc; i++) {
+        rmap_target t = {0};
+        char k[160];
+        snprintf(k, sizeof k, "smtp:%s", g_rc[i].src);
+        rmap_status st = rmap_lookup(w.c.map, k, &t);
+        if (g_rc[i].tgt[0]) {
+            CU_ASSERT_EQUAL(st, RMAP_MAPPED);
+            CU_ASSERT_TRUE(st == RMAP_MAPPED && strcasecmp(t.smtp, g_rc[i].tgt) == 0);
+        } else {
+            CU_ASSERT_EQUAL(st, RMAP_NOT_MIGRATED);
+            CU_ASSERT_PTR_NOT_NULL(rmap_source_smtp(w.c.map, k));
+        }
+        if (g_rc[i].src_dn[0]) {   /* the legacyExchangeDN answers the same */
+            CU_ASSERT_EQUAL(rmap_lookup(w.c.map, g_rc[i].src_dn, NULL), st);
+        }
+    }
+    CU_ASSERT_EQUAL(rmap_lookup(w.c.map, "nobody-199@external.test", NULL), RMAP_UNKNOWN);
+    /* the cache: the same keys again cost nothing */
+    CU_ASSERT_EQUAL(rmap_resolve(w.c.map, (const char *const *)keys, 200, &e), SR_OK);
+    CU_ASSERT_EQUAL(rmap_lookups_made(w.c.map), lookups);
+    for (int i = 0; i < 200; i++)
+        free(keys[i]);
+    world_close(&w);
+
+    /* without a source directory: only the identity check on the target */
+    CU_ASSERT_EQUAL_FATAL(world_open(&w, 0, 0), 0);
+    const rcpt *m = NULL;
+    for (int i = 0; i < g_nrc && !m; i++)
+        if (g_rc[i].tgt[0])
+            m = &g_rc[i];
+    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+    const char *k2[] = {m->tgt, m->src, "someone@external.test"};
+    CU_ASSERT_EQUAL(rmap_resolve(w.c.map, k2, 3, &e), SR_OK);
+    rmap_target t = {0};
+    CU_ASSERT_EQUAL(rmap_lookup(w.c.map, m->tgt, &t), RMAP_MAPPED);
+    CU_ASSERT_EQUAL(rmap_lookup(w.c.map, m->src, NULL), RMAP_UNKNOWN);
+    CU_ASSERT_EQUAL(rmap_lookup(w.c.map, "someone@external.test", NULL), RMAP_UNKNOWN);
+    CU_ASSERT_EQUAL(rmap_lookups_made(w.c.map), 1);   /* one ResolveNames batch */
+    /* rmap_add pairs win and cost nothing */
+    CU_ASSERT_EQUAL(rmap_add(w.c.map, "X500:/o=Old/cn=x", m->tgt, NULL, &e), SR_OK);
+    CU_ASSERT_EQUAL(rmap_lookup(w.c.map, "/O=OLD/CN=X", &t), RMAP_MAPPED);
+    world_close(&w);
+}
+
+/* Expected target delegates from the source seed's delegates (GetDelegate on
+ * the source) mapped with the TSV. */
+static void test_delegates(void)
+{
+    world w;
+    CU_ASSERT_EQUAL_FATAL(world_open(&w, 1, 1), 0);
+    char *before = tgt_delegates_text(&w, NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(before);
+    feature_stats st;
+    sr_err e;
+    /* dry run: plans, writes nothing (no write request, no backup) */
+    reset_stats();
+    CU_ASSERT_EQUAL(run_feature(&w, CFG_F_DELEGATES, &st, &e), SR_OK);
+    CU_ASSERT_EQUAL(tgt_ops("AddDelegate") + tgt_ops("UpdateDelegate") + tgt_ops("RemoveDelegate"), 0);
+    char *p = sr_asprintf("%s/Delegates.target.xml", w.backup);
+    CU_ASSERT_FALSE(tu_exists(p));
+    char *now = tgt_delegates_text(&w, NULL);
+    CU_ASSERT_STRING_EQUAL(now, before);
+    free(now);
+    world_close(&w);
+
+    /* the source's delegates, mapped by hand from the TSV */
+    CU_ASSERT_EQUAL_FATAL(world_open(&w, 0, 1), 0);
+    mapi_ews_target t = mapi_session_target(w.src);
+    mapi_ews_call c = {.idempotent = 1, .req = ewsf_req_getdelegate(&t, g_mbx_src, &e)};
+    ewsf_delegates src = {0};
+    CU_ASSERT_EQUAL_FATAL(mapi_session_run(w.src, &c, 1, &e), SR_OK);
+    CU_ASSERT_EQUAL_FATAL(ewsf_parse_getdelegate(c.resp_op, &src, &e), SR_OK);
+    xmlFreeDoc(c.req);
+    xmlFreeDoc(c.resp);
+    unsigned want_mapped = 0, want_unresolved = 0;
+    for (size_t i = 0; i < src.n; i++) {
+        const rcpt *r = rcpt_by_src(src.v[i].smtp);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+        if (r->tgt[0])
+            want_mapped++;
+        else
+            want_unresolved++;
+    }
+    CU_ASSERT_TRUE_FATAL(want_mapped >= 1 && want_unresolved >= 1);   /* the org gives both */
+
+    reset_stats();
+    CU_ASSERT_EQUAL_FATAL(run_feature(&w, CFG_F_DELEGATES, &st, &e), SR_OK);
+    long rt = tgt_round_trips();
+    printf("\n    Delegates update: target round trips %ld, rmap lookups %u\n", rt,
+           rmap_lookups_made(w.c.map));
+    CU_ASSERT_EQUAL(st.seen, src.n);
+    CU_ASSERT_EQUAL(st.unresolved, want_unresolved);
+    CU_ASSERT_EQUAL(st.changed, want_mapped);
+    CU_ASSERT_TRUE(rt >= 2 && rt <= 4);   /* read 1 + Remove/Update/Add at most 3 */
+    CU_ASSERT_TRUE(rmap_lookups_made(w.c.map) <= 2);   /* one LDAP search + one ResolveNames batch */
+    CU_ASSERT_EQUAL(tgt_ops("AddDelegate"), 1);        /* all new delegates in one call */
+    CU_ASSERT_TRUE(tu_exists(p));
+    struct stat sb;
+    CU_ASSERT_TRUE(stat(p, &sb) == 0 && (sb.st_mode & 077) == 0);
+
+    ewsf_delegates got = {0};
+    char *after = tgt_delegates_text(&w, &got);
+    CU_ASSERT_EQUAL(got.n, want_mapped + 1);   /* + the target's own delegate, kept */
+    int own_kept = 0;
+    for (size_t k = 0; k < got.n; k++)
+        own_kept |= strcasecmp(got.v[k].smtp, g_own) == 0;
+    CU_ASSERT_TRUE(own_kept);
+    CU_ASSERT_STRING_EQUAL(got.deliver ? got.deliver : "", src.deliver ? src.deliver : "");
+    for (size_t i = 0; i < src.n; i++) {
+        const rcpt *r = rcpt_by_src(src.v[i].smtp);
+        const ewsf_delegate *g = NULL;
+        for (size_t k = 0; r && r->tgt[0] && k < got.n; k++)
+            if (strcasecmp(got.v[k].smtp, r->tgt) == 0)
+                g = &got.v[k];
+        if (!r || !r->tgt[0])
+            continue;
+        CU_ASSERT_PTR_NOT_NULL_FATAL(g);
+        for (int k = 0; k < EWSF_NPERM; k++)
+            CU_ASSERT_STRING_EQUAL(g->perm[k] ? g->perm[k] : "None",
+                                   src.v[i].perm[k] ? src.v[i].perm[k] : "None");
+        CU_ASSERT_EQUAL(g->receive_copies, src.v[i].receive_copies);
+        CU_ASSERT_EQUAL(g->view_private, src.v[i].view_private);
+    }
+    ewsf_delegates_clear(&got);
+    world_close(&w);
+
+    /* second run: nothing to change, nothing written */
+    CU_ASSERT_EQUAL_FATAL(world_open(&w, 0, 1), 0);
+    reset_stats();
+    CU_ASSERT_EQUAL(run_feature(&w, CFG_F_DELEGATES, &st, &e), SR_OK);
+    CU_ASSERT_EQUAL(st.changed, 0);
+    CU_ASSERT_EQUAL(tgt_ops("AddDelegate") + tgt_ops("UpdateDelegate") + tgt_ops("RemoveDelegate"), 0);
+    CU_ASSERT_EQUAL(tgt_round_trips(), 1);
+    now = tgt_delegates_text(&w, NULL);
+    CU_ASSERT_STRING_EQUAL(now, after);
+    free(now);
+
+    /* a hand-made change on the target is corrected by the next run */
+    const char *first = NULL;
+    for (size_t i = 0; i < src.n && !first; i++) {
+        const rcpt *r = rcpt_by_src(src.v[i].smtp);
+        first = r && r->tgt[0] ? r->tgt : NULL;
+    }
+    ewsf_delegate chg = {.smtp = (char *)first, .receive_copies = -1, .view_private = 1};
+    chg.perm[0] = "Author";
+    t = mapi_session_target(w.tgt);
+    c = (mapi_ews_call){.req = ewsf_req_updatedelegate(&t, g_mbx_tgt, &chg, 1, "NoForward", &e)};
+    CU_ASSERT_EQUAL(mapi_session_run(w.tgt, &c, 1, &e), SR_OK);
+    xmlFreeDoc(c.req);
+    xmlFreeDoc(c.resp);
+    CU_ASSERT_EQUAL(run_feature(&w, CFG_F_DELEGATES, &st, &e), SR_OK);
+    CU_ASSERT_EQUAL(st.changed, 1);
+    now = tgt_delegates_text(&w, NULL);
+    CU_ASSERT_STRING_EQUAL(now, after);
+    free(now);
+
+    /* rollback: exactly the target's previous state (the first backup is kept) */
+    CU_ASSERT_EQUAL(cpuu_feature_ops(CFG_F_DELEGATES)->restore(&w.c, &e), SR_OK);
+    now = tgt_delegates_text(&w, NULL);
+    CU_ASSERT_STRING_EQUAL(now, before);
+    free(now);
+    free(after);
+    free(before);
+    free(p);
+    ewsf_delegates_clear(&src);
+    world_close(&w);
+}
+
+static void test_rules(void)
+{
+    world w;
+    feature_stats st;
+    sr_err e;
+    CU_ASSERT_EQUAL_FATAL(world_open(&w, 1, 1), 0);
+    char *before = tgt_rules_text(&w);
+    reset_stats();
+    CU_ASSERT_EQUAL(run_feature(&w, CFG_F_RULES, &st, &e), SR_OK);
+    CU_ASSERT_EQUAL(tgt_ops("UpdateInboxRules"), 0);
+    char *now = tgt_rules_text(&w);
+    CU_ASSERT_STRING_EQUAL(now, before);
+    free(now);
+    world_close(&w);
+
+    CU_ASSERT_EQUAL_FATAL(world_open(&w, 0, 1), 0);
+    /* expectations from the source's own rules */
+    mapi_ews_target t = mapi_session_target(w.src);
+    mapi_ews_call c = {.idempotent = 1, .req = ewsf_req_getinboxrules(&t, g_mbx_src, &e)};
+    xmlNodePtr *src = NULL;
+    size_t nsrc = 0;
+    int blob;
+    CU_ASSERT_EQUAL_FATAL(mapi_session_run(w.src, &c, 1, &e), SR_OK);
+    CU_ASSERT_EQUAL_FATAL(ewsf_parse_getinboxrules(c.resp_op, &src, &nsrc, &blob, &e), SR_OK);
+    reset_stats();
+    CU_ASSERT_EQUAL_FATAL(run_feature(&w, CFG_F_RULES, &st, &e), SR_OK);
+    long rt = tgt_round_trips();
+    printf("\n    Rules update: target round trips %ld, UpdateInboxRules %ld, rmap lookups %u, "
+           "unresolved %u, unsupported %u\n", rt, tgt_ops("UpdateInboxRules"),
+           rmap_lookups_made(w.c.map), st.unresolved, st.unsupported);
+    CU_ASSERT_EQUAL(st.seen, nsrc);
+    CU_ASSERT_EQUAL(st.unsupported, 2);        /* the client-only rule, the source-only folder */
+    CU_ASSERT_EQUAL(st.changed, nsrc - 3);     /* all but those two and the disabled one */
+    CU_ASSERT_TRUE(st.unresolved >= 1);        /* not-migrated recipients are referenced */
+    CU_ASSERT_EQUAL(tgt_ops("UpdateInboxRules"), 1);
+    CU_ASSERT_TRUE(rt >= 2 && rt <= 2);        /* GetInboxRules + one UpdateInboxRules */
+    CU_ASSERT_TRUE(rmap_lookups_made(w.c.map) <= 3);
+
+    xmlNodePtr *got = NULL;
+    size_t ngot = 0;
+    xmlDocPtr gd = tgt_rules(&w, &got, &ngot);
+    CU_ASSERT_EQUAL(ngot, nsrc - 3 + 1);   /* + the target's own rule, kept */
+    CU_ASSERT_PTR_NOT_NULL(rule_named(got, ngot, "Target own rule"));
+    CU_ASSERT_PTR_NULL(rule_named(got, ngot, "Disabled rule"));
+    CU_ASSERT_PTR_NULL(rule_named(got, ngot, "Client only"));
+    CU_ASSERT_PTR_NULL(rule_named(got, ngot, "To a source-only folder"));
+    for (size_t i = 0; i < nsrc; i++) {
+        char *name = ewsf_child_text(src[i], EWSF_NS_T, "DisplayName");
+        xmlNodePtr g = rule_named(got, ngot, name);
+        int copied = strcmp(name, "Disabled rule") && strcmp(name, "Client only") &&
+                     strcmp(name, "To a source-only folder");
+        free(name);
+        if (!copied)
+            continue;
+        CU_ASSERT_PTR_NOT_NULL_FATAL(g);
+        /* every address is now the target's (or a kept not-migrated one) */
+        static const char *const parts[] = {"Conditions", "Actions"};
+        for (int p = 0; p < 2; p++) {
+            xmlNodePtr part = ewsf_child(g, EWSF_NS_T, parts[p]);
+            for (xmlNodePtr l = part ? part->children : NULL; l; l = l->next)
+                for (xmlNodePtr a = ewsf_child(l, EWSF_NS_T, "Address"); a;
+                     a = ewsf_next(a, EWSF_NS_T, "Address")) {
+                    char *ea = ewsf_child_text(a, EWSF_NS_T, "EmailAddress");
+                    int ok = ea && (strncmp(ea, "/o=TargetOrg/", 13) == 0 || rcpt_by_tgt(ea) ||
+                                    (rcpt_by_src(ea) && !rcpt_by_src(ea)->tgt[0]));
+                    if (!ok)
+                        fprintf(stderr, "\n    unexpected address %s\n", ea ? ea : "(none)");
+                    CU_ASSERT_TRUE(ok);
+                    free(ea);
+                }
+        }
+        /* folder actions point at the target's folder of the same path */
+        static const char *const acts[] = {"MoveToFolder", "CopyToFolder"};
+        for (int a = 0; a < 2; a++) {
+            xmlNodePtr fid = ewsf_child(ewsf_child(ewsf_child(g, EWSF_NS_T, "Actions"), EWSF_NS_T,
+                                                   acts[a]), EWSF_NS_T, "FolderId");
+            if (!fid)
+                continue;
+            xmlChar *id = xmlGetProp(fid, BAD_CAST "Id");
+            int in_tgt = 0;
+            for (size_t k = 0; id && k < w.c.tgt_folders.n; k++)
+                in_tgt |= strcmp(w.c.tgt_folders.v[k].id, (char *)id) == 0;
+            CU_ASSERT_TRUE(in_tgt);
+            xmlFree(id);
+        }
+    }
+    const mapi_folder *proj = folder_named(&w.c.tgt_folders, "Projects");
+    CU_ASSERT_PTR_NOT_NULL(proj);
+    free(got);
+    xmlFreeDoc(gd);
+    char *after = tgt_rules_text(&w);
+    world_close(&w);
+
+    /* second run: nothing to write */
+    CU_ASSERT_EQUAL_FATAL(world_open(&w, 0, 1), 0);
+    reset_stats();
+    CU_ASSERT_EQUAL(run_feature(&w, CFG_F_RULES, &st, &e), SR_OK);
+    CU_ASSERT_EQUAL(st.changed, 0);
+    CU_ASSERT_EQUAL(tgt_ops("UpdateInboxRules"), 0);
+    now = tgt_rules_text(&w);
+    CU_ASSERT_STRING_EQUAL(now, after);
+    free(now);
+    /* rollback: the previous rules exactly */
+    CU_ASSERT_EQUAL(cpuu_feature_ops(CFG_F_RULES)->restore(&w.c, &e), SR_OK);
+    now = tgt_rules_text(&w);
+    CU_ASSERT_STRING_EQUAL(now, before);
+    free(now);
+    free(after);
+    free(before);
+    free(src);
+    xmlFreeDoc(c.req);
+    xmlFreeDoc(c.resp);
+    world_close(&w);
+}
+
+/* Last: stops the lab.  A directory outage fails the feature, naming the
+ * mailbox and the DC. */
+static void test_directory_outage(void)
+{
+    world w;
+    CU_ASSERT_EQUAL_FATAL(world_open(&w, 0, 1), 0);
+    lab_stop();
+    feature_stats st;
+    sr_err e = {0};
+    CU_ASSERT_NOT_EQUAL(run_feature(&w, CFG_F_DELEGATES, &st, &e), SR_OK);
+    CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, g_mbx_src));
+    CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, lab("LAB_LDAPS_URI")));
+    CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "Delegates"));
+    printf("\n    outage: %s\n", e.msg);
+    rmap_target t;
+    rmap_status rs = RMAP_MAPPED;
+    for (int i = 0; i < g_nrc; i++)
+        if (rmap_lookup(w.c.map, g_rc[i].src, &t) == RMAP_ERROR)
+            rs = RMAP_ERROR;
+    CU_ASSERT_EQUAL(rs, RMAP_ERROR);
+    world_close(&w);
+}
+
+static void test_feature_table(void)
+{
+    CU_ASSERT_PTR_NOT_NULL(cpuu_feature_ops(CFG_F_DELEGATES));
+    CU_ASSERT_PTR_NOT_NULL(cpuu_feature_ops(CFG_F_RULES));
+    CU_ASSERT_PTR_NULL(cpuu_feature_ops(CFG_F_ACTIVITIES));
+    int n = 0;
+    for (; cpuu_features[n]; n++)
+        CU_ASSERT_PTR_EQUAL(cpuu_feature_ops(cpuu_features[n]->id), cpuu_features[n]);
+    CU_ASSERT_TRUE(n >= 2);
+}
+
+int main(void)
+{
+    signal(SIGPIPE, SIG_IGN);
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    sr_log_set_level(getenv("SR_DEBUG") ? SR_LOG_DEBUG : SR_LOG_ERROR);
+    if (CU_initialize_registry() != CUE_SUCCESS)
+        return 1;
+    CU_pSuite s = CU_add_suite("cpuu_features", suite_init, suite_clean);
+    CU_add_test(s, "feature table", test_feature_table);
+    CU_add_test(s, "request builders valid against messages.xsd", test_builders_valid);
+    CU_add_test(s, "recipient map: batching, cache, identity check", test_rmap_batching);
+    CU_add_test(s, "Delegates: dry run, update, idempotent, repair, restore", test_delegates);
+    CU_add_test(s, "Rules: dry run, update, idempotent, restore", test_rules);
+    CU_add_test(s, "directory outage fails the feature naming mailbox and DC", test_directory_outage);
+    CU_basic_set_mode(CU_BRM_VERBOSE);
+    CU_basic_run_tests();
+    unsigned fails = CU_get_number_of_failures();
+    int bad = CU_get_error() != CUE_SUCCESS;
+    CU_cleanup_registry();
+    xmlSchemaFree(g_schema);
+    curl_global_cleanup();
+    return fails || bad ? 1 : 0;
+}
