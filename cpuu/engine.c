@@ -340,7 +340,7 @@ static void ctx_clear(cpuu_ctx *c)
 
 /* Backup, features, switch; the CSV code. */
 static int update_with_sessions(cpuu_run_ctx *r, mapi_profile *p, cpuu_sides *sd, cpuu_ctx *c,
-                                const mapi_switchmsg *sm)
+                                const mapi_switchmsg *sm, int *made_backup)
 {
     sr_err e;
     const mapi_account *a = &p->accounts[0];
@@ -351,6 +351,7 @@ static int update_with_sessions(cpuu_run_ctx *r, mapi_profile *p, cpuu_sides *sd
         return CPUU_RC_NOT_PROCESSED;
     }
     sr_code rc = mapi_pstore_backup(r->store, p->name, &e);
+    *made_backup = rc == SR_OK;
     if (rc == SR_E_EXISTS)
         sr_log(SR_LOG_NOTICE, p->name, "a backup copy exists already (kept: it is the state before "
                "the first attempt)");
@@ -389,8 +390,9 @@ int cpuu_update_profile(cpuu_run_ctx *r, mapi_profile *p, unsigned *extra)
     if (rc == GO_ON) {
         c.src = sd.src;
         c.tgt = sd.tgt;
-        rc = update_with_sessions(r, p, &sd, &c, &sm);
-        if (rc == CPUU_RC_MODIFYING_FAILED && !r->opts->dry_run) {
+        int made_backup = 0;
+        rc = update_with_sessions(r, p, &sd, &c, &sm, &made_backup);
+        if (rc == CPUU_RC_MODIFYING_FAILED && made_backup) {
             sr_err e;   /* nothing was switched: the backup copy must not look like a rollback point */
             if (mapi_pstore_delete_backup(r->store, p->name, &e) != SR_OK && e.code != SR_E_NOTFOUND)
                 sr_log(SR_LOG_WARN, p->name, "cannot delete the backup copy: %s", e.msg);
