@@ -949,6 +949,36 @@ static void test_rules(void)
     now = tgt_rules_text(&w);
     CU_ASSERT_STRING_EQUAL(now, after);
     free(now);
+    /* a copy disabled by hand on the target is set back by the next run */
+    xmlNodePtr *cur = NULL;
+    size_t ncur = 0;
+    xmlDocPtr cd = tgt_rules(&w, &cur, &ncur);
+    xmlNodePtr victim = NULL;
+    for (size_t i = 0; i < ncur && !victim; i++) {
+        char *dn = ewsf_child_text(cur[i], EWSF_NS_T, "DisplayName");
+        if (dn && strcmp(dn, "Target own rule") != 0)
+            victim = cur[i];
+        free(dn);
+    }
+    CU_ASSERT_PTR_NOT_NULL_FATAL(victim);
+    xmlNodeSetContent(ewsf_child(victim, EWSF_NS_T, "IsEnabled"), BAD_CAST "false");
+    ewsf_rule_op set = {.kind = EWSF_RULE_SET, .rule = victim};
+    mapi_ews_target tt = mapi_session_target(w.tgt);
+    mapi_ews_call sc = {.req = ewsf_req_updateinboxrules(&tt, g_mbx_tgt, 1, &set, 1, &e)};
+    CU_ASSERT_EQUAL(mapi_session_run(w.tgt, &sc, 1, &e), SR_OK);
+    CU_ASSERT_EQUAL(ewsf_parse_updateinboxrules(sc.resp_op, &e), SR_OK);
+    xmlFreeDoc(sc.req);
+    xmlFreeDoc(sc.resp);
+    free(cur);
+    xmlFreeDoc(cd);
+    now = tgt_rules_text(&w);
+    CU_ASSERT_STRING_NOT_EQUAL(now, after);
+    free(now);
+    CU_ASSERT_EQUAL(run_feature(&w, CFG_F_RULES, &st, &e), SR_OK);
+    CU_ASSERT_EQUAL(st.changed, 1);
+    now = tgt_rules_text(&w);
+    CU_ASSERT_STRING_EQUAL(now, after);
+    free(now);
     /* rollback: the previous rules exactly */
     CU_ASSERT_EQUAL(cpuu_feature_ops(CFG_F_RULES)->restore(&w.c, &e), SR_OK);
     now = tgt_rules_text(&w);
