@@ -15,6 +15,15 @@ static const char *domain_of(const char *smtp)
     return at ? at + 1 : "";
 }
 
+/* An environment value, or the fallback's, or NULL. */
+static const char *env2(const char *name, const char *fallback)
+{
+    const char *v = getenv(name);
+    if ((!v || !*v) && fallback)
+        v = getenv(fallback);
+    return v && *v ? v : NULL;
+}
+
 void cpuu_sides_free(cpuu_sides *s)
 {
     mapi_session_free(s->src);
@@ -67,9 +76,8 @@ mapi_net *cpuu_net_for(cpuu_run_ctx *r, int target, const mapi_account *acct, sr
     o.resource_url = c->resource_url;
     if (acct && acct->rpc.enabled && acct->rpc.proxy_server && *acct->rpc.proxy_server)
         o.proxy = acct->rpc.proxy_server;
-    const char *ca = getenv("CPUU_CA_FILE");
-    o.ca_file = ca && *ca ? ca : NULL;
-    const char *http = getenv("CPUU_ALLOW_HTTP");
+    o.ca_file = env2("CPUU_CA_FILE", "SWITCHRESMB_CA_FILE");
+    const char *http = env2("CPUU_ALLOW_HTTP", "SWITCHRESMB_ALLOW_HTTP");
     o.allow_http = http && !strcmp(http, "1");
     if (c->open_store_wait > 0)
         o.timeout_ms = (long)c->open_store_wait * 1000L;
@@ -330,6 +338,49 @@ static sr_code switch_profile(cpuu_run_ctx *r, mapi_profile *p, const cpuu_sides
     return mapi_pstore_update(r->store, p, err);
 }
 
+/* The source directory for the recipient map, when the parent names one
+ * (CPUU.ini has no directory parameters): connected once per run.  NULL
+ * without CPUU_SOURCE_DC; on a failure NULL with err set. */
+static ldapdir *source_dir(cpuu_run_ctx *r, sr_err *err)
+{
+    const char *dc = env2("CPUU_SOURCE_DC", NULL);
+    sr_err_clear(err);
+    if (!dc || r->src_dir)
+        return r->src_dir;
+    if (r->src_dir_tried) {   /* failed before: every profile of this run fails the same way */
+        *err = r->src_dir_err;
+        return NULL;
+    }
+    r->src_dir_tried = 1;
+    char *password = NULL;
+    const char *stored = env2("CPUU_SOURCE_DC_PASSWORD", NULL);
+    if (stored && cfg_secret_decrypt(stored, &password, err) != SR_OK) {
+        sr_err_prefix(err, "CPUU_SOURCE_DC_PASSWORD: ");
+        r->src_dir_err = *err;
+        return NULL;
+    }
+    const char *plain = env2("CPUU_SOURCE_DC_ALLOW_PLAIN", NULL);
+    ldapdir_opts o = {
+        .dc = dc,
+        .account = env2("CPUU_SOURCE_DC_ACCOUNT", NULL),
+        .password = password,
+        .bind = env2("CPUU_SOURCE_DC_ACCOUNT", NULL) ? LDAPDIR_BIND_SIMPLE : LDAPDIR_BIND_GSSAPI,
+        .allow_plain = plain && !strcmp(plain, "1"),
+        .ca_file = env2("CPUU_SOURCE_DC_CA_FILE", NULL),
+        .base = env2("CPUU_SOURCE_DC_BASE", NULL),
+        .mapping_attr = env2("CPUU_SOURCE_DC_MAPPING_ATTR", NULL),
+    };
+    sr_code rc = ldapdir_connect(&o, &r->src_dir, err);
+    sr_secret_free(password);
+    if (rc != SR_OK) {
+        r->src_dir = NULL;
+        r->src_dir_err = *err;
+        return NULL;
+    }
+    sr_log(SR_LOG_INFO, "cpuu", "source directory %s for the recipient map", dc);
+    return r->src_dir;
+}
+
 static void ctx_clear(cpuu_ctx *c)
 {
     mapi_folders_clear(&c->src_folders);
@@ -359,7 +410,12 @@ static int update_with_sessions(cpuu_run_ctx *r, mapi_profile *p, cpuu_sides *sd
         sr_log(SR_LOG_ERROR, p->name, "cannot back up the profile: %s", e.msg);
         return CPUU_RC_FAILED_TO_CREATE_BACKUP;
     }
-    if (!(c->map = rmap_new(NULL, NULL, sd->tgt, &e)) ||
+    ldapdir *dir = source_dir(r, &e);
+    if (!dir && e.code != SR_OK) {
+        sr_log(SR_LOG_ERROR, p->name, "source directory %s: %s", getenv("CPUU_SOURCE_DC"), e.msg);
+        return CPUU_RC_MODIFYING_FAILED;
+    }
+    if (!(c->map = rmap_new(dir, NULL, sd->tgt, &e)) ||
         rmap_add(c->map, a->smtp, sm->target_smtp, sm->target_legacy_dn, &e) != SR_OK ||
         rmap_add(c->map, a->legacy_dn, sm->target_smtp, sm->target_legacy_dn, &e) != SR_OK) {
         sr_log(SR_LOG_ERROR, p->name, "recipient map: %s", e.msg);
@@ -616,6 +672,7 @@ unsigned cpuu_run(const cpuu_opts *o)
     cpuu_csv_close(r.csv);
     mapi_pstore_free(r.store);
     cfg_cpuu_free(r.cfg);
+    ldapdir_free(r.src_dir);
     sr_secret_free(r.secret);
     free(r.ini_dir);
     free(log_path);

@@ -118,6 +118,9 @@ typedef struct cpuu_run_ctx {
     cpuu_csv *csv;
     char *secret;                     /* from CPUU_SECRET_FD (source password), or NULL */
     char *ini_dir;                    /* directory of CPUU.ini (local Autodiscover XMLs) */
+    ldapdir *src_dir;                 /* source directory for the recipient map (env), or NULL */
+    int src_dir_tried;
+    sr_err src_dir_err;               /* why it could not be used (when tried and NULL) */
     unsigned bits;                    /* exit bitmask so far */
     unsigned n_done;                  /* profiles with a final "OK" code */
 } cpuu_run_ctx;

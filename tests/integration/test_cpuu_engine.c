@@ -33,6 +33,7 @@ typedef struct mbx {
     char smtp[128], legacy_dn[256], guid[64], redirect[128], kind[16];
 } mbx;
 
+static char g_lab[512];         /* slapd lab directory (the source AD), "" when not started */
 static char *g_dir, g_store[512], g_ini[512], g_log[512], g_csv[512];
 static inst g_src, g_tgt;
 static mbx g_a, g_a_tgt;       /* a room not migrated yet, with its target */
@@ -171,6 +172,14 @@ static int suite_init(void)
     }
     if (start_exsim(&g_src, "src", src) != 0 || start_exsim(&g_tgt, "tgt", tgt) != 0)
         return 1;
+    char lab_script[512];
+    snprintf(g_lab, sizeof g_lab, "%s/lab", g_dir);
+    snprintf(lab_script, sizeof lab_script, "%s/tests/lab/slapd-lab.sh", tu_root());
+    char *lab[] = { lab_script, "start", g_lab, org, NULL };
+    if (mkdir(g_lab, 0700) != 0 || tu_run(lab, NULL, 30000) != 0) {
+        fprintf(stderr, "slapd lab did not start\n");
+        return 1;
+    }
     snprintf(g_store, sizeof g_store, "%s/profiles", g_dir);
     snprintf(g_ini, sizeof g_ini, "%s/CPUU.ini", g_dir);
     snprintf(g_log, sizeof g_log, "%s/CPUU.log", g_dir);
@@ -182,6 +191,12 @@ static int suite_init(void)
 
 static int suite_clean(void)
 {
+    if (g_lab[0]) {
+        char lab_script[512];
+        snprintf(lab_script, sizeof lab_script, "%s/tests/lab/slapd-lab.sh", tu_root());
+        char *lab[] = { lab_script, "stop", g_lab, NULL };
+        tu_run(lab, NULL, 30000);
+    }
     if (g_src.pid > 0)
         tu_stop(g_src.pid, 5000);
     if (g_tgt.pid > 0)
@@ -626,6 +641,76 @@ static void test_log_name(void)
     CU_ASSERT_EQUAL(sb.st_mode & 077, 0);
 }
 
+/* A value of <lab>/lab.env into out. */
+static void lab_env(const char *key, char *out, size_t len)
+{
+    char path[600];
+    snprintf(path, sizeof path, "%s/lab.env", g_lab);
+    char *t = slurp(path), *save = NULL;
+    out[0] = '\0';
+    for (char *l = strtok_r(t, "\n", &save); l; l = strtok_r(NULL, "\n", &save))
+        if (!strncmp(l, key, strlen(key)) && l[strlen(key)] == '=')
+            snprintf(out, len, "%s", l + strlen(key) + 1);
+    free(t);
+}
+
+/* "<profile>: Rules: N seen, M changed": M of the last such line; -1 when none. */
+static int rules_changed(const char *profile)
+{
+    char *t = slurp(g_log), key[200];
+    snprintf(key, sizeof key, "%s: Rules: ", profile);
+    int changed = -1;
+    for (char *p = strstr(t, key); p; p = strstr(p + 1, key)) {
+        unsigned seen, ch;
+        if (sscanf(p + strlen(key), "%u seen, %u changed", &seen, &ch) == 2)
+            changed = (int)ch;
+    }
+    free(t);
+    return changed;
+}
+
+/* The source directory (env CPUU_SOURCE_DC...) lets the recipient map find
+ * target addresses that ResolveNames on the target cannot; a directory that
+ * is down fails the profile with the DC named. */
+static void test_source_directory(void)
+{
+    char uri[256], dn[256], pw[128], ca[512];
+    lab_env("LAB_LDAP_URI", uri, sizeof uri);
+    lab_env("LAB_BIND_DN", dn, sizeof dn);
+    lab_env("LAB_PASSWORD", pw, sizeof pw);
+    lab_env("LAB_CA", ca, sizeof ca);
+    CU_ASSERT_FATAL(uri[0] && dn[0] && pw[0]);
+    write_ini(g_ini, g_src.password, NULL);
+    const char *a[] = { "-Profiles", "Room Dir", "-SkipAutodiscoverChecking", "-Features", "Rules", NULL };
+    const char *u[] = { "-Undo", "Room Dir", NULL };
+    make_profile("Room Dir", &g_a, NULL);
+    CU_ASSERT_EQUAL(run_cpuu(g_ini, a), CPUU_SUCCESS);   /* without a directory */
+    int without = rules_changed("Room Dir");
+    CU_ASSERT_EQUAL(run_cpuu(g_ini, u), CPUU_SUCCESS);
+    char *stored = enc(pw);
+    setenv("CPUU_SOURCE_DC", uri, 1);
+    setenv("CPUU_SOURCE_DC_ACCOUNT", dn, 1);
+    setenv("CPUU_SOURCE_DC_PASSWORD", stored, 1);
+    setenv("CPUU_SOURCE_DC_CA_FILE", ca, 1);
+    CU_ASSERT_EQUAL(run_cpuu(g_ini, a), CPUU_SUCCESS);
+    int with = rules_changed("Room Dir");
+    fprintf(stderr, "\n  [rules written: %d without the source directory, %d with it]\n", without, with);
+    CU_ASSERT_TRUE(with > without && without >= 0);
+    CU_ASSERT_TRUE(file_has(g_log, "source directory"));
+    CU_ASSERT_FALSE(file_has(g_log, pw));
+    CU_ASSERT_EQUAL(run_cpuu(g_ini, u), CPUU_SUCCESS);
+    /* a directory that does not answer */
+    setenv("CPUU_SOURCE_DC", "ldap://127.0.0.1:1", 1);
+    CU_ASSERT_EQUAL(run_cpuu(g_ini, a), CPUU_SWITCH_ERR);
+    CU_ASSERT_EQUAL(csv_last("Room Dir", NULL), 11);
+    CU_ASSERT_TRUE(file_has(g_log, "Room Dir: source directory ldap://127.0.0.1:1:"));
+    unsetenv("CPUU_SOURCE_DC");
+    unsetenv("CPUU_SOURCE_DC_ACCOUNT");
+    unsetenv("CPUU_SOURCE_DC_PASSWORD");
+    unsetenv("CPUU_SOURCE_DC_CA_FILE");
+    free(stored);
+}
+
 /* Profile checks that need no network. */
 static void add_profile(mapi_pstore *st, const char *name, int accounts, int offline, const char *svc,
                         int with_dn)
@@ -715,6 +800,7 @@ int main(void)
     CU_add_test(s, "unknown mailbox, wrong password, secret fd", test_unknown_mailbox_and_bad_password);
     CU_add_test(s, "progress lines", test_progress_lines);
     CU_add_test(s, "features, Critical, Autodiscover checking", test_features_and_critical);
+    CU_add_test(s, "source directory for the recipient map", test_source_directory);
     CU_add_test(s, "profile checks 1 5 6 7 8 23 24 4", test_profile_checks);
     CU_add_test(s, "CPUU.ini and command-line errors", test_config_errors);
     CU_add_test(s, "-Log name expansion", test_log_name);
