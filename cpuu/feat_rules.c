@@ -300,6 +300,7 @@ typedef struct mapctx {
     cpuu_ctx *c;
     feature_stats *st;
     const char *rule_name;
+    struct paths *src, *tgt;    /* folder paths of both trees */
     int bad;                    /* the rule cannot be written */
 } mapctx;
 
@@ -345,39 +346,93 @@ static int map_address(void *ctx, xmlNodePtr a)
     return 0;
 }
 
-/* Path of a folder under msgfolderroot ("Inbox/Projects"); heap or NULL. */
-static char *folder_path(const mapi_folders *f, const char *id)
+/* Paths of every folder of a tree under msgfolderroot ("Inbox/Projects"),
+ * computed once per plan: an id → index hash, then each path from its
+ * parent's (memoised), so big trees cost O(n). */
+typedef struct paths {
+    const mapi_folders *f;
+    size_t *idx, nidx;          /* 1 + folder index, 0 = empty */
+    char **path;                /* per folder, NULL until computed */
+} paths;
+
+static size_t id_hash(const char *s)
 {
-    const mapi_folder *cur = NULL;
-    for (size_t i = 0; i < f->n && !cur; i++)
-        if (f->v[i].id && strcmp(f->v[i].id, id) == 0)
-            cur = &f->v[i];
-    if (!cur)
-        return NULL;
-    char *path = sr_strdup(cur->display_name ? cur->display_name : "");
-    for (size_t depth = 0; path && cur->parent_id && depth < 256; depth++) {
-        const mapi_folder *up = NULL;
-        for (size_t i = 0; i < f->n && !up; i++)
-            if (f->v[i].id && strcmp(f->v[i].id, cur->parent_id) == 0)
-                up = &f->v[i];
-        if (!up)
-            break;
-        char *np = sr_asprintf("%s/%s", up->display_name ? up->display_name : "", path);
-        free(path);
-        path = np;
-        cur = up;
-    }
-    return path;
+    size_t h = 5381;
+    for (; *s; s++)
+        h = h * 33 + (unsigned char)*s;
+    return h;
 }
 
-static const mapi_folder *folder_by_path(const mapi_folders *f, const char *path)
+static long folder_index(const paths *p, const char *id)
 {
-    for (size_t i = 0; i < f->n; i++) {
-        char *p = f->v[i].id ? folder_path(f, f->v[i].id) : NULL;
-        int hit = p && strcmp(p, path) == 0;
-        free(p);
-        if (hit)
-            return &f->v[i];
+    if (!id || !p->nidx)
+        return -1;
+    for (size_t i = id_hash(id) & (p->nidx - 1), k = 0; k < p->nidx; i = (i + 1) & (p->nidx - 1), k++) {
+        if (!p->idx[i])
+            return -1;
+        if (strcmp(p->f->v[p->idx[i] - 1].id, id) == 0)
+            return (long)(p->idx[i] - 1);
+    }
+    return -1;
+}
+
+static int paths_init(paths *p, const mapi_folders *f)
+{
+    memset(p, 0, sizeof *p);
+    p->f = f;
+    p->nidx = 16;
+    while (p->nidx < f->n * 2 + 2)
+        p->nidx *= 2;
+    p->idx = calloc(p->nidx, sizeof *p->idx);
+    p->path = calloc(f->n + 1, sizeof *p->path);
+    if (!p->idx || !p->path)
+        return -1;
+    for (size_t e = 0; e < f->n; e++) {
+        if (!f->v[e].id)
+            continue;
+        size_t i = id_hash(f->v[e].id) & (p->nidx - 1);
+        while (p->idx[i])
+            i = (i + 1) & (p->nidx - 1);
+        p->idx[i] = e + 1;
+    }
+    return 0;
+}
+
+static void paths_free(paths *p)
+{
+    for (size_t i = 0; p->path && i < p->f->n; i++)
+        free(p->path[i]);
+    free(p->path);
+    free(p->idx);
+    memset(p, 0, sizeof *p);
+}
+
+/* Path of folder i; owned by p, NULL on OOM.  depth bounds a corrupt
+ * (cyclic) parent chain. */
+static const char *path_of(paths *p, long i, int depth)
+{
+    if (p->path[i] || depth > 256)
+        return p->path[i];
+    const mapi_folder *fo = &p->f->v[i];
+    const char *name = fo->display_name ? fo->display_name : "";
+    long up = folder_index(p, fo->parent_id);
+    const char *pp = up >= 0 && up != i ? path_of(p, up, depth + 1) : NULL;
+    p->path[i] = pp ? sr_asprintf("%s/%s", pp, name) : sr_strdup(name);
+    return p->path[i];
+}
+
+static const char *folder_path(paths *p, const char *id)
+{
+    long i = folder_index(p, id);
+    return i >= 0 ? path_of(p, i, 0) : NULL;
+}
+
+static const mapi_folder *folder_by_path(paths *p, const char *path)
+{
+    for (size_t i = 0; i < p->f->n; i++) {
+        const char *x = p->f->v[i].id ? path_of(p, (long)i, 0) : NULL;
+        if (x && strcmp(x, path) == 0)
+            return &p->f->v[i];
     }
     return NULL;
 }
@@ -391,8 +446,8 @@ static void map_folders(mapctx *m, xmlNodePtr rule)
         if (!fid)
             continue;   /* DistinguishedFolderId: the same name is valid in the target */
         xmlChar *id = xmlGetProp(fid, BAD_CAST "Id");
-        char *path = id ? folder_path(&m->c->src_folders, (const char *)id) : NULL;
-        const mapi_folder *t = path ? folder_by_path(&m->c->tgt_folders, path) : NULL;
+        const char *path = id ? folder_path(m->src, (const char *)id) : NULL;
+        const mapi_folder *t = path ? folder_by_path(m->tgt, path) : NULL;
         if (t) {
             xmlSetProp(fid, BAD_CAST "Id", BAD_CAST t->id);
             if (t->change_key)
@@ -406,7 +461,6 @@ static void map_folders(mapctx *m, xmlNodePtr rule)
                    FEATURE, m->rule_name, acts[i], path ? path : "(not in the source mailbox)");
         }
         xmlFree(id);
-        free(path);
     }
 }
 
@@ -457,8 +511,8 @@ static sr_code resolve_all(cpuu_ctx *c, rstate *s, sr_err *err)
 
 /* Map one processed source rule into the work document and queue its
  * Create/Set (or nothing when the target copy is already equal). */
-static sr_code plan_rule(cpuu_ctx *c, rstate *s, xmlNodePtr src, int nth, feature_stats *st,
-                         sr_err *err)
+static sr_code plan_rule(cpuu_ctx *c, rstate *s, xmlNodePtr src, int nth, paths *fp,
+                         feature_stats *st, sr_err *err)
 {
     char *name = text_of(src, "DisplayName");
     xmlNodePtr copy = xmlDocCopyNode(src, s->work, 1);
@@ -468,7 +522,7 @@ static sr_code plan_rule(cpuu_ctx *c, rstate *s, xmlNodePtr src, int nth, featur
         return sr_err_set(err, SR_E_NOMEM, "out of memory");
     }
     xmlAddChild(xmlDocGetRootElement(s->work), copy);
-    mapctx m = {.c = c, .st = st, .rule_name = name};
+    mapctx m = {.c = c, .st = st, .rule_name = name, .src = &fp[0], .tgt = &fp[1]};
     each_address(copy, map_address, &m);
     map_folders(&m, copy);
     sr_code rc = SR_OK;
@@ -528,6 +582,10 @@ static sr_code r_plan(cpuu_ctx *c, void *state, feature_stats *st, sr_err *err)
         return sr_err_set(err, SR_E_NOMEM, "out of memory");
     xmlDocSetRootElement(s->work, root);
     unsigned disabled = 0;
+    paths fp[2];
+    int pf = paths_init(&fp[0], &c->src_folders) | paths_init(&fp[1], &c->tgt_folders);
+    if (pf)
+        rc = sr_err_set(err, SR_E_NOMEM, "out of memory");
     for (size_t i = 0; i < s->src.n && rc == SR_OK; i++) {
         xmlNodePtr r = s->src.v[i];
         char *name = text_of(r, "DisplayName");
@@ -540,10 +598,12 @@ static sr_code r_plan(cpuu_ctx *c, void *state, feature_stats *st, sr_err *err)
             sr_log(SR_LOG_INFO, c->who, "%s: rule '%s' is disabled: not processed", FEATURE,
                    name ? name : "?");
         } else if (name) {
-            rc = plan_rule(c, s, r, name_ordinal(&s->src, i, name), st, err);
+            rc = plan_rule(c, s, r, name_ordinal(&s->src, i, name), fp, st, err);
         }
         free(name);
     }
+    paths_free(&fp[0]);
+    paths_free(&fp[1]);
     /* RemoveOutlookRuleBlob drops Outlook's client-only rules: only when the
      * target has none of them */
     s->remove_blob = !has_client_only(&s->tgt);

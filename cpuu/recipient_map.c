@@ -217,8 +217,10 @@ static entry *get_entry(table *t, const char *key, int *fresh, sr_err *err)
 sr_code rmap_add(rmap *m, const char *src_key, const char *tgt_smtp, const char *tgt_legacy_dn,
                  sr_err *err)
 {
-    if (!src_key || !*src_key || !tgt_smtp || !*tgt_smtp)
-        return sr_err_set(err, SR_E_INVALID, "recipient map: empty source key or target address");
+    if (!src_key || !*src_key)
+        return SR_OK;   /* e.g. a profile account without legacyExchangeDN: nothing to add */
+    if (!tgt_smtp || !*tgt_smtp)
+        return sr_err_set(err, SR_E_INVALID, "recipient map: no target address for %s", src_key);
     int fresh;
     entry *e = get_entry(&m->map, src_key, &fresh, err);
     if (!e)

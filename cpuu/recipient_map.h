@@ -43,7 +43,8 @@ typedef struct rmap_target {
  * be NULL). */
 rmap *rmap_new(ldapdir *src_dir, ldapdir *tgt_dir, mapi_session *tgt, sr_err *err);
 void rmap_free(rmap *m);
-/* A known pair (from [TargetMailboxesSMTP], a switch message, a test). */
+/* A known pair (from [TargetMailboxesSMTP], a switch message, a test).
+ * A NULL or empty src_key is a no-op (SR_OK); an empty tgt_smtp is SR_E_INVALID. */
 sr_code rmap_add(rmap *m, const char *src_key, const char *tgt_smtp, const char *tgt_legacy_dn,
                  sr_err *err);
 /* Resolve n keys (SMTP, "smtp:..." / "SMTP:...", "X500:/o=...", "/o=..." DNs),
