@@ -300,7 +300,8 @@ static int run_features(cpuu_run_ctx *r, cpuu_ctx *c)
     }
     return 0;
 failed:
-    restore_features(c, done);
+    if (!c->dry_run)   /* a dry run wrote nothing: nothing to put back */
+        restore_features(c, done);
     return -1;
 }
 
@@ -395,6 +396,17 @@ static int update_with_sessions(cpuu_run_ctx *r, mapi_profile *p, cpuu_sides *sd
 {
     sr_err e;
     const mapi_account *a = &p->accounts[0];
+    ldapdir *dir = source_dir(r, &e);
+    if (!dir && e.code != SR_OK) {
+        sr_log(SR_LOG_ERROR, p->name, "source directory %s: %s", getenv("CPUU_SOURCE_DC"), e.msg);
+        return CPUU_RC_MODIFYING_FAILED;
+    }
+    if (!(c->map = rmap_new(dir, NULL, sd->tgt, &e)) ||
+        rmap_add(c->map, a->smtp, sm->target_smtp, sm->target_legacy_dn, &e) != SR_OK ||
+        rmap_add(c->map, a->legacy_dn, sm->target_smtp, sm->target_legacy_dn, &e) != SR_OK) {
+        sr_log(SR_LOG_ERROR, p->name, "recipient map: %s", e.msg);
+        return CPUU_RC_MODIFYING_FAILED;
+    }
     if (r->opts->dry_run) {
         c->dry_run = 1;
         run_features(r, c);
@@ -409,17 +421,6 @@ static int update_with_sessions(cpuu_run_ctx *r, mapi_profile *p, cpuu_sides *sd
     else if (rc != SR_OK) {
         sr_log(SR_LOG_ERROR, p->name, "cannot back up the profile: %s", e.msg);
         return CPUU_RC_FAILED_TO_CREATE_BACKUP;
-    }
-    ldapdir *dir = source_dir(r, &e);
-    if (!dir && e.code != SR_OK) {
-        sr_log(SR_LOG_ERROR, p->name, "source directory %s: %s", getenv("CPUU_SOURCE_DC"), e.msg);
-        return CPUU_RC_MODIFYING_FAILED;
-    }
-    if (!(c->map = rmap_new(dir, NULL, sd->tgt, &e)) ||
-        rmap_add(c->map, a->smtp, sm->target_smtp, sm->target_legacy_dn, &e) != SR_OK ||
-        rmap_add(c->map, a->legacy_dn, sm->target_smtp, sm->target_legacy_dn, &e) != SR_OK) {
-        sr_log(SR_LOG_ERROR, p->name, "recipient map: %s", e.msg);
-        return CPUU_RC_MODIFYING_FAILED;
     }
     if (run_features(r, c) != 0)
         return CPUU_RC_MODIFYING_FAILED;
@@ -452,6 +453,8 @@ int cpuu_update_profile(cpuu_run_ctx *r, mapi_profile *p, unsigned *extra)
             sr_err e;   /* nothing was switched: the backup copy must not look like a rollback point */
             if (mapi_pstore_delete_backup(r->store, p->name, &e) != SR_OK && e.code != SR_E_NOTFOUND)
                 sr_log(SR_LOG_WARN, p->name, "cannot delete the backup copy: %s", e.msg);
+            if (cpuu_rm_backup_dir(bdir) != 0)   /* restored already; stale copies must not linger */
+                sr_log(SR_LOG_WARN, p->name, "cannot delete the feature backups in %s", bdir);
         }
     }
     ctx_clear(&c);

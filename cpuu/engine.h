@@ -139,6 +139,8 @@ void cpuu_mode_cleanup(cpuu_run_ctx *r);
  * Heap, caller frees. */
 char *cpuu_backup_dir(const cpuu_run_ctx *r, const char *profile);
 int cpuu_status_prev(const cpuu_run_ctx *r, const char *profile);
+/* Remove a profile's feature-backup directory (flat files); 0 when gone. */
+int cpuu_rm_backup_dir(const char *dir);
 /* Whether bdir holds a backup file of this feature ("<feature>.<name>"). */
 int cpuu_backup_dir_has(const char *bdir, const char *feature);
 void cpuu_status_save(const cpuu_run_ctx *r, const char *profile, int rc);

@@ -35,7 +35,6 @@ void cpuu_usage(FILE *fp)
 /* Values after a list parameter: every following word not starting with '-'. */
 static sr_code take_list(int argc, char **argv, int *i, const char ***out, sr_err *err)
 {
-    const char *name = argv[*i];
     int first = *i + 1, n = 0;
     while (first + n < argc && argv[first + n][0] != '-')
         n++;
@@ -46,7 +45,6 @@ static sr_code take_list(int argc, char **argv, int *i, const char ***out, sr_er
     for (int k = 0; k < n; k++)
         (*out)[k] = argv[first + k];
     *i += n;
-    (void)name;
     return SR_OK;
 }
 

@@ -114,7 +114,7 @@ void cpuu_report(cpuu_run_ctx *r, cpuu_mode mode, const char *profile, int rc, u
 }
 
 /* Feature backups are flat files in one directory: remove them, then it. */
-static int rm_backup_dir(const char *dir)
+int cpuu_rm_backup_dir(const char *dir)
 {
     DIR *d = opendir(dir);
     if (!d)
@@ -154,8 +154,10 @@ static sr_code select_names(cpuu_run_ctx *r, const char *const *given, int want_
     }
     if (want_default) {
         char *d = mapi_pstore_default(r->store, err);
-        if (!d)
-            return sr_err_prefix(err, "%s: no default profile: ", mapi_pstore_dir(r->store)), err->code;
+        if (!d) {
+            sr_err_prefix(err, "%s: no default profile: ", mapi_pstore_dir(r->store));
+            return err->code;
+        }
         *names = calloc(2, sizeof **names);
         if (!*names) {
             free(d);
@@ -302,7 +304,7 @@ static void rollback_one(cpuu_run_ctx *r, const char *name)
     } else {
         char *bdir = cpuu_backup_dir(r, name);
         if (bdir)
-            rm_backup_dir(bdir);
+            cpuu_rm_backup_dir(bdir);
         free(bdir);
         sr_log(SR_LOG_NOTICE, name, "rolled back to the source mailbox %s",
                orig.n_accounts ? orig.accounts[0].smtp : "(none)");
@@ -362,8 +364,8 @@ static void cleanup_one(cpuu_run_ctx *r, const char *name, int explicit)
         goto out;
     }
     if (mapi_pstore_load(r->store, name, &p, &e) != SR_OK || !p.status.updated) {
-        sr_log(SR_LOG_WARN, name, "not updated successfully%s%s: backups kept for a rollback",
-               e.code == SR_E_NOTFOUND ? " (profile missing)" : "", "");
+        sr_log(SR_LOG_WARN, name, "not updated successfully%s: backups kept for a rollback",
+               e.code == SR_E_NOTFOUND ? " (profile missing)" : "");
         cpuu_report(r, CPUU_MODE_CLEANUP, name, CPUU_RC_NOT_PROCESSED, 0);
         goto out;
     }
@@ -372,7 +374,7 @@ static void cleanup_one(cpuu_run_ctx *r, const char *name, int explicit)
         sr_log(SR_LOG_ERROR, name, "cannot delete the backup copy: %s", e.msg);
         rc = CPUU_RC_CLEANUP_FAILED;
     }
-    if (has_dir && rm_backup_dir(bdir) != 0) {
+    if (has_dir && cpuu_rm_backup_dir(bdir) != 0) {
         sr_log(SR_LOG_ERROR, name, "cannot delete the feature backups in %s", bdir);
         rc = CPUU_RC_CLEANUP_FAILED;
     }

@@ -595,6 +595,13 @@ static void test_features_and_critical(void)
     /* a Critical feature that cannot be updated: the profile stays as it was */
     make_profile("Room Crit", &g_a, NULL);
     char *before = profile_file("Room%20Crit");
+    /* -DryRun: the features are read and planned, nothing is changed */
+    const char *dry[] = { "-Profiles", "Room Crit", "-SkipAutodiscoverChecking", "-Features", "Rules",
+                          "-DryRun", NULL };
+    CU_ASSERT_EQUAL(run_cpuu(g_ini, dry), CPUU_CANNOT_START);
+    CU_ASSERT_EQUAL(csv_last("Room Crit", NULL), 0);
+    CU_ASSERT_TRUE(file_has(g_log, "Room Crit: dry run: profile not changed"));
+    CU_ASSERT_TRUE(file_has(g_log, "changed, 3 unresolved, 3 unsupported (dry run)"));
     const char *c[] = { "-Profiles", "Room Crit", "-SkipAutodiscoverChecking", "-Features", "SRS",
                         "-Critical", "SRS", NULL };
     CU_ASSERT_EQUAL(run_cpuu(g_ini, c), CPUU_SWITCH_ERR);
