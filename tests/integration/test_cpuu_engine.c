@@ -718,6 +718,37 @@ static void test_source_directory(void)
     free(stored);
 }
 
+/* -DefaultProfile, -UndoAll, -UndoDefaultProfile. */
+static void test_default_profile_and_undo_all(void)
+{
+    write_ini(g_ini, g_src.password, NULL);
+    make_profile("Room Default", &g_a, NULL);
+    mapi_pstore *st = store();
+    mapi_profile p = { 0 };
+    sr_err e;
+    CU_ASSERT_EQUAL_FATAL(mapi_pstore_load(st, "Room Default", &p, &e), SR_OK);
+    p.is_default = 1;
+    CU_ASSERT_EQUAL(mapi_pstore_update(st, &p, &e), SR_OK);
+    mapi_profile_clear(&p);
+    mapi_pstore_free(st);
+    char *before = profile_file("Room%20Default");
+    const char *a[] = { "-DefaultProfile", "-SkipAutodiscoverChecking", "-Features", NULL };
+    CU_ASSERT_EQUAL(run_cpuu(g_ini, a), CPUU_SUCCESS);
+    CU_ASSERT_EQUAL(csv_last("Room Default", NULL), 10);
+    const char *u[] = { "-UndoAll", NULL };
+    CU_ASSERT_EQUAL(run_cpuu(g_ini, u), CPUU_SUCCESS);
+    CU_ASSERT_EQUAL(csv_last("Room Default", NULL), 12);
+    char *after = profile_file("Room%20Default");
+    CU_ASSERT_STRING_EQUAL(after, before);
+    free(after);
+    free(before);
+    /* nothing left to undo: -UndoAll finds no backup, -UndoDefaultProfile reports 3 */
+    CU_ASSERT_EQUAL(run_cpuu(g_ini, u), CPUU_CANNOT_START);
+    const char *ud[] = { "-UndoDefaultProfile", NULL };
+    CU_ASSERT_EQUAL(run_cpuu(g_ini, ud), CPUU_SWITCH_ERR);
+    CU_ASSERT_EQUAL(csv_last("Room Default", NULL), 3);
+}
+
 /* Profile checks that need no network. */
 static void add_profile(mapi_pstore *st, const char *name, int accounts, int offline, const char *svc,
                         int with_dn)
@@ -808,6 +839,7 @@ int main(void)
     CU_add_test(s, "progress lines", test_progress_lines);
     CU_add_test(s, "features, Critical, Autodiscover checking", test_features_and_critical);
     CU_add_test(s, "source directory for the recipient map", test_source_directory);
+    CU_add_test(s, "-DefaultProfile, -UndoAll, -UndoDefaultProfile", test_default_profile_and_undo_all);
     CU_add_test(s, "profile checks 1 5 6 7 8 23 24 4", test_profile_checks);
     CU_add_test(s, "CPUU.ini and command-line errors", test_config_errors);
     CU_add_test(s, "-Log name expansion", test_log_name);
