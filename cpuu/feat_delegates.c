@@ -282,12 +282,19 @@ static sr_code run_change(cpuu_ctx *c, const char *what, xmlDocPtr req, const ch
             rc = sr_err_set(err, SR_E_NOMEM, "out of memory");
         } else {
             rc = ewsf_parse_delegate_changes(call.resp_op, n, codes, msgs, err);
+            unsigned failed = 0;
+            const char *first = NULL;
             for (size_t i = 0; i < n; i++) {
-                if (codes[i] != SR_OK)
+                if (codes[i] != SR_OK) {
                     sr_log(SR_LOG_ERROR, c->who, "%s: %s %s: %s", FEATURE, what, who[i],
                            msgs[i] ? msgs[i] : sr_strerror(codes[i]));
+                    first = first ? first : who[i];
+                    failed++;
+                }
                 free(msgs[i]);
             }
+            if (first)   /* name the delegate; the others of the call went through */
+                sr_err_prefix(err, "%u of %zu delegates failed, first %s: ", failed, n, first);
         }
         free(codes);
         free(msgs);

@@ -840,6 +840,28 @@ static void test_delegates(void)
     now = tgt_delegates_text(&w, NULL);
     CU_ASSERT_STRING_EQUAL(now, before);
     free(now);
+    world_close(&w);
+
+    /* a target that does not exist: that delegate fails with its address
+     * and ResponseCode, the others are still written */
+    CU_ASSERT_EQUAL_FATAL(world_open(&w, 0, 1), 0);
+    const char *unres = NULL;
+    for (size_t i = 0; i < src.n && !unres; i++) {
+        const rcpt *r = rcpt_by_src(src.v[i].smtp);
+        unres = r && !r->tgt[0] ? src.v[i].smtp : NULL;
+    }
+    CU_ASSERT_EQUAL(rmap_add(w.c.map, unres, "ghost@tgt.test", NULL, &e), SR_OK);
+    CU_ASSERT_NOT_EQUAL(run_feature(&w, CFG_F_DELEGATES, &st, &e), SR_OK);
+    CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "ghost@tgt.test"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "ErrorDelegateNoUser"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, g_mbx_src));
+    now = tgt_delegates_text(&w, NULL);
+    CU_ASSERT_STRING_EQUAL(now, after);   /* the good one was added */
+    free(now);
+    CU_ASSERT_EQUAL(cpuu_feature_ops(CFG_F_DELEGATES)->restore(&w.c, &e), SR_OK);
+    now = tgt_delegates_text(&w, NULL);
+    CU_ASSERT_STRING_EQUAL(now, before);
+    free(now);
     free(after);
     free(before);
     free(p);
