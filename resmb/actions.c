@@ -339,7 +339,25 @@ static sr_code run_engine(resmb_actx *a, const char *profile, int cleanup, invok
     argv[n++] = "-Profiles";
     argv[n++] = (char *)profile;
     argv[n] = NULL;
-    char *envv[2] = { sr_asprintf("SWITCHRESMB_PROFILE_DIR=%s", run->profile_dir), NULL };
+    /* the engine's environment (docs/cpuu.md): our profile store, the
+     * source directory for its recipient map ([AD]; the password stays in
+     * its stored, encrypted form), and the TLS choices of this run */
+    const cfg_resmb *c = run->cfg;
+    const char *ldap_ca = getenv("LDAPTLS_CACERT");
+    char *envv[10] = { NULL };
+    size_t ne = 0;
+    envv[ne++] = sr_asprintf("SWITCHRESMB_PROFILE_DIR=%s", run->profile_dir);
+    if (c->ad.present) {
+        envv[ne++] = sr_asprintf("CPUU_SOURCE_DC=%s", c->ad.dc_name);
+        envv[ne++] = sr_asprintf("CPUU_SOURCE_DC_ACCOUNT=%s", c->ad.dc_account);
+        envv[ne++] = sr_asprintf("CPUU_SOURCE_DC_PASSWORD=%s", c->ad.dc_password);
+        if (ldap_ca && *ldap_ca)
+            envv[ne++] = sr_asprintf("CPUU_SOURCE_DC_CA_FILE=%s", ldap_ca);
+    }
+    if (run->o->allow_http)
+        envv[ne++] = sr_asprintf("CPUU_ALLOW_HTTP=1");
+    if (run->o->ca_file)
+        envv[ne++] = sr_asprintf("CPUU_CA_FILE=%s", run->o->ca_file);
     invoke_opts io = {
         .open_store_wait_s = (unsigned)cp->open_store_wait,
         .feature_wait_s = (unsigned)cp->feature_wait,
@@ -351,7 +369,8 @@ static sr_code run_engine(resmb_actx *a, const char *profile, int cleanup, invok
         .extra_env = envv,
     };
     sr_code rc = invoke_run(argv, &io, res, err);
-    free(envv[0]);
+    for (size_t i = 0; i < ne; i++)
+        free(envv[i]);
     free(argv);
     return rc;
 }

@@ -454,8 +454,9 @@ static void read_chunk(resmb_run *run, shared *sh, resmb_mb *mb, size_t n)
     sr_err e;
     for (size_t i = 0; s && idx && i < n; i++) {
         resmb_mb *m = &mb[i];
-        /* NEW (-1), QUEUED, RESOLVED, and FAILED (retried from the start) */
-        int need = m->state_before < MB_SWITCHMSG_READY || m->state_before == MB_FAILED;
+        /* NEW (-1), QUEUED, RESOLVED, SWITCHMSG_READY (its action may be the one
+         * a killed run left pending), and FAILED (retried from the start) */
+        int need = m->state_before <= MB_SWITCHMSG_READY || m->state_before == MB_FAILED;
         if (!need || !m->ad_ok)
             continue;
         if (!run->src_ews_url) {
@@ -696,8 +697,17 @@ static void chunk_states(resmb_run *run, resmb_mb *mb, size_t n)
     sr_err e;
     sm_journal *j = access(run->journal_path, F_OK) == 0 || !run->o->dry_run
                         ? sm_journal_open(run->journal_path, &e) : NULL;
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
         mb[i].state_before = j ? sm_state_of(j, mb[i].key, &e) : -1;
+        /* DONE may still be pending: a run killed inside the last action
+         * (deleting the temporary profile).  sm_run finishes it here (no
+         * network) and does nothing for a mailbox that is really done. */
+        if (mb[i].state_before == MB_DONE && !run->o->dry_run) {
+            resmb_actx a = { .run = run, .mb = &mb[i] };
+            if (sm_run(run->def, j, mb[i].key, &a, NULL, NULL, &e) != SR_OK)
+                sr_log(SR_LOG_ERROR, mb[i].key, "%s", e.msg);
+        }
+    }
     sm_journal_close(j);
 }
 
@@ -824,7 +834,7 @@ int resmb_run_all(const cfg_resmb *cfg, const resmb_opts *o)
     report rep = { .f = tmpfile() };
     shared sh = { 0 };
     sr_err e;
-    if (!rep.f || !(sh.src_net = resmb_net_new(&run, 0, 16, &e))) {
+    if (!rep.f || !(sh.src_net = resmb_net_new(&run, 0, 27, &e))) {
         sr_log(SR_LOG_ERROR, NULL, "%s", rep.f ? e.msg : "no temporary file for the report");
         bits = RESMB_EXIT_FAILED;
         goto out;

@@ -1,0 +1,804 @@
+/* test_resmb_pipeline.c — bin/switchresmb end to end against the slapd lab
+ * (source directory) and two Exchange simulators (source and target), all on
+ * 127.0.0.1.  The update engine is a small /bin/sh script written here
+ * wherever the test is about the orchestrator's reaction to engine outcomes
+ * (success, no switch message, hang -> watchdog, crash, cannot start, cleanup
+ * cannot start); the real $SR_BIN/cpuu runs when it is built.
+ *
+ * Organisation: orggen --rooms 60 --seed 3: room-0001..0056 are clean,
+ * room-0057 has no target address, room-0058 no legacyExchangeDN.  Every case
+ * uses its own rooms (the simulators keep what earlier cases wrote), its own
+ * state directory and its own profile store. */
+#include <CUnit/Basic.h>
+#include <libxml/parser.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "configs/configs.h"
+#include "mapi/mapi.h"
+#include "tests/common/testutil.h"
+
+typedef struct inst {
+    pid_t pid;
+    int port;
+    char url[128];
+} inst;
+
+static char *g_dir;
+static inst g_src, g_tgt;
+static int g_lab_up;
+static char g_lab[400], g_ldap_uri[128], g_bind_dn[256], g_ca[512];
+static char *g_dc_pw, *g_src_pw, *g_tgt_pw;        /* plaintext (test lab) */
+static char *g_dc_enc, *g_src_enc, *g_tgt_enc;     /* stored form */
+static char g_fake[512], g_nostart[512];
+static int g_case;
+
+/* ---- set-up ---------------------------------------------------------------- */
+static int run_py(const char *script, const char *const *args)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", tu_root(), script);
+    char *argv[20] = { "/usr/bin/python3", path };
+    int n = 2;
+    for (; args[n - 2] && n < 19; n++)
+        argv[n] = (char *)args[n - 2];
+    argv[n] = NULL;
+    return tu_run(argv, NULL, 30000);
+}
+
+static int start_exsim(inst *in, const char *name, const char *seed)
+{
+    char bin[512], pf[512], log[512], schemas[512];
+    snprintf(bin, sizeof bin, "%s/exsim", tu_bin());
+    snprintf(pf, sizeof pf, "%s/%s.port", g_dir, name);
+    snprintf(log, sizeof log, "%s/%s.log", g_dir, name);
+    snprintf(schemas, sizeof schemas, "%s/protocol/ews", tu_shared());
+    char *argv[] = { bin, "--seed", (char *)seed, "--port", "0", "--port-file", pf,
+                     "--schemas", schemas, NULL };
+    if (!tu_exists(bin)) {
+        fprintf(stderr, "%s is missing: build it with make bin/exsim\n", bin);
+        return -1;
+    }
+    in->pid = tu_spawn(argv, log);
+    for (int i = 0; in->pid > 0 && i < 100 && !tu_exists(pf); i++)
+        usleep(100 * 1000);
+    sr_err e;
+    char *p = sr_read_file(pf, 64, NULL, &e);
+    in->port = p ? atoi(p) : 0;
+    free(p);
+    if (in->port <= 0 || tu_wait_port(in->port, 10000) != 0) {
+        fprintf(stderr, "exsim %s did not start (see %s)\n", name, log);
+        return -1;
+    }
+    snprintf(in->url, sizeof in->url, "http://127.0.0.1:%d", in->port);
+    return 0;
+}
+
+static char *file_value(const char *text, const char *key)
+{
+    size_t kl = strlen(key);
+    for (const char *p = text; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+        if (strncmp(p, key, kl) == 0 && p[kl] == '=')
+            return strndup(p + kl + 1, strcspn(p + kl + 1, "\n"));
+    return NULL;
+}
+
+/* Passwords of the lab accounts from org.json (source/target admin). */
+static char *account_password(const char *org, const char *side)
+{
+    char out[512], code[400];
+    snprintf(out, sizeof out, "%s/pw-%s", g_dir, side);
+    snprintf(code, sizeof code,
+             "import json,sys; o=json.load(open(sys.argv[1])); open(sys.argv[2],'w').write("
+             "next(a['password'] for a in o['accounts'] if a['side']=='%s'))", side);
+    char *argv[] = { "/usr/bin/python3", "-c", code, (char *)org, out, NULL };
+    if (tu_run(argv, NULL, 20000) != 0)
+        return NULL;
+    sr_err e;
+    return sr_read_file(out, 256, NULL, &e);
+}
+
+static int write_text(const char *path, const char *text, mode_t mode)
+{
+    sr_err e;
+    return sr_write_file_atomic(path, text, strlen(text), mode, 0, &e) == SR_OK ? 0 : -1;
+}
+
+/* The fake engine: speaks the progress protocol of cpuu_invoke.h; FAKE_MODE
+ * picks the outcome; every invocation is appended to $FAKE_LOG. */
+static const char fake_script[] =
+    "#!/bin/sh\n"
+    "echo \"$*\" >>\"$FAKE_LOG\"\n"
+    "p=/proc/self/fd/$CPUU_PROGRESS_FD\n"
+    "case \"$*\" in *-Cleanup*) echo 'exit 1' >$p; exit 1;; esac\n"
+    "test -r \"$SWITCHRESMB_PROFILE_DIR\" || exit 16\n"
+    "echo 'openstore begin source' >$p\n"
+    "case \"$FAKE_MODE\" in\n"
+    "  hang) sleep 30;;\n"
+    "  crash) kill -SEGV $$;;\n"
+    "esac\n"
+    "echo 'openstore end' >$p\n"
+    "echo 'feature begin Rules' >$p\n"
+    "echo 'feature end Rules' >$p\n"
+    "case \"$FAKE_MODE\" in\n"
+    "  noswitch) echo 'exit 2' >$p; exit 2;;\n"
+    "  nocleanup) chmod 0644 \"$0\";;\n"
+    "esac\n"
+    "echo 'exit 1' >$p\n"
+    "exit 1\n";
+
+static int suite_init(void)
+{
+    g_dir = tu_mkdtemp("resmbpipe");
+    char org[512], src[512], tgt[512], script[512], envp[600], mid[512];
+    snprintf(org, sizeof org, "%s/org.json", g_dir);
+    snprintf(src, sizeof src, "%s/src.xml", g_dir);
+    snprintf(tgt, sizeof tgt, "%s/tgt.xml", g_dir);
+    const char *og[] = { "--users", "1", "--rooms", "60", "--equipment", "0", "--seed", "3",
+                         "--unmigrated-every", "0", "-o", org, NULL };
+    const char *sg[] = { "--org", org, "--side", "source", "-o", src, NULL };
+    const char *tg[] = { "--org", org, "--side", "target", "-o", tgt, NULL };
+    if (run_py("tests/lab/orggen.py", og) != 0 || run_py("tests/exsim/seedgen.py", sg) != 0 ||
+        run_py("tests/exsim/seedgen.py", tg) != 0) {
+        fprintf(stderr, "orggen/seedgen failed\n");
+        return 1;
+    }
+    if (start_exsim(&g_src, "src", src) != 0 || start_exsim(&g_tgt, "tgt", tgt) != 0)
+        return 1;
+    snprintf(g_lab, sizeof g_lab, "%s/lab", g_dir);
+    snprintf(script, sizeof script, "%s/tests/lab/slapd-lab.sh", tu_root());
+    mkdir(g_lab, 0700);
+    char *start[] = { script, "start", g_lab, org, NULL };
+    if (tu_run(start, NULL, 60000) != 0) {
+        fprintf(stderr, "the slapd lab did not start\n");
+        return 1;
+    }
+    g_lab_up = 1;
+    sr_err e;
+    snprintf(envp, sizeof envp, "%s/lab.env", g_lab);
+    char *env = sr_read_file(envp, 65536, NULL, &e);
+    char *uri = file_value(env, "LAB_LDAP_URI"), *dn = file_value(env, "LAB_BIND_DN"),
+         *ca = file_value(env, "LAB_CA"), *pw = file_value(env, "LAB_PASSWORD");
+    snprintf(g_ldap_uri, sizeof g_ldap_uri, "%s", uri ? uri : "");
+    snprintf(g_bind_dn, sizeof g_bind_dn, "%s", dn ? dn : "");
+    snprintf(g_ca, sizeof g_ca, "%s", ca ? ca : "");
+    g_dc_pw = pw;
+    free(env); free(uri); free(dn); free(ca);
+    /* one simulated host for every encryption */
+    snprintf(mid, sizeof mid, "%s/machine-id", g_dir);
+    write_text(mid, "0123456789abcdef0123456789abcdef\n", 0600);
+    setenv("SR_MACHINE_ID_FILE", mid, 1);
+    setenv("LDAPTLS_CACERT", g_ca, 1);
+    setenv("SWITCHRESMB_ALLOW_HTTP", "1", 1);
+    unsetenv("SWITCHRESMB_CPUU");
+    unsetenv("SM_CRASH_AT_STEP");
+    g_src_pw = account_password(org, "source");
+    g_tgt_pw = account_password(org, "target");
+    if (!g_dc_pw || !g_src_pw || !g_tgt_pw ||
+        cfg_secret_encrypt(g_dc_pw, CFG_ENC_HOST, &g_dc_enc, &e) != SR_OK ||
+        cfg_secret_encrypt(g_src_pw, CFG_ENC_HOST, &g_src_enc, &e) != SR_OK ||
+        cfg_secret_encrypt(g_tgt_pw, CFG_ENC_HOST, &g_tgt_enc, &e) != SR_OK) {
+        fprintf(stderr, "lab passwords: cannot read or encrypt\n");
+        return 1;
+    }
+    snprintf(g_fake, sizeof g_fake, "%s/fake-cpuu", g_dir);
+    snprintf(g_nostart, sizeof g_nostart, "%s/nostart-cpuu", g_dir);
+    return write_text(g_fake, fake_script, 0755) ||
+           write_text(g_nostart, "#!/nonexistent/interpreter\n", 0755);
+}
+
+static int suite_clean(void)
+{
+    inst *all[] = { &g_src, &g_tgt };
+    for (int i = 0; i < 2; i++)
+        if (all[i]->pid > 0)
+            tu_stop(all[i]->pid, 5000);
+    if (g_lab_up) {
+        char script[512];
+        snprintf(script, sizeof script, "%s/tests/lab/slapd-lab.sh", tu_root());
+        char *stop[] = { script, "stop", g_lab, NULL };
+        tu_run(stop, NULL, 20000);
+    }
+    if (g_dir && !getenv("SR_KEEP_TMP"))
+        tu_rm_rf(g_dir);
+    free(g_dir);
+    free(g_dc_pw); free(g_src_pw); free(g_tgt_pw);
+    free(g_dc_enc); free(g_src_enc); free(g_tgt_enc);
+    return 0;
+}
+
+/* ---- one case: its directory, INI files, a run --------------------------- */
+typedef struct ccase {
+    char dir[512], ini[600], cpuu_ini[600], state[600], profiles[600], fakelog[600], out[600];
+    const char *legacy[8];       /* [Mailboxes] */
+    const char *smtp[32];        /* [MailboxesSMTP] */
+    const char *targets[32];     /* [TargetMailboxesSMTP] (1:1 with smtp when [0] set) */
+    int switch_section;          /* write [SwitchMessage] */
+    int recreate, leave;
+    const char *cpuu_extra;      /* more CPUU.ini lines */
+    char cmdline[700];           /* CPUUCmdLine ("" → -Silent) */
+    char *text;                  /* the run's stdout+stderr */
+} ccase;
+
+static void case_init(ccase *c)
+{
+    memset(c, 0, sizeof *c);
+    snprintf(c->dir, sizeof c->dir, "%s/case%d", g_dir, ++g_case);
+    mkdir(c->dir, 0700);
+    snprintf(c->ini, sizeof c->ini, "%s/SwitchResMB.ini", c->dir);
+    snprintf(c->cpuu_ini, sizeof c->cpuu_ini, "%s/CPUU.ini", c->dir);
+    snprintf(c->state, sizeof c->state, "%s/state", c->dir);
+    snprintf(c->profiles, sizeof c->profiles, "%s/profiles", c->dir);
+    snprintf(c->fakelog, sizeof c->fakelog, "%s/fake.log", c->dir);
+    snprintf(c->out, sizeof c->out, "%s/out.txt", c->dir);
+}
+
+static void case_write(ccase *c)
+{
+    FILE *f = fopen(c->ini, "w");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    fprintf(f, "[Settings]\nCPUUCmdLine=%s\nSrcExchServer=\nLogonNetworkSecurityNegotiate=1\n"
+               "LeaveTemporaryProfiles=%d\n\n[AD]\nDCName=%s\nDCAccount=%s\nDCPassword=%s\n\n",
+            c->cmdline[0] ? c->cmdline : "-Silent", c->leave, g_ldap_uri, g_bind_dn, g_dc_enc);
+    if (c->switch_section)
+        fprintf(f, "[SwitchMessage]\nMigrationAgentType=Contemporary\nTarget=Exchange\n"
+                   "RecreateSwitchMsg=%d\n\n", c->recreate);
+    if (c->legacy[0]) {
+        fputs("[Mailboxes]\n", f);
+        for (int i = 0; c->legacy[i]; i++)
+            fprintf(f, "%s\n", c->legacy[i]);
+    }
+    if (c->smtp[0]) {
+        fputs("[MailboxesSMTP]\n", f);
+        for (int i = 0; c->smtp[i]; i++)
+            fprintf(f, "%s\n", c->smtp[i]);
+    }
+    if (c->targets[0]) {
+        fputs("[TargetMailboxesSMTP]\n", f);
+        for (int i = 0; c->targets[i]; i++)
+            fprintf(f, "%s\n", c->targets[i]);
+    }
+    fclose(f);
+    chmod(c->ini, 0600);
+    f = fopen(c->cpuu_ini, "w");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    fprintf(f, "[Parameters]\nFeatures=Delegates Rules\nSilent=1\nAdmin=admin\nPassword=%s\n"
+               "AdminTrg=admin\nPasswordTrg=%s\n"
+               "AutodiscoverSourceURL=%s/autodiscover/autodiscover.xml\n"
+               "AutodiscoverTargetURL=%s/autodiscover/autodiscover.xml\n%s",
+            g_src_enc, g_tgt_enc, g_src.url, g_tgt.url, c->cpuu_extra ? c->cpuu_extra : "");
+    fclose(f);
+    chmod(c->cpuu_ini, 0600);
+}
+
+/* Run switchresmb on the case; returns its exit status; c->text = output. */
+static int case_run(ccase *c, const char *cpuu, const char *mode, const char *const *extra)
+{
+    char *argv[24] = { NULL };
+    char bin[512];
+    snprintf(bin, sizeof bin, "%s/switchresmb", tu_bin());
+    int n = 0;
+    argv[n++] = bin;
+    argv[n++] = "--state-dir";
+    argv[n++] = c->state;
+    argv[n++] = "--cpuu";
+    argv[n++] = (char *)cpuu;
+    for (int i = 0; extra && extra[i] && n < 21; i++)
+        argv[n++] = (char *)extra[i];
+    argv[n++] = c->ini;
+    setenv("SWITCHRESMB_PROFILE_DIR", c->profiles, 1);
+    setenv("FAKE_LOG", c->fakelog, 1);
+    setenv("FAKE_MODE", mode ? mode : "ok", 1);
+    int rc = tu_run(argv, c->out, 60000);
+    sr_err e;
+    free(c->text);
+    c->text = sr_read_file(c->out, 1 << 22, NULL, &e);
+    if (!c->text)
+        c->text = sr_strdup("");
+    return rc;
+}
+
+static void case_free(ccase *c)
+{
+    free(c->text);
+    c->text = NULL;
+}
+
+static int count_sub(const char *text, const char *needle)
+{
+    int n = 0;
+    for (const char *p = text; p && (p = strstr(p, needle)); p += strlen(needle))
+        n++;
+    return n;
+}
+
+/* The report line of a mailbox contains all of want. */
+static int report_has(const char *text, const char *mailbox, const char *want)
+{
+    const char *r = text ? strstr(text, "==== switchresmb report") : NULL;
+    char key[300];
+    snprintf(key, sizeof key, "  %s ", mailbox);
+    const char *l = r ? strstr(r, key) : NULL;
+    if (!l)
+        return 0;
+    size_t len = strcspn(l, "\n");
+    char *line = strndup(l, len);
+    int ok = strstr(line, want) != NULL;
+    if (!ok)
+        fprintf(stderr, "\n  report line [%s] lacks [%s]\n", line, want);
+    free(line);
+    return ok;
+}
+
+static int temp_profiles(const ccase *c)
+{
+    sr_err e;
+    mapi_pstore *st = mapi_pstore_open(c->profiles, 0, &e);
+    if (!st)
+        return 0;   /* never created: no profile */
+    char **names;
+    size_t n;
+    int t = 0;
+    if (mapi_pstore_list(st, &names, &n, &e) == SR_OK) {
+        for (size_t i = 0; i < n; i++)
+            t += mapi_profile_name_is_temp(names[i]);
+        mapi_names_free(names, n);
+    }
+    mapi_pstore_free(st);
+    return t;
+}
+
+static char *fake_log(const ccase *c)
+{
+    sr_err e;
+    char *t = sr_read_file(c->fakelog, 1 << 20, NULL, &e);
+    return t ? t : sr_strdup("");
+}
+
+/* ---- the source mailboxes, as the simulator has them ---------------------- */
+static mapi_net *src_net(void)
+{
+    mapi_netopts o = { .auth = MAPI_AUTH_BASIC, .user = "admin", .password = g_src_pw,
+                       .allow_http = 1, .connect_timeout_ms = 3000, .timeout_ms = 10000 };
+    sr_err e;
+    return mapi_net_new(&o, &e);
+}
+
+/* The switch message's target SMTP address in a source mailbox; "" when
+ * there is none; NULL when the mailbox could not be read. */
+static char *switch_target(const char *mailbox)
+{
+    mapi_net *n = src_net();
+    char url[200];
+    snprintf(url, sizeof url, "%s/EWS/Exchange.asmx", g_src.url);
+    mapi_session_opts so = { .mailbox = mailbox, .ews_url = url, .impersonate = 1 };
+    sr_err e;
+    mapi_session *s = n ? mapi_session_logon(n, &so, &e) : NULL;
+    mapi_switchmsg m = { 0 };
+    char *id = NULL, *r = NULL;
+    sr_code rc = s ? mapi_session_read_switchmsg(s, &m, &id, &e) : SR_E_CONNECT;
+    if (rc == SR_OK)
+        r = sr_strdup(m.target_smtp);
+    else if (rc == SR_E_NOTFOUND)
+        r = sr_strdup("");
+    mapi_switchmsg_clear(&m);
+    free(id);
+    mapi_session_free(s);
+    mapi_net_free(n);
+    return r;
+}
+
+static void write_switch(const char *mailbox, const char *target)
+{
+    mapi_net *n = src_net();
+    char url[200], dn[200];
+    snprintf(url, sizeof url, "%s/EWS/Exchange.asmx", g_src.url);
+    snprintf(dn, sizeof dn, "/o=TargetOrg/ou=Exchange Administrative Group (FYDIBOHF23SPDLT)"
+                            "/cn=Recipients/cn=%.*s", (int)strcspn(target, "@"), target);
+    mapi_session_opts so = { .mailbox = mailbox, .ews_url = url, .impersonate = 1 };
+    sr_err e;
+    mapi_session *s = mapi_session_logon(n, &so, &e);
+    mapi_switchmsg m = { .version = MAPI_SWITCHMSG_CONTEMPORARY, .target_smtp = (char *)target,
+                         .target_legacy_dn = dn, .created_at = 1764000000 };
+    CU_ASSERT_EQUAL(s ? mapi_session_write_switchmsg(s, &m, 1, &e) : SR_E_CONNECT, SR_OK);
+    mapi_session_free(s);
+    mapi_net_free(n);
+}
+
+static void assert_target(const char *mailbox, const char *want)
+{
+    char *t = switch_target(mailbox);
+    CU_ASSERT_PTR_NOT_NULL(t);
+    if (t && strcmp(t, want) != 0)
+        fprintf(stderr, "\n  %s: switch message target [%s], want [%s]\n", mailbox, t, want);
+    CU_ASSERT_TRUE(t && strcmp(t, want) == 0);
+    free(t);
+}
+
+static long sim_stat(const inst *in, const char *key, int reset)
+{
+    char url[200], out[600];
+    snprintf(url, sizeof url, "%s/_sim/%s", in->url, reset ? "reset-stats" : "stats");
+    snprintf(out, sizeof out, "%s/stats.json", g_dir);
+    char *argv[] = { "curl", "-s", "--max-time", "10", "--noproxy", "*", "-o", out,
+                     reset ? "-XPOST" : "-G", url, NULL };
+    if (tu_run(argv, NULL, 15000) != 0 || reset)
+        return -1;
+    sr_err e;
+    char *j = sr_read_file(out, 1 << 20, NULL, &e);
+    char k[96];
+    snprintf(k, sizeof k, "\"%s\":", key);
+    const char *p = j ? strstr(j, k) : NULL;
+    long v = p ? strtol(p + strlen(k), NULL, 10) : -1;
+    free(j);
+    return v;
+}
+
+static const char *legacy_of(int room)
+{
+    static char buf[4][200];
+    static int k;
+    char *b = buf[k++ % 4];
+    snprintf(b, 200, "/o=SourceOrg/ou=Exchange Administrative Group (FYDIBOHF23SPDLT)"
+                     "/cn=Recipients/cn=room-%04d", room);
+    return b;
+}
+
+#define ROOM(i) room_addr(i, "src")
+#define TROOM(i) room_addr(i, "tgt")
+static const char *room_addr(int i, const char *side)
+{
+    static char buf[64][40];
+    static int k;
+    char *b = buf[k++ % 64];
+    snprintf(b, 40, "room-%04d@%s.test", i, side);
+    return b;
+}
+
+/* ---- the cases -------------------------------------------------------------- */
+
+/* Switch messages created from the directory, [Mailboxes] by legacyDN, a
+ * mailbox not in the directory fails alone, temporary profiles deleted; a
+ * rerun processes nothing twice and says so. */
+static void test_from_directory_and_rerun(void)
+{
+    ccase c;
+    case_init(&c);
+    c.legacy[0] = legacy_of(1);
+    c.smtp[0] = ROOM(2);
+    c.smtp[1] = "missing-room@src.test";
+    c.smtp[2] = ROOM(3);
+    c.switch_section = 1;
+    case_write(&c);
+    int rc = case_run(&c, g_fake, "ok", NULL);
+    CU_ASSERT_EQUAL(rc, 1);
+    CU_ASSERT_TRUE(report_has(c.text, legacy_of(1), "DONE"));
+    CU_ASSERT_TRUE(report_has(c.text, ROOM(2), "DONE"));
+    CU_ASSERT_TRUE(report_has(c.text, ROOM(3), "DONE"));
+    CU_ASSERT_TRUE(report_has(c.text, "missing-room@src.test", "FAILED"));
+    CU_ASSERT_TRUE(report_has(c.text, "missing-room@src.test", "not-found"));
+    CU_ASSERT_TRUE(report_has(c.text, "missing-room@src.test", "exit 1 "));
+    CU_ASSERT_PTR_NOT_NULL(strstr(c.text, "room-0002@src.test: RESOLVED -> SWITCHMSG_READY"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(c.text, "exit code 1: 1 processing failed with errors"));
+    assert_target(ROOM(1), TROOM(1));
+    assert_target(ROOM(2), TROOM(2));
+    assert_target(ROOM(3), TROOM(3));
+    CU_ASSERT_EQUAL(temp_profiles(&c), 0);
+    char *log = fake_log(&c);
+    CU_ASSERT_EQUAL(count_sub(log, "-Cleanup"), 3);
+    CU_ASSERT_EQUAL(count_sub(log, "-Profiles {"), 6);   /* update + cleanup, three mailboxes */
+    CU_ASSERT_EQUAL(count_sub(log, "-Silent"), 6);       /* CPUUCmdLine passed on */
+    free(log);
+    /* the report file beside the journal */
+    char cmd[800];
+    snprintf(cmd, sizeof cmd, "%s", c.state);
+    CU_ASSERT_PTR_NOT_NULL(strstr(c.text, cmd));
+    /* rerun: the done ones are not processed again, the missing one retried */
+    rc = case_run(&c, g_fake, "ok", NULL);
+    CU_ASSERT_EQUAL(rc, 1);
+    CU_ASSERT_TRUE(report_has(c.text, ROOM(2), "done in an earlier run"));
+    CU_ASSERT_TRUE(report_has(c.text, "missing-room@src.test", "FAILED"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(c.text, "missing-room@src.test: failed in an earlier run: retrying"));
+    log = fake_log(&c);
+    CU_ASSERT_EQUAL(count_sub(log, "-Profiles {"), 6);
+    free(log);
+    /* --restart while nothing is pending: a fresh journal, all processed again */
+    const char *restart[] = { "--restart", NULL };
+    rc = case_run(&c, g_fake, "ok", restart);
+    CU_ASSERT_EQUAL(rc, 1);
+    CU_ASSERT_TRUE(report_has(c.text, ROOM(2), "processed"));
+    case_free(&c);
+}
+
+/* [TargetMailboxesSMTP] gives the targets; RecreateSwitchMsg=1 replaces an
+ * existing message; LeaveTemporaryProfiles=1 keeps the profiles. */
+static void test_target_list_recreate_leave(void)
+{
+    write_switch(ROOM(5), TROOM(5));
+    ccase c;
+    case_init(&c);
+    c.smtp[0] = ROOM(4);
+    c.smtp[1] = ROOM(5);
+    c.targets[0] = TROOM(6);
+    c.targets[1] = TROOM(7);
+    c.switch_section = 1;
+    c.recreate = 1;
+    c.leave = 1;
+    case_write(&c);
+    int rc = case_run(&c, g_fake, "ok", NULL);
+    CU_ASSERT_EQUAL(rc, 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(c.text, "exit code 0: processing successfully completed"));
+    CU_ASSERT_TRUE(report_has(c.text, ROOM(4), "DONE"));
+    CU_ASSERT_TRUE(report_has(c.text, ROOM(5), "DONE"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(c.text, "switch message recreated: target room-0007@tgt.test"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(c.text, "switch message created: target room-0006@tgt.test"));
+    assert_target(ROOM(4), TROOM(6));
+    assert_target(ROOM(5), TROOM(7));
+    CU_ASSERT_EQUAL(temp_profiles(&c), 2);
+    /* the kept profile is the source mailbox's */
+    sr_err e;
+    mapi_pstore *st = mapi_pstore_open(c.profiles, 0, &e);
+    char **names;
+    size_t n;
+    if (st && mapi_pstore_list(st, &names, &n, &e) == SR_OK) {
+        int seen = 0;
+        for (size_t i = 0; i < n; i++) {
+            mapi_profile p;
+            if (!mapi_profile_name_is_temp(names[i]) || mapi_pstore_load(st, names[i], &p, &e))
+                continue;
+            CU_ASSERT_EQUAL(p.n_accounts, 1);
+            CU_ASSERT_TRUE(p.status.temporary);
+            if (p.n_accounts == 1) {
+                seen += strcmp(p.accounts[0].smtp, ROOM(4)) == 0 || strcmp(p.accounts[0].smtp, ROOM(5)) == 0;
+                CU_ASSERT_PTR_NOT_NULL(strstr(p.accounts[0].home_server, "@src.test"));
+                CU_ASSERT_PTR_NOT_NULL(strstr(p.accounts[0].legacy_dn, "/cn=Recipients/cn=room-000"));
+            }
+            mapi_profile_clear(&p);
+        }
+        CU_ASSERT_EQUAL(seen, 2);
+        mapi_names_free(names, n);
+    }
+    mapi_pstore_free(st);
+    case_free(&c);
+}
+
+/* No switch message and no [SwitchMessage]: that mailbox is not processed
+ * (the engine never runs for it); one that has a message goes on. */
+static void test_no_switch_message(void)
+{
+    ccase c;
+    case_init(&c);
+    c.smtp[0] = ROOM(8);
+    c.smtp[1] = ROOM(5);   /* has one since the previous case */
+    case_write(&c);
+    int rc = case_run(&c, g_fake, "ok", NULL);
+    CU_ASSERT_EQUAL(rc, 1);
+    CU_ASSERT_TRUE(report_has(c.text, ROOM(8), "FAILED"));
+    CU_ASSERT_TRUE(report_has(c.text, ROOM(8), "no switch message"));
+    CU_ASSERT_TRUE(report_has(c.text, ROOM(5), "DONE"));
+    char *log = fake_log(&c);
+    CU_ASSERT_EQUAL(count_sub(log, "-Profiles {"), 2);   /* only room-0005 */
+    free(log);
+    assert_target(ROOM(8), "");
+    CU_ASSERT_EQUAL(temp_profiles(&c), 0);
+    case_free(&c);
+}
+
+/* One mailbox per engine outcome. */
+static void engine_case(int room, const char *cpuu, const char *mode, const char *cpuu_extra,
+                        int want_rc, const char *want_reason)
+{
+    ccase c;
+    case_init(&c);
+    c.smtp[0] = ROOM(room);
+    c.switch_section = 1;
+    c.cpuu_extra = cpuu_extra;
+    case_write(&c);
+    time_t t0 = time(NULL);
+    int rc = case_run(&c, cpuu, mode, NULL);
+    if (rc != want_rc)
+        fprintf(stderr, "\n  engine mode %s: exit %d, want %d\n%s\n", mode, rc, want_rc, c.text);
+    CU_ASSERT_EQUAL(rc, want_rc);
+    CU_ASSERT_TRUE(time(NULL) - t0 < 20);
+    CU_ASSERT_TRUE(report_has(c.text, ROOM(room), want_rc ? "FAILED" : "DONE"));
+    if (want_reason)
+        CU_ASSERT_TRUE(report_has(c.text, ROOM(room), want_reason));
+    CU_ASSERT_EQUAL(temp_profiles(&c), 0);   /* deleted on failure too */
+    case_free(&c);
+}
+
+static void test_engine_outcomes(void)
+{
+    engine_case(9, g_fake, "noswitch", NULL, 1, "CPUU_NO_SWITCH_MSG");
+    engine_case(10, g_fake, "hang", "WatchDog=1\nOpenStoreWait=1\nAttempt=1\n", 1, "watchdog");
+    engine_case(11, g_fake, "crash", "Attempt=1\n", 1, "signal");
+    engine_case(12, g_nostart, "ok", NULL, 64, "cannot start");
+    /* the update runs, then the engine cannot be started for cleanup */
+    engine_case(13, g_fake, "nocleanup", NULL, 128, "cannot start");
+    chmod(g_fake, 0755);
+}
+
+/* No temporary profile for a mailbox without legacyExchangeDN: 16 when it is
+ * the only one, 8 when another mailbox got its profile. */
+static void test_profile_bits(void)
+{
+    ccase c;
+    case_init(&c);
+    c.smtp[0] = ROOM(58);
+    c.switch_section = 1;
+    case_write(&c);
+    CU_ASSERT_EQUAL(case_run(&c, g_fake, "ok", NULL), 16);
+    CU_ASSERT_TRUE(report_has(c.text, ROOM(58), "legacyExchangeDN"));
+    case_free(&c);
+    case_init(&c);
+    c.smtp[0] = ROOM(58);
+    c.smtp[1] = ROOM(14);
+    c.switch_section = 1;
+    case_write(&c);
+    CU_ASSERT_EQUAL(case_run(&c, g_fake, "ok", NULL), 8);
+    CU_ASSERT_TRUE(report_has(c.text, ROOM(14), "DONE"));
+    case_free(&c);
+}
+
+/* --dry-run writes nothing: no switch message, no journal, no engine run. */
+static void test_dry_run(void)
+{
+    ccase c;
+    case_init(&c);
+    c.smtp[0] = ROOM(15);
+    c.smtp[1] = ROOM(57);   /* no target address in the directory */
+    c.switch_section = 1;
+    case_write(&c);
+    const char *dry[] = { "--dry-run", NULL };
+    int rc = case_run(&c, g_fake, "ok", dry);
+    CU_ASSERT_EQUAL(rc, 1);
+    CU_ASSERT_TRUE(report_has(c.text, ROOM(15), "would create the switch message -> room-0015@tgt.test"));
+    CU_ASSERT_TRUE(report_has(c.text, ROOM(57), "no target address"));
+    assert_target(ROOM(15), "");
+    char *log = fake_log(&c);
+    CU_ASSERT_EQUAL(log[0], '\0');
+    free(log);
+    char **names = NULL;
+    CU_ASSERT_EQUAL(temp_profiles(&c), 0);
+    (void)names;
+    case_free(&c);
+}
+
+/* Killed after journal write N (SM_CRASH_AT_STEP), then rerun: the same end
+ * as an uninterrupted run, no leaked profile, no mailbox updated twice. */
+static void test_crash_resume(void)
+{
+    static const int steps[] = { 1, 2, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21 };
+    int room = 16, crashed = 0;
+    for (size_t k = 0; k < sizeof steps / sizeof steps[0]; k++, room++) {
+        ccase c;
+        case_init(&c);
+        c.smtp[0] = ROOM(room);
+        c.switch_section = 1;
+        case_write(&c);
+        char n[16];
+        snprintf(n, sizeof n, "%d", steps[k]);
+        setenv("SM_CRASH_AT_STEP", n, 1);
+        const char *one[] = { "--jobs", "1", NULL };
+        int rc = case_run(&c, g_fake, "ok", one);
+        unsetenv("SM_CRASH_AT_STEP");
+        CU_ASSERT_TRUE(rc == 99 || rc == 0);
+        crashed += rc == 99;
+        rc = case_run(&c, g_fake, "ok", one);
+        if (rc != 0)
+            fprintf(stderr, "\n  crash at %d: rerun exit %d\n%s\n", steps[k], rc, c.text);
+        CU_ASSERT_EQUAL(rc, 0);
+        CU_ASSERT_TRUE(report_has(c.text, ROOM(room), "DONE"));
+        assert_target(ROOM(room), TROOM(room));
+        if (temp_profiles(&c) != 0)
+            fprintf(stderr, "\n  crash at %d: a temporary profile is left\n%s\n", steps[k], c.text);
+        CU_ASSERT_EQUAL(temp_profiles(&c), 0);
+        char *log = fake_log(&c);
+        int upd = count_sub(log, "-Profiles {") - count_sub(log, "-Cleanup");
+        if (upd != 1 || count_sub(log, "-Cleanup") != 1)
+            fprintf(stderr, "\n  crash at %d: engine log\n%s\n", steps[k], log);
+        CU_ASSERT_EQUAL(upd, 1);
+        CU_ASSERT_EQUAL(count_sub(log, "-Cleanup"), 1);
+        free(log);
+        case_free(&c);
+    }
+    fprintf(stderr, "\n  [%d of %zu crash points hit before the end]\n", crashed,
+            sizeof steps / sizeof steps[0]);
+    CU_ASSERT_TRUE(crashed >= 10);
+}
+
+/* 20 mailboxes: a bounded number of LDAP searches and EWS round trips. */
+static void test_bounded_requests(void)
+{
+    ccase c;
+    case_init(&c);
+    for (int i = 0; i < 20; i++)
+        c.smtp[i] = ROOM(30 + i);
+    c.switch_section = 1;
+    case_write(&c);
+    sim_stat(&g_src, NULL, 1);
+    const char *info[] = { "--log-level", "info", "--jobs", "4", NULL };
+    int rc = case_run(&c, g_fake, "ok", info);
+    CU_ASSERT_EQUAL(rc, 0);
+    const char *p = strstr(c.text, "directory: ");
+    long searches = -1;
+    for (; p; p = strstr(p + 1, "directory: "))
+        if (strstr(p, " LDAP search request(s)") && strstr(p, " LDAP search request(s)") - p < 40)
+            searches = strtol(p + 11, NULL, 10);
+    long reqs = sim_stat(&g_src, "requests_total", 0);
+    long rt = sim_stat(&g_src, "max_round_trips", 0);
+    fprintf(stderr, "\n  [20 mailboxes: %ld LDAP searches, %ld source EWS requests, "
+                    "max %ld dependent round trips per mailbox]\n", searches, reqs, rt);
+    CU_ASSERT_TRUE(searches >= 1 && searches <= 2);
+    CU_ASSERT_TRUE(reqs > 0 && reqs <= 1 + 2 * 20 + 3 * 20);
+    /* constant, whatever the number of mailboxes: the batched read (two
+     * requests per mailbox, in waves of the connection's parallelism) and the
+     * write of the switch message (look, then create) */
+    CU_ASSERT_TRUE(rt >= 1 && rt <= 5);
+    for (int i = 0; i < 20; i++)
+        CU_ASSERT_TRUE(report_has(c.text, ROOM(30 + i), "DONE"));
+    case_free(&c);
+}
+
+/* The real engine, when it is built. */
+static void test_real_engine(void)
+{
+    char cpuu[512];
+    snprintf(cpuu, sizeof cpuu, "%s/cpuu", tu_bin());
+    if (!tu_exists(cpuu)) {
+        fprintf(stderr, "\n  SKIPPED: %s is not built yet; the real-engine case did not run\n", cpuu);
+        return;
+    }
+    ccase c;
+    case_init(&c);
+    c.smtp[0] = ROOM(51);
+    c.switch_section = 1;
+    char logp[600];
+    snprintf(logp, sizeof logp, "%s/cpuu.log", c.dir);
+    /* the lab's Autodiscover URLs are on 127.0.0.1, not on the mail domains */
+    snprintf(c.cmdline, sizeof c.cmdline, "-Log %s -SkipAutodiscoverChecking", logp);
+    case_write(&c);
+    int rc = case_run(&c, cpuu, "ok", NULL);
+    fprintf(stderr, "\n  [real engine: exit %d]\n", rc);
+    if (rc != 0) {
+        sr_err e;
+        char *l = sr_read_file(logp, 1 << 20, NULL, &e);
+        fprintf(stderr, "%s\n---- engine log %s:\n%s\n", c.text, logp, l ? l : "(none)");
+        free(l);
+        snprintf(logp, sizeof logp, "%s/cpuu.csv", c.dir);
+        l = sr_read_file(logp, 1 << 20, NULL, &e);
+        fprintf(stderr, "---- engine csv %s:\n%s\n", logp, l ? l : "(none)");
+        free(l);
+    }
+    CU_ASSERT_EQUAL(rc, 0);
+    CU_ASSERT_TRUE(report_has(c.text, ROOM(51), "DONE"));
+    assert_target(ROOM(51), TROOM(51));
+    CU_ASSERT_EQUAL(temp_profiles(&c), 0);
+    case_free(&c);
+}
+
+int main(void)
+{
+    if (CU_initialize_registry() != CUE_SUCCESS)
+        return 1;
+    CU_pSuite s = CU_add_suite("resmb_pipeline", suite_init, suite_clean);
+    CU_add_test(s, "from the directory, [Mailboxes], not in AD, rerun", test_from_directory_and_rerun);
+    CU_add_test(s, "[TargetMailboxesSMTP], recreate, LeaveTemporaryProfiles", test_target_list_recreate_leave);
+    CU_add_test(s, "no switch message, no [SwitchMessage]", test_no_switch_message);
+    CU_add_test(s, "engine outcomes -> exit bits", test_engine_outcomes);
+    CU_add_test(s, "profile creation bits 8/16", test_profile_bits);
+    CU_add_test(s, "--dry-run writes nothing", test_dry_run);
+    CU_add_test(s, "crash at journal write N, resume", test_crash_resume);
+    CU_add_test(s, "20 mailboxes: bounded LDAP/EWS", test_bounded_requests);
+    CU_add_test(s, "real engine", test_real_engine);
+    CU_basic_set_mode(CU_BRM_VERBOSE);
+    CU_basic_run_tests();
+    unsigned failed = CU_get_number_of_failures();
+    int init_failed = CU_get_number_of_suites_failed();
+    CU_cleanup_registry();
+    return failed || init_failed ? 1 : 0;
+}
