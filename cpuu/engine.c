@@ -126,7 +126,7 @@ static int logon_rc(const sr_err *e)
 }
 
 static mapi_session *logon(cpuu_run_ctx *r, cpuu_sides *sd, int target, const mapi_account *acct,
-                           const char *smtp, const char *legacy_dn, sr_err *err)
+                           const char *smtp, const char *legacy_dn, int impersonate, sr_err *err)
 {
     mapi_net **net = target ? &sd->tgt_net : &sd->src_net;
     mapi_ad **ad = target ? &sd->tgt_ad : &sd->src_ad;
@@ -135,13 +135,54 @@ static mapi_session *logon(cpuu_run_ctx *r, cpuu_sides *sd, int target, const ma
     if (!*ad && !(*ad = cpuu_ad_for(r, *net, target, target ? NULL : acct->autodiscover_url,
                                     domain_of(smtp), err)))
         return NULL;
-    mapi_session_opts so = { .mailbox = smtp, .ad = *ad, .impersonate = 1,
+    mapi_session_opts so = { .mailbox = smtp, .ad = *ad, .impersonate = impersonate,
                              .profile_legacy_dn = legacy_dn };
     /* The mailbox as the profile knows it: a migrated source mailbox answers
      * Autodiscover with a redirect to the target, so a known EWS URL wins. */
     if (acct->ews_url && *acct->ews_url && sr_streq_ci(smtp, acct->smtp))
         so.ews_url = acct->ews_url;
     return mapi_session_logon(*net, &so, err);
+}
+
+/* The first read on a mailbox; what it fills is the caller's (arg). */
+typedef sr_code (*first_read_fn)(mapi_session *s, void *arg, sr_err *err);
+
+/* Log on and do the first read.  The admin account works by
+ * ExchangeImpersonation; when the server refuses it (ErrorImpersonateUserDenied)
+ * the account may still hold Full Access: once more with explicit access. */
+static mapi_session *open_side(cpuu_run_ctx *r, cpuu_sides *sd, int target, const mapi_account *acct,
+                               const char *smtp, const char *legacy_dn, first_read_fn fn,
+                               void *arg, sr_err *err)
+{
+    for (int imp = 1; imp >= 0; imp--) {
+        mapi_session *s = logon(r, sd, target, acct, smtp, legacy_dn, imp, err);
+        if (!s)
+            return NULL;
+        if (fn(s, arg, err) == SR_OK)
+            return s;
+        mapi_session_free(s);
+        if (!imp || err->code != SR_E_ACCESS)
+            return NULL;
+        sr_log(SR_LOG_WARN, smtp, "impersonation refused (%s); trying explicit (Full Access) access",
+               err->msg);
+    }
+    return NULL;
+}
+
+typedef struct src_read { mapi_folders *folders; mapi_switchmsg *sm; sr_err *sme; } src_read;
+
+static sr_code read_source(mapi_session *s, void *arg, sr_err *err)
+{
+    src_read *a = arg;
+    mapi_folders_clear(a->folders);   /* a retry starts from nothing */
+    mapi_switchmsg_clear(a->sm);
+    return mapi_session_open_mailbox(s, a->folders, a->sm, a->sme, err);
+}
+
+static sr_code read_folders(mapi_session *s, void *arg, sr_err *err)
+{
+    mapi_folders_clear(arg);
+    return mapi_session_folders(s, arg, err);
 }
 
 #define GO_ON (-1)   /* a step's "carry on": every CSV code, 0 included, is a final answer */
@@ -154,11 +195,8 @@ static int open_source(cpuu_run_ctx *r, const mapi_profile *p, cpuu_sides *sd, c
     const mapi_account *a = &p->accounts[0];
     sr_err e, sme;
     cpuu_progress("openstore begin source %s", a->smtp);
-    sd->src = logon(r, sd, 0, a, a->smtp, a->legacy_dn, &e);
-    if (sd->src && mapi_session_open_mailbox(sd->src, &ctx->src_folders, sm, &sme, &e) != SR_OK) {
-        mapi_session_free(sd->src);
-        sd->src = NULL;
-    }
+    src_read rd = { &ctx->src_folders, sm, &sme };
+    sd->src = open_side(r, sd, 0, a, a->smtp, a->legacy_dn, read_source, &rd, &e);
     cpuu_progress("openstore end");
     if (!sd->src) {
         sr_log(SR_LOG_ERROR, p->name, "source mailbox %s: %s", a->smtp, e.msg);
@@ -202,11 +240,8 @@ static int target_check(cpuu_run_ctx *r, const mapi_profile *p, cpuu_sides *sd, 
             sr_log(SR_LOG_WARN, p->name, "cannot create the temporary target profile: %s", e.msg);
     }
     cpuu_progress("openstore begin target %s", sm->target_smtp);
-    sd->tgt = logon(r, sd, 1, a, sm->target_smtp, sm->target_legacy_dn, &e);
-    if (sd->tgt && mapi_session_folders(sd->tgt, &ctx->tgt_folders, &e) != SR_OK) {
-        mapi_session_free(sd->tgt);
-        sd->tgt = NULL;
-    }
+    sd->tgt = open_side(r, sd, 1, a, sm->target_smtp, sm->target_legacy_dn, read_folders,
+                        &ctx->tgt_folders, &e);
     cpuu_progress("openstore end");
     if (made && sd->tgt && r->opts->leave_temporary_profile) {
         const mapi_ad_result *ad = mapi_session_ad(sd->tgt);
@@ -484,7 +519,9 @@ sr_code cpuu_restore_features(cpuu_run_ctx *r, const char *name, const mapi_prof
         const mapi_account *tgt = &cur->accounts[0];
         cpuu_ctx c = { .who = name, .backup_dir = bdir, .cfg = r->cfg };
         cpuu_progress("openstore begin target %s", tgt->smtp);
-        sd.tgt = logon(r, &sd, 1, tgt, tgt->smtp, NULL, err);
+        mapi_folders probe = { 0 };   /* one read tells how the admin gets in */
+        sd.tgt = open_side(r, &sd, 1, tgt, tgt->smtp, NULL, read_folders, &probe, err);
+        mapi_folders_clear(&probe);
         cpuu_progress("openstore end");
         if (!sd.tgt)
             rc = err->code ? err->code : SR_E_INTERNAL;

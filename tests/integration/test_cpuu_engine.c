@@ -261,19 +261,24 @@ static void make_profile(const char *name, const mbx *m, const char *ews_url)
     mapi_profile_clear(&p);
 }
 
-static mapi_session *src_session(const char *mailbox, mapi_net **net)
+static mapi_session *session_on(const inst *in, const char *mailbox, int impersonate, mapi_net **net)
 {
-    mapi_netopts o = { .auth = MAPI_AUTH_BASIC, .user = g_src.user, .password = g_src.password,
+    mapi_netopts o = { .auth = MAPI_AUTH_BASIC, .user = in->user, .password = in->password,
                        .allow_http = 1, .connect_timeout_ms = 3000, .timeout_ms = 10000 };
     sr_err e;
     *net = mapi_net_new(&o, &e);
     CU_ASSERT_PTR_NOT_NULL_FATAL(*net);
     char ews[256];
-    snprintf(ews, sizeof ews, "%s/EWS/Exchange.asmx", g_src.url);
-    mapi_session_opts so = { .mailbox = mailbox, .ews_url = ews, .impersonate = 1 };
+    snprintf(ews, sizeof ews, "%s/EWS/Exchange.asmx", in->url);
+    mapi_session_opts so = { .mailbox = mailbox, .ews_url = ews, .impersonate = impersonate };
     mapi_session *s = mapi_session_logon(*net, &so, &e);
     CU_ASSERT_PTR_NOT_NULL_FATAL(s);
     return s;
+}
+
+static mapi_session *src_session(const char *mailbox, mapi_net **net)
+{
+    return session_on(&g_src, mailbox, 1, net);
 }
 
 static void write_switchmsg(const mbx *m, const mbx *t)
@@ -718,6 +723,49 @@ static void test_source_directory(void)
     free(stored);
 }
 
+/* An admin account with Full Access but without the impersonation right:
+ * the engine falls back to explicit access on both sides. */
+static void test_explicit_access(void)
+{
+    char seed[512], noimp[512];
+    snprintf(seed, sizeof seed, "%s/src.xml", g_dir);
+    snprintf(noimp, sizeof noimp, "%s/src-noimp.xml", g_dir);
+    char *t = slurp(seed), *p = strstr(t, "impersonation=\"1\"");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+    p[15] = '0';
+    sr_err e;
+    CU_ASSERT_EQUAL_FATAL(sr_write_file_atomic(noimp, t, strlen(t), 0600, 0, &e), SR_OK);
+    free(t);
+    inst ni = { 0 };
+    CU_ASSERT_EQUAL_FATAL(start_exsim(&ni, "noimp", noimp), 0);
+    snprintf(ni.user, sizeof ni.user, "%s", g_src.user);
+    snprintf(ni.password, sizeof ni.password, "%s", g_src.password);
+    mapi_net *net;
+    mapi_session *s = session_on(&ni, g_a.smtp, 0, &net);
+    mapi_switchmsg w = { .version = MAPI_SWITCHMSG_CONTEMPORARY, .target_smtp = g_a_tgt.smtp,
+                         .target_legacy_dn = g_a_tgt.legacy_dn, .created_by = "test_cpuu_engine" };
+    CU_ASSERT_EQUAL(mapi_session_write_switchmsg(s, &w, 1, &e), SR_OK);
+    mapi_session_free(s);
+    mapi_net_free(net);
+    char ini[512], extra[256];
+    snprintf(ini, sizeof ini, "%s/noimp.ini", g_dir);
+    snprintf(extra, sizeof extra, "AutodiscoverSourceURL=%s/autodiscover/autodiscover.xml\n", ni.url);
+    write_ini(ini, g_src.password, NULL);
+    char *txt = slurp(ini), *line = strstr(txt, "AutodiscoverSourceURL=");
+    char *end = line ? strchr(line, '\n') : NULL;
+    CU_ASSERT_PTR_NOT_NULL_FATAL(end);
+    char *fixed = sr_asprintf("%.*s%s%s", (int)(line - txt), txt, extra, end + 1);
+    CU_ASSERT_EQUAL(sr_write_file_atomic(ini, fixed, strlen(fixed), 0600, 0, &e), SR_OK);
+    free(fixed);
+    free(txt);
+    make_profile("Room Explicit", &g_a, NULL);
+    const char *a[] = { "-Profiles", "Room Explicit", "-SkipAutodiscoverChecking", "-Features", NULL };
+    CU_ASSERT_EQUAL(run_cpuu(ini, a), CPUU_SUCCESS);
+    CU_ASSERT_EQUAL(csv_last("Room Explicit", NULL), 10);
+    CU_ASSERT_TRUE(file_has(g_log, "trying explicit (Full Access) access"));
+    tu_stop(ni.pid, 5000);
+}
+
 /* -DefaultProfile, -UndoAll, -UndoDefaultProfile. */
 static void test_default_profile_and_undo_all(void)
 {
@@ -839,6 +887,7 @@ int main(void)
     CU_add_test(s, "progress lines", test_progress_lines);
     CU_add_test(s, "features, Critical, Autodiscover checking", test_features_and_critical);
     CU_add_test(s, "source directory for the recipient map", test_source_directory);
+    CU_add_test(s, "explicit access when impersonation is refused", test_explicit_access);
     CU_add_test(s, "-DefaultProfile, -UndoAll, -UndoDefaultProfile", test_default_profile_and_undo_all);
     CU_add_test(s, "profile checks 1 5 6 7 8 23 24 4", test_profile_checks);
     CU_add_test(s, "CPUU.ini and command-line errors", test_config_errors);
