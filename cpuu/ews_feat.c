@@ -454,8 +454,9 @@ sr_code ewsf_parse_getinboxrules(xmlNodePtr resp_op, xmlNodePtr **rules, size_t 
     return SR_OK;
 }
 
-sr_code ewsf_parse_updateinboxrules(xmlNodePtr resp_op, sr_err *err)
+sr_code ewsf_parse_updateinboxrules(xmlNodePtr resp_op, int *op_index, sr_err *err)
 {
+    *op_index = -1;
     sr_code rc = ewsf_msg_status(resp_op, err);
     if (rc == SR_OK)
         return SR_OK;
@@ -468,8 +469,9 @@ sr_code ewsf_parse_updateinboxrules(xmlNodePtr resp_op, sr_err *err)
     char *field = ewsf_child_text(ve, EWSF_NS_T, "FieldURI");
     char *code = ewsf_child_text(ve, EWSF_NS_T, "ErrorCode");
     char *value = ewsf_child_text(ve, EWSF_NS_T, "FieldValue");
-    sr_err_prefix(err, "rule operation %s: %s %s '%s': ", idx ? idx : "?", code ? code : "?",
-                  field ? field : "?", value ? value : "");
+    if (idx)
+        *op_index = atoi(idx);
+    sr_err_prefix(err, "%s %s '%s': ", code ? code : "?", field ? field : "?", value ? value : "");
     free(idx);
     free(field);
     free(code);

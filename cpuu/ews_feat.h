@@ -92,8 +92,9 @@ xmlDocPtr ewsf_req_updateinboxrules(const mapi_ews_target *t, const char *mailbo
 sr_code ewsf_parse_getinboxrules(xmlNodePtr resp_op, xmlNodePtr **rules, size_t *n, int *blob,
                                  sr_err *err);
 /* UpdateInboxRulesResponse: SR_OK, or the error naming the failing
- * operation index, field, rule error code and value. */
-sr_code ewsf_parse_updateinboxrules(xmlNodePtr resp_op, sr_err *err);
+ * operation's field, rule error code and value; *op_index = the failing
+ * operation (-1 when the answer names none). */
+sr_code ewsf_parse_updateinboxrules(xmlNodePtr resp_op, int *op_index, sr_err *err);
 
 /* ---- ResolveNames (one UnresolvedEntry per request, as the schema says) ---- */
 xmlDocPtr ewsf_req_resolvenames(const mapi_ews_target *t, const char *entry, sr_err *err);

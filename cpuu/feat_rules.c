@@ -636,25 +636,67 @@ static sr_code r_backup(cpuu_ctx *c, void *state, sr_err *err)
     return rc;
 }
 
+static char *op_name(const ewsf_rule_op *op)
+{
+    if (op->kind == EWSF_RULE_DELETE)
+        return sr_asprintf("deleting rule %s", op->rule_id);
+    char *n = text_of(op->rule, "DisplayName");
+    char *s = sr_asprintf("rule '%s'", n ? n : "?");
+    free(n);
+    return s;
+}
+
+/* ONE UpdateInboxRules.  The server applies all operations or none; when it
+ * refuses one (validation error naming its index), that one is reported
+ * and the others are sent again — bounded by the number of operations. */
 static sr_code write_ops(cpuu_ctx *c, const ewsf_rule_op *ops, size_t n, int remove_blob,
                          sr_err *err)
 {
-    if (!n)
-        return SR_OK;
+    ewsf_rule_op *left = n ? malloc(n * sizeof *left) : NULL;
+    if (n && !left)
+        return sr_err_set(err, SR_E_NOMEM, "out of memory");
+    if (n)
+        memcpy(left, ops, n * sizeof *left);
     mapi_ews_target t = mapi_session_target(c->tgt);
-    mapi_ews_call call = {0};
-    call.req = ewsf_req_updateinboxrules(&t, mapi_session_mailbox(c->tgt), remove_blob, ops, n, err);
-    if (!call.req)
-        return err->code;
-    sr_code rc = mapi_session_run(c->tgt, &call, 1, err);
-    if (rc == SR_OK)
-        rc = ewsf_parse_updateinboxrules(call.resp_op, err);
-    if (rc != SR_OK)
+    sr_code first = SR_OK;
+    unsigned refused = 0;
+    for (size_t attempt = 0; n && attempt <= n; attempt++) {
+        sr_err e = {0};
+        mapi_ews_call call = {0};
+        call.req = ewsf_req_updateinboxrules(&t, mapi_session_mailbox(c->tgt), remove_blob, left, n, &e);
+        sr_code rc = call.req ? mapi_session_run(c->tgt, &call, 1, &e) : e.code;
+        int idx = -1, dropped = 0;
+        if (rc == SR_OK)
+            rc = ewsf_parse_updateinboxrules(call.resp_op, &idx, &e);
+        xmlFreeDoc(call.req);
+        xmlFreeDoc(call.resp);
+        if (rc == SR_OK)
+            break;
+        if (idx >= 0 && (size_t)idx < n) {
+            char *what = op_name(&left[idx]);
+            sr_err_prefix(&e, "%s refused by the target: ", what ? what : "a rule");
+            free(what);
+            sr_log(SR_LOG_ERROR, c->who, "%s: %s", FEATURE, e.msg);
+            memmove(&left[idx], &left[idx + 1], (n - (size_t)idx - 1) * sizeof *left);
+            n--;
+            refused++;
+            dropped = 1;
+        }
+        if (first == SR_OK) {
+            first = rc;
+            *err = e;
+        }
+        if (!dropped)
+            break;   /* not a per-rule refusal: nothing to retry without */
+    }
+    free(left);
+    if (first != SR_OK) {
+        if (refused)
+            sr_err_prefix(err, "%u rule operation(s) refused, the others written; first: ", refused);
         sr_err_prefix(err, "%s: %s: UpdateInboxRules on %s: ", c->who, FEATURE,
                       mapi_session_mailbox(c->tgt));
-    xmlFreeDoc(call.req);
-    xmlFreeDoc(call.resp);
-    return rc;
+    }
+    return first;
 }
 
 static sr_code r_apply(cpuu_ctx *c, void *state, feature_stats *st, sr_err *err)

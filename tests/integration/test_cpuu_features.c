@@ -988,7 +988,8 @@ static void test_rules(void)
     mapi_ews_target tt = mapi_session_target(w.tgt);
     mapi_ews_call sc = {.req = ewsf_req_updateinboxrules(&tt, g_mbx_tgt, 1, &set, 1, &e)};
     CU_ASSERT_EQUAL(mapi_session_run(w.tgt, &sc, 1, &e), SR_OK);
-    CU_ASSERT_EQUAL(ewsf_parse_updateinboxrules(sc.resp_op, &e), SR_OK);
+    int bad_op;
+    CU_ASSERT_EQUAL(ewsf_parse_updateinboxrules(sc.resp_op, &bad_op, &e), SR_OK);
     xmlFreeDoc(sc.req);
     xmlFreeDoc(sc.resp);
     free(cur);
@@ -1006,6 +1007,48 @@ static void test_rules(void)
     now = tgt_rules_text(&w);
     CU_ASSERT_STRING_EQUAL(now, before);
     free(now);
+    world_close(&w);
+
+    /* the target refuses one rule (a recipient the target does not have):
+     * that rule is named, every other one is still written */
+    CU_ASSERT_EQUAL_FATAL(world_open(&w, 0, 1), 0);
+    xmlNodePtr refused = NULL;
+    char *vname = NULL, *vaddr = NULL;
+    for (size_t i = 0; i < nsrc && !vaddr; i++) {
+        xmlNodePtr fa = ewsf_child(ewsf_child(src[i], EWSF_NS_T, "Conditions"), EWSF_NS_T,
+                                   "FromAddresses");
+        char *rt = ewsf_child_text(ewsf_child(fa, EWSF_NS_T, "Address"), EWSF_NS_T, "RoutingType");
+        char *ea = ewsf_child_text(ewsf_child(fa, EWSF_NS_T, "Address"), EWSF_NS_T, "EmailAddress");
+        const rcpt *r = ea ? rcpt_by_src(ea) : NULL;
+        if (rt && !strcmp(rt, "EX") && r && r->tgt[0]) {
+            refused = src[i];
+            vaddr = ea;
+            ea = NULL;
+        }
+        free(ea);
+        free(rt);
+    }
+    CU_ASSERT_PTR_NOT_NULL_FATAL(refused);
+    vname = ewsf_child_text(refused, EWSF_NS_T, "DisplayName");
+    CU_ASSERT_EQUAL(rmap_add(w.c.map, vaddr, rcpt_by_src(vaddr)->tgt, "/o=TargetOrg/cn=ghost", &e),
+                    SR_OK);
+    reset_stats();
+    CU_ASSERT_NOT_EQUAL(run_feature(&w, CFG_F_RULES, &st, &e), SR_OK);
+    CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, vname));
+    CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "RecipientDoesNotExist"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, g_mbx_src));
+    CU_ASSERT_EQUAL(tgt_ops("UpdateInboxRules"), 2);   /* refused once, then the rest */
+    gd = tgt_rules(&w, &got, &ngot);
+    CU_ASSERT_EQUAL(ngot, nsrc - 3 + 1 - 1);
+    CU_ASSERT_PTR_NULL(rule_named(got, ngot, vname));
+    free(got);
+    xmlFreeDoc(gd);
+    CU_ASSERT_EQUAL(cpuu_feature_ops(CFG_F_RULES)->restore(&w.c, &e), SR_OK);
+    now = tgt_rules_text(&w);
+    CU_ASSERT_STRING_EQUAL(now, before);
+    free(now);
+    free(vname);
+    free(vaddr);
     free(after);
     free(before);
     free(src);
