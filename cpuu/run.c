@@ -1,0 +1,176 @@
+/* run.c — one run of the engine: the log and CSV (-Log), CPUU.ini with the
+ * command-line overrides, the secret from the parent, the profile store, then
+ * one mode; the exit bitmask comes back to main. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cpuu/engine.h"
+
+/* The log file (0600, appended); NULL when it cannot be opened. */
+static FILE *open_log(const char *path)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
+    FILE *fp = fd >= 0 ? fdopen(fd, "a") : NULL;
+    if (fd >= 0 && !fp)
+        close(fd);
+    if (fp)
+        setvbuf(fp, NULL, _IOLBF, 0);
+    return fp;
+}
+
+static void apply_overrides(cfg_cpuu *c, const cpuu_opts *o)
+{
+    if (o->features_given) {
+        c->features = o->features;
+        c->features_given = 1;
+        c->skip = 0;
+    }
+    if (o->skip_given) {
+        c->skip = o->skip;
+        c->features = 0;
+        c->features_given = 0;
+    }
+    c->effective = c->features_given ? c->features : (CFG_FSET_PROCESSABLE & ~c->skip);
+    if (o->critical_given)
+        c->critical = o->critical;
+    if (o->remove_given)
+        c->remove = o->remove;
+    if (o->silent >= 0)
+        c->silent = o->silent;
+    if (o->process_offline_profiles >= 0)
+        c->process_offline_profiles = o->process_offline_profiles;
+    if (o->keep_ost >= 0)
+        c->keep_ost = o->keep_ost;
+    if (o->autodiscover_source_url) {
+        free(c->autodiscover_source_url);
+        c->autodiscover_source_url = sr_strdup(o->autodiscover_source_url);
+    }
+    if (o->autodiscover_target_url) {
+        free(c->autodiscover_target_url);
+        c->autodiscover_target_url = sr_strdup(o->autodiscover_target_url);
+    }
+}
+
+/* Parameters with no meaning on Linux are accepted and said so. */
+static void note_not_applicable(const cpuu_opts *o, const cfg_cpuu *c)
+{
+    if (o->move_dumps_to_remote || c->move_dumps_to_remote)
+        sr_log(SR_LOG_INFO, "cpuu", "-MoveDumpsToRemote: not applicable on Linux (no crash dumps)");
+    if (o->log_write_directly || c->log_write_directly)
+        sr_log(SR_LOG_INFO, "cpuu", "-LogWriteDirectly: not applicable on Linux (the log is always "
+               "written directly)");
+    if (o->max_local_dumps != CFG_DEFAULT_MAX_LOCAL_DUMPS)
+        sr_log(SR_LOG_INFO, "cpuu", "-MaxLocalDumps: not applicable on Linux");
+    if (o->disable_logon_through_outlook || c->disable_logon_through_outlook)
+        sr_log(SR_LOG_INFO, "cpuu", "-DisableLogonThroughOutlook: no Outlook here; the engine logs "
+               "on to the target itself");
+    if (c->ask_credentials)
+        sr_log(SR_LOG_WARN, "cpuu", "AskCredentials: no prompts in this engine; give the password "
+               "in CPUU.ini or on CPUU_SECRET_FD");
+}
+
+static char *dir_of(const char *path)
+{
+    const char *sl = strrchr(path, '/');
+    return sl ? sr_asprintf("%.*s", (int)(sl == path ? 1 : sl - path), path) : sr_strdup(".");
+}
+
+static const char *const bit_names[] = {
+    "CPUU_SUCCESS", "CPUU_NO_SWITCH_MSG", "CPUU_SWITCH_ERR", "CPUU_USER_ABORT", "CPUU_GLOBAL_ERR",
+    "CPUU_CRASH", "CPUU_FAILED_TO_WRITE_LOG", "CPUU_FAILED_TO_CREATE_TMP_DIR",
+    "CPUU_FAILED_TO_COPY_LOCALLOG_TO_REMOTE_SHARE", "CPUU_INVALID_SWITCH_MSG",
+};
+
+static void log_exit(unsigned bits)
+{
+    char buf[400] = "";
+    for (unsigned i = 0; i < sizeof bit_names / sizeof bit_names[0]; i++)
+        if (bits & (1u << i))
+            snprintf(buf + strlen(buf), sizeof buf - strlen(buf), "%s%s", buf[0] ? "|" : "", bit_names[i]);
+    sr_log(SR_LOG_NOTICE, "cpuu", "exit %u (%s)", bits, buf[0] ? buf : "CPUU_CANNOT_START");
+}
+
+/* Log + CSV; returns the log stream (NULL: stderr) and sets bits on failure. */
+static FILE *open_outputs(cpuu_run_ctx *r, const char *pattern, char **log_path)
+{
+    *log_path = cpuu_log_expand(pattern);
+    FILE *fp = *log_path ? open_log(*log_path) : NULL;
+    if (!fp) {
+        fprintf(stderr, "cpuu: cannot write the log file %s: %s (exit bit 64 "
+                "CPUU_FAILED_TO_WRITE_LOG); logging to stderr\n", *log_path ? *log_path : pattern,
+                strerror(errno));
+        r->bits |= CPUU_FAILED_TO_WRITE_LOG;
+    }
+    sr_log_set_stream(fp);
+    char *csv = *log_path ? cpuu_csv_path(*log_path) : NULL;
+    sr_err e;
+    if (!csv || !(r->csv = cpuu_csv_open(csv, &e))) {
+        fprintf(stderr, "cpuu: %s (exit bit 64 CPUU_FAILED_TO_WRITE_LOG)\n", csv ? e.msg : "out of memory");
+        r->bits |= CPUU_FAILED_TO_WRITE_LOG;
+    }
+    free(csv);
+    return fp;
+}
+
+static unsigned run_mode(cpuu_run_ctx *r)
+{
+    sr_err e;
+    r->secret = cpuu_secret_from_fd(&e);
+    r->store = mapi_pstore_open(NULL, 0, &e);
+    if (!r->store) {
+        sr_log(SR_LOG_ERROR, "cpuu", "profile store: %s", e.msg);
+        fprintf(stderr, "cpuu: profile store: %s (exit bit 16 CPUU_GLOBAL_ERR)\n", e.msg);
+        return r->bits | CPUU_GLOBAL_ERR;
+    }
+    cpuu_mode mode = cpuu_opts_mode(r->opts);
+    static const char *const mode_names[] = { "update", "rollback", "cleanup" };
+    sr_log(SR_LOG_NOTICE, "cpuu", "%s mode; profiles in %s; INI %s", mode_names[mode],
+           mapi_pstore_dir(r->store), r->cfg->path);
+    if (mode == CPUU_MODE_UPDATE)
+        cpuu_mode_update(r);
+    else if (mode == CPUU_MODE_ROLLBACK)
+        cpuu_mode_rollback(r);
+    else
+        cpuu_mode_cleanup(r);
+    return r->bits;
+}
+
+unsigned cpuu_run(const cpuu_opts *o)
+{
+    cpuu_run_ctx r = { .opts = o };
+    char *log_path = NULL;
+    sr_log_set_level(SR_LOG_INFO);
+    FILE *logfp = open_outputs(&r, o->log ? o->log : "CPUU.log", &log_path);
+    sr_err e;
+    cfg_diag diag;
+    const char *ini = o->ini ? o->ini : "CPUU.ini";
+    r.cfg = cfg_cpuu_load(ini, &diag, &e);
+    unsigned bits;
+    if (!r.cfg) {
+        sr_log(SR_LOG_ERROR, "cpuu", "%s; nothing processed", e.msg);
+        fprintf(stderr, "cpuu: %s (%u error(s) in %s; see the log); exit bit 16 CPUU_GLOBAL_ERR\n",
+                e.msg, diag.errors, ini);
+        bits = r.bits | CPUU_GLOBAL_ERR;
+    } else {
+        apply_overrides(r.cfg, o);
+        note_not_applicable(o, r.cfg);
+        r.ini_dir = dir_of(r.cfg->path);
+        bits = run_mode(&r);
+    }
+    log_exit(bits);
+    sr_log_set_stream(NULL);
+    if (logfp && fclose(logfp) != 0)
+        bits |= CPUU_FAILED_TO_WRITE_LOG;
+    cpuu_csv_close(r.csv);
+    mapi_pstore_free(r.store);
+    cfg_cpuu_free(r.cfg);
+    ldapdir_free(r.src_dir);
+    sr_secret_free(r.secret);
+    free(r.ini_dir);
+    free(log_path);
+    return bits;
+}
