@@ -82,8 +82,9 @@ EOF
 )
 {
     echo "[Settings]"
-    echo "CPUUCmdLine="
-    echo "SrcExchServer="
+    # the lab's Autodiscover URLs are on 127.0.0.1, not on the mail domains
+    echo "CPUUCmdLine=-SkipAutodiscoverChecking -Log $work/cpuu-#D.log"
+    echo "SrcExchServer=mail.src.test"
     echo "LogonNetworkSecurityNegotiate=1"
     echo "LeaveTemporaryProfiles=0"
     echo
@@ -145,7 +146,8 @@ if [ -x "$cpuu" ]; then
     say "4. switchresmb SwitchResMB.ini > log   (engine: $cpuu, 4 workers)"
     timeout 300 "$BIN/switchresmb" --state-dir "$state" --cpuu "$cpuu" "$work/SwitchResMB.ini" >"$work/run1.log" 2>&1
     rc=$?
-    grep -E ' -> |switch message|WARN|ERROR' "$work/run1.log" | grep -v '^ ' | sed 's/^[^ ]* //' | head -60
+    echo "   (transitions of two mailboxes; the whole log is $work/run1.log)"
+    grep -E 'room-000[25]@src.test: ' "$work/run1.log" | sed 's/^[^ ]* /   /' | head -30
     sed -n '/==== switchresmb report/,$p' "$work/run1.log"
     echo "demo: exit code $rc"
     say "temporary profiles left in the store: $(ls "$work/profiles" 2>/dev/null | grep -c '^{' || true)"
@@ -157,6 +159,15 @@ if [ -x "$cpuu" ]; then
     rc2=$?
     sed -n '/==== switchresmb report/,$p' "$work/run2.log"
     echo "demo: exit code $rc2"
+    say "6. the admin adds [TargetMailboxesSMTP] (the targets the directory lacks) and runs again:"
+    echo "   only the FAILED mailboxes are retried"
+    { echo; echo "[TargetMailboxesSMTP]"; printf '%s\n' "${rooms[@]:1}" | sed 's/@src\.test$/@tgt.test/'; } \
+        >>"$work/SwitchResMB.ini"
+    timeout 300 "$BIN/switchresmb" --state-dir "$state" --cpuu "$cpuu" "$work/SwitchResMB.ini" >"$work/run3.log" 2>&1
+    rc3=$?
+    grep -E 'retrying|room-000[56]@src.test: ' "$work/run3.log" | sed 's/^[^ ]* /   /'
+    sed -n '/==== switchresmb report/,$p' "$work/run3.log"
+    echo "demo: exit code $rc3"
     [ "$rc" -le 255 ] || rc_all=1
 else
     say "4. $cpuu is not built yet: showing a --dry-run (resolve + read switch messages, nothing written)"
