@@ -764,6 +764,11 @@ static void test_explicit_access(void)
     CU_ASSERT_EQUAL(csv_last("Room Explicit", NULL), 10);
     CU_ASSERT_TRUE(file_has(g_log, "trying explicit (Full Access) access"));
     tu_stop(ni.pid, 5000);
+    /* cleanup limited by -Profiles (as switchresmb runs it) */
+    const char *c[] = { "-Cleanup", "-Profiles", "Room Explicit", "Nobody", NULL };
+    CU_ASSERT_EQUAL(run_cpuu(ini, c), CPUU_SUCCESS);
+    CU_ASSERT_EQUAL(csv_last("Room Explicit", NULL), 14);
+    CU_ASSERT_EQUAL(csv_last("Nobody", NULL), 0);
 }
 
 /* -DefaultProfile, -UndoAll, -UndoDefaultProfile. */
@@ -847,6 +852,18 @@ static void test_profile_checks(void)
     const char *b[] = { "-Profiles", "P-multi", "-Features", NULL };
     CU_ASSERT_EQUAL(run_cpuu(ini2, b), CPUU_SWITCH_ERR);
     CU_ASSERT_EQUAL(csv_last("P-multi", NULL), 24);
+    /* cleanup keeps the backup of a profile that was not updated */
+    const char *c[] = { "-Cleanup", "-Profiles", "P-none", NULL };
+    CU_ASSERT_EQUAL(run_cpuu(g_ini, c), CPUU_CANNOT_START);
+    CU_ASSERT_EQUAL(csv_last("P-none", NULL), 0);
+    CU_ASSERT_TRUE(file_has(g_log, "P-none: not updated successfully: backups kept for a rollback"));
+    st = store();
+    mapi_profile p = { 0 };
+    char *bname = mapi_profile_backup_name("P-none");
+    CU_ASSERT_EQUAL(mapi_pstore_load(st, bname, &p, &e), SR_OK);
+    mapi_profile_clear(&p);
+    free(bname);
+    mapi_pstore_free(st);
 }
 
 static void test_config_errors(void)
