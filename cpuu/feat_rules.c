@@ -498,10 +498,9 @@ static sr_code resolve_all(cpuu_ctx *c, rstate *s, sr_err *err)
     for (size_t i = 0; i < s->tgt.n && !fail; i++)
         fail = each_address(s->tgt.v[i], collect_key, &kt) != 0;
     sr_code rc = fail ? sr_err_set(err, SR_E_NOMEM, "out of memory") : SR_OK;
-    if (rc == SR_OK)
-        rc = rmap_resolve(c->map, (const char *const *)k.v, k.n, err);
-    if (rc == SR_OK && kt.n)
-        rc = rmap_resolve_target(c->map, (const char *const *)kt.v, kt.n, err);
+    if (rc == SR_OK)   /* one batch for both sides' addresses */
+        rc = rmap_resolve_both(c->map, (const char *const *)k.v, k.n, (const char *const *)kt.v,
+                               kt.n, err);
     keys_clear(&k);
     keys_clear(&kt);
     if (rc != SR_OK)

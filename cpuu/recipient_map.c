@@ -377,20 +377,23 @@ static char *query_of(const char *norm_or_orig)
     return sr_asprintf("%s%s", k[0] == '/' ? "EX:" : "SMTP:", k);
 }
 
-/* Step 3 without a target directory (verify = 1: mapped entries must exist
- * in the target org) or step 4 (identity: the target knows the key itself). */
-static sr_code target_from_ews(rmap *m, entry **p, size_t n, int identity, sr_err *err)
+/* Step 3 without a target directory and step 4, in ONE ResolveNames batch:
+ * the first nv entries are mapped source recipients whose target address
+ * must exist in the target org (no match → NOT_MIGRATED); the others are
+ * identity checks — does the target org know this very key (no match →
+ * UNKNOWN)? */
+static sr_code target_from_ews(rmap *m, entry **p, size_t n, size_t nv, sr_err *err)
 {
     rn_job *jobs = calloc(n ? n : 1, sizeof *jobs);
     char **q = calloc(n ? n : 1, sizeof *q);
     sr_code rc = jobs && q ? SR_OK : sr_err_set(err, SR_E_NOMEM, "out of memory");
     for (size_t i = 0; i < n && rc == SR_OK; i++) {
-        q[i] = query_of(identity ? p[i]->orig : p[i]->tgt_smtp);
+        q[i] = query_of(i >= nv ? p[i]->orig : p[i]->tgt_smtp);
         jobs[i].query = q[i];
         if (!q[i])
             rc = sr_err_set(err, SR_E_NOMEM, "out of memory");
     }
-    if (rc == SR_OK)
+    if (rc == SR_OK && n)
         rc = resolve_names(m, jobs, n, err);
     for (size_t i = 0; i < n && rc == SR_OK; i++) {
         entry *e = p[i];
@@ -399,7 +402,7 @@ static sr_code target_from_ews(rmap *m, entry **p, size_t n, int identity, sr_er
             set_str(&e->tgt_smtp, jobs[i].smtp);
             if (jobs[i].name)
                 set_str(&e->display, jobs[i].name);
-        } else if (identity) {
+        } else if (i >= nv) {
             e->st = jobs[i].found == 2 ? RMAP_AMBIGUOUS : RMAP_UNKNOWN;
         } else {
             e->st = jobs[i].found == 2 ? RMAP_AMBIGUOUS : RMAP_NOT_MIGRATED;
@@ -449,43 +452,77 @@ static void clear_pending(table *t, sr_code rc)
     }
 }
 
-sr_code rmap_resolve(rmap *m, const char *const *keys, size_t n, sr_err *err)
+/* Keys that can be checked for identity on the target (addresses). */
+static size_t keep_addresses(entry **p, size_t k)
 {
-    size_t np;
-    sr_code rc = collect(&m->map, keys, n, &np, err);
-    if (rc != SR_OK || np == 0) {
-        clear_pending(&m->map, rc);
-        return rc;
-    }
-    entry **p = calloc(m->map.n, sizeof *p);
-    if (!p) {
-        clear_pending(&m->map, SR_E_NOMEM);
-        return sr_err_set(err, SR_E_NOMEM, "out of memory");
-    }
-    /* fresh entries start UNKNOWN: that is the selection of step 2 / 4 */
-    size_t k = select_pending(&m->map, RMAP_UNKNOWN, p);
-    if (m->src_dir) {
-        rc = resolve_source(m, p, k, err);
-        if (rc == SR_OK) {
-            k = select_pending(&m->map, RMAP_MAPPED, p);
-            if (m->tgt_dir)
-                rc = target_from_directory(m, p, k, err);
-            else if (m->tgt && k)
-                rc = target_from_ews(m, p, k, 0, err);
+    size_t j = 0;
+    for (size_t i = 0; i < k; i++)
+        if (is_smtp(p[i]->key) || is_dn(p[i]->key))
+            p[j++] = p[i];
+    return j;
+}
+
+/* Target-organisation keys with a target directory: the same lookup as a
+ * source directory's; found → MAPPED to its primary SMTP. */
+static sr_code target_keys_from_directory(rmap *m, entry **p, size_t k, sr_err *err)
+{
+    ldapdir *save = m->src_dir;
+    m->src_dir = m->tgt_dir;
+    sr_code rc = resolve_source(m, p, k, err);
+    m->src_dir = save;
+    for (size_t i = 0; i < k; i++)
+        if (p[i]->src_smtp) {
+            p[i]->st = RMAP_MAPPED;
+            set_str(&p[i]->tgt_smtp, p[i]->src_smtp);
         }
-    } else if (m->tgt) {
-        size_t j = 0;
-        for (size_t i = 0; i < k; i++)   /* only addresses can be checked for identity */
-            if (is_smtp(p[i]->key) || is_dn(p[i]->key))
-                p[j++] = p[i];
-        if (j)
-            rc = target_from_ews(m, p, j, 1, err);
+    return rc;
+}
+
+sr_code rmap_resolve_both(rmap *m, const char *const *keys, size_t n, const char *const *tkeys,
+                          size_t nt, sr_err *err)
+{
+    size_t np = 0, ntp = 0;
+    sr_code rc = collect(&m->map, keys, n, &np, err);
+    if (rc == SR_OK)
+        rc = collect(&m->tgt_keys, tkeys, nt, &ntp, err);
+    entry **p = rc == SR_OK && np + ntp ? calloc(m->map.n + m->tgt_keys.n, sizeof *p) : NULL;
+    if (rc == SR_OK && np + ntp && !p)
+        rc = sr_err_set(err, SR_E_NOMEM, "out of memory");
+    size_t nv = 0, nid = 0;   /* p[0..nv) verify, p[nv..nv+nid) identity */
+    if (p && np) {
+        /* fresh entries start UNKNOWN: that is the selection of step 2 / 4 */
+        size_t k = select_pending(&m->map, RMAP_UNKNOWN, p);
+        if (m->src_dir) {
+            rc = resolve_source(m, p, k, err);
+            k = rc == SR_OK ? select_pending(&m->map, RMAP_MAPPED, p) : 0;
+            if (k && m->tgt_dir)
+                rc = target_from_directory(m, p, k, err);
+            else if (m->tgt)
+                nv = k;
+        } else if (m->tgt) {
+            nid = keep_addresses(p, k);
+        }
     }
+    if (p && ntp && rc == SR_OK) {
+        size_t k = select_pending(&m->tgt_keys, RMAP_UNKNOWN, p + nv + nid);
+        if (m->tgt_dir)
+            rc = target_keys_from_directory(m, p + nv + nid, k, err);
+        else if (m->tgt)
+            nid += keep_addresses(p + nv + nid, k);
+    }
+    if (rc == SR_OK && nv + nid)
+        rc = target_from_ews(m, p, nv + nid, nv, err);
     if (rc != SR_OK)
         rc = err->code;
     clear_pending(&m->map, rc);
+    clear_pending(&m->tgt_keys, rc);
     free(p);
     return rc;
+}
+
+sr_code rmap_resolve(rmap *m, const char *const *keys, size_t n, sr_err *err)
+{
+    return rmap_resolve_both(m, keys, n, NULL, 0, err);
 }
 
 rmap_status rmap_lookup(rmap *m, const char *key, rmap_target *t)
@@ -513,33 +550,7 @@ const char *rmap_source_smtp(rmap *m, const char *key)
 
 sr_code rmap_resolve_target(rmap *m, const char *const *keys, size_t n, sr_err *err)
 {
-    size_t np;
-    sr_code rc = collect(&m->tgt_keys, keys, n, &np, err);
-    if (rc != SR_OK || np == 0 || (!m->tgt_dir && !m->tgt)) {
-        clear_pending(&m->tgt_keys, rc);
-        return rc;
-    }
-    entry **p = calloc(m->tgt_keys.n, sizeof *p);
-    if (!p)
-        return sr_err_set(err, SR_E_NOMEM, "out of memory");
-    size_t k = select_pending(&m->tgt_keys, RMAP_UNKNOWN, p);
-    if (m->tgt_dir) {
-        /* the target directory: the same lookup as a source directory's */
-        ldapdir *save = m->src_dir;
-        m->src_dir = m->tgt_dir;
-        rc = resolve_source(m, p, k, err);
-        m->src_dir = save;
-        for (size_t i = 0; i < k; i++)
-            if (p[i]->src_smtp) {
-                p[i]->st = RMAP_MAPPED;
-                set_str(&p[i]->tgt_smtp, p[i]->src_smtp);
-            }
-    } else {
-        rc = target_from_ews(m, p, k, 1, err);
-    }
-    clear_pending(&m->tgt_keys, rc);
-    free(p);
-    return rc;
+    return rmap_resolve_both(m, NULL, 0, keys, n, err);
 }
 
 const char *rmap_target_smtp_of(rmap *m, const char *key)

@@ -68,6 +68,10 @@ const char *rmap_source_smtp(rmap *m, const char *key);
  * else one concurrent ResolveNames batch on the target session.  Cached;
  * counted in rmap_lookups_made.  Without either source: no-op. */
 sr_code rmap_resolve_target(rmap *m, const char *const *keys, size_t n, sr_err *err);
+/* rmap_resolve(keys) and rmap_resolve_target(tkeys) at once: the target
+ * side's ResolveNames for both go out in ONE concurrent batch. */
+sr_code rmap_resolve_both(rmap *m, const char *const *keys, size_t n, const char *const *tkeys,
+                          size_t nt, sr_err *err);
 /* Target primary SMTP of a target-organisation key (after
  * rmap_resolve_target); owned by the map, NULL when unknown. */
 const char *rmap_target_smtp_of(rmap *m, const char *key);
