@@ -196,9 +196,11 @@ static int read_env(const char *path)
     return 0;
 }
 
+/* $LAB_SCRIPT chooses the lab (tests/lab/LAB-CONTRACT.md), slapd by default. */
 static char *lab_script(void)
 {
-    return sr_asprintf("%s/tests/lab/slapd-lab.sh", tu_root());
+    const char *ls = getenv("LAB_SCRIPT");
+    return ls && *ls ? sr_strdup(ls) : sr_asprintf("%s/tests/lab/slapd-lab.sh", tu_root());
 }
 
 static int lab_start(void)
@@ -1080,6 +1082,38 @@ static void test_directory_outage(void)
     world_close(&w);
 }
 
+/* Bad backups: none → SR_E_NOTFOUND; corrupt or with a DTD → SR_E_PARSE
+ * naming the mailbox and the feature; nothing is written to the target. */
+static void test_bad_backups(void)
+{
+    world w;
+    CU_ASSERT_EQUAL_FATAL(world_open(&w, 0, 0), 0);
+    free(w.backup);
+    w.backup = sr_asprintf("%s/bad-backups", g_dir);
+    w.c.backup_dir = w.backup;
+    sr_err e;
+    reset_stats();
+    CU_ASSERT_EQUAL(cpuu_feature_ops(CFG_F_DELEGATES)->restore(&w.c, &e), SR_E_NOTFOUND);
+    CU_ASSERT_EQUAL(cpuu_feature_ops(CFG_F_RULES)->restore(&w.c, &e), SR_E_NOTFOUND);
+    const char *bad[] = {"<GetDelegateResponse", "<!DOCTYPE x [<!ENTITY a 'b'>]><x>&a;</x>",
+                         "<x xmlns='urn:other'/>"};
+    for (int i = 0; i < 3; i++) {
+        CU_ASSERT_EQUAL(cpuu_backup_put(&w.c, "Delegates", "target.xml", bad[i], strlen(bad[i]), &e),
+                        SR_OK);
+        CU_ASSERT_EQUAL(cpuu_backup_put(&w.c, "Rules", "target.xml", bad[i], strlen(bad[i]), &e),
+                        SR_OK);
+        sr_code rc = cpuu_feature_ops(CFG_F_DELEGATES)->restore(&w.c, &e);
+        CU_ASSERT_TRUE(rc == SR_E_PARSE || rc == SR_E_PROTOCOL);
+        CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, g_mbx_src));
+        CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "Delegates"));
+        rc = cpuu_feature_ops(CFG_F_RULES)->restore(&w.c, &e);
+        CU_ASSERT_TRUE(rc == SR_E_PARSE || rc == SR_E_PROTOCOL);
+        CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "Rules"));
+    }
+    CU_ASSERT_EQUAL(tgt_ops("AddDelegate") + tgt_ops("RemoveDelegate") + tgt_ops("UpdateInboxRules"), 0);
+    world_close(&w);
+}
+
 static void test_feature_table(void)
 {
     CU_ASSERT_PTR_NOT_NULL(cpuu_feature_ops(CFG_F_DELEGATES));
@@ -1104,6 +1138,7 @@ int main(void)
     CU_add_test(s, "recipient map: batching, cache, identity check", test_rmap_batching);
     CU_add_test(s, "Delegates: dry run, update, idempotent, repair, restore", test_delegates);
     CU_add_test(s, "Rules: dry run, update, idempotent, restore", test_rules);
+    CU_add_test(s, "bad backups are refused with a clear message", test_bad_backups);
     CU_add_test(s, "directory outage fails the feature naming mailbox and DC", test_directory_outage);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
