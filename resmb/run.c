@@ -564,6 +564,10 @@ static void worker(resmb_run *run, resmb_mb *m, int idx, int wfd)
 {
     signal(SIGTERM, SIG_DFL);
     signal(SIGINT, SIG_DFL);
+    /* cpuu_invoke writes the secret into a pipe the engine may never read
+     * (it can exit first): EPIPE there, not death of the worker.  The engine
+     * inherits the ignored SIGPIPE (exec keeps SIG_IGN); it gets EPIPE too. */
+    signal(SIGPIPE, SIG_IGN);
     rec r = { .idx = idx, .state = -1 };
     sr_err e;
     sm_journal *j = sm_journal_open(run->journal_path, &e);
@@ -683,8 +687,9 @@ static int run_chunk(resmb_run *run, resmb_mb *mb, size_t n, report *rep)
 static int report_earlier(const char *object, int state, unsigned bits, void *arg)
 {
     report *rep = arg;
+    (void)bits;   /* OR-ed over every attempt: a mailbox retried to DONE may carry old bits */
     if (state == MB_DONE) {
-        report_line(rep, object, state, bits, "done in an earlier run; not processed again");
+        report_line(rep, object, state, 0, "done in an earlier run; not processed again");
         rep->done_before++;
     }
     return 0;   /* FAILED mailboxes are retried by this run */

@@ -585,6 +585,19 @@ static void test_no_switch_message(void)
     free(log);
     assert_target(ROOM(8), "");
     CU_ASSERT_EQUAL(temp_profiles(&c), 0);
+    /* the message appears (e.g. written by the sync agent): a rerun retries
+     * the failed mailbox only, and then everything is done: exit 0 */
+    write_switch(ROOM(8), TROOM(8));
+    rc = case_run(&c, g_fake, "ok", NULL);
+    CU_ASSERT_EQUAL(rc, 0);
+    CU_ASSERT_TRUE(report_has(c.text, ROOM(8), "retried after an earlier failure"));
+    CU_ASSERT_TRUE(report_has(c.text, ROOM(5), "done in an earlier run"));
+    rc = case_run(&c, g_fake, "ok", NULL);
+    CU_ASSERT_EQUAL(rc, 0);
+    CU_ASSERT_TRUE(report_has(c.text, ROOM(8), "done in an earlier run"));
+    log = fake_log(&c);
+    CU_ASSERT_EQUAL(count_sub(log, "-Profiles {"), 4);   /* room-0005 once, room-0008 once */
+    free(log);
     case_free(&c);
 }
 
