@@ -125,6 +125,12 @@ typedef struct cpuu_run_ctx {
     unsigned n_done;                  /* profiles with a final "OK" code */
 } cpuu_run_ctx;
 
+/* The user's abort (SIGINT, SIGHUP): the profile in progress is finished,
+ * the rest are not started (cleanup reports them as 16), and the run gets
+ * CPUU_USER_ABORT.  cpuu_abort_init installs the handlers (first thing in main). */
+void cpuu_abort_init(void);
+int cpuu_aborted(void);
+
 /* Everything from CPUU.ini parse to the last CSV line.  Returns the exit bits. */
 unsigned cpuu_run(const cpuu_opts *o);
 

@@ -222,6 +222,7 @@ int main(int argc, char **argv)
 {
     cpuu_opts o;
     sr_err err;
+    cpuu_abort_init();
     cpuu_progress_init();
     if (cpuu_opts_parse(argc, argv, &o, &err) != SR_OK) {
         fprintf(stderr, "cpuu: %s\n", err.msg);

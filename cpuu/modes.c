@@ -133,6 +133,17 @@ int cpuu_rm_backup_dir(const char *dir)
     return rmdir(dir) == 0 ? rc : -1;
 }
 
+/* Between profiles: has the user aborted?  Logs it once and sets the bit. */
+static int stop_here(cpuu_run_ctx *r, size_t left)
+{
+    if (!cpuu_aborted())
+        return 0;
+    if (!(r->bits & CPUU_USER_ABORT))
+        sr_log(SR_LOG_WARN, "cpuu", "aborted by the user: %zu profile(s) left unprocessed", left);
+    r->bits |= CPUU_USER_ABORT;
+    return 1;
+}
+
 /* ---- selection ------------------------------------------------------------- */
 /* The names a mode works on: explicit ones, the default profile, or all. */
 static sr_code select_names(cpuu_run_ctx *r, const char *const *given, int want_default,
@@ -276,7 +287,7 @@ void cpuu_mode_update(cpuu_run_ctx *r)
     }
     if (n == 0)
         sr_log(SR_LOG_NOTICE, "cpuu", "no profile in %s: nothing to update", mapi_pstore_dir(r->store));
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n && !stop_here(r, n - i); i++)
         update_one(r, names[i], !given && !r->opts->default_profile);
     mapi_names_free(names, n);
 }
@@ -331,7 +342,7 @@ void cpuu_mode_rollback(cpuu_run_ctx *r)
         return;
     }
     size_t done = 0;
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n && !stop_here(r, n - i); i++) {
         if (!given && !r->opts->undo_default_profile) {   /* -UndoAll: the originals of backups */
             if (!mapi_profile_name_is_backup(names[i]))
                 continue;
@@ -346,7 +357,7 @@ void cpuu_mode_rollback(cpuu_run_ctx *r)
 }
 
 /* ---- cleanup --------------------------------------------------------------- */
-static void cleanup_one(cpuu_run_ctx *r, const char *name, int explicit)
+static void cleanup_one(cpuu_run_ctx *r, const char *name, int explicit, int canceled)
 {
     mapi_profile p = { 0 };
     sr_err e;
@@ -361,6 +372,10 @@ static void cleanup_one(cpuu_run_ctx *r, const char *name, int explicit)
             sr_log(SR_LOG_INFO, name, "no backups: nothing to clean up");
             cpuu_report(r, CPUU_MODE_CLEANUP, name, CPUU_RC_NOT_PROCESSED, 0);
         }
+        goto out;
+    }
+    if (canceled) {
+        cpuu_report(r, CPUU_MODE_CLEANUP, name, CPUU_RC_CLEANUP_CANCELED, 0);
         goto out;
     }
     if (mapi_pstore_load(r->store, name, &p, &e) != SR_OK || !p.status.updated) {
@@ -400,19 +415,20 @@ void cpuu_mode_cleanup(cpuu_run_ctx *r)
         return;
     }
     for (size_t i = 0; i < n; i++) {
+        int canceled = stop_here(r, n - i);
         if (given) {
-            cleanup_one(r, names[i], 1);
+            cleanup_one(r, names[i], 1, canceled);
             continue;
         }
         if (mapi_profile_name_is_backup(names[i]))
             continue;   /* reached through its original */
         /* target-check profiles left by -LeaveTemporaryProfile are auxiliary too */
-        if (!strncmp(names[i], "CPUU_", 5) && mapi_profile_name_is_temp(names[i])) {
+        if (!strncmp(names[i], "CPUU_", 5) && mapi_profile_name_is_temp(names[i]) && !canceled) {
             if (mapi_pstore_delete(r->store, names[i], &e) == SR_OK)
                 sr_log(SR_LOG_NOTICE, names[i], "temporary target-check profile deleted");
             continue;
         }
-        cleanup_one(r, names[i], 0);
+        cleanup_one(r, names[i], 0, canceled);
     }
     mapi_names_free(names, n);
 }

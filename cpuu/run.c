@@ -3,12 +3,37 @@
  * one mode; the exit bitmask comes back to main. */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "cpuu/engine.h"
+
+static volatile sig_atomic_t g_abort;
+
+static void on_abort(int sig)
+{
+    (void)sig;
+    g_abort = 1;
+}
+
+void cpuu_abort_init(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_abort;
+    sa.sa_flags = SA_RESTART;   /* let the request in flight finish */
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+}
+
+int cpuu_aborted(void)
+{
+    return g_abort != 0;
+}
 
 /* The log file (0600, appended); NULL when it cannot be opened. */
 static FILE *open_log(const char *path)

@@ -11,10 +11,13 @@
 #include <CUnit/Basic.h>
 #include <fcntl.h>
 #include <libxml/parser.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "configs/configs.h"
@@ -94,7 +97,7 @@ static int read_seed(const char *seed, inst *in, mbx *m, int max)
     return n;
 }
 
-static int start_exsim(inst *in, const char *name, const char *seed)
+static int start_exsim_rtt(inst *in, const char *name, const char *seed, const char *rtt_ms)
 {
     char bin[512], pf[512], log[512], schemas[512];
     snprintf(bin, sizeof bin, "%s/exsim", tu_bin());
@@ -102,7 +105,8 @@ static int start_exsim(inst *in, const char *name, const char *seed)
     snprintf(log, sizeof log, "%s/%s.log", g_dir, name);
     snprintf(schemas, sizeof schemas, "%s/protocol/ews", tu_shared());
     char *argv[] = { bin, "--seed", (char *)seed, "--port", "0", "--port-file", pf,
-                     "--schemas", schemas, "--validate-responses", NULL };
+                     "--schemas", schemas, "--validate-responses", rtt_ms ? "--rtt-ms" : NULL,
+                     (char *)rtt_ms, NULL };
     if (!tu_exists(bin)) {
         fprintf(stderr, "%s is missing: build it with make bin/exsim\n", bin);
         return -1;
@@ -120,6 +124,11 @@ static int start_exsim(inst *in, const char *name, const char *seed)
     }
     snprintf(in->url, sizeof in->url, "http://127.0.0.1:%d", in->port);
     return 0;
+}
+
+static int start_exsim(inst *in, const char *name, const char *seed)
+{
+    return start_exsim_rtt(in, name, seed, NULL);
 }
 
 /* A (unmigrated room with a target), C (another unmigrated mailbox), D (a
@@ -771,6 +780,62 @@ static void test_explicit_access(void)
     CU_ASSERT_EQUAL(csv_last("Nobody", NULL), 0);
 }
 
+/* Ctrl-C (SIGINT) during a run: the profile in progress ends, the others are
+ * not started, exit bit 8. */
+static void test_user_abort(void)
+{
+    char seed[512], ini[512], extra[256];
+    snprintf(seed, sizeof seed, "%s/src.xml", g_dir);
+    inst slow = { 0 };
+    CU_ASSERT_EQUAL_FATAL(start_exsim_rtt(&slow, "slow", seed, "200"), 0);
+    snprintf(ini, sizeof ini, "%s/slow.ini", g_dir);
+    snprintf(extra, sizeof extra, "AutodiscoverSourceURL=%s/autodiscover/autodiscover.xml\n", slow.url);
+    write_ini(ini, g_src.password, NULL);
+    char *txt = slurp(ini), *line = strstr(txt, "AutodiscoverSourceURL="), *end = line ? strchr(line, '\n') : NULL;
+    CU_ASSERT_PTR_NOT_NULL_FATAL(end);
+    char *fixed = sr_asprintf("%.*s%s%s", (int)(line - txt), txt, extra, end + 1);
+    sr_err e;
+    CU_ASSERT_EQUAL(sr_write_file_atomic(ini, fixed, strlen(fixed), 0600, 0, &e), SR_OK);
+    free(fixed);
+    free(txt);
+    make_profile("Slow 1", &g_c, NULL);
+    make_profile("Slow 2", &g_c, NULL);
+    make_profile("Slow 3", &g_c, NULL);
+    int pfd[2];
+    CU_ASSERT_EQUAL_FATAL(pipe(pfd), 0);
+    char fdv[16], bin[512], out[512];
+    snprintf(fdv, sizeof fdv, "%d", pfd[1]);
+    setenv("CPUU_PROGRESS_FD", fdv, 1);
+    snprintf(bin, sizeof bin, "%s/cpuu", tu_bin());
+    snprintf(out, sizeof out, "%s/out.txt", g_dir);
+    char *argv[] = { bin, "-INI", ini, "-Log", g_log, "-Profiles", "Slow 1", "Slow 2", "Slow 3",
+                     "-SkipAutodiscoverChecking", "-Features", NULL };
+    pid_t pid = tu_spawn(argv, out);
+    unsetenv("CPUU_PROGRESS_FD");
+    close(pfd[1]);
+    /* wait (bounded) until the first profile's source store is being opened */
+    char buf[256];
+    struct pollfd pw = { .fd = pfd[0], .events = POLLIN };
+    ssize_t got = poll(&pw, 1, 10000) == 1 ? read(pfd[0], buf, sizeof buf - 1) : -1;
+    CU_ASSERT_TRUE(got > 0);
+    kill(pid, SIGINT);
+    int status = -1;
+    for (int i = 0; i < 300 && waitpid(pid, &status, WNOHANG) == 0; i++)   /* 15 s at most */
+        usleep(50 * 1000);
+    if (status == -1)
+        status = tu_stop(pid, 2000);
+    char rest[1024];
+    drain(pfd[0], rest, sizeof rest);
+    CU_ASSERT_TRUE(WIFEXITED(status));
+    CU_ASSERT_EQUAL(WEXITSTATUS(status), CPUU_USER_ABORT | CPUU_NO_SWITCH_MSG);
+    CU_ASSERT_PTR_NOT_NULL(strstr(rest, "exit 10\n"));
+    CU_ASSERT_EQUAL(csv_last("Slow 1", NULL), 0);
+    CU_ASSERT_EQUAL(csv_last("Slow 2", NULL), -1);
+    CU_ASSERT_EQUAL(csv_last("Slow 3", NULL), -1);
+    CU_ASSERT_TRUE(file_has(g_log, "aborted by the user: 2 profile(s) left unprocessed"));
+    tu_stop(slow.pid, 5000);
+}
+
 /* -DefaultProfile, -UndoAll, -UndoDefaultProfile. */
 static void test_default_profile_and_undo_all(void)
 {
@@ -905,6 +970,7 @@ int main(void)
     CU_add_test(s, "features, Critical, Autodiscover checking", test_features_and_critical);
     CU_add_test(s, "source directory for the recipient map", test_source_directory);
     CU_add_test(s, "explicit access when impersonation is refused", test_explicit_access);
+    CU_add_test(s, "user abort (SIGINT)", test_user_abort);
     CU_add_test(s, "-DefaultProfile, -UndoAll, -UndoDefaultProfile", test_default_profile_and_undo_all);
     CU_add_test(s, "profile checks 1 5 6 7 8 23 24 4", test_profile_checks);
     CU_add_test(s, "CPUU.ini and command-line errors", test_config_errors);
