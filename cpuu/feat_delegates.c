@@ -95,9 +95,16 @@ static sr_code d_read(cpuu_ctx *c, void **state, feature_stats *st, sr_err *err)
     *state = s;
     /* Source and target are different servers (often different mapi_net
      * handles); each read is one round trip on its own server. */
-    sr_code rc = get_delegates(c, c->src, &s->src, NULL, NULL, err);
+    sr_code rc = SR_OK;
+    if (c->src != c->tgt)
+        rc = get_delegates(c, c->src, &s->src, NULL, NULL, err);
     if (rc == SR_OK)
         rc = get_delegates(c, c->tgt, &s->tgt, &s->tgt_doc, &s->tgt_op, err);
+    /* updated in place: the one mailbox is both sides, read once */
+    for (size_t i = 0; rc == SR_OK && c->src == c->tgt && i < s->tgt.n; i++)
+        rc = ewsf_delegates_add(&s->src, &s->tgt.v[i], err);
+    if (rc == SR_OK && c->src == c->tgt && s->tgt.deliver)
+        s->src.deliver = sr_strdup(s->tgt.deliver);
     st->seen = (unsigned)s->src.n;
     return rc;
 }
@@ -238,6 +245,13 @@ static sr_code d_plan(cpuu_ctx *c, void *state, feature_stats *st, sr_err *err)
         s->p.deliver = s->src.deliver;
     ewsf_delegates_clear(&want);
     st->changed = (unsigned)(s->p.add.n + s->p.upd.n + s->p.nrem);
+    for (size_t i = 0; i < s->p.add.n; i++)
+        sr_log(SR_LOG_INFO, c->who, "%s: plan: add %s", FEATURE, s->p.add.v[i].smtp);
+    for (size_t i = 0; i < s->p.upd.n; i++)
+        sr_log(SR_LOG_INFO, c->who, "%s: plan: update %s", FEATURE, s->p.upd.v[i].smtp);
+    for (size_t i = 0; i < s->p.nrem; i++)
+        sr_log(SR_LOG_INFO, c->who, "%s: plan: remove %s (a source recipient left over)", FEATURE,
+               s->p.rem[i]);
     sr_log(SR_LOG_INFO, c->who, "%s: %zu source delegates; add %zu, update %zu, remove %zu%s%s",
            FEATURE, s->src.n, s->p.add.n, s->p.upd.n, s->p.nrem,
            s->p.deliver ? ", DeliverMeetingRequests → " : "", s->p.deliver ? s->p.deliver : "");

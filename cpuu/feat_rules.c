@@ -85,9 +85,21 @@ static sr_code r_read(cpuu_ctx *c, void **state, feature_stats *st, sr_err *err)
     if (!s)
         return sr_err_set(err, SR_E_NOMEM, "out of memory");
     *state = s;
-    sr_code rc = get_rules(c, c->src, &s->src, err);
-    if (rc == SR_OK)
-        rc = get_rules(c, c->tgt, &s->tgt, err);
+    sr_code rc = get_rules(c, c->tgt, &s->tgt, err);
+    if (rc == SR_OK && c->src != c->tgt) {
+        rc = get_rules(c, c->src, &s->src, err);
+    } else if (rc == SR_OK) {
+        /* updated in place: the one mailbox is both sides, read once */
+        s->src.doc = xmlNewDoc(BAD_CAST "1.0");
+        xmlNodePtr op = s->src.doc ? xmlDocCopyNode(s->tgt.op, s->src.doc, 1) : NULL;
+        if (op) {
+            xmlDocSetRootElement(s->src.doc, op);
+            xmlReconciliateNs(s->src.doc, op);
+        }
+        s->src.op = op;
+        rc = op ? ewsf_parse_getinboxrules(op, &s->src.v, &s->src.n, &s->src.blob, err)
+                : sr_err_set(err, SR_E_NOMEM, "out of memory");
+    }
     st->seen = (unsigned)s->src.n;
     return rc;
 }
@@ -325,6 +337,8 @@ static int map_address(void *ctx, xmlNodePtr a)
             set_child_text(a, "Name", t.display_name);
     } else if (st == RMAP_UNKNOWN && !ex) {
         /* an external SMTP address: nothing to map */
+    } else if (st == RMAP_UNKNOWN && rmap_target_smtp_of(m->c->map, email)) {
+        /* already a recipient of the target organisation (updated in place) */
     } else {
         const char *smtp = ex ? rmap_source_smtp(m->c->map, email) : NULL;
         m->st->unresolved++;
@@ -532,8 +546,11 @@ static sr_code plan_rule(cpuu_ctx *c, rstate *s, xmlNodePtr src, int nth, paths 
     } else {
         xmlNodePtr have = target_copy(&s->tgt, name, nth);
         if (!have) {
+            sr_log(SR_LOG_INFO, c->who, "%s: plan: create rule '%s'", FEATURE, name);
             rc = add_op(s, (ewsf_rule_op){.kind = EWSF_RULE_CREATE, .rule = copy}, err);
         } else if (!same_rule(c->map, copy, have)) {
+            sr_log(SR_LOG_INFO, c->who, "%s: plan: set rule '%s' (its target copy differs)", FEATURE,
+                   name);
             char *id = text_of(have, "RuleId");
             if (id)
                 set_child_text(copy, "RuleId", id);

@@ -1114,6 +1114,40 @@ static void test_bad_backups(void)
     world_close(&w);
 }
 
+/* Updated in place (ctx->src == ctx->tgt): one read per feature, and a
+ * mailbox already in target terms needs nothing. */
+static void test_in_place(void)
+{
+    world w;
+    CU_ASSERT_EQUAL_FATAL(world_open(&w, 0, 1), 0);
+    w.c.src = w.c.tgt;
+    mapi_folders_clear(&w.c.src_folders);
+    sr_err e;
+    CU_ASSERT_EQUAL_FATAL(mapi_session_folders(w.tgt, &w.c.src_folders, &e), SR_OK);
+    free(w.backup);
+    w.backup = sr_asprintf("%s/in-place", g_dir);
+    w.c.backup_dir = w.backup;
+    char *dbefore = tgt_delegates_text(&w, NULL), *rbefore = tgt_rules_text(&w);
+    feature_stats st;
+    reset_stats();
+    CU_ASSERT_EQUAL(run_feature(&w, CFG_F_DELEGATES, &st, &e), SR_OK);
+    CU_ASSERT_EQUAL(st.changed, 0);
+    CU_ASSERT_EQUAL(tgt_round_trips(), 1);
+    reset_stats();
+    CU_ASSERT_EQUAL(run_feature(&w, CFG_F_RULES, &st, &e), SR_OK);
+    CU_ASSERT_EQUAL(st.changed, 0);
+    CU_ASSERT_EQUAL(st.unsupported, 0);
+    CU_ASSERT_EQUAL(tgt_round_trips(), 1);
+    char *d = tgt_delegates_text(&w, NULL), *r = tgt_rules_text(&w);
+    CU_ASSERT_STRING_EQUAL(d, dbefore);
+    CU_ASSERT_STRING_EQUAL(r, rbefore);
+    free(d);
+    free(r);
+    free(dbefore);
+    free(rbefore);
+    world_close(&w);
+}
+
 static void test_feature_table(void)
 {
     CU_ASSERT_PTR_NOT_NULL(cpuu_feature_ops(CFG_F_DELEGATES));
@@ -1138,6 +1172,7 @@ int main(void)
     CU_add_test(s, "recipient map: batching, cache, identity check", test_rmap_batching);
     CU_add_test(s, "Delegates: dry run, update, idempotent, repair, restore", test_delegates);
     CU_add_test(s, "Rules: dry run, update, idempotent, restore", test_rules);
+    CU_add_test(s, "updated in place: one read, nothing to change", test_in_place);
     CU_add_test(s, "bad backups are refused with a clear message", test_bad_backups);
     CU_add_test(s, "directory outage fails the feature naming mailbox and DC", test_directory_outage);
     CU_basic_set_mode(CU_BRM_VERBOSE);
