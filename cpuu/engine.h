@@ -1,6 +1,9 @@
 /* engine.h — the update engine's private interface (cpuu/ only): the
  * command line as parsed, the spec's CSV return codes and exit bits in one
  * table, the run (log, CSV, progress, profile store) and the three modes.
+ * Files: main.c (argv), run.c (one run), modes.c (profile selection, checks
+ * without network, rollback, cleanup), engine.c (one profile's update over
+ * the network), csv.c (codes, bits, CSV), logfile.c (-Log), progress.c.
  *
  * Flow: main.c parses argv into cpuu_opts (cpuu_opts_parse), cpuu_run opens
  * the log/CSV/progress channel, loads CPUU.ini, applies command-line

@@ -931,6 +931,32 @@ static void test_profile_checks(void)
     mapi_pstore_free(st);
 }
 
+/* No -Profiles: every profile of the store, backups reported as 1,
+ * temporary profiles of other runs left alone. */
+static void test_all_profiles(void)
+{
+    mapi_pstore *st = store();
+    mapi_profile t = { 0 };
+    sr_err e;
+    t.name = sr_strdup("x");
+    mapi_account *a = mapi_profile_add_account(&t);
+    a->smtp = sr_strdup(g_c.smtp);
+    a->legacy_dn = sr_strdup(g_c.legacy_dn);
+    a->home_server = sr_strdup("mail.src.test");
+    CU_ASSERT_EQUAL_FATAL(mapi_pstore_create_temp(st, &t, NULL, &e), SR_OK);
+    mapi_pstore_free(st);
+    write_ini(g_ini, g_src.password, NULL);
+    const char *all[] = { "-SkipAutodiscoverChecking", "-Features", NULL };
+    int rc = run_cpuu(g_ini, all);
+    CU_ASSERT_TRUE(rc & CPUU_SWITCH_ERR);   /* the broken P-* profiles */
+    CU_ASSERT_TRUE(rc & CPUU_NO_SWITCH_MSG);
+    CU_ASSERT_EQUAL(csv_last("P-none" MAPI_PROFILE_BACKUP_SUFFIX, NULL), 1);
+    CU_ASSERT_EQUAL(csv_last("Room Two", NULL), 2);
+    CU_ASSERT_EQUAL(csv_last(t.name, NULL), -1);
+    CU_ASSERT_TRUE(file_has(g_log, "temporary profile of another run: not selected"));
+    mapi_profile_clear(&t);
+}
+
 static void test_config_errors(void)
 {
     char ini[512], out[512];
@@ -973,6 +999,7 @@ int main(void)
     CU_add_test(s, "user abort (SIGINT)", test_user_abort);
     CU_add_test(s, "-DefaultProfile, -UndoAll, -UndoDefaultProfile", test_default_profile_and_undo_all);
     CU_add_test(s, "profile checks 1 5 6 7 8 23 24 4", test_profile_checks);
+    CU_add_test(s, "every profile of the store", test_all_profiles);
     CU_add_test(s, "CPUU.ini and command-line errors", test_config_errors);
     CU_add_test(s, "-Log name expansion", test_log_name);
     CU_basic_set_mode(CU_BRM_VERBOSE);
