@@ -435,7 +435,11 @@ static sr_code collect(table *t, const char *const *keys, size_t n, size_t *npen
         entry *e = get_entry(t, keys[i], &fresh, err);
         if (!e)
             return err->code;
-        if (fresh) {
+        if (!fresh && e->st == RMAP_ERROR && !e->pending)
+            e->st = RMAP_UNKNOWN;   /* an error is no answer: ask again */
+        else if (!fresh)
+            continue;
+        if (!e->pending) {
             e->pending = 1;
             (*npend)++;
         }
@@ -446,7 +450,7 @@ static sr_code collect(table *t, const char *const *keys, size_t n, size_t *npen
 static void clear_pending(table *t, sr_code rc)
 {
     for (size_t i = 0; i < t->n; i++) {
-        if (t->v[i].pending && rc != SR_OK && t->v[i].st != RMAP_MAPPED)
+        if (t->v[i].pending && rc != SR_OK)   /* unverified answers are no answers */
             t->v[i].st = RMAP_ERROR;
         t->v[i].pending = 0;
     }
