@@ -419,6 +419,7 @@ static void test_update_rollback_cleanup(void)
     CU_ASSERT_PTR_NOT_NULL(p.accounts[0].ews_url && strstr(p.accounts[0].ews_url, g_tgt.url));
     CU_ASSERT_EQUAL(p.status.updated, 1);
     CU_ASSERT_EQUAL(p.n_services, 1);
+    CU_ASSERT_TRUE(p.accounts[0].display_name && strcmp(p.accounts[0].display_name, "Source store"));
     mapi_profile_clear(&p);
     /* the backup copy holds the original bytes; no temporary profile is left */
     char *bname = mapi_profile_backup_name("Room Two");
@@ -850,9 +851,16 @@ static void test_default_profile_and_undo_all(void)
     mapi_profile_clear(&p);
     mapi_pstore_free(st);
     char *before = profile_file("Room%20Default");
-    const char *a[] = { "-DefaultProfile", "-SkipAutodiscoverChecking", "-Features", NULL };
+    const char *a[] = { "-DefaultProfile", "-SkipAutodiscoverChecking", "-Features", "-NameTrgStoreAsSrc",
+                        NULL };
     CU_ASSERT_EQUAL(run_cpuu(g_ini, a), CPUU_SUCCESS);
     CU_ASSERT_EQUAL(csv_last("Room Default", NULL), 10);
+    st = store();
+    CU_ASSERT_EQUAL_FATAL(mapi_pstore_load(st, "Room Default", &p, &e), SR_OK);
+    CU_ASSERT_STRING_EQUAL(p.accounts[0].display_name, "Source store");   /* -NameTrgStoreAsSrc */
+    CU_ASSERT_STRING_EQUAL(p.accounts[0].smtp, g_a_tgt.smtp);
+    mapi_profile_clear(&p);
+    mapi_pstore_free(st);
     const char *u[] = { "-UndoAll", NULL };
     CU_ASSERT_EQUAL(run_cpuu(g_ini, u), CPUU_SUCCESS);
     CU_ASSERT_EQUAL(csv_last("Room Default", NULL), 12);
