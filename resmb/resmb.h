@@ -34,6 +34,9 @@ typedef enum {
 
 typedef enum { EV_START = 0, EV_OK, EV_FAIL, EV__NEVENTS } resmb_event;
 
+/* For the report only: a worker that died mid-step (never in the journal). */
+#define RESMB_STATE_INTERRUPTED (-2)
+
 /* The checked table; NULL with *err set when the table is inconsistent. */
 const sm_def *resmb_workflow(sr_err *err);
 /* The one-step table that puts a FAILED mailbox back to QUEUED (reruns). */

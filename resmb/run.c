@@ -327,7 +327,7 @@ static size_t next_chunk(cursor *c, resmb_mb *out, size_t max)
         m->section = c->list == 0 ? "Mailboxes" : "MailboxesSMTP";
         if (c->list == 1 && c->i < c->cfg->target_mailboxes_smtp.n)
             m->target_given = c->cfg->target_mailboxes_smtp.v[c->i].value;
-        c->i++;
+        c->i++;   /* no key twice: configs refuses a list with duplicates */
     }
     return n;
 }
@@ -671,7 +671,7 @@ static int run_chunk(resmb_run *run, resmb_mb *mb, size_t n, report *rep)
                 crashed |= code == SM_CRASH_EXIT;
                 char why[200];
                 snprintf(why, sizeof why, "worker stopped (status %d); a rerun resumes it", code);
-                report_line(rep, mb[i].key, -1, RESMB_EXIT_FAILED, why);
+                report_line(rep, mb[i].key, RESMB_STATE_INTERRUPTED, RESMB_EXIT_FAILED, why);
                 rep->pending++;
             }
     }

@@ -92,5 +92,7 @@ const sm_def *resmb_workflow(sr_err *err)
 
 const char *resmb_state_name(int state)
 {
+    if (state == RESMB_STATE_INTERRUPTED)
+        return "INTERRUPTED";
     return state >= 0 && state < MB__NSTATES ? state_names[state] : "NEW";
 }
