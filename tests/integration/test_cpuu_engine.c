@@ -984,6 +984,13 @@ static void test_config_errors(void)
     CU_ASSERT_TRUE(file_has(out, "unknown feature 'Teleport'"));
     const char *d[] = { "-UndoAll", "-Cleanup", NULL };
     CU_ASSERT_EQUAL(run_cpuu(g_ini, d), CPUU_GLOBAL_ERR);
+    /* a log that cannot be written: bit 64, the run goes on with the log on stderr */
+    char badlog[600];
+    snprintf(badlog, sizeof badlog, "%s/no-such-dir/x.log", g_dir);
+    const char *f[] = { "-Log", badlog, "-Profiles", "P-nodn", "-Features", NULL };
+    CU_ASSERT_EQUAL(run_cpuu(g_ini, f), CPUU_FAILED_TO_WRITE_LOG | CPUU_SWITCH_ERR);
+    CU_ASSERT_TRUE(file_has(out, "cannot write the log file"));
+    CU_ASSERT_TRUE(file_has(out, "P-nodn: result 5"));
     /* a missing INI */
     char missing[512];
     snprintf(missing, sizeof missing, "%s/none.ini", g_dir);
