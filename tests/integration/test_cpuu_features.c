@@ -96,9 +96,21 @@ static const char *patch_py =
     "rule('Client only', 'true', True, False)\n"
     "rule('To a source-only folder', 'true', False, True)\n"
     "rules.set('next-id', str(n))\n"
+    "own = [r for r in org['recipients'] if r is not me and r.get('target')][-1]\n"
+    "# a third source delegate with a Custom level EWS cannot write\n"
+    "dels = mb.find('delegates')\n"
+    "have = {e.text.lower() for e in dels.iter(q('PrimarySmtpAddress'))}\n"
+    "third = next(r for r in org['recipients'] if r is not me and r is not own and r.get('target')\n"
+    "             and r['source']['smtp'].lower() not in have)\n"
+    "du = ET.SubElement(dels, q('DelegateUser'))\n"
+    "ET.SubElement(ET.SubElement(du, q('UserId')), q('PrimarySmtpAddress')).text = third['source']['smtp']\n"
+    "pm = ET.SubElement(du, q('DelegatePermissions'))\n"
+    "ET.SubElement(pm, q('CalendarFolderPermissionLevel')).text = 'Reviewer'\n"
+    "ET.SubElement(pm, q('InboxFolderPermissionLevel')).text = 'Custom'\n"
+    "ET.SubElement(du, q('ReceiveCopiesOfMeetingMessages')).text = 'false'\n"
+    "ET.SubElement(du, q('ViewPrivateItems')).text = 'true'\n"
     "tree.write(sys.argv[2], encoding='utf-8', xml_declaration=True)\n"
     "# the target's own delegate and rule (must survive every run)\n"
-    "own = [r for r in org['recipients'] if r is not me and r.get('target')][-1]\n"
     "print('O', own['target']['smtp'], sep='\\t')\n"
     "tree = ET.parse(sys.argv[3])\n"
     "mb = next(m for m in tree.getroot().iter('mailbox') if m.get('smtp') == me['target']['smtp'])\n"
@@ -782,6 +794,7 @@ static void test_delegates(void)
     CU_ASSERT_TRUE(stat(p, &sb) == 0 && (sb.st_mode & 077) == 0);
 
     ewsf_delegates got = {0};
+    unsigned n_custom = 0;
     char *after = tgt_delegates_text(&w, &got);
     CU_ASSERT_EQUAL(got.n, want_mapped + 1);   /* + the target's own delegate, kept */
     int own_kept = 0;
@@ -798,12 +811,20 @@ static void test_delegates(void)
         if (!r || !r->tgt[0])
             continue;
         CU_ASSERT_PTR_NOT_NULL_FATAL(g);
-        for (int k = 0; k < EWSF_NPERM; k++)
-            CU_ASSERT_STRING_EQUAL(g->perm[k] ? g->perm[k] : "None",
-                                   src.v[i].perm[k] ? src.v[i].perm[k] : "None");
+        for (int k = 0; k < EWSF_NPERM; k++) {
+            const char *sp = src.v[i].perm[k] ? src.v[i].perm[k] : "None";
+            if (!strcmp(sp, "Custom")) {   /* not writable: the target keeps its own (None) */
+                n_custom++;
+                CU_ASSERT_STRING_EQUAL(g->perm[k] ? g->perm[k] : "None", "None");
+                continue;
+            }
+            CU_ASSERT_STRING_EQUAL(g->perm[k] ? g->perm[k] : "None", sp);
+        }
         CU_ASSERT_EQUAL(g->receive_copies, src.v[i].receive_copies);
         CU_ASSERT_EQUAL(g->view_private, src.v[i].view_private);
     }
+    CU_ASSERT_TRUE(n_custom >= 1);
+    CU_ASSERT_EQUAL(st.unsupported, n_custom);
     ewsf_delegates_clear(&got);
     world_close(&w);
 
