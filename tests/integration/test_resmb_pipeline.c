@@ -10,6 +10,9 @@
  * uses its own rooms (the simulators keep what earlier cases wrote), its own
  * state directory and its own profile store. */
 #include <CUnit/Basic.h>
+#include <fcntl.h>
+#include <glob.h>
+#include <sys/file.h>
 #include <libxml/parser.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -757,6 +760,48 @@ static void test_bounded_requests(void)
     case_free(&c);
 }
 
+/* One run per SwitchResMB.ini at a time; CPUUCmdLine may not choose the
+ * profiles (exit 32); --restart is refused while a mailbox is mid-way. */
+static void test_lock_cmdline_restart(void)
+{
+    ccase c;
+    case_init(&c);
+    c.smtp[0] = ROOM(52);
+    c.switch_section = 1;
+    case_write(&c);
+    /* a run that stops after its first journal write leaves the mailbox mid-way */
+    setenv("SM_CRASH_AT_STEP", "1", 1);
+    CU_ASSERT_EQUAL(case_run(&c, g_fake, "ok", NULL), 99);
+    unsetenv("SM_CRASH_AT_STEP");
+    const char *restart[] = { "--restart", NULL };
+    CU_ASSERT_EQUAL(case_run(&c, g_fake, "ok", restart), 1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(c.text, "--restart refused: 1 mailbox(es) are mid-way"));
+    /* hold the run lock as a concurrent run would */
+    char pat[700];
+    snprintf(pat, sizeof pat, "%s/*.lock", c.state);
+    glob_t g;
+    CU_ASSERT_EQUAL_FATAL(glob(pat, 0, NULL, &g), 0);
+    CU_ASSERT_EQUAL_FATAL(g.gl_pathc, 1);
+    char *lock = sr_strdup(g.gl_pathv[0]);
+    globfree(&g);
+    int fd = open(lock, O_RDWR | O_CLOEXEC);
+    CU_ASSERT_TRUE_FATAL(fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0);
+    CU_ASSERT_EQUAL(case_run(&c, g_fake, "ok", NULL), 1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(c.text, "another switchresmb run is processing this SwitchResMB.ini"));
+    close(fd);
+    free(lock);
+    /* lock released: the run resumes the mailbox and finishes it */
+    CU_ASSERT_EQUAL(case_run(&c, g_fake, "ok", NULL), 0);
+    CU_ASSERT_TRUE(report_has(c.text, ROOM(52), "processed (resumed)"));
+    CU_ASSERT_EQUAL(temp_profiles(&c), 0);
+    /* CPUUCmdLine naming the profiles */
+    snprintf(c.cmdline, sizeof c.cmdline, "-Silent -Profiles Mine");
+    case_write(&c);
+    CU_ASSERT_EQUAL(case_run(&c, g_fake, "ok", NULL), 32);
+    CU_ASSERT_PTR_NOT_NULL(strstr(c.text, "CPUUCmdLine: -Profiles is chosen by switchresmb"));
+    case_free(&c);
+}
+
 /* The real engine, when it is built. */
 static void test_real_engine(void)
 {
@@ -807,6 +852,7 @@ int main(void)
     CU_add_test(s, "--dry-run writes nothing", test_dry_run);
     CU_add_test(s, "crash at journal write N, resume", test_crash_resume);
     CU_add_test(s, "20 mailboxes: bounded LDAP/EWS", test_bounded_requests);
+    CU_add_test(s, "lock, CPUUCmdLine, --restart refused", test_lock_cmdline_restart);
     CU_add_test(s, "real engine", test_real_engine);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
