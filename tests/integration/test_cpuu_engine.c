@@ -837,6 +837,70 @@ static void test_user_abort(void)
     tu_stop(slow.pid, 5000);
 }
 
+/* <dir>/<smtp>.xml from the fixture template. */
+static void write_local_pox(const char *dir, const mbx *m, const inst *in, const char *domain)
+{
+    char tmpl[600], path[700], ews[200], server[200];
+    snprintf(tmpl, sizeof tmpl, "%s/tests/data/cpuu_engine/pox-settings.xml", tu_root());
+    snprintf(path, sizeof path, "%s/%s.xml", dir, m->smtp);
+    snprintf(ews, sizeof ews, "%s/EWS/Exchange.asmx", in->url);
+    snprintf(server, sizeof server, "%s@%s", m->guid, domain);
+    char *t = slurp(tmpl);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(strstr(t, "@EWSURL@"));
+    const char *keys[] = { "@SMTP@", "@LEGACYDN@", "@SERVER@", "@EWSURL@" };
+    const char *vals[] = { m->smtp, m->legacy_dn, server, ews };
+    for (int k = 0; k < 4; k++)
+        for (char *p; (p = strstr(t, keys[k])) != NULL;) {
+            char *n = sr_asprintf("%.*s%s%s", (int)(p - t), t, vals[k], p + strlen(keys[k]));
+            free(t);
+            t = n;
+        }
+    sr_err e;
+    CU_ASSERT_EQUAL(sr_write_file_atomic(path, t, strlen(t), 0600, 0, &e), SR_OK);
+    free(t);
+}
+
+/* UseLocalAutodiscoverXMLs=1: both sides answered from files beside CPUU.ini. */
+static void test_local_autodiscover(void)
+{
+    char dir[600], ini[700];
+    snprintf(dir, sizeof dir, "%s/localad", g_dir);
+    CU_ASSERT_EQUAL_FATAL(mkdir(dir, 0700), 0);
+    write_local_pox(dir, &g_a, &g_src, "src.test");
+    write_local_pox(dir, &g_a_tgt, &g_tgt, "tgt.test");
+    snprintf(ini, sizeof ini, "%s/CPUU.ini", dir);
+    char *ps = enc(g_src.password), *pt = enc(g_tgt.password);
+    char *text = sr_asprintf("[Parameters]\nAdmin=%s\nPassword=%s\nAdminTrg=%s\nPasswordTrg=%s\n"
+                             "UseLocalAutodiscoverXMLs=1\n", g_src.user, ps, g_tgt.user, pt);
+    sr_err e;
+    CU_ASSERT_EQUAL(sr_write_file_atomic(ini, text, strlen(text), 0600, 0, &e), SR_OK);
+    free(text);
+    free(ps);
+    free(pt);
+    write_switchmsg(&g_a, &g_a_tgt);
+    make_profile("Room Local", &g_a, NULL);
+    const char *a[] = { "-Profiles", "Room Local", "-SkipAutodiscoverChecking", "-Features", NULL };
+    CU_ASSERT_EQUAL(run_cpuu(ini, a), CPUU_SUCCESS);
+    CU_ASSERT_EQUAL(csv_last("Room Local", NULL), 10);
+    mapi_pstore *st = store();
+    mapi_profile p = { 0 };
+    CU_ASSERT_EQUAL_FATAL(mapi_pstore_load(st, "Room Local", &p, &e), SR_OK);
+    char want[800];
+    snprintf(want, sizeof want, "%s/%s.xml", dir, g_a_tgt.smtp);
+    CU_ASSERT_TRUE(p.accounts[0].autodiscover_url && !strcmp(p.accounts[0].autodiscover_url, want));
+    snprintf(want, sizeof want, "%s@tgt.test", g_a_tgt.guid);
+    CU_ASSERT_STRING_EQUAL(p.accounts[0].home_server, want);
+    mapi_profile_clear(&p);
+    mapi_pstore_free(st);
+    /* a mailbox without a file: no Autodiscover answer, named in the log */
+    make_profile("Room NoFile", &g_c, NULL);
+    const char *b[] = { "-Profiles", "Room NoFile", "-SkipAutodiscoverChecking", "-Features", NULL };
+    CU_ASSERT_EQUAL(run_cpuu(ini, b), CPUU_SWITCH_ERR);
+    CU_ASSERT_EQUAL(csv_last("Room NoFile", NULL), 4);
+    snprintf(want, sizeof want, "%s.xml", g_c.smtp);
+    CU_ASSERT_TRUE(file_has(g_log, want));
+}
+
 /* -DefaultProfile, -UndoAll, -UndoDefaultProfile. */
 static void test_default_profile_and_undo_all(void)
 {
@@ -1012,6 +1076,7 @@ int main(void)
     CU_add_test(s, "source directory for the recipient map", test_source_directory);
     CU_add_test(s, "explicit access when impersonation is refused", test_explicit_access);
     CU_add_test(s, "user abort (SIGINT)", test_user_abort);
+    CU_add_test(s, "UseLocalAutodiscoverXMLs", test_local_autodiscover);
     CU_add_test(s, "-DefaultProfile, -UndoAll, -UndoDefaultProfile", test_default_profile_and_undo_all);
     CU_add_test(s, "profile checks 1 5 6 7 8 23 24 4", test_profile_checks);
     CU_add_test(s, "every profile of the store", test_all_profiles);
