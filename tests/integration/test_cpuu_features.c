@@ -95,6 +95,23 @@ static const char *patch_py =
     "rule('Disabled rule', 'false', False, False)\n"
     "rule('Client only', 'true', True, False)\n"
     "rule('To a source-only folder', 'true', False, True)\n"
+    "# exceptions, forward as attachment, an SMS alert (MOBILE stays as it is)\n"
+    "mig = [r['source']['smtp'] for r in org['recipients'] if r is not me and r.get('target')]\n"
+    "r = ET.SubElement(rules, q('Rule'))\n"
+    "for k, v in (('RuleId', 'R%d' % n), ('DisplayName', 'With exceptions'), ('Priority', str(n)),\n"
+    "             ('IsEnabled', 'true')):\n"
+    "    ET.SubElement(r, q(k)).text = v\n"
+    "def ad(parent, addr, rt):\n"
+    "    a = ET.SubElement(parent, q('Address'))\n"
+    "    ET.SubElement(a, q('EmailAddress')).text = addr\n"
+    "    ET.SubElement(a, q('RoutingType')).text = rt\n"
+    "ad(ET.SubElement(ET.SubElement(r, q('Conditions')), q('SentToAddresses')), mig[0], 'SMTP')\n"
+    "ad(ET.SubElement(ET.SubElement(r, q('Exceptions')), q('FromAddresses')), mig[1], 'SMTP')\n"
+    "act = ET.SubElement(r, q('Actions'))\n"
+    "ad(ET.SubElement(act, q('ForwardAsAttachmentToRecipients')), mig[2], 'SMTP')\n"
+    "ad(ET.SubElement(act, q('SendSMSAlertToRecipients')), '+15550100', 'MOBILE')\n"
+    "ET.SubElement(act, q('StopProcessingRules')).text = 'true'\n"
+    "n += 1\n"
     "rules.set('next-id', str(n))\n"
     "own = [r for r in org['recipients'] if r is not me and r.get('target')][-1]\n"
     "# a third source delegate with a Custom level EWS cannot write\n"
@@ -938,6 +955,7 @@ static void test_rules(void)
     CU_ASSERT_PTR_NULL(rule_named(got, ngot, "Disabled rule"));
     CU_ASSERT_PTR_NULL(rule_named(got, ngot, "Client only"));
     CU_ASSERT_PTR_NULL(rule_named(got, ngot, "To a source-only folder"));
+    unsigned n_addr = 0;
     for (size_t i = 0; i < nsrc; i++) {
         char *name = ewsf_child_text(src[i], EWSF_NS_T, "DisplayName");
         xmlNodePtr g = rule_named(got, ngot, name);
@@ -948,13 +966,22 @@ static void test_rules(void)
             continue;
         CU_ASSERT_PTR_NOT_NULL_FATAL(g);
         /* every address is now the target's (or a kept not-migrated one) */
-        static const char *const parts[] = {"Conditions", "Actions"};
-        for (int p = 0; p < 2; p++) {
+        static const char *const parts[] = {"Conditions", "Exceptions", "Actions"};
+        for (int p = 0; p < 3; p++) {
             xmlNodePtr part = ewsf_child(g, EWSF_NS_T, parts[p]);
             for (xmlNodePtr l = part ? part->children : NULL; l; l = l->next)
                 for (xmlNodePtr a = ewsf_child(l, EWSF_NS_T, "Address"); a;
                      a = ewsf_next(a, EWSF_NS_T, "Address")) {
                     char *ea = ewsf_child_text(a, EWSF_NS_T, "EmailAddress");
+                    char *rt = ewsf_child_text(a, EWSF_NS_T, "RoutingType");
+                    n_addr++;
+                    if (rt && !strcmp(rt, "MOBILE")) {
+                        CU_ASSERT_STRING_EQUAL(ea, "+15550100");
+                        free(rt);
+                        free(ea);
+                        continue;
+                    }
+                    free(rt);
                     int ok = ea && (strncmp(ea, "/o=TargetOrg/", 13) == 0 || rcpt_by_tgt(ea) ||
                                     (rcpt_by_src(ea) && !rcpt_by_src(ea)->tgt[0]));
                     if (!ok)
@@ -978,6 +1005,10 @@ static void test_rules(void)
             xmlFree(id);
         }
     }
+    CU_ASSERT_TRUE(n_addr >= 8);   /* the seed's rules + conditions, exceptions, actions */
+    xmlNodePtr wx = rule_named(got, ngot, "With exceptions");
+    CU_ASSERT_PTR_NOT_NULL(ewsf_child(ewsf_child(wx, EWSF_NS_T, "Exceptions"), EWSF_NS_T,
+                                      "FromAddresses"));
     const mapi_folder *proj = folder_named(&w.c.tgt_folders, "Projects");
     CU_ASSERT_PTR_NOT_NULL(proj);
     free(got);
@@ -1060,9 +1091,23 @@ static void test_rules(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, vname));
     CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "RecipientDoesNotExist"));
     CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, g_mbx_src));
-    CU_ASSERT_EQUAL(tgt_ops("UpdateInboxRules"), 2);   /* refused once, then the rest */
+    /* every written rule naming that address is refused, one per request */
+    unsigned n_ref = 0;
+    for (size_t i = 0; i < nsrc; i++) {
+        char *name = ewsf_child_text(src[i], EWSF_NS_T, "DisplayName");
+        int written = strcmp(name, "Disabled rule") && strcmp(name, "Client only") &&
+                      strcmp(name, "To a source-only folder");
+        free(name);
+        xmlChar *x = NULL;
+        int len = 0;
+        x = written ? ewsf_dump_node(src[i], &len) : NULL;
+        n_ref += x && strcasestr((char *)x, vaddr) != NULL;
+        xmlFree(x);
+    }
+    CU_ASSERT_TRUE(n_ref >= 1);
+    CU_ASSERT_EQUAL(tgt_ops("UpdateInboxRules"), 1 + n_ref);   /* refused ones, then the rest */
     gd = tgt_rules(&w, &got, &ngot);
-    CU_ASSERT_EQUAL(ngot, nsrc - 3 + 1 - 1);
+    CU_ASSERT_EQUAL(ngot, nsrc - 3 + 1 - n_ref);
     CU_ASSERT_PTR_NULL(rule_named(got, ngot, vname));
     free(got);
     xmlFreeDoc(gd);
