@@ -109,7 +109,7 @@ void cpuu_report(cpuu_run_ctx *r, cpuu_mode mode, const char *profile, int rc, u
     sr_log(rc == CPUU_RC_MODIFYING_OK || rc == CPUU_RC_RESTORE_OK || rc == CPUU_RC_CLEANUP_OK
                ? SR_LOG_NOTICE : SR_LOG_WARN,
            profile, "result %d %s (previous %d)", rc, cpuu_rc_name(rc), prev);
-    if (!r->cfg->silent)
+    if (!r->cfg->silent && isatty(STDOUT_FILENO))   /* an admin at a terminal; a parent reads the CSV */
         printf("%s\t%d\t%s\n", profile, rc, cpuu_rc_name(rc));
 }
 
