@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -802,6 +803,43 @@ static void test_lock_cmdline_restart(void)
     case_free(&c);
 }
 
+/* SIGTERM (systemd stop): no new mailbox starts, the running one ends its
+ * step (here: the watchdog stops a hanging engine), exit 1; a rerun finishes. */
+static void test_sigterm(void)
+{
+    ccase c;
+    case_init(&c);
+    c.smtp[0] = ROOM(53);
+    c.smtp[1] = ROOM(54);
+    c.switch_section = 1;
+    c.cpuu_extra = "WatchDog=1\nOpenStoreWait=2\nAttempt=1\n";
+    case_write(&c);
+    char bin[512];
+    snprintf(bin, sizeof bin, "%s/switchresmb", tu_bin());
+    char *argv[] = { bin, "--state-dir", c.state, "--cpuu", g_fake, "--jobs", "1", c.ini, NULL };
+    setenv("SWITCHRESMB_PROFILE_DIR", c.profiles, 1);
+    setenv("FAKE_LOG", c.fakelog, 1);
+    setenv("FAKE_MODE", "hang", 1);
+    pid_t pid = tu_spawn(argv, c.out);
+    CU_ASSERT_TRUE_FATAL(pid > 0);
+    /* wait (bounded) until the engine runs for the first mailbox */
+    for (int i = 0; i < 100 && !tu_exists(c.fakelog); i++)
+        usleep(50 * 1000);
+    int st = tu_stop(pid, 15000);
+    CU_ASSERT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 1);
+    sr_err e;
+    c.text = sr_read_file(c.out, 1 << 22, NULL, &e);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(c.text);
+    CU_ASSERT_PTR_NOT_NULL(strstr(c.text, "stopped by a signal before every mailbox was processed"));
+    CU_ASSERT_TRUE(report_has(c.text, ROOM(53), "watchdog"));
+    CU_ASSERT_PTR_NULL(strstr(c.text, "room-0054@src.test: QUEUED -> RESOLVED"));
+    CU_ASSERT_EQUAL(temp_profiles(&c), 0);
+    CU_ASSERT_EQUAL(case_run(&c, g_fake, "ok", NULL), 0);
+    CU_ASSERT_TRUE(report_has(c.text, ROOM(53), "retried after an earlier failure"));
+    CU_ASSERT_TRUE(report_has(c.text, ROOM(54), "processed"));
+    case_free(&c);
+}
+
 /* The real engine, when it is built. */
 static void test_real_engine(void)
 {
@@ -853,6 +891,7 @@ int main(void)
     CU_add_test(s, "crash at journal write N, resume", test_crash_resume);
     CU_add_test(s, "20 mailboxes: bounded LDAP/EWS", test_bounded_requests);
     CU_add_test(s, "lock, CPUUCmdLine, --restart refused", test_lock_cmdline_restart);
+    CU_add_test(s, "SIGTERM: graceful stop, rerun finishes", test_sigterm);
     CU_add_test(s, "real engine", test_real_engine);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
