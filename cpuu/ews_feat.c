@@ -140,6 +140,7 @@ void ewsf_delegates_clear(ewsf_delegates *l)
         ewsf_delegate_clear(&l->v[i]);
     free(l->v);
     free(l->deliver);
+    free(l->first_bad);
     memset(l, 0, sizeof *l);
 }
 
@@ -304,8 +305,12 @@ sr_code ewsf_parse_getdelegate(xmlNodePtr resp_op, ewsf_delegates *out, sr_err *
     for (xmlNodePtr m = msgs ? msgs->children : NULL; m; m = m->next) {
         if (m->type != XML_ELEMENT_NODE)
             continue;
-        if ((rc = ewsf_msg_status(m, err)) != SR_OK)
-            return rc;
+        sr_err me = {0};
+        if (ewsf_msg_status(m, &me) != SR_OK) {
+            if (!out->bad++)
+                out->first_bad = sr_strdup(me.msg);
+            continue;
+        }
         ewsf_delegate d;
         rc = parse_delegate(ewsf_child(m, EWSF_NS_M, "DelegateUser"), &d, err);
         if (rc == SR_OK)

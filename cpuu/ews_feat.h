@@ -47,6 +47,9 @@ typedef struct ewsf_delegates {
     ewsf_delegate *v;
     size_t n, cap;
     char *deliver;              /* DeliverMeetingRequests, may be NULL */
+    unsigned bad;               /* GetDelegate entries answered with an error (e.g. a
+                                 * delegate whose directory object is gone) */
+    char *first_bad;            /* its ResponseCode and text, may be NULL */
 } ewsf_delegates;
 void ewsf_delegate_clear(ewsf_delegate *d);
 void ewsf_delegates_clear(ewsf_delegates *l);
@@ -64,7 +67,8 @@ xmlDocPtr ewsf_req_updatedelegate(const mapi_ews_target *t, const char *mailbox,
 /* RemoveDelegate of n delegates by PrimarySmtpAddress. */
 xmlDocPtr ewsf_req_removedelegate(const mapi_ews_target *t, const char *mailbox,
                                   const char *const *smtp, size_t n, sr_err *err);
-/* A GetDelegateResponse into *out (appends); per-delegate errors fail. */
+/* A GetDelegateResponse into *out (appends).  A per-delegate error does not
+ * fail the read: it is counted in out->bad (the rest is still usable). */
 sr_code ewsf_parse_getdelegate(xmlNodePtr resp_op, ewsf_delegates *out, sr_err *err);
 /* Add/Update/RemoveDelegate answers: per-delegate outcome in order.
  * codes[i] (n entries, caller's array) = SR_OK or the code; msgs[i] heap text

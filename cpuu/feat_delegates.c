@@ -78,6 +78,10 @@ static sr_code get_delegates(cpuu_ctx *c, mapi_session *s, ewsf_delegates *out, 
         xmlFreeDoc(call.resp);
         return rc;
     }
+    if (out->bad)
+        sr_log(SR_LOG_WARN, c->who, "%s: GetDelegate on %s: %u delegate entries unreadable (%s): "
+               "left as they are", FEATURE, mapi_session_mailbox(s), out->bad,
+               out->first_bad ? out->first_bad : "?");
     if (doc) {
         *doc = call.resp;
         *op = call.resp_op;
@@ -105,7 +109,8 @@ static sr_code d_read(cpuu_ctx *c, void **state, feature_stats *st, sr_err *err)
         rc = ewsf_delegates_add(&s->src, &s->tgt.v[i], err);
     if (rc == SR_OK && c->src == c->tgt && s->tgt.deliver)
         s->src.deliver = sr_strdup(s->tgt.deliver);
-    st->seen = (unsigned)s->src.n;
+    st->seen = (unsigned)(s->src.n + s->src.bad);
+    st->unresolved += s->src.bad;   /* unreadable source delegates cannot be carried over */
     return rc;
 }
 

@@ -686,6 +686,34 @@ static void test_builders_valid(void)
     validate(ewsf_req_updateinboxrules(&t, "room@x.test", 1, ops, 3, &e), "UpdateInboxRules");
     free(rules);
     xmlFreeDoc(resp);
+
+    /* a GetDelegate answer with one unreadable entry: the rest is usable */
+    static const char gd[] =
+        "<m:GetDelegateResponse xmlns:m='" EWSF_NS_M "' xmlns:t='" EWSF_NS_T "' ResponseClass='Success'>"
+        "<m:ResponseCode>NoError</m:ResponseCode><m:ResponseMessages>"
+        "<m:DelegateUserResponseMessageType ResponseClass='Success'><m:ResponseCode>NoError</m:ResponseCode>"
+        "<m:DelegateUser><t:UserId><t:PrimarySmtpAddress>a@x.test</t:PrimarySmtpAddress></t:UserId>"
+        "<t:DelegatePermissions><t:CalendarFolderPermissionLevel>Editor</t:CalendarFolderPermissionLevel>"
+        "</t:DelegatePermissions><t:ViewPrivateItems>true</t:ViewPrivateItems></m:DelegateUser>"
+        "</m:DelegateUserResponseMessageType>"
+        "<m:DelegateUserResponseMessageType ResponseClass='Error'><m:MessageText>gone</m:MessageText>"
+        "<m:ResponseCode>ErrorDelegateNoUser</m:ResponseCode></m:DelegateUserResponseMessageType>"
+        "</m:ResponseMessages><m:DeliverMeetingRequests>DelegatesOnly</m:DeliverMeetingRequests>"
+        "</m:GetDelegateResponse>";
+    xmlDocPtr gdd = ewsf_parse(gd, sizeof gd - 1, "GetDelegate answer", &e);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(gdd);
+    ewsf_delegates l = {0};
+    CU_ASSERT_EQUAL(ewsf_parse_getdelegate(xmlDocGetRootElement(gdd), &l, &e), SR_OK);
+    CU_ASSERT_EQUAL(l.n, 1);
+    CU_ASSERT_EQUAL(l.bad, 1);
+    CU_ASSERT_PTR_NOT_NULL(l.first_bad && strstr(l.first_bad, "ErrorDelegateNoUser"));
+    CU_ASSERT_STRING_EQUAL(l.v[0].perm[0], "Editor");
+    CU_ASSERT_PTR_NULL(l.v[0].perm[1]);
+    CU_ASSERT_EQUAL(l.v[0].receive_copies, -1);
+    CU_ASSERT_EQUAL(l.v[0].view_private, 1);
+    CU_ASSERT_STRING_EQUAL(l.deliver, "DelegatesOnly");
+    ewsf_delegates_clear(&l);
+    xmlFreeDoc(gdd);
 }
 
 static void test_rmap_batching(void)
