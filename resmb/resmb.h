@@ -95,6 +95,9 @@ typedef struct resmb_mb {
     /* filled by the actions (in the worker) */
     char reason[1200];
     unsigned run_bits;           /* exit bits set in this run (the journal ORs over all runs) */
+    /* the worker's result, in the parent (reason above) */
+    int has_result, result_state;
+    unsigned result_bits;
 } resmb_mb;
 
 void resmb_mb_clear(resmb_mb *m);

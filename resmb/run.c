@@ -597,31 +597,28 @@ static void worker(resmb_run *run, resmb_mb *m, int idx, int wfd)
     _exit(0);
 }
 
+/* The parent's copy of a mailbox's outcome (printed in list order later). */
+static void set_result(resmb_mb *m, int state, unsigned bits, const char *why)
+{
+    m->has_result = 1;
+    m->result_state = state;
+    m->result_bits = bits;
+    snprintf(m->reason, sizeof m->reason, "%s", why);
+}
+
 /* Collect the records of finished workers (non-blocking). */
-static void drain(int rfd, resmb_mb *mb, int *got, report *rep)
+static void drain(int rfd, resmb_mb *mb, int *got)
 {
     rec r;
     while (read(rfd, &r, sizeof r) == (ssize_t)sizeof r) {
         got[r.idx] = 1;
-        const char *why = r.reason;
-        char buf[200];
-        if (r.state == MB_DONE && !why[0]) {
-            snprintf(buf, sizeof buf, "processed%s",
-                     mb[r.idx].state_before == MB_FAILED ? " (retried after an earlier failure)"
-                     : mb[r.idx].state_before > MB_QUEUED ? " (resumed)" : "");
-            why = buf;
-        }
-        report_line(rep, mb[r.idx].key, r.state, r.bits, why);
-        if (r.state == MB_DONE)
-            rep->done_now++;
-        else
-            rep->failed++;
+        set_result(&mb[r.idx], r.state, r.bits, r.reason);
     }
 }
 
 /* Run the chunk's mailboxes, `jobs` at a time.  Returns 1 when a worker was
  * stopped by the crash-test hook (the whole run then stops). */
-static int run_chunk(resmb_run *run, resmb_mb *mb, size_t n, report *rep)
+static int run_chunk(resmb_run *run, resmb_mb *mb, size_t n)
 {
     int p[2];
     if (pipe2(p, O_CLOEXEC) != 0)
@@ -638,15 +635,15 @@ static int run_chunk(resmb_run *run, resmb_mb *mb, size_t n, report *rep)
                 got[i] = 1;
                 continue;
             }
-            fflush(NULL);   /* no buffered report line may be written twice */
+            fflush(NULL);   /* no buffered line may be written twice */
             pid_t pid = fork();
             if (pid == 0) {
                 close(p[0]);
                 worker(run, &mb[i], (int)i, p[1]);
             }
             if (pid < 0) {
-                report_line(rep, mb[i].key, mb[i].state_before, RESMB_EXIT_FAILED,
-                            "cannot start a worker process");
+                set_result(&mb[i], RESMB_STATE_INTERRUPTED, RESMB_EXIT_FAILED,
+                           "cannot start a worker process");
                 got[i] = 1;
                 continue;
             }
@@ -663,7 +660,7 @@ static int run_chunk(resmb_run *run, resmb_mb *mb, size_t n, report *rep)
             break;
         }
         running--;
-        drain(p[0], mb, got, rep);
+        drain(p[0], mb, got);
         for (size_t i = 0; i < n; i++)
             if (pids[i] == w && !got[i]) {
                 got[i] = 1;
@@ -671,11 +668,10 @@ static int run_chunk(resmb_run *run, resmb_mb *mb, size_t n, report *rep)
                 crashed |= code == SM_CRASH_EXIT;
                 char why[200];
                 snprintf(why, sizeof why, "worker stopped (status %d); a rerun resumes it", code);
-                report_line(rep, mb[i].key, RESMB_STATE_INTERRUPTED, RESMB_EXIT_FAILED, why);
-                rep->pending++;
+                set_result(&mb[i], RESMB_STATE_INTERRUPTED, RESMB_EXIT_FAILED, why);
             }
     }
-    drain(p[0], mb, got, rep);
+    drain(p[0], mb, got);
     close(p[0]);
     close(p[1]);
     free(got);
@@ -683,16 +679,35 @@ static int run_chunk(resmb_run *run, resmb_mb *mb, size_t n, report *rep)
     return crashed;
 }
 
-/* ---- earlier runs --------------------------------------------------------- */
-static int report_earlier(const char *object, int state, unsigned bits, void *arg)
+/* The chunk's report lines, in the order of the INI lists. */
+static void report_chunk(const resmb_mb *mb, size_t n, report *rep)
 {
-    report *rep = arg;
-    (void)bits;   /* OR-ed over every attempt: a mailbox retried to DONE may carry old bits */
-    if (state == MB_DONE) {
-        report_line(rep, object, state, 0, "done in an earlier run; not processed again");
-        rep->done_before++;
+    for (size_t i = 0; i < n; i++) {
+        const resmb_mb *m = &mb[i];
+        if (m->state_before == MB_DONE) {
+            /* the journal's bits are OR-ed over every attempt: not this run's */
+            report_line(rep, m->key, MB_DONE, 0, "done in an earlier run; not processed again");
+            rep->done_before++;
+            continue;
+        }
+        if (!m->has_result)
+            continue;   /* not started (stopped by a signal) */
+        char buf[200];
+        const char *why = m->reason;
+        if (m->result_state == MB_DONE && !why[0]) {
+            snprintf(buf, sizeof buf, "processed%s",
+                     m->state_before == MB_FAILED ? " (retried after an earlier failure)"
+                     : m->state_before > MB_QUEUED ? " (resumed)" : "");
+            why = buf;
+        }
+        report_line(rep, m->key, m->result_state, m->result_bits, why);
+        if (m->result_state == MB_DONE)
+            rep->done_now++;
+        else if (m->result_state == RESMB_STATE_INTERRUPTED)
+            rep->pending++;
+        else
+            rep->failed++;
     }
-    return 0;   /* FAILED mailboxes are retried by this run */
 }
 
 /* States at the start of this run for the chunk; the journal is closed again
@@ -844,12 +859,6 @@ int resmb_run_all(const cfg_resmb *cfg, const resmb_opts *o)
         bits = RESMB_EXIT_FAILED;
         goto out;
     }
-    if (access(run.journal_path, F_OK) == 0) {
-        sm_journal *j = sm_journal_open(run.journal_path, &e);
-        if (j)
-            sm_foreach(j, report_earlier, &rep, &e);
-        sm_journal_close(j);
-    }
     connect_dir(&run, &sh);
     if (!sh.dir)
         sr_log(SR_LOG_ERROR, NULL, "%s", sh.dir_msg);
@@ -865,8 +874,11 @@ int resmb_run_all(const cfg_resmb *cfg, const resmb_opts *o)
             for (size_t i = 0; i < n; i++)
                 if (mb[i].state_before != MB_DONE)
                     plan_one(&run, &mb[i], &rep);
+                else
+                    report_chunk(&mb[i], 1, &rep);
         } else {
-            crashed = run_chunk(&run, mb, n, &rep);
+            crashed = run_chunk(&run, mb, n);
+            report_chunk(mb, n, &rep);
         }
         for (size_t i = 0; i < n; i++)
             resmb_mb_clear(&mb[i]);
