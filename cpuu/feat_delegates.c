@@ -180,7 +180,7 @@ static sr_code diff(const ewsf_delegates *want, const ewsf_delegates *have, extr
 static int is_source_leftover(void *ctx, const ewsf_delegate *d)
 {
     rmap_status st = rmap_lookup(ctx, d->smtp, NULL);
-    return st == RMAP_MAPPED || st == RMAP_NOT_MIGRATED || st == RMAP_AMBIGUOUS;
+    return st == RMAP_MAPPED || st == RMAP_NOT_MIGRATED;   /* ambiguous: never remove on a guess */
 }
 
 /* The mapped copy of one source delegate into want; 1 when kept out. */
