@@ -424,22 +424,39 @@ static void find_src_ews(resmb_run *run, shared *sh, resmb_mb *mb, size_t n)
             return;
         }
     }
+    /* One probe.  A migrated mailbox's Autodiscover redirects to the target,
+     * which the client then reports as errors; that is expected here, so the
+     * probe's own lines are kept out of the log unless debugging, and its
+     * outcome is logged once below. */
+    FILE *quiet = sr_log_get_level() < SR_LOG_DEBUG ? fopen("/dev/null", "w") : NULL;
     int tries = 0;
+    char probe[1100] = "";
     for (size_t i = 0; i < n && tries < 1 && !run->src_ews_url; i++) {
         if (!mb[i].ad_ok)
             continue;
         tries++;
         const mapi_ad_result *r;
-        if (mapi_ad_discover(sh->src_ad, mb[i].smtp, &r, &e) != SR_OK) {
-            sr_log(SR_LOG_WARN, mb[i].key, "source Autodiscover: %s", e.msg);
-        } else if (!r->redirects && r->ews_url) {
+        if (quiet)
+            sr_log_set_stream(quiet);
+        sr_code rc = mapi_ad_discover(sh->src_ad, mb[i].smtp, &r, &e);
+        sr_log_set_stream(stdout);
+        if (rc != SR_OK)
+            snprintf(probe, sizeof probe, "%.1000s", e.msg);
+        else if (r->redirects)
+            snprintf(probe, sizeof probe, "%.200s is redirected to %.200s", mb[i].smtp,
+                     r->smtp ? r->smtp : "?");
+        else if (r->ews_url)
             run->src_ews_url = sr_strdup(r->ews_url);
-        }
     }
+    if (quiet)
+        fclose(quiet);
     if (!run->src_ews_url && run->cpuu->autodiscover_source_url && tries) {
         run->src_ews_url = ews_from_ad_url(run->cpuu->autodiscover_source_url);
         sr_log(SR_LOG_NOTICE, NULL, "source EWS endpoint taken from AutodiscoverSourceURL: %s "
-               "(the mailboxes' Autodiscover answers point at the target)", run->src_ews_url);
+               "(Autodiscover did not name the source server: %s)", run->src_ews_url, probe);
+    } else if (!run->src_ews_url && tries) {
+        sr_log(SR_LOG_ERROR, NULL, "no source EWS endpoint: %s; set AutodiscoverSourceURL in "
+               "CPUU.ini", probe);
     }
     if (run->src_ews_url)
         sr_log(SR_LOG_INFO, NULL, "source EWS endpoint %s", run->src_ews_url);
