@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -158,14 +159,17 @@ typedef struct { int status; int timed_out; int exec_errno; watch w; } attempt;
 static sr_code run_once(char *const argv[], const invoke_opts *o, attempt *a, sr_err *err)
 {
     int prog[2], secret[2] = { -1, -1 }, execfail[2];
+    /* The secret travels on a socket pair, not a pipe: send(MSG_NOSIGNAL) to
+     * an engine that exits without reading it must not kill us with SIGPIPE. */
     if (pipe2(prog, O_CLOEXEC) != 0 || pipe2(execfail, O_CLOEXEC) != 0 ||
-        (o->secret && pipe2(secret, O_CLOEXEC) != 0))
+        (o->secret && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, secret) != 0))
         return sr_err_set(err, SR_E_IO, "cannot create pipes: %s", strerror(errno));
     char **env = child_env(o, prog[1], o->secret ? secret[0] : -1);
     fflush(NULL);
     pid_t pid = env ? fork() : -1;
     if (pid == 0) {
         setpgid(0, 0);   /* its own group: the watchdog stops everything it started */
+        signal(SIGPIPE, SIG_DFL);   /* an ignored SIGPIPE would survive exec */
         fcntl(prog[1], F_SETFD, 0);
         if (o->secret)
             fcntl(secret[0], F_SETFD, 0);
@@ -187,8 +191,8 @@ static sr_code run_once(char *const argv[], const invoke_opts *o, attempt *a, sr
         return sr_err_set(err, SR_E_IO, "cannot start %s: %s", argv[0], strerror(errno));
     }
     setpgid(pid, pid);
-    if (o->secret) {   /* a password fits the pipe buffer: this does not block */
-        (void)!write(secret[1], o->secret, strlen(o->secret));
+    if (o->secret) {   /* a password fits the socket buffer: this does not block */
+        (void)!send(secret[1], o->secret, strlen(o->secret), MSG_NOSIGNAL);
         close(secret[1]);
     }
     memset(a, 0, sizeof *a);

@@ -328,12 +328,31 @@ static sr_code run_engine(resmb_actx *a, const char *profile, int cleanup, invok
 {
     const resmb_run *run = a->run;
     const cfg_cpuu *cp = run->cpuu;
-    char **argv = calloc(run->engine_argc + 5, sizeof *argv);
+    char **argv = calloc(run->engine_argc + 7, sizeof *argv);
     if (!argv)
         return sr_err_set(err, SR_E_NOMEM, "out of memory");
     size_t n = 0;
-    for (size_t i = 0; i < run->engine_argc; i++)
+    int has_log = 0;
+    for (size_t i = 0; i < run->engine_argc; i++) {
+        has_log |= i > 0 && sr_streq_ci(run->engine_argv[i], "-Log");
         argv[n++] = run->engine_argv[i];
+    }
+    /* Without -Log in CPUUCmdLine the engine would write CPUU.log/.csv into
+     * whatever directory we were started from: keep them with the journal. */
+    char *log = NULL;
+    if (!has_log) {
+        size_t base = strlen(run->journal_path);
+        if (base > 8 && strcmp(run->journal_path + base - 8, ".journal") == 0)
+            base -= 8;
+        log = sr_asprintf("%.*s.%s.%s.log", (int)base, run->journal_path, profile,
+                          cleanup ? "cleanup" : "update");
+        if (!log) {
+            free(argv);
+            return sr_err_set(err, SR_E_NOMEM, "out of memory");
+        }
+        argv[n++] = "-Log";
+        argv[n++] = log;
+    }
     if (cleanup)
         argv[n++] = "-Cleanup";
     argv[n++] = "-Profiles";
@@ -371,6 +390,7 @@ static sr_code run_engine(resmb_actx *a, const char *profile, int cleanup, invok
     sr_code rc = invoke_run(argv, &io, res, err);
     for (size_t i = 0; i < ne; i++)
         free(envv[i]);
+    free(log);
     free(argv);
     return rc;
 }

@@ -3,6 +3,7 @@
 #include "cpuu_invoke/cpuu_invoke.h"
 
 #include <CUnit/Basic.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,6 +62,21 @@ static void test_secret_travels_on_a_pipe(void)
     CU_ASSERT_EQUAL(r.exit_status, 1);
     unlink(expect);
     free(script);
+}
+
+static void test_engine_that_ignores_the_secret(void)
+{
+    /* The engine exits before reading the secret: no SIGPIPE for us, and the
+     * child starts with SIGPIPE at its default even when we ignore it. */
+    void (*old)(int) = signal(SIGPIPE, SIG_IGN);
+    invoke_opts o = { .watchdog = 1, .secret = "unread" };
+    invoke_result r = run_sh("trap - PIPE; kill -PIPE $$; exit 1", o);
+    signal(SIGPIPE, old);
+    CU_ASSERT_EQUAL(r.outcome, INVOKE_CRASHED);
+    CU_ASSERT_EQUAL(r.term_signal, SIGPIPE);
+    signal(SIGPIPE, SIG_DFL);
+    r = run_sh("exit 1", o);   /* a dead reader must not kill the parent */
+    CU_ASSERT_EQUAL(r.outcome, INVOKE_EXITED);
 }
 
 static void test_open_store_hang_is_killed_and_retried(void)
@@ -130,6 +146,7 @@ int main(void)
     CU_pSuite s = CU_add_suite("cpuu_invoke", NULL, NULL);
     CU_add_test(s, "full bitmask from the progress line", test_full_bitmask_from_progress_line);
     CU_add_test(s, "secret travels on a pipe", test_secret_travels_on_a_pipe);
+    CU_add_test(s, "engine that never reads the secret", test_engine_that_ignores_the_secret);
     CU_add_test(s, "open store hang: killed, retried", test_open_store_hang_is_killed_and_retried);
     CU_add_test(s, "feature hang, success on restart", test_feature_hang_then_success_on_restart);
     CU_add_test(s, "global wait; watchdog off", test_global_wait_and_watchdog_off);
