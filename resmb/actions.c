@@ -372,6 +372,8 @@ static sr_code run_engine(resmb_actx *a, const char *profile, int cleanup, invok
         envv[ne++] = sr_asprintf("CPUU_SOURCE_DC_PASSWORD=%s", c->ad.dc_password);
         if (ldap_ca && *ldap_ca)
             envv[ne++] = sr_asprintf("CPUU_SOURCE_DC_CA_FILE=%s", ldap_ca);
+        if (run->o->mapping_attr)
+            envv[ne++] = sr_asprintf("CPUU_SOURCE_DC_MAPPING_ATTR=%s", run->o->mapping_attr);
     }
     if (run->o->allow_http)
         envv[ne++] = sr_asprintf("CPUU_ALLOW_HTTP=1");

@@ -29,6 +29,10 @@ static void usage(FILE *out)
         "  --cpuu PATH        the update engine (default $SWITCHRESMB_CPUU, else cpuu\n"
         "                     beside switchresmb)\n"
         "  --ca-file FILE     extra CA certificates for Exchange (env SWITCHRESMB_CA_FILE)\n"
+        "  --mapping-attr A   directory attribute holding the target address, as the\n"
+        "                     directory synchronization agent writes it (default\n"
+        "                     targetAddress; e.g. extensionAttribute10; env\n"
+        "                     SWITCHRESMB_MAPPING_ATTR)\n"
         "  --allow-http       allow http:// Exchange URLs (test labs only; env\n"
         "                     SWITCHRESMB_ALLOW_HTTP=1)\n"
         "  --log-level LEVEL  error, warn, notice (default), info or debug\n"
@@ -80,6 +84,7 @@ static int parse_options(int argc, char **argv, cli_opts *o)
         { "dry-run", no_argument, NULL, 'n' },    { "jobs", required_argument, NULL, 'j' },
         { "state-dir", required_argument, NULL, 's' }, { "restart", no_argument, NULL, 'r' },
         { "cpuu", required_argument, NULL, 'u' }, { "ca-file", required_argument, NULL, 'a' },
+        { "mapping-attr", required_argument, NULL, 'M' },
         { "allow-http", no_argument, NULL, 'H' },
         { NULL, 0, NULL, 0 },
     };
@@ -118,6 +123,7 @@ static int parse_options(int argc, char **argv, cli_opts *o)
         case 'u': o->run.cpuu_path = optarg; o->run_opts_given = 1; break;
         case 'a': o->run.ca_file = optarg; o->run_opts_given = 1; break;
         case 'H': o->run.allow_http = 1; o->run_opts_given = 1; break;
+        case 'M': o->run.mapping_attr = optarg; o->run_opts_given = 1; break;
         case 'h': usage(stdout); return RESMB_EXIT_OK;
         case 'V': printf("switchresmb %s\n", RESMB_VERSION); return RESMB_EXIT_OK;
         default:
@@ -157,6 +163,9 @@ static int run_load(const char *path, const cli_opts *o)
             ro.allow_http = 1;
         if (!ro.ca_file && getenv("SWITCHRESMB_CA_FILE") && *getenv("SWITCHRESMB_CA_FILE"))
             ro.ca_file = getenv("SWITCHRESMB_CA_FILE");
+        if (!ro.mapping_attr && getenv("SWITCHRESMB_MAPPING_ATTR") &&
+            *getenv("SWITCHRESMB_MAPPING_ATTR"))
+            ro.mapping_attr = getenv("SWITCHRESMB_MAPPING_ATTR");
         if (ro.allow_http)
             sr_log(SR_LOG_WARN, NULL, "http:// Exchange URLs allowed: credentials may cross the "
                    "network unencrypted (test labs only)");

@@ -53,6 +53,7 @@ typedef struct resmb_opts {
     int restart;
     int allow_http;              /* http:// EWS/Autodiscover (loopback labs) */
     const char *ca_file;         /* extra trust anchors for EWS (NULL: system) */
+    const char *mapping_attr;    /* attribute with the target address (NULL: ldap's targetAddress) */
 } resmb_opts;
 
 /* What the run knows about the whole job; built once, shared read-only. */

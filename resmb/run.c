@@ -766,7 +766,7 @@ static void connect_dir(const resmb_run *run, shared *sh)
     if (!ca || !*ca)
         ca = getenv("TLS_CACERT");
     ldapdir_opts o = { .dc = c->ad.dc_name, .account = c->ad.dc_account, .password = pw,
-                       .ca_file = ca && *ca ? ca : NULL };
+                       .ca_file = ca && *ca ? ca : NULL, .mapping_attr = run->o->mapping_attr };
     if (ldapdir_connect(&o, &sh->dir, &e) != SR_OK) {
         snprintf(sh->dir_msg, sizeof sh->dir_msg, "directory: %s", e.msg);
         sh->dir = NULL;

@@ -685,6 +685,26 @@ static void test_dry_run(void)
     case_free(&c);
 }
 
+/* --mapping-attr: the target address read from the attribute the admin names
+ * (the lab writes it to extensionAttribute15 too); an attribute the objects
+ * do not carry leaves every mailbox without a target. */
+static void test_mapping_attr(void)
+{
+    ccase c;
+    case_init(&c);
+    c.smtp[0] = ROOM(15);
+    c.switch_section = 1;
+    case_write(&c);
+    const char *ext15[] = { "--dry-run", "--mapping-attr", "extensionAttribute15", NULL };
+    CU_ASSERT_EQUAL(case_run(&c, g_fake, "ok", ext15), 0);
+    CU_ASSERT_TRUE(report_has(c.text, ROOM(15), "would create the switch message -> room-0015@tgt.test"));
+    const char *ext3[] = { "--dry-run", "--mapping-attr", "extensionAttribute3", NULL };
+    CU_ASSERT_EQUAL(case_run(&c, g_fake, "ok", ext3), 1);
+    CU_ASSERT_TRUE(report_has(c.text, ROOM(15), "no target address"));
+    assert_target(ROOM(15), "");
+    case_free(&c);
+}
+
 /* Killed after journal write N (SM_CRASH_AT_STEP), then rerun: the same end
  * as an uninterrupted run, no leaked profile, no mailbox updated twice. */
 static void test_crash_resume(void)
@@ -888,6 +908,7 @@ int main(void)
     CU_add_test(s, "engine outcomes -> exit bits", test_engine_outcomes);
     CU_add_test(s, "profile creation bits 8/16", test_profile_bits);
     CU_add_test(s, "--dry-run writes nothing", test_dry_run);
+    CU_add_test(s, "--mapping-attr names the target attribute", test_mapping_attr);
     CU_add_test(s, "crash at journal write N, resume", test_crash_resume);
     CU_add_test(s, "20 mailboxes: bounded LDAP/EWS", test_bounded_requests);
     CU_add_test(s, "lock, CPUUCmdLine, --restart refused", test_lock_cmdline_restart);
