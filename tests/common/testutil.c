@@ -146,3 +146,62 @@ int tu_exists(const char *path)
     struct stat st;
     return stat(path, &st) == 0;
 }
+
+int tu_py(const char *script, const char *const *args)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", tu_root(), script);
+    char *argv[20] = { "/usr/bin/python3", path };
+    int n = 2;
+    for (int i = 0; args && args[i] && n < 18; i++)
+        argv[n++] = (char *)args[i];
+    argv[n] = NULL;
+    return tu_run(argv, NULL, 30000);
+}
+
+int tu_exsim_start(tu_exsim *x, const char *dir, const char *name, const char *seed,
+                   const char *const *extra)
+{
+    char bin[4096], pf[4096], log[4096], schemas[4096];
+    memset(x, 0, sizeof *x);
+    snprintf(bin, sizeof bin, "%s/exsim", tu_bin());
+    snprintf(pf, sizeof pf, "%s/%s.port", dir, name);
+    snprintf(log, sizeof log, "%s/%s.log", dir, name);
+    snprintf(schemas, sizeof schemas, "%s/protocol/ews", tu_shared());
+    if (!tu_exists(bin)) {
+        fprintf(stderr, "%s is missing: build it with make bin/exsim\n", bin);
+        return -1;
+    }
+    char *argv[24] = { bin, "--seed", (char *)seed, "--port", "0", "--port-file", pf,
+                       "--schemas", schemas, "--validate-responses" };
+    int n = 10, tls = 0;
+    for (int i = 0; extra && extra[i] && n < 22; i++) {
+        tls |= strcmp(extra[i], "--tls-cert") == 0;
+        argv[n++] = (char *)extra[i];
+    }
+    argv[n] = NULL;
+    x->pid = tu_spawn(argv, log);
+    /* the port file is written last: it means "ready" */
+    for (int i = 0; x->pid > 0 && i < 100 && !tu_exists(pf); i++)
+        usleep(100 * 1000);
+    FILE *f = fopen(pf, "r");
+    if (!f || fscanf(f, "%d", &x->port) != 1)
+        x->port = 0;
+    if (f)
+        fclose(f);
+    if (x->port <= 0 || tu_wait_port(x->port, 10000) != 0) {
+        fprintf(stderr, "exsim %s did not start (see %s)\n", name, log);
+        tu_exsim_stop(x);
+        return -1;
+    }
+    snprintf(x->url, sizeof x->url, "%s://127.0.0.1:%d", tls ? "https" : "http", x->port);
+    return 0;
+}
+
+void tu_exsim_stop(tu_exsim *x)
+{
+    if (x && x->pid > 0)
+        tu_stop(x->pid, 5000);
+    if (x)
+        x->pid = 0;
+}

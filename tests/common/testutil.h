@@ -31,4 +31,24 @@ const char *tu_shared(void);
 /* Whether a file exists. */
 int tu_exists(const char *path);
 
+/* Run a project script (path relative to tu_root()) with Debian's
+ * /usr/bin/python3 and args (NULL-terminated, at most 16); bounded 30 s.
+ * Returns its exit status, -1 on timeout. */
+int tu_py(const char *script, const char *const *args);
+
+/* A running Exchange simulator ($SR_BIN/exsim), started by a test. */
+typedef struct tu_exsim {
+    pid_t pid;
+    int port;
+    char url[128];          /* http(s)://127.0.0.1:port */
+} tu_exsim;
+/* Start exsim on a free loopback port with seed, the EWS schemas from
+ * tu_shared() and --validate-responses, plus extra arguments (NULL-terminated,
+ * at most 12; "--tls-cert" among them makes the URL https).  Port file and
+ * log: dir/name.port, dir/name.log.  Waits at most 10 s.  0 on success. */
+int tu_exsim_start(tu_exsim *x, const char *dir, const char *name, const char *seed,
+                   const char *const *extra);
+/* Stop it by its PID (bounded); NULL-safe, idempotent. */
+void tu_exsim_stop(tu_exsim *x);
+
 #endif

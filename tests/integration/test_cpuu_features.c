@@ -281,29 +281,12 @@ static int seed_account(const char *seed, inst *in)
 
 static int start_exsim(inst *in, const char *name, const char *seed)
 {
-    char bin[512], pf[512], log[512], schemas[512];
-    snprintf(bin, sizeof bin, "%s/exsim", tu_bin());
-    snprintf(pf, sizeof pf, "%s/%s.port", g_dir, name);
-    snprintf(log, sizeof log, "%s/%s.log", g_dir, name);
-    snprintf(schemas, sizeof schemas, "%s/protocol/ews", tu_shared());
-    char *argv[] = {bin, "--seed", (char *)seed, "--port", "0", "--port-file", pf,
-                    "--schemas", schemas, "--validate-responses", NULL};
-    if (!tu_exists(bin)) {
-        fprintf(stderr, "%s is missing: build it with make bin/exsim\n", bin);
+    tu_exsim x;
+    if (tu_exsim_start(&x, g_dir, name, seed, NULL) != 0)
         return -1;
-    }
-    in->pid = tu_spawn(argv, log);
-    for (int i = 0; in->pid > 0 && i < 100 && !tu_exists(pf); i++)
-        usleep(100 * 1000);
-    sr_err e;
-    char *p = sr_read_file(pf, 64, NULL, &e);
-    in->port = p ? atoi(p) : 0;
-    free(p);
-    if (in->port <= 0 || tu_wait_port(in->port, 10000) != 0) {
-        fprintf(stderr, "exsim %s did not start (see %s)\n", name, log);
-        return -1;
-    }
-    snprintf(in->url, sizeof in->url, "http://127.0.0.1:%d", in->port);
+    in->pid = x.pid;
+    in->port = x.port;
+    snprintf(in->url, sizeof in->url, "%s", x.url);
     snprintf(in->ews, sizeof in->ews, "%s/EWS/Exchange.asmx", in->url);
     return seed_account(seed, in);
 }

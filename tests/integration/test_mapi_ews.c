@@ -36,14 +36,7 @@ static char g_cert[512];
 /* ---- setup ---------------------------------------------------------------- */
 static int run_py(const char *script, const char *const *args)
 {
-    char path[512];
-    snprintf(path, sizeof path, "%s/%s", tu_root(), script);
-    char *argv[16] = { "/usr/bin/python3", path };
-    int n = 2;
-    for (; args[n - 2] && n < 15; n++)
-        argv[n] = (char *)args[n - 2];
-    argv[n] = NULL;
-    return tu_run(argv, NULL, 30000);
+    return tu_py(script, args);
 }
 
 /* Read the admin account of a seed (name, password, token). */
@@ -70,34 +63,12 @@ static int seed_account(const char *seed, inst *in)
 
 static int start_exsim(inst *in, const char *name, const char *seed, const char *const *extra)
 {
-    char bin[512], pf[512], log[512], schemas[512];
-    snprintf(bin, sizeof bin, "%s/exsim", tu_bin());
-    snprintf(pf, sizeof pf, "%s/%s.port", g_dir, name);
-    snprintf(log, sizeof log, "%s/%s.log", g_dir, name);
-    snprintf(schemas, sizeof schemas, "%s/protocol/ews", tu_shared());
-    char *argv[24] = { bin, "--seed", (char *)seed, "--port", "0", "--port-file", pf,
-                       "--schemas", schemas, "--validate-responses" };
-    int n = 10;
-    for (int i = 0; extra && extra[i] && n < 23; i++)
-        argv[n++] = (char *)extra[i];
-    argv[n] = NULL;
-    if (!tu_exists(bin)) {
-        fprintf(stderr, "%s is missing: build it with make bin/exsim\n", bin);
+    tu_exsim x;
+    if (tu_exsim_start(&x, g_dir, name, seed, extra) != 0)
         return -1;
-    }
-    in->pid = tu_spawn(argv, log);
-    for (int i = 0; in->pid > 0 && i < 100 && !tu_exists(pf); i++)
-        usleep(100 * 1000);
-    sr_err e;
-    char *p = sr_read_file(pf, 64, NULL, &e);
-    in->port = p ? atoi(p) : 0;
-    free(p);
-    if (in->port <= 0 || tu_wait_port(in->port, 10000) != 0) {
-        fprintf(stderr, "exsim %s did not start (see %s)\n", name, log);
-        return -1;
-    }
-    snprintf(in->url, sizeof in->url, "%s://127.0.0.1:%d", extra && extra[0] &&
-             strcmp(extra[0], "--tls-cert") == 0 ? "https" : "http", in->port);
+    in->pid = x.pid;
+    in->port = x.port;
+    snprintf(in->url, sizeof in->url, "%s", x.url);
     return seed_account(seed, in);
 }
 
