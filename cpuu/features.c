@@ -6,10 +6,12 @@
 
 extern const struct feature_ops cpuu_feat_delegates;
 extern const struct feature_ops cpuu_feat_rules;
+extern const struct feature_ops cpuu_feat_nicks;
 
 const struct feature_ops *const cpuu_features[] = {
     &cpuu_feat_delegates,
     &cpuu_feat_rules,
+    &cpuu_feat_nicks,
     NULL,
 };
 

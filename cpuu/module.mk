@@ -18,3 +18,7 @@ TESTS += $(if $(wildcard tests/integration/test_cpuu_features.c),test_cpuu_featu
 test_cpuu_features_SRCS := tests/integration/test_cpuu_features.c
 test_cpuu_features_USES := cpuu_core mapi ldap configs testutil util
 test_cpuu_features_LDLIBS := -lcunit
+TESTS += test_nicks_stream
+test_nicks_stream_SRCS := tests/unit/test_nicks_stream.c
+test_nicks_stream_USES := cpuu_core mapi ldap configs util
+test_nicks_stream_LDLIBS := -lcunit
