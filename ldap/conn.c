@@ -330,6 +330,13 @@ static sr_code bind_simple(ldapdir *d, const ldapdir_opts *o, sr_err *err)
         char msg[sizeof err->msg];
         snprintf(msg, sizeof msg, "%.900s (this server accepts only a DN as DCAccount)", err ? err->msg : "");
         c = sr_err_set(err, SR_E_AUTH, "%s", msg);
+    } else if (rc == LDAP_STRONG_AUTH_REQUIRED || rc == LDAP_CONFIDENTIALITY_REQUIRED) {
+        /* AD (LDAP signing requirements) refuses simple binds without TLS. */
+        char msg[sizeof err->msg];
+        snprintf(msg, sizeof msg, "%.600s (the DC requires TLS for a simple bind: give [AD] DCName as a host "
+                 "name or ldaps:// URI for LDAPS on port 636, or an ldap:// URI for StartTLS, and a CA "
+                 "file that verifies the DC's certificate)", err ? err->msg : "");
+        c = sr_err_set(err, SR_E_AUTH, "%s", msg);
     }
     return c;
 }
