@@ -13,6 +13,7 @@
  * changes nothing; restore gives the previous target state back; a
  * directory outage fails the feature naming mailbox and DC. */
 #include <CUnit/Basic.h>
+#include <ctype.h>
 #include <curl/curl.h>
 #include <libxml/parser.h>
 #include <libxml/xmlschemas.h>
@@ -1236,6 +1237,356 @@ static void test_feature_table(void)
     CU_ASSERT_TRUE(n >= 2);
 }
 
+/* ---- Nicks ---- */
+#include "cpuu/nicks.h"
+
+/* The Autocomplete stream of a session: raw bytes (heap) or NULL when the
+ * configuration is absent; *exists tells whether the message exists. */
+static uint8_t *nick_raw(mapi_session *s, size_t *len, int *exists)
+{
+    mapi_ews_target t = mapi_session_target(s);
+    sr_err e;
+    mapi_ews_call c = {.idempotent = 1, .req = nk_req_getconfig(&t, "inbox", "Autocomplete", &e)};
+    uint8_t *b = NULL;
+    int hb = 0;
+    *len = 0;
+    *exists = 0;
+    if (mapi_session_run(s, &c, 1, &e) == SR_OK) {
+        sr_code rc = nk_parse_getconfig(c.resp_op, &b, len, &hb, &e);
+        *exists = rc == SR_OK;
+    }
+    xmlFreeDoc(c.req);
+    xmlFreeDoc(c.resp);
+    return b;
+}
+
+static sr_code nick_put(mapi_session *s, int create, const uint8_t *b, size_t n)
+{
+    mapi_ews_target t = mapi_session_target(s);
+    sr_err e;
+    char *b64 = mapi_base64_encode(b, n);
+    mapi_ews_call c = {.req = nk_req_setconfig(&t, "inbox", "Autocomplete", create, b64, &e)};
+    free(b64);
+    sr_code rc = mapi_session_run(s, &c, 1, &e);
+    if (rc == SR_OK)
+        rc = nk_parse_status(c.resp_op, &e);
+    xmlFreeDoc(c.req);
+    xmlFreeDoc(c.resp);
+    return rc;
+}
+
+static sr_code nick_delete(mapi_session *s)
+{
+    mapi_ews_target t = mapi_session_target(s);
+    sr_err e;
+    mapi_ews_call c = {.req = nk_req_deleteconfig(&t, "inbox", "Autocomplete", &e)};
+    sr_code rc = mapi_session_run(s, &c, 1, &e);
+    if (rc == SR_OK)
+        rc = nk_parse_status(c.resp_op, &e);
+    xmlFreeDoc(c.req);
+    xmlFreeDoc(c.resp);
+    return rc;
+}
+
+/* Target legacyExchangeDN of a source SMTP address, from org.json. */
+static char g_tdn_src[MAX_RCPT][128], g_tdn[MAX_RCPT][256];
+static int g_ntdn;
+
+static void load_target_dns(void)
+{
+    if (g_ntdn)
+        return;
+    static const char *py =
+        "import json, sys\n"
+        "for r in json.load(open(sys.argv[1]))['recipients']:\n"
+        "    t = r.get('target') or {}\n"
+        "    print(r['source']['smtp'], t.get('legacy_dn') or '-', sep='\\t')\n";
+    char *out = sr_asprintf("%s/tdn.tsv", g_dir);
+    char *argv[] = {PY, "-c", (char *)py, g_org, NULL};
+    CU_ASSERT_EQUAL_FATAL(run_py(argv, out), 0);
+    FILE *f = fopen(out, "r");
+    char line[512];
+    while (f && g_ntdn < MAX_RCPT && fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\n")] = '\0';
+        char *tab = strchr(line, '\t');
+        if (!tab)
+            continue;
+        *tab = '\0';
+        const char *dn = strcmp(tab + 1, "-") ? tab + 1 : "";
+        if (strlen(line) >= sizeof g_tdn_src[0] || strlen(dn) >= sizeof g_tdn[0])
+            continue;
+        memcpy(g_tdn_src[g_ntdn], line, strlen(line) + 1);
+        memcpy(g_tdn[g_ntdn++], dn, strlen(dn) + 1);
+    }
+    if (f)
+        fclose(f);
+    free(out);
+}
+
+static const char *target_dn_of(const char *src_smtp)
+{
+    for (int i = 0; i < g_ntdn; i++)
+        if (strcasecmp(g_tdn_src[i], src_smtp) == 0)
+            return g_tdn[i][0] ? g_tdn[i] : NULL;
+    return NULL;
+}
+
+/* Known pairs with the target legacyExchangeDN (as a target directory
+ * would answer): the EX rows can then stay EX rows. */
+static void add_target_dns(world *w)
+{
+    sr_err e;
+    for (int i = 0; i < g_nrc; i++) {
+        const char *tdn = g_rc[i].tgt[0] ? target_dn_of(g_rc[i].src) : NULL;
+        if (!tdn)
+            continue;
+        CU_ASSERT_EQUAL(rmap_add(w->c.map, g_rc[i].src, g_rc[i].tgt, tdn, &e), SR_OK);
+        CU_ASSERT_EQUAL(rmap_add(w->c.map, g_rc[i].src_dn, g_rc[i].tgt, tdn, &e), SR_OK);
+    }
+}
+
+static const nk_row *row_with_smtp(const nk_stream *s, const char *smtp, int *count)
+{
+    const nk_row *hit = NULL;
+    *count = 0;
+    for (size_t i = 0; i < s->nrows; i++) {
+        char *v = nk_row_string(&s->rows[i], NK_ID_SMTP);
+        if (v && strcasecmp(v, smtp) == 0) {
+            hit = hit ? hit : &s->rows[i];
+            (*count)++;
+        }
+        free(v);
+    }
+    return hit;
+}
+
+static long nick_writes(void)
+{
+    return tgt_ops("UpdateUserConfiguration") + tgt_ops("CreateUserConfiguration") +
+           tgt_ops("DeleteUserConfiguration");
+}
+
+/* Source rows mapped onto the target (target DN in EX rows and in their
+ * re-encoded entry ids, target SMTP), unresolved counted, the target's own
+ * row kept, a verbatim copy of a source row de-duplicated; dry run and a
+ * second run write nothing; restore gives the exact previous bytes back;
+ * Remove=Nicks empties the row set and keeps the metadata. */
+static void test_nicks(void)
+{
+    load_target_dns();
+    world w;
+    sr_err e;
+    CU_ASSERT_EQUAL_FATAL(world_open(&w, 1, 1), 0);
+    size_t slen = 0;
+    int ex = 0;
+    uint8_t *sraw = nick_raw(w.src, &slen, &ex);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(sraw);
+    nk_stream src;
+    CU_ASSERT_EQUAL_FATAL(nk_parse(sraw, slen, &src, &e), SR_OK);
+    CU_ASSERT_TRUE_FATAL(src.nrows >= 2);
+    /* expectations from org.json, never from the code under test */
+    unsigned want_unresolved = 0, want_mapped = 0, want_ex = 0;
+    const char *first_tgt = NULL;
+    for (size_t i = 0; i < src.nrows; i++) {
+        char *smtp = nk_row_string(&src.rows[i], NK_ID_SMTP);
+        const rcpt *r = smtp ? rcpt_by_src(smtp) : NULL;
+        if (r && r->tgt[0]) {
+            want_mapped++;
+            first_tgt = first_tgt ? first_tgt : r->tgt;
+            char *at = nk_row_string(&src.rows[i], NK_ID_ADDRTYPE);
+            want_ex += at && !strcmp(at, "EX") && target_dn_of(r->src);
+            free(at);
+        } else if (r) {
+            want_unresolved++;
+        }
+        free(smtp);
+    }
+    CU_ASSERT_TRUE_FATAL(want_mapped > 0 && first_tgt);
+    /* the target's own list: its own recipient and a verbatim copy of the
+     * first mapped source row (what a content copy leaves behind) */
+    nk_stream own = {.meta_head = {0x11, 0x22, 0x33, 0x44}, .major = 12,
+                     .meta_tail = {1, 2, 3, 4, 5, 6, 7, 8}};
+    nk_val ov[] = {{.tag = 0x3001001F, .str = "Own Colleague"}, {.tag = 0x3002001F, .str = "SMTP"},
+                   {.tag = 0x3003001F, .str = g_own}, {.tag = 0x39FE001F, .str = g_own},
+                   {.tag = 0x60040003, .l = 99}};
+    CU_ASSERT_EQUAL_FATAL(nk_row_append(&own, ov, 5, &e), SR_OK);
+    for (size_t i = 0; i < src.nrows; i++) {
+        char *smtp = nk_row_string(&src.rows[i], NK_ID_SMTP);
+        const rcpt *r = smtp ? rcpt_by_src(smtp) : NULL;
+        free(smtp);
+        if (r && r->tgt[0] && !strcmp(r->tgt, first_tgt)) {
+            own.rows = realloc(own.rows, (own.nrows + 1) * sizeof *own.rows);
+            CU_ASSERT_EQUAL_FATAL(nk_row_copy(&own.rows[own.nrows++], &src.rows[i], &e), SR_OK);
+            break;
+        }
+    }
+    uint8_t *before = NULL;
+    size_t blen = 0;
+    CU_ASSERT_EQUAL_FATAL(nk_serialize(&own, &before, &blen, &e), SR_OK);
+    nk_stream_clear(&own);
+    size_t cur = 0;
+    uint8_t *tr = nick_raw(w.tgt, &cur, &ex);
+    free(tr);
+    CU_ASSERT_EQUAL_FATAL(nick_put(w.tgt, !ex, before, blen), SR_OK);
+
+    /* dry run: plans, writes nothing, no backup */
+    feature_stats st;
+    reset_stats();
+    CU_ASSERT_EQUAL(run_feature(&w, CFG_F_NICKS, &st, &e), SR_OK);
+    CU_ASSERT_EQUAL(nick_writes(), 0);
+    CU_ASSERT_EQUAL(st.seen, src.nrows);
+    CU_ASSERT_TRUE(st.changed > 0);
+    char *bk = sr_asprintf("%s/Nicks.target.bin", w.backup);
+    CU_ASSERT_FALSE(tu_exists(bk));
+    tr = nick_raw(w.tgt, &cur, &ex);
+    CU_ASSERT_TRUE(tr && cur == blen && memcmp(tr, before, blen) == 0);
+    free(tr);
+    world_close(&w);
+
+    /* update */
+    CU_ASSERT_EQUAL_FATAL(world_open(&w, 0, 1), 0);
+    add_target_dns(&w);
+    reset_stats();
+    CU_ASSERT_EQUAL(run_feature(&w, CFG_F_NICKS, &st, &e), SR_OK);
+    CU_ASSERT_EQUAL(tgt_ops("UpdateUserConfiguration"), 1);
+    CU_ASSERT_TRUE(tgt_round_trips() <= 3);
+    CU_ASSERT_EQUAL(st.unresolved, want_unresolved);
+    CU_ASSERT_TRUE(tu_exists(bk));
+    tr = nick_raw(w.tgt, &cur, &ex);
+    nk_stream got;
+    CU_ASSERT_EQUAL_FATAL(nk_parse(tr, cur, &got, &e), SR_OK);
+    CU_ASSERT_EQUAL(memcmp(got.meta_head, "\x11\x22\x33\x44", 4), 0);   /* target metadata kept */
+    CU_ASSERT_EQUAL(got.meta_tail[7], 8);
+    int n = 0;
+    CU_ASSERT_PTR_NOT_NULL(row_with_smtp(&got, g_own, &n));   /* own row kept */
+    CU_ASSERT_EQUAL(n, 1);
+    unsigned seen_ex = 0;
+    for (size_t i = 0; i < src.nrows; i++) {
+        char *smtp = nk_row_string(&src.rows[i], NK_ID_SMTP);
+        const rcpt *r = smtp ? rcpt_by_src(smtp) : NULL;
+        const nk_row *row = NULL;
+        if (r && r->tgt[0]) {
+            CU_ASSERT_PTR_NOT_NULL(row = row_with_smtp(&got, r->tgt, &n));
+            CU_ASSERT_EQUAL(n, 1);   /* the leftover copy was not kept twice */
+            CU_ASSERT_PTR_NULL(row_with_smtp(&got, smtp, &n));
+        } else if (smtp) {
+            CU_ASSERT_PTR_NOT_NULL(row = row_with_smtp(&got, smtp, &n));   /* kept as it is */
+        }
+        const char *tdn = r && r->tgt[0] ? target_dn_of(r->src) : NULL;
+        char *at = row ? nk_row_string(row, NK_ID_ADDRTYPE) : NULL;
+        if (row && tdn && at && !strcmp(at, "EX")) {
+            char *em = nk_row_string(row, NK_ID_EMAIL);
+            CU_ASSERT_TRUE(em && strcasecmp(em, tdn) == 0);
+            size_t el = 0;
+            const uint8_t *eid = nk_row_binary(row, NK_ID_ENTRYID, &el);
+            mapi_eid d;
+            CU_ASSERT_TRUE_FATAL(eid && mapi_eid_decode(eid, el, &d, &e) == SR_OK);
+            CU_ASSERT_EQUAL(d.kind, MAPI_EID_ADDRBOOK);
+            CU_ASSERT_TRUE(d.x500dn && strcasecmp(d.x500dn, tdn) == 0);
+            mapi_eid_clear(&d);
+            size_t kl = 0;
+            const uint8_t *sk = nk_row_binary(row, NK_ID_SEARCH_KEY, &kl);
+            char *want_sk = sr_asprintf("EX:%s", tdn);
+            for (char *p = want_sk; *p; p++)
+                *p = (char)toupper((unsigned char)*p);
+            CU_ASSERT_TRUE(sk && kl == strlen(want_sk) + 1 && !memcmp(sk, want_sk, kl));
+            free(want_sk);
+            free(em);
+            seen_ex++;
+        }
+        free(at);
+        free(smtp);
+    }
+    if (seen_ex != want_ex)
+        fprintf(stderr, "\n    Nicks: %u EX rows with the target DN, %u expected\n", seen_ex, want_ex);
+    CU_ASSERT_EQUAL(seen_ex, want_ex);
+    CU_ASSERT_TRUE(want_ex > 0);
+    nk_stream_clear(&got);
+
+    /* a second run changes nothing */
+    reset_stats();
+    CU_ASSERT_EQUAL(run_feature(&w, CFG_F_NICKS, &st, &e), SR_OK);
+    CU_ASSERT_EQUAL(nick_writes(), 0);
+    CU_ASSERT_EQUAL(st.changed, 0);
+    CU_ASSERT_TRUE(tgt_round_trips() <= 2);
+    size_t cur2 = 0;
+    uint8_t *tr2 = nick_raw(w.tgt, &cur2, &ex);
+    CU_ASSERT_TRUE(tr2 && cur2 == cur && memcmp(tr2, tr, cur) == 0);
+    free(tr2);
+    free(tr);
+
+    /* restore: the exact previous bytes */
+    const struct feature_ops *ops = cpuu_feature_ops(CFG_F_NICKS);
+    CU_ASSERT_EQUAL(ops->restore(&w.c, &e), SR_OK);
+    tr = nick_raw(w.tgt, &cur, &ex);
+    CU_ASSERT_TRUE(tr && cur == blen && memcmp(tr, before, blen) == 0);
+    free(tr);
+
+    /* Remove=Nicks: no rows, metadata kept; restore still gives the first state */
+    cfg_cpuu cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.remove = CFG_FSET(CFG_F_NICKS);
+    w.c.cfg = &cfg;
+    CU_ASSERT_EQUAL(run_feature(&w, CFG_F_NICKS, &st, &e), SR_OK);
+    tr = nick_raw(w.tgt, &cur, &ex);
+    CU_ASSERT_EQUAL_FATAL(nk_parse(tr, cur, &got, &e), SR_OK);
+    CU_ASSERT_EQUAL(got.nrows, 0);
+    CU_ASSERT_EQUAL(memcmp(got.meta_head, "\x11\x22\x33\x44", 4), 0);
+    nk_stream_clear(&got);
+    free(tr);
+    reset_stats();
+    CU_ASSERT_EQUAL(run_feature(&w, CFG_F_NICKS, &st, &e), SR_OK);   /* already empty */
+    CU_ASSERT_EQUAL(nick_writes(), 0);
+    w.c.cfg = NULL;
+    CU_ASSERT_EQUAL(ops->restore(&w.c, &e), SR_OK);
+    tr = nick_raw(w.tgt, &cur, &ex);
+    CU_ASSERT_TRUE(tr && cur == blen && memcmp(tr, before, blen) == 0);
+    free(tr);
+
+    /* a target without a list, target DNs unknown (no target directory):
+     * created from the source's (its metadata), mapped EX rows become SMTP
+     * rows without the source's entry id; restore deletes it again */
+    CU_ASSERT_EQUAL(nick_delete(w.tgt), SR_OK);
+    world_close(&w);
+    CU_ASSERT_EQUAL_FATAL(world_open(&w, 0, 1), 0);
+    free(w.backup);
+    w.backup = sr_asprintf("%s/nicks-none", g_dir);
+    w.c.backup_dir = w.backup;
+    reset_stats();
+    CU_ASSERT_EQUAL(run_feature(&w, CFG_F_NICKS, &st, &e), SR_OK);
+    CU_ASSERT_EQUAL(tgt_ops("CreateUserConfiguration"), 1);
+    tr = nick_raw(w.tgt, &cur, &ex);
+    CU_ASSERT_EQUAL_FATAL(nk_parse(tr, cur, &got, &e), SR_OK);
+    CU_ASSERT_EQUAL(memcmp(got.meta_head, src.meta_head, 4), 0);
+    CU_ASSERT_PTR_NOT_NULL(row_with_smtp(&got, first_tgt, &n));
+    CU_ASSERT_PTR_NULL(row_with_smtp(&got, g_own, &n));
+    for (size_t i = 0; i < got.nrows; i++) {
+        char *sm = nk_row_string(&got.rows[i], NK_ID_SMTP), *at = nk_row_string(&got.rows[i], NK_ID_ADDRTYPE);
+        if (sm && rcpt_by_tgt(sm)) {   /* a mapped row */
+            CU_ASSERT_STRING_EQUAL(at, "SMTP");
+            CU_ASSERT_PTR_NULL(nk_row_find(&got.rows[i], NK_ID_ENTRYID));
+            char *em = nk_row_string(&got.rows[i], NK_ID_EMAIL);
+            CU_ASSERT_TRUE(em && strcasecmp(em, sm) == 0);
+            free(em);
+        }
+        free(sm);
+        free(at);
+    }
+    nk_stream_clear(&got);
+    free(tr);
+    CU_ASSERT_EQUAL(ops->restore(&w.c, &e), SR_OK);
+    tr = nick_raw(w.tgt, &cur, &ex);
+    CU_ASSERT_PTR_NULL(tr);
+    CU_ASSERT_FALSE(ex);
+    /* leave the target as the other tests found it: the seeded list back */
+    CU_ASSERT_EQUAL(nick_put(w.tgt, 1, before, blen), SR_OK);
+    free(bk);
+    free(before);
+    free(sraw);
+    nk_stream_clear(&src);
+    world_close(&w);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -1249,6 +1600,7 @@ int main(void)
     CU_add_test(s, "recipient map: batching, cache, identity check", test_rmap_batching);
     CU_add_test(s, "Delegates: dry run, update, idempotent, repair, restore", test_delegates);
     CU_add_test(s, "Rules: dry run, update, idempotent, restore", test_rules);
+    CU_add_test(s, "Nicks: mapped rows, own rows kept, idempotent, restore, Remove", test_nicks);
     CU_add_test(s, "updated in place: one read, nothing to change", test_in_place);
     CU_add_test(s, "bad backups are refused with a clear message", test_bad_backups);
     CU_add_test(s, "directory outage fails the feature naming mailbox and DC", test_directory_outage);
