@@ -1376,6 +1376,16 @@ static void test_nicks(void)
     load_target_dns();
     world w;
     sr_err e;
+    /* the four user-configuration requests, both ways of addressing a mailbox */
+    mapi_ews_target ta[] = {{.impersonate = "room@x.test"}, {.mailbox = "a<&>@x.test"}};
+    for (int i = 0; g_schema && i < 2; i++) {
+        validate(nk_req_getconfig(&ta[i], "inbox", "Autocomplete", &e), "GetUserConfiguration");
+        validate(nk_req_setconfig(&ta[i], "inbox", "Autocomplete", 1, "AAAA", &e),
+                 "CreateUserConfiguration");
+        validate(nk_req_setconfig(&ta[i], "inbox", "Autocomplete", 0, "AAAA", &e),
+                 "UpdateUserConfiguration");
+        validate(nk_req_deleteconfig(&ta[i], "inbox", "Autocomplete", &e), "DeleteUserConfiguration");
+    }
     CU_ASSERT_EQUAL_FATAL(world_open(&w, 1, 1), 0);
     size_t slen = 0;
     int ex = 0;
