@@ -8,8 +8,9 @@
  *          other than 12 is never read or written (reported unsupported).
  * plan:    one rmap_resolve for the key of every row of both streams (EX
  *          rows: the DN; SMTP rows: the address).  Wanted rows, in order:
- *          the target's rows (a row naming a source recipient is rewritten,
- *          the target's own rows stay as they are), then the source's rows
+ *          the target's rows (a row naming a recipient the source directory
+ *          knows is rewritten, the target's own rows stay as they are), then
+ *          the source's rows
  *          rewritten; a row whose identity (SMTP address, else email address)
  *          is already wanted is dropped — the first wins.  So a second run
  *          finds every mapped row already in the target and writes nothing.
@@ -309,10 +310,32 @@ static void want_clear(want *w)
     memset(w, 0, sizeof *w);
 }
 
+/* A target row already naming its target recipient (same SMTP address and,
+ * for EX rows with a known target DN, that DN) that the source directory
+ * does not know as a source key: the target's own, left byte-identical. */
+static int in_target_terms(cpuu_ctx *c, const nk_row *r, const char *key, const rmap_target *t)
+{
+    if (rmap_source_smtp(c->map, key))
+        return 0;
+    char *smtp = nk_row_string(r, NK_ID_SMTP);
+    int same = smtp && strcasecmp(smtp, t->smtp) == 0;
+    free(smtp);
+    if (same && is_ex(r) && t->legacy_dn) {
+        char *dn = nk_row_string(r, NK_ID_EMAIL);
+        same = dn && strcasecmp(dn, t->legacy_dn) == 0;
+        free(dn);
+    }
+    return same;
+}
+
 /* Add a copy of r, mapped when its key is a mapped source recipient;
- * *mapped / *status say what happened.  Dropped when its identity is
- * already wanted. */
-static sr_code want_add(cpuu_ctx *c, want *w, const nk_row *r, rmap_status *status, sr_err *err)
+ * *status says what the map answered.  Dropped when its identity is already
+ * wanted.  A target row already in target terms is not rewritten: without
+ * a source directory the map's identity check calls the target's own
+ * recipients MAPPED too, and an EX row whose target DN the map cannot return
+ * would be turned into an SMTP row for nothing. */
+static sr_code want_add(cpuu_ctx *c, want *w, const nk_row *r, int from_target,
+                        rmap_status *status, sr_err *err)
 {
     nk_row row;
     sr_code rc = nk_row_copy(&row, r, err);
@@ -321,7 +344,7 @@ static sr_code want_add(cpuu_ctx *c, want *w, const nk_row *r, rmap_status *stat
     char *key = row_key(&row);
     rmap_target t = {0};
     *status = key ? rmap_lookup(c->map, key, &t) : RMAP_UNKNOWN;
-    if (*status == RMAP_MAPPED) {
+    if (*status == RMAP_MAPPED && !(from_target && in_target_terms(c, &row, key, &t))) {
         char *old = nk_row_string(&row, NK_ID_SMTP);
         rc = rewrite_row(&row, old, &t, err);
         free(old);
@@ -438,10 +461,10 @@ static sr_code n_plan(cpuu_ctx *c, void *state, feature_stats *st, sr_err *err)
     rmap_status ms;
     int in_place = c->src == c->tgt;
     for (size_t i = 0; rc == SR_OK && !in_place && s->tgt.parsed && i < s->tgt.s.nrows; i++)
-        rc = want_add(c, &w, &s->tgt.s.rows[i], &ms, err);
+        rc = want_add(c, &w, &s->tgt.s.rows[i], 1, &ms, err);
     for (size_t i = 0; rc == SR_OK && i < s->src.s.nrows; i++) {
         const nk_row *r = &s->src.s.rows[i];
-        rc = want_add(c, &w, r, &ms, err);
+        rc = want_add(c, &w, r, 0, &ms, err);
         /* external SMTP addresses are fine as they are; an EX reference
          * or a source recipient without a target is not */
         if (rc == SR_OK && ms != RMAP_MAPPED && (ms != RMAP_UNKNOWN || is_ex(r))) {

@@ -1588,6 +1588,43 @@ static void test_nicks(void)
     tr = nick_raw(w.tgt, &cur, &ex);
     CU_ASSERT_PTR_NULL(tr);
     CU_ASSERT_FALSE(ex);
+    world_close(&w);
+
+    /* no source directory (identity checks only): the target's own EX row,
+     * already in target terms, stays byte-identical */
+    CU_ASSERT_EQUAL_FATAL(world_open(&w, 0, 0), 0);
+    free(w.backup);
+    w.backup = sr_asprintf("%s/nicks-nodir", g_dir);
+    w.c.backup_dir = w.backup;
+    const rcpt *fr = rcpt_by_tgt(first_tgt);
+    const char *fdn = fr ? target_dn_of(fr->src) : NULL;
+    CU_ASSERT_PTR_NOT_NULL_FATAL(fdn);
+    mapi_eid ab = {.kind = MAPI_EID_ADDRBOOK, .provider_uid = MAPI_UID_ADDRBOOK,
+                   .ab_type = MAPI_AB_DT_MAILUSER, .x500dn = (char *)fdn};
+    uint8_t *abb = NULL;
+    size_t abl = 0;
+    CU_ASSERT_EQUAL_FATAL(mapi_eid_encode(&ab, &abb, &abl, &e), SR_OK);
+    nk_stream mine = {.meta_head = {9, 9, 9, 9}, .major = 12};
+    nk_val mv[] = {{.tag = 0x3001001F, .str = "Target Colleague"}, {.tag = 0x3002001F, .str = "EX"},
+                   {.tag = 0x3003001F, .str = fdn}, {.tag = 0x39FE001F, .str = first_tgt},
+                   {.tag = 0x0FFF0102, .bin = abb, .bin_len = abl}};
+    CU_ASSERT_EQUAL_FATAL(nk_row_append(&mine, mv, 5, &e), SR_OK);
+    uint8_t *mb = NULL;
+    size_t mbl = 0;
+    CU_ASSERT_EQUAL_FATAL(nk_serialize(&mine, &mb, &mbl, &e), SR_OK);
+    CU_ASSERT_EQUAL_FATAL(nick_put(w.tgt, 1, mb, mbl), SR_OK);
+    CU_ASSERT_EQUAL(run_feature(&w, CFG_F_NICKS, &st, &e), SR_OK);
+    tr = nick_raw(w.tgt, &cur, &ex);
+    CU_ASSERT_EQUAL_FATAL(nk_parse(tr, cur, &got, &e), SR_OK);
+    CU_ASSERT_TRUE(got.nrows >= 1 && nk_row_equal(&got.rows[0], &mine.rows[0]));
+    CU_ASSERT_PTR_NOT_NULL(row_with_smtp(&got, first_tgt, &n));
+    CU_ASSERT_EQUAL(n, 1);
+    nk_stream_clear(&got);
+    nk_stream_clear(&mine);
+    free(tr);
+    free(mb);
+    free(abb);
+    CU_ASSERT_EQUAL(nick_delete(w.tgt), SR_OK);
     /* leave the target as the other tests found it: the seeded list back */
     CU_ASSERT_EQUAL(nick_put(w.tgt, 1, before, blen), SR_OK);
     free(bk);
