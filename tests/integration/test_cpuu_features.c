@@ -1625,8 +1625,38 @@ static void test_nicks(void)
     free(mb);
     free(abb);
     CU_ASSERT_EQUAL(nick_delete(w.tgt), SR_OK);
-    /* leave the target as the other tests found it: the seeded list back */
     CU_ASSERT_EQUAL(nick_put(w.tgt, 1, before, blen), SR_OK);
+    world_close(&w);
+
+    /* updated in place (source = target session): one read; the leftover
+     * source row is mapped, the own row kept; then nothing to change */
+    CU_ASSERT_EQUAL_FATAL(world_open(&w, 0, 1), 0);
+    add_target_dns(&w);
+    w.c.src = w.c.tgt;
+    free(w.backup);
+    w.backup = sr_asprintf("%s/nicks-in-place", g_dir);
+    w.c.backup_dir = w.backup;
+    reset_stats();
+    CU_ASSERT_EQUAL(run_feature(&w, CFG_F_NICKS, &st, &e), SR_OK);
+    CU_ASSERT_EQUAL(tgt_ops("GetUserConfiguration"), 1);
+    CU_ASSERT_EQUAL(tgt_ops("UpdateUserConfiguration"), 1);
+    CU_ASSERT_EQUAL(st.seen, 2);
+    tr = nick_raw(w.tgt, &cur, &ex);
+    CU_ASSERT_EQUAL_FATAL(nk_parse(tr, cur, &got, &e), SR_OK);
+    CU_ASSERT_EQUAL(got.nrows, 2);
+    CU_ASSERT_PTR_NOT_NULL(row_with_smtp(&got, g_own, &n));
+    CU_ASSERT_PTR_NOT_NULL(row_with_smtp(&got, first_tgt, &n));
+    nk_stream_clear(&got);
+    free(tr);
+    reset_stats();
+    CU_ASSERT_EQUAL(run_feature(&w, CFG_F_NICKS, &st, &e), SR_OK);
+    CU_ASSERT_EQUAL(st.changed, 0);
+    CU_ASSERT_EQUAL(nick_writes(), 0);
+    CU_ASSERT_EQUAL(ops->restore(&w.c, &e), SR_OK);
+    /* leave the target as the other tests found it: the seeded list back */
+    tr = nick_raw(w.tgt, &cur, &ex);
+    CU_ASSERT_TRUE(tr && cur == blen && memcmp(tr, before, blen) == 0);
+    free(tr);
     free(bk);
     free(before);
     free(sraw);
