@@ -205,3 +205,12 @@ void tu_exsim_stop(tu_exsim *x)
     if (x)
         x->pid = 0;
 }
+
+char *tu_kv_value(const char *text, const char *key)
+{
+    size_t kl = strlen(key);
+    for (const char *p = text; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+        if (strncmp(p, key, kl) == 0 && p[kl] == '=')
+            return strndup(p + kl + 1, strcspn(p + kl + 1, "\r\n"));
+    return NULL;
+}

@@ -31,6 +31,10 @@ const char *tu_shared(void);
 /* Whether a file exists. */
 int tu_exists(const char *path);
 
+/* The value of key in KEY=VALUE text (one pair per line, as lab.env);
+ * heap string (caller frees), NULL when absent or text is NULL. */
+char *tu_kv_value(const char *text, const char *key);
+
 /* Run a project script (path relative to tu_root()) with Debian's
  * /usr/bin/python3 and args (NULL-terminated, at most 16); bounded 30 s.
  * Returns its exit status, -1 on timeout. */

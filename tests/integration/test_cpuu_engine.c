@@ -644,11 +644,9 @@ static void lab_env(const char *key, char *out, size_t len)
 {
     char path[600];
     snprintf(path, sizeof path, "%s/lab.env", g_lab);
-    char *t = slurp(path), *save = NULL;
-    out[0] = '\0';
-    for (char *l = strtok_r(t, "\n", &save); l; l = strtok_r(NULL, "\n", &save))
-        if (!strncmp(l, key, strlen(key)) && l[strlen(key)] == '=')
-            snprintf(out, len, "%s", l + strlen(key) + 1);
+    char *t = slurp(path), *v = tu_kv_value(t, key);
+    snprintf(out, len, "%s", v ? v : "");
+    free(v);
     free(t);
 }
 

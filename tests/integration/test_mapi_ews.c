@@ -507,11 +507,7 @@ static void test_open_many(void)
 /* ---- SCP URLs from the directory lab (tests/lab/LAB-CONTRACT.md) ---------- */
 static char *lab_env(const char *env, const char *key)
 {
-    size_t kl = strlen(key);
-    for (const char *p = env; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
-        if (strncmp(p, key, kl) == 0 && p[kl] == '=')
-            return strndup(p + kl + 1, strcspn(p + kl + 1, "\n"));
-    return NULL;
+    return tu_kv_value(env, key);
 }
 
 static void test_scp_from_ldap_lab(void)

@@ -60,11 +60,7 @@ static int start_exsim(inst *in, const char *name, const char *seed)
 
 static char *file_value(const char *text, const char *key)
 {
-    size_t kl = strlen(key);
-    for (const char *p = text; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
-        if (strncmp(p, key, kl) == 0 && p[kl] == '=')
-            return strndup(p + kl + 1, strcspn(p + kl + 1, "\n"));
-    return NULL;
+    return tu_kv_value(text, key);
 }
 
 /* Passwords of the lab accounts from org.json (source/target admin). */
