@@ -117,10 +117,9 @@ mapi_ad *cpuu_ad_for(cpuu_run_ctx *r, mapi_net *net, int target, const char *acc
  * be resolved" (4), anything else "cannot open mailbox store" (18). */
 static int address_unknown(const sr_err *e)
 {
-    /* POX ErrorCode 500 is "the e-mail address cannot be found"; mapi reports
-     * it as SR_E_SERVER with the code in the text (see the report to the lead) */
-    return e->code == SR_E_NOTFOUND ||
-           (e->code == SR_E_SERVER && strstr(e->msg, "Autodiscover error 500:") != NULL);
+    /* mapi reports POX ErrorCode 500 ("the e-mail address cannot be found")
+     * as SR_E_NOTFOUND */
+    return e->code == SR_E_NOTFOUND;
 }
 
 static int logon_rc(const sr_err *e)

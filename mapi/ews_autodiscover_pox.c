@@ -90,11 +90,14 @@ static sr_code pox_error(xmlNodePtr resp, const char *what, sr_err *err)
     xmlNodePtr e = mapi_xml_child(resp, NULL, "Error");
     char *code = mapi_xml_child_text(e, NULL, "ErrorCode");
     char *msg = mapi_xml_child_text(e, NULL, "Message");
-    sr_err_set(err, SR_E_SERVER, "%s: Autodiscover error %s: %s", what, code ? code : "?",
+    /* POX ErrorCode 500: "The e-mail address cannot be found" — the server
+     * answered and does not know the address: a not-found, not a fault. */
+    sr_code rc = code && strcmp(code, "500") == 0 ? SR_E_NOTFOUND : SR_E_SERVER;
+    sr_err_set(err, rc, "%s: Autodiscover error %s: %s", what, code ? code : "?",
                msg ? msg : "(no message)");
     free(code);
     free(msg);
-    return SR_E_SERVER;
+    return rc;
 }
 
 /* Action=settings: the User and the EWS URLs of the Account. */

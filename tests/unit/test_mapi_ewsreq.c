@@ -338,6 +338,16 @@ static void test_pox_examples(void)
     CU_ASSERT_EQUAL(mapi_ad_parse_pox(s, len, "err", &r, &ra, &ru, &e), SR_E_SERVER);
     CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "Autodiscover error 600: Invalid Request"));
     free(s);
+    /* ErrorCode 500 is the server saying it does not know the address */
+    static const char unknown[] =
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?>"
+        "<Autodiscover xmlns=\"http://schemas.microsoft.com/exchange/autodiscover/responseschema/2006\">"
+        "<Response><Error Time=\"12:00:00.0000000\" Id=\"1\"><ErrorCode>500</ErrorCode>"
+        "<Message>The e-mail address cannot be found.</Message><DebugData /></Error>"
+        "</Response></Autodiscover>";
+    CU_ASSERT_EQUAL(mapi_ad_parse_pox(unknown, sizeof unknown - 1, "unknown", &r, &ra, &ru, &e),
+                    SR_E_NOTFOUND);
+    CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "Autodiscover error 500"));
 }
 
 /* ======================================================================
