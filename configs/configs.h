@@ -178,6 +178,10 @@ typedef enum { CFG_PRIO_LOW = 0, CFG_PRIO_NORMAL, CFG_PRIO_HIGH } cfg_notify_pri
 typedef enum { CFG_ATTACH_NONE = 0, CFG_ATTACH_ALL, CFG_ATTACH_STATISTICS } cfg_notify_attach;
 typedef enum { CFG_NOTIFY_ALL = 0, CFG_NOTIFY_SUCCESS, CFG_NOTIFY_FAIL } cfg_notify_when;
 typedef enum { CFG_NPROFILE_DEFAULT = 0, CFG_NPROFILE_CURRENT } cfg_notify_profile;
+/* Our extension (Linux has no Outlook profile to send through): how the SMTP
+ * relay is reached.  starttls = STARTTLS required; tls = implicit TLS (smtps);
+ * none = plain, only to loopback or with SMTPAllowPlain=1. */
+typedef enum { CFG_SMTP_STARTTLS = 0, CFG_SMTP_TLS, CFG_SMTP_NONE } cfg_smtp_security;
 
 /* Spec defaults, applied when a parameter is absent. */
 #define CFG_DEFAULT_AUTHORITY_URL "https://login.microsoftonline.com/common"
@@ -246,6 +250,16 @@ typedef struct cfg_cpuu {
         char *subject;                /* default CFG_DEFAULT_NOTIFY_SUBJECT */
         char *body;                   /* default CFG_DEFAULT_NOTIFY_BODY */
         int subject_line, body_line;
+        /* our extension: the SMTP relay (docs/cpuu.md "Notifications") */
+        char *smtp_server;            /* "host[:port]"; NULL → not sent (warned) */
+        cfg_smtp_security smtp_security; /* default starttls */
+        int smtp_allow_plain;         /* SMTPAllowPlain, default 0 */
+        char *smtp_user;              /* NULL when absent; requires smtp_password */
+        char *smtp_password;          /* stored (encrypted) form; decrypt with
+                                         cfg_secret_decrypt */
+        char *from;                   /* From=; NULL → the caller picks the default */
+        char *smtp_ca_file;           /* SMTPCAFile=; NULL → system trust store */
+        int smtp_server_line, smtp_security_line, smtp_user_line, smtp_password_line, from_line;
     } notify;
 } cfg_cpuu;
 

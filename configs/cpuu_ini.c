@@ -70,6 +70,7 @@ static const char *const priority_names[] = { "low", "normal", "high", NULL };
 static const char *const attach_names[] = { "none", "all", "statistics", NULL };
 static const char *const when_names[] = { "all", "success", "fail", NULL };
 static const char *const nprofile_names[] = { "default", "current", NULL };
+static const char *const security_names[] = { "starttls", "tls", "none", NULL };
 
 #define ENUMK(n, f, tbl) { .name = n, .type = KT_ENUM, .off = OFF(f), .names = tbl }
 
@@ -82,6 +83,18 @@ static const key_spec notify_keys[] = {
     { .name = "Subject", .type = KT_STR, .off = OFF(notify.subject),
       .line_off = OFF(notify.subject_line) },
     { .name = "Body", .type = KT_STR, .off = OFF(notify.body), .line_off = OFF(notify.body_line) },
+    /* our extension: the SMTP relay */
+    { .name = "SMTPServer", .type = KT_STR_NE, .off = OFF(notify.smtp_server),
+      .line_off = OFF(notify.smtp_server_line) },
+    { .name = "SMTPSecurity", .type = KT_ENUM, .off = OFF(notify.smtp_security),
+      .names = security_names, .line_off = OFF(notify.smtp_security_line) },
+    FLAG("SMTPAllowPlain", notify.smtp_allow_plain),
+    { .name = "SMTPUser", .type = KT_STR_NE, .off = OFF(notify.smtp_user),
+      .line_off = OFF(notify.smtp_user_line) },
+    { .name = "SMTPPassword", .type = KT_SECRET, .off = OFF(notify.smtp_password),
+      .line_off = OFF(notify.smtp_password_line) },
+    { .name = "From", .type = KT_STR_NE, .off = OFF(notify.from), .line_off = OFF(notify.from_line) },
+    KEY("SMTPCAFile", KT_STR_NE, notify.smtp_ca_file),
     { .name = NULL },
 };
 
@@ -157,6 +170,56 @@ static void check_pairs(cfg_cpuu *c, ini_diag *d)
                   "[Parameters] PasswordTrg: needs AdminTrg as well");
 }
 
+/* A control character in a header value could start a new header (CR/LF
+ * injection); Body may hold tabs, nothing else. */
+static void check_header_value(const char *name, const char *v, int line, int allow_tab, ini_diag *d)
+{
+    for (const unsigned char *p = (const unsigned char *)v; p && *p; p++)
+        if ((*p < 0x20 && !(allow_tab && *p == '\t')) || *p == 0x7f) {
+            ini_error(d, line, SR_E_CONFIG, "[Admin notification] %s: contains a control character "
+                      "(0x%02x); CR/LF would inject mail headers", name, *p);
+            return;
+        }
+}
+
+static int is_loopback(const char *hostport)
+{
+    return !strncmp(hostport, "127.0.0.1", 9) ? hostport[9] == '\0' || hostport[9] == ':'
+         : !strncmp(hostport, "[::1]", 5) ? hostport[5] == '\0' || hostport[5] == ':'
+         : !strcmp(hostport, "::1");
+}
+
+/* Our SMTP keys: credentials never cross the network in clear. */
+static void check_smtp(cfg_cpuu *c, ini_diag *d)
+{
+    check_header_value("Subject", c->notify.subject, c->notify.subject_line, 0, d);
+    check_header_value("Body", c->notify.body, c->notify.body_line, 1, d);
+    check_header_value("From", c->notify.from, c->notify.from_line, 0, d);
+    for (size_t i = 0; c->notify.smtp_addresses && c->notify.smtp_addresses[i]; i++)
+        if (strpbrk(c->notify.smtp_addresses[i], "<>,;\"()"))
+            ini_error(d, c->notify.line, SR_E_CONFIG, "[Admin notification] SMTPAddress: '%s' "
+                      "must be a bare address (no < > , ; \" ( ))", c->notify.smtp_addresses[i]);
+    if (c->notify.from && (!strchr(c->notify.from, '@') || strpbrk(c->notify.from, "<>,;\"() ")))
+        ini_error(d, c->notify.from_line, SR_E_CONFIG,
+                  "[Admin notification] From: '%s' is not a bare SMTP address", c->notify.from);
+    if (c->notify.smtp_user && !c->notify.smtp_password)
+        ini_error(d, c->notify.smtp_user_line, SR_E_CONFIG,
+                  "[Admin notification] SMTPUser: needs SMTPPassword as well");
+    if (c->notify.smtp_password && !c->notify.smtp_user)
+        ini_error(d, c->notify.smtp_password_line, SR_E_CONFIG,
+                  "[Admin notification] SMTPPassword: needs SMTPUser as well");
+    const char *srv = c->notify.smtp_server;
+    if (srv && strpbrk(srv, " /@?#"))
+        ini_error(d, c->notify.smtp_server_line, SR_E_CONFIG,
+                  "[Admin notification] SMTPServer: expected host[:port], got '%s'", srv);
+    if (c->notify.smtp_security == CFG_SMTP_NONE && srv && !is_loopback(srv) &&
+        !c->notify.smtp_allow_plain)
+        ini_error(d, c->notify.smtp_security_line, SR_E_CONFIG,
+                  "[Admin notification] SMTPSecurity: 'none' sends mail%s in clear to %s; allowed "
+                  "only to 127.0.0.1/::1 or with SMTPAllowPlain=1",
+                  c->notify.smtp_user ? " and credentials" : "", srv);
+}
+
 static void cross_checks(cfg_cpuu *c, ini_diag *d)
 {
     check_pairs(c, d);
@@ -186,6 +249,7 @@ static void cross_checks(cfg_cpuu *c, ini_diag *d)
                       "[Admin notification] SMTPAddress: must name at least one address");
         check_template("Subject", c->notify.subject, c->notify.subject_line, d);
         check_template("Body", c->notify.body, c->notify.body_line, d);
+        check_smtp(c, d);
     }
 }
 
@@ -244,5 +308,10 @@ void cfg_cpuu_free(cfg_cpuu *c)
     cfg_argv_free(c->notify.smtp_addresses);
     free(c->notify.subject);
     free(c->notify.body);
+    free(c->notify.smtp_server);
+    free(c->notify.smtp_user);
+    sr_secret_free(c->notify.smtp_password);
+    free(c->notify.from);
+    free(c->notify.smtp_ca_file);
     free(c);
 }

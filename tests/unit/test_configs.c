@@ -637,6 +637,59 @@ static void test_cpuu_errors(void)
                       "'admin' is not an SMTP address");
 }
 
+/* Our SMTP relay keys: parsed, defaults, and the checks that keep
+ * credentials off the wire in clear and CR/LF out of headers. */
+#define NOTIF "[Admin notification]\nSMTPAddress=a@b.c\n"
+
+static void test_cpuu_smtp_keys(void)
+{
+    char *p = write_tmp("smtpdef.ini", NOTIF);
+    sr_err e;
+    cfg_cpuu *c = cfg_cpuu_load(p, NULL, &e);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+    CU_ASSERT_PTR_NULL(c->notify.smtp_server);
+    CU_ASSERT_EQUAL(c->notify.smtp_security, CFG_SMTP_STARTTLS);
+    CU_ASSERT_PTR_NULL(c->notify.from);
+    cfg_cpuu_free(c);
+    free(p);
+    p = write_tmp("smtpall.ini", NOTIF "SMTPServer=relay.example:587\nSMTPSecurity=tls\n"
+                  "SMTPUser=mailer\nSMTPPassword=srenc1:x\nFrom=cpuu@src.example\n"
+                  "SMTPCAFile=/etc/ca.pem\n");
+    c = cfg_cpuu_load(p, NULL, &e);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+    CU_ASSERT_STRING_EQUAL(c->notify.smtp_server, "relay.example:587");
+    CU_ASSERT_EQUAL(c->notify.smtp_security, CFG_SMTP_TLS);
+    CU_ASSERT_STRING_EQUAL(c->notify.smtp_user, "mailer");
+    CU_ASSERT_STRING_EQUAL(c->notify.smtp_password, "srenc1:x");
+    CU_ASSERT_EQUAL(c->notify.smtp_password_line, 6);
+    CU_ASSERT_STRING_EQUAL(c->notify.from, "cpuu@src.example");
+    CU_ASSERT_STRING_EQUAL(c->notify.smtp_ca_file, "/etc/ca.pem");
+    cfg_cpuu_free(c);
+    free(p);
+    p = write_tmp("smtplo.ini", NOTIF "SMTPServer=127.0.0.1:2525\nSMTPSecurity=none\n");
+    c = cfg_cpuu_load(p, NULL, &e);
+    CU_ASSERT_PTR_NOT_NULL(c);
+    cfg_cpuu_free(c);
+    free(p);
+    p = write_tmp("smtpplain.ini", NOTIF "SMTPServer=relay.example\nSMTPSecurity=none\nSMTPAllowPlain=1\n");
+    c = cfg_cpuu_load(p, NULL, &e);
+    CU_ASSERT_PTR_NOT_NULL(c);
+    cfg_cpuu_free(c);
+    free(p);
+    expect_cpuu_error("smtpnone.ini", NOTIF "SMTPServer=relay.example\nSMTPSecurity=none\n", 4,
+                      "SMTPSecurity: 'none' sends mail in clear to relay.example");
+    expect_cpuu_error("smtpsec.ini", NOTIF "SMTPSecurity=ssl\n", 3,
+                      "SMTPSecurity: expected one of starttls, tls, none");
+    expect_cpuu_error("smtpusr.ini", NOTIF "SMTPUser=mailer\n", 3, "SMTPUser: needs SMTPPassword");
+    expect_cpuu_error("smtpsrv.ini", NOTIF "SMTPServer=smtp://relay\n", 3,
+                      "SMTPServer: expected host[:port]");
+    expect_cpuu_error("smtpcr.ini", NOTIF "Subject=%R\rBcc: victim@x.example\n", 3,
+                      "[Admin notification] Subject: contains a control character (0x0d)");
+    expect_cpuu_error("smtpfrom.ini", NOTIF "From=Admin <a@b.c>\n", 3, "From: 'Admin <a@b.c>' is not a bare");
+    expect_cpuu_error("smtpaddr.ini", "[Admin notification]\nSMTPAddress=a@b.c,x@y.z\n", 1,
+                      "must be a bare address");
+}
+
 static void test_cpuu_skip_all_and_alias(void)
 {
     log_reset();
@@ -954,6 +1007,7 @@ int main(void)
     CU_add_test(s, "CPUU.ini recommended values and defaults", test_cpuu_recommended_and_defaults);
     CU_add_test(s, "every CPUU.ini parameter", test_cpuu_full);
     CU_add_test(s, "CPUU.ini errors name file:line", test_cpuu_errors);
+    CU_add_test(s, "[Admin notification] SMTP relay keys", test_cpuu_smtp_keys);
     CU_add_test(s, "Skip=All, [Notification] alias, warnings", test_cpuu_skip_all_and_alias);
     CU_add_test(s, "feature table", test_feature_table);
     CU_add_test(s, "notification templates", test_notification_expand);
