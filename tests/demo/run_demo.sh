@@ -15,6 +15,10 @@ cd "${SR_ROOT:?}" || exit 2
 BIN=${SR_BIN:?}
 PY=/usr/bin/python3
 SHARED=${SHARED_DIR:-../shared}
+if [ ! -f "$SHARED/protocol/ews/messages.xsd" ]; then
+    echo "demo: WARNING: Microsoft's EWS schemas are not at $SHARED/protocol/ews (set SHARED_DIR);"
+    echo "demo:          the Exchange simulators run without validating requests"
+fi
 work=$(mktemp -d /tmp/sr-demo-XXXXXX)
 chmod 700 "$work"
 pids=()
