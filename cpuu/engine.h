@@ -126,6 +126,7 @@ typedef struct cpuu_run_ctx {
     sr_err src_dir_err;               /* why it could not be used (when tried and NULL) */
     unsigned bits;                    /* exit bitmask so far */
     unsigned n_done;                  /* profiles with a final "OK" code */
+    struct cpuu_notify *notify;       /* [Admin notification] sender (notify.h), or NULL */
 } cpuu_run_ctx;
 
 /* The user's abort (SIGINT, SIGHUP): the profile in progress is finished,

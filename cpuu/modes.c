@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cpuu/engine.h"
+#include "cpuu/notify.h"
 
 cpuu_mode cpuu_opts_mode(const cpuu_opts *o)
 {
@@ -106,6 +107,8 @@ void cpuu_report(cpuu_run_ctx *r, cpuu_mode mode, const char *profile, int rc, u
     r->bits |= bits;
     if (bits & CPUU_SUCCESS)
         r->n_done++;
+    if (mode == CPUU_MODE_UPDATE)
+        cpuu_notify_profile(r->notify, profile, rc, (bits & CPUU_SUCCESS) != 0);
     sr_log(rc == CPUU_RC_MODIFYING_OK || rc == CPUU_RC_RESTORE_OK || rc == CPUU_RC_CLEANUP_OK
                ? SR_LOG_NOTICE : SR_LOG_WARN,
            profile, "result %d %s (previous %d)", rc, cpuu_rc_name(rc), prev);

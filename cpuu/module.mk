@@ -22,3 +22,7 @@ TESTS += test_nicks_stream
 test_nicks_stream_SRCS := tests/unit/test_nicks_stream.c
 test_nicks_stream_USES := cpuu_core mapi ldap configs util
 test_nicks_stream_LDLIBS := -lcunit
+TESTS += test_cpuu_notify
+test_cpuu_notify_SRCS := tests/integration/test_cpuu_notify.c
+test_cpuu_notify_USES := cpuu_core mapi ldap configs testutil util
+test_cpuu_notify_LDLIBS := -lcunit

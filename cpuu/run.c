@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cpuu/engine.h"
+#include "cpuu/notify.h"
 
 static volatile sig_atomic_t g_abort;
 
@@ -184,7 +185,10 @@ unsigned cpuu_run(const cpuu_opts *o)
         apply_overrides(r.cfg, o);
         note_not_applicable(o, r.cfg);
         r.ini_dir = dir_of(r.cfg->path);
+        r.notify = cpuu_notify_new(r.cfg, logfp ? log_path : NULL);
         bits = run_mode(&r);
+        cpuu_notify_finish(r.notify);   /* never changes bits: a mail is not the update */
+        cpuu_notify_free(r.notify);
     }
     log_exit(bits);
     sr_log_set_stream(NULL);
