@@ -7,11 +7,20 @@
 extern const struct feature_ops cpuu_feat_delegates;
 extern const struct feature_ops cpuu_feat_rules;
 extern const struct feature_ops cpuu_feat_nicks;
+extern const struct feature_ops cpuu_feat_favorites, cpuu_feat_calendar, cpuu_feat_contacts,
+    cpuu_feat_tasks, cpuu_feat_notes, cpuu_feat_journal, cpuu_feat_shortcuts;
 
 const struct feature_ops *const cpuu_features[] = {
     &cpuu_feat_delegates,
     &cpuu_feat_rules,
     &cpuu_feat_nicks,
+    &cpuu_feat_favorites,
+    &cpuu_feat_calendar,
+    &cpuu_feat_contacts,
+    &cpuu_feat_tasks,
+    &cpuu_feat_notes,
+    &cpuu_feat_journal,
+    &cpuu_feat_shortcuts,
     NULL,
 };
 

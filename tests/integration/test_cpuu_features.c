@@ -150,6 +150,75 @@ static const char *patch_py =
     "rules.set('next-id', '2')\n"
     "tree.write(sys.argv[3], encoding='utf-8', xml_declaration=True)\n";
 
+/* ---- navigation shortcuts: more source links, a target's own link ---- */
+static const char *wl_py =
+    "import json, sys, base64, uuid\n"
+    "import xml.etree.ElementTree as ET\n"
+    "T = 'http://schemas.microsoft.com/exchange/services/2006/types'\n"
+    "ET.register_namespace('t', T)\n"
+    "def q(n): return '{%s}%s' % (T, n)\n"
+    "org = json.load(open(sys.argv[1]))\n"
+    "me = next(r for r in org['recipients'] if r['kind'] == 'user' and r.get('target'))\n"
+    "mig = [r for r in org['recipients'] if r is not me and r.get('target') and\n"
+    "       r['source'].get('legacy_dn') and r['target'].get('legacy_dn')]\n"
+    "unm = [r for r in org['recipients'] if r is not me and not r.get('target') and\n"
+    "       r['source'].get('legacy_dn')]\n"
+    "def b64(b): return base64.b64encode(b).decode()\n"
+    "def ab(dn): return (b'\\0' * 4 + bytes.fromhex('DCA740C8C042101AB4B908002B2FE182') +\n"
+    "                    (1).to_bytes(4, 'little') + b'\\0' * 4 + dn.encode() + b'\\0')\n"
+    "def store(srv, dn): return (b'\\0' * 4 + bytes.fromhex('38A1BB1005E5101AA1BB08002B2A56C2') +\n"
+    "    b'\\0\\0' + b'emsmdb.dll' + b'\\0' * 8 + bytes.fromhex('1B55FA20AA6611CD9BC800AA002FC45A') +\n"
+    "    (12).to_bytes(4, 'little') + srv.encode() + b'\\0' + dn.encode() + b'\\0')\n"
+    "def add(m, tag, ty, v):\n"
+    "    ep = ET.SubElement(m, q('ExtendedProperty'))\n"
+    "    ET.SubElement(ep, q('ExtendedFieldURI'), {'PropertyTag': tag, 'PropertyType': ty})\n"
+    "    ET.SubElement(ep, q('Value')).text = str(v)\n"
+    "def tags(m): return {e.find(q('ExtendedFieldURI')).get('PropertyTag'): e.find(q('Value'))\n"
+    "                     for e in m.iter(q('ExtendedProperty'))}\n"
+    "def open_cv(path, smtp):\n"
+    "    tree = ET.parse(path)\n"
+    "    mb = next(m for m in tree.getroot().iter('mailbox') if m.get('smtp') == smtp)\n"
+    "    return tree, mb, next(f for f in mb.iter('folder') if f.get('name') == 'Common Views')\n"
+    "def link(mb, cv, subject, props):\n"
+    "    nid = int(mb.get('next-id'))\n"
+    "    mb.set('next-id', str(nid + 1))\n"
+    "    m = ET.SubElement(ET.SubElement(cv, 'item', {'id': str(nid), 'associated': '1'}), q('Message'))\n"
+    "    ET.SubElement(m, q('ItemClass')).text = 'IPM.Microsoft.WunderBar.Link'\n"
+    "    ET.SubElement(m, q('Subject')).text = subject\n"
+    "    for p in props: add(m, *p)\n"
+    "tree, mb, cv = open_cv(sys.argv[2], me['source']['smtp'])\n"
+    "msgs = [i.find(q('Message')) for i in cv.findall('item')]\n"
+    "shared = next(m for m in msgs if tags(m)['0x6849'].text == '2')\n"
+    "inbox = next(m for m in msgs if tags(m).get('0x6852') is not None and tags(m)['0x6852'].text == '1')\n"
+    "owner = mig[0]\n"
+    "tags(shared)['0x6854'].text = b64(ab(owner['source']['legacy_dn']))\n"
+    "add(shared, '0x684E', 'Binary', b64(store('exsrc01', owner['source']['legacy_dn'])))\n"
+    "hdr = tags(shared)['0x6850'].text\n"
+    "if unm:\n"
+    "    link(mb, cv, 'Not migrated - Calendar', [('0x6849', 'Integer', 2), ('0x684A', 'Integer', 0),\n"
+    "         ('0x6852', 'Integer', 3), ('0x684B', 'Binary', b64(b'\\x91')), ('0x6850', 'Binary', hdr),\n"
+    "         ('0x6854', 'Binary', b64(ab(unm[0]['source']['legacy_dn'])))])\n"
+    "so = next(f for f in mb.iter('folder') if f.get('name') == 'Source only')\n"
+    "feid = (b'\\0' * 4 + uuid.UUID(mb.get('guid')).bytes_le + b'\\x01\\0' +\n"
+    "        uuid.UUID(mb.get('db-guid')).bytes_le + int(so.get('id')).to_bytes(6, 'big') + b'\\0\\0')\n"
+    "mail = tags(inbox)['0x684F'].text\n"
+    "link(mb, cv, 'Unread mail', [('0x6849', 'Integer', 1), ('0x6852', 'Integer', 1),\n"
+    "     ('0x684B', 'Binary', b64(b'\\x95')), ('0x684C', 'Binary', b64(bytes(46)))])\n"
+    "link(mb, cv, 'Source only', [('0x6849', 'Integer', 0), ('0x6852', 'Integer', 1),\n"
+    "     ('0x684B', 'Binary', b64(b'\\x96')), ('0x684C', 'Binary', b64(feid)), ('0x684F', 'Binary', mail)])\n"
+    "link(mb, cv, 'PST folder', [('0x6849', 'Integer', 0), ('0x6852', 'Integer', 1),\n"
+    "     ('0x684B', 'Binary', b64(b'\\x97')), ('0x684C', 'Binary', b64(bytes(4) + bytes(range(16, 58)))),\n"
+    "     ('0x684F', 'Binary', mail)])\n"
+    "link(mb, cv, 'Shortcut to Inbox', [('0x6849', 'Integer', 0), ('0x684B', 'Binary', b64(b'\\x20')),\n"
+    "     ('0x684C', 'Binary', tags(inbox)['0x684C'].text)])\n"
+    "tree.write(sys.argv[2], encoding='utf-8', xml_declaration=True)\n"
+    "tree, mb, cv = open_cv(sys.argv[3], me['target']['smtp'])\n"
+    "link(mb, cv, 'Target own favorite', [('0x6849', 'Integer', 0), ('0x6852', 'Integer', 1),\n"
+    "     ('0x684B', 'Binary', b64(b'\\x70')), ('0x684C', 'Binary', b64(bytes(range(46))))])\n"
+    "tree.write(sys.argv[3], encoding='utf-8', xml_declaration=True)\n"
+    "print('S', owner['source']['smtp'], owner['target']['legacy_dn'], sep='\\t')\n"
+    "print('U', unm[0]['source']['legacy_dn'] if unm else '-', sep='\\t')\n";
+
 static int run_py(char *const *argv, const char *out)
 {
     return tu_run(argv, out, 60000);
@@ -309,8 +378,11 @@ static int suite_init(void)
     char *sg[] = {PY, seedgen, "--org", g_org, "--side", "source", "-o", src, NULL};
     char *tg[] = {PY, seedgen, "--org", g_org, "--side", "target", "-o", tgt, NULL};
     char *pp[] = {PY, "-c", (char *)patch_py, g_org, src, tgt, NULL};
+    char wtsv[512];
+    snprintf(wtsv, sizeof wtsv, "%s/wlinks.tsv", g_dir);
+    char *wp[] = {PY, "-c", (char *)wl_py, g_org, src, tgt, NULL};
     if (run_py(og, NULL) || run_py(sg, NULL) || run_py(tg, NULL) || run_py(pp, tsv) ||
-        read_tsv(tsv)) {
+        run_py(wp, wtsv) || read_tsv(tsv)) {
         fprintf(stderr, "orggen/seedgen/patch failed\n");
         return 1;
     }
@@ -1664,6 +1736,279 @@ static void test_nicks(void)
     world_close(&w);
 }
 
+/* ---- navigation shortcuts (Favorites, Calendar, Shortcuts) ---- */
+static char g_wl_owner_tdn[256], g_wl_unm_dn[256];
+
+static void wl_expect(void)
+{
+    char *path = sr_asprintf("%s/wlinks.tsv", g_dir);
+    FILE *f = fopen(path, "r");
+    char line[600];
+    while (f && fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\n")] = '\0';
+        char *a = strchr(line, '\t'), *b = a ? strchr(a + 1, '\t') : NULL;
+        if (line[0] == 'S' && b && strlen(b + 1) < sizeof g_wl_owner_tdn)
+            memcpy(g_wl_owner_tdn, b + 1, strlen(b + 1) + 1);
+        if (line[0] == 'U' && a && strcmp(a + 1, "-") && strlen(a + 1) < sizeof g_wl_unm_dn)
+            memcpy(g_wl_unm_dn, a + 1, strlen(a + 1) + 1);
+    }
+    if (f)
+        fclose(f);
+    free(path);
+}
+
+/* Every WunderBar link of a mailbox (Common Views: the root's child). */
+static void wl_links(mapi_session *s, mapi_items *out)
+{
+    static const uint16_t tags[][2] = {
+        {0x6842, MAPI_PT_BINARY}, {0x6847, MAPI_PT_LONG}, {0x6849, MAPI_PT_LONG},
+        {0x684A, MAPI_PT_LONG}, {0x684B, MAPI_PT_BINARY}, {0x684C, MAPI_PT_BINARY},
+        {0x684D, MAPI_PT_BINARY}, {0x684E, MAPI_PT_BINARY}, {0x684F, MAPI_PT_BINARY},
+        {0x6850, MAPI_PT_BINARY}, {0x6851, MAPI_PT_UNICODE}, {0x6852, MAPI_PT_LONG},
+        {0x6853, MAPI_PT_LONG}, {0x6854, MAPI_PT_BINARY}};
+    sr_err e;
+    mapi_ews_target t = mapi_session_target(s);
+    mapi_ews_folder_ref root = {.distinguished = "root"};
+    mapi_ews_call c = {.idempotent = 1, .req = mapi_ews_req_findfolder_deep(&t, &root, 0, 1000, &e)};
+    mapi_folders f = {0};
+    CU_ASSERT_EQUAL_FATAL(mapi_session_run(s, &c, 1, &e), SR_OK);
+    CU_ASSERT_EQUAL_FATAL(mapi_ews_parse_findfolder(c.resp_op, &f, &e), SR_OK);
+    const mapi_folder *cv = folder_named(&f, "Common Views");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(cv);
+    mapi_extprops want = {0};
+    for (size_t i = 0; i < sizeof tags / sizeof tags[0]; i++)
+        mapi_extprops_add_tag(&want, tags[i][0], tags[i][1], "", &e);
+    mapi_ews_folder_ref ref = {.id = cv->id};
+    CU_ASSERT_EQUAL(mapi_session_find_fai(s, &ref, "IPM.Microsoft.WunderBar.Link", &want, out, &e),
+                    SR_OK);
+    mapi_extprops_clear(&want);
+    mapi_folders_clear(&f);
+    xmlFreeDoc(c.req);
+    xmlFreeDoc(c.resp);
+}
+
+static const char *wl_val(const mapi_item *it, uint16_t tag)
+{
+    const mapi_extprop *p = it ? mapi_extprops_find_tag(&it->props, tag) : NULL;
+    return p && p->nvalues == 1 ? p->values[0] : NULL;
+}
+
+static const mapi_item *wl_by_subject(const mapi_items *l, const char *subj)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (l->v[i].subject && strcmp(l->v[i].subject, subj) == 0)
+            return &l->v[i];
+    return NULL;
+}
+
+static int wl_count(const mapi_items *l, const char *subj)
+{
+    int n = 0;
+    for (size_t i = 0; i < l->n; i++)
+        n += l->v[i].subject && strcmp(l->v[i].subject, subj) == 0;
+    return n;
+}
+
+/* Everything of every link, in the server's order: the state to compare. */
+static char *wl_text(const mapi_items *l)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    for (size_t i = 0; f && i < l->n; i++) {
+        fprintf(f, "%s|%s", l->v[i].id, l->v[i].subject ? l->v[i].subject : "");
+        for (size_t p = 0; p < l->v[i].props.n; p++)
+            fprintf(f, "|%04X=%s", (unsigned)l->v[i].props.v[p].id,
+                    l->v[i].props.v[p].nvalues ? l->v[i].props.v[p].values[0] : "");
+        fputc('\n', f);
+    }
+    if (f)
+        fclose(f);
+    return buf;
+}
+
+static int wl_same(const char *a, const char *b)
+{
+    return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+/* The base64 EntryID of a folder of f, by name. */
+static char *wl_folder_eid(const mapi_folders *f, const char *name)
+{
+    const mapi_folder *x = folder_named(f, name);
+    return x && x->entryid ? mapi_base64_encode(x->entryid, x->entryid_len) : NULL;
+}
+
+static mapi_eid wl_decode(const char *b64)
+{
+    mapi_eid eid = {0};
+    uint8_t *b = NULL;
+    size_t n = 0;
+    sr_err e;
+    if (b64 && mapi_base64_decode(b64, &b, &n, &e) == SR_OK)
+        mapi_eid_decode(b, n, &eid, &e);
+    free(b);
+    return eid;
+}
+
+static void test_wlinks(void)
+{
+    load_target_dns();
+    wl_expect();
+    CU_ASSERT_TRUE_FATAL(g_wl_owner_tdn[0] != '\0');
+    world w;
+    sr_err e;
+    feature_stats st;
+    CU_ASSERT_EQUAL_FATAL(world_open(&w, 1, 1), 0);
+    add_target_dns(&w);
+    mapi_items src = {0}, before = {0}, after = {0}, again = {0}, back = {0};
+    wl_links(w.src, &src);
+    wl_links(w.tgt, &before);
+    char *t0 = wl_text(&before);
+    unsigned cal_links = g_wl_unm_dn[0] ? 4 : 3;
+    CU_ASSERT_EQUAL(wl_count(&before, "Target own favorite"), 1);
+
+    /* dry run: planned, nothing written, no backup */
+    reset_stats();
+    CU_ASSERT_EQUAL(run_feature(&w, CFG_F_FAVORITES, &st, &e), SR_OK);
+    CU_ASSERT_EQUAL(st.seen, 4);          /* Inbox, Unread mail, Source only, PST folder */
+    CU_ASSERT_EQUAL(st.changed, 2);       /* Inbox (mapped), PST folder (copied as it is) */
+    CU_ASSERT_EQUAL(st.unsupported, 3);   /* search folder, no target folder, PST */
+    CU_ASSERT_EQUAL(st.unresolved, 0);
+    CU_ASSERT_EQUAL(run_feature(&w, CFG_F_CALENDAR, &st, &e), SR_OK);
+    CU_ASSERT_EQUAL(st.seen, cal_links);
+    CU_ASSERT_EQUAL(st.changed, cal_links);
+    CU_ASSERT_EQUAL(st.unresolved, g_wl_unm_dn[0] ? 1u : 0u);
+    CU_ASSERT_EQUAL(tgt_ops("CreateItem") + tgt_ops("UpdateItem") + tgt_ops("DeleteItem"), 0);
+    char *bk = sr_asprintf("%s/Favorites", w.backup);
+    struct stat sb;
+    CU_ASSERT_NOT_EQUAL(stat(bk, &sb), 0);
+    free(bk);
+
+    /* update */
+    w.c.dry_run = 0;
+    reset_stats();
+    CU_ASSERT_EQUAL(run_feature(&w, CFG_F_FAVORITES, &st, &e), SR_OK);
+    CU_ASSERT_EQUAL(st.changed, 2);
+    long rt = tgt_round_trips();
+    fprintf(stderr, "\n    Favorites update: target round trips %ld\n", rt);
+    CU_ASSERT_TRUE(rt <= 3);   /* FindFolder, FindItem, one CreateItem batch */
+    reset_stats();
+    CU_ASSERT_EQUAL(run_feature(&w, CFG_F_CALENDAR, &st, &e), SR_OK);
+    CU_ASSERT_EQUAL(st.changed, cal_links);
+    CU_ASSERT_TRUE(tgt_round_trips() <= 3);
+    CU_ASSERT_EQUAL(tgt_ops("CreateItem"), 1);   /* every link in one request */
+    wl_links(w.tgt, &after);
+
+    char *inbox = wl_folder_eid(&w.c.tgt_folders, "Inbox");
+    char *cal = wl_folder_eid(&w.c.tgt_folders, "Calendar");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(inbox);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(cal);
+    const mapi_item *ti = wl_by_subject(&after, "Inbox"), *si = wl_by_subject(&src, "Inbox");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(ti);
+    CU_ASSERT_STRING_EQUAL(wl_val(ti, 0x684C), inbox);        /* names the target's Inbox */
+    CU_ASSERT_STRING_EQUAL(wl_val(ti, 0x684D), inbox);        /* RecordKey follows it */
+    CU_ASSERT_STRING_NOT_EQUAL(wl_val(si, 0x684C), inbox);
+    const mapi_item *tc = wl_by_subject(&after, "Calendar");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(tc);
+    CU_ASSERT_STRING_EQUAL(wl_val(tc, 0x684C), cal);
+    CU_ASSERT_EQUAL(wl_count(&after, "Unread mail"), 0);      /* search folder: not processed */
+    CU_ASSERT_EQUAL(wl_count(&after, "Source only"), 0);      /* no target folder */
+    CU_ASSERT_EQUAL(wl_count(&after, "PST folder"), 1);
+    CU_ASSERT_TRUE(wl_same(wl_val(wl_by_subject(&after, "PST folder"), 0x684C),
+                           wl_val(wl_by_subject(&src, "PST folder"), 0x684C)));
+    /* the target's own link is untouched */
+    const mapi_item *own_b = wl_by_subject(&before, "Target own favorite");
+    const mapi_item *own_a = wl_by_subject(&after, "Target own favorite");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(own_a);
+    for (uint16_t tag = 0x6842; tag <= 0x6854; tag++)
+        CU_ASSERT_TRUE(wl_same(wl_val(own_a, tag), wl_val(own_b, tag)));
+    /* order and groups survive: ordinal, section, type, group ids unchanged */
+    int copied = 0;
+    for (size_t i = 0; i < src.n; i++) {
+        const mapi_item *t = wl_by_subject(&after, src.v[i].subject);
+        if (!t || strcmp(src.v[i].subject, "Shortcut to Inbox") == 0)
+            continue;
+        copied++;
+        static const uint16_t same[] = {0x684B, 0x6852, 0x6849, 0x6842, 0x6850, 0x6851, 0x6853,
+                                        0x684F};
+        for (size_t k = 0; k < sizeof same / sizeof same[0]; k++)
+            CU_ASSERT_TRUE(wl_same(wl_val(t, same[k]), wl_val(&src.v[i], same[k])));
+    }
+    CU_ASSERT_EQUAL(copied, 2 + (int)cal_links);
+    const mapi_item *hdr = NULL;
+    for (size_t i = 0; i < after.n; i++)
+        if (wl_same(wl_val(&after.v[i], 0x6849), "4"))
+            hdr = &after.v[i];
+    CU_ASSERT_PTR_NOT_NULL_FATAL(hdr);
+    CU_ASSERT_TRUE(wl_same(wl_val(tc, 0x6850), wl_val(hdr, 0x6842)));   /* still in its group */
+    /* the shared calendar: owner and store in target terms */
+    const mapi_item *sh = NULL, *un = NULL;
+    for (size_t i = 0; i < after.n; i++)
+        if (wl_same(wl_val(&after.v[i], 0x6849), "2")) {
+            if (strcmp(after.v[i].subject, "Not migrated - Calendar") == 0)
+                un = &after.v[i];
+            else
+                sh = &after.v[i];
+        }
+    CU_ASSERT_PTR_NOT_NULL_FATAL(sh);
+    mapi_eid ab = wl_decode(wl_val(sh, 0x6854)), se = wl_decode(wl_val(sh, 0x684E));
+    CU_ASSERT_EQUAL(ab.kind, MAPI_EID_ADDRBOOK);
+    CU_ASSERT_TRUE(ab.x500dn && strcasecmp(ab.x500dn, g_wl_owner_tdn) == 0);
+    CU_ASSERT_EQUAL(se.kind, MAPI_EID_STORE);
+    CU_ASSERT_TRUE(se.mailbox_dn && strcasecmp(se.mailbox_dn, g_wl_owner_tdn) == 0);
+    CU_ASSERT_TRUE(wl_same(wl_val(sh, 0x6850), wl_val(hdr, 0x6842)));
+    mapi_eid_clear(&ab);
+    mapi_eid_clear(&se);
+    if (g_wl_unm_dn[0]) {   /* not migrated owner: kept as it is */
+        CU_ASSERT_PTR_NOT_NULL_FATAL(un);
+        CU_ASSERT_TRUE(wl_same(wl_val(un, 0x6854),
+                               wl_val(wl_by_subject(&src, "Not migrated - Calendar"), 0x6854)));
+    }
+
+    /* second run: nothing to write */
+    reset_stats();
+    CU_ASSERT_EQUAL(run_feature(&w, CFG_F_FAVORITES, &st, &e), SR_OK);
+    CU_ASSERT_EQUAL(st.changed, 0);
+    CU_ASSERT_EQUAL(run_feature(&w, CFG_F_CALENDAR, &st, &e), SR_OK);
+    CU_ASSERT_EQUAL(st.changed, 0);
+    CU_ASSERT_EQUAL(tgt_ops("CreateItem") + tgt_ops("UpdateItem") + tgt_ops("DeleteItem"), 0);
+    wl_links(w.tgt, &again);
+    char *t1 = wl_text(&after), *t2 = wl_text(&again);
+    CU_ASSERT_STRING_EQUAL(t1, t2);
+
+    /* Shortcuts: links outside the numbered sections */
+    CU_ASSERT_EQUAL(run_feature(&w, CFG_F_SHORTCUTS, &st, &e), SR_OK);
+    CU_ASSERT_EQUAL(st.seen, 1);
+    CU_ASSERT_EQUAL(st.changed, 1);
+    mapi_items_clear(&again);
+    wl_links(w.tgt, &again);
+    CU_ASSERT_TRUE(wl_same(wl_val(wl_by_subject(&again, "Shortcut to Inbox"), 0x684C), inbox));
+
+    /* rollback: exactly the state before */
+    const cfg_feature fs[] = {CFG_F_FAVORITES, CFG_F_CALENDAR, CFG_F_SHORTCUTS};
+    for (size_t i = 0; i < 3; i++)
+        CU_ASSERT_EQUAL(cpuu_feature_ops(fs[i])->restore(&w.c, &e), SR_OK);
+    wl_links(w.tgt, &back);
+    char *t3 = wl_text(&back);
+    CU_ASSERT_STRING_EQUAL(t3, t0);
+    /* a feature that never ran has no backup */
+    CU_ASSERT_EQUAL(cpuu_feature_ops(CFG_F_JOURNAL)->restore(&w.c, &e), SR_E_NOTFOUND);
+
+    free(t0);
+    free(t1);
+    free(t2);
+    free(t3);
+    free(inbox);
+    free(cal);
+    mapi_items_clear(&src);
+    mapi_items_clear(&before);
+    mapi_items_clear(&after);
+    mapi_items_clear(&again);
+    mapi_items_clear(&back);
+    world_close(&w);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -1678,6 +2023,8 @@ int main(void)
     CU_add_test(s, "Delegates: dry run, update, idempotent, repair, restore", test_delegates);
     CU_add_test(s, "Rules: dry run, update, idempotent, restore", test_rules);
     CU_add_test(s, "Nicks: mapped rows, own rows kept, idempotent, restore, Remove", test_nicks);
+    CU_add_test(s, "Favorites/Calendar/Shortcuts links: mapped, grouped, idempotent, restore",
+                test_wlinks);
     CU_add_test(s, "updated in place: one read, nothing to change", test_in_place);
     CU_add_test(s, "bad backups are refused with a clear message", test_bad_backups);
     CU_add_test(s, "directory outage fails the feature naming mailbox and DC", test_directory_outage);
