@@ -194,6 +194,7 @@ static const char *wl_py =
     "tags(shared)['0x6854'].text = b64(ab(owner['source']['legacy_dn']))\n"
     "add(shared, '0x684E', 'Binary', b64(store('exsrc01', owner['source']['legacy_dn'])))\n"
     "hdr = tags(shared)['0x6850'].text\n"
+    "add(inbox, '0x684E', 'Binary', b64(store('exsrc01', me['source']['legacy_dn'])))\n"
     "if unm:\n"
     "    link(mb, cv, 'Not migrated - Calendar', [('0x6849', 'Integer', 2), ('0x684A', 'Integer', 0),\n"
     "         ('0x6852', 'Integer', 3), ('0x684B', 'Binary', b64(b'\\x91')), ('0x6850', 'Binary', hdr),\n"
@@ -1909,6 +1910,11 @@ static void test_wlinks(void)
     CU_ASSERT_STRING_EQUAL(wl_val(ti, 0x684C), inbox);        /* names the target's Inbox */
     CU_ASSERT_STRING_EQUAL(wl_val(ti, 0x684D), inbox);        /* RecordKey follows it */
     CU_ASSERT_STRING_NOT_EQUAL(wl_val(si, 0x684C), inbox);
+    mapi_eid ise = wl_decode(wl_val(ti, 0x684E));   /* the store: the target mailbox (its DN) */
+    CU_ASSERT_EQUAL(ise.kind, MAPI_EID_STORE);
+    CU_ASSERT_TRUE(ise.mailbox_dn && target_dn_of(g_mbx_src) &&
+                   strcasecmp(ise.mailbox_dn, target_dn_of(g_mbx_src)) == 0);
+    mapi_eid_clear(&ise);
     const mapi_item *tc = wl_by_subject(&after, "Calendar");
     CU_ASSERT_PTR_NOT_NULL_FATAL(tc);
     CU_ASSERT_STRING_EQUAL(wl_val(tc, 0x684C), cal);
@@ -1994,6 +2000,14 @@ static void test_wlinks(void)
     CU_ASSERT_STRING_EQUAL(t3, t0);
     /* a feature that never ran has no backup */
     CU_ASSERT_EQUAL(cpuu_feature_ops(CFG_F_JOURNAL)->restore(&w.c, &e), SR_E_NOTFOUND);
+    /* a damaged backup is refused, naming the file */
+    char *bad = sr_asprintf("%s/wl-bad", g_dir);
+    w.c.backup_dir = bad;
+    CU_ASSERT_EQUAL(cpuu_backup_put(&w.c, "Favorites", "target.txt", "garbage\n", 8, &e), SR_OK);
+    CU_ASSERT_EQUAL(cpuu_feature_ops(CFG_F_FAVORITES)->restore(&w.c, &e), SR_E_PARSE);
+    CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "Favorites/target.txt:1"));
+    w.c.backup_dir = w.backup;
+    free(bad);
 
     free(t0);
     free(t1);
