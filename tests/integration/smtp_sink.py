@@ -3,7 +3,8 @@
 
 Every message received is written to OUTDIR as NNN.eml (the bytes as
 received) and NNN.txt (headers, then every MIME part decoded, so a test in C
-can look for text inside base64 parts).  Optional STARTTLS (--cert/--key) and
+can look for text inside base64 parts).  Optional STARTTLS (--cert/--key) or
+implicit TLS (--implicit-tls), and
 AUTH LOGIN/PLAIN against one user and a password read from a file (never from
 argv).  Exits on SIGTERM.  Writes the port to --port-file once listening.
 """
@@ -59,6 +60,8 @@ def main():
     ap.add_argument("--outdir", required=True)
     ap.add_argument("--cert")
     ap.add_argument("--key")
+    ap.add_argument("--implicit-tls", action="store_true",
+                    help="TLS from the first byte (smtps) instead of STARTTLS")
     ap.add_argument("--user")
     ap.add_argument("--password-file")
     ap.add_argument("--port-file")
@@ -68,7 +71,10 @@ def main():
     if a.cert:
         ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         ctx.load_cert_chain(a.cert, a.key)
-        kw.update(tls_context=ctx, require_starttls=True)
+        if a.implicit_tls:
+            kw.update(ssl_context=ctx)
+        else:
+            kw.update(tls_context=ctx, require_starttls=True)
     if a.user:
         with open(a.password_file, encoding="utf-8") as f:
             password = f.read().strip()

@@ -45,7 +45,7 @@ static char *g_dir, g_store[512], g_ini[512], g_log[512], g_cert[512], g_host[25
 static inst g_src, g_tgt;
 static mbx g_a, g_a_tgt;       /* an unmigrated room with a target: updates (10) */
 static mbx g_c;                /* an unmigrated mailbox without a switch message (0) */
-static sink g_plain, g_tls, g_auth;
+static sink g_plain, g_tls, g_auth, g_smtps;
 static int g_seq;              /* fresh profile names per run */
 
 /* ---- lab ------------------------------------------------------------------------ */
@@ -183,8 +183,9 @@ static int start_sinks(void)
     const char *tls[] = { "--cert", g_cert, "--key", key, NULL };
     const char *auth[] = { "--cert", g_cert, "--key", key, "--user", "mailer", "--password-file",
                            pwfile, NULL };
+    const char *smtps[] = { "--cert", g_cert, "--key", key, "--implicit-tls", NULL };
     return start_sink(&g_plain, "plain", NULL) || start_sink(&g_tls, "tls", tls) ||
-           start_sink(&g_auth, "auth", auth) ? -1 : 0;
+           start_sink(&g_auth, "auth", auth) || start_sink(&g_smtps, "smtps", smtps) ? -1 : 0;
 }
 
 static int suite_init(void)
@@ -243,8 +244,8 @@ static int suite_init(void)
 
 static int suite_clean(void)
 {
-    sink *ks[] = { &g_plain, &g_tls, &g_auth };
-    for (int i = 0; i < 3; i++)
+    sink *ks[] = { &g_plain, &g_tls, &g_auth, &g_smtps };
+    for (int i = 0; i < 4; i++)
         if (ks[i]->pid > 0)
             tu_stop(ks[i]->pid, 5000);
     if (g_src.pid > 0)
@@ -334,6 +335,7 @@ static int run_cpuu(const char *const *profiles)
     clear_dir(&g_plain);
     clear_dir(&g_tls);
     clear_dir(&g_auth);
+    clear_dir(&g_smtps);
     return tu_run(argv, out, 30000);
 }
 
@@ -540,6 +542,37 @@ static void test_starttls(void)
     CU_ASSERT_TRUE(file_has(g_log, "certificate"));
 }
 
+static void test_implicit_tls_and_encoded_subject(void)
+{
+    char ok[64], nosw[64];
+    make_pair("Smtps", ok, nosw, sizeof ok);
+    char extra[700];
+    snprintf(extra, sizeof extra, "Profile=current\nSMTPCAFile=%s\n"
+             "Subject=R\xc3\xa9sum\xc3\xa9 %%R \xe2\x80\x94 profile %%P, a subject long enough to fold\n",
+             g_cert);
+    char *srv = server_line(&g_smtps, "tls", extra);
+    write_ini(srv);
+    free(srv);
+    const char *p[] = { ok, NULL };
+    CU_ASSERT_EQUAL(run_cpuu(p), CPUU_SUCCESS);
+    CU_ASSERT_EQUAL_FATAL(mails(&g_smtps), 1);
+    char *t = mail(&g_smtps, 1, "txt"), *raw = mail(&g_smtps, 1, "eml");
+    char want[1024];
+    snprintf(want, sizeof want, "Subject: R\xc3\xa9sum\xc3\xa9 UPDATED \xe2\x80\x94 profile %s, a subject "
+             "long enough to fold\n", ok);
+    CU_ASSERT_PTR_NOT_NULL(strstr(t, want));
+    CU_ASSERT_PTR_NOT_NULL(strstr(raw, "Subject: =?UTF-8?B?"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(raw, "?=\r\n =?UTF-8?B?"));       /* folded encoded words */
+    for (const char *c = raw; *c; c++)                                  /* 7-bit on the wire */
+        if ((unsigned char)*c >= 0x80) {
+            CU_FAIL("8-bit byte in the message");
+            break;
+        }
+    CU_ASSERT_TRUE(file_has(g_log, "via smtps://127.0.0.1"));
+    free(t);
+    free(raw);
+}
+
 static void test_auth(void)
 {
     char ok[64], nosw[64];
@@ -610,6 +643,7 @@ int main(void)
     CU_add_test(s, "Profile=default, Attach log=all", test_default_with_log);
     CU_add_test(s, "Attach log=statistics", test_statistics);
     CU_add_test(s, "STARTTLS with and without the CA", test_starttls);
+    CU_add_test(s, "implicit TLS (smtps), RFC 2047 subject", test_implicit_tls_and_encoded_subject);
     CU_add_test(s, "AUTH right and wrong password", test_auth);
     CU_add_test(s, "CR in Subject, no SMTPServer, plain to a remote relay", test_config_cases);
     CU_basic_set_mode(CU_BRM_VERBOSE);
