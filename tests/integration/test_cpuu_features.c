@@ -1991,9 +1991,23 @@ static void test_wlinks(void)
     wl_links(w.tgt, &again);
     CU_ASSERT_TRUE(wl_same(wl_val(wl_by_subject(&again, "Shortcut to Inbox"), 0x684C), inbox));
 
+    /* Contacts: its one link names the target's Contacts; Tasks has none */
+    CU_ASSERT_EQUAL(run_feature(&w, CFG_F_CONTACTS, &st, &e), SR_OK);
+    CU_ASSERT_EQUAL(st.seen, 1);
+    CU_ASSERT_EQUAL(st.changed, 1);
+    CU_ASSERT_EQUAL(run_feature(&w, CFG_F_TASKS, &st, &e), SR_OK);
+    CU_ASSERT_EQUAL(st.seen, 0);
+    CU_ASSERT_EQUAL(st.changed, 0);
+    mapi_items_clear(&again);
+    wl_links(w.tgt, &again);
+    char *con = wl_folder_eid(&w.c.tgt_folders, "Contacts");
+    CU_ASSERT_TRUE(con && wl_same(wl_val(wl_by_subject(&again, "Contacts"), 0x684C), con));
+    free(con);
+
     /* rollback: exactly the state before */
-    const cfg_feature fs[] = {CFG_F_FAVORITES, CFG_F_CALENDAR, CFG_F_SHORTCUTS};
-    for (size_t i = 0; i < 3; i++)
+    const cfg_feature fs[] = {CFG_F_FAVORITES, CFG_F_CALENDAR, CFG_F_SHORTCUTS, CFG_F_CONTACTS,
+                              CFG_F_TASKS};
+    for (size_t i = 0; i < sizeof fs / sizeof fs[0]; i++)
         CU_ASSERT_EQUAL(cpuu_feature_ops(fs[i])->restore(&w.c, &e), SR_OK);
     wl_links(w.tgt, &back);
     char *t3 = wl_text(&back);
