@@ -12,52 +12,15 @@
 const char *const ewsf_perm_folders[EWSF_NPERM] = {"Calendar", "Tasks",  "Inbox",
                                                     "Contacts", "Notes", "Journal"};
 
-/* ---- XML helpers ---- */
-static int node_is(xmlNodePtr n, const char *ns, const char *name)
-{
-    if (!n || n->type != XML_ELEMENT_NODE || strcmp((const char *)n->name, name) != 0)
-        return 0;
-    if (!ns)
-        return 1;
-    return n->ns && n->ns->href && strcmp((const char *)n->ns->href, ns) == 0;
-}
-
-xmlNodePtr ewsf_child(xmlNodePtr n, const char *ns, const char *name)
-{
-    for (xmlNodePtr c = n ? n->children : NULL; c; c = c->next)
-        if (node_is(c, ns, name))
-            return c;
-    return NULL;
-}
-
-xmlNodePtr ewsf_next(xmlNodePtr n, const char *ns, const char *name)
-{
-    for (xmlNodePtr c = n ? n->next : NULL; c; c = c->next)
-        if (node_is(c, ns, name))
-            return c;
-    return NULL;
-}
-
-char *ewsf_child_text(xmlNodePtr n, const char *ns, const char *name)
-{
-    xmlNodePtr c = ewsf_child(n, ns, name);
-    if (!c)
-        return NULL;
-    xmlChar *t = xmlNodeGetContent(c);
-    char *s = sr_strdup(t ? (const char *)t : "");
-    xmlFree(t);
-    return s;
-}
-
 sr_code ewsf_msg_status(xmlNodePtr msg, sr_err *err)
 {
-    char *code = ewsf_child_text(msg, EWSF_NS_M, "ResponseCode");
+    char *code = mapi_xml_child_text(msg, EWSF_NS_M, "ResponseCode");
     if (!code)
         return sr_err_set(err, SR_E_PROTOCOL, "EWS answer without a ResponseCode");
     sr_class cls;
     sr_code rc = mapi_ews_code(code, &cls);
     if (rc != SR_OK) {
-        char *text = ewsf_child_text(msg, EWSF_NS_M, "MessageText");
+        char *text = mapi_xml_child_text(msg, EWSF_NS_M, "MessageText");
         sr_err_set(err, rc, "%s%s%s", code, text ? ": " : "", text ? text : "");
         if (err)
             err->cls = cls;
@@ -76,31 +39,14 @@ typedef struct env {
 
 static int env_new(env *e, const mapi_ews_target *tg, sr_err *err)
 {
+    mapi_ews_env me;
     memset(e, 0, sizeof *e);
-    e->doc = xmlNewDoc(BAD_CAST "1.0");
-    xmlNodePtr root = e->doc ? xmlNewDocNode(e->doc, NULL, BAD_CAST "Envelope", NULL) : NULL;
-    if (!root) {
-        xmlFreeDoc(e->doc);
-        e->doc = NULL;
-        sr_err_set(err, SR_E_NOMEM, "out of memory building an EWS request");
+    if (mapi_ews_env_new(&me, tg, err) != SR_OK)
         return -1;
-    }
-    xmlDocSetRootElement(e->doc, root);
-    xmlNsPtr soap = xmlNewNs(root, BAD_CAST "http://schemas.xmlsoap.org/soap/envelope/",
-                             BAD_CAST "soap");
-    e->t = xmlNewNs(root, BAD_CAST EWSF_NS_T, BAD_CAST "t");
-    e->m = xmlNewNs(root, BAD_CAST EWSF_NS_M, BAD_CAST "m");
-    xmlSetNs(root, soap);
-    xmlNodePtr hdr = xmlNewChild(root, soap, BAD_CAST "Header", NULL);
-    xmlNodePtr v = xmlNewChild(hdr, e->t, BAD_CAST "RequestServerVersion", NULL);
-    xmlNewProp(v, BAD_CAST "Version",
-               BAD_CAST(tg && tg->server_version ? tg->server_version : "Exchange2013_SP1"));
-    if (tg && tg->impersonate) {
-        xmlNodePtr imp = xmlNewChild(hdr, e->t, BAD_CAST "ExchangeImpersonation", NULL);
-        xmlNodePtr sid = xmlNewChild(imp, e->t, BAD_CAST "ConnectingSID", NULL);
-        xmlNewTextChild(sid, e->t, BAD_CAST "PrimarySmtpAddress", BAD_CAST tg->impersonate);
-    }
-    e->body = xmlNewChild(root, soap, BAD_CAST "Body", NULL);
+    e->doc = me.doc;
+    e->body = me.body;
+    e->t = me.ns_t;
+    e->m = me.ns_m;
     return 0;
 }
 
@@ -275,18 +221,18 @@ static int parse_bool(const char *s)
 static sr_code parse_delegate(xmlNodePtr du, ewsf_delegate *d, sr_err *err)
 {
     memset(d, 0, sizeof *d);
-    xmlNodePtr uid = ewsf_child(du, EWSF_NS_T, "UserId");
-    d->smtp = ewsf_child_text(uid, EWSF_NS_T, "PrimarySmtpAddress");
-    d->display_name = ewsf_child_text(uid, EWSF_NS_T, "DisplayName");
-    d->sid = ewsf_child_text(uid, EWSF_NS_T, "SID");
-    xmlNodePtr p = ewsf_child(du, EWSF_NS_T, "DelegatePermissions");
+    xmlNodePtr uid = mapi_xml_child(du, EWSF_NS_T, "UserId");
+    d->smtp = mapi_xml_child_text(uid, EWSF_NS_T, "PrimarySmtpAddress");
+    d->display_name = mapi_xml_child_text(uid, EWSF_NS_T, "DisplayName");
+    d->sid = mapi_xml_child_text(uid, EWSF_NS_T, "SID");
+    xmlNodePtr p = mapi_xml_child(du, EWSF_NS_T, "DelegatePermissions");
     for (int i = 0; i < EWSF_NPERM; i++) {
         char name[64];
         snprintf(name, sizeof name, "%sFolderPermissionLevel", ewsf_perm_folders[i]);
-        d->perm[i] = ewsf_child_text(p, EWSF_NS_T, name);
+        d->perm[i] = mapi_xml_child_text(p, EWSF_NS_T, name);
     }
-    char *rc = ewsf_child_text(du, EWSF_NS_T, "ReceiveCopiesOfMeetingMessages");
-    char *vp = ewsf_child_text(du, EWSF_NS_T, "ViewPrivateItems");
+    char *rc = mapi_xml_child_text(du, EWSF_NS_T, "ReceiveCopiesOfMeetingMessages");
+    char *vp = mapi_xml_child_text(du, EWSF_NS_T, "ViewPrivateItems");
     d->receive_copies = parse_bool(rc);
     d->view_private = parse_bool(vp);
     free(rc);
@@ -301,7 +247,7 @@ sr_code ewsf_parse_getdelegate(xmlNodePtr resp_op, ewsf_delegates *out, sr_err *
     sr_code rc = ewsf_msg_status(resp_op, err);
     if (rc != SR_OK)
         return rc;
-    xmlNodePtr msgs = ewsf_child(resp_op, EWSF_NS_M, "ResponseMessages");
+    xmlNodePtr msgs = mapi_xml_child(resp_op, EWSF_NS_M, "ResponseMessages");
     for (xmlNodePtr m = msgs ? msgs->children : NULL; m; m = m->next) {
         if (m->type != XML_ELEMENT_NODE)
             continue;
@@ -312,7 +258,7 @@ sr_code ewsf_parse_getdelegate(xmlNodePtr resp_op, ewsf_delegates *out, sr_err *
             continue;
         }
         ewsf_delegate d;
-        rc = parse_delegate(ewsf_child(m, EWSF_NS_M, "DelegateUser"), &d, err);
+        rc = parse_delegate(mapi_xml_child(m, EWSF_NS_M, "DelegateUser"), &d, err);
         if (rc == SR_OK)
             rc = ewsf_delegates_add(out, &d, err);
         ewsf_delegate_clear(&d);
@@ -320,7 +266,7 @@ sr_code ewsf_parse_getdelegate(xmlNodePtr resp_op, ewsf_delegates *out, sr_err *
             return rc;
     }
     free(out->deliver);
-    out->deliver = ewsf_child_text(resp_op, EWSF_NS_M, "DeliverMeetingRequests");
+    out->deliver = mapi_xml_child_text(resp_op, EWSF_NS_M, "DeliverMeetingRequests");
     return SR_OK;
 }
 
@@ -332,7 +278,7 @@ sr_code ewsf_parse_delegate_changes(xmlNodePtr resp_op, size_t n, sr_code *codes
         msgs[i] = NULL;
     }
     sr_code first = ewsf_msg_status(resp_op, err);
-    xmlNodePtr list = ewsf_child(resp_op, EWSF_NS_M, "ResponseMessages");
+    xmlNodePtr list = mapi_xml_child(resp_op, EWSF_NS_M, "ResponseMessages");
     size_t i = 0;
     for (xmlNodePtr m = list ? list->children : NULL; m && i < n; m = m->next) {
         if (m->type != XML_ELEMENT_NODE)
@@ -442,19 +388,19 @@ sr_code ewsf_parse_getinboxrules(xmlNodePtr resp_op, xmlNodePtr **rules, size_t 
     sr_code rc = ewsf_msg_status(resp_op, err);
     if (rc != SR_OK)
         return rc;
-    char *b = ewsf_child_text(resp_op, EWSF_NS_M, "OutlookRuleBlobExists");
+    char *b = mapi_xml_child_text(resp_op, EWSF_NS_M, "OutlookRuleBlobExists");
     *blob = parse_bool(b) == 1;
     free(b);
-    xmlNodePtr list = ewsf_child(resp_op, EWSF_NS_M, "InboxRules");
+    xmlNodePtr list = mapi_xml_child(resp_op, EWSF_NS_M, "InboxRules");
     size_t cnt = 0;
-    for (xmlNodePtr r = ewsf_child(list, EWSF_NS_T, "Rule"); r; r = ewsf_next(r, EWSF_NS_T, "Rule"))
+    for (xmlNodePtr r = mapi_xml_child(list, EWSF_NS_T, "Rule"); r; r = mapi_xml_next(r, EWSF_NS_T, "Rule"))
         cnt++;
     if (!cnt)
         return SR_OK;
     *rules = calloc(cnt, sizeof **rules);
     if (!*rules)
         return sr_err_set(err, SR_E_NOMEM, "out of memory");
-    for (xmlNodePtr r = ewsf_child(list, EWSF_NS_T, "Rule"); r; r = ewsf_next(r, EWSF_NS_T, "Rule"))
+    for (xmlNodePtr r = mapi_xml_child(list, EWSF_NS_T, "Rule"); r; r = mapi_xml_next(r, EWSF_NS_T, "Rule"))
         (*rules)[(*n)++] = r;
     return SR_OK;
 }
@@ -465,15 +411,15 @@ sr_code ewsf_parse_updateinboxrules(xmlNodePtr resp_op, int *op_index, sr_err *e
     sr_code rc = ewsf_msg_status(resp_op, err);
     if (rc == SR_OK)
         return SR_OK;
-    xmlNodePtr oe = ewsf_child(ewsf_child(resp_op, EWSF_NS_M, "RuleOperationErrors"), EWSF_NS_T,
+    xmlNodePtr oe = mapi_xml_child(mapi_xml_child(resp_op, EWSF_NS_M, "RuleOperationErrors"), EWSF_NS_T,
                                "RuleOperationError");
     if (!oe)
         return rc;
-    char *idx = ewsf_child_text(oe, EWSF_NS_T, "OperationIndex");
-    xmlNodePtr ve = ewsf_child(ewsf_child(oe, EWSF_NS_T, "ValidationErrors"), EWSF_NS_T, "Error");
-    char *field = ewsf_child_text(ve, EWSF_NS_T, "FieldURI");
-    char *code = ewsf_child_text(ve, EWSF_NS_T, "ErrorCode");
-    char *value = ewsf_child_text(ve, EWSF_NS_T, "FieldValue");
+    char *idx = mapi_xml_child_text(oe, EWSF_NS_T, "OperationIndex");
+    xmlNodePtr ve = mapi_xml_child(mapi_xml_child(oe, EWSF_NS_T, "ValidationErrors"), EWSF_NS_T, "Error");
+    char *field = mapi_xml_child_text(ve, EWSF_NS_T, "FieldURI");
+    char *code = mapi_xml_child_text(ve, EWSF_NS_T, "ErrorCode");
+    char *value = mapi_xml_child_text(ve, EWSF_NS_T, "FieldValue");
     if (idx)
         *op_index = atoi(idx);
     sr_err_prefix(err, "%s %s '%s': ", code ? code : "?", field ? field : "?", value ? value : "");
@@ -500,11 +446,11 @@ xmlDocPtr ewsf_req_resolvenames(const mapi_ews_target *t, const char *entry, sr_
 sr_code ewsf_parse_resolvenames(xmlNodePtr resp_op, char **smtp, char **name, sr_err *err)
 {
     *smtp = *name = NULL;
-    xmlNodePtr msg = ewsf_child(ewsf_child(resp_op, EWSF_NS_M, "ResponseMessages"), EWSF_NS_M,
+    xmlNodePtr msg = mapi_xml_child(mapi_xml_child(resp_op, EWSF_NS_M, "ResponseMessages"), EWSF_NS_M,
                                 "ResolveNamesResponseMessage");
     if (!msg)
         return sr_err_set(err, SR_E_PROTOCOL, "ResolveNames answer without a response message");
-    char *code = ewsf_child_text(msg, EWSF_NS_M, "ResponseCode");
+    char *code = mapi_xml_child_text(msg, EWSF_NS_M, "ResponseCode");
     sr_code rc = SR_OK;
     if (code && strcmp(code, "ErrorNameResolutionNoResults") == 0)
         rc = sr_err_set(err, SR_E_NOTFOUND, "no match");
@@ -515,15 +461,15 @@ sr_code ewsf_parse_resolvenames(xmlNodePtr resp_op, char **smtp, char **name, sr
     free(code);
     if (rc != SR_OK)
         return rc;
-    xmlNodePtr set = ewsf_child(msg, EWSF_NS_M, "ResolutionSet");
-    xmlNodePtr r = ewsf_child(set, EWSF_NS_T, "Resolution");
+    xmlNodePtr set = mapi_xml_child(msg, EWSF_NS_M, "ResolutionSet");
+    xmlNodePtr r = mapi_xml_child(set, EWSF_NS_T, "Resolution");
     if (!r)
         return sr_err_set(err, SR_E_NOTFOUND, "no match");
-    if (ewsf_next(r, EWSF_NS_T, "Resolution"))
+    if (mapi_xml_next(r, EWSF_NS_T, "Resolution"))
         return sr_err_set(err, SR_E_AMBIGUOUS, "several matches");
-    xmlNodePtr mb = ewsf_child(r, EWSF_NS_T, "Mailbox");
-    *smtp = ewsf_child_text(mb, EWSF_NS_T, "EmailAddress");
-    *name = ewsf_child_text(mb, EWSF_NS_T, "Name");
+    xmlNodePtr mb = mapi_xml_child(r, EWSF_NS_T, "Mailbox");
+    *smtp = mapi_xml_child_text(mb, EWSF_NS_T, "EmailAddress");
+    *name = mapi_xml_child_text(mb, EWSF_NS_T, "Name");
     if (!*smtp)
         return sr_err_set(err, SR_E_PROTOCOL, "ResolveNames resolution without EmailAddress");
     return SR_OK;

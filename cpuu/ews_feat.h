@@ -17,14 +17,10 @@
 #include "mapi/mapi.h"
 #include "util/util.h"
 
-#define EWSF_NS_T "http://schemas.microsoft.com/exchange/services/2006/types"
-#define EWSF_NS_M "http://schemas.microsoft.com/exchange/services/2006/messages"
+#define EWSF_NS_T MAPI_NS_T
+#define EWSF_NS_M MAPI_NS_M
 
-/* ---- small XML helpers (namespace-checked) ---- */
-xmlNodePtr ewsf_child(xmlNodePtr n, const char *ns, const char *name);
-xmlNodePtr ewsf_next(xmlNodePtr n, const char *ns, const char *name);
-/* Text of child `name` in the t: or m: namespace; heap or NULL. */
-char *ewsf_child_text(xmlNodePtr n, const char *ns, const char *name);
+/* XML navigation: mapi_xml_child / mapi_xml_next / mapi_xml_child_text (mapi.h). */
 /* ResponseClass/ResponseCode of one response message: SR_OK for NoError,
  * else the mapped code with err naming the ResponseCode and MessageText. */
 sr_code ewsf_msg_status(xmlNodePtr msg, sr_err *err);

@@ -17,28 +17,15 @@ typedef struct env {
 
 static int env_new(env *e, const mapi_ews_target *tg)
 {
+    mapi_ews_env me;
     memset(e, 0, sizeof *e);
-    e->doc = xmlNewDoc(BAD_CAST "1.0");
-    xmlNodePtr root = e->doc ? xmlNewDocNode(e->doc, NULL, BAD_CAST "Envelope", NULL) : NULL;
-    if (!root)
+    if (mapi_ews_env_new(&me, tg, NULL) != SR_OK)
         return -1;
-    xmlDocSetRootElement(e->doc, root);
-    xmlNsPtr soap = xmlNewNs(root, BAD_CAST "http://schemas.xmlsoap.org/soap/envelope/",
-                             BAD_CAST "soap");
-    e->t = xmlNewNs(root, BAD_CAST EWSF_NS_T, BAD_CAST "t");
-    e->m = xmlNewNs(root, BAD_CAST EWSF_NS_M, BAD_CAST "m");
-    xmlSetNs(root, soap);
-    xmlNodePtr hdr = xmlNewChild(root, soap, BAD_CAST "Header", NULL);
-    xmlNodePtr v = xmlNewChild(hdr, e->t, BAD_CAST "RequestServerVersion", NULL);
-    xmlNewProp(v, BAD_CAST "Version",
-               BAD_CAST(tg && tg->server_version ? tg->server_version : "Exchange2013_SP1"));
-    if (tg && tg->impersonate) {
-        xmlNodePtr imp = xmlNewChild(hdr, e->t, BAD_CAST "ExchangeImpersonation", NULL);
-        xmlNodePtr sid = xmlNewChild(imp, e->t, BAD_CAST "ConnectingSID", NULL);
-        xmlNewTextChild(sid, e->t, BAD_CAST "PrimarySmtpAddress", BAD_CAST tg->impersonate);
-    }
-    e->body = xmlNewChild(root, soap, BAD_CAST "Body", NULL);
-    return e->body ? 0 : -1;
+    e->doc = me.doc;
+    e->body = me.body;
+    e->t = me.ns_t;
+    e->m = me.ns_m;
+    return 0;
 }
 
 static xmlDocPtr fail(env *e, sr_err *err)
@@ -110,7 +97,7 @@ xmlDocPtr nk_req_deleteconfig(const mapi_ews_target *t, const char *folder, cons
 /* The first child element of ResponseMessages. */
 static xmlNodePtr first_msg(xmlNodePtr resp_op)
 {
-    xmlNodePtr rm = ewsf_child(resp_op, EWSF_NS_M, "ResponseMessages");
+    xmlNodePtr rm = mapi_xml_child(resp_op, EWSF_NS_M, "ResponseMessages");
     for (xmlNodePtr c = rm ? rm->children : NULL; c; c = c->next)
         if (c->type == XML_ELEMENT_NODE)
             return c;
@@ -122,7 +109,7 @@ sr_code nk_parse_status(xmlNodePtr resp_op, sr_err *err)
     xmlNodePtr msg = first_msg(resp_op);
     if (!msg)
         return sr_err_set(err, SR_E_PROTOCOL, "user configuration answer without a response message");
-    char *code = ewsf_child_text(msg, EWSF_NS_M, "ResponseCode");
+    char *code = mapi_xml_child_text(msg, EWSF_NS_M, "ResponseCode");
     int nf = code && strcmp(code, "ErrorItemNotFound") == 0;
     free(code);
     if (nf)
@@ -139,10 +126,10 @@ sr_code nk_parse_getconfig(xmlNodePtr resp_op, uint8_t **data, size_t *len, int 
     sr_code rc = nk_parse_status(resp_op, err);
     if (rc != SR_OK)
         return rc;
-    xmlNodePtr uc = ewsf_child(first_msg(resp_op), EWSF_NS_M, "UserConfiguration");
+    xmlNodePtr uc = mapi_xml_child(first_msg(resp_op), EWSF_NS_M, "UserConfiguration");
     if (!uc)
         return sr_err_set(err, SR_E_PROTOCOL, "GetUserConfiguration answer without UserConfiguration");
-    char *b64 = ewsf_child_text(uc, EWSF_NS_T, "BinaryData");
+    char *b64 = mapi_xml_child_text(uc, EWSF_NS_T, "BinaryData");
     if (!b64)
         return SR_OK;
     rc = mapi_base64_decode(b64, data, len, err);

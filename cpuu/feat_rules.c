@@ -107,7 +107,7 @@ static sr_code r_read(cpuu_ctx *c, void **state, feature_stats *st, sr_err *err)
 /* ---- small accessors ---- */
 static char *text_of(xmlNodePtr rule, const char *name)
 {
-    return ewsf_child_text(rule, EWSF_NS_T, name);
+    return mapi_xml_child_text(rule, EWSF_NS_T, name);
 }
 
 static int flag(xmlNodePtr rule, const char *name)
@@ -120,7 +120,7 @@ static int flag(xmlNodePtr rule, const char *name)
 
 static void set_child_text(xmlNodePtr parent, const char *name, const char *text)
 {
-    xmlNodePtr n = ewsf_child(parent, EWSF_NS_T, name);
+    xmlNodePtr n = mapi_xml_child(parent, EWSF_NS_T, name);
     if (n) {
         xmlNodeSetContent(n, NULL);
         xmlNodeAddContent(n, BAD_CAST text);   /* escaped as text */
@@ -136,10 +136,10 @@ static int each_address(xmlNodePtr rule, addr_fn fn, void *ctx)
 {
     static const char *const parts[] = {"Conditions", "Exceptions", "Actions", NULL};
     for (int p = 0; parts[p]; p++) {
-        xmlNodePtr part = ewsf_child(rule, EWSF_NS_T, parts[p]);
+        xmlNodePtr part = mapi_xml_child(rule, EWSF_NS_T, parts[p]);
         for (xmlNodePtr list = part ? part->children : NULL; list; list = list->next)
-            for (xmlNodePtr a = ewsf_child(list, EWSF_NS_T, "Address"); a;
-                 a = ewsf_next(a, EWSF_NS_T, "Address"))
+            for (xmlNodePtr a = mapi_xml_child(list, EWSF_NS_T, "Address"); a;
+                 a = mapi_xml_next(a, EWSF_NS_T, "Address"))
                 if (fn(ctx, a) != 0)
                     return -1;
     }
@@ -149,7 +149,7 @@ static int each_address(xmlNodePtr rule, addr_fn fn, void *ctx)
 /* Routing of an address: EX, SMTP, or something else (MOBILE for SMS). */
 static char *routing_of(xmlNodePtr a, const char *email)
 {
-    char *rt = ewsf_child_text(a, EWSF_NS_T, "RoutingType");
+    char *rt = mapi_xml_child_text(a, EWSF_NS_T, "RoutingType");
     if (rt)
         return rt;
     return sr_strdup(email && email[0] == '/' ? "EX" : "SMTP");
@@ -165,7 +165,7 @@ typedef struct keys {
 static int collect_key(void *ctx, xmlNodePtr a)
 {
     keys *k = ctx;
-    char *email = ewsf_child_text(a, EWSF_NS_T, "EmailAddress");
+    char *email = mapi_xml_child_text(a, EWSF_NS_T, "EmailAddress");
     char *rt = routing_of(a, email);
     int want = email && *email && (strcmp(rt, "EX") == 0 || (!k->ex_only && strcmp(rt, "SMTP") == 0));
     free(rt);
@@ -231,7 +231,7 @@ static void cput(cbuf *b, const char *s)
  * routing are presentation: Exchange answers known SMTP as EX. */
 static void canon_address(cbuf *b, rmap *map, xmlNodePtr a)
 {
-    char *email = ewsf_child_text(a, EWSF_NS_T, "EmailAddress");
+    char *email = mapi_xml_child_text(a, EWSF_NS_T, "EmailAddress");
     const char *id = email ? email : "";
     const char *t = map && email ? rmap_target_smtp_of(map, email) : NULL;
     if (t)
@@ -287,7 +287,7 @@ static char *canon_rule(rmap *map, xmlNodePtr rule)
     cbuf b = {0};
     cput(&b, "");
     for (int i = 0; parts[i]; i++) {
-        xmlNodePtr n = ewsf_child(rule, EWSF_NS_T, parts[i]);
+        xmlNodePtr n = mapi_xml_child(rule, EWSF_NS_T, parts[i]);
         if (n)
             canon_node(&b, map, n);
     }
@@ -319,7 +319,7 @@ typedef struct mapctx {
 static int map_address(void *ctx, xmlNodePtr a)
 {
     mapctx *m = ctx;
-    char *email = ewsf_child_text(a, EWSF_NS_T, "EmailAddress");
+    char *email = mapi_xml_child_text(a, EWSF_NS_T, "EmailAddress");
     char *rt = routing_of(a, email);
     int ex = strcmp(rt, "EX") == 0;
     if (!email || !*email || (!ex && strcmp(rt, "SMTP") != 0)) {   /* MOBILE etc.: as is */
@@ -333,7 +333,7 @@ static int map_address(void *ctx, xmlNodePtr a)
         int use_ex = ex && t.legacy_dn;
         set_child_text(a, "EmailAddress", use_ex ? t.legacy_dn : t.smtp);
         set_child_text(a, "RoutingType", use_ex ? "EX" : "SMTP");
-        if (t.display_name && ewsf_child(a, EWSF_NS_T, "Name"))
+        if (t.display_name && mapi_xml_child(a, EWSF_NS_T, "Name"))
             set_child_text(a, "Name", t.display_name);
     } else if (st == RMAP_UNKNOWN && !ex) {
         /* an external SMTP address: nothing to map */
@@ -454,9 +454,9 @@ static const mapi_folder *folder_by_path(paths *p, const char *path)
 static void map_folders(mapctx *m, xmlNodePtr rule)
 {
     static const char *const acts[] = {"MoveToFolder", "CopyToFolder", NULL};
-    xmlNodePtr actions = ewsf_child(rule, EWSF_NS_T, "Actions");
+    xmlNodePtr actions = mapi_xml_child(rule, EWSF_NS_T, "Actions");
     for (int i = 0; acts[i]; i++) {
-        xmlNodePtr fid = ewsf_child(ewsf_child(actions, EWSF_NS_T, acts[i]), EWSF_NS_T, "FolderId");
+        xmlNodePtr fid = mapi_xml_child(mapi_xml_child(actions, EWSF_NS_T, acts[i]), EWSF_NS_T, "FolderId");
         if (!fid)
             continue;   /* DistinguishedFolderId: the same name is valid in the target */
         xmlChar *id = xmlGetProp(fid, BAD_CAST "Id");

@@ -10,9 +10,6 @@
 
 #include "mapi/mapi.h"
 
-#define MAPI_NS_SOAP "http://schemas.xmlsoap.org/soap/envelope/"
-#define MAPI_NS_T    "http://schemas.microsoft.com/exchange/services/2006/types"
-#define MAPI_NS_M    "http://schemas.microsoft.com/exchange/services/2006/messages"
 #define MAPI_NS_AD_REQ  "http://schemas.microsoft.com/exchange/autodiscover/outlook/requestschema/2006"
 #define MAPI_NS_AD_RESP "http://schemas.microsoft.com/exchange/autodiscover/responseschema/2006"
 #define MAPI_NS_AD_OUTLOOK "http://schemas.microsoft.com/exchange/autodiscover/outlook/responseschema/2006a"
@@ -83,24 +80,12 @@ void mapi_sleep_ms(long ms);
 /* ---- XML (ews_xml.c) ------------------------------------------------------ */
 /* Parse untrusted XML: no network, no DTD, no entity expansion. */
 xmlDocPtr mapi_xml_parse(const char *buf, size_t len, const char *what, sr_err *err);
-/* First element child of n with local name and namespace (ns may be NULL = any). */
-xmlNodePtr mapi_xml_child(xmlNodePtr n, const char *ns, const char *name);
-xmlNodePtr mapi_xml_next(xmlNodePtr n, const char *ns, const char *name);
-/* Text content of a child element; heap string or NULL. */
-char *mapi_xml_child_text(xmlNodePtr n, const char *ns, const char *name);
-/* Heap copy of an attribute or NULL. */
-char *mapi_xml_attr(xmlNodePtr n, const char *name);
+/* mapi_xml_child/next/child_text/attr/add: public, in mapi.h Part 5. */
 /* Serialize a document; *len gets the size; caller frees with xmlFree. */
 xmlChar *mapi_xml_dump(xmlDocPtr doc, int *len);
-/* Add a child element in namespace ns with optional text (escaped). */
-xmlNodePtr mapi_xml_add(xmlNodePtr parent, xmlNsPtr ns, const char *name, const char *text);
 
 /* ---- EWS envelope, errors (ews_xml.c) ------------------------------------ */
-typedef struct mapi_ews_env {
-    xmlDocPtr doc;
-    xmlNodePtr body;            /* soap:Body: builders add the operation here */
-    xmlNsPtr ns_t, ns_m;
-} mapi_ews_env;
+/* mapi_ews_env, mapi_ews_env_new: public, in mapi.h Part 5. */
 
 /* Response code table entry (sorted by name for bsearch). */
 typedef struct mapi_ews_code_entry {

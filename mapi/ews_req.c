@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-static int env_new(mapi_ews_env *e, const mapi_ews_target *t, sr_err *err)
+sr_code mapi_ews_env_new(mapi_ews_env *e, const mapi_ews_target *t, sr_err *err)
 {
     memset(e, 0, sizeof *e);
     e->doc = xmlNewDoc((const xmlChar *)"1.0");
@@ -15,8 +15,7 @@ static int env_new(mapi_ews_env *e, const mapi_ews_target *t, sr_err *err)
     if (!env) {
         xmlFreeDoc(e->doc);
         e->doc = NULL;
-        sr_err_set(err, SR_E_NOMEM, "out of memory building an EWS request");
-        return -1;
+        return sr_err_set(err, SR_E_NOMEM, "out of memory building an EWS request");
     }
     xmlDocSetRootElement(e->doc, env);
     xmlNsPtr soap = xmlNewNs(env, (const xmlChar *)MAPI_NS_SOAP, (const xmlChar *)"soap");
@@ -34,7 +33,7 @@ static int env_new(mapi_ews_env *e, const mapi_ews_target *t, sr_err *err)
         mapi_xml_add(sid, e->ns_t, "PrimarySmtpAddress", t->impersonate);
     }
     e->body = xmlNewChild(env, soap, (const xmlChar *)"Body", NULL);
-    return 0;
+    return SR_OK;
 }
 
 static void set_attr(xmlNodePtr n, const char *name, const char *value)
@@ -155,7 +154,7 @@ xmlDocPtr mapi_ews_req_findfolder_deep(const mapi_ews_target *t, const mapi_ews_
                                           .type = MAPI_PT_BINARY };
     mapi_extprops want = { .v = (mapi_extprop *)&entryid, .n = 1, .cap = 1 };
     mapi_ews_env e;
-    if (env_new(&e, t, err) != 0)
+    if (mapi_ews_env_new(&e, t, err) != 0)
         return NULL;
     xmlNodePtr op = xmlNewChild(e.body, e.ns_m, (const xmlChar *)"FindFolder", NULL);
     set_attr(op, "Traversal", "Deep");
@@ -175,7 +174,7 @@ xmlDocPtr mapi_ews_req_finditem_fai(const mapi_ews_target *t, const mapi_ews_fol
 {
     static const char *const fields[] = { "item:ItemClass", "item:Subject" };
     mapi_ews_env e;
-    if (env_new(&e, t, err) != 0)
+    if (mapi_ews_env_new(&e, t, err) != 0)
         return NULL;
     xmlNodePtr op = xmlNewChild(e.body, e.ns_m, (const xmlChar *)"FindItem", NULL);
     set_attr(op, "Traversal", "Associated");
@@ -215,7 +214,7 @@ xmlDocPtr mapi_ews_req_getitem(const mapi_ews_target *t, const char *const *ids,
 {
     static const char *const fields[] = { "item:ItemClass", "item:Subject" };
     mapi_ews_env e;
-    if (env_new(&e, t, err) != 0)
+    if (mapi_ews_env_new(&e, t, err) != 0)
         return NULL;
     xmlNodePtr op = xmlNewChild(e.body, e.ns_m, (const xmlChar *)"GetItem", NULL);
     int bad = !add_shape(&e, op, "ItemShape", fields, 2, want, err);
@@ -228,7 +227,7 @@ xmlDocPtr mapi_ews_req_createitem(const mapi_ews_target *t, const mapi_ews_folde
                                   const mapi_extprops *props, int associated, sr_err *err)
 {
     mapi_ews_env e;
-    if (env_new(&e, t, err) != 0)
+    if (mapi_ews_env_new(&e, t, err) != 0)
         return NULL;
     xmlNodePtr op = xmlNewChild(e.body, e.ns_m, (const xmlChar *)"CreateItem", NULL);
     set_attr(op, "MessageDisposition", "SaveOnly");
@@ -256,7 +255,7 @@ xmlDocPtr mapi_ews_req_updateitem(const mapi_ews_target *t, const char *id, cons
         return NULL;
     }
     mapi_ews_env e;
-    if (env_new(&e, t, err) != 0)
+    if (mapi_ews_env_new(&e, t, err) != 0)
         return NULL;
     xmlNodePtr op = xmlNewChild(e.body, e.ns_m, (const xmlChar *)"UpdateItem", NULL);
     set_attr(op, "ConflictResolution", "AlwaysOverwrite");
@@ -286,7 +285,7 @@ xmlDocPtr mapi_ews_req_deleteitem(const mapi_ews_target *t, const char *const *i
                                   sr_err *err)
 {
     mapi_ews_env e;
-    if (env_new(&e, t, err) != 0)
+    if (mapi_ews_env_new(&e, t, err) != 0)
         return NULL;
     xmlNodePtr op = xmlNewChild(e.body, e.ns_m, (const xmlChar *)"DeleteItem", NULL);
     set_attr(op, "DeleteType", "HardDelete");

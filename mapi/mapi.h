@@ -660,6 +660,32 @@ typedef struct mapi_ews_folder_ref {
     const char *change_key;       /* optional with id */
 } mapi_ews_folder_ref;
 
+/* -- for code that builds or reads EWS messages mapi has no builder for
+ * (the engine's features): the envelope and namespace-checked navigation.
+ * Everything returned points into the document or is heap (said below). */
+#define MAPI_NS_SOAP "http://schemas.xmlsoap.org/soap/envelope/"
+#define MAPI_NS_T "http://schemas.microsoft.com/exchange/services/2006/types"
+#define MAPI_NS_M "http://schemas.microsoft.com/exchange/services/2006/messages"
+typedef struct mapi_ews_env {
+    xmlDocPtr doc;              /* the envelope; the caller frees it (xmlFreeDoc) */
+    xmlNodePtr body;            /* soap:Body: add the operation element here */
+    xmlNsPtr ns_t, ns_m;        /* the t: and m: namespaces declared on the envelope */
+} mapi_ews_env;
+/* A SOAP envelope with RequestServerVersion and, when t->impersonate is set,
+ * ExchangeImpersonation.  SR_E_NOMEM on failure (nothing to free). */
+sr_code mapi_ews_env_new(mapi_ews_env *e, const mapi_ews_target *t, sr_err *err);
+/* First element child (or next sibling) of n with this local name and
+ * namespace (ns NULL = any); NULL when none. */
+xmlNodePtr mapi_xml_child(xmlNodePtr n, const char *ns, const char *name);
+xmlNodePtr mapi_xml_next(xmlNodePtr n, const char *ns, const char *name);
+/* Text content of a child element; heap string (caller frees) or NULL. */
+char *mapi_xml_child_text(xmlNodePtr n, const char *ns, const char *name);
+/* Heap copy of an attribute (caller frees) or NULL. */
+char *mapi_xml_attr(xmlNodePtr n, const char *name);
+/* Add a child element in namespace ns with optional text (escaped). */
+xmlNodePtr mapi_xml_add(xmlNodePtr parent, xmlNsPtr ns, const char *name, const char *text);
+
+
 /* FindFolder Traversal=Deep under root: DisplayName, FolderClass,
  * ParentFolderId, PR_ENTRYID (0x0FFF Binary).  Paged: offset/max_entries. */
 xmlDocPtr mapi_ews_req_findfolder_deep(const mapi_ews_target *t, const mapi_ews_folder_ref *root,

@@ -657,7 +657,7 @@ static char *tgt_rules_text(world *w)
 static xmlNodePtr rule_named(xmlNodePtr *r, size_t n, const char *name)
 {
     for (size_t i = 0; i < n; i++) {
-        char *dn = ewsf_child_text(r[i], EWSF_NS_T, "DisplayName");
+        char *dn = mapi_xml_child_text(r[i], EWSF_NS_T, "DisplayName");
         int hit = dn && strcmp(dn, name) == 0;
         free(dn);
         if (hit)
@@ -1042,7 +1042,7 @@ static void test_rules(void)
     CU_ASSERT_PTR_NULL(rule_named(got, ngot, "To a source-only folder"));
     unsigned n_addr = 0;
     for (size_t i = 0; i < nsrc; i++) {
-        char *name = ewsf_child_text(src[i], EWSF_NS_T, "DisplayName");
+        char *name = mapi_xml_child_text(src[i], EWSF_NS_T, "DisplayName");
         xmlNodePtr g = rule_named(got, ngot, name);
         int copied = strcmp(name, "Disabled rule") && strcmp(name, "Client only") &&
                      strcmp(name, "To a source-only folder");
@@ -1053,12 +1053,12 @@ static void test_rules(void)
         /* every address is now the target's (or a kept not-migrated one) */
         static const char *const parts[] = {"Conditions", "Exceptions", "Actions"};
         for (int p = 0; p < 3; p++) {
-            xmlNodePtr part = ewsf_child(g, EWSF_NS_T, parts[p]);
+            xmlNodePtr part = mapi_xml_child(g, EWSF_NS_T, parts[p]);
             for (xmlNodePtr l = part ? part->children : NULL; l; l = l->next)
-                for (xmlNodePtr a = ewsf_child(l, EWSF_NS_T, "Address"); a;
-                     a = ewsf_next(a, EWSF_NS_T, "Address")) {
-                    char *ea = ewsf_child_text(a, EWSF_NS_T, "EmailAddress");
-                    char *rt = ewsf_child_text(a, EWSF_NS_T, "RoutingType");
+                for (xmlNodePtr a = mapi_xml_child(l, EWSF_NS_T, "Address"); a;
+                     a = mapi_xml_next(a, EWSF_NS_T, "Address")) {
+                    char *ea = mapi_xml_child_text(a, EWSF_NS_T, "EmailAddress");
+                    char *rt = mapi_xml_child_text(a, EWSF_NS_T, "RoutingType");
                     n_addr++;
                     if (rt && !strcmp(rt, "MOBILE")) {
                         CU_ASSERT_STRING_EQUAL(ea, "+15550100");
@@ -1078,7 +1078,7 @@ static void test_rules(void)
         /* folder actions point at the target's folder of the same path */
         static const char *const acts[] = {"MoveToFolder", "CopyToFolder"};
         for (int a = 0; a < 2; a++) {
-            xmlNodePtr fid = ewsf_child(ewsf_child(ewsf_child(g, EWSF_NS_T, "Actions"), EWSF_NS_T,
+            xmlNodePtr fid = mapi_xml_child(mapi_xml_child(mapi_xml_child(g, EWSF_NS_T, "Actions"), EWSF_NS_T,
                                                    acts[a]), EWSF_NS_T, "FolderId");
             if (!fid)
                 continue;
@@ -1092,7 +1092,7 @@ static void test_rules(void)
     }
     CU_ASSERT_TRUE(n_addr >= 8);   /* the seed's rules + conditions, exceptions, actions */
     xmlNodePtr wx = rule_named(got, ngot, "With exceptions");
-    CU_ASSERT_PTR_NOT_NULL(ewsf_child(ewsf_child(wx, EWSF_NS_T, "Exceptions"), EWSF_NS_T,
+    CU_ASSERT_PTR_NOT_NULL(mapi_xml_child(mapi_xml_child(wx, EWSF_NS_T, "Exceptions"), EWSF_NS_T,
                                       "FromAddresses"));
     const mapi_folder *proj = folder_named(&w.c.tgt_folders, "Projects");
     CU_ASSERT_PTR_NOT_NULL(proj);
@@ -1116,13 +1116,13 @@ static void test_rules(void)
     xmlDocPtr cd = tgt_rules(&w, &cur, &ncur);
     xmlNodePtr victim = NULL;
     for (size_t i = 0; i < ncur && !victim; i++) {
-        char *dn = ewsf_child_text(cur[i], EWSF_NS_T, "DisplayName");
+        char *dn = mapi_xml_child_text(cur[i], EWSF_NS_T, "DisplayName");
         if (dn && strcmp(dn, "Target own rule") != 0)
             victim = cur[i];
         free(dn);
     }
     CU_ASSERT_PTR_NOT_NULL_FATAL(victim);
-    xmlNodeSetContent(ewsf_child(victim, EWSF_NS_T, "IsEnabled"), BAD_CAST "false");
+    xmlNodeSetContent(mapi_xml_child(victim, EWSF_NS_T, "IsEnabled"), BAD_CAST "false");
     ewsf_rule_op set = {.kind = EWSF_RULE_SET, .rule = victim};
     mapi_ews_target tt = mapi_session_target(w.tgt);
     mapi_ews_call sc = {.req = ewsf_req_updateinboxrules(&tt, g_mbx_tgt, 1, &set, 1, &e)};
@@ -1154,10 +1154,10 @@ static void test_rules(void)
     xmlNodePtr refused = NULL;
     char *vname = NULL, *vaddr = NULL;
     for (size_t i = 0; i < nsrc && !vaddr; i++) {
-        xmlNodePtr fa = ewsf_child(ewsf_child(src[i], EWSF_NS_T, "Conditions"), EWSF_NS_T,
+        xmlNodePtr fa = mapi_xml_child(mapi_xml_child(src[i], EWSF_NS_T, "Conditions"), EWSF_NS_T,
                                    "FromAddresses");
-        char *rt = ewsf_child_text(ewsf_child(fa, EWSF_NS_T, "Address"), EWSF_NS_T, "RoutingType");
-        char *ea = ewsf_child_text(ewsf_child(fa, EWSF_NS_T, "Address"), EWSF_NS_T, "EmailAddress");
+        char *rt = mapi_xml_child_text(mapi_xml_child(fa, EWSF_NS_T, "Address"), EWSF_NS_T, "RoutingType");
+        char *ea = mapi_xml_child_text(mapi_xml_child(fa, EWSF_NS_T, "Address"), EWSF_NS_T, "EmailAddress");
         const rcpt *r = ea ? rcpt_by_src(ea) : NULL;
         if (rt && !strcmp(rt, "EX") && r && r->tgt[0]) {
             refused = src[i];
@@ -1168,7 +1168,7 @@ static void test_rules(void)
         free(rt);
     }
     CU_ASSERT_PTR_NOT_NULL_FATAL(refused);
-    vname = ewsf_child_text(refused, EWSF_NS_T, "DisplayName");
+    vname = mapi_xml_child_text(refused, EWSF_NS_T, "DisplayName");
     CU_ASSERT_EQUAL(rmap_add(w.c.map, vaddr, rcpt_by_src(vaddr)->tgt, "/o=TargetOrg/cn=ghost", &e),
                     SR_OK);
     reset_stats();
@@ -1179,7 +1179,7 @@ static void test_rules(void)
     /* every written rule naming that address is refused, one per request */
     unsigned n_ref = 0;
     for (size_t i = 0; i < nsrc; i++) {
-        char *name = ewsf_child_text(src[i], EWSF_NS_T, "DisplayName");
+        char *name = mapi_xml_child_text(src[i], EWSF_NS_T, "DisplayName");
         int written = strcmp(name, "Disabled rule") && strcmp(name, "Client only") &&
                       strcmp(name, "To a source-only folder");
         free(name);
