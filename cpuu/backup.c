@@ -1,4 +1,5 @@
-/* backup.c — per-profile feature backups: one file per (feature, name). */
+/* backup.c — per-profile feature backups: one file per (feature, name),
+ * and the release of what features cache in the context. */
 #include "cpuu/feature.h"
 
 #include <errno.h>
@@ -53,4 +54,13 @@ sr_code cpuu_backup_get(const cpuu_ctx *c, const char *feature, const char *name
         return err->code;
     }
     return SR_OK;
+}
+
+void cpuu_ctx_release(cpuu_ctx *c)
+{
+    if (!c)
+        return;
+    free(c->src_common_views);
+    free(c->tgt_common_views);
+    c->src_common_views = c->tgt_common_views = NULL;
 }

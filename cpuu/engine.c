@@ -420,6 +420,7 @@ static ldapdir *source_dir(cpuu_run_ctx *r, sr_err *err)
 
 static void ctx_clear(cpuu_ctx *c)
 {
+    cpuu_ctx_release(c);
     mapi_folders_clear(&c->src_folders);
     mapi_folders_clear(&c->tgt_folders);
     rmap_free(c->map);
@@ -543,6 +544,7 @@ sr_code cpuu_restore_features(cpuu_run_ctx *r, const char *name, const mapi_prof
                 rc = frc;
             }
         }
+        cpuu_ctx_release(&c);
         cpuu_sides_free(&sd);
     }
     free(bdir);

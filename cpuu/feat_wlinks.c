@@ -155,6 +155,13 @@ static char *item_key(const mapi_item *it)
 /* The id of "Common Views" (a child of the root folder) on session s. */
 static sr_code common_views(cpuu_ctx *c, mapi_session *s, char **id, sr_err *err)
 {
+    /* seven features ask the same question: the answer is kept in the ctx,
+     * so a profile costs one FindFolder per side, not seven */
+    char **cache = s == c->src ? &c->src_common_views : s == c->tgt ? &c->tgt_common_views : NULL;
+    if (cache && *cache) {
+        *id = **cache ? sr_strdup(*cache) : NULL;
+        return **cache && !*id ? sr_err_set(err, SR_E_NOMEM, "out of memory") : SR_OK;
+    }
     mapi_ews_target t = mapi_session_target(s);
     mapi_ews_folder_ref root = {.distinguished = "root"};
     mapi_ews_call call = {.idempotent = 1};
@@ -181,6 +188,8 @@ static sr_code common_views(cpuu_ctx *c, mapi_session *s, char **id, sr_err *err
     mapi_folders_clear(&f);
     if (rc != SR_OK)
         sr_err_prefix(err, "%s: FindFolder under root of %s: ", c->who, mapi_session_mailbox(s));
+    else if (cache)
+        *cache = sr_strdup(*id ? *id : "");
     return rc;
 }
 

@@ -33,7 +33,15 @@ typedef struct cpuu_ctx {
     const char *backup_dir;      /* private (0700) directory for this profile's backups */
     const cfg_cpuu *cfg;         /* CPUU.ini */
     int dry_run;                 /* plan and log, write nothing */
+    /* Looked up once per profile, shared by the features that need them (the
+     * seven navigation-shortcut features): the Common Views folder id of each
+     * side — NULL: not looked up yet, "": the mailbox has none.  Heap; freed
+     * by cpuu_ctx_release. */
+    char *src_common_views, *tgt_common_views;
 } cpuu_ctx;
+
+/* Free what features cached in c (not the borrowed sessions, map or trees). */
+void cpuu_ctx_release(cpuu_ctx *c);
 
 /* Backups: one file per (feature, name) under ctx->backup_dir, written
  * atomically, mode 0600.  get: *data heap (caller frees), SR_E_NOTFOUND when absent. */
