@@ -31,31 +31,12 @@ sr_code ewsf_msg_status(xmlNodePtr msg, sr_err *err)
 }
 
 /* ---- envelope ---- */
-typedef struct env {
-    xmlDocPtr doc;
-    xmlNodePtr body;
-    xmlNsPtr t, m;
-} env;
-
-static int env_new(env *e, const mapi_ews_target *tg, sr_err *err)
-{
-    mapi_ews_env me;
-    memset(e, 0, sizeof *e);
-    if (mapi_ews_env_new(&me, tg, err) != SR_OK)
-        return -1;
-    e->doc = me.doc;
-    e->body = me.body;
-    e->t = me.ns_t;
-    e->m = me.ns_m;
-    return 0;
-}
-
 static xmlNodePtr add(xmlNodePtr parent, xmlNsPtr ns, const char *name, const char *text)
 {
     return xmlNewTextChild(parent, ns, BAD_CAST name, text ? BAD_CAST text : NULL);
 }
 
-static xmlDocPtr finish(env *e, int failed, sr_err *err)
+static xmlDocPtr finish(mapi_ews_env *e, int failed, sr_err *err)
 {
     if (failed || !e->body) {
         xmlFreeDoc(e->doc);
@@ -118,65 +99,65 @@ sr_code ewsf_delegates_add(ewsf_delegates *l, const ewsf_delegate *d, sr_err *er
     return SR_OK;
 }
 
-static xmlNodePtr add_mailbox(env *e, xmlNodePtr op, const char *mailbox)
+static xmlNodePtr add_mailbox(mapi_ews_env *e, xmlNodePtr op, const char *mailbox)
 {
-    xmlNodePtr mb = add(op, e->m, "Mailbox", NULL);
-    add(mb, e->t, "EmailAddress", mailbox);
+    xmlNodePtr mb = add(op, e->ns_m, "Mailbox", NULL);
+    add(mb, e->ns_t, "EmailAddress", mailbox);
     return mb;
 }
 
 xmlDocPtr ewsf_req_getdelegate(const mapi_ews_target *t, const char *mailbox, sr_err *err)
 {
-    env e;
-    if (env_new(&e, t, err) != 0)
+    mapi_ews_env e;
+    if (mapi_ews_env_new(&e, t, err) != SR_OK)
         return NULL;
-    xmlNodePtr op = add(e.body, e.m, "GetDelegate", NULL);
+    xmlNodePtr op = add(e.body, e.ns_m, "GetDelegate", NULL);
     xmlNewProp(op, BAD_CAST "IncludePermissions", BAD_CAST "true");
     return finish(&e, !add_mailbox(&e, op, mailbox), err);
 }
 
 /* One t:DelegateUser; only the fields that are set (UpdateDelegate changes
  * exactly those). */
-static void add_delegate(env *e, xmlNodePtr parent, const ewsf_delegate *d)
+static void add_delegate(mapi_ews_env *e, xmlNodePtr parent, const ewsf_delegate *d)
 {
-    xmlNodePtr du = add(parent, e->t, "DelegateUser", NULL);
-    xmlNodePtr uid = add(du, e->t, "UserId", NULL);
-    add(uid, e->t, "PrimarySmtpAddress", d->smtp);
+    xmlNodePtr du = add(parent, e->ns_t, "DelegateUser", NULL);
+    xmlNodePtr uid = add(du, e->ns_t, "UserId", NULL);
+    add(uid, e->ns_t, "PrimarySmtpAddress", d->smtp);
     int any = 0;
     for (int i = 0; i < EWSF_NPERM; i++)
         any |= d->perm[i] != NULL;
     if (any) {
-        xmlNodePtr p = add(du, e->t, "DelegatePermissions", NULL);
+        xmlNodePtr p = add(du, e->ns_t, "DelegatePermissions", NULL);
         for (int i = 0; i < EWSF_NPERM; i++) {
             if (!d->perm[i])
                 continue;
             char name[64];
             snprintf(name, sizeof name, "%sFolderPermissionLevel", ewsf_perm_folders[i]);
-            add(p, e->t, name, d->perm[i]);
+            add(p, e->ns_t, name, d->perm[i]);
         }
     }
     if (d->receive_copies >= 0)
-        add(du, e->t, "ReceiveCopiesOfMeetingMessages", d->receive_copies ? "true" : "false");
+        add(du, e->ns_t, "ReceiveCopiesOfMeetingMessages", d->receive_copies ? "true" : "false");
     if (d->view_private >= 0)
-        add(du, e->t, "ViewPrivateItems", d->view_private ? "true" : "false");
+        add(du, e->ns_t, "ViewPrivateItems", d->view_private ? "true" : "false");
 }
 
 static xmlDocPtr change_delegates(const char *opname, const mapi_ews_target *t,
                                   const char *mailbox, const ewsf_delegate *d, size_t n,
                                   const char *deliver, sr_err *err)
 {
-    env e;
-    if (env_new(&e, t, err) != 0)
+    mapi_ews_env e;
+    if (mapi_ews_env_new(&e, t, err) != SR_OK)
         return NULL;
-    xmlNodePtr op = add(e.body, e.m, opname, NULL);
+    xmlNodePtr op = add(e.body, e.ns_m, opname, NULL);
     add_mailbox(&e, op, mailbox);
     if (n) {
-        xmlNodePtr users = add(op, e.m, "DelegateUsers", NULL);
+        xmlNodePtr users = add(op, e.ns_m, "DelegateUsers", NULL);
         for (size_t i = 0; i < n; i++)
             add_delegate(&e, users, &d[i]);
     }
     if (deliver)
-        add(op, e.m, "DeliverMeetingRequests", deliver);
+        add(op, e.ns_m, "DeliverMeetingRequests", deliver);
     return finish(&e, !op, err);
 }
 
@@ -200,14 +181,14 @@ xmlDocPtr ewsf_req_updatedelegate(const mapi_ews_target *t, const char *mailbox,
 xmlDocPtr ewsf_req_removedelegate(const mapi_ews_target *t, const char *mailbox,
                                   const char *const *smtp, size_t n, sr_err *err)
 {
-    env e;
-    if (env_new(&e, t, err) != 0)
+    mapi_ews_env e;
+    if (mapi_ews_env_new(&e, t, err) != SR_OK)
         return NULL;
-    xmlNodePtr op = add(e.body, e.m, "RemoveDelegate", NULL);
+    xmlNodePtr op = add(e.body, e.ns_m, "RemoveDelegate", NULL);
     add_mailbox(&e, op, mailbox);
-    xmlNodePtr ids = add(op, e.m, "UserIds", NULL);
+    xmlNodePtr ids = add(op, e.ns_m, "UserIds", NULL);
     for (size_t i = 0; i < n; i++)
-        add(add(ids, e.t, "UserId", NULL), e.t, "PrimarySmtpAddress", smtp[i]);
+        add(add(ids, e.ns_t, "UserId", NULL), e.ns_t, "PrimarySmtpAddress", smtp[i]);
     return finish(&e, !ids, err);
 }
 
@@ -303,18 +284,18 @@ sr_code ewsf_parse_delegate_changes(xmlNodePtr resp_op, size_t n, sr_code *codes
 /* ---- inbox rules ---- */
 xmlDocPtr ewsf_req_getinboxrules(const mapi_ews_target *t, const char *mailbox, sr_err *err)
 {
-    env e;
-    if (env_new(&e, t, err) != 0)
+    mapi_ews_env e;
+    if (mapi_ews_env_new(&e, t, err) != SR_OK)
         return NULL;
-    xmlNodePtr op = add(e.body, e.m, "GetInboxRules", NULL);
-    return finish(&e, !add(op, e.m, "MailboxSmtpAddress", mailbox), err);
+    xmlNodePtr op = add(e.body, e.ns_m, "GetInboxRules", NULL);
+    return finish(&e, !add(op, e.ns_m, "MailboxSmtpAddress", mailbox), err);
 }
 
 /* Deep copy of a t: subtree into the request (every element in t:,
  * attributes and text kept), so no namespace of the source document leaks. */
-static xmlNodePtr copy_t(env *e, xmlNodePtr parent, xmlNodePtr src)
+static xmlNodePtr copy_t(mapi_ews_env *e, xmlNodePtr parent, xmlNodePtr src)
 {
-    xmlNodePtr n = xmlNewChild(parent, e->t, src->name, NULL);
+    xmlNodePtr n = xmlNewChild(parent, e->ns_t, src->name, NULL);
     if (!n)
         return NULL;
     for (xmlAttrPtr a = src->properties; a; a = a->next) {
@@ -334,9 +315,9 @@ static xmlNodePtr copy_t(env *e, xmlNodePtr parent, xmlNodePtr src)
     return n;
 }
 
-static int add_rule(env *e, xmlNodePtr parent, xmlNodePtr rule, int with_id)
+static int add_rule(mapi_ews_env *e, xmlNodePtr parent, xmlNodePtr rule, int with_id)
 {
-    xmlNodePtr r = add(parent, e->t, "Rule", NULL);
+    xmlNodePtr r = add(parent, e->ns_t, "Rule", NULL);
     for (xmlNodePtr c = rule->children; c; c = c->next) {
         if (c->type != XML_ELEMENT_NODE)
             continue;
@@ -360,20 +341,20 @@ xmlDocPtr ewsf_req_updateinboxrules(const mapi_ews_target *t, const char *mailbo
         sr_err_set(err, SR_E_INVALID, "%s: UpdateInboxRules needs at least one operation", mailbox);
         return NULL;
     }
-    env e;
-    if (env_new(&e, t, err) != 0)
+    mapi_ews_env e;
+    if (mapi_ews_env_new(&e, t, err) != SR_OK)
         return NULL;
-    xmlNodePtr op = add(e.body, e.m, "UpdateInboxRules", NULL);
-    add(op, e.m, "MailboxSmtpAddress", mailbox);
-    add(op, e.m, "RemoveOutlookRuleBlob", remove_blob ? "true" : "false");
-    xmlNodePtr list = add(op, e.m, "Operations", NULL);
+    xmlNodePtr op = add(e.body, e.ns_m, "UpdateInboxRules", NULL);
+    add(op, e.ns_m, "MailboxSmtpAddress", mailbox);
+    add(op, e.ns_m, "RemoveOutlookRuleBlob", remove_blob ? "true" : "false");
+    xmlNodePtr list = add(op, e.ns_m, "Operations", NULL);
     int failed = !list;
     for (size_t i = 0; i < n && !failed; i++) {
         static const char *const names[] = {"CreateRuleOperation", "SetRuleOperation",
                                             "DeleteRuleOperation"};
-        xmlNodePtr o = add(list, e.t, names[ops[i].kind], NULL);
+        xmlNodePtr o = add(list, e.ns_t, names[ops[i].kind], NULL);
         if (ops[i].kind == EWSF_RULE_DELETE)
-            failed = !add(o, e.t, "RuleId", ops[i].rule_id);
+            failed = !add(o, e.ns_t, "RuleId", ops[i].rule_id);
         else
             failed = add_rule(&e, o, ops[i].rule, ops[i].kind == EWSF_RULE_SET) != 0;
     }
@@ -433,14 +414,14 @@ sr_code ewsf_parse_updateinboxrules(xmlNodePtr resp_op, int *op_index, sr_err *e
 /* ---- ResolveNames ---- */
 xmlDocPtr ewsf_req_resolvenames(const mapi_ews_target *t, const char *entry, sr_err *err)
 {
-    env e;
-    if (env_new(&e, t, err) != 0)
+    mapi_ews_env e;
+    if (mapi_ews_env_new(&e, t, err) != SR_OK)
         return NULL;
-    xmlNodePtr op = add(e.body, e.m, "ResolveNames", NULL);
+    xmlNodePtr op = add(e.body, e.ns_m, "ResolveNames", NULL);
     xmlNewProp(op, BAD_CAST "ReturnFullContactData", BAD_CAST "false");
     /* the directory only: a personal contact is no recipient of the org */
     xmlNewProp(op, BAD_CAST "SearchScope", BAD_CAST "ActiveDirectory");
-    return finish(&e, !add(op, e.m, "UnresolvedEntry", entry), err);
+    return finish(&e, !add(op, e.ns_m, "UnresolvedEntry", entry), err);
 }
 
 sr_code ewsf_parse_resolvenames(xmlNodePtr resp_op, char **smtp, char **name, sr_err *err)

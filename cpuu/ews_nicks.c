@@ -9,26 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct env {
-    xmlDocPtr doc;
-    xmlNodePtr body;
-    xmlNsPtr t, m;
-} env;
-
-static int env_new(env *e, const mapi_ews_target *tg)
-{
-    mapi_ews_env me;
-    memset(e, 0, sizeof *e);
-    if (mapi_ews_env_new(&me, tg, NULL) != SR_OK)
-        return -1;
-    e->doc = me.doc;
-    e->body = me.body;
-    e->t = me.ns_t;
-    e->m = me.ns_m;
-    return 0;
-}
-
-static xmlDocPtr fail(env *e, sr_err *err)
+static xmlDocPtr fail(mapi_ews_env *e, sr_err *err)
 {
     xmlFreeDoc(e->doc);
     sr_err_set(err, SR_E_NOMEM, "out of memory building an EWS request");
@@ -37,18 +18,18 @@ static xmlDocPtr fail(env *e, sr_err *err)
 
 /* <ns:UserConfigurationName Name=..><t:DistinguishedFolderId Id=folder>
  * [<t:Mailbox>] — explicit access names the mailbox, impersonation does not. */
-static xmlNodePtr add_name(env *e, xmlNodePtr parent, xmlNsPtr ns, const mapi_ews_target *t,
+static xmlNodePtr add_name(mapi_ews_env *e, xmlNodePtr parent, xmlNsPtr ns, const mapi_ews_target *t,
                            const char *folder, const char *name)
 {
     xmlNodePtr n = xmlNewChild(parent, ns, BAD_CAST "UserConfigurationName", NULL);
     if (!n || !xmlNewProp(n, BAD_CAST "Name", BAD_CAST name))
         return NULL;
-    xmlNodePtr d = xmlNewChild(n, e->t, BAD_CAST "DistinguishedFolderId", NULL);
+    xmlNodePtr d = xmlNewChild(n, e->ns_t, BAD_CAST "DistinguishedFolderId", NULL);
     if (!d || !xmlNewProp(d, BAD_CAST "Id", BAD_CAST folder))
         return NULL;
     if (t && t->mailbox && !t->impersonate) {
-        xmlNodePtr mb = xmlNewChild(d, e->t, BAD_CAST "Mailbox", NULL);
-        if (!mb || !xmlNewTextChild(mb, e->t, BAD_CAST "EmailAddress", BAD_CAST t->mailbox))
+        xmlNodePtr mb = xmlNewChild(d, e->ns_t, BAD_CAST "Mailbox", NULL);
+        if (!mb || !xmlNewTextChild(mb, e->ns_t, BAD_CAST "EmailAddress", BAD_CAST t->mailbox))
             return NULL;
     }
     return n;
@@ -57,12 +38,12 @@ static xmlNodePtr add_name(env *e, xmlNodePtr parent, xmlNsPtr ns, const mapi_ew
 xmlDocPtr nk_req_getconfig(const mapi_ews_target *t, const char *folder, const char *name,
                            sr_err *err)
 {
-    env e;
-    if (env_new(&e, t) != 0)
+    mapi_ews_env e;
+    if (mapi_ews_env_new(&e, t, NULL) != SR_OK)
         return fail(&e, err);
-    xmlNodePtr op = xmlNewChild(e.body, e.m, BAD_CAST "GetUserConfiguration", NULL);
-    if (!op || !add_name(&e, op, e.m, t, folder, name) ||
-        !xmlNewTextChild(op, e.m, BAD_CAST "UserConfigurationProperties", BAD_CAST "BinaryData"))
+    xmlNodePtr op = xmlNewChild(e.body, e.ns_m, BAD_CAST "GetUserConfiguration", NULL);
+    if (!op || !add_name(&e, op, e.ns_m, t, folder, name) ||
+        !xmlNewTextChild(op, e.ns_m, BAD_CAST "UserConfigurationProperties", BAD_CAST "BinaryData"))
         return fail(&e, err);
     return e.doc;
 }
@@ -70,14 +51,14 @@ xmlDocPtr nk_req_getconfig(const mapi_ews_target *t, const char *folder, const c
 xmlDocPtr nk_req_setconfig(const mapi_ews_target *t, const char *folder, const char *name,
                            int create, const char *b64, sr_err *err)
 {
-    env e;
-    if (env_new(&e, t) != 0)
+    mapi_ews_env e;
+    if (mapi_ews_env_new(&e, t, NULL) != SR_OK)
         return fail(&e, err);
     const char *opn = create ? "CreateUserConfiguration" : "UpdateUserConfiguration";
-    xmlNodePtr op = xmlNewChild(e.body, e.m, BAD_CAST opn, NULL);
-    xmlNodePtr uc = op ? xmlNewChild(op, e.m, BAD_CAST "UserConfiguration", NULL) : NULL;
-    if (!uc || !add_name(&e, uc, e.t, t, folder, name) ||
-        !xmlNewTextChild(uc, e.t, BAD_CAST "BinaryData", BAD_CAST b64))
+    xmlNodePtr op = xmlNewChild(e.body, e.ns_m, BAD_CAST opn, NULL);
+    xmlNodePtr uc = op ? xmlNewChild(op, e.ns_m, BAD_CAST "UserConfiguration", NULL) : NULL;
+    if (!uc || !add_name(&e, uc, e.ns_t, t, folder, name) ||
+        !xmlNewTextChild(uc, e.ns_t, BAD_CAST "BinaryData", BAD_CAST b64))
         return fail(&e, err);
     return e.doc;
 }
@@ -85,11 +66,11 @@ xmlDocPtr nk_req_setconfig(const mapi_ews_target *t, const char *folder, const c
 xmlDocPtr nk_req_deleteconfig(const mapi_ews_target *t, const char *folder, const char *name,
                               sr_err *err)
 {
-    env e;
-    if (env_new(&e, t) != 0)
+    mapi_ews_env e;
+    if (mapi_ews_env_new(&e, t, NULL) != SR_OK)
         return fail(&e, err);
-    xmlNodePtr op = xmlNewChild(e.body, e.m, BAD_CAST "DeleteUserConfiguration", NULL);
-    if (!op || !add_name(&e, op, e.m, t, folder, name))
+    xmlNodePtr op = xmlNewChild(e.body, e.ns_m, BAD_CAST "DeleteUserConfiguration", NULL);
+    if (!op || !add_name(&e, op, e.ns_m, t, folder, name))
         return fail(&e, err);
     return e.doc;
 }
