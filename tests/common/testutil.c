@@ -2,6 +2,8 @@
 #include "tests/common/testutil.h"
 
 #include <arpa/inet.h>
+#include <libxml/parser.h>
+#include <libxml/tree.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -213,4 +215,40 @@ char *tu_kv_value(const char *text, const char *key)
         if (strncmp(p, key, kl) == 0 && p[kl] == '=')
             return strndup(p + kl + 1, strcspn(p + kl + 1, "\r\n"));
     return NULL;
+}
+
+static void seed_attr(xmlNodePtr n, const char *name, char *out, size_t len)
+{
+    xmlChar *v = xmlGetProp(n, BAD_CAST name);
+    snprintf(out, len, "%s", v ? (char *)v : "");
+    xmlFree(v);
+}
+
+int tu_seed_read(const char *seed, char *user, size_t ul, char *password, size_t pl,
+                 tu_seed_mbx *m, int max)
+{
+    xmlDocPtr d = xmlReadFile(seed, NULL, XML_PARSE_NONET);
+    xmlNodePtr root = d ? xmlDocGetRootElement(d) : NULL, a = NULL;
+    for (xmlNodePtr c = root ? root->children : NULL; c && !a; c = c->next)
+        if (c->type == XML_ELEMENT_NODE && !strcmp((const char *)c->name, "account"))
+            a = c;
+    if (!a) {
+        xmlFreeDoc(d);
+        return -1;
+    }
+    seed_attr(a, "name", user, ul);
+    seed_attr(a, "password", password, pl);
+    int n = 0;
+    for (xmlNodePtr c = root->children; c && n < max; c = c->next) {
+        if (c->type != XML_ELEMENT_NODE || strcmp((const char *)c->name, "mailbox"))
+            continue;
+        seed_attr(c, "smtp", m[n].smtp, sizeof m[n].smtp);
+        seed_attr(c, "legacy-dn", m[n].legacy_dn, sizeof m[n].legacy_dn);
+        seed_attr(c, "guid", m[n].guid, sizeof m[n].guid);
+        seed_attr(c, "redirect", m[n].redirect, sizeof m[n].redirect);
+        seed_attr(c, "kind", m[n].kind, sizeof m[n].kind);
+        n++;
+    }
+    xmlFreeDoc(d);
+    return n;
 }

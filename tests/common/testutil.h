@@ -55,4 +55,14 @@ int tu_exsim_start(tu_exsim *x, const char *dir, const char *name, const char *s
 /* Stop it by its PID (bounded); NULL-safe, idempotent. */
 void tu_exsim_stop(tu_exsim *x);
 
+/* One mailbox of an exsim seed (tests/exsim/SEED-FORMAT.md). */
+typedef struct tu_seed_mbx {
+    char smtp[128], legacy_dn[256], guid[64], redirect[128], kind[16];
+} tu_seed_mbx;
+/* Read a seed: the first account's name and password into user/password
+ * (sizes ul/pl) and up to max mailboxes into m.  Returns the number of
+ * mailboxes, -1 when the file has no account. */
+int tu_seed_read(const char *seed, char *user, size_t ul, char *password, size_t pl,
+                 tu_seed_mbx *m, int max);
+
 #endif

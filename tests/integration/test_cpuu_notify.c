@@ -31,9 +31,7 @@ typedef struct inst {
     char user[64], password[128];
 } inst;
 
-typedef struct mbx {
-    char smtp[128], legacy_dn[256], guid[64], redirect[128], kind[16];
-} mbx;
+typedef tu_seed_mbx mbx;
 
 typedef struct sink {
     pid_t pid;
@@ -49,44 +47,9 @@ static sink g_plain, g_tls, g_auth, g_smtps;
 static int g_seq;              /* fresh profile names per run */
 
 /* ---- lab ------------------------------------------------------------------------ */
-static xmlNodePtr first_child(xmlNodePtr n, const char *name)
-{
-    for (xmlNodePtr c = n ? n->children : NULL; c; c = c->next)
-        if (c->type == XML_ELEMENT_NODE && !strcmp((const char *)c->name, name))
-            return c;
-    return NULL;
-}
-
-static void attr(xmlNodePtr n, const char *name, char *out, size_t len)
-{
-    xmlChar *v = xmlGetProp(n, BAD_CAST name);
-    snprintf(out, len, "%s", v ? (char *)v : "");
-    xmlFree(v);
-}
-
 static int read_seed(const char *seed, inst *in, mbx *m, int max)
 {
-    xmlDocPtr d = xmlReadFile(seed, NULL, XML_PARSE_NONET);
-    xmlNodePtr root = d ? xmlDocGetRootElement(d) : NULL, a = first_child(root, "account");
-    if (!a) {
-        xmlFreeDoc(d);
-        return -1;
-    }
-    attr(a, "name", in->user, sizeof in->user);
-    attr(a, "password", in->password, sizeof in->password);
-    int n = 0;
-    for (xmlNodePtr c = root->children; c && n < max; c = c->next) {
-        if (c->type != XML_ELEMENT_NODE || strcmp((const char *)c->name, "mailbox"))
-            continue;
-        attr(c, "smtp", m[n].smtp, sizeof m[n].smtp);
-        attr(c, "legacy-dn", m[n].legacy_dn, sizeof m[n].legacy_dn);
-        attr(c, "guid", m[n].guid, sizeof m[n].guid);
-        attr(c, "redirect", m[n].redirect, sizeof m[n].redirect);
-        attr(c, "kind", m[n].kind, sizeof m[n].kind);
-        n++;
-    }
-    xmlFreeDoc(d);
-    return n;
+    return tu_seed_read(seed, in->user, sizeof in->user, in->password, sizeof in->password, m, max);
 }
 
 static int start_exsim(inst *in, const char *name, const char *seed)
