@@ -2,6 +2,7 @@
 #include "tests/common/testutil.h"
 
 #include <arpa/inet.h>
+#include <curl/curl.h>
 #include <libxml/parser.h>
 #include <libxml/tree.h>
 #include <errno.h>
@@ -251,4 +252,43 @@ int tu_seed_read(const char *seed, char *user, size_t ul, char *password, size_t
     }
     xmlFreeDoc(d);
     return n;
+}
+
+typedef struct tu_buf { char *p; size_t n; } tu_buf;
+
+static size_t tu_buf_write(char *d, size_t sz, size_t nm, void *ud)
+{
+    tu_buf *b = ud;
+    char *np = realloc(b->p, b->n + sz * nm + 1);
+    if (!np)
+        return 0;
+    memcpy(np + b->n, d, sz * nm);
+    b->p = np;
+    b->n += sz * nm;
+    b->p[b->n] = '\0';
+    return sz * nm;
+}
+
+char *tu_http(const char *base_url, const char *path, int post)
+{
+    char url[1024];
+    snprintf(url, sizeof url, "%s%s", base_url, path);
+    CURL *h = curl_easy_init();
+    if (!h)
+        return NULL;
+    tu_buf b = { 0 };
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, tu_buf_write);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT, 10L);
+    curl_easy_setopt(h, CURLOPT_PROXY, "");
+    if (post)
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, "");
+    CURLcode cc = curl_easy_perform(h);
+    curl_easy_cleanup(h);
+    if (cc != CURLE_OK) {
+        free(b.p);
+        return NULL;
+    }
+    return b.p;
 }

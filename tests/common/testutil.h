@@ -55,6 +55,10 @@ int tu_exsim_start(tu_exsim *x, const char *dir, const char *name, const char *s
 /* Stop it by its PID (bounded); NULL-safe, idempotent. */
 void tu_exsim_stop(tu_exsim *x);
 
+/* GET (post = 0) or empty-body POST of base_url + path (an exsim /_sim
+ * endpoint); bounded 10 s, no proxy.  Heap body (caller frees) or NULL. */
+char *tu_http(const char *base_url, const char *path, int post);
+
 /* One mailbox of an exsim seed (tests/exsim/SEED-FORMAT.md). */
 typedef struct tu_seed_mbx {
     char smtp[128], legacy_dn[256], guid[64], redirect[128], kind[16];

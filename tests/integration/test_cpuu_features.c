@@ -412,44 +412,9 @@ static int suite_clean(void)
 }
 
 /* ---- /_sim ---- */
-typedef struct buf {
-    char *p;
-    size_t n;
-} buf;
-
-static size_t buf_write(char *d, size_t sz, size_t nm, void *ud)
-{
-    buf *b = ud;
-    char *np = realloc(b->p, b->n + sz * nm + 1);
-    if (!np)
-        return 0;
-    memcpy(np + b->n, d, sz * nm);
-    b->p = np;
-    b->n += sz * nm;
-    b->p[b->n] = '\0';
-    return sz * nm;
-}
-
 static char *sim(const inst *in, const char *path, int post)
 {
-    char url[256];
-    snprintf(url, sizeof url, "%s%s", in->url, path);
-    CURL *h = curl_easy_init();
-    buf b = {0};
-    curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, buf_write);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT, 10L);
-    curl_easy_setopt(h, CURLOPT_PROXY, "");
-    if (post)
-        curl_easy_setopt(h, CURLOPT_POSTFIELDS, "");
-    CURLcode cc = curl_easy_perform(h);
-    curl_easy_cleanup(h);
-    if (cc != CURLE_OK) {
-        free(b.p);
-        return NULL;
-    }
-    return b.p;
+    return tu_http(in->url, path, post);
 }
 
 static long json_num(const char *json, const char *after, const char *key)
