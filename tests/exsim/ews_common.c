@@ -191,7 +191,7 @@ xmlNodePtr exsim_store_copy(exsim_org *org, xmlNodePtr parent, xmlNodePtr src)
     return copy_to(org->doc, parent, src, t, m);
 }
 
-static int order_of(const char *const *order, const char *name)
+int exsim_order_index(const char *const *order, const char *name)
 {
     for (int i = 0; order[i]; i++)
         if (strcmp(order[i], name) == 0)
@@ -201,9 +201,9 @@ static int order_of(const char *const *order, const char *name)
 
 void exsim_insert_ordered(xmlNodePtr parent, xmlNodePtr child, const char *const *order)
 {
-    int mine = order_of(order, (const char *)child->name);
+    int mine = exsim_order_index(order, (const char *)child->name);
     for (xmlNodePtr c = exsim_first_el(parent); c; c = exsim_next_el(c))
-        if (c != child && order_of(order, (const char *)c->name) > mine) {
+        if (c != child && exsim_order_index(order, (const char *)c->name) > mine) {
             xmlAddPrevSibling(c, child);
             return;
         }

@@ -9,78 +9,8 @@
 #include <string.h>
 #include <strings.h>
 
-/* Element order of the item types (types.xsd ItemType + the subtype's own). */
-static const char *const order_message[] = {
-    "MimeContent", "ItemId", "ParentFolderId", "ItemClass", "Subject", "Sensitivity", "Body",
-    "Attachments", "DateTimeReceived", "Size", "Categories", "Importance", "InReplyTo",
-    "IsSubmitted", "IsDraft", "IsFromMe", "IsResend", "IsUnmodified", "InternetMessageHeaders",
-    "DateTimeSent", "DateTimeCreated", "ResponseObjects", "ReminderDueBy", "ReminderIsSet",
-    "ReminderNextTime", "ReminderMinutesBeforeStart", "DisplayCc", "DisplayTo", "DisplayBcc",
-    "HasAttachments", "ExtendedProperty", "Culture", "EffectiveRights", "LastModifiedName",
-    "LastModifiedTime", "IsAssociated", "WebClientReadFormQueryString",
-    "WebClientEditFormQueryString", "ConversationId", "UniqueBody", "Flag", "StoreEntryId",
-    "InstanceKey", "NormalizedBody", "EntityExtractionResult", "PolicyTag", "ArchiveTag",
-    "RetentionDate", "Preview", "RightsManagementLicenseData", "PredictedActionReasons",
-    "IsClutter", "BlockStatus", "HasBlockedImages", "TextBody", "IconIndex", "SearchKey",
-    "SortKey", "Hashtags", "Mentions", "MentionedMe", "MentionsPreview", "MentionsEx",
-    "AppliedHashtags", "AppliedHashtagsPreview", "Likes", "LikesPreview",
-    "PendingSocialActivityTagIds", "AtAllMention", "CanDelete", "InferenceClassification",
-    "Sender", "ToRecipients", "CcRecipients", "BccRecipients", "IsReadReceiptRequested",
-    "IsDeliveryReceiptRequested", "ConversationIndex", "ConversationTopic", "From",
-    "InternetMessageId", "IsRead", "IsResponseRequested", "References", "ReplyTo", "ReceivedBy",
-    "ReceivedRepresenting", "ApprovalRequestData", "VotingInformation", "ReminderMessageData",
-    "SenderSMTPAddress", "MailboxGuids", "MailboxGuid", NULL,
-};
-static const char *const order_contact[] = {
-    "MimeContent", "ItemId", "ParentFolderId", "ItemClass", "Subject", "Sensitivity", "Body",
-    "Attachments", "DateTimeReceived", "Size", "Categories", "Importance", "InReplyTo",
-    "IsSubmitted", "IsDraft", "IsFromMe", "IsResend", "IsUnmodified", "InternetMessageHeaders",
-    "DateTimeSent", "DateTimeCreated", "ResponseObjects", "ReminderDueBy", "ReminderIsSet",
-    "ReminderNextTime", "ReminderMinutesBeforeStart", "DisplayCc", "DisplayTo", "DisplayBcc",
-    "HasAttachments", "ExtendedProperty", "Culture", "EffectiveRights", "LastModifiedName",
-    "LastModifiedTime", "IsAssociated", "WebClientReadFormQueryString",
-    "WebClientEditFormQueryString", "ConversationId", "UniqueBody", "Flag", "StoreEntryId",
-    "InstanceKey", "NormalizedBody", "EntityExtractionResult", "PolicyTag", "ArchiveTag",
-    "RetentionDate", "Preview", "RightsManagementLicenseData", "PredictedActionReasons",
-    "IsClutter", "BlockStatus", "HasBlockedImages", "TextBody", "IconIndex", "SearchKey",
-    "SortKey", "Hashtags", "Mentions", "MentionedMe", "MentionsPreview", "MentionsEx",
-    "AppliedHashtags", "AppliedHashtagsPreview", "Likes", "LikesPreview",
-    "PendingSocialActivityTagIds", "AtAllMention", "CanDelete", "InferenceClassification",
-    "FileAs", "FileAsMapping", "DisplayName", "GivenName", "Initials", "MiddleName", "Nickname",
-    "CompleteName", "CompanyName", "EmailAddresses", "AbchEmailAddresses", "PhysicalAddresses",
-    "PhoneNumbers", "AssistantName", "Birthday", "BusinessHomePage", "Children", "Companies",
-    "ContactSource", "Department", "Generation", "ImAddresses", "JobTitle", "Manager",
-    "Mileage", "OfficeLocation", "PostalAddressIndex", "Profession", "SpouseName", "Surname",
-    "WeddingAnniversary", "HasPicture", "PhoneticFullName", "PhoneticFirstName",
-    "PhoneticLastName", "Alias", "Notes", "Photo", "UserSMIMECertificate",
-    "MSExchangeCertificate", "DirectoryId", "ManagerMailbox", "DirectReports", "AccountName",
-    "IsAutoUpdateDisabled", "IsMessengerEnabled", "Comment", "ContactShortId", "ContactType",
-    "Gender", "IsHidden", "ObjectId", "PassportId", "IsPrivate", "SourceId", "TrustLevel",
-    "CreatedBy", "Urls", "Cid", "SkypeAuthCertificate", "SkypeContext", "SkypeId",
-    "SkypeRelationship", "YomiNickname", "XboxLiveTag", "InviteFree", "HidePresenceAndProfile",
-    "IsPendingOutbound", "SupportGroupFeeds", "UserTileHash", "UnifiedInbox", "Mris", "Wlid",
-    "AbchContactId", "NotInBirthdayCalendar", "ShellContactType", "ImMri", "PresenceTrustLevel",
-    "OtherMri", "ProfileLastChanged", "MobileIMEnabled", "PartnerNetworkProfilePhotoUrl",
-    "PartnerNetworkThumbnailPhotoUrl", "PersonId", "ConversationGuid", NULL,
-};
-static const char *const order_dl[] = {
-    "MimeContent", "ItemId", "ParentFolderId", "ItemClass", "Subject", "Sensitivity", "Body",
-    "Attachments", "DateTimeReceived", "Size", "Categories", "Importance", "InReplyTo",
-    "IsSubmitted", "IsDraft", "IsFromMe", "IsResend", "IsUnmodified", "InternetMessageHeaders",
-    "DateTimeSent", "DateTimeCreated", "ResponseObjects", "ReminderDueBy", "ReminderIsSet",
-    "ReminderNextTime", "ReminderMinutesBeforeStart", "DisplayCc", "DisplayTo", "DisplayBcc",
-    "HasAttachments", "ExtendedProperty", "Culture", "EffectiveRights", "LastModifiedName",
-    "LastModifiedTime", "IsAssociated", "WebClientReadFormQueryString",
-    "WebClientEditFormQueryString", "ConversationId", "UniqueBody", "Flag", "StoreEntryId",
-    "InstanceKey", "NormalizedBody", "EntityExtractionResult", "PolicyTag", "ArchiveTag",
-    "RetentionDate", "Preview", "RightsManagementLicenseData", "PredictedActionReasons",
-    "IsClutter", "BlockStatus", "HasBlockedImages", "TextBody", "IconIndex", "SearchKey",
-    "SortKey", "Hashtags", "Mentions", "MentionedMe", "MentionsPreview", "MentionsEx",
-    "AppliedHashtags", "AppliedHashtagsPreview", "Likes", "LikesPreview",
-    "PendingSocialActivityTagIds", "AtAllMention", "CanDelete", "InferenceClassification",
-    "DisplayName", "FileAs", "ContactSource", "Members", NULL,
-};
-static const char *const order_item[] = {
+/* Element order of types.xsd ItemType; each subtype appends its own. */
+static const char *const item_base[] = {
     "MimeContent", "ItemId", "ParentFolderId", "ItemClass", "Subject", "Sensitivity", "Body",
     "Attachments", "DateTimeReceived", "Size", "Categories", "Importance", "InReplyTo",
     "IsSubmitted", "IsDraft", "IsFromMe", "IsResend", "IsUnmodified", "InternetMessageHeaders",
@@ -96,27 +26,63 @@ static const char *const order_item[] = {
     "AppliedHashtags", "AppliedHashtagsPreview", "Likes", "LikesPreview",
     "PendingSocialActivityTagIds", "AtAllMention", "CanDelete", "InferenceClassification", NULL,
 };
-// CalendarItemType 54
-// TaskType 22
-// PostItemType 8
+static const char *const message_ext[] = {
+    "Sender", "ToRecipients", "CcRecipients", "BccRecipients", "IsReadReceiptRequested",
+    "IsDeliveryReceiptRequested", "ConversationIndex", "ConversationTopic", "From",
+    "InternetMessageId", "IsRead", "IsResponseRequested", "References", "ReplyTo", "ReceivedBy",
+    "ReceivedRepresenting", "ApprovalRequestData", "VotingInformation", "ReminderMessageData",
+    "SenderSMTPAddress", "MailboxGuids", "MailboxGuid", NULL,
+};
+static const char *const contact_ext[] = {
+    "FileAs", "FileAsMapping", "DisplayName", "GivenName", "Initials", "MiddleName", "Nickname",
+    "CompleteName", "CompanyName", "EmailAddresses", "AbchEmailAddresses", "PhysicalAddresses",
+    "PhoneNumbers", "AssistantName", "Birthday", "BusinessHomePage", "Children", "Companies",
+    "ContactSource", "Department", "Generation", "ImAddresses", "JobTitle", "Manager", "Mileage",
+    "OfficeLocation", "PostalAddressIndex", "Profession", "SpouseName", "Surname",
+    "WeddingAnniversary", "HasPicture", "PhoneticFullName", "PhoneticFirstName",
+    "PhoneticLastName", "Alias", "Notes", "Photo", "UserSMIMECertificate", "MSExchangeCertificate",
+    "DirectoryId", "ManagerMailbox", "DirectReports", "AccountName", "IsAutoUpdateDisabled",
+    "IsMessengerEnabled", "Comment", "ContactShortId", "ContactType", "Gender", "IsHidden",
+    "ObjectId", "PassportId", "IsPrivate", "SourceId", "TrustLevel", "CreatedBy", "Urls", "Cid",
+    "SkypeAuthCertificate", "SkypeContext", "SkypeId", "SkypeRelationship", "YomiNickname",
+    "XboxLiveTag", "InviteFree", "HidePresenceAndProfile", "IsPendingOutbound",
+    "SupportGroupFeeds", "UserTileHash", "UnifiedInbox", "Mris", "Wlid", "AbchContactId",
+    "NotInBirthdayCalendar", "ShellContactType", "ImMri", "PresenceTrustLevel", "OtherMri",
+    "ProfileLastChanged", "MobileIMEnabled", "PartnerNetworkProfilePhotoUrl",
+    "PartnerNetworkThumbnailPhotoUrl", "PersonId", "ConversationGuid", NULL,
+};
+static const char *const dl_ext[] = {
+    "DisplayName", "FileAs", "ContactSource", "Members", NULL,
+};
+
+/* The full order of one item type: ItemType's elements, then the subtype's.
+ * Built on first use (the store runs under the server's one mutex). */
+typedef struct item_order {
+    const char *type;              /* NULL: plain ItemType and anything else */
+    const char *const *ext;
+    const char *order[192];
+} item_order;
+static item_order item_orders[] = {
+    { "Message", message_ext, { NULL } },
+    { "Contact", contact_ext, { NULL } },
+    { "DistributionList", dl_ext, { NULL } },
+    { NULL, NULL, { NULL } },
+};
 
 static const char *const *order_for(const char *type)
 {
-    if (strcmp(type, "Message") == 0)
-        return order_message;
-    if (strcmp(type, "Contact") == 0)
-        return order_contact;
-    if (strcmp(type, "DistributionList") == 0)
-        return order_dl;
-    return order_item;
-}
-
-static int order_idx(const char *const *order, const char *name)
-{
-    for (int i = 0; order[i]; i++)
-        if (strcmp(order[i], name) == 0)
-            return i;
-    return 10000;
+    item_order *o = item_orders;
+    while (o->type && strcmp(o->type, type) != 0)
+        o++;
+    if (!o->order[0]) {
+        size_t n = 0;
+        for (size_t i = 0; item_base[i]; i++)
+            o->order[n++] = item_base[i];
+        for (size_t i = 0; o->ext && o->ext[i] && n + 1 < sizeof o->order / sizeof o->order[0]; i++)
+            o->order[n++] = o->ext[i];
+        o->order[n] = NULL;
+    }
+    return o->order;
 }
 
 /* Stable re-ordering of out's element children into schema order. */
@@ -128,9 +94,9 @@ static void sort_children(xmlNodePtr out, const char *const *order)
         kids[n++] = c;
     for (size_t i = 1; i < n; i++) {
         xmlNodePtr k = kids[i];
-        int ki = order_idx(order, (const char *)k->name);
+        int ki = exsim_order_index(order, (const char *)k->name);
         size_t j = i;
-        while (j > 0 && order_idx(order, (const char *)kids[j - 1]->name) > ki) {
+        while (j > 0 && exsim_order_index(order, (const char *)kids[j - 1]->name) > ki) {
             kids[j] = kids[j - 1];
             j--;
         }

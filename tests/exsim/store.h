@@ -115,6 +115,8 @@ xmlNodePtr exsim_copy_into(exsim_req *r, xmlNodePtr parent, xmlNodePtr src);
 xmlNsPtr exsim_store_ns_t(exsim_org *org);
 /* Copy a request subtree into the store under parent (stored nodes). */
 xmlNodePtr exsim_store_copy(exsim_org *org, xmlNodePtr parent, xmlNodePtr src);
+/* Position of name in a NULL-terminated schema order (unknown names last). */
+int exsim_order_index(const char *const *order, const char *name);
 /* Insert child into parent before the first existing element that comes
  * later in the schema order `order` (NULL-terminated local names). */
 void exsim_insert_ordered(xmlNodePtr parent, xmlNodePtr child, const char *const *order);
