@@ -24,22 +24,8 @@ static long now_ms(void)
 
 char *invoke_describe_bits(unsigned bits)
 {
-    static const char *const names[] = {
-        "CPUU_SUCCESS", "CPUU_NO_SWITCH_MSG", "CPUU_SWITCH_ERR", "CPUU_USER_ABORT",
-        "CPUU_GLOBAL_ERR", "CPUU_CRASH", "CPUU_FAILED_TO_WRITE_LOG",
-        "CPUU_FAILED_TO_CREATE_TMP_DIR", "CPUU_FAILED_TO_COPY_LOCALLOG_TO_REMOTE_SHARE",
-        "CPUU_INVALID_SWITCH_MSG",
-    };
-    if (bits == 0)
-        return sr_strdup("CPUU_CANNOT_START");
-    char buf[512] = "";
-    for (unsigned i = 0; i < sizeof names / sizeof names[0]; i++)
-        if (bits & (1u << i))
-            snprintf(buf + strlen(buf), sizeof buf - strlen(buf), "%s%s", buf[0] ? "|" : "", names[i]);
-    unsigned unknown = bits & ~((1u << (sizeof names / sizeof names[0])) - 1);
-    if (unknown)
-        snprintf(buf + strlen(buf), sizeof buf - strlen(buf), "%s0x%x", buf[0] ? "|" : "", unknown);
-    return sr_strdup(buf);
+    char buf[512];
+    return sr_strdup(sr_cpuu_bits_describe(bits, buf, sizeof buf));
 }
 
 /* One attempt's live state, fed by the progress lines. */

@@ -160,9 +160,6 @@ typedef enum {
 
 /* Static name ("not-found", ...). */
 const char *ldapdir_outcome_name(ldapdir_outcome o);
-/* SwitchResMB exit bits for a mailbox that ended with o: 0 for OK, else 1
- * ("Processing failed with errors"); the mailbox is skipped, others go on. */
-int ldapdir_outcome_exit_bits(ldapdir_outcome o);
 /* Outcome of one resolution, when the caller needs a target (need_target). */
 ldapdir_outcome ldapdir_outcome_of(const ldapdir_result *r, int need_target);
 

@@ -10,7 +10,7 @@
 /* Keyword that marks an Exchange Autodiscover service connection point. */
 #define SCP_AUTODISCOVER_GUID "77378F46-2C66-4aa9-A6A6-3E7A48B19596"
 
-static const char *const outcome_names[LDAPDIR_OUT__MAX] = {
+static const char *const outcome_names[] = {
     [LDAPDIR_OUT_OK] = "ok",
     [LDAPDIR_OUT_NOT_FOUND] = "not-found",
     [LDAPDIR_OUT_AMBIGUOUS] = "ambiguous",
@@ -19,16 +19,12 @@ static const char *const outcome_names[LDAPDIR_OUT__MAX] = {
     [LDAPDIR_OUT_NO_LEGACY_DN] = "no-legacy-dn",
     [LDAPDIR_OUT_DIRECTORY_DOWN] = "directory-down",
 };
+/* Sized by its initialisers: an outcome appended without a name stops the build. */
 _Static_assert(sizeof outcome_names / sizeof outcome_names[0] == LDAPDIR_OUT__MAX, "outcome names");
 
 const char *ldapdir_outcome_name(ldapdir_outcome o)
 {
     return o >= 0 && o < LDAPDIR_OUT__MAX ? outcome_names[o] : "unknown";
-}
-
-int ldapdir_outcome_exit_bits(ldapdir_outcome o)
-{
-    return o == LDAPDIR_OUT_OK ? 0 : 1;   /* SwitchResMB bit 1: failed with errors */
 }
 
 ldapdir_outcome ldapdir_outcome_of(const ldapdir_result *r, int need_target)

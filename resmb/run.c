@@ -363,8 +363,7 @@ static void resolve_chunk(shared *sh, resmb_mb *mb, size_t n)
             continue;
         }
         ldapdir_outcome out = ldapdir_outcome_of(x, 0);
-        if (out != LDAPDIR_OUT_OK) {
-            m->ad_bits = (unsigned)ldapdir_outcome_exit_bits(out);
+        if (out != LDAPDIR_OUT_OK) {   /* ad_bits stays RESMB_EXIT_FAILED: skipped, others go on */
             snprintf(m->ad_msg, sizeof m->ad_msg, "[%s] line %d: %s: %s", m->section, m->line,
                      ldapdir_outcome_name(out), x->msg[0] ? x->msg : "not resolved");
             continue;

@@ -1,6 +1,7 @@
 /* util.h — the tiny common layer every module may use (DESIGN.md: "a tiny
  * common util/"): the project's one error type, logging with secrets kept out,
- * and durable file writes.  Depends on nothing of ours.
+ * and durable file writes.  Depends on nothing of ours.  The spec's numeric
+ * codes (exit bits, CSV return codes) have their own header, util/codes.h.
  *
  * Ownership: functions returning char* say who frees; sr_err is a plain
  * value the caller owns (usually on the stack). */
