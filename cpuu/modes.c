@@ -285,14 +285,14 @@ void cpuu_mode_update(cpuu_run_ctx *r)
                      &e) != SR_OK) {
         sr_log(SR_LOG_ERROR, "cpuu", "%s", e.msg);
         r->bits |= CPUU_GLOBAL_ERR;
-        mapi_names_free(names, n);
+        sr_strv_free(names);
         return;
     }
     if (n == 0)
         sr_log(SR_LOG_NOTICE, "cpuu", "no profile in %s: nothing to update", mapi_pstore_dir(r->store));
     for (size_t i = 0; i < n && !stop_here(r, n - i); i++)
         update_one(r, names[i], !given && !r->opts->default_profile);
-    mapi_names_free(names, n);
+    sr_strv_free(names);
 }
 
 /* ---- rollback -------------------------------------------------------------- */
@@ -341,7 +341,7 @@ void cpuu_mode_rollback(cpuu_run_ctx *r)
     if (select_names(r, given, r->opts->undo_default_profile, &names, &n, &e) != SR_OK) {
         sr_log(SR_LOG_ERROR, "cpuu", "%s", e.msg);
         r->bits |= CPUU_GLOBAL_ERR;
-        mapi_names_free(names, n);
+        sr_strv_free(names);
         return;
     }
     size_t done = 0;
@@ -356,7 +356,7 @@ void cpuu_mode_rollback(cpuu_run_ctx *r)
     }
     if (!done)
         sr_log(SR_LOG_NOTICE, "cpuu", "no backup copy found: nothing to roll back");
-    mapi_names_free(names, n);
+    sr_strv_free(names);
 }
 
 /* ---- cleanup --------------------------------------------------------------- */
@@ -414,7 +414,7 @@ void cpuu_mode_cleanup(cpuu_run_ctx *r)
     if (select_names(r, given, 0, &names, &n, &e) != SR_OK) {
         sr_log(SR_LOG_ERROR, "cpuu", "%s", e.msg);
         r->bits |= CPUU_GLOBAL_ERR;
-        mapi_names_free(names, n);
+        sr_strv_free(names);
         return;
     }
     for (size_t i = 0; i < n; i++) {
@@ -433,5 +433,5 @@ void cpuu_mode_cleanup(cpuu_run_ctx *r)
         }
         cleanup_one(r, names[i], 0, canceled);
     }
-    mapi_names_free(names, n);
+    sr_strv_free(names);
 }

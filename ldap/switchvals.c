@@ -184,13 +184,6 @@ static int on_scp(const ldapdir_entry *e, void *vctx)
     return 0;
 }
 
-void ldapdir_strv_free(char **v)
-{
-    for (size_t i = 0; v && v[i]; i++)
-        free(v[i]);
-    free(v);
-}
-
 sr_code ldapdir_scp_autodiscover(ldapdir *d, const char *site, char ***urls, size_t *n, sr_err *err)
 {
     *urls = NULL;
@@ -207,14 +200,14 @@ sr_code ldapdir_scp_autodiscover(ldapdir *d, const char *site, char ***urls, siz
         rc = sr_err_set(err, SR_E_NOTFOUND, "DC %s: no Autodiscover service connection point under %s",
                         d->dc, d->config_base);
     if (rc != SR_OK) {
-        ldapdir_strv_free(c.urls);
+        sr_strv_free(c.urls);
         free(c.insite);
         return rc;
     }
     /* Stable partition: the site's own SCPs first, as Outlook orders them. */
     char **sorted = calloc(c.n + 1, sizeof *sorted);
     if (!sorted) {
-        ldapdir_strv_free(c.urls);
+        sr_strv_free(c.urls);
         free(c.insite);
         return sr_err_set(err, SR_E_NOMEM, "out of memory");
     }

@@ -716,7 +716,7 @@ static void test_scp(void)
     for (size_t i = 0; i < n; i++)
         seen |= sr_streq_ci(urls[i], want);
     CU_ASSERT(seen);
-    ldapdir_strv_free(urls);
+    sr_strv_free(urls);
     ldapdir_free(d);
 }
 

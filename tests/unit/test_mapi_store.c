@@ -964,7 +964,7 @@ static void test_store_crud(void)
     CU_ASSERT_EQUAL_FATAL(n, 2);
     CU_ASSERT_STRING_EQUAL(names[0], "Outlook (Room 7) \xC3\xA4");
     CU_ASSERT_STRING_EQUAL(names[1], "Second");
-    mapi_names_free(names, n);
+    sr_strv_free(names);
     char *def = mapi_pstore_default(st, &e);
     CU_ASSERT_STRING_EQUAL(def, "Second");
     free(def);
@@ -1135,7 +1135,7 @@ static void test_store_temp_and_backup(void)
     size_t n;
     CU_ASSERT_EQUAL(mapi_pstore_list(st, &names, &n, &e), SR_OK);
     CU_ASSERT_EQUAL(n, 4);  /* two temps, Outlook and its backup */
-    mapi_names_free(names, n);
+    sr_strv_free(names);
 
     free(p.accounts[0].home_server);
     p.accounts[0].home_server = sr_strdup("tgt-exch.tgt.example");
