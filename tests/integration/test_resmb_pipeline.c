@@ -838,7 +838,7 @@ static void test_real_engine(void)
     char cpuu[512];
     snprintf(cpuu, sizeof cpuu, "%s/cpuu", tu_bin());
     if (!tu_exists(cpuu)) {
-        fprintf(stderr, "\n  SKIPPED: %s is not built yet; the real-engine case did not run\n", cpuu);
+        tu_skip("%s is not built; the real-engine case did not run", cpuu);
         return;
     }
     ccase c;
