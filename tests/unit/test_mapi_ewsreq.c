@@ -51,8 +51,8 @@ static int suite_init(void)
     char path[1024];
     snprintf(path, sizeof path, "%s/protocol/ews/messages.xsd", tu_shared());
     if (!tu_exists(path)) {
-        fprintf(stderr, "SKIP schema checks: %s not found (set SHARED_DIR)\n", path);
-        return 0;
+        fprintf(stderr, "schema checks cannot run: %s not found (set SHARED_DIR)\n", path);
+        return 0;   /* each test that validates prints a SKIP line (valid_on_wire) */
     }
     xmlSchemaParserCtxtPtr pc = xmlSchemaNewParserCtxt(path);
     g_schema = pc ? xmlSchemaParse(pc) : NULL;
@@ -69,13 +69,13 @@ static int suite_clean(void)
 }
 
 /* Serialize doc as the transport would, reparse it, and validate the
- * operation element and every header element.  1 = valid. */
+ * operation element and every header element.  1 = valid.  Without the
+ * schemas only the round trip and the operation name are checked, and the
+ * test is reported skipped (never passed). */
 static int valid_on_wire(xmlDocPtr doc, const char *opname)
 {
     if (!doc)
         return 0;
-    if (!g_schema)
-        return 1;   /* skipped with a message in suite_init */
     int len = 0;
     xmlChar *wire = mapi_xml_dump(doc, &len);
     xmlDocPtr again = xmlReadMemory((const char *)wire, len, NULL, NULL, XML_PARSE_NONET);
@@ -86,6 +86,11 @@ static int valid_on_wire(xmlDocPtr doc, const char *opname)
     xmlNodePtr hdr = mapi_xml_child(env, MAPI_NS_SOAP, "Header");
     xmlNodePtr op = mapi_xml_child(mapi_xml_child(env, MAPI_NS_SOAP, "Body"), NULL, NULL);
     int ok = op && strcmp((const char *)op->name, opname) == 0;
+    if (!g_schema) {
+        tu_skip("%s not validated: no EWS schemas under %s/protocol/ews", opname, tu_shared());
+        xmlFreeDoc(again);
+        return ok;
+    }
     xmlSchemaValidCtxtPtr vc = xmlSchemaNewValidCtxt(g_schema);
     g_schema_errs[0] = '\0';
     xmlSchemaSetValidStructuredErrors(vc, schema_err, NULL);
