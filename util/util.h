@@ -38,6 +38,7 @@ typedef enum {
     SR_E_INVALID = 20,      /* invalid argument / state (a bug in the caller) */
     SR_E_UNSUPPORTED = 21,  /* feature not built in / not supported */
     SR_E_INTERNAL = 22,     /* should not happen */
+    SR_E_NOSPACE = 23,      /* the file system is full (ENOSPC, SQLITE_FULL): stop, free space, rerun */
     SR_E__MAX
 } sr_code;
 
