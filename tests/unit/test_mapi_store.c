@@ -1296,6 +1296,58 @@ static void test_store_lock(void)
     free(dir);
 }
 
+static int exists_in(const char *dir, const char *name)
+{
+    char *p = sr_asprintf("%s/%s", dir, name);
+    int r = access(p, F_OK) == 0;
+    free(p);
+    return r;
+}
+
+/* issue 11: a clean bulk run left 2 .lock files and 1 backups/<name>.status file
+ * per mailbox.  Deleting the last file of a profile takes them along; a
+ * backup that is still there keeps the lock, feature backups keep the status. */
+static void test_store_delete_leaves_nothing(void)
+{
+    char *dir = mkdtemp_dir();
+    sr_err e;
+    mapi_pstore *st = mapi_pstore_open(dir, 0, &e);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(st);
+    mapi_profile p = sample_profile("Side");
+    CU_ASSERT_EQUAL_FATAL(mapi_pstore_create(st, &p, &e), SR_OK);
+    char *bdir = sr_asprintf("%s/backups", dir), *status = sr_asprintf("%s/backups/Side.status", dir);
+    CU_ASSERT_EQUAL(mkdir(bdir, 0700), 0);
+    FILE *f = fopen(status, "w");
+    fputs("10\n", f);
+    fclose(f);
+    CU_ASSERT_EQUAL(mapi_pstore_backup(st, "Side", &e), SR_OK);
+    CU_ASSERT_EQUAL(mapi_pstore_delete(st, "Side", &e), SR_OK);
+    CU_ASSERT_TRUE(exists_in(dir, "Side.lock"));           /* the backup still uses it */
+    CU_ASSERT_TRUE(exists_in(dir, "backups/Side.status"));
+    CU_ASSERT_EQUAL(mapi_pstore_delete_backup(st, "Side", &e), SR_OK);
+    CU_ASSERT_FALSE(exists_in(dir, "Side.lock"));
+    CU_ASSERT_FALSE(exists_in(dir, "backups/Side.status"));
+    /* feature backups left (a failed update kept for rollback): the status stays */
+    CU_ASSERT_EQUAL_FATAL(mapi_pstore_create(st, &p, &e), SR_OK);
+    char *fdir = sr_asprintf("%s/backups/Side", dir);
+    CU_ASSERT_EQUAL(mkdir(fdir, 0700), 0);
+    f = fopen(status, "w");
+    fclose(f);
+    CU_ASSERT_EQUAL(mapi_pstore_delete(st, "Side", &e), SR_OK);
+    CU_ASSERT_FALSE(exists_in(dir, "Side.lock"));
+    CU_ASSERT_TRUE(exists_in(dir, "backups/Side.status"));
+    /* the store still works on the same name afterwards */
+    CU_ASSERT_EQUAL(mapi_pstore_create(st, &p, &e), SR_OK);
+    CU_ASSERT_EQUAL(mapi_pstore_update(st, &p, &e), SR_OK);
+    free(fdir);
+    free(bdir);
+    free(status);
+    mapi_profile_clear(&p);
+    mapi_pstore_free(st);
+    rm_rf(dir);
+    free(dir);
+}
+
 int main(void)
 {
     if (CU_initialize_registry() != CUE_SUCCESS)
@@ -1324,6 +1376,7 @@ int main(void)
     CU_add_test(s, "store directory rules and environment", test_store_dir_rules);
     CU_add_test(s, "temporary profiles and backup/restore", test_store_temp_and_backup);
     CU_add_test(s, "per-profile lock", test_store_lock);
+    CU_add_test(s, "deleting a profile leaves no side files", test_store_delete_leaves_nothing);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     int failed = (int)CU_get_number_of_failures();
