@@ -2,7 +2,6 @@
  * message read from an item's properties (mapi/switchmsg.c), with the switch
  * message's round trip: to_extprops(from_extprops(x)) reads back the same. */
 #include "mapi/mapi.h"
-#include "mapi/ews_int.h"
 #include "tests/fuzz/fuzz.h"
 
 #include <string.h>
