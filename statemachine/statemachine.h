@@ -99,6 +99,10 @@ sr_err *sm_err(sm_step *step);
  * The environment variable SM_CRASH_AT_STEP sets it at sm_journal_open. */
 #define SM_CRASH_EXIT 99
 void sm_journal_crash_at(sm_journal *j, unsigned n);
+/* Make the process _exit(SM_CRASH_EXIT) right after the Nth action on this
+ * handle returned, before its end is journaled: the action's side effect is
+ * done but the journal does not know (0: off).  Env SM_CRASH_AFTER_ACTION. */
+void sm_journal_crash_after_action(sm_journal *j, unsigned n);
 /* Number of journal writes so far on this handle. */
 unsigned sm_journal_writes(const sm_journal *j);
 

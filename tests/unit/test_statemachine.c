@@ -249,6 +249,44 @@ static void test_crash_anywhere_then_resume(void)
     }
 }
 
+/* The window after an action and before its end is journaled: the resumed
+ * action must see its own earlier effect and not repeat it (the toy's update
+ * checks the profile file first, as an idempotent action must). */
+static void test_crash_after_action_then_resume(void)
+{
+    for (unsigned n = 1; n <= 5; n++) {
+        char *dir = fresh_dir();
+        char *jp = sr_asprintf("%s/j.db", dir);
+        toy t = { .dir = dir };
+        fflush(NULL);
+        pid_t pid = fork();
+        if (pid == 0) {
+            sr_log_set_level(SR_LOG_ERROR);
+            sr_err e;
+            sm_journal *j = sm_journal_open(jp, &e);
+            sm_journal_crash_after_action(j, n);
+            sm_run(&toy_def, j, "room@src.test", &t, NULL, NULL, &e);
+            _exit(0);
+        }
+        int status;
+        waitpid(pid, &status, 0);
+        CU_ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == SM_CRASH_EXIT);
+        sr_err e;
+        sm_journal *j = sm_journal_open(jp, &e);
+        CU_ASSERT_EQUAL(sm_state_of(j, "room@src.test", &e), n == 1 ? RESOLVED : n == 2 ? PROFILE
+                        : n == 3 ? UPDATED : n == 4 ? CLEANED : DONE);   /* begun, not ended */
+        int final = -1;
+        CU_ASSERT_EQUAL(sm_run(&toy_def, j, "room@src.test", &t, &final, NULL, &e), SR_OK);
+        CU_ASSERT_EQUAL(final, DONE);
+        CU_ASSERT_EQUAL(count_files(dir, "{profile"), 0);
+        CU_ASSERT_EQUAL(read_count(dir), 1);
+        sm_journal_close(j);
+        rm_dir(dir);
+        free(jp);
+        free(dir);
+    }
+}
+
 /* Overwrite one column of an object's journal row, as a damaged disk would. */
 static void damage(const char *jp, const char *column, long value)
 {
@@ -388,6 +426,8 @@ int main(void)
     CU_add_test(s, "table check", test_table_is_valid);
     CU_add_test(s, "straight run and failure path", test_straight_run_and_failure);
     CU_add_test(s, "crash after any journal write, then resume", test_crash_anywhere_then_resume);
+    CU_add_test(s, "crash after an action, before its end, then resume",
+                test_crash_after_action_then_resume);
     CU_add_test(s, "damaged journal values are refused", test_damaged_journal_is_refused);
     CU_add_test(s, "WAL stays small and checkpoints", test_wal_stays_small);
     CU_add_test(s, "disk full names the directory", test_disk_full_is_named);
