@@ -586,7 +586,7 @@ sr_code mapi_pstore_delete(mapi_pstore *st, const char *name, sr_err *err)
     if (fd < 0)
         return err ? err->code : SR_E_IO;
     rc = unlink_profile(st, name, err);
-    if (rc == SR_OK)
+    if (rc == SR_OK || rc == SR_E_NOTFOUND)   /* a resumed delete: locking made a lock file */
         drop_side_files(st, name);
     unlock_profile(fd);
     return rc;

@@ -832,6 +832,67 @@ static void test_sigterm(void)
     case_free(&c);
 }
 
+/* Files of the profile store other than what a clean run may leave. */
+static int store_leftovers(const ccase *c, const char *what)
+{
+    char *cmd = sr_asprintf("cd '%s' 2>/dev/null && find . -type f | grep -c '%s'", c->profiles, what);
+    FILE *p = popen(cmd, "r");
+    int n = 0;
+    if (p && fscanf(p, "%d", &n) != 1)
+        n = 0;
+    if (p)
+        pclose(p);
+    free(cmd);
+    return n;
+}
+
+/* issue 11: killed after an action's side effect and before the journal
+ * recorded it (SM_CRASH_AFTER_ACTION), with the real engine: profile created
+ * (3), engine updated (4, the engine then answers PROFILE_ALREADY_UPDATED),
+ * engine cleaned (5), profile deleted (6).  The rerun must end DONE with
+ * exit 0 and leave no profile, backup profile or side file behind. */
+static void test_crash_after_action_real_engine(void)
+{
+    char cpuu[512];
+    snprintf(cpuu, sizeof cpuu, "%s/cpuu", tu_bin());
+    CU_ASSERT_TRUE_FATAL(tu_exists(cpuu));
+    static const int rooms[] = { 55, 56, 59, 60 };   /* 57, 58: the lab's deliberate faults */
+    for (int n = 3; n <= 6; n++) {
+        int room = rooms[n - 3];
+        ccase c;
+        case_init(&c);
+        c.smtp[0] = ROOM(room);
+        c.switch_section = 1;
+        char logp[600];
+        snprintf(logp, sizeof logp, "%s/cpuu.log", c.dir);
+        snprintf(c.cmdline, sizeof c.cmdline, "-Log %s -SkipAutodiscoverChecking", logp);
+        case_write(&c);
+        char nn[8];
+        snprintf(nn, sizeof nn, "%d", n);
+        setenv("SM_CRASH_AFTER_ACTION", nn, 1);
+        int rc = case_run(&c, cpuu, "ok", NULL);
+        unsetenv("SM_CRASH_AFTER_ACTION");
+        CU_ASSERT_EQUAL(rc, 99);
+        if (rc != 99 || getenv("SR_DEBUG_CRASH"))
+            fprintf(stderr, "\n  crash after action %d: first run exit %d\n%s\n", n, rc, c.text);
+        rc = case_run(&c, cpuu, "ok", NULL);
+        if (rc != 0)
+            fprintf(stderr, "\n  crash after action %d: rerun exit %d\n%s\n", n, rc, c.text);
+        CU_ASSERT_EQUAL(rc, 0);
+        CU_ASSERT_TRUE(report_has(c.text, ROOM(room), "DONE"));
+        assert_target(ROOM(room), TROOM(room));
+        int left = store_leftovers(&c, ".");
+        if (left) {
+            char *cmd = sr_asprintf("cd '%s' && find . -type f >&2", c.profiles);
+            fprintf(stderr, "\n  crash after action %d: files left in the store:\n", n);
+            CU_ASSERT_EQUAL(system(cmd), 0);
+            free(cmd);
+        }
+        CU_ASSERT_EQUAL(left, 0);
+        case_free(&c);
+    }
+}
+
 /* The real engine, when it is built. */
 static void test_real_engine(void)
 {
@@ -886,6 +947,8 @@ int main(void)
     CU_add_test(s, "lock, CPUUCmdLine, --restart refused", test_lock_cmdline_restart);
     CU_add_test(s, "SIGTERM: graceful stop, rerun finishes", test_sigterm);
     CU_add_test(s, "real engine", test_real_engine);
+    CU_add_test(s, "crash after an action, real engine: resumed, nothing left",
+                test_crash_after_action_real_engine);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned failed = CU_get_number_of_failures();

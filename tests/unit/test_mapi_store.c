@@ -1336,6 +1336,9 @@ static void test_store_delete_leaves_nothing(void)
     CU_ASSERT_EQUAL(mapi_pstore_delete(st, "Side", &e), SR_OK);
     CU_ASSERT_FALSE(exists_in(dir, "Side.lock"));
     CU_ASSERT_TRUE(exists_in(dir, "backups/Side.status"));
+    /* deleting what is gone (a resumed delete) leaves no lock file either */
+    CU_ASSERT_EQUAL(mapi_pstore_delete(st, "Gone", &e), SR_E_NOTFOUND);
+    CU_ASSERT_FALSE(exists_in(dir, "Gone.lock"));
     /* the store still works on the same name afterwards */
     CU_ASSERT_EQUAL(mapi_pstore_create(st, &p, &e), SR_OK);
     CU_ASSERT_EQUAL(mapi_pstore_update(st, &p, &e), SR_OK);
