@@ -224,28 +224,11 @@ static void sb_puts(sbuf *b, const char *s)
     sb_putn(b, s, strlen(s));
 }
 
-/* Length of the well-formed UTF-8 sequence at s (RFC 3629: no overlong
- * forms, no surrogates, nothing above U+10FFFF), 0 when there is none.  The
- * writer and the reader share it, so the writer never emits a byte the
- * reader refuses (issue 11: a value unescaped from "\xBD" was written raw). */
-static size_t utf8_seq(const unsigned char *s)
-{
-    if (s[0] < 0x80)
-        return 1;
-    size_t n = s[0] >= 0xC2 && s[0] <= 0xDF ? 2 : s[0] >= 0xE0 && s[0] <= 0xEF ? 3
-             : s[0] >= 0xF0 && s[0] <= 0xF4 ? 4 : 0;
-    if (!n)
-        return 0;
-    for (size_t i = 1; i < n; i++)
-        if ((s[i] & 0xC0) != 0x80)
-            return 0;
-    unsigned lo = s[0] == 0xE0 ? 0xA0 : s[0] == 0xF0 ? 0x90 : 0x80;
-    unsigned hi = s[0] == 0xED ? 0x9F : s[0] == 0xF4 ? 0x8F : 0xBF;
-    return s[1] >= lo && s[1] <= hi ? n : 0;
-}
-
 /* Escape: backslash, control characters, bytes that are not UTF-8, and a
- * trailing blank (so no line ends in invisible whitespace). */
+ * trailing blank (so no line ends in invisible whitespace).  The reader's
+ * check (sr_utf8_valid) and this one are the same function, so the writer
+ * never emits a byte the reader refuses (issue 11: a value unescaped from
+ * "\xBD" was written raw). */
 static void sb_escaped(sbuf *b, const char *v)
 {
     size_t n = strlen(v);
@@ -261,11 +244,11 @@ static void sb_escaped(sbuf *b, const char *v)
         else if (c == '\r')
             sb_puts(b, "\\r");
         else if (c < 0x20 || c == 0x7F || (c == ' ' && i == n - 1) ||
-                 (c >= 0x80 && !utf8_seq((const unsigned char *)v + i))) {
+                 (c >= 0x80 && !sr_utf8_seq(v + i))) {
             snprintf(tmp, sizeof tmp, "\\x%02X", c);
             sb_puts(b, tmp);
         } else if (c >= 0x80) {
-            size_t k = utf8_seq((const unsigned char *)v + i);
+            size_t k = sr_utf8_seq(v + i);
             sb_putn(b, v + i, k);
             i += k - 1;
         } else
@@ -631,17 +614,6 @@ static sr_code parse_finish(pstate *st)
     return SR_OK;
 }
 
-static int utf8_valid(const char *str)
-{
-    for (const unsigned char *s = (const unsigned char *)str; *s;) {
-        size_t n = utf8_seq(s);
-        if (!n)
-            return 0;
-        s += n;
-    }
-    return 1;
-}
-
 static sr_code parse_lines(pstate *st, char *text, size_t len)
 {
     char *end = text + len, *line = text;
@@ -664,7 +636,7 @@ static sr_code parse_lines(pstate *st, char *text, size_t len)
                          *c, (size_t)(c - (const unsigned char *)line) + 1);
                 return perr(st, NULL, NULL, what);
             }
-        if (!utf8_valid(line))
+        if (!sr_utf8_valid(line))
             return perr(st, "not valid UTF-8", NULL, NULL);
         sr_code rc = SR_OK;
         if (st->line == 1) {

@@ -15,7 +15,7 @@ fuzz_h_USES_profile   := mapi util
 fuzz_h_USES_secret    := configs util
 
 define FUZZ_HARNESS_template
-TESTS += fuzzreplay_$(1)
+TEST_TOOLS += fuzzreplay_$(1)
 fuzzreplay_$(1)_SRCS := tests/fuzz/fuzz_$(1).c tests/fuzz/fuzz_common.c tests/fuzz/replay.c
 fuzzreplay_$(1)_USES := $(fuzz_h_USES_$(1))
 fuzzreplay_$(1)_LDLIBS :=
