@@ -16,6 +16,7 @@ typedef struct rec {
     int idx;
     int state;
     unsigned bits;
+    int code;            /* sr_code of a journal/table failure, else SR_OK */
     char reason[1200];
 } rec;
 
@@ -37,8 +38,14 @@ static void worker(resmb_run *run, resmb_mb *m, int idx, int wfd)
     if (!j || (retry && (sm_run(run->def, j, m->key, &a, NULL, NULL, &e) != SR_OK ||
                          sm_run(run->retry_def, j, m->key, &a, NULL, NULL, &e) != SR_OK)) ||
         sm_run(run->def, j, m->key, &a, &r.state, &r.bits, &e) != SR_OK) {
-        r.state = -1;
+        /* the report shows where the mailbox really is (the journal can
+         * still be read on a full disk), not NEW */
+        sr_err e2;
+        r.state = j ? sm_state_of(j, m->key, &e2) : -1;
+        if (r.state < 0)
+            r.state = RESMB_STATE_INTERRUPTED;
         r.bits |= RESMB_EXIT_FAILED;
+        r.code = e.code;
         snprintf(r.reason, sizeof r.reason, "%s", e.msg);
         sr_log(SR_LOG_ERROR, m->key, "%s", e.msg);
     } else {
@@ -72,6 +79,8 @@ static void drain(int rfd, resmb_mb *mb, int *got)
     while (read(rfd, &r, sizeof r) == (ssize_t)sizeof r) {
         got[r.idx] = 1;
         set_result(&mb[r.idx], r.state, r.bits, r.reason);
+        if (r.code == SR_E_NOSPACE)   /* every next mailbox would fail the same way */
+            resmb_request_stop(r.reason);
     }
 }
 

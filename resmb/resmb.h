@@ -39,6 +39,8 @@ typedef enum { EV_START = 0, EV_OK, EV_FAIL, EV__NEVENTS } resmb_event;
 
 /* For the report only: a worker that died mid-step (never in the journal). */
 #define RESMB_STATE_INTERRUPTED (-2)
+/* For the report only: the run stopped (signal, full disk) before this one. */
+#define RESMB_STATE_NOT_STARTED (-3)
 
 /* The checked table; NULL with *err set when the table is inconsistent. */
 const sm_def *resmb_workflow(sr_err *err);

@@ -33,6 +33,9 @@
 /* ---- run.c ------------------------------------------------------------------ */
 /* Non-zero once SIGTERM/SIGINT arrived: no new worker starts. */
 int resmb_stop_requested(void);
+/* Stop starting mailboxes for a reason that is not a signal (a full disk);
+ * why is printed once at the end.  Not for signal handlers. */
+void resmb_request_stop(const char *why);
 
 /* ---- setup.c ---------------------------------------------------------------- */
 /* Workflow tables, engine argv, CPUU.ini and credentials, state directory,
@@ -84,7 +87,7 @@ int resmb_run_chunk(resmb_run *run, resmb_mb *mb, size_t n);
 typedef struct resmb_report {
     FILE *f;                 /* per-mailbox lines */
     unsigned bits;           /* OR over the mailboxes */
-    unsigned n, done_now, done_before, failed, pending, profile_fail;
+    unsigned n, done_now, done_before, failed, pending, profile_fail, not_started;
 } resmb_report;
 
 /* The chunk's report lines, in the order of the INI lists. */

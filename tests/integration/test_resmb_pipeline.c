@@ -10,7 +10,10 @@
  * uses its own rooms (the simulators keep what earlier cases wrote), its own
  * state directory and its own profile store. */
 #include <CUnit/Basic.h>
+#include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <glob.h>
 #include <sys/file.h>
 #include <libxml/parser.h>
@@ -822,6 +825,9 @@ static void test_sigterm(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(c.text, "stopped by a signal before every mailbox was processed"));
     CU_ASSERT_TRUE(report_has(c.text, ROOM(53), "watchdog"));
     CU_ASSERT_PTR_NULL(strstr(c.text, "room-0054@src.test: QUEUED -> RESOLVED"));
+    /* issue 11: the report lists every mailbox, the unreached ones too */
+    CU_ASSERT_TRUE(report_has(c.text, ROOM(54), "NOT STARTED"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(c.text, "1 not started"));
     CU_ASSERT_EQUAL(temp_profiles(&c), 0);
     CU_ASSERT_EQUAL(case_run(&c, g_fake, "ok", NULL), 0);
     CU_ASSERT_TRUE(report_has(c.text, ROOM(53), "retried after an earlier failure"));
@@ -890,6 +896,65 @@ static void test_crash_after_action_real_engine(void)
     }
 }
 
+/* issue 11: a full disk under the journal.  A real tmpfs (own mount
+ * namespace, so nothing outlives the test) of 1 MiB, filled but for a
+ * little: the run stops with "disk full under <dir>", the exit status is the
+ * printed bitmask, every mailbox has its real state in the report (none is
+ * NEW); after space is freed a rerun ends with exit 0 and nothing left. */
+static void test_disk_full(void)
+{
+    ccase c;
+    case_init(&c);
+    for (int i = 0; i < 25; i++)
+        c.smtp[i] = ROOM(i < 20 ? 30 + i : i - 19);   /* rooms 30..49, 1..5 */
+    c.switch_section = 1;
+    case_write(&c);
+    mkdir(c.state, 0700);
+    if (unshare(CLONE_NEWNS) != 0 || mount("none", "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
+        mount("tmpfs", c.state, "tmpfs", 0, "size=1m,mode=0700") != 0) {
+        CU_FAIL("disk full: cannot mount a tmpfs (needs root); the case did not run");
+        fprintf(stderr, "\n  disk full: mount: %s\n", strerror(errno));
+        case_free(&c);
+        return;
+    }
+    char fill[700];
+    snprintf(fill, sizeof fill, "%s/fill", c.state);
+    FILE *f = fopen(fill, "w");
+    static char block[4096];
+    while (f && fwrite(block, 1, sizeof block, f) == sizeof block && fflush(f) == 0)
+        ;
+    if (f)
+        fclose(f);
+    struct stat st;
+    CU_ASSERT_TRUE(stat(fill, &st) == 0 && truncate(fill, st.st_size - 96 * 1024) == 0);
+    const char *one[] = { "--jobs", "2", NULL };
+    int rc = case_run(&c, g_fake, "ok", one);
+    char want[700];
+    snprintf(want, sizeof want, "disk full under %s", c.state);
+    if (!strstr(c.text, want))
+        fprintf(stderr, "\n  disk full: exit %d\n%s\n", rc, c.text);
+    CU_ASSERT_PTR_NOT_NULL(strstr(c.text, want));
+    char code[40];
+    snprintf(code, sizeof code, "exit code %d:", rc);
+    CU_ASSERT_PTR_NOT_NULL(strstr(c.text, code));      /* exit status = printed bitmask */
+    CU_ASSERT_TRUE(rc & 1);
+    for (int i = 0; i < 25; i++)
+        CU_ASSERT_TRUE(report_has(c.text, c.smtp[i], "@"));   /* every mailbox listed */
+    CU_ASSERT_PTR_NULL(strstr(c.text, " NEW "));
+    CU_ASSERT_TRUE(count_sub(c.text, "NOT STARTED") > 0);
+    unlink(fill);
+    rc = case_run(&c, g_fake, "ok", one);
+    if (rc != 0)
+        fprintf(stderr, "\n  disk full, rerun: exit %d\n%s\n", rc, c.text);
+    CU_ASSERT_EQUAL(rc, 0);
+    for (int i = 0; i < 25; i++)
+        CU_ASSERT_TRUE(report_has(c.text, c.smtp[i], "DONE"));
+    CU_ASSERT_EQUAL(temp_profiles(&c), 0);
+    CU_ASSERT_EQUAL(store_leftovers(&c, "."), 0);
+    umount2(c.state, MNT_DETACH);
+    case_free(&c);
+}
+
 /* The real engine, when it is built. */
 static void test_real_engine(void)
 {
@@ -944,6 +1009,7 @@ int main(void)
     CU_add_test(s, "lock, CPUUCmdLine, --restart refused", test_lock_cmdline_restart);
     CU_add_test(s, "SIGTERM: graceful stop, rerun finishes", test_sigterm);
     CU_add_test(s, "real engine", test_real_engine);
+    CU_add_test(s, "disk full under the journal: clear stop, rerun finishes", test_disk_full);
     CU_add_test(s, "crash after an action, real engine: resumed, nothing left",
                 test_crash_after_action_real_engine);
     CU_basic_set_mode(CU_BRM_VERBOSE);
