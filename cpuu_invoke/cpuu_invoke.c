@@ -159,7 +159,12 @@ static sr_code run_once(char *const argv[], const invoke_opts *o, attempt *a, sr
     pid_t pid = env ? fork() : -1;
     if (pid == 0) {
         setpgid(0, 0);   /* its own group: the watchdog stops everything it started */
-        signal(SIGPIPE, SIG_DFL);   /* an ignored SIGPIPE would survive exec */
+        /* ignored signals survive exec: the engine starts with defaults
+         * (our worker ignores SIGTERM/SIGINT to finish its mailbox; the
+         * watchdog's SIGTERM must still reach the engine) */
+        signal(SIGPIPE, SIG_DFL);
+        signal(SIGTERM, SIG_DFL);
+        signal(SIGINT, SIG_DFL);
         fcntl(prog[1], F_SETFD, 0);
         if (o->secret)
             fcntl(secret[0], F_SETFD, 0);

@@ -22,11 +22,14 @@ typedef struct rec {
 
 static void worker(resmb_run *run, resmb_mb *m, int idx, int wfd)
 {
-    signal(SIGTERM, SIG_DFL);
-    signal(SIGINT, SIG_DFL);
-    /* cpuu_invoke writes the secret into a pipe the engine may never read
-     * (it can exit first): EPIPE there, not death of the worker.  The engine
-     * inherits the ignored SIGPIPE (exec keeps SIG_IGN); it gets EPIPE too. */
+    /* A stop (SIGTERM from systemd, Ctrl-C to the process group) is the
+     * parent's business: it starts no new mailbox and waits for the running
+     * ones, so a worker finishes its mailbox and its engine is not cut off
+     * (docs/switchresmb.md; the runner gives the engine default signals). */
+    signal(SIGTERM, SIG_IGN);
+    signal(SIGINT, SIG_IGN);
+    /* cpuu_invoke writes the secret into a socket the engine may never read
+     * (it can exit first): EPIPE there, not death of the worker. */
     signal(SIGPIPE, SIG_IGN);
     rec r = { .idx = idx, .state = -1 };
     sr_err e;

@@ -95,6 +95,7 @@ static const char fake_script[] =
     "echo 'openstore begin source' >$p\n"
     "case \"$FAKE_MODE\" in\n"
     "  hang) sleep 30;;\n"
+    "  slow) sleep 2;;\n"
     "  crash) kill -SEGV $$;;\n"
     "esac\n"
     "echo 'openstore end' >$p\n"
@@ -955,6 +956,48 @@ static void test_disk_full(void)
     case_free(&c);
 }
 
+/* issue 11: SIGTERM to the whole process group (Ctrl-C; systemd's default
+ * KillMode sends it to every process): the workers do not die with it; the
+ * running mailbox is finished, the next one is NOT STARTED, exit 1. */
+static void test_sigterm_process_group(void)
+{
+    ccase c;
+    case_init(&c);
+    c.smtp[0] = ROOM(3);
+    c.smtp[1] = ROOM(4);
+    c.switch_section = 1;
+    case_write(&c);
+    char bin[512];
+    snprintf(bin, sizeof bin, "%s/switchresmb", tu_bin());
+    /* setsid: its own process group, so the group kill spares this test */
+    char *argv[] = { "setsid", bin, "--state-dir", c.state, "--cpuu", g_fake, "--jobs", "1",
+                     c.ini, NULL };
+    setenv("SWITCHRESMB_PROFILE_DIR", c.profiles, 1);
+    setenv("FAKE_LOG", c.fakelog, 1);
+    setenv("FAKE_MODE", "slow", 1);
+    pid_t pid = tu_spawn(argv, c.out);
+    CU_ASSERT_TRUE_FATAL(pid > 0);
+    for (int i = 0; i < 200 && !tu_exists(c.fakelog); i++)
+        usleep(50 * 1000);
+    usleep(200 * 1000);
+    CU_ASSERT_EQUAL(kill(-pid, SIGTERM), 0);
+    int st = -1;
+    for (int i = 0; i < 300 && waitpid(pid, &st, WNOHANG) == 0; i++)
+        usleep(50 * 1000);
+    if (waitpid(pid, &st, WNOHANG) == 0) {
+        kill(-pid, SIGKILL);
+        waitpid(pid, &st, 0);
+    }
+    CU_ASSERT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 1);
+    sr_err e;
+    c.text = sr_read_file(c.out, 1 << 22, NULL, &e);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(c.text);
+    CU_ASSERT_TRUE(report_has(c.text, ROOM(3), "DONE"));
+    CU_ASSERT_TRUE(report_has(c.text, ROOM(4), "NOT STARTED"));
+    CU_ASSERT_EQUAL(temp_profiles(&c), 0);
+    case_free(&c);
+}
+
 /* The real engine, when it is built. */
 static void test_real_engine(void)
 {
@@ -1008,6 +1051,8 @@ int main(void)
     CU_add_test(s, "20 mailboxes: bounded LDAP/EWS", test_bounded_requests);
     CU_add_test(s, "lock, CPUUCmdLine, --restart refused", test_lock_cmdline_restart);
     CU_add_test(s, "SIGTERM: graceful stop, rerun finishes", test_sigterm);
+    CU_add_test(s, "SIGTERM to the process group: running mailbox finished",
+                test_sigterm_process_group);
     CU_add_test(s, "real engine", test_real_engine);
     CU_add_test(s, "disk full under the journal: clear stop, rerun finishes", test_disk_full);
     CU_add_test(s, "crash after an action, real engine: resumed, nothing left",
