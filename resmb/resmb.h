@@ -78,6 +78,7 @@ typedef struct resmb_run {
     char *admin_trg, *admin_trg_pw;
     const sm_def *def;
     const sm_def *retry_def;
+    int ini_lock_fd;             /* flock on SwitchResMB.ini (-1: none); set by resmb_setup */
 } resmb_run;
 
 /* One mailbox of the current chunk, with what the batches found. */

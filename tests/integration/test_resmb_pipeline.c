@@ -784,6 +784,15 @@ static void test_lock_cmdline_restart(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(c.text, "another switchresmb run is processing this SwitchResMB.ini"));
     close(fd);
     free(lock);
+    /* issue 11: the lock is on the INI itself, so another --state-dir does
+     * not make a second concurrent run of the same INI */
+    fd = open(c.ini, O_RDONLY | O_CLOEXEC);
+    CU_ASSERT_TRUE_FATAL(fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0);
+    snprintf(c.state, sizeof c.state, "%s/other-state", c.dir);
+    CU_ASSERT_EQUAL(case_run(&c, g_fake, "ok", NULL), 1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(c.text, "perhaps with another --state-dir"));
+    close(fd);
+    snprintf(c.state, sizeof c.state, "%s/state", c.dir);
     /* lock released: the run resumes the mailbox and finishes it */
     CU_ASSERT_EQUAL(case_run(&c, g_fake, "ok", NULL), 0);
     CU_ASSERT_TRUE(report_has(c.text, ROOM(52), "processed (resumed)"));
