@@ -72,7 +72,9 @@ void resmb_chunk_states(resmb_run *run, resmb_mb *mb, size_t n);
 /* Connect to [AD] once per run; on failure sh->dir stays NULL, dir_msg says why. */
 void resmb_connect_dir(const resmb_run *run, resmb_shared *sh);
 /* Batch 1: resolve the chunk's mailboxes in the directory (ad_ok, smtp, ...). */
-void resmb_resolve_chunk(resmb_shared *sh, resmb_mb *mb, size_t n);
+void resmb_resolve_chunk(const resmb_run *run, resmb_shared *sh, resmb_mb *mb, size_t n);
+/* Reconnects to the directory after a lost connection, per batch. */
+#define RESMB_DIR_RECONNECTS 3
 /* Batch 2: the switch messages of the chunk in one EWS round trip (read_*). */
 void resmb_read_chunk(resmb_run *run, resmb_shared *sh, resmb_mb *mb, size_t n);
 

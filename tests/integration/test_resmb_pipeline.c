@@ -192,7 +192,7 @@ static int suite_clean(void)
 typedef struct ccase {
     char dir[512], ini[600], cpuu_ini[600], state[600], profiles[600], fakelog[600], out[600];
     const char *legacy[8];       /* [Mailboxes] */
-    const char *smtp[32];        /* [MailboxesSMTP] */
+    const char *smtp[64];        /* [MailboxesSMTP] */
     const char *targets[32];     /* [TargetMailboxesSMTP] (1:1 with smtp when [0] set) */
     int switch_section;          /* write [SwitchMessage] */
     int recreate, leave;
@@ -1007,6 +1007,50 @@ static void test_sigterm_process_group(void)
     case_free(&c);
 }
 
+/* issue 11: the directory connection lost mid-run.  A proxy in front of the
+ * slapd lab closes every connection older than 1 s; the first chunk of 50
+ * mailboxes takes longer than that, so the second chunk's batch finds the
+ * connection gone: switchresmb reconnects (bounded) and every mailbox ends
+ * DONE, exit 0 (before: the second chunk failed, and SIGPIPE could kill). */
+static void test_directory_connection_lost(void)
+{
+    char port_file[600], proxy[512], target[64];
+    snprintf(port_file, sizeof port_file, "%s/proxy.port", g_dir);
+    snprintf(proxy, sizeof proxy, "%s/tests/faults/drop_proxy.py", tu_root());
+    const char *p = strrchr(g_ldap_uri, ':');
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+    snprintf(target, sizeof target, "127.0.0.1:%d", atoi(p + 1));
+    char *argv[] = { "/usr/bin/python3", proxy, "--target", target, "--port-file", port_file,
+                     "--max-age-ms", "1000", NULL };
+    pid_t pid = tu_spawn(argv, NULL);
+    CU_ASSERT_TRUE_FATAL(pid > 0);
+    for (int i = 0; i < 100 && !tu_exists(port_file); i++)
+        usleep(50 * 1000);
+    sr_err e;
+    char *port = sr_read_file(port_file, 64, NULL, &e);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(port);
+    char saved[sizeof g_ldap_uri];
+    snprintf(saved, sizeof saved, "%s", g_ldap_uri);
+    snprintf(g_ldap_uri, sizeof g_ldap_uri, "ldap://127.0.0.1:%d", atoi(port));
+    free(port);
+    ccase c;
+    case_init(&c);
+    for (int i = 0; i < 55; i++)   /* two chunks (RESMB_CHUNK 50); 57, 58 are the lab's faults */
+        c.smtp[i] = ROOM(i + 1);
+    c.switch_section = 1;
+    case_write(&c);
+    const char *jobs[] = { "--jobs", "4", NULL };
+    int rc = case_run(&c, g_fake, "ok", jobs);
+    snprintf(g_ldap_uri, sizeof g_ldap_uri, "%s", saved);
+    tu_stop(pid, 5000);
+    if (rc != 0 || !strstr(c.text, "reconnecting"))
+        fprintf(stderr, "\n  directory lost: exit %d\n%s\n", rc, c.text);
+    CU_ASSERT_PTR_NOT_NULL(strstr(c.text, "reconnecting"));   /* the fault really happened */
+    CU_ASSERT_EQUAL(rc, 0);
+    CU_ASSERT_EQUAL(count_sub(c.text, " DONE "), 55);
+    case_free(&c);
+}
+
 /* The real engine, when it is built. */
 static void test_real_engine(void)
 {
@@ -1064,6 +1108,7 @@ int main(void)
                 test_sigterm_process_group);
     CU_add_test(s, "real engine", test_real_engine);
     CU_add_test(s, "disk full under the journal: clear stop, rerun finishes", test_disk_full);
+    CU_add_test(s, "directory connection lost mid-run: reconnected", test_directory_connection_lost);
     CU_add_test(s, "crash after an action, real engine: resumed, nothing left",
                 test_crash_after_action_real_engine);
     CU_basic_set_mode(CU_BRM_VERBOSE);
