@@ -29,6 +29,10 @@ void cpuu_abort_init(void)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL);
+    /* A reader that went away (the parent's progress pipe, stdout, a server
+     * socket) must give EPIPE and the exit bits, not death by signal 13: our
+     * runner starts engines with SIGPIPE at its default, so set it here. */
+    signal(SIGPIPE, SIG_IGN);
 }
 
 int cpuu_aborted(void)
