@@ -8,3 +8,10 @@ TESTS += test_configs
 test_configs_SRCS := tests/unit/test_configs.c
 test_configs_USES := configs testutil util
 test_configs_LDLIBS := -lcunit
+
+# configs/wizard/: cpuu-config, the configuration wizard (writes CPUU.ini and
+# the CPUU_Update/Rollback/Cleanup.sh scripts).
+PROGRAMS += cpuu-config
+cpuu-config_SRCS := $(sort $(wildcard configs/wizard/*.c))
+cpuu-config_USES := configs util
+cpuu-config_LDLIBS := -lcurl
