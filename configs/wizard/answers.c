@@ -95,6 +95,8 @@ int wiz_add_profile(wiz *w, const char *name)
 
 /* ---- loading -------------------------------------------------------------- */
 
+static char *join_features(cfg_feature_set set);
+
 static char *join_words(char *const *v)
 {
     size_t len = 1;
@@ -107,6 +109,19 @@ static char *join_words(char *const *v)
         strcat(s, v[i]);
     }
     return s;
+}
+
+char *wiz_features_canonical(const char *list)
+{
+    cfg_feature_set set = 0;
+    char *copy = sr_strdup(list ? list : ""), *save = NULL;
+    for (char *t = copy ? strtok_r(copy, " ", &save) : NULL; t; t = strtok_r(NULL, " ", &save)) {
+        int f = cfg_feature_parse(t);
+        if (f >= 0)
+            set |= CFG_FSET(f);
+    }
+    free(copy);
+    return join_features(set);
 }
 
 static char *join_features(cfg_feature_set set)

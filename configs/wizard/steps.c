@@ -409,7 +409,7 @@ static int s_batch(wiz *w)
     }
     printf("One profile name per line; an empty line ends the list.\n");
     for (int i = 0; i < 1000; i++) {
-        printf("Profile %d: ", i + 1);
+        printf("Profile %zu: ", w->n_profiles + 1);
         fflush(stdout);
         char *a = wiz_read_line();
         if (!a)

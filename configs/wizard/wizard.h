@@ -72,6 +72,9 @@ void wiz_free(wiz *w);
 int wiz_set(char **slot, const char *v);
 int wiz_add_profile(wiz *w, const char *name);
 void wiz_free_profiles(wiz *w);
+/* A feature list in the spec's order, with the INI spelling (what --load
+ * reads back), so typed, scripted and reloaded files agree.  Caller frees. */
+char *wiz_features_canonical(const char *list);
 /* Validators: SR_OK or SR_E_CONFIG with a message naming `what`. */
 sr_code wiz_check_address(const char *what, const char *v, int many, sr_err *err);
 sr_code wiz_check_url(const char *what, const char *v, sr_err *err);

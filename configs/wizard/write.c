@@ -63,16 +63,24 @@ static int put_credentials(FILE *f, const wiz *w, int mask, sr_err *err)
     return 0;
 }
 
+static void put_features(FILE *f, const wiz *w)
+{
+    char *list = wiz_features_canonical(w->features), *crit = wiz_features_canonical(w->critical);
+    if (w->fmode == WIZ_FEAT_ONLY)
+        fprintf(f, "Features=%s\n", list ? list : "");
+    else if (w->fmode == WIZ_FEAT_SKIP)
+        kv(f, "Skip", list);
+    kv(f, "Critical", crit);
+    free(list);
+    free(crit);
+}
+
 static void put_tuning(FILE *f, const wiz *w)
 {
     kv(f, "ProcessedDomainsFQDNs", w->domains);
     kv(f, "AutodiscoverSourceURL", w->ad_source);
     kv(f, "AutodiscoverTargetURL", w->ad_target);
-    if (w->fmode == WIZ_FEAT_ONLY)
-        fprintf(f, "Features=%s\n", w->features ? w->features : "");
-    else if (w->fmode == WIZ_FEAT_SKIP)
-        kv(f, "Skip", w->features);
-    kv(f, "Critical", w->critical);
+    put_features(f, w);
     if (w->remove_nicks)
         kv(f, "Remove", "Nicks");
     kv_int(f, "RemoveJunkEmailMessages", w->remove_junk);
@@ -122,8 +130,8 @@ static int put_notify(FILE *f, const wiz *w, int mask, sr_err *err)
 static void put_script_answers(FILE *f, const wiz *w)
 {
     static const char *const batch[] = { "all", "list", "default" };
-    fprintf(f, "; cpuu-config: scripts=%s%s%s%s\n", w->mk_update ? "update," : "",
-            w->mk_rollback ? "rollback," : "", w->mk_cleanup ? "cleanup," : "",
+    fprintf(f, "; cpuu-config: scripts=%s%s%s%s\n", w->mk_update ? "update " : "",
+            w->mk_rollback ? "rollback " : "", w->mk_cleanup ? "cleanup" : "",
             w->mk_update || w->mk_rollback || w->mk_cleanup ? "" : "none");
     fprintf(f, "; cpuu-config: batch=%s\n", batch[w->batch]);
     for (size_t i = 0; i < w->n_profiles; i++)
