@@ -30,6 +30,10 @@ CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-re
 LDFLAGS += -fsanitize=address,undefined
 endif
 
+# `make` alone builds everything: the module templates below would otherwise
+# make the first module archive the default goal.
+.DEFAULT_GOAL := all
+
 MODULES  :=
 PROGRAMS :=
 TESTS    :=
