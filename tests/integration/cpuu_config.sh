@@ -102,6 +102,8 @@ check "interactive wizard through a pty ends with 0 (got $rc)" '[ "$rc" -eq 0 ]'
 check "steps come in the spec's order" \
     "grep -a '^== Step' '$work/tty.txt' | sed 's/.*: //; s/ ==.*//' | tr -d '\r' | paste -sd, - | \
      grep -qx 'Credentials,Advanced Tuning,Features,Offline Profiles,Notification,Self Monitoring,Files,Batch Processed Profiles,Logging'"
+check "ordinary answers are echoed (so the next check means something)" \
+    "grep -aqF 'admin@tgt.example' '$work/tty.txt'"
 check "no password was echoed" \
     "! grep -aqF -- \"\$PW1\" '$work/tty.txt' && ! grep -aqF -- \"\$PW2\" '$work/tty.txt' && ! grep -aqF -- \"\$PW3\" '$work/tty.txt'"
 check "summary shown before writing" \
