@@ -123,9 +123,25 @@ deps:
 	$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -q && \
 	$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing
 
+# Configuration lives in /etc/switchresmb for a system install (PREFIX=/usr),
+# else under the prefix.  The simulator (exsim) is a test tool: not installed.
+SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
+CONFDIR    := $(SYSCONFDIR)/switchresmb
+MANDIR     ?= $(PREFIX)/share/man
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
+	    $(DESTDIR)$(CONFDIR) $(DESTDIR)$(UNITDIR)
 	for p in $(filter-out exsim,$(PROGRAMS)); do install -m 0755 $(BIN)/$$p $(DESTDIR)$(PREFIX)/bin/; done
+	install -m 0644 docs/man/*.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 0644 docs/man/*.5 $(DESTDIR)$(MANDIR)/man5/
+	install -m 0644 contrib/examples/SwitchResMB.ini.example contrib/examples/CPUU.ini.example \
+	    $(DESTDIR)$(CONFDIR)/
+	sed 's|@BINDIR@|$(PREFIX)/bin|g; s|@CONFDIR@|$(CONFDIR)|g' contrib/systemd/switchresmb.service.in \
+	    >$(DESTDIR)$(UNITDIR)/switchresmb.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/switchresmb.service
+	install -m 0644 contrib/systemd/switchresmb.timer $(DESTDIR)$(UNITDIR)/
 
 clean:
 	rm -rf build $(BIN)
