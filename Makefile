@@ -64,13 +64,13 @@ $(foreach t,$(TESTS),$(eval $(call LINK_template,$(t),$(BUILD)/tests)))
 ALL_PROGRAMS := $(addprefix $(BIN)/,$(PROGRAMS))
 ALL_TESTS    := $(addprefix $(BUILD)/tests/,$(TESTS))
 
-.PHONY: all tests test test-fast test-asan test-one bench demo deps install clean
+.PHONY: all tests test test-fast test-asan test-one bench demo deps install deb clean
 all: $(ALL_PROGRAMS)
 tests: all $(ALL_TESTS)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
 
@@ -111,7 +111,7 @@ DEB_PACKAGES := build-essential pkg-config \
     slapd ldap-utils openssl samba samba-ad-provision samba-dsdb-modules samba-vfs-modules \
     ldb-tools krb5-user iproute2 procps curl \
     python3 python3-exchangelib python3-aiosmtpd \
-    man-db groff-base systemd
+    man-db groff-base systemd debhelper lintian fakeroot
 
 deps:
 	@missing=$$(for p in $(DEB_PACKAGES); do \
@@ -142,6 +142,16 @@ install: all
 	    >$(DESTDIR)$(UNITDIR)/switchresmb.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/switchresmb.service
 	install -m 0644 contrib/systemd/switchresmb.timer $(DESTDIR)$(UNITDIR)/
+
+# The Debian package, built from a copy of the tree (dpkg-buildpackage cleans
+# the tree it builds in); the .deb and lintian's findings land in build/deb/.
+deb:
+	rm -rf $(BUILD)/deb && mkdir -p $(BUILD)/deb/src
+	tar --exclude=./build --exclude=./bin --exclude=./.git -cf - . | tar -xf - -C $(BUILD)/deb/src
+	cd $(BUILD)/deb/src && dpkg-buildpackage -us -uc -b >../build.log 2>&1 || { tail -40 ../build.log; exit 1; }
+	lintian --fail-on error $(BUILD)/deb/*.deb >$(BUILD)/deb/lintian.txt 2>&1; rc=$$?; \
+	    cat $(BUILD)/deb/lintian.txt; exit $$rc
+	@ls $(BUILD)/deb/*.deb
 
 clean:
 	rm -rf build $(BIN)
