@@ -4,11 +4,6 @@ configs_SRCS := configs/ini.c configs/ini_apply.c configs/features.c configs/res
     configs/cpuu_ini.c configs/cmdline.c configs/notify.c configs/secret.c configs/rewrite.c
 configs_LDLIBS := -lsodium
 
-TESTS += test_configs
-test_configs_SRCS := tests/unit/test_configs.c
-test_configs_USES := configs testutil util
-test_configs_LDLIBS := -lcunit
-
 # configs/wizard/: cpuu-config, the configuration wizard (writes CPUU.ini and
 # the CPUU_Update/Rollback/Cleanup.sh scripts).
 PROGRAMS += cpuu-config
