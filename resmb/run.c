@@ -110,6 +110,7 @@ int resmb_run_all(const cfg_resmb *cfg, const resmb_opts *o)
 out:
     if (rep.f)
         fclose(rep.f);
+    resmb_report_release(&rep);
     ldapdir_free(sh.dir);
     mapi_ad_free(sh.src_ad);
     mapi_net_free(sh.src_net);
