@@ -6,8 +6,13 @@
  * because every message must name file:line, duplicates must be caught, and
  * the list sections ([Mailboxes], [MailboxesSMTP], [TargetMailboxesSMTP])
  * hold bare lines — iniparser 4.1 rejects a whole file on the first bare line.
- * Section and key names are case-insensitive; values keep their case and are
- * trimmed of surrounding blanks.  Lines starting with ';' or '#' are comments.
+ * Files may be UTF-8 (with or without BOM) or UTF-16LE/BE with a BOM
+ * (Notepad's "Unicode"); they are decoded with iconv, line numbers kept.
+ * Section and key names are case-insensitive; values keep their case, are
+ * trimmed of surrounding blanks, and lose one pair of surrounding double
+ * quotes (as Windows' GetPrivateProfileString; not when more quotes are
+ * inside).  Lines starting with ';' or '#' are comments; a '#' or ';' after
+ * a value is part of it, as on Windows.
  *
  * Diagnostics: every error and warning is logged through sr_log() with
  * "file:line" as `who`; the first error is also returned in sr_err with the
@@ -153,9 +158,12 @@ void cfg_resmb_free(cfg_resmb *cfg);
 sr_code cfg_resmb_dc_password(const cfg_resmb *cfg, char **plain_out, sr_err *err);
 
 /* Replace the value of [AD] DCPassword in the file at path with `stored`,
- * atomically (temp + fsync + rename, permissions kept), changing no other
- * byte.  No [AD] section or no DCPassword line in it → SR_E_CONFIG naming
- * the file.  stored must be one line (no CR/LF). */
+ * atomically (temp + fsync + rename), changing no other character: the
+ * encoding (BOM, UTF-16) and line endings stay.  A symlink is followed and
+ * the real file rewritten; owner, group, mode and ACL are kept (SR_E_ACCESS,
+ * file untouched, when the owner cannot be kept).  No [AD] section or no
+ * DCPassword line in it → SR_E_CONFIG naming the file.  stored must be one
+ * line (no CR/LF). */
 sr_code cfg_resmb_set_dcpassword(const char *path, const char *stored, sr_err *err);
 
 /* ---- CPUUCmdLine -------------------------------------------------------------- */

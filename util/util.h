@@ -102,6 +102,12 @@ char *sr_read_file(const char *path, size_t max_bytes, size_t *len_out, sr_err *
  * path exists and keep_mode is non-zero its permission bits are kept. */
 sr_code sr_write_file_atomic(const char *path, const void *data, size_t len,
                              mode_t mode, int keep_mode, sr_err *err);
+/* The same, with mode as given, calling prepare(fd, ctx, err) on the written
+ * temp file before it is synced and renamed (to give it an owner, an ACL);
+ * prepare's error aborts the write and is returned.  prepare may be NULL. */
+sr_code sr_write_file_atomic_hook(const char *path, const void *data, size_t len, mode_t mode,
+                                  sr_code (*prepare)(int fd, void *ctx, sr_err *err), void *ctx,
+                                  sr_err *err);
 /* mkdir -p with mode for every created component. */
 sr_code sr_mkdir_p(const char *path, mode_t mode, sr_err *err);
 
