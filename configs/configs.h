@@ -168,13 +168,14 @@ sr_code cfg_resmb_set_dcpassword(const char *path, const char *stored, sr_err *e
 
 /* ---- CPUUCmdLine -------------------------------------------------------------- */
 
-/* Split a command line the way a POSIX shell would split words, without
- * running one: blanks separate words; '...' is literal; "..." keeps blanks and
- * honours backslash before " \ $ ` only; a backslash outside quotes escapes
- * the next character.  Unquoted shell operators | & ; < > ( ) ` $ and
- * unbalanced quotes are rejected (SR_E_CMDLINE, message names the column).
- * On success *argv_out is a NULL-terminated vector (possibly just {NULL});
- * caller frees with cfg_argv_free(). */
+/* Split CPUUCmdLine (the engine's arguments, no program name) as Windows'
+ * CommandLineToArgvW does: blanks separate; a backslash is literal except
+ * before a double quote (2n backslashes + " → n and a quote that opens or
+ * closes; 2n+1 → n and a literal "); "" inside quotes is a literal " (see
+ * configs/cmdline.c).  Nothing is run by a shell, so | ; $ are literal.
+ * A quote left open with text after it, or a line break, is SR_E_CMDLINE
+ * (message names the column).  On success *argv_out is a NULL-terminated
+ * vector (possibly just {NULL}); caller frees with cfg_argv_free(). */
 sr_code cfg_cpuu_cmdline_tokenize(const char *cmdline, char ***argv_out, size_t *argc_out,
                                   sr_err *err);
 /* NULL-safe. */

@@ -95,6 +95,10 @@ static void test_utf16_resmb(void)
         CU_ASSERT_EQUAL_FATAL(c->mailboxes_smtp.n, 1);
         CU_ASSERT_STRING_EQUAL(c->mailboxes_smtp.v[0].value, "room-1@src.test");
         CU_ASSERT_EQUAL(c->mailboxes_smtp.v[0].line, 10);
+        /* Windows' backslash rules: the path keeps its backslashes */
+        CU_ASSERT_EQUAL_FATAL(c->settings.cpuu_argc, 4);
+        CU_ASSERT_STRING_EQUAL(c->settings.cpuu_argv[1], "C:\\CPUU Logs\\cpuu.log");
+        CU_ASSERT_STRING_EQUAL(c->settings.cpuu_argv[3], "C:\\CPUU\\CPUU.ini");
         cfg_resmb_free(c);
         free(p);
     }
