@@ -166,6 +166,13 @@ sr_code cfg_resmb_dc_password(const cfg_resmb *cfg, char **plain_out, sr_err *er
  * line (no CR/LF). */
 sr_code cfg_resmb_set_dcpassword(const char *path, const char *stored, sr_err *err);
 
+/* The same for any stored secret, by key: DCPassword ([AD], SwitchResMB.ini),
+ * Password and PasswordTrg ([Parameters], CPUU.ini), SMTPPassword ([Admin
+ * notification], CPUU.ini).  Another key → SR_E_USAGE. */
+sr_code cfg_set_stored_secret(const char *path, const char *key, const char *stored, sr_err *err);
+/* Section of such a key ("AD", "Parameters", ...); static, NULL when unknown. */
+const char *cfg_secret_key_section(const char *key);
+
 /* ---- CPUUCmdLine -------------------------------------------------------------- */
 
 /* Split CPUUCmdLine (the engine's arguments, no program name) as Windows'
@@ -211,7 +218,7 @@ typedef struct cfg_cpuu {
     int parameters_present, parameters_line;
     /* source lines of keys that cross-checks and callers point at (0 = absent) */
     int admin_line, password_line, admin_trg_line, password_trg_line;
-    int skip_line, features_line, critical_line;
+    int skip_line, features_line, critical_line, processed_domains_line;
     /* [Parameters] — configuration parameters */
     char *admin;                      /* NULL when absent; requires password */
     char *password;                   /* stored (encrypted) form or NULL */

@@ -121,6 +121,11 @@ typedef struct key_spec {
     size_t line_off;              /* int field for the key's line; 0 = none
                                      (offset 0 is the path pointer in every
                                      config struct, never a line field) */
+    const char *why_ignored;      /* accepted but without effect here: a note
+                                     "[Sec] Key: <this>", which starts with
+                                     "not applicable on Linux: " or "ignored: " */
+    int host;                     /* a host name or address: warn about '#'/';'
+                                     (inline comments are part of the value) */
 } key_spec;
 
 /* How unknown keys in a section are reported. */

@@ -13,7 +13,8 @@
 static const key_spec settings_keys[] = {
     { .name = "CPUUCmdLine", .type = KT_STR, .required = 1, .off = OFF(settings.cpuu_cmdline),
       .line_off = OFF(settings.cpuu_cmdline_line) },
-    KEY("SrcExchServer", KT_STR, 1, settings.src_exch_server),
+    { .name = "SrcExchServer", .type = KT_STR, .required = 1, .off = OFF(settings.src_exch_server),
+      .host = 1 },
     FLAG("LogonNetworkSecurityNegotiate", settings.logon_negotiate),
     FLAG("LogonNetworkSecurityWinnt", settings.logon_winnt),
     FLAG("LogonNetworkSecurityAnonymous", settings.logon_anonymous),
@@ -24,7 +25,7 @@ static const key_spec settings_keys[] = {
 };
 
 static const key_spec ad_keys[] = {
-    KEY("DCName", KT_STR_NE, 1, ad.dc_name),
+    { .name = "DCName", .type = KT_STR_NE, .required = 1, .off = OFF(ad.dc_name), .host = 1 },
     KEY("DCAccount", KT_STR_NE, 1, ad.dc_account),
     { .name = "DCPassword", .type = KT_SECRET, .required = 1, .off = OFF(ad.dc_password),
       .line_off = OFF(ad.dc_password_line) },
@@ -33,7 +34,8 @@ static const key_spec ad_keys[] = {
 
 static const key_spec rpc_keys[] = {
     KEY("ConnectUsingHTTP", KT_FLAG, 1, rpc.connect_using_http),
-    KEY("ProxyServer", KT_STR_NE, 1, rpc.proxy_server),
+    { .name = "ProxyServer", .type = KT_STR_NE, .required = 1, .off = OFF(rpc.proxy_server),
+      .host = 1 },
     KEY("PrincipalName", KT_STR, 1, rpc.principal_name),
     KEY("SSLOnly", KT_FLAG, 1, rpc.ssl_only),
     KEY("MutualAuth", KT_FLAG, 1, rpc.mutual_auth),
@@ -99,8 +101,10 @@ static void check_list(const char *sec, const cfg_list *l, int legacy_dn, ini_di
                          "[%s]: '%s' contains two blanks in a row; Exchange names use single "
                          "blanks (copied from a PDF?)", sec, e->value);
         } else if (!is_smtp_address(e->value)) {
-            ini_error(d, e->line, SR_E_CONFIG, "[%s]: '%s' is not an SMTP address (one per line)",
-                      sec, e->value);
+            ini_error(d, e->line, SR_E_CONFIG, "[%s]: '%s' is not an SMTP address (one per line%s)",
+                      sec, e->value, strpbrk(e->value, "#;")
+                                         ? "; a comment after an address is part of the line"
+                                         : "");
         }
         for (size_t j = 0; j < i; j++) {
             if (sr_streq_ci(l->v[j].value, e->value)) {

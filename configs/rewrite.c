@@ -1,4 +1,5 @@
-/* rewrite.c — put a new [AD] DCPassword value into SwitchResMB.ini, touching
+/* rewrite.c — put a new stored secret ([AD] DCPassword in SwitchResMB.ini;
+ * Password, PasswordTrg or SMTPPassword in CPUU.ini) into its file, touching
  * no other byte: comments, blank lines, key spelling, line endings, the
  * encoding (UTF-8, BOM, UTF-16) and the order of everything stay as the
  * administrator wrote them.  The file keeps its identity too: a symlink is
@@ -15,23 +16,39 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* Find the value bytes of `key` in section `sec`: *vb..*ve.  Returns the
- * number of matching lines (0, 1, or more for duplicates) and whether the
- * section was seen. */
-static int find_value(const ini_text *t, const char *sec, const char *key, const char **vb,
-                      const char **ve, int *sec_seen)
+/* Where each stored secret lives; `alias` is another accepted section name. */
+typedef struct secret_key {
+    const char *key, *sec, *alias, *file;
+} secret_key;
+
+static const secret_key secret_keys[] = {
+    { "DCPassword", "AD", NULL, "SwitchResMB.ini" },
+    { "Password", "Parameters", NULL, "CPUU.ini" },
+    { "PasswordTrg", "Parameters", NULL, "CPUU.ini" },
+    { "SMTPPassword", "Admin notification", "Notification", "CPUU.ini" },
+};
+
+static int name_is(const char *b, const char *e, const char *name)
+{
+    size_t n = (size_t)(e - b);
+    return name && n == strlen(name) && strncasecmp(b, name, n) == 0;
+}
+
+/* Find the value bytes of k in its section: *vb..*ve.  Returns the number
+ * of matching lines (0, 1, or more for duplicates) and whether the section
+ * was seen. */
+static int find_value(const ini_text *t, const secret_key *k, const char **vb, const char **ve,
+                      int *sec_seen)
 {
     int in_sec = 0, found = 0;
     ini_line ln = { 0 };
     while (ini_next_line(t, &ln)) {
         ini_parts p;
         ini_classify(&ln, &p);
-        size_t nl = (size_t)(p.ne - p.nb);
         if (p.kind == IL_SECTION) {
-            in_sec = nl == strlen(sec) && strncasecmp(p.nb, sec, nl) == 0;
+            in_sec = name_is(p.nb, p.ne, k->sec) || name_is(p.nb, p.ne, k->alias);
             *sec_seen |= in_sec;
-        } else if (in_sec && p.kind == IL_KV && nl == strlen(key) &&
-                   strncasecmp(p.nb, key, nl) == 0 && !found++) {
+        } else if (in_sec && p.kind == IL_KV && name_is(p.nb, p.ne, k->key) && !found++) {
             *vb = p.vb;
             *ve = p.ve;
         }
@@ -96,7 +113,23 @@ static sr_code write_back(const char *real, const ini_text *t, const char *vb, c
     return rc;
 }
 
-static sr_code rewrite_real(const char *path, const char *real, const char *stored, sr_err *err)
+static sr_code not_found(const char *path, const secret_key *k, int sec_seen, sr_err *err)
+{
+    if (strcmp(k->key, "DCPassword") == 0)
+        return sec_seen ? sr_err_set(err, SR_E_CONFIG, "%s: [AD] has no DCPassword line; add "
+                                     "\"DCPassword=\" to [AD], then run this again", path)
+                        : sr_err_set(err, SR_E_CONFIG, "%s: no [AD] section; add [AD] with "
+                                     "DCName, DCAccount and a DCPassword= line, then run this "
+                                     "again", path);
+    return sec_seen ? sr_err_set(err, SR_E_CONFIG, "%s: [%s] has no %s line; add \"%s=\" to it, "
+                                 "then run this again", path, k->sec, k->key, k->key)
+                    : sr_err_set(err, SR_E_CONFIG, "%s: no [%s] section (is this the %s?); add "
+                                 "[%s] with a %s= line, then run this again", path, k->sec,
+                                 k->file, k->sec, k->key);
+}
+
+static sr_code rewrite_real(const char *path, const char *real, const secret_key *k,
+                            const char *stored, sr_err *err)
 {
     identity id = { .path = real };
     if (stat(real, &id.st) != 0)
@@ -110,26 +143,41 @@ static sr_code rewrite_real(const char *path, const char *real, const char *stor
     }
     const char *vb = NULL, *ve = NULL;
     int sec_seen = 0;
-    int n = find_value(&t, "AD", "DCPassword", &vb, &ve, &sec_seen);
+    int n = find_value(&t, k, &vb, &ve, &sec_seen);
     sr_code rc = SR_OK;
-    if (!sec_seen)
-        rc = sr_err_set(err, SR_E_CONFIG,
-                        "%s: no [AD] section; add [AD] with DCName, DCAccount and a DCPassword= "
-                        "line, then run this again", path);
-    else if (n == 0)
-        rc = sr_err_set(err, SR_E_CONFIG,
-                        "%s: [AD] has no DCPassword line; add \"DCPassword=\" to [AD], then run "
-                        "this again", path);
+    if (n == 0)
+        rc = not_found(path, k, sec_seen, err);
     else if (n > 1)
-        rc = sr_err_set(err, SR_E_CONFIG, "%s: [AD] DCPassword appears %d times; keep one", path, n);
+        rc = sr_err_set(err, SR_E_CONFIG, "%s: [%s] %s appears %d times; keep one", path, k->sec,
+                        k->key, n);
     else
         rc = write_back(real, &t, vb, ve, stored, &id, err);
     ini_text_free(&t);
     return rc;
 }
 
+const char *cfg_secret_key_section(const char *key)
+{
+    for (size_t i = 0; i < sizeof secret_keys / sizeof secret_keys[0]; i++)
+        if (key && sr_streq_ci(key, secret_keys[i].key))
+            return secret_keys[i].sec;
+    return NULL;
+}
+
 sr_code cfg_resmb_set_dcpassword(const char *path, const char *stored, sr_err *err)
 {
+    return cfg_set_stored_secret(path, "DCPassword", stored, err);
+}
+
+sr_code cfg_set_stored_secret(const char *path, const char *key, const char *stored, sr_err *err)
+{
+    const secret_key *k = NULL;
+    for (size_t i = 0; i < sizeof secret_keys / sizeof secret_keys[0]; i++)
+        if (key && sr_streq_ci(key, secret_keys[i].key))
+            k = &secret_keys[i];
+    if (!k)
+        return sr_err_set(err, SR_E_USAGE, "'%s' is not a stored secret (DCPassword, Password, "
+                          "PasswordTrg or SMTPPassword)", key ? key : "");
     if (!stored || strpbrk(stored, "\r\n"))
         return sr_err_set(err, SR_E_INVALID, "stored value must be a single line");
     /* a symlink (e.g. into a config-management tree) stays a symlink: the
@@ -138,7 +186,7 @@ sr_code cfg_resmb_set_dcpassword(const char *path, const char *stored, sr_err *e
     if (!real)
         return sr_err_set(err, SR_E_CONFIG, "cannot read configuration file: %s: %s", path,
                           strerror(errno));
-    sr_code rc = rewrite_real(path, real, stored, err);
+    sr_code rc = rewrite_real(path, real, k, stored, err);
     free(real);
     return rc;
 }

@@ -154,5 +154,26 @@ timeout 20 "$BIN" "$ini" - >"$work/out" 2>"$work/err" </dev/null
 rc=$?
 [ $rc -eq 2 ] && ok "empty stdin password (exit 2)" || bad "empty stdin: exit $rc"
 
+# ---- CPUU.ini's passwords: --check names the command, and the command works
+cpuu="$work/CPUU.ini"
+printf '[Parameters]\r\nAdmin=SRC\\svc\r\nPassword=PlainText1\r\nFeatures=Delegates Rules\r\n' >"$cpuu"
+chmod 600 "$cpuu"
+run 0 "--check with a clear-text CPUU.ini Password" --check --cpuu-ini "$cpuu" "$ini"
+expect "$work/err" "CPUU.ini:3: [Parameters] Password: not in switchresmb's encrypted form" "clear-text Password warned"
+expect "$work/err" "encrypt it with: switchresmb --set Password $cpuu -" "the warning names the command"
+printf '%s\n' "$pw" | timeout 20 "$BIN" --set Password "$cpuu" - >"$work/out" 2>"$work/err"
+rc=$?
+[ $rc -eq 0 ] && ok "--set Password (exit 0)" || bad "--set Password: exit $rc"
+expect "$work/out" "[Parameters] Password encrypted (mode host)" "--set Password reported"
+grep -q $'^Password=srenc1:host:[^\r]*\r$' "$cpuu" && ok "Password stored, CRLF kept" || bad "Password not stored"
+grep -q $'^Admin=SRC\\\\svc\r$' "$cpuu" && ok "other lines kept" || bad "other lines changed"
+run 0 "--check after --set Password" --check --cpuu-ini "$cpuu" "$ini"
+if grep -qF "not in switchresmb's encrypted form" "$work/err"; then bad "still warned after --set"; else ok "no warning after --set"; fi
+run 2 "--set with an unknown key" --set Colour "$cpuu" -
+expect "$work/err" "--set: expected DCPassword, Password, PasswordTrg or SMTPPassword" "--set key named"
+run 2 "--set without a password" --set Password "$ini"
+run 4 "--set PasswordTrg into a file without it" --set PasswordTrg "$cpuu" secret
+expect "$work/err" "[Parameters] has no PasswordTrg line" "missing key named"
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -552,9 +552,24 @@ static void test_cpuu_recommended_and_defaults(void)
 static void test_cpuu_full(void)
 {
     cfg_diag d;
+    log_reset();
     cfg_cpuu *c = load_cpuu_fixture("cpuu/full.ini", &d);
     CU_ASSERT_PTR_NOT_NULL_FATAL(c);
-    CU_ASSERT_EQUAL(d.warnings, 0);
+    /* the two passwords are the Windows wizard's form: each warned, naming
+     * the command that encrypts it */
+    CU_ASSERT_EQUAL(d.warnings, 2);
+    CU_ASSERT_TRUE(log_has("full.ini:6: [Parameters] Password: not in switchresmb's encrypted "
+                           "form (clear text, or encrypted by the Windows wizard); encrypt it "
+                           "with: switchresmb --set Password "));
+    CU_ASSERT_TRUE(log_has("full.ini:8: [Parameters] PasswordTrg: not in"));
+    /* accepted without effect: said so, with the reason */
+    CU_ASSERT_TRUE(log_has("[Parameters] BackupOST: not applicable on Linux: there is no Outlook"));
+    CU_ASSERT_TRUE(log_has("[Parameters] StopProcesses: not applicable on Linux"));
+    CU_ASSERT_TRUE(log_has("[Parameters] CreateRegFileForOSTRecovery: not applicable on Linux"));
+    CU_ASSERT_TRUE(log_has("[Parameters] UseTargetOST: not applicable on Linux"));
+    CU_ASSERT_TRUE(log_has("[Parameters] AskSourceCredentialsOnly: ignored: "));
+    CU_ASSERT_TRUE(log_has("[Parameters] RemoveJunkEmailMessages: ignored: "));
+    CU_ASSERT_TRUE(log_has("[Parameters] Log: ignored: the engine reads it from its command line"));
     CU_ASSERT_STRING_EQUAL(c->admin, "SOURCE\\SvcCpuu");
     CU_ASSERT_STRING_EQUAL(c->password, "7F3A62CD00FC1DDDCD");
     CU_ASSERT_STRING_EQUAL(c->admin_trg, "svc-cpuu@target.example");
@@ -696,6 +711,45 @@ static void test_cpuu_smtp_keys(void)
     expect_cpuu_error("smtpfrom.ini", NOTIF "From=Admin <a@b.c>\n", 3, "From: 'Admin <a@b.c>' is not a bare");
     expect_cpuu_error("smtpaddr.ini", "[Admin notification]\nSMTPAddress=a@b.c,x@y.z\n", 1,
                       "must be a bare address");
+}
+
+/* Issue 10: keys that do nothing here are said so; a management parameter
+ * written into CPUU.ini does not change the engine's mode; ';' between
+ * domains is refused; a comment after a host name is part of it. */
+static void test_cpuu_ignored_and_refused(void)
+{
+    log_reset();
+    cfg_diag d;
+    char *p = write_tmp("mgmt.ini", PARAMS "Cleanup=1\nUndoAll=1\nColour=blue\n");
+    sr_err e;
+    cfg_cpuu *c = cfg_cpuu_load(p, &d, &e);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+    CU_ASSERT_TRUE(log_has("mgmt.ini:2: [Parameters] Cleanup: ignored: the engine's mode (update, "
+                           "rollback, cleanup) comes from its command line only (-Cleanup)"));
+    CU_ASSERT_TRUE(log_has("mgmt.ini:3: [Parameters] UndoAll: ignored: "));
+    CU_ASSERT_TRUE(log_has("mgmt.ini:4: [Parameters] Colour: unknown parameter; ignored"));
+    CU_ASSERT_EQUAL(d.warnings, 1);
+    CU_ASSERT_EQUAL(c->cleanup, 1); /* kept for the record; the engine's mode ignores it */
+    cfg_cpuu_free(c);
+    free(p);
+    expect_cpuu_error("fqdn.ini", PARAMS "ProcessedDomainsFQDNs=src.test;tgt.test\n", 2,
+                      "[Parameters] ProcessedDomainsFQDNs: 'src.test;tgt.test' holds ';'; "
+                      "separate domain names with blanks only");
+    expect_cpuu_error("fqdn2.ini", PARAMS "ProcessedDomainsFQDNs=src.test, tgt.test\n", 2,
+                      "holds ','");
+    /* and in SwitchResMB.ini */
+    log_reset();
+    p = write_tmp("hash.ini", "[Settings]\nCPUUCmdLine=\nSrcExchServer=\n[AD]\n"
+                              "DCName=dc1.src.test   # the old one\nDCAccount=a\nDCPassword=x\n"
+                              SMTP1);
+    cfg_resmb *r = cfg_resmb_load(p, &d, &e);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+    CU_ASSERT_STRING_EQUAL(r->ad.dc_name, "dc1.src.test   # the old one");
+    CU_ASSERT_TRUE(log_has("hash.ini:5: [AD] DCName: 'dc1.src.test   # the old one' holds '#'"));
+    cfg_resmb_free(r);
+    free(p);
+    expect_resmb_error("hash2.ini", SETTINGS "[MailboxesSMTP]\nroom-1@src.test ; old\n",
+                       SR_E_CONFIG, 5, "a comment after an address is part of the line");
 }
 
 static void test_cpuu_skip_all_and_alias(void)
@@ -1016,6 +1070,8 @@ int main(void)
     CU_add_test(s, "every CPUU.ini parameter", test_cpuu_full);
     CU_add_test(s, "CPUU.ini errors name file:line", test_cpuu_errors);
     CU_add_test(s, "[Admin notification] SMTP relay keys", test_cpuu_smtp_keys);
+    CU_add_test(s, "CPUU.ini: ignored keys said so, ';' refused, inline '#'",
+                test_cpuu_ignored_and_refused);
     CU_add_test(s, "Skip=All, [Notification] alias, warnings", test_cpuu_skip_all_and_alias);
     CU_add_test(s, "feature table", test_feature_table);
     CU_add_test(s, "notification templates", test_notification_expand);
