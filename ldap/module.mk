@@ -3,7 +3,7 @@
 # Public header: ldap/ldap_dir.h.
 MODULES += ldap
 ldap_SRCS := $(sort $(wildcard ldap/*.c))
-ldap_LDLIBS := -lldap -llber -lpthread
+ldap_LDLIBS := -lldap -llber -lpthread -lunistring
 
 # Integration test against a real directory lab (tests/lab/slapd-lab.sh by
 # default; LAB_SCRIPT=tests/lab/samba-lab.sh for the Samba AD DC).  The same
