@@ -214,10 +214,12 @@ static void kv_line(const section_spec *s, const ini_item *it, void *base, int *
 static void list_line(const section_spec *s, const ini_item *it, void *base)
 {
     cfg_list *l = FIELD(base, s->list_off, cfg_list);
-    cfg_list_entry *nv = realloc(l->v, (l->n + 1) * sizeof *nv);
-    if (!nv)
-        abort();
-    l->v = nv;
+    if (l->n == 0 || (l->n >= 8 && (l->n & (l->n - 1)) == 0)) { /* 8, then doubling */
+        cfg_list_entry *nv = realloc(l->v, (l->n ? 2 * l->n : 8) * sizeof *nv);
+        if (!nv)
+            abort();
+        l->v = nv;
+    }
     l->v[l->n].value = ini_xstrdup(it->text);
     l->v[l->n].line = it->line;
     l->n++;

@@ -11,7 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define INI_MAX_BYTES (16u * 1024u * 1024u)
+/* a million mailbox lines of legacyExchangeDNs is ~100 MB */
+#define INI_MAX_BYTES (256u * 1024u * 1024u)
 
 static const struct {
     ini_encoding enc;

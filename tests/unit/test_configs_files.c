@@ -296,6 +296,39 @@ static void test_rewrite_follows_symlink(void)
     free(dir);
 }
 
+/* Duplicates are found by sorting (the check was quadratic); each repeat
+ * still names the line of the first occurrence, in file order. */
+static void test_duplicates_name_first_line(void)
+{
+    char *p = sr_asprintf("%s/dups.ini", tmpdir);
+    FILE *f = fopen(p, "w");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    fputs("[Settings]\nCPUUCmdLine=\nSrcExchServer=\n[MailboxesSMTP]\n" /* lines 1-4 */
+          "b@x.test\na@x.test\nB@X.test\nc@x.test\nA@x.TEST\nb@x.test\n", f);
+    fclose(f);
+    FILE *logf = tmpfile();
+    sr_log_set_stream(logf);
+    sr_log_set_level(SR_LOG_ERROR);
+    sr_err e;
+    cfg_diag d;
+    cfg_resmb *c = cfg_resmb_load(p, &d, &e);
+    sr_log_set_stream(NULL);
+    CU_ASSERT_PTR_NULL(c);
+    CU_ASSERT_EQUAL(d.errors, 3);
+    char *first = sr_asprintf("%s:7: [MailboxesSMTP]: 'B@X.test' is listed twice (first at line 5)", p);
+    CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, first));
+    rewind(logf);
+    char text[4096] = "";
+    size_t got = fread(text, 1, sizeof text - 1, logf);
+    text[got] = '\0';
+    fclose(logf);
+    CU_ASSERT_PTR_NOT_NULL(strstr(text, ":9: [MailboxesSMTP]: 'A@x.TEST' is listed twice (first at line 6)"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(text, ":10: [MailboxesSMTP]: 'b@x.test' is listed twice (first at line 5)"));
+    CU_ASSERT_TRUE(strstr(text, ":7:") < strstr(text, ":9:") && strstr(text, ":9:") < strstr(text, ":10:"));
+    free(first);
+    free(p);
+}
+
 /* ---- main ----------------------------------------------------------------- */
 
 static int suite_init(void)
@@ -334,6 +367,7 @@ int main(void)
     CU_add_test(s, "rewrite: \\r\\r\\n and a BOM before [AD]", test_rewrite_crcrlf_and_bom_first_line);
     CU_add_test(s, "rewrite keeps owner, group, mode, ACL", test_rewrite_keeps_owner_mode_acl);
     CU_add_test(s, "rewrite follows a symlink", test_rewrite_follows_symlink);
+    CU_add_test(s, "duplicates name the first line, in file order", test_duplicates_name_first_line);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
