@@ -93,6 +93,20 @@ typedef uint32_t cfg_feature_set;
      CFG_FSET(CFG_F_DELEGATES) | CFG_FSET(CFG_F_RULES) | CFG_FSET(CFG_F_SRS) |    \
      CFG_FSET(CFG_F_SEARCHFOLDERS) | CFG_FSET(CFG_F_SHORTCUTS))
 
+/* What the update engine `cpuu` has built (cpuu/features.c); a test checks
+ * this against the engine's feature table, so configs/ can refuse a feature
+ * the engine lacks without linking it (resmb must not link cpuu).  Update
+ * both when a feature file is added. */
+#define CFG_FSET_BUILT                                                              \
+    (CFG_FSET(CFG_F_DELEGATES) | CFG_FSET(CFG_F_RULES) | CFG_FSET(CFG_F_NICKS) |       \
+     CFG_FSET(CFG_F_FAVORITES) | CFG_FSET(CFG_F_CALENDAR) | CFG_FSET(CFG_F_CONTACTS) | \
+     CFG_FSET(CFG_F_TASKS) | CFG_FSET(CFG_F_NOTES) | CFG_FSET(CFG_F_JOURNAL) |         \
+     CFG_FSET(CFG_F_SHORTCUTS))
+
+/* The first feature of set the engine has not built ((cfg_feature)-1 when
+ * none; Activities, a Critical-only word, counts as built). */
+int cfg_first_unbuilt(cfg_feature_set set);
+
 /* INI name of a feature ("ContactMembers"); static, NULL when out of range. */
 const char *cfg_feature_name(cfg_feature f);
 /* Feature by INI name, case-insensitive; -1 when unknown. */

@@ -582,7 +582,7 @@ static void test_cpuu_full(void)
     CU_ASSERT_EQUAL(c->skip, CFG_FSET(CFG_F_NICKS) | CFG_FSET(CFG_F_PUBLICFAV));
     CU_ASSERT_EQUAL(c->effective, CFG_FSET_PROCESSABLE & ~c->skip);
     CU_ASSERT_EQUAL(c->critical,
-                    CFG_FSET(CFG_F_RULES) | CFG_FSET(CFG_F_CONTAB) | CFG_FSET(CFG_F_ACTIVITIES));
+                    CFG_FSET(CFG_F_RULES) | CFG_FSET(CFG_F_SHORTCUTS) | CFG_FSET(CFG_F_ACTIVITIES));
     CU_ASSERT_EQUAL(c->remove, CFG_FSET(CFG_F_NICKS));
     int flags[] = { c->remove_junk_email_messages, c->process_offline_profiles, c->keep_ost,
                     c->backup_ost, c->create_reg_file_for_ost_recovery, c->use_target_ost,
@@ -711,6 +711,25 @@ static void test_cpuu_smtp_keys(void)
     expect_cpuu_error("smtpfrom.ini", NOTIF "From=Admin <a@b.c>\n", 3, "From: 'Admin <a@b.c>' is not a bare");
     expect_cpuu_error("smtpaddr.ini", "[Admin notification]\nSMTPAddress=a@b.c,x@y.z\n", 1,
                       "must be a bare address");
+}
+
+/* Issue 10: Critical=SearchFolders passed and then every profile failed with
+ * CSV 11; a feature the engine has not built is an error naming it. */
+static void test_cpuu_unbuilt_feature(void)
+{
+    expect_cpuu_error("crit.ini", PARAMS "Features=Delegates Rules\nCritical=SearchFolders\n", 3,
+                      "[Parameters] Critical: SearchFolders is not built in this engine");
+    expect_cpuu_error("feat.ini", PARAMS "Features=Rules CONTAB\n", 2,
+                      "[Parameters] Features: CONTAB is not built in this engine");
+    log_reset();
+    char *p = write_tmp("skip.ini", PARAMS "Skip=SRS Nicks\n");
+    sr_err e;
+    cfg_cpuu *c = cfg_cpuu_load(p, NULL, &e);
+    CU_ASSERT_PTR_NOT_NULL(c);
+    CU_ASSERT_TRUE(log_has("skip.ini:2: [Parameters] Skip: SRS is not built in this engine; "
+                           "skipping it changes nothing"));
+    cfg_cpuu_free(c);
+    free(p);
 }
 
 /* Issue 10: keys that do nothing here are said so; a management parameter
@@ -1070,6 +1089,7 @@ int main(void)
     CU_add_test(s, "every CPUU.ini parameter", test_cpuu_full);
     CU_add_test(s, "CPUU.ini errors name file:line", test_cpuu_errors);
     CU_add_test(s, "[Admin notification] SMTP relay keys", test_cpuu_smtp_keys);
+    CU_add_test(s, "CPUU.ini: a feature the engine lacks is an error", test_cpuu_unbuilt_feature);
     CU_add_test(s, "CPUU.ini: ignored keys said so, ';' refused, inline '#'",
                 test_cpuu_ignored_and_refused);
     CU_add_test(s, "Skip=All, [Notification] alias, warnings", test_cpuu_skip_all_and_alias);
