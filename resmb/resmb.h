@@ -57,6 +57,7 @@ typedef struct resmb_opts {
     int allow_http;              /* http:// EWS/Autodiscover (loopback labs) */
     const char *ca_file;         /* extra trust anchors for EWS (NULL: system) */
     const char *mapping_attr;    /* attribute with the target address (NULL: ldap's targetAddress) */
+    const char *cpuu_ini;        /* --check --cpuu-ini: check this CPUU.ini instead of the run's */
 } resmb_opts;
 
 /* What the run knows about the whole job; built once, shared read-only. */
@@ -136,5 +137,10 @@ mapi_net *resmb_net_new(const resmb_run *run, resmb_side side, unsigned max_para
 /* ---- the run (run.c) ------------------------------------------------------- */
 /* Process every mailbox of cfg; returns the exit code (spec bitmask). */
 int resmb_run_all(const cfg_resmb *cfg, const resmb_opts *o);
+/* --check: exactly the validation a run does before its first mailbox
+ * (resmb_validate in setup.c: CPUUCmdLine, CPUU.ini and its credentials,
+ * DCPassword, the engine), then the summary on out.  Returns the exit code
+ * the run would have returned for it (0 when valid). */
+int resmb_check(const cfg_resmb *cfg, const resmb_opts *o, FILE *out);
 
 #endif

@@ -83,6 +83,9 @@ void sr_log_set_level(sr_log_level max_level);
 sr_log_level sr_log_get_level(void);
 /* Redirect logging to fp (not owned; NULL → stderr). */
 void sr_log_set_stream(void *fp);
+/* Also write every line to fp (not owned; NULL → no copy; ignored while it
+ * is the log stream itself). */
+void sr_log_set_tee(void *fp);
 void sr_log(sr_log_level level, const char *who, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void sr_vlog(sr_log_level level, const char *who, const char *fmt, va_list ap)
