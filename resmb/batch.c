@@ -228,6 +228,9 @@ void resmb_read_chunk(resmb_run *run, resmb_shared *sh, resmb_mb *mb, size_t n)
                 resmb_mb *m = &mb[idx[j]];
                 m->read_done = 1;
                 if (errs[j].code != SR_OK) {
+                    /* e.g. ErrorNonExistentMailbox is SR_E_NOTFOUND too: not
+                     * "no switch message", the mailbox is missing */
+                    m->read_open_failed = 1;
                     m->read_code = errs[j].code;
                     snprintf(m->read_msg, sizeof m->read_msg, "%s", errs[j].msg);
                 } else {

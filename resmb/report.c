@@ -6,10 +6,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define KEY_COLUMN 44
+
 static void report_line(resmb_report *r, const char *who, int state, unsigned bits, const char *why)
 {
-    fprintf(r->f, "  %-44s %-15s exit %-3u %s\n", who, resmb_state_name(state), bits,
-            why && *why ? why : "");
+    /* a long legacyExchangeDN gets a line of its own, so the columns stay */
+    if (strlen(who) > KEY_COLUMN)
+        fprintf(r->f, "  %s\n  %-*s", who, KEY_COLUMN, "");
+    else
+        fprintf(r->f, "  %-*s", KEY_COLUMN, who);
+    fprintf(r->f, " %-15s exit %-3u %s\n", resmb_state_name(state), bits, why && *why ? why : "");
     r->n++;
     r->bits |= bits;
     if (bits & RESMB_EXIT_ONE_PROFILE)
@@ -83,6 +89,10 @@ void resmb_report_plan(resmb_report *rep, const resmb_run *run, const resmb_mb *
         bits = m->ad_bits;
         st = MB_FAILED;
         snprintf(why, sizeof why, "would fail: %s", m->ad_msg);
+    } else if (m->read_done && m->read_open_failed) {
+        bits = RESMB_EXIT_FAILED;
+        st = MB_FAILED;
+        snprintf(why, sizeof why, "would fail: source mailbox not opened: %s", m->read_msg);
     } else if (!m->read_done || (m->read_code != SR_OK && m->read_code != SR_E_NOTFOUND &&
                                  m->read_code != SR_E_PARSE)) {
         bits = RESMB_EXIT_FAILED;
@@ -115,12 +125,14 @@ void resmb_report_plan(resmb_report *rep, const resmb_run *run, const resmb_mb *
                  "temporary profile");
     }
     report_line(rep, m->key, st, bits, why);
+    if (st == MB_FAILED)
+        rep->failed++;
 }
 
 static void print_report(const resmb_run *run, resmb_report *rep, unsigned code, FILE *out)
 {
     fprintf(out, "\n==== switchresmb report: %s ====\n", run->cfg->path);
-    fprintf(out, "  %-44s %-15s %-8s %s\n", "mailbox", "state", "bits", "details");
+    fprintf(out, "  %-*s %-15s %-8s %s\n", KEY_COLUMN, "mailbox", "state", "bits", "details");
     rewind(rep->f);
     char line[2048];
     while (fgets(line, sizeof line, rep->f))

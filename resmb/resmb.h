@@ -82,6 +82,7 @@ typedef struct resmb_run {
 /* One mailbox of the current chunk, with what the batches found. */
 typedef struct resmb_mb {
     const char *key;             /* as written in the INI (borrowed from cfg) */
+    int read_open_failed;        /* the mailbox itself could not be opened (read_code) */
     int line;                    /* its line in SwitchResMB.ini */
     const char *section;         /* "Mailboxes" or "MailboxesSMTP" */
     const char *target_given;    /* [TargetMailboxesSMTP] entry, or NULL */

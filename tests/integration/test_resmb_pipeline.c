@@ -6,7 +6,8 @@
  * cannot start); the real $SR_BIN/cpuu runs when it is built.
  *
  * Organisation: orggen --rooms 60 --seed 3: room-0001..0056 are clean,
- * room-0057 has no target address, room-0058 no legacyExchangeDN.  Every case
+ * room-0057 has no target address, room-0058 no legacyExchangeDN; room-0056
+ * is in the directory but has no mailbox on the source simulator.  Every case
  * uses its own rooms (the simulators keep what earlier cases wrote), its own
  * state directory and its own profile store. */
 #include <CUnit/Basic.h>
@@ -115,8 +116,9 @@ static int suite_init(void)
                          "--unmigrated-every", "0", "-o", org, NULL };
     const char *sg[] = { "--org", org, "--side", "source", "-o", src, NULL };
     const char *tg[] = { "--org", org, "--side", "target", "-o", tgt, NULL };
+    const char *drop[] = { src, "room-0056@src.test", NULL };
     if (run_py("tests/lab/orggen.py", og) != 0 || run_py("tests/exsim/seedgen.py", sg) != 0 ||
-        run_py("tests/exsim/seedgen.py", tg) != 0) {
+        run_py("tests/exsim/seedgen.py", tg) != 0 || run_py("tests/py/seed_drop_mailbox.py", drop) != 0) {
         fprintf(stderr, "orggen/seedgen failed\n");
         return 1;
     }
@@ -294,10 +296,15 @@ static int report_has(const char *text, const char *mailbox, const char *want)
 {
     const char *r = text ? strstr(text, "==== switchresmb report") : NULL;
     char key[300];
-    snprintf(key, sizeof key, "  %s ", mailbox);
-    const char *l = r ? strstr(r, key) : NULL;
+    snprintf(key, sizeof key, "  %s", mailbox);
+    const char *l = r;
+    size_t kl = strlen(key);
+    while (l && (l = strstr(l, key)) && l[kl] != ' ' && l[kl] != '\n')
+        l += kl;
     if (!l)
         return 0;
+    if (l[kl] == '\n')   /* a long key stands on its own line; the row follows */
+        l += kl + 1;
     size_t len = strcspn(l, "\n");
     char *line = strndup(l, len);
     int ok = strstr(line, want) != NULL;
@@ -450,6 +457,12 @@ static void test_from_directory_and_rerun(void)
     int rc = case_run(&c, g_fake, "ok", NULL);
     CU_ASSERT_EQUAL(rc, 1);
     CU_ASSERT_TRUE(report_has(c.text, legacy_of(1), "DONE"));
+    /* a legacyDN longer than the mailbox column stands on its own line, and
+     * the row under it keeps the state column where the header puts it */
+    char *row = sr_asprintf("  %s\n%*sDONE", legacy_of(1), 47, "");
+    CU_ASSERT_PTR_NOT_NULL(strstr(c.text, row));
+    CU_ASSERT_PTR_NOT_NULL(strstr(c.text, "  mailbox                                      state"));
+    free(row);
     CU_ASSERT_TRUE(report_has(c.text, ROOM(2), "DONE"));
     CU_ASSERT_TRUE(report_has(c.text, ROOM(3), "DONE"));
     CU_ASSERT_TRUE(report_has(c.text, "missing-room@src.test", "FAILED"));
@@ -637,6 +650,7 @@ static void test_dry_run(void)
     case_init(&c);
     c.smtp[0] = ROOM(15);
     c.smtp[1] = ROOM(57);   /* no target address in the directory */
+    c.smtp[2] = ROOM(56);   /* in the directory, not on Exchange (issue 10) */
     c.switch_section = 1;
     case_write(&c);
     const char *dry[] = { "--dry-run", NULL };
@@ -644,6 +658,14 @@ static void test_dry_run(void)
     CU_ASSERT_EQUAL(rc, 1);
     CU_ASSERT_TRUE(report_has(c.text, ROOM(15), "would create the switch message -> room-0015@tgt.test"));
     CU_ASSERT_TRUE(report_has(c.text, ROOM(57), "no target address"));
+    /* it said "would create ... would update", and the run then failed on it */
+    CU_ASSERT_TRUE(report_has(c.text, ROOM(56), "would fail: source mailbox not opened"));
+    CU_ASSERT_FALSE(report_has(c.text, ROOM(56), "would update"));
+    /* the summary counts the FAILED rows (it said 0 failed) */
+    CU_ASSERT_PTR_NOT_NULL(strstr(c.text, "3 mailbox(es): 0 processed now, 0 done in earlier runs, "
+                                          "2 failed"));
+    if (!strstr(c.text, "2 failed"))
+        fprintf(stderr, "\n%s\n", c.text);
     assert_target(ROOM(15), "");
     char *log = fake_log(&c);
     CU_ASSERT_EQUAL(log[0], '\0');
