@@ -46,10 +46,24 @@ static void describe_bits(FILE *out, unsigned bits)
         }
 }
 
+/* Listed twice: no bit, the first entry's line named (issue 10). */
+static void report_duplicate(resmb_report *rep, const resmb_mb *m)
+{
+    char why[600];
+    snprintf(why, sizeof why, "[%s] line %d: the same directory object as %s; processed once, "
+             "for that entry", m->section, m->line, m->dup_of);
+    report_line(rep, m->key, RESMB_STATE_DUPLICATE, 0, why);
+    rep->duplicates++;
+}
+
 void resmb_report_chunk(resmb_report *rep, const resmb_mb *mb, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         const resmb_mb *m = &mb[i];
+        if (m->dup_of) {
+            report_duplicate(rep, m);
+            continue;
+        }
         if (m->state_before == MB_DONE) {
             /* the journal's bits are OR-ed over every attempt: not this run's */
             report_line(rep, m->key, MB_DONE, 0, "done in an earlier run; not processed again");
@@ -80,6 +94,10 @@ void resmb_report_plan(resmb_report *rep, const resmb_run *run, const resmb_mb *
 {
     char why[1300];   /* room for a whole ad_msg / read_msg (1200) */
     const cfg_resmb *c = run->cfg;
+    if (m->dup_of) {
+        report_duplicate(rep, m);
+        return;
+    }
     int resumes = m->state_before >= MB_SWITCHMSG_READY && m->state_before != MB_FAILED;
     int st = resumes ? m->state_before : MB_QUEUED;
     unsigned bits = 0;
@@ -138,8 +156,10 @@ static void print_report(const resmb_run *run, resmb_report *rep, unsigned code,
     while (fgets(line, sizeof line, rep->f))
         fputs(line, out);
     fprintf(out, "  ---\n  %u mailbox(es): %u processed now, %u done in earlier runs, %u failed, "
-            "%u interrupted\n", rep->n, rep->done_now, rep->done_before, rep->failed,
-            rep->pending);
+            "%u interrupted", rep->n, rep->done_now, rep->done_before, rep->failed, rep->pending);
+    if (rep->duplicates)
+        fprintf(out, ", %u duplicate(s) not processed again", rep->duplicates);
+    fputc('\n', out);
     fprintf(out, "  journal %s\n  exit code %u: ", run->journal_path, code);
     describe_bits(out, code);
     fputc('\n', out);
@@ -166,7 +186,7 @@ unsigned resmb_report_exit_bits(const resmb_report *rep, int stopped)
     if (stopped)
         bits |= RESMB_EXIT_FAILED;
     /* 16 instead of 8 when no mailbox got its temporary profile */
-    if (rep->profile_fail && rep->profile_fail == rep->n)
+    if (rep->profile_fail && rep->profile_fail == rep->n - rep->duplicates)
         bits = (bits & ~(unsigned)RESMB_EXIT_ONE_PROFILE) | RESMB_EXIT_ALL_PROFILES;
     return bits;
 }

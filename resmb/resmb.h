@@ -39,6 +39,8 @@ typedef enum { EV_START = 0, EV_OK, EV_FAIL, EV__NEVENTS } resmb_event;
 
 /* For the report only: a worker that died mid-step (never in the journal). */
 #define RESMB_STATE_INTERRUPTED (-2)
+/* For the report only: another entry names the same directory object. */
+#define RESMB_STATE_DUPLICATE (-3)
 
 /* The checked table; NULL with *err set when the table is inconsistent. */
 const sm_def *resmb_workflow(sr_err *err);
@@ -83,6 +85,8 @@ typedef struct resmb_run {
 typedef struct resmb_mb {
     const char *key;             /* as written in the INI (borrowed from cfg) */
     int read_open_failed;        /* the mailbox itself could not be opened (read_code) */
+    char *dup_of;                /* "[Section] line N (key)" of the first entry naming the same
+                                    directory object: this one is not processed (heap) */
     int line;                    /* its line in SwitchResMB.ini */
     const char *section;         /* "Mailboxes" or "MailboxesSMTP" */
     const char *target_given;    /* [TargetMailboxesSMTP] entry, or NULL */

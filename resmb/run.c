@@ -34,6 +34,7 @@ void resmb_mb_clear(resmb_mb *m)
     free(m->display_name);
     free(m->home_guid);
     free(m->target_smtp);
+    free(m->dup_of);
     mapi_switchmsg_clear(&m->existing);
     memset(m, 0, sizeof *m);
 }
@@ -111,6 +112,7 @@ out:
     if (rep.f)
         fclose(rep.f);
     ldapdir_free(sh.dir);
+    resmb_seen_free(&sh);
     mapi_ad_free(sh.src_ad);
     mapi_net_free(sh.src_net);
     if (lock_fd >= 0)

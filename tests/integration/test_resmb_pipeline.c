@@ -676,6 +676,46 @@ static void test_dry_run(void)
     case_free(&c);
 }
 
+/* Issue 10: one mailbox listed by legacyDN in [Mailboxes] and by address in
+ * [MailboxesSMTP] (and by a secondary smtp: proxy) was processed twice, the
+ * second failing; now once, the others reported as duplicates without bit 1,
+ * also on a rerun. */
+static void test_duplicate_entries(void)
+{
+    ccase c;
+    case_init(&c);
+    c.legacy[0] = legacy_of(20);
+    c.smtp[0] = ROOM(21);
+    c.smtp[1] = ROOM(20);          /* the [Mailboxes] object again */
+    c.smtp[2] = "room.0020@src.test";   /* its secondary smtp: proxy */
+    c.switch_section = 1;
+    case_write(&c);
+    int rc = case_run(&c, g_fake, "ok", NULL);
+    CU_ASSERT_EQUAL(rc, 0);
+    if (rc != 0)
+        fprintf(stderr, "\n%s\n", c.text);
+    CU_ASSERT_TRUE(report_has(c.text, legacy_of(20), "DONE"));
+    CU_ASSERT_TRUE(report_has(c.text, ROOM(21), "DONE"));
+    CU_ASSERT_TRUE(report_has(c.text, ROOM(20), "DUPLICATE"));
+    CU_ASSERT_TRUE(report_has(c.text, ROOM(20), "exit 0 "));
+    CU_ASSERT_TRUE(report_has(c.text, ROOM(20), "[MailboxesSMTP] line 21: the same directory "
+                                                "object as [Mailboxes] line 18 ("));
+    CU_ASSERT_TRUE(report_has(c.text, "room.0020@src.test", "DUPLICATE"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(c.text, "2 duplicate(s) not processed again"));
+    char *log = fake_log(&c);
+    CU_ASSERT_EQUAL(count_sub(log, "-Profiles {"), 4);   /* update + cleanup, two mailboxes */
+    free(log);
+    assert_target(ROOM(20), TROOM(20));
+    /* a rerun: the DONE entry still claims the object */
+    rc = case_run(&c, g_fake, "ok", NULL);
+    CU_ASSERT_EQUAL(rc, 0);
+    CU_ASSERT_TRUE(report_has(c.text, ROOM(20), "DUPLICATE"));
+    log = fake_log(&c);
+    CU_ASSERT_EQUAL(count_sub(log, "-Profiles {"), 4);
+    free(log);
+    case_free(&c);
+}
+
 /* --mapping-attr: the target address read from the attribute the admin names
  * (the lab writes it to extensionAttribute15 too); an attribute the objects
  * do not carry leaves every mailbox without a target. */
@@ -899,6 +939,7 @@ int main(void)
     CU_add_test(s, "engine outcomes -> exit bits", test_engine_outcomes);
     CU_add_test(s, "profile creation bits 8/16", test_profile_bits);
     CU_add_test(s, "--dry-run writes nothing", test_dry_run);
+    CU_add_test(s, "one mailbox under two keys: processed once", test_duplicate_entries);
     CU_add_test(s, "--mapping-attr names the target attribute", test_mapping_attr);
     CU_add_test(s, "crash at journal write N, resume", test_crash_resume);
     CU_add_test(s, "20 mailboxes: bounded LDAP/EWS", test_bounded_requests);
