@@ -77,6 +77,27 @@ static char *convert(const char *from, const char *to, const char *in, size_t le
     return out;
 }
 
+/* 0 when t is well-formed UTF-8 (util's one RFC 3629 check), else the
+ * first line that is not.  A NUL ends the check early; it is reported apart. */
+static int first_bad_utf8_line(const ini_text *t)
+{
+    if (!t->buf || memchr(t->buf, '\0', t->len) || sr_utf8_valid(t->buf))
+        return 0;
+    int line = 0;
+    for (const char *p = t->buf, *end = t->buf + t->len; p < end;) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t n = (size_t)((nl ? nl : end) - p);
+        char *copy = strndup(p, n);
+        line++;
+        int ok = !copy || sr_utf8_valid(copy);
+        free(copy);
+        if (!ok)
+            return line;
+        p = nl ? nl + 1 : end;
+    }
+    return 0;
+}
+
 /* Decode raw (owned, wiped and freed here) into t. */
 static sr_code decode(ini_text *t, char *raw, size_t len, int *bad_line, sr_err *err)
 {
@@ -107,7 +128,13 @@ static sr_code decode(ini_text *t, char *raw, size_t len, int *bad_line, sr_err 
         return rc;
     if (!t->buf)
         return sr_err_set(err, SR_E_NOMEM, "out of memory");
-    const char *nul = memchr(t->buf, '\0', t->len);
+    if (rc == SR_OK && (*bad_line = first_bad_utf8_line(t)) > 0) {
+        rc = sr_err_set(err, SR_E_CONFIG, "not valid UTF-8 (saved as \"ANSI\"? save the file "
+                        "again as UTF-8 or as Unicode)");
+        ini_text_free(t);
+        return rc;
+    }
+    const char *nul = t->buf ? memchr(t->buf, '\0', t->len) : NULL;
     if (nul) {
         *bad_line = line_of(t->buf, nul);
         rc = sr_err_set(err, SR_E_CONFIG, "contains a NUL byte (not a text INI file%s)",

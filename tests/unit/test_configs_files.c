@@ -116,6 +116,10 @@ static void test_utf16_errors_name_the_line(void)
     p = fixture("resmb_utf16le_nobom.ini");
     expect_error_at(cfg_resmb_load(p, NULL, &e), &e, p, 1, "NUL byte");
     free(p);
+    /* Notepad's "ANSI" (Windows-1252): é is one byte 0xE9, not UTF-8 */
+    p = fixture("resmb_ansi_line6.ini");
+    expect_error_at(cfg_resmb_load(p, NULL, &e), &e, p, 6, "not valid UTF-8 (saved as \"ANSI\"?");
+    free(p);
     p = fixture("cpuu_utf16le_bad_line5.ini");
     cfg_cpuu *cc = cfg_cpuu_load(p, NULL, &e);
     CU_ASSERT_PTR_NULL(cc);
