@@ -720,6 +720,110 @@ static int count_cb(const ldapdir_entry *e, void *ctx)
     return 0;
 }
 
+/* Counts entries; stops (non-zero) at the limit in ctx[1]. */
+static int count_until_cb(const ldapdir_entry *e, void *ctx)
+{
+    (void)e;
+    int *c = ctx;
+    return ++c[0] >= c[1];
+}
+
+/* The release of a paged search failed (logged at debug level, not an error
+ * for the caller): the server's answer is in the log. */
+static FILE *g_dbg;
+static sr_log_level g_prev_level;
+static void debug_log_start(void)
+{
+    g_prev_level = sr_log_get_level();
+    g_dbg = tmpfile();
+    sr_log_set_stream(g_dbg);
+    sr_log_set_level(SR_LOG_DEBUG);
+}
+
+static int debug_log_has(const char *needle)
+{
+    char buf[8192];
+    size_t n = 0;
+    if (g_dbg) {
+        fflush(g_dbg);
+        rewind(g_dbg);
+        n = fread(buf, 1, sizeof buf - 1, g_dbg);
+        fclose(g_dbg);
+        g_dbg = NULL;
+    }
+    buf[n] = '\0';
+    sr_log_set_stream(NULL);
+    sr_log_set_level(g_prev_level);
+    if (n)
+        printf("\n    log: %s", buf);
+    return strstr(buf, needle) != NULL;
+}
+
+/* A callback that stops the search: no further page is asked for and the
+ * server's paged-results cookie is released (a page request of size 0,
+ * RFC 2696), so the connection serves the next search cleanly. */
+static void test_paging_stopped_by_callback(void)
+{
+    const char *attrs[] = { "mail", NULL };
+    ldapdir_opts o = base_opts();
+    o.page_size = 5;
+    ldapdir *d = open_dir(&o);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+    CU_ASSERT_FATAL(n_rc > 20);
+    sr_err e;
+    debug_log_start();
+    for (int stop_at = 1; stop_at <= 7; stop_at += 6) {   /* first page; second page */
+        int c[2] = { 0, stop_at };
+        unsigned long before = ldapdir_search_count(d);
+        sr_code rc = ldapdir_search(d, ldapdir_base(d), "(proxyAddresses=smtp:*)", attrs,
+                                    count_until_cb, c, &e);
+        CU_ASSERT_EQUAL(rc, SR_OK);
+        CU_ASSERT_EQUAL(c[0], stop_at);
+        /* the pages read, plus the release */
+        unsigned long pages = (unsigned long)(stop_at + 4) / 5;
+        CU_ASSERT_EQUAL(ldapdir_search_count(d) - before, pages + 1);
+        int count = 0;   /* the same connection: a full search, nothing stray */
+        rc = ldapdir_search(d, ldapdir_base(d), "(proxyAddresses=smtp:*)", attrs, count_cb, &count, &e);
+        CU_ASSERT_EQUAL(rc, SR_OK);
+        CU_ASSERT_EQUAL(count, n_rc);
+    }
+    CU_ASSERT(!debug_log_has("releasing a paged search"));
+    ldapdir_free(d);
+}
+
+/* More pages than the cap: an error naming the DC, not SR_OK with a part. */
+static void test_paging_page_cap(void)
+{
+    const char *attrs[] = { "mail", NULL };
+    ldapdir_opts o = base_opts();
+    o.page_size = 5;
+    o.max_pages = 3;
+    ldapdir *d = open_dir(&o);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+    CU_ASSERT_FATAL(n_rc > 15);
+    int count = 0;
+    sr_err e;
+    unsigned long before = ldapdir_search_count(d);
+    debug_log_start();
+    sr_code rc = ldapdir_search(d, ldapdir_base(d), "(proxyAddresses=smtp:*)", attrs, count_cb, &count, &e);
+    CU_ASSERT(!debug_log_has("releasing a paged search"));
+    CU_ASSERT_EQUAL(rc, SR_E_LIMIT);
+    CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, ldapdir_dc(d)));
+    CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "3 pages"));
+    CU_ASSERT_EQUAL(count, 15);
+    CU_ASSERT_EQUAL(ldapdir_search_count(d) - before, 4u);   /* 3 pages + the release */
+    count = 0;   /* a cap above what the search needs is no error (one spare page:
+                    Samba may end a full last page with a cookie for an empty one) */
+    o.max_pages = (n_rc + 4) / 5 + 1;
+    ldapdir_free(d);
+    d = open_dir(&o);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+    CU_ASSERT_EQUAL(ldapdir_search(d, ldapdir_base(d), "(proxyAddresses=smtp:*)", attrs, count_cb,
+                                   &count, &e), SR_OK);
+    CU_ASSERT_EQUAL(count, n_rc);
+    ldapdir_free(d);
+}
+
 static void test_paging_and_size_limit(void)
 {
     const char *attrs[] = { "mail", NULL };
@@ -935,6 +1039,9 @@ int main(int argc, char **argv)
     CU_add_test(s, "switch message values", test_switch_values);
     CU_add_test(s, "Autodiscover SCP", test_scp);
     CU_add_test(s, "paging and size limit", test_paging_and_size_limit);
+    CU_add_test(s, "paging stopped by the callback: no more pages, cookie released",
+                test_paging_stopped_by_callback);
+    CU_add_test(s, "paging over the page cap: an error", test_paging_page_cap);
     CU_add_test(s, "connection dropped mid-search", test_drop_mid_search);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
