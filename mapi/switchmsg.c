@@ -2,7 +2,7 @@
  * their form as named extended properties in our property set
  * (docs/switch-message.md).  No network: the EWS half turns the property
  * list into CreateItem/GetItem XML. */
-#include "mapi/mapi.h"
+#include "mapi/eid.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -258,13 +258,6 @@ sr_code mapi_switchmsg_from_extprops(const mapi_extprops *l, mapi_switchmsg *m, 
     if (rc != SR_OK)
         mapi_switchmsg_clear(m);
     return rc;
-}
-
-int mapi_switchmsg_cpuu_code(sr_code rc)
-{
-    if (rc == SR_OK)
-        return 0;
-    return rc == SR_E_NOTFOUND ? MAPI_CPUU_NO_SWITCH_MSG : MAPI_CPUU_INVALID_SWITCH_MSG;
 }
 
 sr_code mapi_recreatemsg_from_extprops(const mapi_extprops *l, mapi_recreatemsg *m, sr_err *err)

@@ -2,6 +2,7 @@
 # workflow (statemachine), the worker pool, the journal and the report.
 PROGRAMS += switchresmb
 switchresmb_SRCS := resmb/main.c resmb/password.c resmb/summary.c resmb/workflow.c \
-                    resmb/actions.c resmb/run.c
+                    resmb/actions.c resmb/run.c resmb/setup.c resmb/batch.c resmb/pool.c \
+                    resmb/report.c
 switchresmb_USES := statemachine cpuu_invoke ldap mapi configs util
 switchresmb_LDLIBS :=

@@ -568,8 +568,6 @@ static void test_not_found_bad_keys_and_escaping(void)
     }
     CU_ASSERT_EQUAL(ldapdir_outcome_of(&out[0], 0), LDAPDIR_OUT_NOT_FOUND);
     CU_ASSERT_EQUAL(ldapdir_outcome_of(&out[6], 0), LDAPDIR_OUT_BAD_KEY);
-    CU_ASSERT_EQUAL(ldapdir_outcome_exit_bits(LDAPDIR_OUT_NOT_FOUND), 1);
-    CU_ASSERT_EQUAL(ldapdir_outcome_exit_bits(LDAPDIR_OUT_OK), 0);
     ldapdir_free(d);
 }
 
@@ -709,7 +707,7 @@ static void test_scp(void)
     for (size_t i = 0; i < n; i++)
         seen |= sr_streq_ci(urls[i], want);
     CU_ASSERT(seen);
-    ldapdir_strv_free(urls);
+    sr_strv_free(urls);
     ldapdir_free(d);
 }
 

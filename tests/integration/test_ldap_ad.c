@@ -529,7 +529,7 @@ static void test_scp(void)
     snprintf(want, sizeof want, "https://%s/Autodiscover/Autodiscover.xml", ews_host);
     CU_ASSERT_EQUAL(n, 1);
     CU_ASSERT(n >= 1 && sr_streq_ci(urls[0], want));
-    ldapdir_strv_free(urls);
+    sr_strv_free(urls);
     ldapdir_free(d);
 }
 

@@ -319,7 +319,7 @@ static int temp_profiles(const ccase *c)
     if (mapi_pstore_list(st, &names, &n, &e) == SR_OK) {
         for (size_t i = 0; i < n; i++)
             t += mapi_profile_name_is_temp(names[i]);
-        mapi_names_free(names, n);
+        sr_strv_free(names);
     }
     mapi_pstore_free(st);
     return t;
@@ -533,7 +533,7 @@ static void test_target_list_recreate_leave(void)
             mapi_profile_clear(&p);
         }
         CU_ASSERT_EQUAL(seen, 2);
-        mapi_names_free(names, n);
+        sr_strv_free(names);
     }
     mapi_pstore_free(st);
     case_free(&c);

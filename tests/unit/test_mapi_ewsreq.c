@@ -697,9 +697,9 @@ static void test_busy_backoff_then_ok(void)
     snprintf(url, sizeof url, "http://127.0.0.1:%d/EWS/Exchange.asmx", s->port);
     mapi_ews_call c;
     sr_err e;
-    long long t0 = mapi_now_ms();
+    long long t0 = sr_now_ms();
     CU_ASSERT_EQUAL(getitem_call(net, url, &c, &e), SR_OK);
-    CU_ASSERT_TRUE(mapi_now_ms() - t0 >= 300);
+    CU_ASSERT_TRUE(sr_now_ms() - t0 >= 300);
     CU_ASSERT_EQUAL(srv_count(s), 2);
     CU_ASSERT_STRING_EQUAL(s->recs[0].auth, "Basic U1JDXHN2YzpzM2NyZXQ=");
     mapi_items l = { 0 };
@@ -749,9 +749,9 @@ static void test_503_retry_after(void)
     snprintf(url, sizeof url, "http://127.0.0.1:%d/EWS/Exchange.asmx", s->port);
     mapi_ews_call c;
     sr_err e;
-    long long t0 = mapi_now_ms();
+    long long t0 = sr_now_ms();
     CU_ASSERT_EQUAL(getitem_call(net, url, &c, &e), SR_OK);
-    CU_ASSERT_TRUE(mapi_now_ms() - t0 >= 1000);
+    CU_ASSERT_TRUE(sr_now_ms() - t0 >= 1000);
     CU_ASSERT_EQUAL(srv_count(s), 2);
     call_done(&c);
     mapi_net_free(net);
@@ -842,9 +842,9 @@ static void test_concurrency_and_reuse(void)
         for (int i = 0; i < 4; i++)
             c[i] = (mapi_ews_call){ .url = url, .mailbox = "m@x.example", .idempotent = 1,
                                     .req = mapi_ews_req_getitem(&t, ids, 1, NULL, &e) };
-        long long t0 = mapi_now_ms();
+        long long t0 = sr_now_ms();
         CU_ASSERT_EQUAL(mapi_ews_run(net, c, 4, &e), SR_OK);
-        long long took = mapi_now_ms() - t0;
+        long long took = sr_now_ms() - t0;
         CU_ASSERT_TRUE(took < 4 * 300 - 200);   /* concurrent, not one after another */
         for (int i = 0; i < 4; i++) {
             CU_ASSERT_PTR_NOT_NULL(c[i].resp_op);
