@@ -29,13 +29,12 @@
 #include <unistd.h>
 
 #define PY "/usr/bin/python3"
-enum { MAX_ENV = 64, MAX_RCPT = 20000 };
+enum { MAX_RCPT = 20000 };
 
 /* ---- the lab ------------------------------------------------------------ */
 
-static char *tmp_dir, *lab_dir, *org_path, *lab_script;
-static char *env_keys[MAX_ENV], *env_vals[MAX_ENV];
-static int n_env;
+static char *tmp_dir, *org_path;
+static tu_lab g_lab;
 
 typedef struct {
     char *id, *smtp, *legacy, *target, *problems, *proxies, *dn;
@@ -47,10 +46,7 @@ static char ews_host[256];
 
 static const char *lab(const char *key)
 {
-    for (int i = 0; i < n_env; i++)
-        if (!strcmp(env_keys[i], key))
-            return env_vals[i];
-    return "";
+    return tu_lab_get(&g_lab, key);
 }
 
 /* A case this lab cannot have; the other lab's run covers it (tu_na). */
@@ -64,25 +60,6 @@ static long now_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
-
-static int read_env(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return -1;
-    char line[4096];
-    while (n_env < MAX_ENV && fgets(line, sizeof line, f)) {
-        line[strcspn(line, "\r\n")] = '\0';
-        char *eq = strchr(line, '=');
-        if (!eq || line[0] == '#')
-            continue;
-        *eq = '\0';
-        env_keys[n_env] = strdup(line);
-        env_vals[n_env++] = strdup(eq + 1);
-    }
-    fclose(f);
-    return 0;
 }
 
 static int read_expect(const char *path)
@@ -136,10 +113,7 @@ static int lab_start(int users, int rooms, int equipment)
     tmp_dir = tu_mkdtemp("ldaplab");
     if (!tmp_dir)
         return -1;
-    const char *ls = getenv("LAB_SCRIPT");
-    lab_script = ls && *ls ? strdup(ls) : sr_asprintf("%s/tests/lab/slapd-lab.sh", tu_root());
     org_path = sr_asprintf("%s/org.json", tmp_dir);
-    lab_dir = sr_asprintf("%s/lab", tmp_dir);
     char *gen = sr_asprintf("%s/tests/lab/orggen.py", tu_root());
     char u[16], r[16], e[16];
     snprintf(u, sizeof u, "%d", users);
@@ -147,36 +121,25 @@ static int lab_start(int users, int rooms, int equipment)
     snprintf(e, sizeof e, "%d", equipment);
     char *log = sr_asprintf("%s/lab-start.log", tmp_dir);
     char *tsv = sr_asprintf("%s/expect.tsv", tmp_dir);
-    char *envp = sr_asprintf("%s/lab.env", lab_dir);
+    char *dir = sr_asprintf("%s/lab", tmp_dir);
     char *gen_argv[] = { PY, gen, "--users", u, "--rooms", r, "--equipment", e, "--seed", "7",
                          "-o", org_path, NULL };
     const char *tsv_args[] = { org_path, NULL };   /* one TSV line per recipient */
-    char *start_argv[] = { "bash", lab_script, "start", lab_dir, org_path, NULL };
-    int ok = tu_run(gen_argv, NULL, 60000) == 0 && tu_py_to("tests/py/org_expect_ldap.py", tsv_args, tsv) == 0 &&
-             read_expect(tsv) == 0 && mkdir(lab_dir, 0700) == 0;
-    if (ok && tu_run(start_argv, log, 300000) != 0) {
-        fprintf(stderr, "lab start failed (%s):\n", lab_script);
-        char *cat[] = { "cat", log, NULL };
-        tu_run(cat, NULL, 5000);
-        ok = 0;
-    }
-    if (ok)
-        ok = read_env(envp) == 0;
+    int ok = tu_run(gen_argv, NULL, 60000) == 0 &&
+             tu_py_to("tests/py/org_expect_ldap.py", tsv_args, tsv) == 0 && read_expect(tsv) == 0 &&
+             tu_lab_start(&g_lab, NULL, dir, org_path, log, 300000) == 0;
     if (ok)
         lab_pid = (pid_t)atoi(lab("LAB_PID"));
     free(gen);
     free(log);
     free(tsv);
-    free(envp);
+    free(dir);
     return ok ? 0 : -1;
 }
 
 static void lab_stop(void)
 {
-    if (lab_dir && lab_script) {
-        char *argv[] = { "bash", lab_script, "stop", lab_dir, NULL };
-        tu_run(argv, NULL, 60000);
-    }
+    tu_lab_free(&g_lab);
     if (tmp_dir)
         tu_rm_rf(tmp_dir);
 }
@@ -1015,7 +978,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "test_ldap: could not start the lab\n");
         return 1;
     }
-    printf("lab: %s (%s), %d recipients\n", lab("LAB_KIND"), lab_script, n_rc);
+    printf("lab: %s (%s), %d recipients\n", lab("LAB_KIND"), g_lab.script, n_rc);
     if (CU_initialize_registry() != CUE_SUCCESS)
         return 1;
     CU_pSuite s = CU_add_suite("ldap", NULL, NULL);
