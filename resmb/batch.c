@@ -70,6 +70,9 @@ void resmb_connect_dir(const resmb_run *run, resmb_shared *sh)
     if (ldapdir_connect(&o, &sh->dir, &e) != SR_OK) {
         snprintf(sh->dir_msg, sizeof sh->dir_msg, "directory: %s", e.msg);
         sh->dir = NULL;
+    } else {
+        sr_log(SR_LOG_INFO, NULL, "directory %s: naming context %s, configuration %s",
+               ldapdir_dc(sh->dir), ldapdir_base(sh->dir), ldapdir_config_base(sh->dir));
     }
     sr_secret_free(pw);
 }

@@ -47,6 +47,8 @@ static void worker(resmb_run *run, resmb_mb *m, int idx, int wfd)
         if (m->run_bits || r.state == MB_DONE)
             r.bits = m->run_bits;
     }
+    if (j)
+        sr_log(SR_LOG_DEBUG, m->key, "journal: %u write(s) in this worker", sm_journal_writes(j));
     sm_journal_close(j);
     resmb_actx_release(&a);
     ssize_t w = write(wfd, &r, sizeof r);

@@ -93,7 +93,6 @@ void sm_journal_close(sm_journal *j)
     free(j);
 }
 
-void sm_journal_crash_at(sm_journal *j, unsigned n) { j->crash_at = n; }
 unsigned sm_journal_writes(const sm_journal *j) { return j->writes; }
 
 static const struct sm_row *find_row(const sm_def *def, int state, int event)
@@ -313,7 +312,6 @@ sr_code sm_foreach(sm_journal *j, int (*fn)(const char *, int, unsigned, void *)
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? SR_OK : db_fail(j, err, "read");
 }
 
-const char *sm_object(const sm_step *step) { return step->object; }
 void sm_add_exit_bits(sm_step *step, unsigned bits) { step->exit_bits |= bits; }
 sr_err *sm_err(sm_step *step) { return &step->err; }
 

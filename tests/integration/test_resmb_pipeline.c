@@ -335,14 +335,17 @@ static char *switch_target(const char *mailbox)
     sr_err e;
     mapi_session *s = n ? mapi_session_logon(n, &so, &e) : NULL;
     mapi_switchmsg m = { 0 };
-    char *id = NULL, *r = NULL;
-    sr_code rc = s ? mapi_session_read_switchmsg(s, &m, &id, &e) : SR_E_CONNECT;
-    if (rc == SR_OK)
+    mapi_folders f = { 0 };
+    sr_err sme;
+    char *r = NULL;
+    /* the way the program reads it (one round trip with the folder tree) */
+    sr_code rc = s ? mapi_session_open_mailbox(s, &f, &m, &sme, &e) : SR_E_CONNECT;
+    if (rc == SR_OK && sme.code == SR_OK)
         r = sr_strdup(m.target_smtp);
-    else if (rc == SR_E_NOTFOUND)
+    else if (rc == SR_OK && sme.code == SR_E_NOTFOUND)
         r = sr_strdup("");
     mapi_switchmsg_clear(&m);
-    free(id);
+    mapi_folders_clear(&f);
     mapi_session_free(s);
     mapi_net_free(n);
     return r;
