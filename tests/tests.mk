@@ -51,3 +51,5 @@ TEST_SCRIPTS += tests/integration/ldap_samba.sh
 TEST_SCRIPTS += tests/integration/resmb_cli.sh
 # unused_symbols: every public function of a module archive has a caller outside tests/.
 TEST_SCRIPTS += tests/integration/unused_symbols.sh
+# test_runner: tests/run_tests.sh and summarize.sh count skips and missing tests.
+TEST_SCRIPTS += tests/integration/test_runner.sh
