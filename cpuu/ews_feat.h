@@ -103,6 +103,38 @@ xmlDocPtr ewsf_req_resolvenames(const mapi_ews_target *t, const char *entry, sr_
  * SR_E_AMBIGUOUS when several did. */
 sr_code ewsf_parse_resolvenames(xmlNodePtr resp_op, char **smtp, char **name, sr_err *err);
 
+/* ---- search folders (ews_search.c; MS-OXWSFOLD, SearchFolderType) ---- */
+/* FindFolder Shallow under the `searchfolders` distinguished folder (Finder):
+ * ids, DisplayName, FolderClass; one page of up to max entries. */
+xmlDocPtr ewsf_req_find_searchfolders(const mapi_ews_target *t, unsigned max, sr_err *err);
+/* GetFolder of n folders: FolderIds (ids[i]) and DistinguishedFolderIds
+ * (dist[i], NULL-terminated list, may be NULL), shape IdOnly + DisplayName,
+ * FolderClass, ParentFolderId and, when search is set, SearchParameters. */
+xmlDocPtr ewsf_req_getfolders(const mapi_ews_target *t, const char *const *ids, size_t n,
+                              const char *const *dist, int search, sr_err *err);
+/* CreateFolder of n search folders under `searchfolders`; names[i],
+ * classes[i] (may be NULL) and params[i] (a t:SearchParameters element of
+ * any document, deep-copied). */
+xmlDocPtr ewsf_req_create_searchfolders(const mapi_ews_target *t, const char *const *names,
+                                        const char *const *classes, xmlNodePtr const *params,
+                                        size_t n, sr_err *err);
+/* UpdateFolder: SetFolderField folder:SearchParameters of n folders. */
+xmlDocPtr ewsf_req_set_searchparams(const mapi_ews_target *t, const char *const *ids,
+                                    xmlNodePtr const *params, size_t n, sr_err *err);
+/* DeleteFolder HardDelete of n folders. */
+xmlDocPtr ewsf_req_deletefolders(const mapi_ews_target *t, const char *const *ids, size_t n,
+                                 sr_err *err);
+/* The folder elements of a GetFolder/CreateFolder answer in order, one per
+ * response message (NULL for an answer with an error); *v heap (caller frees
+ * the array only; elements point into resp_op's document).  Returns SR_OK or
+ * the first error (err names its ResponseCode); *nbad counts the errors. */
+sr_code ewsf_parse_folders(xmlNodePtr resp_op, xmlNodePtr **v, size_t *n, unsigned *nbad,
+                           sr_err *err);
+/* Canonical text of an element subtree (local names, attributes in order,
+ * trimmed text; namespace prefixes and whitespace ignored): to compare what
+ * two servers or a server and a backup hold.  Heap, caller frees. */
+char *ewsf_canon(xmlNodePtr n);
+
 /* ---- serialisation (backups) ---- */
 /* The subtree of node as a standalone UTF-8 document (namespaces kept);
  * heap (caller frees with xmlFree), *len its size. */

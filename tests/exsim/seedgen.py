@@ -205,7 +205,7 @@ def make_contacts(box, others, side):
         tsub(m, "Status", "Normal")
 
 
-def make_search_folder(box):
+def make_search_folder(box, others):
     finder = box.folders["searchfolders"][0]
     sf, _ = box.folder(finder, "Unread mail", "IPF.Note")
     sf.set("search", "1")
@@ -217,6 +217,23 @@ def make_search_folder(box):
     tsub(c, "Constant", Value="false")
     bf = tsub(sp, "BaseFolderIds")
     tsub(bf, "DistinguishedFolderId", Id="inbox")
+    if len(others) < 3:
+        return
+    # "Mail from people": Outlook keeps EX senders by legacyExchangeDN
+    # (PidTagSenderEmailAddress 0x0C1F) and SMTP ones by address (0x5D01)
+    sf, _ = box.folder(finder, "Mail from the team", "IPF.Note")
+    sf.set("search", "1")
+    sp = tsub(sf, "SearchParameters", Traversal="Shallow")
+    alt = tsub(tsub(sp, "Restriction"), "Or")
+    for n, other in enumerate(others[:3]):
+        o = other["source"]
+        ex = n == 0 and o.get("legacy_dn")
+        eq = tsub(alt, "IsEqualTo")
+        tsub(eq, "ExtendedFieldURI", PropertyTag="0x0C1F" if ex else "0x5D01", PropertyType="String")
+        tsub(tsub(eq, "FieldURIOrConstant"), "Constant", Value=o["legacy_dn"] if ex else o["smtp"])
+    bf = tsub(sp, "BaseFolderIds")
+    tsub(bf, "FolderId", Id=ews_id(box.ep, "F", box.folders["projects"][1]))
+    tsub(bf, "DistinguishedFolderId", Id="sentitems")
 
 
 def make_shortcuts(box, others, side):
@@ -400,7 +417,7 @@ def generate(org, side, redirect):
         make_mail(box, others, "source")
         make_contacts(box, others, "source")
         if side == "source":
-            make_search_folder(box)
+            make_search_folder(box, others)
             make_shortcuts(box, others, side)
             make_userconfigs(box, others, side)
             make_delegates(box, others, side, start)

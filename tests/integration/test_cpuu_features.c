@@ -2004,6 +2004,318 @@ static void test_wlinks(void)
     world_close(&w);
 }
 
+/* ---- SearchFolders ---- */
+
+/* Search folders of a session: the GetFolder answer (caller frees) and the
+ * SearchFolder elements in *v (heap array). */
+static xmlDocPtr sf_list(mapi_session *s, xmlNodePtr **v, size_t *n)
+{
+    mapi_ews_target t = mapi_session_target(s);
+    sr_err e;
+    *v = NULL;
+    *n = 0;
+    mapi_ews_call f = {.idempotent = 1, .req = ewsf_req_find_searchfolders(&t, 1000, &e)};
+    mapi_folders found = {0};
+    xmlDocPtr out = NULL;
+    if (mapi_session_run(s, &f, 1, &e) == SR_OK &&
+        mapi_ews_parse_findfolder(f.resp_op, &found, &e) == SR_OK && found.n) {
+        const char **ids = calloc(found.n, sizeof *ids);
+        for (size_t i = 0; i < found.n; i++)
+            ids[i] = found.v[i].id;
+        mapi_ews_call g = {.idempotent = 1, .req = ewsf_req_getfolders(&t, ids, found.n, NULL, 1, &e)};
+        unsigned bad;
+        if (mapi_session_run(s, &g, 1, &e) == SR_OK &&
+            ewsf_parse_folders(g.resp_op, v, n, &bad, &e) == SR_OK)
+            out = g.resp;
+        else
+            xmlFreeDoc(g.resp);
+        xmlFreeDoc(g.req);
+        free(ids);
+    } else {
+        out = xmlNewDoc(BAD_CAST "1.0");   /* none */
+    }
+    mapi_folders_clear(&found);
+    xmlFreeDoc(f.req);
+    xmlFreeDoc(f.resp);
+    return out;
+}
+
+static char *sf_text(mapi_session *s)
+{
+    xmlNodePtr *v;
+    size_t n;
+    xmlDocPtr d = sf_list(s, &v, &n);
+    char *out = sr_strdup("");
+    for (size_t i = 0; d && i < n; i++) {
+        char *c = ewsf_canon(v[i]);
+        char *x = sr_asprintf("%s%s\n", out, c ? c : "");
+        free(c);
+        free(out);
+        out = x;
+    }
+    free(v);
+    xmlFreeDoc(d);
+    return out;
+}
+
+static xmlNodePtr sf_named(xmlNodePtr *v, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++) {
+        char *dn = mapi_xml_child_text(v[i], EWSF_NS_T, "DisplayName");
+        int hit = dn && strcmp(dn, name) == 0;
+        free(dn);
+        if (hit)
+            return v[i];
+    }
+    return NULL;
+}
+
+/* The target's id of a distinguished folder (heap). */
+static char *dist_id(mapi_session *s, const char *name)
+{
+    mapi_ews_target t = mapi_session_target(s);
+    sr_err e;
+    const char *dist[] = {name, NULL};
+    mapi_ews_call g = {.idempotent = 1, .req = ewsf_req_getfolders(&t, NULL, 0, dist, 0, &e)};
+    xmlNodePtr *v = NULL;
+    size_t n = 0;
+    unsigned bad;
+    char *id = NULL;
+    if (mapi_session_run(s, &g, 1, &e) == SR_OK &&
+        ewsf_parse_folders(g.resp_op, &v, &n, &bad, &e) == SR_OK && n == 1)
+        id = mapi_xml_attr(mapi_xml_child(v[0], EWSF_NS_T, "FolderId"), "Id");
+    free(v);
+    xmlFreeDoc(g.req);
+    xmlFreeDoc(g.resp);
+    return id;
+}
+
+/* Parameters from XML text (t: bound), for the target's own search folders. */
+static xmlDocPtr sf_params(const char *restriction, const char *bases, const char *trav)
+{
+    char *x = sr_asprintf("<t:SearchParameters xmlns:t='%s' Traversal='%s'><t:Restriction>%s"
+                          "</t:Restriction><t:BaseFolderIds>%s</t:BaseFolderIds>"
+                          "</t:SearchParameters>", EWSF_NS_T, trav, restriction, bases);
+    sr_err e;
+    xmlDocPtr d = ewsf_parse(x, strlen(x), "params", &e);
+    free(x);
+    return d;
+}
+
+static long tgt_ops_sum(void)
+{
+    return tgt_ops("CreateFolder") + tgt_ops("UpdateFolder") + tgt_ops("DeleteFolder");
+}
+
+static void test_searchfolders(void)
+{
+    world w;
+    feature_stats st;
+    sr_err e;
+    CU_ASSERT_EQUAL_FATAL(world_open(&w, 0, 1), 0);
+    /* builders against the schema */
+    mapi_ews_target vt = {.mailbox = "room@x.test"};
+    const char *ids[] = {"AAMk=", "AAMl="};
+    const char *dist[] = {"inbox", "sentitems", NULL};
+    xmlDocPtr pd = sf_params("<t:Exists><t:FieldURI FieldURI='item:Subject'/></t:Exists>",
+                             "<t:DistinguishedFolderId Id='inbox'/>", "Deep");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(pd);
+    xmlNodePtr pp[2] = {xmlDocGetRootElement(pd), xmlDocGetRootElement(pd)};
+    const char *names[] = {"A", "B <&>"}, *classes[] = {"IPF.Note", NULL};
+    validate(ewsf_req_find_searchfolders(&vt, 10, &e), "FindFolder searchfolders");
+    validate(ewsf_req_getfolders(&vt, ids, 2, dist, 1, &e), "GetFolder");
+    validate(ewsf_req_create_searchfolders(&vt, names, classes, pp, 2, &e), "CreateFolder");
+    validate(ewsf_req_set_searchparams(&vt, ids, pp, 2, &e), "UpdateFolder");
+    validate(ewsf_req_deletefolders(&vt, ids, 2, &e), "DeleteFolder");
+    xmlFreeDoc(pd);
+
+    /* the target already has its own search folder and an outdated copy */
+    char *tinbox = dist_id(w.tgt, "inbox"), *tsent = dist_id(w.tgt, "sentitems");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(tinbox);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(tsent);
+    char *b = sr_asprintf("<t:FolderId Id='%s'/>", tinbox);
+    xmlDocPtr own = sf_params("<t:IsEqualTo><t:FieldURI FieldURI='message:IsRead'/>"
+                              "<t:FieldURIOrConstant><t:Constant Value='true'/></t:FieldURIOrConstant>"
+                              "</t:IsEqualTo>", b, "Shallow");
+    free(b);
+    xmlNodePtr op[2] = {xmlDocGetRootElement(own), xmlDocGetRootElement(own)};
+    const char *on[] = {"Target own search", "Unread mail"}, *oc[] = {"IPF.Note", "IPF.Note"};
+    mapi_ews_target tt = mapi_session_target(w.tgt);
+    mapi_ews_call cc = {.req = ewsf_req_create_searchfolders(&tt, on, oc, op, 2, &e)};
+    CU_ASSERT_EQUAL_FATAL(mapi_session_run(w.tgt, &cc, 1, &e), SR_OK);
+    CU_ASSERT_EQUAL_FATAL(mapi_ews_parse_status(cc.resp_op, &e), SR_OK);
+    xmlFreeDoc(cc.req);
+    xmlFreeDoc(cc.resp);
+    xmlFreeDoc(own);
+    char *before = sf_text(w.tgt);
+    world_close(&w);
+
+    /* dry run: nothing written */
+    CU_ASSERT_EQUAL_FATAL(world_open(&w, 1, 1), 0);
+    reset_stats();
+    CU_ASSERT_EQUAL(run_feature(&w, CFG_F_SEARCHFOLDERS, &st, &e), SR_OK);
+    CU_ASSERT_EQUAL(st.changed, 2);
+    CU_ASSERT_EQUAL(tgt_ops_sum(), 0);
+    char *now = sf_text(w.tgt);
+    CU_ASSERT_STRING_EQUAL(now, before);
+    free(now);
+    world_close(&w);
+
+    /* update */
+    CU_ASSERT_EQUAL_FATAL(world_open(&w, 0, 1), 0);
+    xmlNodePtr *src = NULL, *got = NULL;
+    size_t nsrc = 0, ngot = 0;
+    xmlDocPtr sd = sf_list(w.src, &src, &nsrc);
+    CU_ASSERT_EQUAL_FATAL(nsrc, 2);
+    reset_stats();
+    CU_ASSERT_EQUAL_FATAL(run_feature(&w, CFG_F_SEARCHFOLDERS, &st, &e), SR_OK);
+    long rt = tgt_round_trips();
+    printf("\n    SearchFolders update: target round trips %ld, unresolved %u\n", rt, st.unresolved);
+    CU_ASSERT_EQUAL(st.seen, 2);
+    CU_ASSERT_EQUAL(st.changed, 2);
+    CU_ASSERT_EQUAL(st.unsupported, 0);
+    CU_ASSERT_EQUAL(tgt_ops("CreateFolder"), 1);
+    CU_ASSERT_EQUAL(tgt_ops("UpdateFolder"), 1);
+    /* batched: round 1 FindFolder + GetFolder of the distinguished folders,
+     * round 2 one GetFolder of every search folder, round 3 one CreateFolder
+     * and one UpdateFolder (the simulator may serialise concurrent calls) */
+    CU_ASSERT_EQUAL(tgt_ops("FindFolder"), 1);
+    CU_ASSERT_EQUAL(tgt_ops("GetFolder"), 2);
+    CU_ASSERT_TRUE(rt <= 5);
+    xmlDocPtr gdoc = sf_list(w.tgt, &got, &ngot);
+    CU_ASSERT_EQUAL(ngot, 3);
+    /* "Unread mail": the source's restriction and traversal, the target's inbox */
+    xmlNodePtr su = sf_named(src, nsrc, "Unread mail"), tu = sf_named(got, ngot, "Unread mail");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(su);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(tu);
+    xmlNodePtr sp = mapi_xml_child(su, EWSF_NS_T, "SearchParameters");
+    xmlNodePtr tp = mapi_xml_child(tu, EWSF_NS_T, "SearchParameters");
+    char *a = ewsf_canon(mapi_xml_child(sp, EWSF_NS_T, "Restriction"));
+    char *c = ewsf_canon(mapi_xml_child(tp, EWSF_NS_T, "Restriction"));
+    CU_ASSERT_STRING_EQUAL(a, c);
+    free(a);
+    free(c);
+    char *trav = mapi_xml_attr(tp, "Traversal");
+    CU_ASSERT_STRING_EQUAL(trav, "Deep");
+    free(trav);
+    char *bid = mapi_xml_attr(mapi_xml_child(mapi_xml_child(tp, EWSF_NS_T, "BaseFolderIds"),
+                                             EWSF_NS_T, "FolderId"), "Id");
+    CU_ASSERT_STRING_EQUAL(bid, tinbox);
+    free(bid);
+    /* "Mail from the team": recipients mapped, bases Inbox/Projects and Sent Items */
+    xmlNodePtr sm = sf_named(src, nsrc, "Mail from the team");
+    xmlNodePtr tm = sf_named(got, ngot, "Mail from the team");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(sm);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(tm);
+    xmlNodePtr so = mapi_xml_child(mapi_xml_child(mapi_xml_child(sm, EWSF_NS_T, "SearchParameters"),
+                                                  EWSF_NS_T, "Restriction"), EWSF_NS_T, "Or");
+    xmlNodePtr to = mapi_xml_child(mapi_xml_child(mapi_xml_child(tm, EWSF_NS_T, "SearchParameters"),
+                                                  EWSF_NS_T, "Restriction"), EWSF_NS_T, "Or");
+    unsigned nconst = 0, kept = 0;
+    for (xmlNodePtr x = mapi_xml_child(so, NULL, NULL), y = mapi_xml_child(to, NULL, NULL); x && y;
+         x = mapi_xml_next(x, NULL, NULL), y = mapi_xml_next(y, NULL, NULL)) {
+        char *sv = mapi_xml_attr(mapi_xml_child(mapi_xml_child(x, EWSF_NS_T, "FieldURIOrConstant"),
+                                                EWSF_NS_T, "Constant"), "Value");
+        char *tv = mapi_xml_attr(mapi_xml_child(mapi_xml_child(y, EWSF_NS_T, "FieldURIOrConstant"),
+                                                EWSF_NS_T, "Constant"), "Value");
+        CU_ASSERT_PTR_NOT_NULL_FATAL(sv);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(tv);
+        nconst++;
+        const rcpt *r = NULL;
+        for (int i = 0; i < g_nrc && !r; i++)
+            if (!strcasecmp(g_rc[i].src, sv) || !strcasecmp(g_rc[i].src_dn, sv))
+                r = &g_rc[i];
+        CU_ASSERT_PTR_NOT_NULL(r);
+        char *tag = mapi_xml_attr(mapi_xml_child(y, EWSF_NS_T, "ExtendedFieldURI"), "PropertyTag");
+        if (r && r->tgt[0] && sv[0] == '/') {
+            /* the target's DN, or its SMTP address on the sender's SMTP property */
+            CU_ASSERT_TRUE(strncmp(tv, "/o=TargetOrg/", 13) == 0 ||
+                           (strcasecmp(tv, r->tgt) == 0 && tag && !strcmp(tag, "0x5D01")));
+        } else if (r && r->tgt[0]) {
+            CU_ASSERT_EQUAL(strcasecmp(tv, r->tgt), 0);
+        } else {
+            CU_ASSERT_STRING_EQUAL(tv, sv);
+        }
+        kept += r && !r->tgt[0];
+        free(tag);
+        free(sv);
+        free(tv);
+    }
+    CU_ASSERT_EQUAL(nconst, 3);
+    CU_ASSERT_EQUAL(st.unresolved, kept);
+    const mapi_folder *proj = folder_named(&w.c.tgt_folders, "Projects");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(proj);
+    int hit_proj = 0, hit_sent = 0, nb = 0;
+    for (xmlNodePtr f = mapi_xml_child(mapi_xml_child(mapi_xml_child(tm, EWSF_NS_T, "SearchParameters"),
+                                                      EWSF_NS_T, "BaseFolderIds"), NULL, NULL);
+         f; f = mapi_xml_next(f, NULL, NULL), nb++) {
+        char *id = mapi_xml_attr(f, "Id");
+        hit_proj |= id && !strcmp(id, proj->id);
+        hit_sent |= id && !strcmp(id, tsent);
+        free(id);
+    }
+    CU_ASSERT_EQUAL(nb, 2);
+    CU_ASSERT_TRUE(hit_proj && hit_sent);
+    CU_ASSERT_PTR_NOT_NULL(sf_named(got, ngot, "Target own search"));
+    free(got);
+    xmlFreeDoc(gdoc);
+    char *after = sf_text(w.tgt);
+    world_close(&w);
+
+    /* second run: nothing to write; a copy changed by hand is set back */
+    CU_ASSERT_EQUAL_FATAL(world_open(&w, 0, 1), 0);
+    reset_stats();
+    CU_ASSERT_EQUAL(run_feature(&w, CFG_F_SEARCHFOLDERS, &st, &e), SR_OK);
+    CU_ASSERT_EQUAL(st.changed, 0);
+    CU_ASSERT_EQUAL(tgt_ops_sum(), 0);
+    now = sf_text(w.tgt);
+    CU_ASSERT_STRING_EQUAL(now, after);
+    free(now);
+    gdoc = sf_list(w.tgt, &got, &ngot);
+    xmlNodePtr victim = sf_named(got, ngot, "Mail from the team");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(victim);
+    char *vid = mapi_xml_attr(mapi_xml_child(victim, EWSF_NS_T, "FolderId"), "Id");
+    xmlNodePtr vp = mapi_xml_child(victim, EWSF_NS_T, "SearchParameters");
+    xmlSetProp(vp, BAD_CAST "Traversal", BAD_CAST "Deep");
+    const char *vids[] = {vid};
+    tt = mapi_session_target(w.tgt);
+    mapi_ews_call uc = {.req = ewsf_req_set_searchparams(&tt, vids, &vp, 1, &e)};
+    CU_ASSERT_EQUAL(mapi_session_run(w.tgt, &uc, 1, &e), SR_OK);
+    CU_ASSERT_EQUAL(mapi_ews_parse_status(uc.resp_op, &e), SR_OK);
+    xmlFreeDoc(uc.req);
+    xmlFreeDoc(uc.resp);
+    free(vid);
+    free(got);
+    xmlFreeDoc(gdoc);
+    now = sf_text(w.tgt);
+    CU_ASSERT_STRING_NOT_EQUAL(now, after);
+    free(now);
+    reset_stats();
+    CU_ASSERT_EQUAL(run_feature(&w, CFG_F_SEARCHFOLDERS, &st, &e), SR_OK);
+    CU_ASSERT_EQUAL(st.changed, 1);
+    CU_ASSERT_EQUAL(tgt_ops("UpdateFolder"), 1);
+    now = sf_text(w.tgt);
+    CU_ASSERT_STRING_EQUAL(now, after);
+    free(now);
+
+    /* rollback: the target's search folders exactly as before; twice is a no-op */
+    CU_ASSERT_EQUAL(cpuu_feature_ops(CFG_F_SEARCHFOLDERS)->restore(&w.c, &e), SR_OK);
+    now = sf_text(w.tgt);
+    CU_ASSERT_STRING_EQUAL(now, before);
+    free(now);
+    reset_stats();
+    CU_ASSERT_EQUAL(cpuu_feature_ops(CFG_F_SEARCHFOLDERS)->restore(&w.c, &e), SR_OK);
+    CU_ASSERT_EQUAL(tgt_ops_sum(), 0);
+    world_close(&w);
+
+    free(src);
+    xmlFreeDoc(sd);
+    free(before);
+    free(after);
+    free(tinbox);
+    free(tsent);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -2020,6 +2332,7 @@ int main(void)
     CU_add_test(s, "Nicks: mapped rows, own rows kept, idempotent, restore, Remove", test_nicks);
     CU_add_test(s, "Favorites/Calendar/Shortcuts links: mapped, grouped, idempotent, restore",
                 test_wlinks);
+    CU_add_test(s, "SearchFolders: mapped, idempotent, repair, restore", test_searchfolders);
     CU_add_test(s, "updated in place: one read, nothing to change", test_in_place);
     CU_add_test(s, "bad backups are refused with a clear message", test_bad_backups);
     CU_add_test(s, "directory outage fails the feature naming mailbox and DC", test_directory_outage);
