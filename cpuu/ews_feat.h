@@ -135,6 +135,25 @@ sr_code ewsf_parse_folders(xmlNodePtr resp_op, xmlNodePtr **v, size_t *n, unsign
  * two servers or a server and a backup hold.  Heap, caller frees. */
 char *ewsf_canon(xmlNodePtr n);
 
+/* ---- contacts and personal distribution lists (ews_contacts.c) ---- */
+/* FindItem Shallow in folder_id, IdOnly + item:ItemClass, one page from offset. */
+xmlDocPtr ewsf_req_finditems(const mapi_ews_target *t, const char *folder_id, unsigned offset,
+                             unsigned max, sr_err *err);
+/* The ItemIds of a FindItem answer (heap strings appended to *ids / *n; the
+ * caller frees them); *last = IncludesLastItemInRange. */
+sr_code ewsf_parse_itemids(xmlNodePtr resp_op, char ***ids, size_t *n, int *last, sr_err *err);
+/* GetItem of n ids with IdOnly + the listed FieldURIs (NULL-terminated). */
+xmlDocPtr ewsf_req_getitems(const mapi_ews_target *t, const char *const *ids, size_t n,
+                            const char *const *fields, sr_err *err);
+/* UpdateItem (AlwaysOverwrite): ItemChange i = ids[i] with the children of
+ * updates[i] (a t:Updates element of any document, deep-copied). */
+xmlDocPtr ewsf_req_updateitems(const mapi_ews_target *t, const char *const *ids,
+                               xmlNodePtr const *updates, size_t n, sr_err *err);
+/* The item elements of a GetItem/UpdateItem answer, one per response message
+ * (NULL for an error); as ewsf_parse_folders. */
+sr_code ewsf_parse_itemlist(xmlNodePtr resp_op, xmlNodePtr **v, size_t *n, unsigned *nbad,
+                            sr_err *err);
+
 /* ---- serialisation (backups) ---- */
 /* The subtree of node as a standalone UTF-8 document (namespaces kept);
  * heap (caller frees with xmlFree), *len its size. */

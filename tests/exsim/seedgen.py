@@ -203,6 +203,26 @@ def make_contacts(box, others, side):
             tsub(mb, "RoutingType", "SMTP")
         tsub(mb, "MailboxType", "Mailbox")
         tsub(m, "Status", "Normal")
+    # a second contact folder: a list mixing an external one-off, a GAL user
+    # by EX address and another recipient as an SMTP one-off
+    team, _ = box.folder(cont, "Team contacts", "IPF.Contact")
+    _, body, _ = box.item(team, "DistributionList", "IPM.DistList", "Partners")
+    tsub(body, "DisplayName", "Partners")
+    members = tsub(body, "Members")
+    rows = [("Partner Contact", "partner@example.org", "SMTP", "OneOff")]
+    for n, other in enumerate(others[1:3]):
+        o = other[side]
+        ex = n == 0 and o.get("legacy_dn")
+        rows.append((other["display_name"], o["legacy_dn"] if ex else o["smtp"],
+                     "EX" if ex else "SMTP", "Mailbox" if ex else "OneOff"))
+    for n, (name, address, rt, mt) in enumerate(rows):
+        m = tsub(members, "Member", Key=f"p{n + 1}")
+        mb = tsub(m, "Mailbox")
+        tsub(mb, "Name", name)
+        tsub(mb, "EmailAddress", address)
+        tsub(mb, "RoutingType", rt)
+        tsub(mb, "MailboxType", mt)
+        tsub(m, "Status", "Normal")
 
 
 def make_search_folder(box, others):

@@ -2316,6 +2316,211 @@ static void test_searchfolders(void)
     free(tsent);
 }
 
+/* ---- ContactMembers ---- */
+static const char *const cm_fields[] = {"item:ItemClass", "contacts:DisplayName",
+                                        "contacts:EmailAddresses", "distributionlist:Members", NULL};
+
+/* Every item of every contact folder of the target, copied under one root
+ * (folder order, then the folder's order). */
+static xmlDocPtr cm_items(world *w)
+{
+    xmlDocPtr all = xmlNewDoc(BAD_CAST "1.0");
+    xmlNodePtr root = xmlNewDocNode(all, NULL, BAD_CAST "All", NULL);
+    xmlDocSetRootElement(all, root);
+    mapi_ews_target t = mapi_session_target(w->tgt);
+    sr_err e;
+    for (size_t f = 0; f < w->c.tgt_folders.n; f++) {
+        const mapi_folder *mf = &w->c.tgt_folders.v[f];
+        if (!mf->folder_class || strncmp(mf->folder_class, "IPF.Contact", 11))
+            continue;
+        mapi_ews_call fc = {.idempotent = 1, .req = ewsf_req_finditems(&t, mf->id, 0, 1000, &e)};
+        char **ids = NULL;
+        size_t n = 0;
+        int last;
+        CU_ASSERT_EQUAL(mapi_session_run(w->tgt, &fc, 1, &e), SR_OK);
+        CU_ASSERT_EQUAL(ewsf_parse_itemids(fc.resp_op, &ids, &n, &last, &e), SR_OK);
+        xmlFreeDoc(fc.req);
+        xmlFreeDoc(fc.resp);
+        if (!n)
+            continue;
+        mapi_ews_call gc = {.idempotent = 1,
+                            .req = ewsf_req_getitems(&t, (const char *const *)ids, n, cm_fields, &e)};
+        xmlNodePtr *v = NULL;
+        size_t k = 0;
+        unsigned bad;
+        CU_ASSERT_EQUAL(mapi_session_run(w->tgt, &gc, 1, &e), SR_OK);
+        CU_ASSERT_EQUAL(ewsf_parse_itemlist(gc.resp_op, &v, &k, &bad, &e), SR_OK);
+        for (size_t i = 0; i < k; i++)
+            if (v[i])
+                xmlAddChild(root, xmlDocCopyNode(v[i], all, 1));
+        free(v);
+        xmlFreeDoc(gc.req);
+        xmlFreeDoc(gc.resp);
+        for (size_t i = 0; i < n; i++)
+            free(ids[i]);
+        free(ids);
+    }
+    xmlReconciliateNs(all, root);
+    return all;
+}
+
+/* Canonical text of what the feature may change (ChangeKeys left out). */
+static char *cm_text(world *w)
+{
+    xmlDocPtr d = cm_items(w);
+    char *out = sr_strdup("");
+    for (xmlNodePtr it = mapi_xml_child(xmlDocGetRootElement(d), NULL, NULL); it;
+         it = mapi_xml_next(it, NULL, NULL)) {
+        char *a = ewsf_canon(mapi_xml_child(it, EWSF_NS_T, "DisplayName"));
+        char *b = ewsf_canon(mapi_xml_child(it, EWSF_NS_T, "EmailAddresses"));
+        char *c = ewsf_canon(mapi_xml_child(it, EWSF_NS_T, "Members"));
+        char *x = sr_asprintf("%s%s|%s|%s\n", out, a, b, c);
+        free(a);
+        free(b);
+        free(c);
+        free(out);
+        out = x;
+    }
+    xmlFreeDoc(d);
+    return out;
+}
+
+static const rcpt *rcpt_by_any(const char *v)
+{
+    for (int i = 0; v && i < g_nrc; i++)
+        if (!strcasecmp(g_rc[i].src, v) || !strcasecmp(g_rc[i].src_dn, v))
+            return &g_rc[i];
+    return NULL;
+}
+
+/* Compare one address before/after; counts the kept source references. */
+static void cm_check(const char *was, const char *now, unsigned *kept, unsigned *mapped)
+{
+    const rcpt *r = rcpt_by_any(was);
+    if (r && r->tgt[0]) {
+        CU_ASSERT_TRUE(now && (strncmp(now, "/o=TargetOrg/", 13) == 0 || !strcasecmp(now, r->tgt)));
+        (*mapped)++;
+    } else {
+        CU_ASSERT_STRING_EQUAL(now, was);
+        *kept += r != NULL;
+    }
+}
+
+static void test_contactmembers(void)
+{
+    world w;
+    feature_stats st;
+    sr_err e;
+    CU_ASSERT_EQUAL_FATAL(world_open(&w, 0, 1), 0);
+    const char *ids[] = {"AAMk=", "AAMl="};
+    mapi_ews_target vt = {.mailbox = "room@x.test"};
+    validate(ewsf_req_finditems(&vt, "AAMk=", 0, 1000, &e), "FindItem");
+    validate(ewsf_req_getitems(&vt, ids, 2, cm_fields, &e), "GetItem");
+    static const char upd[] = "<t:Updates xmlns:t='" EWSF_NS_T "'><t:DeleteItemField>"
+                              "<t:FieldURI FieldURI='distributionlist:Members'/></t:DeleteItemField>"
+                              "<t:SetItemField><t:IndexedFieldURI FieldURI='contacts:EmailAddress' "
+                              "FieldIndex='EmailAddress1'/><t:Contact><t:EmailAddresses>"
+                              "<t:Entry Key='EmailAddress1'>a@x.test</t:Entry></t:EmailAddresses>"
+                              "</t:Contact></t:SetItemField></t:Updates>";
+    xmlDocPtr ud = ewsf_parse(upd, sizeof upd - 1, "updates", &e);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(ud);
+    xmlNodePtr uu[2] = {xmlDocGetRootElement(ud), xmlDocGetRootElement(ud)};
+    validate(ewsf_req_updateitems(&vt, ids, uu, 2, &e), "UpdateItem");
+    xmlFreeDoc(ud);
+    xmlDocPtr bd = cm_items(&w);
+    char *before = cm_text(&w);
+    size_t nfold = 0;
+    for (size_t f = 0; f < w.c.tgt_folders.n; f++)
+        nfold += w.c.tgt_folders.v[f].folder_class &&
+                 !strncmp(w.c.tgt_folders.v[f].folder_class, "IPF.Contact", 11);
+    CU_ASSERT_TRUE(nfold >= 2);
+    world_close(&w);
+
+    /* dry run */
+    CU_ASSERT_EQUAL_FATAL(world_open(&w, 1, 1), 0);
+    reset_stats();
+    CU_ASSERT_EQUAL(run_feature(&w, CFG_F_CONTACTMEMBERS, &st, &e), SR_OK);
+    CU_ASSERT_TRUE(st.changed >= 2);
+    CU_ASSERT_EQUAL(tgt_ops("UpdateItem"), 0);
+    char *now = cm_text(&w);
+    CU_ASSERT_STRING_EQUAL(now, before);
+    free(now);
+    world_close(&w);
+
+    /* update: one FindItem per contact folder, one GetItem, one UpdateItem */
+    CU_ASSERT_EQUAL_FATAL(world_open(&w, 0, 1), 0);
+    reset_stats();
+    CU_ASSERT_EQUAL_FATAL(run_feature(&w, CFG_F_CONTACTMEMBERS, &st, &e), SR_OK);
+    printf("\n    ContactMembers update: target round trips %ld, seen %u, changed %u, "
+           "unresolved %u\n", tgt_round_trips(), st.seen, st.changed, st.unresolved);
+    CU_ASSERT_EQUAL(tgt_ops("FindItem"), (long)nfold);
+    CU_ASSERT_EQUAL(tgt_ops("GetItem"), 1);
+    CU_ASSERT_EQUAL(tgt_ops("UpdateItem"), 1);
+    xmlDocPtr ad = cm_items(&w);
+    unsigned kept = 0, mapped = 0, ndl = 0;
+    xmlNodePtr b = mapi_xml_child(xmlDocGetRootElement(bd), NULL, NULL);
+    xmlNodePtr a = mapi_xml_child(xmlDocGetRootElement(ad), NULL, NULL);
+    for (; a && b; a = mapi_xml_next(a, NULL, NULL), b = mapi_xml_next(b, NULL, NULL)) {
+        xmlNodePtr mb = mapi_xml_child(mapi_xml_child(b, EWSF_NS_T, "Members"), NULL, NULL);
+        xmlNodePtr ma = mapi_xml_child(mapi_xml_child(a, EWSF_NS_T, "Members"), NULL, NULL);
+        ndl += mb != NULL;
+        for (; mb && ma; mb = mapi_xml_next(mb, NULL, NULL), ma = mapi_xml_next(ma, NULL, NULL)) {
+            char *was = mapi_xml_child_text(mapi_xml_child(mb, EWSF_NS_T, "Mailbox"), EWSF_NS_T,
+                                            "EmailAddress");
+            char *is = mapi_xml_child_text(mapi_xml_child(ma, EWSF_NS_T, "Mailbox"), EWSF_NS_T,
+                                           "EmailAddress");
+            char *ka = mapi_xml_attr(ma, "Key"), *kb = mapi_xml_attr(mb, "Key");
+            CU_ASSERT_STRING_EQUAL(ka, kb);   /* member keys kept */
+            cm_check(was, is, &kept, &mapped);
+            free(was);
+            free(is);
+            free(ka);
+            free(kb);
+        }
+        xmlNodePtr eb = mapi_xml_child(mapi_xml_child(b, EWSF_NS_T, "EmailAddresses"), NULL, NULL);
+        xmlNodePtr ea = mapi_xml_child(mapi_xml_child(a, EWSF_NS_T, "EmailAddresses"), NULL, NULL);
+        for (; eb && ea; eb = mapi_xml_next(eb, NULL, NULL), ea = mapi_xml_next(ea, NULL, NULL)) {
+            xmlChar *was = xmlNodeGetContent(eb), *is = xmlNodeGetContent(ea);
+            if (was && was[0] == '/')
+                cm_check((char *)was, (char *)is, &kept, &mapped);
+            else   /* SMTP entries of contacts are the user's: kept */
+                CU_ASSERT_STRING_EQUAL((char *)is, (char *)was);
+            xmlFree(was);
+            xmlFree(is);
+        }
+    }
+    CU_ASSERT_PTR_NULL(a);
+    CU_ASSERT_PTR_NULL(b);
+    CU_ASSERT_TRUE(ndl >= 2);
+    CU_ASSERT_TRUE(mapped >= 2);
+    CU_ASSERT_EQUAL(st.unresolved, kept);
+    xmlFreeDoc(ad);
+    char *after = cm_text(&w);
+    world_close(&w);
+
+    /* second run: nothing to write */
+    CU_ASSERT_EQUAL_FATAL(world_open(&w, 0, 1), 0);
+    reset_stats();
+    CU_ASSERT_EQUAL(run_feature(&w, CFG_F_CONTACTMEMBERS, &st, &e), SR_OK);
+    CU_ASSERT_EQUAL(st.changed, 0);
+    CU_ASSERT_EQUAL(tgt_ops("UpdateItem"), 0);
+    now = cm_text(&w);
+    CU_ASSERT_STRING_EQUAL(now, after);
+    free(now);
+    /* rollback: members and entries exactly as before; again: nothing */
+    CU_ASSERT_EQUAL(cpuu_feature_ops(CFG_F_CONTACTMEMBERS)->restore(&w.c, &e), SR_OK);
+    now = cm_text(&w);
+    CU_ASSERT_STRING_EQUAL(now, before);
+    free(now);
+    reset_stats();
+    CU_ASSERT_EQUAL(cpuu_feature_ops(CFG_F_CONTACTMEMBERS)->restore(&w.c, &e), SR_OK);
+    CU_ASSERT_EQUAL(tgt_ops("UpdateItem"), 0);
+    world_close(&w);
+    xmlFreeDoc(bd);
+    free(before);
+    free(after);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -2333,6 +2538,8 @@ int main(void)
     CU_add_test(s, "Favorites/Calendar/Shortcuts links: mapped, grouped, idempotent, restore",
                 test_wlinks);
     CU_add_test(s, "SearchFolders: mapped, idempotent, repair, restore", test_searchfolders);
+    CU_add_test(s, "ContactMembers: every contact folder, batched, idempotent, restore",
+                test_contactmembers);
     CU_add_test(s, "updated in place: one read, nothing to change", test_in_place);
     CU_add_test(s, "bad backups are refused with a clear message", test_bad_backups);
     CU_add_test(s, "directory outage fails the feature naming mailbox and DC", test_directory_outage);
