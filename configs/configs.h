@@ -73,6 +73,7 @@ typedef enum {
     CFG_F_NOTES,
     CFG_F_JOURNAL,
     CFG_F_ACTIVITIES,         /* only valid as a Critical value */
+    CFG_F_BOOKING,            /* ours, beyond the spec: rooms' booking policies (issue 16) */
     CFG_F__MAX
 } cfg_feature;
 
@@ -82,11 +83,12 @@ typedef uint32_t cfg_feature_set;
 #define CFG_FSET_PROCESSABLE \
     ((((cfg_feature_set)1u << CFG_F__MAX) - 1u) & ~CFG_FSET(CFG_F_ACTIVITIES))
 /* The spec's critical list: Activities AddBoxes CONTAB Delegates Rules SRS
- * SearchFolders Shortcuts. */
+ * SearchFolders Shortcuts; plus ContactMembers (issue 12) and our Booking. */
 #define CFG_FSET_CRITICAL_ALLOWED                                               \
     (CFG_FSET(CFG_F_ACTIVITIES) | CFG_FSET(CFG_F_ADDBOXES) | CFG_FSET(CFG_F_CONTAB) | \
      CFG_FSET(CFG_F_DELEGATES) | CFG_FSET(CFG_F_RULES) | CFG_FSET(CFG_F_SRS) |    \
-     CFG_FSET(CFG_F_SEARCHFOLDERS) | CFG_FSET(CFG_F_SHORTCUTS))
+     CFG_FSET(CFG_F_SEARCHFOLDERS) | CFG_FSET(CFG_F_SHORTCUTS) |                  \
+     CFG_FSET(CFG_F_CONTACTMEMBERS) | CFG_FSET(CFG_F_BOOKING))
 
 /* INI name of a feature ("ContactMembers"); static, NULL when out of range. */
 const char *cfg_feature_name(cfg_feature f);

@@ -447,7 +447,7 @@ static sr_code cm_backup(cpuu_ctx *c, void *state, sr_err *err)
     sr_err e = {0};
     xmlDocPtr d = NULL;
     if (cpuu_backup_get(c, FEATURE, BACKUP_NAME, &old, &len, &e) == SR_OK) {
-        d = ewsf_parse(old, len, "ContactMembers backup", err);
+        d = mapi_xml_parse(old, len, "ContactMembers backup", err);
         free(old);
         if (!d)
             return err->code;
@@ -597,7 +597,7 @@ static sr_code cm_restore(cpuu_ctx *c, sr_err *err)
     sr_code rc = cpuu_backup_get(c, FEATURE, BACKUP_NAME, &buf, &len, err);
     if (rc != SR_OK)
         return rc;
-    xmlDocPtr doc = ewsf_parse(buf, len, "ContactMembers backup", err);
+    xmlDocPtr doc = mapi_xml_parse(buf, len, "ContactMembers backup", err);
     free(buf);
     xmlNodePtr root = doc ? xmlDocGetRootElement(doc) : NULL;
     if (!root || xmlStrcmp(root->name, BAD_CAST "ContactMembers") != 0) {

@@ -782,7 +782,7 @@ static sr_code sf_restore(cpuu_ctx *c, sr_err *err)
     sr_code rc = cpuu_backup_get(c, FEATURE, BACKUP_NAME, &buf, &len, err);
     if (rc != SR_OK)
         return rc;
-    xmlDocPtr doc = ewsf_parse(buf, len, "SearchFolders backup", err);
+    xmlDocPtr doc = mapi_xml_parse(buf, len, "SearchFolders backup", err);
     free(buf);
     xmlNodePtr root = doc ? xmlDocGetRootElement(doc) : NULL;
     if (!root || xmlStrcmp(root->name, BAD_CAST "SearchFolders") != 0) {

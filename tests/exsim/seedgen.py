@@ -205,7 +205,7 @@ def make_contacts(box, others, side):
         tsub(m, "Status", "Normal")
     # a second contact folder: a list mixing an external one-off, a GAL user
     # by EX address and another recipient as an SMTP one-off
-    team, _ = box.folder(cont, "Team contacts", "IPF.Contact")
+    team, _ = box.folder(cont, "Partner contacts", "IPF.Contact")
     _, body, _ = box.item(team, "DistributionList", "IPM.DistList", "Partners")
     tsub(body, "DisplayName", "Partners")
     members = tsub(body, "Members")

@@ -2097,7 +2097,7 @@ static xmlDocPtr sf_params(const char *restriction, const char *bases, const cha
                           "</t:Restriction><t:BaseFolderIds>%s</t:BaseFolderIds>"
                           "</t:SearchParameters>", EWSF_NS_T, trav, restriction, bases);
     sr_err e;
-    xmlDocPtr d = ewsf_parse(x, strlen(x), "params", &e);
+    xmlDocPtr d = mapi_xml_parse(x, strlen(x), "params", &e);
     free(x);
     return d;
 }
@@ -2422,7 +2422,7 @@ static void test_contactmembers(void)
                               "FieldIndex='EmailAddress1'/><t:Contact><t:EmailAddresses>"
                               "<t:Entry Key='EmailAddress1'>a@x.test</t:Entry></t:EmailAddresses>"
                               "</t:Contact></t:SetItemField></t:Updates>";
-    xmlDocPtr ud = ewsf_parse(upd, sizeof upd - 1, "updates", &e);
+    xmlDocPtr ud = mapi_xml_parse(upd, sizeof upd - 1, "updates", &e);
     CU_ASSERT_PTR_NOT_NULL_FATAL(ud);
     xmlNodePtr uu[2] = {xmlDocGetRootElement(ud), xmlDocGetRootElement(ud)};
     validate(ewsf_req_updateitems(&vt, ids, uu, 2, &e), "UpdateItem");

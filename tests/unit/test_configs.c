@@ -612,7 +612,8 @@ static void test_cpuu_errors(void)
     expect_cpuu_error("act.ini", PARAMS "Features=Activities\n", 2, "not allowed here: 'Activities'");
     expect_cpuu_error("crit.ini", PARAMS "Critical=Rules Nicks\n", 2,
                       "[Parameters] Critical: not allowed here: 'Nicks' (allowed: AddBoxes CONTAB "
-                      "Delegates Rules SRS SearchFolders Shortcuts Activities)");
+                      "ContactMembers Delegates Rules SRS SearchFolders Shortcuts Activities "
+                      "Booking)");
     expect_cpuu_error("critall.ini", PARAMS "Critical=All\n", 2, "unknown feature 'All'");
     expect_cpuu_error("rm.ini", PARAMS "Remove=Rules\n", 2, "Remove: not allowed here: 'Rules'");
     expect_cpuu_error("adm.ini", PARAMS "Admin=x\\y\n", 2, "Admin: needs Password");
@@ -720,7 +721,8 @@ static void test_feature_table(void)
     const char *names[] = { "AddBoxes", "CONTAB", "ContactMembers", "Delegates", "MoveToFolder",
                             "Nicks", "OtherUsersFolders", "PublicFav", "Rules", "SRS",
                             "SearchFolders", "Services", "Shortcuts", "UserNames", "Favorites",
-                            "Calendar", "Contacts", "Tasks", "Notes", "Journal", "Activities" };
+                            "Calendar", "Contacts", "Tasks", "Notes", "Journal", "Activities",
+                            "Booking" };
     CU_ASSERT_EQUAL(sizeof names / sizeof names[0], CFG_F__MAX);
     for (int f = 0; f < CFG_F__MAX; f++) {
         CU_ASSERT_STRING_EQUAL(cfg_feature_name((cfg_feature)f), names[f]);
