@@ -154,6 +154,15 @@ xmlDocPtr ewsf_req_updateitems(const mapi_ews_target *t, const char *const *ids,
 sr_code ewsf_parse_itemlist(xmlNodePtr resp_op, xmlNodePtr **v, size_t *n, unsigned *nbad,
                             sr_err *err);
 
+/* ---- user configuration dictionaries (ews_booking.c) ---- */
+/* GetUserConfiguration name in the distinguished folder, Properties=Dictionary. */
+xmlDocPtr ewsf_req_getconfig_dict(const mapi_ews_target *t, const char *folder, const char *name,
+                                  sr_err *err);
+/* Create/UpdateUserConfiguration with dict (a t:Dictionary element of any
+ * document, deep-copied). */
+xmlDocPtr ewsf_req_setconfig_dict(const mapi_ews_target *t, const char *folder, const char *name,
+                                  int create, xmlNodePtr dict, sr_err *err);
+
 /* ---- serialisation (backups) ---- */
 /* The subtree of node as a standalone UTF-8 document (namespaces kept);
  * heap (caller frees with xmlFree), *len its size. */

@@ -334,21 +334,56 @@ def make_userconfigs(box, others, side):
                         "IPM.Configuration.Autocomplete", True)
     it.set("config", "Autocomplete")
     tsub(it, "BinaryData", b64(autocomplete_stream(entries)))
+    entries = [("piAutoProcess", "Boolean", "true"), ("piRemindDefault", "Integer32", "15"),
+               ("OLPrefsVersion", "Integer32", "1")]
+    if box.rec["kind"] in ("room", "equipment"):
+        # resource delegates = the room's delegates (make_delegates: first two others)
+        delegates = [o["source"]["legacy_dn"] for o in others[:2] if o["source"].get("legacy_dn")]
+        entries += booking_policy(others, delegates)
+    calendar_config(box, entries)
+
+
+UNKNOWN_DN = ("/o=SourceOrg/ou=Exchange Administrative Group (FYDIBOHF23SPDLT)"
+              "/cn=Recipients/cn=left-the-company")
+
+
+def booking_policy(others, delegates):
+    """A resource's calendar processing (MS-OXOCFG 2.2.5.1.1 AutomateProcessing;
+    the policy lists as Exchange stores CalendarConfiguration's BookInPolicy,
+    RequestInPolicy, RequestOutOfPolicy and ResourceDelegates: legacyExchangeDNs).
+    The lists name migrated and unmigrated users and one DN nobody has."""
+    others = [o for o in others if o["kind"] == "user"] or others
+    dns = [o["source"]["legacy_dn"] for o in others if o["source"].get("legacy_dn")]
+    migrated = [o["source"]["legacy_dn"] for o in others
+                if o["source"].get("legacy_dn") and o.get("migrated") and o.get("target")]
+    unmigrated = [d for d in dns if d not in migrated]
+    book = migrated[:2] + unmigrated[:1] + [UNKNOWN_DN]
+    return [("AutomateProcessing", "Integer32", "2"), ("AllBookInPolicy", "Boolean", "false"),
+            ("AllRequestInPolicy", "Boolean", "true"), ("AllRequestOutOfPolicy", "Boolean", "false"),
+            ("BookingWindowInDays", "Integer32", "180"),
+            ("MaximumDurationInMinutes", "Integer32", "1440"),
+            ("AllowConflicts", "Boolean", "false"),
+            ("BookInPolicyLegacyDN", "StringArray", book),
+            ("RequestInPolicyLegacyDN", "StringArray", migrated[2:3] + unmigrated[1:2]),
+            ("RequestOutOfPolicyLegacyDN", "StringArray", [UNKNOWN_DN]),
+            ("ResourceDelegates", "StringArray", delegates)]
+
+
+def calendar_config(box, entries):
     cal = box.folders["calendar"][0]
     it, _, _ = box.item(cal, "Message", "IPM.Configuration.Calendar",
                         "IPM.Configuration.Calendar", True)
     it.set("config", "Calendar")
     d = tsub(it, "Dictionary")
-    for key, typ, val in (("piAutoProcess", "Boolean", "true"),
-                          ("piRemindDefault", "Integer32", "15"),
-                          ("OLPrefsVersion", "Integer32", "1")):
+    for key, typ, val in entries:
         e = tsub(d, "DictionaryEntry")
         k = tsub(e, "DictionaryKey")
         tsub(k, "Type", "String")
         tsub(k, "Value", key)
         v = tsub(e, "DictionaryValue")
         tsub(v, "Type", typ)
-        tsub(v, "Value", val)
+        for one in (val if isinstance(val, list) else [val]):
+            tsub(v, "Value", one)
 
 
 DELIVER = ("DelegatesAndSendInformationToMe", "DelegatesOnly", "DelegatesAndMe")
@@ -445,6 +480,10 @@ def generate(org, side, redirect):
         else:
             sub(mb, "delegates", deliver="DelegatesAndSendInformationToMe")
             sub(mb, "rules", next_id="1")
+            if rec["kind"] in ("room", "equipment"):
+                # a new resource on the target: processing off, no policy yet
+                calendar_config(box, [("AutomateProcessing", "Integer32", "0"),
+                                      ("piRemindDefault", "Integer32", "15")])
         mb.set("next-id", str(box.next))
     return root
 

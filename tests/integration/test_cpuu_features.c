@@ -2521,6 +2521,215 @@ static void test_contactmembers(void)
     free(after);
 }
 
+/* ---- Booking ---- */
+static xmlNodePtr bk_entry(xmlNodePtr dict, const char *key)
+{
+    for (xmlNodePtr e = mapi_xml_child(dict, EWSF_NS_T, "DictionaryEntry"); e;
+         e = mapi_xml_next(e, EWSF_NS_T, "DictionaryEntry")) {
+        char *k = mapi_xml_child_text(mapi_xml_child(e, EWSF_NS_T, "DictionaryKey"), EWSF_NS_T, "Value");
+        int hit = k && !strcmp(k, key);
+        free(k);
+        if (hit)
+            return e;
+    }
+    return NULL;
+}
+
+/* The Calendar dictionary of a session (the answer in *doc; NULL when absent). */
+static xmlNodePtr bk_dict(mapi_session *s, xmlDocPtr *doc)
+{
+    mapi_ews_target t = mapi_session_target(s);
+    sr_err e;
+    mapi_ews_call c = {.idempotent = 1, .req = ewsf_req_getconfig_dict(&t, "calendar", "Calendar", &e)};
+    CU_ASSERT_EQUAL(mapi_session_run(s, &c, 1, &e), SR_OK);
+    xmlFreeDoc(c.req);
+    *doc = c.resp;
+    xmlNodePtr msg = mapi_xml_child(mapi_xml_child(c.resp_op, EWSF_NS_M, "ResponseMessages"), NULL, NULL);
+    return mapi_xml_child(mapi_xml_child(msg, EWSF_NS_M, "UserConfiguration"), EWSF_NS_T, "Dictionary");
+}
+
+static char *bk_text(mapi_session *s)
+{
+    xmlDocPtr d;
+    xmlNodePtr dict = bk_dict(s, &d);
+    char *t = dict ? ewsf_canon(dict) : sr_strdup("(none)");
+    xmlFreeDoc(d);
+    return t;
+}
+
+static char *bk_value(xmlNodePtr dict, const char *key)
+{
+    return mapi_xml_child_text(mapi_xml_child(bk_entry(dict, key), EWSF_NS_T, "DictionaryValue"),
+                               EWSF_NS_T, "Value");
+}
+
+static const char *tgt_dn_for_src_dn(const char *dn)
+{
+    for (int i = 0; i < g_nrc; i++)
+        if (g_rc[i].src_dn[0] && !strcasecmp(g_rc[i].src_dn, dn))
+            return g_rc[i].tgt[0] ? target_dn_of(g_rc[i].src) : NULL;
+    return NULL;
+}
+
+static void test_booking(void)
+{
+    const rcpt *room = NULL;
+    for (int i = 0; i < g_nrc && !room; i++)
+        if (!strncmp(g_rc[i].src, "room-", 5) && g_rc[i].tgt[0])
+            room = &g_rc[i];
+    CU_ASSERT_PTR_NOT_NULL_FATAL(room);
+    load_target_dns();
+    char keep_src[128], keep_tgt[128];
+    memcpy(keep_src, g_mbx_src, sizeof keep_src);
+    memcpy(keep_tgt, g_mbx_tgt, sizeof keep_tgt);
+    snprintf(g_mbx_src, sizeof g_mbx_src, "%s", room->src);
+    snprintf(g_mbx_tgt, sizeof g_mbx_tgt, "%s", room->tgt);
+    world w;
+    feature_stats st;
+    sr_err e;
+    CU_ASSERT_EQUAL_FATAL(world_open(&w, 1, 1), 0);
+    mapi_ews_target vt = {.mailbox = "room@x.test"};
+    validate(ewsf_req_getconfig_dict(&vt, "calendar", "Calendar", &e), "GetUserConfiguration");
+    xmlDocPtr sd;
+    xmlNodePtr sdict = bk_dict(w.src, &sd);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(sdict);
+    validate(ewsf_req_setconfig_dict(&vt, "calendar", "Calendar", 0, sdict, &e),
+             "UpdateUserConfiguration");
+    char *before = bk_text(w.tgt);
+    /* dry run */
+    add_target_dns(&w);
+    reset_stats();
+    CU_ASSERT_EQUAL(run_feature(&w, CFG_F_BOOKING, &st, &e), SR_OK);
+    CU_ASSERT_EQUAL(st.changed, 1);
+    CU_ASSERT_EQUAL(tgt_ops("UpdateUserConfiguration"), 0);
+    world_close(&w);
+
+    /* order of writes: the second write (AutomateProcessing) fails → the
+     * target has the new lists with processing still off */
+    CU_ASSERT_EQUAL_FATAL(world_open(&w, 0, 1), 0);
+    add_target_dns(&w);
+    free(sim(&g_tgt, "/_sim/config?fail-nth=3&fail-status=500", 1));
+    CU_ASSERT_NOT_EQUAL(run_feature(&w, CFG_F_BOOKING, &st, &e), SR_OK);
+    free(sim(&g_tgt, "/_sim/config?reset=1", 1));
+    xmlDocPtr hd;
+    xmlNodePtr half = bk_dict(w.tgt, &hd);
+    char *ap = bk_value(half, "AutomateProcessing");
+    CU_ASSERT_STRING_EQUAL(ap, "0");
+    free(ap);
+    CU_ASSERT_PTR_NOT_NULL(bk_entry(half, "BookInPolicyLegacyDN"));
+    xmlFreeDoc(hd);
+    world_close(&w);
+
+    /* Delegates then Booking, as the engine orders them */
+    CU_ASSERT_EQUAL_FATAL(world_open(&w, 0, 1), 0);
+    add_target_dns(&w);
+    CU_ASSERT_EQUAL(run_feature(&w, CFG_F_DELEGATES, &st, &e), SR_OK);
+    reset_stats();
+    CU_ASSERT_EQUAL_FATAL(run_feature(&w, CFG_F_BOOKING, &st, &e), SR_OK);
+    printf("\n    Booking update: target round trips %ld, unresolved %u\n", tgt_round_trips(),
+           st.unresolved);
+    CU_ASSERT_EQUAL(tgt_ops("GetUserConfiguration"), 1);
+    /* processing still off after the failed attempt: lists, then AutomateProcessing */
+    CU_ASSERT_EQUAL(tgt_ops("UpdateUserConfiguration"), 2);
+    xmlDocPtr td;
+    xmlNodePtr tdict = bk_dict(w.tgt, &td);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(tdict);
+    unsigned nsrc = 0, unknown = 0, mapped = 0, kept = 0;
+    for (xmlNodePtr se = mapi_xml_child(sdict, EWSF_NS_T, "DictionaryEntry"); se;
+         se = mapi_xml_next(se, EWSF_NS_T, "DictionaryEntry"), nsrc++) {
+        char *key = mapi_xml_child_text(mapi_xml_child(se, EWSF_NS_T, "DictionaryKey"), EWSF_NS_T, "Value");
+        xmlNodePtr te = bk_entry(tdict, key);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(te);
+        xmlNodePtr sv = mapi_xml_child(mapi_xml_child(se, EWSF_NS_T, "DictionaryValue"), EWSF_NS_T, "Value");
+        xmlNodePtr tv = mapi_xml_child(mapi_xml_child(te, EWSF_NS_T, "DictionaryValue"), EWSF_NS_T, "Value");
+        char *st1 = mapi_xml_child_text(mapi_xml_child(se, EWSF_NS_T, "DictionaryValue"), EWSF_NS_T, "Type");
+        char *st2 = mapi_xml_child_text(mapi_xml_child(te, EWSF_NS_T, "DictionaryValue"), EWSF_NS_T, "Type");
+        CU_ASSERT_STRING_EQUAL(st1, st2);
+        for (; sv && tv; sv = mapi_xml_next(sv, EWSF_NS_T, "Value"), tv = mapi_xml_next(tv, EWSF_NS_T, "Value")) {
+            xmlChar *a = xmlNodeGetContent(sv), *b = xmlNodeGetContent(tv);
+            const char *want = (char *)a;
+            if (a[0] == '/') {
+                const char *tdn = tgt_dn_for_src_dn((char *)a);
+                int known = 0;
+                for (int i = 0; i < g_nrc; i++)
+                    known |= g_rc[i].src_dn[0] && !strcasecmp(g_rc[i].src_dn, (char *)a);
+                if (tdn)
+                    want = tdn, mapped++;
+                else if (known)
+                    kept++;
+                else
+                    unknown++;
+            }
+            CU_ASSERT_STRING_EQUAL((char *)b, want);
+            xmlFree(a);
+            xmlFree(b);
+        }
+        CU_ASSERT_PTR_NULL(sv);
+        CU_ASSERT_PTR_NULL(tv);
+        free(key);
+        free(st1);
+        free(st2);
+    }
+    unsigned ntgt = 0;
+    for (xmlNodePtr te = mapi_xml_child(tdict, EWSF_NS_T, "DictionaryEntry"); te;
+         te = mapi_xml_next(te, EWSF_NS_T, "DictionaryEntry"))
+        ntgt++;
+    CU_ASSERT_EQUAL(ntgt, nsrc);   /* the target's own keys gave way to the source's */
+    CU_ASSERT_TRUE(mapped >= 2 && kept >= 1 && unknown >= 2);
+    CU_ASSERT_EQUAL(st.unresolved, unknown);
+    /* resource delegates agree with the delegates the Delegates feature wrote */
+    ewsf_delegates dl = {0};
+    free(tgt_delegates_text(&w, &dl));
+    xmlNodePtr rd = mapi_xml_child(mapi_xml_child(bk_entry(tdict, "ResourceDelegates"), EWSF_NS_T,
+                                                  "DictionaryValue"), EWSF_NS_T, "Value");
+    unsigned agree = 0;
+    for (; rd; rd = mapi_xml_next(rd, EWSF_NS_T, "Value")) {
+        xmlChar *dn = xmlNodeGetContent(rd);
+        const char *smtp = NULL;
+        for (int i = 0; i < g_ntdn && !smtp; i++)
+            if (g_tdn[i][0] && !strcasecmp(g_tdn[i], (char *)dn))
+                smtp = rcpt_by_src(g_tdn_src[i]) ? rcpt_by_src(g_tdn_src[i])->tgt : NULL;
+        int found = 0;
+        for (size_t i = 0; smtp && i < dl.n; i++)
+            found |= dl.v[i].smtp && !strcasecmp(dl.v[i].smtp, smtp);
+        if (smtp) {   /* a migrated resource delegate is a delegate of the target */
+            CU_ASSERT_TRUE(found);
+            agree++;
+        }
+        xmlFree(dn);
+    }
+    CU_ASSERT_TRUE(agree >= 1);
+    ewsf_delegates_clear(&dl);
+    xmlFreeDoc(td);
+    char *after = bk_text(w.tgt);
+    world_close(&w);
+
+    /* second run: nothing written; rollback: byte-identical dictionary */
+    CU_ASSERT_EQUAL_FATAL(world_open(&w, 0, 1), 0);
+    add_target_dns(&w);
+    reset_stats();
+    CU_ASSERT_EQUAL(run_feature(&w, CFG_F_BOOKING, &st, &e), SR_OK);
+    CU_ASSERT_EQUAL(st.changed, 0);
+    CU_ASSERT_EQUAL(tgt_ops("UpdateUserConfiguration") + tgt_ops("CreateUserConfiguration"), 0);
+    char *now = bk_text(w.tgt);
+    CU_ASSERT_STRING_EQUAL(now, after);
+    free(now);
+    CU_ASSERT_EQUAL(cpuu_feature_ops(CFG_F_BOOKING)->restore(&w.c, &e), SR_OK);
+    now = bk_text(w.tgt);
+    CU_ASSERT_STRING_EQUAL(now, before);
+    free(now);
+    reset_stats();
+    CU_ASSERT_EQUAL(cpuu_feature_ops(CFG_F_BOOKING)->restore(&w.c, &e), SR_OK);
+    CU_ASSERT_EQUAL(tgt_ops("UpdateUserConfiguration"), 0);
+    CU_ASSERT_EQUAL(cpuu_feature_ops(CFG_F_DELEGATES)->restore(&w.c, &e), SR_OK);
+    world_close(&w);
+    xmlFreeDoc(sd);
+    free(before);
+    free(after);
+    memcpy(g_mbx_src, keep_src, sizeof keep_src);
+    memcpy(g_mbx_tgt, keep_tgt, sizeof keep_tgt);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -2540,6 +2749,8 @@ int main(void)
     CU_add_test(s, "SearchFolders: mapped, idempotent, repair, restore", test_searchfolders);
     CU_add_test(s, "ContactMembers: every contact folder, batched, idempotent, restore",
                 test_contactmembers);
+    CU_add_test(s, "Booking: policies re-pointed, lists before AutomateProcessing, agrees with "
+                   "Delegates, restore", test_booking);
     CU_add_test(s, "updated in place: one read, nothing to change", test_in_place);
     CU_add_test(s, "bad backups are refused with a clear message", test_bad_backups);
     CU_add_test(s, "directory outage fails the feature naming mailbox and DC", test_directory_outage);
