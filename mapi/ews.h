@@ -349,6 +349,9 @@ mapi_session *mapi_session_logon(mapi_net *net, const mapi_session_opts *o, sr_e
 void mapi_session_free(mapi_session *s);
 /* Static for the session's lifetime. */
 const char *mapi_session_ews_url(const mapi_session *s);
+/* The network handle the session was opened with (borrowed): for batches
+ * that mix this session's EWS calls with other endpoints (SOAP Autodiscover). */
+mapi_net *mapi_session_net(const mapi_session *s);
 const char *mapi_session_mailbox(const mapi_session *s);
 /* Autodiscover answer used by the logon (the session's own copy), or NULL
  * when ews_url was given. */
