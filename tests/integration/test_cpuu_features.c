@@ -995,7 +995,9 @@ static void test_rules(void)
     CU_ASSERT_EQUAL(st.changed, nsrc - 3);     /* all but those two and the disabled one */
     CU_ASSERT_TRUE(st.unresolved >= 1);        /* not-migrated recipients are referenced */
     CU_ASSERT_EQUAL(tgt_ops("UpdateInboxRules"), 1);
-    CU_ASSERT_TRUE(rt >= 2 && rt <= 2);        /* GetInboxRules + one UpdateInboxRules */
+    /* GetInboxRules + one UpdateInboxRules + one GetInboxRules for the new
+     * copies' RuleIds (kept in the id map) */
+    CU_ASSERT_TRUE(rt >= 2 && rt <= 3);
     CU_ASSERT_TRUE(rmap_lookups_made(w.c.map) <= 2);   /* one LDAP search + one ResolveNames batch */
 
     xmlNodePtr *got = NULL;
@@ -1076,6 +1078,37 @@ static void test_rules(void)
     now = tgt_rules_text(&w);
     CU_ASSERT_STRING_EQUAL(now, after);
     free(now);
+    /* a copy renamed by hand on the target is found by its RuleId (the id
+     * map), renamed back, and not copied a second time */
+    {
+        xmlNodePtr *cur = NULL;
+        size_t ncur = 0;
+        xmlDocPtr cd = tgt_rules(&w, &cur, &ncur);
+        xmlNodePtr victim = NULL;
+        for (size_t i = 0; i < ncur && !victim; i++) {
+            char *dn = mapi_xml_child_text(cur[i], EWSF_NS_T, "DisplayName");
+            if (dn && strcmp(dn, "Target own rule") != 0)
+                victim = cur[i];
+            free(dn);
+        }
+        CU_ASSERT_PTR_NOT_NULL_FATAL(victim);
+        xmlNodeSetContent(mapi_xml_child(victim, EWSF_NS_T, "DisplayName"), BAD_CAST "Renamed by the user");
+        ewsf_rule_op set = {.kind = EWSF_RULE_SET, .rule = victim};
+        mapi_ews_target tt = mapi_session_target(w.tgt);
+        mapi_ews_call sc = {.req = ewsf_req_updateinboxrules(&tt, g_mbx_tgt, 1, &set, 1, &e)};
+        CU_ASSERT_EQUAL(mapi_session_run(w.tgt, &sc, 1, &e), SR_OK);
+        int bad_op;
+        CU_ASSERT_EQUAL(ewsf_parse_updateinboxrules(sc.resp_op, &bad_op, &e), SR_OK);
+        xmlFreeDoc(sc.req);
+        xmlFreeDoc(sc.resp);
+        free(cur);
+        xmlFreeDoc(cd);
+        CU_ASSERT_EQUAL(run_feature(&w, CFG_F_RULES, &st, &e), SR_OK);
+        CU_ASSERT_EQUAL(st.changed, 1);   /* one Set, no Create */
+        now = tgt_rules_text(&w);
+        CU_ASSERT_STRING_EQUAL(now, after);
+        free(now);
+    }
     /* a copy disabled by hand on the target is set back by the next run */
     xmlNodePtr *cur = NULL;
     size_t ncur = 0;
