@@ -691,6 +691,24 @@ static void test_cpuu_smtp_keys(void)
                       "must be a bare address");
 }
 
+/* SearchFolders, ContactMembers and our Booking in Features and Critical. */
+static void test_cpuu_new_features(void)
+{
+    char *p = write_tmp("newfeat.ini", "[Parameters]\nFeatures=Delegates Rules Booking SearchFolders "
+                                       "ContactMembers\nCritical=Booking ContactMembers SearchFolders\n");
+    sr_err e;
+    cfg_diag d;
+    cfg_cpuu *c = cfg_cpuu_load(p, &d, &e);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+    cfg_feature_set want = CFG_FSET(CFG_F_BOOKING) | CFG_FSET(CFG_F_CONTACTMEMBERS) |
+                           CFG_FSET(CFG_F_SEARCHFOLDERS);
+    CU_ASSERT_EQUAL(c->critical & want, want);
+    CU_ASSERT_EQUAL(c->effective & want, want);
+    CU_ASSERT_EQUAL(d.warnings, 0);
+    cfg_cpuu_free(c);
+    free(p);
+}
+
 static void test_cpuu_skip_all_and_alias(void)
 {
     log_reset();
@@ -1011,6 +1029,7 @@ int main(void)
     CU_add_test(s, "CPUU.ini errors name file:line", test_cpuu_errors);
     CU_add_test(s, "[Admin notification] SMTP relay keys", test_cpuu_smtp_keys);
     CU_add_test(s, "Skip=All, [Notification] alias, warnings", test_cpuu_skip_all_and_alias);
+    CU_add_test(s, "Features/Critical: SearchFolders, ContactMembers, Booking", test_cpuu_new_features);
     CU_add_test(s, "feature table", test_feature_table);
     CU_add_test(s, "notification templates", test_notification_expand);
     CU_add_test(s, "encryption round trip in each mode", test_secret_roundtrips);
