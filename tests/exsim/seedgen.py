@@ -173,6 +173,20 @@ def make_mail(box, others, side):
     _, body, _ = box.item(box.folders["drafts"][0], "Message", "IPM.Note", "Draft reply")
 
 
+def make_junk_rule(box, others):
+    """The Inbox's junk e-mail rule (MS-OXORULE 2.2.4 extended rule message,
+    provider "JunkEmailRule").  Its condition blob stands for the safe and
+    blocked senders lists; here opaque bytes naming two senders."""
+    _, body, _ = box.item(box.folders["inbox"][0], "Message", "IPM.ExtendedRule.Message",
+                          "Junk E-mail Rule", True)
+    ext_prop(body, "0x65EC", "String", "Junk E-mail Rule")
+    ext_prop(body, "0x65EB", "String", "JunkEmailRule")
+    ext_prop(body, "0x65E9", "Integer", 1)
+    ext_prop(body, "0x65F3", "Integer", 0)
+    lists = ";".join(o["source"]["smtp"] for o in others[:2]) + "|spam@example.net"
+    ext_prop(body, "0x0E9A", "Binary", b64(lists.encode("utf-16-le")))
+
+
 def make_contacts(box, others, side):
     cont = box.folders["contacts"][0]
     contact_ids = []
@@ -471,6 +485,7 @@ def generate(org, side, redirect):
         make_folders(box, side)
         make_mail(box, others, "source")
         make_contacts(box, others, "source")
+        make_junk_rule(box, others)
         if side == "source":
             make_search_folder(box, others)
             make_shortcuts(box, others, side)

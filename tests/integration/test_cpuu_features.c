@@ -2878,6 +2878,7 @@ static void test_getusersettings(void)
     for (size_t i = 0; i < n; i++) {
         if (addrs[i] == unknown) {
             CU_ASSERT_EQUAL(us[i].code, SR_E_NOTFOUND);
+            mapi_ad_user_clear(&us[i]);
             continue;
         }
         const char *tdn = NULL;
@@ -2896,6 +2897,81 @@ static void test_getusersettings(void)
     free(us);
     free(url);
     mapi_net_free(net);
+}
+
+/* ---- RemoveJunkEmailMessages ---- */
+static char *junk_text(mapi_session *s)
+{
+    mapi_extprops want = {0};
+    sr_err e;
+    static const uint16_t tags[][2] = {{0x65EC, 0x001F}, {0x65EB, 0x001F}, {0x65E9, 0x0003},
+                                       {0x65F3, 0x0003}, {0x0E9A, 0x0102}};
+    for (size_t i = 0; i < sizeof tags / sizeof tags[0]; i++)
+        mapi_extprops_add_tag(&want, tags[i][0], tags[i][1], "", &e);
+    mapi_ews_folder_ref inbox = {.distinguished = "inbox"};
+    mapi_items l = {0};
+    CU_ASSERT_EQUAL(mapi_session_find_fai(s, &inbox, "IPM.ExtendedRule.Message", &want, &l, &e), SR_OK);
+    char *out = sr_strdup("");
+    for (size_t i = 0; i < l.n; i++)
+        for (size_t k = 0; k < l.v[i].props.n; k++) {
+            const mapi_extprop *p = &l.v[i].props.v[k];
+            char *x = sr_asprintf("%s%s|%04X=%s\n", out, l.v[i].subject ? l.v[i].subject : "",
+                                  (unsigned)p->id, p->nvalues ? p->values[0] : "");
+            free(out);
+            out = x;
+        }
+    mapi_items_clear(&l);
+    mapi_extprops_clear(&want);
+    return out;
+}
+
+static sr_code run_ops(world *w, const struct feature_ops *ops, feature_stats *st, sr_err *e)
+{
+    memset(st, 0, sizeof *st);
+    void *state = NULL;
+    sr_code rc = ops->read(&w->c, &state, st, e);
+    if (rc == SR_OK)
+        rc = ops->plan(&w->c, state, st, e);
+    if (rc == SR_OK)
+        rc = ops->backup(&w->c, state, e);
+    if (rc == SR_OK)
+        rc = ops->apply(&w->c, state, st, e);
+    ops->free_state(state);
+    return rc;
+}
+
+static void test_junk(void)
+{
+    world w;
+    feature_stats st;
+    sr_err e;
+    CU_ASSERT_EQUAL_FATAL(world_open(&w, 1, 1), 0);
+    char *before = junk_text(w.tgt);
+    CU_ASSERT_PTR_NOT_NULL(strstr(before, "JunkEmailRule"));
+    reset_stats();
+    CU_ASSERT_EQUAL(run_ops(&w, &cpuu_junk_reset, &st, &e), SR_OK);   /* dry run */
+    CU_ASSERT_EQUAL(st.changed, 1);
+    CU_ASSERT_EQUAL(tgt_ops("DeleteItem"), 0);
+    world_close(&w);
+    CU_ASSERT_EQUAL_FATAL(world_open(&w, 0, 1), 0);
+    CU_ASSERT_EQUAL(run_ops(&w, &cpuu_junk_reset, &st, &e), SR_OK);
+    CU_ASSERT_EQUAL(st.seen, 1);
+    char *now = junk_text(w.tgt);
+    CU_ASSERT_PTR_NULL(strstr(now, "JunkEmailRule"));   /* removed */
+    free(now);
+    reset_stats();
+    CU_ASSERT_EQUAL(run_ops(&w, &cpuu_junk_reset, &st, &e), SR_OK);   /* second run */
+    CU_ASSERT_EQUAL(st.changed, 0);
+    CU_ASSERT_EQUAL(tgt_ops("DeleteItem"), 0);
+    CU_ASSERT_EQUAL(cpuu_junk_reset.restore(&w.c, &e), SR_OK);
+    now = junk_text(w.tgt);
+    CU_ASSERT_STRING_EQUAL(now, before);   /* the same rule, property by property */
+    free(now);
+    reset_stats();
+    CU_ASSERT_EQUAL(cpuu_junk_reset.restore(&w.c, &e), SR_OK);   /* again: nothing */
+    CU_ASSERT_EQUAL(tgt_ops("CreateItem") + tgt_ops("DeleteItem"), 0);
+    world_close(&w);
+    free(before);
 }
 
 int main(void)
@@ -2919,6 +2995,7 @@ int main(void)
     CU_add_test(s, "SearchFolders: mapped, idempotent, repair, restore", test_searchfolders);
     CU_add_test(s, "ContactMembers: every contact folder, batched, idempotent, restore",
                 test_contactmembers);
+    CU_add_test(s, "RemoveJunkEmailMessages: junk rule removed, backup, restore", test_junk);
     CU_add_test(s, "Booking: policies re-pointed, lists before AutomateProcessing, agrees with "
                    "Delegates, restore", test_booking);
     CU_add_test(s, "updated in place: one read, nothing to change", test_in_place);
