@@ -29,6 +29,10 @@ void cpuu_abort_init(void)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL);
+    /* A reader that went away (the parent's progress pipe, stdout, a server
+     * socket) must give EPIPE and the exit bits, not death by signal 13: our
+     * runner starts engines with SIGPIPE at its default, so set it here. */
+    signal(SIGPIPE, SIG_IGN);
 }
 
 int cpuu_aborted(void)
@@ -105,19 +109,10 @@ static char *dir_of(const char *path)
     return sl ? sr_asprintf("%.*s", (int)(sl == path ? 1 : sl - path), path) : sr_strdup(".");
 }
 
-static const char *const bit_names[] = {
-    "CPUU_SUCCESS", "CPUU_NO_SWITCH_MSG", "CPUU_SWITCH_ERR", "CPUU_USER_ABORT", "CPUU_GLOBAL_ERR",
-    "CPUU_CRASH", "CPUU_FAILED_TO_WRITE_LOG", "CPUU_FAILED_TO_CREATE_TMP_DIR",
-    "CPUU_FAILED_TO_COPY_LOCALLOG_TO_REMOTE_SHARE", "CPUU_INVALID_SWITCH_MSG",
-};
-
 static void log_exit(unsigned bits)
 {
-    char buf[400] = "";
-    for (unsigned i = 0; i < sizeof bit_names / sizeof bit_names[0]; i++)
-        if (bits & (1u << i))
-            snprintf(buf + strlen(buf), sizeof buf - strlen(buf), "%s%s", buf[0] ? "|" : "", bit_names[i]);
-    sr_log(SR_LOG_NOTICE, "cpuu", "exit %u (%s)", bits, buf[0] ? buf : "CPUU_CANNOT_START");
+    char buf[400];
+    sr_log(SR_LOG_NOTICE, "cpuu", "exit %u (%s)", bits, sr_cpuu_bits_describe(bits, buf, sizeof buf));
 }
 
 /* Log + CSV; returns the log stream (NULL: stderr) and sets bits on failure. */
@@ -152,6 +147,11 @@ static unsigned run_mode(cpuu_run_ctx *r)
         fprintf(stderr, "cpuu: profile store: %s (exit bit 16 CPUU_GLOBAL_ERR)\n", e.msg);
         return r->bits | CPUU_GLOBAL_ERR;
     }
+    /* Another process's profile lock is waited for at most OpenStoreWait, as
+     * the store's network opening is (engine.c): beyond it the parent's
+     * watchdog would stop us mid-wait; SR_E_BUSY names the profile instead. */
+    if (r->cfg->open_store_wait > 0)
+        mapi_pstore_set_lock_timeout(r->store, (unsigned)r->cfg->open_store_wait * 1000u);
     cpuu_mode mode = cpuu_opts_mode(r->opts);
     static const char *const mode_names[] = { "update", "rollback", "cleanup" };
     sr_log(SR_LOG_NOTICE, "cpuu", "%s mode; profiles in %s; INI %s", mode_names[mode],

@@ -13,26 +13,15 @@
  * (CPUU_SECRET_FD), never in argv or the environment, where other users or a
  * core dump of the parent's children could read it.
  *
- * Depends on util only.  Ownership: invoke_run fills a caller-owned result. */
+ * Depends on util only (the exit bits are in util/codes.h).  Ownership: invoke_run fills a caller-owned result. */
 #ifndef INVOKE_CPUU_INVOKE_H
 #define INVOKE_CPUU_INVOKE_H
 
-#include "util/util.h"
+#include <signal.h>
+#include <sys/types.h>
 
-/* The spec's ClientProfileUpdatingUtility exit bits ("Exit Codes"). */
-enum {
-    CPUU_CANNOT_START = 0,
-    CPUU_SUCCESS = 1,
-    CPUU_NO_SWITCH_MSG = 2,
-    CPUU_SWITCH_ERR = 4,
-    CPUU_USER_ABORT = 8,
-    CPUU_GLOBAL_ERR = 16,
-    CPUU_CRASH = 32,
-    CPUU_FAILED_TO_WRITE_LOG = 64,
-    CPUU_FAILED_TO_CREATE_TMP_DIR = 128,
-    CPUU_FAILED_TO_COPY_LOCALLOG_TO_REMOTE_SHARE = 256,
-    CPUU_INVALID_SWITCH_MSG = 512,
-};
+#include "util/codes.h"  /* CPUU_* exit bits */
+#include "util/util.h"
 
 typedef struct invoke_opts {
     unsigned open_store_wait_s;  /* OpenStoreWait: max seconds inside "openstore begin" (0: none) */
@@ -44,6 +33,10 @@ typedef struct invoke_opts {
     const char *secret;          /* sent on CPUU_SECRET_FD; NULL: no secret pipe */
     const char *who;             /* mailbox named in log lines */
     char *const *extra_env;      /* NAME=VALUE entries added to the child's environment; NULL-terminated */
+    volatile pid_t *running_pid; /* if set: the running attempt's pid (= its process group), 0
+                                    between attempts — for a caller that forwards signals */
+    volatile sig_atomic_t *no_restart; /* if set and non-zero when an attempt ends: no further
+                                    attempt (the caller was told to stop) */
 } invoke_opts;
 
 typedef enum {

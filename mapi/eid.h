@@ -31,17 +31,13 @@ sr_code mapi_guid_parse(const char *text, mapi_guid *g, sr_err *err);
 sr_code mapi_guid_random(mapi_guid *g, sr_err *err);
 int mapi_guid_eq(const mapi_guid *a, const mapi_guid *b);
 
-/* -- base64 (RFC 4648, with padding) and hex (HexEntryId) ---------------- */
+/* -- base64 (RFC 4648, with padding) -------------------------------------- */
 /* Heap string, caller frees; NULL on OOM. */
 char *mapi_base64_encode(const void *data, size_t len);
 /* Strict: padding required, whitespace (CR LF SP TAB) skipped, anything else
  * is SR_E_PARSE.  *out is heap (caller frees; NUL-terminated for convenience),
  * *out_len its length. */
 sr_code mapi_base64_decode(const char *text, uint8_t **out, size_t *out_len, sr_err *err);
-/* Upper-case hex, as EWS HexEntryId.  Heap string, caller frees. */
-char *mapi_hex_encode(const void *data, size_t len);
-/* Either case, even length, no separators.  *out heap, caller frees. */
-sr_code mapi_hex_decode(const char *text, uint8_t **out, size_t *out_len, sr_err *err);
 
 /* -- property tags and types (MS-OXCDATA 2.9, 2.11.1) --------------------- */
 #define MAPI_PT_UNSPECIFIED 0x0000u
@@ -78,8 +74,6 @@ const char *mapi_pt_ews_name(uint16_t type);
 int mapi_pt_from_ews_name(const char *name);
 /* "PT_LONG", "PT_MV_UNICODE", ...; static string, "PT_UNKNOWN" if unknown. */
 const char *mapi_pt_name(uint16_t type);
-/* "0x0FFF" (digits = 4) or "0x0FFF0102" (digits = 8), upper case. */
-void mapi_prop_hex(uint32_t value, int digits, char out[11]);
 /* EWS PropertyTag / PropertyId text: "0x0FFF" (hex) or "4095" (decimal);
  * value must be <= max.  SR_E_PARSE otherwise. */
 sr_code mapi_prop_parse_num(const char *text, uint32_t max, uint32_t *out, sr_err *err);
@@ -263,10 +257,6 @@ const char *mapi_eid_kind_name(mapi_eid_kind k);
 #define MAPI_SMP_CREATED_AT  "CreatedAt"         /* SystemTime */
 #define MAPI_SMP_RECREATED   "MailboxRecreated"  /* Boolean (recreate message) */
 
-/* Spec codes (CPUU CSV / exit): no switch message / invalid switch message. */
-#define MAPI_CPUU_NO_SWITCH_MSG      2
-#define MAPI_CPUU_INVALID_SWITCH_MSG 512
-
 typedef enum {
     MAPI_SWITCHMSG_LEGACY = 1,       /* target is on-premises Exchange */
     MAPI_SWITCHMSG_CONTEMPORARY = 2  /* target may be Office 365 (carries the O365 flag) */
@@ -291,21 +281,9 @@ sr_code mapi_switchmsg_validate(const mapi_switchmsg *m, sr_err *err);
 sr_code mapi_switchmsg_to_extprops(const mapi_switchmsg *m, mapi_extprops *l, sr_err *err);
 /* Read a message from the properties of a GetItem/FindItem answer (other
  * properties in l are ignored).  SR_E_NOTFOUND when none of ours is present
- * (no switch message → CPUU code 2); SR_E_PARSE when present but missing,
- * mistyped or invalid (→ code 512).  On success the caller owns *m. */
+ * (no switch message); SR_E_PARSE when present but missing,
+ * mistyped or invalid (cpuu/csv.c turns both into the spec's exit bits).
+ * On success the caller owns *m. */
 sr_code mapi_switchmsg_from_extprops(const mapi_extprops *l, mapi_switchmsg *m, sr_err *err);
-/* The spec code for a result of mapi_switchmsg_from_extprops (0 for SR_OK,
- * MAPI_CPUU_NO_SWITCH_MSG for SR_E_NOTFOUND, else MAPI_CPUU_INVALID_SWITCH_MSG). */
-int mapi_switchmsg_cpuu_code(sr_code rc);
-
-/* The recreate message: the mailbox was recreated at created_at by created_by. */
-typedef struct mapi_recreatemsg {
-    char *created_by;            /* owned, may be NULL */
-    int64_t created_at;          /* Unix seconds UTC */
-} mapi_recreatemsg;
-void mapi_recreatemsg_clear(mapi_recreatemsg *m);
-sr_code mapi_recreatemsg_to_extprops(const mapi_recreatemsg *m, mapi_extprops *l, sr_err *err);
-/* SR_E_NOTFOUND when MAPI_SMP_RECREATED is absent, SR_E_PARSE when invalid. */
-sr_code mapi_recreatemsg_from_extprops(const mapi_extprops *l, mapi_recreatemsg *m, sr_err *err);
 
 #endif /* MAPI_EID_H */

@@ -22,20 +22,6 @@ struct mapi_net {
     mapi_oauth_cache oauth;
 };
 
-long long mapi_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-void mapi_sleep_ms(long ms)
-{
-    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-    while (ms > 0 && nanosleep(&ts, &ts) != 0 && errno == EINTR)
-        ;
-}
-
 const mapi_netopts *mapi_net_opts(const mapi_net *net) { return &net->o; }
 mapi_oauth_cache *mapi_net_oauth(mapi_net *net) { return &net->oauth; }
 unsigned mapi_net_requests(const mapi_net *net) { return net ? net->requests : 0; }
@@ -89,6 +75,10 @@ static int copy_opts(mapi_net *net, const mapi_netopts *in)
 mapi_net *mapi_net_new(const mapi_netopts *opts, sr_err *err)
 {
     static const mapi_netopts none = { .auth = MAPI_AUTH_NONE };
+    if (!mapi_ews_code_table_sorted()) {   /* a build defect: every lookup could miss */
+        sr_err_set(err, SR_E_INTERNAL, "the EWS ResponseCode table is not sorted");
+        return NULL;
+    }
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         sr_err_set(err, SR_E_INTERNAL, "libcurl could not be initialised");
         return NULL;
@@ -301,7 +291,7 @@ static int may_retry(const mapi_net *net, const xfer *x, unsigned delay_ms)
 static void schedule_retry(xfer *x, unsigned delay_ms)
 {
     x->state = X_WAITING;
-    x->wait_until = mapi_now_ms() + delay_ms;
+    x->wait_until = sr_now_ms() + delay_ms;
     x->waited_ms += delay_ms;
 }
 
@@ -435,7 +425,7 @@ void mapi_http_resp_clear(mapi_http_resp *r)
 static size_t start_ready(mapi_net *net, xfer *xs, size_t n, size_t running, const char *token,
                           size_t *done)
 {
-    long long now = mapi_now_ms();
+    long long now = sr_now_ms();
     for (size_t i = 0; i < n && running < net->o.max_parallel; i++) {
         xfer *x = &xs[i];
         if (x->state == X_PENDING || (x->state == X_WAITING && x->wait_until <= now)) {
@@ -454,7 +444,7 @@ static long poll_wait_ms(const xfer *xs, size_t n, size_t running)
 {
     if (running)
         return 100;
-    long long now = mapi_now_ms(), next = now + 1000;
+    long long now = sr_now_ms(), next = now + 1000;
     for (size_t i = 0; i < n; i++)
         if (xs[i].state == X_WAITING && xs[i].wait_until < next)
             next = xs[i].wait_until;
@@ -467,9 +457,9 @@ static void run_loop(mapi_net *net, xfer *xs, size_t n, const char *token)
     for (size_t i = 0; i < n; i++)   /* a second pass leaves finished ones alone */
         done += xs[i].state == X_DONE;
     const mapi_netopts *o = &net->o;
-    long long hard = mapi_now_ms() + (o->timeout_ms + 1000) * (long long)(o->max_retries + 1) +
+    long long hard = sr_now_ms() + (o->timeout_ms + 1000) * (long long)(o->max_retries + 1) +
                      o->max_backoff_ms;
-    while (done < n && mapi_now_ms() < hard) {
+    while (done < n && sr_now_ms() < hard) {
         running = start_ready(net, xs, n, running, token, &done);
         int still = 0;
         curl_multi_perform(net->multi, &still);

@@ -97,7 +97,7 @@ const char *mapi_oauth_token(mapi_net *net, sr_err *err)
 {
     mapi_oauth_cache *c = mapi_net_oauth(net);
     const mapi_netopts *o = mapi_net_opts(net);
-    if (c->token && mapi_now_ms() < c->expires_at)
+    if (c->token && sr_now_ms() < c->expires_at)
         return c->token;
     mapi_oauth_cache_clear(c);
     if (!o->client_id || !o->client_secret) {
@@ -145,6 +145,6 @@ const char *mapi_oauth_token(mapi_net *net, sr_err *err)
     free(url);
     /* renew a minute early so a batch never starts with a dying token */
     c->token = tok;
-    c->expires_at = mapi_now_ms() + (exp > 120 ? exp - 60 : exp) * 1000LL;
+    c->expires_at = sr_now_ms() + (exp > 120 ? exp - 60 : exp) * 1000LL;
     return c->token;
 }

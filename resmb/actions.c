@@ -63,8 +63,15 @@ static void load_resolved(sm_step *step, resmb_mb *m)
             *f[i].dst = jget(step, f[i].key);
 }
 
-mapi_net *resmb_net_new(const resmb_run *run, int target, unsigned max_parallel, sr_err *err)
+/* A worker's requests go one after another (Autodiscover on the target; find,
+ * delete, create on the source); these bounds only cap the connections a
+ * retry overlapping the next request may open. */
+#define RESMB_WORKER_TGT_PARALLEL 2
+#define RESMB_WORKER_SRC_PARALLEL 4
+
+mapi_net *resmb_net_new(const resmb_run *run, resmb_side side, unsigned max_parallel, sr_err *err)
 {
+    int target = side == RESMB_TARGET;
     mapi_netopts o = {
         .auth = MAPI_AUTH_BASIC,
         .user = target && run->admin_trg ? run->admin_trg : run->admin,
@@ -118,7 +125,7 @@ static sr_code target_legacy_dn(resmb_actx *a, const char *target, char **dn, ch
                                 sr_err *err)
 {
     const resmb_run *run = a->run;
-    if (!a->tgt_net && !(a->tgt_net = resmb_net_new(run, 1, 2, err)))
+    if (!a->tgt_net && !(a->tgt_net = resmb_net_new(run, RESMB_TARGET, RESMB_WORKER_TGT_PARALLEL, err)))
         return err->code;
     if (!a->tgt_ad) {
         mapi_ad_opts o = { .side = "target",
@@ -142,7 +149,7 @@ static sr_code target_legacy_dn(resmb_actx *a, const char *target, char **dn, ch
 static sr_code write_switchmsg(resmb_actx *a, const mapi_switchmsg *msg, int recreate, sr_err *err)
 {
     const resmb_run *run = a->run;
-    if (!a->src_net && !(a->src_net = resmb_net_new(run, 0, 4, err)))
+    if (!a->src_net && !(a->src_net = resmb_net_new(run, RESMB_SOURCE, RESMB_WORKER_SRC_PARALLEL, err)))
         return err->code;
     mapi_session_opts so = { .mailbox = a->mb->smtp, .ews_url = run->src_ews_url,
                              .impersonate = 1 };
@@ -397,6 +404,21 @@ static sr_code run_engine(resmb_actx *a, const char *profile, int cleanup, invok
     return rc;
 }
 
+/* Whether the temporary profile says it was updated.  An update that ended
+ * but was not journaled (killed in between: power cut, full disk) is resumed,
+ * and the engine then rightly answers 2 PROFILE_ALREADY_UPDATED with no
+ * success bit: the step is done, not CPUU_CANNOT_START (issue 11). */
+static int profile_updated(const resmb_run *run, const char *name)
+{
+    sr_err e;
+    mapi_pstore *st = mapi_pstore_open(run->profile_dir, 0, &e);
+    mapi_profile p = { 0 };
+    int updated = st && mapi_pstore_load(st, name, &p, &e) == SR_OK && p.status.updated;
+    mapi_profile_clear(&p);
+    mapi_pstore_free(st);
+    return updated;
+}
+
 /* Hard failures among the engine's bits (64/128/256 are log/dump warnings). */
 #define ENGINE_ERR_BITS (CPUU_NO_SWITCH_MSG | CPUU_SWITCH_ERR | CPUU_USER_ABORT | \
                          CPUU_GLOBAL_ERR | CPUU_CRASH | CPUU_INVALID_SWITCH_MSG)
@@ -412,6 +434,9 @@ static int engine_step(sm_step *step, resmb_actx *a, int cleanup)
     sr_err e;
     memset(&res, 0, sizeof res);
     sr_code rc = run_engine(a, profile, cleanup, &res, &e);
+    int already = !cleanup && rc == SR_OK && res.outcome == INVOKE_EXITED &&
+                  !(res.cpuu_bits & (ENGINE_ERR_BITS | CPUU_SUCCESS)) &&
+                  profile_updated(a->run, profile);
     free(profile);
     if (rc != SR_OK)
         return fail(step, a, start_bit, "cannot start %s for %s: %s", a->run->cpuu_bin, what, e.msg);
@@ -433,6 +458,9 @@ static int engine_step(sm_step *step, resmb_actx *a, int cleanup)
         if (res.cpuu_bits & ENGINE_ERR_BITS)
             ev = fail(step, a, RESMB_EXIT_FAILED, "%s: the engine reported %s", what,
                       bits ? bits : "?");
+        else if (already)
+            sr_log(SR_LOG_NOTICE, a->mb->key, "update: the profile was updated by an interrupted "
+                   "run (PROFILE_ALREADY_UPDATED): done");
         else if (!cleanup && !(res.cpuu_bits & CPUU_SUCCESS))
             /* CPUU_CANNOT_START from an update: it found nothing it could start on */
             ev = fail(step, a, RESMB_EXIT_CPUU_START, "update: the engine reported "

@@ -2,8 +2,11 @@
  *
  *   workflow.c  the per-mailbox state machine (states, events, the table)
  *   actions.c   one function per action of the table
- *   run.c       the run: configuration, journal, batched AD/EWS reads,
- *               the worker pool, the report and the exit bits
+ *   run.c       the run (resmb_run_all), taken apart in run_int.h:
+ *   setup.c     configuration, engine argv, credentials, journal, lock
+ *   batch.c     the mailbox list in chunks, batched AD/EWS reads
+ *   pool.c      the worker pool
+ *   report.c    the report and the exit bits
  *
  * Ownership: resmb_run owns everything it builds; a resmb_mb lives for the
  * chunk it belongs to and is freed by resmb_mb_clear.  Workers are forked
@@ -36,6 +39,10 @@ typedef enum { EV_START = 0, EV_OK, EV_FAIL, EV__NEVENTS } resmb_event;
 
 /* For the report only: a worker that died mid-step (never in the journal). */
 #define RESMB_STATE_INTERRUPTED (-2)
+/* For the report only: the run stopped (signal, full disk) before this one. */
+#define RESMB_STATE_NOT_STARTED (-3)
+/* For the report only: another entry names the same directory object. */
+#define RESMB_STATE_DUPLICATE (-4)
 
 /* The checked table; NULL with *err set when the table is inconsistent. */
 const sm_def *resmb_workflow(sr_err *err);
@@ -54,6 +61,7 @@ typedef struct resmb_opts {
     int allow_http;              /* http:// EWS/Autodiscover (loopback labs) */
     const char *ca_file;         /* extra trust anchors for EWS (NULL: system) */
     const char *mapping_attr;    /* attribute with the target address (NULL: ldap's targetAddress) */
+    const char *cpuu_ini;        /* --check --cpuu-ini: check this CPUU.ini instead of the run's */
 } resmb_opts;
 
 /* What the run knows about the whole job; built once, shared read-only. */
@@ -73,11 +81,15 @@ typedef struct resmb_run {
     char *admin_trg, *admin_trg_pw;
     const sm_def *def;
     const sm_def *retry_def;
+    int ini_lock_fd;             /* flock on SwitchResMB.ini (-1: none); set by resmb_setup */
 } resmb_run;
 
 /* One mailbox of the current chunk, with what the batches found. */
 typedef struct resmb_mb {
     const char *key;             /* as written in the INI (borrowed from cfg) */
+    int read_open_failed;        /* the mailbox itself could not be opened (read_code) */
+    char *dup_of;                /* "[Section] line N (key)" of the first entry naming the same
+                                    directory object: this one is not processed (heap) */
     int line;                    /* its line in SwitchResMB.ini */
     const char *section;         /* "Mailboxes" or "MailboxesSMTP" */
     const char *target_given;    /* [TargetMailboxesSMTP] entry, or NULL */
@@ -122,12 +134,21 @@ int resmb_act_fail(sm_step *step, void *ctx);
 int resmb_act_requeue(sm_step *step, void *ctx);
 void resmb_actx_release(resmb_actx *a);
 
-/* Network handle for one side ("source"/"target") with the run's credentials.
- * Caller frees with mapi_net_free. */
-mapi_net *resmb_net_new(const resmb_run *run, int target, unsigned max_parallel, sr_err *err);
+/* Which organisation a network handle talks to (its credentials). */
+typedef enum { RESMB_SOURCE = 0, RESMB_TARGET } resmb_side;
+
+/* Network handle for one side with the run's credentials (the target's
+ * AdminTrg/PasswordTrg when set, else Admin/Password).  Caller frees with
+ * mapi_net_free. */
+mapi_net *resmb_net_new(const resmb_run *run, resmb_side side, unsigned max_parallel, sr_err *err);
 
 /* ---- the run (run.c) ------------------------------------------------------- */
 /* Process every mailbox of cfg; returns the exit code (spec bitmask). */
 int resmb_run_all(const cfg_resmb *cfg, const resmb_opts *o);
+/* --check: exactly the validation a run does before its first mailbox
+ * (resmb_validate in setup.c: CPUUCmdLine, CPUU.ini and its credentials,
+ * DCPassword, the engine), then the summary on out.  Returns the exit code
+ * the run would have returned for it (0 when valid). */
+int resmb_check(const cfg_resmb *cfg, const resmb_opts *o, FILE *out);
 
 #endif

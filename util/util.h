@@ -1,6 +1,7 @@
 /* util.h — the tiny common layer every module may use (DESIGN.md: "a tiny
  * common util/"): the project's one error type, logging with secrets kept out,
- * and durable file writes.  Depends on nothing of ours.
+ * and durable file writes.  Depends on nothing of ours.  The spec's numeric
+ * codes (exit bits, CSV return codes) have their own header, util/codes.h.
  *
  * Ownership: functions returning char* say who frees; sr_err is a plain
  * value the caller owns (usually on the stack). */
@@ -38,6 +39,7 @@ typedef enum {
     SR_E_INVALID = 20,      /* invalid argument / state (a bug in the caller) */
     SR_E_UNSUPPORTED = 21,  /* feature not built in / not supported */
     SR_E_INTERNAL = 22,     /* should not happen */
+    SR_E_NOSPACE = 23,      /* the file system is full (ENOSPC, SQLITE_FULL): stop, free space, rerun */
     SR_E__MAX
 } sr_code;
 
@@ -82,6 +84,9 @@ void sr_log_set_level(sr_log_level max_level);
 sr_log_level sr_log_get_level(void);
 /* Redirect logging to fp (not owned; NULL → stderr). */
 void sr_log_set_stream(void *fp);
+/* Also write every line to fp (not owned; NULL → no copy; ignored while it
+ * is the log stream itself). */
+void sr_log_set_tee(void *fp);
 void sr_log(sr_log_level level, const char *who, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void sr_vlog(sr_log_level level, const char *who, const char *fmt, va_list ap)
@@ -102,6 +107,12 @@ char *sr_read_file(const char *path, size_t max_bytes, size_t *len_out, sr_err *
  * path exists and keep_mode is non-zero its permission bits are kept. */
 sr_code sr_write_file_atomic(const char *path, const void *data, size_t len,
                              mode_t mode, int keep_mode, sr_err *err);
+/* The same, with mode as given, calling prepare(fd, ctx, err) on the written
+ * temp file before it is synced and renamed (to give it an owner, an ACL);
+ * prepare's error aborts the write and is returned.  prepare may be NULL. */
+sr_code sr_write_file_atomic_hook(const char *path, const void *data, size_t len, mode_t mode,
+                                  sr_code (*prepare)(int fd, void *ctx, sr_err *err), void *ctx,
+                                  sr_err *err);
 /* mkdir -p with mode for every created component. */
 sr_code sr_mkdir_p(const char *path, mode_t mode, sr_err *err);
 
@@ -112,5 +123,18 @@ char *sr_strdup(const char *s);
 char *sr_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* ASCII case-insensitive equality. */
 int sr_streq_ci(const char *a, const char *b);
+/* Free a NULL-terminated array of heap strings and the array.  NULL-safe. */
+void sr_strv_free(char **v);
+/* Non-zero when the NUL-terminated s is well-formed UTF-8 (RFC 3629): no
+ * overlong forms, no surrogates (U+D800..DFFF), nothing above U+10FFFF, so
+ * the bytes C0, C1 and F5..FF never appear. */
+int sr_utf8_valid(const char *s);
+/* Length (1-4) of the well-formed UTF-8 sequence at s by the same rules, or
+ * 0 when there is none (a writer escapes that byte). */
+size_t sr_utf8_seq(const char *s);
+
+/* ---- time ----------------------------------------------------------------- */
+/* Monotonic clock in milliseconds (for deadlines and intervals, not dates). */
+long long sr_now_ms(void);
 
 #endif

@@ -1,0 +1,378 @@
+/* batch.c — the mailbox list chunk by chunk and the parent's batched reads
+ * (run_int.h): journal states, one directory batch and one EWS batch for the
+ * switch messages per chunk. */
+#include "resmb/run_int.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+size_t resmb_next_chunk(resmb_cursor *c, resmb_mb *out, size_t max)
+{
+    size_t n = 0;
+    while (n < max && c->list < 2) {
+        const cfg_list *l = c->list == 0 ? &c->cfg->mailboxes : &c->cfg->mailboxes_smtp;
+        if (c->i >= l->n) {
+            c->list++;
+            c->i = 0;
+            continue;
+        }
+        resmb_mb *m = &out[n++];
+        memset(m, 0, sizeof *m);
+        m->key = l->v[c->i].value;
+        m->line = l->v[c->i].line;
+        m->section = c->list == 0 ? "Mailboxes" : "MailboxesSMTP";
+        if (c->list == 1 && c->i < c->cfg->target_mailboxes_smtp.n)
+            m->target_given = c->cfg->target_mailboxes_smtp.v[c->i].value;
+        c->i++;   /* no key twice: configs refuses a list with duplicates */
+    }
+    return n;
+}
+
+void resmb_chunk_states(resmb_run *run, resmb_mb *mb, size_t n)
+{
+    sr_err e;
+    sm_journal *j = access(run->journal_path, F_OK) == 0 || !run->o->dry_run
+                        ? sm_journal_open(run->journal_path, &e) : NULL;
+    for (size_t i = 0; i < n; i++) {
+        mb[i].state_before = j ? sm_state_of(j, mb[i].key, &e) : -1;
+        /* DONE may still be pending: a run killed inside the last action
+         * (deleting the temporary profile).  sm_run finishes it here (no
+         * network) and does nothing for a mailbox that is really done. */
+        if (mb[i].state_before == MB_DONE && !run->o->dry_run) {
+            resmb_actx a = { .run = run, .mb = &mb[i] };
+            if (sm_run(run->def, j, mb[i].key, &a, NULL, NULL, &e) != SR_OK)
+                sr_log(SR_LOG_ERROR, mb[i].key, "%s", e.msg);
+        }
+    }
+    sm_journal_close(j);
+}
+
+void resmb_connect_dir(const resmb_run *run, resmb_shared *sh)
+{
+    const cfg_resmb *c = run->cfg;
+    if (!c->ad.present) {
+        snprintf(sh->dir_msg, sizeof sh->dir_msg, "no [AD] section in %s: mailboxes cannot be "
+                 "resolved (legacyExchangeDN, mailbox GUID)", c->path);
+        return;
+    }
+    sr_err e;
+    char *pw = NULL;
+    if (cfg_resmb_dc_password(c, &pw, &e) != SR_OK) {
+        snprintf(sh->dir_msg, sizeof sh->dir_msg, "%s", e.msg);
+        return;
+    }
+    const char *ca = getenv("LDAPTLS_CACERT");
+    if (!ca || !*ca)
+        ca = getenv("TLS_CACERT");
+    ldapdir_opts o = { .dc = c->ad.dc_name, .account = c->ad.dc_account, .password = pw,
+                       .ca_file = ca && *ca ? ca : NULL, .mapping_attr = run->o->mapping_attr };
+    if (ldapdir_connect(&o, &sh->dir, &e) != SR_OK) {
+        snprintf(sh->dir_msg, sizeof sh->dir_msg, "directory: %s", e.msg);
+        sh->dir = NULL;
+    } else {
+        sr_log(SR_LOG_INFO, NULL, "directory %s: naming context %s, configuration %s",
+               ldapdir_dc(sh->dir), ldapdir_base(sh->dir), ldapdir_config_base(sh->dir));
+    }
+    sr_secret_free(pw);
+}
+
+/* A directory connection lost mid-run (DC restarted, connection dropped) is
+ * made again, a bounded number of times with a growing pause, and the whole
+ * batch asked again on the new handle (results point into their handle).
+ * What is still unanswered then fails naming the directory (issue 11). */
+static void resolve_keys(const resmb_run *run, resmb_shared *sh, const char **keys, size_t k,
+                         ldapdir_result *res)
+{
+    sr_err e;
+    for (int attempt = 1; sh->dir; attempt++) {
+        sr_code rc = ldapdir_resolve(sh->dir, keys, k, res, &e);
+        if (rc == SR_OK || sr_default_class(rc) != SR_CLASS_RETRY)
+            return;
+        if (attempt > RESMB_DIR_RECONNECTS) {
+            sr_log(SR_LOG_ERROR, NULL, "directory: %s; gave up after %d reconnect(s)", e.msg,
+                   RESMB_DIR_RECONNECTS);
+            return;
+        }
+        sr_log(SR_LOG_WARN, NULL, "directory: %s; reconnecting (%d of %d)", e.msg, attempt,
+               RESMB_DIR_RECONNECTS);
+        sleep((unsigned)attempt);   /* 1 s, 2 s, 3 s: a restarting DC gets time */
+        ldapdir_free(sh->dir);
+        sh->dir = NULL;
+        memset(res, 0, k * sizeof *res);
+        resmb_connect_dir(run, sh);
+        if (!sh->dir) {
+            size_t l = strlen(sh->dir_msg);
+            snprintf(sh->dir_msg + l, sizeof sh->dir_msg - l, " (connection lost mid-run; "
+                     "reconnect %d of %d failed)", attempt, RESMB_DIR_RECONNECTS);
+            sr_log(SR_LOG_ERROR, NULL, "%s", sh->dir_msg);
+        }
+    }
+}
+
+
+/* ---- one directory object, listed twice under different keys -------------
+ * [Mailboxes] by legacyDN and [MailboxesSMTP] by an address or alias may name
+ * the same mailbox; it is processed once, for the first entry in file order
+ * (chunks come in that order).  DONE entries are resolved too, so a rerun
+ * still knows which object an earlier run processed. */
+
+static size_t seen_slot(const resmb_shared *sh, const char *dn)
+{
+    size_t h = 1469598103934665603ull;
+    for (const char *p = dn; *p; p++)
+        h = (h ^ (unsigned char)*p) * 1099511628211ull;
+    size_t i = h & (sh->seen_cap - 1);
+    while (sh->seen_dn[i] && strcmp(sh->seen_dn[i], dn) != 0)
+        i = (i + 1) & (sh->seen_cap - 1);
+    return i;
+}
+
+static int seen_grow(resmb_shared *sh)
+{
+    size_t cap = sh->seen_cap ? sh->seen_cap * 2 : 256;
+    resmb_shared old = *sh;
+    sh->seen_dn = calloc(cap, sizeof *sh->seen_dn);
+    sh->seen_by = calloc(cap, sizeof *sh->seen_by);
+    if (!sh->seen_dn || !sh->seen_by) {
+        free(sh->seen_dn);
+        free(sh->seen_by);
+        sh->seen_dn = old.seen_dn;
+        sh->seen_by = old.seen_by;
+        return -1;
+    }
+    sh->seen_cap = cap;
+    for (size_t i = 0; i < old.seen_cap; i++)
+        if (old.seen_dn[i]) {
+            size_t j = seen_slot(sh, old.seen_dn[i]);
+            sh->seen_dn[j] = old.seen_dn[i];
+            sh->seen_by[j] = old.seen_by[i];
+        }
+    free(old.seen_dn);
+    free(old.seen_by);
+    return 0;
+}
+
+/* The first entry naming dn, or NULL after recording m as that entry. */
+static const char *seen_first(resmb_shared *sh, const char *dn, const resmb_mb *m)
+{
+    char *low = sr_strdup(dn);
+    if (!low || ((sh->seen_n + 1) * 2 > sh->seen_cap && seen_grow(sh) != 0)) {
+        free(low);
+        return NULL;   /* out of memory: no duplicate detection, never a wrong one */
+    }
+    for (char *p = low; *p; p++)
+        *p = (char)tolower((unsigned char)*p);
+    size_t i = seen_slot(sh, low);
+    if (sh->seen_dn[i]) {
+        free(low);
+        return sh->seen_by[i];
+    }
+    char *by = sr_asprintf("[%s] line %d (%s)", m->section, m->line, m->key);
+    if (!by) {
+        free(low);
+        return NULL;
+    }
+    sh->seen_dn[i] = low;
+    sh->seen_by[i] = by;
+    sh->seen_n++;
+    return NULL;
+}
+
+void resmb_seen_free(resmb_shared *sh)
+{
+    for (size_t i = 0; i < sh->seen_cap; i++) {
+        free(sh->seen_dn[i]);
+        free(sh->seen_by[i]);
+    }
+    free(sh->seen_dn);
+    free(sh->seen_by);
+    sh->seen_dn = sh->seen_by = NULL;
+    sh->seen_cap = sh->seen_n = 0;
+}
+
+void resmb_resolve_chunk(const resmb_run *run, resmb_shared *sh, resmb_mb *mb, size_t n)
+{
+    const char **keys = calloc(n, sizeof *keys);
+    ldapdir_result *res = calloc(n, sizeof *res);
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        keys[k++] = mb[i].key;
+    if (sh->dir && keys && res && k)
+        resolve_keys(run, sh, keys, k, res);
+    for (size_t i = 0, r = 0; i < n; i++) {
+        resmb_mb *m = &mb[i];
+        ldapdir_result *x = res ? &res[r++] : NULL;
+        if (x && sh->dir && ldapdir_outcome_of(x, 0) == LDAPDIR_OUT_OK) {
+            const char *first = seen_first(sh, x->rcpt->dn, m);
+            if (first && m->state_before != MB_DONE) {
+                m->dup_of = sr_strdup(first);
+                continue;
+            }
+        }
+        if (m->state_before == MB_DONE)
+            continue;
+        m->ad_bits = RESMB_EXIT_FAILED;
+        if (!sh->dir || !x) {
+            snprintf(m->ad_msg, sizeof m->ad_msg, "%s", sh->dir_msg);
+            continue;
+        }
+        ldapdir_outcome out = ldapdir_outcome_of(x, 0);
+        if (out != LDAPDIR_OUT_OK) {   /* ad_bits stays RESMB_EXIT_FAILED: skipped, others go on */
+            snprintf(m->ad_msg, sizeof m->ad_msg, "[%s] line %d: %s: %s", m->section, m->line,
+                     ldapdir_outcome_name(out), x->msg[0] ? x->msg : "not resolved");
+            continue;
+        }
+        const ldapdir_recipient *rc = x->rcpt;
+        if (!rc->primary_smtp) {
+            snprintf(m->ad_msg, sizeof m->ad_msg, "[%s] line %d: %s has no primary SMTP address "
+                     "in the directory", m->section, m->line, rc->dn);
+            continue;
+        }
+        m->smtp = sr_strdup(rc->primary_smtp);
+        m->legacy_dn = rc->legacy_dn ? sr_strdup(rc->legacy_dn) : NULL;
+        m->display_name = rc->display_name ? sr_strdup(rc->display_name) : NULL;
+        const char *t = ldapdir_target_smtp(rc);
+        m->target_smtp = t ? sr_strdup(t) : NULL;
+        if (rc->has_mailbox_guid) {
+            mapi_guid g;
+            char txt[MAPI_GUID_STRLEN + 1];
+            memcpy(g.b, rc->mailbox_guid, 16);
+            mapi_guid_format(&g, txt);
+            const char *dom = strchr(m->smtp, '@');
+            m->home_guid = sr_asprintf("%s@%s", txt, dom ? dom + 1 : "");
+        }
+        m->ad_ok = 1;
+    }
+    free(keys);
+    free(res);
+}
+
+/* http(s)://host[:port]/EWS/Exchange.asmx from an Autodiscover URL. */
+static char *ews_from_ad_url(const char *url)
+{
+    const char *h = url ? strstr(url, "://") : NULL;
+    if (!h)
+        return NULL;
+    size_t hl = strcspn(h + 3, "/");
+    return sr_asprintf("%.*s/EWS/Exchange.asmx", (int)(h + 3 + hl - url), url);
+}
+
+/* The source EWS endpoint: Autodiscover of the first mailbox that is not
+ * redirected (a migrated mailbox's Autodiscover points at the target). */
+static void find_src_ews(resmb_run *run, resmb_shared *sh, resmb_mb *mb, size_t n)
+{
+    sr_err e;
+    if (run->src_ews_url)
+        return;
+    if (!sh->src_ad) {
+        mapi_ad_opts o = { .side = "source",
+                           .configured_url = run->cpuu->autodiscover_source_url,
+                           .no_domain_candidates = run->cpuu->autodiscover_source_url != NULL,
+                           .use_local_xml = run->cpuu->use_local_autodiscover_xmls,
+                           .skip_checking = run->cpuu->skip_autodiscover_checking };
+        if (!(sh->src_ad = mapi_ad_new(sh->src_net, &o, &e))) {
+            sr_log(SR_LOG_ERROR, NULL, "source Autodiscover: %s", e.msg);
+            return;
+        }
+    }
+    /* One probe.  A migrated mailbox's Autodiscover redirects to the target,
+     * which the client then reports as errors; that is expected here, so the
+     * probe's own lines are kept out of the log unless debugging, and its
+     * outcome is logged once below. */
+    FILE *quiet = sr_log_get_level() < SR_LOG_DEBUG ? fopen("/dev/null", "w") : NULL;
+    int tries = 0;
+    char probe[1100] = "";
+    for (size_t i = 0; i < n && tries < 1 && !run->src_ews_url; i++) {
+        if (!mb[i].ad_ok)
+            continue;
+        tries++;
+        const mapi_ad_result *r;
+        if (quiet)
+            sr_log_set_stream(quiet);
+        sr_code rc = mapi_ad_discover(sh->src_ad, mb[i].smtp, &r, &e);
+        sr_log_set_stream(stdout);
+        if (rc != SR_OK)
+            snprintf(probe, sizeof probe, "%.1000s", e.msg);
+        else if (r->redirects)
+            snprintf(probe, sizeof probe, "%.200s is redirected to %.200s", mb[i].smtp,
+                     r->smtp ? r->smtp : "?");
+        else if (r->ews_url)
+            run->src_ews_url = sr_strdup(r->ews_url);
+    }
+    if (quiet)
+        fclose(quiet);
+    if (!run->src_ews_url && run->cpuu->autodiscover_source_url && tries) {
+        run->src_ews_url = ews_from_ad_url(run->cpuu->autodiscover_source_url);
+        sr_log(SR_LOG_NOTICE, NULL, "source EWS endpoint taken from AutodiscoverSourceURL: %s "
+               "(Autodiscover did not name the source server: %s)", run->src_ews_url, probe);
+    } else if (!run->src_ews_url && tries) {
+        sr_log(SR_LOG_ERROR, NULL, "no source EWS endpoint: %s; set AutodiscoverSourceURL in "
+               "CPUU.ini", probe);
+    }
+    if (run->src_ews_url)
+        sr_log(SR_LOG_INFO, NULL, "source EWS endpoint %s", run->src_ews_url);
+}
+
+void resmb_read_chunk(resmb_run *run, resmb_shared *sh, resmb_mb *mb, size_t n)
+{
+    find_src_ews(run, sh, mb, n);
+    mapi_session **s = calloc(n, sizeof *s);
+    size_t *idx = calloc(n, sizeof *idx);
+    size_t k = 0;
+    sr_err e;
+    for (size_t i = 0; s && idx && i < n; i++) {
+        resmb_mb *m = &mb[i];
+        /* NEW (-1), QUEUED, RESOLVED, SWITCHMSG_READY (its action may be the one
+         * a killed run left pending), and FAILED (retried from the start) */
+        int need = m->state_before <= MB_SWITCHMSG_READY || m->state_before == MB_FAILED;
+        if (!need || !m->ad_ok)
+            continue;
+        if (!run->src_ews_url) {
+            snprintf(m->read_msg, sizeof m->read_msg, "no source EWS endpoint (set "
+                     "AutodiscoverSourceURL in CPUU.ini)");
+            continue;
+        }
+        mapi_session_opts so = { .mailbox = m->smtp, .ews_url = run->src_ews_url, .impersonate = 1 };
+        if (!(s[k] = mapi_session_logon(sh->src_net, &so, &e))) {
+            snprintf(m->read_msg, sizeof m->read_msg, "%s", e.msg);
+            continue;
+        }
+        idx[k++] = i;
+    }
+    if (k) {
+        mapi_folders *f = calloc(k, sizeof *f);
+        mapi_switchmsg *msgs = calloc(k, sizeof *msgs);
+        sr_err *sme = calloc(k, sizeof *sme), *errs = calloc(k, sizeof *errs);
+        if (f && msgs && sme && errs) {
+            mapi_session_open_many(s, k, f, msgs, sme, errs);
+            for (size_t j = 0; j < k; j++) {
+                resmb_mb *m = &mb[idx[j]];
+                m->read_done = 1;
+                if (errs[j].code != SR_OK) {
+                    /* e.g. ErrorNonExistentMailbox is SR_E_NOTFOUND too: not
+                     * "no switch message", the mailbox is missing */
+                    m->read_open_failed = 1;
+                    m->read_code = errs[j].code;
+                    snprintf(m->read_msg, sizeof m->read_msg, "%s", errs[j].msg);
+                } else {
+                    m->read_code = sme[j].code;
+                    snprintf(m->read_msg, sizeof m->read_msg, "%s", sme[j].msg);
+                    m->existing = msgs[j];
+                    memset(&msgs[j], 0, sizeof msgs[j]);
+                }
+                mapi_folders_clear(&f[j]);
+                mapi_switchmsg_clear(&msgs[j]);
+            }
+        }
+        free(f);
+        free(msgs);
+        free(sme);
+        free(errs);
+    }
+    for (size_t j = 0; j < k; j++)
+        mapi_session_free(s[j]);
+    free(s);
+    free(idx);
+}
