@@ -399,7 +399,7 @@ static sr_code target_from_gus(rmap *m, entry **p, size_t n, size_t nv, sr_err *
     t.mailbox = NULL;
     for (size_t i = 0; i < nv && rc == SR_OK; i++)
         addrs[i] = strip_prefix(p[i]->tgt_smtp);
-    for (size_t g = 0; g < ng && rc == SR_OK; g++) {
+    for (size_t g = 0; nr && g < ng && rc == SR_OK; g++) {   /* built here only when mixed */
         size_t off = g * MAPI_AD_SOAP_MAX_USERS;
         size_t k = nv - off < MAPI_AD_SOAP_MAX_USERS ? nv - off : MAPI_AD_SOAP_MAX_USERS;
         calls[g] = (mapi_ews_call){.url = m->gus_url, .mailbox = "Autodiscover", .idempotent = 1};
@@ -414,7 +414,17 @@ static sr_code target_from_gus(rmap *m, entry **p, size_t n, size_t nv, sr_err *
         calls[ng + i].req = q[i] ? ewsf_req_resolvenames(&t, q[i], err) : NULL;
         rc = calls[ng + i].req ? SR_OK : q[i] ? err->code : sr_err_set(err, SR_E_NOMEM, "out of memory");
     }
-    if (rc == SR_OK) {
+    if (rc == SR_OK && nr == 0) {   /* only target identities: mapi's batched call */
+        m->lookups++;
+        sr_err e = {0};
+        if (mapi_ad_getusersettings(mapi_session_net(m->tgt), m->gus_url, addrs, nv, us, &e) != SR_OK) {
+            sr_log(SR_LOG_WARN, NULL, "recipient map: GetUserSettings at %s failed (%s): "
+                   "target identities by ResolveNames instead", m->gus_url, e.msg);
+            m->gus_off = 1;
+            rc = SR_E_UNSUPPORTED;
+        }
+        ng = 0;   /* answers are in us already */
+    } else if (rc == SR_OK) {   /* with the identity checks' ResolveNames: one batch */
         m->lookups++;
         sr_err ignored = {0};
         mapi_ews_run(mapi_session_net(m->tgt), calls, ng + nr, &ignored);   /* per call below */
