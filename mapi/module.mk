@@ -2,7 +2,8 @@
 # store session, switch message.  Public header: mapi/mapi.h.
 MODULES += mapi
 mapi_SRCS := $(sort $(wildcard mapi/*.c))
-mapi_LDLIBS := -lcurl $(shell pkg-config --libs libxml-2.0 2>/dev/null || echo -lxml2)
+mapi_LDLIBS := -lcurl $(shell pkg-config --libs libxml-2.0 2>/dev/null || echo -lxml2) \
+    $(shell pkg-config --libs krb5-gssapi jansson libcrypto 2>/dev/null || echo -lgssapi_krb5 -ljansson -lcrypto)
 
 # Profile store, EntryIDs, properties, switch message format (no network).
 TESTS += $(if $(wildcard tests/unit/test_mapi_store.c),test_mapi_store)

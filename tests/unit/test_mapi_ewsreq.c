@@ -429,21 +429,69 @@ static void test_netopts_from_account(void)
     sr_err e;
     mapi_account a = { .smtp = "room-1@src.example", .logon = MAPI_LOGON_KERBEROS };
     mapi_netopts o = { 0 };
-    CU_ASSERT_EQUAL(mapi_netopts_from_account(&a, &o, &e), SR_OK);
-    CU_ASSERT_EQUAL(o.auth, MAPI_AUTH_NEGOTIATE);
+    /* Kerberos: no password needed, no fallback */
+    CU_ASSERT_EQUAL(mapi_netopts_from_account(&a, 0, "source", &o, &e), SR_OK);
+    CU_ASSERT_EQUAL(o.auth, MAPI_AUTH_KERBEROS);
     CU_ASSERT_PTR_NULL(o.proxy);
+    a.logon = MAPI_LOGON_NEGOTIATE;
+    CU_ASSERT_EQUAL(mapi_netopts_from_account(&a, 0, "source", &o, &e), SR_OK);
+    CU_ASSERT_EQUAL(o.auth, MAPI_AUTH_NEGOTIATE);
+    /* NTLM (Winnt) needs the account and its password */
     a.logon = MAPI_LOGON_NTLM;
-    CU_ASSERT_EQUAL(mapi_netopts_from_account(&a, &o, &e), SR_OK);
+    o = (mapi_netopts){ 0 };
+    CU_ASSERT_EQUAL(mapi_netopts_from_account(&a, 0, "source", &o, &e), SR_E_CONFIG);
+    CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "NTLM logon needs an account"));
+    o = (mapi_netopts){ .user = "SRC\\svc", .password = "pw" };
+    CU_ASSERT_EQUAL(mapi_netopts_from_account(&a, 0, "source", &o, &e), SR_OK);
     CU_ASSERT_EQUAL(o.auth, MAPI_AUTH_NTLM);
+    /* refused with the reason */
     a.logon = MAPI_LOGON_SMARTCARD;
-    CU_ASSERT_EQUAL(mapi_netopts_from_account(&a, &o, &e), SR_E_UNSUPPORTED);
+    CU_ASSERT_EQUAL(mapi_netopts_from_account(&a, 0, "source", &o, &e), SR_E_UNSUPPORTED);
     CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "SmartCard"));
-    a.rpc = (mapi_rpchttp){ .enabled = 1, .proxy_server = "proxy.src.example:8080", .auth_basic = 1 };
-    CU_ASSERT_EQUAL(mapi_netopts_from_account(&a, &o, &e), SR_OK);
+    CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "interactive"));
+    a.logon = MAPI_LOGON_ANONYMOUS;
+    CU_ASSERT_EQUAL(mapi_netopts_from_account(&a, 0, "source", &o, &e), SR_E_UNSUPPORTED);
+    CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "anonymous"));
+    /* [RPCOverHTTP]: strongest ticked method, SSLOnly, ProxyServer is no forward proxy */
+    a.rpc = (mapi_rpchttp){ .enabled = 1, .proxy_server = "mail.src.example", .auth_basic = 1,
+                            .ssl_only = 1 };
+    CU_ASSERT_EQUAL(mapi_netopts_from_account(&a, 0, "source", &o, &e), SR_OK);
     CU_ASSERT_EQUAL(o.auth, MAPI_AUTH_BASIC);
-    CU_ASSERT_STRING_EQUAL(o.proxy, "proxy.src.example:8080");
-    a.rpc.auth_basic = 0;
-    CU_ASSERT_EQUAL(mapi_netopts_from_account(&a, &o, &e), SR_E_CONFIG);
+    CU_ASSERT_EQUAL(o.ssl_only, 1);
+    CU_ASSERT_PTR_NULL(o.proxy);
+    char *fb = mapi_account_fallback_ews_url(&a);
+    CU_ASSERT_STRING_EQUAL(fb, "https://mail.src.example/EWS/Exchange.asmx");
+    free(fb);
+    a.rpc.auth_ntlm = 1;
+    CU_ASSERT_EQUAL(mapi_netopts_from_account(&a, 0, "source", &o, &e), SR_OK);
+    CU_ASSERT_EQUAL(o.auth, MAPI_AUTH_NTLM);
+    a.rpc.auth_negotiate = 1;
+    CU_ASSERT_EQUAL(mapi_netopts_from_account(&a, 0, "source", &o, &e), SR_OK);
+    CU_ASSERT_EQUAL(o.auth, MAPI_AUTH_NEGOTIATE);
+    a.rpc = (mapi_rpchttp){ .enabled = 1 };   /* none ticked: NTLM, the spec's default */
+    CU_ASSERT_EQUAL(mapi_netopts_from_account(&a, 0, "source", &o, &e), SR_OK);
+    CU_ASSERT_EQUAL(o.auth, MAPI_AUTH_NTLM);
+    CU_ASSERT_EQUAL(o.ssl_only, 0);
+    /* Exchange Online: OAuth2 whatever the profile says, with a client credential */
+    o = (mapi_netopts){ 0 };
+    CU_ASSERT_EQUAL(mapi_netopts_from_account(&a, 1, "target", &o, &e), SR_E_CONFIG);
+    CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "ClientId"));
+    o.client_id = "app-1";
+    CU_ASSERT_EQUAL(mapi_netopts_from_account(&a, 1, "target", &o, &e), SR_E_CONFIG);
+    CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "ClientSecret"));
+    o.client_cert_file = "/c.pem";
+    CU_ASSERT_EQUAL(mapi_netopts_from_account(&a, 1, "target", &o, &e), SR_E_CONFIG);
+    o.client_key_file = "/k.pem";
+    CU_ASSERT_EQUAL(mapi_netopts_from_account(&a, 1, "target", &o, &e), SR_OK);
+    CU_ASSERT_EQUAL(o.auth, MAPI_AUTH_OAUTH2);
+    /* no account at all: Negotiate */
+    o = (mapi_netopts){ 0 };
+    CU_ASSERT_EQUAL(mapi_netopts_from_account(NULL, 0, "source", &o, &e), SR_OK);
+    CU_ASSERT_EQUAL(o.auth, MAPI_AUTH_NEGOTIATE);
+    CU_ASSERT_TRUE(mapi_url_is_exchange_online("https://outlook.office365.com/EWS/Exchange.asmx"));
+    CU_ASSERT_TRUE(mapi_url_is_exchange_online("https://autodiscover-s.outlook.com/autodiscover/autodiscover.xml"));
+    CU_ASSERT_FALSE(mapi_url_is_exchange_online("https://outlook.office365.com.evil.example/"));
+    CU_ASSERT_FALSE(mapi_url_is_exchange_online("https://mail.src.example/EWS/Exchange.asmx"));
 }
 
 /* ======================================================================
@@ -457,7 +505,7 @@ typedef struct canned {
 } canned;
 
 typedef struct rec {
-    char method[8], path[256], auth[512], host[128];
+    char method[8], path[256], auth[512], host[128], anchor[128];
     char *body;
 } rec;
 
@@ -530,6 +578,9 @@ static void *srv_conn(void *arg)
         char *au = strcasestr(buf, "\r\nAuthorization: ");
         if (au && au < buf + hlen)
             sscanf(au + 17, "%511[^\r]", r.auth);
+        char *an = strcasestr(buf, "\r\nX-AnchorMailbox: ");
+        if (an && an < buf + hlen)
+            sscanf(an + 19, "%127[^\r]", r.anchor);
         char *ho = strcasestr(buf, "\r\nHost: ");
         if (ho && ho < buf + hlen)
             sscanf(ho + 8, "%127[^\r]", r.host);
