@@ -21,3 +21,10 @@ TESTS += test_mapi_ewsreq
 test_mapi_ewsreq_SRCS := tests/unit/test_mapi_ewsreq.c
 test_mapi_ewsreq_USES := mapi testutil util
 test_mapi_ewsreq_LDLIBS := -lcunit -lpthread
+
+# OAuth2 app-only client against glewlwyd (the Entra ID stand-in of
+# $SHARED_DIR/labs/oauth-entra-standin.md), started by the test.
+TESTS += $(if $(wildcard tests/integration/test_mapi_oauth.c),test_mapi_oauth)
+test_mapi_oauth_SRCS := tests/integration/test_mapi_oauth.c
+test_mapi_oauth_USES := mapi testutil util
+test_mapi_oauth_LDLIBS := -lcunit
