@@ -106,8 +106,10 @@ mapi_net *cpuu_net_for(cpuu_run_ctx *r, int target, int o365, const mapi_account
     mapi_account tacct = { 0 };
     if (acct) {
         tacct = *acct;
-        if (target)
+        if (target) {   /* LogonNetworkSecurity is the source profile's choice */
             tacct.rpc.enabled = 0;
+            tacct.logon = MAPI_LOGON_NEGOTIATE;
+        }
     }
     mapi_net *net = NULL;
     if (mapi_netopts_from_account(acct ? &tacct : NULL, o365, side, &o, err) == SR_OK)

@@ -96,8 +96,10 @@ mapi_net *resmb_net_new(const resmb_run *run, int target, unsigned max_parallel,
     };
     mapi_account ac = { 0 };
     logon_account(run->cfg, &ac);
-    if (target)
-        ac.rpc.enabled = 0;   /* [RPCOverHTTP] is how the source is reached */
+    if (target) {   /* [RPCOverHTTP] and LogonNetworkSecurity describe the source */
+        ac.rpc.enabled = 0;
+        ac.logon = MAPI_LOGON_NEGOTIATE;
+    }
     mapi_net *net = NULL;
     if (mapi_netopts_from_account(&ac, o365, target ? "target" : "source", &o, err) == SR_OK)
         net = mapi_net_new(&o, err);
