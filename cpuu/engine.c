@@ -167,13 +167,16 @@ static mapi_session *logon(cpuu_run_ctx *r, cpuu_sides *sd, int target, const ma
     if (!*ad && !(*ad = cpuu_ad_for(r, *net, target, target ? NULL : acct->autodiscover_url,
                                     domain_of(smtp), err)))
         return NULL;
+    char *fallback = target ? NULL : mapi_account_fallback_ews_url(acct);
     mapi_session_opts so = { .mailbox = smtp, .ad = *ad, .impersonate = impersonate,
-                             .profile_legacy_dn = legacy_dn };
+                             .profile_legacy_dn = legacy_dn, .fallback_ews_url = fallback };
     /* The mailbox as the profile knows it: a migrated source mailbox answers
      * Autodiscover with a redirect to the target, so a known EWS URL wins. */
     if (acct->ews_url && *acct->ews_url && sr_streq_ci(smtp, acct->smtp))
         so.ews_url = acct->ews_url;
-    return mapi_session_logon(*net, &so, err);
+    mapi_session *s = mapi_session_logon(*net, &so, err);
+    free(fallback);
+    return s;
 }
 
 /* The first read on a mailbox; what it fills is the caller's (arg). */

@@ -518,7 +518,16 @@ static void find_src_ews(resmb_run *run, shared *sh, resmb_mb *mb, size_t n)
     }
     if (quiet)
         fclose(quiet);
-    if (!run->src_ews_url && run->cpuu->autodiscover_source_url && tries) {
+    /* [RPCOverHTTP] ProxyServer names the source's Exchange front end */
+    mapi_account oa = { .rpc = { .enabled = run->cfg->rpc.present && run->cfg->rpc.connect_using_http,
+                                 .proxy_server = run->cfg->rpc.proxy_server } };
+    char *fallback = tries && !run->src_ews_url ? mapi_account_fallback_ews_url(&oa) : NULL;
+    if (fallback) {
+        run->src_ews_url = fallback;
+        sr_log(SR_LOG_NOTICE, NULL, "source EWS endpoint of the Outlook Anywhere host "
+               "([RPCOverHTTP] ProxyServer): %s (Autodiscover did not name the source server: %s)",
+               fallback, probe);
+    } else if (!run->src_ews_url && run->cpuu->autodiscover_source_url && tries) {
         run->src_ews_url = ews_from_ad_url(run->cpuu->autodiscover_source_url);
         sr_log(SR_LOG_NOTICE, NULL, "source EWS endpoint taken from AutodiscoverSourceURL: %s "
                "(Autodiscover did not name the source server: %s)", run->src_ews_url, probe);

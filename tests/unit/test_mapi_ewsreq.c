@@ -1553,6 +1553,43 @@ static void test_oauth_errors_and_refresh(void)
     srv_stop(s);
 }
 
+/* [RPCOverHTTP] ProxyServer: the EWS of the Outlook Anywhere host when
+ * Autodiscover gives nothing. */
+static void test_session_fallback_ews(void)
+{
+    static const canned script[] = { { 200, NULL, GETITEM_OK, 0 } };
+    srv *s = srv_start(script, 1);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    char host[64];
+    snprintf(host, sizeof host, "127.0.0.1:%d", s->port);
+    mapi_account a = { .smtp = "room-1@src.example",
+                       .rpc = { .enabled = 1, .proxy_server = host } };
+    char *fb = mapi_account_fallback_ews_url(&a);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(fb);
+    /* the lab is plain http: the same host and path */
+    char url[128];
+    snprintf(url, sizeof url, "http://%s/EWS/Exchange.asmx", host);
+    CU_ASSERT_STRING_EQUAL(fb + 5, url + 4);
+    rw_map m = { .to = { { NULL, 0 }, { 0 }, { 0 }, { NULL, tu_free_port() } } };
+    mapi_net *net = test_net((mapi_netopts){ .max_retries = 1, .max_backoff_ms = 300 });
+    mapi_ad *ad = test_ad(net, &m, (mapi_ad_opts){ .side = "source",
+        .configured_url = "https://ad.src.example/autodiscover/autodiscover.xml",
+        .no_domain_candidates = 1 });
+    sr_err e;
+    mapi_session_opts so = { .mailbox = "room-1@src.example", .ad = ad, .impersonate = 1 };
+    CU_ASSERT_PTR_NULL(mapi_session_logon(net, &so, &e));   /* without it: no endpoint */
+    so.fallback_ews_url = url;
+    mapi_session *ses = mapi_session_logon(net, &so, &e);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(ses);
+    CU_ASSERT_STRING_EQUAL(mapi_session_ews_url(ses), url);
+    CU_ASSERT_PTR_NULL(mapi_session_ad(ses));
+    mapi_session_free(ses);
+    free(fb);
+    mapi_ad_free(ad);
+    mapi_net_free(net);
+    srv_stop(s);
+}
+
 int main(void)
 {
     if (CU_initialize_registry() != CUE_SUCCESS)
@@ -1592,6 +1629,7 @@ int main(void)
     CU_add_test(n, "HTTP 401 names the scheme tried and offered", test_401_names_schemes);
     CU_add_test(n, "Negotiate: explicit fallbacks; Kerberos-only refusal", test_negotiate_fallbacks);
     CU_add_test(n, "SSLOnly refuses http://", test_ssl_only);
+    CU_add_test(n, "ProxyServer: Outlook Anywhere EWS when Autodiscover fails", test_session_fallback_ews);
     CU_add_test(n, "environment proxies honoured", test_env_proxy);
     CU_add_test(n, "OAuth2: Entra and bare errors, refresh, scope+resource, anchor", test_oauth_errors_and_refresh);
     CU_basic_set_mode(CU_BRM_VERBOSE);
