@@ -154,7 +154,7 @@ static int address_unknown(const sr_err *e)
 
 static int logon_rc(const sr_err *e)
 {
-    return address_unknown(e) ? CPUU_RC_NOT_RESOLVED : CPUU_RC_UNABLE_OPEN_MAILBOX_STORE;
+    return address_unknown(e) ? CPUU_RC_NOT_RESOLVED : CPUU_RC_IS_UNABLE_OPEN_MAILBOX_STORE;
 }
 
 static mapi_session *logon(cpuu_run_ctx *r, cpuu_sides *sd, int target, const mapi_account *acct,
@@ -241,14 +241,14 @@ static int open_source(cpuu_run_ctx *r, const mapi_profile *p, cpuu_sides *sd, c
     if (sme.code == SR_E_NOTFOUND) {
         sr_log(SR_LOG_NOTICE, p->name, "no switch message in %s: the mailbox is not switched yet; "
                "profile not processed", a->smtp);
-        *extra = CPUU_NO_SWITCH_MSG;
-        return CPUU_RC_NOT_PROCESSED;
+        *extra = cpuu_switchmsg_bits(sme.code);
+        return CPUU_RC_WAS_NOT_PROCESSED;
     }
     if (sme.code != SR_OK) {
         sr_log(SR_LOG_ERROR, p->name, "invalid switch message in %s: %s; profile not processed",
                a->smtp, sme.msg);
-        *extra = CPUU_INVALID_SWITCH_MSG;
-        return CPUU_RC_NOT_PROCESSED;
+        *extra = cpuu_switchmsg_bits(sme.code);
+        return CPUU_RC_WAS_NOT_PROCESSED;
     }
     sr_log(SR_LOG_INFO, p->name, "switch message: %s -> %s (%s)%s", a->smtp, sm->target_smtp,
            sm->target_legacy_dn, sm->target_is_o365 ? ", Office 365" : "");
@@ -482,7 +482,7 @@ static int update_with_sessions(cpuu_run_ctx *r, mapi_profile *p, cpuu_sides *sd
         c->dry_run = 1;
         run_features(r, c);
         sr_log(SR_LOG_NOTICE, p->name, "dry run: profile not changed");
-        return CPUU_RC_NOT_PROCESSED;
+        return CPUU_RC_WAS_NOT_PROCESSED;
     }
     sr_code rc = mapi_pstore_backup(r->store, p->name, &e);
     *made_backup = rc == SR_OK;

@@ -66,13 +66,10 @@ static char *file_value(const char *text, const char *key)
 /* Passwords of the lab accounts from org.json (source/target admin). */
 static char *account_password(const char *org, const char *side)
 {
-    char out[512], code[400];
+    char out[512];
     snprintf(out, sizeof out, "%s/pw-%s", g_dir, side);
-    snprintf(code, sizeof code,
-             "import json,sys; o=json.load(open(sys.argv[1])); open(sys.argv[2],'w').write("
-             "next(a['password'] for a in o['accounts'] if a['side']=='%s'))", side);
-    char *argv[] = { "/usr/bin/python3", "-c", code, (char *)org, out, NULL };
-    if (tu_run(argv, NULL, 20000) != 0)
+    const char *args[] = { org, side, out, NULL };
+    if (tu_py("tests/py/org_password.py", args) != 0)
         return NULL;
     sr_err e;
     return sr_read_file(out, 256, NULL, &e);
@@ -332,7 +329,7 @@ static int temp_profiles(const ccase *c)
     if (mapi_pstore_list(st, &names, &n, &e) == SR_OK) {
         for (size_t i = 0; i < n; i++)
             t += mapi_profile_name_is_temp(names[i]);
-        mapi_names_free(names, n);
+        sr_strv_free(names);
     }
     mapi_pstore_free(st);
     return t;
@@ -546,7 +543,7 @@ static void test_target_list_recreate_leave(void)
             mapi_profile_clear(&p);
         }
         CU_ASSERT_EQUAL(seen, 2);
-        mapi_names_free(names, n);
+        sr_strv_free(names);
     }
     mapi_pstore_free(st);
     case_free(&c);
@@ -603,7 +600,7 @@ static void test_no_ad_autodiscover(void)
             }
             mapi_profile_clear(&p);
         }
-        mapi_names_free(names, n);
+        sr_strv_free(names);
     }
     CU_ASSERT_EQUAL(seen, 1);
     mapi_pstore_free(st);
@@ -943,7 +940,7 @@ static void test_real_engine(void)
     char cpuu[512];
     snprintf(cpuu, sizeof cpuu, "%s/cpuu", tu_bin());
     if (!tu_exists(cpuu)) {
-        fprintf(stderr, "\n  SKIPPED: %s is not built yet; the real-engine case did not run\n", cpuu);
+        tu_skip("%s is not built; the real-engine case did not run", cpuu);
         return;
     }
     ccase c;
