@@ -389,6 +389,10 @@ char *mapi_account_fallback_ews_url(const mapi_account *a);
  * (KRB5CCNAME ticket, or a client keytab via KRB5_CLIENT_KTNAME).  0 with the
  * reason in why when not. */
 int mapi_krb5_has_credentials(char *why, size_t whylen);
+/* Split a "host:port:addr:port[,...]" list (as curl --connect-to; labs map
+ * names to loopback without DNS) in place into out (at most max entries,
+ * then a NULL); returns the count.  list NULL → 0. */
+size_t mapi_connect_to_split(char *list, const char **out, size_t max);
 
 /* -- the switch message over EWS (switchmsg_ews.c; format in mapi/eid.h) ------ */
 /* Append the switch message's property addresses (for FindItem/GetItem). */

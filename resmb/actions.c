@@ -103,12 +103,8 @@ mapi_net *resmb_net_new(const resmb_run *run, resmb_side side, unsigned max_para
     };
     /* ours, for labs: "host:port:addr:port[,...]" as curl --connect-to */
     char *ct_list = getenv("SWITCHRESMB_CONNECT_TO") ? sr_strdup(getenv("SWITCHRESMB_CONNECT_TO")) : NULL;
-    const char *ct[9] = { NULL };
-    size_t nct = 0;
-    for (char *save = NULL, *t = ct_list ? strtok_r(ct_list, ",", &save) : NULL; t && nct < 8;
-         t = strtok_r(NULL, ",", &save))
-        ct[nct++] = t;
-    o.connect_to = nct ? ct : NULL;
+    const char *ct[9];
+    o.connect_to = mapi_connect_to_split(ct_list, ct, 8) ? ct : NULL;
     mapi_account ac = { 0 };
     logon_account(run->cfg, &ac);
     if (target) {   /* [RPCOverHTTP] and LogonNetworkSecurity describe the source */

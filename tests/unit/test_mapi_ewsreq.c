@@ -497,6 +497,13 @@ static void test_netopts_from_account(void)
     CU_ASSERT_TRUE(mapi_url_is_exchange_online("https://autodiscover-s.outlook.com/autodiscover/autodiscover.xml"));
     CU_ASSERT_FALSE(mapi_url_is_exchange_online("https://outlook.office365.com.evil.example/"));
     CU_ASSERT_FALSE(mapi_url_is_exchange_online("https://mail.src.example/EWS/Exchange.asmx"));
+    char list[] = "a.test:443:127.0.0.1:1,b.test:443:127.0.0.1:2,c:1:d:2";
+    const char *ct[3];
+    CU_ASSERT_EQUAL(mapi_connect_to_split(list, ct, 2), 2);
+    CU_ASSERT_STRING_EQUAL(ct[1], "b.test:443:127.0.0.1:2");
+    CU_ASSERT_PTR_NULL(ct[2]);
+    CU_ASSERT_EQUAL(mapi_connect_to_split(NULL, ct, 2), 0);
+    CU_ASSERT_PTR_NULL(ct[0]);
 }
 
 /* ======================================================================
