@@ -18,6 +18,7 @@ struct mapi_net {
      * resolve_auth and fall_back) */
     mapi_auth eff_auth;
     int auth_resolved;
+    char *noproxy;              /* the environment's no_proxy plus loopback */
     struct curl_slist *connect_to;
     CURLM *multi;
     CURLSH *share;
@@ -100,6 +101,12 @@ mapi_net *mapi_net_new(const mapi_netopts *opts, sr_err *err)
         return NULL;
     }
     net->eff_auth = net->o.auth;
+    /* loopback never goes through a forward proxy from the environment */
+    const char *np = getenv("no_proxy");
+    if (!np || !*np)
+        np = getenv("NO_PROXY");
+    net->noproxy = sr_asprintf("%s%slocalhost,127.0.0.1,::1", np && *np ? np : "",
+                               np && *np ? "," : "");
     if ((net->o.auth == MAPI_AUTH_BASIC || net->o.auth == MAPI_AUTH_NTLM) && !net->user) {
         mapi_net_free(net);
         sr_err_set(err, SR_E_CONFIG, "Basic/NTLM authentication needs a user name");
@@ -136,6 +143,7 @@ void mapi_net_free(mapi_net *net)
     free(net->client_cert_file);
     free(net->client_key_file);
     free(net->token_url);
+    free(net->noproxy);
     free(net->authority_url);
     free(net->resource_url);
     free(net->proxy);
@@ -267,6 +275,8 @@ static void set_common(mapi_net *net, xfer *x, CURL *h)
      * http_proxy / no_proxy from the environment, as an admin expects. */
     if (o->proxy)
         curl_easy_setopt(h, CURLOPT_PROXY, o->proxy);
+    else if (net->noproxy)
+        curl_easy_setopt(h, CURLOPT_NOPROXY, net->noproxy);
     if (o->ca_file)
         curl_easy_setopt(h, CURLOPT_CAINFO, o->ca_file);
     if (o->ca_dir)

@@ -1511,6 +1511,15 @@ static void test_env_proxy(void)
     call_done(&c);
     mapi_net_free(net);
     CU_ASSERT_STRING_EQUAL(s->recs[1].path, "/EWS/Exchange.asmx");
+    /* loopback is never proxied (a lab beside an admin's proxy settings) */
+    unsetenv("no_proxy");
+    setenv("http_proxy", "http://127.0.0.1:1", 1);   /* nothing listens there */
+    net = test_net((mapi_netopts){ 0 });
+    char url[128];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/EWS/Exchange.asmx", s->port);
+    CU_ASSERT_EQUAL(getitem_call(net, url, &c, &e), SR_OK);
+    call_done(&c);
+    mapi_net_free(net);
     unsetenv("http_proxy");
     unsetenv("no_proxy");
     srv_stop(s);
