@@ -164,11 +164,6 @@ const char *cfg_secret_key_section(const char *key)
     return NULL;
 }
 
-sr_code cfg_resmb_set_dcpassword(const char *path, const char *stored, sr_err *err)
-{
-    return cfg_set_stored_secret(path, "DCPassword", stored, err);
-}
-
 sr_code cfg_set_stored_secret(const char *path, const char *key, const char *stored, sr_err *err)
 {
     const secret_key *k = NULL;
