@@ -161,7 +161,8 @@ DEB_PACKAGES := build-essential pkg-config \
     slapd ldap-utils openssl samba samba-ad-provision samba-dsdb-modules samba-vfs-modules \
     ldb-tools krb5-user iproute2 procps curl ca-certificates \
     python3 python3-exchangelib python3-aiosmtpd \
-    man-db groff-base systemd debhelper lintian fakeroot libjansson-dev chromium
+    man-db groff-base systemd debhelper lintian fakeroot libjansson-dev chromium \
+    libkrb5-dev glewlwyd sqlite3 python3-jwt
 
 deps:
 	@missing=$$(for p in $(DEB_PACKAGES); do \

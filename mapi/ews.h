@@ -115,11 +115,17 @@ char *mapi_ad_build_pox(const char *address, sr_err *err);
 
 typedef enum {
     MAPI_AUTH_BASIC = 0,
-    MAPI_AUTH_NTLM,
-    MAPI_AUTH_NEGOTIATE,    /* Kerberos (SPNEGO) from the credential cache */
-    MAPI_AUTH_OAUTH2,       /* client-credentials token from authority_url */
-    MAPI_AUTH_NONE
+    MAPI_AUTH_NTLM,         /* user "DOMAIN\\name" or a UPN, and the password */
+    MAPI_AUTH_NEGOTIATE,    /* SPNEGO Kerberos from KRB5CCNAME or a client keytab
+                             * (KRB5_CLIENT_KTNAME); NTLM with user/password when
+                             * Kerberos has no credentials or the server refuses it
+                             * and offers NTLM (libcurl does not fall back itself) */
+    MAPI_AUTH_OAUTH2,       /* client-credentials token (oauth.c) */
+    MAPI_AUTH_NONE,
+    MAPI_AUTH_KERBEROS      /* SPNEGO Kerberos only: no NTLM fallback */
 } mapi_auth;
+/* "Basic", "NTLM", "Negotiate", "OAuth2", "none", "Kerberos"; static. */
+const char *mapi_auth_name(mapi_auth a);
 
 /* Connection options.  Zero values mean the documented default.  Every
  * string is copied by mapi_net_new (secrets wiped when the handle is freed). */
@@ -128,10 +134,15 @@ typedef struct mapi_netopts {
     const char *user;             /* Basic/NTLM: "DOMAIN\\name" or a UPN */
     const char *password;         /* secret */
     const char *client_id;        /* OAuth2 (application id) */
-    const char *client_secret;    /* OAuth2, secret */
+    const char *client_secret;    /* OAuth2, secret (or the certificate below) */
+    const char *client_cert_file; /* OAuth2: PEM certificate of the app (x5t thumbprint) */
+    const char *client_key_file;  /* OAuth2: PEM private key signing the RS256 assertion */
     const char *authority_url;    /* AuthorityURL; NULL → https://login.microsoftonline.com/common */
     const char *resource_url;     /* ResourceURL; NULL → https://outlook.office365.com */
-    const char *proxy;            /* [RPCOverHTTP] ProxyServer "host[:port]"; NULL = direct */
+    const char *token_url;        /* whole token endpoint; NULL → authority_url + "/oauth2/token" */
+    const char *proxy;            /* explicit HTTP forward proxy "host[:port]"; NULL → the
+                                   * environment's https_proxy/no_proxy (libcurl's rules) */
+    int ssl_only;                 /* [RPCOverHTTP] SSLOnly: https only, even when allow_http */
     const char *ca_file;          /* extra trust anchors; TLS is always verified */
     const char *ca_dir;
     long connect_timeout_ms;      /* 0 → 10000 */
@@ -335,6 +346,9 @@ typedef struct mapi_session_opts {
     mapi_ad *ad;               /* borrowed; used when ews_url is NULL */
     int impersonate;           /* ExchangeImpersonation instead of explicit access */
     const char *profile_legacy_dn; /* when set, compared with Autodiscover's LegacyDN */
+    const char *fallback_ews_url;  /* when Autodiscover finds nothing (not for an address
+                                    * it says is unknown): the Outlook Anywhere host's EWS,
+                                    * mapi_account_fallback_ews_url; NULL = none */
 } mapi_session_opts;
 
 typedef struct mapi_session mapi_session;
@@ -372,12 +386,38 @@ sr_code mapi_session_delete_items(mapi_session *s, const char *const *ids, size_
 sr_code mapi_session_run(mapi_session *s, mapi_ews_call *calls, size_t n, sr_err *err);
 /* Builders' addressing for this session. */
 mapi_ews_target mapi_session_target(const mapi_session *s);
-/* Authentication scheme and HTTP proxy from a profile account (mapi/profile.h):
- * [RPCOverHTTP] when enabled (its Basic/NTLM/Negotiate choice and
- * ProxyServer), else LogonNetworkSecurity (NTLM → NTLM, Negotiate/Kerberos →
- * Negotiate, Anonymous → none).  Strings in o point into a (borrowed until
- * mapi_net_new copies them); credentials are the caller's to add. */
-sr_code mapi_netopts_from_account(const mapi_account *a, mapi_netopts *o, sr_err *err);
+/* The one logon decision both programs use for every Autodiscover and EWS
+ * request of a side (netauth.c).  In order:
+ *  - exchange_online (Target=O365, or an Exchange Online URL): OAuth2
+ *    app-only; needs o->client_id and a secret or certificate + key;
+ *  - a (may be NULL → Negotiate) with [RPCOverHTTP] enabled: AuthNegotiate →
+ *    Negotiate, else AuthNtlm → NTLM, else AuthBasic → Basic (none given →
+ *    NTLM, the spec's default); SSLOnly → o->ssl_only;
+ *  - else LogonNetworkSecurity: Negotiate → Negotiate (Kerberos, then NTLM),
+ *    NTLM (Winnt) → NTLM, Kerberos → Kerberos only; Anonymous and SmartCard
+ *    are refused (SR_E_UNSUPPORTED) with the reason.
+ * ProxyServer is the Outlook Anywhere host (mapi_account_fallback_ews_url),
+ * never an HTTP forward proxy.  Credentials (user/password, client_*) are the
+ * caller's, already in *o; a scheme that needs one it lacks is SR_E_CONFIG.
+ * side ("source"/"target") names the side in messages and the log line that
+ * says what was chosen (never a secret).  Strings in o stay borrowed. */
+sr_code mapi_netopts_from_account(const mapi_account *a, int exchange_online, const char *side,
+                                  mapi_netopts *o, sr_err *err);
+/* Whether url's host is Exchange Online (outlook.office365.com,
+ * outlook.office.com, *.outlook.com). */
+int mapi_url_is_exchange_online(const char *url);
+/* "https://<ProxyServer>/EWS/Exchange.asmx" for an account with [RPCOverHTTP]
+ * ConnectUsingHTTP and a ProxyServer (the Exchange front end to use when
+ * Autodiscover gives nothing); heap (caller frees) or NULL. */
+char *mapi_account_fallback_ews_url(const mapi_account *a);
+/* Whether the GSSAPI library can get Kerberos initiator credentials now
+ * (KRB5CCNAME ticket, or a client keytab via KRB5_CLIENT_KTNAME).  0 with the
+ * reason in why when not. */
+int mapi_krb5_has_credentials(char *why, size_t whylen);
+/* Split a "host:port:addr:port[,...]" list (as curl --connect-to; labs map
+ * names to loopback without DNS) in place into out (at most max entries,
+ * then a NULL); returns the count.  list NULL → 0. */
+size_t mapi_connect_to_split(char *list, const char **out, size_t max);
 
 /* -- the switch message over EWS (switchmsg_ews.c; format in mapi/eid.h) ------ */
 /* Append the switch message's property addresses (for FindItem/GetItem). */

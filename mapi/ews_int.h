@@ -28,6 +28,7 @@ typedef struct mapi_http_req {
     int soap;                   /* parse SOAP faults / ErrorServerBusy for retries */
     int plain_http_ok;          /* the Autodiscover GET probe goes to http:// by design */
     const char *extra_header;   /* one "Name: value" header or NULL */
+    int retry_server_error;     /* HTTP 500 is throttling too (Autodiscover): bounded back-off */
 } mapi_http_req;
 
 typedef struct mapi_http_resp {
@@ -37,6 +38,8 @@ typedef struct mapi_http_resp {
     char *location;             /* Location header on 3xx; caller frees */
     long retry_after_s;         /* Retry-After on 503, -1 when absent */
     int attempts;               /* how many times it was sent */
+    char *auth_note;            /* on 401: "NTLM as DOM\\user was refused; the server
+                                 * offers Negotiate, NTLM" (no secret); caller frees */
 } mapi_http_resp;
 
 /* Send several requests concurrently through the handle's multi handle

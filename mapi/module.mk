@@ -2,4 +2,5 @@
 # store session, switch message.  Public header: mapi/mapi.h.
 MODULES += mapi
 mapi_SRCS := $(sort $(wildcard mapi/*.c))
-mapi_LDLIBS := -lcurl $(shell pkg-config --libs libxml-2.0 2>/dev/null || echo -lxml2)
+mapi_LDLIBS := -lcurl $(shell pkg-config --libs libxml-2.0 2>/dev/null || echo -lxml2) \
+    $(shell pkg-config --libs krb5-gssapi jansson libcrypto 2>/dev/null || echo -lgssapi_krb5 -ljansson -lcrypto)

@@ -33,11 +33,20 @@ mapi_session *mapi_session_logon(mapi_net *net, const mapi_session_opts *o, sr_e
             sr_err_set(err, SR_E_INVALID, "%s: logon needs an EWS URL or an Autodiscover handle", o->mailbox);
             return NULL;
         }
-        if (mapi_ad_discover(o->ad, o->mailbox, &r, err) != SR_OK)
+        if (mapi_ad_discover(o->ad, o->mailbox, &r, err) != SR_OK) {
+            if (!o->fallback_ews_url || err->code == SR_E_NOTFOUND)
+                return NULL;
+            /* [RPCOverHTTP] ProxyServer names the Exchange front end */
+            sr_log(SR_LOG_NOTICE, o->mailbox, "Autodiscover gave nothing (%s); using the Outlook "
+                   "Anywhere host's EWS %s", err->msg, o->fallback_ews_url);
+            sr_err_clear(err);
+            r = NULL;
+            url = o->fallback_ews_url;
+        } else if (mapi_ad_check_legacy_dn(r, mapi_ad_side(o->ad), o->profile_legacy_dn, err) != SR_OK) {
             return NULL;
-        if (mapi_ad_check_legacy_dn(r, mapi_ad_side(o->ad), o->profile_legacy_dn, err) != SR_OK)
-            return NULL;
-        url = r->ews_url;
+        } else {
+            url = r->ews_url;
+        }
     }
     /* Autodiscover moved the address (redirectAddr): the mailbox is the new one */
     const char *mailbox = r && r->redirects && r->smtp ? r->smtp : o->mailbox;
@@ -198,32 +207,4 @@ sr_code mapi_session_delete_items(mapi_session *s, const char *const *ids, size_
             return rc;
     }
     return SR_OK;
-}
-
-sr_code mapi_netopts_from_account(const mapi_account *a, mapi_netopts *o, sr_err *err)
-{
-    if (a->rpc.enabled) {
-        /* [RPCOverHTTP]: its authentication choice, and its ProxyServer */
-        if (a->rpc.proxy_server && *a->rpc.proxy_server)
-            o->proxy = a->rpc.proxy_server;
-        if (a->rpc.auth_basic)
-            o->auth = MAPI_AUTH_BASIC;
-        else if (a->rpc.auth_ntlm)
-            o->auth = MAPI_AUTH_NTLM;
-        else if (a->rpc.auth_negotiate)
-            o->auth = MAPI_AUTH_NEGOTIATE;
-        else
-            return sr_err_set(err, SR_E_CONFIG, "%s: RPC over HTTP enabled without an authentication method",
-                              a->smtp ? a->smtp : "account");
-        return SR_OK;
-    }
-    switch (a->logon) {
-    case MAPI_LOGON_NTLM: o->auth = MAPI_AUTH_NTLM; return SR_OK;
-    case MAPI_LOGON_NEGOTIATE:
-    case MAPI_LOGON_KERBEROS: o->auth = MAPI_AUTH_NEGOTIATE; return SR_OK;
-    case MAPI_LOGON_ANONYMOUS: o->auth = MAPI_AUTH_NONE; return SR_OK;
-    default:
-        return sr_err_set(err, SR_E_UNSUPPORTED, "%s: logon network security '%s' is not supported over EWS",
-                          a->smtp ? a->smtp : "account", mapi_logon_name(a->logon));
-    }
 }

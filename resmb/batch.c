@@ -53,8 +53,9 @@ void resmb_connect_dir(const resmb_run *run, resmb_shared *sh)
 {
     const cfg_resmb *c = run->cfg;
     if (!c->ad.present) {
-        snprintf(sh->dir_msg, sizeof sh->dir_msg, "no [AD] section in %s: mailboxes cannot be "
-                 "resolved (legacyExchangeDN, mailbox GUID)", c->path);
+        snprintf(sh->dir_msg, sizeof sh->dir_msg, "no [AD] section in %s: a [Mailboxes] entry "
+                 "(legacyExchangeDN) needs the directory; list SMTP addresses under "
+                 "[MailboxesSMTP] instead", c->path);
         return;
     }
     sr_err e;
@@ -259,6 +260,88 @@ static char *ews_from_ad_url(const char *url)
     return sr_asprintf("%.*s/EWS/Exchange.asmx", (int)(h + 3 + hl - url), url);
 }
 
+/* The Autodiscover URLs the directory publishes (SCP), when [AD] is there
+ * and no AutodiscoverSourceURL is configured: Outlook tries them before the
+ * URLs it guesses from the SMTP domain.  NULL when none. */
+static char **scp_urls(const resmb_run *run, resmb_shared *sh)
+{
+    char **urls = NULL;
+    size_t n = 0;
+    sr_err e;
+    if (!sh->dir || run->cpuu->autodiscover_source_url)
+        return NULL;
+    if (ldapdir_scp_autodiscover(sh->dir, NULL, &urls, &n, &e) != SR_OK) {
+        sr_log(SR_LOG_WARN, NULL, "Autodiscover SCP lookup in the directory: %s", e.msg);
+        return NULL;
+    }
+    sr_log(SR_LOG_NOTICE, NULL, "Autodiscover SCP: %zu URL(s) in the directory%s%s", n,
+           n ? ", first " : "", n ? urls[0] : "");
+    return urls;
+}
+
+/* The source Autodiscover handle (made once). */
+static mapi_ad *src_ad(resmb_run *run, resmb_shared *sh, sr_err *e)
+{
+    if (!sh->src_ad) {
+        char **scp = scp_urls(run, sh);
+        mapi_ad_opts o = { .side = "source",
+                           .configured_url = run->cpuu->autodiscover_source_url,
+                           .scp_urls = (const char *const *)scp,
+                           .no_domain_candidates = run->cpuu->autodiscover_source_url != NULL,
+                           .use_local_xml = run->cpuu->use_local_autodiscover_xmls,
+                           .skip_checking = run->cpuu->skip_autodiscover_checking };
+        sh->src_ad = mapi_ad_new(sh->src_net, &o, e);
+        sr_strv_free(scp);
+    }
+    return sh->src_ad;
+}
+
+/* Without [AD] (the spec's third SwitchResMB.ini example): a [MailboxesSMTP]
+ * mailbox's legacyExchangeDN, display name and server come from the source
+ * Autodiscover, one request per mailbox (POX takes one address at a time).
+ * A redirected answer describes another mailbox, so it is refused. */
+static void resolve_by_autodiscover(resmb_run *run, resmb_shared *sh, resmb_mb *mb, size_t n)
+{
+    sr_err e;
+    for (size_t i = 0; i < n; i++) {
+        resmb_mb *m = &mb[i];
+        if (m->state_before == MB_DONE || strcmp(m->section, "MailboxesSMTP") != 0)
+            continue;
+        const mapi_ad_result *r;
+        if (!src_ad(run, sh, &e) || mapi_ad_discover(sh->src_ad, m->key, &r, &e) != SR_OK) {
+            snprintf(m->ad_msg, sizeof m->ad_msg, "[%s] line %d: no [AD] section, and the source "
+                     "Autodiscover failed: %s", m->section, m->line, e.msg);
+            continue;
+        }
+        if (r->redirects || !r->legacy_dn) {
+            snprintf(m->ad_msg, sizeof m->ad_msg, "[%s] line %d: no [AD] section, and the source "
+                     "Autodiscover %s%s: add [AD] so the directory can name the source mailbox",
+                     m->section, m->line, r->redirects ? "redirects it to " : "gives no LegacyDN",
+                     r->redirects && r->smtp ? r->smtp : "");
+            continue;
+        }
+        m->smtp = sr_strdup(m->key);
+        m->legacy_dn = sr_strdup(r->legacy_dn);
+        m->display_name = r->display_name ? sr_strdup(r->display_name) : NULL;
+        m->home_guid = r->server ? sr_strdup(r->server) : NULL;
+        m->ad_ok = m->smtp && m->legacy_dn;
+        if (m->ad_ok && !run->src_ews_url && r->ews_url)
+            run->src_ews_url = sr_strdup(r->ews_url);
+    }
+}
+
+void resmb_resolve_without_dir(resmb_run *run, resmb_shared *sh, resmb_mb *mb, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (mb[i].state_before == MB_DONE)
+            continue;
+        mb[i].ad_bits = RESMB_EXIT_FAILED;
+        snprintf(mb[i].ad_msg, sizeof mb[i].ad_msg, "%s", sh->dir_msg);
+    }
+    if (!run->cfg->ad.present)
+        resolve_by_autodiscover(run, sh, mb, n);
+}
+
 /* The source EWS endpoint: Autodiscover of the first mailbox that is not
  * redirected (a migrated mailbox's Autodiscover points at the target). */
 static void find_src_ews(resmb_run *run, resmb_shared *sh, resmb_mb *mb, size_t n)
@@ -266,16 +349,9 @@ static void find_src_ews(resmb_run *run, resmb_shared *sh, resmb_mb *mb, size_t 
     sr_err e;
     if (run->src_ews_url)
         return;
-    if (!sh->src_ad) {
-        mapi_ad_opts o = { .side = "source",
-                           .configured_url = run->cpuu->autodiscover_source_url,
-                           .no_domain_candidates = run->cpuu->autodiscover_source_url != NULL,
-                           .use_local_xml = run->cpuu->use_local_autodiscover_xmls,
-                           .skip_checking = run->cpuu->skip_autodiscover_checking };
-        if (!(sh->src_ad = mapi_ad_new(sh->src_net, &o, &e))) {
-            sr_log(SR_LOG_ERROR, NULL, "source Autodiscover: %s", e.msg);
-            return;
-        }
+    if (!src_ad(run, sh, &e)) {
+        sr_log(SR_LOG_ERROR, NULL, "source Autodiscover: %s", e.msg);
+        return;
     }
     /* One probe.  A migrated mailbox's Autodiscover redirects to the target,
      * which the client then reports as errors; that is expected here, so the
@@ -303,7 +379,16 @@ static void find_src_ews(resmb_run *run, resmb_shared *sh, resmb_mb *mb, size_t 
     }
     if (quiet)
         fclose(quiet);
-    if (!run->src_ews_url && run->cpuu->autodiscover_source_url && tries) {
+    /* [RPCOverHTTP] ProxyServer names the source's Exchange front end */
+    mapi_account oa = { .rpc = { .enabled = run->cfg->rpc.present && run->cfg->rpc.connect_using_http,
+                                 .proxy_server = run->cfg->rpc.proxy_server } };
+    char *fallback = tries && !run->src_ews_url ? mapi_account_fallback_ews_url(&oa) : NULL;
+    if (fallback) {
+        run->src_ews_url = fallback;
+        sr_log(SR_LOG_NOTICE, NULL, "source EWS endpoint of the Outlook Anywhere host "
+               "([RPCOverHTTP] ProxyServer): %s (Autodiscover did not name the source server: %s)",
+               fallback, probe);
+    } else if (!run->src_ews_url && run->cpuu->autodiscover_source_url && tries) {
         run->src_ews_url = ews_from_ad_url(run->cpuu->autodiscover_source_url);
         sr_log(SR_LOG_NOTICE, NULL, "source EWS endpoint taken from AutodiscoverSourceURL: %s "
                "(Autodiscover did not name the source server: %s)", run->src_ews_url, probe);

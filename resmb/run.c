@@ -114,7 +114,10 @@ int resmb_run_all(const cfg_resmb *cfg, const resmb_opts *o)
     int crashed = 0;
     while (mb && !g_stop && !crashed && (n = resmb_next_chunk(&cur, mb, RESMB_CHUNK)) > 0) {
         resmb_chunk_states(&run, mb, n);
-        resmb_resolve_chunk(&run, &sh, mb, n);
+        if (sh.dir)
+            resmb_resolve_chunk(&run, &sh, mb, n);
+        else
+            resmb_resolve_without_dir(&run, &sh, mb, n);
         resmb_read_chunk(&run, &sh, mb, n);
         if (o->dry_run) {
             for (size_t i = 0; i < n; i++)

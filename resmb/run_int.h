@@ -82,6 +82,10 @@ void resmb_connect_dir(const resmb_run *run, resmb_shared *sh);
 void resmb_resolve_chunk(const resmb_run *run, resmb_shared *sh, resmb_mb *mb, size_t n);
 /* Reconnects to the directory after a lost connection, per batch. */
 #define RESMB_DIR_RECONNECTS 3
+/* Batch 1 without a directory: [AD] absent → [MailboxesSMTP] mailboxes
+ * resolved by the source Autodiscover (legacyExchangeDN, server), the rest
+ * fail saying why; [AD] failed → every mailbox fails with dir_msg. */
+void resmb_resolve_without_dir(resmb_run *run, resmb_shared *sh, resmb_mb *mb, size_t n);
 /* Batch 2: the switch messages of the chunk in one EWS round trip (read_*). */
 void resmb_read_chunk(resmb_run *run, resmb_shared *sh, resmb_mb *mb, size_t n);
 

@@ -87,6 +87,16 @@ static int setup_engine(resmb_run *run)
     return 0;
 }
 
+/* Kerberos needs no password: without Admin/Password the source logs on
+ * with the process's Kerberos credentials (ticket cache or client keytab),
+ * which a Negotiate or Kerberos logon uses; NTLM and Basic need the account. */
+static int kerberos_logon(const cfg_resmb *c)
+{
+    if (c->rpc.present && c->rpc.connect_using_http)
+        return c->rpc.auth_negotiate;
+    return !c->settings.logon_winnt && !c->settings.logon_anonymous && !c->settings.logon_smartcard;
+}
+
 static int setup_cpuu_ini(resmb_run *run)
 {
     cfg_diag d;
@@ -100,19 +110,22 @@ static int setup_cpuu_ini(resmb_run *run)
     if (!(run->cpuu = cfg_cpuu_load(run->cpuu_ini_path, &d, &e)))
         return resmb_exit_for_diag(&d);
     const cfg_cpuu *cp = run->cpuu;
-    if (!cp->admin || !cp->password) {
+    if ((!cp->admin || !cp->password) && kerberos_logon(run->cfg)) {
+        sr_log(SR_LOG_NOTICE, cp->path, "[Parameters] no Admin/Password: the source is reached "
+               "with this process's Kerberos credentials (KRB5CCNAME or KRB5_CLIENT_KTNAME)");
+    } else if (!cp->admin || !cp->password) {
         sr_log(SR_LOG_ERROR, cp->path, "[Parameters] Admin/Password: switchresmb reads and writes "
-               "switch messages with these credentials; set both (exit code 4)");
+               "switch messages with these credentials (NTLM/Basic logon); set both, or log on "
+               "with Kerberos (exit code 4)");
         return RESMB_EXIT_INI;
-    }
-    if (cfg_secret_decrypt(cp->password, &run->admin_pw, &e) != SR_OK) {
+    } else if (cfg_secret_decrypt(cp->password, &run->admin_pw, &e) != SR_OK) {
         sr_log(SR_LOG_ERROR, cp->path, "line %d: [Parameters] Password: %s (exit code 4)",
                cp->password_line, cfg_secret_is_ours(cp->password) ? e.msg
                : "not in switchresmb's encrypted form; encrypt it with: switchresmb --set "
                  "Password <CPUU.ini> -");
         return RESMB_EXIT_INI;
     }
-    run->admin = sr_strdup(cp->admin);
+    run->admin = cp->admin && cp->password ? sr_strdup(cp->admin) : NULL;
     if (cp->admin_trg && cp->password_trg) {
         if (cfg_secret_decrypt(cp->password_trg, &run->admin_trg_pw, &e) != SR_OK) {
             sr_log(SR_LOG_ERROR, cp->path, "line %d: [Parameters] PasswordTrg: %s (exit code 4)",

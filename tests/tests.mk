@@ -43,6 +43,9 @@ $(call cunit,test_ldap,           tests/integration/test_ldap.c,            ldap
 # test_ldap_ad: what only a real AD shows, against one Samba AD DC (2,500 rooms).
 $(call cunit,test_ldap_ad,        tests/integration/test_ldap_ad.c,         ldap testutil util,)
 $(call cunit,test_mapi_ews,       tests/integration/test_mapi_ews.c,        mapi testutil util,)
+# test_mapi_oauth: the OAuth2 app-only client against glewlwyd, the Entra ID
+# stand-in of $SHARED_DIR/labs/oauth-entra-standin.md, started by the test.
+$(call cunit,test_mapi_oauth,     tests/integration/test_mapi_oauth.c,      mapi testutil util,)
 $(call cunit,test_cpuu_engine,    tests/integration/test_cpuu_engine.c,     cpuu_core cpuu_invoke mapi ldap configs testutil util,)
 $(call cunit,test_cpuu_features,  tests/integration/test_cpuu_features.c,   cpuu_core mapi ldap configs testutil util,)
 $(call cunit,test_cpuu_notify,    tests/integration/test_cpuu_notify.c,     cpuu_core mapi ldap configs testutil util,)

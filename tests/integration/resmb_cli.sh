@@ -74,9 +74,14 @@ for f in seed_ex1_legacy seed_ex2_rpc seed_ex3_ad seed_ex3_target; do
 done
 expect "$work/out" "line 20: Room-1@target.domain" "summary lists target mailboxes with lines"
 expect "$work/out" "features processed: Delegates Rules" "the run's CPUU.ini in the summary"
-# CPUU.ini without Admin/Password: 4 in --check as in the run
-run 4 "--check with a CPUU.ini lacking Admin" --check --cpuu-ini tests/data/cpuu/recommended.ini "$ok_dir/seed_ex3_target.ini"
+# CPUU.ini without Admin/Password: 4 in --check as in the run when the source
+# logs on with NTLM (Winnt); with Negotiate/Kerberos the process's Kerberos
+# credentials serve (issue 9), so that is valid and says so
+sed 's/^\[Settings\]/[Settings]\nLogonNetworkSecurityWinnt=1/' "$ok_dir/seed_ex3_target.ini" >"$ok_dir/seed_ex3_winnt.ini"
+run 4 "--check with a CPUU.ini lacking Admin (NTLM source)" --check --cpuu-ini tests/data/cpuu/recommended.ini "$ok_dir/seed_ex3_winnt.ini"
 expect "$work/err" "[Parameters] Admin/Password: switchresmb reads and writes switch messages" "Admin/Password named"
+run 0 "--check with a CPUU.ini lacking Admin (Kerberos source)" --check --cpuu-ini tests/data/cpuu/recommended.ini "$ok_dir/seed_ex3_target.ini"
+expect "$work/out" "no Admin/Password: the source is reached with this process's Kerberos credentials" "Kerberos named"
 # CPUUCmdLine naming -Profiles: 32 in --check as in the run
 run 32 "--check: -Profiles in CPUUCmdLine" --check --cpuu-ini "$ok_dir/CPUU.ini" "$DATA/full.ini"
 expect "$work/err" "CPUUCmdLine: -Profiles is chosen by switchresmb for each mailbox" "-Profiles named"

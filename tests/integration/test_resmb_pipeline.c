@@ -181,6 +181,10 @@ typedef struct ccase {
     const char *targets[32];     /* [TargetMailboxesSMTP] (1:1 with smtp when [0] set) */
     int switch_section;          /* write [SwitchMessage] */
     int recreate, leave;
+    int no_ad;                   /* leave [AD] out (the spec's third example) */
+    int no_admin;                /* no Admin/Password in CPUU.ini */
+    int no_src_ad_url;           /* no AutodiscoverSourceURL in CPUU.ini */
+    const char *logon;           /* LogonNetworkSecurity* line (NULL → Negotiate=1) */
     const char *cpuu_extra;      /* more CPUU.ini lines */
     char cmdline[700];           /* CPUUCmdLine ("" → -Silent) */
     char *text;                  /* the run's stdout+stderr */
@@ -203,9 +207,12 @@ static void case_write(ccase *c)
 {
     FILE *f = fopen(c->ini, "w");
     CU_ASSERT_PTR_NOT_NULL_FATAL(f);
-    fprintf(f, "[Settings]\nCPUUCmdLine=%s\nSrcExchServer=\nLogonNetworkSecurityNegotiate=1\n"
-               "LeaveTemporaryProfiles=%d\n\n[AD]\nDCName=%s\nDCAccount=%s\nDCPassword=%s\n\n",
-            c->cmdline[0] ? c->cmdline : "-Silent", c->leave, g_ldap_uri, g_bind_dn, g_dc_enc);
+    fprintf(f, "[Settings]\nCPUUCmdLine=%s\nSrcExchServer=\n%s\n"
+               "LeaveTemporaryProfiles=%d\n\n", c->cmdline[0] ? c->cmdline : "-Silent",
+            c->logon ? c->logon : "LogonNetworkSecurityNegotiate=1", c->leave);
+    if (!c->no_ad)
+        fprintf(f, "[AD]\nDCName=%s\nDCAccount=%s\nDCPassword=%s\n\n", g_ldap_uri, g_bind_dn,
+                g_dc_enc);
     if (c->switch_section)
         fprintf(f, "[SwitchMessage]\nMigrationAgentType=Contemporary\nTarget=Exchange\n"
                    "RecreateSwitchMsg=%d\n\n", c->recreate);
@@ -228,11 +235,16 @@ static void case_write(ccase *c)
     chmod(c->ini, 0600);
     f = fopen(c->cpuu_ini, "w");
     CU_ASSERT_PTR_NOT_NULL_FATAL(f);
-    fprintf(f, "[Parameters]\nFeatures=Delegates Rules\nSilent=1\nAdmin=admin\nPassword=%s\n"
-               "AdminTrg=admin\nPasswordTrg=%s\n"
-               "AutodiscoverSourceURL=%s/autodiscover/autodiscover.xml\n"
-               "AutodiscoverTargetURL=%s/autodiscover/autodiscover.xml\n%s",
-            g_src_enc, g_tgt_enc, g_src.url, g_tgt.url, c->cpuu_extra ? c->cpuu_extra : "");
+    if (!c->no_admin)
+        fprintf(f, "[Parameters]\nAdmin=admin\nPassword=%s\n", g_src_enc);
+    else
+        fputs("[Parameters]\n", f);
+    fprintf(f, "Features=Delegates Rules\nSilent=1\n"
+               "AdminTrg=admin\nPasswordTrg=%s\n", g_tgt_enc);
+    if (!c->no_src_ad_url)
+        fprintf(f, "AutodiscoverSourceURL=%s/autodiscover/autodiscover.xml\n", g_src.url);
+    fprintf(f, "AutodiscoverTargetURL=%s/autodiscover/autodiscover.xml\n%s", g_tgt.url,
+            c->cpuu_extra ? c->cpuu_extra : "");
     fclose(f);
     chmod(c->cpuu_ini, 0600);
 }
@@ -539,6 +551,149 @@ static void test_target_list_recreate_leave(void)
         sr_strv_free(names);
     }
     mapi_pstore_free(st);
+    case_free(&c);
+}
+
+/* No [AD] (the spec's third example): [MailboxesSMTP] mailboxes are resolved
+ * by the source Autodiscover (legacyExchangeDN, server) and processed; a
+ * [Mailboxes] entry (a legacyExchangeDN) cannot be, and says why. */
+static void test_no_ad_autodiscover(void)
+{
+    /* a source whose Autodiscover answers for its own mailboxes (the suite's
+     * source redirects every migrated one to the target) */
+    char org[600], seed[600];
+    snprintf(org, sizeof org, "%s/org.json", g_dir);
+    snprintf(seed, sizeof seed, "%s/src-noredirect.xml", g_dir);
+    const char *sg[] = { "--org", org, "--side", "source", "--no-redirect", "-o", seed, NULL };
+    CU_ASSERT_EQUAL_FATAL(run_py("tests/exsim/seedgen.py", sg), 0);
+    tu_exsim nr;
+    CU_ASSERT_EQUAL_FATAL(tu_exsim_start(&nr, g_dir, "srcnr", seed, NULL), 0);
+    inst saved = g_src;
+    g_src.pid = nr.pid;
+    g_src.port = nr.port;
+    snprintf(g_src.url, sizeof g_src.url, "%s", nr.url);
+    ccase c;
+    case_init(&c);
+    c.no_ad = 1;
+    c.legacy[0] = legacy_of(9);
+    c.smtp[0] = ROOM(8);
+    c.targets[0] = TROOM(8);
+    c.switch_section = 1;
+    c.leave = 1;
+    case_write(&c);
+    int rc = case_run(&c, g_fake, "ok", NULL);
+    CU_ASSERT_EQUAL(rc, 1);
+    CU_ASSERT_TRUE(report_has(c.text, ROOM(8), "DONE"));
+    CU_ASSERT_TRUE(report_has(c.text, legacy_of(9), "FAILED"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(c.text, "list SMTP addresses under [MailboxesSMTP] instead"));
+    assert_target(ROOM(8), TROOM(8));
+    /* the temporary profile carries what Autodiscover said */
+    sr_err e;
+    mapi_pstore *st = mapi_pstore_open(c.profiles, 0, &e);
+    char **names;
+    size_t n;
+    int seen = 0;
+    if (st && mapi_pstore_list(st, &names, &n, &e) == SR_OK) {
+        for (size_t i = 0; i < n; i++) {
+            mapi_profile p;
+            if (!mapi_profile_name_is_temp(names[i]) || mapi_pstore_load(st, names[i], &p, &e))
+                continue;
+            if (p.n_accounts == 1 && strcmp(p.accounts[0].smtp, ROOM(8)) == 0) {
+                seen++;
+                CU_ASSERT_PTR_NOT_NULL(strstr(p.accounts[0].legacy_dn, "/cn=Recipients/cn=room-0008"));
+                CU_ASSERT_PTR_NOT_NULL(strstr(p.accounts[0].home_server, "@src.test"));
+            }
+            mapi_profile_clear(&p);
+        }
+        sr_strv_free(names);
+    }
+    CU_ASSERT_EQUAL(seen, 1);
+    mapi_pstore_free(st);
+    case_free(&c);
+    g_src = saved;
+    tu_exsim_stop(&nr);
+}
+
+/* [AD] and no AutodiscoverSourceURL: the source Autodiscover URL comes from
+ * the directory's SCP (https://mail.src.test/Autodiscover/Autodiscover.xml in
+ * the lab), tried first as Outlook does; mail.src.test is mapped to a TLS
+ * simulator on loopback (no DNS). */
+static void test_scp_autodiscover(void)
+{
+    char org[600], seed[600], cert[600], key[600];
+    snprintf(org, sizeof org, "%s/org.json", g_dir);
+    snprintf(seed, sizeof seed, "%s/src-scp.xml", g_dir);
+    snprintf(cert, sizeof cert, "%s/scp-cert.pem", g_dir);
+    snprintf(key, sizeof key, "%s/scp-key.pem", g_dir);
+    const char *sg[] = { "--org", org, "--side", "source", "--no-redirect", "-o", seed, NULL };
+    CU_ASSERT_EQUAL_FATAL(run_py("tests/exsim/seedgen.py", sg), 0);
+    char *ossl[] = { "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                     "-subj", "/CN=mail.src.test",
+                     "-addext", "subjectAltName=DNS:mail.src.test,IP:127.0.0.1",
+                     "-keyout", key, "-out", cert, NULL };
+    CU_ASSERT_EQUAL_FATAL(tu_run(ossl, "/dev/null", 30000), 0);
+    const char *tls[] = { "--tls-cert", cert, "--tls-key", key, NULL };
+    tu_exsim x;
+    CU_ASSERT_EQUAL_FATAL(tu_exsim_start(&x, g_dir, "srcscp", seed, tls), 0);
+    inst saved = g_src;
+    g_src.pid = x.pid;
+    g_src.port = x.port;
+    snprintf(g_src.url, sizeof g_src.url, "%s", x.url);
+    char map[128];
+    snprintf(map, sizeof map, "mail.src.test:443:127.0.0.1:%d", x.port);
+    setenv("SWITCHRESMB_CONNECT_TO", map, 1);
+    ccase c;
+    case_init(&c);
+    c.no_src_ad_url = 1;
+    c.smtp[0] = ROOM(11);
+    c.targets[0] = TROOM(11);
+    c.switch_section = 1;
+    case_write(&c);
+    const char *extra[] = { "--ca-file", cert, NULL };
+    int rc = case_run(&c, g_fake, "ok", extra);
+    CU_ASSERT_EQUAL(rc, 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(c.text, "Autodiscover SCP: 1 URL(s) in the directory, first "
+                                          "https://mail.src.test/Autodiscover/Autodiscover.xml"));
+    CU_ASSERT_TRUE(report_has(c.text, ROOM(11), "DONE"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(c.text, "switch message created: target room-0011@tgt.test"));
+    unsetenv("SWITCHRESMB_CONNECT_TO");
+    case_free(&c);
+    g_src = saved;
+    tu_exsim_stop(&x);
+}
+
+/* Kerberos needs no password in CPUU.ini: the run goes on without
+ * Admin/Password and each mailbox says that Kerberos had no credentials
+ * (the lab has no KDC here; the end-to-end tests log on with one);
+ * Winnt (NTLM) without them is an INI error, exit code 4. */
+static void test_kerberos_without_password(void)
+{
+    ccase c;
+    case_init(&c);
+    c.no_admin = 1;
+    c.logon = "LogonNetworkSecurityKerberos=1";
+    c.smtp[0] = ROOM(10);
+    c.switch_section = 1;
+    case_write(&c);
+    char cc[700];
+    snprintf(cc, sizeof cc, "FILE:%s/no-ticket.cc", c.dir);
+    setenv("KRB5CCNAME", cc, 1);
+    setenv("KRB5_CLIENT_KTNAME", cc, 1);   /* not a keytab either */
+    int rc = case_run(&c, g_fake, "ok", NULL);
+    CU_ASSERT_EQUAL(rc, 1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(c.text, "no Admin/Password"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(c.text, "no Kerberos credentials"));
+    CU_ASSERT_TRUE(report_has(c.text, ROOM(10), "FAILED"));
+    case_free(&c);
+    case_init(&c);
+    c.no_admin = 1;
+    c.logon = "LogonNetworkSecurityWinnt=1";
+    c.smtp[0] = ROOM(10);
+    case_write(&c);
+    CU_ASSERT_EQUAL(case_run(&c, g_fake, "ok", NULL), 4);
+    CU_ASSERT_PTR_NOT_NULL(strstr(c.text, "Admin/Password"));
+    unsetenv("KRB5CCNAME");
+    unsetenv("KRB5_CLIENT_KTNAME");
     case_free(&c);
 }
 
@@ -1144,6 +1299,9 @@ int main(void)
     CU_add_test(s, "from the directory, [Mailboxes], not in AD, rerun", test_from_directory_and_rerun);
     CU_add_test(s, "[TargetMailboxesSMTP], recreate, LeaveTemporaryProfiles", test_target_list_recreate_leave);
     CU_add_test(s, "no switch message, no [SwitchMessage]", test_no_switch_message);
+    CU_add_test(s, "no [AD]: [MailboxesSMTP] resolved by Autodiscover", test_no_ad_autodiscover);
+    CU_add_test(s, "Kerberos: no password needed; Winnt needs one", test_kerberos_without_password);
+    CU_add_test(s, "Autodiscover URL from the directory's SCP", test_scp_autodiscover);
     CU_add_test(s, "engine outcomes -> exit bits", test_engine_outcomes);
     CU_add_test(s, "profile creation bits 8/16", test_profile_bits);
     CU_add_test(s, "--dry-run writes nothing", test_dry_run);
