@@ -171,21 +171,25 @@ void cfg_resmb_free(cfg_resmb *cfg);
  * *plain_out is a secret: caller frees with sr_secret_free(). */
 sr_code cfg_resmb_dc_password(const cfg_resmb *cfg, char **plain_out, sr_err *err);
 
-/* Replace the value of [AD] DCPassword in the file at path with `stored`,
+/* cfg_set_stored_secret(path, "DCPassword", stored): replace the value of
+ * [AD] DCPassword in the file at path with `stored`,
  * atomically (temp + fsync + rename), changing no other character: the
  * encoding (BOM, UTF-16) and line endings stay.  A symlink is followed and
  * the real file rewritten; owner, group, mode and ACL are kept (SR_E_ACCESS,
  * file untouched, when the owner cannot be kept).  No [AD] section or no
  * DCPassword line in it → SR_E_CONFIG naming the file.  stored must be one
  * line (no CR/LF). */
-sr_code cfg_resmb_set_dcpassword(const char *path, const char *stored, sr_err *err);
 
-/* The same for any stored secret, by key: DCPassword ([AD], SwitchResMB.ini),
+/* Any stored secret, by key: DCPassword ([AD], SwitchResMB.ini),
  * Password and PasswordTrg ([Parameters], CPUU.ini), SMTPPassword ([Admin
  * notification], CPUU.ini).  Another key → SR_E_USAGE. */
 sr_code cfg_set_stored_secret(const char *path, const char *key, const char *stored, sr_err *err);
-/* Section of such a key ("AD", "Parameters", ...); static, NULL when unknown. */
-const char *cfg_secret_key_section(const char *key);
+/* The same for any single-line key: replace the value of [section] key in
+ * the file at path with `value` (the reader, encoding, identity and
+ * atomicity above).  Missing section or key, or a key given twice →
+ * SR_E_CONFIG naming the file; a value with CR/LF → SR_E_INVALID. */
+sr_code cfg_ini_set_value(const char *path, const char *section, const char *key,
+                          const char *value, sr_err *err);
 
 /* ---- CPUUCmdLine -------------------------------------------------------------- */
 

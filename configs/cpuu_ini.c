@@ -267,7 +267,7 @@ static void check_stored(const char *key, const char *v, int line, ini_diag *d)
     if (!v || cfg_secret_is_ours(v) || strncmp(v, "srenc", 5) == 0)
         return;
     ini_warn(d, line, "[Parameters] %s: not in switchresmb's encrypted form (clear text, or "
-             "encrypted by the Windows wizard); encrypt it with: switchresmb --set %s %s -",
+             "encrypted by the Windows wizard); encrypt it with: cpuu-config --encrypt %s %s",
              key, key, d->path);
 }
 

@@ -27,8 +27,6 @@ typedef struct ini_text {
  * path) set *bad_line to the line concerned, or 0 for the whole file. */
 sr_code ini_text_read(ini_text *t, const char *path, int *bad_line, sr_err *err);
 void ini_text_free(ini_text *t);
-/* "UTF-16LE with BOM"...; static. */
-const char *ini_encoding_name(ini_encoding enc);
 /* UTF-8 [utf8, +len) encoded as enc, BOM included; caller frees with
  * free() (wipe first: it may hold a secret).  NULL with *err on failure. */
 char *ini_text_encode(const char *utf8, size_t len, ini_encoding enc, size_t *out_len, sr_err *err);

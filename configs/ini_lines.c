@@ -27,11 +27,6 @@ static const struct {
     { INI_ENC_UTF16BE, "\xFE\xFF", 2, "UTF-16BE", "UTF-16BE with BOM" },
 };
 
-const char *ini_encoding_name(ini_encoding enc)
-{
-    return (unsigned)enc < sizeof encodings / sizeof encodings[0] ? encodings[enc].label : "?";
-}
-
 static ini_encoding sniff(const char *buf, size_t len)
 {
     /* UTF-8's BOM first: FF FE / FE FF cannot start valid UTF-8 */

@@ -8,8 +8,11 @@
 
 #define KEY_COLUMN 44
 
-static void report_line(resmb_report *r, const char *who, int state, unsigned bits, const char *why)
+static void report_line(resmb_report *r, const resmb_mb *m, int state, unsigned bits,
+                        const char *why)
 {
+    const char *who = m->key;
+    resmb_report_record(r, m, state, bits, why);
     /* a long legacyExchangeDN gets a line of its own, so the columns stay */
     if (strlen(who) > KEY_COLUMN)
         fprintf(r->f, "  %s\n  %-*s", who, KEY_COLUMN, "");
@@ -52,7 +55,7 @@ static void report_duplicate(resmb_report *rep, const resmb_mb *m)
     char why[600];
     snprintf(why, sizeof why, "[%s] line %d: the same directory object as %s; processed once, "
              "for that entry", m->section, m->line, m->dup_of);
-    report_line(rep, m->key, RESMB_STATE_DUPLICATE, 0, why);
+    report_line(rep, m, RESMB_STATE_DUPLICATE, 0, why);
     rep->duplicates++;
 }
 
@@ -66,12 +69,16 @@ void resmb_report_chunk(resmb_report *rep, const resmb_mb *mb, size_t n)
         }
         if (m->state_before == MB_DONE) {
             /* the journal's bits are OR-ed over every attempt: not this run's */
-            report_line(rep, m->key, MB_DONE, 0, "done in an earlier run; not processed again");
+            report_line(rep, m, MB_DONE, 0, "done in an earlier run; not processed again");
             rep->done_before++;
             continue;
         }
-        if (!m->has_result)
-            continue;   /* not started (stopped by a signal) */
+        if (!m->has_result) {   /* the run stopped first (signal, full disk) */
+            report_line(rep, m, RESMB_STATE_NOT_STARTED, 0,
+                        "not started: the run was stopped; a rerun processes it");
+            rep->not_started++;
+            continue;
+        }
         char buf[200];
         const char *why = m->reason;
         if (m->result_state == MB_DONE && !why[0]) {
@@ -80,7 +87,7 @@ void resmb_report_chunk(resmb_report *rep, const resmb_mb *mb, size_t n)
                      : m->state_before > MB_QUEUED ? " (resumed)" : "");
             why = buf;
         }
-        report_line(rep, m->key, m->result_state, m->result_bits, why);
+        report_line(rep, m, m->result_state, m->result_bits, why);
         if (m->result_state == MB_DONE)
             rep->done_now++;
         else if (m->result_state == RESMB_STATE_INTERRUPTED)
@@ -142,7 +149,7 @@ void resmb_report_plan(resmb_report *rep, const resmb_run *run, const resmb_mb *
         snprintf(why, sizeof why, "would fail: no legacyExchangeDN in the directory, so no "
                  "temporary profile");
     }
-    report_line(rep, m->key, st, bits, why);
+    report_line(rep, m, st, bits, why);
     if (st == MB_FAILED)
         rep->failed++;
 }
@@ -156,7 +163,8 @@ static void print_report(const resmb_run *run, resmb_report *rep, unsigned code,
     while (fgets(line, sizeof line, rep->f))
         fputs(line, out);
     fprintf(out, "  ---\n  %u mailbox(es): %u processed now, %u done in earlier runs, %u failed, "
-            "%u interrupted", rep->n, rep->done_now, rep->done_before, rep->failed, rep->pending);
+            "%u interrupted, %u not started", rep->n, rep->done_now, rep->done_before,
+            rep->failed, rep->pending, rep->not_started);
     if (rep->duplicates)
         fprintf(out, ", %u duplicate(s) not processed again", rep->duplicates);
     fputc('\n', out);
@@ -194,6 +202,8 @@ unsigned resmb_report_exit_bits(const resmb_report *rep, int stopped)
 void resmb_report_finish(resmb_report *rep, const resmb_run *run, unsigned code)
 {
     print_report(run, rep, code, stdout);
-    if (!run->o->dry_run)
+    if (!run->o->dry_run) {
         write_report_file(run, rep, code);
+        resmb_report_write_files(rep, run, code);
+    }
 }

@@ -9,6 +9,7 @@
  *   pool.c    the worker processes that drive each mailbox through the
  *             workflow, `jobs` at a time
  *   report.c  the report lines, --dry-run's plan, the exit bits of the run
+ *   report_files.c  the JSON, CSV and HTML reports beside the journal
  *
  * Performance model: per chunk of RESMB_CHUNK mailboxes, one batched set of
  * LDAP searches (ldapdir_resolve) and one concurrent EWS batch
@@ -33,6 +34,9 @@
 /* ---- run.c ------------------------------------------------------------------ */
 /* Non-zero once SIGTERM/SIGINT arrived: no new worker starts. */
 int resmb_stop_requested(void);
+/* Stop starting mailboxes for a reason that is not a signal (a full disk);
+ * why is printed once at the end.  Not for signal handlers. */
+void resmb_request_stop(const char *why);
 
 /* ---- setup.c ---------------------------------------------------------------- */
 /* Workflow tables, engine argv, CPUU.ini and credentials, state directory,
@@ -75,7 +79,9 @@ void resmb_chunk_states(resmb_run *run, resmb_mb *mb, size_t n);
 /* Connect to [AD] once per run; on failure sh->dir stays NULL, dir_msg says why. */
 void resmb_connect_dir(const resmb_run *run, resmb_shared *sh);
 /* Batch 1: resolve the chunk's mailboxes in the directory (ad_ok, smtp, ...). */
-void resmb_resolve_chunk(resmb_shared *sh, resmb_mb *mb, size_t n);
+void resmb_resolve_chunk(const resmb_run *run, resmb_shared *sh, resmb_mb *mb, size_t n);
+/* Reconnects to the directory after a lost connection, per batch. */
+#define RESMB_DIR_RECONNECTS 3
 /* Batch 2: the switch messages of the chunk in one EWS round trip (read_*). */
 void resmb_read_chunk(resmb_run *run, resmb_shared *sh, resmb_mb *mb, size_t n);
 
@@ -90,7 +96,8 @@ int resmb_run_chunk(resmb_run *run, resmb_mb *mb, size_t n);
 typedef struct resmb_report {
     FILE *f;                 /* per-mailbox lines */
     unsigned bits;           /* OR over the mailboxes */
-    unsigned n, done_now, done_before, failed, pending, profile_fail, duplicates;
+    unsigned n, done_now, done_before, failed, pending, profile_fail, not_started, duplicates;
+    struct json_t *rows;     /* one object per mailbox, for the report files */
 } resmb_report;
 
 /* The chunk's report lines, in the order of the INI lists. */
@@ -100,7 +107,17 @@ void resmb_report_plan(resmb_report *rep, const resmb_run *run, const resmb_mb *
 /* The run's exit bits (the spec's SwitchResMB bitmask) from the mailboxes'
  * bits; stopped: the run ended before every mailbox was processed. */
 unsigned resmb_report_exit_bits(const resmb_report *rep, int stopped);
-/* Print the report to stdout and, unless a dry run, to run->report_path. */
+/* Print the report to stdout and, unless a dry run, to run->report_path and
+ * the JSON, CSV and HTML files beside it. */
 void resmb_report_finish(resmb_report *rep, const resmb_run *run, unsigned code);
+
+/* ---- report_files.c ---------------------------------------------------------- */
+/* Keep one mailbox's line for the report files. */
+void resmb_report_record(resmb_report *rep, const resmb_mb *m, int state, unsigned bits,
+                         const char *why);
+/* <stem>.report.json, .report.csv and .report.html beside run->report_path. */
+void resmb_report_write_files(resmb_report *rep, const resmb_run *run, unsigned code);
+/* Free what resmb_report_record kept. */
+void resmb_report_release(resmb_report *rep);
 
 #endif

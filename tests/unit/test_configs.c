@@ -560,7 +560,7 @@ static void test_cpuu_full(void)
     CU_ASSERT_EQUAL(d.warnings, 2);
     CU_ASSERT_TRUE(log_has("full.ini:6: [Parameters] Password: not in switchresmb's encrypted "
                            "form (clear text, or encrypted by the Windows wizard); encrypt it "
-                           "with: switchresmb --set Password "));
+                           "with: cpuu-config --encrypt Password "));
     CU_ASSERT_TRUE(log_has("full.ini:8: [Parameters] PasswordTrg: not in"));
     /* accepted without effect: said so, with the reason */
     CU_ASSERT_TRUE(log_has("[Parameters] BackupOST: not applicable on Linux: there is no Outlook"));
@@ -980,7 +980,7 @@ static void test_rewrite_dcpassword(void)
     char *stored = NULL;
     sr_err e;
     CU_ASSERT_EQUAL_FATAL(cfg_secret_encrypt("Pa55 word", CFG_ENC_HOST, &stored, &e), SR_OK);
-    CU_ASSERT_EQUAL_FATAL(cfg_resmb_set_dcpassword(p, stored, &e), SR_OK);
+    CU_ASSERT_EQUAL_FATAL(cfg_set_stored_secret(p, "DCPassword", stored, &e), SR_OK);
     size_t len = 0;
     char *after = sr_read_file(p, 1 << 20, &len, &e);
     CU_ASSERT_PTR_NOT_NULL_FATAL(after);
@@ -1010,7 +1010,7 @@ static void expect_rewrite_error(const char *name, const char *text, const char 
 {
     char *p = write_tmp(name, text);
     sr_err e;
-    CU_ASSERT_EQUAL(cfg_resmb_set_dcpassword(p, "srenc1:host:AAAA", &e), SR_E_CONFIG);
+    CU_ASSERT_EQUAL(cfg_set_stored_secret(p, "DCPassword", "srenc1:host:AAAA", &e), SR_E_CONFIG);
     CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, p));
     CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, what));
     char *now = sr_read_file(p, 4096, NULL, &e);
@@ -1028,9 +1028,9 @@ static void test_rewrite_errors(void)
                          "appears 2 times");
     sr_err e;
     char *missing = sr_asprintf("%s/nope.ini", tmpdir);
-    CU_ASSERT_EQUAL(cfg_resmb_set_dcpassword(missing, "x", &e), SR_E_CONFIG);
+    CU_ASSERT_EQUAL(cfg_set_stored_secret(missing, "DCPassword", "x", &e), SR_E_CONFIG);
     CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "nope.ini"));
-    CU_ASSERT_EQUAL(cfg_resmb_set_dcpassword(missing, "a\nb", &e), SR_E_INVALID);
+    CU_ASSERT_EQUAL(cfg_set_stored_secret(missing, "DCPassword", "a\nb", &e), SR_E_INVALID);
     free(missing);
 }
 

@@ -83,7 +83,7 @@ static void test_utf16_resmb(void)
     for (size_t i = 0; i < 2; i++) {
         char *p = copy_fixture(names[i], NULL);
         sr_err e;
-        CU_ASSERT_EQUAL_FATAL(cfg_resmb_set_dcpassword(p, "srenc1:host:AAAA", &e), SR_OK);
+        CU_ASSERT_EQUAL_FATAL(cfg_set_stored_secret(p, "DCPassword", "srenc1:host:AAAA", &e), SR_OK);
         cfg_resmb *c = cfg_resmb_load(p, NULL, &e);
         if (!c)
             fprintf(stderr, "\n%s: %s\n", names[i], e.msg);
@@ -179,7 +179,7 @@ static void test_rewrite_keeps_utf16(void)
     char *orig_path = fixture("resmb_utf16le.ini");
     sr_err e;
     char *orig = sr_read_file(orig_path, 1 << 20, NULL, &e);
-    CU_ASSERT_EQUAL_FATAL(cfg_resmb_set_dcpassword(p, "srenc1:host:NEW", &e), SR_OK);
+    CU_ASSERT_EQUAL_FATAL(cfg_set_stored_secret(p, "DCPassword", "srenc1:host:NEW", &e), SR_OK);
     size_t len = 0;
     char *after = sr_read_file(p, 1 << 20, &len, &e);
     CU_ASSERT_PTR_NOT_NULL_FATAL(after);
@@ -207,7 +207,7 @@ static void test_rewrite_crcrlf_and_bom_first_line(void)
     char *stored = NULL;
     sr_err e;
     CU_ASSERT_EQUAL_FATAL(cfg_secret_encrypt("S3cret", CFG_ENC_HOST, &stored, &e), SR_OK);
-    CU_ASSERT_EQUAL_FATAL(cfg_resmb_set_dcpassword(p, stored, &e), SR_OK);
+    CU_ASSERT_EQUAL_FATAL(cfg_set_stored_secret(p, "DCPassword", stored, &e), SR_OK);
     size_t len = 0;
     char *after = sr_read_file(p, 1 << 20, &len, &e);
     CU_ASSERT_EQUAL(len, olen - 3 + strlen(stored));
@@ -255,7 +255,7 @@ static void test_rewrite_keeps_owner_mode_acl(void)
     /* a file system without ACLs would make this test weaker: say so loudly */
     CU_ASSERT_TRUE(have_acl);
     sr_err e;
-    CU_ASSERT_EQUAL_FATAL(cfg_resmb_set_dcpassword(p, "srenc1:host:NEW", &e), SR_OK);
+    CU_ASSERT_EQUAL_FATAL(cfg_set_stored_secret(p, "DCPassword", "srenc1:host:NEW", &e), SR_OK);
     struct stat st;
     CU_ASSERT_EQUAL_FATAL(stat(p, &st), 0);
     CU_ASSERT_EQUAL(st.st_mode & 07777, 0640);
@@ -286,7 +286,7 @@ static void test_rewrite_follows_symlink(void)
     char *link = sr_asprintf("%s/link.ini", tmpdir);
     CU_ASSERT_EQUAL_FATAL(symlink(real, link), 0);
     sr_err e;
-    CU_ASSERT_EQUAL_FATAL(cfg_resmb_set_dcpassword(link, "srenc1:host:NEW", &e), SR_OK);
+    CU_ASSERT_EQUAL_FATAL(cfg_set_stored_secret(link, "DCPassword", "srenc1:host:NEW", &e), SR_OK);
     struct stat st;
     CU_ASSERT_EQUAL(lstat(link, &st), 0);
     CU_ASSERT_TRUE(S_ISLNK(st.st_mode));
