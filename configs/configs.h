@@ -78,6 +78,7 @@ typedef enum {
     CFG_F_NOTES,
     CFG_F_JOURNAL,
     CFG_F_ACTIVITIES,         /* only valid as a Critical value */
+    CFG_F_BOOKING,            /* ours, beyond the spec: rooms' booking policies (issue 16) */
     CFG_F__MAX
 } cfg_feature;
 
@@ -87,11 +88,12 @@ typedef uint32_t cfg_feature_set;
 #define CFG_FSET_PROCESSABLE \
     ((((cfg_feature_set)1u << CFG_F__MAX) - 1u) & ~CFG_FSET(CFG_F_ACTIVITIES))
 /* The spec's critical list: Activities AddBoxes CONTAB Delegates Rules SRS
- * SearchFolders Shortcuts. */
+ * SearchFolders Shortcuts; plus ContactMembers (issue 12) and our Booking. */
 #define CFG_FSET_CRITICAL_ALLOWED                                               \
     (CFG_FSET(CFG_F_ACTIVITIES) | CFG_FSET(CFG_F_ADDBOXES) | CFG_FSET(CFG_F_CONTAB) | \
      CFG_FSET(CFG_F_DELEGATES) | CFG_FSET(CFG_F_RULES) | CFG_FSET(CFG_F_SRS) |    \
-     CFG_FSET(CFG_F_SEARCHFOLDERS) | CFG_FSET(CFG_F_SHORTCUTS))
+     CFG_FSET(CFG_F_SEARCHFOLDERS) | CFG_FSET(CFG_F_SHORTCUTS) |                  \
+     CFG_FSET(CFG_F_CONTACTMEMBERS) | CFG_FSET(CFG_F_BOOKING))
 
 /* What the update engine `cpuu` has built (cpuu/features.c); a test checks
  * this against the engine's feature table, so configs/ can refuse a feature
@@ -101,7 +103,8 @@ typedef uint32_t cfg_feature_set;
     (CFG_FSET(CFG_F_DELEGATES) | CFG_FSET(CFG_F_RULES) | CFG_FSET(CFG_F_NICKS) |       \
      CFG_FSET(CFG_F_FAVORITES) | CFG_FSET(CFG_F_CALENDAR) | CFG_FSET(CFG_F_CONTACTS) | \
      CFG_FSET(CFG_F_TASKS) | CFG_FSET(CFG_F_NOTES) | CFG_FSET(CFG_F_JOURNAL) |         \
-     CFG_FSET(CFG_F_SHORTCUTS))
+     CFG_FSET(CFG_F_SHORTCUTS) | CFG_FSET(CFG_F_SEARCHFOLDERS) |                       \
+     CFG_FSET(CFG_F_CONTACTMEMBERS) | CFG_FSET(CFG_F_BOOKING))
 
 /* The first feature of set the engine has not built ((cfg_feature)-1 when
  * none; Activities, a Critical-only word, counts as built). */
@@ -171,25 +174,16 @@ void cfg_resmb_free(cfg_resmb *cfg);
  * *plain_out is a secret: caller frees with sr_secret_free(). */
 sr_code cfg_resmb_dc_password(const cfg_resmb *cfg, char **plain_out, sr_err *err);
 
-/* cfg_set_stored_secret(path, "DCPassword", stored): replace the value of
- * [AD] DCPassword in the file at path with `stored`,
+/* Replace the value of a stored secret in the file at path with `stored`,
  * atomically (temp + fsync + rename), changing no other character: the
  * encoding (BOM, UTF-16) and line endings stay.  A symlink is followed and
  * the real file rewritten; owner, group, mode and ACL are kept (SR_E_ACCESS,
- * file untouched, when the owner cannot be kept).  No [AD] section or no
- * DCPassword line in it → SR_E_CONFIG naming the file.  stored must be one
- * line (no CR/LF). */
-
-/* Any stored secret, by key: DCPassword ([AD], SwitchResMB.ini),
+ * file untouched, when the owner cannot be kept).  No such section or no
+ * such line in it → SR_E_CONFIG naming the file.  stored must be one line
+ * (no CR/LF).  The keys: DCPassword ([AD], SwitchResMB.ini),
  * Password and PasswordTrg ([Parameters], CPUU.ini), SMTPPassword ([Admin
  * notification], CPUU.ini).  Another key → SR_E_USAGE. */
 sr_code cfg_set_stored_secret(const char *path, const char *key, const char *stored, sr_err *err);
-/* The same for any single-line key: replace the value of [section] key in
- * the file at path with `value` (the reader, encoding, identity and
- * atomicity above).  Missing section or key, or a key given twice →
- * SR_E_CONFIG naming the file; a value with CR/LF → SR_E_INVALID. */
-sr_code cfg_ini_set_value(const char *path, const char *section, const char *key,
-                          const char *value, sr_err *err);
 
 /* ---- CPUUCmdLine -------------------------------------------------------------- */
 

@@ -121,15 +121,11 @@ static sr_code not_found(const char *path, const secret_key *k, int sec_seen, sr
                         : sr_err_set(err, SR_E_CONFIG, "%s: no [AD] section; add [AD] with "
                                      "DCName, DCAccount and a DCPassword= line, then run this "
                                      "again", path);
-    if (sec_seen)
-        return sr_err_set(err, SR_E_CONFIG, "%s: [%s] has no %s line; add \"%s=\" to it, then "
-                          "run this again", path, k->sec, k->key, k->key);
-    if (k->file)
-        return sr_err_set(err, SR_E_CONFIG, "%s: no [%s] section (is this the %s?); add [%s] "
-                          "with a %s= line, then run this again", path, k->sec, k->file, k->sec,
-                          k->key);
-    return sr_err_set(err, SR_E_CONFIG, "%s: no [%s] section; add it with a \"%s=\" line, then "
-                      "run this again", path, k->sec, k->key);
+    return sec_seen ? sr_err_set(err, SR_E_CONFIG, "%s: [%s] has no %s line; add \"%s=\" to it, "
+                                 "then run this again", path, k->sec, k->key, k->key)
+                    : sr_err_set(err, SR_E_CONFIG, "%s: no [%s] section (is this the %s?); add "
+                                 "[%s] with a %s= line, then run this again", path, k->sec,
+                                 k->file, k->sec, k->key);
 }
 
 static sr_code rewrite_real(const char *path, const char *real, const secret_key *k,
@@ -160,8 +156,6 @@ static sr_code rewrite_real(const char *path, const char *real, const secret_key
     return rc;
 }
 
-static sr_code set_value(const char *path, const secret_key *k, const char *stored, sr_err *err);
-
 sr_code cfg_set_stored_secret(const char *path, const char *key, const char *stored, sr_err *err)
 {
     const secret_key *k = NULL;
@@ -171,20 +165,6 @@ sr_code cfg_set_stored_secret(const char *path, const char *key, const char *sto
     if (!k)
         return sr_err_set(err, SR_E_USAGE, "'%s' is not a stored secret (DCPassword, Password, "
                           "PasswordTrg or SMTPPassword)", key ? key : "");
-    return set_value(path, k, stored, err);
-}
-
-sr_code cfg_ini_set_value(const char *path, const char *section, const char *key,
-                          const char *value, sr_err *err)
-{
-    secret_key k = { .key = key, .sec = section };
-    if (!key || !section)
-        return sr_err_set(err, SR_E_INVALID, "no section or key given");
-    return set_value(path, &k, value, err);
-}
-
-static sr_code set_value(const char *path, const secret_key *k, const char *stored, sr_err *err)
-{
     if (!stored || strpbrk(stored, "\r\n"))
         return sr_err_set(err, SR_E_INVALID, "stored value must be a single line");
     /* a symlink (e.g. into a config-management tree) stays a symlink: the

@@ -78,6 +78,40 @@ void resmb_connect_dir(const resmb_run *run, resmb_shared *sh)
     sr_secret_free(pw);
 }
 
+/* A directory connection lost mid-run (DC restarted, connection dropped) is
+ * made again, a bounded number of times with a growing pause, and the whole
+ * batch asked again on the new handle (results point into their handle).
+ * What is still unanswered then fails naming the directory (issue 11). */
+static void resolve_keys(const resmb_run *run, resmb_shared *sh, const char **keys, size_t k,
+                         ldapdir_result *res)
+{
+    sr_err e;
+    for (int attempt = 1; sh->dir; attempt++) {
+        sr_code rc = ldapdir_resolve(sh->dir, keys, k, res, &e);
+        if (rc == SR_OK || sr_default_class(rc) != SR_CLASS_RETRY)
+            return;
+        if (attempt > RESMB_DIR_RECONNECTS) {
+            sr_log(SR_LOG_ERROR, NULL, "directory: %s; gave up after %d reconnect(s)", e.msg,
+                   RESMB_DIR_RECONNECTS);
+            return;
+        }
+        sr_log(SR_LOG_WARN, NULL, "directory: %s; reconnecting (%d of %d)", e.msg, attempt,
+               RESMB_DIR_RECONNECTS);
+        sleep((unsigned)attempt);   /* 1 s, 2 s, 3 s: a restarting DC gets time */
+        ldapdir_free(sh->dir);
+        sh->dir = NULL;
+        memset(res, 0, k * sizeof *res);
+        resmb_connect_dir(run, sh);
+        if (!sh->dir) {
+            size_t l = strlen(sh->dir_msg);
+            snprintf(sh->dir_msg + l, sizeof sh->dir_msg - l, " (connection lost mid-run; "
+                     "reconnect %d of %d failed)", attempt, RESMB_DIR_RECONNECTS);
+            sr_log(SR_LOG_ERROR, NULL, "%s", sh->dir_msg);
+        }
+    }
+}
+
+
 /* ---- one directory object, listed twice under different keys -------------
  * [Mailboxes] by legacyDN and [MailboxesSMTP] by an address or alias may name
  * the same mailbox; it is processed once, for the first entry in file order
@@ -158,46 +192,13 @@ void resmb_seen_free(resmb_shared *sh)
     sh->seen_cap = sh->seen_n = 0;
 }
 
-/* A directory connection lost mid-run (DC restarted, connection dropped) is
- * made again, a bounded number of times with a growing pause, and the whole
- * batch asked again on the new handle (results point into their handle).
- * What is still unanswered then fails naming the directory (issue 11). */
-static void resolve_keys(const resmb_run *run, resmb_shared *sh, const char **keys, size_t k,
-                         ldapdir_result *res)
-{
-    sr_err e;
-    for (int attempt = 1; sh->dir; attempt++) {
-        sr_code rc = ldapdir_resolve(sh->dir, keys, k, res, &e);
-        if (rc == SR_OK || sr_default_class(rc) != SR_CLASS_RETRY)
-            return;
-        if (attempt > RESMB_DIR_RECONNECTS) {
-            sr_log(SR_LOG_ERROR, NULL, "directory: %s; gave up after %d reconnect(s)", e.msg,
-                   RESMB_DIR_RECONNECTS);
-            return;
-        }
-        sr_log(SR_LOG_WARN, NULL, "directory: %s; reconnecting (%d of %d)", e.msg, attempt,
-               RESMB_DIR_RECONNECTS);
-        sleep((unsigned)attempt);   /* 1 s, 2 s, 3 s: a restarting DC gets time */
-        ldapdir_free(sh->dir);
-        sh->dir = NULL;
-        memset(res, 0, k * sizeof *res);
-        resmb_connect_dir(run, sh);
-        if (!sh->dir) {
-            size_t l = strlen(sh->dir_msg);
-            snprintf(sh->dir_msg + l, sizeof sh->dir_msg - l, " (connection lost mid-run; "
-                     "reconnect %d of %d failed)", attempt, RESMB_DIR_RECONNECTS);
-            sr_log(SR_LOG_ERROR, NULL, "%s", sh->dir_msg);
-        }
-    }
-}
-
 void resmb_resolve_chunk(const resmb_run *run, resmb_shared *sh, resmb_mb *mb, size_t n)
 {
     const char **keys = calloc(n, sizeof *keys);
     ldapdir_result *res = calloc(n, sizeof *res);
     size_t k = 0;
     for (size_t i = 0; i < n; i++)
-        keys[k++] = mb[i].key;   /* DONE ones too: see seen_first */
+        keys[k++] = mb[i].key;
     if (sh->dir && keys && res && k)
         resolve_keys(run, sh, keys, k, res);
     for (size_t i = 0, r = 0; i < n; i++) {
