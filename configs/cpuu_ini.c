@@ -4,6 +4,7 @@
 #include "configs/ini.h"
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -280,6 +281,11 @@ static void check_built(cfg_cpuu *c, ini_diag *d)
         { "Critical", c->critical, c->critical_line, 1 },
         { "Skip", c->skip_line ? c->skip : 0, c->skip_line, 0 },
     };
+    char built[400] = "";   /* the list comes from the one table, never a copy */
+    for (int f = 0, used = 0; f < CFG_F__MAX && used < (int)sizeof built; f++)
+        if (CFG_FSET_BUILT & CFG_FSET(f))
+            used += snprintf(built + used, sizeof built - (size_t)used, "%s%s", used ? " " : "",
+                             cfg_feature_name((cfg_feature)f));
     for (size_t i = 0; i < sizeof named / sizeof named[0]; i++) {
         cfg_feature_set left = named[i].set;
         int f;
@@ -287,8 +293,8 @@ static void check_built(cfg_cpuu *c, ini_diag *d)
             left &= ~CFG_FSET(f);
             if (named[i].error)
                 ini_error(d, named[i].line, SR_E_CONFIG, "[Parameters] %s: %s is not built in this "
-                          "engine (it has: Delegates Rules Nicks Favorites Calendar Contacts Tasks "
-                          "Notes Journal Shortcuts)", named[i].key, cfg_feature_name((cfg_feature)f));
+                          "engine (it has: %s)", named[i].key, cfg_feature_name((cfg_feature)f),
+                          built);
             else if (c->skip != CFG_FSET_PROCESSABLE) /* Skip=All says nothing of one */
                 ini_note(d, named[i].line, "[Parameters] Skip: %s is not built in this engine; "
                          "skipping it changes nothing", cfg_feature_name((cfg_feature)f));

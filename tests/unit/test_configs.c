@@ -742,7 +742,8 @@ static void test_cpuu_unbuilt_feature(void)
     expect_cpuu_error("crit.ini", PARAMS "Features=Delegates Rules\nCritical=SRS\n", 3,
                       "[Parameters] Critical: SRS is not built in this engine");
     expect_cpuu_error("feat.ini", PARAMS "Features=Rules CONTAB\n", 2,
-                      "[Parameters] Features: CONTAB is not built in this engine");
+                      "[Parameters] Features: CONTAB is not built in this engine (it has: "
+                      "ContactMembers Delegates ");   /* the list from CFG_FSET_BUILT */
     log_reset();
     char *p = write_tmp("skip.ini", PARAMS "Skip=SRS Nicks\n");
     sr_err e;
