@@ -184,8 +184,6 @@ sr_code cfg_resmb_dc_password(const cfg_resmb *cfg, char **plain_out, sr_err *er
  * Password and PasswordTrg ([Parameters], CPUU.ini), SMTPPassword ([Admin
  * notification], CPUU.ini).  Another key → SR_E_USAGE. */
 sr_code cfg_set_stored_secret(const char *path, const char *key, const char *stored, sr_err *err);
-/* Section of such a key ("AD", "Parameters", ...); static, NULL when unknown. */
-const char *cfg_secret_key_section(const char *key);
 
 /* ---- CPUUCmdLine -------------------------------------------------------------- */
 

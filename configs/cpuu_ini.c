@@ -4,6 +4,7 @@
 #include "configs/ini.h"
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -36,8 +37,7 @@ static const key_spec parameter_keys[] = {
     { .name = "Critical", .type = KT_FEATURES, .off = OFF(critical),
       .allowed = CFG_FSET_CRITICAL_ALLOWED, .line_off = OFF(critical_line) },
     { .name = "Remove", .type = KT_FEATURES, .off = OFF(remove), .allowed = CFG_FSET(CFG_F_NICKS) },
-    NA("RemoveJunkEmailMessages", KT_FLAG, remove_junk_email_messages,
-       "ignored: this engine does not reset the junk e-mail folder yet"),
+    FLAG("RemoveJunkEmailMessages", remove_junk_email_messages),
     FLAG("ProcessOfflineProfiles", process_offline_profiles),
     FLAG("KeepOST", keep_ost),
     NA("BackupOST", KT_FLAG, backup_ost, NO_OST),
@@ -284,7 +284,7 @@ static void check_stored(const char *key, const char *v, int line, ini_diag *d)
     if (!v || cfg_secret_is_ours(v) || strncmp(v, "srenc", 5) == 0)
         return;
     ini_warn(d, line, "[Parameters] %s: not in switchresmb's encrypted form (clear text, or "
-             "encrypted by the Windows wizard); encrypt it with: switchresmb --set %s %s -",
+             "encrypted by the Windows wizard); encrypt it with: cpuu-config --encrypt %s %s",
              key, key, d->path);
 }
 
@@ -298,6 +298,11 @@ static void check_built(cfg_cpuu *c, ini_diag *d)
         { "Critical", c->critical, c->critical_line, 1 },
         { "Skip", c->skip_line ? c->skip : 0, c->skip_line, 0 },
     };
+    char built[400] = "";   /* the list comes from the one table, never a copy */
+    for (int f = 0, used = 0; f < CFG_F__MAX && used < (int)sizeof built; f++)
+        if (CFG_FSET_BUILT & CFG_FSET(f))
+            used += snprintf(built + used, sizeof built - (size_t)used, "%s%s", used ? " " : "",
+                             cfg_feature_name((cfg_feature)f));
     for (size_t i = 0; i < sizeof named / sizeof named[0]; i++) {
         cfg_feature_set left = named[i].set;
         int f;
@@ -305,8 +310,8 @@ static void check_built(cfg_cpuu *c, ini_diag *d)
             left &= ~CFG_FSET(f);
             if (named[i].error)
                 ini_error(d, named[i].line, SR_E_CONFIG, "[Parameters] %s: %s is not built in this "
-                          "engine (it has: Delegates Rules Nicks Favorites Calendar Contacts Tasks "
-                          "Notes Journal Shortcuts)", named[i].key, cfg_feature_name((cfg_feature)f));
+                          "engine (it has: %s)", named[i].key, cfg_feature_name((cfg_feature)f),
+                          built);
             else if (c->skip != CFG_FSET_PROCESSABLE) /* Skip=All says nothing of one */
                 ini_note(d, named[i].line, "[Parameters] Skip: %s is not built in this engine; "
                          "skipping it changes nothing", cfg_feature_name((cfg_feature)f));

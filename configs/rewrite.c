@@ -156,14 +156,6 @@ static sr_code rewrite_real(const char *path, const char *real, const secret_key
     return rc;
 }
 
-const char *cfg_secret_key_section(const char *key)
-{
-    for (size_t i = 0; i < sizeof secret_keys / sizeof secret_keys[0]; i++)
-        if (key && sr_streq_ci(key, secret_keys[i].key))
-            return secret_keys[i].sec;
-    return NULL;
-}
-
 sr_code cfg_set_stored_secret(const char *path, const char *key, const char *stored, sr_err *err)
 {
     const secret_key *k = NULL;

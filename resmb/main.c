@@ -16,7 +16,6 @@ static void usage(FILE *out)
     fputs(
         "Usage: switchresmb [OPTIONS] SwitchResMB.ini\n"
         "       switchresmb [--mode MODE] SwitchResMB.ini PASSWORD|-\n"
-        "       switchresmb [--mode MODE] --set KEY CPUU.ini PASSWORD|-\n"
         "\n"
         "Process the resource mailboxes listed in SwitchResMB.ini, or, with a second\n"
         "argument, encrypt the domain controller password into its [AD] DCPassword.\n"
@@ -47,9 +46,6 @@ static void usage(FILE *out)
         "                       user           this user on this host only\n"
         "                       unrestricted   any host: test labs only, never for\n"
         "                                      production or administrative accounts\n"
-        "  --set KEY          when encrypting: the key to write, DCPassword (default,\n"
-        "                     SwitchResMB.ini) or Password, PasswordTrg, SMTPPassword\n"
-        "                     (CPUU.ini)\n"
         "  --help, --version\n"
         "\n"
         "Give the password as `-` to type it without echo (or pipe it on stdin): an\n"
@@ -68,7 +64,6 @@ typedef struct {
     const char *cpuu_ini;
     cfg_enc_mode mode;
     int mode_given;
-    const char *set_key;      /* --set: the stored secret to write */
     int run_opts_given;       /* any option that only applies to a run */
     resmb_opts run;
 } cli_opts;
@@ -94,7 +89,7 @@ static int parse_options(int argc, char **argv, cli_opts *o)
         { "state-dir", required_argument, NULL, 's' }, { "restart", no_argument, NULL, 'r' },
         { "cpuu", required_argument, NULL, 'u' }, { "ca-file", required_argument, NULL, 'a' },
         { "mapping-attr", required_argument, NULL, 'M' },
-        { "allow-http", no_argument, NULL, 'H' }, { "set", required_argument, NULL, 'S' },
+        { "allow-http", no_argument, NULL, 'H' },
         { NULL, 0, NULL, 0 },
     };
     int c, lvl, m;
@@ -102,14 +97,6 @@ static int parse_options(int argc, char **argv, cli_opts *o)
     while ((c = getopt_long(argc, argv, "+hV", longopts, NULL)) != -1) {
         switch (c) {
         case 'c': o->check = 1; break;
-        case 'S':
-            if (!cfg_secret_key_section(optarg)) {
-                fprintf(stderr, "switchresmb: --set: expected DCPassword, Password, PasswordTrg or "
-                        "SMTPPassword, got '%s'\n", optarg);
-                return RESMB_EXIT_CMDLINE;
-            }
-            o->set_key = optarg;
-            break;
         case 'i': o->cpuu_ini = optarg; break;
         case 'l':
             if ((lvl = sr_log_level_parse(optarg)) < 0) {
@@ -230,16 +217,15 @@ int main(int argc, char **argv)
                   "encrypting a password\n", stderr);
             return RESMB_EXIT_CMDLINE;
         }
-        return resmb_encrypt_command(argv[optind], o.set_key ? o.set_key : "DCPassword",
-                                     argv[optind + 1], o.mode);
+        return resmb_encrypt_command(argv[optind], argv[optind + 1], o.mode);
     }
     if (o.cpuu_ini && !o.check) {
         fputs("switchresmb: --cpuu-ini only applies with --check (a run uses -INI in "
               "CPUUCmdLine, else CPUU.ini beside SwitchResMB.ini)\n", stderr);
         return RESMB_EXIT_CMDLINE;
     }
-    if (o.mode_given || o.set_key) {
-        fputs("switchresmb: --mode and --set only apply when encrypting a password\n", stderr);
+    if (o.mode_given) {
+        fputs("switchresmb: --mode only applies when encrypting a password\n", stderr);
         return RESMB_EXIT_CMDLINE;
     }
     return run_load(argv[optind], &o);

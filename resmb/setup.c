@@ -121,8 +121,8 @@ static int setup_cpuu_ini(resmb_run *run)
     } else if (cfg_secret_decrypt(cp->password, &run->admin_pw, &e) != SR_OK) {
         sr_log(SR_LOG_ERROR, cp->path, "line %d: [Parameters] Password: %s (exit code 4)",
                cp->password_line, cfg_secret_is_ours(cp->password) ? e.msg
-               : "not in switchresmb's encrypted form; encrypt it with: switchresmb --set "
-                 "Password <CPUU.ini> -");
+               : "not in switchresmb's encrypted form; encrypt it with: cpuu-config --encrypt "
+                 "Password <CPUU.ini>");
         return RESMB_EXIT_INI;
     }
     run->admin = cp->admin && cp->password ? sr_strdup(cp->admin) : NULL;
@@ -130,8 +130,8 @@ static int setup_cpuu_ini(resmb_run *run)
         if (cfg_secret_decrypt(cp->password_trg, &run->admin_trg_pw, &e) != SR_OK) {
             sr_log(SR_LOG_ERROR, cp->path, "line %d: [Parameters] PasswordTrg: %s (exit code 4)",
                    cp->password_trg_line, cfg_secret_is_ours(cp->password_trg) ? e.msg
-                   : "not in switchresmb's encrypted form; encrypt it with: switchresmb --set "
-                     "PasswordTrg <CPUU.ini> -");
+                   : "not in switchresmb's encrypted form; encrypt it with: cpuu-config --encrypt "
+                     "PasswordTrg <CPUU.ini>");
             return RESMB_EXIT_INI;
         }
         run->admin_trg = sr_strdup(cp->admin_trg);

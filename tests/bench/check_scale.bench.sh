@@ -8,6 +8,11 @@ cd "${SR_ROOT:?}" || exit 2
 BIN="${SR_BIN:-bin}/switchresmb"
 work=$(mktemp -d /tmp/sr-bench-check-XXXXXX) || exit 2
 trap 'rm -rf "$work"' EXIT
+# beside the file, a CPUU.ini a run accepts (--check checks what the run checks)
+echo 0123456789abcdef0123456789abcdef >"$work/machine-id"
+export SR_MACHINE_ID_FILE="$work/machine-id"
+printf '[Parameters]\nAdmin=SRC\\svc\nPassword=x\nFeatures=Delegates Rules\n' >"$work/CPUU.ini"
+printf 'bench\n' | "${SR_BIN:-bin}/cpuu-config" --encrypt Password "$work/CPUU.ini" >/dev/null 2>&1
 for n in ${BENCH_CHECK_SIZES:-10000 100000 1000000}; do
     ini="$work/check-$n.ini"
     awk -v n="$n" 'BEGIN {

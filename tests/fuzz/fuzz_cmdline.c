@@ -1,30 +1,40 @@
 /* fuzz_cmdline.c — the CPUUCmdLine tokenizer (configs/), and its round trip:
- * the words, each written back single-quoted, tokenize to the same words. */
+ * the words, each written back quoted as Windows quotes an argument,
+ * tokenize to the same words. */
 #include "configs/configs.h"
 #include "tests/fuzz/fuzz.h"
 
 #include <string.h>
 
-/* 'word' with every ' written as '\'' */
+/* Each word quoted the way Windows programs quote an argument for
+ * CommandLineToArgvW: "…", a quote as \", backslashes doubled only where a
+ * quote follows them (inside the word or the closing one). */
 static char *requote(char **argv)
 {
     size_t n = 1;
     for (size_t i = 0; argv[i]; i++)
-        n += 3 + 4 * strlen(argv[i]);
+        n += 3 + 2 * strlen(argv[i]) + 2;
     char *s = malloc(n), *o = s;
     if (!s)
         return NULL;
     for (size_t i = 0; argv[i]; i++) {
-        *o++ = '\'';
-        for (const char *c = argv[i]; *c; c++) {
-            if (*c == '\'') {
-                memcpy(o, "'\\''", 4);
-                o += 4;
-            } else {
-                *o++ = *c;
+        *o++ = '"';
+        for (const char *c = argv[i];; c++) {
+            size_t bs = 0;
+            while (*c == '\\') {
+                bs++;
+                c++;
             }
+            size_t times = !*c || *c == '"' ? 2 * bs : bs;
+            memset(o, '\\', times);
+            o += times;
+            if (!*c)
+                break;
+            if (*c == '"')
+                *o++ = '\\';
+            *o++ = *c;
         }
-        *o++ = '\'';
+        *o++ = '"';
         *o++ = ' ';
     }
     *o = '\0';

@@ -6,6 +6,7 @@
 set -u
 cd "${SR_ROOT:-.}" || exit 2
 BIN="${SR_BIN:-bin}/switchresmb"
+WIZ="${SR_BIN:-bin}/cpuu-config"     # encrypts CPUU.ini's passwords
 DATA=tests/data/switchresmb
 passed=0 failed=0
 work=$(mktemp -d /tmp/sr-resmb-cli-XXXXXX)
@@ -59,7 +60,7 @@ done
 # is the Windows tool's → 4 (docs/switchresmb.md), named with file:line.
 ok_dir="$work/ok"; mkdir -p "$ok_dir"
 printf '[Parameters]\nAdmin=SRC\\svc\nPassword=x\nFeatures=Delegates Rules\nSilent=1\n' >"$ok_dir/CPUU.ini"
-printf 'S3cret\n' | timeout 20 "$BIN" --set Password "$ok_dir/CPUU.ini" - >/dev/null 2>&1
+printf 'S3cret\n' | timeout 20 "$WIZ" --encrypt Password "$ok_dir/CPUU.ini" >/dev/null 2>&1
 for f in seed_ex1_legacy seed_ex2_rpc seed_ex3_ad seed_ex3_target; do cp "$DATA/$f.ini" "$ok_dir/"; done
 run 4 "seed DCPassword is foreign: 4, as the run" --check "$ok_dir/seed_ex1_legacy.ini"
 expect "$work/err" "seed_ex1_legacy.ini:31: [AD] DCPassword: not in switchresmb's encrypted format" \
@@ -136,7 +137,7 @@ cp "$DATA/seed_ex1_legacy.ini" "$ini"; chmod 600 "$ini"
 # beside it a CPUU.ini whose Password decrypts on any host, so the DCPassword
 # alone decides the host checks below
 printf '[Parameters]\nAdmin=SRC\\svc\nPassword=x\n' >"$work/CPUU.ini"
-printf 'S3cret\n' | timeout 20 "$BIN" --mode unrestricted --set Password "$work/CPUU.ini" - >/dev/null 2>&1
+printf 'S3cret\n' | timeout 20 "$WIZ" --encrypt Password --encryption unrestricted "$work/CPUU.ini" >/dev/null 2>&1
 pw='Tr1cky pa$$ "word"'
 printf '%s\n' "$pw" | timeout 20 "$BIN" "$ini" - >"$work/out" 2>"$work/err"
 rc=$?
@@ -212,20 +213,14 @@ printf '[Parameters]\r\nAdmin=SRC\\svc\r\nPassword=PlainText1\r\nFeatures=Delega
 chmod 600 "$cpuu"
 run 4 "--check with a clear-text CPUU.ini Password: 4, as the run" --check --cpuu-ini "$cpuu" "$ini"
 expect "$work/err" "CPUU.ini:3: [Parameters] Password: not in switchresmb's encrypted form" "clear-text Password warned"
-expect "$work/err" "encrypt it with: switchresmb --set Password $cpuu -" "the warning names the command"
-printf '%s\n' "$pw" | timeout 20 "$BIN" --set Password "$cpuu" - >"$work/out" 2>"$work/err"
+expect "$work/err" "encrypt it with: cpuu-config --encrypt Password $cpuu" "the warning names the command"
+printf '%s\n' "$pw" | timeout 20 "$WIZ" --encrypt Password "$cpuu" >"$work/out" 2>"$work/err"
 rc=$?
-[ $rc -eq 0 ] && ok "--set Password (exit 0)" || bad "--set Password: exit $rc"
-expect "$work/out" "[Parameters] Password encrypted (mode host)" "--set Password reported"
+[ $rc -eq 0 ] && ok "cpuu-config --encrypt Password (exit 0)" || bad "cpuu-config --encrypt: exit $rc"
 grep -q $'^Password=srenc1:host:[^\r]*\r$' "$cpuu" && ok "Password stored, CRLF kept" || bad "Password not stored"
 grep -q $'^Admin=SRC\\\\svc\r$' "$cpuu" && ok "other lines kept" || bad "other lines changed"
-run 0 "--check after --set Password" --check --cpuu-ini "$cpuu" "$ini"
-if grep -qF "not in switchresmb's encrypted form" "$work/err"; then bad "still warned after --set"; else ok "no warning after --set"; fi
-run 2 "--set with an unknown key" --set Colour "$cpuu" -
-expect "$work/err" "--set: expected DCPassword, Password, PasswordTrg or SMTPPassword" "--set key named"
-run 2 "--set without a password" --set Password "$ini"
-run 4 "--set PasswordTrg into a file without it" --set PasswordTrg "$cpuu" secret
-expect "$work/err" "[Parameters] has no PasswordTrg line" "missing key named"
+run 0 "--check after encrypting Password" --check --cpuu-ini "$cpuu" "$ini"
+if grep -qF "not in switchresmb's encrypted form" "$work/err"; then bad "still warned after encrypting"; else ok "no warning after encrypting"; fi
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
