@@ -423,6 +423,16 @@ static int profile_updated(const resmb_run *run, const char *name)
 #define ENGINE_ERR_BITS (CPUU_NO_SWITCH_MSG | CPUU_SWITCH_ERR | CPUU_USER_ABORT | \
                          CPUU_GLOBAL_ERR | CPUU_CRASH | CPUU_INVALID_SWITCH_MSG)
 
+/* -DryRun in CPUUCmdLine: the engine plans and writes nothing, and says so
+ * with CSV 0 and no exit bit (CPUU_CANNOT_START) even when all went well. */
+static int engine_dry_run(const resmb_run *run)
+{
+    for (size_t i = 1; i < run->engine_argc; i++)
+        if (sr_streq_ci(run->engine_argv[i], "-DryRun"))
+            return 1;
+    return 0;
+}
+
 static int engine_step(sm_step *step, resmb_actx *a, int cleanup)
 {
     const char *what = cleanup ? "cleanup" : "update";
@@ -461,6 +471,11 @@ static int engine_step(sm_step *step, resmb_actx *a, int cleanup)
         else if (already)
             sr_log(SR_LOG_NOTICE, a->mb->key, "update: the profile was updated by an interrupted "
                    "run (PROFILE_ALREADY_UPDATED): done");
+        else if (!cleanup && !(res.cpuu_bits & CPUU_SUCCESS) && engine_dry_run(a->run))
+            /* a successful dry run; the journal still records the mailbox as
+             * done, so the report says how to process it for real */
+            snprintf(a->mb->reason, sizeof a->mb->reason, "engine dry run (-DryRun in "
+                     "CPUUCmdLine): profile not changed; --restart processes it for real");
         else if (!cleanup && !(res.cpuu_bits & CPUU_SUCCESS))
             /* CPUU_CANNOT_START from an update: it found nothing it could start on */
             ev = fail(step, a, RESMB_EXIT_CPUU_START, "update: the engine reported "

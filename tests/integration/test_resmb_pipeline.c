@@ -1054,6 +1054,39 @@ static void test_directory_connection_lost(void)
     case_free(&c);
 }
 
+/* -DryRun in CPUUCmdLine: the real engine plans, writes nothing, and exits
+ * with no bit (CSV 0).  A dry run that went well is a success, exit 0 (it
+ * was 64, "unable to start CPUU for updating"). */
+static void test_engine_dry_run(void)
+{
+    char cpuu[512];
+    snprintf(cpuu, sizeof cpuu, "%s/cpuu", tu_bin());
+    if (!tu_exists(cpuu)) {
+        tu_skip("%s is not built; the engine dry-run case did not run", cpuu);
+        return;
+    }
+    ccase c;
+    case_init(&c);
+    c.smtp[0] = ROOM(56);
+    c.switch_section = 1;
+    char logp[600];
+    snprintf(logp, sizeof logp, "%s/cpuu.log", c.dir);
+    snprintf(c.cmdline, sizeof c.cmdline, "-Log %s -SkipAutodiscoverChecking -DryRun", logp);
+    case_write(&c);
+    int rc = case_run(&c, cpuu, "ok", NULL);
+    if (rc != 0)
+        fprintf(stderr, "\n  engine dry run: exit %d\n%s\n", rc, c.text);
+    CU_ASSERT_EQUAL(rc, 0);
+    CU_ASSERT_TRUE(report_has(c.text, ROOM(56), "DONE"));
+    CU_ASSERT_TRUE(report_has(c.text, ROOM(56), "engine dry run"));
+    sr_err e;
+    char *l = sr_read_file(logp, 1 << 20, NULL, &e);
+    CU_ASSERT_PTR_NOT_NULL(l && strstr(l, "dry run: profile not changed"));
+    free(l);
+    CU_ASSERT_EQUAL(temp_profiles(&c), 0);
+    case_free(&c);
+}
+
 /* The real engine, when it is built. */
 static void test_real_engine(void)
 {
@@ -1110,10 +1143,16 @@ int main(void)
     CU_add_test(s, "SIGTERM to the process group: running mailbox finished",
                 test_sigterm_process_group);
     CU_add_test(s, "real engine", test_real_engine);
+    CU_add_test(s, "-DryRun in CPUUCmdLine: a good dry run is a success", test_engine_dry_run);
     CU_add_test(s, "disk full under the journal: clear stop, rerun finishes", test_disk_full);
     CU_add_test(s, "directory connection lost mid-run: reconnected", test_directory_connection_lost);
     CU_add_test(s, "crash after an action, real engine: resumed, nothing left",
                 test_crash_after_action_real_engine);
+    /* TU_ONLY=<part of a name>: run only those cases (while working on one) */
+    const char *only = getenv("TU_ONLY");
+    for (CU_pTest t = s->pTest; only && *only && t; t = t->pNext)
+        if (!strstr(t->pName, only))
+            CU_set_test_active(t, CU_FALSE);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned failed = CU_get_number_of_failures();
