@@ -4,8 +4,8 @@
  *   actions.c   one function per action of the table
  *   run.c       the run (resmb_run_all), taken apart in run_int.h:
  *   setup.c     configuration, engine argv, credentials, journal, lock
- *   batch.c     the mailbox list in chunks, batched AD/EWS reads
- *   pool.c      the worker pool
+ *   batch.c     the mailbox list in batches, batched AD/EWS reads
+ *   pool.c      the continuous worker pool, batches read ahead
  *   report.c    the report and the exit bits
  *
  * Ownership: resmb_run owns everything it builds; a resmb_mb lives for the

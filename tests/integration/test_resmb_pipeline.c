@@ -92,6 +92,16 @@ static const char fake_script[] =
     "p=/proc/self/fd/$CPUU_PROGRESS_FD\n"
     "case \"$*\" in *-Cleanup*) echo 'exit 1' >$p; exit 1;; esac\n"
     "test -r \"$SWITCHRESMB_PROFILE_DIR\" || exit 16\n"
+    /* slowfirst: the first update waits (bounded: 30 s) until FAKE_RELEASE_AT
+     * updates have started, and records how many it saw */
+    "if [ \"$FAKE_MODE\" = slowfirst ] && mkdir \"$FAKE_LOG.slow\" 2>/dev/null; then\n"
+    "  i=0; n=0\n"
+    "  while [ $i -lt 300 ]; do\n"
+    "    n=$(grep -vc -- -Cleanup \"$FAKE_LOG\"); [ \"$n\" -ge \"$FAKE_RELEASE_AT\" ] && break\n"
+    "    sleep 0.1; i=$((i+1))\n"
+    "  done\n"
+    "  echo \"$n\" >\"$FAKE_LOG.slow/seen\"\n"
+    "fi\n"
     "echo 'openstore begin source' >$p\n"
     "case \"$FAKE_MODE\" in\n"
     "  hang) sleep 30;;\n"
@@ -1087,6 +1097,39 @@ static void test_engine_dry_run(void)
     case_free(&c);
 }
 
+/* A continuous pool: one slow mailbox does not hold back the mailboxes
+ * beyond its batch.  The first update waits until 53 updates have started
+ * (itself and 52 others); with batches of RESMB_CHUNK (50) run one after the
+ * other it could see at most 50 and timed out.  Counted, not timed. */
+static void test_continuous_pool(void)
+{
+    ccase c;
+    case_init(&c);
+    for (int i = 0; i < 55; i++)
+        c.smtp[i] = ROOM(i + 1);
+    c.switch_section = 1;
+    case_write(&c);
+    setenv("FAKE_RELEASE_AT", "53", 1);
+    const char *jobs[] = { "--jobs", "3", NULL };
+    int rc = case_run(&c, g_fake, "slowfirst", jobs);
+    unsetenv("FAKE_RELEASE_AT");
+    char seen_path[700];
+    snprintf(seen_path, sizeof seen_path, "%s.slow/seen", c.fakelog);
+    sr_err e;
+    char *seen = sr_read_file(seen_path, 64, NULL, &e);
+    long n = seen ? strtol(seen, NULL, 10) : -1;
+    fprintf(stderr, "\n  [the slow mailbox saw %ld update(s) start; 53 = no wave barrier]\n", n);
+    free(seen);
+    CU_ASSERT_TRUE(n >= 53);
+    CU_ASSERT_EQUAL(rc, 0);
+    CU_ASSERT_EQUAL(count_sub(c.text, " DONE "), 55);
+    /* the report keeps the list's order */
+    const char *r = strstr(c.text, "==== switchresmb report");
+    const char *a = r ? strstr(r, ROOM(1)) : NULL, *b = r ? strstr(r, ROOM(55)) : NULL;
+    CU_ASSERT_TRUE(a && b && a < b);
+    case_free(&c);
+}
+
 /* The real engine, when it is built. */
 static void test_real_engine(void)
 {
@@ -1144,6 +1187,7 @@ int main(void)
                 test_sigterm_process_group);
     CU_add_test(s, "real engine", test_real_engine);
     CU_add_test(s, "-DryRun in CPUUCmdLine: a good dry run is a success", test_engine_dry_run);
+    CU_add_test(s, "continuous pool: a slow mailbox holds back no batch", test_continuous_pool);
     CU_add_test(s, "disk full under the journal: clear stop, rerun finishes", test_disk_full);
     CU_add_test(s, "directory connection lost mid-run: reconnected", test_directory_connection_lost);
     CU_add_test(s, "crash after an action, real engine: resumed, nothing left",
