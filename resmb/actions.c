@@ -172,8 +172,10 @@ int resmb_act_switchmsg(sm_step *step, void *ctx)
     if (!m->read_done)
         return fail(step, a, RESMB_EXIT_FAILED, "source mailbox not read: %s",
                     m->read_msg[0] ? m->read_msg : "no answer");
-    if (m->read_code != SR_OK && m->read_code != SR_E_NOTFOUND && m->read_code != SR_E_PARSE)
+    if (m->read_code != SR_OK && m->read_code != SR_E_NOTFOUND && m->read_code != SR_E_PARSE) {
+        m->wait_fail = m->read_cls == SR_CLASS_WAIT;   /* throttled: the pool retries later */
         return fail(step, a, RESMB_EXIT_FAILED, "source mailbox %s: %s", m->smtp, m->read_msg);
+    }
     int have = m->read_code == SR_OK;
     if (!cfg->switch_msg.present) {
         if (have)
@@ -215,6 +217,7 @@ int resmb_act_switchmsg(sm_step *step, void *ctx)
         rc = write_switchmsg(a, &msg, 1, &e);
     if (rc != SR_OK) {
         mapi_switchmsg_clear(&msg);
+        m->wait_fail = e.cls == SR_CLASS_WAIT;
         return fail(step, a, RESMB_EXIT_FAILED, "cannot write the switch message: %s", e.msg);
     }
     sr_log(SR_LOG_NOTICE, m->key, "switch message %s: target %s (%s)",

@@ -20,6 +20,7 @@ typedef struct rec {
     int state;
     unsigned bits;
     int code;            /* sr_code of a journal/table failure, else SR_OK */
+    int wait;            /* failed for a WAIT-class reason (throttled): retry later */
     char reason[1200];
 } rec;
 
@@ -56,6 +57,7 @@ static void worker(resmb_run *run, resmb_mb *m, int idx, int wfd)
         sr_log(SR_LOG_ERROR, m->key, "%s", e.msg);
     } else {
         snprintf(r.reason, sizeof r.reason, "%s", m->reason);
+        r.wait = r.state == MB_FAILED && m->wait_fail;
         /* the journal's bits are OR-ed over every attempt; report this run's */
         if (m->run_bits || r.state == MB_DONE)
             r.bits = m->run_bits;
@@ -88,6 +90,10 @@ typedef struct pbatch {
     size_t n;
     size_t next;             /* first mailbox not yet handed to a worker */
     size_t left;             /* mailboxes not done */
+    /* throttled mailboxes (issue 15): retried later in this run */
+    unsigned char tries[RESMB_CHUNK];
+    unsigned char waiting[RESMB_CHUNK];
+    long long due_ms[RESMB_CHUNK];
 } pbatch;
 
 typedef struct pool {
@@ -97,7 +103,7 @@ typedef struct pool {
     resmb_report *rep;
     pbatch *slot[RESMB_WINDOW];  /* a ring: head is the oldest batch */
     size_t head, count;
-    int running, crashed, eof;
+    int running, crashed, eof, nwaiting;
     int rfd, wfd;
 } pool;
 
@@ -114,6 +120,38 @@ static void mark_done(pbatch *b, size_t i)
     }
 }
 
+static int may_start(const pool *p)
+{
+    return !resmb_stop_requested() && !p->crashed;
+}
+
+/* A WAIT-class failure: the mailbox waits (1, 2, 4 ... s) and goes again. */
+static void throttled(pool *p, pbatch *b, size_t i, const char *why)
+{
+    unsigned delay = RESMB_WAIT_FIRST_MS << b->tries[i];
+    b->tries[i]++;
+    b->waiting[i] = 1;
+    b->due_ms[i] = sr_now_ms() + (delay < RESMB_WAIT_MAX_MS ? delay : RESMB_WAIT_MAX_MS);
+    b->mb[i].state_before = MB_FAILED;   /* what the journal holds now */
+    p->nwaiting++;
+    sr_log(SR_LOG_WARN, b->mb[i].key, "throttled by Exchange (%s); retry %u of %d in %u ms",
+           why, b->tries[i], RESMB_WAIT_RETRIES, delay);
+}
+
+/* The report's view of a final record after throttled attempts. */
+static void outcome(rec *r, unsigned tries)
+{
+    char why[sizeof r->reason];
+    if (r->wait) {   /* the retry budget ended (or the run stops) */
+        r->state = RESMB_STATE_THROTTLED;
+        snprintf(why, sizeof why, "throttled by Exchange in %u attempt(s); a rerun retries: %.1000s",
+                 tries + 1, r->reason);
+        memcpy(r->reason, why, sizeof why);
+    } else if (tries && r->state == MB_DONE && !r->reason[0]) {
+        snprintf(r->reason, sizeof r->reason, "processed after %u throttled attempt(s)", tries);
+    }
+}
+
 /* A worker's record names its mailbox as slot * RESMB_CHUNK + index: a slot
  * is reused only once all of its batch is done, so no record is stale. */
 static void drain(pool *p)
@@ -124,16 +162,16 @@ static void drain(pool *p)
             continue;
         pbatch *b = p->slot[r.idx / RESMB_CHUNK];
         size_t i = (size_t)r.idx % RESMB_CHUNK;
+        if (r.wait && b->tries[i] < RESMB_WAIT_RETRIES && may_start(p)) {
+            throttled(p, b, i, r.reason);
+            continue;
+        }
+        outcome(&r, b->tries[i]);
         set_result(&b->mb[i], r.state, r.bits, r.reason);
         mark_done(b, i);
         if (r.code == SR_E_NOSPACE)   /* every next mailbox would fail the same way */
             resmb_request_stop(r.reason);
     }
-}
-
-static int may_start(const pool *p)
-{
-    return !resmb_stop_requested() && !p->crashed;
 }
 
 /* Mailboxes read but not handed to a worker yet. */
@@ -153,6 +191,8 @@ static void load(pool *p)
     pbatch *b = p->slot[s];
     memset(b->pid, 0, sizeof b->pid);
     memset(b->done, 0, sizeof b->done);
+    memset(b->tries, 0, sizeof b->tries);
+    memset(b->waiting, 0, sizeof b->waiting);
     b->n = resmb_next_chunk(p->cur, b->mb, RESMB_CHUNK);
     if (b->n == 0) {
         p->eof = 1;
@@ -175,6 +215,14 @@ static void retire(pool *p, int all)
 {
     while (p->count && (nth(p, 0)->left == 0 || all)) {
         pbatch *b = nth(p, 0);
+        for (size_t i = 0; i < b->n; i++)
+            if (b->waiting[i]) {   /* the run stops while it waits */
+                set_result(&b->mb[i], RESMB_STATE_THROTTLED, RESMB_EXIT_FAILED,
+                           "throttled by Exchange; the run stopped before its retry; "
+                           "a rerun retries");
+                b->waiting[i] = 0;
+                p->nwaiting--;
+            }
         resmb_report_chunk(p->rep, b->mb, b->n);
         resmb_checkpoint(p->run);
         for (size_t i = 0; i < b->n; i++)
@@ -204,9 +252,50 @@ static void start_one(pool *p, size_t s, size_t i)
     p->running++;
 }
 
+/* A throttled mailbox whose wait is over: its switch message is read again
+ * (the batch's read may be what was throttled), then a worker takes it. */
+static void start_due(pool *p)
+{
+    long long now = sr_now_ms();
+    for (size_t k = 0; k < p->count && may_start(p); k++) {
+        size_t s = (p->head + k) % RESMB_WINDOW;
+        pbatch *b = p->slot[s];
+        for (size_t i = 0; i < b->n && p->running < p->run->o->jobs && may_start(p); i++) {
+            if (!b->waiting[i] || b->due_ms[i] > now)
+                continue;
+            b->waiting[i] = 0;
+            p->nwaiting--;
+            resmb_mb *m = &b->mb[i];
+            mapi_switchmsg_clear(&m->existing);
+            m->read_done = 0;
+            m->read_code = SR_OK;
+            m->read_cls = SR_CLASS_NONE;
+            m->read_msg[0] = m->reason[0] = '\0';
+            m->wait_fail = 0;
+            m->run_bits = 0;
+            resmb_read_chunk(p->run, p->sh, m, 1);
+            start_one(p, s, i);
+        }
+    }
+}
+
+/* Sleep until the first throttled mailbox is due (bounded), or a signal. */
+static void wait_due(pool *p)
+{
+    long long first = -1;
+    for (size_t k = 0; k < p->count; k++)
+        for (size_t i = 0; i < nth(p, k)->n; i++)
+            if (nth(p, k)->waiting[i] && (first < 0 || nth(p, k)->due_ms[i] < first))
+                first = nth(p, k)->due_ms[i];
+    long long d = first - sr_now_ms();
+    if (d > 0)
+        usleep((useconds_t)(d < RESMB_WAIT_MAX_MS ? d : RESMB_WAIT_MAX_MS) * 1000);
+}
+
 /* Hand ready mailboxes to free workers, oldest batch first. */
 static void start_workers(pool *p)
 {
+    start_due(p);
     for (size_t k = 0; k < p->count && may_start(p); k++) {
         size_t s = (p->head + k) % RESMB_WINDOW;
         pbatch *b = p->slot[s];
@@ -229,7 +318,7 @@ static void reaped(pool *p, pid_t w, int st)
             if (b->pid[i] != w)
                 continue;
             b->pid[i] = 0;
-            if (b->done[i])
+            if (b->done[i] || b->waiting[i])   /* its record came: done, or throttled */
                 return;
             int code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
             p->crashed |= code == SM_CRASH_EXIT;
@@ -259,12 +348,21 @@ static void pool_loop(pool *p)
         }
         start_workers(p);
         if (p->running == 0) {
+            if (p->nwaiting && may_start(p) && ready(p) == 0 && !want_load(p)) {
+                wait_due(p);
+                continue;
+            }
             if (!want_load(p) && (ready(p) == 0 || !may_start(p)))
                 break;
             continue;
         }
         int st;
-        pid_t w = waitpid(-1, &st, 0);
+        /* with a throttled mailbox waiting, look again every 50 ms */
+        pid_t w = waitpid(-1, &st, p->nwaiting ? WNOHANG : 0);
+        if (w == 0) {
+            usleep(50 * 1000);
+            continue;
+        }
         if (w < 0 && errno == EINTR)
             continue;
         if (w < 0)

@@ -94,6 +94,13 @@ void resmb_read_chunk(resmb_run *run, resmb_shared *sh, resmb_mb *mb, size_t n);
  * mailbox holds back no mailbox beyond its own batch's successor.  Memory is
  * RESMB_WINDOW * RESMB_CHUNK mailboxes, whatever the length of the list. */
 #define RESMB_WINDOW 3
+/* A mailbox that failed for a WAIT-class reason (Exchange throttling it) is
+ * retried later in the same run, after 1, 2, 4 s: three times, so that a
+ * throttled tenant costs a run seconds, not hours; then it is reported as
+ * THROTTLED (not failed) and a rerun goes on. */
+#define RESMB_WAIT_RETRIES 3
+#define RESMB_WAIT_FIRST_MS 1000u
+#define RESMB_WAIT_MAX_MS 30000u
 /* Run every mailbox from *cur, `jobs` at a time, each in a forked worker;
  * a finished worker takes the next mailbox at once.  Batches are read
  * (resmb_chunk_states, _resolve_chunk, _read_chunk) ahead of the workers and

@@ -1192,6 +1192,61 @@ static void test_continuous_pool(void)
     case_free(&c);
 }
 
+/* POST /_sim/config?query to a simulator; 0 when it took it. */
+static int sim_config(const inst *in, const char *query)
+{
+    char url[300];
+    snprintf(url, sizeof url, "%s/_sim/config?%s", in->url, query);
+    char *argv[] = { "curl", "-sf", "--max-time", "10", "--noproxy", "*", "-o", "/dev/null",
+                     "-XPOST", url, NULL };
+    return tu_run(argv, NULL, 15000);
+}
+
+/* Issue 15: a WAIT-class failure (Exchange throttling the mailbox) is retried
+ * later in the same run; when the retry budget ends the mailbox is reported
+ * THROTTLED, not FAILED.  The source simulator answers the next N EWS
+ * requests with ErrorServerBusy (throttle_next); the transport's own retries
+ * (7 attempts per request) give up first, then switchresmb's. */
+static void test_throttled_retry(void)
+{
+    ccase c;
+    case_init(&c);
+    c.smtp[0] = ROOM(44);
+    c.switch_section = 1;
+    case_write(&c);
+    const char *one[] = { "--jobs", "1", NULL };
+    /* 14 busy answers: one or two attempts fail, the next one gets through */
+    CU_ASSERT_EQUAL_FATAL(sim_config(&g_src, "throttle_next=14&backoff_ms=1"), 0);
+    int rc = case_run(&c, g_fake, "ok", one);
+    if (rc != 0)
+        fprintf(stderr, "\n  throttled, recovers: exit %d\n%s\n", rc, c.text);
+    CU_ASSERT_EQUAL(rc, 0);
+    CU_ASSERT_TRUE(report_has(c.text, ROOM(44), "DONE"));
+    CU_ASSERT_TRUE(report_has(c.text, ROOM(44), "throttled attempt"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(c.text, "throttled by Exchange"));
+    case_free(&c);
+    /* throttled for good: the budget ends, THROTTLED (not FAILED), exit 1 */
+    case_init(&c);
+    c.smtp[0] = ROOM(45);
+    c.switch_section = 1;
+    case_write(&c);
+    CU_ASSERT_EQUAL_FATAL(sim_config(&g_src, "throttle_next=100000&backoff_ms=1"), 0);
+    rc = case_run(&c, g_fake, "ok", one);
+    CU_ASSERT_EQUAL(sim_config(&g_src, "throttle_next=0&backoff_ms=1000"), 0);
+    if (rc != 1)
+        fprintf(stderr, "\n  throttled for good: exit %d\n%s\n", rc, c.text);
+    CU_ASSERT_EQUAL(rc, 1);
+    CU_ASSERT_TRUE(report_has(c.text, ROOM(45), "THROTTLED"));
+    CU_ASSERT_TRUE(report_has(c.text, ROOM(45), "in 4 attempt(s)"));
+    CU_ASSERT_FALSE(report_has(c.text, ROOM(45), "FAILED"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(c.text, "0 failed"));
+    /* a rerun, no longer throttled, finishes it */
+    rc = case_run(&c, g_fake, "ok", one);
+    CU_ASSERT_EQUAL(rc, 0);
+    CU_ASSERT_TRUE(report_has(c.text, ROOM(45), "DONE"));
+    case_free(&c);
+}
+
 /* The real engine, when it is built. */
 static void test_real_engine(void)
 {
@@ -1251,6 +1306,8 @@ int main(void)
     CU_add_test(s, "real engine", test_real_engine);
     CU_add_test(s, "-DryRun in CPUUCmdLine: a good dry run is a success", test_engine_dry_run);
     CU_add_test(s, "continuous pool: a slow mailbox holds back no batch", test_continuous_pool);
+    CU_add_test(s, "throttled mailbox: retried in the run, THROTTLED when the budget ends",
+                test_throttled_retry);
     CU_add_test(s, "disk full under the journal: clear stop, rerun finishes", test_disk_full);
     CU_add_test(s, "directory connection lost mid-run: reconnected", test_directory_connection_lost);
     CU_add_test(s, "crash after an action, real engine: resumed, nothing left",
