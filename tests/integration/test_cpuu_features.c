@@ -45,13 +45,12 @@ typedef struct rcpt {
     char src[128], src_dn[256], tgt[128];   /* tgt "" when not migrated */
 } rcpt;
 
-static char *g_dir, *g_lab_dir, *g_org;
+static char *g_dir, *g_org;
 static inst g_src, g_tgt;
 static rcpt g_rc[MAX_RCPT];
 static int g_nrc;
 static char g_mbx_src[128], g_mbx_tgt[128], g_own[128];
-static char *g_env_k[32], *g_env_v[32];
-static int g_nenv, g_lab_up;
+static tu_lab g_lab;
 
 static int run_py(char *const *argv, const char *out)
 {
@@ -111,63 +110,22 @@ static const rcpt *rcpt_by_tgt(const char *smtp)
 /* ---- lab and simulators ---- */
 static const char *lab(const char *k)
 {
-    for (int i = 0; i < g_nenv; i++)
-        if (!strcmp(g_env_k[i], k))
-            return g_env_v[i];
-    return "";
-}
-
-static int read_env(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return -1;
-    char line[1024];
-    while (fgets(line, sizeof line, f) && g_nenv < 32) {
-        line[strcspn(line, "\n")] = '\0';
-        char *eq = strchr(line, '=');
-        if (!eq)
-            continue;
-        *eq = '\0';
-        g_env_k[g_nenv] = strdup(line);
-        g_env_v[g_nenv++] = strdup(eq + 1);
-    }
-    fclose(f);
-    return 0;
+    return tu_lab_get(&g_lab, k);
 }
 
 /* $LAB_SCRIPT chooses the lab (tests/lab/LAB-CONTRACT.md), slapd by default. */
-static char *lab_script(void)
-{
-    const char *ls = getenv("LAB_SCRIPT");
-    return ls && *ls ? sr_strdup(ls) : sr_asprintf("%s/tests/lab/slapd-lab.sh", tu_root());
-}
-
 static int lab_start(void)
 {
-    g_lab_dir = sr_asprintf("%s/lab", g_dir);
-    char *script = lab_script(), *log = sr_asprintf("%s/lab.log", g_dir);
-    char *env = sr_asprintf("%s/lab.env", g_lab_dir);
-    char *argv[] = {"bash", script, "start", g_lab_dir, g_org, NULL};
-    int ok = mkdir(g_lab_dir, 0700) == 0 && tu_run(argv, log, 120000) == 0 && read_env(env) == 0;
-    if (!ok)
-        fprintf(stderr, "slapd lab did not start (see %s)\n", log);
-    g_lab_up = ok;
-    free(script);
+    char *dir = sr_asprintf("%s/lab", g_dir), *log = sr_asprintf("%s/lab.log", g_dir);
+    int rc = tu_lab_start(&g_lab, NULL, dir, g_org, log, 120000);
+    free(dir);
     free(log);
-    free(env);
-    return ok ? 0 : -1;
+    return rc;
 }
 
 static void lab_stop(void)
 {
-    if (!g_lab_up)
-        return;
-    char *script = lab_script();
-    char *argv[] = {"bash", script, "stop", g_lab_dir, NULL};
-    tu_run(argv, NULL, 30000);
-    free(script);
-    g_lab_up = 0;
+    tu_lab_stop(&g_lab);
 }
 
 static int seed_account(const char *seed, inst *in)
@@ -242,11 +200,7 @@ static int suite_clean(void)
         tu_rm_rf(g_dir);
     free(g_dir);
     free(g_org);
-    free(g_lab_dir);
-    for (int i = 0; i < g_nenv; i++) {
-        free(g_env_k[i]);
-        free(g_env_v[i]);
-    }
+    tu_lab_free(&g_lab);
     return 0;
 }
 
