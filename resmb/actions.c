@@ -204,8 +204,10 @@ int resmb_act_switchmsg(sm_step *step, void *ctx)
     if (!m->read_done)
         return fail(step, a, RESMB_EXIT_FAILED, "source mailbox not read: %s",
                     m->read_msg[0] ? m->read_msg : "no answer");
-    if (m->read_code != SR_OK && m->read_code != SR_E_NOTFOUND && m->read_code != SR_E_PARSE)
+    if (m->read_code != SR_OK && m->read_code != SR_E_NOTFOUND && m->read_code != SR_E_PARSE) {
+        m->wait_fail = m->read_cls == SR_CLASS_WAIT;   /* throttled: the pool retries later */
         return fail(step, a, RESMB_EXIT_FAILED, "source mailbox %s: %s", m->smtp, m->read_msg);
+    }
     int have = m->read_code == SR_OK;
     if (!cfg->switch_msg.present) {
         if (have)
@@ -247,6 +249,7 @@ int resmb_act_switchmsg(sm_step *step, void *ctx)
         rc = write_switchmsg(a, &msg, 1, &e);
     if (rc != SR_OK) {
         mapi_switchmsg_clear(&msg);
+        m->wait_fail = e.cls == SR_CLASS_WAIT;
         return fail(step, a, RESMB_EXIT_FAILED, "cannot write the switch message: %s", e.msg);
     }
     sr_log(SR_LOG_NOTICE, m->key, "switch message %s: target %s (%s)",
@@ -463,6 +466,16 @@ static int profile_updated(const resmb_run *run, const char *name)
 #define ENGINE_ERR_BITS (CPUU_NO_SWITCH_MSG | CPUU_SWITCH_ERR | CPUU_USER_ABORT | \
                          CPUU_GLOBAL_ERR | CPUU_CRASH | CPUU_INVALID_SWITCH_MSG)
 
+/* -DryRun in CPUUCmdLine: the engine plans and writes nothing, and says so
+ * with CSV 0 and no exit bit (CPUU_CANNOT_START) even when all went well. */
+static int engine_dry_run(const resmb_run *run)
+{
+    for (size_t i = 1; i < run->engine_argc; i++)
+        if (sr_streq_ci(run->engine_argv[i], "-DryRun"))
+            return 1;
+    return 0;
+}
+
 static int engine_step(sm_step *step, resmb_actx *a, int cleanup)
 {
     const char *what = cleanup ? "cleanup" : "update";
@@ -501,6 +514,11 @@ static int engine_step(sm_step *step, resmb_actx *a, int cleanup)
         else if (already)
             sr_log(SR_LOG_NOTICE, a->mb->key, "update: the profile was updated by an interrupted "
                    "run (PROFILE_ALREADY_UPDATED): done");
+        else if (!cleanup && !(res.cpuu_bits & CPUU_SUCCESS) && engine_dry_run(a->run))
+            /* a successful dry run; the journal still records the mailbox as
+             * done, so the report says how to process it for real */
+            snprintf(a->mb->reason, sizeof a->mb->reason, "engine dry run (-DryRun in "
+                     "CPUUCmdLine): profile not changed; --restart processes it for real");
         else if (!cleanup && !(res.cpuu_bits & CPUU_SUCCESS))
             /* CPUU_CANNOT_START from an update: it found nothing it could start on */
             ev = fail(step, a, RESMB_EXIT_CPUU_START, "update: the engine reported "

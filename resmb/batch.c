@@ -440,6 +440,7 @@ void resmb_read_chunk(resmb_run *run, resmb_shared *sh, resmb_mb *mb, size_t n)
                      * "no switch message", the mailbox is missing */
                     m->read_open_failed = 1;
                     m->read_code = errs[j].code;
+                    m->read_cls = errs[j].cls;
                     snprintf(m->read_msg, sizeof m->read_msg, "%s", errs[j].msg);
                 } else {
                     m->read_code = sme[j].code;

@@ -1,6 +1,9 @@
-/* pool.c — the worker pool (run_int.h): each mailbox of a chunk runs in a
- * forked worker with its own journal and network handles; the parent
- * collects one record per worker through a pipe. */
+/* pool.c — the worker pool (run_int.h): each mailbox runs in a forked
+ * worker with its own journal and network handles; the parent collects one
+ * record per worker through a pipe.  The pool is continuous: a worker that
+ * ends is replaced at once by the next mailbox, whichever batch it is in;
+ * the batched reads run ahead of the workers, at most RESMB_WINDOW batches
+ * resident, and a batch is reported (in list order) once all of it is done. */
 #include "resmb/run_int.h"
 
 #include <errno.h>
@@ -17,6 +20,7 @@ typedef struct rec {
     int state;
     unsigned bits;
     int code;            /* sr_code of a journal/table failure, else SR_OK */
+    int wait;            /* failed for a WAIT-class reason (throttled): retry later */
     char reason[1200];
 } rec;
 
@@ -53,6 +57,7 @@ static void worker(resmb_run *run, resmb_mb *m, int idx, int wfd)
         sr_log(SR_LOG_ERROR, m->key, "%s", e.msg);
     } else {
         snprintf(r.reason, sizeof r.reason, "%s", m->reason);
+        r.wait = r.state == MB_FAILED && m->wait_fail;
         /* the journal's bits are OR-ed over every attempt; report this run's */
         if (m->run_bits || r.state == MB_DONE)
             r.bits = m->run_bits;
@@ -77,75 +82,318 @@ static void set_result(resmb_mb *m, int state, unsigned bits, const char *why)
     snprintf(m->reason, sizeof m->reason, "%s", why);
 }
 
-/* Collect the records of finished workers (non-blocking). */
-static void drain(int rfd, resmb_mb *mb, int *got)
+/* One batch of the window: read together, reported together. */
+typedef struct pbatch {
+    resmb_mb mb[RESMB_CHUNK];
+    pid_t pid[RESMB_CHUNK];
+    unsigned char done[RESMB_CHUNK];
+    size_t n;
+    size_t next;             /* first mailbox not yet handed to a worker */
+    size_t left;             /* mailboxes not done */
+    /* throttled mailboxes (issue 15): retried later in this run */
+    unsigned char tries[RESMB_CHUNK];
+    unsigned char waiting[RESMB_CHUNK];
+    long long due_ms[RESMB_CHUNK];
+} pbatch;
+
+typedef struct pool {
+    resmb_run *run;
+    resmb_shared *sh;
+    resmb_cursor *cur;
+    resmb_report *rep;
+    pbatch *slot[RESMB_WINDOW];  /* a ring: head is the oldest batch */
+    size_t head, count;
+    int running, crashed, eof, nwaiting;
+    int rfd, wfd;
+} pool;
+
+static pbatch *nth(pool *p, size_t k)
+{
+    return p->slot[(p->head + k) % RESMB_WINDOW];
+}
+
+static void mark_done(pbatch *b, size_t i)
+{
+    if (!b->done[i]) {
+        b->done[i] = 1;
+        b->left--;
+    }
+}
+
+static int may_start(const pool *p)
+{
+    return !resmb_stop_requested() && !p->crashed;
+}
+
+/* A WAIT-class failure: the mailbox waits (1, 2, 4 ... s) and goes again. */
+static void throttled(pool *p, pbatch *b, size_t i, const char *why)
+{
+    unsigned delay = RESMB_WAIT_FIRST_MS << b->tries[i];
+    b->tries[i]++;
+    b->waiting[i] = 1;
+    b->due_ms[i] = sr_now_ms() + (delay < RESMB_WAIT_MAX_MS ? delay : RESMB_WAIT_MAX_MS);
+    b->mb[i].state_before = MB_FAILED;   /* what the journal holds now */
+    p->nwaiting++;
+    sr_log(SR_LOG_WARN, b->mb[i].key, "throttled by Exchange (%s); retry %u of %d in %u ms",
+           why, b->tries[i], RESMB_WAIT_RETRIES, delay);
+}
+
+/* The report's view of a final record after throttled attempts. */
+static void outcome(rec *r, unsigned tries)
+{
+    char why[sizeof r->reason];
+    if (r->wait) {   /* the retry budget ended (or the run stops) */
+        r->state = RESMB_STATE_THROTTLED;
+        snprintf(why, sizeof why, "throttled by Exchange in %u attempt(s); a rerun retries: %.1000s",
+                 tries + 1, r->reason);
+        memcpy(r->reason, why, sizeof why);
+    } else if (tries && r->state == MB_DONE && !r->reason[0]) {
+        snprintf(r->reason, sizeof r->reason, "processed after %u throttled attempt(s)", tries);
+    }
+}
+
+/* A worker's record names its mailbox as slot * RESMB_CHUNK + index: a slot
+ * is reused only once all of its batch is done, so no record is stale. */
+static void drain(pool *p)
 {
     rec r;
-    while (read(rfd, &r, sizeof r) == (ssize_t)sizeof r) {
-        got[r.idx] = 1;
-        set_result(&mb[r.idx], r.state, r.bits, r.reason);
+    while (read(p->rfd, &r, sizeof r) == (ssize_t)sizeof r) {
+        if (r.idx < 0 || r.idx >= RESMB_WINDOW * RESMB_CHUNK || !p->slot[r.idx / RESMB_CHUNK])
+            continue;
+        pbatch *b = p->slot[r.idx / RESMB_CHUNK];
+        size_t i = (size_t)r.idx % RESMB_CHUNK;
+        if (r.wait && b->tries[i] < RESMB_WAIT_RETRIES && may_start(p)) {
+            throttled(p, b, i, r.reason);
+            continue;
+        }
+        outcome(&r, b->tries[i]);
+        set_result(&b->mb[i], r.state, r.bits, r.reason);
+        mark_done(b, i);
         if (r.code == SR_E_NOSPACE)   /* every next mailbox would fail the same way */
             resmb_request_stop(r.reason);
     }
 }
 
-int resmb_run_chunk(resmb_run *run, resmb_mb *mb, size_t n)
+/* Mailboxes read but not handed to a worker yet. */
+static size_t ready(pool *p)
 {
-    int p[2];
-    if (pipe2(p, O_CLOEXEC) != 0)
-        return 0;
-    fcntl(p[0], F_SETFL, O_NONBLOCK);
-    int *got = calloc(n, sizeof *got);
-    pid_t *pids = calloc(n, sizeof *pids);
-    int running = 0, crashed = 0;
-    size_t next = 0;
-    while (got && pids && (running > 0 || (next < n && !resmb_stop_requested() && !crashed))) {
-        while (running < run->o->jobs && next < n && !resmb_stop_requested() && !crashed) {
-            size_t i = next++;
-            if (mb[i].state_before == MB_DONE || mb[i].dup_of) {
-                got[i] = 1;
-                continue;
-            }
-            fflush(NULL);   /* no buffered line may be written twice */
-            pid_t pid = fork();
-            if (pid == 0) {
-                close(p[0]);
-                worker(run, &mb[i], (int)i, p[1]);
-            }
-            if (pid < 0) {
-                set_result(&mb[i], RESMB_STATE_INTERRUPTED, RESMB_EXIT_FAILED,
-                           "cannot start a worker process");
-                got[i] = 1;
-                continue;
-            }
-            pids[i] = pid;
-            running++;
-        }
-        if (running == 0)
-            break;
-        int st;
-        pid_t w = waitpid(-1, &st, 0);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            break;
-        }
-        running--;
-        drain(p[0], mb, got);
-        for (size_t i = 0; i < n; i++)
-            if (pids[i] == w && !got[i]) {
-                got[i] = 1;
-                int code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-                crashed |= code == SM_CRASH_EXIT;
-                char why[200];
-                snprintf(why, sizeof why, "worker stopped (status %d); a rerun resumes it", code);
-                set_result(&mb[i], RESMB_STATE_INTERRUPTED, RESMB_EXIT_FAILED, why);
-            }
+    size_t r = 0;
+    for (size_t k = 0; k < p->count; k++)
+        r += nth(p, k)->n - nth(p, k)->next;
+    return r;
+}
+
+/* Read the next batch into a free slot: journal states, the directory
+ * batch, the EWS batch.  A mailbox done in an earlier run is done here. */
+static void load(pool *p)
+{
+    size_t s = (p->head + p->count) % RESMB_WINDOW;
+    pbatch *b = p->slot[s];
+    memset(b->pid, 0, sizeof b->pid);
+    memset(b->done, 0, sizeof b->done);
+    memset(b->tries, 0, sizeof b->tries);
+    memset(b->waiting, 0, sizeof b->waiting);
+    b->n = resmb_next_chunk(p->cur, b->mb, RESMB_CHUNK);
+    if (b->n == 0) {
+        p->eof = 1;
+        return;
     }
-    drain(p[0], mb, got);
-    close(p[0]);
-    close(p[1]);
-    free(got);
-    free(pids);
-    return crashed;
+    b->next = 0;
+    b->left = b->n;
+    resmb_chunk_states(p->run, b->mb, b->n);
+    resmb_resolve_chunk(p->run, p->sh, b->mb, b->n);
+    resmb_read_chunk(p->run, p->sh, b->mb, b->n);
+    for (size_t i = 0; i < b->n; i++)   /* a duplicate is processed as its first entry */
+        if (b->mb[i].state_before == MB_DONE || b->mb[i].dup_of)
+            mark_done(b, i);
+    p->count++;
+}
+
+/* Report and free the oldest batches that are complete (all of them, when
+ * nothing runs any more: after a stop, what did not start is reported so). */
+static void retire(pool *p, int all)
+{
+    while (p->count && (nth(p, 0)->left == 0 || all)) {
+        pbatch *b = nth(p, 0);
+        for (size_t i = 0; i < b->n; i++)
+            if (b->waiting[i]) {   /* the run stops while it waits */
+                set_result(&b->mb[i], RESMB_STATE_THROTTLED, RESMB_EXIT_FAILED,
+                           "throttled by Exchange; the run stopped before its retry; "
+                           "a rerun retries");
+                b->waiting[i] = 0;
+                p->nwaiting--;
+            }
+        resmb_report_chunk(p->rep, b->mb, b->n);
+        resmb_checkpoint(p->run);
+        for (size_t i = 0; i < b->n; i++)
+            resmb_mb_clear(&b->mb[i]);
+        b->n = 0;
+        p->head = (p->head + 1) % RESMB_WINDOW;
+        p->count--;
+    }
+}
+
+static void start_one(pool *p, size_t s, size_t i)
+{
+    pbatch *b = p->slot[s];
+    fflush(NULL);   /* no buffered line may be written twice */
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(p->rfd);
+        worker(p->run, &b->mb[i], (int)(s * RESMB_CHUNK + i), p->wfd);
+    }
+    if (pid < 0) {
+        set_result(&b->mb[i], RESMB_STATE_INTERRUPTED, RESMB_EXIT_FAILED,
+                   "cannot start a worker process");
+        mark_done(b, i);
+        return;
+    }
+    b->pid[i] = pid;
+    p->running++;
+}
+
+/* A throttled mailbox whose wait is over: its switch message is read again
+ * (the batch's read may be what was throttled), then a worker takes it. */
+static void start_due(pool *p)
+{
+    long long now = sr_now_ms();
+    for (size_t k = 0; k < p->count && may_start(p); k++) {
+        size_t s = (p->head + k) % RESMB_WINDOW;
+        pbatch *b = p->slot[s];
+        for (size_t i = 0; i < b->n && p->running < p->run->o->jobs && may_start(p); i++) {
+            if (!b->waiting[i] || b->due_ms[i] > now)
+                continue;
+            b->waiting[i] = 0;
+            p->nwaiting--;
+            resmb_mb *m = &b->mb[i];
+            mapi_switchmsg_clear(&m->existing);
+            m->read_done = 0;
+            m->read_code = SR_OK;
+            m->read_cls = SR_CLASS_NONE;
+            m->read_msg[0] = m->reason[0] = '\0';
+            m->wait_fail = 0;
+            m->run_bits = 0;
+            resmb_read_chunk(p->run, p->sh, m, 1);
+            start_one(p, s, i);
+        }
+    }
+}
+
+/* Sleep until the first throttled mailbox is due (bounded), or a signal. */
+static void wait_due(pool *p)
+{
+    long long first = -1;
+    for (size_t k = 0; k < p->count; k++)
+        for (size_t i = 0; i < nth(p, k)->n; i++)
+            if (nth(p, k)->waiting[i] && (first < 0 || nth(p, k)->due_ms[i] < first))
+                first = nth(p, k)->due_ms[i];
+    long long d = first - sr_now_ms();
+    if (d > 0)
+        usleep((useconds_t)(d < RESMB_WAIT_MAX_MS ? d : RESMB_WAIT_MAX_MS) * 1000);
+}
+
+/* Hand ready mailboxes to free workers, oldest batch first. */
+static void start_workers(pool *p)
+{
+    start_due(p);
+    for (size_t k = 0; k < p->count && may_start(p); k++) {
+        size_t s = (p->head + k) % RESMB_WINDOW;
+        pbatch *b = p->slot[s];
+        while (b->next < b->n && p->running < p->run->o->jobs && may_start(p)) {
+            size_t i = b->next++;
+            if (!b->done[i])
+                start_one(p, s, i);
+        }
+    }
+}
+
+/* A worker ended: without a record it died mid-step. */
+static void reaped(pool *p, pid_t w, int st)
+{
+    p->running--;
+    drain(p);
+    for (size_t k = 0; k < p->count; k++) {
+        pbatch *b = nth(p, k);
+        for (size_t i = 0; i < b->n; i++) {
+            if (b->pid[i] != w)
+                continue;
+            b->pid[i] = 0;
+            if (b->done[i] || b->waiting[i])   /* its record came: done, or throttled */
+                return;
+            int code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+            p->crashed |= code == SM_CRASH_EXIT;
+            char why[200];
+            snprintf(why, sizeof why, "worker stopped (status %d); a rerun resumes it", code);
+            set_result(&b->mb[i], RESMB_STATE_INTERRUPTED, RESMB_EXIT_FAILED, why);
+            mark_done(b, i);
+            return;
+        }
+    }
+}
+
+/* Read ahead while a slot is free and the workers would soon run dry. */
+static int want_load(pool *p)
+{
+    return !p->eof && p->count < RESMB_WINDOW && may_start(p) &&
+           ready(p) <= (size_t)p->run->o->jobs;
+}
+
+static void pool_loop(pool *p)
+{
+    for (;;) {
+        retire(p, 0);
+        if (want_load(p)) {
+            load(p);
+            continue;
+        }
+        start_workers(p);
+        if (p->running == 0) {
+            if (p->nwaiting && may_start(p) && ready(p) == 0 && !want_load(p)) {
+                wait_due(p);
+                continue;
+            }
+            if (!want_load(p) && (ready(p) == 0 || !may_start(p)))
+                break;
+            continue;
+        }
+        int st;
+        /* with a throttled mailbox waiting, look again every 50 ms */
+        pid_t w = waitpid(-1, &st, p->nwaiting ? WNOHANG : 0);
+        if (w == 0) {
+            usleep(50 * 1000);
+            continue;
+        }
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0)
+            break;
+        reaped(p, w, st);
+    }
+    drain(p);
+    retire(p, 1);
+}
+
+int resmb_run_pool(resmb_run *run, resmb_shared *sh, resmb_cursor *cur, struct resmb_report *rep)
+{
+    pool p = { .run = run, .sh = sh, .cur = cur, .rep = rep };
+    int fd[2];
+    if (pipe2(fd, O_CLOEXEC) != 0) {
+        sr_log(SR_LOG_ERROR, NULL, "no pipe for the worker pool: %s", strerror(errno));
+        return 0;
+    }
+    p.rfd = fd[0];
+    p.wfd = fd[1];
+    fcntl(p.rfd, F_SETFL, O_NONBLOCK);
+    int ok = 1;
+    for (size_t s = 0; s < RESMB_WINDOW; s++)
+        ok &= (p.slot[s] = calloc(1, sizeof *p.slot[s])) != NULL;
+    if (ok)
+        pool_loop(&p);
+    else
+        sr_log(SR_LOG_ERROR, NULL, "out of memory for the worker pool");
+    close(p.rfd);
+    close(p.wfd);
+    for (size_t s = 0; s < RESMB_WINDOW; s++)
+        free(p.slot[s]);
+    return p.crashed;
 }

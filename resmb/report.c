@@ -90,7 +90,8 @@ void resmb_report_chunk(resmb_report *rep, const resmb_mb *mb, size_t n)
         report_line(rep, m, m->result_state, m->result_bits, why);
         if (m->result_state == MB_DONE)
             rep->done_now++;
-        else if (m->result_state == RESMB_STATE_INTERRUPTED)
+        else if (m->result_state == RESMB_STATE_INTERRUPTED ||
+                 m->result_state == RESMB_STATE_THROTTLED)   /* not failed: a rerun goes on */
             rep->pending++;
         else
             rep->failed++;

@@ -4,8 +4,8 @@
  *   actions.c   one function per action of the table
  *   run.c       the run (resmb_run_all), taken apart in run_int.h:
  *   setup.c     configuration, engine argv, credentials, journal, lock
- *   batch.c     the mailbox list in chunks, batched AD/EWS reads
- *   pool.c      the worker pool
+ *   batch.c     the mailbox list in batches, batched AD/EWS reads
+ *   pool.c      the continuous worker pool, batches read ahead
  *   report.c    the report and the exit bits
  *
  * Ownership: resmb_run owns everything it builds; a resmb_mb lives for the
@@ -43,6 +43,9 @@ typedef enum { EV_START = 0, EV_OK, EV_FAIL, EV__NEVENTS } resmb_event;
 #define RESMB_STATE_NOT_STARTED (-3)
 /* For the report only: another entry names the same directory object. */
 #define RESMB_STATE_DUPLICATE (-4)
+/* For the report only: Exchange kept throttling this mailbox (a WAIT-class
+ * failure) until the run's retry budget ended; a rerun retries it. */
+#define RESMB_STATE_THROTTLED (-5)
 
 /* The checked table; NULL with *err set when the table is inconsistent. */
 const sm_def *resmb_workflow(sr_err *err);
@@ -105,9 +108,11 @@ typedef struct resmb_mb {
     sr_code read_code;           /* SR_OK (present), SR_E_NOTFOUND, SR_E_PARSE, else failure */
     char read_msg[1200];
     mapi_switchmsg existing;
+    sr_class read_cls;           /* the read's error class (SR_CLASS_WAIT: throttled) */
     /* filled by the actions (in the worker) */
     char reason[1200];
     unsigned run_bits;           /* exit bits set in this run (the journal ORs over all runs) */
+    int wait_fail;               /* the failure was WAIT-class (throttled): retry later */
     /* the worker's result, in the parent (reason above) */
     int has_result, result_state;
     unsigned result_bits;

@@ -1,7 +1,7 @@
-/* run.c — one switchresmb run (resmb_run_all): set up, then chunk by chunk
- * the journal states, the batched directory and mailbox reads, the worker
- * pool (or, for --dry-run, the plan) and the report lines; finally the
- * report and the exit bits.  The parts live in setup.c, batch.c, pool.c and
+/* run.c — one switchresmb run (resmb_run_all): set up, then the continuous
+ * worker pool (which reads the batches ahead and reports them) or, for
+ * --dry-run, batch by batch the reads and the plan; finally the report and
+ * the exit bits.  The parts live in setup.c, batch.c, pool.c and
  * report.c (run_int.h describes them and the performance model). */
 #include "resmb/run_int.h"
 
@@ -35,8 +35,8 @@ void resmb_request_stop(const char *why)
     g_stop = 1;
 }
 
-/* Fold the chunk's WAL back into the journal: bounded growth on any disk. */
-static void checkpoint(const resmb_run *run)
+/* Fold the batch's WAL back into the journal: bounded growth on any disk. */
+void resmb_checkpoint(const resmb_run *run)
 {
     sr_err e;
     sm_journal *j = run->o->dry_run ? NULL : sm_journal_open(run->journal_path, &e);
@@ -112,27 +112,23 @@ int resmb_run_all(const cfg_resmb *cfg, const resmb_opts *o)
     resmb_mb *mb = calloc(RESMB_CHUNK, sizeof *mb);
     size_t n;
     int crashed = 0;
-    while (mb && !g_stop && !crashed && (n = resmb_next_chunk(&cur, mb, RESMB_CHUNK)) > 0) {
+    while (o->dry_run && mb && !g_stop && (n = resmb_next_chunk(&cur, mb, RESMB_CHUNK)) > 0) {
         resmb_chunk_states(&run, mb, n);
         if (sh.dir)
             resmb_resolve_chunk(&run, &sh, mb, n);
         else
             resmb_resolve_without_dir(&run, &sh, mb, n);
         resmb_read_chunk(&run, &sh, mb, n);
-        if (o->dry_run) {
-            for (size_t i = 0; i < n; i++)
-                if (mb[i].state_before != MB_DONE)
-                    resmb_report_plan(&rep, &run, &mb[i]);
-                else
-                    resmb_report_chunk(&rep, &mb[i], 1);
-        } else {
-            crashed = resmb_run_chunk(&run, mb, n);
-            resmb_report_chunk(&rep, mb, n);
-            checkpoint(&run);
-        }
-        for (size_t i = 0; i < n; i++)
+        for (size_t i = 0; i < n; i++) {
+            if (mb[i].state_before != MB_DONE)
+                resmb_report_plan(&rep, &run, &mb[i]);
+            else
+                resmb_report_chunk(&rep, &mb[i], 1);
             resmb_mb_clear(&mb[i]);
+        }
     }
+    if (!o->dry_run && mb)
+        crashed = resmb_run_pool(&run, &sh, &cur, &rep);
     if (g_stop && !crashed)
         report_rest(&run, &cur, mb, &rep);
     free(mb);

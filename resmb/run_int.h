@@ -1,19 +1,21 @@
 /* run_int.h — private to the run's files (resmb/run*.c, setup.c, batch.c,
  * pool.c, report.c): one switchresmb run taken apart by what each part does.
  *
- *   run.c     resmb_run_all: the loop over chunks, signals, the exit code
+ *   run.c     resmb_run_all: the pool or the dry run's plan, signals, the
+ *             exit code
  *   setup.c   CPUU.ini, the engine's argv, credentials, state files, lock,
  *             --restart
- *   batch.c   the mailbox list chunk by chunk, the journal states, the
+ *   batch.c   the mailbox list batch by batch, the journal states, the
  *             batched directory reads and the batched switch-message reads
  *   pool.c    the worker processes that drive each mailbox through the
- *             workflow, `jobs` at a time
+ *             workflow, `jobs` at a time, continuously; throttled retries
  *   report.c  the report lines, --dry-run's plan, the exit bits of the run
  *   report_files.c  the JSON, CSV and HTML reports beside the journal
  *
- * Performance model: per chunk of RESMB_CHUNK mailboxes, one batched set of
+ * Performance model: per batch of RESMB_CHUNK mailboxes, one batched set of
  * LDAP searches (ldapdir_resolve) and one concurrent EWS batch
- * (mapi_session_open_many); memory holds one chunk, never the whole list.
+ * (mapi_session_open_many), read ahead of a continuous worker pool; memory
+ * holds RESMB_WINDOW batches, never the whole list.
  * Workers are forked processes (--jobs); the parent holds no journal handle
  * while workers run (SQLite connections must not cross a fork).
  *
@@ -37,6 +39,8 @@ int resmb_stop_requested(void);
 /* Stop starting mailboxes for a reason that is not a signal (a full disk);
  * why is printed once at the end.  Not for signal handlers. */
 void resmb_request_stop(const char *why);
+/* Fold the journal's WAL back (bounded growth); nothing in a dry run. */
+void resmb_checkpoint(const resmb_run *run);
 
 /* ---- setup.c ---------------------------------------------------------------- */
 /* Workflow tables, engine argv, CPUU.ini and credentials, state directory,
@@ -90,10 +94,26 @@ void resmb_resolve_without_dir(resmb_run *run, resmb_shared *sh, resmb_mb *mb, s
 void resmb_read_chunk(resmb_run *run, resmb_shared *sh, resmb_mb *mb, size_t n);
 
 /* ---- pool.c ----------------------------------------------------------------- */
-/* Run the chunk's mailboxes, `jobs` at a time, each in a forked worker; the
- * outcomes land in mb[i].has_result/result_*.  Returns 1 when a worker was
- * stopped by the crash-test hook (the whole run then stops). */
-int resmb_run_chunk(resmb_run *run, resmb_mb *mb, size_t n);
+/* Batches resident at once: the one being worked on, the next one read ahead
+ * so that no worker waits for the batched reads, and one more so that a slow
+ * mailbox holds back no mailbox beyond its own batch's successor.  Memory is
+ * RESMB_WINDOW * RESMB_CHUNK mailboxes, whatever the length of the list. */
+#define RESMB_WINDOW 3
+/* A mailbox that failed for a WAIT-class reason (Exchange throttling it) is
+ * retried later in the same run, after 1, 2, 4 s: three times, so that a
+ * throttled tenant costs a run seconds, not hours; then it is reported as
+ * THROTTLED (not failed) and a rerun goes on. */
+#define RESMB_WAIT_RETRIES 3
+#define RESMB_WAIT_FIRST_MS 1000u
+#define RESMB_WAIT_MAX_MS 30000u
+/* Run every mailbox from *cur, `jobs` at a time, each in a forked worker;
+ * a finished worker takes the next mailbox at once.  Batches are read
+ * (resmb_chunk_states, _resolve_chunk, _read_chunk) ahead of the workers and
+ * reported (resmb_report_chunk) in list order once complete.  Stops starting
+ * mailboxes on a stop request; what did not start is reported so.  Returns 1
+ * when a worker was stopped by the crash-test hook (the run then stops). */
+struct resmb_report;
+int resmb_run_pool(resmb_run *run, resmb_shared *sh, resmb_cursor *cur, struct resmb_report *rep);
 
 /* ---- report.c --------------------------------------------------------------- */
 /* Lines collect in a temporary file and are printed at the end. */

@@ -94,6 +94,8 @@ const char *resmb_state_name(int state)
 {
     if (state == RESMB_STATE_INTERRUPTED)
         return "INTERRUPTED";
+    if (state == RESMB_STATE_THROTTLED)
+        return "THROTTLED";
     if (state == RESMB_STATE_NOT_STARTED)
         return "NOT STARTED";
     if (state == RESMB_STATE_DUPLICATE)

@@ -210,7 +210,7 @@ static enum MHD_Result counted(struct MHD_Connection *c, int is_ews, const exsim
         outlen = out ? strlen(out) : 0;
         ctype = "text/html";
         snprintf(op, sizeof op, "(injected)");
-    } else if (exsim_inject_enter(acct) != 0) {
+    } else if ((is_ews && exsim_inject_take_throttle()) || exsim_inject_enter(acct) != 0) {
         sleep_ms(fate.rtt_ms);
         exsim_stats_count("throttled");
         exsim_inject inj = exsim_inject_get();

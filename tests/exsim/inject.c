@@ -57,6 +57,7 @@ int exsim_inject_set(exsim_inject *inj, const char *key, const char *val)
         { "fail-status", "fail_status", 400, 599 },
         { "drop-nth", "drop_nth", 0, 0x7fffffff },
         { "slow-body-ms", "slow_body_ms", 0, 600000 },
+        { "throttle-next", "throttle_next", 0, 1000000 },
     };
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
         if (strcmp(key, keys[i].a) && strcmp(key, keys[i].b))
@@ -71,7 +72,8 @@ int exsim_inject_set(exsim_inject *inj, const char *key, const char *val)
         case 4: inj->fail_nth = x; break;
         case 5: inj->fail_status = (int)x; break;
         case 6: inj->drop_nth = x; break;
-        default: inj->slow_body_ms = (int)x; break;
+        case 7: inj->slow_body_ms = (int)x; break;
+        default: inj->throttle_next = x; break;
         }
         return 0;
     }
@@ -148,6 +150,16 @@ exsim_fate exsim_inject_next(void)
         f.drop = 1;
     pthread_mutex_unlock(&lock);
     return f;
+}
+
+int exsim_inject_take_throttle(void)
+{
+    pthread_mutex_lock(&lock);
+    int hit = cur.throttle_next > 0;
+    if (hit)
+        cur.throttle_next--;
+    pthread_mutex_unlock(&lock);
+    return hit;
 }
 
 int exsim_inject_enter(const exsim_account *acct)

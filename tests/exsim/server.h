@@ -34,6 +34,7 @@ typedef struct exsim_inject {
     int fail_status;       /* 500 or 503 */
     long drop_nth;         /* the Nth request's response is cut mid-body */
     int slow_body_ms;      /* pause between response body chunks */
+    long throttle_next;    /* the next N EWS requests: ErrorServerBusy (backoff_ms) */
 } exsim_inject;
 
 /* What injection decided for one request. */
@@ -129,6 +130,8 @@ exsim_inject exsim_inject_get(void);
 int exsim_inject_enter(const exsim_account *acct);
 void exsim_inject_leave(const exsim_account *acct);
 void exsim_inject_reset_counter(void);
+/* 1 when this EWS request is one of throttle_next (and counts it down). */
+int exsim_inject_take_throttle(void);
 
 /* ---- stats.c ---- */
 void exsim_stats_init(void);
