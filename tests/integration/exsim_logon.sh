@@ -157,7 +157,7 @@ bearer_ok() { [ "$(bearer "$1")" = 200 ] && grep -q 'outlook/responseschema/2006
 bearer_refused() {  # NAME DIAG-TEXT
     [ "$(bearer "$1")" = 401 ] && diag_has "$2" && grep -qi '^WWW-Authenticate: Bearer .*error="invalid_token"' "$T/last.hdr"
 }
-if start_exsim jwt --www-auth bearer --jwks "$T/jwks.json" --jwt-issuer https://sts.windows.net/t1/; then
+if start_exsim jwtfile --www-auth bearer --jwks "$T/jwks.json" --jwt-issuer https://sts.windows.net/t1/; then
     check "JWT with roles as an array" bearer_ok array
     check "JWT with roles as a comma-joined string" bearer_ok string
     check "JWT with aud as a list" bearer_ok audlist
@@ -175,6 +175,128 @@ if start_exsim jwt --www-auth bearer --jwks "$T/jwks.json" --jwt-issuer https://
     check "the 401 offers exactly Bearer" [ "$(ad >/dev/null; challenges)" = "Bearer " ]
     stop_last
 fi
+
+# ---- B. Samba AD lab: Kerberos and NTLM against the DC ------------------------
+echo "--- B: Samba AD DC: Kerberos (ticket, service keytab), NTLM (NT hashes from the DC)"
+LAB=$T/lab
+if ! "$ROOT/tests/lab/samba-lab.sh" start "$LAB" "$T/org.json" >"$T/lab.start" 2>&1; then
+    bad "Samba lab start: $(tail -n 3 "$T/lab.start")"; LAB_OK=0
+elif ! "$ROOT/tests/lab/samba-logon.sh" "$LAB" >"$T/logon.start" 2>&1; then
+    bad "samba-logon.sh: $(tail -n 3 "$T/logon.start")"; LAB_OK=0
+else
+    LAB_OK=1
+fi
+if [ $LAB_OK = 1 ]; then
+    kvs() { sed -n "s/^$2=//p" "$1" | head -n 1; }
+    export KRB5_CONFIG=$(kvs "$LAB/lab.env" LAB_KRB5_CONFIG)
+    LAB_CC=$(kvs "$LAB/lab.env" LAB_KRB5CCNAME)
+    LAB_PW=$(kvs "$LAB/lab.env" LAB_PASSWORD)
+    SVC_KT=$(kvs "$LAB/logon.env" LOGON_SVC_KEYTAB)
+    SVC_P=$(kvs "$LAB/logon.env" LOGON_SVC_PRINCIPAL)
+    HTTP_KT=$(kvs "$LAB/logon.env" LOGON_HTTP_KEYTAB)
+    HASHES=$(kvs "$LAB/logon.env" LOGON_NTLM_HASHES)
+    check "the HTTP keytab holds AES keys for HTTP/$HOST" \
+        bash -c "klist -k -e '$HTTP_KT' | grep 'HTTP/$HOST@' | grep -q aes256"
+    check "the NT hashes file is private" [ "$(stat -c %a "$HASHES")" = 600 ]
+    if start_exsim krb --www-auth negotiate,ntlm --keytab "$HTTP_KT" --ntlm-hashes "$HASHES"; then
+        check "the 401 offers Negotiate and NTLM" [ "$(ad >/dev/null; challenges)" = "NTLM Negotiate " ]
+        check "Kerberos: the admin's ticket" env KRB5CCNAME="$LAB_CC" bash -c "$(declare -f ad ad_ok); T='$T' PORT=$PORT HOST=$HOST AD_BODY='$AD_BODY' ad_ok --negotiate -u :"
+        check "... accepted as admin" grep -q 'Negotiate: accepted as admin' "$LOG"
+        check "... with a mutual-auth token on the 200" grep -qi '^WWW-Authenticate: Negotiate ' "$T/last.hdr"
+        check "service account: kinit from its client keytab (no password)" \
+            env KRB5CCNAME="FILE:$T/svc.cc" kinit -k -t "$SVC_KT" "$SVC_P"
+        check "Kerberos: the service account's ticket" env KRB5CCNAME="FILE:$T/svc.cc" bash -c "$(declare -f ad ad_ok); T='$T' PORT=$PORT HOST=$HOST AD_BODY='$AD_BODY' ad_ok --negotiate -u :"
+        check "... accepted as svc-migr" grep -q 'Negotiate: accepted as svc-migr' "$LOG"
+        check "no ticket: 401" env KRB5CCNAME="FILE:$T/none.cc" bash -c "$(declare -f ad ad_401); T='$T' PORT=$PORT HOST=$HOST AD_BODY='$AD_BODY' ad_401 --negotiate -u :"
+        # a principal the KDC knows and the organisation does not: the web service account
+        samba-tool domain exportkeytab "$T/websvc.keytab" --principal="websvc@SRC.TEST" \
+            -s "$LAB/dc/etc/smb.conf" >/dev/null 2>&1
+        check "kinit as websvc (known to the KDC only)" \
+            env KRB5CCNAME="FILE:$T/http.cc" kinit -k -t "$T/websvc.keytab" websvc@SRC.TEST
+        check "a principal unknown to the organisation: 401" env KRB5CCNAME="FILE:$T/http.cc" bash -c "$(declare -f ad ad_401); T='$T' PORT=$PORT HOST=$HOST AD_BODY='$AD_BODY' ad_401 --negotiate -u :"
+        check "... the log names it" grep -q 'Negotiate: websvc@SRC.TEST: no such account' "$LOG"
+        check "NTLM against the DC's hash: SRC\\admin" ad_ok --ntlm -u "SRC\\admin:$LAB_PW"
+        check "NTLM against the DC's hash: UPN" ad_ok --ntlm -u "admin@src.test:$LAB_PW"
+        check "NTLM wrong password: 401" ad_401 --ntlm -u "SRC\\admin:Wrong-$LAB_PW"
+        check "NTLM for an account without a DC hash: 401" ad_401 --ntlm -u "SRC\\svc-migr:whatever"
+        check "... the log names it" grep -q 'no NT hash for account svc-migr' "$LOG"
+        stop_last
+    fi
+    unset KRB5_CONFIG
+    "$ROOT/tests/lab/samba-lab.sh" stop "$LAB" >/dev/null 2>&1; LAB=""
+fi
+
+# ---- C. glewlwyd as Entra ID ----------------------------------------------------
+echo "--- C: glewlwyd (Entra stand-in): app-only tokens by secret and certificate"
+ENTRA=$T/entra
+if ! "$ROOT/tests/lab/entra-lab.sh" start "$ENTRA" >"$T/entra.start" 2>&1; then
+    bad "entra-lab start: $(tail -n 3 "$T/entra.start")"
+else
+    kvs() { sed -n "s/^$2=//p" "$1" | head -n 1; }
+    E=$ENTRA/entra.env
+    TOKEN_URL=$(kvs "$E" ENTRA_TOKEN_URL); CID=$(kvs "$E" ENTRA_CLIENT_ID)
+    # client_credentials; the secret goes to curl through a 0600 config file, not argv
+    token() {  # CLIENT_ID SECRET_FILE RESOURCE -> token on stdout
+        printf 'user = "%s:%s"\n' "$1" "$(cat "$2")" >"$T/curl.cfg"
+        curl -s --max-time 20 -K "$T/curl.cfg" -d grant_type=client_credentials \
+            --data-urlencode "scope=$3/.default" --data-urlencode "resource=$3" "$TOKEN_URL" |
+            "$PY" -c 'import json,sys; print(json.load(sys.stdin)["access_token"])'
+        rm -f "$T/curl.cfg"
+    }
+    token "$CID" "$(kvs "$E" ENTRA_SECRET_FILE)" https://outlook.office365.com >"$T/jwt.secret"
+    token "$CID" "$(kvs "$E" ENTRA_SECRET_FILE)" https://graph.microsoft.com >"$T/jwt.entragraph"
+    token "$(kvs "$E" ENTRA_NOROLE_CLIENT_ID)" "$(kvs "$E" ENTRA_NOROLE_SECRET_FILE)" \
+        https://outlook.office365.com >"$T/jwt.entranorole"
+    # the certificate credential: an RS256 client assertion with the x5t header (RFC 7523)
+    "$PY" - "$CID" "$TOKEN_URL" "$(kvs "$E" ENTRA_CLIENT_KEY)" "$(kvs "$E" ENTRA_CLIENT_CERT)" >"$T/assertion" <<'PYEOF'
+import base64, sys, time, uuid, jwt
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+cid, aud, keyf, certf = sys.argv[1:5]
+cert = x509.load_pem_x509_certificate(open(certf, "rb").read())
+x5t = base64.urlsafe_b64encode(cert.fingerprint(hashes.SHA1())).rstrip(b"=").decode()
+now = int(time.time())
+print(jwt.encode({"iss": cid, "sub": cid, "aud": aud, "jti": str(uuid.uuid4()),
+                  "iat": now, "nbf": now, "exp": now + 300},
+                 open(keyf).read(), algorithm="RS256", headers={"x5t": x5t}), end="")
+PYEOF
+    curl -s --max-time 20 -d grant_type=client_credentials -d client_id="$CID" \
+        -d client_assertion_type=urn:ietf:params:oauth:client-assertion-type:jwt-bearer \
+        --data-urlencode "client_assertion@$T/assertion" \
+        --data-urlencode scope=https://outlook.office365.com/.default \
+        --data-urlencode resource=https://outlook.office365.com "$TOKEN_URL" |
+        "$PY" -c 'import json,sys; print(json.load(sys.stdin)["access_token"])' >"$T/jwt.cert" 2>/dev/null
+    for f in secret entragraph entranorole cert; do
+        check "glewlwyd issued a token ($f)" grep -q '^ey.*\..*\.' "$T/jwt.$f"
+    done
+    JWT_OPTS=(--www-auth bearer --jwks "$(kvs "$E" ENTRA_JWKS_URL)" --jwt-issuer "$(kvs "$E" ENTRA_ISSUER)")
+    if start_exsim entra "${JWT_OPTS[@]}"; then
+        check "token by client secret accepted" bearer_ok secret
+        check "token by certificate assertion accepted" bearer_ok cert
+        check "token for Graph refused: audience" bearer_refused entragraph 'audience claim value is invalid'
+        check "token without full_access_as_app refused" bearer_refused entranorole 2000008
+        check "forged signature refused" bash -c "$(declare -f ad bearer bearer_refused diag_has); T='$T' PORT=$PORT HOST=$HOST AD_BODY='$AD_BODY'; t=\$(cat '$T/jwt.secret'); echo \"\${t%??}AA\" >'$T/jwt.forged'; bearer_refused forged 'signature'"
+        stop_last
+    fi
+    if start_exsim entralate "${JWT_OPTS[@]}" --clock-offset 7200; then
+        check "token refused once expired (clock 2 h ahead)" bearer_refused secret 'The token has expired'
+        stop_last
+    fi
+    "$ROOT/tests/lab/entra-lab.sh" stop "$ENTRA" >/dev/null 2>&1; ENTRA=""
+fi
+
+# ---- the logs hold no secret -----------------------------------------------------
+leaks=""
+for f in "$T"/*.log; do
+    [ -e "$f" ] || continue
+    for s in "$ADMIN_PW" ${LAB_PW:+"$LAB_PW"}; do grep -qF -- "$s" "$f" && leaks="$leaks $f(password)"; done
+    for j in "$T"/jwt.*; do
+        sig=$(cut -s -d. -f3 "$j")
+        [ -n "$sig" ] && grep -qF -- "$sig" "$f" && leaks="$leaks $f($(basename "$j"))"
+    done
+    [ -n "${HASHES:-}" ] && [ -r "$HASHES" ] && grep -qF -- "$(cut -d: -f2 "$HASHES" | head -n 1)" "$f" && leaks="$leaks $f(NT hash)"
+done
+check "no password, NT hash or token in the simulator's logs${leaks:+:$leaks}" [ -z "$leaks" ]
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
