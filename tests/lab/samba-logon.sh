@@ -6,7 +6,8 @@
 #
 #   1. an HTTP service account (websvc, random password nobody keeps) holding
 #      the SPNs HTTP/<host> of the simulated Exchange front ends
-#      (LOGON_HTTP_HOSTS, default "mail.<domain> autodiscover.<domain>"), with
+#      (LOGON_HTTP_HOSTS, default "mail.<domain> autodiscover.<domain> 127.0.0.1";
+#      the last lets a client reach the simulator by address, no name mapping), with
 #      AES keys (msDS-SupportedEncryptionTypes = 24; otherwise only RC4), and
 #      its keytab exported for the web server (exsim --keytab);
 #   2. the NT hashes of ACCOUNTs (default: admin) read from the DC, as
@@ -37,7 +38,7 @@ out="$d/logon"; log="$out/setup.log"
 umask 077
 mkdir -p "$out" || die "cannot create $out"
 : >"$log"
-hosts=${LOGON_HTTP_HOSTS:-"mail.$domain autodiscover.$domain"}
+hosts=$(echo "${LOGON_HTTP_HOSTS:-mail.$domain autodiscover.$domain 127.0.0.1}" | tr , " ")
 accounts=${*:-admin}
 S=(-s "$conf")
 
