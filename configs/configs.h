@@ -230,6 +230,14 @@ typedef struct cfg_cpuu {
     char *autodiscover_target_url;
     char *authority_url;              /* default CFG_DEFAULT_AUTHORITY_URL */
     char *resource_url;               /* default CFG_DEFAULT_RESOURCE_URL */
+    /* our extension (docs/logon.md): the Exchange Online app registration
+     * for OAuth2 app-only logon; NULL when absent */
+    char *client_id;                  /* ClientId: the application (client) id */
+    char *client_secret;              /* ClientSecret: stored (encrypted) form */
+    char *client_cert;                /* ClientCertificate: PEM certificate file */
+    char *client_key;                 /* ClientCertificateKey: PEM RSA key file (mode 600) */
+    char *token_url;                  /* TokenURL: whole token endpoint */
+    int client_id_line, client_secret_line, client_cert_line, client_key_line;
     /* [Parameters] — management parameters that may also be written there */
     char **profiles;                  /* Profiles=, NULL-terminated */
     char **undo;                      /* Undo=, NULL-terminated */

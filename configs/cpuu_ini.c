@@ -47,6 +47,15 @@ static const key_spec parameter_keys[] = {
     KEY("AutodiscoverTargetURL", KT_URL, autodiscover_target_url),
     KEY("AuthorityURL", KT_URL, authority_url),
     KEY("ResourceURL", KT_URL, resource_url),
+    /* ours: OAuth2 app-only for Exchange Online (docs/logon.md) */
+    { .name = "ClientId", .type = KT_STR_NE, .off = OFF(client_id), .line_off = OFF(client_id_line) },
+    { .name = "ClientSecret", .type = KT_SECRET, .off = OFF(client_secret),
+      .line_off = OFF(client_secret_line) },
+    { .name = "ClientCertificate", .type = KT_STR_NE, .off = OFF(client_cert),
+      .line_off = OFF(client_cert_line) },
+    { .name = "ClientCertificateKey", .type = KT_STR_NE, .off = OFF(client_key),
+      .line_off = OFF(client_key_line) },
+    KEY("TokenURL", KT_URL, token_url),
     /* management parameters (spec: "Management Parameters") */
     KEY("Profiles", KT_WORDS, profiles),
     KEY("Undo", KT_WORDS, undo),
@@ -168,6 +177,14 @@ static void check_pairs(cfg_cpuu *c, ini_diag *d)
     if (c->password_trg && !c->admin_trg)
         ini_error(d, c->password_trg_line, SR_E_CONFIG,
                   "[Parameters] PasswordTrg: needs AdminTrg as well");
+    if ((c->client_secret || c->client_cert) && !c->client_id)
+        ini_error(d, c->client_secret ? c->client_secret_line : c->client_cert_line, SR_E_CONFIG,
+                  "[Parameters] %s: needs ClientId as well",
+                  c->client_secret ? "ClientSecret" : "ClientCertificate");
+    if ((c->client_cert != NULL) != (c->client_key != NULL))
+        ini_error(d, c->client_cert ? c->client_cert_line : c->client_key_line, SR_E_CONFIG,
+                  "[Parameters] %s: ClientCertificate and ClientCertificateKey go together",
+                  c->client_cert ? "ClientCertificate" : "ClientCertificateKey");
 }
 
 /* A control character in a header value could start a new header (CR/LF
@@ -302,6 +319,11 @@ void cfg_cpuu_free(cfg_cpuu *c)
     free(c->autodiscover_target_url);
     free(c->authority_url);
     free(c->resource_url);
+    free(c->client_id);
+    sr_secret_free(c->client_secret);
+    free(c->client_cert);
+    free(c->client_key);
+    free(c->token_url);
     cfg_argv_free(c->profiles);
     cfg_argv_free(c->undo);
     free(c->log);

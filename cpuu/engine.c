@@ -61,33 +61,61 @@ static sr_code side_password(cpuu_run_ctx *r, int target, char **out, sr_err *er
     return SR_OK;
 }
 
-mapi_net *cpuu_net_for(cpuu_run_ctx *r, int target, const mapi_account *acct, sr_err *err)
+/* The decrypted ClientSecret, or NULL when none is configured. */
+static sr_code client_secret(const cfg_cpuu *c, char **out, sr_err *err)
+{
+    *out = NULL;
+    if (!c->client_secret)
+        return SR_OK;
+    if (cfg_secret_decrypt(c->client_secret, out, err) != SR_OK) {
+        sr_err_prefix(err, "%s:%d: [Parameters] ClientSecret: ", c->path, c->client_secret_line);
+        return err->code;
+    }
+    return SR_OK;
+}
+
+mapi_net *cpuu_net_for(cpuu_run_ctx *r, int target, int o365, const mapi_account *acct,
+                       sr_err *err)
 {
     const cfg_cpuu *c = r->cfg;
-    char *password = NULL;
-    if (side_password(r, target, &password, err) != SR_OK)
+    const char *side = target ? "target" : "source";
+    const char *url = target ? c->autodiscover_target_url : c->autodiscover_source_url;
+    o365 = o365 || (url && mapi_url_is_exchange_online(url));
+    char *password = NULL, *secret = NULL;
+    if (side_password(r, target, &password, err) != SR_OK ||
+        (o365 && client_secret(c, &secret, err) != SR_OK)) {
+        sr_secret_free(password);
         return NULL;
-    const char *user = target && c->admin_trg ? c->admin_trg : c->admin;
+    }
     mapi_netopts o = { 0 };
-    if (user && password)
-        o.auth = acct && acct->logon == MAPI_LOGON_NTLM ? MAPI_AUTH_NTLM : MAPI_AUTH_BASIC;
-    else
-        o.auth = MAPI_AUTH_NEGOTIATE;   /* no stored account: the Kerberos credential cache */
-    o.user = user;
+    o.user = target && c->admin_trg ? c->admin_trg : c->admin;
     o.password = password;
+    o.client_id = c->client_id;
+    o.client_secret = secret;
+    o.client_cert_file = c->client_cert;
+    o.client_key_file = c->client_key;
+    o.token_url = c->token_url;
     o.authority_url = c->authority_url;
     o.resource_url = c->resource_url;
-    if (acct && acct->rpc.enabled && acct->rpc.proxy_server && *acct->rpc.proxy_server)
-        o.proxy = acct->rpc.proxy_server;
     o.ca_file = env2("CPUU_CA_FILE", "SWITCHRESMB_CA_FILE");
     const char *http = env2("CPUU_ALLOW_HTTP", "SWITCHRESMB_ALLOW_HTTP");
     o.allow_http = http && !strcmp(http, "1");
     if (c->open_store_wait > 0)
         o.timeout_ms = (long)c->open_store_wait * 1000L;
-    mapi_net *net = mapi_net_new(&o, err);
+    /* [RPCOverHTTP] describes how the source is reached, not the target */
+    mapi_account tacct = { 0 };
+    if (acct) {
+        tacct = *acct;
+        if (target)
+            tacct.rpc.enabled = 0;
+    }
+    mapi_net *net = NULL;
+    if (mapi_netopts_from_account(acct ? &tacct : NULL, o365, side, &o, err) == SR_OK)
+        net = mapi_net_new(&o, err);
     sr_secret_free(password);
+    sr_secret_free(secret);
     if (!net)
-        sr_err_prefix(err, "%s: ", target ? "target" : "source");
+        sr_err_prefix(err, "%s: ", side);
     return net;
 }
 
@@ -132,7 +160,7 @@ static mapi_session *logon(cpuu_run_ctx *r, cpuu_sides *sd, int target, const ma
 {
     mapi_net **net = target ? &sd->tgt_net : &sd->src_net;
     mapi_ad **ad = target ? &sd->tgt_ad : &sd->src_ad;
-    if (!*net && !(*net = cpuu_net_for(r, target, acct, err)))
+    if (!*net && !(*net = cpuu_net_for(r, target, target && sd->tgt_o365, acct, err)))
         return NULL;
     if (!*ad && !(*ad = cpuu_ad_for(r, *net, target, target ? NULL : acct->autodiscover_url,
                                     domain_of(smtp), err)))
@@ -240,6 +268,7 @@ static int target_check(cpuu_run_ctx *r, const mapi_profile *p, cpuu_sides *sd, 
         if (!made)
             sr_log(SR_LOG_WARN, p->name, "cannot create the temporary target profile: %s", e.msg);
     }
+    sd->tgt_o365 = sm->target_is_o365;
     cpuu_progress("openstore begin target %s", sm->target_smtp);
     sd->tgt = open_side(r, sd, 1, a, sm->target_smtp, sm->target_legacy_dn, read_folders,
                         &ctx->tgt_folders, &e);

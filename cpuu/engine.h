@@ -162,11 +162,15 @@ typedef struct cpuu_sides {
     mapi_net *src_net, *tgt_net;
     mapi_ad *src_ad, *tgt_ad;
     mapi_session *src, *tgt;
+    int tgt_o365;               /* the switch message says the target is Office 365 */
 } cpuu_sides;
 void cpuu_sides_free(cpuu_sides *s);
 /* Network handle for one side ("source"/"target") with the configured
- * credentials; errors name the side and the INI line. */
-mapi_net *cpuu_net_for(cpuu_run_ctx *r, int target, const mapi_account *acct, sr_err *err);
+ * credentials and the logon decision of mapi_netopts_from_account (OAuth2
+ * when o365, or the side's Autodiscover URL is Exchange Online); errors name
+ * the side and the INI line. */
+mapi_net *cpuu_net_for(cpuu_run_ctx *r, int target, int o365, const mapi_account *acct,
+                       sr_err *err);
 mapi_ad *cpuu_ad_for(cpuu_run_ctx *r, mapi_net *net, int target, const char *account_ad_url,
                      const char *domain, sr_err *err);
 /* Update one profile (already loaded and checked); returns its CSV code and

@@ -3,8 +3,6 @@
  * values go in as text nodes (escaped), never pasted into markup. */
 #include "cpuu/ews_feat.h"
 
-#include <libxml/parser.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,11 +29,6 @@ sr_code ewsf_msg_status(xmlNodePtr msg, sr_err *err)
 }
 
 /* ---- envelope ---- */
-static xmlNodePtr add(xmlNodePtr parent, xmlNsPtr ns, const char *name, const char *text)
-{
-    return xmlNewTextChild(parent, ns, BAD_CAST name, text ? BAD_CAST text : NULL);
-}
-
 static xmlDocPtr finish(mapi_ews_env *e, int failed, sr_err *err)
 {
     if (failed || !e->body) {
@@ -101,8 +94,8 @@ sr_code ewsf_delegates_add(ewsf_delegates *l, const ewsf_delegate *d, sr_err *er
 
 static xmlNodePtr add_mailbox(mapi_ews_env *e, xmlNodePtr op, const char *mailbox)
 {
-    xmlNodePtr mb = add(op, e->ns_m, "Mailbox", NULL);
-    add(mb, e->ns_t, "EmailAddress", mailbox);
+    xmlNodePtr mb = mapi_xml_add(op, e->ns_m, "Mailbox", NULL);
+    mapi_xml_add(mb, e->ns_t, "EmailAddress", mailbox);
     return mb;
 }
 
@@ -111,7 +104,7 @@ xmlDocPtr ewsf_req_getdelegate(const mapi_ews_target *t, const char *mailbox, sr
     mapi_ews_env e;
     if (mapi_ews_env_new(&e, t, err) != SR_OK)
         return NULL;
-    xmlNodePtr op = add(e.body, e.ns_m, "GetDelegate", NULL);
+    xmlNodePtr op = mapi_xml_add(e.body, e.ns_m, "GetDelegate", NULL);
     xmlNewProp(op, BAD_CAST "IncludePermissions", BAD_CAST "true");
     return finish(&e, !add_mailbox(&e, op, mailbox), err);
 }
@@ -120,26 +113,26 @@ xmlDocPtr ewsf_req_getdelegate(const mapi_ews_target *t, const char *mailbox, sr
  * exactly those). */
 static void add_delegate(mapi_ews_env *e, xmlNodePtr parent, const ewsf_delegate *d)
 {
-    xmlNodePtr du = add(parent, e->ns_t, "DelegateUser", NULL);
-    xmlNodePtr uid = add(du, e->ns_t, "UserId", NULL);
-    add(uid, e->ns_t, "PrimarySmtpAddress", d->smtp);
+    xmlNodePtr du = mapi_xml_add(parent, e->ns_t, "DelegateUser", NULL);
+    xmlNodePtr uid = mapi_xml_add(du, e->ns_t, "UserId", NULL);
+    mapi_xml_add(uid, e->ns_t, "PrimarySmtpAddress", d->smtp);
     int any = 0;
     for (int i = 0; i < EWSF_NPERM; i++)
         any |= d->perm[i] != NULL;
     if (any) {
-        xmlNodePtr p = add(du, e->ns_t, "DelegatePermissions", NULL);
+        xmlNodePtr p = mapi_xml_add(du, e->ns_t, "DelegatePermissions", NULL);
         for (int i = 0; i < EWSF_NPERM; i++) {
             if (!d->perm[i])
                 continue;
             char name[64];
             snprintf(name, sizeof name, "%sFolderPermissionLevel", ewsf_perm_folders[i]);
-            add(p, e->ns_t, name, d->perm[i]);
+            mapi_xml_add(p, e->ns_t, name, d->perm[i]);
         }
     }
     if (d->receive_copies >= 0)
-        add(du, e->ns_t, "ReceiveCopiesOfMeetingMessages", d->receive_copies ? "true" : "false");
+        mapi_xml_add(du, e->ns_t, "ReceiveCopiesOfMeetingMessages", d->receive_copies ? "true" : "false");
     if (d->view_private >= 0)
-        add(du, e->ns_t, "ViewPrivateItems", d->view_private ? "true" : "false");
+        mapi_xml_add(du, e->ns_t, "ViewPrivateItems", d->view_private ? "true" : "false");
 }
 
 static xmlDocPtr change_delegates(const char *opname, const mapi_ews_target *t,
@@ -149,15 +142,15 @@ static xmlDocPtr change_delegates(const char *opname, const mapi_ews_target *t,
     mapi_ews_env e;
     if (mapi_ews_env_new(&e, t, err) != SR_OK)
         return NULL;
-    xmlNodePtr op = add(e.body, e.ns_m, opname, NULL);
+    xmlNodePtr op = mapi_xml_add(e.body, e.ns_m, opname, NULL);
     add_mailbox(&e, op, mailbox);
     if (n) {
-        xmlNodePtr users = add(op, e.ns_m, "DelegateUsers", NULL);
+        xmlNodePtr users = mapi_xml_add(op, e.ns_m, "DelegateUsers", NULL);
         for (size_t i = 0; i < n; i++)
             add_delegate(&e, users, &d[i]);
     }
     if (deliver)
-        add(op, e.ns_m, "DeliverMeetingRequests", deliver);
+        mapi_xml_add(op, e.ns_m, "DeliverMeetingRequests", deliver);
     return finish(&e, !op, err);
 }
 
@@ -184,11 +177,11 @@ xmlDocPtr ewsf_req_removedelegate(const mapi_ews_target *t, const char *mailbox,
     mapi_ews_env e;
     if (mapi_ews_env_new(&e, t, err) != SR_OK)
         return NULL;
-    xmlNodePtr op = add(e.body, e.ns_m, "RemoveDelegate", NULL);
+    xmlNodePtr op = mapi_xml_add(e.body, e.ns_m, "RemoveDelegate", NULL);
     add_mailbox(&e, op, mailbox);
-    xmlNodePtr ids = add(op, e.ns_m, "UserIds", NULL);
+    xmlNodePtr ids = mapi_xml_add(op, e.ns_m, "UserIds", NULL);
     for (size_t i = 0; i < n; i++)
-        add(add(ids, e.ns_t, "UserId", NULL), e.ns_t, "PrimarySmtpAddress", smtp[i]);
+        mapi_xml_add(mapi_xml_add(ids, e.ns_t, "UserId", NULL), e.ns_t, "PrimarySmtpAddress", smtp[i]);
     return finish(&e, !ids, err);
 }
 
@@ -287,8 +280,8 @@ xmlDocPtr ewsf_req_getinboxrules(const mapi_ews_target *t, const char *mailbox, 
     mapi_ews_env e;
     if (mapi_ews_env_new(&e, t, err) != SR_OK)
         return NULL;
-    xmlNodePtr op = add(e.body, e.ns_m, "GetInboxRules", NULL);
-    return finish(&e, !add(op, e.ns_m, "MailboxSmtpAddress", mailbox), err);
+    xmlNodePtr op = mapi_xml_add(e.body, e.ns_m, "GetInboxRules", NULL);
+    return finish(&e, !mapi_xml_add(op, e.ns_m, "MailboxSmtpAddress", mailbox), err);
 }
 
 /* Deep copy of a t: subtree into the request (every element in t:,
@@ -317,7 +310,7 @@ static xmlNodePtr copy_t(mapi_ews_env *e, xmlNodePtr parent, xmlNodePtr src)
 
 static int add_rule(mapi_ews_env *e, xmlNodePtr parent, xmlNodePtr rule, int with_id)
 {
-    xmlNodePtr r = add(parent, e->ns_t, "Rule", NULL);
+    xmlNodePtr r = mapi_xml_add(parent, e->ns_t, "Rule", NULL);
     for (xmlNodePtr c = rule->children; c; c = c->next) {
         if (c->type != XML_ELEMENT_NODE)
             continue;
@@ -344,17 +337,17 @@ xmlDocPtr ewsf_req_updateinboxrules(const mapi_ews_target *t, const char *mailbo
     mapi_ews_env e;
     if (mapi_ews_env_new(&e, t, err) != SR_OK)
         return NULL;
-    xmlNodePtr op = add(e.body, e.ns_m, "UpdateInboxRules", NULL);
-    add(op, e.ns_m, "MailboxSmtpAddress", mailbox);
-    add(op, e.ns_m, "RemoveOutlookRuleBlob", remove_blob ? "true" : "false");
-    xmlNodePtr list = add(op, e.ns_m, "Operations", NULL);
+    xmlNodePtr op = mapi_xml_add(e.body, e.ns_m, "UpdateInboxRules", NULL);
+    mapi_xml_add(op, e.ns_m, "MailboxSmtpAddress", mailbox);
+    mapi_xml_add(op, e.ns_m, "RemoveOutlookRuleBlob", remove_blob ? "true" : "false");
+    xmlNodePtr list = mapi_xml_add(op, e.ns_m, "Operations", NULL);
     int failed = !list;
     for (size_t i = 0; i < n && !failed; i++) {
         static const char *const names[] = {"CreateRuleOperation", "SetRuleOperation",
                                             "DeleteRuleOperation"};
-        xmlNodePtr o = add(list, e.ns_t, names[ops[i].kind], NULL);
+        xmlNodePtr o = mapi_xml_add(list, e.ns_t, names[ops[i].kind], NULL);
         if (ops[i].kind == EWSF_RULE_DELETE)
-            failed = !add(o, e.ns_t, "RuleId", ops[i].rule_id);
+            failed = !mapi_xml_add(o, e.ns_t, "RuleId", ops[i].rule_id);
         else
             failed = add_rule(&e, o, ops[i].rule, ops[i].kind == EWSF_RULE_SET) != 0;
     }
@@ -417,11 +410,11 @@ xmlDocPtr ewsf_req_resolvenames(const mapi_ews_target *t, const char *entry, sr_
     mapi_ews_env e;
     if (mapi_ews_env_new(&e, t, err) != SR_OK)
         return NULL;
-    xmlNodePtr op = add(e.body, e.ns_m, "ResolveNames", NULL);
+    xmlNodePtr op = mapi_xml_add(e.body, e.ns_m, "ResolveNames", NULL);
     xmlNewProp(op, BAD_CAST "ReturnFullContactData", BAD_CAST "false");
     /* the directory only: a personal contact is no recipient of the org */
     xmlNewProp(op, BAD_CAST "SearchScope", BAD_CAST "ActiveDirectory");
-    return finish(&e, !add(op, e.ns_m, "UnresolvedEntry", entry), err);
+    return finish(&e, !mapi_xml_add(op, e.ns_m, "UnresolvedEntry", entry), err);
 }
 
 sr_code ewsf_parse_resolvenames(xmlNodePtr resp_op, char **smtp, char **name, sr_err *err)
@@ -470,25 +463,4 @@ xmlChar *ewsf_dump_node(xmlNodePtr node, int *len)
     }
     xmlFreeDoc(d);
     return out;
-}
-
-xmlDocPtr ewsf_parse(const char *buf, size_t len, const char *what, sr_err *err)
-{
-    if (len > (size_t)INT32_MAX) {
-        sr_err_set(err, SR_E_LIMIT, "%s: too large", what);
-        return NULL;
-    }
-    xmlDocPtr d = xmlReadMemory(buf, (int)len, what, NULL,
-                                XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
-    if (!d || !xmlDocGetRootElement(d)) {
-        xmlFreeDoc(d);
-        sr_err_set(err, SR_E_PARSE, "%s: not well-formed XML", what);
-        return NULL;
-    }
-    if (d->intSubset) {
-        xmlFreeDoc(d);
-        sr_err_set(err, SR_E_PARSE, "%s: DTDs are refused", what);
-        return NULL;
-    }
-    return d;
 }

@@ -14,7 +14,7 @@
 #include <libxml/tree.h>
 #include <stddef.h>
 
-#include "mapi/mapi.h"
+#include "mapi/ews.h"
 #include "util/util.h"
 
 #define EWSF_NS_T MAPI_NS_T
@@ -107,7 +107,6 @@ sr_code ewsf_parse_resolvenames(xmlNodePtr resp_op, char **smtp, char **name, sr
 /* The subtree of node as a standalone UTF-8 document (namespaces kept);
  * heap (caller frees with xmlFree), *len its size. */
 xmlChar *ewsf_dump_node(xmlNodePtr node, int *len);
-/* Parse a backup written by ewsf_dump_node (no network, no DTD). */
-xmlDocPtr ewsf_parse(const char *buf, size_t len, const char *what, sr_err *err);
+/* Backups are read back with mapi_xml_parse (mapi/ews.h). */
 
 #endif

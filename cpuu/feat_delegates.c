@@ -413,7 +413,7 @@ static sr_code d_restore(cpuu_ctx *c, sr_err *err)
     sr_code rc = cpuu_backup_get(c, FEATURE, BACKUP_NAME, &buf, &len, err);
     if (rc != SR_OK)
         return rc;
-    xmlDocPtr doc = ewsf_parse(buf, len, "Delegates backup", err);
+    xmlDocPtr doc = mapi_xml_parse(buf, len, "Delegates backup", err);
     free(buf);
     if (!doc) {
         sr_err_prefix(err, "%s: %s: ", c->who, FEATURE);

@@ -782,7 +782,7 @@ static sr_code r_restore(cpuu_ctx *c, sr_err *err)
     if (rc != SR_OK)
         return rc;
     rules saved = {0}, cur = {0};
-    saved.doc = ewsf_parse(buf, len, "Rules backup", err);
+    saved.doc = mapi_xml_parse(buf, len, "Rules backup", err);
     free(buf);
     if (!saved.doc) {
         sr_err_prefix(err, "%s: %s: ", c->who, FEATURE);

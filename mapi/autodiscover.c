@@ -305,7 +305,9 @@ static try_result try_url(mapi_ad *ad, const char *address, const char *url, int
                          .method = get_probe ? "GET" : "POST",
                          .content_type = "text/xml; charset=utf-8", .body = body,
                          .body_len = body ? strlen(body) : 0, .auth = !get_probe,
-                         .idempotent = 1, .plain_http_ok = get_probe };
+                         .idempotent = 1, .plain_http_ok = get_probe,
+                         /* CAS under load answers 500/503: a short bounded back-off */
+                         .retry_server_error = !get_probe };
     mapi_http_resp rs;
     sr_err he;
     ad->requests++;
@@ -330,7 +332,8 @@ static try_result try_url(mapi_ad *ad, const char *address, const char *url, int
     } else if (rs.status != 200) {
         sr_code c;
         const char *w = mapi_http_words(rs.status, &c);
-        sr_err_set(&a->err, c, "HTTP status code %ld received: %s", rs.status, w);
+        sr_err_set(&a->err, c, "HTTP status code %ld received: %s%s%s", rs.status, w,
+                   rs.auth_note ? ": " : "", rs.auth_note ? rs.auth_note : "");
     } else {
         char *raddr = NULL, *rurl = NULL;
         if (mapi_ad_parse_pox(rs.body, rs.len, "Autodiscover response", &a->res, &raddr, &rurl,

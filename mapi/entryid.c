@@ -3,7 +3,7 @@
  * Folder (2.2.4.1), Message (2.2.4.2) and Store Object (2.2.4.3).
  * Every read goes through a bounds-checked cursor: a decoder never reads past
  * the buffer, whatever the bytes say. */
-#include "mapi/mapi.h"
+#include "mapi/eid.h"
 
 #include <stdlib.h>
 #include <string.h>

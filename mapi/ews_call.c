@@ -41,7 +41,8 @@ static void take_answer(mapi_ews_call *c, mapi_http_resp *rs)
     if (!xml_like) {
         sr_code code;
         const char *w = mapi_http_words(rs->status, &code);
-        sr_err_set(&c->err, code, "%s: %s: HTTP %ld: %s", who, c->url, rs->status, w);
+        sr_err_set(&c->err, code, "%s: %s: HTTP %ld: %s%s%s", who, c->url, rs->status, w,
+                   rs->auth_note ? ": " : "", rs->auth_note ? rs->auth_note : "");
         return;
     }
     sr_err pe;
@@ -85,8 +86,9 @@ sr_code mapi_ews_run(mapi_net *net, mapi_ews_call *calls, size_t n, sr_err *err)
     mapi_http_resp *rs = calloc(n ? n : 1, sizeof *rs);
     sr_err *es = calloc(n ? n : 1, sizeof *es);
     xmlChar **bodies = calloc(n ? n : 1, sizeof *bodies);
-    if (!rq || !rs || !es || !bodies) {
-        free(rq); free(rs); free(es); free(bodies);
+    char **anchors = calloc(n ? n : 1, sizeof *anchors);
+    if (!rq || !rs || !es || !bodies || !anchors) {
+        free(rq); free(rs); free(es); free(bodies); free(anchors);
         return sr_err_set(err, SR_E_NOMEM, "out of memory");
     }
     for (size_t i = 0; i < n; i++) {
@@ -97,10 +99,14 @@ sr_code mapi_ews_run(mapi_net *net, mapi_ews_call *calls, size_t n, sr_err *err)
         sr_err_clear(&c->err);
         int len = 0;
         bodies[i] = c->req ? mapi_xml_dump(c->req, &len) : NULL;
+        /* Exchange Online routes by it (and on premises it is harmless) */
+        if (c->mailbox && strchr(c->mailbox, '@') && !strpbrk(c->mailbox, "\r\n"))
+            anchors[i] = sr_asprintf("X-AnchorMailbox: %s", c->mailbox);
         rq[i] = (mapi_http_req){ .url = c->url, .who = c->mailbox, .method = "POST",
                                  .content_type = "text/xml; charset=utf-8",
                                  .body = (const char *)bodies[i], .body_len = (size_t)len,
-                                 .auth = 1, .idempotent = c->idempotent, .soap = 1 };
+                                 .auth = 1, .idempotent = c->idempotent, .soap = 1,
+                                 .extra_header = anchors[i] };
     }
     mapi_http_run(net, rq, rs, es, n);
     sr_code rc = SR_OK;
@@ -122,7 +128,8 @@ sr_code mapi_ews_run(mapi_net *net, mapi_ews_call *calls, size_t n, sr_err *err)
         }
         mapi_http_resp_clear(&rs[i]);
         xmlFree(bodies[i]);
+        free(anchors[i]);
     }
-    free(rq); free(rs); free(es); free(bodies);
+    free(rq); free(rs); free(es); free(bodies); free(anchors);
     return rc;
 }

@@ -12,8 +12,12 @@
 
 struct mapi_net {
     mapi_netopts o;             /* strings below are our copies */
-    char *user, *password, *client_id, *client_secret;
-    char *authority_url, *resource_url, *proxy, *ca_file, *ca_dir, *server_version;
+    char *user, *password, *client_id, *client_secret, *client_cert_file, *client_key_file;
+    char *authority_url, *resource_url, *token_url, *proxy, *ca_file, *ca_dir, *server_version;
+    /* the scheme in use: o.auth, or NTLM once Negotiate fell back (see
+     * resolve_auth and fall_back) */
+    mapi_auth eff_auth;
+    int auth_resolved;
     struct curl_slist *connect_to;
     CURLM *multi;
     CURLSH *share;
@@ -61,6 +65,9 @@ static int copy_opts(mapi_net *net, const mapi_netopts *in)
     bad |= copy_str(&net->password, &net->o.password, in->password);
     bad |= copy_str(&net->client_id, &net->o.client_id, in->client_id);
     bad |= copy_str(&net->client_secret, &net->o.client_secret, in->client_secret);
+    bad |= copy_str(&net->client_cert_file, &net->o.client_cert_file, in->client_cert_file);
+    bad |= copy_str(&net->client_key_file, &net->o.client_key_file, in->client_key_file);
+    bad |= copy_str(&net->token_url, &net->o.token_url, in->token_url);
     bad |= copy_str(&net->authority_url, &net->o.authority_url,
                     in->authority_url ? in->authority_url : "https://login.microsoftonline.com/common");
     bad |= copy_str(&net->resource_url, &net->o.resource_url,
@@ -99,6 +106,7 @@ mapi_net *mapi_net_new(const mapi_netopts *opts, sr_err *err)
         sr_err_set(err, SR_E_NOMEM, "out of memory creating the network handle");
         return NULL;
     }
+    net->eff_auth = net->o.auth;
     if ((net->o.auth == MAPI_AUTH_BASIC || net->o.auth == MAPI_AUTH_NTLM) && !net->user) {
         mapi_net_free(net);
         sr_err_set(err, SR_E_CONFIG, "Basic/NTLM authentication needs a user name");
@@ -132,6 +140,9 @@ void mapi_net_free(mapi_net *net)
     sr_secret_free(net->client_secret);
     free(net->user);
     free(net->client_id);
+    free(net->client_cert_file);
+    free(net->client_key_file);
+    free(net->token_url);
     free(net->authority_url);
     free(net->resource_url);
     free(net->proxy);
@@ -157,8 +168,34 @@ typedef struct xfer {
     int overflow, state, attempts;
     long long wait_until;
     unsigned waited_ms;
+    mapi_auth tried;            /* scheme sent on the last attempt */
+    char offered[128];          /* WWW-Authenticate schemes of the last answer */
     char errbuf[CURL_ERROR_SIZE];
 } xfer;
+
+/* Collect the scheme names of WWW-Authenticate headers (no challenge data:
+ * NTLM/Negotiate blobs are not for logs). */
+static size_t header_cb(char *p, size_t sz, size_t nm, void *ud)
+{
+    xfer *x = ud;
+    size_t n = sz * nm;
+    static const char h[] = "www-authenticate:";
+    if (n > sizeof h && strncasecmp(p, h, sizeof h - 1) == 0) {
+        const char *v = p + sizeof h - 1;
+        while (v < p + n && (*v == ' ' || *v == '\t'))
+            v++;
+        size_t wl = 0;
+        while (v + wl < p + n && v[wl] != ' ' && v[wl] != '\r' && v[wl] != '\n' && v[wl] != ',')
+            wl++;
+        size_t used = strlen(x->offered);
+        if (wl && used + wl + 3 < sizeof x->offered)
+            snprintf(x->offered + used, sizeof x->offered - used, "%s%.*s", used ? ", " : "",
+                     (int)wl, v);
+    } else if (n >= 5 && strncmp(p, "HTTP/", 5) == 0) {
+        x->offered[0] = '\0';   /* a new answer (after 100 or a redirect) */
+    }
+    return n;
+}
 
 static size_t write_cb(char *p, size_t sz, size_t nm, void *ud)
 {
@@ -184,18 +221,20 @@ static size_t write_cb(char *p, size_t sz, size_t nm, void *ud)
     return n;
 }
 
-static sr_code setup_auth(mapi_net *net, CURL *h, const char *token)
+static sr_code setup_auth(mapi_net *net, xfer *x, CURL *h, const char *token)
 {
     const mapi_netopts *o = &net->o;
-    switch (o->auth) {
+    x->tried = net->eff_auth;
+    switch (net->eff_auth) {
     case MAPI_AUTH_BASIC:
     case MAPI_AUTH_NTLM:
         curl_easy_setopt(h, CURLOPT_HTTPAUTH,
-                         o->auth == MAPI_AUTH_BASIC ? CURLAUTH_BASIC : CURLAUTH_NTLM);
+                         net->eff_auth == MAPI_AUTH_BASIC ? CURLAUTH_BASIC : CURLAUTH_NTLM);
         curl_easy_setopt(h, CURLOPT_USERNAME, o->user);
         curl_easy_setopt(h, CURLOPT_PASSWORD, o->password ? o->password : "");
         break;
     case MAPI_AUTH_NEGOTIATE:
+    case MAPI_AUTH_KERBEROS:
         curl_easy_setopt(h, CURLOPT_HTTPAUTH, CURLAUTH_NEGOTIATE);
         curl_easy_setopt(h, CURLOPT_USERPWD, ":");   /* use the Kerberos ccache */
         break;
@@ -214,7 +253,9 @@ static void set_common(mapi_net *net, xfer *x, CURL *h)
 {
     const mapi_http_req *r = x->req;
     const mapi_netopts *o = &net->o;
-    const char *protos = o->allow_http || r->plain_http_ok ? "http,https" : "https";
+    /* SSLOnly wins over the labs' allow_http; the Autodiscover GET probe is
+     * unauthenticated and its redirect must lead to https (autodiscover.c) */
+    const char *protos = (o->allow_http && !o->ssl_only) || r->plain_http_ok ? "http,https" : "https";
     curl_easy_setopt(h, CURLOPT_URL, r->url);
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, protos);
     curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, protos);
@@ -225,10 +266,14 @@ static void set_common(mapi_net *net, xfer *x, CURL *h)
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, x->errbuf);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, write_cb);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, x);
+    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, header_cb);
+    curl_easy_setopt(h, CURLOPT_HEADERDATA, x);
     curl_easy_setopt(h, CURLOPT_USERAGENT, "switchresmb/1.0");
     curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
-    /* No proxy unless configured: the environment's *_proxy never applies. */
-    curl_easy_setopt(h, CURLOPT_PROXY, o->proxy ? o->proxy : "");
+    /* A configured forward proxy; otherwise libcurl follows https_proxy /
+     * http_proxy / no_proxy from the environment, as an admin expects. */
+    if (o->proxy)
+        curl_easy_setopt(h, CURLOPT_PROXY, o->proxy);
     if (o->ca_file)
         curl_easy_setopt(h, CURLOPT_CAINFO, o->ca_file);
     if (o->ca_dir)
@@ -278,10 +323,12 @@ static sr_code xfer_start(mapi_net *net, xfer *x, const char *token)
     x->len = 0;
     x->overflow = 0;
     x->errbuf[0] = '\0';
+    x->offered[0] = '\0';
+    x->tried = MAPI_AUTH_NONE;
     set_common(net, x, h);
     set_body(x, h);
     if (x->req->auth)
-        setup_auth(net, h, token);
+        setup_auth(net, x, h, token);
     curl_easy_setopt(h, CURLOPT_PRIVATE, x);
     x->attempts++;
     net->requests++;
@@ -292,6 +339,9 @@ static sr_code xfer_start(mapi_net *net, xfer *x, const char *token)
 }
 
 /* ---- outcome of one attempt --------------------------------------------- */
+/* A 500 may be a broken server rather than a busy one: few tries (with the
+ * back-off 0.5 s, 1 s: 1.5 s at most) before the candidate search moves on. */
+#define SERVER_ERROR_TRIES 3
 static int may_retry(const mapi_net *net, const xfer *x, unsigned delay_ms)
 {
     return (unsigned)x->attempts <= net->o.max_retries &&
@@ -305,33 +355,40 @@ static void schedule_retry(xfer *x, unsigned delay_ms)
     x->waited_ms += delay_ms;
 }
 
-/* ErrorServerBusy as a SOAP fault (whole request refused: always safe to
- * resend) or, for reads, as the first response message.  *backoff_ms from
- * MessageXml. */
-static int soap_busy(const xfer *x, int message_level_ok, unsigned *backoff_ms)
+/* A response code the table classes as transient (SR_CLASS_WAIT: back off;
+ * SR_CLASS_RETRY: try again shortly), as a SOAP fault (the whole request was
+ * refused: always safe to resend) or, for reads, as the first response
+ * message.  Returns the class (SR_CLASS_NONE: not transient); *backoff_ms
+ * from MessageXml, *name gets the code (heap, caller frees). */
+static sr_class soap_transient(const xfer *x, int message_level_ok, unsigned *backoff_ms,
+                               char **name)
 {
     *backoff_ms = 0;
-    xmlDocPtr doc = mapi_xml_parse(x->buf, x->len, "busy check", NULL);
+    *name = NULL;
+    xmlDocPtr doc = mapi_xml_parse(x->buf, x->len, "throttling check", NULL);
     if (!doc)
-        return 0;
+        return SR_CLASS_NONE;
     char *code = NULL, *text = NULL;
-    int busy = 0;
-    if (mapi_ews_fault(doc, &code, &text, backoff_ms)) {
-        busy = code && strcmp(code, "ErrorServerBusy") == 0;
-    } else if (message_level_ok) {
+    xmlNodePtr m = NULL;
+    if (!mapi_ews_fault(doc, &code, &text, backoff_ms) && message_level_ok) {
         xmlNodePtr body = mapi_xml_child(xmlDocGetRootElement(doc), MAPI_NS_SOAP, "Body");
         xmlNodePtr op = mapi_xml_child(body, NULL, NULL);
         xmlNodePtr msgs = mapi_xml_child(op, NULL, "ResponseMessages");
-        xmlNodePtr m = mapi_xml_child(msgs, NULL, NULL);
+        m = mapi_xml_child(msgs, NULL, NULL);
         code = mapi_xml_child_text(m, NULL, "ResponseCode");
-        busy = code && strcmp(code, "ErrorServerBusy") == 0;
-        if (busy)
-            *backoff_ms = mapi_ews_backoff(m);
     }
-    free(code);
+    const mapi_ews_code_entry *e = code ? mapi_ews_code_lookup(code) : NULL;
+    sr_class cls = e && (e->cls == SR_CLASS_WAIT || e->cls == SR_CLASS_RETRY) ? e->cls
+                                                                              : SR_CLASS_NONE;
+    if (cls != SR_CLASS_NONE && m)
+        *backoff_ms = mapi_ews_backoff(m);
+    if (cls != SR_CLASS_NONE)
+        *name = code;
+    else
+        free(code);
     free(text);
     xmlFreeDoc(doc);
-    return busy;
+    return cls;
 }
 
 static void xfer_curl_failed(mapi_net *net, xfer *x, CURLcode cc)
@@ -382,6 +439,86 @@ static void xfer_throttled(mapi_net *net, xfer *x, const char *what, unsigned de
     x->state = X_DONE;
 }
 
+/* Retry a transient EWS response code by its class (never by its name). */
+static int transient_code(mapi_net *net, xfer *x, long status)
+{
+    unsigned backoff;
+    char *name;
+    sr_class cls = soap_transient(x, status == 200 && x->req->idempotent, &backoff, &name);
+    if (cls == SR_CLASS_NONE)
+        return 0;
+    char what[120];
+    unsigned delay = backoff ? backoff
+                             : (cls == SR_CLASS_WAIT ? 1000u : 250u) * (unsigned)x->attempts;
+    snprintf(what, sizeof what, "%s, BackOffMilliseconds=%u", name, backoff);
+    free(name);
+    xfer_throttled(net, x, what, delay);
+    return 1;
+}
+
+static int offers(const char *offered, const char *scheme)
+{
+    size_t l = strlen(scheme);
+    for (const char *p = offered; (p = strcasestr(p, scheme)); p += l)
+        if ((p == offered || p[-1] == ' ') && (p[l] == '\0' || p[l] == ','))
+            return 1;
+    return 0;
+}
+
+/* The next rung of a Negotiate logon after a 401 (libcurl never falls back
+ * itself): Kerberos → NTLM when the server offers NTLM, → Basic when it
+ * offers only Basic and the channel is TLS (or a loopback lab allows http);
+ * only with an account and password.  MAPI_AUTH_NONE: no further rung. */
+static mapi_auth next_rung(const mapi_net *net, const xfer *x)
+{
+    const mapi_netopts *o = &net->o;
+    if (o->auth != MAPI_AUTH_NEGOTIATE || !o->user || !o->password)
+        return MAPI_AUTH_NONE;
+    if (x->tried == MAPI_AUTH_NEGOTIATE && offers(x->offered, "NTLM"))
+        return MAPI_AUTH_NTLM;
+    int tls = strncasecmp(x->req->url, "https://", 8) == 0;
+    if ((x->tried == MAPI_AUTH_NEGOTIATE || x->tried == MAPI_AUTH_NTLM) &&
+        offers(x->offered, "Basic") && (tls || o->allow_http))
+        return MAPI_AUTH_BASIC;
+    return MAPI_AUTH_NONE;
+}
+
+/* Fall back (once per rung for the whole handle) and send the request again. */
+static int fall_back(mapi_net *net, xfer *x)
+{
+    if (x->tried != net->eff_auth && net->eff_auth != MAPI_AUTH_NONE && x->attempts < 4) {
+        schedule_retry(x, 0);   /* another request of the batch already moved on */
+        return 1;
+    }
+    mapi_auth next = next_rung(net, x);
+    if (next == MAPI_AUTH_NONE)
+        return 0;
+    sr_log(SR_LOG_NOTICE, x->req->who ? x->req->who : "logon",
+           "%s: %s refused with HTTP 401 (server offers %s); falling back to %s as %s",
+           x->req->url, mapi_auth_name(x->tried), x->offered, mapi_auth_name(next), net->o.user);
+    net->eff_auth = next;
+    schedule_retry(x, 0);
+    return 1;
+}
+
+/* HTTP 401 on an authenticated request: fall back, or say what was tried
+ * and what the server offers (no secret, no challenge data). */
+static int refused_logon(mapi_net *net, xfer *x)
+{
+    if (fall_back(net, x))
+        return 1;
+    const mapi_netopts *o = &net->o;
+    const char *who = x->req->who ? x->req->who : "logon";
+    int named = (x->tried == MAPI_AUTH_BASIC || x->tried == MAPI_AUTH_NTLM) && o->user;
+    char *note = sr_asprintf("%s%s%s was refused; the server offers %s", mapi_auth_name(x->tried),
+                             named ? " as " : "", named ? o->user : "",
+                             x->offered[0] ? x->offered : "no scheme (no WWW-Authenticate)");
+    sr_log(SR_LOG_WARN, who, "%s: HTTP 401: %s", x->req->url, note ? note : "logon refused");
+    free(x->resp->auth_note);
+    x->resp->auth_note = note;
+    return 0;
+}
+
 static void xfer_finish(mapi_net *net, xfer *x, CURLcode cc)
 {
     long conns = 0, status = 0;
@@ -400,15 +537,14 @@ static void xfer_finish(mapi_net *net, xfer *x, CURLcode cc)
         xfer_throttled(net, x, what, ra > 0 ? (unsigned)ra * 1000u : 1000u * (unsigned)x->attempts);
         return;
     }
-    unsigned backoff;
-    if (x->req->soap && (status == 500 || status == 200) && x->buf &&
-        strstr(x->buf, "ErrorServerBusy") &&
-        soap_busy(x, status == 200 && x->req->idempotent, &backoff)) {
-        char what[80];
-        snprintf(what, sizeof what, "ErrorServerBusy, BackOffMilliseconds=%u", backoff);
-        xfer_throttled(net, x, what, backoff ? backoff : 1000u * (unsigned)x->attempts);
+    if (status == 500 && x->req->retry_server_error && x->attempts < SERVER_ERROR_TRIES) {
+        xfer_throttled(net, x, "HTTP 500", 500u * (unsigned)x->attempts);
         return;
     }
+    if (status == 401 && x->req->auth && refused_logon(net, x))
+        return;
+    if (x->req->soap && (status == 500 || status == 200) && x->buf && transient_code(net, x, status))
+        return;
     mapi_http_resp *rs = x->resp;
     rs->status = status;
     rs->body = x->buf ? x->buf : sr_strdup("");
@@ -428,6 +564,7 @@ void mapi_http_resp_clear(mapi_http_resp *r)
         return;
     free(r->body);
     free(r->location);
+    free(r->auth_note);
     memset(r, 0, sizeof *r);
     r->retry_after_s = -1;
 }
@@ -528,6 +665,35 @@ static const char *renew_if_refused(mapi_net *net, xfer *xs, size_t n)
     return token;
 }
 
+/* Once per handle, before the first authenticated request: Negotiate and
+ * Kerberos need Kerberos credentials.  Without them Negotiate falls back to
+ * NTLM (when it has an account and password); otherwise the logon cannot
+ * work and the error says how to provide a ticket. */
+static sr_code resolve_auth(mapi_net *net, sr_err *err)
+{
+    if (net->auth_resolved ||
+        (net->eff_auth != MAPI_AUTH_NEGOTIATE && net->eff_auth != MAPI_AUTH_KERBEROS))
+        return SR_OK;
+    net->auth_resolved = 1;
+    char why[256];
+    if (mapi_krb5_has_credentials(why, sizeof why))
+        return SR_OK;
+    const mapi_netopts *o = &net->o;
+    if (net->eff_auth == MAPI_AUTH_NEGOTIATE && o->user && o->password) {
+        sr_log(SR_LOG_NOTICE, "logon", "Negotiate: Kerberos has no credentials (%s); using NTLM as %s",
+               why, o->user);
+        net->eff_auth = MAPI_AUTH_NTLM;
+        return SR_OK;
+    }
+    const char *cc = getenv("KRB5CCNAME"), *kt = getenv("KRB5_CLIENT_KTNAME");
+    net->auth_resolved = 0;   /* a ticket may appear (kinit) before the next try */
+    return sr_err_set(err, SR_E_AUTH, "%s logon: no Kerberos credentials (%s; KRB5CCNAME=%s, "
+                      "KRB5_CLIENT_KTNAME=%s)%s; get a ticket with kinit, or point "
+                      "KRB5_CLIENT_KTNAME at the service account's keytab",
+                      mapi_auth_name(net->eff_auth), why, cc ? cc : "(default)", kt ? kt : "(unset)",
+                      net->eff_auth == MAPI_AUTH_NEGOTIATE ? " and no account/password for NTLM" : "");
+}
+
 sr_code mapi_http_run(mapi_net *net, const mapi_http_req *reqs, mapi_http_resp *resps,
                       sr_err *errs, size_t n)
 {
@@ -536,6 +702,18 @@ sr_code mapi_http_run(mapi_net *net, const mapi_http_req *reqs, mapi_http_resp *
         memset(&resps[i], 0, sizeof resps[i]);
         resps[i].retry_after_s = -1;
         sr_err_clear(&errs[i]);
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!reqs[i].auth)
+            continue;
+        sr_err e;
+        sr_err_clear(&e);
+        if (resolve_auth(net, &e) != SR_OK) {
+            for (size_t j = 0; j < n; j++)
+                errs[j] = e;
+            return e.code;
+        }
+        break;
     }
     for (size_t i = 0; i < n && net->o.auth == MAPI_AUTH_OAUTH2 && !token; i++) {
         if (!reqs[i].auth)

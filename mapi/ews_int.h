@@ -1,6 +1,6 @@
 /* ews_int.h — private to mapi/: the network half's internals shared by
  * autodiscover.c, ews_http.c, ews_xml.c, ews_req.c, ews_resp.c, oauth.c,
- * session.c and switchmsg_ews.c.  Not for other modules (use mapi/mapi.h). */
+ * session.c and switchmsg_ews.c.  Not for other modules (use mapi/ews.h). */
 #ifndef MAPI_EWS_INT_H
 #define MAPI_EWS_INT_H
 
@@ -8,7 +8,7 @@
 #include <libxml/tree.h>
 #include <stddef.h>
 
-#include "mapi/mapi.h"
+#include "mapi/ews.h"
 
 #define MAPI_NS_AD_REQ  "http://schemas.microsoft.com/exchange/autodiscover/outlook/requestschema/2006"
 #define MAPI_NS_AD_RESP "http://schemas.microsoft.com/exchange/autodiscover/responseschema/2006"
@@ -28,6 +28,7 @@ typedef struct mapi_http_req {
     int soap;                   /* parse SOAP faults / ErrorServerBusy for retries */
     int plain_http_ok;          /* the Autodiscover GET probe goes to http:// by design */
     const char *extra_header;   /* one "Name: value" header or NULL */
+    int retry_server_error;     /* HTTP 500 is throttling too (Autodiscover): bounded back-off */
 } mapi_http_req;
 
 typedef struct mapi_http_resp {
@@ -37,6 +38,8 @@ typedef struct mapi_http_resp {
     char *location;             /* Location header on 3xx; caller frees */
     long retry_after_s;         /* Retry-After on 503, -1 when absent */
     int attempts;               /* how many times it was sent */
+    char *auth_note;            /* on 401: "NTLM as DOM\\user was refused; the server
+                                 * offers Negotiate, NTLM" (no secret); caller frees */
 } mapi_http_resp;
 
 /* Send several requests concurrently through the handle's multi handle
@@ -78,14 +81,12 @@ long long mapi_now_ms(void);
 void mapi_sleep_ms(long ms);
 
 /* ---- XML (ews_xml.c) ------------------------------------------------------ */
-/* Parse untrusted XML: no network, no DTD, no entity expansion. */
-xmlDocPtr mapi_xml_parse(const char *buf, size_t len, const char *what, sr_err *err);
-/* mapi_xml_child/next/child_text/attr/add: public, in mapi.h Part 5. */
+/* mapi_xml_parse/child/next/child_text/attr/add: public, in mapi/ews.h. */
 /* Serialize a document; *len gets the size; caller frees with xmlFree. */
 xmlChar *mapi_xml_dump(xmlDocPtr doc, int *len);
 
 /* ---- EWS envelope, errors (ews_xml.c) ------------------------------------ */
-/* mapi_ews_env, mapi_ews_env_new: public, in mapi.h Part 5. */
+/* mapi_ews_env, mapi_ews_env_new: public, in mapi/ews.h. */
 
 /* Response code table entry (sorted by name for bsearch). */
 typedef struct mapi_ews_code_entry {
@@ -104,6 +105,6 @@ unsigned mapi_ews_backoff(xmlNodePtr response_message);
 mapi_net *mapi_session_net(const mapi_session *s);
 
 /* ---- request builders (ews_req.c) and parsers (ews_resp.c) ----------------
- * Declared in mapi.h Part 5 so tests and other callers can use them. */
+ * Declared in mapi/ews.h so tests and other callers can use them. */
 
 #endif

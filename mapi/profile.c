@@ -2,7 +2,8 @@
  * (0700, files 0600), written atomically, with a per-profile flock so two
  * processes never interleave an update.  File format: profile_text.c and
  * docs/profile-format.md. */
-#include "mapi/mapi.h"
+#include "mapi/eid.h"
+#include "mapi/profile.h"
 
 #include <ctype.h>
 #include <dirent.h>

@@ -2,7 +2,8 @@
  * INI-like text a person can read while troubleshooting (the reason
  * LeaveTemporaryProfiles exists), written deterministically and parsed
  * strictly with file:line errors.  Also the profile value helpers. */
-#include "mapi/mapi.h"
+#include "mapi/eid.h"
+#include "mapi/profile.h"
 
 #include <stdio.h>
 #include <stdlib.h>

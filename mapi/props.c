@@ -1,7 +1,7 @@
 /* props.c — GUIDs, base64/hex, MAPI property tags and types, and the
  * extended-property list EWS carries (MS-OXCDATA 2.9, 2.11.1; EWS
  * ExtendedFieldURI PropertyType values). */
-#include "mapi/mapi.h"
+#include "mapi/eid.h"
 
 #include <ctype.h>
 #include <errno.h>

@@ -238,31 +238,3 @@ sr_code mapi_session_delete_items(mapi_session *s, const char *const *ids, size_
     }
     return SR_OK;
 }
-
-sr_code mapi_netopts_from_account(const mapi_account *a, mapi_netopts *o, sr_err *err)
-{
-    if (a->rpc.enabled) {
-        /* [RPCOverHTTP]: its authentication choice, and its ProxyServer */
-        if (a->rpc.proxy_server && *a->rpc.proxy_server)
-            o->proxy = a->rpc.proxy_server;
-        if (a->rpc.auth_basic)
-            o->auth = MAPI_AUTH_BASIC;
-        else if (a->rpc.auth_ntlm)
-            o->auth = MAPI_AUTH_NTLM;
-        else if (a->rpc.auth_negotiate)
-            o->auth = MAPI_AUTH_NEGOTIATE;
-        else
-            return sr_err_set(err, SR_E_CONFIG, "%s: RPC over HTTP enabled without an authentication method",
-                              a->smtp ? a->smtp : "account");
-        return SR_OK;
-    }
-    switch (a->logon) {
-    case MAPI_LOGON_NTLM: o->auth = MAPI_AUTH_NTLM; return SR_OK;
-    case MAPI_LOGON_NEGOTIATE:
-    case MAPI_LOGON_KERBEROS: o->auth = MAPI_AUTH_NEGOTIATE; return SR_OK;
-    case MAPI_LOGON_ANONYMOUS: o->auth = MAPI_AUTH_NONE; return SR_OK;
-    default:
-        return sr_err_set(err, SR_E_UNSUPPORTED, "%s: logon network security '%s' is not supported over EWS",
-                          a->smtp ? a->smtp : "account", mapi_logon_name(a->logon));
-    }
-}

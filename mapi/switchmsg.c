@@ -2,7 +2,7 @@
  * their form as named extended properties in our property set
  * (docs/switch-message.md).  No network: the EWS half turns the property
  * list into CreateItem/GetItem XML. */
-#include "mapi/mapi.h"
+#include "mapi/eid.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -63,21 +63,46 @@ static void load_resolved(sm_step *step, resmb_mb *m)
             *f[i].dst = jget(step, f[i].key);
 }
 
+/* LogonNetworkSecurity* and [RPCOverHTTP] as a profile account carries them
+ * (strings borrowed from c: for the logon decision only). */
+static void logon_account(const cfg_resmb *c, mapi_account *ac);
+
 mapi_net *resmb_net_new(const resmb_run *run, int target, unsigned max_parallel, sr_err *err)
 {
+    const cfg_cpuu *cp = run->cpuu;
+    const char *ad_url = target ? cp->autodiscover_target_url : cp->autodiscover_source_url;
+    int o365 = target && (run->cfg->switch_msg.target == CFG_TARGET_O365 ||
+                          (ad_url && mapi_url_is_exchange_online(ad_url)));
+    char *secret = NULL;
+    if (o365 && cp->client_secret && cfg_secret_decrypt(cp->client_secret, &secret, err) != SR_OK) {
+        sr_err_prefix(err, "%s:%d: [Parameters] ClientSecret: ", cp->path, cp->client_secret_line);
+        return NULL;
+    }
     mapi_netopts o = {
-        .auth = MAPI_AUTH_BASIC,
         .user = target && run->admin_trg ? run->admin_trg : run->admin,
         .password = target && run->admin_trg ? run->admin_trg_pw : run->admin_pw,
-        .authority_url = run->cpuu->authority_url,
-        .resource_url = run->cpuu->resource_url,
+        .client_id = cp->client_id,
+        .client_secret = secret,
+        .client_cert_file = cp->client_cert,
+        .client_key_file = cp->client_key,
+        .token_url = cp->token_url,
+        .authority_url = cp->authority_url,
+        .resource_url = cp->resource_url,
         .ca_file = run->o->ca_file,
         .connect_timeout_ms = 10000,
         .timeout_ms = 60000,
         .max_parallel = max_parallel,
         .allow_http = run->o->allow_http,
     };
-    return mapi_net_new(&o, err);
+    mapi_account ac = { 0 };
+    logon_account(run->cfg, &ac);
+    if (target)
+        ac.rpc.enabled = 0;   /* [RPCOverHTTP] is how the source is reached */
+    mapi_net *net = NULL;
+    if (mapi_netopts_from_account(&ac, o365, target ? "target" : "source", &o, err) == SR_OK)
+        net = mapi_net_new(&o, err);
+    sr_secret_free(secret);
+    return net;
 }
 
 void resmb_actx_release(resmb_actx *a)
@@ -244,6 +269,23 @@ static mapi_logon_security logon_of(const cfg_resmb *c)
     return MAPI_LOGON_NEGOTIATE;
 }
 
+static void logon_account(const cfg_resmb *c, mapi_account *ac)
+{
+    ac->logon = logon_of(c);
+    if (!c->rpc.present)
+        return;
+    ac->rpc.enabled = c->rpc.connect_using_http;
+    ac->rpc.proxy_server = c->rpc.proxy_server;
+    ac->rpc.principal_name = c->rpc.principal_name;
+    ac->rpc.ssl_only = c->rpc.ssl_only;
+    ac->rpc.mutual_auth = c->rpc.mutual_auth;
+    ac->rpc.http_first_fast = c->rpc.http_first_on_fast;
+    ac->rpc.http_first_slow = c->rpc.http_first_on_slow;
+    ac->rpc.auth_ntlm = c->rpc.auth_ntlm;
+    ac->rpc.auth_basic = c->rpc.auth_basic;
+    ac->rpc.auth_negotiate = c->rpc.auth_negotiate;
+}
+
 /* The source mailbox's temporary profile, as Outlook would have it. */
 static sr_code build_profile(const resmb_run *run, const resmb_mb *m, const char *name,
                              mapi_profile *p, sr_err *err)
@@ -265,22 +307,13 @@ static sr_code build_profile(const resmb_run *run, const resmb_mb *m, const char
     ac->legacy_dn = sr_strdup(m->legacy_dn);
     ac->smtp = sr_strdup(m->smtp);
     ac->display_name = m->display_name ? sr_strdup(m->display_name) : NULL;
-    ac->logon = logon_of(c);
     ac->autodiscover_url = run->cpuu->autodiscover_source_url
                                ? sr_strdup(run->cpuu->autodiscover_source_url) : NULL;
     ac->ews_url = run->src_ews_url ? sr_strdup(run->src_ews_url) : NULL;
-    if (c->rpc.present) {
-        ac->rpc.enabled = c->rpc.connect_using_http;
-        ac->rpc.proxy_server = sr_strdup(c->rpc.proxy_server);
-        ac->rpc.principal_name = sr_strdup(c->rpc.principal_name);
-        ac->rpc.ssl_only = c->rpc.ssl_only;
-        ac->rpc.mutual_auth = c->rpc.mutual_auth;
-        ac->rpc.http_first_fast = c->rpc.http_first_on_fast;
-        ac->rpc.http_first_slow = c->rpc.http_first_on_slow;
-        ac->rpc.auth_ntlm = c->rpc.auth_ntlm;
-        ac->rpc.auth_basic = c->rpc.auth_basic;
-        ac->rpc.auth_negotiate = c->rpc.auth_negotiate;
-    }
+    logon_account(c, ac);
+    /* the profile owns its strings */
+    ac->rpc.proxy_server = ac->rpc.proxy_server ? sr_strdup(ac->rpc.proxy_server) : NULL;
+    ac->rpc.principal_name = ac->rpc.principal_name ? sr_strdup(ac->rpc.principal_name) : NULL;
     return SR_OK;
 }
 

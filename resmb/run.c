@@ -406,6 +406,68 @@ static char *ews_from_ad_url(const char *url)
     return sr_asprintf("%.*s/EWS/Exchange.asmx", (int)(h + 3 + hl - url), url);
 }
 
+/* The source Autodiscover handle (made once). */
+static mapi_ad *src_ad(resmb_run *run, shared *sh, sr_err *e)
+{
+    if (!sh->src_ad) {
+        mapi_ad_opts o = { .side = "source",
+                           .configured_url = run->cpuu->autodiscover_source_url,
+                           .no_domain_candidates = run->cpuu->autodiscover_source_url != NULL,
+                           .use_local_xml = run->cpuu->use_local_autodiscover_xmls,
+                           .skip_checking = run->cpuu->skip_autodiscover_checking };
+        sh->src_ad = mapi_ad_new(sh->src_net, &o, e);
+    }
+    return sh->src_ad;
+}
+
+/* Without [AD] (the spec's third SwitchResMB.ini example): a [MailboxesSMTP]
+ * mailbox's legacyExchangeDN, display name and server come from the source
+ * Autodiscover, one request per mailbox (POX takes one address at a time).
+ * A redirected answer describes another mailbox, so it is refused. */
+static void resolve_by_autodiscover(resmb_run *run, shared *sh, resmb_mb *mb, size_t n)
+{
+    sr_err e;
+    for (size_t i = 0; i < n; i++) {
+        resmb_mb *m = &mb[i];
+        if (m->state_before == MB_DONE || strcmp(m->section, "MailboxesSMTP") != 0)
+            continue;
+        const mapi_ad_result *r;
+        if (!src_ad(run, sh, &e) || mapi_ad_discover(sh->src_ad, m->key, &r, &e) != SR_OK) {
+            snprintf(m->ad_msg, sizeof m->ad_msg, "[%s] line %d: no [AD] section, and the source "
+                     "Autodiscover failed: %s", m->section, m->line, e.msg);
+            continue;
+        }
+        if (r->redirects || !r->legacy_dn) {
+            snprintf(m->ad_msg, sizeof m->ad_msg, "[%s] line %d: no [AD] section, and the source "
+                     "Autodiscover %s%s: add [AD] so the directory can name the source mailbox",
+                     m->section, m->line, r->redirects ? "redirects it to " : "gives no LegacyDN",
+                     r->redirects && r->smtp ? r->smtp : "");
+            continue;
+        }
+        m->smtp = sr_strdup(m->key);
+        m->legacy_dn = sr_strdup(r->legacy_dn);
+        m->display_name = r->display_name ? sr_strdup(r->display_name) : NULL;
+        m->home_guid = r->server ? sr_strdup(r->server) : NULL;
+        m->ad_ok = m->smtp && m->legacy_dn;
+        if (m->ad_ok && !run->src_ews_url && r->ews_url)
+            run->src_ews_url = sr_strdup(r->ews_url);
+    }
+}
+
+/* No directory: [AD] absent (Autodiscover resolves [MailboxesSMTP]) or its
+ * connection failed (every mailbox fails with the reason). */
+static void resolve_without_dir(resmb_run *run, shared *sh, resmb_mb *mb, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (mb[i].state_before == MB_DONE)
+            continue;
+        mb[i].ad_bits = RESMB_EXIT_FAILED;
+        snprintf(mb[i].ad_msg, sizeof mb[i].ad_msg, "%s", sh->dir_msg);
+    }
+    if (!run->cfg->ad.present)
+        resolve_by_autodiscover(run, sh, mb, n);
+}
+
 /* The source EWS endpoint: Autodiscover of the first mailbox that is not
  * redirected (a migrated mailbox's Autodiscover points at the target). */
 static void find_src_ews(resmb_run *run, shared *sh, resmb_mb *mb, size_t n)
@@ -413,16 +475,9 @@ static void find_src_ews(resmb_run *run, shared *sh, resmb_mb *mb, size_t n)
     sr_err e;
     if (run->src_ews_url)
         return;
-    if (!sh->src_ad) {
-        mapi_ad_opts o = { .side = "source",
-                           .configured_url = run->cpuu->autodiscover_source_url,
-                           .no_domain_candidates = run->cpuu->autodiscover_source_url != NULL,
-                           .use_local_xml = run->cpuu->use_local_autodiscover_xmls,
-                           .skip_checking = run->cpuu->skip_autodiscover_checking };
-        if (!(sh->src_ad = mapi_ad_new(sh->src_net, &o, &e))) {
-            sr_log(SR_LOG_ERROR, NULL, "source Autodiscover: %s", e.msg);
-            return;
-        }
+    if (!src_ad(run, sh, &e)) {
+        sr_log(SR_LOG_ERROR, NULL, "source Autodiscover: %s", e.msg);
+        return;
     }
     /* One probe.  A migrated mailbox's Autodiscover redirects to the target,
      * which the client then reports as errors; that is expected here, so the
@@ -752,8 +807,9 @@ static void connect_dir(const resmb_run *run, shared *sh)
 {
     const cfg_resmb *c = run->cfg;
     if (!c->ad.present) {
-        snprintf(sh->dir_msg, sizeof sh->dir_msg, "no [AD] section in %s: mailboxes cannot be "
-                 "resolved (legacyExchangeDN, mailbox GUID)", c->path);
+        snprintf(sh->dir_msg, sizeof sh->dir_msg, "no [AD] section in %s: a [Mailboxes] entry "
+                 "(legacyExchangeDN) needs the directory; list SMTP addresses under "
+                 "[MailboxesSMTP] instead", c->path);
         return;
     }
     sr_err e;
@@ -885,7 +941,10 @@ int resmb_run_all(const cfg_resmb *cfg, const resmb_opts *o)
     int crashed = 0;
     while (mb && !g_stop && !crashed && (n = next_chunk(&cur, mb, RESMB_CHUNK)) > 0) {
         chunk_states(&run, mb, n);
-        resolve_chunk(&sh, mb, n);
+        if (sh.dir)
+            resolve_chunk(&sh, mb, n);
+        else
+            resolve_without_dir(&run, &sh, mb, n);
         read_chunk(&run, &sh, mb, n);
         if (o->dry_run) {
             for (size_t i = 0; i < n; i++)

@@ -687,7 +687,7 @@ static void test_builders_valid(void)
     size_t len = 0;
     char *x = sr_read_file(path, 1 << 20, &len, &e);
     CU_ASSERT_PTR_NOT_NULL_FATAL(x);
-    xmlDocPtr resp = ewsf_parse(x, len, path, &e);
+    xmlDocPtr resp = mapi_xml_parse(x, len, path, &e);
     free(x);
     CU_ASSERT_PTR_NOT_NULL_FATAL(resp);
     xmlNodePtr op = xmlDocGetRootElement(resp);
@@ -723,7 +723,7 @@ static void test_builders_valid(void)
         "<m:ResponseCode>ErrorDelegateNoUser</m:ResponseCode></m:DelegateUserResponseMessageType>"
         "</m:ResponseMessages><m:DeliverMeetingRequests>DelegatesOnly</m:DeliverMeetingRequests>"
         "</m:GetDelegateResponse>";
-    xmlDocPtr gdd = ewsf_parse(gd, sizeof gd - 1, "GetDelegate answer", &e);
+    xmlDocPtr gdd = mapi_xml_parse(gd, sizeof gd - 1, "GetDelegate answer", &e);
     CU_ASSERT_PTR_NOT_NULL_FATAL(gdd);
     ewsf_delegates l = {0};
     CU_ASSERT_EQUAL(ewsf_parse_getdelegate(xmlDocGetRootElement(gdd), &l, &e), SR_OK);

@@ -195,6 +195,7 @@ typedef struct ccase {
     const char *targets[32];     /* [TargetMailboxesSMTP] (1:1 with smtp when [0] set) */
     int switch_section;          /* write [SwitchMessage] */
     int recreate, leave;
+    int no_ad;                   /* leave [AD] out (the spec's third example) */
     const char *cpuu_extra;      /* more CPUU.ini lines */
     char cmdline[700];           /* CPUUCmdLine ("" → -Silent) */
     char *text;                  /* the run's stdout+stderr */
@@ -218,8 +219,10 @@ static void case_write(ccase *c)
     FILE *f = fopen(c->ini, "w");
     CU_ASSERT_PTR_NOT_NULL_FATAL(f);
     fprintf(f, "[Settings]\nCPUUCmdLine=%s\nSrcExchServer=\nLogonNetworkSecurityNegotiate=1\n"
-               "LeaveTemporaryProfiles=%d\n\n[AD]\nDCName=%s\nDCAccount=%s\nDCPassword=%s\n\n",
-            c->cmdline[0] ? c->cmdline : "-Silent", c->leave, g_ldap_uri, g_bind_dn, g_dc_enc);
+               "LeaveTemporaryProfiles=%d\n\n", c->cmdline[0] ? c->cmdline : "-Silent", c->leave);
+    if (!c->no_ad)
+        fprintf(f, "[AD]\nDCName=%s\nDCAccount=%s\nDCPassword=%s\n\n", g_ldap_uri, g_bind_dn,
+                g_dc_enc);
     if (c->switch_section)
         fprintf(f, "[SwitchMessage]\nMigrationAgentType=Contemporary\nTarget=Exchange\n"
                    "RecreateSwitchMsg=%d\n\n", c->recreate);
@@ -540,6 +543,66 @@ static void test_target_list_recreate_leave(void)
     }
     mapi_pstore_free(st);
     case_free(&c);
+}
+
+/* No [AD] (the spec's third example): [MailboxesSMTP] mailboxes are resolved
+ * by the source Autodiscover (legacyExchangeDN, server) and processed; a
+ * [Mailboxes] entry (a legacyExchangeDN) cannot be, and says why. */
+static void test_no_ad_autodiscover(void)
+{
+    /* a source whose Autodiscover answers for its own mailboxes (the suite's
+     * source redirects every migrated one to the target) */
+    char org[600], seed[600];
+    snprintf(org, sizeof org, "%s/org.json", g_dir);
+    snprintf(seed, sizeof seed, "%s/src-noredirect.xml", g_dir);
+    const char *sg[] = { "--org", org, "--side", "source", "--no-redirect", "-o", seed, NULL };
+    CU_ASSERT_EQUAL_FATAL(run_py("tests/exsim/seedgen.py", sg), 0);
+    tu_exsim nr;
+    CU_ASSERT_EQUAL_FATAL(tu_exsim_start(&nr, g_dir, "srcnr", seed, NULL), 0);
+    inst saved = g_src;
+    g_src.pid = nr.pid;
+    g_src.port = nr.port;
+    snprintf(g_src.url, sizeof g_src.url, "%s", nr.url);
+    ccase c;
+    case_init(&c);
+    c.no_ad = 1;
+    c.legacy[0] = legacy_of(9);
+    c.smtp[0] = ROOM(8);
+    c.targets[0] = TROOM(8);
+    c.switch_section = 1;
+    c.leave = 1;
+    case_write(&c);
+    int rc = case_run(&c, g_fake, "ok", NULL);
+    CU_ASSERT_EQUAL(rc, 1);
+    CU_ASSERT_TRUE(report_has(c.text, ROOM(8), "DONE"));
+    CU_ASSERT_TRUE(report_has(c.text, legacy_of(9), "FAILED"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(c.text, "list SMTP addresses under [MailboxesSMTP] instead"));
+    assert_target(ROOM(8), TROOM(8));
+    /* the temporary profile carries what Autodiscover said */
+    sr_err e;
+    mapi_pstore *st = mapi_pstore_open(c.profiles, 0, &e);
+    char **names;
+    size_t n;
+    int seen = 0;
+    if (st && mapi_pstore_list(st, &names, &n, &e) == SR_OK) {
+        for (size_t i = 0; i < n; i++) {
+            mapi_profile p;
+            if (!mapi_profile_name_is_temp(names[i]) || mapi_pstore_load(st, names[i], &p, &e))
+                continue;
+            if (p.n_accounts == 1 && strcmp(p.accounts[0].smtp, ROOM(8)) == 0) {
+                seen++;
+                CU_ASSERT_PTR_NOT_NULL(strstr(p.accounts[0].legacy_dn, "/cn=Recipients/cn=room-0008"));
+                CU_ASSERT_PTR_NOT_NULL(strstr(p.accounts[0].home_server, "@src.test"));
+            }
+            mapi_profile_clear(&p);
+        }
+        mapi_names_free(names, n);
+    }
+    CU_ASSERT_EQUAL(seen, 1);
+    mapi_pstore_free(st);
+    case_free(&c);
+    g_src = saved;
+    tu_exsim_stop(&nr);
 }
 
 /* No switch message and no [SwitchMessage]: that mailbox is not processed
@@ -877,6 +940,7 @@ int main(void)
     CU_add_test(s, "from the directory, [Mailboxes], not in AD, rerun", test_from_directory_and_rerun);
     CU_add_test(s, "[TargetMailboxesSMTP], recreate, LeaveTemporaryProfiles", test_target_list_recreate_leave);
     CU_add_test(s, "no switch message, no [SwitchMessage]", test_no_switch_message);
+    CU_add_test(s, "no [AD]: [MailboxesSMTP] resolved by Autodiscover", test_no_ad_autodiscover);
     CU_add_test(s, "engine outcomes -> exit bits", test_engine_outcomes);
     CU_add_test(s, "profile creation bits 8/16", test_profile_bits);
     CU_add_test(s, "--dry-run writes nothing", test_dry_run);

@@ -429,21 +429,69 @@ static void test_netopts_from_account(void)
     sr_err e;
     mapi_account a = { .smtp = "room-1@src.example", .logon = MAPI_LOGON_KERBEROS };
     mapi_netopts o = { 0 };
-    CU_ASSERT_EQUAL(mapi_netopts_from_account(&a, &o, &e), SR_OK);
-    CU_ASSERT_EQUAL(o.auth, MAPI_AUTH_NEGOTIATE);
+    /* Kerberos: no password needed, no fallback */
+    CU_ASSERT_EQUAL(mapi_netopts_from_account(&a, 0, "source", &o, &e), SR_OK);
+    CU_ASSERT_EQUAL(o.auth, MAPI_AUTH_KERBEROS);
     CU_ASSERT_PTR_NULL(o.proxy);
+    a.logon = MAPI_LOGON_NEGOTIATE;
+    CU_ASSERT_EQUAL(mapi_netopts_from_account(&a, 0, "source", &o, &e), SR_OK);
+    CU_ASSERT_EQUAL(o.auth, MAPI_AUTH_NEGOTIATE);
+    /* NTLM (Winnt) needs the account and its password */
     a.logon = MAPI_LOGON_NTLM;
-    CU_ASSERT_EQUAL(mapi_netopts_from_account(&a, &o, &e), SR_OK);
+    o = (mapi_netopts){ 0 };
+    CU_ASSERT_EQUAL(mapi_netopts_from_account(&a, 0, "source", &o, &e), SR_E_CONFIG);
+    CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "NTLM logon needs an account"));
+    o = (mapi_netopts){ .user = "SRC\\svc", .password = "pw" };
+    CU_ASSERT_EQUAL(mapi_netopts_from_account(&a, 0, "source", &o, &e), SR_OK);
     CU_ASSERT_EQUAL(o.auth, MAPI_AUTH_NTLM);
+    /* refused with the reason */
     a.logon = MAPI_LOGON_SMARTCARD;
-    CU_ASSERT_EQUAL(mapi_netopts_from_account(&a, &o, &e), SR_E_UNSUPPORTED);
+    CU_ASSERT_EQUAL(mapi_netopts_from_account(&a, 0, "source", &o, &e), SR_E_UNSUPPORTED);
     CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "SmartCard"));
-    a.rpc = (mapi_rpchttp){ .enabled = 1, .proxy_server = "proxy.src.example:8080", .auth_basic = 1 };
-    CU_ASSERT_EQUAL(mapi_netopts_from_account(&a, &o, &e), SR_OK);
+    CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "interactive"));
+    a.logon = MAPI_LOGON_ANONYMOUS;
+    CU_ASSERT_EQUAL(mapi_netopts_from_account(&a, 0, "source", &o, &e), SR_E_UNSUPPORTED);
+    CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "anonymous"));
+    /* [RPCOverHTTP]: strongest ticked method, SSLOnly, ProxyServer is no forward proxy */
+    a.rpc = (mapi_rpchttp){ .enabled = 1, .proxy_server = "mail.src.example", .auth_basic = 1,
+                            .ssl_only = 1 };
+    CU_ASSERT_EQUAL(mapi_netopts_from_account(&a, 0, "source", &o, &e), SR_OK);
     CU_ASSERT_EQUAL(o.auth, MAPI_AUTH_BASIC);
-    CU_ASSERT_STRING_EQUAL(o.proxy, "proxy.src.example:8080");
-    a.rpc.auth_basic = 0;
-    CU_ASSERT_EQUAL(mapi_netopts_from_account(&a, &o, &e), SR_E_CONFIG);
+    CU_ASSERT_EQUAL(o.ssl_only, 1);
+    CU_ASSERT_PTR_NULL(o.proxy);
+    char *fb = mapi_account_fallback_ews_url(&a);
+    CU_ASSERT_STRING_EQUAL(fb, "https://mail.src.example/EWS/Exchange.asmx");
+    free(fb);
+    a.rpc.auth_ntlm = 1;
+    CU_ASSERT_EQUAL(mapi_netopts_from_account(&a, 0, "source", &o, &e), SR_OK);
+    CU_ASSERT_EQUAL(o.auth, MAPI_AUTH_NTLM);
+    a.rpc.auth_negotiate = 1;
+    CU_ASSERT_EQUAL(mapi_netopts_from_account(&a, 0, "source", &o, &e), SR_OK);
+    CU_ASSERT_EQUAL(o.auth, MAPI_AUTH_NEGOTIATE);
+    a.rpc = (mapi_rpchttp){ .enabled = 1 };   /* none ticked: NTLM, the spec's default */
+    CU_ASSERT_EQUAL(mapi_netopts_from_account(&a, 0, "source", &o, &e), SR_OK);
+    CU_ASSERT_EQUAL(o.auth, MAPI_AUTH_NTLM);
+    CU_ASSERT_EQUAL(o.ssl_only, 0);
+    /* Exchange Online: OAuth2 whatever the profile says, with a client credential */
+    o = (mapi_netopts){ 0 };
+    CU_ASSERT_EQUAL(mapi_netopts_from_account(&a, 1, "target", &o, &e), SR_E_CONFIG);
+    CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "ClientId"));
+    o.client_id = "app-1";
+    CU_ASSERT_EQUAL(mapi_netopts_from_account(&a, 1, "target", &o, &e), SR_E_CONFIG);
+    CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "ClientSecret"));
+    o.client_cert_file = "/c.pem";
+    CU_ASSERT_EQUAL(mapi_netopts_from_account(&a, 1, "target", &o, &e), SR_E_CONFIG);
+    o.client_key_file = "/k.pem";
+    CU_ASSERT_EQUAL(mapi_netopts_from_account(&a, 1, "target", &o, &e), SR_OK);
+    CU_ASSERT_EQUAL(o.auth, MAPI_AUTH_OAUTH2);
+    /* no account at all: Negotiate */
+    o = (mapi_netopts){ 0 };
+    CU_ASSERT_EQUAL(mapi_netopts_from_account(NULL, 0, "source", &o, &e), SR_OK);
+    CU_ASSERT_EQUAL(o.auth, MAPI_AUTH_NEGOTIATE);
+    CU_ASSERT_TRUE(mapi_url_is_exchange_online("https://outlook.office365.com/EWS/Exchange.asmx"));
+    CU_ASSERT_TRUE(mapi_url_is_exchange_online("https://autodiscover-s.outlook.com/autodiscover/autodiscover.xml"));
+    CU_ASSERT_FALSE(mapi_url_is_exchange_online("https://outlook.office365.com.evil.example/"));
+    CU_ASSERT_FALSE(mapi_url_is_exchange_online("https://mail.src.example/EWS/Exchange.asmx"));
 }
 
 /* ======================================================================
@@ -457,7 +505,7 @@ typedef struct canned {
 } canned;
 
 typedef struct rec {
-    char method[8], path[256], auth[512], host[128];
+    char method[8], path[256], auth[512], host[128], anchor[128];
     char *body;
 } rec;
 
@@ -471,13 +519,16 @@ typedef struct srv {
     rec recs[128];
     size_t nrecs;
     int conns, active;
+    const char *require;    /* Authorization prefix; without it: 401 with the entry's
+                             * headers, the script does not advance (set before use) */
 } srv;
 
 static const canned *srv_pick(srv *s, const char *path, rec *r)
 {
     pthread_mutex_lock(&s->mu);
     const canned *c = &s->script[s->next < s->nscript ? s->next : s->nscript - 1];
-    if (s->next < s->nscript)
+    int refused = s->require && strncmp(r->auth, s->require, strlen(s->require)) != 0;
+    if (s->next < s->nscript && !refused)
         s->next++;
     if (s->nrecs < 128)
         s->recs[s->nrecs++] = *r;
@@ -530,17 +581,23 @@ static void *srv_conn(void *arg)
         char *au = strcasestr(buf, "\r\nAuthorization: ");
         if (au && au < buf + hlen)
             sscanf(au + 17, "%511[^\r]", r.auth);
+        char *an = strcasestr(buf, "\r\nX-AnchorMailbox: ");
+        if (an && an < buf + hlen)
+            sscanf(an + 19, "%127[^\r]", r.anchor);
         char *ho = strcasestr(buf, "\r\nHost: ");
         if (ho && ho < buf + hlen)
             sscanf(ho + 8, "%127[^\r]", r.host);
         r.body = strndup(buf + hlen, blen);
+        char auth[512];
+        memcpy(auth, r.auth, sizeof auth);
         const canned *c = srv_pick(s, r.path, &r);
+        int refused = s->require && strncmp(auth, s->require, strlen(s->require)) != 0;
         if (c->delay_ms)
             mapi_sleep_ms(c->delay_ms);
-        size_t bl = c->body ? strlen(c->body) : 0;
+        size_t bl = c->body && !refused ? strlen(c->body) : 0;
         char head[1024];
         int n = snprintf(head, sizeof head, "HTTP/1.1 %d X\r\nContent-Length: %zu\r\n%s"
-                         "Content-Type: text/xml; charset=utf-8\r\n\r\n", c->status, bl,
+                         "Content-Type: text/xml; charset=utf-8\r\n\r\n", refused ? 401 : c->status, bl,
                          c->headers ? c->headers : "");
         if (write(fd, head, (size_t)n) < 0 || (bl && write(fd, c->body, bl) < 0))
             break;
@@ -1231,6 +1288,271 @@ static void test_ad_local_files(void)
     mapi_net_free(net);
 }
 
+/* ======================================================================
+ * logon (issue 9): schemes, fallbacks, refusals; retries by class
+ * ==================================================================== */
+#define GETITEM_ERR(code) ENV_OPEN \
+    "<m:GetItemResponse xmlns:m='" MAPI_NS_M "' xmlns:t='" MAPI_NS_T "'><m:ResponseMessages>" \
+    "<m:GetItemResponseMessage ResponseClass='Error'><m:MessageText>x</m:MessageText>" \
+    "<m:ResponseCode>" code "</m:ResponseCode><m:DescriptiveLinkKey>0</m:DescriptiveLinkKey>" \
+    "<m:MessageXml><t:Value Name='BackOffMilliseconds'>100</t:Value></m:MessageXml>" \
+    "</m:GetItemResponseMessage></m:ResponseMessages></m:GetItemResponse>" ENV_CLOSE
+#define FAULT(code) ENV_OPEN \
+    "<s:Fault><faultcode xmlns:a='" MAPI_NS_T "'>a:" code "</faultcode><faultstring>x</faultstring>" \
+    "<detail><e:ResponseCode xmlns:e='http://schemas.microsoft.com/exchange/services/2006/errors'>" code \
+    "</e:ResponseCode><t:MessageXml xmlns:t='" MAPI_NS_T "'><t:Value Name='BackOffMilliseconds'>100" \
+    "</t:Value></t:MessageXml></detail></s:Fault>" ENV_CLOSE
+
+/* The three transient codes the old string compare never retried. */
+static void test_retry_by_class(void)
+{
+    static const canned script[] = {
+        { 200, NULL, GETITEM_ERR("ErrorExceededConnectionCount"), 0 },
+        { 500, NULL, FAULT("ErrorMailboxMoveInProgress"), 0 },
+        { 500, NULL, FAULT("ErrorTooManyObjectsOpened"), 0 },
+        { 200, NULL, GETITEM_OK, 0 },
+        { 200, NULL, GETITEM_ERR("ErrorItemNotFound"), 0 },
+    };
+    srv *s = srv_start(script, 5);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    mapi_net *net = test_net((mapi_netopts){ 0 });
+    char url[128];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/EWS/Exchange.asmx", s->port);
+    mapi_ews_call c;
+    sr_err e;
+    long long t0 = mapi_now_ms();
+    CU_ASSERT_EQUAL(getitem_call(net, url, &c, &e), SR_OK);
+    CU_ASSERT_TRUE(mapi_now_ms() - t0 >= 300);   /* three BackOffMilliseconds=100 */
+    CU_ASSERT_EQUAL(srv_count(s), 4);
+    call_done(&c);
+    /* a final code (ErrorItemNotFound) is the caller's answer, not retried */
+    CU_ASSERT_EQUAL(getitem_call(net, url, &c, &e), SR_OK);
+    CU_ASSERT_EQUAL(srv_count(s), 5);
+    call_done(&c);
+    mapi_net_free(net);
+    srv_stop(s);
+}
+
+static void test_ad_server_error_retried(void)
+{
+    static const canned script[] = { { 500, NULL, "busy", 0 }, { 503, NULL, "busy", 0 },
+                                     { 200, NULL, POX_SETTINGS, 0 } };
+    srv *s = srv_start(script, 3);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    rw_map m = { .to = { { "https://ad.src.example/", s->port }, { 0 }, { 0 }, { NULL, tu_free_port() } } };
+    mapi_net *net = test_net((mapi_netopts){ 0 });
+    mapi_ad *ad = test_ad(net, &m, (mapi_ad_opts){ .side = "source",
+        .configured_url = "https://ad.src.example/autodiscover/autodiscover.xml",
+        .no_domain_candidates = 1 });
+    const mapi_ad_result *r;
+    sr_err e;
+    CU_ASSERT_EQUAL(mapi_ad_discover(ad, "room-1@src.example", &r, &e), SR_OK);
+    CU_ASSERT_EQUAL(srv_count(s), 3);
+    mapi_ad_free(ad);
+    mapi_net_free(net);
+    srv_stop(s);
+    /* a server that keeps failing: bounded (three tries), then the next candidate */
+    static const canned broken[] = { { 500, NULL, "broken", 0 } };
+    s = srv_start(broken, 1);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    m = (rw_map){ .to = { { "https://ad.src.example/", s->port }, { 0 }, { 0 }, { NULL, tu_free_port() } } };
+    net = test_net((mapi_netopts){ 0 });
+    ad = test_ad(net, &m, (mapi_ad_opts){ .side = "source",
+        .configured_url = "https://ad.src.example/autodiscover/autodiscover.xml",
+        .no_domain_candidates = 1 });
+    long long t0 = mapi_now_ms();
+    CU_ASSERT_NOT_EQUAL(mapi_ad_discover(ad, "room-1@src.example", &r, &e), SR_OK);
+    CU_ASSERT_EQUAL(srv_count(s), 3);
+    CU_ASSERT_TRUE(mapi_now_ms() - t0 < 5000);
+    mapi_ad_free(ad);
+    mapi_net_free(net);
+    srv_stop(s);
+}
+
+/* No Kerberos credentials anywhere, for the duration of a test. */
+static void no_kerberos(const char *dir)
+{
+    char cc[600], kt[600];
+    snprintf(cc, sizeof cc, "FILE:%s/none.cc", dir);
+    snprintf(kt, sizeof kt, "FILE:%s/none.keytab", dir);
+    setenv("KRB5CCNAME", cc, 1);
+    setenv("KRB5_CLIENT_KTNAME", kt, 1);
+}
+
+static void test_401_names_schemes(void)
+{
+    static const canned script[] = {
+        { 401, "WWW-Authenticate: Negotiate\r\nWWW-Authenticate: NTLM\r\n", "", 0 } };
+    srv *s = srv_start(script, 1);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    char url[128];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/EWS/Exchange.asmx", s->port);
+    mapi_net *net = test_net((mapi_netopts){ .auth = MAPI_AUTH_NTLM, .user = "SRC\\svc",
+                                             .password = "s3cret" });
+    mapi_ews_call c;
+    sr_err e;
+    CU_ASSERT_EQUAL(getitem_call(net, url, &c, &e), SR_E_AUTH);
+    CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "NTLM as SRC\\svc was refused; the server offers Negotiate, NTLM"));
+    CU_ASSERT_PTR_NULL(strstr(e.msg, "s3cret"));
+    call_done(&c);
+    mapi_net_free(net);
+    srv_stop(s);
+}
+
+static void test_negotiate_fallbacks(void)
+{
+    char *dir = tu_mkdtemp("krb");
+    char *old_cc = getenv("KRB5CCNAME") ? strdup(getenv("KRB5CCNAME")) : NULL;
+    no_kerberos(dir);
+    char why[256];
+    CU_ASSERT_FALSE(mapi_krb5_has_credentials(why, sizeof why));
+    /* Negotiate without Kerberos credentials: NTLM; NTLM refused, Basic offered
+     * (a loopback lab): Basic; the handle then stays on Basic */
+    static const canned script[] = {
+        { 200, "WWW-Authenticate: NTLM\r\nWWW-Authenticate: Basic realm=\"x\"\r\n", GETITEM_OK, 0 } };
+    srv *s = srv_start(script, 1);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    s->require = "Basic ";
+    char url[128];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/EWS/Exchange.asmx", s->port);
+    mapi_net *net = test_net((mapi_netopts){ .auth = MAPI_AUTH_NEGOTIATE, .user = "SRC\\svc",
+                                             .password = "s3cret" });
+    mapi_ews_call c;
+    sr_err e;
+    CU_ASSERT_EQUAL(getitem_call(net, url, &c, &e), SR_OK);
+    call_done(&c);
+    size_t first = srv_count(s);
+    CU_ASSERT_TRUE_FATAL(first >= 2 && first <= 4);
+    CU_ASSERT_EQUAL(strncmp(s->recs[0].auth, "NTLM TlRMTVNTUAAB", 17), 0);   /* never Negotiate */
+    CU_ASSERT_STRING_EQUAL(s->recs[first - 1].auth, "Basic U1JDXHN2YzpzM2NyZXQ=");
+    CU_ASSERT_EQUAL(getitem_call(net, url, &c, &e), SR_OK);
+    call_done(&c);
+    CU_ASSERT_EQUAL_FATAL(srv_count(s), first + 1);   /* the handle stays on Basic */
+    CU_ASSERT_STRING_EQUAL(s->recs[first].auth, "Basic U1JDXHN2YzpzM2NyZXQ=");
+    mapi_net_free(net);
+    /* Kerberos only: nothing is sent, the message says how to get a ticket */
+    net = test_net((mapi_netopts){ .auth = MAPI_AUTH_KERBEROS });
+    CU_ASSERT_EQUAL(getitem_call(net, url, &c, &e), SR_E_AUTH);
+    CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "no Kerberos credentials"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "KRB5_CLIENT_KTNAME"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "kinit"));
+    CU_ASSERT_EQUAL(srv_count(s), first + 1);
+    call_done(&c);
+    mapi_net_free(net);
+    /* Negotiate with nothing to fall back to */
+    net = test_net((mapi_netopts){ .auth = MAPI_AUTH_NEGOTIATE, .user = NULL, .password = NULL });
+    CU_ASSERT_EQUAL(getitem_call(net, url, &c, &e), SR_E_AUTH);
+    CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "no account/password for NTLM"));
+    call_done(&c);
+    mapi_net_free(net);
+    srv_stop(s);
+    if (old_cc)
+        setenv("KRB5CCNAME", old_cc, 1);
+    else
+        unsetenv("KRB5CCNAME");
+    unsetenv("KRB5_CLIENT_KTNAME");
+    free(old_cc);
+    tu_rm_rf(dir);
+    free(dir);
+}
+
+/* SSLOnly: no http:// even where a lab would allow it. */
+static void test_ssl_only(void)
+{
+    static const canned script[] = { { 200, NULL, GETITEM_OK, 0 } };
+    srv *s = srv_start(script, 1);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    char url[128];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/EWS/Exchange.asmx", s->port);
+    mapi_net *net = test_net((mapi_netopts){ .ssl_only = 1 });
+    mapi_ews_call c;
+    sr_err e;
+    CU_ASSERT_NOT_EQUAL(getitem_call(net, url, &c, &e), SR_OK);
+    CU_ASSERT_EQUAL(srv_count(s), 0);
+    call_done(&c);
+    mapi_net_free(net);
+    srv_stop(s);
+}
+
+/* https_proxy/http_proxy/no_proxy from the environment apply (no DNS: the
+ * proxy is loopback, and the no_proxy host is mapped with CONNECT_TO). */
+static void test_env_proxy(void)
+{
+    static const canned script[] = { { 200, NULL, GETITEM_OK, 0 } };
+    srv *s = srv_start(script, 1);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    char proxy[64], map[96];
+    snprintf(proxy, sizeof proxy, "http://127.0.0.1:%d", s->port);
+    setenv("http_proxy", proxy, 1);
+    mapi_ews_call c;
+    sr_err e;
+    mapi_net *net = test_net((mapi_netopts){ 0 });
+    CU_ASSERT_EQUAL(getitem_call(net, "http://exch.src.example/EWS/Exchange.asmx", &c, &e), SR_OK);
+    call_done(&c);
+    mapi_net_free(net);
+    CU_ASSERT_STRING_EQUAL(s->recs[0].path, "http://exch.src.example/EWS/Exchange.asmx");
+    setenv("no_proxy", "exch.src.example", 1);
+    snprintf(map, sizeof map, "exch.src.example:80:127.0.0.1:%d", s->port);
+    const char *const ct[] = { map, NULL };
+    net = test_net((mapi_netopts){ .connect_to = ct });
+    CU_ASSERT_EQUAL(getitem_call(net, "http://exch.src.example/EWS/Exchange.asmx", &c, &e), SR_OK);
+    call_done(&c);
+    mapi_net_free(net);
+    CU_ASSERT_STRING_EQUAL(s->recs[1].path, "/EWS/Exchange.asmx");
+    unsetenv("http_proxy");
+    unsetenv("no_proxy");
+    srv_stop(s);
+}
+
+static void test_oauth_errors_and_refresh(void)
+{
+    static const canned script[] = {
+        { 401, NULL, "{\"error\":\"invalid_client\",\"error_description\":\"AADSTS7000215: Invalid "
+                     "client secret provided.\\r\\nTrace ID: 1234\",\"error_codes\":[7000215]}", 0 },
+        { 403, NULL, "", 0 },
+        { 200, NULL, "{\"token_type\":\"bearer\",\"expires_in\":2,\"access_token\":\"tok-a\"}", 0 },
+        { 200, NULL, GETITEM_OK, 0 },
+        { 200, NULL, "{\"token_type\":\"bearer\",\"expires_in\":3600,\"access_token\":\"tok-b\"}", 0 },
+        { 200, NULL, GETITEM_OK, 0 },
+    };
+    srv *s = srv_start(script, 6);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    char tok[128], url[128];
+    snprintf(tok, sizeof tok, "http://127.0.0.1:%d/api/oidc/token", s->port);
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/EWS/Exchange.asmx", s->port);
+    mapi_net *net = test_net((mapi_netopts){ .auth = MAPI_AUTH_OAUTH2, .client_id = "app-1",
+                                             .client_secret = "wrong", .token_url = tok });
+    mapi_ews_call c;
+    sr_err e;
+    /* Entra's JSON error: its words, without the trace noise, and no EWS request */
+    CU_ASSERT_EQUAL(getitem_call(net, url, &c, &e), SR_E_AUTH);
+    CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "invalid_client: AADSTS7000215: Invalid client secret provided."));
+    CU_ASSERT_PTR_NULL(strstr(e.msg, "Trace ID"));
+    CU_ASSERT_PTR_NULL(strstr(e.msg, "wrong"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "app-1"));
+    call_done(&c);
+    /* a bare 403 (glewlwyd) */
+    CU_ASSERT_EQUAL(getitem_call(net, url, &c, &e), SR_E_AUTH);
+    CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "HTTP 403 without an explanation"));
+    call_done(&c);
+    CU_ASSERT_EQUAL(srv_count(s), 2);
+    /* a short-lived token is renewed before it expires */
+    CU_ASSERT_EQUAL(getitem_call(net, url, &c, &e), SR_OK);
+    call_done(&c);
+    mapi_sleep_ms(1100);
+    CU_ASSERT_EQUAL(getitem_call(net, url, &c, &e), SR_OK);
+    call_done(&c);
+    CU_ASSERT_EQUAL_FATAL(srv_count(s), 6);
+    CU_ASSERT_STRING_EQUAL(s->recs[0].path, "/api/oidc/token");
+    CU_ASSERT_PTR_NOT_NULL(strstr(s->recs[2].body, "scope=https%3A%2F%2Foutlook.office365.com%2F.default"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(s->recs[2].body, "resource=https%3A%2F%2Foutlook.office365.com"));
+    CU_ASSERT_STRING_EQUAL(s->recs[3].auth, "Bearer tok-a");
+    CU_ASSERT_STRING_EQUAL(s->recs[3].anchor, "room-1@src.example");
+    CU_ASSERT_STRING_EQUAL(s->recs[5].auth, "Bearer tok-b");
+    mapi_net_free(net);
+    srv_stop(s);
+}
+
 int main(void)
 {
     if (CU_initialize_registry() != CUE_SUCCESS)
@@ -1265,6 +1587,13 @@ int main(void)
     CU_add_test(n, "Autodiscover: loop limit, redirectAddr", test_ad_redirect_limits);
     CU_add_test(n, "Autodiscover: domain check, 401", test_ad_domain_check_and_401);
     CU_add_test(n, "Autodiscover: local XML files", test_ad_local_files);
+    CU_add_test(n, "retries by response-code class", test_retry_by_class);
+    CU_add_test(n, "Autodiscover 500/503: bounded back-off", test_ad_server_error_retried);
+    CU_add_test(n, "HTTP 401 names the scheme tried and offered", test_401_names_schemes);
+    CU_add_test(n, "Negotiate: explicit fallbacks; Kerberos-only refusal", test_negotiate_fallbacks);
+    CU_add_test(n, "SSLOnly refuses http://", test_ssl_only);
+    CU_add_test(n, "environment proxies honoured", test_env_proxy);
+    CU_add_test(n, "OAuth2: Entra and bare errors, refresh, scope+resource, anchor", test_oauth_errors_and_refresh);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     int failed = (int)CU_get_number_of_failures();

@@ -1,0 +1,415 @@
+/* mapi/ews.h — the network half that reaches Exchange: the Autodiscover
+ * client (autodiscover.c), the connection handle and EWS transport, request
+ * builders and response parsers (ews_http.c, ews_call.c, ews_req.c,
+ * ews_resp.c, ews_xml.c), safe XML helpers for code that builds its own EWS
+ * messages (the engine's features), and the store session with the switch
+ * message over EWS (session.c, switchmsg_ews.c).
+ *
+ * Depends on util/, mapi/eid.h (properties), mapi/profile.h (an account's
+ * network options), libcurl (inside) and libxml2: this is the only mapi
+ * header that includes libxml.  Included by mapi/mapi.h (the umbrella).
+ *
+ * Ownership: handles (mapi_net, mapi_ad, mapi_session) are freed with their
+ * *_free function, which is NULL-safe; XML documents returned are the
+ * caller's (xmlFreeDoc); every other pointer returned says who frees it in
+ * the line above the prototype. */
+#ifndef MAPI_EWS_H
+#define MAPI_EWS_H
+
+#include <libxml/tree.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mapi/eid.h"
+#include "mapi/profile.h"
+#include "util/util.h"
+
+/* ==== Autodiscover client (autodiscover.c) ==== */
+
+
+/* The network handle (below) carries credentials, TLS, proxy, timeouts and
+ * the shared connection pool; Autodiscover and EWS both go through it. */
+typedef struct mapi_net mapi_net;
+
+/* Test hook: rewrite a candidate URL before it is used (e.g. map
+ * https://src.example/... to http://127.0.0.1:PORT/...).  Returns a heap
+ * string (mapi frees it) or NULL to keep the URL. */
+typedef char *(*mapi_ad_rewrite_fn)(void *ctx, const char *url);
+
+/* Where and how to look (CPUU.ini [Autodiscover]/Advanced Tuning, command
+ * line).  Strings are copied by mapi_ad_new. */
+typedef struct mapi_ad_opts {
+    const char *side;               /* "source" or "target": log lines, checks */
+    const char *configured_url;     /* AutodiscoverSourceURL/TargetURL: tried first */
+    const char *const *scp_urls;    /* from the ldap module's SCP lookup, NULL-terminated */
+    int exclude_scp;                /* ExcludeScpLookup: ignore scp_urls (CPUU sets it
+                                     * unless -DoNotModifyExcludeSCPLookup) */
+    int no_domain_candidates;       /* only configured/SCP URLs (no https://domain, ...):
+                                     * for same source/target SMTP domains (spec) */
+    int use_local_xml;              /* UseLocalAutodiscoverXMLs=1 */
+    const char *local_xml_dir;      /* files named "<address>.xml" (lower case) */
+    const char *const *url_domains; /* source/target domains the URL host must be on */
+    int skip_checking;              /* -SkipAutodiscoverChecking */
+    mapi_ad_rewrite_fn rewrite;     /* tests only; NULL in production */
+    void *rewrite_ctx;
+} mapi_ad_opts;
+
+/* What Autodiscover answered for one address (Action=settings). */
+typedef struct mapi_ad_result {
+    char *address;          /* the address asked for first */
+    char *smtp;             /* AutoDiscoverSMTPAddress, or the redirected address */
+    char *display_name;
+    char *legacy_dn;        /* User/LegacyDN */
+    char *deployment_id;
+    char *ews_url;          /* EXCH EwsUrl, else EXPR EwsUrl */
+    char *ews_url_external; /* EXPR EwsUrl (may be NULL) */
+    char *server;           /* EXCH Server */
+    char *ad_url;           /* the Autodiscover URL (or local file) that answered */
+    int redirects;          /* redirectAddr/redirectUrl/3xx hops taken */
+} mapi_ad_result;
+
+typedef struct mapi_ad mapi_ad;
+/* net is borrowed (must outlive the result).  Caller frees with mapi_ad_free. */
+mapi_ad *mapi_ad_new(mapi_net *net, const mapi_ad_opts *opts, sr_err *err);
+void mapi_ad_free(mapi_ad *ad);
+/* Autodiscover one address: candidates in Outlook's order (the URL that
+ * answered for this domain before, configured_url, scp_urls,
+ * https://DOMAIN/autodiscover/autodiscover.xml, https://autodiscover.DOMAIN/...,
+ * then an unauthenticated GET to http://autodiscover.DOMAIN/... whose 302 must
+ * point to https), redirectAddr/redirectUrl/3xx (max 10 hops; a redirectAddr
+ * to the address sent stops), local XML, per-domain cache of the URL that
+ * answered and per-address results.  A failed candidate is logged with the
+ * address, the URL and the cause; the search moves on to the next.
+ * *out is owned by ad and stays valid until the next mapi_ad_discover on ad
+ * (the per-address cache is bounded, MAPI_AD_CACHE_MAX entries, oldest
+ * dropped, so memory does not grow with the mailbox list) or mapi_ad_free;
+ * keep a copy (mapi_ad_result_dup) for longer.  Errors name the address, the
+ * URL and the cause in plain words. */
+#define MAPI_AD_CACHE_MAX 64
+sr_code mapi_ad_discover(mapi_ad *ad, const char *address, const mapi_ad_result **out,
+                         sr_err *err);
+/* The spec's "LegacyExchangeDN properties are different" check: warns with
+ * both values and returns SR_E_AMBIGUOUS when profile_dn is set and differs
+ * (case-insensitive) from r->legacy_dn. */
+sr_code mapi_ad_check_legacy_dn(const mapi_ad_result *r, const char *side,
+                                const char *profile_dn, sr_err *err);
+/* Whether url's host equals or ends with "."+one of domains (NULL-terminated). */
+int mapi_ad_url_on_domains(const char *url, const char *const *domains);
+/* Counters for tests and benchmarks: HTTP requests sent by this handle. */
+unsigned mapi_ad_requests(const mapi_ad *ad);
+/* "source"/"target" as given in the options (static for ad's lifetime). */
+const char *mapi_ad_side(const mapi_ad *ad);
+/* Parse a POX response body (exposed for unit tests); *out caller frees
+ * with mapi_ad_result_free.  Sets *redirect_addr / *redirect_url (heap,
+ * caller frees) instead of *out for redirects. */
+sr_code mapi_ad_parse_pox(const char *xml, size_t len, const char *what,
+                          mapi_ad_result **out, char **redirect_addr, char **redirect_url,
+                          sr_err *err);
+void mapi_ad_result_free(mapi_ad_result *r);
+/* Deep copy; caller frees with mapi_ad_result_free.  NULL on OOM. */
+mapi_ad_result *mapi_ad_result_dup(const mapi_ad_result *r);
+/* The POX request body for an address; heap string (caller frees). */
+char *mapi_ad_build_pox(const char *address, sr_err *err);
+
+/* ==== EWS transport (ews_*.c) ==== */
+
+typedef enum {
+    MAPI_AUTH_BASIC = 0,
+    MAPI_AUTH_NTLM,         /* user "DOMAIN\\name" or a UPN, and the password */
+    MAPI_AUTH_NEGOTIATE,    /* SPNEGO Kerberos from KRB5CCNAME or a client keytab
+                             * (KRB5_CLIENT_KTNAME); NTLM with user/password when
+                             * Kerberos has no credentials or the server refuses it
+                             * and offers NTLM (libcurl does not fall back itself) */
+    MAPI_AUTH_OAUTH2,       /* client-credentials token (oauth.c) */
+    MAPI_AUTH_NONE,
+    MAPI_AUTH_KERBEROS      /* SPNEGO Kerberos only: no NTLM fallback */
+} mapi_auth;
+/* "Basic", "NTLM", "Negotiate", "OAuth2", "none", "Kerberos"; static. */
+const char *mapi_auth_name(mapi_auth a);
+
+/* Connection options.  Zero values mean the documented default.  Every
+ * string is copied by mapi_net_new (secrets wiped when the handle is freed). */
+typedef struct mapi_netopts {
+    mapi_auth auth;
+    const char *user;             /* Basic/NTLM: "DOMAIN\\name" or a UPN */
+    const char *password;         /* secret */
+    const char *client_id;        /* OAuth2 (application id) */
+    const char *client_secret;    /* OAuth2, secret (or the certificate below) */
+    const char *client_cert_file; /* OAuth2: PEM certificate of the app (x5t thumbprint) */
+    const char *client_key_file;  /* OAuth2: PEM private key signing the RS256 assertion */
+    const char *authority_url;    /* AuthorityURL; NULL → https://login.microsoftonline.com/common */
+    const char *resource_url;     /* ResourceURL; NULL → https://outlook.office365.com */
+    const char *token_url;        /* whole token endpoint; NULL → authority_url + "/oauth2/token" */
+    const char *proxy;            /* explicit HTTP forward proxy "host[:port]"; NULL → the
+                                   * environment's https_proxy/no_proxy (libcurl's rules) */
+    int ssl_only;                 /* [RPCOverHTTP] SSLOnly: https only, even when allow_http */
+    const char *ca_file;          /* extra trust anchors; TLS is always verified */
+    const char *ca_dir;
+    long connect_timeout_ms;      /* 0 → 10000 */
+    long timeout_ms;              /* whole request; 0 → 120000 */
+    size_t max_response_bytes;    /* 0 → 32 MiB; larger answers fail with SR_E_LIMIT */
+    unsigned max_retries;         /* per request (throttling, connection); 0 → 6 */
+    unsigned max_backoff_ms;      /* total waiting per request; 0 → 120000 */
+    unsigned max_parallel;        /* concurrent requests of one batch; 0 → 8 */
+    const char *server_version;   /* RequestServerVersion; NULL → Exchange2013_SP1 */
+    const char *const *connect_to;/* CURLOPT_CONNECT_TO "host:port:addr:port", NULL-terminated */
+    int allow_http;               /* accept http:// endpoints and redirects (tests) */
+} mapi_netopts;
+
+/* Caller frees with mapi_net_free.  Reads SR_EWS_DEBUG (1 headers, 2 bodies)
+ * for redacted HTTP tracing.  A handle (and the mapi_ad / mapi_session
+ * objects using it) belongs to one thread at a time; concurrency comes from
+ * batches (mapi_ews_run), bulk runs give each worker its own handle. */
+mapi_net *mapi_net_new(const mapi_netopts *opts, sr_err *err);
+void mapi_net_free(mapi_net *net);
+/* Requests sent (including retries) and TCP connections opened by net. */
+unsigned mapi_net_requests(const mapi_net *net);
+unsigned mapi_net_connections(const mapi_net *net);
+
+/* One EWS call.  The caller builds req with a mapi_ews_req_* builder (it
+ * owns req and frees it with xmlFreeDoc); the transport fills the outputs. */
+typedef struct mapi_ews_call {
+    const char *url;          /* EWS endpoint */
+    const char *mailbox;      /* for log lines and errors */
+    xmlDocPtr req;            /* SOAP envelope */
+    int idempotent;           /* reads: safe to resend after a broken connection */
+    /* outputs */
+    xmlDocPtr resp;           /* response envelope; caller frees (xmlFreeDoc) */
+    xmlNodePtr resp_op;       /* the m:*Response element inside resp */
+    long http_status;
+    sr_err err;               /* per-call outcome */
+} mapi_ews_call;
+
+/* Run n calls concurrently (bounded by max_parallel) over the shared
+ * connection pool; ErrorServerBusy (BackOffMilliseconds) and HTTP 503
+ * (Retry-After) are retried within the limits.  Returns SR_OK when every call
+ * succeeded at the SOAP level, else the first failing call's code (each
+ * calls[i].err has its own outcome).  Per-item ResponseCodes are the
+ * parsers' business. */
+sr_code mapi_ews_run(mapi_net *net, mapi_ews_call *calls, size_t n, sr_err *err);
+
+/* EWS ResponseCode → project code and class (one sorted table); unknown
+ * codes are SR_E_SERVER / FINAL.  "NoError" → SR_OK. */
+sr_code mapi_ews_code(const char *response_code, sr_class *cls);
+
+/* -- request builders (ews_req.c): each returns a new envelope whose Body's
+ * first child is the operation; caller frees with xmlFreeDoc.  impersonate
+ * (NULL = none) adds the ExchangeImpersonation header; mailbox (NULL = the
+ * caller's own) addresses distinguished folders of another mailbox. ------- */
+typedef struct mapi_ews_target {
+    const char *impersonate;      /* PrimarySmtpAddress for ExchangeImpersonation */
+    const char *mailbox;          /* explicit access: DistinguishedFolderId/Mailbox */
+    const char *server_version;   /* NULL → Exchange2013_SP1 */
+} mapi_ews_target;
+
+/* A folder reference: a distinguished id ("msgfolderroot", "inbox", ...) or
+ * an EWS FolderId. */
+typedef struct mapi_ews_folder_ref {
+    const char *distinguished;
+    const char *id;
+    const char *change_key;       /* optional with id */
+} mapi_ews_folder_ref;
+
+/* -- for code that builds or reads EWS messages mapi has no builder for
+ * (the engine's features): the envelope and namespace-checked navigation.
+ * Everything returned points into the document or is heap (said below). */
+#define MAPI_NS_SOAP "http://schemas.xmlsoap.org/soap/envelope/"
+#define MAPI_NS_T "http://schemas.microsoft.com/exchange/services/2006/types"
+#define MAPI_NS_M "http://schemas.microsoft.com/exchange/services/2006/messages"
+typedef struct mapi_ews_env {
+    xmlDocPtr doc;              /* the envelope; the caller frees it (xmlFreeDoc) */
+    xmlNodePtr body;            /* soap:Body: add the operation element here */
+    xmlNsPtr ns_t, ns_m;        /* the t: and m: namespaces declared on the envelope */
+} mapi_ews_env;
+/* A SOAP envelope with RequestServerVersion and, when t->impersonate is set,
+ * ExchangeImpersonation.  SR_E_NOMEM on failure (nothing to free). */
+sr_code mapi_ews_env_new(mapi_ews_env *e, const mapi_ews_target *t, sr_err *err);
+/* Parse untrusted XML (an answer, a backup file): no network, no DTD, no
+ * entity expansion.  what names the document in errors (SR_E_PARSE, with
+ * libxml's line).  Caller frees the result with xmlFreeDoc; NULL on error. */
+xmlDocPtr mapi_xml_parse(const char *buf, size_t len, const char *what, sr_err *err);
+/* First element child (or next sibling) of n with this local name and
+ * namespace (ns NULL = any); NULL when none. */
+xmlNodePtr mapi_xml_child(xmlNodePtr n, const char *ns, const char *name);
+xmlNodePtr mapi_xml_next(xmlNodePtr n, const char *ns, const char *name);
+/* Text content of a child element; heap string (caller frees) or NULL. */
+char *mapi_xml_child_text(xmlNodePtr n, const char *ns, const char *name);
+/* Heap copy of an attribute (caller frees) or NULL. */
+char *mapi_xml_attr(xmlNodePtr n, const char *name);
+/* Add a child element in namespace ns with optional text (escaped). */
+xmlNodePtr mapi_xml_add(xmlNodePtr parent, xmlNsPtr ns, const char *name, const char *text);
+
+/* FindFolder Traversal=Deep under root: DisplayName, FolderClass,
+ * ParentFolderId, PR_ENTRYID (0x0FFF Binary).  Paged: offset/max_entries. */
+xmlDocPtr mapi_ews_req_findfolder_deep(const mapi_ews_target *t, const mapi_ews_folder_ref *root,
+                                       unsigned offset, unsigned max_entries, sr_err *err);
+/* FindItem Traversal=Associated in folder, restricted to ItemClass ==
+ * item_class (NULL = all), returning ItemClass, Subject and the listed
+ * extended properties (only their addressing is used). */
+xmlDocPtr mapi_ews_req_finditem_fai(const mapi_ews_target *t, const mapi_ews_folder_ref *folder,
+                                    const char *item_class, const mapi_extprops *want,
+                                    unsigned offset, unsigned max_entries, sr_err *err);
+/* GetItem for n ids (one request; callers chunk) with the listed extended
+ * properties. */
+xmlDocPtr mapi_ews_req_getitem(const mapi_ews_target *t, const char *const *ids, size_t n,
+                               const mapi_extprops *want, sr_err *err);
+/* CreateItem of one message (associated = FAI) with ItemClass, Subject and
+ * extended properties, saved in folder (MessageDisposition=SaveOnly). */
+xmlDocPtr mapi_ews_req_createitem(const mapi_ews_target *t, const mapi_ews_folder_ref *folder,
+                                  const char *item_class, const char *subject,
+                                  const mapi_extprops *props, int associated, sr_err *err);
+/* UpdateItem: set every property of set, delete every property of del
+ * (values ignored); ConflictResolution=AlwaysOverwrite. */
+xmlDocPtr mapi_ews_req_updateitem(const mapi_ews_target *t, const char *id, const char *change_key,
+                                  const mapi_extprops *set, const mapi_extprops *del, sr_err *err);
+/* DeleteItem of n ids, DeleteType=HardDelete. */
+xmlDocPtr mapi_ews_req_deleteitem(const mapi_ews_target *t, const char *const *ids, size_t n,
+                                  sr_err *err);
+
+/* -- response parsers (ews_resp.c): typed results from a response op ----- */
+typedef struct mapi_folder {
+    char *id, *change_key;
+    char *parent_id;
+    char *display_name;
+    char *folder_class;       /* may be NULL */
+    uint8_t *entryid;         /* PR_ENTRYID bytes, may be NULL */
+    size_t entryid_len;
+} mapi_folder;
+
+typedef struct mapi_folders {
+    mapi_folder *v;
+    size_t n, cap;
+    int includes_last;        /* the last page was read */
+} mapi_folders;
+void mapi_folders_clear(mapi_folders *f);
+
+typedef struct mapi_item {
+    char *id, *change_key;
+    char *item_class, *subject;
+    mapi_extprops props;
+    sr_code code;             /* per-item outcome (GetItem), SR_OK or the error */
+    char *response_code;      /* raw EWS ResponseCode when not NoError */
+} mapi_item;
+
+typedef struct mapi_items {
+    mapi_item *v;
+    size_t n, cap;
+    int includes_last;
+} mapi_items;
+void mapi_items_clear(mapi_items *l);
+
+/* Append the folders of a FindFolderResponse to out.  Errors carry the
+ * ResponseCode and MessageText. */
+sr_code mapi_ews_parse_findfolder(xmlNodePtr resp_op, mapi_folders *out, sr_err *err);
+/* Append the items of a FindItem / GetItem / CreateItem / UpdateItem
+ * response to out (GetItem: one mapi_item per requested id, in order, with
+ * code set for missing ones). */
+sr_code mapi_ews_parse_items(xmlNodePtr resp_op, mapi_items *out, sr_err *err);
+/* Check every ResponseMessage of a response (DeleteItem etc.): SR_OK when all
+ * are NoError; otherwise the first error, naming its ResponseCode. */
+sr_code mapi_ews_parse_status(xmlNodePtr resp_op, sr_err *err);
+
+/* ==== store session (session.c, switchmsg_ews.c) ==== */
+
+/* How to open a mailbox. */
+typedef struct mapi_session_opts {
+    const char *mailbox;       /* primary SMTP address of the mailbox */
+    const char *ews_url;       /* known EWS URL; NULL → Autodiscover through ad */
+    mapi_ad *ad;               /* borrowed; used when ews_url is NULL */
+    int impersonate;           /* ExchangeImpersonation instead of explicit access */
+    const char *profile_legacy_dn; /* when set, compared with Autodiscover's LegacyDN */
+} mapi_session_opts;
+
+typedef struct mapi_session mapi_session;
+/* Resolve the EWS URL (Autodiscover, cached per domain) and remember how to
+ * address the mailbox; no EWS request yet.  net is borrowed.  Caller frees
+ * with mapi_session_free. */
+mapi_session *mapi_session_logon(mapi_net *net, const mapi_session_opts *o, sr_err *err);
+void mapi_session_free(mapi_session *s);
+/* Static for the session's lifetime. */
+const char *mapi_session_ews_url(const mapi_session *s);
+const char *mapi_session_mailbox(const mapi_session *s);
+/* Autodiscover answer used by the logon (the session's own copy), or NULL
+ * when ews_url was given. */
+const mapi_ad_result *mapi_session_ad(const mapi_session *s);
+
+/* The whole folder tree under msgfolderroot in one FindFolder Deep (paged
+ * only beyond 1000 folders).  *out caller clears with mapi_folders_clear. */
+sr_code mapi_session_folders(mapi_session *s, mapi_folders *out, sr_err *err);
+/* Associated (FAI) items of folder with ItemClass == item_class, with the
+ * extended properties listed in want.  out caller clears. */
+sr_code mapi_session_find_fai(mapi_session *s, const mapi_ews_folder_ref *folder,
+                              const char *item_class, const mapi_extprops *want,
+                              mapi_items *out, sr_err *err);
+/* GetItem of n ids in chunks of 100 requests run concurrently. */
+sr_code mapi_session_get_items(mapi_session *s, const char *const *ids, size_t n,
+                               const mapi_extprops *want, mapi_items *out, sr_err *err);
+/* Create one item; *id_out heap (caller frees, may be NULL). */
+sr_code mapi_session_create_item(mapi_session *s, const mapi_ews_folder_ref *folder,
+                                 const char *item_class, const char *subject,
+                                 const mapi_extprops *props, int associated,
+                                 char **id_out, sr_err *err);
+sr_code mapi_session_update_item(mapi_session *s, const char *id, const char *change_key,
+                                 const mapi_extprops *set, const mapi_extprops *del,
+                                 sr_err *err);
+sr_code mapi_session_delete_items(mapi_session *s, const char *const *ids, size_t n,
+                                  sr_err *err);
+/* Low level: run prepared calls for this session (url/mailbox filled in). */
+sr_code mapi_session_run(mapi_session *s, mapi_ews_call *calls, size_t n, sr_err *err);
+/* Builders' addressing for this session. */
+mapi_ews_target mapi_session_target(const mapi_session *s);
+/* The one logon decision both programs use for every Autodiscover and EWS
+ * request of a side (netauth.c).  In order:
+ *  - exchange_online (Target=O365, or an Exchange Online URL): OAuth2
+ *    app-only; needs o->client_id and a secret or certificate + key;
+ *  - a (may be NULL → Negotiate) with [RPCOverHTTP] enabled: AuthNegotiate →
+ *    Negotiate, else AuthNtlm → NTLM, else AuthBasic → Basic (none given →
+ *    NTLM, the spec's default); SSLOnly → o->ssl_only;
+ *  - else LogonNetworkSecurity: Negotiate → Negotiate (Kerberos, then NTLM),
+ *    NTLM (Winnt) → NTLM, Kerberos → Kerberos only; Anonymous and SmartCard
+ *    are refused (SR_E_UNSUPPORTED) with the reason.
+ * ProxyServer is the Outlook Anywhere host (mapi_account_fallback_ews_url),
+ * never an HTTP forward proxy.  Credentials (user/password, client_*) are the
+ * caller's, already in *o; a scheme that needs one it lacks is SR_E_CONFIG.
+ * side ("source"/"target") names the side in messages and the log line that
+ * says what was chosen (never a secret).  Strings in o stay borrowed. */
+sr_code mapi_netopts_from_account(const mapi_account *a, int exchange_online, const char *side,
+                                  mapi_netopts *o, sr_err *err);
+/* Whether url's host is Exchange Online (outlook.office365.com,
+ * outlook.office.com, *.outlook.com). */
+int mapi_url_is_exchange_online(const char *url);
+/* "https://<ProxyServer>/EWS/Exchange.asmx" for an account with [RPCOverHTTP]
+ * ConnectUsingHTTP and a ProxyServer (the Exchange front end to use when
+ * Autodiscover gives nothing); heap (caller frees) or NULL. */
+char *mapi_account_fallback_ews_url(const mapi_account *a);
+/* Whether the GSSAPI library can get Kerberos initiator credentials now
+ * (KRB5CCNAME ticket, or a client keytab via KRB5_CLIENT_KTNAME).  0 with the
+ * reason in why when not. */
+int mapi_krb5_has_credentials(char *why, size_t whylen);
+
+/* -- the switch message over EWS (switchmsg_ews.c; format in mapi/eid.h) ------ */
+/* Append the switch message's property addresses (for FindItem/GetItem). */
+sr_code mapi_switchmsg_want(mapi_extprops *l, sr_err *err);
+/* Read the switch message.  SR_E_NOTFOUND: none (CPUU code 2); SR_E_PARSE:
+ * present but invalid (code 512); other codes: the mailbox could not be
+ * read.  On success the caller owns *m (mapi_switchmsg_clear) and *item_id
+ * (heap, may be NULL). */
+sr_code mapi_session_read_switchmsg(mapi_session *s, mapi_switchmsg *m, char **item_id, sr_err *err);
+/* Folder tree and switch message in ONE concurrent round trip (FindFolder
+ * Deep on msgfolderroot + FindItem Associated).  Returns the transport/EWS
+ * outcome; the switch message's own outcome goes to *sm_err (SR_OK,
+ * SR_E_NOTFOUND, SR_E_PARSE).  Caller clears *folders and *m. */
+sr_code mapi_session_open_mailbox(mapi_session *s, mapi_folders *folders, mapi_switchmsg *m,
+                                  sr_err *sm_err, sr_err *err);
+/* The same for n mailboxes at once (bulk runs): all 2n reads in one
+ * concurrent batch, so n mailboxes cost one dependent round trip.  The
+ * sessions must share one mapi_net.  Arrays have n entries; per mailbox,
+ * errs[i] / sm_errs[i] say what happened; returns the first failure. */
+sr_code mapi_session_open_many(mapi_session *const *s, size_t n, mapi_folders *folders,
+                               mapi_switchmsg *msgs, sr_err *sm_errs, sr_err *errs);
+/* Create the switch message.  When one exists: SR_E_EXISTS unless recreate
+ * (RecreateSwitchMsg=1), which deletes every old one first. */
+sr_code mapi_session_write_switchmsg(mapi_session *s, const mapi_switchmsg *m, int recreate,
+                                     sr_err *err);
+
+#endif /* MAPI_EWS_H */
