@@ -107,7 +107,7 @@ DEB_PACKAGES := build-essential pkg-config \
     slapd ldap-utils openssl samba samba-ad-provision samba-dsdb-modules samba-vfs-modules \
     ldb-tools krb5-user iproute2 procps curl \
     python3 python3-exchangelib python3-aiosmtpd \
-    libjansson-dev libkrb5-dev glewlwyd sqlite3 python3-jwt
+    libjansson-dev libkrb5-dev glewlwyd sqlite3 python3-jwt python3-cryptography
 
 deps:
 	@missing=$$(for p in $(DEB_PACKAGES); do \
