@@ -131,7 +131,9 @@ DCPW_ENC=$(printf '%s' "$DC_PW" | encrypt)
 # Runs the chain; RC, OUT (stdout+stderr of switchresmb, with cpuu's CSV/logs in $D).
 run_chain() {  # NAME LOGON_LINE TARGET CPUU_LINES
     local name=$1 logon=$2 target=$3 lines=$4
-    D=$W/$name
+    CASE_N=$((CASE_N + 1))
+    D=$W/case$CASE_N           # numbered: no word of the case in the paths the output names
+    echo "$name" >"$W/case$CASE_N.name"
     mkdir -m 700 -p "$D"
     {
         echo "[Settings]"
@@ -162,6 +164,7 @@ run_chain() {  # NAME LOGON_LINE TARGET CPUU_LINES
     cat "$D"/cpuu-*.log >>"$D/all.txt" 2>/dev/null
     cat "$D/out.txt" >>"$D/all.txt"
 }
+CASE_N=0
 says() { grep -qF -- "$1" "$D/all.txt"; }
 switch_msgs() {  # how many switch messages the source simulator now holds
     curl -s --max-time 10 --cacert "$W/ca.pem" "$src_URL/_sim/state" | grep -o 'IPM.Note.SwitchResMb.SwitchMessage' | wc -l
@@ -183,5 +186,115 @@ check "NTLM-only source: exit 0" [ "$RC" = 0 ]
 check "... the source accepted NTLM as admin" grep -q 'NTLM: accepted as admin' "$W/src.log"
 check "... switch messages written" [ "$(switch_msgs)" -ge 1 ]
 stop_exsims
+
+NTLM_TGT="AdminTrg=admin@tgt.test
+PasswordTrg=$TGT_ENC"
+
+# ---- 2. Kerberos-only source: svc-migr's client keytab, no password anywhere ---------
+echo "--- 2: Kerberos-only source (client keytab of svc-migr)"
+start_exsim src "$W/src.xml" "$W/cert.pem" "$W/key.pem" --www-auth negotiate \
+    --keytab "$(kv "$SAMBA/logon.env" LOGON_HTTP_KEYTAB)" &&
+start_exsim tgt "$W/tgt.xml" "$W/cert.pem" "$W/key.pem" --www-auth ntlm
+KRB5_CLIENT_KTNAME=$(kv "$SAMBA/logon.env" LOGON_SVC_KEYTAB) KRB5CCNAME=FILE:$W/svc.cc \
+    run_chain kerberos LogonNetworkSecurityKerberos=1 Exchange "$NTLM_TGT"
+check "Kerberos-only source: exit 0" [ "$RC" = 0 ]
+check "... the source accepted Kerberos as svc-migr" grep -q 'Negotiate: accepted as svc-migr' "$W/src.log"
+check "... no password for the source in CPUU.ini" bash -c "! grep -q '^Password=' '$D/CPUU.ini'"
+check "... switch messages written" [ "$(switch_msgs)" -ge 1 ]
+stop_exsims
+
+# ---- 3. Office 365 targets: app-only OAuth2 by secret, by certificate ----------------
+export SWITCHRESMB_ALLOW_HTTP=1          # glewlwyd's token endpoint is plain http on loopback
+CID=$(kv "$E" ENTRA_CLIENT_ID); TOKEN_URL=$(kv "$E" ENTRA_TOKEN_URL)
+SECRET_ENC=$(encrypt <"$(kv "$E" ENTRA_SECRET_FILE)")
+NOROLE_ENC=$(encrypt <"$(kv "$E" ENTRA_NOROLE_SECRET_FILE)")
+NTLM_SRC="Admin=$NETBIOS\\admin
+Password=$DCPW_ENC"
+JWT_OPTS=(--www-auth bearer --jwks "$(kv "$E" ENTRA_JWKS_URL)" --jwt-issuer "$(kv "$E" ENTRA_ISSUER)")
+o365() {  # NAME CPUU_LINES [exsim options for the target...]
+    local name=$1 lines=$2; shift 2
+    start_exsim src "$W/src.xml" "$W/cert.pem" "$W/key.pem" --www-auth ntlm \
+        --ntlm-hashes "$(kv "$SAMBA/logon.env" LOGON_NTLM_HASHES)" &&
+    start_exsim tgt "$W/tgt.xml" "$W/cert.pem" "$W/key.pem" "${JWT_OPTS[@]}" "$@"
+    run_chain "$name" LogonNetworkSecurityWinnt=1 O365 "$NTLM_SRC
+$lines"
+}
+echo "--- 3: Office 365 target, client secret"
+o365 o365secret "ClientId=$CID
+ClientSecret=$SECRET_ENC
+TokenURL=$TOKEN_URL"
+check "O365 target with a client secret: exit 0" [ "$RC" = 0 ]
+check "... the target accepted the token" grep -q 'Bearer: accepted as admin' "$W/tgt.log"
+stop_exsims
+echo "--- 3b: Office 365 target, certificate"
+o365 o365cert "ClientId=$CID
+ClientCertificate=$(kv "$E" ENTRA_CLIENT_CERT)
+ClientCertificateKey=$(kv "$E" ENTRA_CLIENT_KEY)
+TokenURL=$TOKEN_URL"
+check "O365 target with a certificate: exit 0" [ "$RC" = 0 ]
+check "... the target accepted the token" grep -q 'Bearer: accepted as admin' "$W/tgt.log"
+check "... no client secret in CPUU.ini" bash -c "! grep -q '^ClientSecret=' '$D/CPUU.ini'"
+stop_exsims
+
+# ---- 4. refusals: the spec's exit code (1: the mailbox failed) and the cause named ---
+refused() {  # WHAT TEXT...: exit 1 and every TEXT in the run's output
+    local what=$1 t; shift
+    check "$what: exit 1" [ "$RC" = 1 ]
+    for t in "$@"; do check "$what: the message says \"$t\"" says "$t"; done
+}
+echo "--- 4: refusals"
+start_exsim src "$W/src.xml" "$W/cert.pem" "$W/key.pem" --www-auth ntlm \
+    --ntlm-hashes "$(kv "$SAMBA/logon.env" LOGON_NTLM_HASHES)" &&
+start_exsim tgt "$W/tgt.xml" "$W/cert.pem" "$W/key.pem" --www-auth ntlm
+run_chain wrongpw LogonNetworkSecurityWinnt=1 Exchange "Admin=$NETBIOS\\admin
+Password=$(printf 'Wrong-%s' "$DC_PW" | encrypt)
+$NTLM_TGT"
+refused "wrong password" "401" "NTLM as $NETBIOS\\admin"
+stop_exsims
+
+o365 expired "ClientId=$CID
+ClientSecret=$SECRET_ENC
+TokenURL=$TOKEN_URL" --clock-offset 7200
+refused "expired token" "401" "expired"
+stop_exsims
+o365 audience "ClientId=$CID
+ClientSecret=$SECRET_ENC
+TokenURL=$TOKEN_URL
+ResourceURL=https://graph.microsoft.com"
+refused "token for another audience" "401" "audience"
+stop_exsims
+o365 norole "ClientId=$(kv "$E" ENTRA_NOROLE_CLIENT_ID)
+ClientSecret=$NOROLE_ENC
+TokenURL=$TOKEN_URL"
+refused "token without full_access_as_app" "401" "full_access_as_app"
+stop_exsims
+
+start_exsim src "$W/src.xml" "$W/bad.pem" "$W/bad.key" --www-auth ntlm \
+    --ntlm-hashes "$(kv "$SAMBA/logon.env" LOGON_NTLM_HASHES)" &&
+start_exsim tgt "$W/tgt.xml" "$W/cert.pem" "$W/key.pem" --www-auth ntlm
+run_chain untrusted LogonNetworkSecurityWinnt=1 Exchange "$NTLM_SRC
+$NTLM_TGT"
+refused "untrusted TLS certificate" "certificate is not trusted"
+stop_exsims
+
+# ---- 5. no secret or token in any log or output ------------------------------------
+leaks=""
+secrets=("$DC_PW" "$TGT_PW" "$(cat "$(kv "$E" ENTRA_SECRET_FILE)")" "$(cat "$(kv "$E" ENTRA_NOROLE_SECRET_FILE)")"
+         "$(cat "$SLAPD/password")" "$(cut -d: -f2 "$(kv "$SAMBA/logon.env" LOGON_NTLM_HASHES)" | head -n 1)")
+for f in "$W"/*.log "$W"/*/all.txt "$W"/*/state/*.report.txt; do
+    [ -f "$f" ] || continue
+    for s in "${secrets[@]}"; do [ -n "$s" ] && grep -qF -- "$s" "$f" && leaks="$leaks $f"; done
+    grep -qE 'eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.' "$f" && leaks="$leaks $f(JWT)"
+done
+check "no password, secret, NT hash or token in the logs and reports${leaks:+:$leaks}" [ -z "$leaks" ]
+if command -v journalctl >/dev/null 2>&1 && journalctl -q -n 1 >/dev/null 2>&1; then
+    jl=$(journalctl -q --since "-15min" 2>/dev/null)
+    jleak=""
+    for s in "${secrets[@]}"; do [ -n "$s" ] && printf '%s' "$jl" | grep -qF -- "$s" && jleak=1; done
+    printf '%s' "$jl" | grep -qE 'eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.' && jleak=1
+    check "no password, secret or token in the journal" [ -z "$jleak" ]
+else
+    echo "note: no systemd journal on this machine; the programs log to stdout/stderr, checked above"
+fi
 
 finish
