@@ -2,7 +2,7 @@
  * stored-credential encryption (the spec's "Encryption Modes"); the
  * CPUUCmdLine tokenizer; notification templates; rewriting DCPassword in place.
  *
- * Reading: our own line-oriented reader (configs/ini_lines.c), not iniparser,
+ * Reading: our own line-oriented reader (configs/ini.c), not iniparser,
  * because every message must name file:line, duplicates must be caught, and
  * the list sections ([Mailboxes], [MailboxesSMTP], [TargetMailboxesSMTP])
  * hold bare lines — iniparser 4.1 rejects a whole file on the first bare line.

@@ -3,8 +3,3 @@ MODULES += configs
 configs_SRCS := configs/ini.c configs/ini_apply.c configs/features.c configs/resmb_ini.c \
     configs/cpuu_ini.c configs/cmdline.c configs/notify.c configs/secret.c configs/rewrite.c
 configs_LDLIBS := -lsodium
-
-TESTS += test_configs
-test_configs_SRCS := tests/unit/test_configs.c
-test_configs_USES := configs testutil util
-test_configs_LDLIBS := -lcunit

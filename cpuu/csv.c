@@ -57,8 +57,8 @@ void cpuu_csv_close(cpuu_csv *c)
 }
 
 /* ---- the codes and what they add to the exit bitmask (one place) ---------- */
-static const char *const rc_names[CPUU_RC__MAX] = {
-    [CPUU_RC_NOT_PROCESSED] = "PROFILE_WAS_NOT_PROCESSED",
+static const char *const rc_names[] = {
+    [CPUU_RC_WAS_NOT_PROCESSED] = "PROFILE_WAS_NOT_PROCESSED",
     [CPUU_RC_IS_BACKUP] = "PROFILE_IS_BACKUP",
     [CPUU_RC_ALREADY_UPDATED] = "PROFILE_ALREADY_UPDATED",
     [CPUU_RC_BACKUP_NOT_FOUND] = "PROFILE_BACKUP_NOT_FOUND",
@@ -75,20 +75,31 @@ static const char *const rc_names[CPUU_RC__MAX] = {
     [CPUU_RC_CLEANUP_OK] = "PROFILE_CLEANUP_OK",
     [CPUU_RC_CLEANUP_FAILED] = "PROFILE_CLEANUP_FAILED",
     [CPUU_RC_CLEANUP_CANCELED] = "PROFILE_CLEANUP_CANCELED",
-    [CPUU_RC_UNABLE_OPEN_DEFSTORE] = "PROFILE_IS_UNABLE_OPEN_DEFSTORE",
-    [CPUU_RC_UNABLE_OPEN_MAILBOX_STORE] = "PROFILE_IS_UNABLE_OPEN_MAILBOX_STORE",
-    [CPUU_RC_UNSUPPORTED_AUTHENTICATION] = "PROFILE_HAS_UNSUPPORTED_AUTHENTICATION",
-    [CPUU_RC_CFG_UI_LOCK] = "PROFILE_HAS_CFG_UI_LOCK",
-    [CPUU_RC_OFFLINE_AND_RC] = "PROFILE_IS_OFFLINE_AND_RC",
-    [CPUU_RC_NO_FREESPACE_FOR_BACKUPOST] = "PROFILE_NOT_FREESPACE_FOR_BACKUPOST",
-    [CPUU_RC_MORE_THAN_ONE_ACCOUNT] = "PROFILE_MORE_THAN_ONE_ACCOUNT_IS_ALLOWED_TO_SWITCH",
-    [CPUU_RC_NO_ACCOUNT_ALLOWED] = "PROFILE_NO_ACCOUNT_IS_ALLOWED_TO_SWITCH",
+    [CPUU_RC_IS_UNABLE_OPEN_DEFSTORE] = "PROFILE_IS_UNABLE_OPEN_DEFSTORE",
+    [CPUU_RC_IS_UNABLE_OPEN_MAILBOX_STORE] = "PROFILE_IS_UNABLE_OPEN_MAILBOX_STORE",
+    [CPUU_RC_HAS_UNSUPPORTED_AUTHENTICATION] = "PROFILE_HAS_UNSUPPORTED_AUTHENTICATION",
+    [CPUU_RC_HAS_CFG_UI_LOCK] = "PROFILE_HAS_CFG_UI_LOCK",
+    [CPUU_RC_IS_OFFLINE_AND_RC] = "PROFILE_IS_OFFLINE_AND_RC",
+    [CPUU_RC_NOT_FREESPACE_FOR_BACKUPOST] = "PROFILE_NOT_FREESPACE_FOR_BACKUPOST",
+    [CPUU_RC_MORE_THAN_ONE_ACCOUNT_IS_ALLOWED_TO_SWITCH] = "PROFILE_MORE_THAN_ONE_ACCOUNT_IS_ALLOWED_TO_SWITCH",
+    [CPUU_RC_NO_ACCOUNT_IS_ALLOWED_TO_SWITCH] = "PROFILE_NO_ACCOUNT_IS_ALLOWED_TO_SWITCH",
 };
+/* Sized by its initialisers, so a code appended to cpuu_rc without a name
+ * here makes the table one short and stops the build. */
 _Static_assert(sizeof rc_names / sizeof rc_names[0] == CPUU_RC__MAX, "one name per code");
 
 const char *cpuu_rc_name(int rc)
 {
     return rc >= 0 && rc < CPUU_RC__MAX && rc_names[rc] ? rc_names[rc] : "?";
+}
+
+/* The switch message's outcome (mapi_switchmsg_from_extprops, mapi_session_open_*):
+ * none is CPUU_NO_SWITCH_MSG, an unreadable one CPUU_INVALID_SWITCH_MSG. */
+unsigned cpuu_switchmsg_bits(sr_code sm_code)
+{
+    if (sm_code == SR_OK)
+        return 0;
+    return sm_code == SR_E_NOTFOUND ? CPUU_NO_SWITCH_MSG : CPUU_INVALID_SWITCH_MSG;
 }
 
 /* The spec's "Exit Codes" per mode: success codes give CPUU_SUCCESS, codes
@@ -100,7 +111,7 @@ unsigned cpuu_rc_bits(cpuu_mode mode, int rc, unsigned extra)
     case CPUU_RC_RESTORE_OK:
     case CPUU_RC_CLEANUP_OK:
         return CPUU_SUCCESS;
-    case CPUU_RC_NOT_PROCESSED:      /* no/invalid switch message, dry run */
+    case CPUU_RC_WAS_NOT_PROCESSED:      /* no/invalid switch message, dry run */
         return extra;
     case CPUU_RC_IS_BACKUP:          /* deliberate skips: nothing went wrong */
     case CPUU_RC_ALREADY_UPDATED:

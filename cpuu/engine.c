@@ -106,8 +106,10 @@ mapi_net *cpuu_net_for(cpuu_run_ctx *r, int target, int o365, const mapi_account
     mapi_account tacct = { 0 };
     if (acct) {
         tacct = *acct;
-        if (target)
+        if (target) {   /* LogonNetworkSecurity is the source profile's choice */
             tacct.rpc.enabled = 0;
+            tacct.logon = MAPI_LOGON_NEGOTIATE;
+        }
     }
     mapi_net *net = NULL;
     if (mapi_netopts_from_account(acct ? &tacct : NULL, o365, side, &o, err) == SR_OK)
@@ -152,7 +154,7 @@ static int address_unknown(const sr_err *e)
 
 static int logon_rc(const sr_err *e)
 {
-    return address_unknown(e) ? CPUU_RC_NOT_RESOLVED : CPUU_RC_UNABLE_OPEN_MAILBOX_STORE;
+    return address_unknown(e) ? CPUU_RC_NOT_RESOLVED : CPUU_RC_IS_UNABLE_OPEN_MAILBOX_STORE;
 }
 
 static mapi_session *logon(cpuu_run_ctx *r, cpuu_sides *sd, int target, const mapi_account *acct,
@@ -165,13 +167,16 @@ static mapi_session *logon(cpuu_run_ctx *r, cpuu_sides *sd, int target, const ma
     if (!*ad && !(*ad = cpuu_ad_for(r, *net, target, target ? NULL : acct->autodiscover_url,
                                     domain_of(smtp), err)))
         return NULL;
+    char *fallback = target ? NULL : mapi_account_fallback_ews_url(acct);
     mapi_session_opts so = { .mailbox = smtp, .ad = *ad, .impersonate = impersonate,
-                             .profile_legacy_dn = legacy_dn };
+                             .profile_legacy_dn = legacy_dn, .fallback_ews_url = fallback };
     /* The mailbox as the profile knows it: a migrated source mailbox answers
      * Autodiscover with a redirect to the target, so a known EWS URL wins. */
     if (acct->ews_url && *acct->ews_url && sr_streq_ci(smtp, acct->smtp))
         so.ews_url = acct->ews_url;
-    return mapi_session_logon(*net, &so, err);
+    mapi_session *s = mapi_session_logon(*net, &so, err);
+    free(fallback);
+    return s;
 }
 
 /* The first read on a mailbox; what it fills is the caller's (arg). */
@@ -236,14 +241,14 @@ static int open_source(cpuu_run_ctx *r, const mapi_profile *p, cpuu_sides *sd, c
     if (sme.code == SR_E_NOTFOUND) {
         sr_log(SR_LOG_NOTICE, p->name, "no switch message in %s: the mailbox is not switched yet; "
                "profile not processed", a->smtp);
-        *extra = CPUU_NO_SWITCH_MSG;
-        return CPUU_RC_NOT_PROCESSED;
+        *extra = cpuu_switchmsg_bits(sme.code);
+        return CPUU_RC_WAS_NOT_PROCESSED;
     }
     if (sme.code != SR_OK) {
         sr_log(SR_LOG_ERROR, p->name, "invalid switch message in %s: %s; profile not processed",
                a->smtp, sme.msg);
-        *extra = CPUU_INVALID_SWITCH_MSG;
-        return CPUU_RC_NOT_PROCESSED;
+        *extra = cpuu_switchmsg_bits(sme.code);
+        return CPUU_RC_WAS_NOT_PROCESSED;
     }
     sr_log(SR_LOG_INFO, p->name, "switch message: %s -> %s (%s)%s", a->smtp, sm->target_smtp,
            sm->target_legacy_dn, sm->target_is_o365 ? ", Office 365" : "");
@@ -477,7 +482,7 @@ static int update_with_sessions(cpuu_run_ctx *r, mapi_profile *p, cpuu_sides *sd
         c->dry_run = 1;
         run_features(r, c);
         sr_log(SR_LOG_NOTICE, p->name, "dry run: profile not changed");
-        return CPUU_RC_NOT_PROCESSED;
+        return CPUU_RC_WAS_NOT_PROCESSED;
     }
     sr_code rc = mapi_pstore_backup(r->store, p->name, &e);
     *made_backup = rc == SR_OK;

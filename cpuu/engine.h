@@ -21,39 +21,12 @@
 
 #include "configs/configs.h"
 #include "cpuu/feature.h"
-#include "cpuu_invoke/cpuu_invoke.h"
 #include "mapi/mapi.h"
+#include "util/codes.h"
 #include "util/util.h"
 
 /* ---- the spec's "CPUU Return Codes" (CSV) --------------------------------- */
-typedef enum {
-    CPUU_RC_NOT_PROCESSED = 0,
-    CPUU_RC_IS_BACKUP = 1,
-    CPUU_RC_ALREADY_UPDATED = 2,
-    CPUU_RC_BACKUP_NOT_FOUND = 3,
-    CPUU_RC_NOT_RESOLVED = 4,
-    CPUU_RC_NOT_EXCHANGE_SERVICE = 5,
-    CPUU_RC_IS_OFFLINE = 6,
-    CPUU_RC_HAS_NO_SERVER = 7,
-    CPUU_RC_UNEXPECTED_SERVICES = 8,
-    CPUU_RC_FAILED_TO_CREATE_BACKUP = 9,
-    CPUU_RC_MODIFYING_OK = 10,
-    CPUU_RC_MODIFYING_FAILED = 11,
-    CPUU_RC_RESTORE_OK = 12,
-    CPUU_RC_RESTORE_FAILED = 13,
-    CPUU_RC_CLEANUP_OK = 14,
-    CPUU_RC_CLEANUP_FAILED = 15,
-    CPUU_RC_CLEANUP_CANCELED = 16,
-    CPUU_RC_UNABLE_OPEN_DEFSTORE = 17,
-    CPUU_RC_UNABLE_OPEN_MAILBOX_STORE = 18,
-    CPUU_RC_UNSUPPORTED_AUTHENTICATION = 19,
-    CPUU_RC_CFG_UI_LOCK = 20,
-    CPUU_RC_OFFLINE_AND_RC = 21,
-    CPUU_RC_NO_FREESPACE_FOR_BACKUPOST = 22,
-    CPUU_RC_MORE_THAN_ONE_ACCOUNT = 23,
-    CPUU_RC_NO_ACCOUNT_ALLOWED = 24,
-    CPUU_RC__MAX
-} cpuu_rc;
+/* The codes themselves (cpuu_rc, CPUU_RC_*) and the exit bits: util/codes.h. */
 
 /* The spec's name ("PROFILE_MODIFYING_OK"); static, "?" when out of range. */
 const char *cpuu_rc_name(int rc);
@@ -64,6 +37,9 @@ typedef enum { CPUU_MODE_UPDATE = 0, CPUU_MODE_ROLLBACK, CPUU_MODE_CLEANUP } cpu
  * "Exit Codes" table); extra = CPUU_NO_SWITCH_MSG / CPUU_INVALID_SWITCH_MSG
  * when the profile stopped at the switch message, else 0. */
 unsigned cpuu_rc_bits(cpuu_mode mode, int rc, unsigned extra);
+/* The exit bit for a switch message outcome: 0 for SR_OK, CPUU_NO_SWITCH_MSG
+ * for SR_E_NOTFOUND (none), else CPUU_INVALID_SWITCH_MSG. */
+unsigned cpuu_switchmsg_bits(sr_code sm_code);
 
 /* ---- the command line ------------------------------------------------------- */
 typedef struct cpuu_opts {

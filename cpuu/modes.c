@@ -72,10 +72,10 @@ int cpuu_status_prev(const cpuu_run_ctx *r, const char *profile)
     char *p = state_path(r, profile, ".status");
     sr_err e;
     char *t = p ? sr_read_file(p, 64, NULL, &e) : NULL;
-    int v = t ? atoi(t) : CPUU_RC_NOT_PROCESSED;
+    int v = t ? atoi(t) : CPUU_RC_WAS_NOT_PROCESSED;
     free(t);
     free(p);
-    return v >= 0 && v < CPUU_RC__MAX ? v : CPUU_RC_NOT_PROCESSED;
+    return v >= 0 && v < CPUU_RC__MAX ? v : CPUU_RC_WAS_NOT_PROCESSED;
 }
 
 void cpuu_status_save(const cpuu_run_ctx *r, const char *profile, int rc)
@@ -218,13 +218,13 @@ static int precheck(const cpuu_run_ctx *r, const mapi_profile *p)
     if (p->n_accounts > 1 && !listed) {
         sr_log(SR_LOG_ERROR, p->name, "profile %s contains multiple Exchange accounts; set "
                "ProcessedDomainsFQDNs to say whether the primary one may be switched", p->name);
-        return CPUU_RC_MORE_THAN_ONE_ACCOUNT;
+        return CPUU_RC_MORE_THAN_ONE_ACCOUNT_IS_ALLOWED_TO_SWITCH;
     }
     const mapi_account *a = &p->accounts[0];
     if (listed && !domain_allowed(r, a)) {
         sr_log(SR_LOG_ERROR, p->name, "primary Exchange account %s is not in a domain of "
                "ProcessedDomainsFQDNs: not switched", a->smtp ? a->smtp : "(no address)");
-        return CPUU_RC_NO_ACCOUNT_ALLOWED;
+        return CPUU_RC_NO_ACCOUNT_IS_ALLOWED_TO_SWITCH;
     }
     if (!a->home_server || !*a->home_server || !a->legacy_dn || !*a->legacy_dn || !a->smtp) {
         sr_log(SR_LOG_ERROR, p->name, "the Exchange account has no %s", !a->home_server || !*a->home_server
@@ -285,14 +285,14 @@ void cpuu_mode_update(cpuu_run_ctx *r)
                      &e) != SR_OK) {
         sr_log(SR_LOG_ERROR, "cpuu", "%s", e.msg);
         r->bits |= CPUU_GLOBAL_ERR;
-        mapi_names_free(names, n);
+        sr_strv_free(names);
         return;
     }
     if (n == 0)
         sr_log(SR_LOG_NOTICE, "cpuu", "no profile in %s: nothing to update", mapi_pstore_dir(r->store));
     for (size_t i = 0; i < n && !stop_here(r, n - i); i++)
         update_one(r, names[i], !given && !r->opts->default_profile);
-    mapi_names_free(names, n);
+    sr_strv_free(names);
 }
 
 /* ---- rollback -------------------------------------------------------------- */
@@ -341,7 +341,7 @@ void cpuu_mode_rollback(cpuu_run_ctx *r)
     if (select_names(r, given, r->opts->undo_default_profile, &names, &n, &e) != SR_OK) {
         sr_log(SR_LOG_ERROR, "cpuu", "%s", e.msg);
         r->bits |= CPUU_GLOBAL_ERR;
-        mapi_names_free(names, n);
+        sr_strv_free(names);
         return;
     }
     size_t done = 0;
@@ -356,7 +356,7 @@ void cpuu_mode_rollback(cpuu_run_ctx *r)
     }
     if (!done)
         sr_log(SR_LOG_NOTICE, "cpuu", "no backup copy found: nothing to roll back");
-    mapi_names_free(names, n);
+    sr_strv_free(names);
 }
 
 /* ---- cleanup --------------------------------------------------------------- */
@@ -373,7 +373,7 @@ static void cleanup_one(cpuu_run_ctx *r, const char *name, int explicit, int can
     if (!has_backup && !has_dir) {
         if (explicit) {
             sr_log(SR_LOG_INFO, name, "no backups: nothing to clean up");
-            cpuu_report(r, CPUU_MODE_CLEANUP, name, CPUU_RC_NOT_PROCESSED, 0);
+            cpuu_report(r, CPUU_MODE_CLEANUP, name, CPUU_RC_WAS_NOT_PROCESSED, 0);
         }
         goto out;
     }
@@ -384,7 +384,7 @@ static void cleanup_one(cpuu_run_ctx *r, const char *name, int explicit, int can
     if (mapi_pstore_load(r->store, name, &p, &e) != SR_OK || !p.status.updated) {
         sr_log(SR_LOG_WARN, name, "not updated successfully%s: backups kept for a rollback",
                e.code == SR_E_NOTFOUND ? " (profile missing)" : "");
-        cpuu_report(r, CPUU_MODE_CLEANUP, name, CPUU_RC_NOT_PROCESSED, 0);
+        cpuu_report(r, CPUU_MODE_CLEANUP, name, CPUU_RC_WAS_NOT_PROCESSED, 0);
         goto out;
     }
     int rc = CPUU_RC_CLEANUP_OK;
@@ -414,7 +414,7 @@ void cpuu_mode_cleanup(cpuu_run_ctx *r)
     if (select_names(r, given, 0, &names, &n, &e) != SR_OK) {
         sr_log(SR_LOG_ERROR, "cpuu", "%s", e.msg);
         r->bits |= CPUU_GLOBAL_ERR;
-        mapi_names_free(names, n);
+        sr_strv_free(names);
         return;
     }
     for (size_t i = 0; i < n; i++) {
@@ -433,5 +433,5 @@ void cpuu_mode_cleanup(cpuu_run_ctx *r)
         }
         cleanup_one(r, names[i], 0, canceled);
     }
-    mapi_names_free(names, n);
+    sr_strv_free(names);
 }

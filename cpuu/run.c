@@ -105,19 +105,10 @@ static char *dir_of(const char *path)
     return sl ? sr_asprintf("%.*s", (int)(sl == path ? 1 : sl - path), path) : sr_strdup(".");
 }
 
-static const char *const bit_names[] = {
-    "CPUU_SUCCESS", "CPUU_NO_SWITCH_MSG", "CPUU_SWITCH_ERR", "CPUU_USER_ABORT", "CPUU_GLOBAL_ERR",
-    "CPUU_CRASH", "CPUU_FAILED_TO_WRITE_LOG", "CPUU_FAILED_TO_CREATE_TMP_DIR",
-    "CPUU_FAILED_TO_COPY_LOCALLOG_TO_REMOTE_SHARE", "CPUU_INVALID_SWITCH_MSG",
-};
-
 static void log_exit(unsigned bits)
 {
-    char buf[400] = "";
-    for (unsigned i = 0; i < sizeof bit_names / sizeof bit_names[0]; i++)
-        if (bits & (1u << i))
-            snprintf(buf + strlen(buf), sizeof buf - strlen(buf), "%s%s", buf[0] ? "|" : "", bit_names[i]);
-    sr_log(SR_LOG_NOTICE, "cpuu", "exit %u (%s)", bits, buf[0] ? buf : "CPUU_CANNOT_START");
+    char buf[400];
+    sr_log(SR_LOG_NOTICE, "cpuu", "exit %u (%s)", bits, sr_cpuu_bits_describe(bits, buf, sizeof buf));
 }
 
 /* Log + CSV; returns the log stream (NULL: stderr) and sets bits on failure. */

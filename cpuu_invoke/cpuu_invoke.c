@@ -15,31 +15,10 @@
 
 extern char **environ;
 
-static long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
-
 char *invoke_describe_bits(unsigned bits)
 {
-    static const char *const names[] = {
-        "CPUU_SUCCESS", "CPUU_NO_SWITCH_MSG", "CPUU_SWITCH_ERR", "CPUU_USER_ABORT",
-        "CPUU_GLOBAL_ERR", "CPUU_CRASH", "CPUU_FAILED_TO_WRITE_LOG",
-        "CPUU_FAILED_TO_CREATE_TMP_DIR", "CPUU_FAILED_TO_COPY_LOCALLOG_TO_REMOTE_SHARE",
-        "CPUU_INVALID_SWITCH_MSG",
-    };
-    if (bits == 0)
-        return sr_strdup("CPUU_CANNOT_START");
-    char buf[512] = "";
-    for (unsigned i = 0; i < sizeof names / sizeof names[0]; i++)
-        if (bits & (1u << i))
-            snprintf(buf + strlen(buf), sizeof buf - strlen(buf), "%s%s", buf[0] ? "|" : "", names[i]);
-    unsigned unknown = bits & ~((1u << (sizeof names / sizeof names[0])) - 1);
-    if (unknown)
-        snprintf(buf + strlen(buf), sizeof buf - strlen(buf), "%s0x%x", buf[0] ? "|" : "", unknown);
-    return sr_strdup(buf);
+    char buf[512];
+    return sr_strdup(sr_cpuu_bits_describe(bits, buf, sizeof buf));
 }
 
 /* One attempt's live state, fed by the progress lines. */
@@ -59,11 +38,11 @@ static void on_line(watch *w, const char *line)
     if (strncmp(line, "openstore begin", 15) == 0) {
         w->stage = ST_STORE;
         snprintf(w->stage_what, sizeof w->stage_what, "openstore%.68s", line + 15);
-        w->stage_started = now_ms();
+        w->stage_started = sr_now_ms();
     } else if (strncmp(line, "feature begin ", 14) == 0) {
         w->stage = ST_FEATURE;
         snprintf(w->stage_what, sizeof w->stage_what, "feature %.70s", line + 14);
-        w->stage_started = now_ms();
+        w->stage_started = sr_now_ms();
     } else if (strncmp(line, "openstore end", 13) == 0 || strncmp(line, "feature end", 11) == 0) {
         w->stage = ST_NONE;
     } else if (sscanf(line, "exit %u", &bits) == 1) {
@@ -143,8 +122,8 @@ static void free_child_env(char **env)
 static void stop_group(pid_t pid, unsigned grace_ms)
 {
     kill(-pid, SIGTERM);
-    long end = now_ms() + grace_ms;
-    while (now_ms() < end) {
+    long end = sr_now_ms() + grace_ms;
+    while (sr_now_ms() < end) {
         if (waitpid(pid, NULL, WNOHANG) == pid)
             return;
         usleep(10000);
@@ -196,14 +175,14 @@ static sr_code run_once(char *const argv[], const invoke_opts *o, attempt *a, sr
         close(secret[1]);
     }
     memset(a, 0, sizeof *a);
-    a->w.started = now_ms();
+    a->w.started = sr_now_ms();
     if (read(execfail[0], &a->exec_errno, sizeof a->exec_errno) != (ssize_t)sizeof a->exec_errno)
         a->exec_errno = 0;   /* EOF: exec succeeded */
     close(execfail[0]);
     for (int open_pipe = 1; open_pipe;) {
         const char *which;
         long dl = next_deadline(&a->w, o, &which);
-        long wait = dl < 0 ? 1000 : dl - now_ms();
+        long wait = dl < 0 ? 1000 : dl - sr_now_ms();
         if (dl >= 0 && wait <= 0) {
             if (which != a->w.stage_what)
                 snprintf(a->w.stage_what, sizeof a->w.stage_what, "%s", which);
@@ -238,7 +217,7 @@ static sr_code run_once(char *const argv[], const invoke_opts *o, attempt *a, sr
     for (;;) {
         if (waitpid(pid, &a->status, WNOHANG) == pid)
             return SR_OK;
-        if (end >= 0 && now_ms() >= end) {
+        if (end >= 0 && sr_now_ms() >= end) {
             snprintf(a->w.stage_what, sizeof a->w.stage_what, "global");
             a->timed_out = 1;
             stop_group(pid, o->kill_grace_ms ? o->kill_grace_ms : 2000);

@@ -13,26 +13,12 @@
  * (CPUU_SECRET_FD), never in argv or the environment, where other users or a
  * core dump of the parent's children could read it.
  *
- * Depends on util only.  Ownership: invoke_run fills a caller-owned result. */
+ * Depends on util only (the exit bits are in util/codes.h).  Ownership: invoke_run fills a caller-owned result. */
 #ifndef INVOKE_CPUU_INVOKE_H
 #define INVOKE_CPUU_INVOKE_H
 
+#include "util/codes.h"  /* CPUU_* exit bits */
 #include "util/util.h"
-
-/* The spec's ClientProfileUpdatingUtility exit bits ("Exit Codes"). */
-enum {
-    CPUU_CANNOT_START = 0,
-    CPUU_SUCCESS = 1,
-    CPUU_NO_SWITCH_MSG = 2,
-    CPUU_SWITCH_ERR = 4,
-    CPUU_USER_ABORT = 8,
-    CPUU_GLOBAL_ERR = 16,
-    CPUU_CRASH = 32,
-    CPUU_FAILED_TO_WRITE_LOG = 64,
-    CPUU_FAILED_TO_CREATE_TMP_DIR = 128,
-    CPUU_FAILED_TO_COPY_LOCALLOG_TO_REMOTE_SHARE = 256,
-    CPUU_INVALID_SWITCH_MSG = 512,
-};
 
 typedef struct invoke_opts {
     unsigned open_store_wait_s;  /* OpenStoreWait: max seconds inside "openstore begin" (0: none) */

@@ -2,8 +2,3 @@
 MODULES += cpuu_invoke
 cpuu_invoke_SRCS := cpuu_invoke/cpuu_invoke.c
 cpuu_invoke_LDLIBS :=
-
-TESTS += test_cpuu_invoke
-test_cpuu_invoke_SRCS := tests/unit/test_cpuu_invoke.c
-test_cpuu_invoke_USES := cpuu_invoke util
-test_cpuu_invoke_LDLIBS := -lcunit

@@ -17,13 +17,6 @@
 enum { DEF_CONNECT_MS = 5000, DEF_OP_MS = 15000, DEF_PAGE = 500, DEF_BATCH = 250 };
 typedef enum { MODE_LDAPS, MODE_STARTTLS, MODE_PLAIN } tls_mode;
 
-static long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
-
 static struct timeval tv_of(int ms)
 {
     struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
@@ -249,7 +242,7 @@ static sr_code set_options(ldapdir *d, const ldapdir_opts *o, int connect_ms, sr
 
 static sr_code open_tls(ldapdir *d, tls_mode mode, int connect_ms, sr_err *err)
 {
-    long t0 = now_ms();
+    long t0 = sr_now_ms();
     pthread_t th;
     d->wd_done = d->wd_fired = 0;
     int have_wd = pthread_create(&th, NULL, watchdog, d) == 0;
@@ -265,7 +258,7 @@ static sr_code open_tls(ldapdir *d, tls_mode mode, int connect_ms, sr_err *err)
     }
     if (rc == LDAP_SUCCESS && !d->wd_fired)
         return SR_OK;
-    long spent = now_ms() - t0;
+    long spent = sr_now_ms() - t0;
     if (d->wd_fired || rc == LDAP_TIMEOUT || spent >= connect_ms - 50) {
         d->broken = 1;
         return sr_err_set(err, SR_E_TIMEOUT, "DC %s: no answer within %d ms (%s)", d->dc, connect_ms,

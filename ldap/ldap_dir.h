@@ -160,9 +160,6 @@ typedef enum {
 
 /* Static name ("not-found", ...). */
 const char *ldapdir_outcome_name(ldapdir_outcome o);
-/* SwitchResMB exit bits for a mailbox that ended with o: 0 for OK, else 1
- * ("Processing failed with errors"); the mailbox is skipped, others go on. */
-int ldapdir_outcome_exit_bits(ldapdir_outcome o);
 /* Outcome of one resolution, when the caller needs a target (need_target). */
 ldapdir_outcome ldapdir_outcome_of(const ldapdir_result *r, int need_target);
 
@@ -170,10 +167,9 @@ ldapdir_outcome ldapdir_outcome_of(const ldapdir_result *r, int need_target);
 /* Autodiscover URLs from the serviceConnectionPoint objects (keyword
  * 77378F46-2C66-4aa9-A6A6-3E7A48B19596) under the configuration partition;
  * those whose "Site=" keyword equals site (may be NULL) come first.
- * *urls is a NULL-terminated array; caller frees with ldapdir_strv_free. */
+ * *urls is a NULL-terminated array; caller frees with sr_strv_free (util.h). */
 sr_code ldapdir_scp_autodiscover(ldapdir *d, const char *site, char ***urls,
                                  size_t *n, sr_err *err);
-void ldapdir_strv_free(char **v);
 
 /* ---- switch message values -------------------------------------------------- */
 typedef enum {

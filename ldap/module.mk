@@ -4,11 +4,3 @@
 MODULES += ldap
 ldap_SRCS := $(sort $(wildcard ldap/*.c))
 ldap_LDLIBS := -lldap -llber -lpthread
-
-# Integration test against a real directory lab (tests/lab/slapd-lab.sh by
-# default; LAB_SCRIPT=tests/lab/samba-lab.sh for the Samba AD DC).  The same
-# binary is the resolve benchmark: test_ldap --bench N.
-TESTS += test_ldap
-test_ldap_SRCS := tests/integration/test_ldap.c
-test_ldap_USES := ldap testutil util
-test_ldap_LDLIBS := -lcunit -lpthread

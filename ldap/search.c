@@ -53,13 +53,6 @@ char *ldapdir_filter_escape(const char *value, size_t len)
     return out;
 }
 
-static long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
-
 static int deliver(ldapdir *d, LDAPMessage *msg, ldapdir_entry_cb cb, void *ctx)
 {
     ldapdir_entry e = { .ld = d->ld, .msg = msg };
@@ -116,9 +109,9 @@ static sr_code one_page(ldapdir *d, const char *base, const char *filter, char *
         ldap_control_free(pctrl);
     if (rc != LDAP_SUCCESS)
         return ldapdir__ldap_err(d, rc, "search", err);
-    long deadline = now_ms() + d->op_timeout_ms;
+    long deadline = sr_now_ms() + d->op_timeout_ms;
     for (;;) {
-        long left = deadline - now_ms();
+        long left = deadline - sr_now_ms();
         struct timeval wait = { left > 0 ? left / 1000 : 0, left > 0 ? (left % 1000) * 1000 : 0 };
         LDAPMessage *msg = NULL;
         int got = left > 0 ? ldap_result(d->ld, msgid, LDAP_MSG_ONE, &wait, &msg) : 0;

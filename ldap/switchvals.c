@@ -10,7 +10,7 @@
 /* Keyword that marks an Exchange Autodiscover service connection point. */
 #define SCP_AUTODISCOVER_GUID "77378F46-2C66-4aa9-A6A6-3E7A48B19596"
 
-static const char *const outcome_names[LDAPDIR_OUT__MAX] = {
+static const char *const outcome_names[] = {
     [LDAPDIR_OUT_OK] = "ok",
     [LDAPDIR_OUT_NOT_FOUND] = "not-found",
     [LDAPDIR_OUT_AMBIGUOUS] = "ambiguous",
@@ -19,16 +19,12 @@ static const char *const outcome_names[LDAPDIR_OUT__MAX] = {
     [LDAPDIR_OUT_NO_LEGACY_DN] = "no-legacy-dn",
     [LDAPDIR_OUT_DIRECTORY_DOWN] = "directory-down",
 };
+/* Sized by its initialisers: an outcome appended without a name stops the build. */
 _Static_assert(sizeof outcome_names / sizeof outcome_names[0] == LDAPDIR_OUT__MAX, "outcome names");
 
 const char *ldapdir_outcome_name(ldapdir_outcome o)
 {
     return o >= 0 && o < LDAPDIR_OUT__MAX ? outcome_names[o] : "unknown";
-}
-
-int ldapdir_outcome_exit_bits(ldapdir_outcome o)
-{
-    return o == LDAPDIR_OUT_OK ? 0 : 1;   /* SwitchResMB bit 1: failed with errors */
 }
 
 ldapdir_outcome ldapdir_outcome_of(const ldapdir_result *r, int need_target)
@@ -188,13 +184,6 @@ static int on_scp(const ldapdir_entry *e, void *vctx)
     return 0;
 }
 
-void ldapdir_strv_free(char **v)
-{
-    for (size_t i = 0; v && v[i]; i++)
-        free(v[i]);
-    free(v);
-}
-
 sr_code ldapdir_scp_autodiscover(ldapdir *d, const char *site, char ***urls, size_t *n, sr_err *err)
 {
     *urls = NULL;
@@ -211,14 +200,14 @@ sr_code ldapdir_scp_autodiscover(ldapdir *d, const char *site, char ***urls, siz
         rc = sr_err_set(err, SR_E_NOTFOUND, "DC %s: no Autodiscover service connection point under %s",
                         d->dc, d->config_base);
     if (rc != SR_OK) {
-        ldapdir_strv_free(c.urls);
+        sr_strv_free(c.urls);
         free(c.insite);
         return rc;
     }
     /* Stable partition: the site's own SCPs first, as Outlook orders them. */
     char **sorted = calloc(c.n + 1, sizeof *sorted);
     if (!sorted) {
-        ldapdir_strv_free(c.urls);
+        sr_strv_free(c.urls);
         free(c.insite);
         return sr_err_set(err, SR_E_NOMEM, "out of memory");
     }

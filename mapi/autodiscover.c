@@ -42,13 +42,6 @@ static char **copy_list(const char *const *in)
     return out;
 }
 
-static void free_list(char **l)
-{
-    for (size_t i = 0; l && l[i]; i++)
-        free(l[i]);
-    free(l);
-}
-
 mapi_ad *mapi_ad_new(mapi_net *net, const mapi_ad_opts *o, sr_err *err)
 {
     static const mapi_ad_opts none = { 0 };
@@ -86,8 +79,8 @@ void mapi_ad_free(mapi_ad *ad)
     if (!ad)
         return;
     free(ad->side); free(ad->configured_url); free(ad->local_xml_dir);
-    free_list(ad->scp_urls);
-    free_list(ad->url_domains);
+    sr_strv_free(ad->scp_urls);
+    sr_strv_free(ad->url_domains);
     for (size_t i = 0; i < ad->n_domain_url; i++) {
         free(ad->domain_url[i].key);
         free(ad->domain_url[i].val);

@@ -263,10 +263,6 @@ const char *mapi_eid_kind_name(mapi_eid_kind k);
 #define MAPI_SMP_CREATED_AT  "CreatedAt"         /* SystemTime */
 #define MAPI_SMP_RECREATED   "MailboxRecreated"  /* Boolean (recreate message) */
 
-/* Spec codes (CPUU CSV / exit): no switch message / invalid switch message. */
-#define MAPI_CPUU_NO_SWITCH_MSG      2
-#define MAPI_CPUU_INVALID_SWITCH_MSG 512
-
 typedef enum {
     MAPI_SWITCHMSG_LEGACY = 1,       /* target is on-premises Exchange */
     MAPI_SWITCHMSG_CONTEMPORARY = 2  /* target may be Office 365 (carries the O365 flag) */
@@ -291,12 +287,10 @@ sr_code mapi_switchmsg_validate(const mapi_switchmsg *m, sr_err *err);
 sr_code mapi_switchmsg_to_extprops(const mapi_switchmsg *m, mapi_extprops *l, sr_err *err);
 /* Read a message from the properties of a GetItem/FindItem answer (other
  * properties in l are ignored).  SR_E_NOTFOUND when none of ours is present
- * (no switch message → CPUU code 2); SR_E_PARSE when present but missing,
- * mistyped or invalid (→ code 512).  On success the caller owns *m. */
+ * (no switch message); SR_E_PARSE when present but missing,
+ * mistyped or invalid (cpuu/csv.c turns both into the spec's exit bits).
+ * On success the caller owns *m. */
 sr_code mapi_switchmsg_from_extprops(const mapi_extprops *l, mapi_switchmsg *m, sr_err *err);
-/* The spec code for a result of mapi_switchmsg_from_extprops (0 for SR_OK,
- * MAPI_CPUU_NO_SWITCH_MSG for SR_E_NOTFOUND, else MAPI_CPUU_INVALID_SWITCH_MSG). */
-int mapi_switchmsg_cpuu_code(sr_code rc);
 
 /* The recreate message: the mailbox was recreated at created_at by created_by. */
 typedef struct mapi_recreatemsg {

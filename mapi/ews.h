@@ -318,6 +318,9 @@ typedef struct mapi_session_opts {
     mapi_ad *ad;               /* borrowed; used when ews_url is NULL */
     int impersonate;           /* ExchangeImpersonation instead of explicit access */
     const char *profile_legacy_dn; /* when set, compared with Autodiscover's LegacyDN */
+    const char *fallback_ews_url;  /* when Autodiscover finds nothing (not for an address
+                                    * it says is unknown): the Outlook Anywhere host's EWS,
+                                    * mapi_account_fallback_ews_url; NULL = none */
 } mapi_session_opts;
 
 typedef struct mapi_session mapi_session;

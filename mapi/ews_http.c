@@ -26,13 +26,6 @@ struct mapi_net {
     mapi_oauth_cache oauth;
 };
 
-long long mapi_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 void mapi_sleep_ms(long ms)
 {
     struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
@@ -351,7 +344,7 @@ static int may_retry(const mapi_net *net, const xfer *x, unsigned delay_ms)
 static void schedule_retry(xfer *x, unsigned delay_ms)
 {
     x->state = X_WAITING;
-    x->wait_until = mapi_now_ms() + delay_ms;
+    x->wait_until = sr_now_ms() + delay_ms;
     x->waited_ms += delay_ms;
 }
 
@@ -572,7 +565,7 @@ void mapi_http_resp_clear(mapi_http_resp *r)
 static size_t start_ready(mapi_net *net, xfer *xs, size_t n, size_t running, const char *token,
                           size_t *done)
 {
-    long long now = mapi_now_ms();
+    long long now = sr_now_ms();
     for (size_t i = 0; i < n && running < net->o.max_parallel; i++) {
         xfer *x = &xs[i];
         if (x->state == X_PENDING || (x->state == X_WAITING && x->wait_until <= now)) {
@@ -591,7 +584,7 @@ static long poll_wait_ms(const xfer *xs, size_t n, size_t running)
 {
     if (running)
         return 100;
-    long long now = mapi_now_ms(), next = now + 1000;
+    long long now = sr_now_ms(), next = now + 1000;
     for (size_t i = 0; i < n; i++)
         if (xs[i].state == X_WAITING && xs[i].wait_until < next)
             next = xs[i].wait_until;
@@ -604,9 +597,9 @@ static void run_loop(mapi_net *net, xfer *xs, size_t n, const char *token)
     for (size_t i = 0; i < n; i++)   /* a second pass leaves finished ones alone */
         done += xs[i].state == X_DONE;
     const mapi_netopts *o = &net->o;
-    long long hard = mapi_now_ms() + (o->timeout_ms + 1000) * (long long)(o->max_retries + 1) +
+    long long hard = sr_now_ms() + (o->timeout_ms + 1000) * (long long)(o->max_retries + 1) +
                      o->max_backoff_ms;
-    while (done < n && mapi_now_ms() < hard) {
+    while (done < n && sr_now_ms() < hard) {
         running = start_ready(net, xs, n, running, token, &done);
         int still = 0;
         curl_multi_perform(net->multi, &still);

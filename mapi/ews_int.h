@@ -77,7 +77,6 @@ typedef struct mapi_oauth_cache {
 mapi_oauth_cache *mapi_net_oauth(mapi_net *net);
 void mapi_oauth_cache_clear(mapi_oauth_cache *c);
 
-long long mapi_now_ms(void);
 void mapi_sleep_ms(long ms);
 
 /* ---- XML (ews_xml.c) ------------------------------------------------------ */

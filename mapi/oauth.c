@@ -303,7 +303,7 @@ const char *mapi_oauth_token(mapi_net *net, sr_err *err)
 {
     mapi_oauth_cache *c = mapi_net_oauth(net);
     const mapi_netopts *o = mapi_net_opts(net);
-    if (c->token && mapi_now_ms() < c->expires_at)
+    if (c->token && sr_now_ms() < c->expires_at)
         return c->token;
     mapi_oauth_cache_clear(c);
     int cert = o->client_cert_file && o->client_key_file;
@@ -331,6 +331,6 @@ const char *mapi_oauth_token(mapi_net *net, sr_err *err)
     /* renew early so a batch never starts with a dying token: a minute
      * before a long-lived one expires, half-way through a short one */
     c->token = tok;
-    c->expires_at = mapi_now_ms() + (exp > 120 ? exp - 60 : exp / 2) * 1000LL;
+    c->expires_at = sr_now_ms() + (exp > 120 ? exp - 60 : exp / 2) * 1000LL;
     return c->token;
 }

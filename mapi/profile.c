@@ -29,20 +29,6 @@ struct mapi_pstore {
 
 /* ---- names --------------------------------------------------------------------------- */
 
-static int utf8_ok(const unsigned char *s)
-{
-    while (*s) {
-        int n = *s < 0x80 ? 0 : (*s & 0xE0) == 0xC0 ? 1 : (*s & 0xF0) == 0xE0 ? 2 : (*s & 0xF8) == 0xF0 ? 3 : -1;
-        if (n < 0 || (n == 1 && *s < 0xC2))
-            return 0;
-        s++;
-        for (int i = 0; i < n; i++, s++)
-            if ((*s & 0xC0) != 0x80)
-                return 0;
-    }
-    return 1;
-}
-
 static int has_backup_suffix(const char *name)
 {
     size_t n = strlen(name), k = strlen(MAPI_PROFILE_BACKUP_SUFFIX);
@@ -63,7 +49,7 @@ static sr_code name_check_base(const char *name, size_t max, sr_err *err)
         if (*p == '/' || *p < 0x20 || *p == 0x7F)
             return sr_err_set(err, SR_E_INVALID, "profile name '%.80s': '/' or control character at byte %zu",
                               name, (size_t)(p - (const unsigned char *)name));
-    if (!utf8_ok((const unsigned char *)name))
+    if (!sr_utf8_valid(name))
         return sr_err_set(err, SR_E_INVALID, "profile name: not valid UTF-8");
     return SR_OK;
 }
@@ -268,13 +254,6 @@ void mapi_pstore_set_lock_timeout(mapi_pstore *st, unsigned ms)
     st->lock_timeout_ms = ms;
 }
 
-void mapi_names_free(char **names, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        free(names[i]);
-    free(names);
-}
-
 static int cmp_names(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
@@ -295,7 +274,7 @@ sr_code mapi_pstore_list(mapi_pstore *st, char ***names, size_t *n, sr_err *err)
         char *name = unescape_file(de->d_name);
         if (!name)
             continue;   /* locks, temp files of atomic writes, strangers */
-        char **nv = realloc(v, (cnt + 1) * sizeof *nv);
+        char **nv = realloc(v, (cnt + 2) * sizeof *nv);   /* and the NULL */
         if (!nv) {
             free(name);
             rc = sr_err_set(err, SR_E_NOMEM, "profile store: out of memory");
@@ -303,10 +282,11 @@ sr_code mapi_pstore_list(mapi_pstore *st, char ***names, size_t *n, sr_err *err)
         }
         v = nv;
         v[cnt++] = name;
+        v[cnt] = NULL;
     }
     closedir(d);
     if (rc != SR_OK) {
-        mapi_names_free(v, cnt);
+        sr_strv_free(v);
         return rc;
     }
     if (cnt)
@@ -491,7 +471,7 @@ static sr_code clear_other_defaults(mapi_pstore *st, const char *keep, sr_err *e
         mapi_profile_clear(&other);
         unlock_profile(fd);
     }
-    mapi_names_free(names, n);
+    sr_strv_free(names);
     return rc;
 }
 
@@ -570,7 +550,7 @@ char *mapi_pstore_default(mapi_pstore *st, sr_err *err)
             found = sr_strdup(p.name);
         mapi_profile_clear(&p);
     }
-    mapi_names_free(names, n);
+    sr_strv_free(names);
     if (!found)
         sr_err_set(err, SR_E_NOTFOUND, "profile store %s: no default profile", st->dir);
     return found;

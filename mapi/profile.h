@@ -134,10 +134,9 @@ const char *mapi_pstore_dir(const mapi_pstore *st);
  * profile before failing with SR_E_BUSY (default 10000 ms). */
 void mapi_pstore_set_lock_timeout(mapi_pstore *st, unsigned ms);
 
-/* Sorted profile names; *names heap array of heap strings, free with
- * mapi_names_free. */
+/* Sorted profile names; *names a NULL-terminated heap array of heap strings
+ * (NULL when there are none), *n their count; free with sr_strv_free. */
 sr_code mapi_pstore_list(mapi_pstore *st, char ***names, size_t *n, sr_err *err);
-void mapi_names_free(char **names, size_t n);
 /* Load a profile; SR_E_NOTFOUND if absent, SR_E_PARSE ("file:line: ...")
  * when the file is corrupt.  Caller owns *p (mapi_profile_clear). */
 sr_code mapi_pstore_load(mapi_pstore *st, const char *name, mapi_profile *p, sr_err *err);

@@ -590,22 +590,6 @@ static sr_code parse_finish(pstate *st)
     return SR_OK;
 }
 
-static int utf8_valid(const char *str)
-{
-    const unsigned char *s = (const unsigned char *)str;
-    while (*s) {
-        int n = *s < 0x80 ? 0 : (*s & 0xE0) == 0xC0 && *s >= 0xC2 ? 1
-              : (*s & 0xF0) == 0xE0 ? 2 : (*s & 0xF8) == 0xF0 && *s <= 0xF4 ? 3 : -1;
-        if (n < 0)
-            return 0;
-        s++;
-        for (int i = 0; i < n; i++, s++)
-            if ((*s & 0xC0) != 0x80)
-                return 0;
-    }
-    return 1;
-}
-
 static sr_code parse_lines(pstate *st, char *text, size_t len)
 {
     char *end = text + len, *line = text;
@@ -628,7 +612,7 @@ static sr_code parse_lines(pstate *st, char *text, size_t len)
                          *c, (size_t)(c - (const unsigned char *)line) + 1);
                 return perr(st, NULL, NULL, what);
             }
-        if (!utf8_valid(line))
+        if (!sr_utf8_valid(line))
             return perr(st, "not valid UTF-8", NULL, NULL);
         sr_code rc = SR_OK;
         if (st->line == 1) {

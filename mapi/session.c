@@ -33,11 +33,20 @@ mapi_session *mapi_session_logon(mapi_net *net, const mapi_session_opts *o, sr_e
             sr_err_set(err, SR_E_INVALID, "%s: logon needs an EWS URL or an Autodiscover handle", o->mailbox);
             return NULL;
         }
-        if (mapi_ad_discover(o->ad, o->mailbox, &r, err) != SR_OK)
+        if (mapi_ad_discover(o->ad, o->mailbox, &r, err) != SR_OK) {
+            if (!o->fallback_ews_url || err->code == SR_E_NOTFOUND)
+                return NULL;
+            /* [RPCOverHTTP] ProxyServer names the Exchange front end */
+            sr_log(SR_LOG_NOTICE, o->mailbox, "Autodiscover gave nothing (%s); using the Outlook "
+                   "Anywhere host's EWS %s", err->msg, o->fallback_ews_url);
+            sr_err_clear(err);
+            r = NULL;
+            url = o->fallback_ews_url;
+        } else if (mapi_ad_check_legacy_dn(r, mapi_ad_side(o->ad), o->profile_legacy_dn, err) != SR_OK) {
             return NULL;
-        if (mapi_ad_check_legacy_dn(r, mapi_ad_side(o->ad), o->profile_legacy_dn, err) != SR_OK)
-            return NULL;
-        url = r->ews_url;
+        } else {
+            url = r->ews_url;
+        }
     }
     /* Autodiscover moved the address (redirectAddr): the mailbox is the new one */
     const char *mailbox = r && r->redirects && r->smtp ? r->smtp : o->mailbox;

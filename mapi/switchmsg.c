@@ -260,13 +260,6 @@ sr_code mapi_switchmsg_from_extprops(const mapi_extprops *l, mapi_switchmsg *m, 
     return rc;
 }
 
-int mapi_switchmsg_cpuu_code(sr_code rc)
-{
-    if (rc == SR_OK)
-        return 0;
-    return rc == SR_E_NOTFOUND ? MAPI_CPUU_NO_SWITCH_MSG : MAPI_CPUU_INVALID_SWITCH_MSG;
-}
-
 sr_code mapi_recreatemsg_from_extprops(const mapi_extprops *l, mapi_recreatemsg *m, sr_err *err)
 {
     sr_err local;

@@ -63,12 +63,19 @@ static void load_resolved(sm_step *step, resmb_mb *m)
             *f[i].dst = jget(step, f[i].key);
 }
 
+/* A worker's requests go one after another (Autodiscover on the target; find,
+ * delete, create on the source); these bounds only cap the connections a
+ * retry overlapping the next request may open. */
+#define RESMB_WORKER_TGT_PARALLEL 2
+#define RESMB_WORKER_SRC_PARALLEL 4
+
 /* LogonNetworkSecurity* and [RPCOverHTTP] as a profile account carries them
  * (strings borrowed from c: for the logon decision only). */
 static void logon_account(const cfg_resmb *c, mapi_account *ac);
 
-mapi_net *resmb_net_new(const resmb_run *run, int target, unsigned max_parallel, sr_err *err)
+mapi_net *resmb_net_new(const resmb_run *run, resmb_side side, unsigned max_parallel, sr_err *err)
 {
+    int target = side == RESMB_TARGET;
     const cfg_cpuu *cp = run->cpuu;
     const char *ad_url = target ? cp->autodiscover_target_url : cp->autodiscover_source_url;
     int o365 = target && (run->cfg->switch_msg.target == CFG_TARGET_O365 ||
@@ -96,8 +103,10 @@ mapi_net *resmb_net_new(const resmb_run *run, int target, unsigned max_parallel,
     };
     mapi_account ac = { 0 };
     logon_account(run->cfg, &ac);
-    if (target)
-        ac.rpc.enabled = 0;   /* [RPCOverHTTP] is how the source is reached */
+    if (target) {   /* [RPCOverHTTP] and LogonNetworkSecurity describe the source */
+        ac.rpc.enabled = 0;
+        ac.logon = MAPI_LOGON_NEGOTIATE;
+    }
     mapi_net *net = NULL;
     if (mapi_netopts_from_account(&ac, o365, target ? "target" : "source", &o, err) == SR_OK)
         net = mapi_net_new(&o, err);
@@ -143,7 +152,7 @@ static sr_code target_legacy_dn(resmb_actx *a, const char *target, char **dn, ch
                                 sr_err *err)
 {
     const resmb_run *run = a->run;
-    if (!a->tgt_net && !(a->tgt_net = resmb_net_new(run, 1, 2, err)))
+    if (!a->tgt_net && !(a->tgt_net = resmb_net_new(run, RESMB_TARGET, RESMB_WORKER_TGT_PARALLEL, err)))
         return err->code;
     if (!a->tgt_ad) {
         mapi_ad_opts o = { .side = "target",
@@ -167,7 +176,7 @@ static sr_code target_legacy_dn(resmb_actx *a, const char *target, char **dn, ch
 static sr_code write_switchmsg(resmb_actx *a, const mapi_switchmsg *msg, int recreate, sr_err *err)
 {
     const resmb_run *run = a->run;
-    if (!a->src_net && !(a->src_net = resmb_net_new(run, 0, 4, err)))
+    if (!a->src_net && !(a->src_net = resmb_net_new(run, RESMB_SOURCE, RESMB_WORKER_SRC_PARALLEL, err)))
         return err->code;
     mapi_session_opts so = { .mailbox = a->mb->smtp, .ews_url = run->src_ews_url,
                              .impersonate = 1 };

@@ -1,26 +1,15 @@
 /* cli.h — private to resmb/: the pieces of the switchresmb command line
- * that main.c delegates to.  The exit codes are the spec's SwitchResMb
- * bitmask ("SwitchResMB Exit Codes"), defined here once for the executable. */
+ * that main.c delegates to.  The exit codes (the spec's SwitchResMb bitmask,
+ * RESMB_EXIT_*) are in util/codes.h with the engine's codes. */
 #ifndef SR_RESMB_CLI_H
 #define SR_RESMB_CLI_H
 
 #include <stdio.h>
 
 #include "configs/configs.h"
+#include "util/codes.h"
 
 #define RESMB_VERSION "0.1.0-dev"
-
-enum {
-    RESMB_EXIT_OK = 0,
-    RESMB_EXIT_FAILED = 1,          /* processing failed with errors */
-    RESMB_EXIT_CMDLINE = 2,         /* incorrect command line parameters */
-    RESMB_EXIT_INI = 4,             /* incorrect parameters in the INI file */
-    RESMB_EXIT_ONE_PROFILE = 8,     /* unable to create one profile */
-    RESMB_EXIT_ALL_PROFILES = 16,   /* unable to create all profiles */
-    RESMB_EXIT_CPUU_CMDLINE = 32,   /* incorrect CPUU command line */
-    RESMB_EXIT_CPUU_START = 64,     /* unable to start CPUU for updating */
-    RESMB_EXIT_CPUU_CLEANUP = 128,  /* unable to start CPUU for cleanup */
-};
 
 /* Read a password: from the terminal without echo when stdin is one, else
  * the first line of stdin.  Returns a secret the caller frees with

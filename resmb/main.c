@@ -1,6 +1,6 @@
 /* main.c — the switchresmb command line.  Parses options and delegates:
  * loading/validation to configs/, encryption of DCPassword to password.c,
- * the --check summary to summary.c, the processing run to run.c. */
+ * the --check summary to summary.c, the processing run to run.c (and its parts, run_int.h). */
 #include "resmb/cli.h"
 #include "resmb/resmb.h"
 

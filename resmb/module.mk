@@ -2,11 +2,7 @@
 # workflow (statemachine), the worker pool, the journal and the report.
 PROGRAMS += switchresmb
 switchresmb_SRCS := resmb/main.c resmb/password.c resmb/summary.c resmb/workflow.c \
-                    resmb/actions.c resmb/run.c
+                    resmb/actions.c resmb/run.c resmb/setup.c resmb/batch.c resmb/pool.c \
+                    resmb/report.c
 switchresmb_USES := statemachine cpuu_invoke ldap mapi configs util
 switchresmb_LDLIBS :=
-
-TESTS += test_resmb_pipeline
-test_resmb_pipeline_SRCS := tests/integration/test_resmb_pipeline.c
-test_resmb_pipeline_USES := mapi configs testutil util
-test_resmb_pipeline_LDLIBS := -lcunit

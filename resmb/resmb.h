@@ -2,8 +2,11 @@
  *
  *   workflow.c  the per-mailbox state machine (states, events, the table)
  *   actions.c   one function per action of the table
- *   run.c       the run: configuration, journal, batched AD/EWS reads,
- *               the worker pool, the report and the exit bits
+ *   run.c       the run (resmb_run_all), taken apart in run_int.h:
+ *   setup.c     configuration, engine argv, credentials, journal, lock
+ *   batch.c     the mailbox list in chunks, batched AD/EWS reads
+ *   pool.c      the worker pool
+ *   report.c    the report and the exit bits
  *
  * Ownership: resmb_run owns everything it builds; a resmb_mb lives for the
  * chunk it belongs to and is freed by resmb_mb_clear.  Workers are forked
@@ -122,9 +125,13 @@ int resmb_act_fail(sm_step *step, void *ctx);
 int resmb_act_requeue(sm_step *step, void *ctx);
 void resmb_actx_release(resmb_actx *a);
 
-/* Network handle for one side ("source"/"target") with the run's credentials.
- * Caller frees with mapi_net_free. */
-mapi_net *resmb_net_new(const resmb_run *run, int target, unsigned max_parallel, sr_err *err);
+/* Which organisation a network handle talks to (its credentials). */
+typedef enum { RESMB_SOURCE = 0, RESMB_TARGET } resmb_side;
+
+/* Network handle for one side with the run's credentials (the target's
+ * AdminTrg/PasswordTrg when set, else Admin/Password).  Caller frees with
+ * mapi_net_free. */
+mapi_net *resmb_net_new(const resmb_run *run, resmb_side side, unsigned max_parallel, sr_err *err);
 
 /* ---- the run (run.c) ------------------------------------------------------- */
 /* Process every mailbox of cfg; returns the exit code (spec bitmask). */

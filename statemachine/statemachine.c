@@ -114,8 +114,26 @@ static const char *event_name(const sm_def *def, int e)
     return e >= 0 && e < def->n_events ? def->event_names[e] : "?";
 }
 
+/* Every state and event has a name: one left out of a designated initializer
+ * is NULL, which the logs and the journal's messages would print as "(null)". */
+static sr_code check_names(const sm_def *def, sr_err *err)
+{
+    if (!def->state_names || !def->event_names || !def->terminal)
+        return sr_err_set(err, SR_E_INTERNAL, "%s table: no state names, event names or terminal set",
+                          def->name);
+    for (int s = 0; s < def->n_states; s++)
+        if (!def->state_names[s] || !*def->state_names[s])
+            return sr_err_set(err, SR_E_INTERNAL, "%s table: state %d has no name", def->name, s);
+    for (int e = 0; e < def->n_events; e++)
+        if (!def->event_names[e] || !*def->event_names[e])
+            return sr_err_set(err, SR_E_INTERNAL, "%s table: event %d has no name", def->name, e);
+    return SR_OK;
+}
+
 sr_code sm_def_check(const sm_def *def, sr_err *err)
 {
+    if (check_names(def, err) != SR_OK)
+        return SR_E_INTERNAL;
     for (size_t i = 0; i < def->n_rows; i++) {
         const struct sm_row *r = &def->rows[i];
         if (r->state < 0 || r->state >= def->n_states || r->next < 0 ||

@@ -36,7 +36,8 @@ struct sm_row {
     int state;           /* in this state ... */
     int event;           /* ... on this event ... */
     int next;            /* ... go to this state ... */
-    sm_action_fn action; /* ... running this (NULL: none; the event is then `event`) */
+    sm_action_fn action; /* ... running this.  NULL: no action, allowed only into a
+                            terminal state (sm_def_check); the journal records event 0 */
 };
 
 typedef struct sm_def {
@@ -52,8 +53,10 @@ typedef struct sm_def {
     const unsigned char *terminal;      /* terminal[state] != 0: the run ends there */
 } sm_def;
 
-/* Check a table: states/events in range, no duplicate (state, event), every
- * non-terminal state has at least one row.  Call once at start-up. */
+/* Check a table: every state and event has a (non-empty) name, states/events
+ * in range, no duplicate (state, event), no row without an action into a
+ * non-terminal state, every non-terminal state has at least one row.  Call
+ * once at start-up. */
 sr_code sm_def_check(const sm_def *def, sr_err *err);
 
 /* Open (create) the journal at path; mode 0600. */

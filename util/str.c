@@ -1,10 +1,11 @@
-/* str.c — small string helpers and secret wiping. */
+/* str.c — small string helpers, secret wiping and the monotonic clock. */
 #include "util/util.h"
 
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 char *sr_strdup(const char *s)
 {
@@ -50,4 +51,64 @@ void sr_secret_free(char *s)
         return;
     explicit_bzero(s, strlen(s));
     free(s);
+}
+
+void sr_strv_free(char **v)
+{
+    for (size_t i = 0; v && v[i]; i++)
+        free(v[i]);
+    free(v);
+}
+
+/* Length of the UTF-8 sequence starting at s (RFC 3629 section 4's table),
+ * or 0 when it is not well-formed. */
+static int utf8_seq(const unsigned char *s)
+{
+    unsigned char c = s[0];
+    unsigned char lo = 0x80, hi = 0xBF;   /* allowed range of the 2nd byte */
+    int n;
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xC2 && c <= 0xDF)
+        n = 2;
+    else if (c >= 0xE0 && c <= 0xEF) {
+        n = 3;
+        if (c == 0xE0)
+            lo = 0xA0;                    /* overlong below U+0800 */
+        else if (c == 0xED)
+            hi = 0x9F;                    /* surrogates U+D800..DFFF */
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        n = 4;
+        if (c == 0xF0)
+            lo = 0x90;                    /* overlong below U+10000 */
+        else if (c == 0xF4)
+            hi = 0x8F;                    /* above U+10FFFF */
+    } else {
+        return 0;                         /* 80..C1 lead, F5..FF */
+    }
+    if (s[1] < lo || s[1] > hi)
+        return 0;
+    for (int i = 2; i < n; i++)
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+    return n;
+}
+
+int sr_utf8_valid(const char *str)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    while (*s) {
+        int n = utf8_seq(s);
+        if (!n)
+            return 0;
+        s += n;
+    }
+    return 1;
+}
+
+long long sr_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }

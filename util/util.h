@@ -1,6 +1,7 @@
 /* util.h — the tiny common layer every module may use (DESIGN.md: "a tiny
  * common util/"): the project's one error type, logging with secrets kept out,
- * and durable file writes.  Depends on nothing of ours.
+ * and durable file writes.  Depends on nothing of ours.  The spec's numeric
+ * codes (exit bits, CSV return codes) have their own header, util/codes.h.
  *
  * Ownership: functions returning char* say who frees; sr_err is a plain
  * value the caller owns (usually on the stack). */
@@ -112,5 +113,15 @@ char *sr_strdup(const char *s);
 char *sr_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* ASCII case-insensitive equality. */
 int sr_streq_ci(const char *a, const char *b);
+/* Free a NULL-terminated array of heap strings and the array.  NULL-safe. */
+void sr_strv_free(char **v);
+/* Non-zero when the NUL-terminated s is well-formed UTF-8 (RFC 3629): no
+ * overlong forms, no surrogates (U+D800..DFFF), nothing above U+10FFFF, so
+ * the bytes C0, C1 and F5..FF never appear. */
+int sr_utf8_valid(const char *s);
+
+/* ---- time ----------------------------------------------------------------- */
+/* Monotonic clock in milliseconds (for deadlines and intervals, not dates). */
+long long sr_now_ms(void);
 
 #endif

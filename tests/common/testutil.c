@@ -1,6 +1,7 @@
 /* testutil.c — see testutil.h. */
 #include "tests/common/testutil.h"
 
+#include <CUnit/CUnit.h>
 #include <arpa/inet.h>
 #include <curl/curl.h>
 #include <libxml/parser.h>
@@ -9,6 +10,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -160,6 +162,53 @@ int tu_py(const char *script, const char *const *args)
         argv[n++] = (char *)args[i];
     argv[n] = NULL;
     return tu_run(argv, NULL, 30000);
+}
+
+int tu_py_to(const char *script, const char *const *args, const char *out_path)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", tu_root(), script);
+    char *argv[20] = { "/usr/bin/python3", path };
+    int n = 2;
+    for (int i = 0; args && args[i] && n < 18; i++)
+        argv[n++] = (char *)args[i];
+    argv[n] = NULL;
+    return tu_run(argv, out_path, 60000);
+}
+
+/* One counted line per CUnit test and tag (the runner counts lines), notes
+ * after it. */
+static void skip_line(const char *tag, const char *fmt, va_list ap)
+{
+    static const CU_Test *last;
+    static const char *last_tag;
+    const CU_Test *t = CU_get_current_test();
+    if (t && t == last && tag == last_tag) {
+        printf("\n    (also %s) ", tag);
+    } else {
+        printf("\n%s: %s: ", tag, t && t->pName ? t->pName : "(outside a test)");
+        last = t;
+        last_tag = tag;
+    }
+    vprintf(fmt, ap);
+    printf("\n");
+    fflush(stdout);
+}
+
+void tu_skip(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    skip_line("SKIP", fmt, ap);
+    va_end(ap);
+}
+
+void tu_na(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    skip_line("N/A", fmt, ap);
+    va_end(ap);
 }
 
 int tu_exsim_start(tu_exsim *x, const char *dir, const char *name, const char *seed,

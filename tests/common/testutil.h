@@ -39,6 +39,20 @@ char *tu_kv_value(const char *text, const char *key);
  * /usr/bin/python3 and args (NULL-terminated, at most 16); bounded 30 s.
  * Returns its exit status, -1 on timeout. */
 int tu_py(const char *script, const char *const *args);
+/* The same with stdout and stderr into out_path (NULL → inherit), bounded 60 s:
+ * for the helpers under tests/py/ that print what a test expects. */
+int tu_py_to(const char *script, const char *const *args, const char *out_path);
+
+/* Skips.  A skipped case is never a pass: tests/run_tests.sh counts each
+ * printed line as one skipped CUnit test (not passed).
+ * tu_skip: something CI has was missing here (../shared, a lab that did not
+ * start, a binary not built); `make test` (SR_SKIP_FAILS=1) counts it as a
+ * failure.  Prints "SKIP: <current test>: <why>".
+ * tu_na: the case does not apply to the lab at hand, and the other lab's run
+ * covers it; counted as skipped only.  Prints "N/A: <current test>: <why>".
+ * One line per CUnit test (and kind): later calls add an indented note. */
+void tu_skip(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void tu_na(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* A running Exchange simulator ($SR_BIN/exsim), started by a test. */
 typedef struct tu_exsim {

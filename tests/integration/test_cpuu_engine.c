@@ -327,7 +327,7 @@ static int temp_profiles(void)
     if (mapi_pstore_list(st, &names, &n, &e) == SR_OK) {
         for (size_t i = 0; i < n; i++)
             k += !strncmp(names[i], "CPUU_", 5);
-        mapi_names_free(names, n);
+        sr_strv_free(names);
     }
     mapi_pstore_free(st);
     return k;

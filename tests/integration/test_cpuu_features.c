@@ -53,176 +53,16 @@ static char g_mbx_src[128], g_mbx_tgt[128], g_own[128];
 static char *g_env_k[32], *g_env_v[32];
 static int g_nenv, g_lab_up;
 
-/* ---- the helper script: patch the source seed, print expectations ---- */
-static const char *patch_py =
-    "import json, sys, base64, uuid\n"
-    "import xml.etree.ElementTree as ET\n"
-    "T = 'http://schemas.microsoft.com/exchange/services/2006/types'\n"
-    "ET.register_namespace('t', T)\n"
-    "org = json.load(open(sys.argv[1]))\n"
-    "for r in org['recipients']:\n"
-    "    s, t = r['source'], r.get('target') or {}\n"
-    "    tgt = t.get('smtp', '-') if s.get('target_address') else '-'\n"
-    "    print('R', s['smtp'], s.get('legacy_dn') or '-', tgt, sep='\\t')\n"
-    "me = next(r for r in org['recipients'] if r['kind'] == 'user' and r.get('target'))\n"
-    "print('M', me['source']['smtp'], me['target']['smtp'], sep='\\t')\n"
-    "tree = ET.parse(sys.argv[2])\n"
-    "mb = next(m for m in tree.getroot().iter('mailbox') if m.get('smtp') == me['source']['smtp'])\n"
-    "nid = int(mb.get('next-id'))\n"
-    "mb.set('next-id', str(nid + 1))\n"
-    "def q(n): return '{%s}%s' % (T, n)\n"
-    "inbox = next(f for f in mb.iter('folder') if f.get('distinguished') == 'inbox')\n"
-    "ET.SubElement(inbox, 'folder', {'id': str(nid), 'name': 'Source only', 'class': 'IPF.Note'})\n"
-    "raw = b'EX\\x01F' + uuid.UUID(mb.get('guid')).bytes_le + nid.to_bytes(6, 'big') + b'\\0'\n"
-    "fid = base64.b64encode(raw).decode()\n"
-    "rules = mb.find('rules')\n"
-    "n = int(rules.get('next-id'))\n"
-    "other = next(r for r in org['recipients'] if r is not me and r.get('target'))['source']['smtp']\n"
-    "def rule(name, enabled, unsupported, action):\n"
-    "    global n\n"
-    "    r = ET.SubElement(rules, q('Rule'))\n"
-    "    for k, v in (('RuleId', 'R%d' % n), ('DisplayName', name), ('Priority', str(n)),\n"
-    "                 ('IsEnabled', enabled)):\n"
-    "        ET.SubElement(r, q(k)).text = v\n"
-    "    if unsupported: ET.SubElement(r, q('IsNotSupported')).text = 'true'\n"
-    "    c = ET.SubElement(ET.SubElement(r, q('Conditions')), q('FromAddresses'))\n"
-    "    a = ET.SubElement(c, q('Address'))\n"
-    "    ET.SubElement(a, q('EmailAddress')).text = other\n"
-    "    ET.SubElement(a, q('RoutingType')).text = 'SMTP'\n"
-    "    act = ET.SubElement(r, q('Actions'))\n"
-    "    if action: ET.SubElement(ET.SubElement(act, q('MoveToFolder')), q('FolderId'), {'Id': fid})\n"
-    "    else: ET.SubElement(act, q('MarkAsRead')).text = 'true'\n"
-    "    n += 1\n"
-    "rule('Disabled rule', 'false', False, False)\n"
-    "rule('Client only', 'true', True, False)\n"
-    "rule('To a source-only folder', 'true', False, True)\n"
-    "# exceptions, forward as attachment, an SMS alert (MOBILE stays as it is)\n"
-    "mig = [r['source']['smtp'] for r in org['recipients'] if r is not me and r.get('target')]\n"
-    "r = ET.SubElement(rules, q('Rule'))\n"
-    "for k, v in (('RuleId', 'R%d' % n), ('DisplayName', 'With exceptions'), ('Priority', str(n)),\n"
-    "             ('IsEnabled', 'true')):\n"
-    "    ET.SubElement(r, q(k)).text = v\n"
-    "def ad(parent, addr, rt):\n"
-    "    a = ET.SubElement(parent, q('Address'))\n"
-    "    ET.SubElement(a, q('EmailAddress')).text = addr\n"
-    "    ET.SubElement(a, q('RoutingType')).text = rt\n"
-    "ad(ET.SubElement(ET.SubElement(r, q('Conditions')), q('SentToAddresses')), mig[0], 'SMTP')\n"
-    "ad(ET.SubElement(ET.SubElement(r, q('Exceptions')), q('FromAddresses')), mig[1], 'SMTP')\n"
-    "act = ET.SubElement(r, q('Actions'))\n"
-    "ad(ET.SubElement(act, q('ForwardAsAttachmentToRecipients')), mig[2], 'SMTP')\n"
-    "ad(ET.SubElement(act, q('SendSMSAlertToRecipients')), '+15550100', 'MOBILE')\n"
-    "ET.SubElement(act, q('StopProcessingRules')).text = 'true'\n"
-    "n += 1\n"
-    "rules.set('next-id', str(n))\n"
-    "own = [r for r in org['recipients'] if r is not me and r.get('target')][-1]\n"
-    "# a third source delegate with a Custom level EWS cannot write\n"
-    "dels = mb.find('delegates')\n"
-    "have = {e.text.lower() for e in dels.iter(q('PrimarySmtpAddress'))}\n"
-    "third = next(r for r in org['recipients'] if r is not me and r is not own and r.get('target')\n"
-    "             and r['source']['smtp'].lower() not in have)\n"
-    "du = ET.SubElement(dels, q('DelegateUser'))\n"
-    "ET.SubElement(ET.SubElement(du, q('UserId')), q('PrimarySmtpAddress')).text = third['source']['smtp']\n"
-    "pm = ET.SubElement(du, q('DelegatePermissions'))\n"
-    "ET.SubElement(pm, q('CalendarFolderPermissionLevel')).text = 'Reviewer'\n"
-    "ET.SubElement(pm, q('InboxFolderPermissionLevel')).text = 'Custom'\n"
-    "ET.SubElement(du, q('ReceiveCopiesOfMeetingMessages')).text = 'false'\n"
-    "ET.SubElement(du, q('ViewPrivateItems')).text = 'true'\n"
-    "tree.write(sys.argv[2], encoding='utf-8', xml_declaration=True)\n"
-    "# the target's own delegate and rule (must survive every run)\n"
-    "print('O', own['target']['smtp'], sep='\\t')\n"
-    "tree = ET.parse(sys.argv[3])\n"
-    "mb = next(m for m in tree.getroot().iter('mailbox') if m.get('smtp') == me['target']['smtp'])\n"
-    "du = ET.SubElement(mb.find('delegates'), q('DelegateUser'))\n"
-    "uid = ET.SubElement(du, q('UserId'))\n"
-    "ET.SubElement(uid, q('PrimarySmtpAddress')).text = own['target']['smtp']\n"
-    "ET.SubElement(ET.SubElement(du, q('DelegatePermissions')), q('TasksFolderPermissionLevel')).text = 'Reviewer'\n"
-    "ET.SubElement(du, q('ReceiveCopiesOfMeetingMessages')).text = 'false'\n"
-    "ET.SubElement(du, q('ViewPrivateItems')).text = 'false'\n"
-    "rules = mb.find('rules')\n"
-    "r = ET.SubElement(rules, q('Rule'))\n"
-    "for k, v in (('RuleId', 'R1'), ('DisplayName', 'Target own rule'), ('Priority', '1'), ('IsEnabled', 'true')):\n"
-    "    ET.SubElement(r, q(k)).text = v\n"
-    "a = ET.SubElement(ET.SubElement(ET.SubElement(r, q('Conditions')), q('FromAddresses')), q('Address'))\n"
-    "ET.SubElement(a, q('EmailAddress')).text = own['target']['smtp']\n"
-    "ET.SubElement(a, q('RoutingType')).text = 'SMTP'\n"
-    "ET.SubElement(ET.SubElement(r, q('Actions')), q('MarkAsRead')).text = 'true'\n"
-    "for k in list(rules.attrib): del rules.attrib[k]\n"
-    "rules.set('next-id', '2')\n"
-    "tree.write(sys.argv[3], encoding='utf-8', xml_declaration=True)\n";
-
-/* ---- navigation shortcuts: more source links, a target's own link ---- */
-static const char *wl_py =
-    "import json, sys, base64, uuid\n"
-    "import xml.etree.ElementTree as ET\n"
-    "T = 'http://schemas.microsoft.com/exchange/services/2006/types'\n"
-    "ET.register_namespace('t', T)\n"
-    "def q(n): return '{%s}%s' % (T, n)\n"
-    "org = json.load(open(sys.argv[1]))\n"
-    "me = next(r for r in org['recipients'] if r['kind'] == 'user' and r.get('target'))\n"
-    "mig = [r for r in org['recipients'] if r is not me and r.get('target') and\n"
-    "       r['source'].get('legacy_dn') and r['target'].get('legacy_dn')]\n"
-    "unm = [r for r in org['recipients'] if r is not me and not r.get('target') and\n"
-    "       r['source'].get('legacy_dn')]\n"
-    "def b64(b): return base64.b64encode(b).decode()\n"
-    "def ab(dn): return (b'\\0' * 4 + bytes.fromhex('DCA740C8C042101AB4B908002B2FE182') +\n"
-    "                    (1).to_bytes(4, 'little') + b'\\0' * 4 + dn.encode() + b'\\0')\n"
-    "def store(srv, dn): return (b'\\0' * 4 + bytes.fromhex('38A1BB1005E5101AA1BB08002B2A56C2') +\n"
-    "    b'\\0\\0' + b'emsmdb.dll' + b'\\0' * 8 + bytes.fromhex('1B55FA20AA6611CD9BC800AA002FC45A') +\n"
-    "    (12).to_bytes(4, 'little') + srv.encode() + b'\\0' + dn.encode() + b'\\0')\n"
-    "def add(m, tag, ty, v):\n"
-    "    ep = ET.SubElement(m, q('ExtendedProperty'))\n"
-    "    ET.SubElement(ep, q('ExtendedFieldURI'), {'PropertyTag': tag, 'PropertyType': ty})\n"
-    "    ET.SubElement(ep, q('Value')).text = str(v)\n"
-    "def tags(m): return {e.find(q('ExtendedFieldURI')).get('PropertyTag'): e.find(q('Value'))\n"
-    "                     for e in m.iter(q('ExtendedProperty'))}\n"
-    "def open_cv(path, smtp):\n"
-    "    tree = ET.parse(path)\n"
-    "    mb = next(m for m in tree.getroot().iter('mailbox') if m.get('smtp') == smtp)\n"
-    "    return tree, mb, next(f for f in mb.iter('folder') if f.get('name') == 'Common Views')\n"
-    "def link(mb, cv, subject, props):\n"
-    "    nid = int(mb.get('next-id'))\n"
-    "    mb.set('next-id', str(nid + 1))\n"
-    "    m = ET.SubElement(ET.SubElement(cv, 'item', {'id': str(nid), 'associated': '1'}), q('Message'))\n"
-    "    ET.SubElement(m, q('ItemClass')).text = 'IPM.Microsoft.WunderBar.Link'\n"
-    "    ET.SubElement(m, q('Subject')).text = subject\n"
-    "    for p in props: add(m, *p)\n"
-    "tree, mb, cv = open_cv(sys.argv[2], me['source']['smtp'])\n"
-    "msgs = [i.find(q('Message')) for i in cv.findall('item')]\n"
-    "shared = next(m for m in msgs if tags(m)['0x6849'].text == '2')\n"
-    "inbox = next(m for m in msgs if tags(m).get('0x6852') is not None and tags(m)['0x6852'].text == '1')\n"
-    "owner = mig[0]\n"
-    "tags(shared)['0x6854'].text = b64(ab(owner['source']['legacy_dn']))\n"
-    "add(shared, '0x684E', 'Binary', b64(store('exsrc01', owner['source']['legacy_dn'])))\n"
-    "hdr = tags(shared)['0x6850'].text\n"
-    "add(inbox, '0x684E', 'Binary', b64(store('exsrc01', me['source']['legacy_dn'])))\n"
-    "if unm:\n"
-    "    link(mb, cv, 'Not migrated - Calendar', [('0x6849', 'Integer', 2), ('0x684A', 'Integer', 0),\n"
-    "         ('0x6852', 'Integer', 3), ('0x684B', 'Binary', b64(b'\\x91')), ('0x6850', 'Binary', hdr),\n"
-    "         ('0x6854', 'Binary', b64(ab(unm[0]['source']['legacy_dn'])))])\n"
-    "so = next(f for f in mb.iter('folder') if f.get('name') == 'Source only')\n"
-    "feid = (b'\\0' * 4 + uuid.UUID(mb.get('guid')).bytes_le + b'\\x01\\0' +\n"
-    "        uuid.UUID(mb.get('db-guid')).bytes_le + int(so.get('id')).to_bytes(6, 'big') + b'\\0\\0')\n"
-    "mail = tags(inbox)['0x684F'].text\n"
-    "link(mb, cv, 'Unread mail', [('0x6849', 'Integer', 1), ('0x6852', 'Integer', 1),\n"
-    "     ('0x684B', 'Binary', b64(b'\\x95')), ('0x684C', 'Binary', b64(bytes(46)))])\n"
-    "link(mb, cv, 'Source only', [('0x6849', 'Integer', 0), ('0x6852', 'Integer', 1),\n"
-    "     ('0x684B', 'Binary', b64(b'\\x96')), ('0x684C', 'Binary', b64(feid)), ('0x684F', 'Binary', mail)])\n"
-    "link(mb, cv, 'PST folder', [('0x6849', 'Integer', 0), ('0x6852', 'Integer', 1),\n"
-    "     ('0x684B', 'Binary', b64(b'\\x97')), ('0x684C', 'Binary', b64(bytes(4) + bytes(range(16, 58)))),\n"
-    "     ('0x684F', 'Binary', mail)])\n"
-    "link(mb, cv, 'Shortcut to Inbox', [('0x6849', 'Integer', 0), ('0x684B', 'Binary', b64(b'\\x20')),\n"
-    "     ('0x684C', 'Binary', tags(inbox)['0x684C'].text)])\n"
-    "tree.write(sys.argv[2], encoding='utf-8', xml_declaration=True)\n"
-    "tree, mb, cv = open_cv(sys.argv[3], me['target']['smtp'])\n"
-    "link(mb, cv, 'Target own favorite', [('0x6849', 'Integer', 0), ('0x6852', 'Integer', 1),\n"
-    "     ('0x684B', 'Binary', b64(b'\\x70')), ('0x684C', 'Binary', b64(bytes(range(46))))])\n"
-    "tree.write(sys.argv[3], encoding='utf-8', xml_declaration=True)\n"
-    "print('S', owner['source']['smtp'], owner['target']['legacy_dn'], sep='\\t')\n"
-    "print('U', unm[0]['source']['legacy_dn'] if unm else '-', sep='\\t')\n";
-
 static int run_py(char *const *argv, const char *out)
 {
     return tu_run(argv, out, 60000);
+}
+
+/* A helper under tests/py/ with ORG, SOURCE-SEED, TARGET-SEED; stdout to out. */
+static int run_seed_py(const char *script, const char *src, const char *tgt, const char *out)
+{
+    const char *args[] = { g_org, src, tgt, NULL };
+    return tu_py_to(script, args, out);
 }
 
 static int read_tsv(const char *path)
@@ -378,12 +218,11 @@ static int suite_init(void)
                   "--no-problems", "--seed", "5", "-o", g_org, NULL};
     char *sg[] = {PY, seedgen, "--org", g_org, "--side", "source", "-o", src, NULL};
     char *tg[] = {PY, seedgen, "--org", g_org, "--side", "target", "-o", tgt, NULL};
-    char *pp[] = {PY, "-c", (char *)patch_py, g_org, src, tgt, NULL};
     char wtsv[512];
     snprintf(wtsv, sizeof wtsv, "%s/wlinks.tsv", g_dir);
-    char *wp[] = {PY, "-c", (char *)wl_py, g_org, src, tgt, NULL};
-    if (run_py(og, NULL) || run_py(sg, NULL) || run_py(tg, NULL) || run_py(pp, tsv) ||
-        run_py(wp, wtsv) || read_tsv(tsv)) {
+    if (run_py(og, NULL) || run_py(sg, NULL) || run_py(tg, NULL) ||
+        run_seed_py("tests/py/features_seed_patch.py", src, tgt, tsv) ||
+        run_seed_py("tests/py/features_shortcuts.py", src, tgt, wtsv) || read_tsv(tsv)) {
         fprintf(stderr, "orggen/seedgen/patch failed\n");
         return 1;
     }
@@ -1335,14 +1174,9 @@ static void load_target_dns(void)
 {
     if (g_ntdn)
         return;
-    static const char *py =
-        "import json, sys\n"
-        "for r in json.load(open(sys.argv[1]))['recipients']:\n"
-        "    t = r.get('target') or {}\n"
-        "    print(r['source']['smtp'], t.get('legacy_dn') or '-', sep='\\t')\n";
     char *out = sr_asprintf("%s/tdn.tsv", g_dir);
-    char *argv[] = {PY, "-c", (char *)py, g_org, NULL};
-    CU_ASSERT_EQUAL_FATAL(run_py(argv, out), 0);
+    const char *args[] = { g_org, NULL };
+    CU_ASSERT_EQUAL_FATAL(tu_py_to("tests/py/org_target_dns.py", args, out), 0);
     FILE *f = fopen(out, "r");
     char line[512];
     while (f && g_ntdn < MAX_RCPT && fgets(line, sizeof line, f)) {

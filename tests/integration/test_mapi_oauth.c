@@ -176,7 +176,7 @@ static void test_cache_and_refresh(void)
     char *first = strdup(t1);
     CU_ASSERT_STRING_EQUAL(mapi_oauth_token(net, &e), first);   /* cached */
     unsigned before = mapi_net_requests(net);
-    mapi_net_oauth(net)->expires_at = mapi_now_ms() - 1;        /* as if its time was up */
+    mapi_net_oauth(net)->expires_at = sr_now_ms() - 1;        /* as if its time was up */
     const char *t2 = mapi_oauth_token(net, &e);
     CU_ASSERT_PTR_NOT_NULL_FATAL(t2);
     CU_ASSERT_EQUAL(mapi_net_requests(net), before + 1);

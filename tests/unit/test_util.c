@@ -1,4 +1,6 @@
-/* test_util.c — the common layer: errors, atomic writes, strings. */
+/* test_util.c — the common layer: errors, atomic writes, strings, UTF-8,
+ * string arrays, the clock, the spec codes' names. */
+#include "util/codes.h"
 #include "util/util.h"
 
 #include <CUnit/Basic.h>
@@ -6,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 static void test_err_set_and_prefix(void)
@@ -64,6 +67,58 @@ static void test_strings(void)
     sr_secret_free(s);
 }
 
+/* RFC 3629 section 4 (and its examples), plus the cases the two old copies
+ * got wrong: F5..F7 leads, overlongs, surrogates, truncation. */
+static void test_utf8(void)
+{
+    static const char *const good[] = {
+        "", "ascii", "caf\xC3\xA9", "\xE2\x82\xAC",              /* U+00E9, U+20AC */
+        "\xED\x9F\xBF", "\xEE\x80\x80",                          /* U+D7FF, U+E000 */
+        "\xF0\x90\x80\x80", "\xF4\x8F\xBF\xBF",                  /* U+10000, U+10FFFF */
+        "\xEF\xBB\xBF\xF0\x9F\x98\x80",                         /* BOM, U+1F600 */
+    };
+    static const char *const bad[] = {
+        "\x80", "\xBF", "a\xC3", "\xC3\x28",                       /* stray / missing continuation */
+        "\xC0\xAF", "\xC1\xBF", "\xE0\x80\xAF", "\xE0\x9F\xBF",  /* overlongs */
+        "\xF0\x80\x80\xAF", "\xF0\x8F\xBF\xBF",
+        "\xED\xA0\x80", "\xED\xBF\xBF",                          /* surrogates */
+        "\xF4\x90\x80\x80",                                      /* above U+10FFFF */
+        "\xF5\x80\x80\x80", "\xF7\xBF\xBF\xBF", "\xF8\x88\x80\x80\x80",
+        "\xFE", "\xFF", "\xE2\x82", "\xF0\x9F\x98",               /* truncated */
+    };
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
+        CU_ASSERT_TRUE(sr_utf8_valid(good[i]));
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        CU_ASSERT_FALSE(sr_utf8_valid(bad[i]));
+}
+
+static void test_strv_and_clock(void)
+{
+    char **v = calloc(3, sizeof *v);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(v);
+    v[0] = sr_strdup("a");
+    v[1] = sr_strdup("b");
+    sr_strv_free(v);          /* ASan/valgrind: nothing leaks */
+    sr_strv_free(NULL);
+    long long t0 = sr_now_ms();
+    struct timespec ts = { 0, 30 * 1000000L };
+    nanosleep(&ts, NULL);
+    long long dt = sr_now_ms() - t0;
+    CU_ASSERT_TRUE(dt >= 29 && dt < 5000);
+}
+
+static void test_cpuu_bits_names(void)
+{
+    char buf[512];
+    CU_ASSERT_STRING_EQUAL(sr_cpuu_bits_describe(0, buf, sizeof buf), "CPUU_CANNOT_START");
+    CU_ASSERT_STRING_EQUAL(sr_cpuu_bits_describe(CPUU_SUCCESS | CPUU_INVALID_SWITCH_MSG, buf, sizeof buf),
+                           "CPUU_SUCCESS|CPUU_INVALID_SWITCH_MSG");
+    CU_ASSERT_STRING_EQUAL(sr_cpuu_bits_describe(CPUU_NO_SWITCH_MSG | 4096, buf, sizeof buf),
+                           "CPUU_NO_SWITCH_MSG|0x1000");
+    char small[8];
+    CU_ASSERT_EQUAL(strlen(sr_cpuu_bits_describe(CPUU_CRASH, small, sizeof small)), 7);
+}
+
 int main(void)
 {
     if (CU_initialize_registry() != CUE_SUCCESS)
@@ -72,6 +127,9 @@ int main(void)
     CU_add_test(s, "error set and prefix", test_err_set_and_prefix);
     CU_add_test(s, "atomic write keeps mode", test_atomic_write_keeps_mode);
     CU_add_test(s, "strings", test_strings);
+    CU_add_test(s, "UTF-8 validation (RFC 3629)", test_utf8);
+    CU_add_test(s, "string arrays and the clock", test_strv_and_clock);
+    CU_add_test(s, "CPUU exit bit names", test_cpuu_bits_names);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     int failed = (int)CU_get_number_of_failures();

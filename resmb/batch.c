@@ -1,0 +1,315 @@
+/* batch.c — the mailbox list chunk by chunk and the parent's batched reads
+ * (run_int.h): journal states, one directory batch and one EWS batch for the
+ * switch messages per chunk. */
+#include "resmb/run_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+size_t resmb_next_chunk(resmb_cursor *c, resmb_mb *out, size_t max)
+{
+    size_t n = 0;
+    while (n < max && c->list < 2) {
+        const cfg_list *l = c->list == 0 ? &c->cfg->mailboxes : &c->cfg->mailboxes_smtp;
+        if (c->i >= l->n) {
+            c->list++;
+            c->i = 0;
+            continue;
+        }
+        resmb_mb *m = &out[n++];
+        memset(m, 0, sizeof *m);
+        m->key = l->v[c->i].value;
+        m->line = l->v[c->i].line;
+        m->section = c->list == 0 ? "Mailboxes" : "MailboxesSMTP";
+        if (c->list == 1 && c->i < c->cfg->target_mailboxes_smtp.n)
+            m->target_given = c->cfg->target_mailboxes_smtp.v[c->i].value;
+        c->i++;   /* no key twice: configs refuses a list with duplicates */
+    }
+    return n;
+}
+
+void resmb_chunk_states(resmb_run *run, resmb_mb *mb, size_t n)
+{
+    sr_err e;
+    sm_journal *j = access(run->journal_path, F_OK) == 0 || !run->o->dry_run
+                        ? sm_journal_open(run->journal_path, &e) : NULL;
+    for (size_t i = 0; i < n; i++) {
+        mb[i].state_before = j ? sm_state_of(j, mb[i].key, &e) : -1;
+        /* DONE may still be pending: a run killed inside the last action
+         * (deleting the temporary profile).  sm_run finishes it here (no
+         * network) and does nothing for a mailbox that is really done. */
+        if (mb[i].state_before == MB_DONE && !run->o->dry_run) {
+            resmb_actx a = { .run = run, .mb = &mb[i] };
+            if (sm_run(run->def, j, mb[i].key, &a, NULL, NULL, &e) != SR_OK)
+                sr_log(SR_LOG_ERROR, mb[i].key, "%s", e.msg);
+        }
+    }
+    sm_journal_close(j);
+}
+
+void resmb_connect_dir(const resmb_run *run, resmb_shared *sh)
+{
+    const cfg_resmb *c = run->cfg;
+    if (!c->ad.present) {
+        snprintf(sh->dir_msg, sizeof sh->dir_msg, "no [AD] section in %s: a [Mailboxes] entry "
+                 "(legacyExchangeDN) needs the directory; list SMTP addresses under "
+                 "[MailboxesSMTP] instead", c->path);
+        return;
+    }
+    sr_err e;
+    char *pw = NULL;
+    if (cfg_resmb_dc_password(c, &pw, &e) != SR_OK) {
+        snprintf(sh->dir_msg, sizeof sh->dir_msg, "%s", e.msg);
+        return;
+    }
+    const char *ca = getenv("LDAPTLS_CACERT");
+    if (!ca || !*ca)
+        ca = getenv("TLS_CACERT");
+    ldapdir_opts o = { .dc = c->ad.dc_name, .account = c->ad.dc_account, .password = pw,
+                       .ca_file = ca && *ca ? ca : NULL, .mapping_attr = run->o->mapping_attr };
+    if (ldapdir_connect(&o, &sh->dir, &e) != SR_OK) {
+        snprintf(sh->dir_msg, sizeof sh->dir_msg, "directory: %s", e.msg);
+        sh->dir = NULL;
+    }
+    sr_secret_free(pw);
+}
+
+void resmb_resolve_chunk(resmb_shared *sh, resmb_mb *mb, size_t n)
+{
+    const char **keys = calloc(n, sizeof *keys);
+    ldapdir_result *res = calloc(n, sizeof *res);
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (mb[i].state_before != MB_DONE)
+            keys[k++] = mb[i].key;
+    sr_err e;
+    if (sh->dir && keys && res && k)
+        ldapdir_resolve(sh->dir, keys, k, res, &e);
+    for (size_t i = 0, r = 0; i < n; i++) {
+        resmb_mb *m = &mb[i];
+        if (m->state_before == MB_DONE)
+            continue;
+        ldapdir_result *x = res ? &res[r++] : NULL;
+        m->ad_bits = RESMB_EXIT_FAILED;
+        if (!sh->dir || !x) {
+            snprintf(m->ad_msg, sizeof m->ad_msg, "%s", sh->dir_msg);
+            continue;
+        }
+        ldapdir_outcome out = ldapdir_outcome_of(x, 0);
+        if (out != LDAPDIR_OUT_OK) {   /* ad_bits stays RESMB_EXIT_FAILED: skipped, others go on */
+            snprintf(m->ad_msg, sizeof m->ad_msg, "[%s] line %d: %s: %s", m->section, m->line,
+                     ldapdir_outcome_name(out), x->msg[0] ? x->msg : "not resolved");
+            continue;
+        }
+        const ldapdir_recipient *rc = x->rcpt;
+        if (!rc->primary_smtp) {
+            snprintf(m->ad_msg, sizeof m->ad_msg, "[%s] line %d: %s has no primary SMTP address "
+                     "in the directory", m->section, m->line, rc->dn);
+            continue;
+        }
+        m->smtp = sr_strdup(rc->primary_smtp);
+        m->legacy_dn = rc->legacy_dn ? sr_strdup(rc->legacy_dn) : NULL;
+        m->display_name = rc->display_name ? sr_strdup(rc->display_name) : NULL;
+        const char *t = ldapdir_target_smtp(rc);
+        m->target_smtp = t ? sr_strdup(t) : NULL;
+        if (rc->has_mailbox_guid) {
+            mapi_guid g;
+            char txt[MAPI_GUID_STRLEN + 1];
+            memcpy(g.b, rc->mailbox_guid, 16);
+            mapi_guid_format(&g, txt);
+            const char *dom = strchr(m->smtp, '@');
+            m->home_guid = sr_asprintf("%s@%s", txt, dom ? dom + 1 : "");
+        }
+        m->ad_ok = 1;
+    }
+    free(keys);
+    free(res);
+}
+
+/* http(s)://host[:port]/EWS/Exchange.asmx from an Autodiscover URL. */
+static char *ews_from_ad_url(const char *url)
+{
+    const char *h = url ? strstr(url, "://") : NULL;
+    if (!h)
+        return NULL;
+    size_t hl = strcspn(h + 3, "/");
+    return sr_asprintf("%.*s/EWS/Exchange.asmx", (int)(h + 3 + hl - url), url);
+}
+
+/* The source Autodiscover handle (made once). */
+static mapi_ad *src_ad(resmb_run *run, resmb_shared *sh, sr_err *e)
+{
+    if (!sh->src_ad) {
+        mapi_ad_opts o = { .side = "source",
+                           .configured_url = run->cpuu->autodiscover_source_url,
+                           .no_domain_candidates = run->cpuu->autodiscover_source_url != NULL,
+                           .use_local_xml = run->cpuu->use_local_autodiscover_xmls,
+                           .skip_checking = run->cpuu->skip_autodiscover_checking };
+        sh->src_ad = mapi_ad_new(sh->src_net, &o, e);
+    }
+    return sh->src_ad;
+}
+
+/* Without [AD] (the spec's third SwitchResMB.ini example): a [MailboxesSMTP]
+ * mailbox's legacyExchangeDN, display name and server come from the source
+ * Autodiscover, one request per mailbox (POX takes one address at a time).
+ * A redirected answer describes another mailbox, so it is refused. */
+static void resolve_by_autodiscover(resmb_run *run, resmb_shared *sh, resmb_mb *mb, size_t n)
+{
+    sr_err e;
+    for (size_t i = 0; i < n; i++) {
+        resmb_mb *m = &mb[i];
+        if (m->state_before == MB_DONE || strcmp(m->section, "MailboxesSMTP") != 0)
+            continue;
+        const mapi_ad_result *r;
+        if (!src_ad(run, sh, &e) || mapi_ad_discover(sh->src_ad, m->key, &r, &e) != SR_OK) {
+            snprintf(m->ad_msg, sizeof m->ad_msg, "[%s] line %d: no [AD] section, and the source "
+                     "Autodiscover failed: %s", m->section, m->line, e.msg);
+            continue;
+        }
+        if (r->redirects || !r->legacy_dn) {
+            snprintf(m->ad_msg, sizeof m->ad_msg, "[%s] line %d: no [AD] section, and the source "
+                     "Autodiscover %s%s: add [AD] so the directory can name the source mailbox",
+                     m->section, m->line, r->redirects ? "redirects it to " : "gives no LegacyDN",
+                     r->redirects && r->smtp ? r->smtp : "");
+            continue;
+        }
+        m->smtp = sr_strdup(m->key);
+        m->legacy_dn = sr_strdup(r->legacy_dn);
+        m->display_name = r->display_name ? sr_strdup(r->display_name) : NULL;
+        m->home_guid = r->server ? sr_strdup(r->server) : NULL;
+        m->ad_ok = m->smtp && m->legacy_dn;
+        if (m->ad_ok && !run->src_ews_url && r->ews_url)
+            run->src_ews_url = sr_strdup(r->ews_url);
+    }
+}
+
+void resmb_resolve_without_dir(resmb_run *run, resmb_shared *sh, resmb_mb *mb, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (mb[i].state_before == MB_DONE)
+            continue;
+        mb[i].ad_bits = RESMB_EXIT_FAILED;
+        snprintf(mb[i].ad_msg, sizeof mb[i].ad_msg, "%s", sh->dir_msg);
+    }
+    if (!run->cfg->ad.present)
+        resolve_by_autodiscover(run, sh, mb, n);
+}
+
+/* The source EWS endpoint: Autodiscover of the first mailbox that is not
+ * redirected (a migrated mailbox's Autodiscover points at the target). */
+static void find_src_ews(resmb_run *run, resmb_shared *sh, resmb_mb *mb, size_t n)
+{
+    sr_err e;
+    if (run->src_ews_url)
+        return;
+    if (!src_ad(run, sh, &e)) {
+        sr_log(SR_LOG_ERROR, NULL, "source Autodiscover: %s", e.msg);
+        return;
+    }
+    /* One probe.  A migrated mailbox's Autodiscover redirects to the target,
+     * which the client then reports as errors; that is expected here, so the
+     * probe's own lines are kept out of the log unless debugging, and its
+     * outcome is logged once below. */
+    FILE *quiet = sr_log_get_level() < SR_LOG_DEBUG ? fopen("/dev/null", "w") : NULL;
+    int tries = 0;
+    char probe[1100] = "";
+    for (size_t i = 0; i < n && tries < 1 && !run->src_ews_url; i++) {
+        if (!mb[i].ad_ok)
+            continue;
+        tries++;
+        const mapi_ad_result *r;
+        if (quiet)
+            sr_log_set_stream(quiet);
+        sr_code rc = mapi_ad_discover(sh->src_ad, mb[i].smtp, &r, &e);
+        sr_log_set_stream(stdout);
+        if (rc != SR_OK)
+            snprintf(probe, sizeof probe, "%.1000s", e.msg);
+        else if (r->redirects)
+            snprintf(probe, sizeof probe, "%.200s is redirected to %.200s", mb[i].smtp,
+                     r->smtp ? r->smtp : "?");
+        else if (r->ews_url)
+            run->src_ews_url = sr_strdup(r->ews_url);
+    }
+    if (quiet)
+        fclose(quiet);
+    /* [RPCOverHTTP] ProxyServer names the source's Exchange front end */
+    mapi_account oa = { .rpc = { .enabled = run->cfg->rpc.present && run->cfg->rpc.connect_using_http,
+                                 .proxy_server = run->cfg->rpc.proxy_server } };
+    char *fallback = tries && !run->src_ews_url ? mapi_account_fallback_ews_url(&oa) : NULL;
+    if (fallback) {
+        run->src_ews_url = fallback;
+        sr_log(SR_LOG_NOTICE, NULL, "source EWS endpoint of the Outlook Anywhere host "
+               "([RPCOverHTTP] ProxyServer): %s (Autodiscover did not name the source server: %s)",
+               fallback, probe);
+    } else if (!run->src_ews_url && run->cpuu->autodiscover_source_url && tries) {
+        run->src_ews_url = ews_from_ad_url(run->cpuu->autodiscover_source_url);
+        sr_log(SR_LOG_NOTICE, NULL, "source EWS endpoint taken from AutodiscoverSourceURL: %s "
+               "(Autodiscover did not name the source server: %s)", run->src_ews_url, probe);
+    } else if (!run->src_ews_url && tries) {
+        sr_log(SR_LOG_ERROR, NULL, "no source EWS endpoint: %s; set AutodiscoverSourceURL in "
+               "CPUU.ini", probe);
+    }
+    if (run->src_ews_url)
+        sr_log(SR_LOG_INFO, NULL, "source EWS endpoint %s", run->src_ews_url);
+}
+
+void resmb_read_chunk(resmb_run *run, resmb_shared *sh, resmb_mb *mb, size_t n)
+{
+    find_src_ews(run, sh, mb, n);
+    mapi_session **s = calloc(n, sizeof *s);
+    size_t *idx = calloc(n, sizeof *idx);
+    size_t k = 0;
+    sr_err e;
+    for (size_t i = 0; s && idx && i < n; i++) {
+        resmb_mb *m = &mb[i];
+        /* NEW (-1), QUEUED, RESOLVED, SWITCHMSG_READY (its action may be the one
+         * a killed run left pending), and FAILED (retried from the start) */
+        int need = m->state_before <= MB_SWITCHMSG_READY || m->state_before == MB_FAILED;
+        if (!need || !m->ad_ok)
+            continue;
+        if (!run->src_ews_url) {
+            snprintf(m->read_msg, sizeof m->read_msg, "no source EWS endpoint (set "
+                     "AutodiscoverSourceURL in CPUU.ini)");
+            continue;
+        }
+        mapi_session_opts so = { .mailbox = m->smtp, .ews_url = run->src_ews_url, .impersonate = 1 };
+        if (!(s[k] = mapi_session_logon(sh->src_net, &so, &e))) {
+            snprintf(m->read_msg, sizeof m->read_msg, "%s", e.msg);
+            continue;
+        }
+        idx[k++] = i;
+    }
+    if (k) {
+        mapi_folders *f = calloc(k, sizeof *f);
+        mapi_switchmsg *msgs = calloc(k, sizeof *msgs);
+        sr_err *sme = calloc(k, sizeof *sme), *errs = calloc(k, sizeof *errs);
+        if (f && msgs && sme && errs) {
+            mapi_session_open_many(s, k, f, msgs, sme, errs);
+            for (size_t j = 0; j < k; j++) {
+                resmb_mb *m = &mb[idx[j]];
+                m->read_done = 1;
+                if (errs[j].code != SR_OK) {
+                    m->read_code = errs[j].code;
+                    snprintf(m->read_msg, sizeof m->read_msg, "%s", errs[j].msg);
+                } else {
+                    m->read_code = sme[j].code;
+                    snprintf(m->read_msg, sizeof m->read_msg, "%s", sme[j].msg);
+                    m->existing = msgs[j];
+                    memset(&msgs[j], 0, sizeof msgs[j]);
+                }
+                mapi_folders_clear(&f[j]);
+                mapi_switchmsg_clear(&msgs[j]);
+            }
+        }
+        free(f);
+        free(msgs);
+        free(sme);
+        free(errs);
+    }
+    for (size_t j = 0; j < k; j++)
+        mapi_session_free(s[j]);
+    free(s);
+    free(idx);
+}

@@ -1,0 +1,104 @@
+/* run_int.h — private to the run's files (resmb/run*.c, setup.c, batch.c,
+ * pool.c, report.c): one switchresmb run taken apart by what each part does.
+ *
+ *   run.c     resmb_run_all: the loop over chunks, signals, the exit code
+ *   setup.c   CPUU.ini, the engine's argv, credentials, state files, lock,
+ *             --restart
+ *   batch.c   the mailbox list chunk by chunk, the journal states, the
+ *             batched directory reads and the batched switch-message reads
+ *   pool.c    the worker processes that drive each mailbox through the
+ *             workflow, `jobs` at a time
+ *   report.c  the report lines, --dry-run's plan, the exit bits of the run
+ *
+ * Performance model: per chunk of RESMB_CHUNK mailboxes, one batched set of
+ * LDAP searches (ldapdir_resolve) and one concurrent EWS batch
+ * (mapi_session_open_many); memory holds one chunk, never the whole list.
+ * Workers are forked processes (--jobs); the parent holds no journal handle
+ * while workers run (SQLite connections must not cross a fork).
+ *
+ * Depends on resmb.h, ldap/, mapi/, statemachine/.  Ownership: resmb_run's
+ * members are freed by resmb_run_free; resmb_shared's by its owner
+ * (resmb_run_all); a report's FILE by its owner. */
+#ifndef SR_RESMB_RUN_INT_H
+#define SR_RESMB_RUN_INT_H
+
+#include <stdio.h>
+
+#include "ldap/ldap_dir.h"
+#include "resmb/resmb.h"
+
+/* Mailboxes per chunk: one LDAP batch and one EWS batch each; bounds memory. */
+#define RESMB_CHUNK 50
+
+/* ---- run.c ------------------------------------------------------------------ */
+/* Non-zero once SIGTERM/SIGINT arrived: no new worker starts. */
+int resmb_stop_requested(void);
+
+/* ---- setup.c ---------------------------------------------------------------- */
+/* Workflow tables, engine argv, CPUU.ini and credentials, state directory,
+ * journal and report paths, the lock (not in a dry run), --restart.  Returns
+ * 0 or the exit bits; *sd and *stem (heap) are set once the state directory
+ * exists, *lock_fd once the lock is held. */
+int resmb_setup(resmb_run *run, char **sd, char **stem, int *lock_fd);
+/* Release what resmb_setup and the batches stored in run (not run itself). */
+void resmb_run_free(resmb_run *run);
+
+/* ---- batch.c ---------------------------------------------------------------- */
+/* Where the walk over [Mailboxes] then [MailboxesSMTP] stands. */
+typedef struct resmb_cursor {
+    const cfg_resmb *cfg;
+    int list;                /* 0: [Mailboxes], 1: [MailboxesSMTP], 2: end */
+    size_t i;
+} resmb_cursor;
+
+/* What the parent's batches share for the whole run. */
+typedef struct resmb_shared {
+    ldapdir *dir;            /* NULL: no [AD] or it failed (dir_msg says why) */
+    char dir_msg[1200];
+    mapi_net *src_net;       /* the parent's, for the batched reads */
+    mapi_ad *src_ad;
+    sm_journal *j;
+} resmb_shared;
+
+/* Fill out[0..max) with the next mailboxes (zeroed first); 0 at the end. */
+size_t resmb_next_chunk(resmb_cursor *c, resmb_mb *out, size_t max);
+/* Each mailbox's journal state at the start of this run (state_before); a
+ * DONE left pending by a killed run is finished here.  The journal is closed
+ * again before any fork. */
+void resmb_chunk_states(resmb_run *run, resmb_mb *mb, size_t n);
+/* Connect to [AD] once per run; on failure sh->dir stays NULL, dir_msg says why. */
+void resmb_connect_dir(const resmb_run *run, resmb_shared *sh);
+/* Batch 1: resolve the chunk's mailboxes in the directory (ad_ok, smtp, ...). */
+void resmb_resolve_chunk(resmb_shared *sh, resmb_mb *mb, size_t n);
+/* Batch 1 without a directory: [AD] absent → [MailboxesSMTP] mailboxes
+ * resolved by the source Autodiscover (legacyExchangeDN, server), the rest
+ * fail saying why; [AD] failed → every mailbox fails with dir_msg. */
+void resmb_resolve_without_dir(resmb_run *run, resmb_shared *sh, resmb_mb *mb, size_t n);
+/* Batch 2: the switch messages of the chunk in one EWS round trip (read_*). */
+void resmb_read_chunk(resmb_run *run, resmb_shared *sh, resmb_mb *mb, size_t n);
+
+/* ---- pool.c ----------------------------------------------------------------- */
+/* Run the chunk's mailboxes, `jobs` at a time, each in a forked worker; the
+ * outcomes land in mb[i].has_result/result_*.  Returns 1 when a worker was
+ * stopped by the crash-test hook (the whole run then stops). */
+int resmb_run_chunk(resmb_run *run, resmb_mb *mb, size_t n);
+
+/* ---- report.c --------------------------------------------------------------- */
+/* Lines collect in a temporary file and are printed at the end. */
+typedef struct resmb_report {
+    FILE *f;                 /* per-mailbox lines */
+    unsigned bits;           /* OR over the mailboxes */
+    unsigned n, done_now, done_before, failed, pending, profile_fail;
+} resmb_report;
+
+/* The chunk's report lines, in the order of the INI lists. */
+void resmb_report_chunk(resmb_report *rep, const resmb_mb *mb, size_t n);
+/* --dry-run: the line saying what would happen to m (nothing is written). */
+void resmb_report_plan(resmb_report *rep, const resmb_run *run, const resmb_mb *m);
+/* The run's exit bits (the spec's SwitchResMB bitmask) from the mailboxes'
+ * bits; stopped: the run ended before every mailbox was processed. */
+unsigned resmb_report_exit_bits(const resmb_report *rep, int stopped);
+/* Print the report to stdout and, unless a dry run, to run->report_path. */
+void resmb_report_finish(resmb_report *rep, const resmb_run *run, unsigned code);
+
+#endif

@@ -1,0 +1,56 @@
+# tests/tests.mk — the one list of tests.  tests/run_tests.sh runs exactly
+# what is listed here, in this order; nothing is found by globbing.
+#
+# Adding a test is one line:
+#   a CUnit binary:   $(call cunit, NAME, SOURCES, USES, EXTRA_LIBS)
+#                     built to $(BUILD)/tests/NAME; USES = our modules, dependents
+#                     first; -lcunit is added for you.
+#   a script:         TEST_SCRIPTS += tests/integration/NAME.sh
+#                     run with bash; it ends with "N passed, N failed".
+# A listed file that does not exist, or a tests/*/test_*.c or
+# tests/integration/*.sh that is not listed, stops `make tests` (check-tests)
+# with its name: a test cannot vanish or be forgotten silently.
+
+XML_LIBS := $(shell pkg-config --libs libxml-2.0 2>/dev/null || echo -lxml2)
+# The Exchange simulator's store half, linked without its server half (main.c,
+# http.c, soap.c): test_exsim_store carries stand-ins for the soap.c helpers.
+EXSIM_STORE_SRCS := $(sort $(wildcard tests/exsim/store*.c tests/exsim/ids.c tests/exsim/ews_*.c))
+
+# ---- unit: no server -------------------------------------------------------------
+#            name                 sources                                   uses                                          extra libs
+$(call cunit,test_util,           tests/unit/test_util.c,                   util,)
+$(call cunit,test_configs,        tests/unit/test_configs.c,                configs testutil util,)
+$(call cunit,test_statemachine,   tests/unit/test_statemachine.c,           statemachine util,)
+$(call cunit,test_cpuu_invoke,    tests/unit/test_cpuu_invoke.c,            cpuu_invoke util,)
+$(call cunit,test_mapi_store,     tests/unit/test_mapi_store.c,             mapi util,)
+$(call cunit,test_mapi_ewsreq,    tests/unit/test_mapi_ewsreq.c,            mapi testutil util,                           -lpthread)
+$(call cunit,test_nicks_stream,   tests/unit/test_nicks_stream.c,           cpuu_core mapi ldap configs util,)
+
+# ---- the Exchange simulator ------------------------------------------------------
+$(call cunit,test_exsim,          tests/exsim/test/test_exsim.c,            testutil util,                                -lcurl $(XML_LIBS))
+$(call cunit,test_exsim_store,    tests/exsim/test/test_exsim_store.c $(EXSIM_STORE_SRCS), testutil util,                 $(XML_LIBS))
+
+# ---- integration: against real servers started by the test (exsim, slapd, Samba) -
+# test_ldap: the slapd lab by default, LAB_SCRIPT=tests/lab/samba-lab.sh for the
+# Samba AD DC; also the resolve benchmark (test_ldap --bench N).
+$(call cunit,test_ldap,           tests/integration/test_ldap.c,            ldap testutil util,                           -lpthread)
+# test_ldap_ad: what only a real AD shows, against one Samba AD DC (2,500 rooms).
+$(call cunit,test_ldap_ad,        tests/integration/test_ldap_ad.c,         ldap testutil util,)
+$(call cunit,test_mapi_ews,       tests/integration/test_mapi_ews.c,        mapi testutil util,)
+# test_mapi_oauth: the OAuth2 app-only client against glewlwyd, the Entra ID
+# stand-in of $SHARED_DIR/labs/oauth-entra-standin.md, started by the test.
+$(call cunit,test_mapi_oauth,     tests/integration/test_mapi_oauth.c,      mapi testutil util,)
+$(call cunit,test_cpuu_engine,    tests/integration/test_cpuu_engine.c,     cpuu_core cpuu_invoke mapi ldap configs testutil util,)
+$(call cunit,test_cpuu_features,  tests/integration/test_cpuu_features.c,   cpuu_core mapi ldap configs testutil util,)
+$(call cunit,test_cpuu_notify,    tests/integration/test_cpuu_notify.c,     cpuu_core mapi ldap configs testutil util,)
+$(call cunit,test_resmb_pipeline, tests/integration/test_resmb_pipeline.c,  mapi configs testutil util,)
+
+TEST_SCRIPTS += tests/integration/exsim_interop.sh
+# exsim_logon: every logon the simulator accepts (NTLM, Negotiate, Bearer JWT) and refuses,
+# against the Samba AD DC (Kerberos, NT hashes) and glewlwyd (tokens) it starts.
+TEST_SCRIPTS += tests/integration/exsim_logon.sh
+# logon_e2e: switchresmb → cpuu logging on with Kerberos, NTLM and OAuth2 (issue 9),
+# the refusals' exit codes and messages, and no secret in any log.
+TEST_SCRIPTS += tests/integration/logon_e2e.sh
+TEST_SCRIPTS += tests/integration/ldap_samba.sh
+TEST_SCRIPTS += tests/integration/resmb_cli.sh
