@@ -141,9 +141,13 @@ char *mapi_trace_redact(const char *data, size_t len, int is_header)
         return s;
     }
     blank_after(s, "client_secret=", "&\r\n");
+    blank_after(s, "client_assertion=", "&\r\n");   /* a signed credential, replayable */
     blank_after(s, "password=", "&\r\n");
     blank_after(s, "\"access_token\":\"", "\"");
+    blank_after(s, "\"access_token\": \"", "\"");
     blank_after(s, "\"refresh_token\":\"", "\"");
+    blank_after(s, "\"refresh_token\": \"", "\"");
+    blank_after(s, "\"id_token\":\"", "\"");
     blank_after(s, "Password>", "<");
     return s;
 }

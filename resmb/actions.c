@@ -101,6 +101,14 @@ mapi_net *resmb_net_new(const resmb_run *run, resmb_side side, unsigned max_para
         .max_parallel = max_parallel,
         .allow_http = run->o->allow_http,
     };
+    /* ours, for labs: "host:port:addr:port[,...]" as curl --connect-to */
+    char *ct_list = getenv("SWITCHRESMB_CONNECT_TO") ? sr_strdup(getenv("SWITCHRESMB_CONNECT_TO")) : NULL;
+    const char *ct[9] = { NULL };
+    size_t nct = 0;
+    for (char *save = NULL, *t = ct_list ? strtok_r(ct_list, ",", &save) : NULL; t && nct < 8;
+         t = strtok_r(NULL, ",", &save))
+        ct[nct++] = t;
+    o.connect_to = nct ? ct : NULL;
     mapi_account ac = { 0 };
     logon_account(run->cfg, &ac);
     if (target) {   /* [RPCOverHTTP] and LogonNetworkSecurity describe the source */
@@ -111,6 +119,7 @@ mapi_net *resmb_net_new(const resmb_run *run, resmb_side side, unsigned max_para
     if (mapi_netopts_from_account(&ac, o365, target ? "target" : "source", &o, err) == SR_OK)
         net = mapi_net_new(&o, err);
     sr_secret_free(secret);
+    free(ct_list);
     return net;
 }
 

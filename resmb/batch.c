@@ -137,16 +137,38 @@ static char *ews_from_ad_url(const char *url)
     return sr_asprintf("%.*s/EWS/Exchange.asmx", (int)(h + 3 + hl - url), url);
 }
 
+/* The Autodiscover URLs the directory publishes (SCP), when [AD] is there
+ * and no AutodiscoverSourceURL is configured: Outlook tries them before the
+ * URLs it guesses from the SMTP domain.  NULL when none. */
+static char **scp_urls(const resmb_run *run, resmb_shared *sh)
+{
+    char **urls = NULL;
+    size_t n = 0;
+    sr_err e;
+    if (!sh->dir || run->cpuu->autodiscover_source_url)
+        return NULL;
+    if (ldapdir_scp_autodiscover(sh->dir, NULL, &urls, &n, &e) != SR_OK) {
+        sr_log(SR_LOG_WARN, NULL, "Autodiscover SCP lookup in the directory: %s", e.msg);
+        return NULL;
+    }
+    sr_log(SR_LOG_NOTICE, NULL, "Autodiscover SCP: %zu URL(s) in the directory%s%s", n,
+           n ? ", first " : "", n ? urls[0] : "");
+    return urls;
+}
+
 /* The source Autodiscover handle (made once). */
 static mapi_ad *src_ad(resmb_run *run, resmb_shared *sh, sr_err *e)
 {
     if (!sh->src_ad) {
+        char **scp = scp_urls(run, sh);
         mapi_ad_opts o = { .side = "source",
                            .configured_url = run->cpuu->autodiscover_source_url,
+                           .scp_urls = (const char *const *)scp,
                            .no_domain_candidates = run->cpuu->autodiscover_source_url != NULL,
                            .use_local_xml = run->cpuu->use_local_autodiscover_xmls,
                            .skip_checking = run->cpuu->skip_autodiscover_checking };
         sh->src_ad = mapi_ad_new(sh->src_net, &o, e);
+        sr_strv_free(scp);
     }
     return sh->src_ad;
 }

@@ -186,6 +186,47 @@ static void test_cache_and_refresh(void)
     mapi_net_free(net);
 }
 
+/* With full tracing (SR_EWS_DEBUG=2: headers and bodies), neither the
+ * secret, the signed assertion nor the token reaches the log. */
+static void test_no_secret_in_trace(void)
+{
+    char path[700];
+    snprintf(path, sizeof path, "%s/trace.log", g_dir);
+    FILE *log = fopen(path, "w");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(log);
+    setenv("SR_EWS_DEBUG", "2", 1);
+    sr_log_set_stream(log);
+    sr_log_level old = sr_log_get_level();
+    sr_log_set_level(SR_LOG_DEBUG);
+    sr_err e;
+    sr_err_clear(&e);
+    mapi_net *a = oauth_net(SECRET, NULL, NULL);
+    mapi_net *b = oauth_net(NULL, g_cert, g_key);
+    const char *ta = mapi_oauth_token(a, &e);
+    const char *tb = mapi_oauth_token(b, &e);
+    char *tok_a = ta ? strdup(ta) : NULL, *tok_b = tb ? strdup(tb) : NULL;
+    mapi_net_free(a);
+    mapi_net_free(b);
+    sr_log_set_level(old);
+    sr_log_set_stream(stdout);
+    unsetenv("SR_EWS_DEBUG");
+    fclose(log);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(tok_a);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(tok_b);
+    sr_err re;
+    char *text = sr_read_file(path, 1 << 22, NULL, &re);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(text);
+    CU_ASSERT_PTR_NOT_NULL(strstr(text, "client_secret=***"));        /* it was traced */
+    CU_ASSERT_PTR_NOT_NULL(strstr(text, "client_assertion=***"));
+    CU_ASSERT_PTR_NULL(strstr(text, SECRET));
+    CU_ASSERT_PTR_NULL(strstr(text, tok_a + strlen(tok_a) - 40));     /* the signature part */
+    CU_ASSERT_PTR_NULL(strstr(text, tok_b + strlen(tok_b) - 40));
+    CU_ASSERT_PTR_NULL(strstr(text, "client_assertion=ey"));
+    free(text);
+    sr_secret_free(tok_a);
+    sr_secret_free(tok_b);
+}
+
 int main(void)
 {
     if (CU_initialize_registry() != CUE_SUCCESS)
@@ -195,6 +236,7 @@ int main(void)
     CU_add_test(s, "certificate: RS256 private_key_jwt with x5t", test_certificate);
     CU_add_test(s, "wrong secret, unknown certificate, readable key", test_refusals);
     CU_add_test(s, "cached, renewed when expired", test_cache_and_refresh);
+    CU_add_test(s, "no secret, assertion or token in a full trace", test_no_secret_in_trace);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned failed = CU_get_number_of_failures() + CU_get_number_of_suites_failed();

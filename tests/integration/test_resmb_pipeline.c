@@ -194,6 +194,7 @@ typedef struct ccase {
     int recreate, leave;
     int no_ad;                   /* leave [AD] out (the spec's third example) */
     int no_admin;                /* no Admin/Password in CPUU.ini */
+    int no_src_ad_url;           /* no AutodiscoverSourceURL in CPUU.ini */
     const char *logon;           /* LogonNetworkSecurity* line (NULL → Negotiate=1) */
     const char *cpuu_extra;      /* more CPUU.ini lines */
     char cmdline[700];           /* CPUUCmdLine ("" → -Silent) */
@@ -250,10 +251,11 @@ static void case_write(ccase *c)
     else
         fputs("[Parameters]\n", f);
     fprintf(f, "Features=Delegates Rules\nSilent=1\n"
-               "AdminTrg=admin\nPasswordTrg=%s\n"
-               "AutodiscoverSourceURL=%s/autodiscover/autodiscover.xml\n"
-               "AutodiscoverTargetURL=%s/autodiscover/autodiscover.xml\n%s",
-            g_tgt_enc, g_src.url, g_tgt.url, c->cpuu_extra ? c->cpuu_extra : "");
+               "AdminTrg=admin\nPasswordTrg=%s\n", g_tgt_enc);
+    if (!c->no_src_ad_url)
+        fprintf(f, "AutodiscoverSourceURL=%s/autodiscover/autodiscover.xml\n", g_src.url);
+    fprintf(f, "AutodiscoverTargetURL=%s/autodiscover/autodiscover.xml\n%s", g_tgt.url,
+            c->cpuu_extra ? c->cpuu_extra : "");
     fclose(f);
     chmod(c->cpuu_ini, 0600);
 }
@@ -607,6 +609,54 @@ static void test_no_ad_autodiscover(void)
     case_free(&c);
     g_src = saved;
     tu_exsim_stop(&nr);
+}
+
+/* [AD] and no AutodiscoverSourceURL: the source Autodiscover URL comes from
+ * the directory's SCP (https://mail.src.test/Autodiscover/Autodiscover.xml in
+ * the lab), tried first as Outlook does; mail.src.test is mapped to a TLS
+ * simulator on loopback (no DNS). */
+static void test_scp_autodiscover(void)
+{
+    char org[600], seed[600], cert[600], key[600];
+    snprintf(org, sizeof org, "%s/org.json", g_dir);
+    snprintf(seed, sizeof seed, "%s/src-scp.xml", g_dir);
+    snprintf(cert, sizeof cert, "%s/scp-cert.pem", g_dir);
+    snprintf(key, sizeof key, "%s/scp-key.pem", g_dir);
+    const char *sg[] = { "--org", org, "--side", "source", "--no-redirect", "-o", seed, NULL };
+    CU_ASSERT_EQUAL_FATAL(run_py("tests/exsim/seedgen.py", sg), 0);
+    char *ossl[] = { "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                     "-subj", "/CN=mail.src.test",
+                     "-addext", "subjectAltName=DNS:mail.src.test,IP:127.0.0.1",
+                     "-keyout", key, "-out", cert, NULL };
+    CU_ASSERT_EQUAL_FATAL(tu_run(ossl, "/dev/null", 30000), 0);
+    const char *tls[] = { "--tls-cert", cert, "--tls-key", key, NULL };
+    tu_exsim x;
+    CU_ASSERT_EQUAL_FATAL(tu_exsim_start(&x, g_dir, "srcscp", seed, tls), 0);
+    inst saved = g_src;
+    g_src.pid = x.pid;
+    g_src.port = x.port;
+    snprintf(g_src.url, sizeof g_src.url, "%s", x.url);
+    char map[128];
+    snprintf(map, sizeof map, "mail.src.test:443:127.0.0.1:%d", x.port);
+    setenv("SWITCHRESMB_CONNECT_TO", map, 1);
+    ccase c;
+    case_init(&c);
+    c.no_src_ad_url = 1;
+    c.smtp[0] = ROOM(11);
+    c.targets[0] = TROOM(11);
+    c.switch_section = 1;
+    case_write(&c);
+    const char *extra[] = { "--ca-file", cert, NULL };
+    int rc = case_run(&c, g_fake, "ok", extra);
+    CU_ASSERT_EQUAL(rc, 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(c.text, "Autodiscover SCP: 1 URL(s) in the directory, first "
+                                          "https://mail.src.test/Autodiscover/Autodiscover.xml"));
+    CU_ASSERT_TRUE(report_has(c.text, ROOM(11), "DONE"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(c.text, "switch message created: target room-0011@tgt.test"));
+    unsetenv("SWITCHRESMB_CONNECT_TO");
+    case_free(&c);
+    g_src = saved;
+    tu_exsim_stop(&x);
 }
 
 /* Kerberos needs no password in CPUU.ini: the run goes on without
@@ -981,6 +1031,7 @@ int main(void)
     CU_add_test(s, "no switch message, no [SwitchMessage]", test_no_switch_message);
     CU_add_test(s, "no [AD]: [MailboxesSMTP] resolved by Autodiscover", test_no_ad_autodiscover);
     CU_add_test(s, "Kerberos: no password needed; Winnt needs one", test_kerberos_without_password);
+    CU_add_test(s, "Autodiscover URL from the directory's SCP", test_scp_autodiscover);
     CU_add_test(s, "engine outcomes -> exit bits", test_engine_outcomes);
     CU_add_test(s, "profile creation bits 8/16", test_profile_bits);
     CU_add_test(s, "--dry-run writes nothing", test_dry_run);
