@@ -53,14 +53,25 @@ done
     { bad "orggen/seedgen"; finish; }
 # the Kerberos-only service account, known to the source organisation (its seed password is unused)
 sed -i "s|\(<account name=\"admin\"[^>]*/>\)|\1<account name=\"svc-migr\" upn=\"svc-migr@src.test\" password=\"$(openssl rand -hex 16)\" full-access=\"1\" impersonation=\"1\"/>|" "$W/src.xml"
-mapfile -t ROOMS < <("$PY" - "$W/org.json" <<'PYEOF'
+mapfile -t ROOMS < <("$PY" - "$W/org.json" source <<'PYEOF'
 import json, sys
 o = json.load(open(sys.argv[1]))
 for r in o["recipients"]:
     if r["kind"] != "user":
-        print(r["source"]["smtp"])
+        print(r[sys.argv[2]]["smtp"])
 PYEOF
 )
+mapfile -t TROOMS < <("$PY" - "$W/org.json" target <<'PYEOF'
+import json, sys
+o = json.load(open(sys.argv[1]))
+for r in o["recipients"]:
+    if r["kind"] != "user":
+        print(r[sys.argv[2]]["smtp"])
+PYEOF
+)
+# the guide's O365 example has no [AD]: the source Autodiscover must name the mailbox itself
+"$PY" "$ROOT/tests/exsim/seedgen.py" --org "$W/org.json" --side source --no-redirect -o "$W/src-nr.xml" ||
+    { bad "seedgen --no-redirect"; finish; }
 [ ${#ROOMS[@]} -ge 1 ] || { bad "no rooms in org.json"; finish; }
 
 mkdir -m 700 "$W/slapd"
@@ -129,6 +140,7 @@ DCPW_ENC=$(printf '%s' "$DC_PW" | encrypt)
 
 # One case: SwitchResMB.ini [Settings] logon line, [SwitchMessage] Target, CPUU.ini lines.
 # Runs the chain; RC, OUT (stdout+stderr of switchresmb, with cpuu's CSV/logs in $D).
+# NO_AD=1: no [AD] section and [TargetMailboxesSMTP] pairs (the guide's O365 example).
 run_chain() {  # NAME LOGON_LINE TARGET CPUU_LINES
     local name=$1 logon=$2 target=$3 lines=$4
     CASE_N=$((CASE_N + 1))
@@ -142,11 +154,13 @@ run_chain() {  # NAME LOGON_LINE TARGET CPUU_LINES
         echo "$logon"
         echo "LeaveTemporaryProfiles=0"
         echo
-        echo "[AD]"
-        echo "DCName=$(kv "$SLAPD/lab.env" LAB_LDAP_URI)"
-        echo "DCAccount=$(kv "$SLAPD/lab.env" LAB_BIND_DN)"
-        echo "DCPassword=$DC_ENC"
-        echo
+        if [ -z "${NO_AD:-}" ]; then
+            echo "[AD]"
+            echo "DCName=$(kv "$SLAPD/lab.env" LAB_LDAP_URI)"
+            echo "DCAccount=$(kv "$SLAPD/lab.env" LAB_BIND_DN)"
+            echo "DCPassword=$DC_ENC"
+            echo
+        fi
         echo "[SwitchMessage]"
         echo "MigrationAgentType=Contemporary"
         echo "Target=$target"
@@ -154,6 +168,11 @@ run_chain() {  # NAME LOGON_LINE TARGET CPUU_LINES
         echo
         echo "[MailboxesSMTP]"
         printf '%s\n' "${ROOMS[@]}"
+        if [ -n "${NO_AD:-}" ]; then
+            echo
+            echo "[TargetMailboxesSMTP]"
+            printf '%s\n' "${TROOMS[@]}"
+        fi
     } >"$D/SwitchResMB.ini"
     printf '[Parameters]\nFeatures=Delegates Rules\nSilent=1\nAutodiscoverSourceURL=%s/autodiscover/autodiscover.xml\nAutodiscoverTargetURL=%s/autodiscover/autodiscover.xml\n%s\n' \
         "$src_URL" "$tgt_URL" "$lines" >"$D/CPUU.ini"
@@ -234,6 +253,24 @@ TokenURL=$TOKEN_URL"
 check "O365 target with a certificate: exit 0" [ "$RC" = 0 ]
 check "... the target accepted the token" grep -q 'Bearer: accepted as admin' "$W/tgt.log"
 check "... no client secret in CPUU.ini" bash -c "! grep -q '^ClientSecret=' '$D/CPUU.ini'"
+stop_exsims
+
+# ---- 3c. the guide's third example: Office 365 target, no [AD] --------------------
+echo "--- 3c: the guide's O365 example without [AD] (source: Negotiate offered, NTLM used)"
+start_exsim src "$W/src-nr.xml" "$W/cert.pem" "$W/key.pem" --www-auth negotiate,ntlm \
+    --keytab "$(kv "$SAMBA/logon.env" LOGON_HTTP_KEYTAB)" \
+    --ntlm-hashes "$(kv "$SAMBA/logon.env" LOGON_NTLM_HASHES)" &&
+start_exsim tgt "$W/tgt.xml" "$W/cert.pem" "$W/key.pem" "${JWT_OPTS[@]}"
+# no Kerberos ticket: Negotiate falls back to NTLM with Admin/Password, as the issue asks
+NO_AD=1 KRB5CCNAME=FILE:$W/empty.cc run_chain noad "" O365 "$NTLM_SRC
+ClientId=$CID
+ClientSecret=$SECRET_ENC
+TokenURL=$TOKEN_URL"
+check "O365 example without [AD]: exit 0" [ "$RC" = 0 ]
+check "... no [AD] in SwitchResMB.ini" bash -c "! grep -q '^\[AD\]' '$D/SwitchResMB.ini'"
+check "... the source accepted NTLM after Negotiate had no ticket" grep -q 'NTLM: accepted as admin' "$W/src.log"
+check "... the target accepted the token" grep -q 'Bearer: accepted as admin' "$W/tgt.log"
+check "... switch messages written" [ "$(switch_msgs)" -ge 1 ]
 stop_exsims
 
 # ---- 4. refusals: the spec's exit code (1: the mailbox failed) and the cause named ---
