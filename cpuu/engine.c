@@ -100,6 +100,11 @@ mapi_net *cpuu_net_for(cpuu_run_ctx *r, int target, int o365, const mapi_account
     o.ca_file = env2("CPUU_CA_FILE", "SWITCHRESMB_CA_FILE");
     const char *http = env2("CPUU_ALLOW_HTTP", "SWITCHRESMB_ALLOW_HTTP");
     o.allow_http = http && !strcmp(http, "1");
+    /* labs: names mapped to loopback without DNS (ours, as curl --connect-to) */
+    const char *ctv = env2("CPUU_CONNECT_TO", "SWITCHRESMB_CONNECT_TO");
+    char *ct_list = ctv ? sr_strdup(ctv) : NULL;
+    const char *ct[9];
+    o.connect_to = mapi_connect_to_split(ct_list, ct, 8) ? ct : NULL;
     if (c->open_store_wait > 0)
         o.timeout_ms = (long)c->open_store_wait * 1000L;
     /* [RPCOverHTTP] describes how the source is reached, not the target */
@@ -116,6 +121,7 @@ mapi_net *cpuu_net_for(cpuu_run_ctx *r, int target, int o365, const mapi_account
         net = mapi_net_new(&o, err);
     sr_secret_free(password);
     sr_secret_free(secret);
+    free(ct_list);
     if (!net)
         sr_err_prefix(err, "%s: ", side);
     return net;
@@ -457,6 +463,9 @@ static void ctx_clear(cpuu_ctx *c)
     cpuu_ctx_release(c);
     mapi_folders_clear(&c->src_folders);
     mapi_folders_clear(&c->tgt_folders);
+    if (c->map)
+        sr_log(SR_LOG_DEBUG, "cpuu", "recipient map: %u directory search(es) and EWS call(s)",
+               rmap_lookups_made(c->map));
     rmap_free(c->map);
     c->map = NULL;
 }

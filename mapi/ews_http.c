@@ -18,6 +18,7 @@ struct mapi_net {
      * resolve_auth and fall_back) */
     mapi_auth eff_auth;
     int auth_resolved;
+    char *noproxy;              /* the environment's no_proxy plus loopback */
     struct curl_slist *connect_to;
     CURLM *multi;
     CURLSH *share;
@@ -25,13 +26,6 @@ struct mapi_net {
     int trace;                  /* SR_EWS_DEBUG: 1 headers, 2 bodies */
     mapi_oauth_cache oauth;
 };
-
-void mapi_sleep_ms(long ms)
-{
-    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-    while (ms > 0 && nanosleep(&ts, &ts) != 0 && errno == EINTR)
-        ;
-}
 
 const mapi_netopts *mapi_net_opts(const mapi_net *net) { return &net->o; }
 mapi_oauth_cache *mapi_net_oauth(mapi_net *net) { return &net->oauth; }
@@ -89,6 +83,10 @@ static int copy_opts(mapi_net *net, const mapi_netopts *in)
 mapi_net *mapi_net_new(const mapi_netopts *opts, sr_err *err)
 {
     static const mapi_netopts none = { .auth = MAPI_AUTH_NONE };
+    if (!mapi_ews_code_table_sorted()) {   /* a build defect: every lookup could miss */
+        sr_err_set(err, SR_E_INTERNAL, "the EWS ResponseCode table is not sorted");
+        return NULL;
+    }
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         sr_err_set(err, SR_E_INTERNAL, "libcurl could not be initialised");
         return NULL;
@@ -100,6 +98,12 @@ mapi_net *mapi_net_new(const mapi_netopts *opts, sr_err *err)
         return NULL;
     }
     net->eff_auth = net->o.auth;
+    /* loopback never goes through a forward proxy from the environment */
+    const char *np = getenv("no_proxy");
+    if (!np || !*np)
+        np = getenv("NO_PROXY");
+    net->noproxy = sr_asprintf("%s%slocalhost,127.0.0.1,::1", np && *np ? np : "",
+                               np && *np ? "," : "");
     if ((net->o.auth == MAPI_AUTH_BASIC || net->o.auth == MAPI_AUTH_NTLM) && !net->user) {
         mapi_net_free(net);
         sr_err_set(err, SR_E_CONFIG, "Basic/NTLM authentication needs a user name");
@@ -136,6 +140,7 @@ void mapi_net_free(mapi_net *net)
     free(net->client_cert_file);
     free(net->client_key_file);
     free(net->token_url);
+    free(net->noproxy);
     free(net->authority_url);
     free(net->resource_url);
     free(net->proxy);
@@ -267,6 +272,8 @@ static void set_common(mapi_net *net, xfer *x, CURL *h)
      * http_proxy / no_proxy from the environment, as an admin expects. */
     if (o->proxy)
         curl_easy_setopt(h, CURLOPT_PROXY, o->proxy);
+    else if (net->noproxy)
+        curl_easy_setopt(h, CURLOPT_NOPROXY, net->noproxy);
     if (o->ca_file)
         curl_easy_setopt(h, CURLOPT_CAINFO, o->ca_file);
     if (o->ca_dir)

@@ -10,6 +10,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+size_t mapi_connect_to_split(char *list, const char **out, size_t max)
+{
+    size_t n = 0;
+    char *save = NULL;
+    for (char *t = list ? strtok_r(list, ",", &save) : NULL; t && n < max;
+         t = strtok_r(NULL, ",", &save))
+        out[n++] = t;
+    out[n] = NULL;
+    return n;
+}
+
 const char *mapi_auth_name(mapi_auth a)
 {
     switch (a) {

@@ -33,6 +33,9 @@
 /* ---- run.c ------------------------------------------------------------------ */
 /* Non-zero once SIGTERM/SIGINT arrived: no new worker starts. */
 int resmb_stop_requested(void);
+/* Stop starting mailboxes for a reason that is not a signal (a full disk);
+ * why is printed once at the end.  Not for signal handlers. */
+void resmb_request_stop(const char *why);
 
 /* ---- setup.c ---------------------------------------------------------------- */
 /* Workflow tables, engine argv, CPUU.ini and credentials, state directory,
@@ -69,7 +72,9 @@ void resmb_chunk_states(resmb_run *run, resmb_mb *mb, size_t n);
 /* Connect to [AD] once per run; on failure sh->dir stays NULL, dir_msg says why. */
 void resmb_connect_dir(const resmb_run *run, resmb_shared *sh);
 /* Batch 1: resolve the chunk's mailboxes in the directory (ad_ok, smtp, ...). */
-void resmb_resolve_chunk(resmb_shared *sh, resmb_mb *mb, size_t n);
+void resmb_resolve_chunk(const resmb_run *run, resmb_shared *sh, resmb_mb *mb, size_t n);
+/* Reconnects to the directory after a lost connection, per batch. */
+#define RESMB_DIR_RECONNECTS 3
 /* Batch 1 without a directory: [AD] absent → [MailboxesSMTP] mailboxes
  * resolved by the source Autodiscover (legacyExchangeDN, server), the rest
  * fail saying why; [AD] failed → every mailbox fails with dir_msg. */
@@ -88,7 +93,7 @@ int resmb_run_chunk(resmb_run *run, resmb_mb *mb, size_t n);
 typedef struct resmb_report {
     FILE *f;                 /* per-mailbox lines */
     unsigned bits;           /* OR over the mailboxes */
-    unsigned n, done_now, done_before, failed, pending, profile_fail;
+    unsigned n, done_now, done_before, failed, pending, profile_fail, not_started;
 } resmb_report;
 
 /* The chunk's report lines, in the order of the INI lists. */

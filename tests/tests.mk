@@ -54,3 +54,7 @@ TEST_SCRIPTS += tests/integration/exsim_logon.sh
 TEST_SCRIPTS += tests/integration/logon_e2e.sh
 TEST_SCRIPTS += tests/integration/ldap_samba.sh
 TEST_SCRIPTS += tests/integration/resmb_cli.sh
+# unused_symbols: every public function of a module archive has a caller outside tests/.
+TEST_SCRIPTS += tests/integration/unused_symbols.sh
+TEST_SCRIPTS += tests/integration/sigpipe.sh
+TEST_SCRIPTS += tests/integration/fuzz_replay.sh

@@ -603,6 +603,31 @@ static void test_cpuu_full(void)
 
 #define PARAMS "[Parameters]\n"
 
+/* Our OAuth2 app-only keys (docs/logon.md): values kept, pairs checked. */
+static void test_cpuu_oauth_keys(void)
+{
+    char *p = write_tmp("oauth.ini", PARAMS "ClientId=00000000-aaaa-bbbb-cccc-000000000001\n"
+                        "ClientSecret=srenc1:host:AAAA\nClientCertificate=/etc/sr/app.pem\n"
+                        "ClientCertificateKey=/etc/sr/app.key\n"
+                        "TokenURL=https://login.microsoftonline.com/t1/oauth2/v2.0/token\n");
+    sr_err e;
+    cfg_cpuu *c = cfg_cpuu_load(p, NULL, &e);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+    CU_ASSERT_STRING_EQUAL(c->client_id, "00000000-aaaa-bbbb-cccc-000000000001");
+    CU_ASSERT_STRING_EQUAL(c->client_secret, "srenc1:host:AAAA");
+    CU_ASSERT_EQUAL(c->client_secret_line, 3);
+    CU_ASSERT_STRING_EQUAL(c->client_cert, "/etc/sr/app.pem");
+    CU_ASSERT_STRING_EQUAL(c->client_key, "/etc/sr/app.key");
+    CU_ASSERT_STRING_EQUAL(c->token_url, "https://login.microsoftonline.com/t1/oauth2/v2.0/token");
+    cfg_cpuu_free(c);
+    free(p);
+    expect_cpuu_error("cs.ini", PARAMS "ClientSecret=AB\n", 2, "ClientSecret: needs ClientId");
+    expect_cpuu_error("cc.ini", PARAMS "ClientId=x\nClientCertificate=/a.pem\n", 3,
+                      "ClientCertificate and ClientCertificateKey go together");
+    expect_cpuu_error("tu.ini", PARAMS "TokenURL=login.example/token\n", 2,
+                      "TokenURL: expected an http:// or https:// URL");
+}
+
 static void test_cpuu_errors(void)
 {
     expect_cpuu_error("fs.ini", PARAMS "Skip=Nicks\nFeatures=Rules\n", 3,
@@ -1007,6 +1032,7 @@ int main(void)
     CU_add_test(s, "CPUU.ini recommended values and defaults", test_cpuu_recommended_and_defaults);
     CU_add_test(s, "every CPUU.ini parameter", test_cpuu_full);
     CU_add_test(s, "CPUU.ini errors name file:line", test_cpuu_errors);
+    CU_add_test(s, "CPUU.ini OAuth2 keys (ours)", test_cpuu_oauth_keys);
     CU_add_test(s, "[Admin notification] SMTP relay keys", test_cpuu_smtp_keys);
     CU_add_test(s, "Skip=All, [Notification] alias, warnings", test_cpuu_skip_all_and_alias);
     CU_add_test(s, "feature table", test_feature_table);
