@@ -158,6 +158,14 @@ sr_code cfg_resmb_dc_password(const cfg_resmb *cfg, char **plain_out, sr_err *er
  * the file.  stored must be one line (no CR/LF). */
 sr_code cfg_resmb_set_dcpassword(const char *path, const char *stored, sr_err *err);
 
+/* The same for any single-line key: replace the value of [section] key in
+ * the file at path with `value`, changing no other byte (BOM, CRLF, comments
+ * and key spelling stay), atomically, keeping the permission bits and — when
+ * allowed — the owner and group.  Missing section or key, or a key given
+ * twice → SR_E_CONFIG naming the file; a value with CR/LF → SR_E_INVALID. */
+sr_code cfg_ini_set_value(const char *path, const char *section, const char *key,
+                          const char *value, sr_err *err);
+
 /* ---- CPUUCmdLine -------------------------------------------------------------- */
 
 /* Split a command line the way a POSIX shell would split words, without

@@ -1,12 +1,15 @@
 /* rewrite.c — put a new [AD] DCPassword value into SwitchResMB.ini, touching
  * no other byte: comments, blank lines, key spelling, CRLF and the order of
- * everything stay as the administrator wrote them. */
+ * everything stay as the administrator wrote them.  cfg_ini_set_value does
+ * the same for any key (cpuu-config --encrypt uses it for CPUU.ini). */
 #include "configs/configs.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define INI_MAX_BYTES (16u * 1024u * 1024u)
 
@@ -69,10 +72,27 @@ static int find_value(const char *buf, size_t len, const char *sec, const char *
     return found;
 }
 
-sr_code cfg_resmb_set_dcpassword(const char *path, const char *stored, sr_err *err)
+/* Keep the owner and group of the file that was replaced: the atomic write
+ * creates a new inode, owned by whoever runs this (root editing a service
+ * account's file must not take it over).  Best effort for non-root. */
+static void keep_owner(const char *path, const struct stat *before)
 {
-    if (!stored || strpbrk(stored, "\r\n"))
+    struct stat now;
+    if (stat(path, &now) != 0 || (now.st_uid == before->st_uid && now.st_gid == before->st_gid))
+        return;
+    if (chown(path, before->st_uid, before->st_gid) != 0)
+        sr_log(SR_LOG_WARN, path, "could not give the file back to uid %u gid %u: %s",
+               (unsigned)before->st_uid, (unsigned)before->st_gid, strerror(errno));
+}
+
+sr_code cfg_ini_set_value(const char *path, const char *section, const char *key,
+                          const char *value, sr_err *err)
+{
+    if (!value || strpbrk(value, "\r\n"))
         return sr_err_set(err, SR_E_INVALID, "stored value must be a single line");
+    struct stat before;
+    if (stat(path, &before) != 0)
+        return sr_err_set(err, SR_E_CONFIG, "%s: cannot open: %s", path, strerror(errno));
     size_t len = 0;
     sr_err ferr;
     char *buf = sr_read_file(path, INI_MAX_BYTES, &len, &ferr);
@@ -80,29 +100,30 @@ sr_code cfg_resmb_set_dcpassword(const char *path, const char *stored, sr_err *e
         return sr_err_set(err, SR_E_CONFIG, "cannot read configuration file: %s", ferr.msg);
     const char *vb = NULL, *ve = NULL;
     int sec_seen = 0;
-    int n = find_value(buf, len, "AD", "DCPassword", &vb, &ve, &sec_seen);
+    int n = find_value(buf, len, section, key, &vb, &ve, &sec_seen);
     sr_code rc = SR_OK;
     if (!sec_seen)
-        rc = sr_err_set(err, SR_E_CONFIG,
-                        "%s: no [AD] section; add [AD] with DCName, DCAccount and a DCPassword= "
-                        "line, then run this again", path);
+        rc = sr_err_set(err, SR_E_CONFIG, "%s: no [%s] section; add it with a \"%s=\" line, "
+                        "then run this again", path, section, key);
     else if (n == 0)
-        rc = sr_err_set(err, SR_E_CONFIG,
-                        "%s: [AD] has no DCPassword line; add \"DCPassword=\" to [AD], then run "
-                        "this again", path);
+        rc = sr_err_set(err, SR_E_CONFIG, "%s: [%s] has no %s line; add \"%s=\" to [%s], then "
+                        "run this again", path, section, key, key, section);
     else if (n > 1)
-        rc = sr_err_set(err, SR_E_CONFIG, "%s: [AD] DCPassword appears %d times; keep one", path, n);
+        rc = sr_err_set(err, SR_E_CONFIG, "%s: [%s] %s appears %d times; keep one", path,
+                        section, key, n);
     if (rc == SR_OK) {
-        size_t pre = (size_t)(vb - buf), old = (size_t)(ve - vb), add = strlen(stored);
+        size_t pre = (size_t)(vb - buf), old = (size_t)(ve - vb), add = strlen(value);
         size_t nlen = len - old + add;
         char *out = malloc(nlen + 1);
         if (!out) {
             rc = sr_err_set(err, SR_E_NOMEM, "out of memory");
         } else {
             memcpy(out, buf, pre);
-            memcpy(out + pre, stored, add);
+            memcpy(out + pre, value, add);
             memcpy(out + pre + add, ve, len - pre - old);
             rc = sr_write_file_atomic(path, out, nlen, 0600, 1, err);
+            if (rc == SR_OK)
+                keep_owner(path, &before);
             explicit_bzero(out, nlen);
             free(out);
         }
@@ -110,4 +131,9 @@ sr_code cfg_resmb_set_dcpassword(const char *path, const char *stored, sr_err *e
     explicit_bzero(buf, len);
     free(buf);
     return rc;
+}
+
+sr_code cfg_resmb_set_dcpassword(const char *path, const char *stored, sr_err *err)
+{
+    return cfg_ini_set_value(path, "AD", "DCPassword", stored, err);
 }

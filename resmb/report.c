@@ -6,8 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void report_line(resmb_report *r, const char *who, int state, unsigned bits, const char *why)
+static void report_line(resmb_report *r, const resmb_mb *m, int state, unsigned bits,
+                        const char *why)
 {
+    const char *who = m->key;
+    resmb_report_record(r, m, state, bits, why);
     fprintf(r->f, "  %-44s %-15s exit %-3u %s\n", who, resmb_state_name(state), bits,
             why && *why ? why : "");
     r->n++;
@@ -46,12 +49,12 @@ void resmb_report_chunk(resmb_report *rep, const resmb_mb *mb, size_t n)
         const resmb_mb *m = &mb[i];
         if (m->state_before == MB_DONE) {
             /* the journal's bits are OR-ed over every attempt: not this run's */
-            report_line(rep, m->key, MB_DONE, 0, "done in an earlier run; not processed again");
+            report_line(rep, m, MB_DONE, 0, "done in an earlier run; not processed again");
             rep->done_before++;
             continue;
         }
         if (!m->has_result) {   /* the run stopped first (signal, full disk) */
-            report_line(rep, m->key, RESMB_STATE_NOT_STARTED, 0,
+            report_line(rep, m, RESMB_STATE_NOT_STARTED, 0,
                         "not started: the run was stopped; a rerun processes it");
             rep->not_started++;
             continue;
@@ -64,7 +67,7 @@ void resmb_report_chunk(resmb_report *rep, const resmb_mb *mb, size_t n)
                      : m->state_before > MB_QUEUED ? " (resumed)" : "");
             why = buf;
         }
-        report_line(rep, m->key, m->result_state, m->result_bits, why);
+        report_line(rep, m, m->result_state, m->result_bits, why);
         if (m->result_state == MB_DONE)
             rep->done_now++;
         else if (m->result_state == RESMB_STATE_INTERRUPTED)
@@ -118,7 +121,7 @@ void resmb_report_plan(resmb_report *rep, const resmb_run *run, const resmb_mb *
         snprintf(why, sizeof why, "would fail: no legacyExchangeDN in the directory, so no "
                  "temporary profile");
     }
-    report_line(rep, m->key, st, bits, why);
+    report_line(rep, m, st, bits, why);
 }
 
 static void print_report(const resmb_run *run, resmb_report *rep, unsigned code, FILE *out)
@@ -166,6 +169,8 @@ unsigned resmb_report_exit_bits(const resmb_report *rep, int stopped)
 void resmb_report_finish(resmb_report *rep, const resmb_run *run, unsigned code)
 {
     print_report(run, rep, code, stdout);
-    if (!run->o->dry_run)
+    if (!run->o->dry_run) {
         write_report_file(run, rep, code);
+        resmb_report_write_files(rep, run, code);
+    }
 }

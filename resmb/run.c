@@ -159,6 +159,7 @@ out:
     if (rep.f)
         fclose(rep.f);
     free(rep_mem);
+    resmb_report_release(&rep);
     ldapdir_free(sh.dir);
     mapi_ad_free(sh.src_ad);
     mapi_net_free(sh.src_net);

@@ -9,6 +9,7 @@
  *   pool.c    the worker processes that drive each mailbox through the
  *             workflow, `jobs` at a time
  *   report.c  the report lines, --dry-run's plan, the exit bits of the run
+ *   report_files.c  the JSON, CSV and HTML reports beside the journal
  *
  * Performance model: per chunk of RESMB_CHUNK mailboxes, one batched set of
  * LDAP searches (ldapdir_resolve) and one concurrent EWS batch
@@ -94,6 +95,7 @@ typedef struct resmb_report {
     FILE *f;                 /* per-mailbox lines */
     unsigned bits;           /* OR over the mailboxes */
     unsigned n, done_now, done_before, failed, pending, profile_fail, not_started;
+    struct json_t *rows;     /* one object per mailbox, for the report files */
 } resmb_report;
 
 /* The chunk's report lines, in the order of the INI lists. */
@@ -103,7 +105,17 @@ void resmb_report_plan(resmb_report *rep, const resmb_run *run, const resmb_mb *
 /* The run's exit bits (the spec's SwitchResMB bitmask) from the mailboxes'
  * bits; stopped: the run ended before every mailbox was processed. */
 unsigned resmb_report_exit_bits(const resmb_report *rep, int stopped);
-/* Print the report to stdout and, unless a dry run, to run->report_path. */
+/* Print the report to stdout and, unless a dry run, to run->report_path and
+ * the JSON, CSV and HTML files beside it. */
 void resmb_report_finish(resmb_report *rep, const resmb_run *run, unsigned code);
+
+/* ---- report_files.c ---------------------------------------------------------- */
+/* Keep one mailbox's line for the report files. */
+void resmb_report_record(resmb_report *rep, const resmb_mb *m, int state, unsigned bits,
+                         const char *why);
+/* <stem>.report.json, .report.csv and .report.html beside run->report_path. */
+void resmb_report_write_files(resmb_report *rep, const resmb_run *run, unsigned code);
+/* Free what resmb_report_record kept. */
+void resmb_report_release(resmb_report *rep);
 
 #endif
