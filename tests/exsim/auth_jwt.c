@@ -111,7 +111,7 @@ static char *jwks_text(const char *src)
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
         curl_easy_cleanup(c);
     }
-    if (rc != CURLE_OK || code != 200) {
+    if (rc != CURLE_OK || code != 200 || !b.data) {
         fprintf(stderr, "exsim: --jwks %s: %s (HTTP %ld)\n", src, curl_easy_strerror(rc), code);
         free(b.data);
         return NULL;

@@ -103,6 +103,22 @@ if start_exsim ntlm --www-auth ntlm; then
     check "NTLM wrong password refused" ad_401 --ntlm -u "SRC\\admin:x$ADMIN_PW"
     check "... and the log names the cause" grep -q 'NTLM: SRC\\admin: wrong password' "$LOG"
     check "NTLM unknown domain refused" ad_401 --ntlm -u "OTHER\\admin:$ADMIN_PW"
+    # a second client: requests_ntlm (python3-exchangelib's NTLM) negotiates Unicode strings,
+    # where libcurl sends OEM ones; it takes the NT hash as "LM:NT" (Python's hashlib has no MD4)
+    NT=$(printf '%s' "$ADMIN_PW" | iconv -t UTF-16LE | openssl dgst -md4 -provider legacy -r | cut -d' ' -f1)
+    check "NTLM from requests_ntlm (Unicode): right hash 200, wrong hash 401" bash -c '
+        [ "$(NT="'"$NT"'" URL="https://127.0.0.1:'"$PORT"'/autodiscover/autodiscover.xml" CA="'"$T/ca.pem"'" \
+             BODY="$1" /usr/bin/python3 - <<"PYEOF"
+import os, requests
+from requests_ntlm import HttpNtlmAuth
+z = "0" * 32
+for pw in (z + ":" + os.environ["NT"], z + ":" + "1" * 32):
+    r = requests.post(os.environ["URL"], data=os.environ["BODY"], verify=os.environ["CA"],
+                      auth=HttpNtlmAuth("SRC\\admin", pw), headers={"Content-Type": "text/xml"},
+                      proxies={"http": None, "https": None})
+    print(r.status_code, end=" ")
+PYEOF
+        )" = "200 401 " ]' _ "$AD_BODY"
     check "Basic is refused when not offered" ad_401 --basic -u "admin:$ADMIN_PW"
     check "... the log says so" grep -q "scheme 'Basic' not offered" "$LOG"
     check "without our CA the certificate is not trusted" \
