@@ -178,7 +178,7 @@ run_chain() {  # NAME LOGON_LINE TARGET CPUU_LINES
         "$src_URL" "$tgt_URL" "$lines" >"$D/CPUU.ini"
     chmod 600 "$D/SwitchResMB.ini" "$D/CPUU.ini"
     SWITCHRESMB_PROFILE_DIR=$D/profiles timeout 300 "$BIN/switchresmb" --state-dir "$D/state" \
-        --cpuu "$BIN/cpuu" --cpuu-ini "$D/CPUU.ini" "$D/SwitchResMB.ini" >"$D/out.txt" 2>&1
+        --cpuu "$BIN/cpuu" "$D/SwitchResMB.ini" >"$D/out.txt" 2>&1   # CPUU.ini beside it
     RC=$?
     cat "$D"/cpuu-*.log >>"$D/all.txt" 2>/dev/null
     cat "$D/out.txt" >>"$D/all.txt"
