@@ -168,8 +168,27 @@ typedef struct xfer {
     unsigned waited_ms;
     mapi_auth tried;            /* scheme sent on the last attempt */
     char offered[128];          /* WWW-Authenticate schemes of the last answer */
+    char diag[160];             /* reason="..." of Exchange Online's x-ms-diagnostics */
     char errbuf[CURL_ERROR_SIZE];
 } xfer;
+
+/* Exchange Online names why it refused a token in x-ms-diagnostics
+ * (2000003;reason="The token has expired";error_category=...): keep the
+ * reason, printable characters only; it holds no secret. */
+static void keep_diagnostics(xfer *x, const char *v, size_t n)
+{
+    static const char key[] = "reason=\"";
+    const char *r = memmem(v, n, key, sizeof key - 1);
+    if (!r)
+        return;
+    r += sizeof key - 1;
+    size_t o = 0;
+    while (r < v + n && *r != '"' && o + 1 < sizeof x->diag) {
+        x->diag[o++] = (*r >= 0x20 && *r < 0x7f) ? *r : '?';
+        r++;
+    }
+    x->diag[o] = '\0';
+}
 
 /* Collect the scheme names of WWW-Authenticate headers (no challenge data:
  * NTLM/Negotiate blobs are not for logs). */
@@ -177,8 +196,10 @@ static size_t header_cb(char *p, size_t sz, size_t nm, void *ud)
 {
     xfer *x = ud;
     size_t n = sz * nm;
-    static const char h[] = "www-authenticate:";
-    if (n > sizeof h && strncasecmp(p, h, sizeof h - 1) == 0) {
+    static const char h[] = "www-authenticate:", d[] = "x-ms-diagnostics:";
+    if (n > sizeof d && strncasecmp(p, d, sizeof d - 1) == 0) {
+        keep_diagnostics(x, p + sizeof d - 1, n - (sizeof d - 1));
+    } else if (n > sizeof h && strncasecmp(p, h, sizeof h - 1) == 0) {
         const char *v = p + sizeof h - 1;
         while (v < p + n && (*v == ' ' || *v == '\t'))
             v++;
@@ -191,6 +212,7 @@ static size_t header_cb(char *p, size_t sz, size_t nm, void *ud)
                      (int)wl, v);
     } else if (n >= 5 && strncmp(p, "HTTP/", 5) == 0) {
         x->offered[0] = '\0';   /* a new answer (after 100 or a redirect) */
+        x->diag[0] = '\0';
     }
     return n;
 }
@@ -324,6 +346,7 @@ static sr_code xfer_start(mapi_net *net, xfer *x, const char *token)
     x->overflow = 0;
     x->errbuf[0] = '\0';
     x->offered[0] = '\0';
+    x->diag[0] = '\0';
     x->tried = MAPI_AUTH_NONE;
     set_common(net, x, h);
     set_body(x, h);
@@ -510,8 +533,9 @@ static int refused_logon(mapi_net *net, xfer *x)
     const mapi_netopts *o = &net->o;
     const char *who = x->req->who ? x->req->who : "logon";
     int named = (x->tried == MAPI_AUTH_BASIC || x->tried == MAPI_AUTH_NTLM) && o->user;
-    char *note = sr_asprintf("%s%s%s was refused; the server offers %s", mapi_auth_name(x->tried),
+    char *note = sr_asprintf("%s%s%s was refused%s%s%s; the server offers %s", mapi_auth_name(x->tried),
                              named ? " as " : "", named ? o->user : "",
+                             x->diag[0] ? " (" : "", x->diag, x->diag[0] ? ")" : "",
                              x->offered[0] ? x->offered : "no scheme (no WWW-Authenticate)");
     sr_log(SR_LOG_WARN, who, "%s: HTTP 401: %s", x->req->url, note ? note : "logon refused");
     free(x->resp->auth_note);

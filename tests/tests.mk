@@ -52,6 +52,12 @@ $(call cunit,test_cpuu_notify,    tests/integration/test_cpuu_notify.c,     cpuu
 $(call cunit,test_resmb_pipeline, tests/integration/test_resmb_pipeline.c,  mapi configs testutil util,)
 
 TEST_SCRIPTS += tests/integration/exsim_interop.sh
+# exsim_logon: every logon the simulator accepts (NTLM, Negotiate, Bearer JWT) and refuses,
+# against the Samba AD DC (Kerberos, NT hashes) and glewlwyd (tokens) it starts.
+TEST_SCRIPTS += tests/integration/exsim_logon.sh
+# logon_e2e: switchresmb → cpuu logging on with Kerberos, NTLM and OAuth2 (issue 9),
+# the refusals' exit codes and messages, and no secret in any log.
+TEST_SCRIPTS += tests/integration/logon_e2e.sh
 TEST_SCRIPTS += tests/integration/ldap_samba.sh
 TEST_SCRIPTS += tests/integration/resmb_cli.sh
 # unused_symbols: every public function of a module archive has a caller outside tests/.

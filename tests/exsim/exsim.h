@@ -47,6 +47,11 @@ const char *exsim_org_deployment_id(const exsim_org *org);
 /* Accounts: NULL when unknown or the secret does not match.  Owned by org. */
 const exsim_account *exsim_org_auth_basic(const exsim_org *org, const char *user, const char *pass);
 const exsim_account *exsim_org_auth_bearer(const exsim_org *org, const char *token);
+/* The account `user` names (name, upn, DOMAIN\name; case-insensitive), for
+ * logons verified elsewhere (Kerberos, NTLM, JWT).  NULL when unknown. */
+const exsim_account *exsim_org_find_account(const exsim_org *org, const char *user);
+/* The org's NetBIOS domain name (seed attribute netbios), or NULL. */
+const char *exsim_org_netbios(const exsim_org *org);
 /* Find a mailbox by primary SMTP, any smtp: proxy or legacyExchangeDN
  * (case-insensitive).  NULL when unknown.  Owned by org. */
 const exsim_mailbox_info *exsim_org_find_mailbox(const exsim_org *org, const char *address);

@@ -1,6 +1,6 @@
 /* http.c — the libmicrohttpd request handler: collects the body, routes
  * /autodiscover/autodiscover.xml, /EWS/Exchange.asmx and the /_sim endpoints, applies
- * authentication, injection (latency, throttling, HTTP errors, dropped and
+ * authentication (per connection for NTLM/Negotiate), injection (latency, throttling, HTTP errors, dropped and
  * slow bodies) and counts everything in stats. */
 #include "tests/exsim/server.h"
 #include "util/util.h"
@@ -68,9 +68,11 @@ static void free_body(void *cls)
     free(b);
 }
 
-/* Queue body (taken over) with status; fate may ask to drop or trickle it. */
-static enum MHD_Result send_body(struct MHD_Connection *c, int status, const char *ctype,
-                                 char *body, size_t len, const exsim_fate *fate)
+/* Queue body (taken over) with status; fate may ask to drop or trickle it;
+ * auth (may be NULL) adds its WWW-Authenticate token or, on 401, the offer. */
+static enum MHD_Result send_body_auth(struct MHD_Connection *c, int status, const char *ctype,
+                                      char *body, size_t len, const exsim_fate *fate,
+                                      const exsim_authres *auth)
 {
     struct MHD_Response *r;
     if (fate && (fate->drop || fate->slow_body_ms > 0) && len > 0) {
@@ -91,11 +93,22 @@ static enum MHD_Result send_body(struct MHD_Connection *c, int status, const cha
         return MHD_NO;
     if (ctype)
         MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
-    if (status == 401)
-        exsim_auth_challenge(r);
+    exsim_auth_headers(r, status, auth);
     enum MHD_Result ok = MHD_queue_response(c, (unsigned)status, r);
     MHD_destroy_response(r);
     return ok;
+}
+
+static enum MHD_Result send_body(struct MHD_Connection *c, int status, const char *ctype,
+                                 char *body, size_t len, const exsim_fate *fate)
+{
+    return send_body_auth(c, status, ctype, body, len, fate, NULL);
+}
+
+static enum MHD_Result send_401(struct MHD_Connection *c, const exsim_authres *auth)
+{
+    char *b = strdup("<html><body>401 - Unauthorized</body></html>\n");
+    return send_body_auth(c, 401, "text/html", b, b ? strlen(b) : 0, NULL, auth);
 }
 
 static enum MHD_Result send_text(struct MHD_Connection *c, int status, const char *ctype, const char *text)
@@ -173,8 +186,9 @@ static enum MHD_Result sim_endpoint(struct MHD_Connection *c, const char *url, c
 
 /* ---- Autodiscover GET (the unauthenticated redirect flow) ----------------- */
 
-static enum MHD_Result autodiscover_get(struct MHD_Connection *c, const exsim_account *acct)
+static enum MHD_Result autodiscover_get(struct MHD_Connection *c, const exsim_authres *auth)
 {
+    const exsim_account *acct = auth->acct;
     if (exsim_srv.get_redirect) {
         struct MHD_Response *r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
         MHD_add_response_header(r, MHD_HTTP_HEADER_LOCATION, exsim_srv.get_redirect);
@@ -183,16 +197,17 @@ static enum MHD_Result autodiscover_get(struct MHD_Connection *c, const exsim_ac
         return ok;
     }
     if (!acct)
-        return send_text(c, 401, "text/html", "<html><body>401 - Unauthorized</body></html>\n");
+        return send_401(c, auth);
     /* Authenticated GET carries no request: Exchange answers error 600. */
     return send_text(c, 405, "text/html", "<html><body>405 - Method Not Allowed</body></html>\n");
 }
 
 /* ---- counted requests (EWS and Autodiscover POST) ------------------------- */
 
-static enum MHD_Result counted(struct MHD_Connection *c, int is_ews, const exsim_account *acct,
+static enum MHD_Result counted(struct MHD_Connection *c, int is_ews, const exsim_authres *auth,
                                reqctx *rc)
 {
+    const exsim_account *acct = auth->acct;
     exsim_stats_begin();
     exsim_fate fate = exsim_inject_next();
     char op[64];
@@ -237,7 +252,7 @@ static enum MHD_Result counted(struct MHD_Connection *c, int is_ews, const exsim
         ctype = "text/plain";
     }
     size_t sent = outlen;
-    enum MHD_Result ok = send_body(c, status, ctype, out, outlen, &fate);
+    enum MHD_Result ok = send_body_auth(c, status, ctype, out, outlen, &fate, auth);
     exsim_stats_end(op, mailbox, status, rc->start_us, exsim_now_us(), rc->len, sent);
     return ok;
 }
@@ -245,6 +260,28 @@ static enum MHD_Result counted(struct MHD_Connection *c, int is_ews, const exsim
 static int path_is(const char *url, const char *path)
 {
     return strcasecmp(url, path) == 0;
+}
+
+/* An authenticated (or refused) request to Autodiscover or EWS. */
+static enum MHD_Result route(struct MHD_Connection *c, const char *method, int is_ews, int is_ad,
+                             const exsim_authres *auth, reqctx *rc)
+{
+    const exsim_account *acct = auth->acct;
+    /* Uncounted answers (challenges, redirects) cost a round trip too. */
+    int uncounted = !acct || strcmp(method, "POST");
+    if (uncounted)
+        sleep_ms(exsim_inject_get().rtt_ms);
+    if (is_ad && (!strcmp(method, "GET") || !strcmp(method, "HEAD")))
+        return autodiscover_get(c, auth);
+    if (!acct) {
+        /* A continuation token is a step of a logon, not a refusal. */
+        if (!auth->token)
+            exsim_stats_count("unauthorized");
+        return send_401(c, auth);
+    }
+    if (strcmp(method, "POST"))
+        return send_text(c, 405, "text/html", "<html><body>Method Not Allowed</body></html>\n");
+    return counted(c, is_ews, auth, rc);
 }
 
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
@@ -289,22 +326,12 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     if (rc->too_big)
         return send_text(c, 413, "text/html", "<html><body>413 - Request Entity Too Large</body></html>\n");
     const char *authz = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
-    pthread_mutex_lock(&exsim_srv.store_lock);
-    const exsim_account *acct = exsim_auth(authz);
-    pthread_mutex_unlock(&exsim_srv.store_lock);
-    /* Uncounted answers (challenges, redirects) cost a round trip too. */
-    int uncounted = !acct || strcmp(method, "POST");
-    if (uncounted)
-        sleep_ms(exsim_inject_get().rtt_ms);
-    if (is_ad && (!strcmp(method, "GET") || !strcmp(method, "HEAD")))
-        return autodiscover_get(c, acct);
-    if (strcmp(method, "POST"))
-        return send_text(c, acct ? 405 : 401, "text/html", "<html><body>Method Not Allowed</body></html>\n");
-    if (!acct) {
-        exsim_stats_count("unauthorized");
-        return send_text(c, 401, "text/html", "<html><body>401 - Unauthorized</body></html>\n");
-    }
-    return counted(c, is_ews, acct, rc);
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    exsim_authres auth;
+    exsim_auth(ci ? ci->socket_context : NULL, authz, &auth);
+    enum MHD_Result ok = route(c, method, is_ews, is_ad, &auth, rc);
+    exsim_authres_clear(&auth);
+    return ok;
 }
 
 static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
@@ -326,9 +353,13 @@ static void notify_conn(void *cls, struct MHD_Connection *c, void **socket_conte
 {
     (void)cls;
     (void)c;
-    (void)socket_context;
-    if (toe == MHD_CONNECTION_NOTIFY_STARTED)
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
         exsim_stats_connection();
+        *socket_context = calloc(1, sizeof(exsim_conn));
+    } else {
+        exsim_conn_free(*socket_context);
+        *socket_context = NULL;
+    }
 }
 
 /* Start the daemon on 127.0.0.1:port (0 = any free port); returns it. */

@@ -31,14 +31,22 @@ static void usage(FILE *f)
         "  --get-redirect URL     GET/HEAD /autodiscover/autodiscover.xml answers 302 to URL\n"
         "  --redirect-url D=URL   Autodiscover for addresses @D answers redirectUrl URL\n"
         "  --no-bearer            do not offer Bearer in WWW-Authenticate\n"
-        "  --www-auth LIST        schemes offered in 401s: negotiate,ntlm,basic,bearer (default all)\n"
+        "  --www-auth LIST        schemes offered and accepted: negotiate,ntlm,basic,bearer (default all)\n"
+        "  --keytab F             Negotiate: Kerberos acceptor keys (HTTP/<host> keytab)\n"
+        "  --ntlm-hashes F        NTLM: NAME:NT-HASH lines (else MD4 of the seed passwords)\n"
+        "  --jwks URL|FILE        Bearer: RS256 JWTs signed by this key set (URL on 127.0.0.1)\n"
+        "  --jwt-issuer ISS --jwt-audience AUD --jwt-role ROLE --jwt-account NAME\n"
+        "                         what a JWT must carry (audience default https://outlook.office365.com,\n"
+        "                         role full_access_as_app) and the account it acts as (default admin)\n"
+        "  --clock-offset S       (tests) the simulator's clock runs S seconds ahead\n"
         "  --max-request-bytes N  request body limit (default 8388608)\n"
         "  injection: --rtt-ms N --max-concurrency K --backoff-ms N --fail-rate P\n"
         "             --fail-seed N --fail-nth N --fail-status S --drop-nth N --slow-body-ms N\n");
 }
 
 enum { O_PORT = 1000, O_PORT_FILE, O_PID_FILE, O_SEED, O_SCHEMAS, O_CERT, O_KEY, O_DUMP,
-       O_VALRESP, O_GETREDIR, O_REDIRURL, O_NOBEARER, O_WWWAUTH, O_MAXREQ, O_HELP, O_INJECT };
+       O_VALRESP, O_GETREDIR, O_REDIRURL, O_NOBEARER, O_WWWAUTH, O_MAXREQ, O_HELP, O_INJECT,
+       O_KEYTAB, O_NTLMHASH, O_JWKS, O_JWTISS, O_JWTAUD, O_JWTROLE, O_JWTACCT, O_CLOCK };
 
 static const struct option opts[] = {
     { "port", required_argument, NULL, O_PORT },
@@ -55,6 +63,14 @@ static const struct option opts[] = {
     { "no-bearer", no_argument, NULL, O_NOBEARER },
     { "www-auth", required_argument, NULL, O_WWWAUTH },
     { "max-request-bytes", required_argument, NULL, O_MAXREQ },
+    { "keytab", required_argument, NULL, O_KEYTAB },
+    { "ntlm-hashes", required_argument, NULL, O_NTLMHASH },
+    { "jwks", required_argument, NULL, O_JWKS },
+    { "jwt-issuer", required_argument, NULL, O_JWTISS },
+    { "jwt-audience", required_argument, NULL, O_JWTAUD },
+    { "jwt-role", required_argument, NULL, O_JWTROLE },
+    { "jwt-account", required_argument, NULL, O_JWTACCT },
+    { "clock-offset", required_argument, NULL, O_CLOCK },
     { "help", no_argument, NULL, O_HELP },
     { "rtt-ms", required_argument, NULL, O_INJECT },
     { "max-concurrency", required_argument, NULL, O_INJECT },
@@ -116,6 +132,20 @@ static int parse_args(int argc, char **argv, exsim_inject *inj)
         case O_VALRESP: exsim_srv.validate_responses = 1; break;
         case O_GETREDIR: exsim_srv.get_redirect = optarg; break;
         case O_NOBEARER: exsim_srv.no_bearer = 1; break;
+        case O_KEYTAB: exsim_srv.keytab = optarg; break;
+        case O_NTLMHASH: exsim_srv.ntlm_hashes = optarg; break;
+        case O_JWKS: exsim_srv.jwks = optarg; break;
+        case O_JWTISS: exsim_srv.jwt_issuer = optarg; break;
+        case O_JWTAUD: exsim_srv.jwt_audience = optarg; break;
+        case O_JWTROLE: exsim_srv.jwt_role = optarg; break;
+        case O_JWTACCT: exsim_srv.jwt_account = optarg; break;
+        case O_CLOCK:
+            exsim_srv.clock_offset = strtol(optarg, &end, 10);
+            if (*end || !*optarg) {
+                fprintf(stderr, "exsim: --clock-offset: expected seconds, got '%s'\n", optarg);
+                return -1;
+            }
+            break;
         case O_WWWAUTH:
             if (parse_offer(optarg))
                 return -1;
@@ -234,6 +264,8 @@ int main(int argc, char **argv)
         return 1;
     }
     load_schemas();
+    if (exsim_auth_init())
+        return 1;
     char *cert = NULL, *key = NULL;
     if (exsim_srv.tls_cert) {
         if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
@@ -275,6 +307,7 @@ int main(int argc, char **argv)
     if (exsim_srv.dump_on_exit)
         dump_state();
     fprintf(stderr, "exsim: stopped (signal %d)\n", sig);
+    exsim_auth_cleanup();
     exsim_org_free(exsim_srv.org);
     exsim_schema_free();
     sr_secret_free(key);

@@ -56,7 +56,12 @@ typedef struct exsim_server {
     int n_redirects;
     int validate_responses;
     int no_bearer;
-    unsigned offer;                             /* EXSIM_OFFER_* bits for 401 challenges */
+    unsigned offer;                             /* EXSIM_OFFER_* bits: offered = accepted */
+    const char *keytab;                         /* --keytab: Negotiate acceptor keys */
+    const char *ntlm_hashes;                    /* --ntlm-hashes: name:NT-hash lines */
+    const char *jwks;                           /* --jwks URL|FILE: Bearer = signed JWT */
+    const char *jwt_issuer, *jwt_audience, *jwt_role, *jwt_account;
+    long clock_offset;                          /* --clock-offset: test hook for expiry */
     size_t max_request_bytes;
     /* run time */
     int tls;
@@ -83,13 +88,68 @@ void exsim_schema_free(void);
  * text/line/column in the out-params (msg buffer of msglen). */
 int exsim_schema_validate(xmlNodePtr el, char *msg, size_t msglen, int *line, int *col);
 
-/* ---- auth.c ---- */
-/* Authenticate from the Authorization header value (may be NULL).  NULL when
- * refused; caller must hold store_lock. */
-const exsim_account *exsim_auth(const char *authorization);
-/* Add the WWW-Authenticate challenges Exchange sends to a 401 response. */
+/* ---- auth.c, auth_ntlm.c, auth_gss.c, auth_jwt.c ---- */
+/* One TCP connection's logon state.  NTLM and Negotiate authenticate the
+ * connection, not the request (IIS does the same; libcurl sends no
+ * Authorization header on later requests of an authenticated connection).
+ * Owned by http.c's connection notifier; only that connection's thread
+ * touches it. */
+typedef struct exsim_conn {
+    void *gss_ctx;                  /* gss_ctx_id_t of a running Negotiate exchange */
+    int ntlm_step;                  /* 0 none, 1 CHALLENGE sent */
+    unsigned ntlm_flags;            /* flags agreed in the CHALLENGE */
+    unsigned char ntlm_chal[8];     /* its server challenge */
+    const exsim_account *acct;      /* set once the connection is authenticated */
+    const char *acct_scheme;        /* "NTLM" or "Negotiate" */
+} exsim_conn;
+
+/* The outcome of one request's logon. */
+typedef struct exsim_authres {
+    const exsim_account *acct;      /* NULL: 401 */
+    const char *scheme;             /* with token: "NTLM"/"Negotiate" */
+    char *token;                    /* base64 continuation or mutual-auth token (malloc'd) */
+    int bearer_error;               /* a JWT was refused: Bearer error + x-ms-diagnostics */
+    char diag[256];                 /* why refused, never a secret (logged; x-ms-diagnostics) */
+} exsim_authres;
+
+/* Load what the offered schemes need (keytab check, NT hashes, JWKS).
+ * 0 ok; -1 with a message printed. */
+int exsim_auth_init(void);
+void exsim_auth_cleanup(void);
+/* Authenticate one request.  conn may be NULL (then NTLM/Negotiate refuse).
+ * Takes store_lock itself for account lookups; caller must NOT hold it.
+ * Free res->token with exsim_authres_clear. */
+void exsim_auth(exsim_conn *conn, const char *authorization, exsim_authres *res);
+void exsim_authres_clear(exsim_authres *res);
+void exsim_conn_free(exsim_conn *conn);
+/* Add the WWW-Authenticate headers for res: a continuation/mutual token,
+ * or (res NULL or no token) every offered challenge, Bearer carrying the
+ * refusal when a JWT was refused. */
 struct MHD_Response;
-void exsim_auth_challenge(struct MHD_Response *resp);
+void exsim_auth_headers(struct MHD_Response *resp, int status, const exsim_authres *res);
+
+/* Helpers shared by the auth files (auth.c). */
+/* Base64 (url: the base64url alphabet, padding optional) → malloc'd bytes;
+ * NULL when malformed. */
+unsigned char *exsim_auth_b64dec(const char *in, size_t len, int url, size_t *outlen);
+char *exsim_auth_b64enc(const unsigned char *in, size_t len);
+/* The account user names, looked up under store_lock. */
+const exsim_account *exsim_auth_find(const char *user);
+/* Time as the simulator sees it (clock_offset applied). */
+long long exsim_auth_now(void);
+
+/* auth_ntlm.c: one NTLM message (raw bytes); conn keeps the state. */
+void exsim_ntlm_step(exsim_conn *conn, const unsigned char *msg, size_t len, exsim_authres *res);
+int exsim_ntlm_init(void);
+void exsim_ntlm_cleanup(void);
+/* auth_gss.c: one Negotiate token (raw bytes). */
+void exsim_gss_step(exsim_conn *conn, const unsigned char *tok, size_t len, exsim_authres *res);
+int exsim_gss_init(void);
+void exsim_gss_conn_free(exsim_conn *conn);
+/* auth_jwt.c: a bearer JWT (compact serialisation). */
+void exsim_jwt_check(const char *jwt, exsim_authres *res);
+int exsim_jwt_init(void);
+void exsim_jwt_cleanup(void);
 
 /* ---- soap.c (server-side parts) ---- */
 /* Handle one EWS POST body of an authenticated caller.  Fills *out (malloc'd, caller frees), returns the

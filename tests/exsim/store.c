@@ -382,6 +382,23 @@ const exsim_account *exsim_org_auth_basic(const exsim_org *org, const char *user
     return NULL;
 }
 
+/* For logons the simulator verified itself (Kerberos, NTLM, a signed JWT):
+ * the account named by `user`, no secret compared. */
+const exsim_account *exsim_org_find_account(const exsim_org *org, const char *user)
+{
+    if (!org || !user || !*user)
+        return NULL;
+    for (size_t i = 0; i < org->naccounts; i++)
+        if (user_matches(org, &org->accounts[i], user))
+            return &org->accounts[i];
+    return NULL;
+}
+
+const char *exsim_org_netbios(const exsim_org *org)
+{
+    return exsim_attr(xmlDocGetRootElement(org->doc), "netbios");
+}
+
 const exsim_account *exsim_org_auth_bearer(const exsim_org *org, const char *token)
 {
     if (!org || !token || !*token)
