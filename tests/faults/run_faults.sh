@@ -90,7 +90,7 @@ sim() {  # port path [curl args]
     local port=$1 path=$2; shift 2
     curl -s --max-time 20 --noproxy '*' "$@" "http://127.0.0.1:$port$path"
 }
-setup_case() {  # dir [watchdog lines]
+setup_case() {  # dir [OpenStoreWait/FeatureWait seconds, default 20]
     local d=$1
     mkdir -p -m 700 "$d"
     start_exsim "$d" src "$work/src.xml"
@@ -104,8 +104,8 @@ setup_case() {  # dir [watchdog lines]
         printf '[SwitchMessage]\nMigrationAgentType=Contemporary\nTarget=Exchange\nRecreateSwitchMsg=0\n\n'
         printf '[MailboxesSMTP]\n'; printf '%s\n' "${rooms[@]}"
     } >"$d/SwitchResMB.ini"
-    printf '[Parameters]\nFeatures=Delegates Rules\nSilent=1\nAdmin=admin\nPassword=%s\nAdminTrg=admin\nPasswordTrg=%s\nAutodiscoverSourceURL=http://127.0.0.1:%s/autodiscover/autodiscover.xml\nAutodiscoverTargetURL=http://127.0.0.1:%s/autodiscover/autodiscover.xml\nWatchDog=1\nOpenStoreWait=20\nFeatureWait=20\nGlobalWait=120\n%s' \
-        "$SPW" "$TPW" "$SRC" "$TGT" "${2:-}" >"$d/CPUU.ini"
+    printf '[Parameters]\nFeatures=Delegates Rules\nSilent=1\nAdmin=admin\nPassword=%s\nAdminTrg=admin\nPasswordTrg=%s\nAutodiscoverSourceURL=http://127.0.0.1:%s/autodiscover/autodiscover.xml\nAutodiscoverTargetURL=http://127.0.0.1:%s/autodiscover/autodiscover.xml\nWatchDog=1\nOpenStoreWait=%s\nFeatureWait=%s\nGlobalWait=120\n' \
+        "$SPW" "$TPW" "$SRC" "$TGT" "${2:-20}" "${2:-20}" >"$d/CPUU.ini"
     chmod 600 "$d/SwitchResMB.ini" "$d/CPUU.ini"
     mkdir -p -m 700 "$d/state" "$d/profiles"
 }
@@ -240,9 +240,7 @@ printf '%-18s %5s %6s %6s %5s %6s\n' fault DONE FAILED lost twice state | tee -a
 for f in none $faults; do
     [ "$f" = none ] && [ -d "$work/none" ] && continue
     d="$work/$f"
-    if [ "$f" = slow-answers ]; then setup_case "$d" 'OpenStoreWait=2
-FeatureWait=2
-'; else setup_case "$d"; fi
+    if [ "$f" = slow-answers ]; then setup_case "$d" 2; else setup_case "$d"; fi
     STATE=
     [ "$f" = disk-full ] && STATE="$work/small"
     "fault_$f" "$d" || { [ "$f" = disk-full ] && { stop_pid "$src_pid"; stop_pid "$tgt_pid"; continue; }; }
