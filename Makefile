@@ -42,6 +42,10 @@ CFLAGS  += -fsanitize=fuzzer-no-link
 LDFLAGS += -fsanitize=fuzzer
 endif
 
+# `make` alone builds everything: the module templates below would otherwise
+# make the first module archive the default goal.
+.DEFAULT_GOAL := all
+
 MODULES  :=
 PROGRAMS :=
 TESTS    :=
@@ -86,7 +90,7 @@ $(foreach f,$(FUZZERS),$(eval $(call LINK_template,$(f),$(BUILD)/fuzzers)))
 ALL_PROGRAMS := $(addprefix $(BIN)/,$(PROGRAMS))
 ALL_TESTS    := $(addprefix $(BUILD)/tests/,$(TESTS) $(TEST_TOOLS))
 
-.PHONY: all tests check-tests test test-fast test-asan test-one bench demo deps install clean \
+.PHONY: all tests check-tests test test-fast test-asan test-one bench demo deps install deb clean \
         fuzz fuzzers faults
 all: $(ALL_PROGRAMS)
 tests: check-tests all $(ALL_TESTS)
@@ -102,7 +106,7 @@ check-tests:
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
 
@@ -159,11 +163,12 @@ demo: all
 DEB_PACKAGES := build-essential pkg-config \
     libldap2-dev libsasl2-dev libsasl2-modules-gssapi-mit \
     libcurl4-openssl-dev libxml2-dev libxml2-utils libcunit1-dev \
-    libsodium-dev libssl-dev libsqlite3-dev libmicrohttpd-dev \
+    libsodium-dev libssl-dev libsqlite3-dev libmicrohttpd-dev libacl1-dev libunistring-dev \
     clang libclang-rt-14-dev \
     slapd ldap-utils openssl samba samba-ad-provision samba-dsdb-modules samba-vfs-modules \
     ldb-tools krb5-user iproute2 procps curl ca-certificates \
-    python3 python3-exchangelib python3-aiosmtpd
+    python3 python3-exchangelib python3-aiosmtpd \
+    man-db groff-base systemd debhelper lintian fakeroot libjansson-dev chromium
 
 deps:
 	@missing=$$(for p in $(DEB_PACKAGES); do \
@@ -175,9 +180,35 @@ deps:
 	$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -q && \
 	$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing
 
+# Configuration lives in /etc/switchresmb for a system install (PREFIX=/usr),
+# else under the prefix.  The simulator (exsim) is a test tool: not installed.
+SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
+CONFDIR    := $(SYSCONFDIR)/switchresmb
+MANDIR     ?= $(PREFIX)/share/man
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
+	    $(DESTDIR)$(CONFDIR) $(DESTDIR)$(UNITDIR)
 	for p in $(filter-out exsim,$(PROGRAMS)); do install -m 0755 $(BIN)/$$p $(DESTDIR)$(PREFIX)/bin/; done
+	install -m 0644 docs/man/*.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 0644 docs/man/*.5 $(DESTDIR)$(MANDIR)/man5/
+	install -m 0644 contrib/examples/SwitchResMB.ini.example contrib/examples/CPUU.ini.example \
+	    $(DESTDIR)$(CONFDIR)/
+	sed 's|@BINDIR@|$(PREFIX)/bin|g; s|@CONFDIR@|$(CONFDIR)|g' contrib/systemd/switchresmb.service.in \
+	    >$(DESTDIR)$(UNITDIR)/switchresmb.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/switchresmb.service
+	install -m 0644 contrib/systemd/switchresmb.timer $(DESTDIR)$(UNITDIR)/
+
+# The Debian package, built from a copy of the tree (dpkg-buildpackage cleans
+# the tree it builds in); the .deb and lintian's findings land in build/deb/.
+deb:
+	rm -rf $(BUILD)/deb && mkdir -p $(BUILD)/deb/src
+	tar --exclude=./build --exclude=./bin --exclude=./.git -cf - . | tar -xf - -C $(BUILD)/deb/src
+	cd $(BUILD)/deb/src && dpkg-buildpackage -us -uc -b >../build.log 2>&1 || { tail -40 ../build.log; exit 1; }
+	lintian --fail-on error $(BUILD)/deb/*.deb >$(BUILD)/deb/lintian.txt 2>&1; rc=$$?; \
+	    cat $(BUILD)/deb/lintian.txt; exit $$rc
+	@ls $(BUILD)/deb/*.deb
 
 clean:
 	rm -rf build $(BIN)

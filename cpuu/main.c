@@ -218,10 +218,15 @@ void cpuu_opts_clear(cpuu_opts *o)
     memset(o, 0, sizeof *o);
 }
 
+int cpuu_watchdog_run(int argc, char **argv, unsigned *bits);   /* watchdog.c */
+
 int main(int argc, char **argv)
 {
     cpuu_opts o;
     sr_err err;
+    unsigned watched;
+    if (cpuu_watchdog_run(argc, argv, &watched))
+        return (int)(watched & 0xffu);
     cpuu_abort_init();
     cpuu_progress_init();
     if (cpuu_opts_parse(argc, argv, &o, &err) != SR_OK) {

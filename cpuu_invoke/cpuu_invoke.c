@@ -186,6 +186,8 @@ static sr_code run_once(char *const argv[], const invoke_opts *o, attempt *a, sr
         return sr_err_set(err, SR_E_IO, "cannot start %s: %s", argv[0], strerror(errno));
     }
     setpgid(pid, pid);
+    if (o->running_pid)
+        *o->running_pid = pid;
     if (o->secret) {   /* a password fits the socket buffer: this does not block */
         (void)!send(secret[1], o->secret, strlen(o->secret), MSG_NOSIGNAL);
         close(secret[1]);
@@ -250,6 +252,8 @@ sr_code invoke_run(char *const argv[], const invoke_opts *opts, invoke_result *r
     for (unsigned i = 1; i <= attempts; i++) {
         attempt a;
         sr_code rc = run_once(argv, opts, &a, err);
+        if (opts->running_pid)
+            *opts->running_pid = 0;
         if (rc != SR_OK)
             return rc;
         res->attempts_used = i;
@@ -258,6 +262,8 @@ sr_code invoke_run(char *const argv[], const invoke_opts *opts, invoke_result *r
             sr_err_set(err, SR_E_IO, "cannot start %s: %s", argv[0], strerror(a.exec_errno));
             return SR_OK;
         }
+        if (opts->no_restart && *opts->no_restart)
+            attempts = i;   /* told to stop: this attempt is the last */
         if (a.timed_out) {
             res->outcome = INVOKE_TIMEOUT;
             snprintf(res->stage, sizeof res->stage, "%s", a.w.stage_what);

@@ -17,6 +17,9 @@
 #ifndef INVOKE_CPUU_INVOKE_H
 #define INVOKE_CPUU_INVOKE_H
 
+#include <signal.h>
+#include <sys/types.h>
+
 #include "util/codes.h"  /* CPUU_* exit bits */
 #include "util/util.h"
 
@@ -30,6 +33,10 @@ typedef struct invoke_opts {
     const char *secret;          /* sent on CPUU_SECRET_FD; NULL: no secret pipe */
     const char *who;             /* mailbox named in log lines */
     char *const *extra_env;      /* NAME=VALUE entries added to the child's environment; NULL-terminated */
+    volatile pid_t *running_pid; /* if set: the running attempt's pid (= its process group), 0
+                                    between attempts — for a caller that forwards signals */
+    volatile sig_atomic_t *no_restart; /* if set and non-zero when an attempt ends: no further
+                                    attempt (the caller was told to stop) */
 } invoke_opts;
 
 typedef enum {

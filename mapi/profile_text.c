@@ -23,11 +23,6 @@ static const char *const svc_names[MAPI_SVC__MAX] = {
     [MAPI_SVC_OTHER] = "OTHER",
 };
 
-const char *mapi_svc_name(mapi_svc_kind k)
-{
-    return (unsigned)k < MAPI_SVC__MAX ? svc_names[k] : "OTHER";
-}
-
 mapi_svc_kind mapi_svc_from_name(const char *name)
 {
     for (int k = 0; k < MAPI_SVC_OTHER; k++)
@@ -116,7 +111,7 @@ mapi_account *mapi_profile_add_account(mapi_profile *p)
 
 mapi_service *mapi_profile_add_service(mapi_profile *p, const char *name)
 {
-    if (!name || !*name)
+    if (name && !*name)
         return NULL;
     mapi_service *ns = realloc(p->services, (p->n_services + 1) * sizeof *ns);
     if (!ns)
@@ -124,9 +119,9 @@ mapi_service *mapi_profile_add_service(mapi_profile *p, const char *name)
     p->services = ns;
     mapi_service *s = &ns[p->n_services];
     memset(s, 0, sizeof *s);
-    if (!(s->name = sr_strdup(name)))
+    if (name && !(s->name = sr_strdup(name)))
         return NULL;
-    s->kind = mapi_svc_from_name(name);
+    s->kind = name ? mapi_svc_from_name(name) : MAPI_SVC_OTHER;
     p->n_services++;
     return s;
 }
@@ -555,11 +550,8 @@ static sr_code open_section(pstate *st, const char *line)
     } else if (!strcmp(line, "[service]")) {
         if (st->sec < SEC_STATUS)
             return perr(st, NULL, line, "must follow [status]");
-        mapi_service *ns = realloc(st->p->services, (st->p->n_services + 1) * sizeof *ns);
-        if (!ns)
+        if (!mapi_profile_add_service(st->p, NULL))   /* its "name" key follows */
             return sr_err_set(st->err, SR_E_NOMEM, "%s: out of memory", st->what);
-        st->p->services = ns;
-        memset(&ns[st->p->n_services++], 0, sizeof *ns);
         st->sec = SEC_SERVICE;
     } else {
         return perr(st, NULL, line, "unknown section");

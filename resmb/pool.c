@@ -57,6 +57,8 @@ static void worker(resmb_run *run, resmb_mb *m, int idx, int wfd)
         if (m->run_bits || r.state == MB_DONE)
             r.bits = m->run_bits;
     }
+    if (j)
+        sr_log(SR_LOG_DEBUG, m->key, "journal: %u write(s) in this worker", sm_journal_writes(j));
     sm_journal_close(j);
     resmb_actx_release(&a);
     ssize_t w = write(wfd, &r, sizeof r);
@@ -100,7 +102,7 @@ int resmb_run_chunk(resmb_run *run, resmb_mb *mb, size_t n)
     while (got && pids && (running > 0 || (next < n && !resmb_stop_requested() && !crashed))) {
         while (running < run->o->jobs && next < n && !resmb_stop_requested() && !crashed) {
             size_t i = next++;
-            if (mb[i].state_before == MB_DONE) {
+            if (mb[i].state_before == MB_DONE || mb[i].dup_of) {
                 got[i] = 1;
                 continue;
             }

@@ -64,6 +64,7 @@ void resmb_mb_clear(resmb_mb *m)
     free(m->display_name);
     free(m->home_guid);
     free(m->target_smtp);
+    free(m->dup_of);
     mapi_switchmsg_clear(&m->existing);
     memset(m, 0, sizeof *m);
 }
@@ -149,12 +150,17 @@ int resmb_run_all(const cfg_resmb *cfg, const resmb_opts *o)
     if (sh.dir)
         sr_log(SR_LOG_INFO, NULL, "directory: %lu LDAP search request(s)",
                ldapdir_search_count(sh.dir));
+    sr_log(SR_LOG_INFO, NULL, "source EWS (batched reads): %u request(s) over %u connection(s), "
+           "%u Autodiscover request(s)", mapi_net_requests(sh.src_net),
+           mapi_net_connections(sh.src_net), sh.src_ad ? mapi_ad_requests(sh.src_ad) : 0);
     resmb_report_finish(&rep, &run, (unsigned)bits);
 out:
     if (rep.f)
         fclose(rep.f);
     free(rep_mem);
+    resmb_report_release(&rep);
     ldapdir_free(sh.dir);
+    resmb_seen_free(&sh);
     mapi_ad_free(sh.src_ad);
     mapi_net_free(sh.src_net);
     if (lock_fd >= 0)

@@ -9,6 +9,7 @@
  *   pool.c    the worker processes that drive each mailbox through the
  *             workflow, `jobs` at a time
  *   report.c  the report lines, --dry-run's plan, the exit bits of the run
+ *   report_files.c  the JSON, CSV and HTML reports beside the journal
  *
  * Performance model: per chunk of RESMB_CHUNK mailboxes, one batched set of
  * LDAP searches (ldapdir_resolve) and one concurrent EWS batch
@@ -61,7 +62,13 @@ typedef struct resmb_shared {
     mapi_net *src_net;       /* the parent's, for the batched reads */
     mapi_ad *src_ad;
     sm_journal *j;
+    /* directory objects already named by an earlier entry: lower-cased DN →
+     * "[Section] line N (key)"; one open-addressing table for the run */
+    char **seen_dn, **seen_by;
+    size_t seen_cap, seen_n;
 } resmb_shared;
+/* Free the seen-DN table. */
+void resmb_seen_free(resmb_shared *sh);
 
 /* Fill out[0..max) with the next mailboxes (zeroed first); 0 at the end. */
 size_t resmb_next_chunk(resmb_cursor *c, resmb_mb *out, size_t max);
@@ -89,7 +96,8 @@ int resmb_run_chunk(resmb_run *run, resmb_mb *mb, size_t n);
 typedef struct resmb_report {
     FILE *f;                 /* per-mailbox lines */
     unsigned bits;           /* OR over the mailboxes */
-    unsigned n, done_now, done_before, failed, pending, profile_fail, not_started;
+    unsigned n, done_now, done_before, failed, pending, profile_fail, not_started, duplicates;
+    struct json_t *rows;     /* one object per mailbox, for the report files */
 } resmb_report;
 
 /* The chunk's report lines, in the order of the INI lists. */
@@ -99,7 +107,17 @@ void resmb_report_plan(resmb_report *rep, const resmb_run *run, const resmb_mb *
 /* The run's exit bits (the spec's SwitchResMB bitmask) from the mailboxes'
  * bits; stopped: the run ended before every mailbox was processed. */
 unsigned resmb_report_exit_bits(const resmb_report *rep, int stopped);
-/* Print the report to stdout and, unless a dry run, to run->report_path. */
+/* Print the report to stdout and, unless a dry run, to run->report_path and
+ * the JSON, CSV and HTML files beside it. */
 void resmb_report_finish(resmb_report *rep, const resmb_run *run, unsigned code);
+
+/* ---- report_files.c ---------------------------------------------------------- */
+/* Keep one mailbox's line for the report files. */
+void resmb_report_record(resmb_report *rep, const resmb_mb *m, int state, unsigned bits,
+                         const char *why);
+/* <stem>.report.json, .report.csv and .report.html beside run->report_path. */
+void resmb_report_write_files(resmb_report *rep, const resmb_run *run, unsigned code);
+/* Free what resmb_report_record kept. */
+void resmb_report_release(resmb_report *rep);
 
 #endif

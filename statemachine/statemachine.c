@@ -123,8 +123,6 @@ sr_code sm_journal_checkpoint(sm_journal *j, sr_err *err)
     return rc == SQLITE_OK || rc == SQLITE_BUSY ? SR_OK : db_fail(j, err, "checkpoint");
 }
 
-void sm_journal_crash_at(sm_journal *j, unsigned n) { j->crash_at = n; }
-void sm_journal_crash_after_action(sm_journal *j, unsigned n) { j->crash_after_action = n; }
 unsigned sm_journal_writes(const sm_journal *j) { return j->writes; }
 
 static const struct sm_row *find_row(const sm_def *def, int state, int event)
@@ -368,7 +366,6 @@ sr_code sm_foreach(sm_journal *j, int (*fn)(const char *, int, unsigned, void *)
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? SR_OK : db_fail(j, err, "read");
 }
 
-const char *sm_object(const sm_step *step) { return step->object; }
 void sm_add_exit_bits(sm_step *step, unsigned bits) { step->exit_bits |= bits; }
 sr_err *sm_err(sm_step *step) { return &step->err; }
 

@@ -86,7 +86,6 @@ sr_code sm_foreach(sm_journal *j, int (*fn)(const char *object, int state,
                    unsigned exit_bits, void *arg), void *arg, sr_err *err);
 
 /* --- inside an action -------------------------------------------------- */
-const char *sm_object(const sm_step *step);
 /* Durably record key=value for this object before acting on it. */
 sr_code sm_put(sm_step *step, const char *key, const char *value);
 /* The value recorded for key (by this run or an interrupted earlier one), or NULL. */
@@ -97,15 +96,15 @@ void sm_add_exit_bits(sm_step *step, unsigned bits);
 sr_err *sm_err(sm_step *step);
 
 /* --- crash testing (mbsync's approach) --------------------------------- */
-/* Make the process _exit(SM_CRASH_EXIT) right after the Nth journal write
- * of this handle (0: off).  Tests run N = 1, 2, 3 ... and resume each time.
- * The environment variable SM_CRASH_AT_STEP sets it at sm_journal_open. */
+/* The environment variable SM_CRASH_AT_STEP=N, read at sm_journal_open,
+ * makes the process _exit(SM_CRASH_EXIT) right after the Nth journal write
+ * of that handle (unset or 0: off).  Tests run N = 1, 2, 3 ... and resume
+ * each time. */
 #define SM_CRASH_EXIT 99
-void sm_journal_crash_at(sm_journal *j, unsigned n);
-/* Make the process _exit(SM_CRASH_EXIT) right after the Nth action on this
+/* The environment variable SM_CRASH_AFTER_ACTION=N, read at sm_journal_open,
+ * makes the process _exit(SM_CRASH_EXIT) right after the Nth action on that
  * handle returned, before its end is journaled: the action's side effect is
- * done but the journal does not know (0: off).  Env SM_CRASH_AFTER_ACTION. */
-void sm_journal_crash_after_action(sm_journal *j, unsigned n);
+ * done but the journal does not know (unset or 0: off). */
 /* Number of journal writes so far on this handle. */
 unsigned sm_journal_writes(const sm_journal *j);
 

@@ -1,30 +1,39 @@
-/* fuzz_cmdline.c — the CPUUCmdLine tokenizer (configs/), and its round trip:
- * the words, each written back single-quoted, tokenize to the same words. */
+/* fuzz_cmdline.c — the CPUUCmdLine tokenizer (configs/, CommandLineToArgvW's
+ * rules), and its round trip: the words, each written back quoted by those
+ * rules, tokenize to the same words. */
 #include "configs/configs.h"
 #include "tests/fuzz/fuzz.h"
 
 #include <string.h>
 
-/* 'word' with every ' written as '\'' */
+/* Each word quoted the way CommandLineToArgvW reads it back: "word", with
+ * n backslashes before a quote written 2n+1 (then the quote), n backslashes
+ * at the end written 2n (before the closing quote), others as they are. */
 static char *requote(char **argv)
 {
     size_t n = 1;
     for (size_t i = 0; argv[i]; i++)
-        n += 3 + 4 * strlen(argv[i]);
+        n += 3 + 2 * strlen(argv[i]) + 2;
     char *s = malloc(n), *o = s;
     if (!s)
         return NULL;
     for (size_t i = 0; argv[i]; i++) {
-        *o++ = '\'';
-        for (const char *c = argv[i]; *c; c++) {
-            if (*c == '\'') {
-                memcpy(o, "'\\''", 4);
-                o += 4;
-            } else {
-                *o++ = *c;
+        *o++ = '"';
+        size_t bs = 0;
+        for (const char *c = argv[i];; c++) {
+            if (*c == '\\') {
+                bs++;
+                continue;
             }
+            size_t k = *c == '"' || !*c ? 2 * bs + (*c == '"') : bs;
+            memset(o, '\\', k);
+            o += k;
+            bs = 0;
+            if (!*c)
+                break;
+            *o++ = *c;
         }
-        *o++ = '\'';
+        *o++ = '"';
         *o++ = ' ';
     }
     *o = '\0';

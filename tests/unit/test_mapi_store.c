@@ -142,16 +142,6 @@ static void test_base64_hex(void)
     CU_ASSERT_EQUAL(memcmp(out, all, 256), 0);
     free(out);
     free(s);
-
-    s = mapi_hex_encode("\x00\xAB\x7f", 3);
-    CU_ASSERT_STRING_EQUAL(s, "00AB7F");
-    free(s);
-    CU_ASSERT_EQUAL(mapi_hex_decode("00ab7F", &out, &n, &e), SR_OK);
-    CU_ASSERT_EQUAL(n, 3);
-    CU_ASSERT_EQUAL(memcmp(out, "\x00\xAB\x7f", 3), 0);
-    free(out);
-    CU_ASSERT_EQUAL(mapi_hex_decode("ABC", &out, &n, &e), SR_E_PARSE);
-    CU_ASSERT_EQUAL(mapi_hex_decode("0G", &out, &n, &e), SR_E_PARSE);
 }
 
 /* ---- property tags and types ------------------------------------------------------------ */
@@ -187,11 +177,6 @@ static void test_prop_types(void)
     CU_ASSERT_STRING_EQUAL(mapi_pt_name(0x101F), "PT_MV_UNICODE");
     CU_ASSERT_STRING_EQUAL(mapi_pt_name(0x0999), "PT_UNKNOWN");
 
-    char hex[11];
-    mapi_prop_hex(0x0FFF, 4, hex);
-    CU_ASSERT_STRING_EQUAL(hex, "0x0FFF");
-    mapi_prop_hex(0x0E070003u, 8, hex);
-    CU_ASSERT_STRING_EQUAL(hex, "0x0E070003");
     uint32_t v;
     sr_err e;
     CU_ASSERT_EQUAL(mapi_prop_parse_num("0x0e07", 0xFFFF, &v, &e), SR_OK);
@@ -726,28 +711,6 @@ static void test_switchmsg_invalid(void)
     free(l.v[2].values[0]);      /* our version "2" → "x" */
     l.v[2].values[0] = sr_strdup("x");
     CU_ASSERT_EQUAL(mapi_switchmsg_from_extprops(&l, &back, &e), SR_E_PARSE);
-    mapi_extprops_clear(&l);
-}
-
-static void test_recreatemsg(void)
-{
-    mapi_recreatemsg r = { .created_by = "mail agent", .created_at = 1795602030 }, back;
-    mapi_extprops l = { 0 };
-    sr_err e;
-    CU_ASSERT_EQUAL_FATAL(mapi_recreatemsg_to_extprops(&r, &l, &e), SR_OK);
-    CU_ASSERT_EQUAL_FATAL(mapi_recreatemsg_from_extprops(&l, &back, &e), SR_OK);
-    CU_ASSERT_EQUAL(back.created_at, r.created_at);
-    CU_ASSERT_STRING_EQUAL(back.created_by, "mail agent");
-    mapi_recreatemsg_clear(&back);
-    /* A switch message alone is not a recreate message. */
-    mapi_extprops_clear(&l);
-    mapi_switchmsg m = sample_msg();
-    CU_ASSERT_EQUAL(mapi_switchmsg_to_extprops(&m, &l, &e), SR_OK);
-    CU_ASSERT_EQUAL(mapi_recreatemsg_from_extprops(&l, &back, &e), SR_E_NOTFOUND);
-    mapi_switchmsg_clear(&m);
-    mapi_extprops_clear(&l);
-    CU_ASSERT_PTR_NOT_NULL(mapi_extprops_add_named(&l, MAPI_SWITCHMSG_PSET_GUID, MAPI_SMP_RECREATED, MAPI_PT_BOOLEAN, "true", &e));
-    CU_ASSERT_EQUAL(mapi_recreatemsg_from_extprops(&l, &back, &e), SR_E_PARSE);    /* no time */
     mapi_extprops_clear(&l);
 }
 
@@ -1368,7 +1331,6 @@ int main(void)
     s = CU_add_suite("mapi_switchmsg", NULL, NULL);
     CU_add_test(s, "switch message round trip", test_switchmsg_roundtrip);
     CU_add_test(s, "switch message validation and codes", test_switchmsg_invalid);
-    CU_add_test(s, "recreate message", test_recreatemsg);
     s = CU_add_suite("mapi_profile", NULL, NULL);
     CU_add_test(s, "fixture parses and formats back", test_profile_fixture);
     CU_add_test(s, "corrupt files give file:line", test_profile_corrupt);

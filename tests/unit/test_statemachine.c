@@ -249,8 +249,10 @@ static void test_crash_anywhere_then_resume(void)
         if (pid == 0) {
             sr_log_set_level(SR_LOG_ERROR);
             sr_err e;
+            char at[16];   /* the way the crash tests of the programs set it */
+            snprintf(at, sizeof at, "%u", n);
+            setenv("SM_CRASH_AT_STEP", at, 1);
             sm_journal *j = sm_journal_open(jp, &e);
-            sm_journal_crash_at(j, n);
             sm_run(&toy_def, j, "room@src.test", &t, NULL, NULL, &e);
             _exit(0);
         }
@@ -286,8 +288,10 @@ static void test_crash_after_action_then_resume(void)
         if (pid == 0) {
             sr_log_set_level(SR_LOG_ERROR);
             sr_err e;
+            char at[16];
+            snprintf(at, sizeof at, "%u", n);
+            setenv("SM_CRASH_AFTER_ACTION", at, 1);
             sm_journal *j = sm_journal_open(jp, &e);
-            sm_journal_crash_after_action(j, n);
             sm_run(&toy_def, j, "room@src.test", &t, NULL, NULL, &e);
             _exit(0);
         }

@@ -1,0 +1,57 @@
+/* prompt.c — reading answers in a plain terminal: one line per answer, so the
+ * wizard works over SSH, in a serial console and from a pseudo-terminal.
+ * Secrets are read with ECHO off (termios); the terminal is restored even
+ * when the read ends with end of input. */
+#include "configs/wizard/wizard.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+
+/* Longest answer accepted; a longer line is an input error, not a crash. */
+#define WIZ_LINE_MAX 4096
+
+char *wiz_read_line(void)
+{
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n = getline(&line, &cap, stdin);
+    if (n < 0 || n > WIZ_LINE_MAX) {
+        free(line);
+        return NULL;
+    }
+    while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+        line[--n] = '\0';
+    return line;
+}
+
+char *wiz_read_secret(const char *prompt)
+{
+    struct termios old, quiet;
+    int tty = isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &old) == 0;
+    /* echo goes off before the prompt shows: whatever is typed after the
+     * prompt appeared is never echoed, however fast it comes */
+    if (tty) {
+        quiet = old;
+        quiet.c_lflag &= (tcflag_t)~(ECHO | ECHONL);
+        quiet.c_lflag |= ICANON;
+        tcsetattr(STDIN_FILENO, TCSANOW, &quiet);
+    }
+    fputs(prompt, stdout);
+    fflush(stdout);
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n = getline(&line, &cap, stdin);
+    if (tty) {
+        tcsetattr(STDIN_FILENO, TCSANOW, &old);
+        fputc('\n', stdout);   /* the newline the admin typed was not echoed */
+    }
+    if (n < 0 || n > WIZ_LINE_MAX) {
+        sr_secret_free(line);
+        return NULL;
+    }
+    while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+        line[--n] = '\0';
+    return line;
+}
