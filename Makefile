@@ -91,7 +91,7 @@ ALL_PROGRAMS := $(addprefix $(BIN)/,$(PROGRAMS))
 ALL_TESTS    := $(addprefix $(BUILD)/tests/,$(TESTS) $(TEST_TOOLS))
 
 .PHONY: all tests check-tests test test-fast test-asan test-one bench demo deps install deb clean \
-        fuzz fuzzers
+        fuzz fuzzers faults
 all: $(ALL_PROGRAMS)
 tests: check-tests all $(ALL_TESTS)
 
@@ -145,6 +145,13 @@ fuzz:
 	$(MAKE) --no-print-directory BUILD=build/fuzz BIN=build/fuzz/bin CC=clang SAN=1 FUZZ=1 fuzzers
 	@SR_ROOT=$(CURDIR) SR_FUZZ_BIN=$(abspath build/fuzz/fuzzers) SHARED_DIR=$(SHARED_DIR) \
 	    FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run_fuzz.sh $(H)
+
+# The fault suite (tests/faults/): a FAULT_MAILBOXES-mailbox run (default 100)
+# with the real engine under each fault, compared with the fault-free run;
+# too slow for `make test`.  Needs root for the disk-full case (a tmpfs).
+faults: all
+	@SR_ROOT=$(CURDIR) SR_BIN=$(abspath $(BIN)) SHARED_DIR=$(SHARED_DIR) \
+	    FAULT_RESULTS=$(CURDIR)/build/faults-results.txt tests/faults/run_faults.sh $(F)
 
 bench: all
 	@SR_ROOT=$(CURDIR) SR_BIN=$(abspath $(BIN)) SHARED_DIR=$(SHARED_DIR) tests/bench/run_bench.sh

@@ -133,7 +133,8 @@ int resmb_run_all(const cfg_resmb *cfg, const resmb_opts *o)
         report_rest(&run, &cur, mb, &rep);
     free(mb);
     if (crashed) {
-        sr_log(SR_LOG_ERROR, NULL, "a worker was stopped by SM_CRASH_AT_STEP; run stopped");
+        sr_log(SR_LOG_ERROR, NULL, "a worker was stopped by the crash-test hook (SM_CRASH_AT_STEP "
+               "or SM_CRASH_AFTER_ACTION); run stopped");
         fflush(stdout);
         _exit(SM_CRASH_EXIT);
     }

@@ -8,7 +8,8 @@ what a client does when its server goes away mid-run (issue 11).
 Listens on a free port of 127.0.0.1 (written to F) and forwards every
 connection to the target.  A connection older than N ms is closed on both
 sides (a DC that restarted, a NAT that forgot it).  While the file D exists
-new connections are refused (closed at once): the server is "stopped".
+new connections are refused (closed at once) and open ones are closed: the
+server is "stopped".
 Never connects anywhere but the given 127.0.0.1 target.  Stop it by PID."""
 import argparse
 import os
@@ -82,6 +83,10 @@ def main():
                 pairs[s][0].sendall(data)
             except OSError:
                 close(s)
+        if a.down_file and os.path.exists(a.down_file):   # the server "stopped"
+            for s in list(pairs):
+                if s in pairs:
+                    close(s)
         if a.max_age_ms:
             now = time.monotonic()
             for s in [s for s, (_, born) in pairs.items() if now - born > a.max_age_ms / 1000]:

@@ -1,14 +1,14 @@
-/* fuzz_cmdline.c — the CPUUCmdLine tokenizer (configs/), and its round trip:
- * the words, each written back quoted as Windows quotes an argument,
- * tokenize to the same words. */
+/* fuzz_cmdline.c — the CPUUCmdLine tokenizer (configs/, CommandLineToArgvW's
+ * rules), and its round trip: the words, each written back quoted by those
+ * rules, tokenize to the same words. */
 #include "configs/configs.h"
 #include "tests/fuzz/fuzz.h"
 
 #include <string.h>
 
-/* Each word quoted the way Windows programs quote an argument for
- * CommandLineToArgvW: "…", a quote as \", backslashes doubled only where a
- * quote follows them (inside the word or the closing one). */
+/* Each word quoted the way CommandLineToArgvW reads it back: "word", with
+ * n backslashes before a quote written 2n+1 (then the quote), n backslashes
+ * at the end written 2n (before the closing quote), others as they are. */
 static char *requote(char **argv)
 {
     size_t n = 1;
@@ -19,19 +19,18 @@ static char *requote(char **argv)
         return NULL;
     for (size_t i = 0; argv[i]; i++) {
         *o++ = '"';
+        size_t bs = 0;
         for (const char *c = argv[i];; c++) {
-            size_t bs = 0;
-            while (*c == '\\') {
+            if (*c == '\\') {
                 bs++;
-                c++;
+                continue;
             }
-            size_t times = !*c || *c == '"' ? 2 * bs : bs;
-            memset(o, '\\', times);
-            o += times;
+            size_t k = *c == '"' || !*c ? 2 * bs + (*c == '"') : bs;
+            memset(o, '\\', k);
+            o += k;
+            bs = 0;
             if (!*c)
                 break;
-            if (*c == '"')
-                *o++ = '\\';
             *o++ = *c;
         }
         *o++ = '"';

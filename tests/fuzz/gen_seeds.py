@@ -43,9 +43,9 @@ put("nicks", "one-row", struct.pack("<IIII", 0xBAADF00D, 12, 0, 1) + struct.pack
 
 # ---- CPUUCmdLine
 for i, line in enumerate(["-Features Delegates,Rules -Silent",
-                          "-Log '/var/log/cpuu run.log' -INI \"C:\\\\x y\\\\CPUU.ini\"",
+                          "-Log \"C:\\Program Files\\cpuu run.log\" -INI C:\\x\\CPUU.ini",
                           "-ProcessedDomains src.example,other.example -Skip Nicks",
-                          "a\\ b 'c'\"d\" \"e \\\" f\"", ""]):
+                          "a\\\\\"b c\" \"d \"\" e\" f\\\\", ""]):
     put("cmdline", "line-%d" % i, line)
 
 # ---- stored secrets (configs/secret.c)
