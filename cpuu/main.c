@@ -63,6 +63,10 @@ static sr_code take_features(int argc, char **argv, int *i, cfg_feature_set *set
             return sr_err_set(err, SR_E_USAGE, "%s: unknown feature '%s'", name, v);
         if (f == CFG_F_ACTIVITIES && !sr_streq_ci(name, "-Critical"))
             return sr_err_set(err, SR_E_USAGE, "%s: Activities is only valid with -Critical", name);
+        /* as for CPUU.ini (configs' check_built): asking for a feature this
+         * engine lacks would fail every profile late; -Skip of one is harmless */
+        if (!sr_streq_ci(name, "-Skip") && cfg_first_unbuilt(CFG_FSET(f)) >= 0)
+            return sr_err_set(err, SR_E_USAGE, "%s: %s is not built in this engine", name, v);
         *set |= CFG_FSET(f);
     }
     return SR_OK;

@@ -318,12 +318,18 @@ stop_exsims
 leaks=""
 secrets=("$DC_PW" "$TGT_PW" "$(cat "$(kv "$E" ENTRA_SECRET_FILE)")" "$(cat "$(kv "$E" ENTRA_NOROLE_SECRET_FILE)")"
          "$(cat "$SLAPD/password")" "$(cut -d: -f2 "$(kv "$SAMBA/logon.env" LOGON_NTLM_HASHES)" | head -n 1)")
-for f in "$W"/*.log "$W"/*/all.txt "$W"/*/state/*.report.txt; do
-    [ -f "$f" ] || continue
-    for s in "${secrets[@]}"; do [ -n "$s" ] && grep -qF -- "$s" "$f" && leaks="$leaks $f"; done
-    grep -qE 'eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.' "$f" && leaks="$leaks $f(JWT)"
-done
-check "no password, secret, NT hash or token in the logs and reports${leaks:+:$leaks}" [ -z "$leaks" ]
+# the logs, the reports, the run journal (SQLite file and its WAL) and every
+# other file a run leaves in its state directory and profile store
+nfiles=0
+while IFS= read -r -d '' f; do
+    nfiles=$((nfiles + 1))
+    for s in "${secrets[@]}"; do [ -n "$s" ] && grep -aqF -- "$s" "$f" && leaks="$leaks $f"; done
+    grep -aqE 'eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.' "$f" && leaks="$leaks $f(JWT)"
+done < <(find "$W" -maxdepth 1 -name '*.log' -type f -print0;
+         find "$W"/*/ \( -name all.txt -o -path '*/state/*' -o -path '*/profiles/*' \) -type f -print0 2>/dev/null)
+check "the secret grep read the journals too ($nfiles files)" \
+    bash -c "ls '$W'/*/state/*.journal >/dev/null 2>&1"
+check "no password, secret, NT hash or token in the logs, reports, journals and profiles${leaks:+:$leaks}" [ -z "$leaks" ]
 if command -v journalctl >/dev/null 2>&1 && journalctl -q -n 1 >/dev/null 2>&1; then
     jl=$(journalctl -q --since "-15min" 2>/dev/null)
     jleak=""
