@@ -19,6 +19,7 @@ static void usage(FILE *out)
         "\n"
         "Options:\n"
         "  --check            validate the file(s) and print what would be processed\n"
+        "  --status           what the journal says of each mailbox; runs nothing\n"
         "  --cpuu-ini PATH    also load and validate this CPUU.ini (with --check)\n"
         "  --dry-run          resolve the mailboxes and read their switch messages;\n"
         "                     write nothing, create no profile, run no engine\n"
@@ -57,6 +58,7 @@ static void usage(FILE *out)
 
 typedef struct {
     int check;
+    int status;
     const char *cpuu_ini;
     cfg_enc_mode mode;
     int mode_given;
@@ -78,7 +80,7 @@ static int parse_jobs(const char *s, int *out)
 static int parse_options(int argc, char **argv, cli_opts *o)
 {
     static const struct option longopts[] = {
-        { "check", no_argument, NULL, 'c' },      { "cpuu-ini", required_argument, NULL, 'i' },
+        { "check", no_argument, NULL, 'c' },      { "status", no_argument, NULL, 'S' },      { "cpuu-ini", required_argument, NULL, 'i' },
         { "log-level", required_argument, NULL, 'l' }, { "mode", required_argument, NULL, 'm' },
         { "help", no_argument, NULL, 'h' },       { "version", no_argument, NULL, 'V' },
         { "dry-run", no_argument, NULL, 'n' },    { "jobs", required_argument, NULL, 'j' },
@@ -93,6 +95,7 @@ static int parse_options(int argc, char **argv, cli_opts *o)
     while ((c = getopt_long(argc, argv, "+hV", longopts, NULL)) != -1) {
         switch (c) {
         case 'c': o->check = 1; break;
+        case 'S': o->status = 1; break;
         case 'i': o->cpuu_ini = optarg; break;
         case 'l':
             if ((lvl = sr_log_level_parse(optarg)) < 0) {
@@ -155,6 +158,8 @@ static int run_load(const char *path, const cli_opts *o)
         fprintf(stderr, "switchresmb: configuration is not valid; exit status %d\n", bits);
     } else if (o->check) {
         resmb_print_summary(stdout, cfg, cpuu);
+    } else if (o->status) {
+        bits = resmb_status(cfg, &o->run);
     } else {
         resmb_opts ro = o->run;
         ro.ini_path = path;

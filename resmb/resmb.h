@@ -136,5 +136,8 @@ mapi_net *resmb_net_new(const resmb_run *run, resmb_side side, unsigned max_para
 /* ---- the run (run.c) ------------------------------------------------------- */
 /* Process every mailbox of cfg; returns the exit code (spec bitmask). */
 int resmb_run_all(const cfg_resmb *cfg, const resmb_opts *o);
+/* --status (status.c): print the journal's view of every mailbox; returns the
+ * bitmask a run would report now.  Runs nothing, writes nothing. */
+int resmb_status(const cfg_resmb *cfg, const resmb_opts *o);
 
 #endif

@@ -41,6 +41,9 @@ int resmb_stop_requested(void);
  * 0 or the exit bits; *sd and *stem (heap) are set once the state directory
  * exists, *lock_fd once the lock is held. */
 int resmb_setup(resmb_run *run, char **sd, char **stem, int *lock_fd);
+/* The journal of ini_path in state_dir (NULL: the default), as a run names
+ * it.  Caller frees; NULL on OOM. */
+char *resmb_journal_path(const char *ini_path, const char *state_dir);
 /* Release what resmb_setup and the batches stored in run (not run itself). */
 void resmb_run_free(resmb_run *run);
 

@@ -82,10 +82,25 @@ pw source >"$work/spw"; pw target >"$work/tpw"
 chmod 600 "$work/SwitchResMB.ini"
 "$BIN/switchresmb" "$work/SwitchResMB.ini" - <"$work/lab/password" >/dev/null 2>&1 || die "DCPassword"
 printf '#!/bin/sh\nexit 1\n' >"$work/stand-in"; chmod 755 "$work/stand-in"
+"$BIN/switchresmb" --status --state-dir "$work/state" "$work/SwitchResMB.ini" >"$work/st0.out" 2>&1
+rc=$?
+check "--status before any run: exit 0, no run yet, 4 listed but not started" \
+    "[ $rc -eq 0 ] && grep -q 'no run yet' '$work/st0.out' && grep -q '4 listed but not started' '$work/st0.out'"
 timeout 300 "$BIN/switchresmb" --state-dir "$work/state" --cpuu "$work/stand-in" "$work/SwitchResMB.ini" \
     >"$work/run.log" 2>&1
 rc=$?
 check "the run: exit 1 (one mailbox is not in the directory), got $rc" "[ $rc -eq 1 ]"
+before=$(ls -l --time-style=full-iso "$work/state" | md5sum)
+"$BIN/switchresmb" --status --state-dir "$work/state" "$work/SwitchResMB.ini" >"$work/st1.out" 2>&1
+rc=$?
+after=$(ls -l --time-style=full-iso "$work/state" | md5sum)
+check "--status after the run: exit 1 as the run reported, counts DONE 3 FAILED 1" \
+    "[ $rc -eq 1 ] && grep -q 'DONE 3 FAILED 1' '$work/st1.out' && grep -q '0 listed but not started' '$work/st1.out'"
+check "--status: the failed mailbox with its last transition, attempts, time and error" \
+    "grep -E '^  missing-room@src.test +FAILED +1 +[A-Z_]+ -> FAILED +20[0-9-]+T[0-9:.]+Z +.*[a-z]' '$work/st1.out' >/dev/null"
+check "--status: a done mailbox's last transition" \
+    "grep -qE '^  room-0001@src.test +DONE +1 +CLEANED -> DONE ' '$work/st1.out'"
+check "--status changed no file in the state directory" "[ '$before' = '$after' ]"
 json=$(ls "$work"/state/*.report.json 2>/dev/null) csv=$(ls "$work"/state/*.report.csv 2>/dev/null)
 html=$(ls "$work"/state/*.report.html 2>/dev/null)
 check "JSON, CSV and HTML reports beside the journal" "[ -n '$json' ] && [ -n '$csv' ] && [ -n '$html' ]"
