@@ -118,6 +118,7 @@ int resmb_run_chunk(resmb_run *run, resmb_mb *mb, size_t n)
         }
         running--;
         drain(p[0], mb, got);
+        resmb_progress_pool(mb, n, (unsigned)running);
         for (size_t i = 0; i < n; i++)
             if (pids[i] == w && !got[i]) {
                 got[i] = 1;

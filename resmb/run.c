@@ -75,6 +75,8 @@ int resmb_run_all(const cfg_resmb *cfg, const resmb_opts *o)
     resmb_mb *mb = calloc(RESMB_CHUNK, sizeof *mb);
     size_t n;
     int crashed = 0;
+    if (!o->dry_run)
+        resmb_progress_start((unsigned)(cfg->mailboxes.n + cfg->mailboxes_smtp.n));
     while (mb && !g_stop && !crashed && (n = resmb_next_chunk(&cur, mb, RESMB_CHUNK)) > 0) {
         resmb_chunk_states(&run, mb, n);
         resmb_resolve_chunk(&sh, mb, n);
@@ -87,12 +89,15 @@ int resmb_run_all(const cfg_resmb *cfg, const resmb_opts *o)
                     resmb_report_chunk(&rep, &mb[i], 1);
         } else {
             crashed = resmb_run_chunk(&run, mb, n);
+            resmb_progress_chunk_done(mb, n);
             resmb_report_chunk(&rep, mb, n);
         }
         for (size_t i = 0; i < n; i++)
             resmb_mb_clear(&mb[i]);
     }
     free(mb);
+    if (!o->dry_run)
+        resmb_progress_end();
     if (crashed) {
         sr_log(SR_LOG_ERROR, NULL, "a worker was stopped by SM_CRASH_AT_STEP; run stopped");
         fflush(stdout);

@@ -103,6 +103,15 @@ unsigned resmb_report_exit_bits(const resmb_report *rep, int stopped);
  * the JSON, CSV and HTML files beside it. */
 void resmb_report_finish(resmb_report *rep, const resmb_run *run, unsigned code);
 
+/* ---- progress.c --------------------------------------------------------------- */
+/* The status line on a terminal (stderr a tty; otherwise all of these do nothing). */
+void resmb_progress_start(unsigned total);
+/* While a chunk runs: its finished mailboxes and the running workers. */
+void resmb_progress_pool(const resmb_mb *mb, size_t n, unsigned running);
+/* A chunk is finished: its results join the totals. */
+void resmb_progress_chunk_done(const resmb_mb *mb, size_t n);
+void resmb_progress_end(void);
+
 /* ---- report_files.c ---------------------------------------------------------- */
 /* Keep one mailbox's line for the report files. */
 void resmb_report_record(resmb_report *rep, const resmb_mb *m, int state, unsigned bits,

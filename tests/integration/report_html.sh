@@ -101,6 +101,14 @@ check "--status: the failed mailbox with its last transition, attempts, time and
 check "--status: a done mailbox's last transition" \
     "grep -qE '^  room-0001@src.test +DONE +1 +CLEANED -> DONE ' '$work/st1.out'"
 check "--status changed no file in the state directory" "[ '$before' = '$after' ]"
+check "no progress line when stderr is not a terminal" "! grep -q 'mailboxes/s' '$work/run.log'"
+echo '[]' >"$work/none.json"
+timeout 300 $PY tests/integration/pty_drive.py "$work/tty.txt" "$work/none.json" -- \
+    "$BIN/switchresmb" --state-dir "$work/state-tty" --cpuu "$work/stand-in" "$work/SwitchResMB.ini" \
+    >/dev/null 2>&1
+rc=$?
+check "on a terminal: one line rewritten in place, ending with the totals (exit $rc)" \
+    "[ $rc -eq 1 ] && grep -aq \$'\r4/4  done 3  failed 1  running 0  queued 0  [0-9.]* mailboxes/s  ETA 00:00:00' '$work/tty.txt'"
 json=$(ls "$work"/state/*.report.json 2>/dev/null) csv=$(ls "$work"/state/*.report.csv 2>/dev/null)
 html=$(ls "$work"/state/*.report.html 2>/dev/null)
 check "JSON, CSV and HTML reports beside the journal" "[ -n '$json' ] && [ -n '$csv' ] && [ -n '$html' ]"
