@@ -16,6 +16,8 @@
 #   make test-fast  the tests once, without the sanitizer build (skips are counted)
 #   make test-one T=test_configs   build and run one test binary
 #   make deps       install the Debian packages (apt-get; idempotent)
+#   make fuzz       run every libFuzzer harness (tests/fuzz/) for FUZZ_SECONDS
+#   make faults     the fault suite (tests/faults/): a 100-mailbox run per fault
 
 BUILD   ?= build
 BIN     ?= bin
@@ -33,6 +35,12 @@ ifeq ($(SAN),1)
 CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LDFLAGS += -fsanitize=address,undefined
 endif
+# FUZZ=1 (with CC=clang SAN=1, set by `make fuzz`): coverage for libFuzzer;
+# only the fuzzers are linked in such a build (libFuzzer brings its own main).
+ifeq ($(FUZZ),1)
+CFLAGS  += -fsanitize=fuzzer-no-link
+LDFLAGS += -fsanitize=fuzzer
+endif
 
 # `make` alone builds everything: the module templates below would otherwise
 # make the first module archive the default goal.
@@ -43,6 +51,7 @@ PROGRAMS :=
 TESTS    :=
 TEST_SCRIPTS :=
 TEST_FILES   :=
+TEST_TOOLS   :=   # built beside the tests, run by a test script (e.g. fuzzreplay_*)
 # $(call cunit,name,sources,uses,extra libs): one CUnit test (tests/tests.mk).
 define CUNIT_template
 TESTS += $(1)
@@ -75,12 +84,14 @@ endef
 
 $(foreach m,$(MODULES),$(eval $(call MODULE_template,$(m))))
 $(foreach p,$(PROGRAMS),$(eval $(call LINK_template,$(p),$(BIN))))
-$(foreach t,$(TESTS),$(eval $(call LINK_template,$(t),$(BUILD)/tests)))
+$(foreach t,$(TESTS) $(TEST_TOOLS),$(eval $(call LINK_template,$(t),$(BUILD)/tests)))
+$(foreach f,$(FUZZERS),$(eval $(call LINK_template,$(f),$(BUILD)/fuzzers)))
 
 ALL_PROGRAMS := $(addprefix $(BIN)/,$(PROGRAMS))
-ALL_TESTS    := $(addprefix $(BUILD)/tests/,$(TESTS))
+ALL_TESTS    := $(addprefix $(BUILD)/tests/,$(TESTS) $(TEST_TOOLS))
 
-.PHONY: all tests check-tests test test-fast test-asan test-one bench demo deps install deb clean
+.PHONY: all tests check-tests test test-fast test-asan test-one bench demo deps install deb clean \
+        fuzz fuzzers
 all: $(ALL_PROGRAMS)
 tests: check-tests all $(ALL_TESTS)
 
@@ -125,6 +136,16 @@ test:
 
 export SR_SUMMARY SR_SKIP_FAILS
 
+# libFuzzer (Debian's clang, ASan+UBSan): every harness in tests/fuzz/ for
+# FUZZ_SECONDS each, corpora seeded from tests/fuzz/corpus, tests/data and
+# SHARED_DIR/protocol; new crashes land in tests/fuzz/findings/<harness>/.
+FUZZ_SECONDS ?= 60
+fuzzers: $(addprefix $(BUILD)/fuzzers/,$(FUZZERS))
+fuzz:
+	$(MAKE) --no-print-directory BUILD=build/fuzz BIN=build/fuzz/bin CC=clang SAN=1 FUZZ=1 fuzzers
+	@SR_ROOT=$(CURDIR) SR_FUZZ_BIN=$(abspath build/fuzz/fuzzers) SHARED_DIR=$(SHARED_DIR) \
+	    FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run_fuzz.sh $(H)
+
 bench: all
 	@SR_ROOT=$(CURDIR) SR_BIN=$(abspath $(BIN)) SHARED_DIR=$(SHARED_DIR) tests/bench/run_bench.sh
 
@@ -136,6 +157,7 @@ DEB_PACKAGES := build-essential pkg-config \
     libldap2-dev libsasl2-dev libsasl2-modules-gssapi-mit \
     libcurl4-openssl-dev libxml2-dev libxml2-utils libcunit1-dev \
     libsodium-dev libssl-dev libsqlite3-dev libmicrohttpd-dev \
+    clang libclang-rt-14-dev \
     slapd ldap-utils openssl samba samba-ad-provision samba-dsdb-modules samba-vfs-modules \
     ldb-tools krb5-user iproute2 procps curl ca-certificates \
     python3 python3-exchangelib python3-aiosmtpd \

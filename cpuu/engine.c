@@ -423,6 +423,9 @@ static void ctx_clear(cpuu_ctx *c)
     cpuu_ctx_release(c);
     mapi_folders_clear(&c->src_folders);
     mapi_folders_clear(&c->tgt_folders);
+    if (c->map)
+        sr_log(SR_LOG_DEBUG, "cpuu", "recipient map: %u directory search(es) and EWS call(s)",
+               rmap_lookups_made(c->map));
     rmap_free(c->map);
     c->map = NULL;
 }

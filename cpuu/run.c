@@ -29,6 +29,10 @@ void cpuu_abort_init(void)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL);
+    /* A reader that went away (the parent's progress pipe, stdout, a server
+     * socket) must give EPIPE and the exit bits, not death by signal 13: our
+     * runner starts engines with SIGPIPE at its default, so set it here. */
+    signal(SIGPIPE, SIG_IGN);
 }
 
 int cpuu_aborted(void)
@@ -143,6 +147,11 @@ static unsigned run_mode(cpuu_run_ctx *r)
         fprintf(stderr, "cpuu: profile store: %s (exit bit 16 CPUU_GLOBAL_ERR)\n", e.msg);
         return r->bits | CPUU_GLOBAL_ERR;
     }
+    /* Another process's profile lock is waited for at most OpenStoreWait, as
+     * the store's network opening is (engine.c): beyond it the parent's
+     * watchdog would stop us mid-wait; SR_E_BUSY names the profile instead. */
+    if (r->cfg->open_store_wait > 0)
+        mapi_pstore_set_lock_timeout(r->store, (unsigned)r->cfg->open_store_wait * 1000u);
     cpuu_mode mode = cpuu_opts_mode(r->opts);
     static const char *const mode_names[] = { "update", "rollback", "cleanup" };
     sr_log(SR_LOG_NOTICE, "cpuu", "%s mode; profiles in %s; INI %s", mode_names[mode],

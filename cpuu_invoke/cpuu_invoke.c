@@ -134,21 +134,37 @@ static void stop_group(pid_t pid, unsigned grace_ms)
 
 typedef struct { int status; int timed_out; int exec_errno; watch w; } attempt;
 
+static void close_pair(int fds[2])
+{
+    for (int i = 0; i < 2; i++)
+        if (fds[i] >= 0)
+            close(fds[i]);
+}
+
 /* Fork, exec and watch one attempt. */
 static sr_code run_once(char *const argv[], const invoke_opts *o, attempt *a, sr_err *err)
 {
-    int prog[2], secret[2] = { -1, -1 }, execfail[2];
+    int prog[2] = { -1, -1 }, secret[2] = { -1, -1 }, execfail[2] = { -1, -1 };
     /* The secret travels on a socket pair, not a pipe: send(MSG_NOSIGNAL) to
      * an engine that exits without reading it must not kill us with SIGPIPE. */
     if (pipe2(prog, O_CLOEXEC) != 0 || pipe2(execfail, O_CLOEXEC) != 0 ||
-        (o->secret && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, secret) != 0))
-        return sr_err_set(err, SR_E_IO, "cannot create pipes: %s", strerror(errno));
+        (o->secret && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, secret) != 0)) {
+        int e = errno;
+        close_pair(prog);   /* those made before the failure: a long run must not leak */
+        close_pair(execfail);
+        return sr_err_set(err, SR_E_IO, "cannot create pipes: %s", strerror(e));
+    }
     char **env = child_env(o, prog[1], o->secret ? secret[0] : -1);
     fflush(NULL);
     pid_t pid = env ? fork() : -1;
     if (pid == 0) {
         setpgid(0, 0);   /* its own group: the watchdog stops everything it started */
-        signal(SIGPIPE, SIG_DFL);   /* an ignored SIGPIPE would survive exec */
+        /* ignored signals survive exec: the engine starts with defaults
+         * (our worker ignores SIGTERM/SIGINT to finish its mailbox; the
+         * watchdog's SIGTERM must still reach the engine) */
+        signal(SIGPIPE, SIG_DFL);
+        signal(SIGTERM, SIG_DFL);
+        signal(SIGINT, SIG_DFL);
         fcntl(prog[1], F_SETFD, 0);
         if (o->secret)
             fcntl(secret[0], F_SETFD, 0);

@@ -1,13 +1,12 @@
 /* ldap_dir.h — the Active Directory client (DESIGN.md, module ldap/): connect
  * and bind to the DC named by [AD] DCName, paged searches, batched recipient
  * resolution with a per-run cache, the Exchange Autodiscover SCP lookup, and
- * the values of a switch message ([SwitchMessage], [TargetMailboxesSMTP]).
+ * the per-mailbox outcome of a resolution.
  * Built on OpenLDAP's libldap; depends on util/ only (no configs/: the caller
  * passes plain values in ldapdir_opts).
  *
  * Ownership: an ldapdir handle owns every recipient it returns (valid until
- * ldapdir_free); strings in ldapdir_switch_values are the caller's, freed by
- * ldapdir_switch_values_clear.  The password in ldapdir_opts is used for the
+ * ldapdir_free).  The password in ldapdir_opts is used for the
  * bind only: never kept, logged, or put in an error message.
  * A handle is used by one thread at a time; open one per worker. */
 #ifndef SR_LDAP_DIR_H
@@ -170,39 +169,5 @@ ldapdir_outcome ldapdir_outcome_of(const ldapdir_result *r, int need_target);
  * *urls is a NULL-terminated array; caller frees with sr_strv_free (util.h). */
 sr_code ldapdir_scp_autodiscover(ldapdir *d, const char *site, char ***urls,
                                  size_t *n, sr_err *err);
-
-/* ---- switch message values -------------------------------------------------- */
-typedef enum {
-    LDAPDIR_SWITCH_LEGACY = 1,        /* MigrationAgentType=Legacy */
-    LDAPDIR_SWITCH_CONTEMPORARY = 2   /* MigrationAgentType=Contemporary */
-} ldapdir_switch_version;
-
-typedef struct ldapdir_switch_values {
-    ldapdir_switch_version version;
-    char *target_legacy_dn;   /* NULL: unknown (Contemporary without a target directory) */
-    char *target_smtp;
-    int target_is_o365;       /* [SwitchMessage] Target=O365 */
-} ldapdir_switch_values;
-
-void ldapdir_switch_values_clear(ldapdir_switch_values *v);
-
-/* From the directories: resolve mailbox_key in src, take its mapping
- * attribute as the target SMTP address, and, when tgt (the target directory,
- * may be NULL) is given, resolve that address there for the target
- * legacyExchangeDN.  Legacy requires the target legacyExchangeDN (no tgt →
- * LDAPDIR_OUT_NO_LEGACY_DN); Contemporary leaves it NULL without tgt — the
- * session learns it from the target's Autodiscover answer (its LegacyDN).
- * err names the DC and the mailbox when the outcome is not OK. */
-ldapdir_outcome ldapdir_switch_from_directory(ldapdir *src, ldapdir *tgt,
-                                              const char *mailbox_key,
-                                              ldapdir_switch_version version,
-                                              int target_is_o365,
-                                              ldapdir_switch_values *out, sr_err *err);
-/* From [TargetMailboxesSMTP]: the target SMTP address is given; tgt (may be
- * NULL) supplies the legacyExchangeDN as above. */
-ldapdir_outcome ldapdir_switch_from_smtp(ldapdir *tgt, const char *target_smtp,
-                                         ldapdir_switch_version version,
-                                         int target_is_o365,
-                                         ldapdir_switch_values *out, sr_err *err);
 
 #endif

@@ -1,6 +1,6 @@
-/* switchvals.c — per-mailbox outcomes for the orchestrator, the values of a
- * switch message ([SwitchMessage] MigrationAgentType / Target, or
- * [TargetMailboxesSMTP]), and the Exchange Autodiscover SCP lookup. */
+/* switchvals.c — per-mailbox outcomes of a resolution for the orchestrator
+ * (resmb maps them to its exit bits) and the Exchange Autodiscover SCP
+ * lookup. */
 #include "ldap/ldap_int.h"
 
 #include <stdio.h>
@@ -38,111 +38,6 @@ ldapdir_outcome ldapdir_outcome_of(const ldapdir_result *r, int need_target)
     case LDAPDIR_DIR_ERROR: break;
     }
     return LDAPDIR_OUT_DIRECTORY_DOWN;
-}
-
-void ldapdir_switch_values_clear(ldapdir_switch_values *v)
-{
-    if (!v)
-        return;
-    free(v->target_legacy_dn);
-    free(v->target_smtp);
-    memset(v, 0, sizeof *v);
-}
-
-/* Resolve one key; on anything but OK, err says why (class FINAL for a
- * per-mailbox problem, the connection's class when the directory failed). */
-static ldapdir_outcome resolve_one(ldapdir *d, const char *key, int need_target,
-                                   const ldapdir_recipient **rcpt, sr_err *err)
-{
-    ldapdir_result r;
-    sr_code rc = ldapdir_resolve(d, &key, 1, &r, err);
-    if (rc != SR_OK)
-        return LDAPDIR_OUT_DIRECTORY_DOWN;
-    ldapdir_outcome o = ldapdir_outcome_of(&r, need_target);
-    *rcpt = r.rcpt;
-    if (o == LDAPDIR_OUT_NO_TARGET)
-        sr_err_set(err, SR_E_NOTFOUND, "DC %s: '%s' (%s): no target address in %s",
-                   ldapdir_dc(d), key, r.rcpt->dn, d->mapping_attr);
-    else if (o == LDAPDIR_OUT_AMBIGUOUS)
-        sr_err_set(err, SR_E_AMBIGUOUS, "%s", r.msg);
-    else if (o != LDAPDIR_OUT_OK)
-        sr_err_set(err, SR_E_NOTFOUND, "%s", r.msg);
-    return o;
-}
-
-/* The target legacyExchangeDN, from the target directory when there is one. */
-static ldapdir_outcome fill_legacy(ldapdir *tgt, const char *mailbox, ldapdir_switch_values *out,
-                                   sr_err *err)
-{
-    if (!tgt) {
-        if (out->version == LDAPDIR_SWITCH_CONTEMPORARY)
-            return LDAPDIR_OUT_OK;   /* learnt later from the target's Autodiscover */
-        sr_err_set(err, SR_E_CONFIG, "'%s': a Legacy switch message needs the target legacyExchangeDN "
-                   "of %s, and no target directory is configured", mailbox, out->target_smtp);
-        return LDAPDIR_OUT_NO_LEGACY_DN;
-    }
-    const ldapdir_recipient *t = NULL;
-    ldapdir_outcome o = resolve_one(tgt, out->target_smtp, 0, &t, err);
-    if (o != LDAPDIR_OUT_OK) {
-        sr_err_prefix(err, "'%s': target mailbox: ", mailbox);
-        return o;
-    }
-    if (!t->legacy_dn) {
-        sr_err_set(err, SR_E_NOTFOUND, "DC %s: '%s': target %s (%s) has no legacyExchangeDN",
-                   ldapdir_dc(tgt), mailbox, out->target_smtp, t->dn);
-        return LDAPDIR_OUT_NO_LEGACY_DN;
-    }
-    if (!(out->target_legacy_dn = sr_strdup(t->legacy_dn))) {
-        sr_err_set(err, SR_E_NOMEM, "out of memory");
-        return LDAPDIR_OUT_DIRECTORY_DOWN;
-    }
-    return LDAPDIR_OUT_OK;
-}
-
-ldapdir_outcome ldapdir_switch_from_directory(ldapdir *src, ldapdir *tgt, const char *mailbox_key,
-                                              ldapdir_switch_version version, int target_is_o365,
-                                              ldapdir_switch_values *out, sr_err *err)
-{
-    memset(out, 0, sizeof *out);
-    out->version = version;
-    out->target_is_o365 = target_is_o365 != 0;
-    sr_err_clear(err);
-    const ldapdir_recipient *r = NULL;
-    ldapdir_outcome o = resolve_one(src, mailbox_key, 1, &r, err);
-    if (o != LDAPDIR_OUT_OK)
-        return o;
-    if (!(out->target_smtp = sr_strdup(ldapdir_target_smtp(r)))) {
-        sr_err_set(err, SR_E_NOMEM, "out of memory");
-        return LDAPDIR_OUT_DIRECTORY_DOWN;
-    }
-    o = fill_legacy(tgt, mailbox_key, out, err);
-    if (o != LDAPDIR_OUT_OK)
-        ldapdir_switch_values_clear(out);
-    return o;
-}
-
-ldapdir_outcome ldapdir_switch_from_smtp(ldapdir *tgt, const char *target_smtp,
-                                         ldapdir_switch_version version, int target_is_o365,
-                                         ldapdir_switch_values *out, sr_err *err)
-{
-    memset(out, 0, sizeof *out);
-    out->version = version;
-    out->target_is_o365 = target_is_o365 != 0;
-    sr_err_clear(err);
-    const char *at = target_smtp ? strchr(target_smtp, '@') : NULL;
-    if (!at || at == target_smtp || !at[1] || strchr(at + 1, '@') || strpbrk(target_smtp, " \t:")) {
-        sr_err_set(err, SR_E_CONFIG, "[TargetMailboxesSMTP] '%s': not an SMTP address",
-                   target_smtp ? target_smtp : "");
-        return LDAPDIR_OUT_BAD_KEY;
-    }
-    if (!(out->target_smtp = sr_strdup(target_smtp))) {
-        sr_err_set(err, SR_E_NOMEM, "out of memory");
-        return LDAPDIR_OUT_DIRECTORY_DOWN;
-    }
-    ldapdir_outcome o = fill_legacy(tgt, target_smtp, out, err);
-    if (o != LDAPDIR_OUT_OK)
-        ldapdir_switch_values_clear(out);
-    return o;
 }
 
 /* ---- Autodiscover SCP --------------------------------------------------- */

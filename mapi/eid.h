@@ -31,17 +31,13 @@ sr_code mapi_guid_parse(const char *text, mapi_guid *g, sr_err *err);
 sr_code mapi_guid_random(mapi_guid *g, sr_err *err);
 int mapi_guid_eq(const mapi_guid *a, const mapi_guid *b);
 
-/* -- base64 (RFC 4648, with padding) and hex (HexEntryId) ---------------- */
+/* -- base64 (RFC 4648, with padding) -------------------------------------- */
 /* Heap string, caller frees; NULL on OOM. */
 char *mapi_base64_encode(const void *data, size_t len);
 /* Strict: padding required, whitespace (CR LF SP TAB) skipped, anything else
  * is SR_E_PARSE.  *out is heap (caller frees; NUL-terminated for convenience),
  * *out_len its length. */
 sr_code mapi_base64_decode(const char *text, uint8_t **out, size_t *out_len, sr_err *err);
-/* Upper-case hex, as EWS HexEntryId.  Heap string, caller frees. */
-char *mapi_hex_encode(const void *data, size_t len);
-/* Either case, even length, no separators.  *out heap, caller frees. */
-sr_code mapi_hex_decode(const char *text, uint8_t **out, size_t *out_len, sr_err *err);
 
 /* -- property tags and types (MS-OXCDATA 2.9, 2.11.1) --------------------- */
 #define MAPI_PT_UNSPECIFIED 0x0000u
@@ -78,8 +74,6 @@ const char *mapi_pt_ews_name(uint16_t type);
 int mapi_pt_from_ews_name(const char *name);
 /* "PT_LONG", "PT_MV_UNICODE", ...; static string, "PT_UNKNOWN" if unknown. */
 const char *mapi_pt_name(uint16_t type);
-/* "0x0FFF" (digits = 4) or "0x0FFF0102" (digits = 8), upper case. */
-void mapi_prop_hex(uint32_t value, int digits, char out[11]);
 /* EWS PropertyTag / PropertyId text: "0x0FFF" (hex) or "4095" (decimal);
  * value must be <= max.  SR_E_PARSE otherwise. */
 sr_code mapi_prop_parse_num(const char *text, uint32_t max, uint32_t *out, sr_err *err);
@@ -291,15 +285,5 @@ sr_code mapi_switchmsg_to_extprops(const mapi_switchmsg *m, mapi_extprops *l, sr
  * mistyped or invalid (cpuu/csv.c turns both into the spec's exit bits).
  * On success the caller owns *m. */
 sr_code mapi_switchmsg_from_extprops(const mapi_extprops *l, mapi_switchmsg *m, sr_err *err);
-
-/* The recreate message: the mailbox was recreated at created_at by created_by. */
-typedef struct mapi_recreatemsg {
-    char *created_by;            /* owned, may be NULL */
-    int64_t created_at;          /* Unix seconds UTC */
-} mapi_recreatemsg;
-void mapi_recreatemsg_clear(mapi_recreatemsg *m);
-sr_code mapi_recreatemsg_to_extprops(const mapi_recreatemsg *m, mapi_extprops *l, sr_err *err);
-/* SR_E_NOTFOUND when MAPI_SMP_RECREATED is absent, SR_E_PARSE when invalid. */
-sr_code mapi_recreatemsg_from_extprops(const mapi_extprops *l, mapi_recreatemsg *m, sr_err *err);
 
 #endif /* MAPI_EID_H */

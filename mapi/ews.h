@@ -238,10 +238,6 @@ xmlDocPtr mapi_ews_req_findfolder_deep(const mapi_ews_target *t, const mapi_ews_
 xmlDocPtr mapi_ews_req_finditem_fai(const mapi_ews_target *t, const mapi_ews_folder_ref *folder,
                                     const char *item_class, const mapi_extprops *want,
                                     unsigned offset, unsigned max_entries, sr_err *err);
-/* GetItem for n ids (one request; callers chunk) with the listed extended
- * properties. */
-xmlDocPtr mapi_ews_req_getitem(const mapi_ews_target *t, const char *const *ids, size_t n,
-                               const mapi_extprops *want, sr_err *err);
 /* CreateItem of one message (associated = FAI) with ItemClass, Subject and
  * extended properties, saved in folder (MessageDisposition=SaveOnly). */
 xmlDocPtr mapi_ews_req_createitem(const mapi_ews_target *t, const mapi_ews_folder_ref *folder,
@@ -330,17 +326,11 @@ sr_code mapi_session_folders(mapi_session *s, mapi_folders *out, sr_err *err);
 sr_code mapi_session_find_fai(mapi_session *s, const mapi_ews_folder_ref *folder,
                               const char *item_class, const mapi_extprops *want,
                               mapi_items *out, sr_err *err);
-/* GetItem of n ids in chunks of 100 requests run concurrently. */
-sr_code mapi_session_get_items(mapi_session *s, const char *const *ids, size_t n,
-                               const mapi_extprops *want, mapi_items *out, sr_err *err);
 /* Create one item; *id_out heap (caller frees, may be NULL). */
 sr_code mapi_session_create_item(mapi_session *s, const mapi_ews_folder_ref *folder,
                                  const char *item_class, const char *subject,
                                  const mapi_extprops *props, int associated,
                                  char **id_out, sr_err *err);
-sr_code mapi_session_update_item(mapi_session *s, const char *id, const char *change_key,
-                                 const mapi_extprops *set, const mapi_extprops *del,
-                                 sr_err *err);
 sr_code mapi_session_delete_items(mapi_session *s, const char *const *ids, size_t n,
                                   sr_err *err);
 /* Low level: run prepared calls for this session (url/mailbox filled in). */
@@ -357,11 +347,6 @@ sr_code mapi_netopts_from_account(const mapi_account *a, mapi_netopts *o, sr_err
 /* -- the switch message over EWS (switchmsg_ews.c; format in mapi/eid.h) ------ */
 /* Append the switch message's property addresses (for FindItem/GetItem). */
 sr_code mapi_switchmsg_want(mapi_extprops *l, sr_err *err);
-/* Read the switch message.  SR_E_NOTFOUND: none (CPUU code 2); SR_E_PARSE:
- * present but invalid (code 512); other codes: the mailbox could not be
- * read.  On success the caller owns *m (mapi_switchmsg_clear) and *item_id
- * (heap, may be NULL). */
-sr_code mapi_session_read_switchmsg(mapi_session *s, mapi_switchmsg *m, char **item_id, sr_err *err);
 /* Folder tree and switch message in ONE concurrent round trip (FindFolder
  * Deep on msgfolderroot + FindItem Associated).  Returns the transport/EWS
  * outcome; the switch message's own outcome goes to *sm_err (SR_OK,

@@ -22,13 +22,6 @@ struct mapi_net {
     mapi_oauth_cache oauth;
 };
 
-void mapi_sleep_ms(long ms)
-{
-    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-    while (ms > 0 && nanosleep(&ts, &ts) != 0 && errno == EINTR)
-        ;
-}
-
 const mapi_netopts *mapi_net_opts(const mapi_net *net) { return &net->o; }
 mapi_oauth_cache *mapi_net_oauth(mapi_net *net) { return &net->oauth; }
 unsigned mapi_net_requests(const mapi_net *net) { return net ? net->requests : 0; }
@@ -82,6 +75,10 @@ static int copy_opts(mapi_net *net, const mapi_netopts *in)
 mapi_net *mapi_net_new(const mapi_netopts *opts, sr_err *err)
 {
     static const mapi_netopts none = { .auth = MAPI_AUTH_NONE };
+    if (!mapi_ews_code_table_sorted()) {   /* a build defect: every lookup could miss */
+        sr_err_set(err, SR_E_INTERNAL, "the EWS ResponseCode table is not sorted");
+        return NULL;
+    }
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         sr_err_set(err, SR_E_INTERNAL, "libcurl could not be initialised");
         return NULL;

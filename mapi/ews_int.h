@@ -74,7 +74,6 @@ typedef struct mapi_oauth_cache {
 mapi_oauth_cache *mapi_net_oauth(mapi_net *net);
 void mapi_oauth_cache_clear(mapi_oauth_cache *c);
 
-void mapi_sleep_ms(long ms);
 
 /* ---- XML (ews_xml.c) ------------------------------------------------------ */
 /* mapi_xml_parse/child/next/child_text/attr/add: public, in mapi/ews.h. */
@@ -94,6 +93,8 @@ const mapi_ews_code_entry *mapi_ews_code_lookup(const char *response_code);
 /* Read a SOAP fault / ErrorServerBusy answer: response code, text and
  * BackOffMilliseconds (0 when absent).  Returns 1 when the doc is a fault. */
 int mapi_ews_fault(xmlDocPtr doc, char **code, char **text, unsigned *backoff_ms);
+/* Non-zero when the ResponseCode table is sorted, as bsearch needs. */
+int mapi_ews_code_table_sorted(void);
 /* Back-off of a response message (MessageXml Value Name=BackOffMilliseconds). */
 unsigned mapi_ews_backoff(xmlNodePtr response_message);
 

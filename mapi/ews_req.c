@@ -209,19 +209,6 @@ static int add_item_ids(mapi_ews_env *e, xmlNodePtr op, const char *const *ids, 
     return 0;
 }
 
-xmlDocPtr mapi_ews_req_getitem(const mapi_ews_target *t, const char *const *ids, size_t n,
-                               const mapi_extprops *want, sr_err *err)
-{
-    static const char *const fields[] = { "item:ItemClass", "item:Subject" };
-    mapi_ews_env e;
-    if (mapi_ews_env_new(&e, t, err) != 0)
-        return NULL;
-    xmlNodePtr op = xmlNewChild(e.body, e.ns_m, (const xmlChar *)"GetItem", NULL);
-    int bad = !add_shape(&e, op, "ItemShape", fields, 2, want, err);
-    bad = bad || add_item_ids(&e, op, ids, n, err) != 0;
-    return finish(&e, bad);
-}
-
 xmlDocPtr mapi_ews_req_createitem(const mapi_ews_target *t, const mapi_ews_folder_ref *folder,
                                   const char *item_class, const char *subject,
                                   const mapi_extprops *props, int associated, sr_err *err)

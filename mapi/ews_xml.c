@@ -165,7 +165,8 @@ sr_code mapi_ews_code(const char *response_code, sr_class *cls)
     return e ? e->code : SR_E_SERVER;
 }
 
-/* The table must stay sorted: checked once by the unit test through this. */
+/* bsearch needs the table sorted: mapi_net_new refuses to start otherwise,
+ * and the unit test checks it too. */
 int mapi_ews_code_table_sorted(void)
 {
     for (size_t i = 1; i < sizeof ews_codes / sizeof ews_codes[0]; i++)

@@ -306,8 +306,8 @@ static void sleep_ms(unsigned ms)
 }
 
 /* Exclusive flock on the profile's lock file, polling up to the timeout.
- * The lock file stays in place (unlinking it would let a waiter lock a dead
- * inode); the inode check still guards against one removed by hand. */
+ * The inode check after locking makes unlinking the lock file safe: a waiter
+ * that locked an unlinked inode (drop_side_files, or removed by hand) retries. */
 static int lock_profile(mapi_pstore *st, const char *name, sr_err *err)
 {
     char *path = path_of(st, name, LOCK_EXT);
@@ -522,6 +522,41 @@ static sr_code unlink_profile(mapi_pstore *st, const char *name, sr_err *err)
     return rc;
 }
 
+/* After the last file of a profile (itself and its backup) is gone, its side
+ * files go too: the lock file, and the engine's last-code file
+ * backups/<escaped>.status once no feature backups are left beside it.  A
+ * bulk run otherwise left 3 files per mailbox behind (issue 11).  Unlinking
+ * the lock while holding it is safe: a waiter that locks the dead inode sees
+ * the inode check in lock_profile fail and locks the path afresh. */
+static void drop_side_files(mapi_pstore *st, const char *name)
+{
+    char *base = sr_strdup(name);
+    if (!base)
+        return;
+    if (has_backup_suffix(base))
+        base[strlen(base) - strlen(MAPI_PROFILE_BACKUP_SUFFIX)] = '\0';
+    char *bname = mapi_profile_backup_name(base);
+    char *prof = path_of(st, base, PROFILE_EXT), *bprof = bname ? path_of(st, bname, PROFILE_EXT) : NULL;
+    char *esc = escape_name(base);
+    if (prof && bprof && esc && !file_exists(prof) && !file_exists(bprof)) {
+        char *lock = path_of(st, base, LOCK_EXT);
+        char *bdir = sr_asprintf("%s/backups/%s", st->dir, esc);
+        char *status = sr_asprintf("%s/backups/%s.status", st->dir, esc);
+        if (lock)
+            unlink(lock);
+        if (bdir && status && access(bdir, F_OK) != 0 && errno == ENOENT)
+            unlink(status);
+        free(lock);
+        free(bdir);
+        free(status);
+    }
+    free(esc);
+    free(prof);
+    free(bprof);
+    free(bname);
+    free(base);
+}
+
 sr_code mapi_pstore_delete(mapi_pstore *st, const char *name, sr_err *err)
 {
     sr_code rc = stored_name_check(name, err);
@@ -531,6 +566,8 @@ sr_code mapi_pstore_delete(mapi_pstore *st, const char *name, sr_err *err)
     if (fd < 0)
         return err ? err->code : SR_E_IO;
     rc = unlink_profile(st, name, err);
+    if (rc == SR_OK || rc == SR_E_NOTFOUND)   /* a resumed delete: locking made a lock file */
+        drop_side_files(st, name);
     unlock_profile(fd);
     return rc;
 }

@@ -35,8 +35,6 @@ typedef enum {
     MAPI_SVC_OTHER,        /* anything else: name kept in mapi_service.name */
     MAPI_SVC__MAX
 } mapi_svc_kind;
-/* "MSEMS", "MSPST AB", ...; static; "OTHER" for MAPI_SVC_OTHER. */
-const char *mapi_svc_name(mapi_svc_kind k);
 /* Case-insensitive; MAPI_SVC_OTHER for an unknown name. */
 mapi_svc_kind mapi_svc_from_name(const char *name);
 
@@ -107,7 +105,9 @@ void mapi_profile_clear(mapi_profile *p);
 void mapi_account_clear(mapi_account *a);
 /* Append a zeroed account (owned by p); NULL on OOM. */
 mapi_account *mapi_profile_add_account(mapi_profile *p);
-/* Append a service of this name with no settings; NULL on OOM. */
+/* Append a service of this name with no settings (name NULL: no name yet,
+ * the file parser's case; the caller sets name and kind); NULL on OOM or
+ * an empty name. */
 mapi_service *mapi_profile_add_service(mapi_profile *p, const char *name);
 sr_code mapi_service_set(mapi_service *s, const char *key, const char *value, sr_err *err);
 sr_code mapi_account_add_mailbox(mapi_account *a, const char *mailbox, sr_err *err);

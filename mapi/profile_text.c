@@ -23,11 +23,6 @@ static const char *const svc_names[MAPI_SVC__MAX] = {
     [MAPI_SVC_OTHER] = "OTHER",
 };
 
-const char *mapi_svc_name(mapi_svc_kind k)
-{
-    return (unsigned)k < MAPI_SVC__MAX ? svc_names[k] : "OTHER";
-}
-
 mapi_svc_kind mapi_svc_from_name(const char *name)
 {
     for (int k = 0; k < MAPI_SVC_OTHER; k++)
@@ -116,7 +111,7 @@ mapi_account *mapi_profile_add_account(mapi_profile *p)
 
 mapi_service *mapi_profile_add_service(mapi_profile *p, const char *name)
 {
-    if (!name || !*name)
+    if (name && !*name)
         return NULL;
     mapi_service *ns = realloc(p->services, (p->n_services + 1) * sizeof *ns);
     if (!ns)
@@ -124,9 +119,9 @@ mapi_service *mapi_profile_add_service(mapi_profile *p, const char *name)
     p->services = ns;
     mapi_service *s = &ns[p->n_services];
     memset(s, 0, sizeof *s);
-    if (!(s->name = sr_strdup(name)))
+    if (name && !(s->name = sr_strdup(name)))
         return NULL;
-    s->kind = mapi_svc_from_name(name);
+    s->kind = name ? mapi_svc_from_name(name) : MAPI_SVC_OTHER;
     p->n_services++;
     return s;
 }
@@ -224,8 +219,11 @@ static void sb_puts(sbuf *b, const char *s)
     sb_putn(b, s, strlen(s));
 }
 
-/* Escape: backslash, control characters, and a trailing blank (so no line
- * ends in invisible whitespace). */
+/* Escape: backslash, control characters, bytes that are not UTF-8, and a
+ * trailing blank (so no line ends in invisible whitespace).  The reader's
+ * check (sr_utf8_valid) and this one are the same function, so the writer
+ * never emits a byte the reader refuses (issue 11: a value unescaped from
+ * "\xBD" was written raw). */
 static void sb_escaped(sbuf *b, const char *v)
 {
     size_t n = strlen(v);
@@ -240,9 +238,14 @@ static void sb_escaped(sbuf *b, const char *v)
             sb_puts(b, "\\t");
         else if (c == '\r')
             sb_puts(b, "\\r");
-        else if (c < 0x20 || c == 0x7F || (c == ' ' && i == n - 1)) {
+        else if (c < 0x20 || c == 0x7F || (c == ' ' && i == n - 1) ||
+                 (c >= 0x80 && !sr_utf8_seq(v + i))) {
             snprintf(tmp, sizeof tmp, "\\x%02X", c);
             sb_puts(b, tmp);
+        } else if (c >= 0x80) {
+            size_t k = sr_utf8_seq(v + i);
+            sb_putn(b, v + i, k);
+            i += k - 1;
         } else
             sb_putn(b, (const char *)&c, 1);
     }
@@ -265,14 +268,20 @@ static void kv_int(sbuf *b, const char *key, long long v)
     kv(b, key, tmp);
 }
 
-static void kv_time(sbuf *b, const char *key, int64_t t)
+/* Always four year digits: strftime's %Y wrote year 486 as "486-...", which
+ * the reader refuses (issue 11).  Years outside 0000..9999 have no form the
+ * reader accepts: -1, and the caller refuses to write the profile. */
+static int kv_time(sbuf *b, const char *key, int64_t t)
 {
     char tmp[32];
     time_t tt = (time_t)t;
     struct tm tm;
-    if (!gmtime_r(&tt, &tm) || !strftime(tmp, sizeof tmp, "%Y-%m-%dT%H:%M:%SZ", &tm))
-        return;
+    if (!gmtime_r(&tt, &tm) || tm.tm_year < -1900 || tm.tm_year > 9999 - 1900)
+        return -1;
+    snprintf(tmp, sizeof tmp, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
     kv(b, key, tmp);
+    return 0;
 }
 
 static void write_account(sbuf *b, const mapi_account *a)
@@ -317,8 +326,12 @@ char *mapi_profile_format(const mapi_profile *p, sr_err *err)
     sb_puts(&b, "\n[status]\n");
     kv_int(&b, "temporary", p->status.temporary != 0);
     kv_int(&b, "updated", p->status.updated != 0);
-    if (p->status.updated_at)
-        kv_time(&b, "updated-at", p->status.updated_at);
+    if (p->status.updated_at && kv_time(&b, "updated-at", p->status.updated_at) != 0) {
+        free(b.s);
+        sr_err_set(err, SR_E_INVALID, "profile %s: updated-at %lld is outside the years 0000-9999",
+                   p->name, (long long)p->status.updated_at);
+        return NULL;
+    }
     for (size_t i = 0; i < p->n_accounts; i++)
         write_account(&b, &p->accounts[i]);
     for (size_t i = 0; i < p->n_services; i++) {
@@ -411,6 +424,12 @@ static sr_code set_time(pstate *st, int64_t *dst, const char *key, const char *v
 {
     struct tm tm = { 0 };
     int n = 0;
+    /* digits exactly where the form has them: sscanf alone lets signs and
+     * blanks through ("-001", " 1"), which the writer never produces */
+    static const char form[] = "dddd-dd-ddTdd:dd:ddZ";
+    for (size_t i = 0; i < sizeof form - 1; i++)
+        if (form[i] == 'd' ? !(v[i] >= '0' && v[i] <= '9') : v[i] != form[i])
+            return perr(st, NULL, key, "expected YYYY-MM-DDTHH:MM:SSZ");
     if (sscanf(v, "%4d-%2d-%2dT%2d:%2d:%2dZ%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
                &tm.tm_min, &tm.tm_sec, &n) != 6 || n != 20 || v[n] || tm.tm_mon < 1 || tm.tm_mon > 12 ||
         tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 || tm.tm_min > 59 || tm.tm_sec > 60)
@@ -531,11 +550,8 @@ static sr_code open_section(pstate *st, const char *line)
     } else if (!strcmp(line, "[service]")) {
         if (st->sec < SEC_STATUS)
             return perr(st, NULL, line, "must follow [status]");
-        mapi_service *ns = realloc(st->p->services, (st->p->n_services + 1) * sizeof *ns);
-        if (!ns)
+        if (!mapi_profile_add_service(st->p, NULL))   /* its "name" key follows */
             return sr_err_set(st->err, SR_E_NOMEM, "%s: out of memory", st->what);
-        st->p->services = ns;
-        memset(&ns[st->p->n_services++], 0, sizeof *ns);
         st->sec = SEC_SERVICE;
     } else {
         return perr(st, NULL, line, "unknown section");

@@ -194,49 +194,6 @@ sr_code mapi_base64_decode(const char *text, uint8_t **out, size_t *out_len, sr_
 
 /* ---- hex ------------------------------------------------------------------- */
 
-char *mapi_hex_encode(const void *data, size_t len)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    const uint8_t *in = data;
-    if (len > SIZE_MAX / 2 - 1)
-        return NULL;
-    char *out = malloc(len * 2 + 1);
-    if (!out)
-        return NULL;
-    for (size_t i = 0; i < len; i++) {
-        out[2 * i] = hex[in[i] >> 4];
-        out[2 * i + 1] = hex[in[i] & 15];
-    }
-    out[len * 2] = '\0';
-    return out;
-}
-
-sr_code mapi_hex_decode(const char *text, uint8_t **out, size_t *out_len, sr_err *err)
-{
-    *out = NULL;
-    *out_len = 0;
-    if (!text)
-        return sr_err_set(err, SR_E_PARSE, "hex: missing");
-    size_t tl = strlen(text);
-    if (tl % 2)
-        return sr_err_set(err, SR_E_PARSE, "hex: odd number of digits (%zu)", tl);
-    uint8_t *buf = malloc(tl / 2 + 1);
-    if (!buf)
-        return sr_err_set(err, SR_E_NOMEM, "hex: out of memory");
-    for (size_t i = 0; i < tl; i += 2) {
-        int hi = hexval((unsigned char)text[i]), lo = hexval((unsigned char)text[i + 1]);
-        if (hi < 0 || lo < 0) {
-            free(buf);
-            return sr_err_set(err, SR_E_PARSE, "hex: bad digit at offset %zu", hi < 0 ? i : i + 1);
-        }
-        buf[i / 2] = (uint8_t)(hi << 4 | lo);
-    }
-    buf[tl / 2] = 0;
-    *out = buf;
-    *out_len = tl / 2;
-    return SR_OK;
-}
-
 /* ---- property types --------------------------------------------------------- */
 
 typedef struct { uint16_t type; const char *ews; const char *pt; } pt_row;
@@ -304,14 +261,6 @@ const char *mapi_pt_name(uint16_t type)
         if (pt_table[i].type == type)
             return pt_table[i].pt;
     return "PT_UNKNOWN";
-}
-
-void mapi_prop_hex(uint32_t value, int digits, char out[11])
-{
-    if (digits == 8)
-        snprintf(out, 11, "0x%08X", (unsigned)value);
-    else
-        snprintf(out, 11, "0x%04X", (unsigned)(value & 0xFFFFu));
 }
 
 sr_code mapi_prop_parse_num(const char *text, uint32_t max, uint32_t *out, sr_err *err)

@@ -167,37 +167,6 @@ sr_code mapi_session_find_fai(mapi_session *s, const mapi_ews_folder_ref *folder
                       MAX_PAGES * PAGE_SIZE);
 }
 
-sr_code mapi_session_get_items(mapi_session *s, const char *const *ids, size_t n,
-                               const mapi_extprops *want, mapi_items *out, sr_err *err)
-{
-    memset(out, 0, sizeof *out);
-    if (n == 0)
-        return SR_OK;
-    size_t nc = (n + GETITEM_CHUNK - 1) / GETITEM_CHUNK;
-    mapi_ews_call *calls = calloc(nc, sizeof *calls);
-    if (!calls)
-        return sr_err_set(err, SR_E_NOMEM, "out of memory");
-    mapi_ews_target t = mapi_session_target(s);
-    sr_code rc = SR_OK;
-    for (size_t i = 0; i < nc && rc == SR_OK; i++) {
-        size_t off = i * GETITEM_CHUNK, cnt = n - off < GETITEM_CHUNK ? n - off : GETITEM_CHUNK;
-        calls[i].idempotent = 1;
-        if (!(calls[i].req = mapi_ews_req_getitem(&t, ids + off, cnt, want, err)))
-            rc = err ? err->code : SR_E_INVALID;
-    }
-    if (rc == SR_OK)
-        rc = mapi_session_run(s, calls, nc, err);
-    for (size_t i = 0; i < nc && rc == SR_OK; i++)
-        if ((rc = mapi_ews_parse_items(calls[i].resp_op, out, err)) != SR_OK)
-            sr_err_prefix(err, "%s: %s: ", s->mailbox, s->ews_url);
-    for (size_t i = 0; i < nc; i++) {
-        xmlFreeDoc(calls[i].req);
-        xmlFreeDoc(calls[i].resp);
-    }
-    free(calls);
-    return rc;
-}
-
 sr_code mapi_session_create_item(mapi_session *s, const mapi_ews_folder_ref *folder,
                                  const char *item_class, const char *subject,
                                  const mapi_extprops *props, int associated,
@@ -216,14 +185,6 @@ sr_code mapi_session_create_item(mapi_session *s, const mapi_ews_folder_ref *fol
                item_class ? item_class : "", got.n ? got.v[0].id : "?");
     mapi_items_clear(&got);
     return rc;
-}
-
-sr_code mapi_session_update_item(mapi_session *s, const char *id, const char *change_key,
-                                 const mapi_extprops *set, const mapi_extprops *del, sr_err *err)
-{
-    mapi_ews_target t = mapi_session_target(s);
-    xmlDocPtr rq = mapi_ews_req_updateitem(&t, id, change_key, set, del, err);
-    return run_one(s, rq, 0, parse_status_cb, NULL, err);
 }
 
 sr_code mapi_session_delete_items(mapi_session *s, const char *const *ids, size_t n, sr_err *err)

@@ -20,14 +20,6 @@ void mapi_switchmsg_clear(mapi_switchmsg *m)
     memset(m, 0, sizeof *m);
 }
 
-void mapi_recreatemsg_clear(mapi_recreatemsg *m)
-{
-    if (!m)
-        return;
-    free(m->created_by);
-    memset(m, 0, sizeof *m);
-}
-
 /* local@domain: one '@', non-empty parts, a dot in the domain, no spaces,
  * controls or angle brackets.  Syntax only — the directory decides the rest. */
 static int smtp_ok(const char *s)
@@ -152,24 +144,6 @@ sr_code mapi_switchmsg_to_extprops(const mapi_switchmsg *m, mapi_extprops *l, sr
     return SR_OK;
 }
 
-sr_code mapi_recreatemsg_to_extprops(const mapi_recreatemsg *m, mapi_extprops *l, sr_err *err)
-{
-    sr_err local;
-    if (!err)
-        err = &local;
-    char when[32];
-    if (m->created_at <= 0)
-        return sr_err_set(err, SR_E_INVALID, "recreate message: %s missing", MAPI_SMP_CREATED_AT);
-    fmt_time(m->created_at, when);
-    sr_code rc;
-    if ((rc = add(l, MAPI_SMP_RECREATED, MAPI_PT_BOOLEAN, "true", err)) ||
-        (rc = add(l, MAPI_SMP_CREATED_AT, MAPI_PT_SYSTIME, when, err)))
-        return rc;
-    if (m->created_by && (rc = add(l, MAPI_SMP_CREATED_BY, MAPI_PT_UNICODE, m->created_by, err)))
-        return rc;
-    return SR_OK;
-}
-
 /* ---- from properties ------------------------------------------------------------ */
 
 /* Our property `name` as a single value of `type`; NULL with err set when it
@@ -260,25 +234,3 @@ sr_code mapi_switchmsg_from_extprops(const mapi_extprops *l, mapi_switchmsg *m, 
     return rc;
 }
 
-sr_code mapi_recreatemsg_from_extprops(const mapi_extprops *l, mapi_recreatemsg *m, sr_err *err)
-{
-    sr_err local;
-    if (!err)
-        err = &local;
-    memset(m, 0, sizeof *m);
-    sr_code rc;
-    const char *v = l ? get1(l, MAPI_SMP_RECREATED, MAPI_PT_BOOLEAN, 0, &rc, err) : NULL;
-    if (!l || (!v && rc == SR_OK))
-        return sr_err_set(err, SR_E_NOTFOUND, "no recreate message (no %s property)", MAPI_SMP_RECREATED);
-    if (rc)
-        return rc;
-    int yes;
-    if (parse_bool(v, &yes) != 0 || !yes)
-        return sr_err_set(err, SR_E_PARSE, "recreate message: %s: expected true, got '%.40s'",
-                          MAPI_SMP_RECREATED, v);
-    if ((rc = read_created(l, &m->created_by, &m->created_at, err)) == SR_OK && m->created_at <= 0)
-        rc = sr_err_set(err, SR_E_PARSE, "recreate message: %s missing", MAPI_SMP_CREATED_AT);
-    if (rc != SR_OK)
-        mapi_recreatemsg_clear(m);
-    return rc;
-}

@@ -61,19 +61,6 @@ static sr_code find_all(mapi_session *s, mapi_items *items, sr_err *err)
     return rc;
 }
 
-sr_code mapi_session_read_switchmsg(mapi_session *s, mapi_switchmsg *m, char **item_id, sr_err *err)
-{
-    mapi_items items = { 0 };
-    memset(m, 0, sizeof *m);
-    if (item_id)
-        *item_id = NULL;
-    sr_code rc = find_all(s, &items, err);
-    if (rc == SR_OK)
-        rc = pick(s, &items, m, item_id, err);
-    mapi_items_clear(&items);
-    return rc;
-}
-
 /* The two reads of an open: FindFolder Deep on msgfolderroot and FindItem
  * Associated for the switch message, addressed for s. */
 static sr_code open_build(mapi_session *s, const mapi_extprops *want, mapi_ews_call *calls, sr_err *err)

@@ -404,6 +404,21 @@ static sr_code run_engine(resmb_actx *a, const char *profile, int cleanup, invok
     return rc;
 }
 
+/* Whether the temporary profile says it was updated.  An update that ended
+ * but was not journaled (killed in between: power cut, full disk) is resumed,
+ * and the engine then rightly answers 2 PROFILE_ALREADY_UPDATED with no
+ * success bit: the step is done, not CPUU_CANNOT_START (issue 11). */
+static int profile_updated(const resmb_run *run, const char *name)
+{
+    sr_err e;
+    mapi_pstore *st = mapi_pstore_open(run->profile_dir, 0, &e);
+    mapi_profile p = { 0 };
+    int updated = st && mapi_pstore_load(st, name, &p, &e) == SR_OK && p.status.updated;
+    mapi_profile_clear(&p);
+    mapi_pstore_free(st);
+    return updated;
+}
+
 /* Hard failures among the engine's bits (64/128/256 are log/dump warnings). */
 #define ENGINE_ERR_BITS (CPUU_NO_SWITCH_MSG | CPUU_SWITCH_ERR | CPUU_USER_ABORT | \
                          CPUU_GLOBAL_ERR | CPUU_CRASH | CPUU_INVALID_SWITCH_MSG)
@@ -419,6 +434,9 @@ static int engine_step(sm_step *step, resmb_actx *a, int cleanup)
     sr_err e;
     memset(&res, 0, sizeof res);
     sr_code rc = run_engine(a, profile, cleanup, &res, &e);
+    int already = !cleanup && rc == SR_OK && res.outcome == INVOKE_EXITED &&
+                  !(res.cpuu_bits & (ENGINE_ERR_BITS | CPUU_SUCCESS)) &&
+                  profile_updated(a->run, profile);
     free(profile);
     if (rc != SR_OK)
         return fail(step, a, start_bit, "cannot start %s for %s: %s", a->run->cpuu_bin, what, e.msg);
@@ -440,6 +458,9 @@ static int engine_step(sm_step *step, resmb_actx *a, int cleanup)
         if (res.cpuu_bits & ENGINE_ERR_BITS)
             ev = fail(step, a, RESMB_EXIT_FAILED, "%s: the engine reported %s", what,
                       bits ? bits : "?");
+        else if (already)
+            sr_log(SR_LOG_NOTICE, a->mb->key, "update: the profile was updated by an interrupted "
+                   "run (PROFILE_ALREADY_UPDATED): done");
         else if (!cleanup && !(res.cpuu_bits & CPUU_SUCCESS))
             /* CPUU_CANNOT_START from an update: it found nothing it could start on */
             ev = fail(step, a, RESMB_EXIT_CPUU_START, "update: the engine reported "

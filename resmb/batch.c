@@ -70,11 +70,47 @@ void resmb_connect_dir(const resmb_run *run, resmb_shared *sh)
     if (ldapdir_connect(&o, &sh->dir, &e) != SR_OK) {
         snprintf(sh->dir_msg, sizeof sh->dir_msg, "directory: %s", e.msg);
         sh->dir = NULL;
+    } else {
+        sr_log(SR_LOG_INFO, NULL, "directory %s: naming context %s, configuration %s",
+               ldapdir_dc(sh->dir), ldapdir_base(sh->dir), ldapdir_config_base(sh->dir));
     }
     sr_secret_free(pw);
 }
 
-void resmb_resolve_chunk(resmb_shared *sh, resmb_mb *mb, size_t n)
+/* A directory connection lost mid-run (DC restarted, connection dropped) is
+ * made again, a bounded number of times with a growing pause, and the whole
+ * batch asked again on the new handle (results point into their handle).
+ * What is still unanswered then fails naming the directory (issue 11). */
+static void resolve_keys(const resmb_run *run, resmb_shared *sh, const char **keys, size_t k,
+                         ldapdir_result *res)
+{
+    sr_err e;
+    for (int attempt = 1; sh->dir; attempt++) {
+        sr_code rc = ldapdir_resolve(sh->dir, keys, k, res, &e);
+        if (rc == SR_OK || sr_default_class(rc) != SR_CLASS_RETRY)
+            return;
+        if (attempt > RESMB_DIR_RECONNECTS) {
+            sr_log(SR_LOG_ERROR, NULL, "directory: %s; gave up after %d reconnect(s)", e.msg,
+                   RESMB_DIR_RECONNECTS);
+            return;
+        }
+        sr_log(SR_LOG_WARN, NULL, "directory: %s; reconnecting (%d of %d)", e.msg, attempt,
+               RESMB_DIR_RECONNECTS);
+        sleep((unsigned)attempt);   /* 1 s, 2 s, 3 s: a restarting DC gets time */
+        ldapdir_free(sh->dir);
+        sh->dir = NULL;
+        memset(res, 0, k * sizeof *res);
+        resmb_connect_dir(run, sh);
+        if (!sh->dir) {
+            size_t l = strlen(sh->dir_msg);
+            snprintf(sh->dir_msg + l, sizeof sh->dir_msg - l, " (connection lost mid-run; "
+                     "reconnect %d of %d failed)", attempt, RESMB_DIR_RECONNECTS);
+            sr_log(SR_LOG_ERROR, NULL, "%s", sh->dir_msg);
+        }
+    }
+}
+
+void resmb_resolve_chunk(const resmb_run *run, resmb_shared *sh, resmb_mb *mb, size_t n)
 {
     const char **keys = calloc(n, sizeof *keys);
     ldapdir_result *res = calloc(n, sizeof *res);
@@ -82,9 +118,8 @@ void resmb_resolve_chunk(resmb_shared *sh, resmb_mb *mb, size_t n)
     for (size_t i = 0; i < n; i++)
         if (mb[i].state_before != MB_DONE)
             keys[k++] = mb[i].key;
-    sr_err e;
     if (sh->dir && keys && res && k)
-        ldapdir_resolve(sh->dir, keys, k, res, &e);
+        resolve_keys(run, sh, keys, k, res);
     for (size_t i = 0, r = 0; i < n; i++) {
         resmb_mb *m = &mb[i];
         if (m->state_before == MB_DONE)

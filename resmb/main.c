@@ -5,6 +5,7 @@
 #include "resmb/resmb.h"
 
 #include <getopt.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -184,6 +185,10 @@ static int run_load(const char *path, const cli_opts *o)
 int main(int argc, char **argv)
 {
     cli_opts o = { .mode = CFG_ENC_HOST, .run = { .jobs = 4 } };
+    /* A closed stdout or a directory server gone mid-write must give EPIPE,
+     * so the exit status stays the printed bitmask (never 141).  Workers and
+     * the engine inherit the setting or set it themselves. */
+    signal(SIGPIPE, SIG_IGN);
     sr_log_set_level(SR_LOG_NOTICE);
     int rc = parse_options(argc, argv, &o);
     if (rc >= 0)

@@ -16,16 +16,20 @@ typedef struct rec {
     int idx;
     int state;
     unsigned bits;
+    int code;            /* sr_code of a journal/table failure, else SR_OK */
     char reason[1200];
 } rec;
 
 static void worker(resmb_run *run, resmb_mb *m, int idx, int wfd)
 {
-    signal(SIGTERM, SIG_DFL);
-    signal(SIGINT, SIG_DFL);
-    /* cpuu_invoke writes the secret into a pipe the engine may never read
-     * (it can exit first): EPIPE there, not death of the worker.  The engine
-     * inherits the ignored SIGPIPE (exec keeps SIG_IGN); it gets EPIPE too. */
+    /* A stop (SIGTERM from systemd, Ctrl-C to the process group) is the
+     * parent's business: it starts no new mailbox and waits for the running
+     * ones, so a worker finishes its mailbox and its engine is not cut off
+     * (docs/switchresmb.md; the runner gives the engine default signals). */
+    signal(SIGTERM, SIG_IGN);
+    signal(SIGINT, SIG_IGN);
+    /* cpuu_invoke writes the secret into a socket the engine may never read
+     * (it can exit first): EPIPE there, not death of the worker. */
     signal(SIGPIPE, SIG_IGN);
     rec r = { .idx = idx, .state = -1 };
     sr_err e;
@@ -37,8 +41,14 @@ static void worker(resmb_run *run, resmb_mb *m, int idx, int wfd)
     if (!j || (retry && (sm_run(run->def, j, m->key, &a, NULL, NULL, &e) != SR_OK ||
                          sm_run(run->retry_def, j, m->key, &a, NULL, NULL, &e) != SR_OK)) ||
         sm_run(run->def, j, m->key, &a, &r.state, &r.bits, &e) != SR_OK) {
-        r.state = -1;
+        /* the report shows where the mailbox really is (the journal can
+         * still be read on a full disk), not NEW */
+        sr_err e2;
+        r.state = j ? sm_state_of(j, m->key, &e2) : -1;
+        if (r.state < 0)
+            r.state = RESMB_STATE_INTERRUPTED;
         r.bits |= RESMB_EXIT_FAILED;
+        r.code = e.code;
         snprintf(r.reason, sizeof r.reason, "%s", e.msg);
         sr_log(SR_LOG_ERROR, m->key, "%s", e.msg);
     } else {
@@ -47,6 +57,8 @@ static void worker(resmb_run *run, resmb_mb *m, int idx, int wfd)
         if (m->run_bits || r.state == MB_DONE)
             r.bits = m->run_bits;
     }
+    if (j)
+        sr_log(SR_LOG_DEBUG, m->key, "journal: %u write(s) in this worker", sm_journal_writes(j));
     sm_journal_close(j);
     resmb_actx_release(&a);
     ssize_t w = write(wfd, &r, sizeof r);
@@ -72,6 +84,8 @@ static void drain(int rfd, resmb_mb *mb, int *got)
     while (read(rfd, &r, sizeof r) == (ssize_t)sizeof r) {
         got[r.idx] = 1;
         set_result(&mb[r.idx], r.state, r.bits, r.reason);
+        if (r.code == SR_E_NOSPACE)   /* every next mailbox would fail the same way */
+            resmb_request_stop(r.reason);
     }
 }
 

@@ -53,8 +53,12 @@ void resmb_report_chunk(resmb_report *rep, const resmb_mb *mb, size_t n)
             rep->done_before++;
             continue;
         }
-        if (!m->has_result)
-            continue;   /* not started (stopped by a signal) */
+        if (!m->has_result) {   /* the run stopped first (signal, full disk) */
+            report_line(rep, m, RESMB_STATE_NOT_STARTED, 0,
+                        "not started: the run was stopped; a rerun processes it");
+            rep->not_started++;
+            continue;
+        }
         char buf[200];
         const char *why = m->reason;
         if (m->result_state == MB_DONE && !why[0]) {
@@ -129,8 +133,8 @@ static void print_report(const resmb_run *run, resmb_report *rep, unsigned code,
     while (fgets(line, sizeof line, rep->f))
         fputs(line, out);
     fprintf(out, "  ---\n  %u mailbox(es): %u processed now, %u done in earlier runs, %u failed, "
-            "%u interrupted\n", rep->n, rep->done_now, rep->done_before, rep->failed,
-            rep->pending);
+            "%u interrupted, %u not started\n", rep->n, rep->done_now, rep->done_before,
+            rep->failed, rep->pending, rep->not_started);
     fprintf(out, "  journal %s\n  exit code %u: ", run->journal_path, code);
     describe_bits(out, code);
     fputc('\n', out);

@@ -39,6 +39,8 @@ typedef enum { EV_START = 0, EV_OK, EV_FAIL, EV__NEVENTS } resmb_event;
 
 /* For the report only: a worker that died mid-step (never in the journal). */
 #define RESMB_STATE_INTERRUPTED (-2)
+/* For the report only: the run stopped (signal, full disk) before this one. */
+#define RESMB_STATE_NOT_STARTED (-3)
 
 /* The checked table; NULL with *err set when the table is inconsistent. */
 const sm_def *resmb_workflow(sr_err *err);
@@ -76,6 +78,7 @@ typedef struct resmb_run {
     char *admin_trg, *admin_trg_pw;
     const sm_def *def;
     const sm_def *retry_def;
+    int ini_lock_fd;             /* flock on SwitchResMB.ini (-1: none); set by resmb_setup */
 } resmb_run;
 
 /* One mailbox of the current chunk, with what the batches found. */

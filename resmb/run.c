@@ -15,6 +15,7 @@
 #define RESMB_BATCH_PARALLEL 27
 
 static volatile sig_atomic_t g_stop;
+static char g_stop_why[1200];   /* set outside signal handlers only */
 
 static void on_stop(int sig)
 {
@@ -25,6 +26,35 @@ static void on_stop(int sig)
 int resmb_stop_requested(void)
 {
     return g_stop != 0;
+}
+
+void resmb_request_stop(const char *why)
+{
+    if (!g_stop_why[0])
+        snprintf(g_stop_why, sizeof g_stop_why, "%s", why);
+    g_stop = 1;
+}
+
+/* Fold the chunk's WAL back into the journal: bounded growth on any disk. */
+static void checkpoint(const resmb_run *run)
+{
+    sr_err e;
+    sm_journal *j = run->o->dry_run ? NULL : sm_journal_open(run->journal_path, &e);
+    if (j && sm_journal_checkpoint(j, &e) != SR_OK)
+        sr_log(SR_LOG_WARN, NULL, "%s", e.msg);
+    sm_journal_close(j);
+}
+
+/* After a stop every mailbox not reached still gets its report line. */
+static void report_rest(resmb_run *run, resmb_cursor *cur, resmb_mb *mb, resmb_report *rep)
+{
+    size_t n;
+    while (mb && (n = resmb_next_chunk(cur, mb, RESMB_CHUNK)) > 0) {
+        resmb_chunk_states(run, mb, n);
+        resmb_report_chunk(rep, mb, n);
+        for (size_t i = 0; i < n; i++)
+            resmb_mb_clear(&mb[i]);
+    }
 }
 
 void resmb_mb_clear(resmb_mb *m)
@@ -60,7 +90,13 @@ int resmb_run_all(const cfg_resmb *cfg, const resmb_opts *o)
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
 
+    /* the report lines wait in a temporary file (memory must not grow with
+     * the list); in memory when no file can be made (a full /tmp) */
+    char *rep_mem = NULL;
+    size_t rep_len = 0;
     resmb_report rep = { .f = tmpfile() };
+    if (!rep.f)
+        rep.f = open_memstream(&rep_mem, &rep_len);
     resmb_shared sh = { 0 };
     sr_err e;
     if (!rep.f || !(sh.src_net = resmb_net_new(&run, RESMB_SOURCE, RESMB_BATCH_PARALLEL, &e))) {
@@ -79,7 +115,7 @@ int resmb_run_all(const cfg_resmb *cfg, const resmb_opts *o)
         resmb_progress_start((unsigned)(cfg->mailboxes.n + cfg->mailboxes_smtp.n));
     while (mb && !g_stop && !crashed && (n = resmb_next_chunk(&cur, mb, RESMB_CHUNK)) > 0) {
         resmb_chunk_states(&run, mb, n);
-        resmb_resolve_chunk(&sh, mb, n);
+        resmb_resolve_chunk(&run, &sh, mb, n);
         resmb_read_chunk(&run, &sh, mb, n);
         if (o->dry_run) {
             for (size_t i = 0; i < n; i++)
@@ -91,10 +127,13 @@ int resmb_run_all(const cfg_resmb *cfg, const resmb_opts *o)
             crashed = resmb_run_chunk(&run, mb, n);
             resmb_progress_chunk_done(mb, n);
             resmb_report_chunk(&rep, mb, n);
+            checkpoint(&run);
         }
         for (size_t i = 0; i < n; i++)
             resmb_mb_clear(&mb[i]);
     }
+    if (g_stop && !crashed)
+        report_rest(&run, &cur, mb, &rep);
     free(mb);
     if (!o->dry_run)
         resmb_progress_end();
@@ -103,18 +142,25 @@ int resmb_run_all(const cfg_resmb *cfg, const resmb_opts *o)
         fflush(stdout);
         _exit(SM_CRASH_EXIT);
     }
-    int stopped = g_stop || cur.list < 2;
-    if (stopped)
+    int stopped = g_stop || rep.not_started;
+    if (stopped && g_stop_why[0])
+        sr_log(SR_LOG_ERROR, NULL, "%s: run stopped; free space and run again to resume",
+               g_stop_why);
+    else if (stopped)
         sr_log(SR_LOG_WARN, NULL, "stopped by a signal before every mailbox was processed; "
                "a rerun resumes");
     bits = (int)resmb_report_exit_bits(&rep, stopped);
     if (sh.dir)
         sr_log(SR_LOG_INFO, NULL, "directory: %lu LDAP search request(s)",
                ldapdir_search_count(sh.dir));
+    sr_log(SR_LOG_INFO, NULL, "source EWS (batched reads): %u request(s) over %u connection(s), "
+           "%u Autodiscover request(s)", mapi_net_requests(sh.src_net),
+           mapi_net_connections(sh.src_net), sh.src_ad ? mapi_ad_requests(sh.src_ad) : 0);
     resmb_report_finish(&rep, &run, (unsigned)bits);
 out:
     if (rep.f)
         fclose(rep.f);
+    free(rep_mem);
     resmb_report_release(&rep);
     ldapdir_free(sh.dir);
     mapi_ad_free(sh.src_ad);

@@ -34,6 +34,9 @@
 /* ---- run.c ------------------------------------------------------------------ */
 /* Non-zero once SIGTERM/SIGINT arrived: no new worker starts. */
 int resmb_stop_requested(void);
+/* Stop starting mailboxes for a reason that is not a signal (a full disk);
+ * why is printed once at the end.  Not for signal handlers. */
+void resmb_request_stop(const char *why);
 
 /* ---- setup.c ---------------------------------------------------------------- */
 /* Workflow tables, engine argv, CPUU.ini and credentials, state directory,
@@ -73,7 +76,9 @@ void resmb_chunk_states(resmb_run *run, resmb_mb *mb, size_t n);
 /* Connect to [AD] once per run; on failure sh->dir stays NULL, dir_msg says why. */
 void resmb_connect_dir(const resmb_run *run, resmb_shared *sh);
 /* Batch 1: resolve the chunk's mailboxes in the directory (ad_ok, smtp, ...). */
-void resmb_resolve_chunk(resmb_shared *sh, resmb_mb *mb, size_t n);
+void resmb_resolve_chunk(const resmb_run *run, resmb_shared *sh, resmb_mb *mb, size_t n);
+/* Reconnects to the directory after a lost connection, per batch. */
+#define RESMB_DIR_RECONNECTS 3
 /* Batch 2: the switch messages of the chunk in one EWS round trip (read_*). */
 void resmb_read_chunk(resmb_run *run, resmb_shared *sh, resmb_mb *mb, size_t n);
 
@@ -88,7 +93,7 @@ int resmb_run_chunk(resmb_run *run, resmb_mb *mb, size_t n);
 typedef struct resmb_report {
     FILE *f;                 /* per-mailbox lines */
     unsigned bits;           /* OR over the mailboxes */
-    unsigned n, done_now, done_before, failed, pending, profile_fail;
+    unsigned n, done_now, done_before, failed, pending, profile_fail, not_started;
     struct json_t *rows;     /* one object per mailbox, for the report files */
 } resmb_report;
 

@@ -174,6 +174,24 @@ static int setup_files(resmb_run *run, char **state_dir_out, char **stem_out)
     return 0;
 }
 
+/* The same lock on the SwitchResMB.ini file itself: the state directory's
+ * lock alone let two runs with different --state-dir (or the INI reached by
+ * another path) process the same mailboxes at once (issue 11).  The file's
+ * identity is its inode, whatever the path or state directory.  fd kept open. */
+static int lock_ini(const char *ini, int *fd_out)
+{
+    int fd = open(ini, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        sr_log(SR_LOG_ERROR, ini, "another switchresmb run is processing this SwitchResMB.ini "
+               "(lock on the file held, perhaps with another --state-dir); nothing done");
+        if (fd >= 0)
+            close(fd);
+        return RESMB_EXIT_FAILED;
+    }
+    *fd_out = fd;
+    return 0;
+}
+
 /* Only one run per SwitchResMB.ini at a time (cron overlaps). fd kept open. */
 static int take_lock(const char *stem, int *fd_out)
 {
@@ -238,6 +256,9 @@ static int restart_journal(resmb_run *run)
 
 void resmb_run_free(resmb_run *run)
 {
+    if (run->ini_lock_fd >= 0)
+        close(run->ini_lock_fd);
+    run->ini_lock_fd = -1;
     cfg_cpuu_free(run->cpuu);
     free(run->cpuu_ini_path);
     free(run->cpuu_bin);
@@ -256,6 +277,7 @@ int resmb_setup(resmb_run *run, char **sd, char **stem, int *lock_fd)
 {
     sr_err e;
     int bits;
+    run->ini_lock_fd = -1;
     if (!(run->def = resmb_workflow(&e)) || !(run->retry_def = resmb_workflow_retry(&e))) {
         sr_log(SR_LOG_ERROR, NULL, "%s", e.msg);
         return RESMB_EXIT_FAILED;
@@ -269,7 +291,8 @@ int resmb_setup(resmb_run *run, char **sd, char **stem, int *lock_fd)
     }
     if ((bits = setup_files(run, sd, stem)))
         return bits;
-    if (!run->o->dry_run && (bits = take_lock(*stem, lock_fd)))
+    if (!run->o->dry_run && ((bits = lock_ini(run->cfg->path, &run->ini_lock_fd)) ||
+                             (bits = take_lock(*stem, lock_fd))))
         return bits;
     if (run->o->restart && !run->o->dry_run && (bits = restart_journal(run)))
         return bits;

@@ -94,5 +94,7 @@ const char *resmb_state_name(int state)
 {
     if (state == RESMB_STATE_INTERRUPTED)
         return "INTERRUPTED";
+    if (state == RESMB_STATE_NOT_STARTED)
+        return "NOT STARTED";
     return state >= 0 && state < MB__NSTATES ? state_names[state] : "NEW";
 }

@@ -62,12 +62,18 @@ sr_code sm_def_check(const sm_def *def, sr_err *err);
 /* Open (create) the journal at path; mode 0600. */
 sm_journal *sm_journal_open(const char *path, sr_err *err);
 void sm_journal_close(sm_journal *j);   /* NULL-safe */
+/* Copy the WAL back into the database and empty it (call at batch ends).
+ * The journal also checkpoints itself every 64 pages and keeps the WAL file
+ * at most 256 KiB after a checkpoint.  On a full file system every journal
+ * call fails with SR_E_NOSPACE and "disk full under <dir>". */
+sr_code sm_journal_checkpoint(sm_journal *j, sr_err *err);
 
 /* Drive `object` (e.g. a mailbox address) from wherever the journal left it
  * to a terminal state.  *final_state gets that state; *exit_bits the OR of
  * the bits actions set.  Returns SR_OK when a terminal state was reached (a
  * FAILED state is still a terminal state), an error when the journal failed
- * or the table had no row for (state, event) or the step cap was hit. */
+ * or the table had no row for (state, event) or the step cap was hit; a
+ * journal row whose state/event is outside the table gives SR_E_PARSE. */
 sr_code sm_run(const sm_def *def, sm_journal *j, const char *object, void *ctx,
                int *final_state, unsigned *exit_bits, sr_err *err);
 
@@ -96,7 +102,6 @@ sr_code sm_foreach_info(sm_journal *j, const sm_def *def, int (*fn)(const sm_inf
                         void *arg, sr_err *err);
 
 /* --- inside an action -------------------------------------------------- */
-const char *sm_object(const sm_step *step);
 /* Durably record key=value for this object before acting on it. */
 sr_code sm_put(sm_step *step, const char *key, const char *value);
 /* The value recorded for key (by this run or an interrupted earlier one), or NULL. */
@@ -107,11 +112,15 @@ void sm_add_exit_bits(sm_step *step, unsigned bits);
 sr_err *sm_err(sm_step *step);
 
 /* --- crash testing (mbsync's approach) --------------------------------- */
-/* Make the process _exit(SM_CRASH_EXIT) right after the Nth journal write
- * of this handle (0: off).  Tests run N = 1, 2, 3 ... and resume each time.
- * The environment variable SM_CRASH_AT_STEP sets it at sm_journal_open. */
+/* The environment variable SM_CRASH_AT_STEP=N, read at sm_journal_open,
+ * makes the process _exit(SM_CRASH_EXIT) right after the Nth journal write
+ * of that handle (unset or 0: off).  Tests run N = 1, 2, 3 ... and resume
+ * each time. */
 #define SM_CRASH_EXIT 99
-void sm_journal_crash_at(sm_journal *j, unsigned n);
+/* The environment variable SM_CRASH_AFTER_ACTION=N, read at sm_journal_open,
+ * makes the process _exit(SM_CRASH_EXIT) right after the Nth action on that
+ * handle returned, before its end is journaled: the action's side effect is
+ * done but the journal does not know (unset or 0: off). */
 /* Number of journal writes so far on this handle. */
 unsigned sm_journal_writes(const sm_journal *j);
 

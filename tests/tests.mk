@@ -45,6 +45,10 @@ $(call cunit,test_resmb_pipeline, tests/integration/test_resmb_pipeline.c,  mapi
 TEST_SCRIPTS += tests/integration/exsim_interop.sh
 TEST_SCRIPTS += tests/integration/ldap_samba.sh
 TEST_SCRIPTS += tests/integration/resmb_cli.sh
+# unused_symbols: every public function of a module archive has a caller outside tests/.
+TEST_SCRIPTS += tests/integration/unused_symbols.sh
+TEST_SCRIPTS += tests/integration/sigpipe.sh
+TEST_SCRIPTS += tests/integration/fuzz_replay.sh
 TEST_SCRIPTS += tests/integration/cpuu_config.sh
 TEST_SCRIPTS += tests/integration/cpuu_config_lab.sh
 TEST_SCRIPTS += tests/integration/cpuu_watchdog.sh

@@ -60,10 +60,9 @@ void sr_strv_free(char **v)
     free(v);
 }
 
-/* Length of the UTF-8 sequence starting at s (RFC 3629 section 4's table),
- * or 0 when it is not well-formed. */
-static int utf8_seq(const unsigned char *s)
+size_t sr_utf8_seq(const char *str)
 {
+    const unsigned char *s = (const unsigned char *)str;
     unsigned char c = s[0];
     unsigned char lo = 0x80, hi = 0xBF;   /* allowed range of the 2nd byte */
     int n;
@@ -98,7 +97,7 @@ int sr_utf8_valid(const char *str)
 {
     const unsigned char *s = (const unsigned char *)str;
     while (*s) {
-        int n = utf8_seq(s);
+        size_t n = sr_utf8_seq((const char *)s);
         if (!n)
             return 0;
         s += n;

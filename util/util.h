@@ -39,6 +39,7 @@ typedef enum {
     SR_E_INVALID = 20,      /* invalid argument / state (a bug in the caller) */
     SR_E_UNSUPPORTED = 21,  /* feature not built in / not supported */
     SR_E_INTERNAL = 22,     /* should not happen */
+    SR_E_NOSPACE = 23,      /* the file system is full (ENOSPC, SQLITE_FULL): stop, free space, rerun */
     SR_E__MAX
 } sr_code;
 
@@ -119,6 +120,9 @@ void sr_strv_free(char **v);
  * overlong forms, no surrogates (U+D800..DFFF), nothing above U+10FFFF, so
  * the bytes C0, C1 and F5..FF never appear. */
 int sr_utf8_valid(const char *s);
+/* Length (1-4) of the well-formed UTF-8 sequence at s by the same rules, or
+ * 0 when there is none (a writer escapes that byte). */
+size_t sr_utf8_seq(const char *s);
 
 /* ---- time ----------------------------------------------------------------- */
 /* Monotonic clock in milliseconds (for deadlines and intervals, not dates). */

@@ -633,62 +633,6 @@ static void test_mapping_attribute(void)
 
 /* ---- switch message values ---------------------------------------------- */
 
-static void test_switch_values(void)
-{
-    const rcpt *x = plain_migrated(1), *u = unmigrated(), *nt = with_problem("no-target-address", 0),
-               *nl = with_problem("no-legacy-dn", 0);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(x);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(u);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(nt);   /* orggen's deliberate problems */
-    CU_ASSERT_PTR_NOT_NULL_FATAL(nl);
-    ldapdir_opts o = base_opts();
-    ldapdir *d = open_dir(&o);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(d);
-    ldapdir_switch_values v;
-    sr_err e;
-    /* Contemporary, no target directory: target SMTP known, legacy DN left empty. */
-    CU_ASSERT_EQUAL(ldapdir_switch_from_directory(d, NULL, x->legacy, LDAPDIR_SWITCH_CONTEMPORARY, 1, &v, &e),
-                    LDAPDIR_OUT_OK);
-    CU_ASSERT_STRING_EQUAL(v.target_smtp, x->target + 5);
-    CU_ASSERT_PTR_NULL(v.target_legacy_dn);
-    CU_ASSERT_EQUAL(v.target_is_o365, 1);
-    CU_ASSERT_EQUAL(v.version, LDAPDIR_SWITCH_CONTEMPORARY);
-    ldapdir_switch_values_clear(&v);
-    /* Legacy needs the target legacyExchangeDN: no target directory → error. */
-    CU_ASSERT_EQUAL(ldapdir_switch_from_directory(d, NULL, x->smtp, LDAPDIR_SWITCH_LEGACY, 0, &v, &e),
-                    LDAPDIR_OUT_NO_LEGACY_DN);
-    CU_ASSERT(strstr(e.msg, x->smtp) != NULL);
-    CU_ASSERT_PTR_NULL(v.target_smtp);
-    /* A "target directory" that lacks the target object: not found, named. */
-    CU_ASSERT_EQUAL(ldapdir_switch_from_directory(d, d, x->smtp, LDAPDIR_SWITCH_LEGACY, 0, &v, &e),
-                    LDAPDIR_OUT_NOT_FOUND);
-    CU_ASSERT(strstr(e.msg, "target mailbox") && strstr(e.msg, x->target + 5));
-    /* [TargetMailboxesSMTP] with a target directory holding the object. */
-    CU_ASSERT_EQUAL(ldapdir_switch_from_smtp(d, x->smtp, LDAPDIR_SWITCH_LEGACY, 0, &v, &e), LDAPDIR_OUT_OK);
-    CU_ASSERT(v.target_legacy_dn && !strcmp(v.target_legacy_dn, x->legacy));
-    CU_ASSERT_STRING_EQUAL(v.target_smtp, x->smtp);
-    ldapdir_switch_values_clear(&v);
-    CU_ASSERT_EQUAL(ldapdir_switch_from_smtp(NULL, "room@tgt.test", LDAPDIR_SWITCH_CONTEMPORARY, 1, &v, &e),
-                    LDAPDIR_OUT_OK);
-    CU_ASSERT(v.target_is_o365 && v.target_smtp && !v.target_legacy_dn);
-    ldapdir_switch_values_clear(&v);
-    CU_ASSERT_EQUAL(ldapdir_switch_from_smtp(NULL, "not-an-address", LDAPDIR_SWITCH_CONTEMPORARY, 1, &v, &e),
-                    LDAPDIR_OUT_BAD_KEY);
-    CU_ASSERT(strstr(e.msg, "TargetMailboxesSMTP") != NULL);
-    /* Objects without the mapping attribute (unmigrated, no-target-address). */
-    const rcpt *missing[] = { u, nt };
-    for (int i = 0; i < 2; i++) {
-        CU_ASSERT_EQUAL(ldapdir_switch_from_directory(d, NULL, missing[i]->smtp, LDAPDIR_SWITCH_CONTEMPORARY,
-                                                      0, &v, &e), LDAPDIR_OUT_NO_TARGET);
-        CU_ASSERT(strstr(e.msg, ldapdir_dc(d)) && strstr(e.msg, missing[i]->smtp) &&
-                  strstr(e.msg, "targetAddress"));
-    }
-    CU_ASSERT_EQUAL(ldapdir_switch_from_smtp(d, nl->smtp, LDAPDIR_SWITCH_LEGACY, 0, &v, &e),
-                    LDAPDIR_OUT_NO_LEGACY_DN);
-    CU_ASSERT(strstr(e.msg, "legacyExchangeDN") != NULL);
-    ldapdir_free(d);
-}
-
 /* ---- SCP, paging, size limit, dropped connection ---------------------------- */
 
 static void test_scp(void)
@@ -930,7 +874,6 @@ int main(int argc, char **argv)
     CU_add_test(s, "not found, bad keys, filter injection", test_not_found_bad_keys_and_escaping);
     CU_add_test(s, "ambiguous key (duplicate proxy)", test_ambiguous);
     CU_add_test(s, "custom mapping attribute, no target", test_mapping_attribute);
-    CU_add_test(s, "switch message values", test_switch_values);
     CU_add_test(s, "Autodiscover SCP", test_scp);
     CU_add_test(s, "paging and size limit", test_paging_and_size_limit);
     CU_add_test(s, "connection dropped mid-search", test_drop_mid_search);

@@ -10,7 +10,10 @@
  * uses its own rooms (the simulators keep what earlier cases wrote), its own
  * state directory and its own profile store. */
 #include <CUnit/Basic.h>
+#include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <glob.h>
 #include <sys/file.h>
 #include <libxml/parser.h>
@@ -92,6 +95,7 @@ static const char fake_script[] =
     "echo 'openstore begin source' >$p\n"
     "case \"$FAKE_MODE\" in\n"
     "  hang) sleep 30;;\n"
+    "  slow) sleep 2;;\n"
     "  crash) kill -SEGV $$;;\n"
     "esac\n"
     "echo 'openstore end' >$p\n"
@@ -188,7 +192,7 @@ static int suite_clean(void)
 typedef struct ccase {
     char dir[512], ini[600], cpuu_ini[600], state[600], profiles[600], fakelog[600], out[600];
     const char *legacy[8];       /* [Mailboxes] */
-    const char *smtp[32];        /* [MailboxesSMTP] */
+    const char *smtp[64];        /* [MailboxesSMTP] */
     const char *targets[32];     /* [TargetMailboxesSMTP] (1:1 with smtp when [0] set) */
     int switch_section;          /* write [SwitchMessage] */
     int recreate, leave;
@@ -352,14 +356,17 @@ static char *switch_target(const char *mailbox)
     sr_err e;
     mapi_session *s = n ? mapi_session_logon(n, &so, &e) : NULL;
     mapi_switchmsg m = { 0 };
-    char *id = NULL, *r = NULL;
-    sr_code rc = s ? mapi_session_read_switchmsg(s, &m, &id, &e) : SR_E_CONNECT;
-    if (rc == SR_OK)
+    mapi_folders f = { 0 };
+    sr_err sme;
+    char *r = NULL;
+    /* the way the program reads it (one round trip with the folder tree) */
+    sr_code rc = s ? mapi_session_open_mailbox(s, &f, &m, &sme, &e) : SR_E_CONNECT;
+    if (rc == SR_OK && sme.code == SR_OK)
         r = sr_strdup(m.target_smtp);
-    else if (rc == SR_E_NOTFOUND)
+    else if (rc == SR_OK && sme.code == SR_E_NOTFOUND)
         r = sr_strdup("");
     mapi_switchmsg_clear(&m);
-    free(id);
+    mapi_folders_clear(&f);
     mapi_session_free(s);
     mapi_net_free(n);
     return r;
@@ -780,6 +787,15 @@ static void test_lock_cmdline_restart(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(c.text, "another switchresmb run is processing this SwitchResMB.ini"));
     close(fd);
     free(lock);
+    /* issue 11: the lock is on the INI itself, so another --state-dir does
+     * not make a second concurrent run of the same INI */
+    fd = open(c.ini, O_RDONLY | O_CLOEXEC);
+    CU_ASSERT_TRUE_FATAL(fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0);
+    snprintf(c.state, sizeof c.state, "%s/other-state", c.dir);
+    CU_ASSERT_EQUAL(case_run(&c, g_fake, "ok", NULL), 1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(c.text, "perhaps with another --state-dir"));
+    close(fd);
+    snprintf(c.state, sizeof c.state, "%s/state", c.dir);
     /* lock released: the run resumes the mailbox and finishes it */
     CU_ASSERT_EQUAL(case_run(&c, g_fake, "ok", NULL), 0);
     CU_ASSERT_TRUE(report_has(c.text, ROOM(52), "processed (resumed)"));
@@ -822,10 +838,219 @@ static void test_sigterm(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(c.text, "stopped by a signal before every mailbox was processed"));
     CU_ASSERT_TRUE(report_has(c.text, ROOM(53), "watchdog"));
     CU_ASSERT_PTR_NULL(strstr(c.text, "room-0054@src.test: QUEUED -> RESOLVED"));
+    /* issue 11: the report lists every mailbox, the unreached ones too */
+    CU_ASSERT_TRUE(report_has(c.text, ROOM(54), "NOT STARTED"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(c.text, "1 not started"));
     CU_ASSERT_EQUAL(temp_profiles(&c), 0);
     CU_ASSERT_EQUAL(case_run(&c, g_fake, "ok", NULL), 0);
     CU_ASSERT_TRUE(report_has(c.text, ROOM(53), "retried after an earlier failure"));
     CU_ASSERT_TRUE(report_has(c.text, ROOM(54), "processed"));
+    case_free(&c);
+}
+
+/* Files of the profile store other than what a clean run may leave. */
+static int store_leftovers(const ccase *c, const char *what)
+{
+    char *cmd = sr_asprintf("cd '%s' 2>/dev/null && find . -type f | grep -c '%s'", c->profiles, what);
+    FILE *p = popen(cmd, "r");
+    int n = 0;
+    if (p && fscanf(p, "%d", &n) != 1)
+        n = 0;
+    if (p)
+        pclose(p);
+    free(cmd);
+    return n;
+}
+
+/* issue 11: killed after an action's side effect and before the journal
+ * recorded it (SM_CRASH_AFTER_ACTION), with the real engine: profile created
+ * (3), engine updated (4, the engine then answers PROFILE_ALREADY_UPDATED),
+ * engine cleaned (5), profile deleted (6).  The rerun must end DONE with
+ * exit 0 and leave no profile, backup profile or side file behind. */
+static void test_crash_after_action_real_engine(void)
+{
+    char cpuu[512];
+    snprintf(cpuu, sizeof cpuu, "%s/cpuu", tu_bin());
+    CU_ASSERT_TRUE_FATAL(tu_exists(cpuu));
+    static const int rooms[] = { 55, 56, 59, 60 };   /* 57, 58: the lab's deliberate faults */
+    for (int n = 3; n <= 6; n++) {
+        int room = rooms[n - 3];
+        ccase c;
+        case_init(&c);
+        c.smtp[0] = ROOM(room);
+        c.switch_section = 1;
+        char logp[600];
+        snprintf(logp, sizeof logp, "%s/cpuu.log", c.dir);
+        snprintf(c.cmdline, sizeof c.cmdline, "-Log %s -SkipAutodiscoverChecking", logp);
+        case_write(&c);
+        char nn[8];
+        snprintf(nn, sizeof nn, "%d", n);
+        setenv("SM_CRASH_AFTER_ACTION", nn, 1);
+        int rc = case_run(&c, cpuu, "ok", NULL);
+        unsetenv("SM_CRASH_AFTER_ACTION");
+        CU_ASSERT_EQUAL(rc, 99);
+        if (rc != 99 || getenv("SR_DEBUG_CRASH"))
+            fprintf(stderr, "\n  crash after action %d: first run exit %d\n%s\n", n, rc, c.text);
+        rc = case_run(&c, cpuu, "ok", NULL);
+        if (rc != 0)
+            fprintf(stderr, "\n  crash after action %d: rerun exit %d\n%s\n", n, rc, c.text);
+        CU_ASSERT_EQUAL(rc, 0);
+        CU_ASSERT_TRUE(report_has(c.text, ROOM(room), "DONE"));
+        assert_target(ROOM(room), TROOM(room));
+        int left = store_leftovers(&c, ".");
+        if (left) {
+            char *cmd = sr_asprintf("cd '%s' && find . -type f >&2", c.profiles);
+            fprintf(stderr, "\n  crash after action %d: files left in the store:\n", n);
+            CU_ASSERT_EQUAL(system(cmd), 0);
+            free(cmd);
+        }
+        CU_ASSERT_EQUAL(left, 0);
+        case_free(&c);
+    }
+}
+
+/* issue 11: a full disk under the journal.  A real tmpfs (own mount
+ * namespace, so nothing outlives the test) of 1 MiB, filled but for a
+ * little: the run stops with "disk full under <dir>", the exit status is the
+ * printed bitmask, every mailbox has its real state in the report (none is
+ * NEW); after space is freed a rerun ends with exit 0 and nothing left. */
+static void test_disk_full(void)
+{
+    ccase c;
+    case_init(&c);
+    for (int i = 0; i < 25; i++)
+        c.smtp[i] = ROOM(i < 20 ? 30 + i : i - 19);   /* rooms 30..49, 1..5 */
+    c.switch_section = 1;
+    case_write(&c);
+    mkdir(c.state, 0700);
+    if (unshare(CLONE_NEWNS) != 0 || mount("none", "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
+        mount("tmpfs", c.state, "tmpfs", 0, "size=1m,mode=0700") != 0) {
+        CU_FAIL("disk full: cannot mount a tmpfs (needs root); the case did not run");
+        fprintf(stderr, "\n  disk full: mount: %s\n", strerror(errno));
+        case_free(&c);
+        return;
+    }
+    char fill[700];
+    snprintf(fill, sizeof fill, "%s/fill", c.state);
+    FILE *f = fopen(fill, "w");
+    static char block[4096];
+    while (f && fwrite(block, 1, sizeof block, f) == sizeof block && fflush(f) == 0)
+        ;
+    if (f)
+        fclose(f);
+    struct stat st;
+    CU_ASSERT_TRUE(stat(fill, &st) == 0 && truncate(fill, st.st_size - 96 * 1024) == 0);
+    const char *one[] = { "--jobs", "2", NULL };
+    int rc = case_run(&c, g_fake, "ok", one);
+    char want[700];
+    snprintf(want, sizeof want, "disk full under %s", c.state);
+    if (!strstr(c.text, want))
+        fprintf(stderr, "\n  disk full: exit %d\n%s\n", rc, c.text);
+    CU_ASSERT_PTR_NOT_NULL(strstr(c.text, want));
+    char code[40];
+    snprintf(code, sizeof code, "exit code %d:", rc);
+    CU_ASSERT_PTR_NOT_NULL(strstr(c.text, code));      /* exit status = printed bitmask */
+    CU_ASSERT_TRUE(rc & 1);
+    for (int i = 0; i < 25; i++)
+        CU_ASSERT_TRUE(report_has(c.text, c.smtp[i], "@"));   /* every mailbox listed */
+    CU_ASSERT_PTR_NULL(strstr(c.text, " NEW "));
+    CU_ASSERT_TRUE(count_sub(c.text, "NOT STARTED") > 0);
+    unlink(fill);
+    rc = case_run(&c, g_fake, "ok", one);
+    if (rc != 0)
+        fprintf(stderr, "\n  disk full, rerun: exit %d\n%s\n", rc, c.text);
+    CU_ASSERT_EQUAL(rc, 0);
+    for (int i = 0; i < 25; i++)
+        CU_ASSERT_TRUE(report_has(c.text, c.smtp[i], "DONE"));
+    CU_ASSERT_EQUAL(temp_profiles(&c), 0);
+    CU_ASSERT_EQUAL(store_leftovers(&c, "."), 0);
+    umount2(c.state, MNT_DETACH);
+    case_free(&c);
+}
+
+/* issue 11: SIGTERM to the whole process group (Ctrl-C; systemd's default
+ * KillMode sends it to every process): the workers do not die with it; the
+ * running mailbox is finished, the next one is NOT STARTED, exit 1. */
+static void test_sigterm_process_group(void)
+{
+    ccase c;
+    case_init(&c);
+    c.smtp[0] = ROOM(3);
+    c.smtp[1] = ROOM(4);
+    c.switch_section = 1;
+    case_write(&c);
+    char bin[512];
+    snprintf(bin, sizeof bin, "%s/switchresmb", tu_bin());
+    /* setsid: its own process group, so the group kill spares this test */
+    char *argv[] = { "setsid", bin, "--state-dir", c.state, "--cpuu", g_fake, "--jobs", "1",
+                     c.ini, NULL };
+    setenv("SWITCHRESMB_PROFILE_DIR", c.profiles, 1);
+    setenv("FAKE_LOG", c.fakelog, 1);
+    setenv("FAKE_MODE", "slow", 1);
+    pid_t pid = tu_spawn(argv, c.out);
+    CU_ASSERT_TRUE_FATAL(pid > 0);
+    for (int i = 0; i < 200 && !tu_exists(c.fakelog); i++)
+        usleep(50 * 1000);
+    usleep(200 * 1000);
+    CU_ASSERT_EQUAL(kill(-pid, SIGTERM), 0);
+    int st = -1;
+    for (int i = 0; i < 300 && waitpid(pid, &st, WNOHANG) == 0; i++)
+        usleep(50 * 1000);
+    if (waitpid(pid, &st, WNOHANG) == 0) {
+        kill(-pid, SIGKILL);
+        waitpid(pid, &st, 0);
+    }
+    CU_ASSERT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 1);
+    sr_err e;
+    c.text = sr_read_file(c.out, 1 << 22, NULL, &e);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(c.text);
+    CU_ASSERT_TRUE(report_has(c.text, ROOM(3), "DONE"));
+    CU_ASSERT_TRUE(report_has(c.text, ROOM(4), "NOT STARTED"));
+    CU_ASSERT_EQUAL(temp_profiles(&c), 0);
+    case_free(&c);
+}
+
+/* issue 11: the directory connection lost mid-run.  A proxy in front of the
+ * slapd lab closes every connection older than 1 s; the first chunk of 50
+ * mailboxes takes longer than that, so the second chunk's batch finds the
+ * connection gone: switchresmb reconnects (bounded) and every mailbox ends
+ * DONE, exit 0 (before: the second chunk failed, and SIGPIPE could kill). */
+static void test_directory_connection_lost(void)
+{
+    char port_file[600], proxy[512], target[64];
+    snprintf(port_file, sizeof port_file, "%s/proxy.port", g_dir);
+    snprintf(proxy, sizeof proxy, "%s/tests/faults/drop_proxy.py", tu_root());
+    const char *p = strrchr(g_ldap_uri, ':');
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+    snprintf(target, sizeof target, "127.0.0.1:%d", atoi(p + 1));
+    char *argv[] = { "/usr/bin/python3", proxy, "--target", target, "--port-file", port_file,
+                     "--max-age-ms", "1000", NULL };
+    pid_t pid = tu_spawn(argv, NULL);
+    CU_ASSERT_TRUE_FATAL(pid > 0);
+    for (int i = 0; i < 100 && !tu_exists(port_file); i++)
+        usleep(50 * 1000);
+    sr_err e;
+    char *port = sr_read_file(port_file, 64, NULL, &e);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(port);
+    char saved[sizeof g_ldap_uri];
+    snprintf(saved, sizeof saved, "%s", g_ldap_uri);
+    snprintf(g_ldap_uri, sizeof g_ldap_uri, "ldap://127.0.0.1:%d", atoi(port));
+    free(port);
+    ccase c;
+    case_init(&c);
+    for (int i = 0; i < 55; i++)   /* two chunks (RESMB_CHUNK 50); 57, 58 are the lab's faults */
+        c.smtp[i] = ROOM(i + 1);
+    c.switch_section = 1;
+    case_write(&c);
+    const char *jobs[] = { "--jobs", "4", NULL };
+    int rc = case_run(&c, g_fake, "ok", jobs);
+    snprintf(g_ldap_uri, sizeof g_ldap_uri, "%s", saved);
+    tu_stop(pid, 5000);
+    if (rc != 0 || !strstr(c.text, "reconnecting"))
+        fprintf(stderr, "\n  directory lost: exit %d\n%s\n", rc, c.text);
+    CU_ASSERT_PTR_NOT_NULL(strstr(c.text, "reconnecting"));   /* the fault really happened */
+    CU_ASSERT_EQUAL(rc, 0);
+    CU_ASSERT_EQUAL(count_sub(c.text, " DONE "), 55);
     case_free(&c);
 }
 
@@ -882,7 +1107,13 @@ int main(void)
     CU_add_test(s, "20 mailboxes: bounded LDAP/EWS", test_bounded_requests);
     CU_add_test(s, "lock, CPUUCmdLine, --restart refused", test_lock_cmdline_restart);
     CU_add_test(s, "SIGTERM: graceful stop, rerun finishes", test_sigterm);
+    CU_add_test(s, "SIGTERM to the process group: running mailbox finished",
+                test_sigterm_process_group);
     CU_add_test(s, "real engine", test_real_engine);
+    CU_add_test(s, "disk full under the journal: clear stop, rerun finishes", test_disk_full);
+    CU_add_test(s, "directory connection lost mid-run: reconnected", test_directory_connection_lost);
+    CU_add_test(s, "crash after an action, real engine: resumed, nothing left",
+                test_crash_after_action_real_engine);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned failed = CU_get_number_of_failures();

@@ -3,7 +3,9 @@
 #include "cpuu_invoke/cpuu_invoke.h"
 
 #include <CUnit/Basic.h>
+#include <dirent.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -138,6 +140,42 @@ static void test_crash_and_cannot_start(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "/nonexistent/cpuu"));
 }
 
+static int open_fds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    int n = 0;
+    while (d && readdir(d))
+        n++;
+    if (d)
+        closedir(d);
+    return n;
+}
+
+/* issue 11: when the second pipe2 or the socketpair failed, run_once returned
+ * with the first pipe(s) still open; a long run leaked two fds per failure. */
+static void test_no_fd_leak_when_pipes_fail(void)
+{
+    char *argv[] = { "/bin/true", NULL };
+    struct rlimit old;
+    CU_ASSERT_EQUAL_FATAL(getrlimit(RLIMIT_NOFILE, &old), 0);
+    int lowest = dup(0);   /* the next fd handed out; those above it are free */
+    close(lowest);
+    /* room for 2: the progress pipe; 4: both pipes, then the socket pair fails */
+    for (int room = 2; room <= 4; room += 2) {
+        int before = open_fds();
+        struct rlimit lim = { .rlim_cur = (rlim_t)(lowest + room), .rlim_max = old.rlim_max };
+        CU_ASSERT_EQUAL_FATAL(setrlimit(RLIMIT_NOFILE, &lim), 0);
+        invoke_opts o = { .watchdog = 1, .secret = "pw" };
+        invoke_result r;
+        sr_err e;
+        sr_code rc = invoke_run(argv, &o, &r, &e);
+        setrlimit(RLIMIT_NOFILE, &old);
+        CU_ASSERT_EQUAL(rc, SR_E_IO);
+        CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "cannot create pipes"));
+        CU_ASSERT_EQUAL(open_fds(), before);
+    }
+}
+
 int main(void)
 {
     sr_log_set_level(SR_LOG_ERROR);
@@ -151,6 +189,7 @@ int main(void)
     CU_add_test(s, "feature hang, success on restart", test_feature_hang_then_success_on_restart);
     CU_add_test(s, "global wait; watchdog off", test_global_wait_and_watchdog_off);
     CU_add_test(s, "crash; cannot start", test_crash_and_cannot_start);
+    CU_add_test(s, "no fd leak when pipes cannot be made", test_no_fd_leak_when_pipes_fail);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     int failed = (int)CU_get_number_of_failures();

@@ -5,6 +5,7 @@
  * transport's retry/backoff/limit behaviour and the Autodiscover search
  * against a tiny scripted HTTP responder on 127.0.0.1. */
 #include <CUnit/Basic.h>
+#include <errno.h>
 #include <libxml/parser.h>
 #include <libxml/xmlschemas.h>
 #include <poll.h>
@@ -12,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <netinet/in.h>
@@ -21,11 +23,17 @@
 #include "mapi/ews_int.h"
 #include "tests/common/testutil.h"
 
-int mapi_ews_code_table_sorted(void);
 
 /* ======================================================================
  * schema validation
  * ==================================================================== */
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
 static xmlSchemaPtr g_schema;
 static char g_schema_errs[4096];
 
@@ -129,15 +137,13 @@ static void test_builders_valid(void)
         xmlFreeDoc(d);
         CU_ASSERT_TRUE(valid_on_wire(d = mapi_ews_req_finditem_fai(ts[i], &byid, NULL, NULL, 10, 50, &e), "FindItem"));
         xmlFreeDoc(d);
-        const char *ids[] = { "AAA=", "BBB=", "CCC=" };
-        CU_ASSERT_TRUE(valid_on_wire(d = mapi_ews_req_getitem(ts[i], ids, 3, &want, &e), "GetItem"));
-        xmlFreeDoc(d);
         CU_ASSERT_TRUE(valid_on_wire(d = mapi_ews_req_createitem(ts[i], &root, MAPI_SWITCHMSG_ITEM_CLASS, "s <x>", &props, 1, &e), "CreateItem"));
         xmlFreeDoc(d);
         CU_ASSERT_TRUE(valid_on_wire(d = mapi_ews_req_createitem(ts[i], &byid, "IPM.Note", NULL, NULL, 0, &e), "CreateItem"));
         xmlFreeDoc(d);
         CU_ASSERT_TRUE(valid_on_wire(d = mapi_ews_req_updateitem(ts[i], "AAA=", "CK", &props, &want, &e), "UpdateItem"));
         xmlFreeDoc(d);
+        const char *ids[] = { "AAA=", "BBB=" };
         CU_ASSERT_TRUE(valid_on_wire(d = mapi_ews_req_deleteitem(ts[i], ids, 2, &e), "DeleteItem"));
         xmlFreeDoc(d);
     }
@@ -541,7 +547,7 @@ static void *srv_conn(void *arg)
         r.body = strndup(buf + hlen, blen);
         const canned *c = srv_pick(s, r.path, &r);
         if (c->delay_ms)
-            mapi_sleep_ms(c->delay_ms);
+            sleep_ms(c->delay_ms);
         size_t bl = c->body ? strlen(c->body) : 0;
         char head[1024];
         int n = snprintf(head, sizeof head, "HTTP/1.1 %d X\r\nContent-Length: %zu\r\n%s"
@@ -615,7 +621,7 @@ static void srv_stop(srv *s)
         pthread_mutex_unlock(&s->mu);
         if (!act)
             break;
-        mapi_sleep_ms(50);
+        sleep_ms(50);
     }
     for (size_t i = 0; i < s->nrecs; i++)
         free(s->recs[i].body);
@@ -669,15 +675,15 @@ static mapi_net *test_net(mapi_netopts o)
     return n;
 }
 
-static sr_code getitem_call(mapi_net *net, const char *url, mapi_ews_call *c, sr_err *err)
+static sr_code read_call(mapi_net *net, const char *url, mapi_ews_call *c, sr_err *err)
 {
-    const char *ids[] = { "I1" };
+    static const mapi_ews_folder_ref inbox = { .distinguished = "inbox" };
     mapi_ews_target t = { .mailbox = "room-1@src.example" };
     memset(c, 0, sizeof *c);
     c->url = url;
     c->mailbox = "room-1@src.example";
     c->idempotent = 1;
-    c->req = mapi_ews_req_getitem(&t, ids, 1, NULL, err);
+    c->req = mapi_ews_req_finditem_fai(&t, &inbox, NULL, NULL, 0, 10, err);
     return mapi_ews_run(net, c, 1, err);
 }
 
@@ -698,7 +704,7 @@ static void test_busy_backoff_then_ok(void)
     mapi_ews_call c;
     sr_err e;
     long long t0 = sr_now_ms();
-    CU_ASSERT_EQUAL(getitem_call(net, url, &c, &e), SR_OK);
+    CU_ASSERT_EQUAL(read_call(net, url, &c, &e), SR_OK);
     CU_ASSERT_TRUE(sr_now_ms() - t0 >= 300);
     CU_ASSERT_EQUAL(srv_count(s), 2);
     CU_ASSERT_STRING_EQUAL(s->recs[0].auth, "Basic U1JDXHN2YzpzM2NyZXQ=");
@@ -721,7 +727,7 @@ static void test_throttling_storm_gives_up(void)
     snprintf(url, sizeof url, "http://127.0.0.1:%d/EWS/Exchange.asmx", s->port);
     mapi_ews_call c;
     sr_err e;
-    CU_ASSERT_EQUAL(getitem_call(net, url, &c, &e), SR_E_BUSY);
+    CU_ASSERT_EQUAL(read_call(net, url, &c, &e), SR_E_BUSY);
     CU_ASSERT_EQUAL(srv_count(s), 4);
     CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "throttling"));
     CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "BackOffMilliseconds=300"));
@@ -732,7 +738,7 @@ static void test_throttling_storm_gives_up(void)
     mapi_net_free(net);
     /* a total waiting budget smaller than one back-off ends at once */
     net = test_net((mapi_netopts){ .max_backoff_ms = 100 });
-    CU_ASSERT_EQUAL(getitem_call(net, url, &c, &e), SR_E_BUSY);
+    CU_ASSERT_EQUAL(read_call(net, url, &c, &e), SR_E_BUSY);
     CU_ASSERT_EQUAL(srv_count(s), 5);
     call_done(&c);
     mapi_net_free(net);
@@ -750,7 +756,7 @@ static void test_503_retry_after(void)
     mapi_ews_call c;
     sr_err e;
     long long t0 = sr_now_ms();
-    CU_ASSERT_EQUAL(getitem_call(net, url, &c, &e), SR_OK);
+    CU_ASSERT_EQUAL(read_call(net, url, &c, &e), SR_OK);
     CU_ASSERT_TRUE(sr_now_ms() - t0 >= 1000);
     CU_ASSERT_EQUAL(srv_count(s), 2);
     call_done(&c);
@@ -776,20 +782,20 @@ static void test_http_faults(void)
     snprintf(url, sizeof url, "http://127.0.0.1:%d/EWS/Exchange.asmx", s->port);
     mapi_ews_call c;
     sr_err e;
-    CU_ASSERT_EQUAL(getitem_call(net, url, &c, &e), SR_E_AUTH);
+    CU_ASSERT_EQUAL(read_call(net, url, &c, &e), SR_E_AUTH);
     CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "HTTP 401: authorization was refused: credentials are invalid"));
     call_done(&c);
-    CU_ASSERT_EQUAL(getitem_call(net, url, &c, &e), SR_E_PARSE);
+    CU_ASSERT_EQUAL(read_call(net, url, &c, &e), SR_E_PARSE);
     CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "malformed XML"));
     CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "room-1@src.example"));
     call_done(&c);
-    CU_ASSERT_EQUAL(getitem_call(net, url, &c, &e), SR_E_PROTOCOL);
+    CU_ASSERT_EQUAL(read_call(net, url, &c, &e), SR_E_PROTOCOL);
     CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "SOAP fault ErrorSchemaValidation"));
     call_done(&c);
-    CU_ASSERT_EQUAL(getitem_call(net, url, &c, &e), SR_E_LIMIT);
+    CU_ASSERT_EQUAL(read_call(net, url, &c, &e), SR_E_LIMIT);
     CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "larger than the limit of 4096 bytes"));
     call_done(&c);
-    CU_ASSERT_EQUAL(getitem_call(net, url, &c, &e), SR_E_NOTFOUND);
+    CU_ASSERT_EQUAL(read_call(net, url, &c, &e), SR_E_NOTFOUND);
     CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "HTTP 404"));
     call_done(&c);
     mapi_net_free(net);
@@ -804,7 +810,7 @@ static void test_connect_failures(void)
     snprintf(url, sizeof url, "http://127.0.0.1:%d/EWS/Exchange.asmx", port);
     mapi_ews_call c;
     sr_err e;
-    CU_ASSERT_EQUAL(getitem_call(net, url, &c, &e), SR_E_CONNECT);
+    CU_ASSERT_EQUAL(read_call(net, url, &c, &e), SR_E_CONNECT);
     CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "a connection with the server could not be established"));
     CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, url));
     call_done(&c);
@@ -812,7 +818,7 @@ static void test_connect_failures(void)
      * refuses it before sending any query (checked with strace), so the
      * failure is local; a plain .invalid name would still be sent to the
      * configured DNS server by glibc. */
-    CU_ASSERT_EQUAL(getitem_call(net, "http://aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.invalid/EWS/Exchange.asmx", &c, &e), SR_E_CONNECT);
+    CU_ASSERT_EQUAL(read_call(net, "http://aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.invalid/EWS/Exchange.asmx", &c, &e), SR_E_CONNECT);
     CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "the server name or address could not be resolved"));
     call_done(&c);
     mapi_net_free(net);
@@ -820,7 +826,7 @@ static void test_connect_failures(void)
     mapi_netopts o = { .user = "u", .password = "p" };
     sr_err e2;
     net = mapi_net_new(&o, &e2);
-    CU_ASSERT_EQUAL(getitem_call(net, url, &c, &e), SR_E_PROTOCOL);
+    CU_ASSERT_EQUAL(read_call(net, url, &c, &e), SR_E_PROTOCOL);
     CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "https is required"));
     call_done(&c);
     mapi_net_free(net);
@@ -834,14 +840,14 @@ static void test_concurrency_and_reuse(void)
     mapi_net *net = test_net((mapi_netopts){ 0 });
     char url[128];
     snprintf(url, sizeof url, "http://127.0.0.1:%d/EWS/Exchange.asmx", s->port);
-    const char *ids[] = { "I1" };
+    static const mapi_ews_folder_ref inbox = { .distinguished = "inbox" };
     mapi_ews_target t = { 0 };
     mapi_ews_call c[4];
     sr_err e;
     for (int round = 0; round < 2; round++) {
         for (int i = 0; i < 4; i++)
             c[i] = (mapi_ews_call){ .url = url, .mailbox = "m@x.example", .idempotent = 1,
-                                    .req = mapi_ews_req_getitem(&t, ids, 1, NULL, &e) };
+                                    .req = mapi_ews_req_finditem_fai(&t, &inbox, NULL, NULL, 0, 10, &e) };
         long long t0 = sr_now_ms();
         CU_ASSERT_EQUAL(mapi_ews_run(net, c, 4, &e), SR_OK);
         long long took = sr_now_ms() - t0;
@@ -873,9 +879,9 @@ static void test_oauth_bearer(void)
                                              .client_secret = "sec&ret", .authority_url = auth });
     mapi_ews_call c;
     sr_err e;
-    CU_ASSERT_EQUAL(getitem_call(net, url, &c, &e), SR_OK);
+    CU_ASSERT_EQUAL(read_call(net, url, &c, &e), SR_OK);
     call_done(&c);
-    CU_ASSERT_EQUAL(getitem_call(net, url, &c, &e), SR_OK);
+    CU_ASSERT_EQUAL(read_call(net, url, &c, &e), SR_OK);
     call_done(&c);
     CU_ASSERT_EQUAL_FATAL(srv_count(s), 3);   /* one token request, cached for the second call */
     CU_ASSERT_STRING_EQUAL(s->recs[0].path, "/tenant-1/oauth2/token");
@@ -899,7 +905,7 @@ static void test_oauth_bearer(void)
     snprintf(url, sizeof url, "http://127.0.0.1:%d/EWS/Exchange.asmx", s->port);
     net = test_net((mapi_netopts){ .auth = MAPI_AUTH_OAUTH2, .client_id = "app-1",
                                    .client_secret = "x", .authority_url = auth });
-    CU_ASSERT_EQUAL(getitem_call(net, url, &c, &e), SR_OK);
+    CU_ASSERT_EQUAL(read_call(net, url, &c, &e), SR_OK);
     call_done(&c);
     CU_ASSERT_EQUAL_FATAL(srv_count(s), 4);
     CU_ASSERT_STRING_EQUAL(s->recs[1].auth, "Bearer tok-old");
@@ -918,7 +924,7 @@ static void test_ntlm_offered(void)
     mapi_net *net = test_net((mapi_netopts){ .auth = MAPI_AUTH_NTLM, .user = "SRC\\svc", .password = "s3cret" });
     mapi_ews_call c;
     sr_err e;
-    CU_ASSERT_EQUAL(getitem_call(net, url, &c, &e), SR_E_AUTH);
+    CU_ASSERT_EQUAL(read_call(net, url, &c, &e), SR_E_AUTH);
     call_done(&c);
     CU_ASSERT_TRUE(srv_count(s) >= 1);
     /* NTLMSSP negotiate (type 1) message, base64 "TlRMTVNTUAAB" */
@@ -938,7 +944,7 @@ static void test_proxy_connect_to_and_trace(void)
     sr_err e;
     /* [RPCOverHTTP] ProxyServer as the HTTP proxy: the absolute URL goes to it, no DNS */
     mapi_net *net = test_net((mapi_netopts){ .proxy = proxy });
-    CU_ASSERT_EQUAL(getitem_call(net, "http://exch.src.example/EWS/Exchange.asmx", &c, &e), SR_OK);
+    CU_ASSERT_EQUAL(read_call(net, "http://exch.src.example/EWS/Exchange.asmx", &c, &e), SR_OK);
     call_done(&c);
     mapi_net_free(net);
     CU_ASSERT_STRING_EQUAL(s->recs[0].path, "http://exch.src.example/EWS/Exchange.asmx");
@@ -954,7 +960,7 @@ static void test_proxy_connect_to_and_trace(void)
     setenv("SR_EWS_DEBUG", "2", 1);
     sr_log_set_stream(log);
     mapi_net *traced = test_net((mapi_netopts){ .connect_to = ct });
-    CU_ASSERT_EQUAL(getitem_call(traced, "http://exch.src.example/EWS/Exchange.asmx", &c, &e), SR_OK);
+    CU_ASSERT_EQUAL(read_call(traced, "http://exch.src.example/EWS/Exchange.asmx", &c, &e), SR_OK);
     call_done(&c);
     sr_log_set_stream(NULL);
     unsetenv("SR_EWS_DEBUG");

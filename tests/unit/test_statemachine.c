@@ -6,6 +6,9 @@
 #include <CUnit/Basic.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
+#include <sqlite3.h>
+#include <sys/mount.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -246,8 +249,10 @@ static void test_crash_anywhere_then_resume(void)
         if (pid == 0) {
             sr_log_set_level(SR_LOG_ERROR);
             sr_err e;
+            char at[16];   /* the way the crash tests of the programs set it */
+            snprintf(at, sizeof at, "%u", n);
+            setenv("SM_CRASH_AT_STEP", at, 1);
             sm_journal *j = sm_journal_open(jp, &e);
-            sm_journal_crash_at(j, n);
             sm_run(&toy_def, j, "room@src.test", &t, NULL, NULL, &e);
             _exit(0);
         }
@@ -269,6 +274,175 @@ static void test_crash_anywhere_then_resume(void)
     }
 }
 
+/* The window after an action and before its end is journaled: the resumed
+ * action must see its own earlier effect and not repeat it (the toy's update
+ * checks the profile file first, as an idempotent action must). */
+static void test_crash_after_action_then_resume(void)
+{
+    for (unsigned n = 1; n <= 5; n++) {
+        char *dir = fresh_dir();
+        char *jp = sr_asprintf("%s/j.db", dir);
+        toy t = { .dir = dir };
+        fflush(NULL);
+        pid_t pid = fork();
+        if (pid == 0) {
+            sr_log_set_level(SR_LOG_ERROR);
+            sr_err e;
+            char at[16];
+            snprintf(at, sizeof at, "%u", n);
+            setenv("SM_CRASH_AFTER_ACTION", at, 1);
+            sm_journal *j = sm_journal_open(jp, &e);
+            sm_run(&toy_def, j, "room@src.test", &t, NULL, NULL, &e);
+            _exit(0);
+        }
+        int status;
+        waitpid(pid, &status, 0);
+        CU_ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == SM_CRASH_EXIT);
+        sr_err e;
+        sm_journal *j = sm_journal_open(jp, &e);
+        CU_ASSERT_EQUAL(sm_state_of(j, "room@src.test", &e), n == 1 ? RESOLVED : n == 2 ? PROFILE
+                        : n == 3 ? UPDATED : n == 4 ? CLEANED : DONE);   /* begun, not ended */
+        int final = -1;
+        CU_ASSERT_EQUAL(sm_run(&toy_def, j, "room@src.test", &t, &final, NULL, &e), SR_OK);
+        CU_ASSERT_EQUAL(final, DONE);
+        CU_ASSERT_EQUAL(count_files(dir, "{profile"), 0);
+        CU_ASSERT_EQUAL(read_count(dir), 1);
+        sm_journal_close(j);
+        rm_dir(dir);
+        free(jp);
+        free(dir);
+    }
+}
+
+/* Overwrite one column of an object's journal row, as a damaged disk would. */
+static void damage(const char *jp, const char *column, long value)
+{
+    sqlite3 *db;
+    CU_ASSERT_EQUAL_FATAL(sqlite3_open(jp, &db), SQLITE_OK);
+    char *sql = sr_asprintf("UPDATE objects SET %s = %ld", column, value);
+    CU_ASSERT_EQUAL(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    free(sql);
+    sqlite3_close(db);
+}
+
+/* issue 11: sm_run indexed terminal[state] with a value read from the
+ * journal.  Every column that indexes the table is range-checked and named. */
+static void test_damaged_journal_is_refused(void)
+{
+    static const struct { const char *col; long v; } cases[] = {
+        { "state", 57 }, { "state", -3 }, { "from_state", 1000000 }, { "event", 99 },
+        { "pending", 7 },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *dir = fresh_dir();
+        char *jp = sr_asprintf("%s/j.db", dir);
+        sr_err e;
+        sm_journal *j = sm_journal_open(jp, &e);
+        toy t = { .dir = dir, .fail_resolve = 1 };
+        CU_ASSERT_EQUAL(sm_run(&toy_def, j, "room@src.test", &t, NULL, NULL, &e), SR_OK);
+        sm_journal_close(j);
+        damage(jp, cases[i].col, cases[i].v);
+        j = sm_journal_open(jp, &e);
+        CU_ASSERT_EQUAL(sm_run(&toy_def, j, "room@src.test", &t, NULL, NULL, &e), SR_E_PARSE);
+        CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "damaged journal"));
+        CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, cases[i].col));
+        CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "room@src.test"));
+        sm_journal_close(j);
+        rm_dir(dir);
+        free(jp);
+        free(dir);
+    }
+}
+
+static long file_size(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 ? (long)st.st_size : 0;
+}
+
+/* issue 11: at SQLite's defaults the WAL grew ~250 KiB per mailbox.  The
+ * journal bounds it on its own, and a checkpoint empties it. */
+static void test_wal_stays_small(void)
+{
+    char *dir = fresh_dir();
+    char *jp = sr_asprintf("%s/j.db", dir), *wal = sr_asprintf("%s-wal", jp);
+    sr_err e;
+    sm_journal *j = sm_journal_open(jp, &e);
+    toy t = { .dir = dir };
+    long biggest = 0;
+    for (int i = 0; i < 120; i++) {
+        char obj[64];
+        snprintf(obj, sizeof obj, "room-%d@src.test", i);
+        CU_ASSERT_EQUAL(sm_run(&toy_def, j, obj, &t, NULL, NULL, &e), SR_OK);
+        if (file_size(wal) > biggest)
+            biggest = file_size(wal);
+    }
+    CU_ASSERT_TRUE(biggest > 0);   /* it is a WAL journal */
+    CU_ASSERT_TRUE(biggest <= 512 * 1024);
+    CU_ASSERT_EQUAL(sm_journal_checkpoint(j, &e), SR_OK);
+    CU_ASSERT_EQUAL(file_size(wal), 0);
+    sm_journal_close(j);
+    rm_dir(dir);
+    free(jp);
+    free(wal);
+    free(dir);
+}
+
+/* Runs in a child with its own mount namespace: a 512 KiB tmpfs, filled up
+ * but for a little; exit 0 when the journal said "disk full under <dir>". */
+static int disk_full_child(const char *mnt)
+{
+    if (unshare(CLONE_NEWNS) != 0 || mount("none", "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
+        mount("tmpfs", mnt, "tmpfs", 0, "size=512k,mode=0700") != 0) {
+        fprintf(stderr, "disk full test: cannot mount a tmpfs (needs root): %s\n", strerror(errno));
+        return 3;
+    }
+    char *jp = sr_asprintf("%s/j.db", mnt), *fill = sr_asprintf("%s/fill", mnt);
+    sr_err e;
+    sm_journal *j = sm_journal_open(jp, &e);
+    if (!j)
+        return 4;
+    FILE *f = fopen(fill, "w");
+    static char block[4096];
+    while (f && fwrite(block, 1, sizeof block, f) == sizeof block && fflush(f) == 0)
+        ;
+    if (f)
+        fclose(f);
+    truncate(fill, file_size(fill) - 48 * 1024);   /* room for a few mailboxes */
+    toy t = { .dir = mnt };
+    sr_code rc = SR_OK;
+    for (int i = 0; i < 1000 && rc == SR_OK; i++) {
+        char obj[64];
+        snprintf(obj, sizeof obj, "room-%d@src.test", i);
+        rc = sm_run(&toy_def, j, obj, &t, NULL, NULL, &e);
+    }
+    char *want = sr_asprintf("disk full under %s", mnt);
+    int ok = rc == SR_E_NOSPACE && strstr(e.msg, want) != NULL;
+    if (!ok)
+        fprintf(stderr, "disk full test: code %d: %s\n", rc, e.msg);
+    umount2(mnt, MNT_DETACH);
+    return ok ? 0 : 1;
+}
+
+/* issue 11: a full disk under the journal is one clear error, SR_E_NOSPACE
+ * naming the directory (a real tmpfs, not a simulated write error). */
+static void test_disk_full_is_named(void)
+{
+    char *dir = fresh_dir();
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        sr_log_set_level(SR_LOG_ERROR);
+        _exit(disk_full_child(dir));
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    CU_ASSERT_TRUE(WIFEXITED(status));
+    CU_ASSERT_EQUAL(WEXITSTATUS(status), 0);
+    rm_dir(dir);
+    free(dir);
+}
+
 int main(void)
 {
     sr_log_set_level(SR_LOG_WARN);
@@ -280,6 +454,11 @@ int main(void)
     CU_add_test(s, "table check: every state and event has a name", test_table_names_every_state);
     CU_add_test(s, "straight run and failure path", test_straight_run_and_failure);
     CU_add_test(s, "crash after any journal write, then resume", test_crash_anywhere_then_resume);
+    CU_add_test(s, "crash after an action, before its end, then resume",
+                test_crash_after_action_then_resume);
+    CU_add_test(s, "damaged journal values are refused", test_damaged_journal_is_refused);
+    CU_add_test(s, "WAL stays small and checkpoints", test_wal_stays_small);
+    CU_add_test(s, "disk full names the directory", test_disk_full_is_named);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     int failed = (int)CU_get_number_of_failures();
