@@ -56,3 +56,4 @@ TEST_SCRIPTS += tests/integration/man_pages.sh
 TEST_SCRIPTS += tests/integration/systemd_units.sh
 TEST_SCRIPTS += tests/integration/install.sh
 TEST_SCRIPTS += tests/integration/report_html.sh
+TEST_SCRIPTS += tests/integration/readme_quickstart.sh
