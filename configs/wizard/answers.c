@@ -370,6 +370,15 @@ sr_code wiz_check_features(const char *what, const char *v, cfg_feature_set allo
     return SR_OK;
 }
 
+/* ProcessedDomainsFQDNs: the spec allows blanks between names, nothing else. */
+sr_code wiz_check_domains(const char *what, const char *v, sr_err *err)
+{
+    if (!v || strpbrk(v, ",;@/\t") || !strchr(v, '.'))
+        return sr_err_set(err, SR_E_CONFIG, "%s: domain names separated by blanks only, for "
+                          "example 'src.example.com other.example.com'", what);
+    return wiz_check_line(what, v, err);
+}
+
 sr_code wiz_check_account(const char *what, const char *v, sr_err *err)
 {
     if (!v || !*v || strpbrk(v, " \t") || has_ctl(v))
