@@ -49,7 +49,8 @@ static int cmp_str(const void *x, const void *y)
 /* INI entries the journal has never seen: queued, not started. */
 static unsigned count_unseen(const cfg_resmb *cfg, status_acc *a)
 {
-    qsort(a->seen, a->n_seen, sizeof *a->seen, cmp_str);
+    if (a->n_seen)
+        qsort(a->seen, a->n_seen, sizeof *a->seen, cmp_str);
     unsigned n = 0;
     const cfg_list *lists[] = { &cfg->mailboxes, &cfg->mailboxes_smtp };
     for (size_t l = 0; l < 2; l++)
