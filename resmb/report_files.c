@@ -69,12 +69,17 @@ static json_t *report_json(resmb_report *rep, const resmb_run *run, unsigned cod
     time_t t = time(NULL);
     struct tm tm;
     strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&t, &tm));
-    return json_pack("{s:s, s:s, s:s, s:i, s:o, s:{s:i, s:i, s:i, s:i, s:i}, s:O}",
+    return json_pack("{s:s, s:s, s:s, s:i, s:o, s:{s:i, s:i, s:i, s:i, s:i},"
+                     " s:{s:I, s:i, s:i}, s:O}",
                      "ini", run->cfg->path, "journal", run->journal_path, "finished", when,
                      "exit_code", (int)code, "exit_bits", bits_json(code), "totals",
                      "mailboxes", (int)rep->n, "processed_now", (int)rep->done_now,
                      "done_before", (int)rep->done_before, "failed", (int)rep->failed,
-                     "interrupted", (int)rep->pending, "mailboxes", rep->rows);
+                     "interrupted", (int)rep->pending, "spent_by_batches",
+                     "ldap_searches", (json_int_t)rep->ldap_searches,
+                     "ews_requests", (int)rep->ews_requests,
+                     "autodiscover_requests", (int)rep->autodiscover_requests,
+                     "mailboxes", rep->rows);
 }
 
 /* ---- CSV ------------------------------------------------------------------------ */

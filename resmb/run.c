@@ -156,6 +156,9 @@ int resmb_run_all(const cfg_resmb *cfg, const resmb_opts *o)
     sr_log(SR_LOG_INFO, NULL, "source EWS (batched reads): %u request(s) over %u connection(s), "
            "%u Autodiscover request(s)", mapi_net_requests(sh.src_net),
            mapi_net_connections(sh.src_net), sh.src_ad ? mapi_ad_requests(sh.src_ad) : 0);
+    rep.ldap_searches = sh.dir ? ldapdir_search_count(sh.dir) : 0;
+    rep.ews_requests = mapi_net_requests(sh.src_net);
+    rep.autodiscover_requests = sh.src_ad ? mapi_ad_requests(sh.src_ad) : 0;
     resmb_report_finish(&rep, &run, (unsigned)bits);
 out:
     if (rep.f)

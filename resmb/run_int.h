@@ -95,6 +95,9 @@ typedef struct resmb_report {
     unsigned bits;           /* OR over the mailboxes */
     unsigned n, done_now, done_before, failed, pending, profile_fail, not_started;
     struct json_t *rows;     /* one object per mailbox, for the report files */
+    /* what the parent's batches spent (the workers' own requests not counted) */
+    unsigned long ldap_searches;
+    unsigned ews_requests, autodiscover_requests;
 } resmb_report;
 
 /* The chunk's report lines, in the order of the INI lists. */

@@ -122,6 +122,8 @@ d = json.load(open(sys.argv[1]))
 m = {r["key"]: r for r in d["mailboxes"]}
 assert d["exit_code"] == 1 and d["exit_bits"][0]["bit"] == 1, d["exit_bits"]
 assert d["totals"]["mailboxes"] == 4 and d["totals"]["failed"] == 1, d["totals"]
+sp = d["spent_by_batches"]
+assert sp["ldap_searches"] >= 1 and sp["ews_requests"] >= 1, sp
 assert m["missing-room@src.test"]["state"] == "FAILED" and m["missing-room@src.test"]["reason"]
 r = m["room-0001@src.test"]
 assert r["state"] == "DONE" and r["section"] == "MailboxesSMTP" and r["line"] > 0, r
