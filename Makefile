@@ -156,7 +156,7 @@ demo: all
 DEB_PACKAGES := build-essential pkg-config \
     libldap2-dev libsasl2-dev libsasl2-modules-gssapi-mit \
     libcurl4-openssl-dev libxml2-dev libxml2-utils libcunit1-dev \
-    libsodium-dev libssl-dev libsqlite3-dev libmicrohttpd-dev \
+    libsodium-dev libssl-dev libsqlite3-dev libmicrohttpd-dev libacl1-dev libunistring-dev \
     clang libclang-rt-14-dev \
     slapd ldap-utils openssl samba samba-ad-provision samba-dsdb-modules samba-vfs-modules \
     ldb-tools krb5-user iproute2 procps curl ca-certificates \

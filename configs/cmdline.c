@@ -1,5 +1,18 @@
-/* cmdline.c — CPUUCmdLine split into argv like a POSIX shell splits words,
- * without running a shell (so nothing in the INI can execute anything). */
+/* cmdline.c — CPUUCmdLine split into argv the way Windows splits the
+ * arguments of a command line (shell32's CommandLineToArgvW, which the
+ * Windows tool's child gets), without running a shell: nothing in the INI
+ * can execute anything, and `-INI C:\CPUU\CPUU.ini` keeps its backslashes.
+ *
+ * The rules (the argument part; CPUUCmdLine never holds the program name):
+ *  - blanks (space, tab) outside quotes separate arguments;
+ *  - 2n backslashes before a double quote give n backslashes, and the quote
+ *    opens or closes a quoted part; 2n+1 give n backslashes and a literal ";
+ *  - backslashes before anything else are literal;
+ *  - inside a quoted part, "" gives a literal " and ends the quoted part
+ *    (the pre-2008 rule CommandLineToArgvW keeps; """ gives one " as well).
+ * One difference, on purpose: a quoted part still open at the end of the
+ * line with text after its quote is refused (Windows would take the rest of
+ * the line as one argument; it is nearly always a forgotten quote). */
 #include "configs/configs.h"
 
 #include <stdlib.h>
@@ -8,18 +21,10 @@
 typedef struct {
     char **v;
     size_t n, cap;
-    char *word;       /* current word being built */
+    char *word;       /* current word; sized to the whole input, never grows */
     size_t wlen;
     int in_word;
 } tok_state;
-
-static int push_char(tok_state *t, char c)
-{
-    /* word buffer is sized to the whole input in tokenize(), so no growth */
-    t->word[t->wlen++] = c;
-    t->in_word = 1;
-    return 0;
-}
 
 static int end_word(tok_state *t)
 {
@@ -45,54 +50,78 @@ static int end_word(tok_state *t)
     return 0;
 }
 
-/* Scan from s[*i] (just after the opening quote) to the closing one.
- * Returns 0, or -1 when the quote is not closed. */
-static int scan_quoted(tok_state *t, const char *s, size_t *i, char q)
+static void put(tok_state *t, char c, size_t times)
 {
-    t->in_word = 1; /* "" is an empty argument */
-    for (;; (*i)++) {
-        char c = s[*i];
-        if (!c)
-            return -1;
-        if (c == q)
-            return 0;
-        if (q == '"' && c == '\\' && s[*i + 1] && strchr("\"\\$`", s[*i + 1])) {
-            (*i)++;
-            c = s[*i];
-        }
-        push_char(t, c);
+    while (times--)
+        t->word[t->wlen++] = c;
+    t->in_word = 1;
+}
+
+/* A run of backslashes at s[*i]; what they mean depends on what follows. */
+static void backslashes(tok_state *t, const char *s, size_t *i)
+{
+    size_t n = 0;
+    while (s[*i + n] == '\\')
+        n++;
+    *i += n;
+    if (s[*i] != '"') {
+        put(t, '\\', n);        /* literal: C:\CPUU\CPUU.ini */
+        (*i)--;
+        return;
     }
+    put(t, '\\', n / 2);
+    if (n % 2) {
+        put(t, '"', 1);         /* \" is a quote character */
+        return;
+    }
+    (*i)--;                     /* the quote itself is handled by the caller's loop */
+}
+
+/* A run of quotes starting at s[*i] (after an even number of backslashes).
+ * qcount: 0 outside, 1 inside a quoted part (CommandLineToArgvW's counter). */
+static void quotes(tok_state *t, const char *s, size_t *i, int *qcount, size_t *open_col)
+{
+    int was_open = *qcount;
+    t->in_word = 1;             /* "" is an empty argument */
+    (*qcount)++;
+    (*i)++;
+    while (s[*i] == '"') {
+        if (++*qcount == 3) {
+            put(t, '"', 1);
+            *qcount = 0;
+        }
+        (*i)++;
+    }
+    if (*qcount == 2)
+        *qcount = 0;
+    if (*qcount == 1 && !was_open)
+        *open_col = *i;         /* column (1-based) of the last opening quote */
+    (*i)--;
 }
 
 static sr_code tokenize(const char *s, tok_state *t, sr_err *err)
 {
+    int qcount = 0;
+    size_t open_col = 0;
     for (size_t i = 0; s[i]; i++) {
         char c = s[i];
-        size_t col = i + 1;
-        if (c == ' ' || c == '\t') {
+        if (c == '\r' || c == '\n')
+            return sr_err_set(err, SR_E_CMDLINE, "line break at column %zu", i + 1);
+        if ((c == ' ' || c == '\t') && qcount == 0) {
             if (end_word(t) < 0)
                 return sr_err_set(err, SR_E_NOMEM, "out of memory");
-        } else if (c == '\'' || c == '"') {
-            i++;
-            if (scan_quoted(t, s, &i, c) < 0)
-                return sr_err_set(err, SR_E_CMDLINE, "unbalanced %s quote (opened at column %zu)",
-                                  c == '"' ? "double" : "single", col);
         } else if (c == '\\') {
-            if (!s[i + 1])
-                return sr_err_set(err, SR_E_CMDLINE, "backslash at the end of the line (column %zu)",
-                                  col);
-            push_char(t, s[++i]);
-        } else if (strchr("|&;<>()`$", c)) {
-            return sr_err_set(err, SR_E_CMDLINE,
-                              "shell syntax '%c' at column %zu is not supported: the command "
-                              "line is split into arguments and run without a shell (quote it "
-                              "to pass it literally)", c, col);
-        } else if (c == '\r' || c == '\n') {
-            return sr_err_set(err, SR_E_CMDLINE, "line break at column %zu", col);
+            backslashes(t, s, &i);
+        } else if (c == '"') {
+            quotes(t, s, &i, &qcount, &open_col);
         } else {
-            push_char(t, c);
+            put(t, c, 1);
         }
     }
+    if (qcount == 1 && s[open_col] != '\0')
+        return sr_err_set(err, SR_E_CMDLINE,
+                          "unbalanced double quote (opened at column %zu): Windows would take "
+                          "the rest of the line as one argument; close the quote", open_col);
     if (end_word(t) < 0)
         return sr_err_set(err, SR_E_NOMEM, "out of memory");
     return SR_OK;

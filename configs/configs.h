@@ -6,8 +6,13 @@
  * because every message must name file:line, duplicates must be caught, and
  * the list sections ([Mailboxes], [MailboxesSMTP], [TargetMailboxesSMTP])
  * hold bare lines — iniparser 4.1 rejects a whole file on the first bare line.
- * Section and key names are case-insensitive; values keep their case and are
- * trimmed of surrounding blanks.  Lines starting with ';' or '#' are comments.
+ * Files may be UTF-8 (with or without BOM) or UTF-16LE/BE with a BOM
+ * (Notepad's "Unicode"); they are decoded with iconv, line numbers kept.
+ * Section and key names are case-insensitive; values keep their case, are
+ * trimmed of surrounding blanks, and lose one pair of surrounding double
+ * quotes (as Windows' GetPrivateProfileString; not when more quotes are
+ * inside).  Lines starting with ';' or '#' are comments; a '#' or ';' after
+ * a value is part of it, as on Windows.
  *
  * Diagnostics: every error and warning is logged through sr_log() with
  * "file:line" as `who`; the first error is also returned in sr_err with the
@@ -88,6 +93,20 @@ typedef uint32_t cfg_feature_set;
      CFG_FSET(CFG_F_DELEGATES) | CFG_FSET(CFG_F_RULES) | CFG_FSET(CFG_F_SRS) |    \
      CFG_FSET(CFG_F_SEARCHFOLDERS) | CFG_FSET(CFG_F_SHORTCUTS))
 
+/* What the update engine `cpuu` has built (cpuu/features.c); a test checks
+ * this against the engine's feature table, so configs/ can refuse a feature
+ * the engine lacks without linking it (resmb must not link cpuu).  Update
+ * both when a feature file is added. */
+#define CFG_FSET_BUILT                                                              \
+    (CFG_FSET(CFG_F_DELEGATES) | CFG_FSET(CFG_F_RULES) | CFG_FSET(CFG_F_NICKS) |       \
+     CFG_FSET(CFG_F_FAVORITES) | CFG_FSET(CFG_F_CALENDAR) | CFG_FSET(CFG_F_CONTACTS) | \
+     CFG_FSET(CFG_F_TASKS) | CFG_FSET(CFG_F_NOTES) | CFG_FSET(CFG_F_JOURNAL) |         \
+     CFG_FSET(CFG_F_SHORTCUTS))
+
+/* The first feature of set the engine has not built ((cfg_feature)-1 when
+ * none; Activities, a Critical-only word, counts as built). */
+int cfg_first_unbuilt(cfg_feature_set set);
+
 /* INI name of a feature ("ContactMembers"); static, NULL when out of range. */
 const char *cfg_feature_name(cfg_feature f);
 /* Feature by INI name, case-insensitive; -1 when unknown. */
@@ -152,29 +171,29 @@ void cfg_resmb_free(cfg_resmb *cfg);
  * *plain_out is a secret: caller frees with sr_secret_free(). */
 sr_code cfg_resmb_dc_password(const cfg_resmb *cfg, char **plain_out, sr_err *err);
 
-/* Replace the value of [AD] DCPassword in the file at path with `stored`,
- * atomically (temp + fsync + rename, permissions kept), changing no other
- * byte.  No [AD] section or no DCPassword line in it → SR_E_CONFIG naming
- * the file.  stored must be one line (no CR/LF). */
-sr_code cfg_resmb_set_dcpassword(const char *path, const char *stored, sr_err *err);
-
-/* The same for any single-line key: replace the value of [section] key in
- * the file at path with `value`, changing no other byte (BOM, CRLF, comments
- * and key spelling stay), atomically, keeping the permission bits and — when
- * allowed — the owner and group.  Missing section or key, or a key given
- * twice → SR_E_CONFIG naming the file; a value with CR/LF → SR_E_INVALID. */
-sr_code cfg_ini_set_value(const char *path, const char *section, const char *key,
-                          const char *value, sr_err *err);
+/* Replace the value of a stored secret in the file at path with `stored`,
+ * atomically (temp + fsync + rename), changing no other character: the
+ * encoding (BOM, UTF-16) and line endings stay.  A symlink is followed and
+ * the real file rewritten; owner, group, mode and ACL are kept (SR_E_ACCESS,
+ * file untouched, when the owner cannot be kept).  No such section or no
+ * such line in it → SR_E_CONFIG naming the file.  stored must be one line
+ * (no CR/LF).  The keys: DCPassword ([AD], SwitchResMB.ini),
+ * Password and PasswordTrg ([Parameters], CPUU.ini), SMTPPassword ([Admin
+ * notification], CPUU.ini).  Another key → SR_E_USAGE. */
+sr_code cfg_set_stored_secret(const char *path, const char *key, const char *stored, sr_err *err);
+/* Section of such a key ("AD", "Parameters", ...); static, NULL when unknown. */
+const char *cfg_secret_key_section(const char *key);
 
 /* ---- CPUUCmdLine -------------------------------------------------------------- */
 
-/* Split a command line the way a POSIX shell would split words, without
- * running one: blanks separate words; '...' is literal; "..." keeps blanks and
- * honours backslash before " \ $ ` only; a backslash outside quotes escapes
- * the next character.  Unquoted shell operators | & ; < > ( ) ` $ and
- * unbalanced quotes are rejected (SR_E_CMDLINE, message names the column).
- * On success *argv_out is a NULL-terminated vector (possibly just {NULL});
- * caller frees with cfg_argv_free(). */
+/* Split CPUUCmdLine (the engine's arguments, no program name) as Windows'
+ * CommandLineToArgvW does: blanks separate; a backslash is literal except
+ * before a double quote (2n backslashes + " → n and a quote that opens or
+ * closes; 2n+1 → n and a literal "); "" inside quotes is a literal " (see
+ * configs/cmdline.c).  Nothing is run by a shell, so | ; $ are literal.
+ * A quote left open with text after it, or a line break, is SR_E_CMDLINE
+ * (message names the column).  On success *argv_out is a NULL-terminated
+ * vector (possibly just {NULL}); caller frees with cfg_argv_free(). */
 sr_code cfg_cpuu_cmdline_tokenize(const char *cmdline, char ***argv_out, size_t *argc_out,
                                   sr_err *err);
 /* NULL-safe. */
@@ -210,7 +229,7 @@ typedef struct cfg_cpuu {
     int parameters_present, parameters_line;
     /* source lines of keys that cross-checks and callers point at (0 = absent) */
     int admin_line, password_line, admin_trg_line, password_trg_line;
-    int skip_line, features_line, critical_line;
+    int skip_line, features_line, critical_line, processed_domains_line;
     /* [Parameters] — configuration parameters */
     char *admin;                      /* NULL when absent; requires password */
     char *password;                   /* stored (encrypted) form or NULL */

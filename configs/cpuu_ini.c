@@ -10,6 +10,12 @@
 #define OFF(f) offsetof(cfg_cpuu, f)
 #define KEY(n, t, f) { .name = n, .type = t, .off = OFF(f) }
 #define FLAG(n, f) KEY(n, KT_FLAG, f)
+/* accepted, without effect: the note says why (ini.h, why_ignored) */
+#define NA(n, t, f, why) { .name = n, .type = t, .off = OFF(f), .why_ignored = why }
+#define NO_OST "not applicable on Linux: there is no Outlook and no OST file on this host"
+#define CMDLINE_ONLY(opt) \
+    "ignored: the engine reads it from its command line only (-" opt "; in SwitchResMB.ini: " \
+    "CPUUCmdLine)"
 #define SECONDS(n, f) { .name = n, .type = KT_INT, .off = OFF(f), .min = 0, .max = 7 * 86400 }
 
 static const key_spec parameter_keys[] = {
@@ -19,7 +25,9 @@ static const key_spec parameter_keys[] = {
     { .name = "PasswordTrg", .type = KT_SECRET, .off = OFF(password_trg),
       .line_off = OFF(password_trg_line) },
     FLAG("AskCredentials", ask_credentials),
-    FLAG("AskSourceCredentialsOnly", ask_source_credentials_only),
+    NA("AskSourceCredentialsOnly", KT_FLAG, ask_source_credentials_only,
+       "ignored: this engine never prompts for credentials (give Admin/Password, "
+       "AdminTrg/PasswordTrg)"),
     KEY("AllowAdditionalServices", KT_WORDS, allow_additional_services),
     { .name = "Skip", .type = KT_FEATURES, .off = OFF(skip), .allowed = CFG_FSET_PROCESSABLE,
       .allow_all = 1, .line_off = OFF(skip_line) },
@@ -28,21 +36,27 @@ static const key_spec parameter_keys[] = {
     { .name = "Critical", .type = KT_FEATURES, .off = OFF(critical),
       .allowed = CFG_FSET_CRITICAL_ALLOWED, .line_off = OFF(critical_line) },
     { .name = "Remove", .type = KT_FEATURES, .off = OFF(remove), .allowed = CFG_FSET(CFG_F_NICKS) },
-    FLAG("RemoveJunkEmailMessages", remove_junk_email_messages),
+    NA("RemoveJunkEmailMessages", KT_FLAG, remove_junk_email_messages,
+       "ignored: this engine does not reset the junk e-mail folder yet"),
     FLAG("ProcessOfflineProfiles", process_offline_profiles),
     FLAG("KeepOST", keep_ost),
-    FLAG("BackupOST", backup_ost),
-    FLAG("CreateRegFileForOSTRecovery", create_reg_file_for_ost_recovery),
-    FLAG("UseTargetOST", use_target_ost),
+    NA("BackupOST", KT_FLAG, backup_ost, NO_OST),
+    NA("CreateRegFileForOSTRecovery", KT_FLAG, create_reg_file_for_ost_recovery,
+       "not applicable on Linux: there is no registry and no OST file on this host"),
+    NA("UseTargetOST", KT_FLAG, use_target_ost, NO_OST),
     FLAG("Silent", silent),
     FLAG("WatchDog", watchdog),
-    KEY("StopProcesses", KT_WORDS, stop_processes),
+    NA("StopProcesses", KT_WORDS, stop_processes,
+       "not applicable on Linux: no Outlook or other MAPI client runs here to be stopped"),
     { .name = "Attempt", .type = KT_INT, .off = OFF(attempt), .min = 1, .max = 100 },
     SECONDS("OpenStoreWait", open_store_wait),
     SECONDS("FeatureWait", feature_wait),
     SECONDS("GlobalWait", global_wait),
-    KEY("ProcessedDomainsFQDNs", KT_WORDS, processed_domains_fqdns),
-    FLAG("UseLocalAutodiscoverXMLs", use_local_autodiscover_xmls),
+    { .name = "ProcessedDomainsFQDNs", .type = KT_WORDS, .off = OFF(processed_domains_fqdns),
+      .line_off = OFF(processed_domains_line) },
+    NA("UseLocalAutodiscoverXMLs", KT_FLAG, use_local_autodiscover_xmls,
+       "ignored: local Autodiscover XML files are not read; use AutodiscoverSourceURL and "
+       "AutodiscoverTargetURL"),
     KEY("AutodiscoverSourceURL", KT_URL, autodiscover_source_url),
     KEY("AutodiscoverTargetURL", KT_URL, autodiscover_target_url),
     KEY("AuthorityURL", KT_URL, authority_url),
@@ -50,19 +64,30 @@ static const key_spec parameter_keys[] = {
     /* management parameters (spec: "Management Parameters") */
     KEY("Profiles", KT_WORDS, profiles),
     KEY("Undo", KT_WORDS, undo),
-    FLAG("UndoAll", undo_all),
+    NA("UndoAll", KT_FLAG, undo_all, "ignored: the engine's mode (update, rollback, cleanup) "
+       "comes from its command line only (-UndoAll), never from this file"),
     FLAG("DefaultProfile", default_profile),
-    FLAG("LeaveTemporaryProfile", leave_temporary_profile),
-    FLAG("UndoDefaultProfile", undo_default_profile),
-    KEY("Log", KT_STR_NE, log),
-    FLAG("MoveDumpsToRemote", move_dumps_to_remote),
-    { .name = "MaxLocalDumps", .type = KT_INT, .off = OFF(max_local_dumps), .min = 0, .max = 1000 },
-    FLAG("LogWriteDirectly", log_write_directly),
-    FLAG("Cleanup", cleanup),
-    FLAG("DoNotModifyExcludeSCPLookup", do_not_modify_exclude_scp_lookup),
-    FLAG("NameTrgStoreAsSrc", name_trg_store_as_src),
-    FLAG("SkipAutodiscoverChecking", skip_autodiscover_checking),
-    FLAG("DisableLogonThroughOutlook", disable_logon_through_outlook),
+    NA("LeaveTemporaryProfile", KT_FLAG, leave_temporary_profile,
+       CMDLINE_ONLY("LeaveTemporaryProfile")),
+    NA("UndoDefaultProfile", KT_FLAG, undo_default_profile,
+       "ignored: the engine's mode (update, rollback, cleanup) comes from its command line only "
+       "(-UndoDefaultProfile), never from this file"),
+    NA("Log", KT_STR_NE, log, CMDLINE_ONLY("Log")),
+    NA("MoveDumpsToRemote", KT_FLAG, move_dumps_to_remote,
+       "not applicable on Linux: no crash dumps are written"),
+    { .name = "MaxLocalDumps", .type = KT_INT, .off = OFF(max_local_dumps), .min = 0, .max = 1000,
+      .why_ignored = "not applicable on Linux: no crash dumps are written" },
+    NA("LogWriteDirectly", KT_FLAG, log_write_directly,
+       "not applicable on Linux: the log is always written directly"),
+    NA("Cleanup", KT_FLAG, cleanup, "ignored: the engine's mode (update, rollback, cleanup) "
+       "comes from its command line only (-Cleanup), never from this file"),
+    NA("DoNotModifyExcludeSCPLookup", KT_FLAG, do_not_modify_exclude_scp_lookup,
+       CMDLINE_ONLY("DoNotModifyExcludeSCPLookup")),
+    NA("NameTrgStoreAsSrc", KT_FLAG, name_trg_store_as_src, CMDLINE_ONLY("NameTrgStoreAsSrc")),
+    NA("SkipAutodiscoverChecking", KT_FLAG, skip_autodiscover_checking,
+       CMDLINE_ONLY("SkipAutodiscoverChecking")),
+    NA("DisableLogonThroughOutlook", KT_FLAG, disable_logon_through_outlook,
+       "not applicable on Linux: there is no Outlook; the engine logs on to the target itself"),
     { .name = NULL },
 };
 
@@ -85,7 +110,7 @@ static const key_spec notify_keys[] = {
     { .name = "Body", .type = KT_STR, .off = OFF(notify.body), .line_off = OFF(notify.body_line) },
     /* our extension: the SMTP relay */
     { .name = "SMTPServer", .type = KT_STR_NE, .off = OFF(notify.smtp_server),
-      .line_off = OFF(notify.smtp_server_line) },
+      .line_off = OFF(notify.smtp_server_line), .host = 1 },
     { .name = "SMTPSecurity", .type = KT_ENUM, .off = OFF(notify.smtp_security),
       .names = security_names, .line_off = OFF(notify.smtp_security_line) },
     FLAG("SMTPAllowPlain", notify.smtp_allow_plain),
@@ -220,9 +245,64 @@ static void check_smtp(cfg_cpuu *c, ini_diag *d)
                   c->notify.smtp_user ? " and credentials" : "", srv);
 }
 
+/* The spec: "do not use semicolon, comma or any other separators except
+ * space" — a;b would silently be one domain that matches nothing. */
+static void check_domains(cfg_cpuu *c, ini_diag *d)
+{
+    for (size_t i = 0; c->processed_domains_fqdns && c->processed_domains_fqdns[i]; i++) {
+        const char *w = c->processed_domains_fqdns[i], *bad = strpbrk(w, ";,");
+        if (bad) {
+            ini_error(d, c->processed_domains_line, SR_E_CONFIG,
+                      "[Parameters] ProcessedDomainsFQDNs: '%s' holds '%c'; separate domain names "
+                      "with blanks only (the spec forbids ';' and ',')", w, *bad);
+            return;
+        }
+    }
+}
+
+/* Password values must be our stored form; a clear-text one would sit in a
+ * file for anyone who can read it (and would not decrypt anyway). */
+static void check_stored(const char *key, const char *v, int line, ini_diag *d)
+{
+    if (!v || cfg_secret_is_ours(v) || strncmp(v, "srenc", 5) == 0)
+        return;
+    ini_warn(d, line, "[Parameters] %s: not in switchresmb's encrypted form (clear text, or "
+             "encrypted by the Windows wizard); encrypt it with: switchresmb --set %s %s -",
+             key, key, d->path);
+}
+
+/* A feature named in Features or Critical that the engine has not built
+ * would fail every profile late (CSV 11); refuse it here, naming it.  Skip
+ * naming one changes nothing, so it only gets a note. */
+static void check_built(cfg_cpuu *c, ini_diag *d)
+{
+    const struct { const char *key; cfg_feature_set set; int line, error; } named[] = {
+        { "Features", c->features, c->features_line, 1 },
+        { "Critical", c->critical, c->critical_line, 1 },
+        { "Skip", c->skip_line ? c->skip : 0, c->skip_line, 0 },
+    };
+    for (size_t i = 0; i < sizeof named / sizeof named[0]; i++) {
+        cfg_feature_set left = named[i].set;
+        int f;
+        while ((f = cfg_first_unbuilt(left)) >= 0) {
+            left &= ~CFG_FSET(f);
+            if (named[i].error)
+                ini_error(d, named[i].line, SR_E_CONFIG, "[Parameters] %s: %s is not built in this "
+                          "engine (it has: Delegates Rules Nicks Favorites Calendar Contacts Tasks "
+                          "Notes Journal Shortcuts)", named[i].key, cfg_feature_name((cfg_feature)f));
+            else if (c->skip != CFG_FSET_PROCESSABLE) /* Skip=All says nothing of one */
+                ini_note(d, named[i].line, "[Parameters] Skip: %s is not built in this engine; "
+                         "skipping it changes nothing", cfg_feature_name((cfg_feature)f));
+        }
+    }
+}
+
 static void cross_checks(cfg_cpuu *c, ini_diag *d)
 {
     check_pairs(c, d);
+    check_domains(c, d);
+    check_stored("Password", c->password, c->password_line, d);
+    check_stored("PasswordTrg", c->password_trg, c->password_trg_line, d);
     for (size_t i = 0; c->allow_additional_services && c->allow_additional_services[i]; i++)
         if (sr_streq_ci(c->allow_additional_services[i], "All"))
             c->allow_all_services = 1;
@@ -231,6 +311,7 @@ static void cross_checks(cfg_cpuu *c, ini_diag *d)
         ini_error(d, c->features_line, SR_E_CONFIG,
                   "[Parameters] Features: cannot be used together with Skip (line %d); keep one",
                   c->skip_line);
+    check_built(c, d);
     c->effective = c->features_given ? c->features : (CFG_FSET_PROCESSABLE & ~c->skip);
     cfg_feature_set idle = c->critical & ~c->effective & ~CFG_FSET(CFG_F_ACTIVITIES);
     for (int f = 0; f < CFG_F__MAX; f++)

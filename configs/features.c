@@ -46,3 +46,12 @@ int cfg_feature_parse(const char *name)
             return f;
     return -1;
 }
+
+int cfg_first_unbuilt(cfg_feature_set set)
+{
+    set &= ~(CFG_FSET_BUILT | CFG_FSET(CFG_F_ACTIVITIES));
+    for (int f = 0; f < CFG_F__MAX; f++)
+        if (set & CFG_FSET(f))
+            return f;
+    return -1;
+}

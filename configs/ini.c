@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define INI_MAX_BYTES (16u * 1024u * 1024u)
 
 /* ---- diagnostics ------------------------------------------------------------- */
 
@@ -136,41 +135,50 @@ static void doc_push(ini_doc *doc, size_t *cap, ini_item it)
     doc->items[doc->n++] = it;
 }
 
-/* One physical line [b, e) without its newline. */
-static void read_line(ini_doc *doc, size_t *cap, const char *b, const char *e, int lineno,
-                      ini_diag *d, int *in_section)
+static char *dup_range(const char *b, const char *e)
 {
-    if (e > b && e[-1] == '\r')
-        e--;
-    while (b < e && (*b == ' ' || *b == '\t'))
-        b++;
-    if (b == e || *b == ';' || *b == '#')
+    char *r = malloc((size_t)(e - b) + 1);
+    if (!r)
+        abort(); /* config loading happens at startup; nothing to salvage */
+    memcpy(r, b, (size_t)(e - b));
+    r[e - b] = '\0';
+    return r;
+}
+
+/* One physical line, classified by the shared reader (ini_lines.c). */
+static void read_line(ini_doc *doc, size_t *cap, const ini_line *ln, ini_diag *d, int *in_section)
+{
+    ini_parts p;
+    ini_classify(ln, &p);
+    ini_item it = { .line = ln->lineno };
+    switch (p.kind) {
+    case IL_BLANK:
+    case IL_COMMENT:
         return;
-    ini_item it = { .line = lineno };
-    if (*b == '[') {
-        const char *close = memchr(b, ']', (size_t)(e - b));
-        const char *rest = close ? close + 1 : e;
-        while (rest < e && (*rest == ' ' || *rest == '\t'))
-            rest++;
-        if (!close || rest != e) {
-            ini_error(d, lineno, SR_E_CONFIG, "malformed section header (expected [Name])");
-            return;
-        }
+    case IL_BAD_SECTION:
+        ini_error(d, ln->lineno, SR_E_CONFIG, "malformed section header (expected [Name])");
+        return;
+    case IL_SECTION:
         it.kind = INI_SECTION;
-        it.text = dup_trimmed(b + 1, close);
+        it.text = dup_range(p.nb, p.ne);
         *in_section = 1;
-    } else {
+        break;
+    case IL_KV:
+    case IL_BARE:
         if (!*in_section) {
-            ini_error(d, lineno, SR_E_CONFIG, "text before the first [Section] header");
+            ini_error(d, ln->lineno, SR_E_CONFIG, "text before the first [Section] header");
             return;
         }
         it.kind = INI_LINE;
-        it.text = dup_trimmed(b, e);
-        const char *eq = memchr(b, '=', (size_t)(e - b));
-        if (eq) {
-            it.key = dup_trimmed(b, eq);
-            it.value = dup_trimmed(eq + 1, e);
+        it.text = dup_range(p.tb, p.te);
+        if (p.kind == IL_KV) {
+            const char *vb = p.vb, *ve = p.ve;
+            ini_unquote(&vb, &ve);
+            it.quoted = vb != p.vb;
+            it.key = dup_range(p.nb, p.ne);
+            it.value = dup_range(vb, ve);
         }
+        break;
     }
     doc_push(doc, cap, it);
 }
@@ -179,36 +187,21 @@ int ini_doc_read(ini_doc *doc, const char *path, ini_diag *d)
 {
     memset(doc, 0, sizeof *doc);
     doc->path = path;
-    sr_err ferr;
-    size_t len = 0;
-    char *buf = sr_read_file(path, INI_MAX_BYTES, &len, &ferr);
-    if (!buf) {
-        /* sr_read_file's message starts with the path, which `who` already names */
-        const char *why = ferr.msg;
-        size_t pl = strlen(path);
-        if (strncmp(why, path, pl) == 0 && why[pl] == ':')
-            why += pl + 1 + (why[pl + 1] == ' ');
-        ini_error(d, 0, SR_E_CONFIG, "cannot read the configuration file: %s", why);
+    ini_text t;
+    sr_err terr;
+    int bad_line = 0;
+    if (ini_text_read(&t, path, &bad_line, &terr) != SR_OK) {
+        ini_error(d, bad_line, SR_E_CONFIG, "%s", terr.msg);
         return -1;
     }
-    if (memchr(buf, '\0', len)) {
-        ini_error(d, 0, SR_E_CONFIG, "file contains NUL bytes (not a text INI file)");
-        free(buf);
-        return -1;
-    }
-    const char *p = buf, *end = buf + len;
-    if (len >= 3 && memcmp(p, "\xEF\xBB\xBF", 3) == 0)
-        p += 3; /* UTF-8 byte order mark written by Windows editors */
+    doc->enc = t.enc;
     size_t cap = 0;
-    int lineno = 0, in_section = 0;
-    while (p < end) {
-        const char *nl = memchr(p, '\n', (size_t)(end - p));
-        const char *e = nl ? nl : end;
-        read_line(doc, &cap, p, e, ++lineno, d, &in_section);
-        p = nl ? nl + 1 : end;
-    }
-    doc->last_line = lineno;
-    free(buf);
+    int in_section = 0;
+    ini_line ln = { 0 };
+    while (ini_next_line(&t, &ln))
+        read_line(doc, &cap, &ln, d, &in_section);
+    doc->last_line = ln.lineno;
+    ini_text_free(&t);
     return 0;
 }
 

@@ -11,13 +11,57 @@
 
 typedef enum { INI_SECTION, INI_LINE } ini_kind;
 
+/* ---- the one line reader (ini_lines.c): loaders and the rewrite share it --- */
+
+/* How a file was stored; the rewrite writes it back the same way. */
+typedef enum { INI_ENC_UTF8 = 0, INI_ENC_UTF8_BOM, INI_ENC_UTF16LE, INI_ENC_UTF16BE } ini_encoding;
+
+/* A file's text as UTF-8, whatever its encoding on disk (BOM removed). */
+typedef struct ini_text {
+    char *buf;         /* NUL-terminated; free with ini_text_free (wipes it) */
+    size_t len;
+    ini_encoding enc;
+} ini_text;
+
+/* Read and decode path.  Errors (SR_E_CONFIG/SR_E_IO, message without the
+ * path) set *bad_line to the line concerned, or 0 for the whole file. */
+sr_code ini_text_read(ini_text *t, const char *path, int *bad_line, sr_err *err);
+void ini_text_free(ini_text *t);
+/* UTF-8 [utf8, +len) encoded as enc, BOM included; caller frees with
+ * free() (wipe first: it may hold a secret).  NULL with *err on failure. */
+char *ini_text_encode(const char *utf8, size_t len, ini_encoding enc, size_t *out_len, sr_err *err);
+
+/* One physical line: [b, e) without its ending; the ending ("\n", "\r\n",
+ * "\r\r\n", or nothing at the end of the file) runs from e to next. */
+typedef struct ini_line {
+    const char *b, *e, *next;
+    int lineno;        /* 1-based; set to 0 before the first call */
+} ini_line;
+/* Next line of t into *ln; 0 at the end. */
+int ini_next_line(const ini_text *t, ini_line *ln);
+
+typedef enum { IL_BLANK, IL_COMMENT, IL_SECTION, IL_BAD_SECTION, IL_KV, IL_BARE } ini_line_kind;
+/* What a line is, as pointers into it: [tb, te) the line trimmed of blanks;
+ * IL_SECTION: [nb, ne) the name inside [ ]; IL_KV: [nb, ne) the key and
+ * [vb, ve) the value, both trimmed (quotes kept: see ini_unquote). */
+typedef struct ini_parts {
+    ini_line_kind kind;
+    const char *tb, *te, *nb, *ne, *vb, *ve;
+} ini_parts;
+void ini_classify(const ini_line *ln, ini_parts *p);
+/* Narrow [*vb, *ve) by one surrounding pair of double quotes, as Windows'
+ * GetPrivateProfileString does — unless more quotes are inside. */
+void ini_unquote(const char **vb, const char **ve);
+
 /* One meaningful (not blank, not comment) line. */
 typedef struct ini_item {
     ini_kind kind;
     int line;
     char *text;        /* INI_SECTION: name inside [ ]; INI_LINE: trimmed line */
     char *key;         /* INI_LINE with '=': trimmed text before the first '=' */
-    char *value;       /* INI_LINE with '=': trimmed text after it; else NULL */
+    char *value;       /* INI_LINE with '=': trimmed text after it, one pair of
+                          surrounding double quotes removed; else NULL */
+    int quoted;        /* the value had those quotes */
 } ini_item;
 
 typedef struct ini_doc {
@@ -25,6 +69,7 @@ typedef struct ini_doc {
     ini_item *items;
     size_t n;
     int last_line;
+    ini_encoding enc;
 } ini_doc;
 
 /* Diagnostics sink for one load: logs each item with "path:line" as who,
@@ -74,6 +119,11 @@ typedef struct key_spec {
     size_t line_off;              /* int field for the key's line; 0 = none
                                      (offset 0 is the path pointer in every
                                      config struct, never a line field) */
+    const char *why_ignored;      /* accepted but without effect here: a note
+                                     "[Sec] Key: <this>", which starts with
+                                     "not applicable on Linux: " or "ignored: " */
+    int host;                     /* a host name or address: warn about '#'/';'
+                                     (inline comments are part of the value) */
 } key_spec;
 
 /* How unknown keys in a section are reported. */

@@ -152,6 +152,19 @@ static int parse_value(const key_spec *k, const char *sec, const ini_item *it, v
     return 0;
 }
 
+/* What an admin coming from Windows should hear about a value that was
+ * accepted: that it has no effect here, or that it holds what looks like a
+ * comment.  Windows' profile reader keeps "host # old" whole as well. */
+static void after_value(const key_spec *k, const char *sec, const ini_item *it, ini_diag *d)
+{
+    if (k->why_ignored)
+        ini_note(d, it->line, "[%s] %s: %s", sec, k->name, k->why_ignored);
+    if (k->host && strpbrk(it->value, "#;"))
+        ini_warn(d, it->line, "[%s] %s: '%s' holds '%c'; a comment after a value is part of the "
+                 "value (on Windows too) — put comments on their own line", sec, k->name,
+                 it->value, *strpbrk(it->value, "#;"));
+}
+
 static const key_spec *find_key(const key_spec *keys, const char *name, int *idx)
 {
     for (int i = 0; keys[i].name; i++) {
@@ -195,15 +208,18 @@ static void kv_line(const section_spec *s, const ini_item *it, void *base, int *
     key_line[idx] = it->line;
     if (parse_value(k, s->name, it, base, d) && k->line_off)
         *FIELD(base, k->line_off, int) = it->line;
+    after_value(k, s->name, it, d);
 }
 
 static void list_line(const section_spec *s, const ini_item *it, void *base)
 {
     cfg_list *l = FIELD(base, s->list_off, cfg_list);
-    cfg_list_entry *nv = realloc(l->v, (l->n + 1) * sizeof *nv);
-    if (!nv)
-        abort();
-    l->v = nv;
+    if (l->n == 0 || (l->n >= 8 && (l->n & (l->n - 1)) == 0)) { /* 8, then doubling */
+        cfg_list_entry *nv = realloc(l->v, (l->n ? 2 * l->n : 8) * sizeof *nv);
+        if (!nv)
+            abort();
+        l->v = nv;
+    }
     l->v[l->n].value = ini_xstrdup(it->text);
     l->v[l->n].line = it->line;
     l->n++;

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define OFF(f) offsetof(cfg_resmb, f)
 #define KEY(n, t, req, f) { .name = n, .type = t, .required = req, .off = OFF(f) }
@@ -13,7 +14,8 @@
 static const key_spec settings_keys[] = {
     { .name = "CPUUCmdLine", .type = KT_STR, .required = 1, .off = OFF(settings.cpuu_cmdline),
       .line_off = OFF(settings.cpuu_cmdline_line) },
-    KEY("SrcExchServer", KT_STR, 1, settings.src_exch_server),
+    { .name = "SrcExchServer", .type = KT_STR, .required = 1, .off = OFF(settings.src_exch_server),
+      .host = 1 },
     FLAG("LogonNetworkSecurityNegotiate", settings.logon_negotiate),
     FLAG("LogonNetworkSecurityWinnt", settings.logon_winnt),
     FLAG("LogonNetworkSecurityAnonymous", settings.logon_anonymous),
@@ -24,7 +26,7 @@ static const key_spec settings_keys[] = {
 };
 
 static const key_spec ad_keys[] = {
-    KEY("DCName", KT_STR_NE, 1, ad.dc_name),
+    { .name = "DCName", .type = KT_STR_NE, .required = 1, .off = OFF(ad.dc_name), .host = 1 },
     KEY("DCAccount", KT_STR_NE, 1, ad.dc_account),
     { .name = "DCPassword", .type = KT_SECRET, .required = 1, .off = OFF(ad.dc_password),
       .line_off = OFF(ad.dc_password_line) },
@@ -33,7 +35,8 @@ static const key_spec ad_keys[] = {
 
 static const key_spec rpc_keys[] = {
     KEY("ConnectUsingHTTP", KT_FLAG, 1, rpc.connect_using_http),
-    KEY("ProxyServer", KT_STR_NE, 1, rpc.proxy_server),
+    { .name = "ProxyServer", .type = KT_STR_NE, .required = 1, .off = OFF(rpc.proxy_server),
+      .host = 1 },
     KEY("PrincipalName", KT_STR, 1, rpc.principal_name),
     KEY("SSLOnly", KT_FLAG, 1, rpc.ssl_only),
     KEY("MutualAuth", KT_FLAG, 1, rpc.mutual_auth),
@@ -86,8 +89,43 @@ static int is_smtp_address(const char *s)
     return at[1] != '.' && s[strlen(s) - 1] != '.';
 }
 
+/* Sorting indices by value (ASCII case-insensitive, then line) puts every
+ * repeat right after its first occurrence: n log n, where comparing each
+ * entry with all earlier ones took minutes for 100,000 lines. */
+static const cfg_list *sort_list;
+
+static int by_value_then_line(const void *a, const void *b)
+{
+    const cfg_list_entry *x = &sort_list->v[*(const size_t *)a], *y = &sort_list->v[*(const size_t *)b];
+    int c = strcasecmp(x->value, y->value);
+    return c ? c : (x->line > y->line) - (x->line < y->line);
+}
+
+/* first[i] = index of the first entry equal to entry i, or i itself.
+ * Caller frees; NULL on OOM (duplicates then go unreported). */
+static size_t *first_occurrences(const cfg_list *l)
+{
+    size_t *order = malloc((l->n ? l->n : 1) * sizeof *order);
+    size_t *first = malloc((l->n ? l->n : 1) * sizeof *first);
+    if (!order || !first) {
+        free(order);
+        free(first);
+        return NULL;
+    }
+    for (size_t i = 0; i < l->n; i++)
+        order[i] = i;
+    sort_list = l;
+    qsort(order, l->n, sizeof *order, by_value_then_line);
+    for (size_t k = 0; k < l->n; k++)
+        first[order[k]] = k && strcasecmp(l->v[order[k]].value, l->v[order[k - 1]].value) == 0
+                              ? first[order[k - 1]] : order[k];
+    free(order);
+    return first;
+}
+
 static void check_list(const char *sec, const cfg_list *l, int legacy_dn, ini_diag *d)
 {
+    size_t *first = first_occurrences(l);
     for (size_t i = 0; i < l->n; i++) {
         const cfg_list_entry *e = &l->v[i];
         if (legacy_dn) {
@@ -99,17 +137,16 @@ static void check_list(const char *sec, const cfg_list *l, int legacy_dn, ini_di
                          "[%s]: '%s' contains two blanks in a row; Exchange names use single "
                          "blanks (copied from a PDF?)", sec, e->value);
         } else if (!is_smtp_address(e->value)) {
-            ini_error(d, e->line, SR_E_CONFIG, "[%s]: '%s' is not an SMTP address (one per line)",
-                      sec, e->value);
+            ini_error(d, e->line, SR_E_CONFIG, "[%s]: '%s' is not an SMTP address (one per line%s)",
+                      sec, e->value, strpbrk(e->value, "#;")
+                                         ? "; a comment after an address is part of the line"
+                                         : "");
         }
-        for (size_t j = 0; j < i; j++) {
-            if (sr_streq_ci(l->v[j].value, e->value)) {
-                ini_error(d, e->line, SR_E_CONFIG, "[%s]: '%s' is listed twice (first at line %d)",
-                          sec, e->value, l->v[j].line);
-                break;
-            }
-        }
+        if (first && first[i] != i)
+            ini_error(d, e->line, SR_E_CONFIG, "[%s]: '%s' is listed twice (first at line %d)",
+                      sec, e->value, l->v[first[i]].line);
     }
+    free(first);
 }
 
 static void check_mailbox_lists(cfg_resmb *c, int last_line, ini_diag *d)

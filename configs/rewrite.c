@@ -1,139 +1,187 @@
-/* rewrite.c — put a new [AD] DCPassword value into SwitchResMB.ini, touching
- * no other byte: comments, blank lines, key spelling, CRLF and the order of
- * everything stay as the administrator wrote them.  cfg_ini_set_value does
- * the same for any key (cpuu-config --encrypt uses it for CPUU.ini). */
-#include "configs/configs.h"
+/* rewrite.c — put a new stored secret ([AD] DCPassword in SwitchResMB.ini;
+ * Password, PasswordTrg or SMTPPassword in CPUU.ini) into its file, touching
+ * no other byte: comments, blank lines, key spelling, line endings, the
+ * encoding (UTF-8, BOM, UTF-16) and the order of everything stay as the
+ * administrator wrote them.  The file keeps its identity too: a symlink is
+ * followed and the real file rewritten; owner, group, mode and ACL are those
+ * of the file it replaces.  Lines are found with the loader's own reader
+ * (ini_lines.c), so both agree on what the value is. */
+#include "configs/ini.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/acl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define INI_MAX_BYTES (16u * 1024u * 1024u)
+/* Where each stored secret lives; `alias` is another accepted section name. */
+typedef struct secret_key {
+    const char *key, *sec, *alias, *file;
+} secret_key;
 
-static const char *skip_blank(const char *p, const char *e)
+static const secret_key secret_keys[] = {
+    { "DCPassword", "AD", NULL, "SwitchResMB.ini" },
+    { "Password", "Parameters", NULL, "CPUU.ini" },
+    { "PasswordTrg", "Parameters", NULL, "CPUU.ini" },
+    { "SMTPPassword", "Admin notification", "Notification", "CPUU.ini" },
+};
+
+static int name_is(const char *b, const char *e, const char *name)
 {
-    while (p < e && (*p == ' ' || *p == '\t'))
-        p++;
-    return p;
+    size_t n = (size_t)(e - b);
+    return name && n == strlen(name) && strncasecmp(b, name, n) == 0;
 }
 
-static const char *trim_end(const char *b, const char *e)
-{
-    while (e > b && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
-        e--;
-    return e;
-}
-
-/* Is [b, e) a section header naming `name` (case-insensitive)?  Returns
- * 1 yes, 0 another section, -1 not a header. */
-static int header_is(const char *b, const char *e, const char *name)
-{
-    b = skip_blank(b, e);
-    e = trim_end(b, e);
-    if (b == e || *b != '[' || e[-1] != ']')
-        return -1;
-    const char *nb = skip_blank(b + 1, e - 1), *ne = trim_end(nb, e - 1);
-    return (size_t)(ne - nb) == strlen(name) && strncasecmp(nb, name, ne - nb) == 0;
-}
-
-/* Find the value bytes of `key` in section `sec`: *vb..*ve.  Returns the
- * number of matching lines (0, 1, or more for duplicates) and whether the
- * section was seen. */
-static int find_value(const char *buf, size_t len, const char *sec, const char *key,
-                      const char **vb, const char **ve, int *sec_seen)
+/* Find the value bytes of k in its section: *vb..*ve.  Returns the number
+ * of matching lines (0, 1, or more for duplicates) and whether the section
+ * was seen. */
+static int find_value(const ini_text *t, const secret_key *k, const char **vb, const char **ve,
+                      int *sec_seen)
 {
     int in_sec = 0, found = 0;
-    const char *p = buf, *end = buf + len;
-    while (p < end) {
-        const char *nl = memchr(p, '\n', (size_t)(end - p));
-        const char *le = nl ? nl : end;
-        int h = header_is(p, le, sec);
-        if (h >= 0) {
-            in_sec = h;
-            *sec_seen |= h;
-        } else if (in_sec) {
-            const char *kb = skip_blank(p, le);
-            const char *eq = memchr(kb, '=', (size_t)(le - kb));
-            if (eq && *kb != ';' && *kb != '#') {
-                const char *ke = trim_end(kb, eq);
-                if ((size_t)(ke - kb) == strlen(key) && strncasecmp(kb, key, ke - kb) == 0) {
-                    if (!found++) {
-                        *vb = skip_blank(eq + 1, le);
-                        *ve = trim_end(*vb, le);
-                    }
-                }
-            }
+    ini_line ln = { 0 };
+    while (ini_next_line(t, &ln)) {
+        ini_parts p;
+        ini_classify(&ln, &p);
+        if (p.kind == IL_SECTION) {
+            in_sec = name_is(p.nb, p.ne, k->sec) || name_is(p.nb, p.ne, k->alias);
+            *sec_seen |= in_sec;
+        } else if (in_sec && p.kind == IL_KV && name_is(p.nb, p.ne, k->key) && !found++) {
+            *vb = p.vb;
+            *ve = p.ve;
         }
-        p = nl ? nl + 1 : end;
     }
     return found;
 }
 
-/* Keep the owner and group of the file that was replaced: the atomic write
- * creates a new inode, owned by whoever runs this (root editing a service
- * account's file must not take it over).  Best effort for non-root. */
-static void keep_owner(const char *path, const struct stat *before)
+/* What the temp file must get from the file it replaces. */
+typedef struct identity {
+    const char *path;
+    struct stat st;
+} identity;
+
+/* Owner and group first (chown may clear set-id bits), then the mode, then
+ * the ACL, which carries the mode's bits and any named users/groups. */
+static sr_code keep_identity(int fd, void *ctx, sr_err *err)
 {
-    struct stat now;
-    if (stat(path, &now) != 0 || (now.st_uid == before->st_uid && now.st_gid == before->st_gid))
-        return;
-    if (chown(path, before->st_uid, before->st_gid) != 0)
-        sr_log(SR_LOG_WARN, path, "could not give the file back to uid %u gid %u: %s",
-               (unsigned)before->st_uid, (unsigned)before->st_gid, strerror(errno));
+    const identity *id = ctx;
+    if ((id->st.st_uid != geteuid() || id->st.st_gid != getegid()) &&
+        fchown(fd, id->st.st_uid, id->st.st_gid) != 0)
+        return sr_err_set(err, SR_E_ACCESS,
+                          "%s: cannot give the new file its owner %ld:%ld (%s); run this as the "
+                          "file's owner or as root — the file is unchanged", id->path,
+                          (long)id->st.st_uid, (long)id->st.st_gid, strerror(errno));
+    if (fchmod(fd, id->st.st_mode & 07777) != 0)
+        return sr_err_set(err, SR_E_IO, "%s: cannot set the mode: %s", id->path, strerror(errno));
+    acl_t acl = acl_get_file(id->path, ACL_TYPE_ACCESS);
+    if (!acl)  /* ENOTSUP: a file system without ACLs; the mode says it all */
+        return errno == ENOTSUP || errno == ENOSYS
+                   ? SR_OK
+                   : sr_err_set(err, SR_E_IO, "%s: cannot read its ACL: %s", id->path, strerror(errno));
+    int rc = acl_set_fd(fd, acl);
+    int saved = errno;
+    acl_free(acl);
+    if (rc != 0)
+        return sr_err_set(err, SR_E_IO, "%s: cannot copy its ACL to the new file: %s", id->path,
+                          strerror(saved));
+    return SR_OK;
 }
 
-sr_code cfg_ini_set_value(const char *path, const char *section, const char *key,
-                          const char *value, sr_err *err)
+/* Replace [vb, ve) of t by stored, encode as the file was, write it over real. */
+static sr_code write_back(const char *real, const ini_text *t, const char *vb, const char *ve,
+                          const char *stored, const identity *id, sr_err *err)
 {
-    if (!value || strpbrk(value, "\r\n"))
-        return sr_err_set(err, SR_E_INVALID, "stored value must be a single line");
-    struct stat before;
-    if (stat(path, &before) != 0)
-        return sr_err_set(err, SR_E_CONFIG, "%s: cannot open: %s", path, strerror(errno));
-    size_t len = 0;
-    sr_err ferr;
-    char *buf = sr_read_file(path, INI_MAX_BYTES, &len, &ferr);
-    if (!buf)
-        return sr_err_set(err, SR_E_CONFIG, "cannot read configuration file: %s", ferr.msg);
-    const char *vb = NULL, *ve = NULL;
-    int sec_seen = 0;
-    int n = find_value(buf, len, section, key, &vb, &ve, &sec_seen);
-    sr_code rc = SR_OK;
-    if (!sec_seen)
-        rc = sr_err_set(err, SR_E_CONFIG, "%s: no [%s] section; add it with a \"%s=\" line, "
-                        "then run this again", path, section, key);
-    else if (n == 0)
-        rc = sr_err_set(err, SR_E_CONFIG, "%s: [%s] has no %s line; add \"%s=\" to [%s], then "
-                        "run this again", path, section, key, key, section);
-    else if (n > 1)
-        rc = sr_err_set(err, SR_E_CONFIG, "%s: [%s] %s appears %d times; keep one", path,
-                        section, key, n);
-    if (rc == SR_OK) {
-        size_t pre = (size_t)(vb - buf), old = (size_t)(ve - vb), add = strlen(value);
-        size_t nlen = len - old + add;
-        char *out = malloc(nlen + 1);
-        if (!out) {
-            rc = sr_err_set(err, SR_E_NOMEM, "out of memory");
-        } else {
-            memcpy(out, buf, pre);
-            memcpy(out + pre, value, add);
-            memcpy(out + pre + add, ve, len - pre - old);
-            rc = sr_write_file_atomic(path, out, nlen, 0600, 1, err);
-            if (rc == SR_OK)
-                keep_owner(path, &before);
-            explicit_bzero(out, nlen);
-            free(out);
-        }
-    }
-    explicit_bzero(buf, len);
-    free(buf);
+    size_t pre = (size_t)(vb - t->buf), old = (size_t)(ve - vb), add = strlen(stored);
+    size_t nlen = t->len - old + add;
+    char *out = malloc(nlen + 1);
+    if (!out)
+        return sr_err_set(err, SR_E_NOMEM, "out of memory");
+    memcpy(out, t->buf, pre);
+    memcpy(out + pre, stored, add);
+    memcpy(out + pre + add, ve, t->len - pre - old);
+    size_t elen = 0;
+    char *enc = ini_text_encode(out, nlen, t->enc, &elen, err);
+    explicit_bzero(out, nlen);
+    free(out);
+    if (!enc)
+        return err ? err->code : SR_E_CONFIG;
+    sr_code rc = sr_write_file_atomic_hook(real, enc, elen, 0600, keep_identity, (void *)id, err);
+    explicit_bzero(enc, elen);
+    free(enc);
     return rc;
 }
 
-sr_code cfg_resmb_set_dcpassword(const char *path, const char *stored, sr_err *err)
+static sr_code not_found(const char *path, const secret_key *k, int sec_seen, sr_err *err)
 {
-    return cfg_ini_set_value(path, "AD", "DCPassword", stored, err);
+    if (strcmp(k->key, "DCPassword") == 0)
+        return sec_seen ? sr_err_set(err, SR_E_CONFIG, "%s: [AD] has no DCPassword line; add "
+                                     "\"DCPassword=\" to [AD], then run this again", path)
+                        : sr_err_set(err, SR_E_CONFIG, "%s: no [AD] section; add [AD] with "
+                                     "DCName, DCAccount and a DCPassword= line, then run this "
+                                     "again", path);
+    return sec_seen ? sr_err_set(err, SR_E_CONFIG, "%s: [%s] has no %s line; add \"%s=\" to it, "
+                                 "then run this again", path, k->sec, k->key, k->key)
+                    : sr_err_set(err, SR_E_CONFIG, "%s: no [%s] section (is this the %s?); add "
+                                 "[%s] with a %s= line, then run this again", path, k->sec,
+                                 k->file, k->sec, k->key);
+}
+
+static sr_code rewrite_real(const char *path, const char *real, const secret_key *k,
+                            const char *stored, sr_err *err)
+{
+    identity id = { .path = real };
+    if (stat(real, &id.st) != 0)
+        return sr_err_set(err, SR_E_CONFIG, "%s: %s", path, strerror(errno));
+    ini_text t;
+    int bad_line = 0;
+    sr_err terr;
+    if (ini_text_read(&t, real, &bad_line, &terr) != SR_OK) {
+        sr_err_set(err, terr.code, "%s:%d: %s", path, bad_line, terr.msg);
+        return terr.code;
+    }
+    const char *vb = NULL, *ve = NULL;
+    int sec_seen = 0;
+    int n = find_value(&t, k, &vb, &ve, &sec_seen);
+    sr_code rc = SR_OK;
+    if (n == 0)
+        rc = not_found(path, k, sec_seen, err);
+    else if (n > 1)
+        rc = sr_err_set(err, SR_E_CONFIG, "%s: [%s] %s appears %d times; keep one", path, k->sec,
+                        k->key, n);
+    else
+        rc = write_back(real, &t, vb, ve, stored, &id, err);
+    ini_text_free(&t);
+    return rc;
+}
+
+const char *cfg_secret_key_section(const char *key)
+{
+    for (size_t i = 0; i < sizeof secret_keys / sizeof secret_keys[0]; i++)
+        if (key && sr_streq_ci(key, secret_keys[i].key))
+            return secret_keys[i].sec;
+    return NULL;
+}
+
+sr_code cfg_set_stored_secret(const char *path, const char *key, const char *stored, sr_err *err)
+{
+    const secret_key *k = NULL;
+    for (size_t i = 0; i < sizeof secret_keys / sizeof secret_keys[0]; i++)
+        if (key && sr_streq_ci(key, secret_keys[i].key))
+            k = &secret_keys[i];
+    if (!k)
+        return sr_err_set(err, SR_E_USAGE, "'%s' is not a stored secret (DCPassword, Password, "
+                          "PasswordTrg or SMTPPassword)", key ? key : "");
+    if (!stored || strpbrk(stored, "\r\n"))
+        return sr_err_set(err, SR_E_INVALID, "stored value must be a single line");
+    /* a symlink (e.g. into a config-management tree) stays a symlink: the
+     * rename happens beside the file it points to */
+    char *real = realpath(path, NULL);
+    if (!real)
+        return sr_err_set(err, SR_E_CONFIG, "cannot read configuration file: %s: %s", path,
+                          strerror(errno));
+    sr_code rc = rewrite_real(path, real, k, stored, err);
+    free(real);
+    return rc;
 }

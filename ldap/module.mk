@@ -3,4 +3,4 @@
 # Public header: ldap/ldap_dir.h.
 MODULES += ldap
 ldap_SRCS := $(sort $(wildcard ldap/*.c))
-ldap_LDLIBS := -lldap -llber -lpthread
+ldap_LDLIBS := -lldap -llber -lpthread -lunistring

@@ -1,12 +1,18 @@
 /* resolve.c — batched recipient resolution: many mailbox keys OR-ed into one
  * filter per search, answers matched back to keys case-insensitively (AD
- * compares proxyAddresses and legacyExchangeDN so), every answer cached. */
+ * compares proxyAddresses and legacyExchangeDN so), every answer cached.
+ * "Case-insensitively" means full Unicode case folding (libunistring's
+ * u8_casefold, NFC): the directory returns SMTP:ÉLODIE@src.test for the key
+ * élodie@src.test, and two objects whose addresses differ only in the case
+ * of a non-ASCII letter are both matches — an ambiguous key, not a found one. */
 #include "ldap/ldap_int.h"
 
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unicase.h>
+#include <uninorm.h>
 
 enum { MAX_KEY = 2048 };
 
@@ -15,8 +21,30 @@ static int has_prefix_ci(const char *s, const char *p)
     return strncasecmp(s, p, strlen(p)) == 0;
 }
 
-/* "smtp:<addr>" or "x500:<dn>", lower-cased; NULL for something that is no
- * mailbox address.  Caller frees. */
+/* [s, s+n) case-folded and NFC-normalised, NUL-terminated; caller frees.
+ * Bytes that are not UTF-8 (a directory may hold anything) fold as ASCII,
+ * which is how they compared before.  NULL on OOM. */
+static char *fold(const char *s, size_t n)
+{
+    size_t len = 0;
+    uint8_t *f = u8_casefold((const uint8_t *)s, n, NULL, UNINORM_NFC, NULL, &len);
+    char *out = malloc((f ? len : n) + 1);
+    if (out && f) {
+        memcpy(out, f, len);
+        out[len] = '\0';
+    } else if (out) {
+        for (size_t i = 0; i < n; i++)
+            out[i] = (char)tolower((unsigned char)s[i]);
+        out[n] = '\0';
+    }
+    free(f);
+    return out;
+}
+
+/* "smtp:<addr>" or "x500:<dn>", case-folded, then a NUL and the value as
+ * written (the filter sends that: the server folds by its own rules, and
+ * full folding may change a value's letters, ß → ss); NULL for something
+ * that is no mailbox address.  Caller frees. */
 static char *normalize(const char *key)
 {
     while (isspace((unsigned char)*key))
@@ -45,13 +73,16 @@ static char *normalize(const char *key)
     } else if (val[0] != '/') {
         return NULL;
     }
-    char *out = malloc(5 + vlen + 1);
-    if (!out)
-        return NULL;
-    memcpy(out, kind, 5);
-    for (size_t i = 0; i < vlen; i++)
-        out[5 + i] = (char)tolower((unsigned char)val[i]);
-    out[5 + vlen] = '\0';
+    char *folded = fold(val, vlen);
+    size_t flen = folded ? strlen(folded) : 0;
+    char *out = folded ? malloc(5 + flen + 1 + vlen + 1) : NULL;
+    if (out) {
+        memcpy(out, kind, 5);
+        memcpy(out + 5, folded, flen + 1);
+        memcpy(out + 5 + flen + 1, val, vlen);
+        out[5 + flen + 1 + vlen] = '\0';
+    }
+    free(folded);
     return out;
 }
 
@@ -153,18 +184,22 @@ static void mark(ldapdir *d, const char *norm, int idx)
         ce->rcpt2 = idx;
 }
 
-static void mark_value(ldapdir *d, const char *prefix, const struct berval *b, int idx)
+/* Returns -1 on OOM. */
+static int mark_value(ldapdir *d, const char *prefix, const struct berval *b, int idx)
 {
     size_t plen = strlen(prefix);
     if (b->bv_len > MAX_KEY)
-        return;
+        return 0;
     char buf[MAX_KEY + 8];
     memcpy(buf, prefix, plen);
     memcpy(buf + plen, b->bv_val, b->bv_len);
-    buf[plen + b->bv_len] = '\0';
-    lower(buf);
-    if (!strncmp(buf, "smtp:", 5) || !strncmp(buf, "x500:", 5))
-        mark(d, buf, idx);
+    char *f = fold(buf, plen + b->bv_len);
+    if (!f)
+        return -1;
+    if (!strncmp(f, "smtp:", 5) || !strncmp(f, "x500:", 5))
+        mark(d, f, idx);
+    free(f);
+    return 0;
 }
 
 typedef struct { ldapdir *d; int oom; } batch_ctx;
@@ -179,14 +214,19 @@ static int on_entry(const ldapdir_entry *e, void *vctx)
         c->oom = 1;
         return 1;
     }
+    int bad = 0;
     for (size_t i = 0; i < nprox; i++)
-        mark_value(c->d, "", prox[i], idx);
+        bad |= mark_value(c->d, "", prox[i], idx);
     struct berval **v;
     if ((v = ldapdir_entry_values(e, "mail", &n)))
         for (size_t i = 0; i < n; i++)
-            mark_value(c->d, "smtp:", v[i], idx);
+            bad |= mark_value(c->d, "smtp:", v[i], idx);
     if ((v = ldapdir_entry_values(e, "legacyExchangeDN", &n)) && n)
-        mark_value(c->d, "x500:", v[0], idx);
+        bad |= mark_value(c->d, "x500:", v[0], idx);
+    if (bad) {
+        c->oom = 1;
+        return 1;
+    }
     return 0;
 }
 
@@ -201,7 +241,8 @@ static char *batch_filter(ldapdir *d, const int *cis, char **norms, size_t n)
     for (size_t i = 0; i < n; i++) {
         const char *norm = norms[cis[i]];
         int smtp = norm[0] == 's';
-        char *esc = ldapdir_filter_escape(norm + 5, strlen(norm + 5));
+        const char *raw = norm + strlen(norm) + 1;   /* see normalize() */
+        char *esc = ldapdir_filter_escape(raw, strlen(raw));
         if (!esc) {
             free(f);
             return NULL;

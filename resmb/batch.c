@@ -3,6 +3,7 @@
  * switch messages per chunk. */
 #include "resmb/run_int.h"
 
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -110,21 +111,108 @@ static void resolve_keys(const resmb_run *run, resmb_shared *sh, const char **ke
     }
 }
 
+
+/* ---- one directory object, listed twice under different keys -------------
+ * [Mailboxes] by legacyDN and [MailboxesSMTP] by an address or alias may name
+ * the same mailbox; it is processed once, for the first entry in file order
+ * (chunks come in that order).  DONE entries are resolved too, so a rerun
+ * still knows which object an earlier run processed. */
+
+static size_t seen_slot(const resmb_shared *sh, const char *dn)
+{
+    size_t h = 1469598103934665603ull;
+    for (const char *p = dn; *p; p++)
+        h = (h ^ (unsigned char)*p) * 1099511628211ull;
+    size_t i = h & (sh->seen_cap - 1);
+    while (sh->seen_dn[i] && strcmp(sh->seen_dn[i], dn) != 0)
+        i = (i + 1) & (sh->seen_cap - 1);
+    return i;
+}
+
+static int seen_grow(resmb_shared *sh)
+{
+    size_t cap = sh->seen_cap ? sh->seen_cap * 2 : 256;
+    resmb_shared old = *sh;
+    sh->seen_dn = calloc(cap, sizeof *sh->seen_dn);
+    sh->seen_by = calloc(cap, sizeof *sh->seen_by);
+    if (!sh->seen_dn || !sh->seen_by) {
+        free(sh->seen_dn);
+        free(sh->seen_by);
+        sh->seen_dn = old.seen_dn;
+        sh->seen_by = old.seen_by;
+        return -1;
+    }
+    sh->seen_cap = cap;
+    for (size_t i = 0; i < old.seen_cap; i++)
+        if (old.seen_dn[i]) {
+            size_t j = seen_slot(sh, old.seen_dn[i]);
+            sh->seen_dn[j] = old.seen_dn[i];
+            sh->seen_by[j] = old.seen_by[i];
+        }
+    free(old.seen_dn);
+    free(old.seen_by);
+    return 0;
+}
+
+/* The first entry naming dn, or NULL after recording m as that entry. */
+static const char *seen_first(resmb_shared *sh, const char *dn, const resmb_mb *m)
+{
+    char *low = sr_strdup(dn);
+    if (!low || ((sh->seen_n + 1) * 2 > sh->seen_cap && seen_grow(sh) != 0)) {
+        free(low);
+        return NULL;   /* out of memory: no duplicate detection, never a wrong one */
+    }
+    for (char *p = low; *p; p++)
+        *p = (char)tolower((unsigned char)*p);
+    size_t i = seen_slot(sh, low);
+    if (sh->seen_dn[i]) {
+        free(low);
+        return sh->seen_by[i];
+    }
+    char *by = sr_asprintf("[%s] line %d (%s)", m->section, m->line, m->key);
+    if (!by) {
+        free(low);
+        return NULL;
+    }
+    sh->seen_dn[i] = low;
+    sh->seen_by[i] = by;
+    sh->seen_n++;
+    return NULL;
+}
+
+void resmb_seen_free(resmb_shared *sh)
+{
+    for (size_t i = 0; i < sh->seen_cap; i++) {
+        free(sh->seen_dn[i]);
+        free(sh->seen_by[i]);
+    }
+    free(sh->seen_dn);
+    free(sh->seen_by);
+    sh->seen_dn = sh->seen_by = NULL;
+    sh->seen_cap = sh->seen_n = 0;
+}
+
 void resmb_resolve_chunk(const resmb_run *run, resmb_shared *sh, resmb_mb *mb, size_t n)
 {
     const char **keys = calloc(n, sizeof *keys);
     ldapdir_result *res = calloc(n, sizeof *res);
     size_t k = 0;
     for (size_t i = 0; i < n; i++)
-        if (mb[i].state_before != MB_DONE)
-            keys[k++] = mb[i].key;
+        keys[k++] = mb[i].key;
     if (sh->dir && keys && res && k)
         resolve_keys(run, sh, keys, k, res);
     for (size_t i = 0, r = 0; i < n; i++) {
         resmb_mb *m = &mb[i];
+        ldapdir_result *x = res ? &res[r++] : NULL;
+        if (x && sh->dir && ldapdir_outcome_of(x, 0) == LDAPDIR_OUT_OK) {
+            const char *first = seen_first(sh, x->rcpt->dn, m);
+            if (first && m->state_before != MB_DONE) {
+                m->dup_of = sr_strdup(first);
+                continue;
+            }
+        }
         if (m->state_before == MB_DONE)
             continue;
-        ldapdir_result *x = res ? &res[r++] : NULL;
         m->ad_bits = RESMB_EXIT_FAILED;
         if (!sh->dir || !x) {
             snprintf(m->ad_msg, sizeof m->ad_msg, "%s", sh->dir_msg);
@@ -263,6 +351,9 @@ void resmb_read_chunk(resmb_run *run, resmb_shared *sh, resmb_mb *mb, size_t n)
                 resmb_mb *m = &mb[idx[j]];
                 m->read_done = 1;
                 if (errs[j].code != SR_OK) {
+                    /* e.g. ErrorNonExistentMailbox is SR_E_NOTFOUND too: not
+                     * "no switch message", the mailbox is missing */
+                    m->read_open_failed = 1;
                     m->read_code = errs[j].code;
                     snprintf(m->read_msg, sizeof m->read_msg, "%s", errs[j].msg);
                 } else {

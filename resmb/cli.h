@@ -16,9 +16,10 @@
  * sr_secret_free(), or NULL with *err set. */
 char *resmb_read_password(sr_err *err);
 
-/* `switchresmb FILE PASSWORD|-`: encrypt into [AD] DCPassword.  password_arg
- * is wiped in place (it lives in argv).  Returns an exit code. */
-int resmb_encrypt_command(const char *path, char *password_arg, cfg_enc_mode mode);
+/* `switchresmb [--set KEY] FILE PASSWORD|-`: encrypt into key (DCPassword,
+ * or CPUU.ini's Password, PasswordTrg, SMTPPassword).  password_arg is
+ * wiped in place (it lives in argv).  Returns an exit code. */
+int resmb_encrypt_command(const char *path, const char *key, char *password_arg, cfg_enc_mode mode);
 
 /* What a run would process, for --check.  cpuu may be NULL. */
 void resmb_print_summary(FILE *out, const cfg_resmb *cfg, const cfg_cpuu *cpuu);

@@ -6,6 +6,8 @@
 
 #include <getopt.h>
 #include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,6 +16,7 @@ static void usage(FILE *out)
     fputs(
         "Usage: switchresmb [OPTIONS] SwitchResMB.ini\n"
         "       switchresmb [--mode MODE] SwitchResMB.ini PASSWORD|-\n"
+        "       switchresmb [--mode MODE] --set KEY CPUU.ini PASSWORD|-\n"
         "\n"
         "Process the resource mailboxes listed in SwitchResMB.ini, or, with a second\n"
         "argument, encrypt the domain controller password into its [AD] DCPassword.\n"
@@ -21,7 +24,8 @@ static void usage(FILE *out)
         "Options:\n"
         "  --check            validate the file(s) and print what would be processed\n"
         "  --status           what the journal says of each mailbox; runs nothing\n"
-        "  --cpuu-ini PATH    also load and validate this CPUU.ini (with --check)\n"
+        "  --cpuu-ini PATH    with --check: check this CPUU.ini instead of the one a run\n"
+        "                     would use (-INI in CPUUCmdLine, else beside the file)\n"
         "  --dry-run          resolve the mailboxes and read their switch messages;\n"
         "                     write nothing, create no profile, run no engine\n"
         "  --jobs N           mailboxes processed at the same time (default 4, max 32)\n"
@@ -44,6 +48,9 @@ static void usage(FILE *out)
         "                       user           this user on this host only\n"
         "                       unrestricted   any host: test labs only, never for\n"
         "                                      production or administrative accounts\n"
+        "  --set KEY          when encrypting: the key to write, DCPassword (default,\n"
+        "                     SwitchResMB.ini) or Password, PasswordTrg, SMTPPassword\n"
+        "                     (CPUU.ini)\n"
         "  --help, --version\n"
         "\n"
         "Give the password as `-` to type it without echo (or pipe it on stdin): an\n"
@@ -63,6 +70,7 @@ typedef struct {
     const char *cpuu_ini;
     cfg_enc_mode mode;
     int mode_given;
+    const char *set_key;      /* --set: the stored secret to write */
     int run_opts_given;       /* any option that only applies to a run */
     resmb_opts run;
 } cli_opts;
@@ -81,14 +89,14 @@ static int parse_jobs(const char *s, int *out)
 static int parse_options(int argc, char **argv, cli_opts *o)
 {
     static const struct option longopts[] = {
-        { "check", no_argument, NULL, 'c' },      { "status", no_argument, NULL, 'S' },      { "cpuu-ini", required_argument, NULL, 'i' },
+        { "check", no_argument, NULL, 'c' },      { "status", no_argument, NULL, 'T' },      { "cpuu-ini", required_argument, NULL, 'i' },
         { "log-level", required_argument, NULL, 'l' }, { "mode", required_argument, NULL, 'm' },
         { "help", no_argument, NULL, 'h' },       { "version", no_argument, NULL, 'V' },
         { "dry-run", no_argument, NULL, 'n' },    { "jobs", required_argument, NULL, 'j' },
         { "state-dir", required_argument, NULL, 's' }, { "restart", no_argument, NULL, 'r' },
         { "cpuu", required_argument, NULL, 'u' }, { "ca-file", required_argument, NULL, 'a' },
         { "mapping-attr", required_argument, NULL, 'M' },
-        { "allow-http", no_argument, NULL, 'H' },
+        { "allow-http", no_argument, NULL, 'H' }, { "set", required_argument, NULL, 'S' },
         { NULL, 0, NULL, 0 },
     };
     int c, lvl, m;
@@ -96,7 +104,15 @@ static int parse_options(int argc, char **argv, cli_opts *o)
     while ((c = getopt_long(argc, argv, "+hV", longopts, NULL)) != -1) {
         switch (c) {
         case 'c': o->check = 1; break;
-        case 'S': o->status = 1; break;
+        case 'T': o->status = 1; break;
+        case 'S':
+            if (!cfg_secret_key_section(optarg)) {
+                fprintf(stderr, "switchresmb: --set: expected DCPassword, Password, PasswordTrg or "
+                        "SMTPPassword, got '%s'\n", optarg);
+                return RESMB_EXIT_CMDLINE;
+            }
+            o->set_key = optarg;
+            break;
         case 'i': o->cpuu_ini = optarg; break;
         case 'l':
             if ((lvl = sr_log_level_parse(optarg)) < 0) {
@@ -140,45 +156,59 @@ static int parse_options(int argc, char **argv, cli_opts *o)
     return -1;
 }
 
+static void run_opts_from_env(resmb_opts *ro)
+{
+    const char *h = getenv("SWITCHRESMB_ALLOW_HTTP");
+    if (h && strcmp(h, "1") == 0)
+        ro->allow_http = 1;
+    if (!ro->ca_file && getenv("SWITCHRESMB_CA_FILE") && *getenv("SWITCHRESMB_CA_FILE"))
+        ro->ca_file = getenv("SWITCHRESMB_CA_FILE");
+    if (!ro->mapping_attr && getenv("SWITCHRESMB_MAPPING_ATTR") &&
+        *getenv("SWITCHRESMB_MAPPING_ATTR"))
+        ro->mapping_attr = getenv("SWITCHRESMB_MAPPING_ATTR");
+}
+
+/* `switchresmb X.ini > log`: the spec tells admins to keep that log, so
+ * configuration errors must reach it too, not only stderr — unless stderr
+ * is the same file already (2>&1). */
+static void tee_log_to_stdout(void)
+{
+    struct stat so, se;
+    if (isatty(STDOUT_FILENO) || fstat(STDOUT_FILENO, &so) != 0)
+        return;
+    if (fstat(STDERR_FILENO, &se) == 0 && so.st_dev == se.st_dev && so.st_ino == se.st_ino)
+        return;
+    sr_log_set_tee(stdout);
+}
+
 static int run_load(const char *path, const cli_opts *o)
 {
+    tee_log_to_stdout();
     sr_err err;
     cfg_diag d;
     cfg_resmb *cfg = cfg_resmb_load(path, &d, &err);
-    cfg_cpuu *cpuu = NULL;
     int bits = cfg ? 0 : resmb_exit_for_diag(&d);
-    if (o->cpuu_ini) {
-        cfg_diag cd;
-        sr_err cerr;
-        cpuu = cfg_cpuu_load(o->cpuu_ini, &cd, &cerr);
-        if (!cpuu)
-            bits |= resmb_exit_for_diag(&cd);
-    }
+    resmb_opts ro = o->run;
+    ro.ini_path = path;
+    ro.cpuu_ini = o->check ? o->cpuu_ini : NULL;
+    run_opts_from_env(&ro);
     if (bits) {
         /* every error was logged above with its file:line */
         fprintf(stderr, "switchresmb: configuration is not valid; exit status %d\n", bits);
+        if (o->check)
+            printf("%s: not valid; exit status %d\n", path, bits);
     } else if (o->check) {
-        resmb_print_summary(stdout, cfg, cpuu);
+        bits = resmb_check(cfg, &ro, stdout);
     } else if (o->status) {
-        bits = resmb_status(cfg, &o->run);
+        bits = resmb_status(cfg, &ro);
     } else {
-        resmb_opts ro = o->run;
-        ro.ini_path = path;
-        const char *h = getenv("SWITCHRESMB_ALLOW_HTTP");
-        if (h && strcmp(h, "1") == 0)
-            ro.allow_http = 1;
-        if (!ro.ca_file && getenv("SWITCHRESMB_CA_FILE") && *getenv("SWITCHRESMB_CA_FILE"))
-            ro.ca_file = getenv("SWITCHRESMB_CA_FILE");
-        if (!ro.mapping_attr && getenv("SWITCHRESMB_MAPPING_ATTR") &&
-            *getenv("SWITCHRESMB_MAPPING_ATTR"))
-            ro.mapping_attr = getenv("SWITCHRESMB_MAPPING_ATTR");
         if (ro.allow_http)
             sr_log(SR_LOG_WARN, NULL, "http:// Exchange URLs allowed: credentials may cross the "
                    "network unencrypted (test labs only)");
+        sr_log_set_tee(NULL);   /* the run logs to stdout itself */
         bits = resmb_run_all(cfg, &ro);
     }
     cfg_resmb_free(cfg);
-    cfg_cpuu_free(cpuu);
     return bits;
 }
 
@@ -205,10 +235,16 @@ int main(int argc, char **argv)
                   "encrypting a password\n", stderr);
             return RESMB_EXIT_CMDLINE;
         }
-        return resmb_encrypt_command(argv[optind], argv[optind + 1], o.mode);
+        return resmb_encrypt_command(argv[optind], o.set_key ? o.set_key : "DCPassword",
+                                     argv[optind + 1], o.mode);
     }
-    if (o.mode_given) {
-        fputs("switchresmb: --mode only applies when encrypting a password\n", stderr);
+    if (o.cpuu_ini && !o.check) {
+        fputs("switchresmb: --cpuu-ini only applies with --check (a run uses -INI in "
+              "CPUUCmdLine, else CPUU.ini beside SwitchResMB.ini)\n", stderr);
+        return RESMB_EXIT_CMDLINE;
+    }
+    if (o.mode_given || o.set_key) {
+        fputs("switchresmb: --mode and --set only apply when encrypting a password\n", stderr);
         return RESMB_EXIT_CMDLINE;
     }
     return run_load(argv[optind], &o);

@@ -60,14 +60,14 @@ char *resmb_read_password(sr_err *err)
     return pw;
 }
 
-static void warn_if_readable(const char *path)
+static void warn_if_readable(const char *path, const char *key)
 {
     struct stat st;
     if (stat(path, &st) == 0 && (st.st_mode & 077))
         sr_log(SR_LOG_WARN, path,
                "the file is readable by group or others (mode %04o); anyone who can read it and "
-               "run this program on this host may decrypt DCPassword (mode host): chmod 600 it",
-               (unsigned)(st.st_mode & 07777));
+               "run this program on this host may decrypt %s (mode host): chmod 600 it",
+               (unsigned)(st.st_mode & 07777), key);
 }
 
 static int exit_for(sr_code c)
@@ -79,7 +79,7 @@ static int exit_for(sr_code c)
     return RESMB_EXIT_FAILED;
 }
 
-int resmb_encrypt_command(const char *path, char *password_arg, cfg_enc_mode mode)
+int resmb_encrypt_command(const char *path, const char *key, char *password_arg, cfg_enc_mode mode)
 {
     sr_err err;
     sr_err_clear(&err);
@@ -104,13 +104,14 @@ int resmb_encrypt_command(const char *path, char *password_arg, cfg_enc_mode mod
     sr_code rc = cfg_secret_encrypt(plain, mode, &stored, &err);
     sr_secret_free(plain);
     if (rc == SR_OK)
-        rc = cfg_resmb_set_dcpassword(path, stored, &err);
+        rc = cfg_set_stored_secret(path, key, stored, &err);
     free(stored);
     if (rc != SR_OK) {
         sr_log(SR_LOG_ERROR, NULL, "%s", err.msg);
         return exit_for(rc);
     }
-    printf("%s: [AD] DCPassword encrypted (mode %s)\n", path, cfg_enc_mode_name(mode));
-    warn_if_readable(path);
+    printf("%s: [%s] %s encrypted (mode %s)\n", path, cfg_secret_key_section(key), key,
+           cfg_enc_mode_name(mode));
+    warn_if_readable(path, key);
     return RESMB_EXIT_OK;
 }

@@ -102,7 +102,7 @@ int resmb_run_chunk(resmb_run *run, resmb_mb *mb, size_t n)
     while (got && pids && (running > 0 || (next < n && !resmb_stop_requested() && !crashed))) {
         while (running < run->o->jobs && next < n && !resmb_stop_requested() && !crashed) {
             size_t i = next++;
-            if (mb[i].state_before == MB_DONE) {
+            if (mb[i].state_before == MB_DONE || mb[i].dup_of) {
                 got[i] = 1;
                 continue;
             }

@@ -6,13 +6,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define KEY_COLUMN 44
+
 static void report_line(resmb_report *r, const resmb_mb *m, int state, unsigned bits,
                         const char *why)
 {
     const char *who = m->key;
     resmb_report_record(r, m, state, bits, why);
-    fprintf(r->f, "  %-44s %-15s exit %-3u %s\n", who, resmb_state_name(state), bits,
-            why && *why ? why : "");
+    /* a long legacyExchangeDN gets a line of its own, so the columns stay */
+    if (strlen(who) > KEY_COLUMN)
+        fprintf(r->f, "  %s\n  %-*s", who, KEY_COLUMN, "");
+    else
+        fprintf(r->f, "  %-*s", KEY_COLUMN, who);
+    fprintf(r->f, " %-15s exit %-3u %s\n", resmb_state_name(state), bits, why && *why ? why : "");
     r->n++;
     r->bits |= bits;
     if (bits & RESMB_EXIT_ONE_PROFILE)
@@ -43,10 +49,24 @@ static void describe_bits(FILE *out, unsigned bits)
         }
 }
 
+/* Listed twice: no bit, the first entry's line named (issue 10). */
+static void report_duplicate(resmb_report *rep, const resmb_mb *m)
+{
+    char why[600];
+    snprintf(why, sizeof why, "[%s] line %d: the same directory object as %s; processed once, "
+             "for that entry", m->section, m->line, m->dup_of);
+    report_line(rep, m, RESMB_STATE_DUPLICATE, 0, why);
+    rep->duplicates++;
+}
+
 void resmb_report_chunk(resmb_report *rep, const resmb_mb *mb, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         const resmb_mb *m = &mb[i];
+        if (m->dup_of) {
+            report_duplicate(rep, m);
+            continue;
+        }
         if (m->state_before == MB_DONE) {
             /* the journal's bits are OR-ed over every attempt: not this run's */
             report_line(rep, m, MB_DONE, 0, "done in an earlier run; not processed again");
@@ -81,6 +101,10 @@ void resmb_report_plan(resmb_report *rep, const resmb_run *run, const resmb_mb *
 {
     char why[1300];   /* room for a whole ad_msg / read_msg (1200) */
     const cfg_resmb *c = run->cfg;
+    if (m->dup_of) {
+        report_duplicate(rep, m);
+        return;
+    }
     int resumes = m->state_before >= MB_SWITCHMSG_READY && m->state_before != MB_FAILED;
     int st = resumes ? m->state_before : MB_QUEUED;
     unsigned bits = 0;
@@ -90,6 +114,10 @@ void resmb_report_plan(resmb_report *rep, const resmb_run *run, const resmb_mb *
         bits = m->ad_bits;
         st = MB_FAILED;
         snprintf(why, sizeof why, "would fail: %s", m->ad_msg);
+    } else if (m->read_done && m->read_open_failed) {
+        bits = RESMB_EXIT_FAILED;
+        st = MB_FAILED;
+        snprintf(why, sizeof why, "would fail: source mailbox not opened: %s", m->read_msg);
     } else if (!m->read_done || (m->read_code != SR_OK && m->read_code != SR_E_NOTFOUND &&
                                  m->read_code != SR_E_PARSE)) {
         bits = RESMB_EXIT_FAILED;
@@ -122,19 +150,24 @@ void resmb_report_plan(resmb_report *rep, const resmb_run *run, const resmb_mb *
                  "temporary profile");
     }
     report_line(rep, m, st, bits, why);
+    if (st == MB_FAILED)
+        rep->failed++;
 }
 
 static void print_report(const resmb_run *run, resmb_report *rep, unsigned code, FILE *out)
 {
     fprintf(out, "\n==== switchresmb report: %s ====\n", run->cfg->path);
-    fprintf(out, "  %-44s %-15s %-8s %s\n", "mailbox", "state", "bits", "details");
+    fprintf(out, "  %-*s %-15s %-8s %s\n", KEY_COLUMN, "mailbox", "state", "bits", "details");
     rewind(rep->f);
     char line[2048];
     while (fgets(line, sizeof line, rep->f))
         fputs(line, out);
     fprintf(out, "  ---\n  %u mailbox(es): %u processed now, %u done in earlier runs, %u failed, "
-            "%u interrupted, %u not started\n", rep->n, rep->done_now, rep->done_before,
+            "%u interrupted, %u not started", rep->n, rep->done_now, rep->done_before,
             rep->failed, rep->pending, rep->not_started);
+    if (rep->duplicates)
+        fprintf(out, ", %u duplicate(s) not processed again", rep->duplicates);
+    fputc('\n', out);
     fprintf(out, "  journal %s\n  exit code %u: ", run->journal_path, code);
     describe_bits(out, code);
     fputc('\n', out);
@@ -161,7 +194,7 @@ unsigned resmb_report_exit_bits(const resmb_report *rep, int stopped)
     if (stopped)
         bits |= RESMB_EXIT_FAILED;
     /* 16 instead of 8 when no mailbox got its temporary profile */
-    if (rep->profile_fail && rep->profile_fail == rep->n)
+    if (rep->profile_fail && rep->profile_fail == rep->n - rep->duplicates)
         bits = (bits & ~(unsigned)RESMB_EXIT_ONE_PROFILE) | RESMB_EXIT_ALL_PROFILES;
     return bits;
 }

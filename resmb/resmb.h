@@ -41,6 +41,8 @@ typedef enum { EV_START = 0, EV_OK, EV_FAIL, EV__NEVENTS } resmb_event;
 #define RESMB_STATE_INTERRUPTED (-2)
 /* For the report only: the run stopped (signal, full disk) before this one. */
 #define RESMB_STATE_NOT_STARTED (-3)
+/* For the report only: another entry names the same directory object. */
+#define RESMB_STATE_DUPLICATE (-4)
 
 /* The checked table; NULL with *err set when the table is inconsistent. */
 const sm_def *resmb_workflow(sr_err *err);
@@ -59,6 +61,7 @@ typedef struct resmb_opts {
     int allow_http;              /* http:// EWS/Autodiscover (loopback labs) */
     const char *ca_file;         /* extra trust anchors for EWS (NULL: system) */
     const char *mapping_attr;    /* attribute with the target address (NULL: ldap's targetAddress) */
+    const char *cpuu_ini;        /* --check --cpuu-ini: check this CPUU.ini instead of the run's */
 } resmb_opts;
 
 /* What the run knows about the whole job; built once, shared read-only. */
@@ -84,6 +87,9 @@ typedef struct resmb_run {
 /* One mailbox of the current chunk, with what the batches found. */
 typedef struct resmb_mb {
     const char *key;             /* as written in the INI (borrowed from cfg) */
+    int read_open_failed;        /* the mailbox itself could not be opened (read_code) */
+    char *dup_of;                /* "[Section] line N (key)" of the first entry naming the same
+                                    directory object: this one is not processed (heap) */
     int line;                    /* its line in SwitchResMB.ini */
     const char *section;         /* "Mailboxes" or "MailboxesSMTP" */
     const char *target_given;    /* [TargetMailboxesSMTP] entry, or NULL */
@@ -142,5 +148,10 @@ int resmb_run_all(const cfg_resmb *cfg, const resmb_opts *o);
 /* --status (status.c): print the journal's view of every mailbox; returns the
  * bitmask a run would report now.  Runs nothing, writes nothing. */
 int resmb_status(const cfg_resmb *cfg, const resmb_opts *o);
+/* --check: exactly the validation a run does before its first mailbox
+ * (resmb_validate in setup.c: CPUUCmdLine, CPUU.ini and its credentials,
+ * DCPassword, the engine), then the summary on out.  Returns the exit code
+ * the run would have returned for it (0 when valid). */
+int resmb_check(const cfg_resmb *cfg, const resmb_opts *o, FILE *out);
 
 #endif

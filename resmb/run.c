@@ -64,6 +64,7 @@ void resmb_mb_clear(resmb_mb *m)
     free(m->display_name);
     free(m->home_guid);
     free(m->target_smtp);
+    free(m->dup_of);
     mapi_switchmsg_clear(&m->existing);
     memset(m, 0, sizeof *m);
 }
@@ -166,6 +167,7 @@ out:
     free(rep_mem);
     resmb_report_release(&rep);
     ldapdir_free(sh.dir);
+    resmb_seen_free(&sh);
     mapi_ad_free(sh.src_ad);
     mapi_net_free(sh.src_net);
     if (lock_fd >= 0)

@@ -65,7 +65,13 @@ typedef struct resmb_shared {
     mapi_net *src_net;       /* the parent's, for the batched reads */
     mapi_ad *src_ad;
     sm_journal *j;
+    /* directory objects already named by an earlier entry: lower-cased DN →
+     * "[Section] line N (key)"; one open-addressing table for the run */
+    char **seen_dn, **seen_by;
+    size_t seen_cap, seen_n;
 } resmb_shared;
+/* Free the seen-DN table. */
+void resmb_seen_free(resmb_shared *sh);
 
 /* Fill out[0..max) with the next mailboxes (zeroed first); 0 at the end. */
 size_t resmb_next_chunk(resmb_cursor *c, resmb_mb *out, size_t max);
@@ -93,7 +99,7 @@ int resmb_run_chunk(resmb_run *run, resmb_mb *mb, size_t n);
 typedef struct resmb_report {
     FILE *f;                 /* per-mailbox lines */
     unsigned bits;           /* OR over the mailboxes */
-    unsigned n, done_now, done_before, failed, pending, profile_fail, not_started;
+    unsigned n, done_now, done_before, failed, pending, profile_fail, not_started, duplicates;
     struct json_t *rows;     /* one object per mailbox, for the report files */
     /* what the parent's batches spent (the workers' own requests not counted) */
     unsigned long ldap_searches;

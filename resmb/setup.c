@@ -1,6 +1,7 @@
 /* setup.c — before the first mailbox (run_int.h): the engine's command line
  * and CPUU.ini with the admin credentials, the state files (journal, report,
  * lock) and --restart. */
+#include "resmb/cli.h"
 #include "resmb/run_int.h"
 
 #include <errno.h>
@@ -53,7 +54,9 @@ static int setup_engine(resmb_run *run)
         }
     }
     char *dir = dir_of(c->path);
-    run->cpuu_ini_path = ini ? abs_path(ini) : sr_asprintf("%s/CPUU.ini", dir);
+    run->cpuu_ini_path = o->cpuu_ini ? abs_path(o->cpuu_ini)
+                       : ini         ? abs_path(ini)
+                                     : sr_asprintf("%s/CPUU.ini", dir);
     free(dir);
     /* the engine binary */
     const char *env = getenv("SWITCHRESMB_CPUU");
@@ -104,14 +107,18 @@ static int setup_cpuu_ini(resmb_run *run)
     }
     if (cfg_secret_decrypt(cp->password, &run->admin_pw, &e) != SR_OK) {
         sr_log(SR_LOG_ERROR, cp->path, "line %d: [Parameters] Password: %s (exit code 4)",
-               cp->password_line, e.msg);
+               cp->password_line, cfg_secret_is_ours(cp->password) ? e.msg
+               : "not in switchresmb's encrypted form; encrypt it with: switchresmb --set "
+                 "Password <CPUU.ini> -");
         return RESMB_EXIT_INI;
     }
     run->admin = sr_strdup(cp->admin);
     if (cp->admin_trg && cp->password_trg) {
         if (cfg_secret_decrypt(cp->password_trg, &run->admin_trg_pw, &e) != SR_OK) {
             sr_log(SR_LOG_ERROR, cp->path, "line %d: [Parameters] PasswordTrg: %s (exit code 4)",
-                   cp->password_trg_line, e.msg);
+                   cp->password_trg_line, cfg_secret_is_ours(cp->password_trg) ? e.msg
+                   : "not in switchresmb's encrypted form; encrypt it with: switchresmb --set "
+                     "PasswordTrg <CPUU.ini> -");
             return RESMB_EXIT_INI;
         }
         run->admin_trg = sr_strdup(cp->admin_trg);
@@ -273,6 +280,52 @@ void resmb_run_free(resmb_run *run)
     sr_secret_free(run->admin_trg_pw);
 }
 
+/* docs/switchresmb.md: a DCPassword this host cannot decrypt (another
+ * tool's, another host's, damaged) stops the run with 4 before any mailbox,
+ * instead of failing every one of them with 1. */
+static int check_dc_password(const resmb_run *run)
+{
+    if (!run->cfg->ad.present)
+        return 0;
+    char *pw = NULL;
+    sr_err e;
+    if (cfg_resmb_dc_password(run->cfg, &pw, &e) != SR_OK) {
+        sr_log(SR_LOG_ERROR, NULL, "%s (exit code 4)", e.msg);
+        return RESMB_EXIT_INI;
+    }
+    sr_secret_free(pw);
+    return 0;
+}
+
+/* Everything a run checks before its first mailbox; --check runs exactly
+ * this (resmb_check), so the two cannot disagree. */
+static int resmb_validate(resmb_run *run)
+{
+    int bits;
+    if ((bits = setup_engine(run)) || (bits = setup_cpuu_ini(run)) ||
+        (bits = check_dc_password(run)))
+        return bits;
+    if (!run->o->dry_run && access(run->cpuu_bin, X_OK) != 0) {
+        sr_log(SR_LOG_ERROR, run->cpuu_bin, "the update engine cannot be started: %s (set "
+               "--cpuu or SWITCHRESMB_CPUU; exit code 64)", strerror(errno));
+        return RESMB_EXIT_CPUU_START;
+    }
+    return 0;
+}
+
+int resmb_check(const cfg_resmb *cfg, const resmb_opts *o, FILE *out)
+{
+    resmb_run run = { .o = o, .cfg = cfg };
+    int bits = resmb_validate(&run);
+    if (bits)
+        fprintf(out, "%s: not valid; a run would stop before its first mailbox with exit code "
+                "%d\n", cfg->path, bits);
+    else
+        resmb_print_summary(out, cfg, run.cpuu);
+    resmb_run_free(&run);
+    return bits;
+}
+
 int resmb_setup(resmb_run *run, char **sd, char **stem, int *lock_fd)
 {
     sr_err e;
@@ -282,13 +335,8 @@ int resmb_setup(resmb_run *run, char **sd, char **stem, int *lock_fd)
         sr_log(SR_LOG_ERROR, NULL, "%s", e.msg);
         return RESMB_EXIT_FAILED;
     }
-    if ((bits = setup_engine(run)) || (bits = setup_cpuu_ini(run)))
+    if ((bits = resmb_validate(run)))
         return bits;
-    if (!run->o->dry_run && access(run->cpuu_bin, X_OK) != 0) {
-        sr_log(SR_LOG_ERROR, run->cpuu_bin, "the update engine cannot be started: %s (set "
-               "--cpuu or SWITCHRESMB_CPUU; exit code 64)", strerror(errno));
-        return RESMB_EXIT_CPUU_START;
-    }
     if ((bits = setup_files(run, sd, stem)))
         return bits;
     if (!run->o->dry_run && ((bits = lock_ini(run->cfg->path, &run->ini_lock_fd)) ||

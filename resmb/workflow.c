@@ -96,5 +96,7 @@ const char *resmb_state_name(int state)
         return "INTERRUPTED";
     if (state == RESMB_STATE_NOT_STARTED)
         return "NOT STARTED";
+    if (state == RESMB_STATE_DUPLICATE)
+        return "DUPLICATE";
     return state >= 0 && state < MB__NSTATES ? state_names[state] : "NEW";
 }

@@ -20,10 +20,12 @@ EXSIM_STORE_SRCS := $(sort $(wildcard tests/exsim/store*.c tests/exsim/ids.c tes
 #            name                 sources                                   uses                                          extra libs
 $(call cunit,test_util,           tests/unit/test_util.c,                   util,)
 $(call cunit,test_configs,        tests/unit/test_configs.c,                configs testutil util,)
+$(call cunit,test_configs_files,  tests/unit/test_configs_files.c,          configs testutil util,                        -lacl)
 $(call cunit,test_statemachine,   tests/unit/test_statemachine.c,           statemachine util,)
 $(call cunit,test_cpuu_invoke,    tests/unit/test_cpuu_invoke.c,            cpuu_invoke util,)
 $(call cunit,test_mapi_store,     tests/unit/test_mapi_store.c,             mapi util,)
 $(call cunit,test_mapi_ewsreq,    tests/unit/test_mapi_ewsreq.c,            mapi testutil util,                           -lpthread)
+$(call cunit,test_feature_built,  tests/unit/test_feature_built.c,          cpuu_core mapi ldap configs util,)
 $(call cunit,test_nicks_stream,   tests/unit/test_nicks_stream.c,           cpuu_core mapi ldap configs util,)
 
 # ---- the Exchange simulator ------------------------------------------------------

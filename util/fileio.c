@@ -92,6 +92,13 @@ sr_code sr_write_file_atomic(const char *path, const void *data, size_t len,
     struct stat st;
     if (keep_mode && stat(path, &st) == 0)
         mode = st.st_mode & 07777;
+    return sr_write_file_atomic_hook(path, data, len, mode, NULL, NULL, err);
+}
+
+sr_code sr_write_file_atomic_hook(const char *path, const void *data, size_t len, mode_t mode,
+                                  sr_code (*prepare)(int fd, void *ctx, sr_err *err), void *ctx,
+                                  sr_err *err)
+{
     char *tmp = sr_asprintf("%s.tmp.XXXXXX", path);
     if (!tmp)
         return sr_err_set(err, SR_E_NOMEM, "%s: out of memory", path);
@@ -101,8 +108,15 @@ sr_code sr_write_file_atomic(const char *path, const void *data, size_t len,
         free(tmp);
         return SR_E_IO;
     }
-    int ok = write_all(fd, data, len) == 0 && fchmod(fd, mode) == 0 && fsync(fd) == 0;
+    int ok = write_all(fd, data, len) == 0 && fchmod(fd, mode) == 0;
     int saved = errno;
+    sr_code hrc = SR_OK;
+    if (ok && prepare && (hrc = prepare(fd, ctx, err)) != SR_OK)
+        ok = 0;
+    if (ok && fsync(fd) != 0) {
+        ok = 0;
+        saved = errno;
+    }
     if (close(fd) != 0 && ok) {
         ok = 0;
         saved = errno;
@@ -114,7 +128,7 @@ sr_code sr_write_file_atomic(const char *path, const void *data, size_t len,
     if (!ok) {
         unlink(tmp);
         free(tmp);
-        return sr_err_set(err, SR_E_IO, "%s: cannot write: %s", path, strerror(saved));
+        return hrc != SR_OK ? hrc : sr_err_set(err, SR_E_IO, "%s: cannot write: %s", path, strerror(saved));
     }
     free(tmp);
     fsync_dir_of(path);

@@ -7,6 +7,7 @@
 
 static sr_log_level g_level = SR_LOG_NOTICE;
 static FILE *g_stream;   /* NULL → stderr */
+static FILE *g_tee;      /* a second copy of every line, or NULL */
 
 static const char *const level_names[] = {
     [SR_LOG_ERROR] = "ERROR", [SR_LOG_WARN] = "WARN", [SR_LOG_NOTICE] = "NOTICE",
@@ -16,6 +17,7 @@ static const char *const level_names[] = {
 void sr_log_set_level(sr_log_level max_level) { g_level = max_level; }
 sr_log_level sr_log_get_level(void) { return g_level; }
 void sr_log_set_stream(void *fp) { g_stream = fp; }
+void sr_log_set_tee(void *fp) { g_tee = fp; }
 
 int sr_log_level_parse(const char *s)
 {
@@ -45,6 +47,10 @@ void sr_vlog(sr_log_level level, const char *who, const char *fmt, va_list ap)
     vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
     fprintf(out, "%s\n", line);
     fflush(out);
+    if (g_tee && g_tee != out) {
+        fprintf(g_tee, "%s\n", line);
+        fflush(g_tee);
+    }
 }
 
 void sr_log(sr_log_level level, const char *who, const char *fmt, ...)

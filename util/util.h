@@ -84,6 +84,9 @@ void sr_log_set_level(sr_log_level max_level);
 sr_log_level sr_log_get_level(void);
 /* Redirect logging to fp (not owned; NULL → stderr). */
 void sr_log_set_stream(void *fp);
+/* Also write every line to fp (not owned; NULL → no copy; ignored while it
+ * is the log stream itself). */
+void sr_log_set_tee(void *fp);
 void sr_log(sr_log_level level, const char *who, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void sr_vlog(sr_log_level level, const char *who, const char *fmt, va_list ap)
@@ -104,6 +107,12 @@ char *sr_read_file(const char *path, size_t max_bytes, size_t *len_out, sr_err *
  * path exists and keep_mode is non-zero its permission bits are kept. */
 sr_code sr_write_file_atomic(const char *path, const void *data, size_t len,
                              mode_t mode, int keep_mode, sr_err *err);
+/* The same, with mode as given, calling prepare(fd, ctx, err) on the written
+ * temp file before it is synced and renamed (to give it an owner, an ACL);
+ * prepare's error aborts the write and is returned.  prepare may be NULL. */
+sr_code sr_write_file_atomic_hook(const char *path, const void *data, size_t len, mode_t mode,
+                                  sr_code (*prepare)(int fd, void *ctx, sr_err *err), void *ctx,
+                                  sr_err *err);
 /* mkdir -p with mode for every created component. */
 sr_code sr_mkdir_p(const char *path, mode_t mode, sr_err *err);
 

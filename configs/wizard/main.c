@@ -441,10 +441,10 @@ static int do_encrypt(const run_opts *r, int argc, char **argv)
                                     &stored, &e);
     sr_secret_free(plain);
     if (rc == SR_OK) {
-        rc = cfg_ini_set_value(path, sec, key, stored, &e);
-        /* the spec's parameter table calls the section [Notification] too */
-        if (rc == SR_E_CONFIG && strstr(e.msg, "no [Admin notification] section"))
-            rc = cfg_ini_set_value(path, "Notification", key, stored, &e);
+        /* the one rewrite of a stored secret (configs/rewrite.c): encoding,
+         * line endings, owner, mode, ACL and symlinks kept; [Notification]
+         * is accepted for [Admin notification] */
+        rc = cfg_set_stored_secret(path, key, stored, &e);
     }
     free(stored);
     if (rc != SR_OK) {

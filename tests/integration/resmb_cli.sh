@@ -48,19 +48,56 @@ run 2 "bad --mode" --mode galaxy "$DATA/seed_ex1_legacy.ini" pw
 run 2 "--mode without a password" --mode user "$DATA/seed_ex1_legacy.ini"
 run 2 "--check while encrypting" --check "$DATA/seed_ex1_legacy.ini" pw
 
-# ---- 0: --check on every seed example and the full fixture
+# ---- --check runs the run's own validation (issue 10): same checks, same exit code
+# The seed examples as given: no CPUU.ini beside them → 4, as a run says.
 for f in seed_ex1_legacy seed_ex2_rpc seed_ex3_ad seed_ex3_target; do
-    run 0 "--check $f" --check "$DATA/$f.ini"
-    expect "$work/out" "$DATA/$f.ini: valid" "$f summary"
+    run 4 "--check $f without CPUU.ini beside it" --check "$DATA/$f.ini"
+    expect "$work/err" "CPUU.ini $DATA/CPUU.ini: No such file" "$f: missing CPUU.ini named"
+    expect "$work/out" "$DATA/$f.ini: not valid; a run would stop before its first mailbox with exit code 4" "$f: --check says so on stdout"
 done
-expect "$work/out" "line 20: Room-1@target.domain" "summary lists target mailboxes with lines"
-run 0 "--check with --cpuu-ini" --check --cpuu-ini tests/data/cpuu/recommended.ini "$DATA/full.ini"
-expect "$work/out" "features processed: Delegates Rules" "CPUU.ini features in summary"
-expect "$work/out" "[Room One]" "CPUUCmdLine tokenized in summary"
-run 0 "seed DCPassword is foreign: warns, still valid" --check "$DATA/seed_ex1_legacy.ini"
+# Beside a CPUU.ini with Admin and an encrypted Password: the seeds' DCPassword
+# is the Windows tool's → 4 (docs/switchresmb.md), named with file:line.
+ok_dir="$work/ok"; mkdir -p "$ok_dir"
+printf '[Parameters]\nAdmin=SRC\\svc\nPassword=x\nFeatures=Delegates Rules\nSilent=1\n' >"$ok_dir/CPUU.ini"
+printf 'S3cret\n' | timeout 20 "$BIN" --set Password "$ok_dir/CPUU.ini" - >/dev/null 2>&1
+for f in seed_ex1_legacy seed_ex2_rpc seed_ex3_ad seed_ex3_target; do cp "$DATA/$f.ini" "$ok_dir/"; done
+run 4 "seed DCPassword is foreign: 4, as the run" --check "$ok_dir/seed_ex1_legacy.ini"
 expect "$work/err" "seed_ex1_legacy.ini:31: [AD] DCPassword: not in switchresmb's encrypted format" \
     "foreign DCPassword message names file:line"
-expect "$work/err" "re-encrypt it with: switchresmb $DATA/seed_ex1_legacy.ini -" "foreign: says how to fix"
+expect "$work/err" "re-encrypt it with: switchresmb $ok_dir/seed_ex1_legacy.ini -" "foreign: says how to fix"
+for f in seed_ex1_legacy seed_ex2_rpc seed_ex3_ad; do
+    printf 'Dc-pw1\n' | timeout 20 "$BIN" "$ok_dir/$f.ini" - >/dev/null 2>&1
+done
+for f in seed_ex1_legacy seed_ex2_rpc seed_ex3_ad seed_ex3_target; do
+    run 0 "--check $f with CPUU.ini and DCPassword" --check "$ok_dir/$f.ini"
+    expect "$work/out" "$ok_dir/$f.ini: valid" "$f summary"
+done
+expect "$work/out" "line 20: Room-1@target.domain" "summary lists target mailboxes with lines"
+expect "$work/out" "features processed: Delegates Rules" "the run's CPUU.ini in the summary"
+# CPUU.ini without Admin/Password: 4 in --check as in the run
+run 4 "--check with a CPUU.ini lacking Admin" --check --cpuu-ini tests/data/cpuu/recommended.ini "$ok_dir/seed_ex3_target.ini"
+expect "$work/err" "[Parameters] Admin/Password: switchresmb reads and writes switch messages" "Admin/Password named"
+# CPUUCmdLine naming -Profiles: 32 in --check as in the run
+run 32 "--check: -Profiles in CPUUCmdLine" --check --cpuu-ini "$ok_dir/CPUU.ini" "$DATA/full.ini"
+expect "$work/err" "CPUUCmdLine: -Profiles is chosen by switchresmb for each mailbox" "-Profiles named"
+sed 's/^cpuucmdline=-Profiles "Room One" "Room \$2"/cpuucmdline=-Tag "Room One" "Room $2"/' "$DATA/full.ini" >"$ok_dir/full.ini"
+printf 'Dc-pw1\n' | timeout 20 "$BIN" "$ok_dir/full.ini" - >/dev/null 2>&1
+run 0 "--check with --cpuu-ini" --check --cpuu-ini "$ok_dir/CPUU.ini" "$ok_dir/full.ini"
+expect "$work/out" "[Room One]" "CPUUCmdLine tokenized in summary"
+# Critical=SearchFolders: passed --check, then every profile failed with CSV 11
+printf '[Parameters]\nAdmin=SRC\\svc\nPassword=x\nFeatures=Delegates Rules\nCritical=SearchFolders\n' >"$work/crit.ini"
+run 4 "--check: Critical names a feature the engine lacks" --check --cpuu-ini "$work/crit.ini" "$ok_dir/seed_ex3_target.ini"
+expect "$work/err" "crit.ini:5: [Parameters] Critical: SearchFolders is not built in this engine" "unbuilt feature named"
+# the engine must be startable, as for a run
+run 64 "--check: engine missing" --check --cpuu "$work/no-cpuu" "$ok_dir/seed_ex3_target.ini"
+run 2 "--cpuu-ini without --check" --cpuu-ini "$ok_dir/CPUU.ini" "$ok_dir/seed_ex3_target.ini"
+# INI errors reach the log the spec tells admins to keep (stdout redirected)
+timeout 20 "$BIN" "$DATA/bad_sslonly.ini" >"$work/log" 2>"$work/err2" </dev/null
+expect "$work/log" "bad_sslonly.ini:8: [RPCOverHTTP] SSLOnly: expected 0 or 1, got 2" "INI error in the stdout log"
+expect "$work/err2" "bad_sslonly.ini:8: [RPCOverHTTP] SSLOnly" "and still on stderr"
+timeout 20 "$BIN" "$DATA/bad_sslonly.ini" >"$work/log" 2>&1 </dev/null
+n=$(grep -c "SSLOnly: expected" "$work/log")
+[ "$n" -eq 1 ] && ok "2>&1: the error once, not twice" || bad "2>&1: error $n times"
 
 # ---- 4: a run needs CPUU.ini (beside the file, or -INI in CPUUCmdLine)
 run 4 "run without CPUU.ini" --state-dir "$work/state" "$DATA/seed_ex3_target.ini"
@@ -85,6 +122,10 @@ expect "$work/err" "bad_both.ini:4: [Settings] LeaveTemporaryProfiles: expected 
 # ---- encrypting DCPassword
 ini="$work/SwitchResMB.ini"
 cp "$DATA/seed_ex1_legacy.ini" "$ini"; chmod 600 "$ini"
+# beside it a CPUU.ini whose Password decrypts on any host, so the DCPassword
+# alone decides the host checks below
+printf '[Parameters]\nAdmin=SRC\\svc\nPassword=x\n' >"$work/CPUU.ini"
+printf 'S3cret\n' | timeout 20 "$BIN" --mode unrestricted --set Password "$work/CPUU.ini" - >/dev/null 2>&1
 pw='Tr1cky pa$$ "word"'
 printf '%s\n' "$pw" | timeout 20 "$BIN" "$ini" - >"$work/out" 2>"$work/err"
 rc=$?
@@ -102,7 +143,7 @@ new_val=$(sed -n 's/^DCPassword=//p' "$ini")
 [ "$(stat -c %a "$ini")" = 600 ] && ok "mode 600 kept" || bad "mode changed"
 run 0 "--check after encrypting" --check "$ini"
 expect "$work/out" "DCPassword: encrypted by switchresmb, decrypts here" "decrypts on the same host"
-SR_MACHINE_ID_FILE="$work/host-b" run 0 "--check on another host" --check "$ini"
+SR_MACHINE_ID_FILE="$work/host-b" run 4 "--check on another host: 4, as the run" --check "$ini"
 expect "$work/err" "encrypted on another host" "another host is named"
 
 chmod 644 "$ini"
@@ -153,6 +194,27 @@ run 4 "encrypt into a missing file" "$work/none.ini" secret
 timeout 20 "$BIN" "$ini" - >"$work/out" 2>"$work/err" </dev/null
 rc=$?
 [ $rc -eq 2 ] && ok "empty stdin password (exit 2)" || bad "empty stdin: exit $rc"
+
+# ---- CPUU.ini's passwords: --check names the command, and the command works
+cpuu="$work/CPUU.ini"
+printf '[Parameters]\r\nAdmin=SRC\\svc\r\nPassword=PlainText1\r\nFeatures=Delegates Rules\r\n' >"$cpuu"
+chmod 600 "$cpuu"
+run 4 "--check with a clear-text CPUU.ini Password: 4, as the run" --check --cpuu-ini "$cpuu" "$ini"
+expect "$work/err" "CPUU.ini:3: [Parameters] Password: not in switchresmb's encrypted form" "clear-text Password warned"
+expect "$work/err" "encrypt it with: switchresmb --set Password $cpuu -" "the warning names the command"
+printf '%s\n' "$pw" | timeout 20 "$BIN" --set Password "$cpuu" - >"$work/out" 2>"$work/err"
+rc=$?
+[ $rc -eq 0 ] && ok "--set Password (exit 0)" || bad "--set Password: exit $rc"
+expect "$work/out" "[Parameters] Password encrypted (mode host)" "--set Password reported"
+grep -q $'^Password=srenc1:host:[^\r]*\r$' "$cpuu" && ok "Password stored, CRLF kept" || bad "Password not stored"
+grep -q $'^Admin=SRC\\\\svc\r$' "$cpuu" && ok "other lines kept" || bad "other lines changed"
+run 0 "--check after --set Password" --check --cpuu-ini "$cpuu" "$ini"
+if grep -qF "not in switchresmb's encrypted form" "$work/err"; then bad "still warned after --set"; else ok "no warning after --set"; fi
+run 2 "--set with an unknown key" --set Colour "$cpuu" -
+expect "$work/err" "--set: expected DCPassword, Password, PasswordTrg or SMTPPassword" "--set key named"
+run 2 "--set without a password" --set Password "$ini"
+run 4 "--set PasswordTrg into a file without it" --set PasswordTrg "$cpuu" secret
+expect "$work/err" "[Parameters] has no PasswordTrg line" "missing key named"
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -149,7 +149,7 @@ static int lab_start(int users, int rooms, int equipment)
     char *tsv = sr_asprintf("%s/expect.tsv", tmp_dir);
     char *envp = sr_asprintf("%s/lab.env", lab_dir);
     char *gen_argv[] = { PY, gen, "--users", u, "--rooms", r, "--equipment", e, "--seed", "7",
-                         "-o", org_path, NULL };
+                         "--unicode", "-o", org_path, NULL };
     const char *tsv_args[] = { org_path, NULL };   /* one TSV line per recipient */
     char *start_argv[] = { "bash", lab_script, "start", lab_dir, org_path, NULL };
     int ok = tu_run(gen_argv, NULL, 60000) == 0 && tu_py_to("tests/py/org_expect_ldap.py", tsv_args, tsv) == 0 &&
@@ -607,6 +607,45 @@ static void test_ambiguous(void)
     ldapdir_free(d);
 }
 
+/* Issue 10: the directory matches élodie@ to SMTP:ÉLODIE@, and so must the
+ * client when it maps answers back to keys; two objects whose addresses
+ * differ only in the case of a non-ASCII letter make the key ambiguous. */
+static void test_non_ascii_case(void)
+{
+    const rcpt *a = with_problem("non-ascii-case", 0);
+    const rcpt *b = with_problem("non-ascii-twin", 0), *c = with_problem("non-ascii-twin", 1);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+    const char *dom = strchr(a->smtp, '@');
+    char lower[512], upper[512], twin[512], twin_up[512];
+    /* U+00E9 é, U+00C9 É, U+00EB ë */
+    snprintf(lower, sizeof lower, "\xC3\xA9lodie.%.*s%s", (int)(dom - a->smtp), a->smtp, dom);
+    snprintf(upper, sizeof upper, "SMTP:\xC3\x89LODIE.%.*s%s", (int)(dom - a->smtp), a->smtp, dom);
+    snprintf(twin, sizeof twin, "zo\xC3\xAB.twin%s", dom);
+    snprintf(twin_up, sizeof twin_up, "Zo\xC3\xAB.Twin%s", dom);
+    ldapdir_opts o = base_opts();
+    ldapdir *d = open_dir(&o);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+    const char *keys[] = { lower, upper, twin, twin_up };
+    ldapdir_result out[4];
+    sr_err e;
+    CU_ASSERT_EQUAL_FATAL(ldapdir_resolve(d, keys, 4, out, &e), SR_OK);
+    if (out[0].status != LDAPDIR_FOUND)
+        fprintf(stderr, "\n%s: %s\n", lower, out[0].msg);
+    check_found(&out[0], a);
+    check_found(&out[1], a);
+    for (int i = 2; i < 4; i++) {
+        CU_ASSERT_EQUAL(out[i].status, LDAPDIR_AMBIGUOUS);
+        CU_ASSERT_EQUAL(out[i].matches, 2);
+        CU_ASSERT_PTR_NULL(out[i].rcpt);
+        if (out[i].status != LDAPDIR_AMBIGUOUS)
+            fprintf(stderr, "\n%s: status %d, %s\n", keys[i], (int)out[i].status, out[i].msg);
+    }
+    CU_ASSERT_PTR_NOT_NULL(strstr(out[2].msg, "ambiguous"));
+    ldapdir_free(d);
+}
+
 static void test_mapping_attribute(void)
 {
     const rcpt *x = plain_migrated(3), *u = unmigrated(), *nt = with_problem("no-target-address", 0);
@@ -873,6 +912,7 @@ int main(int argc, char **argv)
     CU_add_test(s, "1000 keys in <= 5 searches, cached", test_resolve_1000_in_few_searches);
     CU_add_test(s, "not found, bad keys, filter injection", test_not_found_bad_keys_and_escaping);
     CU_add_test(s, "ambiguous key (duplicate proxy)", test_ambiguous);
+    CU_add_test(s, "non-ASCII case: found, and ambiguous twins", test_non_ascii_case);
     CU_add_test(s, "custom mapping attribute, no target", test_mapping_attribute);
     CU_add_test(s, "Autodiscover SCP", test_scp);
     CU_add_test(s, "paging and size limit", test_paging_and_size_limit);

@@ -6,7 +6,8 @@
  * cannot start); the real $SR_BIN/cpuu runs when it is built.
  *
  * Organisation: orggen --rooms 60 --seed 3: room-0001..0056 are clean,
- * room-0057 has no target address, room-0058 no legacyExchangeDN.  Every case
+ * room-0057 has no target address, room-0058 no legacyExchangeDN; room-0056
+ * is in the directory but has no mailbox on the source simulator.  Every case
  * uses its own rooms (the simulators keep what earlier cases wrote), its own
  * state directory and its own profile store. */
 #include <CUnit/Basic.h>
@@ -119,8 +120,9 @@ static int suite_init(void)
                          "--unmigrated-every", "0", "-o", org, NULL };
     const char *sg[] = { "--org", org, "--side", "source", "-o", src, NULL };
     const char *tg[] = { "--org", org, "--side", "target", "-o", tgt, NULL };
+    const char *drop[] = { src, "room-0056@src.test", NULL };
     if (run_py("tests/lab/orggen.py", og) != 0 || run_py("tests/exsim/seedgen.py", sg) != 0 ||
-        run_py("tests/exsim/seedgen.py", tg) != 0) {
+        run_py("tests/exsim/seedgen.py", tg) != 0 || run_py("tests/py/seed_drop_mailbox.py", drop) != 0) {
         fprintf(stderr, "orggen/seedgen failed\n");
         return 1;
     }
@@ -298,10 +300,15 @@ static int report_has(const char *text, const char *mailbox, const char *want)
 {
     const char *r = text ? strstr(text, "==== switchresmb report") : NULL;
     char key[300];
-    snprintf(key, sizeof key, "  %s ", mailbox);
-    const char *l = r ? strstr(r, key) : NULL;
+    snprintf(key, sizeof key, "  %s", mailbox);
+    const char *l = r;
+    size_t kl = strlen(key);
+    while (l && (l = strstr(l, key)) && l[kl] != ' ' && l[kl] != '\n')
+        l += kl;
     if (!l)
         return 0;
+    if (l[kl] == '\n')   /* a long key stands on its own line; the row follows */
+        l += kl + 1;
     size_t len = strcspn(l, "\n");
     char *line = strndup(l, len);
     int ok = strstr(line, want) != NULL;
@@ -457,6 +464,12 @@ static void test_from_directory_and_rerun(void)
     int rc = case_run(&c, g_fake, "ok", NULL);
     CU_ASSERT_EQUAL(rc, 1);
     CU_ASSERT_TRUE(report_has(c.text, legacy_of(1), "DONE"));
+    /* a legacyDN longer than the mailbox column stands on its own line, and
+     * the row under it keeps the state column where the header puts it */
+    char *row = sr_asprintf("  %s\n%*sDONE", legacy_of(1), 47, "");
+    CU_ASSERT_PTR_NOT_NULL(strstr(c.text, row));
+    CU_ASSERT_PTR_NOT_NULL(strstr(c.text, "  mailbox                                      state"));
+    free(row);
     CU_ASSERT_TRUE(report_has(c.text, ROOM(2), "DONE"));
     CU_ASSERT_TRUE(report_has(c.text, ROOM(3), "DONE"));
     CU_ASSERT_TRUE(report_has(c.text, "missing-room@src.test", "FAILED"));
@@ -644,6 +657,7 @@ static void test_dry_run(void)
     case_init(&c);
     c.smtp[0] = ROOM(15);
     c.smtp[1] = ROOM(57);   /* no target address in the directory */
+    c.smtp[2] = ROOM(56);   /* in the directory, not on Exchange (issue 10) */
     c.switch_section = 1;
     case_write(&c);
     const char *dry[] = { "--dry-run", NULL };
@@ -651,6 +665,14 @@ static void test_dry_run(void)
     CU_ASSERT_EQUAL(rc, 1);
     CU_ASSERT_TRUE(report_has(c.text, ROOM(15), "would create the switch message -> room-0015@tgt.test"));
     CU_ASSERT_TRUE(report_has(c.text, ROOM(57), "no target address"));
+    /* it said "would create ... would update", and the run then failed on it */
+    CU_ASSERT_TRUE(report_has(c.text, ROOM(56), "would fail: source mailbox not opened"));
+    CU_ASSERT_FALSE(report_has(c.text, ROOM(56), "would update"));
+    /* the summary counts the FAILED rows (it said 0 failed) */
+    CU_ASSERT_PTR_NOT_NULL(strstr(c.text, "3 mailbox(es): 0 processed now, 0 done in earlier runs, "
+                                          "2 failed"));
+    if (!strstr(c.text, "2 failed"))
+        fprintf(stderr, "\n%s\n", c.text);
     assert_target(ROOM(15), "");
     char *log = fake_log(&c);
     CU_ASSERT_EQUAL(log[0], '\0');
@@ -658,6 +680,46 @@ static void test_dry_run(void)
     char **names = NULL;
     CU_ASSERT_EQUAL(temp_profiles(&c), 0);
     (void)names;
+    case_free(&c);
+}
+
+/* Issue 10: one mailbox listed by legacyDN in [Mailboxes] and by address in
+ * [MailboxesSMTP] (and by a secondary smtp: proxy) was processed twice, the
+ * second failing; now once, the others reported as duplicates without bit 1,
+ * also on a rerun. */
+static void test_duplicate_entries(void)
+{
+    ccase c;
+    case_init(&c);
+    c.legacy[0] = legacy_of(20);
+    c.smtp[0] = ROOM(21);
+    c.smtp[1] = ROOM(20);          /* the [Mailboxes] object again */
+    c.smtp[2] = "room.0020@src.test";   /* its secondary smtp: proxy */
+    c.switch_section = 1;
+    case_write(&c);
+    int rc = case_run(&c, g_fake, "ok", NULL);
+    CU_ASSERT_EQUAL(rc, 0);
+    if (rc != 0)
+        fprintf(stderr, "\n%s\n", c.text);
+    CU_ASSERT_TRUE(report_has(c.text, legacy_of(20), "DONE"));
+    CU_ASSERT_TRUE(report_has(c.text, ROOM(21), "DONE"));
+    CU_ASSERT_TRUE(report_has(c.text, ROOM(20), "DUPLICATE"));
+    CU_ASSERT_TRUE(report_has(c.text, ROOM(20), "exit 0 "));
+    CU_ASSERT_TRUE(report_has(c.text, ROOM(20), "[MailboxesSMTP] line 21: the same directory "
+                                                "object as [Mailboxes] line 18 ("));
+    CU_ASSERT_TRUE(report_has(c.text, "room.0020@src.test", "DUPLICATE"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(c.text, "2 duplicate(s) not processed again"));
+    char *log = fake_log(&c);
+    CU_ASSERT_EQUAL(count_sub(log, "-Profiles {"), 4);   /* update + cleanup, two mailboxes */
+    free(log);
+    assert_target(ROOM(20), TROOM(20));
+    /* a rerun: the DONE entry still claims the object */
+    rc = case_run(&c, g_fake, "ok", NULL);
+    CU_ASSERT_EQUAL(rc, 0);
+    CU_ASSERT_TRUE(report_has(c.text, ROOM(20), "DUPLICATE"));
+    log = fake_log(&c);
+    CU_ASSERT_EQUAL(count_sub(log, "-Profiles {"), 4);
+    free(log);
     case_free(&c);
 }
 
@@ -872,7 +934,7 @@ static void test_crash_after_action_real_engine(void)
     char cpuu[512];
     snprintf(cpuu, sizeof cpuu, "%s/cpuu", tu_bin());
     CU_ASSERT_TRUE_FATAL(tu_exists(cpuu));
-    static const int rooms[] = { 55, 56, 59, 60 };   /* 57, 58: the lab's deliberate faults */
+    static const int rooms[] = { 28, 29, 59, 60 };   /* free; 56: no mailbox, 57, 58: faults */
     for (int n = 3; n <= 6; n++) {
         int room = rooms[n - 3];
         ccase c;
@@ -1102,6 +1164,7 @@ int main(void)
     CU_add_test(s, "engine outcomes -> exit bits", test_engine_outcomes);
     CU_add_test(s, "profile creation bits 8/16", test_profile_bits);
     CU_add_test(s, "--dry-run writes nothing", test_dry_run);
+    CU_add_test(s, "one mailbox under two keys: processed once", test_duplicate_entries);
     CU_add_test(s, "--mapping-attr names the target attribute", test_mapping_attr);
     CU_add_test(s, "crash at journal write N, resume", test_crash_resume);
     CU_add_test(s, "20 mailboxes: bounded LDAP/EWS", test_bounded_requests);

@@ -70,6 +70,7 @@ def generate(args):
             r["source"]["target_address"] = "SMTP:" + r["target"]["smtp"]
         recipients.append(r)
     add_problems(recipients, args)
+    add_unicode(recipients, args)
     accounts = [
         {"side": s, "name": "admin", "upn": f"admin@{sd['domain']}",
          "password": f"Adm1n-{s}-{args.seed}!", "token": f"tok-{s}-{rng.getrandbits(64):016x}",
@@ -98,6 +99,21 @@ def add_problems(recipients, args):
         d["problems"].append("no-target-address")
 
 
+def add_unicode(recipients, args):
+    """Addresses whose letters differ only in non-ASCII case (issue 10): the
+    directory compares them case-insensitively, so must the client."""
+    if not args.unicode or len(recipients) < 7:
+        return
+    a, b, c = recipients[0], recipients[1], recipients[2]
+    dom = a["source"]["smtp"].split("@")[1]
+    a["source"]["proxies"].append(f"smtp:\u00c9LODIE.{a['sam']}@{dom}")   # ÉLODIE
+    a["problems"].append("non-ascii-case")
+    b["source"]["proxies"].append(f"smtp:zo\u00eb.twin@{dom}")            # zoë
+    c["source"]["proxies"].append(f"smtp:ZO\u00cb.TWIN@{dom}")            # ZOË
+    for r in (b, c):
+        r["problems"].append("non-ascii-twin")
+
+
 def main(argv):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--users", type=int, default=10)
@@ -112,6 +128,9 @@ def main(argv):
                    help="every Nth recipient carries an X500 proxy from an earlier migration (0: none)")
     p.add_argument("--no-problems", dest="problems", action="store_false",
                    help="do not add the deliberate faults")
+    p.add_argument("--unicode", action="store_true",
+                   help="add addresses that differ only in non-ASCII case (tags non-ascii-case, "
+                        "non-ascii-twin)")
     p.add_argument("-o", "--output", default="-")
     args = p.parse_args(argv)
     doc = json.dumps(generate(args), indent=1, sort_keys=True) + "\n"

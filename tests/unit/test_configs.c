@@ -406,7 +406,7 @@ static void test_resmb_cmdline_errors(void)
     expect_resmb_error("cmd.ini", "[Settings]\nCPUUCmdLine=-Profiles \"Room One\nSrcExchServer=\n" SMTP1,
                        SR_E_CMDLINE, 2, "[Settings] CPUUCmdLine: unbalanced double quote");
     /* an INI error and a command line error: both counted, both exit bits */
-    char *p = write_tmp("both.ini", "[Settings]\nCPUUCmdLine=a 'b\nSrcExchServer=\n"
+    char *p = write_tmp("both.ini", "[Settings]\nCPUUCmdLine=a \"b\nSrcExchServer=\n"
                                     "LeaveTemporaryProfiles=yes\n" SMTP1);
     sr_err e;
     cfg_diag d;
@@ -467,23 +467,31 @@ static void test_tokenize(void)
     expect_tokens("   \t ", 0, NULL);
     expect_tokens("-Silent", 1, (const char *[]){ "-Silent" });
     expect_tokens("  a   b\tc ", 3, (const char *[]){ "a", "b", "c" });
-    expect_tokens("'a b' \"c d\"", 2, (const char *[]){ "a b", "c d" });
-    expect_tokens("'' \"\"", 2, (const char *[]){ "", "" });
-    expect_tokens("a'b'\"c\"d", 1, (const char *[]){ "abcd" });
-    expect_tokens("'it''s' '\\n'", 2, (const char *[]){ "its", "\\n" });
-    expect_tokens("\"say \\\"hi\\\" \\\\ \\$HOME \\n\"", 1,
-                  (const char *[]){ "say \"hi\" \\ $HOME \\n" });
-    expect_tokens("a\\ b \\'c\\\" \\\\", 3, (const char *[]){ "a b", "'c\"", "\\" });
-    expect_tokens("-Log 'C:\\Logs\\cpuu #H.log'", 2, (const char *[]){ "-Log", "C:\\Logs\\cpuu #H.log" });
-    expect_tokens("'a|b;c&d>e$f'", 1, (const char *[]){ "a|b;c&d>e$f" });
+    /* Windows: single quotes and shell operators are ordinary characters */
+    expect_tokens("'a b' \"c d\"", 3, (const char *[]){ "'a", "b'", "c d" });
+    expect_tokens("a|b;c&d>e$f `id`", 2, (const char *[]){ "a|b;c&d>e$f", "`id`" });
+    expect_tokens("\"\" x", 2, (const char *[]){ "", "x" });
+    /* backslashes are literal unless a double quote follows */
+    expect_tokens("-INI C:\\CPUU\\CPUU.ini", 2, (const char *[]){ "-INI", "C:\\CPUU\\CPUU.ini" });
+    expect_tokens("\\\\server\\share\\ a\\\\b", 2,
+                  (const char *[]){ "\\\\server\\share\\", "a\\\\b" });
+    expect_tokens("abc\\", 1, (const char *[]){ "abc\\" });
+    /* 2n backslashes + quote: n backslashes, the quote delimits */
+    expect_tokens("a\\\\\"b c\" d", 2, (const char *[]){ "a\\b c", "d" });
+    expect_tokens("\"C:\\x y\\\\\" z", 2, (const char *[]){ "C:\\x y\\", "z" });
+    /* 2n+1 backslashes + quote: n backslashes and a literal quote */
+    expect_tokens("a\\\"b", 1, (const char *[]){ "a\"b" });
+    expect_tokens("a\\\\\\\"b c", 2, (const char *[]){ "a\\\"b", "c" });
+    /* quotes inside an argument */
+    expect_tokens("-Log\"C:\\Logs\\cpuu #H.log\"x y", 2,
+                  (const char *[]){ "-LogC:\\Logs\\cpuu #H.logx", "y" });
+    /* "" inside a quoted part: a literal quote that ends the part */
+    expect_tokens("\"a\"\"b\"", 1, (const char *[]){ "a\"b" });
+    expect_tokens("\"a\"\"b c", 2, (const char *[]){ "a\"b", "c" });
+    expect_tokens("\"\"\"a\"\"\" x", 2, (const char *[]){ "\"a\"", "x" });
     expect_token_error("\"abc", "unbalanced double quote (opened at column 1)");
-    expect_token_error("x 'abc", "unbalanced single quote (opened at column 3)");
-    expect_token_error("abc\\", "backslash at the end");
-    expect_token_error("a | b", "shell syntax '|' at column 3");
-    expect_token_error("a; rm -rf /", "shell syntax ';'");
-    expect_token_error("$(id)", "shell syntax '$'");
-    expect_token_error("`id`", "shell syntax '`'");
-    expect_token_error("a > b", "shell syntax '>'");
+    expect_token_error("-Profiles \"Room One", "unbalanced double quote (opened at column 11)");
+    expect_token_error("a\nb", "line break at column 2");
 }
 
 /* ---- CPUU.ini ------------------------------------------------------------------ */
@@ -544,9 +552,24 @@ static void test_cpuu_recommended_and_defaults(void)
 static void test_cpuu_full(void)
 {
     cfg_diag d;
+    log_reset();
     cfg_cpuu *c = load_cpuu_fixture("cpuu/full.ini", &d);
     CU_ASSERT_PTR_NOT_NULL_FATAL(c);
-    CU_ASSERT_EQUAL(d.warnings, 0);
+    /* the two passwords are the Windows wizard's form: each warned, naming
+     * the command that encrypts it */
+    CU_ASSERT_EQUAL(d.warnings, 2);
+    CU_ASSERT_TRUE(log_has("full.ini:6: [Parameters] Password: not in switchresmb's encrypted "
+                           "form (clear text, or encrypted by the Windows wizard); encrypt it "
+                           "with: switchresmb --set Password "));
+    CU_ASSERT_TRUE(log_has("full.ini:8: [Parameters] PasswordTrg: not in"));
+    /* accepted without effect: said so, with the reason */
+    CU_ASSERT_TRUE(log_has("[Parameters] BackupOST: not applicable on Linux: there is no Outlook"));
+    CU_ASSERT_TRUE(log_has("[Parameters] StopProcesses: not applicable on Linux"));
+    CU_ASSERT_TRUE(log_has("[Parameters] CreateRegFileForOSTRecovery: not applicable on Linux"));
+    CU_ASSERT_TRUE(log_has("[Parameters] UseTargetOST: not applicable on Linux"));
+    CU_ASSERT_TRUE(log_has("[Parameters] AskSourceCredentialsOnly: ignored: "));
+    CU_ASSERT_TRUE(log_has("[Parameters] RemoveJunkEmailMessages: ignored: "));
+    CU_ASSERT_TRUE(log_has("[Parameters] Log: ignored: the engine reads it from its command line"));
     CU_ASSERT_STRING_EQUAL(c->admin, "SOURCE\\SvcCpuu");
     CU_ASSERT_STRING_EQUAL(c->password, "7F3A62CD00FC1DDDCD");
     CU_ASSERT_STRING_EQUAL(c->admin_trg, "svc-cpuu@target.example");
@@ -559,7 +582,7 @@ static void test_cpuu_full(void)
     CU_ASSERT_EQUAL(c->skip, CFG_FSET(CFG_F_NICKS) | CFG_FSET(CFG_F_PUBLICFAV));
     CU_ASSERT_EQUAL(c->effective, CFG_FSET_PROCESSABLE & ~c->skip);
     CU_ASSERT_EQUAL(c->critical,
-                    CFG_FSET(CFG_F_RULES) | CFG_FSET(CFG_F_CONTAB) | CFG_FSET(CFG_F_ACTIVITIES));
+                    CFG_FSET(CFG_F_RULES) | CFG_FSET(CFG_F_SHORTCUTS) | CFG_FSET(CFG_F_ACTIVITIES));
     CU_ASSERT_EQUAL(c->remove, CFG_FSET(CFG_F_NICKS));
     int flags[] = { c->remove_junk_email_messages, c->process_offline_profiles, c->keep_ost,
                     c->backup_ost, c->create_reg_file_for_ost_recovery, c->use_target_ost,
@@ -688,6 +711,64 @@ static void test_cpuu_smtp_keys(void)
     expect_cpuu_error("smtpfrom.ini", NOTIF "From=Admin <a@b.c>\n", 3, "From: 'Admin <a@b.c>' is not a bare");
     expect_cpuu_error("smtpaddr.ini", "[Admin notification]\nSMTPAddress=a@b.c,x@y.z\n", 1,
                       "must be a bare address");
+}
+
+/* Issue 10: Critical=SearchFolders passed and then every profile failed with
+ * CSV 11; a feature the engine has not built is an error naming it. */
+static void test_cpuu_unbuilt_feature(void)
+{
+    expect_cpuu_error("crit.ini", PARAMS "Features=Delegates Rules\nCritical=SearchFolders\n", 3,
+                      "[Parameters] Critical: SearchFolders is not built in this engine");
+    expect_cpuu_error("feat.ini", PARAMS "Features=Rules CONTAB\n", 2,
+                      "[Parameters] Features: CONTAB is not built in this engine");
+    log_reset();
+    char *p = write_tmp("skip.ini", PARAMS "Skip=SRS Nicks\n");
+    sr_err e;
+    cfg_cpuu *c = cfg_cpuu_load(p, NULL, &e);
+    CU_ASSERT_PTR_NOT_NULL(c);
+    CU_ASSERT_TRUE(log_has("skip.ini:2: [Parameters] Skip: SRS is not built in this engine; "
+                           "skipping it changes nothing"));
+    cfg_cpuu_free(c);
+    free(p);
+}
+
+/* Issue 10: keys that do nothing here are said so; a management parameter
+ * written into CPUU.ini does not change the engine's mode; ';' between
+ * domains is refused; a comment after a host name is part of it. */
+static void test_cpuu_ignored_and_refused(void)
+{
+    log_reset();
+    cfg_diag d;
+    char *p = write_tmp("mgmt.ini", PARAMS "Cleanup=1\nUndoAll=1\nColour=blue\n");
+    sr_err e;
+    cfg_cpuu *c = cfg_cpuu_load(p, &d, &e);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+    CU_ASSERT_TRUE(log_has("mgmt.ini:2: [Parameters] Cleanup: ignored: the engine's mode (update, "
+                           "rollback, cleanup) comes from its command line only (-Cleanup)"));
+    CU_ASSERT_TRUE(log_has("mgmt.ini:3: [Parameters] UndoAll: ignored: "));
+    CU_ASSERT_TRUE(log_has("mgmt.ini:4: [Parameters] Colour: unknown parameter; ignored"));
+    CU_ASSERT_EQUAL(d.warnings, 1);
+    CU_ASSERT_EQUAL(c->cleanup, 1); /* kept for the record; the engine's mode ignores it */
+    cfg_cpuu_free(c);
+    free(p);
+    expect_cpuu_error("fqdn.ini", PARAMS "ProcessedDomainsFQDNs=src.test;tgt.test\n", 2,
+                      "[Parameters] ProcessedDomainsFQDNs: 'src.test;tgt.test' holds ';'; "
+                      "separate domain names with blanks only");
+    expect_cpuu_error("fqdn2.ini", PARAMS "ProcessedDomainsFQDNs=src.test, tgt.test\n", 2,
+                      "holds ','");
+    /* and in SwitchResMB.ini */
+    log_reset();
+    p = write_tmp("hash.ini", "[Settings]\nCPUUCmdLine=\nSrcExchServer=\n[AD]\n"
+                              "DCName=dc1.src.test   # the old one\nDCAccount=a\nDCPassword=x\n"
+                              SMTP1);
+    cfg_resmb *r = cfg_resmb_load(p, &d, &e);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+    CU_ASSERT_STRING_EQUAL(r->ad.dc_name, "dc1.src.test   # the old one");
+    CU_ASSERT_TRUE(log_has("hash.ini:5: [AD] DCName: 'dc1.src.test   # the old one' holds '#'"));
+    cfg_resmb_free(r);
+    free(p);
+    expect_resmb_error("hash2.ini", SETTINGS "[MailboxesSMTP]\nroom-1@src.test ; old\n",
+                       SR_E_CONFIG, 5, "a comment after an address is part of the line");
 }
 
 static void test_cpuu_skip_all_and_alias(void)
@@ -899,7 +980,7 @@ static void test_rewrite_dcpassword(void)
     char *stored = NULL;
     sr_err e;
     CU_ASSERT_EQUAL_FATAL(cfg_secret_encrypt("Pa55 word", CFG_ENC_HOST, &stored, &e), SR_OK);
-    CU_ASSERT_EQUAL_FATAL(cfg_resmb_set_dcpassword(p, stored, &e), SR_OK);
+    CU_ASSERT_EQUAL_FATAL(cfg_set_stored_secret(p, "DCPassword", stored, &e), SR_OK);
     size_t len = 0;
     char *after = sr_read_file(p, 1 << 20, &len, &e);
     CU_ASSERT_PTR_NOT_NULL_FATAL(after);
@@ -929,7 +1010,7 @@ static void expect_rewrite_error(const char *name, const char *text, const char 
 {
     char *p = write_tmp(name, text);
     sr_err e;
-    CU_ASSERT_EQUAL(cfg_resmb_set_dcpassword(p, "srenc1:host:AAAA", &e), SR_E_CONFIG);
+    CU_ASSERT_EQUAL(cfg_set_stored_secret(p, "DCPassword", "srenc1:host:AAAA", &e), SR_E_CONFIG);
     CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, p));
     CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, what));
     char *now = sr_read_file(p, 4096, NULL, &e);
@@ -947,9 +1028,9 @@ static void test_rewrite_errors(void)
                          "appears 2 times");
     sr_err e;
     char *missing = sr_asprintf("%s/nope.ini", tmpdir);
-    CU_ASSERT_EQUAL(cfg_resmb_set_dcpassword(missing, "x", &e), SR_E_CONFIG);
+    CU_ASSERT_EQUAL(cfg_set_stored_secret(missing, "DCPassword", "x", &e), SR_E_CONFIG);
     CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "nope.ini"));
-    CU_ASSERT_EQUAL(cfg_resmb_set_dcpassword(missing, "a\nb", &e), SR_E_INVALID);
+    CU_ASSERT_EQUAL(cfg_set_stored_secret(missing, "DCPassword", "a\nb", &e), SR_E_INVALID);
     free(missing);
 }
 
@@ -1008,6 +1089,9 @@ int main(void)
     CU_add_test(s, "every CPUU.ini parameter", test_cpuu_full);
     CU_add_test(s, "CPUU.ini errors name file:line", test_cpuu_errors);
     CU_add_test(s, "[Admin notification] SMTP relay keys", test_cpuu_smtp_keys);
+    CU_add_test(s, "CPUU.ini: a feature the engine lacks is an error", test_cpuu_unbuilt_feature);
+    CU_add_test(s, "CPUU.ini: ignored keys said so, ';' refused, inline '#'",
+                test_cpuu_ignored_and_refused);
     CU_add_test(s, "Skip=All, [Notification] alias, warnings", test_cpuu_skip_all_and_alias);
     CU_add_test(s, "feature table", test_feature_table);
     CU_add_test(s, "notification templates", test_notification_expand);
