@@ -202,6 +202,12 @@ rc=$?
 check "input ends mid-way: exit 2, says so, nothing written" \
     "[ $rc -eq 2 ] && grep -q 'input ended' '$work/short.err' && [ ! -e '$work/short' ]"
 
+printf '%s\n' '[["Logon [", "manual"], ["Account", "SRC\\x"], ["Password: ", "\u0003"]]' >"$work/intr.json"
+PTY_REPORT_ECHO=1 timeout 60 $PY tests/integration/pty_drive.py "$work/tty4.txt" "$work/intr.json" -- \
+    "$CFG" --new --out "$work/intr" >/dev/null 2>"$work/intr.err"
+check "Ctrl-C at a password prompt: the terminal gets its echo back, nothing written" \
+    "grep -q 'pty_drive: echo=on' '$work/intr.err' && [ ! -e '$work/intr' ]"
+
 # ---- 5. wrong command lines ----------------------------------------------------------------
 expect_usage() {  # name message-part args...  (logon current: nothing else is missing)
     local name=$1 what=$2; shift 2
