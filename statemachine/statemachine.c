@@ -376,7 +376,9 @@ sr_code sm_foreach_info(sm_journal *j, const sm_def *def, int (*fn)(const sm_inf
         " (SELECT ts FROM log WHERE object = o.object AND phase = 'end' ORDER BY seq DESC LIMIT 1),"
         " (SELECT detail FROM log WHERE object = o.object AND detail IS NOT NULL"
         "  ORDER BY seq DESC LIMIT 1),"
-        " (SELECT count(*) FROM log WHERE object = o.object AND phase = 'begin' AND state = ?1)"
+        " (SELECT count(*) FROM log WHERE object = o.object AND phase = 'begin' AND state = ?1),"
+        " (SELECT ts FROM log WHERE object = o.object AND phase = 'begin' AND state = ?1"
+        "  ORDER BY seq DESC LIMIT 1)"
         " FROM objects o ORDER BY o.id";
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(j->db, sql, -1, &st, NULL) != SQLITE_OK)
@@ -393,6 +395,7 @@ sr_code sm_foreach_info(sm_journal *j, const sm_def *def, int (*fn)(const sm_inf
             .last_time = (const char *)sqlite3_column_text(st, 5),
             .last_error = (const char *)sqlite3_column_text(st, 6),
             .attempts = (unsigned)sqlite3_column_int(st, 7),
+            .started = (const char *)sqlite3_column_text(st, 8),
         };
         if (fn(&in, arg))
             break;

@@ -92,6 +92,7 @@ typedef struct sm_info {
     unsigned exit_bits;
     int last_from, last_to;     /* the last finished transition; -1 when none */
     const char *last_time;      /* its time, "YYYY-mm-ddTHH:MM:SS.sssZ" (UTC); NULL when none */
+    const char *started;        /* when it last set off from def->initial_state; NULL when never */
     const char *last_error;     /* the latest error an action recorded; NULL when none */
     unsigned attempts;          /* times it set off from def->initial_state */
 } sm_info;

@@ -129,6 +129,7 @@ r = m["room-0001@src.test"]
 assert r["state"] == "DONE" and r["section"] == "MailboxesSMTP" and r["line"] > 0, r
 assert r["target"].endswith("@tgt.test") and r["legacy_dn"].startswith("/o="), r
 assert r["display_name"].startswith("<script>"), r
+assert r["started"] <= r["finished"] and r["finished"].endswith("Z"), r
 rows = list(csv.DictReader(open(sys.argv[2], newline="")))
 assert len(rows) == 4, rows
 c = {x["key"]: x for x in rows}
@@ -136,7 +137,7 @@ assert c["room-0002@src.test"]["display_name"].startswith("'=HYPERLINK"), c["roo
 assert c["room-0001@src.test"]["display_name"].startswith("<script>")
 print("ok")
 EOF
-check "JSON: totals, exit bits, per mailbox key/line/section/legacy DN/target/state/reason" \
+check "JSON: totals, exit bits, per mailbox key/line/section/legacy DN/target/state/reason/timings" \
     "grep -qx ok '$work/py.out'"
 grep -qx ok "$work/py.out" || cat "$work/py.out"
 check "the HTML is self-contained (no src= or href= to fetch)" \
