@@ -98,7 +98,7 @@ tests: check-tests all $(ALL_TESTS)
 # Every listed test file exists, and every test file is listed.
 TEST_MISSING  := $(filter-out $(wildcard $(TEST_FILES) $(TEST_SCRIPTS)),$(TEST_FILES) $(TEST_SCRIPTS))
 TEST_UNLISTED := $(filter-out $(TEST_FILES) $(TEST_SCRIPTS), \
-    $(wildcard tests/*/test_*.c tests/*/*/test_*.c tests/integration/*.sh))
+    $(wildcard tests/*/test_*.c tests/*/*/test_*.c tests/integration/*.sh tests/e2e/*.sh))
 check-tests:
 	@$(if $(TEST_MISSING),echo "tests/tests.mk lists files that do not exist: $(TEST_MISSING)" >&2;) \
 	 $(if $(TEST_UNLISTED),echo "test files not listed in tests/tests.mk: $(TEST_UNLISTED)" >&2;) \

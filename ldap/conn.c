@@ -14,7 +14,8 @@
 #include <time.h>
 #include <unistd.h>
 
-enum { DEF_CONNECT_MS = 5000, DEF_OP_MS = 15000, DEF_PAGE = 500, DEF_BATCH = 250 };
+enum { DEF_CONNECT_MS = 5000, DEF_OP_MS = 15000, DEF_PAGE = 500, DEF_BATCH = 250,
+       DEF_MAX_PAGES = 100000 };
 typedef enum { MODE_LDAPS, MODE_STARTTLS, MODE_PLAIN } tls_mode;
 
 static struct timeval tv_of(int ms)
@@ -430,6 +431,7 @@ sr_code ldapdir_connect(const ldapdir_opts *o, ldapdir **out, sr_err *err)
                                                                     : LDAPDIR_DEFAULT_MAPPING_ATTR);
     d->op_timeout_ms = o->op_timeout_ms > 0 ? o->op_timeout_ms : DEF_OP_MS;
     d->page_size = o->page_size == 0 ? DEF_PAGE : o->page_size;
+    d->max_pages = o->max_pages > 0 ? o->max_pages : DEF_MAX_PAGES;
     d->batch_size = o->batch_size > 0 ? o->batch_size : DEF_BATCH;
     sr_code rc = SR_E_NOMEM;
     if (!d->dc || !d->mapping_attr)

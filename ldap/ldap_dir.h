@@ -56,6 +56,8 @@ typedef struct ldapdir_opts {
     int connect_timeout_ms;    /* 0: 5000 — TCP connect and TLS handshake */
     int op_timeout_ms;         /* 0: 15000 — every bind / search / page */
     int page_size;             /* 0: 500 (AD's MaxPageSize is 1000); <0: no paging */
+    int max_pages;             /* pages per search; 0: 100000 (a server whose cookie
+                                  never ends cannot keep us forever) */
     int batch_size;            /* keys OR-ed into one filter; 0: 250 */
     int chase_referrals;       /* 0 (default): referrals are not followed */
 } ldapdir_opts;
@@ -93,7 +95,10 @@ struct berval **ldapdir_entry_values(const ldapdir_entry *e, const char *name, s
 /* Subtree search under base with the paged results control (RFC 2696),
  * page after page until the server's cookie is empty.  filter must already be
  * escaped (ldapdir_filter_escape).  A dropped connection → SR_E_CONNECT; a
- * server size limit (paging refused or disabled) → SR_E_LIMIT. */
+ * server size limit (paging refused or disabled) → SR_E_LIMIT; more pages than
+ * max_pages → SR_E_LIMIT (the entries of the pages read were delivered).
+ * When cb stops the search, no further page is asked for and the server's
+ * cookie is released (a page request of size 0, RFC 2696's abandon): SR_OK. */
 sr_code ldapdir_search(ldapdir *d, const char *base, const char *filter,
                        const char *const *attrs, ldapdir_entry_cb cb, void *ctx,
                        sr_err *err);

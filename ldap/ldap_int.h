@@ -32,7 +32,7 @@ struct ldapdir {
     char *dc;                /* as given, for messages */
     char *uri;
     char *base, *config_base, *mapping_attr;
-    int op_timeout_ms, page_size, batch_size;
+    int op_timeout_ms, page_size, max_pages, batch_size;
     int connect_timeout_ms;
     ldap_conncb conncb;      /* tracks the socket (LDAP_OPT_CONNECT_CB) */
     /* Connect watchdog: libldap's LDAPS handshake ignores the network timeout

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <time.h>
 
-enum { MAX_VALSETS = 16, MAX_PAGES = 100000 };
+enum { MAX_VALSETS = 16 };
 
 struct ldapdir_entry {
     LDAP *ld;
@@ -88,14 +88,36 @@ static int page_result(ldapdir *d, LDAPMessage *msg, struct berval **cookie)
     return rc;
 }
 
-/* Send one page request and stream its entries; rc is the page's LDAP code. */
-static sr_code one_page(ldapdir *d, const char *base, const char *filter, char **attrs,
+/* The paged results control (RFC 2696) asking for size entries.  libldap
+ * refuses size 0, the RFC's way to abandon a paged search: encoded here. */
+static int page_control(LDAP *ld, int size, struct berval *cookie, LDAPControl **out)
+{
+    if (size > 0)
+        return ldap_create_page_control(ld, size, cookie, 0, out);
+    BerElement *ber = ber_alloc_t(LBER_USE_DER);
+    if (!ber)
+        return LDAP_NO_MEMORY;
+    struct berval empty = { 0, "" }, val;
+    int rc = LDAP_ENCODING_ERROR;
+    if (ber_printf(ber, "{iO}", (ber_int_t)0, cookie ? cookie : &empty) != -1 &&
+        ber_flatten2(ber, &val, 0) == 0)
+        rc = ldap_control_create(LDAP_CONTROL_PAGEDRESULTS, 0, &val, 1, out);
+    ber_free(ber, 1);
+    return rc;
+}
+
+/* Send one page request of size entries (<0: no paging control) and stream
+ * its entries.  Once cb has stopped, the rest of the page (at most size
+ * entries) is read and dropped, for the page's cookie: the caller releases it.
+ * (An LDAP Abandon of the page would lose it: slapd then refuses the release,
+ * "paged results cookie is invalid or old".) */
+static sr_code one_page(ldapdir *d, const char *base, const char *filter, char **attrs, int size,
                         struct berval **cookie, ldapdir_entry_cb cb, void *ctx, int *stopped,
                         sr_err *err)
 {
     LDAPControl *pctrl = NULL, *sctrls[2] = { NULL, NULL };
-    if (d->page_size > 0) {
-        int rc = ldap_create_page_control(d->ld, d->page_size, *cookie, 0, &pctrl);
+    if (size >= 0) {
+        int rc = page_control(d->ld, size, *cookie, &pctrl);
         if (rc != LDAP_SUCCESS)
             return ldapdir__ldap_err(d, rc, "create paged results control", err);
         sctrls[0] = pctrl;
@@ -148,19 +170,38 @@ static sr_code one_page(ldapdir *d, const char *base, const char *filter, char *
     }
 }
 
+/* Tell the server we want no more pages of the search that cookie continues:
+ * a page request of size 0 with it (RFC 2696), so its state is freed now, not
+ * when the connection closes (AD keeps a few per connection).  The request
+ * must repeat the search's filter and attributes (Samba refuses it otherwise). */
+static void release_cookie(ldapdir *d, const char *base, const char *filter, char **attrs,
+                           struct berval **cookie)
+{
+    int stopped = 1;   /* a server that still sends entries: none delivered */
+    sr_err e;
+    if (one_page(d, base, filter, attrs, 0, cookie, NULL, NULL, &stopped, &e) != SR_OK)
+        sr_log(SR_LOG_DEBUG, d->dc, "releasing a paged search: %s", e.msg);
+}
+
 sr_code ldapdir_search(ldapdir *d, const char *base, const char *filter,
                        const char *const *attrs, ldapdir_entry_cb cb, void *ctx, sr_err *err)
 {
     if (d->broken)
         return sr_err_set(err, SR_E_CONNECT, "DC %s: connection lost earlier; reconnect", d->dc);
     struct berval *cookie = NULL;
-    int stopped = 0;
-    sr_code rc = SR_OK;
-    for (int page = 0; page < MAX_PAGES; page++) {
-        rc = one_page(d, base, filter, (char **)attrs, &cookie, cb, ctx, &stopped, err);
-        if (rc != SR_OK || !cookie || d->page_size <= 0 || stopped)
-            break;
-    }
+    int stopped = 0, pages = 0, size = d->page_size > 0 ? d->page_size : -1;
+    sr_code rc;
+    do {
+        rc = one_page(d, base, filter, (char **)attrs, size, &cookie, cb, ctx, &stopped, err);
+        pages++;
+    } while (rc == SR_OK && cookie && !stopped && pages < d->max_pages);
+    int capped = rc == SR_OK && cookie && !stopped;
+    if (rc == SR_OK && cookie)   /* stopped by cb, or at the cap: the server may let go */
+        release_cookie(d, base, filter, (char **)attrs, &cookie);
     ber_bvfree(cookie);
+    if (capped)
+        return sr_err_set(err, SR_E_LIMIT, "DC %s: search under %s: more than %d pages of %d "
+                          "entries; stopped (results incomplete)", d->dc, base, d->max_pages,
+                          d->page_size);
     return rc;
 }

@@ -7,8 +7,12 @@
 #                     first; -lcunit is added for you.
 #   a script:         TEST_SCRIPTS += tests/integration/NAME.sh
 #                     run with bash; it ends with "N passed, N failed".
-# A listed file that does not exist, or a tests/*/test_*.c or
-# tests/integration/*.sh that is not listed, stops `make tests` (check-tests)
+# A case that cannot run prints "SKIP: what: why" (a CUnit test: tu_skip) or,
+# when it does not apply to the lab at hand, "N/A: what: why" (tu_na); a script
+# does not count it as passed.  tests/run_tests.sh counts both as skipped, and
+# `make test` (CI) counts every SKIP as a failure.
+# A listed file that does not exist, or a tests/*/test_*.c, tests/integration/*.sh
+# or tests/e2e/*.sh that is not listed, stops `make tests` (check-tests)
 # with its name: a test cannot vanish or be forgotten silently.
 
 XML_LIBS := $(shell pkg-config --libs libxml-2.0 2>/dev/null || echo -lxml2)
@@ -59,3 +63,5 @@ TEST_SCRIPTS += tests/integration/systemd_units.sh
 TEST_SCRIPTS += tests/integration/install.sh
 TEST_SCRIPTS += tests/integration/report_html.sh
 TEST_SCRIPTS += tests/integration/readme_quickstart.sh
+# test_runner: tests/run_tests.sh and summarize.sh count skips and missing tests.
+TEST_SCRIPTS += tests/integration/test_runner.sh

@@ -211,6 +211,88 @@ void tu_na(const char *fmt, ...)
     va_end(ap);
 }
 
+static int lab_read_env(tu_lab *l)
+{
+    char path[2048];
+    snprintf(path, sizeof path, "%s/lab.env", l->dir);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    char line[4096];
+    while (l->n_env < TU_LAB_MAX_ENV && fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\r\n")] = '\0';
+        char *eq = strchr(line, '=');
+        if (!eq || line[0] == '#')
+            continue;
+        *eq = '\0';
+        l->keys[l->n_env] = strdup(line);
+        l->vals[l->n_env++] = strdup(eq + 1);
+    }
+    fclose(f);
+    return l->n_env > 0 ? 0 : -1;
+}
+
+int tu_lab_start(tu_lab *l, const char *script, const char *dir, const char *org,
+                 const char *log_path, int timeout_ms)
+{
+    memset(l, 0, sizeof *l);
+    const char *ls = getenv("LAB_SCRIPT");
+    if (script)
+        snprintf(l->script, sizeof l->script, "%s", script);
+    else if (ls && *ls)
+        snprintf(l->script, sizeof l->script, "%s", ls);
+    else
+        snprintf(l->script, sizeof l->script, "%s/tests/lab/slapd-lab.sh", tu_root());
+    snprintf(l->dir, sizeof l->dir, "%s", dir);
+    if (mkdir(l->dir, 0700) != 0) {
+        fprintf(stderr, "lab: cannot create %s: %s\n", l->dir, strerror(errno));
+        return -1;
+    }
+    char *argv[] = { "bash", l->script, "start", l->dir, (char *)org, NULL };
+    if (tu_run(argv, log_path, timeout_ms) != 0) {
+        fprintf(stderr, "lab start failed (%s):\n", l->script);
+        if (log_path) {
+            char *cat[] = { "cat", (char *)log_path, NULL };
+            tu_run(cat, NULL, 5000);
+        }
+        return -1;
+    }
+    l->up = 1;
+    if (lab_read_env(l) != 0) {
+        fprintf(stderr, "lab: no %s/lab.env\n", l->dir);
+        tu_lab_free(l);
+        return -1;
+    }
+    return 0;
+}
+
+const char *tu_lab_get(const tu_lab *l, const char *key)
+{
+    for (int i = 0; i < l->n_env; i++)
+        if (!strcmp(l->keys[i], key))
+            return l->vals[i];
+    return "";
+}
+
+void tu_lab_stop(tu_lab *l)
+{
+    if (l->up) {
+        char *argv[] = { "bash", l->script, "stop", l->dir, NULL };
+        tu_run(argv, NULL, 60000);
+        l->up = 0;
+    }
+}
+
+void tu_lab_free(tu_lab *l)
+{
+    tu_lab_stop(l);
+    for (int i = 0; i < l->n_env; i++) {
+        free(l->keys[i]);
+        free(l->vals[i]);
+    }
+    l->n_env = 0;
+}
+
 int tu_exsim_start(tu_exsim *x, const char *dir, const char *name, const char *seed,
                    const char *const *extra)
 {
@@ -256,15 +338,6 @@ void tu_exsim_stop(tu_exsim *x)
         tu_stop(x->pid, 5000);
     if (x)
         x->pid = 0;
-}
-
-char *tu_kv_value(const char *text, const char *key)
-{
-    size_t kl = strlen(key);
-    for (const char *p = text; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
-        if (strncmp(p, key, kl) == 0 && p[kl] == '=')
-            return strndup(p + kl + 1, strcspn(p + kl + 1, "\r\n"));
-    return NULL;
 }
 
 static void seed_attr(xmlNodePtr n, const char *name, char *out, size_t len)

@@ -31,10 +31,6 @@ const char *tu_shared(void);
 /* Whether a file exists. */
 int tu_exists(const char *path);
 
-/* The value of key in KEY=VALUE text (one pair per line, as lab.env);
- * heap string (caller frees), NULL when absent or text is NULL. */
-char *tu_kv_value(const char *text, const char *key);
-
 /* Run a project script (path relative to tu_root()) with Debian's
  * /usr/bin/python3 and args (NULL-terminated, at most 16); bounded 30 s.
  * Returns its exit status, -1 on timeout. */
@@ -53,6 +49,31 @@ int tu_py_to(const char *script, const char *const *args, const char *out_path);
  * One line per CUnit test (and kind): later calls add an indented note. */
 void tu_skip(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void tu_na(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* A directory lab (tests/lab/LAB-CONTRACT.md: slapd-lab.sh, samba-lab.sh),
+ * started by a test and stopped by its script. */
+enum { TU_LAB_MAX_ENV = 64 };
+typedef struct tu_lab {
+    char script[1024];                  /* the lab script */
+    char dir[1024];                     /* its DIR: lab.env, password, CA */
+    char *keys[TU_LAB_MAX_ENV], *vals[TU_LAB_MAX_ENV];   /* lab.env, owned */
+    int n_env;
+    int up;                             /* started and not yet stopped */
+} tu_lab;
+/* Start script (NULL: $LAB_SCRIPT, else tests/lab/slapd-lab.sh) on org into
+ * dir (created, mode 0700), bounded by timeout_ms, output into log_path (NULL
+ * → inherit; printed when the start fails), then read dir/lab.env.  script
+ * and dir are copied into l first (a signal handler may use them).  0 on
+ * success; on failure nothing is left running (the script's contract). */
+int tu_lab_start(tu_lab *l, const char *script, const char *dir, const char *org,
+                 const char *log_path, int timeout_ms);
+/* The value of key in lab.env; "" when absent (never NULL). */
+const char *tu_lab_get(const tu_lab *l, const char *key);
+/* Stop it by its script (bounded 60 s); idempotent.  lab.env stays readable
+ * (a test may stop the lab to see an outage named) until tu_lab_free. */
+void tu_lab_stop(tu_lab *l);
+/* tu_lab_stop, then free lab.env; idempotent. */
+void tu_lab_free(tu_lab *l);
 
 /* A running Exchange simulator ($SR_BIN/exsim), started by a test. */
 typedef struct tu_exsim {

@@ -34,7 +34,7 @@ typedef struct inst {
 
 typedef tu_seed_mbx mbx;
 
-static char g_lab[512];         /* slapd lab directory (the source AD), "" when not started */
+static tu_lab g_lab;            /* the slapd lab (the source AD) */
 static char *g_dir, g_store[512], g_ini[512], g_log[512], g_csv[512];
 static inst g_src, g_tgt;
 static mbx g_a, g_a_tgt;       /* a room not migrated yet, with its target */
@@ -120,11 +120,10 @@ static int suite_init(void)
     }
     if (start_exsim(&g_src, "src", src) != 0 || start_exsim(&g_tgt, "tgt", tgt) != 0)
         return 1;
-    char lab_script[512];
-    snprintf(g_lab, sizeof g_lab, "%s/lab", g_dir);
+    char lab_dir[600], lab_script[512];
+    snprintf(lab_dir, sizeof lab_dir, "%s/lab", g_dir);
     snprintf(lab_script, sizeof lab_script, "%s/tests/lab/slapd-lab.sh", tu_root());
-    char *lab[] = { lab_script, "start", g_lab, org, NULL };
-    if (mkdir(g_lab, 0700) != 0 || tu_run(lab, NULL, 30000) != 0) {
+    if (tu_lab_start(&g_lab, lab_script, lab_dir, org, NULL, 30000) != 0) {
         fprintf(stderr, "slapd lab did not start\n");
         return 1;
     }
@@ -139,12 +138,7 @@ static int suite_init(void)
 
 static int suite_clean(void)
 {
-    if (g_lab[0]) {
-        char lab_script[512];
-        snprintf(lab_script, sizeof lab_script, "%s/tests/lab/slapd-lab.sh", tu_root());
-        char *lab[] = { lab_script, "stop", g_lab, NULL };
-        tu_run(lab, NULL, 30000);
-    }
+    tu_lab_free(&g_lab);
     if (g_src.pid > 0)
         tu_stop(g_src.pid, 5000);
     if (g_tgt.pid > 0)
@@ -602,15 +596,10 @@ static void test_log_name(void)
     CU_ASSERT_EQUAL(sb.st_mode & 077, 0);
 }
 
-/* A value of <lab>/lab.env into out. */
+/* A value of the lab's lab.env into out. */
 static void lab_env(const char *key, char *out, size_t len)
 {
-    char path[600];
-    snprintf(path, sizeof path, "%s/lab.env", g_lab);
-    char *t = slurp(path), *v = tu_kv_value(t, key);
-    snprintf(out, len, "%s", v ? v : "");
-    free(v);
-    free(t);
+    snprintf(out, len, "%s", tu_lab_get(&g_lab, key));
 }
 
 /* "<profile>: Rules: N seen, M changed": M of the last such line; -1 when none. */

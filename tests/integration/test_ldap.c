@@ -29,13 +29,12 @@
 #include <unistd.h>
 
 #define PY "/usr/bin/python3"
-enum { MAX_ENV = 64, MAX_RCPT = 20000 };
+enum { MAX_RCPT = 20000 };
 
 /* ---- the lab ------------------------------------------------------------ */
 
-static char *tmp_dir, *lab_dir, *org_path, *lab_script;
-static char *env_keys[MAX_ENV], *env_vals[MAX_ENV];
-static int n_env;
+static char *tmp_dir, *org_path;
+static tu_lab g_lab;
 
 typedef struct {
     char *id, *smtp, *legacy, *target, *problems, *proxies, *dn;
@@ -47,10 +46,7 @@ static char ews_host[256];
 
 static const char *lab(const char *key)
 {
-    for (int i = 0; i < n_env; i++)
-        if (!strcmp(env_keys[i], key))
-            return env_vals[i];
-    return "";
+    return tu_lab_get(&g_lab, key);
 }
 
 /* A case this lab cannot have; the other lab's run covers it (tu_na). */
@@ -64,25 +60,6 @@ static long now_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
-
-static int read_env(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return -1;
-    char line[4096];
-    while (n_env < MAX_ENV && fgets(line, sizeof line, f)) {
-        line[strcspn(line, "\r\n")] = '\0';
-        char *eq = strchr(line, '=');
-        if (!eq || line[0] == '#')
-            continue;
-        *eq = '\0';
-        env_keys[n_env] = strdup(line);
-        env_vals[n_env++] = strdup(eq + 1);
-    }
-    fclose(f);
-    return 0;
 }
 
 static int read_expect(const char *path)
@@ -136,10 +113,7 @@ static int lab_start(int users, int rooms, int equipment)
     tmp_dir = tu_mkdtemp("ldaplab");
     if (!tmp_dir)
         return -1;
-    const char *ls = getenv("LAB_SCRIPT");
-    lab_script = ls && *ls ? strdup(ls) : sr_asprintf("%s/tests/lab/slapd-lab.sh", tu_root());
     org_path = sr_asprintf("%s/org.json", tmp_dir);
-    lab_dir = sr_asprintf("%s/lab", tmp_dir);
     char *gen = sr_asprintf("%s/tests/lab/orggen.py", tu_root());
     char u[16], r[16], e[16];
     snprintf(u, sizeof u, "%d", users);
@@ -147,36 +121,25 @@ static int lab_start(int users, int rooms, int equipment)
     snprintf(e, sizeof e, "%d", equipment);
     char *log = sr_asprintf("%s/lab-start.log", tmp_dir);
     char *tsv = sr_asprintf("%s/expect.tsv", tmp_dir);
-    char *envp = sr_asprintf("%s/lab.env", lab_dir);
+    char *dir = sr_asprintf("%s/lab", tmp_dir);
     char *gen_argv[] = { PY, gen, "--users", u, "--rooms", r, "--equipment", e, "--seed", "7",
                          "--unicode", "-o", org_path, NULL };
     const char *tsv_args[] = { org_path, NULL };   /* one TSV line per recipient */
-    char *start_argv[] = { "bash", lab_script, "start", lab_dir, org_path, NULL };
-    int ok = tu_run(gen_argv, NULL, 60000) == 0 && tu_py_to("tests/py/org_expect_ldap.py", tsv_args, tsv) == 0 &&
-             read_expect(tsv) == 0 && mkdir(lab_dir, 0700) == 0;
-    if (ok && tu_run(start_argv, log, 300000) != 0) {
-        fprintf(stderr, "lab start failed (%s):\n", lab_script);
-        char *cat[] = { "cat", log, NULL };
-        tu_run(cat, NULL, 5000);
-        ok = 0;
-    }
-    if (ok)
-        ok = read_env(envp) == 0;
+    int ok = tu_run(gen_argv, NULL, 60000) == 0 &&
+             tu_py_to("tests/py/org_expect_ldap.py", tsv_args, tsv) == 0 && read_expect(tsv) == 0 &&
+             tu_lab_start(&g_lab, NULL, dir, org_path, log, 300000) == 0;
     if (ok)
         lab_pid = (pid_t)atoi(lab("LAB_PID"));
     free(gen);
     free(log);
     free(tsv);
-    free(envp);
+    free(dir);
     return ok ? 0 : -1;
 }
 
 static void lab_stop(void)
 {
-    if (lab_dir && lab_script) {
-        char *argv[] = { "bash", lab_script, "stop", lab_dir, NULL };
-        tu_run(argv, NULL, 60000);
-    }
+    tu_lab_free(&g_lab);
     if (tmp_dir)
         tu_rm_rf(tmp_dir);
 }
@@ -701,6 +664,110 @@ static int count_cb(const ldapdir_entry *e, void *ctx)
     return 0;
 }
 
+/* Counts entries; stops (non-zero) at the limit in ctx[1]. */
+static int count_until_cb(const ldapdir_entry *e, void *ctx)
+{
+    (void)e;
+    int *c = ctx;
+    return ++c[0] >= c[1];
+}
+
+/* The release of a paged search failed (logged at debug level, not an error
+ * for the caller): the server's answer is in the log. */
+static FILE *g_dbg;
+static sr_log_level g_prev_level;
+static void debug_log_start(void)
+{
+    g_prev_level = sr_log_get_level();
+    g_dbg = tmpfile();
+    sr_log_set_stream(g_dbg);
+    sr_log_set_level(SR_LOG_DEBUG);
+}
+
+static int debug_log_has(const char *needle)
+{
+    char buf[8192];
+    size_t n = 0;
+    if (g_dbg) {
+        fflush(g_dbg);
+        rewind(g_dbg);
+        n = fread(buf, 1, sizeof buf - 1, g_dbg);
+        fclose(g_dbg);
+        g_dbg = NULL;
+    }
+    buf[n] = '\0';
+    sr_log_set_stream(NULL);
+    sr_log_set_level(g_prev_level);
+    if (n)
+        printf("\n    log: %s", buf);
+    return strstr(buf, needle) != NULL;
+}
+
+/* A callback that stops the search: no further page is asked for and the
+ * server's paged-results cookie is released (a page request of size 0,
+ * RFC 2696), so the connection serves the next search cleanly. */
+static void test_paging_stopped_by_callback(void)
+{
+    const char *attrs[] = { "mail", NULL };
+    ldapdir_opts o = base_opts();
+    o.page_size = 5;
+    ldapdir *d = open_dir(&o);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+    CU_ASSERT_FATAL(n_rc > 20);
+    sr_err e;
+    debug_log_start();
+    for (int stop_at = 1; stop_at <= 7; stop_at += 6) {   /* first page; second page */
+        int c[2] = { 0, stop_at };
+        unsigned long before = ldapdir_search_count(d);
+        sr_code rc = ldapdir_search(d, ldapdir_base(d), "(proxyAddresses=smtp:*)", attrs,
+                                    count_until_cb, c, &e);
+        CU_ASSERT_EQUAL(rc, SR_OK);
+        CU_ASSERT_EQUAL(c[0], stop_at);
+        /* the pages read, plus the release */
+        unsigned long pages = (unsigned long)(stop_at + 4) / 5;
+        CU_ASSERT_EQUAL(ldapdir_search_count(d) - before, pages + 1);
+        int count = 0;   /* the same connection: a full search, nothing stray */
+        rc = ldapdir_search(d, ldapdir_base(d), "(proxyAddresses=smtp:*)", attrs, count_cb, &count, &e);
+        CU_ASSERT_EQUAL(rc, SR_OK);
+        CU_ASSERT_EQUAL(count, n_rc);
+    }
+    CU_ASSERT(!debug_log_has("releasing a paged search"));
+    ldapdir_free(d);
+}
+
+/* More pages than the cap: an error naming the DC, not SR_OK with a part. */
+static void test_paging_page_cap(void)
+{
+    const char *attrs[] = { "mail", NULL };
+    ldapdir_opts o = base_opts();
+    o.page_size = 5;
+    o.max_pages = 3;
+    ldapdir *d = open_dir(&o);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+    CU_ASSERT_FATAL(n_rc > 15);
+    int count = 0;
+    sr_err e;
+    unsigned long before = ldapdir_search_count(d);
+    debug_log_start();
+    sr_code rc = ldapdir_search(d, ldapdir_base(d), "(proxyAddresses=smtp:*)", attrs, count_cb, &count, &e);
+    CU_ASSERT(!debug_log_has("releasing a paged search"));
+    CU_ASSERT_EQUAL(rc, SR_E_LIMIT);
+    CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, ldapdir_dc(d)));
+    CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "3 pages"));
+    CU_ASSERT_EQUAL(count, 15);
+    CU_ASSERT_EQUAL(ldapdir_search_count(d) - before, 4u);   /* 3 pages + the release */
+    count = 0;   /* a cap above what the search needs is no error (one spare page:
+                    Samba may end a full last page with a cookie for an empty one) */
+    o.max_pages = (n_rc + 4) / 5 + 1;
+    ldapdir_free(d);
+    d = open_dir(&o);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+    CU_ASSERT_EQUAL(ldapdir_search(d, ldapdir_base(d), "(proxyAddresses=smtp:*)", attrs, count_cb,
+                                   &count, &e), SR_OK);
+    CU_ASSERT_EQUAL(count, n_rc);
+    ldapdir_free(d);
+}
+
 static void test_paging_and_size_limit(void)
 {
     const char *attrs[] = { "mail", NULL };
@@ -894,7 +961,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "test_ldap: could not start the lab\n");
         return 1;
     }
-    printf("lab: %s (%s), %d recipients\n", lab("LAB_KIND"), lab_script, n_rc);
+    printf("lab: %s (%s), %d recipients\n", lab("LAB_KIND"), g_lab.script, n_rc);
     if (CU_initialize_registry() != CUE_SUCCESS)
         return 1;
     CU_pSuite s = CU_add_suite("ldap", NULL, NULL);
@@ -916,6 +983,9 @@ int main(int argc, char **argv)
     CU_add_test(s, "custom mapping attribute, no target", test_mapping_attribute);
     CU_add_test(s, "Autodiscover SCP", test_scp);
     CU_add_test(s, "paging and size limit", test_paging_and_size_limit);
+    CU_add_test(s, "paging stopped by the callback: no more pages, cookie released",
+                test_paging_stopped_by_callback);
+    CU_add_test(s, "paging over the page cap: an error", test_paging_page_cap);
     CU_add_test(s, "connection dropped mid-search", test_drop_mid_search);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();

@@ -29,7 +29,7 @@
 #include <unistd.h>
 
 #define PY "/usr/bin/python3"
-enum { MAX_ENV = 64, MAX_RCPT = 4000, N_ROOMS = 2500, N_USERS = 20, N_EQUIP = 10 };
+enum { MAX_RCPT = 4000, N_ROOMS = 2500, N_USERS = 20, N_EQUIP = 10 };
 
 /* LeakSanitizer (ASan build): Cyrus SASL's GSSAPI plugin (libgssapiv2.so)
  * leaks the credential handle it gets from gss_acquire_cred on binds over
@@ -45,9 +45,8 @@ const char *__lsan_default_suppressions(void)
 
 /* ---- the lab ------------------------------------------------------------ */
 
-static char *tmp_dir, *lab_dir, *org_path, *lab_script;
-static char *env_keys[MAX_ENV], *env_vals[MAX_ENV];
-static int n_env;
+static char *tmp_dir, *org_path;
+static tu_lab g_lab;
 static char *stop_argv[5];   /* prepared before the run: used from a signal handler */
 
 typedef struct {
@@ -59,35 +58,13 @@ static char ews_host[256];
 
 static const char *lab(const char *key)
 {
-    for (int i = 0; i < n_env; i++)
-        if (!strcmp(env_keys[i], key))
-            return env_vals[i];
-    return "";
+    return tu_lab_get(&g_lab, key);
 }
 
 /* Something CI has was missing: skipped, and a failure under `make test`. */
 static void skip_note(const char *what, const char *why)
 {
     tu_skip("%s: %s", what, why);
-}
-
-static int read_env(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return -1;
-    char line[4096];
-    while (n_env < MAX_ENV && fgets(line, sizeof line, f)) {
-        line[strcspn(line, "\r\n")] = '\0';
-        char *eq = strchr(line, '=');
-        if (!eq || line[0] == '#')
-            continue;
-        *eq = '\0';
-        env_keys[n_env] = strdup(line);
-        env_vals[n_env++] = strdup(eq + 1);
-    }
-    fclose(f);
-    return 0;
 }
 
 static int read_expect(const char *path)
@@ -146,13 +123,12 @@ static int lab_start(void)
     if (!tmp_dir)
         return -1;
     const char *ls = getenv("SAMBA_LAB_SCRIPT");
-    lab_script = ls && *ls ? strdup(ls) : sr_asprintf("%s/tests/lab/samba-lab.sh", tu_root());
+    char *script = ls && *ls ? strdup(ls) : sr_asprintf("%s/tests/lab/samba-lab.sh", tu_root());
     org_path = sr_asprintf("%s/org.json", tmp_dir);
-    lab_dir = sr_asprintf("%s/lab", tmp_dir);
     stop_argv[0] = "bash";
-    stop_argv[1] = lab_script;
+    stop_argv[1] = g_lab.script;   /* filled by tu_lab_start before it starts anything */
     stop_argv[2] = "stop";
-    stop_argv[3] = lab_dir;
+    stop_argv[3] = g_lab.dir;
     signal(SIGTERM, on_signal);
     signal(SIGINT, on_signal);
     signal(SIGHUP, on_signal);
@@ -163,35 +139,29 @@ static int lab_start(void)
     snprintf(e, sizeof e, "%d", N_EQUIP);
     char *log = sr_asprintf("%s/lab-start.log", tmp_dir);
     char *tsv = sr_asprintf("%s/expect.tsv", tmp_dir);
-    char *envp = sr_asprintf("%s/lab.env", lab_dir);
+    char *dir = sr_asprintf("%s/lab", tmp_dir);
     char *gen_argv[] = { PY, gen, "--users", u, "--rooms", r, "--equipment", e, "--seed", "11",
                          "-o", org_path, NULL };
     const char *tsv_args[] = { org_path, NULL };   /* one TSV line per recipient */
-    char *start_argv[] = { "bash", lab_script, "start", lab_dir, org_path, NULL };
-    int ok = tu_run(gen_argv, NULL, 60000) == 0 && tu_py_to("tests/py/org_expect_ad.py", tsv_args, tsv) == 0 &&
-             read_expect(tsv) == 0 && mkdir(lab_dir, 0700) == 0;
-    if (ok && tu_run(start_argv, log, 300000) != 0) {
-        fprintf(stderr, "samba lab start failed (%s):\n", lab_script);
-        char *cat[] = { "cat", log, NULL };
-        tu_run(cat, NULL, 5000);
-        ok = 0;
-    }
+    int ok = tu_run(gen_argv, NULL, 60000) == 0 &&
+             tu_py_to("tests/py/org_expect_ad.py", tsv_args, tsv) == 0 && read_expect(tsv) == 0 &&
+             tu_lab_start(&g_lab, script, dir, org_path, log, 300000) == 0;
     if (ok) {
         char *cat[] = { "tail", "-n", "1", log, NULL };
         tu_run(cat, NULL, 5000);
-        ok = read_env(envp) == 0 && !strcmp(lab("LAB_KIND"), "samba");
+        ok = !strcmp(lab("LAB_KIND"), "samba");
     }
+    free(script);
     free(gen);
     free(log);
     free(tsv);
-    free(envp);
+    free(dir);
     return ok ? 0 : -1;
 }
 
 static void lab_stop(void)
 {
-    if (lab_dir && lab_script)
-        tu_run(stop_argv, NULL, 60000);
+    tu_lab_free(&g_lab);
     if (tmp_dir)
         tu_rm_rf(tmp_dir);
 }

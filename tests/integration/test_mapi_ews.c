@@ -459,40 +459,31 @@ static void test_open_many(void)
 }
 
 /* ---- SCP URLs from the directory lab (tests/lab/LAB-CONTRACT.md) ---------- */
-static char *lab_env(const char *env, const char *key)
-{
-    return tu_kv_value(env, key);
-}
-
 static void test_scp_from_ldap_lab(void)
 {
     CU_ASSERT_EQUAL_FATAL(pick_room(), 0);
-    char lab[400], script[512], org[512], envp[512], out[512], pw[512];
-    snprintf(lab, sizeof lab, "%s/lab", g_dir);
+    char dir[400], script[512], org[512], out[512], pw[512];
+    snprintf(dir, sizeof dir, "%s/lab", g_dir);
     snprintf(script, sizeof script, "%s/tests/lab/slapd-lab.sh", tu_root());
     snprintf(org, sizeof org, "%s/org.json", g_dir);
-    snprintf(envp, sizeof envp, "%s/lab.env", lab);
     snprintf(out, sizeof out, "%s/scp.ldif", g_dir);
-    snprintf(pw, sizeof pw, "%s/password", lab);
-    mkdir(lab, 0700);
-    char *start[] = { script, "start", lab, org, NULL };
-    if (!tu_exists(script) || tu_run(start, NULL, 60000) != 0) {
+    snprintf(pw, sizeof pw, "%s/password", dir);
+    tu_lab lab;
+    if (tu_lab_start(&lab, script, dir, org, NULL, 60000) != 0) {
         tu_skip("the slapd lab did not start; SCP part not run");
         return;
     }
     sr_err e;
-    char *env = sr_read_file(envp, 65536, NULL, &e);
-    char *uri = lab_env(env, "LAB_LDAP_URI"), *dn = lab_env(env, "LAB_BIND_DN");
-    char *base = lab_env(env, "LAB_CONFIG_BASE");
     /* the password stays in its 0600 file (-y), never in argv */
-    char *q[] = { "ldapsearch", "-x", "-H", uri, "-D", dn, "-y", pw, "-b", base, "-LLL",
+    char *q[] = { "ldapsearch", "-x", "-H", (char *)tu_lab_get(&lab, "LAB_LDAP_URI"),
+                  "-D", (char *)tu_lab_get(&lab, "LAB_BIND_DN"), "-y", pw,
+                  "-b", (char *)tu_lab_get(&lab, "LAB_CONFIG_BASE"), "-LLL",
                   "-o", "ldif-wrap=no",
                   "(&(objectClass=serviceConnectionPoint)(keywords=77378F46-2C66-4aa9-A6A6-3E7A48B19596))",
                   "serviceBindingInformation", NULL };
     setenv("LDAPNOINIT", "1", 1);
     CU_ASSERT_EQUAL(tu_run(q, out, 20000), 0);
-    char *stop[] = { script, "stop", lab, NULL };
-    tu_run(stop, NULL, 20000);
+    tu_lab_free(&lab);
     char *ldif = sr_read_file(out, 65536, NULL, &e);
     const char *b = ldif ? strstr(ldif, "serviceBindingInformation: ") : NULL;
     char *scp = b ? strndup(b + 27, strcspn(b + 27, "\r\n")) : NULL;
@@ -516,7 +507,7 @@ static void test_scp_from_ldap_lab(void)
     CU_ASSERT_EQUAL(mapi_ad_requests(ad), 0);
     mapi_ad_free(ad);
     mapi_net_free(ns);
-    free(scp); free(ldif); free(env); free(uri); free(dn); free(base);
+    free(scp); free(ldif);
 }
 
 /* ---- faults -------------------------------------------------------------- */

@@ -38,8 +38,8 @@ typedef struct inst {
 
 static char *g_dir;
 static inst g_src, g_tgt;
-static int g_lab_up;
-static char g_lab[400], g_ldap_uri[128], g_bind_dn[256], g_ca[512];
+static tu_lab g_lab;
+static char g_ldap_uri[128], g_bind_dn[256], g_ca[512];
 static char *g_dc_pw, *g_src_pw, *g_tgt_pw;        /* plaintext (test lab) */
 static char *g_dc_enc, *g_src_enc, *g_tgt_enc;     /* stored form */
 static char g_fake[512], g_nostart[512];
@@ -60,11 +60,6 @@ static int start_exsim(inst *in, const char *name, const char *seed)
     in->port = x.port;
     snprintf(in->url, sizeof in->url, "%s", x.url);
     return 0;
-}
-
-static char *file_value(const char *text, const char *key)
-{
-    return tu_kv_value(text, key);
 }
 
 /* Passwords of the lab accounts from org.json (source/target admin). */
@@ -112,7 +107,7 @@ static const char fake_script[] =
 static int suite_init(void)
 {
     g_dir = tu_mkdtemp("resmbpipe");
-    char org[512], src[512], tgt[512], script[512], envp[600], mid[512];
+    char org[512], src[512], tgt[512], script[512], mid[512];
     snprintf(org, sizeof org, "%s/org.json", g_dir);
     snprintf(src, sizeof src, "%s/src.xml", g_dir);
     snprintf(tgt, sizeof tgt, "%s/tgt.xml", g_dir);
@@ -128,25 +123,18 @@ static int suite_init(void)
     }
     if (start_exsim(&g_src, "src", src) != 0 || start_exsim(&g_tgt, "tgt", tgt) != 0)
         return 1;
-    snprintf(g_lab, sizeof g_lab, "%s/lab", g_dir);
+    char lab_dir[600];
+    snprintf(lab_dir, sizeof lab_dir, "%s/lab", g_dir);
     snprintf(script, sizeof script, "%s/tests/lab/slapd-lab.sh", tu_root());
-    mkdir(g_lab, 0700);
-    char *start[] = { script, "start", g_lab, org, NULL };
-    if (tu_run(start, NULL, 60000) != 0) {
+    if (tu_lab_start(&g_lab, script, lab_dir, org, NULL, 60000) != 0) {
         fprintf(stderr, "the slapd lab did not start\n");
         return 1;
     }
-    g_lab_up = 1;
     sr_err e;
-    snprintf(envp, sizeof envp, "%s/lab.env", g_lab);
-    char *env = sr_read_file(envp, 65536, NULL, &e);
-    char *uri = file_value(env, "LAB_LDAP_URI"), *dn = file_value(env, "LAB_BIND_DN"),
-         *ca = file_value(env, "LAB_CA"), *pw = file_value(env, "LAB_PASSWORD");
-    snprintf(g_ldap_uri, sizeof g_ldap_uri, "%s", uri ? uri : "");
-    snprintf(g_bind_dn, sizeof g_bind_dn, "%s", dn ? dn : "");
-    snprintf(g_ca, sizeof g_ca, "%s", ca ? ca : "");
-    g_dc_pw = pw;
-    free(env); free(uri); free(dn); free(ca);
+    snprintf(g_ldap_uri, sizeof g_ldap_uri, "%s", tu_lab_get(&g_lab, "LAB_LDAP_URI"));
+    snprintf(g_bind_dn, sizeof g_bind_dn, "%s", tu_lab_get(&g_lab, "LAB_BIND_DN"));
+    snprintf(g_ca, sizeof g_ca, "%s", tu_lab_get(&g_lab, "LAB_CA"));
+    g_dc_pw = *tu_lab_get(&g_lab, "LAB_PASSWORD") ? sr_strdup(tu_lab_get(&g_lab, "LAB_PASSWORD")) : NULL;
     /* one simulated host for every encryption */
     snprintf(mid, sizeof mid, "%s/machine-id", g_dir);
     write_text(mid, "0123456789abcdef0123456789abcdef\n", 0600);
@@ -176,12 +164,7 @@ static int suite_clean(void)
     for (int i = 0; i < 2; i++)
         if (all[i]->pid > 0)
             tu_stop(all[i]->pid, 5000);
-    if (g_lab_up) {
-        char script[512];
-        snprintf(script, sizeof script, "%s/tests/lab/slapd-lab.sh", tu_root());
-        char *stop[] = { script, "stop", g_lab, NULL };
-        tu_run(stop, NULL, 20000);
-    }
+    tu_lab_free(&g_lab);
     if (g_dir && !getenv("SR_KEEP_TMP"))
         tu_rm_rf(g_dir);
     free(g_dir);
