@@ -36,6 +36,8 @@ missing_from() {  # page, words on stdin
 }
 m=$(keys_of configs/cpuu_ini.c | missing_from cpuu.ini.5)
 [ -z "$m" ] && ok "cpuu.ini(5) names every CPUU.ini key" || bad "cpuu.ini(5) lacks:$m"
+m=$(sed -n 's/^ *\[CFG_F_[A-Z]*\] = "\([A-Za-z]*\)",$/\1/p' configs/features.c | missing_from cpuu.ini.5)
+[ -z "$m" ] && ok "cpuu.ini(5) names every feature" || bad "cpuu.ini(5) lacks features:$m"
 m=$(keys_of configs/resmb_ini.c | grep -v '^srenc$\|^missing$\|^Exchange$\|^Legacy$\|^Contemporary$' | missing_from switchresmb.ini.5)
 [ -z "$m" ] && ok "switchresmb.ini(5) names every SwitchResMB.ini key" || bad "switchresmb.ini(5) lacks:$m"
 m=$(printf '%s\n' PROFILE_WAS_NOT_PROCESSED PROFILE_IS_BACKUP PROFILE_ALREADY_UPDATED PROFILE_BACKUP_NOT_FOUND \
