@@ -22,6 +22,7 @@ static void usage(FILE *out)
         "\n"
         "Options:\n"
         "  --check            validate the file(s) and print what would be processed\n"
+        "  --status           what the journal says of each mailbox; runs nothing\n"
         "  --cpuu-ini PATH    with --check: check this CPUU.ini instead of the one a run\n"
         "                     would use (-INI in CPUUCmdLine, else beside the file)\n"
         "  --dry-run          resolve the mailboxes and read their switch messages;\n"
@@ -61,6 +62,7 @@ static void usage(FILE *out)
 
 typedef struct {
     int check;
+    int status;
     const char *cpuu_ini;
     cfg_enc_mode mode;
     int mode_given;
@@ -82,7 +84,8 @@ static int parse_jobs(const char *s, int *out)
 static int parse_options(int argc, char **argv, cli_opts *o)
 {
     static const struct option longopts[] = {
-        { "check", no_argument, NULL, 'c' },      { "cpuu-ini", required_argument, NULL, 'i' },
+        { "check", no_argument, NULL, 'c' },      { "status", no_argument, NULL, 'T' },
+        { "cpuu-ini", required_argument, NULL, 'i' },
         { "log-level", required_argument, NULL, 'l' }, { "mode", required_argument, NULL, 'm' },
         { "help", no_argument, NULL, 'h' },       { "version", no_argument, NULL, 'V' },
         { "dry-run", no_argument, NULL, 'n' },    { "jobs", required_argument, NULL, 'j' },
@@ -97,6 +100,7 @@ static int parse_options(int argc, char **argv, cli_opts *o)
     while ((c = getopt_long(argc, argv, "+hV", longopts, NULL)) != -1) {
         switch (c) {
         case 'c': o->check = 1; break;
+        case 'T': o->status = 1; break;
         case 'i': o->cpuu_ini = optarg; break;
         case 'l':
             if ((lvl = sr_log_level_parse(optarg)) < 0) {
@@ -183,6 +187,8 @@ static int run_load(const char *path, const cli_opts *o)
             printf("%s: not valid; exit status %d\n", path, bits);
     } else if (o->check) {
         bits = resmb_check(cfg, &ro, stdout);
+    } else if (o->status) {
+        bits = resmb_status(cfg, &ro);
     } else {
         if (ro.allow_http)
             sr_log(SR_LOG_WARN, NULL, "http:// Exchange URLs allowed: credentials may cross the "

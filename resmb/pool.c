@@ -223,6 +223,7 @@ static void retire(pool *p, int all)
                 b->waiting[i] = 0;
                 p->nwaiting--;
             }
+        resmb_progress_chunk_done(b->mb, b->n);
         resmb_report_chunk(p->rep, b->mb, b->n);
         resmb_checkpoint(p->run);
         for (size_t i = 0; i < b->n; i++)
@@ -308,10 +309,20 @@ static void start_workers(pool *p)
 }
 
 /* A worker ended: without a record it died mid-step. */
+/* The status line: what the batches in the window have finished so far. */
+static void progress(pool *p)
+{
+    unsigned done = 0, failed = 0;
+    for (size_t k = 0; k < p->count; k++)
+        resmb_progress_count(nth(p, k)->mb, nth(p, k)->n, &done, &failed);
+    resmb_progress_pool(done, failed, (unsigned)p->running);
+}
+
 static void reaped(pool *p, pid_t w, int st)
 {
     p->running--;
     drain(p);
+    progress(p);
     for (size_t k = 0; k < p->count; k++) {
         pbatch *b = nth(p, k);
         for (size_t i = 0; i < b->n; i++) {

@@ -69,12 +69,17 @@ static json_t *report_json(resmb_report *rep, const resmb_run *run, unsigned cod
     time_t t = time(NULL);
     struct tm tm;
     strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&t, &tm));
-    return json_pack("{s:s, s:s, s:s, s:i, s:o, s:{s:i, s:i, s:i, s:i, s:i}, s:O}",
+    return json_pack("{s:s, s:s, s:s, s:i, s:o, s:{s:i, s:i, s:i, s:i, s:i},"
+                     " s:{s:I, s:i, s:i}, s:O}",
                      "ini", run->cfg->path, "journal", run->journal_path, "finished", when,
                      "exit_code", (int)code, "exit_bits", bits_json(code), "totals",
                      "mailboxes", (int)rep->n, "processed_now", (int)rep->done_now,
                      "done_before", (int)rep->done_before, "failed", (int)rep->failed,
-                     "interrupted", (int)rep->pending, "mailboxes", rep->rows);
+                     "interrupted", (int)rep->pending, "spent_by_batches",
+                     "ldap_searches", (json_int_t)rep->ldap_searches,
+                     "ews_requests", (int)rep->ews_requests,
+                     "autodiscover_requests", (int)rep->autodiscover_requests,
+                     "mailboxes", rep->rows);
 }
 
 /* ---- CSV ------------------------------------------------------------------------ */
@@ -96,7 +101,7 @@ static char *render_csv(const json_t *rows)
 {
     static const char *const cols[] = { "key", "section", "line", "smtp", "display_name",
                                         "legacy_dn", "target", "state", "state_before", "bits",
-                                        "reason" };
+                                        "reason", "started", "finished" };
     const size_t nc = sizeof cols / sizeof cols[0];
     char *buf = NULL;
     size_t len = 0;
@@ -160,7 +165,8 @@ static const char html_head[] =
     "<span id=\"shown\"></span></div>\n"
     "<table id=\"mb\"><thead><tr><th data-k=\"key\">mailbox</th><th data-k=\"display_name\">"
     "name</th><th data-k=\"target\">target</th><th data-k=\"state\">state</th>"
-    "<th data-k=\"bits\">bits</th><th data-k=\"reason\">reason</th></tr></thead>"
+    "<th data-k=\"bits\">bits</th><th data-k=\"secs\">seconds</th>"
+    "<th data-k=\"reason\">reason</th></tr></thead>"
     "<tbody></tbody></table>\n<script id=\"data\" type=\"application/json\">";
 
 /* The page's script: everything from data through textContent, never markup. */
@@ -177,6 +183,8 @@ static const char html_tail[] =
     "if (!d.exit_bits.length) bl.append(el('li', '0: processing successfully completed'));\n"
     "for (const b of d.exit_bits) bl.append(el('li', b.bit + ': ' + b.meaning));\n"
     "const rank = s => s === 'FAILED' ? 0 : s === 'DONE' ? 2 : 1;\n"
+    "for (const r of d.mailboxes) r.secs = r.started && r.finished ?\n"
+    "  ((Date.parse(r.finished) - Date.parse(r.started)) / 1000).toFixed(1) : '';\n"
     "let rows = d.mailboxes.slice().sort((a, b) => rank(a.state) - rank(b.state));\n"
     "let filter = (location.hash.match(/filter=(\\w+)/) || [])[1] || 'all';\n"
     "let sortKey = null, sortDir = 1;\n"
@@ -191,7 +199,7 @@ static const char html_tail[] =
     "    if (q && !JSON.stringify(r).toLowerCase().includes(q)) continue;\n"
     "    const tr = document.createElement('tr');\n"
     "    tr.className = r.state;\n"
-    "    for (const k of ['key', 'display_name', 'target', 'state', 'bits', 'reason'])\n"
+    "    for (const k of ['key', 'display_name', 'target', 'state', 'bits', 'secs', 'reason'])\n"
     "      tr.append(el('td', String(r[k])));\n"
     "    body.append(tr); n++;\n"
     "  }\n"
@@ -234,8 +242,42 @@ static void write_beside(const resmb_run *run, const char *ext, const char *text
     free(path);
 }
 
+/* Timings from the journal: when each mailbox last set off and when its
+ * last step ended (the run is over: no worker holds the journal). */
+typedef struct timing_ctx {
+    json_t *by_key;          /* key -> row (borrowed) */
+} timing_ctx;
+
+static int add_timing(const sm_info *in, void *arg)
+{
+    timing_ctx *t = arg;
+    json_t *row = json_object_get(t->by_key, in->object);
+    if (row && in->started && in->last_time) {
+        json_object_set_new(row, "started", json_string(in->started));
+        json_object_set_new(row, "finished", json_string(in->last_time));
+    }
+    return 0;
+}
+
+static void add_timings(resmb_report *rep, const resmb_run *run)
+{
+    timing_ctx t = { .by_key = json_object() };
+    size_t i;
+    json_t *r;
+    json_array_foreach(rep->rows, i, r)
+        json_object_set(t.by_key, json_string_value(json_object_get(r, "key")), r);
+    sr_err e;
+    sm_journal *j = t.by_key ? sm_journal_open(run->journal_path, &e) : NULL;
+    if (!j || sm_foreach_info(j, run->def, add_timing, &t, &e) != SR_OK)
+        sr_log(SR_LOG_WARN, run->journal_path, "report files: no timings: %s", e.msg);
+    sm_journal_close(j);
+    json_decref(t.by_key);
+}
+
 void resmb_report_write_files(resmb_report *rep, const resmb_run *run, unsigned code)
 {
+    if (rep->rows)
+        add_timings(rep, run);
     json_t *doc = report_json(rep, run, code);
     if (!doc) {
         sr_log(SR_LOG_WARN, NULL, "report files: out of memory; only the text report written");

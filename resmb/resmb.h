@@ -150,6 +150,9 @@ mapi_net *resmb_net_new(const resmb_run *run, resmb_side side, unsigned max_para
 /* ---- the run (run.c) ------------------------------------------------------- */
 /* Process every mailbox of cfg; returns the exit code (spec bitmask). */
 int resmb_run_all(const cfg_resmb *cfg, const resmb_opts *o);
+/* --status (status.c): print the journal's view of every mailbox; returns the
+ * bitmask a run would report now.  Runs nothing, writes nothing. */
+int resmb_status(const cfg_resmb *cfg, const resmb_opts *o);
 /* --check: exactly the validation a run does before its first mailbox
  * (resmb_validate in setup.c: CPUUCmdLine, CPUU.ini and its credentials,
  * DCPassword, the engine), then the summary on out.  Returns the exit code

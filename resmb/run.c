@@ -112,6 +112,8 @@ int resmb_run_all(const cfg_resmb *cfg, const resmb_opts *o)
     resmb_mb *mb = calloc(RESMB_CHUNK, sizeof *mb);
     size_t n;
     int crashed = 0;
+    if (!o->dry_run)
+        resmb_progress_start((unsigned)(cfg->mailboxes.n + cfg->mailboxes_smtp.n));
     while (o->dry_run && mb && !g_stop && (n = resmb_next_chunk(&cur, mb, RESMB_CHUNK)) > 0) {
         resmb_chunk_states(&run, mb, n);
         if (sh.dir)
@@ -132,6 +134,8 @@ int resmb_run_all(const cfg_resmb *cfg, const resmb_opts *o)
     if (g_stop && !crashed)
         report_rest(&run, &cur, mb, &rep);
     free(mb);
+    if (!o->dry_run)
+        resmb_progress_end();
     if (crashed) {
         sr_log(SR_LOG_ERROR, NULL, "a worker was stopped by the crash-test hook (SM_CRASH_AT_STEP "
                "or SM_CRASH_AFTER_ACTION); run stopped");
@@ -152,6 +156,9 @@ int resmb_run_all(const cfg_resmb *cfg, const resmb_opts *o)
     sr_log(SR_LOG_INFO, NULL, "source EWS (batched reads): %u request(s) over %u connection(s), "
            "%u Autodiscover request(s)", mapi_net_requests(sh.src_net),
            mapi_net_connections(sh.src_net), sh.src_ad ? mapi_ad_requests(sh.src_ad) : 0);
+    rep.ldap_searches = sh.dir ? ldapdir_search_count(sh.dir) : 0;
+    rep.ews_requests = mapi_net_requests(sh.src_net);
+    rep.autodiscover_requests = sh.src_ad ? mapi_ad_requests(sh.src_ad) : 0;
     resmb_report_finish(&rep, &run, (unsigned)bits);
 out:
     if (rep.f)

@@ -48,6 +48,9 @@ void resmb_checkpoint(const resmb_run *run);
  * 0 or the exit bits; *sd and *stem (heap) are set once the state directory
  * exists, *lock_fd once the lock is held. */
 int resmb_setup(resmb_run *run, char **sd, char **stem, int *lock_fd);
+/* The journal of ini_path in state_dir (NULL: the default), as a run names
+ * it.  Caller frees; NULL on OOM. */
+char *resmb_journal_path(const char *ini_path, const char *state_dir);
 /* Release what resmb_setup and the batches stored in run (not run itself). */
 void resmb_run_free(resmb_run *run);
 
@@ -122,6 +125,9 @@ typedef struct resmb_report {
     unsigned bits;           /* OR over the mailboxes */
     unsigned n, done_now, done_before, failed, pending, profile_fail, not_started, duplicates;
     struct json_t *rows;     /* one object per mailbox, for the report files */
+    /* what the parent's batches spent (the workers' own requests not counted) */
+    unsigned long ldap_searches;
+    unsigned ews_requests, autodiscover_requests;
 } resmb_report;
 
 /* The chunk's report lines, in the order of the INI lists. */
@@ -134,6 +140,18 @@ unsigned resmb_report_exit_bits(const resmb_report *rep, int stopped);
 /* Print the report to stdout and, unless a dry run, to run->report_path and
  * the JSON, CSV and HTML files beside it. */
 void resmb_report_finish(resmb_report *rep, const resmb_run *run, unsigned code);
+
+/* ---- progress.c --------------------------------------------------------------- */
+/* The status line on a terminal (stderr a tty; otherwise all of these do nothing). */
+void resmb_progress_start(unsigned total);
+/* Add the finished (done, failed) mailboxes of mb[0..n) to *done, *failed. */
+void resmb_progress_count(const resmb_mb *mb, size_t n, unsigned *done, unsigned *failed);
+/* While batches run: their finished mailboxes (on top of the retired
+ * batches') and the running workers. */
+void resmb_progress_pool(unsigned done, unsigned failed, unsigned running);
+/* A batch is retired: its results join the totals. */
+void resmb_progress_chunk_done(const resmb_mb *mb, size_t n);
+void resmb_progress_end(void);
 
 /* ---- report_files.c ---------------------------------------------------------- */
 /* Keep one mailbox's line for the report files. */

@@ -156,6 +156,16 @@ static char *default_state_dir(void)
     return sr_asprintf("%s/.local/state/switchresmb", home && *home ? home : "/tmp");
 }
 
+char *resmb_journal_path(const char *ini_path, const char *state_dir)
+{
+    char *sd = state_dir ? sr_strdup(state_dir) : default_state_dir();
+    char *absini = abs_path(ini_path);
+    char *j = sd && absini ? sr_asprintf("%s/%016llx.journal", sd, path_hash(absini)) : NULL;
+    free(sd);
+    free(absini);
+    return j;
+}
+
 static int setup_files(resmb_run *run, char **state_dir_out, char **stem_out)
 {
     sr_err e;

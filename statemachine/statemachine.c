@@ -366,6 +366,44 @@ sr_code sm_foreach(sm_journal *j, int (*fn)(const char *, int, unsigned, void *)
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? SR_OK : db_fail(j, err, "read");
 }
 
+sr_code sm_foreach_info(sm_journal *j, const sm_def *def, int (*fn)(const sm_info *, void *),
+                        void *arg, sr_err *err)
+{
+    static const char sql[] =
+        "SELECT o.object, o.state, o.exit_bits,"
+        " (SELECT state FROM log WHERE object = o.object AND phase = 'end' ORDER BY seq DESC LIMIT 1),"
+        " (SELECT next FROM log WHERE object = o.object AND phase = 'end' ORDER BY seq DESC LIMIT 1),"
+        " (SELECT ts FROM log WHERE object = o.object AND phase = 'end' ORDER BY seq DESC LIMIT 1),"
+        " (SELECT detail FROM log WHERE object = o.object AND detail IS NOT NULL"
+        "  ORDER BY seq DESC LIMIT 1),"
+        " (SELECT count(*) FROM log WHERE object = o.object AND phase = 'begin' AND state = ?1),"
+        " (SELECT ts FROM log WHERE object = o.object AND phase = 'begin' AND state = ?1"
+        "  ORDER BY seq DESC LIMIT 1)"
+        " FROM objects o ORDER BY o.id";
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(j->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return db_fail(j, err, "read");
+    sqlite3_bind_int(st, 1, def->initial_state);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        sm_info in = {
+            .object = (const char *)sqlite3_column_text(st, 0),
+            .state = sqlite3_column_int(st, 1),
+            .exit_bits = (unsigned)sqlite3_column_int64(st, 2),
+            .last_from = sqlite3_column_type(st, 3) == SQLITE_NULL ? -1 : sqlite3_column_int(st, 3),
+            .last_to = sqlite3_column_type(st, 4) == SQLITE_NULL ? -1 : sqlite3_column_int(st, 4),
+            .last_time = (const char *)sqlite3_column_text(st, 5),
+            .last_error = (const char *)sqlite3_column_text(st, 6),
+            .attempts = (unsigned)sqlite3_column_int(st, 7),
+            .started = (const char *)sqlite3_column_text(st, 8),
+        };
+        if (fn(&in, arg))
+            break;
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? SR_OK : db_fail(j, err, "read");
+}
+
 void sm_add_exit_bits(sm_step *step, unsigned bits) { step->exit_bits |= bits; }
 sr_err *sm_err(sm_step *step) { return &step->err; }
 

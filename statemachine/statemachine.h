@@ -85,6 +85,23 @@ int sm_state_of(sm_journal *j, const char *object, sr_err *err);
 sr_code sm_foreach(sm_journal *j, int (*fn)(const char *object, int state,
                    unsigned exit_bits, void *arg), void *arg, sr_err *err);
 
+/* What the journal knows of one object, for a status report (no action runs). */
+typedef struct sm_info {
+    const char *object;
+    int state;                  /* current state */
+    unsigned exit_bits;
+    int last_from, last_to;     /* the last finished transition; -1 when none */
+    const char *last_time;      /* its time, "YYYY-mm-ddTHH:MM:SS.sssZ" (UTC); NULL when none */
+    const char *started;        /* when it last set off from def->initial_state; NULL when never */
+    const char *last_error;     /* the latest error an action recorded; NULL when none */
+    unsigned attempts;          /* times it set off from def->initial_state */
+} sm_info;
+
+/* Call fn for every object in insertion order with what the log says about
+ * it; stops early when fn returns non-zero.  The strings live until fn returns. */
+sr_code sm_foreach_info(sm_journal *j, const sm_def *def, int (*fn)(const sm_info *info, void *arg),
+                        void *arg, sr_err *err);
+
 /* --- inside an action -------------------------------------------------- */
 /* Durably record key=value for this object before acting on it. */
 sr_code sm_put(sm_step *step, const char *key, const char *value);

@@ -71,5 +71,6 @@ TEST_SCRIPTS += tests/integration/man_pages.sh
 TEST_SCRIPTS += tests/integration/systemd_units.sh
 TEST_SCRIPTS += tests/integration/install.sh
 TEST_SCRIPTS += tests/integration/report_html.sh
+TEST_SCRIPTS += tests/integration/readme_quickstart.sh
 # test_runner: tests/run_tests.sh and summarize.sh count skips and missing tests.
 TEST_SCRIPTS += tests/integration/test_runner.sh

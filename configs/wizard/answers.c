@@ -358,16 +358,25 @@ sr_code wiz_check_features(const char *what, const char *v, cfg_feature_set allo
         char name[64];
         snprintf(name, sizeof name, "%.*s", (int)(n < 63 ? n : 63), p);
         int f = cfg_feature_parse(name);
-        if (f < 0)
-            return sr_err_set(err, SR_E_CONFIG, "%s: '%s' is not a feature (known: AddBoxes "
-                              "CONTAB ContactMembers Delegates MoveToFolder Nicks OtherUsersFolders "
-                              "PublicFav Rules SRS SearchFolders Services Shortcuts UserNames "
-                              "Favorites Calendar Contacts Tasks Notes Journal)", what, name);
-        if (!(allowed & CFG_FSET(f)))
-            return sr_err_set(err, SR_E_CONFIG, "%s: '%s' cannot be used here", what, name);
+        if (f < 0 || !(allowed & CFG_FSET(f))) {
+            char *known = join_features(allowed);   /* the configs table, in its order */
+            sr_err_set(err, SR_E_CONFIG, "%s: '%s' %s (here: %s)", what, name,
+                       f < 0 ? "is not a feature" : "cannot be used here", known ? known : "");
+            free(known);
+            return SR_E_CONFIG;
+        }
         p += n;
     }
     return SR_OK;
+}
+
+/* ProcessedDomainsFQDNs: the spec allows blanks between names, nothing else. */
+sr_code wiz_check_domains(const char *what, const char *v, sr_err *err)
+{
+    if (!v || strpbrk(v, ",;@/\t") || !strchr(v, '.'))
+        return sr_err_set(err, SR_E_CONFIG, "%s: domain names separated by blanks only, for "
+                          "example 'src.example.com other.example.com'", what);
+    return wiz_check_line(what, v, err);
 }
 
 sr_code wiz_check_account(const char *what, const char *v, sr_err *err)

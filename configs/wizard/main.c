@@ -251,7 +251,7 @@ static int apply_choice(wiz *w, int o, const char *v)
     case O_ADMIN_TRG:
         return checked(&w->admin_trg, "--admin-trg", v, wiz_check_account("--admin-trg", v, &e), &e);
     case O_DOMAINS:
-        return checked(&w->domains, "--domains", v, wiz_check_line("--domains", v, &e), &e);
+        return checked(&w->domains, "--domains", v, wiz_check_domains("--domains", v, &e), &e);
     case O_AD_SOURCE:
         return checked(&w->ad_source, "", v, wiz_check_url("--autodiscover-source", v, &e), &e);
     case O_AD_TARGET:

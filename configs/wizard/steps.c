@@ -196,14 +196,6 @@ static int s_credentials(wiz *w)
     return 0;
 }
 
-static sr_code check_domains(const char *what, const char *v, sr_err *err)
-{
-    if (strpbrk(v, ",;@/\t") || !strchr(v, '.'))
-        return sr_err_set(err, SR_E_CONFIG, "%s: domain names separated by blanks only, for "
-                          "example 'src.example.com other.example.com'", what);
-    return wiz_check_line(what, v, err);
-}
-
 static int s_tuning(wiz *w)
 {
     step(3, "Advanced Tuning",
@@ -213,7 +205,7 @@ static int s_tuning(wiz *w)
     for (int round = 0; round < 3; round++) {
         if (ask_text("Processed SMTP domains", "ProcessedDomainsFQDNs",
                      "Blank-separated domain names, e.g. src.example.com.", &w->domains, 1,
-                     check_domains) ||
+                     wiz_check_domains) ||
             ask_text("Source Autodiscover URL", "AutodiscoverSourceURL",
                      "https://autodiscover.src.example.com/autodiscover/autodiscover.xml",
                      &w->ad_source, 1, wiz_check_url) ||

@@ -80,6 +80,7 @@ sr_code wiz_check_address(const char *what, const char *v, int many, sr_err *err
 sr_code wiz_check_url(const char *what, const char *v, sr_err *err);
 sr_code wiz_check_features(const char *what, const char *v, cfg_feature_set allowed, sr_err *err);
 sr_code wiz_check_account(const char *what, const char *v, sr_err *err);
+sr_code wiz_check_domains(const char *what, const char *v, sr_err *err);
 sr_code wiz_check_line(const char *what, const char *v, sr_err *err);
 sr_code wiz_check_profile(const char *v, sr_err *err);
 sr_code wiz_check_filename(const char *what, const char *v, sr_err *err);

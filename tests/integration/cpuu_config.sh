@@ -202,21 +202,32 @@ rc=$?
 check "input ends mid-way: exit 2, says so, nothing written" \
     "[ $rc -eq 2 ] && grep -q 'input ended' '$work/short.err' && [ ! -e '$work/short' ]"
 
+printf '%s\n' '[["Logon [", "manual"], ["Account", "SRC\\x"], ["Password: ", "\u0003"]]' >"$work/intr.json"
+PTY_REPORT_ECHO=1 timeout 60 $PY tests/integration/pty_drive.py "$work/tty4.txt" "$work/intr.json" -- \
+    "$CFG" --new --out "$work/intr" >/dev/null 2>"$work/intr.err"
+check "Ctrl-C at a password prompt: the terminal gets its echo back, nothing written" \
+    "grep -q 'pty_drive: echo=on' '$work/intr.err' && [ ! -e '$work/intr' ]"
+
 # ---- 5. wrong command lines ----------------------------------------------------------------
-expect_usage() {  # name args...
-    local name=$1; shift
-    "$CFG" --new --non-interactive --out "$work/never" "$@" >/dev/null 2>"$work/u.err"
+expect_usage() {  # name message-part args...  (logon current: nothing else is missing)
+    local name=$1 what=$2; shift 2
+    "$CFG" --new --non-interactive --out "$work/never" --logon current "$@" >/dev/null 2>"$work/u.err"
     local rc=$?
-    check "$name: exit 2 and a message" "[ $rc -eq 2 ] && [ -s '$work/u.err' ] && [ ! -e '$work/never' ]"
+    printf '%s\n' "$what" >"$work/u.want"
+    check "$name: exit 2, the message names $what" \
+        "[ $rc -eq 2 ] && grep -qF -f '$work/u.want' '$work/u.err' && [ ! -e '$work/never' ]"
 }
-expect_usage "--features with --skip" --features Rules --skip Nicks
-expect_usage "unknown feature" --features 'Rules Frobs'
-expect_usage "Autodiscover URL not https" --autodiscover-source http://ad.src.example/a
-expect_usage "notification address that is not one" --notify-to 'Admin <a@b.example>'
-expect_usage "account without a password" --admin 'SRC\admin'
-expect_usage "profile name with a slash" --profile 'a/b'
-expect_usage "subject with a line break" --notify-to a@b.example --smtp-server r.example --subject "$(printf 'x\nBcc: e@vil.example')"
-expect_usage "unknown option" --frobnicate
+"$CFG" --new --non-interactive --out "$work/fine" --logon current >/dev/null 2>&1
+check "control: the same command line without the fault writes the files" "[ $? -eq 0 ] && [ -e '$work/fine/CPUU.ini' ]"
+expect_usage "--features with --skip" "exclude each other" --features Rules --skip Nicks
+expect_usage "unknown feature" "'Frobs' is not a feature" --features 'Rules Frobs'
+expect_usage "Autodiscover URL not https" "is not an https:// URL" --autodiscover-source http://ad.src.example/a
+expect_usage "notification address that is not one" "is not an e-mail address" --notify-to 'Admin <a@b.example>'
+expect_usage "account without a password" "Password: the account" --logon manual --admin 'SRC\admin'
+expect_usage "profile name with a slash" "profile name 'a/b'" --profile 'a/b'
+expect_usage "subject with a line break" "--subject: contains a control character" --notify-to a@b.example --smtp-server r.example --subject "$(printf 'x\nBcc: e@vil.example')"
+expect_usage "unknown option" "--frobnicate" --frobnicate
+expect_usage "domains separated by commas" "--domains: domain names separated by blanks" --domains 'a.example,b.example'
 "$CFG" --new --non-interactive --out "$work/never" --admin 'SRC\admin' --password-file "$work/empty" \
     >/dev/null 2>"$work/u.err"
 check "missing password file: exit 3" "[ $? -eq 3 ]"

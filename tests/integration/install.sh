@@ -49,12 +49,12 @@ cp "$R/etc/switchresmb/SwitchResMB.ini.example" "$work/SwitchResMB.ini"
 cp "$R/etc/switchresmb/CPUU.ini.example" "$work/CPUU.ini"
 chmod 600 "$work/SwitchResMB.ini" "$work/CPUU.ini"
 printf 'dc password\n' | "$R/usr/bin/switchresmb" "$work/SwitchResMB.ini" - >/dev/null 2>&1
-# a run needs Admin/Password (issue 10: --check checks what the run checks)
+# the account lines the example comments out, then its password as the example says
 sed -i 's/^; Admin=/Admin=/; s/^; Password=.*/Password=/' "$work/CPUU.ini"
-printf 'svc password\n' | "$R/usr/bin/cpuu-config" --encrypt Password "$work/CPUU.ini" >/dev/null 2>&1
+printf 'exchange password\n' | "$R/usr/bin/cpuu-config" --encrypt Password "$work/CPUU.ini" >/dev/null 2>&1
 "$R/usr/bin/switchresmb" --check --cpuu-ini "$work/CPUU.ini" "$work/SwitchResMB.ini" >"$work/check.out" 2>&1
 rc=$?
-check "the example configuration validates once DCPassword and Password are stored (exit $rc)" "[ $rc -eq 0 ]"
+check "the example configuration validates once its account and passwords are stored (exit $rc)" "[ $rc -eq 0 ]"
 [ $rc -eq 0 ] || cat "$work/check.out"
 
 inst "$work/loc" /usr/local; rc=$?

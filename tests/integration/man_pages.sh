@@ -11,7 +11,11 @@ ok()  { passed=$((passed + 1)); echo "ok   $1"; }
 bad() { failed=$((failed + 1)); echo "FAIL $1"; }
 M=docs/man
 pages="switchresmb.1 cpuu.1 cpuu-config.1 switchresmb.ini.5 cpuu.ini.5"
-command -v man >/dev/null || { bad "man is not installed (make deps: man-db groff-base)"; echo "$passed passed, $failed failed"; exit 1; }
+command -v man >/dev/null || { bad "man is not installed (make deps: man-db groff-base)"; if [ -x "${SR_BIN:-bin}/switchresmb" ]; then
+    m=$("${SR_BIN:-bin}/switchresmb" --help | grep -oE -- '--[a-z-]+' | sort -u | missing_from switchresmb.1)
+    [ -z "$m" ] && ok "switchresmb(1) names every option of --help" || bad "switchresmb(1) lacks:$m"
+fi
+echo "$passed passed, $failed failed"; exit 1; }
 for p in $pages; do
     [ -f "$M/$p" ] || { bad "$p missing"; continue; }
     w=$(MANWIDTH=80 LC_ALL=C.UTF-8 man --warnings -l "$M/$p" 2>&1 >/dev/null)
@@ -32,6 +36,8 @@ missing_from() {  # page, words on stdin
 }
 m=$(keys_of configs/cpuu_ini.c | missing_from cpuu.ini.5)
 [ -z "$m" ] && ok "cpuu.ini(5) names every CPUU.ini key" || bad "cpuu.ini(5) lacks:$m"
+m=$(sed -n 's/^ *\[CFG_F_[A-Z]*\] = "\([A-Za-z]*\)",$/\1/p' configs/features.c | missing_from cpuu.ini.5)
+[ -z "$m" ] && ok "cpuu.ini(5) names every feature" || bad "cpuu.ini(5) lacks features:$m"
 m=$(keys_of configs/resmb_ini.c | grep -v '^srenc$\|^missing$\|^Exchange$\|^Legacy$\|^Contemporary$' | missing_from switchresmb.ini.5)
 [ -z "$m" ] && ok "switchresmb.ini(5) names every SwitchResMB.ini key" || bad "switchresmb.ini(5) lacks:$m"
 m=$(printf '%s\n' PROFILE_WAS_NOT_PROCESSED PROFILE_IS_BACKUP PROFILE_ALREADY_UPDATED PROFILE_BACKUP_NOT_FOUND \
@@ -48,6 +54,10 @@ m=""; for b in 0 1 2 4 8 16 32 64 128; do grep -qE "^ +$b +[A-Z]" <<<"$txt" || m
 if [ -x "${SR_BIN:-bin}/cpuu-config" ]; then
     m=$("${SR_BIN:-bin}/cpuu-config" --help | grep -oE -- '--[a-z-]+' | sort -u | missing_from cpuu-config.1)
     [ -z "$m" ] && ok "cpuu-config(1) names every option of --help" || bad "cpuu-config(1) lacks:$m"
+fi
+if [ -x "${SR_BIN:-bin}/switchresmb" ]; then
+    m=$("${SR_BIN:-bin}/switchresmb" --help | grep -oE -- '--[a-z-]+' | sort -u | missing_from switchresmb.1)
+    [ -z "$m" ] && ok "switchresmb(1) names every option of --help" || bad "switchresmb(1) lacks:$m"
 fi
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

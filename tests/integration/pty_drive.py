@@ -7,7 +7,8 @@ usage: pty_drive.py TRANSCRIPT ANSWERS.json -- COMMAND [ARGS...]
 ANSWERS.json is a list of [expected text, line to type]; the text must appear
 in the output (after what earlier steps consumed) within 10 s; a null line
 types nothing (just wait for the text).  The whole
-terminal output goes to TRANSCRIPT.  Exit status: the program's, or 100 when
+terminal output goes to TRANSCRIPT.  With PTY_REPORT_ECHO=1 the terminal's
+echo mode after the program ended is printed on stderr ("pty_drive: echo=on").  Exit status: the program's, or 100 when
 a prompt did not come (the transcript tail is printed), 101 on a timeout at
 exit.  Every wait is bounded."""
 import json
@@ -72,6 +73,14 @@ def main():
     while read_some(fd, out, time.monotonic() + 0.2):
         pass
     open(transcript, "wb").write(bytes(out))
+    if os.environ.get("PTY_REPORT_ECHO"):
+        # the terminal as the program left it (the master sees the slave's modes)
+        import termios
+        try:
+            lflag = termios.tcgetattr(fd)[3]
+            sys.stderr.write("pty_drive: echo=%s\n" % ("on" if lflag & termios.ECHO else "off"))
+        except termios.error as e:
+            sys.stderr.write("pty_drive: echo=unknown (%s)\n" % e)
     if status is None:
         os.kill(pid, 9)
         os.waitpid(pid, 0)

@@ -82,10 +82,33 @@ pw source >"$work/spw"; pw target >"$work/tpw"
 chmod 600 "$work/SwitchResMB.ini"
 "$BIN/switchresmb" "$work/SwitchResMB.ini" - <"$work/lab/password" >/dev/null 2>&1 || die "DCPassword"
 printf '#!/bin/sh\nexit 1\n' >"$work/stand-in"; chmod 755 "$work/stand-in"
+"$BIN/switchresmb" --status --state-dir "$work/state" "$work/SwitchResMB.ini" >"$work/st0.out" 2>&1
+rc=$?
+check "--status before any run: exit 0, no run yet, 4 listed but not started" \
+    "[ $rc -eq 0 ] && grep -q 'no run yet' '$work/st0.out' && grep -q '4 listed but not started' '$work/st0.out'"
 timeout 300 "$BIN/switchresmb" --state-dir "$work/state" --cpuu "$work/stand-in" "$work/SwitchResMB.ini" \
     >"$work/run.log" 2>&1
 rc=$?
 check "the run: exit 1 (one mailbox is not in the directory), got $rc" "[ $rc -eq 1 ]"
+before=$(ls -l --time-style=full-iso "$work/state" | md5sum)
+"$BIN/switchresmb" --status --state-dir "$work/state" "$work/SwitchResMB.ini" >"$work/st1.out" 2>&1
+rc=$?
+after=$(ls -l --time-style=full-iso "$work/state" | md5sum)
+check "--status after the run: exit 1 as the run reported, counts DONE 3 FAILED 1" \
+    "[ $rc -eq 1 ] && grep -q 'DONE 3 FAILED 1' '$work/st1.out' && grep -q '0 listed but not started' '$work/st1.out'"
+check "--status: the failed mailbox with its last transition, attempts, time and error" \
+    "grep -E '^  missing-room@src.test +FAILED +1 +[A-Z_]+ -> FAILED +20[0-9-]+T[0-9:.]+Z +.*[a-z]' '$work/st1.out' >/dev/null"
+check "--status: a done mailbox's last transition" \
+    "grep -qE '^  room-0001@src.test +DONE +1 +CLEANED -> DONE ' '$work/st1.out'"
+check "--status changed no file in the state directory" "[ '$before' = '$after' ]"
+check "no progress line when stderr is not a terminal" "! grep -q 'mailboxes/s' '$work/run.log'"
+echo '[]' >"$work/none.json"
+timeout 300 $PY tests/integration/pty_drive.py "$work/tty.txt" "$work/none.json" -- \
+    "$BIN/switchresmb" --state-dir "$work/state-tty" --cpuu "$work/stand-in" "$work/SwitchResMB.ini" \
+    >/dev/null 2>&1
+rc=$?
+check "on a terminal: one line rewritten in place, ending with the totals (exit $rc)" \
+    "[ $rc -eq 1 ] && grep -aq \$'\r4/4  done 3  failed 1  running 0  queued 0  [0-9.]* mailboxes/s  ETA 00:00:00' '$work/tty.txt'"
 json=$(ls "$work"/state/*.report.json 2>/dev/null) csv=$(ls "$work"/state/*.report.csv 2>/dev/null)
 html=$(ls "$work"/state/*.report.html 2>/dev/null)
 check "JSON, CSV and HTML reports beside the journal" "[ -n '$json' ] && [ -n '$csv' ] && [ -n '$html' ]"
@@ -99,11 +122,14 @@ d = json.load(open(sys.argv[1]))
 m = {r["key"]: r for r in d["mailboxes"]}
 assert d["exit_code"] == 1 and d["exit_bits"][0]["bit"] == 1, d["exit_bits"]
 assert d["totals"]["mailboxes"] == 4 and d["totals"]["failed"] == 1, d["totals"]
+sp = d["spent_by_batches"]
+assert sp["ldap_searches"] >= 1 and sp["ews_requests"] >= 1, sp
 assert m["missing-room@src.test"]["state"] == "FAILED" and m["missing-room@src.test"]["reason"]
 r = m["room-0001@src.test"]
 assert r["state"] == "DONE" and r["section"] == "MailboxesSMTP" and r["line"] > 0, r
 assert r["target"].endswith("@tgt.test") and r["legacy_dn"].startswith("/o="), r
 assert r["display_name"].startswith("<script>"), r
+assert r["started"] <= r["finished"] and r["finished"].endswith("Z"), r
 rows = list(csv.DictReader(open(sys.argv[2], newline="")))
 assert len(rows) == 4, rows
 c = {x["key"]: x for x in rows}
@@ -111,7 +137,7 @@ assert c["room-0002@src.test"]["display_name"].startswith("'=HYPERLINK"), c["roo
 assert c["room-0001@src.test"]["display_name"].startswith("<script>")
 print("ok")
 EOF
-check "JSON: totals, exit bits, per mailbox key/line/section/legacy DN/target/state/reason" \
+check "JSON: totals, exit bits, per mailbox key/line/section/legacy DN/target/state/reason/timings" \
     "grep -qx ok '$work/py.out'"
 grep -qx ok "$work/py.out" || cat "$work/py.out"
 check "the HTML is self-contained (no src= or href= to fetch)" \
