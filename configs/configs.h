@@ -78,6 +78,7 @@ typedef enum {
     CFG_F_NOTES,
     CFG_F_JOURNAL,
     CFG_F_ACTIVITIES,         /* only valid as a Critical value */
+    CFG_F_BOOKING,            /* ours, beyond the spec: rooms' booking policies (issue 16) */
     CFG_F__MAX
 } cfg_feature;
 
@@ -87,11 +88,12 @@ typedef uint32_t cfg_feature_set;
 #define CFG_FSET_PROCESSABLE \
     ((((cfg_feature_set)1u << CFG_F__MAX) - 1u) & ~CFG_FSET(CFG_F_ACTIVITIES))
 /* The spec's critical list: Activities AddBoxes CONTAB Delegates Rules SRS
- * SearchFolders Shortcuts. */
+ * SearchFolders Shortcuts; plus ContactMembers (issue 12) and our Booking. */
 #define CFG_FSET_CRITICAL_ALLOWED                                               \
     (CFG_FSET(CFG_F_ACTIVITIES) | CFG_FSET(CFG_F_ADDBOXES) | CFG_FSET(CFG_F_CONTAB) | \
      CFG_FSET(CFG_F_DELEGATES) | CFG_FSET(CFG_F_RULES) | CFG_FSET(CFG_F_SRS) |    \
-     CFG_FSET(CFG_F_SEARCHFOLDERS) | CFG_FSET(CFG_F_SHORTCUTS))
+     CFG_FSET(CFG_F_SEARCHFOLDERS) | CFG_FSET(CFG_F_SHORTCUTS) |                  \
+     CFG_FSET(CFG_F_CONTACTMEMBERS) | CFG_FSET(CFG_F_BOOKING))
 
 /* What the update engine `cpuu` has built (cpuu/features.c); a test checks
  * this against the engine's feature table, so configs/ can refuse a feature
@@ -101,7 +103,8 @@ typedef uint32_t cfg_feature_set;
     (CFG_FSET(CFG_F_DELEGATES) | CFG_FSET(CFG_F_RULES) | CFG_FSET(CFG_F_NICKS) |       \
      CFG_FSET(CFG_F_FAVORITES) | CFG_FSET(CFG_F_CALENDAR) | CFG_FSET(CFG_F_CONTACTS) | \
      CFG_FSET(CFG_F_TASKS) | CFG_FSET(CFG_F_NOTES) | CFG_FSET(CFG_F_JOURNAL) |         \
-     CFG_FSET(CFG_F_SHORTCUTS))
+     CFG_FSET(CFG_F_SHORTCUTS) | CFG_FSET(CFG_F_SEARCHFOLDERS) |                       \
+     CFG_FSET(CFG_F_CONTACTMEMBERS) | CFG_FSET(CFG_F_BOOKING))
 
 /* The first feature of set the engine has not built ((cfg_feature)-1 when
  * none; Activities, a Critical-only word, counts as built). */

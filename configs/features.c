@@ -26,6 +26,7 @@ static const char *const feature_names[CFG_F__MAX] = {
     [CFG_F_NOTES] = "Notes",
     [CFG_F_JOURNAL] = "Journal",
     [CFG_F_ACTIVITIES] = "Activities",
+    [CFG_F_BOOKING] = "Booking",
 };
 
 static_assert(CFG_F__MAX <= 32, "cfg_feature_set is 32 bits wide");

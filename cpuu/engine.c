@@ -356,6 +356,12 @@ static int run_features(cpuu_run_ctx *r, cpuu_ctx *c)
         if (critical)
             goto failed;
     }
+    if (r->cfg->remove_junk_email_messages) {   /* the spec: junk settings may not work there */
+        sr_err e;
+        if (run_feature(c, &cpuu_junk_reset, "RemoveJunkEmailMessages", &e) != SR_OK)
+            sr_log(SR_LOG_WARN, c->who, "RemoveJunkEmailMessages failed: %s (not Critical: "
+                   "continuing)", e.msg);
+    }
     return 0;
 failed:
     if (!c->dry_run)   /* a dry run wrote nothing: nothing to put back */
@@ -568,6 +574,13 @@ sr_code cpuu_restore_features(cpuu_run_ctx *r, const char *name, const mapi_prof
                 sr_err_prefix(err, "%s: ", fname);
                 rc = frc;
             }
+        }
+        if (rc == SR_OK) {   /* RemoveJunkEmailMessages' backup, when there is one */
+            sr_code jrc = cpuu_junk_reset.restore(&c, err);
+            if (jrc == SR_OK)
+                sr_log(SR_LOG_NOTICE, name, "RemoveJunkEmailMessages: restored from its backup");
+            else if (jrc != SR_E_NOTFOUND)
+                rc = jrc;
         }
         cpuu_ctx_release(&c);
         cpuu_sides_free(&sd);

@@ -103,6 +103,66 @@ xmlDocPtr ewsf_req_resolvenames(const mapi_ews_target *t, const char *entry, sr_
  * SR_E_AMBIGUOUS when several did. */
 sr_code ewsf_parse_resolvenames(xmlNodePtr resp_op, char **smtp, char **name, sr_err *err);
 
+/* ---- search folders (ews_search.c; MS-OXWSFOLD, SearchFolderType) ---- */
+/* FindFolder Shallow under the `searchfolders` distinguished folder (Finder):
+ * ids, DisplayName, FolderClass; one page of up to max entries. */
+xmlDocPtr ewsf_req_find_searchfolders(const mapi_ews_target *t, unsigned max, sr_err *err);
+/* GetFolder of n folders: FolderIds (ids[i]) and DistinguishedFolderIds
+ * (dist[i], NULL-terminated list, may be NULL), shape IdOnly + DisplayName,
+ * FolderClass, ParentFolderId and, when search is set, SearchParameters. */
+xmlDocPtr ewsf_req_getfolders(const mapi_ews_target *t, const char *const *ids, size_t n,
+                              const char *const *dist, int search, sr_err *err);
+/* CreateFolder of n search folders under `searchfolders`; names[i],
+ * classes[i] (may be NULL) and params[i] (a t:SearchParameters element of
+ * any document, deep-copied). */
+xmlDocPtr ewsf_req_create_searchfolders(const mapi_ews_target *t, const char *const *names,
+                                        const char *const *classes, xmlNodePtr const *params,
+                                        size_t n, sr_err *err);
+/* UpdateFolder: SetFolderField folder:SearchParameters of n folders. */
+xmlDocPtr ewsf_req_set_searchparams(const mapi_ews_target *t, const char *const *ids,
+                                    xmlNodePtr const *params, size_t n, sr_err *err);
+/* DeleteFolder HardDelete of n folders. */
+xmlDocPtr ewsf_req_deletefolders(const mapi_ews_target *t, const char *const *ids, size_t n,
+                                 sr_err *err);
+/* The folder elements of a GetFolder/CreateFolder answer in order, one per
+ * response message (NULL for an answer with an error); *v heap (caller frees
+ * the array only; elements point into resp_op's document).  Returns SR_OK or
+ * the first error (err names its ResponseCode); *nbad counts the errors. */
+sr_code ewsf_parse_folders(xmlNodePtr resp_op, xmlNodePtr **v, size_t *n, unsigned *nbad,
+                           sr_err *err);
+/* Canonical text of an element subtree (local names, attributes in order,
+ * trimmed text; namespace prefixes and whitespace ignored): to compare what
+ * two servers or a server and a backup hold.  Heap, caller frees. */
+char *ewsf_canon(xmlNodePtr n);
+
+/* ---- contacts and personal distribution lists (ews_contacts.c) ---- */
+/* FindItem Shallow in folder_id, IdOnly + item:ItemClass, one page from offset. */
+xmlDocPtr ewsf_req_finditems(const mapi_ews_target *t, const char *folder_id, unsigned offset,
+                             unsigned max, sr_err *err);
+/* The ItemIds of a FindItem answer (heap strings appended to *ids / *n; the
+ * caller frees them); *last = IncludesLastItemInRange. */
+sr_code ewsf_parse_itemids(xmlNodePtr resp_op, char ***ids, size_t *n, int *last, sr_err *err);
+/* GetItem of n ids with IdOnly + the listed FieldURIs (NULL-terminated). */
+xmlDocPtr ewsf_req_getitems(const mapi_ews_target *t, const char *const *ids, size_t n,
+                            const char *const *fields, sr_err *err);
+/* UpdateItem (AlwaysOverwrite): ItemChange i = ids[i] with the children of
+ * updates[i] (a t:Updates element of any document, deep-copied). */
+xmlDocPtr ewsf_req_updateitems(const mapi_ews_target *t, const char *const *ids,
+                               xmlNodePtr const *updates, size_t n, sr_err *err);
+/* The item elements of a GetItem/UpdateItem answer, one per response message
+ * (NULL for an error); as ewsf_parse_folders. */
+sr_code ewsf_parse_itemlist(xmlNodePtr resp_op, xmlNodePtr **v, size_t *n, unsigned *nbad,
+                            sr_err *err);
+
+/* ---- user configuration dictionaries (ews_booking.c) ---- */
+/* GetUserConfiguration name in the distinguished folder, Properties=Dictionary. */
+xmlDocPtr ewsf_req_getconfig_dict(const mapi_ews_target *t, const char *folder, const char *name,
+                                  sr_err *err);
+/* Create/UpdateUserConfiguration with dict (a t:Dictionary element of any
+ * document, deep-copied). */
+xmlDocPtr ewsf_req_setconfig_dict(const mapi_ews_target *t, const char *folder, const char *name,
+                                  int create, xmlNodePtr dict, sr_err *err);
+
 /* ---- serialisation (backups) ---- */
 /* The subtree of node as a standalone UTF-8 document (namespaces kept);
  * heap (caller frees with xmlFree), *len its size. */

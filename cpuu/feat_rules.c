@@ -19,6 +19,7 @@
 #include "cpuu/feature.h"
 
 #include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -34,19 +35,60 @@ typedef struct rules {
     int blob;                   /* OutlookRuleBlobExists */
 } rules;
 
+/* Source RuleId → target RuleId of its copy, kept beside the backup
+ * (Rules.idmap.tsv) so a copy renamed on the target is still found. */
+typedef struct idmap {
+    char **src, **tgt;
+    size_t n;
+    int dirty;
+} idmap;
+
+/* A copy planned for creation: its id is learned after the write. */
+typedef struct created {
+    char *src_id, *name;
+    int nth;
+} created;
+
 typedef struct rstate {
     rules src, tgt;
     xmlDocPtr work;             /* mapped copies of the source rules */
     ewsf_rule_op *ops;
     size_t nops;
     int remove_blob;
+    idmap map;
+    created *made;
+    size_t nmade;
 } rstate;
+
+#define IDMAP_NAME "idmap.tsv"
 
 static void rules_clear(rules *r)
 {
     xmlFreeDoc(r->doc);
     free(r->v);
     memset(r, 0, sizeof *r);
+}
+
+static void idmap_clear(idmap *m)
+{
+    for (size_t i = 0; i < m->n; i++) {
+        free(m->src[i]);
+        free(m->tgt[i]);
+    }
+    free(m->src);
+    free(m->tgt);
+    memset(m, 0, sizeof *m);
+}
+
+static void made_clear(rstate *s)
+{
+    for (size_t i = 0; i < s->nmade; i++) {
+        free(s->made[i].src_id);
+        free(s->made[i].name);
+    }
+    free(s->made);
+    s->made = NULL;
+    s->nmade = 0;
 }
 
 static void rstate_free(void *v)
@@ -58,7 +100,88 @@ static void rstate_free(void *v)
     rules_clear(&s->tgt);
     xmlFreeDoc(s->work);
     free(s->ops);
+    idmap_clear(&s->map);
+    made_clear(s);
     free(s);
+}
+
+static const char *idmap_get(const idmap *m, const char *src)
+{
+    for (size_t i = 0; src && i < m->n; i++)
+        if (strcmp(m->src[i], src) == 0)
+            return m->tgt[i];
+    return NULL;
+}
+
+/* Record src → tgt (ids with tabs or newlines cannot be stored: skipped). */
+static void idmap_set(idmap *m, const char *src, const char *tgt)
+{
+    if (!src || !tgt || strpbrk(src, "\t\n") || strpbrk(tgt, "\t\n"))
+        return;
+    for (size_t i = 0; i < m->n; i++)
+        if (strcmp(m->src[i], src) == 0) {
+            if (strcmp(m->tgt[i], tgt) != 0) {
+                char *d = sr_strdup(tgt);
+                if (d) {
+                    free(m->tgt[i]);
+                    m->tgt[i] = d;
+                    m->dirty = 1;
+                }
+            }
+            return;
+        }
+    char **ns = realloc(m->src, (m->n + 1) * sizeof *ns);
+    if (ns)
+        m->src = ns;
+    char **nt = ns ? realloc(m->tgt, (m->n + 1) * sizeof *nt) : NULL;
+    if (nt)
+        m->tgt = nt;
+    char *a = nt ? sr_strdup(src) : NULL, *b = a ? sr_strdup(tgt) : NULL;
+    if (!b) {
+        free(a);
+        return;
+    }
+    m->src[m->n] = a;
+    m->tgt[m->n++] = b;
+    m->dirty = 1;
+}
+
+static void idmap_load(cpuu_ctx *c, idmap *m)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    sr_err e = {0};
+    if (cpuu_backup_get(c, FEATURE, IDMAP_NAME, &buf, &len, &e) != SR_OK)
+        return;
+    char *save = NULL;
+    for (char *line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        char *tab = strchr(line, '\t');
+        if (tab) {
+            *tab = '\0';
+            idmap_set(m, line, tab + 1);
+        }
+    }
+    m->dirty = 0;
+    free(buf);
+}
+
+static sr_code idmap_save(cpuu_ctx *c, idmap *m, sr_err *err)
+{
+    if (!m->dirty || c->dry_run)
+        return SR_OK;
+    size_t len = 0;
+    for (size_t i = 0; i < m->n; i++)
+        len += strlen(m->src[i]) + strlen(m->tgt[i]) + 2;
+    char *buf = malloc(len + 1), *p = buf;
+    if (!buf)
+        return sr_err_set(err, SR_E_NOMEM, "out of memory");
+    for (size_t i = 0; i < m->n; i++)
+        p += sprintf(p, "%s\t%s\n", m->src[i], m->tgt[i]);
+    sr_code rc = cpuu_backup_put(c, FEATURE, IDMAP_NAME, buf, len, err);
+    free(buf);
+    if (rc == SR_OK)
+        m->dirty = 0;
+    return rc;
 }
 
 static sr_code get_rules(cpuu_ctx *c, mapi_session *s, rules *out, sr_err *err)
@@ -101,6 +224,7 @@ static sr_code r_read(cpuu_ctx *c, void **state, feature_stats *st, sr_err *err)
                 : sr_err_set(err, SR_E_NOMEM, "out of memory");
     }
     st->seen = (unsigned)s->src.n;
+    idmap_load(c, &s->map);
     return rc;
 }
 
@@ -489,6 +613,8 @@ static sr_code add_op(rstate *s, ewsf_rule_op op, sr_err *err)
     return SR_OK;
 }
 
+static xmlNodePtr rule_by_id(const rules *r, const char *id);
+
 /* The n-th target rule (n from 0) named name, or NULL. */
 static xmlNodePtr target_copy(const rules *tgt, const char *name, int nth)
 {
@@ -544,10 +670,23 @@ static sr_code plan_rule(cpuu_ctx *c, rstate *s, xmlNodePtr src, int nth, paths 
         sr_log(SR_LOG_WARN, c->who, "%s: rule '%s' is not written to the target (see above)",
                FEATURE, name);
     } else {
-        xmlNodePtr have = target_copy(&s->tgt, name, nth);
+        /* the copy made before (by id, even renamed), else by name */
+        char *sid = text_of(src, "RuleId");
+        xmlNodePtr have = rule_by_id(&s->tgt, idmap_get(&s->map, sid));
+        if (!have)
+            have = target_copy(&s->tgt, name, nth);
+        char *tid = have ? text_of(have, "RuleId") : NULL;
+        idmap_set(&s->map, sid, tid);
+        free(tid);
         if (!have) {
             sr_log(SR_LOG_INFO, c->who, "%s: plan: create rule '%s'", FEATURE, name);
             rc = add_op(s, (ewsf_rule_op){.kind = EWSF_RULE_CREATE, .rule = copy}, err);
+            created *nm = rc == SR_OK ? realloc(s->made, (s->nmade + 1) * sizeof *nm) : NULL;
+            if (nm) {
+                s->made = nm;
+                s->made[s->nmade++] = (created){.src_id = sid, .name = sr_strdup(name), .nth = nth};
+                sid = NULL;
+            }
         } else if (!same_rule(c->map, copy, have)) {
             sr_log(SR_LOG_INFO, c->who, "%s: plan: set rule '%s' (its target copy differs)", FEATURE,
                    name);
@@ -557,6 +696,7 @@ static sr_code plan_rule(cpuu_ctx *c, rstate *s, xmlNodePtr src, int nth, paths 
             free(id);
             rc = add_op(s, (ewsf_rule_op){.kind = EWSF_RULE_SET, .rule = copy}, err);
         }
+        free(sid);
     }
     free(name);
     return rc;
@@ -592,6 +732,7 @@ static sr_code r_plan(cpuu_ctx *c, void *state, feature_stats *st, sr_err *err)
     free(s->ops);
     s->ops = NULL;
     s->nops = 0;
+    made_clear(s);
     s->work = xmlNewDoc(BAD_CAST "1.0");
     xmlNodePtr root = s->work ? xmlNewDocNode(s->work, NULL, BAD_CAST "rules", NULL) : NULL;
     if (!root)
@@ -723,7 +864,28 @@ static sr_code r_apply(cpuu_ctx *c, void *state, feature_stats *st, sr_err *err)
                st->changed);
         return SR_OK;
     }
-    return write_ops(c, s->ops, s->nops, s->remove_blob, err);
+    sr_code rc = write_ops(c, s->ops, s->nops, s->remove_blob, err);
+    if (s->nmade) {
+        /* UpdateInboxRules does not answer the new RuleIds: read them once,
+         * so a copy renamed on the target later is still recognised */
+        rules now = {0};
+        sr_err e = {0};
+        if (get_rules(c, c->tgt, &now, &e) == SR_OK)
+            for (size_t i = 0; i < s->nmade; i++) {
+                xmlNodePtr r = target_copy(&now, s->made[i].name, s->made[i].nth);
+                char *tid = r ? text_of(r, "RuleId") : NULL;
+                idmap_set(&s->map, s->made[i].src_id, tid);
+                free(tid);
+            }
+        else
+            sr_log(SR_LOG_WARN, c->who, "%s: the new copies' ids were not read (%s): matched by "
+                   "name next time", FEATURE, e.msg);
+        rules_clear(&now);
+    }
+    sr_err e = {0};
+    if (idmap_save(c, &s->map, &e) != SR_OK)
+        sr_log(SR_LOG_WARN, c->who, "%s: the rule id map was not saved: %s", FEATURE, e.msg);
+    return rc;
 }
 
 /* ---- restore ---- */

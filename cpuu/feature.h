@@ -73,6 +73,10 @@ struct feature_ops {
     void (*free_state)(void *state);
 };
 
+/* RemoveJunkEmailMessages=1 (feat_junk.c): not a Features value, run by the
+ * engine after the features and restored on rollback like them. */
+extern const struct feature_ops cpuu_junk_reset;
+
 /* The table (features.c): every implemented feature, NULL-terminated. */
 extern const struct feature_ops *const cpuu_features[];
 /* The ops of one feature, or NULL when it is not implemented yet. */

@@ -9,6 +9,7 @@ extern const struct feature_ops cpuu_feat_rules;
 extern const struct feature_ops cpuu_feat_nicks;
 extern const struct feature_ops cpuu_feat_favorites, cpuu_feat_calendar, cpuu_feat_contacts,
     cpuu_feat_tasks, cpuu_feat_notes, cpuu_feat_journal, cpuu_feat_shortcuts;
+extern const struct feature_ops cpuu_feat_searchfolders, cpuu_feat_contactmembers, cpuu_feat_booking;
 
 const struct feature_ops *const cpuu_features[] = {
     &cpuu_feat_delegates,
@@ -21,6 +22,9 @@ const struct feature_ops *const cpuu_features[] = {
     &cpuu_feat_notes,
     &cpuu_feat_journal,
     &cpuu_feat_shortcuts,
+    &cpuu_feat_searchfolders,
+    &cpuu_feat_contactmembers,
+    &cpuu_feat_booking,
     NULL,
 };
 

@@ -45,6 +45,8 @@ typedef struct table {
 struct rmap {
     ldapdir *src_dir, *tgt_dir;
     mapi_session *tgt;
+    char *gus_url;          /* SOAP Autodiscover beside the target's EWS URL */
+    int gus_off;            /* GetUserSettings failed once: ResolveNames from then on */
     table map;              /* source keys */
     table tgt_keys;         /* target-organisation keys → target SMTP (rmap_resolve_target) */
     unsigned lookups;
@@ -189,6 +191,7 @@ void rmap_free(rmap *m)
         return;
     tfree(&m->map);
     tfree(&m->tgt_keys);
+    free(m->gus_url);
     free(m);
 }
 
@@ -377,6 +380,119 @@ static char *query_of(const char *norm_or_orig)
     return sr_asprintf("%s%s", k[0] == '/' ? "EX:" : "SMTP:", k);
 }
 
+/* Step 3 by SOAP Autodiscover: GetUserSettings of the nv target addresses
+ * (100 a request) and ResolveNames of the identity checks p[nv..n), all in
+ * ONE concurrent batch.  NoError → MAPPED with the target's UserDN (the
+ * legacyExchangeDN EX addresses need); InvalidUser / RedirectAddress → not
+ * migrated.  Returns SR_E_UNSUPPORTED (nothing decided) when the endpoint
+ * does not answer GetUserSettings: the caller falls back to ResolveNames. */
+static sr_code target_from_gus(rmap *m, entry **p, size_t n, size_t nv, sr_err *err)
+{
+    size_t ng = (nv + MAPI_AD_SOAP_MAX_USERS - 1) / MAPI_AD_SOAP_MAX_USERS, nr = n - nv;
+    mapi_ews_call *calls = calloc(ng + nr ? ng + nr : 1, sizeof *calls);
+    const char **addrs = calloc(nv ? nv : 1, sizeof *addrs);
+    mapi_ad_user *us = calloc(nv ? nv : 1, sizeof *us);
+    rn_job *jobs = calloc(nr ? nr : 1, sizeof *jobs);
+    char **q = calloc(nr ? nr : 1, sizeof *q);
+    sr_code rc = calls && addrs && us && jobs && q ? SR_OK : sr_err_set(err, SR_E_NOMEM, "out of memory");
+    mapi_ews_target t = mapi_session_target(m->tgt);
+    t.mailbox = NULL;
+    for (size_t i = 0; i < nv && rc == SR_OK; i++)
+        addrs[i] = strip_prefix(p[i]->tgt_smtp);
+    for (size_t g = 0; nr && g < ng && rc == SR_OK; g++) {   /* built here only when mixed */
+        size_t off = g * MAPI_AD_SOAP_MAX_USERS;
+        size_t k = nv - off < MAPI_AD_SOAP_MAX_USERS ? nv - off : MAPI_AD_SOAP_MAX_USERS;
+        calls[g] = (mapi_ews_call){.url = m->gus_url, .mailbox = "Autodiscover", .idempotent = 1};
+        calls[g].req = mapi_ad_req_getusersettings(m->gus_url, addrs + off, k, err);
+        rc = calls[g].req ? SR_OK : err->code;
+    }
+    for (size_t i = 0; i < nr && rc == SR_OK; i++) {
+        q[i] = query_of(p[nv + i]->orig);
+        jobs[i].query = q[i];
+        calls[ng + i] = (mapi_ews_call){.url = mapi_session_ews_url(m->tgt),
+                                        .mailbox = mapi_session_mailbox(m->tgt), .idempotent = 1};
+        calls[ng + i].req = q[i] ? ewsf_req_resolvenames(&t, q[i], err) : NULL;
+        rc = calls[ng + i].req ? SR_OK : q[i] ? err->code : sr_err_set(err, SR_E_NOMEM, "out of memory");
+    }
+    if (rc == SR_OK && nr == 0) {   /* only target identities: mapi's batched call */
+        m->lookups++;
+        sr_err e = {0};
+        if (mapi_ad_getusersettings(mapi_session_net(m->tgt), m->gus_url, addrs, nv, us, &e) != SR_OK) {
+            sr_log(SR_LOG_WARN, NULL, "recipient map: GetUserSettings at %s failed (%s): "
+                   "target identities by ResolveNames instead", m->gus_url, e.msg);
+            m->gus_off = 1;
+            rc = SR_E_UNSUPPORTED;
+        }
+        ng = 0;   /* answers are in us already */
+    } else if (rc == SR_OK) {   /* with the identity checks' ResolveNames: one batch */
+        m->lookups++;
+        sr_err ignored = {0};
+        mapi_ews_run(mapi_session_net(m->tgt), calls, ng + nr, &ignored);   /* per call below */
+    }
+    for (size_t g = 0; g < ng && rc == SR_OK; g++) {
+        size_t off = g * MAPI_AD_SOAP_MAX_USERS;
+        size_t k = nv - off < MAPI_AD_SOAP_MAX_USERS ? nv - off : MAPI_AD_SOAP_MAX_USERS;
+        sr_err e = {0};
+        if (calls[g].err.code != SR_OK ||
+            mapi_ad_parse_getusersettings(calls[g].resp_op, us + off, k, &e) != SR_OK) {
+            sr_log(SR_LOG_WARN, NULL, "recipient map: GetUserSettings at %s failed (%s): "
+                   "target identities by ResolveNames instead", m->gus_url,
+                   calls[g].err.code != SR_OK ? calls[g].err.msg : e.msg);
+            m->gus_off = 1;
+            rc = SR_E_UNSUPPORTED;
+        }
+    }
+    for (size_t i = 0; i < nr && rc == SR_OK; i++) {
+        rn_job *j = &jobs[i];
+        sr_err e = {0};
+        sr_code r = calls[ng + i].err.code != SR_OK ? (e = calls[ng + i].err, e.code)
+                    : ewsf_parse_resolvenames(calls[ng + i].resp_op, &j->smtp, &j->name, &e);
+        j->found = r == SR_OK ? 1 : r == SR_E_AMBIGUOUS ? 2 : 0;
+        if (r != SR_OK && r != SR_E_NOTFOUND && r != SR_E_AMBIGUOUS) {
+            *err = e;
+            rc = r;
+            sr_err_prefix(err, "recipient map: ResolveNames on %s: ", mapi_session_mailbox(m->tgt));
+        }
+    }
+    for (size_t i = 0; i < nv && rc == SR_OK; i++) {
+        entry *e = p[i];
+        if (us[i].code == SR_OK) {
+            e->st = RMAP_MAPPED;
+            if (us[i].user_dn)
+                set_str(&e->tgt_dn, us[i].user_dn);
+            if (us[i].display_name)
+                set_str(&e->display, us[i].display_name);
+        } else {
+            e->st = us[i].code == SR_E_NOTFOUND ? RMAP_NOT_MIGRATED : RMAP_ERROR;
+        }
+    }
+    for (size_t i = 0; i < nr && rc == SR_OK; i++) {
+        entry *e = p[nv + i];
+        if (jobs[i].found == 1) {
+            e->st = RMAP_MAPPED;
+            set_str(&e->tgt_smtp, jobs[i].smtp);
+            if (jobs[i].name)
+                set_str(&e->display, jobs[i].name);
+        } else {
+            e->st = jobs[i].found == 2 ? RMAP_AMBIGUOUS : RMAP_UNKNOWN;
+        }
+    }
+    for (size_t i = 0; calls && i < ng + nr; i++) {
+        xmlFreeDoc(calls[i].req);
+        xmlFreeDoc(calls[i].resp);
+    }
+    for (size_t i = 0; us && i < nv; i++)
+        mapi_ad_user_clear(&us[i]);
+    for (size_t i = 0; q && i < nr; i++)
+        free(q[i]);
+    free(q);
+    jobs_free(jobs, nr);
+    free(us);
+    free(addrs);
+    free(calls);
+    return rc;
+}
+
 /* Step 3 without a target directory and step 4, in ONE ResolveNames batch:
  * the first nv entries are mapped source recipients whose target address
  * must exist in the target org (no match → NOT_MIGRATED); the others are
@@ -384,6 +500,13 @@ static char *query_of(const char *norm_or_orig)
  * UNKNOWN)? */
 static sr_code target_from_ews(rmap *m, entry **p, size_t n, size_t nv, sr_err *err)
 {
+    if (nv && !m->gus_off && !m->gus_url)
+        m->gus_url = mapi_ad_soap_url(mapi_session_ews_url(m->tgt));
+    if (nv && !m->gus_off && m->gus_url) {
+        sr_code r = target_from_gus(m, p, n, nv, err);
+        if (r != SR_E_UNSUPPORTED)
+            return r;
+    }
     rn_job *jobs = calloc(n ? n : 1, sizeof *jobs);
     char **q = calloc(n ? n : 1, sizeof *q);
     sr_code rc = jobs && q ? SR_OK : sr_err_set(err, SR_E_NOMEM, "out of memory");

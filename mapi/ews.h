@@ -302,6 +302,38 @@ sr_code mapi_ews_parse_items(xmlNodePtr resp_op, mapi_items *out, sr_err *err);
  * are NoError; otherwise the first error, naming its ResponseCode. */
 sr_code mapi_ews_parse_status(xmlNodePtr resp_op, sr_err *err);
 
+/* -- SOAP Autodiscover GetUserSettings (autodiscover_soap.c; MS-OXWSADISC):
+ * the target identities of many users at once (up to 100 per request), on
+ * premises and in Exchange Online alike. ---------------------------------- */
+#define MAPI_NS_AD_SOAP "http://schemas.microsoft.com/exchange/2010/Autodiscover"
+#define MAPI_AD_SOAP_MAX_USERS 100
+typedef struct mapi_ad_user {
+    sr_code code;            /* SR_OK; SR_E_NOTFOUND (InvalidUser, or redirect set) ; other */
+    char *error;             /* ErrorCode and ErrorMessage when not NoError */
+    char *redirect;          /* RedirectAddress target, or NULL */
+    char *user_dn;           /* UserDN (the legacyExchangeDN) */
+    char *display_name;      /* UserDisplayName */
+    char *ews_url;           /* InternalEwsUrl, else ExternalEwsUrl */
+    char *server;            /* InternalMailboxServer, else ExternalMailboxServer */
+} mapi_ad_user;
+void mapi_ad_user_clear(mapi_ad_user *u);
+/* The SOAP Autodiscover URL beside an EWS URL:
+ * scheme://authority/autodiscover/autodiscover.svc.  Heap, NULL when ews_url
+ * is not an absolute http(s) URL. */
+char *mapi_ad_soap_url(const char *ews_url);
+/* GetUserSettingsRequestMessage for n (1..100) addresses; url goes to wsa:To. */
+xmlDocPtr mapi_ad_req_getusersettings(const char *url, const char *const *addrs, size_t n,
+                                      sr_err *err);
+/* A GetUserSettingsResponseMessage into out[0..n) (answers in request
+ * order).  SR_OK when the request as a whole succeeded (per-user outcomes in
+ * out[i].code); else the top-level ErrorCode. */
+sr_code mapi_ad_parse_getusersettings(xmlNodePtr resp_op, mapi_ad_user *out, size_t n,
+                                      sr_err *err);
+/* Settings of n users through url: requests of up to 100 users, sent
+ * concurrently.  out has n entries (caller clears each). */
+sr_code mapi_ad_getusersettings(mapi_net *net, const char *url, const char *const *addrs, size_t n,
+                                mapi_ad_user *out, sr_err *err);
+
 /* ==== store session (session.c, switchmsg_ews.c) ==== */
 
 /* How to open a mailbox. */
@@ -321,6 +353,9 @@ mapi_session *mapi_session_logon(mapi_net *net, const mapi_session_opts *o, sr_e
 void mapi_session_free(mapi_session *s);
 /* Static for the session's lifetime. */
 const char *mapi_session_ews_url(const mapi_session *s);
+/* The network handle the session was opened with (borrowed): for batches
+ * that mix this session's EWS calls with other endpoints (SOAP Autodiscover). */
+mapi_net *mapi_session_net(const mapi_session *s);
 const char *mapi_session_mailbox(const mapi_session *s);
 /* Autodiscover answer used by the logon (the session's own copy), or NULL
  * when ews_url was given. */

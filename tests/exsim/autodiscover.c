@@ -232,6 +232,8 @@ int exsim_autodiscover_post(const char *body, size_t len, const char *client_can
                             const char *mapi_http, char **out, size_t *outlen, const char **mailbox)
 {
     *mailbox = NULL;
+    if (exsim_autodiscover_is_soap(body, len))
+        return exsim_autodiscover_soap(body, len, out, outlen, mailbox);
     xmlDocPtr doc = xmlReadMemory(body, (int)len, "autodiscover.xml", NULL,
                                   XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
     xmlChar *addr = doc && !doc->intSubset ? request_address(doc) : NULL;

@@ -119,8 +119,7 @@ static char *folder_value(void *vctx, xmlNodePtr path)
             v = exsim_attr(c->f, "class");
         return v ? strdup(v) : NULL;
     }
-    xmlNodePtr ep = exsim_find_extprop(c->f, path);
-    return ep ? strdup(exsim_text(exsim_child(ep, EXSIM_NS_T, "Value"))) : NULL;
+    return exsim_prop_value(c->m, c->f, c->f, path);   /* stored, else computed */
 }
 
 static void collect(xmlNodePtr f, int deep, xmlNodePtr **list, size_t *n, size_t *cap)

@@ -206,10 +206,8 @@ static char *item_value(void *vctx, xmlNodePtr path)
     xmlNodePtr body = item_body(c->item);
     if (!path || !body)
         return NULL;
-    if (exsim_is(path, EXSIM_NS_T, "ExtendedFieldURI")) {
-        xmlNodePtr ep = exsim_find_extprop(body, path);
-        return ep ? strdup(exsim_text(exsim_child(ep, EXSIM_NS_T, "Value"))) : NULL;
-    }
+    if (exsim_is(path, EXSIM_NS_T, "ExtendedFieldURI"))   /* stored, else computed */
+        return exsim_prop_value(c->m, c->item, body, path);
     const char *uri = exsim_attr(path, "FieldURI");
     const char *local = uri && strchr(uri, ':') ? strchr(uri, ':') + 1 : uri;
     if (!local)

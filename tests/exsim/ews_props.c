@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <strings.h>
 
 void exsim_shape_parse(xmlNodePtr shape_el, exsim_shape *s)
@@ -97,20 +98,123 @@ static xmlNodePtr emit_ext(exsim_req *r, xmlNodePtr parent, xmlNodePtr efu, cons
     return ep;
 }
 
-/* Computed MAPI properties every object has. */
-static char *computed_prop(exsim_mbx *m, xmlNodePtr obj, long tag)
+/* ---- computed MAPI properties (MS-OXPROPS), what Exchange fills for every
+ * folder and item whether a client stored them or not ---- */
+static char *num(long long v)
 {
-    uint8_t eid[70];
+    char b[32];
+    snprintf(b, sizeof b, "%lld", v);
+    return strdup(b);
+}
+
+static int is_unread(xmlNodePtr item)
+{
+    xmlNodePtr rd = exsim_child(exsim_first_el(item), EXSIM_NS_T, "IsRead");
+    return rd && strcmp(exsim_text(rd), "false") == 0;
+}
+
+/* Folder counts: child folders, normal (non-associated) items, unread ones. */
+static void folder_counts(xmlNodePtr f, long *sub, long *items, long *unread)
+{
+    *sub = *items = *unread = 0;
+    for (xmlNodePtr c = exsim_first_el(f); c; c = exsim_next_el(c)) {
+        if (exsim_is(c, NULL, "folder"))
+            (*sub)++;
+        else if (exsim_is(c, NULL, "item") && !exsim_attr(c, "associated")) {
+            (*items)++;
+            *unread += is_unread(c);
+        }
+    }
+}
+
+/* The stored content's serialised size: what the item costs in the store. */
+static long item_size(xmlNodePtr item)
+{
+    xmlBufferPtr b = xmlBufferCreate();
+    long n = 0;
+    for (xmlNodePtr c = exsim_first_el(item); b && c; c = exsim_next_el(c))
+        if (xmlNodeDump(b, item->doc, c, 0, 0) > 0)
+            n = (long)xmlBufferLength(b);
+    xmlBufferFree(b);
+    return n;
+}
+
+/* PidTagLastModificationTime: deterministic and moving with every change —
+ * 2026-01-01T00:00:00Z + object counter minutes + version seconds. */
+static char *mod_time(xmlNodePtr obj)
+{
+    const char *v = exsim_attr(obj, "version");
+    long long t = 1767225600LL + (long long)exsim_store_id_of(obj) * 60 + (v ? atol(v) : 1);
+    time_t tt = (time_t)t;
+    struct tm tm;
+    char b[32];
+    gmtime_r(&tt, &tm);
+    strftime(b, sizeof b, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return strdup(b);
+}
+
+static char *folder_prop(xmlNodePtr f, long tag)
+{
+    long sub, items, unread;
+    folder_counts(f, &sub, &items, &unread);
     switch (tag) {
-    case 0x0FFF: /* PR_ENTRYID */
-        return exsim_b64_encode(eid, exsim_id_entryid(m, obj, eid));
-    case 0x3001: /* PR_DISPLAY_NAME (folders) */
-        return exsim_is(obj, NULL, "folder") ? strdup(exsim_attr(obj, "name") ? exsim_attr(obj, "name") : "") : NULL;
-    case 0x3613: /* PR_CONTAINER_CLASS */
-        return exsim_is(obj, NULL, "folder") && exsim_attr(obj, "class") ? strdup(exsim_attr(obj, "class")) : NULL;
+    case 0x3001: /* PidTagDisplayName */
+        return strdup(exsim_attr(f, "name") ? exsim_attr(f, "name") : "");
+    case 0x3613: /* PidTagContainerClass */
+        return exsim_attr(f, "class") ? strdup(exsim_attr(f, "class")) : NULL;
+    case 0x360A: /* PidTagSubfolders */
+        return strdup(sub ? "true" : "false");
+    case 0x3602: /* PidTagContentCount */
+        return num(items);
+    case 0x3603: /* PidTagContentUnreadCount */
+        return num(unread);
+    case 0x3008: /* PidTagLastModificationTime */
+        return mod_time(f);
     default:
         return NULL;
     }
+}
+
+static char *item_prop(xmlNodePtr it, long tag)
+{
+    switch (tag) {
+    case 0x0E23: /* PidTagInternetArticleNumber: per folder, increasing with arrival */
+        return num((long long)exsim_store_id_of(it));
+    case 0x0E07: { /* PidTagMessageFlags: mfRead 0x1, mfHasAttach 0x10, mfFAI 0x40 */
+        long f = is_unread(it) ? 0 : 0x1;
+        if (exsim_child(exsim_first_el(it), EXSIM_NS_T, "Attachments"))
+            f |= 0x10;
+        if (exsim_attr(it, "associated"))
+            f |= 0x40;
+        return num(f);
+    }
+    case 0x0E08: /* PidTagMessageSize */
+        return num(item_size(it));
+    case 0x3008: /* PidTagLastModificationTime */
+        return mod_time(it);
+    default:
+        return NULL;
+    }
+}
+
+char *exsim_computed_prop(exsim_mbx *m, xmlNodePtr obj, long tag)
+{
+    uint8_t eid[70];
+    if (tag == 0x0FFF) /* PidTagEntryId */
+        return exsim_b64_encode(eid, exsim_id_entryid(m, obj, eid));
+    if (exsim_is(obj, NULL, "folder"))
+        return folder_prop(obj, tag);
+    if (exsim_is(obj, NULL, "item"))
+        return item_prop(obj, tag);
+    return NULL;
+}
+
+char *exsim_prop_value(exsim_mbx *m, xmlNodePtr obj, xmlNodePtr body, xmlNodePtr efu)
+{
+    xmlNodePtr ep = body ? exsim_find_extprop(body, efu) : NULL;
+    if (ep)
+        return strdup(exsim_text(exsim_child(ep, EXSIM_NS_T, "Value")));
+    return exsim_computed_prop(m, obj, tag_num(exsim_attr(efu, "PropertyTag")));
 }
 
 void exsim_emit_extprops(exsim_req *r, xmlNodePtr out, exsim_mbx *m, xmlNodePtr obj,
@@ -127,7 +231,7 @@ void exsim_emit_extprops(exsim_req *r, xmlNodePtr out, exsim_mbx *m, xmlNodePtr 
                 exsim_copy_into(r, ep, v);
             continue;
         }
-        char *v = computed_prop(m, obj, tag_num(exsim_attr(p, "PropertyTag")));
+        char *v = exsim_computed_prop(m, obj, tag_num(exsim_attr(p, "PropertyTag")));
         if (v)
             emit_ext(r, out, p, v);
         free(v);

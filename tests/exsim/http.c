@@ -291,7 +291,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     if (!strncmp(url, "/_sim/", 6))
         return sim_endpoint(c, url, method, rc);
     int is_ews = path_is(url, "/EWS/Exchange.asmx");
-    int is_ad = path_is(url, "/autodiscover/autodiscover.xml");
+    int is_ad = path_is(url, "/autodiscover/autodiscover.xml") ||
+                path_is(url, "/autodiscover/autodiscover.svc");   /* SOAP: GetUserSettings */
     if (!is_ews && !is_ad)
         return send_text(c, 404, "text/html", "<html><body>404 - Not Found</body></html>\n");
     if (rc->too_big)

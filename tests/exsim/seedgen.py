@@ -173,6 +173,20 @@ def make_mail(box, others, side):
     _, body, _ = box.item(box.folders["drafts"][0], "Message", "IPM.Note", "Draft reply")
 
 
+def make_junk_rule(box, others):
+    """The Inbox's junk e-mail rule (MS-OXORULE 2.2.4 extended rule message,
+    provider "JunkEmailRule").  Its condition blob stands for the safe and
+    blocked senders lists; here opaque bytes naming two senders."""
+    _, body, _ = box.item(box.folders["inbox"][0], "Message", "IPM.ExtendedRule.Message",
+                          "Junk E-mail Rule", True)
+    ext_prop(body, "0x65EC", "String", "Junk E-mail Rule")
+    ext_prop(body, "0x65EB", "String", "JunkEmailRule")
+    ext_prop(body, "0x65E9", "Integer", 1)
+    ext_prop(body, "0x65F3", "Integer", 0)
+    lists = ";".join(o["source"]["smtp"] for o in others[:2]) + "|spam@example.net"
+    ext_prop(body, "0x0E9A", "Binary", b64(lists.encode("utf-16-le")))
+
+
 def make_contacts(box, others, side):
     cont = box.folders["contacts"][0]
     contact_ids = []
@@ -203,9 +217,29 @@ def make_contacts(box, others, side):
             tsub(mb, "RoutingType", "SMTP")
         tsub(mb, "MailboxType", "Mailbox")
         tsub(m, "Status", "Normal")
+    # a second contact folder: a list mixing an external one-off, a GAL user
+    # by EX address and another recipient as an SMTP one-off
+    team, _ = box.folder(cont, "Partner contacts", "IPF.Contact")
+    _, body, _ = box.item(team, "DistributionList", "IPM.DistList", "Partners")
+    tsub(body, "DisplayName", "Partners")
+    members = tsub(body, "Members")
+    rows = [("Partner Contact", "partner@example.org", "SMTP", "OneOff")]
+    for n, other in enumerate(others[1:3]):
+        o = other[side]
+        ex = n == 0 and o.get("legacy_dn")
+        rows.append((other["display_name"], o["legacy_dn"] if ex else o["smtp"],
+                     "EX" if ex else "SMTP", "Mailbox" if ex else "OneOff"))
+    for n, (name, address, rt, mt) in enumerate(rows):
+        m = tsub(members, "Member", Key=f"p{n + 1}")
+        mb = tsub(m, "Mailbox")
+        tsub(mb, "Name", name)
+        tsub(mb, "EmailAddress", address)
+        tsub(mb, "RoutingType", rt)
+        tsub(mb, "MailboxType", mt)
+        tsub(m, "Status", "Normal")
 
 
-def make_search_folder(box):
+def make_search_folder(box, others):
     finder = box.folders["searchfolders"][0]
     sf, _ = box.folder(finder, "Unread mail", "IPF.Note")
     sf.set("search", "1")
@@ -217,6 +251,23 @@ def make_search_folder(box):
     tsub(c, "Constant", Value="false")
     bf = tsub(sp, "BaseFolderIds")
     tsub(bf, "DistinguishedFolderId", Id="inbox")
+    if len(others) < 3:
+        return
+    # "Mail from people": Outlook keeps EX senders by legacyExchangeDN
+    # (PidTagSenderEmailAddress 0x0C1F) and SMTP ones by address (0x5D01)
+    sf, _ = box.folder(finder, "Mail from the team", "IPF.Note")
+    sf.set("search", "1")
+    sp = tsub(sf, "SearchParameters", Traversal="Shallow")
+    alt = tsub(tsub(sp, "Restriction"), "Or")
+    for n, other in enumerate(others[:3]):
+        o = other["source"]
+        ex = n == 0 and o.get("legacy_dn")
+        eq = tsub(alt, "IsEqualTo")
+        tsub(eq, "ExtendedFieldURI", PropertyTag="0x0C1F" if ex else "0x5D01", PropertyType="String")
+        tsub(tsub(eq, "FieldURIOrConstant"), "Constant", Value=o["legacy_dn"] if ex else o["smtp"])
+    bf = tsub(sp, "BaseFolderIds")
+    tsub(bf, "FolderId", Id=ews_id(box.ep, "F", box.folders["projects"][1]))
+    tsub(bf, "DistinguishedFolderId", Id="sentitems")
 
 
 def make_shortcuts(box, others, side):
@@ -297,21 +348,56 @@ def make_userconfigs(box, others, side):
                         "IPM.Configuration.Autocomplete", True)
     it.set("config", "Autocomplete")
     tsub(it, "BinaryData", b64(autocomplete_stream(entries)))
+    entries = [("piAutoProcess", "Boolean", "true"), ("piRemindDefault", "Integer32", "15"),
+               ("OLPrefsVersion", "Integer32", "1")]
+    if box.rec["kind"] in ("room", "equipment"):
+        # resource delegates = the room's delegates (make_delegates: first two others)
+        delegates = [o["source"]["legacy_dn"] for o in others[:2] if o["source"].get("legacy_dn")]
+        entries += booking_policy(others, delegates)
+    calendar_config(box, entries)
+
+
+UNKNOWN_DN = ("/o=SourceOrg/ou=Exchange Administrative Group (FYDIBOHF23SPDLT)"
+              "/cn=Recipients/cn=left-the-company")
+
+
+def booking_policy(others, delegates):
+    """A resource's calendar processing (MS-OXOCFG 2.2.5.1.1 AutomateProcessing;
+    the policy lists as Exchange stores CalendarConfiguration's BookInPolicy,
+    RequestInPolicy, RequestOutOfPolicy and ResourceDelegates: legacyExchangeDNs).
+    The lists name migrated and unmigrated users and one DN nobody has."""
+    others = [o for o in others if o["kind"] == "user"] or others
+    dns = [o["source"]["legacy_dn"] for o in others if o["source"].get("legacy_dn")]
+    migrated = [o["source"]["legacy_dn"] for o in others
+                if o["source"].get("legacy_dn") and o.get("migrated") and o.get("target")]
+    unmigrated = [d for d in dns if d not in migrated]
+    book = migrated[:2] + unmigrated[:1] + [UNKNOWN_DN]
+    return [("AutomateProcessing", "Integer32", "2"), ("AllBookInPolicy", "Boolean", "false"),
+            ("AllRequestInPolicy", "Boolean", "true"), ("AllRequestOutOfPolicy", "Boolean", "false"),
+            ("BookingWindowInDays", "Integer32", "180"),
+            ("MaximumDurationInMinutes", "Integer32", "1440"),
+            ("AllowConflicts", "Boolean", "false"),
+            ("BookInPolicyLegacyDN", "StringArray", book),
+            ("RequestInPolicyLegacyDN", "StringArray", migrated[2:3] + unmigrated[1:2]),
+            ("RequestOutOfPolicyLegacyDN", "StringArray", [UNKNOWN_DN]),
+            ("ResourceDelegates", "StringArray", delegates)]
+
+
+def calendar_config(box, entries):
     cal = box.folders["calendar"][0]
     it, _, _ = box.item(cal, "Message", "IPM.Configuration.Calendar",
                         "IPM.Configuration.Calendar", True)
     it.set("config", "Calendar")
     d = tsub(it, "Dictionary")
-    for key, typ, val in (("piAutoProcess", "Boolean", "true"),
-                          ("piRemindDefault", "Integer32", "15"),
-                          ("OLPrefsVersion", "Integer32", "1")):
+    for key, typ, val in entries:
         e = tsub(d, "DictionaryEntry")
         k = tsub(e, "DictionaryKey")
         tsub(k, "Type", "String")
         tsub(k, "Value", key)
         v = tsub(e, "DictionaryValue")
         tsub(v, "Type", typ)
-        tsub(v, "Value", val)
+        for one in (val if isinstance(val, list) else [val]):
+            tsub(v, "Value", one)
 
 
 DELIVER = ("DelegatesAndSendInformationToMe", "DelegatesOnly", "DelegatesAndMe")
@@ -399,8 +485,9 @@ def generate(org, side, redirect):
         make_folders(box, side)
         make_mail(box, others, "source")
         make_contacts(box, others, "source")
+        make_junk_rule(box, others)
         if side == "source":
-            make_search_folder(box)
+            make_search_folder(box, others)
             make_shortcuts(box, others, side)
             make_userconfigs(box, others, side)
             make_delegates(box, others, side, start)
@@ -408,6 +495,10 @@ def generate(org, side, redirect):
         else:
             sub(mb, "delegates", deliver="DelegatesAndSendInformationToMe")
             sub(mb, "rules", next_id="1")
+            if rec["kind"] in ("room", "equipment"):
+                # a new resource on the target: processing off, no policy yet
+                calendar_config(box, [("AutomateProcessing", "Integer32", "0"),
+                                      ("piRemindDefault", "Integer32", "15")])
         mb.set("next-id", str(box.next))
     return root
 

@@ -110,6 +110,14 @@ char *exsim_soap_fault_doc(const char *response_code, const char *text,
 int exsim_autodiscover_post(const char *body, size_t len, const char *client_can_handle,
                             const char *mapi_http, char **out, size_t *outlen, const char **mailbox);
 
+/* ---- autodiscover_soap.c ---- */
+/* Whether a POST body is a SOAP envelope (then it goes to the SOAP handler). */
+int exsim_autodiscover_is_soap(const char *body, size_t len);
+/* Handle one SOAP Autodiscover POST (GetUserSettings; caller authenticated
+ * it).  Returns HTTP status and a malloc'd body; *mailbox the first user. */
+int exsim_autodiscover_soap(const char *body, size_t len, char **out, size_t *outlen,
+                            const char **mailbox);
+
 /* ---- inject.c ---- */
 void exsim_inject_init(const exsim_inject *initial);
 /* Apply "k=v&k=v" settings; 0 ok, -1 with a message in err. */

@@ -411,6 +411,17 @@ int exsim_ews_handle(const exsim_account *acct, const char *body, size_t len,
         status = 500;
         goto done;
     }
+    xmlNodePtr extra = first_el(op->next);
+    if (extra) {
+        /* Exchange deserialises exactly one operation from the Body; a second
+         * element is a schema violation, never silently ignored */
+        snprintf(msg, sizeof msg, "The element 'Body' in namespace '%s' has invalid child "
+                 "element '%s' in namespace '%s'.", EXSIM_NS_SOAP, (const char *)extra->name,
+                 extra->ns && extra->ns->href ? (const char *)extra->ns->href : "");
+        *out = schema_fault(msg, (int)xmlGetLineNo(extra), 0, outlen);
+        status = 500;
+        goto done;
+    }
     snprintf(opbuf, opbuflen, "%s", (const char *)op->name);
     if (exsim_schema_validate(op, msg, sizeof msg, &line, &col)) {
         *out = schema_fault(msg, line, col, outlen);

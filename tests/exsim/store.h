@@ -136,8 +136,17 @@ const char *exsim_indexed_container(const char *local);
 int exsim_efu_match(xmlNodePtr a, xmlNodePtr b);
 /* The stored t:ExtendedProperty of body matching efu, or NULL. */
 xmlNodePtr exsim_find_extprop(xmlNodePtr body, xmlNodePtr efu);
+/* A property Exchange computes for every object (MS-OXPROPS): folders
+ * 0x3001 DisplayName, 0x3613 ContainerClass, 0x360A Subfolders, 0x3602
+ * ContentCount, 0x3603 ContentUnreadCount; items 0x0E23 InternetArticleNumber
+ * (increasing with arrival), 0x0E07 MessageFlags, 0x0E08 MessageSize; both
+ * 0x0FFF EntryId, 0x3008 LastModificationTime.  Heap string, NULL when none. */
+char *exsim_computed_prop(exsim_mbx *m, xmlNodePtr obj, long tag);
+/* The value a restriction or a sort sees for efu (a t:ExtendedFieldURI): the
+ * stored one in body, else the computed one.  Heap, NULL when none. */
+char *exsim_prop_value(exsim_mbx *m, xmlNodePtr obj, xmlNodePtr body, xmlNodePtr efu);
 /* Append requested extended properties (stored in body, or computed:
- * 0x0FFF PR_ENTRYID, 0x3001, 0x3613) of obj to out. */
+ * exsim_computed_prop) of obj to out. */
 void exsim_emit_extprops(exsim_req *r, xmlNodePtr out, exsim_mbx *m, xmlNodePtr obj,
                          xmlNodePtr body, const exsim_shape *s);
 /* Value of a property path (FieldURI/ExtendedFieldURI element) of the object

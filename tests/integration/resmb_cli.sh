@@ -84,10 +84,16 @@ sed 's/^cpuucmdline=-Profiles "Room One" "Room \$2"/cpuucmdline=-Tag "Room One" 
 printf 'Dc-pw1\n' | timeout 20 "$BIN" "$ok_dir/full.ini" - >/dev/null 2>&1
 run 0 "--check with --cpuu-ini" --check --cpuu-ini "$ok_dir/CPUU.ini" "$ok_dir/full.ini"
 expect "$work/out" "[Room One]" "CPUUCmdLine tokenized in summary"
-# Critical=SearchFolders: passed --check, then every profile failed with CSV 11
-printf '[Parameters]\nAdmin=SRC\\svc\nPassword=x\nFeatures=Delegates Rules\nCritical=SearchFolders\n' >"$work/crit.ini"
+# Critical=<unbuilt>: passed --check, then every profile failed with CSV 11
+printf '[Parameters]\nAdmin=SRC\\svc\nPassword=x\nFeatures=Delegates Rules\nCritical=SRS\n' >"$work/crit.ini"
 run 4 "--check: Critical names a feature the engine lacks" --check --cpuu-ini "$work/crit.ini" "$ok_dir/seed_ex3_target.ini"
-expect "$work/err" "crit.ini:5: [Parameters] Critical: SearchFolders is not built in this engine" "unbuilt feature named"
+expect "$work/err" "crit.ini:5: [Parameters] Critical: SRS is not built in this engine" "unbuilt feature named"
+# SearchFolders, ContactMembers and Booking are built: accepted in Features and Critical
+sed -e '/^[Ff]eatures=/d' -e '/^[Cc]ritical=/d' -e '/^[Ss]kip=/d' \
+    -e 's/^\[Parameters\]\r\{0,1\}$/[Parameters]\nFeatures=Delegates Rules Booking SearchFolders ContactMembers\nCritical=SearchFolders ContactMembers Booking/' \
+    "$ok_dir/CPUU.ini" >"$work/crit2.ini"
+run 0 "--check: SearchFolders, ContactMembers, Booking in Features and Critical" --check --cpuu-ini "$work/crit2.ini" "$ok_dir/full.ini"
+expect "$work/crit2.ini" "Critical=SearchFolders ContactMembers Booking" "the CPUU.ini checked names them"
 # the engine must be startable, as for a run
 run 64 "--check: engine missing" --check --cpuu "$work/no-cpuu" "$ok_dir/seed_ex3_target.ini"
 run 2 "--cpuu-ini without --check" --cpuu-ini "$ok_dir/CPUU.ini" "$ok_dir/seed_ex3_target.ini"

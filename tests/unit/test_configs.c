@@ -635,7 +635,8 @@ static void test_cpuu_errors(void)
     expect_cpuu_error("act.ini", PARAMS "Features=Activities\n", 2, "not allowed here: 'Activities'");
     expect_cpuu_error("crit.ini", PARAMS "Critical=Rules Nicks\n", 2,
                       "[Parameters] Critical: not allowed here: 'Nicks' (allowed: AddBoxes CONTAB "
-                      "Delegates Rules SRS SearchFolders Shortcuts Activities)");
+                      "ContactMembers Delegates Rules SRS SearchFolders Shortcuts Activities "
+                      "Booking)");
     expect_cpuu_error("critall.ini", PARAMS "Critical=All\n", 2, "unknown feature 'All'");
     expect_cpuu_error("rm.ini", PARAMS "Remove=Rules\n", 2, "Remove: not allowed here: 'Rules'");
     expect_cpuu_error("adm.ini", PARAMS "Admin=x\\y\n", 2, "Admin: needs Password");
@@ -713,12 +714,30 @@ static void test_cpuu_smtp_keys(void)
                       "must be a bare address");
 }
 
+/* SearchFolders, ContactMembers and our Booking in Features and Critical. */
+static void test_cpuu_new_features(void)
+{
+    char *p = write_tmp("newfeat.ini", "[Parameters]\nFeatures=Delegates Rules Booking SearchFolders "
+                                       "ContactMembers\nCritical=Booking ContactMembers SearchFolders\n");
+    sr_err e;
+    cfg_diag d;
+    cfg_cpuu *c = cfg_cpuu_load(p, &d, &e);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+    cfg_feature_set want = CFG_FSET(CFG_F_BOOKING) | CFG_FSET(CFG_F_CONTACTMEMBERS) |
+                           CFG_FSET(CFG_F_SEARCHFOLDERS);
+    CU_ASSERT_EQUAL(c->critical & want, want);
+    CU_ASSERT_EQUAL(c->effective & want, want);
+    CU_ASSERT_EQUAL(d.warnings, 0);
+    cfg_cpuu_free(c);
+    free(p);
+}
+
 /* Issue 10: Critical=SearchFolders passed and then every profile failed with
  * CSV 11; a feature the engine has not built is an error naming it. */
 static void test_cpuu_unbuilt_feature(void)
 {
-    expect_cpuu_error("crit.ini", PARAMS "Features=Delegates Rules\nCritical=SearchFolders\n", 3,
-                      "[Parameters] Critical: SearchFolders is not built in this engine");
+    expect_cpuu_error("crit.ini", PARAMS "Features=Delegates Rules\nCritical=SRS\n", 3,
+                      "[Parameters] Critical: SRS is not built in this engine");
     expect_cpuu_error("feat.ini", PARAMS "Features=Rules CONTAB\n", 2,
                       "[Parameters] Features: CONTAB is not built in this engine");
     log_reset();
@@ -801,7 +820,8 @@ static void test_feature_table(void)
     const char *names[] = { "AddBoxes", "CONTAB", "ContactMembers", "Delegates", "MoveToFolder",
                             "Nicks", "OtherUsersFolders", "PublicFav", "Rules", "SRS",
                             "SearchFolders", "Services", "Shortcuts", "UserNames", "Favorites",
-                            "Calendar", "Contacts", "Tasks", "Notes", "Journal", "Activities" };
+                            "Calendar", "Contacts", "Tasks", "Notes", "Journal", "Activities",
+                            "Booking" };
     CU_ASSERT_EQUAL(sizeof names / sizeof names[0], CFG_F__MAX);
     for (int f = 0; f < CFG_F__MAX; f++) {
         CU_ASSERT_STRING_EQUAL(cfg_feature_name((cfg_feature)f), names[f]);
@@ -1093,6 +1113,7 @@ int main(void)
     CU_add_test(s, "CPUU.ini: ignored keys said so, ';' refused, inline '#'",
                 test_cpuu_ignored_and_refused);
     CU_add_test(s, "Skip=All, [Notification] alias, warnings", test_cpuu_skip_all_and_alias);
+    CU_add_test(s, "Features/Critical: SearchFolders, ContactMembers, Booking", test_cpuu_new_features);
     CU_add_test(s, "feature table", test_feature_table);
     CU_add_test(s, "notification templates", test_notification_expand);
     CU_add_test(s, "encryption round trip in each mode", test_secret_roundtrips);

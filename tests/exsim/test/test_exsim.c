@@ -498,6 +498,13 @@ static void test_schema_rejections(void)
                  "<m:FolderShape><t:BaseShape>Default</t:BaseShape></m:FolderShape></m:GetFolder>");
     expect_schema_fault(&src, b, "wrong element order");
     free(b);
+    /* a second operation in the Body is refused, not ignored */
+    b = envelope(HDR2016, "<m:GetFolder><m:FolderShape><t:BaseShape>Default</t:BaseShape></m:FolderShape>"
+                 "<m:FolderIds><t:DistinguishedFolderId Id=\"inbox\"/></m:FolderIds></m:GetFolder>"
+                 "<m:GetFolder><m:FolderShape><t:BaseShape>Default</t:BaseShape></m:FolderShape>"
+                 "<m:FolderIds><t:DistinguishedFolderId Id=\"inbox\"/></m:FolderIds></m:GetFolder>");
+    expect_schema_fault(&src, b, "two operations in the Body");
+    free(b);
     b = envelope(HDR2016, "<m:GetEverything><m:FolderIds/></m:GetEverything>");
     expect_schema_fault(&src, b, "unknown operation");
     free(b);

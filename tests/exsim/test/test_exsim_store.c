@@ -1257,6 +1257,52 @@ static void test_target_side(void)
     done(&c);
 }
 
+/* Properties Exchange computes (MS-OXPROPS) are returned, restricted on and
+ * sorted by whether or not the seed stored them. */
+#define XP(tag, type) "<t:ExtendedFieldURI PropertyTag=\"" tag "\" PropertyType=\"" type "\"/>"
+static void test_computed_props(void)
+{
+    call c;
+    /* FindFolder restricted on PR_CONTAINER_CLASS finds the contact folders */
+    run(&c, src_org, admin, IMP,
+        "<m:FindFolder Traversal=\"Deep\"><m:FolderShape><t:BaseShape>Default</t:BaseShape></m:FolderShape>"
+        "<m:Restriction><t:IsEqualTo>" XP("0x3613", "String")
+        "<t:FieldURIOrConstant><t:Constant Value=\"IPF.Contact\"/></t:FieldURIOrConstant></t:IsEqualTo>"
+        "</m:Restriction><m:ParentFolderIds>" DFID("msgfolderroot") "</m:ParentFolderIds></m:FindFolder>");
+    CU_ASSERT(c.valid);
+    CU_ASSERT_EQUAL(count(&c, "//t:ContactsFolder"), 2);
+    done(&c);
+    /* GetFolder: subfolders, content and unread counts, modification time */
+    run(&c, src_org, admin, IMP,
+        "<m:GetFolder><m:FolderShape><t:BaseShape>IdOnly</t:BaseShape><t:AdditionalProperties>"
+        XP("0x360A", "Boolean") XP("0x3602", "Integer") XP("0x3603", "Integer")
+        XP("0x3008", "SystemTime") "</t:AdditionalProperties></m:FolderShape>"
+        "<m:FolderIds>" DFID("inbox") DFID("drafts") "</m:FolderIds></m:GetFolder>");
+    CU_ASSERT(c.valid);
+    CU_ASSERT_STRING_EQUAL(str(&c, "string((//t:Folder)[1]/t:ExtendedProperty[t:ExtendedFieldURI/@PropertyTag='0x360A']/t:Value)"), "true");
+    CU_ASSERT_STRING_EQUAL(str(&c, "string((//t:Folder)[1]/t:ExtendedProperty[t:ExtendedFieldURI/@PropertyTag='0x3602']/t:Value)"), "3");
+    CU_ASSERT_STRING_EQUAL(str(&c, "string((//t:Folder)[1]/t:ExtendedProperty[t:ExtendedFieldURI/@PropertyTag='0x3603']/t:Value)"), "1");
+    CU_ASSERT_STRING_EQUAL(str(&c, "string((//t:Folder)[2]/t:ExtendedProperty[t:ExtendedFieldURI/@PropertyTag='0x360A']/t:Value)"), "false");
+    CU_ASSERT_EQUAL(strlen(str(&c, "string((//t:Folder)[1]/t:ExtendedProperty[t:ExtendedFieldURI/@PropertyTag='0x3008']/t:Value)")), 20);
+    done(&c);
+    /* FindItem sorted by the article number, newest first; unread by MessageFlags */
+    run(&c, src_org, admin, IMP,
+        "<m:FindItem Traversal=\"Shallow\"><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape>"
+        "<t:AdditionalProperties>" XP("0x0E23", "Integer") XP("0x0E07", "Integer") XP("0x0E08", "Integer")
+        "</t:AdditionalProperties></m:ItemShape>"
+        "<m:Restriction><t:IsEqualTo>" XP("0x0E07", "Integer")
+        "<t:FieldURIOrConstant><t:Constant Value=\"1\"/></t:FieldURIOrConstant></t:IsEqualTo></m:Restriction>"
+        "<m:SortOrder><t:FieldOrder Order=\"Descending\">" XP("0x0E23", "Integer") "</t:FieldOrder></m:SortOrder>"
+        "<m:ParentFolderIds>" DFID("inbox") "</m:ParentFolderIds></m:FindItem>");
+    CU_ASSERT(c.valid);
+    CU_ASSERT_EQUAL(count(&c, "//t:Items/*"), 2);   /* the three mails, one unread */
+    long first = atol(str(&c, "string((//t:Items/*)[1]/t:ExtendedProperty[t:ExtendedFieldURI/@PropertyTag='0x0E23']/t:Value)"));
+    long last = atol(str(&c, "string((//t:Items/*)[2]/t:ExtendedProperty[t:ExtendedFieldURI/@PropertyTag='0x0E23']/t:Value)"));
+    CU_ASSERT_TRUE(first > last && last > 0);
+    CU_ASSERT_TRUE(atol(str(&c, "string((//t:Items/*)[1]/t:ExtendedProperty[t:ExtendedFieldURI/@PropertyTag='0x0E08']/t:Value)")) > 100);
+    done(&c);
+}
+
 int main(void)
 {
     if (CU_initialize_registry() != CUE_SUCCESS)
@@ -1284,6 +1330,7 @@ int main(void)
     CU_add_test(s, "ResolveNames", test_resolve_names);
     CU_add_test(s, "ConvertId", test_convert_id);
     CU_add_test(s, "target side", test_target_side);
+    CU_add_test(s, "computed properties: returned, restricted on, sorted by", test_computed_props);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned fails = CU_get_number_of_failures();
