@@ -103,7 +103,9 @@ unsigned cpuu_switchmsg_bits(sr_code sm_code)
 }
 
 /* The spec's "Exit Codes" per mode: success codes give CPUU_SUCCESS, codes
- * that are neither success nor a deliberate skip give the mode's error bit. */
+ * that are neither success nor a deliberate skip give the mode's error bit,
+ * plus extra's CPUU_GLOBAL_ERR (EWS blocked in the target tenant: no profile
+ * of the run can be updated). */
 unsigned cpuu_rc_bits(cpuu_mode mode, int rc, unsigned extra)
 {
     switch (rc) {
@@ -119,6 +121,6 @@ unsigned cpuu_rc_bits(cpuu_mode mode, int rc, unsigned extra)
     case CPUU_RC_CLEANUP_CANCELED:
         return CPUU_USER_ABORT;
     default:
-        return mode == CPUU_MODE_CLEANUP ? CPUU_GLOBAL_ERR : CPUU_SWITCH_ERR;
+        return (mode == CPUU_MODE_CLEANUP ? CPUU_GLOBAL_ERR : CPUU_SWITCH_ERR) | (extra & CPUU_GLOBAL_ERR);
     }
 }

@@ -105,6 +105,7 @@ mapi_net *cpuu_net_for(cpuu_run_ctx *r, int target, int o365, const mapi_account
     char *ct_list = ctv ? sr_strdup(ctv) : NULL;
     const char *ct[9];
     o.connect_to = mapi_connect_to_split(ct_list, ct, 8) ? ct : NULL;
+    o.exchange_online = o365;   /* a 403 from its EWS then means "EWS blocked for the app" */
     if (c->open_store_wait > 0)
         o.timeout_ms = (long)c->open_store_wait * 1000L;
     /* [RPCOverHTTP] describes how the source is reached, not the target */
@@ -261,13 +262,29 @@ static int open_source(cpuu_run_ctx *r, const mapi_profile *p, cpuu_sides *sd, c
     return GO_ON;
 }
 
+/* EWS blocked in the target tenant (Exchange Online, HTTP 403): the CSV
+ * code is "cannot open mailbox message store" (18), the run gets
+ * CPUU_GLOBAL_ERR besides (see docs/cpuu.md), and the reason is logged. */
+static int ews_blocked_rc(cpuu_run_ctx *r, const mapi_profile *p, const mapi_switchmsg *sm,
+                          unsigned *extra, int first)
+{
+    sr_log(SR_LOG_ERROR, p->name, "target mailbox %s: %s", sm->target_smtp, r->ews_blocked_err.msg);
+    sr_log(SR_LOG_ERROR, p->name, "target check failed: EWS is blocked for this app in the target "
+           "tenant%s; profile not updated", first ? "" : " (found earlier in this run: not asked again)");
+    *extra |= CPUU_GLOBAL_ERR;
+    return CPUU_RC_IS_UNABLE_OPEN_MAILBOX_STORE;
+}
+
 /* The spec's target check: a temporary CPUU_{GUID} profile for the target
  * mailbox and a logon to it (plus the target folder tree the features use). */
 static int target_check(cpuu_run_ctx *r, const mapi_profile *p, cpuu_sides *sd, cpuu_ctx *ctx,
-                        const mapi_switchmsg *sm)
+                        const mapi_switchmsg *sm, unsigned *extra)
 {
     const mapi_account *a = &p->accounts[0];
     sr_err e;
+    if (r->ews_blocked && sm->target_is_o365)   /* the tenant said so once: no second probe */
+        return ews_blocked_rc(r, p, sm, extra, 0);
+    r->tgt_exchange_online = sm->target_is_o365;
     mapi_profile tp = { 0 };
     mapi_account *ta = mapi_profile_add_account(&tp);
     int made = 0;
@@ -298,6 +315,11 @@ static int target_check(cpuu_run_ctx *r, const mapi_profile *p, cpuu_sides *sd, 
         sr_log(SR_LOG_NOTICE, p->name, "temporary target profile %s left (-LeaveTemporaryProfile)",
                tp.name);
     mapi_profile_clear(&tp);
+    if (!sd->tgt && e.code == SR_E_EWS_BLOCKED) {
+        r->ews_blocked = 1;
+        r->ews_blocked_err = e;
+        return ews_blocked_rc(r, p, sm, extra, 1);
+    }
     if (!sd->tgt) {
         sr_log(SR_LOG_ERROR, p->name, "target mailbox %s: %s", sm->target_smtp, e.msg);
         sr_log(SR_LOG_ERROR, p->name, "target check failed: cannot log on to the target mailbox %s; "
@@ -529,7 +551,7 @@ int cpuu_update_profile(cpuu_run_ctx *r, mapi_profile *p, unsigned *extra)
     *extra = 0;
     int rc = bdir ? open_source(r, p, &sd, &c, &sm, extra) : CPUU_RC_MODIFYING_FAILED;
     if (rc == GO_ON)
-        rc = target_check(r, p, &sd, &c, &sm);
+        rc = target_check(r, p, &sd, &c, &sm, extra);
     if (rc == GO_ON) {
         c.src = sd.src;
         c.tgt = sd.tgt;

@@ -100,6 +100,9 @@ typedef struct cpuu_run_ctx {
     ldapdir *src_dir;                 /* source directory for the recipient map (env), or NULL */
     int src_dir_tried;
     sr_err src_dir_err;               /* why it could not be used (when tried and NULL) */
+    int tgt_exchange_online;          /* the profile in progress targets Office 365 (TargetIsO365) */
+    int ews_blocked;                  /* the target tenant refused EWS (HTTP 403) this run: */
+    sr_err ews_blocked_err;           /* probed once, every later profile gets the same answer */
     unsigned bits;                    /* exit bitmask so far */
     unsigned n_done;                  /* profiles with a final "OK" code */
     struct cpuu_notify *notify;       /* [Admin notification] sender (notify.h), or NULL */

@@ -154,6 +154,9 @@ typedef struct mapi_netopts {
     const char *server_version;   /* RequestServerVersion; NULL → Exchange2013_SP1 */
     const char *const *connect_to;/* CURLOPT_CONNECT_TO "host:port:addr:port", NULL-terminated */
     int allow_http;               /* accept http:// endpoints and redirects (tests) */
+    int exchange_online;          /* the side is Office 365 (Target=O365, TargetIsO365): an
+                                   * HTTP 403 from EWS means EWS is blocked for the app, as
+                                   * it does from outlook.office365.com / *.outlook.com */
 } mapi_netopts;
 
 /* Caller frees with mapi_net_free.  Reads SR_EWS_DEBUG (1 headers, 2 bodies)
@@ -187,6 +190,11 @@ typedef struct mapi_ews_call {
  * calls[i].err has its own outcome).  Per-item ResponseCodes are the
  * parsers' business. */
 sr_code mapi_ews_run(mapi_net *net, mapi_ews_call *calls, size_t n, sr_err *err);
+/* mapi_ews_run: an HTTP 403 from an Exchange Online EWS endpoint (the side
+ * marked exchange_online, or a host outlook.office365.com / *.outlook.com)
+ * is SR_E_EWS_BLOCKED, its message naming the app id (OAuth client id), the
+ * two Set-OrganizationConfig settings that allow it, the 2027-04-01 end of
+ * EWS in Exchange Online and Microsoft Graph as the way forward. */
 
 /* EWS ResponseCode → project code and class (one sorted table); unknown
  * codes are SR_E_SERVER / FINAL.  "NoError" → SR_OK. */

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* The first element child of soap:Body, or an error. */
 static xmlNodePtr body_op(xmlDocPtr doc)
@@ -32,11 +33,54 @@ static void fault_error(mapi_ews_call *c, xmlDocPtr doc)
     free(text);
 }
 
+/* Exchange Online's EWS hosts: outlook.office365.com and *.outlook.com. */
+static int exo_host(const char *url)
+{
+    const char *h = url ? strstr(url, "://") : NULL;
+    if (!h)
+        return 0;
+    h += 3;
+    const char *at = strpbrk(h, "@/");
+    if (at && *at == '@')
+        h = at + 1;
+    size_t n = strcspn(h, ":/?#");
+    static const char sfx[] = ".outlook.com";
+    size_t ns = sizeof sfx - 1;
+    if (n == strlen("outlook.office365.com") && !strncasecmp(h, "outlook.office365.com", n))
+        return 1;
+    return n > ns && !strncasecmp(h + n - ns, sfx, ns);
+}
+
+static int is_exchange_online(const mapi_netopts *o, const char *url)
+{
+    return (o && o->exchange_online) || exo_host(url);
+}
+
+/* Exchange Online answers 403 (not a SOAP fault) when EWS is disabled for
+ * the app: say so and what the tenant admin can do about it. */
+static void blocked_error(mapi_ews_call *c, const mapi_netopts *o)
+{
+    const char *id = o && o->client_id && *o->client_id ? o->client_id : NULL;
+    sr_err_set(&c->err, SR_E_EWS_BLOCKED,
+               "%s: %s: HTTP 403: EWS is blocked for this app in the target tenant (app id %s). "
+               "A tenant admin can allow it with Set-OrganizationConfig -EwsEnabled:$true and "
+               "-EwsAllowedAppIDs \"<current ids>,%s\" (the command writes the whole list: read the "
+               "current value first with Get-OrganizationConfig | Format-List EwsAllowedAppIDs; "
+               "a change can take up to 24 h). Microsoft switches EWS in Exchange Online off for "
+               "good on 2027-04-01: the way forward is Microsoft Graph",
+               c->mailbox ? c->mailbox : "EWS", c->url, id ? id : "unknown: no OAuth client id configured",
+               id ? id : "<appId>");
+}
+
 /* Classify one HTTP answer into c's outputs. */
-static void take_answer(mapi_ews_call *c, mapi_http_resp *rs)
+static void take_answer(mapi_ews_call *c, mapi_http_resp *rs, const mapi_netopts *o)
 {
     const char *who = c->mailbox ? c->mailbox : "EWS";
     c->http_status = rs->status;
+    if (rs->status == 403 && is_exchange_online(o, c->url)) {
+        blocked_error(c, o);
+        return;
+    }
     int xml_like = rs->len > 0 && (rs->status == 200 || rs->status == 500);
     if (!xml_like) {
         sr_code code;
@@ -117,7 +161,7 @@ sr_code mapi_ews_run(mapi_net *net, mapi_ews_call *calls, size_t n, sr_err *err)
         else if (es[i].code != SR_OK)
             c->err = es[i];
         else
-            take_answer(c, &rs[i]);
+            take_answer(c, &rs[i], mapi_net_opts(net));
         if (c->err.code != SR_OK) {
             sr_log(SR_LOG_WARN, NULL, "%s", c->err.msg);   /* the message names the mailbox */
             if (rc == SR_OK) {

@@ -31,6 +31,7 @@ const char *sr_strerror(sr_code code)
     case SR_E_UNSUPPORTED: return "not supported";
     case SR_E_INTERNAL: return "internal error";
     case SR_E_NOSPACE: return "no space left on the file system";
+    case SR_E_EWS_BLOCKED: return "EWS is blocked for this app in the target tenant";
     case SR_E__MAX: break;
     }
     return "unknown error";

@@ -40,6 +40,7 @@ typedef enum {
     SR_E_UNSUPPORTED = 21,  /* feature not built in / not supported */
     SR_E_INTERNAL = 22,     /* should not happen */
     SR_E_NOSPACE = 23,      /* the file system is full (ENOSPC, SQLITE_FULL): stop, free space, rerun */
+    SR_E_EWS_BLOCKED = 24,  /* Exchange Online refuses EWS for this app (HTTP 403): allow-list it or use Graph */
     SR_E__MAX
 } sr_code;
 

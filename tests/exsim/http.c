@@ -217,7 +217,16 @@ static enum MHD_Result counted(struct MHD_Connection *c, int is_ews, const exsim
     size_t outlen = 0;
     int status;
     const char *ctype = CT_XML;
-    if (fate.fail_status) {
+    if (is_ews && fate.ews_blocked) {   /* Exchange Online, EWS disabled: 403, not a SOAP fault */
+        sleep_ms(fate.rtt_ms);
+        exsim_stats_count("ews_blocked");
+        status = 403;
+        out = sr_asprintf("<html><body>403 - Forbidden: EWS is not allowed for this application"
+                          "</body></html>\n");
+        outlen = out ? strlen(out) : 0;
+        ctype = "text/html";
+        snprintf(op, sizeof op, "(ews blocked)");
+    } else if (fate.fail_status) {
         sleep_ms(fate.rtt_ms);
         exsim_stats_count("injected_failures");
         status = fate.fail_status;

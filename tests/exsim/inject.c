@@ -58,6 +58,7 @@ int exsim_inject_set(exsim_inject *inj, const char *key, const char *val)
         { "drop-nth", "drop_nth", 0, 0x7fffffff },
         { "slow-body-ms", "slow_body_ms", 0, 600000 },
         { "throttle-next", "throttle_next", 0, 1000000 },
+        { "ews-blocked", "ews_blocked", 0, 1 },
     };
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
         if (strcmp(key, keys[i].a) && strcmp(key, keys[i].b))
@@ -73,7 +74,8 @@ int exsim_inject_set(exsim_inject *inj, const char *key, const char *val)
         case 5: inj->fail_status = (int)x; break;
         case 6: inj->drop_nth = x; break;
         case 7: inj->slow_body_ms = (int)x; break;
-        default: inj->throttle_next = x; break;
+        case 8: inj->throttle_next = x; break;
+        default: inj->ews_blocked = (int)x; break;
         }
         return 0;
     }
@@ -139,6 +141,7 @@ exsim_fate exsim_inject_next(void)
     long n = ++counter;
     f.rtt_ms = cur.rtt_ms;
     f.slow_body_ms = cur.slow_body_ms;
+    f.ews_blocked = cur.ews_blocked;
     if (cur.fail_nth > 0 && n == cur.fail_nth)
         f.fail_status = cur.fail_status ? cur.fail_status : 500;
     if (cur.fail_rate > 0) {

@@ -41,7 +41,8 @@ static void usage(FILE *f)
         "  --clock-offset S       (tests) the simulator's clock runs S seconds ahead\n"
         "  --max-request-bytes N  request body limit (default 8388608)\n"
         "  injection: --rtt-ms N --max-concurrency K --backoff-ms N --fail-rate P\n"
-        "             --fail-seed N --fail-nth N --fail-status S --drop-nth N --slow-body-ms N\n");
+        "             --fail-seed N --fail-nth N --fail-status S --drop-nth N --slow-body-ms N\n"
+        "             --ews-blocked 1   (EWS answers HTTP 403, as Exchange Online with EWS disabled)\n");
 }
 
 enum { O_PORT = 1000, O_PORT_FILE, O_PID_FILE, O_SEED, O_SCHEMAS, O_CERT, O_KEY, O_DUMP,
@@ -81,6 +82,7 @@ static const struct option opts[] = {
     { "fail-status", required_argument, NULL, O_INJECT },
     { "drop-nth", required_argument, NULL, O_INJECT },
     { "slow-body-ms", required_argument, NULL, O_INJECT },
+    { "ews-blocked", required_argument, NULL, O_INJECT },
     { NULL, 0, NULL, 0 },
 };
 

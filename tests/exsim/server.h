@@ -35,6 +35,8 @@ typedef struct exsim_inject {
     long drop_nth;         /* the Nth request's response is cut mid-body */
     int slow_body_ms;      /* pause between response body chunks */
     long throttle_next;    /* the next N EWS requests: ErrorServerBusy (backoff_ms) */
+    int ews_blocked;       /* 1: EWS POSTs get HTTP 403, as Exchange Online answers
+                            * when EWS is disabled for the app (Autodiscover still works) */
 } exsim_inject;
 
 /* What injection decided for one request. */
@@ -43,6 +45,7 @@ typedef struct exsim_fate {
     int drop;              /* cut the body after some bytes */
     int rtt_ms;
     int slow_body_ms;
+    int ews_blocked;       /* an EWS request is refused with 403 */
 } exsim_fate;
 
 typedef struct exsim_server {

@@ -991,6 +991,85 @@ static void test_config_errors(void)
     CU_ASSERT_TRUE(file_has(out, "none.ini"));
 }
 
+
+/* Exchange Online with EWS disabled for the app answers 403 on
+ * /EWS/Exchange.asmx: an Office 365 target (TargetIsO365) reports the
+ * block with what to do, CSV 18 and CPUU_GLOBAL_ERR, and is probed once per
+ * run; an on-premises target's 403 stays a plain failure. */
+static void write_switchmsg_o365(const mbx *m, const mbx *t, int o365)
+{
+    mapi_net *net;
+    mapi_session *s = src_session(m->smtp, &net);
+    mapi_switchmsg w = { .version = MAPI_SWITCHMSG_CONTEMPORARY, .target_smtp = (char *)t->smtp,
+                         .target_legacy_dn = (char *)t->legacy_dn, .created_by = "test_cpuu_engine",
+                         .created_at = 1764000000, .target_is_o365 = o365 };
+    sr_err e;
+    CU_ASSERT_EQUAL(mapi_session_write_switchmsg(s, &w, 1, &e), SR_OK);
+    mapi_session_free(s);
+    mapi_net_free(net);
+}
+
+static long sim_event(const inst *in, const char *name)
+{
+    char *j = tu_http(in->url, "/_sim/stats", 0), key[64];
+    snprintf(key, sizeof key, "\"%s\":", name);
+    const char *at = j ? strstr(j, key) : NULL;
+    long n = at ? atol(at + strlen(key)) : 0;
+    free(j);
+    return n;
+}
+
+static void sim_set(const inst *in, const char *query)
+{
+    char path[256];
+    snprintf(path, sizeof path, "/_sim/config?%s", query);
+    char *r = tu_http(in->url, path, 1);
+    CU_ASSERT_PTR_NOT_NULL(r);
+    free(r);
+}
+
+static void test_ews_blocked(void)
+{
+    write_ini(g_ini, g_src.password, NULL);
+    make_profile("Blocked One", &g_a, NULL);
+    make_profile("Blocked Two", &g_a, NULL);
+    write_switchmsg_o365(&g_a, &g_a_tgt, 1);
+    sim_set(&g_tgt, "ews_blocked=1");
+    long before = sim_event(&g_tgt, "ews_blocked");
+    const char *upd[] = { "-Profiles", "Blocked One", "Blocked Two", "-SkipAutodiscoverChecking",
+                          "-Features", NULL };
+    CU_ASSERT_EQUAL(run_cpuu(g_ini, upd), CPUU_SWITCH_ERR | CPUU_GLOBAL_ERR);
+    CU_ASSERT_EQUAL(csv_last("Blocked One", NULL), CPUU_RC_IS_UNABLE_OPEN_MAILBOX_STORE);
+    CU_ASSERT_EQUAL(csv_last("Blocked Two", NULL), CPUU_RC_IS_UNABLE_OPEN_MAILBOX_STORE);
+    CU_ASSERT_TRUE(file_has(g_log, "EWS is blocked for this app in the target tenant"));
+    CU_ASSERT_TRUE(file_has(g_log, "Set-OrganizationConfig -EwsEnabled:$true"));
+    CU_ASSERT_TRUE(file_has(g_log, "-EwsAllowedAppIDs"));
+    CU_ASSERT_TRUE(file_has(g_log, "writes the whole list"));
+    CU_ASSERT_TRUE(file_has(g_log, "24 h"));
+    CU_ASSERT_TRUE(file_has(g_log, "2027-04-01"));
+    CU_ASSERT_TRUE(file_has(g_log, "Microsoft Graph"));
+    CU_ASSERT_TRUE(file_has(g_log, "not asked again"));
+    /* one probe for the run: the second profile is answered from the first */
+    CU_ASSERT_EQUAL(sim_event(&g_tgt, "ews_blocked") - before, 1);
+    CU_ASSERT_EQUAL(temp_profiles(), 0);
+    mapi_pstore *st = store();
+    mapi_profile p = { 0 };
+    sr_err e;
+    CU_ASSERT_EQUAL_FATAL(mapi_pstore_load(st, "Blocked One", &p, &e), SR_OK);
+    CU_ASSERT_STRING_EQUAL(p.accounts[0].smtp, g_a.smtp);   /* untouched */
+    CU_ASSERT_EQUAL(p.status.updated, 0);
+    mapi_profile_clear(&p);
+    mapi_pstore_free(st);
+
+    /* an on-premises target (no O365 flag, a loopback host): a 403 is no block */
+    write_switchmsg_o365(&g_a, &g_a_tgt, 0);
+    const char *one[] = { "-Profiles", "Blocked One", "-SkipAutodiscoverChecking", "-Features", NULL };
+    CU_ASSERT_EQUAL(run_cpuu(g_ini, one), CPUU_SWITCH_ERR);
+    CU_ASSERT_EQUAL(csv_last("Blocked One", NULL), CPUU_RC_MODIFYING_FAILED);
+    sim_set(&g_tgt, "reset=1");
+    write_switchmsg(&g_a, &g_a_tgt);
+}
+
 int main(void)
 {
     if (CU_initialize_registry() != CUE_SUCCESS)
@@ -1010,6 +1089,7 @@ int main(void)
     CU_add_test(s, "every profile of the store", test_all_profiles);
     CU_add_test(s, "CPUU.ini and command-line errors", test_config_errors);
     CU_add_test(s, "-Log name expansion", test_log_name);
+    CU_add_test(s, "EWS blocked in an Office 365 target tenant (HTTP 403)", test_ews_blocked);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned failed = CU_get_number_of_failures();

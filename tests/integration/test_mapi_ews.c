@@ -703,6 +703,65 @@ static void test_ews_faults(void)
     mapi_net_free(ns);
 }
 
+
+/* One folder-tree read of the source room at host:port (pinned to the
+ * source simulator by CONNECT_TO: no DNS); the outcome's code, e's message. */
+static sr_code read_at(const char *host, int exo, const char *client_id, sr_err *e)
+{
+    char pin[200], url[200];
+    snprintf(pin, sizeof pin, "%s:%d:127.0.0.1:%d", host, g_src.port, g_src.port);
+    const char *const to[] = { pin, NULL };
+    mapi_net *n = net_for(&g_src, NULL, (mapi_netopts){ .connect_to = to, .exchange_online = exo,
+                                                        .client_id = client_id, .max_retries = 1 });
+    snprintf(url, sizeof url, "http://%s:%d/EWS/Exchange.asmx", host, g_src.port);
+    mapi_session_opts so = { .mailbox = g_room_src, .ews_url = url };
+    mapi_session *s = mapi_session_logon(n, &so, e);
+    mapi_folders f;
+    sr_code rc = s ? mapi_session_folders(s, &f, e) : e->code;
+    if (s)
+        mapi_folders_clear(&f);
+    mapi_session_free(s);
+    mapi_net_free(n);
+    return rc;
+}
+
+/* Exchange Online refuses EWS for an app that is not allowed with HTTP 403
+ * (no SOAP fault): from an Exchange Online side it is SR_E_EWS_BLOCKED,
+ * saying what the tenant admin can do; elsewhere a 403 stays a 403. */
+static void test_ews_blocked(void)
+{
+    CU_ASSERT_EQUAL_FATAL(pick_room(), 0);
+    sim_config(&g_src, "reset=1&ews_blocked=1");
+    sr_err e;
+    const char *app = "5d8a1f3e-0c4b-4e1a-9f6e-2b7c3d4e5f60";
+    CU_ASSERT_EQUAL(read_at("127.0.0.1", 1, app, &e), SR_E_EWS_BLOCKED);
+    CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "EWS is blocked for this app in the target tenant"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, g_room_src));
+    CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "(app id 5d8a1f3e-0c4b-4e1a-9f6e-2b7c3d4e5f60)"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "Set-OrganizationConfig -EwsEnabled:$true"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "-EwsAllowedAppIDs \"<current ids>,5d8a1f3e-0c4b-4e1a-9f6e-2b7c3d4e5f60\""));
+    CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "writes the whole list"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "up to 24 h"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "2027-04-01"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "Microsoft Graph"));
+    CU_ASSERT_STRING_EQUAL(sr_strerror(SR_E_EWS_BLOCKED), "EWS is blocked for this app in the target tenant");
+    /* Exchange Online's hosts decide it too; no client id is said so */
+    CU_ASSERT_EQUAL(read_at("outlook.office365.com", 0, NULL, &e), SR_E_EWS_BLOCKED);
+    CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "no OAuth client id configured"));
+    CU_ASSERT_EQUAL(read_at("EUR03.Outlook.com", 0, NULL, &e), SR_E_EWS_BLOCKED);
+    /* on premises (a loopback host, a look-alike name): a plain 403 */
+    CU_ASSERT_NOT_EQUAL(read_at("127.0.0.1", 0, app, &e), SR_E_EWS_BLOCKED);
+    CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "HTTP 403"));
+    CU_ASSERT_PTR_NULL(strstr(e.msg, "blocked for this app"));
+    CU_ASSERT_NOT_EQUAL(read_at("notoutlook.com", 0, NULL, &e), SR_E_EWS_BLOCKED);
+    char *st = sim(&g_src, "/_sim/stats", 0);
+    CU_ASSERT_TRUE(json_num(st, NULL, "ews_blocked") >= 5);
+    free(st);
+    /* the simulator's switch is per instance and run time: off again, EWS answers */
+    sim_config(&g_src, "reset=1");
+    CU_ASSERT_EQUAL(read_at("127.0.0.1", 1, app, &e), SR_OK);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -716,6 +775,7 @@ int main(void)
     CU_add_test(s, "SCP URL from the LDAP lab; ExcludeScpLookup", test_scp_from_ldap_lab);
     CU_add_test(s, "Autodiscover faults: 401, loop, unresolvable, domain check, TLS", test_autodiscover_faults);
     CU_add_test(s, "EWS faults: 500, 503 storm, drop, busy, schema fault, limit, refused", test_ews_faults);
+    CU_add_test(s, "EWS blocked by Exchange Online (HTTP 403)", test_ews_blocked);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     int failed = (int)CU_get_number_of_failures();
