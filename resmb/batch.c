@@ -193,7 +193,7 @@ void resmb_seen_free(resmb_shared *sh)
     sh->seen_cap = sh->seen_n = 0;
 }
 
-void resmb_resolve_chunk(const resmb_run *run, resmb_shared *sh, resmb_mb *mb, size_t n)
+static void resolve_chunk(const resmb_run *run, resmb_shared *sh, resmb_mb *mb, size_t n)
 {
     const char **keys = calloc(n, sizeof *keys);
     ldapdir_result *res = calloc(n, sizeof *res);
@@ -330,7 +330,7 @@ static void resolve_by_autodiscover(resmb_run *run, resmb_shared *sh, resmb_mb *
     }
 }
 
-void resmb_resolve_without_dir(resmb_run *run, resmb_shared *sh, resmb_mb *mb, size_t n)
+static void resolve_without_dir(resmb_run *run, resmb_shared *sh, resmb_mb *mb, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         if (mb[i].state_before == MB_DONE)
@@ -340,6 +340,14 @@ void resmb_resolve_without_dir(resmb_run *run, resmb_shared *sh, resmb_mb *mb, s
     }
     if (!run->cfg->ad.present)
         resolve_by_autodiscover(run, sh, mb, n);
+}
+
+void resmb_resolve_batch(resmb_run *run, resmb_shared *sh, resmb_mb *mb, size_t n)
+{
+    if (sh->dir)
+        resolve_chunk(run, sh, mb, n);
+    else
+        resolve_without_dir(run, sh, mb, n);
 }
 
 /* The source EWS endpoint: Autodiscover of the first mailbox that is not

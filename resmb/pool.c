@@ -201,7 +201,7 @@ static void load(pool *p)
     b->next = 0;
     b->left = b->n;
     resmb_chunk_states(p->run, b->mb, b->n);
-    resmb_resolve_chunk(p->run, p->sh, b->mb, b->n);
+    resmb_resolve_batch(p->run, p->sh, b->mb, b->n);
     resmb_read_chunk(p->run, p->sh, b->mb, b->n);
     for (size_t i = 0; i < b->n; i++)   /* a duplicate is processed as its first entry */
         if (b->mb[i].state_before == MB_DONE || b->mb[i].dup_of)

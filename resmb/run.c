@@ -116,10 +116,7 @@ int resmb_run_all(const cfg_resmb *cfg, const resmb_opts *o)
         resmb_progress_start((unsigned)(cfg->mailboxes.n + cfg->mailboxes_smtp.n));
     while (o->dry_run && mb && !g_stop && (n = resmb_next_chunk(&cur, mb, RESMB_CHUNK)) > 0) {
         resmb_chunk_states(&run, mb, n);
-        if (sh.dir)
-            resmb_resolve_chunk(&run, &sh, mb, n);
-        else
-            resmb_resolve_without_dir(&run, &sh, mb, n);
+        resmb_resolve_batch(&run, &sh, mb, n);
         resmb_read_chunk(&run, &sh, mb, n);
         for (size_t i = 0; i < n; i++) {
             if (mb[i].state_before != MB_DONE)

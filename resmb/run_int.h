@@ -85,14 +85,14 @@ size_t resmb_next_chunk(resmb_cursor *c, resmb_mb *out, size_t max);
 void resmb_chunk_states(resmb_run *run, resmb_mb *mb, size_t n);
 /* Connect to [AD] once per run; on failure sh->dir stays NULL, dir_msg says why. */
 void resmb_connect_dir(const resmb_run *run, resmb_shared *sh);
-/* Batch 1: resolve the chunk's mailboxes in the directory (ad_ok, smtp, ...). */
-void resmb_resolve_chunk(const resmb_run *run, resmb_shared *sh, resmb_mb *mb, size_t n);
 /* Reconnects to the directory after a lost connection, per batch. */
 #define RESMB_DIR_RECONNECTS 3
-/* Batch 1 without a directory: [AD] absent → [MailboxesSMTP] mailboxes
- * resolved by the source Autodiscover (legacyExchangeDN, server), the rest
- * fail saying why; [AD] failed → every mailbox fails with dir_msg. */
-void resmb_resolve_without_dir(resmb_run *run, resmb_shared *sh, resmb_mb *mb, size_t n);
+/* Batch 1: resolve the chunk's mailboxes (ad_ok, smtp, ...) — in the
+ * directory when connected; [AD] absent → [MailboxesSMTP] mailboxes resolved
+ * by the source Autodiscover (legacyExchangeDN, server), the rest fail saying
+ * why; [AD] failed → every mailbox fails with dir_msg.  The one entry for the
+ * dry-run loop and the worker pool alike. */
+void resmb_resolve_batch(resmb_run *run, resmb_shared *sh, resmb_mb *mb, size_t n);
 /* Batch 2: the switch messages of the chunk in one EWS round trip (read_*). */
 void resmb_read_chunk(resmb_run *run, resmb_shared *sh, resmb_mb *mb, size_t n);
 
@@ -111,7 +111,7 @@ void resmb_read_chunk(resmb_run *run, resmb_shared *sh, resmb_mb *mb, size_t n);
 #define RESMB_WAIT_MAX_MS 30000u
 /* Run every mailbox from *cur, `jobs` at a time, each in a forked worker;
  * a finished worker takes the next mailbox at once.  Batches are read
- * (resmb_chunk_states, _resolve_chunk, _read_chunk) ahead of the workers and
+ * (resmb_chunk_states, _resolve_batch, _read_chunk) ahead of the workers and
  * reported (resmb_report_chunk) in list order once complete.  Stops starting
  * mailboxes on a stop request; what did not start is reported so.  Returns 1
  * when a worker was stopped by the crash-test hook (the run then stops). */
