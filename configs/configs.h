@@ -181,7 +181,7 @@ sr_code cfg_resmb_dc_password(const cfg_resmb *cfg, char **plain_out, sr_err *er
  * file untouched, when the owner cannot be kept).  No such section or no
  * such line in it → SR_E_CONFIG naming the file.  stored must be one line
  * (no CR/LF).  The keys: DCPassword ([AD], SwitchResMB.ini),
- * Password and PasswordTrg ([Parameters], CPUU.ini), SMTPPassword ([Admin
+ * Password, PasswordTrg and ClientSecret ([Parameters], CPUU.ini), SMTPPassword ([Admin
  * notification], CPUU.ini).  Another key → SR_E_USAGE. */
 sr_code cfg_set_stored_secret(const char *path, const char *key, const char *stored, sr_err *err);
 

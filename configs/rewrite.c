@@ -1,5 +1,5 @@
 /* rewrite.c — put a new stored secret ([AD] DCPassword in SwitchResMB.ini;
- * Password, PasswordTrg or SMTPPassword in CPUU.ini) into its file, touching
+ * Password, PasswordTrg, ClientSecret or SMTPPassword in CPUU.ini) into its file, touching
  * no other byte: comments, blank lines, key spelling, line endings, the
  * encoding (UTF-8, BOM, UTF-16) and the order of everything stay as the
  * administrator wrote them.  The file keeps its identity too: a symlink is
@@ -25,6 +25,7 @@ static const secret_key secret_keys[] = {
     { "DCPassword", "AD", NULL, "SwitchResMB.ini" },
     { "Password", "Parameters", NULL, "CPUU.ini" },
     { "PasswordTrg", "Parameters", NULL, "CPUU.ini" },
+    { "ClientSecret", "Parameters", NULL, "CPUU.ini" },   /* ours: the OAuth2 app's secret */
     { "SMTPPassword", "Admin notification", "Notification", "CPUU.ini" },
 };
 
@@ -164,7 +165,7 @@ sr_code cfg_set_stored_secret(const char *path, const char *key, const char *sto
             k = &secret_keys[i];
     if (!k)
         return sr_err_set(err, SR_E_USAGE, "'%s' is not a stored secret (DCPassword, Password, "
-                          "PasswordTrg or SMTPPassword)", key ? key : "");
+                          "PasswordTrg, ClientSecret or SMTPPassword)", key ? key : "");
     if (!stored || strpbrk(stored, "\r\n"))
         return sr_err_set(err, SR_E_INVALID, "stored value must be a single line");
     /* a symlink (e.g. into a config-management tree) stays a symlink: the

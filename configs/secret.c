@@ -159,6 +159,10 @@ int cfg_secret_is_ours(const char *stored)
     return stored && strncmp(stored, PREFIX, strlen(PREFIX)) == 0;
 }
 
+/* The two commands that store a secret in our format. */
+#define REENCRYPT "switchresmb <SwitchResMB.ini> - (DCPassword), or cpuu-config --encrypt " \
+                  "<key> <CPUU.ini> (Password, PasswordTrg, ClientSecret, SMTPPassword)"
+
 /* Split "srenc1:<mode>:<b64>" into mode and decoded blob (caller frees). */
 static sr_code unwrap(const char *stored, cfg_enc_mode *mode, unsigned char **blob, size_t *blen,
                       sr_err *err)
@@ -167,11 +171,11 @@ static sr_code unwrap(const char *stored, cfg_enc_mode *mode, unsigned char **bl
         return sr_err_set(err, SR_E_CRYPTO,
                           "the stored value is not in switchresmb's encrypted format (it was "
                           "encrypted by another tool, e.g. the Windows utility); re-encrypt it "
-                          "with: switchresmb <SwitchResMB.ini> -");
+                          "with: " REENCRYPT);
     if (!cfg_secret_is_ours(stored))
         return sr_err_set(err, SR_E_CRYPTO,
                           "the stored value uses an encryption format version this program does "
-                          "not know; re-encrypt it with: switchresmb <SwitchResMB.ini> -");
+                          "not know; re-encrypt it with: " REENCRYPT);
     const char *m = stored + strlen(PREFIX), *colon = strchr(m, ':');
     int mi = -1;
     for (int i = 0; colon && i < 3; i++)

@@ -423,8 +423,10 @@ static int do_encrypt(const run_opts *r, int argc, char **argv)
     const char *path = argv[optind], *key = r->encrypt_key, *sec = "Parameters";
     if (!strcasecmp(key, "SMTPPassword"))
         sec = "Admin notification";
-    else if (strcasecmp(key, "Password") && strcasecmp(key, "PasswordTrg"))
-        return bad_usage("--encrypt %s: only Password, PasswordTrg or SMTPPassword", key);
+    else if (strcasecmp(key, "Password") && strcasecmp(key, "PasswordTrg") &&
+             strcasecmp(key, "ClientSecret"))
+        return bad_usage("--encrypt %s: only Password, PasswordTrg, ClientSecret or SMTPPassword",
+                         key);
     struct stat st;
     if (stat(path, &st) == 0 && (st.st_mode & 077))
         fprintf(stderr, "cpuu-config: warning: %s is readable by others (mode %03o); chmod 600 "

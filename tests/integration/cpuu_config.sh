@@ -260,6 +260,11 @@ check "--encrypt a key that is not there: exit 2, file untouched" \
     "[ $? -eq 2 ] && grep -q 'no PasswordTrg line' '$work/e2.err'"
 printf 'x\n' | "$CFG" --encrypt Admin "$work/edit.ini" >/dev/null 2>&1
 check "--encrypt of a key that is not a secret: exit 2" "[ $? -eq 2 ]"
+# the OAuth2 app's secret (ours, logon) is stored like Password
+printf 'ClientId=00000000-aaaa-bbbb-cccc-000000000001\r\nClientSecret=\r\n' >>"$work/edit.ini"
+printf 'app secret\n' | "$CFG" --encrypt ClientSecret "$work/edit.ini" >/dev/null 2>&1
+check "--encrypt ClientSecret: exit 0, stored encrypted" \
+    "[ $? -eq 0 ] && grep -q '^ClientSecret=srenc1:host:' '$work/edit.ini' && ! grep -q 'app secret' '$work/edit.ini'"
 
 # ---- 7. Test Autodiscover service availability -------------------------------------------
 port_file="$work/http.port"

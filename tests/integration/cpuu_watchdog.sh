@@ -66,9 +66,12 @@ offline = 0
 EOF
 chmod 600 "$work/profiles/Room%201.profile"
 ini() {  # WatchDog value
-    printf '[Parameters]\nFeatures=Delegates Rules\nSilent=1\nWatchDog=%s\nGlobalWait=2\nAttempt=2\n' "$1" \
+    # an account, so the engine gets as far as the server that never answers
+    # (an NTLM profile without a password is refused before any connection)
+    printf '[Parameters]\nFeatures=Delegates Rules\nSilent=1\nWatchDog=%s\nGlobalWait=2\nAttempt=2\nAdmin=SRC\\admin\nPassword=\n' "$1" \
         >"$work/CPUU.ini"
     printf 'AutodiscoverSourceURL=http://127.0.0.1:%s/autodiscover/autodiscover.xml\n' "$PORT" >>"$work/CPUU.ini"
+    printf 'not-a-secret\n' | "$BIN/cpuu-config" --encrypt Password "$work/CPUU.ini" >/dev/null
 }
 
 ini 1
