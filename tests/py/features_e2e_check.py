@@ -264,6 +264,21 @@ def check_wlinks(c, m, smtp, src_mb, tgt_mb):
             bool(sdn) and tdn == want, f"want {want}, got {tdn}")
 
 
+def check_delegates_agree(c, org, smtp, tgt_mb):
+    """docs/features.md "Delegates lead": every migrated resource delegate in
+    the dictionary is a delegate of the target mailbox, and every delegate
+    is in the dictionary under its target DN."""
+    dn_of = {r["target"]["smtp"].lower(): r["target"].get("legacy_dn", "")
+             for r in org["recipients"] if r.get("target")}
+    td = config_dict(tgt_mb, "Calendar") or {}
+    rd = [d for d in td.get("ResourceDelegates", ("", []))[1] if d.lower() in
+          {v.lower() for v in dn_of.values()}]
+    dels = [dn_of.get((first(d, "PrimarySmtpAddress").text or "").lower(), "?")
+            for d in find_all(tgt_mb, "DelegateUser")]
+    c.check(f"{smtp}: migrated ResourceDelegates and the mailbox's delegates agree",
+            bool(rd) and sorted(rd) == sorted(dels), f"dictionary {rd}, delegates {dels}")
+
+
 def junk_rules(mb):
     n = 0
     for it in mb.iter():
@@ -304,6 +319,7 @@ def main(argv):
     src, tgt = ET.parse(src_p).getroot(), ET.parse(dump_p).getroot()
     report = open(report_p, encoding="utf-8", errors="replace").read()
     c = Checker()
+    repointed = 0
     for smtp in rooms:
         tsmtp = m.get(smtp.lower())
         smb, tmb = mailbox(src, smtp), mailbox(tgt, tsmtp or "")
@@ -316,8 +332,12 @@ def main(argv):
         check_dls(c, m, smtp, smb, tmb)
         check_nicks(c, m, smtp, smb, tmb)
         check_wlinks(c, m, smtp, smb, tmb)
+        check_delegates_agree(c, org, smtp, tmb)
+        repointed += sum(d.lower() in m for d in shared_calendar_dns(smb))
         c.check(f"{smtp}: junk e-mail rule removed (RemoveJunkEmailMessages=1)", junk_rules(tmb) == 0,
                 f"{junk_rules(tmb)} junk e-mail rule message(s) left")
+    c.check(f"at least one shared-calendar link names a migrated owner ({repointed})", repointed >= 1,
+            "the seed gives no room a migrated calendar owner: the re-pointing is not exercised")
     return 1 if c.failed else 0
 
 
