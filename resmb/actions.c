@@ -523,8 +523,12 @@ static int engine_step(sm_step *step, resmb_actx *a, int cleanup)
             /* CPUU_CANNOT_START from an update: it found nothing it could start on */
             ev = fail(step, a, RESMB_EXIT_CPUU_START, "update: the engine reported "
                       "CPUU_CANNOT_START (exit status %d)", res.exit_status);
-        else
+        else {
             sr_log(SR_LOG_INFO, a->mb->key, "%s: the engine reported %s", what, bits ? bits : "?");
+            if (!cleanup && res.unresolved[0])   /* kept as they were: the admin looks them up */
+                snprintf(a->mb->reason, sizeof a->mb->reason, "processed; references kept "
+                         "unresolved (named in the engine log): %s", res.unresolved);
+        }
         break;
     }
     free(bits);
