@@ -777,21 +777,11 @@ static sr_code restore_saved(cpuu_ctx *c, sfstate *s, xmlNodePtr root, sr_err *e
 
 static sr_code sf_restore(cpuu_ctx *c, sr_err *err)
 {
-    char *buf = NULL;
-    size_t len = 0;
-    sr_code rc = cpuu_backup_get(c, FEATURE, BACKUP_NAME, &buf, &len, err);
+    xmlDocPtr doc = NULL;
+    sr_code rc = cpuu_backup_get_xml(c, FEATURE, BACKUP_NAME, "SearchFolders", "SearchFolders", &doc, err);
     if (rc != SR_OK)
         return rc;
-    xmlDocPtr doc = mapi_xml_parse(buf, len, "SearchFolders backup", err);
-    free(buf);
-    xmlNodePtr root = doc ? xmlDocGetRootElement(doc) : NULL;
-    if (!root || xmlStrcmp(root->name, BAD_CAST "SearchFolders") != 0) {
-        xmlFreeDoc(doc);
-        if (root)
-            sr_err_set(err, SR_E_PARSE, "not a SearchFolders backup");
-        sr_err_prefix(err, "%s: %s: ", c->who, FEATURE);
-        return err->code ? err->code : SR_E_PARSE;
-    }
+    xmlNodePtr root = xmlDocGetRootElement(doc);
     size_t saved = 0;
     for (xmlNodePtr f = mapi_xml_child(root, NULL, NULL); f; f = mapi_xml_next(f, NULL, NULL))
         saved++;
