@@ -57,6 +57,17 @@ sr_code cpuu_backup_get(const cpuu_ctx *c, const char *feature, const char *name
     return SR_OK;
 }
 
+int cpuu_backup_exists(const cpuu_ctx *c, const char *feature, const char *name)
+{
+    char *old = NULL;
+    size_t len = 0;
+    sr_err e = {0};
+    if (cpuu_backup_get(c, feature, name, &old, &len, &e) != SR_OK)
+        return 0;
+    free(old);
+    return 1;
+}
+
 /* The failure of cpuu_backup_get_xml: err prefixed with who and feature. */
 static sr_code xml_backup_fail(const cpuu_ctx *c, const char *feature, xmlDocPtr doc,
                                int wrong_root, const char *what, sr_err *err)

@@ -308,13 +308,8 @@ static sr_code b_backup(cpuu_ctx *c, void *state, sr_err *err)
     bstate *s = state;
     if (c->dry_run || !s->want)
         return SR_OK;
-    char *old = NULL;
-    size_t len = 0;
-    sr_err e = {0};
-    if (cpuu_backup_get(c, FEATURE, BACKUP_NAME, &old, &len, &e) == SR_OK) {
-        free(old);   /* the first run's backup is the pre-switch state: keep it */
-        return SR_OK;
-    }
+    if (cpuu_backup_exists(c, FEATURE, BACKUP_NAME))
+        return SR_OK;   /* the first run's backup is the pre-switch state: keep it */
     if (!s->tgt_exists) {
         static const char absent[] = "<BookingAbsent/>";
         return cpuu_backup_put(c, FEATURE, BACKUP_NAME, absent, sizeof absent - 1, err);

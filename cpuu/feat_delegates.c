@@ -268,14 +268,8 @@ static sr_code d_backup(cpuu_ctx *c, void *state, sr_err *err)
     dstate *s = state;
     if (c->dry_run)
         return SR_OK;
-    char *old = NULL;
-    size_t len = 0;
-    sr_err e = {0};
-    if (cpuu_backup_get(c, FEATURE, BACKUP_NAME, &old, &len, &e) == SR_OK) {
-        /* the first run's backup is the pre-switch state: keep it */
-        free(old);
-        return SR_OK;
-    }
+    if (cpuu_backup_exists(c, FEATURE, BACKUP_NAME))
+        return SR_OK;   /* the first run's backup is the pre-switch state: keep it */
     int n = 0;
     xmlChar *x = ewsf_dump_node(s->tgt_op, &n);
     if (!x)
