@@ -363,17 +363,10 @@ static sr_code b_apply(cpuu_ctx *c, void *state, feature_stats *st, sr_err *err)
 /* ---- rollback ---- */
 static sr_code b_restore(cpuu_ctx *c, sr_err *err)
 {
-    char *buf = NULL;
-    size_t len = 0;
-    sr_code rc = cpuu_backup_get(c, FEATURE, BACKUP_NAME, &buf, &len, err);
+    xmlDocPtr saved = NULL;
+    sr_code rc = cpuu_backup_get_xml(c, FEATURE, BACKUP_NAME, "Booking", NULL, &saved, err);
     if (rc != SR_OK)
         return rc;
-    xmlDocPtr saved = mapi_xml_parse(buf, len, "Booking backup", err);
-    free(buf);
-    if (!saved) {
-        sr_err_prefix(err, "%s: %s: ", c->who, FEATURE);
-        return err->code;
-    }
     xmlNodePtr root = xmlDocGetRootElement(saved);
     int absent = root && xmlStrcmp(root->name, BAD_CAST "BookingAbsent") == 0;
     xmlNodePtr sdict = NULL;

@@ -402,17 +402,10 @@ static void exact(ewsf_delegate *d)
 
 static sr_code d_restore(cpuu_ctx *c, sr_err *err)
 {
-    char *buf = NULL;
-    size_t len = 0;
-    sr_code rc = cpuu_backup_get(c, FEATURE, BACKUP_NAME, &buf, &len, err);
+    xmlDocPtr doc = NULL;
+    sr_code rc = cpuu_backup_get_xml(c, FEATURE, BACKUP_NAME, "Delegates", NULL, &doc, err);
     if (rc != SR_OK)
         return rc;
-    xmlDocPtr doc = mapi_xml_parse(buf, len, "Delegates backup", err);
-    free(buf);
-    if (!doc) {
-        sr_err_prefix(err, "%s: %s: ", c->who, FEATURE);
-        return err->code;
-    }
     ewsf_delegates saved = {0}, cur = {0};
     rc = ewsf_parse_getdelegate(xmlDocGetRootElement(doc), &saved, err);
     xmlFreeDoc(doc);

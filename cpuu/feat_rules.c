@@ -933,18 +933,10 @@ static sr_code restore_ops(cpuu_ctx *c, const rules *saved, const rules *cur, rs
 
 static sr_code r_restore(cpuu_ctx *c, sr_err *err)
 {
-    char *buf = NULL;
-    size_t len = 0;
-    sr_code rc = cpuu_backup_get(c, FEATURE, BACKUP_NAME, &buf, &len, err);
+    rules saved = {0}, cur = {0};
+    sr_code rc = cpuu_backup_get_xml(c, FEATURE, BACKUP_NAME, "Rules", NULL, &saved.doc, err);
     if (rc != SR_OK)
         return rc;
-    rules saved = {0}, cur = {0};
-    saved.doc = mapi_xml_parse(buf, len, "Rules backup", err);
-    free(buf);
-    if (!saved.doc) {
-        sr_err_prefix(err, "%s: %s: ", c->who, FEATURE);
-        return err->code;
-    }
     rc = ewsf_parse_getinboxrules(xmlDocGetRootElement(saved.doc), &saved.v, &saved.n, &saved.blob,
                                   err);
     if (rc != SR_OK)
