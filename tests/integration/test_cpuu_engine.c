@@ -1030,9 +1030,45 @@ static void sim_set(const inst *in, const char *query)
     free(r);
 }
 
+/* The tenant's token endpoint (tests/py/token_endpoint.py) for app client_id
+ * on 127.0.0.1; it hands out the target lab account's bearer token, so exsim
+ * takes the logon and the block comes after it, as in Exchange Online.
+ * Returns its PID (stopped by the caller), fills url; -1 when it did not start. */
+static pid_t start_token_endpoint(const char *client_id, const char *secret, char *url, size_t n)
+{
+    char org[512], sec[512], port_s[16], log[512];
+    snprintf(org, sizeof org, "%s/org.json", g_dir);
+    snprintf(sec, sizeof sec, "%s/client.secret", g_dir);
+    snprintf(log, sizeof log, "%s/token.log", g_dir);
+    sr_err e;
+    if (sr_write_file_atomic(sec, secret, strlen(secret), 0600, 0, &e) != SR_OK)
+        return -1;
+    int port = tu_free_port();
+    snprintf(port_s, sizeof port_s, "%d", port);
+    char script[4096];
+    snprintf(script, sizeof script, "%s/tests/py/token_endpoint.py", tu_root());
+    char *argv[] = { "/usr/bin/python3", script, org, "target", port_s, (char *)client_id, sec, NULL };
+    pid_t pid = port > 0 ? tu_spawn(argv, log) : -1;
+    if (pid > 0 && tu_wait_port(port, 10000) != 0) {
+        tu_stop(pid, 3000);
+        return -1;
+    }
+    snprintf(url, n, "http://127.0.0.1:%d/tenant-0001/oauth2/v2.0/token", port);
+    return pid;
+}
+
 static void test_ews_blocked(void)
 {
-    write_ini(g_ini, g_src.password, NULL);
+    const char *app = "5f3c9a1e-7b2d-4e8f-9a06-c1d2e3f4a5b6", *secret = "lab~Cl1ent.Secret-0001";
+    char token_url[128], grants[600];
+    pid_t tok = start_token_endpoint(app, secret, token_url, sizeof token_url);
+    CU_ASSERT_FATAL(tok > 0);
+    snprintf(grants, sizeof grants, "%s/client.secret.grants", g_dir);
+    char *es = enc(secret);
+    char *oauth = sr_asprintf("ClientId=%s\nClientSecret=%s\nTokenURL=%s\n", app, es, token_url);
+    write_ini(g_ini, g_src.password, oauth);
+    free(oauth);
+    free(es);
     make_profile("Blocked One", &g_a, NULL);
     make_profile("Blocked Two", &g_a, NULL);
     write_switchmsg_o365(&g_a, &g_a_tgt, 1);
@@ -1051,7 +1087,16 @@ static void test_ews_blocked(void)
     CU_ASSERT_TRUE(file_has(g_log, "2027-04-01"));
     CU_ASSERT_TRUE(file_has(g_log, "Microsoft Graph"));
     CU_ASSERT_TRUE(file_has(g_log, "not asked again"));
-    /* one probe for the run: the second profile is answered from the first */
+    /* the block names the app the admin must allow, and the token was real */
+    char *named = sr_asprintf("(app id %s)", app), *allow = sr_asprintf(",%s\"", app);
+    CU_ASSERT_TRUE(file_has(g_log, named));
+    CU_ASSERT_TRUE(file_has(g_log, allow));
+    CU_ASSERT_FALSE(file_has(g_log, secret));
+    CU_ASSERT_TRUE(tu_exists(grants));
+    free(named);
+    free(allow);
+    /* one probe for the run (exsim counts a block only after a valid bearer
+     * token: a refused one gets 401); the second profile is answered from it */
     CU_ASSERT_EQUAL(sim_event(&g_tgt, "ews_blocked") - before, 1);
     CU_ASSERT_EQUAL(temp_profiles(), 0);
     mapi_pstore *st = store();
@@ -1070,6 +1115,8 @@ static void test_ews_blocked(void)
     CU_ASSERT_EQUAL(csv_last("Blocked One", NULL), CPUU_RC_MODIFYING_FAILED);
     sim_set(&g_tgt, "reset=1");
     write_switchmsg(&g_a, &g_a_tgt);
+    tu_stop(tok, 5000);
+    write_ini(g_ini, g_src.password, NULL);
 }
 
 int main(void)
