@@ -37,6 +37,7 @@ typedef tu_seed_mbx mbx;
 static tu_lab g_lab;            /* the slapd lab (the source AD) */
 static char *g_dir, g_store[512], g_ini[512], g_log[512], g_csv[512];
 static inst g_src, g_tgt;
+static pid_t g_tok = -1;        /* test_ews_blocked's token endpoint, if running */
 static mbx g_a, g_a_tgt;       /* a room not migrated yet, with its target */
 static mbx g_c;                /* another unmigrated mailbox: never gets a switch message */
 static mbx g_d;                /* a migrated user (source Autodiscover redirects) */
@@ -143,6 +144,8 @@ static int suite_clean(void)
         tu_stop(g_src.pid, 5000);
     if (g_tgt.pid > 0)
         tu_stop(g_tgt.pid, 5000);
+    if (g_tok > 0)   /* a fatal assertion left test_ews_blocked early */
+        tu_stop(g_tok, 5000);
     if (g_dir && !getenv("SR_KEEP_TMP"))
         tu_rm_rf(g_dir);
     free(g_dir);
@@ -1061,8 +1064,8 @@ static void test_ews_blocked(void)
 {
     const char *app = "5f3c9a1e-7b2d-4e8f-9a06-c1d2e3f4a5b6", *secret = "lab~Cl1ent.Secret-0001";
     char token_url[128], grants[600];
-    pid_t tok = start_token_endpoint(app, secret, token_url, sizeof token_url);
-    CU_ASSERT_FATAL(tok > 0);
+    g_tok = start_token_endpoint(app, secret, token_url, sizeof token_url);
+    CU_ASSERT_FATAL(g_tok > 0);
     snprintf(grants, sizeof grants, "%s/client.secret.grants", g_dir);
     char *es = enc(secret);
     char *oauth = sr_asprintf("ClientId=%s\nClientSecret=%s\nTokenURL=%s\n", app, es, token_url);
@@ -1115,7 +1118,8 @@ static void test_ews_blocked(void)
     CU_ASSERT_EQUAL(csv_last("Blocked One", NULL), CPUU_RC_MODIFYING_FAILED);
     sim_set(&g_tgt, "reset=1");
     write_switchmsg(&g_a, &g_a_tgt);
-    tu_stop(tok, 5000);
+    tu_stop(g_tok, 5000);
+    g_tok = -1;
     write_ini(g_ini, g_src.password, NULL);
 }
 
