@@ -533,7 +533,24 @@ static void test_features_and_critical(void)
     snprintf(want, sizeof want, "openstore begin source %s\nopenstore end\nopenstore begin target %s\n"
              "openstore end\nfeature begin Delegates\nfeature end Delegates\nfeature begin Rules\n"
              "feature end Rules\nexit 1\n", g_a.smtp, g_a_tgt.smtp);
-    CU_ASSERT_STRING_EQUAL(lines, want);
+    /* "unresolved <Feature> <n>" lines (references kept as they were, for
+     * switchresmb's report) come between a feature's begin and end; the rest
+     * is the exact sequence */
+    char rest[8192] = "";
+    int unresolved = 0;
+    for (char *save = NULL, *l = strtok_r(lines, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+        char name[64];
+        unsigned n;
+        if (sscanf(l, "unresolved %63s %u", name, &n) == 2) {
+            CU_ASSERT_TRUE((!strcmp(name, "Delegates") || !strcmp(name, "Rules")) && n > 0);
+            unresolved++;
+            continue;
+        }
+        strncat(rest, l, sizeof rest - strlen(rest) - 2);
+        strcat(rest, "\n");
+    }
+    CU_ASSERT_STRING_EQUAL(rest, want);
+    CU_ASSERT_TRUE(unresolved <= 2);
     CU_ASSERT_TRUE(file_has(g_log, "Room Feat: Delegates:"));
     const char *u[] = { "-Undo", "Room Feat", NULL };
     CU_ASSERT_EQUAL(run_cpuu(g_ini, u), CPUU_SUCCESS);
