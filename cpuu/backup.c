@@ -3,6 +3,7 @@
 #include "cpuu/feature.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -53,6 +54,48 @@ sr_code cpuu_backup_get(const cpuu_ctx *c, const char *feature, const char *name
         sr_err_prefix(err, "%s: backup of %s: ", c->who, feature);
         return err->code;
     }
+    return SR_OK;
+}
+
+int cpuu_backup_exists(const cpuu_ctx *c, const char *feature, const char *name)
+{
+    char *old = NULL;
+    size_t len = 0;
+    sr_err e = {0};
+    if (cpuu_backup_get(c, feature, name, &old, &len, &e) != SR_OK)
+        return 0;
+    free(old);
+    return 1;
+}
+
+/* The failure of cpuu_backup_get_xml: err prefixed with who and feature. */
+static sr_code xml_backup_fail(const cpuu_ctx *c, const char *feature, xmlDocPtr doc,
+                               int wrong_root, const char *what, sr_err *err)
+{
+    xmlFreeDoc(doc);
+    if (wrong_root)
+        sr_err_set(err, SR_E_PARSE, "not a %s backup", what);
+    sr_err_prefix(err, "%s: %s: ", c->who, feature);
+    return err->code ? err->code : SR_E_PARSE;
+}
+
+sr_code cpuu_backup_get_xml(const cpuu_ctx *c, const char *feature, const char *name,
+                            const char *what, const char *root_name, xmlDocPtr *doc, sr_err *err)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    *doc = NULL;
+    sr_code rc = cpuu_backup_get(c, feature, name, &buf, &len, err);
+    if (rc != SR_OK)
+        return rc;
+    char label[96];
+    snprintf(label, sizeof label, "%s backup", what);
+    xmlDocPtr d = mapi_xml_parse(buf, len, label, err);
+    free(buf);
+    xmlNodePtr root = d ? xmlDocGetRootElement(d) : NULL;
+    if (!d || (root_name && (!root || xmlStrcmp(root->name, BAD_CAST root_name) != 0)))
+        return xml_backup_fail(c, feature, d, root != NULL, what, err);
+    *doc = d;
     return SR_OK;
 }
 

@@ -369,6 +369,9 @@ static sr_code run_feature(cpuu_ctx *c, const struct feature_ops *ops, const cha
     if (ops->free_state)
         ops->free_state(state);
     cpuu_progress("feature end %s", name);
+    /* the mailbox's report names what was kept unmapped (the names are in our log) */
+    if (rc == SR_OK && st.unresolved)
+        cpuu_progress("unresolved %s %u", name, st.unresolved);
     if (rc == SR_OK)
         sr_log(SR_LOG_INFO, c->who, "%s: %u seen, %u changed, %u unresolved, %u unsupported%s", name,
                st.seen, st.changed, st.unresolved, st.unsupported, c->dry_run ? " (dry run)" : "");

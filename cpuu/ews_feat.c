@@ -28,6 +28,44 @@ sr_code ewsf_msg_status(xmlNodePtr msg, sr_err *err)
     return rc;
 }
 
+/* Number of element children of msgs (the response messages). */
+static size_t count_msgs(xmlNodePtr msgs)
+{
+    size_t cnt = 0;
+    for (xmlNodePtr m = mapi_xml_child(msgs, NULL, NULL); m; m = mapi_xml_next(m, NULL, NULL))
+        cnt++;
+    return cnt;
+}
+
+sr_code ewsf_parse_list(xmlNodePtr resp_op, const char *container, const char *what,
+                        xmlNodePtr **v, size_t *n, unsigned *nbad, sr_err *err)
+{
+    *v = NULL;
+    *n = 0;
+    *nbad = 0;
+    xmlNodePtr msgs = mapi_xml_child(resp_op, EWSF_NS_M, "ResponseMessages");
+    if (!msgs)
+        return sr_err_set(err, SR_E_PROTOCOL, "%s answer without ResponseMessages", what);
+    size_t cnt = count_msgs(msgs);
+    *v = calloc(cnt ? cnt : 1, sizeof **v);
+    if (!*v)
+        return sr_err_set(err, SR_E_NOMEM, "out of memory");
+    sr_code first = SR_OK;
+    for (xmlNodePtr m = mapi_xml_child(msgs, NULL, NULL); m; m = mapi_xml_next(m, NULL, NULL)) {
+        sr_err e = {0};
+        if (ewsf_msg_status(m, &e) != SR_OK) {
+            (*nbad)++;
+            if (first == SR_OK && err)
+                *err = e;
+            first = first == SR_OK ? e.code : first;
+            (*v)[(*n)++] = NULL;
+            continue;
+        }
+        (*v)[(*n)++] = mapi_xml_child(mapi_xml_child(m, EWSF_NS_M, container), EWSF_NS_T, NULL);
+    }
+    return first;
+}
+
 /* ---- envelope ---- */
 static xmlDocPtr finish(mapi_ews_env *e, int failed, sr_err *err)
 {

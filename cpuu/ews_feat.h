@@ -124,6 +124,12 @@ xmlDocPtr ewsf_req_set_searchparams(const mapi_ews_target *t, const char *const 
 /* DeleteFolder HardDelete of n folders. */
 xmlDocPtr ewsf_req_deletefolders(const mapi_ews_target *t, const char *const *ids, size_t n,
                                  sr_err *err);
+/* The first element child of each response message's container element
+ * (m:Folders, m:Items), one per message, NULL for a message with an error;
+ * what names the answer in the error text.  The common part of
+ * ewsf_parse_folders and ewsf_parse_itemlist (same ownership). */
+sr_code ewsf_parse_list(xmlNodePtr resp_op, const char *container, const char *what,
+                        xmlNodePtr **v, size_t *n, unsigned *nbad, sr_err *err);
 /* The folder elements of a GetFolder/CreateFolder answer in order, one per
  * response message (NULL for an answer with an error); *v heap (caller frees
  * the array only; elements point into resp_op's document).  Returns SR_OK or

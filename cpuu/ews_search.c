@@ -173,32 +173,7 @@ xmlDocPtr ewsf_req_deletefolders(const mapi_ews_target *t, const char *const *id
 sr_code ewsf_parse_folders(xmlNodePtr resp_op, xmlNodePtr **v, size_t *n, unsigned *nbad,
                            sr_err *err)
 {
-    *v = NULL;
-    *n = 0;
-    *nbad = 0;
-    xmlNodePtr msgs = mapi_xml_child(resp_op, EWSF_NS_M, "ResponseMessages");
-    if (!msgs)
-        return sr_err_set(err, SR_E_PROTOCOL, "folder answer without ResponseMessages");
-    size_t cnt = 0;
-    for (xmlNodePtr m = mapi_xml_child(msgs, NULL, NULL); m; m = mapi_xml_next(m, NULL, NULL))
-        cnt++;
-    *v = calloc(cnt ? cnt : 1, sizeof **v);
-    if (!*v)
-        return sr_err_set(err, SR_E_NOMEM, "out of memory");
-    sr_code first = SR_OK;
-    for (xmlNodePtr m = mapi_xml_child(msgs, NULL, NULL); m; m = mapi_xml_next(m, NULL, NULL)) {
-        sr_err e = {0};
-        if (ewsf_msg_status(m, &e) != SR_OK) {
-            (*nbad)++;
-            if (first == SR_OK && err)
-                *err = e;
-            first = first == SR_OK ? e.code : first;
-            (*v)[(*n)++] = NULL;
-            continue;
-        }
-        (*v)[(*n)++] = mapi_xml_child(mapi_xml_child(m, EWSF_NS_M, "Folders"), EWSF_NS_T, NULL);
-    }
-    return first;
+    return ewsf_parse_list(resp_op, "Folders", "folder", v, n, nbad, err);
 }
 
 /* ---- canonical text ---- */

@@ -308,13 +308,8 @@ static sr_code b_backup(cpuu_ctx *c, void *state, sr_err *err)
     bstate *s = state;
     if (c->dry_run || !s->want)
         return SR_OK;
-    char *old = NULL;
-    size_t len = 0;
-    sr_err e = {0};
-    if (cpuu_backup_get(c, FEATURE, BACKUP_NAME, &old, &len, &e) == SR_OK) {
-        free(old);   /* the first run's backup is the pre-switch state: keep it */
-        return SR_OK;
-    }
+    if (cpuu_backup_exists(c, FEATURE, BACKUP_NAME))
+        return SR_OK;   /* the first run's backup is the pre-switch state: keep it */
     if (!s->tgt_exists) {
         static const char absent[] = "<BookingAbsent/>";
         return cpuu_backup_put(c, FEATURE, BACKUP_NAME, absent, sizeof absent - 1, err);
@@ -368,17 +363,10 @@ static sr_code b_apply(cpuu_ctx *c, void *state, feature_stats *st, sr_err *err)
 /* ---- rollback ---- */
 static sr_code b_restore(cpuu_ctx *c, sr_err *err)
 {
-    char *buf = NULL;
-    size_t len = 0;
-    sr_code rc = cpuu_backup_get(c, FEATURE, BACKUP_NAME, &buf, &len, err);
+    xmlDocPtr saved = NULL;
+    sr_code rc = cpuu_backup_get_xml(c, FEATURE, BACKUP_NAME, "Booking", NULL, &saved, err);
     if (rc != SR_OK)
         return rc;
-    xmlDocPtr saved = mapi_xml_parse(buf, len, "Booking backup", err);
-    free(buf);
-    if (!saved) {
-        sr_err_prefix(err, "%s: %s: ", c->who, FEATURE);
-        return err->code;
-    }
     xmlNodePtr root = xmlDocGetRootElement(saved);
     int absent = root && xmlStrcmp(root->name, BAD_CAST "BookingAbsent") == 0;
     xmlNodePtr sdict = NULL;

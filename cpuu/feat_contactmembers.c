@@ -592,21 +592,11 @@ static int restore_updates(xmlNodePtr saved, xmlNodePtr upd, xmlNsPtr ns)
 
 static sr_code cm_restore(cpuu_ctx *c, sr_err *err)
 {
-    char *buf = NULL;
-    size_t len = 0;
-    sr_code rc = cpuu_backup_get(c, FEATURE, BACKUP_NAME, &buf, &len, err);
+    xmlDocPtr doc = NULL;
+    sr_code rc = cpuu_backup_get_xml(c, FEATURE, BACKUP_NAME, "ContactMembers", "ContactMembers", &doc, err);
     if (rc != SR_OK)
         return rc;
-    xmlDocPtr doc = mapi_xml_parse(buf, len, "ContactMembers backup", err);
-    free(buf);
-    xmlNodePtr root = doc ? xmlDocGetRootElement(doc) : NULL;
-    if (!root || xmlStrcmp(root->name, BAD_CAST "ContactMembers") != 0) {
-        xmlFreeDoc(doc);
-        if (root)
-            sr_err_set(err, SR_E_PARSE, "not a ContactMembers backup");
-        sr_err_prefix(err, "%s: %s: ", c->who, FEATURE);
-        return err->code ? err->code : SR_E_PARSE;
-    }
+    xmlNodePtr root = xmlDocGetRootElement(doc);
     size_t n = 0;
     for (xmlNodePtr x = mapi_xml_child(root, NULL, NULL); x; x = mapi_xml_next(x, NULL, NULL))
         n++;

@@ -268,14 +268,8 @@ static sr_code d_backup(cpuu_ctx *c, void *state, sr_err *err)
     dstate *s = state;
     if (c->dry_run)
         return SR_OK;
-    char *old = NULL;
-    size_t len = 0;
-    sr_err e = {0};
-    if (cpuu_backup_get(c, FEATURE, BACKUP_NAME, &old, &len, &e) == SR_OK) {
-        /* the first run's backup is the pre-switch state: keep it */
-        free(old);
-        return SR_OK;
-    }
+    if (cpuu_backup_exists(c, FEATURE, BACKUP_NAME))
+        return SR_OK;   /* the first run's backup is the pre-switch state: keep it */
     int n = 0;
     xmlChar *x = ewsf_dump_node(s->tgt_op, &n);
     if (!x)
@@ -408,17 +402,10 @@ static void exact(ewsf_delegate *d)
 
 static sr_code d_restore(cpuu_ctx *c, sr_err *err)
 {
-    char *buf = NULL;
-    size_t len = 0;
-    sr_code rc = cpuu_backup_get(c, FEATURE, BACKUP_NAME, &buf, &len, err);
+    xmlDocPtr doc = NULL;
+    sr_code rc = cpuu_backup_get_xml(c, FEATURE, BACKUP_NAME, "Delegates", NULL, &doc, err);
     if (rc != SR_OK)
         return rc;
-    xmlDocPtr doc = mapi_xml_parse(buf, len, "Delegates backup", err);
-    free(buf);
-    if (!doc) {
-        sr_err_prefix(err, "%s: %s: ", c->who, FEATURE);
-        return err->code;
-    }
     ewsf_delegates saved = {0}, cur = {0};
     rc = ewsf_parse_getdelegate(xmlDocGetRootElement(doc), &saved, err);
     xmlFreeDoc(doc);

@@ -143,13 +143,8 @@ static sr_code j_backup(cpuu_ctx *c, void *state, sr_err *err)
     jstate *s = state;
     if (c->dry_run || !s->n)
         return SR_OK;
-    char *old = NULL;
-    size_t len = 0;
-    sr_err e = {0};
-    if (cpuu_backup_get(c, FEATURE, BACKUP_NAME, &old, &len, &e) == SR_OK) {
-        free(old);   /* the first run's backup is the pre-switch state: keep it */
-        return SR_OK;
-    }
+    if (cpuu_backup_exists(c, FEATURE, BACKUP_NAME))
+        return SR_OK;   /* the first run's backup is the pre-switch state: keep it */
     xmlDocPtr d = to_xml(s);
     int n = 0;
     xmlChar *x = d ? ewsf_dump_node(xmlDocGetRootElement(d), &n) : NULL;
@@ -218,21 +213,11 @@ static sr_code create_saved(cpuu_ctx *c, xmlNodePtr rule, sr_err *err)
 
 static sr_code j_restore(cpuu_ctx *c, sr_err *err)
 {
-    char *buf = NULL;
-    size_t len = 0;
-    sr_code rc = cpuu_backup_get(c, FEATURE, BACKUP_NAME, &buf, &len, err);
+    xmlDocPtr saved = NULL;
+    sr_code rc = cpuu_backup_get_xml(c, FEATURE, BACKUP_NAME, "junk e-mail", "JunkRules", &saved, err);
     if (rc != SR_OK)
         return rc;
-    xmlDocPtr saved = mapi_xml_parse(buf, len, "junk e-mail backup", err);
-    free(buf);
-    xmlNodePtr root = saved ? xmlDocGetRootElement(saved) : NULL;
-    if (!root || xmlStrcmp(root->name, BAD_CAST "JunkRules") != 0) {
-        xmlFreeDoc(saved);
-        if (root)
-            sr_err_set(err, SR_E_PARSE, "not a junk e-mail backup");
-        sr_err_prefix(err, "%s: %s: ", c->who, FEATURE);
-        return err->code ? err->code : SR_E_PARSE;
-    }
+    xmlNodePtr root = xmlDocGetRootElement(saved);
     /* already as saved?  compare the current junk rules' text with the backup */
     jstate cur = {0};
     feature_stats st = {0};

@@ -488,13 +488,8 @@ static sr_code n_backup(cpuu_ctx *c, void *state, sr_err *err)
     nstate *s = state;
     if (c->dry_run || !s->out)
         return SR_OK;
-    char *old = NULL;
-    size_t len = 0;
-    sr_err e = {0};
-    if (cpuu_backup_get(c, FEATURE, BACKUP_NAME, &old, &len, &e) == SR_OK) {
-        free(old);   /* the first run's backup is the pre-switch state: keep it */
-        return SR_OK;
-    }
+    if (cpuu_backup_exists(c, FEATURE, BACKUP_NAME))
+        return SR_OK;   /* the first run's backup is the pre-switch state: keep it */
     uint8_t *b = malloc(s->tgt.len + 1);
     if (!b)
         return sr_err_set(err, SR_E_NOMEM, "%s: %s: out of memory", c->who, FEATURE);

@@ -777,13 +777,8 @@ static sr_code r_backup(cpuu_ctx *c, void *state, sr_err *err)
     rstate *s = state;
     if (c->dry_run)
         return SR_OK;
-    char *old = NULL;
-    size_t len = 0;
-    sr_err e = {0};
-    if (cpuu_backup_get(c, FEATURE, BACKUP_NAME, &old, &len, &e) == SR_OK) {
-        free(old);   /* the first run's backup is the pre-switch state: keep it */
-        return SR_OK;
-    }
+    if (cpuu_backup_exists(c, FEATURE, BACKUP_NAME))
+        return SR_OK;   /* the first run's backup is the pre-switch state: keep it */
     int n = 0;
     xmlChar *x = ewsf_dump_node(s->tgt.op, &n);
     if (!x)
@@ -938,18 +933,10 @@ static sr_code restore_ops(cpuu_ctx *c, const rules *saved, const rules *cur, rs
 
 static sr_code r_restore(cpuu_ctx *c, sr_err *err)
 {
-    char *buf = NULL;
-    size_t len = 0;
-    sr_code rc = cpuu_backup_get(c, FEATURE, BACKUP_NAME, &buf, &len, err);
+    rules saved = {0}, cur = {0};
+    sr_code rc = cpuu_backup_get_xml(c, FEATURE, BACKUP_NAME, "Rules", NULL, &saved.doc, err);
     if (rc != SR_OK)
         return rc;
-    rules saved = {0}, cur = {0};
-    saved.doc = mapi_xml_parse(buf, len, "Rules backup", err);
-    free(buf);
-    if (!saved.doc) {
-        sr_err_prefix(err, "%s: %s: ", c->who, FEATURE);
-        return err->code;
-    }
     rc = ewsf_parse_getinboxrules(xmlDocGetRootElement(saved.doc), &saved.v, &saved.n, &saved.blob,
                                   err);
     if (rc != SR_OK)

@@ -604,13 +604,8 @@ static sr_code sf_backup(cpuu_ctx *c, void *state, sr_err *err)
     sfstate *s = state;
     if (c->dry_run)
         return SR_OK;
-    char *old = NULL;
-    size_t len = 0;
-    sr_err e = {0};
-    if (cpuu_backup_get(c, FEATURE, BACKUP_NAME, &old, &len, &e) == SR_OK) {
-        free(old);   /* the first run's backup is the pre-switch state: keep it */
-        return SR_OK;
-    }
+    if (cpuu_backup_exists(c, FEATURE, BACKUP_NAME))
+        return SR_OK;   /* the first run's backup is the pre-switch state: keep it */
     int n = 0;
     xmlChar *x = dump_side(&s->tgt, &n);
     if (!x)
@@ -777,21 +772,11 @@ static sr_code restore_saved(cpuu_ctx *c, sfstate *s, xmlNodePtr root, sr_err *e
 
 static sr_code sf_restore(cpuu_ctx *c, sr_err *err)
 {
-    char *buf = NULL;
-    size_t len = 0;
-    sr_code rc = cpuu_backup_get(c, FEATURE, BACKUP_NAME, &buf, &len, err);
+    xmlDocPtr doc = NULL;
+    sr_code rc = cpuu_backup_get_xml(c, FEATURE, BACKUP_NAME, "SearchFolders", "SearchFolders", &doc, err);
     if (rc != SR_OK)
         return rc;
-    xmlDocPtr doc = mapi_xml_parse(buf, len, "SearchFolders backup", err);
-    free(buf);
-    xmlNodePtr root = doc ? xmlDocGetRootElement(doc) : NULL;
-    if (!root || xmlStrcmp(root->name, BAD_CAST "SearchFolders") != 0) {
-        xmlFreeDoc(doc);
-        if (root)
-            sr_err_set(err, SR_E_PARSE, "not a SearchFolders backup");
-        sr_err_prefix(err, "%s: %s: ", c->who, FEATURE);
-        return err->code ? err->code : SR_E_PARSE;
-    }
+    xmlNodePtr root = xmlDocGetRootElement(doc);
     size_t saved = 0;
     for (xmlNodePtr f = mapi_xml_child(root, NULL, NULL); f; f = mapi_xml_next(f, NULL, NULL))
         saved++;

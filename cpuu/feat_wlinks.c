@@ -680,13 +680,9 @@ static sr_code w_backup(cpuu_ctx *c, void *state, sr_err *err)
     wstate *s = state;
     if (c->dry_run)
         return SR_OK;
-    char *old = NULL;
+    if (cpuu_backup_exists(c, s->k->name, BACKUP_NAME))
+        return SR_OK;   /* the first run's backup is the pre-switch state: keep it */
     size_t len = 0;
-    sr_err e = {0};
-    if (cpuu_backup_get(c, s->k->name, BACKUP_NAME, &old, &len, &e) == SR_OK) {
-        free(old);   /* the first run's backup is the pre-switch state: keep it */
-        return SR_OK;
-    }
     char *buf = serialize(&s->tgt, &len);
     if (!buf)
         return sr_err_set(err, SR_E_NOMEM, "%s: %s: out of memory", c->who, s->k->name);

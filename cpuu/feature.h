@@ -49,6 +49,15 @@ sr_code cpuu_backup_put(const cpuu_ctx *c, const char *feature, const char *name
                         const void *data, size_t len, sr_err *err);
 sr_code cpuu_backup_get(const cpuu_ctx *c, const char *feature, const char *name,
                         char **data, size_t *len, sr_err *err);
+/* 1 when the (feature, name) backup exists and reads; the backup steps keep
+ * the first run's backup (the pre-switch state) and write none over it. */
+int cpuu_backup_exists(const cpuu_ctx *c, const char *feature, const char *name);
+/* A backup saved as XML: *doc the parsed document (caller frees), its root
+ * element named root_name (NULL: any).  what names the backup in messages
+ * ("not a <what> backup"); a parse or root error comes prefixed with the
+ * mailbox and feature, an absent/unreadable file as cpuu_backup_get. */
+sr_code cpuu_backup_get_xml(const cpuu_ctx *c, const char *feature, const char *name,
+                            const char *what, const char *root_name, xmlDocPtr *doc, sr_err *err);
 
 /* Counts a feature reports for the log and the run report. */
 typedef struct feature_stats {

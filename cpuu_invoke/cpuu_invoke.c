@@ -26,11 +26,23 @@ typedef struct {
     long started, stage_started;
     enum { ST_NONE, ST_STORE, ST_FEATURE } stage;
     char stage_what[80];
+    char unresolved[160];        /* "Name n, Name n" from "unresolved" lines */
     int have_exit_line;
     unsigned exit_bits;
     char line[256];
     size_t line_len;
 } watch;
+
+/* "unresolved <Name> <n>" → ", Name n" appended (cut at the buffer's end). */
+static void add_unresolved(watch *w, const char *rest)
+{
+    char name[40];
+    unsigned n;
+    if (sscanf(rest, "%39s %u", name, &n) != 2)
+        return;
+    size_t len = strlen(w->unresolved);
+    snprintf(w->unresolved + len, sizeof w->unresolved - len, "%s%s %u", len ? ", " : "", name, n);
+}
 
 static void on_line(watch *w, const char *line)
 {
@@ -45,6 +57,8 @@ static void on_line(watch *w, const char *line)
         w->stage_started = sr_now_ms();
     } else if (strncmp(line, "openstore end", 13) == 0 || strncmp(line, "feature end", 11) == 0) {
         w->stage = ST_NONE;
+    } else if (strncmp(line, "unresolved ", 11) == 0) {
+        add_unresolved(w, line + 11);
     } else if (sscanf(line, "exit %u", &bits) == 1) {
         w->have_exit_line = 1;
         w->exit_bits = bits;
@@ -284,6 +298,7 @@ sr_code invoke_run(char *const argv[], const invoke_opts *opts, invoke_result *r
         res->term_signal = 0;
         res->exit_status = WEXITSTATUS(a.status);
         res->cpuu_bits = a.w.have_exit_line ? a.w.exit_bits : (unsigned)res->exit_status;
+        snprintf(res->unresolved, sizeof res->unresolved, "%s", a.w.unresolved);
         return SR_OK;
     }
     return SR_OK;

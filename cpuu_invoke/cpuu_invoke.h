@@ -6,6 +6,8 @@
  * one line per event (the engine's side of this protocol lives in cpuu/):
  *     openstore begin <what>     openstore end
  *     feature begin <Name>       feature end <Name>
+ *     unresolved <Name> <n>      a feature kept n references the recipient
+ *                                map could not map (named in the engine's log)
  *     exit <bits>                the full CPUU exit bitmask
  * "exit" exists because the spec's bitmask reaches 512 while a process exit
  * status carries 8 bits: the status alone keeps only the low bits.
@@ -53,6 +55,7 @@ typedef struct invoke_result {
     unsigned cpuu_bits;          /* "exit" line if sent, else the exit status; CPUU_CRASH added on a signal */
     unsigned attempts_used;
     char stage[96];              /* where the watchdog fired: "openstore <what>", "feature Rules", "global" */
+    char unresolved[160];        /* "Booking 2, Nicks 1": the last attempt's "unresolved" lines, or "" */
 } invoke_result;
 
 /* Run argv[0] (absolute or relative path; no PATH search, no shell) under the

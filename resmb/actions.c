@@ -129,7 +129,7 @@ void resmb_actx_release(resmb_actx *a)
 }
 
 /* ---- QUEUED -> RESOLVED ------------------------------------------------- */
-int resmb_act_resolve(sm_step *step, void *ctx)
+static int act_resolve(sm_step *step, void *ctx)
 {
     resmb_actx *a = ctx;
     resmb_mb *m = a->mb;
@@ -193,7 +193,7 @@ static sr_code write_switchmsg(resmb_actx *a, const mapi_switchmsg *msg, int rec
     return rc;
 }
 
-int resmb_act_switchmsg(sm_step *step, void *ctx)
+static int act_switchmsg(sm_step *step, void *ctx)
 {
     resmb_actx *a = ctx;
     resmb_mb *m = a->mb;
@@ -334,7 +334,7 @@ static sr_code build_profile(const resmb_run *run, const resmb_mb *m, const char
     return SR_OK;
 }
 
-int resmb_act_create_profile(sm_step *step, void *ctx)
+static int act_create_profile(sm_step *step, void *ctx)
 {
     resmb_actx *a = ctx;
     resmb_mb *m = a->mb;
@@ -523,29 +523,23 @@ static int engine_step(sm_step *step, resmb_actx *a, int cleanup)
             /* CPUU_CANNOT_START from an update: it found nothing it could start on */
             ev = fail(step, a, RESMB_EXIT_CPUU_START, "update: the engine reported "
                       "CPUU_CANNOT_START (exit status %d)", res.exit_status);
-        else
+        else {
             sr_log(SR_LOG_INFO, a->mb->key, "%s: the engine reported %s", what, bits ? bits : "?");
+            if (!cleanup && res.unresolved[0])   /* kept as they were: the admin looks them up */
+                snprintf(a->mb->reason, sizeof a->mb->reason, "processed; references kept "
+                         "unresolved (named in the engine log): %s", res.unresolved);
+        }
         break;
     }
     free(bits);
     return ev;
 }
 
-int resmb_act_update(sm_step *step, void *ctx)
-{
-    return engine_step(step, ctx, 0);
-}
-
-int resmb_act_cleanup(sm_step *step, void *ctx)
-{
-    return engine_step(step, ctx, 1);
-}
-
 /* ---- the end: the temporary profile goes, or stays on request ------------ */
 
 /* Delete the recorded temporary profile unless LeaveTemporaryProfiles=1.
  * Returns 0, or -1 with the reason appended. */
-static int drop_profile(sm_step *step, resmb_actx *a)
+static int drop_profile_now(sm_step *step, resmb_actx *a)
 {
     char *name = jget(step, "profile");
     if (!name)
@@ -569,6 +563,15 @@ static int drop_profile(sm_step *step, resmb_actx *a)
         mapi_pstore_free(st);
     }
     free(name);
+    return r;
+}
+
+/* drop_profile_now, its time counted as the profile phase. */
+static int drop_profile(sm_step *step, resmb_actx *a)
+{
+    long long t0 = resmb_now_us();
+    int r = drop_profile_now(step, a);
+    a->phase_us[RESMB_PH_PROFILE] += resmb_now_us() - t0;
     return r;
 }
 
@@ -612,4 +615,44 @@ int resmb_act_requeue(sm_step *step, void *ctx)
             return fail(step, a, RESMB_EXIT_FAILED, "journal: %s", sm_err(step)->msg);
     sr_log(SR_LOG_NOTICE, a->mb->key, "failed in an earlier run: retrying");
     return EV_START;
+}
+
+/* ---- the public actions: each one timed for the report's phases ---------- */
+
+/* Add the time since t0 to the phase's total; returns ev. */
+static int timed(void *ctx, resmb_phase ph, long long t0, int ev)
+{
+    resmb_actx *a = ctx;
+    a->phase_us[ph] += resmb_now_us() - t0;
+    return ev;
+}
+
+int resmb_act_resolve(sm_step *step, void *ctx)
+{
+    long long t0 = resmb_now_us();
+    return timed(ctx, RESMB_PH_DIRECTORY, t0, act_resolve(step, ctx));
+}
+
+int resmb_act_switchmsg(sm_step *step, void *ctx)
+{
+    long long t0 = resmb_now_us();
+    return timed(ctx, RESMB_PH_SWITCHMSG, t0, act_switchmsg(step, ctx));
+}
+
+int resmb_act_create_profile(sm_step *step, void *ctx)
+{
+    long long t0 = resmb_now_us();
+    return timed(ctx, RESMB_PH_PROFILE, t0, act_create_profile(step, ctx));
+}
+
+int resmb_act_update(sm_step *step, void *ctx)
+{
+    long long t0 = resmb_now_us();
+    return timed(ctx, RESMB_PH_UPDATE, t0, engine_step(step, ctx, 0));
+}
+
+int resmb_act_cleanup(sm_step *step, void *ctx)
+{
+    long long t0 = resmb_now_us();
+    return timed(ctx, RESMB_PH_CLEANUP, t0, engine_step(step, ctx, 1));
 }

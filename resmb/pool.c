@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,8 +22,12 @@ typedef struct rec {
     unsigned bits;
     int code;            /* sr_code of a journal/table failure, else SR_OK */
     int wait;            /* failed for a WAIT-class reason (throttled): retry later */
+    /* what this attempt spent, for the report files */
+    long long phase_us[RESMB_PH__N];
+    unsigned ews_requests, autodiscover_requests;
     char reason[1200];
 } rec;
+_Static_assert(sizeof(rec) <= PIPE_BUF, "a worker's record must be one atomic pipe write");
 
 static void worker(resmb_run *run, resmb_mb *m, int idx, int wfd)
 {
@@ -65,6 +70,9 @@ static void worker(resmb_run *run, resmb_mb *m, int idx, int wfd)
     if (j)
         sr_log(SR_LOG_DEBUG, m->key, "journal: %u write(s) in this worker", sm_journal_writes(j));
     sm_journal_close(j);
+    memcpy(r.phase_us, a.phase_us, sizeof r.phase_us);
+    r.ews_requests = mapi_net_requests(a.src_net) + mapi_net_requests(a.tgt_net);
+    r.autodiscover_requests = mapi_ad_requests(a.tgt_ad);
     resmb_actx_release(&a);
     ssize_t w = write(wfd, &r, sizeof r);
     (void)w;
@@ -152,6 +160,15 @@ static void outcome(rec *r, unsigned tries)
     }
 }
 
+/* Every attempt's time and requests count, a throttled one's too. */
+static void spent(resmb_report *rep, const rec *r)
+{
+    for (size_t k = 0; k < RESMB_PH__N; k++)
+        rep->phase_us[k] += r->phase_us[k] > 0 ? r->phase_us[k] : 0;
+    rep->worker_ews_requests += r->ews_requests;
+    rep->worker_autodiscover_requests += r->autodiscover_requests;
+}
+
 /* A worker's record names its mailbox as slot * RESMB_CHUNK + index: a slot
  * is reused only once all of its batch is done, so no record is stale. */
 static void drain(pool *p)
@@ -160,6 +177,7 @@ static void drain(pool *p)
     while (read(p->rfd, &r, sizeof r) == (ssize_t)sizeof r) {
         if (r.idx < 0 || r.idx >= RESMB_WINDOW * RESMB_CHUNK || !p->slot[r.idx / RESMB_CHUNK])
             continue;
+        spent(p->rep, &r);
         pbatch *b = p->slot[r.idx / RESMB_CHUNK];
         size_t i = (size_t)r.idx % RESMB_CHUNK;
         if (r.wait && b->tries[i] < RESMB_WAIT_RETRIES && may_start(p)) {
@@ -201,8 +219,12 @@ static void load(pool *p)
     b->next = 0;
     b->left = b->n;
     resmb_chunk_states(p->run, b->mb, b->n);
+    long long t0 = resmb_now_us();
     resmb_resolve_batch(p->run, p->sh, b->mb, b->n);
+    long long t1 = resmb_now_us();
     resmb_read_chunk(p->run, p->sh, b->mb, b->n);
+    p->rep->phase_us[RESMB_PH_DIRECTORY] += t1 - t0;
+    p->rep->phase_us[RESMB_PH_SWITCHMSG] += resmb_now_us() - t1;
     for (size_t i = 0; i < b->n; i++)   /* a duplicate is processed as its first entry */
         if (b->mb[i].state_before == MB_DONE || b->mb[i].dup_of)
             mark_done(b, i);
@@ -274,7 +296,9 @@ static void start_due(pool *p)
             m->read_msg[0] = m->reason[0] = '\0';
             m->wait_fail = 0;
             m->run_bits = 0;
+            long long t0 = resmb_now_us();
             resmb_read_chunk(p->run, p->sh, m, 1);
+            p->rep->phase_us[RESMB_PH_SWITCHMSG] += resmb_now_us() - t0;
             start_one(p, s, i);
         }
     }

@@ -61,6 +61,16 @@ static json_t *bits_json(unsigned code)
     return a;
 }
 
+/* Seconds per phase, in the phases' order (an object keeps insertion order). */
+static json_t *phases_json(const resmb_report *rep)
+{
+    json_t *o = json_object();
+    for (int k = 0; o && k < RESMB_PH__N; k++)
+        json_object_set_new(o, resmb_phase_name((resmb_phase)k),
+                            json_real((double)rep->phase_us[k] / 1e6));
+    return o;
+}
+
 static json_t *report_json(resmb_report *rep, const resmb_run *run, unsigned code)
 {
     if (!rep->rows && !(rep->rows = json_array()))
@@ -69,16 +79,25 @@ static json_t *report_json(resmb_report *rep, const resmb_run *run, unsigned cod
     time_t t = time(NULL);
     struct tm tm;
     strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&t, &tm));
-    return json_pack("{s:s, s:s, s:s, s:i, s:o, s:{s:i, s:i, s:i, s:i, s:i},"
-                     " s:{s:I, s:i, s:i}, s:O}",
+    double wall = (double)(resmb_now_us() - rep->start_us) / 1e6;
+    json_int_t w_ews = (json_int_t)rep->worker_ews_requests;
+    json_int_t w_ad = (json_int_t)rep->worker_autodiscover_requests;
+    return json_pack("{s:s, s:s, s:s, s:i, s:o, s:{s:i, s:i, s:i, s:i, s:i, s:f, s:i, s:o},"
+                     " s:{s:I, s:i, s:i}, s:{s:I, s:I}, s:{s:I, s:I, s:I}, s:O}",
                      "ini", run->cfg->path, "journal", run->journal_path, "finished", when,
                      "exit_code", (int)code, "exit_bits", bits_json(code), "totals",
                      "mailboxes", (int)rep->n, "processed_now", (int)rep->done_now,
                      "done_before", (int)rep->done_before, "failed", (int)rep->failed,
-                     "interrupted", (int)rep->pending, "spent_by_batches",
+                     "interrupted", (int)rep->pending, "wall_seconds", wall,
+                     "jobs", run->o->jobs, "phase_seconds", phases_json(rep),
+                     "spent_by_batches",
                      "ldap_searches", (json_int_t)rep->ldap_searches,
                      "ews_requests", (int)rep->ews_requests,
                      "autodiscover_requests", (int)rep->autodiscover_requests,
+                     "spent_by_workers", "ews_requests", w_ews, "autodiscover_requests", w_ad,
+                     "spent", "ldap_searches", (json_int_t)rep->ldap_searches,
+                     "ews_requests", (json_int_t)rep->ews_requests + w_ews,
+                     "autodiscover_requests", (json_int_t)rep->autodiscover_requests + w_ad,
                      "mailboxes", rep->rows);
 }
 
@@ -158,7 +177,9 @@ static const char html_head[] =
     "#summary dd{margin:0 0 .3em 1em}\n</style></head>\n<body>\n"
     "<h1>switchresmb report</h1>\n"
     "<section id=\"summary\"><dl id=\"totals\"></dl><h2>Exit code <span id=\"code\"></span></h2>"
-    "<ul id=\"bits\"></ul></section>\n"
+    "<ul id=\"bits\"></ul>\n<h2>Time per phase</h2>"
+    "<table id=\"phases\"><thead><tr><th>phase</th><th>seconds</th><th>share</th></tr></thead>"
+    "<tbody></tbody></table>\n<p id=\"phase-note\"></p><p id=\"spent\"></p></section>\n"
     "<h2>Mailboxes</h2>\n<div class=\"bar\">Show: "
     "<button id=\"f-all\">all</button><button id=\"f-failed\">failed</button>"
     "<button id=\"f-done\">done</button> <input id=\"q\" placeholder=\"filter text\"> "
@@ -176,8 +197,21 @@ static const char html_tail[] =
     "const d = JSON.parse(document.getElementById('data').textContent);\n"
     "const el = (t, x) => { const e = document.createElement(t); e.textContent = x; return e; };\n"
     "const tot = document.getElementById('totals');\n"
-    "for (const [k, v] of Object.entries(d.totals)) { tot.append(el('dt', k.replace('_', ' ')),"
-    " el('dd', String(v))); }\n"
+    "for (const [k, v] of Object.entries(d.totals)) { if (typeof v === 'object') continue;\n"
+    "  tot.append(el('dt', k.replace(/_/g, ' ')), el('dd', String(v))); }\n"
+    "const ph = d.totals.phase_seconds, pb = document.querySelector('#phases tbody');\n"
+    "const busy = Object.values(ph).reduce((s, v) => s + v, 0);\n"
+    "for (const [k, v] of Object.entries(ph)) { const tr = document.createElement('tr');\n"
+    "  tr.append(el('td', k.replace(/_/g, ' ')), el('td', v.toFixed(3)),\n"
+    "            el('td', busy > 0 ? (100 * v / busy).toFixed(1) + ' %' : '-')); pb.append(tr); }\n"
+    "document.getElementById('phase-note').textContent = 'Summed over mailboxes (workers run '"
+    " + 'side by side) plus the batched reads: ' + busy.toFixed(3) + ' s in a run of '"
+    " + d.totals.wall_seconds.toFixed(3) + ' s with ' + d.totals.jobs + ' worker(s).';\n"
+    "const sp = d.spent, sb = d.spent_by_batches, sw = d.spent_by_workers;\n"
+    "document.getElementById('spent').textContent = 'Requests: ' + sp.ews_requests + ' EWS ('"
+    " + sb.ews_requests + ' by the batched reads, ' + sw.ews_requests + ' by the workers), '"
+    " + sp.autodiscover_requests + ' of them Autodiscover, ' + sp.ldap_searches"
+    " + ' LDAP searches; the engine\\'s own requests are in its logs.';\n"
     "document.getElementById('code').textContent = String(d.exit_code);\n"
     "const bl = document.getElementById('bits');\n"
     "if (!d.exit_bits.length) bl.append(el('li', '0: processing successfully completed'));\n"

@@ -120,12 +120,29 @@ typedef struct resmb_mb {
 
 void resmb_mb_clear(resmb_mb *m);
 
+/* Where a run spends its time, for the report's "time per phase": the
+ * parent's batched reads count in the first two, the workers' actions in
+ * all of them (summed over mailboxes). */
+typedef enum {
+    RESMB_PH_DIRECTORY = 0,      /* directory resolution */
+    RESMB_PH_SWITCHMSG,          /* switch-message reads and writes, target Autodiscover */
+    RESMB_PH_UPDATE,             /* the engine's update */
+    RESMB_PH_CLEANUP,            /* the engine's cleanup */
+    RESMB_PH_PROFILE,            /* temporary profile create and delete */
+    RESMB_PH__N
+} resmb_phase;
+/* The phase's name in the report files ("directory", "engine_update", ...). */
+const char *resmb_phase_name(resmb_phase ph);
+/* Microseconds on the monotonic clock (phase timings). */
+long long resmb_now_us(void);
+
 /* Context handed to every action. */
 typedef struct resmb_actx {
     const resmb_run *run;
     resmb_mb *mb;
     mapi_net *src_net, *tgt_net; /* the worker's own, created on first use */
     mapi_ad *tgt_ad;
+    long long phase_us[RESMB_PH__N];  /* time spent in each phase's actions */
 } resmb_actx;
 
 /* ---- actions (actions.c): each returns EV_OK or EV_FAIL ------------------- */

@@ -71,6 +71,7 @@ void resmb_mb_clear(resmb_mb *m)
 
 int resmb_run_all(const cfg_resmb *cfg, const resmb_opts *o)
 {
+    long long t_start = resmb_now_us();
     setvbuf(stdout, NULL, _IOLBF, 0);
     sr_log_set_stream(stdout);
     resmb_run run = { .o = o, .cfg = cfg };
@@ -95,7 +96,7 @@ int resmb_run_all(const cfg_resmb *cfg, const resmb_opts *o)
      * the list); in memory when no file can be made (a full /tmp) */
     char *rep_mem = NULL;
     size_t rep_len = 0;
-    resmb_report rep = { .f = tmpfile() };
+    resmb_report rep = { .f = tmpfile(), .start_us = t_start };
     if (!rep.f)
         rep.f = open_memstream(&rep_mem, &rep_len);
     resmb_shared sh = { 0 };

@@ -123,9 +123,15 @@ typedef struct resmb_report {
     unsigned bits;           /* OR over the mailboxes */
     unsigned n, done_now, done_before, failed, pending, profile_fail, not_started, duplicates;
     struct json_t *rows;     /* one object per mailbox, for the report files */
-    /* what the parent's batches spent (the workers' own requests not counted) */
+    /* what the parent's batches spent */
     unsigned long ldap_searches;
     unsigned ews_requests, autodiscover_requests;
+    /* what the workers' own handles spent (target Autodiscover, switch-message
+     * writes), sent back with their records; the engine's are its own */
+    unsigned long worker_ews_requests, worker_autodiscover_requests;
+    /* time per phase: the parent's batched reads plus every worker's actions */
+    long long phase_us[RESMB_PH__N];
+    long long start_us;      /* resmb_now_us() when the run began (wall time) */
 } resmb_report;
 
 /* The chunk's report lines, in the order of the INI lists. */

@@ -4,6 +4,8 @@
  * action is idempotent (statemachine.h): a run killed anywhere resumes here. */
 #include "resmb/resmb.h"
 
+#include <time.h>
+
 static const char *const state_names[MB__NSTATES] = {
     [MB_QUEUED] = "QUEUED",
     [MB_RESOLVED] = "RESOLVED",
@@ -101,4 +103,23 @@ const char *resmb_state_name(int state)
     if (state == RESMB_STATE_DUPLICATE)
         return "DUPLICATE";
     return state >= 0 && state < MB__NSTATES ? state_names[state] : "NEW";
+}
+
+const char *resmb_phase_name(resmb_phase ph)
+{
+    static const char *const names[RESMB_PH__N] = {
+        [RESMB_PH_DIRECTORY] = "directory",
+        [RESMB_PH_SWITCHMSG] = "switch_message",
+        [RESMB_PH_UPDATE] = "engine_update",
+        [RESMB_PH_CLEANUP] = "engine_cleanup",
+        [RESMB_PH_PROFILE] = "profile",
+    };
+    return ph >= 0 && ph < RESMB_PH__N ? names[ph] : "?";
+}
+
+long long resmb_now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }

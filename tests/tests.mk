@@ -59,6 +59,10 @@ TEST_SCRIPTS += tests/integration/exsim_logon.sh
 # the refusals' exit codes and messages, and no secret in any log.
 TEST_SCRIPTS += tests/integration/logon_e2e.sh
 TEST_SCRIPTS += tests/integration/ldap_samba.sh
+# features_e2e: issues 12 and 16 end to end: switchresmb → cpuu with SearchFolders,
+# ContactMembers, Nicks, Booking, Calendar links and RemoveJunkEmailMessages=1; the target
+# item by item against /_sim/state, rollback byte-identical, a second run writes nothing.
+TEST_SCRIPTS += tests/integration/features_e2e.sh
 TEST_SCRIPTS += tests/integration/resmb_cli.sh
 # unused_symbols: every public function of a module archive has a caller outside tests/.
 TEST_SCRIPTS += tests/integration/unused_symbols.sh

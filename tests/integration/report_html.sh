@@ -124,6 +124,21 @@ assert d["exit_code"] == 1 and d["exit_bits"][0]["bit"] == 1, d["exit_bits"]
 assert d["totals"]["mailboxes"] == 4 and d["totals"]["failed"] == 1, d["totals"]
 sp = d["spent_by_batches"]
 assert sp["ldap_searches"] >= 1 and sp["ews_requests"] >= 1, sp
+# the workers' own requests (target Autodiscover, switch-message writes) count too
+sw, tot = d["spent_by_workers"], d["spent"]
+assert sw["ews_requests"] >= 3 and sw["autodiscover_requests"] >= 3, sw
+assert tot["ews_requests"] == sp["ews_requests"] + sw["ews_requests"], (tot, sp, sw)
+assert tot["autodiscover_requests"] == sp["autodiscover_requests"] + sw["autodiscover_requests"]
+# time per phase: every phase present, non-negative, the busy ones above 0,
+# and no more in all than the run's wall time times its workers
+t = d["totals"]
+ph = t["phase_seconds"]
+assert list(ph) == ["directory", "switch_message", "engine_update", "engine_cleanup",
+                    "profile"], ph
+assert all(isinstance(v, (int, float)) and v >= 0 for v in ph.values()), ph
+assert all(ph[k] > 0 for k in ph), ph
+assert t["jobs"] >= 1 and t["wall_seconds"] > 0, t
+assert sum(ph.values()) <= t["wall_seconds"] * t["jobs"], (ph, t)
 assert m["missing-room@src.test"]["state"] == "FAILED" and m["missing-room@src.test"]["reason"]
 r = m["room-0001@src.test"]
 assert r["state"] == "DONE" and r["section"] == "MailboxesSMTP" and r["line"] > 0, r
@@ -161,6 +176,23 @@ check "all four rows, the failed one first" \
     "[ \$(grep -o '<tr class=\"[A-Z]*\">' '$work/all.html' | wc -l) -eq 4 ] && grep -o '<tr class=\"[A-Z]*\">' '$work/all.html' | head -1 | grep -q FAILED"
 check "the <script> display name is shown as text, not run" \
     "grep -qF '&lt;script&gt;document.title' '$work/all.html' && ! grep -q '<title>pwned' '$work/all.html' && [ \$(grep -o '<script' '$work/all.html' | wc -l) -eq 2 ] && ! grep -q '<img' '$work/all.html'"
+$PY - "$work/all.html" "$json" >"$work/phases.out" 2>&1 <<'EOF'
+import json, re, sys
+t = open(sys.argv[1]).read()
+d = json.load(open(sys.argv[2]))
+assert t.index('id="phases"') < t.index('id="mb"'), "the phases come after the mailboxes"
+tb = re.search(r'<table id="phases">.*?<tbody>(.*?)</tbody>', t, re.S).group(1)
+rows = re.findall(r'<tr><td>([a-z ]+)</td><td>([0-9.]+)</td><td>([0-9.]+ %)</td></tr>', tb)
+assert [r[0] for r in rows] == ["directory", "switch message", "engine update",
+                                "engine cleanup", "profile"], tb
+ph = d["totals"]["phase_seconds"]
+assert [float(r[1]) for r in rows] == [round(v, 3) for v in ph.values()], (rows, ph)
+assert "Requests: %d EWS" % d["spent"]["ews_requests"] in t, "no requests line"
+print("ok")
+EOF
+check "summary: the time-per-phase table (five phases, seconds, share) and the requests" \
+    "grep -qx ok '$work/phases.out'"
+grep -qx ok "$work/phases.out" || cat "$work/phases.out"
 browse "#filter=failed" "$work/failed.html"
 check "the failed filter shows exactly the failed rows" \
     "grep -q 'data-filter=\"failed\"' '$work/failed.html' && [ \"\$(grep -o '<tr class=\"[A-Z]*\">' '$work/failed.html' | sort -u)\" = '<tr class=\"FAILED\">' ] && [ \$(grep -o '<tr class=' '$work/failed.html' | wc -l) -eq 1 ] && grep -q 'missing-room@src.test' '$work/failed.html'"

@@ -37,6 +37,7 @@ typedef tu_seed_mbx mbx;
 static tu_lab g_lab;            /* the slapd lab (the source AD) */
 static char *g_dir, g_store[512], g_ini[512], g_log[512], g_csv[512];
 static inst g_src, g_tgt;
+static pid_t g_tok = -1;        /* test_ews_blocked's token endpoint, if running */
 static mbx g_a, g_a_tgt;       /* a room not migrated yet, with its target */
 static mbx g_c;                /* another unmigrated mailbox: never gets a switch message */
 static mbx g_d;                /* a migrated user (source Autodiscover redirects) */
@@ -143,6 +144,8 @@ static int suite_clean(void)
         tu_stop(g_src.pid, 5000);
     if (g_tgt.pid > 0)
         tu_stop(g_tgt.pid, 5000);
+    if (g_tok > 0)   /* a fatal assertion left test_ews_blocked early */
+        tu_stop(g_tok, 5000);
     if (g_dir && !getenv("SR_KEEP_TMP"))
         tu_rm_rf(g_dir);
     free(g_dir);
@@ -556,7 +559,9 @@ static void test_features_and_critical(void)
      * naming it, before any profile is touched (issue 10) */
     CU_ASSERT_EQUAL(run_cpuu(g_ini, c), CPUU_GLOBAL_ERR);
     CU_ASSERT_EQUAL(csv_last("Room Crit", NULL), 0);
-    CU_ASSERT_TRUE(file_has(g_log, "-Features: SRS is not built in this engine"));
+    char out[600];
+    snprintf(out, sizeof out, "%s/out.txt", g_dir);
+    CU_ASSERT_TRUE(file_has(out, "-Features: SRS is not built in this engine"));
     char *after = profile_file("Room%20Crit");
     CU_ASSERT_STRING_EQUAL(after, before);
     free(after);
@@ -1028,9 +1033,45 @@ static void sim_set(const inst *in, const char *query)
     free(r);
 }
 
+/* The tenant's token endpoint (tests/py/token_endpoint.py) for app client_id
+ * on 127.0.0.1; it hands out the target lab account's bearer token, so exsim
+ * takes the logon and the block comes after it, as in Exchange Online.
+ * Returns its PID (stopped by the caller), fills url; -1 when it did not start. */
+static pid_t start_token_endpoint(const char *client_id, const char *secret, char *url, size_t n)
+{
+    char org[512], sec[512], port_s[16], log[512];
+    snprintf(org, sizeof org, "%s/org.json", g_dir);
+    snprintf(sec, sizeof sec, "%s/client.secret", g_dir);
+    snprintf(log, sizeof log, "%s/token.log", g_dir);
+    sr_err e;
+    if (sr_write_file_atomic(sec, secret, strlen(secret), 0600, 0, &e) != SR_OK)
+        return -1;
+    int port = tu_free_port();
+    snprintf(port_s, sizeof port_s, "%d", port);
+    char script[4096];
+    snprintf(script, sizeof script, "%s/tests/py/token_endpoint.py", tu_root());
+    char *argv[] = { "/usr/bin/python3", script, org, "target", port_s, (char *)client_id, sec, NULL };
+    pid_t pid = port > 0 ? tu_spawn(argv, log) : -1;
+    if (pid > 0 && tu_wait_port(port, 10000) != 0) {
+        tu_stop(pid, 3000);
+        return -1;
+    }
+    snprintf(url, n, "http://127.0.0.1:%d/tenant-0001/oauth2/v2.0/token", port);
+    return pid;
+}
+
 static void test_ews_blocked(void)
 {
-    write_ini(g_ini, g_src.password, NULL);
+    const char *app = "5f3c9a1e-7b2d-4e8f-9a06-c1d2e3f4a5b6", *secret = "lab~Cl1ent.Secret-0001";
+    char token_url[128], grants[600];
+    g_tok = start_token_endpoint(app, secret, token_url, sizeof token_url);
+    CU_ASSERT_FATAL(g_tok > 0);
+    snprintf(grants, sizeof grants, "%s/client.secret.grants", g_dir);
+    char *es = enc(secret);
+    char *oauth = sr_asprintf("ClientId=%s\nClientSecret=%s\nTokenURL=%s\n", app, es, token_url);
+    write_ini(g_ini, g_src.password, oauth);
+    free(oauth);
+    free(es);
     make_profile("Blocked One", &g_a, NULL);
     make_profile("Blocked Two", &g_a, NULL);
     write_switchmsg_o365(&g_a, &g_a_tgt, 1);
@@ -1049,7 +1090,16 @@ static void test_ews_blocked(void)
     CU_ASSERT_TRUE(file_has(g_log, "2027-04-01"));
     CU_ASSERT_TRUE(file_has(g_log, "Microsoft Graph"));
     CU_ASSERT_TRUE(file_has(g_log, "not asked again"));
-    /* one probe for the run: the second profile is answered from the first */
+    /* the block names the app the admin must allow, and the token was real */
+    char *named = sr_asprintf("(app id %s)", app), *allow = sr_asprintf(",%s\"", app);
+    CU_ASSERT_TRUE(file_has(g_log, named));
+    CU_ASSERT_TRUE(file_has(g_log, allow));
+    CU_ASSERT_FALSE(file_has(g_log, secret));
+    CU_ASSERT_TRUE(tu_exists(grants));
+    free(named);
+    free(allow);
+    /* one probe for the run (exsim counts a block only after a valid bearer
+     * token: a refused one gets 401); the second profile is answered from it */
     CU_ASSERT_EQUAL(sim_event(&g_tgt, "ews_blocked") - before, 1);
     CU_ASSERT_EQUAL(temp_profiles(), 0);
     mapi_pstore *st = store();
@@ -1068,6 +1118,9 @@ static void test_ews_blocked(void)
     CU_ASSERT_EQUAL(csv_last("Blocked One", NULL), CPUU_RC_MODIFYING_FAILED);
     sim_set(&g_tgt, "reset=1");
     write_switchmsg(&g_a, &g_a_tgt);
+    tu_stop(g_tok, 5000);
+    g_tok = -1;
+    write_ini(g_ini, g_src.password, NULL);
 }
 
 /* issue 11: a throttling storm of short back-offs.  The source answers its

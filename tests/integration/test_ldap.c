@@ -610,6 +610,69 @@ static void test_non_ascii_case(void)
     ldapdir_free(d);
 }
 
+/* Issue 10: one mailbox listed under several keys.  resmb (resmb/batch.c,
+ * seen_first) calls two entries duplicates when their resolved DNs are equal
+ * after byte-wise tolower; same_object compares the same way. */
+static int same_object(const char *dn_a, const char *dn_b)
+{
+    char a[1024], b[1024];
+    snprintf(a, sizeof a, "%s", dn_a);
+    snprintf(b, sizeof b, "%s", dn_b);
+    for (char *p = a; *p; p++)
+        *p = (char)tolower((unsigned char)*p);
+    for (char *p = b; *p; p++)
+        *p = (char)tolower((unsigned char)*p);
+    return strcmp(a, b) == 0;
+}
+
+/* The nth plain, migrated room (RecipientTypeDetails 16) with a secondary
+ * smtp: proxy. */
+static const rcpt *plain_room(int nth)
+{
+    char buf[512];
+    for (int i = 0; i < n_rc; i++)
+        if (rc_list[i].rtd == 16 && !strcmp(rc_list[i].problems, "-") && rc_list[i].target[0] &&
+            rc_list[i].legacy[0] && proxy_of(&rc_list[i], "smtp:", buf, sizeof buf) && nth-- == 0)
+            return &rc_list[i];
+    return NULL;
+}
+
+/* ldapdir_resolve takes an address (bare or SMTP:), an X500 proxy or a
+ * legacyDN; an alias is written as its proxy address (no bare mailNickname
+ * form: a key without '@' or '/' is a bad key). */
+static void test_duplicate_keys_same_object(void)
+{
+    const rcpt *x = plain_room(0), *y = plain_room(1);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(x);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(y);
+    char sec[512], sec_up[512], pref[512];
+    CU_ASSERT_PTR_NOT_NULL_FATAL(proxy_of(x, "smtp:", sec, sizeof sec));
+    snprintf(sec_up, sizeof sec_up, "%s", sec + 5);   /* the alias, other letter case */
+    for (char *p = sec_up; *p; p++)
+        *p = (char)toupper((unsigned char)*p);
+    snprintf(pref, sizeof pref, "smtp:%s", sec + 5);
+    CU_ASSERT(strcmp(sec_up, sec + 5) != 0);
+    const char *keys[] = { x->legacy, x->smtp, sec_up, pref, y->smtp };
+    enum { NK = sizeof keys / sizeof keys[0] };
+    ldapdir_opts o = base_opts();
+    ldapdir *d = open_dir(&o);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+    ldapdir_result out[NK];
+    sr_err e;
+    CU_ASSERT_EQUAL_FATAL(ldapdir_resolve(d, keys, NK, out, &e), SR_OK);
+    for (int i = 0; i < NK; i++) {
+        if (out[i].status != LDAPDIR_FOUND)
+            fprintf(stderr, "\n%s: status %d, %s\n", keys[i], (int)out[i].status, out[i].msg);
+        check_found(&out[i], i < NK - 1 ? x : y);
+        CU_ASSERT_EQUAL(ldapdir_outcome_of(&out[i], 0), LDAPDIR_OUT_OK);
+    }
+    for (int i = 1; i < NK - 1; i++)
+        CU_ASSERT(same_object(out[0].rcpt->dn, out[i].rcpt->dn));
+    for (int i = 0; i < NK - 1; i++)
+        CU_ASSERT_FALSE(same_object(out[i].rcpt->dn, out[NK - 1].rcpt->dn));
+    ldapdir_free(d);
+}
+
 static void test_mapping_attribute(void)
 {
     const rcpt *x = plain_migrated(3), *u = unmigrated(), *nt = with_problem("no-target-address", 0);
@@ -1053,6 +1116,8 @@ int main(int argc, char **argv)
     CU_add_test(s, "not found, bad keys, filter injection", test_not_found_bad_keys_and_escaping);
     CU_add_test(s, "ambiguous key (duplicate proxy)", test_ambiguous);
     CU_add_test(s, "non-ASCII case: found, and ambiguous twins", test_non_ascii_case);
+    CU_add_test(s, "one room under four keys: one DN; another room differs",
+                test_duplicate_keys_same_object);
     CU_add_test(s, "custom mapping attribute, no target", test_mapping_attribute);
     CU_add_test(s, "Autodiscover SCP", test_scp);
     CU_add_test(s, "paging and size limit", test_paging_and_size_limit);

@@ -46,6 +46,20 @@ static void test_full_bitmask_from_progress_line(void)
     free(d);
 }
 
+/* "unresolved <Name> <n>" lines reach the result (the mailbox's report line);
+ * a malformed one is ignored; none → "". */
+static void test_unresolved_lines(void)
+{
+    invoke_result r = run_sh("p=$CPUU_PROGRESS_FD; echo 'feature begin Nicks' >&$p; "
+                             "echo 'feature end Nicks' >&$p; echo 'unresolved Nicks 3' >&$p; "
+                             "echo 'unresolved Booking' >&$p; echo 'unresolved Booking 2' >&$p; "
+                             "echo 'exit 1' >&$p; exit 1", (invoke_opts){ .watchdog = 1 });
+    CU_ASSERT_EQUAL(r.outcome, INVOKE_EXITED);
+    CU_ASSERT_STRING_EQUAL(r.unresolved, "Nicks 3, Booking 2");
+    r = run_sh("exit 1", (invoke_opts){ .watchdog = 1 });
+    CU_ASSERT_STRING_EQUAL(r.unresolved, "");
+}
+
 static void test_secret_travels_on_a_pipe(void)
 {
     /* The expected value sits in a file so that the script text (argv) does
@@ -183,6 +197,7 @@ int main(void)
         return 2;
     CU_pSuite s = CU_add_suite("cpuu_invoke", NULL, NULL);
     CU_add_test(s, "full bitmask from the progress line", test_full_bitmask_from_progress_line);
+    CU_add_test(s, "unresolved lines reach the result", test_unresolved_lines);
     CU_add_test(s, "secret travels on a pipe", test_secret_travels_on_a_pipe);
     CU_add_test(s, "engine that never reads the secret", test_engine_that_ignores_the_secret);
     CU_add_test(s, "open store hang: killed, retried", test_open_store_hang_is_killed_and_retried);

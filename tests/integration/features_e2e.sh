@@ -1,0 +1,222 @@
+#!/usr/bin/env bash
+# features_e2e.sh — issues 12 and 16 end to end: switchresmb → cpuu with
+# Features=Delegates Rules Nicks SearchFolders ContactMembers Booking and
+# RemoveJunkEmailMessages=1, against the slapd lab ([AD]) and two Exchange
+# simulators seeded by tests/exsim/seedgen.py (rooms holding search folders,
+# personal DLs with GAL members, a junk e-mail rule, EX nicknames, a shared
+# calendar link and booking policies naming migrated, unmigrated and unknown
+# users).  Checks the target mailboxes item by item against /_sim/state
+# (tests/py/features_e2e_check.py), then rollback (cpuu -UndoAll on the kept
+# profiles) gives the target's dump back byte-identical, and a second update
+# writes nothing (simulator counters and dump).
+# Ends "N passed, N failed".  Env: SR_ROOT, SR_BIN, SHARED_DIR; E2E_KEEP=1 keeps files.
+set -u
+ROOT=${SR_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
+BIN=${SR_BIN:-$ROOT/bin}
+PY=/usr/bin/python3
+SHARED=${SHARED_DIR:-$ROOT/../shared}
+pass=0 fail=0
+ok() { pass=$((pass + 1)); echo "ok   $*"; }
+bad() { fail=$((fail + 1)); echo "FAIL $*"; }
+check() { local what=$1; shift; if "$@"; then ok "$what"; else bad "$what"; fi; }
+differs() { ! cmp -s "$1" "$2"; }
+within() { [ "$1" -ge 1 ] && [ "$1" -le "$2" ]; }  # N BOUND
+
+W=$(mktemp -d /tmp/features-e2e.XXXXXX)
+chmod 700 "$W"
+PIDS=()
+SLAPD=""
+cleanup() {
+    local p
+    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+    for p in "${PIDS[@]}"; do for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done; done
+    [ -n "$SLAPD" ] && "$ROOT/tests/lab/slapd-lab.sh" stop "$SLAPD" >/dev/null 2>&1
+    if [ -n "${E2E_KEEP:-}" ]; then echo "files kept in $W"; else rm -rf "$W"; fi
+}
+trap cleanup EXIT
+finish() { echo "$pass passed, $fail failed"; [ "$fail" -eq 0 ]; exit; }
+kv() { sed -n "s/^$2=//p" "$1" | head -n 1; }
+
+for b in switchresmb cpuu exsim; do
+    [ -x "$BIN/$b" ] || { bad "$BIN/$b missing (make)"; finish; }
+done
+
+# ---- the organisation: users (every 3rd unmigrated), rooms -------------------------
+"$PY" "$ROOT/tests/lab/orggen.py" --users 6 --rooms 2 --equipment 1 --seed 12 \
+    --unmigrated-every 3 --no-problems -o "$W/org.json" >/dev/null &&
+"$PY" "$ROOT/tests/exsim/seedgen.py" --org "$W/org.json" --side source -o "$W/src.xml" &&
+"$PY" "$ROOT/tests/exsim/seedgen.py" --org "$W/org.json" --side target -o "$W/tgt.xml" ||
+    { bad "orggen/seedgen"; finish; }
+# the migrated resources (rooms, equipment) are the mailboxes switchresmb processes
+mapfile -t ROOMS < <("$PY" - "$W/org.json" <<'PYEOF'
+import json, sys
+o = json.load(open(sys.argv[1]))
+for r in o["recipients"]:
+    if r["kind"] != "user" and r.get("migrated") and r.get("target"):
+        print(r["source"]["smtp"])
+PYEOF
+)
+[ ${#ROOMS[@]} -ge 2 ] || { bad "fewer than 2 migrated resources in org.json"; finish; }
+
+mkdir -m 700 "$W/slapd"
+timeout 60 "$ROOT/tests/lab/slapd-lab.sh" start "$W/slapd" "$W/org.json" >"$W/slapd.log" 2>&1 &&
+    SLAPD=$W/slapd || { bad "slapd lab: $(tail -n 3 "$W/slapd.log")"; finish; }
+export LDAPTLS_CACERT; LDAPTLS_CACERT=$(kv "$SLAPD/lab.env" LAB_CA)
+
+start_exsim() {  # NAME SEED
+    local name=$1 seed=$2 i
+    rm -f "$W/$name.port"
+    "$BIN/exsim" --seed "$seed" --port 0 --port-file "$W/$name.port" --schemas "$SHARED/protocol/ews" \
+        --validate-responses >"$W/$name.out" 2>"$W/$name.log" &
+    PIDS+=($!)
+    for i in $(seq 1 100); do [ -s "$W/$name.port" ] && break; kill -0 $! 2>/dev/null || break; sleep 0.05; done
+    [ -s "$W/$name.port" ] || { bad "exsim $name: $(tail -n 3 "$W/$name.log")"; return 1; }
+    printf -v "${name}_URL" 'http://127.0.0.1:%s' "$(cat "$W/$name.port")"
+}
+start_exsim src "$W/src.xml" && start_exsim tgt "$W/tgt.xml" || finish
+export SWITCHRESMB_ALLOW_HTTP=1
+state() { curl -s --noproxy '*' --max-time 20 "$tgt_URL/_sim/state" >"$1" && [ -s "$1" ]; }
+stats() { curl -s --noproxy '*' --max-time 20 "${2:-$tgt_URL}/_sim/stats" >"$1" && [ -s "$1" ]; }
+reset_stats() { local u; for u in "$src_URL" "$tgt_URL"; do
+    curl -s --noproxy '*' --max-time 20 -XPOST -o /dev/null "$u/_sim/reset-stats"; done; }
+max_rt() {  # STATS.json: the most dependent round trips any one mailbox took
+    "$PY" -c 'import json,sys; m=json.load(open(sys.argv[1])).get("mailboxes",{}); print(max([v["round_trips"] for v in m.values()] or [0]))' "$1"
+}
+# Dependent round trips per mailbox and side (simulator counters; switchresmb
+# and the engine together) with all of this test's features: the bound is
+# today's figure (source 13-14, target 25) plus the one-round-trip spread
+# test_resmb_pipeline sees between runs, so a regression fails.  Issue 13's
+# goal, 6 per side with every feature, is not met yet.
+RT_BOUND_SOURCE=15 RT_BOUND_TARGET=26
+
+# ---- configuration -----------------------------------------------------------------
+export SR_MACHINE_ID_FILE=$W/machine-id
+echo 0123456789abcdef0123456789abcdef >"$SR_MACHINE_ID_FILE"
+encrypt() {  # plaintext on stdin -> the stored (encrypted) form
+    printf '[Settings]\nCPUUCmdLine=\n[AD]\nDCName=x\nDCAccount=x\nDCPassword=\n' >"$W/scratch.ini"
+    chmod 600 "$W/scratch.ini"
+    "$BIN/switchresmb" "$W/scratch.ini" - >/dev/null 2>&1 && sed -n 's/^DCPassword=//p' "$W/scratch.ini"
+}
+ACCT_PW() { "$PY" -c 'import json,sys; o=json.load(open(sys.argv[1])); sys.stdout.write(next(a["password"] for a in o["accounts"] if a["side"]==sys.argv[2]))' "$W/org.json" "$1"; }
+DC_ENC=$(encrypt <"$SLAPD/password")
+SRC_ENC=$(ACCT_PW source | encrypt); TGT_ENC=$(ACCT_PW target | encrypt)
+[ -n "$DC_ENC" ] && [ -n "$SRC_ENC" ] && [ -n "$TGT_ENC" ] || { bad "encrypting the lab passwords"; finish; }
+
+# Calendar: the pane links of the Calendar module (the shared-calendar link)
+FEATURES="Delegates Rules Nicks SearchFolders ContactMembers Booking Calendar"
+write_case() {  # DIR [MORE CPUUCmdLine]: SwitchResMB.ini + CPUU.ini
+    local D=$1 more=${2:-}
+    mkdir -m 700 -p "$D"
+    {
+        printf '[Settings]\nCPUUCmdLine=-SkipAutodiscoverChecking -Log %s/cpuu.log%s\n' "$D" "$more"
+        printf 'SrcExchServer=\nLogonNetworkSecurityNegotiate=1\nLeaveTemporaryProfiles=1\n\n'
+        printf '[AD]\nDCName=%s\nDCAccount=%s\nDCPassword=%s\n\n' "$(kv "$SLAPD/lab.env" LAB_LDAP_URI)" \
+            "$(kv "$SLAPD/lab.env" LAB_BIND_DN)" "$DC_ENC"
+        printf '[SwitchMessage]\nMigrationAgentType=Contemporary\nTarget=Exchange\nRecreateSwitchMsg=0\n\n'
+        echo "[MailboxesSMTP]"
+        printf '%s\n' "${ROOMS[@]}"
+    } >"$D/SwitchResMB.ini"
+    {
+        printf '[Parameters]\nAdmin=admin\nPassword=%s\nAdminTrg=admin\nPasswordTrg=%s\n' "$SRC_ENC" "$TGT_ENC"
+        printf 'Features=%s\nRemoveJunkEmailMessages=1\nSilent=1\n' "$FEATURES"
+        printf 'AutodiscoverSourceURL=%s/autodiscover/autodiscover.xml\n' "$src_URL"
+        printf 'AutodiscoverTargetURL=%s/autodiscover/autodiscover.xml\n' "$tgt_URL"
+    } >"$D/CPUU.ini"
+    chmod 600 "$D/SwitchResMB.ini" "$D/CPUU.ini"
+}
+run_chain() {  # DIR
+    local D=$1
+    SWITCHRESMB_PROFILE_DIR=$D/profiles timeout 300 "$BIN/switchresmb" --state-dir "$D/state" \
+        --cpuu "$BIN/cpuu" "$D/SwitchResMB.ini" >"$D/out.txt" 2>&1
+}
+show() { echo "---- $1"; tail -n 40 "$1" 2>/dev/null | sed 's/^/    /'; }
+
+# ---- 1. rollback: the engine's update and -UndoAll on switchresmb's profiles -------
+# switchresmb cleans a successful update up (its backups go, as the spec's
+# -Cleanup says), so the rollback is proven on the profiles of a dry-run chain
+# (LeaveTemporaryProfiles=1 keeps them): cpuu updates them as switchresmb would
+# (-Profiles), then -UndoAll puts the target back.
+state "$W/before.xml" || { bad "target state dump"; finish; }
+D0=$W/run0; write_case "$D0" " -DryRun"
+run_chain "$D0"; RC=$?
+check "dry-run chain: exit 0" [ "$RC" -eq 0 ] || { show "$D0/out.txt"; show "$D0/cpuu.log"; }
+state "$W/dryrun.xml" && check "dry-run chain: target unchanged" cmp -s "$W/before.xml" "$W/dryrun.xml"
+mapfile -t PROFS < <(cd "$D0/profiles" 2>/dev/null && ls -- *.profile 2>/dev/null | sed 's/%7B/{/; s/%7D/}/; s/\.profile$//')
+check "dry-run chain kept ${#ROOMS[@]} profiles (LeaveTemporaryProfiles=1)" [ "${#PROFS[@]}" -eq "${#ROOMS[@]}" ]
+engine() {  # LOG ARGS...: cpuu on the dry-run chain's profiles, with the source
+    local log=$1; shift   # directory switchresmb hands it (resmb/actions.c)
+    (cd "$D0" && export CPUU_SOURCE_DC CPUU_SOURCE_DC_ACCOUNT CPUU_SOURCE_DC_PASSWORD CPUU_SOURCE_DC_CA_FILE &&
+     CPUU_SOURCE_DC=$(kv "$SLAPD/lab.env" LAB_LDAP_URI) CPUU_SOURCE_DC_ACCOUNT=$(kv "$SLAPD/lab.env" LAB_BIND_DN) \
+     CPUU_SOURCE_DC_PASSWORD=$DC_ENC CPUU_SOURCE_DC_CA_FILE=$LDAPTLS_CACERT \
+     SWITCHRESMB_PROFILE_DIR=$D0/profiles timeout 300 "$BIN/cpuu" -INI "$D0/CPUU.ini" \
+        -SkipAutodiscoverChecking -Log "$D0/$log.log" "$@" >"$D0/$log.out" 2>&1)
+}
+engine update -Profiles "${PROFS[@]}"; RC=$?
+check "cpuu -Profiles (the update): exit 1 (CPUU_SUCCESS)" [ "$RC" -eq 1 ] || { show "$D0/update.out"; show "$D0/update.log"; }
+state "$W/updated0.xml" && check "cpuu -Profiles: the target changed" differs "$W/before.xml" "$W/updated0.xml"
+engine undo -UndoAll; RC=$?
+check "cpuu -UndoAll: exit 1 (CPUU_SUCCESS)" [ "$RC" -eq 1 ] || { show "$D0/undo.out"; show "$D0/undo.log"; }
+check "cpuu -UndoAll: every profile rolled back" [ "$(grep -c 'rolled back to the source mailbox' "$D0/undo.log")" -eq "${#ROOMS[@]}" ]
+state "$W/rolledback.xml" || { bad "target state dump after rollback"; finish; }
+# Byte for byte, a rollback cannot give back what the server assigns on every
+# write (Exchange too): change keys (the simulator's item "version"), its id
+# counters (mailbox and rules next-id), and the ItemId of an item deleted and
+# created again (the junk e-mail rule: EWS cannot recreate an item under its
+# old id).  Everything else must be identical: the dumps are compared with
+# only those taken out (tests/py/features_e2e_check.py --canon).
+"$PY" "$ROOT/tests/py/features_e2e_check.py" --canon "$W/before.xml" >"$W/before.canon" &&
+"$PY" "$ROOT/tests/py/features_e2e_check.py" --canon "$W/rolledback.xml" >"$W/rolledback.canon" ||
+    bad "canonical form of the dumps"
+if cmp -s "$W/before.canon" "$W/rolledback.canon"; then
+    ok "rollback: target dump identical to before (but for change keys, id counters, the re-created junk rule's ItemId)"
+else bad "rollback: target dump differs from before"; diff "$W/before.canon" "$W/rolledback.canon" | head -n 40; fi
+cmp -s "$W/before.xml" "$W/rolledback.xml" ||
+    echo "note: byte for byte the dumps differ in $(diff "$W/before.xml" "$W/rolledback.xml" | grep -c '^<') line(s) (server-assigned values)"
+"$PY" "$ROOT/tests/py/features_e2e_check.py" "$W/org.json" "$W/src.xml" "$W/updated0.xml" "$D0/update.log" \
+    "${ROOMS[@]}" >"$W/check0.txt" 2>&1
+while IFS= read -r line; do
+    case $line in ok\ *) ok "engine: ${line#ok   }";; FAIL\ *) bad "engine: ${line#FAIL }";; *) echo "$line";; esac
+done <"$W/check0.txt"
+
+# ---- 2. the update (the whole chain) -------------------------------------------
+reset_stats
+D1=$W/run1; write_case "$D1"
+run_chain "$D1"; RC=$?
+check "switchresmb → cpuu: exit 0" [ "$RC" -eq 0 ] || { show "$D1/out.txt"; show "$D1/cpuu.log"; }
+for r in "${ROOMS[@]}"; do
+    check "report: $r DONE" grep -q "$r.*DONE" "$D1/out.txt"
+    # issue 16: the report lists the unresolved references by mailbox (the
+    # seed's booking lists name a DN nobody has; the names are in the engine log)
+    check "report: $r lists its unresolved Booking references" \
+        grep -q "$r .*DONE.*references kept unresolved (named in the engine log):.*Booking [1-9]" "$D1/out.txt"
+done
+state "$W/after1.xml" || { bad "target state dump after the update"; finish; }
+if stats "$W/src1.json" "$src_URL" && stats "$W/tgt1.json"; then
+    RT_S=$(max_rt "$W/src1.json"); RT_T=$(max_rt "$W/tgt1.json")
+    check "dependent round trips per mailbox: source $RT_S (bound $RT_BOUND_SOURCE)" within "$RT_S" "$RT_BOUND_SOURCE"
+    check "dependent round trips per mailbox: target $RT_T (bound $RT_BOUND_TARGET)" within "$RT_T" "$RT_BOUND_TARGET"
+else bad "simulator stats after the update"; fi
+cat "$D1"/cpuu*.log "$D1"/*.csv "$D1/out.txt" >"$W/report1.txt" 2>/dev/null
+"$PY" "$ROOT/tests/py/features_e2e_check.py" "$W/org.json" "$W/src.xml" "$W/after1.xml" "$W/report1.txt" \
+    ${ROOMS[@]} >"$W/check1.txt" 2>&1
+while IFS= read -r line; do
+    case $line in ok\ *) ok "${line#ok   }";; FAIL\ *) bad "${line#FAIL }";; *) echo "$line";; esac
+done <"$W/check1.txt"
+
+# ---- 3. a second update writes nothing ---------------------------------------------
+reset_stats
+D2=$W/run2; write_case "$D2"
+run_chain "$D2"; RC=$?
+check "second update: exit 0" [ "$RC" -eq 0 ] || { show "$D2/out.txt"; show "$D2/cpuu.log"; }
+stats "$W/stats2.json" && state "$W/after2.xml" || { bad "target stats/state after the second update"; finish; }
+WRITES=$("$PY" - "$W/stats2.json" <<'PYEOF'
+import json, re, sys
+req = json.load(open(sys.argv[1]))["requests"]
+print(" ".join(f"{k}={v}" for k, v in sorted(req.items())
+               if re.match(r"(Create|Update|Delete|Add|Remove|Move|Copy|Set|Send|Empty)", k) and v))
+PYEOF
+)
+check "second update: no write request to the target (${WRITES:-none})" [ -z "$WRITES" ]
+check "second update: target dump unchanged" cmp -s "$W/after1.xml" "$W/after2.xml"
+
+finish
