@@ -144,6 +144,9 @@ typedef struct cpuu_sides {
     int tgt_o365;               /* the switch message says the target is Office 365 */
 } cpuu_sides;
 void cpuu_sides_free(cpuu_sides *s);
+/* How long one request may wait out throttling in total (ms): 120 s, or
+ * half the watchdog's shortest phase limit (OpenStoreWait, FeatureWait). */
+unsigned cpuu_backoff_budget_ms(const cfg_cpuu *c);
 /* Network handle for one side ("source"/"target") with the configured
  * credentials and the logon decision of mapi_netopts_from_account (OAuth2
  * when o365, or the side's Autodiscover URL is Exchange Online); errors name

@@ -267,6 +267,11 @@ static sr_code open_tls(ldapdir *d, tls_mode mode, int connect_ms, sr_err *err)
     }
     if (mode == MODE_PLAIN)
         return ldapdir__ldap_err(d, rc, "connect", err);
+    /* StartTLS: a handshake that fails is LDAP_CONNECT_ERROR; a connection
+     * closed before the server answered the request is a DC going away
+     * (restarting, issue 11), to be tried again, not a trust problem. */
+    if (mode == MODE_STARTTLS && rc == LDAP_SERVER_DOWN)
+        return ldapdir__ldap_err(d, rc, "StartTLS (the connection was closed)", err);
     /* The TCP probe succeeded, so a failure here is the TLS layer's. */
     ldapdir__ldap_err(d, rc, mode == MODE_STARTTLS ? "StartTLS" : "LDAPS handshake", err);
     char msg[sizeof err->msg];
@@ -416,6 +421,68 @@ static sr_code open_and_bind(ldapdir *d, const ldapdir_opts *o, sr_err *err)
     return read_rootdse(d, o, err);
 }
 
+/* The options of o without the password, strings copied into the handle. */
+static sr_code keep_opts(ldapdir *d, const ldapdir_opts *o, sr_err *err)
+{
+    d->o = *o;
+    d->o.password = NULL;
+    const char **fields[] = { &d->o.dc, &d->o.account, &d->o.ca_file, &d->o.ca_dir, &d->o.base,
+                              &d->o.config_base };
+    for (size_t i = 0; i < sizeof fields / sizeof *fields; i++) {
+        if (!*fields[i])
+            continue;
+        if (!(d->owned[i] = sr_strdup(*fields[i])))
+            return sr_err_set(err, SR_E_NOMEM, "out of memory");
+        *fields[i] = d->owned[i];
+    }
+    return SR_OK;
+}
+
+/* Drop the connection (if any) and what was read over it; then connect,
+ * bind and read the RootDSE again. */
+static sr_code connect_once(ldapdir *d, const char *password, sr_err *err)
+{
+    if (d->ld)
+        ldap_unbind_ext_s(d->ld, NULL, NULL);
+    d->ld = NULL;
+    free(d->uri);
+    free(d->base);
+    free(d->config_base);
+    d->uri = d->base = d->config_base = NULL;
+    d->broken = 0;
+    ldapdir_opts o = d->o;
+    o.password = password;
+    sr_code rc = open_and_bind(d, &o, err);
+    if (rc != SR_OK)
+        d->broken = 1;
+    return rc;
+}
+
+static void pause_ms(long ms)
+{
+    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
+
+static long pause_for(const ldapdir *d, int attempt)
+{
+    return (long)attempt * (d->o.reconnect_pause_ms > 0 ? d->o.reconnect_pause_ms : 1000);
+}
+
+sr_code ldapdir__reconnect(ldapdir *d, int attempt, sr_err *err)
+{
+    pause_ms(pause_for(d, attempt));
+    char *pw = NULL;
+    if (d->o.password_again && d->o.password_again(d->o.password_arg, &pw, err) != SR_OK) {
+        sr_err_prefix(err, "DC %s: reconnect: ", d->dc);
+        return err->code;
+    }
+    sr_code rc = connect_once(d, pw, err);
+    sr_secret_free(pw);
+    return rc;
+}
+
 sr_code ldapdir_connect(const ldapdir_opts *o, ldapdir **out, sr_err *err)
 {
     *out = NULL;
@@ -434,14 +501,22 @@ sr_code ldapdir_connect(const ldapdir_opts *o, ldapdir **out, sr_err *err)
     d->max_pages = o->max_pages > 0 ? o->max_pages : DEF_MAX_PAGES;
     d->batch_size = o->batch_size > 0 ? o->batch_size : DEF_BATCH;
     sr_code rc = SR_E_NOMEM;
-    if (!d->dc || !d->mapping_attr)
+    if (!d->dc || !d->mapping_attr || keep_opts(d, o, err) != SR_OK)
         sr_err_set(err, rc, "out of memory");
     else if (strspn(d->mapping_attr, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-")
              != strlen(d->mapping_attr))
         rc = sr_err_set(err, SR_E_CONFIG, "DC %s: mapping attribute '%s' is not an attribute name",
                         d->dc, d->mapping_attr);
     else
-        rc = open_and_bind(d, o, err);
+        rc = connect_once(d, o->password, err);
+    /* a DC that is restarting refuses for a while: the caller's password is
+     * still in hand, so no password_again here */
+    for (int a = 1; rc != SR_OK && sr_default_class(rc) == SR_CLASS_RETRY && a <= o->reconnects; a++) {
+        sr_log(SR_LOG_WARN, d->dc, "%s; connecting again in %ld ms (%d of %d)", err->msg,
+               pause_for(d, a), a, o->reconnects);
+        pause_ms(pause_for(d, a));
+        rc = connect_once(d, o->password, err);
+    }
     if (rc != SR_OK) {
         ldapdir_free(d);
         return rc;
@@ -463,6 +538,8 @@ void ldapdir_free(ldapdir *d)
     free(d->base);
     free(d->config_base);
     free(d->mapping_attr);
+    for (size_t i = 0; i < sizeof d->owned / sizeof *d->owned; i++)
+        free(d->owned[i]);
     pthread_mutex_destroy(&d->wd_mu);
     pthread_cond_destroy(&d->wd_cv);
     free(d);

@@ -60,7 +60,24 @@ typedef struct ldapdir_opts {
                                   never ends cannot keep us forever) */
     int batch_size;            /* keys OR-ed into one filter; 0: 250 */
     int chase_referrals;       /* 0 (default): referrals are not followed */
+    /* A directory that goes away (DC restarted, connection dropped, refused
+     * for a while): with reconnects > 0, ldapdir_connect tries again after a
+     * failure of class RETRY, and ldapdir_resolve connects a lost handle again
+     * in place (its cache and the recipients it returned stay valid) and asks
+     * the batch again — up to reconnects times each, pausing 1, 2, 3 ...
+     * times reconnect_pause_ms (0: 1000) in between.  0: never (the default).
+     * The password is not kept: password_again gives it for each reconnect
+     * (*out on the heap; the handle frees it with sr_secret_free); NULL: the
+     * bind needs none (GSSAPI). */
+    int reconnects;
+    int reconnect_pause_ms;
+    sr_code (*password_again)(void *arg, char **out, sr_err *err);
+    void *password_arg;        /* borrowed: must outlive the handle */
 } ldapdir_opts;
+
+/* The reconnects both programs use (switchresmb's batches, the engine's
+ * recipient map): 1 + 2 + 3 s of pauses ride out a DC restart. */
+#define LDAPDIR_RECONNECTS 3
 
 typedef struct ldapdir ldapdir;
 
@@ -141,7 +158,9 @@ typedef struct ldapdir_result {
  * batch_size keys per search; answers (found or not) are cached so a key is
  * never searched twice in the handle's life.  out[i] answers keys[i].
  * Returns SR_OK when every search completed; on a directory failure returns
- * its code (err names the DC) and the unanswered keys get LDAPDIR_DIR_ERROR. */
+ * its code (err names the DC) and the unanswered keys get LDAPDIR_DIR_ERROR.
+ * A lost connection is made again first when the handle was opened with
+ * opts.reconnects (see there); each attempt is logged (WARN, "reconnecting"). */
 sr_code ldapdir_resolve(ldapdir *d, const char *const *keys, size_t n,
                         ldapdir_result *out, sr_err *err);
 

@@ -43,6 +43,10 @@ struct ldapdir {
     int wd_done, wd_fired;
     unsigned long searches;
     int broken;              /* connection lost: every later call fails */
+    /* the options it was opened with, for a reconnect: strings are the
+     * handle's copies (owned[]), the password is never kept */
+    ldapdir_opts o;
+    char *owned[6];
 
     strmap keymap;           /* normalised key → index in cache */
     cache_ent *cache;
@@ -55,5 +59,8 @@ struct ldapdir {
 /* Map a libldap result code to our code, with a message naming the DC. */
 sr_code ldapdir__ldap_err(ldapdir *d, int rc, const char *what, sr_err *err);
 void ldapdir__recipients_free(ldapdir *d);
+/* Connect d again in place after pausing attempt × reconnect_pause_ms, with
+ * the password from opts.password_again. */
+sr_code ldapdir__reconnect(ldapdir *d, int attempt, sr_err *err);
 
 #endif

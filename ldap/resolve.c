@@ -297,12 +297,30 @@ static sr_code search_batch(ldapdir *d, const int *cis, char **norms, size_t n, 
     return rc;
 }
 
+static int new_slot(ldapdir *d, char *norm);
+
 /* Index of norm in the cache, adding it (unanswered) when new; -1 on OOM. */
 static int cache_slot(ldapdir *d, char ***norms, size_t *capnorms, char *norm)
 {
     int ci = strmap_get(&d->keymap, norm);
-    if (ci >= 0)
-        return ci;
+    if (ci < 0)
+        ci = new_slot(d, norm);
+    /* norms covers every slot, old ones too: a key left unanswered by a lost
+     * connection is searched again on the reconnected handle (issue 11) */
+    if (ci >= 0 && (size_t)ci >= *capnorms) {
+        size_t cap = d->capcache;
+        char **nn = reallocarray(*norms, cap, sizeof *nn);
+        if (!nn)
+            return -1;
+        *norms = nn;
+        *capnorms = cap;
+    }
+    return ci;
+}
+
+static int new_slot(ldapdir *d, char *norm)
+{
+    int ci;
     if (d->ncache == d->capcache) {
         size_t cap = d->capcache ? d->capcache * 2 : 256;
         cache_ent *c = reallocarray(d->cache, cap, sizeof *c);
@@ -310,14 +328,6 @@ static int cache_slot(ldapdir *d, char ***norms, size_t *capnorms, char *norm)
             return -1;
         d->cache = c;
         d->capcache = cap;
-    }
-    if (d->ncache >= *capnorms) {
-        size_t cap = d->capcache;
-        char **nn = reallocarray(*norms, cap, sizeof *nn);
-        if (!nn)
-            return -1;
-        *norms = nn;
-        *capnorms = cap;
     }
     ci = (int)d->ncache;
     if (strmap_put(&d->keymap, norm, ci) != 0)
@@ -351,7 +361,8 @@ static void describe(ldapdir *d, ldapdir_result *r, const cache_ent *ce, const s
     }
 }
 
-sr_code ldapdir_resolve(ldapdir *d, const char *const *keys, size_t n, ldapdir_result *out, sr_err *err)
+static sr_code resolve_once(ldapdir *d, const char *const *keys, size_t n, ldapdir_result *out,
+                            sr_err *err)
 {
     sr_err_clear(err);
     /* norms[ci]: the normalised key of cache slot ci, for this call only. */
@@ -414,6 +425,34 @@ sr_code ldapdir_resolve(ldapdir *d, const char *const *keys, size_t n, ldapdir_r
     free(norms);
     free(slot_of);
     free(todo);
+    return rc;
+}
+
+/* A lost connection (class RETRY) is made again in place, so answers
+ * already cached and recipients already returned stay valid, and the keys
+ * still unanswered are asked again (issue 11: a DC restarted mid-run). */
+sr_code ldapdir_resolve(ldapdir *d, const char *const *keys, size_t n, ldapdir_result *out, sr_err *err)
+{
+    sr_code rc = resolve_once(d, keys, n, out, err);
+    int a = 1;
+    for (; rc != SR_OK && sr_default_class(rc) == SR_CLASS_RETRY && a <= d->o.reconnects; a++) {
+        sr_log(SR_LOG_WARN, d->dc, "%s; reconnecting (%d of %d)", err->msg, a, d->o.reconnects);
+        sr_err re;
+        if (ldapdir__reconnect(d, a, &re) != SR_OK) {
+            sr_log(SR_LOG_WARN, d->dc, "reconnect %d of %d: %s", a, d->o.reconnects, re.msg);
+            /* TLS worked on this handle before: a failed handshake now is
+             * the DC going away (LDAPS cannot tell), so it is tried again */
+            if (sr_default_class(re.code) != SR_CLASS_RETRY && re.code != SR_E_TLS) {
+                *err = re;   /* e.g. the password refused now: no further attempt */
+                rc = re.code;
+                break;
+            }
+            continue;   /* still down: the batch's answers stay as they were */
+        }
+        rc = resolve_once(d, keys, n, out, err);
+    }
+    if (rc != SR_OK && a > 1)
+        sr_log(SR_LOG_ERROR, d->dc, "directory: %s; gave up after %d reconnect(s)", err->msg, a - 1);
     return rc;
 }
 

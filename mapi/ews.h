@@ -148,7 +148,10 @@ typedef struct mapi_netopts {
     long connect_timeout_ms;      /* 0 → 10000 */
     long timeout_ms;              /* whole request; 0 → 120000 */
     size_t max_response_bytes;    /* 0 → 32 MiB; larger answers fail with SR_E_LIMIT */
-    unsigned max_retries;         /* per request (throttling, connection); 0 → 6 */
+    unsigned max_retries;         /* per request (throttling, connection); 0 → 6.  A
+                                     throttling wait is at least 100 ms, so
+                                     max_backoff_ms / 100 retries leave the
+                                     waiting budget alone to bound throttling */
     unsigned max_backoff_ms;      /* total waiting per request; 0 → 120000 */
     unsigned max_parallel;        /* concurrent requests of one batch; 0 → 8 */
     const char *server_version;   /* RequestServerVersion; NULL → Exchange2013_SP1 */

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 struct mapi_net {
     mapi_netopts o;             /* strings below are our copies */
@@ -371,6 +372,22 @@ static int may_retry(const mapi_net *net, const xfer *x, unsigned delay_ms)
            x->waited_ms + delay_ms <= net->o.max_backoff_ms;
 }
 
+/* A throttling wait is never shorter than this: a server asking for 1 ms
+ * would otherwise use up a caller's attempts at once (the engine bounds
+ * throttling by its waiting budget, see cpuu_net_for). */
+#define THROTTLE_FLOOR_MS 100u
+
+/* Up to a quarter more than asked, so that engines throttled together do
+ * not come back together (the server's value is a minimum). */
+static unsigned jittered(unsigned delay_ms)
+{
+    static unsigned seed;
+    if (!seed)
+        seed = (unsigned)getpid() ^ (unsigned)sr_now_ms();
+    seed = seed * 1103515245u + 12345u;
+    return delay_ms + (delay_ms / 4 ? (seed >> 8) % (delay_ms / 4 + 1) : 0);
+}
+
 static void schedule_retry(xfer *x, unsigned delay_ms)
 {
     x->state = X_WAITING;
@@ -449,6 +466,7 @@ static void xfer_curl_failed(mapi_net *net, xfer *x, CURLcode cc)
 static void xfer_throttled(mapi_net *net, xfer *x, const char *what, unsigned delay)
 {
     const char *who = x->req->who ? x->req->who : "request";
+    delay = jittered(delay < THROTTLE_FLOOR_MS ? THROTTLE_FLOOR_MS : delay);
     if (may_retry(net, x, delay)) {
         sr_log(SR_LOG_NOTICE, who, "%s: throttled by the server (%s); waiting %u ms (attempt %d)",
                x->req->url, what, delay, x->attempts + 1);
@@ -561,13 +579,16 @@ static void xfer_finish(mapi_net *net, xfer *x, CURLcode cc)
         xfer_throttled(net, x, what, ra > 0 ? (unsigned)ra * 1000u : 1000u * (unsigned)x->attempts);
         return;
     }
+    /* A 500 carrying ErrorServerBusy is throttling whatever the request
+     * (Autodiscover's POX answers so under a storm too): the throttling
+     * budget, not the broken-server tries below. */
+    if (x->buf && (status == 500 || (status == 200 && x->req->soap)) && transient_code(net, x, status))
+        return;
     if (status == 500 && x->req->retry_server_error && x->attempts < SERVER_ERROR_TRIES) {
         xfer_throttled(net, x, "HTTP 500", 500u * (unsigned)x->attempts);
         return;
     }
     if (status == 401 && x->req->auth && refused_logon(net, x))
-        return;
-    if (x->req->soap && (status == 500 || status == 200) && x->buf && transient_code(net, x, status))
         return;
     mapi_http_resp *rs = x->resp;
     rs->status = status;

@@ -49,6 +49,12 @@ void resmb_chunk_states(resmb_run *run, resmb_mb *mb, size_t n)
     sm_journal_close(j);
 }
 
+/* [AD] DCPassword again, for a reconnect (the directory handle keeps none). */
+static sr_code dc_password_again(void *arg, char **out, sr_err *err)
+{
+    return cfg_resmb_dc_password(arg, out, err);
+}
+
 void resmb_connect_dir(const resmb_run *run, resmb_shared *sh)
 {
     const cfg_resmb *c = run->cfg;
@@ -67,8 +73,12 @@ void resmb_connect_dir(const resmb_run *run, resmb_shared *sh)
     const char *ca = getenv("LDAPTLS_CACERT");
     if (!ca || !*ca)
         ca = getenv("TLS_CACERT");
+    /* a connection lost mid-run is made again by ldap/ (issue 11), bounded;
+     * what stays unanswered fails naming the directory */
     ldapdir_opts o = { .dc = c->ad.dc_name, .account = c->ad.dc_account, .password = pw,
-                       .ca_file = ca && *ca ? ca : NULL, .mapping_attr = run->o->mapping_attr };
+                       .ca_file = ca && *ca ? ca : NULL, .mapping_attr = run->o->mapping_attr,
+                       .reconnects = LDAPDIR_RECONNECTS, .password_again = dc_password_again,
+                       .password_arg = (void *)c };
     if (ldapdir_connect(&o, &sh->dir, &e) != SR_OK) {
         snprintf(sh->dir_msg, sizeof sh->dir_msg, "directory: %s", e.msg);
         sh->dir = NULL;
@@ -78,40 +88,6 @@ void resmb_connect_dir(const resmb_run *run, resmb_shared *sh)
     }
     sr_secret_free(pw);
 }
-
-/* A directory connection lost mid-run (DC restarted, connection dropped) is
- * made again, a bounded number of times with a growing pause, and the whole
- * batch asked again on the new handle (results point into their handle).
- * What is still unanswered then fails naming the directory (issue 11). */
-static void resolve_keys(const resmb_run *run, resmb_shared *sh, const char **keys, size_t k,
-                         ldapdir_result *res)
-{
-    sr_err e;
-    for (int attempt = 1; sh->dir; attempt++) {
-        sr_code rc = ldapdir_resolve(sh->dir, keys, k, res, &e);
-        if (rc == SR_OK || sr_default_class(rc) != SR_CLASS_RETRY)
-            return;
-        if (attempt > RESMB_DIR_RECONNECTS) {
-            sr_log(SR_LOG_ERROR, NULL, "directory: %s; gave up after %d reconnect(s)", e.msg,
-                   RESMB_DIR_RECONNECTS);
-            return;
-        }
-        sr_log(SR_LOG_WARN, NULL, "directory: %s; reconnecting (%d of %d)", e.msg, attempt,
-               RESMB_DIR_RECONNECTS);
-        sleep((unsigned)attempt);   /* 1 s, 2 s, 3 s: a restarting DC gets time */
-        ldapdir_free(sh->dir);
-        sh->dir = NULL;
-        memset(res, 0, k * sizeof *res);
-        resmb_connect_dir(run, sh);
-        if (!sh->dir) {
-            size_t l = strlen(sh->dir_msg);
-            snprintf(sh->dir_msg + l, sizeof sh->dir_msg - l, " (connection lost mid-run; "
-                     "reconnect %d of %d failed)", attempt, RESMB_DIR_RECONNECTS);
-            sr_log(SR_LOG_ERROR, NULL, "%s", sh->dir_msg);
-        }
-    }
-}
-
 
 /* ---- one directory object, listed twice under different keys -------------
  * [Mailboxes] by legacyDN and [MailboxesSMTP] by an address or alias may name
@@ -193,15 +169,16 @@ void resmb_seen_free(resmb_shared *sh)
     sh->seen_cap = sh->seen_n = 0;
 }
 
-static void resolve_chunk(const resmb_run *run, resmb_shared *sh, resmb_mb *mb, size_t n)
+static void resolve_chunk(resmb_shared *sh, resmb_mb *mb, size_t n)
 {
     const char **keys = calloc(n, sizeof *keys);
     ldapdir_result *res = calloc(n, sizeof *res);
     size_t k = 0;
     for (size_t i = 0; i < n; i++)
         keys[k++] = mb[i].key;
+    sr_err e;
     if (sh->dir && keys && res && k)
-        resolve_keys(run, sh, keys, k, res);
+        (void)ldapdir_resolve(sh->dir, keys, k, res, &e);   /* failures: per key, in res */
     for (size_t i = 0, r = 0; i < n; i++) {
         resmb_mb *m = &mb[i];
         ldapdir_result *x = res ? &res[r++] : NULL;
@@ -345,7 +322,7 @@ static void resolve_without_dir(resmb_run *run, resmb_shared *sh, resmb_mb *mb, 
 void resmb_resolve_batch(resmb_run *run, resmb_shared *sh, resmb_mb *mb, size_t n)
 {
     if (sh->dir)
-        resolve_chunk(run, sh, mb, n);
+        resolve_chunk(sh, mb, n);
     else
         resolve_without_dir(run, sh, mb, n);
 }

@@ -85,8 +85,6 @@ size_t resmb_next_chunk(resmb_cursor *c, resmb_mb *out, size_t max);
 void resmb_chunk_states(resmb_run *run, resmb_mb *mb, size_t n);
 /* Connect to [AD] once per run; on failure sh->dir stays NULL, dir_msg says why. */
 void resmb_connect_dir(const resmb_run *run, resmb_shared *sh);
-/* Reconnects to the directory after a lost connection, per batch. */
-#define RESMB_DIR_RECONNECTS 3
 /* Batch 1: resolve the chunk's mailboxes (ad_ok, smtp, ...) — in the
  * directory when connected; [AD] absent → [MailboxesSMTP] mailboxes resolved
  * by the source Autodiscover (legacyExchangeDN, server), the rest fail saying

@@ -113,7 +113,7 @@ setup_case() {  # dir [OpenStoreWait/FeatureWait seconds, default 20]
 start_run() {
     local d=$1 log=$2; shift 2
     SWITCHRESMB_PROFILE_DIR="$d/profiles" setsid "$BIN/switchresmb" --state-dir "${STATE:-$d/state}" \
-        --cpuu "$BIN/cpuu" --cpuu-ini "$d/CPUU.ini" --jobs 4 "$@" "$d/SwitchResMB.ini" >"$log" 2>&1 &
+        --cpuu "$BIN/cpuu" --jobs 4 "$@" "$d/SwitchResMB.ini" >"$log" 2>&1 &
     run_pid=$!
 }
 wait_run() {  # seconds -> exit status (124: did not end)

@@ -1140,6 +1140,103 @@ static void test_ews_blocked(void)
     write_ini(g_ini, g_src.password, NULL);
 }
 
+/* issue 11: a throttling storm of short back-offs.  The source answers its
+ * next 30 EWS requests with ErrorServerBusy, BackOffMilliseconds=100: more
+ * answers than the transport's default 6 retries, about 4 s of the
+ * engine's waiting budget.  The engine waits it out (before: the profile
+ * failed, CPUU_SWITCH_ERR, after 7 attempts of one request). */
+static void test_throttling_storm(void)
+{
+    write_ini(g_ini, g_src.password, NULL);
+    make_profile("Room Storm", &g_a, NULL);
+    write_switchmsg(&g_a, &g_a_tgt);
+    long before = sim_event(&g_src, "throttled");
+    sim_set(&g_src, "throttle_next=30&backoff_ms=100");
+    const char *a[] = { "-Profiles", "Room Storm", "-SkipAutodiscoverChecking", "-Features", NULL };
+    int rc = run_cpuu(g_ini, a);
+    long throttled = sim_event(&g_src, "throttled") - before;
+    sim_set(&g_src, "reset=1");
+    CU_ASSERT_EQUAL(rc, CPUU_SUCCESS);
+    CU_ASSERT_EQUAL(csv_last("Room Storm", NULL), 10);
+    CU_ASSERT_EQUAL(throttled, 30);   /* the storm really happened */
+    CU_ASSERT_TRUE(file_has(g_log, "throttled by the server"));
+    const char *u[] = { "-Undo", "Room Storm", NULL };
+    CU_ASSERT_EQUAL(run_cpuu(g_ini, u), CPUU_SUCCESS);
+}
+
+/* issue 11: the source directory stopped and started again.  It is reached
+ * through tests/faults/drop_proxy.py, "down" (every connection closed at
+ * once) when the engine starts and up again 1.5 s later: the engine's own
+ * directory connection is made again, bounded, and the profile is updated
+ * (before: only switchresmb reconnected; the engine failed the profile,
+ * CPUU_SWITCH_ERR, as 9 of 100 mailboxes in the fault suite). */
+static void test_source_directory_restart(void)
+{
+    char uri[256], dn[256], pw[128], ca[512];
+    lab_env("LAB_LDAP_URI", uri, sizeof uri);
+    lab_env("LAB_BIND_DN", dn, sizeof dn);
+    lab_env("LAB_PASSWORD", pw, sizeof pw);
+    lab_env("LAB_CA", ca, sizeof ca);
+    const char *colon = strrchr(uri, ':');
+    CU_ASSERT_PTR_NOT_NULL_FATAL(colon);
+    char port_file[600], down[600], proxy[512], target[64], dc[96];
+    snprintf(port_file, sizeof port_file, "%s/dcproxy.port", g_dir);
+    snprintf(down, sizeof down, "%s/dc-down", g_dir);
+    snprintf(proxy, sizeof proxy, "%s/tests/faults/drop_proxy.py", tu_root());
+    snprintf(target, sizeof target, "127.0.0.1:%d", atoi(colon + 1));
+    FILE *f = fopen(down, "w");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    fclose(f);
+    char *argv[] = { "/usr/bin/python3", proxy, "--target", target, "--port-file", port_file,
+                     "--down-file", down, NULL };
+    pid_t px = tu_spawn(argv, NULL);
+    CU_ASSERT_TRUE_FATAL(px > 0);
+    for (int i = 0; i < 100 && !tu_exists(port_file); i++)
+        usleep(50 * 1000);
+    sr_err e;
+    char *port = sr_read_file(port_file, 64, NULL, &e);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(port);
+    snprintf(dc, sizeof dc, "ldap://127.0.0.1:%d", atoi(port));
+    free(port);
+    pid_t up = fork();   /* the DC comes back 1.5 s into the engine's run */
+    if (up == 0) {
+        usleep(1500 * 1000);
+        unlink(down);
+        _exit(0);
+    }
+    CU_ASSERT_TRUE_FATAL(up > 0);
+    write_ini(g_ini, g_src.password, NULL);
+    make_profile("Room Restart", &g_a, NULL);
+    char *stored = enc(pw);
+    setenv("CPUU_SOURCE_DC", dc, 1);
+    setenv("CPUU_SOURCE_DC_ACCOUNT", dn, 1);
+    setenv("CPUU_SOURCE_DC_PASSWORD", stored, 1);
+    setenv("CPUU_SOURCE_DC_CA_FILE", ca, 1);
+    const char *a[] = { "-Profiles", "Room Restart", "-SkipAutodiscoverChecking", "-Features", "Rules",
+                        NULL };
+    int rc = run_cpuu(g_ini, a);
+    int st;
+    waitpid(up, &st, 0);
+    tu_stop(px, 5000);
+    if (rc != CPUU_SUCCESS) {   /* say why: the log's end */
+        char *t = slurp(g_log);
+        size_t l = t ? strlen(t) : 0;
+        fprintf(stderr, "\n  directory restart: exit %d\n%s\n", rc, t ? t + (l > 3000 ? l - 3000 : 0) : "");
+        free(t);
+    }
+    CU_ASSERT_EQUAL(rc, CPUU_SUCCESS);
+    CU_ASSERT_EQUAL(csv_last("Room Restart", NULL), 10);
+    CU_ASSERT_TRUE(file_has(g_log, "connecting again"));   /* the directory really was down */
+    CU_ASSERT_FALSE(file_has(g_log, pw));
+    unsetenv("CPUU_SOURCE_DC");
+    unsetenv("CPUU_SOURCE_DC_ACCOUNT");
+    unsetenv("CPUU_SOURCE_DC_PASSWORD");
+    unsetenv("CPUU_SOURCE_DC_CA_FILE");
+    free(stored);
+    const char *u[] = { "-Undo", "Room Restart", NULL };
+    CU_ASSERT_EQUAL(run_cpuu(g_ini, u), CPUU_SUCCESS);
+}
+
 int main(void)
 {
     if (CU_initialize_registry() != CUE_SUCCESS)
@@ -1160,6 +1257,8 @@ int main(void)
     CU_add_test(s, "CPUU.ini and command-line errors", test_config_errors);
     CU_add_test(s, "-Log name expansion", test_log_name);
     CU_add_test(s, "EWS blocked in an Office 365 target tenant (HTTP 403)", test_ews_blocked);
+    CU_add_test(s, "a throttling storm of short back-offs is waited out", test_throttling_storm);
+    CU_add_test(s, "the source directory stopped and started again", test_source_directory_restart);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned failed = CU_get_number_of_failures();
