@@ -21,6 +21,12 @@
 
 BUILD   ?= build
 BIN     ?= bin
+# One spelling per directory: the tests pass BUILD/BIN as absolute paths
+# (SR_BUILD, SR_BIN) to `make install`; objects rebuilt under an absolute
+# name would get .d files whose targets never match the relative ones, and
+# later builds would miss their header changes (stale objects).
+override BUILD := $(patsubst $(CURDIR)/%,%,$(abspath $(BUILD)))
+override BIN   := $(patsubst $(CURDIR)/%,%,$(abspath $(BIN)))
 SAN     ?= 0
 PREFIX  ?= /usr/local
 DESTDIR ?=

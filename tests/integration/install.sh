@@ -22,6 +22,11 @@ inst() {  # destdir prefix
 inst "$work/sys" /usr; rc=$?
 check "make install PREFIX=/usr DESTDIR=... (exit $rc)" "[ $rc -eq 0 ]"
 [ $rc -eq 0 ] || cat "$work/make.log"
+# BUILD/BIN given as absolute paths (as above) name the same directories as
+# the relative defaults, so objects and their .d files keep one name
+check "an absolute BUILD/BIN is the same directory as the relative one" \
+    "make -p -q all BUILD='$PWD/build/asan' BIN='$PWD/bin' 2>/dev/null | grep -qx 'BUILD := build/asan' &&
+     make -p -q all BUILD='$PWD/build/asan' BIN='$PWD/bin' 2>/dev/null | grep -qx 'BIN := bin'"
 R="$work/sys"
 for f in usr/bin/switchresmb usr/bin/cpuu usr/bin/cpuu-config; do
     check "$f installed, mode 755" "[ \"\$(stat -c %a '$R/$f' 2>/dev/null)\" = 755 ]"
