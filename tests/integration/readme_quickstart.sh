@@ -10,25 +10,7 @@
 # Env: SR_ROOT, SR_BIN, SR_BUILD, SHARED_DIR.  Ends with "N passed, N failed".
 set -u
 cd "${SR_ROOT:?}" || exit 2
-PY=/usr/bin/python3
-passed=0 failed=0
-work=$(mktemp -d /tmp/sr-quickstart-XXXXXX)
-chmod 700 "$work"
-pids=()
-ok()  { passed=$((passed + 1)); echo "ok   $1"; }
-bad() { failed=$((failed + 1)); echo "FAIL $1"; }
-check() { if eval "$2"; then ok "$1"; else bad "$1"; fi; }
-cleanup() {
-    for p in "${pids[@]}"; do
-        kill "$p" 2>/dev/null
-        for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-        kill -9 "$p" 2>/dev/null
-    done
-    [ -f "$work/lab/lab.env" ] && tests/lab/slapd-lab.sh stop "$work/lab" >/dev/null 2>&1
-    rm -rf "$work"
-}
-trap cleanup EXIT
-die() { bad "$*"; echo "$passed passed, $failed failed"; exit 1; }
+. tests/common/harness.sh quickstart
 in_readme() {  # the command as the README writes it
     if grep -qF -- "$1" README.md; then ok "README says: $1"; else bad "README no longer says: $1"; fi
 }

@@ -11,25 +11,7 @@
 set -u
 cd "${SR_ROOT:?}" || exit 2
 BIN=${SR_BIN:?}
-PY=/usr/bin/python3
-passed=0 failed=0
-work=$(mktemp -d /tmp/sr-report-XXXXXX)
-chmod 700 "$work"
-pids=()
-ok()  { passed=$((passed + 1)); echo "ok   $1"; }
-bad() { failed=$((failed + 1)); echo "FAIL $1"; }
-check() { if eval "$2"; then ok "$1"; else bad "$1"; fi; }
-cleanup() {
-    for p in "${pids[@]}"; do
-        kill "$p" 2>/dev/null
-        for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-        kill -9 "$p" 2>/dev/null
-    done
-    [ -f "$work/lab/lab.env" ] && tests/lab/slapd-lab.sh stop "$work/lab" >/dev/null 2>&1
-    rm -rf "$work"
-}
-trap cleanup EXIT
-die() { bad "$*"; echo "$passed passed, $failed failed"; exit 1; }
+. tests/common/harness.sh report
 command -v chromium >/dev/null || die "chromium is not installed (make deps)"
 
 # ---- the lab, with hostile directory data
