@@ -310,27 +310,7 @@ def junk_settings(mb):
     return n
 
 
-def canon(path):
-    """The dump without what a server assigns on every write: item change
-    counters (version), id counters (next-id), the ItemId of the junk e-mail
-    rule (deleted and created again); namespace declarations fall away in
-    ElementTree's own serialisation."""
-    root = ET.parse(path).getroot()
-    for el in root.iter():
-        if ln(el) in ("mailbox", "rules"):
-            el.attrib.pop("next-id", None)
-        if ln(el) == "item":
-            el.attrib.pop("version", None)
-            cls = first(el, "ItemClass")
-            if cls is not None and cls.text == "IPM.ExtendedRule.Message" and junk_rules(el):
-                el.attrib.pop("id", None)
-    sys.stdout.write(ET.tostring(root, encoding="unicode"))
-    return 0
-
-
 def main(argv):
-    if argv and argv[0] == "--canon":
-        return canon(argv[1])
     org_p, src_p, dump_p, report_p, rooms = argv[0], argv[1], argv[2], argv[3], argv[4:]
     org = json.load(open(org_p, encoding="utf-8"))
     m = build_map(org)

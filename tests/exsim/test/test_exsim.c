@@ -887,6 +887,7 @@ static char *state_dump(const char *query)
  * real change shows in it. */
 static void test_stable_state(void)
 {
+    char *s0 = state_dump("?stable=1");   /* before any write to the target */
     char *x = create_mail("stable A");
     CU_ASSERT_PTR_NOT_NULL_FATAL(x);
     char *s1 = state_dump("?stable=1"), *f1 = state_dump("");
@@ -943,6 +944,10 @@ static void test_stable_state(void)
     CU_ASSERT_EQUAL(r.status, 400);
     free(r.body);
     delete_mail(x);
+    char *s7 = state_dump("?stable=1");
+    CU_ASSERT_STRING_EQUAL(s0, s7);   /* the writes left no trace (no stray declaration) */
+    free(s0);
+    free(s7);
     free(x);
     free(y);
     free(s1);
