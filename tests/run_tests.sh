@@ -13,12 +13,16 @@
 # For a CUnit binary each such line is one CUnit test that is not counted as
 # passed (tu_skip prints one line per test); a script counts its own.
 # With SR_SUMMARY set, "LABEL passed failed skipped" is appended to that file.
+# Each test's wall time goes to $SR_BUILD/test-logs/times.txt ("seconds<TAB>name",
+# rewritten every run); when more than one test ran, the ten slowest are listed
+# before the last line, to keep the whole suite (CI) under its time budget.
 set -u
 cd "${SR_ROOT:?}" || exit 2
 export SR_ROOT SR_BIN SR_BUILD SHARED_DIR
 only=${1:-}
 passed=0 failed=0 skipped=0 ran=0
 log_dir="$SR_BUILD/test-logs"; mkdir -p "$log_dir"
+times="$log_dir/times.txt"; : >"$times"
 
 # CUnit prints "  tests  total  ran  passed  failed  inactive" in its Run Summary.
 # A suite whose set-up failed is counted by CUnit under "suites ... Failed", not
@@ -39,7 +43,9 @@ run_one() {  # name kind cmd...
     local out="$log_dir/$name.log"
     echo "=== $name"
     ran=$((ran + 1))
+    local t0; t0=$(date +%s.%N)
     timeout -k 10 900 "$@" >"$out" 2>&1; local rc=$?
+    awk -v a="$t0" -v b="$(date +%s.%N)" -v n="$name" 'BEGIN {printf "%.1f\t%s\n", b - a, n}' >>"$times"
     cat "$out"
     local p f must na
     if [ "$kind" = cunit ]; then read -r p f < <(count_cunit "$out"); else read -r p f < <(count_plain "$out"); fi
@@ -73,6 +79,11 @@ done
 if [ "$ran" -eq 0 ]; then
     failed=$((failed + 1))
     echo "!!! no test ran${only:+: '$only' is not listed in tests/tests.mk}"
+fi
+
+if [ "$ran" -gt 1 ] && [ -s "$times" ]; then
+    echo "slowest tests (wall seconds; all in $times):"
+    sort -t "$(printf '\t')" -k1,1 -rn "$times" | head -n 10 | sed 's/^/    /'
 fi
 
 label=$( [ "$SR_BUILD" != "${SR_BUILD%asan}" ] && echo asan || echo build )

@@ -184,10 +184,27 @@ xmlNsPtr exsim_store_ns_t(exsim_org *org)
     return ns_for(org->doc, xmlDocGetRootElement(org->doc), EXSIM_NS_T, "t");
 }
 
+/* Does the element n or one under it live in namespace href? */
+static int uses_ns(xmlNodePtr n, const char *href)
+{
+    if (n->ns && n->ns->href && strcmp((const char *)n->ns->href, href) == 0)
+        return 1;
+    for (xmlNodePtr c = n->children; c; c = c->next)
+        if (c->type == XML_ELEMENT_NODE && uses_ns(c, href))
+            return 1;
+    return 0;
+}
+
 xmlNodePtr exsim_store_copy(exsim_org *org, xmlNodePtr parent, xmlNodePtr src)
 {
+    xmlNodePtr root = xmlDocGetRootElement(org->doc);
     xmlNsPtr t = exsim_store_ns_t(org);
-    xmlNsPtr m = ns_for(org->doc, xmlDocGetRootElement(org->doc), EXSIM_NS_M, "m");
+    /* Declare m: on the store's root only when the copy uses it: an unused
+     * declaration would change the dump of a store whose content came back
+     * exactly (a rollback). */
+    xmlNsPtr m = xmlSearchNsByHref(org->doc, root, BAD_CAST EXSIM_NS_M);
+    if (!m && uses_ns(src, EXSIM_NS_M))
+        m = ns_for(org->doc, root, EXSIM_NS_M, "m");
     return copy_to(org->doc, parent, src, t, m);
 }
 

@@ -579,8 +579,11 @@ int exsim_op_UpdateItem(exsim_req *r)
         }
         /* Apply to a scratch copy first so a failed change leaves the item as it was. */
         xmlNodePtr body = it ? item_body(it) : NULL;
-        xmlNodePtr scratch = body ? xmlCopyNode(body, 1) : NULL;
+        /* exsim_store_copy, not xmlCopyNode: a parentless copy declares
+         * xmlns:t on itself, which would stay in the store and its dump. */
+        xmlNodePtr scratch = body ? exsim_store_copy(r->org, it, body) : NULL;
         if (scratch) {
+            xmlUnlinkNode(scratch);
             xmlAddNextSibling(body, scratch);
             code = apply_updates(r, scratch, exsim_child(ch, EXSIM_NS_T, "Updates"));
             drop(code ? scratch : body);

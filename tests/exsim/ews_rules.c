@@ -224,7 +224,10 @@ int exsim_op_UpdateInboxRules(exsim_req *r)
         return 200;
     /* All or nothing: work on a scratch copy, swap it in when every operation passed. */
     xmlNodePtr rules = rules_of(m);
-    xmlNodePtr scratch = xmlDocCopyNode(rules, r->org->doc, 1);
+    /* exsim_store_copy: a parentless copy would declare xmlns:t on each
+     * copied rule, and the declarations would stay in the store's dump. */
+    xmlNodePtr scratch = exsim_store_copy(r->org, m->node, rules);
+    xmlUnlinkNode(scratch);
     xmlAddNextSibling(rules, scratch);
     rule_err e = {0};
     int idx = 0;

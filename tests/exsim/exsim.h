@@ -57,6 +57,10 @@ const char *exsim_org_netbios(const exsim_org *org);
 const exsim_mailbox_info *exsim_org_find_mailbox(const exsim_org *org, const char *address);
 /* The whole state as XML (same shape as the seed).  Caller frees with xmlFreeDoc. */
 xmlDocPtr exsim_org_dump(const exsim_org *org);
+/* The same without what every write assigns anew (item version, i.e. the
+ * ChangeKey, and the next-id counters): equal before an update and after its
+ * rollback when the content came back exactly.  Caller frees with xmlFreeDoc. */
+xmlDocPtr exsim_org_dump_stable(const exsim_org *org);
 
 /* ---- one EWS request, as the server side hands it to a handler --------- */
 typedef struct exsim_req {

@@ -141,8 +141,12 @@ static enum MHD_Result sim_endpoint(struct MHD_Connection *c, const char *url, c
         return send_body(c, 200, "application/json", j, len, NULL);
     }
     if (!strcmp(url, "/_sim/state") && !strcmp(method, "GET")) {
+        const char *stable = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "stable");
+        if (stable && strcmp(stable, "0") && strcmp(stable, "1"))
+            return send_text(c, 400, "text/plain", "exsim: /_sim/state: stable must be 0 or 1\n");
+        int st = stable && !strcmp(stable, "1");
         pthread_mutex_lock(&exsim_srv.store_lock);
-        xmlDocPtr d = exsim_org_dump(exsim_srv.org);
+        xmlDocPtr d = st ? exsim_org_dump_stable(exsim_srv.org) : exsim_org_dump(exsim_srv.org);
         pthread_mutex_unlock(&exsim_srv.store_lock);
         xmlChar *buf = NULL;
         int n = 0;

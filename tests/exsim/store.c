@@ -473,3 +473,29 @@ xmlDocPtr exsim_org_dump(const exsim_org *org)
     }
     return xmlCopyDoc(org->doc, 1);
 }
+
+/* Drop what the server assigns anew on every write, which no client can
+ * write back: an item's ChangeKey version and the id counters (mailbox and
+ * rules next-id).  Only the store's own elements (no namespace) carry them;
+ * EWS content (t:) is left whole. */
+static void strip_assigned(xmlNodePtr n)
+{
+    for (; n; n = n->next) {
+        if (n->type != XML_ELEMENT_NODE || n->ns)
+            continue;
+        const char *name = (const char *)n->name;
+        if (!strcmp(name, "item") || !strcmp(name, "folder"))
+            xmlUnsetProp(n, BAD_CAST "version");
+        if (!strcmp(name, "mailbox") || !strcmp(name, "rules"))
+            xmlUnsetProp(n, BAD_CAST "next-id");
+        strip_assigned(n->children);
+    }
+}
+
+xmlDocPtr exsim_org_dump_stable(const exsim_org *org)
+{
+    xmlDocPtr d = exsim_org_dump(org);
+    if (d)
+        strip_assigned(xmlDocGetRootElement(d));
+    return d;
+}

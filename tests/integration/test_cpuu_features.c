@@ -2688,12 +2688,13 @@ static void test_getusersettings(void)
 }
 
 /* ---- RemoveJunkEmailMessages ---- */
-static char *junk_text(mapi_session *s)
+/* The Inbox's rule messages as "id subject|TAG=value" lines; ids too when with_ids. */
+static char *junk_text_ids(mapi_session *s, int with_ids)
 {
     mapi_extprops want = {0};
     sr_err e;
     static const uint16_t tags[][2] = {{0x65EC, 0x001F}, {0x65EB, 0x001F}, {0x65E9, 0x0003},
-                                       {0x65F3, 0x0003}, {0x0E9A, 0x0102}};
+                                       {0x65F3, 0x0003}, {0x0E9A, 0x0102}, {0x6101, 0x0003}};
     for (size_t i = 0; i < sizeof tags / sizeof tags[0]; i++)
         mapi_extprops_add_tag(&want, tags[i][0], tags[i][1], "", &e);
     mapi_ews_folder_ref inbox = {.distinguished = "inbox"};
@@ -2703,14 +2704,20 @@ static char *junk_text(mapi_session *s)
     for (size_t i = 0; i < l.n; i++)
         for (size_t k = 0; k < l.v[i].props.n; k++) {
             const mapi_extprop *p = &l.v[i].props.v[k];
-            char *x = sr_asprintf("%s%s|%04X=%s\n", out, l.v[i].subject ? l.v[i].subject : "",
-                                  (unsigned)p->id, p->nvalues ? p->values[0] : "");
+            char *x = sr_asprintf("%s%s %s|%04X=%s\n", out, with_ids && l.v[i].id ? l.v[i].id : "",
+                                  l.v[i].subject ? l.v[i].subject : "", (unsigned)p->id,
+                                  p->nvalues ? p->values[0] : "");
             free(out);
             out = x;
         }
     mapi_items_clear(&l);
     mapi_extprops_clear(&want);
     return out;
+}
+
+static char *junk_text(mapi_session *s)
+{
+    return junk_text_ids(s, 1);
 }
 
 static sr_code run_ops(world *w, const struct feature_ops *ops, feature_stats *st, sr_err *e)
@@ -2728,38 +2735,75 @@ static sr_code run_ops(world *w, const struct feature_ops *ops, feature_stats *s
     return rc;
 }
 
+static long tgt_writes(void)
+{
+    return tgt_ops("UpdateItem") + tgt_ops("CreateItem") + tgt_ops("DeleteItem");
+}
+
+/* The junk rule is reset in place (same ItemId, settings gone) and restored
+ * in place: the message keeps its id through update and rollback. */
 static void test_junk(void)
 {
     world w;
     feature_stats st;
     sr_err e;
     CU_ASSERT_EQUAL_FATAL(world_open(&w, 1, 1), 0);
-    char *before = junk_text(w.tgt);
+    char *before = junk_text(w.tgt), *before_noid = junk_text_ids(w.tgt, 0);
     CU_ASSERT_PTR_NOT_NULL(strstr(before, "JunkEmailRule"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(before, "|0E9A="));
     reset_stats();
     CU_ASSERT_EQUAL(run_ops(&w, &cpuu_junk_reset, &st, &e), SR_OK);   /* dry run */
     CU_ASSERT_EQUAL(st.changed, 1);
-    CU_ASSERT_EQUAL(tgt_ops("DeleteItem"), 0);
+    CU_ASSERT_EQUAL(tgt_writes(), 0);
     world_close(&w);
     CU_ASSERT_EQUAL_FATAL(world_open(&w, 0, 1), 0);
+    reset_stats();
     CU_ASSERT_EQUAL(run_ops(&w, &cpuu_junk_reset, &st, &e), SR_OK);
     CU_ASSERT_EQUAL(st.seen, 1);
+    CU_ASSERT_EQUAL(tgt_ops("UpdateItem"), 1);
+    CU_ASSERT_EQUAL(tgt_ops("CreateItem") + tgt_ops("DeleteItem"), 0);
     char *now = junk_text(w.tgt);
-    CU_ASSERT_PTR_NULL(strstr(now, "JunkEmailRule"));   /* removed */
+    CU_ASSERT_PTR_NOT_NULL(strstr(now, "JunkEmailRule"));   /* the rule stays ... */
+    CU_ASSERT_PTR_NULL(strstr(now, "|0E9A="));              /* ... without its lists */
+    const char *sp = strchr(before, ' ');
+    CU_ASSERT_TRUE(sp && strncmp(now, before, (size_t)(sp - before) + 1) == 0);   /* same ItemId */
     free(now);
     reset_stats();
     CU_ASSERT_EQUAL(run_ops(&w, &cpuu_junk_reset, &st, &e), SR_OK);   /* second run */
     CU_ASSERT_EQUAL(st.changed, 0);
-    CU_ASSERT_EQUAL(tgt_ops("DeleteItem"), 0);
+    CU_ASSERT_EQUAL(tgt_writes(), 0);
+    reset_stats();
     CU_ASSERT_EQUAL(cpuu_junk_reset.restore(&w.c, &e), SR_OK);
+    CU_ASSERT_EQUAL(tgt_ops("UpdateItem"), 1);
+    CU_ASSERT_EQUAL(tgt_ops("CreateItem") + tgt_ops("DeleteItem"), 0);
     now = junk_text(w.tgt);
-    CU_ASSERT_STRING_EQUAL(now, before);   /* the same rule, property by property */
+    CU_ASSERT_STRING_EQUAL(now, before);   /* the same message, property by property */
     free(now);
     reset_stats();
     CU_ASSERT_EQUAL(cpuu_junk_reset.restore(&w.c, &e), SR_OK);   /* again: nothing */
-    CU_ASSERT_EQUAL(tgt_ops("CreateItem") + tgt_ops("DeleteItem"), 0);
+    CU_ASSERT_EQUAL(tgt_writes(), 0);
+
+    /* deleted meanwhile: the only case that re-creates it (a new ItemId) */
+    CU_ASSERT_EQUAL(run_ops(&w, &cpuu_junk_reset, &st, &e), SR_OK);
+    mapi_extprops want = {0};
+    mapi_extprops_add_tag(&want, 0x65EB, 0x001F, "", &e);
+    mapi_ews_folder_ref inbox = {.distinguished = "inbox"};
+    mapi_items l = {0};
+    CU_ASSERT_EQUAL(mapi_session_find_fai(w.tgt, &inbox, "IPM.ExtendedRule.Message", &want, &l, &e), SR_OK);
+    CU_ASSERT_EQUAL_FATAL(l.n, 1);
+    const char *id = l.v[0].id;
+    CU_ASSERT_EQUAL(mapi_session_delete_items(w.tgt, &id, 1, &e), SR_OK);
+    mapi_items_clear(&l);
+    mapi_extprops_clear(&want);
+    reset_stats();
+    CU_ASSERT_EQUAL(cpuu_junk_reset.restore(&w.c, &e), SR_OK);
+    CU_ASSERT_EQUAL(tgt_ops("CreateItem"), 1);
+    char *a = junk_text_ids(w.tgt, 0);
+    CU_ASSERT_STRING_EQUAL(a, before_noid);   /* every saved property back */
+    free(a);
     world_close(&w);
     free(before);
+    free(before_noid);
 }
 
 int main(void)
@@ -2783,7 +2827,7 @@ int main(void)
     CU_add_test(s, "SearchFolders: mapped, idempotent, repair, restore", test_searchfolders);
     CU_add_test(s, "ContactMembers: every contact folder, batched, idempotent, restore",
                 test_contactmembers);
-    CU_add_test(s, "RemoveJunkEmailMessages: junk rule removed, backup, restore", test_junk);
+    CU_add_test(s, "RemoveJunkEmailMessages: junk rule reset in place, backup, restore", test_junk);
     CU_add_test(s, "Booking: policies re-pointed, lists before AutomateProcessing, agrees with "
                    "Delegates, restore", test_booking);
     CU_add_test(s, "updated in place: one read, nothing to change", test_in_place);

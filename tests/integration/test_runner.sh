@@ -72,5 +72,23 @@ want="total: 12 passed, 4 failed, 6 skipped"
     bad "summarize.sh: got '$got', want '$want'"
 [ "$rc" -ne 0 ] && ok "summarize.sh: failures → non-zero exit" || bad "summarize.sh: exit 0"
 
+# Wall times: one line per test in test-logs/times.txt, the ten slowest listed
+# (slowest first) before the last line.
+printf 'sleep 1.2\nprintf "ok   a\\n1 passed, 0 failed\\n"\n' >"$work/slow.sh"
+printf 'printf "ok   a\\n1 passed, 0 failed\\n"\n' >"$work/fast.sh"
+run "test_fake" "$work/fast.sh $work/slow.sh"
+expect "build: 4 passed, 0 failed, 1 skipped" "timed run: the last line stays the result"
+times=$work/build/test-logs/times.txt
+[ "$(wc -l <"$times" 2>/dev/null)" = 3 ] && ok "times.txt: one line per test" ||
+    bad "times.txt: $(wc -l <"$times" 2>/dev/null) lines, want 3"
+awk -F '\t' '$2 == "slow" && $1 >= 1.0 {f = 1} END {exit !f}' "$times" &&
+    ok "times.txt: the slow test's wall time (>= 1 s)" || bad "times.txt: $(tr '\t' ' ' <"$times")"
+first=$(sed -n '/^slowest tests/{n;p;q;}' "$work/out")
+[ "${first##*[[:space:]]}" = slow ] && ok "slowest tests listed, slowest first" ||
+    bad "slowest list: first line '$first'"
+run "" "$work/fast.sh"
+grep -q '^slowest tests' "$work/out" && bad "a single test still lists the slowest" ||
+    ok "a single test (make test-one): no slowest list"
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

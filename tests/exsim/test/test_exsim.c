@@ -814,6 +814,150 @@ static void test_stats_and_round_trips(void)
     free(r.body);
 }
 
+/* ---- /_sim/state?stable=1 ------------------------------------------------------ */
+
+/* One EWS operation on room-0001@tgt.test (impersonated); the answer's
+ * first ItemId (heap) when want_id, else NULL. */
+static char *room_op(const char *op, int want_id)
+{
+    char *env = sr_asprintf(ENV_OPEN "<soap:Header><t:RequestServerVersion Version=\"Exchange2016\"/>"
+                            "<t:ExchangeImpersonation><t:ConnectingSID><t:PrimarySmtpAddress>"
+                            "room-0001@tgt.test</t:PrimarySmtpAddress></t:ConnectingSID>"
+                            "</t:ExchangeImpersonation></soap:Header><soap:Body>%s</soap:Body>"
+                            "</soap:Envelope>", op);
+    resp r;
+    ews(&tgt, env, &r);
+    free(env);
+    CU_ASSERT_EQUAL(r.status, 200);
+    CU_ASSERT_TRUE(has(&r, "NoError"));
+    char *id = NULL;
+    const char *p = want_id && r.body ? strstr(r.body, "ItemId Id=\"") : NULL;
+    if (p) {
+        p += strlen("ItemId Id=\"");
+        id = strndup(p, strcspn(p, "\""));
+    }
+    free(r.body);
+    return id;
+}
+
+static char *create_mail(const char *subject)
+{
+    char *op = sr_asprintf("<m:CreateItem MessageDisposition=\"SaveOnly\"><m:SavedItemFolderId>"
+                           "<t:DistinguishedFolderId Id=\"inbox\"/></m:SavedItemFolderId><m:Items>"
+                           "<t:Message><t:Subject>%s</t:Subject></t:Message></m:Items></m:CreateItem>",
+                           subject);
+    char *id = room_op(op, 1);
+    free(op);
+    CU_ASSERT_PTR_NOT_NULL(id);
+    return id;
+}
+
+static void set_subject(const char *id, const char *subject)
+{
+    char *op = sr_asprintf("<m:UpdateItem MessageDisposition=\"SaveOnly\" ConflictResolution="
+                           "\"AlwaysOverwrite\"><m:ItemChanges><t:ItemChange><t:ItemId Id=\"%s\"/>"
+                           "<t:Updates><t:SetItemField><t:FieldURI FieldURI=\"item:Subject\"/>"
+                           "<t:Message><t:Subject>%s</t:Subject></t:Message></t:SetItemField>"
+                           "</t:Updates></t:ItemChange></m:ItemChanges></m:UpdateItem>", id, subject);
+    free(room_op(op, 0));
+    free(op);
+}
+
+static void delete_mail(const char *id)
+{
+    char *op = sr_asprintf("<m:DeleteItem DeleteType=\"HardDelete\"><m:ItemIds><t:ItemId Id=\"%s\"/>"
+                           "</m:ItemIds></m:DeleteItem>", id);
+    free(room_op(op, 0));
+    free(op);
+}
+
+static char *state_dump(const char *query)
+{
+    resp r;
+    char path[64];
+    snprintf(path, sizeof path, "/_sim/state%s", query);
+    do_req(&tgt, path, "GET", NULL, A_NONE, &r);
+    CU_ASSERT_EQUAL(r.status, 200);
+    return r.body ? r.body : strdup("");
+}
+
+/* The stable dump leaves out only what every write assigns anew (the item's
+ * version, the next-id counters): an update undone and an item created and
+ * deleted leave it byte-identical, while the full dump shows both, and a
+ * real change shows in it. */
+static void test_stable_state(void)
+{
+    char *s0 = state_dump("?stable=1");   /* before any write to the target */
+    char *x = create_mail("stable A");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(x);
+    char *s1 = state_dump("?stable=1"), *f1 = state_dump("");
+    CU_ASSERT_PTR_NULL(strstr(s1, "\" version=\""));
+    CU_ASSERT_PTR_NULL(strstr(s1, "next-id=\""));
+    CU_ASSERT_PTR_NOT_NULL(strstr(f1, "next-id=\""));
+    CU_ASSERT_PTR_NOT_NULL(strstr(s1, " id=\""));      /* object ids stay */
+    CU_ASSERT_PTR_NOT_NULL(strstr(s1, "stable A"));
+
+    set_subject(x, "stable B");
+    char *s2 = state_dump("?stable=1");
+    CU_ASSERT_STRING_NOT_EQUAL(s1, s2);                 /* content changes show */
+    CU_ASSERT_PTR_NOT_NULL(strstr(s2, "stable B"));
+    set_subject(x, "stable A");
+    char *s3 = state_dump("?stable=1"), *f3 = state_dump("?stable=0");
+    CU_ASSERT_STRING_EQUAL(s1, s3);
+    CU_ASSERT_STRING_NOT_EQUAL(f1, f3);                 /* the version moved */
+    CU_ASSERT_PTR_NOT_NULL(strstr(f3, " version=\"3\""));
+
+    char *y = create_mail("stable C");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(y);
+    delete_mail(y);
+    char *s4 = state_dump("?stable=1");
+    CU_ASSERT_STRING_EQUAL(s1, s4);                     /* next-id moved, hidden */
+
+    /* a rule created and removed: the rules' next-id moved, hidden; a rule
+     * list rewritten leaves no trace either */
+    free(room_op("<m:UpdateInboxRules><m:RemoveOutlookRuleBlob>true</m:RemoveOutlookRuleBlob>"
+                 "<m:Operations><t:CreateRuleOperation><t:Rule><t:DisplayName>stable rule"
+                 "</t:DisplayName><t:Priority>1</t:Priority><t:IsEnabled>true</t:IsEnabled>"
+                 "<t:Conditions><t:ContainsSubjectStrings><t:String>x</t:String>"
+                 "</t:ContainsSubjectStrings></t:Conditions><t:Actions><t:Delete>true</t:Delete>"
+                 "</t:Actions></t:Rule></t:CreateRuleOperation></m:Operations></m:UpdateInboxRules>", 0));
+    char *s5 = state_dump("?stable=1");
+    const char *name = strstr(s5, "stable rule<");
+    const char *rid = NULL;   /* the RuleId just before the new rule's name */
+    for (const char *p = strstr(s5, "<t:RuleId>"); p && name && p < name; p = strstr(p + 1, "<t:RuleId>"))
+        rid = p;
+    CU_ASSERT_PTR_NOT_NULL_FATAL(rid);
+    rid += strlen("<t:RuleId>");
+    char *op = sr_asprintf("<m:UpdateInboxRules><m:RemoveOutlookRuleBlob>true</m:RemoveOutlookRuleBlob>"
+                           "<m:Operations><t:DeleteRuleOperation><t:RuleId>%.*s</t:RuleId>"
+                           "</t:DeleteRuleOperation></m:Operations></m:UpdateInboxRules>",
+                           (int)strcspn(rid, "<"), rid);
+    free(room_op(op, 0));
+    free(op);
+    char *s6 = state_dump("?stable=1");
+    CU_ASSERT_STRING_EQUAL(s1, s6);
+    free(s5);
+    free(s6);
+
+    resp r;
+    do_req(&tgt, "/_sim/state?stable=yes", "GET", NULL, A_NONE, &r);
+    CU_ASSERT_EQUAL(r.status, 400);
+    free(r.body);
+    delete_mail(x);
+    char *s7 = state_dump("?stable=1");
+    CU_ASSERT_STRING_EQUAL(s0, s7);   /* the writes left no trace (no stray declaration) */
+    free(s0);
+    free(s7);
+    free(x);
+    free(y);
+    free(s1);
+    free(f1);
+    free(s2);
+    free(s3);
+    free(f3);
+    free(s4);
+}
+
 static void test_tls(void)
 {
     CU_ASSERT_TRUE_FATAL(tls_ok);
@@ -933,6 +1077,7 @@ int main(void)
     CU_add_test(s, "throttling", test_throttling);
     CU_add_test(s, "faults", test_faults);
     CU_add_test(s, "stats and round trips", test_stats_and_round_trips);
+    CU_add_test(s, "stable state dump", test_stable_state);
     CU_add_test(s, "tls", test_tls);
     CU_add_test(s, "request size limit", test_request_limit);
     CU_add_test(s, "without schemas", test_without_schemas);
