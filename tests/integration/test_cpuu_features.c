@@ -2875,6 +2875,31 @@ static void test_target_directory(void)
     CU_ASSERT_EQUAL(tgt_ops("ResolveNames"), 0);
     ldapdir_free(tdir);
 
+    /* 2b. no source directory: the identity check asks the target directory
+     * first; a target address is known there with its DN, an external one
+     * goes on to ResolveNames */
+    tdir = tdir_open(NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(tdir);
+    const rcpt *mr = NULL;
+    for (int i = 0; i < g_nrc && !mr; i++)
+        if (g_rc[i].tgt[0] && target_dn_of(g_rc[i].src))
+            mr = &g_rc[i];
+    CU_ASSERT_PTR_NOT_NULL_FATAL(mr);
+    rmap *idm = rmap_new(NULL, tdir, w.tgt, &e);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(idm);
+    const char *ik[] = {mr->tgt, "someone@external.test"};
+    reset_stats();
+    before = ldapdir_search_count(tdir);
+    CU_ASSERT_EQUAL(rmap_resolve(idm, ik, 2, &e), SR_OK);
+    CU_ASSERT_EQUAL(ldapdir_search_count(tdir) - before, 1);
+    CU_ASSERT_EQUAL(tgt_ops("ResolveNames"), 1);   /* the external address only */
+    rmap_target it = {0};
+    CU_ASSERT_EQUAL(rmap_lookup(idm, mr->tgt, &it), RMAP_MAPPED);
+    CU_ASSERT_TRUE(it.legacy_dn && strcasecmp(it.legacy_dn, target_dn_of(mr->src)) == 0);
+    CU_ASSERT_EQUAL(rmap_lookup(idm, "someone@external.test", NULL), RMAP_UNKNOWN);
+    rmap_free(idm);
+    ldapdir_free(tdir);
+
     /* 3. Nicks with the target directory only (no pairs given by hand): a
      * target without a list gets the source's rows, mapped EX rows as EX
      * rows carrying the TARGET legacyExchangeDN from the directory */
