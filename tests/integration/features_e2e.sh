@@ -8,9 +8,7 @@
 # users).  Checks the target mailboxes item by item against /_sim/state
 # (tests/py/features_e2e_check.py), then rollback (cpuu -UndoAll on the kept
 # profiles) gives the target's dump back byte-identical, and a second update
-# writes nothing (simulator counters and dump).  Last, with [TargetAD] (ours)
-# naming a second slapd that holds the target side: the same result, the
-# target identities taken from it instead of GetUserSettings.
+# writes nothing (simulator counters and dump).
 # Ends "N passed, N failed".  Env: SR_ROOT, SR_BIN, SHARED_DIR; E2E_KEEP=1 keeps files.
 set -u
 ROOT=${SR_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -22,7 +20,6 @@ ok() { pass=$((pass + 1)); echo "ok   $*"; }
 bad() { fail=$((fail + 1)); echo "FAIL $*"; }
 check() { local what=$1; shift; if "$@"; then ok "$what"; else bad "$what"; fi; }
 differs() { ! cmp -s "$1" "$2"; }
-nowhere() { ! grep -rqF -- "$1" "$2"; }  # TEXT DIR
 within() { [ "$1" -ge 1 ] && [ "$1" -le "$2" ]; }  # N BOUND
 
 W=$(mktemp -d /tmp/features-e2e.XXXXXX)
@@ -227,9 +224,10 @@ check "second update: no write request to the target (${WRITES:-none})" [ -z "$W
 check "second update: target dump unchanged" cmp -s "$W/after1.xml" "$W/after2.xml"
 
 # ---- 4. the target directory ([TargetAD], ours): a second slapd holding the
-# org's target side.  The target identities then come from it in batches, not
-# from GetUserSettings: the same mapping (the update writes nothing, the dump
-# is unchanged) with fewer Autodiscover requests than run 3 made.
+# org's target side (the last run of this test).  The target identities then
+# come from it in batches, not from GetUserSettings: the same mapping (the
+# update writes nothing, the dump is unchanged) with fewer Autodiscover
+# requests than run 3 made.
 mkdir -m 700 "$W/tslapd"
 LAB_SIDE=target timeout 60 "$ROOT/tests/lab/slapd-lab.sh" start "$W/tslapd" "$W/org.json" >"$W/tslapd.log" 2>&1 &&
     TSLAPD=$W/tslapd || { bad "target slapd lab: $(tail -n 3 "$W/tslapd.log")"; finish; }
@@ -251,6 +249,7 @@ check "[TargetAD]: fewer target Autodiscover requests ($AD3) than by GetUserSett
 WRITES=$(writes "$W/stats3.json")
 check "[TargetAD]: no write request to the target (${WRITES:-none})" [ -z "$WRITES" ]
 check "[TargetAD]: the same target identities: target dump unchanged" cmp -s "$W/after1.xml" "$W/after3.xml"
+nowhere() { ! grep -rqF -- "$1" "$2"; }  # TEXT DIR
 check "[TargetAD]: its password is in no log" nowhere "$(cat "$TSLAPD/password")" "$D3"
 
 finish
