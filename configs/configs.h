@@ -141,6 +141,18 @@ typedef struct cfg_resmb {
                                          cfg_resmb_dc_password() */
         int dc_password_line;
     } ad;
+    /* ours, beyond the spec (issue 12, docs/switchresmb.md): the TARGET
+     * organisation's directory, which gives the engine the target
+     * legacyExchangeDN of mapped recipients in batches */
+    struct {
+        int present, line;
+        char *dc_name;                /* host, host:port or ldap[s]:// URI */
+        char *dc_account;
+        char *dc_password;            /* stored (encrypted) form; decrypt with
+                                         cfg_resmb_target_dc_password() */
+        char *ca_file;                /* NULL when absent: LDAPTLS_CACERT, else libldap's */
+        int dc_name_line, dc_password_line, ca_file_line;
+    } target_ad;
     struct {
         int present, line;
         int connect_using_http;
@@ -173,6 +185,8 @@ void cfg_resmb_free(cfg_resmb *cfg);
 /* Decrypt [AD] DCPassword; errors are prefixed "file:line: [AD] DCPassword: ".
  * *plain_out is a secret: caller frees with sr_secret_free(). */
 sr_code cfg_resmb_dc_password(const cfg_resmb *cfg, char **plain_out, sr_err *err);
+/* The same for [TargetAD] DCPassword (prefix "file:line: [TargetAD] DCPassword: "). */
+sr_code cfg_resmb_target_dc_password(const cfg_resmb *cfg, char **plain_out, sr_err *err);
 
 /* Replace the value of a stored secret in the file at path with `stored`,
  * atomically (temp + fsync + rename), changing no other character: the
@@ -181,6 +195,8 @@ sr_code cfg_resmb_dc_password(const cfg_resmb *cfg, char **plain_out, sr_err *er
  * file untouched, when the owner cannot be kept).  No such section or no
  * such line in it → SR_E_CONFIG naming the file.  stored must be one line
  * (no CR/LF).  The keys: DCPassword ([AD], SwitchResMB.ini),
+ * TargetAD.DCPassword ([TargetAD], SwitchResMB.ini; a key may always be
+ * given as Section.Key),
  * Password, PasswordTrg and ClientSecret ([Parameters], CPUU.ini), SMTPPassword ([Admin
  * notification], CPUU.ini).  Another key → SR_E_USAGE. */
 sr_code cfg_set_stored_secret(const char *path, const char *key, const char *stored, sr_err *err);

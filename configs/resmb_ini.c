@@ -2,10 +2,12 @@
  * the section tables, then the checks that span keys and sections. */
 #include "configs/ini.h"
 
+#include <errno.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #define OFF(f) offsetof(cfg_resmb, f)
 #define KEY(n, t, req, f) { .name = n, .type = t, .required = req, .off = OFF(f) }
@@ -30,6 +32,18 @@ static const key_spec ad_keys[] = {
     KEY("DCAccount", KT_STR_NE, 1, ad.dc_account),
     { .name = "DCPassword", .type = KT_SECRET, .required = 1, .off = OFF(ad.dc_password),
       .line_off = OFF(ad.dc_password_line) },
+    { .name = NULL },
+};
+
+/* Ours (issue 12): the target directory, keys spelled as in [AD]. */
+static const key_spec target_ad_keys[] = {
+    { .name = "DCName", .type = KT_STR_NE, .required = 1, .off = OFF(target_ad.dc_name), .host = 1,
+      .line_off = OFF(target_ad.dc_name_line) },
+    KEY("DCAccount", KT_STR_NE, 1, target_ad.dc_account),
+    { .name = "DCPassword", .type = KT_SECRET, .required = 1, .off = OFF(target_ad.dc_password),
+      .line_off = OFF(target_ad.dc_password_line) },
+    { .name = "CAFile", .type = KT_STR_NE, .off = OFF(target_ad.ca_file),
+      .line_off = OFF(target_ad.ca_file_line) },
     { .name = NULL },
 };
 
@@ -69,6 +83,7 @@ static const key_spec switch_keys[] = {
 static const section_spec resmb_sections[] = {
     KV("Settings", settings_keys, UNKNOWN_WARN, settings),
     KV("AD", ad_keys, UNKNOWN_WARN, ad),
+    KV("TargetAD", target_ad_keys, UNKNOWN_WARN, target_ad),
     KV("RPCOverHTTP", rpc_keys, UNKNOWN_WARN, rpc),
     KV("SwitchMessage", switch_keys, UNKNOWN_NOTE, switch_msg),
     LIST("Mailboxes", mailboxes),
@@ -220,6 +235,36 @@ static void check_rpc(cfg_resmb *c, ini_diag *d)
                   "(NTLM is used when none of them is given)");
 }
 
+/* What ldap/conn.c will accept as DCName, checked here so that the message
+ * names file:line instead of failing every mailbox at run time. */
+static const char *dc_name_problem(const char *dc)
+{
+    if (strpbrk(dc, " \t"))
+        return "a host name, host:port or ldap[s]:// URI has no blanks";
+    if (strstr(dc, "://") && strncasecmp(dc, "ldap://", 7) != 0 && strncasecmp(dc, "ldaps://", 8) != 0)
+        return "only ldap:// and ldaps:// URIs are supported";
+    const char *host = strstr(dc, "://") ? strstr(dc, "://") + 3 : dc;
+    if (!*host || *host == '/' || *host == ':')
+        return "no host name";
+    return NULL;
+}
+
+/* [TargetAD]: the DC name and the CA file (the password is checked where it
+ * is decrypted, as [AD]'s: a foreign one stops the run with exit code 4). */
+static void check_target_ad(cfg_resmb *c, ini_diag *d)
+{
+    if (!c->target_ad.present)
+        return;
+    const char *why = c->target_ad.dc_name ? dc_name_problem(c->target_ad.dc_name) : NULL;
+    if (why)
+        ini_error(d, c->target_ad.dc_name_line, SR_E_CONFIG, "[TargetAD] DCName: '%s': %s",
+                  c->target_ad.dc_name, why);
+    const char *ca = c->target_ad.ca_file;
+    if (ca && access(ca, R_OK) != 0)
+        ini_error(d, c->target_ad.ca_file_line, SR_E_CONFIG,
+                  "[TargetAD] CAFile: cannot read '%s': %s", ca, strerror(errno));
+}
+
 static void cross_checks(cfg_resmb *c, int last_line, ini_diag *d)
 {
     if (!c->settings.present) {
@@ -228,6 +273,7 @@ static void cross_checks(cfg_resmb *c, int last_line, ini_diag *d)
         check_settings(c, d);
     }
     check_rpc(c, d);
+    check_target_ad(c, d);
     check_switch_message(c, d);
     check_mailbox_lists(c, last_line, d);
 }
@@ -279,6 +325,10 @@ void cfg_resmb_free(cfg_resmb *c)
     free(c->ad.dc_name);
     free(c->ad.dc_account);
     sr_secret_free(c->ad.dc_password);
+    free(c->target_ad.dc_name);
+    free(c->target_ad.dc_account);
+    sr_secret_free(c->target_ad.dc_password);
+    free(c->target_ad.ca_file);
     free(c->rpc.proxy_server);
     free(c->rpc.principal_name);
     free_list(&c->mailboxes);
@@ -287,18 +337,32 @@ void cfg_resmb_free(cfg_resmb *c)
     free(c);
 }
 
-sr_code cfg_resmb_dc_password(const cfg_resmb *c, char **plain_out, sr_err *err)
+/* Decrypt a stored DC password of section sec, reporting file:line. */
+static sr_code dc_password(const cfg_resmb *c, const char *sec, const char *stored, int line,
+                           const char *how, char **plain_out, sr_err *err)
 {
     *plain_out = NULL;
-    if (!c->ad.present || !c->ad.dc_password)
-        return sr_err_set(err, SR_E_CONFIG, "%s: [AD] DCPassword: not configured", c->path);
-    if (!cfg_secret_is_ours(c->ad.dc_password) && strncmp(c->ad.dc_password, "srenc", 5) != 0)
+    if (!stored)
+        return sr_err_set(err, SR_E_CONFIG, "%s: [%s] DCPassword: not configured", c->path, sec);
+    if (!cfg_secret_is_ours(stored) && strncmp(stored, "srenc", 5) != 0)
         return sr_err_set(err, SR_E_CRYPTO,
-                          "%s:%d: [AD] DCPassword: not in switchresmb's encrypted format (it was "
+                          "%s:%d: [%s] DCPassword: not in switchresmb's encrypted format (it was "
                           "encrypted by another tool, e.g. the Windows utility); re-encrypt it "
-                          "with: switchresmb %s -", c->path, c->ad.dc_password_line, c->path);
-    sr_code rc = cfg_secret_decrypt(c->ad.dc_password, plain_out, err);
+                          "with: switchresmb %s%s -", c->path, line, sec, how, c->path);
+    sr_code rc = cfg_secret_decrypt(stored, plain_out, err);
     if (rc != SR_OK)
-        sr_err_prefix(err, "%s:%d: [AD] DCPassword: ", c->path, c->ad.dc_password_line);
+        sr_err_prefix(err, "%s:%d: [%s] DCPassword: ", c->path, line, sec);
     return rc;
+}
+
+sr_code cfg_resmb_dc_password(const cfg_resmb *c, char **plain_out, sr_err *err)
+{
+    return dc_password(c, "AD", c->ad.present ? c->ad.dc_password : NULL, c->ad.dc_password_line,
+                       "", plain_out, err);
+}
+
+sr_code cfg_resmb_target_dc_password(const cfg_resmb *c, char **plain_out, sr_err *err)
+{
+    return dc_password(c, "TargetAD", c->target_ad.present ? c->target_ad.dc_password : NULL,
+                       c->target_ad.dc_password_line, "--target-ad ", plain_out, err);
 }

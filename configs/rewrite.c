@@ -23,6 +23,7 @@ typedef struct secret_key {
 
 static const secret_key secret_keys[] = {
     { "DCPassword", "AD", NULL, "SwitchResMB.ini" },
+    { "DCPassword", "TargetAD", NULL, "SwitchResMB.ini" },   /* ours: the target directory */
     { "Password", "Parameters", NULL, "CPUU.ini" },
     { "PasswordTrg", "Parameters", NULL, "CPUU.ini" },
     { "ClientSecret", "Parameters", NULL, "CPUU.ini" },   /* ours: the OAuth2 app's secret */
@@ -116,7 +117,7 @@ static sr_code write_back(const char *real, const ini_text *t, const char *vb, c
 
 static sr_code not_found(const char *path, const secret_key *k, int sec_seen, sr_err *err)
 {
-    if (strcmp(k->key, "DCPassword") == 0)
+    if (strcmp(k->key, "DCPassword") == 0 && strcmp(k->sec, "AD") == 0)
         return sec_seen ? sr_err_set(err, SR_E_CONFIG, "%s: [AD] has no DCPassword line; add "
                                      "\"DCPassword=\" to [AD], then run this again", path)
                         : sr_err_set(err, SR_E_CONFIG, "%s: no [AD] section; add [AD] with "
@@ -157,15 +158,28 @@ static sr_code rewrite_real(const char *path, const char *real, const secret_key
     return rc;
 }
 
+/* "Key" (its first section in the table) or "Section.Key". */
+static const secret_key *find_key(const char *key)
+{
+    const char *dot = strrchr(key, '.');
+    for (size_t i = 0; i < sizeof secret_keys / sizeof secret_keys[0]; i++) {
+        const secret_key *k = &secret_keys[i];
+        if (!dot && sr_streq_ci(key, k->key))
+            return k;
+        if (dot && sr_streq_ci(dot + 1, k->key) &&
+            (name_is(key, dot, k->sec) || name_is(key, dot, k->alias)))
+            return k;
+    }
+    return NULL;
+}
+
 sr_code cfg_set_stored_secret(const char *path, const char *key, const char *stored, sr_err *err)
 {
-    const secret_key *k = NULL;
-    for (size_t i = 0; i < sizeof secret_keys / sizeof secret_keys[0]; i++)
-        if (key && sr_streq_ci(key, secret_keys[i].key))
-            k = &secret_keys[i];
+    const secret_key *k = key ? find_key(key) : NULL;
     if (!k)
-        return sr_err_set(err, SR_E_USAGE, "'%s' is not a stored secret (DCPassword, Password, "
-                          "PasswordTrg, ClientSecret or SMTPPassword)", key ? key : "");
+        return sr_err_set(err, SR_E_USAGE, "'%s' is not a stored secret (DCPassword, "
+                          "TargetAD.DCPassword, Password, PasswordTrg, ClientSecret or "
+                          "SMTPPassword)", key ? key : "");
     if (!stored || strpbrk(stored, "\r\n"))
         return sr_err_set(err, SR_E_INVALID, "stored value must be a single line");
     /* a symlink (e.g. into a config-management tree) stays a symlink: the

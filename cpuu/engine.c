@@ -468,63 +468,27 @@ static sr_code switch_profile(cpuu_run_ctx *r, mapi_profile *p, const cpuu_sides
     return mapi_pstore_update(r->store, p, err);
 }
 
-/* CPUU_SOURCE_DC_PASSWORD decrypted again, for a reconnect (the directory
- * handle keeps no password). */
-static sr_code source_dc_password(void *arg, char **out, sr_err *err)
+/* The directories of the recipient map (cpuu/directory.c); either may be
+ * absent.  Returns 0, or -1 after logging why one cannot be used. */
+static int map_dirs(cpuu_run_ctx *r, const char *who, ldapdir **src, ldapdir **tgt)
 {
-    (void)arg;
-    *out = NULL;
-    const char *stored = env2("CPUU_SOURCE_DC_PASSWORD", NULL);
-    if (stored && cfg_secret_decrypt(stored, out, err) != SR_OK) {
-        sr_err_prefix(err, "CPUU_SOURCE_DC_PASSWORD: ");
-        return err->code;
+    static const char *const prefix[2] = { CPUU_SOURCE_DC_ENV, CPUU_TARGET_DC_ENV };
+    cpuu_dir *d[2] = { &r->src_dir, &r->tgt_dir };
+    ldapdir **out[2] = { src, tgt };
+    for (int i = 0; i < 2; i++) {
+        sr_err e;
+        int fresh = !d[i]->tried;
+        *out[i] = cpuu_dir_get(d[i], prefix[i], &e);
+        if (!*out[i] && e.code != SR_OK) {
+            sr_log(SR_LOG_ERROR, who, "%s directory %s: %s", i ? "target" : "source",
+                   getenv(prefix[i]), e.msg);
+            return -1;
+        }
+        if (*out[i] && fresh)
+            sr_log(SR_LOG_INFO, "cpuu", "%s directory %s for the recipient map",
+                   i ? "target" : "source", getenv(prefix[i]));
     }
-    return SR_OK;
-}
-
-/* The source directory for the recipient map, when the parent names one
- * (CPUU.ini has no directory parameters): connected once per run.  NULL
- * without CPUU_SOURCE_DC; on a failure NULL with err set. */
-static ldapdir *source_dir(cpuu_run_ctx *r, sr_err *err)
-{
-    const char *dc = env2("CPUU_SOURCE_DC", NULL);
-    sr_err_clear(err);
-    if (!dc || r->src_dir)
-        return r->src_dir;
-    if (r->src_dir_tried) {   /* failed before: every profile of this run fails the same way */
-        *err = r->src_dir_err;
-        return NULL;
-    }
-    r->src_dir_tried = 1;
-    char *password = NULL;
-    if (source_dc_password(NULL, &password, err) != SR_OK) {
-        r->src_dir_err = *err;
-        return NULL;
-    }
-    const char *plain = env2("CPUU_SOURCE_DC_ALLOW_PLAIN", NULL);
-    ldapdir_opts o = {
-        .dc = dc,
-        .account = env2("CPUU_SOURCE_DC_ACCOUNT", NULL),
-        .password = password,
-        .bind = env2("CPUU_SOURCE_DC_ACCOUNT", NULL) ? LDAPDIR_BIND_SIMPLE : LDAPDIR_BIND_GSSAPI,
-        .allow_plain = plain && !strcmp(plain, "1"),
-        .ca_file = env2("CPUU_SOURCE_DC_CA_FILE", NULL),
-        .base = env2("CPUU_SOURCE_DC_BASE", NULL),
-        .mapping_attr = env2("CPUU_SOURCE_DC_MAPPING_ATTR", NULL),
-        /* a DC restarting mid-run: the same bounded reconnect as switchresmb's
-         * (issue 11), for the connect and for every recipient-map lookup */
-        .reconnects = LDAPDIR_RECONNECTS,
-        .password_again = source_dc_password,
-    };
-    sr_code rc = ldapdir_connect(&o, &r->src_dir, err);
-    sr_secret_free(password);
-    if (rc != SR_OK) {
-        r->src_dir = NULL;
-        r->src_dir_err = *err;
-        return NULL;
-    }
-    sr_log(SR_LOG_INFO, "cpuu", "source directory %s for the recipient map", dc);
-    return r->src_dir;
+    return 0;
 }
 
 static void ctx_clear(cpuu_ctx *c)
@@ -545,12 +509,10 @@ static int update_with_sessions(cpuu_run_ctx *r, mapi_profile *p, cpuu_sides *sd
 {
     sr_err e;
     const mapi_account *a = &p->accounts[0];
-    ldapdir *dir = source_dir(r, &e);
-    if (!dir && e.code != SR_OK) {
-        sr_log(SR_LOG_ERROR, p->name, "source directory %s: %s", getenv("CPUU_SOURCE_DC"), e.msg);
+    ldapdir *dir = NULL, *tdir = NULL;
+    if (map_dirs(r, p->name, &dir, &tdir) != 0)
         return CPUU_RC_MODIFYING_FAILED;
-    }
-    if (!(c->map = rmap_new(dir, NULL, sd->tgt, &e)) ||
+    if (!(c->map = rmap_new(dir, tdir, sd->tgt, &e)) ||
         rmap_add(c->map, a->smtp, sm->target_smtp, sm->target_legacy_dn, &e) != SR_OK ||
         rmap_add(c->map, a->legacy_dn, sm->target_smtp, sm->target_legacy_dn, &e) != SR_OK) {
         sr_log(SR_LOG_ERROR, p->name, "recipient map: %s", e.msg);

@@ -90,6 +90,24 @@ void cpuu_progress(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 char *cpuu_secret_from_fd(sr_err *err);
 
 /* ---- one run ---------------------------------------------------------------- */
+/* A directory of the recipient map, connected once per run on first use. */
+typedef struct cpuu_dir {
+    ldapdir *dir;                     /* NULL until connected */
+    int tried;
+    sr_err err;                       /* why it could not be used (when tried and NULL) */
+} cpuu_dir;
+
+#define CPUU_SOURCE_DC_ENV "CPUU_SOURCE_DC"   /* [AD], from switchresmb */
+#define CPUU_TARGET_DC_ENV "CPUU_TARGET_DC"   /* [TargetAD] (ours) */
+
+/* The directory named by the environment under prefix (CPUU_SOURCE_DC_ENV
+ * or CPUU_TARGET_DC_ENV; cpuu/directory.c lists the variables), connected
+ * on the first call.  NULL with err clear when prefix is not set; NULL with
+ * err set when it cannot be used (then every later call gives the same
+ * error).  The handle stays in d: cpuu_dir_free. */
+ldapdir *cpuu_dir_get(cpuu_dir *d, const char *prefix, sr_err *err);
+void cpuu_dir_free(cpuu_dir *d);
+
 typedef struct cpuu_run_ctx {
     const cpuu_opts *opts;
     cfg_cpuu *cfg;                    /* loaded and overridden */
@@ -97,9 +115,8 @@ typedef struct cpuu_run_ctx {
     cpuu_csv *csv;
     char *secret;                     /* from CPUU_SECRET_FD (source password), or NULL */
     char *ini_dir;                    /* directory of CPUU.ini (local Autodiscover XMLs) */
-    ldapdir *src_dir;                 /* source directory for the recipient map (env), or NULL */
-    int src_dir_tried;
-    sr_err src_dir_err;               /* why it could not be used (when tried and NULL) */
+    cpuu_dir src_dir;                 /* source directory for the recipient map (env) */
+    cpuu_dir tgt_dir;                 /* target directory (env, ours: [TargetAD]) */
     int tgt_exchange_online;          /* the profile in progress targets Office 365 (TargetIsO365) */
     int ews_blocked;                  /* the target tenant refused EWS (HTTP 403) this run: */
     sr_err ews_blocked_err;           /* probed once, every later profile gets the same answer */

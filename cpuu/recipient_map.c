@@ -5,13 +5,17 @@
  *   1. pairs given by rmap_add (TargetMailboxesSMTP, switch message);
  *   2. the source directory (ldapdir_resolve: many keys per filter), whose
  *      mapping attribute names the target address;
- *   3. the target directory for the target legacyExchangeDN, else ONE
- *      concurrent batch of ResolveNames on the target mailbox session (the
- *      schema allows one UnresolvedEntry per request) that also proves the
- *      target recipient exists;
+ *   3. the target directory ([TargetAD], ours), when there is one, for the
+ *      target legacyExchangeDN: many target addresses OR-ed into one paged
+ *      search; only what it does not find goes on to SOAP Autodiscover
+ *      GetUserSettings (100 users a request) or, where that is not served,
+ *      ONE concurrent batch of ResolveNames on the target mailbox session
+ *      (the schema allows one UnresolvedEntry per request) — both also prove
+ *      the target recipient exists;
  *   4. without a source directory: the identity check — the target org
- *      resolves the very same SMTP address or legacyExchangeDN (migrated
- *      mailboxes keep the old addresses as proxies); nothing else is guessed.
+ *      (its directory first, then Exchange as in 3) knows the very same SMTP
+ *      address or legacyExchangeDN (migrated mailboxes keep the old
+ *      addresses as proxies); nothing else is guessed.
  * Counting (rmap_lookups_made): every LDAP search request, plus one per
  * concurrent ResolveNames batch (a batch is one dependent round trip). */
 #include "cpuu/recipient_map.h"
@@ -276,33 +280,49 @@ static sr_code resolve_source(rmap *m, entry **p, size_t n, sr_err *err)
     return rc;
 }
 
-/* Step 3 with a target directory: the target legacyExchangeDN; a target
- * address the target directory does not know is not migrated yet. */
-static sr_code target_from_directory(rmap *m, entry **p, size_t n, sr_err *err)
+/* The target directory (ldapdir_resolve: up to its batch size of keys
+ * OR-ed into one paged search), for step 3 (identity = 0: p[i]'s target
+ * address → its legacyExchangeDN) or for an identity check (identity = 1:
+ * does the target org carry p[i]'s very key?).  Found → MAPPED with the
+ * target's primary SMTP and legacyExchangeDN.  What it does not find is
+ * moved to the front, p[0..*nmiss): with a target session it keeps its
+ * status for the per-address path (GetUserSettings / ResolveNames), which
+ * also knows objects this directory does not hold (another forest, Exchange
+ * Online); without one it is decided here: not migrated / unknown. */
+static sr_code from_target_dir(rmap *m, entry **p, size_t n, int identity, size_t *nmiss,
+                               sr_err *err)
 {
     const char **keys = calloc(n ? n : 1, sizeof *keys);
     ldapdir_result *res = calloc(n ? n : 1, sizeof *res);
+    *nmiss = 0;
     if (!keys || !res) {
         free(keys);
         free(res);
         return sr_err_set(err, SR_E_NOMEM, "out of memory");
     }
     for (size_t i = 0; i < n; i++)
-        keys[i] = p[i]->tgt_smtp;
+        keys[i] = identity ? p[i]->orig : p[i]->tgt_smtp;
     unsigned long before = ldapdir_search_count(m->tgt_dir);
     sr_code rc = ldapdir_resolve(m->tgt_dir, keys, n, res, err);
     m->lookups += (unsigned)(ldapdir_search_count(m->tgt_dir) - before);
     for (size_t i = 0; i < n; i++) {
-        if (res[i].status == LDAPDIR_FOUND) {
-            set_str(&p[i]->tgt_dn, res[i].rcpt->legacy_dn);
-            if (res[i].rcpt->display_name)
-                set_str(&p[i]->display, res[i].rcpt->display_name);
-            if (res[i].rcpt->primary_smtp)
-                set_str(&p[i]->tgt_smtp, res[i].rcpt->primary_smtp);
+        entry *e = p[i];
+        const ldapdir_recipient *r = res[i].rcpt;
+        if (res[i].status == LDAPDIR_FOUND && r->primary_smtp) {
+            e->st = RMAP_MAPPED;
+            set_str(&e->tgt_smtp, r->primary_smtp);
+            if (r->legacy_dn)
+                set_str(&e->tgt_dn, r->legacy_dn);
+            if (r->display_name)
+                set_str(&e->display, r->display_name);
         } else if (res[i].status == LDAPDIR_DIR_ERROR) {
-            p[i]->st = RMAP_ERROR;
+            e->st = RMAP_ERROR;
+        } else if (res[i].status == LDAPDIR_AMBIGUOUS) {
+            e->st = RMAP_AMBIGUOUS;
+        } else if (m->tgt) {
+            p[(*nmiss)++] = e;   /* i >= *nmiss: nothing unvisited is overwritten */
         } else {
-            p[i]->st = res[i].status == LDAPDIR_AMBIGUOUS ? RMAP_AMBIGUOUS : RMAP_NOT_MIGRATED;
+            e->st = identity ? RMAP_UNKNOWN : RMAP_NOT_MIGRATED;
         }
     }
     free(keys);
@@ -589,22 +609,6 @@ static size_t keep_addresses(entry **p, size_t k)
     return j;
 }
 
-/* Target-organisation keys with a target directory: the same lookup as a
- * source directory's; found → MAPPED to its primary SMTP. */
-static sr_code target_keys_from_directory(rmap *m, entry **p, size_t k, sr_err *err)
-{
-    ldapdir *save = m->src_dir;
-    m->src_dir = m->tgt_dir;
-    sr_code rc = resolve_source(m, p, k, err);
-    m->src_dir = save;
-    for (size_t i = 0; i < k; i++)
-        if (p[i]->src_smtp) {
-            p[i]->st = RMAP_MAPPED;
-            set_str(&p[i]->tgt_smtp, p[i]->src_smtp);
-        }
-    return rc;
-}
-
 sr_code rmap_resolve_both(rmap *m, const char *const *keys, size_t n, const char *const *tkeys,
                           size_t nt, sr_err *err)
 {
@@ -619,23 +623,26 @@ sr_code rmap_resolve_both(rmap *m, const char *const *keys, size_t n, const char
     if (p && np) {
         /* fresh entries start UNKNOWN: that is the selection of step 2 / 4 */
         size_t k = select_pending(&m->map, RMAP_UNKNOWN, p);
-        if (m->src_dir) {
+        int identity = !m->src_dir;
+        if (!identity) {
             rc = resolve_source(m, p, k, err);
             k = rc == SR_OK ? select_pending(&m->map, RMAP_MAPPED, p) : 0;
-            if (k && m->tgt_dir)
-                rc = target_from_directory(m, p, k, err);
-            else if (m->tgt)
-                nv = k;
-        } else if (m->tgt) {
-            nid = keep_addresses(p, k);
+        } else {
+            k = keep_addresses(p, k);
         }
+        /* the target directory first; only its misses go on, one by one */
+        if (k && m->tgt_dir && rc == SR_OK)
+            rc = from_target_dir(m, p, k, identity, &k, err);
+        if (m->tgt && rc == SR_OK)
+            *(identity ? &nid : &nv) = k;
     }
     if (p && ntp && rc == SR_OK) {
-        size_t k = select_pending(&m->tgt_keys, RMAP_UNKNOWN, p + nv + nid);
-        if (m->tgt_dir)
-            rc = target_keys_from_directory(m, p + nv + nid, k, err);
-        else if (m->tgt)
-            nid += keep_addresses(p + nv + nid, k);
+        entry **q = p + nv + nid;
+        size_t k = keep_addresses(q, select_pending(&m->tgt_keys, RMAP_UNKNOWN, q));
+        if (k && m->tgt_dir)
+            rc = from_target_dir(m, q, k, 1, &k, err);
+        if (m->tgt && rc == SR_OK)
+            nid += k;
     }
     if (rc == SR_OK && nv + nid)
         rc = target_from_ews(m, p, nv + nid, nv, err);

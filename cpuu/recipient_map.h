@@ -6,9 +6,10 @@
  * Resolution is batched (DESIGN.md performance model): a feature collects all
  * keys it met, calls rmap_resolve once, then looks each up; the source
  * directory is asked with many keys per LDAP filter (ldapdir_resolve), the
- * target's legacyExchangeDN comes from the target directory or, without one,
- * from one batched ResolveNames on the target mailbox.  A key is resolved at
- * most once per run (cache).
+ * target's legacyExchangeDN comes from the target directory the same way
+ * and, for what it does not hold (or without one), from batched SOAP
+ * Autodiscover GetUserSettings or ResolveNames on the target.  A key is
+ * resolved at most once per run (cache).
  *
  * Ownership: rmap_new → rmap_free.  Strings returned by rmap_lookup are owned
  * by the map and valid until rmap_free. */

@@ -197,7 +197,8 @@ unsigned cpuu_run(const cpuu_opts *o)
     cpuu_csv_close(r.csv);
     mapi_pstore_free(r.store);
     cfg_cpuu_free(r.cfg);
-    ldapdir_free(r.src_dir);
+    cpuu_dir_free(&r.src_dir);
+    cpuu_dir_free(&r.tgt_dir);
     sr_secret_free(r.secret);
     free(r.ini_dir);
     free(log_path);

@@ -413,7 +413,7 @@ static sr_code run_engine(resmb_actx *a, const char *profile, int cleanup, invok
      * its stored, encrypted form), and the TLS choices of this run */
     const cfg_resmb *c = run->cfg;
     const char *ldap_ca = getenv("LDAPTLS_CACERT");
-    char *envv[10] = { NULL };
+    char *envv[16] = { NULL };
     size_t ne = 0;
     envv[ne++] = sr_asprintf("SWITCHRESMB_PROFILE_DIR=%s", run->profile_dir);
     if (c->ad.present) {
@@ -424,6 +424,14 @@ static sr_code run_engine(resmb_actx *a, const char *profile, int cleanup, invok
             envv[ne++] = sr_asprintf("CPUU_SOURCE_DC_CA_FILE=%s", ldap_ca);
         if (run->o->mapping_attr)
             envv[ne++] = sr_asprintf("CPUU_SOURCE_DC_MAPPING_ATTR=%s", run->o->mapping_attr);
+    }
+    if (c->target_ad.present) {   /* ours (issue 12): the target identities, in batches */
+        const char *ca = c->target_ad.ca_file ? c->target_ad.ca_file : ldap_ca;
+        envv[ne++] = sr_asprintf("CPUU_TARGET_DC=%s", c->target_ad.dc_name);
+        envv[ne++] = sr_asprintf("CPUU_TARGET_DC_ACCOUNT=%s", c->target_ad.dc_account);
+        envv[ne++] = sr_asprintf("CPUU_TARGET_DC_PASSWORD=%s", c->target_ad.dc_password);
+        if (ca && *ca)
+            envv[ne++] = sr_asprintf("CPUU_TARGET_DC_CA_FILE=%s", ca);
     }
     if (run->o->allow_http)
         envv[ne++] = sr_asprintf("CPUU_ALLOW_HTTP=1");

@@ -11,15 +11,16 @@
 
 #define RESMB_VERSION "0.1.0-dev"
 
-/* Read a password: from the terminal without echo when stdin is one, else
- * the first line of stdin.  Returns a secret the caller frees with
- * sr_secret_free(), or NULL with *err set. */
-char *resmb_read_password(sr_err *err);
+/* Read a password: from the terminal without echo (the prompt names section
+ * sec's DCAccount) when stdin is one, else the first line of stdin.  Returns
+ * a secret the caller frees with sr_secret_free(), or NULL with *err set. */
+char *resmb_read_password(const char *sec, sr_err *err);
 
-/* `switchresmb FILE PASSWORD|-`: encrypt into [AD] DCPassword (CPUU.ini's
- * passwords: cpuu-config --encrypt).  password_arg is wiped in place (it
- * lives in argv).  Returns an exit code. */
-int resmb_encrypt_command(const char *path, char *password_arg, cfg_enc_mode mode);
+/* `switchresmb [--target-ad] FILE PASSWORD|-`: encrypt into [AD] DCPassword,
+ * or with target_ad into [TargetAD] DCPassword (CPUU.ini's passwords:
+ * cpuu-config --encrypt).  password_arg is wiped in place (it lives in
+ * argv).  Returns an exit code. */
+int resmb_encrypt_command(const char *path, char *password_arg, cfg_enc_mode mode, int target_ad);
 
 /* What a run would process, for --check.  cpuu may be NULL. */
 void resmb_print_summary(FILE *out, const cfg_resmb *cfg, const cfg_cpuu *cpuu);

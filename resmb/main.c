@@ -15,7 +15,7 @@ static void usage(FILE *out)
 {
     fputs(
         "Usage: switchresmb [OPTIONS] SwitchResMB.ini\n"
-        "       switchresmb [--mode MODE] SwitchResMB.ini PASSWORD|-\n"
+        "       switchresmb [--mode MODE] [--target-ad] SwitchResMB.ini PASSWORD|-\n"
         "\n"
         "Process the resource mailboxes listed in SwitchResMB.ini, or, with a second\n"
         "argument, encrypt the domain controller password into its [AD] DCPassword.\n"
@@ -47,6 +47,8 @@ static void usage(FILE *out)
         "                       user           this user on this host only\n"
         "                       unrestricted   any host: test labs only, never for\n"
         "                                      production or administrative accounts\n"
+        "  --target-ad        encrypt into [TargetAD] DCPassword (the target directory,\n"
+        "                     ours) instead of [AD] DCPassword\n"
         "  --help, --version\n"
         "\n"
         "Give the password as `-` to type it without echo (or pipe it on stdin): an\n"
@@ -66,6 +68,7 @@ typedef struct {
     const char *cpuu_ini;
     cfg_enc_mode mode;
     int mode_given;
+    int target_ad;            /* --target-ad: encrypt into [TargetAD] */
     int run_opts_given;       /* any option that only applies to a run */
     resmb_opts run;
 } cli_opts;
@@ -93,6 +96,7 @@ static int parse_options(int argc, char **argv, cli_opts *o)
         { "cpuu", required_argument, NULL, 'u' }, { "ca-file", required_argument, NULL, 'a' },
         { "mapping-attr", required_argument, NULL, 'M' },
         { "allow-http", no_argument, NULL, 'H' },
+        { "target-ad", no_argument, NULL, 'D' },
         { NULL, 0, NULL, 0 },
     };
     int c, lvl, m;
@@ -132,6 +136,7 @@ static int parse_options(int argc, char **argv, cli_opts *o)
         case 'a': o->run.ca_file = optarg; o->run_opts_given = 1; break;
         case 'H': o->run.allow_http = 1; o->run_opts_given = 1; break;
         case 'M': o->run.mapping_attr = optarg; o->run_opts_given = 1; break;
+        case 'D': o->target_ad = 1; break;
         case 'h': usage(stdout); return RESMB_EXIT_OK;
         case 'V': printf("switchresmb %s\n", RESMB_VERSION); return RESMB_EXIT_OK;
         default:
@@ -223,15 +228,16 @@ int main(int argc, char **argv)
                   "encrypting a password\n", stderr);
             return RESMB_EXIT_CMDLINE;
         }
-        return resmb_encrypt_command(argv[optind], argv[optind + 1], o.mode);
+        return resmb_encrypt_command(argv[optind], argv[optind + 1], o.mode, o.target_ad);
     }
     if (o.cpuu_ini && !o.check) {
         fputs("switchresmb: --cpuu-ini only applies with --check (a run uses -INI in "
               "CPUUCmdLine, else CPUU.ini beside SwitchResMB.ini)\n", stderr);
         return RESMB_EXIT_CMDLINE;
     }
-    if (o.mode_given) {
-        fputs("switchresmb: --mode only applies when encrypting a password\n", stderr);
+    if (o.mode_given || o.target_ad) {
+        fprintf(stderr, "switchresmb: %s only applies when encrypting a password\n",
+                o.mode_given ? "--mode" : "--target-ad");
         return RESMB_EXIT_CMDLINE;
     }
     return run_load(argv[optind], &o);

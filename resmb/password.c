@@ -26,13 +26,13 @@ static int read_line(FILE *in, char *buf, size_t cap)
     return 0;
 }
 
-char *resmb_read_password(sr_err *err)
+char *resmb_read_password(const char *sec, sr_err *err)
 {
     char buf[PW_MAX + 2];
     int rc, tty = isatty(STDIN_FILENO);
     struct termios old, quiet;
     if (tty) {
-        fputs("Password for the [AD] DCAccount (not echoed): ", stderr);
+        fprintf(stderr, "Password for the [%s] DCAccount (not echoed): ", sec);
         fflush(stderr);
         if (tcgetattr(STDIN_FILENO, &old) == 0) {
             quiet = old;
@@ -60,14 +60,14 @@ char *resmb_read_password(sr_err *err)
     return pw;
 }
 
-static void warn_if_readable(const char *path)
+static void warn_if_readable(const char *path, const char *sec)
 {
     struct stat st;
     if (stat(path, &st) == 0 && (st.st_mode & 077))
         sr_log(SR_LOG_WARN, path,
                "the file is readable by group or others (mode %04o); anyone who can read it and "
-               "run this program on this host may decrypt DCPassword (mode host): chmod 600 it",
-               (unsigned)(st.st_mode & 07777));
+               "run this program on this host may decrypt [%s] DCPassword (mode host): chmod 600 it",
+               (unsigned)(st.st_mode & 07777), sec);
 }
 
 static int exit_for(sr_code c)
@@ -79,13 +79,14 @@ static int exit_for(sr_code c)
     return RESMB_EXIT_FAILED;
 }
 
-int resmb_encrypt_command(const char *path, char *password_arg, cfg_enc_mode mode)
+int resmb_encrypt_command(const char *path, char *password_arg, cfg_enc_mode mode, int target_ad)
 {
+    const char *sec = target_ad ? "TargetAD" : "AD";
     sr_err err;
     sr_err_clear(&err);
     char *plain;
     if (strcmp(password_arg, "-") == 0) {
-        plain = resmb_read_password(&err);
+        plain = resmb_read_password(sec, &err);
     } else {
         plain = sr_strdup(password_arg);
         /* shrink the window in which other users can read it in /proc */
@@ -104,13 +105,14 @@ int resmb_encrypt_command(const char *path, char *password_arg, cfg_enc_mode mod
     sr_code rc = cfg_secret_encrypt(plain, mode, &stored, &err);
     sr_secret_free(plain);
     if (rc == SR_OK)
-        rc = cfg_set_stored_secret(path, "DCPassword", stored, &err);
+        rc = cfg_set_stored_secret(path, target_ad ? "TargetAD.DCPassword" : "DCPassword", stored,
+                                   &err);
     free(stored);
     if (rc != SR_OK) {
         sr_log(SR_LOG_ERROR, NULL, "%s", err.msg);
         return exit_for(rc);
     }
-    printf("%s: [AD] DCPassword encrypted (mode %s)\n", path, cfg_enc_mode_name(mode));
-    warn_if_readable(path);
+    printf("%s: [%s] DCPassword encrypted (mode %s)\n", path, sec, cfg_enc_mode_name(mode));
+    warn_if_readable(path, sec);
     return RESMB_EXIT_OK;
 }

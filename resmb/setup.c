@@ -298,15 +298,19 @@ void resmb_run_free(resmb_run *run)
  * instead of failing every one of them with 1. */
 static int check_dc_password(const resmb_run *run)
 {
-    if (!run->cfg->ad.present)
-        return 0;
-    char *pw = NULL;
-    sr_err e;
-    if (cfg_resmb_dc_password(run->cfg, &pw, &e) != SR_OK) {
-        sr_log(SR_LOG_ERROR, NULL, "%s (exit code 4)", e.msg);
-        return RESMB_EXIT_INI;
+    sr_code (*const decrypt[])(const cfg_resmb *, char **, sr_err *) = {
+        cfg_resmb_dc_password, cfg_resmb_target_dc_password,
+    };
+    const int present[] = { run->cfg->ad.present, run->cfg->target_ad.present };
+    for (size_t i = 0; i < 2; i++) {
+        char *pw = NULL;
+        sr_err e;
+        if (present[i] && decrypt[i](run->cfg, &pw, &e) != SR_OK) {
+            sr_log(SR_LOG_ERROR, NULL, "%s (exit code 4)", e.msg);
+            return RESMB_EXIT_INI;
+        }
+        sr_secret_free(pw);
     }
-    sr_secret_free(pw);
     return 0;
 }
 

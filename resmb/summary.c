@@ -19,16 +19,17 @@ static void print_features(FILE *out, const char *label, cfg_feature_set set)
     fputc('\n', out);
 }
 
-static void print_password_state(FILE *out, const cfg_resmb *c)
+static void print_password_state(FILE *out, const cfg_resmb *c, const char *sec,
+                                 sr_code (*decrypt)(const cfg_resmb *, char **, sr_err *))
 {
     char *plain = NULL;
     sr_err err;
-    if (cfg_resmb_dc_password(c, &plain, &err) == SR_OK) {
-        fputs("  [AD] DCPassword: encrypted by switchresmb, decrypts here\n", out);
+    if (decrypt(c, &plain, &err) == SR_OK) {
+        fprintf(out, "  [%s] DCPassword: encrypted by switchresmb, decrypts here\n", sec);
         sr_secret_free(plain);
         return;
     }
-    fputs("  [AD] DCPassword: NOT usable on this host (see the warning)\n", out);
+    fprintf(out, "  [%s] DCPassword: NOT usable on this host (see the warning)\n", sec);
     sr_log(SR_LOG_WARN, NULL, "%s", err.msg);
 }
 
@@ -55,7 +56,14 @@ static void print_resmb(FILE *out, const cfg_resmb *c)
     fprintf(out, "  leave temporary profiles: %s\n", yes_no(c->settings.leave_temporary_profiles));
     if (c->ad.present) {
         fprintf(out, "  [AD] domain controller %s, account %s\n", c->ad.dc_name, c->ad.dc_account);
-        print_password_state(out, c);
+        print_password_state(out, c, "AD", cfg_resmb_dc_password);
+    }
+    if (c->target_ad.present) {
+        fprintf(out, "  [TargetAD] target domain controller %s, account %s%s%s\n",
+                c->target_ad.dc_name, c->target_ad.dc_account,
+                c->target_ad.ca_file ? ", CA file " : "",
+                c->target_ad.ca_file ? c->target_ad.ca_file : "");
+        print_password_state(out, c, "TargetAD", cfg_resmb_target_dc_password);
     }
     if (c->rpc.present)
         fprintf(out, "  [RPCOverHTTP] http=%d proxy %s principal '%s' ssl-only=%d mutual=%d "

@@ -28,12 +28,13 @@ within() { [ "$1" -ge 1 ] && [ "$1" -le "$2" ]; }  # N BOUND
 W=$(mktemp -d /tmp/features-e2e.XXXXXX)
 chmod 700 "$W"
 PIDS=()
-SLAPD=""
+SLAPD="" TSLAPD=""
 cleanup() {
     local p
     for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
     for p in "${PIDS[@]}"; do for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done; done
     [ -n "$SLAPD" ] && "$ROOT/tests/lab/slapd-lab.sh" stop "$SLAPD" >/dev/null 2>&1
+    [ -n "$TSLAPD" ] && "$ROOT/tests/lab/slapd-lab.sh" stop "$TSLAPD" >/dev/null 2>&1
     if [ -n "${E2E_KEEP:-}" ]; then echo "files kept in $W"; else rm -rf "$W"; fi
 }
 trap cleanup EXIT
@@ -167,6 +168,7 @@ write_case() {  # DIR [MORE CPUUCmdLine]: SwitchResMB.ini + CPUU.ini
         printf 'SrcExchServer=\nLogonNetworkSecurityNegotiate=1\nLeaveTemporaryProfiles=1\n\n'
         printf '[AD]\nDCName=%s\nDCAccount=%s\nDCPassword=%s\n\n' "$(kv "$SLAPD/lab.env" LAB_LDAP_URI)" \
             "$(kv "$SLAPD/lab.env" LAB_BIND_DN)" "$DC_ENC"
+        printf '%s' "${EXTRA_INI:-}"
         printf '[SwitchMessage]\nMigrationAgentType=Contemporary\nTarget=Exchange\nRecreateSwitchMsg=0\n\n'
         echo "[MailboxesSMTP]"
         printf '%s\n' "${ROOMS[@]}"
@@ -267,14 +269,45 @@ D2=$W/run2; write_case "$D2"
 run_chain "$D2"; RC=$?
 check "second update: exit 0" [ "$RC" -eq 0 ] || { show "$D2/out.txt"; show "$D2/cpuu.log"; }
 stats "$W/stats2.json" && state "$W/after2.xml" || { bad "target stats/state after the second update"; finish; }
-WRITES=$("$PY" - "$W/stats2.json" <<'PYEOF'
+writes() {  # STATS.json: the write requests it counts, "" when none
+    "$PY" - "$1" <<'PYEOF'
 import json, re, sys
 req = json.load(open(sys.argv[1]))["requests"]
 print(" ".join(f"{k}={v}" for k, v in sorted(req.items())
                if re.match(r"(Create|Update|Delete|Add|Remove|Move|Copy|Set|Send|Empty)", k) and v))
 PYEOF
-)
+}
+WRITES=$(writes "$W/stats2.json")
 check "second update: no write request to the target (${WRITES:-none})" [ -z "$WRITES" ]
 check "second update: target dump unchanged" cmp -s "$W/after1.xml" "$W/after2.xml"
+
+# ---- 4. the target directory ([TargetAD], ours): a second slapd holding the
+# org's target side (the last run of this test).  The target identities then
+# come from it in batches, not from GetUserSettings: the same mapping (the
+# update writes nothing, the dump is unchanged) with fewer Autodiscover
+# requests than run 3 made.
+mkdir -m 700 "$W/tslapd"
+LAB_SIDE=target timeout 60 "$ROOT/tests/lab/slapd-lab.sh" start "$W/tslapd" "$W/org.json" >"$W/tslapd.log" 2>&1 &&
+    TSLAPD=$W/tslapd || { bad "target slapd lab: $(tail -n 3 "$W/tslapd.log")"; finish; }
+TDC_ENC=$(encrypt <"$TSLAPD/password")
+TDC_URI=$(kv "$TSLAPD/lab.env" LAB_LDAP_URI)
+EXTRA_INI=$(printf '[TargetAD]\nDCName=%s\nDCAccount=%s\nDCPassword=%s\nCAFile=%s\n\n' "$TDC_URI" \
+    "$(kv "$TSLAPD/lab.env" LAB_BIND_DN)" "$TDC_ENC" "$(kv "$TSLAPD/lab.env" LAB_CA)")
+EXTRA_INI="$EXTRA_INI"$'\n\n'
+reset_stats
+D3=$W/run3; write_case "$D3"
+EXTRA_INI=""
+run_chain "$D3"; RC=$?
+check "[TargetAD] update: exit 0" [ "$RC" -eq 0 ] || { show "$D3/out.txt"; show "$D3/cpuu.log"; }
+check "[TargetAD] reached the engine" grep -qF "target directory $TDC_URI for the recipient map" "$D3/cpuu.log"
+stats "$W/stats3.json" && state "$W/after3.xml" || { bad "target stats/state with [TargetAD]"; finish; }
+ad_requests() { "$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["requests"].get("Autodiscover",0))' "$1"; }
+AD2=$(ad_requests "$W/stats2.json"); AD3=$(ad_requests "$W/stats3.json")
+check "[TargetAD]: fewer target Autodiscover requests ($AD3) than by GetUserSettings ($AD2)" [ "$AD3" -lt "$AD2" ]
+WRITES=$(writes "$W/stats3.json")
+check "[TargetAD]: no write request to the target (${WRITES:-none})" [ -z "$WRITES" ]
+check "[TargetAD]: the same target identities: target dump unchanged" cmp -s "$W/after1.xml" "$W/after3.xml"
+nowhere() { ! grep -rqF -- "$1" "$2"; }  # TEXT DIR
+check "[TargetAD]: its password is in no log" nowhere "$(cat "$TSLAPD/password")" "$D3"
 
 finish

@@ -203,6 +203,30 @@ run 4 "encrypt into a file without [AD]" "$work/no_ad.ini" secret
 expect "$work/err" "no [AD] section" "no-[AD] message"
 cmp -s "$DATA/no_ad.ini" "$work/no_ad.ini" && ok "file without [AD] untouched" || bad "file without [AD] changed"
 run 4 "encrypt into a missing file" "$work/none.ini" secret
+
+# ---- [TargetAD] DCPassword (ours): --target-ad, the same encryption, only its line
+tad="$work/tad.ini"
+{ cat "$ini"; printf '[TargetAD]\nDCName=ldaps://dc.tgt.test\nDCAccount=TGT\\svc\nDCPassword=\n'; } >"$tad"
+chmod 600 "$tad"
+src_line=$(grep '^DCPassword=' "$tad" | head -1)
+printf 'TgtS3cret\n' | timeout 20 "$BIN" --target-ad "$tad" - >"$work/out" 2>"$work/err"
+rc=$?
+[ $rc -eq 0 ] && ok "--target-ad encrypt from stdin (exit 0)" || bad "--target-ad encrypt: exit $rc"
+expect "$work/out" "[TargetAD] DCPassword encrypted (mode host)" "--target-ad names the section"
+[ "$(grep '^DCPassword=' "$tad" | head -1)" = "$src_line" ] && ok "[AD] DCPassword untouched" || bad "[AD] changed"
+[ "$(sed -n '/^\[TargetAD\]/,$p' "$tad" | grep -c '^DCPassword=srenc1:host:')" = 1 ] &&
+    ok "[TargetAD] DCPassword stored as srenc1:host" || bad "[TargetAD] DCPassword not stored"
+if grep -qF TgtS3cret "$work/out" "$work/err" "$tad"; then bad "target password leaked"; else ok "target password appears nowhere"; fi
+run 0 "--check with [TargetAD]" --check "$tad"
+expect "$work/out" "[TargetAD] DCPassword: encrypted by switchresmb, decrypts here" "[TargetAD] password decrypts"
+# [AD]'s decrypts anywhere: the exit code 4 is [TargetAD]'s alone
+printf 'x\n' | timeout 20 "$BIN" --mode unrestricted "$tad" - >/dev/null 2>&1
+SR_MACHINE_ID_FILE="$work/host-b" run 4 "--check [TargetAD] on another host: 4" --check "$tad"
+expect "$work/err" "tad.ini:$(grep -n '^DCPassword=' "$tad" | tail -1 | cut -d: -f1): [TargetAD] DCPassword: cannot decrypt" \
+    "[TargetAD] named with file:line when it does not decrypt"
+run 4 "--target-ad into a file without [TargetAD]" --target-ad "$ini" secret
+expect "$work/err" "no [TargetAD] section" "no-[TargetAD] message"
+run 2 "--target-ad without a password to encrypt" --target-ad "$ini"
 timeout 20 "$BIN" "$ini" - >"$work/out" 2>"$work/err" </dev/null
 rc=$?
 [ $rc -eq 2 ] && ok "empty stdin password (exit 2)" || bad "empty stdin: exit $rc"

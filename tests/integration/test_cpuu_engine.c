@@ -683,6 +683,63 @@ static void test_source_directory(void)
     free(stored);
 }
 
+/* [TargetAD] (ours): CPUU_TARGET_DC* are read by the same code as the
+ * source's.  The lab holds the source organisation only, so as a target
+ * directory it answers no target identity: those go on to Exchange, and the
+ * update writes what it writes without one.  A target directory that does
+ * not answer, or a password this host cannot decrypt, fails the profile
+ * naming it; its password never reaches the log. */
+static void test_target_directory_env(void)
+{
+    char uri[256], dn[256], pw[128], ca[512];
+    lab_env("LAB_LDAP_URI", uri, sizeof uri);
+    lab_env("LAB_BIND_DN", dn, sizeof dn);
+    lab_env("LAB_PASSWORD", pw, sizeof pw);
+    lab_env("LAB_CA", ca, sizeof ca);
+    CU_ASSERT_FATAL(uri[0] && dn[0] && pw[0]);
+    write_ini(g_ini, g_src.password, NULL);
+    const char *a[] = { "-Profiles", "Room TDir", "-SkipAutodiscoverChecking", "-Features", "Rules", NULL };
+    const char *u[] = { "-Undo", "Room TDir", NULL };
+    make_profile("Room TDir", &g_a, NULL);
+    char *stored = enc(pw);
+    setenv("CPUU_SOURCE_DC", uri, 1);
+    setenv("CPUU_SOURCE_DC_ACCOUNT", dn, 1);
+    setenv("CPUU_SOURCE_DC_PASSWORD", stored, 1);
+    setenv("CPUU_SOURCE_DC_CA_FILE", ca, 1);
+    CU_ASSERT_EQUAL(run_cpuu(g_ini, a), CPUU_SUCCESS);
+    int without = rules_changed("Room TDir");
+    CU_ASSERT_FALSE(file_has(g_log, "target directory"));
+    CU_ASSERT_EQUAL(run_cpuu(g_ini, u), CPUU_SUCCESS);
+    setenv("CPUU_TARGET_DC", uri, 1);
+    setenv("CPUU_TARGET_DC_ACCOUNT", dn, 1);
+    setenv("CPUU_TARGET_DC_PASSWORD", stored, 1);
+    setenv("CPUU_TARGET_DC_CA_FILE", ca, 1);
+    CU_ASSERT_EQUAL(run_cpuu(g_ini, a), CPUU_SUCCESS);
+    char want[400];
+    snprintf(want, sizeof want, "target directory %s for the recipient map", uri);
+    CU_ASSERT_TRUE(file_has(g_log, want));
+    CU_ASSERT_EQUAL(rules_changed("Room TDir"), without);
+    CU_ASSERT_FALSE(file_has(g_log, pw));
+    CU_ASSERT_EQUAL(run_cpuu(g_ini, u), CPUU_SUCCESS);
+    /* a target directory that does not answer */
+    setenv("CPUU_TARGET_DC", "ldap://127.0.0.1:1", 1);
+    CU_ASSERT_EQUAL(run_cpuu(g_ini, a), CPUU_SWITCH_ERR);
+    CU_ASSERT_EQUAL(csv_last("Room TDir", NULL), 11);
+    CU_ASSERT_TRUE(file_has(g_log, "Room TDir: target directory ldap://127.0.0.1:1:"));
+    /* a password that is not in our stored form: named, never shown */
+    setenv("CPUU_TARGET_DC", uri, 1);
+    setenv("CPUU_TARGET_DC_PASSWORD", "plain-Not-0urs", 1);
+    CU_ASSERT_EQUAL(run_cpuu(g_ini, a), CPUU_SWITCH_ERR);
+    CU_ASSERT_TRUE(file_has(g_log, "CPUU_TARGET_DC_PASSWORD: "));
+    CU_ASSERT_FALSE(file_has(g_log, "plain-Not-0urs"));
+    const char *vars[] = { "CPUU_SOURCE_DC", "CPUU_SOURCE_DC_ACCOUNT", "CPUU_SOURCE_DC_PASSWORD",
+                           "CPUU_SOURCE_DC_CA_FILE", "CPUU_TARGET_DC", "CPUU_TARGET_DC_ACCOUNT",
+                           "CPUU_TARGET_DC_PASSWORD", "CPUU_TARGET_DC_CA_FILE", NULL };
+    for (int i = 0; vars[i]; i++)
+        unsetenv(vars[i]);
+    free(stored);
+}
+
 /* An admin account with Full Access but without the impersonation right:
  * the engine falls back to explicit access on both sides. */
 static void test_explicit_access(void)
@@ -1248,6 +1305,8 @@ int main(void)
     CU_add_test(s, "progress lines", test_progress_lines);
     CU_add_test(s, "features, Critical, Autodiscover checking", test_features_and_critical);
     CU_add_test(s, "source directory for the recipient map", test_source_directory);
+    CU_add_test(s, "target directory (CPUU_TARGET_DC, ours) for the recipient map",
+                test_target_directory_env);
     CU_add_test(s, "explicit access when impersonation is refused", test_explicit_access);
     CU_add_test(s, "user abort (SIGINT)", test_user_abort);
     CU_add_test(s, "UseLocalAutodiscoverXMLs", test_local_autodiscover);

@@ -51,6 +51,7 @@ static rcpt g_rc[MAX_RCPT];
 static int g_nrc;
 static char g_mbx_src[128], g_mbx_tgt[128], g_own[128];
 static tu_lab g_lab;
+static tu_lab g_tlab;   /* the target directory (test_target_directory) */
 
 static int run_py(char *const *argv, const char *out)
 {
@@ -196,6 +197,7 @@ static int suite_clean(void)
         if (all[i]->pid > 0)
             tu_stop(all[i]->pid, 5000);
     lab_stop();
+    tu_lab_free(&g_tlab);   /* a failed assertion may have left it running */
     if (g_dir && !getenv("SR_KEEP_TMP"))
         tu_rm_rf(g_dir);
     free(g_dir);
@@ -2806,6 +2808,202 @@ static void test_junk(void)
     free(before_noid);
 }
 
+/* ---- the target directory ([TargetAD], ours): a second slapd with the org's
+ * TARGET side (slapd-lab.sh's LAB_SIDE=target), as the engine gets it ---- */
+static ldapdir *tdir_open(const char *sub)
+{
+    if (!g_tlab.up) {
+        char *dir = sr_asprintf("%s/tlab", g_dir), *log = sr_asprintf("%s/tlab.log", g_dir);
+        char *script = sr_asprintf("%s/tests/lab/slapd-lab.sh", tu_root());
+        setenv("LAB_SIDE", "target", 1);
+        int rc = tu_lab_start(&g_tlab, script, dir, g_org, log, 120000);
+        unsetenv("LAB_SIDE");
+        free(dir);
+        free(log);
+        free(script);
+        if (rc != 0)
+            return NULL;
+    }
+    char *base = sub ? sr_asprintf("%s,%s", sub, tu_lab_get(&g_tlab, "LAB_BASE")) : NULL;
+    ldapdir_opts o = {.dc = tu_lab_get(&g_tlab, "LAB_LDAPS_URI"),
+                      .account = tu_lab_get(&g_tlab, "LAB_BIND_DN"),
+                      .password = tu_lab_get(&g_tlab, "LAB_PASSWORD"),
+                      .ca_file = tu_lab_get(&g_tlab, "LAB_CA"), .base = base,
+                      .connect_timeout_ms = 3000, .op_timeout_ms = 10000};
+    ldapdir *d = NULL;
+    sr_err e;
+    if (ldapdir_connect(&o, &d, &e) != SR_OK)
+        fprintf(stderr, "\n    target ldap connect: %s\n", e.msg);
+    free(base);
+    return d;
+}
+
+/* Every source recipient (SMTP and DN forms) and 40 external addresses
+ * through a map with the target directory tdir: the mapped ones get the
+ * target legacyExchangeDN of org.json.  Returns the number of mapped keys. */
+static int tdir_resolve_all(world *w, ldapdir *tdir)
+{
+    sr_err e;
+    rmap_free(w->c.map);
+    w->c.map = rmap_new(w->dir, tdir, w->tgt, &e);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(w->c.map);
+    char *keys[MAX_RCPT * 2 + 40];
+    int n = 0, mapped = 0;
+    for (int i = 0; i < g_nrc; i++) {
+        keys[n++] = sr_asprintf("SMTP:%s", g_rc[i].src);
+        if (g_rc[i].src_dn[0])
+            keys[n++] = sr_asprintf("X500:%s", g_rc[i].src_dn);
+    }
+    for (int i = 0; i < 40; i++)
+        keys[n++] = sr_asprintf("someone-%02d@external.test", i);
+    CU_ASSERT_EQUAL(rmap_resolve(w->c.map, (const char *const *)keys, (size_t)n, &e), SR_OK);
+    for (int i = 0; i < g_nrc; i++) {
+        rmap_target t = {0};
+        rmap_status st = rmap_lookup(w->c.map, g_rc[i].src, &t);
+        const char *tdn = target_dn_of(g_rc[i].src);
+        if (!g_rc[i].tgt[0]) {
+            CU_ASSERT_EQUAL(st, RMAP_NOT_MIGRATED);
+            continue;
+        }
+        mapped++;
+        CU_ASSERT_EQUAL(st, RMAP_MAPPED);
+        CU_ASSERT_TRUE(st == RMAP_MAPPED && strcasecmp(t.smtp, g_rc[i].tgt) == 0);
+        CU_ASSERT_PTR_NOT_NULL(tdn);
+        CU_ASSERT_TRUE(st == RMAP_MAPPED && tdn && t.legacy_dn && strcasecmp(t.legacy_dn, tdn) == 0);
+        if (st == RMAP_MAPPED && tdn && (!t.legacy_dn || strcasecmp(t.legacy_dn, tdn)))
+            fprintf(stderr, "\n    %s: target DN %s, want %s\n", g_rc[i].src,
+                    t.legacy_dn ? t.legacy_dn : "(none)", tdn);
+    }
+    CU_ASSERT_EQUAL(rmap_lookup(w->c.map, "someone-07@external.test", NULL), RMAP_UNKNOWN);
+    for (int i = 0; i < n; i++)
+        free(keys[i]);
+    return mapped;
+}
+
+static void test_target_directory(void)
+{
+    load_target_dns();
+    world w;
+    sr_err e;
+    ldapdir *tdir = tdir_open(NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(tdir);
+    CU_ASSERT_EQUAL_FATAL(world_open(&w, 0, 1), 0);
+
+    /* 1. every target identity from the target directory: one OR-ed search
+     * for all mapped addresses, nothing asked of Exchange one by one */
+    reset_stats();
+    unsigned long before = ldapdir_search_count(tdir);
+    int mapped = tdir_resolve_all(&w, tdir);
+    unsigned long searches = ldapdir_search_count(tdir) - before;
+    printf("\n    target directory: %d mapped recipients, %lu target LDAP search(es), "
+           "%ld Autodiscover, %ld ResolveNames\n", mapped, searches, tgt_ops("Autodiscover"),
+           tgt_ops("ResolveNames"));
+    CU_ASSERT_TRUE_FATAL(mapped >= 2);
+    CU_ASSERT_EQUAL(searches, 1);
+    CU_ASSERT_EQUAL(tgt_ops("Autodiscover") + tgt_ops("ResolveNames"), 0);
+    /* the cache: asked again, nothing is searched */
+    const char *again[] = {g_rc[0].src};
+    CU_ASSERT_EQUAL(rmap_resolve(w.c.map, again, 1, &e), SR_OK);
+    CU_ASSERT_EQUAL(ldapdir_search_count(tdir) - before, searches);
+    ldapdir_free(tdir);
+
+    /* 2. a target directory that holds only the resources: its misses (the
+     * users) go on to ONE GetUserSettings batch, and still get their DN */
+    tdir = tdir_open("OU=Resources");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(tdir);
+    reset_stats();
+    before = ldapdir_search_count(tdir);
+    CU_ASSERT_EQUAL(tdir_resolve_all(&w, tdir), mapped);
+    CU_ASSERT_EQUAL(ldapdir_search_count(tdir) - before, 1);
+    CU_ASSERT_EQUAL(tgt_ops("Autodiscover"), 1);
+    CU_ASSERT_EQUAL(tgt_ops("ResolveNames"), 0);
+    ldapdir_free(tdir);
+
+    /* 2b. no source directory: the identity check asks the target directory
+     * first; a target address is known there with its DN, an external one
+     * goes on to ResolveNames */
+    tdir = tdir_open(NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(tdir);
+    const rcpt *mr = NULL;
+    for (int i = 0; i < g_nrc && !mr; i++)
+        if (g_rc[i].tgt[0] && target_dn_of(g_rc[i].src))
+            mr = &g_rc[i];
+    CU_ASSERT_PTR_NOT_NULL_FATAL(mr);
+    rmap *idm = rmap_new(NULL, tdir, w.tgt, &e);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(idm);
+    const char *ik[] = {mr->tgt, "someone@external.test"};
+    reset_stats();
+    before = ldapdir_search_count(tdir);
+    CU_ASSERT_EQUAL(rmap_resolve(idm, ik, 2, &e), SR_OK);
+    CU_ASSERT_EQUAL(ldapdir_search_count(tdir) - before, 1);
+    CU_ASSERT_EQUAL(tgt_ops("ResolveNames"), 1);   /* the external address only */
+    rmap_target it = {0};
+    CU_ASSERT_EQUAL(rmap_lookup(idm, mr->tgt, &it), RMAP_MAPPED);
+    CU_ASSERT_TRUE(it.legacy_dn && strcasecmp(it.legacy_dn, target_dn_of(mr->src)) == 0);
+    CU_ASSERT_EQUAL(rmap_lookup(idm, "someone@external.test", NULL), RMAP_UNKNOWN);
+    rmap_free(idm);
+    ldapdir_free(tdir);
+
+    /* 3. Nicks with the target directory only (no pairs given by hand): a
+     * target without a list gets the source's rows, mapped EX rows as EX
+     * rows carrying the TARGET legacyExchangeDN from the directory */
+    tdir = tdir_open(NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(tdir);
+    rmap_free(w.c.map);
+    w.c.map = rmap_new(w.dir, tdir, w.tgt, &e);
+    free(w.backup);
+    w.backup = sr_asprintf("%s/nicks-tdir", g_dir);
+    w.c.backup_dir = w.backup;
+    size_t cur = 0;
+    int ex = 0;
+    uint8_t *saved = nick_raw(w.tgt, &cur, &ex);
+    if (ex)
+        CU_ASSERT_EQUAL(nick_delete(w.tgt), SR_OK);
+    feature_stats st;
+    reset_stats();
+    before = ldapdir_search_count(tdir);
+    CU_ASSERT_EQUAL(run_feature(&w, CFG_F_NICKS, &st, &e), SR_OK);
+    CU_ASSERT_EQUAL(ldapdir_search_count(tdir) - before, 1);
+    CU_ASSERT_EQUAL(tgt_ops("Autodiscover") + tgt_ops("ResolveNames"), 0);
+    size_t len = 0;
+    uint8_t *tr = nick_raw(w.tgt, &len, &ex);
+    nk_stream got;
+    CU_ASSERT_EQUAL_FATAL(nk_parse(tr, len, &got, &e), SR_OK);
+    unsigned n_ex = 0;
+    for (size_t i = 0; i < got.nrows; i++) {
+        char *sm = nk_row_string(&got.rows[i], NK_ID_SMTP), *at = nk_row_string(&got.rows[i], NK_ID_ADDRTYPE);
+        const rcpt *r = sm ? rcpt_by_tgt(sm) : NULL;
+        if (r && at && !strcmp(at, "EX")) {
+            char *em = nk_row_string(&got.rows[i], NK_ID_EMAIL);
+            const char *tdn = target_dn_of(r->src);
+            CU_ASSERT_TRUE(em && tdn && strcasecmp(em, tdn) == 0);
+            size_t el = 0;
+            const uint8_t *eid = nk_row_binary(&got.rows[i], NK_ID_ENTRYID, &el);
+            mapi_eid d;
+            CU_ASSERT_TRUE_FATAL(eid && mapi_eid_decode(eid, el, &d, &e) == SR_OK);
+            CU_ASSERT_TRUE(d.x500dn && tdn && strcasecmp(d.x500dn, tdn) == 0);
+            mapi_eid_clear(&d);
+            free(em);
+            n_ex++;
+        }
+        free(sm);
+        free(at);
+    }
+    printf("    Nicks through the target directory: %u EX rows with the target DN\n", n_ex);
+    CU_ASSERT_TRUE(n_ex >= 1);
+    nk_stream_clear(&got);
+    free(tr);
+    /* back as it was: restore deletes the list this run created */
+    const struct feature_ops *ops = cpuu_feature_ops(CFG_F_NICKS);
+    CU_ASSERT_EQUAL(ops->restore(&w.c, &e), SR_OK);
+    if (saved)
+        CU_ASSERT_EQUAL(nick_put(w.tgt, 1, saved, cur), SR_OK);
+    free(saved);
+    world_close(&w);
+    ldapdir_free(tdir);
+    tu_lab_free(&g_tlab);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -2822,6 +3020,8 @@ int main(void)
     CU_add_test(s, "Delegates: dry run, update, idempotent, repair, restore", test_delegates);
     CU_add_test(s, "Rules: dry run, update, idempotent, restore", test_rules);
     CU_add_test(s, "Nicks: mapped rows, own rows kept, idempotent, restore, Remove", test_nicks);
+    CU_add_test(s, "target directory: target DNs in batches, misses by GetUserSettings, Nicks EX",
+                test_target_directory);
     CU_add_test(s, "Favorites/Calendar/Shortcuts links: mapped, grouped, idempotent, restore",
                 test_wlinks);
     CU_add_test(s, "SearchFolders: mapped, idempotent, repair, restore", test_searchfolders);

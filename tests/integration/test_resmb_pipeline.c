@@ -85,6 +85,7 @@ static int write_text(const char *path, const char *text, mode_t mode)
 static const char fake_script[] =
     "#!/bin/sh\n"
     "echo \"$*\" >>\"$FAKE_LOG\"\n"
+    "env | grep '^CPUU_TARGET_DC' >>\"$FAKE_LOG.env\"\n"
     "p=/proc/self/fd/$CPUU_PROGRESS_FD\n"
     "case \"$*\" in *-Cleanup*) echo 'exit 1' >$p; exit 1;; esac\n"
     "test -r \"$SWITCHRESMB_PROFILE_DIR\" || exit 16\n"
@@ -196,6 +197,7 @@ typedef struct ccase {
     int no_src_ad_url;           /* no AutodiscoverSourceURL in CPUU.ini */
     const char *logon;           /* LogonNetworkSecurity* line (NULL → Negotiate=1) */
     const char *cpuu_extra;      /* more CPUU.ini lines */
+    const char *ini_extra;       /* more SwitchResMB.ini sections */
     char cmdline[700];           /* CPUUCmdLine ("" → -Silent) */
     char *text;                  /* the run's stdout+stderr */
 } ccase;
@@ -223,6 +225,8 @@ static void case_write(ccase *c)
     if (!c->no_ad)
         fprintf(f, "[AD]\nDCName=%s\nDCAccount=%s\nDCPassword=%s\n\n", g_ldap_uri, g_bind_dn,
                 g_dc_enc);
+    if (c->ini_extra)
+        fputs(c->ini_extra, f);
     if (c->switch_section)
         fprintf(f, "[SwitchMessage]\nMigrationAgentType=Contemporary\nTarget=Exchange\n"
                    "RecreateSwitchMsg=%d\n\n", c->recreate);
@@ -900,6 +904,56 @@ static void test_mapping_attr(void)
     case_free(&c);
 }
 
+/* [TargetAD] (ours, issue 12) reaches the engine in its environment only:
+ * DC, account, the password in its STORED form and the CA file; neither
+ * form of the password is in the engine's argv or in switchresmb's output. */
+static void test_target_ad_env(void)
+{
+    static const char plain[] = "TgtDc-Secret-93";
+    char *stored = NULL;
+    sr_err e;
+    CU_ASSERT_EQUAL_FATAL(cfg_secret_encrypt(plain, CFG_ENC_HOST, &stored, &e), SR_OK);
+    ccase c;
+    case_init(&c);
+    c.smtp[0] = ROOM(14);
+    c.switch_section = 1;
+    char *extra = sr_asprintf("[TargetAD]\nDCName=ldaps://dc.tgt.test:3269\nDCAccount=TGT\\svc\n"
+                              "DCPassword=%s\nCAFile=%s\n\n", stored, g_ca);
+    c.ini_extra = extra;
+    case_write(&c);
+    const char *check[] = { "--check", NULL };
+    CU_ASSERT_EQUAL(case_run(&c, g_fake, "ok", check), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(c.text, "[TargetAD] DCPassword: encrypted by switchresmb, "
+                                          "decrypts here"));
+    CU_ASSERT_EQUAL(case_run(&c, g_fake, "ok", NULL), 0);
+    char *envf = sr_asprintf("%s.env", c.fakelog);
+    char *env = sr_read_file(envf, 1 << 20, NULL, &e), *argv = sr_read_file(c.fakelog, 1 << 20, NULL, &e);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(env);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(argv);
+    char *want[4] = { sr_asprintf("CPUU_TARGET_DC=ldaps://dc.tgt.test:3269\n"),
+                      sr_asprintf("CPUU_TARGET_DC_ACCOUNT=TGT\\svc\n"),
+                      sr_asprintf("CPUU_TARGET_DC_PASSWORD=%s\n", stored),
+                      sr_asprintf("CPUU_TARGET_DC_CA_FILE=%s\n", g_ca) };
+    for (int i = 0; i < 4; i++) {
+        if (!strstr(env, want[i]))
+            fprintf(stderr, "\n  engine env lacks %s  env was:\n%s\n", want[i], env);
+        CU_ASSERT_PTR_NOT_NULL(strstr(env, want[i]));
+        free(want[i]);
+    }
+    CU_ASSERT_PTR_NULL(strstr(env, plain));
+    CU_ASSERT_PTR_NULL(strstr(argv, plain));
+    CU_ASSERT_PTR_NULL(strstr(argv, stored));
+    CU_ASSERT_PTR_NULL(strstr(argv, "dc.tgt.test"));
+    CU_ASSERT_PTR_NULL(strstr(c.text, plain));
+    CU_ASSERT_PTR_NULL(strstr(c.text, stored));
+    free(env);
+    free(argv);
+    free(envf);
+    free(extra);
+    free(stored);
+    case_free(&c);
+}
+
 /* Killed after journal write N (SM_CRASH_AT_STEP), then rerun: the same end
  * as an uninterrupted run, no leaked profile, no mailbox updated twice. */
 static void test_crash_resume(void)
@@ -1462,6 +1516,8 @@ int main(void)
     CU_add_test(s, "--dry-run writes nothing", test_dry_run);
     CU_add_test(s, "one mailbox under two keys: processed once", test_duplicate_entries);
     CU_add_test(s, "--mapping-attr names the target attribute", test_mapping_attr);
+    CU_add_test(s, "[TargetAD] reaches the engine's environment, never argv or output",
+                test_target_ad_env);
     CU_add_test(s, "crash at journal write N, resume", test_crash_resume);
     CU_add_test(s, "20 mailboxes: bounded LDAP/EWS", test_bounded_requests);
     CU_add_test(s, "lock, CPUUCmdLine, --restart refused", test_lock_cmdline_restart);

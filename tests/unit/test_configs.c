@@ -1083,6 +1083,112 @@ static void test_rewrite_errors(void)
     free(missing);
 }
 
+/* ---- [TargetAD] (ours, issue 12) ------------------------------------------------ */
+
+static void test_target_ad(void)
+{
+    use_host(host_a);
+    char *ca = write_tmp("target-ca.pem", "-----BEGIN CERTIFICATE-----\n");
+    char *stored = NULL;
+    sr_err e;
+    CU_ASSERT_EQUAL_FATAL(cfg_secret_encrypt("tgt pw", CFG_ENC_HOST, &stored, &e), SR_OK);
+    char *text = sr_asprintf(SETTINGS SMTP1 "[AD]\nDCName=dc.src\nDCAccount=a\nDCPassword=%s\n"
+                             "[targetad]\nDCName=ldaps://dc.tgt:3269\nDCAccount=tgt\\svc\n"
+                             "DCPassword=%s\nCAFile=%s\n", stored, stored, ca);
+    char *p = write_tmp("tad.ini", text);
+    cfg_resmb *c = cfg_resmb_load(p, NULL, &e);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+    CU_ASSERT_TRUE(c->target_ad.present);
+    CU_ASSERT_EQUAL(c->target_ad.line, 10);
+    CU_ASSERT_STRING_EQUAL(c->target_ad.dc_name, "ldaps://dc.tgt:3269");
+    CU_ASSERT_STRING_EQUAL(c->target_ad.dc_account, "tgt\\svc");
+    CU_ASSERT_STRING_EQUAL(c->target_ad.ca_file, ca);
+    CU_ASSERT_EQUAL(c->target_ad.dc_password_line, 13);
+    char *plain = NULL;
+    CU_ASSERT_EQUAL(cfg_resmb_target_dc_password(c, &plain, &e), SR_OK);
+    CU_ASSERT_STRING_EQUAL(plain, "tgt pw");
+    sr_secret_free(plain);
+    cfg_resmb_free(c);
+    /* absent: not present, and the password says "not configured" */
+    char *p2 = write_tmp("notad.ini", SETTINGS SMTP1);
+    c = cfg_resmb_load(p2, NULL, &e);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+    CU_ASSERT_FALSE(c->target_ad.present);
+    CU_ASSERT_EQUAL(cfg_resmb_target_dc_password(c, &plain, &e), SR_E_CONFIG);
+    CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "[TargetAD] DCPassword: not configured"));
+    cfg_resmb_free(c);
+    free(p2);
+    free(p);
+    free(text);
+    free(stored);
+    free(ca);
+}
+
+static void test_target_ad_errors(void)
+{
+    expect_resmb_error("tadpw.ini", SETTINGS SMTP1 "[TargetAD]\nDCName=dc\nDCAccount=a\n",
+                       SR_E_CONFIG, 6, "[TargetAD] DCPassword: missing");
+    expect_resmb_error("tadacct.ini", SETTINGS SMTP1 "[TargetAD]\nDCName=dc\nDCAccount=\n"
+                       "DCPassword=x\n", SR_E_CONFIG, 8, "[TargetAD] DCAccount: must not be empty");
+    expect_resmb_error("tadscheme.ini", SETTINGS SMTP1 "[TargetAD]\nDCName=https://dc.tgt\n"
+                       "DCAccount=a\nDCPassword=x\n", SR_E_CONFIG, 7,
+                       "[TargetAD] DCName: 'https://dc.tgt': only ldap:// and ldaps:// URIs");
+    expect_resmb_error("tadblank.ini", SETTINGS SMTP1 "[TargetAD]\nDCName=dc one\n"
+                       "DCAccount=a\nDCPassword=x\n", SR_E_CONFIG, 7,
+                       "[TargetAD] DCName: 'dc one': a host name");
+    expect_resmb_error("tadnohost.ini", SETTINGS SMTP1 "[TargetAD]\nDCName=ldaps://\n"
+                       "DCAccount=a\nDCPassword=x\n", SR_E_CONFIG, 7, "no host name");
+    expect_resmb_error("tadca.ini", SETTINGS SMTP1 "[TargetAD]\nDCName=dc\nDCAccount=a\n"
+                       "DCPassword=x\nCAFile=/nonexistent/ca.pem\n", SR_E_CONFIG, 10,
+                       "[TargetAD] CAFile: cannot read '/nonexistent/ca.pem'");
+    expect_resmb_error("tadpwempty.ini", SETTINGS SMTP1 "[TargetAD]\nDCName=dc\nDCAccount=a\n"
+                       "DCPassword=\n", SR_E_CONFIG, 9, "[TargetAD] DCPassword: must not be empty");
+    /* a foreign password loads, and names file:line and the command when decrypted */
+    char *p = write_tmp("tadforeign.ini", SETTINGS SMTP1 "[TargetAD]\nDCName=dc\nDCAccount=a\n"
+                        "DCPassword=7F3A62CD00FC1DDDCD\n");
+    sr_err e;
+    cfg_resmb *c = cfg_resmb_load(p, NULL, &e);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+    char *plain = NULL;
+    CU_ASSERT_EQUAL(cfg_resmb_target_dc_password(c, &plain, &e), SR_E_CRYPTO);
+    char *want = sr_asprintf("%s:9: [TargetAD] DCPassword: not in switchresmb's encrypted format", p);
+    CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, want));
+    free(want);
+    want = sr_asprintf("switchresmb --target-ad %s -", p);
+    CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, want));
+    CU_ASSERT_PTR_NULL(strstr(e.msg, "7F3A62CD00FC1DDDCD"));
+    free(want);
+    cfg_resmb_free(c);
+    free(p);
+}
+
+/* TargetAD.DCPassword rewrites [TargetAD]'s line only; DCPassword stays [AD]'s. */
+static void test_rewrite_target_dcpassword(void)
+{
+    const char *text = SETTINGS SMTP1 "[AD]\nDCName=d\nDCAccount=a\nDCPassword=SRC\n"
+                       "[TargetAD]\nDCName=t\nDCAccount=a\nDCPassword=TGT\n";
+    char *p = write_tmp("rwt.ini", text);
+    sr_err e;
+    CU_ASSERT_EQUAL_FATAL(cfg_set_stored_secret(p, "targetad.DCPassword", "srenc1:host:NEWT", &e),
+                          SR_OK);
+    char *now = sr_read_file(p, 4096, NULL, &e);
+    CU_ASSERT_PTR_NOT_NULL(strstr(now, "DCPassword=SRC\n"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(now, "DCPassword=srenc1:host:NEWT\n"));
+    CU_ASSERT_PTR_NULL(strstr(now, "TGT"));
+    free(now);
+    CU_ASSERT_EQUAL_FATAL(cfg_set_stored_secret(p, "DCPassword", "srenc1:host:NEWS", &e), SR_OK);
+    now = sr_read_file(p, 4096, NULL, &e);
+    CU_ASSERT_PTR_NOT_NULL(strstr(now, "[AD]\nDCName=d\nDCAccount=a\nDCPassword=srenc1:host:NEWS\n"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(now, "DCPassword=srenc1:host:NEWT\n"));
+    free(now);
+    free(p);
+    p = write_tmp("rwt2.ini", SETTINGS SMTP1 "[AD]\nDCPassword=x\n");
+    CU_ASSERT_EQUAL(cfg_set_stored_secret(p, "TargetAD.DCPassword", "srenc1:host:A", &e), SR_E_CONFIG);
+    CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "no [TargetAD] section"));
+    CU_ASSERT_EQUAL(cfg_set_stored_secret(p, "Nowhere.DCPassword", "srenc1:host:A", &e), SR_E_USAGE);
+    free(p);
+}
+
 /* ---- main ------------------------------------------------------------------------ */
 
 static int suite_init(void)
@@ -1152,6 +1258,9 @@ int main(void)
     CU_add_test(s, "foreign DCPassword names file:line", test_resmb_dc_password_foreign);
     CU_add_test(s, "DCPassword rewrite changes only the value", test_rewrite_dcpassword);
     CU_add_test(s, "DCPassword rewrite errors", test_rewrite_errors);
+    CU_add_test(s, "[TargetAD] loads, password decrypts", test_target_ad);
+    CU_add_test(s, "[TargetAD] errors name file:line and key", test_target_ad_errors);
+    CU_add_test(s, "TargetAD.DCPassword rewrite", test_rewrite_target_dcpassword);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     int failed = (int)CU_get_number_of_failures();

@@ -1,0 +1,82 @@
+/* directory.c — the directories of the recipient map, named by the parent
+ * in the environment (CPUU.ini has no directory parameters): the source
+ * ([AD], CPUU_SOURCE_DC*) and, ours, the target ([TargetAD], CPUU_TARGET_DC*).
+ * Both are read by the same code, so the two cannot drift apart: for a
+ * prefix P, P (DCName), P_ACCOUNT, P_PASSWORD (the stored, encrypted form:
+ * the plain password never crosses exec), P_CA_FILE, P_BASE,
+ * P_MAPPING_ATTR and P_ALLOW_PLAIN (test labs). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cpuu/engine.h"
+
+static const char *env_of(const char *prefix, const char *suffix)
+{
+    char name[64];
+    snprintf(name, sizeof name, "%s%s", prefix, suffix);
+    const char *v = getenv(name);
+    return v && *v ? v : NULL;
+}
+
+/* P_PASSWORD decrypted again, for a reconnect (the directory handle keeps
+ * no password); arg is the prefix, a string literal. */
+static sr_code dc_password(void *arg, char **out, sr_err *err)
+{
+    const char *prefix = arg;
+    *out = NULL;
+    const char *stored = env_of(prefix, "_PASSWORD");
+    if (stored && cfg_secret_decrypt(stored, out, err) != SR_OK) {
+        sr_err_prefix(err, "%s_PASSWORD: ", prefix);
+        return err->code;
+    }
+    return SR_OK;
+}
+
+ldapdir *cpuu_dir_get(cpuu_dir *d, const char *prefix, sr_err *err)
+{
+    const char *dc = env_of(prefix, "");
+    sr_err_clear(err);
+    if (!dc || d->dir)
+        return d->dir;
+    if (d->tried) {   /* failed before: every profile of this run fails the same way */
+        *err = d->err;
+        return NULL;
+    }
+    d->tried = 1;
+    char *password = NULL;
+    if (dc_password((void *)prefix, &password, err) != SR_OK) {
+        d->err = *err;
+        return NULL;
+    }
+    const char *account = env_of(prefix, "_ACCOUNT"), *plain = env_of(prefix, "_ALLOW_PLAIN");
+    ldapdir_opts o = {
+        .dc = dc,
+        .account = account,
+        .password = password,
+        .bind = account ? LDAPDIR_BIND_SIMPLE : LDAPDIR_BIND_GSSAPI,
+        .allow_plain = plain && !strcmp(plain, "1"),
+        .ca_file = env_of(prefix, "_CA_FILE"),
+        .base = env_of(prefix, "_BASE"),
+        .mapping_attr = env_of(prefix, "_MAPPING_ATTR"),
+        /* a DC restarting mid-run: the same bounded reconnect as switchresmb's
+         * (issue 11), for the connect and for every recipient-map lookup */
+        .reconnects = LDAPDIR_RECONNECTS,
+        .password_again = dc_password,
+        .password_arg = (void *)prefix,
+    };
+    sr_code rc = ldapdir_connect(&o, &d->dir, err);
+    sr_secret_free(password);
+    if (rc != SR_OK) {
+        d->dir = NULL;
+        d->err = *err;
+        return NULL;
+    }
+    return d->dir;
+}
+
+void cpuu_dir_free(cpuu_dir *d)
+{
+    ldapdir_free(d->dir);
+    memset(d, 0, sizeof *d);
+}
