@@ -59,5 +59,18 @@ if [ -x "${SR_BIN:-bin}/switchresmb" ]; then
     m=$("${SR_BIN:-bin}/switchresmb" --help | grep -oE -- '--[a-z-]+' | sort -u | missing_from switchresmb.1)
     [ -z "$m" ] && ok "switchresmb(1) names every option of --help" || bad "switchresmb(1) lacks:$m"
 fi
+# ...and the other way round: an option the page documents exists (a page
+# once kept a --set that the program no longer had).
+page_opts() {  # the options under .SH OPTIONS of a page's source
+    awk '/^\.SH /{in_opt = ($2 == "OPTIONS")} in_opt && /^\.B[IR]? /' "$M/$1" |
+        grep -oE -- '\\-\\-[a-z][a-z\\-]*' | sed 's/\\-/-/g' | sort -u
+}
+for pair in switchresmb:switchresmb.1 cpuu-config:cpuu-config.1; do
+    prog=${pair%%:*} page=${pair#*:}
+    [ -x "${SR_BIN:-bin}/$prog" ] || continue
+    help=$("${SR_BIN:-bin}/$prog" --help 2>&1)
+    m=""; for o in $(page_opts "$page"); do grep -qF -- "$o" <<<"$help" || m="$m $o"; done
+    [ -z "$m" ] && ok "$page documents only options $prog has" || bad "$page documents options $prog lacks:$m"
+done
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
