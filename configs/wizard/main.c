@@ -118,6 +118,8 @@ static void usage(FILE *f)
           "--encrypt KEY: encrypt one value (Password, PasswordTrg, SMTPPassword) of an\n"
           "existing CPUU.ini in place, read from the terminal without echo (or stdin).\n"
           "--verify: check the file loads and its passwords decrypt here, as this user.\n"
+          "--interactive: ask even when standard input is not a terminal.\n"
+          "--help, --version\n"
           "See cpuu-config(1).\n", f);
 }
 
