@@ -571,11 +571,13 @@ static void xfer_finish(mapi_net *net, xfer *x, CURLcode cc)
         return;
     }
     curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
-    if (status == 503) {
+    /* Graph throttles with 429 (and 503/504), each with Retry-After
+     * (Microsoft Graph throttling guidance) */
+    if (status == 503 || (x->req->throttle_429_504 && (status == 429 || status == 504))) {
         curl_off_t ra = -1;
         curl_easy_getinfo(x->easy, CURLINFO_RETRY_AFTER, &ra);
         char what[64];
-        snprintf(what, sizeof what, "HTTP 503, Retry-After %lld s", (long long)ra);
+        snprintf(what, sizeof what, "HTTP %ld, Retry-After %lld s", status, (long long)ra);
         xfer_throttled(net, x, what, ra > 0 ? (unsigned)ra * 1000u : 1000u * (unsigned)x->attempts);
         return;
     }
