@@ -197,8 +197,8 @@ typedef struct run {
     char (*idbuf)[ID_LEN];
     const char **ids;           /* per request: its id */
     unsigned char *done;
-    long waited_ms;
-    unsigned rounds;            /* throttled rounds */
+    unsigned *tries;            /* per request: throttled answers so far */
+    long *waited_ms;            /* per request: time waited for it */
 } run;
 
 static sr_code validate(run *r, sr_err *err)
@@ -267,17 +267,27 @@ static void send_batch(run *r, mapi_graph_req **q, const char **qids, size_t k, 
 static long settle(run *r, mapi_graph_req **q, size_t k, long retry_ms)
 {
     const mapi_netopts *o = mapi_graph_netopts(r->g);
-    long delay = retry_ms > 0 ? retry_ms : 1000L * (long)(r->rounds + 1);
+    unsigned most = 0;
+    for (size_t j = 0; j < k; j++)
+        if (throttled(q[j]->status) && r->tries[q[j] - r->reqs] > most)
+            most = r->tries[q[j] - r->reqs];
+    long delay = retry_ms > 0 ? retry_ms : 1000L * (long)(most + 1);
     if (delay < THROTTLE_FLOOR_MS)
         delay = THROTTLE_FLOOR_MS;
-    int budget = r->rounds < o->max_retries && r->waited_ms + delay <= (long)o->max_backoff_ms;
     int again = 0;
     for (size_t j = 0; j < k; j++) {
         size_t i = (size_t)(q[j] - r->reqs);
         long d = find_id(r->ids, i, r->reqs[i].depends_on);
+        /* the EWS budget, per request: attempts and total waiting */
+        int budget = r->tries[i] < o->max_retries &&
+                     r->waited_ms[i] + delay <= (long)o->max_backoff_ms;
         int retry = budget && (throttled(q[j]->status) ||
                                (q[j]->status == 424 && d >= 0 && !r->done[d]));
         r->done[i] = !retry;
+        if (retry) {
+            r->tries[i]++;
+            r->waited_ms[i] += delay;
+        }
         again |= retry;
     }
     return again ? delay : -1;
@@ -292,8 +302,8 @@ static void sleep_ms(long ms)
 
 static sr_code run_all(run *r, mapi_graph_req **q, const char **qids)
 {
-    /* every round finishes a request or spends throttling budget */
-    size_t cap = r->n + mapi_graph_netopts(r->g)->max_retries + 2;
+    /* every round finishes a request or spends a request's throttling budget */
+    size_t cap = r->n * (mapi_graph_netopts(r->g)->max_retries + 2);
     for (size_t round = 0; round < cap; round++) {
         fail_dependents(r);
         size_t m = 0;
@@ -309,10 +319,8 @@ static sr_code run_all(run *r, mapi_graph_req **q, const char **qids)
         send_batch(r, q, qids, k, &retry_ms);
         long delay = settle(r, q, k, retry_ms);
         if (delay >= 0) {
-            r->rounds++;
-            r->waited_ms += delay;
-            sr_log(SR_LOG_NOTICE, "graph", "$batch: throttled; sending the throttled requests "
-                   "again in %ld ms (round %u)", delay, r->rounds + 1);
+            sr_log(SR_LOG_NOTICE, "graph", "$batch: throttled (HTTP 429/503/504); sending the "
+                   "throttled requests again in %ld ms", delay);
             sleep_ms(delay);
         }
     }
@@ -325,13 +333,15 @@ sr_code mapi_graph_batch(mapi_graph *g, mapi_graph_req *reqs, size_t n, sr_err *
     r.idbuf = calloc(n ? n : 1, sizeof *r.idbuf);
     r.ids = calloc(n ? n : 1, sizeof *r.ids);
     r.done = calloc(n ? n : 1, 1);
+    r.tries = calloc(n ? n : 1, sizeof *r.tries);
+    r.waited_ms = calloc(n ? n : 1, sizeof *r.waited_ms);
     mapi_graph_req **q = calloc(n ? n : 1, sizeof *q);
     const char **qids = calloc(n ? n : 1, sizeof *qids);
     sr_code rc = SR_OK;
     sr_err_clear(err);
     for (size_t i = 0; i < n; i++)
         mapi_graph_req_clear(&reqs[i]);
-    if (!r.idbuf || !r.ids || !r.done || !q || !qids)
+    if (!r.idbuf || !r.ids || !r.done || !r.tries || !r.waited_ms || !q || !qids)
         rc = sr_err_set(err, SR_E_NOMEM, "out of memory");
     else if ((rc = validate(&r, err)) == SR_OK && run_all(&r, q, qids) != SR_OK)
         rc = sr_err_set(err, SR_E_INTERNAL, "$batch: requests left unsent");
@@ -343,6 +353,8 @@ sr_code mapi_graph_batch(mapi_graph *g, mapi_graph_req *reqs, size_t n, sr_err *
     free(r.idbuf);
     free(r.ids);
     free(r.done);
+    free(r.tries);
+    free(r.waited_ms);
     free(q);
     free(qids);
     return rc;

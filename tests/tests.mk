@@ -47,6 +47,9 @@ $(call cunit,test_mapi_ews,       tests/integration/test_mapi_ews.c,        mapi
 # test_mapi_oauth: the OAuth2 app-only client against glewlwyd, the Entra ID
 # stand-in of $SHARED_DIR/labs/oauth-entra-standin.md, started by the test.
 $(call cunit,test_mapi_oauth,     tests/integration/test_mapi_oauth.c,      mapi testutil util,)
+# test_mapi_graph_fake: the Graph client against tests/py/graph_fake.py (Microsoft's
+# documented shapes): token, errors, paging, $batch, 429 retries, 4 per mailbox.
+$(call cunit,test_mapi_graph_fake, tests/integration/test_mapi_graph_fake.c, mapi testutil util,                    -lcurl)
 $(call cunit,test_cpuu_engine,    tests/integration/test_cpuu_engine.c,     cpuu_core cpuu_invoke mapi ldap configs testutil util,)
 $(call cunit,test_cpuu_features,  tests/integration/test_cpuu_features.c,   cpuu_core mapi ldap configs testutil util,)
 $(call cunit,test_cpuu_notify,    tests/integration/test_cpuu_notify.c,     cpuu_core mapi ldap configs testutil util,)
