@@ -141,6 +141,8 @@ sr_code mapi_graph_batch_read(const char *body, mapi_graph_req *const *q, const 
                               size_t k, long *retry_ms, sr_err *err);
 
 /* ---- which protocol a side uses (graph_proto.c) -------------------------- */
+/* The values of configs' cfg_protocol (CPUU.ini Protocol, ProtocolTrg), in
+ * the same order. */
 typedef enum {
     MAPI_PROTO_AUTO = 0,    /* Graph for Exchange Online when EWS is refused, EWS otherwise */
     MAPI_PROTO_EWS,
@@ -149,8 +151,6 @@ typedef enum {
 
 /* "Auto", "EWS", "Graph"; static. */
 const char *mapi_proto_name(mapi_proto p);
-/* Case-insensitive "Auto"/"EWS"/"Graph" → *out; -1 when none. */
-int mapi_proto_parse(const char *s, mapi_proto *out);
 
 /* The protocol to use for a side: configured as set; exchange_online for an
  * Office 365 side; ews_probe the outcome of EWS on it (SR_OK, or the code

@@ -5,23 +5,11 @@
  * switched off for good on 2027-04-01; on-premises Exchange keeps it). */
 #include "mapi/graph.h"
 
-#include <strings.h>
-
 static const char *const names[] = { "Auto", "EWS", "Graph" };
 
 const char *mapi_proto_name(mapi_proto p)
 {
     return (unsigned)p < sizeof names / sizeof names[0] ? names[p] : "?";
-}
-
-int mapi_proto_parse(const char *s, mapi_proto *out)
-{
-    for (unsigned i = 0; s && i < sizeof names / sizeof names[0]; i++)
-        if (strcasecmp(s, names[i]) == 0) {
-            *out = (mapi_proto)i;
-            return 0;
-        }
-    return -1;
 }
 
 mapi_proto mapi_proto_decide(mapi_proto configured, int exchange_online, sr_code ews_probe)

@@ -29,7 +29,7 @@ $(call cunit,test_statemachine,   tests/unit/test_statemachine.c,           stat
 $(call cunit,test_cpuu_invoke,    tests/unit/test_cpuu_invoke.c,            cpuu_invoke util,)
 $(call cunit,test_mapi_store,     tests/unit/test_mapi_store.c,             mapi util,)
 $(call cunit,test_mapi_ewsreq,    tests/unit/test_mapi_ewsreq.c,            mapi testutil util,                           -lpthread)
-$(call cunit,test_mapi_graph,     tests/unit/test_mapi_graph.c,             mapi util,)
+$(call cunit,test_mapi_graph,     tests/unit/test_mapi_graph.c,             mapi configs util,)
 $(call cunit,test_feature_built,  tests/unit/test_feature_built.c,          cpuu_core mapi ldap configs util,)
 $(call cunit,test_nicks_stream,   tests/unit/test_nicks_stream.c,           cpuu_core mapi ldap configs util,)
 
