@@ -21,7 +21,6 @@ struct mapi_graph {
     mapi_net *net;
     char *base;                 /* without a trailing '/' */
     unsigned max_pages;
-    unsigned requests;
 };
 
 mapi_graph *mapi_graph_new(const mapi_netopts *net, const mapi_graph_opts *g, sr_err *err)
@@ -69,7 +68,10 @@ void mapi_graph_free(mapi_graph *g)
     free(g);
 }
 
-unsigned mapi_graph_requests(const mapi_graph *g) { return g ? g->requests : 0; }
+sr_code mapi_graph_token(mapi_graph *g, sr_err *err)
+{
+    return mapi_oauth_token(g->net, err) ? SR_OK : err->code;
+}
 
 const mapi_netopts *mapi_graph_netopts(const mapi_graph *g) { return mapi_net_opts(g->net); }
 
@@ -260,7 +262,6 @@ sr_code mapi_graph_http(mapi_graph *g, const char *method, const char *url, cons
                          .extra_header = "Accept: application/json", .throttle_429_504 = 1 };
     mapi_http_resp rs;
     sr_err he;
-    g->requests++;
     sr_code rc = mapi_http_run(g->net, &rq, &rs, &he, 1);
     if (rc != SR_OK) {
         *err = he;

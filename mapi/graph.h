@@ -73,6 +73,11 @@ typedef struct mapi_graph_req {
 
 void mapi_graph_req_clear(mapi_graph_req *r);
 
+/* The bearer token for the Graph audience, fetched now or reused: a probe
+ * that tells "no token" apart from what Graph answers.  SR_OK or the
+ * OAuth2 client's error (its message names the client, never a secret). */
+sr_code mapi_graph_token(mapi_graph *g, sr_err *err);
+
 /* Send one request; 429, 503 and 504 are retried after Retry-After within
  * the handle's budget (max_retries, max_backoff_ms).  Returns r->err.code. */
 sr_code mapi_graph_call(mapi_graph *g, mapi_graph_req *r);
@@ -93,9 +98,6 @@ sr_code mapi_graph_get_all(mapi_graph *g, const char *path, const char *version,
  * dependency failed gets 424 (as Graph answers).  Returns SR_OK when every
  * request succeeded, else the first failure's code (*err its message). */
 sr_code mapi_graph_batch(mapi_graph *g, mapi_graph_req *reqs, size_t n, sr_err *err);
-
-/* Requests and batches sent by g (for tests and the run statistics). */
-unsigned mapi_graph_requests(const mapi_graph *g);
 
 /* "/users/<user, percent-encoded>" followed by rest ("" or "/..."); heap
  * (caller frees), NULL on OOM. */

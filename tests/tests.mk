@@ -68,6 +68,9 @@ TEST_SCRIPTS += tests/integration/ldap_samba.sh
 # item by item against /_sim/state, rollback byte-identical, a second run writes nothing.
 TEST_SCRIPTS += tests/integration/features_e2e.sh
 TEST_SCRIPTS += tests/integration/resmb_cli.sh
+# resmb_graph_check: --check probes Graph once for an Office 365 target (issue 17 §2)
+# against tests/py/graph_fake.py: OK, no token, 403 with the permissions, unknown mailbox.
+TEST_SCRIPTS += tests/integration/resmb_graph_check.sh
 # unused_symbols: every public function of a module archive has a caller outside tests/.
 TEST_SCRIPTS += tests/integration/unused_symbols.sh
 TEST_SCRIPTS += tests/integration/sigpipe.sh
