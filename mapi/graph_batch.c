@@ -7,8 +7,8 @@
  * most 4 independent chains per mailbox, and one batch is in flight at a
  * time.  A sub-request answered 429/503/504 is sent again alone (with the
  * requests that failed only because they depended on it) after its
- * Retry-After, within the handle's budget (max_retries, max_backoff_ms),
- * the same budget EWS throttling uses. */
+ * Retry-After, within the handle's budget (max_retries attempts and
+ * max_backoff_ms of waiting per request, as EWS requests have). */
 #include "mapi/graph.h"
 
 #include <stdlib.h>
@@ -143,6 +143,8 @@ static void read_one(json_t *resp, mapi_graph_req *r, long *retry_ms)
 {
     json_t *st = json_object_get(resp, "status");
     json_t *body = json_object_get(resp, "body");
+    json_decref(r->resp);       /* an id answered twice: the last answer counts */
+    r->resp = NULL;
     r->status = json_is_integer(st) ? (long)json_integer_value(st) : 0;
     char what[300];
     snprintf(what, sizeof what, "$batch %s %s", r->method ? r->method : "GET", r->path);

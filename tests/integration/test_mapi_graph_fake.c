@@ -278,6 +278,20 @@ static void test_depends_on_failure(void)
     CU_ASSERT_EQUAL(r[2].status, 200);
     CU_ASSERT_EQUAL(r[2].err.code, SR_OK);
     clear_all(r, 3);
+    /* the dependency failed in an earlier batch (4 per mailbox): the
+     * dependent is not sent and gets 424, as Graph would answer it */
+    mapi_graph_req s[6] = {
+        { .method = "DELETE", .path = missing, .id = "d" },
+        { .path = list }, { .path = list }, { .path = list }, { .path = list },
+        { .path = list, .depends_on = "d" },
+    };
+    long sub0 = stat_int("sub_requests");
+    CU_ASSERT_EQUAL(mapi_graph_batch(g, s, 6, &e), SR_E_NOTFOUND);
+    CU_ASSERT_EQUAL(stat_int("sub_requests") - sub0, 5);
+    CU_ASSERT_EQUAL(s[4].status, 200);
+    CU_ASSERT_EQUAL(s[5].status, 424);
+    CU_ASSERT_PTR_NOT_NULL(strstr(s[5].err.msg, "request d it depends on failed"));
+    clear_all(s, 6);
     /* a dependency on a later request is the caller's mistake: nothing sent */
     mapi_graph_req bad[2] = { { .path = list, .id = "a", .depends_on = "b" },
                               { .path = list, .id = "b" } };
@@ -315,7 +329,11 @@ static void test_throttling(void)
     json_decref(fake("{\"throttle\":{\"match\":\"/users/\",\"count\":1,\"retry_after\":\"1\","
                      "\"top\":true}}"));
     mapi_graph_req r;
+    throttled0 = stat_int("throttled");
+    t0 = sr_now_ms();
     CU_ASSERT_EQUAL(get_user(g, ALICE, &r), SR_OK);
+    CU_ASSERT_TRUE(sr_now_ms() - t0 >= 1000);
+    CU_ASSERT_EQUAL(stat_int("throttled") - throttled0, 1);
     mapi_graph_req_clear(&r);
     mapi_graph_free(g);
     /* a server that keeps throttling: given up within the waiting budget */
