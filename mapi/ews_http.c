@@ -328,9 +328,10 @@ static void set_body(xfer *x, CURL *h)
         x->hdrs = curl_slist_append(x->hdrs, "Expect:");
         curl_easy_setopt(h, CURLOPT_POSTFIELDS, r->body);
         curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->body_len);
-    } else if (r->method && strcmp(r->method, "GET") != 0) {
-        curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, r->method);
     }
+    /* a body makes libcurl POST: PATCH (Graph) and DELETE name themselves */
+    if (r->method && strcmp(r->method, "GET") != 0 && strcmp(r->method, "POST") != 0)
+        curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, r->method);
     if (r->extra_header)
         x->hdrs = curl_slist_append(x->hdrs, r->extra_header);
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, x->hdrs);
