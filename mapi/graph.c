@@ -87,10 +87,28 @@ void mapi_graph_req_clear(mapi_graph_req *r)
 
 /* ---- paths ----------------------------------------------------------------- */
 
+/* '@' may stand in a path segment (RFC 3986 pchar): kept readable, as
+ * Graph's own examples write /users/{userPrincipalName}. */
+static void keep_at(char *s)
+{
+    char *w = s;
+    for (const char *r = s; *r; r++, w++) {
+        if (r[0] == '%' && r[1] == '4' && r[2] == '0') {
+            *w = '@';
+            r += 2;
+        } else {
+            *w = *r;
+        }
+    }
+    *w = '\0';
+}
+
 char *mapi_graph_user_path(const char *user, const char *rest)
 {
     CURL *h = curl_easy_init();
     char *u = h ? curl_easy_escape(h, user, 0) : NULL;
+    if (u)
+        keep_at(u);
     char *out = u ? sr_asprintf("/users/%s%s", u, rest ? rest : "") : NULL;
     curl_free(u);
     curl_easy_cleanup(h);

@@ -75,7 +75,10 @@ static void test_paths(void)
     mapi_graph_path_mailbox("/users/abcdefgh", mb, 4);
     CU_ASSERT_STRING_EQUAL(mb, "abc");
     char *p = mapi_graph_user_path("o'hara #1@x.example", "/calendar");
-    CU_ASSERT_STRING_EQUAL(p, "/users/o%27hara%20%231%40x.example/calendar");
+    CU_ASSERT_STRING_EQUAL(p, "/users/o%27hara%20%231@x.example/calendar");
+    free(p);
+    p = mapi_graph_user_path("100%40@x", "");   /* a literal \"%40\" stays encoded */
+    CU_ASSERT_STRING_EQUAL(p, "/users/100%2540@x");
     free(p);
 }
 
