@@ -50,11 +50,12 @@ static sr_code graph_netopts(const resmb_run *run, mapi_netopts *o, char **secre
     return SR_OK;
 }
 
-/* One line naming the cause and the fix; token: the token was had. */
+/* One line naming the cause and the fix; token: the token was had.  A
+ * Graph error message already names the mailbox, the URL and Graph's code. */
 static void say(FILE *out, const char *mailbox, int token, const mapi_graph_req *r)
 {
-    const char *fix = r->status == 403 ? "; grant the app the Graph application permissions "
-                                         GRAPH_ROLES " with admin consent"
+    const char *fix = r->status == 403 ? "; the target features need the application permissions "
+                                         GRAPH_ROLES
                     : r->status == 404 ? "; is it an Exchange Online mailbox of this tenant?"
                     : !token           ? "; check ClientId, ClientSecret/ClientCertificate, "
                                          "AuthorityURL/TokenURL (docs/logon.md)"
@@ -65,7 +66,7 @@ static void say(FILE *out, const char *mailbox, int token, const mapi_graph_req 
         fprintf(out, "Graph (target): OK: a token for the Graph audience, and %s answered\n",
                 mailbox);
     else
-        fprintf(out, "Graph (target): %s: %s%s\n", mailbox, r->err.msg, fix);
+        fprintf(out, "Graph (target): %s%s\n", r->err.msg, fix);
 }
 
 int resmb_graph_probe(const resmb_run *run, FILE *out)

@@ -73,7 +73,8 @@ absent "$work/err" "not-the-secret" "the secret is not logged"
 fake '{"deny": true}'
 run 1 "ProtocolTrg=Graph, the role not granted" --check --allow-http --cpuu-ini "$work/good.ini" "$INI"
 expect "$work/out" "Authorization_RequestDenied" "Graph's code is named"
-expect "$work/out" "grant the app the Graph application permissions User.Read.All" "the permissions to grant are named"
+expect "$work/out" "grant the app the Graph application permission this needs, with admin consent" "what to do is said"
+expect "$work/out" "the target features need the application permissions User.Read.All, MailboxSettings.ReadWrite" "the permissions to grant are named"
 run 0 "ProtocolTrg=Auto, the role not granted: reported, EWS still the way" --check --allow-http --cpuu-ini "$(cpuu_ini auto Auto "$SECRET")" "$INI"
 expect "$work/out" "HTTP 403" "Auto: the 403 is reported"
 fake '{"deny": false}'
@@ -85,7 +86,7 @@ absent "$work/out" "Graph (target)" "no Graph line with EWS"
 # the first target mailbox unknown to the tenant
 sed 's/^Room-1@target.domain$/Nobody@target.domain/' "$INI" >"$work/nobody.ini"
 run 1 "ProtocolTrg=Graph, the mailbox is not in the tenant" --check --allow-http --cpuu-ini "$work/good.ini" "$work/nobody.ini"
-expect "$work/out" "Nobody@target.domain: " "the mailbox is named"
+expect "$work/out" "/users/Nobody@target.domain" "the mailbox is named"
 expect "$work/out" "Request_ResourceNotFound" "Graph's 404 code is named"
 
 # Protocol=Graph for the source: refused as an INI error, with file:line
