@@ -573,8 +573,11 @@ static void xfer_finish(mapi_net *net, xfer *x, CURLcode cc)
     }
     curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
     /* Graph throttles with 429 (and 503/504), each with Retry-After
-     * (Microsoft Graph throttling guidance) */
-    if (status == 503 || (x->req->throttle_429_504 && (status == 429 || status == 504))) {
+     * (Microsoft Graph throttling guidance); a 504 (gateway timeout) may
+     * come after the work was done, so only a request safe to repeat is
+     * sent again then */
+    if (status == 503 || (x->req->throttle_429_504 &&
+                          (status == 429 || (status == 504 && x->req->idempotent)))) {
         curl_off_t ra = -1;
         curl_easy_getinfo(x->easy, CURLINFO_RETRY_AFTER, &ra);
         char what[64];

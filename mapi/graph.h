@@ -78,8 +78,9 @@ void mapi_graph_req_clear(mapi_graph_req *r);
  * OAuth2 client's error (its message names the client, never a secret). */
 sr_code mapi_graph_token(mapi_graph *g, sr_err *err);
 
-/* Send one request; 429, 503 and 504 are retried after Retry-After within
- * the handle's budget (max_retries, max_backoff_ms).  Returns r->err.code. */
+/* Send one request; 429 and 503 (and 504 unless a POST) are retried after
+ * Retry-After within the handle's budget (max_retries, max_backoff_ms).
+ * Returns r->err.code. */
 sr_code mapi_graph_call(mapi_graph *g, mapi_graph_req *r);
 
 /* GET a collection and follow @odata.nextLink (only links on the client's
@@ -93,8 +94,9 @@ sr_code mapi_graph_get_all(mapi_graph *g, const char *path, const char *version,
  * a request that depends on another in the same batch as it, at most
  * MAPI_GRAPH_MAILBOX_CONCURRENCY concurrent requests per mailbox
  * (/users/{id}/...), one batch in flight at a time.  Sub-requests answered
- * 429/503/504 are sent again alone after their Retry-After, each within the
- * handle's budget (max_retries, max_backoff_ms per request, as for EWS).  Every reqs[i] gets its own outcome; a request whose
+ * 429/503 (504 unless a POST, which may have been applied) are sent again
+ * alone after their Retry-After, each within the handle's budget
+ * (max_retries, max_backoff_ms per request, as for EWS).  Every reqs[i] gets its own outcome; a request whose
  * dependency failed gets 424 (as Graph answers).  Returns SR_OK when every
  * request succeeded, else the first failure's code (*err its message). */
 sr_code mapi_graph_batch(mapi_graph *g, mapi_graph_req *reqs, size_t n, sr_err *err);

@@ -26,6 +26,16 @@ static int throttled(long status)
     return status == 429 || status == 503 || status == 504;
 }
 
+/* Sent again after a throttling answer: 429 and 503 come before any work;
+ * a 504 (gateway timeout) may come after it, so a POST (a creation) is
+ * not repeated then: its error says so. */
+static int resend(const mapi_graph_req *r)
+{
+    return r->status == 429 || r->status == 503 ||
+           (r->status == 504 && r->method && strcmp(r->method, "POST") != 0) ||
+           (r->status == 504 && !r->method);
+}
+
 /* Index of the request named id among q[0..k), or -1 (ids are
  * case-insensitive in Graph). */
 static long find_id(const char *const *ids, size_t k, const char *id)
@@ -158,6 +168,8 @@ static void read_one(json_t *resp, mapi_graph_req *r, long *retry_ms)
         return;
     }
     mapi_graph_error_json(r->status, body, what, &r->err);
+    if (r->status == 504 && r->method && !strcmp(r->method, "POST"))
+        sr_err_prefix(&r->err, "not sent again (it may have been applied): ");
     if (throttled(r->status)) {
         long ms = header_retry_ms(json_object_get(resp, "headers"), 600000L);
         if (ms > *retry_ms)
@@ -283,7 +295,7 @@ static long settle(run *r, mapi_graph_req **q, size_t k, long retry_ms)
         /* the EWS budget, per request: attempts and total waiting */
         int budget = r->tries[i] < o->max_retries &&
                      r->waited_ms[i] + delay <= (long)o->max_backoff_ms;
-        int retry = budget && (throttled(q[j]->status) ||
+        int retry = budget && (resend(q[j]) ||
                                (q[j]->status == 424 && d >= 0 && !r->done[d]));
         r->done[i] = !retry;
         if (retry) {

@@ -394,6 +394,25 @@ static void test_throttling(void)
     clear_all(reqs, 2);
     json_decref(fake("{\"throttle\":null}"));
     mapi_graph_free(g);
+    /* 504 (gateway timeout): a read is sent again, a creation is not (it
+     * may have been applied), and its error says so */
+    g = client(SECRET, 0);
+    json_decref(fake("{\"throttle\":{\"match\":\"messageRules\",\"count\":2,\"retry_after\":\"1\","
+                     "\"status\":504}}"));
+    char *list = mapi_graph_user_path(ALICE, "/mailFolders/inbox/messageRules");
+    json_t *body = json_pack("{s:s}", "displayName", "gw");
+    mapi_graph_req two[2] = { { .path = list }, { .method = "POST", .path = list, .body = body } };
+    long sub0 = stat_int("sub_requests");
+    CU_ASSERT_EQUAL(mapi_graph_batch(g, two, 2, &e), SR_E_BUSY);
+    CU_ASSERT_EQUAL(two[0].status, 200);
+    CU_ASSERT_EQUAL(two[1].status, 504);
+    CU_ASSERT_PTR_NOT_NULL(strstr(two[1].err.msg, "may have been applied"));
+    CU_ASSERT_EQUAL(stat_int("sub_requests") - sub0, 3);
+    clear_all(two, 2);
+    json_decref(fake("{\"throttle\":null}"));
+    json_decref(body);
+    free(list);
+    mapi_graph_free(g);
 }
 
 int main(void)

@@ -11,7 +11,8 @@ requests per app and mailbox is enforced as Graph does (429
 ApplicationThrottled), over top-level requests and inside a batch.
 
 Control (tests only): POST /_fake/config with {"deny": bool, "away_link": bool,
-"throttle": {"match": str, "count": n, "retry_after": "1", "top": bool}};
+"throttle": {"match": str, "count": n, "retry_after": "1", "top": bool,
+"status": 429 (or 503, 504)}};
 GET /_fake/stats.
 
 Usage: graph_fake.py PORT CLIENT_ID SECRET_FILE USER[,USER...]
@@ -60,7 +61,7 @@ def take_throttle(url, top):
     if t and t['count'] > 0 and t['match'] in url and bool(t.get('top')) == top:
         t['count'] -= 1
         stats['throttled'] += 1
-        return (429, {'Retry-After': str(t.get('retry_after', '1'))},
+        return (t.get('status', 429), {'Retry-After': str(t.get('retry_after', '1'))},
                 {'error': {'code': 'ApplicationThrottled',
                            'message': 'Application is over its MailboxConcurrency limit.'}})
     return None
