@@ -144,7 +144,12 @@ char *mapi_graph_url(const mapi_graph *g, const char *version, const char *path)
 
 /* Graph's error codes (Microsoft Graph "Error responses", and the Outlook
  * and directory codes seen on /users/{id}/...), sorted by strcmp. */
-static const struct { const char *name; sr_code code; } graph_codes[] = {
+typedef struct graph_code {
+    const char *name;
+    sr_code code;
+} graph_code;
+
+static const graph_code graph_codes[] = {
     { "ApplicationThrottled", SR_E_BUSY },
     { "Authorization_IdentityNotFound", SR_E_AUTH },
     { "Authorization_RequestDenied", SR_E_ACCESS },
@@ -215,9 +220,9 @@ sr_code mapi_graph_error_json(long status, json_t *body, const char *what, sr_er
     const char *msg = json_string_value(json_object_get(e, "message"));
     sr_code c = by_status(status);
     if (c != SR_E_BUSY && name) {
-        const void *hit = bsearch(name, graph_codes, N_CODES, sizeof graph_codes[0], code_cmp);
+        const graph_code *hit = bsearch(name, graph_codes, N_CODES, sizeof graph_codes[0], code_cmp);
         if (hit)
-            c = ((const __typeof__(graph_codes[0]) *)hit)->code;
+            c = hit->code;
     }
     size_t ml = msg ? strcspn(msg, "\r\n") : 0;
     if (ml > 400)
