@@ -241,6 +241,11 @@ typedef enum { CFG_SMTP_STARTTLS = 0, CFG_SMTP_TLS, CFG_SMTP_NONE } cfg_smtp_sec
     "Profile %P of user %U on computer %H was %R by the profile updating utility " \
     "(processed at %T on %D). The CPUU log file has the details."
 
+/* Our extension (issue 17, docs/cpuu.md): the protocol a side speaks.  The
+ * same values, in the same order, as mapi_proto (mapi/graph.h), which
+ * decides Auto; configs/ depends on no other module, so it has its own. */
+typedef enum { CFG_PROTO_AUTO = 0, CFG_PROTO_EWS, CFG_PROTO_GRAPH } cfg_protocol;
+
 typedef struct cfg_cpuu {
     char *path;
     int parameters_present, parameters_line;
@@ -282,6 +287,13 @@ typedef struct cfg_cpuu {
     char *client_key;                 /* ClientCertificateKey: PEM RSA key file (mode 600) */
     char *token_url;                  /* TokenURL: whole token endpoint */
     int client_id_line, client_secret_line, client_cert_line, client_key_line;
+    /* our extension (issue 17): Protocol (source: EWS only; Graph refused,
+     * the source is never Office 365), ProtocolTrg (default Auto), GraphURL
+     * (Graph's base URL, NULL → https://graph.microsoft.com: sovereign
+     * clouds) */
+    cfg_protocol protocol, protocol_trg;
+    int protocol_line, protocol_trg_line;
+    char *graph_url;
     /* [Parameters] — management parameters that may also be written there */
     char **profiles;                  /* Profiles=, NULL-terminated */
     char **undo;                      /* Undo=, NULL-terminated */

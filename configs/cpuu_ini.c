@@ -19,6 +19,9 @@
     "CPUUCmdLine)"
 #define SECONDS(n, f) { .name = n, .type = KT_INT, .off = OFF(f), .min = 0, .max = 7 * 86400 }
 
+/* in cfg_protocol order */
+static const char *const protocol_names[] = { "Auto", "EWS", "Graph", NULL };
+
 static const key_spec parameter_keys[] = {
     { .name = "Admin", .type = KT_STR_NE, .off = OFF(admin), .line_off = OFF(admin_line) },
     { .name = "Password", .type = KT_SECRET, .off = OFF(password), .line_off = OFF(password_line) },
@@ -70,6 +73,12 @@ static const key_spec parameter_keys[] = {
     { .name = "ClientCertificateKey", .type = KT_STR_NE, .off = OFF(client_key),
       .line_off = OFF(client_key_line) },
     KEY("TokenURL", KT_URL, token_url),
+    /* ours: the protocol per side, Microsoft Graph for Exchange Online (issue 17) */
+    { .name = "Protocol", .type = KT_ENUM, .off = OFF(protocol), .names = protocol_names,
+      .line_off = OFF(protocol_line) },
+    { .name = "ProtocolTrg", .type = KT_ENUM, .off = OFF(protocol_trg), .names = protocol_names,
+      .line_off = OFF(protocol_trg_line) },
+    KEY("GraphURL", KT_URL, graph_url),
     /* management parameters (spec: "Management Parameters") */
     KEY("Profiles", KT_WORDS, profiles),
     KEY("Undo", KT_WORDS, undo),
@@ -319,9 +328,24 @@ static void check_built(cfg_cpuu *c, ini_diag *d)
     }
 }
 
+/* The spec leaves Office 365 sources out (their profiles are not
+ * processed), so the source speaks EWS; Graph has no logon but OAuth2
+ * app-only. */
+static void check_protocols(cfg_cpuu *c, ini_diag *d)
+{
+    if (c->protocol == CFG_PROTO_GRAPH)
+        ini_error(d, c->protocol_line, SR_E_CONFIG, "[Parameters] Protocol: Graph is for an Office "
+                  "365 target only (ProtocolTrg); the source is never Office 365 (such profiles "
+                  "are not processed), so it speaks EWS: use EWS or Auto");
+    if (c->protocol_trg == CFG_PROTO_GRAPH && !c->client_id)
+        ini_error(d, c->protocol_trg_line, SR_E_CONFIG, "[Parameters] ProtocolTrg: Graph needs the "
+                  "OAuth2 app-only logon: ClientId with ClientSecret or ClientCertificate");
+}
+
 static void cross_checks(cfg_cpuu *c, ini_diag *d)
 {
     check_pairs(c, d);
+    check_protocols(c, d);
     check_domains(c, d);
     check_stored("Password", c->password, c->password_line, d);
     check_stored("PasswordTrg", c->password_trg, c->password_trg_line, d);
@@ -410,6 +434,7 @@ void cfg_cpuu_free(cfg_cpuu *c)
     free(c->client_cert);
     free(c->client_key);
     free(c->token_url);
+    free(c->graph_url);
     cfg_argv_free(c->profiles);
     cfg_argv_free(c->undo);
     free(c->log);

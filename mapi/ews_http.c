@@ -328,9 +328,10 @@ static void set_body(xfer *x, CURL *h)
         x->hdrs = curl_slist_append(x->hdrs, "Expect:");
         curl_easy_setopt(h, CURLOPT_POSTFIELDS, r->body);
         curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->body_len);
-    } else if (r->method && strcmp(r->method, "GET") != 0) {
-        curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, r->method);
     }
+    /* a body makes libcurl POST: PATCH (Graph) and DELETE name themselves */
+    if (r->method && strcmp(r->method, "GET") != 0 && strcmp(r->method, "POST") != 0)
+        curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, r->method);
     if (r->extra_header)
         x->hdrs = curl_slist_append(x->hdrs, r->extra_header);
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, x->hdrs);
@@ -571,11 +572,16 @@ static void xfer_finish(mapi_net *net, xfer *x, CURLcode cc)
         return;
     }
     curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
-    if (status == 503) {
+    /* Graph throttles with 429 (and 503/504), each with Retry-After
+     * (Microsoft Graph throttling guidance); a 504 (gateway timeout) may
+     * come after the work was done, so only a request safe to repeat is
+     * sent again then */
+    if (status == 503 || (x->req->throttle_429_504 &&
+                          (status == 429 || (status == 504 && x->req->idempotent)))) {
         curl_off_t ra = -1;
         curl_easy_getinfo(x->easy, CURLINFO_RETRY_AFTER, &ra);
         char what[64];
-        snprintf(what, sizeof what, "HTTP 503, Retry-After %lld s", (long long)ra);
+        snprintf(what, sizeof what, "HTTP %ld, Retry-After %lld s", status, (long long)ra);
         xfer_throttled(net, x, what, ra > 0 ? (unsigned)ra * 1000u : 1000u * (unsigned)x->attempts);
         return;
     }

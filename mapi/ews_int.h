@@ -29,6 +29,8 @@ typedef struct mapi_http_req {
     int plain_http_ok;          /* the Autodiscover GET probe goes to http:// by design */
     const char *extra_header;   /* one "Name: value" header or NULL */
     int retry_server_error;     /* HTTP 500 is throttling too (Autodiscover): bounded back-off */
+    int throttle_429_504;       /* Graph: 429 (and 504 when idempotent) are throttling like
+                                 * 503 (Retry-After) */
 } mapi_http_req;
 
 typedef struct mapi_http_resp {

@@ -1,5 +1,6 @@
 # mapi/: profile store, EntryIDs and properties, Autodiscover, EWS transport,
-# store session, switch message.  Public header: mapi/mapi.h.
+# store session, switch message; Microsoft Graph (graph*.c).  Public headers:
+# mapi/mapi.h, and mapi/graph.h for Graph (jansson).
 MODULES += mapi
 mapi_SRCS := $(sort $(wildcard mapi/*.c))
 mapi_LDLIBS := -lcurl $(shell pkg-config --libs libxml-2.0 2>/dev/null || echo -lxml2) \

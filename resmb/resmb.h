@@ -175,5 +175,11 @@ int resmb_status(const cfg_resmb *cfg, const resmb_opts *o);
  * DCPassword, the engine), then the summary on out.  Returns the exit code
  * the run would have returned for it (0 when valid). */
 int resmb_check(const cfg_resmb *cfg, const resmb_opts *o, FILE *out);
+/* --check, for an Office 365 target that may speak Graph (ProtocolTrg Graph
+ * or Auto, graph_check.c): one token and one GET of the first target
+ * mailbox, reported on out.  Returns RESMB_EXIT_FAILED when ProtocolTrg is
+ * Graph and the probe failed, RESMB_EXIT_INI for ProtocolTrg=Graph with a
+ * target that is not Office 365, else 0. */
+int resmb_graph_probe(const resmb_run *run, FILE *out);
 
 #endif

@@ -339,6 +339,8 @@ int resmb_check(const cfg_resmb *cfg, const resmb_opts *o, FILE *out)
                 "%d\n", cfg->path, bits);
     else
         resmb_print_summary(out, cfg, run.cpuu);
+    if (!bits)
+        bits = resmb_graph_probe(&run, out);
     resmb_run_free(&run);
     return bits;
 }

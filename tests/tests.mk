@@ -29,6 +29,7 @@ $(call cunit,test_statemachine,   tests/unit/test_statemachine.c,           stat
 $(call cunit,test_cpuu_invoke,    tests/unit/test_cpuu_invoke.c,            cpuu_invoke util,)
 $(call cunit,test_mapi_store,     tests/unit/test_mapi_store.c,             mapi util,)
 $(call cunit,test_mapi_ewsreq,    tests/unit/test_mapi_ewsreq.c,            mapi testutil util,                           -lpthread)
+$(call cunit,test_mapi_graph,     tests/unit/test_mapi_graph.c,             mapi configs util,)
 $(call cunit,test_feature_built,  tests/unit/test_feature_built.c,          cpuu_core mapi ldap configs util,)
 $(call cunit,test_nicks_stream,   tests/unit/test_nicks_stream.c,           cpuu_core mapi ldap configs util,)
 
@@ -46,6 +47,9 @@ $(call cunit,test_mapi_ews,       tests/integration/test_mapi_ews.c,        mapi
 # test_mapi_oauth: the OAuth2 app-only client against glewlwyd, the Entra ID
 # stand-in of $SHARED_DIR/labs/oauth-entra-standin.md, started by the test.
 $(call cunit,test_mapi_oauth,     tests/integration/test_mapi_oauth.c,      mapi testutil util,)
+# test_mapi_graph_fake: the Graph client against tests/py/graph_fake.py (Microsoft's
+# documented shapes): token, errors, paging, $batch, 429 retries, 4 per mailbox.
+$(call cunit,test_mapi_graph_fake, tests/integration/test_mapi_graph_fake.c, mapi testutil util,                    -lcurl)
 $(call cunit,test_cpuu_engine,    tests/integration/test_cpuu_engine.c,     cpuu_core cpuu_invoke mapi ldap configs testutil util,)
 $(call cunit,test_cpuu_features,  tests/integration/test_cpuu_features.c,   cpuu_core mapi ldap configs testutil util,)
 $(call cunit,test_cpuu_notify,    tests/integration/test_cpuu_notify.c,     cpuu_core mapi ldap configs testutil util,)
@@ -64,6 +68,9 @@ TEST_SCRIPTS += tests/integration/ldap_samba.sh
 # item by item against /_sim/state, rollback byte-identical, a second run writes nothing.
 TEST_SCRIPTS += tests/integration/features_e2e.sh
 TEST_SCRIPTS += tests/integration/resmb_cli.sh
+# resmb_graph_check: --check probes Graph once for an Office 365 target (issue 17 §2)
+# against tests/py/graph_fake.py: OK, no token, 403 with the permissions, unknown mailbox.
+TEST_SCRIPTS += tests/integration/resmb_graph_check.sh
 # unused_symbols: every public function of a module archive has a caller outside tests/.
 TEST_SCRIPTS += tests/integration/unused_symbols.sh
 TEST_SCRIPTS += tests/integration/sigpipe.sh

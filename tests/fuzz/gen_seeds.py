@@ -52,3 +52,14 @@ for i, line in enumerate(["-Features Delegates,Rules -Silent",
 put("secret", "foreign", "plain text password")
 put("secret", "srenc-bad", "srenc1:host:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")
 put("secret", "srenc-mode", "srenc1:unrestricted:")
+
+# ---- Microsoft Graph answers (mapi/graph*.c): $batch, error JSON, Retry-After,
+# in the shapes of Graph's "JSON batching" and "Error responses" pages
+put("graph", 'batch-mixed.json',
+    '{"responses":[{"id":"2","status":404,"headers":{"Content-Type":"application/json"},"body":{"error":{"code":"ErrorItemNotFound","message":"The specified object was not found in the store."}}},{"id":"1","status":200,"headers":{"Content-Type":"application/json"},"body":{"id":"AQAAAJ5dZqA=","displayName":"From partner","sequence":2,"isEnabled":true}},{"id":"a","status":204,"body":null},{"id":"B","status":424,"body":{"error":{"code":"FailedDependency","message":"failed"}}}]}')
+put("graph", 'batch-throttled.json',
+    '{"responses":[{"id":"1","status":429,"headers":{"Retry-After":"10"},"body":{"error":{"code":"ApplicationThrottled","message":"Application is over its MailboxConcurrency limit."}}},{"id":"2","status":503,"headers":{"retry-after":"Wed, 21 Oct 2015 07:28:00 GMT"}},{"id":"a","status":"200"},{"id":7,"status":200}]}')
+put("graph", 'error-403.json',
+    '{"error":{"code":"Authorization_RequestDenied","message":"Insufficient privileges to complete the operation.","innerError":{"date":"2026-12-05T07:00:00","request-id":"x"}}}')
+put("graph", 'retry-after-seconds',
+    '120')

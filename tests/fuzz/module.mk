@@ -3,7 +3,7 @@
 #   fuzzreplay_<h>  normal compiler + replay.c: replays the corpora and past
 #                   findings under `make test` (tests/integration/fuzz_replay.sh)
 #   fuzz_<h>        clang -fsanitize=fuzzer,address,undefined under `make fuzz`
-FUZZ_HARNESSES := resmb_ini cpuu_ini cmdline pox ews eid nicks profile secret
+FUZZ_HARNESSES := resmb_ini cpuu_ini cmdline pox ews eid nicks profile secret graph
 fuzz_h_USES_resmb_ini := configs util
 fuzz_h_USES_cpuu_ini  := configs util
 fuzz_h_USES_cmdline   := configs util
@@ -13,6 +13,7 @@ fuzz_h_USES_eid       := mapi util
 fuzz_h_USES_nicks     := cpuu_core mapi ldap configs util
 fuzz_h_USES_profile   := mapi util
 fuzz_h_USES_secret    := configs util
+fuzz_h_USES_graph     := mapi util
 
 define FUZZ_HARNESS_template
 TEST_TOOLS += fuzzreplay_$(1)

@@ -13,7 +13,7 @@ work=build/fuzz
 mkdir -p "$work/logs"
 status=0
 printf '%-10s %10s %8s %8s %9s  %s\n' harness execs cov ft findings seconds
-for h in resmb_ini cpuu_ini cmdline pox ews eid nicks profile secret; do
+for h in resmb_ini cpuu_ini cmdline pox ews eid nicks profile secret graph; do
     [ -n "$only" ] && [ "$only" != "$h" ] && continue
     bin="${SR_FUZZ_BIN:?}/fuzz_$h"
     corpus="$work/corpus/$h" findings="tests/fuzz/findings/$h"

@@ -8,7 +8,7 @@ set -u
 cd "${SR_ROOT:-.}" || exit 2
 . tests/fuzz/seeds.sh
 passed=0 failed=0
-for h in resmb_ini cpuu_ini cmdline pox ews eid nicks profile secret; do
+for h in resmb_ini cpuu_ini cmdline pox ews eid nicks profile secret graph; do
     bin="${SR_BUILD:-build}/tests/fuzzreplay_$h"
     mapfile -t seeds < <(fuzz_seeds "$h")
     if [ ! -x "$bin" ]; then

@@ -654,6 +654,38 @@ static void test_cpuu_oauth_keys(void)
                       "TokenURL: expected an http:// or https:// URL");
 }
 
+/* Our protocol keys (issue 17, docs/cpuu.md): defaults, values, refusals. */
+static void test_cpuu_protocol_keys(void)
+{
+    char *p = write_tmp("proto0.ini", PARAMS "Attempt=2\n");
+    sr_err e;
+    cfg_cpuu *c = cfg_cpuu_load(p, NULL, &e);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+    CU_ASSERT_EQUAL(c->protocol, CFG_PROTO_AUTO);
+    CU_ASSERT_EQUAL(c->protocol_trg, CFG_PROTO_AUTO);
+    CU_ASSERT_PTR_NULL(c->graph_url);
+    cfg_cpuu_free(c);
+    free(p);
+    p = write_tmp("proto1.ini", PARAMS "ClientId=app\nClientSecret=srenc1:h:AA\nProtocol=ews\n"
+                  "ProtocolTrg=GRAPH\nGraphURL=https://graph.microsoft.us\n");
+    c = cfg_cpuu_load(p, NULL, &e);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+    CU_ASSERT_EQUAL(c->protocol, CFG_PROTO_EWS);
+    CU_ASSERT_EQUAL(c->protocol_trg, CFG_PROTO_GRAPH);
+    CU_ASSERT_EQUAL(c->protocol_trg_line, 5);
+    CU_ASSERT_STRING_EQUAL(c->graph_url, "https://graph.microsoft.us");
+    cfg_cpuu_free(c);
+    free(p);
+    expect_cpuu_error("ps.ini", PARAMS "Attempt=2\nProtocol=Graph\n", 3,
+                      "Protocol: Graph is for an Office 365 target only");
+    expect_cpuu_error("pt.ini", PARAMS "ProtocolTrg=Graph\n", 2,
+                      "ProtocolTrg: Graph needs the OAuth2 app-only logon");
+    expect_cpuu_error("pv.ini", PARAMS "ProtocolTrg=REST\n", 2,
+                      "ProtocolTrg: expected one of Auto, EWS, Graph, got 'REST'");
+    expect_cpuu_error("pu.ini", PARAMS "GraphURL=graph.example\n", 2,
+                      "GraphURL: expected an http:// or https:// URL");
+}
+
 static void test_cpuu_errors(void)
 {
     expect_cpuu_error("fs.ini", PARAMS "Skip=Nicks\nFeatures=Rules\n", 3,
@@ -1244,6 +1276,7 @@ int main(void)
     CU_add_test(s, "every CPUU.ini parameter", test_cpuu_full);
     CU_add_test(s, "CPUU.ini errors name file:line", test_cpuu_errors);
     CU_add_test(s, "CPUU.ini OAuth2 keys (ours)", test_cpuu_oauth_keys);
+    CU_add_test(s, "CPUU.ini Protocol/ProtocolTrg/GraphURL (ours)", test_cpuu_protocol_keys);
     CU_add_test(s, "[Admin notification] SMTP relay keys", test_cpuu_smtp_keys);
     CU_add_test(s, "CPUU.ini: a feature the engine lacks is an error", test_cpuu_unbuilt_feature);
     CU_add_test(s, "CPUU.ini: ignored keys said so, ';' refused, inline '#'",
