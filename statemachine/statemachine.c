@@ -15,7 +15,10 @@
  *              has not ended; resume runs that action again. */
 static const char *const schema_sql =
     "PRAGMA journal_mode=WAL;"
-    "PRAGMA synchronous=FULL;"
+    /* NORMAL: a commit is written to the WAL (it survives a killed process,
+     * and a power cut loses at most the newest commits, never the order), but
+     * not synced; sync_commit() makes the barriers of the table durable. */
+    "PRAGMA synchronous=NORMAL;"
     /* Every step is a small committed transaction; at SQLite's default of a
      * checkpoint per 1000 pages the WAL reached 2 MB after 8 mailboxes and
      * filled a small disk (issue 11).  Checkpoint every 64 pages (256 KiB) and
@@ -45,6 +48,7 @@ struct sm_journal {
 struct sm_step {
     sm_journal *j;
     const char *object;
+    int durable;         /* the row is SM_SYNC_BEFORE: sm_put commits are synced */
     unsigned exit_bits;
     char *got;           /* last sm_get result */
     sr_err err;
@@ -212,9 +216,29 @@ static int load_obj(sm_journal *j, const char *object, obj_row *o, sr_err *err)
     return found;
 }
 
-/* Update the object row and append one log line in one transaction. */
+/* A durable commit: with synchronous=FULL a WAL commit ends with an
+ * fdatasync of the WAL, which makes this commit and every earlier one (the WAL
+ * is appended in order) survive a power cut.  Set outside a transaction. */
+static sr_code set_sync(sm_journal *j, int full, sr_err *err)
+{
+    if (sqlite3_exec(j->db, full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL",
+                     NULL, NULL, NULL) != SQLITE_OK)
+        return db_fail(j, err, "synchronous");
+    return SR_OK;
+}
+
+/* Back to NORMAL after a durable commit; passes rc through. */
+static sr_code end_sync(sm_journal *j, int durable, sr_code rc)
+{
+    if (durable && set_sync(j, 0, NULL) != SR_OK && rc == SR_OK)
+        return SR_E_IO;
+    return rc;
+}
+
+/* Update the object row and append one log line in one transaction;
+ * durable: the commit is synced (a barrier, see sm_row.sync). */
 static sr_code save_obj(sm_journal *j, const char *object, const obj_row *o, const char *phase,
-                        int next, const char *detail, sr_err *err)
+                        int next, const char *detail, int durable, sr_err *err)
 {
     static const char *const sql[] = {
         "INSERT INTO objects(object, state, from_state, event, pending, exit_bits)"
@@ -223,13 +247,15 @@ static sr_code save_obj(sm_journal *j, const char *object, const obj_row *o, con
         "INSERT INTO log(ts, object, phase, state, event, next, detail)"
         " VALUES(strftime('%Y-%m-%dT%H:%M:%fZ','now'), ?1, ?7, ?3, ?4, ?8, ?9)",
     };
+    if (durable && set_sync(j, 1, err) != SR_OK)
+        return err ? err->code : SR_E_IO;
     if (sqlite3_exec(j->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
-        return db_fail(j, err, "begin");
+        return end_sync(j, durable, db_fail(j, err, "begin"));
     for (size_t i = 0; i < 2; i++) {
         sqlite3_stmt *st;
         if (sqlite3_prepare_v2(j->db, sql[i], -1, &st, NULL) != SQLITE_OK) {
             sqlite3_exec(j->db, "ROLLBACK", NULL, NULL, NULL);
-            return db_fail(j, err, "write");
+            return end_sync(j, durable, db_fail(j, err, "write"));
         }
         int n = sqlite3_bind_parameter_count(st);
         for (int p = 1; p <= n; p++) {
@@ -252,11 +278,13 @@ static sr_code save_obj(sm_journal *j, const char *object, const obj_row *o, con
         sqlite3_finalize(st);
         if (rc != SQLITE_DONE) {
             sqlite3_exec(j->db, "ROLLBACK", NULL, NULL, NULL);
-            return db_fail(j, err, "write");
+            return end_sync(j, durable, db_fail(j, err, "write"));
         }
     }
     if (sqlite3_exec(j->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
-        return db_fail(j, err, "commit");
+        return end_sync(j, durable, db_fail(j, err, "commit"));
+    if (end_sync(j, durable, SR_OK) != SR_OK)
+        return db_fail(j, err, "synchronous=NORMAL");
     count_write(j);
     return SR_OK;
 }
@@ -269,12 +297,13 @@ static sr_code step_row(const sm_def *def, sm_journal *j, const char *object, vo
         o->from_state = o->state;
         o->state = row->next;
         o->pending = 1;
-        if (save_obj(j, object, o, "begin", row->next, NULL, err) != SR_OK)
+        if (save_obj(j, object, o, "begin", row->next, NULL, row->sync & SM_SYNC_BEFORE,
+                     err) != SR_OK)
             return err ? err->code : SR_E_IO;
     }
     sr_log(SR_LOG_NOTICE, object, "%s -> %s%s", state_name(def, o->from_state),
            state_name(def, row->next), resuming ? " (resumed)" : "");
-    sm_step step = { .j = j, .object = object };
+    sm_step step = { .j = j, .object = object, .durable = row->sync & SM_SYNC_BEFORE };
     sr_err_clear(&step.err);
     int ev = row->action ? row->action(&step, ctx) : 0;
     free(step.got);
@@ -287,7 +316,9 @@ static sr_code step_row(const sm_def *def, sm_journal *j, const char *object, vo
     o->event = ev;
     o->pending = 0;
     o->exit_bits |= step.exit_bits;
-    return save_obj(j, object, o, "end", row->next, step.err.code ? step.err.msg : NULL, err);
+    /* a terminal state is durable: a finished mailbox is not taken up again */
+    return save_obj(j, object, o, "end", row->next, step.err.code ? step.err.msg : NULL,
+                    def->terminal[row->next] || (row->sync & SM_SYNC_AFTER), err);
 }
 
 /* Values read from the journal index the table's arrays: a damaged or foreign
@@ -411,16 +442,20 @@ sr_code sm_put(sm_step *step, const char *key, const char *value)
 {
     sm_journal *j = step->j;
     sqlite3_stmt *st;
+    if (step->durable && set_sync(j, 1, &step->err) != SR_OK)
+        return step->err.code;
     if (sqlite3_prepare_v2(j->db, "INSERT OR REPLACE INTO data(object, k, v) VALUES(?, ?, ?)",
                            -1, &st, NULL) != SQLITE_OK)
-        return db_fail(j, &step->err, "write");
+        return end_sync(j, step->durable, db_fail(j, &step->err, "write"));
     sqlite3_bind_text(st, 1, step->object, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, value, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st);
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE)
-        return db_fail(j, &step->err, "write");
+        return end_sync(j, step->durable, db_fail(j, &step->err, "write"));
+    if (end_sync(j, step->durable, SR_OK) != SR_OK)
+        return db_fail(j, &step->err, "synchronous=NORMAL");
     count_write(j);
     return SR_OK;
 }
