@@ -32,12 +32,12 @@ cleanup() {
 trap cleanup EXIT
 die() { echo "per_mailbox: $*" >&2; exit 1; }
 for b in switchresmb exsim cpuu; do [ -x "$BIN/$b" ] || die "$BIN/$b is missing: run make first"; done
-for t in valgrind strace; do command -v $t >/dev/null || die "$t is not installed (make deps)"; done
+for t in valgrind strace /usr/bin/time; do command -v $t >/dev/null || die "$t is not installed (make deps)"; done
 [ "$N" -ge 2 ] || die "BENCH_MAILBOXES must be at least 2"
 
-# ---- the lab: rooms for four runs (1, N, 1, N), every one migrated: each run
-# gets rooms of its own, since the simulators keep what an earlier run changed
-R=$((2 * N + 2))
+# ---- the lab: rooms for six runs (1, N three times), every one migrated: each
+# run gets rooms of its own, since the simulators keep what an earlier run changed
+R=$((3 * N + 3))
 $PY tests/lab/orggen.py --users 1 --rooms "$R" --equipment 0 --seed 7 --unmigrated-every 0 \
     --no-problems -o "$work/org.json" || die "orggen failed"
 $PY tests/exsim/seedgen.py --org "$work/org.json" --side source -o "$work/src.xml" || die "seedgen"
@@ -127,18 +127,31 @@ syscalls() {
     echo $out | awk '{ for (i = 1; i <= 4; i++) printf "%d ", $i + 0; print "" }'
 }
 
+# cputime DIR COUNT -> user+sys seconds of every process of the run (noisy on
+# a shared machine; the instructions are the figure to compare)
+cputime() {
+    local d=$1
+    new_case "$d" "$2"
+    # wait4's usage of switchresmb includes every descendant it reaped
+    run_sr "$d" /usr/bin/time -f '%U %S' -o "$d/time.txt" ||
+        { tail -20 "$d/run.log"; die "run of $2 failed"; }
+    [ "$(done_count "$d")" -eq "$2" ] || { tail -20 "$d/run.log"; die "not every mailbox DONE"; }
+    awk '{ printf "%.0f\n", ($1 + $2) * 1000 }' "$d/time.txt"
+}
+c1=$(cputime "$work/c1" 1) || exit 1
+cN=$(cputime "$work/cN" "$N") || exit 1
 i1=$(instructions "$work/i1" 1) || exit 1
 iN=$(instructions "$work/iN" "$N") || exit 1
 s1=$(syscalls "$work/s1" 1) || exit 1
 sN=$(syscalls "$work/sN" "$N") || exit 1
-read -r f1 d1 e1 c1 <<<"$s1"
-read -r fN dN eN cN <<<"$sN"
-awk -v i1="$i1" -v iN="$iN" -v n="$N" -v f1="$f1" -v d1="$d1" -v e1="$e1" -v c1="$c1" \
-    -v fN="$fN" -v dN="$dN" -v eN="$eN" -v cN="$cN" 'BEGIN {
+read -r f1 d1 e1 c1s <<<"$s1"
+read -r fN dN eN cNs <<<"$sN"
+awk -v c1="$c1" -v cN="$cN" -v i1="$i1" -v iN="$iN" -v n="$N" -v f1="$f1" -v d1="$d1" -v e1="$e1" -v c1s="$c1s" \
+    -v fN="$fN" -v dN="$dN" -v eN="$eN" -v cNs="$cNs" 'BEGIN {
     m = n - 1   # extra mailboxes of the second run over the first
-    printf "per_mailbox: 1 mailbox (whole run): %.1f M instructions, fsync %d, fdatasync %d, execve %d, connect %d\n",
-        i1 / 1e6, f1, d1, e1, c1
-    printf "per_mailbox: each further mailbox (%d vs 1): %.1f M instructions, fsync %.1f, fdatasync %.1f, execve %.1f, connect %.1f\n",
-        n, (iN - i1) / m / 1e6, (fN - f1) / m, (dN - d1) / m, (eN - e1) / m, (cN - c1) / m
+    printf "per_mailbox: 1 mailbox (whole run): %.1f M instructions, %d ms CPU, fsync %d, fdatasync %d, execve %d, connect %d\n",
+        i1 / 1e6, c1, f1, d1, e1, c1s
+    printf "per_mailbox: each further mailbox (%d vs 1): %.1f M instructions, %.0f ms CPU, fsync %.1f, fdatasync %.1f, execve %.1f, connect %.1f\n",
+        n, (iN - i1) / m / 1e6, (cN - c1) / m, (fN - f1) / m, (dN - d1) / m, (eN - e1) / m, (cNs - c1s) / m
 }'
 echo "per_mailbox: command: BENCH_MAILBOXES=$N make bench (tests/bench/per_mailbox.bench.sh; $(nproc) cpu, $(uname -sr))"
