@@ -8,7 +8,9 @@
 # mailbox, then BENCH_MAILBOXES; "per mailbox" is the difference divided by
 # the extra mailboxes (the run's fixed costs — start-up, lock, journal open,
 # report — fall out), "1 mailbox" is the whole one-mailbox run.
-# Env: SR_ROOT SR_BIN SHARED_DIR; BENCH_MAILBOXES (default 5); BENCH_KEEP=1.
+# Env: SR_ROOT SR_BIN SHARED_DIR; BENCH_MAILBOXES (default 5); BENCH_KEEP=1;
+# BENCH_TLS=1: the simulators serve HTTPS with a throwaway self-signed
+# certificate, named to switchresmb and the engine by SWITCHRESMB_CA_FILE.
 # Every server is started here and stopped by PID.
 set -u
 cd "${SR_ROOT:?}" || exit 2
@@ -63,9 +65,19 @@ for r in json.load(open(sys.argv[1]))["recipients"]:
     if r["kind"] != "user": print(r["source"]["smtp"])' "$work/org.json")
 [ "${#rooms[@]}" -eq "$R" ] || die "expected $R rooms, got ${#rooms[@]}"
 
+SCHEME=http
+tls_args=()
+if [ "${BENCH_TLS:-0}" = 1 ]; then
+    openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 \
+        -addext subjectAltName=IP:127.0.0.1 -keyout "$work/key.pem" -out "$work/cert.pem" \
+        >/dev/null 2>&1 || die "openssl could not make a certificate"
+    tls_args=(--tls-cert "$work/cert.pem" --tls-key "$work/key.pem")
+    export SWITCHRESMB_CA_FILE="$work/cert.pem"
+    SCHEME=https
+fi
 start_exsim() {  # name
     "$BIN/exsim" --seed "$work/$1.xml" --port 0 --port-file "$work/$1.port" \
-        --schemas "$SHARED/protocol/ews" >"$work/$1.log" 2>&1 &
+        --schemas "$SHARED/protocol/ews" "${tls_args[@]}" >"$work/$1.log" 2>&1 &
     pids+=($!)
     for _ in $(seq 100); do [ -s "$work/$1.port" ] && break; sleep 0.1; done
     [ -s "$work/$1.port" ] || die "exsim $1 did not start"
@@ -90,8 +102,8 @@ new_case() {
     } >"$d/SwitchResMB.ini"
     next_room=$((next_room + n))
     # generous waits: under callgrind everything runs ~50 times slower
-    printf '[Parameters]\nFeatures=Delegates Rules\nSilent=1\nAdmin=admin\nPassword=%s\nAdminTrg=admin\nPasswordTrg=%s\nAutodiscoverSourceURL=http://127.0.0.1:%s/autodiscover/autodiscover.xml\nAutodiscoverTargetURL=http://127.0.0.1:%s/autodiscover/autodiscover.xml\nWatchDog=1\nOpenStoreWait=600\nFeatureWait=600\nGlobalWait=1200\n' \
-        "$SPW" "$TPW" "$SRC" "$TGT" >"$d/CPUU.ini"
+    printf '[Parameters]\nFeatures=Delegates Rules\nSilent=1\nAdmin=admin\nPassword=%s\nAdminTrg=admin\nPasswordTrg=%s\nAutodiscoverSourceURL=%s://127.0.0.1:%s/autodiscover/autodiscover.xml\nAutodiscoverTargetURL=%s://127.0.0.1:%s/autodiscover/autodiscover.xml\nWatchDog=1\nOpenStoreWait=600\nFeatureWait=600\nGlobalWait=1200\n' \
+        "$SPW" "$TPW" "$SCHEME" "$SRC" "$SCHEME" "$TGT" >"$d/CPUU.ini"
     chmod 600 "$d/SwitchResMB.ini" "$d/CPUU.ini"
 }
 run_sr() {  # DIR WRAPPER... : switchresmb under the wrapper; exit status
@@ -154,4 +166,4 @@ awk -v c1="$c1" -v cN="$cN" -v i1="$i1" -v iN="$iN" -v n="$N" -v f1="$f1" -v d1=
     printf "per_mailbox: each further mailbox (%d vs 1): %.1f M instructions, %.0f ms CPU, fsync %.1f, fdatasync %.1f, execve %.1f, connect %.1f\n",
         n, (iN - i1) / m / 1e6, (cN - c1) / m, (fN - f1) / m, (dN - d1) / m, (eN - e1) / m, (cNs - c1s) / m
 }'
-echo "per_mailbox: command: BENCH_MAILBOXES=$N make bench (tests/bench/per_mailbox.bench.sh; $(nproc) cpu, $(uname -sr))"
+echo "per_mailbox: command: BENCH_MAILBOXES=$N${BENCH_TLS:+ BENCH_TLS=$BENCH_TLS} make bench (tests/bench/per_mailbox.bench.sh; $(nproc) cpu, $(uname -sr))"
