@@ -175,7 +175,7 @@ DEB_PACKAGES := build-essential pkg-config \
     ldb-tools krb5-user iproute2 procps curl ca-certificates \
     python3 python3-exchangelib python3-aiosmtpd \
     man-db groff-base systemd debhelper lintian fakeroot libjansson-dev chromium \
-    libkrb5-dev glewlwyd sqlite3 python3-jwt python3-cryptography
+    libkrb5-dev glewlwyd sqlite3 python3-jwt python3-cryptography valgrind strace time
 
 deps:
 	@missing=$$(for p in $(DEB_PACKAGES); do \

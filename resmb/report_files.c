@@ -271,7 +271,8 @@ static void write_beside(const resmb_run *run, const char *ext, const char *text
                                             : (int)strlen(run->report_path),
                              run->report_path, ext);
     sr_err e;
-    if (path && sr_write_file_atomic(path, text, strlen(text), 0600, 0, &e) != SR_OK)
+    /* views of the journal like the report: not synced (sr_write_file_view) */
+    if (path && sr_write_file_view(path, text, strlen(text), 0600, &e) != SR_OK)
         sr_log(SR_LOG_WARN, NULL, "report file: %s", e.msg);
     free(path);
 }

@@ -21,24 +21,32 @@ static const char *const event_names[EV__NEVENTS] = {
     [EV_START] = "start", [EV_OK] = "ok", [EV_FAIL] = "fail",
 };
 
+/* Durability (statemachine.h): the journal syncs only before an action whose
+ * effect outside the journal a rerun could not find again or take back:
+ * writing the switch message, creating the profile (its name durable first),
+ * running the engine (it changes the mailbox), its cleanup (it drops the
+ * rollback copy), deleting the profile, failing (it deletes the profile too).
+ * Resolving only reads; its records are redone if a power cut loses them.
+ * DONE and FAILED are synced as terminal states. */
+#define BARRIER SM_SYNC_BEFORE
 static const struct sm_row rows[] = {
     /* AD: SMTP address, legacyExchangeDN, mailbox GUID, target address */
-    { MB_QUEUED,          EV_START, MB_RESOLVED,        resmb_act_resolve },
-    { MB_RESOLVED,        EV_FAIL,  MB_FAILED,          resmb_act_fail },
+    { MB_QUEUED,          EV_START, MB_RESOLVED,        resmb_act_resolve,        0 },
+    { MB_RESOLVED,        EV_FAIL,  MB_FAILED,          resmb_act_fail,           BARRIER },
     /* the switch message in the source mailbox: read, created or recreated */
-    { MB_RESOLVED,        EV_OK,    MB_SWITCHMSG_READY, resmb_act_switchmsg },
-    { MB_SWITCHMSG_READY, EV_FAIL,  MB_FAILED,          resmb_act_fail },
+    { MB_RESOLVED,        EV_OK,    MB_SWITCHMSG_READY, resmb_act_switchmsg,      BARRIER },
+    { MB_SWITCHMSG_READY, EV_FAIL,  MB_FAILED,          resmb_act_fail,           BARRIER },
     /* the temporary profile {GUID} for the source mailbox */
-    { MB_SWITCHMSG_READY, EV_OK,    MB_PROFILE_CREATED, resmb_act_create_profile },
-    { MB_PROFILE_CREATED, EV_FAIL,  MB_FAILED,          resmb_act_fail },
+    { MB_SWITCHMSG_READY, EV_OK,    MB_PROFILE_CREATED, resmb_act_create_profile, BARRIER },
+    { MB_PROFILE_CREATED, EV_FAIL,  MB_FAILED,          resmb_act_fail,           BARRIER },
     /* the engine updates the mailbox's features through that profile */
-    { MB_PROFILE_CREATED, EV_OK,    MB_UPDATED,         resmb_act_update },
-    { MB_UPDATED,         EV_FAIL,  MB_FAILED,          resmb_act_fail },
+    { MB_PROFILE_CREATED, EV_OK,    MB_UPDATED,         resmb_act_update,         BARRIER },
+    { MB_UPDATED,         EV_FAIL,  MB_FAILED,          resmb_act_fail,           BARRIER },
     /* the engine cleans up what it kept for a rollback */
-    { MB_UPDATED,         EV_OK,    MB_CLEANED,         resmb_act_cleanup },
-    { MB_CLEANED,         EV_FAIL,  MB_FAILED,          resmb_act_fail },
+    { MB_UPDATED,         EV_OK,    MB_CLEANED,         resmb_act_cleanup,        BARRIER },
+    { MB_CLEANED,         EV_FAIL,  MB_FAILED,          resmb_act_fail,           BARRIER },
     /* the temporary profile goes (unless LeaveTemporaryProfiles=1) */
-    { MB_CLEANED,         EV_OK,    MB_DONE,            resmb_act_finish },
+    { MB_CLEANED,         EV_OK,    MB_DONE,            resmb_act_finish,         BARRIER },
 };
 
 static const unsigned char terminal[MB__NSTATES] = { [MB_DONE] = 1, [MB_FAILED] = 1 };
@@ -61,7 +69,7 @@ static const sm_def def = {
  * the main table then takes it from there.  Every state but FAILED is
  * terminal here, so this table can do nothing else. */
 static const struct sm_row retry_rows[] = {
-    { MB_FAILED, EV_OK, MB_QUEUED, resmb_act_requeue },
+    { MB_FAILED, EV_OK, MB_QUEUED, resmb_act_requeue, 0 },
 };
 
 static const unsigned char retry_terminal[MB__NSTATES] = {

@@ -15,7 +15,10 @@
  *              has not ended; resume runs that action again. */
 static const char *const schema_sql =
     "PRAGMA journal_mode=WAL;"
-    "PRAGMA synchronous=FULL;"
+    /* NORMAL: a commit is written to the WAL (it survives a killed process,
+     * and a power cut loses at most the newest commits, never the order), but
+     * not synced; sync_commit() makes the barriers of the table durable. */
+    "PRAGMA synchronous=NORMAL;"
     /* Every step is a small committed transaction; at SQLite's default of a
      * checkpoint per 1000 pages the WAL reached 2 MB after 8 mailboxes and
      * filled a small disk (issue 11).  Checkpoint every 64 pages (256 KiB) and
@@ -33,8 +36,31 @@ static const char *const schema_sql =
     " object TEXT NOT NULL, phase TEXT NOT NULL, state INTEGER, event INTEGER, next INTEGER,"
     " detail TEXT);";
 
+/* The statements a mailbox's steps run, prepared once per handle: parsing
+ * the SQL on every call was a third of a switchresmb worker's instructions. */
+enum {
+    Q_LOAD, Q_SAVE_OBJ, Q_SAVE_LOG, Q_PUT, Q_GET, Q_BEGIN, Q_COMMIT, Q_ROLLBACK,
+    Q_SYNC_FULL, Q_SYNC_NORMAL, Q__N
+};
+static const char *const q_sql[Q__N] = {
+    [Q_LOAD] = "SELECT state, from_state, event, pending, exit_bits FROM objects WHERE object = ?1",
+    [Q_SAVE_OBJ] = "INSERT INTO objects(object, state, from_state, event, pending, exit_bits)"
+                   " VALUES(?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(object) DO UPDATE SET state = ?2,"
+                   " from_state = ?3, event = ?4, pending = ?5, exit_bits = ?6",
+    [Q_SAVE_LOG] = "INSERT INTO log(ts, object, phase, state, event, next, detail)"
+                   " VALUES(strftime('%Y-%m-%dT%H:%M:%fZ','now'), ?1, ?7, ?3, ?4, ?8, ?9)",
+    [Q_PUT] = "INSERT OR REPLACE INTO data(object, k, v) VALUES(?1, ?2, ?3)",
+    [Q_GET] = "SELECT v FROM data WHERE object = ?1 AND k = ?2",
+    [Q_BEGIN] = "BEGIN IMMEDIATE",
+    [Q_COMMIT] = "COMMIT",
+    [Q_ROLLBACK] = "ROLLBACK",
+    [Q_SYNC_FULL] = "PRAGMA synchronous=FULL",
+    [Q_SYNC_NORMAL] = "PRAGMA synchronous=NORMAL",
+};
+
 struct sm_journal {
     sqlite3 *db;
+    sqlite3_stmt *q[Q__N];      /* prepared on first use, finalized at close */
     char *path;
     unsigned writes;
     unsigned crash_at;
@@ -45,6 +71,7 @@ struct sm_journal {
 struct sm_step {
     sm_journal *j;
     const char *object;
+    int durable;         /* the row is SM_SYNC_BEFORE: sm_put commits are synced */
     unsigned exit_bits;
     char *got;           /* last sm_get result */
     sr_err err;
@@ -75,6 +102,31 @@ static void count_write(sm_journal *j)
     j->writes++;
     if (j->crash_at && j->writes == j->crash_at)
         _exit(SM_CRASH_EXIT);
+}
+
+/* Statement q, prepared on first use, reset and unbound; NULL on error.
+ * The caller resets it when done (done_q), so no read stays open. */
+static sqlite3_stmt *get_q(sm_journal *j, int q)
+{
+    if (!j->q[q] && sqlite3_prepare_v3(j->db, q_sql[q], -1, SQLITE_PREPARE_PERSISTENT, &j->q[q],
+                                       NULL) != SQLITE_OK)
+        return NULL;
+    sqlite3_reset(j->q[q]);
+    sqlite3_clear_bindings(j->q[q]);
+    return j->q[q];
+}
+
+static void done_q(sqlite3_stmt *st) { sqlite3_reset(st); }
+
+/* Run a statement without parameters or rows (BEGIN, COMMIT, PRAGMA ...). */
+static int run_q(sm_journal *j, int q)
+{
+    sqlite3_stmt *st = get_q(j, q);
+    if (!st)
+        return SQLITE_ERROR;
+    int rc = sqlite3_step(st);
+    done_q(st);
+    return rc == SQLITE_DONE || rc == SQLITE_ROW ? SQLITE_OK : rc;
 }
 
 sm_journal *sm_journal_open(const char *path, sr_err *err)
@@ -109,6 +161,8 @@ void sm_journal_close(sm_journal *j)
 {
     if (!j)
         return;
+    for (int q = 0; q < Q__N; q++)
+        sqlite3_finalize(j->q[q]);
     sqlite3_close(j->db);
     free(j->path);
     free(j);
@@ -189,9 +243,8 @@ sr_code sm_def_check(const sm_def *def, sr_err *err)
 
 static int load_obj(sm_journal *j, const char *object, obj_row *o, sr_err *err)
 {
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(j->db, "SELECT state, from_state, event, pending, exit_bits "
-                           "FROM objects WHERE object = ?", -1, &st, NULL) != SQLITE_OK) {
+    sqlite3_stmt *st = get_q(j, Q_LOAD);
+    if (!st) {
         db_fail(j, err, "read");
         return -1;
     }
@@ -208,28 +261,44 @@ static int load_obj(sm_journal *j, const char *object, obj_row *o, sr_err *err)
         db_fail(j, err, "read");
         found = -1;
     }
-    sqlite3_finalize(st);
+    done_q(st);
     return found;
 }
 
-/* Update the object row and append one log line in one transaction. */
-static sr_code save_obj(sm_journal *j, const char *object, const obj_row *o, const char *phase,
-                        int next, const char *detail, sr_err *err)
+/* A durable commit: with synchronous=FULL a WAL commit ends with an
+ * fdatasync of the WAL, which makes this commit and every earlier one (the WAL
+ * is appended in order) survive a power cut.  Set outside a transaction. */
+static sr_code set_sync(sm_journal *j, int full, sr_err *err)
 {
-    static const char *const sql[] = {
-        "INSERT INTO objects(object, state, from_state, event, pending, exit_bits)"
-        " VALUES(?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(object) DO UPDATE SET state = ?2,"
-        " from_state = ?3, event = ?4, pending = ?5, exit_bits = ?6",
-        "INSERT INTO log(ts, object, phase, state, event, next, detail)"
-        " VALUES(strftime('%Y-%m-%dT%H:%M:%fZ','now'), ?1, ?7, ?3, ?4, ?8, ?9)",
-    };
-    if (sqlite3_exec(j->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
-        return db_fail(j, err, "begin");
+    if (run_q(j, full ? Q_SYNC_FULL : Q_SYNC_NORMAL) != SQLITE_OK)
+        return db_fail(j, err, "synchronous");
+    return SR_OK;
+}
+
+/* Back to NORMAL after a durable commit; passes rc through. */
+static sr_code end_sync(sm_journal *j, int durable, sr_code rc)
+{
+    if (durable && set_sync(j, 0, NULL) != SR_OK && rc == SR_OK)
+        return SR_E_IO;
+    return rc;
+}
+
+/* Update the object row and append one log line in one transaction;
+ * durable: the commit is synced (a barrier, see sm_row.sync). */
+static sr_code save_obj(sm_journal *j, const char *object, const obj_row *o, const char *phase,
+                        int next, const char *detail, int durable, sr_err *err)
+{
+    static const int qs[] = { Q_SAVE_OBJ, Q_SAVE_LOG };
+    if (durable && set_sync(j, 1, err) != SR_OK)
+        return err ? err->code : SR_E_IO;
+    if (run_q(j, Q_BEGIN) != SQLITE_OK)
+        return end_sync(j, durable, db_fail(j, err, "begin"));
     for (size_t i = 0; i < 2; i++) {
-        sqlite3_stmt *st;
-        if (sqlite3_prepare_v2(j->db, sql[i], -1, &st, NULL) != SQLITE_OK) {
-            sqlite3_exec(j->db, "ROLLBACK", NULL, NULL, NULL);
-            return db_fail(j, err, "write");
+        sqlite3_stmt *st = get_q(j, qs[i]);
+        if (!st) {
+            sr_code c = db_fail(j, err, "write");
+            run_q(j, Q_ROLLBACK);
+            return end_sync(j, durable, c);
         }
         int n = sqlite3_bind_parameter_count(st);
         for (int p = 1; p <= n; p++) {
@@ -249,14 +318,21 @@ static sr_code save_obj(sm_journal *j, const char *object, const obj_row *o, con
             }
         }
         int rc = sqlite3_step(st);
-        sqlite3_finalize(st);
         if (rc != SQLITE_DONE) {
-            sqlite3_exec(j->db, "ROLLBACK", NULL, NULL, NULL);
-            return db_fail(j, err, "write");
+            sr_code c = db_fail(j, err, "write");   /* before the reset clears the error */
+            done_q(st);
+            run_q(j, Q_ROLLBACK);
+            return end_sync(j, durable, c);
         }
+        done_q(st);
     }
-    if (sqlite3_exec(j->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
-        return db_fail(j, err, "commit");
+    if (run_q(j, Q_COMMIT) != SQLITE_OK) {
+        sr_code c = db_fail(j, err, "commit");
+        run_q(j, Q_ROLLBACK);
+        return end_sync(j, durable, c);
+    }
+    if (end_sync(j, durable, SR_OK) != SR_OK)
+        return db_fail(j, err, "synchronous=NORMAL");
     count_write(j);
     return SR_OK;
 }
@@ -269,12 +345,13 @@ static sr_code step_row(const sm_def *def, sm_journal *j, const char *object, vo
         o->from_state = o->state;
         o->state = row->next;
         o->pending = 1;
-        if (save_obj(j, object, o, "begin", row->next, NULL, err) != SR_OK)
+        if (save_obj(j, object, o, "begin", row->next, NULL, row->sync & SM_SYNC_BEFORE,
+                     err) != SR_OK)
             return err ? err->code : SR_E_IO;
     }
     sr_log(SR_LOG_NOTICE, object, "%s -> %s%s", state_name(def, o->from_state),
            state_name(def, row->next), resuming ? " (resumed)" : "");
-    sm_step step = { .j = j, .object = object };
+    sm_step step = { .j = j, .object = object, .durable = row->sync & SM_SYNC_BEFORE };
     sr_err_clear(&step.err);
     int ev = row->action ? row->action(&step, ctx) : 0;
     free(step.got);
@@ -287,7 +364,9 @@ static sr_code step_row(const sm_def *def, sm_journal *j, const char *object, vo
     o->event = ev;
     o->pending = 0;
     o->exit_bits |= step.exit_bits;
-    return save_obj(j, object, o, "end", row->next, step.err.code ? step.err.msg : NULL, err);
+    /* a terminal state is durable: a finished mailbox is not taken up again */
+    return save_obj(j, object, o, "end", row->next, step.err.code ? step.err.msg : NULL,
+                    def->terminal[row->next] || (row->sync & SM_SYNC_AFTER), err);
 }
 
 /* Values read from the journal index the table's arrays: a damaged or foreign
@@ -410,33 +489,36 @@ sr_err *sm_err(sm_step *step) { return &step->err; }
 sr_code sm_put(sm_step *step, const char *key, const char *value)
 {
     sm_journal *j = step->j;
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(j->db, "INSERT OR REPLACE INTO data(object, k, v) VALUES(?, ?, ?)",
-                           -1, &st, NULL) != SQLITE_OK)
-        return db_fail(j, &step->err, "write");
+    if (step->durable && set_sync(j, 1, &step->err) != SR_OK)
+        return step->err.code;
+    sqlite3_stmt *st = get_q(j, Q_PUT);
+    if (!st)
+        return end_sync(j, step->durable, db_fail(j, &step->err, "write"));
     sqlite3_bind_text(st, 1, step->object, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, value, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE)
-        return db_fail(j, &step->err, "write");
+    sr_code c = rc == SQLITE_DONE ? SR_OK : db_fail(j, &step->err, "write");
+    done_q(st);
+    if (c != SR_OK)
+        return end_sync(j, step->durable, c);
+    if (end_sync(j, step->durable, SR_OK) != SR_OK)
+        return db_fail(j, &step->err, "synchronous=NORMAL");
     count_write(j);
     return SR_OK;
 }
 
 const char *sm_get(sm_step *step, const char *key)
 {
-    sqlite3_stmt *st;
     free(step->got);
     step->got = NULL;
-    if (sqlite3_prepare_v2(step->j->db, "SELECT v FROM data WHERE object = ? AND k = ?", -1,
-                           &st, NULL) != SQLITE_OK)
+    sqlite3_stmt *st = get_q(step->j, Q_GET);
+    if (!st)
         return NULL;
     sqlite3_bind_text(st, 1, step->object, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
     if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
         step->got = sr_strdup((const char *)sqlite3_column_text(st, 0));
-    sqlite3_finalize(st);
+    done_q(st);
     return step->got;
 }

@@ -3,6 +3,17 @@
  * any instant resumes where it stopped (DESIGN.md "The per-mailbox state
  * machine"; STYLE.md "State and durability").
  *
+ * Durability: every journal write is committed to the WAL before the call
+ * returns, so a killed process loses nothing.  It is not synced to disk at
+ * once (synchronous=NORMAL): a power cut may lose the newest writes, but
+ * always a tail, never one from the middle.  The table says where that is not
+ * enough: a row marked SM_SYNC_BEFORE has the journal on disk before its action
+ * runs and every sm_put of that action on disk before sm_put returns (record
+ * what you are about to create, durably, then create it); SM_SYNC_AFTER syncs
+ * the row's end; reaching a terminal state is always synced.  Mark a row
+ * SM_SYNC_BEFORE when its action has an effect outside the journal that a
+ * rerun from an older journal state could not take back or find again.
+ *
  * The user (resmb/, later cpuu/) declares its states and events as enums,
  * names for both, and a table of rows {state, event, next, action} readable
  * top to bottom.  The engine:
@@ -38,6 +49,12 @@ struct sm_row {
     int next;            /* ... go to this state ... */
     sm_action_fn action; /* ... running this.  NULL: no action, allowed only into a
                             terminal state (sm_def_check); the journal records event 0 */
+    unsigned sync;       /* SM_SYNC_* bits: where the journal is made durable (0: lazily) */
+};
+
+enum {
+    SM_SYNC_BEFORE = 1,  /* journal synced before the action; its sm_put calls synced */
+    SM_SYNC_AFTER = 2,   /* the row's end synced (into a terminal state: always) */
 };
 
 typedef struct sm_def {
@@ -103,7 +120,8 @@ sr_code sm_foreach_info(sm_journal *j, const sm_def *def, int (*fn)(const sm_inf
                         void *arg, sr_err *err);
 
 /* --- inside an action -------------------------------------------------- */
-/* Durably record key=value for this object before acting on it. */
+/* Record key=value for this object before acting on it; durable before it
+ * returns in a SM_SYNC_BEFORE row (see the top), else in the WAL. */
 sr_code sm_put(sm_step *step, const char *key, const char *value);
 /* The value recorded for key (by this run or an interrupted earlier one), or NULL. */
 const char *sm_get(sm_step *step, const char *key);

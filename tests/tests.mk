@@ -15,6 +15,8 @@
 # or tests/e2e/*.sh that is not listed, stops `make tests` (check-tests)
 # with its name: a test cannot vanish or be forgotten silently.
 
+# a comma inside a $(call cunit, ...) argument (test_util's -Wl,--wrap=fsync)
+comma := ,
 XML_LIBS := $(shell pkg-config --libs libxml-2.0 2>/dev/null || echo -lxml2)
 # The Exchange simulator's store half, linked without its server half (main.c,
 # http.c, soap.c): test_exsim_store carries stand-ins for the soap.c helpers.
@@ -22,7 +24,7 @@ EXSIM_STORE_SRCS := $(sort $(wildcard tests/exsim/store*.c tests/exsim/ids.c tes
 
 # ---- unit: no server -------------------------------------------------------------
 #            name                 sources                                   uses                                          extra libs
-$(call cunit,test_util,           tests/unit/test_util.c,                   util,)
+$(call cunit,test_util,           tests/unit/test_util.c,                   util,                                         -Wl$(comma)--wrap=fsync)
 $(call cunit,test_configs,        tests/unit/test_configs.c,                configs testutil util,)
 $(call cunit,test_configs_files,  tests/unit/test_configs_files.c,          configs testutil util,                        -lacl)
 $(call cunit,test_statemachine,   tests/unit/test_statemachine.c,           statemachine util,)

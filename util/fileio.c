@@ -1,4 +1,5 @@
-/* fileio.c — whole-file reads and durable atomic writes (temp + fsync + rename). */
+/* fileio.c — whole-file reads, durable atomic writes (temp + fsync + rename)
+ * and atomic writes of regenerated views (temp + rename, no fsync). */
 #include "util/util.h"
 
 #include <errno.h>
@@ -95,9 +96,10 @@ sr_code sr_write_file_atomic(const char *path, const void *data, size_t len,
     return sr_write_file_atomic_hook(path, data, len, mode, NULL, NULL, err);
 }
 
-sr_code sr_write_file_atomic_hook(const char *path, const void *data, size_t len, mode_t mode,
-                                  sr_code (*prepare)(int fd, void *ctx, sr_err *err), void *ctx,
-                                  sr_err *err)
+/* Temp file beside path, prepare, [fsync], rename; [fsync the directory]. */
+static sr_code write_replace(const char *path, const void *data, size_t len, mode_t mode,
+                             sr_code (*prepare)(int fd, void *ctx, sr_err *err), void *ctx,
+                             int durable, sr_err *err)
 {
     char *tmp = sr_asprintf("%s.tmp.XXXXXX", path);
     if (!tmp)
@@ -113,7 +115,7 @@ sr_code sr_write_file_atomic_hook(const char *path, const void *data, size_t len
     sr_code hrc = SR_OK;
     if (ok && prepare && (hrc = prepare(fd, ctx, err)) != SR_OK)
         ok = 0;
-    if (ok && fsync(fd) != 0) {
+    if (ok && durable && fsync(fd) != 0) {
         ok = 0;
         saved = errno;
     }
@@ -131,8 +133,22 @@ sr_code sr_write_file_atomic_hook(const char *path, const void *data, size_t len
         return hrc != SR_OK ? hrc : sr_err_set(err, SR_E_IO, "%s: cannot write: %s", path, strerror(saved));
     }
     free(tmp);
-    fsync_dir_of(path);
+    if (durable)
+        fsync_dir_of(path);
     return SR_OK;
+}
+
+sr_code sr_write_file_atomic_hook(const char *path, const void *data, size_t len, mode_t mode,
+                                  sr_code (*prepare)(int fd, void *ctx, sr_err *err), void *ctx,
+                                  sr_err *err)
+{
+    return write_replace(path, data, len, mode, prepare, ctx, 1, err);
+}
+
+sr_code sr_write_file_view(const char *path, const void *data, size_t len, mode_t mode,
+                           sr_err *err)
+{
+    return write_replace(path, data, len, mode, NULL, NULL, 0, err);
 }
 
 sr_code sr_mkdir_p(const char *path, mode_t mode, sr_err *err)

@@ -114,6 +114,14 @@ sr_code sr_write_file_atomic(const char *path, const void *data, size_t len,
 sr_code sr_write_file_atomic_hook(const char *path, const void *data, size_t len, mode_t mode,
                                   sr_code (*prepare)(int fd, void *ctx, sr_err *err), void *ctx,
                                   sr_err *err);
+/* Atomically replace path with data, not synced: for a file that is only a
+ * view regenerated from durable state (the report files from the journal).
+ * A reader sees the old file or the new one whole; after a power cut the file
+ * may be the old one, or empty on some file systems; the next run writes it
+ * again.  The only copy of anything (a backup, a profile, a secret, a config)
+ * goes through sr_write_file_atomic instead.  mode as given. */
+sr_code sr_write_file_view(const char *path, const void *data, size_t len, mode_t mode,
+                           sr_err *err);
 /* mkdir -p with mode for every created component. */
 sr_code sr_mkdir_p(const char *path, mode_t mode, sr_err *err);
 

@@ -16,6 +16,99 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+/* ---- a counting VFS: wraps SQLite's default VFS to count syncs and to see
+ * whether the WAL holds writes not yet synced (a power cut could lose them) */
+typedef struct {
+    sqlite3_file base;
+    sqlite3_file *real;     /* the wrapped file, allocated right after this struct */
+    int is_wal;
+} cnt_file;
+
+static sqlite3_vfs *g_real_vfs;
+static unsigned g_syncs;          /* xSync calls on any journal file */
+static int g_wal_dirty;           /* WAL written since its last sync */
+static int g_watch;               /* check barriers in the toy's actions */
+static unsigned g_barrier_misses; /* a barrier action ran with unsynced WAL writes */
+
+#define REAL(f) (((cnt_file *)(f))->real)
+static int c_close(sqlite3_file *f) { int rc = REAL(f)->pMethods->xClose(REAL(f)); return rc; }
+static int c_read(sqlite3_file *f, void *b, int n, sqlite3_int64 o)
+{ return REAL(f)->pMethods->xRead(REAL(f), b, n, o); }
+static int c_write(sqlite3_file *f, const void *b, int n, sqlite3_int64 o)
+{
+    if (((cnt_file *)f)->is_wal)
+        g_wal_dirty = 1;
+    return REAL(f)->pMethods->xWrite(REAL(f), b, n, o);
+}
+static int c_truncate(sqlite3_file *f, sqlite3_int64 n)
+{ return REAL(f)->pMethods->xTruncate(REAL(f), n); }
+static int c_sync(sqlite3_file *f, int flags)
+{
+    g_syncs++;
+    if (((cnt_file *)f)->is_wal)
+        g_wal_dirty = 0;
+    return REAL(f)->pMethods->xSync(REAL(f), flags);
+}
+static int c_size(sqlite3_file *f, sqlite3_int64 *n) { return REAL(f)->pMethods->xFileSize(REAL(f), n); }
+static int c_lock(sqlite3_file *f, int l) { return REAL(f)->pMethods->xLock(REAL(f), l); }
+static int c_unlock(sqlite3_file *f, int l) { return REAL(f)->pMethods->xUnlock(REAL(f), l); }
+static int c_reserved(sqlite3_file *f, int *r)
+{ return REAL(f)->pMethods->xCheckReservedLock(REAL(f), r); }
+static int c_fcntl(sqlite3_file *f, int op, void *a)
+{ return REAL(f)->pMethods->xFileControl(REAL(f), op, a); }
+static int c_sector(sqlite3_file *f) { return REAL(f)->pMethods->xSectorSize(REAL(f)); }
+static int c_dev(sqlite3_file *f) { return REAL(f)->pMethods->xDeviceCharacteristics(REAL(f)); }
+static int c_shmmap(sqlite3_file *f, int pg, int sz, int ext, void volatile **p)
+{ return REAL(f)->pMethods->xShmMap(REAL(f), pg, sz, ext, p); }
+static int c_shmlock(sqlite3_file *f, int off, int n, int fl)
+{ return REAL(f)->pMethods->xShmLock(REAL(f), off, n, fl); }
+static void c_shmbarrier(sqlite3_file *f) { REAL(f)->pMethods->xShmBarrier(REAL(f)); }
+static int c_shmunmap(sqlite3_file *f, int del) { return REAL(f)->pMethods->xShmUnmap(REAL(f), del); }
+static int c_fetch(sqlite3_file *f, sqlite3_int64 o, int n, void **p)
+{ return REAL(f)->pMethods->xFetch(REAL(f), o, n, p); }
+static int c_unfetch(sqlite3_file *f, sqlite3_int64 o, void *p)
+{ return REAL(f)->pMethods->xUnfetch(REAL(f), o, p); }
+
+static const sqlite3_io_methods cnt_io = {
+    3, c_close, c_read, c_write, c_truncate, c_sync, c_size, c_lock, c_unlock, c_reserved,
+    c_fcntl, c_sector, c_dev, c_shmmap, c_shmlock, c_shmbarrier, c_shmunmap, c_fetch, c_unfetch,
+};
+
+static int c_open(sqlite3_vfs *v, const char *name, sqlite3_file *f, int flags, int *out)
+{
+    (void)v;
+    cnt_file *cf = (cnt_file *)f;
+    cf->real = (sqlite3_file *)(cf + 1);
+    cf->is_wal = (flags & SQLITE_OPEN_WAL) != 0;
+    int rc = g_real_vfs->xOpen(g_real_vfs, name, cf->real, flags, out);
+    /* methods version 3 forwards to a version-3 file (the unix VFS's files) */
+    cf->base.pMethods = rc == SQLITE_OK && cf->real->pMethods ? &cnt_io : NULL;
+    return rc;
+}
+
+/* Make the counting VFS the default; sm_journal_open uses the default VFS. */
+static void counting_vfs_install(void)
+{
+    static sqlite3_vfs v;
+    if (g_real_vfs)
+        return;
+    g_real_vfs = sqlite3_vfs_find(NULL);
+    v = *g_real_vfs;
+    v.zName = "sr-counting";
+    v.szOsFile = (int)sizeof(cnt_file) + g_real_vfs->szOsFile;
+    v.xOpen = c_open;
+    v.pAppData = NULL;
+    sqlite3_vfs_register(&v, 1);
+}
+
+/* Called where a toy action is about to act outside the journal in a
+ * SM_SYNC_BEFORE row: everything journaled so far must be on disk. */
+static void barrier_point(void)
+{
+    if (g_watch && g_wal_dirty)
+        g_barrier_misses++;
+}
+
 /* A toy of the per-mailbox workflow: the actions touch files the way the real
  * ones touch profiles, so leaks and double effects are visible. */
 enum { Q, RESOLVED, PROFILE, UPDATED, CLEANED, DONE, FAILED, N_STATES };
@@ -53,6 +146,7 @@ static int act_create_profile(sm_step *s, void *ctx)
             return EV_FAIL;
         name = fresh;
     }
+    barrier_point();
     char *p = path_in(t, name);
     int fd = open(p, O_WRONLY | O_CREAT, 0600);
     free(p);
@@ -66,6 +160,7 @@ static int act_update(sm_step *s, void *ctx)
 {
     toy *t = ctx;
     const char *name = sm_get(s, "profile");
+    barrier_point();
     char *p = path_in(t, name);
     char buf[16] = "";
     FILE *f = fopen(p, "r+");
@@ -86,27 +181,30 @@ static int act_update(sm_step *s, void *ctx)
     return f ? EV_OK : EV_FAIL;
 }
 
-static int act_cleanup(sm_step *s, void *ctx) { (void)s; (void)ctx; return EV_OK; }
+static int act_cleanup(sm_step *s, void *ctx) { (void)s; (void)ctx; barrier_point(); return EV_OK; }
 
 static int act_delete_profile(sm_step *s, void *ctx)
 {
     const char *name = sm_get(s, "profile");
+    barrier_point();
     char *p = path_in(ctx, name);
     int ok = unlink(p) == 0 || errno == ENOENT;
     free(p);
     return ok ? EV_OK : EV_FAIL;
 }
 
+/* As in resmb/workflow.c: resolving only reads, every other action acts
+ * outside the journal, so its row is a barrier. */
 static const struct sm_row rows[] = {
-    { Q,        EV_START, RESOLVED, act_resolve },
-    { RESOLVED, EV_OK,    PROFILE,  act_create_profile },
-    { RESOLVED, EV_FAIL,  FAILED,   NULL },
-    { PROFILE,  EV_OK,    UPDATED,  act_update },
-    { PROFILE,  EV_FAIL,  FAILED,   NULL },
-    { UPDATED,  EV_OK,    CLEANED,  act_cleanup },
-    { UPDATED,  EV_FAIL,  FAILED,   NULL },
-    { CLEANED,  EV_OK,    DONE,     act_delete_profile },
-    { CLEANED,  EV_FAIL,  FAILED,   NULL },
+    { Q,        EV_START, RESOLVED, act_resolve,        0 },
+    { RESOLVED, EV_OK,    PROFILE,  act_create_profile, SM_SYNC_BEFORE },
+    { RESOLVED, EV_FAIL,  FAILED,   NULL,               0 },
+    { PROFILE,  EV_OK,    UPDATED,  act_update,         SM_SYNC_BEFORE },
+    { PROFILE,  EV_FAIL,  FAILED,   NULL,               0 },
+    { UPDATED,  EV_OK,    CLEANED,  act_cleanup,        SM_SYNC_BEFORE },
+    { UPDATED,  EV_FAIL,  FAILED,   NULL,               0 },
+    { CLEANED,  EV_OK,    DONE,     act_delete_profile, SM_SYNC_BEFORE },
+    { CLEANED,  EV_FAIL,  FAILED,   NULL,               0 },
 };
 
 static const sm_def toy_def = {
@@ -155,7 +253,8 @@ static void test_table_is_valid(void)
 {
     sr_err e;
     CU_ASSERT_EQUAL(sm_def_check(&toy_def, &e), SR_OK);
-    struct sm_row bad[] = { { Q, EV_START, RESOLVED, act_resolve }, { Q, EV_START, DONE, NULL } };
+    struct sm_row bad[] = { { Q, EV_START, RESOLVED, act_resolve, 0 },
+                            { Q, EV_START, DONE, NULL, 0 } };
     sm_def d = toy_def;
     d.rows = bad;
     d.n_rows = 2;
@@ -388,6 +487,52 @@ static void test_wal_stays_small(void)
     free(dir);
 }
 
+/* issue 13: the journal synced at every commit (synchronous=FULL: 11 syncs
+ * per toy object, 2 per step and 1 per sm_put, and the checkpoints).  Now it syncs only at the
+ * table's barriers and at the terminal state, and at every barrier nothing
+ * journaled is left unsynced (the counting VFS watches the WAL's writes). */
+static void test_syncs_only_at_barriers(void)
+{
+    counting_vfs_install();
+    char *dir = fresh_dir();
+    char *jp = sr_asprintf("%s/j.db", dir);
+    sr_err e;
+    sm_journal *j = sm_journal_open(jp, &e);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(j);
+    toy t = { .dir = dir };
+    enum { N = 20 };
+    g_syncs = 0;
+    g_barrier_misses = 0;
+    g_watch = 1;
+    for (int i = 0; i < N; i++) {
+        char obj[64];
+        snprintf(obj, sizeof obj, "room-%d@src.test", i);
+        int final = -1;
+        CU_ASSERT_EQUAL(sm_run(&toy_def, j, obj, &t, &final, NULL, &e), SR_OK);
+        CU_ASSERT_EQUAL(final, DONE);
+        CU_ASSERT_FALSE(g_wal_dirty);   /* a terminal state is on disk */
+    }
+    g_watch = 0;
+    unsigned syncs = g_syncs;
+    /* per object: 4 barrier begins, 1 put in a barrier row, the terminal end;
+     * the WAL's auto-checkpoints (WAL and database, every 64 pages) come on
+     * top: 150 for 20 objects when written, 250 with synchronous=FULL */
+    fprintf(stderr, "\n  [journal syncs: %u for %d objects]\n", syncs, N);
+    CU_ASSERT_EQUAL(g_barrier_misses, 0);
+    CU_ASSERT_TRUE(syncs >= 6 * N);
+    CU_ASSERT_TRUE(syncs <= 8 * N);
+    /* a step outside any barrier (resolving, failing) syncs nothing until
+     * the terminal state */
+    t.fail_resolve = 1;
+    g_syncs = 0;
+    CU_ASSERT_EQUAL(sm_run(&toy_def, j, "room-x@src.test", &t, NULL, NULL, &e), SR_OK);
+    CU_ASSERT_EQUAL(g_syncs, 1);
+    sm_journal_close(j);
+    rm_dir(dir);
+    free(jp);
+    free(dir);
+}
+
 /* Runs in a child with its own mount namespace: a 512 KiB tmpfs, filled up
  * but for a little; exit 0 when the journal said "disk full under <dir>". */
 static int disk_full_child(const char *mnt)
@@ -459,6 +604,8 @@ int main(void)
     CU_add_test(s, "damaged journal values are refused", test_damaged_journal_is_refused);
     CU_add_test(s, "WAL stays small and checkpoints", test_wal_stays_small);
     CU_add_test(s, "disk full names the directory", test_disk_full_is_named);
+    CU_add_test(s, "journal syncs only at barriers and terminal states",
+                test_syncs_only_at_barriers);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     int failed = (int)CU_get_number_of_failures();

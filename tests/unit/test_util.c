@@ -56,6 +56,56 @@ static void test_atomic_write_keeps_mode(void)
     free(path);
 }
 
+/* Linked with -Wl,--wrap=fsync (tests/tests.mk): util's fsync calls land here. */
+int __real_fsync(int fd);
+int __wrap_fsync(int fd);
+static unsigned g_fsyncs;
+int __wrap_fsync(int fd)
+{
+    g_fsyncs++;
+    return __real_fsync(fd);
+}
+
+/* issue 13: the report files were written durably (2 fsyncs each) though
+ * each run writes them again from the journal.  A view is replaced whole,
+ * with no fsync; the durable write keeps its two. */
+static void test_view_write_is_atomic_not_synced(void)
+{
+    char dir[] = "/tmp/sr-util-XXXXXX";
+    CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+    char *path = sr_asprintf("%s/report.txt", dir);
+    sr_err e;
+    g_fsyncs = 0;
+    CU_ASSERT_EQUAL(sr_write_file_atomic(path, "old\n", 4, 0600, 0, &e), SR_OK);
+    CU_ASSERT_EQUAL(g_fsyncs, 2);   /* the file and its directory */
+    g_fsyncs = 0;
+    CU_ASSERT_EQUAL(sr_write_file_view(path, "new view\n", 9, 0640, &e), SR_OK);
+    CU_ASSERT_EQUAL(g_fsyncs, 0);
+    size_t len = 0;
+    char *got = sr_read_file(path, 100, &len, &e);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(got);
+    CU_ASSERT_STRING_EQUAL(got, "new view\n");
+    free(got);
+    struct stat st;
+    CU_ASSERT_EQUAL(stat(path, &st), 0);
+    CU_ASSERT_EQUAL(st.st_mode & 07777, 0640);
+    char *cmd = sr_asprintf("ls -A '%s' | grep -c tmp", dir);
+    FILE *p = popen(cmd, "r");
+    int n = -1;
+    CU_ASSERT_EQUAL(p && fscanf(p, "%d", &n) == 1 ? n : -1, 0);   /* no temp file left */
+    if (p)
+        pclose(p);
+    free(cmd);
+    /* a directory that does not exist: an error naming the file, nothing created */
+    char *bad = sr_asprintf("%s/no/such/report.txt", dir);
+    CU_ASSERT_EQUAL(sr_write_file_view(bad, "x", 1, 0600, &e), SR_E_IO);
+    CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, bad));
+    free(bad);
+    unlink(path);
+    rmdir(dir);
+    free(path);
+}
+
 static void test_strings(void)
 {
     CU_ASSERT_TRUE(sr_streq_ci("SMTP:Room@X", "smtp:room@x"));
@@ -126,6 +176,7 @@ int main(void)
     CU_pSuite s = CU_add_suite("util", NULL, NULL);
     CU_add_test(s, "error set and prefix", test_err_set_and_prefix);
     CU_add_test(s, "atomic write keeps mode", test_atomic_write_keeps_mode);
+    CU_add_test(s, "view write: atomic, not synced", test_view_write_is_atomic_not_synced);
     CU_add_test(s, "strings", test_strings);
     CU_add_test(s, "UTF-8 validation (RFC 3629)", test_utf8);
     CU_add_test(s, "string arrays and the clock", test_strv_and_clock);
