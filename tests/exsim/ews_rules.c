@@ -9,11 +9,11 @@
 #include <string.h>
 #include <strings.h>
 
-static const char *const rule_order[] = {"RuleId", "DisplayName", "Priority", "IsEnabled",
+const char *const exsim_rule_order[] = {"RuleId", "DisplayName", "Priority", "IsEnabled",
                                          "IsNotSupported", "IsInError", "Conditions",
                                          "Exceptions", "Actions", NULL};
 
-static xmlNodePtr rules_of(exsim_mbx *m)
+xmlNodePtr exsim_rules_of(exsim_mbx *m)
 {
     xmlNodePtr rs = exsim_child(m->node, NULL, "rules");
     if (!rs)
@@ -61,7 +61,7 @@ int exsim_op_GetInboxRules(exsim_req *r)
     xmlNodePtr top = exsim_top_response(r, "GetInboxRulesResponse", NULL);
     exsim_m(r, top, "OutlookRuleBlobExists", "true");
     xmlNodePtr list = exsim_m(r, top, "InboxRules", NULL);
-    for (xmlNodePtr ru = exsim_child(rules_of(m), EXSIM_NS_T, "Rule"); ru;
+    for (xmlNodePtr ru = exsim_child(exsim_rules_of(m), EXSIM_NS_T, "Rule"); ru;
          ru = exsim_next(ru, EXSIM_NS_T, "Rule")) {
         xmlNodePtr out = exsim_copy_into(r, list, ru);
         to_ex(r, exsim_child(out, EXSIM_NS_T, "Conditions"));
@@ -79,7 +79,7 @@ typedef struct {
     const char *value;
 } rule_err;
 
-static xmlNodePtr rule_by_id(xmlNodePtr rules, const char *id)
+xmlNodePtr exsim_rule_by_id(xmlNodePtr rules, const char *id)
 {
     for (xmlNodePtr ru = exsim_child(rules, EXSIM_NS_T, "Rule"); ru;
          ru = exsim_next(ru, EXSIM_NS_T, "Rule"))
@@ -141,18 +141,18 @@ static int check_addresses(exsim_req *r, xmlNodePtr rule, rule_err *e)
     return 0;
 }
 
-static void set_rule_id(xmlNodePtr rules, xmlNodePtr rule)
+void exsim_rule_new_id(xmlNodePtr rules, xmlNodePtr rule)
 {
     const char *nx = exsim_attr(rules, "next-id");
     unsigned long n = nx ? strtoul(nx, NULL, 10) : 1;
     while (1) {
         char id[32];
         snprintf(id, sizeof id, "R%lu", n++);
-        if (rule_by_id(rules, id))
+        if (exsim_rule_by_id(rules, id))
             continue;
         xmlNodePtr el = xmlNewNode(rule->ns, BAD_CAST "RuleId");
         xmlNodeSetContent(el, BAD_CAST id);
-        exsim_insert_ordered(rule, el, rule_order);
+        exsim_insert_ordered(rule, el, exsim_rule_order);
         char buf[32];
         snprintf(buf, sizeof buf, "%lu", n);
         xmlSetProp(rules, BAD_CAST "next-id", BAD_CAST buf);
@@ -165,7 +165,7 @@ static int apply_op(exsim_req *r, exsim_mbx *m, xmlNodePtr rules, xmlNodePtr op,
     xmlNodePtr spec = exsim_child(op, EXSIM_NS_T, "Rule");
     if (exsim_is(op, EXSIM_NS_T, "DeleteRuleOperation")) {
         const char *id = exsim_text(exsim_child(op, EXSIM_NS_T, "RuleId"));
-        xmlNodePtr old = rule_by_id(rules, id);
+        xmlNodePtr old = exsim_rule_by_id(rules, id);
         if (!old) {
             *e = (rule_err){e->index, "RuleId", "RuleNotFound", id};
             return -1;
@@ -180,7 +180,7 @@ static int apply_op(exsim_req *r, exsim_mbx *m, xmlNodePtr rules, xmlNodePtr op,
         *e = (rule_err){e->index, "RuleId", "CreateWithRuleId", exsim_text(rid)};
         return -1;
     }
-    xmlNodePtr old = create ? NULL : rule_by_id(rules, rid ? exsim_text(rid) : NULL);
+    xmlNodePtr old = create ? NULL : exsim_rule_by_id(rules, rid ? exsim_text(rid) : NULL);
     if (!create && !old) {
         *e = (rule_err){e->index, "RuleId", "RuleNotFound", rid ? exsim_text(rid) : ""};
         return -1;
@@ -193,7 +193,7 @@ static int apply_op(exsim_req *r, exsim_mbx *m, xmlNodePtr rules, xmlNodePtr op,
         return -1;
     xmlNodePtr copy = exsim_store_copy(r->org, rules, spec);
     if (create)
-        set_rule_id(rules, copy);
+        exsim_rule_new_id(rules, copy);
     else {
         xmlUnlinkNode(copy);
         xmlReplaceNode(old, copy);
@@ -223,7 +223,7 @@ int exsim_op_UpdateInboxRules(exsim_req *r)
     if (!m)
         return 200;
     /* All or nothing: work on a scratch copy, swap it in when every operation passed. */
-    xmlNodePtr rules = rules_of(m);
+    xmlNodePtr rules = exsim_rules_of(m);
     xmlNodePtr scratch = xmlDocCopyNode(rules, r->org->doc, 1);
     xmlAddNextSibling(rules, scratch);
     rule_err e = {0};

@@ -42,7 +42,11 @@ static void usage(FILE *f)
         "  --max-request-bytes N  request body limit (default 8388608)\n"
         "  injection: --rtt-ms N --max-concurrency K --backoff-ms N --fail-rate P\n"
         "             --fail-seed N --fail-nth N --fail-status S --drop-nth N --slow-body-ms N\n"
-        "             --ews-blocked 1   (EWS answers HTTP 403, as Exchange Online with EWS disabled)\n");
+        "             --ews-blocked 1   (EWS answers HTTP 403, as Exchange Online with EWS disabled)\n"
+        "             --graph-concurrency K (default 4: Graph 429 past K requests in flight per mailbox)\n"
+        "             --graph-throttle-next N --graph-retry-after S (the next N Graph requests: 429)\n"
+        "  Graph (/v1.0, /beta): bearer JWTs for aud https://graph.microsoft.com from the same --jwks\n"
+        "  and --jwt-issuer, roles checked per endpoint; without --jwks the seed's opaque tokens\n");
 }
 
 enum { O_PORT = 1000, O_PORT_FILE, O_PID_FILE, O_SEED, O_SCHEMAS, O_CERT, O_KEY, O_DUMP,
@@ -83,6 +87,9 @@ static const struct option opts[] = {
     { "drop-nth", required_argument, NULL, O_INJECT },
     { "slow-body-ms", required_argument, NULL, O_INJECT },
     { "ews-blocked", required_argument, NULL, O_INJECT },
+    { "graph-concurrency", required_argument, NULL, O_INJECT },
+    { "graph-throttle-next", required_argument, NULL, O_INJECT },
+    { "graph-retry-after", required_argument, NULL, O_INJECT },
     { NULL, 0, NULL, 0 },
 };
 
@@ -251,7 +258,8 @@ static char *read_pem(const char *path, const char *what)
 
 int main(int argc, char **argv)
 {
-    exsim_inject inj = { .fail_status = 500, .backoff_ms = 1000 };
+    exsim_inject inj = { .fail_status = 500, .backoff_ms = 1000,
+                         .graph_concurrency = EXSIM_GRAPH_CONCURRENCY, .graph_retry_after = 1 };
     exsim_srv.max_request_bytes = 8u << 20;
     exsim_srv.offer = EXSIM_OFFER_NEGOTIATE | EXSIM_OFFER_NTLM | EXSIM_OFFER_BASIC | EXSIM_OFFER_BEARER;
     if (parse_args(argc, argv, &inj))

@@ -1,0 +1,58 @@
+/* graph.h — the simulator's Microsoft Graph half: the contract between
+ * graph.c (server side: routing, bearer JWT and roles, throttling, $batch)
+ * and the handlers over the store (graph_users.c, graph_rules.c,
+ * graph_calendar.c).  Graph reads and writes the SAME store as EWS, so what a
+ * Graph client writes shows in GetInboxRules, GetDelegate and /_sim/state.
+ *
+ * Handlers run with exsim_srv.store_lock held (graph.c takes it); they build
+ * c->out (a jansson object, owned by the call) and return the HTTP status.
+ * Error bodies have Graph's shape {"error":{"code","message","innerError"}}
+ * (https://learn.microsoft.com/graph/errors). */
+#ifndef EXSIM_GRAPH_H
+#define EXSIM_GRAPH_H
+
+#include "tests/exsim/store.h"
+
+#include <jansson.h>
+
+#define EXSIM_GRAPH_MAX_SEGS 12
+
+typedef struct exsim_gcall {
+    exsim_org *org;
+    const char *method;                 /* GET POST PATCH DELETE */
+    int beta;                           /* /beta rather than /v1.0 */
+    exsim_mbx *mbx;                     /* the mailbox /users/{id} names, or NULL */
+    const char *user_key;               /* the {id} segment as sent */
+    const char *seg[EXSIM_GRAPH_MAX_SEGS]; /* the segments after /users/{id} */
+    int nseg;
+    const char *filter, *select;        /* $filter, $select (decoded) or NULL */
+    json_t *body;                       /* request body (an object) or NULL */
+    json_t *out;                        /* answer body; NULL = none (204) */
+} exsim_gcall;
+
+/* Set c->out to Graph's error object; returns status for the handler to return. */
+int exsim_graph_error(exsim_gcall *c, int status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* Graph ids of store objects: the EWS id in the URL-safe base64 alphabet
+ * ('+' '/' → '-' '_'), which is what translateExchangeIds turns an ewsId into
+ * as a restId.  Caller frees. */
+char *exsim_graph_id(const exsim_mbx *m, int kind, uint64_t counter);
+/* The <folder> of m a Graph folder id names, or NULL. */
+xmlNodePtr exsim_graph_folder(exsim_mbx *m, const char *graph_id);
+/* The "@odata.context" URL for what follows $metadata# (e.g. "users/$entity"). */
+json_t *exsim_graph_context(const exsim_gcall *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* ---- handlers (graph_users.c, graph_rules.c, graph_calendar.c) ---- */
+/* GET /users/{id} */
+int exsim_graph_user_get(exsim_gcall *c);
+/* GET /users?$filter=mail eq '..' | proxyAddresses/any(x:x eq 'smtp:..') */
+int exsim_graph_users_list(exsim_gcall *c);
+/* /users/{id}/mailFolders/inbox/messageRules[/{rid}] */
+int exsim_graph_rules(exsim_gcall *c);
+/* /users/{id}/calendar/calendarPermissions[/{pid}] */
+int exsim_graph_calperms(exsim_gcall *c);
+/* /users/{id}/mailboxSettings */
+int exsim_graph_mailbox_settings(exsim_gcall *c);
+
+#endif
