@@ -65,6 +65,20 @@ xmlNodePtr exsim_graph_folder(exsim_mbx *m, const char *graph_id)
     return f && exsim_is(f, NULL, "folder") ? f : NULL;
 }
 
+xmlNodePtr exsim_graph_folder_ref(exsim_mbx *m, const char *ref)
+{
+    char low[64];
+    size_t n = strlen(ref);
+    if (n < sizeof low) {
+        for (size_t i = 0; i <= n; i++)
+            low[i] = (char)(ref[i] >= 'A' && ref[i] <= 'Z' ? ref[i] + 32 : ref[i]);
+        xmlNodePtr f = exsim_store_distinguished(m, low);
+        if (f)
+            return f;
+    }
+    return exsim_graph_folder(m, ref);
+}
+
 json_t *exsim_graph_context(const exsim_gcall *c, const char *fmt, ...)
 {
     char tail[512];
@@ -86,6 +100,9 @@ json_t *exsim_graph_context(const exsim_gcall *c, const char *fmt, ...)
 #define R_MBS_WRITE "MailboxSettings.ReadWrite"
 #define R_CAL_READ "Calendars.ReadBasic Calendars.Read Calendars.ReadWrite"
 #define R_CAL_WRITE "Calendars.ReadWrite"
+#define R_CFG_READ "MailboxConfigItem.Read MailboxConfigItem.ReadWrite"
+#define R_CFG_WRITE "MailboxConfigItem.ReadWrite"
+#define R_MAIL_READ "Mail.ReadBasic Mail.ReadBasic.All Mail.Read Mail.ReadWrite"
 
 typedef int (*graph_handler)(exsim_gcall *c);
 
@@ -95,20 +112,27 @@ typedef struct route {
     const char *read_roles, *write_roles;
     const char *methods;        /* allowed, space-separated */
     graph_handler fn;
+    int beta_only;              /* not in v1.0: 400 there, as Graph answers */
 } route;
 
 static const route routes[] = {
-    { "", "user", R_USER, NULL, "GET", exsim_graph_user_get },
+    { "", "user", R_USER, NULL, "GET", exsim_graph_user_get, 0 },
     { "mailFolders/inbox/messageRules", "messageRules", R_MBS_READ, R_MBS_WRITE, "GET POST",
-      exsim_graph_rules },
+      exsim_graph_rules, 0 },
     { "mailFolders/inbox/messageRules/*", "messageRule", R_MBS_READ, R_MBS_WRITE, "GET PATCH DELETE",
-      exsim_graph_rules },
+      exsim_graph_rules, 0 },
     { "calendar/calendarPermissions", "calendarPermissions", R_CAL_READ, R_CAL_WRITE, "GET POST",
-      exsim_graph_calperms },
+      exsim_graph_calperms, 0 },
     { "calendar/calendarPermissions/*", "calendarPermission", R_CAL_READ, R_CAL_WRITE,
-      "GET PATCH DELETE", exsim_graph_calperms },
+      "GET PATCH DELETE", exsim_graph_calperms, 0 },
     { "mailboxSettings", "mailboxSettings", R_MBS_READ, R_MBS_WRITE, "GET PATCH",
-      exsim_graph_mailbox_settings },
+      exsim_graph_mailbox_settings, 0 },
+    { "mailFolders/*/userConfigurations", "userConfigurations", R_CFG_READ, R_CFG_WRITE, "POST",
+      exsim_graph_userconfig, 1 },
+    { "mailFolders/*/userConfigurations/*", "userConfiguration", R_CFG_READ, R_CFG_WRITE, "GET PATCH DELETE",
+      exsim_graph_userconfig, 1 },
+    { "mailFolders/*", "mailFolder", R_MAIL_READ, NULL, "GET", exsim_graph_folders, 0 },
+    { "mailFolders/*/childFolders", "childFolders", R_MAIL_READ, NULL, "GET", exsim_graph_folders, 0 },
 };
 
 static int word_in(const char *list, const char *w)
@@ -127,6 +151,8 @@ static int word_in(const char *list, const char *w)
 static const route *match(const exsim_gcall *c)
 {
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+        if (routes[i].beta_only && !c->beta)
+            continue;
         const char *p = routes[i].pattern;
         int k = 0, ok = 1;
         while (*p && ok) {

@@ -39,6 +39,9 @@ int exsim_graph_error(exsim_gcall *c, int status, const char *code, const char *
 char *exsim_graph_id(const exsim_mbx *m, int kind, uint64_t counter);
 /* The <folder> of m a Graph folder id names, or NULL. */
 xmlNodePtr exsim_graph_folder(exsim_mbx *m, const char *graph_id);
+/* A {mailFolderId} segment: a well-known name (Graph's wellKnownName values
+ * are EWS's DistinguishedFolderId names, any case) or a Graph folder id. */
+xmlNodePtr exsim_graph_folder_ref(exsim_mbx *m, const char *ref);
 /* The "@odata.context" URL for what follows $metadata# (e.g. "users/$entity"). */
 json_t *exsim_graph_context(const exsim_gcall *c, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -54,5 +57,9 @@ int exsim_graph_rules(exsim_gcall *c);
 int exsim_graph_calperms(exsim_gcall *c);
 /* /users/{id}/mailboxSettings */
 int exsim_graph_mailbox_settings(exsim_gcall *c);
+/* beta /users/{id}/mailFolders/{id}/userConfigurations[/{key}] (graph_userconfig.c) */
+int exsim_graph_userconfig(exsim_gcall *c);
+/* GET /users/{id}/mailFolders/{id}[/childFolders] (graph_folders.c) */
+int exsim_graph_folders(exsim_gcall *c);
 
 #endif

@@ -174,6 +174,13 @@ extern const char *const exsim_rule_order[];
 /* The mailbox's <delegates deliver=DeliverMeetingRequests> (created when absent). */
 xmlNodePtr exsim_delegates_of(exsim_mbx *m);
 
+/* ---- ews_userconfig.c: user configurations, shared with Graph's beta userConfigurations ---- */
+/* The IPM.Configuration.<name> associated item of folder, or NULL. */
+xmlNodePtr exsim_config_find(xmlNodePtr folder, const char *name);
+/* A new, empty one (registered in m's index); parts are added by the caller
+ * in the order Dictionary, XmlData, BinaryData. */
+xmlNodePtr exsim_config_new(exsim_org *org, exsim_mbx *m, xmlNodePtr folder, const char *name);
+
 /* Handlers (one per EWS operation), in ews_*.c. */
 typedef int (*exsim_handler)(exsim_req *r);
 #define EXSIM_HANDLERS(X) \

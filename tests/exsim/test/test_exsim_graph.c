@@ -22,7 +22,8 @@
 
 #define ISSUER "https://sts.windows.net/0b1f2d1e-graph-test/"
 #define GRAPH "https://graph.microsoft.com"
-#define ALL_ROLES "[\"User.Read.All\",\"MailboxSettings.ReadWrite\",\"Calendars.ReadWrite\",\"Mail.ReadWrite\"]"
+#define ALL_ROLES "[\"User.Read.All\",\"MailboxSettings.ReadWrite\",\"Calendars.ReadWrite\",\"Mail.ReadWrite\"," \
+                  "\"MailboxConfigItem.ReadWrite\"]"
 
 static char *tmp;
 static tu_exsim sim;
@@ -630,6 +631,97 @@ static void test_throttling(void)
     free(p);
 }
 
+static void test_user_configurations(void)
+{
+    char *ac = sr_asprintf("/beta/users/%s/mailFolders/Inbox/userConfigurations/Autocomplete", mbx[0].smtp);
+    resp r;
+    CU_ASSERT_EQUAL(call("GET", ac, tok_all, NULL, &r), 200);
+    const char *bin = json_string_value(json_object_get(r.json, "binaryData"));
+    CU_ASSERT_PTR_NOT_NULL_FATAL(bin);
+    CU_ASSERT_TRUE(strlen(bin) > 40);
+    char needle[128];
+    snprintf(needle, sizeof needle, "<t:BinaryData>%.60s", bin);
+    CU_ASSERT_TRUE(state_has(needle));                  /* the very bytes EWS keeps */
+    CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(r.json, "id")) ?: "", "Autocomplete");
+    resp_free(&r);
+    CU_ASSERT_EQUAL(call("GET", ac, tok_mbs_only, NULL, &r), 403);
+    resp_free(&r);
+    char *v1 = sr_asprintf("/v1.0/users/%s/mailFolders/inbox/userConfigurations/Autocomplete", mbx[0].smtp);
+    CU_ASSERT_EQUAL(call("GET", v1, tok_all, NULL, &r), 400);           /* beta only */
+    resp_free(&r);
+    free(v1);
+    char *coll = sr_asprintf("/beta/users/%s/mailFolders/inbox/userConfigurations", mbx[0].smtp);
+    CU_ASSERT_EQUAL(call("POST", coll, tok_all,
+                         "{\"id\":\"GraphTest\",\"binaryData\":\"AAEC\",\"structuredData\":[{\"keyEntry\":"
+                         "{\"type\":\"string\",\"values\":[\"k\"]},\"valueEntry\":{\"type\":\"integer32\","
+                         "\"values\":[\"5\"]}}]}", &r), 201);
+    resp_free(&r);
+    CU_ASSERT_TRUE(state_has("IPM.Configuration.GraphTest"));
+    CU_ASSERT_TRUE(state_has("<t:Type>Integer32</t:Type>"));
+    char *op = sr_asprintf("<m:GetUserConfiguration><m:UserConfigurationName Name=\"GraphTest\">"
+                           "<t:DistinguishedFolderId Id=\"inbox\"><t:Mailbox><t:EmailAddress>%s</t:EmailAddress>"
+                           "</t:Mailbox></t:DistinguishedFolderId></m:UserConfigurationName>"
+                           "<m:UserConfigurationProperties>All</m:UserConfigurationProperties></m:GetUserConfiguration>",
+                           mbx[0].smtp);
+    char *e = ews(op);
+    CU_ASSERT_PTR_NOT_NULL(e && strstr(e, "<t:BinaryData>AAEC</t:BinaryData>"));
+    free(e);
+    char *one = sr_asprintf("%s/GraphTest", coll);
+    CU_ASSERT_EQUAL(call("PATCH", one, tok_all, "{\"binaryData\":\"AAED\"}", &r), 200);
+    CU_ASSERT_EQUAL(json_array_size(json_object_get(r.json, "structuredData")), 1);   /* kept */
+    resp_free(&r);
+    CU_ASSERT_TRUE(state_has("AAED"));
+    CU_ASSERT_EQUAL(call("PATCH", one, tok_all, "{\"binaryData\":\"not base64!\"}", &r), 400);
+    resp_free(&r);
+    CU_ASSERT_EQUAL(call("PATCH", one, tok_all, "{\"dictionary\":[]}", &r), 400);
+    CU_ASSERT_STRING_EQUAL(err_code(&r), "RequestBodyRead");
+    resp_free(&r);
+    CU_ASSERT_EQUAL(call("POST", coll, tok_all, "{\"id\":\"GraphTest\"}", &r), 409);
+    resp_free(&r);
+    CU_ASSERT_EQUAL(call("DELETE", one, tok_all, NULL, &r), 204);
+    resp_free(&r);
+    CU_ASSERT_FALSE(state_has("IPM.Configuration.GraphTest"));
+    free(op);
+    free(one);
+    free(coll);
+    free(ac);
+}
+
+static void test_folders(void)
+{
+    char *rules = user_path(0, "/mailFolders/inbox/messageRules/R1");
+    resp r;
+    CU_ASSERT_EQUAL(call("GET", rules, tok_all, NULL, &r), 200);
+    char target[128];
+    snprintf(target, sizeof target, "%s",
+             json_string_value(json_object_get(json_object_get(r.json, "actions"), "moveToFolder")) ?: "-");
+    resp_free(&r);
+    char *inbox = user_path(0, "/mailFolders/inbox");
+    CU_ASSERT_EQUAL(call("GET", inbox, tok_all, NULL, &r), 200);
+    CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(r.json, "displayName")) ?: "", "Inbox");
+    CU_ASSERT_TRUE(json_integer_value(json_object_get(r.json, "totalItemCount")) >= 1);
+    resp_free(&r);
+    /* the rule's folder id is the id Graph lists the folder under */
+    char *kids = user_path(0, "/mailFolders/inbox/childFolders");
+    CU_ASSERT_EQUAL(call("GET", kids, tok_all, NULL, &r), 200);
+    int found = 0;
+    size_t i;
+    json_t *f;
+    json_array_foreach(json_object_get(r.json, "value"), i, f)
+        found |= !strcmp(json_string_value(json_object_get(f, "id")) ?: "", target);
+    CU_ASSERT_TRUE(found);
+    resp_free(&r);
+    char *byid = sr_asprintf("/v1.0/users/%s/mailFolders/%s", mbx[0].smtp, target);
+    CU_ASSERT_EQUAL(call("GET", byid, tok_all, NULL, &r), 200);
+    resp_free(&r);
+    CU_ASSERT_EQUAL(call("GET", byid, tok_mbs_only, NULL, &r), 403);   /* Mail.* needed */
+    resp_free(&r);
+    free(byid);
+    free(kids);
+    free(inbox);
+    free(rules);
+}
+
 int main(void)
 {
     if (CU_initialize_registry() != CUE_SUCCESS)
@@ -640,6 +732,8 @@ int main(void)
     CU_add_test(s, "messageRules round trip", test_rules_round_trip);
     CU_add_test(s, "calendarPermissions and mailboxSettings", test_calendar_permissions);
     CU_add_test(s, "$batch", test_batch);
+    CU_add_test(s, "userConfigurations (beta)", test_user_configurations);
+    CU_add_test(s, "mailFolders", test_folders);
     CU_add_test(s, "throttling", test_throttling);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
