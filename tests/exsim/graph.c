@@ -113,26 +113,27 @@ typedef struct route {
     const char *methods;        /* allowed, space-separated */
     graph_handler fn;
     int beta_only;              /* not in v1.0: 400 there, as Graph answers */
+    const char *type;           /* the CSDL type of bodies (graph_csdl.c); NULL: not in v1.0 */
 } route;
 
 static const route routes[] = {
-    { "", "user", R_USER, NULL, "GET", exsim_graph_user_get, 0 },
+    { "", "user", R_USER, NULL, "GET", exsim_graph_user_get, 0, "user" },
     { "mailFolders/inbox/messageRules", "messageRules", R_MBS_READ, R_MBS_WRITE, "GET POST",
-      exsim_graph_rules, 0 },
+      exsim_graph_rules, 0, "messageRule" },
     { "mailFolders/inbox/messageRules/*", "messageRule", R_MBS_READ, R_MBS_WRITE, "GET PATCH DELETE",
-      exsim_graph_rules, 0 },
+      exsim_graph_rules, 0, "messageRule" },
     { "calendar/calendarPermissions", "calendarPermissions", R_CAL_READ, R_CAL_WRITE, "GET POST",
-      exsim_graph_calperms, 0 },
+      exsim_graph_calperms, 0, "calendarPermission" },
     { "calendar/calendarPermissions/*", "calendarPermission", R_CAL_READ, R_CAL_WRITE,
-      "GET PATCH DELETE", exsim_graph_calperms, 0 },
+      "GET PATCH DELETE", exsim_graph_calperms, 0, "calendarPermission" },
     { "mailboxSettings", "mailboxSettings", R_MBS_READ, R_MBS_WRITE, "GET PATCH",
-      exsim_graph_mailbox_settings, 0 },
+      exsim_graph_mailbox_settings, 0, "mailboxSettings" },
     { "mailFolders/*/userConfigurations", "userConfigurations", R_CFG_READ, R_CFG_WRITE, "POST",
-      exsim_graph_userconfig, 1 },
+      exsim_graph_userconfig, 1, NULL },
     { "mailFolders/*/userConfigurations/*", "userConfiguration", R_CFG_READ, R_CFG_WRITE, "GET PATCH DELETE",
-      exsim_graph_userconfig, 1 },
-    { "mailFolders/*", "mailFolder", R_MAIL_READ, NULL, "GET", exsim_graph_folders, 0 },
-    { "mailFolders/*/childFolders", "childFolders", R_MAIL_READ, NULL, "GET", exsim_graph_folders, 0 },
+      exsim_graph_userconfig, 1, NULL },
+    { "mailFolders/*", "mailFolder", R_MAIL_READ, NULL, "GET", exsim_graph_folders, 0, "mailFolder" },
+    { "mailFolders/*/childFolders", "childFolders", R_MAIL_READ, NULL, "GET", exsim_graph_folders, 0, "mailFolder" },
 };
 
 static int word_in(const char *list, const char *w)
@@ -180,6 +181,41 @@ static int has_any_role(json_t *roles, const char *list)
         if (exsim_jwt_has_role(roles, r))
             return 1;
     return 0;
+}
+
+/* ---- CSDL checks ----------------------------------------------------------------- */
+
+/* A request body that does not fit the type: 400 as Graph's OData reader answers. */
+static int body_refused(exsim_gcall *c, const char *type)
+{
+    char err[512];
+    if (!c->body || !type || exsim_graph_csdl_check(c->body, type, err, sizeof err) == 0)
+        return 0;
+    return exsim_graph_error(c, 400, "RequestBodyRead", "%s", err);
+}
+
+/* Our own answer (an entity or a collection's value) must fit too: a
+ * violation is the simulator's bug, answered 500 and logged. */
+static int answer_refused(exsim_gcall *c, int status, const char *type)
+{
+    char err[512];
+    json_t *value = json_object_get(c->out, "value");
+    int bad = 0;
+    if (!type || status < 200 || status > 299 || !c->out)
+        return status;
+    if (json_is_array(value)) {
+        size_t i;
+        json_t *e;
+        json_array_foreach(value, i, e)
+            bad = bad || exsim_graph_csdl_check(e, type, err, sizeof err);
+    } else {
+        bad = exsim_graph_csdl_check(c->out, type, err, sizeof err);
+    }
+    if (!bad)
+        return status;
+    fprintf(stderr, "exsim: ERROR: graph answer is not a valid %s: %s\n", type, err);
+    exsim_stats_count("invalid_responses");
+    return exsim_graph_error(c, 500, "InternalServerError", "exsim: the answer violates the metadata: %s", err);
 }
 
 /* ---- one request --------------------------------------------------------------- */
@@ -239,7 +275,7 @@ static void exec_one(json_t *roles, int beta, const char *method, char *path, co
                                           "Insufficient privileges to complete the operation.");
         else {
             pthread_mutex_lock(&exsim_srv.store_lock);
-            g->status = exsim_graph_users_list(&c);
+            g->status = answer_refused(&c, exsim_graph_users_list(&c), "user");
             pthread_mutex_unlock(&exsim_srv.store_lock);
         }
         goto out;
@@ -293,7 +329,9 @@ static void exec_one(json_t *roles, int beta, const char *method, char *path, co
     }
     sleep_ms(exsim_inject_get().rtt_ms);        /* the slot is held while "working" */
     pthread_mutex_lock(&exsim_srv.store_lock);
-    g->status = r->fn(&c);
+    g->status = body_refused(&c, r->type);
+    if (!g->status)
+        g->status = answer_refused(&c, r->fn(&c), r->type);
     pthread_mutex_unlock(&exsim_srv.store_lock);
     exsim_inject_graph_leave(c.mbx);
 out:

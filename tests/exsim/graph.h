@@ -46,6 +46,15 @@ xmlNodePtr exsim_graph_folder_ref(exsim_mbx *m, const char *ref);
 json_t *exsim_graph_context(const exsim_gcall *c, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* ---- graph_csdl.c: bodies against the v1.0 metadata (--graph-csdl) ---- */
+/* Load the CSDL file; 0 ok, -1 with a message printed. */
+int exsim_graph_csdl_load(const char *path);
+void exsim_graph_csdl_free(void);
+int exsim_graph_csdl_loaded(void);
+/* Check v against microsoft.graph.<type>; 0 ok (or no metadata loaded), -1
+ * with the ODataException-like reason in err. */
+int exsim_graph_csdl_check(json_t *v, const char *type, char *err, size_t errlen);
+
 /* ---- handlers (graph_users.c, graph_rules.c, graph_calendar.c) ---- */
 /* GET /users/{id} */
 int exsim_graph_user_get(exsim_gcall *c);

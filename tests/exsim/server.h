@@ -58,6 +58,7 @@ typedef struct exsim_server {
     /* command line */
     int port;
     const char *port_file, *pid_file, *seed, *schemas_dir, *dump_on_exit;
+    const char *graph_csdl;                     /* --graph-csdl FILE | none */
     const char *tls_cert, *tls_key;
     const char *get_redirect;                   /* 302 target for GET autodiscover */
     const char *redirect_dom[EXSIM_MAX_REDIRECTS]; /* --redirect-url DOMAIN=URL */

@@ -5,7 +5,7 @@
  * users by UPN, id and $filter, messageRules and calendarPermissions round
  * trips seen in /_sim/state and by EWS, mailboxSettings, $batch with
  * dependsOn and 424, and 429 with Retry-After (injected and past 4
- * concurrent requests per mailbox). */
+ * concurrent requests per mailbox); bodies against the v1.0 CSDL. */
 #include "tests/common/testutil.h"
 #include "util/util.h"
 
@@ -565,6 +565,39 @@ static void test_batch(void)
     resp_free(&r);
 }
 
+/* Bodies are checked against the v1.0 metadata ($SHARED_DIR, loaded by default). */
+static void test_csdl(void)
+{
+    char *p = user_path(0, "/mailFolders/inbox/messageRules");
+    resp r;
+    CU_ASSERT_EQUAL(call("POST", p, tok_all, "{\"displayName\":\"c\",\"sequence\":\"7\",\"actions\":{\"delete\":true}}", &r), 400);
+    CU_ASSERT_PTR_NOT_NULL(r.body && strstr(r.body, "Edm.Int32"));
+    resp_free(&r);
+    CU_ASSERT_EQUAL(call("POST", p, tok_all, "{\"displayName\":\"c\",\"sequence\":7,\"conditions\":{\"importance\":"
+                                             "\"urgent\"},\"actions\":{\"delete\":true}}", &r), 400);
+    CU_ASSERT_PTR_NOT_NULL(r.body && strstr(r.body, "'urgent' is not valid"));
+    resp_free(&r);
+    /* nested: only the metadata knows emailAddress has no 'bogus' */
+    char *cp = user_path(0, "/calendar/calendarPermissions");
+    char *body = sr_asprintf("{\"emailAddress\":{\"address\":\"%s\",\"bogus\":1},\"role\":\"read\"}", mbx[3].smtp);
+    CU_ASSERT_EQUAL(call("POST", cp, tok_all, body, &r), 400);
+    CU_ASSERT_STRING_EQUAL(err_code(&r), "RequestBodyRead");
+    CU_ASSERT_PTR_NOT_NULL(r.body && strstr(r.body, "'bogus' does not exist on type"));
+    resp_free(&r);
+    char *ms = user_path(0, "/mailboxSettings");
+    CU_ASSERT_EQUAL(call("PATCH", ms, tok_all, "{\"timeZone\":5}", &r), 400);
+    CU_ASSERT_PTR_NOT_NULL(r.body && strstr(r.body, "Edm.String"));
+    resp_free(&r);
+    CU_ASSERT_FALSE(state_has(">c</t:DisplayName>"));
+    char *stats = tu_http(sim.url, "/_sim/stats", 0);
+    CU_ASSERT_PTR_NULL(stats ? strstr(stats, "invalid_responses") : "no stats");   /* our answers all fit */
+    free(stats);
+    free(ms);
+    free(body);
+    free(cp);
+    free(p);
+}
+
 static void test_throttling(void)
 {
     char *p = user_path(2, "/mailboxSettings");
@@ -734,6 +767,7 @@ int main(void)
     CU_add_test(s, "$batch", test_batch);
     CU_add_test(s, "userConfigurations (beta)", test_user_configurations);
     CU_add_test(s, "mailFolders", test_folders);
+    CU_add_test(s, "CSDL checks", test_csdl);
     CU_add_test(s, "throttling", test_throttling);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
