@@ -103,6 +103,7 @@ json_t *exsim_graph_context(const exsim_gcall *c, const char *fmt, ...)
 #define R_CFG_READ "MailboxConfigItem.Read MailboxConfigItem.ReadWrite"
 #define R_CFG_WRITE "MailboxConfigItem.ReadWrite"
 #define R_MAIL_READ "Mail.ReadBasic Mail.ReadBasic.All Mail.Read Mail.ReadWrite"
+#define R_MAIL_WRITE "Mail.ReadWrite"
 
 typedef int (*graph_handler)(exsim_gcall *c);
 
@@ -132,8 +133,10 @@ static const route routes[] = {
       exsim_graph_userconfig, 1, NULL },
     { "mailFolders/*/userConfigurations/*", "userConfiguration", R_CFG_READ, R_CFG_WRITE, "GET PATCH DELETE",
       exsim_graph_userconfig, 1, NULL },
-    { "mailFolders/*", "mailFolder", R_MAIL_READ, NULL, "GET", exsim_graph_folders, 0, "mailFolder" },
-    { "mailFolders/*/childFolders", "childFolders", R_MAIL_READ, NULL, "GET", exsim_graph_folders, 0, "mailFolder" },
+    { "mailFolders/*", "mailFolder", R_MAIL_READ, R_MAIL_WRITE, "GET PATCH DELETE", exsim_graph_folders, 0,
+      "mailFolder" },
+    { "mailFolders/*/childFolders", "childFolders", R_MAIL_READ, R_MAIL_WRITE, "GET POST", exsim_graph_folders, 0,
+      "mailFolder" },
 };
 
 static int word_in(const char *list, const char *w)

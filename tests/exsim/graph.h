@@ -68,7 +68,12 @@ int exsim_graph_calperms(exsim_gcall *c);
 int exsim_graph_mailbox_settings(exsim_gcall *c);
 /* beta /users/{id}/mailFolders/{id}/userConfigurations[/{key}] (graph_userconfig.c) */
 int exsim_graph_userconfig(exsim_gcall *c);
-/* GET /users/{id}/mailFolders/{id}[/childFolders] (graph_folders.c) */
+/* graph_search.c: a search folder's t:Restriction as an OData filterQuery
+ * (malloc'd; NULL when it holds what the subset cannot say), and back (a new
+ * t:Restriction of org's document, unlinked; NULL when unsupported). */
+char *exsim_graph_filter_of(xmlNodePtr restriction);
+xmlNodePtr exsim_graph_restriction_of(exsim_org *org, const char *filter);
+/* /users/{id}/mailFolders/{id}[/childFolders] (graph_folders.c) */
 int exsim_graph_folders(exsim_gcall *c);
 
 #endif

@@ -565,6 +565,82 @@ static void test_batch(void)
     resp_free(&r);
 }
 
+static json_t *child_named(const resp *r, const char *name)
+{
+    size_t i;
+    json_t *f;
+    json_array_foreach(json_object_get(r->json, "value"), i, f)
+        if (!strcmp(json_string_value(json_object_get(f, "displayName")) ?: "", name))
+            return f;
+    return NULL;
+}
+
+static void test_search_folders(void)
+{
+    resp r;
+    char *inbox = user_path(0, "/mailFolders/inbox");
+    CU_ASSERT_EQUAL(call("GET", inbox, tok_all, NULL, &r), 200);
+    char inbox_id[128];
+    snprintf(inbox_id, sizeof inbox_id, "%s", json_string_value(json_object_get(r.json, "id")) ?: "");
+    resp_free(&r);
+    /* the seed's search folders, as EWS keeps them */
+    char *finder = user_path(0, "/mailFolders/searchfolders/childFolders");
+    CU_ASSERT_EQUAL(call("GET", finder, tok_all, NULL, &r), 200);
+    json_t *unread = child_named(&r, "Unread mail"), *team = child_named(&r, "Mail from the team");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(unread);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(team);
+    CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(unread, "@odata.type")) ?: "", "#microsoft.graph.mailSearchFolder");
+    CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(unread, "filterQuery")) ?: "", "isRead eq false");
+    CU_ASSERT_TRUE(json_is_true(json_object_get(unread, "includeNestedFolders")));
+    CU_ASSERT_TRUE(json_is_true(json_object_get(unread, "isSupported")));
+    CU_ASSERT_STRING_EQUAL(json_string_value(json_array_get(json_object_get(unread, "sourceFolderIds"), 0)) ?: "", inbox_id);
+    const char *tq = json_string_value(json_object_get(team, "filterQuery")) ?: "";
+    CU_ASSERT_PTR_NOT_NULL(strstr(tq, "singleValueExtendedProperties/any(ep:ep/id eq 'String 0x5D01' and ep/value eq '"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(tq, " or "));
+    CU_ASSERT_EQUAL(json_array_size(json_object_get(team, "sourceFolderIds")), 2);
+    CU_ASSERT_TRUE(json_is_false(json_object_get(team, "includeNestedFolders")));
+    resp_free(&r);
+    /* a new one round-trips its filterQuery and lands in the store as a Restriction */
+    const char *q = "isRead eq false and (contains(subject,'it''s report') or singleValueExtendedProperties/any("
+                    "ep:ep/id eq 'String 0x5D01' and ep/value eq 'boss@partner.test'))";
+    json_t *jb = json_pack("{s:s,s:s,s:b,s:[s],s:s}", "@odata.type", "microsoft.graph.mailSearchFolder",
+                           "displayName", "Graph search", "includeNestedFolders", 0, "sourceFolderIds", inbox_id,
+                           "filterQuery", q);
+    char *body = json_dumps(jb, JSON_COMPACT);
+    json_decref(jb);
+    CU_ASSERT_EQUAL(call("POST", finder, tok_all, body, &r), 201);
+    CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(r.json, "filterQuery")) ?: "", q);
+    char sid[128];
+    snprintf(sid, sizeof sid, "%s", json_string_value(json_object_get(r.json, "id")) ?: "");
+    resp_free(&r);
+    CU_ASSERT_EQUAL(call("POST", finder, tok_all, body, &r), 409);
+    resp_free(&r);
+    free(body);
+    CU_ASSERT_TRUE(state_has("Value=\"it's report\""));
+    CU_ASSERT_TRUE(state_has("Value=\"boss@partner.test\""));
+    CU_ASSERT_EQUAL(call("POST", finder, tok_all, "{\"@odata.type\":\"microsoft.graph.mailSearchFolder\",\"displayName\":"
+                         "\"bad\",\"sourceFolderIds\":[\"inbox\"],\"filterQuery\":\"from/emailAddress/address eq 'x'\"}", &r), 400);
+    resp_free(&r);
+    CU_ASSERT_FALSE(state_has("name=\"bad\""));
+    char *one = sr_asprintf("/v1.0/users/%s/mailFolders/%s", mbx[0].smtp, sid);
+    /* as Graph's "Update mailSearchFolder": without its @odata.type the body is a mailFolder's */
+    CU_ASSERT_EQUAL(call("PATCH", one, tok_all, "{\"includeNestedFolders\":true}", &r), 400);
+    resp_free(&r);
+    CU_ASSERT_EQUAL(call("PATCH", one, tok_all, "{\"@odata.type\":\"microsoft.graph.mailSearchFolder\","
+                                               "\"includeNestedFolders\":true}", &r), 200);
+    CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(r.json, "filterQuery")) ?: "", q);   /* kept */
+    CU_ASSERT_TRUE(json_is_true(json_object_get(r.json, "includeNestedFolders")));
+    resp_free(&r);
+    CU_ASSERT_EQUAL(call("DELETE", one, tok_all, NULL, &r), 204);
+    resp_free(&r);
+    CU_ASSERT_FALSE(state_has("boss@partner.test"));
+    CU_ASSERT_EQUAL(call("DELETE", inbox, tok_all, NULL, &r), 403);
+    resp_free(&r);
+    free(one);
+    free(finder);
+    free(inbox);
+}
+
 /* Bodies are checked against the v1.0 metadata ($SHARED_DIR, loaded by default). */
 static void test_csdl(void)
 {
@@ -767,6 +843,7 @@ int main(void)
     CU_add_test(s, "$batch", test_batch);
     CU_add_test(s, "userConfigurations (beta)", test_user_configurations);
     CU_add_test(s, "mailFolders", test_folders);
+    CU_add_test(s, "mailSearchFolder", test_search_folders);
     CU_add_test(s, "CSDL checks", test_csdl);
     CU_add_test(s, "throttling", test_throttling);
     CU_basic_set_mode(CU_BRM_VERBOSE);
