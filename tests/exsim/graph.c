@@ -104,6 +104,8 @@ json_t *exsim_graph_context(const exsim_gcall *c, const char *fmt, ...)
 #define R_CFG_WRITE "MailboxConfigItem.ReadWrite"
 #define R_MAIL_READ "Mail.ReadBasic Mail.ReadBasic.All Mail.Read Mail.ReadWrite"
 #define R_MAIL_WRITE "Mail.ReadWrite"
+#define R_CON_READ "Contacts.Read Contacts.ReadWrite"
+#define R_CON_WRITE "Contacts.ReadWrite"
 
 typedef int (*graph_handler)(exsim_gcall *c);
 
@@ -133,6 +135,9 @@ static const route routes[] = {
       exsim_graph_userconfig, 1, NULL },
     { "mailFolders/*/userConfigurations/*", "userConfiguration", R_CFG_READ, R_CFG_WRITE, "GET PATCH DELETE",
       exsim_graph_userconfig, 1, NULL },
+    { "contacts", "contacts", R_CON_READ, NULL, "GET", exsim_graph_contacts, 0, "contact" },
+    { "contacts/*", "contact", R_CON_READ, R_CON_WRITE, "GET PATCH", exsim_graph_contacts, 0, "contact" },
+    { "contactFolders/*/contacts", "contacts", R_CON_READ, NULL, "GET", exsim_graph_contacts, 0, "contact" },
     { "mailFolders/*", "mailFolder", R_MAIL_READ, R_MAIL_WRITE, "GET PATCH DELETE", exsim_graph_folders, 0,
       "mailFolder" },
     { "mailFolders/*/childFolders", "childFolders", R_MAIL_READ, R_MAIL_WRITE, "GET POST", exsim_graph_folders, 0,

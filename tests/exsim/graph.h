@@ -68,6 +68,8 @@ int exsim_graph_calperms(exsim_gcall *c);
 int exsim_graph_mailbox_settings(exsim_gcall *c);
 /* beta /users/{id}/mailFolders/{id}/userConfigurations[/{key}] (graph_userconfig.c) */
 int exsim_graph_userconfig(exsim_gcall *c);
+/* /users/{id}/contacts[/{id}], /users/{id}/contactFolders/{id}/contacts (graph_contacts.c) */
+int exsim_graph_contacts(exsim_gcall *c);
 /* graph_search.c: a search folder's t:Restriction as an OData filterQuery
  * (malloc'd; NULL when it holds what the subset cannot say), and back (a new
  * t:Restriction of org's document, unlinked; NULL when unsupported). */

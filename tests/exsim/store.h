@@ -181,6 +181,11 @@ xmlNodePtr exsim_config_find(xmlNodePtr folder, const char *name);
  * in the order Dictionary, XmlData, BinaryData. */
 xmlNodePtr exsim_config_new(exsim_org *org, exsim_mbx *m, xmlNodePtr folder, const char *name);
 
+/* ---- ews_items.c ---- */
+/* After another front end (Graph) changed an item's body: children back in
+ * schema order, and a new version (ChangeKey), as UpdateItem does. */
+void exsim_item_changed(xmlNodePtr it, xmlNodePtr body);
+
 /* Handlers (one per EWS operation), in ews_*.c. */
 typedef int (*exsim_handler)(exsim_req *r);
 #define EXSIM_HANDLERS(X) \
