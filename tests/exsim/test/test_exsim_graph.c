@@ -833,6 +833,53 @@ static void test_user_configurations(void)
     free(ac);
 }
 
+/* A room's booking settings: the Calendar dictionary as structuredData. */
+static void test_calendar_dictionary(void)
+{
+    int room = -1;
+    for (int i = 0; i < 16 && room < 0 && mbx[i].smtp[0]; i++)
+        if (!strcmp(mbx[i].kind, "room"))
+            room = i;
+    CU_ASSERT_TRUE_FATAL(room >= 0);
+    char *p = sr_asprintf("/beta/users/%s/mailFolders/calendar/userConfigurations/Calendar", mbx[room].smtp);
+    resp r;
+    CU_ASSERT_EQUAL(call("GET", p, tok_all, NULL, &r), 200);
+    json_t *sd = json_object_get(r.json, "structuredData"), *book = NULL;
+    size_t i;
+    json_t *e;
+    json_array_foreach(sd, i, e)
+        if (!strcmp(json_string_value(json_array_get(json_object_get(json_object_get(e, "keyEntry"), "values"), 0)) ?: "",
+                    "BookInPolicyLegacyDN"))
+            book = json_object_get(e, "valueEntry");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(book);
+    CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(book, "type")) ?: "", "stringArray");
+    /* write the whole dictionary back with one book-in entry: EWS sees exactly that */
+    json_t *patch = json_pack("{s:[{s:{s:s,s:[s]},s:{s:s,s:[s]}}]}", "structuredData", "keyEntry", "type", "string",
+                              "values", "BookInPolicyLegacyDN", "valueEntry", "type", "stringArray", "values",
+                              "/o=Graph/cn=only-one");
+    char *body = json_dumps(patch, JSON_COMPACT);
+    json_decref(patch);
+    resp_free(&r);
+    CU_ASSERT_EQUAL(call("PATCH", p, tok_all, body, &r), 200);
+    CU_ASSERT_EQUAL(json_array_size(json_object_get(r.json, "structuredData")), 1);
+    resp_free(&r);
+    char *op = sr_asprintf("<m:GetUserConfiguration><m:UserConfigurationName Name=\"Calendar\">"
+                           "<t:DistinguishedFolderId Id=\"calendar\"><t:Mailbox><t:EmailAddress>%s</t:EmailAddress>"
+                           "</t:Mailbox></t:DistinguishedFolderId></m:UserConfigurationName>"
+                           "<m:UserConfigurationProperties>Dictionary</m:UserConfigurationProperties>"
+                           "</m:GetUserConfiguration>", mbx[room].smtp);
+    char *x = ews(op);
+    CU_ASSERT_PTR_NOT_NULL(x && strstr(x, "<t:Value>/o=Graph/cn=only-one</t:Value>") &&
+                           strstr(x, "<t:Type>StringArray</t:Type>") && !strstr(x, "ResourceDelegates"));
+    free(x);
+    CU_ASSERT_EQUAL(call("PATCH", p, tok_all, "{\"structuredData\":[{\"keyEntry\":{\"type\":\"String\","
+                                             "\"values\":[\"k\"]}}]}", &r), 400);   /* the enum is lower-camel */
+    resp_free(&r);
+    free(op);
+    free(body);
+    free(p);
+}
+
 static void test_folders(void)
 {
     char *rules = user_path(0, "/mailFolders/inbox/messageRules/R1");
@@ -879,6 +926,7 @@ int main(void)
     CU_add_test(s, "calendarPermissions and mailboxSettings", test_calendar_permissions);
     CU_add_test(s, "$batch", test_batch);
     CU_add_test(s, "userConfigurations (beta)", test_user_configurations);
+    CU_add_test(s, "userConfigurations: Calendar dictionary", test_calendar_dictionary);
     CU_add_test(s, "mailFolders", test_folders);
     CU_add_test(s, "mailSearchFolder", test_search_folders);
     CU_add_test(s, "contacts", test_contacts);
