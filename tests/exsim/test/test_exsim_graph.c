@@ -915,6 +915,27 @@ static void test_folders(void)
     free(rules);
 }
 
+/* Exchange Online with EWS switched off for the app: EWS 403, Graph still serves. */
+static void test_ews_blocked(void)
+{
+    char *cfg = tu_http(sim.url, "/_sim/config?ews_blocked=1", 1);
+    CU_ASSERT_PTR_NOT_NULL(cfg && strstr(cfg, "\"ews_blocked\":1"));
+    free(cfg);
+    char *op = sr_asprintf("<m:GetInboxRules><m:MailboxSmtpAddress>%s</m:MailboxSmtpAddress></m:GetInboxRules>",
+                           mbx[0].smtp);
+    char *e = ews(op);                              /* prints the 403 it got */
+    CU_ASSERT_PTR_NOT_NULL(e && strstr(e, "403"));
+    free(e);
+    char *p = user_path(0, "/mailFolders/inbox/messageRules");
+    resp r;
+    CU_ASSERT_EQUAL(call("GET", p, tok_all, NULL, &r), 200);
+    resp_free(&r);
+    cfg = tu_http(sim.url, "/_sim/config?ews_blocked=0", 1);
+    free(cfg);
+    free(p);
+    free(op);
+}
+
 int main(void)
 {
     if (CU_initialize_registry() != CUE_SUCCESS)
@@ -932,6 +953,7 @@ int main(void)
     CU_add_test(s, "contacts", test_contacts);
     CU_add_test(s, "CSDL checks", test_csdl);
     CU_add_test(s, "throttling", test_throttling);
+    CU_add_test(s, "EWS blocked, Graph open", test_ews_blocked);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     int failed = (int)CU_get_number_of_failures() + (int)CU_get_number_of_suites_failed();
