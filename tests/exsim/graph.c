@@ -327,8 +327,10 @@ static void exec_one(json_t *roles, int beta, const char *method, char *path, co
         goto out;
     }
     g->mailbox = c.mbx->info.smtp;
-    /* Outlook's limits count per mailbox: graph_concurrency requests in flight. */
-    if (exsim_inject_take_graph_throttle() || exsim_inject_graph_enter(c.mbx) != 0) {
+    /* Outlook's limits count per mailbox: graph_concurrency requests in flight.
+     * The user object is the directory's, not Outlook's: not counted. */
+    int outlook = r->fn != exsim_graph_user_get;
+    if (outlook && (exsim_inject_take_graph_throttle() || exsim_inject_graph_enter(c.mbx) != 0)) {
         exsim_stats_count("graph_throttled");
         g->retry_after = exsim_inject_get().graph_retry_after;
         g->status = exsim_graph_error(&c, 429, "ApplicationThrottled",
@@ -341,7 +343,8 @@ static void exec_one(json_t *roles, int beta, const char *method, char *path, co
     if (!g->status)
         g->status = answer_refused(&c, r->fn(&c), r->type);
     pthread_mutex_unlock(&exsim_srv.store_lock);
-    exsim_inject_graph_leave(c.mbx);
+    if (outlook)
+        exsim_inject_graph_leave(c.mbx);
 out:
     g->body = c.out;
 }
