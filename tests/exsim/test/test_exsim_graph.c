@@ -5,7 +5,8 @@
  * users by UPN, id and $filter, messageRules and calendarPermissions round
  * trips seen in /_sim/state and by EWS, mailboxSettings, $batch with
  * dependsOn and 424, and 429 with Retry-After (injected and past 4
- * concurrent requests per mailbox); bodies against the v1.0 CSDL. */
+ * concurrent requests per mailbox); bodies against the v1.0 CSDL; and the
+ * glewlwyd lab's own Graph tokens (tests/lab/entra-lab.sh) accepted. */
 #include "tests/common/testutil.h"
 #include "util/util.h"
 
@@ -945,6 +946,110 @@ static void test_ews_blocked(void)
     free(op);
 }
 
+/* ---- the glewlwyd lab (tests/lab/entra-lab.sh): real issuer, JWKS over HTTP ---- */
+
+/* KEY=VALUE of DIR/entra.env into out; 0 ok. */
+static int env_get(const char *file, const char *key, char *out, size_t outlen)
+{
+    FILE *f = fopen(file, "r");
+    char line[1024];
+    size_t kl = strlen(key);
+    int rc = -1;
+    while (f && rc && fgets(line, sizeof line, f))
+        if (!strncmp(line, key, kl) && line[kl] == '=') {
+            snprintf(out, outlen, "%.*s", (int)strcspn(line + kl + 1, "\n"), line + kl + 1);
+            rc = 0;
+        }
+    if (f)
+        fclose(f);
+    return rc;
+}
+
+/* A client_credentials token for the Graph resource; the secret goes by
+ * libcurl's Basic auth, never through argv. Heap, or NULL. */
+static char *lab_token(const char *env)
+{
+    char url[256], cid[128], secret_file[600];
+    if (env_get(env, "ENTRA_TOKEN_URL", url, sizeof url) || env_get(env, "ENTRA_CLIENT_ID", cid, sizeof cid) ||
+        env_get(env, "ENTRA_SECRET_FILE", secret_file, sizeof secret_file))
+        return NULL;
+    sr_err e;
+    char *secret = sr_read_file(secret_file, 4096, NULL, &e);
+    if (!secret)
+        return NULL;
+    secret[strcspn(secret, "\r\n")] = '\0';
+    resp r = { 0 };
+    CURL *h = curl_easy_init();
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_POSTFIELDS, "grant_type=client_credentials&scope=https%3A%2F%2Fgraph.microsoft.com"
+                                            "%2F.default&resource=https%3A%2F%2Fgraph.microsoft.com");
+    curl_easy_setopt(h, CURLOPT_HTTPAUTH, CURLAUTH_BASIC);
+    curl_easy_setopt(h, CURLOPT_USERNAME, cid);
+    curl_easy_setopt(h, CURLOPT_PASSWORD, secret);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &r);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT, 20L);
+    curl_easy_setopt(h, CURLOPT_PROXY, "");
+    curl_easy_perform(h);
+    curl_easy_cleanup(h);
+    sr_secret_free(secret);
+    json_t *j = r.body ? json_loads(r.body, 0, NULL) : NULL;
+    const char *t = json_string_value(json_object_get(j, "access_token"));
+    char *tok = t ? strdup(t) : NULL;
+    json_decref(j);
+    free(r.body);
+    return tok;
+}
+
+static void test_glewlwyd_tokens(void)
+{
+    char dir[600], env[700], log[700], script[700], jwks[256], iss[256], seed[600];
+    snprintf(dir, sizeof dir, "%s/entra", tmp);
+    snprintf(env, sizeof env, "%s/entra.env", dir);
+    snprintf(log, sizeof log, "%s/entra.log", tmp);
+    snprintf(script, sizeof script, "%s/tests/lab/entra-lab.sh", tu_root());
+    snprintf(seed, sizeof seed, "%s/source.xml", tmp);
+    char *start[] = { "bash", script, "start", dir, NULL };
+    char *stop[] = { "bash", script, "stop", dir, NULL };
+    if (tu_run(start, log, 60000) != 0) {
+        tu_skip("the glewlwyd lab did not start (make deps: glewlwyd sqlite3); see %s", log);
+        tu_run(stop, NULL, 30000);
+        return;
+    }
+    char *tok = lab_token(env);
+    CU_ASSERT_PTR_NOT_NULL(tok);
+    tu_exsim lab = { 0 };
+    int up = !env_get(env, "ENTRA_JWKS_URL", jwks, sizeof jwks) && !env_get(env, "ENTRA_ISSUER", iss, sizeof iss);
+    const char *extra[] = { "--jwks", jwks, "--jwt-issuer", iss, NULL };
+    up = up && tu_exsim_start(&lab, tmp, "graph-lab", seed, extra) == 0;
+    CU_ASSERT_TRUE(up);
+    if (up && tok) {
+        tu_exsim keep = sim;                /* call() talks to `sim` */
+        sim = lab;
+        char *p = user_path(0, "/mailFolders/inbox/messageRules");
+        resp r;
+        /* the lab's roles are one comma-joined string, as glewlwyd sends them */
+        CU_ASSERT_EQUAL(call("GET", p, tok, NULL, &r), 200);
+        resp_free(&r);
+        char *cal = user_path(0, "/calendar/calendarPermissions");
+        CU_ASSERT_EQUAL(call("GET", cal, tok, NULL, &r), 200);
+        resp_free(&r);
+        /* the lab's app has no User.Read.All: the directory refuses, as Graph would */
+        char *u = user_path(0, "");
+        CU_ASSERT_EQUAL(call("GET", u, tok, NULL, &r), 403);
+        resp_free(&r);
+        CU_ASSERT_EQUAL(call("GET", p, tok_all, NULL, &r), 401);       /* our key is not the lab's */
+        resp_free(&r);
+        free(u);
+        free(cal);
+        free(p);
+        sim = keep;
+    }
+    tu_exsim_stop(&lab);
+    free(tok);
+    tu_run(stop, NULL, 30000);
+}
+
 int main(void)
 {
     if (CU_initialize_registry() != CUE_SUCCESS)
@@ -963,6 +1068,7 @@ int main(void)
     CU_add_test(s, "CSDL checks", test_csdl);
     CU_add_test(s, "throttling", test_throttling);
     CU_add_test(s, "EWS blocked, Graph open", test_ews_blocked);
+    CU_add_test(s, "glewlwyd lab tokens", test_glewlwyd_tokens);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     int failed = (int)CU_get_number_of_failures() + (int)CU_get_number_of_suites_failed();
