@@ -478,6 +478,8 @@ static void run_batch(json_t *roles, int beta, json_t *doc, gresult *g)
     json_t *responses = json_array();
     size_t i;
     json_t *r;
+    const char *mailbox = NULL;
+    int mixed = 0;
     /* In request order: dependsOn only names earlier requests (batch_check). */
     json_array_foreach(reqs, i, r) {
         const char *id = json_string_value(json_object_get(r, "id"));
@@ -510,8 +512,14 @@ static void run_batch(json_t *roles, int beta, json_t *doc, gresult *g)
                      filter, select, json_is_object(body) ? body : NULL, &one);
             free(url);
         }
+        if (one.mailbox && mailbox && strcmp(one.mailbox, mailbox))
+            mixed = 1;
+        if (one.mailbox && !mailbox)
+            mailbox = one.mailbox;
         json_array_append_new(responses, one_response(id, &one));
     }
+    /* One round trip for the mailbox when the whole batch was about one. */
+    g->mailbox = mixed ? NULL : mailbox;
     g->status = 200;
     g->body = json_pack("{s:o}", "responses", responses);
     snprintf(g->op, sizeof g->op, "graph $batch");
@@ -519,10 +527,11 @@ static void run_batch(json_t *roles, int beta, json_t *doc, gresult *g)
 
 /* ---- the HTTP side ------------------------------------------------------------------ */
 
-static enum MHD_Result send_json(struct MHD_Connection *conn, gresult *g, int auth_challenge)
+static enum MHD_Result send_json(struct MHD_Connection *conn, gresult *g, int auth_challenge, size_t *sent)
 {
     char *text = g->body ? json_dumps(g->body, JSON_COMPACT) : NULL;
     size_t len = text ? strlen(text) : 0;
+    *sent = len;
     struct MHD_Response *resp = MHD_create_response_from_buffer(len, text ? text : (char *)"",
                                                                 text ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
     if (!resp) {
@@ -632,8 +641,9 @@ enum MHD_Result exsim_graph_serve(struct MHD_Connection *conn, const char *url, 
     json_decref(doc);
     json_decref(roles);
     free(path);
-    enum MHD_Result ok = send_json(conn, &g, challenge);
+    size_t sent = 0;
+    enum MHD_Result ok = send_json(conn, &g, challenge, &sent);
     json_decref(g.body);
-    exsim_stats_end(g.op, g.mailbox, g.status, start_us, exsim_now_us(), len, 0);
+    exsim_stats_end(g.op, g.mailbox, g.status, start_us, exsim_now_us(), len, sent);
     return ok;
 }

@@ -519,8 +519,20 @@ static long batch_status(const resp *r, const char *id)
     return (long)json_integer_value(json_object_get(batch_resp(r, id), "status"));
 }
 
+static long mailbox_requests(const char *smtp)
+{
+    char *st = tu_http(sim.url, "/_sim/stats", 0);
+    json_t *sj = st ? json_loads(st, 0, NULL) : NULL;
+    long n = (long)json_integer_value(json_object_get(json_object_get(json_object_get(sj, "mailboxes"), smtp),
+                                                      "requests"));
+    json_decref(sj);
+    free(st);
+    return n;
+}
+
 static void test_batch(void)
 {
+    long before = mailbox_requests(mbx[1].smtp);
     char *body = sr_asprintf(
         "{\"requests\":["
         "{\"id\":\"1\",\"method\":\"GET\",\"url\":\"/users/%s/mailFolders/inbox/messageRules\"},"
@@ -546,6 +558,8 @@ static void test_batch(void)
     resp_free(&r);
     free(body);
     CU_ASSERT_TRUE(state_has("batch written"));
+    /* the batch was about one mailbox: one request more for it in /_sim/stats */
+    CU_ASSERT_EQUAL(mailbox_requests(mbx[1].smtp) - before, 1);
     CU_ASSERT_FALSE(state_has("never written"));
     /* 21 requests: refused whole */
     char big[8192] = "{\"requests\":[";
