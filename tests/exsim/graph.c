@@ -631,6 +631,14 @@ enum MHD_Result exsim_graph_serve(struct MHD_Connection *conn, const char *url, 
             exsim_gcall c = { 0 };
             g.status = exsim_graph_error(&c, 405, "BadRequest", "Specified HTTP method is not allowed for the request target.");
             g.body = c.out;
+        } else if (exsim_inject_take_graph_batch_throttle()) {
+            /* Graph's global limits can refuse a batch whole, before any item runs. */
+            exsim_gcall c = { 0 };
+            exsim_stats_count("graph_throttled");
+            g.retry_after = exsim_inject_get().graph_retry_after;
+            g.status = exsim_graph_error(&c, 429, "TooManyRequests", "Too many requests.");
+            g.body = c.out;
+            snprintf(g.op, sizeof g.op, "graph $batch");
         } else {
             run_batch(roles, beta, doc, &g);
         }

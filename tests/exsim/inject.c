@@ -64,6 +64,7 @@ int exsim_inject_set(exsim_inject *inj, const char *key, const char *val)
         { "graph-concurrency", "graph_concurrency", 0, 100000 },
         { "graph-throttle-next", "graph_throttle_next", 0, 1000000 },
         { "graph-retry-after", "graph_retry_after", 1, 3600 },
+        { "graph-batch-throttle-next", "graph_batch_throttle_next", 0, 1000000 },
     };
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
         if (strcmp(key, keys[i].a) && strcmp(key, keys[i].b))
@@ -83,7 +84,8 @@ int exsim_inject_set(exsim_inject *inj, const char *key, const char *val)
         case 9: inj->ews_blocked = (int)x; break;
         case 10: inj->graph_concurrency = (int)x; break;
         case 11: inj->graph_throttle_next = x; break;
-        default: inj->graph_retry_after = (int)x; break;
+        case 12: inj->graph_retry_after = (int)x; break;
+        default: inj->graph_batch_throttle_next = x; break;
         }
         return 0;
     }
@@ -230,12 +232,23 @@ void exsim_inject_graph_leave(const void *mailbox)
     leave(graph_flights, mailbox);
 }
 
-int exsim_inject_take_graph_throttle(void)
+/* Count down one of the long knobs of cur; 1 when it was positive. */
+static int take(long *knob)
 {
     pthread_mutex_lock(&lock);
-    int hit = cur.graph_throttle_next > 0;
+    int hit = *knob > 0;
     if (hit)
-        cur.graph_throttle_next--;
+        (*knob)--;
     pthread_mutex_unlock(&lock);
     return hit;
+}
+
+int exsim_inject_take_graph_throttle(void)
+{
+    return take(&cur.graph_throttle_next);
+}
+
+int exsim_inject_take_graph_batch_throttle(void)
+{
+    return take(&cur.graph_batch_throttle_next);
 }

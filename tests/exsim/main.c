@@ -48,6 +48,7 @@ static void usage(FILE *f)
         "             --ews-blocked 1   (EWS answers HTTP 403, as Exchange Online with EWS disabled)\n"
         "             --graph-concurrency K (default 4: Graph 429 past K requests in flight per mailbox)\n"
         "             --graph-throttle-next N --graph-retry-after S (the next N Graph requests: 429)\n"
+        "             --graph-batch-throttle-next N (the next N $batch requests: 429 for the whole batch)\n"
         "  Graph (/v1.0, /beta): bearer JWTs for aud https://graph.microsoft.com from the same --jwks\n"
         "  and --jwt-issuer, roles checked per endpoint; without --jwks the seed's opaque tokens\n");
 }
@@ -94,6 +95,7 @@ static const struct option opts[] = {
     { "graph-concurrency", required_argument, NULL, O_INJECT },
     { "graph-throttle-next", required_argument, NULL, O_INJECT },
     { "graph-retry-after", required_argument, NULL, O_INJECT },
+    { "graph-batch-throttle-next", required_argument, NULL, O_INJECT },
     { NULL, 0, NULL, 0 },
 };
 

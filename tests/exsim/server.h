@@ -42,6 +42,7 @@ typedef struct exsim_inject {
                             * when EWS is disabled for the app (Autodiscover still works) */
     int graph_concurrency; /* Graph requests in flight per mailbox before 429 (Outlook: 4); 0 = off */
     long graph_throttle_next; /* the next N Graph requests (batch items too): 429 */
+    long graph_batch_throttle_next; /* the next N $batch requests: 429 for the whole batch */
     int graph_retry_after; /* Retry-After seconds of a Graph 429 */
 } exsim_inject;
 
@@ -219,6 +220,7 @@ int exsim_inject_take_throttle(void);
 /* Graph: the same for graph_throttle_next, and the per-mailbox in-flight
  * count against graph_concurrency (key: the mailbox). */
 int exsim_inject_take_graph_throttle(void);
+int exsim_inject_take_graph_batch_throttle(void);
 int exsim_inject_graph_enter(const void *mailbox);
 void exsim_inject_graph_leave(const void *mailbox);
 

@@ -761,6 +761,31 @@ static void test_throttling(void)
     CU_ASSERT_EQUAL(batch_status(&r, "b"), 200);
     resp_free(&r);
     free(b);
+    /* a whole batch refused: nothing in it runs */
+    CU_ASSERT_EQUAL(call("GET", p, tok_all, NULL, &r), 200);
+    const char *was = json_string_value(json_object_get(r.json, "delegateMeetingMessageDeliveryOptions")) ?: "";
+    const char *want = strcmp(was, "sendToDelegateOnly") ? "sendToDelegateOnly" : "sendToDelegateAndPrincipal";
+    resp_free(&r);
+    cfg = tu_http(sim.url, "/_sim/config?graph_batch_throttle_next=1", 1);
+    free(cfg);
+    char *wb = sr_asprintf("{\"requests\":[{\"id\":\"w\",\"method\":\"PATCH\",\"url\":\"/users/%s/mailboxSettings\","
+                           "\"headers\":{\"Content-Type\":\"application/json\"},\"body\":"
+                           "{\"delegateMeetingMessageDeliveryOptions\":\"%s\"}}]}", mbx[2].smtp, want);
+    CU_ASSERT_EQUAL(call("POST", "/v1.0/$batch", tok_all, wb, &r), 429);
+    CU_ASSERT_PTR_NOT_NULL(strcasestr(r.hdrs, "Retry-After: 7"));
+    resp_free(&r);
+    CU_ASSERT_EQUAL(call("GET", p, tok_all, NULL, &r), 200);
+    CU_ASSERT_STRING_NOT_EQUAL(json_string_value(json_object_get(r.json, "delegateMeetingMessageDeliveryOptions")) ?: "",
+                               want);
+    resp_free(&r);
+    CU_ASSERT_EQUAL(call("POST", "/v1.0/$batch", tok_all, wb, &r), 200);
+    CU_ASSERT_EQUAL(batch_status(&r, "w"), 200);
+    resp_free(&r);
+    CU_ASSERT_EQUAL(call("GET", p, tok_all, NULL, &r), 200);
+    CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(r.json, "delegateMeetingMessageDeliveryOptions")) ?: "",
+                           want);
+    resp_free(&r);
+    free(wb);
     /* six at once on one mailbox, each held 1.5 s: four pass, the rest get 429 */
     cfg = tu_http(sim.url, "/_sim/config?rtt_ms=1500", 1);
     free(cfg);
