@@ -256,6 +256,67 @@ static void sleep_ms(int ms)
     }
 }
 
+/* GET /users?$filter=…: the directory, not a mailbox. */
+static int users_collection(exsim_gcall *c, json_t *roles)
+{
+    if (strcmp(c->method, "GET"))
+        return exsim_graph_error(c, 405, "Request_BadRequest",
+                                 "Specified HTTP method is not allowed for the request target.");
+    if (!has_any_role(roles, R_USER))
+        return exsim_graph_error(c, 403, "Authorization_RequestDenied",
+                                 "Insufficient privileges to complete the operation.");
+    pthread_mutex_lock(&exsim_srv.store_lock);
+    int st = answer_refused(c, exsim_graph_users_list(c), "user");
+    pthread_mutex_unlock(&exsim_srv.store_lock);
+    return st;
+}
+
+/* Method, role and user of a routed request: 0 when it may run (c->mbx
+ * set), else the refusal's status. */
+static int admit(exsim_gcall *c, json_t *roles, const route *r)
+{
+    int directory = r->fn == exsim_graph_user_get;
+    if (!word_in(r->methods, c->method))
+        return exsim_graph_error(c, 405, "BadRequest", "Specified HTTP method is not allowed for the request target.");
+    /* Outlook resources answer ErrorAccessDenied, directory ones Authorization_RequestDenied. */
+    if (!has_any_role(roles, strcmp(c->method, "GET") ? r->write_roles : r->read_roles))
+        return directory ? exsim_graph_error(c, 403, "Authorization_RequestDenied",
+                                             "Insufficient privileges to complete the operation.")
+                         : exsim_graph_error(c, 403, "ErrorAccessDenied",
+                                             "Access is denied. Check credentials and try again.");
+    pthread_mutex_lock(&exsim_srv.store_lock);
+    c->mbx = find_user(c->org, c->user_key);
+    pthread_mutex_unlock(&exsim_srv.store_lock);
+    if (c->mbx)
+        return 0;
+    return directory ? exsim_graph_error(c, 404, "Request_ResourceNotFound", "Resource '%s' does not exist or one "
+                                         "of its queried reference-property objects are not present.", c->user_key)
+                     : exsim_graph_error(c, 404, "ErrorInvalidUser", "The requested user '%s' is invalid.",
+                                         c->user_key);
+}
+
+/* Outlook's limits count per mailbox (graph_concurrency in flight; the
+ * user object is the directory's and not counted), then the body check,
+ * the handler and the answer check under the store lock. */
+static int run_route(exsim_gcall *c, const route *r, gresult *g)
+{
+    int outlook = r->fn != exsim_graph_user_get;
+    if (outlook && (exsim_inject_take_graph_throttle() || exsim_inject_graph_enter(c->mbx) != 0)) {
+        exsim_stats_count("graph_throttled");
+        g->retry_after = exsim_inject_get().graph_retry_after;
+        return exsim_graph_error(c, 429, "ApplicationThrottled", "Application is over its MailboxConcurrency limit.");
+    }
+    sleep_ms(exsim_inject_get().rtt_ms);        /* the slot is held while "working" */
+    pthread_mutex_lock(&exsim_srv.store_lock);
+    int st = body_refused(c, r->type);
+    if (!st)
+        st = answer_refused(c, r->fn(c), r->type);
+    pthread_mutex_unlock(&exsim_srv.store_lock);
+    if (outlook)
+        exsim_inject_graph_leave(c->mbx);
+    return st;
+}
+
 /* Route, authorise, throttle and run one request; path is decoded and
  * relative to the version ("users/x/mailboxSettings"). */
 static void exec_one(json_t *roles, int beta, const char *method, char *path, const char *filter,
@@ -268,84 +329,29 @@ static void exec_one(json_t *roles, int beta, const char *method, char *path, co
     char *save = NULL;
     for (char *s = strtok_r(path, "/", &save); s && n < EXSIM_GRAPH_MAX_SEGS + 2; s = strtok_r(NULL, "/", &save))
         segs[n++] = s;
-    snprintf(g->op, sizeof g->op, "graph %s", method);
+    snprintf(g->op, sizeof g->op, "graph %s%s", method, n == 1 ? " users" : "");
+    const route *r = NULL;
     if (n == 0 || strcasecmp(segs[0], "users") || n > EXSIM_GRAPH_MAX_SEGS + 1) {
         g->status = exsim_graph_error(&c, 400, "BadRequest", "Resource not found for the segment '%s'.",
                                       n ? segs[0] : "");
-        goto out;
+    } else if (n == 1) {
+        g->status = users_collection(&c, roles);
+    } else {
+        c.user_key = segs[1];
+        for (int i = 2; i < n; i++)
+            c.seg[c.nseg++] = segs[i];
+        if (!(r = match(&c)))
+            g->status = exsim_graph_error(&c, 400, "BadRequest", "Resource not found for the segment '%s'.",
+                                          c.seg[c.nseg - 1]);
     }
-    if (n == 1) {
-        snprintf(g->op, sizeof g->op, "graph %s users", method);
-        if (strcmp(method, "GET"))
-            g->status = exsim_graph_error(&c, 405, "Request_BadRequest", "Specified HTTP method is not allowed for the request target.");
-        else if (!has_any_role(roles, R_USER))
-            g->status = exsim_graph_error(&c, 403, "Authorization_RequestDenied",
-                                          "Insufficient privileges to complete the operation.");
-        else {
-            pthread_mutex_lock(&exsim_srv.store_lock);
-            g->status = answer_refused(&c, exsim_graph_users_list(&c), "user");
-            pthread_mutex_unlock(&exsim_srv.store_lock);
+    if (r) {
+        snprintf(g->op, sizeof g->op, "graph %s %s", method, r->name);
+        g->status = admit(&c, roles, r);
+        if (!g->status) {
+            g->mailbox = c.mbx->info.smtp;
+            g->status = run_route(&c, r, g);
         }
-        goto out;
     }
-    c.user_key = segs[1];
-    for (int i = 2; i < n; i++)
-        c.seg[c.nseg++] = segs[i];
-    const route *r = match(&c);
-    if (!r) {
-        g->status = exsim_graph_error(&c, 400, "BadRequest", "Resource not found for the segment '%s'.",
-                                      c.seg[c.nseg - 1]);
-        goto out;
-    }
-    snprintf(g->op, sizeof g->op, "graph %s %s", method, r->name);
-    if (!word_in(r->methods, method)) {
-        g->status = exsim_graph_error(&c, 405, "BadRequest", "Specified HTTP method is not allowed for the request target.");
-        goto out;
-    }
-    int write = strcmp(method, "GET") != 0;
-    if (!has_any_role(roles, write ? r->write_roles : r->read_roles)) {
-        /* Outlook resources answer ErrorAccessDenied, directory ones Authorization_RequestDenied. */
-        if (r->fn == exsim_graph_user_get)
-            g->status = exsim_graph_error(&c, 403, "Authorization_RequestDenied",
-                                          "Insufficient privileges to complete the operation.");
-        else
-            g->status = exsim_graph_error(&c, 403, "ErrorAccessDenied",
-                                          "Access is denied. Check credentials and try again.");
-        goto out;
-    }
-    pthread_mutex_lock(&exsim_srv.store_lock);
-    c.mbx = find_user(c.org, c.user_key);
-    pthread_mutex_unlock(&exsim_srv.store_lock);
-    if (!c.mbx) {
-        if (r->fn == exsim_graph_user_get)
-            g->status = exsim_graph_error(&c, 404, "Request_ResourceNotFound",
-                                          "Resource '%s' does not exist or one of its queried reference-property "
-                                          "objects are not present.", c.user_key);
-        else
-            g->status = exsim_graph_error(&c, 404, "ErrorInvalidUser", "The requested user '%s' is invalid.",
-                                          c.user_key);
-        goto out;
-    }
-    g->mailbox = c.mbx->info.smtp;
-    /* Outlook's limits count per mailbox: graph_concurrency requests in flight.
-     * The user object is the directory's, not Outlook's: not counted. */
-    int outlook = r->fn != exsim_graph_user_get;
-    if (outlook && (exsim_inject_take_graph_throttle() || exsim_inject_graph_enter(c.mbx) != 0)) {
-        exsim_stats_count("graph_throttled");
-        g->retry_after = exsim_inject_get().graph_retry_after;
-        g->status = exsim_graph_error(&c, 429, "ApplicationThrottled",
-                                      "Application is over its MailboxConcurrency limit.");
-        goto out;
-    }
-    sleep_ms(exsim_inject_get().rtt_ms);        /* the slot is held while "working" */
-    pthread_mutex_lock(&exsim_srv.store_lock);
-    g->status = body_refused(&c, r->type);
-    if (!g->status)
-        g->status = answer_refused(&c, r->fn(&c), r->type);
-    pthread_mutex_unlock(&exsim_srv.store_lock);
-    if (outlook)
-        exsim_inject_graph_leave(c.mbx);
-out:
     g->body = c.out;
 }
 
