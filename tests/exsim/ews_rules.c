@@ -13,12 +13,17 @@ const char *const exsim_rule_order[] = {"RuleId", "DisplayName", "Priority", "Is
                                          "IsNotSupported", "IsInError", "Conditions",
                                          "Exceptions", "Actions", NULL};
 
-xmlNodePtr exsim_rules_of(exsim_mbx *m)
+static xmlNodePtr rules_of(exsim_mbx *m)
 {
     xmlNodePtr rs = exsim_child(m->node, NULL, "rules");
     if (!rs)
         rs = xmlNewChild(m->node, NULL, BAD_CAST "rules", NULL);
     return rs;
+}
+
+xmlNodePtr exsim_rules_of(exsim_mbx *m)
+{
+    return rules_of(m);
 }
 
 static exsim_mbx *open_mailbox(exsim_req *r, const char *resp)
@@ -61,7 +66,7 @@ int exsim_op_GetInboxRules(exsim_req *r)
     xmlNodePtr top = exsim_top_response(r, "GetInboxRulesResponse", NULL);
     exsim_m(r, top, "OutlookRuleBlobExists", "true");
     xmlNodePtr list = exsim_m(r, top, "InboxRules", NULL);
-    for (xmlNodePtr ru = exsim_child(exsim_rules_of(m), EXSIM_NS_T, "Rule"); ru;
+    for (xmlNodePtr ru = exsim_child(rules_of(m), EXSIM_NS_T, "Rule"); ru;
          ru = exsim_next(ru, EXSIM_NS_T, "Rule")) {
         xmlNodePtr out = exsim_copy_into(r, list, ru);
         to_ex(r, exsim_child(out, EXSIM_NS_T, "Conditions"));
@@ -223,7 +228,7 @@ int exsim_op_UpdateInboxRules(exsim_req *r)
     if (!m)
         return 200;
     /* All or nothing: work on a scratch copy, swap it in when every operation passed. */
-    xmlNodePtr rules = exsim_rules_of(m);
+    xmlNodePtr rules = rules_of(m);
     xmlNodePtr scratch = xmlDocCopyNode(rules, r->org->doc, 1);
     xmlAddNextSibling(rules, scratch);
     rule_err e = {0};

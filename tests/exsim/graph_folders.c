@@ -107,7 +107,10 @@ static int set_search(exsim_gcall *c, xmlNodePtr f, json_t *b, int creating)
             free(ews);
         }
     } else if (old && exsim_child(old, EXSIM_NS_T, "BaseFolderIds")) {
-        xmlAddChild(sp, xmlCopyNode(exsim_child(old, EXSIM_NS_T, "BaseFolderIds"), 1));
+        /* moved, not copied: a parentless copy would declare xmlns:t again in the dump */
+        xmlNodePtr keep = exsim_child(old, EXSIM_NS_T, "BaseFolderIds");
+        xmlUnlinkNode(keep);
+        xmlAddChild(sp, keep);
     }
     if (old) {
         xmlReplaceNode(old, sp);
