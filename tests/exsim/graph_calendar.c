@@ -86,6 +86,18 @@ static const char *delegate_role(xmlNodePtr d)
     return "custom";
 }
 
+/* Drop <calendar-sharing> again once it says nothing more than the default
+ * (no share, default-role freeBusyRead): a write undone leaves the dump as it was. */
+static void tidy_sharing(exsim_mbx *m)
+{
+    xmlNodePtr s = sharing_of(m, 0);
+    const char *r = s ? exsim_attr(s, "default-role") : NULL;
+    if (s && !exsim_child(s, NULL, "share") && (!r || !strcmp(r, "freeBusyRead"))) {
+        xmlUnlinkNode(s);
+        xmlFreeNode(s);
+    }
+}
+
 /* Reading never creates the <delegates> element (EWS's GetDelegate does). */
 static xmlNodePtr delegates_get(exsim_mbx *m)
 {
@@ -346,7 +358,9 @@ static int update_perm(exsim_gcall *c, entry *e)
         xmlSetProp(sharing_of(c->mbx, 1), BAD_CAST "default-role", BAD_CAST role);
     else
         set_role(c, e, role);
-    return answer(c, e, 200);
+    st = answer(c, e, 200);
+    tidy_sharing(c->mbx);
+    return st;
 }
 
 int exsim_graph_calperms(exsim_gcall *c)
@@ -365,6 +379,7 @@ int exsim_graph_calperms(exsim_gcall *c)
     xmlNodePtr n = e.delegate ? e.delegate : e.share;
     xmlUnlinkNode(n);
     xmlFreeNode(n);
+    tidy_sharing(c->mbx);
     return 204;
 }
 

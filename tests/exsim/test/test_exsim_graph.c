@@ -483,6 +483,21 @@ static void test_calendar_permissions(void)
     CU_ASSERT_EQUAL(call("GET", p, tok_all, NULL, &r), 200);
     CU_ASSERT_EQUAL(json_array_size(json_object_get(r.json, "value")), n0);
     resp_free(&r);
+    /* a share added and removed again leaves no trace in the store */
+    char *s0 = state();
+    char *ext = sr_asprintf("{\"emailAddress\":{\"address\":\"ext@partner.test\"},\"role\":\"limitedRead\"}");
+    CU_ASSERT_EQUAL(call("POST", p, tok_all, ext, &r), 201);
+    char *one_ext = sr_asprintf("%s/%s", p, json_string_value(json_object_get(r.json, "id")) ?: "x");
+    resp_free(&r);
+    CU_ASSERT_TRUE(state_has("calendar-sharing"));
+    CU_ASSERT_EQUAL(call("DELETE", one_ext, tok_all, NULL, &r), 204);
+    resp_free(&r);
+    char *s1 = state();
+    CU_ASSERT_STRING_EQUAL(s0 ? s0 : "", s1 ? s1 : "-");
+    free(s0);
+    free(s1);
+    free(one_ext);
+    free(ext);
     /* delegate roles only for users of the organisation */
     CU_ASSERT_EQUAL(call("POST", p, tok_all, "{\"emailAddress\":{\"address\":\"ext@partner.test\"},"
                                              "\"role\":\"delegateWithoutPrivateEventAccess\"}", &r), 400);
