@@ -121,8 +121,9 @@ static json_t *addrs_to_graph(exsim_gcall *c, xmlNodePtr list)
         if (m)                      /* Graph shows recipients of the organisation by SMTP */
             addr = m->info.smtp;
         json_t *ea = json_pack("{s:s}", "address", addr);
-        if (name || m)
-            json_object_set_new(ea, "name", json_string(name ? exsim_text(name) : m->info.display_name));
+        /* only a stored name: writing the answer back must give the same rule */
+        if (name)
+            json_object_set_new(ea, "name", json_string(exsim_text(name)));
         json_array_append_new(arr, json_pack("{s:o}", "emailAddress", ea));
     }
     return arr;

@@ -431,6 +431,23 @@ static void test_rules_round_trip(void)
     CU_ASSERT_EQUAL(call("GET", one, tok_all, NULL, &r), 404);
     CU_ASSERT_STRING_EQUAL(err_code(&r), "ErrorItemNotFound");
     resp_free(&r);
+    /* a seed rule changed and written back as Graph showed it: the store is as before */
+    char *r1 = sr_asprintf("%s/R1", p);
+    char *s0 = state();
+    CU_ASSERT_EQUAL(call("GET", r1, tok_all, NULL, &r), 200);
+    json_object_del(r.json, "@odata.context");
+    char *orig = json_dumps(r.json, JSON_COMPACT);
+    resp_free(&r);
+    CU_ASSERT_EQUAL(call("PATCH", r1, tok_all, "{\"displayName\":\"changed\",\"actions\":{\"delete\":true}}", &r), 200);
+    resp_free(&r);
+    CU_ASSERT_EQUAL(call("PATCH", r1, tok_all, orig, &r), 200);
+    resp_free(&r);
+    char *s1 = state();
+    CU_ASSERT_STRING_EQUAL(s0 ? s0 : "", s1 ? s1 : "-");
+    free(s0);
+    free(s1);
+    free(orig);
+    free(r1);
     free(op);
     free(one);
     free(p);
