@@ -870,7 +870,19 @@ static void test_user_configurations(void)
     snprintf(needle, sizeof needle, "<t:BinaryData>%.60s", bin);
     CU_ASSERT_TRUE(state_has(needle));                  /* the very bytes EWS keeps */
     CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(r.json, "id")) ?: "", "Autocomplete");
+    char *back = sr_asprintf("{\"binaryData\":\"%s\"}", bin);     /* bin lives in r */
     resp_free(&r);
+    /* Nicks' rollback: other bytes, then the old ones again: the store as before */
+    char *s0 = state();
+    CU_ASSERT_EQUAL(call("PATCH", ac, tok_all, "{\"binaryData\":\"AAAA\"}", &r), 200);
+    resp_free(&r);
+    CU_ASSERT_EQUAL(call("PATCH", ac, tok_all, back, &r), 200);
+    resp_free(&r);
+    char *s1 = state();
+    CU_ASSERT_STRING_EQUAL(s0 ? s0 : "", s1 ? s1 : "-");
+    free(s0);
+    free(s1);
+    free(back);
     CU_ASSERT_EQUAL(call("GET", ac, tok_mbs_only, NULL, &r), 403);
     resp_free(&r);
     char *v1 = sr_asprintf("/v1.0/users/%s/mailFolders/inbox/userConfigurations/Autocomplete", mbx[0].smtp);
