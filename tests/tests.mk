@@ -37,6 +37,9 @@ $(call cunit,test_nicks_stream,   tests/unit/test_nicks_stream.c,           cpuu
 
 # ---- the Exchange simulator ------------------------------------------------------
 $(call cunit,test_exsim,          tests/exsim/test/test_exsim.c,            testutil util,                                -lcurl $(XML_LIBS))
+# test_exsim_graph: Microsoft Graph over the same store (issue 17 §4): JWT roles, users,
+# messageRules, calendarPermissions, mailboxSettings, $batch, 429.
+$(call cunit,test_exsim_graph,    tests/exsim/test/test_exsim_graph.c,      testutil util,                                -lcurl -ljansson -lcrypto)
 $(call cunit,test_exsim_store,    tests/exsim/test/test_exsim_store.c $(EXSIM_STORE_SRCS), testutil util,                 $(XML_LIBS))
 
 # ---- integration: against real servers started by the test (exsim, slapd, Samba) -

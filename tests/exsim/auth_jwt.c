@@ -214,14 +214,14 @@ static int signature_ok(EVP_PKEY *key, const char *jwt, size_t signed_len, const
     return ok;
 }
 
-static int aud_ok(json_t *aud)
+static int aud_ok(json_t *aud, const char *want)
 {
     if (json_is_string(aud))
-        return !strcmp(json_string_value(aud), exsim_srv.jwt_audience);
+        return !strcmp(json_string_value(aud), want);
     size_t i;
     json_t *v;
     json_array_foreach(aud, i, v)
-        if (json_is_string(v) && !strcmp(json_string_value(v), exsim_srv.jwt_audience))
+        if (json_is_string(v) && !strcmp(json_string_value(v), want))
             return 1;
     return 0;
 }
@@ -240,22 +240,23 @@ static int list_has(const char *list, const char *role)
     return 0;
 }
 
-static int role_ok(json_t *roles)
+int exsim_jwt_has_role(json_t *roles, const char *role)
 {
     if (json_is_string(roles))
-        return list_has(json_string_value(roles), exsim_srv.jwt_role);
+        return list_has(json_string_value(roles), role);
     size_t i;
     json_t *v;
     json_array_foreach(roles, i, v)
-        if (json_is_string(v) && !strcmp(json_string_value(v), exsim_srv.jwt_role))
+        if (json_is_string(v) && !strcmp(json_string_value(v), role))
             return 1;
     return 0;
 }
 
 #define REFUSE(...) do { snprintf(res->diag, sizeof res->diag, __VA_ARGS__); goto out; } while (0)
 
-/* The claims' checks, signature already verified. */
-static void check_claims(json_t *c, exsim_authres *res)
+/* The claims' checks, signature already verified; the role only when
+ * role is non-NULL (Graph checks it per endpoint, after the audience). */
+static void check_claims(json_t *c, const char *audience, const char *role, exsim_authres *res)
 {
     long long now = exsim_auth_now();
     json_t *exp = json_object_get(c, "exp"), *nbf = json_object_get(c, "nbf");
@@ -263,22 +264,22 @@ static void check_claims(json_t *c, exsim_authres *res)
     if (!iss || strcmp(iss, exsim_srv.jwt_issuer))
         REFUSE("2000001;reason=\"The issuer of the token is not trusted: %.100s\";error_category=\"invalid_issuer\"",
                iss ? iss : "(none)");
-    if (!aud_ok(json_object_get(c, "aud")))
+    if (!aud_ok(json_object_get(c, "aud"), audience))
         REFUSE("2000003;reason=\"The audience claim value is invalid for this resource: expected %.100s\";"
-               "error_category=\"invalid_resource\"", exsim_srv.jwt_audience);
+               "error_category=\"invalid_resource\"", audience);
     if (!json_is_integer(exp) || json_integer_value(exp) + LEEWAY_S <= now)
         REFUSE("2000003;reason=\"The token has expired\";error_category=\"invalid_lifetime\"");
     if (nbf && (!json_is_integer(nbf) || json_integer_value(nbf) > now + LEEWAY_S))
         REFUSE("2000003;reason=\"The token is not valid yet (nbf)\";error_category=\"invalid_lifetime\"");
-    if (!role_ok(json_object_get(c, "roles")))
+    if (role && !exsim_jwt_has_role(json_object_get(c, "roles"), role))
         REFUSE("2000008;reason=\"The token contains no permission %.60s\";error_category=\"invalid_grant\"",
-               exsim_srv.jwt_role);
+               role);
     res->acct = app_account;
 out:
     return;
 }
 
-void exsim_jwt_check(const char *jwt, exsim_authres *res)
+json_t *exsim_jwt_verify(const char *jwt, const char *audience, const char *role, exsim_authres *res)
 {
     res->bearer_error = 1;
     const char *d1 = strchr(jwt, '.'), *d2 = d1 ? strchr(d1 + 1, '.') : NULL;
@@ -299,12 +300,21 @@ void exsim_jwt_check(const char *jwt, exsim_authres *res)
                "error_category=\"invalid_signature\"");
     if (!signature_ok(key, jwt, (size_t)(d2 - jwt), d2 + 1, strlen(d2 + 1)))
         REFUSE("2000001;reason=\"The token signature is invalid\";error_category=\"invalid_signature\"");
-    check_claims(claims, res);
+    check_claims(claims, audience, role, res);
 out:
     if (res->acct)
         res->bearer_error = 0;
     else if (strncmp(res->diag, "2000", 4) != 0)
         snprintf(res->diag, sizeof res->diag, "2000001;reason=\"The token is invalid\";error_category=\"invalid_token\"");
     json_decref(hdr);
-    json_decref(claims);
+    if (!res->acct) {
+        json_decref(claims);
+        claims = NULL;
+    }
+    return claims;
+}
+
+void exsim_jwt_check(const char *jwt, exsim_authres *res)
+{
+    json_decref(exsim_jwt_verify(jwt, exsim_srv.jwt_audience, exsim_srv.jwt_role, res));
 }

@@ -6,14 +6,13 @@
 #include <string.h>
 #include <strings.h>
 
-static xmlNodePtr delegates_of(exsim_req *r, exsim_mbx *m)
+xmlNodePtr exsim_delegates_of(exsim_mbx *m)
 {
     xmlNodePtr d = exsim_child(m->node, NULL, "delegates");
     if (!d) {
         d = xmlNewChild(m->node, NULL, BAD_CAST "delegates", NULL);
         xmlSetProp(d, BAD_CAST "deliver", BAD_CAST "DelegatesAndSendInformationToMe");
     }
-    (void)r;
     return d;
 }
 
@@ -85,7 +84,7 @@ int exsim_op_GetDelegate(exsim_req *r)
         return 200;
     const char *ip = exsim_attr(r->op, "IncludePermissions");
     int perms = ip && (strcmp(ip, "true") == 0 || strcmp(ip, "1") == 0);
-    xmlNodePtr dels = delegates_of(r, m);
+    xmlNodePtr dels = exsim_delegates_of(m);
     xmlNodePtr top = exsim_top_response(r, "GetDelegateResponse", NULL), msgs = NULL;
     xmlNodePtr uids = exsim_child(r->op, EXSIM_NS_M, "UserIds");
     if (uids) {
@@ -156,7 +155,7 @@ static int change_delegates(exsim_req *r, const char *resp, int adding)
     exsim_mbx *m = open_mailbox(r, resp);
     if (!m)
         return 200;
-    xmlNodePtr dels = delegates_of(r, m);
+    xmlNodePtr dels = exsim_delegates_of(m);
     xmlNodePtr top = exsim_top_response(r, resp, NULL), msgs = NULL;
     xmlNodePtr users = exsim_child(r->op, EXSIM_NS_M, "DelegateUsers");
     for (xmlNodePtr spec = exsim_first_el(users); spec; spec = exsim_next_el(spec)) {
@@ -198,7 +197,7 @@ int exsim_op_RemoveDelegate(exsim_req *r)
     exsim_mbx *m = open_mailbox(r, "RemoveDelegateResponse");
     if (!m)
         return 200;
-    xmlNodePtr dels = delegates_of(r, m);
+    xmlNodePtr dels = exsim_delegates_of(m);
     xmlNodePtr top = exsim_top_response(r, "RemoveDelegateResponse", NULL), msgs = NULL;
     xmlNodePtr uids = exsim_child(r->op, EXSIM_NS_M, "UserIds");
     for (xmlNodePtr u = exsim_first_el(uids); u; u = exsim_next_el(u)) {

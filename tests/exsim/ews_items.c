@@ -558,6 +558,12 @@ static void bump_version(xmlNodePtr it)
     xmlSetProp(it, BAD_CAST "version", BAD_CAST buf);
 }
 
+void exsim_item_changed(xmlNodePtr it, xmlNodePtr body)
+{
+    sort_children(body, order_for((const char *)body->name));
+    bump_version(it);
+}
+
 int exsim_op_UpdateItem(exsim_req *r)
 {
     xmlNodePtr msgs = exsim_resp_messages(r, "UpdateItemResponse");

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
-static const char *const rule_order[] = {"RuleId", "DisplayName", "Priority", "IsEnabled",
+const char *const exsim_rule_order[] = {"RuleId", "DisplayName", "Priority", "IsEnabled",
                                          "IsNotSupported", "IsInError", "Conditions",
                                          "Exceptions", "Actions", NULL};
 
@@ -19,6 +19,11 @@ static xmlNodePtr rules_of(exsim_mbx *m)
     if (!rs)
         rs = xmlNewChild(m->node, NULL, BAD_CAST "rules", NULL);
     return rs;
+}
+
+xmlNodePtr exsim_rules_of(exsim_mbx *m)
+{
+    return rules_of(m);
 }
 
 static exsim_mbx *open_mailbox(exsim_req *r, const char *resp)
@@ -79,7 +84,7 @@ typedef struct {
     const char *value;
 } rule_err;
 
-static xmlNodePtr rule_by_id(xmlNodePtr rules, const char *id)
+xmlNodePtr exsim_rule_by_id(xmlNodePtr rules, const char *id)
 {
     for (xmlNodePtr ru = exsim_child(rules, EXSIM_NS_T, "Rule"); ru;
          ru = exsim_next(ru, EXSIM_NS_T, "Rule"))
@@ -141,18 +146,18 @@ static int check_addresses(exsim_req *r, xmlNodePtr rule, rule_err *e)
     return 0;
 }
 
-static void set_rule_id(xmlNodePtr rules, xmlNodePtr rule)
+void exsim_rule_new_id(xmlNodePtr rules, xmlNodePtr rule)
 {
     const char *nx = exsim_attr(rules, "next-id");
     unsigned long n = nx ? strtoul(nx, NULL, 10) : 1;
     while (1) {
         char id[32];
         snprintf(id, sizeof id, "R%lu", n++);
-        if (rule_by_id(rules, id))
+        if (exsim_rule_by_id(rules, id))
             continue;
         xmlNodePtr el = xmlNewNode(rule->ns, BAD_CAST "RuleId");
         xmlNodeSetContent(el, BAD_CAST id);
-        exsim_insert_ordered(rule, el, rule_order);
+        exsim_insert_ordered(rule, el, exsim_rule_order);
         char buf[32];
         snprintf(buf, sizeof buf, "%lu", n);
         xmlSetProp(rules, BAD_CAST "next-id", BAD_CAST buf);
@@ -165,7 +170,7 @@ static int apply_op(exsim_req *r, exsim_mbx *m, xmlNodePtr rules, xmlNodePtr op,
     xmlNodePtr spec = exsim_child(op, EXSIM_NS_T, "Rule");
     if (exsim_is(op, EXSIM_NS_T, "DeleteRuleOperation")) {
         const char *id = exsim_text(exsim_child(op, EXSIM_NS_T, "RuleId"));
-        xmlNodePtr old = rule_by_id(rules, id);
+        xmlNodePtr old = exsim_rule_by_id(rules, id);
         if (!old) {
             *e = (rule_err){e->index, "RuleId", "RuleNotFound", id};
             return -1;
@@ -180,7 +185,7 @@ static int apply_op(exsim_req *r, exsim_mbx *m, xmlNodePtr rules, xmlNodePtr op,
         *e = (rule_err){e->index, "RuleId", "CreateWithRuleId", exsim_text(rid)};
         return -1;
     }
-    xmlNodePtr old = create ? NULL : rule_by_id(rules, rid ? exsim_text(rid) : NULL);
+    xmlNodePtr old = create ? NULL : exsim_rule_by_id(rules, rid ? exsim_text(rid) : NULL);
     if (!create && !old) {
         *e = (rule_err){e->index, "RuleId", "RuleNotFound", rid ? exsim_text(rid) : ""};
         return -1;
@@ -193,7 +198,7 @@ static int apply_op(exsim_req *r, exsim_mbx *m, xmlNodePtr rules, xmlNodePtr op,
         return -1;
     xmlNodePtr copy = exsim_store_copy(r->org, rules, spec);
     if (create)
-        set_rule_id(rules, copy);
+        exsim_rule_new_id(rules, copy);
     else {
         xmlUnlinkNode(copy);
         xmlReplaceNode(old, copy);

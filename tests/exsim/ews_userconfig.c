@@ -12,7 +12,7 @@
 
 static const char *const parts[] = {"Dictionary", "XmlData", "BinaryData", NULL};
 
-static xmlNodePtr find_config(xmlNodePtr folder, const char *name)
+xmlNodePtr exsim_config_find(xmlNodePtr folder, const char *name)
 {
     size_t pl = strlen(CFG_PREFIX);
     if (!name)
@@ -36,7 +36,7 @@ static const char *locate(exsim_req *r, xmlNodePtr ucn, exsim_mbx **m, xmlNodePt
     *folder = exsim_resolve_folder(r, exsim_first_el(ucn), m, &code);
     if (!*folder)
         return code;
-    *item = find_config(*folder, exsim_attr(ucn, "Name"));
+    *item = exsim_config_find(*folder, exsim_attr(ucn, "Name"));
     return NULL;
 }
 
@@ -103,9 +103,9 @@ static void store_parts(exsim_req *r, xmlNodePtr it, xmlNodePtr uc)
     }
 }
 
-static xmlNodePtr new_config(exsim_req *r, exsim_mbx *m, xmlNodePtr folder, const char *name)
+xmlNodePtr exsim_config_new(exsim_org *org, exsim_mbx *m, xmlNodePtr folder, const char *name)
 {
-    xmlNsPtr t = exsim_store_ns_t(r->org);
+    xmlNsPtr t = exsim_store_ns_t(org);
     xmlNodePtr it = xmlNewChild(folder, NULL, BAD_CAST "item", NULL);
     exsim_store_add(m, it);
     xmlSetProp(it, BAD_CAST "associated", BAD_CAST "1");
@@ -142,7 +142,7 @@ static int change(exsim_req *r, const char *resp, const char *msgname, int creat
         return 200;
     }
     if (creating)
-        it = new_config(r, m, folder, exsim_attr(ucn, "Name"));
+        it = exsim_config_new(r->org, m, folder, exsim_attr(ucn, "Name"));
     store_parts(r, it, uc);
     exsim_resp_message(msgs, msgname, "NoError", NULL);
     return 200;

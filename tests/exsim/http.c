@@ -175,9 +175,12 @@ static enum MHD_Result sim_endpoint(struct MHD_Connection *c, const char *url, c
         exsim_inject i = exsim_inject_get();
         snprintf(msg, sizeof msg,
                  "{\"rtt_ms\":%d,\"max_concurrency\":%d,\"backoff_ms\":%d,\"fail_rate\":%g,"
-                 "\"fail_seed\":%u,\"fail_nth\":%ld,\"fail_status\":%d,\"drop_nth\":%ld,\"slow_body_ms\":%d}\n",
+                 "\"fail_seed\":%u,\"fail_nth\":%ld,\"fail_status\":%d,\"drop_nth\":%ld,\"slow_body_ms\":%d,"
+                 "\"ews_blocked\":%d,\"graph_concurrency\":%d,\"graph_throttle_next\":%ld,"
+                 "\"graph_retry_after\":%d,\"graph_batch_throttle_next\":%ld}\n",
                  i.rtt_ms, i.max_concurrency, i.backoff_ms, i.fail_rate, i.fail_seed, i.fail_nth,
-                 i.fail_status, i.drop_nth, i.slow_body_ms);
+                 i.fail_status, i.drop_nth, i.slow_body_ms, i.ews_blocked, i.graph_concurrency,
+                 i.graph_throttle_next, i.graph_retry_after, i.graph_batch_throttle_next);
         return send_text(c, 200, "application/json", msg);
     }
     if (!strcmp(url, "/_sim/reset-stats") && !strcmp(method, "POST")) {
@@ -331,6 +334,12 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     }
     if (!strncmp(url, "/_sim/", 6))
         return sim_endpoint(c, url, method, rc);
+    if (!strncmp(url, "/v1.0/", 6) || !strncmp(url, "/beta/", 6)) {   /* Microsoft Graph */
+        if (rc->too_big)
+            return send_text(c, 413, "application/json",
+                             "{\"error\":{\"code\":\"RequestEntityTooLarge\",\"message\":\"Request entity too large.\"}}");
+        return exsim_graph_serve(c, url, method, rc->body, rc->len, rc->start_us);
+    }
     int is_ews = path_is(url, "/EWS/Exchange.asmx");
     int is_ad = path_is(url, "/autodiscover/autodiscover.xml") ||
                 path_is(url, "/autodiscover/autodiscover.svc");   /* SOAP: GetUserSettings */

@@ -13,9 +13,11 @@ static exsim_inject cur;
 static long counter;           /* counted requests since start/config/reset */
 static unsigned rng_state;
 
-/* Per-account in-flight counts for throttling (accounts are few). */
+/* Per-key in-flight counts for throttling: EWS counts per account, Graph
+ * per mailbox (keys are few). */
 #define MAX_TRACKED 256
-static struct { const exsim_account *acct; int in_flight; } flights[MAX_TRACKED];
+typedef struct flight { const void *key; int in_flight; } flight;
+static flight flights[MAX_TRACKED], graph_flights[MAX_TRACKED];
 
 void exsim_inject_init(const exsim_inject *initial)
 {
@@ -59,6 +61,10 @@ int exsim_inject_set(exsim_inject *inj, const char *key, const char *val)
         { "slow-body-ms", "slow_body_ms", 0, 600000 },
         { "throttle-next", "throttle_next", 0, 1000000 },
         { "ews-blocked", "ews_blocked", 0, 1 },
+        { "graph-concurrency", "graph_concurrency", 0, 100000 },
+        { "graph-throttle-next", "graph_throttle_next", 0, 1000000 },
+        { "graph-retry-after", "graph_retry_after", 1, 3600 },
+        { "graph-batch-throttle-next", "graph_batch_throttle_next", 0, 1000000 },
     };
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
         if (strcmp(key, keys[i].a) && strcmp(key, keys[i].b))
@@ -75,7 +81,11 @@ int exsim_inject_set(exsim_inject *inj, const char *key, const char *val)
         case 6: inj->drop_nth = x; break;
         case 7: inj->slow_body_ms = (int)x; break;
         case 8: inj->throttle_next = x; break;
-        default: inj->ews_blocked = (int)x; break;
+        case 9: inj->ews_blocked = (int)x; break;
+        case 10: inj->graph_concurrency = (int)x; break;
+        case 11: inj->graph_throttle_next = x; break;
+        case 12: inj->graph_retry_after = (int)x; break;
+        default: inj->graph_batch_throttle_next = x; break;
         }
         return 0;
     }
@@ -103,7 +113,8 @@ int exsim_inject_apply(const char *query, char *err, size_t errlen)
         }
         *eq = '\0';
         if (!strcmp(kv, "reset")) {
-            next = (exsim_inject){ .fail_status = 500, .backoff_ms = next.backoff_ms };
+            next = (exsim_inject){ .fail_status = 500, .backoff_ms = next.backoff_ms,
+                                   .graph_concurrency = EXSIM_GRAPH_CONCURRENCY, .graph_retry_after = 1 };
             continue;
         }
         if (exsim_inject_set(&next, kv, eq + 1)) {
@@ -165,13 +176,14 @@ int exsim_inject_take_throttle(void)
     return hit;
 }
 
-int exsim_inject_enter(const exsim_account *acct)
+/* Take a slot for key in table unless limit (> 0) slots are taken. */
+static int enter(flight *table, const void *key, int limit)
 {
     pthread_mutex_lock(&lock);
     int slot = -1, free_slot = -1;
     for (int i = 0; i < MAX_TRACKED; i++) {
-        if (flights[i].acct == acct) { slot = i; break; }
-        if (!flights[i].acct && free_slot < 0)
+        if (table[i].key == key) { slot = i; break; }
+        if (!table[i].key && free_slot < 0)
             free_slot = i;
     }
     if (slot < 0)
@@ -179,23 +191,64 @@ int exsim_inject_enter(const exsim_account *acct)
     int rc = 0;
     if (slot < 0) {
         rc = 0;                  /* table full: do not throttle */
-    } else if (cur.max_concurrency > 0 && flights[slot].in_flight >= cur.max_concurrency) {
+    } else if (limit > 0 && table[slot].in_flight >= limit) {
         rc = -1;
     } else {
-        flights[slot].acct = acct;
-        flights[slot].in_flight++;
+        table[slot].key = key;
+        table[slot].in_flight++;
     }
     pthread_mutex_unlock(&lock);
     return rc;
 }
 
-void exsim_inject_leave(const exsim_account *acct)
+static void leave(flight *table, const void *key)
 {
     pthread_mutex_lock(&lock);
     for (int i = 0; i < MAX_TRACKED; i++)
-        if (flights[i].acct == acct && flights[i].in_flight > 0) {
-            flights[i].in_flight--;
+        if (table[i].key == key && table[i].in_flight > 0) {
+            table[i].in_flight--;
             break;
         }
     pthread_mutex_unlock(&lock);
+}
+
+int exsim_inject_enter(const exsim_account *acct)
+{
+    return enter(flights, acct, exsim_inject_get().max_concurrency);
+}
+
+void exsim_inject_leave(const exsim_account *acct)
+{
+    leave(flights, acct);
+}
+
+int exsim_inject_graph_enter(const void *mailbox)
+{
+    return enter(graph_flights, mailbox, exsim_inject_get().graph_concurrency);
+}
+
+void exsim_inject_graph_leave(const void *mailbox)
+{
+    leave(graph_flights, mailbox);
+}
+
+/* Count down one of the long knobs of cur; 1 when it was positive. */
+static int take(long *knob)
+{
+    pthread_mutex_lock(&lock);
+    int hit = *knob > 0;
+    if (hit)
+        (*knob)--;
+    pthread_mutex_unlock(&lock);
+    return hit;
+}
+
+int exsim_inject_take_graph_throttle(void)
+{
+    return take(&cur.graph_throttle_next);
+}
+
+int exsim_inject_take_graph_batch_throttle(void)
+{
+    return take(&cur.graph_batch_throttle_next);
 }

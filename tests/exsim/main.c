@@ -1,6 +1,7 @@
 /* main.c — bin/exsim: command line, schema and seed loading, the HTTP
  * daemon on 127.0.0.1, port/pid files, clean stop on SIGTERM/SIGINT with an
  * optional state dump.  See tests/exsim/README.md for the options. */
+#include "tests/exsim/graph.h"
 #include "tests/exsim/server.h"
 #include "util/util.h"
 
@@ -25,6 +26,8 @@ static void usage(FILE *f)
         "  --port-file F          write the bound port to F\n"
         "  --pid-file F           write the PID to F\n"
         "  --schemas DIR          EWS schemas (messages.xsd); default $SHARED_DIR/protocol/ews\n"
+        "  --graph-csdl F|none    Graph v1.0 metadata checking Graph bodies; default\n"
+        "                         $SHARED_DIR/protocol/graph/v1.0-cleanMetadata.xml when present\n"
         "  --tls-cert F --tls-key F  serve HTTPS with this PEM certificate/key\n"
         "  --dump-on-exit F       write the store's state (XML) to F on SIGTERM\n"
         "  --validate-responses   validate our own responses (500 + log on violation)\n"
@@ -42,12 +45,17 @@ static void usage(FILE *f)
         "  --max-request-bytes N  request body limit (default 8388608)\n"
         "  injection: --rtt-ms N --max-concurrency K --backoff-ms N --fail-rate P\n"
         "             --fail-seed N --fail-nth N --fail-status S --drop-nth N --slow-body-ms N\n"
-        "             --ews-blocked 1   (EWS answers HTTP 403, as Exchange Online with EWS disabled)\n");
+        "             --ews-blocked 1   (EWS answers HTTP 403, as Exchange Online with EWS disabled)\n"
+        "             --graph-concurrency K (default 4: Graph 429 past K requests in flight per mailbox)\n"
+        "             --graph-throttle-next N --graph-retry-after S (the next N Graph requests: 429)\n"
+        "             --graph-batch-throttle-next N (the next N $batch requests: 429 for the whole batch)\n"
+        "  Graph (/v1.0, /beta): bearer JWTs for aud https://graph.microsoft.com from the same --jwks\n"
+        "  and --jwt-issuer, roles checked per endpoint; without --jwks the seed's opaque tokens\n");
 }
 
 enum { O_PORT = 1000, O_PORT_FILE, O_PID_FILE, O_SEED, O_SCHEMAS, O_CERT, O_KEY, O_DUMP,
        O_VALRESP, O_GETREDIR, O_REDIRURL, O_NOBEARER, O_WWWAUTH, O_MAXREQ, O_HELP, O_INJECT,
-       O_KEYTAB, O_NTLMHASH, O_JWKS, O_JWTISS, O_JWTAUD, O_JWTROLE, O_JWTACCT, O_CLOCK };
+       O_KEYTAB, O_NTLMHASH, O_JWKS, O_JWTISS, O_JWTAUD, O_JWTROLE, O_JWTACCT, O_CLOCK, O_CSDL };
 
 static const struct option opts[] = {
     { "port", required_argument, NULL, O_PORT },
@@ -55,6 +63,7 @@ static const struct option opts[] = {
     { "pid-file", required_argument, NULL, O_PID_FILE },
     { "seed", required_argument, NULL, O_SEED },
     { "schemas", required_argument, NULL, O_SCHEMAS },
+    { "graph-csdl", required_argument, NULL, O_CSDL },
     { "tls-cert", required_argument, NULL, O_CERT },
     { "tls-key", required_argument, NULL, O_KEY },
     { "dump-on-exit", required_argument, NULL, O_DUMP },
@@ -83,6 +92,10 @@ static const struct option opts[] = {
     { "drop-nth", required_argument, NULL, O_INJECT },
     { "slow-body-ms", required_argument, NULL, O_INJECT },
     { "ews-blocked", required_argument, NULL, O_INJECT },
+    { "graph-concurrency", required_argument, NULL, O_INJECT },
+    { "graph-throttle-next", required_argument, NULL, O_INJECT },
+    { "graph-retry-after", required_argument, NULL, O_INJECT },
+    { "graph-batch-throttle-next", required_argument, NULL, O_INJECT },
     { NULL, 0, NULL, 0 },
 };
 
@@ -128,6 +141,7 @@ static int parse_args(int argc, char **argv, exsim_inject *inj)
         case O_PID_FILE: exsim_srv.pid_file = optarg; break;
         case O_SEED: exsim_srv.seed = optarg; break;
         case O_SCHEMAS: exsim_srv.schemas_dir = optarg; break;
+        case O_CSDL: exsim_srv.graph_csdl = optarg; break;
         case O_CERT: exsim_srv.tls_cert = optarg; break;
         case O_KEY: exsim_srv.tls_key = optarg; break;
         case O_DUMP: exsim_srv.dump_on_exit = optarg; break;
@@ -211,6 +225,26 @@ static void load_schemas(void)
                         "(give --schemas DIR or set SHARED_DIR)\n", dir);
 }
 
+/* The Graph v1.0 metadata: given, or the shared copy when there is one. */
+static int load_csdl(void)
+{
+    char def[4096];
+    const char *path = exsim_srv.graph_csdl;
+    if (path && !strcmp(path, "none"))
+        return 0;
+    if (!path) {
+        const char *sh = getenv("SHARED_DIR");
+        snprintf(def, sizeof def, "%s/protocol/graph/v1.0-cleanMetadata.xml", sh && *sh ? sh : "../shared");
+        if (access(def, R_OK) != 0) {
+            fprintf(stderr, "exsim: WARNING: no Graph metadata at %s: Graph bodies are NOT checked "
+                            "(give --graph-csdl FILE or set SHARED_DIR)\n", def);
+            return 0;
+        }
+        path = def;
+    }
+    return exsim_graph_csdl_load(path);
+}
+
 static int write_small(const char *path, long value)
 {
     char buf[32];
@@ -251,7 +285,8 @@ static char *read_pem(const char *path, const char *what)
 
 int main(int argc, char **argv)
 {
-    exsim_inject inj = { .fail_status = 500, .backoff_ms = 1000 };
+    exsim_inject inj = { .fail_status = 500, .backoff_ms = 1000,
+                         .graph_concurrency = EXSIM_GRAPH_CONCURRENCY, .graph_retry_after = 1 };
     exsim_srv.max_request_bytes = 8u << 20;
     exsim_srv.offer = EXSIM_OFFER_NEGOTIATE | EXSIM_OFFER_NTLM | EXSIM_OFFER_BASIC | EXSIM_OFFER_BEARER;
     if (parse_args(argc, argv, &inj))
@@ -266,6 +301,8 @@ int main(int argc, char **argv)
         return 1;
     }
     load_schemas();
+    if (load_csdl())
+        return 1;
     if (exsim_auth_init())
         return 1;
     char *cert = NULL, *key = NULL;
@@ -312,6 +349,7 @@ int main(int argc, char **argv)
     exsim_auth_cleanup();
     exsim_org_free(exsim_srv.org);
     exsim_schema_free();
+    exsim_graph_csdl_free();
     sr_secret_free(key);
     free(cert);
     xmlCleanupParser();

@@ -16,6 +16,9 @@
 #include <stdint.h>
 
 #define EXSIM_MAX_REDIRECTS 16
+/* Graph's Outlook limit: 4 concurrent requests per mailbox per app
+ * (https://learn.microsoft.com/graph/throttling-limits, Outlook service limits). */
+#define EXSIM_GRAPH_CONCURRENCY 4
 
 /* Schemes offered in WWW-Authenticate (--www-auth). */
 #define EXSIM_OFFER_NEGOTIATE 1u
@@ -37,6 +40,10 @@ typedef struct exsim_inject {
     long throttle_next;    /* the next N EWS requests: ErrorServerBusy (backoff_ms) */
     int ews_blocked;       /* 1: EWS POSTs get HTTP 403, as Exchange Online answers
                             * when EWS is disabled for the app (Autodiscover still works) */
+    int graph_concurrency; /* Graph requests in flight per mailbox before 429 (Outlook: 4); 0 = off */
+    long graph_throttle_next; /* the next N Graph requests (batch items too): 429 */
+    long graph_batch_throttle_next; /* the next N $batch requests: 429 for the whole batch */
+    int graph_retry_after; /* Retry-After seconds of a Graph 429 */
 } exsim_inject;
 
 /* What injection decided for one request. */
@@ -52,6 +59,7 @@ typedef struct exsim_server {
     /* command line */
     int port;
     const char *port_file, *pid_file, *seed, *schemas_dir, *dump_on_exit;
+    const char *graph_csdl;                     /* --graph-csdl FILE | none */
     const char *tls_cert, *tls_key;
     const char *get_redirect;                   /* 302 target for GET autodiscover */
     const char *redirect_dom[EXSIM_MAX_REDIRECTS]; /* --redirect-url DOMAIN=URL */
@@ -82,6 +90,12 @@ struct MHD_Daemon;
 /* Start the daemon on 127.0.0.1:port (0: a free port, *bound gets it).
  * cert_pem/key_pem non-NULL: HTTPS.  NULL on failure. */
 struct MHD_Daemon *exsim_http_start(int port, const char *cert_pem, const char *key_pem, int *bound);
+
+/* ---- graph.c ---- */
+struct MHD_Connection;
+/* Serve one /v1.0/… or /beta/… request (body complete); start_us for stats. */
+enum MHD_Result exsim_graph_serve(struct MHD_Connection *conn, const char *url, const char *method,
+                                  const char *body, size_t len, int64_t start_us);
 
 /* ---- validate.c ---- */
 /* Compile DIR/messages.xsd; 0 ok, -1 (message printed) when absent/broken. */
@@ -151,6 +165,14 @@ int exsim_gss_init(void);
 void exsim_gss_conn_free(exsim_conn *conn);
 /* auth_jwt.c: a bearer JWT (compact serialisation). */
 void exsim_jwt_check(const char *jwt, exsim_authres *res);
+/* The same checks for any audience; role NULL skips the role check (Graph
+ * checks roles per endpoint).  Accepted: res->acct set and the claims
+ * returned (caller json_decref's them); refused: NULL, res->diag says why. */
+struct json_t;
+struct json_t *exsim_jwt_verify(const char *jwt, const char *audience, const char *role,
+                                exsim_authres *res);
+/* Whether a roles claim (array, or one comma/space-separated string) holds role. */
+int exsim_jwt_has_role(struct json_t *roles, const char *role);
 int exsim_jwt_init(void);
 void exsim_jwt_cleanup(void);
 
@@ -195,6 +217,12 @@ void exsim_inject_leave(const exsim_account *acct);
 void exsim_inject_reset_counter(void);
 /* 1 when this EWS request is one of throttle_next (and counts it down). */
 int exsim_inject_take_throttle(void);
+/* Graph: the same for graph_throttle_next, and the per-mailbox in-flight
+ * count against graph_concurrency (key: the mailbox). */
+int exsim_inject_take_graph_throttle(void);
+int exsim_inject_take_graph_batch_throttle(void);
+int exsim_inject_graph_enter(const void *mailbox);
+void exsim_inject_graph_leave(const void *mailbox);
 
 /* ---- stats.c ---- */
 void exsim_stats_init(void);

@@ -160,6 +160,32 @@ void exsim_page(xmlNodePtr view, size_t total, size_t *first, size_t *count);
 void exsim_root_attrs(xmlNodePtr root, xmlNodePtr view, size_t total, size_t first,
                       size_t count);
 
+/* ---- ews_rules.c: the rules store, shared with Graph's messageRules ---- */
+/* The mailbox's <rules> element (created when absent). */
+xmlNodePtr exsim_rules_of(exsim_mbx *m);
+/* The t:Rule with this RuleId, or NULL. */
+xmlNodePtr exsim_rule_by_id(xmlNodePtr rules, const char *id);
+/* Give a new t:Rule under rules the next free RuleId ("R<n>"). */
+void exsim_rule_new_id(xmlNodePtr rules, xmlNodePtr rule);
+/* t:Rule children in schema order (NULL-terminated). */
+extern const char *const exsim_rule_order[];
+
+/* ---- ews_delegates.c: the delegates store, shared with Graph's calendarPermissions ---- */
+/* The mailbox's <delegates deliver=DeliverMeetingRequests> (created when absent). */
+xmlNodePtr exsim_delegates_of(exsim_mbx *m);
+
+/* ---- ews_userconfig.c: user configurations, shared with Graph's beta userConfigurations ---- */
+/* The IPM.Configuration.<name> associated item of folder, or NULL. */
+xmlNodePtr exsim_config_find(xmlNodePtr folder, const char *name);
+/* A new, empty one (registered in m's index); parts are added by the caller
+ * in the order Dictionary, XmlData, BinaryData. */
+xmlNodePtr exsim_config_new(exsim_org *org, exsim_mbx *m, xmlNodePtr folder, const char *name);
+
+/* ---- ews_items.c ---- */
+/* After another front end (Graph) changed an item's body: children back in
+ * schema order, and a new version (ChangeKey), as UpdateItem does. */
+void exsim_item_changed(xmlNodePtr it, xmlNodePtr body);
+
 /* Handlers (one per EWS operation), in ews_*.c. */
 typedef int (*exsim_handler)(exsim_req *r);
 #define EXSIM_HANDLERS(X) \
