@@ -151,7 +151,7 @@ INSERT INTO g_plugin_module_instance (gpmi_module, gpmi_name, gpmi_display_name,
   VALUES ('oidc', '$PLUGIN', 'Entra stand-in', readfile('oidc-params.json'));
 INSERT INTO g_client_scope (gcs_name) VALUES ('$RES/.default');
 INSERT INTO g_client_scope (gcs_name) VALUES ('$GRES/.default');
-$(client_sql "$CLIENT_ID" migration-app "$2" "full_access_as_app Mail.ReadWrite MailboxSettings.ReadWrite Calendars.ReadWrite Contacts.ReadWrite MailboxConfigItem.ReadWrite")
+$(client_sql "$CLIENT_ID" migration-app "$2" "full_access_as_app User.Read.All Mail.ReadWrite MailboxSettings.ReadWrite Calendars.ReadWrite Contacts.ReadWrite MailboxConfigItem.ReadWrite")
 $(client_sql "$NOROLE_ID" no-consent-app "$3" "Mail.ReadWrite")
 EOF
 }
