@@ -169,3 +169,19 @@ bl_run() {  # jobs
     BL_WALL_MS=$(( (t1 - t0) / 1000000 ))
     read -r BL_RSS_KB BL_TREE_KB <<<"$out"
 }
+
+# Mean dependent round trips per room after a run: "SOURCE TARGET" (rooms
+# only; the referenced users' own lookups count against their addresses).
+bl_room_rt() {
+    local s
+    for s in src tgt; do
+        curl -s --max-time 20 --noproxy '*' -k "$BL_SCHEME://127.0.0.1:$(cat "$work/$s.port")/_sim/stats"
+        echo
+    done | $PY -c '
+import json, sys
+out = []
+for line in [x for x in sys.stdin.read().split("\n") if x.strip()][:2]:
+    v = [m["round_trips"] for k, m in json.loads(line)["mailboxes"].items() if k.startswith("room-")]
+    out.append("%.1f" % (sum(v) / len(v) if v else 0))
+print(" ".join(out))'
+}
