@@ -5,7 +5,8 @@ Debian's python3-exchangelib, for the read-side part of a room's update.
 Per room, against the same simulators as our engine (127.0.0.1 only):
   1. read the delegates (GetDelegate, source);
   2. read the Autocomplete user configuration (source Inbox), map its rows'
-     addresses to the target and write it to the target room's Inbox
+     SMTP addresses to the target (EX rows are left as they are: the script
+     has no target legacyExchangeDNs) and write it to the target room's Inbox
      (CreateUserConfiguration);
   3. read the folder tree (source; exchangelib's deep FindFolder);
   4. resolve every referenced address (delegates and Autocomplete rows) on the
@@ -27,29 +28,59 @@ import time
 # Autocomplete stream (MS-OXOCFG, Outlook's "Autocomplete Stream"): the tag of
 # PR_SMTP_ADDRESS_W; each property is tag . reserved . union(8) [. size . bytes]
 PR_SMTP_ADDRESS_W = 0x39FE001F
+# PR_EMAIL_ADDRESS_W, PR_SMTP_ADDRESS_W, PR_NICK_NAME_W: what a rewrite maps
+STRING_ADDRESS_TAGS = (0x3003001F, PR_SMTP_ADDRESS_W, 0x6001001F)
 VARIABLE_TYPES = (0x001F, 0x001E, 0x0102)
 
 
-def nick_addresses(blob):
-    """The SMTP addresses of the Autocomplete rows."""
-    out = []
+def parse_stream(blob):
+    """The rows of an Autocomplete stream: lists of [tag, union bytes, data or None]."""
+    rows = []
     if len(blob) < 16:
-        return out
-    _, _, _, rows = struct.unpack_from("<IIII", blob, 0)
+        return rows
+    (nrows,) = struct.unpack_from("<I", blob, 12)
     off = 16
-    for _ in range(rows):
+    for _ in range(nrows):
         (nprops,) = struct.unpack_from("<I", blob, off)
         off += 4
+        row = []
         for _ in range(nprops):
-            tag, _ = struct.unpack_from("<II", blob, off)
+            (tag,) = struct.unpack_from("<I", blob, off)
+            union = blob[off + 8:off + 16]
             off += 16
+            data = None
             if (tag & 0xFFFF) in VARIABLE_TYPES:
                 (size,) = struct.unpack_from("<I", blob, off)
                 data = blob[off + 4:off + 4 + size]
                 off += 4 + size
-                if tag == PR_SMTP_ADDRESS_W:
-                    out.append(data.decode("utf-16-le").rstrip("\0"))
-    return out
+            row.append([tag, union, data])
+        rows.append(row)
+    return rows
+
+
+def build_stream(rows):
+    out = struct.pack("<IIII", 0xBAADF00D, 12, 0, len(rows))
+    for row in rows:
+        out += struct.pack("<I", len(row))
+        for tag, union, data in row:
+            out += struct.pack("<II", tag, 0) + union
+            if data is not None:
+                out += struct.pack("<I", len(data)) + data
+    return out + struct.pack("<I", 0) + struct.pack("<II", 0xBAADF00D, 0)
+
+
+def rewrite(rows, to_target):
+    """Each row's SMTP addresses mapped to the target; returns the addresses seen."""
+    seen = []
+    for row in rows:
+        for prop in row:
+            if prop[0] in STRING_ADDRESS_TAGS:
+                addr = prop[2].decode("utf-16-le").rstrip("\0")
+                if prop[0] == PR_SMTP_ADDRESS_W:
+                    seen.append(addr)
+                if "@" in addr:
+                    prop[2] = (to_target.get(addr.lower(), addr) + "\0").encode("utf-16-le")
+    return seen
 
 
 def main(argv):
@@ -89,11 +120,9 @@ def main(argv):
                           access_type=DELEGATE)
             delegates = [d.user_id.primary_smtp_address for d in src.delegates]
             uc = src.inbox.get_user_configuration(name="Autocomplete")
-            blob = bytes(uc.binary_data or b"")
-            nicks = nick_addresses(blob)
-            # the rewrite: each row's address mapped to the target (byte-level
-            # rewriting of the stream is left out; the write is the cost)
-            tgt.inbox.create_user_configuration(name="Autocomplete", binary_data=blob)
+            rows = parse_stream(bytes(uc.binary_data or b""))
+            nicks = rewrite(rows, to_target)
+            tgt.inbox.create_user_configuration(name="Autocomplete", binary_data=build_stream(rows))
             folders = list(src.root.walk())
             resolved = 0
             for addr in dict.fromkeys(x.lower() for x in delegates + nicks):
