@@ -153,7 +153,7 @@ EOF
 bl_rooms() { $PY -c 'import json,sys; [print(r["source"]["smtp"]) for r in json.load(open(sys.argv[1]))["recipients"] if r["kind"] == "room"]' "$work/org.json"; }
 
 # One run from an empty state: wall time, exit code, peak RSS of switchresmb
-# (its VmHWM) and of its whole process tree (sampled every 50 ms).
+# (its VmHWM) and of its whole process tree (PSS, sampled every 100 ms).
 bl_run() {  # jobs
     rm -rf "$work/state" "$work/profiles" "$work"/cpuu-*.log
     export LDAPTLS_CACERT; LDAPTLS_CACERT=$(bl_labv LAB_CA)

@@ -59,7 +59,7 @@ print(f"fleet:   d = {ds:.1f} source (max {ms}) + {dt:.1f} target (max {mt}) = {
 print(f"fleet:   requests {src['requests_total']} source + {tgt['requests_total']} target, "
       f"connections {src['connections']} + {tgt['connections']}, throttled {thr}, "
       f"max in flight {src['max_in_flight']} / {tgt['max_in_flight']}")
-print(f"fleet:   peak RSS switchresmb {rss / 1024:.1f} MiB, whole process tree {tree / 1024:.1f} MiB")
+print(f"fleet:   peak RSS switchresmb {rss / 1024:.1f} MiB, whole process tree {tree / 1024:.1f} MiB (PSS)")
 EOF
     [ "$BL_RC" -eq 0 ] || { rc_all=1; echo "fleet: run log tail:"; tail -15 "$work/run.log"; }
 done

@@ -1,7 +1,9 @@
 #!/usr/bin/python3
 """Run a command and report its memory: the peak RSS of the command itself
-(VmHWM, exact) and the peak of the summed RSS of its whole process tree
-(sampled every 50 ms, so a lower bound).  Prints "SELF_KB TREE_KB" on stdout
+(VmHWM, exact) and the peak of the summed PSS of its whole process tree
+(proportional set size from smaps_rollup: shared library pages counted once
+across the tree, not once per process as a sum of RSS would; sampled every
+100 ms, so a lower bound).  Prints "SELF_KB TREE_KB" on stdout
 and exits with the command's exit status (124 on --timeout).
 
     rss_tree.py [--timeout S] [--output FILE] -- COMMAND ARG...
@@ -13,9 +15,9 @@ import sys
 import time
 
 
-def status_kb(pid, key):
+def status_kb(pid, key, name="status"):
     try:
-        with open(f"/proc/{pid}/status", encoding="ascii", errors="replace") as f:
+        with open(f"/proc/{pid}/{name}", encoding="ascii", errors="replace") as f:
             for line in f:
                 if line.startswith(key + ":"):
                     return int(line.split()[1])
@@ -44,7 +46,7 @@ def tree_kb(root):
     total, todo = 0, [root]
     while todo:
         p = todo.pop()
-        total += status_kb(p, "VmRSS")
+        total += status_kb(p, "Pss", "smaps_rollup")
         todo.extend(kids.get(p, []))
     return total
 
@@ -71,7 +73,7 @@ def main(argv):
             p.wait()
             rc = 124
             break
-        time.sleep(0.05)
+        time.sleep(0.1)
         rc = p.poll()
     print(self_kb, tree)
     return rc
