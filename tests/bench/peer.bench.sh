@@ -28,16 +28,20 @@ for rtt in ${PEER_RTTS:-0 100}; do
         bl_run 1
         ours=$(awk -v ms="$BL_WALL_MS" -v n=$# 'BEGIN { printf "%.3f", ms / 1000 / n }')
         [ "$BL_RC" -eq 0 ] || { rc_all=1; echo "peer: our run failed (exit $BL_RC):"; tail -12 "$work/run.log"; }
+        read -r ods odt <<<"$(bl_room_rt)"
         bl_sims "$rtt" 27
         REQUESTS_CA_BUNDLE="$work/cert.pem" timeout "${BENCH_TIMEOUT:-3600}" $PY tests/bench/peer_exchangelib.py \
             --org "$work/org.json" --source "$BL_SRC_URL" --target "$BL_TGT_URL" "$@" >"$work/peer.log" 2>&1 ||
             { rc_all=1; echo "peer: the exchangelib script failed:"; tail -5 "$work/peer.log"; }
         theirs=$(sed -n 's/^peer: [0-9]* rooms, .* s, \([0-9.]*\) s per room.*/\1/p' "$work/peer.log")
         theirs=${theirs:-0}
+        read -r tds tdt <<<"$(bl_room_rt)"
         echo "peer: RTT $rtt ms, $size room x$#: ours $ours s per room (full update, exit $BL_RC)," \
              "exchangelib $theirs s per room (read side); theirs/ours" \
              "$(awk -v a="$ours" -v b="$theirs" 'BEGIN { if (a > 0) printf "%.2f", b / a; else print "n/a" }')" \
              "(goal at 100 ms: >= 3)"
+        echo "peer:   dependent round trips per room (source + target; the lookups of" \
+             "referenced users count against those users): ours $ods + $odt, theirs $tds + $tdt"
     done
 done
 exit $rc_all
