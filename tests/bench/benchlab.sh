@@ -93,7 +93,7 @@ bl_sims() {  # rtt_ms max_concurrency
 bl_stat() {  # side key
     local port
     port=$(cat "$work/$1.port")
-    curl -s --max-time 20 --noproxy '*' -k "$BL_SCHEME://127.0.0.1:$port/_sim/stats" |
+    curl -s --max-time 20 --noproxy '*' --cacert "$work/cert.pem" "$BL_SCHEME://127.0.0.1:$port/_sim/stats" |
         $PY -c 'import json,sys; print(json.load(sys.stdin).get(sys.argv[1], 0))' "$2"
 }
 
@@ -175,7 +175,7 @@ bl_run() {  # jobs
 bl_room_rt() {
     local s
     for s in src tgt; do
-        curl -s --max-time 20 --noproxy '*' -k "$BL_SCHEME://127.0.0.1:$(cat "$work/$s.port")/_sim/stats"
+        curl -s --max-time 20 --noproxy '*' --cacert "$work/cert.pem" "$BL_SCHEME://127.0.0.1:$(cat "$work/$s.port")/_sim/stats"
         echo
     done | $PY -c '
 import json, sys

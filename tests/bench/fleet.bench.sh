@@ -28,7 +28,7 @@ for jobs in ${FLEET_JOBS:-4 32}; do
     bl_ini "${list[@]}"
     bl_run "$jobs"
     for s in src tgt; do
-        curl -s --max-time 20 --noproxy '*' -k "$BL_SCHEME://127.0.0.1:$(cat "$work/$s.port")/_sim/stats" \
+        curl -s --max-time 20 --noproxy '*' --cacert "$work/cert.pem" "$BL_SCHEME://127.0.0.1:$(cat "$work/$s.port")/_sim/stats" \
             >"$work/$s.stats.json"
     done
     $PY - "$work/src.stats.json" "$work/tgt.stats.json" "$rooms" "$jobs" "$rtt" "$BL_WALL_MS" \
