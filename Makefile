@@ -173,7 +173,7 @@ DEB_PACKAGES := build-essential pkg-config \
     clang libclang-rt-14-dev \
     slapd ldap-utils openssl samba samba-ad-provision samba-dsdb-modules samba-vfs-modules \
     ldb-tools krb5-user iproute2 procps curl ca-certificates \
-    python3 python3-exchangelib python3-aiosmtpd \
+    python3 python3-exchangelib python3-aiosmtpd gnuplot-nox \
     man-db groff-base systemd debhelper lintian fakeroot libjansson-dev chromium \
     libkrb5-dev glewlwyd sqlite3 python3-jwt python3-cryptography valgrind strace time
 

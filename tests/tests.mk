@@ -61,6 +61,8 @@ $(call cunit,test_cpuu_notify,    tests/integration/test_cpuu_notify.c,     cpuu
 $(call cunit,test_resmb_pipeline, tests/integration/test_resmb_pipeline.c,  mapi configs testutil util,)
 
 TEST_SCRIPTS += tests/integration/exsim_interop.sh
+# seedgen_big: seedgen.py --big-rooms (the benches' large room) is exact and changes nothing else.
+TEST_SCRIPTS += tests/integration/seedgen_big.sh
 # exsim_logon: every logon the simulator accepts (NTLM, Negotiate, Bearer JWT) and refuses,
 # against the Samba AD DC (Kerberos, NT hashes) and glewlwyd (tokens) it starts.
 TEST_SCRIPTS += tests/integration/exsim_logon.sh

@@ -5,6 +5,10 @@ The seed format is described in tests/exsim/SEED-FORMAT.md.  Deterministic:
 the same org.json and arguments give byte-identical output.  Stdlib only.
 
     seedgen.py --org org.json --side source -o source-seed.xml
+
+--big-rooms N gives the first N rooms of the org the content of a large
+resource mailbox (BIG: 200 delegates, 200 rules, 2,000 Autocomplete rows)
+beside the small ones (SMALL), for the per-mailbox cost benchmarks (issue 13).
 """
 import argparse
 import base64
@@ -103,11 +107,24 @@ def ext_prop(item, tag, ptype, value):
     tsub(ep, "Value", value)
 
 
+class Size:
+    """How much a mailbox refers to: delegates, rules and Autocomplete rows."""
+
+    def __init__(self, delegates, rules, nicks):
+        self.delegates, self.rules, self.nicks = delegates, rules, nicks
+
+
+SMALL = Size(2, 4, 4)
+# The large room of issue 13: a room many people book for, with a long
+# Autocomplete list; its references cost round trips per address today.
+BIG = Size(200, 200, 2000)
+
+
 class Box:
     """One mailbox being generated: hands out ids from its counter."""
 
-    def __init__(self, rec, ep, node):
-        self.rec, self.ep, self.node = rec, ep, node
+    def __init__(self, rec, ep, node, size=SMALL):
+        self.rec, self.ep, self.node, self.size = rec, ep, node, size
         self.next = 1
         self.folders = {}
 
@@ -336,7 +353,7 @@ def autocomplete_stream(entries):
 def make_userconfigs(box, others, side):
     inbox = box.folders["inbox"][0]
     entries = []
-    for other in others[:4]:
+    for other in others[:box.size.nicks]:
         o = other[side]
         if o.get("legacy_dn"):
             entries.append((other["display_name"], "EX", o["legacy_dn"], o["smtp"],
@@ -344,6 +361,10 @@ def make_userconfigs(box, others, side):
         else:
             entries.append((other["display_name"], "SMTP", o["smtp"], o["smtp"], b""))
     entries.append(("Partner Contact", "SMTP", "partner@example.org", "partner@example.org", b""))
+    # a big room remembers more people than the org holds: external one-offs
+    for n in range(len(entries), box.size.nicks):
+        ext = f"contact-{n:05d}@partner{n % 50:02d}.example.org"
+        entries.append((f"External Contact {n}", "SMTP", ext, ext, b""))
     it, _, _ = box.item(inbox, "Message", "IPM.Configuration.Autocomplete",
                         "IPM.Configuration.Autocomplete", True)
     it.set("config", "Autocomplete")
@@ -352,7 +373,8 @@ def make_userconfigs(box, others, side):
                ("OLPrefsVersion", "Integer32", "1")]
     if box.rec["kind"] in ("room", "equipment"):
         # resource delegates = the room's delegates (make_delegates: first two others)
-        delegates = [o["source"]["legacy_dn"] for o in others[:2] if o["source"].get("legacy_dn")]
+        delegates = [o["source"]["legacy_dn"] for o in others[:box.size.delegates]
+                     if o["source"].get("legacy_dn")]
         entries += booking_policy(others, delegates)
     calendar_config(box, entries)
 
@@ -405,7 +427,7 @@ DELIVER = ("DelegatesAndSendInformationToMe", "DelegatesOnly", "DelegatesAndMe")
 
 def make_delegates(box, others, side, n):
     dl = sub(box.node, "delegates", deliver=DELIVER[n % len(DELIVER)])
-    for n, other in enumerate(others[:2]):
+    for n, other in enumerate(others[:box.size.delegates]):
         o = other[side]
         du = tsub(dl, "DelegateUser")
         uid = tsub(du, "UserId")
@@ -433,7 +455,12 @@ def make_rules(box, others, side):
              ("Copy to archive", "SentToAddresses", "CopyToFolder", "archive"),
              ("Forward to assistant", "FromAddresses", "ForwardToRecipients", None),
              ("Redirect to backup", "SentToAddresses", "RedirectToRecipients", None)]
-    for n, (name, cond, action, folder) in enumerate(specs):
+    big = box.size.rules > len(specs)
+    for n in range(box.size.rules):
+        name, cond, action, folder = specs[n % len(specs)]
+        if big:
+            # rules are matched by name: each one distinct
+            name = f"{name} {n + 1}"
         r = tsub(rules, "Rule")
         tsub(r, "RuleId", f"R{n + 1}")
         tsub(r, "DisplayName", name)
@@ -447,10 +474,18 @@ def make_rules(box, others, side):
             tsub(tsub(a, action), "FolderId", Id=ews_id(box.ep, "F", fid))
         else:
             addr(tsub(a, action), others[(n + 1) % len(others)], side)
-    rules.set("next-id", str(len(specs) + 1))
+    rules.set("next-id", str(box.size.rules + 1))
 
 
-def generate(org, side, redirect):
+def big_room_ids(org, n):
+    """The first n rooms of the org (in its order): the big ones."""
+    rooms = [r["id"] for r in org["recipients"] if r["kind"] == "room"]
+    if n > len(rooms):
+        sys.exit(f"--big-rooms {n}: the org has only {len(rooms)} rooms")
+    return set(rooms[:n])
+
+
+def generate(org, side, redirect, big_rooms=0):
     sd = org["sides"][side]
     rng = random.Random(f"{org.get('seed', 0)}-{side}")
     root = ET.Element("exsim-seed", {"format": "1", "side": side, "domain": sd["domain"],
@@ -464,6 +499,7 @@ def generate(org, side, redirect):
             impersonation=int(bool(a.get("impersonation"))))
     hosted = [r for r in org["recipients"] if r.get(side)]
     everyone = [r for r in org["recipients"] if r.get("source")]
+    big = big_room_ids(org, big_rooms)
     for rec in hosted:
         ep = dict(rec[side])
         ep["db_guid"] = str(uuid.UUID(int=rng.getrandbits(128), version=4))
@@ -476,7 +512,7 @@ def generate(org, side, redirect):
             mb.set("redirect", ta.split(":", 1)[1] if ":" in ta else ta)
         for p in ep["proxies"]:
             sub(mb, "proxy", p)
-        box = Box(rec, ep, mb)
+        box = Box(rec, ep, mb, BIG if rec["id"] in big else SMALL)
         # Content names the other recipients by their SOURCE addresses on both
         # sides: the target's items are a copy of the source's, not yet fixed.
         others = [o for o in everyone if o is not rec]
@@ -509,6 +545,9 @@ def main(argv):
     p.add_argument("--side", required=True, choices=("source", "target"))
     p.add_argument("--no-redirect", dest="redirect", action="store_false",
                    help="source side: do not mark migrated mailboxes for Autodiscover redirectAddr")
+    p.add_argument("--big-rooms", type=int, default=0, metavar="N",
+                   help="the first N rooms get 200 delegates, 200 rules and 2,000 Autocomplete "
+                        "rows (delegates and rooms' others are capped by the org's size)")
     p.add_argument("-o", "--output", default="-")
     args = p.parse_args(argv)
     with open(args.org, encoding="utf-8") as f:
@@ -516,7 +555,7 @@ def main(argv):
     if org.get("format") != 1:
         sys.exit(f"{args.org}: unsupported format {org.get('format')!r} (expected 1)")
     ET.register_namespace("t", NS_T)
-    root = generate(org, args.side, args.redirect)
+    root = generate(org, args.side, args.redirect, args.big_rooms)
     ET.indent(root, " ")
     doc = ET.tostring(root, encoding="unicode", xml_declaration=False)
     doc = '<?xml version="1.0" encoding="UTF-8"?>\n' + doc + "\n"
