@@ -911,7 +911,7 @@ static sr_code w_restore(cpuu_ctx *c, const wl_kind *k, sr_err *err)
     }                                                                                          \
     static sr_code var##_restore(cpuu_ctx *c, sr_err *e) { return w_restore(c, &k_##var, e); } \
     const struct feature_ops cpuu_feat_##var = {ID,       var##_read, w_plan, w_backup,       \
-                                                w_apply,  var##_restore, wstate_free};
+                                                w_apply,  var##_restore, wstate_free, NULL};
 
 WL_FEATURE(favorites, CFG_F_FAVORITES, "Favorites", 1u << 1)
 WL_FEATURE(calendar, CFG_F_CALENDAR, "Calendar", 1u << 3)
