@@ -429,7 +429,7 @@ static void resolve_recipients(cpuu_ctx *c, const feat_run *fr)
     sr_err e = { 0 };
     sr_code rc = SR_OK;
     for (int f = 0; f < CFG_F__MAX && rc == SR_OK; f++)
-        if (fr[f].ops && fr[f].ops->keys && fr[f].rc == SR_OK)
+        if (fr[f].ops && fr[f].ops->keys && fr[f].rc == SR_OK && fr[f].state)
             rc = fr[f].ops->keys(c, fr[f].state, &k, &tk, &e);
     if (rc == SR_OK && k.n + tk.n)
         rc = rmap_resolve_both(c->map, (const char *const *)k.v, k.n, (const char *const *)tk.v,
