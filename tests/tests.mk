@@ -63,6 +63,9 @@ TEST_SCRIPTS += tests/integration/ldap_samba.sh
 # ContactMembers, Nicks, Booking, Calendar links and RemoveJunkEmailMessages=1; the target
 # item by item against /_sim/state, rollback byte-identical, a second run writes nothing.
 TEST_SCRIPTS += tests/integration/features_e2e.sh
+# round_trips: issue 13's per-mailbox dependent round trips (simulator counters), every
+# feature on, for a small and a big room (seedgen --big-room): bound per side, big = small.
+TEST_SCRIPTS += tests/integration/round_trips.sh
 TEST_SCRIPTS += tests/integration/resmb_cli.sh
 # unused_symbols: every public function of a module archive has a caller outside tests/.
 TEST_SCRIPTS += tests/integration/unused_symbols.sh

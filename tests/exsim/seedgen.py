@@ -336,7 +336,7 @@ def autocomplete_stream(entries):
 def make_userconfigs(box, others, side):
     inbox = box.folders["inbox"][0]
     entries = []
-    for other in others[:4]:
+    for other in others[:room_count(box, 4, others)]:
         o = other[side]
         if o.get("legacy_dn"):
             entries.append((other["display_name"], "EX", o["legacy_dn"], o["smtp"],
@@ -403,9 +403,22 @@ def calendar_config(box, entries):
 DELIVER = ("DelegatesAndSendInformationToMe", "DelegatesOnly", "DelegatesAndMe")
 
 
+# --big-room N: rooms hold N delegates, N rules and N nicknames (as many
+# distinct recipients as the organisation has), for the round-trip test that
+# a big room costs what a small one does (issue 13).
+BIG_ROOM = 0
+
+
+def room_count(box, small, others=None):
+    """How many of a room's delegates/rules/nicknames to make."""
+    if not BIG_ROOM or box.rec["kind"] != "room":
+        return small
+    return min(BIG_ROOM, len(others)) if others is not None else BIG_ROOM
+
+
 def make_delegates(box, others, side, n):
     dl = sub(box.node, "delegates", deliver=DELIVER[n % len(DELIVER)])
-    for n, other in enumerate(others[:2]):
+    for n, other in enumerate(others[:room_count(box, 2, others)]):
         o = other[side]
         du = tsub(dl, "DelegateUser")
         uid = tsub(du, "UserId")
@@ -433,6 +446,10 @@ def make_rules(box, others, side):
              ("Copy to archive", "SentToAddresses", "CopyToFolder", "archive"),
              ("Forward to assistant", "FromAddresses", "ForwardToRecipients", None),
              ("Redirect to backup", "SentToAddresses", "RedirectToRecipients", None)]
+    base, specs = specs, []
+    for n in range(room_count(box, len(base))):   # a big room: the four again, numbered
+        name, *rest = base[n % len(base)]
+        specs.append((name if n < len(base) else f"{name} {n + 1}", *rest))
     for n, (name, cond, action, folder) in enumerate(specs):
         r = tsub(rules, "Rule")
         tsub(r, "RuleId", f"R{n + 1}")
@@ -509,8 +526,12 @@ def main(argv):
     p.add_argument("--side", required=True, choices=("source", "target"))
     p.add_argument("--no-redirect", dest="redirect", action="store_false",
                    help="source side: do not mark migrated mailboxes for Autodiscover redirectAddr")
+    p.add_argument("--big-room", type=int, default=0, metavar="N",
+                   help="rooms hold N delegates, N rules and N nicknames (round-trip tests)")
     p.add_argument("-o", "--output", default="-")
     args = p.parse_args(argv)
+    global BIG_ROOM
+    BIG_ROOM = args.big_room
     with open(args.org, encoding="utf-8") as f:
         org = json.load(f)
     if org.get("format") != 1:
