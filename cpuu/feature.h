@@ -5,7 +5,9 @@
  * Adding a feature touches that file and one line in the table.
  *
  * The engine calls, per profile/mailbox and per selected feature:
- *   update mode:   read → plan → backup → apply     (stop at the first error)
+ *   update mode:   read (every feature first) → keys (all features' recipients
+ *                  resolved in ONE rmap batch) → plan → backup → apply
+ *                  (stop at the first error)
  *   rollback mode: restore                           (from what backup saved)
  *   cleanup mode:  the engine deletes the backups itself
  * Performance model (DESIGN.md): read gets everything in as few *dependent*
