@@ -385,15 +385,6 @@ static sr_code read_feature(cpuu_ctx *c, const struct feature_ops *ops, const ch
     return rc;
 }
 
-/* One feature: read → plan → backup → apply. */
-static sr_code run_feature(cpuu_ctx *c, const struct feature_ops *ops, const char *name, sr_err *err)
-{
-    void *state = NULL;
-    feature_stats st = { 0 };
-    sr_code rc = read_feature(c, ops, name, &state, &st, err);
-    return finish_feature(c, ops, name, state, &st, rc, err);
-}
-
 /* Put back what the features in done wrote (rollback after a critical failure). */
 static void restore_features(cpuu_ctx *c, cfg_feature_set done)
 {
@@ -409,6 +400,8 @@ static void restore_features(cpuu_ctx *c, cfg_feature_set done)
             sr_log(SR_LOG_ERROR, c->who, "%s: rollback failed: %s", cfg_feature_name((cfg_feature)f), e.msg);
     }
 }
+
+#define JUNK_NAME "RemoveJunkEmailMessages"
 
 /* What the engine holds of one selected feature between its read and its plan. */
 typedef struct feat_run {
@@ -470,6 +463,14 @@ static int run_features(cpuu_run_ctx *r, cpuu_ctx *c)
             break;
         }
     }
+    /* RemoveJunkEmailMessages (the spec: junk settings may not work there)
+     * reads the Inbox's junk rule with the others, one round trip less, and
+     * writes after every feature as before; no feature touches that message */
+    feat_run junk = { 0 };
+    if (!failed && r->cfg->remove_junk_email_messages) {
+        junk.ops = &cpuu_junk_reset;
+        junk.rc = read_feature(c, junk.ops, JUNK_NAME, &junk.state, &junk.st, &junk.err);
+    }
     if (!failed)
         resolve_recipients(c, fr);
     int last = failed ? f : CFG_F__MAX;   /* a failed Critical read: report it, plan nothing */
@@ -502,14 +503,13 @@ static int run_features(cpuu_run_ctx *r, cpuu_ctx *c)
     }
     if (failed)
         goto failed;
-    if (r->cfg->remove_junk_email_messages) {   /* the spec: junk settings may not work there */
-        sr_err e;
-        if (run_feature(c, &cpuu_junk_reset, "RemoveJunkEmailMessages", &e) != SR_OK)
-            sr_log(SR_LOG_WARN, c->who, "RemoveJunkEmailMessages failed: %s (not Critical: "
-                   "continuing)", e.msg);
-    }
+    if (junk.ops &&
+        finish_feature(c, junk.ops, JUNK_NAME, junk.state, &junk.st, junk.rc, &junk.err) != SR_OK)
+        sr_log(SR_LOG_WARN, c->who, "%s failed: %s (not Critical: continuing)", JUNK_NAME, junk.err.msg);
     return 0;
 failed:
+    if (junk.ops && junk.ops->free_state)   /* read, never planned */
+        junk.ops->free_state(junk.state);
     if (!c->dry_run)   /* a dry run wrote nothing: nothing to put back */
         restore_features(c, done);
     return -1;
