@@ -353,28 +353,35 @@ static int target_check(cpuu_run_ctx *r, const mapi_profile *p, cpuu_sides *sd, 
     return GO_ON;
 }
 
-/* One feature: read → plan → backup → apply. */
-static sr_code run_feature(cpuu_ctx *c, const struct feature_ops *ops, const char *name, sr_err *err)
+/* One feature after its read: plan → backup → apply (rc: the read's outcome). */
+static sr_code finish_feature(cpuu_ctx *c, const struct feature_ops *ops, const char *name,
+                              void *state, feature_stats *st, sr_code rc, sr_err *err)
 {
-    void *state = NULL;
-    feature_stats st = { 0 };
     cpuu_progress("feature begin %s", name);
-    sr_code rc = ops->read(c, &state, &st, err);
     if (rc == SR_OK)
-        rc = ops->plan(c, state, &st, err);
+        rc = ops->plan(c, state, st, err);
     if (rc == SR_OK && !c->dry_run)
         rc = ops->backup(c, state, err);
     if (rc == SR_OK && !c->dry_run)
-        rc = ops->apply(c, state, &st, err);
+        rc = ops->apply(c, state, st, err);
     if (ops->free_state)
         ops->free_state(state);
     cpuu_progress("feature end %s", name);
     /* the mailbox's report names what was kept unmapped (the names are in our log) */
-    if (rc == SR_OK && st.unresolved)
-        cpuu_progress("unresolved %s %u", name, st.unresolved);
+    if (rc == SR_OK && st->unresolved)
+        cpuu_progress("unresolved %s %u", name, st->unresolved);
     if (rc == SR_OK)
         sr_log(SR_LOG_INFO, c->who, "%s: %u seen, %u changed, %u unresolved, %u unsupported%s", name,
-               st.seen, st.changed, st.unresolved, st.unsupported, c->dry_run ? " (dry run)" : "");
+               st->seen, st->changed, st->unresolved, st->unsupported, c->dry_run ? " (dry run)" : "");
+    return rc;
+}
+
+static sr_code read_feature(cpuu_ctx *c, const struct feature_ops *ops, const char *name,
+                            void **state, feature_stats *st, sr_err *err)
+{
+    cpuu_progress("feature begin %s", name);
+    sr_code rc = ops->read(c, state, st, err);
+    cpuu_progress("feature end %s", name);
     return rc;
 }
 
@@ -394,41 +401,115 @@ static void restore_features(cpuu_ctx *c, cfg_feature_set done)
     }
 }
 
+#define JUNK_NAME "RemoveJunkEmailMessages"
+
+/* What the engine holds of one selected feature between its read and its plan. */
+typedef struct feat_run {
+    const struct feature_ops *ops;   /* NULL: not implemented */
+    void *state;
+    feature_stats st;
+    sr_code rc;                      /* the read's outcome */
+    sr_err err;
+} feat_run;
+
+/* The recipients of every feature that read well, resolved in one batch:
+ * each plan's own rmap_resolve then finds them cached, so a mailbox costs
+ * one directory round trip (issue 13).  A failed batch is only logged: the
+ * plans ask again and report the failure as their own. */
+static void resolve_recipients(cpuu_ctx *c, const feat_run *fr)
+{
+    cpuu_keys k = { 0 }, tk = { 0 };
+    sr_err e = { 0 };
+    sr_code rc = SR_OK;
+    for (int f = 0; f < CFG_F__MAX && rc == SR_OK; f++)
+        if (fr[f].ops && fr[f].ops->keys && fr[f].rc == SR_OK && fr[f].state)
+            rc = fr[f].ops->keys(c, fr[f].state, &k, &tk, &e);
+    if (rc == SR_OK && k.n + tk.n)
+        rc = rmap_resolve_both(c->map, (const char *const *)k.v, k.n, (const char *const *)tk.v,
+                               tk.n, &e);
+    if (rc != SR_OK)
+        sr_log(SR_LOG_INFO, c->who, "recipients of all features in one batch: %s (each feature "
+               "resolves its own)", e.msg);
+    cpuu_keys_clear(&k);
+    cpuu_keys_clear(&tk);
+}
+
 /* Every selected feature; 0 when the profile may be switched, -1 when a
- * Critical feature failed (the others were rolled back). */
+ * Critical feature failed (the others were rolled back).  All features read
+ * first, their recipients are resolved in one batch, then each plans,
+ * backs up and writes in table order. */
 static int run_features(cpuu_run_ctx *r, cpuu_ctx *c)
 {
+    feat_run fr[CFG_F__MAX] = { 0 };
     cfg_feature_set done = 0;
-    for (int f = 0; f < CFG_F__MAX; f++) {
+    int f, failed = 0;
+    for (f = 0; f < CFG_F__MAX; f++) {
         if (!(r->cfg->effective & CFG_FSET(f)))
             continue;
         const char *name = cfg_feature_name((cfg_feature)f);
         int critical = (r->cfg->critical & CFG_FSET(f)) != 0;
-        const struct feature_ops *ops = cpuu_feature_ops((cfg_feature)f);
-        if (!ops) {
+        if (!(fr[f].ops = cpuu_feature_ops((cfg_feature)f))) {
             sr_log(critical ? SR_LOG_ERROR : SR_LOG_INFO, c->who, "%s: not implemented in this version%s",
                    name, critical ? " but Critical: profile not updated" : ": skipped");
-            if (critical)
-                goto failed;
+            if (critical) {
+                failed = 1;
+                break;
+            }
             continue;
         }
-        sr_err e;
-        done |= CFG_FSET(f);   /* a failed apply may have written part of it */
-        if (run_feature(c, ops, name, &e) == SR_OK)
+        fr[f].rc = read_feature(c, fr[f].ops, name, &fr[f].state, &fr[f].st, &fr[f].err);
+        if (fr[f].rc != SR_OK && critical) {   /* nothing is written yet */
+            failed = 1;
+            break;
+        }
+    }
+    /* RemoveJunkEmailMessages (the spec: junk settings may not work there)
+     * reads the Inbox's junk rule with the others, one round trip less, and
+     * writes after every feature as before; no feature touches that message */
+    feat_run junk = { 0 };
+    if (!failed && r->cfg->remove_junk_email_messages) {
+        junk.ops = &cpuu_junk_reset;
+        junk.rc = read_feature(c, junk.ops, JUNK_NAME, &junk.state, &junk.st, &junk.err);
+    }
+    if (!failed)
+        resolve_recipients(c, fr);
+    int last = failed ? f : CFG_F__MAX;   /* a failed Critical read: report it, plan nothing */
+    for (f = 0; f < CFG_F__MAX; f++) {
+        if (!fr[f].ops || f > last)
             continue;
-        sr_log(critical ? SR_LOG_ERROR : SR_LOG_WARN, c->who, "%s failed: %s%s", name, e.msg,
+        const char *name = cfg_feature_name((cfg_feature)f);
+        int critical = (r->cfg->critical & CFG_FSET(f)) != 0;
+        sr_err *e = &fr[f].err;
+        sr_code rc;
+        if (failed && f < last) {   /* read, never planned: nothing written */
+            if (fr[f].ops->free_state)
+                fr[f].ops->free_state(fr[f].state);
+            continue;
+        }
+        if (fr[f].rc == SR_OK)
+            done |= CFG_FSET(f);   /* a failed apply may have written part of it */
+        rc = finish_feature(c, fr[f].ops, name, fr[f].state, &fr[f].st, fr[f].rc, e);
+        if (rc == SR_OK)
+            continue;
+        sr_log(critical ? SR_LOG_ERROR : SR_LOG_WARN, c->who, "%s failed: %s%s", name, e->msg,
                critical ? " (Critical: rolling back this profile)" : " (not Critical: continuing)");
-        if (critical)
-            goto failed;
+        if (critical) {
+            failed = 1;
+            for (int g = f + 1; g < CFG_F__MAX; g++)   /* read, never planned */
+                if (fr[g].ops && fr[g].ops->free_state)
+                    fr[g].ops->free_state(fr[g].state);
+            break;
+        }
     }
-    if (r->cfg->remove_junk_email_messages) {   /* the spec: junk settings may not work there */
-        sr_err e;
-        if (run_feature(c, &cpuu_junk_reset, "RemoveJunkEmailMessages", &e) != SR_OK)
-            sr_log(SR_LOG_WARN, c->who, "RemoveJunkEmailMessages failed: %s (not Critical: "
-                   "continuing)", e.msg);
-    }
+    if (failed)
+        goto failed;
+    if (junk.ops &&
+        finish_feature(c, junk.ops, JUNK_NAME, junk.state, &junk.st, junk.rc, &junk.err) != SR_OK)
+        sr_log(SR_LOG_WARN, c->who, "%s failed: %s (not Critical: continuing)", JUNK_NAME, junk.err.msg);
     return 0;
 failed:
+    if (junk.ops && junk.ops->free_state)   /* read, never planned */
+        junk.ops->free_state(junk.state);
     if (!c->dry_run)   /* a dry run wrote nothing: nothing to put back */
         restore_features(c, done);
     return -1;

@@ -250,6 +250,26 @@ static xmlNodePtr make_step1(bstate *s, long current)
     return d;
 }
 
+/* The DNs b_plan resolves, for the engine's one batch. */
+static sr_code b_keys(cpuu_ctx *c, void *state, cpuu_keys *out, cpuu_keys *tk, sr_err *err)
+{
+    (void)tk;   /* no target-organisation keys */
+    (void)c;
+    bstate *s = state;
+    if (!s->src_dict)
+        return SR_OK;
+    keys k = {0};
+    each_dn(s->src_dict, collect_dn, &k);
+    sr_code rc = SR_OK;
+    for (size_t i = 0; i < k.n; i++)
+        if (rc == SR_OK)
+            rc = cpuu_keys_take(out, k.v[i], err);
+        else
+            free(k.v[i]);
+    free(k.v);
+    return rc;
+}
+
 static sr_code b_plan(cpuu_ctx *c, void *state, feature_stats *st, sr_err *err)
 {
     bstate *s = state;
@@ -406,6 +426,7 @@ static sr_code b_restore(cpuu_ctx *c, sr_err *err)
 const struct feature_ops cpuu_feat_booking = {
     .id = CFG_F_BOOKING,
     .read = b_read,
+    .keys = b_keys,
     .plan = b_plan,
     .backup = b_backup,
     .apply = b_apply,

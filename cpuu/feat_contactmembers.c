@@ -386,6 +386,23 @@ static sr_code plan_alloc(cmstate *s, size_t n, sr_err *err)
     return SR_OK;
 }
 
+/* The keys cm_plan resolves, for the engine's one batch. */
+static sr_code cm_keys(cpuu_ctx *c, void *state, cpuu_keys *out, cpuu_keys *tk, sr_err *err)
+{
+    (void)tk;   /* no target-organisation keys */
+    (void)c;
+    keys k = {0};
+    collect(state, &k);
+    sr_code rc = SR_OK;
+    for (size_t i = 0; i < k.n; i++)
+        if (rc == SR_OK)
+            rc = cpuu_keys_take(out, k.v[i], err);
+        else
+            free(k.v[i]);
+    free(k.v);
+    return rc;
+}
+
 static sr_code cm_plan(cpuu_ctx *c, void *state, feature_stats *st, sr_err *err)
 {
     cmstate *s = state;
@@ -646,6 +663,7 @@ static sr_code cm_restore(cpuu_ctx *c, sr_err *err)
 const struct feature_ops cpuu_feat_contactmembers = {
     .id = CFG_F_CONTACTMEMBERS,
     .read = cm_read,
+    .keys = cm_keys,
     .plan = cm_plan,
     .backup = cm_backup,
     .apply = cm_apply,

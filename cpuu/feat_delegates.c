@@ -218,6 +218,22 @@ static int map_one(cpuu_ctx *c, const ewsf_delegate *d, ewsf_delegates *want, fe
     return 0;
 }
 
+/* The addresses d_plan resolves, for the engine's one batch. */
+static sr_code d_keys(cpuu_ctx *c, void *state, cpuu_keys *k, cpuu_keys *tk, sr_err *err)
+{
+    (void)tk;   /* no target-organisation keys */
+    (void)c;
+    dstate *s = state;
+    sr_code rc = SR_OK;
+    for (size_t i = 0; i < s->src.n && rc == SR_OK; i++)
+        if (s->src.v[i].smtp)
+            rc = cpuu_keys_take(k, sr_strdup(s->src.v[i].smtp), err);
+    for (size_t i = 0; i < s->tgt.n && rc == SR_OK; i++)
+        if (s->tgt.v[i].smtp)
+            rc = cpuu_keys_take(k, sr_strdup(s->tgt.v[i].smtp), err);
+    return rc;
+}
+
 static sr_code d_plan(cpuu_ctx *c, void *state, feature_stats *st, sr_err *err)
 {
     dstate *s = state;
@@ -431,6 +447,7 @@ static sr_code d_restore(cpuu_ctx *c, sr_err *err)
 const struct feature_ops cpuu_feat_delegates = {
     .id = CFG_F_DELEGATES,
     .read = d_read,
+    .keys = d_keys,
     .plan = d_plan,
     .backup = d_backup,
     .apply = d_apply,

@@ -439,6 +439,21 @@ static sr_code finish_plan(cpuu_ctx *c, nstate *s, const nk_stream *base, want *
     return SR_OK;
 }
 
+/* The keys n_plan resolves (resolve_all), for the engine's one batch. */
+static sr_code n_keys(cpuu_ctx *c, void *state, cpuu_keys *k, cpuu_keys *tk, sr_err *err)
+{
+    (void)tk;   /* no target-organisation keys */
+    nstate *s = state;
+    if (s->skip || removing(c) || !s->src.parsed)   /* n_plan resolves nothing then */
+        return SR_OK;
+    sr_code rc = SR_OK;
+    for (size_t i = 0; i < s->tgt.s.nrows && rc == SR_OK; i++)
+        rc = cpuu_keys_take(k, row_key(&s->tgt.s.rows[i]), err);
+    for (size_t i = 0; c->src != c->tgt && i < s->src.s.nrows && rc == SR_OK; i++)
+        rc = cpuu_keys_take(k, row_key(&s->src.s.rows[i]), err);
+    return rc;
+}
+
 static sr_code n_plan(cpuu_ctx *c, void *state, feature_stats *st, sr_err *err)
 {
     nstate *s = state;
@@ -575,6 +590,7 @@ static sr_code n_restore(cpuu_ctx *c, sr_err *err)
 const struct feature_ops cpuu_feat_nicks = {
     .id = CFG_F_NICKS,
     .read = n_read,
+    .keys = n_keys,
     .plan = n_plan,
     .backup = n_backup,
     .apply = n_apply,

@@ -628,6 +628,41 @@ static xmlNodePtr target_copy(const rules *tgt, const char *name, int nth)
     return NULL;
 }
 
+/* Move k's strings into out (k is left empty). */
+static sr_code keys_move(keys *k, cpuu_keys *out, sr_err *err)
+{
+    sr_code rc = SR_OK;
+    for (size_t i = 0; i < k->n; i++)
+        if (rc == SR_OK)
+            rc = cpuu_keys_take(out, k->v[i], err);
+        else
+            free(k->v[i]);
+    k->n = 0;
+    return rc;
+}
+
+/* The keys resolve_all resolves, for the engine's one batch. */
+static sr_code r_keys(cpuu_ctx *c, void *state, cpuu_keys *out, cpuu_keys *tout, sr_err *err)
+{
+    (void)c;
+    rstate *s = state;
+    keys k = {0}, kt = {.ex_only = 1};
+    int fail = 0;
+    for (size_t i = 0; i < s->src.n && !fail; i++)
+        if (processed(s->src.v[i]))
+            fail = each_address(s->src.v[i], collect_key, &k) != 0;
+    for (size_t i = 0; i < s->tgt.n && !fail; i++)
+        fail = each_address(s->tgt.v[i], collect_key, &kt) != 0;
+    sr_code rc = fail ? sr_err_set(err, SR_E_NOMEM, "out of memory") : SR_OK;
+    if (rc == SR_OK)
+        rc = keys_move(&k, out, err);
+    if (rc == SR_OK)
+        rc = keys_move(&kt, tout, err);
+    keys_clear(&k);
+    keys_clear(&kt);
+    return rc;
+}
+
 static sr_code resolve_all(cpuu_ctx *c, rstate *s, sr_err *err)
 {
     keys k = {0}, kt = {.ex_only = 1};
@@ -963,6 +998,7 @@ static sr_code r_restore(cpuu_ctx *c, sr_err *err)
 const struct feature_ops cpuu_feat_rules = {
     .id = CFG_F_RULES,
     .read = r_read,
+    .keys = r_keys,
     .plan = r_plan,
     .backup = r_backup,
     .apply = r_apply,

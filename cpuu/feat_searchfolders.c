@@ -354,6 +354,33 @@ static size_t count_constants(xmlNodePtr n, int depth)
     return c;
 }
 
+/* The addresses resolve_constants resolves, for the engine's one batch. */
+static sr_code sf_keys(cpuu_ctx *c, void *state, cpuu_keys *out, cpuu_keys *tk, sr_err *err)
+{
+    (void)c;
+    (void)tk;   /* no target-organisation keys */
+    sfstate *s = state;
+    if (!s)
+        return SR_OK;
+    size_t cap = 0;
+    for (size_t i = 0; i < s->src.nsf; i++)
+        cap += count_constants(s->src.sf[i], 0);
+    keys k = {.cap = cap};
+    k.v = calloc(cap ? cap : 1, sizeof *k.v);
+    k.own = calloc(cap ? cap : 1, sizeof *k.own);
+    sr_code rc = k.v && k.own ? SR_OK : sr_err_set(err, SR_E_NOMEM, "out of memory");
+    for (size_t i = 0; rc == SR_OK && i < s->src.nsf; i++)
+        collect_constants(mapi_xml_child(s->src.sf[i], EWSF_NS_T, "SearchParameters"), &k, 0);
+    for (size_t i = 0; i < k.n; i++) {
+        if (rc == SR_OK)
+            rc = cpuu_keys_take(out, sr_strdup(k.v[i]), err);
+        xmlFree(k.own[i]);
+    }
+    free(k.v);
+    free(k.own);
+    return rc;
+}
+
 static sr_code resolve_constants(cpuu_ctx *c, sfstate *s, sr_err *err)
 {
     size_t cap = 0;
@@ -799,6 +826,7 @@ static sr_code sf_restore(cpuu_ctx *c, sr_err *err)
 const struct feature_ops cpuu_feat_searchfolders = {
     .id = CFG_F_SEARCHFOLDERS,
     .read = sf_read,
+    .keys = sf_keys,
     .plan = sf_plan,
     .backup = sf_backup,
     .apply = sf_apply,

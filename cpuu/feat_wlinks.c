@@ -388,6 +388,20 @@ static sr_code resolve_all(cpuu_ctx *c, wstate *s, sr_err *err)
     return rc;
 }
 
+/* The keys resolve_all resolves, for the engine's one batch. */
+static sr_code w_keys(cpuu_ctx *c, void *state, cpuu_keys *out, cpuu_keys *tk, sr_err *err)
+{
+    (void)tk;   /* no target-organisation keys */
+    wstate *s = state;
+    if (!s)
+        return SR_OK;
+    sr_code rc = cpuu_keys_take(out, sr_strdup(mapi_session_mailbox(c->src)), err);
+    for (size_t i = 0; i < s->src.n && rc == SR_OK; i++)
+        if (pnum(&s->src.v[i], T_TYPE, 0) == WBL_SHARED)
+            rc = cpuu_keys_take(out, ab_dn(pval(&s->src.v[i], T_AB_EID)), err);
+    return rc;
+}
+
 /* The target mailbox's own legacyExchangeDN (for its StoreEntryIds). */
 static const char *own_target_dn(cpuu_ctx *c)
 {
@@ -911,7 +925,7 @@ static sr_code w_restore(cpuu_ctx *c, const wl_kind *k, sr_err *err)
     }                                                                                          \
     static sr_code var##_restore(cpuu_ctx *c, sr_err *e) { return w_restore(c, &k_##var, e); } \
     const struct feature_ops cpuu_feat_##var = {ID,       var##_read, w_plan, w_backup,       \
-                                                w_apply,  var##_restore, wstate_free};
+                                                w_apply,  var##_restore, wstate_free, w_keys};
 
 WL_FEATURE(favorites, CFG_F_FAVORITES, "Favorites", 1u << 1)
 WL_FEATURE(calendar, CFG_F_CALENDAR, "Calendar", 1u << 3)

@@ -5,7 +5,9 @@
  * Adding a feature touches that file and one line in the table.
  *
  * The engine calls, per profile/mailbox and per selected feature:
- *   update mode:   read → plan → backup → apply     (stop at the first error)
+ *   update mode:   read (every feature first) → keys (all features' recipients
+ *                  resolved in ONE rmap batch) → plan → backup → apply
+ *                  (stop at the first error)
  *   rollback mode: restore                           (from what backup saved)
  *   cleanup mode:  the engine deletes the backups itself
  * Performance model (DESIGN.md): read gets everything in as few *dependent*
@@ -67,6 +69,17 @@ typedef struct feature_stats {
     unsigned unsupported;        /* objects EWS cannot represent (reported, never dropped) */
 } feature_stats;
 
+/* Recipient keys of several features, resolved by the engine in ONE batch
+ * (rmap_resolve) before the first plan: a mailbox then costs one directory
+ * round trip, not one per feature (issue 13).  v[] are heap strings. */
+typedef struct cpuu_keys {
+    char **v;
+    size_t n, cap;
+} cpuu_keys;
+/* Append key (taken: freed on failure; NULL is skipped). */
+sr_code cpuu_keys_take(cpuu_keys *k, char *key, sr_err *err);
+void cpuu_keys_clear(cpuu_keys *k);
+
 struct feature_ops {
     cfg_feature id;              /* configs' enum; the INI name comes from cfg_feature_name */
     /* Read what the feature needs; *state is the feature's own (freed by free_state). */
@@ -80,6 +93,11 @@ struct feature_ops {
     /* Rollback: put back what backup saved; SR_E_NOTFOUND when there is none. */
     sr_code (*restore)(cpuu_ctx *c, sr_err *err);
     void (*free_state)(void *state);
+    /* Optional: append to *k every key plan will pass to rmap_resolve and to
+     * *tk every target-organisation key (rmap_resolve_target), so the engine
+     * resolves all features' keys at once (plan's own calls then find them
+     * in the map's cache).  No network. */
+    sr_code (*keys)(cpuu_ctx *c, void *state, cpuu_keys *k, cpuu_keys *tk, sr_err *err);
 };
 
 /* RemoveJunkEmailMessages=1 (feat_junk.c): not a Features value, run by the

@@ -3,6 +3,7 @@
 #include "cpuu/feature.h"
 
 #include <stddef.h>
+#include <stdlib.h>
 
 extern const struct feature_ops cpuu_feat_delegates;
 extern const struct feature_ops cpuu_feat_rules;
@@ -34,4 +35,31 @@ const struct feature_ops *cpuu_feature_ops(cfg_feature id)
         if (cpuu_features[i]->id == id)
             return cpuu_features[i];
     return NULL;
+}
+
+sr_code cpuu_keys_take(cpuu_keys *k, char *key, sr_err *err)
+{
+    if (!key)
+        return SR_OK;
+    if (k->n == k->cap) {
+        size_t nc = k->cap ? k->cap * 2 : 64;
+        char **nv = realloc(k->v, nc * sizeof *nv);
+        if (!nv) {
+            free(key);
+            return sr_err_set(err, SR_E_NOMEM, "out of memory");
+        }
+        k->v = nv;
+        k->cap = nc;
+    }
+    k->v[k->n++] = key;
+    return SR_OK;
+}
+
+void cpuu_keys_clear(cpuu_keys *k)
+{
+    for (size_t i = 0; i < k->n; i++)
+        free(k->v[i]);
+    free(k->v);
+    k->v = NULL;
+    k->n = k->cap = 0;
 }

@@ -422,7 +422,8 @@ static sr_code target_from_gus(rmap *m, entry **p, size_t n, size_t nv, sr_err *
     for (size_t g = 0; nr && g < ng && rc == SR_OK; g++) {   /* built here only when mixed */
         size_t off = g * MAPI_AD_SOAP_MAX_USERS;
         size_t k = nv - off < MAPI_AD_SOAP_MAX_USERS ? nv - off : MAPI_AD_SOAP_MAX_USERS;
-        calls[g] = (mapi_ews_call){.url = m->gus_url, .mailbox = "Autodiscover", .idempotent = 1};
+        calls[g] = (mapi_ews_call){.url = m->gus_url, .mailbox = "Autodiscover",
+                                   .anchor = mapi_session_mailbox(m->tgt), .idempotent = 1};
         calls[g].req = mapi_ad_req_getusersettings(m->gus_url, addrs + off, k, err);
         rc = calls[g].req ? SR_OK : err->code;
     }
@@ -437,7 +438,8 @@ static sr_code target_from_gus(rmap *m, entry **p, size_t n, size_t nv, sr_err *
     if (rc == SR_OK && nr == 0) {   /* only target identities: mapi's batched call */
         m->lookups++;
         sr_err e = {0};
-        if (mapi_ad_getusersettings(mapi_session_net(m->tgt), m->gus_url, addrs, nv, us, &e) != SR_OK) {
+        if (mapi_ad_getusersettings(mapi_session_net(m->tgt), m->gus_url,
+                                    mapi_session_mailbox(m->tgt), addrs, nv, us, &e) != SR_OK) {
             sr_log(SR_LOG_WARN, NULL, "recipient map: GetUserSettings at %s failed (%s): "
                    "target identities by ResolveNames instead", m->gus_url, e.msg);
             m->gus_off = 1;

@@ -6,6 +6,9 @@
  * one line per event (the engine's side of this protocol lives in cpuu/):
  *     openstore begin <what>     openstore end
  *     feature begin <Name>       feature end <Name>
+ *                                twice per feature: around its read (all
+ *                                features read first), then around its plan,
+ *                                backup and writes
  *     unresolved <Name> <n>      a feature kept n references the recipient
  *                                map could not map (named in the engine's log)
  *     exit <bits>                the full CPUU exit bitmask

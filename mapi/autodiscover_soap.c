@@ -160,8 +160,8 @@ sr_code mapi_ad_parse_getusersettings(xmlNodePtr resp_op, mapi_ad_user *out, siz
     return SR_OK;
 }
 
-sr_code mapi_ad_getusersettings(mapi_net *net, const char *url, const char *const *addrs, size_t n,
-                                mapi_ad_user *out, sr_err *err)
+sr_code mapi_ad_getusersettings(mapi_net *net, const char *url, const char *anchor,
+                                const char *const *addrs, size_t n, mapi_ad_user *out, sr_err *err)
 {
     size_t nc = (n + MAPI_AD_SOAP_MAX_USERS - 1) / MAPI_AD_SOAP_MAX_USERS;
     if (!nc)
@@ -173,7 +173,8 @@ sr_code mapi_ad_getusersettings(mapi_net *net, const char *url, const char *cons
     for (size_t i = 0; i < nc && rc == SR_OK; i++) {
         size_t off = i * MAPI_AD_SOAP_MAX_USERS;
         size_t k = n - off < MAPI_AD_SOAP_MAX_USERS ? n - off : MAPI_AD_SOAP_MAX_USERS;
-        calls[i] = (mapi_ews_call){.url = url, .mailbox = "Autodiscover", .idempotent = 1};
+        calls[i] = (mapi_ews_call){.url = url, .mailbox = "Autodiscover", .anchor = anchor,
+                                   .idempotent = 1};
         calls[i].req = mapi_ad_req_getusersettings(url, addrs + off, k, err);
         rc = calls[i].req ? SR_OK : err->code;
     }

@@ -176,7 +176,9 @@ unsigned mapi_net_connections(const mapi_net *net);
  * owns req and frees it with xmlFreeDoc); the transport fills the outputs. */
 typedef struct mapi_ews_call {
     const char *url;          /* EWS endpoint */
-    const char *mailbox;      /* for log lines and errors */
+    const char *mailbox;      /* for log lines and errors; X-AnchorMailbox when an address */
+    const char *anchor;       /* X-AnchorMailbox instead of mailbox (NULL: mailbox): the
+                               * mailbox a directory lookup works for */
     xmlDocPtr req;            /* SOAP envelope */
     int idempotent;           /* reads: safe to resend after a broken connection */
     /* outputs */
@@ -344,9 +346,12 @@ xmlDocPtr mapi_ad_req_getusersettings(const char *url, const char *const *addrs,
 sr_code mapi_ad_parse_getusersettings(xmlNodePtr resp_op, mapi_ad_user *out, size_t n,
                                       sr_err *err);
 /* Settings of n users through url: requests of up to 100 users, sent
- * concurrently.  out has n entries (caller clears each). */
-sr_code mapi_ad_getusersettings(mapi_net *net, const char *url, const char *const *addrs, size_t n,
-                                mapi_ad_user *out, sr_err *err);
+ * concurrently.  anchor (may be NULL): the mailbox being processed, sent as
+ * X-AnchorMailbox (Exchange Online routes Autodiscover by it; the simulator
+ * counts the lookup in that mailbox's round trips).  out has n entries
+ * (caller clears each). */
+sr_code mapi_ad_getusersettings(mapi_net *net, const char *url, const char *anchor,
+                                const char *const *addrs, size_t n, mapi_ad_user *out, sr_err *err);
 
 /* ==== store session (session.c, switchmsg_ews.c) ==== */
 

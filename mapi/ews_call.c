@@ -144,8 +144,9 @@ sr_code mapi_ews_run(mapi_net *net, mapi_ews_call *calls, size_t n, sr_err *err)
         int len = 0;
         bodies[i] = c->req ? mapi_xml_dump(c->req, &len) : NULL;
         /* Exchange Online routes by it (and on premises it is harmless) */
-        if (c->mailbox && strchr(c->mailbox, '@') && !strpbrk(c->mailbox, "\r\n"))
-            anchors[i] = sr_asprintf("X-AnchorMailbox: %s", c->mailbox);
+        const char *anchor = c->anchor ? c->anchor : c->mailbox;
+        if (anchor && strchr(anchor, '@') && !strpbrk(anchor, "\r\n"))
+            anchors[i] = sr_asprintf("X-AnchorMailbox: %s", anchor);
         rq[i] = (mapi_http_req){ .url = c->url, .who = c->mailbox, .method = "POST",
                                  .content_type = "text/xml; charset=utf-8",
                                  .body = (const char *)bodies[i], .body_len = (size_t)len,

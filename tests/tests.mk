@@ -74,6 +74,9 @@ TEST_SCRIPTS += tests/integration/ldap_samba.sh
 # ContactMembers, Nicks, Booking, Calendar links and RemoveJunkEmailMessages=1; the target
 # item by item against /_sim/state, rollback byte-identical, a second run writes nothing.
 TEST_SCRIPTS += tests/integration/features_e2e.sh
+# round_trips: issue 13's per-mailbox dependent round trips (simulator counters), every
+# feature on, for a small and a big room (seedgen --big-room): bound per side, big = small.
+TEST_SCRIPTS += tests/integration/round_trips.sh
 TEST_SCRIPTS += tests/integration/resmb_cli.sh
 # resmb_graph_check: --check probes Graph once for an Office 365 target (issue 17 §2)
 # against tests/py/graph_fake.py: OK, no token, 403 with the permissions, unknown mailbox.

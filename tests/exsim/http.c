@@ -211,6 +211,20 @@ static enum MHD_Result autodiscover_get(struct MHD_Connection *c, const exsim_au
 
 /* ---- counted requests (EWS and Autodiscover POST) ------------------------- */
 
+/* An Autodiscover lookup for many users (GetUserSettings) works for the
+ * mailbox its client is processing, which it names in X-AnchorMailbox:
+ * the round trip is that mailbox's, not the first looked-up user's. */
+static const char *anchor_mailbox(struct MHD_Connection *c, const char *otherwise)
+{
+    const char *a = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-AnchorMailbox");
+    if (!a || !*a)
+        return otherwise;
+    pthread_mutex_lock(&exsim_srv.store_lock);
+    const exsim_mailbox_info *mb = exsim_org_find_mailbox(exsim_srv.org, a);
+    pthread_mutex_unlock(&exsim_srv.store_lock);
+    return mb ? mb->smtp : otherwise;
+}
+
 static enum MHD_Result counted(struct MHD_Connection *c, int is_ews, const exsim_authres *auth,
                                reqctx *rc)
 {
@@ -260,6 +274,8 @@ static enum MHD_Result counted(struct MHD_Connection *c, int is_ews, const exsim
                                              MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-MapiHttpCapability"),
                                              &out, &outlen, &mailbox);
         exsim_inject_leave(acct);
+        if (!is_ews)
+            mailbox = anchor_mailbox(c, mailbox);
     }
     if (!out) {
         status = 500;

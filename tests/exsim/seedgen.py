@@ -485,7 +485,16 @@ def big_room_ids(org, n):
     return set(rooms[:n])
 
 
-def generate(org, side, redirect, big_rooms=0):
+def size_of(rec, big, room_n):
+    """--big-rooms picks rooms for BIG; --big-room N sizes every room N/N/N."""
+    if rec["id"] in big:
+        return BIG
+    if room_n and rec["kind"] == "room":
+        return Size(room_n, room_n, room_n)
+    return SMALL
+
+
+def generate(org, side, redirect, big_rooms=0, room_n=0):
     sd = org["sides"][side]
     rng = random.Random(f"{org.get('seed', 0)}-{side}")
     root = ET.Element("exsim-seed", {"format": "1", "side": side, "domain": sd["domain"],
@@ -512,7 +521,7 @@ def generate(org, side, redirect, big_rooms=0):
             mb.set("redirect", ta.split(":", 1)[1] if ":" in ta else ta)
         for p in ep["proxies"]:
             sub(mb, "proxy", p)
-        box = Box(rec, ep, mb, BIG if rec["id"] in big else SMALL)
+        box = Box(rec, ep, mb, size_of(rec, big, room_n))
         # Content names the other recipients by their SOURCE addresses on both
         # sides: the target's items are a copy of the source's, not yet fixed.
         others = [o for o in everyone if o is not rec]
@@ -548,6 +557,9 @@ def main(argv):
     p.add_argument("--big-rooms", type=int, default=0, metavar="N",
                    help="the first N rooms get 200 delegates, 200 rules and 2,000 Autocomplete "
                         "rows (delegates and rooms' others are capped by the org's size)")
+    p.add_argument("--big-room", type=int, default=0, metavar="N",
+                   help="every room holds N delegates, N rules and N Autocomplete rows "
+                        "(round_trips.sh: a big room costs the round trips a small one does)")
     p.add_argument("-o", "--output", default="-")
     args = p.parse_args(argv)
     with open(args.org, encoding="utf-8") as f:
@@ -555,7 +567,7 @@ def main(argv):
     if org.get("format") != 1:
         sys.exit(f"{args.org}: unsupported format {org.get('format')!r} (expected 1)")
     ET.register_namespace("t", NS_T)
-    root = generate(org, args.side, args.redirect, args.big_rooms)
+    root = generate(org, args.side, args.redirect, args.big_rooms, args.big_room)
     ET.indent(root, " ")
     doc = ET.tostring(root, encoding="unicode", xml_declaration=False)
     doc = '<?xml version="1.0" encoding="UTF-8"?>\n' + doc + "\n"

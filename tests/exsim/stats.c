@@ -16,6 +16,9 @@
 #define MAX_EVENTS 16
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+/* EXSIM_REQUEST_LOG=FILE: one line per request with its mailbox and chain
+ * step, so a test or a person can see where a mailbox's round trips go. */
+static FILE *req_log;
 static struct {
     long total, in_flight, max_in_flight, connections;
     unsigned long long bytes_in, bytes_out;
@@ -38,6 +41,11 @@ int64_t exsim_now_us(void)
 
 void exsim_stats_init(void)
 {
+    const char *f = getenv("EXSIM_REQUEST_LOG");
+    if (f && *f && !(req_log = fopen(f, "a")))
+        fprintf(stderr, "exsim: EXSIM_REQUEST_LOG %s: cannot open, no request log\n", f);
+    if (req_log)
+        setvbuf(req_log, NULL, _IOLBF, 0);
     exsim_stats_reset();
 }
 
@@ -107,7 +115,7 @@ static void count_status(int status)
 
 /* A request extends its mailbox's chain only when it started after the
  * latest end seen for that mailbox: concurrent requests share one step. */
-static void count_mailbox(const char *smtp, int64_t start, int64_t end)
+static void count_mailbox(const char *smtp, const char *op, int64_t start, int64_t end)
 {
     int i;
     for (i = 0; i < st.n_mbx; i++)
@@ -123,6 +131,9 @@ static void count_mailbox(const char *smtp, int64_t start, int64_t end)
         st.mbx[i].chain++;
     if (end > st.mbx[i].last_end)
         st.mbx[i].last_end = end;
+    if (req_log)   /* mailbox, chain step, operation, start and end (µs) */
+        fprintf(req_log, "%s\t%ld\t%s\t%lld\t%lld\n", smtp, st.mbx[i].chain, op,
+                (long long)start, (long long)end);
 }
 
 void exsim_stats_end(const char *op, const char *mailbox, int status,
@@ -137,7 +148,7 @@ void exsim_stats_end(const char *op, const char *mailbox, int status,
     count_op(op && *op ? op : "(none)");
     count_status(status);
     if (mailbox && *mailbox)
-        count_mailbox(mailbox, start_us, end_us);
+        count_mailbox(mailbox, op && *op ? op : "(none)", start_us, end_us);
     pthread_mutex_unlock(&lock);
 }
 

@@ -532,7 +532,10 @@ static void test_features_and_critical(void)
     char want[1024];
     snprintf(want, sizeof want, "openstore begin source %s\nopenstore end\nopenstore begin target %s\n"
              "openstore end\nfeature begin Delegates\nfeature end Delegates\nfeature begin Rules\n"
+             "feature end Rules\nfeature begin Delegates\nfeature end Delegates\nfeature begin Rules\n"
              "feature end Rules\nexit 1\n", g_a.smtp, g_a_tgt.smtp);
+    /* every feature twice: all reads first, then each one's plan, backup and
+     * writes (the recipients of all of them resolved in one batch between) */
     /* "unresolved <Feature> <n>" lines (references kept as they were, for
      * switchresmb's report) come between a feature's begin and end; the rest
      * is the exact sequence */

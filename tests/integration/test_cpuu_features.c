@@ -697,7 +697,9 @@ static void test_delegates(void)
     CU_ASSERT_EQUAL(run_feature(&w, CFG_F_DELEGATES, &st, &e), SR_OK);
     CU_ASSERT_EQUAL(st.changed, 0);
     CU_ASSERT_EQUAL(tgt_ops("AddDelegate") + tgt_ops("UpdateDelegate") + tgt_ops("RemoveDelegate"), 0);
-    CU_ASSERT_EQUAL(tgt_round_trips(), 1);
+    /* GetDelegate + the target-identity lookup (GetUserSettings, counted for
+     * this mailbox by its X-AnchorMailbox) */
+    CU_ASSERT_EQUAL(tgt_round_trips(), 2);
     now = tgt_delegates_text(&w, NULL);
     CU_ASSERT_STRING_EQUAL(now, after);
     free(now);
@@ -790,9 +792,10 @@ static void test_rules(void)
     CU_ASSERT_EQUAL(st.changed, nsrc - 3);     /* all but those two and the disabled one */
     CU_ASSERT_TRUE(st.unresolved >= 1);        /* not-migrated recipients are referenced */
     CU_ASSERT_EQUAL(tgt_ops("UpdateInboxRules"), 1);
-    /* GetInboxRules + one UpdateInboxRules + one GetInboxRules for the new
-     * copies' RuleIds (kept in the id map) */
-    CU_ASSERT_TRUE(rt >= 2 && rt <= 3);
+    /* GetInboxRules + the target-identity lookup (GetUserSettings) + one
+     * UpdateInboxRules + one GetInboxRules for the new copies' RuleIds (kept
+     * in the id map) */
+    CU_ASSERT_TRUE(rt >= 3 && rt <= 4);
     CU_ASSERT_TRUE(rmap_lookups_made(w.c.map) <= 2);   /* one LDAP search + one ResolveNames batch */
 
     xmlNodePtr *got = NULL;
@@ -2012,10 +2015,11 @@ static void test_searchfolders(void)
     CU_ASSERT_EQUAL(tgt_ops("UpdateFolder"), 1);
     /* batched: round 1 FindFolder + GetFolder of the distinguished folders,
      * round 2 one GetFolder of every search folder, round 3 one CreateFolder
-     * and one UpdateFolder (the simulator may serialise concurrent calls) */
+     * and one UpdateFolder (the simulator may serialise concurrent calls),
+     * and the target-identity lookup of the plan (GetUserSettings) */
     CU_ASSERT_EQUAL(tgt_ops("FindFolder"), 1);
     CU_ASSERT_EQUAL(tgt_ops("GetFolder"), 2);
-    CU_ASSERT_TRUE(rt <= 5);
+    CU_ASSERT_TRUE(rt <= 6);
     xmlDocPtr gdoc = sf_list(w.tgt, &got, &ngot);
     CU_ASSERT_EQUAL(ngot, 3);
     /* "Unread mail": the source's restriction and traversal, the target's inbox */
@@ -2661,9 +2665,16 @@ static void test_getusersettings(void)
     }
     mapi_ad_user *us = calloc(n, sizeof *us);
     reset_stats();
-    CU_ASSERT_EQUAL_FATAL(mapi_ad_getusersettings(net, url, addrs, n, us, &e), SR_OK);
+    CU_ASSERT_EQUAL_FATAL(mapi_ad_getusersettings(net, url, g_mbx_tgt, addrs, n, us, &e), SR_OK);
     char *j = sim(&g_tgt, "/_sim/stats", 0);
     CU_ASSERT_EQUAL(json_num(j, "\"requests\":{", "Autodiscover"), 2);
+    /* issue 13: the lookups are the processed mailbox's round trips (its
+     * X-AnchorMailbox), not those of the first user looked up */
+    char key[160];
+    snprintf(key, sizeof key, "\"%s\"", g_mbx_tgt);
+    CU_ASSERT_EQUAL(json_num(j, key, "requests"), 2);
+    snprintf(key, sizeof key, "\"%s\"", addrs[0]);
+    CU_ASSERT_TRUE(strcasecmp(addrs[0], g_mbx_tgt) == 0 || json_num(j, key, "requests") <= 0);
     free(j);
     for (size_t i = 0; i < n; i++) {
         if (addrs[i] == unknown) {
