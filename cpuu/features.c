@@ -35,3 +35,8 @@ const struct feature_ops *cpuu_feature_ops(cfg_feature id)
             return cpuu_features[i];
     return NULL;
 }
+
+const struct feature_ops *cpuu_feature_ops_for(const cpuu_ctx *c, const struct feature_ops *ops)
+{
+    return ops && c->graph ? ops->graph : ops;
+}

@@ -292,7 +292,7 @@ sr_code gfeat_rule_json(xmlNodePtr rule, gfeat_folder_fn fn, void *ctx, json_t *
         gfeat_note(notes, "rule '%s': not written (a condition or exception Graph cannot express "
                    "would make it act on more messages)", rn);
     } else if (json_object_size(act) == 0) {
-        gfeat_note(notes, "rule '%s': not written (none of its actions exists in Graph)", rn);
+        gfeat_note(notes, "rule '%s': not written (none of its actions can be carried)", rn);
     } else {
         json_object_set_new(r, "displayName", json_string(rn));
         long seq = prio ? strtol(prio, NULL, 10) : 0;
@@ -443,14 +443,6 @@ const char *gfeat_deliver_to_graph(const char *ews)
         if (strcmp(deliver_map[i][0], ews) == 0)
             return deliver_map[i][1];
     return NULL;   /* NoForward: Graph has no "send to me only" */
-}
-
-const char *gfeat_deliver_from_graph(const char *graph)
-{
-    for (size_t i = 0; graph && i < sizeof deliver_map / sizeof deliver_map[0]; i++)
-        if (strcmp(deliver_map[i][1], graph) == 0)
-            return deliver_map[i][0];
-    return NULL;
 }
 
 json_t *gfeat_mailbox_settings_json(const char *graph_value)

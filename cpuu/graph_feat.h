@@ -75,13 +75,37 @@ const char *gfeat_delegate_role(const ewsf_delegate *d);
  * notes.  NULL on OOM as well (notes unchanged). */
 json_t *gfeat_delegate_json(const ewsf_delegate *d, gfeat_notes *notes);
 
-/* DeliverMeetingRequests ↔ delegateMeetingMessageDeliveryOptions; NULL when
- * the other side has no such value (EWS NoForward).  Static strings. */
+/* DeliverMeetingRequests → delegateMeetingMessageDeliveryOptions; NULL when
+ * Graph has no such value (NoForward).  Static. */
 const char *gfeat_deliver_to_graph(const char *ews);
-const char *gfeat_deliver_from_graph(const char *graph);
 
 /* {"delegateMeetingMessageDeliveryOptions": graph_value}: the PATCH body of
  * /users/{id}/mailboxSettings.  NULL on OOM. */
 json_t *gfeat_mailbox_settings_json(const char *graph_value);
+
+/* ---- the features' Graph I/O (graph_io.c; the only part here that talks) --- */
+struct cpuu_ctx;
+
+/* Every item of a collection of the target mailbox (rest: "/calendar/...",
+ * below /users/{c->graph_user}); *values a new array.  err names the
+ * mailbox and the feature. */
+sr_code gfeat_get_all(struct cpuu_ctx *c, const char *feature, const char *rest, json_t **values,
+                      sr_err *err);
+/* One GET of the target mailbox (rest as above); *out the answer. */
+sr_code gfeat_get(struct cpuu_ctx *c, const char *feature, const char *rest, json_t **out,
+                  sr_err *err);
+/* Queue one write: {method, path (below the user), body (may be NULL; a
+ * reference is taken), what (names it in the log)}.  SR_E_NOMEM only. */
+sr_code gfeat_add_op(json_t *ops, const char *method, const char *path, json_t *body,
+                     const char *what);
+/* Send the queued writes through $batch; each failed one is logged with its
+ * what; returns SR_OK or the first failure (err counts them). */
+sr_code gfeat_run_ops(struct cpuu_ctx *c, const char *feature, json_t *ops, sr_err *err);
+/* The feature's target backup as JSON ("<Feature>.target.json"): put keeps
+ * the first run's (the pre-switch state); get gives SR_E_NOTFOUND when none. */
+sr_code gfeat_backup_put(struct cpuu_ctx *c, const char *feature, const json_t *state, sr_err *err);
+sr_code gfeat_backup_get(struct cpuu_ctx *c, const char *feature, json_t **state, sr_err *err);
+/* Log each note as "<feature>: <line>" (WARN, per mailbox); returns n. */
+unsigned gfeat_log_notes(const struct cpuu_ctx *c, const char *feature, const gfeat_notes *n);
 
 #endif
