@@ -1204,11 +1204,6 @@ static void test_ews_blocked(void)
     write_ini(g_ini, g_src.password, NULL);
 }
 
-/* issue 11: a throttling storm of short back-offs.  The source answers its
- * next 30 EWS requests with ErrorServerBusy, BackOffMilliseconds=100: more
- * answers than the transport's default 6 retries, about 4 s of the
- * engine's waiting budget.  The engine waits it out (before: the profile
- * failed, CPUU_SWITCH_ERR, after 7 attempts of one request). */
 /* graph_fake.py's state: {rules, perms, settings, writes} by mailbox. */
 static json_t *fake_state(const char *base, const char *part, const char *mbx_lc)
 {
@@ -1235,25 +1230,38 @@ static int count_lines(const char *path, const char *needle)
  * request reaches the target), JSON backups beside the others, a second
  * run writes nothing, Favorites reported as impossible without EWS, and
  * rollback puts the target back as it was. */
-static void test_graph_target(void)
+#define GRAPH_APP "0b6f2c4e-1d3a-4f5b-8c7d-9e0f1a2b3c4d"
+#define GRAPH_SECRET "lab~Graph.Secret-0002"
+
+/* graph_fake.py for GRAPH_APP with the target mailbox g_a_tgt (g_gf); base
+ * its URL, mb the mailbox as its state names it.  0, or -1 when it did not start. */
+static int start_graph_fake(char *base, size_t nb, char *mb, size_t nm)
 {
-    const char *app = "0b6f2c4e-1d3a-4f5b-8c7d-9e0f1a2b3c4d", *secret = "lab~Graph.Secret-0002";
-    char sec[600], log[600], port_s[16], base[64], script[600], mb[256];
+    char sec[600], log[600], port_s[16], script[600];
     snprintf(sec, sizeof sec, "%s/graph.secret", g_dir);
     snprintf(log, sizeof log, "%s/graph_fake.log", g_dir);
     snprintf(script, sizeof script, "%s/tests/py/graph_fake.py", tu_root());
     sr_err e;
-    CU_ASSERT_EQUAL_FATAL(sr_write_file_atomic(sec, secret, strlen(secret), 0600, 0, &e), SR_OK);
+    if (sr_write_file_atomic(sec, GRAPH_SECRET, strlen(GRAPH_SECRET), 0600, 0, &e) != SR_OK)
+        return -1;
     int port = tu_free_port();
     snprintf(port_s, sizeof port_s, "%d", port);
-    snprintf(base, sizeof base, "http://127.0.0.1:%d", port);
+    snprintf(base, nb, "http://127.0.0.1:%d", port);
     size_t i;
-    for (i = 0; g_a_tgt.smtp[i] && i < sizeof mb - 1; i++)
+    for (i = 0; g_a_tgt.smtp[i] && i < nm - 1; i++)
         mb[i] = (char)tolower((unsigned char)g_a_tgt.smtp[i]);
     mb[i] = 0;
-    char *argv[] = { "/usr/bin/python3", script, port_s, (char *)app, sec, (char *)g_a_tgt.smtp, NULL };
+    char *argv[] = { "/usr/bin/python3", script, port_s, GRAPH_APP, sec, (char *)g_a_tgt.smtp, NULL };
     g_gf = port > 0 ? tu_spawn(argv, log) : -1;
-    CU_ASSERT_FATAL(g_gf > 0 && tu_wait_port(port, 10000) == 0);
+    return g_gf > 0 && tu_wait_port(port, 10000) == 0 ? 0 : -1;
+}
+
+static void test_graph_target(void)
+{
+    const char *app = GRAPH_APP, *secret = GRAPH_SECRET;
+    char base[64], mb[256];
+    size_t i;
+    CU_ASSERT_FATAL(start_graph_fake(base, sizeof base, mb, sizeof mb) == 0);
     json_t *perms0 = fake_state(base, "perms", mb);   /* Outlook's own entry only */
     CU_ASSERT_EQUAL(json_array_size(perms0), 1);
     /* the source directory maps the delegates (no EWS ResolveNames on a Graph target) */
@@ -1331,6 +1339,8 @@ static void test_graph_target(void)
     unsetenv("CPUU_SOURCE_DC_PASSWORD");
     unsetenv("CPUU_SOURCE_DC_CA_FILE");
     free(stored);
+    write_switchmsg(&g_a, &g_a_tgt);
+    write_ini(g_ini, g_src.password, NULL);
     json_decref(rules);
     json_decref(perms);
     json_decref(rules3);
@@ -1338,6 +1348,57 @@ static void test_graph_target(void)
     json_decref(perms0);
     json_decref(w1);
     json_decref(w2);
+    tu_stop(g_gf, 5000);
+    g_gf = -1;
+}
+
+/* issue 11: a throttling storm of short back-offs.  The source answers its
+ * next 30 EWS requests with ErrorServerBusy, BackOffMilliseconds=100: more
+ * answers than the transport's default 6 retries, about 4 s of the
+ * engine's waiting budget.  The engine waits it out (before: the profile
+ * failed, CPUU_SWITCH_ERR, after 7 attempts of one request). */
+/* Auto (the default) with EWS blocked in the Office 365 target tenant: the
+ * EWS probe gets 403 once, the engine moves on to Graph (issue 17 §2/§3). */
+static void test_graph_auto(void)
+{
+    char base[64], mb[256], token_url[128];
+    CU_ASSERT_FATAL(start_graph_fake(base, sizeof base, mb, sizeof mb) == 0);
+    /* one tenant token endpoint for both audiences: the lab token for EWS, a
+     * Graph token for Graph */
+    g_tok = start_token_endpoint(GRAPH_APP, GRAPH_SECRET, token_url, sizeof token_url);
+    CU_ASSERT_FATAL(g_tok > 0);
+    char *es = enc(GRAPH_SECRET);
+    char *extra = sr_asprintf("ClientId=%s\nClientSecret=%s\nTokenURL=%s\nGraphURL=%s\n", GRAPH_APP,
+                              es, token_url, base);
+    write_ini(g_ini, g_src.password, extra);
+    free(extra);
+    free(es);
+    make_profile("Room Auto", &g_a, NULL);
+    write_switchmsg_o365(&g_a, &g_a_tgt, 1);
+    sim_set(&g_tgt, "ews_blocked=1");
+    long blocked = sim_event(&g_tgt, "ews_blocked");
+    const char *upd[] = { "-Profiles", "Room Auto", "-SkipAutodiscoverChecking", "-Features", "Rules",
+                          NULL };
+    CU_ASSERT_EQUAL(run_cpuu(g_ini, upd), CPUU_SUCCESS);
+    CU_ASSERT_EQUAL(csv_last("Room Auto", NULL), 10);
+    CU_ASSERT_EQUAL(sim_event(&g_tgt, "ews_blocked") - blocked, 1);
+    CU_ASSERT_TRUE(file_has(g_log, "Room Auto: target check passed: "));
+    CU_ASSERT_TRUE(file_has(g_log, "via Microsoft Graph (ProtocolTrg=Auto, EWS is blocked in the "
+                                   "target tenant)"));
+    json_t *rules = fake_state(base, "rules", mb);
+    CU_ASSERT_TRUE(json_array_size(rules) > 0);
+    json_decref(rules);
+    const char *u[] = { "-Undo", "Room Auto", NULL };
+    CU_ASSERT_EQUAL(run_cpuu(g_ini, u), CPUU_SUCCESS);
+    CU_ASSERT_EQUAL(csv_last("Room Auto", NULL), 12);
+    rules = fake_state(base, "rules", mb);
+    CU_ASSERT_EQUAL(json_array_size(rules), 0);
+    json_decref(rules);
+    sim_set(&g_tgt, "reset=1");
+    write_switchmsg(&g_a, &g_a_tgt);
+    write_ini(g_ini, g_src.password, NULL);
+    tu_stop(g_tok, 5000);
+    g_tok = -1;
     tu_stop(g_gf, 5000);
     g_gf = -1;
 }
@@ -1458,6 +1519,7 @@ int main(void)
     CU_add_test(s, "EWS blocked in an Office 365 target tenant (HTTP 403)", test_ews_blocked);
     CU_add_test(s, "Office 365 target over Microsoft Graph: Rules, Delegates, rollback",
                 test_graph_target);
+    CU_add_test(s, "Office 365 target, Auto: EWS blocked, then Microsoft Graph", test_graph_auto);
     CU_add_test(s, "a throttling storm of short back-offs is waited out", test_throttling_storm);
     CU_add_test(s, "the source directory stopped and started again", test_source_directory_restart);
     CU_basic_set_mode(CU_BRM_VERBOSE);
