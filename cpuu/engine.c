@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cpuu/engine.h"
+#include "cpuu/graph_feat.h"
 #include "mapi/graph.h"
 
 /* an update step's "carry on": every CSV code, 0 included, is a final answer */
@@ -663,18 +664,20 @@ int cpuu_update_profile(cpuu_run_ctx *r, mapi_profile *p, unsigned *extra)
     return rc;
 }
 
-/* Whether the feature backups were taken over Graph (<Feature>.target.json). */
+/* Whether the feature backups were taken over Graph (a feature with graph
+ * ops left its GFEAT_BACKUP_NAME). */
 static int graph_backups(const char *bdir)
 {
-    static const char *const names[] = { "Rules.target.json", "Delegates.target.json", NULL };
-    for (int i = 0; names[i]; i++) {
-        char *p = sr_asprintf("%s/%s", bdir, names[i]);
-        int hit = p && access(p, F_OK) == 0;
+    int hit = 0;
+    for (size_t i = 0; !hit && cpuu_features[i]; i++) {
+        if (!cpuu_features[i]->graph)
+            continue;
+        char *p = sr_asprintf("%s/%s.%s", bdir, cfg_feature_name(cpuu_features[i]->id),
+                              GFEAT_BACKUP_NAME);
+        hit = p && access(p, F_OK) == 0;
         free(p);
-        if (hit)
-            return 1;
     }
-    return 0;
+    return hit;
 }
 
 sr_code cpuu_restore_features(cpuu_run_ctx *r, const char *name, const mapi_profile *cur,
@@ -711,6 +714,9 @@ sr_code cpuu_restore_features(cpuu_run_ctx *r, const char *name, const mapi_prof
         for (int f = 0; rc == SR_OK && f < CFG_F__MAX; f++) {
             const struct feature_ops *ops =
                 (have & CFG_FSET(f)) ? cpuu_feature_ops_for(&c, cpuu_feature_ops((cfg_feature)f)) : NULL;
+            if ((have & CFG_FSET(f)) && !ops && c.graph)   /* an EWS backup, the target now on Graph */
+                sr_log(SR_LOG_WARN, name, "%s: its backup was written over EWS and Microsoft Graph "
+                       "cannot put it back: not restored", cfg_feature_name((cfg_feature)f));
             if (!ops || !ops->restore)
                 continue;
             c.src = sd.src;

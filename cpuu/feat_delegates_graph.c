@@ -61,10 +61,12 @@ static sr_code src_delegates(cpuu_ctx *c, ewsf_delegates *out, sr_err *err)
     xmlFreeDoc(call.req);
     xmlFreeDoc(call.resp);
     if (rc != SR_OK)
-        sr_err_prefix(err, "%s: %s: GetDelegate on %s: ", c->who, FEATURE, mapi_session_mailbox(c->src));
+        sr_err_prefix(err, "%s: %s: GetDelegate on %s: ", c->who, FEATURE,
+                      mapi_session_mailbox(c->src));
     else if (out->bad)
         sr_log(SR_LOG_WARN, c->who, "%s: GetDelegate on %s: %u delegate entries unreadable (%s)",
-               FEATURE, mapi_session_mailbox(c->src), out->bad, out->first_bad ? out->first_bad : "?");
+               FEATURE, mapi_session_mailbox(c->src), out->bad,
+               out->first_bad ? out->first_bad : "?");
     return rc;
 }
 
@@ -215,7 +217,8 @@ static sr_code g_plan(cpuu_ctx *c, void *state, feature_stats *st, sr_err *err)
     json_array_foreach(s->perms, i, p) {   /* source recipients left over by a copy */
         const char *a = addr_of(p);
         rmap_status ms = a ? rmap_lookup(c->map, a, NULL) : RMAP_UNKNOWN;
-        if (rc == SR_OK && json_is_true(json_object_get(p, "isRemovable")) && !is_wanted(wanted, a) &&
+        int removable = json_is_true(json_object_get(p, "isRemovable"));
+        if (rc == SR_OK && removable && !is_wanted(wanted, a) &&
             (ms == RMAP_MAPPED || ms == RMAP_NOT_MIGRATED))
             rc = del_perm(s->ops, p, "a source recipient left over");
     }
@@ -292,9 +295,9 @@ static sr_code g_restore(cpuu_ctx *c, sr_err *err)
         rc = gfeat_get_all(c, FEATURE, PERMS, &cur, err);
     if (rc == SR_OK)
         rc = gfeat_get(c, FEATURE, SETTINGS, &settings, err);
+    const char *deliver = json_string_value(json_object_get(saved, DELIVER));
     if (rc == SR_OK && (!ops || restore_ops(saved, cur, ops) != SR_OK ||
-                        put_deliver(ops, settings, json_string_value(json_object_get(saved, DELIVER)))
-                            != SR_OK))
+                        put_deliver(ops, settings, deliver) != SR_OK))
         rc = sr_err_set(err, SR_E_NOMEM, "out of memory");
     if (rc == SR_OK && !c->dry_run)
         rc = gfeat_run_ops(c, FEATURE, ops, err);

@@ -356,7 +356,8 @@ static sr_code restore_ops(json_t *saved, json_t *cur, json_t *ops)
     sr_code rc = SR_OK;
     json_array_foreach(cur, i, r) {
         const char *id = json_string_value(json_object_get(r, "id"));
-        if (rc == SR_OK && id && !by_id(saved, id) && !json_is_true(json_object_get(r, "isReadOnly"))) {
+        int ro = json_is_true(json_object_get(r, "isReadOnly"));
+        if (rc == SR_OK && id && !by_id(saved, id) && !ro) {
             char *path = sr_asprintf(RULES "/%s", id);
             char *what = sr_asprintf("delete rule %s", id);
             rc = path && what ? gfeat_add_op(ops, "DELETE", path, NULL, what) : SR_E_NOMEM;
@@ -373,8 +374,10 @@ static sr_code restore_ops(json_t *saved, json_t *cur, json_t *ops)
             continue;
         json_t *body = gfeat_rule_writable(r);
         char *path = have ? sr_asprintf(RULES "/%s", id) : sr_strdup(RULES);
-        char *what = sr_asprintf("%s rule '%s'", have ? "put back" : "create again", name ? name : "?");
-        rc = body && path && what ? gfeat_add_op(ops, have ? "PATCH" : "POST", path, body, what) : SR_E_NOMEM;
+        char *what = sr_asprintf("%s rule '%s'", have ? "put back" : "create again",
+                                 name ? name : "?");
+        rc = body && path && what ? gfeat_add_op(ops, have ? "PATCH" : "POST", path, body, what)
+                                  : SR_E_NOMEM;
         json_decref(body);
         free(path);
         free(what);

@@ -101,6 +101,9 @@ sr_code gfeat_add_op(json_t *ops, const char *method, const char *path, json_t *
 /* Send the queued writes through $batch; each failed one is logged with its
  * what; returns SR_OK or the first failure (err counts them). */
 sr_code gfeat_run_ops(struct cpuu_ctx *c, const char *feature, json_t *ops, sr_err *err);
+/* The backup name of a feature's Graph ops ("<Feature>.target.json"): the
+ * engine's rollback reaches the target over Graph when it finds one. */
+#define GFEAT_BACKUP_NAME "target.json"
 /* The feature's target backup as JSON ("<Feature>.target.json"): put keeps
  * the first run's (the pre-switch state); get gives SR_E_NOTFOUND when none. */
 sr_code gfeat_backup_put(struct cpuu_ctx *c, const char *feature, const json_t *state, sr_err *err);

@@ -8,8 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define BACKUP_NAME "target.json"
-
 sr_code gfeat_get_all(cpuu_ctx *c, const char *feature, const char *rest, json_t **values,
                       sr_err *err)
 {
@@ -87,7 +85,8 @@ sr_code gfeat_run_ops(cpuu_ctx *c, const char *feature, json_t *ops, sr_err *err
     sr_code rc = q && paths && what ? SR_OK : sr_err_set(err, SR_E_NOMEM, "out of memory");
     for (size_t i = 0; rc == SR_OK && i < n; i++) {
         json_t *o = json_array_get(ops, i);
-        paths[i] = mapi_graph_user_path(c->graph_user, json_string_value(json_object_get(o, "path")));
+        const char *rest = json_string_value(json_object_get(o, "path"));
+        paths[i] = mapi_graph_user_path(c->graph_user, rest);
         q[i].method = json_string_value(json_object_get(o, "method"));
         q[i].path = paths[i];
         q[i].body = json_object_get(o, "body");
@@ -109,12 +108,12 @@ sr_code gfeat_run_ops(cpuu_ctx *c, const char *feature, json_t *ops, sr_err *err
 
 sr_code gfeat_backup_put(cpuu_ctx *c, const char *feature, const json_t *state, sr_err *err)
 {
-    if (cpuu_backup_exists(c, feature, BACKUP_NAME))
+    if (cpuu_backup_exists(c, feature, GFEAT_BACKUP_NAME))
         return SR_OK;   /* the first run's backup is the pre-switch state: keep it */
     char *s = json_dumps(state, JSON_INDENT(1) | JSON_SORT_KEYS);
     if (!s)
         return sr_err_set(err, SR_E_NOMEM, "%s: %s: out of memory", c->who, feature);
-    sr_code rc = cpuu_backup_put(c, feature, BACKUP_NAME, s, strlen(s), err);
+    sr_code rc = cpuu_backup_put(c, feature, GFEAT_BACKUP_NAME, s, strlen(s), err);
     free(s);
     return rc;
 }
@@ -123,15 +122,15 @@ sr_code gfeat_backup_get(cpuu_ctx *c, const char *feature, json_t **state, sr_er
 {
     char *data = NULL;
     size_t len = 0;
-    sr_code rc = cpuu_backup_get(c, feature, BACKUP_NAME, &data, &len, err);
+    sr_code rc = cpuu_backup_get(c, feature, GFEAT_BACKUP_NAME, &data, &len, err);
     if (rc != SR_OK)
         return rc;
     json_error_t je;
     *state = json_loadb(data, len, 0, &je);
     free(data);
     if (!*state)
-        return sr_err_set(err, SR_E_PROTOCOL, "%s: %s: backup %s.%s: not JSON (line %d: %s)", c->who,
-                          feature, feature, BACKUP_NAME, je.line, je.text);
+        return sr_err_set(err, SR_E_PROTOCOL, "%s: %s: backup %s.%s: not JSON (line %d: %s)",
+                          c->who, feature, feature, GFEAT_BACKUP_NAME, je.line, je.text);
     return SR_OK;
 }
 
