@@ -1226,10 +1226,11 @@ static int count_lines(const char *path, const char *needle)
 }
 
 /* Issue 17 §3: an Office 365 target over Microsoft Graph (ProtocolTrg=Graph)
- * against tests/py/graph_fake.py: Rules and Delegates written (no EWS
- * request reaches the target), JSON backups beside the others, a second
- * run writes nothing, Favorites reported as impossible without EWS, and
- * rollback puts the target back as it was. */
+ * against tests/py/graph_fake.py: a Critical feature Graph cannot carry
+ * fails the profile and the others are taken back; Rules and Delegates
+ * written (no EWS request reaches the target), JSON backups beside the
+ * others, a second run writes nothing, Favorites reported as impossible
+ * without EWS, and rollback puts the target back as it was. */
 #define GRAPH_APP "0b6f2c4e-1d3a-4f5b-8c7d-9e0f1a2b3c4d"
 #define GRAPH_SECRET "lab~Graph.Secret-0002"
 
@@ -1285,6 +1286,21 @@ static void test_graph_target(void)
     make_profile("Room Graph Again", &g_a, NULL);
     write_switchmsg_o365(&g_a, &g_a_tgt, 1);
     long tgt_before = sim_event(&g_tgt, "requests_total");
+    /* a Critical feature Graph cannot carry fails the profile; the rules
+     * written before it are taken back over Graph */
+    make_profile("Room Graph Crit", &g_a, NULL);
+    const char *crit[] = { "-Profiles", "Room Graph Crit", "-SkipAutodiscoverChecking", "-Features",
+                           "Rules", "Favorites", "-Critical", "Favorites", NULL };
+    CU_ASSERT_EQUAL(run_cpuu(g_ini, crit), CPUU_SWITCH_ERR);
+    CU_ASSERT_EQUAL(csv_last("Room Graph Crit", NULL), CPUU_RC_MODIFYING_FAILED);
+    CU_ASSERT_TRUE(file_has(g_log, "Room Graph Crit: Favorites: not carried to"));
+    CU_ASSERT_TRUE(file_has(g_log, "Critical: profile not updated"));
+    CU_ASSERT_TRUE(file_has(g_log, "Room Graph Crit: Rules: rolled back"));
+    json_t *rules0 = fake_state(base, "rules", mb), *wc = fake_state(base, "writes", mb);
+    CU_ASSERT_EQUAL(json_array_size(rules0), 0);
+    CU_ASSERT_TRUE(json_integer_value(wc) > 0);   /* written, then taken back */
+    json_decref(rules0);
+    json_decref(wc);
     const char *upd[] = { "-Profiles", "Room Graph", "-SkipAutodiscoverChecking", "-Features",
                           "Delegates", "Rules", "Favorites", NULL };
     CU_ASSERT_EQUAL(run_cpuu(g_ini, upd), CPUU_SUCCESS);
