@@ -1350,6 +1350,11 @@ static void test_graph_target(void)
                            "sendToDelegateAndInformationToPrincipal");
     json_decref(set3);
     CU_ASSERT_EQUAL(sim_event(&g_tgt, "requests_total"), tgt_before);
+    /* Graph reaches Exchange Online only: an on-premises target is refused */
+    write_switchmsg_o365(&g_a, &g_a_tgt, 0);
+    CU_ASSERT_EQUAL(run_cpuu(g_ini, upd), CPUU_SWITCH_ERR);
+    CU_ASSERT_EQUAL(csv_last("Room Graph", NULL), CPUU_RC_MODIFYING_FAILED);
+    CU_ASSERT_TRUE(file_has(g_log, "Microsoft Graph reaches Exchange Online only"));
     unsetenv("CPUU_SOURCE_DC");
     unsetenv("CPUU_SOURCE_DC_ACCOUNT");
     unsetenv("CPUU_SOURCE_DC_PASSWORD");
