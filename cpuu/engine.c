@@ -6,8 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cpuu/engine.h"
+#include "cpuu/graph_feat.h"
+#include "mapi/graph.h"
 
 /* an update step's "carry on": every CSV code, 0 included, is a final answer */
 #define GO_ON (-1)
@@ -35,6 +38,7 @@ void cpuu_sides_free(cpuu_sides *s)
     mapi_ad_free(s->tgt_ad);
     mapi_net_free(s->src_net);
     mapi_net_free(s->tgt_net);
+    mapi_graph_free(s->tgt_graph);
     memset(s, 0, sizeof *s);
 }
 
@@ -89,8 +93,10 @@ unsigned cpuu_backoff_budget_ms(const cfg_cpuu *c)
     return budget < 1000 ? 1000 : budget;
 }
 
-mapi_net *cpuu_net_for(cpuu_run_ctx *r, int target, int o365, const mapi_account *acct,
-                       sr_err *err)
+/* The network options of one side, then (graph) a Graph client or a
+ * network handle on them: both share every credential and limit. */
+static void *side_client(cpuu_run_ctx *r, int target, int o365, const mapi_account *acct, int graph,
+                         sr_err *err)
 {
     const cfg_cpuu *c = r->cfg;
     const char *side = target ? "target" : "source";
@@ -139,15 +145,27 @@ mapi_net *cpuu_net_for(cpuu_run_ctx *r, int target, int o365, const mapi_account
             tacct.logon = MAPI_LOGON_NEGOTIATE;
         }
     }
-    mapi_net *net = NULL;
+    void *net = NULL;
+    mapi_graph_opts go = { .base_url = c->graph_url };
     if (mapi_netopts_from_account(acct ? &tacct : NULL, o365, side, &o, err) == SR_OK)
-        net = mapi_net_new(&o, err);
+        net = graph ? (void *)mapi_graph_new(&o, &go, err) : (void *)mapi_net_new(&o, err);
     sr_secret_free(password);
     sr_secret_free(secret);
     free(ct_list);
     if (!net)
-        sr_err_prefix(err, "%s: ", side);
+        sr_err_prefix(err, "%s%s: ", side, graph ? " (Microsoft Graph)" : "");
     return net;
+}
+
+mapi_net *cpuu_net_for(cpuu_run_ctx *r, int target, int o365, const mapi_account *acct,
+                       sr_err *err)
+{
+    return side_client(r, target, o365, acct, 0, err);
+}
+
+mapi_graph *cpuu_graph_for(cpuu_run_ctx *r, const mapi_account *acct, sr_err *err)
+{
+    return side_client(r, 1, 1, acct, 1, err);
 }
 
 mapi_ad *cpuu_ad_for(cpuu_run_ctx *r, mapi_net *net, int target, const char *account_ad_url,
@@ -297,6 +315,37 @@ static int ews_blocked_rc(cpuu_run_ctx *r, const mapi_profile *p, const mapi_swi
     return CPUU_RC_IS_UNABLE_OPEN_MAILBOX_STORE;
 }
 
+/* The target over Microsoft Graph (issue 17 §3, docs/graph.md): a Graph
+ * client and GET /users/{smtp} as the target check (no EWS request goes to
+ * the target).  why: how Graph was chosen.  GO_ON, or the CSV code. */
+static int graph_target(cpuu_run_ctx *r, const mapi_profile *p, cpuu_sides *sd,
+                        const mapi_switchmsg *sm, const char *why)
+{
+    sr_err e;
+    sr_err_clear(&e);
+    cpuu_progress("openstore begin target %s", sm->target_smtp);
+    if (!sd->tgt_graph)
+        sd->tgt_graph = cpuu_graph_for(r, &p->accounts[0], &e);
+    char *path = sd->tgt_graph ? mapi_graph_user_path(sm->target_smtp, "") : NULL;
+    mapi_graph_req q = { .path = path };
+    sr_code rc = path ? mapi_graph_call(sd->tgt_graph, &q) : e.code ? e.code : SR_E_NOMEM;
+    if (path)
+        e = q.err;
+    mapi_graph_req_clear(&q);
+    free(path);
+    cpuu_progress("openstore end");
+    if (rc != SR_OK) {
+        sr_log(SR_LOG_ERROR, p->name, "target mailbox %s over Microsoft Graph: %s", sm->target_smtp,
+               e.code ? e.msg : "out of memory");
+        sr_log(SR_LOG_ERROR, p->name, "target check failed over Microsoft Graph (%s); profile not "
+               "updated", why);
+        return rc == SR_E_NOTFOUND ? CPUU_RC_NOT_RESOLVED : CPUU_RC_IS_UNABLE_OPEN_MAILBOX_STORE;
+    }
+    sr_log(SR_LOG_INFO, p->name, "target check passed: %s via Microsoft Graph (%s)", sm->target_smtp,
+           why);
+    return GO_ON;
+}
+
 /* The spec's target check: a temporary CPUU_{GUID} profile for the target
  * mailbox and a logon to it (plus the target folder tree the features use). */
 static int target_check(cpuu_run_ctx *r, const mapi_profile *p, cpuu_sides *sd, cpuu_ctx *ctx,
@@ -304,7 +353,19 @@ static int target_check(cpuu_run_ctx *r, const mapi_profile *p, cpuu_sides *sd, 
 {
     const mapi_account *a = &p->accounts[0];
     sr_err e;
-    if (r->ews_blocked && sm->target_is_o365)   /* the tenant said so once: no second probe */
+    mapi_proto want = (mapi_proto)r->cfg->protocol_trg;
+    if (want == MAPI_PROTO_GRAPH && !sm->target_is_o365) {
+        sr_log(SR_LOG_ERROR, p->name, "ProtocolTrg=Graph, but the target %s is not Office 365 (the "
+               "switch message says so): Microsoft Graph reaches Exchange Online only; profile not "
+               "updated", sm->target_smtp);
+        return CPUU_RC_MODIFYING_FAILED;
+    }
+    if (want == MAPI_PROTO_GRAPH)
+        return graph_target(r, p, sd, sm, "ProtocolTrg=Graph");
+    if (r->ews_blocked && sm->target_is_o365 &&   /* the tenant said so once: no second probe */
+        mapi_proto_decide(want, 1, SR_E_EWS_BLOCKED) == MAPI_PROTO_GRAPH)
+        return graph_target(r, p, sd, sm, "ProtocolTrg=Auto, EWS is blocked in the target tenant");
+    if (r->ews_blocked && sm->target_is_o365)
         return ews_blocked_rc(r, p, sm, extra, 0);
     r->tgt_exchange_online = sm->target_is_o365;
     mapi_profile tp = { 0 };
@@ -340,6 +401,10 @@ static int target_check(cpuu_run_ctx *r, const mapi_profile *p, cpuu_sides *sd, 
     if (!sd->tgt && e.code == SR_E_EWS_BLOCKED) {
         r->ews_blocked = 1;
         r->ews_blocked_err = e;
+        if (mapi_proto_decide(want, 1, SR_E_EWS_BLOCKED) == MAPI_PROTO_GRAPH) {
+            sr_log(SR_LOG_NOTICE, p->name, "target mailbox %s: %s", sm->target_smtp, e.msg);
+            return graph_target(r, p, sd, sm, "ProtocolTrg=Auto, EWS is blocked in the target tenant");
+        }
         return ews_blocked_rc(r, p, sm, extra, 1);
     }
     if (!sd->tgt) {
@@ -385,11 +450,21 @@ static sr_code read_feature(cpuu_ctx *c, const struct feature_ops *ops, const ch
     return rc;
 }
 
+/* A feature the target's Graph cannot take: said per mailbox and feature. */
+static void graph_missing(const cpuu_ctx *c, const char *name, const char *why, int critical)
+{
+    sr_log(critical ? SR_LOG_ERROR : SR_LOG_WARN, c->who, "%s: not carried to %s: %s%s%s%s", name,
+           c->graph_user, why ? "not possible on Exchange Online without EWS (" : "not carried over "
+           "Microsoft Graph in this version", why ? why : "", why ? ")" : "",
+           critical ? "; Critical: profile not updated" : "");
+}
+
 /* Put back what the features in done wrote (rollback after a critical failure). */
 static void restore_features(cpuu_ctx *c, cfg_feature_set done)
 {
     for (int f = 0; f < CFG_F__MAX; f++) {
-        const struct feature_ops *ops = (done & CFG_FSET(f)) ? cpuu_feature_ops((cfg_feature)f) : NULL;
+        const struct feature_ops *ops =
+            (done & CFG_FSET(f)) ? cpuu_feature_ops_for(c, cpuu_feature_ops((cfg_feature)f)) : NULL;
         sr_err e;
         if (!ops || !ops->restore)
             continue;
@@ -448,7 +523,17 @@ static int run_features(cpuu_run_ctx *r, cpuu_ctx *c)
             continue;
         const char *name = cfg_feature_name((cfg_feature)f);
         int critical = (r->cfg->critical & CFG_FSET(f)) != 0;
-        if (!(fr[f].ops = cpuu_feature_ops((cfg_feature)f))) {
+        const struct feature_ops *base = cpuu_feature_ops((cfg_feature)f);
+        fr[f].ops = cpuu_feature_ops_for(c, base);
+        if (base && !fr[f].ops) {   /* the target is on Graph and the feature has no Graph way */
+            graph_missing(c, name, base->no_graph, critical);
+            if (critical) {
+                failed = 1;
+                break;
+            }
+            continue;
+        }
+        if (!fr[f].ops) {
             sr_log(critical ? SR_LOG_ERROR : SR_LOG_INFO, c->who, "%s: not implemented in this version%s",
                    name, critical ? " but Critical: profile not updated" : ": skipped");
             if (critical) {
@@ -467,7 +552,9 @@ static int run_features(cpuu_run_ctx *r, cpuu_ctx *c)
      * reads the Inbox's junk rule with the others, one round trip less, and
      * writes after every feature as before; no feature touches that message */
     feat_run junk = { 0 };
-    if (!failed && r->cfg->remove_junk_email_messages) {
+    if (!failed && r->cfg->remove_junk_email_messages && c->graph)
+        graph_missing(c, JUNK_NAME, cpuu_junk_reset.no_graph, 0);
+    else if (!failed && r->cfg->remove_junk_email_messages) {
         junk.ops = &cpuu_junk_reset;
         junk.rc = read_feature(c, junk.ops, JUNK_NAME, &junk.state, &junk.st, &junk.err);
     }
@@ -520,10 +607,13 @@ static sr_code switch_profile(cpuu_run_ctx *r, mapi_profile *p, const cpuu_sides
                               const mapi_switchmsg *sm, sr_err *err)
 {
     mapi_account *a = &p->accounts[0];
-    const mapi_ad_result *ad = mapi_session_ad(sd->tgt);
-    char *server = sr_strdup(ad && ad->server ? ad->server : a->home_server);
+    const mapi_ad_result *ad = sd->tgt ? mapi_session_ad(sd->tgt) : NULL;
+    /* over Graph no EWS logon names the server: Exchange Online's one service
+     * name, and no EWS URL (Outlook finds the mailbox by Autodiscover) */
+    char *server = sr_strdup(ad && ad->server ? ad->server
+                             : sd->tgt_graph ? "outlook.office365.com" : a->home_server);
     char *dn = sr_strdup(sm->target_legacy_dn), *smtp = sr_strdup(sm->target_smtp);
-    char *ews = sr_strdup(mapi_session_ews_url(sd->tgt));
+    char *ews = sr_strdup(sd->tgt ? mapi_session_ews_url(sd->tgt) : "");
     char *adu = ad && ad->ad_url ? sr_strdup(ad->ad_url) : NULL;
     char *disp = r->opts->name_trg_store_as_src || !ad || !ad->display_name
                      ? (a->display_name ? sr_strdup(a->display_name) : NULL)
@@ -639,6 +729,8 @@ int cpuu_update_profile(cpuu_run_ctx *r, mapi_profile *p, unsigned *extra)
     if (rc == GO_ON) {
         c.src = sd.src;
         c.tgt = sd.tgt;
+        c.graph = sd.tgt_graph;
+        c.graph_user = sm.target_smtp;
         int made_backup = 0;
         rc = update_with_sessions(r, p, &sd, &c, &sm, &made_backup);
         if (rc == CPUU_RC_MODIFYING_FAILED && made_backup) {
@@ -654,6 +746,22 @@ int cpuu_update_profile(cpuu_run_ctx *r, mapi_profile *p, unsigned *extra)
     cpuu_sides_free(&sd);
     free(bdir);
     return rc;
+}
+
+/* Whether the feature backups were taken over Graph (a feature with graph
+ * ops left its GFEAT_BACKUP_NAME). */
+static int graph_backups(const char *bdir)
+{
+    int hit = 0;
+    for (size_t i = 0; !hit && cpuu_features[i]; i++) {
+        if (!cpuu_features[i]->graph)
+            continue;
+        char *p = sr_asprintf("%s/%s.%s", bdir, cfg_feature_name(cpuu_features[i]->id),
+                              GFEAT_BACKUP_NAME);
+        hit = p && access(p, F_OK) == 0;
+        free(p);
+    }
+    return hit;
 }
 
 sr_code cpuu_restore_features(cpuu_run_ctx *r, const char *name, const mapi_profile *cur,
@@ -677,13 +785,22 @@ sr_code cpuu_restore_features(cpuu_run_ctx *r, const char *name, const mapi_prof
         cpuu_ctx c = { .who = name, .backup_dir = bdir, .cfg = r->cfg };
         cpuu_progress("openstore begin target %s", tgt->smtp);
         mapi_folders probe = { 0 };   /* one read tells how the admin gets in */
-        sd.tgt = open_side(r, &sd, 1, tgt, tgt->smtp, NULL, read_folders, &probe, err);
+        if (graph_backups(bdir)) {   /* written over Graph: put back over Graph */
+            c.graph = sd.tgt_graph = cpuu_graph_for(r, tgt, err);
+            c.graph_user = tgt->smtp;
+        } else {
+            sd.tgt = open_side(r, &sd, 1, tgt, tgt->smtp, NULL, read_folders, &probe, err);
+        }
         mapi_folders_clear(&probe);
         cpuu_progress("openstore end");
-        if (!sd.tgt)
+        if (!sd.tgt && !sd.tgt_graph)
             rc = err->code ? err->code : SR_E_INTERNAL;
         for (int f = 0; rc == SR_OK && f < CFG_F__MAX; f++) {
-            const struct feature_ops *ops = (have & CFG_FSET(f)) ? cpuu_feature_ops((cfg_feature)f) : NULL;
+            const struct feature_ops *ops =
+                (have & CFG_FSET(f)) ? cpuu_feature_ops_for(&c, cpuu_feature_ops((cfg_feature)f)) : NULL;
+            if ((have & CFG_FSET(f)) && !ops && c.graph)   /* an EWS backup, the target now on Graph */
+                sr_log(SR_LOG_WARN, name, "%s: its backup was written over EWS and Microsoft Graph "
+                       "cannot put it back: not restored", cfg_feature_name((cfg_feature)f));
             if (!ops || !ops->restore)
                 continue;
             c.src = sd.src;
@@ -699,7 +816,7 @@ sr_code cpuu_restore_features(cpuu_run_ctx *r, const char *name, const mapi_prof
                 rc = frc;
             }
         }
-        if (rc == SR_OK) {   /* RemoveJunkEmailMessages' backup, when there is one */
+        if (rc == SR_OK && !c.graph) {   /* RemoveJunkEmailMessages' backup, when there is one */
             sr_code jrc = cpuu_junk_reset.restore(&c, err);
             if (jrc == SR_OK)
                 sr_log(SR_LOG_NOTICE, name, "RemoveJunkEmailMessages: restored from its backup");

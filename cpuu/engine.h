@@ -159,6 +159,7 @@ typedef struct cpuu_sides {
     mapi_ad *src_ad, *tgt_ad;
     mapi_session *src, *tgt;
     int tgt_o365;               /* the switch message says the target is Office 365 */
+    struct mapi_graph *tgt_graph;   /* the target over Microsoft Graph (then tgt is NULL) */
 } cpuu_sides;
 void cpuu_sides_free(cpuu_sides *s);
 /* How long one request may wait out throttling in total (ms): 120 s, or
@@ -170,6 +171,9 @@ unsigned cpuu_backoff_budget_ms(const cfg_cpuu *c);
  * the side and the INI line. */
 mapi_net *cpuu_net_for(cpuu_run_ctx *r, int target, int o365, const mapi_account *acct,
                        sr_err *err);
+/* The Graph client of the target (issue 17 §3): the target's credentials
+ * (OAuth2 app-only) and GraphURL.  Free with mapi_graph_free. */
+struct mapi_graph *cpuu_graph_for(cpuu_run_ctx *r, const mapi_account *acct, sr_err *err);
 mapi_ad *cpuu_ad_for(cpuu_run_ctx *r, mapi_net *net, int target, const char *account_ad_url,
                      const char *domain, sr_err *err);
 /* Update one profile (already loaded and checked); returns its CSV code and

@@ -444,6 +444,9 @@ static sr_code d_restore(cpuu_ctx *c, sr_err *err)
     return rc;
 }
 
+/* the same over Microsoft Graph (feat_delegates_graph.c) */
+extern const struct feature_ops cpuu_feat_delegates_graph;
+
 const struct feature_ops cpuu_feat_delegates = {
     .id = CFG_F_DELEGATES,
     .read = d_read,
@@ -453,4 +456,5 @@ const struct feature_ops cpuu_feat_delegates = {
     .apply = d_apply,
     .restore = d_restore,
     .free_state = dstate_free,
+    .graph = &cpuu_feat_delegates_graph,
 };

@@ -414,4 +414,5 @@ const struct feature_ops cpuu_junk_reset = {
     .apply = j_apply,
     .restore = j_restore,
     .free_state = jstate_free,
+    .no_graph = "Graph has no API for the junk e-mail rule",
 };

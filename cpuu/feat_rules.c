@@ -995,6 +995,9 @@ static sr_code r_restore(cpuu_ctx *c, sr_err *err)
     return rc;
 }
 
+/* the same over Microsoft Graph (feat_rules_graph.c) */
+extern const struct feature_ops cpuu_feat_rules_graph;
+
 const struct feature_ops cpuu_feat_rules = {
     .id = CFG_F_RULES,
     .read = r_read,
@@ -1004,4 +1007,5 @@ const struct feature_ops cpuu_feat_rules = {
     .apply = r_apply,
     .restore = r_restore,
     .free_state = rstate_free,
+    .graph = &cpuu_feat_rules_graph,
 };

@@ -917,6 +917,10 @@ static sr_code w_restore(cpuu_ctx *c, const wl_kind *k, sr_err *err)
 
 /* ---- the seven features ---- */
 
+/* Graph has no API for the navigation-pane links (the common views' link
+ * items): on an Exchange Online target without EWS they cannot be written. */
+#define WL_NO_GRAPH "Graph has no API for Outlook's navigation-pane links"
+
 #define WL_FEATURE(var, ID, NAME, SECTIONS)                                                    \
     static const wl_kind k_##var = {NAME, SECTIONS};                                           \
     static sr_code var##_read(cpuu_ctx *c, void **s, feature_stats *st, sr_err *e)           \
@@ -925,7 +929,8 @@ static sr_code w_restore(cpuu_ctx *c, const wl_kind *k, sr_err *err)
     }                                                                                          \
     static sr_code var##_restore(cpuu_ctx *c, sr_err *e) { return w_restore(c, &k_##var, e); } \
     const struct feature_ops cpuu_feat_##var = {ID,       var##_read, w_plan, w_backup,       \
-                                                w_apply,  var##_restore, wstate_free, w_keys};
+                                                w_apply,  var##_restore, wstate_free, w_keys, \
+                                                NULL,     WL_NO_GRAPH};
 
 WL_FEATURE(favorites, CFG_F_FAVORITES, "Favorites", 1u << 1)
 WL_FEATURE(calendar, CFG_F_CALENDAR, "Calendar", 1u << 3)

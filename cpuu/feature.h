@@ -40,6 +40,11 @@ typedef struct cpuu_ctx {
      * side — NULL: not looked up yet, "": the mailbox has none.  Heap; freed
      * by cpuu_ctx_release. */
     char *src_common_views, *tgt_common_views;
+    /* The target over Microsoft Graph (issue 17 §3, docs/graph.md): set when
+     * ProtocolTrg=Graph, or Auto after Exchange Online refused EWS; then tgt
+     * is NULL and the features run their graph ops.  Borrowed. */
+    struct mapi_graph *graph;
+    const char *graph_user;      /* the target mailbox (its SMTP address) for /users/{id} */
 } cpuu_ctx;
 
 /* Free what features cached in c (not the borrowed sessions, map or trees). */
@@ -98,7 +103,17 @@ struct feature_ops {
      * resolves all features' keys at once (plan's own calls then find them
      * in the map's cache).  No network. */
     sr_code (*keys)(cpuu_ctx *c, void *state, cpuu_keys *k, cpuu_keys *tk, sr_err *err);
+    /* The same steps for a target reached over Microsoft Graph (the source
+     * stays EWS, per the spec); NULL when the feature has none.  no_graph:
+     * why it cannot have one (Graph has no API for it), NULL when it is only
+     * not written yet.  The engine reports either per mailbox and feature. */
+    const struct feature_ops *graph;
+    const char *no_graph;
 };
+
+/* A feature's ops for this context: its graph ops when the target is on
+ * Graph (NULL when it has none), else ops itself. */
+const struct feature_ops *cpuu_feature_ops_for(const cpuu_ctx *c, const struct feature_ops *ops);
 
 /* RemoveJunkEmailMessages=1 (feat_junk.c): not a Features value, run by the
  * engine after the features and restored on rollback like them. */

@@ -63,3 +63,8 @@ void cpuu_keys_clear(cpuu_keys *k)
     k->v = NULL;
     k->n = k->cap = 0;
 }
+
+const struct feature_ops *cpuu_feature_ops_for(const cpuu_ctx *c, const struct feature_ops *ops)
+{
+    return ops && c->graph ? ops->graph : ops;
+}

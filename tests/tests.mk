@@ -34,6 +34,8 @@ $(call cunit,test_mapi_ewsreq,    tests/unit/test_mapi_ewsreq.c,            mapi
 $(call cunit,test_mapi_graph,     tests/unit/test_mapi_graph.c,             mapi configs util,)
 $(call cunit,test_feature_built,  tests/unit/test_feature_built.c,          cpuu_core mapi ldap configs util,)
 $(call cunit,test_nicks_stream,   tests/unit/test_nicks_stream.c,           cpuu_core mapi ldap configs util,)
+# test_cpuu_graph_conv: EWS feature data → Graph JSON, every name checked against the v1.0 CSDL.
+$(call cunit,test_cpuu_graph_conv, tests/unit/test_cpuu_graph_conv.c,       cpuu_core mapi ldap configs testutil util,)
 
 # ---- the Exchange simulator ------------------------------------------------------
 $(call cunit,test_exsim,          tests/exsim/test/test_exsim.c,            testutil util,                                -lcurl $(XML_LIBS))

@@ -9,7 +9,9 @@
  * the progress protocol on a pipe and the secret on CPUU_SECRET_FD through
  * cpuu_invoke.  All traffic stays on 127.0.0.1. */
 #include <CUnit/Basic.h>
+#include <ctype.h>
 #include <fcntl.h>
+#include <jansson.h>
 #include <libxml/parser.h>
 #include <signal.h>
 #include <stdio.h>
@@ -38,6 +40,7 @@ static tu_lab g_lab;            /* the slapd lab (the source AD) */
 static char *g_dir, g_store[512], g_ini[512], g_log[512], g_csv[512];
 static inst g_src, g_tgt;
 static pid_t g_tok = -1;        /* test_ews_blocked's token endpoint, if running */
+static pid_t g_gf = -1;         /* test_graph_target's graph_fake.py, if running */
 static mbx g_a, g_a_tgt;       /* a room not migrated yet, with its target */
 static mbx g_c;                /* another unmigrated mailbox: never gets a switch message */
 static mbx g_d;                /* a migrated user (source Autodiscover redirects) */
@@ -146,6 +149,8 @@ static int suite_clean(void)
         tu_stop(g_tgt.pid, 5000);
     if (g_tok > 0)   /* a fatal assertion left test_ews_blocked early */
         tu_stop(g_tok, 5000);
+    if (g_gf > 0)    /* the same for test_graph_target */
+        tu_stop(g_gf, 5000);
     if (g_dir && !getenv("SR_KEEP_TMP"))
         tu_rm_rf(g_dir);
     free(g_dir);
@@ -1145,7 +1150,9 @@ static void test_ews_blocked(void)
     CU_ASSERT_FATAL(g_tok > 0);
     snprintf(grants, sizeof grants, "%s/client.secret.grants", g_dir);
     char *es = enc(secret);
-    char *oauth = sr_asprintf("ClientId=%s\nClientSecret=%s\nTokenURL=%s\n", app, es, token_url);
+    /* EWS mode: the block is reported (Auto would move on to Graph) */
+    char *oauth = sr_asprintf("ClientId=%s\nClientSecret=%s\nTokenURL=%s\nProtocolTrg=EWS\n", app,
+                              es, token_url);
     write_ini(g_ini, g_src.password, oauth);
     free(oauth);
     free(es);
@@ -1200,11 +1207,226 @@ static void test_ews_blocked(void)
     write_ini(g_ini, g_src.password, NULL);
 }
 
+/* graph_fake.py's state: {rules, perms, settings, writes} by mailbox. */
+static json_t *fake_state(const char *base, const char *part, const char *mbx_lc)
+{
+    char *body = tu_http(base, "/_fake/state", 0);
+    json_t *all = body ? json_loads(body, 0, NULL) : NULL;
+    free(body);
+    json_t *v = json_incref(json_object_get(json_object_get(all, part), mbx_lc));
+    json_decref(all);
+    return v;
+}
+
+static int count_lines(const char *path, const char *needle)
+{
+    char *s = slurp(path);
+    int n = 0;
+    for (const char *p = s; p && (p = strstr(p, needle)) != NULL; p++)
+        n++;
+    free(s);
+    return n;
+}
+
+/* Issue 17 §3: an Office 365 target over Microsoft Graph (ProtocolTrg=Graph)
+ * against tests/py/graph_fake.py: a Critical feature Graph cannot carry
+ * fails the profile and the others are taken back; Rules and Delegates
+ * written (no EWS request reaches the target), JSON backups beside the
+ * others, a second run writes nothing, Favorites reported as impossible
+ * without EWS, and rollback puts the target back as it was. */
+#define GRAPH_APP "0b6f2c4e-1d3a-4f5b-8c7d-9e0f1a2b3c4d"
+#define GRAPH_SECRET "lab~Graph.Secret-0002"
+
+/* graph_fake.py for GRAPH_APP with the target mailbox g_a_tgt (g_gf); base
+ * its URL, mb the mailbox as its state names it.  0, or -1 when it did not start. */
+static int start_graph_fake(char *base, size_t nb, char *mb, size_t nm)
+{
+    char sec[600], log[600], port_s[16], script[600];
+    snprintf(sec, sizeof sec, "%s/graph.secret", g_dir);
+    snprintf(log, sizeof log, "%s/graph_fake.log", g_dir);
+    snprintf(script, sizeof script, "%s/tests/py/graph_fake.py", tu_root());
+    sr_err e;
+    if (sr_write_file_atomic(sec, GRAPH_SECRET, strlen(GRAPH_SECRET), 0600, 0, &e) != SR_OK)
+        return -1;
+    int port = tu_free_port();
+    snprintf(port_s, sizeof port_s, "%d", port);
+    snprintf(base, nb, "http://127.0.0.1:%d", port);
+    size_t i;
+    for (i = 0; g_a_tgt.smtp[i] && i < nm - 1; i++)
+        mb[i] = (char)tolower((unsigned char)g_a_tgt.smtp[i]);
+    mb[i] = 0;
+    char *argv[] = { "/usr/bin/python3", script, port_s, GRAPH_APP, sec, (char *)g_a_tgt.smtp, NULL };
+    g_gf = port > 0 ? tu_spawn(argv, log) : -1;
+    return g_gf > 0 && tu_wait_port(port, 10000) == 0 ? 0 : -1;
+}
+
+static void test_graph_target(void)
+{
+    const char *app = GRAPH_APP, *secret = GRAPH_SECRET;
+    char base[64], mb[256];
+    size_t i;
+    CU_ASSERT_FATAL(start_graph_fake(base, sizeof base, mb, sizeof mb) == 0);
+    json_t *perms0 = fake_state(base, "perms", mb);   /* Outlook's own entry only */
+    CU_ASSERT_EQUAL(json_array_size(perms0), 1);
+    /* the source directory maps the delegates (no EWS ResolveNames on a Graph target) */
+    char uri[256], dn[256], pw[128], ca[512];
+    lab_env("LAB_LDAP_URI", uri, sizeof uri);
+    lab_env("LAB_BIND_DN", dn, sizeof dn);
+    lab_env("LAB_PASSWORD", pw, sizeof pw);
+    lab_env("LAB_CA", ca, sizeof ca);
+    char *stored = enc(pw);
+    setenv("CPUU_SOURCE_DC", uri, 1);
+    setenv("CPUU_SOURCE_DC_ACCOUNT", dn, 1);
+    setenv("CPUU_SOURCE_DC_PASSWORD", stored, 1);
+    setenv("CPUU_SOURCE_DC_CA_FILE", ca, 1);
+    char *es = enc(secret);
+    char *extra = sr_asprintf("ClientId=%s\nClientSecret=%s\nTokenURL=%s/token\nGraphURL=%s\n"
+                              "ProtocolTrg=Graph\n", app, es, base, base);
+    write_ini(g_ini, g_src.password, extra);
+    free(extra);
+    free(es);
+    make_profile("Room Graph", &g_a, NULL);
+    make_profile("Room Graph Again", &g_a, NULL);
+    write_switchmsg_o365(&g_a, &g_a_tgt, 1);
+    long tgt_before = sim_event(&g_tgt, "requests_total");
+    /* a Critical feature Graph cannot carry fails the profile; the rules
+     * written before it are taken back over Graph */
+    make_profile("Room Graph Crit", &g_a, NULL);
+    const char *crit[] = { "-Profiles", "Room Graph Crit", "-SkipAutodiscoverChecking", "-Features",
+                           "Rules", "Favorites", "-Critical", "Favorites", NULL };
+    CU_ASSERT_EQUAL(run_cpuu(g_ini, crit), CPUU_SWITCH_ERR);
+    CU_ASSERT_EQUAL(csv_last("Room Graph Crit", NULL), CPUU_RC_MODIFYING_FAILED);
+    CU_ASSERT_TRUE(file_has(g_log, "Room Graph Crit: Favorites: not carried to"));
+    CU_ASSERT_TRUE(file_has(g_log, "Critical: profile not updated"));
+    CU_ASSERT_TRUE(file_has(g_log, "Room Graph Crit: Rules: rolled back"));
+    json_t *rules0 = fake_state(base, "rules", mb), *wc = fake_state(base, "writes", mb);
+    CU_ASSERT_EQUAL(json_array_size(rules0), 0);
+    CU_ASSERT_TRUE(json_integer_value(wc) > 0);   /* written, then taken back */
+    json_decref(rules0);
+    json_decref(wc);
+    const char *upd[] = { "-Profiles", "Room Graph", "-SkipAutodiscoverChecking", "-Features",
+                          "Delegates", "Rules", "Favorites", NULL };
+    CU_ASSERT_EQUAL(run_cpuu(g_ini, upd), CPUU_SUCCESS);
+    CU_ASSERT_EQUAL(csv_last("Room Graph", NULL), 10);
+    CU_ASSERT_EQUAL(sim_event(&g_tgt, "requests_total"), tgt_before);   /* no EWS to the target */
+    CU_ASSERT_TRUE(file_has(g_log, "via Microsoft Graph (ProtocolTrg=Graph)"));
+    CU_ASSERT_TRUE(file_has(g_log, "Room Graph: Favorites: not carried to"));
+    CU_ASSERT_TRUE(file_has(g_log, "not possible on Exchange Online without EWS"));
+    /* items: as many rules and delegates on the target as the engine planned */
+    json_t *rules = fake_state(base, "rules", mb), *perms = fake_state(base, "perms", mb);
+    int created = count_lines(g_log, "Room Graph: Rules: plan: create rule");
+    int added = count_lines(g_log, "Room Graph: Delegates: plan: add ");
+    CU_ASSERT_TRUE(created > 0);
+    CU_ASSERT_EQUAL((int)json_array_size(rules), created);
+    CU_ASSERT_TRUE(added > 0);
+    CU_ASSERT_EQUAL((int)json_array_size(perms), 1 + added);
+    for (i = 1; i < json_array_size(perms); i++) {
+        const char *role = json_string_value(json_object_get(json_array_get(perms, i), "role"));
+        CU_ASSERT_TRUE(role && (!strncmp(role, "delegateWith", 12) || !strcmp(role, "read")));
+    }
+    json_t *w1 = fake_state(base, "writes", mb);
+    CU_ASSERT_TRUE(json_integer_value(w1) >= created + added);
+    /* the backups, as JSON, beside the others */
+    char bk[700];
+    snprintf(bk, sizeof bk, "%s/backups/Room%%20Graph/Rules.target.json", g_store);
+    CU_ASSERT_TRUE(tu_exists(bk));
+    snprintf(bk, sizeof bk, "%s/backups/Room%%20Graph/Delegates.target.json", g_store);
+    CU_ASSERT_TRUE(tu_exists(bk));
+    /* the same source again (another profile of the mailbox): nothing to write */
+    const char *again[] = { "-Profiles", "Room Graph Again", "-SkipAutodiscoverChecking", "-Features",
+                            "Delegates", "Rules", NULL };
+    CU_ASSERT_EQUAL(run_cpuu(g_ini, again), CPUU_SUCCESS);
+    json_t *w2 = fake_state(base, "writes", mb);
+    CU_ASSERT_TRUE(json_equal(w1, w2));
+    CU_ASSERT_TRUE(file_has(g_log, "source rules; 0 to write to the target over Microsoft Graph"));
+    /* rollback: the target as it was before the first run */
+    const char *u[] = { "-Undo", "Room Graph", NULL };
+    CU_ASSERT_EQUAL(run_cpuu(g_ini, u), CPUU_SUCCESS);
+    CU_ASSERT_EQUAL(csv_last("Room Graph", NULL), 12);
+    CU_ASSERT_TRUE(file_has(g_log, "Room Graph: Rules: restored from its backup"));
+    CU_ASSERT_TRUE(file_has(g_log, "Room Graph: Delegates: restored from its backup"));
+    json_t *rules3 = fake_state(base, "rules", mb), *perms3 = fake_state(base, "perms", mb);
+    CU_ASSERT_EQUAL(json_array_size(rules3), 0);
+    CU_ASSERT_TRUE(json_equal(perms3, perms0));
+    json_t *set3 = fake_state(base, "settings", mb);   /* the fake's default again */
+    CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(set3, "delegateMeetingMessageDeliveryOptions")),
+                           "sendToDelegateAndInformationToPrincipal");
+    json_decref(set3);
+    CU_ASSERT_EQUAL(sim_event(&g_tgt, "requests_total"), tgt_before);
+    /* Graph reaches Exchange Online only: an on-premises target is refused */
+    write_switchmsg_o365(&g_a, &g_a_tgt, 0);
+    CU_ASSERT_EQUAL(run_cpuu(g_ini, upd), CPUU_SWITCH_ERR);
+    CU_ASSERT_EQUAL(csv_last("Room Graph", NULL), CPUU_RC_MODIFYING_FAILED);
+    CU_ASSERT_TRUE(file_has(g_log, "Microsoft Graph reaches Exchange Online only"));
+    unsetenv("CPUU_SOURCE_DC");
+    unsetenv("CPUU_SOURCE_DC_ACCOUNT");
+    unsetenv("CPUU_SOURCE_DC_PASSWORD");
+    unsetenv("CPUU_SOURCE_DC_CA_FILE");
+    free(stored);
+    write_switchmsg(&g_a, &g_a_tgt);
+    write_ini(g_ini, g_src.password, NULL);
+    json_decref(rules);
+    json_decref(perms);
+    json_decref(rules3);
+    json_decref(perms3);
+    json_decref(perms0);
+    json_decref(w1);
+    json_decref(w2);
+    tu_stop(g_gf, 5000);
+    g_gf = -1;
+}
+
 /* issue 11: a throttling storm of short back-offs.  The source answers its
  * next 30 EWS requests with ErrorServerBusy, BackOffMilliseconds=100: more
  * answers than the transport's default 6 retries, about 4 s of the
  * engine's waiting budget.  The engine waits it out (before: the profile
  * failed, CPUU_SWITCH_ERR, after 7 attempts of one request). */
+/* Auto (the default) with EWS blocked in the Office 365 target tenant: the
+ * EWS probe gets 403 once, the engine moves on to Graph (issue 17 §2/§3). */
+static void test_graph_auto(void)
+{
+    char base[64], mb[256], token_url[128];
+    CU_ASSERT_FATAL(start_graph_fake(base, sizeof base, mb, sizeof mb) == 0);
+    /* one tenant token endpoint for both audiences: the lab token for EWS, a
+     * Graph token for Graph */
+    g_tok = start_token_endpoint(GRAPH_APP, GRAPH_SECRET, token_url, sizeof token_url);
+    CU_ASSERT_FATAL(g_tok > 0);
+    char *es = enc(GRAPH_SECRET);
+    char *extra = sr_asprintf("ClientId=%s\nClientSecret=%s\nTokenURL=%s\nGraphURL=%s\n", GRAPH_APP,
+                              es, token_url, base);
+    write_ini(g_ini, g_src.password, extra);
+    free(extra);
+    free(es);
+    make_profile("Room Auto", &g_a, NULL);
+    write_switchmsg_o365(&g_a, &g_a_tgt, 1);
+    sim_set(&g_tgt, "ews_blocked=1");
+    long blocked = sim_event(&g_tgt, "ews_blocked");
+    const char *upd[] = { "-Profiles", "Room Auto", "-SkipAutodiscoverChecking", "-Features", "Rules",
+                          NULL };
+    CU_ASSERT_EQUAL(run_cpuu(g_ini, upd), CPUU_SUCCESS);
+    CU_ASSERT_EQUAL(csv_last("Room Auto", NULL), 10);
+    CU_ASSERT_EQUAL(sim_event(&g_tgt, "ews_blocked") - blocked, 1);
+    CU_ASSERT_TRUE(file_has(g_log, "Room Auto: target check passed: "));
+    CU_ASSERT_TRUE(file_has(g_log, "via Microsoft Graph (ProtocolTrg=Auto, EWS is blocked in the "
+                                   "target tenant)"));
+    json_t *rules = fake_state(base, "rules", mb);
+    CU_ASSERT_TRUE(json_array_size(rules) > 0);
+    json_decref(rules);
+    const char *u[] = { "-Undo", "Room Auto", NULL };
+    CU_ASSERT_EQUAL(run_cpuu(g_ini, u), CPUU_SUCCESS);
+    CU_ASSERT_EQUAL(csv_last("Room Auto", NULL), 12);
+    rules = fake_state(base, "rules", mb);
+    CU_ASSERT_EQUAL(json_array_size(rules), 0);
+    json_decref(rules);
+    sim_set(&g_tgt, "reset=1");
+    write_switchmsg(&g_a, &g_a_tgt);
+    write_ini(g_ini, g_src.password, NULL);
+    tu_stop(g_tok, 5000);
+    g_tok = -1;
+    tu_stop(g_gf, 5000);
+    g_gf = -1;
+}
+
 static void test_throttling_storm(void)
 {
     write_ini(g_ini, g_src.password, NULL);
@@ -1319,6 +1541,9 @@ int main(void)
     CU_add_test(s, "CPUU.ini and command-line errors", test_config_errors);
     CU_add_test(s, "-Log name expansion", test_log_name);
     CU_add_test(s, "EWS blocked in an Office 365 target tenant (HTTP 403)", test_ews_blocked);
+    CU_add_test(s, "Office 365 target over Microsoft Graph: Rules, Delegates, rollback",
+                test_graph_target);
+    CU_add_test(s, "Office 365 target, Auto: EWS blocked, then Microsoft Graph", test_graph_auto);
     CU_add_test(s, "a throttling storm of short back-offs is waited out", test_throttling_storm);
     CU_add_test(s, "the source directory stopped and started again", test_source_directory_restart);
     CU_basic_set_mode(CU_BRM_VERBOSE);

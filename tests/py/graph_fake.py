@@ -10,10 +10,18 @@ JSON ({"error":{"code","message"}}).  Outlook's limit of 4 concurrent
 requests per app and mailbox is enforced as Graph does (429
 ApplicationThrottled), over top-level requests and inside a batch.
 
+For the engine's Graph features (issue 17 §3) it also keeps, per mailbox,
+calendar/calendarPermissions (list, create, update of role only, delete; a
+"My Organization" entry that cannot be removed, as Outlook's calendars
+have), mailboxSettings (get, patch of known properties) and mailFolders by
+well-known name or id with their childFolders (msgfolderroot > Inbox >
+Projects).  Property names are checked as Graph does (unknown → 400).
+
 Control (tests only): POST /_fake/config with {"deny": bool, "away_link": bool,
 "throttle": {"match": str, "count": n, "retry_after": "1", "top": bool,
 "status": 429 (or 503, 504)}};
-GET /_fake/stats.
+GET /_fake/stats; GET /_fake/state (rules, permissions, settings, writes
+per mailbox: every POST/PATCH/DELETE below /users).
 
 Usage: graph_fake.py PORT CLIENT_ID SECRET_FILE USER[,USER...]
 """
@@ -35,6 +43,17 @@ LIMIT = 4
 
 lock = threading.Lock()
 rules = {}                      # mailbox -> list of rule dicts
+perms = {}                      # mailbox -> list of calendarPermission dicts
+settings = {}                   # mailbox -> mailboxSettings dict
+writes = {}                     # mailbox -> number of writes
+ROLES = ['none', 'freeBusyRead', 'limitedRead', 'read', 'write',
+         'delegateWithoutPrivateEventAccess', 'delegateWithPrivateEventAccess', 'custom']
+DELIVERY = ['sendToDelegateAndInformationToPrincipal', 'sendToDelegateAndPrincipal',
+            'sendToDelegateOnly']
+FOLDERS = [('AAMk-root', None, 'Top of Information Store', 'msgfolderroot'),
+           ('AAMk-inbox', 'AAMk-root', 'Inbox', 'inbox'),
+           ('AAMk-deleted', 'AAMk-root', 'Deleted Items', 'deleteditems'),
+           ('AAMk-projects', 'AAMk-inbox', 'Projects', None)]   # id, parent, name, well-known
 inflight = {}
 stats = {'grants': 0, 'requests': 0, 'batches': [], 'max_inflight': {}, 'max_width': {},
          'over_limit': 0, 'throttled': 0, 'sub_requests': 0}
@@ -123,6 +142,79 @@ def op_rules(method, mb, rest, query, body):
     return err(405, 'ErrorInvalidRequest', 'The OData request is not supported.')
 
 
+def mb_perms(mb):
+    return perms.setdefault(mb, [{'id': 'RGVmYXVsdA==', 'isRemovable': False,
+                                  'isInsideOrganization': True, 'role': 'freeBusyRead',
+                                  'allowedRoles': ROLES[:5],
+                                  'emailAddress': {'name': 'My Organization'}}])
+
+
+def op_perms(method, mb, rest, body):
+    lst = mb_perms(mb)
+    known = {'emailAddress': dict, 'isInsideOrganization': bool, 'isRemovable': bool,
+             'role': str, 'allowedRoles': list}
+    if isinstance(body, dict):
+        for k, v in body.items():
+            if k not in known or not isinstance(v, known[k]):
+                return err(400, 'RequestBodyRead', "Could not find a property named '%s' on type "
+                           "'microsoft.graph.calendarPermission'." % k)
+        if 'role' in body and body['role'] not in ROLES:
+            return err(400, 'RequestBodyRead', "Invalid value for property 'role'")
+    if not rest:
+        if method == 'GET':
+            return 200, {}, {'value': lst}
+        if method == 'POST':
+            addr = (body or {}).get('emailAddress', {}).get('address')
+            if not addr or 'role' not in body:
+                return err(400, 'ErrorInvalidRequest', 'emailAddress and role are required.')
+            if any((p.get('emailAddress') or {}).get('address', '').lower() == addr.lower()
+                   for p in lst):
+                return err(409, 'ErrorItemAlreadyExists', 'The user already has a permission.')
+            p = dict(body, id=uuid.uuid4().hex, isRemovable=True, allowedRoles=ROLES[:7])
+            lst.append(p)
+            return 201, {}, p
+        return err(405, 'ErrorInvalidRequest', 'The OData request is not supported.')
+    hit = [p for p in lst if p['id'] == rest[0]]
+    if not hit:
+        return err(404, 'ErrorItemNotFound', 'The specified object was not found in the store.')
+    if method == 'PATCH':
+        if set(body or {}) != {'role'}:
+            return err(400, 'ErrorInvalidRequest', 'Only role can be updated.')
+        hit[0]['role'] = body['role']
+        return 200, {}, hit[0]
+    if method == 'DELETE':
+        if not hit[0]['isRemovable']:
+            return err(403, 'ErrorAccessDenied', 'This permission cannot be removed.')
+        lst.remove(hit[0])
+        return 204, {}, None
+    return 200, {}, hit[0]
+
+
+def op_settings(method, mb, body):
+    cur = settings.setdefault(mb, {'delegateMeetingMessageDeliveryOptions': DELIVERY[0],
+                                   'timeZone': 'UTC', 'language': {'locale': 'en-US'}})
+    if method == 'PATCH':
+        for k, v in (body or {}).items():
+            if k not in cur:
+                return err(400, 'RequestBodyRead', "Could not find a property named '%s' on "
+                           "type 'microsoft.graph.mailboxSettings'." % k)
+            if k == 'delegateMeetingMessageDeliveryOptions' and v not in DELIVERY:
+                return err(400, 'RequestBodyRead', "Invalid value for property '%s'" % k)
+        cur.update(body or {})
+    return 200, {}, dict(cur)
+
+
+def op_folders(rest):
+    ref = rest[1] if len(rest) > 1 else ''
+    f = next((v for v in FOLDERS if v[0] == ref or v[3] == ref.lower()), None)
+    if not f:
+        return err(404, 'ErrorItemNotFound', 'The specified object was not found in the store.')
+    if rest[2:] == ['childFolders']:
+        return 200, {}, {'value': [{'id': v[0], 'parentFolderId': v[1], 'displayName': v[2]}
+                                   for v in FOLDERS if v[1] == f[0]]}
+    return 200, {}, {'id': f[0], 'parentFolderId': f[1], 'displayName': f[2]}
+
+
 def dispatch(method, url, body):
     """One Graph operation on a path below the version; (status, headers, body)."""
     u = urllib.parse.urlsplit(url)
@@ -140,12 +232,20 @@ def dispatch(method, url, body):
         return err(404, 'Request_ResourceNotFound', "Resource '%s' does not exist or one of its "
                    "queried reference-property objects are not present." % parts[1])
     rest = parts[2:]
+    if method != 'GET':
+        writes[mb] = writes.get(mb, 0) + 1
     if not rest and method == 'GET':
         return 200, {}, {'@odata.context': GRAPH + '/v1.0/$metadata#users/$entity',
                          'id': str(uuid.uuid5(uuid.NAMESPACE_DNS, mb)), 'mail': USERS[mb],
                          'userPrincipalName': USERS[mb], 'displayName': USERS[mb].split('@')[0]}
     if rest[:3] == ['mailFolders', 'inbox', 'messageRules']:
         return op_rules(method, mb, rest[3:], query, body)
+    if rest[:2] == ['calendar', 'calendarPermissions']:
+        return op_perms(method, mb, rest[2:], body)
+    if rest == ['mailboxSettings']:
+        return op_settings(method, mb, body)
+    if rest[:1] == ['mailFolders'] and method == 'GET':
+        return op_folders(rest)
     return err(400, 'BadRequest', 'Unsupported segment in this stand-in.')
 
 
@@ -237,6 +337,10 @@ class Handler(BaseHTTPRequestHandler):
         if path == '/_fake/stats':
             with lock:
                 return self.answer(200, {}, stats)
+        if path == '/_fake/state':
+            with lock:
+                return self.answer(200, {}, {'rules': rules, 'perms': {m: mb_perms(m) for m in USERS},
+                                             'settings': settings, 'writes': writes})
         if path == '/_fake/config' and method == 'POST':
             with lock:
                 config.update(json.loads(raw))
