@@ -435,6 +435,8 @@ static sr_code finish_feature(cpuu_ctx *c, const struct feature_ops *ops, const 
     /* the mailbox's report names what was kept unmapped (the names are in our log) */
     if (rc == SR_OK && st->unresolved)
         cpuu_progress("unresolved %s %u", name, st->unresolved);
+    if (rc == SR_OK && st->unsupported)   /* items the target could not take */
+        cpuu_progress("notcarried %s %u", name, st->unsupported);
     if (rc == SR_OK)
         sr_log(SR_LOG_INFO, c->who, "%s: %u seen, %u changed, %u unresolved, %u unsupported%s", name,
                st->seen, st->changed, st->unresolved, st->unsupported, c->dry_run ? " (dry run)" : "");
@@ -457,6 +459,7 @@ static void graph_missing(const cpuu_ctx *c, const char *name, const char *why, 
            c->graph_user, why ? "not possible on Exchange Online without EWS (" : "not carried over "
            "Microsoft Graph in this version", why ? why : "", why ? ")" : "",
            critical ? "; Critical: profile not updated" : "");
+    cpuu_progress("notcarried %s all", name);   /* the mailbox's report line names it */
 }
 
 /* Put back what the features in done wrote (rollback after a critical failure). */

@@ -27,21 +27,23 @@ typedef struct {
     enum { ST_NONE, ST_STORE, ST_FEATURE } stage;
     char stage_what[80];
     char unresolved[160];        /* "Name n, Name n" from "unresolved" lines */
+    char not_carried[160];       /* "Name n, Name all" from "notcarried" lines */
     int have_exit_line;
     unsigned exit_bits;
     char line[256];
     size_t line_len;
 } watch;
 
-/* "unresolved <Name> <n>" → ", Name n" appended (cut at the buffer's end). */
-static void add_unresolved(watch *w, const char *rest)
+/* "<Name> <n>" (or, with all_ok, "<Name> all") → ", Name n" appended to
+ * list (cut at the buffer's end); anything else is ignored. */
+static void add_count(char *list, size_t size, const char *rest, int all_ok)
 {
-    char name[40];
-    unsigned n;
-    if (sscanf(rest, "%39s %u", name, &n) != 2)
+    char name[40], n[12], end;
+    if (sscanf(rest, "%39s %11s %c", name, n, &end) != 2 ||
+        !(strspn(n, "0123456789") == strlen(n) || (all_ok && strcmp(n, "all") == 0)))
         return;
-    size_t len = strlen(w->unresolved);
-    snprintf(w->unresolved + len, sizeof w->unresolved - len, "%s%s %u", len ? ", " : "", name, n);
+    size_t len = strlen(list);
+    snprintf(list + len, size - len, "%s%s %s", len ? ", " : "", name, n);
 }
 
 static void on_line(watch *w, const char *line)
@@ -58,7 +60,9 @@ static void on_line(watch *w, const char *line)
     } else if (strncmp(line, "openstore end", 13) == 0 || strncmp(line, "feature end", 11) == 0) {
         w->stage = ST_NONE;
     } else if (strncmp(line, "unresolved ", 11) == 0) {
-        add_unresolved(w, line + 11);
+        add_count(w->unresolved, sizeof w->unresolved, line + 11, 0);
+    } else if (strncmp(line, "notcarried ", 11) == 0) {
+        add_count(w->not_carried, sizeof w->not_carried, line + 11, 1);
     } else if (sscanf(line, "exit %u", &bits) == 1) {
         w->have_exit_line = 1;
         w->exit_bits = bits;
@@ -299,6 +303,7 @@ sr_code invoke_run(char *const argv[], const invoke_opts *opts, invoke_result *r
         res->exit_status = WEXITSTATUS(a.status);
         res->cpuu_bits = a.w.have_exit_line ? a.w.exit_bits : (unsigned)res->exit_status;
         snprintf(res->unresolved, sizeof res->unresolved, "%s", a.w.unresolved);
+        snprintf(res->not_carried, sizeof res->not_carried, "%s", a.w.not_carried);
         return SR_OK;
     }
     return SR_OK;

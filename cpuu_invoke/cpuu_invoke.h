@@ -11,6 +11,9 @@
  *                                backup and writes
  *     unresolved <Name> <n>      a feature kept n references the recipient
  *                                map could not map (named in the engine's log)
+ *     notcarried <Name> <n|all>  n items of a feature (or all of it: "all")
+ *                                the target cannot take, e.g. over Microsoft
+ *                                Graph (named in the engine's log)
  *     exit <bits>                the full CPUU exit bitmask
  * "exit" exists because the spec's bitmask reaches 512 while a process exit
  * status carries 8 bits: the status alone keeps only the low bits.
@@ -59,6 +62,7 @@ typedef struct invoke_result {
     unsigned attempts_used;
     char stage[96];              /* where the watchdog fired: "openstore <what>", "feature Rules", "global" */
     char unresolved[160];        /* "Booking 2, Nicks 1": the last attempt's "unresolved" lines, or "" */
+    char not_carried[160];       /* "Favorites all, Rules 2": its "notcarried" lines, or "" */
 } invoke_result;
 
 /* Run argv[0] (absolute or relative path; no PATH search, no shell) under the

@@ -474,6 +474,20 @@ static int profile_updated(const resmb_run *run, const char *name)
 #define ENGINE_ERR_BITS (CPUU_NO_SWITCH_MSG | CPUU_SWITCH_ERR | CPUU_USER_ABORT | \
                          CPUU_GLOBAL_ERR | CPUU_CRASH | CPUU_INVALID_SWITCH_MSG)
 
+/* What a processed mailbox's report line adds (the names are in the engine
+ * log): references kept as they were, which the admin looks up, and what the
+ * target could not take (over Microsoft Graph: whole features), never silent. */
+static void processed_reason(resmb_mb *mb, const invoke_result *res)
+{
+    if (!res->unresolved[0] && !res->not_carried[0])
+        return;
+    snprintf(mb->reason, sizeof mb->reason, "processed%s%s%s%s",
+             res->unresolved[0] ? "; references kept unresolved (named in the engine log): " : "",
+             res->unresolved,
+             res->not_carried[0] ? "; not carried to the target (named in the engine log): " : "",
+             res->not_carried);
+}
+
 /* -DryRun in CPUUCmdLine: the engine plans and writes nothing, and says so
  * with CSV 0 and no exit bit (CPUU_CANNOT_START) even when all went well. */
 static int engine_dry_run(const resmb_run *run)
@@ -533,9 +547,8 @@ static int engine_step(sm_step *step, resmb_actx *a, int cleanup)
                       "CPUU_CANNOT_START (exit status %d)", res.exit_status);
         else {
             sr_log(SR_LOG_INFO, a->mb->key, "%s: the engine reported %s", what, bits ? bits : "?");
-            if (!cleanup && res.unresolved[0])   /* kept as they were: the admin looks them up */
-                snprintf(a->mb->reason, sizeof a->mb->reason, "processed; references kept "
-                         "unresolved (named in the engine log): %s", res.unresolved);
+            if (!cleanup)
+                processed_reason(a->mb, &res);
         }
         break;
     }

@@ -58,6 +58,22 @@ static void test_unresolved_lines(void)
     CU_ASSERT_STRING_EQUAL(r.unresolved, "Nicks 3, Booking 2");
     r = run_sh("exit 1", (invoke_opts){ .watchdog = 1 });
     CU_ASSERT_STRING_EQUAL(r.unresolved, "");
+    CU_ASSERT_STRING_EQUAL(r.not_carried, "");
+}
+
+/* "notcarried <Name> <n|all>" lines (what the target could not take, e.g.
+ * over Microsoft Graph) reach the result beside the unresolved ones;
+ * malformed ones are ignored. */
+static void test_notcarried_lines(void)
+{
+    invoke_result r = run_sh("p=$CPUU_PROGRESS_FD; echo 'notcarried Favorites all' >&$p; "
+                             "echo 'notcarried Rules 2' >&$p; echo 'notcarried Nicks' >&$p; "
+                             "echo 'notcarried Nicks some' >&$p; echo 'unresolved Rules all' >&$p; "
+                             "echo 'unresolved Rules 1' >&$p; echo 'exit 1' >&$p; exit 1",
+                             (invoke_opts){ .watchdog = 1 });
+    CU_ASSERT_EQUAL(r.outcome, INVOKE_EXITED);
+    CU_ASSERT_STRING_EQUAL(r.not_carried, "Favorites all, Rules 2");
+    CU_ASSERT_STRING_EQUAL(r.unresolved, "Rules 1");
 }
 
 static void test_secret_travels_on_a_pipe(void)
@@ -198,6 +214,7 @@ int main(void)
     CU_pSuite s = CU_add_suite("cpuu_invoke", NULL, NULL);
     CU_add_test(s, "full bitmask from the progress line", test_full_bitmask_from_progress_line);
     CU_add_test(s, "unresolved lines reach the result", test_unresolved_lines);
+    CU_add_test(s, "notcarried lines reach the result", test_notcarried_lines);
     CU_add_test(s, "secret travels on a pipe", test_secret_travels_on_a_pipe);
     CU_add_test(s, "engine that never reads the secret", test_engine_that_ignores_the_secret);
     CU_add_test(s, "open store hang: killed, retried", test_open_store_hang_is_killed_and_retried);
