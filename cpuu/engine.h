@@ -125,6 +125,18 @@ typedef struct cpuu_run_ctx {
     struct cpuu_notify *notify;       /* [Admin notification] sender (notify.h), or NULL */
 } cpuu_run_ctx;
 
+/* The recipient map's directories for one profile, opened on the map's
+ * first lookup (rmap_set_dirs; cpuu/directory.c): at most one connection
+ * per directory and run (cpuu_dir), none when no feature looks anything up.
+ * arg is a cpuu_dirs_req that outlives the map; a directory that cannot be
+ * used is logged with who and fails the lookup. */
+typedef struct cpuu_dirs_req {
+    cpuu_run_ctx *r;
+    const char *who;
+    int failed;   /* set by cpuu_dirs_open: the profile fails, Critical or not */
+} cpuu_dirs_req;
+sr_code cpuu_dirs_open(void *arg, ldapdir **src, ldapdir **tgt, sr_err *err);
+
 /* The user's abort (SIGINT, SIGHUP): the profile in progress is finished,
  * the rest are not started (cleanup reports them as 16), and the run gets
  * CPUU_USER_ABORT.  cpuu_abort_init installs the handlers (first thing in main). */
