@@ -33,7 +33,11 @@ static sr_code dc_password(void *arg, char **out, sr_err *err)
     return SR_OK;
 }
 
-ldapdir *cpuu_dir_get(cpuu_dir *d, const char *prefix, sr_err *err)
+/* The directory named by the environment under prefix (CPUU_SOURCE_DC_ENV
+ * or CPUU_TARGET_DC_ENV), connected on the first call.  NULL with err clear
+ * when prefix is not set; NULL with err set when it cannot be used (then
+ * every later call gives the same error). */
+static ldapdir *dir_get(cpuu_dir *d, const char *prefix, sr_err *err)
 {
     const char *dc = env_of(prefix, "");
     sr_err_clear(err);
@@ -90,7 +94,7 @@ sr_code cpuu_dirs_open(void *arg, ldapdir **src, ldapdir **tgt, sr_err *err)
     sr_err_clear(err);
     for (int i = 0; i < 2; i++) {
         int fresh = !d[i]->tried;
-        *out[i] = cpuu_dir_get(d[i], prefix[i], err);
+        *out[i] = dir_get(d[i], prefix[i], err);
         if (!*out[i] && err->code != SR_OK) {
             sr_log(SR_LOG_ERROR, q->who, "%s directory %s: %s", i ? "target" : "source",
                    getenv(prefix[i]), err->msg);

@@ -100,12 +100,7 @@ typedef struct cpuu_dir {
 #define CPUU_SOURCE_DC_ENV "CPUU_SOURCE_DC"   /* [AD], from switchresmb */
 #define CPUU_TARGET_DC_ENV "CPUU_TARGET_DC"   /* [TargetAD] (ours) */
 
-/* The directory named by the environment under prefix (CPUU_SOURCE_DC_ENV
- * or CPUU_TARGET_DC_ENV; cpuu/directory.c lists the variables), connected
- * on the first call.  NULL with err clear when prefix is not set; NULL with
- * err set when it cannot be used (then every later call gives the same
- * error).  The handle stays in d: cpuu_dir_free. */
-ldapdir *cpuu_dir_get(cpuu_dir *d, const char *prefix, sr_err *err);
+/* The handle stays in the run (cpuu_dirs_open connects it); freed here. */
 void cpuu_dir_free(cpuu_dir *d);
 
 typedef struct cpuu_run_ctx {
