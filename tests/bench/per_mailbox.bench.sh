@@ -9,8 +9,8 @@
 # the extra mailboxes (the run's fixed costs — start-up, lock, journal open,
 # report — fall out), "1 mailbox" is the whole one-mailbox run.
 # Env: SR_ROOT SR_BIN SHARED_DIR; BENCH_MAILBOXES (default 5); BENCH_KEEP=1;
-# BENCH_FEATURES (default "Delegates Rules"; e.g. "WLinks", which looks no
-# recipient up, so the engine needs no directory connection);
+# BENCH_FEATURES (default "Delegates Rules"; e.g. "Tasks": these rooms have
+# no Tasks links, so the engine looks no recipient up and needs no directory);
 # BENCH_TLS=1: the simulators serve HTTPS with a throwaway self-signed
 # certificate, named to switchresmb and the engine by SWITCHRESMB_CA_FILE.
 # Every server is started here and stopped by PID.
