@@ -33,7 +33,11 @@ static sr_code dc_password(void *arg, char **out, sr_err *err)
     return SR_OK;
 }
 
-ldapdir *cpuu_dir_get(cpuu_dir *d, const char *prefix, sr_err *err)
+/* The directory named by the environment under prefix (CPUU_SOURCE_DC_ENV
+ * or CPUU_TARGET_DC_ENV), connected on the first call.  NULL with err clear
+ * when prefix is not set; NULL with err set when it cannot be used (then
+ * every later call gives the same error). */
+static ldapdir *dir_get(cpuu_dir *d, const char *prefix, sr_err *err)
 {
     const char *dc = env_of(prefix, "");
     sr_err_clear(err);
@@ -79,4 +83,28 @@ void cpuu_dir_free(cpuu_dir *d)
 {
     ldapdir_free(d->dir);
     memset(d, 0, sizeof *d);
+}
+
+sr_code cpuu_dirs_open(void *arg, ldapdir **src, ldapdir **tgt, sr_err *err)
+{
+    static const char *const prefix[2] = { CPUU_SOURCE_DC_ENV, CPUU_TARGET_DC_ENV };
+    cpuu_dirs_req *q = arg;
+    cpuu_dir *d[2] = { &q->r->src_dir, &q->r->tgt_dir };
+    ldapdir **out[2] = { src, tgt };
+    sr_err_clear(err);
+    for (int i = 0; i < 2; i++) {
+        int fresh = !d[i]->tried;
+        *out[i] = dir_get(d[i], prefix[i], err);
+        if (!*out[i] && err->code != SR_OK) {
+            sr_log(SR_LOG_ERROR, q->who, "%s directory %s: %s", i ? "target" : "source",
+                   getenv(prefix[i]), err->msg);
+            sr_err_prefix(err, "%s directory %s: ", i ? "target" : "source", getenv(prefix[i]));
+            q->failed = 1;
+            return err->code;
+        }
+        if (*out[i] && fresh)
+            sr_log(SR_LOG_INFO, "cpuu", "%s directory %s for the recipient map",
+                   i ? "target" : "source", getenv(prefix[i]));
+    }
+    return SR_OK;
 }

@@ -642,29 +642,6 @@ static sr_code switch_profile(cpuu_run_ctx *r, mapi_profile *p, const cpuu_sides
     return mapi_pstore_update(r->store, p, err);
 }
 
-/* The directories of the recipient map (cpuu/directory.c); either may be
- * absent.  Returns 0, or -1 after logging why one cannot be used. */
-static int map_dirs(cpuu_run_ctx *r, const char *who, ldapdir **src, ldapdir **tgt)
-{
-    static const char *const prefix[2] = { CPUU_SOURCE_DC_ENV, CPUU_TARGET_DC_ENV };
-    cpuu_dir *d[2] = { &r->src_dir, &r->tgt_dir };
-    ldapdir **out[2] = { src, tgt };
-    for (int i = 0; i < 2; i++) {
-        sr_err e;
-        int fresh = !d[i]->tried;
-        *out[i] = cpuu_dir_get(d[i], prefix[i], &e);
-        if (!*out[i] && e.code != SR_OK) {
-            sr_log(SR_LOG_ERROR, who, "%s directory %s: %s", i ? "target" : "source",
-                   getenv(prefix[i]), e.msg);
-            return -1;
-        }
-        if (*out[i] && fresh)
-            sr_log(SR_LOG_INFO, "cpuu", "%s directory %s for the recipient map",
-                   i ? "target" : "source", getenv(prefix[i]));
-    }
-    return 0;
-}
-
 static void ctx_clear(cpuu_ctx *c)
 {
     cpuu_ctx_release(c);
@@ -679,14 +656,13 @@ static void ctx_clear(cpuu_ctx *c)
 
 /* Backup, features, switch; the CSV code. */
 static int update_with_sessions(cpuu_run_ctx *r, mapi_profile *p, cpuu_sides *sd, cpuu_ctx *c,
-                                const mapi_switchmsg *sm, int *made_backup)
+                                const mapi_switchmsg *sm, cpuu_dirs_req *dq, int *made_backup)
 {
     sr_err e;
     const mapi_account *a = &p->accounts[0];
-    ldapdir *dir = NULL, *tdir = NULL;
-    if (map_dirs(r, p->name, &dir, &tdir) != 0)
-        return CPUU_RC_MODIFYING_FAILED;
-    if (!(c->map = rmap_new(dir, tdir, sd->tgt, &e)) ||
+    if ((c->map = rmap_new(NULL, NULL, sd->tgt, &e)))
+        rmap_set_dirs(c->map, cpuu_dirs_open, dq);   /* connected on the first lookup */
+    if (!c->map ||
         rmap_add(c->map, a->smtp, sm->target_smtp, sm->target_legacy_dn, &e) != SR_OK ||
         rmap_add(c->map, a->legacy_dn, sm->target_smtp, sm->target_legacy_dn, &e) != SR_OK) {
         sr_log(SR_LOG_ERROR, p->name, "recipient map: %s", e.msg);
@@ -695,6 +671,8 @@ static int update_with_sessions(cpuu_run_ctx *r, mapi_profile *p, cpuu_sides *sd
     if (r->opts->dry_run) {
         c->dry_run = 1;
         run_features(r, c);
+        if (dq->failed)
+            return CPUU_RC_MODIFYING_FAILED;
         sr_log(SR_LOG_NOTICE, p->name, "dry run: profile not changed");
         return CPUU_RC_WAS_NOT_PROCESSED;
     }
@@ -709,6 +687,10 @@ static int update_with_sessions(cpuu_run_ctx *r, mapi_profile *p, cpuu_sides *sd
     }
     if (run_features(r, c) != 0)
         return CPUU_RC_MODIFYING_FAILED;
+    if (dq->failed) {   /* as when it was connected up front: a precondition, not a feature */
+        restore_features(c, r->cfg->effective);
+        return CPUU_RC_MODIFYING_FAILED;
+    }
     if (switch_profile(r, p, sd, sm, &e) != SR_OK) {
         sr_log(SR_LOG_ERROR, p->name, "cannot switch the profile: %s", e.msg);
         restore_features(c, r->cfg->effective);
@@ -725,6 +707,7 @@ int cpuu_update_profile(cpuu_run_ctx *r, mapi_profile *p, unsigned *extra)
     mapi_switchmsg sm = { 0 };
     char *bdir = cpuu_backup_dir(r, p->name);
     cpuu_ctx c = { .who = p->name, .backup_dir = bdir, .cfg = r->cfg };
+    cpuu_dirs_req dq = { .r = r, .who = p->name };   /* outlives c.map (ctx_clear) */
     *extra = 0;
     int rc = bdir ? open_source(r, p, &sd, &c, &sm, extra) : CPUU_RC_MODIFYING_FAILED;
     if (rc == GO_ON)
@@ -735,7 +718,7 @@ int cpuu_update_profile(cpuu_run_ctx *r, mapi_profile *p, unsigned *extra)
         c.graph = sd.tgt_graph;
         c.graph_user = sm.target_smtp;
         int made_backup = 0;
-        rc = update_with_sessions(r, p, &sd, &c, &sm, &made_backup);
+        rc = update_with_sessions(r, p, &sd, &c, &sm, &dq, &made_backup);
         if (rc == CPUU_RC_MODIFYING_FAILED && made_backup) {
             sr_err e;   /* nothing was switched: the backup copy must not look like a rollback point */
             if (mapi_pstore_delete_backup(r->store, p->name, &e) != SR_OK && e.code != SR_E_NOTFOUND)

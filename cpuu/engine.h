@@ -100,12 +100,7 @@ typedef struct cpuu_dir {
 #define CPUU_SOURCE_DC_ENV "CPUU_SOURCE_DC"   /* [AD], from switchresmb */
 #define CPUU_TARGET_DC_ENV "CPUU_TARGET_DC"   /* [TargetAD] (ours) */
 
-/* The directory named by the environment under prefix (CPUU_SOURCE_DC_ENV
- * or CPUU_TARGET_DC_ENV; cpuu/directory.c lists the variables), connected
- * on the first call.  NULL with err clear when prefix is not set; NULL with
- * err set when it cannot be used (then every later call gives the same
- * error).  The handle stays in d: cpuu_dir_free. */
-ldapdir *cpuu_dir_get(cpuu_dir *d, const char *prefix, sr_err *err);
+/* The handle stays in the run (cpuu_dirs_open connects it); freed here. */
 void cpuu_dir_free(cpuu_dir *d);
 
 typedef struct cpuu_run_ctx {
@@ -124,6 +119,18 @@ typedef struct cpuu_run_ctx {
     unsigned n_done;                  /* profiles with a final "OK" code */
     struct cpuu_notify *notify;       /* [Admin notification] sender (notify.h), or NULL */
 } cpuu_run_ctx;
+
+/* The recipient map's directories for one profile, opened on the map's
+ * first lookup (rmap_set_dirs; cpuu/directory.c): at most one connection
+ * per directory and run (cpuu_dir), none when no feature looks anything up.
+ * arg is a cpuu_dirs_req that outlives the map; a directory that cannot be
+ * used is logged with who and fails the lookup. */
+typedef struct cpuu_dirs_req {
+    cpuu_run_ctx *r;
+    const char *who;
+    int failed;   /* set by cpuu_dirs_open: the profile fails, Critical or not */
+} cpuu_dirs_req;
+sr_code cpuu_dirs_open(void *arg, ldapdir **src, ldapdir **tgt, sr_err *err);
 
 /* The user's abort (SIGINT, SIGHUP): the profile in progress is finished,
  * the rest are not started (cleanup reports them as 16), and the run gets

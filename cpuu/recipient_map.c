@@ -48,6 +48,10 @@ typedef struct table {
 
 struct rmap {
     ldapdir *src_dir, *tgt_dir;
+    rmap_dirs_open dirs_open;   /* rmap_set_dirs: called once, on the first lookup */
+    void *dirs_arg;
+    int dirs_state;             /* 0 not opened, 1 opened, -1 failed (dirs_err) */
+    sr_err dirs_err;
     mapi_session *tgt;
     char *gus_url;          /* SOAP Autodiscover beside the target's EWS URL */
     int gus_off;            /* GetUserSettings failed once: ResolveNames from then on */
@@ -560,6 +564,32 @@ static sr_code target_from_ews(rmap *m, entry **p, size_t n, size_t nv, sr_err *
     return rc;
 }
 
+void rmap_set_dirs(rmap *m, rmap_dirs_open open, void *arg)
+{
+    m->dirs_open = open;
+    m->dirs_arg = arg;
+    m->dirs_state = 0;
+}
+
+/* The directories, opened now if rmap_set_dirs deferred them. */
+static sr_code open_dirs(rmap *m, sr_err *err)
+{
+    if (!m->dirs_open || m->dirs_state == 1)
+        return SR_OK;
+    if (m->dirs_state == 0) {
+        ldapdir *src = NULL, *tgt = NULL;
+        sr_code rc = m->dirs_open(m->dirs_arg, &src, &tgt, &m->dirs_err);
+        m->dirs_state = rc == SR_OK ? 1 : -1;
+        if (rc == SR_OK) {
+            m->src_dir = src;
+            m->tgt_dir = tgt;
+            return SR_OK;
+        }
+    }
+    *err = m->dirs_err;
+    return err->code;
+}
+
 /* The pending entries with status st. */
 static size_t select_pending(table *t, rmap_status st, entry **out)
 {
@@ -618,6 +648,8 @@ sr_code rmap_resolve_both(rmap *m, const char *const *keys, size_t n, const char
     sr_code rc = collect(&m->map, keys, n, &np, err);
     if (rc == SR_OK)
         rc = collect(&m->tgt_keys, tkeys, nt, &ntp, err);
+    if (rc == SR_OK && np + ntp)   /* something to ask: now the directories are needed */
+        rc = open_dirs(m, err);
     entry **p = rc == SR_OK && np + ntp ? calloc(m->map.n + m->tgt_keys.n, sizeof *p) : NULL;
     if (rc == SR_OK && np + ntp && !p)
         rc = sr_err_set(err, SR_E_NOMEM, "out of memory");

@@ -44,6 +44,15 @@ typedef struct rmap_target {
  * be NULL). */
 rmap *rmap_new(ldapdir *src_dir, ldapdir *tgt_dir, mapi_session *tgt, sr_err *err);
 void rmap_free(rmap *m);
+/* Directories opened on first need instead of given to rmap_new: open is
+ * called once, by the first rmap_resolve* that has a key left to ask, and
+ * fills *src / *tgt (either may stay NULL: none configured).  A map whose
+ * keys are all known (rmap_add) or that is never asked opens nothing, so an
+ * engine run whose features look nothing up makes no LDAP connection (issue
+ * 13 goal 4: a StartTLS bind is ~16 M instructions).  An error from open
+ * fails that resolve and every later one with the same error. */
+typedef sr_code (*rmap_dirs_open)(void *arg, ldapdir **src, ldapdir **tgt, sr_err *err);
+void rmap_set_dirs(rmap *m, rmap_dirs_open open, void *arg);
 /* A known pair (from [TargetMailboxesSMTP], a switch message, a test).
  * A NULL or empty src_key is a no-op (SR_OK); an empty tgt_smtp is SR_E_INVALID. */
 sr_code rmap_add(rmap *m, const char *src_key, const char *tgt_smtp, const char *tgt_legacy_dn,

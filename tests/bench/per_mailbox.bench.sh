@@ -9,6 +9,8 @@
 # the extra mailboxes (the run's fixed costs — start-up, lock, journal open,
 # report — fall out), "1 mailbox" is the whole one-mailbox run.
 # Env: SR_ROOT SR_BIN SHARED_DIR; BENCH_MAILBOXES (default 5); BENCH_KEEP=1;
+# BENCH_FEATURES (default "Delegates Rules"; e.g. "Tasks": these rooms have
+# no Tasks links, so the engine looks no recipient up and needs no directory);
 # BENCH_TLS=1: the simulators serve HTTPS with a throwaway self-signed
 # certificate, named to switchresmb and the engine by SWITCHRESMB_CA_FILE.
 # Every server is started here and stopped by PID.
@@ -18,6 +20,7 @@ BIN=${SR_BIN:?}
 PY=/usr/bin/python3
 SHARED=${SHARED_DIR:-../shared}
 N=${BENCH_MAILBOXES:-5}
+FEATURES=${BENCH_FEATURES:-Delegates Rules}
 work=$(mktemp -d /tmp/sr-bench-mb-XXXXXX)
 chmod 700 "$work"
 pids=()
@@ -102,8 +105,8 @@ new_case() {
     } >"$d/SwitchResMB.ini"
     next_room=$((next_room + n))
     # generous waits: under callgrind everything runs ~50 times slower
-    printf '[Parameters]\nFeatures=Delegates Rules\nSilent=1\nAdmin=admin\nPassword=%s\nAdminTrg=admin\nPasswordTrg=%s\nAutodiscoverSourceURL=%s://127.0.0.1:%s/autodiscover/autodiscover.xml\nAutodiscoverTargetURL=%s://127.0.0.1:%s/autodiscover/autodiscover.xml\nWatchDog=1\nOpenStoreWait=600\nFeatureWait=600\nGlobalWait=1200\n' \
-        "$SPW" "$TPW" "$SCHEME" "$SRC" "$SCHEME" "$TGT" >"$d/CPUU.ini"
+    printf '[Parameters]\nFeatures=%s\nSilent=1\nAdmin=admin\nPassword=%s\nAdminTrg=admin\nPasswordTrg=%s\nAutodiscoverSourceURL=%s://127.0.0.1:%s/autodiscover/autodiscover.xml\nAutodiscoverTargetURL=%s://127.0.0.1:%s/autodiscover/autodiscover.xml\nWatchDog=1\nOpenStoreWait=600\nFeatureWait=600\nGlobalWait=1200\n' \
+        "$FEATURES" "$SPW" "$TPW" "$SCHEME" "$SRC" "$SCHEME" "$TGT" >"$d/CPUU.ini"
     chmod 600 "$d/SwitchResMB.ini" "$d/CPUU.ini"
 }
 run_sr() {  # DIR WRAPPER... : switchresmb under the wrapper; exit status
@@ -166,4 +169,4 @@ awk -v c1="$c1" -v cN="$cN" -v i1="$i1" -v iN="$iN" -v n="$N" -v f1="$f1" -v d1=
     printf "per_mailbox: each further mailbox (%d vs 1): %.1f M instructions, %.0f ms CPU, fsync %.1f, fdatasync %.1f, execve %.1f, connect %.1f\n",
         n, (iN - i1) / m / 1e6, (cN - c1) / m, (fN - f1) / m, (dN - d1) / m, (eN - e1) / m, (cNs - c1s) / m
 }'
-echo "per_mailbox: command: BENCH_MAILBOXES=$N${BENCH_TLS:+ BENCH_TLS=$BENCH_TLS} make bench (tests/bench/per_mailbox.bench.sh; $(nproc) cpu, $(uname -sr))"
+echo "per_mailbox: command: BENCH_MAILBOXES=$N${BENCH_TLS:+ BENCH_TLS=$BENCH_TLS}${BENCH_FEATURES:+ BENCH_FEATURES=\"$BENCH_FEATURES\"} make bench (tests/bench/per_mailbox.bench.sh; $(nproc) cpu, $(uname -sr))"
