@@ -11,9 +11,8 @@
 #      byte-identical; a second update writes nothing.
 #   2. ProtocolTrg=Auto, the target tenant's EWS blocked (exsim --ews-blocked):
 #      one EWS 403, then Graph, the same results.
-# Tokens: tests/py/token_endpoint.py (client credentials, the seed's opaque
-# bearer token for either audience, which exsim accepts without --jwks): the
-# cheapest issuer that still makes the engine do the OAuth2 round trip.
+# Tokens: the glewlwyd lab (tests/lab/entra-lab.sh): client credentials, RS256
+# JWTs per audience with the app's roles, checked by the target simulator.
 # Ends "N passed, N failed".  Env: SR_ROOT, SR_BIN, SHARED_DIR; E2E_KEEP=1 keeps files.
 set -u
 ROOT=${SR_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -28,12 +27,13 @@ check() { local what=$1; shift; if "$@"; then ok "$what"; else bad "$what"; fi; 
 W=$(mktemp -d /tmp/graph-e2e.XXXXXX)
 chmod 700 "$W"
 PIDS=()
-SLAPD=""
+SLAPD="" ENTRA=""
 cleanup() {
     local p
     for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
     for p in "${PIDS[@]}"; do for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done; done
     [ -n "$SLAPD" ] && "$ROOT/tests/lab/slapd-lab.sh" stop "$SLAPD" >/dev/null 2>&1
+    [ -n "$ENTRA" ] && "$ROOT/tests/lab/entra-lab.sh" stop "$ENTRA" >/dev/null 2>&1
     if [ -n "${E2E_KEEP:-}" ]; then echo "files kept in $W"; else rm -rf "$W"; fi
 }
 trap cleanup EXIT
@@ -86,16 +86,16 @@ stop_tgt() {  # the target simulator only (the last one started)
 }
 export SWITCHRESMB_ALLOW_HTTP=1    # the simulators and the token endpoint are plain http on loopback
 
-# ---- the app registration: a client-credentials endpoint for the target tenant -------
+# ---- the app registration: the glewlwyd lab standing in for Entra ID --------------
+# Real RS256 JWTs for the Graph audience with the app's roles as application
+# permissions, which the simulator checks per endpoint (tests/exsim/README.md).
 export SR_MACHINE_ID_FILE=$W/machine-id
 echo 0123456789abcdef0123456789abcdef >"$SR_MACHINE_ID_FILE"
-APP=5f0e2a17-6b1c-4d7e-9a3f-2c8d4e6f0a17
-printf 'lab~Graph.E2E-Secret-0017' >"$W/app.secret"; chmod 600 "$W/app.secret"
-TOKPORT=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-"$PY" "$ROOT/tests/py/token_endpoint.py" "$W/org.json" target "$TOKPORT" "$APP" "$W/app.secret" \
-    --graph-seed >"$W/token.log" 2>&1 &
-PIDS+=($!)
-for _ in $(seq 1 100); do curl -s --noproxy '*' -o /dev/null --max-time 2 "http://127.0.0.1:$TOKPORT/" && break; sleep 0.05; done
+mkdir -m 700 "$W/entra"
+timeout 60 "$ROOT/tests/lab/entra-lab.sh" start "$W/entra" >"$W/entra.log" 2>&1 &&
+    ENTRA=$W/entra || { bad "entra lab: $(tail -n 3 "$W/entra.log")"; finish; }
+EV=$ENTRA/entra.env
+JWT_OPTS=(--www-auth bearer --jwks "$(kv "$EV" ENTRA_JWKS_URL)" --jwt-issuer "$(kv "$EV" ENTRA_ISSUER)")
 
 encrypt() {  # plaintext on stdin -> the stored (encrypted) form
     printf '[Settings]\nCPUUCmdLine=\n[AD]\nDCName=x\nDCAccount=x\nDCPassword=\n' >"$W/scratch.ini"
@@ -104,7 +104,7 @@ encrypt() {  # plaintext on stdin -> the stored (encrypted) form
 }
 DC_ENC=$(encrypt <"$SLAPD/password")
 SRC_ENC=$("$PY" -c 'import json,sys; sys.stdout.write(next(a["password"] for a in json.load(open(sys.argv[1]))["accounts"] if a["side"]=="source"))' "$W/org.json" | encrypt)
-SECRET_ENC=$(encrypt <"$W/app.secret")
+SECRET_ENC=$(encrypt <"$(kv "$EV" ENTRA_SECRET_FILE)")
 [ -n "$DC_ENC" ] && [ -n "$SRC_ENC" ] && [ -n "$SECRET_ENC" ] || { bad "encrypting the lab secrets"; finish; }
 
 write_case() {  # DIR PROTOCOL [MORE CPUUCmdLine]: SwitchResMB.ini + CPUU.ini
@@ -121,7 +121,8 @@ write_case() {  # DIR PROTOCOL [MORE CPUUCmdLine]: SwitchResMB.ini + CPUU.ini
     } >"$D/SwitchResMB.ini"
     {
         printf '[Parameters]\nAdmin=admin\nPassword=%s\n' "$SRC_ENC"
-        printf 'ClientId=%s\nClientSecret=%s\nTokenURL=http://127.0.0.1:%s/token\n' "$APP" "$SECRET_ENC" "$TOKPORT"
+        printf 'ClientId=%s\nClientSecret=%s\nTokenURL=%s\n' "$(kv "$EV" ENTRA_CLIENT_ID)" "$SECRET_ENC" \
+            "$(kv "$EV" ENTRA_TOKEN_URL)"
         printf 'GraphURL=%s\nProtocolTrg=%s\n' "$tgt_URL" "$proto"
         printf 'Features=Delegates Rules Favorites\nSilent=1\n'
         printf 'AutodiscoverSourceURL=%s/autodiscover/autodiscover.xml\n' "$src_URL"
@@ -157,7 +158,7 @@ verify() {  # TAG DUMP LOG: the rules and delegates item by item, the Favorites 
     done
 }
 
-start_exsim src "$W/src.xml" && start_exsim tgt "$W/tgt.xml" || finish
+start_exsim src "$W/src.xml" && start_exsim tgt "$W/tgt.xml" "${JWT_OPTS[@]}" || finish
 TREQ=$W/tgt.requests   # the target simulator's request log
 
 # ---- 1. ProtocolTrg=Graph: update and rollback on the dry-run chain's profiles --------
@@ -223,7 +224,7 @@ state "$W/after2.xml" && check "Graph: second chain: target dump unchanged" cmp 
 
 # ---- 3. ProtocolTrg=Auto, the tenant's EWS blocked: one 403, then Graph ---------------
 stop_tgt
-start_exsim tgt2 "$W/tgt.xml" --ews-blocked 1 || finish
+start_exsim tgt2 "$W/tgt.xml" "${JWT_OPTS[@]}" --ews-blocked 1 || finish
 tgt_URL=$tgt2_URL TREQ=$W/tgt2.requests
 D3=$W/run3; write_case "$D3" Auto
 run_chain "$D3"; RC=$?

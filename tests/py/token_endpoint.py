@@ -6,10 +6,8 @@ gets ORG.json's bearer token of SIDE's lab account (the one exsim accepts),
 or for the Graph audience a token graph_fake.py accepts;
 anything else gets 400/401.  Each answered grant adds a line to PORT's
 "<SECRET_FILE>.grants" (so a test can count them).  Runs until stopped.
-With --graph-seed the Graph audience gets SIDE's bearer token too: the one
-exsim's Graph accepts when it runs without --jwks (tests/exsim/README.md).
 
-Usage: token_endpoint.py ORG.json SIDE PORT CLIENT_ID SECRET_FILE [--graph-seed]
+Usage: token_endpoint.py ORG.json SIDE PORT CLIENT_ID SECRET_FILE
 """
 import json, secrets, sys, urllib.parse
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -17,7 +15,6 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 org, side, port, client_id, secret_file = sys.argv[1:6]
 token = next(a['token'] for a in json.load(open(org))['accounts'] if a['side'] == side)
 secret = open(secret_file).read()
-graph_seed = sys.argv[6:7] == ['--graph-seed']
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -41,11 +38,9 @@ class Handler(BaseHTTPRequestHandler):
         with open(secret_file + '.grants', 'a') as f:
             f.write(one('scope') + '\n')
         # one token per audience, as Entra issues them: Graph's for the Graph
-        # resource (the form graph_fake.py accepts, or exsim's with --graph-seed),
-        # the lab account's otherwise
+        # resource (the form graph_fake.py accepts), the lab account's otherwise
         aud = one('resource') or one('scope').rsplit('/.default', 1)[0]
-        graph = aud == 'https://graph.microsoft.com'
-        tok = 'graph-' + secrets.token_hex(16) if graph and not graph_seed else token
+        tok = 'graph-' + secrets.token_hex(16) if aud == 'https://graph.microsoft.com' else token
         self.answer(200, {'access_token': tok, 'token_type': 'Bearer', 'expires_in': 3600})
 
     def log_message(self, fmt, *args):
