@@ -23,6 +23,7 @@ pass=0 fail=0
 ok() { pass=$((pass + 1)); echo "ok   $*"; }
 bad() { fail=$((fail + 1)); echo "FAIL $*"; }
 check() { local what=$1; shift; if "$@"; then ok "$what"; else bad "$what"; fi; }
+lacks() { ! grep -q -- "$1" "$2"; }   # TEXT FILE
 
 W=$(mktemp -d /tmp/graph-e2e.XXXXXX)
 chmod 700 "$W"
@@ -58,6 +59,54 @@ mapfile -t TROOMS < <("$PY" -c 'import json,sys
 for r in json.load(open(sys.argv[1]))["recipients"]:
     if r["kind"] != "user" and r.get("migrated") and r.get("target"): print(r["target"]["smtp"])' "$W/org.json")
 [ ${#ROOMS[@]} -ge 2 ] || { bad "fewer than 2 migrated rooms in org.json"; finish; }
+
+# The first room's target mailbox already holds two rules: R1, a stale copy of
+# the source's "Forward to assistant" (same name, other recipient: the update
+# PATCHes it), and R2, the target's own (never touched).  Rollback must give
+# both back under their ids.
+TROOM=$("$PY" - "$W/tgt.xml" "${TROOMS[0]}" <<'PYEOF'
+import sys
+import xml.etree.ElementTree as ET
+T = "http://schemas.microsoft.com/exchange/services/2006/types"
+ET.register_namespace("t", T)
+path, smtp = sys.argv[1], sys.argv[2]
+tree = ET.parse(path)
+rules = next(m for m in tree.getroot().iter("mailbox") if m.get("smtp") == smtp).find("rules")
+def t(parent, name, text=None):
+    e = ET.SubElement(parent, "{%s}%s" % (T, name))
+    e.text = text
+    return e
+def rule(rid, name, cond, cond_kid, action, action_kid):
+    r = t(rules, "Rule")
+    for k, v in (("RuleId", rid), ("DisplayName", name), ("Priority", rid[1:]), ("IsEnabled", "true")):
+        t(r, k, v)
+    cond_kid(t(t(r, "Conditions"), cond))
+    action_kid(t(t(r, "Actions"), action))
+def stale(parent):
+    a = t(parent, "Address")
+    t(a, "Name", "Stale copy")
+    t(a, "EmailAddress", "stale@example.org")
+    t(a, "RoutingType", "SMTP")
+rule("R1", "Forward to assistant", "FromAddresses", stale, "ForwardToRecipients", stale)
+rule("R2", "Target own rule", "ContainsSubjectStrings", lambda c: t(c, "String", "newsletter"),
+     "MarkAsRead", lambda a: None)
+rules.find("{%s}Rule[{%s}RuleId='R2']/{%s}Actions/{%s}MarkAsRead" % (T, T, T, T)).text = "true"
+rules.set("next-id", "3")
+tree.write(path, encoding="utf-8", xml_declaration=True)
+print(smtp)
+PYEOF
+) && [ -n "$TROOM" ] || { bad "patching the target seed with existing rules"; finish; }
+# "RuleId<TAB>DisplayName" of the rules of mailbox SMTP in DUMP
+rule_ids() {  # DUMP SMTP
+    "$PY" - "$1" "$2" <<'PYEOF'
+import sys
+import xml.etree.ElementTree as ET
+T = "{http://schemas.microsoft.com/exchange/services/2006/types}"
+mb = next(m for m in ET.parse(sys.argv[1]).getroot().iter("mailbox") if m.get("smtp") == sys.argv[2])
+for r in mb.find("rules").findall(T + "Rule"):
+    print(r.findtext(T + "RuleId"), r.findtext(T + "DisplayName"), sep="\t")
+PYEOF
+}
 
 mkdir -m 700 "$W/slapd"
 timeout 60 "$ROOT/tests/lab/slapd-lab.sh" start "$W/slapd" "$W/org.json" >"$W/slapd.log" 2>&1 &&
@@ -185,6 +234,13 @@ engine update -Profiles "${PROFS[@]}"; RC=$?
 check "Graph: cpuu -Profiles: exit 1 (CPUU_SUCCESS)" [ "$RC" -eq 1 ] || { show "$D0/update.out"; show "$D0/update.log"; }
 state "$W/updated0.xml" || { bad "target state dump after the update"; finish; }
 verify "Graph: cpuu -Profiles" "$W/updated0.xml" "$D0/update.log"
+rule_ids "$W/before.stable.xml" "$TROOM" >"$W/rules.before"
+rule_ids "$W/updated0.xml" "$TROOM" >"$W/rules.updated"
+check "Graph: existing target rules before: R1 and R2" \
+    [ "$(cat "$W/rules.before")" = "$(printf 'R1\tForward to assistant\nR2\tTarget own rule')" ]
+check "Graph: update: the stale copy R1 patched in place (same id)" grep -qx $'R1\tForward to assistant' "$W/rules.updated"
+check "Graph: update: R1's stale recipient replaced" lacks stale@example.org "$W/updated0.xml"
+check "Graph: update: the target's own rule R2 kept" grep -qx $'R2\tTarget own rule' "$W/rules.updated"
 E=$(ews_ops "$TREQ")
 check "Graph: cpuu -Profiles: no EWS request reached the target (${E:-none})" [ -z "$E" ]
 E=$(refusals)
@@ -197,6 +253,8 @@ if cmp -s "$W/before.stable.xml" "$W/rolledback.stable.xml"; then
     ok "Graph: rollback: target stable dump byte-identical to before"
 else bad "Graph: rollback: target stable dump differs from before"
     diff "$W/before.stable.xml" "$W/rolledback.stable.xml" | head -n 40 | sed 's/^/    /'; fi
+rule_ids "$W/rolledback.stable.xml" "$TROOM" >"$W/rules.rolledback"
+check "Graph: rollback: R1 and R2 back under their ids, nothing else" cmp -s "$W/rules.before" "$W/rules.rolledback"
 E=$(ews_ops "$TREQ")
 check "Graph: cpuu -UndoAll: no EWS request reached the target (${E:-none})" [ -z "$E" ]
 E=$(refusals)
