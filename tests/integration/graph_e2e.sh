@@ -96,6 +96,68 @@ tree.write(path, encoding="utf-8", xml_declaration=True)
 print(smtp)
 PYEOF
 ) && [ -n "$TROOM" ] || { bad "patching the target seed with existing rules"; finish; }
+# The first room's source mailbox gets two more rules: "Rich rule", with
+# tests and actions of most kinds Graph has (and an exception), which must
+# come through the simulator's store unchanged; "Dated rule", with a
+# WithinDateRange test Graph has no property for: not written, reported.
+"$PY" - "$W/src.xml" "${ROOMS[0]}" <<'PYEOF' || { bad "patching the source seed with more rules"; finish; }
+import sys
+import xml.etree.ElementTree as ET
+T = "http://schemas.microsoft.com/exchange/services/2006/types"
+ET.register_namespace("t", T)
+path, smtp = sys.argv[1], sys.argv[2]
+tree = ET.parse(path)
+rules = next(m for m in tree.getroot().iter("mailbox") if m.get("smtp") == smtp).find("rules")
+n = int(rules.get("next-id"))
+def t(parent, name, text=None):
+    e = ET.SubElement(parent, "{%s}%s" % (T, name))
+    e.text = text
+    return e
+def addr(parent, name, smtp):
+    a = t(parent, "Address")
+    t(a, "Name", name)
+    t(a, "EmailAddress", smtp)
+    t(a, "RoutingType", "SMTP")
+def rule(name):
+    global n
+    r = t(rules, "Rule")
+    for k, v in (("RuleId", "R%d" % n), ("DisplayName", name), ("Priority", str(n)), ("IsEnabled", "true")):
+        t(r, k, v)
+    n += 1
+    return r
+# types.xsd order (RulePredicatesType, RuleActionsType): the source validates its answers
+r = rule("Rich rule")
+c = t(r, "Conditions")
+t(t(c, "Categories"), "String", "Red")
+t(t(c, "ContainsBodyStrings"), "String", "urgent")
+t(t(c, "ContainsHeaderStrings"), "String", "X-Priority")
+t(t(c, "ContainsSenderStrings"), "String", "boss")
+t(c, "FlaggedForAction", "FollowUp")
+t(c, "HasAttachments", "true")
+t(c, "Importance", "High")
+t(c, "IsMeetingRequest", "true")
+addr(t(c, "SentToAddresses"), "User 0002", "user-0002@src.test")
+t(c, "Sensitivity", "Private")
+w = t(c, "WithinSizeRange")
+t(w, "MinimumSize", "10")
+t(w, "MaximumSize", "2000")
+e = t(r, "Exceptions")
+t(t(e, "ContainsSubjectStrings"), "String", "newsletter")
+addr(t(e, "FromAddresses"), "User 0004", "user-0004@src.test")
+a = t(r, "Actions")
+t(t(a, "AssignCategories"), "String", "Blue")
+addr(t(a, "ForwardAsAttachmentToRecipients"), "User 0003", "user-0003@src.test")
+t(a, "MarkImportance", "High")
+t(a, "MarkAsRead", "true")
+t(a, "StopProcessingRules", "true")
+r = rule("Dated rule")
+d = t(t(r, "Conditions"), "WithinDateRange")
+t(d, "StartDateTime", "2026-01-01T00:00:00Z")
+t(d, "EndDateTime", "2026-12-31T00:00:00Z")
+t(t(r, "Actions"), "MarkAsRead", "true")
+rules.set("next-id", str(n))
+tree.write(path, encoding="utf-8", xml_declaration=True)
+PYEOF
 # "RuleId<TAB>DisplayName" of the rules of mailbox SMTP in DUMP
 rule_ids() {  # DUMP SMTP
     "$PY" - "$1" "$2" <<'PYEOF'
@@ -201,6 +263,8 @@ verify() {  # TAG DUMP LOG: the rules and delegates item by item, the Favorites 
     while IFS= read -r line; do
         case $line in ok\ *) ok "$tag: ${line#ok   }";; FAIL\ *) bad "$tag: ${line#FAIL }";; *) echo "$line";; esac
     done <"$W/check.txt"
+    check "$tag: ${ROOMS[0]}: 'Dated rule' reported as not carried" \
+        grep -qE "WARN +\{[0-9A-F-]+\}: Rules: not carried over Microsoft Graph: rule 'Dated rule': not written" "$3"
     for t in "${TROOMS[@]}"; do   # the engine's lines name the profile and the target mailbox
         check "$tag: $t: Favorites reported \"not possible on Exchange Online without EWS\"" \
             grep -qE "WARN +\{[0-9A-F-]+\}: Favorites: not carried to $t: not possible on Exchange Online without EWS" "$3"
