@@ -9,8 +9,9 @@
 #      possible on Exchange Online without EWS" in the per-mailbox log; cpuu
 #      -UndoAll on the chain's kept profiles gives /_sim/state?stable=1 back
 #      byte-identical; a second update writes nothing.
-#   2. ProtocolTrg=Auto, the target tenant's EWS blocked (exsim --ews-blocked):
-#      one EWS 403, then Graph, the same results.
+#   2. ProtocolTrg=Auto, the target tenant's EWS blocked (exsim --ews-blocked)
+#      and Graph throttling (429 + Retry-After): one EWS 403 per engine run,
+#      then Graph, the same results.
 # Tokens: the glewlwyd lab (tests/lab/entra-lab.sh): client credentials, RS256
 # JWTs per audience with the app's roles, checked by the target simulator.
 # Ends "N passed, N failed".  Env: SR_ROOT, SR_BIN, SHARED_DIR; E2E_KEEP=1 keeps files.
@@ -346,7 +347,11 @@ state "$W/after2.xml" && check "Graph: second chain: target dump unchanged" cmp 
 
 # ---- 3. ProtocolTrg=Auto, the tenant's EWS blocked: one 403, then Graph ---------------
 stop_tgt
-start_exsim tgt2 "$W/tgt.xml" "${JWT_OPTS[@]}" --ews-blocked 1 || finish
+# and Graph throttles: the next 4 requests (batch items count one each) and
+# the next $batch as a whole get 429 with Retry-After 1 (Graph's Outlook
+# throttling, tests/exsim/README.md): the engine waits and retries.
+start_exsim tgt2 "$W/tgt.xml" "${JWT_OPTS[@]}" --ews-blocked 1 --graph-throttle-next 4 \
+    --graph-batch-throttle-next 1 --graph-retry-after 1 || finish
 tgt_URL=$tgt2_URL TREQ=$W/tgt2.requests
 D3=$W/run3; write_case "$D3" Auto
 run_chain "$D3"; RC=$?
@@ -359,7 +364,8 @@ check "Auto, EWS blocked: one EWS request answered 403 per engine run (got $E)" 
 E=$(ews_ops "$TREQ")
 check "Auto, EWS blocked: no EWS request got further (${E:-none})" [ -z "$E" ]
 E=$(refusals)
-check "Auto, EWS blocked: the target refused nothing else (${E:-none})" [ "$E" = "403=${#ROOMS[@]}" ]
+check "Auto, EWS blocked: the target refused nothing else than that and the throttled requests (${E:-none})" \
+    [ "$E" = "403=${#ROOMS[@]} 429=5" ]
 check "Auto, EWS blocked: the engine says it moved to Graph" \
     grep -q "ProtocolTrg=Auto, EWS is blocked in the target tenant" "$D3/cpuu.log"
 state "$W/after3.xml" || { bad "target state dump (Auto)"; finish; }
