@@ -12,6 +12,9 @@
 #   2. ProtocolTrg=Auto, the target tenant's EWS blocked (exsim --ews-blocked)
 #      and Graph throttling (429 + Retry-After): one EWS 403 per engine run,
 #      then Graph, the same results.
+#   3. ProtocolTrg=EWS, EWS blocked: every mailbox fails with CSV 18, the
+#      engine log names the app id, the PowerShell settings, 2027-04-01 and
+#      Graph (docs/cpuu.md), the target is unchanged.
 # Tokens: the glewlwyd lab (tests/lab/entra-lab.sh): client credentials, RS256
 # JWTs per audience with the app's roles, checked by the target simulator.
 # Ends "N passed, N failed".  Env: SR_ROOT, SR_BIN, SHARED_DIR; E2E_KEEP=1 keeps files.
@@ -375,5 +378,20 @@ verify "Auto, EWS blocked" "$W/after3.xml" "$D3/cpuu.log"
 no_ids() { sed -E 's/<t:RuleId>R[0-9]+</<t:RuleId></; s/<rules next-id="[0-9]+"/<rules/' "$1"; }
 check "Auto, EWS blocked: the target as after the Graph chain (but rule ids)" \
     cmp -s <(no_ids "$W/after1.xml") <(no_ids "$W/after3.xml")
+
+# ---- 4. ProtocolTrg=EWS, the tenant's EWS blocked: the message of issue 17 part 1 -----
+stable "$W/before4.xml" || { bad "target state dump (EWS)"; finish; }
+D4=$W/run4; write_case "$D4" EWS
+run_chain "$D4"; RC=$?
+check "EWS, blocked: switchresmb → cpuu fails (exit $RC)" [ "$RC" -ne 0 ]
+APPID=$(kv "$EV" ENTRA_CLIENT_ID)
+for want in "EWS is blocked for this app in the target tenant (app id $APPID)" \
+        'Set-OrganizationConfig -EwsEnabled:$true' "-EwsAllowedAppIDs" "2027-04-01" "Microsoft Graph"; do
+    check "EWS, blocked: the engine log says \"$want\"" grep -qF -- "$want" "$D4/cpuu.log"
+done
+N18=$(awk -F'\t' '$2 == 18' "$D4/cpuu.csv" 2>/dev/null | wc -l)
+check "EWS, blocked: CSV code 18 (cannot open the mailbox store) for each mailbox ($N18)" [ "$N18" -eq "${#ROOMS[@]}" ]
+for r in "${ROOMS[@]}"; do check "EWS, blocked: report: $r failed" grep -qE "^ +$r +FAILED" "$D4/out.txt"; done
+stable "$W/after4.xml" && check "EWS, blocked: the target unchanged" cmp -s "$W/before4.xml" "$W/after4.xml"
 
 finish
