@@ -394,4 +394,40 @@ check "EWS, blocked: CSV code 18 (cannot open the mailbox store) for each mailbo
 for r in "${ROOMS[@]}"; do check "EWS, blocked: report: $r failed" grep -qE "^ +$r +FAILED" "$D4/out.txt"; done
 stable "$W/after4.xml" && check "EWS, blocked: the target unchanged" cmp -s "$W/before4.xml" "$W/after4.xml"
 
+# ---- 5. no source directory: target identities from Graph's users ------------------
+# The engine alone on the dry-run chain's profiles (rolled back in 1), without
+# CPUU_SOURCE_DC, against a fresh target whose migrated users keep their
+# source addresses and legacyExchangeDN as proxies (smtp:, x500:, as a
+# migration leaves them; the source answers EX addresses): each is asked of Graph (GET /users?$filter=proxyAddresses/any(...), in $batch) —
+# there is no EWS ResolveNames on a Graph target — and the rules and
+# delegates come out as with the directory.
+"$PY" - "$W/org.json" "$W/tgt.xml" "$W/tgt-proxies.xml" <<'PYEOF' || { bad "target seed with source proxies"; finish; }
+import json, sys
+import xml.etree.ElementTree as ET
+ET.register_namespace("t", "http://schemas.microsoft.com/exchange/services/2006/types")
+org, tree = json.load(open(sys.argv[1])), ET.parse(sys.argv[2])
+by = {m.get("smtp"): m for m in tree.getroot().iter("mailbox")}
+for r in org["recipients"]:
+    if r.get("migrated") and r.get("target") and r["target"]["smtp"] in by:
+        mb = by[r["target"]["smtp"]]
+        for v in ("smtp:" + r["source"]["smtp"], "x500:" + r["source"]["legacy_dn"]):
+            p = ET.Element("proxy")
+            p.text = v
+            mb.insert(list(mb).index(mb.findall("proxy")[-1]) + 1, p)
+tree.write(sys.argv[3], encoding="utf-8", xml_declaration=True)
+PYEOF
+start_exsim tgt3 "$W/tgt-proxies.xml" "${JWT_OPTS[@]}" || finish
+tgt_URL=$tgt3_URL TREQ=$W/tgt3.requests
+D5=$W/run5; write_case "$D5" Graph
+(cd "$D5" && SWITCHRESMB_PROFILE_DIR=$D0/profiles timeout 300 "$BIN/cpuu" -INI "$D5/CPUU.ini" \
+    -SkipAutodiscoverChecking -Log "$D5/cpuu.log" -Profiles "${PROFS[@]}" >"$D5/cpuu.out" 2>&1); RC=$?
+check "no directory: cpuu -Profiles: exit 1 (CPUU_SUCCESS)" [ "$RC" -eq 1 ] || { show "$D5/cpuu.out"; show "$D5/cpuu.log"; }
+check "no directory: the engine had no source directory" lacks "source directory" "$D5/cpuu.log"
+N=$(grep -c $'\tgraph \$batch' "$TREQ")
+check "no directory: the identities asked of Graph in \$batch ($N)" [ "$N" -ge 1 ]
+state "$W/after5.xml" || { bad "target state dump (no directory)"; finish; }
+verify "no directory" "$W/after5.xml" "$D5/cpuu.log"
+E=$(refusals)
+check "no directory: the target refused no request (${E:-none})" [ -z "$E" ]
+
 finish
