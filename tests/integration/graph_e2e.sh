@@ -15,6 +15,9 @@
 #   3. ProtocolTrg=EWS, EWS blocked: every mailbox fails with CSV 18, the
 #      engine log names the app id, the PowerShell settings, 2027-04-01 and
 #      Graph (docs/cpuu.md), the target is unchanged.
+#   4. no source directory (the engine alone): the target identities come
+#      from Graph's users by proxy address ($batch), the same rules and
+#      delegates on a fresh target.
 # Tokens: the glewlwyd lab (tests/lab/entra-lab.sh): client credentials, RS256
 # JWTs per audience with the app's roles, checked by the target simulator.
 # Ends "N passed, N failed".  Env: SR_ROOT, SR_BIN, SHARED_DIR; E2E_KEEP=1 keeps files.
