@@ -21,7 +21,8 @@
 #      from Graph's users by proxy address ($batch), the same rules and
 #      delegates on a fresh target.
 # Tokens: the glewlwyd lab (tests/lab/entra-lab.sh): client credentials, RS256
-# JWTs per audience with the app's roles, checked by the target simulator.
+# JWTs per audience with the app's roles, checked by the target simulator;
+# the engine's own runs use an app with exactly docs/graph.md's permissions.
 # Ends "N passed, N failed".  Env: SR_ROOT, SR_BIN, SHARED_DIR; E2E_KEEP=1 keeps files.
 set -u
 ROOT=${SR_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -225,7 +226,8 @@ encrypt() {  # plaintext on stdin -> the stored (encrypted) form
 DC_ENC=$(encrypt <"$SLAPD/password")
 SRC_ENC=$("$PY" -c 'import json,sys; sys.stdout.write(next(a["password"] for a in json.load(open(sys.argv[1]))["accounts"] if a["side"]=="source"))' "$W/org.json" | encrypt)
 SECRET_ENC=$(encrypt <"$(kv "$EV" ENTRA_SECRET_FILE)")
-[ -n "$DC_ENC" ] && [ -n "$SRC_ENC" ] && [ -n "$SECRET_ENC" ] || { bad "encrypting the lab secrets"; finish; }
+GSECRET_ENC=$(encrypt <"$(kv "$EV" ENTRA_GRAPH_SECRET_FILE)")
+[ -n "$DC_ENC" ] && [ -n "$SRC_ENC" ] && [ -n "$SECRET_ENC" ] && [ -n "$GSECRET_ENC" ] || { bad "encrypting the lab secrets"; finish; }
 
 write_case() {  # DIR PROTOCOL [MORE CPUUCmdLine]: SwitchResMB.ini + CPUU.ini
     local D=$1 proto=$2 more=${3:-}
@@ -241,14 +243,23 @@ write_case() {  # DIR PROTOCOL [MORE CPUUCmdLine]: SwitchResMB.ini + CPUU.ini
     } >"$D/SwitchResMB.ini"
     {
         printf '[Parameters]\nAdmin=admin\nPassword=%s\n' "$SRC_ENC"
-        printf 'ClientId=%s\nClientSecret=%s\nTokenURL=%s\n' "$(kv "$EV" ENTRA_CLIENT_ID)" "$SECRET_ENC" \
-            "$(kv "$EV" ENTRA_TOKEN_URL)"
+        printf 'ClientId=%s\nClientSecret=%s\n' "$(kv "$EV" ENTRA_CLIENT_ID)" "$SECRET_ENC"
+        printf 'TokenURL=%s\n' "$(kv "$EV" ENTRA_TOKEN_URL)"
         printf 'GraphURL=%s\nProtocolTrg=%s\n' "$tgt_URL" "$proto"
         printf 'Features=Delegates Rules Favorites Nicks SearchFolders ContactMembers\nSilent=1\n'
         printf 'AutodiscoverSourceURL=%s/autodiscover/autodiscover.xml\n' "$src_URL"
         printf 'AutodiscoverTargetURL=%s/autodiscover/autodiscover.xml\n' "$tgt_URL"
     } >"$D/CPUU.ini"
     chmod 600 "$D/SwitchResMB.ini" "$D/CPUU.ini"
+}
+# The engine alone over Graph needs only docs/graph.md's permissions: its
+# runs here use the lab's Graph-only app (no EWS permission).  The chain
+# cannot: switchresmb asks the target's SOAP Autodiscover for the target
+# legacyExchangeDN of the switch message (EWS audience, full_access_as_app).
+graph_only_ini() {  # CPUU.ini -> the same with the Graph-only app, beside it
+    sed -e "s/^ClientId=.*/ClientId=$(kv "$EV" ENTRA_GRAPH_CLIENT_ID)/" \
+        -e "s/^ClientSecret=.*/ClientSecret=$GSECRET_ENC/" "$1" >"${1%.ini}-graph.ini" &&
+        chmod 600 "${1%.ini}-graph.ini"
 }
 run_chain() {  # DIR
     SWITCHRESMB_PROFILE_DIR=$1/profiles timeout 300 "$BIN/switchresmb" --state-dir "$1/state" \
@@ -303,12 +314,15 @@ engine() {  # NAME ARGS...: cpuu on the dry-run chain's profiles, with the sourc
     (cd "$D0" && export CPUU_SOURCE_DC CPUU_SOURCE_DC_ACCOUNT CPUU_SOURCE_DC_PASSWORD CPUU_SOURCE_DC_CA_FILE &&
      CPUU_SOURCE_DC=$(kv "$SLAPD/lab.env" LAB_LDAP_URI) CPUU_SOURCE_DC_ACCOUNT=$(kv "$SLAPD/lab.env" LAB_BIND_DN) \
      CPUU_SOURCE_DC_PASSWORD=$DC_ENC CPUU_SOURCE_DC_CA_FILE=$LDAPTLS_CACERT \
-     SWITCHRESMB_PROFILE_DIR=$D0/profiles timeout 300 "$BIN/cpuu" -INI "$D0/CPUU.ini" \
+     SWITCHRESMB_PROFILE_DIR=$D0/profiles timeout 300 "$BIN/cpuu" -INI "$D0/CPUU-graph.ini" \
         -SkipAutodiscoverChecking -Log "$D0/$name.log" "$@" >"$D0/$name.out" 2>&1)
 }
+graph_only_ini "$D0/CPUU.ini" || { bad "Graph-only CPUU.ini"; finish; }
 reset_target
 engine update -Profiles "${PROFS[@]}"; RC=$?
 check "Graph: cpuu -Profiles: exit 1 (CPUU_SUCCESS)" [ "$RC" -eq 1 ] || { show "$D0/update.out"; show "$D0/update.log"; }
+check "Graph: cpuu -Profiles: as the Graph-only app (docs/graph.md's permissions)" \
+    grep -q "OAuth2 app-only as client $(kv "$EV" ENTRA_GRAPH_CLIENT_ID)" "$D0/update.log"
 state "$W/updated0.xml" || { bad "target state dump after the update"; finish; }
 verify "Graph: cpuu -Profiles" "$W/updated0.xml" "$D0/update.log"
 rule_ids "$W/before.stable.xml" "$TROOM" >"$W/rules.before"
@@ -427,8 +441,8 @@ tree.write(sys.argv[3], encoding="utf-8", xml_declaration=True)
 PYEOF
 start_exsim tgt3 "$W/tgt-proxies.xml" "${JWT_OPTS[@]}" || finish
 tgt_URL=$tgt3_URL TREQ=$W/tgt3.requests
-D5=$W/run5; write_case "$D5" Graph
-(cd "$D5" && SWITCHRESMB_PROFILE_DIR=$D0/profiles timeout 300 "$BIN/cpuu" -INI "$D5/CPUU.ini" \
+D5=$W/run5; write_case "$D5" Graph; graph_only_ini "$D5/CPUU.ini" || { bad "Graph-only CPUU.ini"; finish; }
+(cd "$D5" && SWITCHRESMB_PROFILE_DIR=$D0/profiles timeout 300 "$BIN/cpuu" -INI "$D5/CPUU-graph.ini" \
     -SkipAutodiscoverChecking -Log "$D5/cpuu.log" -Profiles "${PROFS[@]}" >"$D5/cpuu.out" 2>&1); RC=$?
 check "no directory: cpuu -Profiles: exit 1 (CPUU_SUCCESS)" [ "$RC" -eq 1 ] || { show "$D5/cpuu.out"; show "$D5/cpuu.log"; }
 check "no directory: the engine had no source directory" lacks "source directory" "$D5/cpuu.log"
