@@ -257,8 +257,8 @@ write_case() {  # DIR PROTOCOL [MORE CPUUCmdLine]: SwitchResMB.ini + CPUU.ini
 # cannot: switchresmb asks the target's SOAP Autodiscover for the target
 # legacyExchangeDN of the switch message (EWS audience, full_access_as_app).
 graph_only_ini() {  # CPUU.ini -> the same with the Graph-only app, beside it
-    sed -e "s/^ClientId=.*/ClientId=$(kv "$EV" ENTRA_GRAPH_CLIENT_ID)/" \
-        -e "s/^ClientSecret=.*/ClientSecret=$GSECRET_ENC/" "$1" >"${1%.ini}-graph.ini" &&
+    sed -e "s|^ClientId=.*|ClientId=$(kv "$EV" ENTRA_GRAPH_CLIENT_ID)|" \
+        -e "s|^ClientSecret=.*|ClientSecret=$GSECRET_ENC|" "$1" >"${1%.ini}-graph.ini" &&
         chmod 600 "${1%.ini}-graph.ini"
 }
 run_chain() {  # DIR
@@ -452,5 +452,14 @@ state "$W/after5.xml" || { bad "target state dump (no directory)"; finish; }
 verify "no directory" "$W/after5.xml" "$D5/cpuu.log"
 E=$(refusals)
 check "no directory: the target refused no request (${E:-none})" [ -z "$E" ]
+
+# ---- no secret or token in any log, report, CSV or profile ---------------------------
+leaks=""
+for sec in "$(cat "$(kv "$EV" ENTRA_SECRET_FILE)")" "$(cat "$(kv "$EV" ENTRA_GRAPH_SECRET_FILE)")" \
+        "$(cat "$SLAPD/password")"; do
+    grep -rqF -- "$sec" "$W"/run* && leaks="$leaks secret"
+done
+grep -rqE 'eyJ[A-Za-z0-9_-]{10,}\.eyJ' "$W"/run* && leaks="$leaks bearer-token"
+check "no client secret, password or bearer token in the runs' files${leaks:+:$leaks}" [ -z "$leaks" ]
 
 finish
