@@ -109,7 +109,8 @@ PYEOF
 # The first room's source mailbox gets two more rules: "Rich rule", with
 # tests and actions of most kinds Graph has (and an exception), which must
 # come through the simulator's store unchanged; "Dated rule", with a
-# WithinDateRange test Graph has no property for: not written, reported.
+# WithinDateRange test Graph has no property for: not written, reported;
+# "From O'Brien", from an outside address with an apostrophe.
 "$PY" - "$W/src.xml" "${ROOMS[0]}" <<'PYEOF' || { bad "patching the source seed with more rules"; finish; }
 import sys
 import xml.etree.ElementTree as ET
@@ -164,6 +165,11 @@ r = rule("Dated rule")
 d = t(t(r, "Conditions"), "WithinDateRange")
 t(d, "StartDateTime", "2026-01-01T00:00:00Z")
 t(d, "EndDateTime", "2026-12-31T00:00:00Z")
+t(t(r, "Actions"), "MarkAsRead", "true")
+# an outside address with an apostrophe (RFC 5322 atext): over Graph without
+# a directory it is asked as an OData string, whose quote is doubled
+r = rule("From O'Brien")
+addr(t(t(r, "Conditions"), "FromAddresses"), "Pat O'Brien", "pat.o'brien@partner.example")
 t(t(r, "Actions"), "MarkAsRead", "true")
 rules.set("next-id", str(n))
 tree.write(path, encoding="utf-8", xml_declaration=True)
