@@ -192,7 +192,6 @@ timeout 60 "$ROOT/tests/lab/slapd-lab.sh" start "$W/slapd" "$W/org.json" >"$W/sl
 export LDAPTLS_CACERT; LDAPTLS_CACERT=$(kv "$SLAPD/lab.env" LAB_CA)
 
 wait_port() {  # FILE PID NAME
-
     for _ in $(seq 1 100); do [ -s "$1" ] && return 0; kill -0 "$2" 2>/dev/null || break; sleep 0.05; done
     bad "$3 did not start: $(tail -n 3 "$W/$3.log" 2>/dev/null)"; return 1
 }
