@@ -668,6 +668,8 @@ static int update_with_sessions(cpuu_run_ctx *r, mapi_profile *p, cpuu_sides *sd
         sr_log(SR_LOG_ERROR, p->name, "recipient map: %s", e.msg);
         return CPUU_RC_MODIFYING_FAILED;
     }
+    if (sd->tgt_graph)   /* no EWS ResolveNames on a Graph target: its users instead */
+        rmap_set_graph(c->map, sd->tgt_graph);
     if (r->opts->dry_run) {
         c->dry_run = 1;
         run_features(r, c);

@@ -16,11 +16,15 @@
  *      (its directory first, then Exchange as in 3) knows the very same SMTP
  *      address or legacyExchangeDN (migrated mailboxes keep the old
  *      addresses as proxies); nothing else is guessed.
+ *   For an Office 365 target over Microsoft Graph (no EWS there), 4 and
+ *   rmap_resolve_target ask Graph's users by proxy address instead (a DN as its X500 proxy:
+ *   Graph's user has no legacyExchangeDN), in $batch requests of 20.
  * Counting (rmap_lookups_made): every LDAP search request, plus one per
  * concurrent ResolveNames batch (a batch is one dependent round trip). */
 #include "cpuu/recipient_map.h"
 
 #include "cpuu/ews_feat.h"
+#include "mapi/graph.h"
 
 #include <ctype.h>
 #include <stdint.h>
@@ -53,6 +57,7 @@ struct rmap {
     int dirs_state;             /* 0 not opened, 1 opened, -1 failed (dirs_err) */
     sr_err dirs_err;
     mapi_session *tgt;
+    mapi_graph *graph;      /* the target over Graph (then tgt is NULL); borrowed */
     char *gus_url;          /* SOAP Autodiscover beside the target's EWS URL */
     int gus_off;            /* GetUserSettings failed once: ResolveNames from then on */
     table map;              /* source keys */
@@ -590,6 +595,86 @@ static sr_code open_dirs(rmap *m, sr_err *err)
     return err->code;
 }
 
+/* "/users?$filter=proxyAddresses/any(...)" for one SMTP address or, as
+ * "x500:" proxy, a legacyExchangeDN (a migrated mailbox keeps its old DN as
+ * an X500 proxy address), percent-encoded; an OData string doubles its
+ * quotes (OData URL conventions 5.1.1.6.1).  Heap, NULL on OOM. */
+static char *users_by_proxy(const char *addr)
+{
+    static const char keep[] = "-._~@";
+    size_t l = strlen(addr);
+    char *enc = malloc(l * 6 + 1), *o = enc;
+    for (const char *c = addr; enc && *c; c++) {
+        unsigned char u = (unsigned char)*c;
+        if (isalnum(u) || strchr(keep, u))
+            *o++ = *c;
+        else
+            o += sprintf(o, u == '\'' ? "%%27%%27" : "%%%02X", u);
+    }
+    if (enc)
+        *o = '\0';
+    char *path = enc ? sr_asprintf("/users?$filter=proxyAddresses/any(x:x%%20eq%%20'%s:%s')"
+                                   "&$select=mail,displayName", is_dn(addr) ? "x500" : "smtp", enc)
+                     : NULL;
+    free(enc);
+    return path;
+}
+
+/* Steps 3 and 4 over Microsoft Graph, in $batch requests of 20 (one
+ * dependent round trip each): the first nv entries are mapped source
+ * recipients whose target address must be a user of the target org; the
+ * others are identity checks of SMTP and DN keys.  Answers as
+ * target_from_ews. */
+static sr_code target_from_graph(rmap *m, entry **p, size_t n, size_t nv, sr_err *err)
+{
+    mapi_graph_req *reqs = calloc(n ? n : 1, sizeof *reqs);
+    size_t *of = calloc(n ? n : 1, sizeof *of), k = 0;
+    sr_code rc = reqs && of ? SR_OK : sr_err_set(err, SR_E_NOMEM, "out of memory");
+    for (size_t i = 0; i < n && rc == SR_OK; i++) {
+        const char *addr = i < nv ? p[i]->tgt_smtp : p[i]->key;
+        if (!addr || !(is_smtp(addr) || is_dn(addr))) {
+            p[i]->st = i < nv ? RMAP_NOT_MIGRATED : RMAP_UNKNOWN;
+            continue;
+        }
+        of[k] = i;
+        if (!(reqs[k++].path = users_by_proxy(addr)))
+            rc = sr_err_set(err, SR_E_NOMEM, "out of memory");
+    }
+    if (rc == SR_OK && k) {
+        rc = mapi_graph_batch(m->graph, reqs, k, err);
+        m->lookups += (unsigned)((k + MAPI_GRAPH_BATCH_MAX - 1) / MAPI_GRAPH_BATCH_MAX);
+        if (rc != SR_OK)
+            sr_err_prefix(err, "recipient map: Microsoft Graph users: ");
+    }
+    for (size_t j = 0; j < k && rc == SR_OK; j++) {
+        entry *e = p[of[j]];
+        json_t *v = json_object_get(reqs[j].resp, "value");
+        size_t nf = json_is_array(v) ? json_array_size(v) : 0;
+        const char *mail = nf == 1 ? json_string_value(json_object_get(json_array_get(v, 0), "mail")) : NULL;
+        const char *name = nf == 1 ? json_string_value(json_object_get(json_array_get(v, 0), "displayName")) : NULL;
+        if (mail && *mail) {
+            e->st = RMAP_MAPPED;
+            set_str(&e->tgt_smtp, mail);
+            if (name)
+                set_str(&e->display, name);
+        } else {
+            e->st = nf > 1 ? RMAP_AMBIGUOUS : of[j] < nv ? RMAP_NOT_MIGRATED : RMAP_UNKNOWN;
+        }
+    }
+    for (size_t j = 0; reqs && j < k; j++) {
+        free((char *)reqs[j].path);
+        mapi_graph_req_clear(&reqs[j]);
+    }
+    free(reqs);
+    free(of);
+    return rc;
+}
+
+void rmap_set_graph(rmap *m, mapi_graph *g)
+{
+    m->graph = g;
+}
+
 /* The pending entries with status st. */
 static size_t select_pending(table *t, rmap_status st, entry **out)
 {
@@ -667,7 +752,10 @@ sr_code rmap_resolve_both(rmap *m, const char *const *keys, size_t n, const char
         /* the target directory first; only its misses go on, one by one */
         if (k && m->tgt_dir && rc == SR_OK)
             rc = from_target_dir(m, p, k, identity, &k, err);
-        if (m->tgt && rc == SR_OK)
+        /* over Graph the directory's answer stands: Graph writes SMTP
+         * addresses (no target legacyExchangeDN to fetch) and refuses an
+         * unknown delegate itself; a verify batch would cost a round trip */
+        if ((m->tgt || (m->graph && identity)) && rc == SR_OK)
             *(identity ? &nid : &nv) = k;
     }
     if (p && ntp && rc == SR_OK) {
@@ -675,11 +763,11 @@ sr_code rmap_resolve_both(rmap *m, const char *const *keys, size_t n, const char
         size_t k = keep_addresses(q, select_pending(&m->tgt_keys, RMAP_UNKNOWN, q));
         if (k && m->tgt_dir)
             rc = from_target_dir(m, q, k, 1, &k, err);
-        if (m->tgt && rc == SR_OK)
+        if ((m->tgt || m->graph) && rc == SR_OK)
             nid += k;
     }
     if (rc == SR_OK && nv + nid)
-        rc = target_from_ews(m, p, nv + nid, nv, err);
+        rc = m->tgt ? target_from_ews(m, p, nv + nid, nv, err) : target_from_graph(m, p, nv + nid, nv, err);
     if (rc != SR_OK)
         rc = err->code;
     clear_pending(&m->map, rc);

@@ -23,6 +23,7 @@
 #include <stddef.h>
 
 typedef struct rmap rmap;
+struct mapi_graph;   /* mapi/graph.h: only the Graph path needs its jansson API */
 
 typedef enum {
     RMAP_MAPPED = 0,     /* source recipient with a target */
@@ -82,6 +83,10 @@ sr_code rmap_resolve_target(rmap *m, const char *const *keys, size_t n, sr_err *
  * side's ResolveNames for both go out in ONE concurrent batch. */
 sr_code rmap_resolve_both(rmap *m, const char *const *keys, size_t n, const char *const *tkeys,
                           size_t nt, sr_err *err);
+/* An Office 365 target over Microsoft Graph (borrowed; the map was made
+ * without a target session): the target steps ask Graph's users by proxy
+ * address ($batch) instead of EWS.  NULL turns that off. */
+void rmap_set_graph(rmap *m, struct mapi_graph *g);
 /* Target primary SMTP of a target-organisation key (after
  * rmap_resolve_target); owned by the map, NULL when unknown. */
 const char *rmap_target_smtp_of(rmap *m, const char *key);

@@ -76,6 +76,10 @@ TEST_SCRIPTS += tests/integration/ldap_samba.sh
 # ContactMembers, Nicks, Booking, Calendar links and RemoveJunkEmailMessages=1; the target
 # item by item against /_sim/state, rollback byte-identical, a second run writes nothing.
 TEST_SCRIPTS += tests/integration/features_e2e.sh
+# graph_e2e: issue 17 end to end: switchresmb → cpuu, on-premises source over EWS, Office 365
+# target over the simulator's Microsoft Graph (ProtocolTrg=Graph, and Auto with EWS blocked):
+# rules and delegates item by item, no EWS on the target, rollback byte-identical, idempotent.
+TEST_SCRIPTS += tests/integration/graph_e2e.sh
 # round_trips: issue 13's per-mailbox dependent round trips (simulator counters), every
 # feature on, for a small and a big room (seedgen --big-room): bound per side, big = small.
 TEST_SCRIPTS += tests/integration/round_trips.sh

@@ -80,22 +80,51 @@ int exsim_graph_user_get(exsim_gcall *c)
  *   mail eq 'a'   userPrincipalName eq 'a'   proxyAddresses/any(x:x eq 'smtp:a') */
 typedef struct ufilter { char prop[32]; char value[320]; } ufilter;
 
+/* An OData string literal at s ('...', a quote inside doubled: OData ABNF
+ * SQUOTE-in-string = SQUOTE SQUOTE) into out; the rest after it, or NULL
+ * when s holds none or it does not fit. */
+static const char *odata_string(const char *s, char *out, size_t outlen)
+{
+    size_t n = 0;
+    if (*s++ != '\'')
+        return NULL;
+    for (; *s; s++) {
+        if (*s == '\'' && s[1] != '\'')
+            break;
+        s += *s == '\'';   /* '' is one quote */
+        if (n + 1 >= outlen)
+            return NULL;
+        out[n++] = *s;
+    }
+    if (*s != '\'')
+        return NULL;
+    out[n] = '\0';
+    return s + 1;
+}
+
+/* Nothing but blanks and then the end. */
+static int at_end(const char *s)
+{
+    return s && s[strspn(s, " ")] == '\0';
+}
+
 static int parse_filter(const char *f, ufilter *uf)
 {
-    char var[16], var2[16], val[320];
+    char var[16], var2[16];
     int n = 0;
-    if (sscanf(f, " proxyAddresses/any(%15[a-zA-Z]:%15[a-zA-Z] eq '%319[^']')%n", var, var2, val, &n) == 3 &&
-        !strcmp(var, var2) && f[n + strspn(f + n, " ")] == '\0') {
-        snprintf(uf->prop, sizeof uf->prop, "proxyAddresses");
-        snprintf(uf->value, sizeof uf->value, "%s", val);
-        return 0;
+    if (sscanf(f, " proxyAddresses/any(%15[a-zA-Z]:%15[a-zA-Z] eq %n", var, var2, &n) == 2 && n &&
+        !strcmp(var, var2)) {
+        const char *rest = odata_string(f + n, uf->value, sizeof uf->value);
+        if (rest && *rest == ')' && at_end(rest + 1)) {
+            snprintf(uf->prop, sizeof uf->prop, "proxyAddresses");
+            return 0;
+        }
+        return -1;
     }
     n = 0;
-    if (sscanf(f, " %31[a-zA-Z] eq '%319[^']'%n", uf->prop, val, &n) == 2 && f[n + strspn(f + n, " ")] == '\0' &&
-        (!strcmp(uf->prop, "mail") || !strcmp(uf->prop, "userPrincipalName"))) {
-        snprintf(uf->value, sizeof uf->value, "%s", val);
-        return 0;
-    }
+    if (sscanf(f, " %31[a-zA-Z] eq %n", uf->prop, &n) == 1 && n &&
+        (!strcmp(uf->prop, "mail") || !strcmp(uf->prop, "userPrincipalName")))
+        return at_end(odata_string(f + n, uf->value, sizeof uf->value)) ? 0 : -1;
     return -1;
 }
 

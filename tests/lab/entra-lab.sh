@@ -17,6 +17,9 @@
 #   - a second client, ENTRA_NOROLE_CLIENT_ID, with the same kind of secret
 #     but without full_access_as_app (Mail.ReadWrite only): the "consent
 #     missing" case;
+#   - a third, ENTRA_GRAPH_CLIENT_ID (secret in ENTRA_GRAPH_SECRET_FILE), with
+#     exactly the Graph application permissions docs/graph.md asks for and
+#     no EWS one: a tenant that moved to Graph;
 #   - two audiences: EWS (https://outlook.office365.com) and Graph
 #     (https://graph.microsoft.com); the client sends scope=<res>/.default and
 #     resource=<res> (glewlwyd sets aud from resource=; Entra from either).
@@ -25,6 +28,7 @@
 # DIR/entra.env (0600, KEY=VALUE lines): ENTRA_PID ENTRA_PORT ENTRA_TOKEN_URL
 # ENTRA_JWKS_URL ENTRA_ISSUER ENTRA_TENANT ENTRA_CLIENT_ID ENTRA_SECRET_FILE
 # ENTRA_CLIENT_CERT ENTRA_CLIENT_KEY ENTRA_NOROLE_CLIENT_ID ENTRA_NOROLE_SECRET_FILE
+# ENTRA_GRAPH_CLIENT_ID ENTRA_GRAPH_SECRET_FILE
 # ENTRA_EWS_RESOURCE ENTRA_GRAPH_RESOURCE.  Secrets live in 0600 files only.
 #
 # Where glewlwyd differs from Entra (clients must not depend on it): roles is a
@@ -43,6 +47,7 @@ PLUGIN=oauth2
 TENANT=11111111-2222-3333-4444-555555555555
 CLIENT_ID=00000000-aaaa-bbbb-cccc-000000000001
 NOROLE_ID=00000000-aaaa-bbbb-cccc-000000000002
+GRAPH_ID=00000000-aaaa-bbbb-cccc-000000000003
 RES=https://outlook.office365.com
 GRES=https://graph.microsoft.com
 
@@ -139,7 +144,7 @@ INSERT INTO g_client_property (gc_id, gcp_name, gcp_value)
 EOF
 }
 
-seed_db() {  # DIR SECRET NOROLE_SECRET
+seed_db() {  # DIR SECRET NOROLE_SECRET GRAPH_SECRET
     local d=$1
     zcat /usr/share/doc/glewlwyd/database/init.sqlite3.sql.gz | sqlite3 "$d/glewlwyd.db" || return 1
     plugin_params "$d" >"$d/oidc-params.json" || return 1
@@ -153,6 +158,7 @@ INSERT INTO g_client_scope (gcs_name) VALUES ('$RES/.default');
 INSERT INTO g_client_scope (gcs_name) VALUES ('$GRES/.default');
 $(client_sql "$CLIENT_ID" migration-app "$2" "full_access_as_app User.Read.All Mail.ReadWrite MailboxSettings.ReadWrite Calendars.ReadWrite Contacts.ReadWrite MailboxConfigItem.ReadWrite")
 $(client_sql "$NOROLE_ID" no-consent-app "$3" "Mail.ReadWrite")
+$(client_sql "$GRAPH_ID" graph-only-app "$4" "User.Read.All MailboxSettings.ReadWrite Calendars.ReadWrite Mail.ReadBasic.All")
 EOF
 }
 
@@ -165,13 +171,14 @@ start() {  # DIR
     umask 077
     trap 'stop "$d" >/dev/null 2>&1' EXIT
     rm -f "$d/glewlwyd.db" "$d/glewlwyd.log"
-    local secret norole port
-    secret="S1-$(openssl rand -hex 16)"; norole="S2-$(openssl rand -hex 16)"
+    local secret norole gsecret port
+    secret="S1-$(openssl rand -hex 16)"; norole="S2-$(openssl rand -hex 16)"; gsecret="S3-$(openssl rand -hex 16)"
     printf '%s' "$secret" >"$d/client_secret"; printf '%s' "$norole" >"$d/norole_secret"
+    printf '%s' "$gsecret" >"$d/graph_secret"
     make_keys "$d" || die "start: openssl failed"
     port=$(free_port)
     write_conf "$d" "$port"
-    seed_db "$d" "$secret" "$norole" || die "start: seeding glewlwyd's database failed"
+    seed_db "$d" "$secret" "$norole" "$gsecret" || die "start: seeding glewlwyd's database failed"
     glewlwyd -c "$d/glewlwyd.conf" </dev/null >"$d/stdout.log" 2>&1 &
     local pid=$! i up=0
     echo "$pid" >"$d/glewlwyd.pid"
@@ -194,6 +201,8 @@ ENTRA_CLIENT_CERT=$d/client_cert.pem
 ENTRA_CLIENT_KEY=$d/client_key.pem
 ENTRA_NOROLE_CLIENT_ID=$NOROLE_ID
 ENTRA_NOROLE_SECRET_FILE=$d/norole_secret
+ENTRA_GRAPH_CLIENT_ID=$GRAPH_ID
+ENTRA_GRAPH_SECRET_FILE=$d/graph_secret
 ENTRA_EWS_RESOURCE=$RES
 ENTRA_GRAPH_RESOURCE=$GRES
 ENV

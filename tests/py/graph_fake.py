@@ -2,8 +2,8 @@
 """A small Microsoft Graph stand-in on 127.0.0.1:PORT for the Graph client's
 tests (mapi/graph*.c), until the simulator speaks Graph (issue 17 §4).  It
 follows Microsoft's documented shapes: the client-credentials token grant,
-GET /v1.0/users/{id}, a mailbox's inbox messageRules (list with
-@odata.nextLink paging, get, create, update, delete), JSON batching
+GET /v1.0/users/{id} and /users?$filter=proxyAddresses/any(...), a
+mailbox's inbox messageRules (list with @odata.nextLink paging, get, create, update, delete), JSON batching
 (POST /v1.0/$batch: at most 20 requests, unique ids, Content-Type with a
 body, dependsOn, 424 for dependents of a failed request) and Graph's error
 JSON ({"error":{"code","message"}}).  Outlook's limit of 4 concurrent
@@ -26,6 +26,7 @@ per mailbox: every POST/PATCH/DELETE below /users).
 Usage: graph_fake.py PORT CLIENT_ID SECRET_FILE USER[,USER...]
 """
 import json
+import re
 import sys
 import threading
 import time
@@ -215,6 +216,19 @@ def op_folders(rest):
     return 200, {}, {'id': f[0], 'parentFolderId': f[1], 'displayName': f[2]}
 
 
+def op_users_filter(query):
+    """GET /users?$filter=proxyAddresses/any(x:x eq 'smtp:a'): the users whose
+    (only, here) address is a; other filters 400 as Graph answers them."""
+    m = re.fullmatch(r"\s*proxyAddresses/any\((\w+):(\w+) eq '([^']*)'\)\s*",
+                     (query.get('$filter') or [''])[0])
+    if not m or m.group(1) != m.group(2):
+        return err(400, 'Request_UnsupportedQuery', 'Unsupported Query.')
+    kind, _, addr = m.group(3).partition(':')
+    hits = [u for k, u in USERS.items() if kind.lower() == 'smtp' and k == addr.lower()]
+    return 200, {}, {'@odata.context': GRAPH + '/v1.0/$metadata#users(mail,displayName)',
+                     'value': [{'mail': u, 'displayName': u.split('@')[0]} for u in hits]}
+
+
 def dispatch(method, url, body):
     """One Graph operation on a path below the version; (status, headers, body)."""
     u = urllib.parse.urlsplit(url)
@@ -222,6 +236,8 @@ def dispatch(method, url, body):
     if parts and parts[0] in ('v1.0', 'beta'):
         parts = parts[1:]
     query = urllib.parse.parse_qs(u.query)
+    if parts == ['users'] and method == 'GET':
+        return op_users_filter(query)
     if len(parts) < 2 or parts[0] != 'users':
         return err(400, 'BadRequest', 'Resource not found for the segment.')
     mb = urllib.parse.unquote(parts[1]).lower()

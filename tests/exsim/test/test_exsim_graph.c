@@ -362,6 +362,15 @@ static void test_users(void)
     CU_ASSERT_EQUAL(call("GET", f2, tok_all, NULL, &r), 200);
     CU_ASSERT_EQUAL(json_array_size(json_object_get(r.json, "value")), 0);
     resp_free(&r);
+    /* OData: a quote inside a string literal is doubled (an apostrophe is
+     * valid in an address); before, the simulator refused it with 400 */
+    CU_ASSERT_EQUAL(call("GET", "/v1.0/users?$filter=proxyAddresses/any(x:x%20eq%20'smtp:pat.o%27%27brien@"
+                         "partner.example')", tok_all, NULL, &r), 200);
+    CU_ASSERT_EQUAL(json_array_size(json_object_get(r.json, "value")), 0);
+    resp_free(&r);
+    CU_ASSERT_EQUAL(call("GET", "/v1.0/users?$filter=mail%20eq%20'o%27brien@partner.example'", tok_all, NULL,
+                         &r), 400);   /* a lone quote ends the literal: the rest is no filter */
+    resp_free(&r);
     CU_ASSERT_EQUAL(call("GET", "/v1.0/users/nobody@nowhere.test", tok_all, NULL, &r), 404);
     CU_ASSERT_STRING_EQUAL(err_code(&r), "Request_ResourceNotFound");
     resp_free(&r);
