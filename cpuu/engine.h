@@ -88,6 +88,11 @@ void cpuu_progress(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* The secret on $CPUU_SECRET_FD (read to EOF, trailing newline dropped);
  * NULL without one.  Caller frees with sr_secret_free. */
 char *cpuu_secret_from_fd(sr_err *err);
+/* The command pipe on $CPUU_COMMAND_FD (cpuu_invoke.h), or -1 without one. */
+int cpuu_command_fd(void);
+/* One command line from fd, without its newline; NULL on EOF or error.
+ * Caller frees. */
+char *cpuu_command_read(int fd);
 
 /* ---- one run ---------------------------------------------------------------- */
 /* A directory of the recipient map, connected once per run on first use. */

@@ -83,6 +83,9 @@ char *cpuu_secret_from_fd(sr_err *err)
             break;   /* no password is this long; the rest is ignored */
     }
     close(fd);
+    /* read once: a later run in this process (the cleanup after an update,
+     * CPUU_COMMAND_FD) must not read a number the kernel has since reused */
+    unsetenv("CPUU_SECRET_FD");
     while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
         buf[--n] = '\0';
     if (!n) {
@@ -90,4 +93,33 @@ char *cpuu_secret_from_fd(sr_err *err)
         return NULL;
     }
     return buf;
+}
+
+int cpuu_command_fd(void)
+{
+    int fd = env_fd("CPUU_COMMAND_FD");
+    if (fd >= 0)   /* children we might start must not hold the parent's pipe */
+        (void)fcntl(fd, F_SETFD, FD_CLOEXEC);
+    return fd;
+}
+
+char *cpuu_command_read(int fd)
+{
+    char line[4096];
+    size_t n = 0;
+    for (;;) {
+        char c;
+        ssize_t r = read(fd, &c, 1);   /* byte by byte: one line, nothing after it consumed */
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return NULL;   /* EOF or error before a whole line: no command */
+        if (c == '\n')
+            break;
+        if (n == sizeof line - 1)
+            return NULL;   /* no command is this long */
+        line[n++] = c;
+    }
+    line[n] = '\0';
+    return sr_strdup(line);
 }

@@ -17,6 +17,16 @@
  *     exit <bits>                the full CPUU exit bitmask
  * "exit" exists because the spec's bitmask reaches 512 while a process exit
  * status carries 8 bits: the status alone keeps only the low bits.
+ * A command pipe (CPUU_COMMAND_FD, read by the engine) lets one engine
+ * process serve an update and the profile's cleanup: after an update of
+ * named profiles (-Profiles) the engine writes its "exit <bits>" line as
+ * always, then waits for one line on that pipe: "cleanup [<log file>]" runs
+ * the cleanup mode on the same profiles with the same options (and that
+ * -Log, when given), followed by a second "exit <bits>"; EOF, "quit" or
+ * anything else ends the process.  The parent bounds the wait: closing its
+ * end (or dying) gives EOF.  Without the variable the engine exits after
+ * the update as before.  (Engine side only so far: switchresmb does not yet
+ * give this pipe and still starts a fresh "cpuu -Cleanup", BENCHMARKS.md.)
  * A secret (the decrypted admin password) goes to the child on a second pipe
  * (CPUU_SECRET_FD), never in argv or the environment, where other users or a
  * core dump of the parent's children could read it.

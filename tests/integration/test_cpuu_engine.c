@@ -514,6 +514,90 @@ static void drain(int fd, char *buf, size_t len)
     close(fd);
 }
 
+/* Code of the last CSV line for profile in csv; -1: none. */
+static int csv_code_in(const char *csv, const char *profile)
+{
+    char *t = slurp(csv), *save = NULL;
+    int cur = -1;
+    size_t n = strlen(profile);
+    for (char *l = strtok_r(t, "\n", &save); l; l = strtok_r(NULL, "\n", &save))
+        if (!strncmp(l, profile, n) && l[n] == '\t')
+            cur = atoi(l + n + 1);
+    free(t);
+    return cur;
+}
+
+/* Update with $CPUU_COMMAND_FD holding cmd (NULL: the pipe just closes);
+ * returns the exit status, the progress lines in lines. */
+static int run_with_command(const char *const *args, const char *cmd, char *lines, size_t len)
+{
+    int pfd[2], cfd[2];
+    CU_ASSERT_FATAL(pipe(pfd) == 0 && pipe(cfd) == 0);
+    if (cmd)
+        CU_ASSERT_EQUAL(write(cfd[1], cmd, strlen(cmd)), (ssize_t)strlen(cmd));
+    close(cfd[1]);   /* after the command: EOF */
+    char pv[16], cv[16];
+    snprintf(pv, sizeof pv, "%d", pfd[1]);
+    snprintf(cv, sizeof cv, "%d", cfd[0]);
+    setenv("CPUU_PROGRESS_FD", pv, 1);
+    setenv("CPUU_COMMAND_FD", cv, 1);
+    int rc = run_cpuu(g_ini, args);
+    unsetenv("CPUU_PROGRESS_FD");
+    unsetenv("CPUU_COMMAND_FD");
+    close(pfd[1]);
+    close(cfd[0]);
+    drain(pfd[0], lines, len);
+    return rc;
+}
+
+/* One engine process for update and cleanup (issue 13): "cleanup <log>" on
+ * the command pipe after the update's exit line runs the cleanup mode on the
+ * same profile, with the CSV rows of the two processes; EOF just ends. */
+static void test_command_pipe_cleanup(void)
+{
+    write_ini(g_ini, g_src.password, NULL);
+    make_profile("Room Once", &g_a, NULL);
+    write_switchmsg(&g_a, &g_a_tgt);
+    const char *upd[] = { "-Profiles", "Room Once", "-SkipAutodiscoverChecking", "-Features", NULL };
+    char clog[600], ccsv[600], cmd[700], lines[4096], want[64];
+    snprintf(clog, sizeof clog, "%s/once.cleanup.log", g_dir);
+    snprintf(ccsv, sizeof ccsv, "%s/once.cleanup.csv", g_dir);
+    snprintf(cmd, sizeof cmd, "cleanup %s\n", clog);
+    CU_ASSERT_EQUAL(run_with_command(upd, cmd, lines, sizeof lines), CPUU_SUCCESS);
+    snprintf(want, sizeof want, "exit %u\n", (unsigned)CPUU_SUCCESS);
+    const char *first = strstr(lines, want);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(first);
+    CU_ASSERT_PTR_NOT_NULL(strstr(first + 1, want));   /* the cleanup's own result */
+    CU_ASSERT_EQUAL(csv_last("Room Once", NULL), 10);
+    CU_ASSERT_EQUAL(csv_code_in(ccsv, "Room Once"), 14);
+    CU_ASSERT_TRUE(file_has(clog, "cleanup mode"));
+    mapi_pstore *st = store();
+    mapi_profile p = { 0 };
+    sr_err e;
+    char *bname = mapi_profile_backup_name("Room Once");
+    CU_ASSERT_EQUAL(mapi_pstore_load(st, bname, &p, &e), SR_E_NOTFOUND);
+    mapi_profile_clear(&p);
+    free(bname);
+    /* another profile, with only EOF on the pipe: one result, and the backup
+     * stays for the fresh cleanup process the parent falls back on */
+    make_profile("Room Twice", &g_a, NULL);
+    write_switchmsg(&g_a, &g_a_tgt);
+    const char *upd2[] = { "-Profiles", "Room Twice", "-SkipAutodiscoverChecking", "-Features", NULL };
+    CU_ASSERT_EQUAL(run_with_command(upd2, NULL, lines, sizeof lines), CPUU_SUCCESS);
+    first = strstr(lines, want);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(first);
+    CU_ASSERT_PTR_NULL(strstr(first + 1, "exit "));
+    CU_ASSERT_EQUAL(csv_last("Room Twice", NULL), 10);
+    bname = mapi_profile_backup_name("Room Twice");
+    CU_ASSERT_EQUAL(mapi_pstore_load(st, bname, &p, &e), SR_OK);
+    mapi_profile_clear(&p);
+    const char *clean[] = { "-Cleanup", "-Profiles", "Room Twice", NULL };
+    CU_ASSERT_EQUAL(run_cpuu(g_ini, clean), CPUU_SUCCESS);
+    CU_ASSERT_EQUAL(csv_last("Room Twice", NULL), 14);
+    mapi_pstore_free(st);
+    free(bname);
+}
+
 /* The implemented features run through the engine (progress lines, feature
  * backups), and roll back with the profile. */
 static void test_features_and_critical(void)
@@ -1547,6 +1631,7 @@ int main(void)
     CU_add_test(s, "no / invalid switch message", test_switch_message_cases);
     CU_add_test(s, "unknown mailbox, wrong password, secret fd", test_unknown_mailbox_and_bad_password);
     CU_add_test(s, "progress lines", test_progress_lines);
+    CU_add_test(s, "update then cleanup in one process (CPUU_COMMAND_FD)", test_command_pipe_cleanup);
     CU_add_test(s, "features, Critical, Autodiscover checking", test_features_and_critical);
     CU_add_test(s, "source directory for the recipient map", test_source_directory);
     CU_add_test(s, "target directory (CPUU_TARGET_DC, ours) for the recipient map",
