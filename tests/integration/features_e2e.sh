@@ -65,41 +65,8 @@ PYEOF
 # the source's "Forward to assistant" (same name, other recipient: the update
 # Sets it), and R2, the target's own (never touched).  Rollback must give both
 # back under their RuleIds.  Prints the target address of that room.
-TROOM=$("$PY" - "$W/org.json" "$W/tgt.xml" "${ROOMS[0]}" <<'PYEOF'
-import json, sys
-import xml.etree.ElementTree as ET
-T = "http://schemas.microsoft.com/exchange/services/2006/types"
-ET.register_namespace("t", T)
-org, path, room = json.load(open(sys.argv[1])), sys.argv[2], sys.argv[3].lower()
-rec = next(r for r in org["recipients"] if r["source"]["smtp"].lower() == room)
-smtp = rec["target"]["smtp"]
-tree = ET.parse(path)
-mb = next(m for m in tree.getroot().iter("mailbox") if m.get("smtp") == smtp)
-rules = mb.find("rules")
-def t(parent, name, text=None):
-    e = ET.SubElement(parent, "{%s}%s" % (T, name))
-    e.text = text
-    return e
-def rule(rid, name, cond, cond_kid, action, action_kid):
-    r = t(rules, "Rule")
-    for k, v in (("RuleId", rid), ("DisplayName", name), ("Priority", rid[1:]), ("IsEnabled", "true")):
-        t(r, k, v)
-    cond_kid(t(t(r, "Conditions"), cond))
-    action_kid(t(t(r, "Actions"), action))
-def stale(parent):
-    a = t(parent, "Address")
-    t(a, "Name", "Stale copy")
-    t(a, "EmailAddress", "stale@example.org")
-    t(a, "RoutingType", "SMTP")
-rule("R1", "Forward to assistant", "FromAddresses", stale, "ForwardToRecipients", stale)
-rule("R2", "Target own rule", "ContainsSubjectStrings", lambda c: t(c, "String", "newsletter"),
-     "MarkAsRead", lambda a: None)
-rules.find("{%s}Rule[{%s}RuleId='R2']/{%s}Actions/{%s}MarkAsRead" % (T, T, T, T)).text = "true"
-rules.set("next-id", "3")
-tree.write(path, encoding="utf-8", xml_declaration=True)
-print(smtp)
-PYEOF
-) && [ -n "$TROOM" ] || { bad "patching the target seed with existing rules"; finish; }
+TROOM=$("$PY" "$ROOT/tests/py/seed_target_rules.py" "$W/tgt.xml" "${ROOMS[0]}" "$W/org.json") &&
+    [ -n "$TROOM" ] || { bad "patching the target seed with existing rules"; finish; }
 
 mkdir -m 700 "$W/slapd"
 timeout 60 "$ROOT/tests/lab/slapd-lab.sh" start "$W/slapd" "$W/org.json" >"$W/slapd.log" 2>&1 &&
