@@ -316,6 +316,20 @@ static enum MHD_Result route(struct MHD_Connection *c, const char *method, int i
     return counted(c, is_ews, auth, rc);
 }
 
+/* When the client began this request.  The first request on a connection
+ * began when the client opened it: a client that sends two requests at once,
+ * one of them on a new connection, must not see them counted as two dependent
+ * round trips because the handshake delayed the second. */
+static int64_t request_start(struct MHD_Connection *c)
+{
+    int64_t now = exsim_now_us();
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    exsim_conn *conn = ci ? ci->socket_context : NULL;
+    if (!conn)
+        return now;
+    return conn->requests++ == 0 && conn->opened_us ? conn->opened_us : now;
+}
+
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
                               const char *version, const char *upload, size_t *upload_size, void **con_cls)
 {
@@ -325,7 +339,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     if (!rc) {
         if (!(rc = calloc(1, sizeof *rc)))
             return MHD_NO;
-        rc->start_us = exsim_now_us();
+        rc->start_us = request_start(c);
         *con_cls = rc;
         return MHD_YES;
     }
@@ -393,7 +407,10 @@ static void notify_conn(void *cls, struct MHD_Connection *c, void **socket_conte
     (void)c;
     if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
         exsim_stats_connection();
-        *socket_context = calloc(1, sizeof(exsim_conn));
+        exsim_conn *conn = calloc(1, sizeof *conn);
+        if (conn)
+            conn->opened_us = exsim_now_us();
+        *socket_context = conn;
     } else {
         exsim_conn_free(*socket_context);
         *socket_context = NULL;

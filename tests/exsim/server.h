@@ -118,6 +118,8 @@ typedef struct exsim_conn {
     unsigned char ntlm_chal[8];     /* its server challenge */
     const exsim_account *acct;      /* set once the connection is authenticated */
     const char *acct_scheme;        /* "NTLM" or "Negotiate" */
+    int64_t opened_us;              /* when the client's connection was accepted */
+    long requests;                  /* requests begun on it so far */
 } exsim_conn;
 
 /* The outcome of one request's logon. */

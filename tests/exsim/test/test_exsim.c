@@ -9,6 +9,7 @@
 
 #include <CUnit/Basic.h>
 #include <curl/curl.h>
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <libxml/parser.h>
 #include <libxml/tree.h>
@@ -16,6 +17,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -814,6 +817,69 @@ static void test_stats_and_round_trips(void)
     free(r.body);
 }
 
+
+/* A TCP connection to in, opened now (-1 on failure); reads time out. */
+static int open_raw(const inst *in)
+{
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)in->port) };
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct timeval tv = { .tv_sec = 10 };
+    if (fd >= 0 && (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) ||
+                    connect(fd, (struct sockaddr *)&a, sizeof a))) {
+        close(fd);
+        fd = -1;
+    }
+    return fd;
+}
+
+/* POST body to path on the open connection fd with in's bearer token; the
+ * answer's status (0 if none came). Closes fd. */
+static int raw_post(int fd, const inst *in, const char *path, const char *body)
+{
+    char *req = sr_asprintf("POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer %s\r\n"
+                            "Content-Type: text/xml; charset=utf-8\r\nContent-Length: %zu\r\n"
+                            "Connection: close\r\n\r\n%s", path, in->token, strlen(body), body);
+    int status = 0;
+    if (write(fd, req, strlen(req)) == (ssize_t)strlen(req)) {
+        char buf[4096];
+        ssize_t n = read(fd, buf, sizeof buf - 1);
+        if (n > 12) {
+            buf[n] = '\0';
+            status = atoi(buf + 9);   /* "HTTP/1.1 200" */
+        }
+        for (int i = 0; i < 1000 && n > 0; i++)   /* drain to EOF */
+            n = read(fd, buf, sizeof buf);
+    }
+    free(req);
+    close(fd);
+    return status;
+}
+
+/* A client that sends two requests at once, the second on a connection it
+ * is still opening, waits one round trip, not two: the second request began
+ * when its connection was opened, even if its bytes came after the first
+ * answer (a slow handshake). */
+static void test_round_trip_on_new_connection(void)
+{
+    sim(&tgt, "/_sim/reset-stats");
+    char *q = autod("room-0003@tgt.test", "EMailAddress");
+    int fd = open_raw(&tgt);
+    CU_ASSERT_TRUE_FATAL(fd >= 0);
+    resp r;
+    do_req(&tgt, "/autodiscover/autodiscover.xml", "POST", q, A_BEARER, &r);
+    CU_ASSERT_EQUAL(r.status, 200);
+    free(r.body);
+    CU_ASSERT_EQUAL(raw_post(fd, &tgt, "/autodiscover/autodiscover.xml", q), 200);
+    CU_ASSERT_EQUAL(stat_num(&tgt, "room-0003@tgt.test", "requests"), 2);
+    CU_ASSERT_EQUAL(stat_num(&tgt, "room-0003@tgt.test", "round_trips"), 1);
+    /* a request sent after the answer on a connection opened after it is
+     * a dependent step */
+    CU_ASSERT_EQUAL(raw_post(open_raw(&tgt), &tgt, "/autodiscover/autodiscover.xml", q), 200);
+    CU_ASSERT_EQUAL(stat_num(&tgt, "room-0003@tgt.test", "round_trips"), 2);
+    free(q);
+}
+
 /* ---- /_sim/state?stable=1 ------------------------------------------------------ */
 
 /* One EWS operation on room-0001@tgt.test (impersonated); the answer's
@@ -1077,6 +1143,7 @@ int main(void)
     CU_add_test(s, "throttling", test_throttling);
     CU_add_test(s, "faults", test_faults);
     CU_add_test(s, "stats and round trips", test_stats_and_round_trips);
+    CU_add_test(s, "a round trip on a new connection", test_round_trip_on_new_connection);
     CU_add_test(s, "stable state dump", test_stable_state);
     CU_add_test(s, "tls", test_tls);
     CU_add_test(s, "request size limit", test_request_limit);
