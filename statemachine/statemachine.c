@@ -34,7 +34,11 @@ static const char *const schema_sql =
     " PRIMARY KEY(object, k));"
     "CREATE TABLE IF NOT EXISTS log(seq INTEGER PRIMARY KEY AUTOINCREMENT, ts TEXT NOT NULL,"
     " object TEXT NOT NULL, phase TEXT NOT NULL, state INTEGER, event INTEGER, next INTEGER,"
-    " detail TEXT);";
+    " detail TEXT);"
+    /* A mailbox's last transition, start and error are read per object
+     * (sm_foreach_info: the status and the report files); without this index
+     * each of those reads scanned the whole log, quadratic in the list. */
+    "CREATE INDEX IF NOT EXISTS log_object ON log(object, seq);";
 
 /* The statements a mailbox's steps run, prepared once per handle: parsing
  * the SQL on every call was a third of a switchresmb worker's instructions. */
