@@ -10,10 +10,12 @@
  * spreadsheet would run as a formula (= + - @ at the start) prefixed with '. */
 #include "resmb/run_int.h"
 
+#include <errno.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 static const char *or_empty(const char *s)
 {
@@ -23,8 +25,14 @@ static const char *or_empty(const char *s)
 void resmb_report_record(resmb_report *rep, const resmb_mb *m, int state, unsigned bits,
                          const char *why)
 {
-    if (!rep->rows && !(rep->rows = json_array()))
+    if (rep->rows_failed)
         return;
+    if (!rep->rows && !(rep->rows = tmpfile())) {
+        rep->rows_failed = 1;
+        sr_log(SR_LOG_WARN, NULL, "report files: no temporary file for the rows (%s); only the "
+               "text report is written", strerror(errno));
+        return;
+    }
     const char *target = m->target_given ? m->target_given
                          : m->target_smtp ? m->target_smtp : m->existing.target_smtp;
     json_t *o = json_pack("{s:s, s:s, s:i, s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:s}",
@@ -36,8 +44,13 @@ void resmb_report_record(resmb_report *rep, const resmb_mb *m, int state, unsign
                           "state_before", m->state_before < 0 ? "new"
                                                               : resmb_state_name(m->state_before),
                           "bits", (int)bits, "reason", or_empty(why));
-    if (o)
-        json_array_append_new(rep->rows, o);
+    /* compact JSON escapes control characters: one row per line */
+    if (!o || json_dumpf(o, rep->rows, JSON_COMPACT) || fputc('\n', rep->rows) == EOF) {
+        rep->rows_failed = 1;
+        sr_log(SR_LOG_WARN, NULL, "report files: a row could not be kept (%s); only the text "
+               "report is written", strerror(errno));
+    }
+    json_decref(o);
 }
 
 /* Bits of the SwitchResMB bitmask with their meaning (report.c's words). */
@@ -71,10 +84,9 @@ static json_t *phases_json(const resmb_report *rep)
     return o;
 }
 
-static json_t *report_json(resmb_report *rep, const resmb_run *run, unsigned code)
+/* Everything but the mailboxes, which the writer streams after it. */
+static json_t *report_json(const resmb_report *rep, const resmb_run *run, unsigned code)
 {
-    if (!rep->rows && !(rep->rows = json_array()))
-        return NULL;
     char when[32];
     time_t t = time(NULL);
     struct tm tm;
@@ -83,7 +95,7 @@ static json_t *report_json(resmb_report *rep, const resmb_run *run, unsigned cod
     json_int_t w_ews = (json_int_t)rep->worker_ews_requests;
     json_int_t w_ad = (json_int_t)rep->worker_autodiscover_requests;
     return json_pack("{s:s, s:s, s:s, s:i, s:o, s:{s:i, s:i, s:i, s:i, s:i, s:f, s:i, s:o},"
-                     " s:{s:I, s:i, s:i}, s:{s:I, s:I}, s:{s:I, s:I, s:I}, s:O}",
+                     " s:{s:I, s:i, s:i}, s:{s:I, s:I}, s:{s:I, s:I, s:I}}",
                      "ini", run->cfg->path, "journal", run->journal_path, "finished", when,
                      "exit_code", (int)code, "exit_bits", bits_json(code), "totals",
                      "mailboxes", (int)rep->n, "processed_now", (int)rep->done_now,
@@ -97,8 +109,7 @@ static json_t *report_json(resmb_report *rep, const resmb_run *run, unsigned cod
                      "spent_by_workers", "ews_requests", w_ews, "autodiscover_requests", w_ad,
                      "spent", "ldap_searches", (json_int_t)rep->ldap_searches,
                      "ews_requests", (json_int_t)rep->ews_requests + w_ews,
-                     "autodiscover_requests", (json_int_t)rep->autodiscover_requests + w_ad,
-                     "mailboxes", rep->rows);
+                     "autodiscover_requests", (json_int_t)rep->autodiscover_requests + w_ad);
 }
 
 /* ---- CSV ------------------------------------------------------------------------ */
@@ -116,53 +127,40 @@ static void csv_cell(FILE *f, const char *v, int last)
     fputs(last ? "\"\r\n" : "\",", f);
 }
 
-static char *render_csv(const json_t *rows)
-{
-    static const char *const cols[] = { "key", "section", "line", "smtp", "display_name",
+static const char *const csv_cols[] = { "key", "section", "line", "smtp", "display_name",
                                         "legacy_dn", "target", "state", "state_before", "bits",
                                         "reason", "started", "finished" };
-    const size_t nc = sizeof cols / sizeof cols[0];
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    if (!f)
-        return NULL;
-    for (size_t c = 0; c < nc; c++)
-        csv_cell(f, cols[c], c + 1 == nc);
-    size_t i;
-    json_t *r;
-    json_array_foreach(rows, i, r) {
-        for (size_t c = 0; c < nc; c++) {
-            json_t *v = json_object_get(r, cols[c]);
-            char num[32];
-            const char *s = json_is_integer(v) ? (snprintf(num, sizeof num, "%lld",
-                                                           (long long)json_integer_value(v)), num)
-                                               : or_empty(json_string_value(v));
-            csv_cell(f, s, c + 1 == nc);
-        }
+#define CSV_NC (sizeof csv_cols / sizeof csv_cols[0])
+
+static void csv_header(FILE *f)
+{
+    for (size_t c = 0; c < CSV_NC; c++)
+        csv_cell(f, csv_cols[c], c + 1 == CSV_NC);
+}
+
+static void csv_row(FILE *f, const json_t *r)
+{
+    for (size_t c = 0; c < CSV_NC; c++) {
+        json_t *v = json_object_get(r, csv_cols[c]);
+        char num[32];
+        const char *s = json_is_integer(v) ? (snprintf(num, sizeof num, "%lld",
+                                                       (long long)json_integer_value(v)), num)
+                                           : or_empty(json_string_value(v));
+        csv_cell(f, s, c + 1 == CSV_NC);
     }
-    fclose(f);
-    return buf;
 }
 
 /* ---- HTML ------------------------------------------------------------------------ */
 
-/* JSON safe inside <script type="application/json">: no '<', '>' or '&' raw. */
-static char *json_for_html(const json_t *doc)
+/* JSON safe inside <script type="application/json">: no '<', '>' or '&' raw
+ * (ASCII-only JSON, so every byte is a whole character). */
+static void put_html_json(FILE *f, const char *j)
 {
-    char *j = json_dumps(doc, JSON_COMPACT | JSON_ENSURE_ASCII);
-    if (!j)
-        return NULL;
-    size_t n = 0;
-    for (const char *p = j; *p; p++)
-        n += strchr("<>&", *p) ? 6 : 1;
-    char *out = malloc(n + 1), *o = out;
-    for (const char *p = j; out && *p; p++)
-        o += strchr("<>&", *p) ? sprintf(o, "\\u%04x", (unsigned)*p) : (*o = *p, 1);
-    if (out)
-        *o = '\0';
-    free(j);
-    return out;
+    for (; *j; j++)
+        if (strchr("<>&", *j))
+            fprintf(f, "\\u%04x", (unsigned)*j);
+        else
+            fputc(*j, f);
 }
 
 static const char html_head[] =
@@ -250,88 +248,160 @@ static const char html_tail[] =
     "document.body.dataset.ready = '1';\n"
     "</script>\n</body></html>\n";
 
-static char *render_html(const json_t *doc)
-{
-    char *data = json_for_html(doc);
-    if (!data)
-        return NULL;
-    char *out = sr_asprintf("%s%s%s", html_head, data, html_tail);
-    free(data);
-    return out;
-}
-
 /* ---- writing ---------------------------------------------------------------------- */
 
-static void write_beside(const resmb_run *run, const char *ext, const char *text)
+/* One report file, written beside the journal under a temporary name and
+ * renamed over <stem>.report.<ext> when whole: a view of the journal, so not
+ * synced (as sr_write_file_view). */
+typedef struct rfile {
+    char *path, *tmp;
+    FILE *f;
+} rfile;
+
+static void rfile_open(rfile *r, const resmb_run *run, const char *ext)
 {
-    if (!text)
-        return;
     const char *txt = strstr(run->report_path, ".txt");
-    char *path = sr_asprintf("%.*s.%s", txt ? (int)(txt - run->report_path)
-                                            : (int)strlen(run->report_path),
-                             run->report_path, ext);
-    sr_err e;
-    /* views of the journal like the report: not synced (sr_write_file_view) */
-    if (path && sr_write_file_view(path, text, strlen(text), 0600, &e) != SR_OK)
-        sr_log(SR_LOG_WARN, NULL, "report file: %s", e.msg);
-    free(path);
+    r->path = sr_asprintf("%.*s.%s", txt ? (int)(txt - run->report_path)
+                                         : (int)strlen(run->report_path),
+                          run->report_path, ext);
+    r->tmp = r->path ? sr_asprintf("%s.XXXXXX", r->path) : NULL;
+    int fd = r->tmp ? mkstemp(r->tmp) : -1;   /* mode 0600 */
+    if (fd >= 0 && !(r->f = fdopen(fd, "w")))
+        close(fd);
+    if (!r->f) {
+        sr_log(SR_LOG_WARN, NULL, "report file %s: %s", r->path ? r->path : ext, strerror(errno));
+        if (fd >= 0)
+            unlink(r->tmp);
+    }
 }
 
-/* Timings from the journal: when each mailbox last set off and when its
- * last step ended (the run is over: no worker holds the journal). */
-typedef struct timing_ctx {
-    json_t *by_key;          /* key -> row (borrowed) */
-} timing_ctx;
-
-static int add_timing(const sm_info *in, void *arg)
+static void rfile_close(rfile *r)
 {
-    timing_ctx *t = arg;
-    json_t *row = json_object_get(t->by_key, in->object);
-    if (row && in->started && in->last_time) {
+    if (r->f) {
+        int bad = ferror(r->f);
+        if (fclose(r->f) || bad || rename(r->tmp, r->path)) {
+            sr_log(SR_LOG_WARN, NULL, "report file %s: %s", r->path, strerror(errno ? errno : EIO));
+            unlink(r->tmp);
+        }
+    }
+    free(r->path);
+    free(r->tmp);
+}
+
+/* The document without its mailboxes, as text, with the closing '}' cut off
+ * so the writer can append the mailbox array; NULL on OOM. */
+static char *open_doc(const json_t *doc, size_t flags)
+{
+    char *s = json_dumps(doc, flags);
+    char *end = s ? strrchr(s, '}') : NULL;
+    if (end)
+        *end = '\0';
+    return s;
+}
+
+typedef struct writers {
+    rfile json, csv, html;
+    unsigned long n;
+} writers;
+
+/* When the mailbox last set off and when its last step ended. */
+static void set_timing(const sm_info *in, void *arg)
+{
+    json_t *row = arg;
+    if (in->started && in->last_time) {
         json_object_set_new(row, "started", json_string(in->started));
         json_object_set_new(row, "finished", json_string(in->last_time));
     }
-    return 0;
 }
 
-static void add_timings(resmb_report *rep, const resmb_run *run)
+static void write_row(writers *w, json_t *row)
 {
-    timing_ctx t = { .by_key = json_object() };
-    size_t i;
-    json_t *r;
-    json_array_foreach(rep->rows, i, r)
-        json_object_set(t.by_key, json_string_value(json_object_get(r, "key")), r);
+    char *pretty = json_dumps(row, JSON_COMPACT);
+    char *ascii = json_dumps(row, JSON_COMPACT | JSON_ENSURE_ASCII);
+    if (w->json.f && pretty)
+        fprintf(w->json.f, "%s\n  %s", w->n ? "," : "", pretty);
+    if (w->html.f && ascii) {
+        if (w->n)
+            fputc(',', w->html.f);
+        put_html_json(w->html.f, ascii);
+    }
+    if (w->csv.f)
+        csv_row(w->csv.f, row);
+    w->n++;
+    free(pretty);
+    free(ascii);
+}
+
+/* Every kept row, in list order, with its timings from the journal (the run
+ * is over: no worker holds it), into the three files. */
+static void write_rows(writers *w, resmb_report *rep, const resmb_run *run)
+{
+    if (!rep->rows || rep->rows_failed || fflush(rep->rows) || fseek(rep->rows, 0, SEEK_SET))
+        return;
     sr_err e;
-    sm_journal *j = t.by_key ? sm_journal_open(run->journal_path, &e) : NULL;
-    if (!j || sm_foreach_info(j, run->def, add_timing, &t, &e) != SR_OK)
+    sm_journal *j = sm_journal_open(run->journal_path, &e);
+    if (!j)
         sr_log(SR_LOG_WARN, run->journal_path, "report files: no timings: %s", e.msg);
+    char *line = NULL;
+    size_t cap = 0;
+    int warned = 0;
+    while (getline(&line, &cap, rep->rows) > 0) {
+        json_t *row = json_loads(line, 0, NULL);
+        if (!row)
+            continue;
+        const char *key = json_string_value(json_object_get(row, "key"));
+        if (j && key && sm_info_of(j, run->def, key, set_timing, row, &e) != SR_OK &&
+            e.code != SR_E_NOTFOUND && !warned++)
+            sr_log(SR_LOG_WARN, run->journal_path, "report files: no timings: %s", e.msg);
+        write_row(w, row);
+        json_decref(row);
+    }
+    free(line);
     sm_journal_close(j);
-    json_decref(t.by_key);
 }
 
 void resmb_report_write_files(resmb_report *rep, const resmb_run *run, unsigned code)
 {
-    if (rep->rows)
-        add_timings(rep, run);
     json_t *doc = report_json(rep, run, code);
-    if (!doc) {
+    char *head = doc ? open_doc(doc, JSON_INDENT(1)) : NULL;
+    char *head_ascii = doc ? open_doc(doc, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
+    json_decref(doc);
+    if (!head || !head_ascii) {
         sr_log(SR_LOG_WARN, NULL, "report files: out of memory; only the text report written");
+        free(head);
+        free(head_ascii);
         return;
     }
-    char *js = json_dumps(doc, JSON_INDENT(1));
-    char *csv = render_csv(json_object_get(doc, "mailboxes"));
-    char *html = render_html(doc);
-    write_beside(run, "json", js);
-    write_beside(run, "csv", csv);
-    write_beside(run, "html", html);
-    free(js);
-    free(csv);
-    free(html);
-    json_decref(doc);
+    writers w = { 0 };
+    rfile_open(&w.json, run, "json");
+    rfile_open(&w.csv, run, "csv");
+    rfile_open(&w.html, run, "html");
+    if (w.json.f)
+        fprintf(w.json.f, "%s,\n \"mailboxes\": [", head);
+    if (w.csv.f)
+        csv_header(w.csv.f);
+    if (w.html.f) {
+        fputs(html_head, w.html.f);
+        put_html_json(w.html.f, head_ascii);
+        fputs(",\"mailboxes\":[", w.html.f);
+    }
+    write_rows(&w, rep, run);
+    if (w.json.f)
+        fputs(w.n ? "\n ]\n}\n" : "]\n}\n", w.json.f);
+    if (w.html.f) {
+        fputs("]}", w.html.f);
+        fputs(html_tail, w.html.f);
+    }
+    rfile_close(&w.json);
+    rfile_close(&w.csv);
+    rfile_close(&w.html);
+    free(head);
+    free(head_ascii);
 }
 
 void resmb_report_release(resmb_report *rep)
 {
-    json_decref(rep->rows);
+    if (rep->rows)
+        fclose(rep->rows);
     rep->rows = NULL;
 }

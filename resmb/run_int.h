@@ -122,7 +122,10 @@ typedef struct resmb_report {
     FILE *f;                 /* per-mailbox lines */
     unsigned bits;           /* OR over the mailboxes */
     unsigned n, done_now, done_before, failed, pending, profile_fail, not_started, duplicates;
-    struct json_t *rows;     /* one object per mailbox, for the report files */
+    FILE *rows;              /* one line of JSON per mailbox, for the report files: an
+                                unlinked temporary file (0600), so a long list is never
+                                held in memory (issue 13 goal 7) */
+    int rows_failed;         /* the temporary file could not be made or written */
     /* what the parent's batches spent */
     unsigned long ldap_searches;
     unsigned ews_requests, autodiscover_requests;

@@ -44,8 +44,20 @@ static const char *const schema_sql =
  * the SQL on every call was a third of a switchresmb worker's instructions. */
 enum {
     Q_LOAD, Q_SAVE_OBJ, Q_SAVE_LOG, Q_PUT, Q_GET, Q_BEGIN, Q_COMMIT, Q_ROLLBACK,
-    Q_SYNC_FULL, Q_SYNC_NORMAL, Q__N
+    Q_SYNC_FULL, Q_SYNC_NORMAL, Q_INFO, Q__N
 };
+/* What the log says of objects (sm_info's columns); ?1 the initial state. */
+#define INFO_SELECT                                                                                \
+    "SELECT o.object, o.state, o.exit_bits,"                                                       \
+    " (SELECT state FROM log WHERE object = o.object AND phase = 'end' ORDER BY seq DESC LIMIT 1)," \
+    " (SELECT next FROM log WHERE object = o.object AND phase = 'end' ORDER BY seq DESC LIMIT 1),"  \
+    " (SELECT ts FROM log WHERE object = o.object AND phase = 'end' ORDER BY seq DESC LIMIT 1),"    \
+    " (SELECT detail FROM log WHERE object = o.object AND detail IS NOT NULL"                      \
+    "  ORDER BY seq DESC LIMIT 1),"                                                                \
+    " (SELECT count(*) FROM log WHERE object = o.object AND phase = 'begin' AND state = ?1),"      \
+    " (SELECT ts FROM log WHERE object = o.object AND phase = 'begin' AND state = ?1"              \
+    "  ORDER BY seq DESC LIMIT 1)"                                                                 \
+    " FROM objects o"
 static const char *const q_sql[Q__N] = {
     [Q_LOAD] = "SELECT state, from_state, event, pending, exit_bits FROM objects WHERE object = ?1",
     [Q_SAVE_OBJ] = "INSERT INTO objects(object, state, from_state, event, pending, exit_bits)"
@@ -60,6 +72,7 @@ static const char *const q_sql[Q__N] = {
     [Q_ROLLBACK] = "ROLLBACK",
     [Q_SYNC_FULL] = "PRAGMA synchronous=FULL",
     [Q_SYNC_NORMAL] = "PRAGMA synchronous=NORMAL",
+    [Q_INFO] = INFO_SELECT " WHERE o.object = ?2",
 };
 
 struct sm_journal {
@@ -449,42 +462,56 @@ sr_code sm_foreach(sm_journal *j, int (*fn)(const char *, int, unsigned, void *)
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? SR_OK : db_fail(j, err, "read");
 }
 
+static sm_info info_row(sqlite3_stmt *st)
+{
+    return (sm_info){
+        .object = (const char *)sqlite3_column_text(st, 0),
+        .state = sqlite3_column_int(st, 1),
+        .exit_bits = (unsigned)sqlite3_column_int64(st, 2),
+        .last_from = sqlite3_column_type(st, 3) == SQLITE_NULL ? -1 : sqlite3_column_int(st, 3),
+        .last_to = sqlite3_column_type(st, 4) == SQLITE_NULL ? -1 : sqlite3_column_int(st, 4),
+        .last_time = (const char *)sqlite3_column_text(st, 5),
+        .last_error = (const char *)sqlite3_column_text(st, 6),
+        .attempts = (unsigned)sqlite3_column_int(st, 7),
+        .started = (const char *)sqlite3_column_text(st, 8),
+    };
+}
+
 sr_code sm_foreach_info(sm_journal *j, const sm_def *def, int (*fn)(const sm_info *, void *),
                         void *arg, sr_err *err)
 {
-    static const char sql[] =
-        "SELECT o.object, o.state, o.exit_bits,"
-        " (SELECT state FROM log WHERE object = o.object AND phase = 'end' ORDER BY seq DESC LIMIT 1),"
-        " (SELECT next FROM log WHERE object = o.object AND phase = 'end' ORDER BY seq DESC LIMIT 1),"
-        " (SELECT ts FROM log WHERE object = o.object AND phase = 'end' ORDER BY seq DESC LIMIT 1),"
-        " (SELECT detail FROM log WHERE object = o.object AND detail IS NOT NULL"
-        "  ORDER BY seq DESC LIMIT 1),"
-        " (SELECT count(*) FROM log WHERE object = o.object AND phase = 'begin' AND state = ?1),"
-        " (SELECT ts FROM log WHERE object = o.object AND phase = 'begin' AND state = ?1"
-        "  ORDER BY seq DESC LIMIT 1)"
-        " FROM objects o ORDER BY o.id";
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(j->db, sql, -1, &st, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(j->db, INFO_SELECT " ORDER BY o.id", -1, &st, NULL) != SQLITE_OK)
         return db_fail(j, err, "read");
     sqlite3_bind_int(st, 1, def->initial_state);
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        sm_info in = {
-            .object = (const char *)sqlite3_column_text(st, 0),
-            .state = sqlite3_column_int(st, 1),
-            .exit_bits = (unsigned)sqlite3_column_int64(st, 2),
-            .last_from = sqlite3_column_type(st, 3) == SQLITE_NULL ? -1 : sqlite3_column_int(st, 3),
-            .last_to = sqlite3_column_type(st, 4) == SQLITE_NULL ? -1 : sqlite3_column_int(st, 4),
-            .last_time = (const char *)sqlite3_column_text(st, 5),
-            .last_error = (const char *)sqlite3_column_text(st, 6),
-            .attempts = (unsigned)sqlite3_column_int(st, 7),
-            .started = (const char *)sqlite3_column_text(st, 8),
-        };
+        sm_info in = info_row(st);
         if (fn(&in, arg))
             break;
     }
     sqlite3_finalize(st);
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? SR_OK : db_fail(j, err, "read");
+}
+
+sr_code sm_info_of(sm_journal *j, const sm_def *def, const char *object,
+                   void (*fn)(const sm_info *info, void *arg), void *arg, sr_err *err)
+{
+    sqlite3_stmt *st = get_q(j, Q_INFO);
+    if (!st)
+        return db_fail(j, err, "read");
+    sqlite3_bind_int(st, 1, def->initial_state);
+    sqlite3_bind_text(st, 2, object, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        sm_info in = info_row(st);
+        fn(&in, arg);
+    }
+    done_q(st);
+    if (rc == SQLITE_ROW)
+        return SR_OK;
+    return rc == SQLITE_DONE ? sr_err_set(err, SR_E_NOTFOUND, "%s: not in the journal", object)
+                             : db_fail(j, err, "read");
 }
 
 void sm_add_exit_bits(sm_step *step, unsigned bits) { step->exit_bits |= bits; }

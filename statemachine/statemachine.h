@@ -118,6 +118,11 @@ typedef struct sm_info {
  * it; stops early when fn returns non-zero.  The strings live until fn returns. */
 sr_code sm_foreach_info(sm_journal *j, const sm_def *def, int (*fn)(const sm_info *info, void *arg),
                         void *arg, sr_err *err);
+/* The same for one object: fn runs once (strings live until it returns);
+ * SR_E_NOTFOUND when the journal has never seen it.  One indexed lookup, so
+ * a report of a long list reads it row by row instead of holding it. */
+sr_code sm_info_of(sm_journal *j, const sm_def *def, const char *object,
+                   void (*fn)(const sm_info *info, void *arg), void *arg, sr_err *err);
 
 /* --- inside an action -------------------------------------------------- */
 /* Record key=value for this object before acting on it; durable before it
