@@ -95,13 +95,19 @@ void resmb_connect_dir(const resmb_run *run, resmb_shared *sh)
  * (chunks come in that order).  DONE entries are resolved too, so a rerun
  * still knows which object an earlier run processed. */
 
+struct resmb_seen {
+    char *dn;                /* lower-cased; NULL: free slot */
+    const char *section, *key;
+    int line;
+};
+
 static size_t seen_slot(const resmb_shared *sh, const char *dn)
 {
     size_t h = 1469598103934665603ull;
     for (const char *p = dn; *p; p++)
         h = (h ^ (unsigned char)*p) * 1099511628211ull;
     size_t i = h & (sh->seen_cap - 1);
-    while (sh->seen_dn[i] && strcmp(sh->seen_dn[i], dn) != 0)
+    while (sh->seen[i].dn && strcmp(sh->seen[i].dn, dn) != 0)
         i = (i + 1) & (sh->seen_cap - 1);
     return i;
 }
@@ -109,30 +115,23 @@ static size_t seen_slot(const resmb_shared *sh, const char *dn)
 static int seen_grow(resmb_shared *sh)
 {
     size_t cap = sh->seen_cap ? sh->seen_cap * 2 : 256;
-    resmb_shared old = *sh;
-    sh->seen_dn = calloc(cap, sizeof *sh->seen_dn);
-    sh->seen_by = calloc(cap, sizeof *sh->seen_by);
-    if (!sh->seen_dn || !sh->seen_by) {
-        free(sh->seen_dn);
-        free(sh->seen_by);
-        sh->seen_dn = old.seen_dn;
-        sh->seen_by = old.seen_by;
+    struct resmb_seen *old = sh->seen;
+    size_t old_cap = sh->seen_cap;
+    if (!(sh->seen = calloc(cap, sizeof *sh->seen))) {
+        sh->seen = old;
         return -1;
     }
     sh->seen_cap = cap;
-    for (size_t i = 0; i < old.seen_cap; i++)
-        if (old.seen_dn[i]) {
-            size_t j = seen_slot(sh, old.seen_dn[i]);
-            sh->seen_dn[j] = old.seen_dn[i];
-            sh->seen_by[j] = old.seen_by[i];
-        }
-    free(old.seen_dn);
-    free(old.seen_by);
+    for (size_t i = 0; i < old_cap; i++)
+        if (old[i].dn)
+            sh->seen[seen_slot(sh, old[i].dn)] = old[i];
+    free(old);
     return 0;
 }
 
-/* The first entry naming dn, or NULL after recording m as that entry. */
-static const char *seen_first(resmb_shared *sh, const char *dn, const resmb_mb *m)
+/* "[Section] line N (key)" of the first entry naming dn (heap), or NULL
+ * after recording m as that entry. */
+static char *seen_first(resmb_shared *sh, const char *dn, const resmb_mb *m)
 {
     char *low = sr_strdup(dn);
     if (!low || ((sh->seen_n + 1) * 2 > sh->seen_cap && seen_grow(sh) != 0)) {
@@ -141,31 +140,22 @@ static const char *seen_first(resmb_shared *sh, const char *dn, const resmb_mb *
     }
     for (char *p = low; *p; p++)
         *p = (char)tolower((unsigned char)*p);
-    size_t i = seen_slot(sh, low);
-    if (sh->seen_dn[i]) {
+    struct resmb_seen *e = &sh->seen[seen_slot(sh, low)];
+    if (e->dn) {
         free(low);
-        return sh->seen_by[i];
+        return sr_asprintf("[%s] line %d (%s)", e->section, e->line, e->key);
     }
-    char *by = sr_asprintf("[%s] line %d (%s)", m->section, m->line, m->key);
-    if (!by) {
-        free(low);
-        return NULL;
-    }
-    sh->seen_dn[i] = low;
-    sh->seen_by[i] = by;
+    *e = (struct resmb_seen){ .dn = low, .section = m->section, .key = m->key, .line = m->line };
     sh->seen_n++;
     return NULL;
 }
 
 void resmb_seen_free(resmb_shared *sh)
 {
-    for (size_t i = 0; i < sh->seen_cap; i++) {
-        free(sh->seen_dn[i]);
-        free(sh->seen_by[i]);
-    }
-    free(sh->seen_dn);
-    free(sh->seen_by);
-    sh->seen_dn = sh->seen_by = NULL;
+    for (size_t i = 0; i < sh->seen_cap; i++)
+        free(sh->seen[i].dn);
+    free(sh->seen);
+    sh->seen = NULL;
     sh->seen_cap = sh->seen_n = 0;
 }
 
@@ -183,11 +173,12 @@ static void resolve_chunk(resmb_shared *sh, resmb_mb *mb, size_t n)
         resmb_mb *m = &mb[i];
         ldapdir_result *x = res ? &res[r++] : NULL;
         if (x && sh->dir && ldapdir_outcome_of(x, 0) == LDAPDIR_OUT_OK) {
-            const char *first = seen_first(sh, x->rcpt->dn, m);
+            char *first = seen_first(sh, x->rcpt->dn, m);
             if (first && m->state_before != MB_DONE) {
-                m->dup_of = sr_strdup(first);
+                m->dup_of = first;
                 continue;
             }
+            free(first);
         }
         if (m->state_before == MB_DONE)
             continue;

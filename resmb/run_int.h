@@ -70,8 +70,9 @@ typedef struct resmb_shared {
     mapi_ad *src_ad;
     sm_journal *j;
     /* directory objects already named by an earlier entry: lower-cased DN →
-     * "[Section] line N (key)"; one open-addressing table for the run */
-    char **seen_dn, **seen_by;
+     * that entry (section and key borrowed from the config, which outlives
+     * the run); one open-addressing table for the run, ≈ 100 bytes a mailbox */
+    struct resmb_seen *seen;
     size_t seen_cap, seen_n;
 } resmb_shared;
 /* Free the seen-DN table. */
