@@ -105,25 +105,34 @@ static long next_deadline(const watch *w, const invoke_opts *o, const char **whi
     return best;
 }
 
-static char **child_env(const invoke_opts *o, int progress_fd, int secret_fd)
+/* Ours win over inherited ones: a stale number must not reach the engine. */
+static int ours(const char *e)
+{
+    return !strncmp(e, "CPUU_PROGRESS_FD=", 17) || !strncmp(e, "CPUU_SECRET_FD=", 15) ||
+           !strncmp(e, "CPUU_COMMAND_FD=", 16);
+}
+
+static char **child_env(const invoke_opts *o, int progress_fd, int secret_fd, int command_fd)
 {
     size_t n = 0, extra = 0;
     while (environ[n])
         n++;
     while (o->extra_env && o->extra_env[extra])
         extra++;
-    char **env = calloc(n + extra + 3, sizeof *env);
+    char **env = calloc(n + extra + 4, sizeof *env);
     if (!env)
         return NULL;
     size_t k = 0;
-    for (size_t i = 0; i < n; i++)   /* ours win over inherited ones */
-        if (strncmp(environ[i], "CPUU_PROGRESS_FD=", 17) && strncmp(environ[i], "CPUU_SECRET_FD=", 15))
+    for (size_t i = 0; i < n; i++)
+        if (!ours(environ[i]))
             env[k++] = environ[i];
     for (size_t i = 0; i < extra; i++)
         env[k++] = o->extra_env[i];
     env[k++] = sr_asprintf("CPUU_PROGRESS_FD=%d", progress_fd);
     if (secret_fd >= 0)
         env[k++] = sr_asprintf("CPUU_SECRET_FD=%d", secret_fd);
+    if (command_fd >= 0)
+        env[k++] = sr_asprintf("CPUU_COMMAND_FD=%d", command_fd);
     return env;
 }
 
@@ -132,7 +141,7 @@ static void free_child_env(char **env)
     if (!env)
         return;
     for (size_t i = 0; env[i]; i++)
-        if (!strncmp(env[i], "CPUU_PROGRESS_FD=", 17) || !strncmp(env[i], "CPUU_SECRET_FD=", 15))
+        if (ours(env[i]))
             free(env[i]);
     free(env);
 }
@@ -150,7 +159,16 @@ static void stop_group(pid_t pid, unsigned grace_ms)
     waitpid(pid, NULL, 0);
 }
 
-typedef struct { int status; int timed_out; int exec_errno; watch w; } attempt;
+/* One attempt: its exit status, or where it stopped, or that it waits. */
+typedef struct { int status; int timed_out; int exec_errno; int waiting; watch w; } attempt;
+
+/* An engine kept after its update, waiting for one command (see the header). */
+struct invoke_engine {
+    pid_t pid;                   /* also its process group */
+    int prog_fd;                 /* read end of its progress pipe */
+    int cmd_fd;                  /* our end of its command socket */
+    char *prog;                  /* argv[0], for log lines */
+};
 
 static void close_pair(int fds[2])
 {
@@ -159,20 +177,83 @@ static void close_pair(int fds[2])
             close(fds[i]);
 }
 
-/* Fork, exec and watch one attempt. */
-static sr_code run_once(char *const argv[], const invoke_opts *o, attempt *a, sr_err *err)
+/* Watch a started child on its progress pipe until it ends (a->status), the
+ * watchdog stops it (a->timed_out) or, with keep, it has written its "exit"
+ * line and still runs (a->waiting: prog stays open, the caller keeps it). */
+static void watch_child(pid_t pid, int prog, const invoke_opts *o, attempt *a, int keep)
 {
-    int prog[2] = { -1, -1 }, secret[2] = { -1, -1 }, execfail[2] = { -1, -1 };
-    /* The secret travels on a socket pair, not a pipe: send(MSG_NOSIGNAL) to
-     * an engine that exits without reading it must not kill us with SIGPIPE. */
+    for (int open_pipe = 1; open_pipe;) {
+        const char *which;
+        long dl = next_deadline(&a->w, o, &which);
+        long wait = dl < 0 ? 1000 : dl - sr_now_ms();
+        if (dl >= 0 && wait <= 0) {
+            if (which != a->w.stage_what)
+                snprintf(a->w.stage_what, sizeof a->w.stage_what, "%s", which);
+            a->timed_out = 1;
+            stop_group(pid, o->kill_grace_ms ? o->kill_grace_ms : 2000);
+            close(prog);
+            return;
+        }
+        struct pollfd p = { .fd = prog, .events = POLLIN };
+        int r = poll(&p, 1, (int)(wait > 1000 ? 1000 : wait));
+        if (r > 0) {
+            char buf[512];
+            ssize_t n = read(prog, buf, sizeof buf);
+            if (n > 0)
+                feed(&a->w, buf, (size_t)n);
+            else if (n == 0)
+                open_pipe = 0;   /* child closed it (usually: exited) */
+        }
+        if (waitpid(pid, &a->status, WNOHANG) == pid) {
+            /* drain what it wrote just before exiting */
+            char buf[512];
+            ssize_t n;
+            while ((n = read(prog, buf, sizeof buf)) > 0)
+                feed(&a->w, buf, (size_t)n);
+            close(prog);
+            return;
+        }
+        if (keep && a->w.have_exit_line) {
+            a->waiting = 1;
+            return;
+        }
+    }
+    close(prog);
+    /* Pipe closed but the child lives on (it closed the fd): wait under the global limit. */
+    long end = o->watchdog && o->global_wait_s ? a->w.started + o->global_wait_s * 1000L : -1;
+    for (;;) {
+        if (waitpid(pid, &a->status, WNOHANG) == pid)
+            return;
+        if (end >= 0 && sr_now_ms() >= end) {
+            snprintf(a->w.stage_what, sizeof a->w.stage_what, "global");
+            a->timed_out = 1;
+            stop_group(pid, o->kill_grace_ms ? o->kill_grace_ms : 2000);
+            return;
+        }
+        usleep(20000);
+    }
+}
+
+/* Fork, exec and watch one attempt.  With keep, the engine also gets a
+ * command socket (CPUU_COMMAND_FD); when it waits on it after its update,
+ * keep is filled and the attempt ends with a->waiting. */
+static sr_code run_once(char *const argv[], const invoke_opts *o, attempt *a, invoke_engine *keep,
+                        sr_err *err)
+{
+    int prog[2] = { -1, -1 }, secret[2] = { -1, -1 }, execfail[2] = { -1, -1 }, cmd[2] = { -1, -1 };
+    /* The secret and the command travel on socket pairs, not pipes:
+     * send(MSG_NOSIGNAL) to an engine that exits without reading must not
+     * kill us with SIGPIPE. */
     if (pipe2(prog, O_CLOEXEC) != 0 || pipe2(execfail, O_CLOEXEC) != 0 ||
-        (o->secret && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, secret) != 0)) {
+        (o->secret && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, secret) != 0) ||
+        (keep && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, cmd) != 0)) {
         int e = errno;
         close_pair(prog);   /* those made before the failure: a long run must not leak */
         close_pair(execfail);
+        close_pair(secret);
         return sr_err_set(err, SR_E_IO, "cannot create pipes: %s", strerror(e));
     }
-    char **env = child_env(o, prog[1], o->secret ? secret[0] : -1);
+    char **env = child_env(o, prog[1], o->secret ? secret[0] : -1, keep ? cmd[0] : -1);
     fflush(NULL);
     pid_t pid = env ? fork() : -1;
     if (pid == 0) {
@@ -186,6 +267,8 @@ static sr_code run_once(char *const argv[], const invoke_opts *o, attempt *a, sr
         fcntl(prog[1], F_SETFD, 0);
         if (o->secret)
             fcntl(secret[0], F_SETFD, 0);
+        if (keep)
+            fcntl(cmd[0], F_SETFD, 0);
         execve(argv[0], argv, env);
         int e = errno;
         (void)!write(execfail[1], &e, sizeof e);
@@ -196,11 +279,15 @@ static sr_code run_once(char *const argv[], const invoke_opts *o, attempt *a, sr
     close(execfail[1]);
     if (o->secret)
         close(secret[0]);
+    if (keep)
+        close(cmd[0]);
     if (pid < 0) {
         close(prog[0]);
         close(execfail[0]);
         if (o->secret)
             close(secret[1]);
+        if (keep)
+            close(cmd[1]);
         return sr_err_set(err, SR_E_IO, "cannot start %s: %s", argv[0], strerror(errno));
     }
     setpgid(pid, pid);
@@ -215,61 +302,27 @@ static sr_code run_once(char *const argv[], const invoke_opts *o, attempt *a, sr
     if (read(execfail[0], &a->exec_errno, sizeof a->exec_errno) != (ssize_t)sizeof a->exec_errno)
         a->exec_errno = 0;   /* EOF: exec succeeded */
     close(execfail[0]);
-    for (int open_pipe = 1; open_pipe;) {
-        const char *which;
-        long dl = next_deadline(&a->w, o, &which);
-        long wait = dl < 0 ? 1000 : dl - sr_now_ms();
-        if (dl >= 0 && wait <= 0) {
-            if (which != a->w.stage_what)
-                snprintf(a->w.stage_what, sizeof a->w.stage_what, "%s", which);
-            a->timed_out = 1;
-            stop_group(pid, o->kill_grace_ms ? o->kill_grace_ms : 2000);
-            close(prog[0]);
-            return SR_OK;
-        }
-        struct pollfd p = { .fd = prog[0], .events = POLLIN };
-        int r = poll(&p, 1, (int)(wait > 1000 ? 1000 : wait));
-        if (r > 0) {
-            char buf[512];
-            ssize_t n = read(prog[0], buf, sizeof buf);
-            if (n > 0)
-                feed(&a->w, buf, (size_t)n);
-            else if (n == 0)
-                open_pipe = 0;   /* child closed it (usually: exited) */
-        }
-        if (waitpid(pid, &a->status, WNOHANG) == pid) {
-            /* drain what it wrote just before exiting */
-            char buf[512];
-            ssize_t n;
-            while ((n = read(prog[0], buf, sizeof buf)) > 0)
-                feed(&a->w, buf, (size_t)n);
-            close(prog[0]);
-            return SR_OK;
-        }
+    watch_child(pid, prog[0], o, a, keep != NULL);
+    if (a->waiting) {
+        *keep = (invoke_engine){ .pid = pid, .prog_fd = prog[0], .cmd_fd = cmd[1] };
+    } else if (keep) {
+        close(cmd[1]);
     }
-    close(prog[0]);
-    /* Pipe closed but the child lives on (it closed the fd): wait under the global limit. */
-    long end = o->watchdog && o->global_wait_s ? a->w.started + o->global_wait_s * 1000L : -1;
-    for (;;) {
-        if (waitpid(pid, &a->status, WNOHANG) == pid)
-            return SR_OK;
-        if (end >= 0 && sr_now_ms() >= end) {
-            snprintf(a->w.stage_what, sizeof a->w.stage_what, "global");
-            a->timed_out = 1;
-            stop_group(pid, o->kill_grace_ms ? o->kill_grace_ms : 2000);
-            return SR_OK;
-        }
-        usleep(20000);
-    }
+    return SR_OK;
 }
 
-sr_code invoke_run(char *const argv[], const invoke_opts *opts, invoke_result *res, sr_err *err)
+/* invoke_run's attempts; with kept, the last one may stay (invoke_start). */
+static sr_code run_attempts(char *const argv[], const invoke_opts *opts, invoke_result *res,
+                            invoke_engine **kept, sr_err *err)
 {
     memset(res, 0, sizeof *res);
+    if (kept)
+        *kept = NULL;
     unsigned attempts = opts->attempts ? opts->attempts : 3;
     for (unsigned i = 1; i <= attempts; i++) {
         attempt a;
-        sr_code rc = run_once(argv, opts, &a, err);
+        invoke_engine eng = { .pid = -1, .prog_fd = -1, .cmd_fd = -1 };
+        sr_code rc = run_once(argv, opts, &a, kept ? &eng : NULL, err);
         if (opts->running_pid)
             *opts->running_pid = 0;
         if (rc != SR_OK)
@@ -290,7 +343,7 @@ sr_code invoke_run(char *const argv[], const invoke_opts *opts, invoke_result *r
             continue;
         }
         res->stage[0] = '\0';
-        if (WIFSIGNALED(a.status)) {
+        if (!a.waiting && WIFSIGNALED(a.status)) {
             res->outcome = INVOKE_CRASHED;
             res->term_signal = WTERMSIG(a.status);
             res->cpuu_bits = (a.w.have_exit_line ? a.w.exit_bits : 0) | CPUU_CRASH;
@@ -300,11 +353,104 @@ sr_code invoke_run(char *const argv[], const invoke_opts *opts, invoke_result *r
         }
         res->outcome = INVOKE_EXITED;
         res->term_signal = 0;
-        res->exit_status = WEXITSTATUS(a.status);
+        /* a waiting engine has not exited: its status would be the low bits */
+        res->exit_status = a.waiting ? (int)(a.w.exit_bits & 0xffu) : WEXITSTATUS(a.status);
         res->cpuu_bits = a.w.have_exit_line ? a.w.exit_bits : (unsigned)res->exit_status;
         snprintf(res->unresolved, sizeof res->unresolved, "%s", a.w.unresolved);
         snprintf(res->not_carried, sizeof res->not_carried, "%s", a.w.not_carried);
+        if (a.waiting && (*kept = malloc(sizeof **kept)) != NULL) {
+            **kept = eng;
+            (*kept)->prog = sr_strdup(argv[0]);
+        } else if (a.waiting) {   /* out of memory: end it as without the pipe */
+            close(eng.cmd_fd);
+            close(eng.prog_fd);
+            stop_group(eng.pid, 2000);
+        }
         return SR_OK;
     }
     return SR_OK;
+}
+
+sr_code invoke_run(char *const argv[], const invoke_opts *opts, invoke_result *res, sr_err *err)
+{
+    return run_attempts(argv, opts, res, NULL, err);
+}
+
+sr_code invoke_start(char *const argv[], const invoke_opts *opts, invoke_result *res,
+                     invoke_engine **kept, sr_err *err)
+{
+    return run_attempts(argv, opts, res, kept, err);
+}
+
+static void engine_free(invoke_engine *e)
+{
+    if (e->cmd_fd >= 0)
+        close(e->cmd_fd);
+    if (e->prog_fd >= 0)
+        close(e->prog_fd);
+    free(e->prog);
+    free(e);
+}
+
+int invoke_continue(invoke_engine *e, const char *command, const invoke_opts *opts,
+                    invoke_result *res)
+{
+    memset(res, 0, sizeof *res);
+    res->attempts_used = 1;
+    attempt a;
+    memset(&a, 0, sizeof a);
+    a.w.started = sr_now_ms();   /* GlobalWait counts from the command */
+    char *line = strchr(command, '\n') ? NULL : sr_asprintf("%s\n", command);
+    int one_line = line != NULL;
+    int sent = line && send(e->cmd_fd, line, strlen(line), MSG_NOSIGNAL) == (ssize_t)strlen(line);
+    int send_errno = errno;
+    free(line);
+    close(e->cmd_fd);   /* one command: the engine reads nothing after it */
+    e->cmd_fd = -1;
+    if (opts->running_pid)
+        *opts->running_pid = e->pid;
+    watch_child(e->pid, e->prog_fd, opts, &a, 0);
+    e->prog_fd = -1;   /* watch_child closed it */
+    if (opts->running_pid)
+        *opts->running_pid = 0;
+    int answered = sent && !a.timed_out && WIFEXITED(a.status) && a.w.have_exit_line;
+    if (a.timed_out) {
+        res->outcome = INVOKE_TIMEOUT;
+        snprintf(res->stage, sizeof res->stage, "%s", a.w.stage_what);
+    } else if (WIFSIGNALED(a.status)) {
+        res->outcome = INVOKE_CRASHED;
+        res->term_signal = WTERMSIG(a.status);
+    } else {
+        res->outcome = INVOKE_EXITED;
+        res->exit_status = WEXITSTATUS(a.status);
+    }
+    res->cpuu_bits = a.w.have_exit_line ? a.w.exit_bits : (unsigned)res->exit_status;
+    if (res->outcome == INVOKE_CRASHED)
+        res->cpuu_bits |= CPUU_CRASH;
+    snprintf(res->unresolved, sizeof res->unresolved, "%s", a.w.unresolved);
+    snprintf(res->not_carried, sizeof res->not_carried, "%s", a.w.not_carried);
+    if (!answered)
+        sr_log(SR_LOG_WARN, opts->who, "%s gave no answer to its command: %s", e->prog,
+               !sent ? (one_line ? strerror(send_errno) : "a command is one line")
+               : a.timed_out ? "the watchdog stopped it"
+               : WIFSIGNALED(a.status) ? "killed by a signal" : "it exited without an \"exit\" line");
+    engine_free(e);
+    return answered;
+}
+
+void invoke_end(invoke_engine *e)
+{
+    if (!e)
+        return;
+    close(e->cmd_fd);   /* EOF: the engine ends by itself */
+    e->cmd_fd = -1;
+    long end = sr_now_ms() + 2000;
+    while (waitpid(e->pid, NULL, WNOHANG) != e->pid) {
+        if (sr_now_ms() >= end) {
+            stop_group(e->pid, 2000);
+            break;
+        }
+        usleep(10000);
+    }
+    engine_free(e);
 }

@@ -25,13 +25,16 @@
  * -Log, when given), followed by a second "exit <bits>"; EOF, "quit" or
  * anything else ends the process.  The parent bounds the wait: closing its
  * end (or dying) gives EOF.  Without the variable the engine exits after
- * the update as before.  (Engine side only so far: switchresmb does not yet
- * give this pipe and still starts a fresh "cpuu -Cleanup", BENCHMARKS.md.)
+ * the update as before.  switchresmb uses it through invoke_start and
+ * invoke_continue (one engine process per mailbox, BENCHMARKS.md) and falls
+ * back to a fresh "cpuu -Cleanup" when the kept engine gives no answer.
  * A secret (the decrypted admin password) goes to the child on a second pipe
  * (CPUU_SECRET_FD), never in argv or the environment, where other users or a
  * core dump of the parent's children could read it.
  *
- * Depends on util only (the exit bits are in util/codes.h).  Ownership: invoke_run fills a caller-owned result. */
+ * Depends on util only (the exit bits are in util/codes.h).  Ownership:
+ * invoke_run fills a caller-owned result; an invoke_engine from invoke_start
+ * is freed by invoke_continue or invoke_end, whichever comes first. */
 #ifndef INVOKE_CPUU_INVOKE_H
 #define INVOKE_CPUU_INVOKE_H
 
@@ -79,6 +82,29 @@ typedef struct invoke_result {
  * watchdog.  Returns SR_OK when an outcome was reached (any of the four), an
  * error only when the parent itself failed (pipe/fork).  Logs every restart. */
 sr_code invoke_run(char *const argv[], const invoke_opts *opts, invoke_result *res, sr_err *err);
+
+/* An engine that has answered its update and waits for one command. */
+typedef struct invoke_engine invoke_engine;
+
+/* invoke_run, with a command socket on CPUU_COMMAND_FD: when the last
+ * attempt's engine wrote its "exit" line and still runs (it waits for a
+ * command), res holds the update's result and *kept the engine; else *kept
+ * is NULL and res is what invoke_run would give. */
+sr_code invoke_start(char *const argv[], const invoke_opts *opts, invoke_result *res,
+                     invoke_engine **kept, sr_err *err);
+
+/* Send command (one line, e.g. "cleanup /var/log/x.log") to a kept engine
+ * and watch it to its end under opts' watchdog (GlobalWait counted from the
+ * command; no restart: the caller's fallback is a fresh process).  Returns
+ * 1 when the engine answered with an "exit" line and exited (res: its
+ * result), 0 when it died, hung or closed without one (logged; res says how).
+ * Frees e. */
+int invoke_continue(invoke_engine *e, const char *command, const invoke_opts *opts,
+                    invoke_result *res);
+
+/* Let a kept engine go without a command (EOF: it exits; stopped after 2 s
+ * if it does not).  NULL-safe; frees e. */
+void invoke_end(invoke_engine *e);
 
 /* "CPUU_SUCCESS|CPUU_NO_SWITCH_MSG" (or "CPUU_CANNOT_START" for 0).  Caller frees. */
 char *invoke_describe_bits(unsigned bits);

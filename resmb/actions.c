@@ -121,6 +121,8 @@ mapi_net *resmb_net_new(const resmb_run *run, resmb_side side, unsigned max_para
 
 void resmb_actx_release(resmb_actx *a)
 {
+    invoke_end(a->engine);   /* a run that stopped between update and cleanup */
+    a->engine = NULL;
     mapi_ad_free(a->tgt_ad);
     mapi_net_free(a->tgt_net);
     mapi_net_free(a->src_net);
@@ -373,29 +375,55 @@ static int act_create_profile(sm_step *step, void *ctx)
 
 /* ---- PROFILE_CREATED -> UPDATED -> CLEANED: the engine ------------------ */
 
+/* The engine's log for this step when CPUUCmdLine has no -Log (NULL then:
+ * the engine writes where CPUUCmdLine says).  Without -Log the engine would
+ * write CPUU.log/.csv into whatever directory we were started from: keep
+ * them with the journal.  *has_log says which; NULL otherwise only when out
+ * of memory. */
+static char *engine_log(const resmb_run *run, const char *profile, int cleanup, int *has_log)
+{
+    *has_log = 0;
+    for (size_t i = 1; i < run->engine_argc; i++)
+        *has_log |= sr_streq_ci(run->engine_argv[i], "-Log");
+    if (*has_log)
+        return NULL;
+    size_t base = strlen(run->journal_path);
+    if (base > 8 && strcmp(run->journal_path + base - 8, ".journal") == 0)
+        base -= 8;
+    return sr_asprintf("%.*s.%s.%s.log", (int)base, run->journal_path, profile,
+                       cleanup ? "cleanup" : "update");
+}
+
+/* The spec's watchdog ([Parameters] OpenStoreWait, FeatureWait, GlobalWait,
+ * Attempt, WatchDog) for one engine of this mailbox. */
+static invoke_opts engine_watch(const resmb_actx *a)
+{
+    const cfg_cpuu *cp = a->run->cpuu;
+    return (invoke_opts){
+        .open_store_wait_s = (unsigned)cp->open_store_wait,
+        .feature_wait_s = (unsigned)cp->feature_wait,
+        .global_wait_s = (unsigned)cp->global_wait,
+        .attempts = (unsigned)cp->attempt,
+        .watchdog = cp->watchdog,
+        .who = a->mb->key,
+    };
+}
+
+/* Start the engine for the update (kept: it stays for the cleanup when it
+ * can, invoke_start) or a fresh cleanup (kept NULL). */
 static sr_code run_engine(resmb_actx *a, const char *profile, int cleanup, invoke_result *res,
-                          sr_err *err)
+                          invoke_engine **kept, sr_err *err)
 {
     const resmb_run *run = a->run;
-    const cfg_cpuu *cp = run->cpuu;
     char **argv = calloc(run->engine_argc + 7, sizeof *argv);
     if (!argv)
         return sr_err_set(err, SR_E_NOMEM, "out of memory");
     size_t n = 0;
-    int has_log = 0;
-    for (size_t i = 0; i < run->engine_argc; i++) {
-        has_log |= i > 0 && sr_streq_ci(run->engine_argv[i], "-Log");
+    for (size_t i = 0; i < run->engine_argc; i++)
         argv[n++] = run->engine_argv[i];
-    }
-    /* Without -Log in CPUUCmdLine the engine would write CPUU.log/.csv into
-     * whatever directory we were started from: keep them with the journal. */
-    char *log = NULL;
+    int has_log;
+    char *log = engine_log(run, profile, cleanup, &has_log);
     if (!has_log) {
-        size_t base = strlen(run->journal_path);
-        if (base > 8 && strcmp(run->journal_path + base - 8, ".journal") == 0)
-            base -= 8;
-        log = sr_asprintf("%.*s.%s.%s.log", (int)base, run->journal_path, profile,
-                          cleanup ? "cleanup" : "update");
         if (!log) {
             free(argv);
             return sr_err_set(err, SR_E_NOMEM, "out of memory");
@@ -437,22 +465,36 @@ static sr_code run_engine(resmb_actx *a, const char *profile, int cleanup, invok
         envv[ne++] = sr_asprintf("CPUU_ALLOW_HTTP=1");
     if (run->o->ca_file)
         envv[ne++] = sr_asprintf("CPUU_CA_FILE=%s", run->o->ca_file);
-    invoke_opts io = {
-        .open_store_wait_s = (unsigned)cp->open_store_wait,
-        .feature_wait_s = (unsigned)cp->feature_wait,
-        .global_wait_s = (unsigned)cp->global_wait,
-        .attempts = (unsigned)cp->attempt,
-        .watchdog = cp->watchdog,
-        .secret = run->admin_pw,
-        .who = a->mb->key,
-        .extra_env = envv,
-    };
-    sr_code rc = invoke_run(argv, &io, res, err);
+    invoke_opts io = engine_watch(a);
+    io.secret = run->admin_pw;
+    io.extra_env = envv;
+    sr_code rc = kept ? invoke_start(argv, &io, res, kept, err) : invoke_run(argv, &io, res, err);
     for (size_t i = 0; i < ne; i++)
         free(envv[i]);
     free(log);
     free(argv);
     return rc;
+}
+
+/* The cleanup in the engine kept from the update ("cleanup [<log>]",
+ * cpuu_invoke.h); 0 when it gave no answer and a fresh engine must run it.
+ * Consumes a->engine. */
+static int continue_cleanup(resmb_actx *a, const char *profile, invoke_result *res)
+{
+    invoke_engine *e = a->engine;
+    a->engine = NULL;
+    int has_log;
+    char *log = engine_log(a->run, profile, 1, &has_log);
+    char *cmd = has_log ? sr_strdup("cleanup") : log ? sr_asprintf("cleanup %s", log) : NULL;
+    free(log);
+    if (!cmd) {
+        invoke_end(e);
+        return 0;
+    }
+    invoke_opts io = engine_watch(a);
+    int answered = invoke_continue(e, cmd, &io, res);
+    free(cmd);
+    return answered;
 }
 
 /* Whether the temporary profile says it was updated.  An update that ended
@@ -508,7 +550,15 @@ static int engine_step(sm_step *step, resmb_actx *a, int cleanup)
     invoke_result res;
     sr_err e;
     memset(&res, 0, sizeof res);
-    sr_code rc = run_engine(a, profile, cleanup, &res, &e);
+    sr_code rc = SR_OK;
+    /* the update's engine, kept, runs the cleanup too (one process per
+     * mailbox); without it (a resumed run, a failed one) or when it gives no
+     * answer (killed, hung, gone), a fresh engine runs it as it always did */
+    if (!cleanup || !a->engine || !continue_cleanup(a, profile, &res)) {
+        if (cleanup)
+            sr_log(SR_LOG_INFO, a->mb->key, "cleanup: in a fresh engine process");
+        rc = run_engine(a, profile, cleanup, &res, cleanup ? NULL : &a->engine, &e);
+    }
     int already = !cleanup && rc == SR_OK && res.outcome == INVOKE_EXITED &&
                   !(res.cpuu_bits & (ENGINE_ERR_BITS | CPUU_SUCCESS)) &&
                   profile_updated(a->run, profile);
@@ -553,6 +603,10 @@ static int engine_step(sm_step *step, resmb_actx *a, int cleanup)
         break;
     }
     free(bits);
+    if (ev != EV_OK) {   /* FAILED next: no cleanup; the engine goes before the profile */
+        invoke_end(a->engine);
+        a->engine = NULL;
+    }
     return ev;
 }
 

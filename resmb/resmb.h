@@ -142,6 +142,8 @@ typedef struct resmb_actx {
     resmb_mb *mb;
     mapi_net *src_net, *tgt_net; /* the worker's own, created on first use */
     mapi_ad *tgt_ad;
+    struct invoke_engine *engine; /* the engine kept from UPDATED to its cleanup in the same
+                                     process (cpuu_invoke.h), or NULL */
     long long phase_us[RESMB_PH__N];  /* time spent in each phase's actions */
 } resmb_actx;
 

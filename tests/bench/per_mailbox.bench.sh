@@ -142,15 +142,24 @@ syscalls() {
     echo $out | awk '{ for (i = 1; i <= 4; i++) printf "%d ", $i + 0; print "" }'
 }
 
+# the simulators' counters (issue 13 goal 2: new connections per side)
+sim() { curl -s --max-time 10 --noproxy '*' -k "$@"; }
+sim_connections() {  # port -> connections since the last reset
+    sim "$SCHEME://127.0.0.1:$1/_sim/stats" | grep -o '"connections":[0-9]*' | cut -d: -f2
+}
 # cputime DIR COUNT -> user+sys seconds of every process of the run (noisy on
-# a shared machine; the instructions are the figure to compare)
+# a shared machine; the instructions are the figure to compare); DIR/conn.txt
+# gets the run's new connections to the source and the target simulator
 cputime() {
     local d=$1
     new_case "$d" "$2"
+    sim -XPOST "$SCHEME://127.0.0.1:$SRC/_sim/reset-stats" >/dev/null
+    sim -XPOST "$SCHEME://127.0.0.1:$TGT/_sim/reset-stats" >/dev/null
     # wait4's usage of switchresmb includes every descendant it reaped
     run_sr "$d" /usr/bin/time -f '%U %S' -o "$d/time.txt" ||
         { tail -20 "$d/run.log"; die "run of $2 failed"; }
     [ "$(done_count "$d")" -eq "$2" ] || { tail -20 "$d/run.log"; die "not every mailbox DONE"; }
+    echo "$(sim_connections "$SRC") $(sim_connections "$TGT")" >"$d/conn.txt"
     awk '{ printf "%.0f\n", ($1 + $2) * 1000 }' "$d/time.txt"
 }
 c1=$(cputime "$work/c1" 1) || exit 1
@@ -159,6 +168,8 @@ i1=$(instructions "$work/i1" 1) || exit 1
 iN=$(instructions "$work/iN" "$N") || exit 1
 s1=$(syscalls "$work/s1" 1) || exit 1
 sN=$(syscalls "$work/sN" "$N") || exit 1
+read -r src1 tgt1 <"$work/c1/conn.txt"
+read -r srcN tgtN <"$work/cN/conn.txt"
 read -r f1 d1 e1 c1s <<<"$s1"
 read -r fN dN eN cNs <<<"$sN"
 awk -v c1="$c1" -v cN="$cN" -v i1="$i1" -v iN="$iN" -v n="$N" -v f1="$f1" -v d1="$d1" -v e1="$e1" -v c1s="$c1s" \
@@ -168,5 +179,9 @@ awk -v c1="$c1" -v cN="$cN" -v i1="$i1" -v iN="$iN" -v n="$N" -v f1="$f1" -v d1=
         i1 / 1e6, c1, f1, d1, e1, c1s
     printf "per_mailbox: each further mailbox (%d vs 1): %.1f M instructions, %.0f ms CPU, fsync %.1f, fdatasync %.1f, execve %.1f, connect %.1f\n",
         n, (iN - i1) / m / 1e6, (cN - c1) / m, (fN - f1) / m, (dN - d1) / m, (eN - e1) / m, (cNs - c1s) / m
+}'
+awk -v a="$src1" -v b="$srcN" -v c="$tgt1" -v d="$tgtN" -v n="$N" 'BEGIN {
+    printf "per_mailbox: new connections (simulator counters): 1 mailbox: source %d, target %d; each further mailbox: source %.1f, target %.1f\n",
+        a, c, (b - a) / (n - 1), (d - c) / (n - 1)
 }'
 echo "per_mailbox: command: BENCH_MAILBOXES=$N${BENCH_TLS:+ BENCH_TLS=$BENCH_TLS}${BENCH_FEATURES:+ BENCH_FEATURES=\"$BENCH_FEATURES\"} make bench (tests/bench/per_mailbox.bench.sh; $(nproc) cpu, $(uname -sr))"

@@ -20,7 +20,7 @@ SHARED=${SHARED_DIR:-../shared}
 N=${FAULT_MAILBOXES:-100}
 RERUNS=${FAULT_RERUNS:-3}
 RANDOM=${FAULT_SEED:-11}
-ALL_FAULTS="none kill9-parent kill9-group engine-killed directory-restart http-503 conn-drops throttling slow-answers disk-full"
+ALL_FAULTS="none kill9-parent kill9-group engine-killed directory-restart http-503 conn-drops throttling slow-answers disk-full engine-killed-waiting engine-hangs-waiting kill9-waiting"
 faults=${*:-$ALL_FAULTS}
 work=$(mktemp -d /tmp/sr-faults-XXXXXX)
 chmod 700 "$work"
@@ -90,7 +90,7 @@ sim() {  # port path [curl args]
     local port=$1 path=$2; shift 2
     curl -s --max-time 20 --noproxy '*' "$@" "http://127.0.0.1:$port$path"
 }
-setup_case() {  # dir [OpenStoreWait/FeatureWait seconds, default 20]
+setup_case() {  # dir [OpenStoreWait/FeatureWait seconds, default 20] [GlobalWait, default 120]
     local d=$1
     mkdir -p -m 700 "$d"
     start_exsim "$d" src "$work/src.xml"
@@ -104,8 +104,8 @@ setup_case() {  # dir [OpenStoreWait/FeatureWait seconds, default 20]
         printf '[SwitchMessage]\nMigrationAgentType=Contemporary\nTarget=Exchange\nRecreateSwitchMsg=0\n\n'
         printf '[MailboxesSMTP]\n'; printf '%s\n' "${rooms[@]}"
     } >"$d/SwitchResMB.ini"
-    printf '[Parameters]\nFeatures=Delegates Rules\nSilent=1\nAdmin=admin\nPassword=%s\nAdminTrg=admin\nPasswordTrg=%s\nAutodiscoverSourceURL=http://127.0.0.1:%s/autodiscover/autodiscover.xml\nAutodiscoverTargetURL=http://127.0.0.1:%s/autodiscover/autodiscover.xml\nWatchDog=1\nOpenStoreWait=%s\nFeatureWait=%s\nGlobalWait=120\n' \
-        "$SPW" "$TPW" "$SRC" "$TGT" "${2:-20}" "${2:-20}" >"$d/CPUU.ini"
+    printf '[Parameters]\nFeatures=Delegates Rules\nSilent=1\nAdmin=admin\nPassword=%s\nAdminTrg=admin\nPasswordTrg=%s\nAutodiscoverSourceURL=http://127.0.0.1:%s/autodiscover/autodiscover.xml\nAutodiscoverTargetURL=http://127.0.0.1:%s/autodiscover/autodiscover.xml\nWatchDog=1\nOpenStoreWait=%s\nFeatureWait=%s\nGlobalWait=%s\n' \
+        "$SPW" "$TPW" "$SRC" "$TGT" "${2:-20}" "${2:-20}" "${3:-120}" >"$d/CPUU.ini"
     chmod 600 "$d/SwitchResMB.ini" "$d/CPUU.ini"
     mkdir -p -m 700 "$d/state" "$d/profiles"
 }
@@ -113,7 +113,7 @@ setup_case() {  # dir [OpenStoreWait/FeatureWait seconds, default 20]
 start_run() {
     local d=$1 log=$2; shift 2
     SWITCHRESMB_PROFILE_DIR="$d/profiles" setsid "$BIN/switchresmb" --state-dir "${STATE:-$d/state}" \
-        --cpuu "$BIN/cpuu" --jobs 4 "$@" "$d/SwitchResMB.ini" >"$log" 2>&1 &
+        --cpuu "${CPUU:-$BIN/cpuu}" --jobs 4 "$@" "$d/SwitchResMB.ini" >"$log" 2>&1 &
     run_pid=$!
 }
 wait_run() {  # seconds -> exit status (124: did not end)
@@ -236,11 +236,30 @@ fault_disk-full() {      # the journal on a 1 MiB tmpfs, filled but for 96 KiB
     rm -f "$work/small/fill"
 }
 
+# The engine kept from a mailbox's update for its cleanup (one process per
+# mailbox, cpuu_invoke.h), hurt while it waits for that command by
+# tests/py/engine_wrap.py standing as cpuu in the first run (the reruns use
+# the engine itself); the wrapper's log counts the starts (the fresh cleanups).
+wrapped_run() {  # dir fault [every]
+    ENGINE_WRAP_REAL="$BIN/cpuu" ENGINE_WRAP_LOG="$1/engine-starts.log" ENGINE_WRAP_FAULT=$2 \
+        ENGINE_WRAP_EVERY=${3:-1} CPUU="$SR_ROOT/tests/py/engine_wrap.py" start_run "$1" "$1/run.log"
+    wait_run 900
+    echo "      | $2: $(grep -c . "$1/engine-starts.log") engine start(s), $(grep -c -- -Cleanup "$1/engine-starts.log") fresh cleanup(s)" |
+        tee -a "$results"
+}
+fault_engine-killed-waiting() { wrapped_run "$1" kill 3; }   # every 3rd kept engine killed
+fault_engine-hangs-waiting() { wrapped_run "$1" hang 4; }    # every 4th stopped: GlobalWait ends it
+fault_kill9-waiting() { wrapped_run "$1" kill-group; }       # switchresmb's group killed once in that window
+
 printf '%-18s %5s %6s %6s %5s %6s\n' fault DONE FAILED lost twice state | tee -a "$results"
 for f in none $faults; do
     [ "$f" = none ] && [ -d "$work/none" ] && continue
     d="$work/$f"
-    if [ "$f" = slow-answers ]; then setup_case "$d" 2; else setup_case "$d"; fi
+    case $f in
+        slow-answers) setup_case "$d" 2;;
+        engine-hangs-waiting) setup_case "$d" 20 10;;
+        *) setup_case "$d";;
+    esac
     STATE=
     [ "$f" = disk-full ] && STATE="$work/small"
     "fault_$f" "$d" || { [ "$f" = disk-full ] && { stop_pid "$src_pid"; stop_pid "$tgt_pid"; continue; }; }

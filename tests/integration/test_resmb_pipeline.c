@@ -1360,6 +1360,105 @@ static void test_engine_dry_run(void)
     case_free(&c);
 }
 
+/* One engine process per mailbox (issue 13): the update's engine stays for
+ * the cleanup (CPUU_COMMAND_FD).  tests/py/engine_wrap.py stands as cpuu,
+ * logs every start and hurts the kept engine on request: fault "" (none),
+ * "kill" (killed while waiting), "hang" (stopped while waiting: GlobalWait
+ * must end it).  Returns the exit status; c->text is the run's output. */
+static int wrapped_run(ccase *c, const char *fault, const char *cpuu_extra, char *log, size_t size)
+{
+    char cpuu[512], wrap[600], csv[600];
+    snprintf(cpuu, sizeof cpuu, "%s/cpuu", tu_bin());
+    snprintf(wrap, sizeof wrap, "%s/tests/py/engine_wrap.py", tu_root());
+    snprintf(log, size, "%s/cpuu.log", c->dir);
+    snprintf(csv, sizeof csv, "%s/cpuu.csv", c->dir);
+    snprintf(c->cmdline, sizeof c->cmdline, "-Log %s -SkipAutodiscoverChecking", log);
+    c->switch_section = 1;
+    c->cpuu_extra = cpuu_extra;
+    case_write(c);
+    setenv("ENGINE_WRAP_REAL", cpuu, 1);
+    setenv("ENGINE_WRAP_LOG", c->fakelog, 1);
+    setenv("ENGINE_WRAP_FAULT", fault, 1);
+    const char *one[] = { "--jobs", "1", NULL };
+    int rc = case_run(c, wrap, "ok", one);
+    unsetenv("ENGINE_WRAP_FAULT");
+    if (rc != 0) {
+        sr_err e;
+        char *l = sr_read_file(log, 1 << 20, NULL, &e);
+        fprintf(stderr, "\n  fault '%s': exit %d\n%s\n---- engine log:\n%s\n", fault, rc, c->text,
+                l ? l : "(none)");
+        free(l);
+    }
+    snprintf(log, size, "%s", csv);
+    return rc;
+}
+
+/* The engine's CSV lines ("profile<TAB>code<TAB>previous") with code rc ("14":
+ * cleanup done, spec "CPUU CSV"); counts what really ran, wherever. */
+static int csv_results(const char *csv, const char *rc)
+{
+    sr_err e;
+    char *t = sr_read_file(csv, 1 << 20, NULL, &e);
+    char *needle = sr_asprintf("\t%s\t", rc);
+    int n = t ? count_sub(t, needle) : -1;
+    free(needle);
+    free(t);
+    return n;
+}
+
+static void test_one_engine_process(void)
+{
+    char cpuu[512], csv[700];
+    snprintf(cpuu, sizeof cpuu, "%s/cpuu", tu_bin());
+    CU_ASSERT_TRUE_FATAL(tu_exists(cpuu));
+    /* two mailboxes, nothing hurt: two engine processes, no -Cleanup start */
+    ccase c;
+    case_init(&c);
+    c.smtp[0] = ROOM(9);
+    c.smtp[1] = ROOM(12);
+    int rc = wrapped_run(&c, "", NULL, csv, sizeof csv);
+    CU_ASSERT_EQUAL(rc, 0);
+    char *log = fake_log(&c);
+    int starts = count_sub(log, "\n"), fresh = count_sub(log, "-Cleanup");
+    fprintf(stderr, "\n  [2 mailboxes: %d engine process(es), %d fresh cleanup(s)]\n", starts, fresh);
+    CU_ASSERT_EQUAL(starts, 2);
+    CU_ASSERT_EQUAL(fresh, 0);
+    CU_ASSERT_EQUAL(csv_results(csv, "14"), 2);   /* both cleanups ran, in the kept engines */
+    for (int i = 0; i < 2; i++) {
+        int room = i ? 12 : 9;
+        CU_ASSERT_TRUE(report_has(c.text, ROOM(room), "DONE"));
+        assert_target(ROOM(room), TROOM(room));
+    }
+    CU_ASSERT_EQUAL(temp_profiles(&c), 0);
+    free(log);
+    case_free(&c);
+
+    /* killed while waiting, stopped while waiting (GlobalWait 5 s): a fresh
+     * cleanup runs and the mailbox ends DONE as without the fault */
+    static const struct { const char *fault; int room; } hurt[] = { { "kill", 13 }, { "hang", 50 } };
+    for (size_t k = 0; k < sizeof hurt / sizeof hurt[0]; k++) {
+        case_init(&c);
+        c.smtp[0] = ROOM(hurt[k].room);
+        long t0 = sr_now_ms();
+        rc = wrapped_run(&c, hurt[k].fault, "WatchDog=1\nGlobalWait=5\n", csv, sizeof csv);
+        long took = sr_now_ms() - t0;
+        log = fake_log(&c);
+        fprintf(stderr, "  [%s: exit %d after %ld ms; engine starts:\n%s]\n", hurt[k].fault, rc, took,
+                log);
+        CU_ASSERT_EQUAL(rc, 0);
+        CU_ASSERT_TRUE(report_has(c.text, ROOM(hurt[k].room), "DONE"));
+        assert_target(ROOM(hurt[k].room), TROOM(hurt[k].room));
+        CU_ASSERT_EQUAL(count_sub(log, "\n"), 2);       /* the update, then a fresh cleanup */
+        CU_ASSERT_EQUAL(count_sub(log, "-Cleanup"), 1);
+        CU_ASSERT_EQUAL(csv_results(csv, "14"), 1);
+        CU_ASSERT_PTR_NOT_NULL(strstr(c.text, "gave no answer to its command"));
+        CU_ASSERT_EQUAL(temp_profiles(&c), 0);
+        CU_ASSERT_TRUE(took < 30000);   /* bounded: GlobalWait, not for ever */
+        free(log);
+        case_free(&c);
+    }
+}
+
 /* A continuous pool: one slow mailbox does not hold back the mailboxes
  * beyond its batch.  The first update waits until 53 updates have started
  * (itself and 52 others); with batches of RESMB_CHUNK (50) run one after the
@@ -1528,6 +1627,8 @@ int main(void)
                 test_sigterm_process_group);
     CU_add_test(s, "real engine", test_real_engine);
     CU_add_test(s, "-DryRun in CPUUCmdLine: a good dry run is a success", test_engine_dry_run);
+    CU_add_test(s, "real engine: one process per mailbox; fallback cleanup when it dies or hangs",
+                test_one_engine_process);
     CU_add_test(s, "continuous pool: a slow mailbox holds back no batch", test_continuous_pool);
     CU_add_test(s, "throttled mailbox: retried in the run, THROTTLED when the budget ends",
                 test_throttled_retry);

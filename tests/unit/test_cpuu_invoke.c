@@ -206,6 +206,93 @@ static void test_no_fd_leak_when_pipes_fail(void)
     }
 }
 
+/* The engine kept after its update (invoke_start): it answers one command
+ * on CPUU_COMMAND_FD (invoke_continue); without it, EOF (invoke_end). */
+static invoke_engine *start_sh(const char *script, invoke_opts o, invoke_result *r)
+{
+    char *argv[] = { "/bin/sh", "-c", (char *)script, NULL };
+    invoke_engine *kept = NULL;
+    sr_err e;
+    CU_ASSERT_EQUAL(invoke_start(argv, &o, r, &kept, &e), SR_OK);
+    return kept;
+}
+
+static void test_kept_engine_answers_its_command(void)
+{
+    const char *sh = "p=$CPUU_PROGRESS_FD; echo 'unresolved Rules 2' >&$p; echo 'exit 513' >&$p; "
+                     "read c <&$CPUU_COMMAND_FD; "
+                     "if [ \"$c\" = 'cleanup /tmp/a b.log' ]; then echo 'exit 1' >&$p; exit 1; fi; "
+                     "echo 'exit 16' >&$p; exit 16";
+    invoke_opts o = { .watchdog = 1, .global_wait_s = 10 };
+    invoke_result r;
+    invoke_engine *k = start_sh(sh, o, &r);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(k);
+    CU_ASSERT_EQUAL(r.outcome, INVOKE_EXITED);
+    CU_ASSERT_EQUAL(r.cpuu_bits, CPUU_SUCCESS | CPUU_INVALID_SWITCH_MSG);   /* the update's */
+    CU_ASSERT_STRING_EQUAL(r.unresolved, "Rules 2");
+    CU_ASSERT_EQUAL(invoke_continue(k, "cleanup /tmp/a b.log", &o, &r), 1);
+    CU_ASSERT_EQUAL(r.outcome, INVOKE_EXITED);
+    CU_ASSERT_EQUAL(r.cpuu_bits, CPUU_SUCCESS);
+    CU_ASSERT_STRING_EQUAL(r.unresolved, "");
+    /* invoke_run gives no command pipe: the engine exits after its update */
+    r = run_sh("[ -z \"$CPUU_COMMAND_FD\" ] && echo 'exit 1' >&$CPUU_PROGRESS_FD", o);
+    CU_ASSERT_EQUAL(r.cpuu_bits, CPUU_SUCCESS);
+}
+
+static void test_kept_engine_without_answer(void)
+{
+    invoke_opts o = { .watchdog = 1, .global_wait_s = 1, .kill_grace_ms = 200 };
+    invoke_result r;
+    /* it hangs after the command: the watchdog (GlobalWait from the command) stops it */
+    invoke_engine *k = start_sh("echo 'exit 1' >&$CPUU_PROGRESS_FD; read c <&$CPUU_COMMAND_FD; "
+                                "sleep 30", o, &r);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(k);
+    long t0 = now_ms();
+    CU_ASSERT_EQUAL(invoke_continue(k, "cleanup", &o, &r), 0);
+    CU_ASSERT_EQUAL(r.outcome, INVOKE_TIMEOUT);
+    CU_ASSERT_TRUE(now_ms() - t0 < 5000);
+    /* it dies before the command: no answer, and no SIGPIPE for us */
+    k = start_sh("echo 'exit 1' >&$CPUU_PROGRESS_FD; kill -KILL $$", o, &r);
+    if (k) {   /* it may have died before start returned: then nothing is kept */
+        CU_ASSERT_EQUAL(invoke_continue(k, "cleanup", &o, &r), 0);
+    } else {
+        CU_ASSERT_EQUAL(r.outcome, INVOKE_CRASHED);
+    }
+    /* a command is one line */
+    k = start_sh("echo 'exit 1' >&$CPUU_PROGRESS_FD; read c <&$CPUU_COMMAND_FD; "
+                 "echo 'exit 1' >&$CPUU_PROGRESS_FD", o, &r);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(k);
+    CU_ASSERT_EQUAL(invoke_continue(k, "cleanup\nquit", &o, &r), 0);
+}
+
+static void test_kept_engine_ended(void)
+{
+    char mark[] = "/tmp/sr-invoke-eof-XXXXXX";
+    int fd = mkstemp(mark);
+    CU_ASSERT_TRUE_FATAL(fd >= 0);
+    close(fd);
+    unlink(mark);
+    char *sh = sr_asprintf("echo 'exit 1' >&$CPUU_PROGRESS_FD; read c <&$CPUU_COMMAND_FD || "
+                           "touch %s", mark);
+    invoke_opts o = { .watchdog = 1, .global_wait_s = 10 };
+    invoke_result r;
+    invoke_engine *k = start_sh(sh, o, &r);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(k);
+    long t0 = now_ms();
+    invoke_end(k);   /* EOF on its pipe: it ends by itself, at once */
+    CU_ASSERT_TRUE(now_ms() - t0 < 1500);
+    CU_ASSERT_EQUAL(access(mark, F_OK), 0);
+    unlink(mark);
+    free(sh);
+    /* one that ignores EOF is stopped, bounded */
+    k = start_sh("echo 'exit 1' >&$CPUU_PROGRESS_FD; read c <&$CPUU_COMMAND_FD; sleep 30", o, &r);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(k);
+    t0 = now_ms();
+    invoke_end(k);
+    CU_ASSERT_TRUE(now_ms() - t0 < 6000);
+    invoke_end(NULL);
+}
+
 int main(void)
 {
     sr_log_set_level(SR_LOG_ERROR);
@@ -222,6 +309,9 @@ int main(void)
     CU_add_test(s, "global wait; watchdog off", test_global_wait_and_watchdog_off);
     CU_add_test(s, "crash; cannot start", test_crash_and_cannot_start);
     CU_add_test(s, "no fd leak when pipes cannot be made", test_no_fd_leak_when_pipes_fail);
+    CU_add_test(s, "kept engine answers its command", test_kept_engine_answers_its_command);
+    CU_add_test(s, "kept engine: hang, death, two lines", test_kept_engine_without_answer);
+    CU_add_test(s, "kept engine ended by EOF, bounded", test_kept_engine_ended);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     int failed = (int)CU_get_number_of_failures();
