@@ -148,6 +148,26 @@ t(t(r, "Actions"), "MarkAsRead", "true")
 rules.set("next-id", str(n))
 tree.write(path, encoding="utf-8", xml_declaration=True)
 PYEOF
+# -- g2chain: the first room's first delegate also has Tasks Editor and Inbox
+# Reviewer on the source.  Graph v1.0 has no API for either (the Exchange
+# Online Admin API has, in preview only: not used), so the report says so for
+# that mailbox (issue 17 §3: never dropped silently).
+"$PY" - "$W/src.xml" "${ROOMS[0]}" <<'PYEOF' || { bad "patching the source seed's delegate permissions"; finish; }
+import sys
+import xml.etree.ElementTree as ET
+T = "{http://schemas.microsoft.com/exchange/services/2006/types}"
+ET.register_namespace("t", T[1:-1])
+path, smtp = sys.argv[1], sys.argv[2]
+tree = ET.parse(path)
+mb = next(m for m in tree.getroot().iter("mailbox") if m.get("smtp") == smtp)
+perm = mb.find("delegates").find(T + "DelegateUser").find(T + "DelegatePermissions")
+tasks = ET.Element(T + "TasksFolderPermissionLevel")
+tasks.text = "Editor"
+perm.insert(1, tasks)   # types.xsd order: Calendar, Tasks, Inbox, Contacts, Notes, Journal
+perm.find(T + "InboxFolderPermissionLevel").text = "Reviewer"
+tree.write(path, encoding="utf-8", xml_declaration=True)
+PYEOF
+# -- end g2chain --
 # "RuleId<TAB>DisplayName" of the rules of mailbox SMTP in DUMP
 rule_ids() {  # DUMP SMTP
     "$PY" - "$1" "$2" <<'PYEOF'
@@ -343,6 +363,15 @@ state "$W/after1.xml" || { bad "target state dump after the chain"; finish; }
 verify "Graph: chain" "$W/after1.xml" "$D1/cpuu.log"
 E=$(ews_ops "$TREQ")
 check "Graph: chain: no EWS request reached the target (${E:-none})" [ -z "$E" ]
+# -- g2chain: the delegate folder permissions Graph cannot carry, per mailbox --
+check "Graph: chain: report: ${ROOMS[0]}: its delegate's folder permissions named as not carried" \
+    grep -qE "^ +${ROOMS[0]} +DONE .*not carried to the target .*DelegateFolderPermissions 1" "$D1/out.txt"
+check "Graph: chain: report: ${ROOMS[1]}: no delegate folder permissions to report" \
+    lacks "^ *${ROOMS[1]} .*DelegateFolderPermissions" "$D1/out.txt"
+for f in "Tasks level Editor" "Inbox level Reviewer"; do
+    check "Graph: chain: the engine log says why: $f: no Graph API, the Admin API is preview only" \
+        grep -qE "Delegates: not carried over Microsoft Graph: delegate .*: $f: Graph has no API for .* \(the Exchange Online Admin API has, in preview only: not used\)" "$D1/cpuu.log"
+done
 # -- g2chain: switchresmb itself asked the target nothing over EWS or Autodiscover --
 check "Graph: chain: as the Graph-only app" \
     grep -q "OAuth2 app-only as client $(kv "$EV" ENTRA_GRAPH_CLIENT_ID)" "$D1/cpuu.log"
