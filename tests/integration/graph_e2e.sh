@@ -53,7 +53,8 @@ cleanup() {
 }
 trap cleanup EXIT
 finish() { echo "$pass passed, $fail failed"; [ "$fail" -eq 0 ]; exit; }
-kv() { sed -n "s/^$2=//p" "$1" | head -n 1; }
+# the lab: organisation, seeds, slapd, simulators, secrets (shared with features_e2e.sh)
+. "$ROOT/tests/common/lab.sh"
 show() { echo "---- $1"; tail -n 40 "$1" 2>/dev/null | sed 's/^/    /'; }
 
 for b in switchresmb cpuu exsim; do
@@ -61,17 +62,9 @@ for b in switchresmb cpuu exsim; do
 done
 
 # ---- one organisation, two migrated rooms -------------------------------------------
-"$PY" "$ROOT/tests/lab/orggen.py" --users 4 --rooms 2 --equipment 0 --seed 17 \
-    --no-problems -o "$W/org.json" >/dev/null &&
-"$PY" "$ROOT/tests/exsim/seedgen.py" --org "$W/org.json" --side source -o "$W/src.xml" &&
-"$PY" "$ROOT/tests/exsim/seedgen.py" --org "$W/org.json" --side target -o "$W/tgt.xml" ||
-    { bad "orggen/seedgen"; finish; }
-mapfile -t ROOMS < <("$PY" -c 'import json,sys
-for r in json.load(open(sys.argv[1]))["recipients"]:
-    if r["kind"] != "user" and r.get("migrated") and r.get("target"): print(r["source"]["smtp"])' "$W/org.json")
-mapfile -t TROOMS < <("$PY" -c 'import json,sys
-for r in json.load(open(sys.argv[1]))["recipients"]:
-    if r["kind"] != "user" and r.get("migrated") and r.get("target"): print(r["target"]["smtp"])' "$W/org.json")
+lab_org --users 4 --rooms 2 --equipment 0 --seed 17
+mapfile -t ROOMS < <(lab_resources source)
+mapfile -t TROOMS < <(lab_resources target)
 [ ${#ROOMS[@]} -ge 2 ] || { bad "fewer than 2 migrated rooms in org.json"; finish; }
 
 # The first room's target mailbox already holds two rules: R1, a stale copy of
@@ -180,24 +173,11 @@ for r in mb.find("rules").findall(T + "Rule"):
 PYEOF
 }
 
-mkdir -m 700 "$W/slapd"
-timeout 60 "$ROOT/tests/lab/slapd-lab.sh" start "$W/slapd" "$W/org.json" >"$W/slapd.log" 2>&1 &&
-    SLAPD=$W/slapd || { bad "slapd lab: $(tail -n 3 "$W/slapd.log")"; finish; }
-export LDAPTLS_CACERT; LDAPTLS_CACERT=$(kv "$SLAPD/lab.env" LAB_CA)
-
-wait_port() {  # FILE PID NAME
-    for _ in $(seq 1 100); do [ -s "$1" ] && return 0; kill -0 "$2" 2>/dev/null || break; sleep 0.05; done
-    bad "$3 did not start: $(tail -n 3 "$W/$3.log" 2>/dev/null)"; return 1
-}
-start_exsim() {  # NAME SEED [exsim options...]
-    local name=$1 seed=$2; shift 2
-    rm -f "$W/$name.port"
-    EXSIM_REQUEST_LOG=$W/$name.requests "$BIN/exsim" --seed "$seed" --port 0 --port-file "$W/$name.port" \
-        --schemas "$SHARED/protocol/ews" --graph-csdl "$SHARED/protocol/graph/v1.0-cleanMetadata.xml" \
-        --validate-responses "$@" >"$W/$name.out" 2>"$W/$name.log" &
-    PIDS+=($!)
-    wait_port "$W/$name.port" $! "$name" || return 1
-    printf -v "${name}_URL" 'http://127.0.0.1:%s' "$(cat "$W/$name.port")"
+lab_slapd
+start_exsim() {  # NAME SEED [exsim options...]: lab_exsim with Graph's v1.0 metadata
+    local name=$1 seed=$2
+    shift 2
+    lab_exsim "$name" "$seed" --graph-csdl "$SHARED/protocol/graph/v1.0-cleanMetadata.xml" "$@"
 }
 stop_tgt() {  # the target simulator only (the last one started)
     local p=${PIDS[-1]}
@@ -209,19 +189,13 @@ export SWITCHRESMB_ALLOW_HTTP=1    # the simulators and the token endpoint are p
 # ---- the app registration: the glewlwyd lab standing in for Entra ID --------------
 # Real RS256 JWTs for the Graph audience with the app's roles as application
 # permissions, which the simulator checks per endpoint (tests/exsim/README.md).
-export SR_MACHINE_ID_FILE=$W/machine-id
-echo 0123456789abcdef0123456789abcdef >"$SR_MACHINE_ID_FILE"
+lab_machine_id
 mkdir -m 700 "$W/entra"
 timeout 60 "$ROOT/tests/lab/entra-lab.sh" start "$W/entra" >"$W/entra.log" 2>&1 &&
     ENTRA=$W/entra || { bad "entra lab: $(tail -n 3 "$W/entra.log")"; finish; }
 EV=$ENTRA/entra.env
 JWT_OPTS=(--www-auth bearer --jwks "$(kv "$EV" ENTRA_JWKS_URL)" --jwt-issuer "$(kv "$EV" ENTRA_ISSUER)")
 
-encrypt() {  # plaintext on stdin -> the stored (encrypted) form
-    printf '[Settings]\nCPUUCmdLine=\n[AD]\nDCName=x\nDCAccount=x\nDCPassword=\n' >"$W/scratch.ini"
-    chmod 600 "$W/scratch.ini"
-    "$BIN/switchresmb" "$W/scratch.ini" - >/dev/null 2>&1 && sed -n 's/^DCPassword=//p' "$W/scratch.ini"
-}
 DC_ENC=$(encrypt <"$SLAPD/password")
 SRC_ENC=$("$PY" -c 'import json,sys; sys.stdout.write(next(a["password"] for a in json.load(open(sys.argv[1]))["accounts"] if a["side"]=="source"))' "$W/org.json" | encrypt)
 SECRET_ENC=$(encrypt <"$(kv "$EV" ENTRA_SECRET_FILE)")
