@@ -298,7 +298,8 @@ static int open_source(cpuu_run_ctx *r, const mapi_profile *p, cpuu_sides *sd, c
         return CPUU_RC_WAS_NOT_PROCESSED;
     }
     sr_log(SR_LOG_INFO, p->name, "switch message: %s -> %s (%s)%s", a->smtp, sm->target_smtp,
-           sm->target_legacy_dn, sm->target_is_o365 ? ", Office 365" : "");
+           sm->target_legacy_dn ? sm->target_legacy_dn : "no legacyExchangeDN",
+           sm->target_is_o365 ? ", Office 365" : "");
     return GO_ON;
 }
 
@@ -346,6 +347,20 @@ static int graph_target(cpuu_run_ctx *r, const mapi_profile *p, cpuu_sides *sd,
     return GO_ON;
 }
 
+/* switchresmb's pre-flight probed the target's EWS once for its whole run
+ * and found it blocked (CPUU_TARGET_PROTOCOL=Graph, ours): ProtocolTrg=Auto
+ * goes to Graph without paying a 403 of its own.  Other values, or none:
+ * the engine probes as when it runs alone. */
+static void take_handed_protocol(cpuu_run_ctx *r)
+{
+    const char *v = getenv("CPUU_TARGET_PROTOCOL");
+    if (r->ews_blocked || !v || strcmp(v, "Graph") != 0)
+        return;
+    r->ews_blocked = 1;
+    sr_err_set(&r->ews_blocked_err, SR_E_EWS_BLOCKED, "EWS is blocked for this app in the target "
+               "tenant (found by switchresmb's pre-flight, once for its run)");
+}
+
 /* The spec's target check: a temporary CPUU_{GUID} profile for the target
  * mailbox and a logon to it (plus the target folder tree the features use). */
 static int target_check(cpuu_run_ctx *r, const mapi_profile *p, cpuu_sides *sd, cpuu_ctx *ctx,
@@ -362,6 +377,8 @@ static int target_check(cpuu_run_ctx *r, const mapi_profile *p, cpuu_sides *sd, 
     }
     if (want == MAPI_PROTO_GRAPH)
         return graph_target(r, p, sd, sm, "ProtocolTrg=Graph");
+    if (want == MAPI_PROTO_AUTO)
+        take_handed_protocol(r);
     if (r->ews_blocked && sm->target_is_o365 &&   /* the tenant said so once: no second probe */
         mapi_proto_decide(want, 1, SR_E_EWS_BLOCKED) == MAPI_PROTO_GRAPH)
         return graph_target(r, p, sd, sm, "ProtocolTrg=Auto, EWS is blocked in the target tenant");
@@ -615,13 +632,16 @@ static sr_code switch_profile(cpuu_run_ctx *r, mapi_profile *p, const cpuu_sides
      * name, and no EWS URL (Outlook finds the mailbox by Autodiscover) */
     char *server = sr_strdup(ad && ad->server ? ad->server
                              : sd->tgt_graph ? "outlook.office365.com" : a->home_server);
-    char *dn = sr_strdup(sm->target_legacy_dn), *smtp = sr_strdup(sm->target_smtp);
+    /* a switch message for a Graph target may carry no legacyExchangeDN
+     * (docs/graph.md): the profile then names the mailbox by SMTP only */
+    char *dn = sm->target_legacy_dn ? sr_strdup(sm->target_legacy_dn) : NULL;
+    char *smtp = sr_strdup(sm->target_smtp);
     char *ews = sr_strdup(sd->tgt ? mapi_session_ews_url(sd->tgt) : "");
     char *adu = ad && ad->ad_url ? sr_strdup(ad->ad_url) : NULL;
     char *disp = r->opts->name_trg_store_as_src || !ad || !ad->display_name
                      ? (a->display_name ? sr_strdup(a->display_name) : NULL)
                      : sr_strdup(ad->display_name);
-    if (!server || !dn || !smtp || !ews) {
+    if (!server || (sm->target_legacy_dn && !dn) || !smtp || !ews) {
         free(server); free(dn); free(smtp); free(ews); free(adu); free(disp);
         return sr_err_set(err, SR_E_NOMEM, "out of memory");
     }
@@ -699,7 +719,7 @@ static int update_with_sessions(cpuu_run_ctx *r, mapi_profile *p, cpuu_sides *sd
         return CPUU_RC_MODIFYING_FAILED;
     }
     sr_log(SR_LOG_NOTICE, p->name, "switched to the target mailbox %s (%s)", sm->target_smtp,
-           sm->target_legacy_dn);
+           sm->target_legacy_dn ? sm->target_legacy_dn : "no legacyExchangeDN");
     return CPUU_RC_MODIFYING_OK;
 }
 

@@ -421,7 +421,8 @@ json_t *gfeat_delegate_json(const ewsf_delegate *d, gfeat_notes *notes)
                    "delegate roles are Editor): no meeting messages through this delegate", who);
     for (int i = 1; i < EWSF_NPERM; i++)
         if (d->perm[i] && strcmp(d->perm[i], "None") != 0)
-            gfeat_note(notes, "delegate %s: %s level %s: Graph has no API for %s permissions",
+            gfeat_note(notes, "delegate %s: %s level %s: Graph has no API for %s permissions "
+                       "(the Exchange Online Admin API has, in preview only: not used)",
                        who, ewsf_perm_folders[i], d->perm[i], ewsf_perm_folders[i]);
     if (role && strncmp(role, "delegate", 8) == 0 && d->receive_copies == 0)
         gfeat_note(notes, "delegate %s: does not receive meeting copies on the source; Graph has "

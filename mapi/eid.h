@@ -264,7 +264,7 @@ typedef enum {
 
 typedef struct mapi_switchmsg {
     int version;                 /* mapi_switchmsg_version */
-    char *target_legacy_dn;      /* owned; "/o=..." */
+    char *target_legacy_dn;      /* owned; "/o=...", or NULL for an Office 365 target on Graph */
     char *target_smtp;           /* owned; "user@domain" */
     int target_is_o365;          /* 0/1; must be 0 with LEGACY */
     char *created_by;            /* owned, may be NULL ("switchresmb 1.0 on host") */

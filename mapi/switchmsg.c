@@ -41,8 +41,12 @@ sr_code mapi_switchmsg_validate(const mapi_switchmsg *m, sr_err *err)
     if (m->version != MAPI_SWITCHMSG_LEGACY && m->version != MAPI_SWITCHMSG_CONTEMPORARY)
         return sr_err_set(err, SR_E_PARSE, "switch message: %s: unknown version %d",
                           MAPI_SMP_VERSION, m->version);
-    if (!m->target_legacy_dn || strncasecmp(m->target_legacy_dn, "/o=", 3) != 0 ||
-        !m->target_legacy_dn[3])
+    /* An Office 365 target reached over Microsoft Graph may have none: Graph
+     * has no legacyExchangeDN (docs/graph.md, "The switch message"). */
+    int dn_optional = m->version == MAPI_SWITCHMSG_CONTEMPORARY && m->target_is_o365 == 1;
+    if (!(dn_optional && !m->target_legacy_dn) &&
+        (!m->target_legacy_dn || strncasecmp(m->target_legacy_dn, "/o=", 3) != 0 ||
+         !m->target_legacy_dn[3]))
         return sr_err_set(err, SR_E_PARSE, "switch message: %s: '%.200s' is not a legacyExchangeDN (/o=...)",
                           MAPI_SMP_LEGACYDN, m->target_legacy_dn ? m->target_legacy_dn : "(missing)");
     if (!m->target_smtp || !smtp_ok(m->target_smtp))
@@ -130,7 +134,7 @@ sr_code mapi_switchmsg_to_extprops(const mapi_switchmsg *m, mapi_extprops *l, sr
     char num[16], when[32];
     snprintf(num, sizeof num, "%d", m->version);
     if ((rc = add(l, MAPI_SMP_VERSION, MAPI_PT_LONG, num, err)) ||
-        (rc = add(l, MAPI_SMP_LEGACYDN, MAPI_PT_UNICODE, m->target_legacy_dn, err)) ||
+        (m->target_legacy_dn && (rc = add(l, MAPI_SMP_LEGACYDN, MAPI_PT_UNICODE, m->target_legacy_dn, err))) ||
         (rc = add(l, MAPI_SMP_SMTP, MAPI_PT_UNICODE, m->target_smtp, err)) ||
         (rc = add(l, MAPI_SMP_IS_O365, MAPI_PT_BOOLEAN, m->target_is_o365 ? "true" : "false", err)))
         return rc;
@@ -199,19 +203,20 @@ static sr_code switchmsg_read(const mapi_extprops *l, mapi_switchmsg *m, sr_err 
         return rc;
     if (parse_int(v, &m->version) != 0)
         return sr_err_set(err, SR_E_PARSE, "switch message: %s: not an integer '%.40s'", MAPI_SMP_VERSION, v);
-    const char *dn = get1(l, MAPI_SMP_LEGACYDN, MAPI_PT_UNICODE, 1, &rc, err);
-    if (rc)
-        return rc;
-    const char *smtp = get1(l, MAPI_SMP_SMTP, MAPI_PT_UNICODE, 1, &rc, err);
-    if (rc)
-        return rc;
     /* Absent O365 flag: a Legacy message has none. */
     const char *o365 = get1(l, MAPI_SMP_IS_O365, MAPI_PT_BOOLEAN, 0, &rc, err);
     if (rc)
         return rc;
     if (o365 && parse_bool(o365, &m->target_is_o365) != 0)
         return sr_err_set(err, SR_E_PARSE, "switch message: %s: not a boolean '%.40s'", MAPI_SMP_IS_O365, o365);
-    if (!(m->target_legacy_dn = sr_strdup(dn)) || !(m->target_smtp = sr_strdup(smtp)))
+    /* an Office 365 target over Graph may come without one (validate) */
+    const char *dn = get1(l, MAPI_SMP_LEGACYDN, MAPI_PT_UNICODE, !m->target_is_o365, &rc, err);
+    if (rc)
+        return rc;
+    const char *smtp = get1(l, MAPI_SMP_SMTP, MAPI_PT_UNICODE, 1, &rc, err);
+    if (rc)
+        return rc;
+    if ((dn && !(m->target_legacy_dn = sr_strdup(dn))) || !(m->target_smtp = sr_strdup(smtp)))
         return sr_err_set(err, SR_E_NOMEM, "switch message: out of memory");
     if ((rc = read_created(l, &m->created_by, &m->created_at, err)))
         return rc;

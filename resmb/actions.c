@@ -100,6 +100,7 @@ mapi_net *resmb_net_new(const resmb_run *run, resmb_side side, unsigned max_para
         .timeout_ms = 60000,
         .max_parallel = max_parallel,
         .allow_http = run->o->allow_http,
+        .exchange_online = o365,   /* a 403 from its EWS then means "EWS blocked for the app" */
     };
     /* ours, for labs: "host:port:addr:port[,...]" as curl --connect-to */
     char *ct_list = getenv("SWITCHRESMB_CONNECT_TO") ? sr_strdup(getenv("SWITCHRESMB_CONNECT_TO")) : NULL;
@@ -128,6 +129,16 @@ void resmb_actx_release(resmb_actx *a)
     mapi_net_free(a->src_net);
     a->tgt_ad = NULL;
     a->tgt_net = a->src_net = NULL;
+}
+
+mapi_ad *resmb_target_ad_new(const resmb_run *run, mapi_net *net, sr_err *err)
+{
+    mapi_ad_opts o = { .side = "target",
+                       .configured_url = run->cpuu->autodiscover_target_url,
+                       .no_domain_candidates = run->cpuu->autodiscover_target_url != NULL,
+                       .use_local_xml = run->cpuu->use_local_autodiscover_xmls,
+                       .skip_checking = run->cpuu->skip_autodiscover_checking };
+    return mapi_ad_new(net, &o, err);
 }
 
 /* ---- QUEUED -> RESOLVED ------------------------------------------------- */
@@ -161,15 +172,8 @@ static sr_code target_legacy_dn(resmb_actx *a, const char *target, char **dn, ch
     const resmb_run *run = a->run;
     if (!a->tgt_net && !(a->tgt_net = resmb_net_new(run, RESMB_TARGET, RESMB_WORKER_TGT_PARALLEL, err)))
         return err->code;
-    if (!a->tgt_ad) {
-        mapi_ad_opts o = { .side = "target",
-                           .configured_url = run->cpuu->autodiscover_target_url,
-                           .no_domain_candidates = run->cpuu->autodiscover_target_url != NULL,
-                           .use_local_xml = run->cpuu->use_local_autodiscover_xmls,
-                           .skip_checking = run->cpuu->skip_autodiscover_checking };
-        if (!(a->tgt_ad = mapi_ad_new(a->tgt_net, &o, err)))
-            return err->code;
-    }
+    if (!a->tgt_ad && !(a->tgt_ad = resmb_target_ad_new(run, a->tgt_net, err)))
+        return err->code;
     const mapi_ad_result *r;
     if (mapi_ad_discover(a->tgt_ad, target, &r, err) != SR_OK)
         return err->code;
@@ -195,11 +199,43 @@ static sr_code write_switchmsg(resmb_actx *a, const mapi_switchmsg *msg, int rec
     return rc;
 }
 
+/* The pre-flight found EWS blocked in the target tenant and the target is
+ * not to be reached over Graph (ProtocolTrg=EWS): the mailbox fails with
+ * that reason before anything is written to it.  The spec's SwitchResMB
+ * bitmask has no bit of its own for this: 1, "processing failed with
+ * errors" (docs/graph.md).  0 when the mailbox may go on. */
+static int ews_blocked(sm_step *step, resmb_actx *a)
+{
+    const resmb_run *run = a->run;
+    if (!run->tgt_blocked || run->tgt_proto == MAPI_PROTO_GRAPH)
+        return 0;
+    load_resolved(step, a->mb);
+    const char *t = a->mb->target_given ? a->mb->target_given : a->mb->target_smtp;
+    fail(step, a, RESMB_EXIT_FAILED, "target %s: %s; set CPUU.ini ProtocolTrg=Graph or Auto "
+         "(docs/graph.md); mailbox not touched", t ? t : "(unknown)", run->tgt_blocked);
+    return 1;
+}
+
+/* The target's legacyExchangeDN and SMTP address for the switch message:
+ * over EWS from the target's Autodiscover; over Microsoft Graph none (Graph
+ * has no legacyExchangeDN, and the app may have no EWS permission at all:
+ * the engine and Outlook find the mailbox by its SMTP address). */
+static sr_code target_identity(resmb_actx *a, const char *target, mapi_switchmsg *msg, sr_err *err)
+{
+    if (a->run->tgt_proto == MAPI_PROTO_GRAPH && msg->target_is_o365) {
+        msg->target_smtp = sr_strdup(target);
+        return msg->target_smtp ? SR_OK : sr_err_set(err, SR_E_NOMEM, "out of memory");
+    }
+    return target_legacy_dn(a, target, &msg->target_legacy_dn, &msg->target_smtp, err);
+}
+
 static int act_switchmsg(sm_step *step, void *ctx)
 {
     resmb_actx *a = ctx;
     resmb_mb *m = a->mb;
     const cfg_resmb *cfg = a->run->cfg;
+    if (ews_blocked(step, a))
+        return EV_FAIL;
     if (sm_get(step, "switchmsg"))
         return EV_OK;
     load_resolved(step, m);
@@ -231,7 +267,7 @@ static int act_switchmsg(sm_step *step, void *ctx)
                                           ? MAPI_SWITCHMSG_LEGACY : MAPI_SWITCHMSG_CONTEMPORARY };
     msg.target_is_o365 = msg.version == MAPI_SWITCHMSG_CONTEMPORARY &&
                          cfg->switch_msg.target == CFG_TARGET_O365;
-    if (target_legacy_dn(a, target, &msg.target_legacy_dn, &msg.target_smtp, &e) != SR_OK) {
+    if (target_identity(a, target, &msg, &e) != SR_OK) {
         mapi_switchmsg_clear(&msg);
         return fail(step, a, RESMB_EXIT_FAILED, "target mailbox %s: %s", target, e.msg);
     }
@@ -254,9 +290,10 @@ static int act_switchmsg(sm_step *step, void *ctx)
         m->wait_fail = e.cls == SR_CLASS_WAIT;
         return fail(step, a, RESMB_EXIT_FAILED, "cannot write the switch message: %s", e.msg);
     }
-    sr_log(SR_LOG_NOTICE, m->key, "switch message %s: target %s (%s)",
+    sr_log(SR_LOG_NOTICE, m->key, "switch message %s: target %s (%s)%s",
            recreate ? "recreated" : "created", msg.target_smtp,
-           m->target_given ? "[TargetMailboxesSMTP]" : "directory");
+           m->target_given ? "[TargetMailboxesSMTP]" : "directory",
+           msg.target_legacy_dn ? "" : ", no legacyExchangeDN (Microsoft Graph target)");
     mapi_switchmsg_clear(&msg);
     return put_ok(step, a, "switchmsg", recreate ? "recreated" : "created") ? EV_OK : EV_FAIL;
 }
@@ -441,7 +478,7 @@ static sr_code run_engine(resmb_actx *a, const char *profile, int cleanup, invok
      * its stored, encrypted form), and the TLS choices of this run */
     const cfg_resmb *c = run->cfg;
     const char *ldap_ca = getenv("LDAPTLS_CACERT");
-    char *envv[16] = { NULL };
+    char *envv[24] = { NULL };
     size_t ne = 0;
     envv[ne++] = sr_asprintf("SWITCHRESMB_PROFILE_DIR=%s", run->profile_dir);
     if (c->ad.present) {
@@ -461,6 +498,8 @@ static sr_code run_engine(resmb_actx *a, const char *profile, int cleanup, invok
         if (ca && *ca)
             envv[ne++] = sr_asprintf("CPUU_TARGET_DC_CA_FILE=%s", ca);
     }
+    if (run->tgt_proto != MAPI_PROTO_AUTO)   /* ours: the pre-flight's decision (preflight.c) */
+        envv[ne++] = sr_asprintf("CPUU_TARGET_PROTOCOL=%s", mapi_proto_name(run->tgt_proto));
     if (run->o->allow_http)
         envv[ne++] = sr_asprintf("CPUU_ALLOW_HTTP=1");
     if (run->o->ca_file)
@@ -544,6 +583,8 @@ static int engine_step(sm_step *step, resmb_actx *a, int cleanup)
 {
     const char *what = cleanup ? "cleanup" : "update";
     unsigned start_bit = cleanup ? RESMB_EXIT_CPUU_CLEANUP : RESMB_EXIT_CPUU_START;
+    if (!cleanup && ews_blocked(step, a))   /* resumed past its switch message */
+        return EV_FAIL;
     char *profile = jget(step, "profile");
     if (!profile)
         return fail(step, a, RESMB_EXIT_FAILED, "journal has no temporary profile name");

@@ -316,6 +316,7 @@ void resmb_resolve_batch(resmb_run *run, resmb_shared *sh, resmb_mb *mb, size_t 
         resolve_chunk(sh, mb, n);
     else
         resolve_without_dir(run, sh, mb, n);
+    resmb_target_preflight(run, mb, n);
 }
 
 /* The source EWS endpoint: Autodiscover of the first mailbox that is not

@@ -18,6 +18,7 @@
 #include <stdio.h>
 
 #include "configs/configs.h"
+#include "mapi/graph.h"
 #include "mapi/mapi.h"
 #include "resmb/cli.h"
 #include "statemachine/statemachine.h"
@@ -85,6 +86,12 @@ typedef struct resmb_run {
     const sm_def *def;
     const sm_def *retry_def;
     int ini_lock_fd;             /* flock on SwitchResMB.ini (-1: none); set by resmb_setup */
+    /* The Office 365 target's protocol, decided once per run in the parent
+     * before the first worker forks (preflight.c): MAPI_PROTO_AUTO while
+     * undecided (each engine then probes for itself). */
+    mapi_proto tgt_proto;
+    int tgt_decided;             /* the pre-flight ran (or had nothing to decide) */
+    char *tgt_blocked;           /* the pre-flight's EWS answered 403 blocked: why, else NULL */
 } resmb_run;
 
 /* One mailbox of the current chunk, with what the batches found. */
@@ -166,6 +173,10 @@ typedef enum { RESMB_SOURCE = 0, RESMB_TARGET } resmb_side;
  * mapi_net_free. */
 mapi_net *resmb_net_new(const resmb_run *run, resmb_side side, unsigned max_parallel, sr_err *err);
 
+/* The target's Autodiscover as CPUU.ini configures it (AutodiscoverTargetURL,
+ * UseLocalAutodiscoverXMLs, SkipAutodiscoverChecking); net is borrowed.
+ * Caller frees with mapi_ad_free. */
+mapi_ad *resmb_target_ad_new(const resmb_run *run, mapi_net *net, sr_err *err);
 /* ---- the run (run.c) ------------------------------------------------------- */
 /* Process every mailbox of cfg; returns the exit code (spec bitmask). */
 int resmb_run_all(const cfg_resmb *cfg, const resmb_opts *o);

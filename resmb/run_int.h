@@ -92,6 +92,11 @@ void resmb_connect_dir(const resmb_run *run, resmb_shared *sh);
  * why; [AD] failed → every mailbox fails with dir_msg.  The one entry for the
  * dry-run loop and the worker pool alike. */
 void resmb_resolve_batch(resmb_run *run, resmb_shared *sh, resmb_mb *mb, size_t n);
+/* Once per run, with the first batch that has a mailbox to process (from
+ * resmb_resolve_batch, in the parent): the Office 365 target's protocol
+ * (run->tgt_proto, tgt_blocked) for every worker and engine of the run
+ * (preflight.c).  Does nothing once decided. */
+void resmb_target_preflight(resmb_run *run, const resmb_mb *mb, size_t n);
 /* Batch 2: the switch messages of the chunk in one EWS round trip (read_*). */
 void resmb_read_chunk(resmb_run *run, resmb_shared *sh, resmb_mb *mb, size_t n);
 

@@ -280,6 +280,7 @@ void resmb_run_free(resmb_run *run)
         close(run->ini_lock_fd);
     run->ini_lock_fd = -1;
     cfg_cpuu_free(run->cpuu);
+    free(run->tgt_blocked);
     free(run->cpuu_ini_path);
     free(run->cpuu_bin);
     free(run->engine_argv);

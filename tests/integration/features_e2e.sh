@@ -39,27 +39,17 @@ cleanup() {
 }
 trap cleanup EXIT
 finish() { echo "$pass passed, $fail failed"; [ "$fail" -eq 0 ]; exit; }
-kv() { sed -n "s/^$2=//p" "$1" | head -n 1; }
+# the lab: organisation, seeds, slapd, simulators, secrets (shared with graph_e2e.sh)
+. "$ROOT/tests/common/lab.sh"
 
 for b in switchresmb cpuu exsim; do
     [ -x "$BIN/$b" ] || { bad "$BIN/$b missing (make)"; finish; }
 done
 
 # ---- the organisation: users (every 3rd unmigrated), rooms -------------------------
-"$PY" "$ROOT/tests/lab/orggen.py" --users 6 --rooms 2 --equipment 1 --seed 12 \
-    --unmigrated-every 3 --no-problems -o "$W/org.json" >/dev/null &&
-"$PY" "$ROOT/tests/exsim/seedgen.py" --org "$W/org.json" --side source -o "$W/src.xml" &&
-"$PY" "$ROOT/tests/exsim/seedgen.py" --org "$W/org.json" --side target -o "$W/tgt.xml" ||
-    { bad "orggen/seedgen"; finish; }
+lab_org --users 6 --rooms 2 --equipment 1 --seed 12 --unmigrated-every 3
 # the migrated resources (rooms, equipment) are the mailboxes switchresmb processes
-mapfile -t ROOMS < <("$PY" - "$W/org.json" <<'PYEOF'
-import json, sys
-o = json.load(open(sys.argv[1]))
-for r in o["recipients"]:
-    if r["kind"] != "user" and r.get("migrated") and r.get("target"):
-        print(r["source"]["smtp"])
-PYEOF
-)
+mapfile -t ROOMS < <(lab_resources source)
 [ ${#ROOMS[@]} -ge 2 ] || { bad "fewer than 2 migrated resources in org.json"; finish; }
 # The first room's target mailbox already holds two rules: R1, a stale copy of
 # the source's "Forward to assistant" (same name, other recipient: the update
@@ -68,22 +58,8 @@ PYEOF
 TROOM=$("$PY" "$ROOT/tests/py/seed_target_rules.py" "$W/tgt.xml" "${ROOMS[0]}" "$W/org.json") &&
     [ -n "$TROOM" ] || { bad "patching the target seed with existing rules"; finish; }
 
-mkdir -m 700 "$W/slapd"
-timeout 60 "$ROOT/tests/lab/slapd-lab.sh" start "$W/slapd" "$W/org.json" >"$W/slapd.log" 2>&1 &&
-    SLAPD=$W/slapd || { bad "slapd lab: $(tail -n 3 "$W/slapd.log")"; finish; }
-export LDAPTLS_CACERT; LDAPTLS_CACERT=$(kv "$SLAPD/lab.env" LAB_CA)
-
-start_exsim() {  # NAME SEED
-    local name=$1 seed=$2 i
-    rm -f "$W/$name.port"
-    EXSIM_REQUEST_LOG=$W/$name.requests "$BIN/exsim" --seed "$seed" --port 0 --port-file "$W/$name.port" \
-        --schemas "$SHARED/protocol/ews" --validate-responses >"$W/$name.out" 2>"$W/$name.log" &
-    PIDS+=($!)
-    for i in $(seq 1 100); do [ -s "$W/$name.port" ] && break; kill -0 $! 2>/dev/null || break; sleep 0.05; done
-    [ -s "$W/$name.port" ] || { bad "exsim $name: $(tail -n 3 "$W/$name.log")"; return 1; }
-    printf -v "${name}_URL" 'http://127.0.0.1:%s' "$(cat "$W/$name.port")"
-}
-start_exsim src "$W/src.xml" && start_exsim tgt "$W/tgt.xml" || finish
+lab_slapd
+lab_exsim src "$W/src.xml" && lab_exsim tgt "$W/tgt.xml" || finish
 export SWITCHRESMB_ALLOW_HTTP=1
 state() { curl -s --noproxy '*' --max-time 20 "$tgt_URL/_sim/state" >"$1" && [ -s "$1" ]; }
 # the dump without what every write assigns anew (item versions, id counters)
@@ -119,13 +95,7 @@ max_rt() {  # STATS.json: the most dependent round trips any one mailbox took
 RT_BOUND_SOURCE=15 RT_BOUND_TARGET=26
 
 # ---- configuration -----------------------------------------------------------------
-export SR_MACHINE_ID_FILE=$W/machine-id
-echo 0123456789abcdef0123456789abcdef >"$SR_MACHINE_ID_FILE"
-encrypt() {  # plaintext on stdin -> the stored (encrypted) form
-    printf '[Settings]\nCPUUCmdLine=\n[AD]\nDCName=x\nDCAccount=x\nDCPassword=\n' >"$W/scratch.ini"
-    chmod 600 "$W/scratch.ini"
-    "$BIN/switchresmb" "$W/scratch.ini" - >/dev/null 2>&1 && sed -n 's/^DCPassword=//p' "$W/scratch.ini"
-}
+lab_machine_id
 ACCT_PW() { "$PY" -c 'import json,sys; o=json.load(open(sys.argv[1])); sys.stdout.write(next(a["password"] for a in o["accounts"] if a["side"]==sys.argv[2]))' "$W/org.json" "$1"; }
 DC_ENC=$(encrypt <"$SLAPD/password")
 SRC_ENC=$(ACCT_PW source | encrypt); TGT_ENC=$(ACCT_PW target | encrypt)

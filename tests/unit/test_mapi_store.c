@@ -643,6 +643,30 @@ static void test_switchmsg_roundtrip(void)
     mapi_switchmsg_clear(&m);
 }
 
+/* An Office 365 target's message without a legacyExchangeDN: written
+ * without that property and read back the same. */
+static void test_switchmsg_no_dn(void)
+{
+    sr_err e;
+    mapi_switchmsg m = sample_msg(), back;
+    free(m.target_legacy_dn);
+    m.target_legacy_dn = NULL;
+    mapi_extprops l = { 0 };
+    CU_ASSERT_EQUAL_FATAL(mapi_switchmsg_to_extprops(&m, &l, &e), SR_OK);
+    CU_ASSERT_PTR_NULL(mapi_extprops_find_named(&l, MAPI_SWITCHMSG_PSET_GUID, MAPI_SMP_LEGACYDN));
+    CU_ASSERT_EQUAL_FATAL(mapi_switchmsg_from_extprops(&l, &back, &e), SR_OK);
+    CU_ASSERT_PTR_NULL(back.target_legacy_dn);
+    CU_ASSERT_STRING_EQUAL(back.target_smtp, m.target_smtp);
+    CU_ASSERT_EQUAL(back.target_is_o365, 1);
+    mapi_switchmsg_clear(&back);
+    mapi_extprops_clear(&l);
+    /* the same without the Office 365 flag: the DN is missing */
+    m.target_is_o365 = 0;
+    CU_ASSERT_EQUAL(mapi_switchmsg_to_extprops(&m, &l, &e), SR_E_PARSE);
+    mapi_extprops_clear(&l);
+    mapi_switchmsg_clear(&m);
+}
+
 static void test_switchmsg_invalid(void)
 {
     sr_err e;
@@ -670,6 +694,16 @@ static void test_switchmsg_invalid(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, MAPI_SMP_LEGACYDN));
     m.target_legacy_dn = "/O=Upper/cn=x";
     CU_ASSERT_EQUAL(mapi_switchmsg_validate(&m, &e), SR_OK);
+    /* No legacyExchangeDN: only an Office 365 target (reached over Graph,
+     * which has none) may go without; an on-premises target may not. */
+    m.target_legacy_dn = NULL;
+    CU_ASSERT_EQUAL(mapi_switchmsg_validate(&m, &e), SR_E_PARSE);
+    CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, MAPI_SMP_LEGACYDN));
+    m.version = MAPI_SWITCHMSG_CONTEMPORARY;
+    m.target_is_o365 = 1;
+    CU_ASSERT_EQUAL(mapi_switchmsg_validate(&m, &e), SR_OK);
+    m.target_legacy_dn = "";    /* present but empty is still no DN */
+    CU_ASSERT_EQUAL(mapi_switchmsg_validate(&m, &e), SR_E_PARSE);
     m.target_legacy_dn = keep;
 
     /* Invalid messages are refused when writing, too. */
@@ -1331,6 +1365,7 @@ int main(void)
     s = CU_add_suite("mapi_switchmsg", NULL, NULL);
     CU_add_test(s, "switch message round trip", test_switchmsg_roundtrip);
     CU_add_test(s, "switch message validation and codes", test_switchmsg_invalid);
+    CU_add_test(s, "switch message of an Office 365 target without a legacyExchangeDN", test_switchmsg_no_dn);
     s = CU_add_suite("mapi_profile", NULL, NULL);
     CU_add_test(s, "fixture parses and formats back", test_profile_fixture);
     CU_add_test(s, "corrupt files give file:line", test_profile_corrupt);
