@@ -683,6 +683,9 @@ static sr_code cm_restore(cpuu_ctx *c, sr_err *err)
     return rc;
 }
 
+/* the same over Microsoft Graph (feat_contactmembers_graph.c) */
+extern const struct feature_ops cpuu_feat_contactmembers_graph;
+
 const struct feature_ops cpuu_feat_contactmembers = {
     .id = CFG_F_CONTACTMEMBERS,
     .read = cm_read,
@@ -692,4 +695,5 @@ const struct feature_ops cpuu_feat_contactmembers = {
     .apply = cm_apply,
     .restore = cm_restore,
     .free_state = cmstate_free,
+    .graph = &cpuu_feat_contactmembers_graph,
 };
