@@ -6,8 +6,9 @@
  * read:    round 1: one FindItem per contact folder (all folders at once);
  *          round 2: GetItem of every item, 100 ids a request, concurrently,
  *          with DisplayName, EmailAddresses and Members.
- * plan:    one rmap_resolve_both for every member and EX entry (the EX ones
- *          also on the target side: a run before may have switched them);
+ * plan:    one rmap_resolve for every member and EX entry; the EX ones the
+ *          source does not know also on the target side (a run before may
+ *          have switched them: one more round trip, only then);
  *          per item an Updates element (DL: DeleteItemField +
  *          AppendToItemField of the whole member list, keys kept; contact:
  *          SetItemField per entry).
@@ -217,9 +218,9 @@ typedef struct keys {
     size_t n, cap;
 } keys;
 
-/* The EX addresses also go to the target side (rmap_resolve_target): after a
- * first run the target's items hold target-organisation DNs, which the
- * source directory does not know and which are no unresolved references. */
+/* The EX addresses the source side does not know also go to the target side
+ * (rmap_resolve_target_unknown): after a first run the target's items hold
+ * target-organisation DNs, which are no unresolved references. */
 typedef struct keysets {
     keys all, ex;
 } keysets;
@@ -418,10 +419,11 @@ static sr_code keys_move(keys *k, cpuu_keys *out, sr_code rc, sr_err *err)
 static sr_code cm_keys(cpuu_ctx *c, void *state, cpuu_keys *out, cpuu_keys *tk, sr_err *err)
 {
     (void)c;
+    (void)tk;   /* the target side only for what the source leaves unknown (plan) */
     keysets k = {0};
     collect(state, &k);
-    sr_code rc = keys_move(&k.all, out, SR_OK, err);
-    return keys_move(&k.ex, tk, rc, err);
+    free_ids(k.ex.v, k.ex.n);
+    return keys_move(&k.all, out, SR_OK, err);
 }
 
 static sr_code cm_plan(cpuu_ctx *c, void *state, feature_stats *st, sr_err *err)
@@ -430,8 +432,9 @@ static sr_code cm_plan(cpuu_ctx *c, void *state, feature_stats *st, sr_err *err)
     plan_clear(s);
     keysets k = {0};
     collect(s, &k);
-    sr_code rc = rmap_resolve_both(c->map, (const char *const *)k.all.v, k.all.n,
-                                   (const char *const *)k.ex.v, k.ex.n, err);
+    sr_code rc = rmap_resolve(c->map, (const char *const *)k.all.v, k.all.n, err);
+    if (rc == SR_OK)
+        rc = rmap_resolve_target_unknown(c->map, (const char *const *)k.ex.v, k.ex.n, err);
     free_ids(k.all.v, k.all.n);
     free_ids(k.ex.v, k.ex.n);
     if (rc != SR_OK) {

@@ -15,9 +15,9 @@
  *
  * read:    GET /contacts and /contactFolders/{id}/contacts for each contact
  *          subfolder (v1.0); GET beta /distributionLists with members.
- * plan:    one rmap_resolve_both for every EX e-mail address and member (EX
- *          ones also on the target side: a run before may have switched
- *          them); a contact with a mapped EX address gets one PATCH of its
+ * plan:    one rmap_resolve for every EX e-mail address and member (the EX
+ *          ones the source does not know also on the target side: a run
+ *          before may have switched them); a contact with a mapped EX address gets one PATCH of its
  *          emailAddresses.
  * backup:  the changed contacts' emailAddresses as first read, merged by id
  *          (ContactMembers.target.json).
@@ -145,7 +145,11 @@ static sr_code collect(const cmgstate *s, cpuu_keys *all, cpuu_keys *ex, sr_err 
 static sr_code cmg_keys(cpuu_ctx *c, void *state, cpuu_keys *out, cpuu_keys *tk, sr_err *err)
 {
     (void)c;
-    return collect(state, out, tk, err);
+    (void)tk;   /* the target side only for what the source leaves unknown (plan) */
+    cpuu_keys ex = {0};
+    sr_code rc = collect(state, out, &ex, err);
+    cpuu_keys_clear(&ex);
+    return rc;
 }
 
 /* ---- plan ---- */
@@ -235,7 +239,9 @@ static sr_code cmg_plan(cpuu_ctx *c, void *state, feature_stats *st, sr_err *err
     cpuu_keys all = {0}, ex = {0};
     sr_code rc = s->ops && s->saved ? collect(s, &all, &ex, err) : sr_err_set(err, SR_E_NOMEM, "out of memory");
     if (rc == SR_OK)
-        rc = rmap_resolve_both(c->map, (const char *const *)all.v, all.n, (const char *const *)ex.v, ex.n, err);
+        rc = rmap_resolve(c->map, (const char *const *)all.v, all.n, err);
+    if (rc == SR_OK)
+        rc = rmap_resolve_target_unknown(c->map, (const char *const *)ex.v, ex.n, err);
     cpuu_keys_clear(&all);
     cpuu_keys_clear(&ex);
     if (rc != SR_OK) {
