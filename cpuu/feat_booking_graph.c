@@ -24,8 +24,6 @@
 #include "cpuu/graph_feat.h"
 #include "mapi/graph.h"
 
-#include <ctype.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -71,91 +69,24 @@ static sr_code beta_call(cpuu_ctx *c, const char *method, const char *rest, json
     return rc;
 }
 
-/* ---- structuredData <-> t:Dictionary --------------------------------------- */
-/* The EWS type names are the beta enum's with a capital first letter
- * ("string" ↔ "String", "stringArray" ↔ "StringArray"). */
-static int typed_to_xml(xmlNodePtr parent, xmlNsPtr ns, const char *name, const json_t *tv)
-{
-    const char *type = json_string_value(json_object_get(tv, "type"));
-    const json_t *values = json_object_get(tv, "values");
-    if (!type || !*type || !json_is_array(values))
-        return -1;
-    char t[40];
-    snprintf(t, sizeof t, "%s", type);
-    t[0] = (char)toupper((unsigned char)t[0]);
-    xmlNodePtr kv = xmlNewChild(parent, ns, BAD_CAST name, NULL);
-    if (!kv || !xmlNewTextChild(kv, ns, BAD_CAST "Type", BAD_CAST t))
-        return -1;
-    size_t i;
-    json_t *v;
-    json_array_foreach(values, i, v)
-        if (!json_is_string(v) || !xmlNewTextChild(kv, ns, BAD_CAST "Value", BAD_CAST json_string_value(v)))
-            return -1;
-    return 0;
-}
-
 /* The target's structuredData as <Target><t:Dictionary>…: into s->b. */
 static sr_code dict_from_json(gbstate *s, const json_t *sd, sr_err *err)
 {
     xmlDocPtr d = xmlNewDoc(BAD_CAST "1.0");
     xmlNodePtr root = d ? xmlNewDocNode(d, NULL, BAD_CAST "Target", NULL) : NULL;
-    xmlNsPtr ns = root ? xmlNewNs(root, BAD_CAST EWSF_NS_T, BAD_CAST "t") : NULL;
-    xmlNodePtr dict = ns ? xmlNewChild(root, ns, BAD_CAST "Dictionary", NULL) : NULL;
     if (root)
         xmlDocSetRootElement(d, root);
     s->b.tgt_doc = d;
-    if (!dict)
+    if (!root)
         return sr_err_set(err, SR_E_NOMEM, "out of memory");
-    size_t i;
-    json_t *e;
-    json_array_foreach(sd, i, e) {
-        xmlNodePtr de = xmlNewChild(dict, ns, BAD_CAST "DictionaryEntry", NULL);
-        const json_t *val = json_object_get(e, "valueEntry");
-        if (!de || typed_to_xml(de, ns, "DictionaryKey", json_object_get(e, "keyEntry")) ||
-            (val && !json_is_null(val) && typed_to_xml(de, ns, "DictionaryValue", val)))
-            return sr_err_set(err, SR_E_PROTOCOL, "entry %zu of the target's structuredData is no "
-                              "structuredDataEntry", i);
-    }
-    s->b.tgt_dict = dict;
-    return SR_OK;
-}
-
-static json_t *typed_to_json(xmlNodePtr kv)
-{
-    char *type = mapi_xml_child_text(kv, EWSF_NS_T, "Type");
-    json_t *values = json_array();
-    for (xmlNodePtr v = mapi_xml_child(kv, EWSF_NS_T, "Value"); v && values; v = mapi_xml_next(v, EWSF_NS_T, "Value")) {
-        xmlChar *x = xmlNodeGetContent(v);
-        json_array_append_new(values, json_string(x ? (const char *)x : ""));
-        xmlFree(x);
-    }
-    if (type && *type)
-        type[0] = (char)tolower((unsigned char)type[0]);
-    json_t *j = type && values ? json_pack("{s:s,s:O}", "type", type, "values", values) : NULL;
-    json_decref(values);
-    free(type);
-    return j;
+    s->b.tgt_dict = gfeat_dict_from_json(sd, root, err);
+    return s->b.tgt_dict ? SR_OK : err->code;
 }
 
 /* A t:Dictionary as {"structuredData": [...]}: the PATCH body.  NULL on OOM. */
 static json_t *dict_to_json(xmlNodePtr dict)
 {
-    json_t *sd = json_array();
-    for (xmlNodePtr e = mapi_xml_child(dict, EWSF_NS_T, "DictionaryEntry"); e && sd;
-         e = mapi_xml_next(e, EWSF_NS_T, "DictionaryEntry")) {
-        xmlNodePtr dv = mapi_xml_child(e, EWSF_NS_T, "DictionaryValue");
-        json_t *k = typed_to_json(mapi_xml_child(e, EWSF_NS_T, "DictionaryKey"));
-        json_t *v = dv ? typed_to_json(dv) : json_null();
-        json_t *entry = k && v ? json_pack("{s:o,s:o}", "keyEntry", k, "valueEntry", v) : NULL;
-        if (!entry || json_array_append_new(sd, entry)) {
-            if (!entry) {
-                json_decref(k);
-                json_decref(v);
-            }
-            json_decref(sd);
-            return NULL;
-        }
-    }
+    json_t *sd = gfeat_dict_json(dict);
     return sd ? json_pack("{s:o}", "structuredData", sd) : NULL;
 }
 
