@@ -78,6 +78,27 @@ for r in json.load(open(sys.argv[1]))["recipients"]:
 # both back under their ids.
 TROOM=$("$PY" "$ROOT/tests/py/seed_target_rules.py" "$W/tgt.xml" "${TROOMS[0]}") &&
     [ -n "$TROOM" ] || { bad "patching the target seed with existing rules"; finish; }
+# (1b) A contact of the first target room also holds the TARGET
+# legacyExchangeDN of a migrated user (added from the target GAL, or left by
+# an earlier run): the target organisation's own, neither changed nor
+# reported as unresolved (the source directory does not know it).
+TDN=$("$PY" - "$W/org.json" "$W/tgt.xml" "${TROOMS[0]}" <<'PYEOF'
+import json, sys
+import xml.etree.ElementTree as ET
+T = "http://schemas.microsoft.com/exchange/services/2006/types"
+ET.register_namespace("t", T)
+org, path, smtp = json.load(open(sys.argv[1])), sys.argv[2], sys.argv[3]
+tree = ET.parse(path)
+mb = next(m for m in tree.getroot().iter("mailbox") if m.get("smtp") == smtp)
+r = next(r for r in org["recipients"] if r["kind"] == "user" and r.get("migrated") and r.get("target")
+         and r["target"].get("legacy_dn"))
+ea = next(c for c in mb.iter("{%s}Contact" % T)).find("{%s}EmailAddresses" % T)
+e = ET.SubElement(ea, "{%s}Entry" % T, Key="EmailAddress2")
+e.text = r["target"]["legacy_dn"]
+tree.write(path, encoding="utf-8", xml_declaration=True)
+print(e.text)
+PYEOF
+) && [ -n "$TDN" ] || { bad "patching the target seed with a target EX address"; finish; }
 # The first room's source mailbox gets two more rules: "Rich rule", with
 # tests and actions of most kinds Graph has (and an exception), which must
 # come through the simulator's store unchanged; "Dated rule", with a
@@ -370,6 +391,8 @@ while IFS= read -r line; do
     case $line in ok\ *) ok "ContactMembers+Booking: ${line#ok   }";; FAIL\ *) bad "ContactMembers+Booking: ${line#FAIL }";;
         *) echo "$line";; esac
 done <"$W/cmb-check.txt"
+check "ContactMembers+Booking: the target's own EX address ($TDN) not reported as unresolved" \
+    lacks "$TDN is" "$D0/cmb-update.log"
 E=$(ews_ops "$TREQ")
 check "ContactMembers+Booking: no EWS request reached the target (${E:-none})" [ -z "$E" ]
 E=$(refusals)
