@@ -7,7 +7,9 @@
  *   a rule       → messageRule (mailFolders/inbox/messageRules);
  *   a delegate   → calendarPermission (calendar/calendarPermissions), the
  *                  delegate roles with or without private items;
- *   DeliverMeetingRequests → mailboxSettings.delegateMeetingMessageDeliveryOptions.
+ *   DeliverMeetingRequests → mailboxSettings.delegateMeetingMessageDeliveryOptions;
+ *   a user configuration t:Dictionary ↔ the beta userConfiguration's
+ *                  structuredData (Booking's `Calendar` dictionary).
  * What Graph cannot express is never dropped silently: each conversion adds
  * one line per lost part to a gfeat_notes, which the feature logs per
  * mailbox and counts as unsupported.  docs/graph.md lists them for admins.
