@@ -17,6 +17,7 @@
  *          half-written policy.  Otherwise one write.
  * restore: the saved dictionary written back (or the configuration deleted
  *          when the target had none). */
+#include "cpuu/booking.h"
 #include "cpuu/ews_feat.h"
 #include "cpuu/feature.h"
 #include "cpuu/nicks.h"
@@ -26,31 +27,26 @@
 #include <stdio.h>
 #include <strings.h>
 
-#define FEATURE "Booking"
+#define FEATURE BOOKING_FEATURE
 #define BACKUP_NAME "target.xml"
-#define CFG_NAME "Calendar"
-#define CFG_FOLDER "calendar"
+#define CFG_NAME BOOKING_CFG_NAME
+#define CFG_FOLDER BOOKING_CFG_FOLDER
 #define AUTOMATE "AutomateProcessing"
 
-typedef struct bstate {
-    xmlDocPtr src_doc, tgt_doc;      /* answers */
-    xmlNodePtr src_dict, tgt_dict;   /* t:Dictionary, NULL when absent */
-    xmlNodePtr tgt_op;               /* the target's response op (backup) */
-    int tgt_exists;                  /* the target has the configuration item */
-    xmlDocPtr want_doc;              /* wanted dictionary (and the first step's) */
-    xmlNodePtr want, step1;          /* step1 NULL: one write */
-} bstate;
-
-static void bstate_free(void *v)
+void booking_state_clear(bstate *s)
 {
-    bstate *s = v;
-    if (!s)
-        return;
     if (s->tgt_doc != s->src_doc)
         xmlFreeDoc(s->tgt_doc);
     xmlFreeDoc(s->src_doc);
     xmlFreeDoc(s->want_doc);
-    free(s);
+    memset(s, 0, sizeof *s);
+}
+
+static void bstate_free(void *v)
+{
+    if (v)
+        booking_state_clear(v);
+    free(v);
 }
 
 /* GetUserConfiguration; *dict NULL when the item or its dictionary is absent. */
@@ -88,17 +84,22 @@ static sr_code get_config(cpuu_ctx *c, mapi_session *ms, xmlDocPtr *doc, xmlNode
     return rc;
 }
 
+sr_code booking_read_source(cpuu_ctx *c, bstate *s, sr_err *err)
+{
+    xmlNodePtr op;
+    int ex;
+    return get_config(c, c->src, &s->src_doc, &op, &s->src_dict, &ex, err);
+}
+
 static sr_code b_read(cpuu_ctx *c, void **state, feature_stats *st, sr_err *err)
 {
     bstate *s = calloc(1, sizeof *s);
     if (!s)
         return sr_err_set(err, SR_E_NOMEM, "out of memory");
     *state = s;
-    xmlNodePtr op;
-    int ex;
     sr_code rc = get_config(c, c->tgt, &s->tgt_doc, &s->tgt_op, &s->tgt_dict, &s->tgt_exists, err);
     if (rc == SR_OK && c->src != c->tgt) {
-        rc = get_config(c, c->src, &s->src_doc, &op, &s->src_dict, &ex, err);
+        rc = booking_read_source(c, s, err);
     } else if (rc == SR_OK) {
         s->src_doc = s->tgt_doc;   /* in place: read once */
         s->src_dict = s->tgt_dict;
@@ -251,7 +252,7 @@ static xmlNodePtr make_step1(bstate *s, long current)
 }
 
 /* The DNs b_plan resolves, for the engine's one batch. */
-static sr_code b_keys(cpuu_ctx *c, void *state, cpuu_keys *out, cpuu_keys *tk, sr_err *err)
+sr_code booking_keys(cpuu_ctx *c, void *state, cpuu_keys *out, cpuu_keys *tk, sr_err *err)
 {
     (void)tk;   /* no target-organisation keys */
     (void)c;
@@ -270,7 +271,7 @@ static sr_code b_keys(cpuu_ctx *c, void *state, cpuu_keys *out, cpuu_keys *tk, s
     return rc;
 }
 
-static sr_code b_plan(cpuu_ctx *c, void *state, feature_stats *st, sr_err *err)
+sr_code booking_plan(cpuu_ctx *c, void *state, feature_stats *st, sr_err *err)
 {
     bstate *s = state;
     xmlFreeDoc(s->want_doc);
@@ -423,13 +424,17 @@ static sr_code b_restore(cpuu_ctx *c, sr_err *err)
     return rc;
 }
 
+/* the same over Microsoft Graph (feat_booking_graph.c) */
+extern const struct feature_ops cpuu_feat_booking_graph;
+
 const struct feature_ops cpuu_feat_booking = {
     .id = CFG_F_BOOKING,
     .read = b_read,
-    .keys = b_keys,
-    .plan = b_plan,
+    .keys = booking_keys,
+    .plan = booking_plan,
     .backup = b_backup,
     .apply = b_apply,
     .restore = b_restore,
     .free_state = bstate_free,
+    .graph = &cpuu_feat_booking_graph,
 };

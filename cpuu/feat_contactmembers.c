@@ -6,9 +6,12 @@
  * read:    round 1: one FindItem per contact folder (all folders at once);
  *          round 2: GetItem of every item, 100 ids a request, concurrently,
  *          with DisplayName, EmailAddresses and Members.
- * plan:    one rmap_resolve for every member and EX entry; per item an
- *          Updates element (DL: DeleteItemField + AppendToItemField of the
- *          whole member list, keys kept; contact: SetItemField per entry).
+ * plan:    one rmap_resolve for every member and EX entry; the EX ones the
+ *          source does not know also on the target side (a run before may
+ *          have switched them: one more round trip, only then);
+ *          per item an Updates element (DL: DeleteItemField +
+ *          AppendToItemField of the whole member list, keys kept; contact:
+ *          SetItemField per entry).
  * backup:  the items as read before their first change (merged by id).
  * apply:   UpdateItem with 100 changes a request, concurrently.
  * restore: GetItem of the saved items; those that differ get their saved
@@ -215,6 +218,13 @@ typedef struct keys {
     size_t n, cap;
 } keys;
 
+/* The EX addresses the source side does not know also go to the target side
+ * (rmap_resolve_target_unknown): after a first run the target's items hold
+ * target-organisation DNs, which are no unresolved references. */
+typedef struct keysets {
+    keys all, ex;
+} keysets;
+
 static void key_add(keys *k, char *v)
 {
     if (!v)
@@ -232,17 +242,23 @@ static void key_add(keys *k, char *v)
     k->v[k->n++] = v;
 }
 
-static void collect(const cmstate *s, keys *k)
+static void collect(const cmstate *s, keysets *k)
 {
     for (size_t i = 0; i < s->nitems; i++) {
         xmlNodePtr it = s->items[i];
-        for (xmlNodePtr m = mapi_xml_child(members_of(it), NULL, NULL); m; m = mapi_xml_next(m, NULL, NULL))
-            key_add(k, mapi_xml_child_text(mapi_xml_child(m, EWSF_NS_T, "Mailbox"), EWSF_NS_T,
-                                           "EmailAddress"));
+        for (xmlNodePtr m = mapi_xml_child(members_of(it), NULL, NULL); m; m = mapi_xml_next(m, NULL, NULL)) {
+            char *a = mapi_xml_child_text(mapi_xml_child(m, EWSF_NS_T, "Mailbox"), EWSF_NS_T,
+                                          "EmailAddress");
+            if (is_dn(a))
+                key_add(&k->ex, sr_strdup(a));
+            key_add(&k->all, a);
+        }
         for (xmlNodePtr e = mapi_xml_child(entries_of(it), NULL, NULL); e; e = mapi_xml_next(e, NULL, NULL)) {
             xmlChar *v = xmlNodeGetContent(e);
-            if (v && is_dn((const char *)v))
-                key_add(k, sr_strdup((const char *)v));
+            if (v && is_dn((const char *)v)) {
+                key_add(&k->all, sr_strdup((const char *)v));
+                key_add(&k->ex, sr_strdup((const char *)v));
+            }
             xmlFree(v);
         }
     }
@@ -263,6 +279,8 @@ static const char *mapped(cpuu_ctx *c, const char *item, const char *addr, int e
     }
     if (ms == RMAP_UNKNOWN && !ex)
         return NULL;   /* an external address: nothing to map */
+    if (ms == RMAP_UNKNOWN && rmap_target_smtp_of(c->map, addr))
+        return NULL;   /* already the target organisation's (a run before switched it) */
     st->unresolved++;
     sr_log(SR_LOG_WARN, c->who, "%s: \"%s\": %s is %s in the target organisation: kept as it is",
            FEATURE, item, addr, rmap_status_name(ms));
@@ -387,30 +405,38 @@ static sr_code plan_alloc(cmstate *s, size_t n, sr_err *err)
 }
 
 /* The keys cm_plan resolves, for the engine's one batch. */
+static sr_code keys_move(keys *k, cpuu_keys *out, sr_code rc, sr_err *err)
+{
+    for (size_t i = 0; i < k->n; i++)
+        if (rc == SR_OK)
+            rc = cpuu_keys_take(out, k->v[i], err);
+        else
+            free(k->v[i]);
+    free(k->v);
+    return rc;
+}
+
 static sr_code cm_keys(cpuu_ctx *c, void *state, cpuu_keys *out, cpuu_keys *tk, sr_err *err)
 {
-    (void)tk;   /* no target-organisation keys */
     (void)c;
-    keys k = {0};
+    (void)tk;   /* the target side only for what the source leaves unknown (plan) */
+    keysets k = {0};
     collect(state, &k);
-    sr_code rc = SR_OK;
-    for (size_t i = 0; i < k.n; i++)
-        if (rc == SR_OK)
-            rc = cpuu_keys_take(out, k.v[i], err);
-        else
-            free(k.v[i]);
-    free(k.v);
-    return rc;
+    free_ids(k.ex.v, k.ex.n);
+    return keys_move(&k.all, out, SR_OK, err);
 }
 
 static sr_code cm_plan(cpuu_ctx *c, void *state, feature_stats *st, sr_err *err)
 {
     cmstate *s = state;
     plan_clear(s);
-    keys k = {0};
+    keysets k = {0};
     collect(s, &k);
-    sr_code rc = rmap_resolve(c->map, (const char *const *)k.v, k.n, err);
-    free_ids(k.v, k.n);
+    sr_code rc = rmap_resolve(c->map, (const char *const *)k.all.v, k.all.n, err);
+    if (rc == SR_OK)
+        rc = rmap_resolve_target_unknown(c->map, (const char *const *)k.ex.v, k.ex.n, err);
+    free_ids(k.all.v, k.all.n);
+    free_ids(k.ex.v, k.ex.n);
     if (rc != SR_OK) {
         sr_err_prefix(err, "%s: %s: ", c->who, FEATURE);
         return rc;
@@ -660,6 +686,9 @@ static sr_code cm_restore(cpuu_ctx *c, sr_err *err)
     return rc;
 }
 
+/* the same over Microsoft Graph (feat_contactmembers_graph.c) */
+extern const struct feature_ops cpuu_feat_contactmembers_graph;
+
 const struct feature_ops cpuu_feat_contactmembers = {
     .id = CFG_F_CONTACTMEMBERS,
     .read = cm_read,
@@ -669,4 +698,5 @@ const struct feature_ops cpuu_feat_contactmembers = {
     .apply = cm_apply,
     .restore = cm_restore,
     .free_state = cmstate_free,
+    .graph = &cpuu_feat_contactmembers_graph,
 };

@@ -452,3 +452,90 @@ json_t *gfeat_mailbox_settings_json(const char *graph_value)
     return graph_value ? json_pack("{s:s}", "delegateMeetingMessageDeliveryOptions", graph_value)
                        : NULL;
 }
+
+/* ---- user configuration dictionaries ------------------------------------------- */
+/* The EWS type names are the beta enum's with a capital first letter
+ * ("string" ↔ "String", "stringArray" ↔ "StringArray"). */
+static int typed_to_xml(xmlNodePtr parent, xmlNsPtr ns, const char *name, const json_t *tv)
+{
+    const char *type = json_string_value(json_object_get(tv, "type"));
+    const json_t *values = json_object_get(tv, "values");
+    if (!type || !*type || !json_is_array(values))
+        return -1;
+    char t[40];
+    snprintf(t, sizeof t, "%s", type);
+    t[0] = (char)toupper((unsigned char)t[0]);
+    xmlNodePtr kv = xmlNewChild(parent, ns, BAD_CAST name, NULL);
+    if (!kv || !xmlNewTextChild(kv, ns, BAD_CAST "Type", BAD_CAST t))
+        return -1;
+    size_t i;
+    json_t *v;
+    json_array_foreach(values, i, v)
+        if (!json_is_string(v) || !xmlNewTextChild(kv, ns, BAD_CAST "Value", BAD_CAST json_string_value(v)))
+            return -1;
+    return 0;
+}
+
+xmlNodePtr gfeat_dict_from_json(const json_t *structured, xmlNodePtr parent, sr_err *err)
+{
+    xmlNsPtr ns = xmlSearchNsByHref(parent->doc, parent, BAD_CAST EWSF_NS_T);
+    if (!ns)
+        ns = xmlNewNs(parent, BAD_CAST EWSF_NS_T, BAD_CAST "t");
+    xmlNodePtr dict = ns ? xmlNewChild(parent, ns, BAD_CAST "Dictionary", NULL) : NULL;
+    if (!dict) {
+        sr_err_set(err, SR_E_NOMEM, "out of memory");
+        return NULL;
+    }
+    size_t i;
+    json_t *e;
+    json_array_foreach(structured, i, e) {
+        xmlNodePtr de = xmlNewChild(dict, ns, BAD_CAST "DictionaryEntry", NULL);
+        const json_t *val = json_object_get(e, "valueEntry");
+        if (!de || typed_to_xml(de, ns, "DictionaryKey", json_object_get(e, "keyEntry")) ||
+            (val && !json_is_null(val) && typed_to_xml(de, ns, "DictionaryValue", val))) {
+            sr_err_set(err, SR_E_PROTOCOL, "entry %zu of structuredData is no structuredDataEntry", i);
+            xmlUnlinkNode(dict);
+            xmlFreeNode(dict);
+            return NULL;
+        }
+    }
+    return dict;
+}
+
+static json_t *typed_to_json(xmlNodePtr kv)
+{
+    char *type = mapi_xml_child_text(kv, EWSF_NS_T, "Type");
+    json_t *values = json_array();
+    for (xmlNodePtr v = mapi_xml_child(kv, EWSF_NS_T, "Value"); v && values; v = mapi_xml_next(v, EWSF_NS_T, "Value")) {
+        xmlChar *x = xmlNodeGetContent(v);
+        json_array_append_new(values, json_string(x ? (const char *)x : ""));
+        xmlFree(x);
+    }
+    if (type && *type)
+        type[0] = (char)tolower((unsigned char)type[0]);
+    json_t *j = type && values ? json_pack("{s:s,s:O}", "type", type, "values", values) : NULL;
+    json_decref(values);
+    free(type);
+    return j;
+}
+
+json_t *gfeat_dict_json(xmlNodePtr dict)
+{
+    json_t *sd = json_array();
+    for (xmlNodePtr e = mapi_xml_child(dict, EWSF_NS_T, "DictionaryEntry"); e && sd;
+         e = mapi_xml_next(e, EWSF_NS_T, "DictionaryEntry")) {
+        xmlNodePtr dv = mapi_xml_child(e, EWSF_NS_T, "DictionaryValue");
+        json_t *k = typed_to_json(mapi_xml_child(e, EWSF_NS_T, "DictionaryKey"));
+        json_t *v = dv ? typed_to_json(dv) : json_null();
+        json_t *entry = k && v ? json_pack("{s:o,s:o}", "keyEntry", k, "valueEntry", v) : NULL;
+        if (!k || !v) {   /* json_pack's "o" took both when it ran */
+            json_decref(k);
+            json_decref(v);
+        }
+        if (!entry || json_array_append_new(sd, entry)) {
+            json_decref(sd);
+            return NULL;
+        }
+    }
+    return sd;
+}

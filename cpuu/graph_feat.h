@@ -7,7 +7,9 @@
  *   a rule       → messageRule (mailFolders/inbox/messageRules);
  *   a delegate   → calendarPermission (calendar/calendarPermissions), the
  *                  delegate roles with or without private items;
- *   DeliverMeetingRequests → mailboxSettings.delegateMeetingMessageDeliveryOptions.
+ *   DeliverMeetingRequests → mailboxSettings.delegateMeetingMessageDeliveryOptions;
+ *   a user configuration t:Dictionary ↔ the beta userConfiguration's
+ *                  structuredData (Booking's `Calendar` dictionary).
  * What Graph cannot express is never dropped silently: each conversion adds
  * one line per lost part to a gfeat_notes, which the feature logs per
  * mailbox and counts as unsupported.  docs/graph.md lists them for admins.
@@ -82,6 +84,17 @@ const char *gfeat_deliver_to_graph(const char *ews);
 /* {"delegateMeetingMessageDeliveryOptions": graph_value}: the PATCH body of
  * /users/{id}/mailboxSettings.  NULL on OOM. */
 json_t *gfeat_mailbox_settings_json(const char *graph_value);
+
+/* ---- user configuration dictionaries (beta userConfiguration) ------------- */
+/* structuredData (an array of structuredDataEntry {keyEntry, valueEntry},
+ * each a structuredDataEntryTypedValue {type, values}) as an EWS
+ * t:Dictionary appended to parent (EWSF_NS_T; the EWS type names are the
+ * beta enum's with a capital first letter: "stringArray" → "StringArray";
+ * a null valueEntry gives no DictionaryValue).  NULL with err set when an
+ * entry is no structuredDataEntry (SR_E_PROTOCOL) or on OOM. */
+xmlNodePtr gfeat_dict_from_json(const json_t *structured, xmlNodePtr parent, sr_err *err);
+/* The reverse: a t:Dictionary as a structuredData array.  NULL on OOM. */
+json_t *gfeat_dict_json(xmlNodePtr dict);
 
 /* ---- the features' Graph I/O (graph_io.c; the only part here that talks) --- */
 struct cpuu_ctx;

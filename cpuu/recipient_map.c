@@ -833,3 +833,17 @@ unsigned rmap_lookups_made(const rmap *m)
 {
     return m ? m->lookups : 0;
 }
+
+sr_code rmap_resolve_target_unknown(rmap *m, const char *const *keys, size_t n, sr_err *err)
+{
+    const char **u = calloc(n ? n : 1, sizeof *u);
+    if (!u)
+        return sr_err_set(err, SR_E_NOMEM, "out of memory");
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (keys[i] && rmap_lookup(m, keys[i], NULL) == RMAP_UNKNOWN)
+            u[k++] = keys[i];
+    sr_code rc = k ? rmap_resolve_target(m, u, k, err) : SR_OK;
+    free(u);
+    return rc;
+}

@@ -83,6 +83,11 @@ sr_code rmap_resolve_target(rmap *m, const char *const *keys, size_t n, sr_err *
  * side's ResolveNames for both go out in ONE concurrent batch. */
 sr_code rmap_resolve_both(rmap *m, const char *const *keys, size_t n, const char *const *tkeys,
                           size_t nt, sr_err *err);
+/* rmap_resolve_target for those of keys (after rmap_resolve) that the
+ * source side left UNKNOWN: EX addresses a target mailbox holds that may
+ * already be the target organisation's (switched by an earlier run).  Costs
+ * a target round trip only when there is such a key. */
+sr_code rmap_resolve_target_unknown(rmap *m, const char *const *keys, size_t n, sr_err *err);
 /* An Office 365 target over Microsoft Graph (borrowed; the map was made
  * without a target session): the target steps ask Graph's users by proxy
  * address ($batch) instead of EWS.  NULL turns that off. */

@@ -138,6 +138,8 @@ static const route routes[] = {
     { "contacts", "contacts", R_CON_READ, NULL, "GET", exsim_graph_contacts, 0, "contact" },
     { "contacts/*", "contact", R_CON_READ, R_CON_WRITE, "GET PATCH", exsim_graph_contacts, 0, "contact" },
     { "contactFolders/*/contacts", "contacts", R_CON_READ, NULL, "GET", exsim_graph_contacts, 0, "contact" },
+    { "contactFolders", "contactFolders", R_CON_READ, NULL, "GET", exsim_graph_contacts, 0, "contactFolder" },
+    { "distributionLists", "distributionLists", R_CON_READ, NULL, "GET", exsim_graph_contacts, 1, NULL },
     { "mailFolders/*", "mailFolder", R_MAIL_READ, R_MAIL_WRITE, "GET PATCH DELETE", exsim_graph_folders, 0,
       "mailFolder" },
     { "mailFolders/*/childFolders", "childFolders", R_MAIL_READ, R_MAIL_WRITE, "GET POST", exsim_graph_folders, 0,

@@ -1,11 +1,17 @@
 /* graph_contacts.c — GET /users/{id}/contacts (the Contacts folder),
+ * GET /users/{id}/contactFolders (the Contacts folder's contact subfolders:
+ * contactFolder id, displayName, parentFolderId),
  * GET /users/{id}/contactFolders/{folder}/contacts, and GET/PATCH
  * /users/{id}/contacts/{id} over the store's t:Contact items: id = the
  * item's Graph id, displayName / givenName / surname, emailAddresses = the
  * EmailAddresses entries EmailAddress1..3 as stored (an EX address stays a
  * legacyExchangeDN, which is what a fix-up has to find).  Personal
- * distribution lists (t:DistributionList) are not contacts: Graph has no
- * resource for them, so they are not listed. */
+ * distribution lists (t:DistributionList) are not contacts: v1.0 has no
+ * resource for them.  The beta has one (distributionList, June 2026): GET
+ * beta /users/{id}/distributionLists lists every one in the mailbox with
+ * id, displayName and members (beta `member`: key = EmailAddress,
+ * routingType, recipientType from MailboxType, displayName = Name), read
+ * only here. */
 #include "tests/exsim/graph.h"
 
 #include <stdio.h>
@@ -123,8 +129,90 @@ static int update(exsim_gcall *c, xmlNodePtr it)
     return 200;
 }
 
+static json_t *folder_json(exsim_gcall *c, xmlNodePtr f)
+{
+    char *id = exsim_graph_id(c->mbx, EXSIM_KIND_FOLDER, exsim_store_id_of(f));
+    char *pid = exsim_graph_id(c->mbx, EXSIM_KIND_FOLDER, exsim_store_id_of(f->parent));
+    json_t *j = json_pack("{s:s,s:s,s:s}", "id", id ? id : "", "displayName",
+                          exsim_attr(f, "name") ? exsim_attr(f, "name") : "", "parentFolderId", pid ? pid : "");
+    free(id);
+    free(pid);
+    return j;
+}
+
+static int folders(exsim_gcall *c)
+{
+    json_t *value = json_array();
+    xmlNodePtr root = exsim_store_distinguished(c->mbx, "contacts");
+    for (xmlNodePtr f = exsim_child(root, NULL, "folder"); f; f = exsim_next(f, NULL, "folder"))
+        if (exsim_attr(f, "class") && !strncmp(exsim_attr(f, "class"), "IPF.Contact", 11))
+            json_array_append_new(value, folder_json(c, f));
+    c->out = json_pack("{s:o,s:o}", "@odata.context",
+                       exsim_graph_context(c, "users('%s')/contactFolders", c->user_key), "value", value);
+    return 200;
+}
+
+/* MailboxType → the beta recipientType. */
+static const char *recipient_type(const char *mailbox_type)
+{
+    static const char *const map[][2] = { { "Contact", "contact" }, { "OneOff", "oneOff" },
+                                          { "Mailbox", "mailbox" }, { "PrivateDL", "privateDL" } };
+    for (size_t i = 0; mailbox_type && i < sizeof map / sizeof map[0]; i++)
+        if (!strcmp(map[i][0], mailbox_type))
+            return map[i][1];
+    return NULL;
+}
+
+static json_t *dl_json(exsim_gcall *c, xmlNodePtr it, xmlNodePtr body)
+{
+    json_t *members = json_array();
+    for (xmlNodePtr m = exsim_child(exsim_child(body, EXSIM_NS_T, "Members"), EXSIM_NS_T, "Member"); m;
+         m = exsim_next(m, EXSIM_NS_T, "Member")) {
+        xmlNodePtr mb = exsim_child(m, EXSIM_NS_T, "Mailbox");
+        xmlNodePtr name = exsim_child(mb, EXSIM_NS_T, "Name"), rt = exsim_child(mb, EXSIM_NS_T, "RoutingType");
+        xmlNodePtr mt = exsim_child(mb, EXSIM_NS_T, "MailboxType");
+        json_array_append_new(members, json_pack("{s:s,s:s?,s:s?,s:s?}", "key",
+                                                 exsim_text(exsim_child(mb, EXSIM_NS_T, "EmailAddress")),
+                                                 "routingType", rt ? exsim_text(rt) : NULL,
+                                                 "recipientType", recipient_type(mt ? exsim_text(mt) : NULL),
+                                                 "displayName", name ? exsim_text(name) : NULL));
+    }
+    char *id = exsim_graph_id(c->mbx, EXSIM_KIND_ITEM, exsim_store_id_of(it));
+    xmlNodePtr dn = exsim_child(body, EXSIM_NS_T, "DisplayName");
+    json_t *j = json_pack("{s:s,s:s,s:s?,s:o}", "@odata.type", "#microsoft.graph.distributionList", "id",
+                          id ? id : "", "displayName", dn ? exsim_text(dn) : NULL, "members", members);
+    free(id);
+    return j;
+}
+
+/* Every personal distribution list of the mailbox, in store order. */
+static void dl_walk(exsim_gcall *c, xmlNodePtr folder, json_t *value)
+{
+    for (xmlNodePtr k = exsim_first_el(folder); k; k = exsim_next_el(k)) {
+        if (exsim_is(k, NULL, "folder"))
+            dl_walk(c, k, value);
+        xmlNodePtr body = exsim_is(k, NULL, "item") && !exsim_attr(k, "associated")
+                              ? exsim_child(k, EXSIM_NS_T, "DistributionList") : NULL;
+        if (body)
+            json_array_append_new(value, dl_json(c, k, body));
+    }
+}
+
+static int distribution_lists(exsim_gcall *c)
+{
+    json_t *value = json_array();
+    dl_walk(c, exsim_store_distinguished(c->mbx, "contacts"), value);
+    c->out = json_pack("{s:o,s:o}", "@odata.context",
+                       exsim_graph_context(c, "users('%s')/distributionLists", c->user_key), "value", value);
+    return 200;
+}
+
 int exsim_graph_contacts(exsim_gcall *c)
 {
+    if (!strcmp(c->seg[0], "distributionLists"))
+        return distribution_lists(c);
+    if (!strcmp(c->seg[0], "contactFolders") && c->nseg == 1)
+        return folders(c);
     if (!strcmp(c->seg[0], "contactFolders")) {
         xmlNodePtr f = exsim_graph_folder_ref(c->mbx, c->seg[1]);
         return f ? list(c, f)

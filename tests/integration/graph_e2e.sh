@@ -2,9 +2,10 @@
 # graph_e2e.sh — issue 17 "Done when", end to end: switchresmb → cpuu with an
 # on-premises source (exsim, EWS) and an Office 365 target served by a second
 # exsim's Microsoft Graph over the same store, Features=Delegates Rules
-# Favorites Nicks SearchFolders ContactMembers (Favorites: no Graph API; the
-# other three: not over Graph in this version; none Critical, each reported
-# per mailbox).
+# Favorites Nicks SearchFolders ContactMembers Booking (Favorites: no Graph
+# API; Nicks and SearchFolders: not over Graph in this version; none
+# Critical, each reported per mailbox; ContactMembers and Booking item by
+# item in 1b).
 #   1. ProtocolTrg=Graph: the target's rules and calendar delegates item by
 #      item against /_sim/state (tests/py/graph_e2e_check.py); no EWS request
 #      reached the target (simulator request log); the Favorites line "not
@@ -42,13 +43,14 @@ lacks() { ! grep -q -- "$1" "$2"; }   # TEXT FILE
 W=$(mktemp -d /tmp/graph-e2e.XXXXXX)
 chmod 700 "$W"
 PIDS=()
-SLAPD="" ENTRA=""
+SLAPD="" ENTRA="" TSLAPD=""
 cleanup() {
     local p
     for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
     for p in "${PIDS[@]}"; do for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done; done
     [ -n "$SLAPD" ] && "$ROOT/tests/lab/slapd-lab.sh" stop "$SLAPD" >/dev/null 2>&1
     [ -n "$ENTRA" ] && "$ROOT/tests/lab/entra-lab.sh" stop "$ENTRA" >/dev/null 2>&1
+    [ -n "$TSLAPD" ] && "$ROOT/tests/lab/slapd-lab.sh" stop "$TSLAPD" >/dev/null 2>&1
     if [ -n "${E2E_KEEP:-}" ]; then echo "files kept in $W"; else rm -rf "$W"; fi
 }
 trap cleanup EXIT
@@ -73,6 +75,27 @@ mapfile -t TROOMS < <(lab_resources target)
 # both back under their ids.
 TROOM=$("$PY" "$ROOT/tests/py/seed_target_rules.py" "$W/tgt.xml" "${TROOMS[0]}") &&
     [ -n "$TROOM" ] || { bad "patching the target seed with existing rules"; finish; }
+# (1b) A contact of the first target room also holds the TARGET
+# legacyExchangeDN of a migrated user (added from the target GAL, or left by
+# an earlier run): the target organisation's own, neither changed nor
+# reported as unresolved (the source directory does not know it).
+TDN=$("$PY" - "$W/org.json" "$W/tgt.xml" "${TROOMS[0]}" <<'PYEOF'
+import json, sys
+import xml.etree.ElementTree as ET
+T = "http://schemas.microsoft.com/exchange/services/2006/types"
+ET.register_namespace("t", T)
+org, path, smtp = json.load(open(sys.argv[1])), sys.argv[2], sys.argv[3]
+tree = ET.parse(path)
+mb = next(m for m in tree.getroot().iter("mailbox") if m.get("smtp") == smtp)
+r = next(r for r in org["recipients"] if r["kind"] == "user" and r.get("migrated") and r.get("target")
+         and r["target"].get("legacy_dn"))
+ea = next(c for c in mb.iter("{%s}Contact" % T)).find("{%s}EmailAddresses" % T)
+e = ET.SubElement(ea, "{%s}Entry" % T, Key="EmailAddress2")
+e.text = r["target"]["legacy_dn"]
+tree.write(path, encoding="utf-8", xml_declaration=True)
+print(e.text)
+PYEOF
+) && [ -n "$TDN" ] || { bad "patching the target seed with a target EX address"; finish; }
 # The first room's source mailbox gets two more rules: "Rich rule", with
 # tests and actions of most kinds Graph has (and an exception), which must
 # come through the simulator's store unchanged; "Dated rule", with a
@@ -219,7 +242,7 @@ write_case() {  # DIR PROTOCOL [MORE CPUUCmdLine]: SwitchResMB.ini + CPUU.ini
         printf 'ClientId=%s\nClientSecret=%s\n' "$(kv "$EV" ENTRA_CLIENT_ID)" "$SECRET_ENC"
         printf 'TokenURL=%s\n' "$(kv "$EV" ENTRA_TOKEN_URL)"
         printf 'GraphURL=%s\nProtocolTrg=%s\n' "$tgt_URL" "$proto"
-        printf 'Features=Delegates Rules Favorites Nicks SearchFolders ContactMembers\nSilent=1\n'
+        printf 'Features=Delegates Rules Favorites Nicks SearchFolders ContactMembers Booking\nSilent=1\n'
         printf 'AutodiscoverSourceURL=%s/autodiscover/autodiscover.xml\n' "$src_URL"
         printf 'AutodiscoverTargetURL=%s/autodiscover/autodiscover.xml\n' "$tgt_URL"
     } >"$D/CPUU.ini"
@@ -261,7 +284,7 @@ verify() {  # TAG DUMP LOG: the rules and delegates item by item, the Favorites 
     for t in "${TROOMS[@]}"; do   # the engine's lines name the profile and the target mailbox
         check "$tag: $t: Favorites reported \"not possible on Exchange Online without EWS\"" \
             grep -qE "WARN +\{[0-9A-F-]+\}: Favorites: not carried to $t: not possible on Exchange Online without EWS" "$3"
-        for f in Nicks SearchFolders ContactMembers; do   # docs/graph.md: not yet over Graph
+        for f in Nicks SearchFolders; do   # docs/graph.md: not yet over Graph
             check "$tag: $t: $f reported as not carried over Graph in this version" \
                 grep -qE "WARN +\{[0-9A-F-]+\}: $f: not carried to $t: not carried over Microsoft Graph in this version" "$3"
         done
@@ -323,6 +346,67 @@ E=$(ews_ops "$TREQ")
 check "Graph: cpuu -UndoAll: no EWS request reached the target (${E:-none})" [ -z "$E" ]
 E=$(refusals)
 check "Graph: cpuu -UndoAll: the target refused no request (${E:-none})" [ -z "$E" ]
+
+# ---- 1b. ContactMembers and Booking over Graph (issue 17 §3, issue 16) -------------
+# The engine alone on the dry-run chain's profiles (rolled back in 1) with
+# Features=ContactMembers Booking and a target directory (a second slapd
+# holding the org's target side, CPUU_TARGET_DC): the booking lists take
+# target legacyExchangeDNs, which Graph has no property for.  The contacts,
+# the personal distribution lists (untouched, reported) and the rooms'
+# Calendar dictionaries item by item (tests/py/graph_e2e_cmb_check.py); a
+# second update writes nothing; -UndoAll gives the stable dump back
+# byte-identical.  As the Graph-only app: docs/graph.md's permissions.
+mkdir -m 700 "$W/tslapd"
+LAB_SIDE=target timeout 60 "$ROOT/tests/lab/slapd-lab.sh" start "$W/tslapd" "$W/org.json" >"$W/tslapd.log" 2>&1 &&
+    TSLAPD=$W/tslapd || { bad "target slapd lab: $(tail -n 3 "$W/tslapd.log")"; finish; }
+TDC_ENC=$(encrypt <"$TSLAPD/password")
+sed 's/^Features=.*/Features=ContactMembers Booking/' "$D0/CPUU-graph.ini" >"$D0/CPUU-cmb.ini" &&
+    chmod 600 "$D0/CPUU-cmb.ini" || { bad "CPUU-cmb.ini"; finish; }
+engine_cmb() {  # NAME ARGS...: as engine(), Features=ContactMembers Booking, with the target directory
+    local name=$1; shift
+    (cd "$D0" && export CPUU_SOURCE_DC CPUU_SOURCE_DC_ACCOUNT CPUU_SOURCE_DC_PASSWORD CPUU_SOURCE_DC_CA_FILE \
+        CPUU_TARGET_DC CPUU_TARGET_DC_ACCOUNT CPUU_TARGET_DC_PASSWORD CPUU_TARGET_DC_CA_FILE &&
+     CPUU_SOURCE_DC=$(kv "$SLAPD/lab.env" LAB_LDAP_URI) CPUU_SOURCE_DC_ACCOUNT=$(kv "$SLAPD/lab.env" LAB_BIND_DN) \
+     CPUU_SOURCE_DC_PASSWORD=$DC_ENC CPUU_SOURCE_DC_CA_FILE=$LDAPTLS_CACERT \
+     CPUU_TARGET_DC=$(kv "$TSLAPD/lab.env" LAB_LDAP_URI) CPUU_TARGET_DC_ACCOUNT=$(kv "$TSLAPD/lab.env" LAB_BIND_DN) \
+     CPUU_TARGET_DC_PASSWORD=$TDC_ENC CPUU_TARGET_DC_CA_FILE=$(kv "$TSLAPD/lab.env" LAB_CA) \
+     SWITCHRESMB_PROFILE_DIR=$D0/profiles timeout 300 "$BIN/cpuu" -INI "$D0/CPUU-cmb.ini" \
+        -SkipAutodiscoverChecking -Log "$D0/$name.log" "$@" >"$D0/$name.out" 2>&1)
+}
+stable "$W/cmb.before.stable.xml" && state "$W/cmb.before.xml" || { bad "target state dump (1b)"; finish; }
+reset_target
+engine_cmb cmb-update -Profiles "${PROFS[@]}"; RC=$?
+check "ContactMembers+Booking: cpuu -Profiles: exit 1 (CPUU_SUCCESS)" [ "$RC" -eq 1 ] ||
+    { show "$D0/cmb-update.out"; show "$D0/cmb-update.log"; }
+check "ContactMembers+Booking: the target directory reached the engine" \
+    grep -qF "target directory $(kv "$TSLAPD/lab.env" LAB_LDAP_URI)" "$D0/cmb-update.log"
+check "ContactMembers+Booking: the log says Booking uses Graph's beta" \
+    grep -qF "Booking: over Microsoft Graph's beta userConfigurations API" "$D0/cmb-update.log"
+state "$W/cmb.after.xml" || { bad "target state dump after the update (1b)"; finish; }
+"$PY" "$ROOT/tests/py/graph_e2e_cmb_check.py" "$W/org.json" "$W/src.xml" "$W/cmb.before.xml" "$W/cmb.after.xml" \
+    "$D0/cmb-update.log" "${ROOMS[@]}" >"$W/cmb-check.txt" 2>&1
+while IFS= read -r line; do
+    case $line in ok\ *) ok "ContactMembers+Booking: ${line#ok   }";; FAIL\ *) bad "ContactMembers+Booking: ${line#FAIL }";;
+        *) echo "$line";; esac
+done <"$W/cmb-check.txt"
+check "ContactMembers+Booking: the target's own EX address ($TDN) not reported as unresolved" \
+    lacks "$TDN is" "$D0/cmb-update.log"
+E=$(ews_ops "$TREQ")
+check "ContactMembers+Booking: no EWS request reached the target (${E:-none})" [ -z "$E" ]
+E=$(refusals)
+check "ContactMembers+Booking: the target refused no request (${E:-none})" [ -z "$E" ]
+# (an updated profile is not updated again: the second run that writes
+# nothing is the second chain of 2, whose Features hold both)
+engine_cmb cmb-undo -UndoAll; RC=$?
+check "ContactMembers+Booking: cpuu -UndoAll: exit 1" [ "$RC" -eq 1 ] || { show "$D0/cmb-undo.out"; show "$D0/cmb-undo.log"; }
+stable "$W/cmb.rolledback.stable.xml" || { bad "target state dump after rollback (1b)"; finish; }
+if cmp -s "$W/cmb.before.stable.xml" "$W/cmb.rolledback.stable.xml"; then
+    ok "ContactMembers+Booking: rollback: target stable dump byte-identical to before"
+else bad "ContactMembers+Booking: rollback: target stable dump differs from before"
+    diff "$W/cmb.before.stable.xml" "$W/cmb.rolledback.stable.xml" | head -n 40 | sed 's/^/    /'; fi
+E=$(refusals)
+check "ContactMembers+Booking: -UndoAll: the target refused no request (${E:-none})" [ -z "$E" ]
+# ---- end of 1b ----------------------------------------------------------------------
 
 # ---- 2. ProtocolTrg=Graph: the whole chain, then a second time ----------------------
 reset_target
@@ -400,10 +484,11 @@ check "Auto, EWS blocked: every engine took Graph from the pre-flight ($N)" [ "$
 # -- end g2chain --
 state "$W/after3.xml" || { bad "target state dump (Auto)"; finish; }
 verify "Auto, EWS blocked" "$W/after3.xml" "$D3/cpuu.log"
-# the same mailboxes as after the Graph chain, but for the rule ids (that
-# target had its rules created, rolled back and created again)
-no_ids() { sed -E 's/<t:RuleId>R[0-9]+</<t:RuleId></; s/<rules next-id="[0-9]+"/<rules/' "$1"; }
-check "Auto, EWS blocked: the target as after the Graph chain (but rule ids)" \
+# the same mailboxes as after the Graph chain, but for the rule ids and the
+# item versions (that target had its rules created, rolled back and created
+# again, its contacts patched and patched back)
+no_ids() { sed -E 's/<t:RuleId>R[0-9]+</<t:RuleId></; s/<rules next-id="[0-9]+"/<rules/; s/(<item id="[0-9]+") version="[0-9]+"/\1/' "$1"; }
+check "Auto, EWS blocked: the target as after the Graph chain (but rule ids and item versions)" \
     cmp -s <(no_ids "$W/after1.xml") <(no_ids "$W/after3.xml")
 
 # ---- 4. ProtocolTrg=EWS, the tenant's EWS blocked: the message of issue 17 part 1 -----
@@ -473,7 +558,7 @@ D5=$W/run5; write_case "$D5" Graph; graph_only_ini "$D5/CPUU.ini" || { bad "Grap
 (cd "$D5" && SWITCHRESMB_PROFILE_DIR=$D0/profiles timeout 300 "$BIN/cpuu" -INI "$D5/CPUU-graph.ini" \
     -SkipAutodiscoverChecking -Log "$D5/cpuu.log" -Profiles "${PROFS[@]}" >"$D5/cpuu.out" 2>&1); RC=$?
 check "no directory: cpuu -Profiles: exit 1 (CPUU_SUCCESS)" [ "$RC" -eq 1 ] || { show "$D5/cpuu.out"; show "$D5/cpuu.log"; }
-check "no directory: the engine had no source directory" lacks "source directory" "$D5/cpuu.log"
+check "no directory: the engine had no source directory" lacks "source directory [^ ]* for the recipient map" "$D5/cpuu.log"
 N=$(grep -c $'\tgraph \$batch' "$TREQ")
 check "no directory: the identities asked of Graph in \$batch ($N)" [ "$N" -ge 1 ]
 state "$W/after5.xml" || { bad "target state dump (no directory)"; finish; }

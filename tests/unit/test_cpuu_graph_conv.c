@@ -509,6 +509,46 @@ static void test_deliver(void)
     CU_ASSERT_PTR_NULL(gfeat_mailbox_settings_json(NULL));
 }
 
+/* The Calendar dictionary as the beta structuredData and back (Booking over
+ * Graph): EWS types with a capital first letter, every value, a key without
+ * a value, and exactly the same JSON again; a malformed entry is refused. */
+static void test_dictionary(void)
+{
+    static const char sd_text[] =
+        "[{\"keyEntry\":{\"type\":\"string\",\"values\":[\"AutomateProcessing\"]},"
+        "\"valueEntry\":{\"type\":\"integer32\",\"values\":[\"2\"]}},"
+        "{\"keyEntry\":{\"type\":\"string\",\"values\":[\"BookInPolicyLegacyDN\"]},"
+        "\"valueEntry\":{\"type\":\"stringArray\",\"values\":[\"/o=A/cn=x\",\"/o=A/cn=y\"]}},"
+        "{\"keyEntry\":{\"type\":\"string\",\"values\":[\"Empty\"]},\"valueEntry\":null}]";
+    json_error_t je;
+    json_t *sd = json_loads(sd_text, 0, &je);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(sd);
+    xmlDocPtr d = xmlNewDoc(BAD_CAST "1.0");
+    xmlNodePtr root = xmlNewDocNode(d, NULL, BAD_CAST "R", NULL);
+    xmlDocSetRootElement(d, root);
+    sr_err e;
+    sr_err_clear(&e);
+    xmlNodePtr dict = gfeat_dict_from_json(sd, root, &e);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(dict);
+    xmlBufferPtr b = xmlBufferCreate();
+    xmlNodeDump(b, d, dict, 0, 0);
+    const char *x = (const char *)xmlBufferContent(b);
+    CU_ASSERT_PTR_NOT_NULL(strstr(x, "<t:DictionaryValue><t:Type>Integer32</t:Type><t:Value>2</t:Value>"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(x, "<t:Type>StringArray</t:Type><t:Value>/o=A/cn=x</t:Value>"
+                                     "<t:Value>/o=A/cn=y</t:Value>"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(x, "<t:Value>Empty</t:Value></t:DictionaryKey></t:DictionaryEntry>"));
+    xmlBufferFree(b);
+    json_t *back = gfeat_dict_json(dict);
+    CU_ASSERT_TRUE(json_equal(back, sd));
+    json_decref(back);
+    json_t *bad = json_loads("[{\"keyEntry\":{\"type\":\"string\"}}]", 0, &je);
+    CU_ASSERT_PTR_NULL(gfeat_dict_from_json(bad, root, &e));
+    CU_ASSERT_EQUAL(e.code, SR_E_PROTOCOL);
+    json_decref(bad);
+    json_decref(sd);
+    xmlFreeDoc(d);
+}
+
 static int suite_init(void)
 {
     char path[1024];
@@ -539,6 +579,7 @@ int main(void)
                 test_rule_every_schema_element);
     CU_add_test(s, "delegates: roles, private items, not carried", test_delegates);
     CU_add_test(s, "DeliverMeetingRequests <-> mailboxSettings", test_deliver);
+    CU_add_test(s, "Calendar dictionary <-> beta structuredData", test_dictionary);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     int failed = (int)CU_get_number_of_failures();

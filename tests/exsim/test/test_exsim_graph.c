@@ -734,6 +734,50 @@ static void test_contacts(void)
     free(p);
 }
 
+/* The contact subfolders (v1.0) and the personal distribution lists (beta
+ * only, read), as ContactMembers over Graph reads them. */
+static void test_contact_folders_and_lists(void)
+{
+    char *p = user_path(0, "/contactFolders");
+    resp r;
+    CU_ASSERT_EQUAL(call("GET", p, tok_all, NULL, &r), 200);
+    json_t *value = json_object_get(r.json, "value");
+    CU_ASSERT_EQUAL(json_array_size(value), 1);
+    CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(json_array_get(value, 0), "displayName")) ?: "",
+                           "Partner contacts");
+    char *sub = sr_asprintf("%s/%s/contacts", p,
+                            json_string_value(json_object_get(json_array_get(value, 0), "id")) ?: "x");
+    resp_free(&r);
+    CU_ASSERT_EQUAL(call("GET", sub, tok_all, NULL, &r), 200);
+    CU_ASSERT_EQUAL(json_array_size(json_object_get(r.json, "value")), 0);   /* only the list "Partners" */
+    resp_free(&r);
+    CU_ASSERT_EQUAL(call("GET", p, tok_mbs_only, NULL, &r), 403);
+    resp_free(&r);
+    char *v1 = user_path(0, "/distributionLists");
+    CU_ASSERT_EQUAL(call("GET", v1, tok_all, NULL, &r), 400);                /* no v1.0 resource */
+    resp_free(&r);
+    char *dl = sr_asprintf("/beta/users/%s/distributionLists?$select=displayName,members", mbx[0].smtp);
+    CU_ASSERT_EQUAL(call("GET", dl, tok_all, NULL, &r), 200);
+    value = json_object_get(r.json, "value");
+    CU_ASSERT_EQUAL(json_array_size(value), 2);
+    json_t *team = json_array_get(value, 0), *partners = json_array_get(value, 1);
+    CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(team, "displayName")) ?: "", "Project team");
+    CU_ASSERT_EQUAL(json_array_size(json_object_get(team, "members")), 4);
+    json_t *m0 = json_array_get(json_object_get(team, "members"), 0);
+    const char *k0 = json_string_value(json_object_get(m0, "key"));
+    CU_ASSERT_TRUE(k0 && k0[0] == '/');                                      /* an EX member as stored */
+    CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(m0, "routingType")) ?: "", "EX");
+    CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(m0, "recipientType")) ?: "", "mailbox");
+    json_t *p0 = json_array_get(json_object_get(partners, "members"), 0);
+    CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(p0, "key")) ?: "", "partner@example.org");
+    CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(p0, "recipientType")) ?: "", "oneOff");
+    resp_free(&r);
+    free(dl);
+    free(v1);
+    free(sub);
+    free(p);
+}
+
 /* Bodies are checked against the v1.0 metadata ($SHARED_DIR, loaded by default). */
 static void test_csdl(void)
 {
@@ -1198,6 +1242,7 @@ int main(void)
     CU_add_test(s, "mailFolders", test_folders);
     CU_add_test(s, "mailSearchFolder", test_search_folders);
     CU_add_test(s, "contacts", test_contacts);
+    CU_add_test(s, "contactFolders, distributionLists (beta)", test_contact_folders_and_lists);
     CU_add_test(s, "CSDL checks", test_csdl);
     CU_add_test(s, "throttling", test_throttling);
     CU_add_test(s, "EWS blocked, Graph open", test_ews_blocked);
