@@ -83,6 +83,16 @@ const char *gfeat_deliver_to_graph(const char *ews);
  * /users/{id}/mailboxSettings.  NULL on OOM. */
 json_t *gfeat_mailbox_settings_json(const char *graph_value);
 
+/* ---- search folders (graph_search.c) ------------------------------------------ */
+/* One EWS t:Restriction (its constants already mapped) as the filterQuery
+ * of a mailSearchFolder (an OData $filter on messages): heap.  NULL when a
+ * part of it has no OData form; then *why (heap) names the first such part
+ * and what Graph lacks ("Exists: Graph's filterQuery has no such test"). */
+char *gfeat_filter_query(xmlNodePtr restriction, char **why);
+/* Non-zero when two filterQuery strings are the same but for blanks outside
+ * their literals (Graph may space what it hands back differently). */
+int gfeat_filter_same(const char *a, const char *b);
+
 /* ---- the features' Graph I/O (graph_io.c; the only part here that talks) --- */
 struct cpuu_ctx;
 
@@ -94,13 +104,21 @@ sr_code gfeat_get_all(struct cpuu_ctx *c, const char *feature, const char *rest,
 /* One GET of the target mailbox (rest as above); *out the answer. */
 sr_code gfeat_get(struct cpuu_ctx *c, const char *feature, const char *rest, json_t **out,
                   sr_err *err);
+/* The same with an API version ("beta"; NULL: v1.0). */
+sr_code gfeat_get_version(struct cpuu_ctx *c, const char *feature, const char *version,
+                          const char *rest, json_t **out, sr_err *err);
 /* Queue one write: {method, path (below the user), body (may be NULL; a
  * reference is taken), what (names it in the log)}.  SR_E_NOMEM only. */
 sr_code gfeat_add_op(json_t *ops, const char *method, const char *path, json_t *body,
                      const char *what);
+/* The same for the beta API (a beta-only resource such as userConfiguration). */
+sr_code gfeat_add_beta_op(json_t *ops, const char *method, const char *path, json_t *body,
+                          const char *what);
 /* Send the queued writes through $batch; each failed one is logged with its
  * what; returns SR_OK or the first failure (err counts them). */
 sr_code gfeat_run_ops(struct cpuu_ctx *c, const char *feature, json_t *ops, sr_err *err);
+/* A rollback's writes (none under -DryRun), then one log line counting them. */
+sr_code gfeat_restore_run(struct cpuu_ctx *c, const char *feature, json_t *ops, sr_err *err);
 /* The backup name of a feature's Graph ops ("<Feature>.target.json"): the
  * engine's rollback reaches the target over Graph when it finds one. */
 #define GFEAT_BACKUP_NAME "target.json"
