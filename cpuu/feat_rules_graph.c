@@ -336,18 +336,6 @@ static sr_code g_apply(cpuu_ctx *c, void *state, feature_stats *st, sr_err *err)
     return gfeat_run_ops(c, FEATURE, s->ops, err);
 }
 
-static json_t *by_id(json_t *list, const char *id)
-{
-    size_t i;
-    json_t *r;
-    json_array_foreach(list, i, r) {
-        const char *rid = json_string_value(json_object_get(r, "id"));
-        if (id && rid && strcmp(rid, id) == 0)
-            return r;
-    }
-    return NULL;
-}
-
 /* saved vs cur → DELETE / PATCH / POST into ops. */
 static sr_code restore_ops(json_t *saved, json_t *cur, json_t *ops)
 {
@@ -357,7 +345,7 @@ static sr_code restore_ops(json_t *saved, json_t *cur, json_t *ops)
     json_array_foreach(cur, i, r) {
         const char *id = json_string_value(json_object_get(r, "id"));
         int ro = json_is_true(json_object_get(r, "isReadOnly"));
-        if (rc == SR_OK && id && !by_id(saved, id) && !ro) {
+        if (rc == SR_OK && id && !gfeat_by_id(saved, id) && !ro) {
             char *path = sr_asprintf(RULES "/%s", id);
             char *what = sr_asprintf("delete rule %s", id);
             rc = path && what ? gfeat_add_op(ops, "DELETE", path, NULL, what) : SR_E_NOMEM;
@@ -368,7 +356,7 @@ static sr_code restore_ops(json_t *saved, json_t *cur, json_t *ops)
     json_array_foreach(saved, i, r) {
         const char *id = json_string_value(json_object_get(r, "id"));
         const char *name = json_string_value(json_object_get(r, "displayName"));
-        json_t *have = by_id(cur, id);
+        json_t *have = gfeat_by_id(cur, id);
         if (rc != SR_OK || json_is_true(json_object_get(r, "isReadOnly")) ||
             (have && gfeat_rule_same(r, have)))
             continue;

@@ -357,18 +357,6 @@ static sr_code g_apply(cpuu_ctx *c, void *state, feature_stats *st, sr_err *err)
 }
 
 /* ---- rollback ---- */
-static json_t *by_id(json_t *list, const char *id)
-{
-    size_t i;
-    json_t *f;
-    json_array_foreach(list, i, f) {
-        const char *fid = json_string_value(json_object_get(f, "id"));
-        if (id && fid && strcmp(fid, id) == 0)
-            return f;
-    }
-    return NULL;
-}
-
 /* The saved folder's definition as a POST (create) or PATCH body. */
 static json_t *saved_body(json_t *f, int create)
 {
@@ -414,7 +402,7 @@ static sr_code restore_ops(json_t *saved, json_t *cur, json_t *ops, gfeat_notes 
     sr_code rc = SR_OK;
     json_array_foreach(cur, i, f) {
         const char *id = json_string_value(json_object_get(f, "id"));
-        if (rc == SR_OK && id && !by_id(saved, id)) {
+        if (rc == SR_OK && id && !gfeat_by_id(saved, id)) {
             const char *name = json_string_value(json_object_get(f, "displayName"));
             char *path = sr_asprintf("/mailFolders/%s", id);
             char *what = sr_asprintf("delete search folder \"%s\"", name ? name : id);
@@ -425,7 +413,7 @@ static sr_code restore_ops(json_t *saved, json_t *cur, json_t *ops, gfeat_notes 
     }
     json_array_foreach(saved, i, f) {
         if (rc == SR_OK)
-            rc = restore_one(f, by_id(cur, json_string_value(json_object_get(f, "id"))), ops,
+            rc = restore_one(f, gfeat_by_id(cur, json_string_value(json_object_get(f, "id"))), ops,
                              notes);
     }
     return rc;

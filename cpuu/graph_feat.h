@@ -126,6 +126,8 @@ sr_code gfeat_restore_run(struct cpuu_ctx *c, const char *feature, json_t *ops, 
  * the first run's (the pre-switch state); get gives SR_E_NOTFOUND when none. */
 sr_code gfeat_backup_put(struct cpuu_ctx *c, const char *feature, const json_t *state, sr_err *err);
 sr_code gfeat_backup_get(struct cpuu_ctx *c, const char *feature, json_t **state, sr_err *err);
+/* The object of a Graph collection (array) whose "id" is id; NULL when none. */
+json_t *gfeat_by_id(json_t *list, const char *id);
 /* Log each note as "<feature>: <line>" (WARN, per mailbox); returns n. */
 unsigned gfeat_log_notes(const struct cpuu_ctx *c, const char *feature, const gfeat_notes *n);
 

@@ -159,6 +159,18 @@ sr_code gfeat_backup_get(cpuu_ctx *c, const char *feature, json_t **state, sr_er
     return SR_OK;
 }
 
+json_t *gfeat_by_id(json_t *list, const char *id)
+{
+    size_t i;
+    json_t *o;
+    json_array_foreach(list, i, o) {
+        const char *oid = json_string_value(json_object_get(o, "id"));
+        if (id && oid && strcmp(oid, id) == 0)
+            return o;
+    }
+    return NULL;
+}
+
 unsigned gfeat_log_notes(const cpuu_ctx *c, const char *feature, const gfeat_notes *n)
 {
     for (size_t i = 0; i < n->n; i++)
