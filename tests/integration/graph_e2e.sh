@@ -78,6 +78,26 @@ for r in json.load(open(sys.argv[1]))["recipients"]:
 # both back under their ids.
 TROOM=$("$PY" "$ROOT/tests/py/seed_target_rules.py" "$W/tgt.xml" "${TROOMS[0]}") &&
     [ -n "$TROOM" ] || { bad "patching the target seed with existing rules"; finish; }
+# ---- Nicks: the second room's target mailbox already holds an autocomplete
+# list, a stale copy of its source's (as a migration agent copies the
+# associated item): the update rewrites it (PATCH binaryData), rollback must
+# give these exact bytes back; the first room's target has none (POST, then
+# DELETE on rollback).
+"$PY" - "$W/src.xml" "$W/tgt.xml" "${ROOMS[1]}" "${TROOMS[1]}" <<'PYEOF' || { bad "copying an autocomplete list into the target seed"; finish; }
+import copy, sys
+import xml.etree.ElementTree as ET
+ET.register_namespace("t", "http://schemas.microsoft.com/exchange/services/2006/types")
+src, tgt = ET.parse(sys.argv[1]), ET.parse(sys.argv[2])
+box = lambda tree, smtp: next(m for m in tree.getroot().iter("mailbox") if m.get("smtp") == smtp)
+item = next(i for i in box(src, sys.argv[3]).iter("item") if i.get("config") == "Autocomplete")
+mb = box(tgt, sys.argv[4])
+inbox = next(f for f in mb.iter("folder") if f.get("distinguished") == "inbox")
+it = copy.deepcopy(item)
+it.set("id", mb.get("next-id"))
+mb.set("next-id", str(int(mb.get("next-id")) + 1))
+inbox.append(it)
+tgt.write(sys.argv[2], encoding="utf-8", xml_declaration=True)
+PYEOF
 # The first room's source mailbox gets two more rules: "Rich rule", with
 # tests and actions of most kinds Graph has (and an exception), which must
 # come through the simulator's store unchanged; "Dated rule", with a
