@@ -98,6 +98,26 @@ mb.set("next-id", str(int(mb.get("next-id")) + 1))
 inbox.append(it)
 tgt.write(sys.argv[2], encoding="utf-8", xml_declaration=True)
 PYEOF
+# ---- SearchFolders: the first room's source gets a search folder whose
+# restriction has no OData filter (Exists): not created over Graph, reported
+# per mailbox (docs/graph.md); graph_e2e_nicks_sf.py knows its name.
+"$PY" - "$W/src.xml" "${ROOMS[0]}" <<'PYEOF' || { bad "adding a search folder Graph cannot carry"; finish; }
+import sys
+import xml.etree.ElementTree as ET
+T = "http://schemas.microsoft.com/exchange/services/2006/types"
+ET.register_namespace("t", T)
+tree = ET.parse(sys.argv[1])
+mb = next(m for m in tree.getroot().iter("mailbox") if m.get("smtp") == sys.argv[2])
+finder = next(f for f in mb.iter("folder") if f.get("distinguished") == "searchfolders")
+sf = ET.SubElement(finder, "folder", {"id": mb.get("next-id"), "name": "Has a follow-up flag",
+                                      "class": "IPF.Note", "search": "1"})
+mb.set("next-id", str(int(mb.get("next-id")) + 1))
+sp = ET.SubElement(sf, "{%s}SearchParameters" % T, Traversal="Deep")
+ex = ET.SubElement(ET.SubElement(sp, "{%s}Restriction" % T), "{%s}Exists" % T)
+ET.SubElement(ex, "{%s}ExtendedFieldURI" % T, PropertyTag="0x1090", PropertyType="Integer")
+ET.SubElement(ET.SubElement(sp, "{%s}BaseFolderIds" % T), "{%s}DistinguishedFolderId" % T, Id="inbox")
+tree.write(sys.argv[1], encoding="utf-8", xml_declaration=True)
+PYEOF
 # The first room's source mailbox gets two more rules: "Rich rule", with
 # tests and actions of most kinds Graph has (and an exception), which must
 # come through the simulator's store unchanged; "Dated rule", with a
@@ -301,6 +321,8 @@ verify() {  # TAG DUMP LOG: the rules and delegates item by item, the Favorites 
         case $line in ok\ *) ok "$tag: ${line#ok   }";; FAIL\ *) bad "$tag: ${line#FAIL }";; *) echo "$line";; esac
     done <"$W/check-nsf.txt"
     check "$tag: Nicks: the beta API named in the log" grep -q "Nicks: .*BETA userConfigurations API" "$3"
+    check "$tag: ${ROOMS[0]}: 'Has a follow-up flag' reported as not carried" \
+        grep -qE "WARN +\{[0-9A-F-]+\}: SearchFolders: not carried over Microsoft Graph: search folder \"Has a follow-up flag\": its restriction has no OData filter \(Exists" "$3"
 }
 
 start_exsim src "$W/src.xml" && start_exsim tgt "$W/tgt.xml" "${JWT_OPTS[@]}" || finish
@@ -367,6 +389,8 @@ D1=$W/run1; write_case "$D1" Graph
 run_chain "$D1"; RC=$?
 check "Graph: switchresmb → cpuu: exit 0" [ "$RC" -eq 0 ] || { show "$D1/out.txt"; show "$D1/cpuu.log"; }
 for r in "${ROOMS[@]}"; do check "Graph: report: $r DONE" grep -q "$r.*DONE" "$D1/out.txt"; done
+check "Graph: report: ${ROOMS[0]}'s search folder Graph cannot carry counted" \
+    grep -qE "${ROOMS[0]} .*DONE.*not carried to the target.*SearchFolders 1" "$D1/out.txt"
 state "$W/after1.xml" || { bad "target state dump after the chain"; finish; }
 verify "Graph: chain" "$W/after1.xml" "$D1/cpuu.log"
 E=$(ews_ops "$TREQ")

@@ -12,7 +12,8 @@ state dump, with what docs/graph.md promises:
   shape, its address constants the target SMTP addresses (a sender's EX
   address property then tested as the sender's SMTP address property,
   PidTagSenderSmtpAddress 0x5D01), its base folders the target folders of
-  the same path.
+  the same path; a folder whose restriction has no OData filter is not
+  there (the engine reports it).
 Prints one "ok   what" or "FAIL what: why" line per check."""
 import json
 import os
@@ -23,6 +24,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from features_e2e_check import (Checker, autocomplete_rows, base_folders, constants,  # noqa: E402
                                 find_all, first, folder_path, ln, search_folders)
 
+# graph_e2e.sh's search folder whose restriction (Exists) has no OData filter
+NOT_CARRIED = {"Has a follow-up flag"}
 # MS-OXPROPS: the sender's EX address property and its SMTP counterpart
 SMTP_PATH = {"0x0C1F": "0x5D01", "0x0065": "0x5D02"}
 
@@ -59,6 +62,9 @@ def check_nicks(c, m, room, src_mb, tgt_mb):
 
 def check_search_folders(c, m, room, src_mb, tgt_mb):
     ss, ts = search_folders(src_mb), search_folders(tgt_mb)
+    for name in NOT_CARRIED & set(ss):
+        c.check(f"{room}: search folder '{name}' (no OData filter): not on the target", name not in ts, "")
+        del ss[name]
     c.check(f"{room}: SearchFolders: the source's by name", sorted(ss) == sorted(ts),
             f"source {sorted(ss)}, target {sorted(ts)}")
     for name, (sf, sp_) in sorted(ss.items()):
