@@ -337,8 +337,9 @@ static sr_code g_apply(cpuu_ctx *c, void *state, feature_stats *st, sr_err *err)
 }
 
 /* saved vs cur → DELETE / PATCH / POST into ops. */
-static sr_code restore_ops(json_t *saved, json_t *cur, json_t *ops)
+static sr_code restore_ops(json_t *saved, json_t *cur, json_t *ops, gfeat_notes *notes)
 {
+    (void)notes;   /* a read-only rule is simply left alone */
     size_t i;
     json_t *r;
     sr_code rc = SR_OK;
@@ -375,18 +376,7 @@ static sr_code restore_ops(json_t *saved, json_t *cur, json_t *ops)
 
 static sr_code g_restore(cpuu_ctx *c, sr_err *err)
 {
-    json_t *saved = NULL, *cur = NULL, *ops = json_array();
-    sr_code rc = gfeat_backup_get(c, FEATURE, &saved, err);
-    if (rc == SR_OK)
-        rc = gfeat_get_all(c, FEATURE, RULES, &cur, err);
-    if (rc == SR_OK && (!ops || restore_ops(saved, cur, ops) != SR_OK))
-        rc = sr_err_set(err, SR_E_NOMEM, "out of memory");
-    if (rc == SR_OK)
-        rc = gfeat_restore_run(c, FEATURE, ops, err);
-    json_decref(saved);
-    json_decref(cur);
-    json_decref(ops);
-    return rc;
+    return gfeat_restore_list(c, FEATURE, RULES, restore_ops, err);
 }
 
 const struct feature_ops cpuu_feat_rules_graph = {

@@ -421,24 +421,7 @@ static sr_code restore_ops(json_t *saved, json_t *cur, json_t *ops, gfeat_notes 
 
 static sr_code g_restore(cpuu_ctx *c, sr_err *err)
 {
-    json_t *saved = NULL, *cur = NULL, *ops = json_array();
-    gfeat_notes notes = {0};
-    sr_code rc = gfeat_backup_get(c, FEATURE, &saved, err);
-    if (rc == SR_OK && !json_is_array(saved))
-        rc = sr_err_set(err, SR_E_PARSE, "%s: %s: backup %s.%s is not a list of search folders",
-                        c->who, FEATURE, FEATURE, GFEAT_BACKUP_NAME);
-    if (rc == SR_OK)
-        rc = gfeat_get_all(c, FEATURE, FINDER, &cur, err);
-    if (rc == SR_OK && (!ops || restore_ops(saved, cur, ops, &notes) != SR_OK))
-        rc = sr_err_set(err, SR_E_NOMEM, "out of memory");
-    gfeat_log_notes(c, FEATURE, &notes);
-    gfeat_notes_clear(&notes);
-    if (rc == SR_OK)
-        rc = gfeat_restore_run(c, FEATURE, ops, err);
-    json_decref(saved);
-    json_decref(cur);
-    json_decref(ops);
-    return rc;
+    return gfeat_restore_list(c, FEATURE, FINDER, restore_ops, err);
 }
 
 const struct feature_ops cpuu_feat_searchfolders_graph = {

@@ -119,6 +119,15 @@ sr_code gfeat_add_beta_op(json_t *ops, const char *method, const char *path, jso
 sr_code gfeat_run_ops(struct cpuu_ctx *c, const char *feature, json_t *ops, sr_err *err);
 /* A rollback's writes (none under -DryRun), then one log line counting them. */
 sr_code gfeat_restore_run(struct cpuu_ctx *c, const char *feature, json_t *ops, sr_err *err);
+/* saved (the backup's collection) against cur (the target's now): the
+ * writes that give saved back, into ops; what cannot be put back, to notes.
+ * SR_E_NOMEM only. */
+typedef sr_code (*gfeat_restore_fn)(json_t *saved, json_t *cur, json_t *ops, gfeat_notes *notes);
+/* The rollback of a feature whose backup is the collection at rest (below
+ * /users/{id}): backup and collection read, fn's writes run
+ * (gfeat_restore_run), notes logged.  SR_E_NOTFOUND when no backup. */
+sr_code gfeat_restore_list(struct cpuu_ctx *c, const char *feature, const char *rest,
+                           gfeat_restore_fn fn, sr_err *err);
 /* The backup name of a feature's Graph ops ("<Feature>.target.json"): the
  * engine's rollback reaches the target over Graph when it finds one. */
 #define GFEAT_BACKUP_NAME "target.json"

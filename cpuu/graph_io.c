@@ -131,6 +131,29 @@ sr_code gfeat_restore_run(cpuu_ctx *c, const char *feature, json_t *ops, sr_err 
     return rc;
 }
 
+sr_code gfeat_restore_list(cpuu_ctx *c, const char *feature, const char *rest,
+                           gfeat_restore_fn fn, sr_err *err)
+{
+    json_t *saved = NULL, *cur = NULL, *ops = json_array();
+    gfeat_notes notes = {0};
+    sr_code rc = gfeat_backup_get(c, feature, &saved, err);
+    if (rc == SR_OK && !json_is_array(saved))
+        rc = sr_err_set(err, SR_E_PARSE, "%s: %s: backup %s.%s is not a list", c->who, feature,
+                        feature, GFEAT_BACKUP_NAME);
+    if (rc == SR_OK)
+        rc = gfeat_get_all(c, feature, rest, &cur, err);
+    if (rc == SR_OK && (!ops || fn(saved, cur, ops, &notes) != SR_OK))
+        rc = sr_err_set(err, SR_E_NOMEM, "%s: %s: out of memory", c->who, feature);
+    gfeat_log_notes(c, feature, &notes);
+    gfeat_notes_clear(&notes);
+    if (rc == SR_OK)
+        rc = gfeat_restore_run(c, feature, ops, err);
+    json_decref(saved);
+    json_decref(cur);
+    json_decref(ops);
+    return rc;
+}
+
 sr_code gfeat_backup_put(cpuu_ctx *c, const char *feature, const json_t *state, sr_err *err)
 {
     if (cpuu_backup_exists(c, feature, GFEAT_BACKUP_NAME))
