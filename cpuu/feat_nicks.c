@@ -48,8 +48,9 @@ void nk_state_free(void *v)
     nk_state *s = v;
     if (!s)
         return;
-    /* in place, src is a view of tgt's stream (the same struct bytes) */
-    if (memcmp(&s->src.s, &s->tgt.s, sizeof s->src.s) == 0)
+    /* in place, src is a view of tgt's stream: its heap parts are tgt's
+     * (two streams of their own never share them, unless both are NULL) */
+    if (s->src.s.rows == s->tgt.s.rows && s->src.s.extra == s->tgt.s.extra)
         memset(&s->src.s, 0, sizeof s->src.s);
     side_clear(&s->src);
     side_clear(&s->tgt);
