@@ -316,11 +316,8 @@ static sr_code g_restore(cpuu_ctx *c, sr_err *err)
     if (rc == SR_OK && (!ops || restore_ops(saved, cur, ops) != SR_OK ||
                         put_deliver(ops, settings, deliver) != SR_OK))
         rc = sr_err_set(err, SR_E_NOMEM, "out of memory");
-    if (rc == SR_OK && !c->dry_run)
-        rc = gfeat_run_ops(c, FEATURE, ops, err);
     if (rc == SR_OK)
-        sr_log(SR_LOG_INFO, c->who, "%s: restore over Microsoft Graph: %zu writes", FEATURE,
-               json_array_size(ops));
+        rc = gfeat_restore_run(c, FEATURE, ops, err);
     json_decref(saved);
     json_decref(cur);
     json_decref(settings);

@@ -36,35 +36,21 @@
 #define CFG_NAME "Autocomplete"
 #define CFG_FOLDER "inbox"
 
-typedef struct side {
-    int exists;            /* the configuration message exists */
-    int has_blob;          /* ... with BinaryData */
-    uint8_t *raw;          /* BinaryData */
-    size_t len;
-    int parsed;            /* s is valid */
-    nk_stream s;
-} side;
-
-typedef struct nstate {
-    side src, tgt;
-    int skip;              /* nothing to do (absent / unsupported) */
-    uint8_t *out;          /* planned target stream; NULL = write nothing */
-    size_t out_len;
-} nstate;
-
-static void side_clear(side *s)
+static void side_clear(nk_side *s)
 {
     free(s->raw);
     nk_stream_clear(&s->s);
     memset(s, 0, sizeof *s);
 }
 
-static void nstate_free(void *v)
+void nk_state_free(void *v)
 {
-    nstate *s = v;
+    nk_state *s = v;
     if (!s)
         return;
-    if (s->src.s.rows == s->tgt.s.rows)   /* in place: src viewed tgt's stream */
+    /* in place, src is a view of tgt's stream: its heap parts are tgt's
+     * (two streams of their own never share them, unless both are NULL) */
+    if (s->src.s.rows == s->tgt.s.rows && s->src.s.extra == s->tgt.s.extra)
         memset(&s->src.s, 0, sizeof s->src.s);
     side_clear(&s->src);
     side_clear(&s->tgt);
@@ -73,7 +59,7 @@ static void nstate_free(void *v)
 }
 
 /* GetUserConfiguration on one session into *sd (absent is not an error). */
-static sr_code get_config(cpuu_ctx *c, mapi_session *ms, side *sd, sr_err *err)
+sr_code nk_get_config(cpuu_ctx *c, mapi_session *ms, nk_side *sd, sr_err *err)
 {
     mapi_ews_target t = mapi_session_target(ms);
     mapi_ews_call call = {.idempotent = 1};
@@ -95,9 +81,8 @@ static sr_code get_config(cpuu_ctx *c, mapi_session *ms, side *sd, sr_err *err)
     return rc;
 }
 
-/* Parse one side; 1 when it cannot be used (unsupported: reported). */
-static sr_code parse_side(cpuu_ctx *c, mapi_session *ms, side *sd, feature_stats *st, int *skip,
-                          sr_err *err)
+sr_code nk_parse_side(cpuu_ctx *c, const char *mailbox, nk_side *sd, feature_stats *st, int *skip,
+                      sr_err *err)
 {
     if (!sd->has_blob)
         return SR_OK;
@@ -107,35 +92,35 @@ static sr_code parse_side(cpuu_ctx *c, mapi_session *ms, side *sd, feature_stats
         st->unsupported++;
         *skip = 1;
         sr_log(SR_LOG_WARN, c->who, "%s: autocomplete stream of %s left as it is: %s", FEATURE,
-               mapi_session_mailbox(ms), e.msg);
+               mailbox, e.msg);
         return SR_OK;
     }
     if (rc != SR_OK) {
         *err = e;
         sr_err_prefix(err, "%s: %s: autocomplete stream of %s (%zu bytes): ", c->who, FEATURE,
-                      mapi_session_mailbox(ms), sd->len);
+                      mailbox, sd->len);
         return rc;
     }
     sd->parsed = 1;
     return SR_OK;
 }
 
-static int removing(const cpuu_ctx *c)
+int nk_removing(const cpuu_ctx *c)
 {
     return c->cfg && (c->cfg->remove & CFG_FSET(CFG_F_NICKS));
 }
 
 static sr_code n_read(cpuu_ctx *c, void **state, feature_stats *st, sr_err *err)
 {
-    nstate *s = calloc(1, sizeof *s);
+    nk_state *s = calloc(1, sizeof *s);
     if (!s)
         return sr_err_set(err, SR_E_NOMEM, "out of memory");
     *state = s;
     sr_code rc = SR_OK;
-    if (c->src != c->tgt && !removing(c))   /* Remove=Nicks needs only the target */
-        rc = get_config(c, c->src, &s->src, err);
+    if (c->src != c->tgt && !nk_removing(c))   /* Remove=Nicks needs only the target */
+        rc = nk_get_config(c, c->src, &s->src, err);
     if (rc == SR_OK)
-        rc = get_config(c, c->tgt, &s->tgt, err);
+        rc = nk_get_config(c, c->tgt, &s->tgt, err);
     if (rc == SR_OK && s->tgt.exists && !s->tgt.has_blob) {
         /* a configuration message without a stream: nothing we may rewrite */
         st->unsupported++;
@@ -149,16 +134,16 @@ static sr_code n_read(cpuu_ctx *c, void **state, feature_stats *st, sr_err *err)
         s->src.has_blob = s->tgt.has_blob;
     }
     if (rc == SR_OK)
-        rc = parse_side(c, c->tgt, &s->tgt, st, &s->skip, err);
+        rc = nk_parse_side(c, mapi_session_mailbox(c->tgt), &s->tgt, st, &s->skip, err);
     if (rc == SR_OK && c->src != c->tgt)
-        rc = parse_side(c, c->src, &s->src, st, &s->skip, err);
+        rc = nk_parse_side(c, mapi_session_mailbox(c->src), &s->src, st, &s->skip, err);
     if (rc == SR_OK && c->src == c->tgt && s->tgt.parsed) {
         s->src.parsed = 1;
         s->src.s = s->tgt.s;   /* shared view; freed through tgt only */
     }
-    if (rc == SR_OK && !removing(c))
+    if (rc == SR_OK && !nk_removing(c))
         st->seen = s->src.parsed ? (unsigned)s->src.s.nrows : 0;
-    if (rc == SR_OK && removing(c))
+    if (rc == SR_OK && nk_removing(c))
         st->seen = s->tgt.parsed ? (unsigned)s->tgt.s.nrows : 0;
     return rc;
 }
@@ -388,7 +373,7 @@ static unsigned count_not_in(const nk_row *have, size_t nh, const nk_row *in, si
     return k;
 }
 
-static sr_code resolve_all(cpuu_ctx *c, nstate *s, sr_err *err)
+static sr_code resolve_all(cpuu_ctx *c, nk_state *s, sr_err *err)
 {
     size_t cap = s->tgt.s.nrows + (c->src != c->tgt ? s->src.s.nrows : 0), k = 0;
     char **keys = calloc(cap ? cap : 1, sizeof *keys);
@@ -411,7 +396,7 @@ static sr_code resolve_all(cpuu_ctx *c, nstate *s, sr_err *err)
 
 /* The new stream: metadata of base, rows of w; serialised into s->out when
  * it differs from the target's bytes. */
-static sr_code finish_plan(cpuu_ctx *c, nstate *s, const nk_stream *base, want *w,
+static sr_code finish_plan(cpuu_ctx *c, nk_state *s, const nk_stream *base, want *w,
                            feature_stats *st, sr_err *err)
 {
     nk_stream ns = *base;
@@ -439,12 +424,11 @@ static sr_code finish_plan(cpuu_ctx *c, nstate *s, const nk_stream *base, want *
     return SR_OK;
 }
 
-/* The keys n_plan resolves (resolve_all), for the engine's one batch. */
-static sr_code n_keys(cpuu_ctx *c, void *state, cpuu_keys *k, cpuu_keys *tk, sr_err *err)
+sr_code nk_keys(cpuu_ctx *c, void *state, cpuu_keys *k, cpuu_keys *tk, sr_err *err)
 {
     (void)tk;   /* no target-organisation keys */
-    nstate *s = state;
-    if (s->skip || removing(c) || !s->src.parsed)   /* n_plan resolves nothing then */
+    nk_state *s = state;
+    if (s->skip || nk_removing(c) || !s->src.parsed)   /* n_plan resolves nothing then */
         return SR_OK;
     sr_code rc = SR_OK;
     for (size_t i = 0; i < s->tgt.s.nrows && rc == SR_OK; i++)
@@ -454,17 +438,16 @@ static sr_code n_keys(cpuu_ctx *c, void *state, cpuu_keys *k, cpuu_keys *tk, sr_
     return rc;
 }
 
-static sr_code n_plan(cpuu_ctx *c, void *state, feature_stats *st, sr_err *err)
+sr_code nk_plan(cpuu_ctx *c, nk_state *s, const char *tgt_name, feature_stats *st, sr_err *err)
 {
-    nstate *s = state;
     want w = {0};
     if (s->skip)
         return SR_OK;
-    if (removing(c)) {
+    if (nk_removing(c)) {
         if (!s->tgt.parsed)
             return SR_OK;
         sr_log(SR_LOG_INFO, c->who, "%s: Remove=Nicks: the %zu nicknames of %s are removed",
-               FEATURE, s->tgt.s.nrows, mapi_session_mailbox(c->tgt));
+               FEATURE, s->tgt.s.nrows, tgt_name);
         return finish_plan(c, s, &s->tgt.s, &w, st, err);
     }
     if (!s->src.parsed) {
@@ -498,9 +481,14 @@ static sr_code n_plan(cpuu_ctx *c, void *state, feature_stats *st, sr_err *err)
     return rc;
 }
 
+static sr_code n_plan(cpuu_ctx *c, void *state, feature_stats *st, sr_err *err)
+{
+    return nk_plan(c, state, mapi_session_mailbox(c->tgt), st, err);
+}
+
 static sr_code n_backup(cpuu_ctx *c, void *state, sr_err *err)
 {
-    nstate *s = state;
+    nk_state *s = state;
     if (c->dry_run || !s->out)
         return SR_OK;
     if (cpuu_backup_exists(c, FEATURE, BACKUP_NAME))
@@ -547,7 +535,7 @@ static sr_code put_stream(cpuu_ctx *c, int create, const uint8_t *b, size_t n, s
 
 static sr_code n_apply(cpuu_ctx *c, void *state, feature_stats *st, sr_err *err)
 {
-    nstate *s = state;
+    nk_state *s = state;
     if (!s->out)
         return SR_OK;
     if (c->dry_run) {
@@ -570,8 +558,8 @@ static sr_code n_restore(cpuu_ctx *c, sr_err *err)
         return sr_err_set(err, SR_E_PARSE, "%s: %s: backup %s/%s.%s is not a Nicks backup", c->who,
                           FEATURE, c->backup_dir, FEATURE, BACKUP_NAME);
     }
-    side cur = {0};
-    rc = get_config(c, c->tgt, &cur, err);
+    nk_side cur = {0};
+    rc = nk_get_config(c, c->tgt, &cur, err);
     if (rc == SR_OK && buf[0] == 'N' && cur.exists && !c->dry_run) {
         mapi_ews_target t = mapi_session_target(c->tgt);
         rc = write_config(c, "DeleteUserConfiguration",
@@ -587,13 +575,16 @@ static sr_code n_restore(cpuu_ctx *c, sr_err *err)
     return rc;
 }
 
+extern const struct feature_ops cpuu_feat_nicks_graph;
+
 const struct feature_ops cpuu_feat_nicks = {
     .id = CFG_F_NICKS,
     .read = n_read,
-    .keys = n_keys,
+    .keys = nk_keys,
     .plan = n_plan,
     .backup = n_backup,
     .apply = n_apply,
     .restore = n_restore,
-    .free_state = nstate_free,
+    .free_state = nk_state_free,
+    .graph = &cpuu_feat_nicks_graph,
 };

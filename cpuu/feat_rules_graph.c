@@ -336,28 +336,17 @@ static sr_code g_apply(cpuu_ctx *c, void *state, feature_stats *st, sr_err *err)
     return gfeat_run_ops(c, FEATURE, s->ops, err);
 }
 
-static json_t *by_id(json_t *list, const char *id)
-{
-    size_t i;
-    json_t *r;
-    json_array_foreach(list, i, r) {
-        const char *rid = json_string_value(json_object_get(r, "id"));
-        if (id && rid && strcmp(rid, id) == 0)
-            return r;
-    }
-    return NULL;
-}
-
 /* saved vs cur → DELETE / PATCH / POST into ops. */
-static sr_code restore_ops(json_t *saved, json_t *cur, json_t *ops)
+static sr_code restore_ops(json_t *saved, json_t *cur, json_t *ops, gfeat_notes *notes)
 {
+    (void)notes;   /* a read-only rule is simply left alone */
     size_t i;
     json_t *r;
     sr_code rc = SR_OK;
     json_array_foreach(cur, i, r) {
         const char *id = json_string_value(json_object_get(r, "id"));
         int ro = json_is_true(json_object_get(r, "isReadOnly"));
-        if (rc == SR_OK && id && !by_id(saved, id) && !ro) {
+        if (rc == SR_OK && id && !gfeat_by_id(saved, id) && !ro) {
             char *path = sr_asprintf(RULES "/%s", id);
             char *what = sr_asprintf("delete rule %s", id);
             rc = path && what ? gfeat_add_op(ops, "DELETE", path, NULL, what) : SR_E_NOMEM;
@@ -368,7 +357,7 @@ static sr_code restore_ops(json_t *saved, json_t *cur, json_t *ops)
     json_array_foreach(saved, i, r) {
         const char *id = json_string_value(json_object_get(r, "id"));
         const char *name = json_string_value(json_object_get(r, "displayName"));
-        json_t *have = by_id(cur, id);
+        json_t *have = gfeat_by_id(cur, id);
         if (rc != SR_OK || json_is_true(json_object_get(r, "isReadOnly")) ||
             (have && gfeat_rule_same(r, have)))
             continue;
@@ -387,21 +376,7 @@ static sr_code restore_ops(json_t *saved, json_t *cur, json_t *ops)
 
 static sr_code g_restore(cpuu_ctx *c, sr_err *err)
 {
-    json_t *saved = NULL, *cur = NULL, *ops = json_array();
-    sr_code rc = gfeat_backup_get(c, FEATURE, &saved, err);
-    if (rc == SR_OK)
-        rc = gfeat_get_all(c, FEATURE, RULES, &cur, err);
-    if (rc == SR_OK && (!ops || restore_ops(saved, cur, ops) != SR_OK))
-        rc = sr_err_set(err, SR_E_NOMEM, "out of memory");
-    if (rc == SR_OK && !c->dry_run)
-        rc = gfeat_run_ops(c, FEATURE, ops, err);
-    if (rc == SR_OK)
-        sr_log(SR_LOG_INFO, c->who, "%s: restore over Microsoft Graph: %zu writes", FEATURE,
-               json_array_size(ops));
-    json_decref(saved);
-    json_decref(cur);
-    json_decref(ops);
-    return rc;
+    return gfeat_restore_list(c, FEATURE, RULES, restore_ops, err);
 }
 
 const struct feature_ops cpuu_feat_rules_graph = {

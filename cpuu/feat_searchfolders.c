@@ -19,6 +19,7 @@
  *          back (update or re-create) the ones it has. */
 #include "cpuu/ews_feat.h"
 #include "cpuu/feature.h"
+#include "cpuu/searchfolders.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -30,21 +31,14 @@
 
 /* Distinguished folders a search may start from (MS-OXWSCDATA
  * DistinguishedFolderIdNameType); searchfolders last. */
-static const char *const g_dist[] = {"msgfolderroot", "inbox",    "sentitems", "drafts",
+const char *const sf_dist[SF_NDIST + 1] = {"msgfolderroot", "inbox",    "sentitems", "drafts",
                                      "deleteditems",  "junkemail", "outbox",   "calendar",
                                      "contacts",      "tasks",     "notes",    "journal",
                                      "searchfolders", NULL};
-#define NDIST (sizeof g_dist / sizeof g_dist[0] - 1)
-
-typedef struct side {
-    xmlDocPtr dist_doc, get_doc;   /* answers; the elements below point into them */
-    char *dist_id[NDIST];          /* distinguished name → folder id (NULL: none) */
-    xmlNodePtr *sf;                /* SearchFolder elements (with SearchParameters) */
-    size_t nsf;
-} side;
+#define NDIST SF_NDIST
 
 typedef struct sfstate {
-    side src, tgt;
+    sf_side src, tgt;
     int same;                      /* updated in place: src is tgt */
     xmlDocPtr want;                /* holds the wanted SearchParameters */
     const char **cnames, **cclasses;
@@ -55,7 +49,7 @@ typedef struct sfstate {
     size_t nupdate;
 } sfstate;
 
-static void side_clear(side *s)
+void sf_side_clear(sf_side *s)
 {
     xmlFreeDoc(s->dist_doc);
     xmlFreeDoc(s->get_doc);
@@ -84,9 +78,9 @@ static void sfstate_free(void *v)
     sfstate *s = v;
     if (!s)
         return;
-    side_clear(&s->src);
+    sf_side_clear(&s->src);
     if (!s->same)
-        side_clear(&s->tgt);
+        sf_side_clear(&s->tgt);
     plan_clear(s);
     free(s);
 }
@@ -102,7 +96,7 @@ static char *folder_id(xmlNodePtr f)
 }
 
 /* Round 1 answers into sd: distinguished ids, search folder ids. */
-static sr_code take_round1(mapi_ews_call *calls, side *sd, mapi_folders *found, sr_err *err)
+static sr_code take_round1(mapi_ews_call *calls, sf_side *sd, mapi_folders *found, sr_err *err)
 {
     sr_code rc = mapi_ews_parse_findfolder(calls[0].resp_op, found, err);
     if (rc != SR_OK)
@@ -121,7 +115,7 @@ static sr_code take_round1(mapi_ews_call *calls, side *sd, mapi_folders *found, 
 }
 
 /* Round 2: GetFolder with SearchParameters of the folders found. */
-static sr_code get_search_folders(mapi_session *s, side *sd, const mapi_folders *found,
+static sr_code get_search_folders(mapi_session *s, sf_side *sd, const mapi_folders *found,
                                   sr_err *err)
 {
     if (!found->n)
@@ -156,12 +150,12 @@ static sr_code get_search_folders(mapi_session *s, side *sd, const mapi_folders 
     return SR_OK;
 }
 
-static sr_code read_side(cpuu_ctx *c, mapi_session *s, side *sd, sr_err *err)
+sr_code sf_read_side(cpuu_ctx *c, mapi_session *s, sf_side *sd, sr_err *err)
 {
     mapi_ews_target t = mapi_session_target(s);
     mapi_ews_call calls[2] = {{.idempotent = 1}, {.idempotent = 1}};
     calls[0].req = ewsf_req_find_searchfolders(&t, MAX_SEARCH_FOLDERS, err);
-    calls[1].req = calls[0].req ? ewsf_req_getfolders(&t, NULL, 0, g_dist, 0, err) : NULL;
+    calls[1].req = calls[0].req ? ewsf_req_getfolders(&t, NULL, 0, sf_dist, 0, err) : NULL;
     sr_code rc = calls[1].req ? mapi_session_run(s, calls, 2, err) : err->code;
     mapi_folders found = {0};
     if (rc == SR_OK)
@@ -190,9 +184,9 @@ static sr_code sf_read(cpuu_ctx *c, void **state, feature_stats *st, sr_err *err
         return sr_err_set(err, SR_E_NOMEM, "out of memory");
     *state = s;
     s->same = c->src == c->tgt;
-    sr_code rc = read_side(c, c->src, &s->src, err);
+    sr_code rc = sf_read_side(c, c->src, &s->src, err);
     if (rc == SR_OK && !s->same)
-        rc = read_side(c, c->tgt, &s->tgt, err);
+        rc = sf_read_side(c, c->tgt, &s->tgt, err);
     if (s->same)
         s->tgt = s->src;   /* one mailbox, read once; freed once (sfstate_free) */
     st->seen = (unsigned)s->src.nsf;
@@ -200,7 +194,7 @@ static sr_code sf_read(cpuu_ctx *c, void **state, feature_stats *st, sr_err *err
 }
 
 /* ---- base folders: source id → anchored path → target id ---- */
-static int dist_index(const side *sd, const char *id)
+static int dist_index(const sf_side *sd, const char *id)
 {
     for (size_t k = 0; id && k < NDIST; k++)
         if (sd->dist_id[k] && strcmp(sd->dist_id[k], id) == 0)
@@ -218,13 +212,13 @@ static const mapi_folder *by_id(const mapi_folders *f, const char *id)
 
 /* "{inbox}/Projects/Archive 2019": names up to the nearest distinguished
  * folder (whose display name depends on the mailbox language).  Heap. */
-static char *anchored_path(const side *sd, const mapi_folders *f, const char *id)
+char *sf_anchored_path(const sf_side *sd, const mapi_folders *f, const char *id)
 {
     char *path = NULL;
     for (int depth = 0; id && depth < 64; depth++) {
         int k = dist_index(sd, id);
         const mapi_folder *m = k < 0 ? by_id(f, id) : NULL;
-        const char *name = k >= 0 ? g_dist[k] : m ? m->display_name : NULL;
+        const char *name = k >= 0 ? sf_dist[k] : m ? m->display_name : NULL;
         if (!name) {
             free(path);
             return NULL;
@@ -251,27 +245,27 @@ static char *map_base(cpuu_ctx *c, sfstate *s, xmlNodePtr b, char **what)
         return NULL;
     if (xmlStrcmp(b->name, BAD_CAST "DistinguishedFolderId") == 0) {
         for (size_t k = 0; k < NDIST; k++)
-            if (strcmp(g_dist[k], id) == 0 && s->tgt.dist_id[k]) {
+            if (strcmp(sf_dist[k], id) == 0 && s->tgt.dist_id[k]) {
                 *what = id;
                 return sr_strdup(s->tgt.dist_id[k]);
             }
         *what = id;
         return NULL;
     }
-    char *path = anchored_path(&s->src, &c->src_folders, id);
+    char *path = sf_anchored_path(&s->src, &c->src_folders, id);
     free(id);
     *what = path;
     if (!path)
         return NULL;
     for (size_t i = 0; i < c->tgt_folders.n; i++) {
-        char *tp = anchored_path(&s->tgt, &c->tgt_folders, c->tgt_folders.v[i].id);
+        char *tp = sf_anchored_path(&s->tgt, &c->tgt_folders, c->tgt_folders.v[i].id);
         int hit = tp && strcmp(tp, path) == 0;
         free(tp);
         if (hit)
             return sr_strdup(c->tgt_folders.v[i].id);
     }
     for (size_t k = 0; k < NDIST; k++) {   /* a distinguished folder itself */
-        char *anchor = sr_asprintf("{%s}", g_dist[k]);
+        char *anchor = sr_asprintf("{%s}", sf_dist[k]);
         int hit = anchor && strcmp(anchor, path) == 0 && s->tgt.dist_id[k];
         free(anchor);
         if (hit)
@@ -354,23 +348,17 @@ static size_t count_constants(xmlNodePtr n, int depth)
     return c;
 }
 
-/* The addresses resolve_constants resolves, for the engine's one batch. */
-static sr_code sf_keys(cpuu_ctx *c, void *state, cpuu_keys *out, cpuu_keys *tk, sr_err *err)
+sr_code sf_side_keys(const sf_side *src, cpuu_keys *out, sr_err *err)
 {
-    (void)c;
-    (void)tk;   /* no target-organisation keys */
-    sfstate *s = state;
-    if (!s)
-        return SR_OK;
     size_t cap = 0;
-    for (size_t i = 0; i < s->src.nsf; i++)
-        cap += count_constants(s->src.sf[i], 0);
+    for (size_t i = 0; i < src->nsf; i++)
+        cap += count_constants(src->sf[i], 0);
     keys k = {.cap = cap};
     k.v = calloc(cap ? cap : 1, sizeof *k.v);
     k.own = calloc(cap ? cap : 1, sizeof *k.own);
     sr_code rc = k.v && k.own ? SR_OK : sr_err_set(err, SR_E_NOMEM, "out of memory");
-    for (size_t i = 0; rc == SR_OK && i < s->src.nsf; i++)
-        collect_constants(mapi_xml_child(s->src.sf[i], EWSF_NS_T, "SearchParameters"), &k, 0);
+    for (size_t i = 0; rc == SR_OK && i < src->nsf; i++)
+        collect_constants(mapi_xml_child(src->sf[i], EWSF_NS_T, "SearchParameters"), &k, 0);
     for (size_t i = 0; i < k.n; i++) {
         if (rc == SR_OK)
             rc = cpuu_keys_take(out, sr_strdup(k.v[i]), err);
@@ -381,17 +369,26 @@ static sr_code sf_keys(cpuu_ctx *c, void *state, cpuu_keys *out, cpuu_keys *tk, 
     return rc;
 }
 
-static sr_code resolve_constants(cpuu_ctx *c, sfstate *s, sr_err *err)
+/* The addresses sf_side_resolve resolves, for the engine's one batch. */
+static sr_code sf_keys(cpuu_ctx *c, void *state, cpuu_keys *out, cpuu_keys *tk, sr_err *err)
+{
+    (void)c;
+    (void)tk;   /* no target-organisation keys */
+    sfstate *s = state;
+    return s ? sf_side_keys(&s->src, out, err) : SR_OK;
+}
+
+sr_code sf_side_resolve(cpuu_ctx *c, const sf_side *src, sr_err *err)
 {
     size_t cap = 0;
-    for (size_t i = 0; i < s->src.nsf; i++)
-        cap += count_constants(s->src.sf[i], 0);
+    for (size_t i = 0; i < src->nsf; i++)
+        cap += count_constants(src->sf[i], 0);
     keys k = {.cap = cap};
     k.v = calloc(cap ? cap : 1, sizeof *k.v);
     k.own = calloc(cap ? cap : 1, sizeof *k.own);
     sr_code rc = k.v && k.own ? SR_OK : sr_err_set(err, SR_E_NOMEM, "out of memory");
-    for (size_t i = 0; rc == SR_OK && i < s->src.nsf; i++)
-        collect_constants(mapi_xml_child(s->src.sf[i], EWSF_NS_T, "SearchParameters"), &k, 0);
+    for (size_t i = 0; rc == SR_OK && i < src->nsf; i++)
+        collect_constants(mapi_xml_child(src->sf[i], EWSF_NS_T, "SearchParameters"), &k, 0);
     if (rc == SR_OK && k.n)
         rc = rmap_resolve(c->map, k.v, k.n, err);
     for (size_t i = 0; i < k.n; i++)
@@ -475,6 +472,11 @@ static int map_constants(cpuu_ctx *c, xmlNodePtr n, const char *name, feature_st
     return changed;
 }
 
+int sf_map_constants(cpuu_ctx *c, xmlNodePtr params, const char *name, feature_stats *st)
+{
+    return map_constants(c, params, name, st, 0);
+}
+
 /* ---- comparing two SearchParameters ---- */
 static int base_set_equal(xmlNodePtr a, xmlNodePtr b)
 {
@@ -519,7 +521,7 @@ static xmlNodePtr params_of(xmlNodePtr f)
     return mapi_xml_child(f, EWSF_NS_T, "SearchParameters");
 }
 
-static xmlNodePtr tgt_named(const side *t, const char *name)
+static xmlNodePtr tgt_named(const sf_side *t, const char *name)
 {
     for (size_t i = 0; name && i < t->nsf; i++) {
         char *n = mapi_xml_child_text(t->sf[i], EWSF_NS_T, "DisplayName");
@@ -596,7 +598,7 @@ static sr_code sf_plan(cpuu_ctx *c, void *state, feature_stats *st, sr_err *err)
     plan_clear(s);
     sr_code rc = plan_alloc(s, err);
     if (rc == SR_OK)
-        rc = resolve_constants(c, s, err);
+        rc = sf_side_resolve(c, &s->src, err);
     for (size_t i = 0; rc == SR_OK && i < s->src.nsf; i++)
         rc = plan_one(c, s, s->src.sf[i], st, err);
     st->changed = (unsigned)(s->ncreate + s->nupdate);
@@ -606,7 +608,7 @@ static sr_code sf_plan(cpuu_ctx *c, void *state, feature_stats *st, sr_err *err)
 }
 
 /* The target's search folders as one document <SearchFolders>...</>. */
-static xmlChar *dump_side(const side *sd, int *len)
+static xmlChar *dump_side(const sf_side *sd, int *len)
 {
     xmlDocPtr d = xmlNewDoc(BAD_CAST "1.0");
     xmlNodePtr root = d ? xmlNewDocNode(d, NULL, BAD_CAST "SearchFolders", NULL) : NULL;
@@ -739,7 +741,7 @@ static xmlNodePtr saved_with_id(xmlNodePtr root, const char *id)
 }
 
 /* Delete the current search folders the backup does not have. */
-static sr_code restore_deletes(cpuu_ctx *c, const side *cur, xmlNodePtr root, sr_err *err)
+static sr_code restore_deletes(cpuu_ctx *c, const sf_side *cur, xmlNodePtr root, sr_err *err)
 {
     const char **ids = calloc(cur->nsf ? cur->nsf : 1, sizeof *ids);
     char **own = calloc(cur->nsf ? cur->nsf : 1, sizeof *own);
@@ -808,7 +810,7 @@ static sr_code sf_restore(cpuu_ctx *c, sr_err *err)
     for (xmlNodePtr f = mapi_xml_child(root, NULL, NULL); f; f = mapi_xml_next(f, NULL, NULL))
         saved++;
     sfstate s = {0};
-    rc = read_side(c, c->tgt, &s.tgt, err);
+    rc = sf_read_side(c, c->tgt, &s.tgt, err);
     if (rc == SR_OK)
         rc = restore_deletes(c, &s.tgt, root, err);
     s.src.nsf = saved;   /* sizes the plan arrays */
@@ -817,11 +819,13 @@ static sr_code sf_restore(cpuu_ctx *c, sr_err *err)
     if (rc == SR_OK)
         rc = restore_saved(c, &s, root, err);
     s.src.nsf = 0;
-    side_clear(&s.tgt);
+    sf_side_clear(&s.tgt);
     plan_clear(&s);
     xmlFreeDoc(doc);
     return rc;
 }
+
+extern const struct feature_ops cpuu_feat_searchfolders_graph;
 
 const struct feature_ops cpuu_feat_searchfolders = {
     .id = CFG_F_SEARCHFOLDERS,
@@ -832,4 +836,5 @@ const struct feature_ops cpuu_feat_searchfolders = {
     .apply = sf_apply,
     .restore = sf_restore,
     .free_state = sfstate_free,
+    .graph = &cpuu_feat_searchfolders_graph,
 };

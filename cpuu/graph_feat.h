@@ -96,6 +96,16 @@ xmlNodePtr gfeat_dict_from_json(const json_t *structured, xmlNodePtr parent, sr_
 /* The reverse: a t:Dictionary as a structuredData array.  NULL on OOM. */
 json_t *gfeat_dict_json(xmlNodePtr dict);
 
+/* ---- search folders (graph_search.c) ------------------------------------------ */
+/* One EWS t:Restriction (its constants already mapped) as the filterQuery
+ * of a mailSearchFolder (an OData $filter on messages): heap.  NULL when a
+ * part of it has no OData form; then *why (heap) names the first such part
+ * and what Graph lacks ("Exists: Graph's filterQuery has no such test"). */
+char *gfeat_filter_query(xmlNodePtr restriction, char **why);
+/* Non-zero when two filterQuery strings are the same but for blanks outside
+ * their literals (Graph may space what it hands back differently). */
+int gfeat_filter_same(const char *a, const char *b);
+
 /* ---- the features' Graph I/O (graph_io.c; the only part here that talks) --- */
 struct cpuu_ctx;
 
@@ -107,13 +117,30 @@ sr_code gfeat_get_all(struct cpuu_ctx *c, const char *feature, const char *rest,
 /* One GET of the target mailbox (rest as above); *out the answer. */
 sr_code gfeat_get(struct cpuu_ctx *c, const char *feature, const char *rest, json_t **out,
                   sr_err *err);
+/* The same with an API version ("beta"; NULL: v1.0). */
+sr_code gfeat_get_version(struct cpuu_ctx *c, const char *feature, const char *version,
+                          const char *rest, json_t **out, sr_err *err);
 /* Queue one write: {method, path (below the user), body (may be NULL; a
  * reference is taken), what (names it in the log)}.  SR_E_NOMEM only. */
 sr_code gfeat_add_op(json_t *ops, const char *method, const char *path, json_t *body,
                      const char *what);
+/* The same for the beta API (a beta-only resource such as userConfiguration). */
+sr_code gfeat_add_beta_op(json_t *ops, const char *method, const char *path, json_t *body,
+                          const char *what);
 /* Send the queued writes through $batch; each failed one is logged with its
  * what; returns SR_OK or the first failure (err counts them). */
 sr_code gfeat_run_ops(struct cpuu_ctx *c, const char *feature, json_t *ops, sr_err *err);
+/* A rollback's writes (none under -DryRun), then one log line counting them. */
+sr_code gfeat_restore_run(struct cpuu_ctx *c, const char *feature, json_t *ops, sr_err *err);
+/* saved (the backup's collection) against cur (the target's now): the
+ * writes that give saved back, into ops; what cannot be put back, to notes.
+ * SR_E_NOMEM only. */
+typedef sr_code (*gfeat_restore_fn)(json_t *saved, json_t *cur, json_t *ops, gfeat_notes *notes);
+/* The rollback of a feature whose backup is the collection at rest (below
+ * /users/{id}): backup and collection read, fn's writes run
+ * (gfeat_restore_run), notes logged.  SR_E_NOTFOUND when no backup. */
+sr_code gfeat_restore_list(struct cpuu_ctx *c, const char *feature, const char *rest,
+                           gfeat_restore_fn fn, sr_err *err);
 /* The backup name of a feature's Graph ops ("<Feature>.target.json"): the
  * engine's rollback reaches the target over Graph when it finds one. */
 #define GFEAT_BACKUP_NAME "target.json"
@@ -121,6 +148,8 @@ sr_code gfeat_run_ops(struct cpuu_ctx *c, const char *feature, json_t *ops, sr_e
  * the first run's (the pre-switch state); get gives SR_E_NOTFOUND when none. */
 sr_code gfeat_backup_put(struct cpuu_ctx *c, const char *feature, const json_t *state, sr_err *err);
 sr_code gfeat_backup_get(struct cpuu_ctx *c, const char *feature, json_t **state, sr_err *err);
+/* The object of a Graph collection (array) whose "id" is id; NULL when none. */
+json_t *gfeat_by_id(json_t *list, const char *id);
 /* Log each note as "<feature>: <line>" (WARN, per mailbox); returns n. */
 unsigned gfeat_log_notes(const struct cpuu_ctx *c, const char *feature, const gfeat_notes *n);
 

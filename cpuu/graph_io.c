@@ -22,15 +22,21 @@ sr_code gfeat_get_all(cpuu_ctx *c, const char *feature, const char *rest, json_t
 
 sr_code gfeat_get(cpuu_ctx *c, const char *feature, const char *rest, json_t **out, sr_err *err)
 {
+    return gfeat_get_version(c, feature, NULL, rest, out, err);
+}
+
+sr_code gfeat_get_version(cpuu_ctx *c, const char *feature, const char *version, const char *rest,
+                          json_t **out, sr_err *err)
+{
     char *path = mapi_graph_user_path(c->graph_user, rest);
-    mapi_graph_req q = { .path = path };
+    mapi_graph_req q = { .path = path, .version = version };
     sr_code rc = path ? mapi_graph_call(c->graph, &q) : SR_E_NOMEM;
     if (rc == SR_OK) {
         *out = q.resp;
         q.resp = NULL;
     } else if (path) {
         *err = q.err;
-        sr_err_prefix(err, "%s: %s: GET %s: ", c->who, feature, path);
+        sr_err_prefix(err, "%s: %s: GET %s%s: ", c->who, feature, version ? version : "", path);
     } else {
         sr_err_set(err, SR_E_NOMEM, "out of memory");
     }
@@ -46,6 +52,15 @@ sr_code gfeat_add_op(json_t *ops, const char *method, const char *path, json_t *
     if (o && body)
         json_object_set(o, "body", body);
     return o && json_array_append_new(ops, o) == 0 ? SR_OK : SR_E_NOMEM;
+}
+
+sr_code gfeat_add_beta_op(json_t *ops, const char *method, const char *path, json_t *body,
+                          const char *what)
+{
+    sr_code rc = gfeat_add_op(ops, method, path, body, what);
+    json_t *o = json_array_get(ops, json_array_size(ops) - 1);
+    return rc == SR_OK && json_object_set_new(o, "version", json_string("beta")) == 0 ? SR_OK
+                                                                                     : SR_E_NOMEM;
 }
 
 /* n writes through $batch, each failure logged with what[i]. */
@@ -90,6 +105,7 @@ sr_code gfeat_run_ops(cpuu_ctx *c, const char *feature, json_t *ops, sr_err *err
         q[i].method = json_string_value(json_object_get(o, "method"));
         q[i].path = paths[i];
         q[i].body = json_object_get(o, "body");
+        q[i].version = json_string_value(json_object_get(o, "version"));
         what[i] = json_string_value(json_object_get(o, "what"));
         if (!paths[i])
             rc = sr_err_set(err, SR_E_NOMEM, "out of memory");
@@ -103,6 +119,38 @@ sr_code gfeat_run_ops(cpuu_ctx *c, const char *feature, json_t *ops, sr_err *err
     free(q);
     free(paths);
     free(what);
+    return rc;
+}
+
+sr_code gfeat_restore_run(cpuu_ctx *c, const char *feature, json_t *ops, sr_err *err)
+{
+    sr_code rc = c->dry_run ? SR_OK : gfeat_run_ops(c, feature, ops, err);
+    if (rc == SR_OK)
+        sr_log(SR_LOG_INFO, c->who, "%s: restore over Microsoft Graph: %zu writes%s", feature,
+               json_array_size(ops), c->dry_run ? " (dry run: none sent)" : "");
+    return rc;
+}
+
+sr_code gfeat_restore_list(cpuu_ctx *c, const char *feature, const char *rest,
+                           gfeat_restore_fn fn, sr_err *err)
+{
+    json_t *saved = NULL, *cur = NULL, *ops = json_array();
+    gfeat_notes notes = {0};
+    sr_code rc = gfeat_backup_get(c, feature, &saved, err);
+    if (rc == SR_OK && !json_is_array(saved))
+        rc = sr_err_set(err, SR_E_PARSE, "%s: %s: backup %s.%s is not a list", c->who, feature,
+                        feature, GFEAT_BACKUP_NAME);
+    if (rc == SR_OK)
+        rc = gfeat_get_all(c, feature, rest, &cur, err);
+    if (rc == SR_OK && (!ops || fn(saved, cur, ops, &notes) != SR_OK))
+        rc = sr_err_set(err, SR_E_NOMEM, "%s: %s: out of memory", c->who, feature);
+    gfeat_log_notes(c, feature, &notes);
+    gfeat_notes_clear(&notes);
+    if (rc == SR_OK)
+        rc = gfeat_restore_run(c, feature, ops, err);
+    json_decref(saved);
+    json_decref(cur);
+    json_decref(ops);
     return rc;
 }
 
@@ -132,6 +180,18 @@ sr_code gfeat_backup_get(cpuu_ctx *c, const char *feature, json_t **state, sr_er
         return sr_err_set(err, SR_E_PROTOCOL, "%s: %s: backup %s.%s: not JSON (line %d: %s)",
                           c->who, feature, feature, GFEAT_BACKUP_NAME, je.line, je.text);
     return SR_OK;
+}
+
+json_t *gfeat_by_id(json_t *list, const char *id)
+{
+    size_t i;
+    json_t *o;
+    json_array_foreach(list, i, o) {
+        const char *oid = json_string_value(json_object_get(o, "id"));
+        if (id && oid && strcmp(oid, id) == 0)
+            return o;
+    }
+    return NULL;
 }
 
 unsigned gfeat_log_notes(const cpuu_ctx *c, const char *feature, const gfeat_notes *n)

@@ -26,6 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cpuu/feature.h"
 #include "mapi/mapi.h"
 #include "util/util.h"
 
@@ -130,5 +131,41 @@ sr_code nk_parse_getconfig(xmlNodePtr resp_op, uint8_t **data, size_t *len, int 
 /* Any *UserConfigurationResponse: the one message's status (SR_E_NOTFOUND
  * for ErrorItemNotFound). */
 sr_code nk_parse_status(xmlNodePtr resp_op, sr_err *err);
+
+/* ---- the Nicks feature's steps its EWS and Graph ops share (feat_nicks.c) ----
+ * A side is one mailbox's Autocomplete configuration; the state both sides
+ * and the plan (the new target stream, NULL: write nothing). */
+typedef struct nk_side {
+    int exists;            /* the configuration message exists */
+    int has_blob;          /* ... with BinaryData */
+    uint8_t *raw;          /* BinaryData, exactly as read */
+    size_t len;
+    int parsed;            /* s is valid */
+    nk_stream s;
+} nk_side;
+
+typedef struct nk_state {
+    nk_side src, tgt;
+    int skip;              /* nothing to do (absent / unsupported) */
+    uint8_t *out;          /* planned target stream; NULL = write nothing */
+    size_t out_len;
+} nk_state;
+
+/* feature_ops.free_state of both. */
+void nk_state_free(void *state);
+/* GetUserConfiguration Autocomplete over EWS on ms into *sd (absent is no
+ * error: sd->exists 0). */
+sr_code nk_get_config(cpuu_ctx *c, mapi_session *ms, nk_side *sd, sr_err *err);
+/* Parse sd's stream (mailbox names it in messages); a major version this
+ * codec does not know sets *skip and counts unsupported (reported). */
+sr_code nk_parse_side(cpuu_ctx *c, const char *mailbox, nk_side *sd, feature_stats *st, int *skip,
+                      sr_err *err);
+/* Remove=Nicks is set: the plan empties the target's list. */
+int nk_removing(const cpuu_ctx *c);
+/* feature_ops.keys of both (state an nk_state). */
+sr_code nk_keys(cpuu_ctx *c, void *state, cpuu_keys *k, cpuu_keys *tk, sr_err *err);
+/* The merge (feat_nicks.c's header): s->out set when the new stream differs
+ * from s->tgt's bytes; tgt_name names the target mailbox in the log. */
+sr_code nk_plan(cpuu_ctx *c, nk_state *s, const char *tgt_name, feature_stats *st, sr_err *err);
 
 #endif

@@ -36,6 +36,8 @@ $(call cunit,test_feature_built,  tests/unit/test_feature_built.c,          cpuu
 $(call cunit,test_nicks_stream,   tests/unit/test_nicks_stream.c,           cpuu_core mapi ldap configs util,)
 # test_cpuu_graph_conv: EWS feature data → Graph JSON, every name checked against the v1.0 CSDL.
 $(call cunit,test_cpuu_graph_conv, tests/unit/test_cpuu_graph_conv.c,       cpuu_core mapi ldap configs testutil util,)
+# test_cpuu_graph_search: search-folder restrictions → mailSearchFolder filterQuery, case by case.
+$(call cunit,test_cpuu_graph_search, tests/unit/test_cpuu_graph_search.c,   cpuu_core mapi ldap configs testutil util,)
 
 # ---- the Exchange simulator ------------------------------------------------------
 $(call cunit,test_exsim,          tests/exsim/test/test_exsim.c,            testutil util,                                -lcurl $(XML_LIBS))

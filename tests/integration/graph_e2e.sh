@@ -3,11 +3,13 @@
 # on-premises source (exsim, EWS) and an Office 365 target served by a second
 # exsim's Microsoft Graph over the same store, Features=Delegates Rules
 # Favorites Nicks SearchFolders ContactMembers Booking (Favorites: no Graph
-# API; Nicks and SearchFolders: not over Graph in this version; none
-# Critical, each reported per mailbox; ContactMembers and Booking item by
+# API, reported per mailbox; none Critical; Nicks and SearchFolders checked
+# by tests/py/graph_e2e_nicks_sf.py, ContactMembers and Booking item by
 # item in 1b).
 #   1. ProtocolTrg=Graph: the target's rules and calendar delegates item by
-#      item against /_sim/state (tests/py/graph_e2e_check.py); no EWS request
+#      item against /_sim/state (tests/py/graph_e2e_check.py), its
+#      autocomplete list (beta userConfigurations, said once per engine run)
+#      and search folders too (tests/py/graph_e2e_nicks_sf.py); no EWS request
 #      reached the target (simulator request log); the Favorites line "not
 #      possible on Exchange Online without EWS" in the per-mailbox log; cpuu
 #      -UndoAll on the chain's kept profiles gives /_sim/state?stable=1 back
@@ -96,6 +98,46 @@ tree.write(path, encoding="utf-8", xml_declaration=True)
 print(e.text)
 PYEOF
 ) && [ -n "$TDN" ] || { bad "patching the target seed with a target EX address"; finish; }
+# ---- Nicks: the second room's target mailbox already holds an autocomplete
+# list, a stale copy of its source's (as a migration agent copies the
+# associated item): the update rewrites it (PATCH binaryData), rollback must
+# give these exact bytes back; the first room's target has none (POST, then
+# DELETE on rollback).
+"$PY" - "$W/src.xml" "$W/tgt.xml" "${ROOMS[1]}" "${TROOMS[1]}" <<'PYEOF' || { bad "copying an autocomplete list into the target seed"; finish; }
+import copy, sys
+import xml.etree.ElementTree as ET
+ET.register_namespace("t", "http://schemas.microsoft.com/exchange/services/2006/types")
+src, tgt = ET.parse(sys.argv[1]), ET.parse(sys.argv[2])
+box = lambda tree, smtp: next(m for m in tree.getroot().iter("mailbox") if m.get("smtp") == smtp)
+item = next(i for i in box(src, sys.argv[3]).iter("item") if i.get("config") == "Autocomplete")
+mb = box(tgt, sys.argv[4])
+inbox = next(f for f in mb.iter("folder") if f.get("distinguished") == "inbox")
+it = copy.deepcopy(item)
+it.set("id", mb.get("next-id"))
+mb.set("next-id", str(int(mb.get("next-id")) + 1))
+inbox.append(it)
+tgt.write(sys.argv[2], encoding="utf-8", xml_declaration=True)
+PYEOF
+# ---- SearchFolders: the first room's source gets a search folder whose
+# restriction has no OData filter (Exists): not created over Graph, reported
+# per mailbox (docs/graph.md); graph_e2e_nicks_sf.py knows its name.
+"$PY" - "$W/src.xml" "${ROOMS[0]}" <<'PYEOF' || { bad "adding a search folder Graph cannot carry"; finish; }
+import sys
+import xml.etree.ElementTree as ET
+T = "http://schemas.microsoft.com/exchange/services/2006/types"
+ET.register_namespace("t", T)
+tree = ET.parse(sys.argv[1])
+mb = next(m for m in tree.getroot().iter("mailbox") if m.get("smtp") == sys.argv[2])
+finder = next(f for f in mb.iter("folder") if f.get("distinguished") == "searchfolders")
+sf = ET.SubElement(finder, "folder", {"id": mb.get("next-id"), "name": "Has a follow-up flag",
+                                      "class": "IPF.Note", "search": "1"})
+mb.set("next-id", str(int(mb.get("next-id")) + 1))
+sp = ET.SubElement(sf, "{%s}SearchParameters" % T, Traversal="Deep")
+ex = ET.SubElement(ET.SubElement(sp, "{%s}Restriction" % T), "{%s}Exists" % T)
+ET.SubElement(ex, "{%s}ExtendedFieldURI" % T, PropertyTag="0x1090", PropertyType="Integer")
+ET.SubElement(ET.SubElement(sp, "{%s}BaseFolderIds" % T), "{%s}DistinguishedFolderId" % T, Id="inbox")
+tree.write(sys.argv[1], encoding="utf-8", xml_declaration=True)
+PYEOF
 # The first room's source mailbox gets two more rules: "Rich rule", with
 # tests and actions of most kinds Graph has (and an exception), which must
 # come through the simulator's store unchanged; "Dated rule", with a
@@ -270,8 +312,13 @@ writes() {  # the Graph write requests in the target's request log, "" when none
     awk -F'\t' '$3 ~ /^graph (POST|PATCH|PUT|DELETE)/ { print $3 }' "$TREQ" | sort | uniq -c | tr -s ' \n' ' '
 }
 refusals() {  # the target's answers >= 400 since its last reset, "" when none, e.g. "403=2"
+    # but the 404s of Nicks' GET of an Autocomplete item a target does not
+    # have yet: Graph has no list of userConfigurations to look in first
+    local nicks; nicks=$(grep -c $'\tgraph GET userConfiguration\t' "$TREQ")
     curl -s --noproxy '*' --max-time 20 "$tgt_URL/_sim/stats" | "$PY" -c 'import json,sys
-print(" ".join(f"{k}={v}" for k, v in sorted(json.load(sys.stdin)["http_status"].items()) if int(k) >= 400 and v))'
+st = {k: v for k, v in json.load(sys.stdin)["http_status"].items() if int(k) >= 400 and v}
+if st.get("404", 0) <= int(sys.argv[1]): st.pop("404", None)
+print(" ".join(f"{k}={v}" for k, v in sorted(st.items())))' "$nicks"
 }
 verify() {  # TAG DUMP LOG: the rules and delegates item by item, the Favorites line
     local tag=$1 line
@@ -284,11 +331,18 @@ verify() {  # TAG DUMP LOG: the rules and delegates item by item, the Favorites 
     for t in "${TROOMS[@]}"; do   # the engine's lines name the profile and the target mailbox
         check "$tag: $t: Favorites reported \"not possible on Exchange Online without EWS\"" \
             grep -qE "WARN +\{[0-9A-F-]+\}: Favorites: not carried to $t: not possible on Exchange Online without EWS" "$3"
-        for f in Nicks SearchFolders; do   # docs/graph.md: not yet over Graph
-            check "$tag: $t: $f reported as not carried over Graph in this version" \
-                grep -qE "WARN +\{[0-9A-F-]+\}: $f: not carried to $t: not carried over Microsoft Graph in this version" "$3"
-        done
+        # every feature but the navigation links is over Graph now
+        check "$tag: $t: no feature reported as not over Graph in this version" \
+            bash -c '! grep -qE "not carried to $1: not carried over Microsoft Graph in this version" "$2"' _ "$t" "$3"
     done
+    # ---- Nicks and SearchFolders over Graph (beta userConfigurations, mailSearchFolder)
+    "$PY" "$ROOT/tests/py/graph_e2e_nicks_sf.py" "$W/org.json" "$W/src.xml" "$2" "${ROOMS[@]}" >"$W/check-nsf.txt" 2>&1
+    while IFS= read -r line; do
+        case $line in ok\ *) ok "$tag: ${line#ok   }";; FAIL\ *) bad "$tag: ${line#FAIL }";; *) echo "$line";; esac
+    done <"$W/check-nsf.txt"
+    check "$tag: Nicks: the beta API named in the log" grep -q "Nicks: .*BETA userConfigurations API" "$3"
+    check "$tag: ${ROOMS[0]}: 'Has a follow-up flag' reported as not carried" \
+        grep -qE "WARN +\{[0-9A-F-]+\}: SearchFolders: not carried over Microsoft Graph: search folder \"Has a follow-up flag\": its restriction has no OData filter \(Exists" "$3"
 }
 
 start_exsim src "$W/src.xml" && start_exsim tgt "$W/tgt.xml" "${JWT_OPTS[@]}" || finish
@@ -319,6 +373,8 @@ engine update -Profiles "${PROFS[@]}"; RC=$?
 check "Graph: cpuu -Profiles: exit 1 (CPUU_SUCCESS)" [ "$RC" -eq 1 ] || { show "$D0/update.out"; show "$D0/update.log"; }
 check "Graph: cpuu -Profiles: as the Graph-only app (docs/graph.md's permissions)" \
     grep -q "OAuth2 app-only as client $(kv "$EV" ENTRA_GRAPH_CLIENT_ID)" "$D0/update.log"
+N=$(grep -c "Nicks: .*BETA userConfigurations API" "$D0/update.log")
+check "Graph: cpuu -Profiles: the beta API said once in the engine run of ${#PROFS[@]} profiles ($N)" [ "$N" -eq 1 ]
 state "$W/updated0.xml" || { bad "target state dump after the update"; finish; }
 verify "Graph: cpuu -Profiles" "$W/updated0.xml" "$D0/update.log"
 rule_ids "$W/before.stable.xml" "$TROOM" >"$W/rules.before"
@@ -417,6 +473,8 @@ graph_only_ini "$D1/CPUU.ini" && mv "$D1/CPUU-graph.ini" "$D1/CPUU.ini" || { bad
 run_chain "$D1"; RC=$?
 check "Graph: switchresmb → cpuu: exit 0" [ "$RC" -eq 0 ] || { show "$D1/out.txt"; show "$D1/cpuu.log"; }
 for r in "${ROOMS[@]}"; do check "Graph: report: $r DONE" grep -q "$r.*DONE" "$D1/out.txt"; done
+check "Graph: report: ${ROOMS[0]}'s search folder Graph cannot carry counted" \
+    grep -qE "${ROOMS[0]} .*DONE.*not carried to the target.*SearchFolders 1" "$D1/out.txt"
 state "$W/after1.xml" || { bad "target state dump after the chain"; finish; }
 verify "Graph: chain" "$W/after1.xml" "$D1/cpuu.log"
 E=$(ews_ops "$TREQ")
@@ -484,11 +542,14 @@ check "Auto, EWS blocked: every engine took Graph from the pre-flight ($N)" [ "$
 # -- end g2chain --
 state "$W/after3.xml" || { bad "target state dump (Auto)"; finish; }
 verify "Auto, EWS blocked" "$W/after3.xml" "$D3/cpuu.log"
-# the same mailboxes as after the Graph chain, but for the rule ids and the
-# item versions (that target had its rules created, rolled back and created
-# again, its contacts patched and patched back)
-no_ids() { sed -E 's/<t:RuleId>R[0-9]+</<t:RuleId></; s/<rules next-id="[0-9]+"/<rules/; s/(<item id="[0-9]+") version="[0-9]+"/\1/' "$1"; }
-check "Auto, EWS blocked: the target as after the Graph chain (but rule ids and item versions)" \
+# the same mailboxes as after the Graph chain, but for the rule, item and
+# folder ids and the item versions (that target had its rules, autocomplete
+# item and search folders created, rolled back and created again, its
+# contacts patched and patched back)
+no_ids() { sed -E 's/<t:RuleId>R[0-9]+</<t:RuleId></; s/<rules next-id="[0-9]+"/<rules/
+    s/(<mailbox .*) next-id="[0-9]+"/\1/; s/(<item id="[0-9]+") version="[0-9]+"/\1/
+    s/<(item|folder) id="[0-9]+"/<\1 id=""/' "$1"; }
+check "Auto, EWS blocked: the target as after the Graph chain (but ids and item versions)" \
     cmp -s <(no_ids "$W/after1.xml") <(no_ids "$W/after3.xml")
 
 # ---- 4. ProtocolTrg=EWS, the tenant's EWS blocked: the message of issue 17 part 1 -----

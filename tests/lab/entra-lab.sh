@@ -158,7 +158,7 @@ INSERT INTO g_client_scope (gcs_name) VALUES ('$RES/.default');
 INSERT INTO g_client_scope (gcs_name) VALUES ('$GRES/.default');
 $(client_sql "$CLIENT_ID" migration-app "$2" "full_access_as_app User.Read.All Mail.ReadWrite MailboxSettings.ReadWrite Calendars.ReadWrite Contacts.ReadWrite MailboxConfigItem.ReadWrite")
 $(client_sql "$NOROLE_ID" no-consent-app "$3" "Mail.ReadWrite")
-$(client_sql "$GRAPH_ID" graph-only-app "$4" "User.Read.All MailboxSettings.ReadWrite Calendars.ReadWrite Mail.ReadBasic.All Contacts.ReadWrite MailboxConfigItem.ReadWrite")
+$(client_sql "$GRAPH_ID" graph-only-app "$4" "User.Read.All MailboxSettings.ReadWrite Calendars.ReadWrite Mail.ReadBasic.All Mail.ReadWrite Contacts.ReadWrite MailboxConfigItem.ReadWrite")
 EOF
 }
 
