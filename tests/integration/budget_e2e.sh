@@ -46,29 +46,18 @@ throttled() {  # side: the simulator's throttling events
 }
 done_rooms() { grep -c '^ *room-[0-9]*@.* DONE' "$work/run.log"; }
 
-# One run through benchlab (bl_run), extra switchresmb options in SW_EXTRA.
+# One run through benchlab's bl_run (what the fleet bench runs).
 run_case() {  # name limit jobs ews_concurrency
     local name=$1 limit=$2 jobs=$3 conc=$4
     bl_sims "$RTT_MS" "$limit"
     bl_ini "${list[@]}"
-    SW_EXTRA="--ews-concurrency $conc"
-    bl_run_opts "$jobs"
+    BENCH_RESMB_OPTS="--log-level info --ews-concurrency $conc" bl_run "$jobs"
     CASE_RC=$BL_RC
     CASE_SRC_MAX=$(stat_of src max_in_flight) CASE_TGT_MAX=$(stat_of tgt max_in_flight)
     CASE_THR=$(( $(throttled src) + $(throttled tgt) ))
     CASE_DONE=$(done_rooms)
     echo "     $name: exit $CASE_RC, $CASE_DONE/$ROOMS DONE, max in flight $CASE_SRC_MAX source /" \
          "$CASE_TGT_MAX target (limit $limit), throttled $CASE_THR"
-}
-
-# bl_run with the budget option (the benches run with switchresmb's default).
-bl_run_opts() {  # jobs
-    rm -rf "$work/state" "$work/profiles" "$work"/cpuu-*.log
-    export LDAPTLS_CACERT; LDAPTLS_CACERT=$(bl_labv LAB_CA)
-    export SWITCHRESMB_ALLOW_HTTP=1 SWITCHRESMB_PROFILE_DIR="$work/profiles"
-    timeout "$BENCH_TIMEOUT" "$BIN/switchresmb" --log-level info --state-dir "$work/state" \
-        --cpuu "$BIN/cpuu" --jobs "$1" $SW_EXTRA "$work/SwitchResMB.ini" >"$work/run.log" 2>&1
-    BL_RC=$?
 }
 
 within_limit() {  # limit
