@@ -266,6 +266,7 @@ int main(int argc, char **argv)
         return (int)(watched & 0xffu);
     cpuu_abort_init();
     cpuu_progress_init();
+    mapi_budget_attach_env();   /* switchresmb's per-account budget, when it started us */
     if (cpuu_opts_parse(argc, argv, &o, &err) != SR_OK) {
         fprintf(stderr, "cpuu: %s\n", err.msg);
         fputs("cpuu: run 'cpuu -?' for the parameters; exit bits 16 (CPUU_GLOBAL_ERR)\n", stderr);

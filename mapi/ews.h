@@ -20,6 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "mapi/budget.h"
 #include "mapi/eid.h"
 #include "mapi/profile.h"
 #include "util/util.h"
@@ -160,6 +161,9 @@ typedef struct mapi_netopts {
     int exchange_online;          /* the side is Office 365 (Target=O365, TargetIsO365): an
                                    * HTTP 403 from EWS means EWS is blocked for the app, as
                                    * it does from outlook.office365.com / *.outlook.com */
+    mapi_budget_side budget;      /* whose account's request budget (mapi/budget.h) every
+                                   * authenticated request takes a slot of; NONE: unlimited.
+                                   * mapi_netopts_from_account sets it from its side */
 } mapi_netopts;
 
 /* Caller frees with mapi_net_free.  Reads SR_EWS_DEBUG (1 headers, 2 bodies)

@@ -190,6 +190,7 @@ typedef struct xfer {
     char *buf;
     size_t len, cap, limit;
     int overflow, state, attempts;
+    int slot;                   /* holds a slot of the account's budget (budget.h) */
     long long wait_until;
     unsigned waited_ms;
     mapi_auth tried;            /* scheme sent on the last attempt */
@@ -647,26 +648,54 @@ void mapi_http_resp_clear(mapi_http_resp *r)
     r->retry_after_s = -1;
 }
 
+/* A request that counts against the account (Exchange counts the
+ * authenticated ones) first takes a slot of its budget, shared with the
+ * run's other processes; 0: none free, it waits.  Never blocks: this
+ * process may hold slots whose answers only this loop collects. */
+static int take_slot(const mapi_net *net, xfer *x)
+{
+    if (!x->req->auth || net->o.budget == MAPI_BUDGET_NONE)
+        return 1;
+    x->slot = mapi_budget_try(net->o.budget);
+    return x->slot;
+}
+
+static void give_slot(const mapi_net *net, xfer *x)
+{
+    if (x->slot)
+        mapi_budget_release(net->o.budget);
+    x->slot = 0;
+}
+
+/* How often a request waiting for a budget slot looks again. */
+#define BUDGET_POLL_MS 10
+
 static size_t start_ready(mapi_net *net, xfer *xs, size_t n, size_t running, const char *token,
-                          size_t *done)
+                          size_t *done, int *starved)
 {
     long long now = sr_now_ms();
-    for (size_t i = 0; i < n && running < net->o.max_parallel; i++) {
+    *starved = 0;
+    for (size_t i = 0; i < n && running < net->o.max_parallel && !*starved; i++) {
         xfer *x = &xs[i];
-        if (x->state == X_PENDING || (x->state == X_WAITING && x->wait_until <= now)) {
-            if (xfer_start(net, x, token) == SR_OK) {
-                running++;
-            } else {
-                x->state = X_DONE;
-                (*done)++;
-            }
+        if (x->state != X_PENDING && (x->state != X_WAITING || x->wait_until > now))
+            continue;
+        if (!take_slot(net, x)) {
+            *starved = 1;
+        } else if (xfer_start(net, x, token) == SR_OK) {
+            running++;
+        } else {
+            give_slot(net, x);
+            x->state = X_DONE;
+            (*done)++;
         }
     }
     return running;
 }
 
-static long poll_wait_ms(const xfer *xs, size_t n, size_t running)
+static long poll_wait_ms(const xfer *xs, size_t n, size_t running, int starved)
 {
+    if (starved)
+        return BUDGET_POLL_MS;
     if (running)
         return 100;
     long long now = sr_now_ms(), next = now + 1000;
@@ -679,13 +708,14 @@ static long poll_wait_ms(const xfer *xs, size_t n, size_t running)
 static void run_loop(mapi_net *net, xfer *xs, size_t n, const char *token)
 {
     size_t done = 0, running = 0;
+    int starved = 0;
     for (size_t i = 0; i < n; i++)   /* a second pass leaves finished ones alone */
         done += xs[i].state == X_DONE;
     const mapi_netopts *o = &net->o;
     long long hard = sr_now_ms() + (o->timeout_ms + 1000) * (long long)(o->max_retries + 1) +
                      o->max_backoff_ms;
     while (done < n && sr_now_ms() < hard) {
-        running = start_ready(net, xs, n, running, token, &done);
+        running = start_ready(net, xs, n, running, token, &done, &starved);
         int still = 0;
         curl_multi_perform(net->multi, &still);
         CURLMsg *m;
@@ -698,18 +728,20 @@ static void run_loop(mapi_net *net, xfer *xs, size_t n, const char *token)
             CURLcode cc = m->data.result;
             curl_multi_remove_handle(net->multi, m->easy_handle);
             running--;
+            give_slot(net, x);
             xfer_finish(net, x, cc);
             if (x->state == X_DONE)
                 done++;
         }
         if (done < n)
-            curl_multi_poll(net->multi, NULL, 0, (int)poll_wait_ms(xs, n, running), NULL);
+            curl_multi_poll(net->multi, NULL, 0, (int)poll_wait_ms(xs, n, running, starved), NULL);
     }
     for (size_t i = 0; i < n; i++) {
         if (xs[i].state == X_DONE)
             continue;
         if (xs[i].state == X_RUNNING)
             curl_multi_remove_handle(net->multi, xs[i].easy);
+        give_slot(net, &xs[i]);
         sr_err_set(xs[i].err, SR_E_TIMEOUT, "%s: %s: no answer within the time limit",
                    xs[i].req->who ? xs[i].req->who : "request", xs[i].req->url);
     }

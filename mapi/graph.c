@@ -51,6 +51,7 @@ mapi_graph *mapi_graph_new(const mapi_netopts *net, const mapi_graph_opts *g, sr
     o.resource_url = g->resource ? g->resource : MAPI_GRAPH_RESOURCE;
     o.max_parallel = MAPI_GRAPH_MAILBOX_CONCURRENCY;
     o.exchange_online = 0;      /* the EWS 403 reading does not apply to Graph */
+    o.budget = MAPI_BUDGET_NONE;  /* EWSMaxConcurrency is EWS's; Graph throttles apart (429) */
     c->max_pages = g->max_pages ? g->max_pages : DEFAULT_MAX_PAGES;
     if (!(c->net = mapi_net_new(&o, err))) {
         mapi_graph_free(c);

@@ -183,6 +183,8 @@ sr_code mapi_netopts_from_account(const mapi_account *a, int exchange_online, co
         rc = check_creds(side, o, err);
     if (rc != SR_OK)
         return rc;
+    /* one budget per account: the side names the account (mapi/budget.h) */
+    o->budget = strcmp(side, "target") == 0 ? MAPI_BUDGET_TARGET : MAPI_BUDGET_SOURCE;
     if (o->auth == MAPI_AUTH_OAUTH2)
         sr_log(SR_LOG_INFO, side, "logon: OAuth2 app-only as client %s (%s)", o->client_id,
                o->client_cert_file ? "certificate" : "client secret");

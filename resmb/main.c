@@ -28,6 +28,9 @@ static void usage(FILE *out)
         "  --dry-run          resolve the mailboxes and read their switch messages;\n"
         "                     write nothing, create no profile, run no engine\n"
         "  --jobs N           mailboxes processed at the same time (default 4, max 32)\n"
+        "  --ews-concurrency N  requests in flight per Exchange account (source, target),\n"
+        "                     this run and its engines together (default 27, Exchange's\n"
+        "                     default EWSMaxConcurrency; 0 = not limited)\n"
         "  --state-dir DIR    journal, lock and report (default\n"
         "                     $XDG_STATE_HOME/switchresmb, else ~/.local/state/switchresmb)\n"
         "  --restart          start a fresh journal (only when no mailbox is mid-way)\n"
@@ -73,11 +76,11 @@ typedef struct {
     resmb_opts run;
 } cli_opts;
 
-static int parse_jobs(const char *s, int *out)
+static int parse_int(const char *s, int *out, long lo, long hi)
 {
     char *end;
     long v = strtol(s, &end, 10);
-    if (*s == '\0' || *end != '\0' || v < 1 || v > 32)
+    if (*s == '\0' || *end != '\0' || v < lo || v > hi)
         return -1;
     *out = (int)v;
     return 0;
@@ -97,6 +100,7 @@ static int parse_options(int argc, char **argv, cli_opts *o)
         { "mapping-attr", required_argument, NULL, 'M' },
         { "allow-http", no_argument, NULL, 'H' },
         { "target-ad", no_argument, NULL, 'D' },
+        { "ews-concurrency", required_argument, NULL, 'E' },
         { NULL, 0, NULL, 0 },
     };
     int c, lvl, m;
@@ -124,8 +128,16 @@ static int parse_options(int argc, char **argv, cli_opts *o)
             break;
         case 'n': o->run.dry_run = 1; o->run_opts_given = 1; break;
         case 'j':
-            if (parse_jobs(optarg, &o->run.jobs) != 0) {
+            if (parse_int(optarg, &o->run.jobs, 1, 32) != 0) {
                 fprintf(stderr, "switchresmb: --jobs: expected 1..32, got '%s'\n", optarg);
+                return RESMB_EXIT_CMDLINE;
+            }
+            o->run_opts_given = 1;
+            break;
+        case 'E':
+            if (parse_int(optarg, &o->run.ews_concurrency, 0, MAPI_BUDGET_MAX_SLOTS) != 0) {
+                fprintf(stderr, "switchresmb: --ews-concurrency: expected 0..%d, got '%s'\n",
+                        MAPI_BUDGET_MAX_SLOTS, optarg);
                 return RESMB_EXIT_CMDLINE;
             }
             o->run_opts_given = 1;
@@ -207,7 +219,8 @@ static int run_load(const char *path, const cli_opts *o)
 
 int main(int argc, char **argv)
 {
-    cli_opts o = { .mode = CFG_ENC_HOST, .run = { .jobs = 4 } };
+    cli_opts o = { .mode = CFG_ENC_HOST, .run = { .jobs = 4,
+                                                          .ews_concurrency = MAPI_BUDGET_DEFAULT_SLOTS } };
     /* A closed stdout or a directory server gone mid-write must give EPIPE,
      * so the exit status stays the printed bitmask (never 141).  Workers and
      * the engine inherit the setting or set it themselves. */

@@ -66,6 +66,8 @@ typedef struct resmb_opts {
     const char *ca_file;         /* extra trust anchors for EWS (NULL: system) */
     const char *mapping_attr;    /* attribute with the target address (NULL: ldap's targetAddress) */
     const char *cpuu_ini;        /* --check --cpuu-ini: check this CPUU.ini instead of the run's */
+    int ews_concurrency;         /* requests in flight per Exchange account, the run's processes
+                                  * and engines together (mapi/budget.h); 0: not limited */
 } resmb_opts;
 
 /* What the run knows about the whole job; built once, shared read-only. */

@@ -69,6 +69,39 @@ void resmb_mb_clear(resmb_mb *m)
     memset(m, 0, sizeof *m);
 }
 
+/* One budget per account for the run (mapi/budget.h): made before the first
+ * request and before any worker, so every process of the run inherits it. */
+static int budget_start(const resmb_opts *o)
+{
+    sr_err e;
+    if (mapi_budget_create((unsigned)o->ews_concurrency, &e) != SR_OK) {
+        sr_log(SR_LOG_ERROR, NULL, "%s", e.msg);
+        return 0;
+    }
+    if (o->ews_concurrency)
+        sr_log(SR_LOG_INFO, NULL, "at most %d request(s) in flight per Exchange account "
+               "(source, target), engines included", o->ews_concurrency);
+    return 1;
+}
+
+/* Once every worker is gone all slots are free again: the kernel gave back
+ * what a killed engine held (SEM_UNDO).  Anything else is a leak worth a line. */
+static void budget_end(const resmb_opts *o)
+{
+    static const mapi_budget_side sides[] = { MAPI_BUDGET_SOURCE, MAPI_BUDGET_TARGET };
+    static const char *const names[] = { "source", "target" };
+    for (size_t i = 0; o->ews_concurrency && i < 2; i++) {
+        int left = mapi_budget_free_slots(sides[i]);
+        if (left >= 0 && left != o->ews_concurrency)
+            sr_log(SR_LOG_WARN, NULL, "request budget (%s): %d of %d slot(s) free at the end",
+                   names[i], left, o->ews_concurrency);
+        else if (left >= 0)
+            sr_log(SR_LOG_INFO, NULL, "request budget (%s): all %d slot(s) free at the end",
+                   names[i], left);
+    }
+    mapi_budget_remove();
+}
+
 int resmb_run_all(const cfg_resmb *cfg, const resmb_opts *o)
 {
     long long t_start = resmb_now_us();
@@ -101,6 +134,10 @@ int resmb_run_all(const cfg_resmb *cfg, const resmb_opts *o)
         rep.f = open_memstream(&rep_mem, &rep_len);
     resmb_shared sh = { 0 };
     sr_err e;
+    if (!budget_start(o)) {
+        bits = RESMB_EXIT_FAILED;
+        goto out;
+    }
     if (!rep.f || !(sh.src_net = resmb_net_new(&run, RESMB_SOURCE, RESMB_BATCH_PARALLEL, &e))) {
         sr_log(SR_LOG_ERROR, NULL, "%s", rep.f ? e.msg : "no temporary file for the report");
         bits = RESMB_EXIT_FAILED;
@@ -138,6 +175,7 @@ int resmb_run_all(const cfg_resmb *cfg, const resmb_opts *o)
         sr_log(SR_LOG_ERROR, NULL, "a worker was stopped by the crash-test hook (SM_CRASH_AT_STEP "
                "or SM_CRASH_AFTER_ACTION); run stopped");
         fflush(stdout);
+        mapi_budget_remove();
         _exit(SM_CRASH_EXIT);
     }
     int stopped = g_stop || rep.not_started;
@@ -159,6 +197,7 @@ int resmb_run_all(const cfg_resmb *cfg, const resmb_opts *o)
     rep.autodiscover_requests = sh.src_ad ? mapi_ad_requests(sh.src_ad) : 0;
     resmb_report_finish(&rep, &run, (unsigned)bits);
 out:
+    budget_end(o);
     if (rep.f)
         fclose(rep.f);
     free(rep_mem);

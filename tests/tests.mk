@@ -31,6 +31,8 @@ $(call cunit,test_statemachine,   tests/unit/test_statemachine.c,           stat
 $(call cunit,test_cpuu_invoke,    tests/unit/test_cpuu_invoke.c,            cpuu_invoke util,)
 $(call cunit,test_mapi_store,     tests/unit/test_mapi_store.c,             mapi util,)
 $(call cunit,test_mapi_ewsreq,    tests/unit/test_mapi_ewsreq.c,            mapi testutil util,                           -lpthread)
+# test_mapi_budget: the per-account request budget across processes (SEM_UNDO on SIGKILL).
+$(call cunit,test_mapi_budget,    tests/unit/test_mapi_budget.c,            mapi util,)
 $(call cunit,test_mapi_graph,     tests/unit/test_mapi_graph.c,             mapi configs util,)
 $(call cunit,test_feature_built,  tests/unit/test_feature_built.c,          cpuu_core mapi ldap configs util,)
 $(call cunit,test_nicks_stream,   tests/unit/test_nicks_stream.c,           cpuu_core mapi ldap configs util,)
@@ -85,6 +87,10 @@ TEST_SCRIPTS += tests/integration/graph_e2e.sh
 # round_trips: issue 13's per-mailbox dependent round trips (simulator counters), every
 # feature on, for a small and a big room (seedgen --big-room): bound per side, big = small.
 TEST_SCRIPTS += tests/integration/round_trips.sh
+# budget_e2e: issue 13: one request budget per Exchange account for switchresmb and all its
+# engines: the simulators never see more than the limit in flight, nothing is throttled,
+# and an engine killed by SIGKILL does not shrink the budget.
+TEST_SCRIPTS += tests/integration/budget_e2e.sh
 TEST_SCRIPTS += tests/integration/resmb_cli.sh
 # resmb_graph_check: --check probes Graph once for an Office 365 target (issue 17 §2)
 # against tests/py/graph_fake.py: OK, no token, 403 with the permissions, unknown mailbox.

@@ -1,4 +1,5 @@
-# benchlab.sh — sourced by the issue-13 benches (fleet, peer, rtt_plot): one
+# benchlab.sh — sourced by the issue-13 benches (fleet, peer, rtt_plot) and by
+# tests/integration/budget_e2e.sh: one
 # seeded organisation, its source directory in the slapd lab, two Exchange
 # simulators over HTTPS (a throwaway CA) on free 127.0.0.1 ports, and the
 # SwitchResMB.ini / CPUU.ini a run of the real engine needs.  Everything
@@ -13,7 +14,9 @@
 #                                           #   BL_RSS_KB (switchresmb) BL_TREE_KB (whole tree)
 #   bl_stat SIDE KEY                        # a number from that simulator's /_sim/stats
 # Env: SR_ROOT SR_BIN SHARED_DIR; BENCH_FEATURES (default "Delegates Rules Nicks"),
-#      BENCH_TLS (default 1: HTTPS, as a real link pays the handshakes).
+#      BENCH_TLS (default 1: HTTPS, as a real link pays the handshakes),
+#      BENCH_RESMB_OPTS (more switchresmb options for bl_run, e.g.
+#      "--ews-concurrency 0" to run without the per-account budget).
 set -u
 PY=/usr/bin/python3
 BIN=${SR_BIN:?}
@@ -163,7 +166,8 @@ bl_run() {  # jobs
     local t0 t1 out
     t0=$(date +%s%N)
     out=$($PY tests/bench/rss_tree.py --timeout "${BENCH_TIMEOUT:-3600}" --output "$work/run.log" -- \
-        "$BIN/switchresmb" --state-dir "$work/state" --cpuu "$BIN/cpuu" --jobs "$1" "$work/SwitchResMB.ini")
+        "$BIN/switchresmb" --state-dir "$work/state" --cpuu "$BIN/cpuu" --jobs "$1" ${BENCH_RESMB_OPTS:-} \
+        "$work/SwitchResMB.ini")
     BL_RC=$?
     t1=$(date +%s%N)
     BL_WALL_MS=$(( (t1 - t0) / 1000000 ))
