@@ -15,7 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 static const char *or_empty(const char *s)
 {
@@ -250,42 +249,34 @@ static const char html_tail[] =
 
 /* ---- writing ---------------------------------------------------------------------- */
 
-/* One report file, written beside the journal under a temporary name and
- * renamed over <stem>.report.<ext> when whole: a view of the journal, so not
- * synced (as sr_write_file_view). */
+/* One report file beside the journal: <stem>.report.<ext>, a view (sr_view). */
 typedef struct rfile {
-    char *path, *tmp;
-    FILE *f;
+    sr_view v;
+    FILE *f;                 /* v.f, NULL when it could not be made */
 } rfile;
 
 static void rfile_open(rfile *r, const resmb_run *run, const char *ext)
 {
     const char *txt = strstr(run->report_path, ".txt");
-    r->path = sr_asprintf("%.*s.%s", txt ? (int)(txt - run->report_path)
-                                         : (int)strlen(run->report_path),
-                          run->report_path, ext);
-    r->tmp = r->path ? sr_asprintf("%s.XXXXXX", r->path) : NULL;
-    int fd = r->tmp ? mkstemp(r->tmp) : -1;   /* mode 0600 */
-    if (fd >= 0 && !(r->f = fdopen(fd, "w")))
-        close(fd);
-    if (!r->f) {
-        sr_log(SR_LOG_WARN, NULL, "report file %s: %s", r->path ? r->path : ext, strerror(errno));
-        if (fd >= 0)
-            unlink(r->tmp);
-    }
+    char *path = sr_asprintf("%.*s.%s", txt ? (int)(txt - run->report_path)
+                                           : (int)strlen(run->report_path),
+                             run->report_path, ext);
+    sr_err e;
+    r->f = NULL;
+    if (!path)
+        sr_log(SR_LOG_WARN, NULL, "report file .%s: out of memory", ext);
+    else if (sr_view_open(&r->v, path, 0600, &e) != SR_OK)
+        sr_log(SR_LOG_WARN, NULL, "report file: %s", e.msg);
+    else
+        r->f = r->v.f;
+    free(path);
 }
 
 static void rfile_close(rfile *r)
 {
-    if (r->f) {
-        int bad = ferror(r->f);
-        if (fclose(r->f) || bad || rename(r->tmp, r->path)) {
-            sr_log(SR_LOG_WARN, NULL, "report file %s: %s", r->path, strerror(errno ? errno : EIO));
-            unlink(r->tmp);
-        }
-    }
-    free(r->path);
-    free(r->tmp);
+    sr_err e;
+    if (r->f && sr_view_commit(&r->v, &e) != SR_OK)
+        sr_log(SR_LOG_WARN, NULL, "report file: %s", e.msg);
 }
 
 /* The document without its mailboxes, as text, with the closing '}' cut off

@@ -145,10 +145,48 @@ sr_code sr_write_file_atomic_hook(const char *path, const void *data, size_t len
     return write_replace(path, data, len, mode, prepare, ctx, 1, err);
 }
 
-sr_code sr_write_file_view(const char *path, const void *data, size_t len, mode_t mode,
-                           sr_err *err)
+sr_code sr_view_open(sr_view *v, const char *path, mode_t mode, sr_err *err)
 {
-    return write_replace(path, data, len, mode, NULL, NULL, 0, err);
+    *v = (sr_view){ 0 };
+    if (!(v->path = sr_strdup(path)) || !(v->tmp = sr_asprintf("%s.tmp.XXXXXX", path))) {
+        free(v->path);
+        v->path = NULL;
+        return sr_err_set(err, SR_E_NOMEM, "%s: out of memory", path);
+    }
+    int fd = mkostemp(v->tmp, O_CLOEXEC);   /* created 0600: never briefly world-readable */
+    if (fd >= 0 && fchmod(fd, mode) == 0 && (v->f = fdopen(fd, "w")))
+        return SR_OK;
+    int saved = errno;
+    if (fd >= 0) {
+        close(fd);
+        unlink(v->tmp);
+    }
+    free(v->path);
+    free(v->tmp);
+    *v = (sr_view){ 0 };
+    return sr_err_set(err, SR_E_IO, "%s: cannot create temporary file: %s", path, strerror(saved));
+}
+
+sr_code sr_view_commit(sr_view *v, sr_err *err)
+{
+    if (!v->f)
+        return sr_err_set(err, SR_E_IO, "view not open");
+    errno = 0;
+    int bad = ferror(v->f);
+    int saved = bad ? (errno ? errno : EIO) : 0;
+    if (fclose(v->f) != 0 && !saved)
+        saved = errno ? errno : EIO;
+    if (!saved && rename(v->tmp, v->path) != 0)
+        saved = errno;
+    sr_code rc = SR_OK;
+    if (saved) {
+        unlink(v->tmp);
+        rc = sr_err_set(err, SR_E_IO, "%s: cannot write: %s", v->path, strerror(saved));
+    }
+    free(v->path);
+    free(v->tmp);
+    *v = (sr_view){ 0 };
+    return rc;
 }
 
 sr_code sr_mkdir_p(const char *path, mode_t mode, sr_err *err)

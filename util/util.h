@@ -10,6 +10,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 /* ---- errors: code = class of failure, message = what and where ----------
@@ -114,14 +115,22 @@ sr_code sr_write_file_atomic(const char *path, const void *data, size_t len,
 sr_code sr_write_file_atomic_hook(const char *path, const void *data, size_t len, mode_t mode,
                                   sr_code (*prepare)(int fd, void *ctx, sr_err *err), void *ctx,
                                   sr_err *err);
-/* Atomically replace path with data, not synced: for a file that is only a
- * view regenerated from durable state (the report files from the journal).
- * A reader sees the old file or the new one whole; after a power cut the file
- * may be the old one, or empty on some file systems; the next run writes it
- * again.  The only copy of anything (a backup, a profile, a secret, a config)
- * goes through sr_write_file_atomic instead.  mode as given. */
-sr_code sr_write_file_view(const char *path, const void *data, size_t len, mode_t mode,
-                           sr_err *err);
+/* Replace path, not synced, with what is written to a stream: for a file
+ * that is only a view regenerated from durable state (the report files from
+ * the journal), written as it is made so that a long list never sits in
+ * memory.  sr_view_open makes a temporary file beside path (mode as given;
+ * v->f to write to); sr_view_commit closes it and renames it over path, or
+ * removes it on any write error (then SR_E_IO naming path).  A reader sees
+ * the old file or the new one whole; after a power cut the file may be the
+ * old one, or empty on some file systems; the next run writes it again.  The
+ * only copy of anything (a backup, a profile, a secret, a config) goes
+ * through sr_write_file_atomic instead. */
+typedef struct sr_view {
+    FILE *f;
+    char *path, *tmp;
+} sr_view;
+sr_code sr_view_open(sr_view *v, const char *path, mode_t mode, sr_err *err);
+sr_code sr_view_commit(sr_view *v, sr_err *err);
 /* mkdir -p with mode for every created component. */
 sr_code sr_mkdir_p(const char *path, mode_t mode, sr_err *err);
 

@@ -79,7 +79,11 @@ static void test_view_write_is_atomic_not_synced(void)
     CU_ASSERT_EQUAL(sr_write_file_atomic(path, "old\n", 4, 0600, 0, &e), SR_OK);
     CU_ASSERT_EQUAL(g_fsyncs, 2);   /* the file and its directory */
     g_fsyncs = 0;
-    CU_ASSERT_EQUAL(sr_write_file_view(path, "new view\n", 9, 0640, &e), SR_OK);
+    sr_view v;
+    CU_ASSERT_EQUAL_FATAL(sr_view_open(&v, path, 0640, &e), SR_OK);
+    fputs("new ", v.f);
+    fputs("view\n", v.f);
+    CU_ASSERT_EQUAL(sr_view_commit(&v, &e), SR_OK);
     CU_ASSERT_EQUAL(g_fsyncs, 0);
     size_t len = 0;
     char *got = sr_read_file(path, 100, &len, &e);
@@ -98,7 +102,7 @@ static void test_view_write_is_atomic_not_synced(void)
     free(cmd);
     /* a directory that does not exist: an error naming the file, nothing created */
     char *bad = sr_asprintf("%s/no/such/report.txt", dir);
-    CU_ASSERT_EQUAL(sr_write_file_view(bad, "x", 1, 0600, &e), SR_E_IO);
+    CU_ASSERT_EQUAL(sr_view_open(&v, bad, 0600, &e), SR_E_IO);
     CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, bad));
     free(bad);
     unlink(path);
