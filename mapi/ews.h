@@ -400,6 +400,23 @@ sr_code mapi_session_delete_items(mapi_session *s, const char *const *ids, size_
                                   sr_err *err);
 /* Low level: run prepared calls for this session (url/mailbox filled in). */
 sr_code mapi_session_run(mapi_session *s, mapi_ews_call *calls, size_t n, sr_err *err);
+/* Read waves (issue 13 goal 1: every feature's k-th read in one round trip).
+ * Between begin and end the session answers each exact request it has an
+ * answer for (a copy; errors included) without the network.  Recording (after
+ * begin), a request it has no answer for is not sent: it is kept for
+ * mapi_session_wave_send and the call fails with SR_E_BUSY ("deferred"), so
+ * a caller runs its reads again after each send, one step further each time,
+ * and counts with wave_deferred whether a read met a deferral (its outcome
+ * then means nothing).  After wave_live unknown requests go out at once (and
+ * are answered from then on).  For reads only: end drops every answer before
+ * anything is written.  A session in no wave runs every call live. */
+sr_code mapi_session_wave_begin(mapi_session *s, sr_err *err);
+unsigned long mapi_session_wave_deferred(const mapi_session *s);
+/* Every deferred request in ONE concurrent batch; the answers are kept (a
+ * failed call's error too: the read that asked gets it). */
+sr_code mapi_session_wave_send(mapi_session *s, sr_err *err);
+void mapi_session_wave_live(mapi_session *s);
+void mapi_session_wave_end(mapi_session *s);
 /* Builders' addressing for this session. */
 mapi_ews_target mapi_session_target(const mapi_session *s);
 /* The one logon decision both programs use for every Autodiscover and EWS
