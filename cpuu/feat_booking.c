@@ -97,8 +97,10 @@ static sr_code b_read(cpuu_ctx *c, void **state, feature_stats *st, sr_err *err)
     xmlNodePtr op;
     int ex;
     sr_code rc = get_config(c, c->tgt, &s->tgt_doc, &s->tgt_op, &s->tgt_dict, &s->tgt_exists, err);
-    if (rc == SR_OK && c->src != c->tgt) {
-        rc = get_config(c, c->src, &s->src_doc, &op, &s->src_dict, &ex, err);
+    sr_err e2;   /* the source's own failure after the target's */
+    if (cpuu_read_on(rc) && c->src != c->tgt) {
+        rc = cpuu_read_both(rc, get_config(c, c->src, &s->src_doc, &op, &s->src_dict, &ex,
+                                           rc == SR_OK ? err : &e2));
     } else if (rc == SR_OK) {
         s->src_doc = s->tgt_doc;   /* in place: read once */
         s->src_dict = s->tgt_dict;
