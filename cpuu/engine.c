@@ -211,9 +211,18 @@ static mapi_session *logon(cpuu_run_ctx *r, cpuu_sides *sd, int target, const ma
     mapi_ad **ad = target ? &sd->tgt_ad : &sd->src_ad;
     if (!*net && !(*net = cpuu_net_for(r, target, target && sd->tgt_o365, acct, err)))
         return NULL;
-    if (!*ad && !(*ad = cpuu_ad_for(r, *net, target, target ? NULL : acct->autodiscover_url,
-                                    domain_of(smtp), err)))
-        return NULL;
+    if (!*ad) {
+        if (!(*ad = cpuu_ad_for(r, *net, target, target ? NULL : acct->autodiscover_url,
+                                domain_of(smtp), err)))
+            return NULL;
+        /* switchresmb asked the target's Autodiscover for the switch message
+         * a moment ago: its answer saves the logon a round trip (issue 13);
+         * run alone, the engine asks itself */
+        const char *handed = target ? getenv("CPUU_TARGET_AUTODISCOVER") : NULL;
+        sr_err he;
+        if (handed && *handed && mapi_ad_seed(*ad, handed, &he) != SR_OK)
+            sr_log(SR_LOG_INFO, smtp, "CPUU_TARGET_AUTODISCOVER: %s (Autodiscover asks again)", he.msg);
+    }
     char *fallback = target ? NULL : mapi_account_fallback_ews_url(acct);
     mapi_session_opts so = { .mailbox = smtp, .ad = *ad, .impersonate = impersonate,
                              .profile_legacy_dn = legacy_dn, .fallback_ews_url = fallback };

@@ -95,6 +95,15 @@ sr_code mapi_ad_check_legacy_dn(const mapi_ad_result *r, const char *side,
                                 const char *profile_dn, sr_err *err);
 /* Whether url's host equals or ends with "."+one of domains (NULL-terminated). */
 int mapi_ad_url_on_domains(const char *url, const char *const *domains);
+/* Autodiscover once per mailbox (issue 13): switchresmb hands the answer it
+ * got for the target to the engine it starts (CPUU_TARGET_AUTODISCOVER), so
+ * the engine's logon asks no second time.  mapi_ad_cached_line: the cached
+ * answer for address as one line of tab-separated fields (no secret in it),
+ * heap (caller frees); NULL when none is cached or a value cannot go on one
+ * line.  mapi_ad_seed: that line into ad's per-address cache, as if
+ * Autodiscover had answered; SR_E_PARSE when it is not such a line. */
+char *mapi_ad_cached_line(const mapi_ad *ad, const char *address);
+sr_code mapi_ad_seed(mapi_ad *ad, const char *line, sr_err *err);
 /* Counters for tests and benchmarks: HTTP requests sent by this handle. */
 unsigned mapi_ad_requests(const mapi_ad *ad);
 /* "source"/"target" as given in the options (static for ad's lifetime). */

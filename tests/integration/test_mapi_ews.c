@@ -470,6 +470,37 @@ static void test_read_waves(void)
     mapi_net_free(nt);
 }
 
+/* Autodiscover once: an answer handed over as a line (switchresmb → engine)
+ * fills another handle's cache, so its logon sends no Autodiscover request
+ * and gets the same EWS URL, server and LegacyDN; a bad line is refused. */
+static void test_autodiscover_handover(void)
+{
+    CU_ASSERT_EQUAL_FATAL(pick_room(), 0);
+    mapi_net *nt = net_for(&g_tgt, NULL, (mapi_netopts){ 0 });
+    mapi_ad *a1 = ad_for(nt, "target"), *a2 = ad_for(nt, "target");
+    sr_err e;
+    const mapi_ad_result *r1 = NULL, *r2 = NULL;
+    CU_ASSERT_PTR_NULL(mapi_ad_cached_line(a1, g_room_tgt));   /* nothing asked yet */
+    CU_ASSERT_EQUAL_FATAL(mapi_ad_discover(a1, g_room_tgt, &r1, &e), SR_OK);
+    char *line = mapi_ad_cached_line(a1, g_room_tgt);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(line);
+    CU_ASSERT_EQUAL(mapi_ad_seed(a2, "1\tnot enough fields", &e), SR_E_PARSE);
+    CU_ASSERT_EQUAL(mapi_ad_seed(a2, line, &e), SR_OK);
+    CU_ASSERT_EQUAL(mapi_ad_discover(a2, g_room_tgt, &r2, &e), SR_OK);
+    CU_ASSERT_EQUAL(mapi_ad_requests(a2), 0);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(r2);
+    CU_ASSERT_STRING_EQUAL(r2->ews_url, r1->ews_url);
+    CU_ASSERT_STRING_EQUAL(r2->legacy_dn, r1->legacy_dn);
+    CU_ASSERT_EQUAL(!r2->server, !r1->server);
+    if (r1->server && r2->server)
+        CU_ASSERT_STRING_EQUAL(r2->server, r1->server);
+    CU_ASSERT_EQUAL(r2->redirects, r1->redirects);
+    free(line);
+    mapi_ad_free(a1);
+    mapi_ad_free(a2);
+    mapi_net_free(nt);
+}
+
 /* Bulk: six mailboxes opened in one batch cost one dependent round trip each. */
 static void test_open_many(void)
 {
@@ -860,6 +891,7 @@ int main(void)
     CU_add_test(s, "impersonation; temporary profile", test_impersonation_and_temp_profile);
     CU_add_test(s, "six mailboxes opened in one batch", test_open_many);
     CU_add_test(s, "read waves: deferred, sent once, answered from the cache", test_read_waves);
+    CU_add_test(s, "Autodiscover handed over as a line", test_autodiscover_handover);
     CU_add_test(s, "SCP URL from the LDAP lab; ExcludeScpLookup", test_scp_from_ldap_lab);
     CU_add_test(s, "Autodiscover faults: 401, loop, unresolvable, domain check, TLS", test_autodiscover_faults);
     CU_add_test(s, "EWS faults: 500, 503 storm, drop, busy, schema fault, limit, refused", test_ews_faults);
