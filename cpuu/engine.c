@@ -584,6 +584,8 @@ static void read_all(cpuu_ctx *c, feat_run **v, const char **names, size_t n)
     cpuu_progress("feature begin %s", names[0]);
     /* a Graph target reads over its own client, outside the sessions' caches */
     int waves = !c->graph && c->src && waves_on(c, 1);
+    if (!waves && !c->graph && c->src)
+        waves_on(c, 0);   /* out of memory on one side: every read live */
     for (int w = 0; waves && w < READ_WAVES_MAX; w++) {
         size_t open = 0;
         for (size_t i = 0; i < n; i++) {
@@ -601,8 +603,11 @@ static void read_all(cpuu_ctx *c, feat_run **v, const char **names, size_t n)
     for (size_t i = 0; i < n; i++) {
         if (i)
             cpuu_progress("feature begin %s", names[i]);
-        if (!done[i])
+        if (!done[i]) {   /* from nothing, as a wave's attempt: no count twice */
+            v[i]->state = NULL;
+            memset(&v[i]->st, 0, sizeof v[i]->st);
             v[i]->rc = v[i]->ops->read(c, &v[i]->state, &v[i]->st, &v[i]->err);
+        }
         cpuu_progress("feature end %s", names[i]);
     }
     if (waves)
