@@ -211,9 +211,18 @@ static mapi_session *logon(cpuu_run_ctx *r, cpuu_sides *sd, int target, const ma
     mapi_ad **ad = target ? &sd->tgt_ad : &sd->src_ad;
     if (!*net && !(*net = cpuu_net_for(r, target, target && sd->tgt_o365, acct, err)))
         return NULL;
-    if (!*ad && !(*ad = cpuu_ad_for(r, *net, target, target ? NULL : acct->autodiscover_url,
-                                    domain_of(smtp), err)))
-        return NULL;
+    if (!*ad) {
+        if (!(*ad = cpuu_ad_for(r, *net, target, target ? NULL : acct->autodiscover_url,
+                                domain_of(smtp), err)))
+            return NULL;
+        /* switchresmb asked the target's Autodiscover for the switch message
+         * a moment ago: its answer saves the logon a round trip (issue 13);
+         * run alone, the engine asks itself */
+        const char *handed = target ? getenv("CPUU_TARGET_AUTODISCOVER") : NULL;
+        sr_err he;
+        if (handed && *handed && mapi_ad_seed(*ad, handed, &he) != SR_OK)
+            sr_log(SR_LOG_INFO, smtp, "CPUU_TARGET_AUTODISCOVER: %s (Autodiscover asks again)", he.msg);
+    }
     char *fallback = target ? NULL : mapi_account_fallback_ews_url(acct);
     mapi_session_opts so = { .mailbox = smtp, .ad = *ad, .impersonate = impersonate,
                              .profile_legacy_dn = legacy_dn, .fallback_ews_url = fallback };
@@ -460,15 +469,6 @@ static sr_code finish_feature(cpuu_ctx *c, const struct feature_ops *ops, const 
     return rc;
 }
 
-static sr_code read_feature(cpuu_ctx *c, const struct feature_ops *ops, const char *name,
-                            void **state, feature_stats *st, sr_err *err)
-{
-    cpuu_progress("feature begin %s", name);
-    sr_code rc = ops->read(c, state, st, err);
-    cpuu_progress("feature end %s", name);
-    return rc;
-}
-
 /* A feature the target's Graph cannot take: said per mailbox and feature. */
 static void graph_missing(const cpuu_ctx *c, const char *name, const char *why, int critical)
 {
@@ -529,13 +529,118 @@ static void resolve_recipients(cpuu_ctx *c, const feat_run *fr)
     cpuu_keys_clear(&tk);
 }
 
+/* How many concurrent read waves before the reads left finish one call at a
+ * time: a feature's read chain is 1-3 dependent requests (FindFolder →
+ * GetFolder → FindItem), so this only bounds a read whose requests change
+ * from one run to the next and would never be answered from the cache. */
+#define READ_WAVES_MAX 8
+
+static unsigned long deferred_calls(const cpuu_ctx *c)
+{
+    return mapi_session_wave_deferred(c->src) +
+           (c->tgt && c->tgt != c->src ? mapi_session_wave_deferred(c->tgt) : 0);
+}
+
+/* Start (or, begin = 0, end) the read waves on both sessions. */
+static int waves_on(cpuu_ctx *c, int begin)
+{
+    mapi_session *side[2] = { c->src, c->tgt != c->src ? c->tgt : NULL };
+    sr_err e;
+    int ok = 1;
+    for (int i = 0; i < 2; i++) {
+        if (side[i] && begin)
+            ok = ok && mapi_session_wave_begin(side[i], &e) == SR_OK;
+        else if (side[i])
+            mapi_session_wave_end(side[i]);
+    }
+    return ok;
+}
+
+/* Every request the reads deferred, per side in one concurrent batch. */
+static int waves_send(cpuu_ctx *c)
+{
+    sr_err e;
+    if (mapi_session_wave_send(c->src, &e) != SR_OK ||
+        (c->tgt && c->tgt != c->src && mapi_session_wave_send(c->tgt, &e) != SR_OK)) {
+        sr_log(SR_LOG_INFO, c->who, "concurrent reads: %s (the reads left go one by one)", e.msg);
+        return 0;
+    }
+    return 1;
+}
+
+/* One attempt at a read in a wave: 1 when it ran to its end (its outcome
+ * stands), 0 when a request was deferred (what it built is thrown away). */
+static int read_attempt(cpuu_ctx *c, feat_run *fr)
+{
+    unsigned long before = deferred_calls(c);
+    fr->state = NULL;
+    memset(&fr->st, 0, sizeof fr->st);
+    sr_err_clear(&fr->err);
+    fr->rc = fr->ops->read(c, &fr->state, &fr->st, &fr->err);
+    if (deferred_calls(c) == before)
+        return 1;
+    if (fr->ops->free_state)
+        fr->ops->free_state(fr->state);
+    fr->state = NULL;
+    return 0;
+}
+
+/* The reads of n features (in table order) as concurrent waves (issue 13):
+ * every read runs against the sessions' answer caches; the requests none
+ * could answer go out together, per side in one batch, and the reads run
+ * again, one step further each wave, so a mailbox pays the longest read
+ * chain instead of the sum of all of them.  The reads a bounded number of
+ * waves did not finish run live.  The waves count as the first feature's
+ * read for the progress protocol (its watchdog stage); the others follow
+ * in order as before. */
+static void read_all(cpuu_ctx *c, feat_run **v, const char **names, size_t n)
+{
+    int done[CFG_F__MAX + 1] = { 0 };
+    if (!n)
+        return;
+    cpuu_progress("feature begin %s", names[0]);
+    /* a Graph target reads over its own client, outside the sessions' caches */
+    int waves = !c->graph && c->src && waves_on(c, 1);
+    if (!waves && !c->graph && c->src)
+        waves_on(c, 0);   /* out of memory on one side: every read live */
+    for (int w = 0; waves && w < READ_WAVES_MAX; w++) {
+        size_t open = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (!done[i] && !(done[i] = read_attempt(c, v[i])))
+                open++;
+        }
+        if (!open || !waves_send(c))
+            break;
+    }
+    if (waves) {
+        mapi_session_wave_live(c->src);
+        if (c->tgt && c->tgt != c->src)
+            mapi_session_wave_live(c->tgt);
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            cpuu_progress("feature begin %s", names[i]);
+        if (!done[i]) {   /* from nothing, as a wave's attempt: no count twice */
+            v[i]->state = NULL;
+            memset(&v[i]->st, 0, sizeof v[i]->st);
+            v[i]->rc = v[i]->ops->read(c, &v[i]->state, &v[i]->st, &v[i]->err);
+        }
+        cpuu_progress("feature end %s", names[i]);
+    }
+    if (waves)
+        waves_on(c, 0);
+}
+
 /* Every selected feature; 0 when the profile may be switched, -1 when a
  * Critical feature failed (the others were rolled back).  All features read
- * first, their recipients are resolved in one batch, then each plans,
- * backs up and writes in table order. */
+ * first (concurrently, read_all), their recipients are resolved in one
+ * batch, then each plans, backs up and writes in table order. */
 static int run_features(cpuu_run_ctx *r, cpuu_ctx *c)
 {
     feat_run fr[CFG_F__MAX] = { 0 };
+    feat_run *rd[CFG_F__MAX + 1];
+    const char *rd_names[CFG_F__MAX + 1];
+    size_t nrd = 0;
     cfg_feature_set done = 0;
     int f, failed = 0;
     for (f = 0; f < CFG_F__MAX; f++) {
@@ -562,11 +667,8 @@ static int run_features(cpuu_run_ctx *r, cpuu_ctx *c)
             }
             continue;
         }
-        fr[f].rc = read_feature(c, fr[f].ops, name, &fr[f].state, &fr[f].st, &fr[f].err);
-        if (fr[f].rc != SR_OK && critical) {   /* nothing is written yet */
-            failed = 1;
-            break;
-        }
+        rd[nrd] = &fr[f];
+        rd_names[nrd++] = name;
     }
     /* RemoveJunkEmailMessages (the spec: junk settings may not work there)
      * reads the Inbox's junk rule with the others, one round trip less, and
@@ -576,8 +678,17 @@ static int run_features(cpuu_run_ctx *r, cpuu_ctx *c)
         graph_missing(c, JUNK_NAME, cpuu_junk_reset.no_graph, 0);
     else if (!failed && r->cfg->remove_junk_email_messages) {
         junk.ops = &cpuu_junk_reset;
-        junk.rc = read_feature(c, junk.ops, JUNK_NAME, &junk.state, &junk.st, &junk.err);
+        rd[nrd] = &junk;
+        rd_names[nrd++] = JUNK_NAME;
     }
+    read_all(c, rd, rd_names, nrd);
+    /* as when the reads ran one by one: the first Critical read that failed
+     * stops everything before a write (the reads after it are dropped) */
+    for (int g = 0; !failed && g < f; g++)
+        if (fr[g].ops && fr[g].rc != SR_OK && (r->cfg->critical & CFG_FSET(g))) {
+            failed = 1;
+            f = g;
+        }
     if (!failed)
         resolve_recipients(c, fr);
     int last = failed ? f : CFG_F__MAX;   /* a failed Critical read: report it, plan nothing */

@@ -98,8 +98,9 @@ static sr_code b_read(cpuu_ctx *c, void **state, feature_stats *st, sr_err *err)
         return sr_err_set(err, SR_E_NOMEM, "out of memory");
     *state = s;
     sr_code rc = get_config(c, c->tgt, &s->tgt_doc, &s->tgt_op, &s->tgt_dict, &s->tgt_exists, err);
-    if (rc == SR_OK && c->src != c->tgt) {
-        rc = booking_read_source(c, s, err);
+    sr_err e2;   /* the source's own failure after the target's */
+    if (cpuu_read_on(rc) && c->src != c->tgt) {
+        rc = cpuu_read_both(rc, booking_read_source(c, s, rc == SR_OK ? err : &e2));
     } else if (rc == SR_OK) {
         s->src_doc = s->tgt_doc;   /* in place: read once */
         s->src_dict = s->tgt_dict;

@@ -100,10 +100,12 @@ static sr_code d_read(cpuu_ctx *c, void **state, feature_stats *st, sr_err *err)
     /* Source and target are different servers (often different mapi_net
      * handles); each read is one round trip on its own server. */
     sr_code rc = SR_OK;
+    sr_err e2;   /* the target's own failure after the source's */
     if (c->src != c->tgt)
         rc = get_delegates(c, c->src, &s->src, NULL, NULL, err);
-    if (rc == SR_OK)
-        rc = get_delegates(c, c->tgt, &s->tgt, &s->tgt_doc, &s->tgt_op, err);
+    if (cpuu_read_on(rc))
+        rc = cpuu_read_both(rc, get_delegates(c, c->tgt, &s->tgt, &s->tgt_doc, &s->tgt_op,
+                                              rc == SR_OK ? err : &e2));
     /* updated in place: the one mailbox is both sides, read once */
     for (size_t i = 0; rc == SR_OK && c->src == c->tgt && i < s->tgt.n; i++)
         rc = ewsf_delegates_add(&s->src, &s->tgt.v[i], err);

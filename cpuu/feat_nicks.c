@@ -117,10 +117,11 @@ static sr_code n_read(cpuu_ctx *c, void **state, feature_stats *st, sr_err *err)
         return sr_err_set(err, SR_E_NOMEM, "out of memory");
     *state = s;
     sr_code rc = SR_OK;
+    sr_err e2;   /* the target's own failure after the source's */
     if (c->src != c->tgt && !nk_removing(c))   /* Remove=Nicks needs only the target */
         rc = nk_get_config(c, c->src, &s->src, err);
-    if (rc == SR_OK)
-        rc = nk_get_config(c, c->tgt, &s->tgt, err);
+    if (cpuu_read_on(rc))
+        rc = cpuu_read_both(rc, nk_get_config(c, c->tgt, &s->tgt, rc == SR_OK ? err : &e2));
     if (rc == SR_OK && s->tgt.exists && !s->tgt.has_blob) {
         /* a configuration message without a stream: nothing we may rewrite */
         st->unsupported++;

@@ -209,8 +209,9 @@ static sr_code r_read(cpuu_ctx *c, void **state, feature_stats *st, sr_err *err)
         return sr_err_set(err, SR_E_NOMEM, "out of memory");
     *state = s;
     sr_code rc = get_rules(c, c->tgt, &s->tgt, err);
-    if (rc == SR_OK && c->src != c->tgt) {
-        rc = get_rules(c, c->src, &s->src, err);
+    sr_err e2;   /* the source's own failure after the target's */
+    if (cpuu_read_on(rc) && c->src != c->tgt) {
+        rc = cpuu_read_both(rc, get_rules(c, c->src, &s->src, rc == SR_OK ? err : &e2));
     } else if (rc == SR_OK) {
         /* updated in place: the one mailbox is both sides, read once */
         s->src.doc = xmlNewDoc(BAD_CAST "1.0");

@@ -185,8 +185,9 @@ static sr_code sf_read(cpuu_ctx *c, void **state, feature_stats *st, sr_err *err
     *state = s;
     s->same = c->src == c->tgt;
     sr_code rc = sf_read_side(c, c->src, &s->src, err);
-    if (rc == SR_OK && !s->same)
-        rc = sf_read_side(c, c->tgt, &s->tgt, err);
+    sr_err e2;   /* the target's own failure after the source's */
+    if (cpuu_read_on(rc) && !s->same)
+        rc = cpuu_read_both(rc, sf_read_side(c, c->tgt, &s->tgt, rc == SR_OK ? err : &e2));
     if (s->same)
         s->tgt = s->src;   /* one mailbox, read once; freed once (sfstate_free) */
     st->seen = (unsigned)s->src.nsf;

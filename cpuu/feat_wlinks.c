@@ -261,8 +261,9 @@ static sr_code w_read(cpuu_ctx *c, const wl_kind *k, void **state, feature_stats
     *state = s;
     s->k = k;
     sr_code rc = read_links(c, k, c->src, &s->src_cv, &s->src, err);
-    if (rc == SR_OK && c->tgt != c->src)
-        rc = read_links(c, k, c->tgt, &s->tgt_cv, &s->tgt, err);
+    sr_err e2;   /* the target's own failure after the source's */
+    if (cpuu_read_on(rc) && c->tgt != c->src)
+        rc = cpuu_read_both(rc, read_links(c, k, c->tgt, &s->tgt_cv, &s->tgt, rc == SR_OK ? err : &e2));
     else if (rc == SR_OK) {   /* updated in place: one mailbox, read once */
         s->tgt = s->src;
         s->tgt_cv = s->src_cv ? sr_strdup(s->src_cv) : NULL;

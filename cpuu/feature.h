@@ -66,6 +66,21 @@ int cpuu_backup_exists(const cpuu_ctx *c, const char *feature, const char *name)
 sr_code cpuu_backup_get_xml(const cpuu_ctx *c, const char *feature, const char *name,
                             const char *what, const char *root_name, xmlDocPtr *doc, sr_err *err);
 
+/* Whether a read goes on to its other side after the first side's outcome
+ * rc: after success, and after SR_E_BUSY (a read wave deferred the request,
+ * engine.c read_all), so the requests of both sides, which do not depend on
+ * each other, go out in the same wave.  The first failure stays the read's
+ * outcome (cpuu_read_both). */
+static inline int cpuu_read_on(sr_code rc)
+{
+    return rc == SR_OK || rc == SR_E_BUSY;
+}
+/* The outcome of two independent reads: the first one's unless it succeeded. */
+static inline sr_code cpuu_read_both(sr_code first, sr_code second)
+{
+    return first != SR_OK ? first : second;
+}
+
 /* Counts a feature reports for the log and the run report. */
 typedef struct feature_stats {
     unsigned seen;               /* objects read (delegates, rules, nicknames ...) */

@@ -546,6 +546,73 @@ static int search_round(mapi_ad *ad, search *s, const char *address, const mapi_
     return moved;
 }
 
+/* ---- hand-over between processes (issue 13: Autodiscover once) ---------- */
+#define LINE_FIELDS 9
+
+/* The line's string fields, in order, after the redirect count. */
+static void line_fields(mapi_ad_result *r, char **f[LINE_FIELDS])
+{
+    char **v[LINE_FIELDS] = { &r->address, &r->smtp, &r->display_name, &r->legacy_dn,
+                              &r->deployment_id, &r->ews_url, &r->ews_url_external, &r->server,
+                              &r->ad_url };
+    memcpy(f, v, sizeof v);
+}
+
+char *mapi_ad_cached_line(const mapi_ad *ad, const char *address)
+{
+    const mapi_ad_result *r = ad && address ? cached_result(ad, address) : NULL;
+    if (!r || !r->address || !r->ews_url)
+        return NULL;
+    mapi_ad_result c = *r;
+    char **f[LINE_FIELDS];
+    line_fields(&c, f);
+    size_t len = 16;
+    for (int i = 0; i < LINE_FIELDS; i++) {
+        const char *v = *f[i] ? *f[i] : "";
+        if (strpbrk(v, "\t\r\n"))   /* a line of tab-separated fields: no room for these */
+            return NULL;
+        len += strlen(v) + 1;
+    }
+    char *out = malloc(len);
+    if (!out)
+        return NULL;
+    size_t n = (size_t)snprintf(out, len, "%d", r->redirects);
+    for (int i = 0; i < LINE_FIELDS; i++)
+        n += (size_t)snprintf(out + n, len - n, "\t%s", *f[i] ? *f[i] : "");
+    return out;
+}
+
+sr_code mapi_ad_seed(mapi_ad *ad, const char *line, sr_err *err)
+{
+    mapi_ad_result *r = line ? calloc(1, sizeof *r) : NULL;
+    if (!r)
+        return sr_err_set(err, line ? SR_E_NOMEM : SR_E_INVALID, "no hand-over line");
+    char **f[LINE_FIELDS];
+    line_fields(r, f);
+    const char *p = line;   /* "N\tf1\t...\tf9"; a field may be empty */
+    char *end;
+    long red = strtol(p, &end, 10);
+    int i = 0, ok = end != p && *end == '\t' && red >= 0 && red <= 10;
+    for (p = end; ok && *p == '\t' && i < LINE_FIELDS; i++) {
+        p++;
+        size_t n = strcspn(p, "\t");
+        if (n && !(*f[i] = strndup(p, n)))
+            ok = 0;
+        p += n;
+    }
+    ok = ok && i == LINE_FIELDS && !*p && r->address && strchr(r->address, '@') && r->ews_url;
+    if (!ok) {
+        mapi_ad_result_free(r);
+        return sr_err_set(err, SR_E_PARSE, "not an Autodiscover hand-over line");
+    }
+    r->redirects = (int)red;
+    if (!keep_result(ad, r))
+        return sr_err_set(err, SR_E_NOMEM, "out of memory");
+    sr_log(SR_LOG_INFO, r->address, "Autodiscover (%s): the answer switchresmb got: EWS URL '%s'",
+           ad->side, r->ews_url);
+    return SR_OK;
+}
+
 sr_code mapi_ad_discover(mapi_ad *ad, const char *address, const mapi_ad_result **out, sr_err *err)
 {
     *out = NULL;

@@ -96,6 +96,15 @@ sr_code mapi_ad_check_legacy_dn(const mapi_ad_result *r, const char *side,
                                 const char *profile_dn, sr_err *err);
 /* Whether url's host equals or ends with "."+one of domains (NULL-terminated). */
 int mapi_ad_url_on_domains(const char *url, const char *const *domains);
+/* Autodiscover once per mailbox (issue 13): switchresmb hands the answer it
+ * got for the target to the engine it starts (CPUU_TARGET_AUTODISCOVER), so
+ * the engine's logon asks no second time.  mapi_ad_cached_line: the cached
+ * answer for address as one line of tab-separated fields (no secret in it),
+ * heap (caller frees); NULL when none is cached or a value cannot go on one
+ * line.  mapi_ad_seed: that line into ad's per-address cache, as if
+ * Autodiscover had answered; SR_E_PARSE when it is not such a line. */
+char *mapi_ad_cached_line(const mapi_ad *ad, const char *address);
+sr_code mapi_ad_seed(mapi_ad *ad, const char *line, sr_err *err);
 /* Counters for tests and benchmarks: HTTP requests sent by this handle. */
 unsigned mapi_ad_requests(const mapi_ad *ad);
 /* "source"/"target" as given in the options (static for ad's lifetime). */
@@ -404,6 +413,23 @@ sr_code mapi_session_delete_items(mapi_session *s, const char *const *ids, size_
                                   sr_err *err);
 /* Low level: run prepared calls for this session (url/mailbox filled in). */
 sr_code mapi_session_run(mapi_session *s, mapi_ews_call *calls, size_t n, sr_err *err);
+/* Read waves (issue 13 goal 1: every feature's k-th read in one round trip).
+ * Between begin and end the session answers each exact request it has an
+ * answer for (a copy; errors included) without the network.  Recording (after
+ * begin), a request it has no answer for is not sent: it is kept for
+ * mapi_session_wave_send and the call fails with SR_E_BUSY ("deferred"), so
+ * a caller runs its reads again after each send, one step further each time,
+ * and counts with wave_deferred whether a read met a deferral (its outcome
+ * then means nothing).  After wave_live unknown requests go out at once (and
+ * are answered from then on).  For reads only: end drops every answer before
+ * anything is written.  A session in no wave runs every call live. */
+sr_code mapi_session_wave_begin(mapi_session *s, sr_err *err);
+unsigned long mapi_session_wave_deferred(const mapi_session *s);
+/* Every deferred request in ONE concurrent batch; the answers are kept (a
+ * failed call's error too: the read that asked gets it). */
+sr_code mapi_session_wave_send(mapi_session *s, sr_err *err);
+void mapi_session_wave_live(mapi_session *s);
+void mapi_session_wave_end(mapi_session *s);
 /* Builders' addressing for this session. */
 mapi_ews_target mapi_session_target(const mapi_session *s);
 /* The one logon decision both programs use for every Autodiscover and EWS

@@ -80,6 +80,21 @@ mapi_oauth_cache *mapi_net_oauth(mapi_net *net);
 void mapi_oauth_cache_clear(mapi_oauth_cache *c);
 
 
+/* ---- read waves (ews_wave.c): a session's answer cache and deferred reads;
+ * see mapi_session_wave_begin in mapi/ews.h ------------------------------- */
+typedef struct mapi_wave mapi_wave;
+mapi_wave *mapi_wave_new(void);      /* recording; NULL on OOM */
+void mapi_wave_free(mapi_wave *w);   /* NULL-safe */
+void mapi_wave_set_record(mapi_wave *w, int record);
+unsigned long mapi_wave_deferred(const mapi_wave *w);
+/* As mapi_ews_run, through the cache: answered calls get their answer again;
+ * otherwise, recording, the unknown calls are deferred and every call fails
+ * with SR_E_BUSY; not recording, the calls are sent and their answers kept. */
+sr_code mapi_wave_run(mapi_wave *w, mapi_net *net, mapi_ews_call *calls, size_t n, sr_err *err);
+/* Send every deferred call in one concurrent batch and keep the answers. */
+sr_code mapi_wave_send(mapi_wave *w, mapi_net *net, const char *url, const char *mailbox,
+                       sr_err *err);
+
 /* ---- XML (ews_xml.c) ------------------------------------------------------ */
 /* mapi_xml_parse/child/next/child_text/attr/add: public, in mapi/ews.h. */
 /* Serialize a document; *len gets the size; caller frees with xmlFree. */

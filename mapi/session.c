@@ -17,6 +17,7 @@ struct mapi_session {
     char *mailbox, *ews_url;
     int impersonate;
     mapi_ad_result *ad;         /* our copy of the Autodiscover answer, or NULL */
+    mapi_wave *wave;            /* read waves in progress, or NULL */
 };
 
 mapi_session *mapi_session_logon(mapi_net *net, const mapi_session_opts *o, sr_err *err)
@@ -77,6 +78,7 @@ void mapi_session_free(mapi_session *s)
     free(s->mailbox);
     free(s->ews_url);
     mapi_ad_result_free(s->ad);
+    mapi_wave_free(s->wave);
     free(s);
 }
 
@@ -101,7 +103,37 @@ sr_code mapi_session_run(mapi_session *s, mapi_ews_call *calls, size_t n, sr_err
         calls[i].url = s->ews_url;
         calls[i].mailbox = s->mailbox;
     }
-    return mapi_ews_run(s->net, calls, n, err);
+    return s->wave ? mapi_wave_run(s->wave, s->net, calls, n, err)
+                   : mapi_ews_run(s->net, calls, n, err);
+}
+
+sr_code mapi_session_wave_begin(mapi_session *s, sr_err *err)
+{
+    mapi_wave_free(s->wave);
+    s->wave = mapi_wave_new();
+    return s->wave ? SR_OK : sr_err_set(err, SR_E_NOMEM, "out of memory");
+}
+
+unsigned long mapi_session_wave_deferred(const mapi_session *s)
+{
+    return s->wave ? mapi_wave_deferred(s->wave) : 0;
+}
+
+sr_code mapi_session_wave_send(mapi_session *s, sr_err *err)
+{
+    return s->wave ? mapi_wave_send(s->wave, s->net, s->ews_url, s->mailbox, err) : SR_OK;
+}
+
+void mapi_session_wave_live(mapi_session *s)
+{
+    if (s->wave)
+        mapi_wave_set_record(s->wave, 0);
+}
+
+void mapi_session_wave_end(mapi_session *s)
+{
+    mapi_wave_free(s->wave);
+    s->wave = NULL;
 }
 
 /* Run one built request (taking ownership of req) and hand the response

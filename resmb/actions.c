@@ -500,6 +500,13 @@ static sr_code run_engine(resmb_actx *a, const char *profile, int cleanup, invok
     }
     if (run->tgt_proto != MAPI_PROTO_AUTO)   /* ours: the pre-flight's decision (preflight.c) */
         envv[ne++] = sr_asprintf("CPUU_TARGET_PROTOCOL=%s", mapi_proto_name(run->tgt_proto));
+    /* the target's Autodiscover answer we got for the switch message: the
+     * engine's logon then asks no second time (issue 13) */
+    const char *tgt_addr = a->mb->target_given ? a->mb->target_given : a->mb->target_smtp;
+    char *handed = mapi_ad_cached_line(a->tgt_ad, tgt_addr);
+    if (handed)
+        envv[ne++] = sr_asprintf("CPUU_TARGET_AUTODISCOVER=%s", handed);
+    free(handed);
     if (run->o->allow_http)
         envv[ne++] = sr_asprintf("CPUU_ALLOW_HTTP=1");
     if (run->o->ca_file)

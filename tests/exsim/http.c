@@ -225,6 +225,14 @@ static const char *anchor_mailbox(struct MHD_Connection *c, const char *otherwis
     return mb ? mb->smtp : otherwise;
 }
 
+/* A counted answer on c's connection: its next request starts a step of its own. */
+static void conn_counted(struct MHD_Connection *c)
+{
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    if (ci && ci->socket_context)
+        ((exsim_conn *)ci->socket_context)->counted++;
+}
+
 static enum MHD_Result counted(struct MHD_Connection *c, int is_ews, const exsim_authres *auth,
                                reqctx *rc)
 {
@@ -284,6 +292,7 @@ static enum MHD_Result counted(struct MHD_Connection *c, int is_ews, const exsim
         ctype = "text/plain";
     }
     size_t sent = outlen;
+    conn_counted(c);
     enum MHD_Result ok = send_body_auth(c, status, ctype, out, outlen, &fate, auth);
     exsim_stats_end(op, mailbox, status, rc->start_us, exsim_now_us(), rc->len, sent);
     return ok;
@@ -316,10 +325,13 @@ static enum MHD_Result route(struct MHD_Connection *c, const char *method, int i
     return counted(c, is_ews, auth, rc);
 }
 
-/* When the client began this request.  The first request on a connection
- * began when the client opened it: a client that sends two requests at once,
- * one of them on a new connection, must not see them counted as two dependent
- * round trips because the handshake delayed the second. */
+/* When the client began this request.  The first counted request on a
+ * connection began when the client opened it: a client that sends two
+ * requests at once, one of them on a new connection, must not see them
+ * counted as two dependent round trips because the handshake delayed the
+ * second.  The handshake includes the logon legs before it (NTLM's
+ * NEGOTIATE → 401 CHALLENGE, a Negotiate token exchange): uncounted answers
+ * on the same connection, so they do not end its first step. */
 static int64_t request_start(struct MHD_Connection *c)
 {
     int64_t now = exsim_now_us();
@@ -327,7 +339,7 @@ static int64_t request_start(struct MHD_Connection *c)
     exsim_conn *conn = ci ? ci->socket_context : NULL;
     if (!conn)
         return now;
-    return conn->requests++ == 0 && conn->opened_us ? conn->opened_us : now;
+    return conn->counted == 0 && conn->opened_us ? conn->opened_us : now;
 }
 
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
@@ -368,6 +380,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         if (rc->too_big)
             return send_text(c, 413, "application/json",
                              "{\"error\":{\"code\":\"RequestEntityTooLarge\",\"message\":\"Request entity too large.\"}}");
+        conn_counted(c);   /* bearer tokens: no logon legs on the connection */
         return exsim_graph_serve(c, url, method, rc->body, rc->len, rc->start_us);
     }
     int is_ews = path_is(url, "/EWS/Exchange.asmx");

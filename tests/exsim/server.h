@@ -119,7 +119,7 @@ typedef struct exsim_conn {
     const exsim_account *acct;      /* set once the connection is authenticated */
     const char *acct_scheme;        /* "NTLM" or "Negotiate" */
     int64_t opened_us;              /* when the client's connection was accepted */
-    long requests;                  /* requests begun on it so far */
+    long counted;                   /* requests counted on it so far (not the logon legs) */
 } exsim_conn;
 
 /* The outcome of one request's logon. */

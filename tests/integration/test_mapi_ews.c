@@ -417,6 +417,90 @@ static void test_impersonation_and_temp_profile(void)
     mapi_net_free(nt);
 }
 
+/* Read waves (issue 13): a read in a recording wave is deferred (SR_E_BUSY)
+ * and sends nothing; one wave_send answers it; the same read then gets that
+ * answer from the cache, as often as asked, with no request; after wave_live
+ * an unknown read goes out at once; after wave_end every read is live. */
+static void test_read_waves(void)
+{
+    CU_ASSERT_EQUAL_FATAL(pick_room(), 0);
+    mapi_net *nt = net_for(&g_tgt, NULL, (mapi_netopts){ 0 });
+    mapi_ad *at = ad_for(nt, "target");
+    sr_err e;
+    mapi_session_opts so = { .mailbox = g_room_tgt, .ad = at, .impersonate = 1 };
+    mapi_session *s = mapi_session_logon(nt, &so, &e);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    mapi_folders live = { 0 }, f = { 0 };
+    CU_ASSERT_EQUAL_FATAL(mapi_session_folders(s, &live, &e), SR_OK);
+    CU_ASSERT_TRUE_FATAL(live.n >= 10);
+    CU_ASSERT_EQUAL_FATAL(mapi_session_wave_begin(s, &e), SR_OK);
+    unsigned sent = mapi_net_requests(nt);
+    CU_ASSERT_EQUAL(mapi_session_folders(s, &f, &e), SR_E_BUSY);
+    CU_ASSERT_EQUAL(mapi_session_wave_deferred(s), 1);
+    CU_ASSERT_EQUAL(mapi_net_requests(nt), sent);
+    mapi_folders_clear(&f);
+    CU_ASSERT_EQUAL(mapi_session_wave_send(s, &e), SR_OK);
+    CU_ASSERT_EQUAL(mapi_net_requests(nt), sent + 1);
+    for (int i = 0; i < 2; i++) {
+        CU_ASSERT_EQUAL(mapi_session_folders(s, &f, &e), SR_OK);
+        CU_ASSERT_EQUAL(f.n, live.n);
+        for (size_t k = 0; k < f.n && k < live.n; k++)
+            CU_ASSERT_STRING_EQUAL(f.v[k].id, live.v[k].id);
+        mapi_folders_clear(&f);
+    }
+    CU_ASSERT_EQUAL(mapi_net_requests(nt), sent + 1);
+    CU_ASSERT_EQUAL(mapi_session_wave_deferred(s), 1);
+    mapi_session_wave_live(s);
+    mapi_items it = { 0 };
+    mapi_extprops want = { 0 };
+    mapi_ews_folder_ref inbox = { .distinguished = "inbox" };
+    CU_ASSERT_EQUAL(mapi_session_find_fai(s, &inbox, NULL, &want, &it, &e), SR_OK);
+    mapi_items_clear(&it);
+    CU_ASSERT_EQUAL(mapi_net_requests(nt), sent + 2);
+    CU_ASSERT_EQUAL(mapi_session_folders(s, &f, &e), SR_OK);   /* still answered */
+    mapi_folders_clear(&f);
+    CU_ASSERT_EQUAL(mapi_net_requests(nt), sent + 2);
+    mapi_session_wave_end(s);
+    CU_ASSERT_EQUAL(mapi_session_folders(s, &f, &e), SR_OK);
+    mapi_folders_clear(&f);
+    CU_ASSERT_EQUAL(mapi_net_requests(nt), sent + 3);
+    mapi_folders_clear(&live);
+    mapi_session_free(s);
+    mapi_ad_free(at);
+    mapi_net_free(nt);
+}
+
+/* Autodiscover once: an answer handed over as a line (switchresmb → engine)
+ * fills another handle's cache, so its logon sends no Autodiscover request
+ * and gets the same EWS URL, server and LegacyDN; a bad line is refused. */
+static void test_autodiscover_handover(void)
+{
+    CU_ASSERT_EQUAL_FATAL(pick_room(), 0);
+    mapi_net *nt = net_for(&g_tgt, NULL, (mapi_netopts){ 0 });
+    mapi_ad *a1 = ad_for(nt, "target"), *a2 = ad_for(nt, "target");
+    sr_err e;
+    const mapi_ad_result *r1 = NULL, *r2 = NULL;
+    CU_ASSERT_PTR_NULL(mapi_ad_cached_line(a1, g_room_tgt));   /* nothing asked yet */
+    CU_ASSERT_EQUAL_FATAL(mapi_ad_discover(a1, g_room_tgt, &r1, &e), SR_OK);
+    char *line = mapi_ad_cached_line(a1, g_room_tgt);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(line);
+    CU_ASSERT_EQUAL(mapi_ad_seed(a2, "1\tnot enough fields", &e), SR_E_PARSE);
+    CU_ASSERT_EQUAL(mapi_ad_seed(a2, line, &e), SR_OK);
+    CU_ASSERT_EQUAL(mapi_ad_discover(a2, g_room_tgt, &r2, &e), SR_OK);
+    CU_ASSERT_EQUAL(mapi_ad_requests(a2), 0);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(r2);
+    CU_ASSERT_STRING_EQUAL(r2->ews_url, r1->ews_url);
+    CU_ASSERT_STRING_EQUAL(r2->legacy_dn, r1->legacy_dn);
+    CU_ASSERT_EQUAL(!r2->server, !r1->server);
+    if (r1->server && r2->server)
+        CU_ASSERT_STRING_EQUAL(r2->server, r1->server);
+    CU_ASSERT_EQUAL(r2->redirects, r1->redirects);
+    free(line);
+    mapi_ad_free(a1);
+    mapi_ad_free(a2);
+    mapi_net_free(nt);
+}
+
 /* Bulk: six mailboxes opened in one batch cost one dependent round trip each. */
 static void test_open_many(void)
 {
@@ -806,6 +890,8 @@ int main(void)
     CU_add_test(s, "logon, folder tree, switch message; round trips and reuse", test_logon_tree_switchmsg);
     CU_add_test(s, "impersonation; temporary profile", test_impersonation_and_temp_profile);
     CU_add_test(s, "six mailboxes opened in one batch", test_open_many);
+    CU_add_test(s, "read waves: deferred, sent once, answered from the cache", test_read_waves);
+    CU_add_test(s, "Autodiscover handed over as a line", test_autodiscover_handover);
     CU_add_test(s, "SCP URL from the LDAP lab; ExcludeScpLookup", test_scp_from_ldap_lab);
     CU_add_test(s, "Autodiscover faults: 401, loop, unresolvable, domain check, TLS", test_autodiscover_faults);
     CU_add_test(s, "EWS faults: 500, 503 storm, drop, busy, schema fault, limit, refused", test_ews_faults);

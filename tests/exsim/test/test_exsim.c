@@ -880,6 +880,54 @@ static void test_round_trip_on_new_connection(void)
     free(q);
 }
 
+/* An unauthenticated POST on the open connection fd, kept open: the status
+ * of the answer (a logon leg: 401), its whole answer read. */
+static int raw_challenge(int fd, const char *path, const char *body)
+{
+    char *req = sr_asprintf("POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/xml; "
+                            "charset=utf-8\r\nContent-Length: %zu\r\n\r\n%s", path, strlen(body), body);
+    int status = 0;
+    char buf[8192];
+    size_t got = 0;
+    if (write(fd, req, strlen(req)) == (ssize_t)strlen(req)) {
+        for (int i = 0; i < 100 && got < sizeof buf - 1; i++) {   /* headers, then the body */
+            ssize_t n = read(fd, buf + got, sizeof buf - 1 - got);
+            if (n <= 0)
+                break;
+            got += (size_t)n;
+            buf[got] = '\0';
+            const char *end = strstr(buf, "\r\n\r\n");
+            const char *cl = strcasestr(buf, "Content-Length:");
+            if (end && cl && got >= (size_t)(end + 4 - buf) + strtoul(cl + 15, NULL, 10))
+                break;
+        }
+        if (got > 12)
+            status = atoi(buf + 9);
+    }
+    free(req);
+    return status;
+}
+
+/* The same with a logon leg first on the new connection (NTLM's NEGOTIATE →
+ * 401 CHALLENGE before the request itself): the handshake still does not
+ * make the request a step of its own. */
+static void test_round_trip_after_logon_leg(void)
+{
+    sim(&tgt, "/_sim/reset-stats");
+    char *q = autod("room-0003@tgt.test", "EMailAddress");
+    int fd = open_raw(&tgt);
+    CU_ASSERT_TRUE_FATAL(fd >= 0);
+    resp r;
+    do_req(&tgt, "/autodiscover/autodiscover.xml", "POST", q, A_BEARER, &r);
+    CU_ASSERT_EQUAL(r.status, 200);
+    free(r.body);
+    CU_ASSERT_EQUAL(raw_challenge(fd, "/autodiscover/autodiscover.xml", q), 401);
+    CU_ASSERT_EQUAL(raw_post(fd, &tgt, "/autodiscover/autodiscover.xml", q), 200);
+    CU_ASSERT_EQUAL(stat_num(&tgt, "room-0003@tgt.test", "requests"), 2);
+    CU_ASSERT_EQUAL(stat_num(&tgt, "room-0003@tgt.test", "round_trips"), 1);
+    free(q);
+}
+
 /* ---- /_sim/state?stable=1 ------------------------------------------------------ */
 
 /* One EWS operation on room-0001@tgt.test (impersonated); the answer's
@@ -1144,6 +1192,7 @@ int main(void)
     CU_add_test(s, "faults", test_faults);
     CU_add_test(s, "stats and round trips", test_stats_and_round_trips);
     CU_add_test(s, "a round trip on a new connection", test_round_trip_on_new_connection);
+    CU_add_test(s, "a round trip after a logon leg", test_round_trip_after_logon_leg);
     CU_add_test(s, "stable state dump", test_stable_state);
     CU_add_test(s, "tls", test_tls);
     CU_add_test(s, "request size limit", test_request_limit);
