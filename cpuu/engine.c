@@ -444,17 +444,23 @@ static int target_check(cpuu_run_ctx *r, const mapi_profile *p, cpuu_sides *sd, 
     return GO_ON;
 }
 
-/* One feature after its read: plan → backup → apply (rc: the read's outcome). */
-static sr_code finish_feature(cpuu_ctx *c, const struct feature_ops *ops, const char *name,
-                              void *state, feature_stats *st, sr_code rc, sr_err *err)
+/* A feature's plan and backup after its read (rc: the read's outcome); on
+ * failure the caller ends it with end_feature. */
+static sr_code prepare_feature(cpuu_ctx *c, const struct feature_ops *ops, const char *name,
+                               void *state, feature_stats *st, sr_code rc, sr_err *err)
 {
     cpuu_progress("feature begin %s", name);
     if (rc == SR_OK)
         rc = ops->plan(c, state, st, err);
     if (rc == SR_OK && !c->dry_run)
         rc = ops->backup(c, state, err);
-    if (rc == SR_OK && !c->dry_run)
-        rc = ops->apply(c, state, st, err);
+    return rc;
+}
+
+/* After its apply (or a failed step before; rc): free, report. */
+static sr_code end_feature(cpuu_ctx *c, const struct feature_ops *ops, const char *name,
+                           void *state, const feature_stats *st, sr_code rc)
+{
     if (ops->free_state)
         ops->free_state(state);
     cpuu_progress("feature end %s", name);
@@ -467,6 +473,16 @@ static sr_code finish_feature(cpuu_ctx *c, const struct feature_ops *ops, const 
         sr_log(SR_LOG_INFO, c->who, "%s: %u seen, %u changed, %u unresolved, %u unsupported%s", name,
                st->seen, st->changed, st->unresolved, st->unsupported, c->dry_run ? " (dry run)" : "");
     return rc;
+}
+
+/* One feature after its read: plan → backup → apply (rc: the read's outcome). */
+static sr_code finish_feature(cpuu_ctx *c, const struct feature_ops *ops, const char *name,
+                              void *state, feature_stats *st, sr_code rc, sr_err *err)
+{
+    rc = prepare_feature(c, ops, name, state, st, rc, err);
+    if (rc == SR_OK && !c->dry_run)
+        rc = ops->apply(c, state, st, err);
+    return end_feature(c, ops, name, state, st, rc);
 }
 
 /* A feature the target's Graph cannot take: said per mailbox and feature. */
@@ -631,6 +647,121 @@ static void read_all(cpuu_ctx *c, feat_run **v, const char **names, size_t n)
         waves_on(c, 0);
 }
 
+/* The junk reset's place in the apply list (not a cfg_feature). */
+#define JUNK_ID CFG_F__MAX
+
+/* The feature whose apply must have ended before f's begins, or -1.  Two
+ * writes to the same target object never share a wave: Booking rewrites the
+ * calendar's processing dictionary that Delegates' delegate data lives
+ * beside (AddDelegate sets its meeting-request delivery); the junk reset
+ * rewrites Inbox rule messages that Rules' UpdateInboxRules rewrites too. */
+static int apply_after(int f)
+{
+    return f == CFG_F_BOOKING ? CFG_F_DELEGATES : f == JUNK_ID ? CFG_F_RULES : -1;
+}
+
+/* A non-Critical f that a later Critical feature must follow (apply_after):
+ * it writes in table order before it, as when every feature wrote in turn. */
+static int apply_inline(const cpuu_run_ctx *r, int f)
+{
+    for (int g = f + 1; g < CFG_F__MAX; g++)
+        if (apply_after(g) == f && (r->cfg->effective & r->cfg->critical & CFG_FSET(g)))
+            return 1;
+    return 0;
+}
+
+/* How many concurrent write waves before the applies left run live: the
+ * longest chain is Delegates (1 step) then Booking (2: the policy lists
+ * before AutomateProcessing), or Rules (UpdateInboxRules → GetInboxRules)
+ * then the junk reset; a per-rule refusal costs Rules one step more. */
+#define APPLY_WAVES_MAX 8
+
+/* One attempt at an apply in a write wave (the sessions staged: only its
+ * first unanswered step is queued): 1 when it ran to its end (fr->rc is its
+ * outcome), 0 when a step was deferred (its counts are put back; the next
+ * attempt gets the answered steps' kept answers, nothing is sent twice). */
+static int apply_attempt(cpuu_ctx *c, feat_run *fr)
+{
+    unsigned long before = deferred_calls(c);
+    feature_stats st = fr->st;
+    mapi_session_wave_step(c->src);
+    if (c->tgt && c->tgt != c->src)
+        mapi_session_wave_step(c->tgt);
+    sr_err_clear(&fr->err);
+    fr->rc = fr->ops->apply(c, fr->state, &fr->st, &fr->err);
+    if (deferred_calls(c) == before)
+        return 1;
+    fr->st = st;
+    return 0;
+}
+
+/* Whether v[i] may write now: its apply_after feature, when in the list,
+ * has ended. */
+static int apply_ready(const int *id, const int *done, size_t n, size_t i)
+{
+    int after = apply_after(id[i]);
+    for (size_t j = 0; after >= 0 && j < n; j++)
+        if (id[j] == after && !done[j])
+            return 0;
+    return 1;
+}
+
+/* The applies of n planned, backed-up features (table order; id[] their
+ * cfg_feature or JUNK_ID) as concurrent write waves (issue 13): each runs
+ * again after every send, one step further each time, so a mailbox pays the
+ * longest write chain instead of the sum.  Each outcome lands in v[i]->rc
+ * as when it ran alone.  A Graph target writes one feature after another. */
+static void apply_all(cpuu_ctx *c, feat_run **v, const int *id, size_t n)
+{
+    int done[CFG_F__MAX + 1] = { 0 };
+    int waves = n > 1 && !c->graph && c->src && waves_on(c, 1);
+    if (!waves && !c->graph && c->src)
+        waves_on(c, 0);   /* out of memory on one side: every apply live */
+    for (int w = 0; waves && w < APPLY_WAVES_MAX; w++) {
+        size_t open = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (done[i])
+                continue;
+            if (!apply_ready(id, done, n, i) || !(done[i] = apply_attempt(c, v[i])))
+                open++;
+        }
+        if (!open || !waves_send(c))
+            break;
+    }
+    if (waves) {   /* what is left goes live: answered steps are not sent again */
+        mapi_session_wave_live(c->src);
+        if (c->tgt && c->tgt != c->src)
+            mapi_session_wave_live(c->tgt);
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!done[i]) {
+            sr_err_clear(&v[i]->err);
+            v[i]->rc = v[i]->ops->apply(c, v[i]->state, &v[i]->st, &v[i]->err);
+        }
+    }
+    if (waves)
+        waves_on(c, 0);
+}
+
+/* The non-Critical features' writes, after every Critical one (apply_all),
+ * each ended and reported in table order as before; a failure stops none of
+ * the others. */
+static void write_rest(cpuu_ctx *c, feat_run **ap, const int *ap_id, size_t nap)
+{
+    if (nap)
+        cpuu_progress("feature begin %s", ap_id[0] == JUNK_ID ? JUNK_NAME
+                                                             : cfg_feature_name((cfg_feature)ap_id[0]));
+    apply_all(c, ap, ap_id, nap);
+    for (size_t i = 0; i < nap; i++) {
+        const char *name = ap_id[i] == JUNK_ID ? JUNK_NAME : cfg_feature_name((cfg_feature)ap_id[i]);
+        if (i)
+            cpuu_progress("feature begin %s", name);
+        if (end_feature(c, ap[i]->ops, name, ap[i]->state, &ap[i]->st, ap[i]->rc) != SR_OK)
+            sr_log(SR_LOG_WARN, c->who, "%s failed: %s (not Critical: continuing)", name,
+                   ap[i]->err.msg);
+    }
+}
+
 /* Every selected feature; 0 when the profile may be switched, -1 when a
  * Critical feature failed (the others were rolled back).  All features read
  * first (concurrently, read_all), their recipients are resolved in one
@@ -643,6 +774,9 @@ static int run_features(cpuu_run_ctx *r, cpuu_ctx *c)
     size_t nrd = 0;
     cfg_feature_set done = 0;
     int f, failed = 0;
+    feat_run *ap[CFG_F__MAX + 1];   /* non-Critical features planned and saved, to write */
+    int ap_id[CFG_F__MAX + 1];
+    size_t nap = 0;
     for (f = 0; f < CFG_F__MAX; f++) {
         if (!(r->cfg->effective & CFG_FSET(f)))
             continue;
@@ -706,7 +840,17 @@ static int run_features(cpuu_run_ctx *r, cpuu_ctx *c)
         }
         if (fr[f].rc == SR_OK)
             done |= CFG_FSET(f);   /* a failed apply may have written part of it */
-        rc = finish_feature(c, fr[f].ops, name, fr[f].state, &fr[f].st, fr[f].rc, e);
+        if (c->dry_run || critical || apply_inline(r, f)) {
+            rc = finish_feature(c, fr[f].ops, name, fr[f].state, &fr[f].st, fr[f].rc, e);
+        } else if ((rc = prepare_feature(c, fr[f].ops, name, fr[f].state, &fr[f].st, fr[f].rc,
+                                         e)) == SR_OK) {
+            cpuu_progress("feature end %s", name);   /* its write goes with the waves */
+            ap[nap] = &fr[f];
+            ap_id[nap++] = f;
+            continue;
+        } else {
+            end_feature(c, fr[f].ops, name, fr[f].state, &fr[f].st, rc);
+        }
         if (rc == SR_OK)
             continue;
         sr_log(critical ? SR_LOG_ERROR : SR_LOG_WARN, c->who, "%s failed: %s%s", name, e->msg,
@@ -719,11 +863,29 @@ static int run_features(cpuu_run_ctx *r, cpuu_ctx *c)
             break;
         }
     }
-    if (failed)
+    if (failed) {
+        for (size_t i = 0; i < nap; i++)   /* planned and saved, never written */
+            if (ap[i]->ops->free_state)
+                ap[i]->ops->free_state(ap[i]->state);
         goto failed;
-    if (junk.ops &&
-        finish_feature(c, junk.ops, JUNK_NAME, junk.state, &junk.st, junk.rc, &junk.err) != SR_OK)
-        sr_log(SR_LOG_WARN, c->who, "%s failed: %s (not Critical: continuing)", JUNK_NAME, junk.err.msg);
+    }
+    if (junk.ops && c->dry_run) {
+        if (finish_feature(c, junk.ops, JUNK_NAME, junk.state, &junk.st, junk.rc, &junk.err) != SR_OK)
+            sr_log(SR_LOG_WARN, c->who, "%s failed: %s (not Critical: continuing)", JUNK_NAME,
+                   junk.err.msg);
+    } else if (junk.ops) {
+        junk.rc = prepare_feature(c, junk.ops, JUNK_NAME, junk.state, &junk.st, junk.rc, &junk.err);
+        if (junk.rc == SR_OK) {
+            cpuu_progress("feature end %s", JUNK_NAME);
+            ap[nap] = &junk;
+            ap_id[nap++] = JUNK_ID;
+        } else {
+            end_feature(c, junk.ops, JUNK_NAME, junk.state, &junk.st, junk.rc);
+            sr_log(SR_LOG_WARN, c->who, "%s failed: %s (not Critical: continuing)", JUNK_NAME,
+                   junk.err.msg);
+        }
+    }
+    write_rest(c, ap, ap_id, nap);
     return 0;
 failed:
     if (junk.ops && junk.ops->free_state)   /* read, never planned */

@@ -908,7 +908,7 @@ static sr_code r_apply(cpuu_ctx *c, void *state, feature_stats *st, sr_err *err)
                 idmap_set(&s->map, s->made[i].src_id, tid);
                 free(tid);
             }
-        else
+        else if (e.code != SR_E_BUSY)   /* deferred into a write wave: read in the next */
             sr_log(SR_LOG_WARN, c->who, "%s: the new copies' ids were not read (%s): matched by "
                    "name next time", FEATURE, e.msg);
         rules_clear(&now);

@@ -430,6 +430,14 @@ unsigned long mapi_session_wave_deferred(const mapi_session *s);
 sr_code mapi_session_wave_send(mapi_session *s, sr_err *err);
 void mapi_session_wave_live(mapi_session *s);
 void mapi_session_wave_end(mapi_session *s);
+/* Writes as waves (issue 13): called before each attempt of a staged
+ * sequence (a feature's apply run again after every send), it makes the
+ * attempt defer only its first unanswered step (one session_run); a later
+ * call of the attempt may depend on it and fails SR_E_BUSY unqueued.  A
+ * write answered in a wave is never sent again: the next attempt builds the
+ * same request and gets the kept answer, and after wave_live only requests
+ * with no answer go out.  No-op outside a wave. */
+void mapi_session_wave_step(mapi_session *s);
 /* Builders' addressing for this session. */
 mapi_ews_target mapi_session_target(const mapi_session *s);
 /* The one logon decision both programs use for every Autodiscover and EWS

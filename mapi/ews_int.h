@@ -86,10 +86,13 @@ typedef struct mapi_wave mapi_wave;
 mapi_wave *mapi_wave_new(void);      /* recording; NULL on OOM */
 void mapi_wave_free(mapi_wave *w);   /* NULL-safe */
 void mapi_wave_set_record(mapi_wave *w, int record);
+/* Staged (writes): a new attempt, which defers only its first unanswered step. */
+void mapi_wave_step(mapi_wave *w);
 unsigned long mapi_wave_deferred(const mapi_wave *w);
 /* As mapi_ews_run, through the cache: answered calls get their answer again;
- * otherwise, recording, the unknown calls are deferred and every call fails
- * with SR_E_BUSY; not recording, the calls are sent and their answers kept. */
+ * otherwise, recording, the unknown calls are deferred (staged: only in the
+ * attempt's first step) and every call fails with SR_E_BUSY; not recording,
+ * the unknown calls are sent and their answers kept. */
 sr_code mapi_wave_run(mapi_wave *w, mapi_net *net, mapi_ews_call *calls, size_t n, sr_err *err);
 /* Send every deferred call in one concurrent batch and keep the answers. */
 sr_code mapi_wave_send(mapi_wave *w, mapi_net *net, const char *url, const char *mailbox,

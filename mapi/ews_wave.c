@@ -8,8 +8,15 @@
  * then sends everything remembered in ONE concurrent batch
  * (mapi_session_wave_send) and runs the reads again: each read gets one step
  * further per wave, and every feature's step k travels in the same round
- * trip.  Reads only: the cache is dropped (mapi_session_wave_end) before any
- * write, so no answer outlives the state it describes. */
+ * trip.  The read cache is dropped (mapi_session_wave_end) before any
+ * write, so no read answer outlives the state it describes.
+ *
+ * Writes go the same way in "staged" mode (mapi_session_wave_step before
+ * each attempt): an attempt defers only its FIRST unanswered step (one
+ * mapi_session_run, all its calls); any later call of the same attempt may
+ * depend on that step (GetInboxRules after UpdateInboxRules) and fails
+ * deferred without being queued.  A write is sent once: the next attempt
+ * builds the same request and gets its kept answer, never a second send. */
 #include "mapi/ews_int.h"
 
 #include <stdlib.h>
@@ -35,6 +42,8 @@ typedef struct wave_pending {
 
 struct mapi_wave {
     int record;                  /* misses are deferred (1) or sent at once (0) */
+    int staged;                  /* writes: one step deferred per attempt */
+    int attempt_deferred;        /* this attempt deferred its step already */
     unsigned long deferred;      /* calls answered "deferred" so far: a read that got one
                                   * is incomplete, even when its request was already pending */
     wave_answer *a;
@@ -81,6 +90,11 @@ void mapi_wave_free(mapi_wave *w)
 }
 
 void mapi_wave_set_record(mapi_wave *w, int record) { w->record = record; }
+void mapi_wave_step(mapi_wave *w)
+{
+    w->staged = 1;
+    w->attempt_deferred = 0;
+}
 unsigned long mapi_wave_deferred(const mapi_wave *w) { return w->deferred; }
 
 /* The exact request: two identical calls get one answer. */
@@ -203,6 +217,52 @@ static sr_code keep(mapi_wave *w, char *key, const mapi_ews_call *c)
     return SR_OK;
 }
 
+/* Not recording: send only the calls with no kept answer (a write answered
+ * in a wave must not go twice), keep their answers, replay the others.  The
+ * outcome is the first failed call's, in call order, as mapi_ews_run's. */
+static sr_code run_missing(mapi_wave *w, mapi_net *net, mapi_ews_call *calls, char **keys,
+                           size_t n, sr_err *err)
+{
+    size_t *idx = calloc(n, sizeof *idx), m = 0;
+    mapi_ews_call *send = calloc(n, sizeof *send);
+    if (!idx || !send) {
+        free(idx);
+        free(send);
+        return sr_err_set(err, SR_E_NOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < n; i++)
+        if (!keys[i] || !find_answer(w, keys[i])) {
+            idx[m] = i;
+            send[m++] = calls[i];
+        }
+    (void)mapi_ews_run(net, send, m, NULL);
+    for (size_t j = 0; j < m; j++) {
+        calls[idx[j]] = send[j];
+        if (keys[idx[j]]) {
+            (void)keep(w, keys[idx[j]], &calls[idx[j]]);   /* takes the key; a miss: a resend */
+            keys[idx[j]] = NULL;
+        }
+    }
+    sr_code rc = SR_OK;
+    for (size_t i = 0, j = 0; i < n; i++) {
+        sr_code one;
+        if (j < m && idx[j] == i) {
+            one = calls[i].err.code;
+            j++;
+        } else {
+            one = replay(find_answer(w, keys[i]), &calls[i]);
+        }
+        if (one != SR_OK && rc == SR_OK) {
+            rc = one;
+            if (err)
+                *err = calls[i].err;
+        }
+    }
+    free(idx);
+    free(send);
+    return rc;
+}
+
 sr_code mapi_wave_run(mapi_wave *w, mapi_net *net, mapi_ews_call *calls, size_t n, sr_err *err)
 {
     size_t missing = 0;
@@ -214,16 +274,13 @@ sr_code mapi_wave_run(mapi_wave *w, mapi_net *net, mapi_ews_call *calls, size_t 
             missing++;
     sr_code rc = SR_OK;
     if (missing && !w->record) {   /* the last pass: what was not sent in a wave goes now */
-        rc = mapi_ews_run(net, calls, n, err);
-        for (size_t i = 0; i < n; i++) {
-            if (keys[i] && !find_answer(w, keys[i])) {
-                (void)keep(w, keys[i], &calls[i]);   /* takes the key; a miss only costs a resend */
-                keys[i] = NULL;
-            }
-        }
+        rc = run_missing(w, net, calls, keys, n, err);
     } else if (missing) {
+        /* staged: a step after this attempt's deferred one may depend on it */
+        int queue = !(w->staged && w->attempt_deferred);
+        w->attempt_deferred = 1;
         for (size_t i = 0; i < n; i++) {
-            if (keys[i] && !find_answer(w, keys[i]) && !is_pending(w, keys[i])) {
+            if (queue && keys[i] && !find_answer(w, keys[i]) && !is_pending(w, keys[i])) {
                 (void)defer(w, &calls[i], keys[i]);   /* takes the key; out of memory: the
                                                        * live pass sends it */
                 keys[i] = NULL;

@@ -130,6 +130,12 @@ void mapi_session_wave_live(mapi_session *s)
         mapi_wave_set_record(s->wave, 0);
 }
 
+void mapi_session_wave_step(mapi_session *s)
+{
+    if (s->wave)
+        mapi_wave_step(s->wave);
+}
+
 void mapi_session_wave_end(mapi_session *s)
 {
     mapi_wave_free(s->wave);
