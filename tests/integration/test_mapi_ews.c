@@ -417,6 +417,54 @@ static void test_impersonation_and_temp_profile(void)
     mapi_net_free(nt);
 }
 
+/* Staged waves (writes, issue 13): an attempt defers only its first
+ * unanswered step; a later call of the same attempt (it may depend on the
+ * first: GetInboxRules after UpdateInboxRules) fails deferred but is NOT
+ * sent with it; each attempt gets one step further, and a step answered in
+ * a wave is never sent again, in a wave or live. */
+static void test_staged_waves(void)
+{
+    CU_ASSERT_EQUAL_FATAL(pick_room(), 0);
+    mapi_net *nt = net_for(&g_tgt, NULL, (mapi_netopts){ 0 });
+    mapi_ad *at = ad_for(nt, "target");
+    sr_err e;
+    mapi_session_opts so = { .mailbox = g_room_tgt, .ad = at, .impersonate = 1 };
+    mapi_session *s = mapi_session_logon(nt, &so, &e);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    mapi_folders f = { 0 };
+    mapi_items it = { 0 };
+    mapi_extprops want = { 0 };
+    mapi_ews_folder_ref inbox = { .distinguished = "inbox" };
+    CU_ASSERT_EQUAL_FATAL(mapi_session_wave_begin(s, &e), SR_OK);
+    unsigned sent = mapi_net_requests(nt);
+    sr_code rc[3][2];
+    for (int a = 0; a < 3; a++) {   /* three attempts of a two-step sequence */
+        mapi_session_wave_step(s);
+        rc[a][0] = mapi_session_folders(s, &f, &e);
+        rc[a][1] = mapi_session_find_fai(s, &inbox, NULL, &want, &it, &e);
+        mapi_folders_clear(&f);
+        mapi_items_clear(&it);
+        CU_ASSERT_EQUAL(mapi_session_wave_send(s, &e), SR_OK);
+        CU_ASSERT_EQUAL(mapi_net_requests(nt), sent + (unsigned)(a < 2 ? a + 1 : 2));
+    }
+    CU_ASSERT_EQUAL(rc[0][0], SR_E_BUSY);   /* step 1 queued ... */
+    CU_ASSERT_EQUAL(rc[0][1], SR_E_BUSY);   /* ... step 2 blocked, not sent with it */
+    CU_ASSERT_EQUAL(rc[1][0], SR_OK);
+    CU_ASSERT_EQUAL(rc[1][1], SR_E_BUSY);
+    CU_ASSERT_EQUAL(rc[2][0], SR_OK);
+    CU_ASSERT_EQUAL(rc[2][1], SR_OK);
+    mapi_session_wave_live(s);   /* live: answered steps are not sent again */
+    CU_ASSERT_EQUAL(mapi_session_folders(s, &f, &e), SR_OK);
+    CU_ASSERT_EQUAL(mapi_session_find_fai(s, &inbox, NULL, &want, &it, &e), SR_OK);
+    mapi_folders_clear(&f);
+    mapi_items_clear(&it);
+    CU_ASSERT_EQUAL(mapi_net_requests(nt), sent + 2);
+    mapi_session_wave_end(s);
+    mapi_session_free(s);
+    mapi_ad_free(at);
+    mapi_net_free(nt);
+}
+
 /* Read waves (issue 13): a read in a recording wave is deferred (SR_E_BUSY)
  * and sends nothing; one wave_send answers it; the same read then gets that
  * answer from the cache, as often as asked, with no request; after wave_live
@@ -891,6 +939,7 @@ int main(void)
     CU_add_test(s, "impersonation; temporary profile", test_impersonation_and_temp_profile);
     CU_add_test(s, "six mailboxes opened in one batch", test_open_many);
     CU_add_test(s, "read waves: deferred, sent once, answered from the cache", test_read_waves);
+    CU_add_test(s, "staged waves: one step per attempt, nothing sent twice", test_staged_waves);
     CU_add_test(s, "Autodiscover handed over as a line", test_autodiscover_handover);
     CU_add_test(s, "SCP URL from the LDAP lab; ExcludeScpLookup", test_scp_from_ldap_lab);
     CU_add_test(s, "Autodiscover faults: 401, loop, unresolvable, domain check, TLS", test_autodiscover_faults);
