@@ -652,7 +652,7 @@ run_chain "$D4C"; RC=$?
 check "Auto, no EWS permission: switchresmb → cpuu: exit 0" [ "$RC" -eq 0 ] || { show "$D4C/out.txt"; show "$D4C/cpuu.log"; }
 for r in "${ROOMS[@]}"; do check "Auto, no EWS permission: report: $r DONE" grep -qE "^ +$r +DONE " "$D4C/out.txt"; done
 check "Auto, no EWS permission: the pre-flight says why every mailbox goes over Graph" \
-    grep -q "target pre-flight (once for the run): .*HTTP 401.*Microsoft Graph answered for .* with the same app: the app most likely has no EWS permission (full_access_as_app); ProtocolTrg=Auto: every mailbox of this run goes over Microsoft Graph" "$D4C/out.txt"
+    grep -q "target pre-flight (once for the run): .*401.*Microsoft Graph answered for .* with the same app: the app most likely has no EWS permission (full_access_as_app); ProtocolTrg=Auto: every mailbox of this run goes over Microsoft Graph" "$D4C/out.txt"
 E=$(ews_ops "$TREQ")
 check "Auto, no EWS permission: no EWS request got further than the pre-flight's refusal (${E:-none})" [ -z "$E" ]
 N=$(grep -c "ProtocolTrg=Auto, EWS is blocked in the target tenant" "$D4C/cpuu.log")
