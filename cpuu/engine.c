@@ -322,6 +322,8 @@ static int ews_blocked_rc(cpuu_run_ctx *r, const mapi_profile *p, const mapi_swi
     sr_log(SR_LOG_ERROR, p->name, "target check failed: EWS is blocked for this app in the target "
            "tenant%s; profile not updated", first ? "" : " (found earlier in this run: not asked again)");
     *extra |= CPUU_GLOBAL_ERR;
+    /* switchresmb's report line says it too (cpuu_invoke.h), not only the bits */
+    cpuu_progress("ewsblocked %s", r->cfg->client_id && *r->cfg->client_id ? r->cfg->client_id : "-");
     return CPUU_RC_IS_UNABLE_OPEN_MAILBOX_STORE;
 }
 

@@ -26,24 +26,65 @@ typedef struct {
     long started, stage_started;
     enum { ST_NONE, ST_STORE, ST_FEATURE } stage;
     char stage_what[80];
-    char unresolved[160];        /* "Name n, Name n" from "unresolved" lines */
-    char not_carried[160];       /* "Name n, Name all" from "notcarried" lines */
+    char unresolved[INVOKE_LIST_MAX];   /* "Name n, Name n" from "unresolved" lines */
+    char not_carried[INVOKE_LIST_MAX];  /* "Name n, Name all" from "notcarried" lines */
+    unsigned unresolved_more, not_carried_more;   /* entries that did not fit */
+    int ews_blocked;
+    char ews_app_id[72];
     int have_exit_line;
     unsigned exit_bits;
     char line[256];
     size_t line_len;
 } watch;
 
+/* Room kept at a list's end for ", and 4294967295 more". */
+#define MORE_ROOM 24
+
 /* "<Name> <n>" (or, with all_ok, "<Name> all") → ", Name n" appended to
- * list (cut at the buffer's end); anything else is ignored. */
-static void add_count(char *list, size_t size, const char *rest, int all_ok)
+ * list; an entry that would not fit is counted in *more instead (said at
+ * the end, take_lists); anything else is ignored. */
+static void add_count(char *list, size_t size, unsigned *more, const char *rest, int all_ok)
 {
     char name[40], n[12], end;
     if (sscanf(rest, "%39s %11s %c", name, n, &end) != 2 ||
         !(strspn(n, "0123456789") == strlen(n) || (all_ok && strcmp(n, "all") == 0)))
         return;
     size_t len = strlen(list);
+    size_t need = (len ? 2 : 0) + strlen(name) + 1 + strlen(n);
+    if (*more || len + need >= size - MORE_ROOM) {   /* the order kept: once cut, cut */
+        (*more)++;
+        return;
+    }
     snprintf(list + len, size - len, "%s%s %s", len ? ", " : "", name, n);
+}
+
+/* The lists a watch gathered, into the result, each ending ", and N more"
+ * when entries did not fit; and the "ewsblocked" line. */
+static void take_lists(invoke_result *res, const watch *w)
+{
+    snprintf(res->unresolved, sizeof res->unresolved, "%s", w->unresolved);
+    snprintf(res->not_carried, sizeof res->not_carried, "%s", w->not_carried);
+    size_t l = strlen(res->unresolved);
+    if (w->unresolved_more)
+        snprintf(res->unresolved + l, sizeof res->unresolved - l, ", and %u more", w->unresolved_more);
+    l = strlen(res->not_carried);
+    if (w->not_carried_more)
+        snprintf(res->not_carried + l, sizeof res->not_carried - l, ", and %u more",
+                 w->not_carried_more);
+    res->ews_blocked = w->ews_blocked;
+    snprintf(res->ews_app_id, sizeof res->ews_app_id, "%s", w->ews_app_id);
+}
+
+/* "ewsblocked <app id|->": an app id is one token of [A-Za-z0-9._-]
+ * (a GUID); anything else is kept as unknown, not copied into a report. */
+static void take_blocked(watch *w, const char *rest)
+{
+    char id[72], end;
+    w->ews_blocked = 1;
+    w->ews_app_id[0] = '\0';
+    if (sscanf(rest, "%71s %c", id, &end) == 1 && strcmp(id, "-") != 0 &&
+        strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") == strlen(id))
+        snprintf(w->ews_app_id, sizeof w->ews_app_id, "%s", id);
 }
 
 static void on_line(watch *w, const char *line)
@@ -60,9 +101,11 @@ static void on_line(watch *w, const char *line)
     } else if (strncmp(line, "openstore end", 13) == 0 || strncmp(line, "feature end", 11) == 0) {
         w->stage = ST_NONE;
     } else if (strncmp(line, "unresolved ", 11) == 0) {
-        add_count(w->unresolved, sizeof w->unresolved, line + 11, 0);
+        add_count(w->unresolved, sizeof w->unresolved, &w->unresolved_more, line + 11, 0);
     } else if (strncmp(line, "notcarried ", 11) == 0) {
-        add_count(w->not_carried, sizeof w->not_carried, line + 11, 1);
+        add_count(w->not_carried, sizeof w->not_carried, &w->not_carried_more, line + 11, 1);
+    } else if (strncmp(line, "ewsblocked", 10) == 0 && (line[10] == ' ' || !line[10])) {
+        take_blocked(w, line + 10);
     } else if (sscanf(line, "exit %u", &bits) == 1) {
         w->have_exit_line = 1;
         w->exit_bits = bits;
@@ -356,8 +399,7 @@ static sr_code run_attempts(char *const argv[], const invoke_opts *opts, invoke_
         /* a waiting engine has not exited: its status would be the low bits */
         res->exit_status = a.waiting ? (int)(a.w.exit_bits & 0xffu) : WEXITSTATUS(a.status);
         res->cpuu_bits = a.w.have_exit_line ? a.w.exit_bits : (unsigned)res->exit_status;
-        snprintf(res->unresolved, sizeof res->unresolved, "%s", a.w.unresolved);
-        snprintf(res->not_carried, sizeof res->not_carried, "%s", a.w.not_carried);
+        take_lists(res, &a.w);
         if (a.waiting && (*kept = malloc(sizeof **kept)) != NULL) {
             **kept = eng;
             (*kept)->prog = sr_strdup(argv[0]);
@@ -427,8 +469,7 @@ int invoke_continue(invoke_engine *e, const char *command, const invoke_opts *op
     res->cpuu_bits = a.w.have_exit_line ? a.w.exit_bits : (unsigned)res->exit_status;
     if (res->outcome == INVOKE_CRASHED)
         res->cpuu_bits |= CPUU_CRASH;
-    snprintf(res->unresolved, sizeof res->unresolved, "%s", a.w.unresolved);
-    snprintf(res->not_carried, sizeof res->not_carried, "%s", a.w.not_carried);
+    take_lists(res, &a.w);
     if (!answered)
         sr_log(SR_LOG_WARN, opts->who, "%s gave no answer to its command: %s", e->prog,
                !sent ? (one_line ? strerror(send_errno) : "a command is one line")

@@ -14,6 +14,9 @@
  *     notcarried <Name> <n|all>  n items of a feature (or all of it: "all")
  *                                the target cannot take, e.g. over Microsoft
  *                                Graph (named in the engine's log)
+ *     ewsblocked <app id|->      the target tenant refused EWS to the app
+ *                                (Exchange Online, HTTP 403): the profile was
+ *                                not updated; "-" when no app id is configured
  *     exit <bits>                the full CPUU exit bitmask
  * "exit" exists because the spec's bitmask reaches 512 while a process exit
  * status carries 8 bits: the status alone keeps only the low bits.
@@ -67,6 +70,8 @@ typedef enum {
     INVOKE_CANNOT_START          /* exec failed (missing file, no permission) */
 } invoke_outcome;
 
+#define INVOKE_LIST_MAX 512     /* every feature with a 10-digit count and its name */
+
 typedef struct invoke_result {
     invoke_outcome outcome;
     int exit_status;             /* 0..255 when the last attempt exited */
@@ -74,8 +79,13 @@ typedef struct invoke_result {
     unsigned cpuu_bits;          /* "exit" line if sent, else the exit status; CPUU_CRASH added on a signal */
     unsigned attempts_used;
     char stage[96];              /* where the watchdog fired: "openstore <what>", "feature Rules", "global" */
-    char unresolved[160];        /* "Booking 2, Nicks 1": the last attempt's "unresolved" lines, or "" */
-    char not_carried[160];       /* "Favorites all, Rules 2": its "notcarried" lines, or "" */
+    /* the last attempt's "unresolved" lines ("Booking 2, Nicks 1") and its
+     * "notcarried" lines ("Favorites all, Rules 2"), or "": what does not
+     * fit ends the list as ", and N more", never dropped silently */
+    char unresolved[INVOKE_LIST_MAX];
+    char not_carried[INVOKE_LIST_MAX];
+    int ews_blocked;             /* an "ewsblocked" line came */
+    char ews_app_id[72];         /* its app id, "" for "-" */
 } invoke_result;
 
 /* Run argv[0] (absolute or relative path; no PATH search, no shell) under the

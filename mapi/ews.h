@@ -214,6 +214,14 @@ sr_code mapi_ews_run(mapi_net *net, mapi_ews_call *calls, size_t n, sr_err *err)
  * two Set-OrganizationConfig settings that allow it, the 2027-04-01 end of
  * EWS in Exchange Online and Microsoft Graph as the way forward. */
 
+/* That message without its mailbox and URL: "EWS is blocked for this app in
+ * the target tenant (app id ...)", the settings, the date, Graph — in buf
+ * (MAPI_EWS_BLOCKED_ADVICE_MAX holds it whole), which is returned.  app_id
+ * NULL or "": named as unknown.  switchresmb puts it in a mailbox's report
+ * line when only its engine met the block (its progress line "ewsblocked"). */
+#define MAPI_EWS_BLOCKED_ADVICE_MAX 768
+const char *mapi_ews_blocked_advice(char *buf, size_t size, const char *app_id);
+
 /* EWS ResponseCode → project code and class (one sorted table); unknown
  * codes are SR_E_SERVER / FINAL.  "NoError" → SR_OK. */
 sr_code mapi_ews_code(const char *response_code, sr_class *cls);

@@ -56,20 +56,28 @@ static int is_exchange_online(const mapi_netopts *o, const char *url)
     return (o && o->exchange_online) || exo_host(url);
 }
 
+const char *mapi_ews_blocked_advice(char *buf, size_t size, const char *app_id)
+{
+    const char *id = app_id && *app_id ? app_id : NULL;
+    snprintf(buf, size,
+             "EWS is blocked for this app in the target tenant (app id %s). "
+             "A tenant admin can allow it with Set-OrganizationConfig -EwsEnabled:$true and "
+             "-EwsAllowedAppIDs \"<current ids>,%s\" (the command writes the whole list: read the "
+             "current value first with Get-OrganizationConfig | Format-List EwsAllowedAppIDs; "
+             "a change can take up to 24 h). Microsoft switches EWS in Exchange Online off for "
+             "good on 2027-04-01: the way forward is Microsoft Graph",
+             id ? id : "unknown: no OAuth client id configured", id ? id : "<appId>");
+    return buf;
+}
+
 /* Exchange Online answers 403 (not a SOAP fault) when EWS is disabled for
  * the app: say so and what the tenant admin can do about it. */
 static void blocked_error(mapi_ews_call *c, const mapi_netopts *o)
 {
-    const char *id = o && o->client_id && *o->client_id ? o->client_id : NULL;
-    sr_err_set(&c->err, SR_E_EWS_BLOCKED,
-               "%s: %s: HTTP 403: EWS is blocked for this app in the target tenant (app id %s). "
-               "A tenant admin can allow it with Set-OrganizationConfig -EwsEnabled:$true and "
-               "-EwsAllowedAppIDs \"<current ids>,%s\" (the command writes the whole list: read the "
-               "current value first with Get-OrganizationConfig | Format-List EwsAllowedAppIDs; "
-               "a change can take up to 24 h). Microsoft switches EWS in Exchange Online off for "
-               "good on 2027-04-01: the way forward is Microsoft Graph",
-               c->mailbox ? c->mailbox : "EWS", c->url, id ? id : "unknown: no OAuth client id configured",
-               id ? id : "<appId>");
+    char advice[MAPI_EWS_BLOCKED_ADVICE_MAX];
+    sr_err_set(&c->err, SR_E_EWS_BLOCKED, "%s: %s: HTTP 403: %s",
+               c->mailbox ? c->mailbox : "EWS", c->url,
+               mapi_ews_blocked_advice(advice, sizeof advice, o ? o->client_id : NULL));
 }
 
 /* Classify one HTTP answer into c's outputs. */

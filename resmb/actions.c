@@ -562,6 +562,22 @@ static int profile_updated(const resmb_run *run, const char *name)
 #define ENGINE_ERR_BITS (CPUU_NO_SWITCH_MSG | CPUU_SWITCH_ERR | CPUU_USER_ABORT | \
                          CPUU_GLOBAL_ERR | CPUU_CRASH | CPUU_INVALID_SWITCH_MSG)
 
+/* The engine found EWS blocked in the target tenant (its "ewsblocked" line)
+ * though the pre-flight did not (blocked since, or the probe failed
+ * otherwise): the report line says it as the pre-flight's would, with the
+ * engine's bits; the engine wrote nothing to the target. */
+static int engine_blocked(sm_step *step, resmb_actx *a, const char *what, const char *bits,
+                          const invoke_result *res)
+{
+    char advice[MAPI_EWS_BLOCKED_ADVICE_MAX];
+    load_resolved(step, a->mb);
+    const char *t = a->mb->target_given ? a->mb->target_given : a->mb->target_smtp;
+    return fail(step, a, RESMB_EXIT_FAILED, "%s: the engine reported %s: target %s: %s; set "
+                "CPUU.ini ProtocolTrg=Graph or Auto (docs/graph.md); profile not updated", what,
+                bits ? bits : "?", t ? t : "(unknown)",
+                mapi_ews_blocked_advice(advice, sizeof advice, res->ews_app_id));
+}
+
 /* What a processed mailbox's report line adds (the names are in the engine
  * log): references kept as they were, which the admin looks up, and what the
  * target could not take (over Microsoft Graph: whole features), never silent. */
@@ -628,7 +644,9 @@ static int engine_step(sm_step *step, resmb_actx *a, int cleanup)
                   what, res.term_signal, res.attempts_used);
         break;
     case INVOKE_EXITED:
-        if (res.cpuu_bits & ENGINE_ERR_BITS)
+        if ((res.cpuu_bits & ENGINE_ERR_BITS) && res.ews_blocked)
+            ev = engine_blocked(step, a, what, bits, &res);
+        else if (res.cpuu_bits & ENGINE_ERR_BITS)
             ev = fail(step, a, RESMB_EXIT_FAILED, "%s: the engine reported %s", what,
                       bits ? bits : "?");
         else if (already)

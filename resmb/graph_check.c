@@ -69,6 +69,32 @@ static void say(FILE *out, const char *mailbox, int token, const mapi_graph_req 
         fprintf(out, "Graph (target): %s%s\n", r->err.msg, fix);
 }
 
+/* A token for the Graph audience, then GET /users/{mb}: r holds the
+ * answer, or in r->err why there is none (its path is freed here).
+ * Returns whether the token was had. */
+static int graph_get_user(const resmb_run *run, const char *mb, mapi_graph_req *r)
+{
+    mapi_netopts o;
+    char *secret = NULL;
+    sr_err e;
+    sr_err_clear(&e);
+    mapi_graph_opts go = { .base_url = run->cpuu->graph_url };
+    mapi_graph *g = graph_netopts(run, &o, &secret, &e) == SR_OK ? mapi_graph_new(&o, &go, &e) : NULL;
+    int token = g && mapi_graph_token(g, &e) == SR_OK;
+    char *path = token ? mapi_graph_user_path(mb, "?$select=id,mail") : NULL;
+    if (path) {
+        r->path = path;
+        mapi_graph_call(g, r);
+        r->path = NULL;
+    } else {
+        r->err = e.code ? e : (sr_err){ .code = SR_E_NOMEM, .msg = "out of memory" };
+    }
+    free(path);
+    mapi_graph_free(g);
+    sr_secret_free(secret);
+    return token;
+}
+
 int resmb_graph_probe(const resmb_run *run, FILE *out)
 {
     const cfg_cpuu *cp = run->cpuu;
@@ -89,28 +115,23 @@ int resmb_graph_probe(const resmb_run *run, FILE *out)
                 mapi_proto_name(p), p == MAPI_PROTO_AUTO ? "stays on EWS" : "cannot work");
         return 0;
     }
-    mapi_netopts o;
-    char *secret = NULL;
-    sr_err e;
-    sr_err_clear(&e);
-    mapi_graph_opts go = { .base_url = cp->graph_url };
-    mapi_graph *g = graph_netopts(run, &o, &secret, &e) == SR_OK ? mapi_graph_new(&o, &go, &e) : NULL;
     mapi_graph_req r = { 0 };
-    int token = g && mapi_graph_token(g, &e) == SR_OK;
-    char *path = token ? mapi_graph_user_path(mb, "?$select=id,mail") : NULL;
-    if (path) {
-        r.path = path;
-        mapi_graph_call(g, &r);
-    } else {
-        r.err = e;
-    }
+    int token = graph_get_user(run, mb, &r);
     say(out, mb, token, &r);
     int bits = r.err.code != SR_OK && p == MAPI_PROTO_GRAPH ? RESMB_EXIT_FAILED : 0;
     if (bits)
         fprintf(out, "Graph (target): ProtocolTrg=Graph: a run would fail every mailbox\n");
     mapi_graph_req_clear(&r);
-    free(path);
-    mapi_graph_free(g);
-    sr_secret_free(secret);
     return bits;
+}
+
+sr_code resmb_graph_answers(const resmb_run *run, const char *mailbox, sr_err *err)
+{
+    mapi_graph_req r = { 0 };
+    (void)graph_get_user(run, mailbox, &r);
+    sr_code rc = r.err.code;
+    if (rc != SR_OK)
+        *err = r.err;
+    mapi_graph_req_clear(&r);
+    return rc;
 }

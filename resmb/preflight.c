@@ -10,6 +10,11 @@
  *   - Auto, 403 blocked: Graph, handed to every engine (CPUU_TARGET_PROTOCOL);
  *   - EWS, 403 blocked: every mailbox fails with the reason before anything
  *     is written (actions.c);
+ *   - Auto, EWS refused the app (HTTP 401) but Graph answers for the same
+ *     mailbox with the same app: Graph, handed on as for a 403 (ours: the
+ *     app most likely has no EWS permission, full_access_as_app; Exchange
+ *     Online answers such a token 401 "The token contains no permissions"
+ *     rather than 403 "blocked");
  *   - EWS answered: EWS; the probe failed otherwise: undecided, each engine
  *     decides as it would alone (and still moves to Graph on a 403). */
 #include "resmb/run_int.h"
@@ -56,6 +61,25 @@ static sr_code probe_ews(const resmb_run *run, const char *target, sr_err *err)
     return rc;
 }
 
+/* ProtocolTrg=Auto and EWS refused the app (ews: the 401): Graph when it
+ * answers for the same mailbox, said once in the log with why; 0 (and the
+ * usual warning about ews) when it does not. */
+static int graph_instead(const resmb_run *run, const char *target, const sr_err *ews)
+{
+    sr_err g;
+    sr_err_clear(&g);
+    if (resmb_graph_answers(run, target, &g) != SR_OK) {
+        sr_log(SR_LOG_INFO, NULL, "target pre-flight: EWS refused the app and Microsoft Graph "
+               "did not answer either: %s", g.msg);
+        return 0;
+    }
+    sr_log(SR_LOG_NOTICE, NULL, "target pre-flight (once for the run): %s; Microsoft Graph "
+           "answered for %s with the same app: the app most likely has no EWS permission "
+           "(full_access_as_app); ProtocolTrg=Auto: every mailbox of this run goes over Microsoft "
+           "Graph (docs/graph.md)", ews->msg, target);
+    return 1;
+}
+
 void resmb_target_preflight(resmb_run *run, const resmb_mb *mb, size_t n)
 {
     if (run->tgt_decided)
@@ -85,6 +109,8 @@ void resmb_target_preflight(resmb_run *run, const resmb_mb *mb, size_t n)
                "(once for the run): %s%s", e.msg, want == MAPI_PROTO_AUTO
                ? "; ProtocolTrg=Auto: every mailbox of this run goes over Microsoft Graph"
                : "; ProtocolTrg=EWS: no mailbox can be updated, none is touched");
+    } else if (rc == SR_E_AUTH && want == MAPI_PROTO_AUTO && graph_instead(run, target, &e)) {
+        run->tgt_proto = MAPI_PROTO_GRAPH;
     } else if (rc == SR_OK) {
         run->tgt_proto = MAPI_PROTO_EWS;
         sr_log(SR_LOG_INFO, NULL, "target pre-flight (once for the run): EWS answered for %s",

@@ -97,6 +97,11 @@ void resmb_resolve_batch(resmb_run *run, resmb_shared *sh, resmb_mb *mb, size_t 
  * (run->tgt_proto, tgt_blocked) for every worker and engine of the run
  * (preflight.c).  Does nothing once decided. */
 void resmb_target_preflight(resmb_run *run, const resmb_mb *mb, size_t n);
+
+/* Whether Microsoft Graph answers for the target mailbox (graph_check.c):
+ * a token for the Graph audience with CPUU.ini's app, then GET
+ * /users/{mailbox}.  SR_OK, or the code with why in err. */
+sr_code resmb_graph_answers(const resmb_run *run, const char *mailbox, sr_err *err);
 /* Batch 2: the switch messages of the chunk in one EWS round trip (read_*). */
 void resmb_read_chunk(resmb_run *run, resmb_shared *sh, resmb_mb *mb, size_t n);
 

@@ -591,6 +591,75 @@ check "EWS, blocked: the engine alone: CSV code 18 (cannot open the mailbox stor
 stable "$W/after4.xml" && check "EWS, blocked: the target still unchanged" cmp -s "$W/before4.xml" "$W/after4.xml"
 # -- end g2chain --
 
+# ---- 4b. (g2blocked) EWS blocked after the pre-flight passed: the engine alone meets
+# the 403, its progress line "ewsblocked <app id>" gives the mailbox's report
+# line (text, JSON, CSV, HTML) the reason of part 1, not only the engine's
+# bits (issue 17 §1).  The tenant's EWS is open for switchresmb's pre-flight;
+# the engine, as switchresmb starts it (a wrapper), blocks it first.
+simcfg() { curl -s --noproxy '*' --max-time 20 -XPOST -o /dev/null -w '%{http_code}' "$tgt_URL/_sim/config?$1" | grep -qx 200; }
+simcfg ews_blocked=0 || { bad "EWS blocked later: the simulator's EWS opened"; finish; }
+printf '#!/bin/sh\ncurl -s --noproxy "*" --max-time 20 -XPOST -o /dev/null "%s/_sim/config?ews_blocked=1" || exit 99\nexec "%s/cpuu" "$@"\n' \
+    "$tgt_URL" "$BIN" >"$W/cpuu-blocks-ews" && chmod 700 "$W/cpuu-blocks-ews"
+stable "$W/before4b.xml" || { bad "target state dump (4b)"; finish; }
+D4B=$W/run4b; write_case "$D4B" EWS
+SWITCHRESMB_PROFILE_DIR=$D4B/profiles timeout 300 "$BIN/switchresmb" --state-dir "$D4B/state" \
+    --cpuu "$W/cpuu-blocks-ews" "$D4B/SwitchResMB.ini" >"$D4B/out.txt" 2>&1; RC=$?
+check "EWS blocked later: switchresmb → cpuu exits 1 (processing failed with errors) (exit $RC)" [ "$RC" -eq 1 ] ||
+    { show "$D4B/out.txt"; show "$D4B/cpuu.log"; }
+check "EWS blocked later: the pre-flight did not see it (no pre-flight failure line)" \
+    lacks "target pre-flight (once for the run): .*EWS is blocked" "$D4B/out.txt"
+check "EWS blocked later: the engines met the 403 (CSV 18 in their log)" grep -q "EWS is blocked for this app" "$D4B/cpuu.log"
+for r in "${ROOMS[@]}"; do
+    grep -E "^ +$r +FAILED +exit 1 " "$D4B/out.txt" >"$W/line4b" 2>/dev/null
+    check "EWS blocked later: report: $r FAILED, exit 1" [ -s "$W/line4b" ]
+    check "EWS blocked later: report: $r names the engine's bits" \
+        grep -qF "update: the engine reported CPUU_SWITCH_ERR|CPUU_GLOBAL_ERR: target " "$W/line4b"
+    for want in "${WANT[@]}"; do
+        check "EWS blocked later: report: $r says \"$want\"" grep -qF -- "$want" "$W/line4b"
+    done
+done
+# the report files (resmb/report_files.c) carry the same reason per row
+"$PY" - "$D4B"/state/*.report.json "$D4B"/state/*.report.csv "${ROOMS[@]}" -- "${WANT[@]}" <<'PYEOF' >"$W/check4b.txt" 2>&1
+import csv, json, sys
+args = sys.argv[1:]
+jpath, cpath, rest = args[0], args[1], args[2:]
+rooms, want = rest[:rest.index("--")], rest[rest.index("--") + 1:]
+rows = {m["key"]: m for m in json.load(open(jpath))["mailboxes"]}
+crow = {r["key"]: r for r in csv.DictReader(open(cpath, newline=""))}
+for r in rooms:
+    for what, row in (("JSON", rows.get(r)), ("CSV", crow.get(r))):
+        ok = bool(row) and row["state"] == "FAILED" and all(w in row["reason"] for w in want)
+        print(("ok   " if ok else "FAIL ") + f"{what} report row of {r}: FAILED with the EWS-blocked reason"
+              + ("" if ok else f": {row!r}"))
+PYEOF
+while IFS= read -r line; do
+    case $line in ok\ *) ok "EWS blocked later: ${line#ok   }";; FAIL\ *) bad "EWS blocked later: ${line#FAIL }";; *) echo "$line";; esac
+done <"$W/check4b.txt"
+N=$(grep -oF "EWS is blocked for this app in the target tenant (app id $APPID)" "$D4B"/state/*.report.html 2>/dev/null | wc -l)
+check "EWS blocked later: HTML report: every room's row gives the reason ($N)" [ "$N" -eq "${#ROOMS[@]}" ]
+stable "$W/after4b.xml" && check "EWS blocked later: the target unchanged" cmp -s "$W/before4b.xml" "$W/after4b.xml"
+
+# ---- 4c. (g2blocked) ProtocolTrg=Auto, an app without any EWS permission: EWS open in
+# the tenant, but the Graph-only app's token has no full_access_as_app, which
+# Exchange Online (and the simulator) answer with 401, not 403.  Graph answers
+# with the same app, so the pre-flight takes Graph for the run and says why
+# (ours, docs/graph.md); before, every engine failed on the 401.
+simcfg ews_blocked=0 || { bad "Auto, no EWS permission: the simulator's EWS opened"; finish; }
+reset_target
+D4C=$W/run4c; write_case "$D4C" Auto
+graph_only_ini "$D4C/CPUU.ini" && mv "$D4C/CPUU-graph.ini" "$D4C/CPUU.ini" || { bad "Graph-only CPUU.ini"; finish; }
+run_chain "$D4C"; RC=$?
+check "Auto, no EWS permission: switchresmb → cpuu: exit 0" [ "$RC" -eq 0 ] || { show "$D4C/out.txt"; show "$D4C/cpuu.log"; }
+for r in "${ROOMS[@]}"; do check "Auto, no EWS permission: report: $r DONE" grep -qE "^ +$r +DONE " "$D4C/out.txt"; done
+check "Auto, no EWS permission: the pre-flight says why every mailbox goes over Graph" \
+    grep -q "target pre-flight (once for the run): .*401.*Microsoft Graph answered for .* with the same app: the app most likely has no EWS permission (full_access_as_app); ProtocolTrg=Auto: every mailbox of this run goes over Microsoft Graph" "$D4C/out.txt"
+E=$(ews_ops "$TREQ")
+check "Auto, no EWS permission: no EWS request got further than the pre-flight's refusal (${E:-none})" [ -z "$E" ]
+N=$(grep -c "ProtocolTrg=Auto, EWS is blocked in the target tenant" "$D4C/cpuu.log")
+check "Auto, no EWS permission: every engine took Graph from the pre-flight ($N)" [ "$N" -ge "${#ROOMS[@]}" ]
+simcfg ews_blocked=1 || bad "the simulator's EWS blocked again"
+# -- end g2blocked --
+
 # ---- 5. no source directory: target identities from Graph's users ------------------
 # The engine alone on the dry-run chain's profiles (rolled back in 1), without
 # CPUU_SOURCE_DC, against a fresh target whose migrated users keep their

@@ -76,6 +76,65 @@ static void test_notcarried_lines(void)
     CU_ASSERT_STRING_EQUAL(r.unresolved, "Rules 1");
 }
 
+/* -- g2blocked: issue 17 §1, EWS blocked seen only by the engine ----------- */
+
+/* "ewsblocked <app id|->" reaches the result: the app id when it is one
+ * token of GUID characters, "" for "-" or anything a report must not carry;
+ * no line, or another word that starts the same, is not a block. */
+static void test_ewsblocked_line(void)
+{
+    invoke_result r = run_sh("p=$CPUU_PROGRESS_FD; echo 'ewsblocked 0a1b2c3d-1111-2222-3333-444455556666' >&$p; "
+                             "echo 'exit 20' >&$p; exit 20", (invoke_opts){ .watchdog = 1 });
+    CU_ASSERT_EQUAL(r.cpuu_bits, CPUU_SWITCH_ERR | CPUU_GLOBAL_ERR);
+    CU_ASSERT_EQUAL(r.ews_blocked, 1);
+    CU_ASSERT_STRING_EQUAL(r.ews_app_id, "0a1b2c3d-1111-2222-3333-444455556666");
+    r = run_sh("echo 'ewsblocked -' >&$CPUU_PROGRESS_FD; exit 20", (invoke_opts){ .watchdog = 1 });
+    CU_ASSERT_EQUAL(r.ews_blocked, 1);
+    CU_ASSERT_STRING_EQUAL(r.ews_app_id, "");
+    r = run_sh("echo 'ewsblocked <b>id</b>' >&$CPUU_PROGRESS_FD; exit 20", (invoke_opts){ .watchdog = 1 });
+    CU_ASSERT_EQUAL(r.ews_blocked, 1);
+    CU_ASSERT_STRING_EQUAL(r.ews_app_id, "");
+    r = run_sh("echo 'ewsblockedness 1' >&$CPUU_PROGRESS_FD; exit 20", (invoke_opts){ .watchdog = 1 });
+    CU_ASSERT_EQUAL(r.ews_blocked, 0);
+    r = run_sh("exit 1", (invoke_opts){ .watchdog = 1 });
+    CU_ASSERT_EQUAL(r.ews_blocked, 0);
+    CU_ASSERT_STRING_EQUAL(r.ews_app_id, "");
+}
+
+/* More "notcarried" lines than the report's list holds: the list keeps the
+ * first ones whole, in order, and ends ", and N more" — every line is
+ * either named or counted (the 160-byte list cut them off silently). */
+static void test_notcarried_cut_said(void)
+{
+    invoke_result r = run_sh("p=$CPUU_PROGRESS_FD; i=0; while [ $i -lt 40 ]; do "
+                             "echo \"notcarried DelegateFolderPermissions$i 1234567890\" >&$p; "
+                             "i=$((i+1)); done; echo 'exit 1' >&$p; exit 1",
+                             (invoke_opts){ .watchdog = 1 });
+    CU_ASSERT_EQUAL(r.outcome, INVOKE_EXITED);
+    const char *more = strstr(r.not_carried, ", and ");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(more);
+    unsigned n_more = 0;
+    char tail[8] = "";
+    CU_ASSERT_EQUAL(sscanf(more, ", and %u %7s", &n_more, tail), 2);
+    CU_ASSERT_STRING_EQUAL(tail, "more");
+    unsigned named = 0;
+    for (const char *p = r.not_carried; (p = strstr(p, "DelegateFolderPermissions")) != NULL; p++) {
+        char want[48];
+        snprintf(want, sizeof want, "DelegateFolderPermissions%u 1234567890", named);
+        CU_ASSERT_EQUAL(strncmp(p, want, strlen(want)), 0);   /* whole, in order */
+        named++;
+    }
+    CU_ASSERT_TRUE(named >= 10);   /* the list holds every feature there is */
+    CU_ASSERT_EQUAL(named + n_more, 40);
+    /* a list that fits says no "more" */
+    r = run_sh("p=$CPUU_PROGRESS_FD; for f in Favorites Nicks SearchFolders ContactMembers Booking "
+               "DelegateFolderPermissions Rules Shortcuts JunkEmailReset; do "
+               "echo \"notcarried $f 4294967295\" >&$p; done; exit 1", (invoke_opts){ .watchdog = 1 });
+    CU_ASSERT_PTR_NULL(strstr(r.not_carried, "more"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.not_carried, ", JunkEmailReset 4294967295"));
+}
+/* -- end g2blocked -- */
+
 static void test_secret_travels_on_a_pipe(void)
 {
     /* The expected value sits in a file so that the script text (argv) does
@@ -302,6 +361,8 @@ int main(void)
     CU_add_test(s, "full bitmask from the progress line", test_full_bitmask_from_progress_line);
     CU_add_test(s, "unresolved lines reach the result", test_unresolved_lines);
     CU_add_test(s, "notcarried lines reach the result", test_notcarried_lines);
+    CU_add_test(s, "ewsblocked line reaches the result", test_ewsblocked_line);
+    CU_add_test(s, "notcarried: a cut list says how many more", test_notcarried_cut_said);
     CU_add_test(s, "secret travels on a pipe", test_secret_travels_on_a_pipe);
     CU_add_test(s, "engine that never reads the secret", test_engine_that_ignores_the_secret);
     CU_add_test(s, "open store hang: killed, retried", test_open_store_hang_is_killed_and_retried);
