@@ -3,6 +3,7 @@
 # Each module folder carries a module.mk that declares what it builds:
 #   MODULES  += m      m_SRCS (C files), m_LDLIBS (external libraries)
 #   PROGRAMS += p      p_SRCS, p_USES (our modules, dependents first), p_LDLIBS
+#                      p_LDFIRST (shared libraries named first: their load order)
 # Tests are not declared there: tests/tests.mk lists every test, one line each
 #   $(call cunit, name, sources, uses, extra libs)   a CUnit binary
 #   TEST_SCRIPTS += tests/integration/x.sh           a script ("N passed, N failed")
@@ -84,7 +85,7 @@ endef
 define LINK_template
 $(2)/$(1): $(call obj_of,$($(1)_SRCS)) $(call lib_of,$($(1)_USES))
 	@mkdir -p $$(@D)
-	$$(CC) $$(LDFLAGS) -o $$@ $(call obj_of,$($(1)_SRCS)) $(call lib_of,$($(1)_USES)) \
+	$$(CC) $$(LDFLAGS) -o $$@ $($(1)_LDFIRST) $(call obj_of,$($(1)_SRCS)) $(call lib_of,$($(1)_USES)) \
 	    $($(1)_LDLIBS) $(call libs_ldlibs,$($(1)_USES)) $$(LDLIBS)
 endef
 
@@ -169,7 +170,7 @@ demo: all
 DEB_PACKAGES := build-essential pkg-config \
     libldap2-dev libsasl2-dev libsasl2-modules-gssapi-mit \
     libcurl4-openssl-dev libxml2-dev libxml2-utils libcunit1-dev \
-    libsodium-dev libssl-dev libsqlite3-dev libmicrohttpd-dev libacl1-dev libunistring-dev \
+    libsodium-dev libssl-dev libgnutls28-dev libsqlite3-dev libmicrohttpd-dev libacl1-dev libunistring-dev \
     clang libclang-rt-14-dev \
     slapd ldap-utils openssl samba samba-ad-provision samba-dsdb-modules samba-vfs-modules \
     ldb-tools krb5-user iproute2 procps curl ca-certificates \

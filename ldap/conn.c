@@ -398,9 +398,27 @@ static sr_code read_rootdse(ldapdir *d, const ldapdir_opts *o, sr_err *err)
     return SR_OK;
 }
 
+/* Set by ldapdir_no_sasl_plugins: SASL was (or will be) started without its
+ * mechanisms, so a GSSAPI bind cannot work in this process. */
+static int no_sasl_plugins;
+
+void ldapdir_no_sasl_plugins(void)
+{
+    static char dev_null[] = "/dev/null";   /* sasl_set_path takes a char * */
+    /* Cyrus SASL reads its plugin path once, in the sasl_client_init that
+     * libldap's first ldap_initialize makes; /dev/null is never a directory,
+     * so no plugin is opened.  Simple binds do not go through SASL. */
+    if (!no_sasl_plugins && sasl_set_path(SASL_PATH_TYPE_PLUGIN, dev_null) == SASL_OK)
+        no_sasl_plugins = 1;
+}
+
 static sr_code open_and_bind(ldapdir *d, const ldapdir_opts *o, sr_err *err)
 {
     tls_mode mode = MODE_LDAPS;
+    if (o->bind == LDAPDIR_BIND_GSSAPI && no_sasl_plugins)
+        return sr_err_set(err, SR_E_UNSUPPORTED,
+                          "DC %s: GSSAPI asked for in a process that started SASL without its plugins "
+                          "(ldapdir_no_sasl_plugins)", d->dc);
     sr_code rc = make_uri(o, &d->uri, &mode, err);
     if (rc != SR_OK)
         return rc;

@@ -91,6 +91,14 @@ sr_code ldapdir_connect(const ldapdir_opts *opts, ldapdir **out, sr_err *err);
 /* Unbind and free everything, the cache included.  NULL-safe. */
 void ldapdir_free(ldapdir *d);
 
+/* For a process whose every directory binds simple (an account and a
+ * password), called before its first ldapdir_connect: libldap's one-time
+ * SASL start then opens none of the Cyrus SASL plugins (GSSAPI, SCRAM, ...:
+ * ten dlopen()s, ~6 M instructions per engine start, BENCHMARKS.md
+ * per-mailbox CPU).  Afterwards ldapdir_connect refuses a GSSAPI bind
+ * (SR_E_UNSUPPORTED).  Process-wide; without effect once SASL has started. */
+void ldapdir_no_sasl_plugins(void);
+
 /* Number of LDAP search requests sent so far (every page counts). */
 unsigned long ldapdir_search_count(const ldapdir *d);
 /* The DC as given (for messages).  Static for the handle's life. */

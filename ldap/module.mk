@@ -3,4 +3,4 @@
 # Public header: ldap/ldap_dir.h.
 MODULES += ldap
 ldap_SRCS := $(sort $(wildcard ldap/*.c))
-ldap_LDLIBS := -lldap -llber -lpthread -lunistring
+ldap_LDLIBS := -lldap -llber -lsasl2 -lpthread -lunistring

@@ -34,6 +34,8 @@ $(call cunit,test_mapi_ewsreq,    tests/unit/test_mapi_ewsreq.c,            mapi
 # test_mapi_budget: the per-account request budget across processes (SEM_UNDO on SIGKILL).
 $(call cunit,test_mapi_budget,    tests/unit/test_mapi_budget.c,            mapi util,)
 $(call cunit,test_mapi_graph,     tests/unit/test_mapi_graph.c,             mapi configs util,)
+# test_ldap_nosasl: a process of simple binds starts SASL without its plugins (engine start-up cost).
+$(call cunit,test_ldap_nosasl,    tests/unit/test_ldap_nosasl.c,            ldap testutil util,)
 $(call cunit,test_feature_built,  tests/unit/test_feature_built.c,          cpuu_core mapi ldap configs util,)
 $(call cunit,test_nicks_stream,   tests/unit/test_nicks_stream.c,           cpuu_core mapi ldap configs util,)
 # test_cpuu_graph_conv: EWS feature data → Graph JSON, every name checked against the v1.0 CSDL.
