@@ -11,7 +11,6 @@
 #include <time.h>
 
 #define MAX_OPS 128
-#define MAX_MBX 4096
 #define MAX_STATUS 32
 #define MAX_EVENTS 16
 
@@ -28,8 +27,14 @@ static struct {
     int n_status;
     struct { char name[32]; long n; } events[MAX_EVENTS];
     int n_events;
-    struct { char *smtp; long requests, chain; int64_t last_end; } mbx[MAX_MBX];
-    int n_mbx;
+    /* Every mailbox that ever had a request: a fleet bench counts 10,000 rooms
+     * and their referenced users, so this grows (it was capped at 4,096 and
+     * silently dropped the rest), and a hash index keeps the per-request
+     * lookup, made under the lock every request takes, off a linear scan. */
+    struct mbx_count { char *smtp; long requests, chain; int64_t last_end; } *mbx;
+    int n_mbx, cap_mbx;
+    int *slot;          /* open addressing: index + 1 into mbx, 0 = empty */
+    size_t n_slot;      /* a power of two, at least twice n_mbx */
 } st;
 
 int64_t exsim_now_us(void)
@@ -54,6 +59,8 @@ void exsim_stats_reset(void)
     pthread_mutex_lock(&lock);
     for (int i = 0; i < st.n_mbx; i++)
         free(st.mbx[i].smtp);
+    free(st.mbx);
+    free(st.slot);
     long in_flight = st.in_flight;
     memset(&st, 0, sizeof st);
     st.in_flight = in_flight;       /* requests running now still finish */
@@ -75,9 +82,9 @@ void exsim_stats_begin(void)
     pthread_mutex_unlock(&lock);
 }
 
-void exsim_stats_count(const char *what)
+/* Callers hold the lock. */
+static void count_event(const char *what)
 {
-    pthread_mutex_lock(&lock);
     int i;
     for (i = 0; i < st.n_events; i++)
         if (!strcmp(st.events[i].name, what))
@@ -86,6 +93,12 @@ void exsim_stats_count(const char *what)
         snprintf(st.events[st.n_events++].name, sizeof st.events[0].name, "%s", what);
     if (i < st.n_events)
         st.events[i].n++;
+}
+
+void exsim_stats_count(const char *what)
+{
+    pthread_mutex_lock(&lock);
+    count_event(what);
     pthread_mutex_unlock(&lock);
 }
 
@@ -113,18 +126,69 @@ static void count_status(int status)
         st.status[i].n++;
 }
 
+/* Case-insensitive FNV-1a: addresses are matched as sr_streq_ci does. */
+static size_t hash_ci(const char *s)
+{
+    size_t h = 14695981039346656037u;
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        h = (h ^ (unsigned char)(c >= 'A' && c <= 'Z' ? c + 32 : c)) * 1099511628211u;
+    }
+    return h;
+}
+
+/* The slot of smtp in the index: its own, or the empty one where it goes. */
+static size_t mbx_slot(const char *smtp)
+{
+    size_t m = st.n_slot - 1, i = hash_ci(smtp) & m;
+    while (st.slot[i] && !sr_streq_ci(st.mbx[st.slot[i] - 1].smtp, smtp))
+        i = (i + 1) & m;
+    return i;
+}
+
+/* Room for one more mailbox (array and index); -1 when out of memory. */
+static int mbx_grow(void)
+{
+    if (st.n_mbx == st.cap_mbx) {
+        int cap = st.cap_mbx ? st.cap_mbx * 2 : 256;
+        struct mbx_count *p = realloc(st.mbx, (size_t)cap * sizeof *p);
+        if (!p)
+            return -1;
+        st.mbx = p;
+        st.cap_mbx = cap;
+    }
+    if ((size_t)(st.n_mbx + 1) * 2 > st.n_slot) {
+        size_t n = st.n_slot ? st.n_slot * 2 : 512;
+        int *slot = calloc(n, sizeof *slot);
+        if (!slot)
+            return -1;
+        free(st.slot);
+        st.slot = slot;
+        st.n_slot = n;
+        for (int k = 0; k < st.n_mbx; k++)
+            st.slot[mbx_slot(st.mbx[k].smtp)] = k + 1;
+    }
+    return 0;
+}
+
 /* A request extends its mailbox's chain only when it started after the
  * latest end seen for that mailbox: concurrent requests share one step. */
 static void count_mailbox(const char *smtp, const char *op, int64_t start, int64_t end)
 {
+    size_t s = st.n_slot ? mbx_slot(smtp) : 0;
     int i;
-    for (i = 0; i < st.n_mbx; i++)
-        if (sr_streq_ci(st.mbx[i].smtp, smtp))
-            break;
-    if (i == st.n_mbx) {
-        if (st.n_mbx == MAX_MBX || !(st.mbx[i].smtp = strdup(smtp)))
+    if (st.n_slot && st.slot[s]) {
+        i = st.slot[s] - 1;
+    } else {
+        char *copy = strdup(smtp);
+        if (!copy || mbx_grow() != 0) {
+            free(copy);
+            count_event("uncounted_mailbox");   /* out of memory: visible, not silent */
             return;
-        st.n_mbx++;
+        }
+        i = st.n_mbx++;
+        st.mbx[i] = (struct mbx_count){ .smtp = copy };
+        st.slot[mbx_slot(copy)] = i + 1;
     }
     st.mbx[i].requests++;
     if (st.mbx[i].chain == 0 || start >= st.mbx[i].last_end)
