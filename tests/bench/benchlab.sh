@@ -12,6 +12,8 @@
 #   bl_ini MAILBOX...                       # SwitchResMB.ini + CPUU.ini for these rooms
 #   bl_run JOBS                             # one switchresmb run; sets BL_WALL_MS BL_RC
 #                                           #   BL_RSS_KB (switchresmb) BL_TREE_KB (whole tree)
+#                                           #   BL_CPU_MS (user+sys of switchresmb and every
+#                                           #   process it waited for) BL_SIM_CPU_MS (both simulators)
 #   bl_stat SIDE KEY                        # a number from that simulator's /_sim/stats
 # Env: SR_ROOT SR_BIN SHARED_DIR; BENCH_FEATURES (default "Delegates Rules Nicks"),
 #      BENCH_TLS (default 1: HTTPS, as a real link pays the handshakes),
@@ -93,6 +95,16 @@ bl_sims() {  # rtt_ms max_concurrency
     BL_TGT_URL=$BL_SCHEME://127.0.0.1:$(cat "$work/tgt.port")
 }
 
+# user+sys CPU ms the running simulators have used so far (/proc/PID/stat)
+bl_sim_cpu_ms() {
+    local p tck total=0
+    tck=$(getconf CLK_TCK)
+    for p in "${bl_sim_pids[@]}"; do
+        total=$(( total + $(awk -v t="$tck" '{ sub(/.*\) /, ""); printf "%d", ($12 + $13) * 1000 / t }' "/proc/$p/stat" 2>/dev/null || echo 0) ))
+    done
+    echo "$total"
+}
+
 bl_stat() {  # side key
     local port
     port=$(cat "$work/$1.port")
@@ -163,7 +175,8 @@ bl_run() {  # jobs
     export SWITCHRESMB_CA_FILE="$work/cert.pem"
     export SWITCHRESMB_ALLOW_HTTP=1
     export SWITCHRESMB_PROFILE_DIR="$work/profiles"
-    local t0 t1 out
+    local t0 t1 out sim0
+    sim0=$(bl_sim_cpu_ms)
     t0=$(date +%s%N)
     out=$($PY tests/bench/rss_tree.py --timeout "${BENCH_TIMEOUT:-3600}" --output "$work/run.log" -- \
         "$BIN/switchresmb" --state-dir "$work/state" --cpuu "$BIN/cpuu" --jobs "$1" ${BENCH_RESMB_OPTS:-} \
@@ -171,7 +184,8 @@ bl_run() {  # jobs
     BL_RC=$?
     t1=$(date +%s%N)
     BL_WALL_MS=$(( (t1 - t0) / 1000000 ))
-    read -r BL_RSS_KB BL_TREE_KB <<<"$out"
+    read -r BL_RSS_KB BL_TREE_KB BL_CPU_MS <<<"$out"
+    BL_SIM_CPU_MS=$(( $(bl_sim_cpu_ms) - sim0 ))
 }
 
 # Mean dependent round trips per room after a run: "SOURCE TARGET" (rooms

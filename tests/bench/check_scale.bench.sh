@@ -13,7 +13,10 @@ echo 0123456789abcdef0123456789abcdef >"$work/machine-id"
 export SR_MACHINE_ID_FILE="$work/machine-id"
 printf '[Parameters]\nAdmin=SRC\\svc\nPassword=x\nFeatures=Delegates Rules\n' >"$work/CPUU.ini"
 printf 'bench\n' | "${SR_BIN:-bin}/cpuu-config" --encrypt Password "$work/CPUU.ini" >/dev/null 2>&1
-for n in ${BENCH_CHECK_SIZES:-10000 100000 1000000}; do
+sizes=${BENCH_CHECK_SIZES:-10000 100000 1000000}
+echo "command: BENCH_ONLY=check_scale BENCH_CHECK_SIZES=\"$sizes\" make bench"
+echo "machine: $(nproc) cpu, $(uname -sr), load $(cut -d' ' -f1-3 /proc/loadavg), $(date -u +%Y-%m-%dT%H:%MZ)"
+for n in $sizes; do
     ini="$work/check-$n.ini"
     awk -v n="$n" 'BEGIN {
         print "[Settings]\nCPUUCmdLine=-Silent\nSrcExchServer=ex1.src.test\n[Mailboxes]"

@@ -15,9 +15,9 @@ cd "${SR_ROOT:?}" || exit 2
 . tests/bench/benchlab.sh fleet
 rooms=${FLEET_ROOMS:-200} big=${FLEET_BIG:-0} rtt=${FLEET_RTT_MS:-100}
 conc=${FLEET_MAX_CONCURRENCY:-27}
-echo "command: FLEET_ROOMS=$rooms FLEET_BIG=$big FLEET_RTT_MS=$rtt FLEET_JOBS=\"${FLEET_JOBS:-4 32}\"" \
+echo "command: BENCH_ONLY=fleet FLEET_ROOMS=$rooms FLEET_BIG=$big FLEET_RTT_MS=$rtt FLEET_JOBS=\"${FLEET_JOBS:-4 32}\"" \
      "FLEET_MAX_CONCURRENCY=$conc BENCH_FEATURES=\"${BENCH_FEATURES:-Delegates Rules Nicks}\"" \
-     "BENCH_TLS=${BENCH_TLS:-1} make bench"
+     "BENCH_TLS=${BENCH_TLS:-1}${BENCH_RESMB_OPTS:+ BENCH_RESMB_OPTS=\"$BENCH_RESMB_OPTS\"} make bench"
 echo "machine: $(nproc) cpu, $(uname -sr), load $(cut -d' ' -f1-3 /proc/loadavg), $(date -u +%Y-%m-%dT%H:%MZ)"
 bl_org "$rooms" "$big"
 bl_ldap
@@ -32,11 +32,12 @@ for jobs in ${FLEET_JOBS:-4 32}; do
             >"$work/$s.stats.json"
     done
     $PY - "$work/src.stats.json" "$work/tgt.stats.json" "$rooms" "$jobs" "$rtt" "$BL_WALL_MS" \
-        "$BL_RSS_KB" "$BL_TREE_KB" "$BL_RC" "$work/run.log" <<'EOF'
+        "$BL_RSS_KB" "$BL_TREE_KB" "$BL_RC" "$BL_CPU_MS" "$BL_SIM_CPU_MS" "$(nproc)" "$work/run.log" <<'EOF'
 import json, re, sys
 src, tgt = (json.load(open(p)) for p in sys.argv[1:3])
-n, jobs, rtt, wall_ms, rss, tree, rc = (int(x) for x in sys.argv[3:10])
-log = open(sys.argv[10], errors="replace").read()
+n, jobs, rtt, wall_ms, rss, tree, rc, cpu_ms, sim_ms, ncpu = (int(x) for x in sys.argv[3:13])
+log = open(sys.argv[13], errors="replace").read()
+load = open("/proc/loadavg").read().split()[:3]
 def per_room(st):
     # rooms only: the referenced users' Autodiscover/ResolveNames count
     # against their own addresses, not the room's chain
@@ -59,6 +60,13 @@ print(f"fleet:   d = {ds:.1f} source (max {ms}) + {dt:.1f} target (max {mt}) = {
 print(f"fleet:   requests {src['requests_total']} source + {tgt['requests_total']} target, "
       f"connections {src['connections']} + {tgt['connections']}, throttled {thr}, "
       f"max in flight {src['max_in_flight']} / {tgt['max_in_flight']}")
+# where the time goes: the CPU this run used (ours and the simulators') against
+# what the machine's CPUs could give in the wall time; the rest of the CPUs
+# went to other work on the machine (the load average says how much)
+cap = ncpu * wall_ms
+print(f"fleet:   CPU: switchresmb + engines {cpu_ms / 1000:.1f} s ({cpu_ms / n:.0f} ms per room), "
+      f"simulators {sim_ms / 1000:.1f} s ({sim_ms / n:.0f} ms per room); "
+      f"{100 * (cpu_ms + sim_ms) / cap:.0f}% of {ncpu} CPUs x wall; load after the run {' '.join(load)}")
 print(f"fleet:   peak RSS switchresmb {rss / 1024:.1f} MiB, whole process tree {tree / 1024:.1f} MiB (PSS)")
 EOF
     [ "$BL_RC" -eq 0 ] || { rc_all=1; echo "fleet: run log tail:"; tail -15 "$work/run.log"; }

@@ -14,7 +14,8 @@ if [ ! -x "$bin" ]; then
     make --no-print-directory -j2 "build/tests/test_ldap" >/dev/null || { echo "ldap_resolve: build failed"; exit 1; }
     bin="$PWD/build/tests/test_ldap"
 fi
-echo "command: LAB_SCRIPT=${LAB_SCRIPT:-tests/lab/slapd-lab.sh} $bin --bench $n"
+echo "command: LAB_SCRIPT=${LAB_SCRIPT:-tests/lab/slapd-lab.sh} $bin --bench $n" \
+     "(= BENCH_ONLY=ldap_resolve${LAB_SCRIPT:+ LAB_SCRIPT=$LAB_SCRIPT}${LDAP_BENCH_KEYS:+ LDAP_BENCH_KEYS=$n} make bench)"
 echo "machine: $(nproc) cpu, $(uname -sr), $(date -u +%Y-%m-%dT%H:%MZ)"
 start=$(date +%s%N)
 "$bin" --bench "$n"

@@ -12,7 +12,7 @@ set -u
 cd "${SR_ROOT:?}" || exit 2
 . tests/bench/benchlab.sh listmem
 n=${LIST_MAILBOXES:-2000}
-echo "command: LIST_MAILBOXES=$n make bench"
+echo "command: BENCH_ONLY=list_memory LIST_MAILBOXES=$n make bench"
 echo "machine: $(nproc) cpu, $(uname -sr), load $(cut -d' ' -f1-3 /proc/loadavg), $(date -u +%Y-%m-%dT%H:%MZ)"
 bl_org 2 0
 bl_ldap

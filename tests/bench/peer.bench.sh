@@ -11,7 +11,7 @@ set -u
 cd "${SR_ROOT:?}" || exit 2
 . tests/bench/benchlab.sh peer
 small=${PEER_SMALL:-5} big=${PEER_BIG:-1}
-echo "command: PEER_SMALL=$small PEER_BIG=$big PEER_RTTS=\"${PEER_RTTS:-0 100}\"" \
+echo "command: BENCH_ONLY=peer PEER_SMALL=$small PEER_BIG=$big PEER_RTTS=\"${PEER_RTTS:-0 100}\"" \
      "BENCH_FEATURES=\"${BENCH_FEATURES:-Delegates Rules Nicks}\" make bench"
 echo "machine: $(nproc) cpu, $(uname -sr), load $(cut -d' ' -f1-3 /proc/loadavg), $(date -u +%Y-%m-%dT%H:%MZ)"
 $PY -c 'import exchangelib' 2>/dev/null || bl_die "python3-exchangelib is not installed (make deps)"
@@ -29,6 +29,7 @@ for rtt in ${PEER_RTTS:-0 100}; do
         ours=$(awk -v ms="$BL_WALL_MS" -v n=$# 'BEGIN { printf "%.3f", ms / 1000 / n }')
         [ "$BL_RC" -eq 0 ] || { rc_all=1; echo "peer: our run failed (exit $BL_RC):"; tail -12 "$work/run.log"; }
         read -r ods odt <<<"$(bl_room_rt)"
+        ocpu=$BL_CPU_MS osim=$BL_SIM_CPU_MS
         bl_sims "$rtt" 27
         REQUESTS_CA_BUNDLE="$work/cert.pem" timeout "${BENCH_TIMEOUT:-3600}" $PY tests/bench/peer_exchangelib.py \
             --org "$work/org.json" --source "$BL_SRC_URL" --target "$BL_TGT_URL" "$@" >"$work/peer.log" 2>&1 ||
@@ -42,6 +43,12 @@ for rtt in ${PEER_RTTS:-0 100}; do
              "(goal at 100 ms: >= 3)"
         echo "peer:   dependent round trips per room (source + target; the lookups of" \
              "referenced users count against those users): ours $ods + $odt, theirs $tds + $tdt"
+        # where our time goes: the counted chains at this RTT (an upper bound of
+        # the network's share: source and target chains may overlap) and CPU
+        echo "peer:   ours per room: (d source + d target) x RTT = $(awk -v a="$ods" -v b="$odt" -v r="$rtt" \
+             'BEGIN { printf "%.2f", (a + b) * r / 1000 }') s, CPU (switchresmb + engines) $(awk -v c="$ocpu" -v n=$# \
+             'BEGIN { printf "%.2f", c / 1000 / n }') s, simulators' CPU $(awk -v c="$osim" -v n=$# \
+             'BEGIN { printf "%.2f", c / 1000 / n }') s"
     done
 done
 exit $rc_all

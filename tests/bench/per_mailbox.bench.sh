@@ -184,4 +184,4 @@ awk -v a="$src1" -v b="$srcN" -v c="$tgt1" -v d="$tgtN" -v n="$N" 'BEGIN {
     printf "per_mailbox: new connections (simulator counters): 1 mailbox: source %d, target %d; each further mailbox: source %.1f, target %.1f\n",
         a, c, (b - a) / (n - 1), (d - c) / (n - 1)
 }'
-echo "per_mailbox: command: BENCH_MAILBOXES=$N${BENCH_TLS:+ BENCH_TLS=$BENCH_TLS}${BENCH_FEATURES:+ BENCH_FEATURES=\"$BENCH_FEATURES\"} make bench (tests/bench/per_mailbox.bench.sh; $(nproc) cpu, $(uname -sr))"
+echo "per_mailbox: command: BENCH_ONLY=per_mailbox BENCH_MAILBOXES=$N${BENCH_TLS:+ BENCH_TLS=$BENCH_TLS}${BENCH_FEATURES:+ BENCH_FEATURES=\"$BENCH_FEATURES\"} make bench (tests/bench/per_mailbox.bench.sh; $(nproc) cpu, $(uname -sr))"

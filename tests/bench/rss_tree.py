@@ -3,13 +3,15 @@
 (VmHWM, exact) and the peak of the summed PSS of its whole process tree
 (proportional set size from smaps_rollup: shared library pages counted once
 across the tree, not once per process as a sum of RSS would; sampled every
-100 ms, so a lower bound).  Prints "SELF_KB TREE_KB" on stdout
+100 ms, so a lower bound), and the CPU time (user + sys) of the command and
+every descendant it waited for.  Prints "SELF_KB TREE_KB CPU_MS" on stdout
 and exits with the command's exit status (124 on --timeout).
 
     rss_tree.py [--timeout S] [--output FILE] -- COMMAND ARG...
 """
 import argparse
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -75,7 +77,9 @@ def main(argv):
             break
         time.sleep(0.1)
         rc = p.poll()
-    print(self_kb, tree)
+    # the command is this script's only child: RUSAGE_CHILDREN is its tree
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    print(self_kb, tree, round((ru.ru_utime + ru.ru_stime) * 1000))
     return rc
 
 

@@ -5,6 +5,8 @@
 # per room, source + target, from /_sim/stats).  gnuplot (Debian gnuplot-nox,
 # `set terminal dumb`) draws it as text; with BENCH_WRITE=1 the plot and its
 # table replace the block between the rtt-plot markers in BENCHMARKS.md.
+# Always: the block, the plot and its data go to $BENCH_OUT (default
+# build/bench): rtt_plot.md, rtt_plot.txt, rtt_plot.dat.
 # Env: PLOT_RTTS "0 50 100 300"  PLOT_SMALL 3 (small rooms per point)
 #      PLOT_BIG 1  BENCH_FEATURES "Delegates Rules Nicks"  BENCH_WRITE 0
 set -u
@@ -12,7 +14,7 @@ cd "${SR_ROOT:?}" || exit 2
 . tests/bench/benchlab.sh rttplot
 command -v gnuplot >/dev/null || bl_die "gnuplot is not installed (make deps: gnuplot-nox)"
 small=${PLOT_SMALL:-3} big=${PLOT_BIG:-1}
-cmd="PLOT_RTTS=\"${PLOT_RTTS:-0 50 100 300}\" PLOT_SMALL=$small PLOT_BIG=$big BENCH_FEATURES=\"${BENCH_FEATURES:-Delegates Rules Nicks}\" BENCH_WRITE=1 make bench"
+cmd="BENCH_ONLY=rtt_plot PLOT_RTTS=\"${PLOT_RTTS:-0 50 100 300}\" PLOT_SMALL=$small PLOT_BIG=$big BENCH_FEATURES=\"${BENCH_FEATURES:-Delegates Rules Nicks}\" BENCH_WRITE=1 make bench"
 machine="$(nproc) cpu, $(uname -sr), load $(cut -d' ' -f1-3 /proc/loadavg), $(date -u +%Y-%m-%d)"
 echo "command: $cmd"
 echo "machine: $machine"
@@ -60,6 +62,9 @@ $plot
 $table
 <!-- rtt-plot:end -->"
 echo "$block"
+out=${BENCH_OUT:-build/bench}
+mkdir -p "$out" && printf '%s\n' "$block" >"$out/rtt_plot.md" && printf '%s\n' "$plot" >"$out/rtt_plot.txt" &&
+    cp "$data" "$out/rtt_plot.dat" && echo "rtt_plot: written to $out/rtt_plot.md, rtt_plot.txt, rtt_plot.dat"
 if [ "${BENCH_WRITE:-0}" = 1 ]; then
     grep -q '<!-- rtt-plot:begin' BENCHMARKS.md || bl_die "BENCHMARKS.md has no rtt-plot markers"
     BLOCK="$block" $PY - BENCHMARKS.md <<'PYEOF'
