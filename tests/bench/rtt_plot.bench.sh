@@ -15,7 +15,7 @@ cd "${SR_ROOT:?}" || exit 2
 command -v gnuplot >/dev/null || bl_die "gnuplot is not installed (make deps: gnuplot-nox)"
 small=${PLOT_SMALL:-3} big=${PLOT_BIG:-1}
 cmd="BENCH_ONLY=rtt_plot PLOT_RTTS=\"${PLOT_RTTS:-0 50 100 300}\" PLOT_SMALL=$small PLOT_BIG=$big BENCH_FEATURES=\"${BENCH_FEATURES:-Delegates Rules Nicks}\" BENCH_WRITE=1 make bench"
-machine="$(nproc) cpu, $(uname -sr), load $(cut -d' ' -f1-3 /proc/loadavg), $(date -u +%Y-%m-%d)"
+machine="$(nproc) cpu, $(uname -sr), load $(cut -d' ' -f1-3 /proc/loadavg), $(date -u +%Y-%m-%d), commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
 echo "command: $cmd"
 echo "machine: $machine"
 bl_org "$((small + big))" "$big"

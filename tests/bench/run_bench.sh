@@ -24,6 +24,9 @@ cd "${SR_ROOT:?}" || exit 2
 export SR_ROOT SR_BIN="${SR_BIN:?}" SHARED_DIR="${SHARED_DIR:-../shared}"
 [ -d "$SHARED_DIR/protocol/ews" ] ||
     { echo "make bench: $SHARED_DIR/protocol/ews is missing: pass SHARED_DIR=<the shared directory>" >&2; exit 2; }
+# the tree measured: a commit, "+changes" when the work tree differs from it
+commit=$(git rev-parse --short HEAD 2>/dev/null || echo "not a git tree")
+git diff --quiet HEAD 2>/dev/null || commit="$commit+changes"
 rc=0
 wanted() {  # name: in BENCH_ONLY (or no BENCH_ONLY)
     [ -z "${BENCH_ONLY:-}" ] && return 0
@@ -35,7 +38,7 @@ run() {  # name [VAR=value ...]: one bench, with these variables on top of the c
     wanted "$name" || return 0
     local a shown=""
     for a in "$@"; do shown+=" ${a%%=*}=\"${a#*=}\""; done
-    echo "=== BENCH_ONLY=$name$shown make bench    # $(date -u +%H:%MZ), load $(cut -d' ' -f1-3 /proc/loadavg)"
+    echo "=== BENCH_ONLY=$name$shown make bench    # $(date -u +%H:%MZ), load $(cut -d' ' -f1-3 /proc/loadavg), commit $commit"
     env "$@" bash "tests/bench/$name.bench.sh"
     local st=$?
     [ "$st" -eq 0 ] || { rc=1; echo "=== $name: FAILED (exit $st)"; }
