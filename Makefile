@@ -16,7 +16,7 @@
 #                   a SKIP (something CI has was missing) is a failure here
 #   make test-fast  the tests once, without the sanitizer build (skips are counted)
 #   make test-one T=test_configs   build and run one test binary
-#   make bench      the benchmarks of BENCHMARKS.md, quick mode (~10-35 min);
+#   make bench      the benchmarks of BENCHMARKS.md, quick mode (~10 min);
 #                   BENCH_FULL=1 every recorded configuration (hours),
 #                   BENCH_ONLY="fleet peer" only those (tests/bench/run_bench.sh)
 #   make deps       install the Debian packages (apt-get; idempotent)

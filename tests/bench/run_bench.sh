@@ -5,8 +5,8 @@
 # which are meant to be copied with the command into BENCHMARKS.md.
 #
 #   make bench                    quick mode: each tests/bench/*.bench.sh once
-#                                 at its default (small) sizes, ~25 min on the
-#                                 2-CPU machine, more when it is shared
+#                                 at its default (small) sizes, ~10 min on the
+#                                 2-CPU machine (BENCHMARKS.md)
 #   BENCH_FULL=1 make bench       full mode: the quick runs, then every other
 #                                 configuration a BENCHMARKS.md figure comes
 #                                 from (TLS and Tasks rows of per_mailbox, the
