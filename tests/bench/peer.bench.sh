@@ -43,8 +43,10 @@ for rtt in ${PEER_RTTS:-0 100}; do
              "(goal at 100 ms: >= 3)"
         echo "peer:   dependent round trips per room (source + target; the lookups of" \
              "referenced users count against those users): ours $ods + $odt, theirs $tds + $tdt"
-        # where our time goes: the counted chains at this RTT (an upper bound of
-        # the network's share: source and target chains may overlap) and CPU
+        # where our time goes: the room's counted chains at this RTT (not all of
+        # the network's share: the logon legs of new connections and the
+        # referenced users' lookups are not in d; rtt_plot's slope has it all)
+        # and the CPU
         echo "peer:   ours per room: (d source + d target) x RTT = $(awk -v a="$ods" -v b="$odt" -v r="$rtt" \
              'BEGIN { printf "%.2f", (a + b) * r / 1000 }') s, CPU (switchresmb + engines) $(awk -v c="$ocpu" -v n=$# \
              'BEGIN { printf "%.2f", c / 1000 / n }') s, simulators' CPU $(awk -v c="$osim" -v n=$# \

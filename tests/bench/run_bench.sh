@@ -25,8 +25,11 @@ export SR_ROOT SR_BIN="${SR_BIN:?}" SHARED_DIR="${SHARED_DIR:-../shared}"
 [ -d "$SHARED_DIR/protocol/ews" ] ||
     { echo "make bench: $SHARED_DIR/protocol/ews is missing: pass SHARED_DIR=<the shared directory>" >&2; exit 2; }
 # the tree measured: a commit, "+changes" when the work tree differs from it
-commit=$(git rev-parse --short HEAD 2>/dev/null || echo "not a git tree")
-git diff --quiet HEAD 2>/dev/null || commit="$commit+changes"
+if commit=$(git rev-parse --short HEAD 2>/dev/null); then
+    git diff --quiet HEAD 2>/dev/null || commit="$commit+changes"
+else
+    commit="unknown (not a git tree)"
+fi
 rc=0
 wanted() {  # name: in BENCH_ONLY (or no BENCH_ONLY)
     [ -z "${BENCH_ONLY:-}" ] && return 0
