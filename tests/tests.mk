@@ -66,7 +66,7 @@ $(call cunit,test_mapi_graph_fake, tests/integration/test_mapi_graph_fake.c, map
 $(call cunit,test_cpuu_engine,    tests/integration/test_cpuu_engine.c,     cpuu_core cpuu_invoke mapi ldap configs testutil util,)
 $(call cunit,test_cpuu_features,  tests/integration/test_cpuu_features.c,   cpuu_core mapi ldap configs testutil util,)
 $(call cunit,test_cpuu_notify,    tests/integration/test_cpuu_notify.c,     cpuu_core mapi ldap configs testutil util,)
-$(call cunit,test_resmb_pipeline, tests/integration/test_resmb_pipeline.c,  mapi configs testutil util,)
+$(call cunit,test_resmb_pipeline, tests/integration/test_resmb_pipeline.c,  mapi configs testutil util,-ljansson)
 
 TEST_SCRIPTS += tests/integration/exsim_interop.sh
 # seedgen_big: seedgen.py --big-rooms (the benches' large room) is exact and changes nothing else.

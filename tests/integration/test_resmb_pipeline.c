@@ -16,6 +16,7 @@
 #include <sched.h>
 #include <sys/mount.h>
 #include <glob.h>
+#include <jansson.h>
 #include <sys/file.h>
 #include <libxml/parser.h>
 #include <stdio.h>
@@ -844,6 +845,36 @@ static void test_dry_run(void)
     case_free(&c);
 }
 
+/* The JSON report: a DUPLICATE row was not processed, so it carries no
+ * started/finished times (the journal's times under its key are the first
+ * entry's); a processed row has both. */
+static void check_duplicate_rows_untimed(const ccase *c, int want_dups)
+{
+    char pat[700];
+    snprintf(pat, sizeof pat, "%s/*.report.json", c->state);
+    glob_t g;
+    CU_ASSERT_EQUAL_FATAL(glob(pat, 0, NULL, &g), 0);
+    json_t *doc = g.gl_pathc == 1 ? json_load_file(g.gl_pathv[0], 0, NULL) : NULL;
+    globfree(&g);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(doc);
+    int dups = 0, timed = 0;
+    size_t i;
+    json_t *row;
+    json_array_foreach(json_object_get(doc, "mailboxes"), i, row) {
+        const char *st = json_string_value(json_object_get(row, "state"));
+        int has = json_object_get(row, "started") || json_object_get(row, "finished");
+        if (st && !strcmp(st, "DUPLICATE")) {
+            dups++;
+            CU_ASSERT_FALSE(has);
+        } else if (st && !strcmp(st, "DONE")) {
+            timed += has;
+        }
+    }
+    CU_ASSERT_EQUAL(dups, want_dups);
+    CU_ASSERT_EQUAL(timed, 2);
+    json_decref(doc);
+}
+
 /* Issue 10: one mailbox listed by legacyDN in [Mailboxes] and by address in
  * [MailboxesSMTP] (and by a secondary smtp: proxy) was processed twice, the
  * second failing; now once, the others reported as duplicates without bit 1,
@@ -874,6 +905,7 @@ static void test_duplicate_entries(void)
     CU_ASSERT_EQUAL(count_sub(log, "-Profiles {"), 4);   /* update + cleanup, two mailboxes */
     free(log);
     assert_target(ROOM(20), TROOM(20));
+    check_duplicate_rows_untimed(&c, 2);
     /* a rerun: the DONE entry still claims the object */
     rc = case_run(&c, g_fake, "ok", NULL);
     CU_ASSERT_EQUAL(rc, 0);
