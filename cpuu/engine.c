@@ -358,18 +358,34 @@ static int graph_target(cpuu_run_ctx *r, const mapi_profile *p, cpuu_sides *sd,
     return GO_ON;
 }
 
+#define AUTO_BLOCKED "ProtocolTrg=Auto, EWS is blocked in the target tenant"
+#define AUTO_REFUSED "ProtocolTrg=Auto, EWS refused the app (HTTP 401, no EWS permission) " \
+                     "and Microsoft Graph answered for it"
+
+/* Auto's reason for Graph, as the log says it. */
+static const char *auto_why(const cpuu_run_ctx *r)
+{
+    return r->ews_off_why ? r->ews_off_why : AUTO_BLOCKED;
+}
+
 /* switchresmb's pre-flight probed the target's EWS once for its whole run
- * and found it blocked (CPUU_TARGET_PROTOCOL=Graph, ours): ProtocolTrg=Auto
- * goes to Graph without paying a 403 of its own.  Other values, or none:
- * the engine probes as when it runs alone. */
+ * and took Graph (CPUU_TARGET_PROTOCOL=Graph, ours): ProtocolTrg=Auto goes
+ * to Graph without paying a 403 or 401 of its own.  CPUU_TARGET_EWS says
+ * why: "blocked" (403, the tenant) or "refused" (401: the app has no EWS
+ * permission, Graph answered), so the log names the right cause.  Other
+ * values, or none: the engine probes as when it runs alone. */
 static void take_handed_protocol(cpuu_run_ctx *r)
 {
     const char *v = getenv("CPUU_TARGET_PROTOCOL");
     if (r->ews_blocked || !v || strcmp(v, "Graph") != 0)
         return;
+    const char *why = getenv("CPUU_TARGET_EWS");
+    int refused = why && !strcmp(why, "refused");
     r->ews_blocked = 1;
-    sr_err_set(&r->ews_blocked_err, SR_E_EWS_BLOCKED, "EWS is blocked for this app in the target "
-               "tenant (found by switchresmb's pre-flight, once for its run)");
+    r->ews_off_why = refused ? AUTO_REFUSED : AUTO_BLOCKED;
+    sr_err_set(&r->ews_blocked_err, SR_E_EWS_BLOCKED, "%s (found by switchresmb's pre-flight, "
+               "once for its run)", refused ? "EWS refused this app (HTTP 401, no EWS permission)"
+               : "EWS is blocked for this app in the target tenant");
 }
 
 /* The spec's target check: a temporary CPUU_{GUID} profile for the target
@@ -392,7 +408,7 @@ static int target_check(cpuu_run_ctx *r, const mapi_profile *p, cpuu_sides *sd, 
         take_handed_protocol(r);
     if (r->ews_blocked && sm->target_is_o365 &&   /* the tenant said so once: no second probe */
         mapi_proto_decide(want, 1, SR_E_EWS_BLOCKED) == MAPI_PROTO_GRAPH)
-        return graph_target(r, p, sd, sm, "ProtocolTrg=Auto, EWS is blocked in the target tenant");
+        return graph_target(r, p, sd, sm, auto_why(r));
     if (r->ews_blocked && sm->target_is_o365)
         return ews_blocked_rc(r, p, sm, extra, 0);
     r->tgt_exchange_online = sm->target_is_o365;
@@ -431,7 +447,7 @@ static int target_check(cpuu_run_ctx *r, const mapi_profile *p, cpuu_sides *sd, 
         r->ews_blocked_err = e;
         if (mapi_proto_decide(want, 1, SR_E_EWS_BLOCKED) == MAPI_PROTO_GRAPH) {
             sr_log(SR_LOG_NOTICE, p->name, "target mailbox %s: %s", sm->target_smtp, e.msg);
-            return graph_target(r, p, sd, sm, "ProtocolTrg=Auto, EWS is blocked in the target tenant");
+            return graph_target(r, p, sd, sm, AUTO_BLOCKED);
         }
         return ews_blocked_rc(r, p, sm, extra, 1);
     }

@@ -120,6 +120,7 @@ typedef struct cpuu_run_ctx {
     int tgt_exchange_online;          /* the profile in progress targets Office 365 (TargetIsO365) */
     int ews_blocked;                  /* the target tenant refused EWS (HTTP 403) this run: */
     sr_err ews_blocked_err;           /* probed once, every later profile gets the same answer */
+    const char *ews_off_why;          /* Auto's reason for Graph in the log (static), or NULL */
     unsigned bits;                    /* exit bitmask so far */
     unsigned n_done;                  /* profiles with a final "OK" code */
     struct cpuu_notify *notify;       /* [Admin notification] sender (notify.h), or NULL */

@@ -500,6 +500,8 @@ static sr_code run_engine(resmb_actx *a, const char *profile, int cleanup, invok
     }
     if (run->tgt_proto != MAPI_PROTO_AUTO)   /* ours: the pre-flight's decision (preflight.c) */
         envv[ne++] = sr_asprintf("CPUU_TARGET_PROTOCOL=%s", mapi_proto_name(run->tgt_proto));
+    if (run->tgt_proto == MAPI_PROTO_GRAPH && (run->tgt_blocked || run->tgt_refused))
+        envv[ne++] = sr_asprintf("CPUU_TARGET_EWS=%s", run->tgt_refused ? "refused" : "blocked");
     /* the target's Autodiscover answer we got for the switch message: the
      * engine's logon then asks no second time (issue 13) */
     const char *tgt_addr = a->mb->target_given ? a->mb->target_given : a->mb->target_smtp;

@@ -111,6 +111,7 @@ void resmb_target_preflight(resmb_run *run, const resmb_mb *mb, size_t n)
                : "; ProtocolTrg=EWS: no mailbox can be updated, none is touched");
     } else if (rc == SR_E_AUTH && want == MAPI_PROTO_AUTO && graph_instead(run, target, &e)) {
         run->tgt_proto = MAPI_PROTO_GRAPH;
+        run->tgt_refused = 1;
     } else if (rc == SR_OK) {
         run->tgt_proto = MAPI_PROTO_EWS;
         sr_log(SR_LOG_INFO, NULL, "target pre-flight (once for the run): EWS answered for %s",

@@ -94,6 +94,7 @@ typedef struct resmb_run {
     mapi_proto tgt_proto;
     int tgt_decided;             /* the pre-flight ran (or had nothing to decide) */
     char *tgt_blocked;           /* the pre-flight's EWS answered 403 blocked: why, else NULL */
+    int tgt_refused;             /* Auto: EWS answered 401 and Graph answered (not blocked) */
 } resmb_run;
 
 /* One mailbox of the current chunk, with what the batches found. */

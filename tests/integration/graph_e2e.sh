@@ -655,8 +655,10 @@ check "Auto, no EWS permission: the pre-flight says why every mailbox goes over 
     grep -q "target pre-flight (once for the run): .*401.*Microsoft Graph answered for .* with the same app: the app most likely has no EWS permission (full_access_as_app); ProtocolTrg=Auto: every mailbox of this run goes over Microsoft Graph" "$D4C/out.txt"
 E=$(ews_ops "$TREQ")
 check "Auto, no EWS permission: no EWS request got further than the pre-flight's refusal (${E:-none})" [ -z "$E" ]
-N=$(grep -c "ProtocolTrg=Auto, EWS is blocked in the target tenant" "$D4C/cpuu.log")
-check "Auto, no EWS permission: every engine took Graph from the pre-flight ($N)" [ "$N" -ge "${#ROOMS[@]}" ]
+N=$(grep -c "ProtocolTrg=Auto, EWS refused the app (HTTP 401, no EWS permission) and Microsoft Graph answered for it" "$D4C/cpuu.log")
+check "Auto, no EWS permission: every engine took Graph from the pre-flight, for the 401 ($N)" [ "$N" -ge "${#ROOMS[@]}" ]
+N=$(grep -c "EWS is blocked" "$D4C/cpuu.log")
+check "Auto, no EWS permission: the engines' log never calls the 401 a block ($N)" [ "$N" -eq 0 ]
 simcfg ews_blocked=1 || bad "the simulator's EWS blocked again"
 # -- end g2blocked --
 
