@@ -359,8 +359,8 @@ static int graph_target(cpuu_run_ctx *r, const mapi_profile *p, cpuu_sides *sd,
 }
 
 #define AUTO_BLOCKED "ProtocolTrg=Auto, EWS is blocked in the target tenant"
-#define AUTO_REFUSED "ProtocolTrg=Auto, EWS refused the app (HTTP 401, no EWS permission) " \
-                     "and Microsoft Graph answered for it"
+#define AUTO_REFUSED_TRY "ProtocolTrg=Auto, EWS refused the app (HTTP 401, no EWS permission)"
+#define AUTO_REFUSED AUTO_REFUSED_TRY " and Microsoft Graph answered for it"
 
 /* Auto's reason for Graph, as the log says it. */
 static const char *auto_why(const cpuu_run_ctx *r)
@@ -386,6 +386,36 @@ static void take_handed_protocol(cpuu_run_ctx *r)
     sr_err_set(&r->ews_blocked_err, SR_E_EWS_BLOCKED, "%s (found by switchresmb's pre-flight, "
                "once for its run)", refused ? "EWS refused this app (HTTP 401, no EWS permission)"
                : "EWS is blocked for this app in the target tenant");
+}
+
+/* Auto, an Office 365 target, an app of our own (OAuth2): a 401 from EWS
+ * may mean the app has no EWS permission while Graph serves it — the
+ * pre-flight's rule (resmb/preflight.c), for an engine run alone. */
+static int refused_try_graph(const cpuu_run_ctx *r, const mapi_switchmsg *sm, mapi_proto want)
+{
+    return want == MAPI_PROTO_AUTO && sm->target_is_o365 && r->cfg->client_id &&
+           *r->cfg->client_id;
+}
+
+/* EWS answered 401 (ews): Graph when it answers for the same mailbox with
+ * the same app, then for every later profile of the run without a second
+ * 401; otherwise the 401 stays the reason. */
+static int refused_to_graph(cpuu_run_ctx *r, const mapi_profile *p, cpuu_sides *sd,
+                            const mapi_switchmsg *sm, const sr_err *ews)
+{
+    sr_log(SR_LOG_NOTICE, p->name, "target mailbox %s: %s; ProtocolTrg=Auto: trying Microsoft "
+           "Graph with the same app", sm->target_smtp, ews->msg);
+    int rc = graph_target(r, p, sd, sm, AUTO_REFUSED_TRY);
+    if (rc != GO_ON) {
+        sr_log(SR_LOG_ERROR, p->name, "target check failed: EWS refused the app (%s) and Microsoft "
+               "Graph did not answer either; profile not updated", ews->msg);
+        return rc;
+    }
+    r->ews_blocked = 1;
+    r->ews_off_why = AUTO_REFUSED;
+    sr_err_set(&r->ews_blocked_err, SR_E_EWS_BLOCKED, "EWS refused this app (HTTP 401, no EWS "
+               "permission); Microsoft Graph answered");
+    return GO_ON;
 }
 
 /* The spec's target check: a temporary CPUU_{GUID} profile for the target
@@ -451,6 +481,8 @@ static int target_check(cpuu_run_ctx *r, const mapi_profile *p, cpuu_sides *sd, 
         }
         return ews_blocked_rc(r, p, sm, extra, 1);
     }
+    if (!sd->tgt && e.code == SR_E_AUTH && refused_try_graph(r, sm, want))
+        return refused_to_graph(r, p, sd, sm, &e);
     if (!sd->tgt) {
         sr_log(SR_LOG_ERROR, p->name, "target mailbox %s: %s", sm->target_smtp, e.msg);
         sr_log(SR_LOG_ERROR, p->name, "target check failed: cannot log on to the target mailbox %s; "

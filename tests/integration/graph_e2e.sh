@@ -659,6 +659,23 @@ N=$(grep -c "ProtocolTrg=Auto, EWS refused the app (HTTP 401, no EWS permission)
 check "Auto, no EWS permission: every engine took Graph from the pre-flight, for the 401 ($N)" [ "$N" -ge "${#ROOMS[@]}" ]
 N=$(grep -c "EWS is blocked" "$D4C/cpuu.log")
 check "Auto, no EWS permission: the engines' log never calls the 401 a block ($N)" [ "$N" -eq 0 ]
+# the engine alone (no pre-flight) on copies of the dry-run chain's profiles (part 5
+# needs them as they are), Auto, the same app: refused for EWS on the first
+# profile (the token endpoint or EWS: 401), then Graph for every profile of the run
+reset_target
+cp -a "$D0/profiles" "$D4C/profiles-alone" || bad "copy of the dry-run profiles"
+(cd "$D4C" && SWITCHRESMB_PROFILE_DIR=$D4C/profiles-alone timeout 300 "$BIN/cpuu" -INI "$D4C/CPUU.ini" \
+    -SkipAutodiscoverChecking -Log "$D4C/alone.log" -Profiles "${PROFS[@]}" >"$D4C/alone.out" 2>&1); RC=$?
+check "Auto, no EWS permission: the engine alone goes over Graph (exit $RC, CPUU_SUCCESS)" [ "$RC" -eq 1 ] ||
+    { show "$D4C/alone.out"; show "$D4C/alone.log"; }
+N=$(grep -c "via Microsoft Graph (ProtocolTrg=Auto, EWS refused the app (HTTP 401, no EWS permission)" "$D4C/alone.log")
+check "Auto, no EWS permission: the engine alone: every profile's target check over Graph ($N)" \
+    [ "$N" -eq "${#PROFS[@]}" ]
+N=$(grep -c "ProtocolTrg=Auto: trying Microsoft Graph with the same app" "$D4C/alone.log")
+check "Auto, no EWS permission: the engine alone asked EWS once for its run ($N)" [ "$N" -eq 1 ]
+E=$(refusals)
+check "Auto, no EWS permission: the engine alone: the target refused no other request (${E:-none})" \
+    [ -z "$E" ] || [ "$E" = "401=1" ]
 simcfg ews_blocked=1 || bad "the simulator's EWS blocked again"
 # -- end g2blocked --
 
