@@ -150,6 +150,11 @@ for size in small big; do
     check "$size room: switchresmb → cpuu exit 0, DONE" done_ok
     done_ok || tail -n 20 "$D/out.txt" "$D/cpuu.log" 2>/dev/null | sed 's/^/    /'
     RT_S[$size]=$(max_rt "$src_URL"); RT_T[$size]=$(max_rt "$tgt_URL")
+    # the room has no switch message: switchresmb's batched read finds none and
+    # the CreateItem follows it at once (no second look, issue 13)
+    looks=$(awk -F'\t' '$3 == "CreateItem" { print n + 0; exit } $3 == "FindItem" { n++ }' \
+        "$W/src-src-$size.requests")
+    check "$size room: ${looks:-no} FindItem before the switch message's CreateItem (1)" [ "${looks:-0}" -eq 1 ]
     check "$size room: source ${RT_S[$size]} dependent round trips (bound $RT_BOUND_SOURCE)" \
         within "${RT_S[$size]:-0}" "$RT_BOUND_SOURCE"
     check "$size room: target ${RT_T[$size]} dependent round trips (bound $RT_BOUND_TARGET)" \
