@@ -300,7 +300,7 @@ static int open_handed(cpuu_run_ctx *r, const mapi_profile *p, cpuu_sides *sd, c
         memset(&h.switchmsg, 0, sizeof h.switchmsg);
         ctx->src_tree_later = 1;
         sr_log(SR_LOG_INFO, p->name, "source %s: switch message from switchresmb's [handover] "
-               "(%lld s old): not read again", a->smtp, (long long)(now - h.written_at));
+               "(%lld s old): not read again", a->smtp, (long long)(now - h.learned_at));
     }
     mapi_handover_clear(&h);
     return sd->src != NULL;

@@ -521,7 +521,7 @@ typedef struct mapi_handover {
     char *mailbox;              /* primary SMTP address of the source mailbox */
     char *ews_url;              /* its EWS endpoint */
     int impersonate;            /* 1 ExchangeImpersonation, 0 explicit access */
-    int64_t written_at;         /* Unix seconds, UTC */
+    int64_t learned_at;         /* when switchresmb read or wrote that (Unix seconds): its age */
     mapi_switchmsg switchmsg;   /* the switch message in the mailbox */
 } mapi_handover;
 /* Release the strings in h and zero it.  NULL-safe. */

@@ -84,12 +84,12 @@ sr_code mapi_handover_put(mapi_profile *p, const mapi_handover *h, sr_err *err)
         return sr_err_set(err, SR_E_NOMEM, "out of memory");
     const mapi_switchmsg *m = &h->switchmsg;
     char when[32], ver[16], sm_when[32];
-    fmt_time(h->written_at, when);
+    fmt_time(h->learned_at, when);
     snprintf(ver, sizeof ver, "%d", m->version);
     fmt_time(m->created_at, sm_when);
     struct { const char *k, *v; } kv[] = {
         { "version", "1" },   /* MAPI_HANDOVER_VERSION */
-        { "written-at", when },
+        { "learned-at", when },
         { "mailbox", h->mailbox },
         { "ews-url", h->ews_url },
         { "access", h->impersonate ? "impersonation" : "explicit" },
@@ -150,24 +150,24 @@ static sr_code trusted(const mapi_handover *h, const mapi_account *a, int64_t no
         return sr_err_set(err, SR_E_INVALID, "[handover] names EWS %s, the profile %s", h->ews_url,
                           a->ews_url ? a->ews_url : "none");
     /* a clock step backwards must not make an old hand-over look young */
-    if (h->written_at > now + MAPI_HANDOVER_SKEW_S)
-        return sr_err_set(err, SR_E_INVALID, "[handover] written %lld s in the future",
-                          (long long)(h->written_at - now));
-    if (now - h->written_at > MAPI_HANDOVER_MAX_AGE_S)
+    if (h->learned_at > now + MAPI_HANDOVER_SKEW_S)
+        return sr_err_set(err, SR_E_INVALID, "[handover] learned %lld s in the future",
+                          (long long)(h->learned_at - now));
+    if (now - h->learned_at > MAPI_HANDOVER_MAX_AGE_S)
         return sr_err_set(err, SR_E_INVALID, "[handover] is %lld s old (at most %d s are trusted)",
-                          (long long)(now - h->written_at), MAPI_HANDOVER_MAX_AGE_S);
+                          (long long)(now - h->learned_at), MAPI_HANDOVER_MAX_AGE_S);
     return SR_OK;
 }
 
 static sr_code parse(const mapi_service *h, mapi_handover *out, sr_err *err)
 {
-    const char *ver = get(h, "version"), *when = get(h, "written-at"), *acc = get(h, "access");
+    const char *ver = get(h, "version"), *when = get(h, "learned-at"), *acc = get(h, "access");
     const char *mbx = get(h, "mailbox"), *url = get(h, "ews-url");
     if (!ver || strcmp(ver, "1") != 0)
         return sr_err_set(err, SR_E_PARSE, "[handover] version '%.40s': only version 1 is known",
                           ver ? ver : "(missing)");
-    if (!when || parse_time(when, &out->written_at) != 0)
-        return bad(err, "written-at", when);
+    if (!when || parse_time(when, &out->learned_at) != 0)
+        return bad(err, "learned-at", when);
     if (!acc || (strcmp(acc, "impersonation") && strcmp(acc, "explicit")))
         return bad(err, "access", acc);
     out->impersonate = !strcmp(acc, "impersonation");

@@ -306,6 +306,7 @@ static int act_switchmsg(sm_step *step, void *ctx)
     mapi_switchmsg_clear(&m->existing);   /* what the mailbox holds now: for [handover] */
     m->existing = msg;
     m->existing_current = 1;
+    m->existing_at = (int64_t)time(NULL);
     return put_ok(step, a, "switchmsg", recreate ? "recreated" : "created") ? EV_OK : EV_FAIL;
 }
 
@@ -362,8 +363,10 @@ static void hand_over(const resmb_mb *m, const mapi_account *ac, mapi_profile *p
 {
     if (!m->existing_current || !ac->ews_url)
         return;
+    /* its age is the age of what we know: a read made long ahead of the
+     * worker (the read-ahead window) is not handed over as young */
     mapi_handover h = { .mailbox = ac->smtp, .ews_url = ac->ews_url, .impersonate = 1,
-                        .written_at = (int64_t)time(NULL), .switchmsg = m->existing };
+                        .learned_at = m->existing_at, .switchmsg = m->existing };
     sr_err e;
     if (mapi_handover_put(p, &h, &e) != SR_OK)
         sr_log(SR_LOG_INFO, m->key, "no [handover] for the engine: %s", e.msg);

@@ -6,6 +6,7 @@
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 size_t resmb_next_chunk(resmb_cursor *c, resmb_mb *out, size_t max)
@@ -425,6 +426,7 @@ void resmb_read_chunk(resmb_run *run, resmb_shared *sh, resmb_mb *mb, size_t n)
                     snprintf(m->read_msg, sizeof m->read_msg, "%s", sme[j].msg);
                     m->existing = msgs[j];
                     m->existing_current = sme[j].code == SR_OK;
+                    m->existing_at = (int64_t)time(NULL);
                     memset(&msgs[j], 0, sizeof msgs[j]);
                 }
                 mapi_switchmsg_clear(&msgs[j]);

@@ -119,6 +119,7 @@ typedef struct resmb_mb {
     mapi_switchmsg existing;
     int existing_current;        /* existing is what the mailbox holds now (read, or written
                                     by this worker): the engine gets it in [handover] */
+    int64_t existing_at;         /* when that was read or written (Unix seconds) */
     sr_class read_cls;           /* the read's error class (SR_CLASS_WAIT: throttled) */
     /* filled by the actions (in the worker) */
     char reason[1200];

@@ -1652,7 +1652,7 @@ static void make_handed_profile(const char *name, const mbx *m, const mbx *t, lo
     sr_err e;
     CU_ASSERT_EQUAL_FATAL(mapi_pstore_load(st, name, &p, &e), SR_OK);
     int64_t at = (int64_t)time(NULL) - age;
-    mapi_handover h = { .mailbox = (char *)mailbox, .ews_url = ews, .impersonate = 1, .written_at = at,
+    mapi_handover h = { .mailbox = (char *)mailbox, .ews_url = ews, .impersonate = 1, .learned_at = at,
                         .switchmsg = { .version = MAPI_SWITCHMSG_CONTEMPORARY,
                                        .target_smtp = (char *)t->smtp,
                                        .target_legacy_dn = (char *)t->legacy_dn,

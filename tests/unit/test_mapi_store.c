@@ -1374,11 +1374,11 @@ static void ho_profile(mapi_profile *p, const mapi_handover *h)
     mapi_profile_clear(&w);
 }
 
-static mapi_handover ho_value(int64_t written_at, const char *mailbox)
+static mapi_handover ho_value(int64_t learned_at, const char *mailbox)
 {
     mapi_handover h = {
         .mailbox = (char *)mailbox, .ews_url = (char *)HO_EWS, .impersonate = 1,
-        .written_at = written_at,
+        .learned_at = learned_at,
         .switchmsg = { .version = MAPI_SWITCHMSG_CONTEMPORARY, .target_smtp = (char *)"room7@tgt.example",
                        .target_legacy_dn = (char *)"/o=Tgt/ou=x/cn=Recipients/cn=room7",
                        .created_by = (char *)"switchresmb 1.0 on host", .created_at = HO_NOW - 5 },
@@ -1407,7 +1407,7 @@ static void test_handover_rules(void)
     CU_ASSERT_EQUAL_FATAL(ho_take(&h, NULL, NULL, &got), SR_OK);
     CU_ASSERT_STRING_EQUAL(got.ews_url, HO_EWS);
     CU_ASSERT_EQUAL(got.impersonate, 1);
-    CU_ASSERT_EQUAL(got.written_at, HO_NOW - 3);
+    CU_ASSERT_EQUAL(got.learned_at, HO_NOW - 3);
     CU_ASSERT_STRING_EQUAL(got.switchmsg.target_smtp, "room7@tgt.example");
     CU_ASSERT_STRING_EQUAL(got.switchmsg.target_legacy_dn, "/o=Tgt/ou=x/cn=Recipients/cn=room7");
     CU_ASSERT_EQUAL(got.switchmsg.created_at, HO_NOW - 5);
@@ -1428,7 +1428,7 @@ static void test_handover_rules(void)
     CU_ASSERT_EQUAL(ho_take(&h, "ews-url", "https://other.example/EWS/Exchange.asmx", &got), SR_E_INVALID);
     /* malformed or another version: not trusted */
     static const char *const bad[][2] = {
-        { "version", "2" }, { "written-at", "2025-12-05 16:00:00" }, { "access", "delegate" },
+        { "version", "2" }, { "learned-at", "2025-12-05 16:00:00" }, { "access", "delegate" },
         { "switchmsg-version", "7" }, { "switchmsg-target-smtp", "nobody" },
         { "switchmsg-target-legacy-dn", "cn=x" }, { "switchmsg-target-is-o365", "yes" },
         { "switchmsg-created-at", "soon" }, { "mailbox", "" },
