@@ -1701,6 +1701,18 @@ static void test_handover(void)
         CU_ASSERT_TRUE(file_has(g_log, fresh ? "from switchresmb's [handover]" : "ignored, the source "
                                 "mailbox is read as usual"));
     }
+    /* trusted, but the source answers nothing: the folder tree, read with the
+     * first feature's reads instead of at the logon, fails the profile (11),
+     * which stays as it was */
+    make_handed_profile("Handed No Tree", &g_c, &g_a_tgt, 5, g_c.smtp, NULL, NULL);
+    sim_set(&g_src, "fail_rate=1&fail_status=500");
+    const char *nt[] = { "-Profiles", "Handed No Tree", "-SkipAutodiscoverChecking", "-Features",
+                         "Delegates", NULL };
+    int rc = run_cpuu(g_ini, nt);
+    sim_set(&g_src, "reset=1");
+    CU_ASSERT_EQUAL(rc, CPUU_SWITCH_ERR);
+    CU_ASSERT_EQUAL(csv_last("Handed No Tree", NULL), 11);
+    CU_ASSERT_TRUE(file_has(g_log, "cannot read the source folder tree"));
     /* used once: the updated profile keeps none; its backup (the state before) does */
     mapi_pstore *st = store();
     mapi_profile p = { 0 };
@@ -1709,11 +1721,17 @@ static void test_handover(void)
     CU_ASSERT_EQUAL(p.status.updated, 1);
     CU_ASSERT_EQUAL(p.handover.n, 0);
     mapi_profile_clear(&p);
+    CU_ASSERT_EQUAL(mapi_pstore_load(st, "Handed No Tree", &p, &e), SR_OK);
+    CU_ASSERT_EQUAL(p.status.updated, 0);
+    CU_ASSERT_STRING_EQUAL(p.accounts[0].smtp, g_c.smtp);
+    mapi_profile_clear(&p);
     /* nothing left for the tests after this one */
     for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
         mapi_pstore_delete_backup(st, c[i].name, &e);
         CU_ASSERT_EQUAL(mapi_pstore_delete(st, c[i].name, &e), SR_OK);
     }
+    mapi_pstore_delete_backup(st, "Handed No Tree", &e);
+    CU_ASSERT_EQUAL(mapi_pstore_delete(st, "Handed No Tree", &e), SR_OK);
     mapi_pstore_free(st);
 }
 
