@@ -2,8 +2,9 @@
  * client (autodiscover.c), the connection handle and EWS transport, request
  * builders and response parsers (ews_http.c, ews_call.c, ews_req.c,
  * ews_resp.c, ews_xml.c), safe XML helpers for code that builds its own EWS
- * messages (the engine's features), and the store session with the switch
- * message over EWS (session.c, switchmsg_ews.c).
+ * messages (the engine's features), the store session with the switch
+ * message over EWS (session.c, switchmsg_ews.c), and the [handover] a
+ * temporary profile carries from switchresmb to the engine (handover.c).
  *
  * Depends on util/, mapi/eid.h (properties), mapi/profile.h (an account's
  * network options), libcurl (inside) and libxml2: this is the only mapi
