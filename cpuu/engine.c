@@ -277,6 +277,35 @@ static sr_code read_folders(mapi_session *s, void *arg, sr_err *err)
 }
 
 
+/* switchresmb read (or wrote) the switch message a moment ago and says so
+ * in the profile's [handover] (issue 13): log on with what it learned, ask
+ * nothing, and read the folder tree with the features' first reads.  0 when
+ * there is no hand-over to trust: the caller opens the mailbox as always. */
+static int open_handed(cpuu_run_ctx *r, const mapi_profile *p, cpuu_sides *sd, cpuu_ctx *ctx,
+                       mapi_switchmsg *sm)
+{
+    const mapi_account *a = &p->accounts[0];
+    mapi_handover h;
+    sr_err e;
+    int64_t now = (int64_t)time(NULL);
+    sr_code rc = mapi_handover_take(p, a, now, &h, &e);
+    if (rc != SR_OK) {
+        if (rc != SR_E_NOTFOUND)
+            sr_log(SR_LOG_INFO, p->name, "%s: ignored, the source mailbox is read as usual", e.msg);
+        return 0;
+    }
+    sd->src = logon(r, sd, 0, a, a->smtp, a->legacy_dn, h.impersonate, &e);
+    if (sd->src) {
+        *sm = h.switchmsg;   /* moved: h no longer owns it */
+        memset(&h.switchmsg, 0, sizeof h.switchmsg);
+        ctx->src_tree_later = 1;
+        sr_log(SR_LOG_INFO, p->name, "source %s: switch message from switchresmb's [handover] "
+               "(%lld s old): not read again", a->smtp, (long long)(now - h.learned_at));
+    }
+    mapi_handover_clear(&h);
+    return sd->src != NULL;
+}
+
 /* Source: logon, folder tree and switch message.  Returns GO_ON, else
  * the CSV code (with *extra for the switch-message bits). */
 static int open_source(cpuu_run_ctx *r, const mapi_profile *p, cpuu_sides *sd, cpuu_ctx *ctx,
@@ -285,6 +314,13 @@ static int open_source(cpuu_run_ctx *r, const mapi_profile *p, cpuu_sides *sd, c
     const mapi_account *a = &p->accounts[0];
     sr_err e, sme;
     cpuu_progress("openstore begin source %s", a->smtp);
+    if (open_handed(r, p, sd, ctx, sm)) {
+        cpuu_progress("openstore end");
+        sr_log(SR_LOG_INFO, p->name, "switch message: %s -> %s (%s)%s", a->smtp, sm->target_smtp,
+               sm->target_legacy_dn ? sm->target_legacy_dn : "no legacyExchangeDN",
+               sm->target_is_o365 ? ", Office 365" : "");
+        return GO_ON;
+    }
     src_read rd = { &ctx->src_folders, sm, &sme };
     sd->src = open_side(r, sd, 0, a, a->smtp, a->legacy_dn, read_source, &rd, &e);
     cpuu_progress("openstore end");
@@ -651,6 +687,16 @@ static int read_attempt(cpuu_ctx *c, feat_run *fr)
     return 0;
 }
 
+/* One attempt at the source folder tree in a wave (src_tree_later): as
+ * read_attempt, 1 when it ran to its end (*rc is its outcome). */
+static int tree_attempt(cpuu_ctx *c, sr_code *rc, sr_err *err)
+{
+    unsigned long before = deferred_calls(c);
+    mapi_folders_clear(&c->src_folders);
+    *rc = mapi_session_folders(c->src, &c->src_folders, err);
+    return deferred_calls(c) == before;
+}
+
 /* The reads of n features (in table order) as concurrent waves (issue 13):
  * every read runs against the sessions' answer caches; the requests none
  * could answer go out together, per side in one batch, and the reads run
@@ -659,11 +705,16 @@ static int read_attempt(cpuu_ctx *c, feat_run *fr)
  * waves did not finish run live.  The waves count as the first feature's
  * read for the progress protocol (its watchdog stage); the others follow
  * in order as before. */
-static void read_all(cpuu_ctx *c, feat_run **v, const char **names, size_t n)
+static sr_code read_all(cpuu_ctx *c, feat_run **v, const char **names, size_t n, sr_err *tree_err)
 {
     int done[CFG_F__MAX + 1] = { 0 };
+    /* the source folder tree, when a hand-over spared the open: its FindFolder
+     * travels with the features' first reads (their plans use it) */
+    int tree_done = !c->src_tree_later;
+    sr_code tree_rc = SR_OK;
+    c->src_tree_later = 0;
     if (!n)
-        return;
+        return SR_OK;
     cpuu_progress("feature begin %s", names[0]);
     /* a Graph target reads over its own client, outside the sessions' caches */
     int waves = !c->graph && c->src && waves_on(c, 1);
@@ -671,6 +722,8 @@ static void read_all(cpuu_ctx *c, feat_run **v, const char **names, size_t n)
         waves_on(c, 0);   /* out of memory on one side: every read live */
     for (int w = 0; waves && w < READ_WAVES_MAX; w++) {
         size_t open = 0;
+        if (!tree_done && !(tree_done = tree_attempt(c, &tree_rc, tree_err)))
+            open++;
         for (size_t i = 0; i < n; i++) {
             if (!done[i] && !(done[i] = read_attempt(c, v[i])))
                 open++;
@@ -683,6 +736,8 @@ static void read_all(cpuu_ctx *c, feat_run **v, const char **names, size_t n)
         if (c->tgt && c->tgt != c->src)
             mapi_session_wave_live(c->tgt);
     }
+    if (!tree_done)
+        tree_attempt(c, &tree_rc, tree_err);
     for (size_t i = 0; i < n; i++) {
         if (i)
             cpuu_progress("feature begin %s", names[i]);
@@ -695,6 +750,7 @@ static void read_all(cpuu_ctx *c, feat_run **v, const char **names, size_t n)
     }
     if (waves)
         waves_on(c, 0);
+    return tree_rc;
 }
 
 /* The junk reset's place in the apply list (not a cfg_feature). */
@@ -812,8 +868,12 @@ static void write_rest(cpuu_ctx *c, feat_run **ap, const int *ap_id, size_t nap)
     }
 }
 
+/* run_features: the source folder tree (read with the first reads after a
+ * hand-over) could not be read; nothing was planned or written. */
+#define RUN_NO_TREE (-2)
+
 /* Every selected feature; 0 when the profile may be switched, -1 when a
- * Critical feature failed (the others were rolled back).  All features read
+ * Critical feature failed (the others were rolled back), RUN_NO_TREE.  All features read
  * first (concurrently, read_all), their recipients are resolved in one
  * batch, then each plans, backs up and writes in table order. */
 static int run_features(cpuu_run_ctx *r, cpuu_ctx *c)
@@ -865,7 +925,16 @@ static int run_features(cpuu_run_ctx *r, cpuu_ctx *c)
         rd[nrd] = &junk;
         rd_names[nrd++] = JUNK_NAME;
     }
-    read_all(c, rd, rd_names, nrd);
+    sr_err te;
+    if (read_all(c, rd, rd_names, nrd, &te) != SR_OK) {
+        /* what the open would have read: no plan can map folders without it */
+        sr_log(SR_LOG_ERROR, c->who, "cannot read the source folder tree: %s; profile not "
+               "processed", te.msg);
+        for (size_t i = 0; i < nrd; i++)   /* read, never planned: nothing written */
+            if (rd[i]->ops->free_state)
+                rd[i]->ops->free_state(rd[i]->state);
+        return RUN_NO_TREE;
+    }
     /* as when the reads ran one by one: the first Critical read that failed
      * stops everything before a write (the reads after it are dropped) */
     for (int g = 0; !failed && g < f; g++)
@@ -982,6 +1051,7 @@ static sr_code switch_profile(cpuu_run_ctx *r, mapi_profile *p, const cpuu_sides
     }
     p->status.updated = 1;
     p->status.updated_at = (int64_t)time(NULL);
+    mapi_handover_drop(p);   /* it described the source: used once */
     return mapi_pstore_update(r->store, p, err);
 }
 
@@ -1015,7 +1085,8 @@ static int update_with_sessions(cpuu_run_ctx *r, mapi_profile *p, cpuu_sides *sd
         rmap_set_graph(c->map, sd->tgt_graph);
     if (r->opts->dry_run) {
         c->dry_run = 1;
-        run_features(r, c);
+        if (run_features(r, c) == RUN_NO_TREE)   /* nothing could be planned */
+            return CPUU_RC_MODIFYING_FAILED;
         if (dq->failed)
             return CPUU_RC_MODIFYING_FAILED;
         sr_log(SR_LOG_NOTICE, p->name, "dry run: profile not changed");

@@ -31,6 +31,8 @@ typedef struct cpuu_ctx {
                                   * when the mailbox is updated in place (server-side run) */
     mapi_folders src_folders;    /* folder trees (read once by the engine: one FindFolder Deep) */
     mapi_folders tgt_folders;
+    int src_tree_later;          /* src_folders not read yet: the engine reads it with the
+                                  * features' first reads (a [handover] spared the open) */
     rmap *map;                   /* source → target recipients */
     const char *backup_dir;      /* private (0700) directory for this profile's backups */
     const cfg_cpuu *cfg;         /* CPUU.ini */

@@ -2,8 +2,9 @@
  * client (autodiscover.c), the connection handle and EWS transport, request
  * builders and response parsers (ews_http.c, ews_call.c, ews_req.c,
  * ews_resp.c, ews_xml.c), safe XML helpers for code that builds its own EWS
- * messages (the engine's features), and the store session with the switch
- * message over EWS (session.c, switchmsg_ews.c).
+ * messages (the engine's features), the store session with the switch
+ * message over EWS (session.c, switchmsg_ews.c), and the [handover] a
+ * temporary profile carries from switchresmb to the engine (handover.c).
  *
  * Depends on util/, mapi/eid.h (properties), mapi/profile.h (an account's
  * network options), libcurl (inside) and libxml2: this is the only mapi
@@ -493,12 +494,49 @@ sr_code mapi_session_open_mailbox(mapi_session *s, mapi_folders *folders, mapi_s
 /* The same for n mailboxes at once (bulk runs): all 2n reads in one
  * concurrent batch, so n mailboxes cost one dependent round trip.  The
  * sessions must share one mapi_net.  Arrays have n entries; per mailbox,
- * errs[i] / sm_errs[i] say what happened; returns the first failure. */
+ * errs[i] / sm_errs[i] say what happened; returns the first failure.
+ * folders NULL: the switch messages only (n reads; switchresmb, whose engine
+ * reads the tree it needs with its own first reads). */
 sr_code mapi_session_open_many(mapi_session *const *s, size_t n, mapi_folders *folders,
                                mapi_switchmsg *msgs, sr_err *sm_errs, sr_err *errs);
 /* Create the switch message.  When one exists: SR_E_EXISTS unless recreate
  * (RecreateSwitchMsg=1), which deletes every old one first. */
 sr_code mapi_session_write_switchmsg(mapi_session *s, const mapi_switchmsg *m, int recreate,
                                      sr_err *err);
+/* Create the switch message without looking first (one CreateItem): for a
+ * caller that has just read the mailbox and found none (issue 13: a second
+ * FindItem would only repeat that read).  Anyone else uses write_switchmsg. */
+sr_code mapi_session_create_switchmsg(mapi_session *s, const mapi_switchmsg *m, sr_err *err);
+
+/* ==== hand-over (handover.c; docs/profile-format.md "[handover]") ==== */
+/* What switchresmb learned about the source mailbox a moment ago, written
+ * into the temporary profile so the engine it starts there need not ask the
+ * server again (issue 13): the switch message now in the mailbox, the EWS
+ * URL and the way the admin account got in.  No secret.  The engine trusts
+ * it only when it is version 1, at most MAPI_HANDOVER_MAX_AGE_S old and not
+ * more than MAPI_HANDOVER_SKEW_S in the future, and for the profile's own
+ * mailbox and EWS URL; otherwise it asks the server as before. */
+#define MAPI_HANDOVER_MAX_AGE_S 600
+#define MAPI_HANDOVER_SKEW_S 60
+typedef struct mapi_handover {
+    char *mailbox;              /* primary SMTP address of the source mailbox */
+    char *ews_url;              /* its EWS endpoint */
+    int impersonate;            /* 1 ExchangeImpersonation, 0 explicit access */
+    int64_t learned_at;         /* when switchresmb read or wrote that (Unix seconds): its age */
+    mapi_switchmsg switchmsg;   /* the switch message in the mailbox */
+} mapi_handover;
+/* Release the strings in h and zero it.  NULL-safe. */
+void mapi_handover_clear(mapi_handover *h);
+/* Write h as p's [handover] settings (replacing any; p owns the copies).
+ * SR_E_INVALID / SR_E_PARSE when h is incomplete or its message invalid. */
+sr_code mapi_handover_put(mapi_profile *p, const mapi_handover *h, sr_err *err);
+/* p's [handover] if the engine may trust it for account a at time now:
+ * SR_OK with *out filled (caller clears with mapi_handover_clear);
+ * SR_E_NOTFOUND none; SR_E_PARSE malformed or another version; SR_E_INVALID
+ * stale, from the future, or for another mailbox or EWS URL.  err says which. */
+sr_code mapi_handover_take(const mapi_profile *p, const mapi_account *a, int64_t now,
+                           mapi_handover *out, sr_err *err);
+/* Remove p's [handover] (it is used once: an updated profile keeps none). */
+void mapi_handover_drop(mapi_profile *p);
 
 #endif /* MAPI_EWS_H */

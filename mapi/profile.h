@@ -98,6 +98,11 @@ typedef struct mapi_profile {
     mapi_service *services;      /* non-Exchange services */
     size_t n_services;
     mapi_profile_status status;
+    /* [handover] (ours, issue 13): what switchresmb learned about the source
+     * mailbox, for the engine that runs on this profile; settings kept
+     * verbatim (kind and name unused), n == 0 when there is none.  Meaning
+     * and trust rules: mapi_handover_* in mapi/ews.h. */
+    mapi_service handover;
 } mapi_profile;
 
 /* Release everything inside p and zero it (not p itself).  NULL-safe. */

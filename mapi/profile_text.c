@@ -94,6 +94,7 @@ void mapi_profile_clear(mapi_profile *p)
     for (size_t i = 0; i < p->n_services; i++)
         service_clear(&p->services[i]);
     free(p->services);
+    service_clear(&p->handover);
     free(p->status.backup_of);
     memset(p, 0, sizeof *p);
 }
@@ -341,6 +342,10 @@ char *mapi_profile_format(const mapi_profile *p, sr_err *err)
         for (size_t j = 0; j < s->n; j++)
             kv(&b, s->keys[j], s->values[j]);
     }
+    if (p->handover.n)
+        sb_puts(&b, "\n[handover]\n");
+    for (size_t j = 0; j < p->handover.n; j++)
+        kv(&b, p->handover.keys[j], p->handover.values[j]);
     if (b.oom) {
         free(b.s);
         sr_err_set(err, SR_E_NOMEM, "profile %s: out of memory", p->name);
@@ -351,7 +356,7 @@ char *mapi_profile_format(const mapi_profile *p, sr_err *err)
 
 /* ---- parsing -------------------------------------------------------------------------- */
 
-typedef enum { SEC_NONE, SEC_PROFILE, SEC_STATUS, SEC_ACCOUNT, SEC_SERVICE } section;
+typedef enum { SEC_NONE, SEC_PROFILE, SEC_STATUS, SEC_ACCOUNT, SEC_SERVICE, SEC_HANDOVER } section;
 
 typedef struct {
     const char *what;
@@ -529,8 +534,23 @@ static sr_code key_service(pstate *st, const char *k, const char *v)
     return mapi_service_set(s, k, v, st->err);
 }
 
+/* [handover]: any well-formed key once; what they mean is mapi_handover_*'s
+ * business (a stale or foreign one is ignored there, not refused here). */
+static sr_code key_handover(pstate *st, const char *k, const char *v)
+{
+    mapi_service *h = &st->p->handover;
+    for (size_t i = 0; i < h->n; i++)
+        if (!strcmp(h->keys[i], k))
+            return perr(st, NULL, k, "duplicate key");
+    if (!service_key_ok(k) || !strcmp(k, "name"))
+        return perr(st, NULL, k, "invalid setting name");
+    return mapi_service_set(h, k, v, st->err);
+}
+
 static sr_code open_section(pstate *st, const char *line)
 {
+    if (st->sec == SEC_HANDOVER)
+        return perr(st, NULL, line, "[handover] is the last section");
     if (!strcmp(line, "[profile]")) {
         if (st->seen_name || st->sec != SEC_NONE)
             return perr(st, NULL, line, "must come first and only once");
@@ -553,6 +573,10 @@ static sr_code open_section(pstate *st, const char *line)
         if (!mapi_profile_add_service(st->p, NULL))   /* its "name" key follows */
             return sr_err_set(st->err, SR_E_NOMEM, "%s: out of memory", st->what);
         st->sec = SEC_SERVICE;
+    } else if (!strcmp(line, "[handover]")) {
+        if (st->sec < SEC_STATUS)
+            return perr(st, NULL, line, "must follow [status]");
+        st->sec = SEC_HANDOVER;
     } else {
         return perr(st, NULL, line, "unknown section");
     }
@@ -583,6 +607,7 @@ static sr_code parse_kv(pstate *st, char *line)
     case SEC_STATUS: return key_status(st, k, v);
     case SEC_ACCOUNT: return key_account(st, k, v);
     case SEC_SERVICE: return key_service(st, k, v);
+    case SEC_HANDOVER: return key_handover(st, k, v);
     case SEC_NONE: break;
     }
     return perr(st, NULL, k, "key outside a section");

@@ -61,46 +61,56 @@ static sr_code find_all(mapi_session *s, mapi_items *items, sr_err *err)
     return rc;
 }
 
-/* The two reads of an open: FindFolder Deep on msgfolderroot and FindItem
- * Associated for the switch message, addressed for s. */
-static sr_code open_build(mapi_session *s, const mapi_extprops *want, mapi_ews_call *calls, sr_err *err)
+/* The reads of an open, addressed for s: FindItem Associated for the switch
+ * message, and (tree) FindFolder Deep on msgfolderroot.  calls has 1 + tree
+ * entries. */
+static sr_code open_build(mapi_session *s, const mapi_extprops *want, int tree, mapi_ews_call *calls,
+                          sr_err *err)
 {
     static const mapi_ews_folder_ref root = { .distinguished = "msgfolderroot" };
     mapi_ews_target t = mapi_session_target(s);
-    for (int i = 0; i < 2; i++)
+    for (int i = 0; i < 1 + tree; i++)
         calls[i] = (mapi_ews_call){ .url = mapi_session_ews_url(s), .mailbox = mapi_session_mailbox(s),
                                     .idempotent = 1 };
-    if (!(calls[0].req = mapi_ews_req_findfolder_deep(&t, &root, 0, 1000, err)) ||
-        !(calls[1].req = mapi_ews_req_finditem_fai(&t, &sm_folder, MAPI_SWITCHMSG_ITEM_CLASS, want, 0,
-                                                   1000, err)))
+    if (!(calls[0].req = mapi_ews_req_finditem_fai(&t, &sm_folder, MAPI_SWITCHMSG_ITEM_CLASS, want, 0,
+                                                   1000, err)) ||
+        (tree && !(calls[1].req = mapi_ews_req_findfolder_deep(&t, &root, 0, 1000, err))))
         return err ? err->code : SR_E_INVALID;
     return SR_OK;
+}
+
+/* The rest of the folder tree when it did not fit one page. */
+static sr_code tree_rest(mapi_session *s, mapi_folders *folders, sr_err *err)
+{
+    mapi_folders all;
+    sr_code rc = mapi_session_folders(s, &all, err);
+    if (rc == SR_OK) {
+        mapi_folders_clear(folders);
+        *folders = all;
+    }
+    return rc;
 }
 
 static sr_code open_finish(mapi_session *s, mapi_ews_call *calls, mapi_folders *folders,
                            mapi_switchmsg *m, sr_err *sm_err, sr_err *err)
 {
-    memset(folders, 0, sizeof *folders);
+    int tree = folders != NULL;
+    if (folders)
+        memset(folders, 0, sizeof *folders);
     memset(m, 0, sizeof *m);
     sr_err_clear(sm_err);
-    for (int i = 0; i < 2; i++)
+    for (int i = 0; i < 1 + tree; i++)
         if (calls[i].err.code != SR_OK) {
             if (err)
                 *err = calls[i].err;
             return calls[i].err.code;
         }
     mapi_items items = { 0 };
-    sr_code rc = mapi_ews_parse_findfolder(calls[0].resp_op, folders, err);
-    if (rc == SR_OK && (rc = mapi_ews_parse_items(calls[1].resp_op, &items, err)) == SR_OK)
+    sr_code rc = tree ? mapi_ews_parse_findfolder(calls[1].resp_op, folders, err) : SR_OK;
+    if (rc == SR_OK && (rc = mapi_ews_parse_items(calls[0].resp_op, &items, err)) == SR_OK)
         pick(s, &items, m, NULL, sm_err);
-    if (rc == SR_OK && !folders->includes_last) {
-        /* more than one page of folders: read the rest the ordinary way */
-        mapi_folders all;
-        if ((rc = mapi_session_folders(s, &all, err)) == SR_OK) {
-            mapi_folders_clear(folders);
-            *folders = all;
-        }
-    }
+    if (rc == SR_OK && tree && !folders->includes_last)
+        rc = tree_rest(s, folders, err);
     if (rc != SR_OK)
         sr_err_prefix(err, "%s: ", mapi_session_mailbox(s));
     mapi_items_clear(&items);
@@ -119,17 +129,19 @@ static void calls_free(mapi_ews_call *calls, size_t n)
 sr_code mapi_session_open_many(mapi_session *const *s, size_t n, mapi_folders *folders,
                                mapi_switchmsg *msgs, sr_err *sm_errs, sr_err *errs)
 {
-    mapi_ews_call *calls = calloc(2 * (n ? n : 1), sizeof *calls);
+    size_t per = folders ? 2 : 1;   /* reads per mailbox */
+    mapi_ews_call *calls = calloc(per * (n ? n : 1), sizeof *calls);
     mapi_extprops want = { 0 };
     sr_err e;
     sr_err_clear(&e);
     sr_code rc = calls ? mapi_switchmsg_want(&want, &e) : sr_err_set(&e, SR_E_NOMEM, "out of memory");
     for (size_t i = 0; i < n; i++) {
-        memset(&folders[i], 0, sizeof folders[i]);
+        if (folders)
+            memset(&folders[i], 0, sizeof folders[i]);
         memset(&msgs[i], 0, sizeof msgs[i]);
         sr_err_clear(&sm_errs[i]);
         errs[i] = e;
-        if (rc == SR_OK && open_build(s[i], &want, &calls[2 * i], &errs[i]) != SR_OK)
+        if (rc == SR_OK && open_build(s[i], &want, folders != NULL, &calls[per * i], &errs[i]) != SR_OK)
             rc = errs[i].code;
         else if (i > 0 && mapi_session_net(s[i]) != mapi_session_net(s[0]))
             rc = sr_err_set(&errs[i], SR_E_INVALID, "%s: sessions of one batch must share a network handle",
@@ -137,15 +149,16 @@ sr_code mapi_session_open_many(mapi_session *const *s, size_t n, mapi_folders *f
     }
     if (rc == SR_OK && n) {
         /* one batch: every mailbox's reads run side by side */
-        mapi_ews_run(mapi_session_net(s[0]), calls, 2 * n, NULL);
+        mapi_ews_run(mapi_session_net(s[0]), calls, per * n, NULL);
         for (size_t i = 0; i < n; i++) {
-            sr_code r = open_finish(s[i], &calls[2 * i], &folders[i], &msgs[i], &sm_errs[i], &errs[i]);
+            sr_code r = open_finish(s[i], &calls[per * i], folders ? &folders[i] : NULL, &msgs[i],
+                                    &sm_errs[i], &errs[i]);
             if (rc == SR_OK)
                 rc = r;
         }
     }
     mapi_extprops_clear(&want);
-    calls_free(calls, 2 * n);
+    calls_free(calls, per * n);
     return rc;
 }
 
@@ -156,6 +169,17 @@ sr_code mapi_session_open_mailbox(mapi_session *s, mapi_folders *folders, mapi_s
     sr_code rc = mapi_session_open_many(&s, 1, folders, m, sm_err, &e);
     if (err)
         *err = e;
+    return rc;
+}
+
+sr_code mapi_session_create_switchmsg(mapi_session *s, const mapi_switchmsg *m, sr_err *err)
+{
+    mapi_extprops props = { 0 };
+    sr_code rc = mapi_switchmsg_to_extprops(m, &props, err);
+    if (rc == SR_OK)
+        rc = mapi_session_create_item(s, &sm_folder, MAPI_SWITCHMSG_ITEM_CLASS, MAPI_SWITCHMSG_SUBJECT,
+                                      &props, 1, NULL, err);
+    mapi_extprops_clear(&props);
     return rc;
 }
 

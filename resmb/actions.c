@@ -184,7 +184,13 @@ static sr_code target_legacy_dn(resmb_actx *a, const char *target, char **dn, ch
     return SR_OK;
 }
 
-static sr_code write_switchmsg(resmb_actx *a, const mapi_switchmsg *msg, int recreate, sr_err *err)
+/* Write the switch message: recreate (delete the old ones first), create
+ * after a look (none must exist), or, blind, create at once because this
+ * run's batched read has just found none (issue 13: the look would only
+ * repeat that read). */
+typedef enum { SM_CREATE, SM_RECREATE, SM_CREATE_BLIND } sm_write;
+
+static sr_code write_switchmsg(resmb_actx *a, const mapi_switchmsg *msg, sm_write how, sr_err *err)
 {
     const resmb_run *run = a->run;
     if (!a->src_net && !(a->src_net = resmb_net_new(run, RESMB_SOURCE, RESMB_WORKER_SRC_PARALLEL, err)))
@@ -194,7 +200,8 @@ static sr_code write_switchmsg(resmb_actx *a, const mapi_switchmsg *msg, int rec
     mapi_session *s = mapi_session_logon(a->src_net, &so, err);
     if (!s)
         return err->code;
-    sr_code rc = mapi_session_write_switchmsg(s, msg, recreate, err);
+    sr_code rc = how == SM_CREATE_BLIND ? mapi_session_create_switchmsg(s, msg, err)
+                                         : mapi_session_write_switchmsg(s, msg, how == SM_RECREATE, err);
     mapi_session_free(s);
     return rc;
 }
@@ -282,9 +289,11 @@ static int act_switchmsg(sm_step *step, void *ctx)
         return EV_FAIL;
     }
     int recreate = have || m->read_code == SR_E_PARSE;
-    sr_code rc = write_switchmsg(a, &msg, recreate, &e);
+    /* an attempt killed after its CreateItem left one the batch did not see */
+    sm_write how = recreate ? SM_RECREATE : retried ? SM_CREATE : SM_CREATE_BLIND;
+    sr_code rc = write_switchmsg(a, &msg, how, &e);
     if (rc == SR_E_EXISTS && retried)
-        rc = write_switchmsg(a, &msg, 1, &e);
+        rc = write_switchmsg(a, &msg, SM_RECREATE, &e);
     if (rc != SR_OK) {
         mapi_switchmsg_clear(&msg);
         m->wait_fail = e.cls == SR_CLASS_WAIT;
@@ -294,7 +303,10 @@ static int act_switchmsg(sm_step *step, void *ctx)
            recreate ? "recreated" : "created", msg.target_smtp,
            m->target_given ? "[TargetMailboxesSMTP]" : "directory",
            msg.target_legacy_dn ? "" : ", no legacyExchangeDN (Microsoft Graph target)");
-    mapi_switchmsg_clear(&msg);
+    mapi_switchmsg_clear(&m->existing);   /* what the mailbox holds now: for [handover] */
+    m->existing = msg;
+    m->existing_current = 1;
+    m->existing_at = (int64_t)time(NULL);
     return put_ok(step, a, "switchmsg", recreate ? "recreated" : "created") ? EV_OK : EV_FAIL;
 }
 
@@ -342,6 +354,24 @@ static void logon_account(const cfg_resmb *c, mapi_account *ac)
     ac->rpc.auth_negotiate = c->rpc.auth_negotiate;
 }
 
+/* [handover] (issue 13): the switch message this run read or wrote a
+ * moment ago, so the engine's logon on the profile asks the server nothing.
+ * Only when we know what the mailbox holds now (a resumed run may not) and
+ * by impersonation, the way this run's reads got in.  Without it the engine
+ * asks as before, so a failure here is only logged. */
+static void hand_over(const resmb_mb *m, const mapi_account *ac, mapi_profile *p)
+{
+    if (!m->existing_current || !ac->ews_url)
+        return;
+    /* its age is the age of what we know: a read made long ahead of the
+     * worker (the read-ahead window) is not handed over as young */
+    mapi_handover h = { .mailbox = ac->smtp, .ews_url = ac->ews_url, .impersonate = 1,
+                        .learned_at = m->existing_at, .switchmsg = m->existing };
+    sr_err e;
+    if (mapi_handover_put(p, &h, &e) != SR_OK)
+        sr_log(SR_LOG_INFO, m->key, "no [handover] for the engine: %s", e.msg);
+}
+
 /* The source mailbox's temporary profile, as Outlook would have it. */
 static sr_code build_profile(const resmb_run *run, const resmb_mb *m, const char *name,
                              mapi_profile *p, sr_err *err)
@@ -370,6 +400,7 @@ static sr_code build_profile(const resmb_run *run, const resmb_mb *m, const char
     /* the profile owns its strings */
     ac->rpc.proxy_server = ac->rpc.proxy_server ? sr_strdup(ac->rpc.proxy_server) : NULL;
     ac->rpc.principal_name = ac->rpc.principal_name ? sr_strdup(ac->rpc.principal_name) : NULL;
+    hand_over(m, ac, p);
     return SR_OK;
 }
 

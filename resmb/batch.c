@@ -6,6 +6,7 @@
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 size_t resmb_next_chunk(resmb_cursor *c, resmb_mb *out, size_t max)
@@ -404,11 +405,12 @@ void resmb_read_chunk(resmb_run *run, resmb_shared *sh, resmb_mb *mb, size_t n)
         idx[k++] = i;
     }
     if (k) {
-        mapi_folders *f = calloc(k, sizeof *f);
         mapi_switchmsg *msgs = calloc(k, sizeof *msgs);
         sr_err *sme = calloc(k, sizeof *sme), *errs = calloc(k, sizeof *errs);
-        if (f && msgs && sme && errs) {
-            mapi_session_open_many(s, k, f, msgs, sme, errs);
+        if (msgs && sme && errs) {
+            /* the switch messages only: the engine reads the folder tree it
+             * needs with its first reads, in the same round trip (issue 13) */
+            mapi_session_open_many(s, k, NULL, msgs, sme, errs);
             for (size_t j = 0; j < k; j++) {
                 resmb_mb *m = &mb[idx[j]];
                 m->read_done = 1;
@@ -423,13 +425,13 @@ void resmb_read_chunk(resmb_run *run, resmb_shared *sh, resmb_mb *mb, size_t n)
                     m->read_code = sme[j].code;
                     snprintf(m->read_msg, sizeof m->read_msg, "%s", sme[j].msg);
                     m->existing = msgs[j];
+                    m->existing_current = sme[j].code == SR_OK;
+                    m->existing_at = (int64_t)time(NULL);
                     memset(&msgs[j], 0, sizeof msgs[j]);
                 }
-                mapi_folders_clear(&f[j]);
                 mapi_switchmsg_clear(&msgs[j]);
             }
         }
-        free(f);
         free(msgs);
         free(sme);
         free(errs);

@@ -290,6 +290,7 @@ static void start_due(pool *p)
             p->nwaiting--;
             resmb_mb *m = &b->mb[i];
             mapi_switchmsg_clear(&m->existing);
+            m->existing_current = 0;
             m->read_done = 0;
             m->read_code = SR_OK;
             m->read_cls = SR_CLASS_NONE;

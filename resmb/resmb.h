@@ -118,6 +118,9 @@ typedef struct resmb_mb {
     sr_code read_code;           /* SR_OK (present), SR_E_NOTFOUND, SR_E_PARSE, else failure */
     char read_msg[1200];
     mapi_switchmsg existing;
+    int existing_current;        /* existing is what the mailbox holds now (read, or written
+                                    by this worker): the engine gets it in [handover] */
+    int64_t existing_at;         /* when that was read or written (Unix seconds) */
     sr_class read_cls;           /* the read's error class (SR_CLASS_WAIT: throttled) */
     /* filled by the actions (in the worker) */
     char reason[1200];

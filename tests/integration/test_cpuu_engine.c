@@ -20,6 +20,7 @@
 #include <poll.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "configs/configs.h"
@@ -1622,6 +1623,118 @@ static void test_source_directory_restart(void)
     CU_ASSERT_EQUAL(run_cpuu(g_ini, u), CPUU_SUCCESS);
 }
 
+/* Requests the simulator in has counted for mailbox smtp so far. */
+static long sim_requests(const inst *in, const char *smtp)
+{
+    char *text = tu_http(in->url, "/_sim/stats", 0);
+    json_t *j = text ? json_loads(text, 0, NULL) : NULL, *v;
+    const char *k;
+    long n = 0;
+    json_object_foreach(json_object_get(j, "mailboxes"), k, v)
+        if (sr_streq_ci(k, smtp))
+            n = (long)json_integer_value(json_object_get(v, "requests"));
+    json_decref(j);
+    free(text);
+    return n;
+}
+
+/* A profile of m on the source's EWS URL whose [handover] (written `age`
+ * seconds ago for mailbox `mailbox`) says m holds a switch message to t;
+ * then key = value over it when key is set. */
+static void make_handed_profile(const char *name, const mbx *m, const mbx *t, long age,
+                                const char *mailbox, const char *key, const char *value)
+{
+    char ews[256];
+    snprintf(ews, sizeof ews, "%s/EWS/Exchange.asmx", g_src.url);
+    make_profile(name, m, ews);
+    mapi_pstore *st = store();
+    mapi_profile p = { 0 };
+    sr_err e;
+    CU_ASSERT_EQUAL_FATAL(mapi_pstore_load(st, name, &p, &e), SR_OK);
+    int64_t at = (int64_t)time(NULL) - age;
+    mapi_handover h = { .mailbox = (char *)mailbox, .ews_url = ews, .impersonate = 1, .learned_at = at,
+                        .switchmsg = { .version = MAPI_SWITCHMSG_CONTEMPORARY,
+                                       .target_smtp = (char *)t->smtp,
+                                       .target_legacy_dn = (char *)t->legacy_dn,
+                                       .created_by = "test_cpuu_engine", .created_at = at } };
+    CU_ASSERT_EQUAL(mapi_handover_put(&p, &h, &e), SR_OK);
+    if (key)
+        CU_ASSERT_EQUAL(mapi_service_set(&p.handover, key, value, &e), SR_OK);
+    CU_ASSERT_EQUAL(mapi_pstore_update(st, &p, &e), SR_OK);
+    mapi_profile_clear(&p);
+    mapi_pstore_free(st);
+}
+
+/* Issue 13: switchresmb's [handover] spares the engine's source logon its
+ * reads.  g_c holds no switch message: an engine that trusts a hand-over
+ * saying it does updates the profile without one request to g_c; an engine
+ * that asks the server (stale, foreign, malformed hand-over) finds none. */
+static void test_handover(void)
+{
+    write_ini(g_ini, g_src.password, NULL);
+    static const struct {
+        const char *name;
+        long age;
+        int foreign;
+        const char *key, *value;
+    } c[] = {
+        { "Handed Fresh", 5, 0, NULL, NULL },
+        { "Handed Stale", MAPI_HANDOVER_MAX_AGE_S + 60, 0, NULL, NULL },
+        { "Handed Future", -(MAPI_HANDOVER_SKEW_S + 60), 0, NULL, NULL },
+        { "Handed Foreign", 5, 1, NULL, NULL },
+        { "Handed Version 2", 5, 0, "version", "2" },
+        { "Handed Bad Message", 5, 0, "switchmsg-target-smtp", "nobody" },
+    };
+    for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
+        int fresh = i == 0;
+        make_handed_profile(c[i].name, &g_c, &g_a_tgt, c[i].age, c[i].foreign ? g_a.smtp : g_c.smtp,
+                            c[i].key, c[i].value);
+        long before = sim_requests(&g_src, g_c.smtp);
+        const char *a[] = { "-Profiles", c[i].name, "-SkipAutodiscoverChecking", "-Features", NULL };
+        int rc = run_cpuu(g_ini, a);
+        long asked = sim_requests(&g_src, g_c.smtp) - before;
+        if (rc != (fresh ? CPUU_SUCCESS : CPUU_NO_SWITCH_MSG) || (fresh ? asked != 0 : asked < 1))
+            fprintf(stderr, "\n  [%s: exit %d, %ld source request(s)]\n", c[i].name, rc, asked);
+        CU_ASSERT_EQUAL(rc, fresh ? CPUU_SUCCESS : CPUU_NO_SWITCH_MSG);
+        CU_ASSERT_EQUAL(csv_last(c[i].name, NULL), fresh ? 10 : 0);
+        CU_ASSERT_TRUE(fresh ? asked == 0 : asked >= 1);
+        CU_ASSERT_TRUE(file_has(g_log, fresh ? "from switchresmb's [handover]" : "ignored, the source "
+                                "mailbox is read as usual"));
+    }
+    /* trusted, but the source answers nothing: the folder tree, read with the
+     * first feature's reads instead of at the logon, fails the profile (11),
+     * which stays as it was */
+    make_handed_profile("Handed No Tree", &g_c, &g_a_tgt, 5, g_c.smtp, NULL, NULL);
+    sim_set(&g_src, "fail_rate=1&fail_status=500");
+    const char *nt[] = { "-Profiles", "Handed No Tree", "-SkipAutodiscoverChecking", "-Features",
+                         "Delegates", NULL };
+    int rc = run_cpuu(g_ini, nt);
+    sim_set(&g_src, "reset=1");
+    CU_ASSERT_EQUAL(rc, CPUU_SWITCH_ERR);
+    CU_ASSERT_EQUAL(csv_last("Handed No Tree", NULL), 11);
+    CU_ASSERT_TRUE(file_has(g_log, "cannot read the source folder tree"));
+    /* used once: the updated profile keeps none; its backup (the state before) does */
+    mapi_pstore *st = store();
+    mapi_profile p = { 0 };
+    sr_err e;
+    CU_ASSERT_EQUAL(mapi_pstore_load(st, "Handed Fresh", &p, &e), SR_OK);
+    CU_ASSERT_EQUAL(p.status.updated, 1);
+    CU_ASSERT_EQUAL(p.handover.n, 0);
+    mapi_profile_clear(&p);
+    CU_ASSERT_EQUAL(mapi_pstore_load(st, "Handed No Tree", &p, &e), SR_OK);
+    CU_ASSERT_EQUAL(p.status.updated, 0);
+    CU_ASSERT_STRING_EQUAL(p.accounts[0].smtp, g_c.smtp);
+    mapi_profile_clear(&p);
+    /* nothing left for the tests after this one */
+    for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
+        mapi_pstore_delete_backup(st, c[i].name, &e);
+        CU_ASSERT_EQUAL(mapi_pstore_delete(st, c[i].name, &e), SR_OK);
+    }
+    mapi_pstore_delete_backup(st, "Handed No Tree", &e);
+    CU_ASSERT_EQUAL(mapi_pstore_delete(st, "Handed No Tree", &e), SR_OK);
+    mapi_pstore_free(st);
+}
+
 int main(void)
 {
     if (CU_initialize_registry() != CUE_SUCCESS)
@@ -1650,6 +1763,7 @@ int main(void)
     CU_add_test(s, "Office 365 target, Auto: EWS blocked, then Microsoft Graph", test_graph_auto);
     CU_add_test(s, "a throttling storm of short back-offs is waited out", test_throttling_storm);
     CU_add_test(s, "the source directory stopped and started again", test_source_directory_restart);
+    CU_add_test(s, "[handover]: trusted when fresh and own, else the engine asks", test_handover);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned failed = CU_get_number_of_failures();

@@ -1347,6 +1347,137 @@ static void test_store_delete_leaves_nothing(void)
     free(dir);
 }
 
+/* ---- [handover] (issue 13) ---------------------------------------------------------- */
+
+#define HO_NOW ((int64_t)1764950400)   /* 2025-12-05T16:00:00Z */
+#define HO_EWS "https://mail.src.example/EWS/Exchange.asmx"
+
+/* A parsed profile of room7@src.example with ews-url HO_EWS and, from h, a
+ * [handover] written out and read back (the file's own form). */
+static void ho_profile(mapi_profile *p, const mapi_handover *h)
+{
+    mapi_profile w = { 0 };
+    sr_err e;
+    w.name = strdup("{3F2504E0-4F89-41D3-9A0C-0305E82C3301}");
+    w.status.temporary = 1;
+    mapi_account *a = mapi_profile_add_account(&w);
+    a->smtp = strdup("room7@src.example");
+    a->legacy_dn = strdup("/o=Src/ou=x/cn=Recipients/cn=room7");
+    a->home_server = strdup("guid@src.example");
+    a->ews_url = strdup(HO_EWS);
+    CU_ASSERT_EQUAL_FATAL(mapi_handover_put(&w, h, &e), SR_OK);
+    char *text = mapi_profile_format(&w, &e);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(text);
+    CU_ASSERT_PTR_NOT_NULL(strstr(text, "\n[handover]\nversion = 1\n"));
+    CU_ASSERT_EQUAL(mapi_profile_parse(text, strlen(text), "ho.profile", p, &e), SR_OK);
+    free(text);
+    mapi_profile_clear(&w);
+}
+
+static mapi_handover ho_value(int64_t learned_at, const char *mailbox)
+{
+    mapi_handover h = {
+        .mailbox = (char *)mailbox, .ews_url = (char *)HO_EWS, .impersonate = 1,
+        .learned_at = learned_at,
+        .switchmsg = { .version = MAPI_SWITCHMSG_CONTEMPORARY, .target_smtp = (char *)"room7@tgt.example",
+                       .target_legacy_dn = (char *)"/o=Tgt/ou=x/cn=Recipients/cn=room7",
+                       .created_by = (char *)"switchresmb 1.0 on host", .created_at = HO_NOW - 5 },
+    };
+    return h;
+}
+
+/* The hand-over's value for mapi_handover_take at HO_NOW: its code. */
+static sr_code ho_take(const mapi_handover *h, const char *key, const char *value, mapi_handover *out)
+{
+    mapi_profile p = { 0 };
+    sr_err e;
+    ho_profile(&p, h);
+    if (key)
+        CU_ASSERT_EQUAL(mapi_service_set(&p.handover, key, value, &e), SR_OK);
+    sr_code rc = mapi_handover_take(&p, &p.accounts[0], HO_NOW, out, &e);
+    mapi_profile_clear(&p);
+    return rc;
+}
+
+static void test_handover_rules(void)
+{
+    mapi_handover got;
+    /* fresh, for this mailbox: everything comes back */
+    mapi_handover h = ho_value(HO_NOW - 3, "Room7@SRC.example");
+    CU_ASSERT_EQUAL_FATAL(ho_take(&h, NULL, NULL, &got), SR_OK);
+    CU_ASSERT_STRING_EQUAL(got.ews_url, HO_EWS);
+    CU_ASSERT_EQUAL(got.impersonate, 1);
+    CU_ASSERT_EQUAL(got.learned_at, HO_NOW - 3);
+    CU_ASSERT_STRING_EQUAL(got.switchmsg.target_smtp, "room7@tgt.example");
+    CU_ASSERT_STRING_EQUAL(got.switchmsg.target_legacy_dn, "/o=Tgt/ou=x/cn=Recipients/cn=room7");
+    CU_ASSERT_EQUAL(got.switchmsg.created_at, HO_NOW - 5);
+    mapi_handover_clear(&got);
+    /* 600 s old is still trusted, 601 s is stale; a minute ahead is clock skew, more is not */
+    h = ho_value(HO_NOW - MAPI_HANDOVER_MAX_AGE_S, "room7@src.example");
+    CU_ASSERT_EQUAL(ho_take(&h, NULL, NULL, &got), SR_OK);
+    mapi_handover_clear(&got);
+    h = ho_value(HO_NOW - MAPI_HANDOVER_MAX_AGE_S - 1, "room7@src.example");
+    CU_ASSERT_EQUAL(ho_take(&h, NULL, NULL, &got), SR_E_INVALID);
+    CU_ASSERT_PTR_NULL(got.mailbox);
+    h = ho_value(HO_NOW + MAPI_HANDOVER_SKEW_S + 1, "room7@src.example");
+    CU_ASSERT_EQUAL(ho_take(&h, NULL, NULL, &got), SR_E_INVALID);
+    /* foreign: another mailbox, or another EWS endpoint */
+    h = ho_value(HO_NOW, "room8@src.example");
+    CU_ASSERT_EQUAL(ho_take(&h, NULL, NULL, &got), SR_E_INVALID);
+    h = ho_value(HO_NOW, "room7@src.example");
+    CU_ASSERT_EQUAL(ho_take(&h, "ews-url", "https://other.example/EWS/Exchange.asmx", &got), SR_E_INVALID);
+    /* malformed or another version: not trusted */
+    static const char *const bad[][2] = {
+        { "version", "2" }, { "learned-at", "2025-12-05 16:00:00" }, { "access", "delegate" },
+        { "switchmsg-version", "7" }, { "switchmsg-target-smtp", "nobody" },
+        { "switchmsg-target-legacy-dn", "cn=x" }, { "switchmsg-target-is-o365", "yes" },
+        { "switchmsg-created-at", "soon" }, { "mailbox", "" },
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        CU_ASSERT_EQUAL(ho_take(&h, bad[i][0], bad[i][1], &got), SR_E_PARSE);
+        CU_ASSERT_PTR_NULL(got.mailbox);
+    }
+    /* none at all; dropped once used */
+    mapi_profile p = { 0 };
+    sr_err e;
+    ho_profile(&p, &h);
+    mapi_handover_drop(&p);
+    CU_ASSERT_EQUAL(mapi_handover_take(&p, &p.accounts[0], HO_NOW, &got, &e), SR_E_NOTFOUND);
+    char *text = mapi_profile_format(&p, &e);
+    CU_ASSERT_PTR_NULL(text ? strstr(text, "[handover]") : "format failed");
+    free(text);
+    mapi_profile_clear(&p);
+}
+
+static void test_handover_section_syntax(void)
+{
+    static const char head[] = "switchresmb-profile 1\n[profile]\nname = P\n[status]\n";
+    static const struct { const char *tail; const char *err; } v[] = {
+        { "[handover]\nversion = 1\n[account]\nsmtp = a@b.example\n", "[handover] is the last section" },
+        { "[handover]\nversion = 1\nversion = 1\n", "duplicate key" },
+        { "[handover]\nbad key = 1\n", "invalid setting name" },
+        { "[handover]\n[handover]\n", "[handover] is the last section" },
+    };
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+        char text[512];
+        snprintf(text, sizeof text, "%s%s", head, v[i].tail);
+        mapi_profile p;
+        sr_err e;
+        CU_ASSERT_EQUAL(mapi_profile_parse(text, strlen(text), "x.profile", &p, &e), SR_E_PARSE);
+        if (!strstr(e.msg, v[i].err))
+            fprintf(stderr, "\n  [%s] gave [%s]\n", v[i].err, e.msg);
+        CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, v[i].err));
+    }
+    /* a section of any other settings parses; what they mean is mapi_handover_take's call */
+    char text[256];
+    snprintf(text, sizeof text, "%s[handover]\nversion = 9\nfuture-thing = x\n", head);
+    mapi_profile p;
+    sr_err e;
+    CU_ASSERT_EQUAL_FATAL(mapi_profile_parse(text, strlen(text), "x.profile", &p, &e), SR_OK);
+    CU_ASSERT_EQUAL(p.handover.n, 2);
+    mapi_profile_clear(&p);
+}
+
 int main(void)
 {
     if (CU_initialize_registry() != CUE_SUCCESS)
@@ -1376,6 +1507,8 @@ int main(void)
     CU_add_test(s, "temporary profiles and backup/restore", test_store_temp_and_backup);
     CU_add_test(s, "per-profile lock", test_store_lock);
     CU_add_test(s, "deleting a profile leaves no side files", test_store_delete_leaves_nothing);
+    CU_add_test(s, "[handover]: trusted fresh and own, else ignored", test_handover_rules);
+    CU_add_test(s, "[handover] section syntax", test_handover_section_syntax);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     int failed = (int)CU_get_number_of_failures();
