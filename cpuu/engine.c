@@ -12,6 +12,10 @@
 #include "cpuu/graph_feat.h"
 #include "mapi/graph.h"
 
+/* Concurrent requests of one target wave (the transport's default is 8);
+ * the account's request budget still bounds the run as a whole. */
+#define TARGET_WAVE_WIDTH 16
+
 /* an update step's "carry on": every CSV code, 0 included, is a final answer */
 #define GO_ON (-1)
 
@@ -136,6 +140,10 @@ static void *side_client(cpuu_run_ctx *r, int target, int o365, const mapi_accou
      * (ErrorServerBusy, 300 ms, four engines on one account) six retries were
      * gone in two seconds and 2 of 100 mailboxes failed (issue 11). */
     o.max_retries = o.max_backoff_ms / 100;
+    /* a target read wave holds one request per feature and side-read (9 with
+     * every feature on): all in one round trip, none queued behind another */
+    if (target)
+        o.max_parallel = TARGET_WAVE_WIDTH;
     /* [RPCOverHTTP] describes how the source is reached, not the target */
     mapi_account tacct = { 0 };
     if (acct) {
@@ -652,11 +660,13 @@ static void read_all(cpuu_ctx *c, feat_run **v, const char **names, size_t n)
 /* The junk reset's place in the apply list (not a cfg_feature). */
 #define JUNK_ID CFG_F__MAX
 
-/* The feature whose apply must have ended before f's begins, or -1.  Two
- * writes to the same target object never share a wave: Booking rewrites the
- * calendar's processing dictionary that Delegates' delegate data lives
- * beside (AddDelegate sets its meeting-request delivery); the junk reset
- * rewrites Inbox rule messages that Rules' UpdateInboxRules rewrites too. */
+/* The feature whose writes must have been answered before f's begin, or
+ * -1.  Two writes to the same target object never share a wave: Booking's
+ * AutomateProcessing decides what happens to meeting requests whose
+ * delivery Delegates' AddDelegate sets (Booking's first write, the policy
+ * lists, goes earlier: feature_ops.early_writes); the junk reset rewrites
+ * Inbox rule messages that Rules' UpdateInboxRules rewrites too (Rules'
+ * later read does not hold it back: feature_ops.writes_done). */
 static int apply_after(int f)
 {
     return f == CFG_F_BOOKING ? CFG_F_DELEGATES : f == JUNK_ID ? CFG_F_RULES : -1;
@@ -673,16 +683,17 @@ static int apply_inline(const cpuu_run_ctx *r, int f)
 }
 
 /* How many concurrent write waves before the applies left run live: the
- * longest chain is Delegates (1 step) then Booking (2: the policy lists
- * before AutomateProcessing), or Rules (UpdateInboxRules → GetInboxRules)
- * then the junk reset; a per-rule refusal costs Rules one step more. */
+ * longest chains are Delegates' AddDelegate (with Booking's policy lists)
+ * then Booking's AutomateProcessing, and Rules' UpdateInboxRules then the
+ * junk reset (with Rules' GetInboxRules): 2 waves; a per-rule refusal costs
+ * Rules one step more. */
 #define APPLY_WAVES_MAX 8
 
 /* One attempt at an apply in a write wave (the sessions staged: only its
  * first unanswered step is queued): 1 when it ran to its end (fr->rc is its
  * outcome), 0 when a step was deferred (its counts are put back; the next
  * attempt gets the answered steps' kept answers, nothing is sent twice). */
-static int apply_attempt(cpuu_ctx *c, feat_run *fr)
+static int apply_attempt(cpuu_ctx *c, feat_run *fr, int after_pending)
 {
     unsigned long before = deferred_calls(c);
     feature_stats st = fr->st;
@@ -690,22 +701,27 @@ static int apply_attempt(cpuu_ctx *c, feat_run *fr)
     if (c->tgt && c->tgt != c->src)
         mapi_session_wave_step(c->tgt);
     sr_err_clear(&fr->err);
+    c->after_pending = after_pending;
+    c->held = 0;
     fr->rc = fr->ops->apply(c, fr->state, &fr->st, &fr->err);
-    if (deferred_calls(c) == before)
+    int ended = deferred_calls(c) == before && !c->held;
+    c->after_pending = c->held = 0;
+    if (ended)
         return 1;
     fr->st = st;
     return 0;
 }
 
-/* Whether v[i] may write now: its apply_after feature, when in the list,
- * has ended. */
-static int apply_ready(const int *id, const int *done, size_t n, size_t i)
+/* Whether the apply_after feature of v[i], when in the list, still has
+ * writes not answered (it has not ended, nor said its writes are done). */
+static int after_pending(feat_run **v, const int *id, const int *done, size_t n, size_t i)
 {
     int after = apply_after(id[i]);
     for (size_t j = 0; after >= 0 && j < n; j++)
-        if (id[j] == after && !done[j])
-            return 0;
-    return 1;
+        if (id[j] == after && !done[j] &&
+            !(v[j]->ops->writes_done && v[j]->ops->writes_done(v[j]->state)))
+            return 1;
+    return 0;
 }
 
 /* The applies of n planned, backed-up features (table order; id[] their
@@ -724,7 +740,8 @@ static void apply_all(cpuu_ctx *c, feat_run **v, const int *id, size_t n)
         for (size_t i = 0; i < n; i++) {
             if (done[i])
                 continue;
-            if (!apply_ready(id, done, n, i) || !(done[i] = apply_attempt(c, v[i])))
+            int pending = after_pending(v, id, done, n, i);
+            if ((pending && !v[i]->ops->early_writes) || !(done[i] = apply_attempt(c, v[i], pending)))
                 open++;
         }
         if (!open || !waves_send(c))

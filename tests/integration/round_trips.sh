@@ -133,6 +133,33 @@ max_rt() {  # URL: the most dependent round trips any one mailbox took
     "$PY" -c 'import json,sys; m=json.load(open(sys.argv[1])).get("mailboxes",{}); print(max([v["round_trips"] for v in m.values()] or [0]))' "$W/stats.json"
 }
 
+# The target's writes (simulator request log, $W/tgt-SIZE.requests): how many
+# dependent steps hold a write, and whether Booking's Calendar dictionary
+# writes keep their order (issue 16): a write that changes AutomateProcessing
+# begins after AddDelegate ended and after the write of the policy lists.
+# Prints "WAVES AP_AFTER_ADD LISTS_FIRST" (1 = holds; 1 also when there is
+# nothing to order).
+write_order() {  # REQUESTS-LOG ROOM-LOCAL-PART
+    "$PY" - "$1" "$2" <<'PYEOF'
+import sys
+room = sys.argv[2].lower() + "@"
+rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1])]
+rows = [r for r in rows if r[0].lower().startswith(room)]
+writes = ("Create", "Update", "Add", "Remove", "Delete", "Move", "Set", "Send")
+waves = len({r[1] for r in rows if r[2].startswith(writes)})
+ap = lambda r: r[5].split("AutomateProcessing=")[1] if "AutomateProcessing=" in r[5] else None
+cal = sorted((r for r in rows if r[2] in ("CreateUserConfiguration", "UpdateUserConfiguration")
+              and len(r) > 5 and r[5].split(" ")[0] == "Calendar"), key=lambda r: int(r[3]))
+adds = [r for r in rows if r[2] == "AddDelegate"]
+add_end = max((int(r[4]) for r in adds), default=0)
+changing = [r for r in cal[1:] if ap(r) != ap(cal[0])]
+after_add = all(int(r[3]) >= add_end for r in changing)
+lists_first = all(int(r[3]) >= int(cal[0][4]) for r in changing)
+print(waves, int(after_add), int(lists_first), len(cal), len(adds))
+PYEOF
+}
+WRITE_WAVES_MAX=2
+
 # ---- the same room, small then big: switchresmb → cpuu, then the counters ----------
 declare -A RT_S RT_T
 for size in small big; do
@@ -148,6 +175,13 @@ for size in small big; do
         within "${RT_S[$size]:-0}" "$RT_BOUND_SOURCE"
     check "$size room: target ${RT_T[$size]} dependent round trips (bound $RT_BOUND_TARGET)" \
         within "${RT_T[$size]:-0}" "$RT_BOUND_TARGET"
+    read -r waves ap_after lists_first ncal nadd < <(write_order "$W/tgt-tgt-$size.requests" "${ROOM%@*}")
+    check "$size room: target writes in ${waves:-?} dependent steps (at most $WRITE_WAVES_MAX)" \
+        within "${waves:-0}" "$WRITE_WAVES_MAX"
+    # the seed gives the room a booking policy whose AutomateProcessing the
+    # target does not have yet, and delegates to add: both writes are there
+    check "$size room: Booking writes its lists, then AutomateProcessing after AddDelegate ($ncal Calendar writes, $nadd AddDelegate)" \
+        [ "${ncal:-0}" -eq 2 ] && [ "${nadd:-0}" -ge 1 ] && [ "${ap_after:-0}" -eq 1 ] && [ "${lists_first:-0}" -eq 1 ]
     stop_exsims
 done
 for side in S T; do
