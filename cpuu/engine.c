@@ -944,8 +944,15 @@ static void run_pipeline(cpuu_ctx *c, feat_run **v, const int *id, const char **
     if (!waves)
         waves_on(c, 0);   /* out of memory on one side: everything live */
     for (int w = 0; waves && w < PIPE_WAVES_MAX; w++) {
+        unsigned long before = deferred_calls(c);
         cpuu_progress("feature begin %s", names[0]);   /* the watchdog times every wave */
-        if (!pipe_wave(c, &p, w) || !waves_send(c))
+        int open = pipe_wave(c, &p, w);
+        /* nothing deferred: the next wave could not get further (a feature
+         * whose recipients failed waits for the live pass) */
+        if (!open || deferred_calls(c) == before)
+            break;
+        cpuu_progress("feature begin %s", names[0]);   /* and its send (a plan ended the stage) */
+        if (!waves_send(c))
             break;
     }
     if (waves)

@@ -5,9 +5,12 @@
  * Adding a feature touches that file and one line in the table.
  *
  * The engine calls, per profile/mailbox and per selected feature:
- *   update mode:   read (every feature first) → keys (all features' recipients
- *                  resolved in ONE rmap batch) → plan → backup → apply
- *                  (stop at the first error)
+ *   update mode:   read → keys (the recipients of the features whose reads
+ *                  ended in the same wave resolved in ONE rmap batch) → plan
+ *                  → backup → apply, each feature as soon as its own step is
+ *                  ready (engine.c's pipeline); with a Critical feature or
+ *                  -DryRun every read first, then the rest in table order
+ *                  (stop at the first Critical error)
  *   rollback mode: restore                           (from what backup saved)
  *   cleanup mode:  the engine deletes the backups itself
  * Performance model (DESIGN.md): read gets everything in as few *dependent*
