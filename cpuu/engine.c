@@ -978,9 +978,10 @@ static int pipeline_fits(const cpuu_run_ctx *r, const cpuu_ctx *c)
 }
 
 /* Every selected feature; 0 when the profile may be switched, -1 when a
- * Critical feature failed (the others were rolled back).  All features read
- * first (concurrently, read_all), their recipients are resolved in one
- * batch, then each plans, backs up and writes in table order. */
+ * Critical feature failed (the others were rolled back).  Through the
+ * pipeline when it fits (pipeline_fits); otherwise all features read first
+ * (concurrently, read_all), their recipients are resolved in one batch, then
+ * each plans, backs up and writes in table order. */
 static int run_features(cpuu_run_ctx *r, cpuu_ctx *c)
 {
     feat_run fr[CFG_F__MAX] = { 0 };
