@@ -23,6 +23,7 @@ typedef struct bstate {
     int tgt_exists;                  /* the target has the configuration item */
     xmlDocPtr want_doc;              /* wanted dictionary (and the first step's) */
     xmlNodePtr want, step1;          /* want NULL: nothing to write; step1 NULL: one write */
+    int automate_changes;            /* want's AutomateProcessing differs from the target's */
 } bstate;
 
 /* Free what s holds (tgt_doc only when it is not src_doc). */

@@ -12,6 +12,10 @@
 #include "cpuu/graph_feat.h"
 #include "mapi/graph.h"
 
+/* Concurrent requests of one target wave (the transport's default is 8);
+ * the account's request budget still bounds the run as a whole. */
+#define TARGET_WAVE_WIDTH 16
+
 /* an update step's "carry on": every CSV code, 0 included, is a final answer */
 #define GO_ON (-1)
 
@@ -136,6 +140,10 @@ static void *side_client(cpuu_run_ctx *r, int target, int o365, const mapi_accou
      * (ErrorServerBusy, 300 ms, four engines on one account) six retries were
      * gone in two seconds and 2 of 100 mailboxes failed (issue 11). */
     o.max_retries = o.max_backoff_ms / 100;
+    /* a target read wave holds one request per feature and side-read (9 with
+     * every feature on): all in one round trip, none queued behind another */
+    if (target)
+        o.max_parallel = TARGET_WAVE_WIDTH;
     /* [RPCOverHTTP] describes how the source is reached, not the target */
     mapi_account tacct = { 0 };
     if (acct) {
@@ -756,11 +764,13 @@ static sr_code read_all(cpuu_ctx *c, feat_run **v, const char **names, size_t n,
 /* The junk reset's place in the apply list (not a cfg_feature). */
 #define JUNK_ID CFG_F__MAX
 
-/* The feature whose apply must have ended before f's begins, or -1.  Two
- * writes to the same target object never share a wave: Booking rewrites the
- * calendar's processing dictionary that Delegates' delegate data lives
- * beside (AddDelegate sets its meeting-request delivery); the junk reset
- * rewrites Inbox rule messages that Rules' UpdateInboxRules rewrites too. */
+/* The feature whose writes must have been answered before f's begin, or
+ * -1.  Two writes to the same target object never share a wave: Booking's
+ * AutomateProcessing decides what happens to meeting requests whose
+ * delivery Delegates' AddDelegate sets (Booking's first write, the policy
+ * lists, goes earlier: feature_ops.early_writes); the junk reset rewrites
+ * Inbox rule messages that Rules' UpdateInboxRules rewrites too (Rules'
+ * later read does not hold it back: feature_ops.writes_done). */
 static int apply_after(int f)
 {
     return f == CFG_F_BOOKING ? CFG_F_DELEGATES : f == JUNK_ID ? CFG_F_RULES : -1;
@@ -777,16 +787,17 @@ static int apply_inline(const cpuu_run_ctx *r, int f)
 }
 
 /* How many concurrent write waves before the applies left run live: the
- * longest chain is Delegates (1 step) then Booking (2: the policy lists
- * before AutomateProcessing), or Rules (UpdateInboxRules → GetInboxRules)
- * then the junk reset; a per-rule refusal costs Rules one step more. */
+ * longest chains are Delegates' AddDelegate (with Booking's policy lists)
+ * then Booking's AutomateProcessing, and Rules' UpdateInboxRules then the
+ * junk reset (with Rules' GetInboxRules): 2 waves; a per-rule refusal costs
+ * Rules one step more. */
 #define APPLY_WAVES_MAX 8
 
 /* One attempt at an apply in a write wave (the sessions staged: only its
  * first unanswered step is queued): 1 when it ran to its end (fr->rc is its
  * outcome), 0 when a step was deferred (its counts are put back; the next
  * attempt gets the answered steps' kept answers, nothing is sent twice). */
-static int apply_attempt(cpuu_ctx *c, feat_run *fr)
+static int apply_attempt(cpuu_ctx *c, feat_run *fr, int after_pending)
 {
     unsigned long before = deferred_calls(c);
     feature_stats st = fr->st;
@@ -794,22 +805,27 @@ static int apply_attempt(cpuu_ctx *c, feat_run *fr)
     if (c->tgt && c->tgt != c->src)
         mapi_session_wave_step(c->tgt);
     sr_err_clear(&fr->err);
+    c->after_pending = after_pending;
+    c->held = 0;
     fr->rc = fr->ops->apply(c, fr->state, &fr->st, &fr->err);
-    if (deferred_calls(c) == before)
+    int ended = deferred_calls(c) == before && !c->held;
+    c->after_pending = c->held = 0;
+    if (ended)
         return 1;
     fr->st = st;
     return 0;
 }
 
-/* Whether v[i] may write now: its apply_after feature, when in the list,
- * has ended. */
-static int apply_ready(const int *id, const int *done, size_t n, size_t i)
+/* Whether the apply_after feature of v[i], when in the list, still has
+ * writes not answered (it has not ended, nor said its writes are done). */
+static int after_pending(feat_run **v, const int *id, const int *done, size_t n, size_t i)
 {
     int after = apply_after(id[i]);
     for (size_t j = 0; after >= 0 && j < n; j++)
-        if (id[j] == after && !done[j])
-            return 0;
-    return 1;
+        if (id[j] == after && !done[j] &&
+            !(v[j]->ops->writes_done && v[j]->ops->writes_done(v[j]->state)))
+            return 1;
+    return 0;
 }
 
 /* The applies of n planned, backed-up features (table order; id[] their
@@ -828,7 +844,8 @@ static void apply_all(cpuu_ctx *c, feat_run **v, const int *id, size_t n)
         for (size_t i = 0; i < n; i++) {
             if (done[i])
                 continue;
-            if (!apply_ready(id, done, n, i) || !(done[i] = apply_attempt(c, v[i])))
+            int pending = after_pending(v, id, done, n, i);
+            if ((pending && !v[i]->ops->early_writes) || !(done[i] = apply_attempt(c, v[i], pending)))
                 open++;
         }
         if (!open || !waves_send(c))
@@ -872,10 +889,243 @@ static void write_rest(cpuu_ctx *c, feat_run **ap, const int *ap_id, size_t nap)
  * hand-over) could not be read; nothing was planned or written. */
 #define RUN_NO_TREE (-2)
 
+/* ---- the pipeline (issue 13 goal 1: ≤ 6 dependent round trips a side) ----
+ * Without a Critical feature (nothing to roll back) and outside a dry run,
+ * every feature goes on as soon as its own step is ready instead of waiting
+ * for the slowest feature's: its read in the read waves, then its
+ * recipients (the keys of the features whose reads ended in the same wave,
+ * one batch: a target GetUserSettings travels with the next wave), then its
+ * plan and backup, then its writes in the write waves (apply_after still
+ * orders the writes of one target object).  One wave carries reads, lookups
+ * and writes together.  The target's read chains are 1-2 requests after
+ * the logon, so no write goes out before the last target read; a read that
+ * is not done then meets the objects as written, as a second run does. */
+enum { P_READ, P_RESOLVE, P_WRITE, P_DONE };
+
+#define PIPE_WAVES_MAX 16
+
+typedef struct feat_pipe {
+    feat_run **v;
+    const int *id;
+    const char **names;
+    size_t n;
+    int phase[CFG_F__MAX + 1];
+    int cohort[CFG_F__MAX + 1];   /* the wave its read ended in; -1: finish it live */
+    int hold;                     /* the source tree a hand-over left to the reads is not in:
+                                   * read on, plan nothing (plans map folders) */
+} feat_pipe;
+
+/* Both sessions' wave mode for the next attempts. */
+static void sessions_do(cpuu_ctx *c, void (*fn)(mapi_session *))
+{
+    fn(c->src);
+    if (c->tgt && c->tgt != c->src)
+        fn(c->tgt);
+}
+
+/* Plan and backup of v[i] (its recipients are in the map): live, since a
+ * plan may ask what its keys did not name (ContactMembers' target EX
+ * addresses after an earlier run). */
+static void pipe_prepare(cpuu_ctx *c, feat_pipe *p, size_t i, int live_now)
+{
+    feat_run *f = p->v[i];
+    if (!live_now)
+        sessions_do(c, mapi_session_wave_live);
+    sessions_do(c, mapi_session_wave_reads);
+    f->rc = prepare_feature(c, f->ops, p->names[i], f->state, &f->st, f->rc, &f->err);
+    if (!live_now)
+        sessions_do(c, mapi_session_wave_record);
+    cpuu_progress("feature end %s", p->names[i]);   /* its write goes with the waves */
+    p->phase[i] = f->rc == SR_OK ? P_WRITE : P_DONE;
+}
+
+/* The recipients of the features whose reads ended in wave co, in one
+ * batch, then their plans.  Deferred (the batch goes with this wave): they
+ * wait.  Failed: they finish live after the waves, as resolve_recipients. */
+static void pipe_resolve(cpuu_ctx *c, feat_pipe *p, int co)
+{
+    cpuu_keys k = { 0 }, tk = { 0 };
+    sr_err e = { 0 };
+    sr_code rc = SR_OK;
+    int any = 0;
+    for (size_t i = 0; i < p->n && rc == SR_OK; i++) {
+        if (p->phase[i] != P_RESOLVE || p->cohort[i] != co)
+            continue;
+        any = 1;
+        if (p->v[i]->ops->keys && p->v[i]->state)
+            rc = p->v[i]->ops->keys(c, p->v[i]->state, &k, &tk, &e);
+    }
+    unsigned long before = deferred_calls(c);
+    sessions_do(c, mapi_session_wave_reads);
+    if (any && rc == SR_OK && k.n + tk.n)
+        rc = rmap_resolve_both(c->map, (const char *const *)k.v, k.n, (const char *const *)tk.v,
+                               tk.n, &e);
+    cpuu_keys_clear(&k);
+    cpuu_keys_clear(&tk);
+    if (!any || deferred_calls(c) != before)
+        return;
+    if (rc != SR_OK)
+        sr_log(SR_LOG_INFO, c->who, "recipients of the features read in wave %d: %s (each feature "
+               "resolves its own)", co + 1, e.msg);
+    for (size_t i = 0; i < p->n; i++) {
+        if (p->phase[i] != P_RESOLVE || p->cohort[i] != co)
+            continue;
+        if (rc == SR_OK)
+            pipe_prepare(c, p, i, 0);
+        else
+            p->cohort[i] = -1;
+    }
+}
+
+/* Whether the apply_after feature of p->v[i] has writes not yet answered. */
+static int pipe_after_pending(const feat_pipe *p, size_t i)
+{
+    int after = apply_after(p->id[i]);
+    for (size_t j = 0; after >= 0 && j < p->n; j++) {
+        if (p->id[j] != after || p->phase[j] == P_DONE)
+            continue;
+        const struct feature_ops *o = p->v[j]->ops;
+        if (!(p->phase[j] == P_WRITE && o->writes_done && o->writes_done(p->v[j]->state)))
+            return 1;
+    }
+    return 0;
+}
+
+/* One wave's attempts; 1 while something is not done. */
+static int pipe_wave(cpuu_ctx *c, feat_pipe *p, int w)
+{
+    for (size_t i = 0; i < p->n; i++) {
+        if (p->phase[i] != P_READ)
+            continue;
+        sessions_do(c, mapi_session_wave_reads);
+        if (read_attempt(c, p->v[i])) {
+            p->phase[i] = p->v[i]->rc == SR_OK ? P_RESOLVE : P_DONE;
+            p->cohort[i] = w;
+        }
+    }
+    for (int co = 0; !p->hold && co <= w; co++)
+        pipe_resolve(c, p, co);
+    int open = 0;
+    for (size_t i = 0; i < p->n; i++) {
+        if (p->phase[i] == P_WRITE) {
+            int pending = pipe_after_pending(p, i);
+            if ((!pending || p->v[i]->ops->early_writes) && apply_attempt(c, p->v[i], pending))
+                p->phase[i] = P_DONE;
+        }
+        open |= p->phase[i] != P_DONE && p->cohort[i] >= 0;
+    }
+    return open;
+}
+
+/* What the waves did not finish, live and in table order (the order of
+ * writes apply_after asks for), as read_all and apply_all finish theirs. */
+static void pipe_live(cpuu_ctx *c, feat_pipe *p)
+{
+    for (size_t i = 0; i < p->n; i++) {
+        if (p->phase[i] != P_READ)
+            continue;
+        sessions_do(c, mapi_session_wave_reads);
+        p->v[i]->state = NULL;
+        memset(&p->v[i]->st, 0, sizeof p->v[i]->st);
+        p->v[i]->rc = p->v[i]->ops->read(c, &p->v[i]->state, &p->v[i]->st, &p->v[i]->err);
+        p->phase[i] = p->v[i]->rc == SR_OK ? P_RESOLVE : P_DONE;
+    }
+    for (size_t i = 0; i < p->n; i++)
+        if (p->phase[i] == P_RESOLVE)
+            pipe_prepare(c, p, i, 1);
+    for (size_t i = 0; i < p->n; i++) {
+        if (p->phase[i] != P_WRITE)
+            continue;
+        sessions_do(c, mapi_session_wave_step);
+        sr_err_clear(&p->v[i]->err);
+        p->v[i]->rc = p->v[i]->ops->apply(c, p->v[i]->state, &p->v[i]->st, &p->v[i]->err);
+        p->phase[i] = P_DONE;
+    }
+}
+
+/* The n features (table order, the junk reset last; id[] their cfg_feature
+ * or JUNK_ID) through the pipeline, each ended and reported in table order. */
+static sr_code run_pipeline(cpuu_ctx *c, feat_run **v, const int *id, const char **names,
+                            size_t n, sr_err *tree_err)
+{
+    feat_pipe p = { .v = v, .id = id, .names = names, .n = n };
+    /* the source folder tree, when a hand-over spared the open: its FindFolder
+     * travels with the first reads, as in read_all */
+    int tree_done = !c->src_tree_later;
+    sr_code tree_rc = SR_OK;
+    c->src_tree_later = 0;
+    if (!n)
+        return SR_OK;
+    int waves = waves_on(c, 1);
+    if (!waves)
+        waves_on(c, 0);   /* out of memory on one side: everything live */
+    for (int w = 0; waves && w < PIPE_WAVES_MAX; w++) {
+        unsigned long before = deferred_calls(c);
+        cpuu_progress("feature begin %s", names[0]);   /* the watchdog times every wave */
+        if (!tree_done) {
+            sessions_do(c, mapi_session_wave_reads);
+            tree_done = tree_attempt(c, &tree_rc, tree_err);
+        }
+        if (tree_done && tree_rc != SR_OK)
+            break;
+        p.hold = !tree_done;
+        int open = pipe_wave(c, &p, w) || !tree_done;
+        /* nothing deferred: the next wave could not get further (a feature
+         * whose recipients failed waits for the live pass) */
+        if (!open || deferred_calls(c) == before)
+            break;
+        cpuu_progress("feature begin %s", names[0]);   /* and its send (a plan ended the stage) */
+        if (!waves_send(c))
+            break;
+    }
+    if (waves)
+        sessions_do(c, mapi_session_wave_live);
+    if (!tree_done)
+        tree_attempt(c, &tree_rc, tree_err);
+    if (tree_rc != SR_OK) {   /* nothing planned, nothing written (hold) */
+        if (waves)
+            waves_on(c, 0);
+        return tree_rc;
+    }
+    p.hold = 0;
+    pipe_live(c, &p);
+    if (waves)
+        waves_on(c, 0);
+    for (size_t i = 0; i < n; i++) {
+        cpuu_progress("feature begin %s", names[i]);
+        if (end_feature(c, v[i]->ops, names[i], v[i]->state, &v[i]->st, v[i]->rc) != SR_OK)
+            sr_log(SR_LOG_WARN, c->who, "%s failed: %s (not Critical: continuing)", names[i],
+                   v[i]->err.msg);
+    }
+    return SR_OK;
+}
+
+/* Whether run_features may use the pipeline: EWS on both sides, writes
+ * (a dry run plans after every read, as it always did) and no Critical
+ * feature (a failed Critical one must stop every write before it starts). */
+static int pipeline_fits(const cpuu_run_ctx *r, const cpuu_ctx *c)
+{
+    return !c->dry_run && !c->graph && c->src && c->tgt &&
+           !(r->cfg->effective & r->cfg->critical);
+}
+
+/* The source folder tree a hand-over left to the first reads failed: what
+ * the open would have read, so no plan can map folders.  The features were
+ * read, never planned: nothing written. */
+static void no_tree(cpuu_ctx *c, feat_run **rd, size_t nrd, const sr_err *te)
+{
+    sr_log(SR_LOG_ERROR, c->who, "cannot read the source folder tree: %s; profile not "
+           "processed", te->msg);
+    for (size_t i = 0; i < nrd; i++)
+        if (rd[i]->ops->free_state && rd[i]->state)
+            rd[i]->ops->free_state(rd[i]->state);
+}
+
 /* Every selected feature; 0 when the profile may be switched, -1 when a
- * Critical feature failed (the others were rolled back), RUN_NO_TREE.  All features read
- * first (concurrently, read_all), their recipients are resolved in one
- * batch, then each plans, backs up and writes in table order. */
+ * Critical feature failed (the others were rolled back), RUN_NO_TREE.  Through the
+ * pipeline when it fits (pipeline_fits); otherwise all features read first
+ * (concurrently, read_all), their recipients are resolved in one batch, then
+ * each plans, backs up and writes in table order. */
 static int run_features(cpuu_run_ctx *r, cpuu_ctx *c)
 {
     feat_run fr[CFG_F__MAX] = { 0 };
@@ -926,13 +1176,17 @@ static int run_features(cpuu_run_ctx *r, cpuu_ctx *c)
         rd_names[nrd++] = JUNK_NAME;
     }
     sr_err te;
+    if (!failed && pipeline_fits(r, c)) {
+        int rd_id[CFG_F__MAX + 1];
+        for (size_t i = 0; i < nrd; i++)
+            rd_id[i] = rd[i] == &junk ? JUNK_ID : (int)(rd[i] - fr);
+        if (run_pipeline(c, rd, rd_id, rd_names, nrd, &te) == SR_OK)
+            return 0;
+        no_tree(c, rd, nrd, &te);
+        return RUN_NO_TREE;
+    }
     if (read_all(c, rd, rd_names, nrd, &te) != SR_OK) {
-        /* what the open would have read: no plan can map folders without it */
-        sr_log(SR_LOG_ERROR, c->who, "cannot read the source folder tree: %s; profile not "
-               "processed", te.msg);
-        for (size_t i = 0; i < nrd; i++)   /* read, never planned: nothing written */
-            if (rd[i]->ops->free_state)
-                rd[i]->ops->free_state(rd[i]->state);
+        no_tree(c, rd, nrd, &te);
         return RUN_NO_TREE;
     }
     /* as when the reads ran one by one: the first Critical read that failed

@@ -14,7 +14,9 @@
  *          (or changes it), the dictionary is first written with the
  *          target's current AutomateProcessing and the new lists, then with
  *          the wanted value: a resource never processes automatically with a
- *          half-written policy.  Otherwise one write.
+ *          half-written policy.  Otherwise one write.  In the engine's
+ *          write waves the first write goes with Delegates' AddDelegate and
+ *          a write that changes AutomateProcessing waits for it (held).
  * restore: the saved dictionary written back (or the configuration deleted
  *          when the target had none). */
 #include "cpuu/booking.h"
@@ -312,6 +314,7 @@ sr_code booking_plan(cpuu_ctx *c, void *state, feature_stats *st, sr_err *err)
         return SR_OK;
     }
     long cur = automate(s->tgt_dict), want = automate(s->want);
+    s->automate_changes = want != cur;
     if (want != 0 && want != cur && entry_named(s->want, AUTOMATE)) {
         s->step1 = make_step1(s, cur);
         if (!s->step1)
@@ -379,6 +382,12 @@ static sr_code b_apply(cpuu_ctx *c, void *state, feature_stats *st, sr_err *err)
         rc = write_dict(c, create, s->step1, err);
         create = 0;
     }
+    /* a new AutomateProcessing only after Delegates' AddDelegate (its
+     * meeting-request delivery) is answered: a write wave holds it here */
+    if (rc == SR_OK && s->automate_changes && c->after_pending) {
+        c->held = 1;
+        return SR_OK;
+    }
     return rc == SR_OK ? write_dict(c, create, s->want, err) : rc;
 }
 
@@ -438,4 +447,5 @@ const struct feature_ops cpuu_feat_booking = {
     .restore = b_restore,
     .free_state = bstate_free,
     .graph = &cpuu_feat_booking_graph,
+    .early_writes = 1,
 };

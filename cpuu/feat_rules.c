@@ -58,6 +58,7 @@ typedef struct rstate {
     idmap map;
     created *made;
     size_t nmade;
+    int written;                /* apply's UpdateInboxRules all answered (writes_done) */
 } rstate;
 
 #define IDMAP_NAME "idmap.tsv"
@@ -836,10 +837,12 @@ static char *op_name(const ewsf_rule_op *op)
 
 /* ONE UpdateInboxRules.  The server applies all operations or none; when it
  * refuses one (validation error naming its index), that one is reported
- * and the others are sent again — bounded by the number of operations. */
+ * and the others are sent again — bounded by the number of operations.
+ * *answered: 0 when the last call was deferred to a write wave (SR_E_BUSY). */
 static sr_code write_ops(cpuu_ctx *c, const ewsf_rule_op *ops, size_t n, int remove_blob,
-                         sr_err *err)
+                         int *answered, sr_err *err)
 {
+    *answered = 1;
     ewsf_rule_op *left = n ? malloc(n * sizeof *left) : NULL;
     if (n && !left)
         return sr_err_set(err, SR_E_NOMEM, "out of memory");
@@ -854,6 +857,7 @@ static sr_code write_ops(cpuu_ctx *c, const ewsf_rule_op *ops, size_t n, int rem
         call.req = ewsf_req_updateinboxrules(&t, mapi_session_mailbox(c->tgt), remove_blob, left, n, &e);
         sr_code rc = call.req ? mapi_session_run(c->tgt, &call, 1, &e) : e.code;
         int idx = -1, dropped = 0;
+        *answered = rc != SR_E_BUSY;
         if (rc == SR_OK)
             rc = ewsf_parse_updateinboxrules(call.resp_op, &idx, &e);
         xmlFreeDoc(call.req);
@@ -895,7 +899,7 @@ static sr_code r_apply(cpuu_ctx *c, void *state, feature_stats *st, sr_err *err)
                st->changed);
         return SR_OK;
     }
-    sr_code rc = write_ops(c, s->ops, s->nops, s->remove_blob, err);
+    sr_code rc = write_ops(c, s->ops, s->nops, s->remove_blob, &s->written, err);
     if (s->nmade) {
         /* UpdateInboxRules does not answer the new RuleIds: read them once,
          * so a copy renamed on the target later is still recognised */
@@ -917,6 +921,13 @@ static sr_code r_apply(cpuu_ctx *c, void *state, feature_stats *st, sr_err *err)
     if (idmap_save(c, &s->map, &e) != SR_OK)
         sr_log(SR_LOG_WARN, c->who, "%s: the rule id map was not saved: %s", FEATURE, e.msg);
     return rc;
+}
+
+/* The junk reset may write once UpdateInboxRules is answered: the read of
+ * the new ids after it touches nothing the reset writes. */
+static int r_writes_done(const void *state)
+{
+    return ((const rstate *)state)->written;
 }
 
 /* ---- restore ---- */
@@ -985,7 +996,7 @@ static sr_code r_restore(cpuu_ctx *c, sr_err *err)
     if (rc == SR_OK)
         rc = restore_ops(c, &saved, &cur, &s, &ids, &nids, err);
     if (rc == SR_OK && !c->dry_run)
-        rc = write_ops(c, s.ops, s.nops, !has_client_only(&cur), err);
+        rc = write_ops(c, s.ops, s.nops, !has_client_only(&cur), &s.written, err);
     sr_log(SR_LOG_INFO, c->who, "%s: restore: %zu rule operations", FEATURE, s.nops);
     for (size_t i = 0; i < nids; i++)
         free(ids[i]);
@@ -1009,4 +1020,5 @@ const struct feature_ops cpuu_feat_rules = {
     .restore = r_restore,
     .free_state = rstate_free,
     .graph = &cpuu_feat_rules_graph,
+    .writes_done = r_writes_done,
 };

@@ -929,9 +929,16 @@ static sr_code w_restore(cpuu_ctx *c, const wl_kind *k, sr_err *err)
         return w_read(c, &k_##var, s, st, e);                                                  \
     }                                                                                          \
     static sr_code var##_restore(cpuu_ctx *c, sr_err *e) { return w_restore(c, &k_##var, e); } \
-    const struct feature_ops cpuu_feat_##var = {ID,       var##_read, w_plan, w_backup,       \
-                                                w_apply,  var##_restore, wstate_free, w_keys, \
-                                                NULL,     WL_NO_GRAPH};
+    const struct feature_ops cpuu_feat_##var = {.id = ID,                                     \
+                                                .read = var##_read,                           \
+                                                .plan = w_plan,                               \
+                                                .backup = w_backup,                           \
+                                                .apply = w_apply,                             \
+                                                .restore = var##_restore,                     \
+                                                .free_state = wstate_free,                    \
+                                                .keys = w_keys,                               \
+                                                .graph = NULL,                                \
+                                                .no_graph = WL_NO_GRAPH};
 
 WL_FEATURE(favorites, CFG_F_FAVORITES, "Favorites", 1u << 1)
 WL_FEATURE(calendar, CFG_F_CALENDAR, "Calendar", 1u << 3)

@@ -5,9 +5,12 @@
  * Adding a feature touches that file and one line in the table.
  *
  * The engine calls, per profile/mailbox and per selected feature:
- *   update mode:   read (every feature first) → keys (all features' recipients
- *                  resolved in ONE rmap batch) → plan → backup → apply
- *                  (stop at the first error)
+ *   update mode:   read → keys (the recipients of the features whose reads
+ *                  ended in the same wave resolved in ONE rmap batch) → plan
+ *                  → backup → apply, each feature as soon as its own step is
+ *                  ready (engine.c's pipeline); with a Critical feature or
+ *                  -DryRun every read first, then the rest in table order
+ *                  (stop at the first Critical error)
  *   rollback mode: restore                           (from what backup saved)
  *   cleanup mode:  the engine deletes the backups itself
  * Performance model (DESIGN.md): read gets everything in as few *dependent*
@@ -47,6 +50,11 @@ typedef struct cpuu_ctx {
      * is NULL and the features run their graph ops.  Borrowed. */
     struct mapi_graph *graph;
     const char *graph_user;      /* the target mailbox (its SMTP address) for /users/{id} */
+    /* Write waves (engine.c apply_all), set by the engine around one apply:
+     * after_pending is 1 while the feature this one writes after has writes
+     * not yet answered; an apply with early_writes then stops before its
+     * first write that must follow them and sets held (it runs again). */
+    int after_pending, held;
 } cpuu_ctx;
 
 /* Free what features cached in c (not the borrowed sessions, map or trees). */
@@ -126,6 +134,15 @@ struct feature_ops {
      * not written yet.  The engine reports either per mailbox and feature. */
     const struct feature_ops *graph;
     const char *no_graph;
+    /* Optional, for the write waves: 1 once apply has had every write it
+     * makes answered, so the feature that writes after this one may start
+     * while apply still reads (Rules: GetInboxRules for the new rules' ids).
+     * NULL: when apply ends. */
+    int (*writes_done)(const void *state);
+    /* 1: apply may start in the first write wave even when it writes after
+     * another feature; it holds (c->held) at its first dependent write
+     * (Booking: the policy lists go with AddDelegate, AutomateProcessing after). */
+    int early_writes;
 };
 
 /* A feature's ops for this context: its graph ops when the target is on

@@ -411,10 +411,13 @@ static char *query_of(const char *norm_or_orig)
 
 /* Step 3 by SOAP Autodiscover: GetUserSettings of the nv target addresses
  * (100 a request) and ResolveNames of the identity checks p[nv..n), all in
- * ONE concurrent batch.  NoError → MAPPED with the target's UserDN (the
- * legacyExchangeDN EX addresses need); InvalidUser / RedirectAddress → not
- * migrated.  Returns SR_E_UNSUPPORTED (nothing decided) when the endpoint
- * does not answer GetUserSettings: the caller falls back to ResolveNames. */
+ * ONE concurrent batch, through the target session (so in the engine's
+ * waves it travels with the features' requests; deferred there: SR_E_BUSY,
+ * nothing decided, the next call with the same keys gets the answers).
+ * NoError → MAPPED with the target's UserDN (the legacyExchangeDN EX
+ * addresses need); InvalidUser / RedirectAddress → not migrated.  Returns
+ * SR_E_UNSUPPORTED (nothing decided) when the endpoint does not answer
+ * GetUserSettings: the caller falls back to ResolveNames. */
 static sr_code target_from_gus(rmap *m, entry **p, size_t n, size_t nv, sr_err *err)
 {
     size_t ng = (nv + MAPI_AD_SOAP_MAX_USERS - 1) / MAPI_AD_SOAP_MAX_USERS, nr = n - nv;
@@ -428,7 +431,7 @@ static sr_code target_from_gus(rmap *m, entry **p, size_t n, size_t nv, sr_err *
     t.mailbox = NULL;
     for (size_t i = 0; i < nv && rc == SR_OK; i++)
         addrs[i] = strip_prefix(p[i]->tgt_smtp);
-    for (size_t g = 0; nr && g < ng && rc == SR_OK; g++) {   /* built here only when mixed */
+    for (size_t g = 0; g < ng && rc == SR_OK; g++) {
         size_t off = g * MAPI_AD_SOAP_MAX_USERS;
         size_t k = nv - off < MAPI_AD_SOAP_MAX_USERS ? nv - off : MAPI_AD_SOAP_MAX_USERS;
         calls[g] = (mapi_ews_call){.url = m->gus_url, .mailbox = "Autodiscover",
@@ -444,21 +447,15 @@ static sr_code target_from_gus(rmap *m, entry **p, size_t n, size_t nv, sr_err *
         calls[ng + i].req = q[i] ? ewsf_req_resolvenames(&t, q[i], err) : NULL;
         rc = calls[ng + i].req ? SR_OK : q[i] ? err->code : sr_err_set(err, SR_E_NOMEM, "out of memory");
     }
-    if (rc == SR_OK && nr == 0) {   /* only target identities: mapi's batched call */
-        m->lookups++;
-        sr_err e = {0};
-        if (mapi_ad_getusersettings(mapi_session_net(m->tgt), m->gus_url,
-                                    mapi_session_mailbox(m->tgt), addrs, nv, us, &e) != SR_OK) {
-            sr_log(SR_LOG_WARN, NULL, "recipient map: GetUserSettings at %s failed (%s): "
-                   "target identities by ResolveNames instead", m->gus_url, e.msg);
-            m->gus_off = 1;
-            rc = SR_E_UNSUPPORTED;
-        }
-        ng = 0;   /* answers are in us already */
-    } else if (rc == SR_OK) {   /* with the identity checks' ResolveNames: one batch */
-        m->lookups++;
+    if (rc == SR_OK) {   /* with the identity checks' ResolveNames: one batch */
+        unsigned long deferred = mapi_session_wave_deferred(m->tgt);
         sr_err ignored = {0};
-        mapi_ews_run(mapi_session_net(m->tgt), calls, ng + nr, &ignored);   /* per call below */
+        mapi_session_run_at(m->tgt, calls, ng + nr, &ignored);   /* per call below */
+        if (mapi_session_wave_deferred(m->tgt) != deferred)
+            rc = sr_err_set(err, SR_E_BUSY, "recipient map: %s: deferred to the next concurrent wave",
+                            mapi_session_mailbox(m->tgt));
+        else
+            m->lookups++;
     }
     for (size_t g = 0; g < ng && rc == SR_OK; g++) {
         size_t off = g * MAPI_AD_SOAP_MAX_USERS;

@@ -159,37 +159,3 @@ sr_code mapi_ad_parse_getusersettings(xmlNodePtr resp_op, mapi_ad_user *out, siz
         return sr_err_set(err, SR_E_PROTOCOL, "GetUserSettings: %zu answers for %zu users", i, n);
     return SR_OK;
 }
-
-sr_code mapi_ad_getusersettings(mapi_net *net, const char *url, const char *anchor,
-                                const char *const *addrs, size_t n, mapi_ad_user *out, sr_err *err)
-{
-    size_t nc = (n + MAPI_AD_SOAP_MAX_USERS - 1) / MAPI_AD_SOAP_MAX_USERS;
-    if (!nc)
-        return SR_OK;
-    mapi_ews_call *calls = calloc(nc, sizeof *calls);
-    if (!calls)
-        return sr_err_set(err, SR_E_NOMEM, "out of memory");
-    sr_code rc = SR_OK;
-    for (size_t i = 0; i < nc && rc == SR_OK; i++) {
-        size_t off = i * MAPI_AD_SOAP_MAX_USERS;
-        size_t k = n - off < MAPI_AD_SOAP_MAX_USERS ? n - off : MAPI_AD_SOAP_MAX_USERS;
-        calls[i] = (mapi_ews_call){.url = url, .mailbox = "Autodiscover", .anchor = anchor,
-                                   .idempotent = 1};
-        calls[i].req = mapi_ad_req_getusersettings(url, addrs + off, k, err);
-        rc = calls[i].req ? SR_OK : err->code;
-    }
-    if (rc == SR_OK)
-        rc = mapi_ews_run(net, calls, nc, err);
-    for (size_t i = 0; i < nc; i++) {
-        size_t off = i * MAPI_AD_SOAP_MAX_USERS;
-        size_t k = n - off < MAPI_AD_SOAP_MAX_USERS ? n - off : MAPI_AD_SOAP_MAX_USERS;
-        if (rc == SR_OK)
-            rc = mapi_ad_parse_getusersettings(calls[i].resp_op, out + off, k, err);
-        xmlFreeDoc(calls[i].req);
-        xmlFreeDoc(calls[i].resp);
-    }
-    free(calls);
-    if (rc != SR_OK)
-        sr_err_prefix(err, "%s: ", url);
-    return rc;
-}

@@ -367,13 +367,11 @@ xmlDocPtr mapi_ad_req_getusersettings(const char *url, const char *const *addrs,
  * out[i].code); else the top-level ErrorCode. */
 sr_code mapi_ad_parse_getusersettings(xmlNodePtr resp_op, mapi_ad_user *out, size_t n,
                                       sr_err *err);
-/* Settings of n users through url: requests of up to 100 users, sent
- * concurrently.  anchor (may be NULL): the mailbox being processed, sent as
- * X-AnchorMailbox (Exchange Online routes Autodiscover by it; the simulator
- * counts the lookup in that mailbox's round trips).  out has n entries
- * (caller clears each). */
-sr_code mapi_ad_getusersettings(mapi_net *net, const char *url, const char *anchor,
-                                const char *const *addrs, size_t n, mapi_ad_user *out, sr_err *err);
+/* The requests go out as calls (url, mailbox "Autodiscover", anchor: the
+ * mailbox being processed as X-AnchorMailbox, by which Exchange Online
+ * routes Autodiscover and the simulator counts the lookup in that mailbox's
+ * round trips) in the caller's batch: cpuu's recipient map sends them with
+ * its other requests (issue 13). */
 
 /* ==== store session (session.c, switchmsg_ews.c) ==== */
 
@@ -438,6 +436,8 @@ unsigned long mapi_session_wave_deferred(const mapi_session *s);
  * failed call's error too: the read that asked gets it). */
 sr_code mapi_session_wave_send(mapi_session *s, sr_err *err);
 void mapi_session_wave_live(mapi_session *s);
+/* Recording again after wave_live (a step between waves ran live). */
+void mapi_session_wave_record(mapi_session *s);
 void mapi_session_wave_end(mapi_session *s);
 /* Writes as waves (issue 13): called before each attempt of a staged
  * sequence (a feature's apply run again after every send), it makes the
@@ -447,6 +447,15 @@ void mapi_session_wave_end(mapi_session *s);
  * same request and gets the kept answer, and after wave_live only requests
  * with no answer go out.  No-op outside a wave. */
 void mapi_session_wave_step(mapi_session *s);
+/* The next attempts are reads again (after wave_step): every unknown call
+ * is deferred.  A read's answers and a write attempt's are kept apart, so a
+ * check read after a write (GetInboxRules after UpdateInboxRules) is never
+ * answered with what the same request read before the write.  No-op
+ * outside a wave. */
+void mapi_session_wave_reads(mapi_session *s);
+/* As mapi_session_run, for calls that name their own url and mailbox (SOAP
+ * Autodiscover beside the session's EWS URL): through the session's wave. */
+sr_code mapi_session_run_at(mapi_session *s, mapi_ews_call *calls, size_t n, sr_err *err);
 /* Builders' addressing for this session. */
 mapi_ews_target mapi_session_target(const mapi_session *s);
 /* The one logon decision both programs use for every Autodiscover and EWS

@@ -25,6 +25,7 @@ struct mapi_net {
     CURLM *multi;
     CURLSH *share;
     unsigned requests, connections;
+    unsigned conns_kept;        /* connections opened on this multi handle (fresh_connections) */
     int trace;                  /* SR_EWS_DEBUG: 1 headers, 2 bodies */
     int ca_dir_only;            /* trust libcurl's hashed CApath alone (no bundle) */
     mapi_oauth_cache oauth;
@@ -595,6 +596,7 @@ static void xfer_finish(mapi_net *net, xfer *x, CURLcode cc)
     long conns = 0, status = 0;
     curl_easy_getinfo(x->easy, CURLINFO_NUM_CONNECTS, &conns);
     net->connections += (unsigned)conns;
+    net->conns_kept += (unsigned)conns;
     if (cc != CURLE_OK) {
         xfer_curl_failed(net, x, cc);
         return;
@@ -804,6 +806,32 @@ static sr_code resolve_auth(mapi_net *net, sr_err *err)
                       net->eff_auth == MAPI_AUTH_NEGOTIATE ? " and no account/password for NTLM" : "");
 }
 
+/* NTLM (and Negotiate falling back to it) authenticates a connection, not a
+ * request.  In a batch that opens new connections beside idle authenticated
+ * ones, libcurl moves a new connection's handshake (after its 401) onto an
+ * authenticated connection the moment that one is freed: the request then
+ * starts a round trip after the others of its batch, and the server sees
+ * one dependent step more (issue 13; round_trips.sh).  Such a batch starts
+ * with no idle connection: each request opens its own and does its
+ * handshake there, all at the same time.  A batch the kept connections can
+ * carry keeps them. */
+static void fresh_connections(mapi_net *net, const mapi_http_req *reqs, size_t n)
+{
+    size_t n_auth = 0;
+    for (size_t i = 0; i < n; i++)
+        n_auth += reqs[i].auth != 0;
+    if (n_auth < 2 || !net->conns_kept || net->conns_kept >= n_auth ||
+        (net->eff_auth != MAPI_AUTH_NTLM && net->eff_auth != MAPI_AUTH_NEGOTIATE))
+        return;
+    CURLM *m = curl_multi_init();
+    if (!m)
+        return;   /* the batch goes on the old handle: correct, one step more */
+    curl_multi_cleanup(net->multi);   /* no transfer is attached between batches */
+    net->multi = m;
+    curl_multi_setopt(m, CURLMOPT_MAX_HOST_CONNECTIONS, (long)net->o.max_parallel);
+    net->conns_kept = 0;
+}
+
 sr_code mapi_http_run(mapi_net *net, const mapi_http_req *reqs, mapi_http_resp *resps,
                       sr_err *errs, size_t n)
 {
@@ -842,6 +870,7 @@ sr_code mapi_http_run(mapi_net *net, const mapi_http_req *reqs, mapi_http_resp *
             sr_err_set(&errs[j], SR_E_NOMEM, "out of memory");
         return SR_E_NOMEM;
     }
+    fresh_connections(net, reqs, n);
     for (size_t i = 0; i < n; i++) {
         xs[i] = (xfer){ .req = &reqs[i], .resp = &resps[i], .err = &errs[i],
                         .limit = net->o.max_response_bytes, .state = X_PENDING };

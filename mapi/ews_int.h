@@ -88,6 +88,8 @@ void mapi_wave_free(mapi_wave *w);   /* NULL-safe */
 void mapi_wave_set_record(mapi_wave *w, int record);
 /* Staged (writes): a new attempt, which defers only its first unanswered step. */
 void mapi_wave_step(mapi_wave *w);
+/* Reads again: every unknown call deferred; answers apart from the staged ones. */
+void mapi_wave_reads(mapi_wave *w);
 unsigned long mapi_wave_deferred(const mapi_wave *w);
 /* As mapi_ews_run, through the cache: answered calls get their answer again;
  * otherwise, recording, the unknown calls are deferred (staged: only in the

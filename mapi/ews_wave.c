@@ -36,6 +36,7 @@ typedef struct wave_answer {
 typedef struct wave_pending {
     char *key;
     xmlDocPtr req;               /* our copy */
+    char *url, *mailbox;         /* the call's own (NULL: the session's) */
     char *anchor;
     int idempotent;
 } wave_pending;
@@ -83,6 +84,8 @@ void mapi_wave_free(mapi_wave *w)
         free(w->p[i].key);
         xmlFreeDoc(w->p[i].req);
         free(w->p[i].anchor);
+        free(w->p[i].url);
+        free(w->p[i].mailbox);
     }
     free(w->a);
     free(w->p);
@@ -95,17 +98,24 @@ void mapi_wave_step(mapi_wave *w)
     w->staged = 1;
     w->attempt_deferred = 0;
 }
+void mapi_wave_reads(mapi_wave *w)
+{
+    w->staged = 0;
+    w->attempt_deferred = 0;
+}
 unsigned long mapi_wave_deferred(const mapi_wave *w) { return w->deferred; }
 
-/* The exact request: two identical calls get one answer. */
-static char *call_key(const mapi_ews_call *c)
+/* The exact request, read or write: two identical calls get one answer, a
+ * write attempt's never a read's (a check after a write reads anew). */
+static char *call_key(const mapi_wave *w, const mapi_ews_call *c)
 {
     int len = 0;
     xmlChar *body = c->req ? mapi_xml_dump(c->req, &len) : NULL;
     if (!body)
         return NULL;
-    char *k = sr_asprintf("%s\n%s\n%s\n%s", c->url ? c->url : "", c->mailbox ? c->mailbox : "",
-                          c->anchor ? c->anchor : "", (const char *)body);
+    char *k = sr_asprintf("%c\n%s\n%s\n%s\n%s", w->staged ? 'W' : 'R', c->url ? c->url : "",
+                          c->mailbox ? c->mailbox : "", c->anchor ? c->anchor : "",
+                          (const char *)body);
     xmlFree(body);
     return k;
 }
@@ -184,10 +194,15 @@ static sr_code defer(mapi_wave *w, const mapi_ews_call *c, char *key)
     w->p = np;
     wave_pending *p = &w->p[w->np];
     *p = (wave_pending){ .key = key, .req = xmlCopyDoc(c->req, 1), .idempotent = c->idempotent,
-                         .anchor = c->anchor ? sr_strdup(c->anchor) : NULL };
-    if (!p->req || (c->anchor && !p->anchor)) {
+                         .anchor = c->anchor ? sr_strdup(c->anchor) : NULL,
+                         .url = c->url ? sr_strdup(c->url) : NULL,
+                         .mailbox = c->mailbox ? sr_strdup(c->mailbox) : NULL };
+    if (!p->req || (c->anchor && !p->anchor) || (c->url && !p->url) ||
+        (c->mailbox && !p->mailbox)) {
         xmlFreeDoc(p->req);
         free(p->anchor);
+        free(p->url);
+        free(p->mailbox);
         free(key);
         return SR_E_NOMEM;
     }
@@ -270,7 +285,7 @@ sr_code mapi_wave_run(mapi_wave *w, mapi_net *net, mapi_ews_call *calls, size_t 
     if (!keys)
         return sr_err_set(err, SR_E_NOMEM, "out of memory");
     for (size_t i = 0; i < n; i++)
-        if (!(keys[i] = call_key(&calls[i])) || !find_answer(w, keys[i]))
+        if (!(keys[i] = call_key(w, &calls[i])) || !find_answer(w, keys[i]))
             missing++;
     sr_code rc = SR_OK;
     if (missing && !w->record) {   /* the last pass: what was not sent in a wave goes now */
@@ -319,8 +334,10 @@ sr_code mapi_wave_send(mapi_wave *w, mapi_net *net, const char *url, const char 
     if (!calls)
         return sr_err_set(err, SR_E_NOMEM, "out of memory");
     for (size_t i = 0; i < n; i++)
-        calls[i] = (mapi_ews_call){ .url = url, .mailbox = mailbox, .anchor = w->p[i].anchor,
-                                    .req = w->p[i].req, .idempotent = w->p[i].idempotent };
+        calls[i] = (mapi_ews_call){ .url = w->p[i].url ? w->p[i].url : url,
+                                    .mailbox = w->p[i].mailbox ? w->p[i].mailbox : mailbox,
+                                    .anchor = w->p[i].anchor, .req = w->p[i].req,
+                                    .idempotent = w->p[i].idempotent };
     /* each call's outcome is kept for the read that asked: a failed one
      * fails that read, as when it was sent alone */
     mapi_ews_run(net, calls, n, NULL);
@@ -333,6 +350,8 @@ sr_code mapi_wave_send(mapi_wave *w, mapi_net *net, const char *url, const char 
         xmlFreeDoc(calls[i].resp);
         xmlFreeDoc(w->p[i].req);
         free(w->p[i].anchor);
+        free(w->p[i].url);
+        free(w->p[i].mailbox);
     }
     free(calls);
     w->np = 0;

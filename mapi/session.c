@@ -107,6 +107,18 @@ sr_code mapi_session_run(mapi_session *s, mapi_ews_call *calls, size_t n, sr_err
                    : mapi_ews_run(s->net, calls, n, err);
 }
 
+sr_code mapi_session_run_at(mapi_session *s, mapi_ews_call *calls, size_t n, sr_err *err)
+{
+    return s->wave ? mapi_wave_run(s->wave, s->net, calls, n, err)
+                   : mapi_ews_run(s->net, calls, n, err);
+}
+
+void mapi_session_wave_reads(mapi_session *s)
+{
+    if (s->wave)
+        mapi_wave_reads(s->wave);
+}
+
 sr_code mapi_session_wave_begin(mapi_session *s, sr_err *err)
 {
     mapi_wave_free(s->wave);
@@ -128,6 +140,12 @@ void mapi_session_wave_live(mapi_session *s)
 {
     if (s->wave)
         mapi_wave_set_record(s->wave, 0);
+}
+
+void mapi_session_wave_record(mapi_session *s)
+{
+    if (s->wave)
+        mapi_wave_set_record(s->wave, 1);
 }
 
 void mapi_session_wave_step(mapi_session *s)

@@ -239,7 +239,7 @@ static enum MHD_Result counted(struct MHD_Connection *c, int is_ews, const exsim
     const exsim_account *acct = auth->acct;
     exsim_stats_begin();
     exsim_fate fate = exsim_inject_next();
-    char op[64];
+    char op[128];   /* "Operation\tdetail" (stats.c) */
     snprintf(op, sizeof op, "%s", is_ews ? "(ews)" : "Autodiscover");
     const char *mailbox = NULL;
     char *out = NULL;

@@ -46,6 +46,62 @@ static xmlNodePtr child_el(xmlNodePtr parent, const char *ns, const char *name)
     return NULL;
 }
 
+/* The first element named name (any namespace) at or below n, depth first. */
+static xmlNodePtr find_el(xmlNodePtr n, const char *name)
+{
+    for (; n; n = n->next) {
+        if (n->type != XML_ELEMENT_NODE)
+            continue;
+        if (!strcmp((const char *)n->name, name))
+            return n;
+        xmlNodePtr hit = find_el(n->children, name);
+        if (hit)
+            return hit;
+    }
+    return NULL;
+}
+
+/* The value of a user configuration dictionary's entry whose key is key
+ * (heap), or NULL. */
+static char *dict_value(xmlNodePtr dict, const char *key)
+{
+    for (xmlNodePtr e = dict ? dict->children : NULL; e; e = e->next) {
+        xmlNodePtr k = e->type == XML_ELEMENT_NODE ? find_el(e->children, "DictionaryKey") : NULL;
+        xmlNodePtr kv = k ? find_el(k->children, "Value") : NULL;
+        xmlChar *kt = kv ? xmlNodeGetContent(kv) : NULL;
+        int hit = kt && !strcmp((const char *)kt, key);
+        xmlFree(kt);
+        xmlNodePtr v = hit ? find_el(e->children, "DictionaryValue") : NULL;
+        xmlNodePtr vv = v ? find_el(v->children, "Value") : NULL;
+        if (vv) {
+            xmlChar *x = xmlNodeGetContent(vv);
+            char *out = x ? strdup((const char *)x) : NULL;
+            xmlFree(x);
+            return out;
+        }
+    }
+    return NULL;
+}
+
+/* The operation's name for the counters, and for the request log what it
+ * worked on after a tab (stats.c): a user configuration's name and, when a
+ * write carries one, its AutomateProcessing value (issue 16's order of
+ * Booking's writes is checked from the log). */
+static void op_detail(xmlNodePtr op, char *buf, size_t len)
+{
+    xmlNodePtr name = strstr((const char *)op->name, "UserConfiguration")
+                          ? find_el(op->children, "UserConfigurationName") : NULL;
+    xmlChar *cfg = name ? xmlGetProp(name, BAD_CAST "Name") : NULL;
+    char *ap = cfg ? dict_value(find_el(op->children, "Dictionary"), "AutomateProcessing") : NULL;
+    if (cfg)
+        snprintf(buf, len, "%s\t%s%s%s", (const char *)op->name, (const char *)cfg,
+                 ap ? " AutomateProcessing=" : "", ap ? ap : "");
+    else
+        snprintf(buf, len, "%s", (const char *)op->name);
+    free(ap);
+    xmlFree(cfg);
+}
+
 /* ---- response envelope -------------------------------------------------- */
 
 /* <s:Envelope> with the ServerVersionInfo header of an Exchange 2016 CU. */
@@ -422,7 +478,7 @@ int exsim_ews_handle(const exsim_account *acct, const char *body, size_t len,
         status = 500;
         goto done;
     }
-    snprintf(opbuf, opbuflen, "%s", (const char *)op->name);
+    op_detail(op, opbuf, opbuflen);
     if (exsim_schema_validate(op, msg, sizeof msg, &line, &col)) {
         *out = schema_fault(msg, line, col, outlen);
         status = 500;
@@ -442,7 +498,7 @@ int exsim_ews_handle(const exsim_account *acct, const char *body, size_t len,
     r.resp_doc = new_response(&r.resp_body);
     status = exsim_ews_dispatch(&r);
     pthread_mutex_unlock(&exsim_srv.store_lock);
-    status = check_response(&r, opbuf, status);
+    status = check_response(&r, (const char *)op->name, status);
     *mailbox = r.mailbox ? r.mailbox : r.impersonated;
     *out = serialize(r.resp_doc, outlen);
     xmlFreeDoc(r.resp_doc);

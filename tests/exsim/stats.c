@@ -173,7 +173,8 @@ static int mbx_grow(void)
 
 /* A request extends its mailbox's chain only when it started after the
  * latest end seen for that mailbox: concurrent requests share one step. */
-static void count_mailbox(const char *smtp, const char *op, int64_t start, int64_t end)
+static void count_mailbox(const char *smtp, const char *op, const char *detail, int64_t start,
+                          int64_t end)
 {
     size_t s = st.n_slot ? mbx_slot(smtp) : 0;
     int i;
@@ -195,9 +196,9 @@ static void count_mailbox(const char *smtp, const char *op, int64_t start, int64
         st.mbx[i].chain++;
     if (end > st.mbx[i].last_end)
         st.mbx[i].last_end = end;
-    if (req_log)   /* mailbox, chain step, operation, start and end (µs) */
-        fprintf(req_log, "%s\t%ld\t%s\t%lld\t%lld\n", smtp, st.mbx[i].chain, op,
-                (long long)start, (long long)end);
+    if (req_log)   /* mailbox, chain step, operation, start and end (µs), "\tdetail" */
+        fprintf(req_log, "%s\t%ld\t%s\t%lld\t%lld%s\n", smtp, st.mbx[i].chain, op,
+                (long long)start, (long long)end, detail);
 }
 
 void exsim_stats_end(const char *op, const char *mailbox, int status,
@@ -209,10 +210,14 @@ void exsim_stats_end(const char *op, const char *mailbox, int status,
     st.total++;
     st.bytes_in += in;
     st.bytes_out += out;
-    count_op(op && *op ? op : "(none)");
+    /* "Op\tdetail": the counters take the operation, the log both */
+    char name[64];
+    snprintf(name, sizeof name, "%.*s", (int)strcspn(op && *op ? op : "(none)", "\t"),
+             op && *op ? op : "(none)");
+    count_op(name);
     count_status(status);
     if (mailbox && *mailbox)
-        count_mailbox(mailbox, op && *op ? op : "(none)", start_us, end_us);
+        count_mailbox(mailbox, name, op ? op + strlen(name) : "", start_us, end_us);
     pthread_mutex_unlock(&lock);
 }
 

@@ -2668,7 +2668,22 @@ static void test_getusersettings(void)
     }
     mapi_ad_user *us = calloc(n, sizeof *us);
     reset_stats();
-    CU_ASSERT_EQUAL_FATAL(mapi_ad_getusersettings(net, url, g_mbx_tgt, addrs, n, us, &e), SR_OK);
+    /* as the recipient map sends them: requests of up to 100 users in one batch */
+    mapi_ews_call gc[2] = { 0 };
+    for (size_t g = 0; g < 2; g++) {
+        size_t off = g * MAPI_AD_SOAP_MAX_USERS, k = g ? n - MAPI_AD_SOAP_MAX_USERS : MAPI_AD_SOAP_MAX_USERS;
+        gc[g] = (mapi_ews_call){ .url = url, .mailbox = "Autodiscover", .anchor = g_mbx_tgt,
+                                 .idempotent = 1 };
+        gc[g].req = mapi_ad_req_getusersettings(url, addrs + off, k, &e);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(gc[g].req);
+    }
+    CU_ASSERT_EQUAL_FATAL(mapi_ews_run(net, gc, 2, &e), SR_OK);
+    for (size_t g = 0; g < 2; g++) {
+        size_t off = g * MAPI_AD_SOAP_MAX_USERS, k = g ? n - MAPI_AD_SOAP_MAX_USERS : MAPI_AD_SOAP_MAX_USERS;
+        CU_ASSERT_EQUAL(mapi_ad_parse_getusersettings(gc[g].resp_op, us + off, k, &e), SR_OK);
+        xmlFreeDoc(gc[g].req);
+        xmlFreeDoc(gc[g].resp);
+    }
     char *j = sim(&g_tgt, "/_sim/stats", 0);
     CU_ASSERT_EQUAL(json_num(j, "\"requests\":{", "Autodiscover"), 2);
     /* issue 13: the lookups are the processed mailbox's round trips (its
