@@ -136,6 +136,7 @@ static void *side_client(cpuu_run_ctx *r, int target, int o365, const mapi_accou
      * (ErrorServerBusy, 300 ms, four engines on one account) six retries were
      * gone in two seconds and 2 of 100 mailboxes failed (issue 11). */
     o.max_retries = o.max_backoff_ms / 100;
+    o.conns = r->conns;   /* kept by the process: the next mailbox reuses the connections */
     /* [RPCOverHTTP] describes how the source is reached, not the target */
     mapi_account tacct = { 0 };
     if (acct) {

@@ -137,10 +137,14 @@ static FILE *open_outputs(cpuu_run_ctx *r, const char *pattern, char **log_path)
     return fp;
 }
 
-static unsigned run_mode(cpuu_run_ctx *r)
+static unsigned run_mode(cpuu_run_ctx *r, cpuu_process *proc)
 {
     sr_err e;
-    r->secret = cpuu_secret_from_fd(&e);
+    if (!proc->secret_read) {   /* the parent sends it once per process */
+        proc->secret = cpuu_secret_from_fd(&e);
+        proc->secret_read = 1;
+    }
+    r->secret = proc->secret;
     r->store = mapi_pstore_open(NULL, 0, &e);
     if (!r->store) {
         sr_log(SR_LOG_ERROR, "cpuu", "profile store: %s", e.msg);
@@ -165,9 +169,11 @@ static unsigned run_mode(cpuu_run_ctx *r)
     return r->bits;
 }
 
-unsigned cpuu_run(const cpuu_opts *o)
+unsigned cpuu_run(const cpuu_opts *o, cpuu_process *proc)
 {
-    cpuu_run_ctx r = { .opts = o };
+    cpuu_process alone = { 0 };
+    cpuu_process *pr = proc ? proc : &alone;
+    cpuu_run_ctx r = { .opts = o, .conns = pr->conns };
     char *log_path = NULL;
     sr_log_set_level(SR_LOG_INFO);
     FILE *logfp = open_outputs(&r, o->log ? o->log : "CPUU.log", &log_path);
@@ -186,7 +192,7 @@ unsigned cpuu_run(const cpuu_opts *o)
         note_not_applicable(o, r.cfg);
         r.ini_dir = dir_of(r.cfg->path);
         r.notify = cpuu_notify_new(r.cfg, logfp ? log_path : NULL);
-        bits = run_mode(&r);
+        bits = run_mode(&r, pr);
         cpuu_notify_finish(r.notify);   /* never changes bits: a mail is not the update */
         cpuu_notify_free(r.notify);
     }
@@ -199,7 +205,8 @@ unsigned cpuu_run(const cpuu_opts *o)
     cfg_cpuu_free(r.cfg);
     cpuu_dir_free(&r.src_dir);
     cpuu_dir_free(&r.tgt_dir);
-    sr_secret_free(r.secret);
+    if (!proc)
+        sr_secret_free(alone.secret);
     free(r.ini_dir);
     free(log_path);
     return bits;

@@ -112,6 +112,32 @@ sr_code invoke_start(char *const argv[], const invoke_opts *opts, invoke_result 
 int invoke_continue(invoke_engine *e, const char *command, const invoke_opts *opts,
                     invoke_result *res);
 
+/* Send command (one line) to a kept engine that serves many: "update
+ * <profile>\t<log>\t<target Autodiscover line>" or "cleanup <profile>\t<log>"
+ * (cpuu/main.c), and watch it under opts' watchdog (GlobalWait counted from
+ * the command) until its "exit" line.  Returns 1 when it answered: res is
+ * the command's result and *e waits for the next command.  Returns 0 when it
+ * died, hung or ended without an answer: res says how (INVOKE_CRASHED with
+ * term_signal 0 when it was not our child and its status is unknown), the
+ * engine is stopped and freed, *e is NULL. */
+int invoke_command(invoke_engine **e, const char *command, const invoke_opts *opts,
+                   invoke_result *res);
+
+/* Handing a kept engine to another process (switchresmb's workers give it
+ * back to the pool, which gives it to the next worker): its process id and
+ * descriptors (prog: read end of its progress pipe, cmd: its command socket),
+ * still owned by e. */
+pid_t invoke_engine_pid(const invoke_engine *e);
+void invoke_engine_fds(const invoke_engine *e, int *prog_fd, int *cmd_fd);
+/* An engine from its process id and descriptors, as invoke_engine_fds gave
+ * them (they become e's; prog is argv[0] for log lines, copied).  It need
+ * not be our child: its end is then seen as its progress pipe closing.
+ * NULL when out of memory (the descriptors stay the caller's). */
+invoke_engine *invoke_engine_adopt(pid_t pid, int prog_fd, int cmd_fd, const char *prog);
+/* Close our descriptors of e and free it, leaving the engine alone (another
+ * process holds it).  NULL-safe. */
+void invoke_engine_drop(invoke_engine *e);
+
 /* Let a kept engine go without a command (EOF: it exits; stopped after 2 s
  * if it does not).  NULL-safe; frees e. */
 void invoke_end(invoke_engine *e);

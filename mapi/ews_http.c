@@ -23,7 +23,8 @@ struct mapi_net {
     char *noproxy;              /* the environment's no_proxy plus loopback */
     struct curl_slist *connect_to;
     CURLM *multi;
-    CURLSH *share;
+    CURLSH *share;              /* ours, or the borrowed mapi_conns' (then not freed) */
+    int share_borrowed;
     unsigned requests, connections;
     int trace;                  /* SR_EWS_DEBUG: 1 headers, 2 bodies */
     int ca_dir_only;            /* trust libcurl's hashed CApath alone (no bundle) */
@@ -44,6 +45,43 @@ static int hashed_ca_dir(const char *dir)
     if (d)
         closedir(d);
     return found;
+}
+
+struct mapi_conns {
+    CURLSH *share;
+};
+
+/* Sizes the curl multi handle's cache of idle connections.  With a
+ * mapi_conns the cache is the share's, one for both sides of an engine, and
+ * curl trims it to the current handle's limit (by default 4 per transfer in
+ * progress: after a one-request step, 4) — it must hold every side's
+ * connections (source and target, max_parallel each) between mailboxes. */
+#define MAPI_CONNS_KEEP 64L
+
+mapi_conns *mapi_conns_new(sr_err *err)
+{
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        sr_err_set(err, SR_E_INTERNAL, "libcurl could not be initialised");
+        return NULL;
+    }
+    mapi_conns *c = calloc(1, sizeof *c);
+    if (!c || !(c->share = curl_share_init())) {
+        free(c);
+        sr_err_set(err, SR_E_NOMEM, "out of memory creating the connection pool");
+        return NULL;
+    }
+    curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+    curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+    curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
+    return c;
+}
+
+void mapi_conns_free(mapi_conns *c)
+{
+    if (!c)
+        return;
+    curl_share_cleanup(c->share);
+    free(c);
 }
 
 const mapi_netopts *mapi_net_opts(const mapi_net *net) { return &net->o; }
@@ -129,15 +167,19 @@ mapi_net *mapi_net_new(const mapi_netopts *opts, sr_err *err)
         return NULL;
     }
     net->multi = curl_multi_init();
-    net->share = curl_share_init();
+    net->share_borrowed = net->o.conns != NULL;
+    net->share = net->share_borrowed ? net->o.conns->share : curl_share_init();
     if (!net->multi || !net->share) {
         mapi_net_free(net);
         sr_err_set(err, SR_E_NOMEM, "out of memory creating curl handles");
         return NULL;
     }
-    curl_share_setopt(net->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
-    curl_share_setopt(net->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+    if (!net->share_borrowed) {
+        curl_share_setopt(net->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+        curl_share_setopt(net->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+    }
     curl_multi_setopt(net->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)net->o.max_parallel);
+    curl_multi_setopt(net->multi, CURLMOPT_MAXCONNECTS, MAPI_CONNS_KEEP);
     const char *dbg = getenv("SR_EWS_DEBUG");
     net->trace = dbg ? atoi(dbg) : 0;
     /* Debian's libcurl has a default CA bundle and a default CApath.  With a
@@ -156,7 +198,7 @@ void mapi_net_free(mapi_net *net)
         return;
     if (net->multi)
         curl_multi_cleanup(net->multi);
-    if (net->share)
+    if (net->share && !net->share_borrowed)
         curl_share_cleanup(net->share);
     curl_slist_free_all(net->connect_to);
     sr_secret_free(net->password);
