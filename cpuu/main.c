@@ -245,7 +245,7 @@ static int run_command(const cpuu_opts *base, cpuu_process *proc, char *cmd, uns
     int update = !strncmp(cmd, "update ", 7);
     if (!cleanup && !update)
         return 0;
-    char *profile = cmd[7] ? cmd + 8 : NULL, *log = NULL, *target_ad = NULL;
+    char *profile = update ? cmd + 7 : cmd[7] ? cmd + 8 : NULL, *log = NULL, *target_ad = NULL;
     char *tab = profile ? strchr(profile, '\t') : NULL;
     if (tab) {
         *tab = '\0';

@@ -451,51 +451,6 @@ static void engine_free(invoke_engine *e)
     free(e);
 }
 
-int invoke_continue(invoke_engine *e, const char *command, const invoke_opts *opts,
-                    invoke_result *res)
-{
-    memset(res, 0, sizeof *res);
-    res->attempts_used = 1;
-    attempt a;
-    memset(&a, 0, sizeof a);
-    a.w.started = sr_now_ms();   /* GlobalWait counts from the command */
-    char *line = strchr(command, '\n') ? NULL : sr_asprintf("%s\n", command);
-    int one_line = line != NULL;
-    int sent = line && send(e->cmd_fd, line, strlen(line), MSG_NOSIGNAL) == (ssize_t)strlen(line);
-    int send_errno = errno;
-    free(line);
-    close(e->cmd_fd);   /* one command: the engine reads nothing after it */
-    e->cmd_fd = -1;
-    if (opts->running_pid)
-        *opts->running_pid = e->pid;
-    watch_child(e->pid, e->prog_fd, opts, &a, 0);
-    e->prog_fd = -1;   /* watch_child closed it */
-    if (opts->running_pid)
-        *opts->running_pid = 0;
-    int answered = sent && !a.timed_out && WIFEXITED(a.status) && a.w.have_exit_line;
-    if (a.timed_out) {
-        res->outcome = INVOKE_TIMEOUT;
-        snprintf(res->stage, sizeof res->stage, "%s", a.w.stage_what);
-    } else if (WIFSIGNALED(a.status)) {
-        res->outcome = INVOKE_CRASHED;
-        res->term_signal = WTERMSIG(a.status);
-    } else {
-        res->outcome = INVOKE_EXITED;
-        res->exit_status = WEXITSTATUS(a.status);
-    }
-    res->cpuu_bits = a.w.have_exit_line ? a.w.exit_bits : (unsigned)res->exit_status;
-    if (res->outcome == INVOKE_CRASHED)
-        res->cpuu_bits |= CPUU_CRASH;
-    take_lists(res, &a.w);
-    if (!answered)
-        sr_log(SR_LOG_WARN, opts->who, "%s gave no answer to its command: %s", e->prog,
-               !sent ? (one_line ? strerror(send_errno) : "a command is one line")
-               : a.timed_out ? "the watchdog stopped it"
-               : WIFSIGNALED(a.status) ? "killed by a signal" : "it exited without an \"exit\" line");
-    engine_free(e);
-    return answered;
-}
-
 /* EOF on an engine's progress pipe: it has ended (it never closes it). */
 static int pipe_closed(int fd)
 {
@@ -539,6 +494,7 @@ int invoke_command(invoke_engine **ep, const char *command, const invoke_opts *o
     a.w.started = sr_now_ms();   /* GlobalWait counts from the command */
     char *line = strchr(command, '\n') ? NULL : sr_asprintf("%s\n", command);
     int sent = line && send(e->cmd_fd, line, strlen(line), MSG_NOSIGNAL) == (ssize_t)strlen(line);
+    int send_errno = errno, one_line = line != NULL;
     free(line);
     if (opts->running_pid)
         *opts->running_pid = e->pid;
@@ -554,11 +510,12 @@ int invoke_command(invoke_engine **ep, const char *command, const invoke_opts *o
         return 1;
     }
     if (!sent) {   /* a command it cannot take, or it is gone: it ends */
+        sr_log(SR_LOG_WARN, opts->who, "%s gave no answer to its command: %s", e->prog,
+               one_line ? strerror(send_errno) : "a command is one line");
         invoke_end(e);
         *ep = NULL;
         res->outcome = INVOKE_CRASHED;
         res->cpuu_bits = CPUU_CRASH;
-        sr_log(SR_LOG_WARN, opts->who, "the kept engine took no command");
         return 0;
     }
     e->prog_fd = -1;   /* watch_child closed it */
