@@ -116,6 +116,9 @@ typedef struct cpuu_process {
     char *secret;                     /* from CPUU_SECRET_FD, or NULL; sr_secret_free */
     int secret_read;                  /* the pipe was read (it can be read once) */
     mapi_conns *conns;                /* NULL: each handle has its own connections */
+    /* the recipient map's directory connections (run-wide CPUU_*_DC), kept
+     * bound; one that could not be used is tried again by the next run */
+    cpuu_dir src_dir, tgt_dir;
 } cpuu_process;
 
 typedef struct cpuu_run_ctx {

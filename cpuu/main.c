@@ -320,7 +320,7 @@ int main(int argc, char **argv)
         cpuu_progress("exit 0");
         return 0;
     }
-    /* a process that may serve further mailbox keeps its connections */
+    /* a process that may serve further mailboxes keeps its connections */
     cpuu_process proc = { 0 };
     if (cpuu_command_fd() >= 0)
         proc.conns = mapi_conns_new(&err);   /* NULL: each run opens its own */
@@ -328,6 +328,8 @@ int main(int argc, char **argv)
     cpuu_progress("exit %u", bits);
     bits = serve_commands(&o, &proc, bits);
     cpuu_opts_clear(&o);
+    cpuu_dir_free(&proc.src_dir);
+    cpuu_dir_free(&proc.tgt_dir);
     mapi_conns_free(proc.conns);
     sr_secret_free(proc.secret);
     return (int)(bits & 0xffu);

@@ -169,11 +169,26 @@ static unsigned run_mode(cpuu_run_ctx *r, cpuu_process *proc)
     return r->bits;
 }
 
+/* A run's directory connection, kept for the process's next run (keep
+ * non-NULL) with no answer of this run's cached, or closed.  One that could
+ * not be used is not kept: the next run tries it again. */
+static void keep_dir(cpuu_dir *keep, cpuu_dir *d)
+{
+    if (keep && d->dir) {
+        ldapdir_forget(d->dir);
+        *keep = *d;
+        return;
+    }
+    cpuu_dir_free(d);
+    if (keep)
+        memset(keep, 0, sizeof *keep);
+}
+
 unsigned cpuu_run(const cpuu_opts *o, cpuu_process *proc)
 {
     cpuu_process alone = { 0 };
     cpuu_process *pr = proc ? proc : &alone;
-    cpuu_run_ctx r = { .opts = o, .conns = pr->conns };
+    cpuu_run_ctx r = { .opts = o, .conns = pr->conns, .src_dir = pr->src_dir, .tgt_dir = pr->tgt_dir };
     char *log_path = NULL;
     sr_log_set_level(SR_LOG_INFO);
     FILE *logfp = open_outputs(&r, o->log ? o->log : "CPUU.log", &log_path);
@@ -203,8 +218,8 @@ unsigned cpuu_run(const cpuu_opts *o, cpuu_process *proc)
     cpuu_csv_close(r.csv);
     mapi_pstore_free(r.store);
     cfg_cpuu_free(r.cfg);
-    cpuu_dir_free(&r.src_dir);
-    cpuu_dir_free(&r.tgt_dir);
+    keep_dir(proc ? &proc->src_dir : NULL, &r.src_dir);
+    keep_dir(proc ? &proc->tgt_dir : NULL, &r.tgt_dir);
     if (!proc)
         sr_secret_free(alone.secret);
     free(r.ini_dir);
