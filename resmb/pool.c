@@ -3,7 +3,9 @@
  * record per worker through a pipe.  The pool is continuous: a worker that
  * ends is replaced at once by the next mailbox, whichever batch it is in;
  * the batched reads run ahead of the workers, at most RESMB_WINDOW batches
- * resident, and a batch is reported (in list order) once all of it is done. */
+ * resident, and a batch is reported (in list order) once all of it is done.
+ * A worker's engine outlives it: handed back here when its mailbox ends, it
+ * goes to the next worker forked, up to RESMB_ENGINE_MAILBOXES (engines.c). */
 #include "resmb/run_int.h"
 
 #include <errno.h>
