@@ -1485,6 +1485,27 @@ static void test_one_engine_process(void)
     }
 }
 
+/* An engine serves at most RESMB_ENGINE_MAILBOXES (50) mailboxes, then a
+ * fresh one takes over: 55 mailboxes through one worker, two engine starts. */
+static void test_engine_mailbox_limit(void)
+{
+    char csv[700];
+    ccase c;
+    case_init(&c);
+    for (int i = 0; i < 55; i++)
+        c.smtp[i] = ROOM(i + 1);
+    int rc = wrapped_run(&c, "", NULL, csv, sizeof csv);
+    char *log = fake_log(&c);
+    int starts = count_sub(log, "\n"), done = count_sub(c.text, " DONE ");
+    fprintf(stderr, "\n  [55 mailboxes: exit %d, %d DONE, %d engine start(s)]\n", rc, done, starts);
+    CU_ASSERT_EQUAL(rc, 0);
+    CU_ASSERT_EQUAL(starts, 2);
+    CU_ASSERT_EQUAL(count_sub(log, "-Cleanup"), 0);
+    CU_ASSERT_EQUAL(csv_results(csv, "14"), 55);
+    free(log);
+    case_free(&c);
+}
+
 /* The kept engine killed while it works on the second mailbox's update
  * (Attempt=1): that mailbox fails as a single engine killed in its update
  * would (exit bit 1, FAILED), the third runs on a fresh engine and is done. */
@@ -1685,6 +1706,7 @@ int main(void)
     CU_add_test(s, "-DryRun in CPUUCmdLine: a good dry run is a success", test_engine_dry_run);
     CU_add_test(s, "real engine: one process for many mailboxes; fallback cleanup when it dies or hangs",
                 test_one_engine_process);
+    CU_add_test(s, "real engine: an engine serves 50 mailboxes, then a fresh one", test_engine_mailbox_limit);
     CU_add_test(s, "real engine: kept engine killed mid-batch: that mailbox fails, the next "
                 "runs on a fresh engine", test_kept_engine_killed_mid_batch);
     CU_add_test(s, "continuous pool: a slow mailbox holds back no batch", test_continuous_pool);
