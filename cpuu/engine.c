@@ -144,6 +144,7 @@ static void *side_client(cpuu_run_ctx *r, int target, int o365, const mapi_accou
      * every feature on): all in one round trip, none queued behind another */
     if (target)
         o.max_parallel = TARGET_WAVE_WIDTH;
+    o.conns = r->conns[target != 0];   /* kept by the process: the next mailbox reuses them */
     /* [RPCOverHTTP] describes how the source is reached, not the target */
     mapi_account tacct = { 0 };
     if (acct) {

@@ -108,8 +108,24 @@ typedef struct cpuu_dir {
 /* The handle stays in the run (cpuu_dirs_open connects it); freed here. */
 void cpuu_dir_free(cpuu_dir *d);
 
+/* What outlives one run in an engine that serves several (main.c: the
+ * command loop on CPUU_COMMAND_FD): the secret, which the parent sends once,
+ * and the connection pool, so a further mailbox opens no new connection.
+ * Nothing about a mailbox is kept here.  main.c owns and frees it. */
+typedef struct cpuu_process {
+    char *secret;                     /* from CPUU_SECRET_FD, or NULL; sr_secret_free */
+    int secret_read;                  /* the pipe was read (it can be read once) */
+    mapi_conns *conns[2];             /* source, target (a wave that must start on fresh
+                                       * connections renews one side only); NULL: each
+                                       * handle has its own connections */
+    /* the recipient map's directory connections (run-wide CPUU_*_DC), kept
+     * bound; one that could not be used is tried again by the next run */
+    cpuu_dir src_dir, tgt_dir;
+} cpuu_process;
+
 typedef struct cpuu_run_ctx {
     const cpuu_opts *opts;
+    mapi_conns *conns[2];             /* the process's (cpuu_process), borrowed, or NULL */
     cfg_cpuu *cfg;                    /* loaded and overridden */
     mapi_pstore *store;
     cpuu_csv *csv;
@@ -144,8 +160,10 @@ sr_code cpuu_dirs_open(void *arg, ldapdir **src, ldapdir **tgt, sr_err *err);
 void cpuu_abort_init(void);
 int cpuu_aborted(void);
 
-/* Everything from CPUU.ini parse to the last CSV line.  Returns the exit bits. */
-unsigned cpuu_run(const cpuu_opts *o);
+/* Everything from CPUU.ini parse to the last CSV line.  Returns the exit bits.
+ * proc (NULL-safe: a run of its own) keeps the secret and the connections for
+ * the next run in this process; it is borrowed. */
+unsigned cpuu_run(const cpuu_opts *o, cpuu_process *proc);
 
 /* Modes (modes.c): each handles every selected profile, writes the CSV and
  * ORs bits into r->bits. */

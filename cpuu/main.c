@@ -226,34 +226,74 @@ void cpuu_opts_clear(cpuu_opts *o)
 int cpuu_watchdog_run(int argc, char **argv, unsigned *bits);   /* watchdog.c */
 
 /* With $CPUU_COMMAND_FD (switchresmb, cpuu_invoke.h) an update of named
- * profiles is followed by one command on that pipe, read after the update's
- * "exit <bits>": "cleanup [<log file>]" runs the cleanup mode on the same
- * profiles with the same options in this process, saving the second process
- * start (~18 M instructions, nearly all dynamic linking); EOF, "quit" or
- * anything else ends the process.  The parent bounds the wait: its write end
- * closes when it dies, and its watchdog stops us when it hangs.  Returns the
- * bits of the last run. */
-static unsigned serve_command(const cpuu_opts *o, unsigned bits)
+ * profiles is followed by commands on that pipe, one line each, read after
+ * the update's "exit <bits>"; each is answered by its own "exit <bits>":
+ *   update <profile>\t<log>\t<target Autodiscover line>
+ *   cleanup <profile>\t<log>
+ *   cleanup [<log>]          (the profiles of our argv)
+ * An empty <log> means the -Log of our argv.  Everything else about a run
+ * (CPUU.ini, features, -DryRun, the directories) is our argv and environment,
+ * the same for every mailbox of a switchresmb run; what differs per mailbox
+ * is in the command and is set afresh for each one, so nothing of one
+ * mailbox reaches the next (docs/cpuu.md, "One engine for many mailboxes").
+ * One process serving many mailboxes saves the process start (~18 M
+ * instructions) and the connections (cpuu_process).  EOF, "quit" or
+ * anything else ends the process; the parent bounds every wait. */
+static int run_command(const cpuu_opts *base, cpuu_process *proc, char *cmd, unsigned *bits)
+{
+    int cleanup = !strncmp(cmd, "cleanup", 7) && (!cmd[7] || cmd[7] == ' ');
+    int update = !strncmp(cmd, "update ", 7);
+    if (!cleanup && !update)
+        return 0;
+    char *profile = update ? cmd + 7 : cmd[7] ? cmd + 8 : NULL, *log = NULL, *target_ad = NULL;
+    char *tab = profile ? strchr(profile, '\t') : NULL;
+    if (tab) {
+        *tab = '\0';
+        log = tab + 1;
+        if ((tab = strchr(log, '\t')) != NULL) {
+            *tab = '\0';
+            target_ad = tab + 1;   /* itself tab-separated: the rest of the line */
+        }
+    } else if (cleanup) {          /* "cleanup [<log>]": our argv's profiles */
+        log = profile;
+        profile = NULL;
+    }
+    if (update && (!profile || !*profile))
+        return 0;
+    const char *one[2] = { profile, NULL };
+    cpuu_opts c = *base;   /* shares the lists: not cleared here */
+    c.cleanup = cleanup;
+    c.default_profile = 0;
+    if (profile && *profile)
+        c.profiles = one;
+    if (log && *log)
+        c.log = log;
+    /* the target's Autodiscover answer is this mailbox's, or none */
+    if (target_ad && *target_ad)
+        setenv("CPUU_TARGET_AUTODISCOVER", target_ad, 1);
+    else
+        unsetenv("CPUU_TARGET_AUTODISCOVER");
+    *bits = cpuu_run(&c, proc);
+    cpuu_progress("exit %u", *bits);
+    return 1;
+}
+
+static unsigned serve_commands(const cpuu_opts *o, cpuu_process *proc, unsigned bits)
 {
     int fd = cpuu_command_fd();
     if (fd < 0)
         return bits;
-    char *cmd = NULL;
     /* a user's abort ends here, as it ended the update: the parent then
      * starts a fresh cleanup exactly as it would have without this pipe */
-    if (cpuu_opts_mode(o) == CPUU_MODE_UPDATE && o->profiles && !cpuu_aborted())
-        cmd = cpuu_command_read(fd);
-    close(fd);
-    if (cmd && (!strcmp(cmd, "cleanup") || !strncmp(cmd, "cleanup ", 8))) {
-        cpuu_opts c = *o;   /* shares the lists: not cleared here */
-        c.cleanup = 1;
-        c.default_profile = 0;
-        if (cmd[7] && cmd[8])
-            c.log = cmd + 8;
-        bits = cpuu_run(&c);
-        cpuu_progress("exit %u", bits);
-    }
+    char *cmd = NULL;
+    if (cpuu_opts_mode(o) == CPUU_MODE_UPDATE && o->profiles)
+        while (!cpuu_aborted() && (cmd = cpuu_command_read(fd)) != NULL &&
+               run_command(o, proc, cmd, &bits)) {
+            free(cmd);
+            cmd = NULL;
+        }
     free(cmd);
+    close(fd);
     return bits;
 }
 
@@ -280,9 +320,19 @@ int main(int argc, char **argv)
         cpuu_progress("exit 0");
         return 0;
     }
-    unsigned bits = cpuu_run(&o);
+    /* a process that may serve further mailboxes keeps its connections */
+    cpuu_process proc = { 0 };
+    if (cpuu_command_fd() >= 0)
+        for (int side = 0; side < 2; side++)   /* NULL: each run opens its own */
+            proc.conns[side] = mapi_conns_new(&err);
+    unsigned bits = cpuu_run(&o, &proc);
     cpuu_progress("exit %u", bits);
-    bits = serve_command(&o, bits);
+    bits = serve_commands(&o, &proc, bits);
     cpuu_opts_clear(&o);
+    cpuu_dir_free(&proc.src_dir);
+    cpuu_dir_free(&proc.tgt_dir);
+    mapi_conns_free(proc.conns[0]);
+    mapi_conns_free(proc.conns[1]);
+    sr_secret_free(proc.secret);
     return (int)(bits & 0xffu);
 }

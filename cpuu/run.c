@@ -137,10 +137,14 @@ static FILE *open_outputs(cpuu_run_ctx *r, const char *pattern, char **log_path)
     return fp;
 }
 
-static unsigned run_mode(cpuu_run_ctx *r)
+static unsigned run_mode(cpuu_run_ctx *r, cpuu_process *proc)
 {
     sr_err e;
-    r->secret = cpuu_secret_from_fd(&e);
+    if (!proc->secret_read) {   /* the parent sends it once per process */
+        proc->secret = cpuu_secret_from_fd(&e);
+        proc->secret_read = 1;
+    }
+    r->secret = proc->secret;
     r->store = mapi_pstore_open(NULL, 0, &e);
     if (!r->store) {
         sr_log(SR_LOG_ERROR, "cpuu", "profile store: %s", e.msg);
@@ -165,9 +169,26 @@ static unsigned run_mode(cpuu_run_ctx *r)
     return r->bits;
 }
 
-unsigned cpuu_run(const cpuu_opts *o)
+/* A run's directory connection, kept for the process's next run (keep
+ * non-NULL) with no answer of this run's cached, or closed.  One that could
+ * not be used is not kept: the next run tries it again. */
+static void keep_dir(cpuu_dir *keep, cpuu_dir *d)
 {
-    cpuu_run_ctx r = { .opts = o };
+    if (keep && d->dir) {
+        ldapdir_forget(d->dir);
+        *keep = *d;
+        return;
+    }
+    cpuu_dir_free(d);
+    if (keep)
+        memset(keep, 0, sizeof *keep);
+}
+
+unsigned cpuu_run(const cpuu_opts *o, cpuu_process *proc)
+{
+    cpuu_process alone = { 0 };
+    cpuu_process *pr = proc ? proc : &alone;
+    cpuu_run_ctx r = { .opts = o, .conns = { pr->conns[0], pr->conns[1] }, .src_dir = pr->src_dir, .tgt_dir = pr->tgt_dir };
     char *log_path = NULL;
     sr_log_set_level(SR_LOG_INFO);
     FILE *logfp = open_outputs(&r, o->log ? o->log : "CPUU.log", &log_path);
@@ -186,7 +207,7 @@ unsigned cpuu_run(const cpuu_opts *o)
         note_not_applicable(o, r.cfg);
         r.ini_dir = dir_of(r.cfg->path);
         r.notify = cpuu_notify_new(r.cfg, logfp ? log_path : NULL);
-        bits = run_mode(&r);
+        bits = run_mode(&r, pr);
         cpuu_notify_finish(r.notify);   /* never changes bits: a mail is not the update */
         cpuu_notify_free(r.notify);
     }
@@ -197,9 +218,10 @@ unsigned cpuu_run(const cpuu_opts *o)
     cpuu_csv_close(r.csv);
     mapi_pstore_free(r.store);
     cfg_cpuu_free(r.cfg);
-    cpuu_dir_free(&r.src_dir);
-    cpuu_dir_free(&r.tgt_dir);
-    sr_secret_free(r.secret);
+    keep_dir(proc ? &proc->src_dir : NULL, &r.src_dir);
+    keep_dir(proc ? &proc->tgt_dir : NULL, &r.tgt_dir);
+    if (!proc)
+        sr_secret_free(alone.secret);
     free(r.ini_dir);
     free(log_path);
     return bits;

@@ -189,12 +189,20 @@ static void free_child_env(char **env)
     free(env);
 }
 
+/* Whether pid has ended: reaped here, or, for an engine another process
+ * started (handed over: not our child, its parent reaps it), gone. */
+static int ended(pid_t pid, int *status)
+{
+    pid_t w = waitpid(pid, status, WNOHANG);
+    return w == pid || (w < 0 && errno == ECHILD && kill(pid, 0) != 0);
+}
+
 static void stop_group(pid_t pid, unsigned grace_ms)
 {
     kill(-pid, SIGTERM);
     long end = sr_now_ms() + grace_ms;
     while (sr_now_ms() < end) {
-        if (waitpid(pid, NULL, WNOHANG) == pid)
+        if (ended(pid, NULL))
             return;
         usleep(10000);
     }
@@ -202,8 +210,9 @@ static void stop_group(pid_t pid, unsigned grace_ms)
     waitpid(pid, NULL, 0);
 }
 
-/* One attempt: its exit status, or where it stopped, or that it waits. */
-typedef struct { int status; int timed_out; int exec_errno; int waiting; watch w; } attempt;
+/* One attempt: its exit status, or where it stopped, or that it waits.
+ * lost: it ended, but it is not our child (a handed-over engine): no status. */
+typedef struct { int status; int timed_out; int exec_errno; int waiting; int lost; watch w; } attempt;
 
 /* An engine kept after its update, waiting for one command (see the header). */
 struct invoke_engine {
@@ -247,7 +256,10 @@ static void watch_child(pid_t pid, int prog, const invoke_opts *o, attempt *a, i
             else if (n == 0)
                 open_pipe = 0;   /* child closed it (usually: exited) */
         }
-        if (waitpid(pid, &a->status, WNOHANG) == pid) {
+        pid_t wr = waitpid(pid, &a->status, WNOHANG);
+        /* not our child: its closed pipe is its end (it never closes it) */
+        a->lost = wr < 0 && errno == ECHILD && !open_pipe;
+        if (wr == pid || a->lost) {
             /* drain what it wrote just before exiting */
             char buf[512];
             ssize_t n;
@@ -265,8 +277,13 @@ static void watch_child(pid_t pid, int prog, const invoke_opts *o, attempt *a, i
     /* Pipe closed but the child lives on (it closed the fd): wait under the global limit. */
     long end = o->watchdog && o->global_wait_s ? a->w.started + o->global_wait_s * 1000L : -1;
     for (;;) {
-        if (waitpid(pid, &a->status, WNOHANG) == pid)
+        pid_t wr = waitpid(pid, &a->status, WNOHANG);
+        if (wr == pid)
             return;
+        if (wr < 0 && errno == ECHILD) {
+            a->lost = 1;
+            return;
+        }
         if (end >= 0 && sr_now_ms() >= end) {
             snprintf(a->w.stage_what, sizeof a->w.stage_what, "global");
             a->timed_out = 1;
@@ -434,49 +451,109 @@ static void engine_free(invoke_engine *e)
     free(e);
 }
 
-int invoke_continue(invoke_engine *e, const char *command, const invoke_opts *opts,
-                    invoke_result *res)
+/* EOF on an engine's progress pipe: it has ended (it never closes it). */
+static int pipe_closed(int fd)
 {
+    char buf[512];
+    ssize_t n;
+    struct pollfd p = { .fd = fd, .events = POLLIN };
+    while (poll(&p, 1, 0) > 0 && (n = read(fd, buf, sizeof buf)) != 0)
+        if (n < 0)
+            return errno != EINTR && errno != EAGAIN;
+    return poll(&p, 1, 0) > 0;
+}
+
+void invoke_end(invoke_engine *e);
+
+/* The outcome of a command the engine did not answer (it ended or hung). */
+static void unanswered(const attempt *a, invoke_result *res)
+{
+    if (a->timed_out) {
+        res->outcome = INVOKE_TIMEOUT;
+        snprintf(res->stage, sizeof res->stage, "%s", a->w.stage_what);
+    } else if (a->lost || WIFSIGNALED(a->status)) {
+        res->outcome = INVOKE_CRASHED;   /* lost: a handed-over engine died, signal unknown */
+        res->term_signal = a->lost ? 0 : WTERMSIG(a->status);
+    } else {
+        res->outcome = INVOKE_EXITED;
+        res->exit_status = WEXITSTATUS(a->status);
+    }
+    res->cpuu_bits = a->w.have_exit_line ? a->w.exit_bits : (unsigned)res->exit_status;
+    if (res->outcome == INVOKE_CRASHED)
+        res->cpuu_bits |= CPUU_CRASH;
+}
+
+int invoke_command(invoke_engine **ep, const char *command, const invoke_opts *opts,
+                   invoke_result *res)
+{
+    invoke_engine *e = *ep;
     memset(res, 0, sizeof *res);
     res->attempts_used = 1;
     attempt a;
     memset(&a, 0, sizeof a);
     a.w.started = sr_now_ms();   /* GlobalWait counts from the command */
     char *line = strchr(command, '\n') ? NULL : sr_asprintf("%s\n", command);
-    int one_line = line != NULL;
     int sent = line && send(e->cmd_fd, line, strlen(line), MSG_NOSIGNAL) == (ssize_t)strlen(line);
-    int send_errno = errno;
+    int send_errno = errno, one_line = line != NULL;
     free(line);
-    close(e->cmd_fd);   /* one command: the engine reads nothing after it */
-    e->cmd_fd = -1;
     if (opts->running_pid)
         *opts->running_pid = e->pid;
-    watch_child(e->pid, e->prog_fd, opts, &a, 0);
-    e->prog_fd = -1;   /* watch_child closed it */
+    if (sent)
+        watch_child(e->pid, e->prog_fd, opts, &a, 1);
     if (opts->running_pid)
         *opts->running_pid = 0;
-    int answered = sent && !a.timed_out && WIFEXITED(a.status) && a.w.have_exit_line;
-    if (a.timed_out) {
-        res->outcome = INVOKE_TIMEOUT;
-        snprintf(res->stage, sizeof res->stage, "%s", a.w.stage_what);
-    } else if (WIFSIGNALED(a.status)) {
-        res->outcome = INVOKE_CRASHED;
-        res->term_signal = WTERMSIG(a.status);
-    } else {
+    if (sent && a.waiting) {   /* answered: it waits for the next command */
         res->outcome = INVOKE_EXITED;
-        res->exit_status = WEXITSTATUS(a.status);
+        res->exit_status = (int)(a.w.exit_bits & 0xffu);
+        res->cpuu_bits = a.w.exit_bits;
+        take_lists(res, &a.w);
+        return 1;
     }
-    res->cpuu_bits = a.w.have_exit_line ? a.w.exit_bits : (unsigned)res->exit_status;
-    if (res->outcome == INVOKE_CRASHED)
-        res->cpuu_bits |= CPUU_CRASH;
-    take_lists(res, &a.w);
-    if (!answered)
+    if (!sent) {   /* a command it cannot take, or it is gone: it ends */
         sr_log(SR_LOG_WARN, opts->who, "%s gave no answer to its command: %s", e->prog,
-               !sent ? (one_line ? strerror(send_errno) : "a command is one line")
-               : a.timed_out ? "the watchdog stopped it"
-               : WIFSIGNALED(a.status) ? "killed by a signal" : "it exited without an \"exit\" line");
+               one_line ? strerror(send_errno) : "a command is one line");
+        invoke_end(e);
+        *ep = NULL;
+        res->outcome = INVOKE_CRASHED;
+        res->cpuu_bits = CPUU_CRASH;
+        return 0;
+    }
+    e->prog_fd = -1;   /* watch_child closed it */
+    unanswered(&a, res);
+    take_lists(res, &a.w);
+    sr_log(SR_LOG_WARN, opts->who, "%s gave no answer to its command: %s", e->prog,
+           a.timed_out ? "the watchdog stopped it"
+           : a.lost ? "it ended (its pipe closed)"
+           : WIFSIGNALED(a.status) ? "killed by a signal" : "it exited without an \"exit\" line");
     engine_free(e);
-    return answered;
+    *ep = NULL;
+    return 0;
+}
+
+pid_t invoke_engine_pid(const invoke_engine *e)
+{
+    return e->pid;
+}
+
+void invoke_engine_fds(const invoke_engine *e, int *prog_fd, int *cmd_fd)
+{
+    *prog_fd = e->prog_fd;
+    *cmd_fd = e->cmd_fd;
+}
+
+invoke_engine *invoke_engine_adopt(pid_t pid, int prog_fd, int cmd_fd, const char *prog)
+{
+    invoke_engine *e = malloc(sizeof *e);
+    if (!e)
+        return NULL;
+    *e = (invoke_engine){ .pid = pid, .prog_fd = prog_fd, .cmd_fd = cmd_fd, .prog = sr_strdup(prog) };
+    return e;
+}
+
+void invoke_engine_drop(invoke_engine *e)
+{
+    if (e)
+        engine_free(e);
 }
 
 void invoke_end(invoke_engine *e)
@@ -486,7 +563,10 @@ void invoke_end(invoke_engine *e)
     close(e->cmd_fd);   /* EOF: the engine ends by itself */
     e->cmd_fd = -1;
     long end = sr_now_ms() + 2000;
-    while (waitpid(e->pid, NULL, WNOHANG) != e->pid) {
+    for (;;) {
+        pid_t w = waitpid(e->pid, NULL, WNOHANG);
+        if (w == e->pid || (w < 0 && errno == ECHILD && pipe_closed(e->prog_fd)))
+            break;
         if (sr_now_ms() >= end) {
             stop_group(e->pid, 2000);
             break;

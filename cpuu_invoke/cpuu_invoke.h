@@ -20,24 +20,27 @@
  *     exit <bits>                the full CPUU exit bitmask
  * "exit" exists because the spec's bitmask reaches 512 while a process exit
  * status carries 8 bits: the status alone keeps only the low bits.
- * A command pipe (CPUU_COMMAND_FD, read by the engine) lets one engine
- * process serve an update and the profile's cleanup: after an update of
- * named profiles (-Profiles) the engine writes its "exit <bits>" line as
- * always, then waits for one line on that pipe: "cleanup [<log file>]" runs
- * the cleanup mode on the same profiles with the same options (and that
- * -Log, when given), followed by a second "exit <bits>"; EOF, "quit" or
- * anything else ends the process.  The parent bounds the wait: closing its
- * end (or dying) gives EOF.  Without the variable the engine exits after
- * the update as before.  switchresmb uses it through invoke_start and
- * invoke_continue (one engine process per mailbox, BENCHMARKS.md) and falls
- * back to a fresh "cpuu -Cleanup" when the kept engine gives no answer.
+ * A command socket (CPUU_COMMAND_FD, read by the engine) lets one engine
+ * process serve many mailboxes: after an update of named profiles
+ * (-Profiles) the engine writes its "exit <bits>" line as always, then reads
+ * commands on that socket, one line each, and answers each with the lines
+ * above ending in its own "exit <bits>":
+ *     update <profile>\t<log>\t<target Autodiscover line>
+ *     cleanup <profile>\t<log>        cleanup [<log>] (the argv's profiles)
+ * (cpuu/main.c; an empty <log> is the argv's -Log).  EOF, "quit" or anything
+ * else ends the process.  The parent bounds every wait: closing its end (or
+ * dying) gives EOF.  Without the variable the engine exits after the update
+ * as before.  switchresmb keeps one engine per worker for up to 50
+ * mailboxes (invoke_start, invoke_command; docs/cpuu.md "One engine for
+ * many mailboxes") and starts a fresh one when it gives no answer.
  * A secret (the decrypted admin password) goes to the child on a second pipe
  * (CPUU_SECRET_FD), never in argv or the environment, where other users or a
  * core dump of the parent's children could read it.
  *
  * Depends on util only (the exit bits are in util/codes.h).  Ownership:
  * invoke_run fills a caller-owned result; an invoke_engine from invoke_start
- * is freed by invoke_continue or invoke_end, whichever comes first. */
+ * or invoke_engine_adopt is freed by invoke_end, invoke_engine_drop, or
+ * invoke_command when the engine gives no answer. */
 #ifndef INVOKE_CPUU_INVOKE_H
 #define INVOKE_CPUU_INVOKE_H
 
@@ -103,14 +106,31 @@ typedef struct invoke_engine invoke_engine;
 sr_code invoke_start(char *const argv[], const invoke_opts *opts, invoke_result *res,
                      invoke_engine **kept, sr_err *err);
 
-/* Send command (one line, e.g. "cleanup /var/log/x.log") to a kept engine
- * and watch it to its end under opts' watchdog (GlobalWait counted from the
- * command; no restart: the caller's fallback is a fresh process).  Returns
- * 1 when the engine answered with an "exit" line and exited (res: its
- * result), 0 when it died, hung or closed without one (logged; res says how).
- * Frees e. */
-int invoke_continue(invoke_engine *e, const char *command, const invoke_opts *opts,
-                    invoke_result *res);
+/* Send command (one line) to a kept engine that serves many: "update
+ * <profile>\t<log>\t<target Autodiscover line>" or "cleanup <profile>\t<log>"
+ * (cpuu/main.c), and watch it under opts' watchdog (GlobalWait counted from
+ * the command) until its "exit" line.  Returns 1 when it answered: res is
+ * the command's result and *e waits for the next command.  Returns 0 when it
+ * died, hung or ended without an answer: res says how (INVOKE_CRASHED with
+ * term_signal 0 when it was not our child and its status is unknown), the
+ * engine is stopped and freed, *e is NULL. */
+int invoke_command(invoke_engine **e, const char *command, const invoke_opts *opts,
+                   invoke_result *res);
+
+/* Handing a kept engine to another process (switchresmb's workers give it
+ * back to the pool, which gives it to the next worker): its process id and
+ * descriptors (prog: read end of its progress pipe, cmd: its command socket),
+ * still owned by e. */
+pid_t invoke_engine_pid(const invoke_engine *e);
+void invoke_engine_fds(const invoke_engine *e, int *prog_fd, int *cmd_fd);
+/* An engine from its process id and descriptors, as invoke_engine_fds gave
+ * them (they become e's; prog is argv[0] for log lines, copied).  It need
+ * not be our child: its end is then seen as its progress pipe closing.
+ * NULL when out of memory (the descriptors stay the caller's). */
+invoke_engine *invoke_engine_adopt(pid_t pid, int prog_fd, int cmd_fd, const char *prog);
+/* Close our descriptors of e and free it, leaving the engine alone (another
+ * process holds it).  NULL-safe. */
+void invoke_engine_drop(invoke_engine *e);
 
 /* Let a kept engine go without a command (EOF: it exits; stopped after 2 s
  * if it does not).  NULL-safe; frees e. */

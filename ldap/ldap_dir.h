@@ -172,6 +172,11 @@ typedef struct ldapdir_result {
 sr_code ldapdir_resolve(ldapdir *d, const char *const *keys, size_t n,
                         ldapdir_result *out, sr_err *err);
 
+/* Forget every cached answer (the connection stays bound): a process that
+ * serves many mailboxes asks the directory afresh for each one.  Recipients
+ * from earlier answers are freed. */
+void ldapdir_forget(ldapdir *d);
+
 /* The target SMTP address from a recipient's mapping attribute ("SMTP:" or
  * "smtp:" prefix removed).  Borrowed pointer into rcpt; NULL when absent or
  * not an SMTP address. */

@@ -111,6 +111,12 @@ void ldapdir__recipients_free(ldapdir *d)
     d->nrcpts = d->caprcpts = d->ncache = d->capcache = 0;
 }
 
+void ldapdir_forget(ldapdir *d)
+{
+    if (d)
+        ldapdir__recipients_free(d);
+}
+
 static void lower(char *s)
 {
     for (; *s; s++)

@@ -174,7 +174,21 @@ typedef struct mapi_netopts {
     mapi_budget_side budget;      /* whose account's request budget (mapi/budget.h) every
                                    * authenticated request takes a slot of; NONE: unlimited.
                                    * mapi_netopts_from_account sets it from its side */
+    struct mapi_conns *conns;     /* a connection pool kept beyond this handle (borrowed; it
+                                   * outlives the handle); NULL: the handle's own, closed
+                                   * with it */
 } mapi_netopts;
+
+/* A pool of open connections (and DNS answers, TLS sessions) that outlives
+ * the network handles using it: an engine serving many mailboxes keeps one,
+ * so the next mailbox's requests go on the connections of the last one
+ * (curl reuses a connection only for the same host, port, TLS settings and,
+ * for NTLM/Negotiate, the same credentials).  One thread at a time, like the
+ * handles.  Caller frees with mapi_conns_free (NULL-safe) after every handle
+ * using it. */
+typedef struct mapi_conns mapi_conns;
+mapi_conns *mapi_conns_new(sr_err *err);
+void mapi_conns_free(mapi_conns *c);
 
 /* Caller frees with mapi_net_free.  Reads SR_EWS_DEBUG (1 headers, 2 bodies)
  * for redacted HTTP tracing.  A handle (and the mapi_ad / mapi_session

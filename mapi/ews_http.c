@@ -23,7 +23,8 @@ struct mapi_net {
     char *noproxy;              /* the environment's no_proxy plus loopback */
     struct curl_slist *connect_to;
     CURLM *multi;
-    CURLSH *share;
+    CURLSH *share;              /* ours, or the borrowed mapi_conns' (then not freed) */
+    int share_borrowed;
     unsigned requests, connections;
     unsigned conns_kept;        /* connections opened on this multi handle (fresh_connections) */
     int trace;                  /* SR_EWS_DEBUG: 1 headers, 2 bodies */
@@ -45,6 +46,61 @@ static int hashed_ca_dir(const char *dir)
     if (d)
         closedir(d);
     return found;
+}
+
+struct mapi_conns {
+    CURLSH *share;
+    unsigned opened;            /* connections opened through this share (fresh_connections) */
+};
+
+/* Sizes the curl multi handle's cache of idle connections.  With a
+ * mapi_conns the cache is the share's, one for both sides of an engine, and
+ * curl trims it to the current handle's limit (by default 4 per transfer in
+ * progress: after a one-request step, 4) — it must hold every side's
+ * connections (source and target, max_parallel each) between mailboxes. */
+#define MAPI_CONNS_KEEP 64L
+
+/* A share that holds DNS answers, TLS sessions and the connection cache. */
+static CURLSH *conns_share(void)
+{
+    CURLSH *s = curl_share_init();
+    if (s) {
+        curl_share_setopt(s, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+        curl_share_setopt(s, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+        curl_share_setopt(s, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
+    }
+    return s;
+}
+
+/* The share a handle's transfers use now: a borrowed pool's may have been
+ * renewed by another handle (fresh_connections), so it is looked up each
+ * time. */
+static CURLSH *net_share(const mapi_net *net)
+{
+    return net->share_borrowed ? net->o.conns->share : net->share;
+}
+
+mapi_conns *mapi_conns_new(sr_err *err)
+{
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        sr_err_set(err, SR_E_INTERNAL, "libcurl could not be initialised");
+        return NULL;
+    }
+    mapi_conns *c = calloc(1, sizeof *c);
+    if (!c || !(c->share = conns_share())) {
+        free(c);
+        sr_err_set(err, SR_E_NOMEM, "out of memory creating the connection pool");
+        return NULL;
+    }
+    return c;
+}
+
+void mapi_conns_free(mapi_conns *c)
+{
+    if (!c)
+        return;
+    curl_share_cleanup(c->share);
+    free(c);
 }
 
 const mapi_netopts *mapi_net_opts(const mapi_net *net) { return &net->o; }
@@ -130,15 +186,19 @@ mapi_net *mapi_net_new(const mapi_netopts *opts, sr_err *err)
         return NULL;
     }
     net->multi = curl_multi_init();
-    net->share = curl_share_init();
+    net->share_borrowed = net->o.conns != NULL;
+    net->share = net->share_borrowed ? net->o.conns->share : curl_share_init();
     if (!net->multi || !net->share) {
         mapi_net_free(net);
         sr_err_set(err, SR_E_NOMEM, "out of memory creating curl handles");
         return NULL;
     }
-    curl_share_setopt(net->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
-    curl_share_setopt(net->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+    if (!net->share_borrowed) {
+        curl_share_setopt(net->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+        curl_share_setopt(net->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+    }
     curl_multi_setopt(net->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)net->o.max_parallel);
+    curl_multi_setopt(net->multi, CURLMOPT_MAXCONNECTS, MAPI_CONNS_KEEP);
     const char *dbg = getenv("SR_EWS_DEBUG");
     net->trace = dbg ? atoi(dbg) : 0;
     /* Debian's libcurl has a default CA bundle and a default CApath.  With a
@@ -157,7 +217,7 @@ void mapi_net_free(mapi_net *net)
         return;
     if (net->multi)
         curl_multi_cleanup(net->multi);
-    if (net->share)
+    if (net->share && !net->share_borrowed)
         curl_share_cleanup(net->share);
     curl_slist_free_all(net->connect_to);
     sr_secret_free(net->password);
@@ -307,7 +367,7 @@ static void set_common(mapi_net *net, xfer *x, CURL *h)
     curl_easy_setopt(h, CURLOPT_URL, r->url);
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, protos);
     curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, protos);
-    curl_easy_setopt(h, CURLOPT_SHARE, net->share);
+    curl_easy_setopt(h, CURLOPT_SHARE, net_share(net));
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, o->connect_timeout_ms);
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, o->timeout_ms);
@@ -597,6 +657,8 @@ static void xfer_finish(mapi_net *net, xfer *x, CURLcode cc)
     curl_easy_getinfo(x->easy, CURLINFO_NUM_CONNECTS, &conns);
     net->connections += (unsigned)conns;
     net->conns_kept += (unsigned)conns;
+    if (net->share_borrowed)
+        net->o.conns->opened += (unsigned)conns;
     if (cc != CURLE_OK) {
         xfer_curl_failed(net, x, cc);
         return;
@@ -814,21 +876,39 @@ static sr_code resolve_auth(mapi_net *net, sr_err *err)
  * one dependent step more (issue 13; round_trips.sh).  Such a batch starts
  * with no idle connection: each request opens its own and does its
  * handshake there, all at the same time.  A batch the kept connections can
- * carry keeps them. */
+ * carry keeps them.  With a borrowed pool (an engine serving many
+ * mailboxes) the idle connections are the pool's: the pool gets a new share
+ * (its old connections close), and the connections this batch opens are
+ * kept for the next mailbox, whose batches then fit. */
 static void fresh_connections(mapi_net *net, const mapi_http_req *reqs, size_t n)
 {
     size_t n_auth = 0;
     for (size_t i = 0; i < n; i++)
         n_auth += reqs[i].auth != 0;
-    if (n_auth < 2 || !net->conns_kept || net->conns_kept >= n_auth ||
+    unsigned kept = net->share_borrowed ? net->o.conns->opened : net->conns_kept;
+    if (n_auth < 2 || !kept || kept >= n_auth ||
         (net->eff_auth != MAPI_AUTH_NTLM && net->eff_auth != MAPI_AUTH_NEGOTIATE))
         return;
     CURLM *m = curl_multi_init();
-    if (!m)
-        return;   /* the batch goes on the old handle: correct, one step more */
+    CURLSH *s = net->share_borrowed ? conns_share() : NULL;
+    if (!m || (net->share_borrowed && !s)) {
+        if (m)
+            curl_multi_cleanup(m);
+        if (s)
+            curl_share_cleanup(s);
+        return;   /* the batch goes on the old handles: correct, one step more */
+    }
     curl_multi_cleanup(net->multi);   /* no transfer is attached between batches */
     net->multi = m;
+    if (s) {
+        /* one thread, no transfer attached: nothing uses the old share now */
+        if (curl_share_cleanup(net->o.conns->share) != CURLSHE_OK)
+            sr_log(SR_LOG_WARN, NULL, "connection pool: the old share is still in use; kept");
+        net->o.conns->share = s;
+        net->o.conns->opened = 0;
+    }
     curl_multi_setopt(m, CURLMOPT_MAX_HOST_CONNECTIONS, (long)net->o.max_parallel);
+    curl_multi_setopt(m, CURLMOPT_MAXCONNECTS, MAPI_CONNS_KEEP);
     net->conns_kept = 0;
 }
 

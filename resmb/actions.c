@@ -479,8 +479,8 @@ static invoke_opts engine_watch(const resmb_actx *a)
 
 /* Start the engine for the update (kept: it stays for the cleanup when it
  * can, invoke_start) or a fresh cleanup (kept NULL). */
-static sr_code run_engine(resmb_actx *a, const char *profile, int cleanup, invoke_result *res,
-                          invoke_engine **kept, sr_err *err)
+static sr_code run_engine(resmb_actx *a, const char *profile, int cleanup, unsigned attempts,
+                          invoke_result *res, invoke_engine **kept, sr_err *err)
 {
     const resmb_run *run = a->run;
     char **argv = calloc(run->engine_argc + 7, sizeof *argv);
@@ -547,7 +547,11 @@ static sr_code run_engine(resmb_actx *a, const char *profile, int cleanup, invok
     invoke_opts io = engine_watch(a);
     io.secret = run->admin_pw;
     io.extra_env = envv;
+    if (attempts)
+        io.attempts = attempts;
     sr_code rc = kept ? invoke_start(argv, &io, res, kept, err) : invoke_run(argv, &io, res, err);
+    if (kept && *kept)
+        a->engine_served = 0;   /* a new engine: its first mailbox */
     for (size_t i = 0; i < ne; i++)
         free(envv[i]);
     free(log);
@@ -555,23 +559,41 @@ static sr_code run_engine(resmb_actx *a, const char *profile, int cleanup, invok
     return rc;
 }
 
-/* The cleanup in the engine kept from the update ("cleanup [<log>]",
- * cpuu_invoke.h); 0 when it gave no answer and a fresh engine must run it.
- * Consumes a->engine. */
-static int continue_cleanup(resmb_actx *a, const char *profile, invoke_result *res)
+/* The command for the worker's kept engine (cpuu/main.c): everything that
+ * belongs to this mailbox — its temporary profile, its log, the target's
+ * Autodiscover answer (or none) — travels in it, so nothing of the previous
+ * mailbox stays in the engine.  NULL when it cannot be one line of fields
+ * (a tab or newline in the log path) or out of memory. */
+static char *engine_command(const resmb_actx *a, const char *profile, int cleanup)
 {
-    invoke_engine *e = a->engine;
-    a->engine = NULL;
     int has_log;
-    char *log = engine_log(a->run, profile, 1, &has_log);
-    char *cmd = has_log ? sr_strdup("cleanup") : log ? sr_asprintf("cleanup %s", log) : NULL;
-    free(log);
-    if (!cmd) {
-        invoke_end(e);
-        return 0;
+    char *log = engine_log(a->run, profile, cleanup, &has_log);
+    if ((!has_log && !log) || (log && strpbrk(log, "\t\r\n"))) {
+        free(log);
+        return NULL;
     }
+    const char *tgt = a->mb->target_given ? a->mb->target_given : a->mb->target_smtp;
+    char *handed = cleanup ? NULL : mapi_ad_cached_line(a->tgt_ad, tgt);
+    char *cmd = cleanup ? sr_asprintf("cleanup %s\t%s", profile, log ? log : "")
+                        : sr_asprintf("update %s\t%s\t%s", profile, log ? log : "",
+                                      handed ? handed : "");
+    free(handed);
+    free(log);
+    return cmd;
+}
+
+/* The step in the worker's kept engine.  1 when it answered (res: its
+ * result; it stays for the next command); 0 when it could not be asked
+ * (*asked 0: it stays) or gave no answer (*asked 1: it is gone, res says how). */
+static int served_step(resmb_actx *a, const char *profile, int cleanup, invoke_result *res,
+                       int *asked)
+{
+    char *cmd = engine_command(a, profile, cleanup);
+    *asked = cmd != NULL;
+    if (!cmd)
+        return 0;
     invoke_opts io = engine_watch(a);
-    int answered = invoke_continue(e, cmd, &io, res);
+    int answered = invoke_command(&a->engine, cmd, &io, res);
     free(cmd);
     return answered;
 }
@@ -648,13 +670,23 @@ static int engine_step(sm_step *step, resmb_actx *a, int cleanup)
     sr_err e;
     memset(&res, 0, sizeof res);
     sr_code rc = SR_OK;
-    /* the update's engine, kept, runs the cleanup too (one process per
-     * mailbox); without it (a resumed run, a failed one) or when it gives no
-     * answer (killed, hung, gone), a fresh engine runs it as it always did */
-    if (!cleanup || !a->engine || !continue_cleanup(a, profile, &res)) {
-        if (cleanup)
+    /* The worker's kept engine (the pool's, or the one this mailbox's update
+     * started) runs the step.  Without one a fresh engine runs it, kept for
+     * what follows.  When the kept one gives no answer (killed, hung, gone)
+     * it counted as the update's first attempt: a fresh engine gets the
+     * attempts left (Attempt=1: none, the mailbox fails as a single engine
+     * that died would), and a cleanup is run by a fresh engine as always. */
+    int asked = 0;
+    unsigned attempts = a->run->cpuu->attempt > 0 ? (unsigned)a->run->cpuu->attempt : 3;
+    int answered = a->engine && served_step(a, profile, cleanup, &res, &asked);
+    if (!answered && cleanup) {
+        if (asked)
             sr_log(SR_LOG_INFO, a->mb->key, "cleanup: in a fresh engine process");
-        rc = run_engine(a, profile, cleanup, &res, cleanup ? NULL : &a->engine, &e);
+        rc = run_engine(a, profile, 1, 0, &res, NULL, &e);
+    } else if (!answered && (!asked || attempts > 1)) {
+        invoke_end(a->engine);   /* one it could not ask: a fresh one for this mailbox */
+        a->engine = NULL;
+        rc = run_engine(a, profile, 0, asked ? attempts - 1 : 0, &res, &a->engine, &e);
     }
     int already = !cleanup && rc == SR_OK && res.outcome == INVOKE_EXITED &&
                   !(res.cpuu_bits & (ENGINE_ERR_BITS | CPUU_SUCCESS)) &&
@@ -673,8 +705,12 @@ static int engine_step(sm_step *step, resmb_actx *a, int cleanup)
                   "attempt(s)", what, res.stage[0] ? res.stage : "?", res.attempts_used);
         break;
     case INVOKE_CRASHED:
-        ev = fail(step, a, RESMB_EXIT_FAILED, "%s: the engine was killed by signal %d (%u attempt(s))",
-                  what, res.term_signal, res.attempts_used);
+        if (res.term_signal)
+            ev = fail(step, a, RESMB_EXIT_FAILED, "%s: the engine was killed by signal %d (%u "
+                      "attempt(s))", what, res.term_signal, res.attempts_used);
+        else   /* a kept engine another worker started: its status is not ours to read */
+            ev = fail(step, a, RESMB_EXIT_FAILED, "%s: the engine died without an answer (%u "
+                      "attempt(s))", what, res.attempts_used);
         break;
     case INVOKE_EXITED:
         if ((res.cpuu_bits & ENGINE_ERR_BITS) && res.ews_blocked)
@@ -702,10 +738,8 @@ static int engine_step(sm_step *step, resmb_actx *a, int cleanup)
         break;
     }
     free(bits);
-    if (ev != EV_OK) {   /* FAILED next: no cleanup; the engine goes before the profile */
-        invoke_end(a->engine);
-        a->engine = NULL;
-    }
+    /* a failed mailbox's engine that answered stays for the next one: each
+     * command is a run of its own */
     return ev;
 }
 

@@ -3,7 +3,9 @@
  * record per worker through a pipe.  The pool is continuous: a worker that
  * ends is replaced at once by the next mailbox, whichever batch it is in;
  * the batched reads run ahead of the workers, at most RESMB_WINDOW batches
- * resident, and a batch is reported (in list order) once all of it is done. */
+ * resident, and a batch is reported (in list order) once all of it is done.
+ * A worker's engine outlives it: handed back here when its mailbox ends, it
+ * goes to the next worker forked, up to RESMB_ENGINE_MAILBOXES (engines.c). */
 #include "resmb/run_int.h"
 
 #include <errno.h>
@@ -14,6 +16,8 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include "cpuu_invoke/cpuu_invoke.h"
 
 /* What a worker sends back to the parent (one write, below PIPE_BUF). */
 typedef struct rec {
@@ -29,7 +33,31 @@ typedef struct rec {
 } rec;
 _Static_assert(sizeof(rec) <= PIPE_BUF, "a worker's record must be one atomic pipe write");
 
-static void worker(resmb_run *run, resmb_mb *m, int idx, int wfd)
+/* The engine the pool handed this worker (taken: NULL when none), adopted. */
+static void adopt_engine(resmb_actx *a, const resmb_kept_engine *taken)
+{
+    if (!taken)
+        return;
+    a->engine = invoke_engine_adopt(taken->pid, taken->prog_fd, taken->cmd_fd,
+                                    a->run->engine_argv[0]);
+    a->engine_served = taken->served;
+    if (!a->engine)
+        resmb_engines_forked(taken);   /* out of memory: let it go (EOF ends it) */
+}
+
+/* The worker's engine, still waiting for a command, goes back to the pool for
+ * the next mailbox unless it has served its share (RESMB_ENGINE_MAILBOXES). */
+static void return_engine(resmb_actx *a, const resmb_engines *eng)
+{
+    unsigned served = a->engine_served + 1;
+    if (a->engine && served < RESMB_ENGINE_MAILBOXES && resmb_engines_give_back(eng, a->engine, served)) {
+        invoke_engine_drop(a->engine);
+        a->engine = NULL;
+    }
+}
+
+static void worker(resmb_run *run, resmb_mb *m, int idx, int wfd, const resmb_kept_engine *taken,
+                   const resmb_engines *eng)
 {
     /* A stop (SIGTERM from systemd, Ctrl-C to the process group) is the
      * parent's business: it starts no new mailbox and waits for the running
@@ -44,6 +72,7 @@ static void worker(resmb_run *run, resmb_mb *m, int idx, int wfd)
     sr_err e;
     sm_journal *j = sm_journal_open(run->journal_path, &e);
     resmb_actx a = { .run = run, .mb = m };
+    adopt_engine(&a, taken);
     /* a mailbox that failed before: finish an interrupted failure, then
      * requeue it, then the normal table */
     int retry = m->state_before == MB_FAILED;
@@ -73,6 +102,7 @@ static void worker(resmb_run *run, resmb_mb *m, int idx, int wfd)
     memcpy(r.phase_us, a.phase_us, sizeof r.phase_us);
     r.ews_requests = mapi_net_requests(a.src_net) + mapi_net_requests(a.tgt_net);
     r.autodiscover_requests = mapi_ad_requests(a.tgt_ad);
+    return_engine(&a, eng);   /* before the record: the pool collects it on our exit */
     resmb_actx_release(&a);
     ssize_t w = write(wfd, &r, sizeof r);
     (void)w;
@@ -113,6 +143,7 @@ typedef struct pool {
     size_t head, count;
     int running, crashed, eof, nwaiting;
     int rfd, wfd;
+    resmb_engines eng;           /* engines between mailboxes (engines.c) */
 } pool;
 
 static pbatch *nth(pool *p, size_t k)
@@ -259,12 +290,19 @@ static void retire(pool *p, int all)
 static void start_one(pool *p, size_t s, size_t i)
 {
     pbatch *b = p->slot[s];
+    resmb_kept_engine taken;
+    int have = resmb_engines_take(&p->eng, &taken);
     fflush(NULL);   /* no buffered line may be written twice */
     pid_t pid = fork();
     if (pid == 0) {
         close(p->rfd);
-        worker(p->run, &b->mb[i], (int)(s * RESMB_CHUNK + i), p->wfd);
+        resmb_engines_in_worker(&p->eng);
+        worker(p->run, &b->mb[i], (int)(s * RESMB_CHUNK + i), p->wfd, have ? &taken : NULL, &p->eng);
     }
+    if (have && pid < 0)
+        resmb_engines_put_back(&p->eng, &taken);
+    else if (have)
+        resmb_engines_forked(&taken);
     if (pid < 0) {
         set_result(&b->mb[i], RESMB_STATE_INTERRUPTED, RESMB_EXIT_FAILED,
                    "cannot start a worker process");
@@ -423,10 +461,15 @@ int resmb_run_pool(resmb_run *run, resmb_shared *sh, resmb_cursor *cur, struct r
     int ok = 1;
     for (size_t s = 0; s < RESMB_WINDOW; s++)
         ok &= (p.slot[s] = calloc(1, sizeof *p.slot[s])) != NULL;
+    sr_err e;
+    /* no socket for the engines: each mailbox starts its own, as before */
+    if (resmb_engines_init(&p.eng, (size_t)run->o->jobs, &e) != SR_OK)
+        sr_log(SR_LOG_WARN, NULL, "%s: one engine process per mailbox", e.msg);
     if (ok)
         pool_loop(&p);
     else
         sr_log(SR_LOG_ERROR, NULL, "out of memory for the worker pool");
+    resmb_engines_free(&p.eng);
     close(p.rfd);
     close(p.wfd);
     for (size_t s = 0; s < RESMB_WINDOW; s++)

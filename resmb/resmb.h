@@ -155,8 +155,10 @@ typedef struct resmb_actx {
     resmb_mb *mb;
     mapi_net *src_net, *tgt_net; /* the worker's own, created on first use */
     mapi_ad *tgt_ad;
-    struct invoke_engine *engine; /* the engine kept from UPDATED to its cleanup in the same
-                                     process (cpuu_invoke.h), or NULL */
+    struct invoke_engine *engine; /* the worker's engine, waiting for a command (cpuu_invoke.h):
+                                     handed over by the pool, or started for the update and
+                                     kept for the cleanup and the next mailbox; or NULL */
+    unsigned engine_served;       /* mailboxes it served before this one */
     long long phase_us[RESMB_PH__N];  /* time spent in each phase's actions */
 } resmb_actx;
 

@@ -26,6 +26,7 @@
 #define SR_RESMB_RUN_INT_H
 
 #include <stdio.h>
+#include <sys/types.h>
 
 #include "ldap/ldap_dir.h"
 #include "resmb/resmb.h"
@@ -124,6 +125,48 @@ void resmb_read_chunk(resmb_run *run, resmb_shared *sh, resmb_mb *mb, size_t n);
  * reported (resmb_report_chunk) in list order once complete.  Stops starting
  * mailboxes on a stop request; what did not start is reported so.  Returns 1
  * when a worker was stopped by the crash-test hook (the run then stops). */
+/* ---- engines.c: engines kept between mailboxes --------------------------------- */
+/* An engine (cpuu_invoke.h) serves at most this many mailboxes, one after
+ * the other, then ends.  A bound, not a target: after 50 the start-up it
+ * saves is under 2% of what one process per mailbox paid, while a leak or a
+ * corrupted heap in the engine lives no longer than one batch (RESMB_CHUNK). */
+#define RESMB_ENGINE_MAILBOXES 50
+
+/* An engine between two workers: its process id, the read end of its
+ * progress pipe, its command socket, and the mailboxes it has served. */
+typedef struct resmb_kept_engine {
+    pid_t pid;
+    int prog_fd, cmd_fd;
+    unsigned served;
+} resmb_kept_engine;
+
+/* The pool's idle engines (at most one per worker) and the socket workers
+ * hand theirs back on.  Owned by the pool (resmb_engines_free). */
+typedef struct resmb_engines {
+    int rfd, wfd;
+    resmb_kept_engine *idle;
+    size_t n, cap;
+} resmb_engines;
+
+sr_code resmb_engines_init(resmb_engines *k, size_t cap, sr_err *err);
+/* Ends every idle engine (EOF on its command socket).  NULL-safe contents. */
+void resmb_engines_free(resmb_engines *k);
+/* Pool: take in the engines workers handed back. */
+void resmb_engines_collect(resmb_engines *k);
+/* Pool, before forking a worker: an idle engine for it (1) or none (0). */
+int resmb_engines_take(resmb_engines *k, resmb_kept_engine *out);
+/* Pool: the fork failed, the engine stays idle. */
+void resmb_engines_put_back(resmb_engines *k, const resmb_kept_engine *e);
+/* Pool, after the fork: its copies of the worker's engine go. */
+void resmb_engines_forked(const resmb_kept_engine *taken);
+/* Worker, first thing: the copies of the idle engines go. */
+void resmb_engines_in_worker(resmb_engines *k);
+/* Worker: hand its engine (still waiting for a command) back, with the
+ * mailboxes it has served; 1 when sent (the caller then drops its
+ * descriptors with invoke_engine_drop). */
+struct invoke_engine;
+int resmb_engines_give_back(const resmb_engines *k, struct invoke_engine *e, unsigned served);
+
 struct resmb_report;
 int resmb_run_pool(resmb_run *run, resmb_shared *sh, resmb_cursor *cur, struct resmb_report *rep);
 

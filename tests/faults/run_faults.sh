@@ -121,9 +121,13 @@ wait_run() {  # seconds -> exit status (124: did not end)
     if kill -0 "$run_pid" 2>/dev/null; then kill -9 -- "-$run_pid" 2>/dev/null; wait "$run_pid"; return 124; fi
     wait "$run_pid"
 }
-engines_of() {  # the cpuu processes under our run (children of its workers), by PID
+engines_of() {  # dir -> the cpuu processes of our run, by PID: children of its workers,
+    # and the kept engines serving them (an engine serves many mailboxes and
+    # outlives the worker that started it: docs/cpuu.md), found by the
+    # case's -Log in their argv
     local w
-    for w in $(pgrep -P "$run_pid" 2>/dev/null); do pgrep -P "$w" 2>/dev/null; done
+    { for w in $(pgrep -P "$run_pid" 2>/dev/null); do pgrep -P "$w" 2>/dev/null; done
+      pgrep -f -- "^$BIN/cpuu .*-Log $1/cpuu.log" 2>/dev/null; } | sort -u
 }
 state_of() {  # port -> normalised state
     sim "$1" /_sim/state | sed -E 's/ (Id|ChangeKey|id|change_key|changekey|next-id|created|created_at|CreatedAt|time|[A-Za-z]*[Tt]ime)="[^"]*"//g; s/>[0-9]{4}-[0-9]{2}-[0-9]{2}T[^<]*</></g; s/switchresmb [^<]* on [^<]*//g'
@@ -182,14 +186,14 @@ fault_kill9-group() {    # power cut: the whole process group, five times
     for _ in $(seq 5); do
         start_run "$1" "$1/run.log"; sleep $((1 + RANDOM % 3))
         kill -9 -- "-$run_pid" 2>/dev/null; wait "$run_pid" 2>/dev/null
-        for e in $(engines_of); do kill -9 "$e" 2>/dev/null; done
+        for e in $(engines_of "$1"); do kill -9 "$e" 2>/dev/null; done
     done
 }
 fault_engine-killed() {  # a running engine killed mid-feature, ten times
     start_run "$1" "$1/run.log"
     for _ in $(seq 10); do
         sleep "0.$((RANDOM % 10))"
-        for e in $(engines_of | head -1); do kill -9 "$e" 2>/dev/null; done
+        for e in $(engines_of "$1" | head -1); do kill -9 "$e" 2>/dev/null; done
     done
     wait_run 900
 }

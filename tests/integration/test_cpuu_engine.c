@@ -551,6 +551,62 @@ static int run_with_command(const char *const *args, const char *cmd, char *line
     return rc;
 }
 
+/* The "exit <bits>" lines in progress output, in order, into bits[]; returns how many. */
+static int exit_lines(const char *lines, unsigned *bits, int max)
+{
+    int n = 0;
+    for (const char *l = lines; l && *l && n < max; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
+        if (sscanf(l, "exit %u", &bits[n]) == 1)
+            n++;
+    return n;
+}
+
+/* One engine process for many mailboxes ("One engine for many mailboxes",
+ * docs/cpuu.md): update commands for other profiles, each with its own log
+ * and target Autodiscover line, one answer each; what one command carried
+ * (a bad Autodiscover line, a missing switch message) does not reach the
+ * next, and a cleanup names its profile. */
+static void test_command_pipe_many(void)
+{
+    write_ini(g_ini, g_src.password, NULL);
+    make_profile("Many One", &g_a, NULL);
+    make_profile("Many Two", &g_a, NULL);
+    make_profile("Many Three", &g_c, NULL);   /* no switch message */
+    make_profile("Many Four", &g_a, NULL);
+    write_switchmsg(&g_a, &g_a_tgt);
+    char l2[600], l3[600], l4[600], c4[600], cmd[4000], lines[8192], csv[600];
+    snprintf(l2, sizeof l2, "%s/many2.log", g_dir);
+    snprintf(l3, sizeof l3, "%s/many3.log", g_dir);
+    snprintf(l4, sizeof l4, "%s/many4.log", g_dir);
+    snprintf(c4, sizeof c4, "%s/many4.cleanup.log", g_dir);
+    snprintf(cmd, sizeof cmd, "update Many Two\t%s\tnot an autodiscover answer\n"
+             "update Many Three\t%s\t\n" "update Many Four\t%s\t\n" "cleanup Many Four\t%s\n",
+             l2, l3, l4, c4);
+    const char *upd[] = { "-Profiles", "Many One", "-SkipAutodiscoverChecking", "-Features", NULL };
+    run_with_command(upd, cmd, lines, sizeof lines);
+    unsigned bits[8];
+    CU_ASSERT_EQUAL_FATAL(exit_lines(lines, bits, 8), 5);   /* the argv's update + 4 commands */
+    CU_ASSERT_EQUAL(bits[0], CPUU_SUCCESS);
+    CU_ASSERT_EQUAL(bits[1], CPUU_SUCCESS);
+    CU_ASSERT_TRUE(bits[2] & CPUU_NO_SWITCH_MSG);
+    CU_ASSERT_EQUAL(bits[3], CPUU_SUCCESS);               /* Three's failure stayed Three's */
+    CU_ASSERT_EQUAL(bits[4], CPUU_SUCCESS);
+    CU_ASSERT_EQUAL(csv_last("Many One", NULL), 10);      /* the argv's -Log */
+    snprintf(csv, sizeof csv, "%s/many2.csv", g_dir);
+    CU_ASSERT_EQUAL(csv_code_in(csv, "Many Two"), 10);
+    CU_ASSERT_EQUAL(csv_code_in(csv, "Many One"), -1);   /* every command has its own log */
+    snprintf(csv, sizeof csv, "%s/many3.csv", g_dir);
+    CU_ASSERT_NOT_EQUAL(csv_code_in(csv, "Many Three"), 10);
+    snprintf(csv, sizeof csv, "%s/many4.csv", g_dir);
+    CU_ASSERT_EQUAL(csv_code_in(csv, "Many Four"), 10);
+    snprintf(csv, sizeof csv, "%s/many4.cleanup.csv", g_dir);
+    CU_ASSERT_EQUAL(csv_code_in(csv, "Many Four"), 14);
+    /* Two's handed Autodiscover line was used (and refused) for Two only */
+    CU_ASSERT_TRUE(file_has(l2, "CPUU_TARGET_AUTODISCOVER"));
+    CU_ASSERT_FALSE(file_has(l4, "CPUU_TARGET_AUTODISCOVER"));
+    CU_ASSERT_FALSE(file_has(l4, "Many Two"));
+}
+
 /* One engine process for update and cleanup (issue 13): "cleanup <log>" on
  * the command pipe after the update's exit line runs the cleanup mode on the
  * same profile, with the CSV rows of the two processes; EOF just ends. */
@@ -1745,6 +1801,8 @@ int main(void)
     CU_add_test(s, "unknown mailbox, wrong password, secret fd", test_unknown_mailbox_and_bad_password);
     CU_add_test(s, "progress lines", test_progress_lines);
     CU_add_test(s, "update then cleanup in one process (CPUU_COMMAND_FD)", test_command_pipe_cleanup);
+    CU_add_test(s, "one process, many profiles: update/cleanup commands, nothing carried over",
+                test_command_pipe_many);
     CU_add_test(s, "features, Critical, Autodiscover checking", test_features_and_critical);
     CU_add_test(s, "source directory for the recipient map", test_source_directory);
     CU_add_test(s, "target directory (CPUU_TARGET_DC, ours) for the recipient map",

@@ -1438,30 +1438,56 @@ static int csv_results(const char *csv, const char *rc)
     return n;
 }
 
+/* How many temporary profiles (kept: LeaveTemporaryProfiles=1) point at
+ * the target mailbox want after the engine's update. */
+static int profiles_on(const ccase *c, const char *want)
+{
+    sr_err e;
+    mapi_pstore *st = mapi_pstore_open(c->profiles, 0, &e);
+    char **names = NULL;
+    size_t n = 0;
+    int hits = 0;
+    if (st && mapi_pstore_list(st, &names, &n, &e) == SR_OK)
+        for (size_t i = 0; i < n; i++) {
+            mapi_profile p = { 0 };
+            if (mapi_profile_name_is_temp(names[i]) && mapi_pstore_load(st, names[i], &p, &e) == SR_OK &&
+                p.n_accounts && p.accounts[0].smtp && !strcmp(p.accounts[0].smtp, want))
+                hits++;
+            mapi_profile_clear(&p);
+        }
+    sr_strv_free(names);
+    mapi_pstore_free(st);
+    return hits;
+}
+
 static void test_one_engine_process(void)
 {
     char cpuu[512], csv[700];
     snprintf(cpuu, sizeof cpuu, "%s/cpuu", tu_bin());
     CU_ASSERT_TRUE_FATAL(tu_exists(cpuu));
-    /* two mailboxes, nothing hurt: two engine processes, no -Cleanup start */
+    /* three mailboxes, each with its own target, nothing hurt: one engine
+     * process serves all three (the worker's, handed from mailbox to
+     * mailbox), no -Cleanup start, and every profile points at its own
+     * target — nothing of one mailbox reached the next */
     ccase c;
     case_init(&c);
-    c.smtp[0] = ROOM(9);
-    c.smtp[1] = ROOM(12);
+    static const int rooms[] = { 9, 12, 14 };
+    for (int i = 0; i < 3; i++)
+        c.smtp[i] = ROOM(rooms[i]);
+    c.leave = 1;
     int rc = wrapped_run(&c, "", NULL, csv, sizeof csv);
     CU_ASSERT_EQUAL(rc, 0);
     char *log = fake_log(&c);
     int starts = count_sub(log, "\n"), fresh = count_sub(log, "-Cleanup");
-    fprintf(stderr, "\n  [2 mailboxes: %d engine process(es), %d fresh cleanup(s)]\n", starts, fresh);
-    CU_ASSERT_EQUAL(starts, 2);
+    fprintf(stderr, "\n  [3 mailboxes: %d engine process(es), %d fresh cleanup(s)]\n", starts, fresh);
+    CU_ASSERT_EQUAL(starts, 1);
     CU_ASSERT_EQUAL(fresh, 0);
-    CU_ASSERT_EQUAL(csv_results(csv, "14"), 2);   /* both cleanups ran, in the kept engines */
-    for (int i = 0; i < 2; i++) {
-        int room = i ? 12 : 9;
-        CU_ASSERT_TRUE(report_has(c.text, ROOM(room), "DONE"));
-        assert_target(ROOM(room), TROOM(room));
+    CU_ASSERT_EQUAL(csv_results(csv, "14"), 3);   /* every cleanup ran, in the kept engine */
+    for (int i = 0; i < 3; i++) {
+        CU_ASSERT_TRUE(report_has(c.text, ROOM(rooms[i]), "DONE"));
+        assert_target(ROOM(rooms[i]), TROOM(rooms[i]));
+        CU_ASSERT_EQUAL(profiles_on(&c, TROOM(rooms[i])), 1);
     }
-    CU_ASSERT_EQUAL(temp_profiles(&c), 0);
     free(log);
     case_free(&c);
 
@@ -1489,6 +1515,57 @@ static void test_one_engine_process(void)
         free(log);
         case_free(&c);
     }
+}
+
+/* An engine serves at most RESMB_ENGINE_MAILBOXES (50) mailboxes, then a
+ * fresh one takes over: 55 mailboxes through one worker, two engine starts. */
+static void test_engine_mailbox_limit(void)
+{
+    char csv[700];
+    ccase c;
+    case_init(&c);
+    for (int i = 0; i < 55; i++)
+        c.smtp[i] = ROOM(i + 1);
+    int rc = wrapped_run(&c, "", NULL, csv, sizeof csv);
+    char *log = fake_log(&c);
+    int starts = count_sub(log, "\n"), done = count_sub(c.text, " DONE ");
+    fprintf(stderr, "\n  [55 mailboxes: exit %d, %d DONE, %d engine start(s)]\n", rc, done, starts);
+    CU_ASSERT_EQUAL(rc, 0);
+    CU_ASSERT_EQUAL(starts, 2);
+    CU_ASSERT_EQUAL(count_sub(log, "-Cleanup"), 0);
+    CU_ASSERT_EQUAL(csv_results(csv, "14"), 55);
+    free(log);
+    case_free(&c);
+}
+
+/* The kept engine killed while it works on the second mailbox's update
+ * (Attempt=1): that mailbox fails as a single engine killed in its update
+ * would (exit bit 1, FAILED), the third runs on a fresh engine and is done. */
+static void test_kept_engine_killed_mid_batch(void)
+{
+    char csv[700];
+    ccase c;
+    case_init(&c);
+    c.smtp[0] = ROOM(16);
+    c.smtp[1] = ROOM(17);
+    c.smtp[2] = ROOM(18);
+    setenv("ENGINE_WRAP_COMMAND", "1", 1);   /* the first "update" command: mailbox 2's */
+    int rc = wrapped_run(&c, "kill-command", "Attempt=1\n", csv, sizeof csv);
+    unsetenv("ENGINE_WRAP_COMMAND");
+    char *log = fake_log(&c);
+    fprintf(stderr, "\n  [killed mid-command: exit %d; engine starts:\n%s]\n", rc, log);
+    CU_ASSERT_EQUAL(rc, 1);   /* SwitchResMB bit 1: processing failed with errors */
+    CU_ASSERT_TRUE(report_has(c.text, ROOM(16), "DONE"));
+    CU_ASSERT_TRUE(report_has(c.text, ROOM(17), "FAILED"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(c.text, "update: the engine died without an answer"));
+    CU_ASSERT_TRUE(report_has(c.text, ROOM(18), "DONE"));
+    assert_target(ROOM(18), TROOM(18));
+    CU_ASSERT_EQUAL(count_sub(log, "\n"), 2);   /* the first engine, then a fresh one */
+    CU_ASSERT_EQUAL(count_sub(log, "-Cleanup"), 0);
+    CU_ASSERT_EQUAL(csv_results(csv, "14"), 2);  /* cleanups of mailboxes 1 and 3 */
+    CU_ASSERT_EQUAL(temp_profiles(&c), 0);
+    free(log);
+    case_free(&c);
 }
 
 /* A continuous pool: one slow mailbox does not hold back the mailboxes
@@ -1661,8 +1738,11 @@ int main(void)
                 test_sigterm_process_group);
     CU_add_test(s, "real engine", test_real_engine);
     CU_add_test(s, "-DryRun in CPUUCmdLine: a good dry run is a success", test_engine_dry_run);
-    CU_add_test(s, "real engine: one process per mailbox; fallback cleanup when it dies or hangs",
+    CU_add_test(s, "real engine: one process for many mailboxes; fallback cleanup when it dies or hangs",
                 test_one_engine_process);
+    CU_add_test(s, "real engine: an engine serves 50 mailboxes, then a fresh one", test_engine_mailbox_limit);
+    CU_add_test(s, "real engine: kept engine killed mid-batch: that mailbox fails, the next "
+                "runs on a fresh engine", test_kept_engine_killed_mid_batch);
     CU_add_test(s, "continuous pool: a slow mailbox holds back no batch", test_continuous_pool);
     CU_add_test(s, "throttled mailbox: retried in the run, THROTTLED when the budget ends",
                 test_throttled_retry);

@@ -11,11 +11,15 @@ after it answered ("exit <bits>" forwarded), while it waits for its command:
                 parent's watchdog must stop the process group
     kill-group  SIGKILL switchresmb's process group (a crash in that window;
                 only for a run started with setsid, as tests/faults does)
+    kill-command  pass the commands on; when the $ENGINE_WRAP_COMMAND-th
+                (default 1) "update" command has been passed on, SIGKILL the engine, then this wrapper: a kept
+                engine dies mid-batch (once per $ENGINE_WRAP_LOG)
 $ENGINE_WRAP_EVERY=N hurts only every Nth update (default 1); kill-group
 hurts once per $ENGINE_WRAP_LOG.  Anything else is the real engine, exec'ed.
 """
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -58,11 +62,58 @@ def hurt(fault, pid):
         os.killpg(os.getpgid(os.getppid()), signal.SIGKILL)
 
 
+def kill_on_command(real, log):
+    """The engine gets its commands through us; the chosen update kills it."""
+    theirs = int(os.environ["CPUU_COMMAND_FD"])
+    ours, child_end = socket.socketpair()
+    keep = [int(os.environ["CPUU_PROGRESS_FD"]), child_end.fileno()]
+    if "CPUU_SECRET_FD" in os.environ:
+        keep.append(int(os.environ["CPUU_SECRET_FD"]))
+    env = dict(os.environ, CPUU_COMMAND_FD=str(child_end.fileno()))
+    child = subprocess.Popen([real] + sys.argv[1:], env=env, pass_fds=keep)
+    for fd in keep:
+        if fd != child_end.fileno():
+            os.close(fd)
+    child_end.close()
+    want = int(os.environ.get("ENGINE_WRAP_COMMAND", "1"))
+    updates, buf = 0, b""
+    while True:
+        data = os.read(theirs, 4096)
+        if not data:
+            break
+        ours.sendall(data)
+        buf += data
+        while b"\n" in buf:
+            one, buf = buf.split(b"\n", 1)
+            updates += one.startswith(b"update ")
+            if updates == want and one.startswith(b"update ") and once(log):
+                # at once: it cannot have answered (an update takes
+                # milliseconds); the parent has sent it and waits
+                os.kill(child.pid, signal.SIGKILL)
+                child.wait()
+                os.kill(os.getpid(), signal.SIGKILL)
+    ours.close()
+    rc = child.wait()
+    sys.exit(rc if rc >= 0 else 128 - rc)
+
+
+def once(log):
+    try:
+        os.close(os.open(log + ".hurt", os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+        return True
+    except FileExistsError:
+        return False
+
+
 def main():
     real = os.environ["ENGINE_WRAP_REAL"]
     log = os.environ.get("ENGINE_WRAP_LOG", "")
     fault = os.environ.get("ENGINE_WRAP_FAULT", "")
     log_start(log)
+    if fault == "kill-command" and "CPUU_COMMAND_FD" in os.environ:
+        kill_on_command(real, log)
+    if fault == "kill-command":
+        os.execv(real, [real] + sys.argv[1:])
     if not chosen(fault, log):
         os.execv(real, [real] + sys.argv[1:])
     # the engine writes its progress to us; we forward every byte at once

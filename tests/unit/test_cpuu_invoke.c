@@ -265,8 +265,8 @@ static void test_no_fd_leak_when_pipes_fail(void)
     }
 }
 
-/* The engine kept after its update (invoke_start): it answers one command
- * on CPUU_COMMAND_FD (invoke_continue); without it, EOF (invoke_end). */
+/* The engine kept after its update (invoke_start): it answers command after
+ * command on CPUU_COMMAND_FD (invoke_command) and stays; EOF ends it (invoke_end). */
 static invoke_engine *start_sh(const char *script, invoke_opts o, invoke_result *r)
 {
     char *argv[] = { "/bin/sh", "-c", (char *)script, NULL };
@@ -276,12 +276,14 @@ static invoke_engine *start_sh(const char *script, invoke_opts o, invoke_result 
     return kept;
 }
 
-static void test_kept_engine_answers_its_command(void)
+static void test_kept_engine_answers_its_commands(void)
 {
     const char *sh = "p=$CPUU_PROGRESS_FD; echo 'unresolved Rules 2' >&$p; echo 'exit 513' >&$p; "
-                     "read c <&$CPUU_COMMAND_FD; "
-                     "if [ \"$c\" = 'cleanup /tmp/a b.log' ]; then echo 'exit 1' >&$p; exit 1; fi; "
-                     "echo 'exit 16' >&$p; exit 16";
+                     "while read c <&$CPUU_COMMAND_FD; do case \"$c\" in "
+                     "'cleanup /tmp/a b.log') echo 'exit 1' >&$p;; "
+                     "'update {P2}	/tmp/p2.log	0	x') echo 'unresolved Nicks 1' >&$p; "
+                     "echo 'exit 8193' >&$p;; "
+                     "*) exit 16;; esac; done";
     invoke_opts o = { .watchdog = 1, .global_wait_s = 10 };
     invoke_result r;
     invoke_engine *k = start_sh(sh, o, &r);
@@ -289,10 +291,18 @@ static void test_kept_engine_answers_its_command(void)
     CU_ASSERT_EQUAL(r.outcome, INVOKE_EXITED);
     CU_ASSERT_EQUAL(r.cpuu_bits, CPUU_SUCCESS | CPUU_INVALID_SWITCH_MSG);   /* the update's */
     CU_ASSERT_STRING_EQUAL(r.unresolved, "Rules 2");
-    CU_ASSERT_EQUAL(invoke_continue(k, "cleanup /tmp/a b.log", &o, &r), 1);
+    CU_ASSERT_EQUAL(invoke_command(&k, "cleanup /tmp/a b.log", &o, &r), 1);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(k);   /* it stays for the next command */
     CU_ASSERT_EQUAL(r.outcome, INVOKE_EXITED);
     CU_ASSERT_EQUAL(r.cpuu_bits, CPUU_SUCCESS);
-    CU_ASSERT_STRING_EQUAL(r.unresolved, "");
+    CU_ASSERT_STRING_EQUAL(r.unresolved, "");   /* each command's lines are its own */
+    CU_ASSERT_EQUAL(invoke_command(&k, "update {P2}\t/tmp/p2.log\t0\tx", &o, &r), 1);
+    CU_ASSERT_EQUAL(r.cpuu_bits, 8193u);
+    CU_ASSERT_STRING_EQUAL(r.unresolved, "Nicks 1");
+    CU_ASSERT_EQUAL(invoke_command(&k, "quit", &o, &r), 0);   /* gone without an answer */
+    CU_ASSERT_PTR_NULL(k);
+    CU_ASSERT_EQUAL(r.outcome, INVOKE_EXITED);
+    CU_ASSERT_EQUAL(r.cpuu_bits, CPUU_GLOBAL_ERR);
     /* invoke_run gives no command pipe: the engine exits after its update */
     r = run_sh("[ -z \"$CPUU_COMMAND_FD\" ] && echo 'exit 1' >&$CPUU_PROGRESS_FD", o);
     CU_ASSERT_EQUAL(r.cpuu_bits, CPUU_SUCCESS);
@@ -307,13 +317,23 @@ static void test_kept_engine_without_answer(void)
                                 "sleep 30", o, &r);
     CU_ASSERT_PTR_NOT_NULL_FATAL(k);
     long t0 = now_ms();
-    CU_ASSERT_EQUAL(invoke_continue(k, "cleanup", &o, &r), 0);
+    CU_ASSERT_EQUAL(invoke_command(&k, "cleanup", &o, &r), 0);
+    CU_ASSERT_PTR_NULL(k);
     CU_ASSERT_EQUAL(r.outcome, INVOKE_TIMEOUT);
     CU_ASSERT_TRUE(now_ms() - t0 < 5000);
+    /* killed while it works on the command: crashed, with its signal */
+    k = start_sh("echo 'exit 1' >&$CPUU_PROGRESS_FD; read c <&$CPUU_COMMAND_FD; kill -KILL $$", o, &r);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(k);
+    CU_ASSERT_EQUAL(invoke_command(&k, "update x", &o, &r), 0);
+    CU_ASSERT_PTR_NULL(k);
+    CU_ASSERT_EQUAL(r.outcome, INVOKE_CRASHED);
+    CU_ASSERT_EQUAL(r.term_signal, SIGKILL);
+    CU_ASSERT_TRUE((r.cpuu_bits & CPUU_CRASH) != 0);
     /* it dies before the command: no answer, and no SIGPIPE for us */
     k = start_sh("echo 'exit 1' >&$CPUU_PROGRESS_FD; kill -KILL $$", o, &r);
     if (k) {   /* it may have died before start returned: then nothing is kept */
-        CU_ASSERT_EQUAL(invoke_continue(k, "cleanup", &o, &r), 0);
+        CU_ASSERT_EQUAL(invoke_command(&k, "cleanup", &o, &r), 0);
+        CU_ASSERT_PTR_NULL(k);
     } else {
         CU_ASSERT_EQUAL(r.outcome, INVOKE_CRASHED);
     }
@@ -321,7 +341,8 @@ static void test_kept_engine_without_answer(void)
     k = start_sh("echo 'exit 1' >&$CPUU_PROGRESS_FD; read c <&$CPUU_COMMAND_FD; "
                  "echo 'exit 1' >&$CPUU_PROGRESS_FD", o, &r);
     CU_ASSERT_PTR_NOT_NULL_FATAL(k);
-    CU_ASSERT_EQUAL(invoke_continue(k, "cleanup\nquit", &o, &r), 0);
+    CU_ASSERT_EQUAL(invoke_command(&k, "cleanup\nquit", &o, &r), 0);
+    CU_ASSERT_PTR_NULL(k);
 }
 
 static void test_kept_engine_ended(void)
@@ -370,7 +391,7 @@ int main(void)
     CU_add_test(s, "global wait; watchdog off", test_global_wait_and_watchdog_off);
     CU_add_test(s, "crash; cannot start", test_crash_and_cannot_start);
     CU_add_test(s, "no fd leak when pipes cannot be made", test_no_fd_leak_when_pipes_fail);
-    CU_add_test(s, "kept engine answers its command", test_kept_engine_answers_its_command);
+    CU_add_test(s, "kept engine answers command after command", test_kept_engine_answers_its_commands);
     CU_add_test(s, "kept engine: hang, death, two lines", test_kept_engine_without_answer);
     CU_add_test(s, "kept engine ended by EOF, bounded", test_kept_engine_ended);
     CU_basic_set_mode(CU_BRM_VERBOSE);
