@@ -1,7 +1,8 @@
 /* preflight.c — which protocol the Office 365 target speaks, decided once
  * per run (issue 17 §1, §2; docs/graph.md "One probe per run").
  *
- * switchresmb starts one engine per mailbox.  Left to themselves, with
+ * switchresmb starts many engines (one per worker, each kept for up to 50
+ * mailboxes).  Left to themselves, with
  * ProtocolTrg=Auto every engine would pay one EWS request answered 403
  * before it turns to Graph, and with ProtocolTrg=EWS every mailbox would get
  * its switch message before its engine finds EWS blocked.  So the parent
