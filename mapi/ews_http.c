@@ -54,10 +54,10 @@ struct mapi_conns {
 };
 
 /* Sizes the curl multi handle's cache of idle connections.  With a
- * mapi_conns the cache is the share's, one for both sides of an engine, and
+ * mapi_conns the cache is the share's (an engine keeps one per side), and
  * curl trims it to the current handle's limit (by default 4 per transfer in
- * progress: after a one-request step, 4) — it must hold every side's
- * connections (source and target, max_parallel each) between mailboxes. */
+ * progress: after a one-request step, 4) — it must hold a side's
+ * connections (max_parallel, several hosts) between mailboxes. */
 #define MAPI_CONNS_KEEP 64L
 
 /* A share that holds DNS answers, TLS sessions and the connection cache. */
