@@ -671,8 +671,9 @@ static int waves_on(cpuu_ctx *c, int begin)
 static int waves_send(cpuu_ctx *c)
 {
     sr_err e;
-    if (mapi_session_wave_send(c->src, &e) != SR_OK ||
-        (c->tgt && c->tgt != c->src && mapi_session_wave_send(c->tgt, &e) != SR_OK)) {
+    /* both sides at once: a wave costs one round trip, not one per side */
+    mapi_session *const side[2] = { c->src, c->tgt != c->src ? c->tgt : NULL };
+    if (mapi_session_wave_send_many(side, 2, &e) != SR_OK) {
         sr_log(SR_LOG_INFO, c->who, "concurrent reads: %s (the reads left go one by one)", e.msg);
         return 0;
     }

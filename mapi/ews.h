@@ -449,6 +449,12 @@ unsigned long mapi_session_wave_deferred(const mapi_session *s);
 /* Every deferred request in ONE concurrent batch; the answers are kept (a
  * failed call's error too: the read that asked gets it). */
 sr_code mapi_session_wave_send(mapi_session *s, sr_err *err);
+/* wave_send for up to MAPI_WAVE_SIDES_MAX sessions (NULL entries skipped),
+ * all their batches on the wire at the same time: a mailbox's source and
+ * target reads of one wave cost one round trip, not two.  Sessions on the
+ * same mapi_net are sent one after the other. */
+#define MAPI_WAVE_SIDES_MAX 4
+sr_code mapi_session_wave_send_many(mapi_session *const *s, size_t n, sr_err *err);
 void mapi_session_wave_live(mapi_session *s);
 /* Recording again after wave_live (a step between waves ran live). */
 void mapi_session_wave_record(mapi_session *s);

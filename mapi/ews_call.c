@@ -132,45 +132,73 @@ static void take_answer(mapi_ews_call *c, mapi_http_resp *rs, const mapi_netopts
     c->resp_op = op;
 }
 
-sr_code mapi_ews_run(mapi_net *net, mapi_ews_call *calls, size_t n, sr_err *err)
+/* One handle's calls as HTTP requests (mapi_ews_run_many). */
+typedef struct ews_batch {
+    mapi_net *net;
+    mapi_ews_call *calls;
+    size_t n;
+    mapi_http_req *rq;
+    mapi_http_resp *rs;
+    sr_err *es;
+    xmlChar **bodies;
+    char **anchors;
+} ews_batch;
+
+static void batch_free(ews_batch *b)
 {
-    mapi_http_req *rq = calloc(n ? n : 1, sizeof *rq);
-    mapi_http_resp *rs = calloc(n ? n : 1, sizeof *rs);
-    sr_err *es = calloc(n ? n : 1, sizeof *es);
-    xmlChar **bodies = calloc(n ? n : 1, sizeof *bodies);
-    char **anchors = calloc(n ? n : 1, sizeof *anchors);
-    if (!rq || !rs || !es || !bodies || !anchors) {
-        free(rq); free(rs); free(es); free(bodies); free(anchors);
-        return sr_err_set(err, SR_E_NOMEM, "out of memory");
+    free(b->rq); free(b->rs); free(b->es); free(b->bodies); free(b->anchors);
+    b->rq = NULL;
+    b->rs = NULL;
+    b->es = NULL;
+    b->bodies = NULL;
+    b->anchors = NULL;
+}
+
+static sr_code batch_build(ews_batch *b)
+{
+    size_t n = b->n ? b->n : 1;
+    b->rq = calloc(n, sizeof *b->rq);
+    b->rs = calloc(n, sizeof *b->rs);
+    b->es = calloc(n, sizeof *b->es);
+    b->bodies = calloc(n, sizeof *b->bodies);
+    b->anchors = calloc(n, sizeof *b->anchors);
+    if (!b->rq || !b->rs || !b->es || !b->bodies || !b->anchors) {
+        batch_free(b);
+        return SR_E_NOMEM;
     }
-    for (size_t i = 0; i < n; i++) {
-        mapi_ews_call *c = &calls[i];
+    for (size_t i = 0; i < b->n; i++) {
+        mapi_ews_call *c = &b->calls[i];
         c->resp = NULL;
         c->resp_op = NULL;
         c->http_status = 0;
         sr_err_clear(&c->err);
         int len = 0;
-        bodies[i] = c->req ? mapi_xml_dump(c->req, &len) : NULL;
+        b->bodies[i] = c->req ? mapi_xml_dump(c->req, &len) : NULL;
         /* Exchange Online routes by it (and on premises it is harmless) */
         const char *anchor = c->anchor ? c->anchor : c->mailbox;
         if (anchor && strchr(anchor, '@') && !strpbrk(anchor, "\r\n"))
-            anchors[i] = sr_asprintf("X-AnchorMailbox: %s", anchor);
-        rq[i] = (mapi_http_req){ .url = c->url, .who = c->mailbox, .method = "POST",
-                                 .content_type = "text/xml; charset=utf-8",
-                                 .body = (const char *)bodies[i], .body_len = (size_t)len,
-                                 .auth = 1, .idempotent = c->idempotent, .soap = 1,
-                                 .extra_header = anchors[i] };
+            b->anchors[i] = sr_asprintf("X-AnchorMailbox: %s", anchor);
+        b->rq[i] = (mapi_http_req){ .url = c->url, .who = c->mailbox, .method = "POST",
+                                    .content_type = "text/xml; charset=utf-8",
+                                    .body = (const char *)b->bodies[i], .body_len = (size_t)len,
+                                    .auth = 1, .idempotent = c->idempotent, .soap = 1,
+                                    .extra_header = b->anchors[i] };
     }
-    mapi_http_run(net, rq, rs, es, n);
+    return SR_OK;
+}
+
+/* The answers into the calls; the first failure's code (and *err). */
+static sr_code batch_take(ews_batch *b, sr_err *err)
+{
     sr_code rc = SR_OK;
-    for (size_t i = 0; i < n; i++) {
-        mapi_ews_call *c = &calls[i];
-        if (!bodies[i])
+    for (size_t i = 0; i < b->n; i++) {
+        mapi_ews_call *c = &b->calls[i];
+        if (!b->bodies[i])
             sr_err_set(&c->err, SR_E_INVALID, "%s: no request document", c->url);
-        else if (es[i].code != SR_OK)
-            c->err = es[i];
+        else if (b->es[i].code != SR_OK)
+            c->err = b->es[i];
         else
-            take_answer(c, &rs[i], mapi_net_opts(net));
+            take_answer(c, &b->rs[i], mapi_net_opts(b->net));
         if (c->err.code != SR_OK) {
             sr_log(SR_LOG_WARN, NULL, "%s", c->err.msg);   /* the message names the mailbox */
             if (rc == SR_OK) {
@@ -179,10 +207,52 @@ sr_code mapi_ews_run(mapi_net *net, mapi_ews_call *calls, size_t n, sr_err *err)
                     *err = c->err;
             }
         }
-        mapi_http_resp_clear(&rs[i]);
-        xmlFree(bodies[i]);
-        free(anchors[i]);
+        mapi_http_resp_clear(&b->rs[i]);
+        xmlFree(b->bodies[i]);
+        free(b->anchors[i]);
     }
-    free(rq); free(rs); free(es); free(bodies); free(anchors);
+    batch_free(b);
     return rc;
+}
+
+sr_code mapi_ews_run_many(mapi_ews_batch *v, size_t nv, sr_err *err)
+{
+    ews_batch *bs = calloc(nv ? nv : 1, sizeof *bs);
+    mapi_http_batch *hb = calloc(nv ? nv : 1, sizeof *hb);
+    size_t nh = 0;
+    sr_code rc = SR_OK;
+    if (!bs || !hb) {
+        free(bs);
+        free(hb);
+        return sr_err_set(err, SR_E_NOMEM, "out of memory");
+    }
+    for (size_t k = 0; k < nv; k++) {
+        bs[k] = (ews_batch){ .net = v[k].net, .calls = v[k].calls, .n = v[k].n };
+        if (batch_build(&bs[k]) != SR_OK) {
+            for (size_t i = 0; i < v[k].n; i++)
+                sr_err_set(&v[k].calls[i].err, SR_E_NOMEM, "out of memory");
+            if (rc == SR_OK)
+                rc = sr_err_set(err, SR_E_NOMEM, "out of memory");
+            continue;
+        }
+        hb[nh++] = (mapi_http_batch){ .net = bs[k].net, .reqs = bs[k].rq, .resps = bs[k].rs,
+                                      .errs = bs[k].es, .n = bs[k].n };
+    }
+    mapi_http_run_many(hb, nh);
+    for (size_t k = 0; k < nv; k++) {
+        if (!bs[k].rq)
+            continue;
+        sr_code one = batch_take(&bs[k], rc == SR_OK ? err : NULL);
+        if (rc == SR_OK)
+            rc = one;
+    }
+    free(bs);
+    free(hb);
+    return rc;
+}
+
+sr_code mapi_ews_run(mapi_net *net, mapi_ews_call *calls, size_t n, sr_err *err)
+{
+    mapi_ews_batch b = { .net = net, .calls = calls, .n = n };
+    return mapi_ews_run_many(&b, 1, err);
 }

@@ -769,46 +769,156 @@ static long poll_wait_ms(const xfer *xs, size_t n, size_t running, int starved)
     return next > now ? (long)(next - now) : 0;
 }
 
-static void run_loop(mapi_net *net, xfer *xs, size_t n, const char *token)
+/* One handle's batch in a run (mapi_http_run_many): the transfers of one
+ * side go on that side's multi handle, connections and budget; the lanes
+ * of a run advance together in one loop, so the sides' requests are on the
+ * wire at the same time (issue 13: one dependent step for both). */
+typedef struct lane {
+    mapi_net *net;
+    xfer *xs;
+    size_t n, done, running;
+    const char *token;
+    int starved;
+    long long hard;             /* no answer after this: the rest time out */
+    sr_code rc;                 /* the batch's outcome (lane_open, lane_close) */
+} lane;
+
+static void lane_begin(lane *l)
 {
-    size_t done = 0, running = 0;
-    int starved = 0;
-    for (size_t i = 0; i < n; i++)   /* a second pass leaves finished ones alone */
-        done += xs[i].state == X_DONE;
-    const mapi_netopts *o = &net->o;
-    long long hard = sr_now_ms() + (o->timeout_ms + 1000) * (long long)(o->max_retries + 1) +
-                     o->max_backoff_ms;
-    while (done < n && sr_now_ms() < hard) {
-        running = start_ready(net, xs, n, running, token, &done, &starved);
-        int still = 0;
-        curl_multi_perform(net->multi, &still);
-        CURLMsg *m;
-        int left;
-        while ((m = curl_multi_info_read(net->multi, &left))) {
-            if (m->msg != CURLMSG_DONE)
-                continue;
-            xfer *x = NULL;
-            curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&x);
-            CURLcode cc = m->data.result;
-            curl_multi_remove_handle(net->multi, m->easy_handle);
-            running--;
-            give_slot(net, x);
-            xfer_finish(net, x, cc);
-            if (x->state == X_DONE)
-                done++;
-        }
-        if (done < n)
-            curl_multi_poll(net->multi, NULL, 0, (int)poll_wait_ms(xs, n, running, starved), NULL);
-    }
-    for (size_t i = 0; i < n; i++) {
-        if (xs[i].state == X_DONE)
+    l->done = l->running = 0;
+    l->starved = 0;
+    for (size_t i = 0; i < l->n; i++)   /* a second pass leaves finished ones alone */
+        l->done += l->xs[i].state == X_DONE;
+    const mapi_netopts *o = &l->net->o;
+    l->hard = sr_now_ms() + (o->timeout_ms + 1000) * (long long)(o->max_retries + 1) +
+              o->max_backoff_ms;
+}
+
+static int lane_active(const lane *l)
+{
+    return l->xs && l->done < l->n && sr_now_ms() < l->hard;
+}
+
+/* Start what may start, let libcurl work, take the finished transfers. */
+static void lane_step(lane *l)
+{
+    mapi_net *net = l->net;
+    l->running = start_ready(net, l->xs, l->n, l->running, l->token, &l->done, &l->starved);
+    int still = 0;
+    curl_multi_perform(net->multi, &still);
+    CURLMsg *m;
+    int left;
+    while ((m = curl_multi_info_read(net->multi, &left))) {
+        if (m->msg != CURLMSG_DONE)
             continue;
-        if (xs[i].state == X_RUNNING)
-            curl_multi_remove_handle(net->multi, xs[i].easy);
-        give_slot(net, &xs[i]);
-        sr_err_set(xs[i].err, SR_E_TIMEOUT, "%s: %s: no answer within the time limit",
-                   xs[i].req->who ? xs[i].req->who : "request", xs[i].req->url);
+        xfer *x = NULL;
+        curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&x);
+        CURLcode cc = m->data.result;
+        curl_multi_remove_handle(net->multi, m->easy_handle);
+        l->running--;
+        give_slot(net, x);
+        xfer_finish(net, x, cc);
+        if (x->state == X_DONE)
+            l->done++;
     }
+}
+
+/* The transfers a lane could not finish in its time. */
+static void lane_end(lane *l)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        xfer *x = &l->xs[i];
+        if (x->state == X_DONE)
+            continue;
+        if (x->state == X_RUNNING)
+            curl_multi_remove_handle(l->net->multi, x->easy);
+        give_slot(l->net, x);
+        sr_err_set(x->err, SR_E_TIMEOUT, "%s: %s: no answer within the time limit",
+                   x->req->who ? x->req->who : "request", x->req->url);
+    }
+}
+
+#define LANE_WAITFDS 64
+
+/* Another lane's sockets, for the poll of the first: libcurl 7.88 has no
+ * call that waits on two multi handles, so the second one's sockets
+ * (curl_multi_fdset) ride along as extra descriptors.  *timeout_ms drops
+ * to that lane's own timer; a lane whose sockets are not all known (none
+ * yet, or more than fit) is looked at again soon. */
+static size_t lane_fds(const lane *l, struct curl_waitfd *w, size_t cap, long *timeout_ms)
+{
+    fd_set rd, wr, ex;
+    FD_ZERO(&rd);
+    FD_ZERO(&wr);
+    FD_ZERO(&ex);
+    int maxfd = -1;
+    if (curl_multi_fdset(l->net->multi, &rd, &wr, &ex, &maxfd) != CURLM_OK)
+        maxfd = -1;
+    long t = -1;
+    if (curl_multi_timeout(l->net->multi, &t) == CURLM_OK && t >= 0 && t < *timeout_ms)
+        *timeout_ms = t;
+    size_t k = 0;
+    for (int fd = 0; fd <= maxfd; fd++) {
+        short ev = (short)((FD_ISSET(fd, &rd) ? CURL_WAIT_POLLIN : 0) |
+                           (FD_ISSET(fd, &wr) ? CURL_WAIT_POLLOUT : 0) |
+                           (FD_ISSET(fd, &ex) ? CURL_WAIT_POLLPRI : 0));
+        if (!ev)
+            continue;
+        if (k == cap) {
+            k = cap + 1;
+            break;
+        }
+        w[k++] = (struct curl_waitfd){ .fd = fd, .events = ev };
+    }
+    if ((maxfd < 0 || k > cap) && l->running && *timeout_ms > 10)
+        *timeout_ms = 10;
+    return k > cap ? cap : k;
+}
+
+/* Wait until a lane has something to do: the first active lane's multi
+ * handle is polled with the others' sockets. */
+static void lanes_wait(lane *ls, size_t nl)
+{
+    lane *first = NULL;
+    long timeout = 1000;
+    struct curl_waitfd w[LANE_WAITFDS];
+    size_t nw = 0;
+    for (size_t i = 0; i < nl; i++) {
+        lane *l = &ls[i];
+        if (!lane_active(l))
+            continue;
+        long t = poll_wait_ms(l->xs, l->n, l->running, l->starved);
+        if (t < timeout)
+            timeout = t;
+        if (!first)
+            first = l;
+        else
+            nw += lane_fds(l, w + nw, LANE_WAITFDS - nw, &timeout);
+    }
+    if (first)
+        curl_multi_poll(first->net->multi, nw ? w : NULL, (unsigned)nw, (int)timeout, NULL);
+}
+
+static void run_lanes(lane *ls, size_t nl)
+{
+    for (size_t i = 0; i < nl; i++)
+        if (ls[i].xs)
+            lane_begin(&ls[i]);
+    for (;;) {
+        int busy = 0;
+        for (size_t i = 0; i < nl; i++) {
+            if (!lane_active(&ls[i]))
+                continue;
+            lane_step(&ls[i]);
+            busy |= ls[i].done < ls[i].n;
+        }
+        if (!busy)
+            break;
+        lanes_wait(ls, nl);
+    }
+    for (size_t i = 0; i < nl; i++)
+        if (ls[i].xs)
+            lane_end(&ls[i]);
 }
 
 /* A bearer token can be revoked or expire early: on HTTP 401, fetch a new
@@ -835,7 +945,8 @@ static const char *renew_if_refused(mapi_net *net, xfer *xs, size_t n)
         sr_err_clear(xs[i].err);
         xs[i].state = X_PENDING;
     }
-    run_loop(net, xs, n, token);
+    lane l = { .net = net, .xs = xs, .n = n, .token = token };
+    run_lanes(&l, 1);
     return token;
 }
 
@@ -912,62 +1023,125 @@ static void fresh_connections(mapi_net *net, const mapi_http_req *reqs, size_t n
     net->conns_kept = 0;
 }
 
+/* Fail every request of a batch with e (before any was sent). */
+static sr_code batch_fail(const mapi_http_batch *b, const sr_err *e)
+{
+    for (size_t j = 0; j < b->n; j++)
+        b->errs[j] = *e;
+    return e->code;
+}
+
+/* A batch's lane: its logon prepared (Kerberos or NTLM chosen, an OAuth2
+ * token fetched), its transfers set up.  SR_OK, or the batch's failure
+ * (every request carries it; the lane then has no transfers). */
+static sr_code lane_open(const mapi_http_batch *b, lane *l)
+{
+    mapi_net *net = b->net;
+    size_t n = b->n;
+    *l = (lane){ .net = net, .n = n };
+    for (size_t i = 0; i < n; i++) {
+        memset(&b->resps[i], 0, sizeof b->resps[i]);
+        b->resps[i].retry_after_s = -1;
+        sr_err_clear(&b->errs[i]);
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!b->reqs[i].auth)
+            continue;
+        sr_err e;
+        sr_err_clear(&e);
+        if (resolve_auth(net, &e) != SR_OK)
+            return batch_fail(b, &e);
+        break;
+    }
+    for (size_t i = 0; i < n && net->o.auth == MAPI_AUTH_OAUTH2 && !l->token; i++) {
+        if (!b->reqs[i].auth)
+            continue;
+        sr_err e;
+        sr_err_clear(&e);
+        if (!(l->token = mapi_oauth_token(net, &e)))
+            return batch_fail(b, &e);
+    }
+    if (!(l->xs = calloc(n ? n : 1, sizeof *l->xs))) {
+        sr_err e;
+        sr_err_set(&e, SR_E_NOMEM, "out of memory");
+        return batch_fail(b, &e);
+    }
+    fresh_connections(net, b->reqs, n);
+    for (size_t i = 0; i < n; i++) {
+        l->xs[i] = (xfer){ .req = &b->reqs[i], .resp = &b->resps[i], .err = &b->errs[i],
+                           .limit = net->o.max_response_bytes, .state = X_PENDING };
+    }
+    return SR_OK;
+}
+
+/* After the run: a refused token renewed once (its requests again), the
+ * transfers freed.  The batch's outcome: the first failure's code. */
+static sr_code lane_close(const mapi_http_batch *b, lane *l)
+{
+    if (l->token)
+        l->token = renew_if_refused(b->net, l->xs, l->n);
+    sr_code rc = SR_OK;
+    for (size_t i = 0; i < b->n; i++) {
+        b->resps[i].attempts = l->xs[i].attempts;
+        if (l->xs[i].easy)
+            curl_easy_cleanup(l->xs[i].easy);
+        curl_slist_free_all(l->xs[i].hdrs);
+        free(l->xs[i].buf);
+        if (rc == SR_OK && b->errs[i].code != SR_OK)
+            rc = b->errs[i].code;
+    }
+    free(l->xs);
+    l->xs = NULL;
+    return rc;
+}
+
+/* Whether two batches share a handle: one multi handle cannot tell whose
+ * transfer finished, so such batches run one after the other. */
+static int shared_net(const mapi_http_batch *b, size_t nb)
+{
+    for (size_t k = 1; k < nb; k++)
+        for (size_t j = 0; j < k; j++)
+            if (b[j].net == b[k].net)
+                return 1;
+    return 0;
+}
+
+sr_code mapi_http_run_many(const mapi_http_batch *b, size_t nb)
+{
+    sr_code rc = SR_OK;
+    if (nb > 1 && shared_net(b, nb)) {
+        for (size_t k = 0; k < nb; k++) {
+            sr_code one = mapi_http_run_many(&b[k], 1);
+            if (rc == SR_OK)
+                rc = one;
+        }
+        return rc;
+    }
+    lane one, *ls = nb > 1 ? calloc(nb, sizeof *ls) : &one;
+    if (!ls) {
+        sr_err e;
+        sr_err_set(&e, SR_E_NOMEM, "out of memory");
+        for (size_t k = 0; k < nb; k++)
+            batch_fail(&b[k], &e);
+        return SR_E_NOMEM;
+    }
+    for (size_t k = 0; k < nb; k++)
+        ls[k].rc = lane_open(&b[k], &ls[k]);
+    run_lanes(ls, nb);
+    for (size_t k = 0; k < nb; k++) {
+        if (ls[k].xs)
+            ls[k].rc = lane_close(&b[k], &ls[k]);
+        if (rc == SR_OK)
+            rc = ls[k].rc;
+    }
+    if (ls != &one)
+        free(ls);
+    return rc;
+}
+
 sr_code mapi_http_run(mapi_net *net, const mapi_http_req *reqs, mapi_http_resp *resps,
                       sr_err *errs, size_t n)
 {
-    const char *token = NULL;
-    for (size_t i = 0; i < n; i++) {
-        memset(&resps[i], 0, sizeof resps[i]);
-        resps[i].retry_after_s = -1;
-        sr_err_clear(&errs[i]);
-    }
-    for (size_t i = 0; i < n; i++) {
-        if (!reqs[i].auth)
-            continue;
-        sr_err e;
-        sr_err_clear(&e);
-        if (resolve_auth(net, &e) != SR_OK) {
-            for (size_t j = 0; j < n; j++)
-                errs[j] = e;
-            return e.code;
-        }
-        break;
-    }
-    for (size_t i = 0; i < n && net->o.auth == MAPI_AUTH_OAUTH2 && !token; i++) {
-        if (!reqs[i].auth)
-            continue;
-        sr_err e;
-        sr_err_clear(&e);
-        if (!(token = mapi_oauth_token(net, &e))) {
-            for (size_t j = 0; j < n; j++)
-                errs[j] = e;
-            return e.code;
-        }
-    }
-    xfer *xs = calloc(n ? n : 1, sizeof *xs);
-    if (!xs) {
-        for (size_t j = 0; j < n; j++)
-            sr_err_set(&errs[j], SR_E_NOMEM, "out of memory");
-        return SR_E_NOMEM;
-    }
-    fresh_connections(net, reqs, n);
-    for (size_t i = 0; i < n; i++) {
-        xs[i] = (xfer){ .req = &reqs[i], .resp = &resps[i], .err = &errs[i],
-                        .limit = net->o.max_response_bytes, .state = X_PENDING };
-    }
-    run_loop(net, xs, n, token);
-    if (token)
-        token = renew_if_refused(net, xs, n);
-    sr_code rc = SR_OK;
-    for (size_t i = 0; i < n; i++) {
-        resps[i].attempts = xs[i].attempts;
-        if (xs[i].easy)
-            curl_easy_cleanup(xs[i].easy);
-        curl_slist_free_all(xs[i].hdrs);
-        free(xs[i].buf);
-        if (rc == SR_OK && errs[i].code != SR_OK)
-            rc = errs[i].code;
-    }
-    free(xs);
-    return rc;
+    mapi_http_batch b = { .net = net, .reqs = reqs, .resps = resps, .errs = errs, .n = n };
+    return mapi_http_run_many(&b, 1);
 }

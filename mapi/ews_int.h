@@ -50,6 +50,20 @@ typedef struct mapi_http_resp {
  * answer (any status), else the first failure's code. */
 sr_code mapi_http_run(mapi_net *net, const mapi_http_req *reqs, mapi_http_resp *resps,
                       sr_err *errs, size_t n);
+/* One handle's requests in a mapi_http_run_many. */
+typedef struct mapi_http_batch {
+    mapi_net *net;
+    const mapi_http_req *reqs;
+    mapi_http_resp *resps;
+    sr_err *errs;
+    size_t n;
+} mapi_http_batch;
+/* As mapi_http_run for each batch, every batch's requests at the same time
+ * (each on its own handle's connections, logon and budget): the source's
+ * and the target's requests of one step in one round trip.  Batches that
+ * name the same handle run one after the other.  Returns the first failed
+ * batch's code. */
+sr_code mapi_http_run_many(const mapi_http_batch *b, size_t nb);
 void mapi_http_resp_clear(mapi_http_resp *r);
 
 /* Plain words for a curl failure, naming what it means (the spec's
@@ -80,6 +94,17 @@ mapi_oauth_cache *mapi_net_oauth(mapi_net *net);
 void mapi_oauth_cache_clear(mapi_oauth_cache *c);
 
 
+/* ---- several handles' EWS calls at once (ews_call.c) -------------------- */
+typedef struct mapi_ews_batch {
+    mapi_net *net;
+    mapi_ews_call *calls;
+    size_t n;
+} mapi_ews_batch;
+/* As mapi_ews_run for each batch, all of them on the wire at the same time
+ * (mapi_http_run_many); the outcome is the first failed call's, batch by
+ * batch in order. */
+sr_code mapi_ews_run_many(mapi_ews_batch *v, size_t nv, sr_err *err);
+
 /* ---- read waves (ews_wave.c): a session's answer cache and deferred reads;
  * see mapi_session_wave_begin in mapi/ews.h ------------------------------- */
 typedef struct mapi_wave mapi_wave;
@@ -99,6 +124,15 @@ sr_code mapi_wave_run(mapi_wave *w, mapi_net *net, mapi_ews_call *calls, size_t 
 /* Send every deferred call in one concurrent batch and keep the answers. */
 sr_code mapi_wave_send(mapi_wave *w, mapi_net *net, const char *url, const char *mailbox,
                        sr_err *err);
+/* One session's deferred calls in a mapi_wave_send_many. */
+typedef struct mapi_wave_side {
+    mapi_wave *w;
+    mapi_net *net;
+    const char *url, *mailbox;
+} mapi_wave_side;
+/* mapi_wave_send for several sessions (each its own handle), every side's
+ * calls on the wire at the same time. */
+sr_code mapi_wave_send_many(const mapi_wave_side *v, size_t nv, sr_err *err);
 
 /* ---- XML (ews_xml.c) ------------------------------------------------------ */
 /* mapi_xml_parse/child/next/child_text/attr/add: public, in mapi/ews.h. */

@@ -324,25 +324,29 @@ sr_code mapi_wave_run(mapi_wave *w, mapi_net *net, mapi_ews_call *calls, size_t 
     return rc;
 }
 
-sr_code mapi_wave_send(mapi_wave *w, mapi_net *net, const char *url, const char *mailbox,
-                       sr_err *err)
+/* The deferred calls of a wave as EWS calls (NULL when there are none or
+ * out of memory: *err says which). */
+static mapi_ews_call *pending_calls(mapi_wave *w, const char *url, const char *mailbox,
+                                    sr_err *err)
 {
     size_t n = w->np;
-    if (!n)
-        return SR_OK;
-    mapi_ews_call *calls = calloc(n, sizeof *calls);
-    if (!calls)
-        return sr_err_set(err, SR_E_NOMEM, "out of memory");
-    for (size_t i = 0; i < n; i++)
+    mapi_ews_call *calls = n ? calloc(n, sizeof *calls) : NULL;
+    if (n && !calls)
+        sr_err_set(err, SR_E_NOMEM, "out of memory");
+    for (size_t i = 0; calls && i < n; i++)
         calls[i] = (mapi_ews_call){ .url = w->p[i].url ? w->p[i].url : url,
                                     .mailbox = w->p[i].mailbox ? w->p[i].mailbox : mailbox,
                                     .anchor = w->p[i].anchor, .req = w->p[i].req,
                                     .idempotent = w->p[i].idempotent };
-    /* each call's outcome is kept for the read that asked: a failed one
-     * fails that read, as when it was sent alone */
-    mapi_ews_run(net, calls, n, NULL);
+    return calls;
+}
+
+/* Each sent call's outcome kept for the read that asked (a failed one fails
+ * that read, as when it was sent alone); the wave's queue emptied. */
+static sr_code keep_sent(mapi_wave *w, mapi_ews_call *calls, sr_err *err)
+{
     sr_code rc = SR_OK;
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < w->np; i++) {
         if (rc == SR_OK && keep(w, w->p[i].key, &calls[i]) != SR_OK)
             rc = sr_err_set(err, SR_E_NOMEM, "out of memory");
         else if (rc != SR_OK)
@@ -356,4 +360,45 @@ sr_code mapi_wave_send(mapi_wave *w, mapi_net *net, const char *url, const char 
     free(calls);
     w->np = 0;
     return rc;
+}
+
+sr_code mapi_wave_send_many(const mapi_wave_side *v, size_t nv, sr_err *err)
+{
+    mapi_ews_batch *b = calloc(nv ? nv : 1, sizeof *b);
+    if (!b)
+        return sr_err_set(err, SR_E_NOMEM, "out of memory");
+    sr_code rc = SR_OK;
+    size_t nb = 0;
+    for (size_t k = 0; k < nv && rc == SR_OK; k++) {
+        if (!v[k].w || !v[k].w->np)
+            continue;
+        mapi_ews_call *calls = pending_calls(v[k].w, v[k].url, v[k].mailbox, err);
+        if (!calls)
+            rc = SR_E_NOMEM;
+        else
+            b[nb++] = (mapi_ews_batch){ .net = v[k].net, .calls = calls, .n = v[k].w->np };
+    }
+    if (rc == SR_OK)
+        mapi_ews_run_many(b, nb, NULL);
+    /* each call's outcome is kept for its read; keep_sent frees the calls */
+    for (size_t k = 0, j = 0; k < nv && j < nb; k++) {
+        if (!v[k].w || !v[k].w->np)
+            continue;
+        if (rc == SR_OK) {
+            if (keep_sent(v[k].w, b[j].calls, err) != SR_OK)
+                rc = SR_E_NOMEM;
+        } else {
+            free(b[j].calls);   /* not sent: the reads' live pass sends them */
+        }
+        j++;
+    }
+    free(b);
+    return rc;
+}
+
+sr_code mapi_wave_send(mapi_wave *w, mapi_net *net, const char *url, const char *mailbox,
+                       sr_err *err)
+{
+    mapi_wave_side v = { .w = w, .net = net, .url = url, .mailbox = mailbox };
+    return mapi_wave_send_many(&v, 1, err);
 }

@@ -133,7 +133,23 @@ unsigned long mapi_session_wave_deferred(const mapi_session *s)
 
 sr_code mapi_session_wave_send(mapi_session *s, sr_err *err)
 {
-    return s->wave ? mapi_wave_send(s->wave, s->net, s->ews_url, s->mailbox, err) : SR_OK;
+    return mapi_session_wave_send_many(&s, 1, err);
+}
+
+sr_code mapi_session_wave_send_many(mapi_session *const *s, size_t n, sr_err *err)
+{
+    mapi_wave_side v[MAPI_WAVE_SIDES_MAX];
+    size_t nv = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!s[i] || !s[i]->wave)
+            continue;
+        if (nv == MAPI_WAVE_SIDES_MAX)
+            return sr_err_set(err, SR_E_INVALID, "more than %d sessions in one wave",
+                              MAPI_WAVE_SIDES_MAX);
+        v[nv++] = (mapi_wave_side){ .w = s[i]->wave, .net = s[i]->net, .url = s[i]->ews_url,
+                                    .mailbox = s[i]->mailbox };
+    }
+    return mapi_wave_send_many(v, nv, err);
 }
 
 void mapi_session_wave_live(mapi_session *s)

@@ -37,6 +37,12 @@ kv() { sed -n "s/^$2=//p" "$1" | head -n 1; }
 # no NTLM handshake moves onto a freed connection a step later.
 # Issue 13's goal is 6 per side.
 RT_BOUND_SOURCE=6 RT_BOUND_TARGET=6
+# Both chains together, on one clock (both_chain): what a mailbox waits for.
+# switchresmb's source Autodiscover and batched read, its target Autodiscover
+# and CreateItem, the engine's target check, then per read wave ONE step for
+# both sides (the two batches go out at the same time), the writes.  It was
+# 11 when each wave sent the source's batch, then the target's.
+RT_BOUND_BOTH=9
 BIG=40          # delegates, rules and nicknames of the big room
 # the big room may cost this much more than the small one: one step, seen
 # once in four runs on the source (8 vs 9), from libcurl's choice of
@@ -168,8 +174,31 @@ PYEOF
 }
 WRITE_WAVES_MAX=2
 
+# Both sides on one clock (the simulators log CLOCK_MONOTONIC microseconds):
+# the longest chain of the room's requests, source and target together,
+# where each began after the one before it ended.  A source read and a
+# target read of the same wave go out together (mapi_session_wave_send_many)
+# and count once; sent one side after the other they counted twice.
+both_chain() {  # SRC-REQUESTS TGT-REQUESTS ROOM-LOCAL-PART
+    "$PY" - "$1" "$2" "$3" <<'PYEOF2'
+import sys
+room = sys.argv[3].lower() + "@"
+rows = []
+for f in sys.argv[1:3]:
+    for l in open(f):
+        r = l.rstrip("\n").split("\t")
+        if len(r) > 4 and r[0].lower().startswith(room):
+            rows.append((int(r[3]), int(r[4])))
+rows.sort()
+depth = []
+for i, (b, e) in enumerate(rows):
+    depth.append(1 + max((depth[j] for j in range(i) if rows[j][1] <= b), default=0))
+print(max(depth, default=0))
+PYEOF2
+}
+
 # ---- the same room, small then big: switchresmb → cpuu, then the counters ----------
-declare -A RT_S RT_T
+declare -A RT_S RT_T RT_B
 for size in small big; do
     start_exsim src "$W/src-$size.xml" && start_exsim tgt "$W/tgt-$size.xml" || finish
     D=$W/$size; write_case "$D"
@@ -188,6 +217,9 @@ for size in small big; do
         within "${RT_S[$size]:-0}" "$RT_BOUND_SOURCE"
     check "$size room: target ${RT_T[$size]} dependent round trips (bound $RT_BOUND_TARGET)" \
         within "${RT_T[$size]:-0}" "$RT_BOUND_TARGET"
+    RT_B[$size]=$(both_chain "$W/src-src-$size.requests" "$W/tgt-tgt-$size.requests" "${ROOM%@*}")
+    check "$size room: ${RT_B[$size]} dependent round trips for both sides together (bound $RT_BOUND_BOTH)" \
+        within "${RT_B[$size]:-0}" "$RT_BOUND_BOTH"
     read -r waves ap_after lists_first ncal nadd < <(write_order "$W/tgt-tgt-$size.requests" "${ROOM%@*}")
     check "$size room: target writes in ${waves:-?} dependent steps (at most $WRITE_WAVES_MAX)" \
         within "${waves:-0}" "$WRITE_WAVES_MAX"

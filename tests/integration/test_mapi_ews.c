@@ -530,6 +530,85 @@ static void test_read_waves(void)
     mapi_net_free(nt);
 }
 
+/* A deferred read on each of two sessions, one wave_send_many: both
+ * are answered (each session's own handle and credentials), each handle
+ * sends exactly its own request; a side whose logon is refused fails only
+ * its own read; two sessions on one handle are sent one after the other and
+ * both answered.  That the two sides' requests are on the wire together is
+ * checked on one clock by tests/integration/round_trips.sh. */
+static void wave_defer(mapi_session *s, mapi_folders *f)
+{
+    sr_err e;
+    CU_ASSERT_EQUAL(mapi_session_wave_begin(s, &e), SR_OK);
+    CU_ASSERT_EQUAL(mapi_session_folders(s, f, &e), SR_E_BUSY);
+    mapi_folders_clear(f);
+}
+
+static void test_waves_both_sides(void)
+{
+    CU_ASSERT_EQUAL_FATAL(pick_room(), 0);
+    char src_ews[300], tgt_ews[300];
+    snprintf(src_ews, sizeof src_ews, "%s/EWS/Exchange.asmx", g_src.url);
+    snprintf(tgt_ews, sizeof tgt_ews, "%s/EWS/Exchange.asmx", g_tgt.url);
+    mapi_net *ns = net_for(&g_src, NULL, (mapi_netopts){ 0 });
+    mapi_net *nt = net_for(&g_tgt, NULL, (mapi_netopts){ 0 });
+    mapi_net *nbad = net_for(&g_tgt, "not-the-password", (mapi_netopts){ 0 });
+    CU_ASSERT_PTR_NOT_NULL_FATAL(ns);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(nt);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(nbad);
+    sr_err e;
+    mapi_session_opts os = { .mailbox = g_room_src, .ews_url = src_ews, .impersonate = 1 };
+    mapi_session_opts ot = { .mailbox = g_room_tgt, .ews_url = tgt_ews, .impersonate = 1 };
+    mapi_session *ss = mapi_session_logon(ns, &os, &e), *st = mapi_session_logon(nt, &ot, &e);
+    mapi_session *sb = mapi_session_logon(nbad, &ot, &e), *st2 = mapi_session_logon(nt, &ot, &e);
+    CU_ASSERT_FATAL(ss && st && sb && st2);
+    mapi_folders f = { 0 };
+    unsigned s0 = mapi_net_requests(ns), t0 = mapi_net_requests(nt);
+    wave_defer(ss, &f);
+    wave_defer(st, &f);
+    wave_defer(sb, &f);
+    mapi_session *const both[3] = { ss, NULL, st };
+    CU_ASSERT_EQUAL(mapi_session_wave_send_many(both, 3, &e), SR_OK);
+    CU_ASSERT_EQUAL(mapi_net_requests(ns), s0 + 1);
+    CU_ASSERT_EQUAL(mapi_net_requests(nt), t0 + 1);
+    CU_ASSERT_EQUAL(mapi_session_folders(ss, &f, &e), SR_OK);
+    CU_ASSERT_TRUE(f.n >= 10);
+    mapi_folders_clear(&f);
+    CU_ASSERT_EQUAL(mapi_session_folders(st, &f, &e), SR_OK);
+    CU_ASSERT_TRUE(f.n >= 10);
+    mapi_folders_clear(&f);
+    CU_ASSERT_EQUAL(mapi_net_requests(ns), s0 + 1);   /* answered from the caches */
+    CU_ASSERT_EQUAL(mapi_net_requests(nt), t0 + 1);
+    /* a refused side beside a good one: only its own read fails */
+    wave_defer(ss, &f);
+    mapi_session *const mixed[2] = { sb, ss };
+    CU_ASSERT_EQUAL(mapi_session_wave_send_many(mixed, 2, &e), SR_OK);
+    CU_ASSERT_EQUAL(mapi_session_folders(ss, &f, &e), SR_OK);
+    mapi_folders_clear(&f);
+    CU_ASSERT_EQUAL(mapi_session_folders(sb, &f, &e), SR_E_AUTH);
+    mapi_folders_clear(&f);
+    /* two sessions on one handle: one after the other, both answered */
+    wave_defer(st, &f);
+    wave_defer(st2, &f);
+    unsigned t1 = mapi_net_requests(nt);
+    mapi_session *const same[2] = { st, st2 };
+    CU_ASSERT_EQUAL(mapi_session_wave_send_many(same, 2, &e), SR_OK);
+    CU_ASSERT_EQUAL(mapi_net_requests(nt), t1 + 2);
+    CU_ASSERT_EQUAL(mapi_session_folders(st, &f, &e), SR_OK);
+    mapi_folders_clear(&f);
+    CU_ASSERT_EQUAL(mapi_session_folders(st2, &f, &e), SR_OK);
+    mapi_folders_clear(&f);
+    CU_ASSERT_EQUAL(mapi_net_requests(nt), t1 + 2);
+    mapi_session *const all[4] = { ss, st, sb, st2 };
+    for (int i = 0; i < 4; i++) {
+        mapi_session_wave_end(all[i]);
+        mapi_session_free(all[i]);
+    }
+    mapi_net_free(ns);
+    mapi_net_free(nt);
+    mapi_net_free(nbad);
+}
+
 /* Autodiscover once: an answer handed over as a line (switchresmb → engine)
  * fills another handle's cache, so its logon sends no Autodiscover request
  * and gets the same EWS URL, server and LegacyDN; a bad line is refused. */
@@ -952,6 +1031,7 @@ int main(void)
     CU_add_test(s, "six mailboxes opened in one batch", test_open_many);
     CU_add_test(s, "read waves: deferred, sent once, answered from the cache", test_read_waves);
     CU_add_test(s, "staged waves: one step per attempt, nothing sent twice", test_staged_waves);
+    CU_add_test(s, "read waves of two sides sent together", test_waves_both_sides);
     CU_add_test(s, "Autodiscover handed over as a line", test_autodiscover_handover);
     CU_add_test(s, "SCP URL from the LDAP lab; ExcludeScpLookup", test_scp_from_ldap_lab);
     CU_add_test(s, "Autodiscover faults: 401, loop, unresolvable, domain check, TLS", test_autodiscover_faults);
