@@ -164,6 +164,15 @@ int cpuu_aborted(void);
  * proc (NULL-safe: a run of its own) keeps the secret and the connections for
  * the next run in this process; it is borrowed. */
 unsigned cpuu_run(const cpuu_opts *o, cpuu_process *proc);
+/* The switchmsg command (main.c): switchresmb's worker has this process
+ * write a mailbox's switch message over its kept source connections, so the
+ * worker opens none of its own (issue 13).  line: "<how>\t<mailbox>\t<EWS
+ * URL>\t<logon>\t<version>\t<target SMTP>\t<target legacyExchangeDN>\t<O365
+ * 0/1>\t<created by>\t<created at>", how "create" (none exists: the
+ * parent's read just found none), "look" (create after a look; one found is
+ * an error) or "recreate"; modified in place.  0, or CPUU_GLOBAL_ERR after a
+ * "failed <code> <class> <text>" progress line. */
+unsigned cpuu_switchmsg_command(const cpuu_opts *o, cpuu_process *proc, char *line);
 
 /* Modes (modes.c): each handles every selected profile, writes the CSV and
  * ORs bits into r->bits. */

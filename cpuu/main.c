@@ -231,6 +231,8 @@ int cpuu_watchdog_run(int argc, char **argv, unsigned *bits);   /* watchdog.c */
  *   update <profile>\t<log>\t<target Autodiscover line>
  *   cleanup <profile>\t<log>
  *   cleanup [<log>]          (the profiles of our argv)
+ *   switchmsg <how>\t<mailbox>\t...   (cpuu_switchmsg_command: a switch
+ *                            message written over our source connections)
  * An empty <log> means the -Log of our argv.  Everything else about a run
  * (CPUU.ini, features, -DryRun, the directories) is our argv and environment,
  * the same for every mailbox of a switchresmb run; what differs per mailbox
@@ -241,6 +243,10 @@ int cpuu_watchdog_run(int argc, char **argv, unsigned *bits);   /* watchdog.c */
  * anything else ends the process; the parent bounds every wait. */
 static int run_command(const cpuu_opts *base, cpuu_process *proc, char *cmd, unsigned *bits)
 {
+    if (!strncmp(cmd, "switchmsg ", 10)) {   /* answered on its own; the update's bits stay */
+        cpuu_progress("exit %u", cpuu_switchmsg_command(base, proc, cmd + 10));
+        return 1;
+    }
     int cleanup = !strncmp(cmd, "cleanup", 7) && (!cmd[7] || cmd[7] == ' ');
     int update = !strncmp(cmd, "update ", 7);
     if (!cleanup && !update)

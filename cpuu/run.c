@@ -226,3 +226,89 @@ unsigned cpuu_run(const cpuu_opts *o, cpuu_process *proc)
     free(log_path);
     return bits;
 }
+
+/* ---- the switchmsg command (main.c) -------------------------------------- */
+
+/* A switchmsg command's fields, pointers into the command line. */
+typedef struct sm_cmd {
+    const char *how, *mailbox, *ews_url;
+    mapi_logon_security logon;
+    mapi_switchmsg m;             /* strings borrowed from the line */
+} sm_cmd;
+
+static int sm_cmd_parse(char *line, sm_cmd *c)
+{
+    char *f[10];
+    size_t n = 0;
+    for (char *p = line; p && n < 10; n++) {   /* ten tab-separated fields, no more */
+        f[n] = p;
+        if ((p = strchr(p, '\t')) != NULL)
+            *p++ = '\0';
+        if (p && n == 9)
+            return 0;
+    }
+    if (n != 10 || !*f[1] || !*f[2] || !*f[5])
+        return 0;
+    memset(c, 0, sizeof *c);
+    c->how = f[0];
+    c->mailbox = f[1];
+    c->ews_url = f[2];
+    c->logon = (mapi_logon_security)atoi(f[3]);
+    c->m.version = atoi(f[4]);
+    c->m.target_smtp = f[5];
+    c->m.target_legacy_dn = *f[6] ? f[6] : NULL;
+    c->m.target_is_o365 = atoi(f[7]) != 0;
+    c->m.created_by = *f[8] ? f[8] : NULL;
+    c->m.created_at = strtoll(f[9], NULL, 10);
+    return !strcmp(c->how, "create") || !strcmp(c->how, "look") || !strcmp(c->how, "recreate");
+}
+
+/* Write it over this process's source connections; SR_OK or *e. */
+static sr_code sm_cmd_write(cpuu_run_ctx *r, const sm_cmd *c, sr_err *e)
+{
+    mapi_account acct = { .smtp = (char *)c->mailbox, .logon = c->logon };
+    mapi_net *net = cpuu_net_for(r, 0, 0, &acct, e);
+    if (!net)
+        return e->code;
+    mapi_session_opts so = { .mailbox = c->mailbox, .ews_url = c->ews_url, .impersonate = 1 };
+    mapi_session *s = mapi_session_logon(net, &so, e);
+    sr_code rc = !s ? e->code
+               : !strcmp(c->how, "create") ? mapi_session_create_switchmsg(s, &c->m, e)
+               : mapi_session_write_switchmsg(s, &c->m, !strcmp(c->how, "recreate"), e);
+    mapi_session_free(s);
+    mapi_net_free(net);
+    return rc;
+}
+
+unsigned cpuu_switchmsg_command(const cpuu_opts *o, cpuu_process *proc, char *line)
+{
+    sm_cmd c;
+    sr_err e;
+    sr_err_clear(&e);
+    if (!sm_cmd_parse(line, &c)) {
+        cpuu_progress("failed %d %d %s", SR_E_USAGE, SR_CLASS_FINAL,
+                      "switchmsg: not a command this engine reads");
+        return CPUU_GLOBAL_ERR;
+    }
+    cpuu_run_ctx r = { .opts = o, .conns = { proc->conns[0], proc->conns[1] } };
+    /* no log of its own: what goes wrong is in the "failed" line and the
+     * worker's log; the mapi layer's warnings go where switchresmb's do */
+    sr_log_set_level(SR_LOG_WARN);
+    if (!proc->secret_read) {
+        proc->secret = cpuu_secret_from_fd(&e);
+        proc->secret_read = 1;
+    }
+    r.secret = proc->secret;
+    cfg_diag diag;
+    r.cfg = cfg_cpuu_load(o->ini ? o->ini : "CPUU.ini", &diag, &e);
+    sr_code rc = r.cfg ? SR_OK : e.code;
+    if (r.cfg) {
+        apply_overrides(r.cfg, o);
+        rc = sm_cmd_write(&r, &c, &e);
+    }
+    cfg_cpuu_free(r.cfg);
+    if (rc == SR_OK)
+        return 0;
+    cpuu_progress("failed %d %d %.200s", (int)e.code, (int)e.cls, e.msg);
+    return CPUU_GLOBAL_ERR;
+}

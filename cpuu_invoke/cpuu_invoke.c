@@ -31,6 +31,8 @@ typedef struct {
     unsigned unresolved_more, not_carried_more;   /* entries that did not fit */
     int ews_blocked;
     char ews_app_id[72];
+    int failed_code, failed_class;
+    char failed[200];
     int have_exit_line;
     unsigned exit_bits;
     char line[256];
@@ -73,6 +75,24 @@ static void take_lists(invoke_result *res, const watch *w)
                  w->not_carried_more);
     res->ews_blocked = w->ews_blocked;
     snprintf(res->ews_app_id, sizeof res->ews_app_id, "%s", w->ews_app_id);
+    res->failed_code = w->failed_code;
+    res->failed_class = w->failed_class;
+    snprintf(res->failed, sizeof res->failed, "%s", w->failed);
+}
+
+/* "failed <code> <class> <text>": the numbers as given, the text with any
+ * control character replaced (it goes into a report line). */
+static void take_failed(watch *w, const char *rest)
+{
+    int code, cls, n = 0;
+    if (sscanf(rest, "%d %d %n", &code, &cls, &n) != 2 || !n)
+        return;
+    w->failed_code = code;
+    w->failed_class = cls;
+    snprintf(w->failed, sizeof w->failed, "%s", rest + n);
+    for (char *p = w->failed; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            *p = ' ';
 }
 
 /* "ewsblocked <app id|->": an app id is one token of [A-Za-z0-9._-]
@@ -106,6 +126,8 @@ static void on_line(watch *w, const char *line)
         add_count(w->not_carried, sizeof w->not_carried, &w->not_carried_more, line + 11, 1);
     } else if (strncmp(line, "ewsblocked", 10) == 0 && (line[10] == ' ' || !line[10])) {
         take_blocked(w, line + 10);
+    } else if (strncmp(line, "failed ", 7) == 0) {
+        take_failed(w, line + 7);
     } else if (sscanf(line, "exit %u", &bits) == 1) {
         w->have_exit_line = 1;
         w->exit_bits = bits;

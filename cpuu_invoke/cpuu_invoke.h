@@ -89,6 +89,11 @@ typedef struct invoke_result {
     char not_carried[INVOKE_LIST_MAX];
     int ews_blocked;             /* an "ewsblocked" line came */
     char ews_app_id[72];         /* its app id, "" for "-" */
+    /* a command's "failed <code> <class> <text>" line (cpuu/main.c, the
+     * switchmsg command): what went wrong, printable characters only; ""
+     * when none came */
+    int failed_code, failed_class;
+    char failed[200];
 } invoke_result;
 
 /* Run argv[0] (absolute or relative path; no PATH search, no shell) under the

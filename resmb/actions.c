@@ -72,6 +72,7 @@ static void load_resolved(sm_step *step, resmb_mb *m)
 /* LogonNetworkSecurity* and [RPCOverHTTP] as a profile account carries them
  * (strings borrowed from c: for the logon decision only). */
 static void logon_account(const cfg_resmb *c, mapi_account *ac);
+static invoke_opts engine_watch(const resmb_actx *a);
 
 mapi_net *resmb_net_new(const resmb_run *run, resmb_side side, unsigned max_parallel, sr_err *err)
 {
@@ -190,9 +191,66 @@ static sr_code target_legacy_dn(resmb_actx *a, const char *target, char **dn, ch
  * repeat that read). */
 typedef enum { SM_CREATE, SM_RECREATE, SM_CREATE_BLIND } sm_write;
 
+/* The worker's kept engine writes it over the engine's source connections
+ * (issue 13): a warm connection, no logon handshake, and no connection of
+ * the worker's own.  1 when it answered (*rc its outcome, *err on failure);
+ * 0 when it was not asked (none kept, [RPCOverHTTP], a field that cannot
+ * travel in a command line) or gave no answer (it is gone then). */
+static int engine_writes(resmb_actx *a, const mapi_switchmsg *msg, sm_write how, sr_code *rc,
+                         sr_err *err)
+{
+    const resmb_run *run = a->run;
+    static const char *const hows[] = { [SM_CREATE] = "look", [SM_RECREATE] = "recreate",
+                                        [SM_CREATE_BLIND] = "create" };
+    const char *f[] = { a->mb->smtp, run->src_ews_url, msg->target_smtp, msg->target_legacy_dn,
+                        msg->created_by };
+    if (!a->engine || run->cfg->rpc.present || !a->mb->smtp || !run->src_ews_url ||
+        !msg->target_smtp)
+        return 0;
+    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
+        if (f[i] && strpbrk(f[i], "\t\r\n"))
+            return 0;
+    mapi_account ac = { 0 };
+    logon_account(run->cfg, &ac);
+    char *cmd = sr_asprintf("switchmsg %s\t%s\t%s\t%d\t%d\t%s\t%s\t%d\t%s\t%lld", hows[how],
+                            a->mb->smtp, run->src_ews_url, (int)ac.logon, msg->version,
+                            msg->target_smtp, msg->target_legacy_dn ? msg->target_legacy_dn : "",
+                            msg->target_is_o365, msg->created_by ? msg->created_by : "",
+                            (long long)msg->created_at);
+    if (!cmd)
+        return 0;
+    invoke_opts io = engine_watch(a);
+    invoke_result res;
+    int answered = invoke_command(&a->engine, cmd, &io, &res);
+    free(cmd);
+    if (!answered) {
+        sr_log(SR_LOG_INFO, a->mb->key, "the kept engine gave no answer to the switch message: "
+               "written by the worker");
+        return 0;
+    }
+    if (res.cpuu_bits == 0) {
+        *rc = SR_OK;
+        return 1;
+    }
+    sr_code code = res.failed[0] && res.failed_code > 0 && res.failed_code < SR_E__MAX
+                       ? (sr_code)res.failed_code : SR_E_SERVER;
+    *rc = sr_err_set(err, code, "%s", res.failed[0] ? res.failed : "the engine could not write it");
+    if (res.failed_class >= SR_CLASS_NONE && res.failed_class <= SR_CLASS_FINAL)
+        err->cls = (sr_class)res.failed_class;
+    return 1;
+}
+
 static sr_code write_switchmsg(resmb_actx *a, const mapi_switchmsg *msg, sm_write how, sr_err *err)
 {
     const resmb_run *run = a->run;
+    sr_code rc;
+    int had_engine = a->engine != NULL;
+    if (engine_writes(a, msg, how, &rc, err))
+        return rc;
+    /* an engine that died may have sent it: look first, and one found is
+     * this attempt's (the caller recreates it on SR_E_EXISTS) */
+    if (had_engine && !a->engine && how == SM_CREATE_BLIND)
+        how = SM_CREATE;
     if (!a->src_net && !(a->src_net = resmb_net_new(run, RESMB_SOURCE, RESMB_WORKER_SRC_PARALLEL, err)))
         return err->code;
     mapi_session_opts so = { .mailbox = a->mb->smtp, .ews_url = run->src_ews_url,
@@ -200,8 +258,8 @@ static sr_code write_switchmsg(resmb_actx *a, const mapi_switchmsg *msg, sm_writ
     mapi_session *s = mapi_session_logon(a->src_net, &so, err);
     if (!s)
         return err->code;
-    sr_code rc = how == SM_CREATE_BLIND ? mapi_session_create_switchmsg(s, msg, err)
-                                         : mapi_session_write_switchmsg(s, msg, how == SM_RECREATE, err);
+    rc = how == SM_CREATE_BLIND ? mapi_session_create_switchmsg(s, msg, err)
+                                : mapi_session_write_switchmsg(s, msg, how == SM_RECREATE, err);
     mapi_session_free(s);
     return rc;
 }
@@ -291,18 +349,23 @@ static int act_switchmsg(sm_step *step, void *ctx)
     int recreate = have || m->read_code == SR_E_PARSE;
     /* an attempt killed after its CreateItem left one the batch did not see */
     sm_write how = recreate ? SM_RECREATE : retried ? SM_CREATE : SM_CREATE_BLIND;
+    int engine_kept = a->engine != NULL;
     sr_code rc = write_switchmsg(a, &msg, how, &e);
-    if (rc == SR_E_EXISTS && retried)
+    int by_engine = engine_kept && a->engine;
+    /* found by a look after an earlier attempt or a kept engine that died
+     * mid-write: ours, written again */
+    if (rc == SR_E_EXISTS && (retried || (engine_kept && !a->engine)))
         rc = write_switchmsg(a, &msg, SM_RECREATE, &e);
     if (rc != SR_OK) {
         mapi_switchmsg_clear(&msg);
         m->wait_fail = e.cls == SR_CLASS_WAIT;
         return fail(step, a, RESMB_EXIT_FAILED, "cannot write the switch message: %s", e.msg);
     }
-    sr_log(SR_LOG_NOTICE, m->key, "switch message %s: target %s (%s)%s",
+    sr_log(SR_LOG_NOTICE, m->key, "switch message %s: target %s (%s)%s%s",
            recreate ? "recreated" : "created", msg.target_smtp,
            m->target_given ? "[TargetMailboxesSMTP]" : "directory",
-           msg.target_legacy_dn ? "" : ", no legacyExchangeDN (Microsoft Graph target)");
+           msg.target_legacy_dn ? "" : ", no legacyExchangeDN (Microsoft Graph target)",
+           by_engine ? "; written by the kept engine" : "");
     mapi_switchmsg_clear(&m->existing);   /* what the mailbox holds now: for [handover] */
     m->existing = msg;
     m->existing_current = 1;

@@ -607,6 +607,53 @@ static void test_command_pipe_many(void)
     CU_ASSERT_FALSE(file_has(l4, "Many Two"));
 }
 
+/* The switchmsg command (issue 13: switchresmb's worker has its kept
+ * engine write a switch message over the engine's source connections):
+ * "recreate" writes it (read back: the given target), "look" finds it and
+ * fails with SR_E_EXISTS in a "failed" line, a line that is not a command
+ * fails alone; each gets its own answer and the engine goes on serving. */
+static void test_command_switchmsg(void)
+{
+    write_ini(g_ini, g_src.password, NULL);
+    make_profile("Sm One", &g_a, NULL);
+    write_switchmsg(&g_a, &g_a_tgt);
+    char ews[300], cmd[3000], lines[8192];
+    snprintf(ews, sizeof ews, "%s/EWS/Exchange.asmx", g_src.url);
+    snprintf(cmd, sizeof cmd,
+             "switchmsg recreate\t%s\t%s\t0\t%d\t%s\t%s\t0\tby the test\t1765000000\n"
+             "switchmsg look\t%s\t%s\t0\t%d\t%s\t%s\t0\t\t0\n"
+             "switchmsg sideways\t%s\n"
+             "cleanup\n",
+             g_a.smtp, ews, MAPI_SWITCHMSG_CONTEMPORARY, g_a_tgt.smtp, g_a_tgt.legacy_dn,
+             g_a.smtp, ews, MAPI_SWITCHMSG_CONTEMPORARY, g_a_tgt.smtp, g_a_tgt.legacy_dn, g_a.smtp);
+    const char *upd[] = { "-Profiles", "Sm One", "-SkipAutodiscoverChecking", "-Features", NULL };
+    run_with_command(upd, cmd, lines, sizeof lines);
+    unsigned bits[8];
+    CU_ASSERT_EQUAL_FATAL(exit_lines(lines, bits, 8), 5);   /* the update + 4 commands */
+    CU_ASSERT_EQUAL(bits[0], CPUU_SUCCESS);
+    CU_ASSERT_EQUAL(bits[1], 0);                            /* written */
+    CU_ASSERT_EQUAL(bits[2], CPUU_GLOBAL_ERR);              /* found: "look" refuses */
+    CU_ASSERT_EQUAL(bits[3], CPUU_GLOBAL_ERR);              /* not a command */
+    CU_ASSERT_EQUAL(bits[4], CPUU_SUCCESS);                 /* the cleanup, still served */
+    char want[64];
+    snprintf(want, sizeof want, "failed %d %d ", (int)SR_E_EXISTS, (int)SR_CLASS_FINAL);
+    CU_ASSERT_PTR_NOT_NULL(strstr(lines, want));
+    CU_ASSERT_PTR_NOT_NULL(strstr(lines, "switchmsg: not a command this engine reads"));
+    mapi_net *net;
+    mapi_session *sess = src_session(g_a.smtp, &net);
+    mapi_folders f = { 0 };
+    mapi_switchmsg sm = { 0 };
+    sr_err e, sme;
+    CU_ASSERT_EQUAL(mapi_session_open_mailbox(sess, &f, &sm, &sme, &e), SR_OK);
+    CU_ASSERT_EQUAL(sme.code, SR_OK);
+    CU_ASSERT_STRING_EQUAL(sm.target_smtp ? sm.target_smtp : "", g_a_tgt.smtp);
+    CU_ASSERT_STRING_EQUAL(sm.created_by ? sm.created_by : "", "by the test");
+    mapi_switchmsg_clear(&sm);
+    mapi_folders_clear(&f);
+    mapi_session_free(sess);
+    mapi_net_free(net);
+}
+
 /* One engine process for update and cleanup (issue 13): "cleanup <log>" on
  * the command pipe after the update's exit line runs the cleanup mode on the
  * same profile, with the CSV rows of the two processes; EOF just ends. */
@@ -1801,6 +1848,7 @@ int main(void)
     CU_add_test(s, "unknown mailbox, wrong password, secret fd", test_unknown_mailbox_and_bad_password);
     CU_add_test(s, "progress lines", test_progress_lines);
     CU_add_test(s, "update then cleanup in one process (CPUU_COMMAND_FD)", test_command_pipe_cleanup);
+    CU_add_test(s, "switchmsg command: written over the engine's connections", test_command_switchmsg);
     CU_add_test(s, "one process, many profiles: update/cleanup commands, nothing carried over",
                 test_command_pipe_many);
     CU_add_test(s, "features, Critical, Autodiscover checking", test_features_and_critical);

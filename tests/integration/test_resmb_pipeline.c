@@ -1485,6 +1485,11 @@ static void test_one_engine_process(void)
     CU_ASSERT_EQUAL(starts, 1);
     CU_ASSERT_EQUAL(fresh, 0);
     CU_ASSERT_EQUAL(csv_results(csv, "14"), 3);   /* every cleanup ran, in the kept engine */
+    /* the first mailbox's worker writes its switch message itself (no engine
+     * yet); the next two have the kept engine write theirs over its source
+     * connections (issue 13: no connection of the worker's own) */
+    CU_ASSERT_EQUAL(count_sub(c.text, "switch message created"), 3);
+    CU_ASSERT_EQUAL(count_sub(c.text, "written by the kept engine"), 2);
     for (int i = 0; i < 3; i++) {
         CU_ASSERT_TRUE(report_has(c.text, ROOM(rooms[i]), "DONE"));
         assert_target(ROOM(rooms[i]), TROOM(rooms[i]));
@@ -1565,6 +1570,42 @@ static void test_kept_engine_killed_mid_batch(void)
     CU_ASSERT_EQUAL(count_sub(log, "\n"), 2);   /* the first engine, then a fresh one */
     CU_ASSERT_EQUAL(count_sub(log, "-Cleanup"), 0);
     CU_ASSERT_EQUAL(csv_results(csv, "14"), 2);  /* cleanups of mailboxes 1 and 3 */
+    CU_ASSERT_EQUAL(temp_profiles(&c), 0);
+    free(log);
+    case_free(&c);
+}
+
+/* The kept engine killed while it writes a switch message (issue 13: the
+ * worker has its kept engine write it): the worker writes it itself (looks
+ * first: the engine may have written it), the update runs in a fresh
+ * engine, and every mailbox ends DONE with its own target; the next
+ * mailbox's switch message is written by the fresh engine, kept. */
+static void test_kept_engine_killed_switchmsg(void)
+{
+    char csv[700];
+    ccase c;
+    case_init(&c);
+    c.smtp[0] = ROOM(16);
+    c.smtp[1] = ROOM(17);
+    c.smtp[2] = ROOM(18);
+    c.recreate = 1;   /* rooms an earlier case gave one: each is written again */
+    setenv("ENGINE_WRAP_COMMAND", "1", 1);   /* the first "switchmsg" command: mailbox 2's */
+    setenv("ENGINE_WRAP_KIND", "switchmsg", 1);
+    int rc = wrapped_run(&c, "kill-command", NULL, csv, sizeof csv);
+    unsetenv("ENGINE_WRAP_COMMAND");
+    unsetenv("ENGINE_WRAP_KIND");
+    char *log = fake_log(&c);
+    fprintf(stderr, "\n  [killed writing a switch message: exit %d; engine starts:\n%s]\n", rc, log);
+    CU_ASSERT_EQUAL(rc, 0);
+    for (int r = 16; r <= 18; r++) {
+        CU_ASSERT_TRUE(report_has(c.text, ROOM(r), "DONE"));
+        assert_target(ROOM(r), TROOM(r));
+    }
+    CU_ASSERT_EQUAL(count_sub(c.text, "switch message recreated") +   /* none yet: created */
+                    count_sub(c.text, "switch message created"), 3);
+    CU_ASSERT_EQUAL(count_sub(c.text, "written by the kept engine"), 1);   /* mailbox 3's */
+    CU_ASSERT_EQUAL(count_sub(log, "\n"), 2);   /* the first engine, then a fresh one */
+    CU_ASSERT_EQUAL(csv_results(csv, "14"), 3);
     CU_ASSERT_EQUAL(temp_profiles(&c), 0);
     free(log);
     case_free(&c);
@@ -1745,6 +1786,8 @@ int main(void)
     CU_add_test(s, "real engine: an engine serves 50 mailboxes, then a fresh one", test_engine_mailbox_limit);
     CU_add_test(s, "real engine: kept engine killed mid-batch: that mailbox fails, the next "
                 "runs on a fresh engine", test_kept_engine_killed_mid_batch);
+    CU_add_test(s, "real engine: kept engine killed writing a switch message: the worker writes it",
+                test_kept_engine_killed_switchmsg);
     CU_add_test(s, "continuous pool: a slow mailbox holds back no batch", test_continuous_pool);
     CU_add_test(s, "throttled mailbox: retried in the run, THROTTLED when the budget ends",
                 test_throttled_retry);

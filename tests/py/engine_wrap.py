@@ -12,7 +12,9 @@ after it answered ("exit <bits>" forwarded), while it waits for its command:
     kill-group  SIGKILL switchresmb's process group (a crash in that window;
                 only for a run started with setsid, as tests/faults does)
     kill-command  pass the commands on; when the $ENGINE_WRAP_COMMAND-th
-                (default 1) "update" command has been passed on, SIGKILL the engine, then this wrapper: a kept
+                (default 1) command of kind $ENGINE_WRAP_KIND (default "update";
+                "switchmsg": a switch message the worker has the engine write)
+                has been passed on, SIGKILL the engine, then this wrapper: a kept
                 engine dies mid-batch (once per $ENGINE_WRAP_LOG)
 $ENGINE_WRAP_EVERY=N hurts only every Nth update (default 1); kill-group
 hurts once per $ENGINE_WRAP_LOG.  Anything else is the real engine, exec'ed.
@@ -76,6 +78,7 @@ def kill_on_command(real, log):
             os.close(fd)
     child_end.close()
     want = int(os.environ.get("ENGINE_WRAP_COMMAND", "1"))
+    kind = os.environ.get("ENGINE_WRAP_KIND", "update").encode() + b" "
     updates, buf = 0, b""
     while True:
         data = os.read(theirs, 4096)
@@ -85,8 +88,8 @@ def kill_on_command(real, log):
         buf += data
         while b"\n" in buf:
             one, buf = buf.split(b"\n", 1)
-            updates += one.startswith(b"update ")
-            if updates == want and one.startswith(b"update ") and once(log):
+            updates += one.startswith(kind)
+            if updates == want and one.startswith(kind) and once(log):
                 # at once: it cannot have answered (an update takes
                 # milliseconds); the parent has sent it and waits
                 os.kill(child.pid, signal.SIGKILL)

@@ -76,6 +76,25 @@ static void test_notcarried_lines(void)
     CU_ASSERT_STRING_EQUAL(r.unresolved, "Rules 1");
 }
 
+/* "failed <code> <class> <text>" (a command the engine could not carry
+ * out, issue 13's switchmsg) reaches the result: the numbers, and the text
+ * with control characters made spaces; a line without both numbers is
+ * ignored, and a run without one has none. */
+static void test_failed_line(void)
+{
+    invoke_result r = run_sh("p=$CPUU_PROGRESS_FD; printf 'failed 9 2 throttled\tby\\033 it\\n' >&$p; "
+                             "echo 'exit 16' >&$p; exit 16", (invoke_opts){ .watchdog = 1 });
+    CU_ASSERT_EQUAL(r.cpuu_bits, CPUU_GLOBAL_ERR);
+    CU_ASSERT_EQUAL(r.failed_code, 9);
+    CU_ASSERT_EQUAL(r.failed_class, 2);
+    CU_ASSERT_STRING_EQUAL(r.failed, "throttled by  it");
+    r = run_sh("echo 'failed x 2 no code' >&$CPUU_PROGRESS_FD; exit 16", (invoke_opts){ .watchdog = 1 });
+    CU_ASSERT_STRING_EQUAL(r.failed, "");
+    r = run_sh("exit 0", (invoke_opts){ .watchdog = 1 });
+    CU_ASSERT_STRING_EQUAL(r.failed, "");
+    CU_ASSERT_EQUAL(r.failed_code, 0);
+}
+
 /* -- g2blocked: issue 17 §1, EWS blocked seen only by the engine ----------- */
 
 /* "ewsblocked <app id|->" reaches the result: the app id when it is one
@@ -383,6 +402,7 @@ int main(void)
     CU_add_test(s, "unresolved lines reach the result", test_unresolved_lines);
     CU_add_test(s, "notcarried lines reach the result", test_notcarried_lines);
     CU_add_test(s, "ewsblocked line reaches the result", test_ewsblocked_line);
+    CU_add_test(s, "failed line reaches the result", test_failed_line);
     CU_add_test(s, "notcarried: a cut list says how many more", test_notcarried_cut_said);
     CU_add_test(s, "secret travels on a pipe", test_secret_travels_on_a_pipe);
     CU_add_test(s, "engine that never reads the secret", test_engine_that_ignores_the_secret);
