@@ -1477,6 +1477,7 @@ static void test_one_engine_process(void)
     for (int i = 0; i < 3; i++)
         c.smtp[i] = ROOM(rooms[i]);
     c.leave = 1;
+    c.recreate = 1;   /* an earlier case may have given a room one: each is written */
     int rc = wrapped_run(&c, "", NULL, csv, sizeof csv);
     CU_ASSERT_EQUAL(rc, 0);
     char *log = fake_log(&c);
@@ -1488,7 +1489,8 @@ static void test_one_engine_process(void)
     /* the first mailbox's worker writes its switch message itself (no engine
      * yet); the next two have the kept engine write theirs over its source
      * connections (issue 13: no connection of the worker's own) */
-    CU_ASSERT_EQUAL(count_sub(c.text, "switch message created"), 3);
+    CU_ASSERT_EQUAL(count_sub(c.text, "switch message created") +
+                    count_sub(c.text, "switch message recreated"), 3);
     CU_ASSERT_EQUAL(count_sub(c.text, "written by the kept engine"), 2);
     for (int i = 0; i < 3; i++) {
         CU_ASSERT_TRUE(report_has(c.text, ROOM(rooms[i]), "DONE"));
