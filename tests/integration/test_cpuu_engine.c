@@ -1791,6 +1791,89 @@ static void test_handover(void)
     mapi_pstore_free(st);
 }
 
+/* Whether the engine log holds needle after its first `from` bytes (the log
+ * is appended to by every run). */
+static int log_has_since(long from, const char *needle)
+{
+    char *t = slurp(g_log);
+    int hit = (long)strlen(t) >= from && strstr(t + from, needle) != NULL;
+    free(t);
+    return hit;
+}
+
+static long log_size(void)
+{
+    struct stat sb;
+    return stat(g_log, &sb) == 0 ? (long)sb.st_size : 0;
+}
+
+/* The target Autodiscover answer for t handed over as switchresmb hands it
+ * (CPUU_TARGET_AUTODISCOVER: redirects, address, SMTP, display name,
+ * LegacyDN, deployment id, EWS URL, external EWS URL, server, AD URL). */
+static void hand_target_autodiscover(const mbx *t)
+{
+    char line[1024];
+    snprintf(line, sizeof line, "0\t%s\t%s\t\t%s\t\t%s/EWS/Exchange.asmx\t\t\t", t->smtp, t->smtp,
+             t->legacy_dn, g_tgt.url);
+    setenv("CPUU_TARGET_AUTODISCOVER", line, 1);
+}
+
+/* Issue 13: with the source's [handover] and the target's Autodiscover
+ * answer handed over, the target check's logon asks nothing and its folder
+ * tree travels with the features' first reads.  Its outcomes stay the
+ * check's: an unknown target mailbox is "cannot be resolved" (4) with or
+ * without features, and nothing is written before the tree is known good
+ * (no backup copy, no temporary profile left, the profile as it was); a
+ * known one is updated (10). */
+static void test_target_tree_in_first_wave(void)
+{
+    write_ini(g_ini, g_src.password, NULL);
+    mbx ghost = g_a_tgt;
+    const char *at = strchr(g_a_tgt.smtp, '@');
+    snprintf(ghost.smtp, sizeof ghost.smtp, "ghost-9999%s", at ? at : "@tgt.test");
+    snprintf(ghost.legacy_dn, sizeof ghost.legacy_dn, "%.200s-ghost", g_a_tgt.legacy_dn);
+    static const struct {
+        const char *name, *feature;
+        int known;
+    } c[] = {
+        { "Late Ghost", "Delegates", 0 },
+        { "Late Ghost Bare", NULL, 0 },
+        { "Late Known", "Delegates", 1 },
+    };
+    mapi_pstore *st = store();
+    sr_err e;
+    for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
+        const mbx *t = c[i].known ? &g_a_tgt : &ghost;
+        make_handed_profile(c[i].name, &g_c, t, 5, g_c.smtp, NULL, NULL);
+        hand_target_autodiscover(t);
+        long from = log_size();
+        const char *a[] = { "-Profiles", c[i].name, "-SkipAutodiscoverChecking", "-Features",
+                            c[i].feature, NULL };
+        int rc = run_cpuu(g_ini, a);
+        unsetenv("CPUU_TARGET_AUTODISCOVER");
+        if (rc != (c[i].known ? CPUU_SUCCESS : CPUU_SWITCH_ERR))
+            fprintf(stderr, "\n  [%s: exit %d]\n", c[i].name, rc);
+        CU_ASSERT_EQUAL(rc, c[i].known ? CPUU_SUCCESS : CPUU_SWITCH_ERR);
+        CU_ASSERT_EQUAL(csv_last(c[i].name, NULL), c[i].known ? 10 : 4);
+        CU_ASSERT_TRUE(log_has_since(from, "the target check reads its folder tree with the first reads"));
+        CU_ASSERT_TRUE(log_has_since(from, c[i].known ? "target check passed"
+                                     : "target check failed: cannot log on to the target mailbox"));
+        CU_ASSERT_EQUAL(temp_profiles(), 0);
+        mapi_profile p = { 0 };
+        char *bname = mapi_profile_backup_name(c[i].name);
+        CU_ASSERT_EQUAL(mapi_pstore_load(st, bname, &p, &e), c[i].known ? SR_OK : SR_E_NOTFOUND);
+        mapi_profile_clear(&p);
+        free(bname);
+        CU_ASSERT_EQUAL_FATAL(mapi_pstore_load(st, c[i].name, &p, &e), SR_OK);
+        CU_ASSERT_EQUAL(p.status.updated, c[i].known);
+        CU_ASSERT_STRING_EQUAL(p.accounts[0].smtp, c[i].known ? g_a_tgt.smtp : g_c.smtp);
+        mapi_profile_clear(&p);
+        mapi_pstore_delete_backup(st, c[i].name, &e);
+        CU_ASSERT_EQUAL(mapi_pstore_delete(st, c[i].name, &e), SR_OK);
+    }
+    mapi_pstore_free(st);
+}
+
 int main(void)
 {
     if (CU_initialize_registry() != CUE_SUCCESS)
@@ -1822,6 +1905,8 @@ int main(void)
     CU_add_test(s, "a throttling storm of short back-offs is waited out", test_throttling_storm);
     CU_add_test(s, "the source directory stopped and started again", test_source_directory_restart);
     CU_add_test(s, "[handover]: trusted when fresh and own, else the engine asks", test_handover);
+    CU_add_test(s, "the target check's tree in the first read wave: unknown mailbox (4), known (10)",
+                test_target_tree_in_first_wave);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned failed = CU_get_number_of_failures();
