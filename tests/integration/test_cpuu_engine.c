@@ -1543,23 +1543,45 @@ static void test_graph_target(void)
  * failed, CPUU_SWITCH_ERR, after 7 attempts of one request). */
 /* Auto (the default) with EWS blocked in the Office 365 target tenant: the
  * EWS probe gets 403 once, the engine moves on to Graph (issue 17 §2/§3). */
-static void test_graph_auto(void)
+/* graph_fake.py, the tenant's token endpoint (one for both audiences: the
+ * lab token for EWS, a Graph token for Graph), an INI with ProtocolTrg Auto
+ * (the default) and the target's EWS blocked: 0, or -1 when something did
+ * not start. */
+static int graph_auto_begin(char *base, size_t nb, char *mb, size_t nm)
 {
-    char base[64], mb[256], token_url[128];
-    CU_ASSERT_FATAL(start_graph_fake(base, sizeof base, mb, sizeof mb) == 0);
-    /* one tenant token endpoint for both audiences: the lab token for EWS, a
-     * Graph token for Graph */
+    char token_url[128];
+    if (start_graph_fake(base, nb, mb, nm) != 0)
+        return -1;
     g_tok = start_token_endpoint(GRAPH_APP, GRAPH_SECRET, token_url, sizeof token_url);
-    CU_ASSERT_FATAL(g_tok > 0);
+    if (g_tok <= 0)
+        return -1;
     char *es = enc(GRAPH_SECRET);
     char *extra = sr_asprintf("ClientId=%s\nClientSecret=%s\nTokenURL=%s\nGraphURL=%s\n", GRAPH_APP,
                               es, token_url, base);
     write_ini(g_ini, g_src.password, extra);
     free(extra);
     free(es);
+    sim_set(&g_tgt, "ews_blocked=1");
+    return 0;
+}
+
+static void graph_auto_end(void)
+{
+    sim_set(&g_tgt, "reset=1");
+    write_switchmsg(&g_a, &g_a_tgt);
+    write_ini(g_ini, g_src.password, NULL);
+    tu_stop(g_tok, 5000);
+    g_tok = -1;
+    tu_stop(g_gf, 5000);
+    g_gf = -1;
+}
+
+static void test_graph_auto(void)
+{
+    char base[64], mb[256];
+    CU_ASSERT_FATAL(graph_auto_begin(base, sizeof base, mb, sizeof mb) == 0);
     make_profile("Room Auto", &g_a, NULL);
     write_switchmsg_o365(&g_a, &g_a_tgt, 1);
-    sim_set(&g_tgt, "ews_blocked=1");
     long blocked = sim_event(&g_tgt, "ews_blocked");
     const char *upd[] = { "-Profiles", "Room Auto", "-SkipAutodiscoverChecking", "-Features", "Rules",
                           NULL };
@@ -1578,13 +1600,7 @@ static void test_graph_auto(void)
     rules = fake_state(base, "rules", mb);
     CU_ASSERT_EQUAL(json_array_size(rules), 0);
     json_decref(rules);
-    sim_set(&g_tgt, "reset=1");
-    write_switchmsg(&g_a, &g_a_tgt);
-    write_ini(g_ini, g_src.password, NULL);
-    tu_stop(g_tok, 5000);
-    g_tok = -1;
-    tu_stop(g_gf, 5000);
-    g_gf = -1;
+    graph_auto_end();
 }
 
 static void test_throttling_storm(void)
@@ -1874,6 +1890,41 @@ static void test_target_tree_in_first_wave(void)
     mapi_pstore_free(st);
 }
 
+/* The same with the tenant's EWS blocked (Auto, Office 365): the 403 meets
+ * the target tree in the first read wave; the reads are thrown away, the
+ * check goes to Graph as when it read alone, and the features start again
+ * over Graph (CSV 10). */
+static void test_target_tree_late_graph(void)
+{
+    char base[64], mb[256];
+    CU_ASSERT_FATAL(graph_auto_begin(base, sizeof base, mb, sizeof mb) == 0);
+    make_handed_profile("Late Auto", &g_a, &g_a_tgt, 5, g_a.smtp, "switchmsg-target-is-o365", "1");
+    hand_target_autodiscover(&g_a_tgt);
+    long blocked = sim_event(&g_tgt, "ews_blocked"), from = log_size();
+    const char *upd[] = { "-Profiles", "Late Auto", "-SkipAutodiscoverChecking", "-Features", "Rules",
+                          NULL };
+    CU_ASSERT_EQUAL(run_cpuu(g_ini, upd), CPUU_SUCCESS);
+    unsetenv("CPUU_TARGET_AUTODISCOVER");
+    CU_ASSERT_EQUAL(csv_last("Late Auto", NULL), 10);
+    /* the tree's FindFolder and Rules' first target read, in one wave (read
+     * alone, the tree met the 403 by itself a round trip earlier) */
+    CU_ASSERT_EQUAL(sim_event(&g_tgt, "ews_blocked") - blocked, 2);
+    CU_ASSERT_TRUE(log_has_since(from, "the target check reads its folder tree with the first reads"));
+    CU_ASSERT_TRUE(log_has_since(from, "via Microsoft Graph (ProtocolTrg=Auto, EWS is blocked in the "
+                                       "target tenant)"));
+    CU_ASSERT_EQUAL(temp_profiles(), 0);
+    json_t *rules = fake_state(base, "rules", mb);
+    CU_ASSERT_TRUE(json_array_size(rules) > 0);
+    json_decref(rules);
+    const char *u[] = { "-Undo", "Late Auto", NULL };
+    CU_ASSERT_EQUAL(run_cpuu(g_ini, u), CPUU_SUCCESS);
+    CU_ASSERT_EQUAL(csv_last("Late Auto", NULL), 12);
+    rules = fake_state(base, "rules", mb);
+    CU_ASSERT_EQUAL(json_array_size(rules), 0);
+    json_decref(rules);
+    graph_auto_end();
+}
+
 int main(void)
 {
     if (CU_initialize_registry() != CUE_SUCCESS)
@@ -1907,6 +1958,8 @@ int main(void)
     CU_add_test(s, "[handover]: trusted when fresh and own, else the engine asks", test_handover);
     CU_add_test(s, "the target check's tree in the first read wave: unknown mailbox (4), known (10)",
                 test_target_tree_in_first_wave);
+    CU_add_test(s, "the target check's tree in the first read wave: EWS blocked, Auto → Graph",
+                test_target_tree_late_graph);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned failed = CU_get_number_of_failures();
