@@ -601,8 +601,8 @@ static int target_check(cpuu_run_ctx *r, const mapi_profile *p, cpuu_sides *sd, 
     cpuu_progress("openstore end");
     if (sd->tgt && rd.later) {
         tc->later = ctx->tgt_tree_later = 1;
-        sr_log(SR_LOG_INFO, p->name, "target %s: logged on with the Autodiscover answer switchresmb "
-               "handed over; the target check reads its folder tree with the first reads",
+        sr_log(SR_LOG_INFO, p->name, "target %s: the logon asked nothing (Autodiscover answered "
+               "already); the target check reads its folder tree with the first reads",
                sm->target_smtp);
         return GO_ON;
     }
@@ -793,9 +793,10 @@ static int read_attempt(cpuu_ctx *c, feat_run *fr)
 #define RUN_NO_TREE (-2)
 #define RUN_GATE (-3)
 
-/* tgt_gate's rc when the target tree the first reads carried failed: the
- * caller ends the target check (tcheck_late_failed). */
-#define TARGET_LATE_FAILED (-2)
+/* tgt_gate's rc (neither GO_ON nor a CSV code) when the target tree the
+ * first reads carried failed: the caller ends the target check
+ * (tcheck_late_failed). */
+#define TARGET_LATE_FAILED (-4)
 
 /* What a profile held back until the folder trees the first reads carry are
  * in, before any plan: the target check's end (tc->later) and the profile
