@@ -248,13 +248,15 @@ static mapi_session *logon(cpuu_run_ctx *r, cpuu_sides *sd, int target, const ma
 typedef sr_code (*first_read_fn)(mapi_session *s, void *arg, sr_err *err);
 
 /* Log on and do the first read.  The admin account works by
- * ExchangeImpersonation; when the server refuses it (ErrorImpersonateUserDenied)
- * the account may still hold Full Access: once more with explicit access. */
-static mapi_session *open_side(cpuu_run_ctx *r, cpuu_sides *sd, int target, const mapi_account *acct,
-                               const char *smtp, const char *legacy_dn, first_read_fn fn,
-                               void *arg, sr_err *err)
+ * ExchangeImpersonation (imp 1); when the server refuses it
+ * (ErrorImpersonateUserDenied) the account may still hold Full Access: once
+ * more with explicit access (imp 0, where a caller may start). */
+static mapi_session *open_side_from(cpuu_run_ctx *r, cpuu_sides *sd, int target,
+                                    const mapi_account *acct, const char *smtp,
+                                    const char *legacy_dn, int imp, first_read_fn fn, void *arg,
+                                    sr_err *err)
 {
-    for (int imp = 1; imp >= 0; imp--) {
+    for (; imp >= 0; imp--) {
         mapi_session *s = logon(r, sd, target, acct, smtp, legacy_dn, imp, err);
         if (!s)
             return NULL;
@@ -267,6 +269,14 @@ static mapi_session *open_side(cpuu_run_ctx *r, cpuu_sides *sd, int target, cons
                err->msg);
     }
     return NULL;
+}
+
+/* open_side_from with impersonation first. */
+static mapi_session *open_side(cpuu_run_ctx *r, cpuu_sides *sd, int target, const mapi_account *acct,
+                               const char *smtp, const char *legacy_dn, first_read_fn fn,
+                               void *arg, sr_err *err)
+{
+    return open_side_from(r, sd, target, acct, smtp, legacy_dn, 1, fn, arg, err);
 }
 
 typedef struct src_read { mapi_folders *folders; mapi_switchmsg *sm; sr_err *sme; } src_read;
@@ -463,10 +473,104 @@ static int refused_to_graph(cpuu_run_ctx *r, const mapi_profile *p, cpuu_sides *
     return GO_ON;
 }
 
+/* A target check in progress: its temporary CPUU_{GUID} profile (made:
+ * in the store) and whether its folder tree was left to the first reads. */
+typedef struct tgt_check {
+    mapi_profile tp;
+    int made;
+    mapi_proto want;             /* ProtocolTrg */
+    int later;                   /* the tree goes with the features' first reads */
+} tgt_check;
+
+/* The temporary profile for the target mailbox (a warning when it cannot be made). */
+static void tcheck_begin(cpuu_run_ctx *r, const mapi_profile *p, const mapi_switchmsg *sm,
+                         tgt_check *tc)
+{
+    sr_err e;
+    mapi_account *ta = mapi_profile_add_account(&tc->tp);
+    if (ta && (tc->tp.name = sr_strdup("CPUU_check")) && (ta->smtp = sr_strdup(sm->target_smtp)) &&
+        (ta->legacy_dn = sr_strdup(sm->target_legacy_dn)) && (ta->home_server = sr_strdup(""))) {
+        ta->logon = p->accounts[0].logon;
+        tc->tp.status.temporary = 1;
+        tc->made = mapi_pstore_create_temp(r->store, &tc->tp, "CPUU_", &e) == SR_OK;
+        if (!tc->made)
+            sr_log(SR_LOG_WARN, p->name, "cannot create the temporary target profile: %s", e.msg);
+    }
+}
+
+/* The check's end once the target tree is read (sd->tgt) or could not be
+ * (e): the temporary profile left (-LeaveTemporaryProfile) or deleted, then
+ * the decision: GO_ON, or the CSV code. */
+static int tcheck_end(cpuu_run_ctx *r, const mapi_profile *p, cpuu_sides *sd,
+                      const mapi_switchmsg *sm, unsigned *extra, tgt_check *tc, const sr_err *err)
+{
+    sr_err e = *err;
+    mapi_account *ta = tc->tp.n_accounts ? &tc->tp.accounts[0] : NULL;
+    if (tc->made && ta && sd->tgt && r->opts->leave_temporary_profile) {
+        const mapi_ad_result *ad = mapi_session_ad(sd->tgt);
+        free(ta->home_server);
+        ta->home_server = sr_strdup(ad && ad->server ? ad->server : "");
+        ta->autodiscover_url = ad && ad->ad_url ? sr_strdup(ad->ad_url) : NULL;
+        ta->ews_url = sr_strdup(mapi_session_ews_url(sd->tgt));
+        (void)mapi_pstore_update(r->store, &tc->tp, NULL);
+    }
+    sr_err de;
+    if (tc->made && !r->opts->leave_temporary_profile &&
+        mapi_pstore_delete(r->store, tc->tp.name, &de) != SR_OK)
+        sr_log(SR_LOG_WARN, p->name, "cannot delete the temporary profile %s: %s", tc->tp.name, de.msg);
+    else if (tc->made && r->opts->leave_temporary_profile)
+        sr_log(SR_LOG_NOTICE, p->name, "temporary target profile %s left (-LeaveTemporaryProfile)",
+               tc->tp.name);
+    mapi_profile_clear(&tc->tp);
+    tc->made = 0;
+    if (!sd->tgt && e.code == SR_E_EWS_BLOCKED) {
+        r->ews_blocked = 1;
+        r->ews_blocked_err = e;
+        if (mapi_proto_decide(tc->want, 1, SR_E_EWS_BLOCKED) == MAPI_PROTO_GRAPH) {
+            sr_log(SR_LOG_NOTICE, p->name, "target mailbox %s: %s", sm->target_smtp, e.msg);
+            return graph_target(r, p, sd, sm, AUTO_BLOCKED);
+        }
+        return ews_blocked_rc(r, p, sm, extra, 1);
+    }
+    if (!sd->tgt && e.code == SR_E_AUTH && refused_try_graph(r, sm, tc->want))
+        return refused_to_graph(r, p, sd, sm, &e);
+    if (!sd->tgt) {
+        sr_log(SR_LOG_ERROR, p->name, "target mailbox %s: %s", sm->target_smtp, e.msg);
+        sr_log(SR_LOG_ERROR, p->name, "target check failed: cannot log on to the target mailbox %s; "
+               "profile not updated", sm->target_smtp);
+        return address_unknown(&e) ? CPUU_RC_NOT_RESOLVED : CPUU_RC_MODIFYING_FAILED;
+    }
+    sr_log(SR_LOG_INFO, p->name, "target check passed: %s via %s", sm->target_smtp,
+           mapi_session_ews_url(sd->tgt));
+    return GO_ON;
+}
+
+/* The target check's first read: the folder tree now, or none when the
+ * logon asked nothing (Autodiscover answered by switchresmb's hand-over):
+ * the tree then travels with the features' first reads (later). */
+typedef struct tgt_read {
+    mapi_folders *folders;
+    const cpuu_sides *sd;
+    unsigned ad_before;          /* the target Autodiscover's requests before the logon */
+    int later;
+} tgt_read;
+
+static sr_code read_target(mapi_session *s, void *arg, sr_err *err)
+{
+    tgt_read *t = arg;
+    if (t->sd->tgt_ad && mapi_ad_requests(t->sd->tgt_ad) == t->ad_before) {
+        t->later = 1;
+        return SR_OK;
+    }
+    return read_folders(s, t->folders, err);
+}
+
 /* The spec's target check: a temporary CPUU_{GUID} profile for the target
- * mailbox and a logon to it (plus the target folder tree the features use). */
+ * mailbox and a logon to it (plus the target folder tree the features use).
+ * When the logon sent nothing, the tree goes with the features' first reads
+ * (ctx->tgt_tree_later, tc->later) and tcheck_end waits for it: GO_ON. */
 static int target_check(cpuu_run_ctx *r, const mapi_profile *p, cpuu_sides *sd, cpuu_ctx *ctx,
-                        const mapi_switchmsg *sm, unsigned *extra)
+                        const mapi_switchmsg *sm, unsigned *extra, tgt_check *tc)
 {
     const mapi_account *a = &p->accounts[0];
     sr_err e;
@@ -487,56 +591,42 @@ static int target_check(cpuu_run_ctx *r, const mapi_profile *p, cpuu_sides *sd, 
     if (r->ews_blocked && sm->target_is_o365)
         return ews_blocked_rc(r, p, sm, extra, 0);
     r->tgt_exchange_online = sm->target_is_o365;
-    mapi_profile tp = { 0 };
-    mapi_account *ta = mapi_profile_add_account(&tp);
-    int made = 0;
-    if (ta && (tp.name = sr_strdup("CPUU_check")) && (ta->smtp = sr_strdup(sm->target_smtp)) &&
-        (ta->legacy_dn = sr_strdup(sm->target_legacy_dn)) && (ta->home_server = sr_strdup(""))) {
-        ta->logon = a->logon;
-        tp.status.temporary = 1;
-        made = mapi_pstore_create_temp(r->store, &tp, "CPUU_", &e) == SR_OK;
-        if (!made)
-            sr_log(SR_LOG_WARN, p->name, "cannot create the temporary target profile: %s", e.msg);
-    }
+    tc->want = want;
+    tcheck_begin(r, p, sm, tc);
     sd->tgt_o365 = sm->target_is_o365;
     cpuu_progress("openstore begin target %s", sm->target_smtp);
-    sd->tgt = open_side(r, sd, 1, a, sm->target_smtp, sm->target_legacy_dn, read_folders,
-                        &ctx->tgt_folders, &e);
+    tgt_read rd = { .folders = &ctx->tgt_folders, .sd = sd,
+                    .ad_before = sd->tgt_ad ? mapi_ad_requests(sd->tgt_ad) : 0 };
+    sd->tgt = open_side(r, sd, 1, a, sm->target_smtp, sm->target_legacy_dn, read_target, &rd, &e);
     cpuu_progress("openstore end");
-    if (made && sd->tgt && r->opts->leave_temporary_profile) {
-        const mapi_ad_result *ad = mapi_session_ad(sd->tgt);
-        free(ta->home_server);
-        ta->home_server = sr_strdup(ad && ad->server ? ad->server : "");
-        ta->autodiscover_url = ad && ad->ad_url ? sr_strdup(ad->ad_url) : NULL;
-        ta->ews_url = sr_strdup(mapi_session_ews_url(sd->tgt));
-        (void)mapi_pstore_update(r->store, &tp, NULL);
+    if (sd->tgt && rd.later) {
+        tc->later = ctx->tgt_tree_later = 1;
+        sr_log(SR_LOG_INFO, p->name, "target %s: the logon asked nothing (Autodiscover answered "
+               "already); the target check reads its folder tree with the first reads",
+               sm->target_smtp);
+        return GO_ON;
     }
-    if (made && !r->opts->leave_temporary_profile && mapi_pstore_delete(r->store, tp.name, &e) != SR_OK)
-        sr_log(SR_LOG_WARN, p->name, "cannot delete the temporary profile %s: %s", tp.name, e.msg);
-    else if (made && r->opts->leave_temporary_profile)
-        sr_log(SR_LOG_NOTICE, p->name, "temporary target profile %s left (-LeaveTemporaryProfile)",
-               tp.name);
-    mapi_profile_clear(&tp);
-    if (!sd->tgt && e.code == SR_E_EWS_BLOCKED) {
-        r->ews_blocked = 1;
-        r->ews_blocked_err = e;
-        if (mapi_proto_decide(want, 1, SR_E_EWS_BLOCKED) == MAPI_PROTO_GRAPH) {
-            sr_log(SR_LOG_NOTICE, p->name, "target mailbox %s: %s", sm->target_smtp, e.msg);
-            return graph_target(r, p, sd, sm, AUTO_BLOCKED);
-        }
-        return ews_blocked_rc(r, p, sm, extra, 1);
+    return tcheck_end(r, p, sd, sm, extra, tc, &e);
+}
+
+/* The target check whose tree the first reads carried, after that tree
+ * failed (e; nothing was planned or written): what the check does with the
+ * same failure when it reads at the logon — explicit access once when
+ * impersonation was refused, then tcheck_end's decision. */
+static int tcheck_late_failed(cpuu_run_ctx *r, const mapi_profile *p, cpuu_sides *sd,
+                              cpuu_ctx *ctx, const mapi_switchmsg *sm, unsigned *extra,
+                              tgt_check *tc, const sr_err *err)
+{
+    sr_err e = *err;
+    mapi_session_free(sd->tgt);
+    sd->tgt = NULL;
+    if (e.code == SR_E_ACCESS) {   /* as open_side's second turn */
+        sr_log(SR_LOG_WARN, sm->target_smtp, "impersonation refused (%s); trying explicit (Full "
+               "Access) access", e.msg);
+        sd->tgt = open_side_from(r, sd, 1, &p->accounts[0], sm->target_smtp, sm->target_legacy_dn,
+                                 0, read_folders, &ctx->tgt_folders, &e);
     }
-    if (!sd->tgt && e.code == SR_E_AUTH && refused_try_graph(r, sm, want))
-        return refused_to_graph(r, p, sd, sm, &e);
-    if (!sd->tgt) {
-        sr_log(SR_LOG_ERROR, p->name, "target mailbox %s: %s", sm->target_smtp, e.msg);
-        sr_log(SR_LOG_ERROR, p->name, "target check failed: cannot log on to the target mailbox %s; "
-               "profile not updated", sm->target_smtp);
-        return address_unknown(&e) ? CPUU_RC_NOT_RESOLVED : CPUU_RC_MODIFYING_FAILED;
-    }
-    sr_log(SR_LOG_INFO, p->name, "target check passed: %s via %s", sm->target_smtp,
-           mapi_session_ews_url(sd->tgt));
-    return GO_ON;
+    return tcheck_end(r, p, sd, sm, extra, tc, &e);
 }
 
 /* A feature's plan and backup after its read (rc: the read's outcome); on
@@ -697,14 +787,131 @@ static int read_attempt(cpuu_ctx *c, feat_run *fr)
     return 0;
 }
 
-/* One attempt at the source folder tree in a wave (src_tree_later): as
- * read_attempt, 1 when it ran to its end (*rc is its outcome). */
-static int tree_attempt(cpuu_ctx *c, sr_code *rc, sr_err *err)
+/* run_features' outcomes besides 0 and -1: the source folder tree (read with
+ * the first reads after a hand-over) could not be read (RUN_NO_TREE), or the
+ * gate stopped the profile (RUN_GATE, its rc says how); nothing was planned
+ * or written. */
+#define RUN_NO_TREE (-2)
+#define RUN_GATE (-3)
+
+/* tgt_gate's rc (neither GO_ON nor a CSV code) when the target tree the
+ * first reads carried failed: the caller ends the target check
+ * (tcheck_late_failed). */
+#define TARGET_LATE_FAILED (-4)
+
+/* What a profile held back until the folder trees the first reads carry are
+ * in, before any plan: the target check's end (tc->later) and the profile
+ * backup (made after it, when it passed). */
+typedef struct tgt_gate {
+    cpuu_run_ctx *r;
+    const mapi_profile *p;
+    cpuu_sides *sd;
+    const mapi_switchmsg *sm;
+    unsigned *extra;
+    tgt_check *tc;
+    int *made_backup;
+    int rc;                      /* GO_ON, TARGET_LATE_FAILED, or the CSV code */
+    sr_err tgt_err;              /* TARGET_LATE_FAILED: the target tree's failure */
+    int src_failed;              /* the source tree failed too (read it again after) */
+} tgt_gate;
+
+/* The profile's backup copy before the first write: GO_ON or the CSV code. */
+static int backup_profile(cpuu_run_ctx *r, const mapi_profile *p, int *made_backup)
 {
+    sr_err e;
+    sr_code rc = mapi_pstore_backup(r->store, p->name, &e);
+    *made_backup = rc == SR_OK;
+    if (rc == SR_E_EXISTS)
+        sr_log(SR_LOG_NOTICE, p->name, "a backup copy exists already (kept: it is the state before "
+               "the first attempt)");
+    else if (rc != SR_OK) {
+        sr_log(SR_LOG_ERROR, p->name, "cannot back up the profile: %s", e.msg);
+        return CPUU_RC_FAILED_TO_CREATE_BACKUP;
+    }
+    return GO_ON;
+}
+
+/* A folder tree the features' first reads carry (src_tree_later: a
+ * [handover] spared the source's open; tgt_tree_later: the target check's
+ * logon asked nothing): begin, one attempt per wave, the rest live. */
+typedef struct wave_tree {
+    mapi_session *s;
+    mapi_folders *out;
+    int done;
+    sr_code rc;
+    sr_err err;
+} wave_tree;
+
+/* Both trees of one profile and their gate (NULL: nothing held back). */
+typedef struct read_trees {
+    wave_tree side[2];           /* source, target */
+    tgt_gate *gate;
+    int judged, verdict;
+} read_trees;
+
+static void tree_begin(wave_tree *t, mapi_session *s, mapi_folders *out, int *later)
+{
+    *t = (wave_tree){ .s = s, .out = out, .done = !*later, .rc = SR_OK };
+    *later = 0;
+}
+
+/* One attempt at t in a wave: as read_attempt, 1 when it ran to its end
+ * (t->rc is its outcome).  Outside a wave (or after wave_live) it ends. */
+static int tree_attempt(cpuu_ctx *c, wave_tree *t)
+{
+    if (t->done)
+        return 1;
     unsigned long before = deferred_calls(c);
-    mapi_folders_clear(&c->src_folders);
-    *rc = mapi_session_folders(c->src, &c->src_folders, err);
-    return deferred_calls(c) == before;
+    mapi_session_wave_reads(t->s);
+    mapi_folders_clear(t->out);
+    sr_err_clear(&t->err);
+    t->rc = mapi_session_folders(t->s, t->out, &t->err);
+    return t->done = deferred_calls(c) == before;
+}
+
+static void trees_begin(cpuu_ctx *c, read_trees *t, tgt_gate *g)
+{
+    tree_begin(&t->side[0], c->src, &c->src_folders, &c->src_tree_later);
+    tree_begin(&t->side[1], c->tgt, &c->tgt_folders, &c->tgt_tree_later);
+    t->gate = g;
+    t->judged = t->verdict = 0;
+}
+
+/* An attempt at every tree not in yet; 1 when both are in. */
+static int trees_attempt(cpuu_ctx *c, read_trees *t)
+{
+    int in = tree_attempt(c, &t->side[0]);
+    return tree_attempt(c, &t->side[1]) && in;
+}
+
+/* The gate, once both trees are in: 1 to stop the profile (g->rc says how). */
+static int gate_pass(tgt_gate *g, const wave_tree *src, const wave_tree *tgt)
+{
+    g->src_failed = src->rc != SR_OK;
+    if (tgt->rc != SR_OK) {   /* the check's failure: decided with every read thrown away */
+        g->rc = TARGET_LATE_FAILED;
+        g->tgt_err = tgt->err;
+        return 1;
+    }
+    if (g->tc->later && (g->rc = tcheck_end(g->r, g->p, g->sd, g->sm, g->extra, g->tc,
+                                            &tgt->err)) != GO_ON)
+        return 1;
+    g->tc->later = 0;
+    if (g->src_failed || g->r->opts->dry_run)   /* nothing to write: no backup copy */
+        return 0;
+    return (g->rc = backup_profile(g->r, g->p, g->made_backup)) != GO_ON;
+}
+
+/* Once both trees are in (trees_attempt said so): 0 to go on, RUN_GATE or
+ * RUN_NO_TREE (the same answer every time). */
+static int trees_verdict(read_trees *t)
+{
+    if (!t->judged) {
+        t->judged = 1;
+        t->verdict = t->gate && gate_pass(t->gate, &t->side[0], &t->side[1]) ? RUN_GATE
+                     : t->side[0].rc != SR_OK ? RUN_NO_TREE : 0;
+    }
+    return t->verdict;
 }
 
 /* The reads of n features (in table order) as concurrent waves (issue 13):
@@ -714,26 +921,30 @@ static int tree_attempt(cpuu_ctx *c, sr_code *rc, sr_err *err)
  * chain instead of the sum of all of them.  The reads a bounded number of
  * waves did not finish run live.  The waves count as the first feature's
  * read for the progress protocol (its watchdog stage); the others follow
- * in order as before. */
-static sr_code read_all(cpuu_ctx *c, feat_run **v, const char **names, size_t n, sr_err *tree_err)
+ * in order as before.  The folder trees left to the first reads (t) travel
+ * with them; once they are in, trees_verdict: 0, or why nothing may be
+ * planned (the reads left then stay unread). */
+static int read_all(cpuu_ctx *c, feat_run **v, const char **names, size_t n, read_trees *t)
 {
     int done[CFG_F__MAX + 1] = { 0 };
-    /* the source folder tree, when a hand-over spared the open: its FindFolder
-     * travels with the features' first reads (their plans use it) */
-    int tree_done = !c->src_tree_later;
-    sr_code tree_rc = SR_OK;
-    c->src_tree_later = 0;
-    if (!n)
-        return SR_OK;
-    cpuu_progress("feature begin %s", names[0]);
+    if (!n) {
+        t->side[0].done = 1;   /* no plan maps the source's folders: not read */
+        if (t->side[1].done)
+            return trees_verdict(t);
+    }
+    if (n)
+        cpuu_progress("feature begin %s", names[0]);
     /* a Graph target reads over its own client, outside the sessions' caches */
     int waves = !c->graph && c->src && waves_on(c, 1);
     if (!waves && !c->graph && c->src)
         waves_on(c, 0);   /* out of memory on one side: every read live */
+    int stop = 0;
     for (int w = 0; waves && w < READ_WAVES_MAX; w++) {
         size_t open = 0;
-        if (!tree_done && !(tree_done = tree_attempt(c, &tree_rc, tree_err)))
+        if (!trees_attempt(c, t))
             open++;
+        else if ((stop = trees_verdict(t)))
+            break;
         for (size_t i = 0; i < n; i++) {
             if (!done[i] && !(done[i] = read_attempt(c, v[i])))
                 open++;
@@ -746,12 +957,14 @@ static sr_code read_all(cpuu_ctx *c, feat_run **v, const char **names, size_t n,
         if (c->tgt && c->tgt != c->src)
             mapi_session_wave_live(c->tgt);
     }
-    if (!tree_done)
-        tree_attempt(c, &tree_rc, tree_err);
+    if (!stop) {
+        trees_attempt(c, t);
+        stop = trees_verdict(t);
+    }
     for (size_t i = 0; i < n; i++) {
         if (i)
             cpuu_progress("feature begin %s", names[i]);
-        if (!done[i]) {   /* from nothing, as a wave's attempt: no count twice */
+        if (!done[i] && !stop) {   /* from nothing, as a wave's attempt: no count twice */
             v[i]->state = NULL;
             memset(&v[i]->st, 0, sizeof v[i]->st);
             v[i]->rc = v[i]->ops->read(c, &v[i]->state, &v[i]->st, &v[i]->err);
@@ -760,7 +973,7 @@ static sr_code read_all(cpuu_ctx *c, feat_run **v, const char **names, size_t n,
     }
     if (waves)
         waves_on(c, 0);
-    return tree_rc;
+    return stop;
 }
 
 /* The junk reset's place in the apply list (not a cfg_feature). */
@@ -887,10 +1100,6 @@ static void write_rest(cpuu_ctx *c, feat_run **ap, const int *ap_id, size_t nap)
     }
 }
 
-/* run_features: the source folder tree (read with the first reads after a
- * hand-over) could not be read; nothing was planned or written. */
-#define RUN_NO_TREE (-2)
-
 /* ---- the pipeline (issue 13 goal 1: ≤ 6 dependent round trips a side) ----
  * Without a Critical feature (nothing to roll back) and outside a dry run,
  * every feature goes on as soon as its own step is ready instead of waiting
@@ -913,8 +1122,9 @@ typedef struct feat_pipe {
     size_t n;
     int phase[CFG_F__MAX + 1];
     int cohort[CFG_F__MAX + 1];   /* the wave its read ended in; -1: finish it live */
-    int hold;                     /* the source tree a hand-over left to the reads is not in:
-                                   * read on, plan nothing (plans map folders) */
+    int hold;                     /* a folder tree left to the reads is not in (trees_attempt):
+                                   * read on, plan nothing (plans map folders; the target
+                                   * check's end and the profile backup come first) */
 } feat_pipe;
 
 /* Both sessions' wave mode for the next attempts. */
@@ -1046,32 +1256,28 @@ static void pipe_live(cpuu_ctx *c, feat_pipe *p)
 }
 
 /* The n features (table order, the junk reset last; id[] their cfg_feature
- * or JUNK_ID) through the pipeline, each ended and reported in table order. */
-static sr_code run_pipeline(cpuu_ctx *c, feat_run **v, const int *id, const char **names,
-                            size_t n, sr_err *tree_err)
+ * or JUNK_ID) through the pipeline, each ended and reported in table order.
+ * The folder trees left to the first reads (t) travel with them, as in
+ * read_all; no plan before they are in.  0, or trees_verdict's stop (then
+ * nothing was planned or written). */
+static int run_pipeline(cpuu_ctx *c, feat_run **v, const int *id, const char **names,
+                        size_t n, read_trees *t)
 {
     feat_pipe p = { .v = v, .id = id, .names = names, .n = n };
-    /* the source folder tree, when a hand-over spared the open: its FindFolder
-     * travels with the first reads, as in read_all */
-    int tree_done = !c->src_tree_later;
-    sr_code tree_rc = SR_OK;
-    c->src_tree_later = 0;
     if (!n)
-        return SR_OK;
+        return read_all(c, v, names, 0, t);
     int waves = waves_on(c, 1);
     if (!waves)
         waves_on(c, 0);   /* out of memory on one side: everything live */
+    int stop = 0;
     for (int w = 0; waves && w < PIPE_WAVES_MAX; w++) {
         unsigned long before = deferred_calls(c);
         cpuu_progress("feature begin %s", names[0]);   /* the watchdog times every wave */
-        if (!tree_done) {
-            sessions_do(c, mapi_session_wave_reads);
-            tree_done = tree_attempt(c, &tree_rc, tree_err);
-        }
-        if (tree_done && tree_rc != SR_OK)
+        int in = trees_attempt(c, t);
+        if (in && (stop = trees_verdict(t)))
             break;
-        p.hold = !tree_done;
-        int open = pipe_wave(c, &p, w) || !tree_done;
+        p.hold = !in;
+        int open = pipe_wave(c, &p, w) || !in;
         /* nothing deferred: the next wave could not get further (a feature
          * whose recipients failed waits for the live pass) */
         if (!open || deferred_calls(c) == before)
@@ -1082,12 +1288,14 @@ static sr_code run_pipeline(cpuu_ctx *c, feat_run **v, const int *id, const char
     }
     if (waves)
         sessions_do(c, mapi_session_wave_live);
-    if (!tree_done)
-        tree_attempt(c, &tree_rc, tree_err);
-    if (tree_rc != SR_OK) {   /* nothing planned, nothing written (hold) */
+    if (!stop) {
+        trees_attempt(c, t);
+        stop = trees_verdict(t);
+    }
+    if (stop) {   /* nothing planned, nothing written (hold) */
         if (waves)
             waves_on(c, 0);
-        return tree_rc;
+        return stop;
     }
     p.hold = 0;
     pipe_live(c, &p);
@@ -1099,7 +1307,7 @@ static sr_code run_pipeline(cpuu_ctx *c, feat_run **v, const int *id, const char
             sr_log(SR_LOG_WARN, c->who, "%s failed: %s (not Critical: continuing)", names[i],
                    v[i]->err.msg);
     }
-    return SR_OK;
+    return 0;
 }
 
 /* Whether run_features may use the pipeline: EWS on both sides, writes
@@ -1111,25 +1319,32 @@ static int pipeline_fits(const cpuu_run_ctx *r, const cpuu_ctx *c)
            !(r->cfg->effective & r->cfg->critical);
 }
 
-/* The source folder tree a hand-over left to the first reads failed: what
- * the open would have read, so no plan can map folders.  The features were
- * read, never planned: nothing written. */
-static void no_tree(cpuu_ctx *c, feat_run **rd, size_t nrd, const sr_err *te)
+/* The first reads stopped (read_all's or run_pipeline's verdict): the
+ * features were read, never planned, nothing written.  RUN_NO_TREE: the
+ * source folder tree a hand-over left to them failed, what the open would
+ * have read, so no plan can map folders. */
+static int drop_reads(cpuu_ctx *c, feat_run **rd, size_t nrd, const read_trees *t, int verdict)
 {
-    sr_log(SR_LOG_ERROR, c->who, "cannot read the source folder tree: %s; profile not "
-           "processed", te->msg);
+    if (verdict == RUN_NO_TREE)
+        sr_log(SR_LOG_ERROR, c->who, "cannot read the source folder tree: %s; profile not "
+               "processed", t->side[0].err.msg);
     for (size_t i = 0; i < nrd; i++)
         if (rd[i]->ops->free_state && rd[i]->state)
             rd[i]->ops->free_state(rd[i]->state);
+    return verdict;
 }
 
 /* Every selected feature; 0 when the profile may be switched, -1 when a
- * Critical feature failed (the others were rolled back), RUN_NO_TREE.  Through the
- * pipeline when it fits (pipeline_fits); otherwise all features read first
- * (concurrently, read_all), their recipients are resolved in one batch, then
- * each plans, backs up and writes in table order. */
-static int run_features(cpuu_run_ctx *r, cpuu_ctx *c)
+ * Critical feature failed (the others were rolled back), RUN_NO_TREE,
+ * RUN_GATE (g, when the profile held something back for the trees: see
+ * tgt_gate).  Through the pipeline when it fits (pipeline_fits); otherwise
+ * all features read first (concurrently, read_all), their recipients are
+ * resolved in one batch, then each plans, backs up and writes in table
+ * order. */
+static int run_features(cpuu_run_ctx *r, cpuu_ctx *c, tgt_gate *g)
 {
+    read_trees t;
+    trees_begin(c, &t, g);
     feat_run fr[CFG_F__MAX] = { 0 };
     feat_run *rd[CFG_F__MAX + 1];
     const char *rd_names[CFG_F__MAX + 1];
@@ -1177,20 +1392,16 @@ static int run_features(cpuu_run_ctx *r, cpuu_ctx *c)
         rd[nrd] = &junk;
         rd_names[nrd++] = JUNK_NAME;
     }
-    sr_err te;
+    int stop;
     if (!failed && pipeline_fits(r, c)) {
         int rd_id[CFG_F__MAX + 1];
         for (size_t i = 0; i < nrd; i++)
             rd_id[i] = rd[i] == &junk ? JUNK_ID : (int)(rd[i] - fr);
-        if (run_pipeline(c, rd, rd_id, rd_names, nrd, &te) == SR_OK)
-            return 0;
-        no_tree(c, rd, nrd, &te);
-        return RUN_NO_TREE;
+        stop = run_pipeline(c, rd, rd_id, rd_names, nrd, &t);
+        return stop ? drop_reads(c, rd, nrd, &t, stop) : 0;
     }
-    if (read_all(c, rd, rd_names, nrd, &te) != SR_OK) {
-        no_tree(c, rd, nrd, &te);
-        return RUN_NO_TREE;
-    }
+    if ((stop = read_all(c, rd, rd_names, nrd, &t)))
+        return drop_reads(c, rd, nrd, &t, stop);
     /* as when the reads ran one by one: the first Critical read that failed
      * stops everything before a write (the reads after it are dropped) */
     for (int g = 0; !failed && g < f; g++)
@@ -1323,9 +1534,12 @@ static void ctx_clear(cpuu_ctx *c)
     c->map = NULL;
 }
 
-/* Backup, features, switch; the CSV code. */
+/* Backup, features, switch; the CSV code.  With g (the target check left
+ * to the first reads), the check's end and the backup wait for the trees
+ * (gate_pass); its TARGET_LATE_FAILED is returned as it is. */
 static int update_with_sessions(cpuu_run_ctx *r, mapi_profile *p, cpuu_sides *sd, cpuu_ctx *c,
-                                const mapi_switchmsg *sm, cpuu_dirs_req *dq, int *made_backup)
+                                const mapi_switchmsg *sm, cpuu_dirs_req *dq, int *made_backup,
+                                tgt_gate *g)
 {
     sr_err e;
     const mapi_account *a = &p->accounts[0];
@@ -1341,23 +1555,23 @@ static int update_with_sessions(cpuu_run_ctx *r, mapi_profile *p, cpuu_sides *sd
         rmap_set_graph(c->map, sd->tgt_graph);
     if (r->opts->dry_run) {
         c->dry_run = 1;
-        if (run_features(r, c) == RUN_NO_TREE)   /* nothing could be planned */
+        int run = run_features(r, c, g);
+        if (run == RUN_GATE)
+            return g->rc;
+        if (run == RUN_NO_TREE)   /* nothing could be planned */
             return CPUU_RC_MODIFYING_FAILED;
         if (dq->failed)
             return CPUU_RC_MODIFYING_FAILED;
         sr_log(SR_LOG_NOTICE, p->name, "dry run: profile not changed");
         return CPUU_RC_WAS_NOT_PROCESSED;
     }
-    sr_code rc = mapi_pstore_backup(r->store, p->name, &e);
-    *made_backup = rc == SR_OK;
-    if (rc == SR_E_EXISTS)
-        sr_log(SR_LOG_NOTICE, p->name, "a backup copy exists already (kept: it is the state before "
-               "the first attempt)");
-    else if (rc != SR_OK) {
-        sr_log(SR_LOG_ERROR, p->name, "cannot back up the profile: %s", e.msg);
-        return CPUU_RC_FAILED_TO_CREATE_BACKUP;
-    }
-    if (run_features(r, c) != 0)
+    int rc = g ? GO_ON : backup_profile(r, p, made_backup);
+    if (rc != GO_ON)
+        return rc;
+    int run = run_features(r, c, g);
+    if (run == RUN_GATE)
+        return g->rc;
+    if (run != 0)
         return CPUU_RC_MODIFYING_FAILED;
     if (dq->failed) {   /* as when it was connected up front: a precondition, not a feature */
         restore_features(c, r->cfg->effective);
@@ -1373,6 +1587,28 @@ static int update_with_sessions(cpuu_run_ctx *r, mapi_profile *p, cpuu_sides *sd
     return CPUU_RC_MODIFYING_OK;
 }
 
+/* The sides of c as sd holds them now (a fresh recipient map comes with
+ * update_with_sessions). */
+static void ctx_sides(cpuu_ctx *c, const cpuu_sides *sd)
+{
+    cpuu_ctx_release(c);
+    rmap_free(c->map);
+    c->map = NULL;
+    c->src = sd->src;
+    c->tgt = sd->tgt;
+    c->graph = sd->tgt_graph;
+}
+
+/* A check that never ended (the recipient map could not be made before
+ * its tree): its temporary profile goes as a failed check's would. */
+static void tcheck_clear(cpuu_run_ctx *r, tgt_check *tc)
+{
+    sr_err e;
+    if (tc->made && !r->opts->leave_temporary_profile)
+        (void)mapi_pstore_delete(r->store, tc->tp.name, &e);
+    mapi_profile_clear(&tc->tp);
+}
+
 int cpuu_update_profile(cpuu_run_ctx *r, mapi_profile *p, unsigned *extra)
 {
     cpuu_sides sd = { 0 };
@@ -1380,17 +1616,27 @@ int cpuu_update_profile(cpuu_run_ctx *r, mapi_profile *p, unsigned *extra)
     char *bdir = cpuu_backup_dir(r, p->name);
     cpuu_ctx c = { .who = p->name, .backup_dir = bdir, .cfg = r->cfg };
     cpuu_dirs_req dq = { .r = r, .who = p->name };   /* outlives c.map (ctx_clear) */
+    tgt_check tc = { 0 };
     *extra = 0;
     int rc = bdir ? open_source(r, p, &sd, &c, &sm, extra) : CPUU_RC_MODIFYING_FAILED;
     if (rc == GO_ON)
-        rc = target_check(r, p, &sd, &c, &sm, extra);
+        rc = target_check(r, p, &sd, &c, &sm, extra, &tc);
     if (rc == GO_ON) {
-        c.src = sd.src;
-        c.tgt = sd.tgt;
-        c.graph = sd.tgt_graph;
+        ctx_sides(&c, &sd);
         c.graph_user = sm.target_smtp;
         int made_backup = 0;
-        rc = update_with_sessions(r, p, &sd, &c, &sm, &dq, &made_backup);
+        tgt_gate g = { .r = r, .p = p, .sd = &sd, .sm = &sm, .extra = extra, .tc = &tc,
+                       .made_backup = &made_backup };
+        rc = update_with_sessions(r, p, &sd, &c, &sm, &dq, &made_backup, tc.later ? &g : NULL);
+        if (rc == TARGET_LATE_FAILED) {   /* the first reads were thrown away: the check decides */
+            ctx_sides(&c, &sd);   /* nothing holds the target session now */
+            rc = tcheck_late_failed(r, p, &sd, &c, &sm, extra, &tc, &g.tgt_err);
+            c.src_tree_later = g.src_failed;   /* the next reads try it again */
+            if (rc == GO_ON) {   /* Graph, or explicit access: the features from the start */
+                ctx_sides(&c, &sd);
+                rc = update_with_sessions(r, p, &sd, &c, &sm, &dq, &made_backup, NULL);
+            }
+        }
         if (rc == CPUU_RC_MODIFYING_FAILED && made_backup) {
             sr_err e;   /* nothing was switched: the backup copy must not look like a rollback point */
             if (mapi_pstore_delete_backup(r->store, p->name, &e) != SR_OK && e.code != SR_E_NOTFOUND)
@@ -1399,6 +1645,7 @@ int cpuu_update_profile(cpuu_run_ctx *r, mapi_profile *p, unsigned *extra)
                 sr_log(SR_LOG_WARN, p->name, "cannot delete the feature backups in %s", bdir);
         }
     }
+    tcheck_clear(r, &tc);
     ctx_clear(&c);
     mapi_switchmsg_clear(&sm);
     cpuu_sides_free(&sd);

@@ -36,6 +36,8 @@ typedef struct cpuu_ctx {
     mapi_folders tgt_folders;
     int src_tree_later;          /* src_folders not read yet: the engine reads it with the
                                   * features' first reads (a [handover] spared the open) */
+    int tgt_tree_later;          /* tgt_folders likewise: the target check's logon asked
+                                  * nothing (switchresmb handed its Autodiscover answer) */
     rmap *map;                   /* source → target recipients */
     const char *backup_dir;      /* private (0700) directory for this profile's backups */
     const cfg_cpuu *cfg;         /* CPUU.ini */

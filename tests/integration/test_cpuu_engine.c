@@ -1590,23 +1590,45 @@ static void test_graph_target(void)
  * failed, CPUU_SWITCH_ERR, after 7 attempts of one request). */
 /* Auto (the default) with EWS blocked in the Office 365 target tenant: the
  * EWS probe gets 403 once, the engine moves on to Graph (issue 17 §2/§3). */
-static void test_graph_auto(void)
+/* graph_fake.py, the tenant's token endpoint (one for both audiences: the
+ * lab token for EWS, a Graph token for Graph), an INI with ProtocolTrg Auto
+ * (the default) and the target's EWS blocked: 0, or -1 when something did
+ * not start. */
+static int graph_auto_begin(char *base, size_t nb, char *mb, size_t nm)
 {
-    char base[64], mb[256], token_url[128];
-    CU_ASSERT_FATAL(start_graph_fake(base, sizeof base, mb, sizeof mb) == 0);
-    /* one tenant token endpoint for both audiences: the lab token for EWS, a
-     * Graph token for Graph */
+    char token_url[128];
+    if (start_graph_fake(base, nb, mb, nm) != 0)
+        return -1;
     g_tok = start_token_endpoint(GRAPH_APP, GRAPH_SECRET, token_url, sizeof token_url);
-    CU_ASSERT_FATAL(g_tok > 0);
+    if (g_tok <= 0)
+        return -1;
     char *es = enc(GRAPH_SECRET);
     char *extra = sr_asprintf("ClientId=%s\nClientSecret=%s\nTokenURL=%s\nGraphURL=%s\n", GRAPH_APP,
                               es, token_url, base);
     write_ini(g_ini, g_src.password, extra);
     free(extra);
     free(es);
+    sim_set(&g_tgt, "ews_blocked=1");
+    return 0;
+}
+
+static void graph_auto_end(void)
+{
+    sim_set(&g_tgt, "reset=1");
+    write_switchmsg(&g_a, &g_a_tgt);
+    write_ini(g_ini, g_src.password, NULL);
+    tu_stop(g_tok, 5000);
+    g_tok = -1;
+    tu_stop(g_gf, 5000);
+    g_gf = -1;
+}
+
+static void test_graph_auto(void)
+{
+    char base[64], mb[256];
+    CU_ASSERT_FATAL(graph_auto_begin(base, sizeof base, mb, sizeof mb) == 0);
     make_profile("Room Auto", &g_a, NULL);
     write_switchmsg_o365(&g_a, &g_a_tgt, 1);
-    sim_set(&g_tgt, "ews_blocked=1");
     long blocked = sim_event(&g_tgt, "ews_blocked");
     const char *upd[] = { "-Profiles", "Room Auto", "-SkipAutodiscoverChecking", "-Features", "Rules",
                           NULL };
@@ -1625,13 +1647,7 @@ static void test_graph_auto(void)
     rules = fake_state(base, "rules", mb);
     CU_ASSERT_EQUAL(json_array_size(rules), 0);
     json_decref(rules);
-    sim_set(&g_tgt, "reset=1");
-    write_switchmsg(&g_a, &g_a_tgt);
-    write_ini(g_ini, g_src.password, NULL);
-    tu_stop(g_tok, 5000);
-    g_tok = -1;
-    tu_stop(g_gf, 5000);
-    g_gf = -1;
+    graph_auto_end();
 }
 
 static void test_throttling_storm(void)
@@ -1838,6 +1854,124 @@ static void test_handover(void)
     mapi_pstore_free(st);
 }
 
+/* Whether the engine log holds needle after its first `from` bytes (the log
+ * is appended to by every run). */
+static int log_has_since(long from, const char *needle)
+{
+    char *t = slurp(g_log);
+    int hit = (long)strlen(t) >= from && strstr(t + from, needle) != NULL;
+    free(t);
+    return hit;
+}
+
+static long log_size(void)
+{
+    struct stat sb;
+    return stat(g_log, &sb) == 0 ? (long)sb.st_size : 0;
+}
+
+/* The target Autodiscover answer for t handed over as switchresmb hands it
+ * (CPUU_TARGET_AUTODISCOVER: redirects, address, SMTP, display name,
+ * LegacyDN, deployment id, EWS URL, external EWS URL, server, AD URL). */
+static void hand_target_autodiscover(const mbx *t)
+{
+    char line[1024];
+    snprintf(line, sizeof line, "0\t%s\t%s\t\t%s\t\t%s/EWS/Exchange.asmx\t\t\t", t->smtp, t->smtp,
+             t->legacy_dn, g_tgt.url);
+    setenv("CPUU_TARGET_AUTODISCOVER", line, 1);
+}
+
+/* Issue 13: with the source's [handover] and the target's Autodiscover
+ * answer handed over, the target check's logon asks nothing and its folder
+ * tree travels with the features' first reads.  Its outcomes stay the
+ * check's: an unknown target mailbox is "cannot be resolved" (4) with or
+ * without features, and nothing is written before the tree is known good
+ * (no backup copy, no temporary profile left, the profile as it was); a
+ * known one is updated (10). */
+static void test_target_tree_in_first_wave(void)
+{
+    write_ini(g_ini, g_src.password, NULL);
+    mbx ghost = g_a_tgt;
+    const char *at = strchr(g_a_tgt.smtp, '@');
+    snprintf(ghost.smtp, sizeof ghost.smtp, "ghost-9999%s", at ? at : "@tgt.test");
+    snprintf(ghost.legacy_dn, sizeof ghost.legacy_dn, "%.200s-ghost", g_a_tgt.legacy_dn);
+    static const struct {
+        const char *name, *feature;
+        int known;
+    } c[] = {
+        { "Late Ghost", "Delegates", 0 },
+        { "Late Ghost Bare", NULL, 0 },
+        { "Late Known", "Delegates", 1 },
+    };
+    mapi_pstore *st = store();
+    sr_err e;
+    for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
+        const mbx *t = c[i].known ? &g_a_tgt : &ghost;
+        make_handed_profile(c[i].name, &g_c, t, 5, g_c.smtp, NULL, NULL);
+        hand_target_autodiscover(t);
+        long from = log_size();
+        const char *a[] = { "-Profiles", c[i].name, "-SkipAutodiscoverChecking", "-Features",
+                            c[i].feature, NULL };
+        int rc = run_cpuu(g_ini, a);
+        unsetenv("CPUU_TARGET_AUTODISCOVER");
+        if (rc != (c[i].known ? CPUU_SUCCESS : CPUU_SWITCH_ERR))
+            fprintf(stderr, "\n  [%s: exit %d]\n", c[i].name, rc);
+        CU_ASSERT_EQUAL(rc, c[i].known ? CPUU_SUCCESS : CPUU_SWITCH_ERR);
+        CU_ASSERT_EQUAL(csv_last(c[i].name, NULL), c[i].known ? 10 : 4);
+        CU_ASSERT_TRUE(log_has_since(from, "the target check reads its folder tree with the first reads"));
+        CU_ASSERT_TRUE(log_has_since(from, c[i].known ? "target check passed"
+                                     : "target check failed: cannot log on to the target mailbox"));
+        CU_ASSERT_EQUAL(temp_profiles(), 0);
+        mapi_profile p = { 0 };
+        char *bname = mapi_profile_backup_name(c[i].name);
+        CU_ASSERT_EQUAL(mapi_pstore_load(st, bname, &p, &e), c[i].known ? SR_OK : SR_E_NOTFOUND);
+        mapi_profile_clear(&p);
+        free(bname);
+        CU_ASSERT_EQUAL_FATAL(mapi_pstore_load(st, c[i].name, &p, &e), SR_OK);
+        CU_ASSERT_EQUAL(p.status.updated, c[i].known);
+        CU_ASSERT_STRING_EQUAL(p.accounts[0].smtp, c[i].known ? g_a_tgt.smtp : g_c.smtp);
+        mapi_profile_clear(&p);
+        mapi_pstore_delete_backup(st, c[i].name, &e);
+        CU_ASSERT_EQUAL(mapi_pstore_delete(st, c[i].name, &e), SR_OK);
+    }
+    mapi_pstore_free(st);
+}
+
+/* The same with the tenant's EWS blocked (Auto, Office 365): the 403 meets
+ * the target tree in the first read wave; the reads are thrown away, the
+ * check goes to Graph as when it read alone, and the features start again
+ * over Graph (CSV 10). */
+static void test_target_tree_late_graph(void)
+{
+    char base[64], mb[256];
+    CU_ASSERT_FATAL(graph_auto_begin(base, sizeof base, mb, sizeof mb) == 0);
+    make_handed_profile("Late Auto", &g_a, &g_a_tgt, 5, g_a.smtp, "switchmsg-target-is-o365", "1");
+    hand_target_autodiscover(&g_a_tgt);
+    long blocked = sim_event(&g_tgt, "ews_blocked"), from = log_size();
+    const char *upd[] = { "-Profiles", "Late Auto", "-SkipAutodiscoverChecking", "-Features", "Rules",
+                          NULL };
+    CU_ASSERT_EQUAL(run_cpuu(g_ini, upd), CPUU_SUCCESS);
+    unsetenv("CPUU_TARGET_AUTODISCOVER");
+    CU_ASSERT_EQUAL(csv_last("Late Auto", NULL), 10);
+    /* the tree's FindFolder and Rules' first target read, in one wave (read
+     * alone, the tree met the 403 by itself a round trip earlier) */
+    CU_ASSERT_EQUAL(sim_event(&g_tgt, "ews_blocked") - blocked, 2);
+    CU_ASSERT_TRUE(log_has_since(from, "the target check reads its folder tree with the first reads"));
+    CU_ASSERT_TRUE(log_has_since(from, "via Microsoft Graph (ProtocolTrg=Auto, EWS is blocked in the "
+                                       "target tenant)"));
+    CU_ASSERT_EQUAL(temp_profiles(), 0);
+    json_t *rules = fake_state(base, "rules", mb);
+    CU_ASSERT_TRUE(json_array_size(rules) > 0);
+    json_decref(rules);
+    const char *u[] = { "-Undo", "Late Auto", NULL };
+    CU_ASSERT_EQUAL(run_cpuu(g_ini, u), CPUU_SUCCESS);
+    CU_ASSERT_EQUAL(csv_last("Late Auto", NULL), 12);
+    rules = fake_state(base, "rules", mb);
+    CU_ASSERT_EQUAL(json_array_size(rules), 0);
+    json_decref(rules);
+    graph_auto_end();
+}
+
 int main(void)
 {
     if (CU_initialize_registry() != CUE_SUCCESS)
@@ -1870,6 +2004,10 @@ int main(void)
     CU_add_test(s, "a throttling storm of short back-offs is waited out", test_throttling_storm);
     CU_add_test(s, "the source directory stopped and started again", test_source_directory_restart);
     CU_add_test(s, "[handover]: trusted when fresh and own, else the engine asks", test_handover);
+    CU_add_test(s, "the target check's tree in the first read wave: unknown mailbox (4), known (10)",
+                test_target_tree_in_first_wave);
+    CU_add_test(s, "the target check's tree in the first read wave: EWS blocked, Auto → Graph",
+                test_target_tree_late_graph);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned failed = CU_get_number_of_failures();
