@@ -213,6 +213,13 @@ mapi_net *mapi_net_new(const mapi_netopts *opts, sr_err *err);
 void mapi_net_free(mapi_net *net);
 /* Requests sent (including retries) and TCP connections opened by net. */
 unsigned mapi_net_requests(const mapi_net *net);
+/* A batch with more requests than the handle's idle connections starts on
+ * them all the same, opening only what it lacks (no fresh start, see
+ * fresh_connections in ews_http.c): a new connection's NTLM handshake may
+ * then cost its request one step more, but a handle serving batch after
+ * batch opens its connections once.  For batches off a mailbox's critical
+ * path (switchresmb's read-ahead); off by default. */
+void mapi_net_keep_connections(mapi_net *net, int on);
 unsigned mapi_net_connections(const mapi_net *net);
 
 /* One EWS call.  The caller builds req with a mapi_ews_req_* builder (it

@@ -27,8 +27,8 @@ kv() { sed -n "s/^$2=//p" "$1" | head -n 1; }
 # its CreateItem (no second look: the read found none) | the engine's two
 # read waves; the engine's logon asks nothing (the profile's [handover],
 # docs/profile-format.md) and its source FindFolder rides in the first wave.
-# It was 9.  The target: switchresmb's Autodiscover (the engine takes its
-# answer) | the folder tree | read wave 1 | read wave 2 with GetUserSettings
+# It was 9.  The target: switchresmb's Autodiscover (the parent's batch,
+# before the worker starts; the engine takes its answer) | the folder tree | read wave 1 | read wave 2 with GetUserSettings
 # for the features read in wave 1 | write wave 1 | write wave 2 — cpuu/engine.c's
 # pipeline: each feature resolves, plans and writes as soon as its own reads
 # are done; Booking's policy lists go with AddDelegate, its AutomateProcessing
@@ -184,6 +184,13 @@ for size in small big; do
     looks=$(awk -F'\t' '$3 == "CreateItem" { print n + 0; exit } $3 == "FindItem" { n++ }' \
         "$W/src-src-$size.requests")
     check "$size room: ${looks:-no} FindItem before the switch message's CreateItem (1)" [ "${looks:-0}" -eq 1 ]
+    # the target's Autodiscover for the switch message is asked by the parent's
+    # batch (resmb/target_batch.c), ahead of the worker, which asks nothing
+    read -r w_ad b_ad < <("$PY" -c 'import json,sys; d=json.load(open(sys.argv[1]))
+print(d["spent_by_workers"]["autodiscover_requests"], d["spent_by_batches"]["autodiscover_requests"])' \
+        "$(ls "$D"/state/*.report.json | head -n 1)")
+    check "$size room: the worker sent ${w_ad:-?} Autodiscover requests (0; the batches ${b_ad:-?})" \
+        [ "${w_ad:-1}" -eq 0 ] && [ "${b_ad:-0}" -ge 2 ]
     check "$size room: source ${RT_S[$size]} dependent round trips (bound $RT_BOUND_SOURCE)" \
         within "${RT_S[$size]:-0}" "$RT_BOUND_SOURCE"
     check "$size room: target ${RT_T[$size]} dependent round trips (bound $RT_BOUND_TARGET)" \
