@@ -687,6 +687,9 @@ static void test_autodiscover_many(void)
     mapi_ad_result *got[N];
     sr_err gerr[N];
     CU_ASSERT_EQUAL(mapi_ad_discover_many(ad, addrs, N, got, gerr), 3);
+    /* together: the four searches' first requests went at once, each on its
+     * own connection (one after the other, they would have shared one) */
+    CU_ASSERT_TRUE(mapi_net_connections(n) >= 4);
     for (size_t i = 0; i < N; i++) {
         char *line = mapi_ad_result_line(got[i]);
         CU_ASSERT_EQUAL(!line, !want[i]);
