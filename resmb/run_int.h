@@ -7,14 +7,16 @@
  *             --restart
  *   batch.c   the mailbox list batch by batch, the journal states, the
  *             batched directory reads and the batched switch-message reads
+ *   target_batch.c  the batch's target Autodiscover, all addresses at once
  *   pool.c    the worker processes that drive each mailbox through the
  *             workflow, `jobs` at a time, continuously; throttled retries
  *   report.c  the report lines, --dry-run's plan, the exit bits of the run
  *   report_files.c  the JSON, CSV and HTML reports beside the journal
  *
  * Performance model: per batch of RESMB_CHUNK mailboxes, one batched set of
- * LDAP searches (ldapdir_resolve) and one concurrent EWS batch
- * (mapi_session_open_many), read ahead of a continuous worker pool; memory
+ * LDAP searches (ldapdir_resolve), one concurrent EWS batch
+ * (mapi_session_open_many) and one concurrent target Autodiscover batch
+ * (mapi_ad_discover_many), read ahead of a continuous worker pool; memory
  * holds RESMB_WINDOW batches, never the whole list.
  * Workers are forked processes (--jobs); the parent holds no journal handle
  * while workers run (SQLite connections must not cross a fork).
