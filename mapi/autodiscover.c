@@ -285,58 +285,71 @@ static void trace_failure(const mapi_ad *ad, const char *address, const char *ur
            address, ad->side, url, e->msg);
 }
 
-static try_result try_url(mapi_ad *ad, const char *address, const char *url, int get_probe,
-                          attempt *a)
+/* One candidate's request, built (try_prepare) apart from sending it, so
+ * that several searches' requests can go in one mapi_http_run batch. */
+typedef struct tryreq {
+    char *wire, *body;
+    mapi_http_req rq;
+} tryreq;
+
+static int try_prepare(mapi_ad *ad, const char *address, const char *url, int get_probe,
+                       tryreq *t, attempt *a)
 {
-    char *wire = ad->rewrite ? ad->rewrite(ad->rewrite_ctx, url) : NULL;
-    char *body = get_probe ? NULL : mapi_ad_build_pox(address, &a->err);
-    if (!get_probe && !body) {
-        free(wire);
-        return TRY_FAILED;
+    t->wire = ad->rewrite ? ad->rewrite(ad->rewrite_ctx, url) : NULL;
+    t->body = get_probe ? NULL : mapi_ad_build_pox(address, &a->err);
+    if (!get_probe && !t->body) {
+        free(t->wire);
+        t->wire = NULL;
+        return 0;
     }
-    mapi_http_req rq = { .url = wire ? wire : url, .who = address,
-                         .method = get_probe ? "GET" : "POST",
-                         .content_type = "text/xml; charset=utf-8", .body = body,
-                         .body_len = body ? strlen(body) : 0, .auth = !get_probe,
-                         .idempotent = 1, .plain_http_ok = get_probe,
-                         /* CAS under load answers 500/503: a short bounded back-off */
-                         .retry_server_error = !get_probe };
-    mapi_http_resp rs;
-    sr_err he;
+    t->rq = (mapi_http_req){ .url = t->wire ? t->wire : url, .who = address,
+                             .method = get_probe ? "GET" : "POST",
+                             .content_type = "text/xml; charset=utf-8", .body = t->body,
+                             .body_len = t->body ? strlen(t->body) : 0, .auth = !get_probe,
+                             .idempotent = 1, .plain_http_ok = get_probe,
+                             /* CAS under load answers 500/503: a short bounded back-off */
+                             .retry_server_error = !get_probe };
     ad->requests++;
-    sr_code rc = mapi_http_run(ad->net, &rq, &rs, &he, 1);
-    free(body);
+    return 1;
+}
+
+/* What the answer (or the transport failure he) to a prepared request means. */
+static try_result try_finish(mapi_ad *ad, const char *address, const char *url, int get_probe,
+                             tryreq *t, mapi_http_resp *rs, const sr_err *he, attempt *a)
+{
     try_result out = TRY_FAILED;
-    if (rc != SR_OK) {
-        a->err = he;
-    } else if (rs.status >= 300 && rs.status < 400) {
-        if (!rs.location) {
-            sr_err_set(&a->err, SR_E_PROTOCOL, "HTTP %ld redirect without a Location", rs.status);
-        } else if (!is_https(rs.location)) {
+    if (he->code != SR_OK) {
+        a->err = *he;
+    } else if (rs->status >= 300 && rs->status < 400) {
+        if (!rs->location) {
+            sr_err_set(&a->err, SR_E_PROTOCOL, "HTTP %ld redirect without a Location", rs->status);
+        } else if (!is_https(rs->location)) {
             sr_err_set(&a->err, SR_E_PROTOCOL,
                        "HTTP %ld redirect to '%s' refused: an Autodiscover redirect must be https",
-                       rs.status, rs.location);
+                       rs->status, rs->location);
         } else {
-            a->next = sr_strdup(rs.location);
+            a->next = sr_strdup(rs->location);
             out = TRY_REDIR_URL;
         }
     } else if (get_probe) {
-        sr_err_set(&a->err, SR_E_NOTFOUND, "HTTP %ld: no redirect to an Autodiscover service", rs.status);
-    } else if (rs.status != 200) {
+        sr_err_set(&a->err, SR_E_NOTFOUND, "HTTP %ld: no redirect to an Autodiscover service", rs->status);
+    } else if (rs->status != 200) {
         sr_code c;
-        const char *w = mapi_http_words(rs.status, &c);
-        sr_err_set(&a->err, c, "HTTP status code %ld received: %s%s%s", rs.status, w,
-                   rs.auth_note ? ": " : "", rs.auth_note ? rs.auth_note : "");
+        const char *w = mapi_http_words(rs->status, &c);
+        sr_err_set(&a->err, c, "HTTP status code %ld received: %s%s%s", rs->status, w,
+                   rs->auth_note ? ": " : "", rs->auth_note ? rs->auth_note : "");
     } else {
         char *raddr = NULL, *rurl = NULL;
-        if (mapi_ad_parse_pox(rs.body, rs.len, "Autodiscover response", &a->res, &raddr, &rurl,
+        if (mapi_ad_parse_pox(rs->body, rs->len, "Autodiscover response", &a->res, &raddr, &rurl,
                               &a->err) == SR_OK) {
             out = a->res ? TRY_SETTINGS : raddr ? TRY_REDIR_ADDR : TRY_REDIR_URL;
             a->next = raddr ? raddr : rurl;
         }
     }
-    mapi_http_resp_clear(&rs);
-    free(wire);
+    mapi_http_resp_clear(rs);
+    free(t->body);
+    free(t->wire);
+    t->body = t->wire = NULL;
     if (out == TRY_FAILED)
         trace_failure(ad, address, url, &a->err);
     return out;
@@ -412,11 +425,19 @@ static sr_code discover_local(mapi_ad *ad, const char *address, const mapi_ad_re
 
 /* ---- the search ----------------------------------------------------------- */
 typedef struct search {
+    const char *address;        /* the address asked for */
     char *addr;                 /* current address (after redirectAddr) */
     char *url;                  /* explicit next URL (redirectUrl / 302) */
     char *last_url;
     int hops, stop;
     sr_err last;
+    /* the round under way: the candidates for the current address/URL */
+    cand c[16];
+    size_t nc, ci;
+    int in_round, done;
+    const mapi_ad_result *out;  /* found (owned by ad's cache) */
+    mapi_ad_result *copy;       /* mapi_ad_discover_many: its own copy of out */
+    int want_copy;
 } search;
 
 static int err_rank(sr_code c)
@@ -508,42 +529,158 @@ static const mapi_ad_result *found(mapi_ad *ad, search *s, const char *address, 
     return keep_result(ad, r);
 }
 
-/* One round over the candidates for the current address/URL. */
-static int search_round(mapi_ad *ad, search *s, const char *address, const mapi_ad_result **out)
+/* The searches advance one request at a time, each in Outlook's order: a
+ * round goes over the candidates for the current address (or the one URL a
+ * redirect named) until one answers, redirects (a new round) or stops; a
+ * round that ends without either ends the search.  Several searches advance
+ * together (mapi_ad_discover_many), each step's requests in one batch. */
+static void round_end(search *s)
 {
-    cand c[16];
-    size_t n = 0;
-    if (s->url) {
-        c[0].url = s->url;
-        c[0].get_probe = 0;
-        s->url = NULL;
-        n = 1;
-    } else {
-        n = build_candidates(ad, domain_of(s->addr), c, 16);
+    for (size_t i = 0; i < s->nc; i++)
+        free(s->c[i].url);
+    s->nc = s->ci = 0;
+    s->in_round = 0;
+}
+
+/* The candidate s sends next, or NULL when the search has ended. */
+static const cand *search_next(mapi_ad *ad, search *s)
+{
+    if (s->done || s->out || s->stop || !s->addr) {
+        s->done = 1;
+        return NULL;
     }
-    int moved = 0;
-    for (size_t i = 0; i < n && !moved && !*out && !s->stop; i++) {
-        if (!url_allowed(ad, s, c[i].url))
-            continue;
-        attempt a = { 0 };
-        try_result t = try_url(ad, s->addr, c[i].url, c[i].get_probe, &a);
-        if (t == TRY_SETTINGS) {
-            if (!(*out = found(ad, s, address, c[i].url, c[i].get_probe, a.res)))
-                sr_err_set(&s->last, SR_E_NOMEM, "out of memory");
+    if (!s->in_round) {
+        if (s->url) {
+            s->c[0].url = s->url;
+            s->c[0].get_probe = 0;
+            s->url = NULL;
+            s->nc = 1;
         } else {
-            int f = follow(s, c[i].url, t, &a);
-            moved = f > 0;
-            s->stop = f < 0;
-            if (s->stop) {
-                free(s->last_url);
-                s->last_url = sr_strdup(c[i].url);
-            }
+            s->nc = build_candidates(ad, domain_of(s->addr), s->c, 16);
         }
-        free(a.next);
+        s->ci = 0;
+        s->in_round = 1;
     }
-    for (size_t i = 0; i < n; i++)
-        free(c[i].url);
-    return moved;
+    while (s->ci < s->nc && !url_allowed(ad, s, s->c[s->ci].url))
+        s->ci++;
+    if (s->ci < s->nc)
+        return &s->c[s->ci];
+    round_end(s);   /* no candidate moved the search: it ends */
+    s->done = 1;
+    return NULL;
+}
+
+/* What the answer to s's current candidate means for s. */
+static void search_took(mapi_ad *ad, search *s, try_result t, attempt *a)
+{
+    const cand *c = &s->c[s->ci];
+    if (t == TRY_SETTINGS) {
+        if (!(s->out = found(ad, s, s->address, c->url, c->get_probe, a->res))) {
+            sr_err_set(&s->last, SR_E_NOMEM, "out of memory");
+            s->ci++;
+        } else {
+            if (s->want_copy)   /* before a later answer can push it out of the cache */
+                s->copy = mapi_ad_result_dup(s->out);
+            round_end(s);
+            s->done = 1;
+        }
+    } else {
+        int f = follow(s, c->url, t, a);
+        if (f < 0) {
+            s->stop = 1;
+            free(s->last_url);
+            s->last_url = sr_strdup(c->url);
+        }
+        if (f != 0)
+            round_end(s);
+        else
+            s->ci++;
+    }
+    free(a->next);
+    a->next = NULL;
+}
+
+/* Bound on the steps of a search: a round per hop (at most AD_MAX_HOPS + 1),
+ * each at most 16 candidates, one request a step. */
+#define AD_MAX_STEPS ((AD_MAX_HOPS + 2) * 16)
+
+/* Advance searches ss[0..n) together until each has ended: every step sends
+ * one request per search still going, all in one mapi_http_run batch. */
+static void search_run(mapi_ad *ad, search *ss, size_t n)
+{
+    tryreq *t = calloc(n, sizeof *t);
+    mapi_http_req *rq = calloc(n, sizeof *rq);
+    mapi_http_resp *rs = calloc(n, sizeof *rs);
+    sr_err *he = calloc(n, sizeof *he);
+    attempt *a = calloc(n, sizeof *a);
+    size_t *idx = calloc(n, sizeof *idx);
+    if (!t || !rq || !rs || !he || !a || !idx) {
+        for (size_t i = 0; i < n; i++)
+            sr_err_set(&ss[i].last, SR_E_NOMEM, "out of memory");
+        n = 0;
+    }
+    for (unsigned step = 0; n && step < AD_MAX_STEPS; step++) {
+        size_t k = 0;
+        for (size_t i = 0; i < n; i++) {
+            const cand *c = search_next(ad, &ss[i]);
+            if (!c)
+                continue;
+            memset(&a[k], 0, sizeof a[k]);
+            if (!try_prepare(ad, ss[i].addr, c->url, c->get_probe, &t[k], &a[k])) {
+                search_took(ad, &ss[i], TRY_FAILED, &a[k]);
+                continue;
+            }
+            rq[k] = t[k].rq;
+            idx[k++] = i;
+        }
+        if (!k) {   /* nothing sent: every search ended (or only failed builds) */
+            int going = 0;
+            for (size_t i = 0; i < n; i++)
+                going |= !ss[i].done;
+            if (!going)
+                break;
+            continue;
+        }
+        (void)mapi_http_run(ad->net, rq, rs, he, k);   /* per request in he[] */
+        for (size_t j = 0; j < k; j++) {
+            search *s = &ss[idx[j]];
+            const cand *c = &s->c[s->ci];
+            try_result tr = try_finish(ad, s->addr, c->url, c->get_probe, &t[j], &rs[j], &he[j], &a[j]);
+            search_took(ad, s, tr, &a[j]);
+        }
+    }
+    free(t); free(rq); free(rs); free(he); free(a); free(idx);
+}
+
+/* The search's failure, logged and in err, as the spec's table wants it. */
+static sr_code search_failed(const mapi_ad *ad, const search *s, sr_err *err)
+{
+    const char *address = s->address;
+    sr_log(SR_LOG_WARN, address, "Cannot get an Autodiscover response for the user '%s' from the URL: '%s'.",
+           address, s->last_url ? s->last_url : "(none)");
+    sr_log(SR_LOG_ERROR, address, "Cannot get an Autodiscover response on %s. %s", ad->side, s->last.msg);
+    return sr_err_set(err, s->last.code == SR_OK ? SR_E_NOTFOUND : s->last.code,
+                      "%s: Cannot get an Autodiscover response on %s (last URL '%s'): %s", address,
+                      ad->side, s->last_url ? s->last_url : "(none)", s->last.msg);
+}
+
+static void search_init(search *s, const char *address)
+{
+    memset(s, 0, sizeof *s);
+    s->address = address;
+    s->addr = sr_strdup(address);
+    sr_err_set(&s->last, SR_E_CONFIG, "no Autodiscover URL to try");
+}
+
+static void search_clear(search *s)
+{
+    round_end(s);
+    free(s->addr);
+    free(s->url);
+    free(s->last_url);
+    mapi_ad_result_free(s->copy);
+    s->addr = s->url = s->last_url = NULL;
+    s->copy = NULL;
 }
 
 /* ---- hand-over between processes (issue 13: Autodiscover once) ---------- */
@@ -560,7 +697,11 @@ static void line_fields(mapi_ad_result *r, char **f[LINE_FIELDS])
 
 char *mapi_ad_cached_line(const mapi_ad *ad, const char *address)
 {
-    const mapi_ad_result *r = ad && address ? cached_result(ad, address) : NULL;
+    return mapi_ad_result_line(ad && address ? cached_result(ad, address) : NULL);
+}
+
+char *mapi_ad_result_line(const mapi_ad_result *r)
+{
     if (!r || !r->address || !r->ews_url)
         return NULL;
     mapi_ad_result c = *r;
@@ -623,21 +764,76 @@ sr_code mapi_ad_discover(mapi_ad *ad, const char *address, const mapi_ad_result 
         return SR_OK;
     if (ad->use_local_xml)
         return discover_local(ad, address, out, err);
-    search s = { .addr = sr_strdup(address) };
-    sr_err_set(&s.last, SR_E_CONFIG, "no Autodiscover URL to try");
-    while (s.addr && !*out && !s.stop && search_round(ad, &s, address, out))
-        ;
+    search s;
+    search_init(&s, address);
+    search_run(ad, &s, 1);
     sr_code rc = SR_OK;
-    if (!*out) {
-        sr_log(SR_LOG_WARN, address, "Cannot get an Autodiscover response for the user '%s' from the URL: '%s'.",
-               address, s.last_url ? s.last_url : "(none)");
-        sr_log(SR_LOG_ERROR, address, "Cannot get an Autodiscover response on %s. %s", ad->side, s.last.msg);
-        rc = sr_err_set(err, s.last.code == SR_OK ? SR_E_NOTFOUND : s.last.code,
-                        "%s: Cannot get an Autodiscover response on %s (last URL '%s'): %s", address,
-                        ad->side, s.last_url ? s.last_url : "(none)", s.last.msg);
-    }
-    free(s.addr);
-    free(s.url);
-    free(s.last_url);
+    if (!(*out = s.out))
+        rc = search_failed(ad, &s, err);
+    search_clear(&s);
     return rc;
+}
+
+size_t mapi_ad_discover_many(mapi_ad *ad, const char *const *addrs, size_t n, mapi_ad_result **outs,
+                             sr_err *errs)
+{
+    search *ss = n ? calloc(n, sizeof *ss) : NULL;
+    size_t *same = n ? calloc(n, sizeof *same) : NULL;   /* first index of the same address */
+    unsigned char *run = n ? calloc(n, 1) : NULL;
+    size_t nfound = 0, k = 0;
+    for (size_t i = 0; i < n; i++) {
+        outs[i] = NULL;
+        sr_err_clear(&errs[i]);
+    }
+    if (n && (!ss || !same || !run)) {
+        for (size_t i = 0; i < n; i++)
+            sr_err_set(&errs[i], SR_E_NOMEM, "out of memory");
+        free(ss); free(same); free(run);
+        return 0;
+    }
+    /* what needs no request (a bad address, the cache, local files) now;
+     * the rest as searches that advance together */
+    for (size_t i = 0; i < n; i++) {
+        same[i] = i;
+        for (size_t j = 0; j < i && same[i] == i; j++)
+            if (addrs[i] && addrs[j] && sr_streq_ci(addrs[i], addrs[j]))
+                same[i] = j;
+        if (same[i] != i)
+            continue;
+        const mapi_ad_result *r = NULL;
+        if (!ad || !addrs[i] || !strchr(addrs[i], '@') || cached_result(ad, addrs[i]) || ad->use_local_xml) {
+            if (mapi_ad_discover(ad, addrs[i], &r, &errs[i]) == SR_OK &&
+                !(outs[i] = mapi_ad_result_dup(r)))
+                sr_err_set(&errs[i], SR_E_NOMEM, "out of memory");
+            continue;
+        }
+        run[i] = 1;
+        search_init(&ss[k], addrs[i]);
+        ss[k++].want_copy = 1;
+    }
+    search_run(ad, ss, k);
+    for (size_t i = 0, j = 0; i < n; i++) {
+        if (!run[i])
+            continue;
+        search *s = &ss[j++];
+        if (s->copy) {
+            outs[i] = s->copy;
+            s->copy = NULL;
+        } else if (s->out) {
+            sr_err_set(&errs[i], SR_E_NOMEM, "out of memory");
+        } else {
+            search_failed(ad, s, &errs[i]);
+        }
+        search_clear(s);
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (same[i] != i) {
+            errs[i] = errs[same[i]];
+            if (outs[same[i]] && !(outs[i] = mapi_ad_result_dup(outs[same[i]])))
+                sr_err_set(&errs[i], SR_E_NOMEM, "out of memory");
+        }
+        nfound += outs[i] != NULL;
+    }
+    free(ss); free(same); free(run);
+    return nfound;
 }

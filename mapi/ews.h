@@ -90,6 +90,19 @@ void mapi_ad_free(mapi_ad *ad);
 #define MAPI_AD_CACHE_MAX 64
 sr_code mapi_ad_discover(mapi_ad *ad, const char *address, const mapi_ad_result **out,
                          sr_err *err);
+/* Autodiscover several addresses at once (issue 13: the target Autodiscover
+ * of a batch of mailboxes in one dependent step, not one per mailbox): the
+ * searches of addrs[0..n) advance together, each exactly as
+ * mapi_ad_discover's (same candidates, redirects, checks, caches, log
+ * lines, errors), one request per search still going in each step, every
+ * step's requests in one concurrent batch over the handle's connections.
+ * outs[i]: a copy of the answer (caller frees with mapi_ad_result_free), or
+ * NULL with errs[i] saying why as mapi_ad_discover's err would.  The answers
+ * are in ad's per-address cache too (mapi_ad_cached_line), as far as its
+ * bound allows.  An address listed twice is searched once.  Returns how many
+ * were found. */
+size_t mapi_ad_discover_many(mapi_ad *ad, const char *const *addrs, size_t n,
+                             mapi_ad_result **outs, sr_err *errs);
 /* The spec's "LegacyExchangeDN properties are different" check: warns with
  * both values and returns SR_E_AMBIGUOUS when profile_dn is set and differs
  * (case-insensitive) from r->legacy_dn. */
@@ -105,6 +118,8 @@ int mapi_ad_url_on_domains(const char *url, const char *const *domains);
  * line.  mapi_ad_seed: that line into ad's per-address cache, as if
  * Autodiscover had answered; SR_E_PARSE when it is not such a line. */
 char *mapi_ad_cached_line(const mapi_ad *ad, const char *address);
+/* The same line for a result (NULL-safe); heap, caller frees; NULL as above. */
+char *mapi_ad_result_line(const mapi_ad_result *r);
 sr_code mapi_ad_seed(mapi_ad *ad, const char *line, sr_err *err);
 /* Counters for tests and benchmarks: HTTP requests sent by this handle. */
 unsigned mapi_ad_requests(const mapi_ad *ad);
@@ -198,6 +213,13 @@ mapi_net *mapi_net_new(const mapi_netopts *opts, sr_err *err);
 void mapi_net_free(mapi_net *net);
 /* Requests sent (including retries) and TCP connections opened by net. */
 unsigned mapi_net_requests(const mapi_net *net);
+/* A batch with more requests than the handle's idle connections starts on
+ * them all the same, opening only what it lacks (no fresh start, see
+ * fresh_connections in ews_http.c): a new connection's NTLM handshake may
+ * then cost its request one step more, but a handle serving batch after
+ * batch opens its connections once.  For batches off a mailbox's critical
+ * path (switchresmb's read-ahead); off by default. */
+void mapi_net_keep_connections(mapi_net *net, int on);
 unsigned mapi_net_connections(const mapi_net *net);
 
 /* One EWS call.  The caller builds req with a mapi_ews_req_* builder (it

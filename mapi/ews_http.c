@@ -27,6 +27,7 @@ struct mapi_net {
     int share_borrowed;
     unsigned requests, connections;
     unsigned conns_kept;        /* connections opened on this multi handle (fresh_connections) */
+    int keep_connections;       /* no fresh start (mapi_net_keep_connections) */
     int trace;                  /* SR_EWS_DEBUG: 1 headers, 2 bodies */
     int ca_dir_only;            /* trust libcurl's hashed CApath alone (no bundle) */
     mapi_oauth_cache oauth;
@@ -106,6 +107,12 @@ void mapi_conns_free(mapi_conns *c)
 const mapi_netopts *mapi_net_opts(const mapi_net *net) { return &net->o; }
 mapi_oauth_cache *mapi_net_oauth(mapi_net *net) { return &net->oauth; }
 unsigned mapi_net_requests(const mapi_net *net) { return net ? net->requests : 0; }
+
+void mapi_net_keep_connections(mapi_net *net, int on)
+{
+    if (net)
+        net->keep_connections = on != 0;
+}
 unsigned mapi_net_connections(const mapi_net *net) { return net ? net->connections : 0; }
 
 static int copy_str(char **dst, const char **view, const char *src)
@@ -997,7 +1004,7 @@ static void fresh_connections(mapi_net *net, const mapi_http_req *reqs, size_t n
     for (size_t i = 0; i < n; i++)
         n_auth += reqs[i].auth != 0;
     unsigned kept = net->share_borrowed ? net->o.conns->opened : net->conns_kept;
-    if (n_auth < 2 || !kept || kept >= n_auth ||
+    if (n_auth < 2 || !kept || kept >= n_auth || net->keep_connections ||
         (net->eff_auth != MAPI_AUTH_NTLM && net->eff_auth != MAPI_AUTH_NEGOTIATE))
         return;
     CURLM *m = curl_multi_init();

@@ -175,6 +175,11 @@ static sr_code target_legacy_dn(resmb_actx *a, const char *target, char **dn, ch
         return err->code;
     if (!a->tgt_ad && !(a->tgt_ad = resmb_target_ad_new(run, a->tgt_net, err)))
         return err->code;
+    /* the parent's batch asked already (target_batch.c): its answer, as if
+     * this handle had got it; without one, ask as before */
+    sr_err se;
+    if (a->mb->tgt_ad_line && mapi_ad_seed(a->tgt_ad, a->mb->tgt_ad_line, &se) != SR_OK)
+        sr_log(SR_LOG_DEBUG, a->mb->key, "the batch's target Autodiscover answer: %s", se.msg);
     const mapi_ad_result *r;
     if (mapi_ad_discover(a->tgt_ad, target, &r, err) != SR_OK)
         return err->code;

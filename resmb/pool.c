@@ -254,6 +254,7 @@ static void load(pool *p)
     resmb_resolve_batch(p->run, p->sh, b->mb, b->n);
     long long t1 = resmb_now_us();
     resmb_read_chunk(p->run, p->sh, b->mb, b->n);
+    resmb_target_ad_batch(p->run, p->sh, b->mb, b->n);
     p->rep->phase_us[RESMB_PH_DIRECTORY] += t1 - t0;
     p->rep->phase_us[RESMB_PH_SWITCHMSG] += resmb_now_us() - t1;
     for (size_t i = 0; i < b->n; i++)   /* a duplicate is processed as its first entry */

@@ -122,6 +122,9 @@ typedef struct resmb_mb {
                                     by this worker): the engine gets it in [handover] */
     int64_t existing_at;         /* when that was read or written (Unix seconds) */
     sr_class read_cls;           /* the read's error class (SR_CLASS_WAIT: throttled) */
+    /* target Autodiscover batch: the answer for the switch message's target, as
+       mapi_ad_result_line gives it (heap), or NULL: the worker asks itself */
+    char *tgt_ad_line;
     /* filled by the actions (in the worker) */
     char reason[1200];
     unsigned run_bits;           /* exit bits set in this run (the journal ORs over all runs) */

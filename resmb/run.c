@@ -10,10 +10,6 @@
 #include <string.h>
 #include <unistd.h>
 
-/* The parent's batched reads may use as many connections as Exchange's
- * default throttling policy lets one account hold (EwsMaxConcurrency 27). */
-#define RESMB_BATCH_PARALLEL 27
-
 static volatile sig_atomic_t g_stop;
 static char g_stop_why[1200];   /* set outside signal handlers only */
 
@@ -65,6 +61,7 @@ void resmb_mb_clear(resmb_mb *m)
     free(m->home_guid);
     free(m->target_smtp);
     free(m->dup_of);
+    free(m->tgt_ad_line);
     mapi_switchmsg_clear(&m->existing);
     memset(m, 0, sizeof *m);
 }
@@ -192,9 +189,13 @@ int resmb_run_all(const cfg_resmb *cfg, const resmb_opts *o)
     sr_log(SR_LOG_INFO, NULL, "source EWS (batched reads): %u request(s) over %u connection(s), "
            "%u Autodiscover request(s)", mapi_net_requests(sh.src_net),
            mapi_net_connections(sh.src_net), sh.src_ad ? mapi_ad_requests(sh.src_ad) : 0);
+    if (sh.tgt_net)
+        sr_log(SR_LOG_INFO, NULL, "target Autodiscover (batched): %u request(s) over %u connection(s)",
+               mapi_ad_requests(sh.tgt_ad), mapi_net_connections(sh.tgt_net));
     rep.ldap_searches = sh.dir ? ldapdir_search_count(sh.dir) : 0;
-    rep.ews_requests = mapi_net_requests(sh.src_net);
-    rep.autodiscover_requests = sh.src_ad ? mapi_ad_requests(sh.src_ad) : 0;
+    rep.ews_requests = mapi_net_requests(sh.src_net) + mapi_net_requests(sh.tgt_net);
+    rep.autodiscover_requests = (sh.src_ad ? mapi_ad_requests(sh.src_ad) : 0) +
+                                mapi_ad_requests(sh.tgt_ad);
     resmb_report_finish(&rep, &run, (unsigned)bits);
 out:
     budget_end(o);
@@ -206,6 +207,8 @@ out:
     resmb_seen_free(&sh);
     mapi_ad_free(sh.src_ad);
     mapi_net_free(sh.src_net);
+    mapi_ad_free(sh.tgt_ad);
+    mapi_net_free(sh.tgt_net);
     if (lock_fd >= 0)
         close(lock_fd);
     resmb_run_free(&run);

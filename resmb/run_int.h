@@ -7,14 +7,16 @@
  *             --restart
  *   batch.c   the mailbox list batch by batch, the journal states, the
  *             batched directory reads and the batched switch-message reads
+ *   target_batch.c  the batch's target Autodiscover, all addresses at once
  *   pool.c    the worker processes that drive each mailbox through the
  *             workflow, `jobs` at a time, continuously; throttled retries
  *   report.c  the report lines, --dry-run's plan, the exit bits of the run
  *   report_files.c  the JSON, CSV and HTML reports beside the journal
  *
  * Performance model: per batch of RESMB_CHUNK mailboxes, one batched set of
- * LDAP searches (ldapdir_resolve) and one concurrent EWS batch
- * (mapi_session_open_many), read ahead of a continuous worker pool; memory
+ * LDAP searches (ldapdir_resolve), one concurrent EWS batch
+ * (mapi_session_open_many) and one concurrent target Autodiscover batch
+ * (mapi_ad_discover_many), read ahead of a continuous worker pool; memory
  * holds RESMB_WINDOW batches, never the whole list.
  * Workers are forked processes (--jobs); the parent holds no journal handle
  * while workers run (SQLite connections must not cross a fork).
@@ -33,6 +35,10 @@
 
 /* Mailboxes per chunk: one LDAP batch and one EWS batch each; bounds memory. */
 #define RESMB_CHUNK 50
+/* The parent's batched reads may use as many connections per side as
+ * Exchange's default throttling policy lets one account hold
+ * (EwsMaxConcurrency 27). */
+#define RESMB_BATCH_PARALLEL 27
 
 /* ---- run.c ------------------------------------------------------------------ */
 /* Non-zero once SIGTERM/SIGINT arrived: no new worker starts. */
@@ -69,6 +75,9 @@ typedef struct resmb_shared {
     char dir_msg[1200];
     mapi_net *src_net;       /* the parent's, for the batched reads */
     mapi_ad *src_ad;
+    mapi_net *tgt_net;       /* the parent's target handle and Autodiscover, made on first
+                                use and kept for the run (target_batch.c) */
+    mapi_ad *tgt_ad;
     sm_journal *j;
     /* directory objects already named by an earlier entry: lower-cased DN →
      * that entry (section and key borrowed from the config, which outlives
@@ -105,6 +114,11 @@ void resmb_target_preflight(resmb_run *run, const resmb_mb *mb, size_t n);
 sr_code resmb_graph_answers(const resmb_run *run, const char *mailbox, sr_err *err);
 /* Batch 2: the switch messages of the chunk in one EWS round trip (read_*). */
 void resmb_read_chunk(resmb_run *run, resmb_shared *sh, resmb_mb *mb, size_t n);
+/* Batch 3 (target_batch.c), after batch 2, not in a dry run: the target
+ * Autodiscover of every mailbox whose switch message will be written over
+ * EWS, all at once over the parent's kept target handle; each answer into
+ * m->tgt_ad_line for its worker (NULL: the worker asks itself, as before). */
+void resmb_target_ad_batch(resmb_run *run, resmb_shared *sh, resmb_mb *mb, size_t n);
 
 /* ---- pool.c ----------------------------------------------------------------- */
 /* Batches resident at once: the one being worked on, the next one read ahead

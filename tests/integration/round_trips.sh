@@ -6,7 +6,9 @@
 # names) for a small room and a big one (seedgen.py --big-room: N delegates,
 # N rules, N nicknames), every feature on, against the slapd lab and two
 # simulators.  Asserts the bound per side and that the big room costs no more
-# than the small one plus the spread between runs.  Counts only, no timing.
+# than the small one plus the spread between runs, and that the target
+# Autodiscover of a batch is the parent's, all rooms at once (a second room
+# rides along, one worker).  Counts and order only, no timing.
 # Ends "N passed, N failed".  Env: SR_ROOT, SR_BIN, SHARED_DIR; E2E_KEEP=1 keeps files.
 set -u
 ROOT=${SR_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -27,10 +29,11 @@ kv() { sed -n "s/^$2=//p" "$1" | head -n 1; }
 # its CreateItem (no second look: the read found none) | the engine's two
 # read waves; the engine's logon asks nothing (the profile's [handover],
 # docs/profile-format.md) and its source FindFolder rides in the first wave.
-# It was 9.  The target: switchresmb's Autodiscover (the engine takes its
-# answer, so its target logon asks nothing) | read wave 1, with the target
-# check's folder tree (FindFolder Deep: the check decides once it is in,
-# before any plan, backup copy or write) | read wave 2 with GetUserSettings
+# It was 9.  The target: switchresmb's Autodiscover (the parent's batch,
+# before the worker starts; the engine takes its answer, so its target logon
+# asks nothing) | read wave 1, with the target check's folder tree
+# (FindFolder Deep: the check decides once it is in, before any plan, backup
+# copy or write) | read wave 2 with GetUserSettings
 # for the features read in wave 1 | write wave 1 | write wave 2 — cpuu/engine.c's
 # pipeline: each feature resolves, plans and writes as soon as its own reads
 # are done; Booking's policy lists go with AddDelegate, its AutomateProcessing
@@ -78,7 +81,7 @@ for b in switchresmb cpuu exsim; do
 done
 
 # ---- one organisation with one room; seeded small and big --------------------
-"$PY" "$ROOT/tests/lab/orggen.py" --users "$BIG" --rooms 1 --equipment 0 --seed 13 \
+"$PY" "$ROOT/tests/lab/orggen.py" --users "$BIG" --rooms 3 --equipment 0 --seed 13 \
     --unmigrated-every 3 --no-problems -o "$W/org.json" >/dev/null || { bad "orggen"; finish; }
 for size in small big; do
     more=(); [ "$size" = big ] && more=(--big-room "$BIG")
@@ -87,6 +90,9 @@ for size in small big; do
         { bad "seedgen $size"; finish; }
 done
 ROOM=$("$PY" -c 'import json,sys; print(next(r["source"]["smtp"] for r in json.load(open(sys.argv[1]))["recipients"] if r["kind"] == "room"))' "$W/org.json")
+# a second migrated room in the same batch: its target Autodiscover goes with
+# the first room's, in the parent, before either worker starts (--jobs 1)
+ROOM2=$("$PY" -c 'import json,sys; print([r["source"]["smtp"] for r in json.load(open(sys.argv[1]))["recipients"] if r["kind"] == "room" and r.get("migrated")][1])' "$W/org.json")
 delegates_of() {  # SEED: how many delegates the room has there
     "$PY" -c 'import sys, xml.etree.ElementTree as ET
 mb = next(m for m in ET.parse(sys.argv[1]).getroot().iter("mailbox") if m.get("smtp").lower() == sys.argv[2].lower())
@@ -136,7 +142,7 @@ write_case() {  # DIR
         printf '[AD]\nDCName=%s\nDCAccount=%s\nDCPassword=%s\n\n' "$(kv "$SLAPD/lab.env" LAB_LDAP_URI)" \
             "$(kv "$SLAPD/lab.env" LAB_BIND_DN)" "$DC_ENC"
         printf '[SwitchMessage]\nMigrationAgentType=Contemporary\nTarget=Exchange\nRecreateSwitchMsg=0\n\n'
-        printf '[MailboxesSMTP]\n%s\n' "$ROOM"
+        printf '[MailboxesSMTP]\n%s\n%s\n' "$ROOM" "$ROOM2"
     } >"$D/SwitchResMB.ini"
     {
         printf '[Parameters]\nAdmin=admin\nPassword=%s\nAdminTrg=admin\nPasswordTrg=%s\n' "$SRC_ENC" "$TGT_ENC"
@@ -207,16 +213,39 @@ for size in small big; do
     start_exsim src "$W/src-$size.xml" && start_exsim tgt "$W/tgt-$size.xml" || finish
     D=$W/$size; write_case "$D"
     SWITCHRESMB_PROFILE_DIR=$D/profiles timeout 300 "$BIN/switchresmb" --state-dir "$D/state" \
-        --cpuu "$BIN/cpuu" "$D/SwitchResMB.ini" >"$D/out.txt" 2>&1; RC=$?
-    done_ok() { [ "$RC" -eq 0 ] && grep -q "$ROOM.*DONE" "$D/out.txt"; }
+        --cpuu "$BIN/cpuu" --jobs 1 "$D/SwitchResMB.ini" >"$D/out.txt" 2>&1; RC=$?
+    done_ok() { [ "$RC" -eq 0 ] && grep -q "$ROOM.*DONE" "$D/out.txt" && grep -q "$ROOM2.*DONE" "$D/out.txt"; }
     check "$size room: switchresmb → cpuu exit 0, DONE" done_ok
     done_ok || tail -n 20 "$D/out.txt" "$D/cpuu.log" 2>/dev/null | sed 's/^/    /'
     RT_S[$size]=$(max_rt "$src_URL"); RT_T[$size]=$(max_rt "$tgt_URL")
     # the room has no switch message: switchresmb's batched read finds none and
     # the CreateItem follows it at once (no second look, issue 13)
-    looks=$(awk -F'\t' '$3 == "CreateItem" { print n + 0; exit } $3 == "FindItem" { n++ }' \
-        "$W/src-src-$size.requests")
+    looks=$(awk -F'\t' -v room="${ROOM,,}" 'tolower($1) != room { next }
+        $3 == "CreateItem" { print n + 0; exit } $3 == "FindItem" { n++ }' "$W/src-src-$size.requests")
     check "$size room: ${looks:-no} FindItem before the switch message's CreateItem (1)" [ "${looks:-0}" -eq 1 ]
+    # the target's Autodiscover for the switch message is asked by the parent's
+    # batch (resmb/target_batch.c), ahead of the worker, which asks nothing
+    read -r w_ad b_ad < <("$PY" -c 'import json,sys; d=json.load(open(sys.argv[1]))
+print(d["spent_by_workers"]["autodiscover_requests"], d["spent_by_batches"]["autodiscover_requests"])' \
+        "$(ls "$D"/state/*.report.json | head -n 1)")
+    check "$size room: the workers sent ${w_ad:-?} Autodiscover requests (0; the batches ${b_ad:-?})" \
+        [ "${w_ad:-1}" -eq 0 ] && [ "${b_ad:-0}" -ge 3 ]
+    # ... for both rooms at once: their first target requests (the Autodiscover)
+    # overlap in time, though one worker (--jobs 1) takes the rooms one by one
+    together=$("$PY" - "$W/tgt-tgt-$size.requests" "${ROOM%@*}" "${ROOM2%@*}" <<'PYEOF'
+import sys
+first = {}
+for l in open(sys.argv[1]):
+    r = l.rstrip("\n").split("\t")
+    who = r[0].lower().split("@")[0]
+    if who in (sys.argv[2].lower(), sys.argv[3].lower()) and who not in first:
+        first[who] = r
+ad = [r for r in first.values() if r[2] == "Autodiscover"]
+print(int(len(ad) == 2 and max(int(r[3]) for r in ad) < min(int(r[4]) for r in ad)))
+PYEOF
+)
+    check "$size room: both rooms' target Autodiscover in one step, before either worker" \
+        [ "${together:-0}" -eq 1 ]
     check "$size room: source ${RT_S[$size]} dependent round trips (bound $RT_BOUND_SOURCE)" \
         within "${RT_S[$size]:-0}" "$RT_BOUND_SOURCE"
     check "$size room: target ${RT_T[$size]} dependent round trips (bound $RT_BOUND_TARGET)" \

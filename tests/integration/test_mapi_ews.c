@@ -71,6 +71,38 @@ static int start_exsim(inst *in, const char *name, const char *seed, const char 
     return seed_account(seed, in);
 }
 
+/* The source's admin as a guest account of the target (a trust): one
+ * credential answers on both simulators, so an Autodiscover redirectAddr
+ * from the source to the target can be followed on one handle.  Its name
+ * differs (the target's own "admin" stays the first account); its UPN is
+ * the source admin's. */
+static int add_guest_account(const char *src_seed, const char *tgt_seed)
+{
+    inst s;
+    if (seed_account(src_seed, &s) != 0)
+        return -1;
+    xmlDocPtr d = xmlReadFile(tgt_seed, NULL, XML_PARSE_NONET);
+    xmlNodePtr root = d ? xmlDocGetRootElement(d) : NULL;
+    xmlNodePtr first = NULL;
+    for (xmlNodePtr c = root ? root->children : NULL; c && !first; c = c->next)
+        if (c->type == XML_ELEMENT_NODE && strcmp((const char *)c->name, "account") == 0)
+            first = c;
+    int rc = -1;
+    if (first) {
+        xmlNodePtr g = xmlNewNode(NULL, BAD_CAST "account");
+        char upn[128];
+        snprintf(upn, sizeof upn, "%s@src.test", s.user);
+        xmlNewProp(g, BAD_CAST "name", BAD_CAST "srcguest");
+        xmlNewProp(g, BAD_CAST "upn", BAD_CAST upn);
+        xmlNewProp(g, BAD_CAST "password", BAD_CAST s.password);
+        xmlNewProp(g, BAD_CAST "full-access", BAD_CAST "1");
+        xmlAddNextSibling(first, g);
+        rc = xmlSaveFile(tgt_seed, d) > 0 ? 0 : -1;
+    }
+    xmlFreeDoc(d);
+    return rc;
+}
+
 static int suite_init(void)
 {
     g_dir = tu_mkdtemp("mapiews");
@@ -82,7 +114,7 @@ static int suite_init(void)
     const char *sg[] = { "--org", org, "--side", "source", "-o", src, NULL };
     const char *tg[] = { "--org", org, "--side", "target", "-o", tgt, NULL };
     if (run_py("tests/lab/orggen.py", og) != 0 || run_py("tests/exsim/seedgen.py", sg) != 0 ||
-        run_py("tests/exsim/seedgen.py", tg) != 0) {
+        run_py("tests/exsim/seedgen.py", tg) != 0 || add_guest_account(src, tgt) != 0) {
         fprintf(stderr, "orggen/seedgen failed\n");
         return 1;
     }
@@ -640,6 +672,136 @@ static void test_autodiscover_handover(void)
     mapi_net_free(nt);
 }
 
+/* A migrated mailbox of the source (its Autodiscover redirects to the target
+ * address); "" when the seed has none. */
+static void pick_redirected(char *out, size_t cap)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/src.xml", g_dir);
+    out[0] = '\0';
+    xmlDocPtr d = xmlReadFile(path, NULL, XML_PARSE_NONET);
+    for (xmlNodePtr c = d ? xmlDocGetRootElement(d)->children : NULL; c && !out[0]; c = c->next) {
+        if (c->type != XML_ELEMENT_NODE || strcmp((const char *)c->name, "mailbox") != 0)
+            continue;
+        xmlChar *red = xmlGetProp(c, BAD_CAST "redirect"), *smtp = xmlGetProp(c, BAD_CAST "smtp");
+        if (red && smtp && strstr((char *)red, "@tgt.test"))
+            snprintf(out, cap, "%s", (char *)smtp);
+        xmlFree(red); xmlFree(smtp);
+    }
+    xmlFreeDoc(d);
+}
+
+static mapi_ad *ad_many(mapi_net *net)
+{
+    static const char *const doms[] = { "src.test", "tgt.test", "loop.test", NULL };
+    mapi_ad_opts o = { .side = "source",
+                       .configured_url = "https://autodiscover.src.test/autodiscover/autodiscover.xml",
+                       .url_domains = doms, .rewrite = to_loopback };
+    sr_err e;
+    mapi_ad *ad = mapi_ad_new(net, &o, &e);
+    CU_ASSERT_PTR_NOT_NULL(ad);
+    return ad;
+}
+
+/* A handle for the many-addresses test: the source admin by its UPN, which
+ * the target knows as a guest (add_guest_account). */
+static mapi_net *net_guest(int max_parallel)
+{
+    char upn[128];
+    snprintf(upn, sizeof upn, "%s@src.test", g_src.user);
+    sr_err e;
+    mapi_netopts o = { .auth = MAPI_AUTH_BASIC, .user = upn, .password = g_src.password,
+                       .allow_http = 1, .connect_timeout_ms = 3000, .timeout_ms = 10000,
+                       .max_retries = 1, .max_backoff_ms = 300, .max_parallel = (unsigned)max_parallel };
+    mapi_net *n = mapi_net_new(&o, &e);
+    CU_ASSERT_PTR_NOT_NULL(n);
+    return n;
+}
+
+/* Autodiscover of several addresses at once (issue 13: the target
+ * Autodiscover of a batch of mailboxes in one step): each answer, redirect
+ * and error is what mapi_ad_discover gives for that address alone, with the
+ * same requests, sent together. */
+static void test_autodiscover_many(void)
+{
+    CU_ASSERT_EQUAL_FATAL(pick_room(), 0);
+    char redirected[128], upper[128];
+    pick_redirected(redirected, sizeof redirected);
+    CU_ASSERT_NOT_EQUAL_FATAL(redirected[0], '\0');
+    snprintf(upper, sizeof upper, "%s", g_room_src);
+    for (char *p = upper; *p && *p != '@'; p++)
+        *p = (char)(*p >= 'a' && *p <= 'z' ? *p - 32 : *p);
+    const char *addrs[] = { g_room_src, redirected, "nobody-4711@src.test", "room-0001@loop.test",
+                            "not an address", upper };
+    enum { N = sizeof addrs / sizeof addrs[0] };
+    /* alone: a fresh handle per address, as a worker had it; the repeated
+     * address (upper case) gets what mapi_ad_discover on the same handle
+     * would: the cached answer of its first spelling */
+    char *want[N];
+    sr_err werr[N];
+    unsigned alone_requests = 0;
+    for (size_t i = 0; i < N; i++) {
+        mapi_net *n = net_guest(0);
+        mapi_ad *ad = ad_many(n);
+        const mapi_ad_result *r = NULL;
+        sr_err_clear(&werr[i]);
+        if (i + 1 == N) {
+            want[i] = want[0] ? sr_strdup(want[0]) : NULL;
+            werr[i] = werr[0];
+        } else {
+            want[i] = mapi_ad_discover(ad, addrs[i], &r, &werr[i]) == SR_OK ? mapi_ad_result_line(r) : NULL;
+            alone_requests += mapi_ad_requests(ad);
+        }
+        mapi_ad_free(ad);
+        mapi_net_free(n);
+    }
+    CU_ASSERT_PTR_NOT_NULL(want[0]);
+    CU_ASSERT_PTR_NOT_NULL(want[1]);
+    CU_ASSERT_PTR_NULL(want[2]);
+    CU_ASSERT_PTR_NULL(want[3]);
+    CU_ASSERT_PTR_NULL(want[4]);
+    /* together, on one handle */
+    mapi_net *n = net_guest(2 * N);
+    mapi_ad *ad = ad_many(n);
+    mapi_ad_result *got[N];
+    sr_err gerr[N];
+    CU_ASSERT_EQUAL(mapi_ad_discover_many(ad, addrs, N, got, gerr), 3);
+    /* together: the four searches' first requests went at once, each on its
+     * own connection (one after the other, they would have shared one) */
+    CU_ASSERT_TRUE(mapi_net_connections(n) >= 4);
+    for (size_t i = 0; i < N; i++) {
+        char *line = mapi_ad_result_line(got[i]);
+        CU_ASSERT_EQUAL(!line, !want[i]);
+        if (line && want[i])
+            CU_ASSERT_STRING_EQUAL(line, want[i]);
+        CU_ASSERT_EQUAL(gerr[i].code, werr[i].code);
+        CU_ASSERT_STRING_EQUAL(gerr[i].msg, werr[i].msg);
+        free(line);
+    }
+    CU_ASSERT_PTR_NOT_NULL_FATAL(got[1]);
+    CU_ASSERT_EQUAL(got[1]->redirects, 1);
+    CU_ASSERT_EQUAL(strcmp(strchr(got[1]->smtp, '@'), "@tgt.test"), 0);
+    CU_ASSERT_EQUAL(strncmp(got[1]->legacy_dn, "/o=TargetOrg/", 13), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(gerr[2].msg, "nobody-4711@src.test"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(gerr[2].msg, "Cannot get an Autodiscover response on source"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(gerr[3].msg, "more than 10 Autodiscover redirects"));
+    CU_ASSERT_EQUAL(gerr[4].code, SR_E_INVALID);
+    /* the same requests as alone (the repeated address is searched once) */
+    CU_ASSERT_EQUAL(mapi_ad_requests(ad), alone_requests);
+    /* the answers are cached for the engine's hand-over line */
+    char *cached = mapi_ad_cached_line(ad, g_room_src);
+    CU_ASSERT_PTR_NOT_NULL(cached);
+    if (cached && want[0])
+        CU_ASSERT_STRING_EQUAL(cached, want[0]);
+    free(cached);
+    for (size_t i = 0; i < N; i++) {
+        mapi_ad_result_free(got[i]);
+        free(want[i]);
+    }
+    mapi_ad_free(ad);
+    mapi_net_free(n);
+}
+
 /* Bulk: six mailboxes opened in one batch cost one dependent round trip each. */
 static void test_open_many(void)
 {
@@ -1033,6 +1195,7 @@ int main(void)
     CU_add_test(s, "staged waves: one step per attempt, nothing sent twice", test_staged_waves);
     CU_add_test(s, "read waves of two sides sent together", test_waves_both_sides);
     CU_add_test(s, "Autodiscover handed over as a line", test_autodiscover_handover);
+    CU_add_test(s, "Autodiscover of several addresses at once", test_autodiscover_many);
     CU_add_test(s, "SCP URL from the LDAP lab; ExcludeScpLookup", test_scp_from_ldap_lab);
     CU_add_test(s, "Autodiscover faults: 401, loop, unresolvable, domain check, TLS", test_autodiscover_faults);
     CU_add_test(s, "EWS faults: 500, 503 storm, drop, busy, schema fault, limit, refused", test_ews_faults);

@@ -1,0 +1,88 @@
+/* target_batch.c — the target Autodiscover of a batch in the parent
+ * (run_int.h, issue 13): for every mailbox of the batch whose switch message
+ * will be written, the target address's Autodiscover, all of them at once
+ * (mapi_ad_discover_many: one dependent step for the batch, not one per
+ * mailbox in its worker), over the parent's target handle, made once per
+ * run and kept.  Each answer travels to the worker as the hand-over line
+ * (resmb_mb.tgt_ad_line, inherited by the fork); the worker seeds its own
+ * handle with it (actions.c), so neither it nor its engine asks again.  A
+ * mailbox whose answer is missing here is left to the worker, which asks
+ * itself as before and fails with the same message. */
+#include "resmb/run_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const char *target_of(const resmb_mb *m)
+{
+    return m->target_given ? m->target_given : m->target_smtp;
+}
+
+/* Whether act_switchmsg will ask the target's Autodiscover for m: a mailbox
+ * this run takes through the switch-message step (not one a resumed run
+ * finds past it), whose message is to be written (none found by the batched
+ * read, or [SwitchMessage] recreate), over EWS, with a target address. */
+static int needs_target_ad(const resmb_run *run, const resmb_mb *m)
+{
+    const cfg_resmb *c = run->cfg;
+    int st = m->state_before;
+    if (!(st < 0 || st == MB_QUEUED || st == MB_RESOLVED || st == MB_FAILED) || m->dup_of ||
+        !m->ad_ok || !m->read_done || !c->switch_msg.present || !target_of(m))
+        return 0;
+    int write = m->read_code == SR_E_NOTFOUND || m->read_code == SR_E_PARSE ||
+                (m->read_code == SR_OK && c->switch_msg.recreate);
+    if (!write)
+        return 0;
+    if (run->tgt_blocked && run->tgt_proto != MAPI_PROTO_GRAPH)
+        return 0;   /* the mailbox fails before its switch message (ews_blocked) */
+    int o365 = c->switch_msg.agent != CFG_AGENT_LEGACY && c->switch_msg.target == CFG_TARGET_O365;
+    return !(run->tgt_proto == MAPI_PROTO_GRAPH && o365);   /* Graph: no Autodiscover */
+}
+
+/* The parent's target handle and Autodiscover (made once, kept for the run). */
+static mapi_ad *parent_target_ad(resmb_run *run, resmb_shared *sh, sr_err *e)
+{
+    if (!sh->tgt_net) {
+        if (!(sh->tgt_net = resmb_net_new(run, RESMB_TARGET, RESMB_BATCH_PARALLEL, e)))
+            return NULL;
+        /* ahead of the workers, a step more costs nothing; new connections
+         * (an NTLM handshake each) for every batch would */
+        mapi_net_keep_connections(sh->tgt_net, 1);
+    }
+    if (!sh->tgt_ad)
+        sh->tgt_ad = resmb_target_ad_new(run, sh->tgt_net, e);
+    return sh->tgt_ad;
+}
+
+void resmb_target_ad_batch(resmb_run *run, resmb_shared *sh, resmb_mb *mb, size_t n)
+{
+    const char **addrs = calloc(n ? n : 1, sizeof *addrs);
+    size_t *idx = calloc(n ? n : 1, sizeof *idx);
+    mapi_ad_result **res = calloc(n ? n : 1, sizeof *res);
+    sr_err *errs = calloc(n ? n : 1, sizeof *errs);
+    size_t k = 0;
+    for (size_t i = 0; addrs && idx && res && errs && i < n; i++)
+        if (needs_target_ad(run, &mb[i])) {
+            addrs[k] = target_of(&mb[i]);
+            idx[k++] = i;
+        }
+    sr_err e;
+    if (k && !parent_target_ad(run, sh, &e)) {
+        /* each worker then makes its own and says why if it cannot */
+        sr_log(SR_LOG_WARN, NULL, "target Autodiscover for the batch: %s; the workers ask themselves",
+               e.msg);
+        k = 0;
+    }
+    if (k)
+        (void)mapi_ad_discover_many(sh->tgt_ad, addrs, k, res, errs);
+    for (size_t j = 0; j < k; j++) {
+        resmb_mb *m = &mb[idx[j]];
+        free(m->tgt_ad_line);
+        m->tgt_ad_line = mapi_ad_result_line(res[j]);   /* NULL: the worker asks itself */
+        mapi_ad_result_free(res[j]);
+    }
+    free(addrs);
+    free(idx);
+    free(res);
+    free(errs);
+}
