@@ -787,6 +787,23 @@ static int read_attempt(cpuu_ctx *c, feat_run *fr)
     return 0;
 }
 
+/* read_attempt while a folder tree left to the first reads is not in yet
+ * (held): a read that ran to its end may have walked the empty tree (say
+ * ContactMembers, the target's contact folders), so its outcome is thrown
+ * away and it runs again once the trees are in, its requests answered from
+ * the wave's cache. */
+static int read_attempt_held(cpuu_ctx *c, feat_run *fr, int held)
+{
+    if (!read_attempt(c, fr))
+        return 0;
+    if (!held)
+        return 1;
+    if (fr->ops->free_state)
+        fr->ops->free_state(fr->state);
+    fr->state = NULL;
+    return 0;
+}
+
 /* run_features' outcomes besides 0 and -1: the source folder tree (read with
  * the first reads after a hand-over) could not be read (RUN_NO_TREE), or the
  * gate stopped the profile (RUN_GATE, its rc says how); nothing was planned
@@ -941,12 +958,13 @@ static int read_all(cpuu_ctx *c, feat_run **v, const char **names, size_t n, rea
     int stop = 0;
     for (int w = 0; waves && w < READ_WAVES_MAX; w++) {
         size_t open = 0;
-        if (!trees_attempt(c, t))
+        int in = trees_attempt(c, t);
+        if (!in)
             open++;
         else if ((stop = trees_verdict(t)))
             break;
         for (size_t i = 0; i < n; i++) {
-            if (!done[i] && !(done[i] = read_attempt(c, v[i])))
+            if (!done[i] && !(done[i] = read_attempt_held(c, v[i], !in)))
                 open++;
         }
         if (!open || !waves_send(c))
@@ -1210,7 +1228,7 @@ static int pipe_wave(cpuu_ctx *c, feat_pipe *p, int w)
         if (p->phase[i] != P_READ)
             continue;
         sessions_do(c, mapi_session_wave_reads);
-        if (read_attempt(c, p->v[i])) {
+        if (read_attempt_held(c, p->v[i], p->hold)) {
             p->phase[i] = p->v[i]->rc == SR_OK ? P_RESOLVE : P_DONE;
             p->cohort[i] = w;
         }

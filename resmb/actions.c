@@ -545,6 +545,20 @@ static invoke_opts engine_watch(const resmb_actx *a)
     };
 }
 
+/* The target Autodiscover answer for the engine (one line, or NULL): the
+ * one this worker got or was given for the switch message's target address;
+ * when it wrote no switch message, the parent's batch answer for the target
+ * the message found names (target_batch.c).  The engine takes a line only
+ * for the address its logon asks for, so a line for another address costs
+ * nothing but is not used. */
+static char *handed_target_ad(const resmb_actx *a, const char *tgt_addr)
+{
+    char *line = mapi_ad_cached_line(a->tgt_ad, tgt_addr);
+    if (!line && !a->tgt_ad && a->mb->tgt_ad_line)
+        line = sr_strdup(a->mb->tgt_ad_line);
+    return line;
+}
+
 /* Start the engine for the update (kept: it stays for the cleanup when it
  * can, invoke_start) or a fresh cleanup (kept NULL). */
 static sr_code run_engine(resmb_actx *a, const char *profile, int cleanup, unsigned attempts,
@@ -604,7 +618,7 @@ static sr_code run_engine(resmb_actx *a, const char *profile, int cleanup, unsig
     /* the target's Autodiscover answer we got for the switch message: the
      * engine's logon then asks no second time (issue 13) */
     const char *tgt_addr = a->mb->target_given ? a->mb->target_given : a->mb->target_smtp;
-    char *handed = mapi_ad_cached_line(a->tgt_ad, tgt_addr);
+    char *handed = handed_target_ad(a, tgt_addr);
     if (handed)
         envv[ne++] = sr_asprintf("CPUU_TARGET_AUTODISCOVER=%s", handed);
     free(handed);
@@ -641,7 +655,7 @@ static char *engine_command(const resmb_actx *a, const char *profile, int cleanu
         return NULL;
     }
     const char *tgt = a->mb->target_given ? a->mb->target_given : a->mb->target_smtp;
-    char *handed = cleanup ? NULL : mapi_ad_cached_line(a->tgt_ad, tgt);
+    char *handed = cleanup ? NULL : handed_target_ad(a, tgt);
     char *cmd = cleanup ? sr_asprintf("cleanup %s\t%s", profile, log ? log : "")
                         : sr_asprintf("update %s\t%s\t%s", profile, log ? log : "",
                                       handed ? handed : "");

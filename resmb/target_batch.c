@@ -1,6 +1,8 @@
 /* target_batch.c — the target Autodiscover of a batch in the parent
  * (run_int.h, issue 13): for every mailbox of the batch whose switch message
- * will be written, the target address's Autodiscover, all of them at once
+ * will be written, the target address's Autodiscover, and for every one
+ * whose message stays, the Autodiscover of the target it names (its
+ * engine's target logon), all of them at once
  * (mapi_ad_discover_many: one dependent step for the batch, not one per
  * mailbox in its worker), over the parent's target handle, made once per
  * run and kept.  Each answer travels to the worker as the hand-over line
@@ -18,25 +20,41 @@ static const char *target_of(const resmb_mb *m)
     return m->target_given ? m->target_given : m->target_smtp;
 }
 
-/* Whether act_switchmsg will ask the target's Autodiscover for m: a mailbox
+/* The target the engine logs on to when the switch message is kept as it
+ * is: the one the message names (read by the batch a moment ago). */
+static const char *kept_target(const resmb_mb *m)
+{
+    return m->existing_current && m->existing.target_smtp && strchr(m->existing.target_smtp, '@')
+               ? m->existing.target_smtp : NULL;
+}
+
+/* The address whose target Autodiscover m will need, or NULL: a mailbox
  * this run takes through the switch-message step (not one a resumed run
- * finds past it), whose message is to be written (none found by the batched
- * read, or [SwitchMessage] recreate), over EWS, with a target address. */
-static int needs_target_ad(const resmb_run *run, const resmb_mb *m)
+ * finds past it), over EWS; either its message is to be written (none found
+ * by the batched read, or [SwitchMessage] recreate: act_switchmsg asks for
+ * the target address), or the message found stays (its engine's target
+ * logon asks for the target the message names; issue 13: handed over, it
+ * asks nothing). */
+static const char *needs_target_ad(const resmb_run *run, const resmb_mb *m)
 {
     const cfg_resmb *c = run->cfg;
     int st = m->state_before;
     if (!(st < 0 || st == MB_QUEUED || st == MB_RESOLVED || st == MB_FAILED) || m->dup_of ||
-        !m->ad_ok || !m->read_done || !c->switch_msg.present || !target_of(m))
-        return 0;
+        !m->ad_ok || !m->read_done)
+        return NULL;
+    if (run->tgt_blocked && run->tgt_proto != MAPI_PROTO_GRAPH)
+        return NULL;   /* the mailbox fails before its switch message (ews_blocked) */
     int write = m->read_code == SR_E_NOTFOUND || m->read_code == SR_E_PARSE ||
                 (m->read_code == SR_OK && c->switch_msg.recreate);
-    if (!write)
-        return 0;
-    if (run->tgt_blocked && run->tgt_proto != MAPI_PROTO_GRAPH)
-        return 0;   /* the mailbox fails before its switch message (ews_blocked) */
-    int o365 = c->switch_msg.agent != CFG_AGENT_LEGACY && c->switch_msg.target == CFG_TARGET_O365;
-    return !(run->tgt_proto == MAPI_PROTO_GRAPH && o365);   /* Graph: no Autodiscover */
+    if (write && c->switch_msg.present) {
+        int o365 = c->switch_msg.agent != CFG_AGENT_LEGACY && c->switch_msg.target == CFG_TARGET_O365;
+        return run->tgt_proto == MAPI_PROTO_GRAPH && o365 ? NULL   /* Graph: no Autodiscover */
+                                                           : target_of(m);
+    }
+    if (m->read_code != SR_OK || write || m->existing.target_is_o365 ||
+        run->tgt_proto == MAPI_PROTO_GRAPH)
+        return NULL;   /* no message kept, or an Office 365 target (Graph may take it) */
+    return kept_target(m);
 }
 
 /* The parent's target handle and Autodiscover (made once, kept for the run). */
@@ -62,10 +80,8 @@ void resmb_target_ad_batch(resmb_run *run, resmb_shared *sh, resmb_mb *mb, size_
     sr_err *errs = calloc(n ? n : 1, sizeof *errs);
     size_t k = 0;
     for (size_t i = 0; addrs && idx && res && errs && i < n; i++)
-        if (needs_target_ad(run, &mb[i])) {
-            addrs[k] = target_of(&mb[i]);
+        if ((addrs[k] = needs_target_ad(run, &mb[i])) != NULL)
             idx[k++] = i;
-        }
     sr_err e;
     if (k && !parent_target_ad(run, sh, &e)) {
         /* each worker then makes its own and says why if it cannot */

@@ -1756,6 +1756,29 @@ static void test_real_engine(void)
     assert_target(ROOM(51), TROOM(51));
     CU_ASSERT_EQUAL(temp_profiles(&c), 0);
     case_free(&c);
+
+    /* the same room again (a new journal): its switch message is there now
+     * and stays; the parent's batch asks the target Autodiscover for the
+     * target it names and hands the answer to the engine, whose target
+     * logon then asks nothing (issue 13; before, the engine asked itself) */
+    case_init(&c);
+    c.smtp[0] = ROOM(51);
+    c.switch_section = 1;
+    snprintf(logp, sizeof logp, "%s/cpuu.log", c.dir);
+    snprintf(c.cmdline, sizeof c.cmdline, "-Log %s -SkipAutodiscoverChecking", logp);
+    case_write(&c);
+    rc = case_run(&c, cpuu, "ok", NULL);
+    sr_err e;
+    char *l = sr_read_file(logp, 1 << 20, NULL, &e);
+    CU_ASSERT_EQUAL(rc, 0);
+    CU_ASSERT_TRUE(report_has(c.text, ROOM(51), "DONE"));
+    CU_ASSERT_PTR_NULL(strstr(c.text, "switch message created"));   /* it stayed */
+    CU_ASSERT_TRUE(l && strstr(l, "the answer switchresmb got"));
+    if (rc != 0 || !l || !strstr(l, "the answer switchresmb got"))
+        fprintf(stderr, "%s\n---- engine log %s:\n%s\n", c.text, logp, l ? l : "(none)");
+    free(l);
+    assert_target(ROOM(51), TROOM(51));
+    case_free(&c);
 }
 
 int main(void)
