@@ -2,13 +2,14 @@
  * mailbox (folder tree + switch message in one round trip), the target check
  * through a temporary CPUU_{GUID} profile, the profile backup, the features
  * (read → plan → backup → apply; a failed Critical one rolls back the
- * others), then the switch of the profile to the target. */
+ * others), then the switch of the profile to the target.  The features'
+ * steps and waves: waves.c; the pipeline: pipeline.c (engine_int.h). */
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "cpuu/engine.h"
+#include "cpuu/engine_int.h"
 #include "cpuu/graph_feat.h"
 #include "mapi/graph.h"
 
@@ -629,47 +630,6 @@ static int tcheck_late_failed(cpuu_run_ctx *r, const mapi_profile *p, cpuu_sides
     return tcheck_end(r, p, sd, sm, extra, tc, &e);
 }
 
-/* A feature's plan and backup after its read (rc: the read's outcome); on
- * failure the caller ends it with end_feature. */
-static sr_code prepare_feature(cpuu_ctx *c, const struct feature_ops *ops, const char *name,
-                               void *state, feature_stats *st, sr_code rc, sr_err *err)
-{
-    cpuu_progress("feature begin %s", name);
-    if (rc == SR_OK)
-        rc = ops->plan(c, state, st, err);
-    if (rc == SR_OK && !c->dry_run)
-        rc = ops->backup(c, state, err);
-    return rc;
-}
-
-/* After its apply (or a failed step before; rc): free, report. */
-static sr_code end_feature(cpuu_ctx *c, const struct feature_ops *ops, const char *name,
-                           void *state, const feature_stats *st, sr_code rc)
-{
-    if (ops->free_state)
-        ops->free_state(state);
-    cpuu_progress("feature end %s", name);
-    /* the mailbox's report names what was kept unmapped (the names are in our log) */
-    if (rc == SR_OK && st->unresolved)
-        cpuu_progress("unresolved %s %u", name, st->unresolved);
-    if (rc == SR_OK && st->unsupported)   /* items the target could not take */
-        cpuu_progress("notcarried %s %u", name, st->unsupported);
-    if (rc == SR_OK)
-        sr_log(SR_LOG_INFO, c->who, "%s: %u seen, %u changed, %u unresolved, %u unsupported%s", name,
-               st->seen, st->changed, st->unresolved, st->unsupported, c->dry_run ? " (dry run)" : "");
-    return rc;
-}
-
-/* One feature after its read: plan → backup → apply (rc: the read's outcome). */
-static sr_code finish_feature(cpuu_ctx *c, const struct feature_ops *ops, const char *name,
-                              void *state, feature_stats *st, sr_code rc, sr_err *err)
-{
-    rc = prepare_feature(c, ops, name, state, st, rc, err);
-    if (rc == SR_OK && !c->dry_run)
-        rc = ops->apply(c, state, st, err);
-    return end_feature(c, ops, name, state, st, rc);
-}
-
 /* A feature the target's Graph cannot take: said per mailbox and feature. */
 static void graph_missing(const cpuu_ctx *c, const char *name, const char *why, int critical)
 {
@@ -699,15 +659,6 @@ static void restore_features(cpuu_ctx *c, cfg_feature_set done)
 
 #define JUNK_NAME "RemoveJunkEmailMessages"
 
-/* What the engine holds of one selected feature between its read and its plan. */
-typedef struct feat_run {
-    const struct feature_ops *ops;   /* NULL: not implemented */
-    void *state;
-    feature_stats st;
-    sr_code rc;                      /* the read's outcome */
-    sr_err err;
-} feat_run;
-
 /* The recipients of every feature that read well, resolved in one batch:
  * each plan's own rmap_resolve then finds them cached, so a mailbox costs
  * one directory round trip (issue 13).  A failed batch is only logged: the
@@ -729,87 +680,6 @@ static void resolve_recipients(cpuu_ctx *c, const feat_run *fr)
     cpuu_keys_clear(&k);
     cpuu_keys_clear(&tk);
 }
-
-/* How many concurrent read waves before the reads left finish one call at a
- * time: a feature's read chain is 1-3 dependent requests (FindFolder →
- * GetFolder → FindItem), so this only bounds a read whose requests change
- * from one run to the next and would never be answered from the cache. */
-#define READ_WAVES_MAX 8
-
-static unsigned long deferred_calls(const cpuu_ctx *c)
-{
-    return mapi_session_wave_deferred(c->src) +
-           (c->tgt && c->tgt != c->src ? mapi_session_wave_deferred(c->tgt) : 0);
-}
-
-/* Start (or, begin = 0, end) the read waves on both sessions. */
-static int waves_on(cpuu_ctx *c, int begin)
-{
-    mapi_session *side[2] = { c->src, c->tgt != c->src ? c->tgt : NULL };
-    sr_err e;
-    int ok = 1;
-    for (int i = 0; i < 2; i++) {
-        if (side[i] && begin)
-            ok = ok && mapi_session_wave_begin(side[i], &e) == SR_OK;
-        else if (side[i])
-            mapi_session_wave_end(side[i]);
-    }
-    return ok;
-}
-
-/* Every request the reads deferred, per side in one concurrent batch. */
-static int waves_send(cpuu_ctx *c)
-{
-    sr_err e;
-    /* both sides at once: a wave costs one round trip, not one per side */
-    mapi_session *const side[2] = { c->src, c->tgt != c->src ? c->tgt : NULL };
-    if (mapi_session_wave_send_many(side, 2, &e) != SR_OK) {
-        sr_log(SR_LOG_INFO, c->who, "concurrent reads: %s (the reads left go one by one)", e.msg);
-        return 0;
-    }
-    return 1;
-}
-
-/* One attempt at a read in a wave: 1 when it ran to its end (its outcome
- * stands), 0 when a request was deferred (what it built is thrown away). */
-static int read_attempt(cpuu_ctx *c, feat_run *fr)
-{
-    unsigned long before = deferred_calls(c);
-    fr->state = NULL;
-    memset(&fr->st, 0, sizeof fr->st);
-    sr_err_clear(&fr->err);
-    fr->rc = fr->ops->read(c, &fr->state, &fr->st, &fr->err);
-    if (deferred_calls(c) == before)
-        return 1;
-    if (fr->ops->free_state)
-        fr->ops->free_state(fr->state);
-    fr->state = NULL;
-    return 0;
-}
-
-/* read_attempt while a folder tree left to the first reads is not in yet
- * (held): a read that ran to its end may have walked the empty tree (say
- * ContactMembers, the target's contact folders), so its outcome is thrown
- * away and it runs again once the trees are in, its requests answered from
- * the wave's cache. */
-static int read_attempt_held(cpuu_ctx *c, feat_run *fr, int held)
-{
-    if (!read_attempt(c, fr))
-        return 0;
-    if (!held)
-        return 1;
-    if (fr->ops->free_state)
-        fr->ops->free_state(fr->state);
-    fr->state = NULL;
-    return 0;
-}
-
-/* run_features' outcomes besides 0 and -1: the source folder tree (read with
- * the first reads after a hand-over) could not be read (RUN_NO_TREE), or the
- * gate stopped the profile (RUN_GATE, its rc says how); nothing was planned
- * or written. */
-#define RUN_NO_TREE (-2)
-#define RUN_GATE (-3)
 
 /* tgt_gate's rc (neither GO_ON nor a CSV code) when the target tree the
  * first reads carried failed: the caller ends the target check
@@ -848,61 +718,8 @@ static int backup_profile(cpuu_run_ctx *r, const mapi_profile *p, int *made_back
     return GO_ON;
 }
 
-/* A folder tree the features' first reads carry (src_tree_later: a
- * [handover] spared the source's open; tgt_tree_later: the target check's
- * logon asked nothing): begin, one attempt per wave, the rest live. */
-typedef struct wave_tree {
-    mapi_session *s;
-    mapi_folders *out;
-    int done;
-    sr_code rc;
-    sr_err err;
-} wave_tree;
-
-/* Both trees of one profile and their gate (NULL: nothing held back). */
-typedef struct read_trees {
-    wave_tree side[2];           /* source, target */
-    tgt_gate *gate;
-    int judged, verdict;
-} read_trees;
-
-static void tree_begin(wave_tree *t, mapi_session *s, mapi_folders *out, int *later)
-{
-    *t = (wave_tree){ .s = s, .out = out, .done = !*later, .rc = SR_OK };
-    *later = 0;
-}
-
-/* One attempt at t in a wave: as read_attempt, 1 when it ran to its end
- * (t->rc is its outcome).  Outside a wave (or after wave_live) it ends. */
-static int tree_attempt(cpuu_ctx *c, wave_tree *t)
-{
-    if (t->done)
-        return 1;
-    unsigned long before = deferred_calls(c);
-    mapi_session_wave_reads(t->s);
-    mapi_folders_clear(t->out);
-    sr_err_clear(&t->err);
-    t->rc = mapi_session_folders(t->s, t->out, &t->err);
-    return t->done = deferred_calls(c) == before;
-}
-
-static void trees_begin(cpuu_ctx *c, read_trees *t, tgt_gate *g)
-{
-    tree_begin(&t->side[0], c->src, &c->src_folders, &c->src_tree_later);
-    tree_begin(&t->side[1], c->tgt, &c->tgt_folders, &c->tgt_tree_later);
-    t->gate = g;
-    t->judged = t->verdict = 0;
-}
-
-/* An attempt at every tree not in yet; 1 when both are in. */
-static int trees_attempt(cpuu_ctx *c, read_trees *t)
-{
-    int in = tree_attempt(c, &t->side[0]);
-    return tree_attempt(c, &t->side[1]) && in;
-}
-
 /* The gate, once both trees are in: 1 to stop the profile (g->rc says how). */
-static int gate_pass(tgt_gate *g, const wave_tree *src, const wave_tree *tgt)
+int gate_pass(tgt_gate *g, const wave_tree *src, const wave_tree *tgt)
 {
     g->src_failed = src->rc != SR_OK;
     if (tgt->rc != SR_OK) {   /* the check's failure: decided with every read thrown away */
@@ -919,96 +736,6 @@ static int gate_pass(tgt_gate *g, const wave_tree *src, const wave_tree *tgt)
     return (g->rc = backup_profile(g->r, g->p, g->made_backup)) != GO_ON;
 }
 
-/* Once both trees are in (trees_attempt said so): 0 to go on, RUN_GATE or
- * RUN_NO_TREE (the same answer every time). */
-static int trees_verdict(read_trees *t)
-{
-    if (!t->judged) {
-        t->judged = 1;
-        t->verdict = t->gate && gate_pass(t->gate, &t->side[0], &t->side[1]) ? RUN_GATE
-                     : t->side[0].rc != SR_OK ? RUN_NO_TREE : 0;
-    }
-    return t->verdict;
-}
-
-/* The reads of n features (in table order) as concurrent waves (issue 13):
- * every read runs against the sessions' answer caches; the requests none
- * could answer go out together, per side in one batch, and the reads run
- * again, one step further each wave, so a mailbox pays the longest read
- * chain instead of the sum of all of them.  The reads a bounded number of
- * waves did not finish run live.  The waves count as the first feature's
- * read for the progress protocol (its watchdog stage); the others follow
- * in order as before.  The folder trees left to the first reads (t) travel
- * with them; once they are in, trees_verdict: 0, or why nothing may be
- * planned (the reads left then stay unread). */
-static int read_all(cpuu_ctx *c, feat_run **v, const char **names, size_t n, read_trees *t)
-{
-    int done[CFG_F__MAX + 1] = { 0 };
-    if (!n) {
-        t->side[0].done = 1;   /* no plan maps the source's folders: not read */
-        if (t->side[1].done)
-            return trees_verdict(t);
-    }
-    if (n)
-        cpuu_progress("feature begin %s", names[0]);
-    /* a Graph target reads over its own client, outside the sessions' caches */
-    int waves = !c->graph && c->src && waves_on(c, 1);
-    if (!waves && !c->graph && c->src)
-        waves_on(c, 0);   /* out of memory on one side: every read live */
-    int stop = 0;
-    for (int w = 0; waves && w < READ_WAVES_MAX; w++) {
-        size_t open = 0;
-        int in = trees_attempt(c, t);
-        if (!in)
-            open++;
-        else if ((stop = trees_verdict(t)))
-            break;
-        for (size_t i = 0; i < n; i++) {
-            if (!done[i] && !(done[i] = read_attempt_held(c, v[i], !in)))
-                open++;
-        }
-        if (!open || !waves_send(c))
-            break;
-    }
-    if (waves) {
-        mapi_session_wave_live(c->src);
-        if (c->tgt && c->tgt != c->src)
-            mapi_session_wave_live(c->tgt);
-    }
-    if (!stop) {
-        trees_attempt(c, t);
-        stop = trees_verdict(t);
-    }
-    for (size_t i = 0; i < n; i++) {
-        if (i)
-            cpuu_progress("feature begin %s", names[i]);
-        if (!done[i] && !stop) {   /* from nothing, as a wave's attempt: no count twice */
-            v[i]->state = NULL;
-            memset(&v[i]->st, 0, sizeof v[i]->st);
-            v[i]->rc = v[i]->ops->read(c, &v[i]->state, &v[i]->st, &v[i]->err);
-        }
-        cpuu_progress("feature end %s", names[i]);
-    }
-    if (waves)
-        waves_on(c, 0);
-    return stop;
-}
-
-/* The junk reset's place in the apply list (not a cfg_feature). */
-#define JUNK_ID CFG_F__MAX
-
-/* The feature whose writes must have been answered before f's begin, or
- * -1.  Two writes to the same target object never share a wave: Booking's
- * AutomateProcessing decides what happens to meeting requests whose
- * delivery Delegates' AddDelegate sets (Booking's first write, the policy
- * lists, goes earlier: feature_ops.early_writes); the junk reset rewrites
- * Inbox rule messages that Rules' UpdateInboxRules rewrites too (Rules'
- * later read does not hold it back: feature_ops.writes_done). */
-static int apply_after(int f)
-{
-    return f == CFG_F_BOOKING ? CFG_F_DELEGATES : f == JUNK_ID ? CFG_F_RULES : -1;
-}
-
 /* A non-Critical f that a later Critical feature must follow (apply_after):
  * it writes in table order before it, as when every feature wrote in turn. */
 static int apply_inline(const cpuu_run_ctx *r, int f)
@@ -1017,86 +744,6 @@ static int apply_inline(const cpuu_run_ctx *r, int f)
         if (apply_after(g) == f && (r->cfg->effective & r->cfg->critical & CFG_FSET(g)))
             return 1;
     return 0;
-}
-
-/* How many concurrent write waves before the applies left run live: the
- * longest chains are Delegates' AddDelegate (with Booking's policy lists)
- * then Booking's AutomateProcessing, and Rules' UpdateInboxRules then the
- * junk reset (with Rules' GetInboxRules): 2 waves; a per-rule refusal costs
- * Rules one step more. */
-#define APPLY_WAVES_MAX 8
-
-/* One attempt at an apply in a write wave (the sessions staged: only its
- * first unanswered step is queued): 1 when it ran to its end (fr->rc is its
- * outcome), 0 when a step was deferred (its counts are put back; the next
- * attempt gets the answered steps' kept answers, nothing is sent twice). */
-static int apply_attempt(cpuu_ctx *c, feat_run *fr, int after_pending)
-{
-    unsigned long before = deferred_calls(c);
-    feature_stats st = fr->st;
-    mapi_session_wave_step(c->src);
-    if (c->tgt && c->tgt != c->src)
-        mapi_session_wave_step(c->tgt);
-    sr_err_clear(&fr->err);
-    c->after_pending = after_pending;
-    c->held = 0;
-    fr->rc = fr->ops->apply(c, fr->state, &fr->st, &fr->err);
-    int ended = deferred_calls(c) == before && !c->held;
-    c->after_pending = c->held = 0;
-    if (ended)
-        return 1;
-    fr->st = st;
-    return 0;
-}
-
-/* Whether the apply_after feature of v[i], when in the list, still has
- * writes not answered (it has not ended, nor said its writes are done). */
-static int after_pending(feat_run **v, const int *id, const int *done, size_t n, size_t i)
-{
-    int after = apply_after(id[i]);
-    for (size_t j = 0; after >= 0 && j < n; j++)
-        if (id[j] == after && !done[j] &&
-            !(v[j]->ops->writes_done && v[j]->ops->writes_done(v[j]->state)))
-            return 1;
-    return 0;
-}
-
-/* The applies of n planned, backed-up features (table order; id[] their
- * cfg_feature or JUNK_ID) as concurrent write waves (issue 13): each runs
- * again after every send, one step further each time, so a mailbox pays the
- * longest write chain instead of the sum.  Each outcome lands in v[i]->rc
- * as when it ran alone.  A Graph target writes one feature after another. */
-static void apply_all(cpuu_ctx *c, feat_run **v, const int *id, size_t n)
-{
-    int done[CFG_F__MAX + 1] = { 0 };
-    int waves = n > 1 && !c->graph && c->src && waves_on(c, 1);
-    if (!waves && !c->graph && c->src)
-        waves_on(c, 0);   /* out of memory on one side: every apply live */
-    for (int w = 0; waves && w < APPLY_WAVES_MAX; w++) {
-        size_t open = 0;
-        for (size_t i = 0; i < n; i++) {
-            if (done[i])
-                continue;
-            int pending = after_pending(v, id, done, n, i);
-            if ((pending && !v[i]->ops->early_writes) || !(done[i] = apply_attempt(c, v[i], pending)))
-                open++;
-        }
-        if (!open || !waves_send(c))
-            break;
-    }
-    if (waves) {   /* what is left goes live: answered steps are not sent again */
-        mapi_session_wave_live(c->src);
-        if (c->tgt && c->tgt != c->src)
-            mapi_session_wave_live(c->tgt);
-    }
-    for (size_t i = 0; i < n; i++) {
-        if (!done[i]) {
-            sr_err_clear(&v[i]->err);
-            v[i]->rc = v[i]->ops->apply(c, v[i]->state, &v[i]->st, &v[i]->err);
-        }
-    }
-    if (waves)
-        waves_on(c, 0);
 }
 
 /* The non-Critical features' writes, after every Critical one (apply_all),
@@ -1116,225 +763,6 @@ static void write_rest(cpuu_ctx *c, feat_run **ap, const int *ap_id, size_t nap)
             sr_log(SR_LOG_WARN, c->who, "%s failed: %s (not Critical: continuing)", name,
                    ap[i]->err.msg);
     }
-}
-
-/* ---- the pipeline (issue 13 goal 1: ≤ 6 dependent round trips a side) ----
- * Without a Critical feature (nothing to roll back) and outside a dry run,
- * every feature goes on as soon as its own step is ready instead of waiting
- * for the slowest feature's: its read in the read waves, then its
- * recipients (the keys of the features whose reads ended in the same wave,
- * one batch: a target GetUserSettings travels with the next wave), then its
- * plan and backup, then its writes in the write waves (apply_after still
- * orders the writes of one target object).  One wave carries reads, lookups
- * and writes together.  The target's read chains are 1-2 requests after
- * the logon, so no write goes out before the last target read; a read that
- * is not done then meets the objects as written, as a second run does. */
-enum { P_READ, P_RESOLVE, P_WRITE, P_DONE };
-
-#define PIPE_WAVES_MAX 16
-
-typedef struct feat_pipe {
-    feat_run **v;
-    const int *id;
-    const char **names;
-    size_t n;
-    int phase[CFG_F__MAX + 1];
-    int cohort[CFG_F__MAX + 1];   /* the wave its read ended in; -1: finish it live */
-    int hold;                     /* a folder tree left to the reads is not in (trees_attempt):
-                                   * read on, plan nothing (plans map folders; the target
-                                   * check's end and the profile backup come first) */
-} feat_pipe;
-
-/* Both sessions' wave mode for the next attempts. */
-static void sessions_do(cpuu_ctx *c, void (*fn)(mapi_session *))
-{
-    fn(c->src);
-    if (c->tgt && c->tgt != c->src)
-        fn(c->tgt);
-}
-
-/* Plan and backup of v[i] (its recipients are in the map): live, since a
- * plan may ask what its keys did not name (ContactMembers' target EX
- * addresses after an earlier run). */
-static void pipe_prepare(cpuu_ctx *c, feat_pipe *p, size_t i, int live_now)
-{
-    feat_run *f = p->v[i];
-    if (!live_now)
-        sessions_do(c, mapi_session_wave_live);
-    sessions_do(c, mapi_session_wave_reads);
-    f->rc = prepare_feature(c, f->ops, p->names[i], f->state, &f->st, f->rc, &f->err);
-    if (!live_now)
-        sessions_do(c, mapi_session_wave_record);
-    cpuu_progress("feature end %s", p->names[i]);   /* its write goes with the waves */
-    p->phase[i] = f->rc == SR_OK ? P_WRITE : P_DONE;
-}
-
-/* The recipients of the features whose reads ended in wave co, in one
- * batch, then their plans.  Deferred (the batch goes with this wave): they
- * wait.  Failed: they finish live after the waves, as resolve_recipients. */
-static void pipe_resolve(cpuu_ctx *c, feat_pipe *p, int co)
-{
-    cpuu_keys k = { 0 }, tk = { 0 };
-    sr_err e = { 0 };
-    sr_code rc = SR_OK;
-    int any = 0;
-    for (size_t i = 0; i < p->n && rc == SR_OK; i++) {
-        if (p->phase[i] != P_RESOLVE || p->cohort[i] != co)
-            continue;
-        any = 1;
-        if (p->v[i]->ops->keys && p->v[i]->state)
-            rc = p->v[i]->ops->keys(c, p->v[i]->state, &k, &tk, &e);
-    }
-    unsigned long before = deferred_calls(c);
-    sessions_do(c, mapi_session_wave_reads);
-    if (any && rc == SR_OK && k.n + tk.n)
-        rc = rmap_resolve_both(c->map, (const char *const *)k.v, k.n, (const char *const *)tk.v,
-                               tk.n, &e);
-    cpuu_keys_clear(&k);
-    cpuu_keys_clear(&tk);
-    if (!any || deferred_calls(c) != before)
-        return;
-    if (rc != SR_OK)
-        sr_log(SR_LOG_INFO, c->who, "recipients of the features read in wave %d: %s (each feature "
-               "resolves its own)", co + 1, e.msg);
-    for (size_t i = 0; i < p->n; i++) {
-        if (p->phase[i] != P_RESOLVE || p->cohort[i] != co)
-            continue;
-        if (rc == SR_OK)
-            pipe_prepare(c, p, i, 0);
-        else
-            p->cohort[i] = -1;
-    }
-}
-
-/* Whether the apply_after feature of p->v[i] has writes not yet answered. */
-static int pipe_after_pending(const feat_pipe *p, size_t i)
-{
-    int after = apply_after(p->id[i]);
-    for (size_t j = 0; after >= 0 && j < p->n; j++) {
-        if (p->id[j] != after || p->phase[j] == P_DONE)
-            continue;
-        const struct feature_ops *o = p->v[j]->ops;
-        if (!(p->phase[j] == P_WRITE && o->writes_done && o->writes_done(p->v[j]->state)))
-            return 1;
-    }
-    return 0;
-}
-
-/* One wave's attempts; 1 while something is not done. */
-static int pipe_wave(cpuu_ctx *c, feat_pipe *p, int w)
-{
-    for (size_t i = 0; i < p->n; i++) {
-        if (p->phase[i] != P_READ)
-            continue;
-        sessions_do(c, mapi_session_wave_reads);
-        if (read_attempt_held(c, p->v[i], p->hold)) {
-            p->phase[i] = p->v[i]->rc == SR_OK ? P_RESOLVE : P_DONE;
-            p->cohort[i] = w;
-        }
-    }
-    for (int co = 0; !p->hold && co <= w; co++)
-        pipe_resolve(c, p, co);
-    int open = 0;
-    for (size_t i = 0; i < p->n; i++) {
-        if (p->phase[i] == P_WRITE) {
-            int pending = pipe_after_pending(p, i);
-            if ((!pending || p->v[i]->ops->early_writes) && apply_attempt(c, p->v[i], pending))
-                p->phase[i] = P_DONE;
-        }
-        open |= p->phase[i] != P_DONE && p->cohort[i] >= 0;
-    }
-    return open;
-}
-
-/* What the waves did not finish, live and in table order (the order of
- * writes apply_after asks for), as read_all and apply_all finish theirs. */
-static void pipe_live(cpuu_ctx *c, feat_pipe *p)
-{
-    for (size_t i = 0; i < p->n; i++) {
-        if (p->phase[i] != P_READ)
-            continue;
-        sessions_do(c, mapi_session_wave_reads);
-        p->v[i]->state = NULL;
-        memset(&p->v[i]->st, 0, sizeof p->v[i]->st);
-        p->v[i]->rc = p->v[i]->ops->read(c, &p->v[i]->state, &p->v[i]->st, &p->v[i]->err);
-        p->phase[i] = p->v[i]->rc == SR_OK ? P_RESOLVE : P_DONE;
-    }
-    for (size_t i = 0; i < p->n; i++)
-        if (p->phase[i] == P_RESOLVE)
-            pipe_prepare(c, p, i, 1);
-    for (size_t i = 0; i < p->n; i++) {
-        if (p->phase[i] != P_WRITE)
-            continue;
-        sessions_do(c, mapi_session_wave_step);
-        sr_err_clear(&p->v[i]->err);
-        p->v[i]->rc = p->v[i]->ops->apply(c, p->v[i]->state, &p->v[i]->st, &p->v[i]->err);
-        p->phase[i] = P_DONE;
-    }
-}
-
-/* The n features (table order, the junk reset last; id[] their cfg_feature
- * or JUNK_ID) through the pipeline, each ended and reported in table order.
- * The folder trees left to the first reads (t) travel with them, as in
- * read_all; no plan before they are in.  0, or trees_verdict's stop (then
- * nothing was planned or written). */
-static int run_pipeline(cpuu_ctx *c, feat_run **v, const int *id, const char **names,
-                        size_t n, read_trees *t)
-{
-    feat_pipe p = { .v = v, .id = id, .names = names, .n = n };
-    if (!n)
-        return read_all(c, v, names, 0, t);
-    int waves = waves_on(c, 1);
-    if (!waves)
-        waves_on(c, 0);   /* out of memory on one side: everything live */
-    int stop = 0;
-    for (int w = 0; waves && w < PIPE_WAVES_MAX; w++) {
-        unsigned long before = deferred_calls(c);
-        cpuu_progress("feature begin %s", names[0]);   /* the watchdog times every wave */
-        int in = trees_attempt(c, t);
-        if (in && (stop = trees_verdict(t)))
-            break;
-        p.hold = !in;
-        int open = pipe_wave(c, &p, w) || !in;
-        /* nothing deferred: the next wave could not get further (a feature
-         * whose recipients failed waits for the live pass) */
-        if (!open || deferred_calls(c) == before)
-            break;
-        cpuu_progress("feature begin %s", names[0]);   /* and its send (a plan ended the stage) */
-        if (!waves_send(c))
-            break;
-    }
-    if (waves)
-        sessions_do(c, mapi_session_wave_live);
-    if (!stop) {
-        trees_attempt(c, t);
-        stop = trees_verdict(t);
-    }
-    if (stop) {   /* nothing planned, nothing written (hold) */
-        if (waves)
-            waves_on(c, 0);
-        return stop;
-    }
-    p.hold = 0;
-    pipe_live(c, &p);
-    if (waves)
-        waves_on(c, 0);
-    for (size_t i = 0; i < n; i++) {
-        cpuu_progress("feature begin %s", names[i]);
-        if (end_feature(c, v[i]->ops, names[i], v[i]->state, &v[i]->st, v[i]->rc) != SR_OK)
-            sr_log(SR_LOG_WARN, c->who, "%s failed: %s (not Critical: continuing)", names[i],
-                   v[i]->err.msg);
-    }
-    return 0;
-}
-
-/* Whether run_features may use the pipeline: EWS on both sides, writes
- * (a dry run plans after every read, as it always did) and no Critical
- * feature (a failed Critical one must stop every write before it starts). */
-static int pipeline_fits(const cpuu_run_ctx *r, const cpuu_ctx *c)
-{
-    return !c->dry_run && !c->graph && c->src && c->tgt &&
-           !(r->cfg->effective & r->cfg->critical);
 }
 
 /* The first reads stopped (read_all's or run_pipeline's verdict): the

@@ -1,0 +1,94 @@
+/* engine_int.h — what the files of one profile's update share (private to
+ * cpuu/; the rest of cpuu/ includes engine.h).  The arrows point down:
+ *   engine.c    the profile: source open, target check, run_features, switch,
+ *               restore;
+ *   pipeline.c  the features as a pipeline (run_features without a Critical
+ *               feature);
+ *   waves.c     a feature's steps and the concurrent read/write waves, with
+ *               the folder trees the first reads carry.
+ * One call goes up: trees_verdict asks the profile's gate (gate_pass,
+ * engine.c) once both trees are in.
+ * Ownership: a feat_run owns its state until end_feature (or its free_state)
+ * releases it; the trees' folders belong to the cpuu_ctx. */
+#ifndef CPUU_ENGINE_INT_H
+#define CPUU_ENGINE_INT_H
+
+#include <stddef.h>
+
+#include "cpuu/engine.h"
+
+/* What the engine holds of one selected feature between its read and its plan. */
+typedef struct feat_run {
+    const struct feature_ops *ops;   /* NULL: not implemented */
+    void *state;
+    feature_stats st;
+    sr_code rc;                      /* the read's outcome */
+    sr_err err;
+} feat_run;
+
+/* The junk reset's place in the apply list (not a cfg_feature). */
+#define JUNK_ID CFG_F__MAX
+
+/* run_features' outcomes besides 0 and -1: the source folder tree (read with
+ * the first reads after a hand-over) could not be read (RUN_NO_TREE), or the
+ * gate stopped the profile (RUN_GATE, its rc says how); nothing was planned
+ * or written. */
+#define RUN_NO_TREE (-2)
+#define RUN_GATE (-3)
+
+/* engine.c's (what the profile held back for the trees: the target check's end, the backup) */
+typedef struct tgt_gate tgt_gate;
+
+/* A folder tree the features' first reads carry (src_tree_later: a
+ * [handover] spared the source's open; tgt_tree_later: the target check's
+ * logon asked nothing): begin, one attempt per wave, the rest live. */
+typedef struct wave_tree {
+    mapi_session *s;
+    mapi_folders *out;
+    int done;
+    sr_code rc;
+    sr_err err;
+} wave_tree;
+
+/* Both trees of one profile and their gate (NULL: nothing held back). */
+typedef struct read_trees {
+    wave_tree side[2];           /* source, target */
+    tgt_gate *gate;
+    int judged, verdict;
+} read_trees;
+
+/* ---- waves.c: a feature's steps --------------------------------------------- */
+sr_code prepare_feature(cpuu_ctx *c, const struct feature_ops *ops, const char *name,
+                        void *state, feature_stats *st, sr_code rc, sr_err *err);
+/* frees the feature's state */
+sr_code end_feature(cpuu_ctx *c, const struct feature_ops *ops, const char *name,
+                    void *state, const feature_stats *st, sr_code rc);
+/* frees the feature's state (end_feature) */
+sr_code finish_feature(cpuu_ctx *c, const struct feature_ops *ops, const char *name,
+                       void *state, feature_stats *st, sr_code rc, sr_err *err);
+
+/* ---- waves.c: the waves on both sessions ------------------------------------ */
+unsigned long deferred_calls(const cpuu_ctx *c);
+int waves_on(cpuu_ctx *c, int begin);
+int waves_send(cpuu_ctx *c);
+/* fr->state: the read's, when it ran to its end (1); else freed, NULL */
+int read_attempt_held(cpuu_ctx *c, feat_run *fr, int held);
+/* t points into c (its folders) and at g (NULL: nothing held back): no copies */
+void trees_begin(cpuu_ctx *c, read_trees *t, tgt_gate *g);
+int trees_attempt(cpuu_ctx *c, read_trees *t);
+int trees_verdict(read_trees *t);
+int read_all(cpuu_ctx *c, feat_run **v, const char **names, size_t n, read_trees *t);
+int apply_after(int f);
+int apply_attempt(cpuu_ctx *c, feat_run *fr, int after_pending);
+void apply_all(cpuu_ctx *c, feat_run **v, const int *id, size_t n);
+
+/* ---- pipeline.c ------------------------------------------------------------- */
+/* ends (and frees) every v[i] when it returns 0; on a stop, the caller frees them */
+int run_pipeline(cpuu_ctx *c, feat_run **v, const int *id, const char **names,
+                 size_t n, read_trees *t);
+int pipeline_fits(const cpuu_run_ctx *r, const cpuu_ctx *c);
+
+/* ---- engine.c: the one call up (trees_verdict) ------------------------------ */
+int gate_pass(tgt_gate *g, const wave_tree *src, const wave_tree *tgt);
+
+#endif
