@@ -200,7 +200,7 @@ if stats "$W/src1.json" "$src_URL" && stats "$W/tgt1.json"; then
     check "dependent round trips per mailbox: target $RT_T (bound $RT_BOUND_TARGET)" within "$RT_T" "$RT_BOUND_TARGET"
     # the recipients in batches, not one lookup per feature or address: the
     # logon's Autodiscover and at most one GetUserSettings per read wave in
-    # which features' reads end (cpuu/engine.c's pipeline: 2 here), each
+    # which features' reads end (the pipeline, cpuu/pipeline.c: 2 here), each
     # riding a wave of other requests
     while read -r t; do
         n=$(ops_of "$W/tgt.requests" "$t" Autodiscover)

@@ -34,7 +34,7 @@ kv() { sed -n "s/^$2=//p" "$1" | head -n 1; }
 # asks nothing) | read wave 1, with the target check's folder tree
 # (FindFolder Deep: the check decides once it is in, before any plan, backup
 # copy or write) | read wave 2 with GetUserSettings
-# for the features read in wave 1 | write wave 1 | write wave 2 — cpuu/engine.c's
+# for the features read in wave 1 | write wave 1 | write wave 2 — cpuu/pipeline.c's
 # pipeline: each feature resolves, plans and writes as soon as its own reads
 # are done; Booking's policy lists go with AddDelegate, its AutomateProcessing
 # after; the junk reset waits for UpdateInboxRules only; a batch that opens
