@@ -460,7 +460,7 @@ sr_code mapi_session_run(mapi_session *s, mapi_ews_call *calls, size_t n, sr_err
  * Between begin and end the session answers each exact request it has an
  * answer for (a copy; errors included) without the network.  Recording (after
  * begin), a request it has no answer for is not sent: it is kept for
- * mapi_session_wave_send and the call fails with SR_E_BUSY ("deferred"), so
+ * mapi_session_wave_send_many and the call fails with SR_E_BUSY ("deferred"), so
  * a caller runs its reads again after each send, one step further each time,
  * and counts with wave_deferred whether a read met a deferral (its outcome
  * then means nothing).  After wave_live unknown requests go out at once (and
@@ -468,13 +468,12 @@ sr_code mapi_session_run(mapi_session *s, mapi_ews_call *calls, size_t n, sr_err
  * anything is written.  A session in no wave runs every call live. */
 sr_code mapi_session_wave_begin(mapi_session *s, sr_err *err);
 unsigned long mapi_session_wave_deferred(const mapi_session *s);
-/* Every deferred request in ONE concurrent batch; the answers are kept (a
- * failed call's error too: the read that asked gets it). */
-sr_code mapi_session_wave_send(mapi_session *s, sr_err *err);
-/* wave_send for up to MAPI_WAVE_SIDES_MAX sessions (NULL entries skipped),
- * all their batches on the wire at the same time: a mailbox's source and
- * target reads of one wave cost one round trip, not two.  Sessions on the
- * same mapi_net are sent one after the other. */
+/* Every deferred request of up to MAPI_WAVE_SIDES_MAX sessions (NULL
+ * entries skipped) in ONE concurrent batch per session, all batches on the
+ * wire at the same time: a mailbox's source and target reads of one wave
+ * cost one round trip, not two.  Sessions on the same mapi_net are sent one
+ * after the other.  The answers are kept (a failed call's error too: the
+ * read that asked gets it). */
 #define MAPI_WAVE_SIDES_MAX 4
 sr_code mapi_session_wave_send_many(mapi_session *const *s, size_t n, sr_err *err);
 void mapi_session_wave_live(mapi_session *s);

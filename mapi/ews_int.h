@@ -121,17 +121,15 @@ unsigned long mapi_wave_deferred(const mapi_wave *w);
  * attempt's first step) and every call fails with SR_E_BUSY; not recording,
  * the unknown calls are sent and their answers kept. */
 sr_code mapi_wave_run(mapi_wave *w, mapi_net *net, mapi_ews_call *calls, size_t n, sr_err *err);
-/* Send every deferred call in one concurrent batch and keep the answers. */
-sr_code mapi_wave_send(mapi_wave *w, mapi_net *net, const char *url, const char *mailbox,
-                       sr_err *err);
 /* One session's deferred calls in a mapi_wave_send_many. */
 typedef struct mapi_wave_side {
     mapi_wave *w;
     mapi_net *net;
     const char *url, *mailbox;
 } mapi_wave_side;
-/* mapi_wave_send for several sessions (each its own handle), every side's
- * calls on the wire at the same time. */
+/* Every deferred call of several sessions' waves (each its own handle) in
+ * one concurrent batch per handle, all on the wire at the same time; the
+ * answers are kept. */
 sr_code mapi_wave_send_many(const mapi_wave_side *v, size_t nv, sr_err *err);
 
 /* ---- XML (ews_xml.c) ------------------------------------------------------ */

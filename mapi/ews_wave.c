@@ -6,7 +6,7 @@
  * before gets that answer again (a copy); a call never seen is not sent but
  * remembered, and the read fails with SR_E_BUSY ("deferred").  The engine
  * then sends everything remembered in ONE concurrent batch
- * (mapi_session_wave_send) and runs the reads again: each read gets one step
+ * (mapi_session_wave_send_many) and runs the reads again: each read gets one step
  * further per wave, and every feature's step k travels in the same round
  * trip.  The read cache is dropped (mapi_session_wave_end) before any
  * write, so no read answer outlives the state it describes.
@@ -394,11 +394,4 @@ sr_code mapi_wave_send_many(const mapi_wave_side *v, size_t nv, sr_err *err)
     }
     free(b);
     return rc;
-}
-
-sr_code mapi_wave_send(mapi_wave *w, mapi_net *net, const char *url, const char *mailbox,
-                       sr_err *err)
-{
-    mapi_wave_side v = { .w = w, .net = net, .url = url, .mailbox = mailbox };
-    return mapi_wave_send_many(&v, 1, err);
 }

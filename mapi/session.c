@@ -131,11 +131,6 @@ unsigned long mapi_session_wave_deferred(const mapi_session *s)
     return s->wave ? mapi_wave_deferred(s->wave) : 0;
 }
 
-sr_code mapi_session_wave_send(mapi_session *s, sr_err *err)
-{
-    return mapi_session_wave_send_many(&s, 1, err);
-}
-
 sr_code mapi_session_wave_send_many(mapi_session *const *s, size_t n, sr_err *err)
 {
     mapi_wave_side v[MAPI_WAVE_SIDES_MAX];

@@ -476,7 +476,7 @@ static void test_staged_waves(void)
         rc[a][1] = mapi_session_find_fai(s, &inbox, NULL, &want, &it, &e);
         mapi_folders_clear(&f);
         mapi_items_clear(&it);
-        CU_ASSERT_EQUAL(mapi_session_wave_send(s, &e), SR_OK);
+        CU_ASSERT_EQUAL(mapi_session_wave_send_many(&s, 1, &e), SR_OK);
         CU_ASSERT_EQUAL(mapi_net_requests(nt), sent + (unsigned)(a < 2 ? a + 1 : 2));
     }
     CU_ASSERT_EQUAL(rc[0][0], SR_E_BUSY);   /* step 1 queued ... */
@@ -519,7 +519,7 @@ static void test_read_waves(void)
     CU_ASSERT_EQUAL(mapi_session_wave_deferred(s), 1);
     CU_ASSERT_EQUAL(mapi_net_requests(nt), sent);
     mapi_folders_clear(&f);
-    CU_ASSERT_EQUAL(mapi_session_wave_send(s, &e), SR_OK);
+    CU_ASSERT_EQUAL(mapi_session_wave_send_many(&s, 1, &e), SR_OK);
     CU_ASSERT_EQUAL(mapi_net_requests(nt), sent + 1);
     for (int i = 0; i < 2; i++) {
         CU_ASSERT_EQUAL(mapi_session_folders(s, &f, &e), SR_OK);
