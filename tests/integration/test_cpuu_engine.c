@@ -1623,6 +1623,22 @@ static void graph_auto_end(void)
     g_gf = -1;
 }
 
+/* The Graph update of profile wrote rules to the fake; its -Undo takes them
+ * away again (CSV 12); then the Graph case ends (graph_auto_end). */
+static void graph_auto_undone(const char *base, const char *mb, const char *profile)
+{
+    json_t *rules = fake_state(base, "rules", mb);
+    CU_ASSERT_TRUE(json_array_size(rules) > 0);
+    json_decref(rules);
+    const char *u[] = { "-Undo", profile, NULL };
+    CU_ASSERT_EQUAL(run_cpuu(g_ini, u), CPUU_SUCCESS);
+    CU_ASSERT_EQUAL(csv_last(profile, NULL), 12);
+    rules = fake_state(base, "rules", mb);
+    CU_ASSERT_EQUAL(json_array_size(rules), 0);
+    json_decref(rules);
+    graph_auto_end();
+}
+
 static void test_graph_auto(void)
 {
     char base[64], mb[256];
@@ -1638,16 +1654,7 @@ static void test_graph_auto(void)
     CU_ASSERT_TRUE(file_has(g_log, "Room Auto: target check passed: "));
     CU_ASSERT_TRUE(file_has(g_log, "via Microsoft Graph (ProtocolTrg=Auto, EWS is blocked in the "
                                    "target tenant)"));
-    json_t *rules = fake_state(base, "rules", mb);
-    CU_ASSERT_TRUE(json_array_size(rules) > 0);
-    json_decref(rules);
-    const char *u[] = { "-Undo", "Room Auto", NULL };
-    CU_ASSERT_EQUAL(run_cpuu(g_ini, u), CPUU_SUCCESS);
-    CU_ASSERT_EQUAL(csv_last("Room Auto", NULL), 12);
-    rules = fake_state(base, "rules", mb);
-    CU_ASSERT_EQUAL(json_array_size(rules), 0);
-    json_decref(rules);
-    graph_auto_end();
+    graph_auto_undone(base, mb, "Room Auto");
 }
 
 static void test_throttling_storm(void)
@@ -1960,16 +1967,7 @@ static void test_target_tree_late_graph(void)
     CU_ASSERT_TRUE(log_has_since(from, "via Microsoft Graph (ProtocolTrg=Auto, EWS is blocked in the "
                                        "target tenant)"));
     CU_ASSERT_EQUAL(temp_profiles(), 0);
-    json_t *rules = fake_state(base, "rules", mb);
-    CU_ASSERT_TRUE(json_array_size(rules) > 0);
-    json_decref(rules);
-    const char *u[] = { "-Undo", "Late Auto", NULL };
-    CU_ASSERT_EQUAL(run_cpuu(g_ini, u), CPUU_SUCCESS);
-    CU_ASSERT_EQUAL(csv_last("Late Auto", NULL), 12);
-    rules = fake_state(base, "rules", mb);
-    CU_ASSERT_EQUAL(json_array_size(rules), 0);
-    json_decref(rules);
-    graph_auto_end();
+    graph_auto_undone(base, mb, "Late Auto");
 }
 
 int main(void)

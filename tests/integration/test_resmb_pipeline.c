@@ -1551,14 +1551,20 @@ static void test_engine_mailbox_limit(void)
 /* The kept engine killed while it works on the second mailbox's update
  * (Attempt=1): that mailbox fails as a single engine killed in its update
  * would (exit bit 1, FAILED), the third runs on a fresh engine and is done. */
+/* Rooms 16, 17, 18 through one worker: the second is the kept engine's
+ * first command. */
+static void three_rooms(ccase *c)
+{
+    case_init(c);
+    for (int i = 0; i < 3; i++)
+        c->smtp[i] = ROOM(16 + i);
+}
+
 static void test_kept_engine_killed_mid_batch(void)
 {
     char csv[700];
     ccase c;
-    case_init(&c);
-    c.smtp[0] = ROOM(16);
-    c.smtp[1] = ROOM(17);
-    c.smtp[2] = ROOM(18);
+    three_rooms(&c);
     setenv("ENGINE_WRAP_COMMAND", "1", 1);   /* the first "update" command: mailbox 2's */
     int rc = wrapped_run(&c, "kill-command", "Attempt=1\n", csv, sizeof csv);
     unsetenv("ENGINE_WRAP_COMMAND");
@@ -1587,10 +1593,7 @@ static void test_kept_engine_killed_switchmsg(void)
 {
     char csv[700];
     ccase c;
-    case_init(&c);
-    c.smtp[0] = ROOM(16);
-    c.smtp[1] = ROOM(17);
-    c.smtp[2] = ROOM(18);
+    three_rooms(&c);
     c.recreate = 1;   /* rooms an earlier case gave one: each is written again */
     setenv("ENGINE_WRAP_COMMAND", "1", 1);   /* the first "switchmsg" command: mailbox 2's */
     setenv("ENGINE_WRAP_KIND", "switchmsg", 1);
