@@ -171,6 +171,8 @@ static sr_code target_legacy_dn(resmb_actx *a, const char *target, char **dn, ch
                                 sr_err *err)
 {
     const resmb_run *run = a->run;
+    if (!a->mb->tgt_ad_line && a->mb->tgt_ad_err)   /* the batch found it unknown */
+        return sr_err_set(err, SR_E_NOTFOUND, "%s", a->mb->tgt_ad_err);
     if (!a->tgt_net && !(a->tgt_net = resmb_net_new(run, RESMB_TARGET, RESMB_WORKER_TGT_PARALLEL, err)))
         return err->code;
     if (!a->tgt_ad && !(a->tgt_ad = resmb_target_ad_new(run, a->tgt_net, err)))

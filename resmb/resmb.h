@@ -125,6 +125,9 @@ typedef struct resmb_mb {
     /* target Autodiscover batch: the answer for the switch message's target, as
        mapi_ad_result_line gives it (heap), or NULL: the worker asks itself */
     char *tgt_ad_line;
+    /* or, when the batch found the target address unknown (SR_E_NOTFOUND:
+       asking again would only repeat it), that error (heap), else NULL */
+    char *tgt_ad_err;
     /* filled by the actions (in the worker) */
     char reason[1200];
     unsigned run_bits;           /* exit bits set in this run (the journal ORs over all runs) */

@@ -62,6 +62,7 @@ void resmb_mb_clear(resmb_mb *m)
     free(m->target_smtp);
     free(m->dup_of);
     free(m->tgt_ad_line);
+    free(m->tgt_ad_err);
     mapi_switchmsg_clear(&m->existing);
     memset(m, 0, sizeof *m);
 }

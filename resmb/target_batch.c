@@ -9,7 +9,9 @@
  * (resmb_mb.tgt_ad_line, inherited by the fork); the worker seeds its own
  * handle with it (actions.c), so neither it nor its engine asks again.  A
  * mailbox whose answer is missing here is left to the worker, which asks
- * itself as before and fails with the same message. */
+ * itself as before and fails with the same message; one whose address the
+ * target does not know (SR_E_NOTFOUND) fails in its worker with the batch's
+ * message, without asking again. */
 #include "resmb/run_int.h"
 
 #include <stdlib.h>
@@ -94,7 +96,12 @@ void resmb_target_ad_batch(resmb_run *run, resmb_shared *sh, resmb_mb *mb, size_
     for (size_t j = 0; j < k; j++) {
         resmb_mb *m = &mb[idx[j]];
         free(m->tgt_ad_line);
+        free(m->tgt_ad_err);
         m->tgt_ad_line = mapi_ad_result_line(res[j]);   /* NULL: the worker asks itself */
+        /* an address the target does not know stays unknown: the worker
+         * fails with this answer instead of asking (and logging) again;
+         * anything else (a timeout, a refused logon) it tries itself */
+        m->tgt_ad_err = !res[j] && errs[j].code == SR_E_NOTFOUND ? sr_strdup(errs[j].msg) : NULL;
         mapi_ad_result_free(res[j]);
     }
     free(addrs);

@@ -527,6 +527,33 @@ static void test_from_directory_and_rerun(void)
     case_free(&c);
 }
 
+/* A target address the target does not know: the parent's batch asks its
+ * Autodiscover once, and the worker fails the mailbox with that answer
+ * instead of asking (and logging) it a second time; the other mailbox of
+ * the run is done as usual. */
+static void test_unknown_target_asked_once(void)
+{
+    ccase c;
+    case_init(&c);
+    c.smtp[0] = ROOM(19);
+    c.smtp[1] = ROOM(20);
+    c.targets[0] = "nobody-19@tgt.test";
+    c.targets[1] = TROOM(20);
+    c.switch_section = 1;
+    c.recreate = 1;
+    case_write(&c);
+    int rc = case_run(&c, g_fake, "ok", NULL);
+    int asked = count_sub(c.text, "Cannot get an Autodiscover response for the user 'nobody-19@tgt.test'");
+    if (asked != 1 || rc != 1)
+        fprintf(stderr, "\n  [unknown target: exit %d, asked %d time(s)]\n%s\n", rc, asked, c.text);
+    CU_ASSERT_EQUAL(rc, 1);
+    CU_ASSERT_TRUE(report_has(c.text, ROOM(19), "FAILED"));
+    CU_ASSERT_TRUE(report_has(c.text, ROOM(19), "nobody-19@tgt.test"));
+    CU_ASSERT_EQUAL(asked, 1);
+    CU_ASSERT_TRUE(report_has(c.text, ROOM(20), "DONE"));
+    case_free(&c);
+}
+
 /* [TargetMailboxesSMTP] gives the targets; RecreateSwitchMsg=1 replaces an
  * existing message; LeaveTemporaryProfiles=1 keeps the profiles. */
 static void test_target_list_recreate_leave(void)
@@ -1791,6 +1818,7 @@ int main(void)
     CU_pSuite s = CU_add_suite("resmb_pipeline", suite_init, suite_clean);
     CU_add_test(s, "from the directory, [Mailboxes], not in AD, rerun", test_from_directory_and_rerun);
     CU_add_test(s, "[TargetMailboxesSMTP], recreate, LeaveTemporaryProfiles", test_target_list_recreate_leave);
+    CU_add_test(s, "unknown target address: asked once, in the batch", test_unknown_target_asked_once);
     CU_add_test(s, "no switch message, no [SwitchMessage]", test_no_switch_message);
     CU_add_test(s, "no [AD]: [MailboxesSMTP] resolved by Autodiscover", test_no_ad_autodiscover);
     CU_add_test(s, "Kerberos: no password needed; Winnt needs one", test_kerberos_without_password);
