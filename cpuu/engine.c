@@ -719,7 +719,7 @@ static int backup_profile(cpuu_run_ctx *r, const mapi_profile *p, int *made_back
 }
 
 /* The gate, once both trees are in: 1 to stop the profile (g->rc says how). */
-int gate_pass(tgt_gate *g, const wave_tree *src, const wave_tree *tgt)
+static int gate_pass(tgt_gate *g, const wave_tree *src, const wave_tree *tgt)
 {
     g->src_failed = src->rc != SR_OK;
     if (tgt->rc != SR_OK) {   /* the check's failure: decided with every read thrown away */
@@ -790,7 +790,7 @@ static int drop_reads(cpuu_ctx *c, feat_run **rd, size_t nrd, const read_trees *
 static int run_features(cpuu_run_ctx *r, cpuu_ctx *c, tgt_gate *g)
 {
     read_trees t;
-    trees_begin(c, &t, g);
+    trees_begin(c, &t, gate_pass, g);
     feat_run fr[CFG_F__MAX] = { 0 };
     feat_run *rd[CFG_F__MAX + 1];
     const char *rd_names[CFG_F__MAX + 1];

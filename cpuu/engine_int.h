@@ -6,8 +6,8 @@
  *               feature);
  *   waves.c     a feature's steps and the concurrent read/write waves, with
  *               the folder trees the first reads carry.
- * One call goes up: trees_verdict asks the profile's gate (gate_pass,
- * engine.c) once both trees are in.
+ * The profile's gate (engine.c's gate_pass) reaches waves.c as a function
+ * in read_trees, which trees_verdict calls once both trees are in.
  * Ownership: a feat_run owns its state until end_feature (or its free_state)
  * releases it; the trees' folders belong to the cpuu_ctx. */
 #ifndef CPUU_ENGINE_INT_H
@@ -50,9 +50,13 @@ typedef struct wave_tree {
     sr_err err;
 } wave_tree;
 
+/* The profile's gate, once both trees are in: 1 to stop the profile. */
+typedef int (*trees_gate_fn)(tgt_gate *g, const wave_tree *src, const wave_tree *tgt);
+
 /* Both trees of one profile and their gate (NULL: nothing held back). */
 typedef struct read_trees {
     wave_tree side[2];           /* source, target */
+    trees_gate_fn pass;          /* asked with gate when both trees are in */
     tgt_gate *gate;
     int judged, verdict;
 } read_trees;
@@ -74,7 +78,7 @@ int waves_send(cpuu_ctx *c);
 /* fr->state: the read's, when it ran to its end (1); else freed, NULL */
 int read_attempt_held(cpuu_ctx *c, feat_run *fr, int held);
 /* t points into c (its folders) and at g (NULL: nothing held back): no copies */
-void trees_begin(cpuu_ctx *c, read_trees *t, tgt_gate *g);
+void trees_begin(cpuu_ctx *c, read_trees *t, trees_gate_fn pass, tgt_gate *g);
 int trees_attempt(cpuu_ctx *c, read_trees *t);
 int trees_verdict(read_trees *t);
 int read_all(cpuu_ctx *c, feat_run **v, const char **names, size_t n, read_trees *t);
@@ -87,8 +91,5 @@ void apply_all(cpuu_ctx *c, feat_run **v, const int *id, size_t n);
 int run_pipeline(cpuu_ctx *c, feat_run **v, const int *id, const char **names,
                  size_t n, read_trees *t);
 int pipeline_fits(const cpuu_run_ctx *r, const cpuu_ctx *c);
-
-/* ---- engine.c: the one call up (trees_verdict) ------------------------------ */
-int gate_pass(tgt_gate *g, const wave_tree *src, const wave_tree *tgt);
 
 #endif

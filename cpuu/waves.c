@@ -141,10 +141,11 @@ static int tree_attempt(cpuu_ctx *c, wave_tree *t)
     return t->done = deferred_calls(c) == before;
 }
 
-void trees_begin(cpuu_ctx *c, read_trees *t, tgt_gate *g)
+void trees_begin(cpuu_ctx *c, read_trees *t, trees_gate_fn pass, tgt_gate *g)
 {
     tree_begin(&t->side[0], c->src, &c->src_folders, &c->src_tree_later);
     tree_begin(&t->side[1], c->tgt, &c->tgt_folders, &c->tgt_tree_later);
+    t->pass = pass;
     t->gate = g;
     t->judged = t->verdict = 0;
 }
@@ -162,7 +163,7 @@ int trees_verdict(read_trees *t)
 {
     if (!t->judged) {
         t->judged = 1;
-        t->verdict = t->gate && gate_pass(t->gate, &t->side[0], &t->side[1]) ? RUN_GATE
+        t->verdict = t->gate && t->pass(t->gate, &t->side[0], &t->side[1]) ? RUN_GATE
                      : t->side[0].rc != SR_OK ? RUN_NO_TREE : 0;
     }
     return t->verdict;
