@@ -13,9 +13,9 @@
 #include "cpuu/graph_feat.h"
 #include "mapi/graph.h"
 
-/* Concurrent requests of one target wave (the transport's default is 8);
+/* Concurrent requests of one wave on a side (the transport's default is 8);
  * the account's request budget still bounds the run as a whole. */
-#define TARGET_WAVE_WIDTH 16
+#define WAVE_WIDTH 16
 
 /* an update step's "carry on": every CSV code, 0 included, is a final answer */
 #define GO_ON (-1)
@@ -141,10 +141,10 @@ static void *side_client(cpuu_run_ctx *r, int target, int o365, const mapi_accou
      * (ErrorServerBusy, 300 ms, four engines on one account) six retries were
      * gone in two seconds and 2 of 100 mailboxes failed (issue 11). */
     o.max_retries = o.max_backoff_ms / 100;
-    /* a target read wave holds one request per feature and side-read (9 with
-     * every feature on): all in one round trip, none queued behind another */
-    if (target)
-        o.max_parallel = TARGET_WAVE_WIDTH;
+    /* a read wave holds one request per feature and side-read (9 on the
+     * target, 9 on the source with the switch message's look: every feature
+     * on): all in one round trip, none queued behind another */
+    o.max_parallel = WAVE_WIDTH;
     o.conns = r->conns[target != 0];   /* kept by the process: the next mailbox reuses them */
     /* [RPCOverHTTP] describes how the source is reached, not the target */
     mapi_account tacct = { 0 };
@@ -319,6 +319,12 @@ static int open_handed(cpuu_run_ctx *r, const mapi_profile *p, cpuu_sides *sd, c
         *sm = h.switchmsg;   /* moved: h no longer owns it */
         memset(&h.switchmsg, 0, sizeof h.switchmsg);
         ctx->src_tree_later = 1;
+        /* left to us to write (issue 13); a dry run writes nothing */
+        ctx->sm_write = h.write && !r->opts->dry_run ? sm : NULL;
+        if (h.write)
+            sr_log(SR_LOG_INFO, p->name, "source %s: switchresmb left the switch message's write "
+                   "to the engine: a look with the first reads, the write with the next%s",
+                   a->smtp, r->opts->dry_run ? " (not in a dry run)" : "");
         sr_log(SR_LOG_INFO, p->name, "source %s: switch message from switchresmb's [handover] "
                "(%lld s old): not read again", a->smtp, (long long)(now - h.learned_at));
     }
@@ -774,6 +780,12 @@ static int drop_reads(cpuu_ctx *c, feat_run **rd, size_t nrd, const read_trees *
     if (verdict == RUN_NO_TREE)
         sr_log(SR_LOG_ERROR, c->who, "cannot read the source folder tree: %s; profile not "
                "processed", t->side[0].err.msg);
+    if (verdict == RUN_NO_SWITCHMSG) {   /* the parent's report line says it, not only the code */
+        sr_log(SR_LOG_ERROR, c->who, "cannot write the switch message: %s; nothing written, "
+               "profile not processed", t->sm.err.msg);
+        cpuu_progress("failed %d %d %.200s", (int)t->sm.err.code, (int)t->sm.err.cls,
+                      t->sm.err.msg);
+    }
     for (size_t i = 0; i < nrd; i++)
         if (rd[i]->ops->free_state && rd[i]->state)
             rd[i]->ops->free_state(rd[i]->state);

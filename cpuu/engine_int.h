@@ -30,11 +30,13 @@ typedef struct feat_run {
 #define JUNK_ID CFG_F__MAX
 
 /* run_features' outcomes besides 0 and -1: the source folder tree (read with
- * the first reads after a hand-over) could not be read (RUN_NO_TREE), or the
- * gate stopped the profile (RUN_GATE, its rc says how); nothing was planned
- * or written. */
+ * the first reads after a hand-over) could not be read (RUN_NO_TREE), the
+ * gate stopped the profile (RUN_GATE, its rc says how), or the switch
+ * message the engine was to write could not be written (RUN_NO_SWITCHMSG);
+ * nothing was written. */
 #define RUN_NO_TREE (-2)
 #define RUN_GATE (-3)
+#define RUN_NO_SWITCHMSG (-5)
 
 /* engine.c's (what the profile held back for the trees: the target check's end, the backup) */
 typedef struct tgt_gate tgt_gate;
@@ -50,12 +52,23 @@ typedef struct wave_tree {
     sr_err err;
 } wave_tree;
 
+/* The switch message the engine writes itself ([handover] switchmsg-write,
+ * issue 13): its look rides with the first reads, its CreateItem with the
+ * next wave, and nothing is written to the target before it is answered. */
+typedef struct wave_sm {
+    const mapi_switchmsg *m;     /* borrowed; NULL: none to write */
+    int done;
+    sr_code rc;
+    sr_err err;
+} wave_sm;
+
 /* The profile's gate, once both trees are in: 1 to stop the profile. */
 typedef int (*trees_gate_fn)(tgt_gate *g, const wave_tree *src, const wave_tree *tgt);
 
 /* Both trees of one profile and their gate (NULL: nothing held back). */
 typedef struct read_trees {
     wave_tree side[2];           /* source, target */
+    wave_sm sm;
     trees_gate_fn pass;          /* asked with gate when both trees are in */
     tgt_gate *gate;
     int judged, verdict;
@@ -80,6 +93,11 @@ int read_attempt_held(cpuu_ctx *c, feat_run *fr, int held);
 /* t points into c (its folders) and at g (NULL: nothing held back): no copies */
 void trees_begin(cpuu_ctx *c, read_trees *t, trees_gate_fn pass, tgt_gate *g);
 int trees_attempt(cpuu_ctx *c, read_trees *t);
+/* An attempt at the switch message's write (none to write: 1); 1 when it
+ * ran to its end (t->sm.rc is its outcome). */
+int sm_attempt(cpuu_ctx *c, read_trees *t);
+/* The write to its end, live (after the waves): 0, or RUN_NO_SWITCHMSG. */
+int sm_finish(cpuu_ctx *c, read_trees *t);
 int trees_verdict(read_trees *t);
 int read_all(cpuu_ctx *c, feat_run **v, const char **names, size_t n, read_trees *t);
 int apply_after(int f);

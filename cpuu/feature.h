@@ -38,6 +38,8 @@ typedef struct cpuu_ctx {
                                   * features' first reads (a [handover] spared the open) */
     int tgt_tree_later;          /* tgt_folders likewise: the target check's logon asked
                                   * nothing (switchresmb handed its Autodiscover answer) */
+    const mapi_switchmsg *sm_write;   /* borrowed: the switch message the engine writes with
+                                       * the first reads ([handover] switchmsg-write), or NULL */
     rmap *map;                   /* source → target recipients */
     const char *backup_dir;      /* private (0700) directory for this profile's backups */
     const cfg_cpuu *cfg;         /* CPUU.ini */

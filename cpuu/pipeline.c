@@ -30,6 +30,8 @@ typedef struct feat_pipe {
     int hold;                     /* a folder tree left to the reads is not in (trees_attempt):
                                    * read on, plan nothing (plans map folders; the target
                                    * check's end and the profile backup come first) */
+    int hold_writes;              /* the switch message the engine writes is not answered
+                                   * yet (sm_attempt): plan on, write nothing */
 } feat_pipe;
 
 /* Both sessions' wave mode for the next attempts. */
@@ -124,7 +126,7 @@ static int pipe_wave(cpuu_ctx *c, feat_pipe *p, int w)
         pipe_resolve(c, p, co);
     int open = 0;
     for (size_t i = 0; i < p->n; i++) {
-        if (p->phase[i] == P_WRITE) {
+        if (p->phase[i] == P_WRITE && !p->hold_writes) {
             int pending = pipe_after_pending(p, i);
             if ((!pending || p->v[i]->ops->early_writes) && apply_attempt(c, p->v[i], pending))
                 p->phase[i] = P_DONE;
@@ -181,8 +183,14 @@ int run_pipeline(cpuu_ctx *c, feat_run **v, const int *id, const char **names,
         int in = trees_attempt(c, t);
         if (in && (stop = trees_verdict(t)))
             break;
+        int sm_in = sm_attempt(c, t);
+        if (sm_in && t->sm.rc != SR_OK) {
+            stop = RUN_NO_SWITCHMSG;   /* nothing written: writes waited for it */
+            break;
+        }
         p.hold = !in;
-        int open = pipe_wave(c, &p, w) || !in;
+        p.hold_writes = !sm_in;
+        int open = pipe_wave(c, &p, w) || !in || !sm_in;
         /* nothing deferred: the next wave could not get further (a feature
          * whose recipients failed waits for the live pass) */
         if (!open || deferred_calls(c) == before)
@@ -197,12 +205,14 @@ int run_pipeline(cpuu_ctx *c, feat_run **v, const int *id, const char **names,
         trees_attempt(c, t);
         stop = trees_verdict(t);
     }
-    if (stop) {   /* nothing planned, nothing written (hold) */
+    if (!stop)
+        stop = sm_finish(c, t);
+    if (stop) {   /* nothing written (hold, hold_writes) */
         if (waves)
             waves_on(c, 0);
         return stop;
     }
-    p.hold = 0;
+    p.hold = p.hold_writes = 0;
     pipe_live(c, &p);
     if (waves)
         waves_on(c, 0);

@@ -148,6 +148,40 @@ void trees_begin(cpuu_ctx *c, read_trees *t, trees_gate_fn pass, tgt_gate *g)
     t->pass = pass;
     t->gate = g;
     t->judged = t->verdict = 0;
+    /* c keeps it until it is written: a second run of the features (the
+     * target check's late decision, explicit access) writes it then */
+    t->sm = (wave_sm){ .m = c->sm_write, .done = !c->sm_write, .rc = SR_OK };
+}
+
+int sm_attempt(cpuu_ctx *c, read_trees *t)
+{
+    wave_sm *s = &t->sm;
+    if (s->done)
+        return 1;
+    unsigned long before = deferred_calls(c);
+    mapi_session_wave_reads(c->src);
+    sr_err_clear(&s->err);
+    /* a look, then the create: idempotent, so a retried engine or a resumed
+     * run never writes a second one */
+    s->rc = mapi_session_write_switchmsg(c->src, s->m, 0, &s->err);
+    if (!(s->done = deferred_calls(c) == before))
+        return 0;
+    if (s->rc == SR_E_EXISTS) {   /* switchresmb's look found none: an earlier attempt's */
+        sr_log(SR_LOG_NOTICE, c->who, "switch message found in the source mailbox (an earlier "
+               "attempt wrote it): not written again");
+        s->rc = SR_OK;
+    } else if (s->rc == SR_OK) {
+        sr_log(SR_LOG_NOTICE, c->who, "switch message written: target %s", s->m->target_smtp);
+    }
+    if (s->rc == SR_OK)
+        c->sm_write = NULL;
+    return 1;
+}
+
+int sm_finish(cpuu_ctx *c, read_trees *t)
+{
+    sm_attempt(c, t);
+    return t->sm.rc != SR_OK ? RUN_NO_SWITCHMSG : 0;
 }
 
 /* An attempt at every tree not in yet; 1 when both are in. */
@@ -184,8 +218,10 @@ int read_all(cpuu_ctx *c, feat_run **v, const char **names, size_t n, read_trees
     int done[CFG_F__MAX + 1] = { 0 };
     if (!n) {
         t->side[0].done = 1;   /* no plan maps the source's folders: not read */
-        if (t->side[1].done)
-            return trees_verdict(t);
+        if (t->side[1].done) {
+            int stop = trees_verdict(t);
+            return stop ? stop : sm_finish(c, t);
+        }
     }
     if (n)
         cpuu_progress("feature begin %s", names[0]);
@@ -201,6 +237,8 @@ int read_all(cpuu_ctx *c, feat_run **v, const char **names, size_t n, read_trees
             open++;
         else if ((stop = trees_verdict(t)))
             break;
+        if (!sm_attempt(c, t))
+            open++;
         for (size_t i = 0; i < n; i++) {
             if (!done[i] && !(done[i] = read_attempt_held(c, v[i], !in)))
                 open++;
@@ -217,6 +255,8 @@ int read_all(cpuu_ctx *c, feat_run **v, const char **names, size_t n, read_trees
         trees_attempt(c, t);
         stop = trees_verdict(t);
     }
+    if (!stop)   /* no plan (and so no write) before the switch message is there */
+        stop = sm_finish(c, t);
     for (size_t i = 0; i < n; i++) {
         if (i)
             cpuu_progress("feature begin %s", names[i]);

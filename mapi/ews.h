@@ -573,7 +573,9 @@ typedef struct mapi_handover {
     char *ews_url;              /* its EWS endpoint */
     int impersonate;            /* 1 ExchangeImpersonation, 0 explicit access */
     int64_t learned_at;         /* when switchresmb read or wrote that (Unix seconds): its age */
-    mapi_switchmsg switchmsg;   /* the switch message in the mailbox */
+    mapi_switchmsg switchmsg;   /* the switch message in the mailbox, or (write) to put there */
+    int write;                  /* 1: not written yet: the engine writes it (a look, then a
+                                 * create) before it writes anything to the target */
 } mapi_handover;
 /* Release the strings in h and zero it.  NULL-safe. */
 void mapi_handover_clear(mapi_handover *h);

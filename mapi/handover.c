@@ -99,6 +99,7 @@ sr_code mapi_handover_put(mapi_profile *p, const mapi_handover *h, sr_err *err)
         { "switchmsg-target-is-o365", m->target_is_o365 ? "1" : "0" },
         { "switchmsg-created-by", m->created_by },
         { "switchmsg-created-at", m->created_at ? sm_when : NULL },
+        { "switchmsg-write", h->write ? "create" : NULL },
     };
     for (size_t i = 0; rc == SR_OK && i < sizeof kv / sizeof kv[0]; i++)
         if (kv[i].v)
@@ -175,6 +176,10 @@ static sr_code parse(const mapi_service *h, mapi_handover *out, sr_err *err)
         return bad(err, "mailbox", mbx);
     if (!url || (strncmp(url, "https://", 8) && strncmp(url, "http://", 7)))
         return bad(err, "ews-url", url);
+    const char *wr = get(h, "switchmsg-write");
+    if (wr && strcmp(wr, "create") != 0)
+        return bad(err, "switchmsg-write", wr);
+    out->write = wr != NULL;
     if (!(out->mailbox = sr_strdup(mbx)) || !(out->ews_url = sr_strdup(url)))
         return sr_err_set(err, SR_E_NOMEM, "out of memory");
     return read_switchmsg(h, &out->switchmsg, err);

@@ -73,6 +73,7 @@ static void load_resolved(sm_step *step, resmb_mb *m)
  * (strings borrowed from c: for the logon decision only). */
 static void logon_account(const cfg_resmb *c, mapi_account *ac);
 static invoke_opts engine_watch(const resmb_actx *a);
+static int engine_dry_run(const resmb_run *run);
 
 mapi_net *resmb_net_new(const resmb_run *run, resmb_side side, unsigned max_parallel, sr_err *err)
 {
@@ -301,6 +302,83 @@ static sr_code target_identity(resmb_actx *a, const char *target, mapi_switchmsg
     return target_legacy_dn(a, target, &msg->target_legacy_dn, &msg->target_smtp, err);
 }
 
+/* The switch message as one journal value (switchmsg_msg), tab-separated:
+ * version, target SMTP, target legacyExchangeDN, O365, created by, created
+ * at.  NULL when a field holds a tab or newline (it cannot travel) or out
+ * of memory. */
+static char *switchmsg_line(const mapi_switchmsg *m)
+{
+    const char *f[] = { m->target_smtp, m->target_legacy_dn, m->created_by };
+    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
+        if (f[i] && strpbrk(f[i], "\t\r\n"))
+            return NULL;
+    return sr_asprintf("%d\t%s\t%s\t%d\t%s\t%lld", m->version, m->target_smtp ? m->target_smtp : "",
+                       m->target_legacy_dn ? m->target_legacy_dn : "", m->target_is_o365,
+                       m->created_by ? m->created_by : "", (long long)m->created_at);
+}
+
+/* switchmsg_line back; SR_OK, or SR_E_PARSE (then m is cleared). */
+static sr_code switchmsg_parse(const char *line, mapi_switchmsg *m, sr_err *err)
+{
+    memset(m, 0, sizeof *m);
+    char *copy = line ? sr_strdup(line) : NULL, *f[6], *p = copy;
+    size_t n = 0;
+    for (; p && n < 6; n++) {
+        f[n] = p;
+        if ((p = strchr(p, '\t')) != NULL)
+            *p++ = '\0';
+    }
+    sr_code rc = SR_E_PARSE;
+    if (n == 6 && !p && *f[1]) {
+        m->version = atoi(f[0]);
+        m->target_smtp = sr_strdup(f[1]);
+        m->target_legacy_dn = *f[2] ? sr_strdup(f[2]) : NULL;
+        m->target_is_o365 = atoi(f[3]) != 0;
+        m->created_by = *f[4] ? sr_strdup(f[4]) : NULL;
+        m->created_at = strtoll(f[5], NULL, 10);
+        rc = mapi_switchmsg_validate(m, err);
+    } else {
+        sr_err_set(err, SR_E_PARSE, "not a switch message line");
+    }
+    free(copy);
+    if (rc != SR_OK)
+        mapi_switchmsg_clear(m);
+    return rc;
+}
+
+/* Whether the engine may write this mailbox's switch message itself, with
+ * its first reads (issue 13: no round trip of its own): it reaches the
+ * source as the profile says (not through [RPCOverHTTP]'s proxy settings,
+ * which [handover] does not carry), and a dry run writes nothing. */
+static int engine_may_write(const resmb_actx *a)
+{
+    return !a->run->cfg->rpc.present && a->run->src_ews_url && !engine_dry_run(a->run);
+}
+
+/* A mailbox whose journal says the engine writes its switch message
+ * (switchmsg=engine) in a process that did not decide it (a resumed run,
+ * a worker after a crash): the message from the journal, for [handover]. */
+static int engine_write_resume(sm_step *step, resmb_actx *a)
+{
+    resmb_mb *m = a->mb;
+    const char *v = sm_get(step, "switchmsg");
+    if (m->sm_engine || !v || strcmp(v, "engine") != 0)
+        return 1;
+    mapi_switchmsg msg;
+    sr_err e;
+    if (switchmsg_parse(sm_get(step, "switchmsg_msg"), &msg, &e) != SR_OK) {
+        fail(step, a, RESMB_EXIT_FAILED, "journal: the switch message left to the engine: %s; "
+             "rerun with --restart", e.msg);
+        return 0;
+    }
+    mapi_switchmsg_clear(&m->existing);
+    m->existing = msg;
+    m->existing_current = 1;
+    m->existing_at = (int64_t)time(NULL);
+    m->sm_engine = 1;
+    return 1;
+}
+
 static int act_switchmsg(sm_step *step, void *ctx)
 {
     resmb_actx *a = ctx;
@@ -356,6 +434,24 @@ static int act_switchmsg(sm_step *step, void *ctx)
     int recreate = have || m->read_code == SR_E_PARSE;
     /* an attempt killed after its CreateItem left one the batch did not see */
     sm_write how = recreate ? SM_RECREATE : retried ? SM_CREATE : SM_CREATE_BLIND;
+    char *line = !recreate && engine_may_write(a) ? switchmsg_line(&msg) : NULL;
+    if (line) {   /* the engine looks and writes it with its first reads */
+        int ok = put_ok(step, a, "switchmsg_msg", line) && put_ok(step, a, "switchmsg", "engine");
+        free(line);
+        if (!ok) {
+            mapi_switchmsg_clear(&msg);
+            return EV_FAIL;
+        }
+        sr_log(SR_LOG_INFO, m->key, "switch message to write: target %s (%s); the engine writes "
+               "it with its first reads", msg.target_smtp,
+               m->target_given ? "[TargetMailboxesSMTP]" : "directory");
+        mapi_switchmsg_clear(&m->existing);
+        m->existing = msg;
+        m->existing_current = 1;
+        m->existing_at = (int64_t)time(NULL);
+        m->sm_engine = 1;
+        return EV_OK;
+    }
     int engine_kept = a->engine != NULL;
     sr_code rc = write_switchmsg(a, &msg, how, &e);
     int by_engine = engine_kept && a->engine;
@@ -429,17 +525,22 @@ static void logon_account(const cfg_resmb *c, mapi_account *ac)
  * Only when we know what the mailbox holds now (a resumed run may not) and
  * by impersonation, the way this run's reads got in.  Without it the engine
  * asks as before, so a failure here is only logged. */
-static void hand_over(const resmb_mb *m, const mapi_account *ac, mapi_profile *p)
+static sr_code hand_over(const resmb_mb *m, const mapi_account *ac, mapi_profile *p, sr_err *err)
 {
     if (!m->existing_current || !ac->ews_url)
-        return;
+        return SR_OK;
     /* its age is the age of what we know: a read made long ahead of the
      * worker (the read-ahead window) is not handed over as young */
     mapi_handover h = { .mailbox = ac->smtp, .ews_url = ac->ews_url, .impersonate = 1,
-                        .learned_at = m->existing_at, .switchmsg = m->existing };
+                        .learned_at = m->existing_at, .switchmsg = m->existing,
+                        .write = m->sm_engine };
     sr_err e;
-    if (mapi_handover_put(p, &h, &e) != SR_OK)
-        sr_log(SR_LOG_INFO, m->key, "no [handover] for the engine: %s", e.msg);
+    if (mapi_handover_put(p, &h, &e) == SR_OK)
+        return SR_OK;
+    if (m->sm_engine)   /* the engine's to write: without it nobody would */
+        return sr_err_set(err, e.code, "the switch message left to the engine: %s", e.msg);
+    sr_log(SR_LOG_INFO, m->key, "no [handover] for the engine: %s", e.msg);
+    return SR_OK;
 }
 
 /* The source mailbox's temporary profile, as Outlook would have it. */
@@ -470,8 +571,7 @@ static sr_code build_profile(const resmb_run *run, const resmb_mb *m, const char
     /* the profile owns its strings */
     ac->rpc.proxy_server = ac->rpc.proxy_server ? sr_strdup(ac->rpc.proxy_server) : NULL;
     ac->rpc.principal_name = ac->rpc.principal_name ? sr_strdup(ac->rpc.principal_name) : NULL;
-    hand_over(m, ac, p);
-    return SR_OK;
+    return hand_over(m, ac, p, err);
 }
 
 static int act_create_profile(sm_step *step, void *ctx)
@@ -480,6 +580,8 @@ static int act_create_profile(sm_step *step, void *ctx)
     resmb_mb *m = a->mb;
     sr_err e;
     load_resolved(step, m);
+    if (!engine_write_resume(step, a))
+        return EV_FAIL;
     char *name = jget(step, "profile");
     if (!name) {
         /* the name goes to the journal before the profile exists */
@@ -504,6 +606,7 @@ static int act_create_profile(sm_step *step, void *ctx)
     } else {
         sr_log(SR_LOG_INFO, m->key, "temporary profile %s created in %s", name,
                mapi_pstore_dir(st));
+        m->sm_handed = m->sm_engine;   /* its [handover] is young: engine_step keeps it */
     }
     mapi_profile_clear(&p);
     mapi_pstore_free(st);
@@ -741,6 +844,57 @@ static int engine_dry_run(const resmb_run *run)
     return 0;
 }
 
+/* Before an update whose switch message the engine is to write: the
+ * profile needs a young [handover] saying so (the engine trusts one at most
+ * 600 s old).  A profile this worker made a moment ago has it; one an
+ * earlier process made (a resumed run, a worker after a crash) gets it
+ * again from the journal.  0 when it cannot: the step failed. */
+static int engine_write_prepare(sm_step *step, resmb_actx *a, const char *profile)
+{
+    resmb_mb *m = a->mb;
+    const char *v = sm_get(step, "switchmsg");
+    if (!v || strcmp(v, "engine") != 0 || m->sm_handed)
+        return 1;
+    if (!engine_write_resume(step, a))
+        return 0;
+    sr_err e;
+    sr_err_clear(&e);
+    mapi_pstore *st = mapi_pstore_open(a->run->profile_dir, 0, &e);
+    mapi_profile p = { 0 };
+    sr_code rc = st ? mapi_pstore_load(st, profile, &p, &e) : e.code;
+    if (rc == SR_OK && !p.n_accounts)
+        rc = sr_err_set(&e, SR_E_PARSE, "no account");
+    if (rc == SR_OK) {
+        m->existing_at = (int64_t)time(NULL);
+        rc = hand_over(m, &p.accounts[0], &p, &e);
+    }
+    if (rc == SR_OK)
+        rc = mapi_pstore_update(st, &p, &e);
+    mapi_profile_clear(&p);
+    mapi_pstore_free(st);
+    if (rc != SR_OK) {
+        fail(step, a, RESMB_EXIT_FAILED, "temporary profile %s: the switch message left to the "
+             "engine cannot be handed over: %s", profile, e.msg);
+        return 0;
+    }
+    m->sm_handed = 1;
+    return 1;
+}
+
+/* After a good update: the switch message the engine was to write is
+ * there (the engine writes nothing to the target before it). */
+static int engine_write_done(sm_step *step, resmb_actx *a)
+{
+    const char *v = sm_get(step, "switchmsg");
+    if (!v || strcmp(v, "engine") != 0)
+        return EV_OK;
+    const resmb_mb *m = a->mb;
+    sr_log(SR_LOG_NOTICE, m->key, "switch message created: target %s (%s); written by the engine "
+           "with its first reads", m->existing.target_smtp ? m->existing.target_smtp : "?",
+           m->target_given ? "[TargetMailboxesSMTP]" : "directory");
+    return put_ok(step, a, "switchmsg", "created") ? EV_OK : EV_FAIL;
+}
+
 static int engine_step(sm_step *step, resmb_actx *a, int cleanup)
 {
     const char *what = cleanup ? "cleanup" : "update";
@@ -750,6 +904,10 @@ static int engine_step(sm_step *step, resmb_actx *a, int cleanup)
     char *profile = jget(step, "profile");
     if (!profile)
         return fail(step, a, RESMB_EXIT_FAILED, "journal has no temporary profile name");
+    if (!cleanup && !engine_write_prepare(step, a, profile)) {
+        free(profile);
+        return EV_FAIL;
+    }
     invoke_result res;
     sr_err e;
     memset(&res, 0, sizeof res);
@@ -799,6 +957,9 @@ static int engine_step(sm_step *step, resmb_actx *a, int cleanup)
     case INVOKE_EXITED:
         if ((res.cpuu_bits & ENGINE_ERR_BITS) && res.ews_blocked)
             ev = engine_blocked(step, a, what, bits, &res);
+        else if ((res.cpuu_bits & ENGINE_ERR_BITS) && res.failed[0])
+            ev = fail(step, a, RESMB_EXIT_FAILED, "%s: the engine reported %s: cannot write the "
+                      "switch message: %s", what, bits ? bits : "?", res.failed);
         else if (res.cpuu_bits & ENGINE_ERR_BITS)
             ev = fail(step, a, RESMB_EXIT_FAILED, "%s: the engine reported %s", what,
                       bits ? bits : "?");
@@ -822,6 +983,8 @@ static int engine_step(sm_step *step, resmb_actx *a, int cleanup)
         break;
     }
     free(bits);
+    if (ev == EV_OK && !cleanup)
+        ev = engine_write_done(step, a);
     /* a failed mailbox's engine that answered stays for the next one: each
      * command is a run of its own */
     return ev;

@@ -129,6 +129,9 @@ typedef struct resmb_mb {
        asking again would only repeat it), that error (heap), else NULL */
     char *tgt_ad_err;
     /* filled by the actions (in the worker) */
+    int sm_engine;               /* the switch message (existing) is the engine's to write:
+                                    its [handover] says switchmsg-write=create (issue 13) */
+    int sm_handed;               /* this worker wrote that [handover] into a new profile */
     char reason[1200];
     unsigned run_bits;           /* exit bits set in this run (the journal ORs over all runs) */
     int wait_fail;               /* the failure was WAIT-class (throttled): retry later */
