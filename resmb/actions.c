@@ -347,12 +347,16 @@ static sr_code switchmsg_parse(const char *line, mapi_switchmsg *m, sr_err *err)
 }
 
 /* Whether the engine may write this mailbox's switch message itself, with
- * its first reads (issue 13: no round trip of its own): it reaches the
- * source as the profile says (not through [RPCOverHTTP]'s proxy settings,
- * which [handover] does not carry), and a dry run writes nothing. */
+ * its first reads (issue 13: no round trip of its own): the worker holds a
+ * kept engine (one that answered our command protocol, so it reads
+ * [handover]; a worker's first mailbox, or another CPUUCmdLine engine,
+ * gets its message from the worker), it reaches the source as the profile
+ * says (not through [RPCOverHTTP]'s proxy settings, which [handover] does
+ * not carry), and a dry run writes nothing. */
 static int engine_may_write(const resmb_actx *a)
 {
-    return !a->run->cfg->rpc.present && a->run->src_ews_url && !engine_dry_run(a->run);
+    return a->engine && !a->run->cfg->rpc.present && a->run->src_ews_url &&
+           !engine_dry_run(a->run);
 }
 
 /* A mailbox whose journal says the engine writes its switch message
