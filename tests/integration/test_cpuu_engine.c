@@ -1970,6 +1970,53 @@ static void test_target_tree_late_graph(void)
     graph_auto_undone(base, mb, "Late Auto");
 }
 
+/* Issue 13: switchresmb may leave the switch message's write to the engine
+ * ([handover] switchmsg-write=create).  A dry run writes nothing; the update
+ * writes it with its reads (the message then names the handed target); a
+ * second engine with the same hand-over (a retried attempt) finds it and
+ * writes no second one.  Last in the suite: g_c holds a switch message
+ * afterwards. */
+static void test_handover_write(void)
+{
+    write_ini(g_ini, g_src.password, NULL);
+    make_handed_profile("Write Dry", &g_c, &g_a_tgt, 5, g_c.smtp, "switchmsg-write", "create");
+    const char *dry[] = { "-Profiles", "Write Dry", "-SkipAutodiscoverChecking", "-Features",
+                          "-DryRun", NULL };
+    CU_ASSERT_EQUAL(run_cpuu(g_ini, dry), CPUU_CANNOT_START);
+    CU_ASSERT_TRUE(file_has(g_log, "(not in a dry run)"));
+    mapi_net *net;
+    mapi_session *sess = src_session(g_c.smtp, &net);
+    mapi_folders f = { 0 };
+    mapi_switchmsg sm = { 0 };
+    sr_err e, sme;
+    CU_ASSERT_EQUAL(mapi_session_open_mailbox(sess, &f, &sm, &sme, &e), SR_OK);
+    CU_ASSERT_EQUAL(sme.code, SR_E_NOTFOUND);   /* the dry run wrote nothing */
+    mapi_folders_clear(&f);
+    mapi_switchmsg_clear(&sm);
+    static const char *const names[] = { "Write Once", "Write Again" };
+    for (int i = 0; i < 2; i++) {
+        make_handed_profile(names[i], &g_c, &g_a_tgt, 5, g_c.smtp, "switchmsg-write", "create");
+        const char *a[] = { "-Profiles", names[i], "-SkipAutodiscoverChecking", "-Features", NULL };
+        CU_ASSERT_EQUAL(run_cpuu(g_ini, a), CPUU_SUCCESS);
+        CU_ASSERT_EQUAL(csv_last(names[i], NULL), 10);
+        CU_ASSERT_TRUE(file_has(g_log, i ? "switch message found in the source mailbox (an earlier "
+                                           "attempt wrote it): not written again"
+                                         : "switch message written: target "));
+    }
+    CU_ASSERT_EQUAL(mapi_session_open_mailbox(sess, &f, &sm, &sme, &e), SR_OK);
+    CU_ASSERT_EQUAL(sme.code, SR_OK);
+    CU_ASSERT_STRING_EQUAL(sm.target_smtp ? sm.target_smtp : "", g_a_tgt.smtp);
+    mapi_folders_clear(&f);
+    mapi_switchmsg_clear(&sm);
+    /* it is there for a look that would not write a second one (the second
+     * engine's log above says it wrote none) */
+    mapi_switchmsg w = { .version = MAPI_SWITCHMSG_CONTEMPORARY, .target_smtp = (char *)g_a_tgt.smtp,
+                         .target_legacy_dn = (char *)g_a_tgt.legacy_dn };
+    CU_ASSERT_EQUAL(mapi_session_write_switchmsg(sess, &w, 0, &e), SR_E_EXISTS);
+    mapi_session_free(sess);
+    mapi_net_free(net);
+}
+
 int main(void)
 {
     if (CU_initialize_registry() != CUE_SUCCESS)
@@ -2006,6 +2053,8 @@ int main(void)
                 test_target_tree_in_first_wave);
     CU_add_test(s, "the target check's tree in the first read wave: EWS blocked, Auto → Graph",
                 test_target_tree_late_graph);
+    CU_add_test(s, "[handover] switchmsg-write: the engine writes the switch message once",
+                test_handover_write);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned failed = CU_get_number_of_failures();

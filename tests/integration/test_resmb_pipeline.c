@@ -1644,6 +1644,44 @@ static void test_kept_engine_killed_switchmsg(void)
     case_free(&c);
 }
 
+/* Issue 13: a worker that holds a kept engine leaves the switch message's
+ * write to it ([handover] switchmsg-write=create): the engine looks with
+ * its first reads and writes with the next, before anything reaches the
+ * target.  Three rooms without a message through one worker: the first
+ * room's worker writes its own (no engine yet); the second's kept engine is
+ * SIGKILLed as its update begins, and with Attempt=2 a fresh engine runs it
+ * again from the same profile (a look first: never a second message); the
+ * third's is written by that engine, kept.  Every room DONE, each message
+ * naming its own target. */
+static void test_engine_writes_switchmsg(void)
+{
+    char csv[700];
+    ccase c;
+    case_init(&c);
+    static const int rooms[] = { 56, 59, 60 };   /* no case before gives them a message */
+    for (int i = 0; i < 3; i++)
+        c.smtp[i] = ROOM(rooms[i]);
+    setenv("ENGINE_WRAP_COMMAND", "1", 1);   /* the first "update" command: the second room's */
+    int rc = wrapped_run(&c, "kill-command", "Attempt=2\n", csv, sizeof csv);
+    unsetenv("ENGINE_WRAP_COMMAND");
+    char *log = fake_log(&c);
+    int by_engine = count_sub(c.text, "written by the engine with its first reads");
+    if (rc != 0 || by_engine != 2)
+        fprintf(stderr, "\n  [engine writes the switch message: exit %d, %d by the engine; engine "
+                "starts:\n%s]\n%s\n", rc, by_engine, log, c.text);
+    CU_ASSERT_EQUAL(rc, 0);
+    for (int i = 0; i < 3; i++) {
+        CU_ASSERT_TRUE(report_has(c.text, ROOM(rooms[i]), "DONE"));
+        assert_target(ROOM(rooms[i]), TROOM(rooms[i]));
+    }
+    CU_ASSERT_EQUAL(count_sub(c.text, "switch message created"), 3);
+    CU_ASSERT_EQUAL(by_engine, 2);
+    CU_ASSERT_EQUAL(count_sub(log, "\n"), 2);   /* the first engine, then a fresh one */
+    CU_ASSERT_EQUAL(temp_profiles(&c), 0);
+    free(log);
+    case_free(&c);
+}
+
 /* A continuous pool: one slow mailbox does not hold back the mailboxes
  * beyond its batch.  The first update waits until 53 updates have started
  * (itself and 52 others); with batches of RESMB_CHUNK (50) run one after the
@@ -1845,6 +1883,8 @@ int main(void)
                 "runs on a fresh engine", test_kept_engine_killed_mid_batch);
     CU_add_test(s, "real engine: kept engine killed writing a switch message: the worker writes it",
                 test_kept_engine_killed_switchmsg);
+    CU_add_test(s, "real engine: the kept engine writes the switch message with its reads; "
+                "killed, a fresh one writes no second", test_engine_writes_switchmsg);
     CU_add_test(s, "continuous pool: a slow mailbox holds back no batch", test_continuous_pool);
     CU_add_test(s, "throttled mailbox: retried in the run, THROTTLED when the budget ends",
                 test_throttled_retry);
