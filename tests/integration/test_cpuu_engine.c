@@ -1993,6 +1993,29 @@ static void test_handover_write(void)
     CU_ASSERT_EQUAL(sme.code, SR_E_NOTFOUND);   /* the dry run wrote nothing */
     mapi_folders_clear(&f);
     mapi_switchmsg_clear(&sm);
+    /* the write fails (the source answers 500 to the second request, the
+     * look's or the CreateItem's): nothing written, the profile stays, CSV
+     * 11, and a "failed" progress line for switchresmb's report */
+    make_handed_profile("Write Fails", &g_c, &g_a_tgt, 5, g_c.smtp, "switchmsg-write", "create");
+    const char *wf[] = { "-Profiles", "Write Fails", "-SkipAutodiscoverChecking", "-Features", NULL };
+    char lines[4096];
+    sim_set(&g_src, "fail_nth=2&fail_status=500");
+    int rc = run_with_command(wf, NULL, lines, sizeof lines);
+    sim_set(&g_src, "reset=1");
+    CU_ASSERT_EQUAL(rc, CPUU_SWITCH_ERR);
+    CU_ASSERT_EQUAL(csv_last("Write Fails", NULL), 11);
+    CU_ASSERT_TRUE(file_has(g_log, "cannot write the switch message: "));
+    CU_ASSERT_PTR_NOT_NULL(strstr(lines, "failed "));
+    mapi_pstore *st = store();
+    mapi_profile p = { 0 };
+    CU_ASSERT_EQUAL(mapi_pstore_load(st, "Write Fails", &p, &e), SR_OK);
+    CU_ASSERT_EQUAL(p.status.updated, 0);
+    mapi_profile_clear(&p);
+    mapi_pstore_free(st);
+    CU_ASSERT_EQUAL(mapi_session_open_mailbox(sess, &f, &sm, &sme, &e), SR_OK);
+    CU_ASSERT_EQUAL(sme.code, SR_E_NOTFOUND);
+    mapi_folders_clear(&f);
+    mapi_switchmsg_clear(&sm);
     static const char *const names[] = { "Write Once", "Write Again" };
     for (int i = 0; i < 2; i++) {
         make_handed_profile(names[i], &g_c, &g_a_tgt, 5, g_c.smtp, "switchmsg-write", "create");
