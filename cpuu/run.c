@@ -229,38 +229,37 @@ unsigned cpuu_run(const cpuu_opts *o, cpuu_process *proc)
 
 /* ---- the switchmsg command (main.c) -------------------------------------- */
 
-/* A switchmsg command's fields, pointers into the command line. */
+/* A switchmsg command's fields: the first three point into the command
+ * line; the message (mapi_switchmsg_to_line's form, the rest of the line)
+ * is c's own. */
 typedef struct sm_cmd {
     const char *how, *mailbox, *ews_url;
     mapi_logon_security logon;
-    mapi_switchmsg m;             /* strings borrowed from the line */
+    mapi_switchmsg m;
 } sm_cmd;
 
-static int sm_cmd_parse(char *line, sm_cmd *c)
+/* 1 when line is a switchmsg command; then *msg_err says whether its
+ * message parsed (c->m is set only when it did). */
+static int sm_cmd_parse(char *line, sm_cmd *c, sr_err *msg_err)
 {
-    char *f[10];
+    char *f[5];
     size_t n = 0;
-    for (char *p = line; p && n < 10; n++) {   /* ten tab-separated fields, no more */
-        f[n] = p;
-        if ((p = strchr(p, '\t')) != NULL)
-            *p++ = '\0';
-        if (p && n == 9)
-            return 0;
-    }
-    if (n != 10 || !*f[1] || !*f[2] || !*f[5])
-        return 0;
     memset(c, 0, sizeof *c);
+    for (char *p = line; p && n < 5; n++) {   /* four fields, then the message */
+        f[n] = p;
+        if (n < 4 && (p = strchr(p, '\t')) != NULL)
+            *p++ = '\0';
+    }
+    if (n != 5 || !*f[1] || !*f[2] ||
+        (strcmp(f[0], "create") && strcmp(f[0], "look") && strcmp(f[0], "recreate")))
+        return 0;
     c->how = f[0];
     c->mailbox = f[1];
     c->ews_url = f[2];
     c->logon = (mapi_logon_security)atoi(f[3]);
-    c->m.version = atoi(f[4]);
-    c->m.target_smtp = f[5];
-    c->m.target_legacy_dn = *f[6] ? f[6] : NULL;
-    c->m.target_is_o365 = atoi(f[7]) != 0;
-    c->m.created_by = *f[8] ? f[8] : NULL;
-    c->m.created_at = strtoll(f[9], NULL, 10);
-    return !strcmp(c->how, "create") || !strcmp(c->how, "look") || !strcmp(c->how, "recreate");
+    sr_err_clear(msg_err);
+    (void)mapi_switchmsg_from_line(f[4], &c->m, msg_err);
+    return 1;
 }
 
 /* Write it over this process's source connections; SR_OK or *e. */
@@ -285,9 +284,13 @@ unsigned cpuu_switchmsg_command(const cpuu_opts *o, cpuu_process *proc, char *li
     sm_cmd c;
     sr_err e;
     sr_err_clear(&e);
-    if (!sm_cmd_parse(line, &c)) {
+    if (!sm_cmd_parse(line, &c, &e)) {
         cpuu_progress("failed %d %d %s", SR_E_USAGE, SR_CLASS_FINAL,
                       "switchmsg: not a command this engine reads");
+        return CPUU_GLOBAL_ERR;
+    }
+    if (e.code != SR_OK) {   /* the message itself: as its write would have refused it */
+        cpuu_progress("failed %d %d %.200s", (int)e.code, (int)e.cls, e.msg);
         return CPUU_GLOBAL_ERR;
     }
     cpuu_run_ctx r = { .opts = o, .conns = { proc->conns[0], proc->conns[1] } };
@@ -307,6 +310,7 @@ unsigned cpuu_switchmsg_command(const cpuu_opts *o, cpuu_process *proc, char *li
         rc = sm_cmd_write(&r, &c, &e);
     }
     cfg_cpuu_free(r.cfg);
+    mapi_switchmsg_clear(&c.m);
     if (rc == SR_OK)
         return 0;
     cpuu_progress("failed %d %d %.200s", (int)e.code, (int)e.cls, e.msg);

@@ -276,6 +276,15 @@ void mapi_switchmsg_clear(mapi_switchmsg *m);
 /* SR_OK, or SR_E_PARSE naming the bad field: version unknown, SMTP not an
  * address, legacy DN not starting with "/o=", LEGACY with the O365 flag. */
 sr_code mapi_switchmsg_validate(const mapi_switchmsg *m, sr_err *err);
+/* The message as one line of six tab-separated fields: version, target
+ * SMTP, target legacyExchangeDN, O365 (0/1), created by, created at (Unix
+ * seconds); an absent string is empty.  How a message travels in
+ * switchresmb's journal and in the engine's switchmsg command.  Heap; NULL
+ * when a field holds a tab or line break, or out of memory. */
+char *mapi_switchmsg_to_line(const mapi_switchmsg *m);
+/* That line back, validated: SR_OK (the caller clears *m), else SR_E_PARSE
+ * (or SR_E_NOMEM) with *m cleared. */
+sr_code mapi_switchmsg_from_line(const char *line, mapi_switchmsg *m, sr_err *err);
 /* Append the message's properties (named, in MAPI_SWITCHMSG_PSET_GUID) to l.
  * Validates first; SR_E_PARSE on an invalid message. */
 sr_code mapi_switchmsg_to_extprops(const mapi_switchmsg *m, mapi_extprops *l, sr_err *err);

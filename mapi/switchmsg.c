@@ -123,6 +123,46 @@ static sr_code add(mapi_extprops *l, const char *name, uint16_t type, const char
                                                                                        : err->code;
 }
 
+char *mapi_switchmsg_to_line(const mapi_switchmsg *m)
+{
+    const char *f[] = { m->target_smtp, m->target_legacy_dn, m->created_by };
+    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
+        if (f[i] && strpbrk(f[i], "\t\r\n"))
+            return NULL;
+    return sr_asprintf("%d\t%s\t%s\t%d\t%s\t%lld", m->version, m->target_smtp ? m->target_smtp : "",
+                       m->target_legacy_dn ? m->target_legacy_dn : "", m->target_is_o365,
+                       m->created_by ? m->created_by : "", (long long)m->created_at);
+}
+
+sr_code mapi_switchmsg_from_line(const char *line, mapi_switchmsg *m, sr_err *err)
+{
+    memset(m, 0, sizeof *m);
+    char *copy = line ? sr_strdup(line) : NULL, *f[6], *p = copy;
+    size_t n = 0;
+    for (; p && n < 6; n++) {   /* six fields, no more */
+        f[n] = p;
+        if ((p = strchr(p, '\t')) != NULL)
+            *p++ = '\0';
+    }
+    if (n != 6 || p || !*f[1]) {
+        free(copy);
+        return sr_err_set(err, SR_E_PARSE, "not a switch message line");
+    }
+    m->version = atoi(f[0]);
+    m->target_is_o365 = atoi(f[3]) != 0;
+    m->created_at = strtoll(f[5], NULL, 10);
+    sr_code rc = SR_OK;
+    if (!(m->target_smtp = sr_strdup(f[1])) || (*f[2] && !(m->target_legacy_dn = sr_strdup(f[2]))) ||
+        (*f[4] && !(m->created_by = sr_strdup(f[4]))))
+        rc = sr_err_set(err, SR_E_NOMEM, "out of memory");
+    free(copy);
+    if (rc == SR_OK)
+        rc = mapi_switchmsg_validate(m, err);
+    if (rc != SR_OK)
+        mapi_switchmsg_clear(m);
+    return rc;
+}
+
 sr_code mapi_switchmsg_to_extprops(const mapi_switchmsg *m, mapi_extprops *l, sr_err *err)
 {
     sr_err local;

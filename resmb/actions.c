@@ -210,21 +210,16 @@ static int engine_writes(resmb_actx *a, const mapi_switchmsg *msg, sm_write how,
     const resmb_run *run = a->run;
     static const char *const hows[] = { [SM_CREATE] = "look", [SM_RECREATE] = "recreate",
                                         [SM_CREATE_BLIND] = "create" };
-    const char *f[] = { a->mb->smtp, run->src_ews_url, msg->target_smtp, msg->target_legacy_dn,
-                        msg->created_by };
     if (!a->engine || run->cfg->rpc.present || !a->mb->smtp || !run->src_ews_url ||
-        !msg->target_smtp)
+        !msg->target_smtp || strpbrk(a->mb->smtp, "\t\r\n") ||
+        strpbrk(run->src_ews_url, "\t\r\n"))
         return 0;
-    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
-        if (f[i] && strpbrk(f[i], "\t\r\n"))
-            return 0;
     mapi_account ac = { 0 };
     logon_account(run->cfg, &ac);
-    char *cmd = sr_asprintf("switchmsg %s\t%s\t%s\t%d\t%d\t%s\t%s\t%d\t%s\t%lld", hows[how],
-                            a->mb->smtp, run->src_ews_url, (int)ac.logon, msg->version,
-                            msg->target_smtp, msg->target_legacy_dn ? msg->target_legacy_dn : "",
-                            msg->target_is_o365, msg->created_by ? msg->created_by : "",
-                            (long long)msg->created_at);
+    char *line = mapi_switchmsg_to_line(msg);
+    char *cmd = line ? sr_asprintf("switchmsg %s\t%s\t%s\t%d\t%s", hows[how], a->mb->smtp,
+                                   run->src_ews_url, (int)ac.logon, line) : NULL;
+    free(line);
     if (!cmd)
         return 0;
     invoke_opts io = engine_watch(a);
@@ -302,50 +297,6 @@ static sr_code target_identity(resmb_actx *a, const char *target, mapi_switchmsg
     return target_legacy_dn(a, target, &msg->target_legacy_dn, &msg->target_smtp, err);
 }
 
-/* The switch message as one journal value (switchmsg_msg), tab-separated:
- * version, target SMTP, target legacyExchangeDN, O365, created by, created
- * at.  NULL when a field holds a tab or newline (it cannot travel) or out
- * of memory. */
-static char *switchmsg_line(const mapi_switchmsg *m)
-{
-    const char *f[] = { m->target_smtp, m->target_legacy_dn, m->created_by };
-    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
-        if (f[i] && strpbrk(f[i], "\t\r\n"))
-            return NULL;
-    return sr_asprintf("%d\t%s\t%s\t%d\t%s\t%lld", m->version, m->target_smtp ? m->target_smtp : "",
-                       m->target_legacy_dn ? m->target_legacy_dn : "", m->target_is_o365,
-                       m->created_by ? m->created_by : "", (long long)m->created_at);
-}
-
-/* switchmsg_line back; SR_OK, or SR_E_PARSE (then m is cleared). */
-static sr_code switchmsg_parse(const char *line, mapi_switchmsg *m, sr_err *err)
-{
-    memset(m, 0, sizeof *m);
-    char *copy = line ? sr_strdup(line) : NULL, *f[6], *p = copy;
-    size_t n = 0;
-    for (; p && n < 6; n++) {
-        f[n] = p;
-        if ((p = strchr(p, '\t')) != NULL)
-            *p++ = '\0';
-    }
-    sr_code rc = SR_E_PARSE;
-    if (n == 6 && !p && *f[1]) {
-        m->version = atoi(f[0]);
-        m->target_smtp = sr_strdup(f[1]);
-        m->target_legacy_dn = *f[2] ? sr_strdup(f[2]) : NULL;
-        m->target_is_o365 = atoi(f[3]) != 0;
-        m->created_by = *f[4] ? sr_strdup(f[4]) : NULL;
-        m->created_at = strtoll(f[5], NULL, 10);
-        rc = mapi_switchmsg_validate(m, err);
-    } else {
-        sr_err_set(err, SR_E_PARSE, "not a switch message line");
-    }
-    free(copy);
-    if (rc != SR_OK)
-        mapi_switchmsg_clear(m);
-    return rc;
-}
-
 /* Whether the engine may write this mailbox's switch message itself, with
  * its first reads (issue 13: no round trip of its own): the worker holds a
  * kept engine (one that answered our command protocol, so it reads
@@ -370,7 +321,7 @@ static int engine_write_resume(sm_step *step, resmb_actx *a)
         return 1;
     mapi_switchmsg msg;
     sr_err e;
-    if (switchmsg_parse(sm_get(step, "switchmsg_msg"), &msg, &e) != SR_OK) {
+    if (mapi_switchmsg_from_line(sm_get(step, "switchmsg_msg"), &msg, &e) != SR_OK) {
         fail(step, a, RESMB_EXIT_FAILED, "journal: the switch message left to the engine: %s; "
              "rerun with --restart", e.msg);
         return 0;
@@ -438,7 +389,7 @@ static int act_switchmsg(sm_step *step, void *ctx)
     int recreate = have || m->read_code == SR_E_PARSE;
     /* an attempt killed after its CreateItem left one the batch did not see */
     sm_write how = recreate ? SM_RECREATE : retried ? SM_CREATE : SM_CREATE_BLIND;
-    char *line = !recreate && engine_may_write(a) ? switchmsg_line(&msg) : NULL;
+    char *line = !recreate && engine_may_write(a) ? mapi_switchmsg_to_line(&msg) : NULL;
     if (line) {   /* the engine looks and writes it with its first reads */
         int ok = put_ok(step, a, "switchmsg_msg", line) && put_ok(step, a, "switchmsg", "engine");
         free(line);

@@ -667,6 +667,47 @@ static void test_switchmsg_no_dn(void)
     mapi_switchmsg_clear(&m);
 }
 
+/* The one-line form (switchresmb's journal, the engine's switchmsg
+ * command): back the same, with and without the optional strings; a field
+ * with a tab has no line; a line with too few or too many fields, or an
+ * invalid message, is refused and leaves nothing behind. */
+static void test_switchmsg_line(void)
+{
+    sr_err e;
+    mapi_switchmsg m = sample_msg(), back;
+    char *line = mapi_switchmsg_to_line(&m);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(line);
+    CU_ASSERT_EQUAL(mapi_switchmsg_from_line(line, &back, &e), SR_OK);
+    CU_ASSERT_EQUAL(back.version, m.version);
+    CU_ASSERT_STRING_EQUAL(back.target_smtp, m.target_smtp);
+    CU_ASSERT_STRING_EQUAL(back.target_legacy_dn, m.target_legacy_dn);
+    CU_ASSERT_EQUAL(back.target_is_o365, m.target_is_o365);
+    CU_ASSERT_STRING_EQUAL(back.created_by, m.created_by);
+    CU_ASSERT_EQUAL(back.created_at, m.created_at);
+    mapi_switchmsg_clear(&back);
+    free(line);
+    char *by = m.created_by, *dn = m.target_legacy_dn;
+    m.created_by = NULL;
+    m.target_legacy_dn = NULL;   /* an Office 365 target may go without */
+    line = mapi_switchmsg_to_line(&m);
+    CU_ASSERT_EQUAL(mapi_switchmsg_from_line(line, &back, &e), SR_OK);
+    CU_ASSERT_PTR_NULL(back.created_by);
+    CU_ASSERT_PTR_NULL(back.target_legacy_dn);
+    mapi_switchmsg_clear(&back);
+    free(line);
+    m.created_by = "a\tb";
+    CU_ASSERT_PTR_NULL(mapi_switchmsg_to_line(&m));
+    m.created_by = by;
+    m.target_legacy_dn = dn;
+    static const char *const bad[] = { "", "2\tx@y.example\t/o=x\t1\tby", "2\tx@y.example\t/o=x\t1\tby\t0\textra",
+                                       "2\t\t/o=x\t1\tby\t0", "9\tx@y.example\t/o=x\t1\tby\t0", NULL };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        CU_ASSERT_NOT_EQUAL(mapi_switchmsg_from_line(bad[i], &back, &e), SR_OK);
+        CU_ASSERT_PTR_NULL(back.target_smtp);
+    }
+    mapi_switchmsg_clear(&m);
+}
+
 static void test_switchmsg_invalid(void)
 {
     sr_err e;
@@ -1496,6 +1537,7 @@ int main(void)
     s = CU_add_suite("mapi_switchmsg", NULL, NULL);
     CU_add_test(s, "switch message round trip", test_switchmsg_roundtrip);
     CU_add_test(s, "switch message validation and codes", test_switchmsg_invalid);
+    CU_add_test(s, "switch message as one line", test_switchmsg_line);
     CU_add_test(s, "switch message of an Office 365 target without a legacyExchangeDN", test_switchmsg_no_dn);
     s = CU_add_suite("mapi_profile", NULL, NULL);
     CU_add_test(s, "fixture parses and formats back", test_profile_fixture);
