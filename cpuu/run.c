@@ -137,14 +137,23 @@ static FILE *open_outputs(cpuu_run_ctx *r, const char *pattern, char **log_path)
     return fp;
 }
 
-static unsigned run_mode(cpuu_run_ctx *r, cpuu_process *proc)
+/* The source password on CPUU_SECRET_FD (or NULL): the parent sends it
+ * once per process, so the first run reads it and the later ones (update,
+ * cleanup and switchmsg commands) reuse it. */
+static char *process_secret(cpuu_process *proc)
 {
-    sr_err e;
-    if (!proc->secret_read) {   /* the parent sends it once per process */
+    if (!proc->secret_read) {
+        sr_err e;
         proc->secret = cpuu_secret_from_fd(&e);
         proc->secret_read = 1;
     }
-    r->secret = proc->secret;
+    return proc->secret;
+}
+
+static unsigned run_mode(cpuu_run_ctx *r, cpuu_process *proc)
+{
+    sr_err e;
+    r->secret = process_secret(proc);
     r->store = mapi_pstore_open(NULL, 0, &e);
     if (!r->store) {
         sr_log(SR_LOG_ERROR, "cpuu", "profile store: %s", e.msg);
@@ -297,11 +306,7 @@ unsigned cpuu_switchmsg_command(const cpuu_opts *o, cpuu_process *proc, char *li
     /* no log of its own: what goes wrong is in the "failed" line and the
      * worker's log; the mapi layer's warnings go where switchresmb's do */
     sr_log_set_level(SR_LOG_WARN);
-    if (!proc->secret_read) {
-        proc->secret = cpuu_secret_from_fd(&e);
-        proc->secret_read = 1;
-    }
-    r.secret = proc->secret;
+    r.secret = process_secret(proc);
     cfg_diag diag;
     r.cfg = cfg_cpuu_load(o->ini ? o->ini : "CPUU.ini", &diag, &e);
     sr_code rc = r.cfg ? SR_OK : e.code;
