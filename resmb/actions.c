@@ -278,7 +278,7 @@ static int ews_blocked(sm_step *step, resmb_actx *a)
     if (!run->tgt_blocked || run->tgt_proto == MAPI_PROTO_GRAPH)
         return 0;
     load_resolved(step, a->mb);
-    const char *t = a->mb->target_given ? a->mb->target_given : a->mb->target_smtp;
+    const char *t = resmb_mb_target(a->mb);
     fail(step, a, RESMB_EXIT_FAILED, "target %s: %s; set CPUU.ini ProtocolTrg=Graph or Auto "
          "(docs/graph.md); mailbox not touched", t ? t : "(unknown)", run->tgt_blocked);
     return 1;
@@ -310,14 +310,32 @@ static int engine_may_write(const resmb_actx *a)
            !engine_dry_run(a->run);
 }
 
+/* What m's source mailbox holds now, or, by_engine, holds once its engine
+ * wrote it: the switch message [handover] carries (msg is moved into m). */
+static void know_switchmsg(resmb_mb *m, mapi_switchmsg *msg, int by_engine)
+{
+    mapi_switchmsg_clear(&m->existing);
+    m->existing = *msg;
+    memset(msg, 0, sizeof *msg);
+    m->existing_current = 1;
+    m->existing_at = (int64_t)time(NULL);
+    m->sm_engine = by_engine;
+}
+
+/* Whether the journal leaves the switch message to the engine. */
+static int left_to_engine(sm_step *step)
+{
+    const char *v = sm_get(step, "switchmsg");
+    return v && !strcmp(v, "engine");
+}
+
 /* A mailbox whose journal says the engine writes its switch message
  * (switchmsg=engine) in a process that did not decide it (a resumed run,
  * a worker after a crash): the message from the journal, for [handover]. */
 static int engine_write_resume(sm_step *step, resmb_actx *a)
 {
     resmb_mb *m = a->mb;
-    const char *v = sm_get(step, "switchmsg");
-    if (m->sm_engine || !v || strcmp(v, "engine") != 0)
+    if (m->sm_engine || !left_to_engine(step))
         return 1;
     mapi_switchmsg msg;
     sr_err e;
@@ -326,11 +344,7 @@ static int engine_write_resume(sm_step *step, resmb_actx *a)
              "rerun with --restart", e.msg);
         return 0;
     }
-    mapi_switchmsg_clear(&m->existing);
-    m->existing = msg;
-    m->existing_current = 1;
-    m->existing_at = (int64_t)time(NULL);
-    m->sm_engine = 1;
+    know_switchmsg(m, &msg, 1);
     return 1;
 }
 
@@ -362,7 +376,7 @@ static int act_switchmsg(sm_step *step, void *ctx)
     }
     if (have && !cfg->switch_msg.recreate)
         return put_ok(step, a, "switchmsg", "present") ? EV_OK : EV_FAIL;
-    const char *target = m->target_given ? m->target_given : m->target_smtp;
+    const char *target = resmb_mb_target(m);
     if (!target)
         return fail(step, a, RESMB_EXIT_FAILED,
                     "no target address for the switch message: no [TargetMailboxesSMTP] entry "
@@ -400,11 +414,7 @@ static int act_switchmsg(sm_step *step, void *ctx)
         sr_log(SR_LOG_INFO, m->key, "switch message to write: target %s (%s); the engine writes "
                "it with its first reads", msg.target_smtp,
                m->target_given ? "[TargetMailboxesSMTP]" : "directory");
-        mapi_switchmsg_clear(&m->existing);
-        m->existing = msg;
-        m->existing_current = 1;
-        m->existing_at = (int64_t)time(NULL);
-        m->sm_engine = 1;
+        know_switchmsg(m, &msg, 1);
         return EV_OK;
     }
     int engine_kept = a->engine != NULL;
@@ -424,10 +434,7 @@ static int act_switchmsg(sm_step *step, void *ctx)
            m->target_given ? "[TargetMailboxesSMTP]" : "directory",
            msg.target_legacy_dn ? "" : ", no legacyExchangeDN (Microsoft Graph target)",
            by_engine ? "; written by the kept engine" : "");
-    mapi_switchmsg_clear(&m->existing);   /* what the mailbox holds now: for [handover] */
-    m->existing = msg;
-    m->existing_current = 1;
-    m->existing_at = (int64_t)time(NULL);
+    know_switchmsg(m, &msg, 0);
     return put_ok(step, a, "switchmsg", recreate ? "recreated" : "created") ? EV_OK : EV_FAIL;
 }
 
@@ -677,7 +684,7 @@ static sr_code run_engine(resmb_actx *a, const char *profile, int cleanup, unsig
         envv[ne++] = sr_asprintf("CPUU_TARGET_EWS=%s", run->tgt_refused ? "refused" : "blocked");
     /* the target's Autodiscover answer we got for the switch message: the
      * engine's logon then asks no second time (issue 13) */
-    const char *tgt_addr = a->mb->target_given ? a->mb->target_given : a->mb->target_smtp;
+    const char *tgt_addr = resmb_mb_target(a->mb);
     char *handed = handed_target_ad(a, tgt_addr);
     if (handed)
         envv[ne++] = sr_asprintf("CPUU_TARGET_AUTODISCOVER=%s", handed);
@@ -714,7 +721,7 @@ static char *engine_command(const resmb_actx *a, const char *profile, int cleanu
         free(log);
         return NULL;
     }
-    const char *tgt = a->mb->target_given ? a->mb->target_given : a->mb->target_smtp;
+    const char *tgt = resmb_mb_target(a->mb);
     char *handed = cleanup ? NULL : handed_target_ad(a, tgt);
     char *cmd = cleanup ? sr_asprintf("cleanup %s\t%s", profile, log ? log : "")
                         : sr_asprintf("update %s\t%s\t%s", profile, log ? log : "",
@@ -768,7 +775,7 @@ static int engine_blocked(sm_step *step, resmb_actx *a, const char *what, const 
 {
     char advice[MAPI_EWS_BLOCKED_ADVICE_MAX];
     load_resolved(step, a->mb);
-    const char *t = a->mb->target_given ? a->mb->target_given : a->mb->target_smtp;
+    const char *t = resmb_mb_target(a->mb);
     return fail(step, a, RESMB_EXIT_FAILED, "%s: the engine reported %s: target %s: %s; set "
                 "CPUU.ini ProtocolTrg=Graph or Auto (docs/graph.md); profile not updated", what,
                 bits ? bits : "?", t ? t : "(unknown)",
@@ -807,8 +814,7 @@ static int engine_dry_run(const resmb_run *run)
 static int engine_write_prepare(sm_step *step, resmb_actx *a, const char *profile)
 {
     resmb_mb *m = a->mb;
-    const char *v = sm_get(step, "switchmsg");
-    if (!v || strcmp(v, "engine") != 0 || m->sm_handed)
+    if (!left_to_engine(step) || m->sm_handed)
         return 1;
     if (!engine_write_resume(step, a))
         return 0;
@@ -840,8 +846,7 @@ static int engine_write_prepare(sm_step *step, resmb_actx *a, const char *profil
  * there (the engine writes nothing to the target before it). */
 static int engine_write_done(sm_step *step, resmb_actx *a)
 {
-    const char *v = sm_get(step, "switchmsg");
-    if (!v || strcmp(v, "engine") != 0)
+    if (!left_to_engine(step))
         return EV_OK;
     const resmb_mb *m = a->mb;
     sr_log(SR_LOG_NOTICE, m->key, "switch message created: target %s (%s); written by the engine "

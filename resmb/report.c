@@ -132,7 +132,7 @@ void resmb_report_plan(resmb_report *rep, const resmb_run *run, const resmb_mb *
         st = MB_FAILED;
         snprintf(why, sizeof why, "would fail: no switch message and no [SwitchMessage] section");
     } else {
-        const char *t = m->target_given ? m->target_given : m->target_smtp;
+        const char *t = resmb_mb_target(m);
         if (!t) {
             bits = RESMB_EXIT_FAILED;
             st = MB_FAILED;

@@ -32,8 +32,7 @@ void resmb_report_record(resmb_report *rep, const resmb_mb *m, int state, unsign
                "text report is written", strerror(errno));
         return;
     }
-    const char *target = m->target_given ? m->target_given
-                         : m->target_smtp ? m->target_smtp : m->existing.target_smtp;
+    const char *target = resmb_mb_target(m) ? resmb_mb_target(m) : m->existing.target_smtp;
     json_t *o = json_pack("{s:s, s:s, s:i, s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:s}",
                           "key", or_empty(m->key), "section", or_empty(m->section),
                           "line", m->line, "smtp", or_empty(m->smtp),

@@ -141,6 +141,9 @@ typedef struct resmb_mb {
 } resmb_mb;
 
 void resmb_mb_clear(resmb_mb *m);
+/* The target address m's switch message is written for: its
+ * [TargetMailboxesSMTP] entry, else the directory's (NULL: none). */
+const char *resmb_mb_target(const resmb_mb *m);
 
 /* Where a run spends its time, for the report's "time per phase": the
  * parent's batched reads count in the first two, the workers' actions in

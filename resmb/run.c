@@ -53,6 +53,11 @@ static void report_rest(resmb_run *run, resmb_cursor *cur, resmb_mb *mb, resmb_r
     }
 }
 
+const char *resmb_mb_target(const resmb_mb *m)
+{
+    return m->target_given ? m->target_given : m->target_smtp;
+}
+
 void resmb_mb_clear(resmb_mb *m)
 {
     free(m->smtp);

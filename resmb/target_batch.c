@@ -17,11 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *target_of(const resmb_mb *m)
-{
-    return m->target_given ? m->target_given : m->target_smtp;
-}
-
 /* The target the engine logs on to when the switch message is kept as it
  * is: the one the message names (read by the batch a moment ago). */
 static const char *kept_target(const resmb_mb *m)
@@ -51,7 +46,7 @@ static const char *needs_target_ad(const resmb_run *run, const resmb_mb *m)
     if (write && c->switch_msg.present) {
         int o365 = c->switch_msg.agent != CFG_AGENT_LEGACY && c->switch_msg.target == CFG_TARGET_O365;
         return run->tgt_proto == MAPI_PROTO_GRAPH && o365 ? NULL   /* Graph: no Autodiscover */
-                                                           : target_of(m);
+                                                           : resmb_mb_target(m);
     }
     if (m->read_code != SR_OK || write || m->existing.target_is_o365 ||
         run->tgt_proto == MAPI_PROTO_GRAPH)
