@@ -1072,7 +1072,8 @@ int cpuu_update_profile(cpuu_run_ctx *r, mapi_profile *p, unsigned *extra)
     cpuu_sides sd = { 0 };
     mapi_switchmsg sm = { 0 };
     char *bdir = cpuu_backup_dir(r, p->name);
-    cpuu_ctx c = { .who = p->name, .backup_dir = bdir, .cfg = r->cfg };
+    cpuu_ctx c = { .who = p->name, .backup_dir = bdir, .cfg = r->cfg,
+                   .backups_transient = p->status.temporary };
     cpuu_dirs_req dq = { .r = r, .who = p->name };   /* outlives c.map (ctx_clear) */
     tgt_check tc = { 0 };
     *extra = 0;

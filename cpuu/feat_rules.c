@@ -59,6 +59,8 @@ typedef struct rstate {
     created *made;
     size_t nmade;
     int written;                /* apply's UpdateInboxRules all answered (writes_done) */
+    int said_transient;         /* the ids-not-read-back line is logged (apply runs again
+                                 * in write waves) */
 } rstate;
 
 #define IDMAP_NAME "idmap.tsv"
@@ -900,7 +902,15 @@ static sr_code r_apply(cpuu_ctx *c, void *state, feature_stats *st, sr_err *err)
         return SR_OK;
     }
     sr_code rc = write_ops(c, s->ops, s->nops, s->remove_blob, &s->written, err);
-    if (s->nmade) {
+    if (rc == SR_OK && s->nmade && c->backups_transient && !s->said_transient) {
+        /* the id map lives with the backups, which the cleanup after this
+         * update deletes (a temporary profile has no later run): reading
+         * the new ids back would cost the mailbox a round trip for nothing */
+        s->said_transient = 1;
+        sr_log(SR_LOG_INFO, c->who, "%s: %zu new copies' ids not read back: a temporary "
+               "profile's id map goes with its backups", FEATURE, s->nmade);
+    }
+    if (s->nmade && !c->backups_transient) {
         /* UpdateInboxRules does not answer the new RuleIds: read them once,
          * so a copy renamed on the target later is still recognised */
         rules now = {0};

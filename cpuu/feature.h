@@ -44,6 +44,9 @@ typedef struct cpuu_ctx {
     const char *backup_dir;      /* private (0700) directory for this profile's backups */
     const cfg_cpuu *cfg;         /* CPUU.ini */
     int dry_run;                 /* plan and log, write nothing */
+    int backups_transient;       /* a temporary profile's (switchresmb's): its backups go with
+                                  * the cleanup that follows the update, so nothing kept only
+                                  * for a later run of this profile is worth a round trip */
     /* Looked up once per profile, shared by the features that need them (the
      * seven navigation-shortcut features): the Common Views folder id of each
      * side — NULL: not looked up yet, "": the mailbox has none.  Heap; freed

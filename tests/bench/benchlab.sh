@@ -82,6 +82,8 @@ bl_sims() {  # rtt_ms max_concurrency
         seed=$work/source.xml
         [ "$name" = tgt ] && seed=$work/target.xml
         rm -f "$work/$name.port"
+        # BENCH_KEEP=1 also keeps each simulator's request log (where the time went)
+        EXSIM_REQUEST_LOG=$([ "${BENCH_KEEP:-0}" = 1 ] && echo "$work/$name.requests") \
         "$BIN/exsim" --seed "$seed" --port 0 --port-file "$work/$name.port" \
             --schemas "$SHARED/protocol/ews" --rtt-ms "$1" --max-concurrency "$2" "${tls[@]}" \
             >"$work/$name.log" 2>&1 &

@@ -796,6 +796,7 @@ static void test_rules(void)
      * UpdateInboxRules + one GetInboxRules for the new copies' RuleIds (kept
      * in the id map) */
     CU_ASSERT_TRUE(rt >= 3 && rt <= 4);
+    CU_ASSERT_EQUAL(tgt_ops("GetInboxRules"), 2);   /* the read, the new ids */
     CU_ASSERT_TRUE(rmap_lookups_made(w.c.map) <= 2);   /* one LDAP search + one ResolveNames batch */
 
     xmlNodePtr *got = NULL;
@@ -939,6 +940,31 @@ static void test_rules(void)
     CU_ASSERT_STRING_EQUAL(now, after);
     free(now);
     /* rollback: the previous rules exactly */
+    CU_ASSERT_EQUAL(cpuu_feature_ops(CFG_F_RULES)->restore(&w.c, &e), SR_OK);
+    now = tgt_rules_text(&w);
+    CU_ASSERT_STRING_EQUAL(now, before);
+    free(now);
+    world_close(&w);
+
+    /* a temporary profile (switchresmb's): its id map goes with the backups
+     * the cleanup deletes, so the new copies' ids are not read back — one
+     * target round trip less; the copies are the same */
+    CU_ASSERT_EQUAL_FATAL(world_open(&w, 0, 1), 0);
+    w.c.backups_transient = 1;
+    reset_stats();
+    CU_ASSERT_EQUAL(run_feature(&w, CFG_F_RULES, &st, &e), SR_OK);
+    CU_ASSERT_EQUAL(st.changed, nsrc - 3);
+    CU_ASSERT_EQUAL(tgt_ops("UpdateInboxRules"), 1);
+    CU_ASSERT_EQUAL(tgt_ops("GetInboxRules"), 1);   /* the read only */
+    {
+        xmlNodePtr *tv = NULL;
+        size_t ntv = 0;
+        xmlDocPtr td = tgt_rules(&w, &tv, &ntv);
+        CU_ASSERT_EQUAL(ntv, nsrc - 3 + 1);   /* the copies (new ids) and the target's own */
+        CU_ASSERT_PTR_NOT_NULL(rule_named(tv, ntv, "With exceptions"));
+        free(tv);
+        xmlFreeDoc(td);
+    }
     CU_ASSERT_EQUAL(cpuu_feature_ops(CFG_F_RULES)->restore(&w.c, &e), SR_OK);
     now = tgt_rules_text(&w);
     CU_ASSERT_STRING_EQUAL(now, before);
