@@ -298,16 +298,18 @@ static sr_code target_identity(resmb_actx *a, const char *target, mapi_switchmsg
 }
 
 /* Whether the engine may write this mailbox's switch message itself, with
- * its first reads (issue 13: no round trip of its own): the worker holds a
- * kept engine (one that answered our command protocol, so it reads
- * [handover]; a worker's first mailbox, or another CPUUCmdLine engine,
- * gets its message from the worker), it reaches the source as the profile
- * says (not through [RPCOverHTTP]'s proxy settings, which [handover] does
- * not carry), and a dry run writes nothing. */
+ * its first reads (issue 13: no round trip of its own): the engine reads
+ * [handover] — the worker holds a kept engine (one that answered our
+ * command protocol), or the engine is the one installed beside us, so a
+ * worker's first mailbox leaves it too (another --cpuu engine gets its
+ * message from the worker until it has answered the protocol) — it
+ * reaches the source as the profile says (not through [RPCOverHTTP]'s
+ * proxy settings, which [handover] does not carry), and a dry run writes
+ * nothing. */
 static int engine_may_write(const resmb_actx *a)
 {
-    return a->engine && !a->run->cfg->rpc.present && a->run->src_ews_url &&
-           !engine_dry_run(a->run);
+    return (a->engine || a->run->engine_bundled) && !a->run->cfg->rpc.present &&
+           a->run->src_ews_url && !engine_dry_run(a->run);
 }
 
 /* What m's source mailbox holds now, or, by_engine, holds once its engine

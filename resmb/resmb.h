@@ -77,6 +77,9 @@ typedef struct resmb_run {
     cfg_cpuu *cpuu;
     char *cpuu_ini_path;         /* absolute */
     char *cpuu_bin;
+    int engine_bundled;          /* cpuu_bin is the engine installed beside this switchresmb
+                                  * (the same file): it reads [handover], even in its first
+                                  * run, before it has answered our command protocol */
     char **engine_argv;          /* cpuu + CPUUCmdLine tokens (+ -INI ...), NULL-terminated */
     size_t engine_argc;
     char *journal_path;

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -27,6 +28,26 @@ static char *abs_path(const char *p)
     char buf[PATH_MAX];
     return realpath(p, buf) ? sr_strdup(buf) : sr_strdup(p);
 }
+/* The engine installed beside this switchresmb ("cpuu" in its directory). */
+static char *bundled_engine(void)
+{
+    char self[PATH_MAX];
+    ssize_t l = readlink("/proc/self/exe", self, sizeof self - 1);
+    self[l > 0 ? l : 0] = '\0';
+    char *d = dir_of(l > 0 ? self : ".");
+    char *p = d ? sr_asprintf("%s/cpuu", d) : NULL;
+    free(d);
+    return p;
+}
+
+/* Whether two paths name the same file (a link or another spelling too). */
+static int same_file(const char *a, const char *b)
+{
+    struct stat sa, sb;
+    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
+           sa.st_ino == sb.st_ino;
+}
+
 
 static int setup_engine(resmb_run *run)
 {
@@ -60,18 +81,15 @@ static int setup_engine(resmb_run *run)
     free(dir);
     /* the engine binary */
     const char *env = getenv("SWITCHRESMB_CPUU");
-    if (o->cpuu_path) {
+    char *bundled = bundled_engine();
+    if (o->cpuu_path)
         run->cpuu_bin = sr_strdup(o->cpuu_path);
-    } else if (env && *env) {
+    else if (env && *env)
         run->cpuu_bin = sr_strdup(env);
-    } else {
-        char self[PATH_MAX];
-        ssize_t l = readlink("/proc/self/exe", self, sizeof self - 1);
-        self[l > 0 ? l : 0] = '\0';
-        char *d = dir_of(l > 0 ? self : ".");
-        run->cpuu_bin = sr_asprintf("%s/cpuu", d);
-        free(d);
-    }
+    else
+        run->cpuu_bin = bundled ? sr_strdup(bundled) : NULL;
+    run->engine_bundled = run->cpuu_bin && bundled && same_file(run->cpuu_bin, bundled);
+    free(bundled);
     run->engine_argv = calloc(c->settings.cpuu_argc + 4, sizeof *run->engine_argv);
     if (!run->engine_argv || !run->cpuu_bin || !run->cpuu_ini_path)
         return RESMB_EXIT_FAILED;

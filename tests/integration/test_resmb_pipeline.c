@@ -1648,7 +1648,10 @@ static void test_kept_engine_killed_switchmsg(void)
  * write to it ([handover] switchmsg-write=create): the engine looks with
  * its first reads and writes with the next, before anything reaches the
  * target.  Three rooms without a message through one worker: the first
- * room's worker writes its own (no engine yet); the second's kept engine is
+ * room's worker writes its own (the engine is a wrapper, not the one
+ * installed beside switchresmb: it gets no write before it has answered the
+ * command protocol; round_trips.sh has the installed one write the first
+ * room's too); the second's kept engine is
  * SIGKILLed as its update begins, and with Attempt=2 a fresh engine runs it
  * again from the same profile (a look first: never a second message); the
  * third's is written by that engine, kept.  Every room DONE, each message
