@@ -742,17 +742,17 @@ static int gate_pass(tgt_gate *g, const wave_tree *src, const wave_tree *tgt)
     return (g->rc = backup_profile(g->r, g->p, g->made_backup)) != GO_ON;
 }
 
-/* A non-Critical f that a later Critical feature must follow (apply_after):
+/* A non-Critical f that a later Critical feature must follow (cpuu_apply_after):
  * it writes in table order before it, as when every feature wrote in turn. */
 static int apply_inline(const cpuu_run_ctx *r, int f)
 {
     for (int g = f + 1; g < CFG_F__MAX; g++)
-        if (apply_after(g) == f && (r->cfg->effective & r->cfg->critical & CFG_FSET(g)))
+        if (cpuu_apply_after(g) == f && (r->cfg->effective & r->cfg->critical & CFG_FSET(g)))
             return 1;
     return 0;
 }
 
-/* The non-Critical features' writes, after every Critical one (apply_all),
+/* The non-Critical features' writes, after every Critical one (cpuu_apply_all),
  * each ended and reported in table order as before; a failure stops none of
  * the others. */
 static void write_rest(cpuu_ctx *c, feat_run **ap, const int *ap_id, size_t nap)
@@ -760,18 +760,18 @@ static void write_rest(cpuu_ctx *c, feat_run **ap, const int *ap_id, size_t nap)
     if (nap)
         cpuu_progress("feature begin %s", ap_id[0] == JUNK_ID ? JUNK_NAME
                                                              : cfg_feature_name((cfg_feature)ap_id[0]));
-    apply_all(c, ap, ap_id, nap);
+    cpuu_apply_all(c, ap, ap_id, nap);
     for (size_t i = 0; i < nap; i++) {
         const char *name = ap_id[i] == JUNK_ID ? JUNK_NAME : cfg_feature_name((cfg_feature)ap_id[i]);
         if (i)
             cpuu_progress("feature begin %s", name);
-        if (end_feature(c, ap[i]->ops, name, ap[i]->state, &ap[i]->st, ap[i]->rc) != SR_OK)
+        if (cpuu_end_feature(c, ap[i]->ops, name, ap[i]->state, &ap[i]->st, ap[i]->rc) != SR_OK)
             sr_log(SR_LOG_WARN, c->who, "%s failed: %s (not Critical: continuing)", name,
                    ap[i]->err.msg);
     }
 }
 
-/* The first reads stopped (read_all's or run_pipeline's verdict): the
+/* The first reads stopped (cpuu_read_all's or cpuu_run_pipeline's verdict): the
  * features were read, never planned, nothing written.  RUN_NO_TREE: the
  * source folder tree a hand-over left to them failed, what the open would
  * have read, so no plan can map folders. */
@@ -795,14 +795,14 @@ static int drop_reads(cpuu_ctx *c, feat_run **rd, size_t nrd, const read_trees *
 /* Every selected feature; 0 when the profile may be switched, -1 when a
  * Critical feature failed (the others were rolled back), RUN_NO_TREE,
  * RUN_GATE (g, when the profile held something back for the trees: see
- * tgt_gate).  Through the pipeline when it fits (pipeline_fits); otherwise
- * all features read first (concurrently, read_all), their recipients are
+ * tgt_gate).  Through the pipeline when it fits (cpuu_pipeline_fits); otherwise
+ * all features read first (concurrently, cpuu_read_all), their recipients are
  * resolved in one batch, then each plans, backs up and writes in table
  * order. */
 static int run_features(cpuu_run_ctx *r, cpuu_ctx *c, tgt_gate *g)
 {
     read_trees t;
-    trees_begin(c, &t, gate_pass, g);
+    cpuu_trees_begin(c, &t, gate_pass, g);
     feat_run fr[CFG_F__MAX] = { 0 };
     feat_run *rd[CFG_F__MAX + 1];
     const char *rd_names[CFG_F__MAX + 1];
@@ -851,14 +851,14 @@ static int run_features(cpuu_run_ctx *r, cpuu_ctx *c, tgt_gate *g)
         rd_names[nrd++] = JUNK_NAME;
     }
     int stop;
-    if (!failed && pipeline_fits(r, c)) {
+    if (!failed && cpuu_pipeline_fits(r, c)) {
         int rd_id[CFG_F__MAX + 1];
         for (size_t i = 0; i < nrd; i++)
             rd_id[i] = rd[i] == &junk ? JUNK_ID : (int)(rd[i] - fr);
-        stop = run_pipeline(c, rd, rd_id, rd_names, nrd, &t);
+        stop = cpuu_run_pipeline(c, rd, rd_id, rd_names, nrd, &t);
         return stop ? drop_reads(c, rd, nrd, &t, stop) : 0;
     }
-    if ((stop = read_all(c, rd, rd_names, nrd, &t)))
+    if ((stop = cpuu_read_all(c, rd, rd_names, nrd, &t)))
         return drop_reads(c, rd, nrd, &t, stop);
     /* as when the reads ran one by one: the first Critical read that failed
      * stops everything before a write (the reads after it are dropped) */
@@ -885,15 +885,15 @@ static int run_features(cpuu_run_ctx *r, cpuu_ctx *c, tgt_gate *g)
         if (fr[f].rc == SR_OK)
             done |= CFG_FSET(f);   /* a failed apply may have written part of it */
         if (c->dry_run || critical || apply_inline(r, f)) {
-            rc = finish_feature(c, fr[f].ops, name, fr[f].state, &fr[f].st, fr[f].rc, e);
-        } else if ((rc = prepare_feature(c, fr[f].ops, name, fr[f].state, &fr[f].st, fr[f].rc,
+            rc = cpuu_finish_feature(c, fr[f].ops, name, fr[f].state, &fr[f].st, fr[f].rc, e);
+        } else if ((rc = cpuu_prepare_feature(c, fr[f].ops, name, fr[f].state, &fr[f].st, fr[f].rc,
                                          e)) == SR_OK) {
             cpuu_progress("feature end %s", name);   /* its write goes with the waves */
             ap[nap] = &fr[f];
             ap_id[nap++] = f;
             continue;
         } else {
-            end_feature(c, fr[f].ops, name, fr[f].state, &fr[f].st, rc);
+            cpuu_end_feature(c, fr[f].ops, name, fr[f].state, &fr[f].st, rc);
         }
         if (rc == SR_OK)
             continue;
@@ -914,17 +914,18 @@ static int run_features(cpuu_run_ctx *r, cpuu_ctx *c, tgt_gate *g)
         goto failed;
     }
     if (junk.ops && c->dry_run) {
-        if (finish_feature(c, junk.ops, JUNK_NAME, junk.state, &junk.st, junk.rc, &junk.err) != SR_OK)
+        if (cpuu_finish_feature(c, junk.ops, JUNK_NAME, junk.state, &junk.st, junk.rc,
+                                &junk.err) != SR_OK)
             sr_log(SR_LOG_WARN, c->who, "%s failed: %s (not Critical: continuing)", JUNK_NAME,
                    junk.err.msg);
     } else if (junk.ops) {
-        junk.rc = prepare_feature(c, junk.ops, JUNK_NAME, junk.state, &junk.st, junk.rc, &junk.err);
+        junk.rc = cpuu_prepare_feature(c, junk.ops, JUNK_NAME, junk.state, &junk.st, junk.rc, &junk.err);
         if (junk.rc == SR_OK) {
             cpuu_progress("feature end %s", JUNK_NAME);
             ap[nap] = &junk;
             ap_id[nap++] = JUNK_ID;
         } else {
-            end_feature(c, junk.ops, JUNK_NAME, junk.state, &junk.st, junk.rc);
+            cpuu_end_feature(c, junk.ops, JUNK_NAME, junk.state, &junk.st, junk.rc);
             sr_log(SR_LOG_WARN, c->who, "%s failed: %s (not Critical: continuing)", JUNK_NAME,
                    junk.err.msg);
         }

@@ -7,8 +7,8 @@
  *   waves.c     a feature's steps and the concurrent read/write waves, with
  *               the folder trees the first reads carry.
  * The profile's gate (engine.c's gate_pass) reaches waves.c as a function
- * in read_trees, which trees_verdict calls once both trees are in.
- * Ownership: a feat_run owns its state until end_feature (or its free_state)
+ * in read_trees, which cpuu_trees_verdict calls once both trees are in.
+ * Ownership: a feat_run owns its state until cpuu_end_feature (or its free_state)
  * releases it; the trees' folders belong to the cpuu_ctx. */
 #ifndef CPUU_ENGINE_INT_H
 #define CPUU_ENGINE_INT_H
@@ -75,39 +75,39 @@ typedef struct read_trees {
 } read_trees;
 
 /* ---- waves.c: a feature's steps --------------------------------------------- */
-sr_code prepare_feature(cpuu_ctx *c, const struct feature_ops *ops, const char *name,
+sr_code cpuu_prepare_feature(cpuu_ctx *c, const struct feature_ops *ops, const char *name,
                         void *state, feature_stats *st, sr_code rc, sr_err *err);
 /* frees the feature's state */
-sr_code end_feature(cpuu_ctx *c, const struct feature_ops *ops, const char *name,
+sr_code cpuu_end_feature(cpuu_ctx *c, const struct feature_ops *ops, const char *name,
                     void *state, const feature_stats *st, sr_code rc);
-/* frees the feature's state (end_feature) */
-sr_code finish_feature(cpuu_ctx *c, const struct feature_ops *ops, const char *name,
+/* frees the feature's state (cpuu_end_feature) */
+sr_code cpuu_finish_feature(cpuu_ctx *c, const struct feature_ops *ops, const char *name,
                        void *state, feature_stats *st, sr_code rc, sr_err *err);
 
 /* ---- waves.c: the waves on both sessions ------------------------------------ */
-unsigned long deferred_calls(const cpuu_ctx *c);
-int waves_on(cpuu_ctx *c, int begin);
-int waves_send(cpuu_ctx *c);
+unsigned long cpuu_deferred_calls(const cpuu_ctx *c);
+int cpuu_waves_on(cpuu_ctx *c, int begin);
+int cpuu_waves_send(cpuu_ctx *c);
 /* fr->state: the read's, when it ran to its end (1); else freed, NULL */
-int read_attempt_held(cpuu_ctx *c, feat_run *fr, int held);
+int cpuu_read_attempt_held(cpuu_ctx *c, feat_run *fr, int held);
 /* t points into c (its folders) and at g (NULL: nothing held back): no copies */
-void trees_begin(cpuu_ctx *c, read_trees *t, trees_gate_fn pass, tgt_gate *g);
-int trees_attempt(cpuu_ctx *c, read_trees *t);
+void cpuu_trees_begin(cpuu_ctx *c, read_trees *t, trees_gate_fn pass, tgt_gate *g);
+int cpuu_trees_attempt(cpuu_ctx *c, read_trees *t);
 /* An attempt at the switch message's write (none to write: 1); 1 when it
  * ran to its end (t->sm.rc is its outcome). */
-int sm_attempt(cpuu_ctx *c, read_trees *t);
+int cpuu_sm_attempt(cpuu_ctx *c, read_trees *t);
 /* The write to its end, live (after the waves): 0, or RUN_NO_SWITCHMSG. */
-int sm_finish(cpuu_ctx *c, read_trees *t);
-int trees_verdict(read_trees *t);
-int read_all(cpuu_ctx *c, feat_run **v, const char **names, size_t n, read_trees *t);
-int apply_after(int f);
-int apply_attempt(cpuu_ctx *c, feat_run *fr, int after_pending);
-void apply_all(cpuu_ctx *c, feat_run **v, const int *id, size_t n);
+int cpuu_sm_finish(cpuu_ctx *c, read_trees *t);
+int cpuu_trees_verdict(read_trees *t);
+int cpuu_read_all(cpuu_ctx *c, feat_run **v, const char **names, size_t n, read_trees *t);
+int cpuu_apply_after(int f);
+int cpuu_apply_attempt(cpuu_ctx *c, feat_run *fr, int after_pending);
+void cpuu_apply_all(cpuu_ctx *c, feat_run **v, const int *id, size_t n);
 
 /* ---- pipeline.c ------------------------------------------------------------- */
 /* ends (and frees) every v[i] when it returns 0; on a stop, the caller frees them */
-int run_pipeline(cpuu_ctx *c, feat_run **v, const int *id, const char **names,
+int cpuu_run_pipeline(cpuu_ctx *c, feat_run **v, const int *id, const char **names,
                  size_t n, read_trees *t);
-int pipeline_fits(const cpuu_run_ctx *r, const cpuu_ctx *c);
+int cpuu_pipeline_fits(const cpuu_run_ctx *r, const cpuu_ctx *c);
 
 #endif

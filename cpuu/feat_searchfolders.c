@@ -674,7 +674,7 @@ static sr_code run_changes(cpuu_ctx *c, change *ch, size_t nch, sr_err *err)
         unsigned bad = 0;
         sr_err e = {0};
         sr_code rc = cl->resp_op ? ewsf_parse_folders(cl->resp_op, &v, &n, &bad, &e) : cl->err.code;
-        /* deferred into a write wave (waves.c apply_all) is no failure: said at the end */
+        /* deferred into a write wave (waves.c cpuu_apply_all) is no failure: said at the end */
         for (size_t j = 0; rc != SR_OK && rc != SR_E_BUSY && j < ch[i].n; j++)
             if (!cl->resp_op || (j < n && !v[j]))
                 sr_log(SR_LOG_ERROR, c->who, "%s: %s \"%s\" on %s failed", FEATURE, ch[i].what,

@@ -57,7 +57,7 @@ typedef struct cpuu_ctx {
      * is NULL and the features run their graph ops.  Borrowed. */
     struct mapi_graph *graph;
     const char *graph_user;      /* the target mailbox (its SMTP address) for /users/{id} */
-    /* Write waves (waves.c apply_all), set by the engine around one apply:
+    /* Write waves (waves.c cpuu_apply_all), set by the engine around one apply:
      * after_pending is 1 while the feature this one writes after has writes
      * not yet answered; an apply with early_writes then stops before its
      * first write that must follow them and sets held (it runs again). */
@@ -85,7 +85,7 @@ sr_code cpuu_backup_get_xml(const cpuu_ctx *c, const char *feature, const char *
 
 /* Whether a read goes on to its other side after the first side's outcome
  * rc: after success, and after SR_E_BUSY (a read wave deferred the request,
- * waves.c read_all), so the requests of both sides, which do not depend on
+ * waves.c cpuu_read_all), so the requests of both sides, which do not depend on
  * each other, go out in the same wave.  The first failure stays the read's
  * outcome (cpuu_read_both). */
 static inline int cpuu_read_on(sr_code rc)

@@ -11,7 +11,7 @@
  * for the slowest feature's: its read in the read waves, then its
  * recipients (the keys of the features whose reads ended in the same wave,
  * one batch: a target GetUserSettings travels with the next wave), then its
- * plan and backup, then its writes in the write waves (apply_after still
+ * plan and backup, then its writes in the write waves (cpuu_apply_after still
  * orders the writes of one target object).  One wave carries reads, lookups
  * and writes together.  The target's read chains are 1-2 requests after
  * the logon, so no write goes out before the last target read; a read that
@@ -27,11 +27,11 @@ typedef struct feat_pipe {
     size_t n;
     int phase[CFG_F__MAX + 1];
     int cohort[CFG_F__MAX + 1];   /* the wave its read ended in; -1: finish it live */
-    int hold;                     /* a folder tree left to the reads is not in (trees_attempt):
+    int hold;                     /* a folder tree left to the reads is not in (cpuu_trees_attempt):
                                    * read on, plan nothing (plans map folders; the target
                                    * check's end and the profile backup come first) */
     int hold_writes;              /* the switch message the engine writes is not answered
-                                   * yet (sm_attempt): plan on, write nothing */
+                                   * yet (cpuu_sm_attempt): plan on, write nothing */
 } feat_pipe;
 
 /* Both sessions' wave mode for the next attempts. */
@@ -51,7 +51,7 @@ static void pipe_prepare(cpuu_ctx *c, feat_pipe *p, size_t i, int live_now)
     if (!live_now)
         sessions_do(c, mapi_session_wave_live);
     sessions_do(c, mapi_session_wave_reads);
-    f->rc = prepare_feature(c, f->ops, p->names[i], f->state, &f->st, f->rc, &f->err);
+    f->rc = cpuu_prepare_feature(c, f->ops, p->names[i], f->state, &f->st, f->rc, &f->err);
     if (!live_now)
         sessions_do(c, mapi_session_wave_record);
     cpuu_progress("feature end %s", p->names[i]);   /* its write goes with the waves */
@@ -74,14 +74,14 @@ static void pipe_resolve(cpuu_ctx *c, feat_pipe *p, int co)
         if (p->v[i]->ops->keys && p->v[i]->state)
             rc = p->v[i]->ops->keys(c, p->v[i]->state, &k, &tk, &e);
     }
-    unsigned long before = deferred_calls(c);
+    unsigned long before = cpuu_deferred_calls(c);
     sessions_do(c, mapi_session_wave_reads);
     if (any && rc == SR_OK && k.n + tk.n)
         rc = rmap_resolve_both(c->map, (const char *const *)k.v, k.n, (const char *const *)tk.v,
                                tk.n, &e);
     cpuu_keys_clear(&k);
     cpuu_keys_clear(&tk);
-    if (!any || deferred_calls(c) != before)
+    if (!any || cpuu_deferred_calls(c) != before)
         return;
     if (rc != SR_OK)
         sr_log(SR_LOG_INFO, c->who, "recipients of the features read in wave %d: %s (each feature "
@@ -96,10 +96,10 @@ static void pipe_resolve(cpuu_ctx *c, feat_pipe *p, int co)
     }
 }
 
-/* Whether the apply_after feature of p->v[i] has writes not yet answered. */
+/* Whether the cpuu_apply_after feature of p->v[i] has writes not yet answered. */
 static int pipe_after_pending(const feat_pipe *p, size_t i)
 {
-    int after = apply_after(p->id[i]);
+    int after = cpuu_apply_after(p->id[i]);
     for (size_t j = 0; after >= 0 && j < p->n; j++) {
         if (p->id[j] != after || p->phase[j] == P_DONE)
             continue;
@@ -117,7 +117,7 @@ static int pipe_wave(cpuu_ctx *c, feat_pipe *p, int w)
         if (p->phase[i] != P_READ)
             continue;
         sessions_do(c, mapi_session_wave_reads);
-        if (read_attempt_held(c, p->v[i], p->hold)) {
+        if (cpuu_read_attempt_held(c, p->v[i], p->hold)) {
             p->phase[i] = p->v[i]->rc == SR_OK ? P_RESOLVE : P_DONE;
             p->cohort[i] = w;
         }
@@ -128,7 +128,7 @@ static int pipe_wave(cpuu_ctx *c, feat_pipe *p, int w)
     for (size_t i = 0; i < p->n; i++) {
         if (p->phase[i] == P_WRITE && !p->hold_writes) {
             int pending = pipe_after_pending(p, i);
-            if ((!pending || p->v[i]->ops->early_writes) && apply_attempt(c, p->v[i], pending))
+            if ((!pending || p->v[i]->ops->early_writes) && cpuu_apply_attempt(c, p->v[i], pending))
                 p->phase[i] = P_DONE;
         }
         open |= p->phase[i] != P_DONE && p->cohort[i] >= 0;
@@ -137,7 +137,7 @@ static int pipe_wave(cpuu_ctx *c, feat_pipe *p, int w)
 }
 
 /* What the waves did not finish, live and in table order (the order of
- * writes apply_after asks for), as read_all and apply_all finish theirs. */
+ * writes cpuu_apply_after asks for), as cpuu_read_all and cpuu_apply_all finish theirs. */
 static void pipe_live(cpuu_ctx *c, feat_pipe *p)
 {
     for (size_t i = 0; i < p->n; i++) {
@@ -165,25 +165,25 @@ static void pipe_live(cpuu_ctx *c, feat_pipe *p)
 /* The n features (table order, the junk reset last; id[] their cfg_feature
  * or JUNK_ID) through the pipeline, each ended and reported in table order.
  * The folder trees left to the first reads (t) travel with them, as in
- * read_all; no plan before they are in.  0, or trees_verdict's stop (then
+ * cpuu_read_all; no plan before they are in.  0, or cpuu_trees_verdict's stop (then
  * nothing was planned or written). */
-int run_pipeline(cpuu_ctx *c, feat_run **v, const int *id, const char **names,
+int cpuu_run_pipeline(cpuu_ctx *c, feat_run **v, const int *id, const char **names,
                  size_t n, read_trees *t)
 {
     feat_pipe p = { .v = v, .id = id, .names = names, .n = n };
     if (!n)
-        return read_all(c, v, names, 0, t);
-    int waves = waves_on(c, 1);
+        return cpuu_read_all(c, v, names, 0, t);
+    int waves = cpuu_waves_on(c, 1);
     if (!waves)
-        waves_on(c, 0);   /* out of memory on one side: everything live */
+        cpuu_waves_on(c, 0);   /* out of memory on one side: everything live */
     int stop = 0;
     for (int w = 0; waves && w < PIPE_WAVES_MAX; w++) {
-        unsigned long before = deferred_calls(c);
+        unsigned long before = cpuu_deferred_calls(c);
         cpuu_progress("feature begin %s", names[0]);   /* the watchdog times every wave */
-        int in = trees_attempt(c, t);
-        if (in && (stop = trees_verdict(t)))
+        int in = cpuu_trees_attempt(c, t);
+        if (in && (stop = cpuu_trees_verdict(t)))
             break;
-        int sm_in = sm_attempt(c, t);
+        int sm_in = cpuu_sm_attempt(c, t);
         if (sm_in && t->sm.rc != SR_OK) {
             stop = RUN_NO_SWITCHMSG;   /* nothing written: writes waited for it */
             break;
@@ -193,32 +193,32 @@ int run_pipeline(cpuu_ctx *c, feat_run **v, const int *id, const char **names,
         int open = pipe_wave(c, &p, w) || !in || !sm_in;
         /* nothing deferred: the next wave could not get further (a feature
          * whose recipients failed waits for the live pass) */
-        if (!open || deferred_calls(c) == before)
+        if (!open || cpuu_deferred_calls(c) == before)
             break;
         cpuu_progress("feature begin %s", names[0]);   /* and its send (a plan ended the stage) */
-        if (!waves_send(c))
+        if (!cpuu_waves_send(c))
             break;
     }
     if (waves)
         sessions_do(c, mapi_session_wave_live);
     if (!stop) {
-        trees_attempt(c, t);
-        stop = trees_verdict(t);
+        cpuu_trees_attempt(c, t);
+        stop = cpuu_trees_verdict(t);
     }
     if (!stop)
-        stop = sm_finish(c, t);
+        stop = cpuu_sm_finish(c, t);
     if (stop) {   /* nothing written (hold, hold_writes) */
         if (waves)
-            waves_on(c, 0);
+            cpuu_waves_on(c, 0);
         return stop;
     }
     p.hold = p.hold_writes = 0;
     pipe_live(c, &p);
     if (waves)
-        waves_on(c, 0);
+        cpuu_waves_on(c, 0);
     for (size_t i = 0; i < n; i++) {
         cpuu_progress("feature begin %s", names[i]);
-        if (end_feature(c, v[i]->ops, names[i], v[i]->state, &v[i]->st, v[i]->rc) != SR_OK)
+        if (cpuu_end_feature(c, v[i]->ops, names[i], v[i]->state, &v[i]->st, v[i]->rc) != SR_OK)
             sr_log(SR_LOG_WARN, c->who, "%s failed: %s (not Critical: continuing)", names[i],
                    v[i]->err.msg);
     }
@@ -228,7 +228,7 @@ int run_pipeline(cpuu_ctx *c, feat_run **v, const int *id, const char **names,
 /* Whether run_features may use the pipeline: EWS on both sides, writes
  * (a dry run plans after every read, as it always did) and no Critical
  * feature (a failed Critical one must stop every write before it starts). */
-int pipeline_fits(const cpuu_run_ctx *r, const cpuu_ctx *c)
+int cpuu_pipeline_fits(const cpuu_run_ctx *r, const cpuu_ctx *c)
 {
     return !c->dry_run && !c->graph && c->src && c->tgt &&
            !(r->cfg->effective & r->cfg->critical);

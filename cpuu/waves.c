@@ -7,8 +7,8 @@
 #include "cpuu/engine_int.h"
 
 /* A feature's plan and backup after its read (rc: the read's outcome); on
- * failure the caller ends it with end_feature. */
-sr_code prepare_feature(cpuu_ctx *c, const struct feature_ops *ops, const char *name,
+ * failure the caller ends it with cpuu_end_feature. */
+sr_code cpuu_prepare_feature(cpuu_ctx *c, const struct feature_ops *ops, const char *name,
                         void *state, feature_stats *st, sr_code rc, sr_err *err)
 {
     cpuu_progress("feature begin %s", name);
@@ -20,7 +20,7 @@ sr_code prepare_feature(cpuu_ctx *c, const struct feature_ops *ops, const char *
 }
 
 /* After its apply (or a failed step before; rc): free, report. */
-sr_code end_feature(cpuu_ctx *c, const struct feature_ops *ops, const char *name,
+sr_code cpuu_end_feature(cpuu_ctx *c, const struct feature_ops *ops, const char *name,
                     void *state, const feature_stats *st, sr_code rc)
 {
     if (ops->free_state)
@@ -38,13 +38,13 @@ sr_code end_feature(cpuu_ctx *c, const struct feature_ops *ops, const char *name
 }
 
 /* One feature after its read: plan → backup → apply (rc: the read's outcome). */
-sr_code finish_feature(cpuu_ctx *c, const struct feature_ops *ops, const char *name,
+sr_code cpuu_finish_feature(cpuu_ctx *c, const struct feature_ops *ops, const char *name,
                        void *state, feature_stats *st, sr_code rc, sr_err *err)
 {
-    rc = prepare_feature(c, ops, name, state, st, rc, err);
+    rc = cpuu_prepare_feature(c, ops, name, state, st, rc, err);
     if (rc == SR_OK && !c->dry_run)
         rc = ops->apply(c, state, st, err);
-    return end_feature(c, ops, name, state, st, rc);
+    return cpuu_end_feature(c, ops, name, state, st, rc);
 }
 
 /* How many concurrent read waves before the reads left finish one call at a
@@ -53,14 +53,14 @@ sr_code finish_feature(cpuu_ctx *c, const struct feature_ops *ops, const char *n
  * from one run to the next and would never be answered from the cache. */
 #define READ_WAVES_MAX 8
 
-unsigned long deferred_calls(const cpuu_ctx *c)
+unsigned long cpuu_deferred_calls(const cpuu_ctx *c)
 {
     return mapi_session_wave_deferred(c->src) +
            (c->tgt && c->tgt != c->src ? mapi_session_wave_deferred(c->tgt) : 0);
 }
 
 /* Start (or, begin = 0, end) the read waves on both sessions. */
-int waves_on(cpuu_ctx *c, int begin)
+int cpuu_waves_on(cpuu_ctx *c, int begin)
 {
     mapi_session *side[2] = { c->src, c->tgt != c->src ? c->tgt : NULL };
     sr_err e;
@@ -75,7 +75,7 @@ int waves_on(cpuu_ctx *c, int begin)
 }
 
 /* Every request the reads deferred, per side in one concurrent batch. */
-int waves_send(cpuu_ctx *c)
+int cpuu_waves_send(cpuu_ctx *c)
 {
     sr_err e;
     /* both sides at once: a wave costs one round trip, not one per side */
@@ -91,12 +91,12 @@ int waves_send(cpuu_ctx *c)
  * stands), 0 when a request was deferred (what it built is thrown away). */
 static int read_attempt(cpuu_ctx *c, feat_run *fr)
 {
-    unsigned long before = deferred_calls(c);
+    unsigned long before = cpuu_deferred_calls(c);
     fr->state = NULL;
     memset(&fr->st, 0, sizeof fr->st);
     sr_err_clear(&fr->err);
     fr->rc = fr->ops->read(c, &fr->state, &fr->st, &fr->err);
-    if (deferred_calls(c) == before)
+    if (cpuu_deferred_calls(c) == before)
         return 1;
     if (fr->ops->free_state)
         fr->ops->free_state(fr->state);
@@ -109,7 +109,7 @@ static int read_attempt(cpuu_ctx *c, feat_run *fr)
  * ContactMembers, the target's contact folders), so its outcome is thrown
  * away and it runs again once the trees are in, its requests answered from
  * the wave's cache. */
-int read_attempt_held(cpuu_ctx *c, feat_run *fr, int held)
+int cpuu_read_attempt_held(cpuu_ctx *c, feat_run *fr, int held)
 {
     if (!read_attempt(c, fr))
         return 0;
@@ -133,15 +133,15 @@ static int tree_attempt(cpuu_ctx *c, wave_tree *t)
 {
     if (t->done)
         return 1;
-    unsigned long before = deferred_calls(c);
+    unsigned long before = cpuu_deferred_calls(c);
     mapi_session_wave_reads(t->s);
     mapi_folders_clear(t->out);
     sr_err_clear(&t->err);
     t->rc = mapi_session_folders(t->s, t->out, &t->err);
-    return t->done = deferred_calls(c) == before;
+    return t->done = cpuu_deferred_calls(c) == before;
 }
 
-void trees_begin(cpuu_ctx *c, read_trees *t, trees_gate_fn pass, tgt_gate *g)
+void cpuu_trees_begin(cpuu_ctx *c, read_trees *t, trees_gate_fn pass, tgt_gate *g)
 {
     tree_begin(&t->side[0], c->src, &c->src_folders, &c->src_tree_later);
     tree_begin(&t->side[1], c->tgt, &c->tgt_folders, &c->tgt_tree_later);
@@ -153,18 +153,18 @@ void trees_begin(cpuu_ctx *c, read_trees *t, trees_gate_fn pass, tgt_gate *g)
     t->sm = (wave_sm){ .m = c->sm_write, .done = !c->sm_write, .rc = SR_OK };
 }
 
-int sm_attempt(cpuu_ctx *c, read_trees *t)
+int cpuu_sm_attempt(cpuu_ctx *c, read_trees *t)
 {
     wave_sm *s = &t->sm;
     if (s->done)
         return 1;
-    unsigned long before = deferred_calls(c);
+    unsigned long before = cpuu_deferred_calls(c);
     mapi_session_wave_reads(c->src);
     sr_err_clear(&s->err);
     /* a look, then the create: idempotent, so a retried engine or a resumed
      * run never writes a second one */
     s->rc = mapi_session_write_switchmsg(c->src, s->m, 0, &s->err);
-    if (!(s->done = deferred_calls(c) == before))
+    if (!(s->done = cpuu_deferred_calls(c) == before))
         return 0;
     if (s->rc == SR_E_EXISTS) {   /* switchresmb's look found none: an earlier attempt's */
         sr_log(SR_LOG_NOTICE, c->who, "switch message found in the source mailbox (an earlier "
@@ -178,22 +178,22 @@ int sm_attempt(cpuu_ctx *c, read_trees *t)
     return 1;
 }
 
-int sm_finish(cpuu_ctx *c, read_trees *t)
+int cpuu_sm_finish(cpuu_ctx *c, read_trees *t)
 {
-    sm_attempt(c, t);
+    cpuu_sm_attempt(c, t);
     return t->sm.rc != SR_OK ? RUN_NO_SWITCHMSG : 0;
 }
 
 /* An attempt at every tree not in yet; 1 when both are in. */
-int trees_attempt(cpuu_ctx *c, read_trees *t)
+int cpuu_trees_attempt(cpuu_ctx *c, read_trees *t)
 {
     int in = tree_attempt(c, &t->side[0]);
     return tree_attempt(c, &t->side[1]) && in;
 }
 
-/* Once both trees are in (trees_attempt said so): 0 to go on, RUN_GATE or
+/* Once both trees are in (cpuu_trees_attempt said so): 0 to go on, RUN_GATE or
  * RUN_NO_TREE (the same answer every time). */
-int trees_verdict(read_trees *t)
+int cpuu_trees_verdict(read_trees *t)
 {
     if (!t->judged) {
         t->judged = 1;
@@ -211,39 +211,39 @@ int trees_verdict(read_trees *t)
  * waves did not finish run live.  The waves count as the first feature's
  * read for the progress protocol (its watchdog stage); the others follow
  * in order as before.  The folder trees left to the first reads (t) travel
- * with them; once they are in, trees_verdict: 0, or why nothing may be
+ * with them; once they are in, cpuu_trees_verdict: 0, or why nothing may be
  * planned (the reads left then stay unread). */
-int read_all(cpuu_ctx *c, feat_run **v, const char **names, size_t n, read_trees *t)
+int cpuu_read_all(cpuu_ctx *c, feat_run **v, const char **names, size_t n, read_trees *t)
 {
     int done[CFG_F__MAX + 1] = { 0 };
     if (!n) {
         t->side[0].done = 1;   /* no plan maps the source's folders: not read */
         if (t->side[1].done) {
-            int stop = trees_verdict(t);
-            return stop ? stop : sm_finish(c, t);
+            int stop = cpuu_trees_verdict(t);
+            return stop ? stop : cpuu_sm_finish(c, t);
         }
     }
     if (n)
         cpuu_progress("feature begin %s", names[0]);
     /* a Graph target reads over its own client, outside the sessions' caches */
-    int waves = !c->graph && c->src && waves_on(c, 1);
+    int waves = !c->graph && c->src && cpuu_waves_on(c, 1);
     if (!waves && !c->graph && c->src)
-        waves_on(c, 0);   /* out of memory on one side: every read live */
+        cpuu_waves_on(c, 0);   /* out of memory on one side: every read live */
     int stop = 0;
     for (int w = 0; waves && w < READ_WAVES_MAX; w++) {
         size_t open = 0;
-        int in = trees_attempt(c, t);
+        int in = cpuu_trees_attempt(c, t);
         if (!in)
             open++;
-        else if ((stop = trees_verdict(t)))
+        else if ((stop = cpuu_trees_verdict(t)))
             break;
-        if (!sm_attempt(c, t))
+        if (!cpuu_sm_attempt(c, t))
             open++;
         for (size_t i = 0; i < n; i++) {
-            if (!done[i] && !(done[i] = read_attempt_held(c, v[i], !in)))
+            if (!done[i] && !(done[i] = cpuu_read_attempt_held(c, v[i], !in)))
                 open++;
         }
-        if (!open || !waves_send(c))
+        if (!open || !cpuu_waves_send(c))
             break;
     }
     if (waves) {
@@ -252,11 +252,11 @@ int read_all(cpuu_ctx *c, feat_run **v, const char **names, size_t n, read_trees
             mapi_session_wave_live(c->tgt);
     }
     if (!stop) {
-        trees_attempt(c, t);
-        stop = trees_verdict(t);
+        cpuu_trees_attempt(c, t);
+        stop = cpuu_trees_verdict(t);
     }
     if (!stop)   /* no plan (and so no write) before the switch message is there */
-        stop = sm_finish(c, t);
+        stop = cpuu_sm_finish(c, t);
     for (size_t i = 0; i < n; i++) {
         if (i)
             cpuu_progress("feature begin %s", names[i]);
@@ -268,7 +268,7 @@ int read_all(cpuu_ctx *c, feat_run **v, const char **names, size_t n, read_trees
         cpuu_progress("feature end %s", names[i]);
     }
     if (waves)
-        waves_on(c, 0);
+        cpuu_waves_on(c, 0);
     return stop;
 }
 
@@ -279,7 +279,7 @@ int read_all(cpuu_ctx *c, feat_run **v, const char **names, size_t n, read_trees
  * lists, goes earlier: feature_ops.early_writes); the junk reset rewrites
  * Inbox rule messages that Rules' UpdateInboxRules rewrites too (Rules'
  * later read does not hold it back: feature_ops.writes_done). */
-int apply_after(int f)
+int cpuu_apply_after(int f)
 {
     return f == CFG_F_BOOKING ? CFG_F_DELEGATES : f == JUNK_ID ? CFG_F_RULES : -1;
 }
@@ -295,9 +295,9 @@ int apply_after(int f)
  * first unanswered step is queued): 1 when it ran to its end (fr->rc is its
  * outcome), 0 when a step was deferred (its counts are put back; the next
  * attempt gets the answered steps' kept answers, nothing is sent twice). */
-int apply_attempt(cpuu_ctx *c, feat_run *fr, int after_pending)
+int cpuu_apply_attempt(cpuu_ctx *c, feat_run *fr, int after_pending)
 {
-    unsigned long before = deferred_calls(c);
+    unsigned long before = cpuu_deferred_calls(c);
     feature_stats st = fr->st;
     mapi_session_wave_step(c->src);
     if (c->tgt && c->tgt != c->src)
@@ -306,7 +306,7 @@ int apply_attempt(cpuu_ctx *c, feat_run *fr, int after_pending)
     c->after_pending = after_pending;
     c->held = 0;
     fr->rc = fr->ops->apply(c, fr->state, &fr->st, &fr->err);
-    int ended = deferred_calls(c) == before && !c->held;
+    int ended = cpuu_deferred_calls(c) == before && !c->held;
     c->after_pending = c->held = 0;
     if (ended)
         return 1;
@@ -314,11 +314,11 @@ int apply_attempt(cpuu_ctx *c, feat_run *fr, int after_pending)
     return 0;
 }
 
-/* Whether the apply_after feature of v[i], when in the list, still has
+/* Whether the cpuu_apply_after feature of v[i], when in the list, still has
  * writes not answered (it has not ended, nor said its writes are done). */
 static int after_pending(feat_run **v, const int *id, const int *done, size_t n, size_t i)
 {
-    int after = apply_after(id[i]);
+    int after = cpuu_apply_after(id[i]);
     for (size_t j = 0; after >= 0 && j < n; j++)
         if (id[j] == after && !done[j] &&
             !(v[j]->ops->writes_done && v[j]->ops->writes_done(v[j]->state)))
@@ -331,22 +331,23 @@ static int after_pending(feat_run **v, const int *id, const int *done, size_t n,
  * again after every send, one step further each time, so a mailbox pays the
  * longest write chain instead of the sum.  Each outcome lands in v[i]->rc
  * as when it ran alone.  A Graph target writes one feature after another. */
-void apply_all(cpuu_ctx *c, feat_run **v, const int *id, size_t n)
+void cpuu_apply_all(cpuu_ctx *c, feat_run **v, const int *id, size_t n)
 {
     int done[CFG_F__MAX + 1] = { 0 };
-    int waves = n > 1 && !c->graph && c->src && waves_on(c, 1);
+    int waves = n > 1 && !c->graph && c->src && cpuu_waves_on(c, 1);
     if (!waves && !c->graph && c->src)
-        waves_on(c, 0);   /* out of memory on one side: every apply live */
+        cpuu_waves_on(c, 0);   /* out of memory on one side: every apply live */
     for (int w = 0; waves && w < APPLY_WAVES_MAX; w++) {
         size_t open = 0;
         for (size_t i = 0; i < n; i++) {
             if (done[i])
                 continue;
             int pending = after_pending(v, id, done, n, i);
-            if ((pending && !v[i]->ops->early_writes) || !(done[i] = apply_attempt(c, v[i], pending)))
+            if ((pending && !v[i]->ops->early_writes) ||
+                !(done[i] = cpuu_apply_attempt(c, v[i], pending)))
                 open++;
         }
-        if (!open || !waves_send(c))
+        if (!open || !cpuu_waves_send(c))
             break;
     }
     if (waves) {   /* what is left goes live: answered steps are not sent again */
@@ -361,5 +362,5 @@ void apply_all(cpuu_ctx *c, feat_run **v, const int *id, size_t n)
         }
     }
     if (waves)
-        waves_on(c, 0);
+        cpuu_waves_on(c, 0);
 }
