@@ -25,6 +25,7 @@ EXSIM_STORE_SRCS := $(sort $(wildcard tests/exsim/store*.c tests/exsim/ids.c tes
 # ---- unit: no server -------------------------------------------------------------
 #            name                 sources                                   uses                                          extra libs
 $(call cunit,test_util,           tests/unit/test_util.c,                   util,                                         -Wl$(comma)--wrap=fsync)
+$(call cunit,test_testutil,       tests/unit/test_testutil.c,               testutil util,)
 $(call cunit,test_configs,        tests/unit/test_configs.c,                configs testutil util,)
 $(call cunit,test_configs_files,  tests/unit/test_configs_files.c,          configs testutil util,                        -lacl)
 $(call cunit,test_statemachine,   tests/unit/test_statemachine.c,           statemachine util,)

@@ -11,7 +11,8 @@ int tu_free_port(void);
 /* Wait until 127.0.0.1:port accepts connections; 0 when up, -1 after timeout_ms. */
 int tu_wait_port(int port, int timeout_ms);
 /* Start argv[0] (PATH lookup) with stdout/stderr to log_path (NULL → inherit);
- * returns the child's PID or -1. */
+ * returns the child's PID or -1.  The child gets SIGTERM when the test
+ * process dies (PR_SET_PDEATHSIG): no server outlives a killed test. */
 pid_t tu_spawn(char *const argv[], const char *log_path);
 /* SIGTERM, wait up to timeout_ms, then SIGKILL; reaps the child.  Returns its
  * wait status, or -1. */
