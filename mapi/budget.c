@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/ipc.h>
 #include <sys/sem.h>
+#include <unistd.h>
 
 /* semctl's fourth argument: the caller defines it (semctl(2)). */
 union semun {
@@ -37,10 +38,55 @@ static void lost(const char *what)
     g_id = -1;
 }
 
-sr_code mapi_budget_create(unsigned slots, sr_err *err)
+/* The record of the set this run made ("<id> <ctime>"), beside its journal,
+ * so that the next run over the same journal removes a set that a run
+ * killed by SIGKILL could not.  The set is the one recorded only when it
+ * is still a private set of ours, of two semaphores, last changed exactly
+ * when that run set it up: an id the kernel has given to another set since
+ * (after an ipcrm) is left alone. */
+static char *g_record;
+
+static void reclaim(const char *record)
+{
+    sr_err e;
+    char *text = sr_read_file(record, 256, NULL, &e);
+    long long id = -1, ctime = -1;
+    if (text && sscanf(text, "%lld %lld", &id, &ctime) == 2 && id >= 0 && id <= 0x7fffffff) {
+        struct semid_ds ds;
+        union semun arg = { .buf = &ds };
+        if (semctl((int)id, 0, IPC_STAT, arg) == 0 && ds.sem_perm.__key == IPC_PRIVATE &&
+            ds.sem_perm.uid == geteuid() && ds.sem_nsems == 2 && (long long)ds.sem_ctime == ctime &&
+            semctl((int)id, 0, IPC_RMID) == 0)
+            sr_log(SR_LOG_NOTICE, NULL, "request budget: removed semaphore set %lld, left by a "
+                   "run that was killed before it could (%s)", id, record);
+    }
+    free(text);
+    unlink(record);
+}
+
+static void record_set(const char *record, int id)
+{
+    struct semid_ds ds;
+    union semun arg = { .buf = &ds };
+    sr_err e;
+    char line[64];
+    int n = semctl(id, 0, IPC_STAT, arg) == 0
+                ? snprintf(line, sizeof line, "%d %lld\n", id, (long long)ds.sem_ctime) : -1;
+    if (n < 0 || sr_write_file_atomic(record, line, (size_t)n, 0600, 0, &e) != SR_OK) {
+        sr_log(SR_LOG_WARN, NULL, "request budget: semaphore set %d not recorded in %s (%s): if "
+               "this run is killed, `ipcrm -s %d` removes it", id, record,
+               n < 0 ? strerror(errno) : e.msg, id);
+        return;
+    }
+    g_record = sr_strdup(record);
+}
+
+sr_code mapi_budget_create(unsigned slots, const char *record, sr_err *err)
 {
     unsetenv(MAPI_BUDGET_ENV);   /* an outer run's budget is not ours */
     g_id = -1;
+    if (record)
+        reclaim(record);
     if (slots == 0)
         return SR_OK;
     if (slots > MAPI_BUDGET_MAX_SLOTS)
@@ -61,6 +107,8 @@ sr_code mapi_budget_create(unsigned slots, sr_err *err)
     }
     g_id = id;
     g_created = 1;
+    if (record)
+        record_set(record, id);
     return SR_OK;
 }
 
@@ -70,6 +118,10 @@ void mapi_budget_remove(void)
         semctl(g_id, 0, IPC_RMID);
     if (g_created)
         unsetenv(MAPI_BUDGET_ENV);
+    if (g_created && g_record)
+        unlink(g_record);
+    free(g_record);
+    g_record = NULL;
     g_id = -1;
     g_created = 0;
 }

@@ -43,12 +43,17 @@ typedef enum mapi_budget_side {
 
 /* switchresmb: create the budget of this run, `slots` concurrent requests
  * for each account, and export its id (setenv) for the processes started
- * after it.  slots == 0: no budget (nothing created, the variable unset). */
-sr_code mapi_budget_create(unsigned slots, sr_err *err);
-/* The creator, at the end of the run: remove the set (NULL-safe no-op when
- * none was created here).  A switchresmb killed by SIGKILL cannot do this:
- * its set stays until `ipcrm -s ID` (`ipcs -s` lists it); the set holds no
- * secret and the next run makes its own. */
+ * after it.  slots == 0: no budget (nothing created, the variable unset).
+ * record (NULL: none): a file (0600) naming the set, which only this run
+ * may use (switchresmb: beside its journal, under the journal's lock).
+ * First, a set an earlier run recorded there and could not remove (it was
+ * killed by SIGKILL) is removed — only when it is still that set: private,
+ * ours, two semaphores, last changed when that run set it up. */
+sr_code mapi_budget_create(unsigned slots, const char *record, sr_err *err);
+/* The creator, at the end of the run: remove the set and its record
+ * (NULL-safe no-op when none was created here).  A switchresmb killed by
+ * SIGKILL cannot do this: its set stays until the next run over the same
+ * journal (or `ipcrm -s ID`; `ipcs -s` lists it); it holds no secret. */
 void mapi_budget_remove(void);
 /* An engine: use the budget named by the environment, if any.  A stale or
  * foreign id is ignored with a warning (the engine runs unlimited). */

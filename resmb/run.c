@@ -74,10 +74,16 @@ void resmb_mb_clear(resmb_mb *m)
 
 /* One budget per account for the run (mapi/budget.h): made before the first
  * request and before any worker, so every process of the run inherits it. */
-static int budget_start(const resmb_opts *o)
+static int budget_start(const resmb_run *run, const resmb_opts *o)
 {
     sr_err e;
-    if (mapi_budget_create((unsigned)o->ews_concurrency, &e) != SR_OK) {
+    /* recorded beside the journal, whose lock this run holds: the next run
+     * removes a set this one leaves when SIGKILLed */
+    char *record = sr_asprintf("%s.budget", run->journal_path);
+    sr_code rc = record ? mapi_budget_create((unsigned)o->ews_concurrency, record, &e)
+                        : sr_err_set(&e, SR_E_NOMEM, "out of memory");
+    free(record);
+    if (rc != SR_OK) {
         sr_log(SR_LOG_ERROR, NULL, "%s", e.msg);
         return 0;
     }
@@ -137,7 +143,7 @@ int resmb_run_all(const cfg_resmb *cfg, const resmb_opts *o)
         rep.f = open_memstream(&rep_mem, &rep_len);
     resmb_shared sh = { 0 };
     sr_err e;
-    if (!budget_start(o)) {
+    if (!budget_start(&run, o)) {
         bits = RESMB_EXIT_FAILED;
         goto out;
     }
