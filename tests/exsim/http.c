@@ -177,10 +177,12 @@ static enum MHD_Result sim_endpoint(struct MHD_Connection *c, const char *url, c
                  "{\"rtt_ms\":%d,\"max_concurrency\":%d,\"backoff_ms\":%d,\"fail_rate\":%g,"
                  "\"fail_seed\":%u,\"fail_nth\":%ld,\"fail_status\":%d,\"drop_nth\":%ld,\"slow_body_ms\":%d,"
                  "\"ews_blocked\":%d,\"graph_concurrency\":%d,\"graph_throttle_next\":%ld,"
-                 "\"graph_retry_after\":%d,\"graph_batch_throttle_next\":%ld}\n",
+                 "\"graph_retry_after\":%d,\"graph_batch_throttle_next\":%ld,"
+                 "\"fail_op\":\"%s\",\"fail_op_code\":\"%s\"}\n",
                  i.rtt_ms, i.max_concurrency, i.backoff_ms, i.fail_rate, i.fail_seed, i.fail_nth,
                  i.fail_status, i.drop_nth, i.slow_body_ms, i.ews_blocked, i.graph_concurrency,
-                 i.graph_throttle_next, i.graph_retry_after, i.graph_batch_throttle_next);
+                 i.graph_throttle_next, i.graph_retry_after, i.graph_batch_throttle_next, i.fail_op,
+                 i.fail_op_code);
         return send_text(c, 200, "application/json", msg);
     }
     if (!strcmp(url, "/_sim/reset-stats") && !strcmp(method, "POST")) {

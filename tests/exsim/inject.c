@@ -50,6 +50,18 @@ int exsim_inject_set(exsim_inject *inj, const char *key, const char *val)
         inj->fail_rate = d;
         return 0;
     }
+    /* the operation to fail and its code: EWS element names, letters only */
+    char *str = !strcmp(key, "fail-op") || !strcmp(key, "fail_op") ? inj->fail_op
+              : !strcmp(key, "fail-op-code") || !strcmp(key, "fail_op_code") ? inj->fail_op_code
+                                                                             : NULL;
+    if (str) {
+        size_t cap = str == inj->fail_op ? sizeof inj->fail_op : sizeof inj->fail_op_code;
+        size_t n = strlen(val);
+        if (n >= cap || strspn(val, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") != n)
+            return -1;
+        memcpy(str, val, n + 1);
+        return 0;
+    }
     struct { const char *a, *b; long lo, hi; } keys[] = {
         { "rtt-ms", "rtt_ms", 0, 600000 },
         { "max-concurrency", "max_concurrency", 0, 100000 },

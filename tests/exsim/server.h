@@ -44,6 +44,10 @@ typedef struct exsim_inject {
     long graph_throttle_next; /* the next N Graph requests (batch items too): 429 */
     long graph_batch_throttle_next; /* the next N $batch requests: 429 for the whole batch */
     int graph_retry_after; /* Retry-After seconds of a Graph 429 */
+    char fail_op[48];      /* every EWS request of this operation (CreateItem) is answered
+                            * <Op>ResponseMessage ResponseClass="Error" fail_op_code: one
+                            * operation failing among many ("" = off) */
+    char fail_op_code[64]; /* its ResponseCode ("" = ErrorInternalServerError) */
 } exsim_inject;
 
 /* What injection decided for one request. */

@@ -4,6 +4,7 @@
  * the response envelope (with t:ServerVersionInfo) or the fault Exchange
  * sends.  Also the response helpers declared in exsim.h. */
 #include "tests/exsim/server.h"
+#include "tests/exsim/store.h"
 #include "util/util.h"
 
 #include <libxml/parser.h>
@@ -439,6 +440,41 @@ static int envelope_error(xmlNodePtr env, char **out, size_t *outlen)
     return 500;
 }
 
+/* fail_op injection: the operation answers one error message, as Exchange
+ * does for a request it refuses per item (<Op>Response / <Op>ResponseMessage,
+ * the shape of CreateItem, DeleteItem, GetItem, ...), and changes nothing. */
+static int injected_op_error(exsim_req *r, const char *code)
+{
+    const char *op = (const char *)r->op->name;
+    char rn[96], mn[112];
+    snprintf(rn, sizeof rn, "%sResponse", op);
+    snprintf(mn, sizeof mn, "%sResponseMessage", op);
+    /* one message per item or folder of the request, as Exchange answers */
+    static const char *const lists[] = { "Items", "ItemChanges", "ItemIds", "Folders",
+                                         "FolderChanges", "FolderIds" };
+    unsigned count = 0;
+    for (size_t i = 0; !count && i < sizeof lists / sizeof lists[0]; i++) {
+        xmlNodePtr list = exsim_child(r->op, EXSIM_NS_M, lists[i]);
+        for (xmlNodePtr k = list ? list->children : NULL; k; k = k->next)
+            count += k->type == XML_ELEMENT_NODE;
+    }
+    xmlNodePtr msgs = exsim_resp_messages(r, rn);
+    size_t n = strlen(op);
+    int find_or_delete = !strncmp(op, "Find", 4) || !strncmp(op, "Delete", 6) ||
+                         !strcmp(op, "EmptyFolder");
+    for (unsigned i = 0; i < (count ? count : 1); i++) {
+        xmlNodePtr msg = exsim_error_msg(msgs, mn, code);
+        /* ItemInfo / FolderInfo response messages carry their (empty) list
+         * on errors too */
+        if (msg && !find_or_delete && n > 4 && !strcmp(op + n - 4, "Item"))
+            exsim_m(r, msg, "Items", NULL);
+        else if (msg && !find_or_delete && n > 6 && !strcmp(op + n - 6, "Folder"))
+            exsim_m(r, msg, "Folders", NULL);
+    }
+    r->mailbox = r->impersonated;
+    return 200;
+}
+
 int exsim_ews_handle(const exsim_account *acct, const char *body, size_t len,
                      char **out, size_t *outlen, char *opbuf, size_t opbuflen,
                      const char **mailbox)
@@ -496,7 +532,12 @@ int exsim_ews_handle(const exsim_account *acct, const char *body, size_t len,
     exsim_req r = { .org = exsim_srv.org, .account = acct, .impersonated = h.impersonated,
                     .server_version = h.version, .header = hdr, .op = op };
     r.resp_doc = new_response(&r.resp_body);
-    status = exsim_ews_dispatch(&r);
+    exsim_inject inj = exsim_inject_get();
+    if (inj.fail_op[0] && !strcmp((const char *)op->name, inj.fail_op))
+        status = injected_op_error(&r, inj.fail_op_code[0] ? inj.fail_op_code
+                                                           : "ErrorInternalServerError");
+    else
+        status = exsim_ews_dispatch(&r);
     pthread_mutex_unlock(&exsim_srv.store_lock);
     status = check_response(&r, (const char *)op->name, status);
     *mailbox = r.mailbox ? r.mailbox : r.impersonated;

@@ -1715,8 +1715,18 @@ static void test_wlinks(void)
     CU_ASSERT_NOT_EQUAL(stat(bk, &sb), 0);
     free(bk);
 
-    /* update */
+    /* the target refuses the link writes (a full mailbox): the feature fails
+     * naming them, never counts them written (nothing was) */
     w.c.dry_run = 0;
+    free(sim(&g_tgt, "/_sim/config?fail_op=CreateItem&fail_op_code=ErrorQuotaExceeded", 1));
+    CU_ASSERT_NOT_EQUAL(run_feature(&w, CFG_F_FAVORITES, &st, &e), SR_OK);
+    if (!strstr(e.msg, "2 of 2 link write(s) refused"))
+        fprintf(stderr, "\n    refused links: %s\n", e.msg);
+    CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "2 of 2 link write(s) refused"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "ErrorQuotaExceeded"));
+    free(sim(&g_tgt, "/_sim/config?fail_op=", 1));
+
+    /* update */
     reset_stats();
     CU_ASSERT_EQUAL(run_feature(&w, CFG_F_FAVORITES, &st, &e), SR_OK);
     CU_ASSERT_EQUAL(st.changed, 2);

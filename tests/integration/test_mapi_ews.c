@@ -1050,6 +1050,16 @@ static void test_ews_faults(void)
     CU_ASSERT_EQUAL(mapi_session_folders(s, &f, &e), SR_OK);
     CU_ASSERT_TRUE(f.n >= 10);
     mapi_folders_clear(&f);
+    /* a CreateItem the server refuses per item (a full mailbox) made nothing:
+     * an error naming the code, never a success without an item */
+    sim_config(&g_src, "reset=1&fail_op=CreateItem&fail_op_code=ErrorQuotaExceeded");
+    static const mapi_ews_folder_ref inbox = { .distinguished = "inbox" };
+    char *made = NULL;
+    CU_ASSERT_NOT_EQUAL(mapi_session_create_item(s, &inbox, "IPM.Note.Test", "refused", NULL, 1,
+                                                 &made, &e), SR_OK);
+    CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "ErrorQuotaExceeded"));
+    CU_ASSERT_PTR_NULL(made);
+    free(made);
     /* ErrorServerBusy under a concurrency limit: back off and finish */
     sim_config(&g_src, "reset=1&max_concurrency=1&backoff_ms=150&rtt_ms=50");
     mapi_net *nb = net_for(&g_src, NULL, (mapi_netopts){ .max_retries = 8, .max_backoff_ms = 10000 });

@@ -1773,6 +1773,47 @@ static void test_throttled_retry(void)
     case_free(&c);
 }
 
+/* The engine writes the switch message (the one installed beside
+ * switchresmb: every mailbox, the worker's first too) and the source refuses
+ * its CreateItem (fail_op injection: that operation alone fails, the reads
+ * work): each mailbox fails naming the engine's reason, nothing reaches the
+ * target (the engine writes nothing there before the message is in), and
+ * the journal keeps the message for a rerun. */
+static void test_engine_switchmsg_refused(void)
+{
+    char cpuu[512], logp[600];
+    snprintf(cpuu, sizeof cpuu, "%s/cpuu", tu_bin());
+    ccase c;
+    case_init(&c);
+    static const int rooms[] = { 56, 59 };   /* no case before gives them a message */
+    for (int i = 0; i < 2; i++)
+        c.smtp[i] = ROOM(rooms[i]);
+    c.switch_section = 1;
+    snprintf(logp, sizeof logp, "%s/cpuu.log", c.dir);
+    snprintf(c.cmdline, sizeof c.cmdline, "-Log %s -SkipAutodiscoverChecking", logp);
+    case_write(&c);
+    CU_ASSERT_EQUAL_FATAL(sim_config(&g_src, "fail_op=CreateItem&fail_op_code=ErrorQuotaExceeded"), 0);
+    sim_stat(&g_tgt, NULL, 1);
+    const char *one[] = { "--jobs", "1", NULL };
+    int rc = case_run(&c, cpuu, "ok", one);
+    CU_ASSERT_EQUAL(sim_config(&g_src, "fail_op=&fail_op_code="), 0);
+    if (rc != 1)
+        fprintf(stderr, "\n  [engine's switch message refused: exit %d]\n%s\n", rc, c.text);
+    CU_ASSERT_EQUAL(rc, 1);   /* SwitchResMB bit 1: processing failed with errors */
+    for (int i = 0; i < 2; i++) {
+        CU_ASSERT_TRUE(report_has(c.text, ROOM(rooms[i]), "FAILED"));
+        CU_ASSERT_TRUE(report_has(c.text, ROOM(rooms[i]), "cannot write the switch message"));
+        CU_ASSERT_TRUE(report_has(c.text, ROOM(rooms[i]), "ErrorQuotaExceeded"));
+        char *t = switch_target(ROOM(rooms[i]));
+        CU_ASSERT_TRUE(t && !*t);   /* read, and none was written */
+        free(t);
+    }
+    CU_ASSERT_TRUE(sim_stat(&g_tgt, "AddDelegate", 0) <= 0);
+    CU_ASSERT_TRUE(sim_stat(&g_tgt, "UpdateInboxRules", 0) <= 0);
+    CU_ASSERT_EQUAL(temp_profiles(&c), 0);
+    case_free(&c);
+}
+
 /* Today's dependent round trips per mailbox, the highest seen (source 4-5 in
  * the whole suite: the switch-message read, its CreateItem, the engine's two
  * read waves, its logon answered by the profile's [handover]; it was 8 alone,
@@ -1886,6 +1927,8 @@ int main(void)
                 "runs on a fresh engine", test_kept_engine_killed_mid_batch);
     CU_add_test(s, "real engine: kept engine killed writing a switch message: the worker writes it",
                 test_kept_engine_killed_switchmsg);
+    CU_add_test(s, "real engine: the engine's switch message refused: the mailbox fails with "
+                "its reason, the target untouched", test_engine_switchmsg_refused);
     CU_add_test(s, "real engine: the kept engine writes the switch message with its reads; "
                 "killed, a fresh one writes no second", test_engine_writes_switchmsg);
     CU_add_test(s, "continuous pool: a slow mailbox holds back no batch", test_continuous_pool);
