@@ -1,8 +1,8 @@
 /* progress.c — the child side of the progress protocol (cpuu_invoke.h):
  * "openstore begin <what>", "openstore end", "feature begin <Name>",
  * "feature end <Name>" (twice per feature: its read, then its plan and
- * writes), "unresolved <Name> <n>", "notcarried <Name> <n|all>", "ewsblocked
- * <app id|->", "exit <bits>", one line each on $CPUU_PROGRESS_FD,
+ * writes), "unresolved <Name> <n>", "notcarried <Name> <n|all>", "featfailed
+ * <Name>", "ewsblocked <app id|->", "exit <bits>", one line each on $CPUU_PROGRESS_FD,
  * and the secret the parent may send on $CPUU_SECRET_FD. */
 #include <errno.h>
 #include <fcntl.h>

@@ -26,6 +26,11 @@ sr_code cpuu_end_feature(cpuu_ctx *c, const struct feature_ops *ops, const char 
     if (ops->free_state)
         ops->free_state(state);
     cpuu_progress("feature end %s", name);
+    /* the mailbox's report names a feature that failed, Critical or not
+     * (the reason is in our log): a profile that goes on after a failed
+     * feature is still PROFILE_MODIFYING_OK, and the admin must see it */
+    if (rc != SR_OK)
+        cpuu_progress("featfailed %s", name);
     /* the mailbox's report names what was kept unmapped (the names are in our log) */
     if (rc == SR_OK && st->unresolved)
         cpuu_progress("unresolved %s %u", name, st->unresolved);

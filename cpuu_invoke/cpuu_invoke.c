@@ -28,7 +28,8 @@ typedef struct {
     char stage_what[80];
     char unresolved[INVOKE_LIST_MAX];   /* "Name n, Name n" from "unresolved" lines */
     char not_carried[INVOKE_LIST_MAX];  /* "Name n, Name all" from "notcarried" lines */
-    unsigned unresolved_more, not_carried_more;   /* entries that did not fit */
+    char feat_failed[INVOKE_LIST_MAX];  /* "Name, Name" from "featfailed" lines */
+    unsigned unresolved_more, not_carried_more, feat_failed_more;   /* entries that did not fit */
     int ews_blocked;
     char ews_app_id[72];
     int failed_code, failed_class;
@@ -60,6 +61,20 @@ static void add_count(char *list, size_t size, unsigned *more, const char *rest,
     snprintf(list + len, size - len, "%s%s %s", len ? ", " : "", name, n);
 }
 
+/* "<Name>" → ", Name" appended to list, as add_count without a count. */
+static void add_name(char *list, size_t size, unsigned *more, const char *rest)
+{
+    char name[40], end;
+    if (sscanf(rest, "%39s %c", name, &end) != 1)
+        return;
+    size_t len = strlen(list);
+    if (*more || len + (len ? 2 : 0) + strlen(name) >= size - MORE_ROOM) {
+        (*more)++;
+        return;
+    }
+    snprintf(list + len, size - len, "%s%s", len ? ", " : "", name);
+}
+
 /* The lists a watch gathered, into the result, each ending ", and N more"
  * when entries did not fit; and the "ewsblocked" line. */
 static void take_lists(invoke_result *res, const watch *w)
@@ -73,6 +88,11 @@ static void take_lists(invoke_result *res, const watch *w)
     if (w->not_carried_more)
         snprintf(res->not_carried + l, sizeof res->not_carried - l, ", and %u more",
                  w->not_carried_more);
+    snprintf(res->feat_failed, sizeof res->feat_failed, "%s", w->feat_failed);
+    l = strlen(res->feat_failed);
+    if (w->feat_failed_more)
+        snprintf(res->feat_failed + l, sizeof res->feat_failed - l, ", and %u more",
+                 w->feat_failed_more);
     res->ews_blocked = w->ews_blocked;
     snprintf(res->ews_app_id, sizeof res->ews_app_id, "%s", w->ews_app_id);
     res->failed_code = w->failed_code;
@@ -124,6 +144,8 @@ static void on_line(watch *w, const char *line)
         add_count(w->unresolved, sizeof w->unresolved, &w->unresolved_more, line + 11, 0);
     } else if (strncmp(line, "notcarried ", 11) == 0) {
         add_count(w->not_carried, sizeof w->not_carried, &w->not_carried_more, line + 11, 1);
+    } else if (strncmp(line, "featfailed ", 11) == 0) {
+        add_name(w->feat_failed, sizeof w->feat_failed, &w->feat_failed_more, line + 11);
     } else if (strncmp(line, "ewsblocked", 10) == 0 && (line[10] == ' ' || !line[10])) {
         take_blocked(w, line + 10);
     } else if (strncmp(line, "failed ", 7) == 0) {

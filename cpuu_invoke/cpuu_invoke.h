@@ -87,6 +87,9 @@ typedef struct invoke_result {
      * fit ends the list as ", and N more", never dropped silently */
     char unresolved[INVOKE_LIST_MAX];
     char not_carried[INVOKE_LIST_MAX];
+    /* the features that failed ("featfailed" lines: "Nicks, Rules"), Critical
+     * or not (a profile goes on after a non-Critical one), or "" */
+    char feat_failed[INVOKE_LIST_MAX];
     int ews_blocked;             /* an "ewsblocked" line came */
     char ews_app_id[72];         /* its app id, "" for "-" */
     /* a command's "failed <code> <class> <text>" line (cpuu/main.c, the

@@ -789,13 +789,20 @@ static int engine_blocked(sm_step *step, resmb_actx *a, const char *what, const 
  * target could not take (over Microsoft Graph: whole features), never silent. */
 static void processed_reason(resmb_mb *mb, const invoke_result *res)
 {
-    if (!res->unresolved[0] && !res->not_carried[0])
+    if (!res->unresolved[0] && !res->not_carried[0] && !res->feat_failed[0])
         return;
-    snprintf(mb->reason, sizeof mb->reason, "processed%s%s%s%s",
+    char buf[3 * INVOKE_LIST_MAX + 200];
+    snprintf(buf, sizeof buf, "processed%s%s%s%s%s%s",
+             res->feat_failed[0] ? "; failed, not Critical (the engine log says why): " : "",
+             res->feat_failed,
              res->unresolved[0] ? "; references kept unresolved (named in the engine log): " : "",
              res->unresolved,
              res->not_carried[0] ? "; not carried to the target (named in the engine log): " : "",
              res->not_carried);
+    size_t n = strlen(buf);   /* the lists are bounded, the reason too: cut visibly */
+    if (n >= sizeof mb->reason)
+        memcpy(buf + sizeof mb->reason - 4, "...", 4);
+    memcpy(mb->reason, buf, n < sizeof mb->reason ? n + 1 : sizeof mb->reason);
 }
 
 /* -DryRun in CPUUCmdLine: the engine plans and writes nothing, and says so
@@ -923,8 +930,9 @@ static int engine_step(sm_step *step, resmb_actx *a, int cleanup)
             ev = fail(step, a, RESMB_EXIT_FAILED, "%s: the engine reported %s: cannot write the "
                       "switch message: %s", what, bits ? bits : "?", res.failed);
         else if (res.cpuu_bits & ENGINE_ERR_BITS)
-            ev = fail(step, a, RESMB_EXIT_FAILED, "%s: the engine reported %s", what,
-                      bits ? bits : "?");
+            ev = fail(step, a, RESMB_EXIT_FAILED, "%s: the engine reported %s%s%s%s", what,
+                      bits ? bits : "?", res.feat_failed[0] ? " (failed: " : "", res.feat_failed,
+                      res.feat_failed[0] ? "; the engine log says why)" : "");
         else if (already)
             sr_log(SR_LOG_NOTICE, a->mb->key, "update: the profile was updated by an interrupted "
                    "run (PROFILE_ALREADY_UPDATED): done");

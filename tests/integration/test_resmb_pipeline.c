@@ -112,6 +112,8 @@ static const char fake_script[] =
     "echo 'feature end Rules' >$p\n"
     "case \"$FAKE_MODE\" in\n"
     "  noswitch) echo 'exit 2' >$p; exit 2;;\n"
+    "  featfailed) echo 'featfailed Nicks' >$p;;\n"
+    "  critfail) echo 'featfailed Rules' >$p; echo 'exit 4' >$p; exit 4;;\n"
     "  nocleanup) chmod 0644 \"$0\";;\n"
     "esac\n"
     "echo 'exit 1' >$p\n"
@@ -816,6 +818,10 @@ static void test_engine_outcomes(void)
     /* the update runs, then the engine cannot be started for cleanup */
     engine_case(13, g_fake, "nocleanup", NULL, 128, "cannot start");
     chmod(g_fake, 0755);
+    /* a feature failed and the profile went on (not Critical): done, and
+     * the report names the feature; a Critical one: failed, named too */
+    engine_case(22, g_fake, "featfailed", NULL, 0, "failed, not Critical (the engine log says why): Nicks");
+    engine_case(23, g_fake, "critfail", NULL, 1, "CPUU_SWITCH_ERR (failed: Rules;");
 }
 
 /* No temporary profile for a mailbox without legacyExchangeDN: 16 when it is

@@ -76,6 +76,20 @@ static void test_notcarried_lines(void)
     CU_ASSERT_STRING_EQUAL(r.unresolved, "Rules 1");
 }
 
+/* "featfailed <Name>" lines (a feature that failed; a profile goes on
+ * after a non-Critical one and is still "modified OK") reach the result as
+ * a list of names; malformed ones are ignored. */
+static void test_featfailed_lines(void)
+{
+    invoke_result r = run_sh("p=$CPUU_PROGRESS_FD; echo 'featfailed Nicks' >&$p; "
+                             "echo 'featfailed' >&$p; echo 'featfailed Rules extra' >&$p; "
+                             "echo 'featfailed Favorites' >&$p; echo 'exit 1' >&$p; exit 1",
+                             (invoke_opts){ .watchdog = 1 });
+    CU_ASSERT_EQUAL(r.outcome, INVOKE_EXITED);
+    CU_ASSERT_STRING_EQUAL(r.feat_failed, "Nicks, Favorites");
+    CU_ASSERT_STRING_EQUAL(r.not_carried, "");
+}
+
 /* "failed <code> <class> <text>" (a command the engine could not carry
  * out, issue 13's switchmsg) reaches the result: the numbers, and the text
  * with control characters made spaces; a line without both numbers is
@@ -401,6 +415,7 @@ int main(void)
     CU_add_test(s, "full bitmask from the progress line", test_full_bitmask_from_progress_line);
     CU_add_test(s, "unresolved lines reach the result", test_unresolved_lines);
     CU_add_test(s, "notcarried lines reach the result", test_notcarried_lines);
+    CU_add_test(s, "featfailed lines reach the result", test_featfailed_lines);
     CU_add_test(s, "ewsblocked line reaches the result", test_ewsblocked_line);
     CU_add_test(s, "failed line reaches the result", test_failed_line);
     CU_add_test(s, "notcarried: a cut list says how many more", test_notcarried_cut_said);
