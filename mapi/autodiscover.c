@@ -8,6 +8,7 @@
 #include "mapi/ews_int.h"
 
 #include <ctype.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -107,6 +108,18 @@ static const char *domain_of(const char *address)
 {
     const char *at = strrchr(address, '@');
     return at ? at + 1 : address;
+}
+
+/* A search's log line: at DEBUG when its caller asked for quiet (an
+ * expected failure it reports once itself, mapi_ad_ask.quiet). */
+static void ad_log(int quiet, sr_log_level level, const char *who, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void ad_log(int quiet, sr_log_level level, const char *who, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    sr_vlog(quiet ? SR_LOG_DEBUG : level, who, fmt, ap);
+    va_end(ap);
 }
 
 /* ---- URL host checks ------------------------------------------------------ */
@@ -278,9 +291,10 @@ typedef struct attempt {
     sr_err err;                 /* why it failed */
 } attempt;
 
-static void trace_failure(const mapi_ad *ad, const char *address, const char *url, const sr_err *e)
+static void trace_failure(const mapi_ad *ad, int quiet, const char *address, const char *url,
+                          const sr_err *e)
 {
-    sr_log(SR_LOG_WARN, address,
+    ad_log(quiet, SR_LOG_WARN, address,
            "Failed to get Autodiscover response for email '%s' on %s. Autodiscover URL: '%s'. %s",
            address, ad->side, url, e->msg);
 }
@@ -314,8 +328,9 @@ static int try_prepare(mapi_ad *ad, const char *address, const char *url, int ge
 }
 
 /* What the answer (or the transport failure he) to a prepared request means. */
-static try_result try_finish(mapi_ad *ad, const char *address, const char *url, int get_probe,
-                             tryreq *t, mapi_http_resp *rs, const sr_err *he, attempt *a)
+static try_result try_finish(mapi_ad *ad, int quiet, const char *address, const char *url,
+                             int get_probe, tryreq *t, mapi_http_resp *rs, const sr_err *he,
+                             attempt *a)
 {
     try_result out = TRY_FAILED;
     if (he->code != SR_OK) {
@@ -351,7 +366,7 @@ static try_result try_finish(mapi_ad *ad, const char *address, const char *url, 
     free(t->wire);
     t->body = t->wire = NULL;
     if (out == TRY_FAILED)
-        trace_failure(ad, address, url, &a->err);
+        trace_failure(ad, quiet, address, url, &a->err);
     return out;
 }
 
@@ -425,6 +440,9 @@ static sr_code discover_local(mapi_ad *ad, const char *address, const mapi_ad_re
 
 /* ---- the search ----------------------------------------------------------- */
 typedef struct search {
+    mapi_ad *ad;                /* the handle it asks through */
+    int stop_addr, quiet;       /* mapi_ad_ask's stop_at_redirect_addr, quiet */
+    char *redirected;           /* stopped at a redirectAddr to this address */
     const char *address;        /* the address asked for */
     char *addr;                 /* current address (after redirectAddr) */
     char *url;                  /* explicit next URL (redirectUrl / 302) */
@@ -462,7 +480,7 @@ static int url_allowed(mapi_ad *ad, search *s, const char *url)
     sr_err_set(&e, SR_E_CONFIG,
                "the Autodiscover URL '%s' is not on a %s domain (-SkipAutodiscoverChecking allows it)",
                url, ad->side);
-    sr_log(SR_LOG_WARN, s->addr, "%s", e.msg);
+    ad_log(s->quiet, SR_LOG_WARN, s->addr, "%s", e.msg);
     if (err_rank(SR_E_CONFIG) >= err_rank(s->last.code)) {
         s->last = e;
         free(s->last_url);
@@ -485,6 +503,14 @@ static int follow(search *s, const char *url, try_result t, attempt *a)
         }
         return 0;
     }
+    if (t == TRY_REDIR_ADDR && s->stop_addr) {   /* asked to end here (mapi_ad_ask) */
+        sr_err_set(&s->last, SR_E_NOTFOUND, "Autodiscover on %s redirects '%s' to the address '%s' "
+                   "(not followed)", s->ad->side, s->addr, a->next);
+        free(s->redirected);
+        s->redirected = a->next;
+        a->next = NULL;
+        return -1;
+    }
     if (++s->hops > AD_MAX_HOPS) {
         sr_err_set(&s->last, SR_E_PROTOCOL, "more than %d Autodiscover redirects (a redirect loop?)",
                    AD_MAX_HOPS);
@@ -496,7 +522,7 @@ static int follow(search *s, const char *url, try_result t, attempt *a)
                        s->addr);
             return -1;
         }
-        sr_log(SR_LOG_INFO, s->addr, "Autodiscover redirects to the address '%s'", a->next);
+        ad_log(s->quiet, SR_LOG_INFO, s->addr, "Autodiscover redirects to the address '%s'", a->next);
         free(s->addr);
         s->addr = a->next;
         a->next = NULL;
@@ -507,7 +533,7 @@ static int follow(search *s, const char *url, try_result t, attempt *a)
                    a->next);
         return -1;
     }
-    sr_log(SR_LOG_INFO, s->addr, "Autodiscover redirects to the URL '%s'", a->next);
+    ad_log(s->quiet, SR_LOG_INFO, s->addr, "Autodiscover redirects to the URL '%s'", a->next);
     free(s->url);
     s->url = a->next;
     a->next = NULL;
@@ -524,8 +550,8 @@ static const mapi_ad_result *found(mapi_ad *ad, search *s, const char *address, 
         r->smtp = sr_strdup(s->addr);
     if (!probe)
         remember_url(ad, domain_of(s->addr), url);
-    sr_log(SR_LOG_INFO, address, "Autodiscover (%s) answered at '%s': EWS URL '%s'", ad->side, url,
-           r->ews_url);
+    ad_log(s->quiet, SR_LOG_INFO, address, "Autodiscover (%s) answered at '%s': EWS URL '%s'", ad->side,
+           url, r->ews_url);
     return keep_result(ad, r);
 }
 
@@ -543,8 +569,9 @@ static void round_end(search *s)
 }
 
 /* The candidate s sends next, or NULL when the search has ended. */
-static const cand *search_next(mapi_ad *ad, search *s)
+static const cand *search_next(search *s)
 {
+    mapi_ad *ad = s->ad;
     if (s->done || s->out || s->stop || !s->addr) {
         s->done = 1;
         return NULL;
@@ -571,8 +598,9 @@ static const cand *search_next(mapi_ad *ad, search *s)
 }
 
 /* What the answer to s's current candidate means for s. */
-static void search_took(mapi_ad *ad, search *s, try_result t, attempt *a)
+static void search_took(search *s, try_result t, attempt *a)
 {
+    mapi_ad *ad = s->ad;
     const cand *c = &s->c[s->ci];
     if (t == TRY_SETTINGS) {
         if (!(s->out = found(ad, s, s->address, c->url, c->get_probe, a->res))) {
@@ -605,33 +633,53 @@ static void search_took(mapi_ad *ad, search *s, try_result t, attempt *a)
 #define AD_MAX_STEPS ((AD_MAX_HOPS + 2) * 16)
 
 /* Advance searches ss[0..n) together until each has ended: every step sends
- * one request per search still going, all in one mapi_http_run batch. */
-static void search_run(mapi_ad *ad, search *ss, size_t n)
+ * one request per search still going, the step's requests of every handle
+ * in one mapi_http_run_many call (one batch per mapi_net, so that the
+ * source's and the target's requests are on the wire at the same time). */
+static void search_run(search *ss, size_t n)
 {
     tryreq *t = calloc(n, sizeof *t);
     mapi_http_req *rq = calloc(n, sizeof *rq);
     mapi_http_resp *rs = calloc(n, sizeof *rs);
     sr_err *he = calloc(n, sizeof *he);
     attempt *a = calloc(n, sizeof *a);
-    size_t *idx = calloc(n, sizeof *idx);
-    if (!t || !rq || !rs || !he || !a || !idx) {
+    size_t *idx = calloc(n, sizeof *idx), *grp = calloc(n, sizeof *grp);
+    mapi_http_batch *hb = calloc(n, sizeof *hb);
+    if (!t || !rq || !rs || !he || !a || !idx || !grp || !hb) {
         for (size_t i = 0; i < n; i++)
             sr_err_set(&ss[i].last, SR_E_NOMEM, "out of memory");
         n = 0;
     }
+    for (size_t i = 0; i < n; i++) {   /* the searches' handles: one batch each */
+        grp[i] = i;
+        for (size_t j = 0; j < i && grp[i] == i; j++)
+            if (ss[j].ad->net == ss[i].ad->net)
+                grp[i] = grp[j];
+    }
     for (unsigned step = 0; n && step < AD_MAX_STEPS; step++) {
-        size_t k = 0;
-        for (size_t i = 0; i < n; i++) {
-            const cand *c = search_next(ad, &ss[i]);
-            if (!c)
+        size_t k = 0, nb = 0;
+        for (size_t g = 0; g < n; g++) {
+            if (grp[g] != g)
                 continue;
-            memset(&a[k], 0, sizeof a[k]);
-            if (!try_prepare(ad, ss[i].addr, c->url, c->get_probe, &t[k], &a[k])) {
-                search_took(ad, &ss[i], TRY_FAILED, &a[k]);
-                continue;
+            size_t first = k;
+            for (size_t i = g; i < n; i++) {
+                if (grp[i] != g)
+                    continue;
+                const cand *c = search_next(&ss[i]);
+                if (!c)
+                    continue;
+                memset(&a[k], 0, sizeof a[k]);
+                if (!try_prepare(ss[i].ad, ss[i].addr, c->url, c->get_probe, &t[k], &a[k])) {
+                    search_took(&ss[i], TRY_FAILED, &a[k]);
+                    continue;
+                }
+                rq[k] = t[k].rq;
+                idx[k++] = i;
             }
-            rq[k] = t[k].rq;
-            idx[k++] = i;
+            if (k > first)
+                hb[nb++] = (mapi_http_batch){ .net = ss[g].ad->net, .reqs = rq + first,
+                                              .resps = rs + first, .errs = he + first,
+                                              .n = k - first };
         }
         if (!k) {   /* nothing sent: every search ended (or only failed builds) */
             int going = 0;
@@ -641,32 +689,41 @@ static void search_run(mapi_ad *ad, search *ss, size_t n)
                 break;
             continue;
         }
-        (void)mapi_http_run(ad->net, rq, rs, he, k);   /* per request in he[] */
+        (void)mapi_http_run_many(hb, nb);   /* per request in he[] */
         for (size_t j = 0; j < k; j++) {
             search *s = &ss[idx[j]];
             const cand *c = &s->c[s->ci];
-            try_result tr = try_finish(ad, s->addr, c->url, c->get_probe, &t[j], &rs[j], &he[j], &a[j]);
-            search_took(ad, s, tr, &a[j]);
+            try_result tr = try_finish(s->ad, s->quiet, s->addr, c->url, c->get_probe, &t[j], &rs[j],
+                                       &he[j], &a[j]);
+            search_took(s, tr, &a[j]);
         }
     }
-    free(t); free(rq); free(rs); free(he); free(a); free(idx);
+    free(t); free(rq); free(rs); free(he); free(a); free(idx); free(grp); free(hb);
 }
 
 /* The search's failure, logged and in err, as the spec's table wants it. */
-static sr_code search_failed(const mapi_ad *ad, const search *s, sr_err *err)
+static sr_code search_failed(const search *s, sr_err *err)
 {
+    const mapi_ad *ad = s->ad;
     const char *address = s->address;
-    sr_log(SR_LOG_WARN, address, "Cannot get an Autodiscover response for the user '%s' from the URL: '%s'.",
-           address, s->last_url ? s->last_url : "(none)");
-    sr_log(SR_LOG_ERROR, address, "Cannot get an Autodiscover response on %s. %s", ad->side, s->last.msg);
+    if (s->redirected) {   /* where the caller asked it to end: not a failure of the service */
+        ad_log(s->quiet, SR_LOG_INFO, address, "%s", s->last.msg);
+        return sr_err_set(err, SR_E_NOTFOUND, "%s: %s", address, s->last.msg);
+    }
+    ad_log(s->quiet, SR_LOG_WARN, address,
+           "Cannot get an Autodiscover response for the user '%s' from the URL: '%s'.", address,
+           s->last_url ? s->last_url : "(none)");
+    ad_log(s->quiet, SR_LOG_ERROR, address, "Cannot get an Autodiscover response on %s. %s", ad->side,
+           s->last.msg);
     return sr_err_set(err, s->last.code == SR_OK ? SR_E_NOTFOUND : s->last.code,
                       "%s: Cannot get an Autodiscover response on %s (last URL '%s'): %s", address,
                       ad->side, s->last_url ? s->last_url : "(none)", s->last.msg);
 }
 
-static void search_init(search *s, const char *address)
+static void search_init(search *s, mapi_ad *ad, const char *address)
 {
     memset(s, 0, sizeof *s);
+    s->ad = ad;
     s->address = address;
     s->addr = sr_strdup(address);
     sr_err_set(&s->last, SR_E_CONFIG, "no Autodiscover URL to try");
@@ -678,8 +735,9 @@ static void search_clear(search *s)
     free(s->addr);
     free(s->url);
     free(s->last_url);
+    free(s->redirected);
     mapi_ad_result_free(s->copy);
-    s->addr = s->url = s->last_url = NULL;
+    s->addr = s->url = s->last_url = s->redirected = NULL;
     s->copy = NULL;
 }
 
@@ -765,11 +823,11 @@ sr_code mapi_ad_discover(mapi_ad *ad, const char *address, const mapi_ad_result 
     if (ad->use_local_xml)
         return discover_local(ad, address, out, err);
     search s;
-    search_init(&s, address);
-    search_run(ad, &s, 1);
+    search_init(&s, ad, address);
+    search_run(&s, 1);
     sr_code rc = SR_OK;
     if (!(*out = s.out))
-        rc = search_failed(ad, &s, err);
+        rc = search_failed(&s, err);
     search_clear(&s);
     return rc;
 }
@@ -777,23 +835,22 @@ sr_code mapi_ad_discover(mapi_ad *ad, const char *address, const mapi_ad_result 
 size_t mapi_ad_discover_many(mapi_ad *ad, const char *const *addrs, size_t n, mapi_ad_result **outs,
                              sr_err *errs)
 {
-    search *ss = n ? calloc(n, sizeof *ss) : NULL;
-    size_t *same = n ? calloc(n, sizeof *same) : NULL;   /* first index of the same address */
-    unsigned char *run = n ? calloc(n, 1) : NULL;
-    size_t nfound = 0, k = 0;
-    for (size_t i = 0; i < n; i++) {
-        outs[i] = NULL;
-        sr_err_clear(&errs[i]);
+    mapi_ad_ask one = { .ad = ad, .addrs = addrs, .n = n, .outs = outs, .errs = errs };
+    return mapi_ad_discover_sides(&one, 1);
+}
+
+/* What needs no request (a bad address, the cache, local files), answered
+ * now; the rest of ask's addresses become searches ss[*k...), run[i] set. */
+static void sides_begin(mapi_ad_ask *q, size_t *same, unsigned char *run, search *ss, size_t *k)
+{
+    for (size_t i = 0; i < q->n; i++) {
+        q->outs[i] = NULL;
+        sr_err_clear(&q->errs[i]);
+        if (q->redirected)
+            q->redirected[i] = NULL;
     }
-    if (n && (!ss || !same || !run)) {
-        for (size_t i = 0; i < n; i++)
-            sr_err_set(&errs[i], SR_E_NOMEM, "out of memory");
-        free(ss); free(same); free(run);
-        return 0;
-    }
-    /* what needs no request (a bad address, the cache, local files) now;
-     * the rest as searches that advance together */
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < q->n; i++) {
+        const char *const *addrs = q->addrs;
         same[i] = i;
         for (size_t j = 0; j < i && same[i] == i; j++)
             if (addrs[i] && addrs[j] && sr_streq_ci(addrs[i], addrs[j]))
@@ -801,39 +858,84 @@ size_t mapi_ad_discover_many(mapi_ad *ad, const char *const *addrs, size_t n, ma
         if (same[i] != i)
             continue;
         const mapi_ad_result *r = NULL;
+        mapi_ad *ad = q->ad;
         if (!ad || !addrs[i] || !strchr(addrs[i], '@') || cached_result(ad, addrs[i]) || ad->use_local_xml) {
-            if (mapi_ad_discover(ad, addrs[i], &r, &errs[i]) == SR_OK &&
-                !(outs[i] = mapi_ad_result_dup(r)))
-                sr_err_set(&errs[i], SR_E_NOMEM, "out of memory");
+            if (mapi_ad_discover(ad, addrs[i], &r, &q->errs[i]) == SR_OK &&
+                !(q->outs[i] = mapi_ad_result_dup(r)))
+                sr_err_set(&q->errs[i], SR_E_NOMEM, "out of memory");
             continue;
         }
         run[i] = 1;
-        search_init(&ss[k], addrs[i]);
-        ss[k++].want_copy = 1;
+        search_init(&ss[*k], ad, addrs[i]);
+        ss[*k].want_copy = 1;
+        ss[*k].stop_addr = q->stop_at_redirect_addr;
+        ss[(*k)++].quiet = q->quiet;
     }
-    search_run(ad, ss, k);
-    for (size_t i = 0, j = 0; i < n; i++) {
+}
+
+/* The ask's answers from its searches ss[*k...) (cleared), then its
+ * repeated addresses; returns how many were found. */
+static size_t sides_end(mapi_ad_ask *q, const size_t *same, const unsigned char *run, search *ss,
+                        size_t *k)
+{
+    size_t nfound = 0;
+    for (size_t i = 0; i < q->n; i++) {
         if (!run[i])
             continue;
-        search *s = &ss[j++];
+        search *s = &ss[(*k)++];
         if (s->copy) {
-            outs[i] = s->copy;
+            q->outs[i] = s->copy;
             s->copy = NULL;
         } else if (s->out) {
-            sr_err_set(&errs[i], SR_E_NOMEM, "out of memory");
+            sr_err_set(&q->errs[i], SR_E_NOMEM, "out of memory");
         } else {
-            search_failed(ad, s, &errs[i]);
+            search_failed(s, &q->errs[i]);
+            if (q->redirected && s->redirected) {
+                q->redirected[i] = s->redirected;
+                s->redirected = NULL;
+            }
         }
         search_clear(s);
     }
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < q->n; i++) {
         if (same[i] != i) {
-            errs[i] = errs[same[i]];
-            if (outs[same[i]] && !(outs[i] = mapi_ad_result_dup(outs[same[i]])))
-                sr_err_set(&errs[i], SR_E_NOMEM, "out of memory");
+            q->errs[i] = q->errs[same[i]];
+            if (q->outs[same[i]] && !(q->outs[i] = mapi_ad_result_dup(q->outs[same[i]])))
+                sr_err_set(&q->errs[i], SR_E_NOMEM, "out of memory");
+            if (q->redirected && q->redirected[same[i]])
+                q->redirected[i] = sr_strdup(q->redirected[same[i]]);
         }
-        nfound += outs[i] != NULL;
+        nfound += q->outs[i] != NULL;
     }
+    return nfound;
+}
+
+size_t mapi_ad_discover_sides(mapi_ad_ask *asks, size_t nasks)
+{
+    size_t total = 0, nfound = 0;
+    for (size_t a = 0; a < nasks; a++)
+        total += asks[a].n;
+    search *ss = total ? calloc(total, sizeof *ss) : NULL;
+    size_t *same = total ? calloc(total, sizeof *same) : NULL;   /* first index of the same address */
+    unsigned char *run = total ? calloc(total, 1) : NULL;
+    if (total && (!ss || !same || !run)) {
+        for (size_t a = 0; a < nasks; a++)
+            for (size_t i = 0; i < asks[a].n; i++) {
+                asks[a].outs[i] = NULL;
+                if (asks[a].redirected)
+                    asks[a].redirected[i] = NULL;
+                sr_err_set(&asks[a].errs[i], SR_E_NOMEM, "out of memory");
+            }
+        free(ss); free(same); free(run);
+        return 0;
+    }
+    size_t k = 0;
+    for (size_t a = 0, off = 0; a < nasks; off += asks[a++].n)
+        sides_begin(&asks[a], same + off, run + off, ss, &k);
+    search_run(ss, k);
+    k = 0;
+    for (size_t a = 0, off = 0; a < nasks; off += asks[a++].n)
+        nfound += sides_end(&asks[a], same + off, run + off, ss, &k);
     free(ss); free(same); free(run);
     return nfound;
 }

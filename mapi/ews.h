@@ -103,6 +103,36 @@ sr_code mapi_ad_discover(mapi_ad *ad, const char *address, const mapi_ad_result 
  * were found. */
 size_t mapi_ad_discover_many(mapi_ad *ad, const char *const *addrs, size_t n,
                              mapi_ad_result **outs, sr_err *errs);
+/* One handle's part of a mapi_ad_discover_sides call: its addresses and
+ * where their answers go (outs/errs as mapi_ad_discover_many's). */
+typedef struct mapi_ad_ask {
+    mapi_ad *ad;
+    const char *const *addrs;
+    size_t n;
+    mapi_ad_result **outs;
+    sr_err *errs;
+    /* A redirectAddr ends the search (no request for the other address):
+     * outs[i] NULL, errs[i] SR_E_NOTFOUND saying where it redirects, and
+     * redirected[i] (when redirected is not NULL; heap, caller frees, else
+     * NULL) that address.  For a caller that only wants an answer naming
+     * the handle's own server (switchresmb's source probe: a migrated
+     * mailbox redirects to its target, which the source cannot answer for).
+     * redirectUrl and HTTP 302 are still followed: they lead to an answer
+     * for the same address. */
+    int stop_at_redirect_addr;
+    char **redirected;
+    /* This part's log lines at DEBUG (an expected failure, reported once
+     * by the caller), the other parts' as usual. */
+    int quiet;
+} mapi_ad_ask;
+/* mapi_ad_discover_many over several handles at once (issue 13: the source
+ * probe and the target Autodiscover of a batch in one dependent step): the
+ * searches of every part advance together, each step's requests of all
+ * handles in one mapi_http_run_many call (a lane per handle's connection
+ * pool).  Parts naming the same mapi_ad share its caches; parts on the same
+ * mapi_net go in one lane.  Returns how many addresses were found, over all
+ * parts. */
+size_t mapi_ad_discover_sides(mapi_ad_ask *asks, size_t nasks);
 /* The spec's "LegacyExchangeDN properties are different" check: warns with
  * both values and returns SR_E_AMBIGUOUS when profile_dn is set and differs
  * (case-insensitive) from r->legacy_dn. */

@@ -320,43 +320,57 @@ void resmb_resolve_batch(resmb_run *run, resmb_shared *sh, resmb_mb *mb, size_t 
     resmb_target_preflight(run, mb, n);
 }
 
-/* The source EWS endpoint: Autodiscover of the first mailbox that is not
- * redirected (a migrated mailbox's Autodiscover points at the target). */
-static void find_src_ews(resmb_run *run, resmb_shared *sh, resmb_mb *mb, size_t n)
+/* The source EWS endpoint: Autodiscover of the first mailbox the batch
+ * resolved (once per run, as long as none has answered).  A migrated
+ * mailbox's Autodiscover redirects to its target address: the source
+ * cannot name its own server for it, and asking the source about the
+ * target address would cost a round trip for nothing, so the probe ends at
+ * a redirectAddr (a redirectUrl or a 302 still leads to the answer for the
+ * same address and is followed).  That outcome is expected: the probe's
+ * own lines go at DEBUG (its part only, not also's), and it is logged once
+ * below.  also: more searches (the batch's target Autodiscover,
+ * target_batch.c) sent in the same steps, or NULL.  Returns 1 when a probe
+ * was due (sent, or nothing to send it for). */
+int resmb_src_probe(resmb_run *run, resmb_shared *sh, resmb_mb *mb, size_t n, mapi_ad_ask *also)
 {
     sr_err e;
     if (run->src_ews_url)
-        return;
+        return 0;
     if (!src_ad(run, sh, &e)) {
         sr_log(SR_LOG_ERROR, NULL, "source Autodiscover: %s", e.msg);
-        return;
+        if (also)
+            (void)mapi_ad_discover_sides(also, 1);
+        return 1;
     }
-    /* One probe.  A migrated mailbox's Autodiscover redirects to the target,
-     * which the client then reports as errors; that is expected here, so the
-     * probe's own lines are kept out of the log unless debugging, and its
-     * outcome is logged once below. */
-    FILE *quiet = sr_log_get_level() < SR_LOG_DEBUG ? fopen("/dev/null", "w") : NULL;
-    int tries = 0;
+    size_t i = 0;
+    while (i < n && !mb[i].ad_ok)
+        i++;
+    int tries = i < n;
+    const char *addr = tries ? mb[i].smtp : NULL;
+    mapi_ad_result *r = NULL;
+    char *redirected = NULL;
+    sr_err pe;
+    mapi_ad_ask asks[2] = { { .ad = sh->src_ad, .addrs = &addr, .n = tries, .outs = &r, .errs = &pe,
+                              .stop_at_redirect_addr = 1, .redirected = &redirected,
+                              .quiet = sr_log_get_level() < SR_LOG_DEBUG } };
+    if (also)
+        asks[1] = *also;
+    if (tries || also)
+        (void)mapi_ad_discover_sides(asks + !tries, (size_t)tries + (also != NULL));
+    /* an answer is for addr itself (a redirectAddr ends the search): a
+     * redirectUrl or 302 on the way only moved to another URL; but one the
+     * handle had cached from a search that followed redirectAddr is not */
     char probe[1100] = "";
-    for (size_t i = 0; i < n && tries < 1 && !run->src_ews_url; i++) {
-        if (!mb[i].ad_ok)
-            continue;
-        tries++;
-        const mapi_ad_result *r;
-        if (quiet)
-            sr_log_set_stream(quiet);
-        sr_code rc = mapi_ad_discover(sh->src_ad, mb[i].smtp, &r, &e);
-        sr_log_set_stream(stdout);
-        if (rc != SR_OK)
-            snprintf(probe, sizeof probe, "%.1000s", e.msg);
-        else if (r->redirects)
-            snprintf(probe, sizeof probe, "%.200s is redirected to %.200s", mb[i].smtp,
-                     r->smtp ? r->smtp : "?");
-        else if (r->ews_url)
-            run->src_ews_url = sr_strdup(r->ews_url);
-    }
-    if (quiet)
-        fclose(quiet);
+    if (tries && !redirected && r && r->redirects && r->smtp && !sr_streq_ci(r->smtp, addr))
+        redirected = sr_strdup(r->smtp);
+    if (tries && redirected)
+        snprintf(probe, sizeof probe, "%.200s is redirected to %.200s", addr, redirected);
+    else if (tries && !r)
+        snprintf(probe, sizeof probe, "%.1000s", pe.msg);
+    else if (tries && r->ews_url)
+        run->src_ews_url = sr_strdup(r->ews_url);
+    mapi_ad_result_free(r);
+    free(redirected);
     /* [RPCOverHTTP] ProxyServer names the source's Exchange front end */
     mapi_account oa = { .rpc = { .enabled = run->cfg->rpc.present && run->cfg->rpc.connect_using_http,
                                  .proxy_server = run->cfg->rpc.proxy_server } };
@@ -376,11 +390,15 @@ static void find_src_ews(resmb_run *run, resmb_shared *sh, resmb_mb *mb, size_t 
     }
     if (run->src_ews_url)
         sr_log(SR_LOG_INFO, NULL, "source EWS endpoint %s", run->src_ews_url);
+    return 1;
 }
 
 void resmb_read_chunk(resmb_run *run, resmb_shared *sh, resmb_mb *mb, size_t n)
 {
-    find_src_ews(run, sh, mb, n);
+    if (sh->probed)   /* the batch's Autodiscover step probed already (resmb_ad_step) */
+        sh->probed = 0;
+    else
+        (void)resmb_src_probe(run, sh, mb, n, NULL);
     mapi_session **s = calloc(n, sizeof *s);
     size_t *idx = calloc(n, sizeof *idx);
     size_t k = 0;

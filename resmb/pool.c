@@ -233,7 +233,7 @@ static size_t ready(pool *p)
 }
 
 /* Read the next batch into a free slot: journal states, the directory
- * batch, the EWS batch.  A mailbox done in an earlier run is done here. */
+ * batch, the Autodiscover step, the EWS batch.  A mailbox done in an earlier run is done here. */
 static void load(pool *p)
 {
     size_t s = (p->head + p->count) % RESMB_WINDOW;
@@ -253,6 +253,9 @@ static void load(pool *p)
     long long t0 = resmb_now_us();
     resmb_resolve_batch(p->run, p->sh, b->mb, b->n);
     long long t1 = resmb_now_us();
+    /* the source probe and the target Autodiscover in one step, then the
+     * switch messages, then what the read says is still missing */
+    resmb_ad_step(p->run, p->sh, b->mb, b->n);
     resmb_read_chunk(p->run, p->sh, b->mb, b->n);
     resmb_target_ad_batch(p->run, p->sh, b->mb, b->n);
     p->rep->phase_us[RESMB_PH_DIRECTORY] += t1 - t0;

@@ -78,6 +78,8 @@ typedef struct resmb_shared {
     mapi_net *tgt_net;       /* the parent's target handle and Autodiscover, made on first
                                 use and kept for the run (target_batch.c) */
     mapi_ad *tgt_ad;
+    int probed;              /* resmb_ad_step sent this batch's source probe: resmb_read_chunk
+                                sends none */
     sm_journal *j;
     /* directory objects already named by an earlier entry: lower-cased DN →
      * that entry (section and key borrowed from the config, which outlives
@@ -112,12 +114,29 @@ void resmb_target_preflight(resmb_run *run, const resmb_mb *mb, size_t n);
  * a token for the Graph audience with CPUU.ini's app, then GET
  * /users/{mailbox}.  SR_OK, or the code with why in err. */
 sr_code resmb_graph_answers(const resmb_run *run, const char *mailbox, sr_err *err);
-/* Batch 2: the switch messages of the chunk in one EWS round trip (read_*). */
+/* The source EWS endpoint (run->src_ews_url), while none is known: the
+ * source Autodiscover of the batch's first resolved mailbox, ending at a
+ * redirectAddr (a migrated mailbox: the source cannot name its server),
+ * its lines at DEBUG, its outcome logged once; then the fallbacks
+ * ([RPCOverHTTP] ProxyServer, AutodiscoverSourceURL).  also (or NULL): more
+ * Autodiscover searches sent in the same steps.  Returns 1 when a probe was
+ * due (0: the endpoint is known, also was not sent). */
+int resmb_src_probe(resmb_run *run, resmb_shared *sh, resmb_mb *mb, size_t n, mapi_ad_ask *also);
+/* Batch 2: the switch messages of the chunk in one EWS round trip (read_*),
+ * after resmb_src_probe (unless resmb_ad_step sent it for this batch). */
 void resmb_read_chunk(resmb_run *run, resmb_shared *sh, resmb_mb *mb, size_t n);
+/* Batch 1b (target_batch.c), before batch 2, not in a dry run: when the
+ * source probe is due and the directory resolved the batch, the probe and
+ * the target Autodiscover of every mailbox whose switch message would be
+ * written if the read finds none (over EWS) in ONE step; the answers on
+ * the mailboxes (tgt_ad_line, tgt_ad_err) as resmb_target_ad_batch keeps
+ * them.  Otherwise nothing (the probe goes with batch 2, as before). */
+void resmb_ad_step(resmb_run *run, resmb_shared *sh, resmb_mb *mb, size_t n);
 /* Batch 3 (target_batch.c), after batch 2, not in a dry run: the target
  * Autodiscover of every mailbox whose switch message will be written over
  * EWS, all at once over the parent's kept target handle; each answer into
- * m->tgt_ad_line for its worker (NULL: the worker asks itself, as before). */
+ * m->tgt_ad_line for its worker (NULL: the worker asks itself, as before).
+ * An address resmb_ad_step answered already is not asked again. */
 void resmb_target_ad_batch(resmb_run *run, resmb_shared *sh, resmb_mb *mb, size_t n);
 
 /* ---- pool.c ----------------------------------------------------------------- */

@@ -11,7 +11,13 @@
  * mailbox whose answer is missing here is left to the worker, which asks
  * itself as before and fails with the same message; one whose address the
  * target does not know (SR_E_NOTFOUND) fails in its worker with the batch's
- * message, without asking again. */
+ * message, without asking again.
+ *
+ * On a run's first batches (the source probe still due, resmb_ad_step) the
+ * target addresses the directory gives go out BEFORE the read, in one step
+ * with the source probe (issue 13 goal 6): a first run finds no switch
+ * message, so those are the addresses it needs; after the read,
+ * resmb_target_ad_batch asks only what that step did not answer. */
 #include "resmb/run_int.h"
 
 #include <stdlib.h>
@@ -32,26 +38,38 @@ static const char *kept_target(const resmb_mb *m)
  * the target address), or the message found stays (its engine's target
  * logon asks for the target the message names; issue 13: handed over, it
  * asks nothing). */
-static const char *needs_target_ad(const resmb_run *run, const resmb_mb *m)
+static const char *target_ad_for(const resmb_run *run, const resmb_mb *m, sr_code read_code)
 {
     const cfg_resmb *c = run->cfg;
     int st = m->state_before;
     if (!(st < 0 || st == MB_QUEUED || st == MB_RESOLVED || st == MB_FAILED) || m->dup_of ||
-        !m->ad_ok || !m->read_done)
+        !m->ad_ok)
         return NULL;
     if (run->tgt_blocked && run->tgt_proto != MAPI_PROTO_GRAPH)
         return NULL;   /* the mailbox fails before its switch message (ews_blocked) */
-    int write = m->read_code == SR_E_NOTFOUND || m->read_code == SR_E_PARSE ||
-                (m->read_code == SR_OK && c->switch_msg.recreate);
+    int write = read_code == SR_E_NOTFOUND || read_code == SR_E_PARSE ||
+                (read_code == SR_OK && c->switch_msg.recreate);
     if (write && c->switch_msg.present) {
         int o365 = c->switch_msg.agent != CFG_AGENT_LEGACY && c->switch_msg.target == CFG_TARGET_O365;
         return run->tgt_proto == MAPI_PROTO_GRAPH && o365 ? NULL   /* Graph: no Autodiscover */
                                                            : resmb_mb_target(m);
     }
-    if (m->read_code != SR_OK || write || m->existing.target_is_o365 ||
+    if (read_code != SR_OK || write || m->existing.target_is_o365 ||
         run->tgt_proto == MAPI_PROTO_GRAPH)
         return NULL;   /* no message kept, or an Office 365 target (Graph may take it) */
     return kept_target(m);
+}
+
+static const char *needs_target_ad(const resmb_run *run, const resmb_mb *m)
+{
+    return m->read_done ? target_ad_for(run, m, m->read_code) : NULL;
+}
+
+/* What resmb_ad_step asks for m before the read: what needs_target_ad
+ * would pick if the read found no switch message (a first run), over EWS. */
+static const char *early_target_ad(const resmb_run *run, const resmb_mb *m)
+{
+    return run->tgt_proto == MAPI_PROTO_GRAPH ? NULL : target_ad_for(run, m, SR_E_NOTFOUND);
 }
 
 /* The parent's target handle and Autodiscover (made once, kept for the run). */
@@ -69,6 +87,56 @@ static mapi_ad *parent_target_ad(resmb_run *run, resmb_shared *sh, sr_err *e)
     return sh->tgt_ad;
 }
 
+/* The answer to the batch's search for m (res, errs: as
+ * mapi_ad_discover_many's) kept on m for its worker. */
+static void keep_answer(resmb_mb *m, const mapi_ad_result *res, const sr_err *err)
+{
+    free(m->tgt_ad_line);
+    free(m->tgt_ad_err);
+    m->tgt_ad_line = mapi_ad_result_line(res);   /* NULL: the worker asks itself */
+    /* an address the target does not know stays unknown: the worker
+     * fails with this answer instead of asking (and logging) again;
+     * anything else (a timeout, a refused logon) it tries itself */
+    m->tgt_ad_err = !res && err->code == SR_E_NOTFOUND ? sr_strdup(err->msg) : NULL;
+}
+
+void resmb_ad_step(resmb_run *run, resmb_shared *sh, resmb_mb *mb, size_t n)
+{
+    if (run->src_ews_url || !sh->dir)
+        return;   /* no probe due, or no directory to name the targets: as before */
+    const char **addrs = calloc(n ? n : 1, sizeof *addrs);
+    size_t *idx = calloc(n ? n : 1, sizeof *idx);
+    mapi_ad_result **res = calloc(n ? n : 1, sizeof *res);
+    sr_err *errs = calloc(n ? n : 1, sizeof *errs);
+    size_t k = 0;
+    for (size_t i = 0; addrs && idx && res && errs && i < n; i++)
+        if ((addrs[k] = early_target_ad(run, &mb[i])) != NULL)
+            idx[k++] = i;
+    sr_err e;
+    if (k && !parent_target_ad(run, sh, &e)) {
+        sr_log(SR_LOG_WARN, NULL, "target Autodiscover for the batch: %s; the workers ask themselves",
+               e.msg);
+        k = 0;
+    }
+    mapi_ad_ask tgt = { .ad = sh->tgt_ad, .addrs = addrs, .n = k, .outs = res, .errs = errs };
+    sh->probed = resmb_src_probe(run, sh, mb, n, k ? &tgt : NULL);
+    for (size_t j = 0; j < k; j++) {
+        keep_answer(&mb[idx[j]], res[j], &errs[j]);
+        mapi_ad_result_free(res[j]);
+    }
+    free(addrs);
+    free(idx);
+    free(res);
+    free(errs);
+}
+
+/* resmb_ad_step answered addr for m already (the read changed nothing). */
+static int answered(const resmb_run *run, const resmb_mb *m, const char *addr)
+{
+    const char *early = early_target_ad(run, m);
+    return (m->tgt_ad_line || m->tgt_ad_err) && early && sr_streq_ci(early, addr);
+}
+
 void resmb_target_ad_batch(resmb_run *run, resmb_shared *sh, resmb_mb *mb, size_t n)
 {
     const char **addrs = calloc(n ? n : 1, sizeof *addrs);
@@ -77,7 +145,7 @@ void resmb_target_ad_batch(resmb_run *run, resmb_shared *sh, resmb_mb *mb, size_
     sr_err *errs = calloc(n ? n : 1, sizeof *errs);
     size_t k = 0;
     for (size_t i = 0; addrs && idx && res && errs && i < n; i++)
-        if ((addrs[k] = needs_target_ad(run, &mb[i])) != NULL)
+        if ((addrs[k] = needs_target_ad(run, &mb[i])) != NULL && !answered(run, &mb[i], addrs[k]))
             idx[k++] = i;
     sr_err e;
     if (k && !parent_target_ad(run, sh, &e)) {
@@ -89,14 +157,7 @@ void resmb_target_ad_batch(resmb_run *run, resmb_shared *sh, resmb_mb *mb, size_
     if (k)
         (void)mapi_ad_discover_many(sh->tgt_ad, addrs, k, res, errs);
     for (size_t j = 0; j < k; j++) {
-        resmb_mb *m = &mb[idx[j]];
-        free(m->tgt_ad_line);
-        free(m->tgt_ad_err);
-        m->tgt_ad_line = mapi_ad_result_line(res[j]);   /* NULL: the worker asks itself */
-        /* an address the target does not know stays unknown: the worker
-         * fails with this answer instead of asking (and logging) again;
-         * anything else (a timeout, a refused logon) it tries itself */
-        m->tgt_ad_err = !res[j] && errs[j].code == SR_E_NOTFOUND ? sr_strdup(errs[j].msg) : NULL;
+        keep_answer(&mb[idx[j]], res[j], &errs[j]);
         mapi_ad_result_free(res[j]);
     }
     free(addrs);

@@ -30,6 +30,9 @@ typedef struct inst {
 
 static char *g_dir;
 static inst g_src, g_tgt, g_tls;
+/* answers redirectUrl for every @tgt.test address, to the target's own
+ * Autodiscover URL (a front end handing over to the real service) */
+static inst g_hop;
 static char g_cert[512];
 
 /* ---- setup ---------------------------------------------------------------- */
@@ -120,7 +123,10 @@ static int suite_init(void)
     }
     const char *src_extra[] = { "--redirect-url",
                                 "loop.test=https://autodiscover.loop.test/autodiscover/autodiscover.xml", NULL };
-    if (start_exsim(&g_src, "src", src, src_extra) != 0 || start_exsim(&g_tgt, "tgt", tgt, NULL) != 0)
+    const char *hop_extra[] = { "--redirect-url",
+                                "tgt.test=https://autodiscover.tgt.test/autodiscover/autodiscover.xml", NULL };
+    if (start_exsim(&g_src, "src", src, src_extra) != 0 || start_exsim(&g_tgt, "tgt", tgt, NULL) != 0 ||
+        start_exsim(&g_hop, "hop", tgt, hop_extra) != 0)
         return 1;
     /* a TLS instance whose certificate we do not trust unless told */
     snprintf(g_cert, sizeof g_cert, "%s/cert.pem", g_dir);
@@ -136,8 +142,8 @@ static int suite_init(void)
 
 static int suite_clean(void)
 {
-    inst *all[] = { &g_src, &g_tgt, &g_tls };
-    for (int i = 0; i < 3; i++)
+    inst *all[] = { &g_src, &g_tgt, &g_tls, &g_hop };
+    for (int i = 0; i < 4; i++)
         if (all[i]->pid > 0)
             tu_stop(all[i]->pid, 5000);
     if (g_dir && !getenv("SR_KEEP_TMP"))
@@ -802,6 +808,124 @@ static void test_autodiscover_many(void)
     mapi_net_free(n);
 }
 
+/* hop.tgt.test → the redirecting front end, the rest as to_loopback. */
+static char *to_hop(void *ctx, const char *url)
+{
+    const char *h = strstr(url, "://");
+    if (h && strncmp(h + 3, "hop.tgt.test/", 13) == 0)
+        return sr_asprintf("%s%s", g_hop.url, h + 3 + 12);
+    return to_loopback(ctx, url);
+}
+
+/* Autodiscover over two handles at once (issue 13 goal 6: switchresmb's
+ * source probe and the batch's target Autodiscover in one step): each part's
+ * answers as alone; the source part ends at a redirectAddr (one request, no
+ * question about the target address) but follows a redirectUrl; the target
+ * part follows a front end's redirectUrl to the answer; unknown addresses
+ * fail on both; the two sides' requests are on the wire together. */
+static void test_autodiscover_sides(void)
+{
+    CU_ASSERT_EQUAL_FATAL(pick_room(), 0);
+    char redirected[128], tgt_addr[128];
+    pick_redirected(redirected, sizeof redirected);
+    CU_ASSERT_NOT_EQUAL_FATAL(redirected[0], '\0');
+    snprintf(tgt_addr, sizeof tgt_addr, "%.*s@tgt.test", (int)strcspn(redirected, "@"), redirected);
+    mapi_net *ns = net_for(&g_src, NULL, (mapi_netopts){ .max_parallel = 8 });
+    mapi_net *nt = net_for(&g_tgt, NULL, (mapi_netopts){ .max_parallel = 8 });
+    mapi_ad *as = ad_for(ns, "source");
+    static const char *const loop_domains[] = { "src.test", "loop.test", NULL };
+    mapi_ad_opts to = { .side = "target", .configured_url = "https://hop.tgt.test/autodiscover/autodiscover.xml",
+                        .url_domains = tgt_domains, .rewrite = to_hop };
+    sr_err e;
+    mapi_ad *at = mapi_ad_new(nt, &to, &e);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(as);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(at);
+    /* the loop.test address: the source's redirectUrl for it is followed */
+    mapi_ad_opts so = { .side = "source",
+                        .configured_url = "https://autodiscover.src.test/autodiscover/autodiscover.xml",
+                        .url_domains = loop_domains, .rewrite = to_loopback };
+    mapi_ad *al = mapi_ad_new(ns, &so, &e);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(al);
+    const char *sa[] = { g_room_src, redirected, "nobody-4711@src.test" };
+    const char *la[] = { "room-0001@loop.test" };
+    const char *ta[] = { tgt_addr, "nobody-4711@tgt.test" };
+    mapi_ad_result *so_[3], *lo[1], *to_[2];
+    sr_err se[3], le[1], te[2];
+    char *red[3];
+    mapi_ad_ask asks[] = {
+        { .ad = as, .addrs = sa, .n = 3, .outs = so_, .errs = se, .stop_at_redirect_addr = 1,
+          .redirected = red, .quiet = 1 },
+        { .ad = al, .addrs = la, .n = 1, .outs = lo, .errs = le, .stop_at_redirect_addr = 1 },
+        { .ad = at, .addrs = ta, .n = 2, .outs = to_, .errs = te },
+    };
+    CU_ASSERT_EQUAL(mapi_ad_discover_sides(asks, 3), 2);
+    /* the source: the room answers; the migrated one stops at its redirectAddr */
+    CU_ASSERT_PTR_NOT_NULL(so_[0]);
+    CU_ASSERT_PTR_NULL(red[0]);
+    CU_ASSERT_PTR_NULL(so_[1]);
+    CU_ASSERT_EQUAL(se[1].code, SR_E_NOTFOUND);
+    CU_ASSERT_PTR_NOT_NULL(strstr(se[1].msg, "not followed"));
+    CU_ASSERT_PTR_NOT_NULL_FATAL(red[1]);
+    CU_ASSERT_TRUE(sr_streq_ci(red[1], tgt_addr));
+    CU_ASSERT_PTR_NULL(so_[2]);
+    CU_ASSERT_PTR_NULL(red[2]);
+    CU_ASSERT_PTR_NOT_NULL(strstr(se[2].msg, "nobody-4711@src.test"));
+    /* a redirectUrl is followed even so (here into a loop, which is said) */
+    CU_ASSERT_PTR_NULL(lo[0]);
+    CU_ASSERT_PTR_NOT_NULL(strstr(le[0].msg, "more than 10 Autodiscover redirects"));
+    /* the target: through the front end's redirectUrl to the answer */
+    CU_ASSERT_PTR_NOT_NULL_FATAL(to_[0]);
+    CU_ASSERT_EQUAL(to_[0]->redirects, 1);
+    CU_ASSERT_EQUAL(strncmp(to_[0]->legacy_dn, "/o=TargetOrg/", 13), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(to_[0]->ad_url, "autodiscover.tgt.test"));
+    CU_ASSERT_PTR_NULL(to_[1]);
+    CU_ASSERT_PTR_NOT_NULL(strstr(te[1].msg, "nobody-4711@tgt.test"));
+    for (int i = 0; i < 3; i++) {
+        mapi_ad_result_free(so_[i]);
+        free(red[i]);
+    }
+    mapi_ad_result_free(lo[0]);
+    for (int i = 0; i < 2; i++)
+        mapi_ad_result_free(to_[i]);
+    mapi_ad_free(as);
+    mapi_ad_free(al);
+    mapi_ad_free(at);
+    /* the stopped search is ONE request: the source is not asked about the
+     * target address */
+    as = ad_for(ns, "source");
+    mapi_ad_result *r1 = NULL;
+    sr_err e1;
+    mapi_ad_ask one = { .ad = as, .addrs = sa + 1, .n = 1, .outs = &r1, .errs = &e1,
+                        .stop_at_redirect_addr = 1, .quiet = 1 };
+    CU_ASSERT_EQUAL(mapi_ad_discover_sides(&one, 1), 0);
+    CU_ASSERT_EQUAL(mapi_ad_requests(as), 1);
+    mapi_ad_free(as);
+    /* both sides in one step: 400 ms each way, side by side (one after the
+     * other: 800 ms at least) */
+    as = ad_for(ns, "source");
+    at = mapi_ad_new(nt, &to, &e);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(at);
+    sim_config(&g_src, "rtt_ms=400");
+    sim_config(&g_hop, "rtt_ms=400");
+    mapi_ad_result *r2 = NULL, *r3 = NULL;
+    sr_err e2, e3;
+    mapi_ad_ask two[] = { { .ad = as, .addrs = sa, .n = 1, .outs = &r2, .errs = &e2 },
+                          { .ad = at, .addrs = ta, .n = 1, .outs = &r3, .errs = &e3 } };
+    long long t0 = sr_now_ms();
+    CU_ASSERT_EQUAL(mapi_ad_discover_sides(two, 2), 2);
+    long long took = sr_now_ms() - t0;
+    sim_config(&g_src, "reset=1");
+    sim_config(&g_hop, "reset=1");
+    fprintf(stderr, "\n  [two sides at 400 ms: %lld ms]\n", took);
+    CU_ASSERT_TRUE(took < 750);
+    mapi_ad_result_free(r2);
+    mapi_ad_result_free(r3);
+    mapi_ad_free(as);
+    mapi_ad_free(at);
+    mapi_net_free(ns);
+    mapi_net_free(nt);
+}
+
 /* Bulk: six mailboxes opened in one batch cost one dependent round trip each. */
 static void test_open_many(void)
 {
@@ -1206,6 +1330,8 @@ int main(void)
     CU_add_test(s, "read waves of two sides sent together", test_waves_both_sides);
     CU_add_test(s, "Autodiscover handed over as a line", test_autodiscover_handover);
     CU_add_test(s, "Autodiscover of several addresses at once", test_autodiscover_many);
+    CU_add_test(s, "Autodiscover over two handles in one step; a redirectAddr that ends it",
+                test_autodiscover_sides);
     CU_add_test(s, "SCP URL from the LDAP lab; ExcludeScpLookup", test_scp_from_ldap_lab);
     CU_add_test(s, "Autodiscover faults: 401, loop, unresolvable, domain check, TLS", test_autodiscover_faults);
     CU_add_test(s, "EWS faults: 500, 503 storm, drop, busy, schema fault, limit, refused", test_ews_faults);
