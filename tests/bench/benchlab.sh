@@ -15,6 +15,7 @@
 #                                           #   BL_CPU_MS (user+sys of switchresmb and every
 #                                           #   process it waited for) BL_SIM_CPU_MS (both simulators)
 #   bl_stat SIDE KEY                        # a number from that simulator's /_sim/stats
+#   bl_room_rt / bl_room_chain              # round trips per room: per side / both on one clock
 # Env: SR_ROOT SR_BIN SHARED_DIR; BENCH_FEATURES (default "Delegates Rules Nicks"),
 #      BENCH_TLS (default 1: HTTPS, as a real link pays the handshakes),
 #      BENCH_RESMB_OPTS (more switchresmb options for bl_run, e.g.
@@ -82,8 +83,10 @@ bl_sims() {  # rtt_ms max_concurrency
         seed=$work/source.xml
         [ "$name" = tgt ] && seed=$work/target.xml
         rm -f "$work/$name.port"
-        # BENCH_KEEP=1 also keeps each simulator's request log (where the time went)
-        EXSIM_REQUEST_LOG=$([ "${BENCH_KEEP:-0}" = 1 ] && echo "$work/$name.requests") \
+        # each simulator's request log (where the time went; bl_room_chain)
+        # when a bench asks for it (BL_REQLOG=1) or the files are kept
+        rm -f "$work/$name.requests"
+        EXSIM_REQUEST_LOG=$([ "${BL_REQLOG:-0}" = 1 ] || [ "${BENCH_KEEP:-0}" = 1 ] && echo "$work/$name.requests") \
         "$BIN/exsim" --seed "$seed" --port 0 --port-file "$work/$name.port" \
             --schemas "$SHARED/protocol/ews" --rtt-ms "$1" --max-concurrency "$2" "${tls[@]}" \
             >"$work/$name.log" 2>&1 &
@@ -188,6 +191,32 @@ bl_run() {  # jobs
     BL_WALL_MS=$(( (t1 - t0) / 1000000 ))
     read -r BL_RSS_KB BL_TREE_KB BL_CPU_MS <<<"$out"
     BL_SIM_CPU_MS=$(( $(bl_sim_cpu_ms) - sim0 ))
+}
+
+# The mean dependent chain per room of both sides on one clock (BL_REQLOG=1
+# before bl_sims): a request extends a room's chain only when it starts
+# after an earlier request of that room, on either side, has ended — the
+# round trips the room waits for when both sides go out together (the sum
+# of the sides' counts, bl_room_rt, overstates it).  Rooms only.
+bl_room_chain() {
+    [ -s "$work/src.requests" ] && [ -s "$work/tgt.requests" ] || { echo 0; return; }
+    $PY - "$work/src.requests" "$work/tgt.requests" <<'PYEOF'
+import sys
+rooms = {}
+for f in sys.argv[1:3]:
+    for l in open(f):
+        r = l.rstrip("\n").split("\t")
+        if len(r) > 4 and r[0].lower().startswith("room-"):
+            rooms.setdefault(r[0].lower().split("@")[0], []).append((int(r[3]), int(r[4])))
+chains = []
+for rows in rooms.values():
+    rows.sort()
+    depth = []
+    for i, (b, e) in enumerate(rows):
+        depth.append(1 + max((depth[j] for j in range(i) if rows[j][1] <= b), default=0))
+    chains.append(max(depth))
+print("%.1f" % (sum(chains) / len(chains) if chains else 0))
+PYEOF
 }
 
 # Mean dependent round trips per room after a run: "SOURCE TARGET" (rooms
