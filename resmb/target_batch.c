@@ -100,68 +100,79 @@ static void keep_answer(resmb_mb *m, const mapi_ad_result *res, const sr_err *er
     m->tgt_ad_err = !res && err->code == SR_E_NOTFOUND ? sr_strdup(err->msg) : NULL;
 }
 
+/* One batch of target Autodiscover searches: the addresses picked from the
+ * mailboxes, and where the answers go until they are kept on them. */
+typedef struct ad_batch {
+    const char **addrs;
+    size_t *idx;                /* addrs[j] is mb[idx[j]]'s */
+    mapi_ad_result **res;
+    sr_err *errs;
+    size_t k;
+} ad_batch;
+
+typedef const char *(*pick_fn)(const resmb_run *run, const resmb_mb *m);
+
+/* The addresses pick chooses, and the parent's target handle to ask them
+ * on (b->k = 0 when there is none: each worker then makes its own and says
+ * why if it cannot). */
+static void batch_open(ad_batch *b, resmb_run *run, resmb_shared *sh, resmb_mb *mb, size_t n,
+                       pick_fn pick)
+{
+    memset(b, 0, sizeof *b);
+    b->addrs = calloc(n ? n : 1, sizeof *b->addrs);
+    b->idx = calloc(n ? n : 1, sizeof *b->idx);
+    b->res = calloc(n ? n : 1, sizeof *b->res);
+    b->errs = calloc(n ? n : 1, sizeof *b->errs);
+    for (size_t i = 0; b->addrs && b->idx && b->res && b->errs && i < n; i++)
+        if ((b->addrs[b->k] = pick(run, &mb[i])) != NULL)
+            b->idx[b->k++] = i;
+    sr_err e;
+    if (b->k && !parent_target_ad(run, sh, &e)) {
+        sr_log(SR_LOG_WARN, NULL, "target Autodiscover for the batch: %s; the workers ask themselves",
+               e.msg);
+        b->k = 0;
+    }
+}
+
+/* The answers kept on their mailboxes; b freed. */
+static void batch_close(ad_batch *b, resmb_mb *mb)
+{
+    for (size_t j = 0; j < b->k; j++) {
+        keep_answer(&mb[b->idx[j]], b->res[j], &b->errs[j]);
+        mapi_ad_result_free(b->res[j]);
+    }
+    free(b->addrs);
+    free(b->idx);
+    free(b->res);
+    free(b->errs);
+}
+
 void resmb_ad_step(resmb_run *run, resmb_shared *sh, resmb_mb *mb, size_t n)
 {
     if (run->src_ews_url || !sh->dir)
         return;   /* no probe due, or no directory to name the targets: as before */
-    const char **addrs = calloc(n ? n : 1, sizeof *addrs);
-    size_t *idx = calloc(n ? n : 1, sizeof *idx);
-    mapi_ad_result **res = calloc(n ? n : 1, sizeof *res);
-    sr_err *errs = calloc(n ? n : 1, sizeof *errs);
-    size_t k = 0;
-    for (size_t i = 0; addrs && idx && res && errs && i < n; i++)
-        if ((addrs[k] = early_target_ad(run, &mb[i])) != NULL)
-            idx[k++] = i;
-    sr_err e;
-    if (k && !parent_target_ad(run, sh, &e)) {
-        sr_log(SR_LOG_WARN, NULL, "target Autodiscover for the batch: %s; the workers ask themselves",
-               e.msg);
-        k = 0;
-    }
-    mapi_ad_ask tgt = { .ad = sh->tgt_ad, .addrs = addrs, .n = k, .outs = res, .errs = errs };
-    sh->probed = resmb_src_probe(run, sh, mb, n, k ? &tgt : NULL);
-    for (size_t j = 0; j < k; j++) {
-        keep_answer(&mb[idx[j]], res[j], &errs[j]);
-        mapi_ad_result_free(res[j]);
-    }
-    free(addrs);
-    free(idx);
-    free(res);
-    free(errs);
+    ad_batch b;
+    batch_open(&b, run, sh, mb, n, early_target_ad);
+    mapi_ad_ask tgt = { .ad = sh->tgt_ad, .addrs = b.addrs, .n = b.k, .outs = b.res, .errs = b.errs };
+    sh->probed = resmb_src_probe(run, sh, mb, n, b.k ? &tgt : NULL);
+    batch_close(&b, mb);
 }
 
-/* resmb_ad_step answered addr for m already (the read changed nothing). */
-static int answered(const resmb_run *run, const resmb_mb *m, const char *addr)
+/* What the batch after the read asks for m: what it needs, unless
+ * resmb_ad_step answered that address already (the read changed nothing). */
+static const char *still_needed(const resmb_run *run, const resmb_mb *m)
 {
-    const char *early = early_target_ad(run, m);
-    return (m->tgt_ad_line || m->tgt_ad_err) && early && sr_streq_ci(early, addr);
+    const char *addr = needs_target_ad(run, m);
+    const char *early = addr ? early_target_ad(run, m) : NULL;
+    int answered = (m->tgt_ad_line || m->tgt_ad_err) && early && sr_streq_ci(early, addr);
+    return answered ? NULL : addr;
 }
 
 void resmb_target_ad_batch(resmb_run *run, resmb_shared *sh, resmb_mb *mb, size_t n)
 {
-    const char **addrs = calloc(n ? n : 1, sizeof *addrs);
-    size_t *idx = calloc(n ? n : 1, sizeof *idx);
-    mapi_ad_result **res = calloc(n ? n : 1, sizeof *res);
-    sr_err *errs = calloc(n ? n : 1, sizeof *errs);
-    size_t k = 0;
-    for (size_t i = 0; addrs && idx && res && errs && i < n; i++)
-        if ((addrs[k] = needs_target_ad(run, &mb[i])) != NULL && !answered(run, &mb[i], addrs[k]))
-            idx[k++] = i;
-    sr_err e;
-    if (k && !parent_target_ad(run, sh, &e)) {
-        /* each worker then makes its own and says why if it cannot */
-        sr_log(SR_LOG_WARN, NULL, "target Autodiscover for the batch: %s; the workers ask themselves",
-               e.msg);
-        k = 0;
-    }
-    if (k)
-        (void)mapi_ad_discover_many(sh->tgt_ad, addrs, k, res, errs);
-    for (size_t j = 0; j < k; j++) {
-        keep_answer(&mb[idx[j]], res[j], &errs[j]);
-        mapi_ad_result_free(res[j]);
-    }
-    free(addrs);
-    free(idx);
-    free(res);
-    free(errs);
+    ad_batch b;
+    batch_open(&b, run, sh, mb, n, still_needed);
+    if (b.k)
+        (void)mapi_ad_discover_many(sh->tgt_ad, b.addrs, b.k, b.res, b.errs);
+    batch_close(&b, mb);
 }
