@@ -75,24 +75,23 @@ static void add_name(char *list, size_t size, unsigned *more, const char *rest)
     snprintf(list + len, size - len, "%s%s", len ? ", " : "", name);
 }
 
-/* The lists a watch gathered, into the result, each ending ", and N more"
- * when entries did not fit; and the "ewsblocked" line. */
+/* One list a watch gathered into the result, ending ", and N more" when
+ * entries did not fit. */
+static void take_list(char *dst, size_t size, const char *list, unsigned more)
+{
+    snprintf(dst, size, "%s", list);
+    size_t l = strlen(dst);
+    if (more)
+        snprintf(dst + l, size - l, ", and %u more", more);
+}
+
+/* The lists a watch gathered, into the result; and the "ewsblocked" and
+ * "failed" lines. */
 static void take_lists(invoke_result *res, const watch *w)
 {
-    snprintf(res->unresolved, sizeof res->unresolved, "%s", w->unresolved);
-    snprintf(res->not_carried, sizeof res->not_carried, "%s", w->not_carried);
-    size_t l = strlen(res->unresolved);
-    if (w->unresolved_more)
-        snprintf(res->unresolved + l, sizeof res->unresolved - l, ", and %u more", w->unresolved_more);
-    l = strlen(res->not_carried);
-    if (w->not_carried_more)
-        snprintf(res->not_carried + l, sizeof res->not_carried - l, ", and %u more",
-                 w->not_carried_more);
-    snprintf(res->feat_failed, sizeof res->feat_failed, "%s", w->feat_failed);
-    l = strlen(res->feat_failed);
-    if (w->feat_failed_more)
-        snprintf(res->feat_failed + l, sizeof res->feat_failed - l, ", and %u more",
-                 w->feat_failed_more);
+    take_list(res->unresolved, sizeof res->unresolved, w->unresolved, w->unresolved_more);
+    take_list(res->not_carried, sizeof res->not_carried, w->not_carried, w->not_carried_more);
+    take_list(res->feat_failed, sizeof res->feat_failed, w->feat_failed, w->feat_failed_more);
     res->ews_blocked = w->ews_blocked;
     snprintf(res->ews_app_id, sizeof res->ews_app_id, "%s", w->ews_app_id);
     res->failed_code = w->failed_code;
