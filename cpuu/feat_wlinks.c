@@ -791,25 +791,23 @@ static sr_code run_ops(cpuu_ctx *c, const char *feature, const char *cv, wop *op
     }
     if (rc == SR_OK && ncalls)
         rc = mapi_session_run(c->tgt, calls, ncalls, err);
-    /* the items parser keeps a per-item error and goes on: a link the
-     * server refused (ErrorQuotaExceeded, ErrorAccessDenied) was not
-     * written, and the feature says so, never counts it written */
+    /* a link the server refused (ErrorQuotaExceeded, ErrorAccessDenied)
+     * was not written, and the feature says so, never counts it written */
     size_t refused = 0;
     sr_code first = SR_OK;
     char first_code[64] = "";
     for (size_t i = 0; i < ncalls; i++) {
         if (rc == SR_OK) {
             mapi_items tmp = {0};
+            size_t bad = 0;
             rc = mapi_ews_parse_items(calls[i].resp_op, &tmp, err);
-            for (size_t k = 0; rc == SR_OK && k < tmp.n; k++) {
-                if (tmp.v[k].code == SR_OK)
-                    continue;
-                if (!refused++) {
-                    first = tmp.v[k].code;
-                    snprintf(first_code, sizeof first_code, "%s",
-                             tmp.v[k].response_code ? tmp.v[k].response_code : "?");
-                }
+            const mapi_item *r = rc == SR_OK ? mapi_items_refused(&tmp, &bad) : NULL;
+            if (r && !refused) {
+                first = r->code;
+                snprintf(first_code, sizeof first_code, "%s",
+                         r->response_code ? r->response_code : "?");
             }
+            refused += bad;
             mapi_items_clear(&tmp);
         }
         xmlFreeDoc(calls[i].req);

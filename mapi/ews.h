@@ -402,6 +402,11 @@ sr_code mapi_ews_parse_findfolder(xmlNodePtr resp_op, mapi_folders *out, sr_err 
  * response to out (GetItem: one mapi_item per requested id, in order, with
  * code set for missing ones). */
 sr_code mapi_ews_parse_items(xmlNodePtr resp_op, mapi_items *out, sr_err *err);
+/* The items an answer refused (mapi_ews_parse_items keeps a per-item error
+ * and goes on, GetItem's missing items): how many in *n_refused, and the
+ * first one, or NULL when none.  For a write (CreateItem, UpdateItem) a
+ * refused item was not written. */
+const mapi_item *mapi_items_refused(const mapi_items *l, size_t *n_refused);
 /* Check every ResponseMessage of a response (DeleteItem etc.): SR_OK when all
  * are NoError; otherwise the first error, naming its ResponseCode. */
 sr_code mapi_ews_parse_status(xmlNodePtr resp_op, sr_err *err);

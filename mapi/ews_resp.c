@@ -45,6 +45,16 @@ void mapi_items_clear(mapi_items *l)
     memset(l, 0, sizeof *l);
 }
 
+const mapi_item *mapi_items_refused(const mapi_items *l, size_t *n_refused)
+{
+    const mapi_item *first = NULL;
+    *n_refused = 0;
+    for (size_t i = 0; l && i < l->n; i++)
+        if (l->v[i].code != SR_OK && !(*n_refused)++)
+            first = &l->v[i];
+    return first;
+}
+
 static int grow(void **v, size_t *cap, size_t n, size_t elem)
 {
     if (n < *cap)

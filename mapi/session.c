@@ -254,14 +254,15 @@ sr_code mapi_session_create_item(mapi_session *s, const mapi_ews_folder_ref *fol
         *id_out = NULL;
     xmlDocPtr rq = mapi_ews_req_createitem(&t, folder, item_class, subject, props, associated, err);
     sr_code rc = run_one(s, rq, 0, parse_items_cb, &got, err);
-    /* the items parser keeps a per-item error and goes on (GetItem's
-     * missing items); a CreateItem refused (a full mailbox, no right) has
-     * made nothing: its error, never a success without an item */
-    if (rc == SR_OK && (!got.n || got.v[0].code != SR_OK))
-        rc = sr_err_set(err, got.n ? got.v[0].code : SR_E_PROTOCOL, "%s: %s: CreateItem of %s "
+    /* a CreateItem refused (a full mailbox, no right) has made nothing:
+     * its error, never a success without an item */
+    size_t n_refused;
+    const mapi_item *refused = mapi_items_refused(&got, &n_refused);
+    if (rc == SR_OK && (!got.n || refused))
+        rc = sr_err_set(err, refused ? refused->code : SR_E_PROTOCOL, "%s: %s: CreateItem of %s "
                         "refused: %s", s->mailbox, s->ews_url, item_class ? item_class : "an item",
-                        got.n && got.v[0].response_code ? got.v[0].response_code
-                                                        : "no item in the answer");
+                        refused && refused->response_code ? refused->response_code
+                                                          : "no item in the answer");
     if (rc == SR_OK && got.n && id_out)
         *id_out = sr_strdup(got.v[0].id);
     if (rc == SR_OK)

@@ -28,6 +28,7 @@ static char *abs_path(const char *p)
     char buf[PATH_MAX];
     return realpath(p, buf) ? sr_strdup(buf) : sr_strdup(p);
 }
+
 /* The engine installed beside this switchresmb ("cpuu" in its directory). */
 static char *bundled_engine(void)
 {
