@@ -200,23 +200,7 @@ bl_run() {  # jobs
 # of the sides' counts, bl_room_rt, overstates it).  Rooms only.
 bl_room_chain() {
     [ -s "$work/src.requests" ] && [ -s "$work/tgt.requests" ] || { echo 0; return; }
-    $PY - "$work/src.requests" "$work/tgt.requests" <<'PYEOF'
-import sys
-rooms = {}
-for f in sys.argv[1:3]:
-    for l in open(f):
-        r = l.rstrip("\n").split("\t")
-        if len(r) > 4 and r[0].lower().startswith("room-"):
-            rooms.setdefault(r[0].lower().split("@")[0], []).append((int(r[3]), int(r[4])))
-chains = []
-for rows in rooms.values():
-    rows.sort()
-    depth = []
-    for i, (b, e) in enumerate(rows):
-        depth.append(1 + max((depth[j] for j in range(i) if rows[j][1] <= b), default=0))
-    chains.append(max(depth))
-print("%.1f" % (sum(chains) / len(chains) if chains else 0))
-PYEOF
+    $PY tests/py/chain.py "$work/src.requests" "$work/tgt.requests"
 }
 
 # Mean dependent round trips per room after a run: "SOURCE TARGET" (rooms

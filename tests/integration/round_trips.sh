@@ -201,21 +201,7 @@ WRITE_WAVES_MAX=2
 # target read of the same wave go out together (mapi_session_wave_send_many)
 # and count once; sent one side after the other they counted twice.
 both_chain() {  # SRC-REQUESTS TGT-REQUESTS ROOM-LOCAL-PART
-    "$PY" - "$1" "$2" "$3" <<'PYEOF2'
-import sys
-room = sys.argv[3].lower() + "@"
-rows = []
-for f in sys.argv[1:3]:
-    for l in open(f):
-        r = l.rstrip("\n").split("\t")
-        if len(r) > 4 and r[0].lower().startswith(room):
-            rows.append((int(r[3]), int(r[4])))
-rows.sort()
-depth = []
-for i, (b, e) in enumerate(rows):
-    depth.append(1 + max((depth[j] for j in range(i) if rows[j][1] <= b), default=0))
-print(max(depth, default=0))
-PYEOF2
+    "$PY" "$ROOT/tests/py/chain.py" "$1" "$2" "$3"
 }
 
 # ---- the same room, small then big: switchresmb → cpuu, then the counters ----------
